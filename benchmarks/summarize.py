@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""Turns the JSON results in benchmarks/results/ into ratios against each benchmark's baseline.
+
+    /usr/bin/python3 benchmarks/summarize.py benchmarks/results
+
+Every ratio compares two numbers measured in the same run, so a slower or busier machine moves
+both sides together; a regression shows as a ratio that grows between commits.
+"""
+import json
+import sys
+from pathlib import Path
+
+
+def load(path):
+    """Benchmarks by name from one Google Benchmark JSON file ({} if absent)."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {b["name"]: b for b in data.get("benchmarks", [])}, data.get("context", {})
+
+
+def ns(bench):
+    unit = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[bench.get("time_unit", "ns")]
+    return bench["real_time"] * unit
+
+
+def main(directory):
+    results = Path(directory)
+    lines = ["# snapbus benchmark summary", ""]
+
+    loaded = load(results / "generation_check.json")
+    if loaded:
+        checks, context = loaded
+        lines.append(f"Host: {context.get('host_name', '?')}, {context.get('num_cpus', '?')} CPUs, "
+                     f"run {context.get('date', '?')}")
+        lines.append("")
+        floor = ns(checks["BM_PlainAtomicLoad"])
+        lines += ["## Hot path: generation check (ns per call)", "",
+                  "| check | ns | x plain atomic load |", "|---|---|---|"]
+        for name in ["BM_PlainAtomicLoad", "BM_SnapbusGeneration", "BM_GetpidSyscall", "BM_StatMarkerFile",
+                     "BM_SeqlockReadWholeState"]:
+            if name in checks:
+                lines.append(f"| {name[3:]} | {ns(checks[name]):.2f} | {ns(checks[name]) / floor:.2f} |")
+        lines.append("")
+
+    loaded = load(results / "wake_latency.json")
+    if loaded:
+        wakes, _ = loaded
+        base = next(b for n, b in wakes.items() if n.startswith("BM_BareFutexPingPong"))
+        lines += ["## Publish to wake and to every ack (ns), against a bare futex ping-pong", "",
+                  "| case | wake p50 | wake p99 | round p50 | round p99 | wake p50 x ping-pong | round p50 x ping-pong |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, b in wakes.items():
+            label = name.split("/iterations")[0].replace("BM_", "")
+            lines.append(f"| {label} | {b['wake_p50_ns']:.0f} | {b['wake_p99_ns']:.0f} | {b['round_p50_ns']:.0f} | "
+                         f"{b['round_p99_ns']:.0f} | {b['wake_p50_ns'] / base['wake_p50_ns']:.2f} | "
+                         f"{b['round_p50_ns'] / base['round_p50_ns']:.2f} |")
+        lines.append("")
+
+    for extra in ["emulator.json", "python.json"]:
+        loaded = load(results / extra)
+        if loaded:
+            benches, _ = loaded
+            lines += [f"## {extra[:-5]}", "", "| benchmark | ns | counters |", "|---|---|---|"]
+            for name, b in benches.items():
+                counters = ", ".join(f"{k}={v:.0f}" for k, v in b.items()
+                                     if k.endswith("_ns") or k.endswith("_ratio"))
+                lines.append(f"| {name} | {ns(b):.1f} | {counters} |")
+            lines.append("")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results")

@@ -1,0 +1,100 @@
+#include "snapbus/futex.h"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "testing/child_process.h"
+
+namespace snapbus {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Futex, TimesOutAtTheDeadline) {
+  std::atomic<std::uint32_t> word{5};
+  const auto start = FutexClock::now();
+  EXPECT_EQ(futex_wait(&word, 5, start + 30ms), FutexResult::timed_out);
+  EXPECT_GE(FutexClock::now() - start, 30ms);
+}
+
+TEST(Futex, DeadlineInThePastReturnsAtOnce) {
+  std::atomic<std::uint32_t> word{5};
+  EXPECT_EQ(futex_wait(&word, 5, FutexClock::now() - 1s), FutexResult::timed_out);
+}
+
+TEST(Futex, StaleExpectedValueIsEagain) {
+  std::atomic<std::uint32_t> word{5};
+  EXPECT_EQ(futex_wait(&word, 4, FutexClock::now() + 5s), FutexResult::value_changed);
+}
+
+TEST(Futex, WakeReleasesAWaitingThread) {
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<bool> waiting{false};
+  FutexResult result = FutexResult::timed_out;
+  std::thread waiter([&] {
+    waiting = true;
+    // value_changed is also a correct outcome if the store lands before the wait begins.
+    do {
+      result = futex_wait(&word, 0, FutexClock::now() + 5s);
+    } while (result == FutexResult::interrupted);
+  });
+  while (!waiting) std::this_thread::yield();
+  std::this_thread::sleep_for(10ms);  // let it block; a race here only changes woken into value_changed
+  word.store(1);
+  futex_wake_all(&word);
+  waiter.join();
+  EXPECT_TRUE(result == FutexResult::woken || result == FutexResult::value_changed);
+}
+
+void ignore_signal(int) {}
+
+TEST(Futex, SignalInterruptsTheWait) {
+  struct sigaction action {};
+  action.sa_handler = ignore_signal;  // no SA_RESTART: the wait must come back with EINTR
+  ASSERT_EQ(sigaction(SIGUSR1, &action, nullptr), 0);
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<bool> done{false};
+  FutexResult result = FutexResult::woken;
+  std::thread waiter([&] {
+    result = futex_wait(&word, 0, FutexClock::now() + 5s);
+    done = true;
+  });
+  const pthread_t handle = waiter.native_handle();
+  // Keep signalling until the wait returns: a signal that lands before the thread blocks is lost.
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (!done && std::chrono::steady_clock::now() < give_up) {
+    pthread_kill(handle, SIGUSR1);
+    std::this_thread::sleep_for(5ms);
+  }
+  waiter.join();
+  EXPECT_EQ(result, FutexResult::interrupted);
+  signal(SIGUSR1, SIG_DFL);
+}
+
+// The real use: a waiter in another process, on a read-only MAP_SHARED mapping of the word. The
+// wake is sent only once the child is blocked, so only a cross-process wake can release it.
+TEST(Futex, WakesAnotherProcessThroughReadOnlySharedMapping) {
+  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  auto* word = static_cast<std::atomic<std::uint32_t>*>(shared);
+  word->store(0);
+  auto child = testing::fork_child([&] {
+    if (mprotect(shared, 4096, PROT_READ) != 0) return 2;  // the subscriber's view
+    const auto result = futex_wait(word, 0, FutexClock::now() + 5s);
+    return result == FutexResult::woken && word->load() == 1 ? 0 : 10 + static_cast<int>(result);
+  });
+  ASSERT_TRUE(child.wait_until_blocked_in_futex(5s));
+  word->store(1);
+  EXPECT_EQ(futex_wake_all(word), 1);
+  EXPECT_EQ(child.wait_exit_code(5s), 0);
+  munmap(shared, 4096);
+}
+
+}  // namespace
+}  // namespace snapbus

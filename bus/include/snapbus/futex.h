@@ -1,0 +1,43 @@
+// Shared (cross-process) futex wait and wake on a 32-bit word in a MAP_SHARED mapping.
+//
+//   using namespace std::chrono_literals;
+//   auto deadline = snapbus::FutexClock::now() + 50ms;
+//   switch (snapbus::futex_wait(&state.seq, seen_seq, deadline)) {
+//     case snapbus::FutexResult::woken:          // someone called futex_wake; re-read the word
+//     case snapbus::FutexResult::value_changed:  // the word was no longer seen_seq
+//     case snapbus::FutexResult::interrupted:    // a signal; re-check and wait again
+//     case snapbus::FutexResult::timed_out: break;
+//   }
+//   snapbus::futex_wake_all(&state.seq);
+//
+// Always the shared operations (no FUTEX_PRIVATE_FLAG): the waiters are other processes, and a
+// private wait keyed on this process's mm would never see their wakes. Deadlines are absolute on
+// CLOCK_MONOTONIC (FUTEX_WAIT_BITSET), so a wait that is interrupted and retried never stretches.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace snapbus {
+
+using FutexClock = std::chrono::steady_clock;  // CLOCK_MONOTONIC on Linux
+using FutexDeadline = std::optional<FutexClock::time_point>;  // nullopt: wait without a bound
+
+enum class FutexResult {
+  woken,          // returned after a wake (or spuriously): the caller re-reads the word
+  value_changed,  // the word did not hold `expected` when the kernel looked
+  timed_out,      // the deadline passed
+  interrupted,    // a signal handler ran
+};
+
+// Sleeps while *word == expected, until woken, the deadline passes, or a signal arrives.
+// A read-only mapping is fine: the kernel only reads the word.
+FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                       FutexDeadline deadline);
+
+// Wakes every waiter on the word; returns how many were woken.
+int futex_wake_all(const std::atomic<std::uint32_t>* word);
+
+}  // namespace snapbus

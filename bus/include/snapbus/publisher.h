@@ -1,0 +1,89 @@
+// The publisher core: the single writer of the lifecycle state.
+//
+//   auto publisher = snapbus::Publisher::acquire({.path = "/tmp/snapbus.seg"});
+//   snapbus::StateSnapshot now = publisher.transition(snapbus::Phase::after_restore);
+//   snapbus::AckReport report =
+//       publisher.wait_for_acks(now.seq, snapbus::FutexClock::now() + std::chrono::seconds(5));
+//   if (!report.all_ok()) { /* restore/error, naming report.problems() */ }
+//
+// Exclusive by flock on "<path>.lock": the kernel drops it when the holder dies, so a new
+// publisher takes a dead one's segment over in place (same inode), and subscribers that already
+// mapped it carry on. A live holder makes acquire() fail with Errc::busy naming its pid.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "snapbus/futex.h"
+#include "snapbus/layout.h"
+#include "snapbus/segment.h"
+#include "snapbus/seqlock.h"
+#include "snapbus/slot_table.h"
+
+namespace snapbus {
+
+struct PublisherOptions {
+  std::filesystem::path path;
+  std::uint32_t slot_count = kDefaultSlotCount;  // used only when the segment is created
+  std::optional<gid_t> group;
+  InitType init_type = InitType::unknown;        // recorded when the segment is created
+  TransitionSource source = TransitionSource::manual;
+};
+
+enum class AckStatus {
+  acked,    // acked the seq with outcome ok
+  failed,   // acked the seq with outcome failed; message says which hooks and why
+  missing,  // alive, but did not ack before the deadline
+  died,     // the process died before acking; its slot was reaped
+};
+std::string ack_status_name(AckStatus status);
+
+struct AckEntry {
+  SlotInfo slot;
+  AckStatus status = AckStatus::missing;
+};
+
+struct AckReport {
+  std::uint32_t seq = 0;
+  std::vector<AckEntry> entries;  // one per slot that was waited for
+
+  bool all_ok() const noexcept;
+  // One line per entry that is not acked: "pid 123 (worker): failed: after_restore db: boom".
+  std::vector<std::string> problems() const;
+};
+
+class Publisher {
+ public:
+  static Publisher acquire(const PublisherOptions& options);
+
+  Publisher(Publisher&&) noexcept;
+  Publisher& operator=(Publisher&&) noexcept;
+  ~Publisher();  // releases the lock; the segment stays for the subscribers
+
+  // True when acquire() took over an existing segment rather than creating one.
+  bool took_over() const noexcept;
+  const Segment& segment() const noexcept;
+  StateSnapshot state() const;
+
+  // Moves to `phase` and wakes every waiter. Entering after_restore increments the generation,
+  // draws a fresh 128-bit restore id (getrandom) and stamps the restore times; entering
+  // before_snapshot stamps the snapshot times. Any phase may follow any other: the caller (CLI,
+  // adapter) owns the order.
+  StateSnapshot transition(Phase phase);
+
+  // Waits until every live slot that asked to be waited for has acked `seq`, a process dies, or
+  // the deadline passes. Dead processes are reaped, never waited on.
+  AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline);
+
+ private:
+  struct Impl;
+  explicit Publisher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace snapbus

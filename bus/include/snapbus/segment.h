@@ -1,0 +1,95 @@
+// A mapped, validated segment file: [SegmentHeader | StateRecord | ... | slot table].
+//
+//   auto segment = snapbus::Segment::open("/tmp/snapbus.seg", snapbus::SegmentAccess::subscribe);
+//   std::uint64_t gen = segment.state().generation.load(std::memory_order_acquire);
+//
+//   // no segment yet? block (inotify, no polling) until a publisher creates it:
+//   if (snapbus::wait_until_segment_exists(path, deadline)) { ... }
+//
+// The file is a regular file mapped MAP_SHARED through Boost.Interprocess, never /dev/shm (Lambda
+// has none). Opening refuses anything that is not a snapbus segment of this layout, owned by us
+// and closed to others: a symlink, a directory, another user's file, a mode open to others, a
+// truncated file, a foreign magic, another layout version, or offsets outside the file. Each is an
+// Error with a sentence naming the path and the problem.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "snapbus/error.h"
+#include "snapbus/futex.h"
+#include "snapbus/layout.h"
+
+namespace snapbus {
+
+enum class SegmentAccess {
+  observe,    // everything read-only: status and watch
+  subscribe,  // header and state read-only (a subscriber can never fake a phase), slots read-write
+  publish,    // everything read-write
+};
+
+struct SegmentCreateOptions {
+  std::uint32_t slot_count = kDefaultSlotCount;
+  std::optional<gid_t> group;  // also readable and writable by this group (mode 0660)
+};
+
+// Checks a header against the size of the file it came from: magic, version, and that every
+// offset and size lies inside the file and matches this build's records. `header_bytes` may be
+// shorter than a header (a truncated file). Returns the problem, or nullopt when the header is
+// good. Pure and allocation-light: the fuzz target drives it with arbitrary bytes.
+std::optional<Error> check_header(std::span<const std::byte> header_bytes, std::uint64_t file_size);
+
+// Checks what fstat says of an opened segment file: a regular file, ours, not open to others
+// (group bits allowed only when `group` is that file's group).
+std::optional<Error> check_file_status(const struct stat& status, const std::filesystem::path& path,
+                                       std::optional<gid_t> group);
+
+class Segment {
+ public:
+  // Maps an existing segment. Errc::not_found when there is none.
+  static Segment open(const std::filesystem::path& path, SegmentAccess access,
+                      std::optional<gid_t> group = std::nullopt);
+
+  // Builds a fresh segment in a private temporary file beside `path` and renames it into place, so
+  // no process can ever map a half-made one. Replaces whatever was at `path`. Publisher only: the
+  // caller holds the publisher lock.
+  static Segment create(const std::filesystem::path& path, const SegmentCreateOptions& options);
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  ~Segment();
+
+  const std::filesystem::path& path() const noexcept;
+  SegmentAccess access() const noexcept;
+  std::uint32_t slot_count() const noexcept;
+  // Device and inode of the mapped file: a different pair at path() means it was replaced.
+  dev_t device() const noexcept;
+  ino_t inode() const noexcept;
+
+  const SegmentHeader& header() const noexcept;
+  const StateRecord& state() const noexcept;
+  const SlotRecord& slot(std::uint32_t index) const;
+
+  // Writable views; each throws Error(invalid_argument) when the access mode does not allow it.
+  SegmentHeader& mutable_header();
+  StateRecord& mutable_state();
+  SlotRecord& mutable_slot(std::uint32_t index);
+
+ private:
+  struct Mapping;
+  explicit Segment(std::unique_ptr<Mapping> mapping);
+  std::unique_ptr<Mapping> mapping_;
+};
+
+// Blocks until a file exists at `path` or the deadline passes; true if it exists. Uses inotify on
+// the parent directory, so nothing polls. Errc::not_found if the directory itself is missing.
+bool wait_until_segment_exists(const std::filesystem::path& path, FutexDeadline deadline);
+
+}  // namespace snapbus

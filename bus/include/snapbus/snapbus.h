@@ -1,0 +1,143 @@
+/* The snapbus C ABI: a subscriber's view of the lifecycle bus, for bindings (Python cffi) and C.
+ *
+ *   snapbus_subscriber* sub = NULL;
+ *   if (snapbus_subscriber_open(NULL, "worker", 1, &sub) != SNAPBUS_OK) {
+ *     fprintf(stderr, "%s\n", snapbus_last_error_message());
+ *     return 1;
+ *   }
+ *   const volatile uint64_t* gen = snapbus_subscriber_generation_address(sub);  // read it any time
+ *   uint32_t seq = 0;
+ *   snapbus_state st;
+ *   snapbus_subscriber_read_state(sub, &st);
+ *   if (snapbus_subscriber_wait(sub, st.seq, 1000, &seq) == SNAPBUS_OK) { ... run hooks, then: }
+ *   snapbus_subscriber_ack(sub, st.seq, st.generation, SNAPBUS_ACK_OK, 2, 0, "");
+ *   snapbus_subscriber_close(sub);
+ *
+ * Every function that can fail returns a snapbus_status; no C++ exception ever crosses this
+ * boundary. On failure the message is kept per thread until that thread's next failing call and
+ * read with snapbus_last_error_message(). Status values equal snapbus::Errc (error.h).
+ */
+#ifndef SNAPBUS_SNAPBUS_H
+#define SNAPBUS_SNAPBUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SNAPBUS_ABI_VERSION 1
+
+typedef enum snapbus_status {
+  SNAPBUS_OK = 0,
+  SNAPBUS_ERR_NOT_FOUND = 1,
+  SNAPBUS_ERR_PERMISSION_DENIED = 2,
+  SNAPBUS_ERR_INVALID_SEGMENT = 3,
+  SNAPBUS_ERR_VERSION_MISMATCH = 4,
+  SNAPBUS_ERR_BUSY = 5,
+  SNAPBUS_ERR_NO_FREE_SLOT = 6,
+  SNAPBUS_ERR_TIMED_OUT = 7,
+  SNAPBUS_ERR_INVALID_ARGUMENT = 8,
+  SNAPBUS_ERR_SYSTEM = 9,
+  SNAPBUS_ERR_INTERRUPTED = 10,
+  SNAPBUS_ERR_CLOSED = 11,
+  SNAPBUS_ERR_INTERNAL = 99 /* an unexpected C++ exception; the message says what */
+} snapbus_status;
+
+typedef enum snapbus_phase {
+  SNAPBUS_PHASE_STARTING = 0,
+  SNAPBUS_PHASE_BEFORE_SNAPSHOT = 1,
+  SNAPBUS_PHASE_SNAPSHOT_READY = 2,
+  SNAPBUS_PHASE_AFTER_RESTORE = 3,
+  SNAPBUS_PHASE_RUNNING = 4,
+  SNAPBUS_PHASE_SHUTTING_DOWN = 5
+} snapbus_phase;
+
+typedef enum snapbus_ack_outcome {
+  SNAPBUS_ACK_NONE = 0,
+  SNAPBUS_ACK_OK = 1,
+  SNAPBUS_ACK_FAILED = 2
+} snapbus_ack_outcome;
+
+/* A consistent copy of the lifecycle state (seqlock read). Enum fields hold the raw values of
+ * lifecycle.capnp; unknown values from a newer publisher are passed through unchanged. */
+typedef struct snapbus_state {
+  uint32_t seq;
+  uint32_t phase;      /* snapbus_phase */
+  uint32_t init_type;  /* 0 unknown, 1 on-demand, 2 provisioned-concurrency, 3 snap-start, 4 lambda-managed-instances */
+  uint32_t source;     /* 0 none, 1 manual, 2 runtime-api, 3 runtime-api-proxy */
+  uint64_t generation;
+  uint64_t restore_id_high;
+  uint64_t restore_id_low;
+  uint64_t snapshot_wall_ns;
+  uint64_t snapshot_mono_ns;
+  uint64_t restore_wall_ns;
+  uint64_t restore_mono_ns;
+  uint64_t changed_wall_ns;
+  uint32_t publisher_pid;
+  uint32_t slot_index;  /* this subscriber's slot */
+} snapbus_state;
+
+typedef struct snapbus_subscriber snapbus_subscriber;
+
+int snapbus_abi_version(void);
+
+/* The message of this thread's last failed call ("" if none). Valid until the next failing call. */
+const char* snapbus_last_error_message(void);
+/* errno of this thread's last failed call when it was a system call, else 0. */
+int snapbus_last_error_errno(void);
+/* "not_found", "timed_out", ... ; "unknown" for a value outside snapbus_status. */
+const char* snapbus_status_name(int status);
+/* "before-snapshot", "after-restore", ... ; "unknown" for a value outside snapbus_phase. */
+const char* snapbus_phase_name(uint32_t phase);
+
+/* Writes the segment path this process would use (SNAPBUS_SEGMENT, else the default) with a NUL.
+ * SNAPBUS_ERR_INVALID_ARGUMENT if it does not fit in buf_len. */
+int snapbus_default_segment_path(char* buf, size_t buf_len);
+
+/* Blocks (inotify) until a file exists at path (NULL: the default path) or timeout_ms passes.
+ * SNAPBUS_OK when it exists, SNAPBUS_ERR_TIMED_OUT otherwise. timeout_ms < 0 waits forever. */
+int snapbus_wait_for_segment(const char* path, int64_t timeout_ms);
+
+/* Maps the segment at path (NULL: the default path) and claims a slot named name (NULL or "":
+ * the process's comm). wait_for_ack != 0 makes the publisher wait for this process's acks. */
+int snapbus_subscriber_open(const char* path, const char* name, int wait_for_ack,
+                            snapbus_subscriber** out);
+/* Frees the slot (if this process owns it) and unmaps. NULL is ignored. */
+void snapbus_subscriber_close(snapbus_subscriber* sub);
+
+/* Addresses of the mapped generation (u64) and seq (u32) words, valid until close. A binding may
+ * keep a buffer over them and read the generation without calling into the library. */
+const volatile uint64_t* snapbus_subscriber_generation_address(const snapbus_subscriber* sub);
+const volatile uint32_t* snapbus_subscriber_seq_address(const snapbus_subscriber* sub);
+/* The hot path as a call: one acquire load. */
+uint64_t snapbus_subscriber_generation(const snapbus_subscriber* sub);
+
+int snapbus_subscriber_read_state(const snapbus_subscriber* sub, snapbus_state* out);
+
+/* Sleeps while seq == seen_seq, up to timeout_ms (< 0: no bound). SNAPBUS_OK when seq changed
+ * (current_seq, if not NULL, gets the new value), SNAPBUS_ERR_TIMED_OUT, or
+ * SNAPBUS_ERR_INTERRUPTED (a signal, or snapbus_subscriber_wake). */
+int snapbus_subscriber_wait(const snapbus_subscriber* sub, uint32_t seen_seq, int64_t timeout_ms,
+                            uint32_t* current_seq);
+/* Wakes every waiter on seq (used to stop a watcher thread). */
+int snapbus_subscriber_wake(const snapbus_subscriber* sub);
+
+/* Acknowledges seq in this process's slot. outcome is a snapbus_ack_outcome; message (may be NULL)
+ * names failed hooks and their errors and is truncated to fit the slot. */
+int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handled_generation,
+                           uint32_t outcome, uint32_t hooks_run, uint32_t hooks_failed,
+                           const char* message);
+
+/* Call in a forked child: claims a fresh slot for the child; the parent keeps its own. */
+int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub);
+
+/* *alive = 1 if the publisher recorded in the segment is running, else 0. */
+int snapbus_subscriber_publisher_alive(const snapbus_subscriber* sub, int* alive);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SNAPBUS_SNAPBUS_H */

@@ -1,0 +1,93 @@
+// The subscriber core: one process's read-only view of the state plus the one slot it owns.
+//
+//   auto sub = snapbus::Subscriber::open("/tmp/snapbus.seg", {.name = "worker"});
+//   std::uint64_t gen = sub.generation();          // one acquire load
+//   std::uint32_t seen = sub.seq();
+//   if (sub.wait_for_change(seen, deadline) == snapbus::FutexResult::woken) {
+//     snapbus::StateSnapshot now = sub.state();
+//     ... run hooks ...
+//     sub.acknowledge({.seq = now.seq, .handled_generation = now.generation,
+//                      .outcome = snapbus::AckOutcome::ok});
+//   }
+//
+// The state is mapped read-only: a subscriber can never fake a phase change. It writes only its
+// own slot. This is the mechanism; hook registries and watcher threads live in the clients.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "snapbus/futex.h"
+#include "snapbus/layout.h"
+#include "snapbus/segment.h"
+#include "snapbus/seqlock.h"
+#include "snapbus/slot_table.h"
+
+namespace snapbus {
+
+struct SubscriberOptions {
+  std::string name;           // shown by `snapbus status`; empty: the process's comm
+  bool wait_for_ack = true;   // the publisher waits for this process's acks
+  std::optional<gid_t> group;
+};
+
+struct Acknowledgement {
+  std::uint32_t seq = 0;                 // the state seq this ack is for
+  std::uint64_t handled_generation = 0;  // generation whose after-restore hooks have run
+  AckOutcome outcome = AckOutcome::ok;
+  std::uint16_t hooks_run = 0;
+  std::uint16_t hooks_failed = 0;
+  std::string message;                   // failed hooks and their errors; truncated to fit
+};
+
+class Subscriber {
+ public:
+  // Maps the segment and claims a slot. Errc::not_found if there is no segment (see
+  // wait_until_segment_exists), Errc::no_free_slot if every slot is taken by a live process.
+  static Subscriber open(const std::filesystem::path& path, const SubscriberOptions& options);
+
+  Subscriber(Subscriber&&) noexcept;
+  Subscriber& operator=(Subscriber&&) noexcept;
+  ~Subscriber();  // frees the slot if this process still owns it
+
+  // The hot path: a single acquire load of the generation word.
+  std::uint64_t generation() const noexcept { return generation_->load(std::memory_order_acquire); }
+  std::uint32_t seq() const noexcept { return seq_->load(std::memory_order_acquire); }
+  const std::atomic<std::uint64_t>* generation_word() const noexcept { return generation_; }
+  const std::atomic<std::uint32_t>* seq_word() const noexcept { return seq_; }
+
+  StateSnapshot state() const;
+  std::uint32_t slot_index() const noexcept;
+  const Segment& segment() const noexcept;
+
+  // Sleeps while seq() == seen_seq, until the deadline or a signal. Spurious wakes are possible.
+  FutexResult wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline) const;
+  // Wakes waiters on seq, in this process and others; they re-read and, seeing no change, sleep
+  // again. Used to stop a watcher thread blocked in wait_for_change.
+  void wake_waiters() const;
+
+  // Writes the ack into this process's slot, then releases acked_seq and wakes the publisher.
+  void acknowledge(const Acknowledgement& ack);
+
+  // In a forked child: claim a fresh slot for this process (the parent keeps its own). Idempotent
+  // in the process that owns the slot.
+  void claim_after_fork();
+
+  // Whether the publisher recorded in the header is still running.
+  bool publisher_alive() const;
+
+  struct Impl;
+
+ private:
+  explicit Subscriber(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  const std::atomic<std::uint64_t>* generation_ = nullptr;
+  const std::atomic<std::uint32_t>* seq_ = nullptr;
+};
+
+}  // namespace snapbus

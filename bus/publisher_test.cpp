@@ -1,0 +1,187 @@
+#include "snapbus/publisher.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "snapbus/subscriber.h"
+#include "testing/child_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus {
+namespace {
+
+using namespace std::chrono_literals;
+
+class PublisherTest : public ::testing::Test {
+ protected:
+  testing::ScratchDirectory dir;
+  std::filesystem::path path = dir.path() / "bus.seg";
+  PublisherOptions options{.path = path, .slot_count = 4, .init_type = InitType::snap_start};
+};
+
+TEST_F(PublisherTest, CreatesTheSegmentAndRecordsItself) {
+  auto publisher = Publisher::acquire(options);
+  EXPECT_FALSE(publisher.took_over());
+  const StateSnapshot now = publisher.state();
+  EXPECT_EQ(now.publisher_pid, static_cast<std::uint32_t>(::getpid()));
+  EXPECT_EQ(now.init_type, InitType::snap_start);
+  EXPECT_EQ(now.phase, Phase::starting);
+  EXPECT_EQ(now.generation, 0U);
+  EXPECT_EQ(publisher.segment().header().publisher_pid.load(), static_cast<std::uint32_t>(::getpid()));
+}
+
+TEST_F(PublisherTest, RestoreBumpsGenerationAndDrawsAFreshId) {
+  auto publisher = Publisher::acquire(options);
+  const auto first = publisher.transition(Phase::after_restore);
+  const auto second = publisher.transition(Phase::after_restore);
+  EXPECT_EQ(first.generation, 1U);
+  EXPECT_EQ(second.generation, 2U);
+  EXPECT_NE(first.restore_id_high ^ first.restore_id_low, 0U);
+  EXPECT_NE(first.restore_id_high, second.restore_id_high);
+  EXPECT_GT(first.restore_wall_ns, 0U);
+  EXPECT_EQ(second.seq, first.seq + 2);
+  const auto running = publisher.transition(Phase::running);
+  EXPECT_EQ(running.generation, 2U) << "only a restore changes the generation";
+  EXPECT_EQ(running.restore_id_high, second.restore_id_high);
+  const auto snapshot = publisher.transition(Phase::before_snapshot);
+  EXPECT_GT(snapshot.snapshot_mono_ns, 0U);
+}
+
+TEST_F(PublisherTest, SecondLivePublisherIsRefused) {
+  auto publisher = Publisher::acquire(options);
+  try {
+    Publisher::acquire(options);
+    FAIL() << "two publishers at once";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::busy);
+    EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(::getpid())), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PublisherTest, KilledPublisherIsTakenOverInPlace) {
+  auto child = testing::fork_child([&] {
+    auto publisher = Publisher::acquire(options);
+    publisher.transition(Phase::after_restore);
+    // Die mid-write, as a crash would: seq left odd.
+    StateRecord& state = const_cast<StateRecord&>(publisher.segment().state());
+    state.seq.fetch_add(1);
+    ::kill(::getpid(), SIGKILL);
+    return 0;
+  });
+  ASSERT_EQ(child.wait_exit_code(5s), 128 + SIGKILL);
+  auto watcher = Segment::open(path, SegmentAccess::observe);
+  EXPECT_EQ(watcher.state().seq.load() & 1U, 1U);
+
+  auto publisher = Publisher::acquire(options);
+  EXPECT_TRUE(publisher.took_over());
+  EXPECT_EQ(publisher.segment().inode(), watcher.inode()) << "take-over must keep the file mapped subscribers hold";
+  const StateSnapshot now = read_state(watcher.state());
+  EXPECT_EQ(now.seq & 1U, 0U);
+  EXPECT_EQ(now.generation, 1U);
+  EXPECT_EQ(now.publisher_pid, static_cast<std::uint32_t>(::getpid()));
+}
+
+TEST_F(PublisherTest, ReplacesASegmentOfAnotherLayoutVersion) {
+  {
+    auto old = Segment::create(path, {.slot_count = 2});
+    old.mutable_header().layout_version = 99;
+  }
+  auto publisher = Publisher::acquire(options);
+  EXPECT_FALSE(publisher.took_over());
+  EXPECT_EQ(publisher.segment().header().layout_version, kLayoutVersion);
+}
+
+TEST_F(PublisherTest, RefusesToOverwriteAForeignFile) {
+  {
+    std::ofstream foreign(path);
+    foreign << "somebody else's data, long enough to hold a header......................";
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_THROW(Publisher::acquire(options), Error);
+  std::ifstream still(path);
+  std::string text;
+  std::getline(still, text);
+  EXPECT_EQ(text.rfind("somebody", 0), 0U);
+}
+
+TEST_F(PublisherTest, WaitsForEveryAckAndReportsFailures) {
+  auto publisher = Publisher::acquire(options);
+  auto ok = Subscriber::open(path, {.name = "fine"});
+  auto bad = Subscriber::open(path, {.name = "broken"});
+  auto quiet = Subscriber::open(path, {.name = "not-waited", .wait_for_ack = false});
+  const auto now = publisher.transition(Phase::after_restore);
+  ok.acknowledge({.seq = now.seq, .handled_generation = 1, .outcome = AckOutcome::ok, .hooks_run = 2});
+  bad.acknowledge({.seq = now.seq,
+                   .handled_generation = 1,
+                   .outcome = AckOutcome::failed,
+                   .hooks_run = 2,
+                   .hooks_failed = 1,
+                   .message = "after-restore hook 'db' failed: RuntimeError: boom"});
+  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 5s);
+  ASSERT_EQ(report.entries.size(), 2U);
+  EXPECT_FALSE(report.all_ok());
+  const auto problems = report.problems();
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_NE(problems[0].find("(broken): failed: after-restore hook 'db' failed: RuntimeError: boom"),
+            std::string::npos)
+      << problems[0];
+}
+
+TEST_F(PublisherTest, MissingAckIsReportedAtTheDeadline) {
+  auto publisher = Publisher::acquire(options);
+  auto sleepy = Subscriber::open(path, {.name = "sleepy"});
+  const auto now = publisher.transition(Phase::before_snapshot);
+  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 50ms);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::missing);
+  EXPECT_EQ(report.entries[0].slot.name, "sleepy");
+}
+
+TEST_F(PublisherTest, AckFromAnotherProcessWakesTheWait) {
+  auto publisher = Publisher::acquire(options);
+  auto child = testing::fork_child([&] {
+    auto sub = Subscriber::open(path, {.name = "child"});
+    const std::uint32_t seen = sub.seq();
+    while (sub.seq() == seen) {
+      if (sub.wait_for_change(seen, FutexClock::now() + 5s) == FutexResult::timed_out) return 3;
+    }
+    const StateSnapshot now = sub.state();
+    sub.acknowledge({.seq = now.seq, .handled_generation = now.generation, .hooks_run = 1});
+    // Stay subscribed until the parent has read the report: a clean exit frees the slot.
+    sub.wait_for_change(now.seq, FutexClock::now() + 5s);
+    return 0;
+  });
+  // Publish only once the child holds its slot and sleeps on the state.
+  ASSERT_TRUE(child.wait_until_blocked_in_futex(5s));
+  const auto now = publisher.transition(Phase::after_restore);
+  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 5s);
+  EXPECT_TRUE(report.all_ok());
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].slot.handled_generation, 1U);
+  publisher.transition(Phase::running);
+  EXPECT_EQ(child.wait_exit_code(5s), 0);
+}
+
+TEST_F(PublisherTest, DeadSubscriberIsReapedNotWaitedOn) {
+  auto publisher = Publisher::acquire(options);
+  auto child = testing::fork_child([&] {
+    auto sub = Subscriber::open(path, {.name = "doomed"});
+    ::kill(::getpid(), SIGKILL);  // dies holding its slot, never acks
+    return 0;
+  });
+  ASSERT_EQ(child.wait_exit_code(5s), 128 + SIGKILL);
+  const auto now = publisher.transition(Phase::after_restore);
+  const auto started = FutexClock::now();
+  const AckReport report = publisher.wait_for_acks(now.seq, started + 30s);
+  EXPECT_LT(FutexClock::now() - started, 10s) << "waited on a dead process";
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::died);
+  EXPECT_TRUE(read_slots(publisher.segment()).empty()) << "the dead slot was not freed";
+}
+
+}  // namespace
+}  // namespace snapbus

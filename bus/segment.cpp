@@ -1,0 +1,366 @@
+#include "snapbus/segment.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/interprocess/file_mapping.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+namespace snapbus {
+namespace bip = boost::interprocess;
+namespace {
+
+constexpr std::uint64_t kHeaderSize = sizeof(SegmentHeader);
+
+std::string quoted(const std::filesystem::path& path) { return "segment " + path.string(); }
+
+std::string octal_mode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+std::uint64_t wall_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// An fd that closes itself.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Reads a header field out of raw bytes without assuming alignment.
+template <typename T>
+T field(std::span<const std::byte> bytes, std::size_t offset) {
+  T value{};
+  std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+// Turns Boost.Interprocess's exception into ours, keeping errno and the step that failed.
+[[noreturn]] void rethrow_interprocess(const bip::interprocess_exception& e, const std::string& what) {
+  const int err = e.get_native_error();
+  if (err != 0) throw_system_error(err, what);
+  throw Error(Errc::system, what + ": " + e.what());
+}
+
+}  // namespace
+
+std::optional<Error> check_header(std::span<const std::byte> bytes, std::uint64_t file_size) {
+  if (bytes.size() < kHeaderSize || file_size < kHeaderSize) {
+    return Error(Errc::invalid_segment, "truncated: " + std::to_string(file_size) +
+                                            " bytes, less than the " + std::to_string(kHeaderSize) +
+                                            "-byte header");
+  }
+  const auto magic = field<std::uint64_t>(bytes, offsetof(SegmentHeader, magic));
+  if (magic == 0) {
+    return Error(Errc::invalid_segment, "header not initialised (magic is zero): not a finished segment");
+  }
+  if (magic != kMagic) {
+    char text[40];
+    std::snprintf(text, sizeof text, "0x%016llx", static_cast<unsigned long long>(magic));
+    return Error(Errc::invalid_segment, std::string("not a snapbus segment (magic ") + text + ")");
+  }
+  const auto version = field<std::uint32_t>(bytes, offsetof(SegmentHeader, layout_version));
+  if (version != kLayoutVersion) {
+    return Error(Errc::version_mismatch, "layout version " + std::to_string(version) +
+                                             ", this build reads version " +
+                                             std::to_string(kLayoutVersion));
+  }
+  const std::uint64_t header_bytes = field<std::uint32_t>(bytes, offsetof(SegmentHeader, header_bytes));
+  const std::uint64_t state_offset = field<std::uint32_t>(bytes, offsetof(SegmentHeader, state_offset));
+  const std::uint64_t state_bytes = field<std::uint32_t>(bytes, offsetof(SegmentHeader, state_bytes));
+  const std::uint64_t slots_offset = field<std::uint32_t>(bytes, offsetof(SegmentHeader, slots_offset));
+  const std::uint64_t slot_bytes = field<std::uint32_t>(bytes, offsetof(SegmentHeader, slot_bytes));
+  const std::uint64_t slot_count = field<std::uint32_t>(bytes, offsetof(SegmentHeader, slot_count));
+  const std::uint64_t segment_bytes = field<std::uint64_t>(bytes, offsetof(SegmentHeader, segment_bytes));
+  auto bad = [](const std::string& what) { return Error(Errc::invalid_segment, "corrupt header: " + what); };
+  // All arithmetic below is on u64 values that started as u32, so no sum or product can overflow.
+  if (header_bytes != kHeaderSize) return bad("header size " + std::to_string(header_bytes));
+  if (state_offset < header_bytes || state_offset % 8 != 0) {
+    return bad("state offset " + std::to_string(state_offset));
+  }
+  if (state_bytes < sizeof(StateRecord)) return bad("state size " + std::to_string(state_bytes));
+  if (slots_offset % kPageBytes != 0 || slots_offset < state_offset + state_bytes) {
+    return bad("slot table offset " + std::to_string(slots_offset));
+  }
+  if (slot_bytes != kSlotBytes) return bad("slot size " + std::to_string(slot_bytes));
+  if (slot_count == 0 || slot_count > kMaxSlotCount) return bad("slot count " + std::to_string(slot_count));
+  const std::uint64_t needed = slots_offset + slot_count * slot_bytes;
+  if (segment_bytes != needed) {
+    return bad("recorded size " + std::to_string(segment_bytes) + " but the layout needs " +
+               std::to_string(needed));
+  }
+  if (file_size < needed) {
+    return Error(Errc::invalid_segment, "truncated: " + std::to_string(file_size) +
+                                            " bytes, the header describes " + std::to_string(needed));
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> check_file_status(const struct stat& status, const std::filesystem::path& path,
+                                       std::optional<gid_t> group) {
+  if (S_ISDIR(status.st_mode)) {
+    return Error(Errc::invalid_segment, quoted(path) + " is a directory, not a segment file");
+  }
+  if (!S_ISREG(status.st_mode)) {
+    return Error(Errc::invalid_segment, quoted(path) + " is not a regular file");
+  }
+  if (status.st_uid != geteuid()) {
+    return Error(Errc::permission_denied, quoted(path) + " is owned by uid " +
+                                              std::to_string(status.st_uid) + ", not by this user (uid " +
+                                              std::to_string(geteuid()) + ")");
+  }
+  if ((status.st_mode & S_IRWXO) != 0) {
+    return Error(Errc::permission_denied, quoted(path) + " has mode " + octal_mode(status.st_mode) +
+                                              ", open to other users; expected 0600 (or 0660 with " +
+                                              "SNAPBUS_SEGMENT_GROUP)");
+  }
+  if ((status.st_mode & S_IRWXG) != 0 && !(group && *group == status.st_gid)) {
+    return Error(Errc::permission_denied, quoted(path) + " has mode " + octal_mode(status.st_mode) +
+                                              " open to group " + std::to_string(status.st_gid) +
+                                              ", which SNAPBUS_SEGMENT_GROUP does not name");
+  }
+  return std::nullopt;
+}
+
+struct Segment::Mapping {
+  std::filesystem::path path;
+  SegmentAccess access = SegmentAccess::observe;
+  dev_t device = 0;
+  ino_t inode = 0;
+  std::uint32_t slot_count = 0;
+  std::uint32_t state_offset = 0;
+  std::uint32_t slots_offset = 0;
+  bip::mapped_region head;   // header and state
+  bip::mapped_region slots;  // the slot table, page-aligned
+
+  std::byte* head_base() const { return static_cast<std::byte*>(head.get_address()); }
+  std::byte* slot_base() const { return static_cast<std::byte*>(slots.get_address()); }
+};
+
+namespace {
+
+// Opens `path` itself (never through a symlink) and checks it before anything is mapped.
+int open_checked(const std::filesystem::path& path, SegmentAccess access, std::optional<gid_t> group,
+                 struct stat& status) {
+  const int flags = (access == SegmentAccess::observe ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC;
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ELOOP) {
+      throw Error(Errc::permission_denied, quoted(path) + " is a symbolic link; snapbus opens only the file itself",
+                  err);
+    }
+    if (err == EISDIR) throw Error(Errc::invalid_segment, quoted(path) + " is a directory, not a segment file", err);
+    throw_system_error(err, "open " + quoted(path));
+  }
+  if (::fstat(fd, &status) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw_system_error(err, "fstat " + quoted(path));
+  }
+  if (auto problem = check_file_status(status, path, group)) {
+    ::close(fd);
+    throw *problem;
+  }
+  return fd;
+}
+
+}  // namespace
+
+Segment Segment::open(const std::filesystem::path& path, SegmentAccess access, std::optional<gid_t> group) {
+  struct stat status {};
+  FileDescriptor fd(open_checked(path, access, group, status));
+
+  std::array<std::byte, kHeaderSize> header{};
+  const ssize_t got = ::pread(fd.get(), header.data(), header.size(), 0);
+  if (got < 0) throw_system_error(errno, "read header of " + quoted(path));
+  const auto file_size = static_cast<std::uint64_t>(status.st_size);
+  if (auto problem = check_header(std::span(header.data(), static_cast<std::size_t>(got)), file_size)) {
+    throw Error(problem->code(), quoted(path) + ": " + problem->what());
+  }
+
+  auto mapping = std::make_unique<Mapping>();
+  mapping->path = path;
+  mapping->access = access;
+  mapping->device = status.st_dev;
+  mapping->inode = status.st_ino;
+  mapping->slot_count = field<std::uint32_t>(header, offsetof(SegmentHeader, slot_count));
+  mapping->state_offset = field<std::uint32_t>(header, offsetof(SegmentHeader, state_offset));
+  mapping->slots_offset = field<std::uint32_t>(header, offsetof(SegmentHeader, slots_offset));
+  const std::size_t slots_size = std::size_t{mapping->slot_count} * kSlotBytes;
+
+  try {
+    const auto file_mode = access == SegmentAccess::observe ? bip::read_only : bip::read_write;
+    bip::file_mapping file(path.c_str(), file_mode);
+    // Boost opened the path again; make sure it is still the file we checked, not a swapped-in one.
+    struct stat mapped {};
+    if (::fstat(file.get_mapping_handle().handle, &mapped) != 0) throw_system_error(errno, "fstat " + quoted(path));
+    if (mapped.st_dev != status.st_dev || mapped.st_ino != status.st_ino) {
+      throw Error(Errc::permission_denied, quoted(path) + " was replaced while it was being opened");
+    }
+    const auto head_mode = access == SegmentAccess::publish ? bip::read_write : bip::read_only;
+    const auto slot_mode = access == SegmentAccess::observe ? bip::read_only : bip::read_write;
+    mapping->head = bip::mapped_region(file, head_mode, 0, mapping->slots_offset);
+    mapping->slots = bip::mapped_region(file, slot_mode, mapping->slots_offset, slots_size);
+  } catch (const bip::interprocess_exception& e) {
+    rethrow_interprocess(e, "map " + quoted(path));
+  }
+  return Segment(std::move(mapping));
+}
+
+Segment Segment::create(const std::filesystem::path& path, const SegmentCreateOptions& options) {
+  SNAPBUS_REQUIRE(options.slot_count >= 1 && options.slot_count <= kMaxSlotCount,
+                  "slot count must be from 1 to " + std::to_string(kMaxSlotCount));
+  std::uint64_t nonce = 0;
+  if (::getrandom(&nonce, sizeof nonce, 0) != sizeof nonce) throw_system_error(errno, "getrandom");
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, ".tmp.%d.%016llx", static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(nonce));
+  const std::filesystem::path temp = path.string() + suffix;
+
+  const mode_t mode = options.group ? 0660 : 0600;
+  const int raw_fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (raw_fd < 0) throw_system_error(errno, "create " + quoted(temp));
+  FileDescriptor fd(raw_fd);
+  struct Unlinker {
+    const std::filesystem::path& file;
+    bool armed = true;
+    ~Unlinker() {
+      if (armed) ::unlink(file.c_str());
+    }
+  } unlink_on_failure{temp};
+
+  // The umask may have cleared bits of `mode`; set them exactly, then the group.
+  if (options.group && ::fchown(fd.get(), static_cast<uid_t>(-1), *options.group) != 0) {
+    throw_system_error(errno, "chown " + quoted(temp) + " to group " + std::to_string(*options.group));
+  }
+  if (::fchmod(fd.get(), mode) != 0) throw_system_error(errno, "chmod " + quoted(temp));
+
+  const std::uint32_t state_offset = static_cast<std::uint32_t>(kHeaderSize);
+  const std::uint32_t slots_offset = kPageBytes;
+  const std::uint64_t total = std::uint64_t{slots_offset} + std::uint64_t{options.slot_count} * kSlotBytes;
+  if (::ftruncate(fd.get(), static_cast<off_t>(total)) != 0) throw_system_error(errno, "size " + quoted(temp));
+
+  {
+    // Map the temporary file, fill the header with the magic last, then let go before the rename.
+    bip::mapped_region region;
+    try {
+      bip::file_mapping file(temp.c_str(), bip::read_write);
+      region = bip::mapped_region(file, bip::read_write, 0, kPageBytes);
+    } catch (const bip::interprocess_exception& e) {
+      rethrow_interprocess(e, "map " + quoted(temp));
+    }
+    auto* header = static_cast<SegmentHeader*>(region.get_address());
+    header->layout_version = kLayoutVersion;
+    header->header_bytes = static_cast<std::uint32_t>(kHeaderSize);
+    header->state_offset = state_offset;
+    header->state_bytes = sizeof(StateRecord);
+    header->slots_offset = slots_offset;
+    header->slot_bytes = kSlotBytes;
+    header->slot_count = options.slot_count;
+    header->segment_bytes = total;
+    header->created_wall_ns = wall_ns();
+    // Release: a reader that sees the magic sees every field above.
+    header->magic.store(kMagic, std::memory_order_release);
+  }
+  // Atomic replacement: the path names either the old file or the finished new one, never a
+  // half-made segment.
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    throw_system_error(errno, "rename " + quoted(temp) + " to " + path.string());
+  }
+  unlink_on_failure.armed = false;
+  return open(path, SegmentAccess::publish, options.group);
+}
+
+Segment::Segment(std::unique_ptr<Mapping> mapping) : mapping_(std::move(mapping)) {}
+Segment::Segment(Segment&&) noexcept = default;
+Segment& Segment::operator=(Segment&&) noexcept = default;
+Segment::~Segment() = default;
+
+const std::filesystem::path& Segment::path() const noexcept { return mapping_->path; }
+SegmentAccess Segment::access() const noexcept { return mapping_->access; }
+std::uint32_t Segment::slot_count() const noexcept { return mapping_->slot_count; }
+dev_t Segment::device() const noexcept { return mapping_->device; }
+ino_t Segment::inode() const noexcept { return mapping_->inode; }
+
+const SegmentHeader& Segment::header() const noexcept {
+  return *reinterpret_cast<const SegmentHeader*>(mapping_->head_base());
+}
+
+const StateRecord& Segment::state() const noexcept {
+  return *reinterpret_cast<const StateRecord*>(mapping_->head_base() + mapping_->state_offset);
+}
+
+const SlotRecord& Segment::slot(std::uint32_t index) const {
+  SNAPBUS_REQUIRE(index < mapping_->slot_count, "slot index " + std::to_string(index) + " out of range");
+  return reinterpret_cast<const SlotRecord*>(mapping_->slot_base())[index];
+}
+
+SegmentHeader& Segment::mutable_header() {
+  SNAPBUS_REQUIRE(mapping_->access == SegmentAccess::publish, "only the publisher writes the header");
+  return *reinterpret_cast<SegmentHeader*>(mapping_->head_base());
+}
+
+StateRecord& Segment::mutable_state() {
+  SNAPBUS_REQUIRE(mapping_->access == SegmentAccess::publish, "only the publisher writes the state");
+  return *reinterpret_cast<StateRecord*>(mapping_->head_base() + mapping_->state_offset);
+}
+
+SlotRecord& Segment::mutable_slot(std::uint32_t index) {
+  SNAPBUS_REQUIRE(mapping_->access != SegmentAccess::observe, "an observer writes no slot");
+  SNAPBUS_REQUIRE(index < mapping_->slot_count, "slot index " + std::to_string(index) + " out of range");
+  return reinterpret_cast<SlotRecord*>(mapping_->slot_base())[index];
+}
+
+bool wait_until_segment_exists(const std::filesystem::path& path, FutexDeadline deadline) {
+  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
+  FileDescriptor inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (inotify.get() < 0) throw_system_error(errno, "inotify_init1");
+  // Watch first, then look: a segment created between the two is still seen.
+  if (::inotify_add_watch(inotify.get(), directory.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
+    throw_system_error(errno, "watch directory " + directory.string());
+  }
+  for (;;) {
+    struct stat status {};
+    if (::lstat(path.c_str(), &status) == 0) return true;
+    int timeout_ms = -1;
+    if (deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - FutexClock::now()).count();
+      if (left <= 0) return false;
+      timeout_ms = left > 60'000 ? 60'000 : static_cast<int>(left);
+    }
+    pollfd pfd{inotify.get(), POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, timeout_ms);
+    if (ready < 0 && errno != EINTR) throw_system_error(errno, "poll inotify");
+    if (ready > 0) {
+      // Drain the events; whichever file they name, the lstat above decides.
+      alignas(inotify_event) char buffer[4096];
+      while (::read(inotify.get(), buffer, sizeof buffer) > 0) {
+      }
+    }
+  }
+}
+
+}  // namespace snapbus

@@ -1,0 +1,158 @@
+#include "snapbus/slot_table.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace snapbus {
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+struct ProcStat {
+  char state = '?';
+  std::uint64_t start_time = 0;
+};
+
+// Parses /proc/<pid>/stat. The command name (field 2) may hold spaces and parentheses, so fields
+// are counted from the last ')'.
+std::optional<ProcStat> read_proc_stat(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(close + 1));
+  ProcStat stat;
+  fields >> stat.state;
+  std::string skip;
+  // After the state (field 3) come fields 4..21; starttime is field 22.
+  for (int i = 4; i < 22 && fields; ++i) fields >> skip;
+  fields >> stat.start_time;
+  if (!fields) return std::nullopt;
+  return stat;
+}
+
+std::uint64_t wall_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liveness liveness) {
+  const SlotRecord& slot = segment.slot(index);
+  SlotInfo info;
+  info.index = index;
+  info.owner = {pid, slot.start_time.load(kRelaxed)};
+  info.alive = liveness == Liveness::skip || process_alive(info.owner);
+  // acked_seq is released last by the owner; acquire it first so the ack fields below belong to it.
+  info.acked_seq = slot.acked_seq.load(std::memory_order_acquire);
+  info.wait_for_ack = (slot.flags.load(kRelaxed) & kSlotFlagWaitForAck) != 0;
+  info.handled_generation = slot.handled_generation.load(kRelaxed);
+  info.ack_wall_ns = slot.ack_wall_ns.load(kRelaxed);
+  info.outcome = static_cast<AckOutcome>(slot.outcome.load(kRelaxed));
+  info.hooks_run = slot.hooks_run.load(kRelaxed);
+  info.hooks_failed = slot.hooks_failed.load(kRelaxed);
+  info.name = load_text(slot.name, std::size(slot.name));
+  info.message = load_text(slot.message, std::size(slot.message));
+  return info;
+}
+
+// Frees a dead owner's slot. Start time first, then pid, each by CAS, so two reapers never both
+// act and a claimer (which needs pid == 0) never has its fresh start time wiped.
+bool reap(SlotRecord& slot, pid_t pid, std::uint64_t start_time) {
+  std::uint64_t expected_start = start_time;
+  if (!slot.start_time.compare_exchange_strong(expected_start, 0, std::memory_order_acq_rel)) return false;
+  auto expected_pid = static_cast<std::uint32_t>(pid);
+  return slot.pid.compare_exchange_strong(expected_pid, 0, std::memory_order_acq_rel);
+}
+
+}  // namespace
+
+ProcessIdentity current_process() {
+  const pid_t pid = ::getpid();
+  auto stat = read_proc_stat("/proc/self/stat");
+  if (!stat) throw Error(Errc::system, "cannot read /proc/self/stat to identify this process");
+  return {pid, stat->start_time};
+}
+
+std::optional<std::uint64_t> process_start_time(pid_t pid) {
+  auto stat = read_proc_stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return std::nullopt;
+  return stat->start_time;
+}
+
+bool process_alive(const ProcessIdentity& process) {
+  if (process.pid <= 0) return false;
+  auto stat = read_proc_stat("/proc/" + std::to_string(process.pid) + "/stat");
+  // Z: exited, not yet reaped by its parent. X: being torn down. Either way it will never ack.
+  if (!stat || stat->state == 'Z' || stat->state == 'X') return false;
+  // start_time 0: a slot claim in progress (pid set, start time not yet): the pid is all we know.
+  return process.start_time == 0 || stat->start_time == process.start_time;
+}
+
+std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const SlotClaim& claim,
+                         const SlotBaseline& baseline) {
+  SNAPBUS_REQUIRE(self.pid > 0, "claim_slot needs a real pid");
+  for (int round = 0; round < 2; ++round) {
+    for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
+      SlotRecord& slot = segment.mutable_slot(i);
+      std::uint32_t expected = 0;
+      if (!slot.pid.compare_exchange_strong(expected, static_cast<std::uint32_t>(self.pid),
+                                            std::memory_order_acq_rel)) {
+        continue;
+      }
+      slot.start_time.store(self.start_time, kRelaxed);
+      slot.flags.store(claim.wait_for_ack ? kSlotFlagWaitForAck : 0U, kRelaxed);
+      slot.handled_generation.store(baseline.handled_generation, kRelaxed);
+      slot.ack_wall_ns.store(wall_ns(), kRelaxed);
+      slot.outcome.store(static_cast<std::uint16_t>(AckOutcome::none), kRelaxed);
+      slot.hooks_run.store(0, kRelaxed);
+      slot.hooks_failed.store(0, kRelaxed);
+      store_text(slot.name, std::size(slot.name), claim.name);
+      store_text(slot.message, std::size(slot.message), "");
+      slot.acked_seq.store(baseline.acked_seq, std::memory_order_release);
+      return i;
+    }
+    // Every slot was taken: free those of dead processes once, then look again.
+    if (round == 0 && reap_dead_slots(segment).empty()) break;
+  }
+  throw Error(Errc::no_free_slot, "segment " + segment.path().string() + ": all " +
+                                      std::to_string(segment.slot_count()) +
+                                      " subscriber slots belong to live processes (raise SNAPBUS_SLOTS)");
+}
+
+void release_slot(Segment& segment, std::uint32_t index, const ProcessIdentity& self) noexcept {
+  if (index >= segment.slot_count()) return;
+  SlotRecord& slot = segment.mutable_slot(index);
+  if (slot.pid.load(std::memory_order_acquire) != static_cast<std::uint32_t>(self.pid)) return;
+  reap(slot, self.pid, slot.start_time.load(kRelaxed));
+}
+
+std::vector<SlotInfo> read_slots(const Segment& segment, Liveness liveness) {
+  std::vector<SlotInfo> slots;
+  for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
+    const auto pid = static_cast<pid_t>(segment.slot(i).pid.load(std::memory_order_acquire));
+    if (pid != 0) slots.push_back(copy_slot(segment, i, pid, liveness));
+  }
+  return slots;
+}
+
+std::vector<SlotInfo> reap_dead_slots(Segment& segment) {
+  std::vector<SlotInfo> reaped;
+  for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
+    const auto pid = static_cast<pid_t>(segment.slot(i).pid.load(std::memory_order_acquire));
+    if (pid == 0) continue;
+    SlotInfo info = copy_slot(segment, i, pid, Liveness::check);
+    if (info.alive) continue;
+    if (reap(segment.mutable_slot(i), pid, info.owner.start_time)) reaped.push_back(std::move(info));
+  }
+  return reaped;
+}
+
+}  // namespace snapbus

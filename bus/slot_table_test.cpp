@@ -1,0 +1,85 @@
+#include "snapbus/slot_table.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "testing/child_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SlotTableTest : public ::testing::Test {
+ protected:
+  testing::ScratchDirectory dir;
+  Segment segment = Segment::create(dir.path() / "bus.seg", {.slot_count = 2});
+};
+
+TEST_F(SlotTableTest, ClaimRecordsOwnerNameAndBaseline) {
+  const ProcessIdentity self = current_process();
+  const auto index = claim_slot(segment, self, {.name = "worker"}, {.acked_seq = 6, .handled_generation = 3});
+  const auto slots = read_slots(segment);
+  ASSERT_EQ(slots.size(), 1U);
+  EXPECT_EQ(slots[0].index, index);
+  EXPECT_EQ(slots[0].owner.pid, self.pid);
+  EXPECT_TRUE(slots[0].alive);
+  EXPECT_TRUE(slots[0].wait_for_ack);
+  EXPECT_EQ(slots[0].name, "worker");
+  EXPECT_EQ(slots[0].acked_seq, 6U);
+  EXPECT_EQ(slots[0].handled_generation, 3U);
+  release_slot(segment, index, self);
+  EXPECT_TRUE(read_slots(segment).empty());
+}
+
+TEST_F(SlotTableTest, FullTableIsAnErrorNamingTheFix) {
+  const ProcessIdentity self = current_process();
+  claim_slot(segment, self, {.name = "a"}, {});
+  claim_slot(segment, self, {.name = "b"}, {});
+  try {
+    claim_slot(segment, self, {.name = "c"}, {});
+    FAIL() << "a third slot in a table of two";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::no_free_slot);
+    EXPECT_NE(std::string(e.what()).find("SNAPBUS_SLOTS"), std::string::npos);
+  }
+}
+
+TEST_F(SlotTableTest, DeadOwnersSlotIsReclaimed) {
+  auto child = testing::fork_child([&] {
+    claim_slot(segment, current_process(), {.name = "x"}, {});
+    claim_slot(segment, current_process(), {.name = "y"}, {});
+    return 0;
+  });
+  ASSERT_EQ(child.wait_exit_code(5s), 0);
+  ASSERT_EQ(read_slots(segment).size(), 2U);
+  EXPECT_FALSE(read_slots(segment)[0].alive);
+  EXPECT_NO_THROW(claim_slot(segment, current_process(), {.name = "mine"}, {}));
+}
+
+TEST_F(SlotTableTest, ReusedPidWithAnotherStartTimeIsDead) {
+  ProcessIdentity self = current_process();
+  EXPECT_TRUE(process_alive(self));
+  self.start_time += 1;
+  EXPECT_FALSE(process_alive(self));
+  EXPECT_FALSE(process_alive({0, 0}));
+}
+
+TEST_F(SlotTableTest, ZombieCountsAsDead) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) ::_exit(0);
+  const auto start = process_start_time(pid);
+  // Not reaped yet: a zombie until waitpid. Give it a moment to exit (bounded).
+  for (int i = 0; i < 500 && process_alive({pid, start.value_or(0)}); ++i) std::this_thread::sleep_for(2ms);
+  EXPECT_FALSE(process_alive({pid, start.value_or(0)}));
+  ::waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace snapbus

@@ -1,0 +1,138 @@
+#include "snapbus/snapbus.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "snapbus/publisher.h"
+#include "testing/child_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus {
+namespace {
+
+using namespace std::chrono_literals;
+
+class CAbiTest : public ::testing::Test {
+ protected:
+  testing::ScratchDirectory dir;
+  std::string path = (dir.path() / "bus.seg").string();
+};
+
+TEST_F(CAbiTest, MissingSegmentIsNotFoundWithAMessage) {
+  snapbus_subscriber* sub = reinterpret_cast<snapbus_subscriber*>(0x1);
+  EXPECT_EQ(snapbus_subscriber_open(path.c_str(), "x", 1, &sub), SNAPBUS_ERR_NOT_FOUND);
+  EXPECT_EQ(sub, nullptr);
+  EXPECT_NE(std::string(snapbus_last_error_message()).find(path), std::string::npos);
+  EXPECT_EQ(snapbus_last_error_errno(), ENOENT);
+  EXPECT_STREQ(snapbus_status_name(SNAPBUS_ERR_NOT_FOUND), "not_found");
+  EXPECT_STREQ(snapbus_status_name(12345), "unknown");
+}
+
+TEST_F(CAbiTest, NullArgumentsAreErrorsNotCrashes) {
+  EXPECT_EQ(snapbus_subscriber_open(path.c_str(), "x", 1, nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(snapbus_subscriber_read_state(nullptr, nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(snapbus_subscriber_wait(nullptr, 0, 0, nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(snapbus_subscriber_ack(nullptr, 0, 0, SNAPBUS_ACK_OK, 0, 0, nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(snapbus_subscriber_generation(nullptr), 0U);
+  EXPECT_EQ(snapbus_subscriber_generation_address(nullptr), nullptr);
+  snapbus_subscriber_close(nullptr);
+}
+
+TEST_F(CAbiTest, DefaultPathComesFromTheEnvironment) {
+  char buf[512];
+  ::setenv("SNAPBUS_SEGMENT", path.c_str(), 1);
+  ASSERT_EQ(snapbus_default_segment_path(buf, sizeof buf), SNAPBUS_OK);
+  EXPECT_EQ(std::string(buf), path);
+  EXPECT_EQ(snapbus_default_segment_path(buf, 4), SNAPBUS_ERR_INVALID_ARGUMENT);
+  ::unsetenv("SNAPBUS_SEGMENT");
+  ASSERT_EQ(snapbus_default_segment_path(buf, sizeof buf), SNAPBUS_OK);
+  EXPECT_STREQ(buf, "/tmp/snapbus.seg");
+}
+
+TEST_F(CAbiTest, SubscribeReadWaitAck) {
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  snapbus_subscriber* sub = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "c-client", 1, &sub), SNAPBUS_OK) << snapbus_last_error_message();
+  const volatile uint64_t* generation = snapbus_subscriber_generation_address(sub);
+  EXPECT_EQ(*generation, 0U);
+
+  snapbus_state state{};
+  ASSERT_EQ(snapbus_subscriber_read_state(sub, &state), SNAPBUS_OK);
+  uint32_t seq = 0;
+  EXPECT_EQ(snapbus_subscriber_wait(sub, state.seq, 10, &seq), SNAPBUS_ERR_TIMED_OUT);
+
+  const auto restored = publisher.transition(Phase::after_restore);
+  EXPECT_EQ(*generation, 1U) << "the mapped word follows without a call";
+  EXPECT_EQ(snapbus_subscriber_generation(sub), 1U);
+  ASSERT_EQ(snapbus_subscriber_wait(sub, state.seq, 1000, &seq), SNAPBUS_OK);
+  EXPECT_EQ(seq, restored.seq);
+  ASSERT_EQ(snapbus_subscriber_read_state(sub, &state), SNAPBUS_OK);
+  EXPECT_EQ(state.phase, static_cast<uint32_t>(SNAPBUS_PHASE_AFTER_RESTORE));
+  EXPECT_STREQ(snapbus_phase_name(state.phase), "after-restore");
+  EXPECT_EQ(state.restore_id_high, restored.restore_id_high);
+
+  ASSERT_EQ(snapbus_subscriber_ack(sub, state.seq, 1, SNAPBUS_ACK_FAILED, 2, 1, "after-restore hook 'x' failed"),
+            SNAPBUS_OK);
+  const AckReport report = publisher.wait_for_acks(state.seq, FutexClock::now() + 1s);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::failed);
+  EXPECT_EQ(report.entries[0].slot.message, "after-restore hook 'x' failed");
+  EXPECT_EQ(report.entries[0].slot.name, "c-client");
+
+  EXPECT_EQ(snapbus_subscriber_ack(sub, state.seq, 1, 7, 0, 0, nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+  int alive = 0;
+  ASSERT_EQ(snapbus_subscriber_publisher_alive(sub, &alive), SNAPBUS_OK);
+  EXPECT_EQ(alive, 1);
+  snapbus_subscriber_close(sub);
+  EXPECT_TRUE(read_slots(publisher.segment()).empty());
+}
+
+TEST_F(CAbiTest, WakeInterruptsAWaitWithoutAChange) {
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  snapbus_subscriber* sub = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), nullptr, 0, &sub), SNAPBUS_OK);
+  snapbus_state state{};
+  ASSERT_EQ(snapbus_subscriber_read_state(sub, &state), SNAPBUS_OK);
+  std::atomic<int> result{-1};
+  std::thread waiter([&] { result = snapbus_subscriber_wait(sub, state.seq, 5000, nullptr); });
+  // Keep waking until the waiter returns: a wake sent before it blocks is lost.
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (result == -1 && std::chrono::steady_clock::now() < give_up) {
+    snapbus_subscriber_wake(sub);
+    std::this_thread::sleep_for(2ms);
+  }
+  waiter.join();
+  EXPECT_EQ(result, SNAPBUS_ERR_INTERRUPTED);
+  snapbus_subscriber_close(sub);
+}
+
+TEST_F(CAbiTest, WaitForSegmentTimesOutThenSeesIt) {
+  EXPECT_EQ(snapbus_wait_for_segment(path.c_str(), 10), SNAPBUS_ERR_TIMED_OUT);
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  EXPECT_EQ(snapbus_wait_for_segment(path.c_str(), 10), SNAPBUS_OK);
+}
+
+TEST_F(CAbiTest, ForkedChildGetsItsOwnSlot) {
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  snapbus_subscriber* sub = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "forky", 1, &sub), SNAPBUS_OK);
+  auto child = testing::fork_child([&] {
+    if (snapbus_subscriber_after_fork_child(sub) != SNAPBUS_OK) return 2;
+    snapbus_state state{};
+    if (snapbus_subscriber_read_state(sub, &state) != SNAPBUS_OK) return 3;
+    return static_cast<int>(state.slot_index) + 10;
+  });
+  snapbus_state mine{};
+  ASSERT_EQ(snapbus_subscriber_read_state(sub, &mine), SNAPBUS_OK);
+  const int code = child.wait_exit_code(5s);
+  EXPECT_GE(code, 10);
+  EXPECT_NE(code - 10, static_cast<int>(mine.slot_index));
+  snapbus_subscriber_close(sub);
+}
+
+}  // namespace
+}  // namespace snapbus

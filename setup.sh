@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a working snapbus: installs every Debian package the
+# project needs, configures and builds the default preset, then runs the demo (examples/demo.sh).
+#
+#   ./setup.sh              # install, build, run the demo
+#   ./setup.sh --no-demo    # install and build only (CI uses this before the tests)
+#
+# Idempotent: packages already present are not fetched again, and the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+run_demo=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-demo) run_demo=0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build clang libclang-rt-14-dev pkg-config
+  # C++ libraries: Boost 1.81 (Boost.JSON needs 1.75+; Debian's default is 1.74)
+  libboost1.81-dev libboost-json1.81-dev
+  capnproto libcapnp-dev libfmt-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # Python: Debian's interpreter and its packages, never PyPI
+  python3 python3-dev python3-cffi python3-pytest python3-setuptools python3-pip python3-wheel
+  python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests
+  # tools the tests and demo use
+  procps curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#packages[@]} Debian packages already installed"
+fi
+
+echo "setup: configuring and building (preset 'default')"
+cmake --preset default
+cmake --build --preset default -j "$(nproc)"
+
+if ((run_demo)); then
+  echo "setup: running the demo (examples/demo.sh)"
+  exec examples/demo.sh
+fi
