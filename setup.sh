@@ -27,7 +27,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Python: Debian's interpreter and its packages, never PyPI
   python3 python3-dev python3-cffi python3-pytest python3-setuptools python3-pip python3-wheel
-  python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests
+  python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests python3-gunicorn
   # tools the tests and demo use
   procps curl
 )

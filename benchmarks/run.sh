@@ -21,8 +21,7 @@ for name in "${selected[@]}"; do
   echo "== $name ($binary)"
   "$binary" --benchmark_out="$results/$name.json" --benchmark_out_format=json
 done
-if [[ -f benchmarks/python/generation_bench.py ]]; then
-  echo "== python"
-  PYTHONPATH=build/release/python /usr/bin/python3 benchmarks/python/generation_bench.py --out "$results/python.json"
-fi
+echo "== python"
+PYTHONPATH=build/release/bindings/python SNAPBUS_BINARY_DIR=build/release \
+  /usr/bin/python3 benchmarks/python/bench_generation.py --output "$results/python.json"
 /usr/bin/python3 benchmarks/summarize.py "$results" | tee "$results/summary.md"

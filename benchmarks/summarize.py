@@ -57,7 +57,15 @@ def main(directory):
                          f"{b['round_p50_ns'] / base['round_p50_ns']:.2f} |")
         lines.append("")
 
-    for extra in ["emulator.json", "python.json"]:
+    python = results / "python.json"
+    if python.exists():
+        data = json.loads(python.read_text())
+        lines += ["## Python hot path (ns per call)", "", "| call | ns | x plain function call |", "|---|---|---|"]
+        for name, value in data["ns_per_call"].items():
+            lines.append(f"| {name} | {value:.1f} | {data['ratio_to_plain_call'][name]:.2f} |")
+        lines.append("")
+
+    for extra in ["emulator.json"]:
         loaded = load(results / extra)
         if loaded:
             benches, _ = loaded

@@ -109,6 +109,7 @@ struct Publisher::Impl {
   Segment segment;
   bool took_over = false;
   TransitionSource source = TransitionSource::manual;
+  std::uint32_t pid = 0;
 
   Impl(int fd, Segment s, bool over, TransitionSource src)
       : lock_fd(fd), segment(std::move(s)), took_over(over), source(src) {}
@@ -134,17 +135,21 @@ Publisher Publisher::acquire(const PublisherOptions& options) {
   header.publisher_start_time.store(self.start_time, std::memory_order_relaxed);
   header.publisher_pid.store(static_cast<std::uint32_t>(self.pid), std::memory_order_release);
 
+  impl->pid = static_cast<std::uint32_t>(self.pid);
+
   StateRecord& state = impl->segment.mutable_state();
   // A predecessor that died mid-write left seq odd; finish its write so readers stop waiting.
   repair_seq(state);
-  StateSnapshot now = read_state(state);
-  const bool identity_changed = now.publisher_pid != static_cast<std::uint32_t>(self.pid);
-  now.publisher_pid = static_cast<std::uint32_t>(self.pid);
-  if (!impl->took_over) now.init_type = options.init_type;
-  if (identity_changed || !impl->took_over) {
+  if (!impl->took_over) {
+    StateSnapshot now = read_state(state);
+    now.publisher_pid = impl->pid;
+    now.init_type = options.init_type;
     write_state(state, now);
     futex_wake_all(&state.seq);
   }
+  // On take-over the state keeps the old publisher pid until the next transition: rewriting it now
+  // would be a state change with no phase change, waking every subscriber for nothing. The header
+  // names the live publisher at once.
   return Publisher(std::move(impl));
 }
 
@@ -162,6 +167,7 @@ StateSnapshot Publisher::transition(Phase phase) {
   StateSnapshot next = read_state(record);
   next.phase = phase;
   next.source = impl_->source;
+  next.publisher_pid = impl_->pid;
   next.changed_wall_ns = clock_ns(CLOCK_REALTIME);
   if (phase == Phase::before_snapshot) {
     next.snapshot_wall_ns = next.changed_wall_ns;

@@ -82,7 +82,9 @@ TEST_F(PublisherTest, KilledPublisherIsTakenOverInPlace) {
   const StateSnapshot now = read_state(watcher.state());
   EXPECT_EQ(now.seq & 1U, 0U);
   EXPECT_EQ(now.generation, 1U);
-  EXPECT_EQ(now.publisher_pid, static_cast<std::uint32_t>(::getpid()));
+  EXPECT_EQ(watcher.header().publisher_pid.load(), static_cast<std::uint32_t>(::getpid()));
+  EXPECT_EQ(publisher.transition(Phase::running).publisher_pid, static_cast<std::uint32_t>(::getpid()));
+  EXPECT_EQ(read_state(watcher.state()).generation, 1U);
 }
 
 TEST_F(PublisherTest, ReplacesASegmentOfAnotherLayoutVersion) {

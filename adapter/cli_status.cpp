@@ -1,0 +1,107 @@
+#include "cli_status.h"
+
+#include <atomic>
+#include <ostream>
+
+#include <boost/json.hpp>
+
+#include "cli_arguments.h"
+#include "cli_exit_code.h"
+#include "snapbus/error.h"
+#include "snapbus/segment.h"
+#include "state_json.h"
+#include "state_text.h"
+
+namespace snapbus::cli {
+
+const char* const kStatusHelp =
+    "usage: snapbus status [--json] [--segment PATH]\n"
+    "\n"
+    "Shows the lifecycle state (generation, phase, seq, init type, restore id, times, source,\n"
+    "publisher pid and whether it is alive) and every subscriber slot (pid, alive, name, acked\n"
+    "seq, handled generation, outcome, hooks run/failed, message). Read-only: claims no slot.\n"
+    "\n"
+    "  --json          one JSON object: {segment, state, publisher, subscribers: [...]}\n"
+    "  --segment PATH  the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)\n"
+    "\n"
+    "exit codes: 0 ok, 2 bad usage, 3 no segment at PATH, 5 other error\n";
+
+namespace {
+
+constexpr FlagSpec kStatusFlags[] = {{"--json", false}, {"--segment", true}, {"--help", false}};
+
+}  // namespace
+
+StatusReport read_status(const std::filesystem::path& segment_path, const Config& config) {
+  std::optional<Segment> segment;
+  try {
+    segment.emplace(Segment::open(segment_path, SegmentAccess::observe, config.segment_group));
+  } catch (const Error& error) {
+    if (error.code() != Errc::not_found) throw;
+    throw Error(Errc::not_found,
+                "no segment at " + segment_path.string() +
+                    ": no publisher has created one yet (the adapter or `snapbus publish` does)");
+  }
+  StatusReport report;
+  report.segment_path = segment_path;
+  report.state = read_state(segment->state());
+  const SegmentHeader& header = segment->header();
+  report.publisher.pid = static_cast<pid_t>(header.publisher_pid.load(std::memory_order_acquire));
+  report.publisher.start_time = header.publisher_start_time.load(std::memory_order_acquire);
+  report.publisher_alive = report.publisher.pid != 0 && process_alive(report.publisher);
+  report.slots = read_slots(*segment);
+  return report;
+}
+
+void print_status_text(std::ostream& out, const StatusReport& report) {
+  const StateSnapshot& state = report.state;
+  auto time_or_never = [](std::uint64_t wall_ns) {
+    const std::string text = wall_time_text(wall_ns);
+    return text.empty() ? std::string("never") : text;
+  };
+  out << "segment     " << report.segment_path.string() << '\n'
+      << "generation  " << state.generation << '\n'
+      << "phase       " << phase_name(state.phase) << '\n'
+      << "seq         " << state.seq << '\n'
+      << "init type   " << init_type_name(state.init_type) << '\n'
+      << "restore id  " << restore_id_hex(state.restore_id_high, state.restore_id_low) << '\n'
+      << "snapshot    " << time_or_never(state.snapshot_wall_ns) << '\n'
+      << "restore     " << time_or_never(state.restore_wall_ns) << '\n'
+      << "changed     " << time_or_never(state.changed_wall_ns) << " (source " << source_name(state.source)
+      << ")\n"
+      << "publisher   pid " << report.publisher.pid << (report.publisher_alive ? " (alive)" : " (not running)")
+      << '\n'
+      << "subscribers " << report.slots.size() << '\n';
+  for (const SlotInfo& slot : report.slots) out << "  " << slot_line(slot, state.seq) << '\n';
+}
+
+void print_status_json(std::ostream& out, const StatusReport& report) {
+  boost::json::array subscribers;
+  for (const SlotInfo& slot : report.slots) subscribers.push_back(slot_to_json(slot, report.state.seq));
+  const boost::json::object status{
+      {"segment", report.segment_path.string()},
+      {"state", state_to_json(report.state)},
+      {"publisher", publisher_to_json(report.publisher, report.publisher_alive)},
+      {"subscribers", std::move(subscribers)},
+  };
+  out << boost::json::serialize(status) << '\n';
+}
+
+int run_status(std::span<const std::string> args, const Config& config, std::ostream& out) {
+  const Arguments parsed = parse_arguments(args, kStatusFlags);
+  if (parsed.has("--help")) {
+    out << kStatusHelp;
+    return kExitOk;
+  }
+  if (!parsed.operands().empty()) throw UsageError("unexpected operand '" + parsed.operands().front() + "'");
+  const std::filesystem::path path = parsed.value("--segment").value_or(config.segment_path.string());
+  const StatusReport report = read_status(path, config);
+  if (parsed.has("--json")) {
+    print_status_json(out, report);
+  } else {
+    print_status_text(out, report);
+  }
+  return kExitOk;
+}
+
+}  // namespace snapbus::cli

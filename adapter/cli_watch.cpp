@@ -1,0 +1,128 @@
+#include "cli_watch.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <ostream>
+
+#include <boost/json.hpp>
+
+#include "cli_arguments.h"
+#include "cli_exit_code.h"
+#include "snapbus/error.h"
+#include "snapbus/futex.h"
+#include "snapbus/segment.h"
+#include "snapbus/seqlock.h"
+#include "state_json.h"
+#include "state_text.h"
+
+namespace snapbus::cli {
+
+const char* const kWatchHelp =
+    "usage: snapbus watch [--json] [--segment PATH] [--count N] [--timeout-ms N]\n"
+    "\n"
+    "Prints the current lifecycle state, then one line per change as it happens (futex wait on a\n"
+    "read-only mapping; no slot is claimed, so nobody waits for a watcher). If there is no\n"
+    "segment yet, waits for a publisher to create it.\n"
+    "\n"
+    "  --json            one JSON object per line (the \"state\" object of status --json, plus\n"
+    "                    \"skipped_changes\" when changes came faster than the watch woke)\n"
+    "  --segment PATH    the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)\n"
+    "  --count N         exit 0 after N lines (the first line counts)\n"
+    "  --timeout-ms N    exit 0 after N milliseconds; exit 3 if no segment appeared by then\n"
+    "\n"
+    "exit codes: 0 ok, 2 bad usage, 3 no segment appeared before --timeout-ms, 5 other error\n";
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr FlagSpec kWatchFlags[] = {
+    {"--json", false}, {"--segment", true}, {"--count", true}, {"--timeout-ms", true}, {"--help", false}};
+
+// How often the watch checks whether a new publisher replaced the segment file.
+constexpr auto kReplacementCheckInterval = 1s;
+
+// True when the file at path is no longer the one mapped (a publisher created a fresh segment).
+bool segment_replaced(const Segment& segment) {
+  struct stat now {};
+  if (::stat(segment.path().c_str(), &now) != 0) return false;
+  return now.st_dev != segment.device() || now.st_ino != segment.inode();
+}
+
+class ChangePrinter {
+ public:
+  ChangePrinter(std::ostream& out, bool json) : out_(out), json_(json) {}
+
+  void print(const StateSnapshot& state, std::uint32_t skipped_changes) {
+    if (json_) {
+      boost::json::object line = state_to_json(state);
+      if (skipped_changes != 0) line["skipped_changes"] = skipped_changes;
+      out_ << boost::json::serialize(line) << std::endl;
+    } else {
+      out_ << wall_time_text(state.changed_wall_ns) << "  " << state_line(state);
+      if (skipped_changes != 0) out_ << "  (skipped " << skipped_changes << " changes)";
+      out_ << std::endl;
+    }
+    ++printed_;
+  }
+  std::int64_t printed() const noexcept { return printed_; }
+
+ private:
+  std::ostream& out_;
+  bool json_;
+  std::int64_t printed_ = 0;
+};
+
+}  // namespace
+
+int run_watch(std::span<const std::string> args, const Config& config, std::ostream& out, std::ostream& err) {
+  const Arguments parsed = parse_arguments(args, kWatchFlags);
+  if (parsed.has("--help")) {
+    out << kWatchHelp;
+    return kExitOk;
+  }
+  if (!parsed.operands().empty()) throw UsageError("unexpected operand '" + parsed.operands().front() + "'");
+  const std::filesystem::path path = parsed.value("--segment").value_or(config.segment_path.string());
+  const std::optional<std::int64_t> count = parsed.integer("--count");
+  FutexDeadline deadline;
+  if (const auto timeout_ms = parsed.integer("--timeout-ms")) {
+    deadline = FutexClock::now() + std::chrono::milliseconds(*timeout_ms);
+  }
+  auto finished = [&](const ChangePrinter& printer) {
+    return (count && printer.printed() >= *count) || (deadline && FutexClock::now() >= *deadline);
+  };
+
+  if (!std::filesystem::exists(path)) {
+    err << "snapbus watch: waiting for a segment at " << path.string() << std::endl;
+    if (!wait_until_segment_exists(path, deadline)) {
+      throw Error(Errc::not_found, "no segment appeared at " + path.string() + " before the timeout");
+    }
+  }
+  Segment segment = Segment::open(path, SegmentAccess::observe, config.segment_group);
+  ChangePrinter printer(out, parsed.has("--json"));
+  StateSnapshot seen = read_state(segment.state());
+  printer.print(seen, 0);
+  while (!finished(printer)) {
+    const auto slice_end = FutexClock::now() + kReplacementCheckInterval;
+    const FutexResult result =
+        futex_wait(&segment.state().seq, seen.seq, deadline ? std::min(*deadline, slice_end) : slice_end);
+    if (result == FutexResult::timed_out && segment_replaced(segment)) {
+      segment = Segment::open(path, SegmentAccess::observe, config.segment_group);
+      seen = read_state(segment.state());
+      printer.print(seen, 0);
+      continue;
+    }
+    const StateSnapshot now = read_state(segment.state());
+    if (now.seq == seen.seq) continue;
+    // Each change moves seq by two; a bigger step means changes this watch slept through.
+    const std::uint32_t skipped = (now.seq - seen.seq) / 2 - 1;
+    seen = now;
+    printer.print(seen, skipped);
+  }
+  return kExitOk;
+}
+
+}  // namespace snapbus::cli

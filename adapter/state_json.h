@@ -1,0 +1,29 @@
+// The JSON shapes of `snapbus status --json`, `watch --json` and `publish --json`.
+//
+//   boost::json::object state = snapbus::cli::state_to_json(snapshot);
+//   out << boost::json::serialize(state) << '\n';
+//
+// Names are snake_case; enums are the CLI's spellings ("after-restore", "snap-start"); times are
+// given twice, as integer nanoseconds (exact) and as UTC text ("" when it never happened); the
+// restore id is 32 hex digits. Fields are only ever added, never renamed.
+#pragma once
+
+#include <cstdint>
+
+#include <boost/json.hpp>
+
+#include "snapbus/publisher.h"
+#include "snapbus/seqlock.h"
+#include "snapbus/slot_table.h"
+
+namespace snapbus::cli {
+
+boost::json::object state_to_json(const StateSnapshot& state);
+// The publisher recorded in the segment header and whether it is still running.
+boost::json::object publisher_to_json(const ProcessIdentity& publisher, bool alive);
+// `acked` says whether the slot has handled `current_seq`.
+boost::json::object slot_to_json(const SlotInfo& slot, std::uint32_t current_seq);
+// A slot as one publish waited for it: the slot plus "status" (acked, failed, missing, died).
+boost::json::object ack_entry_to_json(const AckEntry& entry, std::uint32_t seq);
+
+}  // namespace snapbus::cli

@@ -1,0 +1,53 @@
+#include "state_json.h"
+
+#include <gtest/gtest.h>
+
+namespace snapbus::cli {
+namespace {
+
+TEST(StateJsonTest, StateCarriesEveryFieldWithCliSpellings) {
+  StateSnapshot state;
+  state.seq = 6;
+  state.generation = 1;
+  state.phase = Phase::after_restore;
+  state.init_type = InitType::snap_start;
+  state.source = TransitionSource::manual;
+  state.restore_id_high = 0x9f;
+  state.restore_id_low = 1;
+  state.restore_wall_ns = 1'700'000'000'000'000'000ULL;
+  state.publisher_pid = 4242;
+
+  const boost::json::object json = state_to_json(state);
+
+  EXPECT_EQ(json.at("seq").to_number<std::int64_t>(), 6);
+  EXPECT_EQ(json.at("generation").to_number<std::int64_t>(), 1);
+  EXPECT_EQ(json.at("phase").as_string(), "after-restore");
+  EXPECT_EQ(json.at("init_type").as_string(), "snap-start");
+  EXPECT_EQ(json.at("source").as_string(), "manual");
+  EXPECT_EQ(json.at("restore_id").as_string(), "000000000000009f0000000000000001");
+  EXPECT_EQ(json.at("restore_time").as_string(), "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(json.at("snapshot_time").as_string(), "");
+  EXPECT_EQ(json.at("publisher_pid").to_number<std::int64_t>(), 4242);
+}
+
+TEST(StateJsonTest, AckEntryIsTheSlotPlusItsStatus) {
+  AckEntry entry;
+  entry.slot.owner.pid = 9;
+  entry.slot.name = "w";
+  entry.slot.acked_seq = 6;
+  entry.slot.outcome = AckOutcome::ok;
+  entry.slot.hooks_run = 2;
+  entry.status = AckStatus::acked;
+
+  const boost::json::object json = ack_entry_to_json(entry, 6);
+
+  EXPECT_EQ(json.at("pid").to_number<std::int64_t>(), 9);
+  EXPECT_EQ(json.at("name").as_string(), "w");
+  EXPECT_EQ(json.at("acked").as_bool(), true);
+  EXPECT_EQ(json.at("outcome").as_string(), "ok");
+  EXPECT_EQ(json.at("hooks_run").to_number<std::int64_t>(), 2);
+  EXPECT_EQ(json.at("status").as_string(), ack_status_name(AckStatus::acked));
+}
+
+}  // namespace
+}  // namespace snapbus::cli

@@ -1,0 +1,149 @@
+"""snapbus: snapshot/restore lifecycle hooks for every Python process of a Lambda function.
+
+    import snapbus
+
+    @snapbus.after_restore
+    def reconnect():
+        pool.reset()
+
+    @snapbus.before_snapshot(name="close-pool")
+    def close_pool():
+        pool.close()
+
+    if snapbus.generation() != seen:      # the hot path: one read of a mapped word
+        ...
+
+Hooks run on a watcher thread that starts on the first registration (SNAPBUS_AUTOSTART=0 turns
+that off; then call start()). Before-snapshot and shutdown hooks run last-registered first,
+after-restore hooks first-registered first; every hook runs even when another raised, and the
+publisher is told about each failure. Without a publisher (a local run, unit tests) nothing
+fails: generation() is 0 and hooks never fire. See bindings/python/README.md.
+"""
+import logging as _logging
+
+from . import _config
+from ._errors import (Busy, Closed, InternalError, Interrupted, InvalidArgument, InvalidSegment, NoFreeSlot,
+                      NotStarted, PermissionDenied, SegmentNotFound, SnapbusError, SystemCallError, Timeout,
+                      VersionMismatch)
+from ._hot import generation
+from ._state import InitType, Phase, Source, State
+from ._checked import Subscriber, abi_version, default_segment_path
+from ._hooks import Hook as _Hook, check_hook as _check_hook, hook_name as _hook_name
+from ._client import CLIENT as _CLIENT
+from . import _bridge
+
+__all__ = [
+    "generation", "state", "check", "check_async", "before_snapshot", "after_restore", "on_shutdown",
+    "start", "stop", "is_running", "wait_for_change", "wait_for_change_async", "segment_path",
+    "State", "Phase", "InitType", "Source", "Subscriber", "abi_version", "default_segment_path",
+    "SnapbusError", "SegmentNotFound", "PermissionDenied", "InvalidSegment", "VersionMismatch", "Busy",
+    "NoFreeSlot", "Timeout", "InvalidArgument", "SystemCallError", "Interrupted", "Closed", "InternalError",
+    "NotStarted",
+]
+
+_log = _logging.getLogger("snapbus")
+if _config.log_level() is not None:
+    _handler = _logging.StreamHandler()
+    _handler.setFormatter(_logging.Formatter("%(asctime)s %(name)s %(levelname)s [%(process)d] %(message)s"))
+    _log.addHandler(_handler)
+    _log.setLevel(_config.log_level())
+
+if _config.flag(_config.ENV_PYTHON_BRIDGE, _config.DEFAULT_PYTHON_BRIDGE):
+    _bridge.install(_CLIENT)
+
+
+def state() -> State:
+    """A consistent snapshot of the lifecycle state (phase, generation, restore id, times, init
+    type) as an immutable State; State.detached() values when there is no segment."""
+    return _CLIENT.state()
+
+
+def check() -> None:
+    """The inline guard: if the generation moved and this process's after-restore hooks have not
+    run for it, run them now (or wait for the watcher thread that is running them). On the normal
+    path this costs one generation comparison."""
+    if generation() != _CLIENT.handled_generation:
+        _CLIENT.guard_catch_up()
+
+
+async def check_async() -> None:
+    """check() for coroutines: awaits the hooks without blocking the event loop."""
+    await _CLIENT.check_async()
+
+
+def _register(hook_list, func, name):
+    if func is None:
+        return lambda f: _register(hook_list, f, name)
+    _check_hook(func)
+    hook_list.add(_Hook(_hook_name(func, name), func))
+    _CLIENT.autostart()
+    return func
+
+
+def before_snapshot(func=None, /, *, name: str | None = None):
+    """Registers func() to run before the snapshot is taken, last-registered first.
+
+    Use as @before_snapshot, @before_snapshot(name="..."), or before_snapshot(func, name="...").
+    name (default: module.qualname) appears in the publisher's error report. Returns func.
+    """
+    return _register(_CLIENT.before_snapshot, func, name)
+
+
+def after_restore(func=None, /, *, name: str | None = None):
+    """Registers func() to run after each restore, first-registered first, once per process.
+
+    Use as @after_restore, @after_restore(name="..."), or after_restore(func, name="...").
+    Returns func.
+    """
+    return _register(_CLIENT.after_restore, func, name)
+
+
+def on_shutdown(func=None, /, *, name: str | None = None):
+    """Registers func() to run when the environment shuts down (best effort, last-registered
+    first). Same forms as after_restore. Returns func."""
+    return _register(_CLIENT.shutdown, func, name)
+
+
+def start(segment=None, *, name: str | None = None, wait_for_ack: bool | None = None) -> None:
+    """Attaches to the segment and starts the watcher thread (idempotent).
+
+    segment: path (default SNAPBUS_SEGMENT, else /tmp/snapbus.seg). name: the slot name shown by
+    `snapbus status` (default SNAPBUS_NAME, else python:<script>). wait_for_ack: whether the
+    publisher waits for this process (default SNAPBUS_WAIT_FOR_ACK, on).
+    A missing segment is not an error: the watcher attaches when it appears. Raises
+    PermissionDenied, InvalidSegment, VersionMismatch, NoFreeSlot, ... for an unusable one.
+    """
+    _CLIENT.start(segment, name, wait_for_ack)
+
+
+def stop(timeout: float = 5.0) -> bool:
+    """Stops the watcher thread and frees this process's slot. Returns False if the watcher did
+    not stop within timeout seconds (a hook still running)."""
+    return _CLIENT.stop(timeout)
+
+
+def is_running() -> bool:
+    """Whether the watcher thread is running in this process."""
+    return _CLIENT.running
+
+
+def segment_path() -> str:
+    """The segment path this process uses."""
+    return _CLIENT.segment_path()
+
+
+def wait_for_change(timeout: float | None = None) -> State | None:
+    """Blocks until this process has handled a new state (hooks run, ack sent) and returns it;
+    None if timeout seconds passed. Raises NotStarted if the watcher is not running."""
+    return _CLIENT.wait_for_change(timeout)
+
+
+async def wait_for_change_async(timeout: float | None = None) -> State | None:
+    """wait_for_change() for asyncio: no thread is blocked while waiting."""
+    return await _CLIENT.wait_for_change_async(timeout)
+
+
+def _start_zero_code() -> None:
+    """Zero-code mode (the startup sitecustomize): watcher and bridge, never raising."""
+    _bridge.install(_CLIENT)
+    _CLIENT.start(quiet=True)

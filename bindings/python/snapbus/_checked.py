@@ -1,0 +1,132 @@
+"""The thin checked layer: snapbus._native's calls, with every nonzero status raised as the
+matching SnapbusError and C values turned into Python ones. No policy lives here.
+
+    sub = Subscriber.open("/tmp/app.seg", "worker", wait_for_ack=True)
+    state = sub.read_state()
+    new_seq = sub.wait(state.seq, timeout_ms=1000)   # None on timeout
+    sub.ack(state.seq, state.generation, ok=True, hooks_run=2, hooks_failed=0, message="")
+    sub.close()
+"""
+from ._errors import SnapbusError, Timeout, Interrupted, error_for_status
+from ._native import ffi, lib
+from ._state import State
+
+_ACK_OK = lib.SNAPBUS_ACK_OK
+_ACK_FAILED = lib.SNAPBUS_ACK_FAILED
+
+
+def _error(status: int, context: str) -> SnapbusError:
+    # The library's message already says what it was doing; context is for when it has none.
+    message = ffi.string(lib.snapbus_last_error_message()).decode("utf-8", "replace")
+    return error_for_status(status, message or context, lib.snapbus_last_error_errno())
+
+
+def _check(status: int, context: str) -> None:
+    if status != lib.SNAPBUS_OK:
+        raise _error(status, context)
+
+
+def _path_arg(path):
+    return ffi.NULL if path is None else str(path).encode()
+
+
+def abi_version() -> int:
+    """SNAPBUS_ABI_VERSION of the linked library."""
+    return lib.snapbus_abi_version()
+
+
+def default_segment_path() -> str:
+    """The path this process would use: SNAPBUS_SEGMENT, else the bus default."""
+    buf = ffi.new("char[]", 4096)
+    _check(lib.snapbus_default_segment_path(buf, len(buf)), "default segment path")
+    return ffi.string(buf).decode()
+
+
+def wait_for_segment(path=None, timeout_ms: int = -1) -> bool:
+    """Blocks until a file exists at path (None: the default); False if timeout_ms passed."""
+    status = lib.snapbus_wait_for_segment(_path_arg(path), timeout_ms)
+    if status == lib.SNAPBUS_ERR_TIMED_OUT:
+        return False
+    _check(status, f"wait for segment {path or default_segment_path()}")
+    return True
+
+
+class Subscriber:
+    """One mapped segment and this process's slot in it. Not thread-safe to close while in use:
+    the owner (the client) guarantees close() runs after every other call has returned."""
+
+    __slots__ = ("_handle", "path")
+
+    def __init__(self, handle, path: str):
+        self._handle = handle
+        self.path = path
+
+    @classmethod
+    def open(cls, path=None, name: str | None = None, wait_for_ack: bool = True) -> "Subscriber":
+        """Maps the segment at path (None: the default path) and claims a slot named name."""
+        out = ffi.new("snapbus_subscriber **")
+        resolved = str(path) if path is not None else default_segment_path()
+        name_arg = ffi.NULL if not name else name.encode()
+        _check(lib.snapbus_subscriber_open(resolved.encode(), name_arg, 1 if wait_for_ack else 0, out),
+               f"open segment {resolved}")
+        return cls(out[0], resolved)
+
+    def _live(self):
+        if self._handle is None:
+            raise error_for_status(lib.SNAPBUS_ERR_CLOSED, f"subscriber of {self.path} is closed")
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def close(self) -> None:
+        """Frees the slot and unmaps the segment. Idempotent."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            lib.snapbus_subscriber_close(handle)
+
+    def generation_buffer(self):
+        """A cffi buffer over the mapped 8-byte generation word, valid until close()."""
+        address = lib.snapbus_subscriber_generation_address(self._live())
+        return ffi.buffer(ffi.cast("char *", address), 8)
+
+    def generation(self) -> int:
+        """The generation through one library call (the hot path uses generation_buffer)."""
+        return lib.snapbus_subscriber_generation(self._live())
+
+    def read_state(self) -> State:
+        out = ffi.new("snapbus_state *")
+        _check(lib.snapbus_subscriber_read_state(self._live(), out), f"read state of {self.path}")
+        return State.from_c(out)
+
+    def wait(self, seen_seq: int, timeout_ms: int) -> int | None:
+        """Sleeps while seq == seen_seq; the new seq, or None on timeout or wake-up."""
+        current = ffi.new("uint32_t *")
+        status = lib.snapbus_subscriber_wait(self._live(), seen_seq, timeout_ms, current)
+        if status == lib.SNAPBUS_OK:
+            return current[0]
+        error = _error(status, f"wait on {self.path}")
+        if isinstance(error, (Timeout, Interrupted)):
+            return None
+        raise error
+
+    def wake(self) -> None:
+        """Wakes every waiter on this segment's seq (used to stop a watcher thread)."""
+        _check(lib.snapbus_subscriber_wake(self._live()), f"wake waiters of {self.path}")
+
+    def ack(self, seq: int, handled_generation: int, *, ok: bool, hooks_run: int, hooks_failed: int,
+            message: str) -> None:
+        """Acknowledges seq in this process's slot (the library truncates message to fit)."""
+        _check(lib.snapbus_subscriber_ack(self._live(), seq, handled_generation, _ACK_OK if ok else _ACK_FAILED,
+                                          hooks_run, hooks_failed, message.encode("utf-8", "replace")),
+               f"acknowledge seq {seq} on {self.path}")
+
+    def after_fork_child(self) -> None:
+        """In a forked child: claims a fresh slot for it (the parent keeps its own)."""
+        _check(lib.snapbus_subscriber_after_fork_child(self._live()), f"claim a slot after fork on {self.path}")
+
+    def publisher_alive(self) -> bool:
+        alive = ffi.new("int *")
+        _check(lib.snapbus_subscriber_publisher_alive(self._live(), alive), f"check publisher of {self.path}")
+        return bool(alive[0])

@@ -1,0 +1,333 @@
+"""The per-process client: the decision procedure of docs/client-semantics.md, the watcher
+thread, fork handling, and the waits built on them.
+
+One _Client per process (``CLIENT``). Everything that runs hooks or acknowledges does so under
+``_lock``, so a hook runs exactly once per process per phase change, whether the watcher thread
+or a request guard noticed first.
+"""
+import asyncio
+import atexit
+import logging
+import os
+import threading
+
+from . import _config, _hot
+from ._checked import Subscriber, wait_for_segment, default_segment_path
+from ._errors import InvalidSegment, NotStarted, SegmentNotFound, SnapbusError
+from ._hooks import AFTER_RESTORE, BEFORE_SNAPSHOT, SHUTDOWN, HookList, RunReport
+from ._state import Phase, State
+
+log = logging.getLogger("snapbus")
+
+# How long one blocking wait may last before the watcher looks at its stop flag again. stop()
+# also wakes it, so this only bounds the cost of a lost wake-up.
+_WAIT_SLICE_MS = 1000
+# After an error the watcher retries this often; a segment still being created, sooner.
+_RETRY_SECONDS = 1.0
+_ATTACH_RETRY_SECONDS = 0.1
+_STOP_JOIN_SECONDS = 5.0
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.before_snapshot = HookList(BEFORE_SNAPSHOT, last_first=True)
+        self.after_restore = HookList(AFTER_RESTORE, last_first=False)
+        self.shutdown = HookList(SHUTDOWN, last_first=True)
+        self._reset_locks()
+        self._sub: Subscriber | None = None
+        self._segment: str | None = None
+        self._name: str | None = None
+        self._wait_for_ack = True
+        self._thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
+        self._wanted = False  # start() was called and stop() was not: restart the watcher after fork
+        self._autostart_done = False
+        self._last_state = State.detached()
+        self._changes = 0
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._last_watcher_error = ""
+        # Per-process progress (client-semantics.md); plain ints read without the lock by guards.
+        self.handled_seq = 0
+        self.handled_generation = 0
+        self._before_snapshot_seq = 0
+        self._shutdown_done = False
+
+    def _reset_locks(self) -> None:
+        # RLock: a hook may call back into snapbus (state(), check()) on the thread running it.
+        self._lock = threading.RLock()
+        self._sub_lock = threading.Lock()  # held while using the subscriber outside _lock
+        self._changed = threading.Condition(threading.Lock())
+        self._running_hooks = threading.local()
+        for hook_list in (self.before_snapshot, self.after_restore, self.shutdown):
+            hook_list.reset_lock_after_fork()
+
+    # ---- attaching ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def segment_path(self) -> str:
+        return self._segment or default_segment_path()
+
+    def _attach(self, stop: threading.Event | None = None) -> None:
+        """Opens the segment and starts from its current state (nothing to catch up on)."""
+        sub = Subscriber.open(self._segment, self._name, self._wait_for_ack)
+        with self._lock:
+            if stop is not None and stop.is_set():
+                sub.close()  # stop() ran while this watcher was opening the segment
+                return
+            try:
+                state = sub.read_state()
+            except SnapbusError:
+                sub.close()
+                raise
+            self.handled_seq = state.seq
+            self.handled_generation = state.generation
+            self._before_snapshot_seq = state.seq
+            self._shutdown_done = state.phase == Phase.SHUTTING_DOWN
+            self._sub = sub
+            _hot.attach(sub.generation_buffer())
+        log.info("snapbus: attached to %s (pid %d, phase %s, generation %d)",
+                 sub.path, os.getpid(), getattr(state.phase, "name", state.phase), state.generation)
+        self._notify(state)
+
+    def start(self, segment=None, name=None, wait_for_ack=None, *, quiet=False) -> None:
+        with self._lock:
+            if self.running:
+                return
+            if segment is not None:
+                self._segment = str(segment)
+            self._name = name or self._name or _config.subscriber_name()
+            if wait_for_ack is not None:
+                self._wait_for_ack = bool(wait_for_ack)
+            else:
+                self._wait_for_ack = _config.flag(_config.ENV_WAIT_FOR_ACK, _config.DEFAULT_WAIT_FOR_ACK)
+            if self._sub is None:
+                try:
+                    self._attach()
+                except SegmentNotFound as error:
+                    log.debug("snapbus: %s; no publisher is running, so generation() stays 0 and no hook "
+                              "fires until one creates the segment (the watcher waits for it)", error)
+                except SnapbusError as error:
+                    if not quiet:
+                        raise
+                    log.warning("snapbus: cannot attach yet (%s); the watcher keeps trying", error)
+            self._wanted = True
+            self._spawn_watcher()
+
+    def _spawn_watcher(self) -> None:
+        self._stop_event = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(self._stop_event,),
+                                        name="snapbus-watcher", daemon=True)
+        self._thread.start()
+
+    def autostart(self) -> None:
+        """Called on every hook registration; starts the watcher the first time unless disabled."""
+        if self._autostart_done:
+            return
+        self._autostart_done = True
+        if _config.flag(_config.ENV_AUTOSTART, _config.DEFAULT_AUTOSTART):
+            self.start(quiet=True)
+        else:
+            log.debug("snapbus: %s is off; call snapbus.start() to run hooks", _config.ENV_AUTOSTART)
+
+    def stop(self, timeout: float = _STOP_JOIN_SECONDS) -> bool:
+        """Stops the watcher and frees this process's slot; False if the watcher did not stop in
+        time (then the segment stays mapped, since that thread may still use it)."""
+        with self._lock:
+            self._wanted = False
+            thread, self._thread = self._thread, None
+            self._stop_event.set()
+            sub = self._sub
+        # A watcher still waiting for a segment holds nothing: let it notice the flag by itself.
+        if thread is not None and sub is not None and thread is not threading.current_thread():
+            try:
+                sub.wake()
+            except SnapbusError as error:
+                log.debug("snapbus: wake on stop: %s", error)
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("snapbus: the watcher thread did not stop within %.1f s (a hook still running?)", timeout)
+                return False
+        with self._lock, self._sub_lock:
+            if self._sub is not None:
+                _hot.detach()
+                self._sub.close()
+                self._sub = None
+        return True
+
+    # ---- handling changes ----------------------------------------------------------------------
+
+    def catch_up(self) -> State | None:
+        """Handles the current state if this process has not: runs the due hooks, acknowledges.
+        Returns the state handled, or None when detached or called from inside a hook."""
+        if getattr(self._running_hooks, "active", False):
+            return None  # a hook called back into snapbus: the outer call is handling this change
+        with self._lock:
+            sub = self._sub
+            if sub is None:
+                return None
+            state = sub.read_state()
+            if state.seq == self.handled_seq:
+                return state
+            report = RunReport()
+            self._running_hooks.active = True
+            try:
+                if state.generation > self.handled_generation:
+                    report.merge(self.after_restore.run())
+                    self.handled_generation = state.generation
+                if state.phase == Phase.BEFORE_SNAPSHOT and self._before_snapshot_seq != state.seq:
+                    report.merge(self.before_snapshot.run())
+                    self._before_snapshot_seq = state.seq
+                if state.phase == Phase.SHUTTING_DOWN and not self._shutdown_done:
+                    report.merge(self.shutdown.run())
+                    self._shutdown_done = True
+            finally:
+                self._running_hooks.active = False
+            try:
+                sub.ack(state.seq, self.handled_generation, ok=not report.failures, hooks_run=report.run,
+                        hooks_failed=report.failed, message="; ".join(report.failures))
+            except SnapbusError as error:
+                log.error("snapbus: cannot acknowledge seq %d: %s", state.seq, error)
+            self.handled_seq = state.seq
+        log.debug("snapbus: pid %d handled seq %d (%s): %d hooks, %d failed", os.getpid(), state.seq,
+                  getattr(state.phase, "name", state.phase), report.run, report.failed)
+        self._notify(state)
+        return state
+
+    def guard_catch_up(self) -> None:
+        """catch_up() for request guards: a bus problem is logged, never raised into a request
+        (the publisher already reports this process's missing acknowledgement)."""
+        try:
+            self.catch_up()
+        except SnapbusError as error:
+            log.error("snapbus: request guard cannot catch up: %s", error)
+
+    def check(self) -> None:
+        """The request guard: one generation comparison; catches up only when it differs."""
+        if _hot.generation() != self.handled_generation:
+            self.guard_catch_up()
+
+    async def check_async(self) -> None:
+        if _hot.generation() != self.handled_generation:
+            # A thread, so the event loop keeps serving while the hooks run (or while this waits
+            # for the watcher thread that is already running them).
+            await asyncio.get_running_loop().run_in_executor(None, self.guard_catch_up)
+
+    def _watch(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                sub = self._sub
+                if sub is None:
+                    self._wait_and_attach(stop)
+                    continue
+                self.catch_up()
+                sub.wait(self.handled_seq, _WAIT_SLICE_MS)
+            except SnapbusError as error:
+                self._report_watcher_error(error)
+                stop.wait(_RETRY_SECONDS)
+            except Exception as error:  # noqa: BLE001 - the watcher must outlive any surprise, and say so
+                log.exception("snapbus: watcher: unexpected error: %s", error)
+                stop.wait(_RETRY_SECONDS)
+
+    def _report_watcher_error(self, error: SnapbusError) -> None:
+        # A lasting problem (a segment we may not open) is logged once, not on every retry.
+        text = f"{type(error).__name__}: {error}"
+        if text != self._last_watcher_error:
+            self._last_watcher_error = text
+            log.error("snapbus: watcher: %s", text)
+
+    def _wait_and_attach(self, stop: threading.Event) -> None:
+        try:
+            appeared = wait_for_segment(self.segment_path(), _WAIT_SLICE_MS)
+        except SegmentNotFound:
+            # Not even its directory exists yet (inotify has nothing to watch): poll instead.
+            stop.wait(_WAIT_SLICE_MS / 1000)
+            return
+        if not appeared or stop.is_set():
+            return
+        try:
+            self._attach(stop)
+        except (SegmentNotFound, InvalidSegment) as error:
+            # Removed again, or a publisher still writing it (the magic is written last).
+            log.debug("snapbus: segment not usable yet: %s", error)
+            stop.wait(_ATTACH_RETRY_SECONDS)
+
+    # ---- waiting for changes -------------------------------------------------------------------
+
+    def state(self) -> State:
+        with self._sub_lock:
+            return self._sub.read_state() if self._sub is not None else State.detached()
+
+    def _notify(self, state: State) -> None:
+        with self._changed:
+            self._last_state = state
+            self._changes += 1
+            self._changed.notify_all()
+            waiters, self._async_waiters = self._async_waiters, []
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future, state)
+            except RuntimeError:  # that loop is closed; nobody is waiting any more
+                pass
+
+    def wait_for_change(self, timeout: float | None) -> State | None:
+        if not self.running:
+            raise NotStarted("wait_for_change needs the watcher thread: call snapbus.start() first")
+        with self._changed:
+            seen = self._changes
+            if not self._changed.wait_for(lambda: self._changes != seen, timeout):
+                return None
+            return self._last_state
+
+    async def wait_for_change_async(self, timeout: float | None) -> State | None:
+        if not self.running:
+            raise NotStarted("wait_for_change_async needs the watcher thread: call snapbus.start() first")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._changed:
+            self._async_waiters.append((loop, future))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            with self._changed:
+                if (loop, future) in self._async_waiters:
+                    self._async_waiters.remove((loop, future))
+
+    # ---- fork ----------------------------------------------------------------------------------
+
+    def before_fork(self) -> None:
+        # Fork only between two changes, so the child inherits consistent handled_* values.
+        self._lock.acquire()
+
+    def after_fork_parent(self) -> None:
+        self._lock.release()
+
+    def after_fork_child(self) -> None:
+        self._reset_locks()
+        self._async_waiters = []  # their event loops belong to the parent
+        self._thread = None
+        if self._sub is not None:
+            try:
+                self._sub.after_fork_child()
+            except SnapbusError as error:
+                # The child cannot be waited for; it must not ack in the parent's slot either.
+                log.error("snapbus: forked child %d has no slot of its own: %s", os.getpid(), error)
+                _hot.detach()
+                self._sub = None
+        if self._wanted:
+            self._spawn_watcher()
+
+
+def _resolve(future: asyncio.Future, state: State) -> None:
+    if not future.done():
+        future.set_result(state)
+
+
+CLIENT = _Client()
+os.register_at_fork(before=CLIENT.before_fork, after_in_parent=CLIENT.after_fork_parent,
+                    after_in_child=CLIENT.after_fork_child)
+atexit.register(CLIENT.stop, 1.0)

@@ -1,0 +1,302 @@
+#include "snapbus/client.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <limits>
+#include <vector>
+
+#include "snapbus/config.h"
+#include "snapbus/segment.h"
+
+namespace snapbus {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long the watcher sleeps in one wait. Stop requests wake it at once; the bound only matters
+// for a replaced segment file and for the inotify wait, which nothing can interrupt.
+constexpr auto kWatchSlice = 1s;
+constexpr auto kSegmentWaitSlice = 100ms;
+constexpr auto kRetryAfterError = 1s;
+constexpr auto kStopWakeInterval = 10ms;
+
+// Every live Client, so the fork handlers (process-wide by nature) can reach them.
+std::mutex& live_clients_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::vector<Client*>& live_clients() {
+  static std::vector<Client*> clients;
+  return clients;
+}
+
+std::uint16_t clamp_count(std::uint32_t count) {
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(count, std::numeric_limits<std::uint16_t>::max()));
+}
+
+// Marks the calling thread as the one running hooks, so a hook that calls check() returns at once
+// instead of waiting for its own lock.
+class HandlingThreadMark {
+ public:
+  explicit HandlingThreadMark(std::atomic<std::thread::id>& mark) : mark_(mark) {
+    mark_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
+  ~HandlingThreadMark() { mark_.store(std::thread::id(), std::memory_order_relaxed); }
+  HandlingThreadMark(const HandlingThreadMark&) = delete;
+  HandlingThreadMark& operator=(const HandlingThreadMark&) = delete;
+
+ private:
+  std::atomic<std::thread::id>& mark_;
+};
+
+}  // namespace
+
+Client::Client(ClientOptions options) : options_(std::move(options)) {
+  const Config config = config_from_environment();
+  if (options_.segment_path.empty()) options_.segment_path = config.segment_path;
+  if (options_.name.empty()) options_.name = config.subscriber_name;
+  segment_group_ = config.segment_group;
+  register_fork_handlers();
+  {
+    std::lock_guard lock(live_clients_mutex());
+    live_clients().push_back(this);
+  }
+  try {
+    try_attach();
+  } catch (...) {
+    std::lock_guard lock(live_clients_mutex());
+    std::erase(live_clients(), this);
+    throw;
+  }
+}
+
+Client::~Client() {
+  {
+    std::lock_guard lock(live_clients_mutex());
+    std::erase(live_clients(), this);
+  }
+  stop();
+}
+
+bool Client::attached() const noexcept {
+  return attached_subscriber_.load(std::memory_order_acquire) != nullptr;
+}
+
+bool Client::try_attach() {
+  std::lock_guard lock(mutex_);
+  if (subscriber_) return true;
+  std::unique_ptr<Subscriber> subscriber;
+  try {
+    subscriber = std::make_unique<Subscriber>(Subscriber::open(
+        options_.segment_path,
+        {.name = options_.name, .wait_for_ack = options_.wait_for_ack, .group = segment_group_}));
+  } catch (const Error& error) {
+    if (error.code() == Errc::not_found) return false;
+    throw;
+  }
+  // A process that joins now has nothing to catch up on: everything starts from the current state.
+  const StateSnapshot now = subscriber->state();
+  handled_seq_.store(now.seq, std::memory_order_relaxed);
+  handled_generation_.store(now.generation, std::memory_order_relaxed);
+  before_snapshot_seq_ = now.phase == Phase::before_snapshot ? now.seq : 0;
+  shutdown_done_ = now.phase == Phase::shutting_down;
+  // The slot was claimed at the seq seen by open(); a change since then is acked here, or a
+  // publisher waiting for it would wait for a process that considers it handled.
+  const SlotRecord& slot = subscriber->segment().slot(subscriber->slot_index());
+  if (slot.acked_seq.load(std::memory_order_acquire) != now.seq) {
+    subscriber->acknowledge({.seq = now.seq, .handled_generation = now.generation});
+  }
+  subscriber_ = std::move(subscriber);
+  generation_word_.store(subscriber_->generation_word(), std::memory_order_release);
+  attached_subscriber_.store(subscriber_.get(), std::memory_order_release);
+  return true;
+}
+
+std::optional<std::uint32_t> Client::slot_index() const {
+  const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
+  if (subscriber == nullptr) return std::nullopt;
+  return subscriber->slot_index();
+}
+
+std::optional<bool> Client::publisher_alive() const {
+  const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
+  if (subscriber == nullptr) return std::nullopt;
+  return subscriber->publisher_alive();
+}
+
+bool Client::handle_change() {
+  if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return false;
+  std::lock_guard lock(mutex_);
+  if (!subscriber_) return false;
+  const StateSnapshot state = subscriber_->state();
+  if (state.seq == handled_seq_.load(std::memory_order_relaxed)) return false;
+
+  HandlingThreadMark mark(handling_thread_);
+  HookRunReport report;
+  std::uint64_t handled_generation = handled_generation_.load(std::memory_order_relaxed);
+  if (state.generation > handled_generation) {
+    // A generation that jumped by more than one still runs the hooks once: one memory image, one
+    // restore to recover from.
+    report += hooks_.run(HookPhase::after_restore, state);
+    handled_generation = state.generation;
+    handled_generation_.store(handled_generation, std::memory_order_relaxed);
+  }
+  if (state.phase == Phase::before_snapshot && before_snapshot_seq_ != state.seq) {
+    report += hooks_.run(HookPhase::before_snapshot, state);
+    before_snapshot_seq_ = state.seq;
+  }
+  if (state.phase == Phase::shutting_down && !shutdown_done_) {
+    report += hooks_.run(HookPhase::shutdown, state);
+    shutdown_done_ = true;
+  }
+  subscriber_->acknowledge({.seq = state.seq,
+                            .handled_generation = handled_generation,
+                            .outcome = report.failed == 0 ? AckOutcome::ok : AckOutcome::failed,
+                            .hooks_run = clamp_count(report.run),
+                            .hooks_failed = clamp_count(report.failed),
+                            .message = report.message()});
+  handled_seq_.store(state.seq, std::memory_order_relaxed);
+  return true;
+}
+
+void Client::start() {
+  std::lock_guard lock(watcher_mutex_);
+  if (watcher_) return;
+  watcher_wanted_ = true;
+  start_watcher_thread();
+}
+
+// Caller holds watcher_mutex_ (or is the only thread, in a forked child).
+void Client::start_watcher_thread() {
+  stop_requested_ = false;
+  watcher_exited_ = false;
+  watcher_ = std::make_unique<std::thread>(&Client::watch, this);
+}
+
+void Client::stop() {
+  std::unique_lock lock(watcher_mutex_);
+  watcher_wanted_ = false;
+  if (!watcher_) return;
+  stop_requested_ = true;
+  watcher_changed_.notify_all();
+  // A wake can slip in between the watcher's stop check and its futex wait, so it is repeated
+  // until the watcher says it has left.
+  while (!watcher_changed_.wait_for(lock, kStopWakeInterval, [this] { return watcher_exited_; })) {
+    if (const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire)) {
+      subscriber->wake_waiters();
+    }
+  }
+  std::unique_ptr<std::thread> watcher = std::move(watcher_);
+  lock.unlock();
+  watcher->join();
+}
+
+void Client::report_watcher_error(const Error& error) {
+  if (options_.on_watcher_error) {
+    options_.on_watcher_error(error);
+  } else {
+    std::cerr << "snapbus client (pid " << ::getpid() << "): " << error.what() << std::endl;
+  }
+}
+
+void Client::wait_before_retry() {
+  std::unique_lock lock(watcher_mutex_);
+  watcher_changed_.wait_for(lock, kRetryAfterError, [this] { return stop_requested_; });
+}
+
+void Client::watch() {
+  auto stopping = [this] {
+    std::lock_guard lock(watcher_mutex_);
+    return stop_requested_;
+  };
+  while (!stopping()) {
+    try {
+      const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
+      if (subscriber == nullptr) {
+        if (!try_attach()) {
+          wait_until_segment_exists(options_.segment_path, FutexClock::now() + kSegmentWaitSlice);
+        }
+        continue;
+      }
+      const std::uint32_t handled = handled_seq_.load(std::memory_order_relaxed);
+      if (subscriber->seq() != handled) {
+        handle_change();
+        continue;
+      }
+      subscriber->wait_for_change(handled, FutexClock::now() + kWatchSlice);
+    } catch (const Error& error) {
+      report_watcher_error(error);
+      wait_before_retry();
+    }
+  }
+  std::lock_guard lock(watcher_mutex_);
+  watcher_exited_ = true;
+  watcher_changed_.notify_all();
+}
+
+void Client::register_fork_handlers() {
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    if (int rc = ::pthread_atfork(&Client::prepare_fork, &Client::after_fork_in_parent,
+                                  &Client::after_fork_in_child);
+        rc != 0) {
+      throw_system_error(rc, "pthread_atfork");
+    }
+  });
+}
+
+// Takes every lock a child could otherwise inherit held by a thread that does not exist there.
+// Hooks running in another thread finish first; a hook that forks itself already holds mutex_.
+void Client::prepare_fork() {
+  live_clients_mutex().lock();
+  for (Client* client : live_clients()) client->lock_for_fork();
+}
+
+void Client::after_fork_in_parent() {
+  for (Client* client : live_clients()) client->unlock_after_fork();
+  live_clients_mutex().unlock();
+}
+
+void Client::after_fork_in_child() {
+  for (Client* client : live_clients()) {
+    client->unlock_after_fork();
+    client->continue_in_child();
+  }
+  live_clients_mutex().unlock();
+}
+
+void Client::lock_for_fork() {
+  locked_for_fork_ = handling_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id();
+  if (locked_for_fork_) mutex_.lock();
+  watcher_mutex_.lock();
+  hooks_.mutex_.lock();
+}
+
+void Client::unlock_after_fork() {
+  hooks_.mutex_.unlock();
+  watcher_mutex_.unlock();
+  if (locked_for_fork_) mutex_.unlock();
+}
+
+// In the child: the same memory image (so the same handled_* values), a new process (so its own
+// slot), and no threads but this one.
+void Client::continue_in_child() {
+  // The parent's watcher thread does not exist here; its handle must be neither joined nor
+  // destroyed (std::thread would terminate), so it is deliberately leaked.
+  static_cast<void>(watcher_.release());
+  if (subscriber_) {
+    try {
+      subscriber_->claim_after_fork();
+    } catch (const Error& error) {
+      report_watcher_error(error);
+    }
+  }
+  if (watcher_wanted_) start_watcher_thread();
+}
+
+}  // namespace snapbus

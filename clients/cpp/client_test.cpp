@@ -1,0 +1,295 @@
+#include "snapbus/client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "snapbus/publisher.h"
+#include "testing/child_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kAckDeadline = 10s;
+
+AckReport publish(Publisher& publisher, Phase phase) {
+  const StateSnapshot now = publisher.transition(phase);
+  return publisher.wait_for_acks(now.seq, FutexClock::now() + kAckDeadline);
+}
+
+// Polls a condition that has no wake-up of its own (a thread attaching), with a deadline.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds patience = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Reads exactly `size` bytes from fd, or fails after the deadline.
+bool read_with_deadline(int fd, void* buffer, std::size_t size, std::chrono::milliseconds patience = 10s) {
+  auto* bytes = static_cast<char*>(buffer);
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  std::size_t done = 0;
+  while (done < size) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd descriptor{.fd = fd, .events = POLLIN, .revents = 0};
+    if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = ::read(fd, bytes + done, size - done);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+TEST(ClientTest, RunsAfterRestoreHooksOnTheWatcherAndAcks) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "unit"});
+  std::atomic<int> runs{0};
+  client.after_restore("count", [&] { ++runs; });
+  client.start();
+
+  const AckReport report = publish(publisher, Phase::after_restore);
+
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+  EXPECT_EQ(report.entries[0].slot.name, "unit");
+  EXPECT_EQ(report.entries[0].slot.handled_generation, 1U);
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(client.handled_generation(), 1U);
+}
+
+TEST(ClientTest, AckMessageNamesEveryFailedHookAndAllHooksRun) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "failing"});
+  std::atomic<int> good_runs{0};
+  client.after_restore("reconnect-db", [] { throw std::runtime_error("db unreachable"); });
+  client.after_restore("reseed", [&] { ++good_runs; });
+  client.after_restore("refresh-token", [] { throw std::logic_error("no token"); });
+  client.start();
+
+  const AckReport report = publish(publisher, Phase::after_restore);
+
+  ASSERT_EQ(report.entries.size(), 1U);
+  const AckEntry& entry = report.entries[0];
+  EXPECT_EQ(entry.status, AckStatus::failed);
+  EXPECT_EQ(entry.slot.hooks_run, 3U);
+  EXPECT_EQ(entry.slot.hooks_failed, 2U);
+  EXPECT_EQ(entry.slot.message,
+            "after-restore hook 'reconnect-db' failed: std::runtime_error: db unreachable; "
+            "after-restore hook 'refresh-token' failed: std::logic_error: no token");
+  EXPECT_EQ(good_runs.load(), 1);
+  EXPECT_FALSE(report.all_ok());
+}
+
+TEST(ClientTest, EachHookRunsExactlyOncePerChangeWhenWatcherAndInlineChecksRace) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "racer"});
+  std::atomic<int> restore_runs{0};
+  std::atomic<int> snapshot_runs{0};
+  std::atomic<int> running_hooks{0};
+  std::atomic<bool> hooks_overlapped{false};
+  // Each hook stays inside for a while (yielding, so the racing threads do run), which makes a
+  // second thread entering the same change very likely to be caught if the lock were missing.
+  auto counting_hook = [&](std::atomic<int>& runs) {
+    return [&] {
+      if (++running_hooks > 1) hooks_overlapped = true;
+      for (int i = 0; i < 200; ++i) std::this_thread::yield();
+      ++runs;
+      --running_hooks;
+    };
+  };
+  client.after_restore("restore", counting_hook(restore_runs));
+  client.before_snapshot("snapshot", counting_hook(snapshot_runs));
+  client.start();
+
+  std::atomic<bool> done{false};
+  std::vector<std::thread> checkers;
+  for (int i = 0; i < 3; ++i) {
+    checkers.emplace_back([&, i] {
+      while (!done.load()) {
+        if (i == 0) {
+          client.poll();
+        } else {
+          client.check();
+        }
+        std::this_thread::yield();
+      }
+    });
+  }
+  constexpr int kRounds = 20;
+  for (int round = 1; round <= kRounds; ++round) {
+    EXPECT_TRUE(publish(publisher, Phase::before_snapshot).all_ok());
+    EXPECT_TRUE(publish(publisher, Phase::after_restore).all_ok());
+    EXPECT_TRUE(publish(publisher, Phase::running).all_ok());
+    ASSERT_EQ(snapshot_runs.load(), round);
+    ASSERT_EQ(restore_runs.load(), round);
+  }
+  done = true;
+  for (std::thread& checker : checkers) checker.join();
+  EXPECT_FALSE(hooks_overlapped.load());
+}
+
+TEST(ClientTest, InlinePollAndCheckWithoutAWatcher) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "inline"});
+  int snapshot_runs = 0;
+  int restore_runs = 0;
+  client.before_snapshot("snapshot", [&] { ++snapshot_runs; });
+  client.after_restore("restore", [&] { ++restore_runs; });
+
+  const StateSnapshot snapshot = publisher.transition(Phase::before_snapshot);
+  EXPECT_FALSE(client.check());  // the generation did not change: check() stays one load
+  EXPECT_TRUE(client.poll());
+  EXPECT_FALSE(client.poll());
+  EXPECT_EQ(snapshot_runs, 1);
+  EXPECT_TRUE(publisher.wait_for_acks(snapshot.seq, FutexClock::now() + kAckDeadline).all_ok());
+
+  const StateSnapshot restore = publisher.transition(Phase::after_restore);
+  EXPECT_TRUE(client.check());
+  EXPECT_FALSE(client.check());
+  EXPECT_EQ(restore_runs, 1);
+  EXPECT_TRUE(publisher.wait_for_acks(restore.seq, FutexClock::now() + kAckDeadline).all_ok());
+}
+
+TEST(ClientTest, AHookThatCallsCheckDoesNotWaitForItself) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path});
+  bool inner_handled = true;
+  client.after_restore("reentrant", [&] { inner_handled = client.check(); });
+  publisher.transition(Phase::after_restore);
+  EXPECT_TRUE(client.check());
+  EXPECT_FALSE(inner_handled);
+}
+
+TEST(ClientTest, AttachesWhenThePublisherCreatesTheSegmentLater) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Client client({.segment_path = path, .name = "early"});
+  std::atomic<int> restore_runs{0};
+  client.after_restore("restore", [&] { ++restore_runs; });
+  EXPECT_FALSE(client.attached());
+  EXPECT_FALSE(client.check());
+  client.start();
+
+  Publisher publisher = Publisher::acquire({.path = path});
+  ASSERT_TRUE(eventually([&] { return client.attached(); }));
+  const AckReport report = publish(publisher, Phase::after_restore);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+  EXPECT_EQ(restore_runs.load(), 1);
+}
+
+TEST(ClientTest, ReportsWhetherThePublisherIsAlive) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Client detached({.segment_path = path});
+  EXPECT_EQ(detached.publisher_alive(), std::nullopt);
+
+  testing::ChildProcess short_lived_publisher = testing::fork_child([&] {
+    Publisher::acquire({.path = path});
+    return 0;
+  });
+  ASSERT_EQ(short_lived_publisher.wait_exit_code(10s), 0);
+  Client client({.segment_path = path});
+  EXPECT_EQ(client.publisher_alive(), false);
+
+  Publisher publisher = Publisher::acquire({.path = path});
+  EXPECT_EQ(client.publisher_alive(), true);
+}
+
+TEST(ClientTest, StopWakesTheWatcherAndIsIdempotent) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path});
+  client.start();
+  client.start();
+  client.stop();
+  client.stop();
+  // Stopped: a change is no longer handled in the background, but inline checks still work.
+  int restore_runs = 0;
+  client.after_restore("restore", [&] { ++restore_runs; });
+  publisher.transition(Phase::after_restore);
+  EXPECT_TRUE(client.check());
+  EXPECT_EQ(restore_runs, 1);
+}
+
+TEST(ClientTest, AForkedChildClaimsItsOwnSlotAndRunsItsOwnHooks) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "forker"});
+  int hook_pipe[2];
+  int child_slot_pipe[2];
+  int release_child_pipe[2];
+  ASSERT_EQ(::pipe(hook_pipe), 0);
+  ASSERT_EQ(::pipe(child_slot_pipe), 0);
+  ASSERT_EQ(::pipe(release_child_pipe), 0);
+  client.after_restore("report-pid", [&] {
+    const pid_t self = ::getpid();
+    ASSERT_EQ(::write(hook_pipe[1], &self, sizeof self), static_cast<ssize_t>(sizeof self));
+  });
+  client.start();
+  const std::uint32_t parent_slot = client.slot_index().value();
+
+  testing::ChildProcess child = testing::fork_child([&] {
+    const std::uint32_t slot = client.slot_index().value_or(parent_slot);
+    const bool reported = ::write(child_slot_pipe[1], &slot, sizeof slot) == static_cast<ssize_t>(sizeof slot);
+    char release = 0;
+    const bool released = read_with_deadline(release_child_pipe[0], &release, 1, 20s);
+    return reported && released ? 0 : 1;
+  });
+  std::uint32_t child_slot = parent_slot;
+  ASSERT_TRUE(read_with_deadline(child_slot_pipe[0], &child_slot, sizeof child_slot));
+  EXPECT_NE(child_slot, parent_slot);
+
+  const AckReport report = publish(publisher, Phase::after_restore);
+  std::set<pid_t> hook_pids;
+  for (int i = 0; i < 2; ++i) {
+    pid_t pid = 0;
+    ASSERT_TRUE(read_with_deadline(hook_pipe[0], &pid, sizeof pid));
+    hook_pids.insert(pid);
+  }
+  EXPECT_EQ(hook_pids, (std::set<pid_t>{::getpid(), child.pid()}));
+  ASSERT_EQ(report.entries.size(), 2U);
+  for (const AckEntry& entry : report.entries) EXPECT_EQ(entry.status, AckStatus::acked);
+
+  const char release = 1;
+  ASSERT_EQ(::write(release_child_pipe[1], &release, 1), 1);
+  EXPECT_EQ(child.wait_exit_code(10s), 0);
+  for (int fd : {hook_pipe[0], hook_pipe[1], child_slot_pipe[0], child_slot_pipe[1],
+                 release_child_pipe[0], release_child_pipe[1]}) {
+    ::close(fd);
+  }
+}
+
+}  // namespace
+}  // namespace snapbus

@@ -1,0 +1,171 @@
+// The C++ subscriber client: register hooks, and they run in this process around every snapshot
+// and restore, acknowledged to the publisher.
+//
+//   snapbus::Client client({.name = "api-worker"});   // SNAPBUS_SEGMENT or /tmp/snapbus.seg
+//   client.before_snapshot("close-db", [&] { pool.close(); });
+//   client.after_restore("reseed", [&](const snapbus::StateSnapshot& s) { rng.seed(s.restore_id_low); });
+//   client.after_restore("reopen-db", [&] { pool.open(); }, {.order = -1});  // before "reseed"
+//   client.start();                        // watcher thread: hooks run as soon as the phase changes
+//   ...
+//   void handle_request() {
+//     client.check();                      // one load when nothing changed; after a restore it
+//     ...                                  // returns only once the after-restore hooks have run
+//   }
+//
+// Semantics (docs/client-semantics.md): after-restore hooks run in registration order, before-
+// snapshot and shutdown hooks in reverse (see HookRegistry for the `order` rule). Every hook is
+// called even when another throws; the failures go into this process's ack. Each hook runs exactly
+// once per process per phase change, whether the watcher or an inline check noticed first.
+//
+// No segment yet: the watcher waits for the publisher to create it (inotify) and attaches then; a
+// process without a watcher calls try_attach() itself (check() and poll() never attach, so they
+// stay one load). fork(): the child claims its own slot and, if the parent had a watcher, starts
+// its own; hooks already running in another thread finish before fork() proceeds.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "snapbus/error.h"
+#include "snapbus/hook_registry.h"
+#include "snapbus/seqlock.h"
+#include "snapbus/subscriber.h"
+
+namespace snapbus {
+
+struct ClientOptions {
+  std::filesystem::path segment_path;  // empty: SNAPBUS_SEGMENT, else the default path
+  std::string name;                    // empty: SNAPBUS_NAME, else the process's comm
+  bool wait_for_ack = true;            // the publisher waits for this process's acks
+  // Called on the watcher thread when it cannot read the segment or ack (it retries a second
+  // later). Unset: one line on stderr.
+  std::function<void(const Error& error)> on_watcher_error;
+};
+
+class Client {
+ public:
+  // Attaches at once if the segment exists; Errors other than "no segment" are thrown.
+  explicit Client(ClientOptions options = {});
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client();  // stops the watcher and frees this process's slot
+
+  // Hooks take `const StateSnapshot&` or nothing.
+  template <typename Hook>
+  void before_snapshot(std::string name, Hook&& hook, HookOptions options = {}) {
+    hooks_.add(HookPhase::before_snapshot, std::move(name), as_hook_function(std::forward<Hook>(hook)), options);
+  }
+  template <typename Hook>
+  void after_restore(std::string name, Hook&& hook, HookOptions options = {}) {
+    hooks_.add(HookPhase::after_restore, std::move(name), as_hook_function(std::forward<Hook>(hook)), options);
+  }
+  template <typename Hook>
+  void on_shutdown(std::string name, Hook&& hook, HookOptions options = {}) {
+    hooks_.add(HookPhase::shutdown, std::move(name), as_hook_function(std::forward<Hook>(hook)), options);
+  }
+
+  // Starts the watcher thread (idempotent).
+  void start();
+  // Wakes the watcher and joins it (idempotent). Hooks in progress finish first.
+  void stop();
+
+  // Maps the segment and claims a slot if not done yet; false while there is no segment.
+  bool try_attach();
+  bool attached() const noexcept;
+
+  // The hot path for request handlers: one acquire load of the generation. When a restore
+  // happened, runs what is due (or waits for the thread already running it) before returning.
+  // True when this call handled a change.
+  bool check() {
+    if (generation_word_.load(std::memory_order_acquire)->load(std::memory_order_acquire) ==
+        handled_generation_.load(std::memory_order_relaxed)) {
+      return false;
+    }
+    return handle_change();
+  }
+  // Like check(), but notices every phase change (one load of seq): for processes without a
+  // watcher that must also run before-snapshot and shutdown hooks.
+  bool poll() {
+    const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
+    if (subscriber == nullptr ||
+        subscriber->seq() == handled_seq_.load(std::memory_order_relaxed)) {
+      return false;
+    }
+    return handle_change();
+  }
+
+  // Whether the publisher recorded in the segment is still running; nullopt while detached. A
+  // dead publisher means no phase change will come until a new one takes the segment over.
+  std::optional<bool> publisher_alive() const;
+  // This process's slot, nullopt while detached.
+  std::optional<std::uint32_t> slot_index() const;
+  // The generation this process has run after-restore hooks for.
+  std::uint64_t handled_generation() const noexcept {
+    return handled_generation_.load(std::memory_order_relaxed);
+  }
+  const HookRegistry& hooks() const noexcept { return hooks_; }
+
+ private:
+  template <typename Hook>
+  static HookFunction as_hook_function(Hook&& hook) {
+    if constexpr (std::is_invocable_v<Hook&, const StateSnapshot&>) {
+      return HookFunction(std::forward<Hook>(hook));
+    } else {
+      return [function = std::forward<Hook>(hook)](const StateSnapshot&) mutable { function(); };
+    }
+  }
+
+  bool handle_change();
+  void watch();
+  void report_watcher_error(const Error& error);
+  void wait_before_retry();
+  void start_watcher_thread();
+
+  static void register_fork_handlers();
+  static void prepare_fork();
+  static void after_fork_in_parent();
+  static void after_fork_in_child();
+  void lock_for_fork();
+  void unlock_after_fork();
+  void continue_in_child();
+
+  ClientOptions options_;
+  std::optional<gid_t> segment_group_;
+  HookRegistry hooks_;
+
+  // Serialises handling a phase change: whoever holds it runs the hooks; others wait, then find
+  // the change already handled.
+  mutable std::mutex mutex_;
+  std::unique_ptr<Subscriber> subscriber_;
+  std::uint32_t before_snapshot_seq_ = 0;
+  bool shutdown_done_ = false;
+  // Written under mutex_, read without it by check(), poll() and the watcher.
+  std::atomic<std::uint32_t> handled_seq_{0};
+  std::atomic<std::uint64_t> handled_generation_{0};
+  std::atomic<const Subscriber*> attached_subscriber_{nullptr};
+  // Points at detached_generation_ (always 0) until attached, so check() needs no branch.
+  std::atomic<std::uint64_t> detached_generation_{0};
+  std::atomic<const std::atomic<std::uint64_t>*> generation_word_{&detached_generation_};
+  // The thread running hooks now: a hook that calls check() must not wait for itself.
+  std::atomic<std::thread::id> handling_thread_{};
+  bool locked_for_fork_ = false;
+
+  std::mutex watcher_mutex_;
+  std::condition_variable watcher_changed_;
+  bool stop_requested_ = false;
+  bool watcher_exited_ = false;
+  bool watcher_wanted_ = false;
+  std::unique_ptr<std::thread> watcher_;
+};
+
+}  // namespace snapbus

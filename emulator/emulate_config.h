@@ -1,0 +1,90 @@
+// The command line and environment files of `snapbus emulate`, turned into one plain Config.
+//
+//   auto parsed = parse_emulate_args({"emulate", "--snapstart", "--", "./bootstrap"});
+//   if (parsed.help) { std::cout << emulate_usage(); }
+//   Config config = parsed.config;
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace snapbus::emulator {
+
+// Names of the environment variables Lambda documents; the emulator sets or reads exactly these.
+inline constexpr const char* kEnvRuntimeApi = "AWS_LAMBDA_RUNTIME_API";
+inline constexpr const char* kEnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE";
+inline constexpr const char* kEnvTaskRoot = "LAMBDA_TASK_ROOT";
+inline constexpr const char* kEnvRuntimeDir = "LAMBDA_RUNTIME_DIR";
+inline constexpr const char* kEnvHandler = "_HANDLER";
+inline constexpr const char* kEnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME";
+inline constexpr const char* kEnvFunctionVersion = "AWS_LAMBDA_FUNCTION_VERSION";
+inline constexpr const char* kEnvMemorySize = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+inline constexpr const char* kEnvRegion = "AWS_REGION";
+inline constexpr const char* kEnvDefaultRegion = "AWS_DEFAULT_REGION";
+inline constexpr const char* kEnvLogGroup = "AWS_LAMBDA_LOG_GROUP_NAME";
+inline constexpr const char* kEnvLogStream = "AWS_LAMBDA_LOG_STREAM_NAME";
+inline constexpr const char* kEnvExecWrapper = "AWS_LAMBDA_EXEC_WRAPPER";
+inline constexpr const char* kEnvTz = "TZ";
+inline constexpr const char* kEnvLang = "LANG";
+inline constexpr const char* kEnvPath = "PATH";
+inline constexpr const char* kEnvEmulatorId = "SNAPBUS_EMULATOR_ID";
+// Every process of the function carries this marker, so a sweep can find strays by their environment.
+
+inline constexpr const char* kInitTypeOnDemand = "on-demand";
+inline constexpr const char* kInitTypeSnapStart = "snap-start";
+
+enum class FreezerMode { kAuto, kCgroup, kSignal };
+
+struct Config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9000;
+  // The front door (Function URL and RIE invoke path). 9000/9001 keep clear of an app on 8080.
+  std::uint16_t runtime_api_port = 9001;
+  std::vector<std::string> command;
+  // The runtime (bootstrap) command line; defaults to <task root>/bootstrap.
+  std::string opt_dir;
+  std::string task_root;
+  std::string handler;
+  std::string function_name = "function";
+  std::string function_version = "$LATEST";
+  unsigned memory_size_mb = 128;
+  std::string region = "us-east-1";
+  std::string exec_wrapper;
+  std::chrono::milliseconds timeout{3000};
+  bool snapstart = false;
+  std::chrono::milliseconds init_timeout{10000};
+  std::chrono::milliseconds restore_timeout{10000};
+  std::chrono::milliseconds shutdown_timeout{2000};
+  std::string while_frozen;
+  FreezerMode freezer = FreezerMode::kAuto;
+  std::string json_report;
+  std::string ready_file;
+  bool clean_env = false;
+  std::map<std::string, std::string> user_env;
+  // From --env-file and --env, later ones winning; reserved names are refused.
+};
+
+struct ParsedArgs {
+  Config config;
+  bool help = false;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+ParsedArgs parse_emulate_args(const std::vector<std::string>& args);
+// Throws ConfigError with a message fit for the user. args[0] is the subcommand name.
+
+std::map<std::string, std::string> parse_env_file(const std::string& text, const std::string& origin);
+// KEY=VALUE lines; blank lines and # comments skipped; an optional `export ` prefix and matching
+// surrounding quotes are removed.
+
+std::string emulate_usage();
+
+}  // namespace snapbus::emulator

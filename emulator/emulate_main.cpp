@@ -1,0 +1,112 @@
+#include "snapbus/emulator.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "emulate_config.h"
+#include "environment.h"
+#include "front_door.h"
+#include "http_exchange.h"
+#include "lambda_log.h"
+#include "orphan_guard.h"
+#include "process_tree.h"
+#include "runtime_api.h"
+
+namespace snapbus::emulator {
+namespace {
+
+void write_ready_file(const std::string& path, const std::string& runtime_api, const std::string& front_door) {
+  boost::json::object ready;
+  ready["runtimeApi"] = runtime_api;
+  ready["frontDoor"] = front_door;
+  ready["pid"] = ::getpid();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << boost::json::serialize(ready) << '\n';
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::fprintf(stderr, "snapbus emulate: cannot write the ready file %s: %s\n", path.c_str(), ec.message().c_str());
+}
+
+std::string host_port(const tcp::endpoint& endpoint) {
+  return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+}
+
+}  // namespace
+
+int emulate_main(int argc, char** argv) {
+  ParsedArgs parsed;
+  try {
+    parsed = parse_emulate_args(std::vector<std::string>(argv, argv + argc));
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "snapbus emulate: %s\n", e.what());
+    return 2;
+  }
+  if (parsed.help) {
+    std::fputs(emulate_usage().c_str(), stdout);
+    return 0;
+  }
+  const Config& config = parsed.config;
+
+  // The guard is forked first, while this process has no threads, sockets or signal handlers.
+  const std::string marker = new_marker();
+  start_orphan_guard(marker);
+
+  asio::io_context io;
+  LambdaLog log(stdout);
+  Environment env(io, config, log, marker);
+  tcp::endpoint runtime_api;
+  tcp::endpoint front_door;
+  try {
+    runtime_api = http_listen(io, config.host, config.runtime_api_port,
+                              [&env](HttpExchange& ex) { return serve_runtime_api(env, ex); });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s\n", config.host.c_str(),
+                 config.runtime_api_port, e.what());
+    return 1;
+  }
+  try {
+    front_door = http_listen(io, config.host, config.port,
+                             [&env](HttpExchange& ex) { return serve_front_door(env, ex); });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the front door: %s (use --port)\n",
+                 config.host.c_str(), config.port, e.what());
+    return 1;
+  }
+  env.set_runtime_api(host_port(runtime_api));
+  std::fprintf(stderr, "snapbus emulate: Runtime API on %s, front door on http://%s (RIE path POST %s)\n",
+               host_port(runtime_api).c_str(), host_port(front_door).c_str(), std::string(kRiePath).c_str());
+  std::fflush(stderr);
+  if (!config.ready_file.empty()) write_ready_file(config.ready_file, host_port(runtime_api), host_port(front_door));
+
+  int exit_code = 1;
+  asio::co_spawn(io, env.run(), [&](std::exception_ptr error, int code) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "snapbus emulate: internal error: %s\n", e.what());
+      }
+      // Whatever went wrong, the function must not outlive us.
+      kill_descendants_and_reap(::getpid(), std::chrono::seconds(5));
+      exit_code = 1;
+    } else {
+      exit_code = code;
+    }
+    io.stop();
+  });
+  io.run();
+  return exit_code;
+}
+
+}  // namespace snapbus::emulator

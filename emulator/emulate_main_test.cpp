@@ -1,0 +1,646 @@
+// End to end: the real `snapbus emulate`, real processes, real HTTP over loopback. Where the test
+// needs exact control of the runtime's calls, the test itself is the runtime client (the launched
+// "runtime" is then a sleeping placeholder); elsewhere a Python runtime written against the
+// documented API runs under the emulator.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "base64.h"
+#include "emulator_test_harness.h"
+
+namespace snapbus::emulator::testing {
+namespace {
+
+const std::string kNext = "/2018-06-01/runtime/invocation/next";
+const std::string kRestoreNext = "/2018-06-01/runtime/restore/next";
+const std::string kInitError = "/2018-06-01/runtime/init/error";
+const std::string kRestoreError = "/2018-06-01/runtime/restore/error";
+const std::string kRegister = "/2020-01-01/extension/register";
+const std::string kEventNext = "/2020-01-01/extension/event/next";
+const std::vector<std::string> kPlaceholderRuntime = {"--", "/bin/sleep", "600"};
+
+std::string response_path(const std::string& id) { return "/2018-06-01/runtime/invocation/" + id + "/response"; }
+std::string error_path(const std::string& id) { return "/2018-06-01/runtime/invocation/" + id + "/error"; }
+
+std::vector<std::string> with(std::vector<std::string> flags, const std::vector<std::string>& runtime) {
+  flags.insert(flags.end(), runtime.begin(), runtime.end());
+  return flags;
+}
+
+template <typename T>
+bool ready(std::future<T>& f, std::chrono::milliseconds timeout = 20s) {
+  return f.wait_for(timeout) == std::future_status::ready;
+}
+
+std::string error_type(const HttpResult& r) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("errorType")) return {};
+  return std::string(v.as_object().at("errorType").as_string());
+}
+
+long long count_lines(const std::string& path) {
+  std::ifstream in(path);
+  long long n = 0;
+  std::string line;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+TEST(EmulateMain, HelpAndBadUsage) {
+  EmulatorProcess help("help", {"--help"}, false);
+  EXPECT_EQ(help.wait_exit(20s), 0);
+  EXPECT_NE(help.log().find("--while-frozen"), std::string::npos);
+  EmulatorProcess bad("bad", {"--timeout", "soon"}, false);
+  EXPECT_EQ(bad.wait_exit(20s), 2);
+  EXPECT_NE(bad.diagnostics().find("--timeout expects"), std::string::npos);
+}
+
+TEST(EmulateMain, PythonRuntimeServesFunctionUrlAndRiePath) {
+  EmulatorProcess emu("echo", with({"--handler", "app.handler", "--function-name", "fn"},
+                                   {"--", kPython, testdata("fake_runtime.py"), "echo"}));
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+
+  auto url = http_call(emu.front_door_port(), "GET", "/hello/world?a=1&a=2&b=x%20y", "", {{"Cookie", "c1=v1; c2=v2"}});
+  ASSERT_EQ(url.status, 200) << url.error << emu.diagnostics();
+  auto answer = boost::json::parse(url.body).as_object();
+  EXPECT_EQ(answer.at("handler"), "app.handler");
+  const auto& event = answer.at("echo").as_object();
+  EXPECT_EQ(event.at("version"), "2.0");
+  EXPECT_EQ(event.at("rawPath"), "/hello/world");
+  EXPECT_EQ(event.at("rawQueryString"), "a=1&a=2&b=x%20y");
+  EXPECT_EQ(event.at("queryStringParameters").at("a"), "1,2");
+  EXPECT_EQ(event.at("queryStringParameters").at("b"), "x y");
+  EXPECT_EQ(event.at("cookies").as_array().size(), 2U);
+  EXPECT_EQ(event.at("requestContext").at("http").at("method"), "GET");
+
+  auto raw = emu.invoke(R"({"k":1})");
+  ASSERT_EQ(raw.status, 200) << raw.error;
+  EXPECT_EQ(boost::json::parse(raw.body).at("echo").at("k"), 1);
+
+  EXPECT_EQ(emu.stop(), 0);
+  const std::string log = emu.log();
+  EXPECT_NE(log.find("INIT_START"), std::string::npos);
+  EXPECT_NE(log.find("INIT_REPORT Init Duration: "), std::string::npos);
+  EXPECT_NE(log.find("START RequestId: "), std::string::npos);
+  EXPECT_NE(log.find("END RequestId: "), std::string::npos);
+  const auto first_report = log.find("REPORT RequestId: ");
+  ASSERT_NE(first_report, std::string::npos);
+  // Lambda bills Init on the first invocation of an on-demand environment.
+  EXPECT_NE(log.substr(first_report, log.find('\n', first_report) - first_report).find("Init Duration: "),
+            std::string::npos);
+  auto report = boost::json::parse(emu.report()).as_object();
+  EXPECT_EQ(report.at("invocations").as_array().size(), 2U);
+  EXPECT_EQ(report.at("init").at("status"), "success");
+  EXPECT_EQ(report.at("exitCode"), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
+  EmulatorProcess emu("runtime_api", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+
+  // Wrong state during Init.
+  auto restore = emu.runtime_call("GET", kRestoreNext);
+  EXPECT_EQ(restore.status, 403);
+  EXPECT_EQ(error_type(restore), "InvalidStateTransition");
+  EXPECT_EQ(emu.runtime_call("POST", response_path("nope"), "{}").status, 403);
+  EXPECT_EQ(emu.runtime_call("POST", error_path("nope"), "{}").status, 403);
+  EXPECT_EQ(error_type(emu.runtime_call("POST", kRestoreError, "{}")), "InvalidStateTransition");
+  // Malformed input never changes state.
+  auto bad_json = emu.runtime_call("POST", kInitError, "{not json");
+  EXPECT_EQ(bad_json.status, 400);
+  EXPECT_EQ(error_type(bad_json), "InvalidRequest");
+  EXPECT_EQ(emu.runtime_call("GET", "/2018-06-01/runtime/nothing").status, 404);
+  EXPECT_EQ(emu.runtime_call("POST", kNext).status, 405);
+  {
+    RawConnection raw(emu.runtime_api_port());
+    raw.send("THIS IS NOT HTTP\r\n\r\n");
+    EXPECT_TRUE(raw.read_until("400", 10s)) << raw.received();
+  }
+
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked = std::async(std::launch::async, [&] {
+    return http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", R"({"n":1})",
+                     {{"X-Amz-Client-Context", "Y3R4"}, {"X-Amz-Cognito-Identity", R"({"id":"c"})"}});
+  });
+  ASSERT_TRUE(ready(next));
+  auto event = next.get();
+  ASSERT_EQ(event.status, 200) << event.error;
+  EXPECT_EQ(event.body, R"({"n":1})");
+  const std::string id = event.header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(id.size(), 36U);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_GT(std::stoll(event.header("lambda-runtime-deadline-ms")), now_ms);
+  EXPECT_EQ(event.header("lambda-runtime-invoked-function-arn"),
+            "arn:aws:lambda:us-east-1:000000000000:function:function");
+  EXPECT_EQ(event.header("lambda-runtime-trace-id").rfind("Root=1-", 0), 0U);
+  EXPECT_EQ(event.header("lambda-runtime-client-context"), "Y3R4");
+  EXPECT_EQ(event.header("lambda-runtime-cognito-identity"), R"({"id":"c"})");
+
+  // Wrong state while invoking.
+  EXPECT_EQ(error_type(emu.runtime_call("GET", kNext)), "InvalidStateTransition");
+  EXPECT_EQ(error_type(emu.runtime_call("POST", kInitError, "{}")), "InvalidStateTransition");
+  EXPECT_EQ(error_type(emu.runtime_call("GET", kRestoreNext)), "InvalidStateTransition");
+  EXPECT_EQ(emu.runtime_call("POST", response_path("not-the-id"), "{}").status, 400);
+
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id), R"({"ok":true})").status, 202);
+  ASSERT_TRUE(ready(invoked));
+  auto answer = invoked.get();
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, R"({"ok":true})");
+  EXPECT_EQ(error_type(emu.runtime_call("POST", response_path(id), "{}")), "InvalidStateTransition");
+
+  // invocation/error: the RIE path flags it, a Function URL answers 502.
+  auto next2 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto url = std::async(std::launch::async, [&] { return http_call(emu.front_door_port(), "GET", "/x"); });
+  ASSERT_TRUE(ready(next2));
+  const std::string id2 = next2.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", error_path(id2), "{oops").status, 400);
+  EXPECT_EQ(emu.runtime_call("POST", error_path(id2), R"({"errorMessage":"bad","errorType":"ValueError"})",
+                             {{"Lambda-Runtime-Function-Error-Type", "Unhandled"}})
+                .status,
+            202);
+  ASSERT_TRUE(ready(url));
+  auto url_answer = url.get();
+  EXPECT_EQ(url_answer.status, 502);
+  EXPECT_NE(url_answer.body.find("ValueError"), std::string::npos);
+
+  auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto raw_err = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next3));
+  const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", error_path(id3), R"({"errorMessage":"bad","errorType":"KeyError"})").status,
+            202);
+  ASSERT_TRUE(ready(raw_err));
+  auto raw_answer = raw_err.get();
+  EXPECT_EQ(raw_answer.status, 200);
+  EXPECT_EQ(raw_answer.header("x-amz-function-error"), "Unhandled");
+  EXPECT_EQ(error_type(raw_answer), "KeyError");
+
+  // Park the runtime in invocation/next so shutdown meets a long poll, as in Lambda.
+  auto parked = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext, {}, {}, 20s); });
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: " + id3));
+  EXPECT_EQ(emu.stop(), 0);
+  EXPECT_TRUE(ready(parked));
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, StreamingRelaysChunkByChunkWithMidStreamErrorTrailer) {
+  EmulatorProcess emu("streaming", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+
+  // Function URL with the http-integration prelude.
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  RawConnection client(emu.front_door_port());
+  ASSERT_TRUE(client.connected());
+  client.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(ready(next));
+  const std::string id = next.get().header("lambda-runtime-aws-request-id");
+  RawConnection runtime(emu.runtime_api_port());
+  runtime.send("POST " + response_path(id) +
+               " HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
+               "Content-Type: application/vnd.awslambda.http-integration-response\r\n"
+               "Transfer-Encoding: chunked\r\n"
+               "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n");
+  const std::string prelude = R"({"statusCode":201,"headers":{"x-from-prelude":"yes"},"cookies":["s=1"]})";
+  std::string first = prelude + std::string(8, '\0') + "first-piece;";
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx\r\n", first.size());
+  runtime.send(size + first + "\r\n");
+  // The first piece reaches the client while the function is still streaming.
+  ASSERT_TRUE(client.read_until("first-piece;", 10s)) << client.received();
+  EXPECT_NE(client.received().find("HTTP/1.1 201"), std::string::npos);
+  EXPECT_NE(client.received().find("x-from-prelude: yes"), std::string::npos);
+  EXPECT_NE(client.received().find("Set-Cookie: s=1"), std::string::npos);
+  EXPECT_EQ(client.received().find("second-piece;"), std::string::npos);
+  runtime.send("d\r\nsecond-piece;\r\n0\r\n\r\n");
+  ASSERT_TRUE(client.read_until("second-piece;\r\n0\r\n\r\n", 10s)) << client.received();
+  ASSERT_TRUE(runtime.read_until("202", 10s));
+
+  // RIE path, mid-stream error: the client sees the bytes, then the error in the trailers.
+  auto next2 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  RawConnection raw_client(emu.front_door_port());
+  raw_client.send("POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  ASSERT_TRUE(ready(next2));
+  const std::string id2 = next2.get().header("lambda-runtime-aws-request-id");
+  RawConnection runtime2(emu.runtime_api_port());
+  runtime2.send("POST " + response_path(id2) +
+                " HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
+                "Transfer-Encoding: chunked\r\n"
+                "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n"
+                "6\r\nhello;\r\n");
+  ASSERT_TRUE(raw_client.read_until("hello;", 10s)) << raw_client.received();
+  const std::string error_json = R"({"errorMessage":"broke","errorType":"StreamBroke"})";
+  runtime2.send("0\r\nLambda-Runtime-Function-Error-Type: StreamBroke\r\nLambda-Runtime-Function-Error-Body: " +
+                base64_encode(error_json) + "\r\n\r\n");
+  ASSERT_TRUE(raw_client.read_until("Lambda-Runtime-Function-Error-Type: StreamBroke", 10s)) << raw_client.received();
+  ASSERT_TRUE(runtime2.read_until("202", 10s));
+
+  EXPECT_TRUE(emu.wait_for_log("REPORT RequestId: " + id2));
+  EXPECT_EQ(emu.stop(), 0);
+  auto report = boost::json::parse(emu.report()).as_object();
+  EXPECT_EQ(report.at("invocations").as_array().at(1).at("errorType"), "StreamBroke");
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, PythonRuntimeStreamingErrorTrailer) {
+  EmulatorProcess emu("py_stream", {"--", kPython, testdata("fake_runtime.py"), "stream-error"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  RawConnection client(emu.front_door_port());
+  client.send("POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  ASSERT_TRUE(client.read_until("Lambda-Runtime-Function-Error-Type: StreamBroke", 20s)) << client.received();
+  EXPECT_NE(client.received().find("first;"), std::string::npos);
+  EXPECT_NE(client.received().find("second;"), std::string::npos);
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
+  EmulatorProcess emu("crash_invoke", {"--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  auto answer = emu.invoke("{}");
+  EXPECT_EQ(answer.status, 200) << answer.error;
+  EXPECT_EQ(answer.header("x-amz-function-error"), "Unhandled");
+  EXPECT_EQ(error_type(answer), "Runtime.ExitError");
+  EXPECT_EQ(emu.wait_exit(20s), 5);
+  EXPECT_NE(emu.log().find("Error Type: Runtime.ExitError"), std::string::npos) << emu.log();
+  EXPECT_NE(emu.log().find("Runtime exited with error: exit status 3"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, RuntimeCrashDuringInitFailsInit) {
+  EmulatorProcess emu("crash_init", {"--", kPython, testdata("fake_runtime.py"), "crash-init"}, false);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("INIT_REPORT Init Duration: "), std::string::npos);
+  EXPECT_NE(emu.log().find("Status: error\tError Type: Runtime.ExitError"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, MissingRuntimeIsInvalidEntrypoint) {
+  EmulatorProcess emu("no_runtime", {"--", "/nonexistent/bootstrap"}, false);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("Runtime.InvalidEntrypoint"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, InitErrorTearsTheEnvironmentDown) {
+  EmulatorProcess emu("init_error", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started());
+  auto r = emu.runtime_call("POST", kInitError, R"({"errorMessage":"no config","errorType":"ConfigError"})",
+                            {{"Lambda-Runtime-Function-Error-Type", "Runtime.BeforeSnapshotError"}});
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("Error Type: Runtime.BeforeSnapshotError"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, ExtensionThatNeverRegistersFailsInit) {
+  const std::string opt = test_dir("opt_lazy");
+  write_script(opt + "/extensions/lazy-extension", "#!/bin/sh\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("lazy_extension", with({"--opt", opt, "--init-timeout", "1"}, kPlaceholderRuntime), false);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("Status: timeout\tError Type: Sandbox.Timedout"), std::string::npos) << emu.log();
+  EXPECT_NE(emu.log().find("lazy-extension never registered"), std::string::npos) << emu.log();
+  // The runtime starts only after every extension registered: it never started.
+  EXPECT_EQ(emu.diagnostics().find("started runtime"), std::string::npos);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, ExtensionsApiLifecycle) {
+  const std::string opt = test_dir("opt_ext");
+  write_script(opt + "/extensions/watcher", "#!/bin/sh\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("extensions", with({"--opt", opt}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+
+  EXPECT_EQ(emu.runtime_call("POST", kRegister, R"({"events":["INVOKE"]})").status, 400);  // no name
+  EXPECT_EQ(emu.runtime_call("POST", kRegister, R"({"events":["LUNCH"]})", {{"Lambda-Extension-Name", "watcher"}})
+                .status,
+            400);
+  EXPECT_EQ(emu.runtime_call("POST", kRegister, "{nope", {{"Lambda-Extension-Name", "watcher"}}).status, 400);
+  EXPECT_EQ(emu.runtime_call("GET", kEventNext).status, 403);  // no identifier
+  EXPECT_EQ(emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", "bogus"}}).status, 403);
+
+  auto reg = emu.runtime_call("POST", kRegister, R"({"events":["INVOKE","SHUTDOWN"]})",
+                              {{"Lambda-Extension-Name", "watcher"}});
+  ASSERT_EQ(reg.status, 200) << reg.body;
+  const std::string ext_id = reg.header("lambda-extension-identifier");
+  ASSERT_FALSE(ext_id.empty());
+  EXPECT_EQ(boost::json::parse(reg.body).at("functionName"), "function");
+  EXPECT_EQ(emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "watcher"}}).status, 403);
+  ASSERT_TRUE(std::filesystem::exists(emu.dir() + "/stdout.log"));
+
+  // Init ends only when the runtime and the extension both wait.
+  auto runtime_next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(emu.log().find("INIT_REPORT"), std::string::npos);
+  auto ext_next = std::async(std::launch::async, [&] {
+    return emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", ext_id}});
+  });
+  ASSERT_TRUE(emu.wait_for_log("INIT_REPORT"));
+  EXPECT_EQ(emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "late"}}).status, 403);
+  EXPECT_EQ(emu.runtime_call("POST", "/2020-01-01/extension/init/error", "{}",
+                             {{"Lambda-Extension-Identifier", ext_id}})
+                .status,
+            403);
+
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke(R"({"x":2})"); });
+  ASSERT_TRUE(ready(runtime_next));
+  const std::string id = runtime_next.get().header("lambda-runtime-aws-request-id");
+  ASSERT_TRUE(ready(ext_next));
+  auto invoke_event = boost::json::parse(ext_next.get().body).as_object();
+  EXPECT_EQ(invoke_event.at("eventType"), "INVOKE");
+  EXPECT_EQ(std::string(invoke_event.at("requestId").as_string()), id);
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id), "\"done\"").status, 202);
+  ASSERT_TRUE(ready(invoked));
+  EXPECT_EQ(invoked.get().body, "\"done\"");
+  // END/REPORT wait for the extension to finish its INVOKE work.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(emu.log().find("END RequestId"), std::string::npos);
+  auto shutdown_event = std::async(std::launch::async, [&] {
+    return emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", ext_id}});
+  });
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: " + id));
+
+  ::kill(emu.pid(), SIGTERM);
+  ASSERT_TRUE(ready(shutdown_event));
+  auto shutdown = boost::json::parse(shutdown_event.get().body).as_object();
+  EXPECT_EQ(shutdown.at("eventType"), "SHUTDOWN");
+  EXPECT_EQ(shutdown.at("shutdownReason"), "spindown");
+  EXPECT_EQ(emu.wait_exit(20s), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, ExtensionExitErrorFailsTheInvokePhase) {
+  const std::string opt = test_dir("opt_exit");
+  write_script(opt + "/extensions/quitter", "#!/bin/sh\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("ext_exit_error", with({"--opt", opt}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto reg = emu.runtime_call("POST", kRegister, R"({"events":[]})", {{"Lambda-Extension-Name", "quitter"}});
+  ASSERT_EQ(reg.status, 200);
+  const std::string ext_id = reg.header("lambda-extension-identifier");
+  auto r = emu.runtime_call("POST", "/2020-01-01/extension/exit/error", R"({"errorMessage":"bye"})",
+                            {{"Lambda-Extension-Identifier", ext_id},
+                             {"Lambda-Extension-Function-Error-Type", "Extension.Bye"}});
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("Extension.Bye"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, SnapStartRestoreNextAndWhileFrozen) {
+  const std::string marker_file = test_dir("while_frozen") + "/ran";
+  EmulatorProcess emu("snapstart", with({"--snapstart", "--while-frozen", "touch " + marker_file},
+                                        kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
+  ASSERT_TRUE(ready(restore));
+  EXPECT_EQ(restore.get().status, 200);
+  EXPECT_TRUE(std::filesystem::exists(marker_file));
+  const std::string log = emu.log();
+  EXPECT_NE(log.find("INIT_REPORT"), std::string::npos);
+  EXPECT_NE(log.find("RESTORE_START"), std::string::npos);
+  EXPECT_EQ(log.find("RESTORE_REPORT"), std::string::npos);  // the restore ends with the next call
+  EXPECT_EQ(error_type(emu.runtime_call("GET", kRestoreNext)), "InvalidStateTransition");
+
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  ASSERT_TRUE(emu.wait_for_log("RESTORE_REPORT Restore Duration: "));
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next));
+  const std::string id = next.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id), "1").status, 202);
+  ASSERT_TRUE(ready(invoked));
+  ASSERT_TRUE(emu.wait_for_log("Restore Duration: ", 10s));
+  EXPECT_TRUE(emu.wait_for_log("Billed Restore Duration"));
+  EXPECT_EQ(emu.stop(), 0);
+  EXPECT_NE(emu.report().find("\"restore\":{"), std::string::npos);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, SnapStartRuntimeThatNeverCallsRestoreNext) {
+  EmulatorProcess emu("no_restore_next", with({"--snapstart"}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke(R"({"after":"restore"})"); });
+  ASSERT_TRUE(ready(next));
+  auto event = next.get();
+  EXPECT_EQ(event.body, R"({"after":"restore"})");
+  const std::string log = emu.log();
+  // No invocation before the snapshot: the restore bracket comes first.
+  EXPECT_LT(log.find("RESTORE_REPORT"), log.find("START RequestId"));
+  EXPECT_EQ(emu.runtime_call("POST", response_path(event.header("lambda-runtime-aws-request-id")), "1").status, 202);
+  ASSERT_TRUE(ready(invoked));
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
+  EmulatorProcess emu("restore_timeout", with({"--snapstart", "--restore-timeout", "1"}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto queued = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
+  ASSERT_TRUE(ready(restore));
+  // ... and never call invocation/next.
+  EXPECT_EQ(emu.wait_exit(20s), 4);
+  ASSERT_TRUE(ready(queued));
+  EXPECT_EQ(error_type(queued.get()), "SnapStartTimeoutException");
+  EXPECT_NE(emu.log().find("RESTORE_REPORT Restore Duration: "), std::string::npos);
+  EXPECT_NE(emu.log().find("Status: timeout\tError Type: SnapStartTimeoutException"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, RestoreErrorTearsTheEnvironmentDown) {
+  EmulatorProcess emu("restore_error", with({"--snapstart"}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
+  ASSERT_TRUE(ready(restore));
+  auto r = emu.runtime_call("POST", kRestoreError, R"({"errorMessage":"hook failed","errorType":"HookError"})",
+                            {{"Lambda-Runtime-Function-Error-Type", "Runtime.AfterRestoreError"}});
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(emu.wait_exit(20s), 4);
+  EXPECT_NE(emu.log().find("Status: error\tError Type: Runtime.AfterRestoreError"), std::string::npos) << emu.log();
+  EXPECT_NE(emu.log().find("hook failed"), std::string::npos);
+  emu.expect_no_survivors();
+}
+
+class FrozenTree : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FrozenTree, TickingChildMakesNoProgressWhileFrozenAndResumesAfter) {
+  const std::string dir = test_dir("ticker_" + GetParam());
+  const std::string ticks = dir + "/ticks";
+  // While frozen: count the ticks, wait well past several tick periods, count again.
+  const std::string probe = write_script(
+      dir + "/probe.sh", "#!/bin/sh\nwc -l < " + ticks + " > " + dir + "/before\nsleep 0.3\nwc -l < " + ticks +
+                             " > " + dir + "/after\n");
+  EmulatorProcess emu("frozen_" + GetParam(),
+                      {"--snapstart", "--freezer", GetParam(), "--while-frozen", probe, "--", kPython,
+                       testdata("fake_runtime.py"), "ticker", ticks});
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!emu.wait_for_log("RESTORE_REPORT", 10ms) && std::chrono::steady_clock::now() < deadline) {
+    if (auto code = emu.wait_exit(0ms)) {
+      if (GetParam() == "cgroup" && emu.diagnostics().find("--freezer cgroup") != std::string::npos) {
+        GTEST_SKIP() << "no writable cgroup v2 here: " << emu.diagnostics();
+      }
+      FAIL() << "emulator exited with " << *code << ": " << emu.diagnostics();
+    }
+  }
+  ASSERT_TRUE(emu.wait_for_log("RESTORE_REPORT", 1s)) << emu.diagnostics();
+  std::ifstream b(dir + "/before");
+  std::ifstream a(dir + "/after");
+  long long frozen_start = -1;
+  long long frozen_end = -2;
+  b >> frozen_start;
+  a >> frozen_end;
+  EXPECT_GE(frozen_start, 3);
+  EXPECT_EQ(frozen_start, frozen_end) << "the ticking child made progress while frozen";
+  // Thawed: the child ticks again.
+  const auto resume_deadline = std::chrono::steady_clock::now() + 10s;
+  while (count_lines(ticks) <= frozen_end + 5 && std::chrono::steady_clock::now() < resume_deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(count_lines(ticks), frozen_end + 5);
+  auto answer = emu.invoke(R"({"ping":1})");
+  EXPECT_EQ(answer.status, 200) << answer.error << emu.diagnostics() << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  EXPECT_NE(emu.report().find("\"freezer\":\"" + GetParam() + "\""), std::string::npos) << emu.report();
+  emu.expect_no_survivors();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FrozenTree, ::testing::Values("signal", "cgroup"));
+
+TEST(EmulateMain, InterruptedWhileFrozenLeavesNothingBehind) {
+  const std::string dir = test_dir("interrupted");
+  const std::string started = dir + "/started";
+  EmulatorProcess emu("interrupted",
+                      {"--snapstart", "--while-frozen", "touch " + started + "; exec /bin/sleep 600", "--", kPython,
+                       testdata("fake_runtime.py"), "ticker", dir + "/ticks"},
+                      false);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!std::filesystem::exists(started) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(std::filesystem::exists(started)) << emu.diagnostics();
+  EXPECT_EQ(emu.stop(SIGINT), 0);
+  emu.expect_no_survivors();
+}
+
+}  // namespace
+}  // namespace snapbus::emulator::testing
+
+namespace snapbus::emulator::testing {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TEST(EmulateMain, RuntimeStartsThroughExecWrapperWithLambdaEnvironment) {
+  const std::string dir = test_dir("wrapper");
+  const std::string task_root = dir + "/task";
+  std::filesystem::create_directories(task_root);
+  const std::string wrapper = write_script(
+      dir + "/wrapper.sh", "#!/bin/sh\nenv > " + dir + "/env.txt\npwd > " + dir + "/cwd.txt\necho \"$@\" > " + dir +
+                               "/args.txt\nexec \"$@\"\n");
+  {
+    std::ofstream env_file(dir + "/function.env");
+    env_file << "# settings as the console shows them\nAWS_LAMBDA_EXEC_WRAPPER=" << wrapper
+             << "\nAWS_LAMBDA_FUNCTION_MEMORY_SIZE=256\nFROM_FILE=yes\n";
+  }
+  EmulatorProcess emu("wrapper", {"--env-file", dir + "/function.env", "--env", "FROM_FLAG=1", "--task-root",
+                                  task_root, "--handler", "app.handler", "--function-name", "fn", "--region",
+                                  "eu-west-1", "--", "/bin/sleep", "600"});
+  ASSERT_TRUE(emu.started());
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (read_file(dir + "/args.txt").empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const std::string env = read_file(dir + "/env.txt");
+  for (const std::string& expected :
+       {"AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(emu.runtime_api_port()),
+        std::string("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"), "LAMBDA_TASK_ROOT=" + task_root,
+        std::string("_HANDLER=app.handler"), std::string("AWS_LAMBDA_FUNCTION_NAME=fn"),
+        std::string("AWS_LAMBDA_FUNCTION_VERSION=$LATEST"), std::string("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"),
+        std::string("AWS_REGION=eu-west-1"), std::string("AWS_DEFAULT_REGION=eu-west-1"),
+        std::string("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/fn"), std::string("AWS_LAMBDA_LOG_STREAM_NAME="),
+        std::string("FROM_FILE=yes"), std::string("FROM_FLAG=1"), std::string("TZ=:UTC")}) {
+    EXPECT_NE(env.find(expected), std::string::npos) << expected << " missing from\n" << env;
+  }
+  EXPECT_EQ(read_file(dir + "/args.txt"), "/bin/sleep 600\n");
+  EXPECT_EQ(read_file(dir + "/cwd.txt"), task_root + "\n");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, NothingSurvivesTheEmulatorBeingKilled) {
+  const std::string dir = test_dir("sigkill");
+  const std::string opt = dir + "/opt";
+  write_script(opt + "/extensions/sleepy", "#!/bin/sh\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("sigkill", {"--snapstart", "--opt", opt, "--", kPython, testdata("fake_runtime.py"), "ticker",
+                                  dir + "/ticks"});
+  ASSERT_TRUE(emu.started());
+  auto reg = emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "sleepy"}});
+  ASSERT_EQ(reg.status, 200);
+  auto parked = std::async(std::launch::async, [&] {
+    return emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", reg.header("lambda-extension-identifier")}});
+  });
+  // By now the runtime has forked its ticking child: SIGKILL of the emulator would orphan it.
+  ASSERT_TRUE(emu.wait_for_log("RESTORE_REPORT")) << emu.diagnostics();
+  EXPECT_EQ(emu.stop(SIGKILL), 128 + SIGKILL);
+  EXPECT_TRUE(ready(parked));
+  emu.expect_no_survivors(10s);
+}
+
+}  // namespace
+}  // namespace snapbus::emulator::testing
+
+namespace snapbus::emulator::testing {
+namespace {
+
+TEST(EmulateMain, FunctionTimeoutIsSandboxTimedout) {
+  EmulatorProcess emu("timeout", with({"--timeout", "0.5"}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto answer = emu.invoke("{}");  // the "runtime" takes the event and never answers
+  ASSERT_TRUE(ready(next));
+  EXPECT_EQ(error_type(answer), "Sandbox.Timedout");
+  EXPECT_EQ(emu.wait_exit(20s), 5);
+  EXPECT_NE(emu.log().find("Task timed out after 0.50 seconds"), std::string::npos) << emu.log();
+  EXPECT_NE(emu.log().find("Status: timeout\tError Type: Sandbox.Timedout"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+}  // namespace
+}  // namespace snapbus::emulator::testing
+
+namespace snapbus::emulator::testing {
+namespace {
+
+TEST(EmulateMain, FrontDoorAnswersExpectContinue) {
+  EmulatorProcess emu("expect", {"--", kPython, testdata("fake_runtime.py"), "echo"});
+  ASSERT_TRUE(emu.started());
+  RawConnection client(emu.front_door_port());
+  const std::string body = R"({"big":")" + std::string(4000, 'x') + R"("})";
+  client.send("POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  ASSERT_TRUE(client.read_until("HTTP/1.1 100 Continue\r\n\r\n", 10s)) << client.received();
+  client.send(body);
+  EXPECT_TRUE(client.read_until("xxx\"}, \"handler\"", 20s)) << client.received().substr(0, 300);
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+}  // namespace
+}  // namespace snapbus::emulator::testing

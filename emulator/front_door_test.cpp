@@ -1,0 +1,90 @@
+#include "front_door.h"
+
+#include <gtest/gtest.h>
+
+#include "base64.h"
+
+namespace snapbus::emulator {
+namespace {
+
+http::request_header<> request(http::verb verb, const std::string& target) {
+  http::request_header<> head;
+  head.method(verb);
+  head.target(target);
+  head.version(11);
+  head.set(http::field::host, "fn.lambda-url.localhost:9000");
+  return head;
+}
+
+TEST(FrontDoor, EventFollowsPayloadVersion2) {
+  auto head = request(http::verb::post, "/p/q?x=1&y=%2F&x=2");
+  head.insert("X-Multi", "a");
+  head.insert("X-Multi", "b");
+  head.set(http::field::cookie, "a=1; b=2");
+  head.set(http::field::content_type, "application/json");
+  auto event = boost::json::parse(function_url_event(head, R"({"v":1})", "127.0.0.1",
+                                                     std::chrono::system_clock::time_point{}))
+                   .as_object();
+  EXPECT_EQ(event.at("version"), "2.0");
+  EXPECT_EQ(event.at("routeKey"), "$default");
+  EXPECT_EQ(event.at("rawPath"), "/p/q");
+  EXPECT_EQ(event.at("rawQueryString"), "x=1&y=%2F&x=2");
+  EXPECT_EQ(event.at("queryStringParameters").at("x"), "1,2");
+  EXPECT_EQ(event.at("queryStringParameters").at("y"), "/");
+  EXPECT_EQ(event.at("headers").at("x-multi"), "a,b");
+  EXPECT_FALSE(event.at("headers").as_object().contains("cookie"));
+  EXPECT_EQ(event.at("cookies").as_array().size(), 2U);
+  EXPECT_EQ(event.at("body"), R"({"v":1})");
+  EXPECT_EQ(event.at("isBase64Encoded"), false);
+  const auto& ctx = event.at("requestContext").as_object();
+  EXPECT_EQ(ctx.at("domainName"), "fn.lambda-url.localhost");
+  EXPECT_EQ(ctx.at("domainPrefix"), "fn");
+  EXPECT_EQ(ctx.at("http").at("method"), "POST");
+  EXPECT_EQ(ctx.at("time"), "01/Jan/1970:00:00:00 +0000");
+}
+
+TEST(FrontDoor, BinaryBodiesAreBase64) {
+  auto head = request(http::verb::put, "/");
+  head.set(http::field::content_type, "application/octet-stream");
+  const std::string body("\x00\xff\x10", 3);
+  auto event = boost::json::parse(function_url_event(head, body, "127.0.0.1", {})).as_object();
+  EXPECT_EQ(event.at("isBase64Encoded"), true);
+  EXPECT_EQ(base64_decode(event.at("body").as_string()), body);
+  EXPECT_FALSE(event.contains("queryStringParameters"));
+}
+
+TEST(FrontDoor, StructuredReply) {
+  auto reply = function_url_reply(
+      R"({"statusCode":404,"headers":{"x-a":"1","x-n":2},"cookies":["c=1","d=2"],"body":"aGk=","isBase64Encoded":true})");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, http::status::not_found);
+  EXPECT_EQ(reply->headers["x-a"], "1");
+  EXPECT_EQ(reply->headers["x-n"], "2");
+  EXPECT_EQ(std::distance(reply->headers.equal_range(http::field::set_cookie).first,
+                          reply->headers.equal_range(http::field::set_cookie).second),
+            2);
+  EXPECT_EQ(reply->body, "hi");
+}
+
+TEST(FrontDoor, AnythingElseIsA200JsonBody) {
+  for (const char* payload : {R"({"message":"hi"})", R"("text")", "[1,2]", "not json at all"}) {
+    auto reply = function_url_reply(payload);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, http::status::ok);
+    EXPECT_EQ(reply->headers[http::field::content_type], "application/json");
+    EXPECT_EQ(reply->body, std::string(payload));
+  }
+}
+
+TEST(FrontDoor, MalformedRepliesAreRejected) {
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":"two hundred"})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":99})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"body":"***","isBase64Encoded":true})"));
+  EXPECT_FALSE(parse_prelude("{"));
+  auto prelude = parse_prelude(R"({"statusCode":201,"headers":{"a":"b"}})");
+  ASSERT_TRUE(prelude);
+  EXPECT_EQ(prelude->status, http::status::created);
+}
+
+}  // namespace
+}  // namespace snapbus::emulator

@@ -1,0 +1,213 @@
+#include "http_exchange.h"
+
+#include <array>
+
+#include <boost/json.hpp>
+
+namespace snapbus::emulator {
+namespace {
+
+constexpr std::size_t kHeaderLimit = 64 * 1024;
+
+asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<HttpHandler> handler) {
+  socket.set_option(tcp::no_delay(true));
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(kHeaderLimit);
+    boost::system::error_code ec;
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted) {
+      break;
+    }
+    HttpExchange exchange(stream, buffer, parser);
+    if (ec) {
+      exchange.close_after();
+      co_await exchange.respond_error(http::status::bad_request, "InvalidRequest",
+                                      "malformed HTTP request: " + ec.message());
+      break;
+    }
+    std::optional<HttpError> failure;
+    try {
+      co_await (*handler)(exchange);
+    } catch (const HttpError& e) {
+      failure = e;
+    } catch (const boost::system::system_error&) {
+      break;  // the peer went away mid-exchange
+    }
+    if (failure) {
+      if (exchange.responded()) break;
+      exchange.close_after();
+      try {
+        co_await exchange.respond_error(failure->status(), failure->type(), failure->what());
+      } catch (const boost::system::system_error&) {
+      }
+      break;
+    }
+    if (!exchange.reusable()) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::shared_ptr<HttpHandler> handler) {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // e.g. EMFILE: keep serving the connections we have, and do not spin while none can be accepted.
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    asio::co_spawn(acceptor.get_executor(), serve_connection(std::move(socket), handler), asio::detached);
+  }
+}
+
+}  // namespace
+
+std::string json_error(std::string_view type, std::string_view message) {
+  boost::json::object o;
+  o["errorMessage"] = message;
+  o["errorType"] = type;
+  return boost::json::serialize(o);
+}
+
+std::string_view HttpExchange::header(std::string_view name) const {
+  auto it = head_.find(name);
+  if (it == head_.end()) return {};
+  return {it->value().data(), it->value().size()};
+}
+
+std::string HttpExchange::remote_address() const {
+  boost::system::error_code ec;
+  auto ep = stream_.socket().remote_endpoint(ec);
+  return ec ? std::string("127.0.0.1") : ep.address().to_string();
+}
+
+bool HttpExchange::reusable() const {
+  return !close_after_ && (!has_body_ || body_consumed_) && keep_alive_;
+}
+
+asio::awaitable<void> HttpExchange::send_continue() {
+  // curl sends "Expect: 100-continue" before bodies over 1 KB and waits a second for this answer.
+  if (!boost::beast::iequals(head_[http::field::expect], "100-continue")) co_return;
+  http::response<http::empty_body> go_on{http::status::continue_, 11};
+  co_await http::async_write(stream_, go_on, asio::use_awaitable);
+}
+
+asio::awaitable<std::string> HttpExchange::read_body(std::uint64_t limit) {
+  if (!has_body_) {
+    body_consumed_ = true;
+    co_return std::string();
+  }
+  co_await send_continue();
+  http::request_parser<http::string_body> body_parser(std::move(parser_));
+  body_parser.body_limit(limit);
+  boost::system::error_code ec;
+  co_await http::async_read(stream_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == http::error::body_limit) {
+    throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
+                    "request body exceeds " + std::to_string(limit) + " bytes");
+  }
+  if (ec == asio::error::eof || ec == http::error::partial_message || ec == asio::error::connection_reset) {
+    throw boost::system::system_error(ec);
+  }
+  if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
+  body_consumed_ = true;
+  co_return std::move(body_parser.get().body());
+}
+
+asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit,
+                                                             const std::function<void(std::string_view)>& on_piece) {
+  if (!has_body_) {
+    body_consumed_ = true;
+    co_return http::fields(head_);
+  }
+  co_await send_continue();
+  http::request_parser<http::buffer_body> body_parser(std::move(parser_));
+  body_parser.body_limit(limit);
+  std::array<char, 64 * 1024> chunk{};
+  while (!body_parser.is_done()) {
+    body_parser.get().body().data = chunk.data();
+    body_parser.get().body().size = chunk.size();
+    boost::system::error_code ec;
+    co_await http::async_read_some(stream_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::body_limit) {
+      throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
+                      "streamed body exceeds " + std::to_string(limit) + " bytes");
+    }
+    if (ec == asio::error::eof || ec == http::error::partial_message || ec == asio::error::connection_reset ||
+        ec == http::error::end_of_stream) {
+      throw boost::system::system_error(ec);
+    }
+    if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
+    const std::size_t got = chunk.size() - body_parser.get().body().size;
+    if (got > 0) on_piece(std::string_view(chunk.data(), got));
+  }
+  body_consumed_ = true;
+  co_return http::fields(body_parser.get().base());
+}
+
+asio::awaitable<void> HttpExchange::respond(http::status status, std::string body, std::string_view content_type,
+                                            const http::fields* extra) {
+  http::response<http::string_body> res{status, 11};
+  if (has_body_ && !body_consumed_) close_after_ = true;
+  if (extra != nullptr) {
+    for (const auto& field : *extra) res.insert(field.name_string(), field.value());
+  }
+  if (!content_type.empty()) res.set(http::field::content_type, content_type);
+  res.body() = std::move(body);
+  res.keep_alive(!close_after_ && keep_alive_);
+  res.prepare_payload();
+  responded_ = true;
+  co_await http::async_write(stream_, res, asio::use_awaitable);
+}
+
+asio::awaitable<void> HttpExchange::respond_error(http::status status, std::string_view type,
+                                                  std::string_view message) {
+  co_await respond(status, json_error(type, message));
+}
+
+asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const http::fields& headers) {
+  http::response<http::empty_body> res{status, 11};
+  if (has_body_ && !body_consumed_) close_after_ = true;
+  for (const auto& field : headers) res.insert(field.name_string(), field.value());
+  res.keep_alive(!close_after_ && keep_alive_);
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  responded_ = true;
+  co_await http::async_write_header(stream_, serializer, asio::use_awaitable);
+}
+
+asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
+  if (data.empty()) co_return;  // an empty chunk would end the body
+  co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data.data(), data.size())), asio::use_awaitable);
+}
+
+asio::awaitable<void> HttpExchange::end_chunked(const http::fields* trailers) {
+  if (trailers != nullptr) {
+    co_await asio::async_write(stream_, http::make_chunk_last(*trailers), asio::use_awaitable);
+    co_return;
+  }
+  co_await asio::async_write(stream_, http::make_chunk_last(), asio::use_awaitable);
+}
+
+tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler) {
+  const tcp::endpoint wanted(asio::ip::make_address(host), port);
+  tcp::acceptor acceptor(io);
+  acceptor.open(wanted.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(wanted);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  const tcp::endpoint bound = acceptor.local_endpoint();
+  asio::co_spawn(io, accept_loop(std::move(acceptor), std::make_shared<HttpHandler>(std::move(handler))),
+                 asio::detached);
+  return bound;
+}
+
+}  // namespace snapbus::emulator

@@ -1,0 +1,116 @@
+#include "lambda_log.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace snapbus::emulator {
+
+std::string LambdaLog::format_ms(double ms) { return fmt::format("{:.2f} ms", ms); }
+
+void LambdaLog::line(const std::string& text) {
+  std::fputs(text.c_str(), out_);
+  std::fputc('\n', out_);
+  // The runtime writes to the same stream; flushing keeps the lines in the order things happened.
+  std::fflush(out_);
+}
+
+boost::json::object LambdaLog::outcome_json(double ms, const PhaseOutcome& outcome) {
+  boost::json::object o;
+  o["durationMs"] = ms;
+  o["status"] = outcome.status;
+  if (outcome.error_type.empty()) {
+    o["errorType"] = nullptr;
+  } else {
+    o["errorType"] = outcome.error_type;
+  }
+  return o;
+}
+
+namespace {
+std::string status_suffix(const PhaseOutcome& outcome) {
+  if (outcome.status == "success") return {};
+  std::string s = fmt::format("\tStatus: {}", outcome.status);
+  if (!outcome.error_type.empty()) s += fmt::format("\tError Type: {}", outcome.error_type);
+  return s;
+}
+}  // namespace
+
+void LambdaLog::init_start(const std::string& runtime_version) {
+  line(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
+}
+
+void LambdaLog::init_report(double ms, const PhaseOutcome& outcome) {
+  std::string phase = outcome.status == "success" ? std::string() : "\tPhase: init";
+  line(fmt::format("INIT_REPORT Init Duration: {}{}{}", format_ms(ms), phase, status_suffix(outcome)));
+  init_ = outcome_json(ms, outcome);
+}
+
+void LambdaLog::restore_start(const std::string& runtime_version) {
+  line(fmt::format("RESTORE_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
+}
+
+void LambdaLog::restore_report(double ms, const PhaseOutcome& outcome) {
+  line(fmt::format("RESTORE_REPORT Restore Duration: {}{}", format_ms(ms), status_suffix(outcome)));
+  restore_ = outcome_json(ms, outcome);
+}
+
+void LambdaLog::start(const std::string& request_id, const std::string& version) {
+  line(fmt::format("START RequestId: {} Version: {}", request_id, version));
+}
+
+void LambdaLog::end(const std::string& request_id) { line(fmt::format("END RequestId: {}", request_id)); }
+
+void LambdaLog::report(const InvocationReport& r) {
+  std::string text = fmt::format(
+      "REPORT RequestId: {}\tDuration: {}\tBilled Duration: {:.0f} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+      r.request_id, format_ms(r.duration_ms), std::ceil(r.duration_ms), r.memory_size_mb, r.max_memory_used_mb);
+  if (r.init_ms) text += fmt::format("\tInit Duration: {}", format_ms(*r.init_ms));
+  if (r.restore_ms) {
+    text += fmt::format("\tRestore Duration: {}\tBilled Restore Duration: {:.0f} ms", format_ms(*r.restore_ms),
+                        std::ceil(*r.restore_ms));
+  }
+  text += status_suffix(r.outcome);
+  line(text);
+  boost::json::object o = outcome_json(r.duration_ms, r.outcome);
+  o["requestId"] = r.request_id;
+  o["maxMemoryUsedMb"] = r.max_memory_used_mb;
+  invocations_.push_back(std::move(o));
+}
+
+void LambdaLog::error(const std::string& request_id, const std::string& message, const std::string& error_type) {
+  if (request_id.empty()) {
+    line(fmt::format("Error: {}\n{}", message, error_type));
+  } else {
+    line(fmt::format("RequestId: {} Error: {}\n{}", request_id, message, error_type));
+  }
+}
+
+boost::json::object LambdaLog::json(int exit_code) const {
+  boost::json::object o = extra_;
+  o["init"] = init_ ? boost::json::value(*init_) : boost::json::value(nullptr);
+  o["restore"] = restore_ ? boost::json::value(*restore_) : boost::json::value(nullptr);
+  o["invocations"] = invocations_;
+  o["exitCode"] = exit_code;
+  return o;
+}
+
+void LambdaLog::write_json(const std::string& path, int exit_code) const {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << boost::json::serialize(json(exit_code)) << '\n';
+    if (!out) {
+      std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s\n", path.c_str());
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s\n", path.c_str());
+}
+
+}  // namespace snapbus::emulator

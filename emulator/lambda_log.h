@@ -1,0 +1,68 @@
+// Lambda-style platform log lines (INIT_START ... REPORT) with measured durations, and the --json report.
+//
+//   LambdaLog log(stdout);
+//   log.init_start("snapbus-emulator");
+//   log.init_report(12.5, PhaseOutcome{});                 // INIT_REPORT Init Duration: 12.50 ms
+//   log.start("id", "$LATEST"); log.end("id");
+//   log.report({.request_id = "id", .duration_ms = 1.2, .memory_size_mb = 128});
+//   log.write_json("report.json", 0);
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <boost/json.hpp>
+
+namespace snapbus::emulator {
+
+struct PhaseOutcome {
+  std::string status = "success";  // success | error | timeout
+  std::string error_type;          // e.g. Runtime.ExitError, empty on success
+};
+
+struct InvocationReport {
+  std::string request_id;
+  double duration_ms = 0;
+  unsigned memory_size_mb = 128;
+  unsigned max_memory_used_mb = 0;
+  std::optional<double> init_ms;     // only on the first invocation of an on-demand environment
+  std::optional<double> restore_ms;  // only on the first invocation after a restore
+  PhaseOutcome outcome;
+};
+
+class LambdaLog {
+ public:
+  explicit LambdaLog(std::FILE* out) : out_(out) {}
+
+  void init_start(const std::string& runtime_version);
+  void init_report(double ms, const PhaseOutcome& outcome);
+  void restore_start(const std::string& runtime_version);
+  void restore_report(double ms, const PhaseOutcome& outcome);
+  void start(const std::string& request_id, const std::string& version);
+  void end(const std::string& request_id);
+  void report(const InvocationReport& report);
+  void error(const std::string& request_id, const std::string& message, const std::string& error_type);
+  // A platform error as Lambda prints it, e.g. "RequestId: x Error: Runtime exited ... Runtime.ExitError".
+
+  void note(const std::string& key, boost::json::value value) { extra_[key] = std::move(value); }
+  // Adds a top-level field to the JSON report (freezer backend, frozen time, ...).
+
+  [[nodiscard]] boost::json::object json(int exit_code) const;
+  void write_json(const std::string& path, int exit_code) const;
+  // Atomic (temp file + rename), so a reader never sees half a report.
+
+  static std::string format_ms(double ms);
+
+ private:
+  void line(const std::string& text);
+  static boost::json::object outcome_json(double ms, const PhaseOutcome& outcome);
+
+  std::FILE* out_;
+  std::optional<boost::json::object> init_;
+  std::optional<boost::json::object> restore_;
+  boost::json::array invocations_;
+  boost::json::object extra_;
+};
+
+}  // namespace snapbus::emulator

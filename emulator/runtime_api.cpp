@@ -1,0 +1,206 @@
+#include "runtime_api.h"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "base64.h"
+#include "extensions_api.h"
+
+namespace snapbus::emulator {
+namespace {
+
+constexpr std::string_view kRuntimePrefix = "/2018-06-01/runtime/";
+constexpr std::string_view kInvocationPrefix = "invocation/";
+constexpr const char* kAccepted = R"({"status":"OK"})";
+
+void require_method(const HttpExchange& ex, http::verb verb) {
+  if (ex.request().method() != verb) {
+    throw HttpError(http::status::method_not_allowed, "MethodNotAllowed",
+                    fmt::format("{} expects {}", std::string(ex.request().target()),
+                                std::string(http::to_string(verb))));
+  }
+}
+
+std::string error_type_of(const HttpExchange& ex, const std::string& body, const char* fallback) {
+  if (auto header = ex.header("Lambda-Runtime-Function-Error-Type"); !header.empty()) return std::string(header);
+  boost::system::error_code ec;
+  auto value = boost::json::parse(body, ec);
+  if (!ec && value.is_object()) {
+    if (const auto* type = value.as_object().if_contains("errorType"); type && type->is_string()) {
+      return std::string(type->as_string());
+    }
+  }
+  return fallback;
+}
+
+asio::awaitable<void> reply_error(HttpExchange& ex, const ApiError& error) {
+  co_await ex.respond_error(error.status, error.type, error.message);
+}
+
+asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
+  require_method(ex, http::verb::get);
+  auto result = co_await env.runtime_next();
+  if (auto* error = std::get_if<ApiError>(&result)) {
+    co_await reply_error(ex, *error);
+    co_return;
+  }
+  const auto& inv = std::get<std::shared_ptr<Invocation>>(result);
+  http::fields headers;
+  headers.set("Lambda-Runtime-Aws-Request-Id", inv->request_id);
+  headers.set("Lambda-Runtime-Deadline-Ms",
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(inv->deadline.time_since_epoch())
+                                 .count()));
+  headers.set("Lambda-Runtime-Invoked-Function-Arn", env.function_arn());
+  headers.set("Lambda-Runtime-Trace-Id", inv->trace_id);
+  if (!inv->client_context.empty()) headers.set("Lambda-Runtime-Client-Context", inv->client_context);
+  if (!inv->cognito_identity.empty()) headers.set("Lambda-Runtime-Cognito-Identity", inv->cognito_identity);
+  co_await ex.respond(http::status::ok, inv->payload, "application/json", &headers);
+}
+
+asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const std::string& request_id) {
+  require_method(ex, http::verb::post);
+  const bool streaming = boost::iequals(ex.header("Lambda-Runtime-Function-Response-Mode"), "streaming");
+  auto begun = env.runtime_begin_answer(request_id, RuntimeCall::kResponse);
+  if (auto* error = std::get_if<ApiError>(&begun)) {
+    co_await reply_error(ex, *error);
+    co_return;
+  }
+  auto inv = std::get<std::shared_ptr<Invocation>>(begun);
+  const std::string content_type(ex.header("Content-Type"));
+  if (!streaming) {
+    try {
+      inv->data = co_await ex.read_body(kBufferedResponseLimit);
+    } catch (const HttpError& e) {
+      inv->error_type = e.type();
+      if (e.status() == http::status::payload_too_large) inv->error_type = "Function.ResponseSizeTooLarge";
+      inv->error_body = json_error(inv->error_type, e.what());
+      env.answer_finished(inv);
+      throw;
+    } catch (const boost::system::system_error&) {
+      inv->error_type = "Runtime.TruncatedResponse";
+      inv->error_body = json_error(inv->error_type, "the runtime closed the connection before the response ended");
+      env.answer_finished(inv);
+      throw;
+    }
+    inv->mode = Invocation::Mode::kBuffered;
+    inv->content_type = content_type;
+    env.answer_finished(inv);
+    co_await ex.respond(http::status::accepted, kAccepted);
+    co_return;
+  }
+  inv->mode = Invocation::Mode::kStreaming;
+  inv->content_type = content_type;
+  if (content_type.empty()) inv->content_type = "application/octet-stream";
+  env.answer_updated(inv);
+  http::fields final_fields;
+  try {
+    final_fields = co_await ex.read_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) {
+      inv->data.append(piece);
+      env.answer_updated(inv);
+    });
+  } catch (const HttpError& e) {
+    inv->error_type = e.type();
+    if (e.status() == http::status::payload_too_large) inv->error_type = "Function.ResponseSizeTooLarge";
+    inv->error_body = json_error(inv->error_type, e.what());
+    env.answer_finished(inv);
+    throw;
+  } catch (const boost::system::system_error&) {
+    inv->error_type = "Runtime.TruncatedResponse";
+    inv->error_body = json_error(inv->error_type, "the runtime closed the connection before the stream ended");
+    env.answer_finished(inv);
+    throw;
+  }
+  // A mid-stream failure arrives as trailers after the last chunk; the body is base64 of the JSON error.
+  if (auto type = final_fields.find("Lambda-Runtime-Function-Error-Type"); type != final_fields.end()) {
+    inv->error_type = std::string(type->value());
+    std::string body;
+    if (auto encoded = final_fields.find("Lambda-Runtime-Function-Error-Body"); encoded != final_fields.end()) {
+      body = base64_decode(encoded->value()).value_or(std::string(encoded->value()));
+    }
+    inv->error_body = body;
+    if (body.empty()) inv->error_body = json_error(inv->error_type, "the function failed mid-stream");
+  }
+  env.answer_finished(inv);
+  co_await ex.respond(http::status::accepted, kAccepted);
+}
+
+asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex, const std::string& request_id) {
+  require_method(ex, http::verb::post);
+  const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
+  auto begun = env.runtime_begin_answer(request_id, RuntimeCall::kError);
+  if (auto* error = std::get_if<ApiError>(&begun)) {
+    co_await reply_error(ex, *error);
+    co_return;
+  }
+  auto inv = std::get<std::shared_ptr<Invocation>>(begun);
+  inv->error_type = error_type_of(ex, body, "Unhandled");
+  inv->error_body = body;
+  if (body.empty()) inv->error_body = json_error(inv->error_type, "the function reported an error");
+  env.answer_finished(inv);
+  co_await ex.respond(http::status::accepted, kAccepted);
+}
+
+}  // namespace
+
+std::string validated_json_body(const std::string& body) {
+  if (body.empty()) return body;
+  boost::system::error_code ec;
+  boost::json::parse(body, ec);
+  if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "the body is not valid JSON: " + ec.message());
+  return body;
+}
+
+asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
+  std::string_view target = ex.request().target();
+  target = target.substr(0, target.find('?'));
+  if (target.rfind(kExtensionPrefix, 0) == 0) {
+    co_await serve_extensions_api(env, ex, target.substr(kExtensionPrefix.size()));
+    co_return;
+  }
+  if (target.rfind(kRuntimePrefix, 0) != 0) {
+    throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));
+  }
+  const std::string_view path = target.substr(kRuntimePrefix.size());
+  if (path == "invocation/next") {
+    co_await handle_next(env, ex);
+  } else if (path == "restore/next") {
+    require_method(ex, http::verb::get);
+    if (auto error = co_await env.runtime_restore_next()) {
+      co_await reply_error(ex, *error);
+    } else {
+      co_await ex.respond(http::status::ok, "", "");
+    }
+  } else if (path == "init/error" || path == "restore/error") {
+    require_method(ex, http::verb::post);
+    const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
+    const std::string type = error_type_of(ex, body, "");
+    std::optional<ApiError> error;
+    if (path == "init/error") {
+      error = env.runtime_init_error(type, body);
+    } else {
+      error = env.runtime_restore_error(type, body);
+    }
+    if (error) {
+      co_await reply_error(ex, *error);
+    } else {
+      co_await ex.respond(http::status::accepted, kAccepted);
+    }
+  } else if (path.rfind(kInvocationPrefix, 0) == 0) {
+    const std::string_view rest = path.substr(kInvocationPrefix.size());
+    const auto slash = rest.find('/');
+    const std::string request_id(rest.substr(0, slash));
+    const std::string_view action = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (action == "response") {
+      co_await handle_response(env, ex, request_id);
+    } else if (action == "error") {
+      co_await handle_invocation_error(env, ex, request_id);
+    } else {
+      throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));
+    }
+  } else {
+    throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));
+  }
+}
+
+}  // namespace snapbus::emulator

@@ -1,0 +1,87 @@
+"""A Lambda runtime written against the documented Runtime API, for the emulator's tests.
+
+usage: fake_runtime.py MODE
+  echo         loop: next -> respond with {"echo": <event>}
+  snapstart    restore/next first (SnapStart), then echo
+  crash-init   exit 1 during Init
+  crash-invoke take one event, then exit 3 without answering
+  stream-error stream two chunks, then end with an error trailer
+  ticker FILE  start a child that appends a tick to FILE every 10 ms, then behave like snapstart
+"""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+
+HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+BASE = "/2018-06-01/runtime"
+
+
+def call(method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(HOST, int(PORT), timeout=60)
+    conn.request(method, BASE + path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    result = resp.status, dict(resp.getheaders()), data
+    conn.close()
+    return result
+
+
+def echo_loop():
+    while True:
+        status, headers, body = call("GET", "/invocation/next")
+        if status != 200:
+            sys.exit(10)
+        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(body)
+        answer = json.dumps({"echo": event, "handler": os.environ.get("_HANDLER", "")})
+        call("POST", f"/invocation/{request_id}/response", answer, {"Content-Type": "application/json"})
+
+
+def stream_error():
+    status, headers, body = call("GET", "/invocation/next")
+    request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+    conn = http.client.HTTPConnection(HOST, int(PORT), timeout=60)
+    conn.putrequest("POST", f"{BASE}/invocation/{request_id}/response")
+    conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("Content-Type", "application/octet-stream")
+    conn.putheader("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+    conn.endheaders()
+    for piece in (b"first;", b"second;"):
+        conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+    import base64
+    err = base64.b64encode(json.dumps({"errorMessage": "boom", "errorType": "StreamBroke"}).encode())
+    conn.send(b"0\r\nLambda-Runtime-Function-Error-Type: StreamBroke\r\nLambda-Runtime-Function-Error-Body: "
+              + err + b"\r\n\r\n")
+    conn.getresponse().read()
+    echo_loop()
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "echo":
+        echo_loop()
+    elif mode == "snapstart":
+        call("GET", "/restore/next")
+        echo_loop()
+    elif mode == "crash-init":
+        sys.exit(1)
+    elif mode == "crash-invoke":
+        call("GET", "/invocation/next")
+        sys.exit(3)
+    elif mode == "stream-error":
+        stream_error()
+    elif mode == "ticker":
+        subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "ticker.py"), sys.argv[2]])
+        # Init is not over before the child is ticking, so the freeze has something to stop.
+        while not (os.path.exists(sys.argv[2]) and len(open(sys.argv[2]).read().split()) >= 3):
+            time.sleep(0.01)
+        call("GET", "/restore/next")
+        echo_loop()
+
+
+if __name__ == "__main__":
+    main()

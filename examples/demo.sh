@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: the example FastAPI app (uvicorn, 2 workers) runs as a
+# Lambda function under `snapbus emulate --snapstart`. Init starts the app, snapbus brackets the
+# snapshot (before-snapshot hooks in every worker), the emulator freezes every process, thaws them,
+# and `snapbus publish restore` runs every worker's after-restore hooks before the first request.
+# Then a few requests through the Function URL front door show each worker's fresh token and pool.
+#
+#   examples/demo.sh        (after ./setup.sh has built build/default; SNAPBUS_BUILD_DIR picks another)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${SNAPBUS_BUILD_DIR:-$PWD/build/default}
+snapbus=$build/adapter/snapbus
+[[ -x $snapbus ]] || { echo "demo: $snapbus is missing: run ./setup.sh first" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/snapbus-demo.XXXXXX)
+export SNAPBUS_SEGMENT=$work/snapbus.seg
+app_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+emulator_pid=
+cleanup() {
+  [[ -n $emulator_pid ]] && kill -TERM "$emulator_pid" 2>/dev/null && wait "$emulator_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "demo: starting the emulator (--snapstart), segment $SNAPBUS_SEGMENT, app port $app_port"
+"$snapbus" emulate --snapstart --port 0 --runtime-api-port 0 --ready-file "$work/ready.json" \
+  --json "$work/report.json" --task-root "$PWD/examples/fastapi" --function-name snapbus-demo \
+  --env SNAPBUS_BIN="$snapbus" --env AWS_LWA_PORT="$app_port" --env WORKERS=2 \
+  --env PYTHON=/usr/bin/python3 --env PYTHONPATH="$build/bindings/python" \
+  -- /usr/bin/python3 "$PWD/examples/lambda/bootstrap.py" &
+emulator_pid=$!
+
+for _ in $(seq 600); do [[ -s $work/ready.json ]] && break; sleep 0.1; done
+[[ -s $work/ready.json ]] || { echo "demo: the emulator did not come up within 60 s" >&2; exit 1; }
+front_door=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frontDoor"])' "$work/ready.json")
+
+echo "demo: four requests through the Function URL front door http://$front_door/"
+for i in 1 2 3 4; do
+  curl -sS --fail --max-time 60 "http://$front_door/" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+pool = r["pool"]["opened_at_generation"]
+print("  worker pid %s: generation %s, token %s..., pool opened at generation %s, phase %s"
+      % (r["pid"], r["generation"], r["instance_token"][:12], pool, r["phase"]))
+# After the restore every worker must have reopened its pool: a pool from generation 0 would hold
+# connections that died with the snapshot.
+sys.exit(0 if r["generation"] == 1 and pool == 1 else "demo: this worker missed its after-restore hooks")'
+done
+
+echo "demo: snapbus status"
+"$snapbus" status

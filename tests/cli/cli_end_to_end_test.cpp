@@ -1,0 +1,278 @@
+// The `snapbus` CLI end to end: status, watch and publish as a user runs them, text and JSON, and
+// their exit codes.
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "snapbus/publisher.h"
+#include "spawned_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ExitResult;
+using testing::SpawnedProcess;
+using testing::run_to_exit;
+using testing::snapbus_binary;
+
+constexpr auto kPatience = 20s;
+
+class CliEndToEndTest : public ::testing::Test {
+ protected:
+  std::map<std::string, std::string> environment() const { return {{"SNAPBUS_SEGMENT", segment_.string()}}; }
+
+  ExitResult snapbus(std::vector<std::string> args) {
+    args.insert(args.begin(), snapbus_binary());
+    return run_to_exit(std::move(args), environment(), kPatience);
+  }
+
+  // A subscriber that is subscribed (its ready file exists) when this returns.
+  SpawnedProcess start_subscriber(const std::string& name, std::vector<std::string> extra = {}) {
+    const auto ready = dir_.path() / (name + ".ready");
+    std::vector<std::string> argv{testing::example_subscriber_binary(), "--name", name, "--ready-file", ready.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    SpawnedProcess subscriber(std::move(argv), environment());
+    EXPECT_TRUE(testing::wait_for_file(ready, kPatience)) << subscriber.stderr_so_far();
+    return subscriber;
+  }
+
+  static boost::json::object parse_object(const std::string& text) {
+    return boost::json::parse(text).as_object();
+  }
+
+  snapbus::testing::ScratchDirectory dir_;
+  std::filesystem::path segment_ = dir_.path() / "segment";
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_F(CliEndToEndTest, StatusWithoutASegmentSaysSoAndExitsThree) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"status"}, {"status", "--json"}}) {
+    const ExitResult result = snapbus(args);
+    EXPECT_EQ(result.code, 3) << args.size();
+    EXPECT_NE(result.stderr_text.find("no segment at " + segment_.string()), std::string::npos) << result.stderr_text;
+    EXPECT_EQ(result.stdout_text, "");
+  }
+}
+
+TEST_F(CliEndToEndTest, RestoreRunsTheSubscribersHookAndStatusShowsGenerationOneAndTheAck) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  SpawnedProcess subscriber = start_subscriber("api");
+
+  const ExitResult publish = snapbus({"publish", "restore", "--json"});
+
+  ASSERT_EQ(publish.code, 0) << publish.stdout_text << publish.stderr_text;
+  EXPECT_NE(publish.stderr_text.find("waiting for 1 subscriber..."), std::string::npos) << publish.stderr_text;
+  const boost::json::object result = parse_object(publish.stdout_text);
+  EXPECT_EQ(result.at("ok").as_bool(), true);
+  EXPECT_EQ(result.at("published").at("phase").as_string(), "after-restore");
+  EXPECT_EQ(result.at("published").at("generation").to_number<std::int64_t>(), 1);
+  EXPECT_EQ(result.at("state").at("phase").as_string(), "running");
+  ASSERT_EQ(result.at("acks").as_array().size(), 1U);
+  const boost::json::object& ack = result.at("acks").as_array()[0].as_object();
+  EXPECT_EQ(ack.at("pid").to_number<pid_t>(), subscriber.pid());
+  EXPECT_EQ(ack.at("status").as_string(), "acked");
+  EXPECT_TRUE(subscriber.wait_for_output("after-restore: regenerated token", kPatience));
+
+  const ExitResult status = snapbus({"status", "--json"});
+  ASSERT_EQ(status.code, 0) << status.stderr_text;
+  const boost::json::object json = parse_object(status.stdout_text);
+  const boost::json::object& state = json.at("state").as_object();
+  EXPECT_EQ(state.at("generation").to_number<std::int64_t>(), 1);
+  EXPECT_EQ(state.at("phase").as_string(), "running");
+  EXPECT_EQ(state.at("restore_id").as_string().size(), 32U);
+  EXPECT_EQ(state.at("source").as_string(), "manual");
+  EXPECT_NE(state.at("restore_time").as_string(), "");
+  EXPECT_EQ(json.at("publisher").at("alive").as_bool(), false);  // publish ran and exited
+  const boost::json::array& subscribers = json.at("subscribers").as_array();
+  ASSERT_EQ(subscribers.size(), 1U);
+  const boost::json::object& slot = subscribers[0].as_object();
+  EXPECT_EQ(slot.at("pid").to_number<pid_t>(), subscriber.pid());
+  EXPECT_EQ(slot.at("alive").as_bool(), true);
+  EXPECT_EQ(slot.at("name").as_string(), "api");
+  EXPECT_EQ(slot.at("outcome").as_string(), "ok");
+  EXPECT_EQ(slot.at("handled_generation").to_number<std::int64_t>(), 1);
+  EXPECT_EQ(slot.at("hooks_failed").to_number<std::int64_t>(), 0);
+
+  const ExitResult text = snapbus({"status"});
+  ASSERT_EQ(text.code, 0);
+  EXPECT_NE(text.stdout_text.find("generation  1\n"), std::string::npos) << text.stdout_text;
+  EXPECT_NE(text.stdout_text.find(std::to_string(subscriber.pid()) + " alive  api"), std::string::npos)
+      << text.stdout_text;
+}
+
+TEST_F(CliEndToEndTest, AFailedHookExitsOneNamingTheProcessAndTheHookAndStaysInThePhase) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  SpawnedProcess subscriber = start_subscriber("flaky", {"--fail-after-restore"});
+
+  const ExitResult publish = snapbus({"publish", "restore"});
+
+  EXPECT_EQ(publish.code, 1);
+  const std::string& out = publish.stdout_text;
+  EXPECT_NE(out.find("FAILED   pid " + std::to_string(subscriber.pid()) + " (flaky)"), std::string::npos) << out;
+  EXPECT_NE(out.find("after-restore hook 'reconnect-db' failed: std::runtime_error: database unreachable"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("staying in after-restore"), std::string::npos) << out;
+
+  const boost::json::object status = parse_object(snapbus({"status", "--json"}).stdout_text);
+  EXPECT_EQ(status.at("state").at("phase").as_string(), "after-restore");
+  const boost::json::object& slot = status.at("subscribers").as_array()[0].as_object();
+  EXPECT_EQ(slot.at("outcome").as_string(), "failed");
+  EXPECT_EQ(slot.at("hooks_failed").to_number<std::int64_t>(), 1);
+}
+
+TEST_F(CliEndToEndTest, AMissingAckAtTheTimeoutExitsOneNamingTheProcess) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  SpawnedProcess subscriber = start_subscriber("sluggish", {"--slow-hook-ms", "60000"});
+
+  const ExitResult publish = snapbus({"publish", "restore", "--timeout-ms", "300", "--json"});
+
+  EXPECT_EQ(publish.code, 1);
+  const boost::json::object result = parse_object(publish.stdout_text);
+  EXPECT_EQ(result.at("ok").as_bool(), false);
+  EXPECT_EQ(result.at("state").at("phase").as_string(), "after-restore");
+  ASSERT_EQ(result.at("acks").as_array().size(), 1U);
+  const boost::json::object& ack = result.at("acks").as_array()[0].as_object();
+  EXPECT_EQ(ack.at("status").as_string(), "missing");
+  EXPECT_EQ(ack.at("pid").to_number<pid_t>(), subscriber.pid());
+  EXPECT_EQ(ack.at("name").as_string(), "sluggish");
+}
+
+TEST_F(CliEndToEndTest, ExpectSubscribersWaitsForALateWorkerBeforePublishing) {
+  ASSERT_EQ(snapbus({"publish", "starting"}).code, 0);
+  SpawnedProcess early = start_subscriber("early");
+  // The publish starts while only one of two workers is up; the second joins while it waits.
+  std::vector<std::string> argv{snapbus_binary(), "publish", "before-snapshot", "--expect-subscribers", "2",
+                                "--timeout-ms", "20000"};
+  SpawnedProcess publish(std::move(argv), environment());
+  SpawnedProcess late = start_subscriber("late");
+  const ExitResult result = publish.wait_exit(kPatience);
+  ASSERT_EQ(result.code, 0) << result.stdout_text << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("(early): ok"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("(late): ok"), std::string::npos) << result.stdout_text;
+  EXPECT_TRUE(late.wait_for_output("before-snapshot", kPatience)) << late.stdout_so_far();
+}
+
+TEST_F(CliEndToEndTest, ExpectSubscribersThatNeverJoinExitsOneWithoutPublishing) {
+  ASSERT_EQ(snapbus({"publish", "starting"}).code, 0);
+  SpawnedProcess only = start_subscriber("only");
+  const ExitResult result = snapbus({"publish", "before-snapshot", "--expect-subscribers", "3", "--timeout-ms", "200"});
+  EXPECT_EQ(result.code, 1);
+  EXPECT_NE(result.stderr_text.find("only 1 of 3 expected subscribers joined"), std::string::npos)
+      << result.stderr_text;
+  EXPECT_EQ(Segment::open(segment_, SegmentAccess::observe).state().phase.load(),
+            static_cast<std::uint16_t>(Phase::starting));
+}
+
+TEST_F(CliEndToEndTest, PublishIsRefusedWhileAnotherLivePublisherOwnsTheSegment) {
+  Publisher owner = Publisher::acquire({.path = segment_});
+
+  const ExitResult publish = snapbus({"publish", "running"});
+
+  EXPECT_EQ(publish.code, 4);
+  EXPECT_NE(publish.stderr_text.find("refusing to publish"), std::string::npos) << publish.stderr_text;
+  EXPECT_NE(publish.stderr_text.find(std::to_string(::getpid())), std::string::npos) << publish.stderr_text;
+  EXPECT_EQ(owner.state().phase, Phase::starting);  // nothing was written
+}
+
+TEST_F(CliEndToEndTest, WatchPrintsTheCurrentStateThenOneJsonObjectPerChange) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  SpawnedProcess watch({snapbus_binary(), "watch", "--json", "--timeout-ms", "20000"}, environment());
+  ASSERT_TRUE(watch.wait_for_output("\n", kPatience)) << watch.stderr_so_far();
+
+  // Each publish is a new publisher (a change of publisher pid) plus its transition; a watch may
+  // see those two as one, and then says how many it skipped.
+  ASSERT_EQ(snapbus({"publish", "shutdown"}).code, 0);
+  const ExitResult last = snapbus({"publish", "running", "--json"});
+  ASSERT_EQ(last.code, 0);
+  const auto final_seq = parse_object(last.stdout_text).at("state").at("seq").to_number<std::int64_t>();
+  ASSERT_TRUE(watch.wait_for_output("\"seq\":" + std::to_string(final_seq) + ",", kPatience)) << watch.stdout_so_far();
+  watch.send_signal(SIGTERM);
+  const ExitResult result = watch.wait_exit(kPatience);
+
+  const std::vector<std::string> lines = lines_of(result.stdout_text);
+  ASSERT_GE(lines.size(), 3U) << result.stdout_text;
+  std::vector<std::string> distinct_phases;
+  std::int64_t first_seq = -1;
+  std::int64_t previous_seq = -1;
+  std::int64_t changes_accounted = 0;
+  for (const std::string& line : lines) {
+    const boost::json::object change = parse_object(line);
+    const std::string phase(change.at("phase").as_string());
+    if (distinct_phases.empty() || distinct_phases.back() != phase) distinct_phases.push_back(phase);
+    const auto seq = change.at("seq").to_number<std::int64_t>();
+    EXPECT_GT(seq, previous_seq);
+    if (first_seq < 0) {
+      first_seq = seq;
+    } else {
+      changes_accounted += 1 + (change.contains("skipped_changes")
+                                    ? change.at("skipped_changes").to_number<std::int64_t>()
+                                    : 0);
+    }
+    previous_seq = seq;
+  }
+  EXPECT_EQ(distinct_phases, (std::vector<std::string>{"running", "shutting-down", "running"}));
+  EXPECT_EQ(previous_seq, final_seq);
+  EXPECT_EQ(changes_accounted, (final_seq - first_seq) / 2);
+}
+
+TEST_F(CliEndToEndTest, WatchTextStopsAfterCount) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  const ExitResult result = snapbus({"watch", "--count", "1"});
+  EXPECT_EQ(result.code, 0);
+  EXPECT_EQ(lines_of(result.stdout_text).size(), 1U);
+  EXPECT_NE(result.stdout_text.find("generation 0  phase running"), std::string::npos) << result.stdout_text;
+}
+
+TEST_F(CliEndToEndTest, WatchWaitsForTheSegmentToAppear) {
+  SpawnedProcess watch({snapbus_binary(), "watch", "--timeout-ms", "20000"}, environment());
+  ASSERT_TRUE(watch.wait_for_output("waiting for a segment", kPatience, SpawnedProcess::Stream::err));
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  // The watch may first see the segment as just created (phase starting), then the change.
+  EXPECT_TRUE(watch.wait_for_output("phase running", kPatience)) << watch.stdout_so_far();
+}
+
+TEST_F(CliEndToEndTest, WatchWithoutASegmentGivesUpAtItsTimeoutWithThree) {
+  const ExitResult result = snapbus({"watch", "--timeout-ms", "100"});
+  EXPECT_EQ(result.code, 3);
+  EXPECT_NE(result.stderr_text.find("no segment appeared"), std::string::npos) << result.stderr_text;
+}
+
+TEST_F(CliEndToEndTest, HelpAndUsageErrors) {
+  for (const char* command : {"status", "watch", "publish"}) {
+    const ExitResult help = snapbus({command, "--help"});
+    EXPECT_EQ(help.code, 0) << command;
+    EXPECT_EQ(help.stdout_text.rfind(std::string("usage: snapbus ") + command, 0), 0U) << help.stdout_text;
+    EXPECT_NE(help.stdout_text.find("exit codes:"), std::string::npos) << help.stdout_text;
+  }
+  EXPECT_EQ(snapbus({"--help"}).code, 0);
+  EXPECT_EQ(snapbus({}).code, 2);
+  EXPECT_EQ(snapbus({"frobnicate"}).code, 2);
+  EXPECT_EQ(snapbus({"status", "--bogus"}).code, 2);
+  EXPECT_EQ(snapbus({"publish", "after-restore"}).code, 2);
+  EXPECT_EQ(snapbus({"publish"}).code, 2);
+  EXPECT_EQ(snapbus({"watch", "--count", "many"}).code, 2);
+  const ExitResult bad_env = run_to_exit({snapbus_binary(), "status"}, {{"SNAPBUS_SLOTS", "lots"}}, kPatience);
+  EXPECT_EQ(bad_env.code, 2);
+  EXPECT_NE(bad_env.stderr_text.find("SNAPBUS_SLOTS"), std::string::npos) << bad_env.stderr_text;
+}
+
+}  // namespace
+}  // namespace snapbus

@@ -1,0 +1,195 @@
+"""The public API: registration forms, errors, state, waits, stop, the module's CLI."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import snapbus
+from snapbus import _errors
+from conftest import PYTHON, read_line
+
+
+def run_python(script: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-c", textwrap.dedent(script)], env=dict(os.environ, **env),
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_every_status_has_its_own_exception_with_the_matching_builtin():
+    expected = {1: FileNotFoundError, 2: PermissionError, 3: ValueError, 4: ValueError, 5: BlockingIOError,
+                6: OSError, 7: TimeoutError, 8: ValueError, 9: OSError, 10: InterruptedError, 11: RuntimeError,
+                99: RuntimeError}
+    for status, builtin in expected.items():
+        error = _errors.error_for_status(status, "message", errno=5)
+        assert isinstance(error, snapbus.SnapbusError) and isinstance(error, builtin), status
+        assert error.status == status and str(error) == "message" and error.errno == 5
+    assert isinstance(_errors.error_for_status(1234, "x"), snapbus.InternalError)
+
+
+def test_registration_forms_and_coroutines_are_refused():
+    script = """
+        import snapbus
+        def plain(): pass
+        assert snapbus.after_restore(plain) is plain
+        assert snapbus.after_restore(plain, name="named") is plain
+        @snapbus.before_snapshot
+        def bare(): pass
+        @snapbus.on_shutdown(name="with-options")
+        def configured(): pass
+        assert bare.__name__ == "bare" and configured.__name__ == "configured"
+        async def coroutine(): pass
+        try:
+            snapbus.after_restore(coroutine)
+        except TypeError as error:
+            print("refused:", error)
+        try:
+            snapbus.after_restore(42)
+        except TypeError as error:
+            print("refused:", error)
+    """
+    result = run_python(script, SNAPBUS_AUTOSTART="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("refused:") == 2
+    assert "coroutine function" in result.stdout
+
+
+def test_autostart_off_means_no_watcher_until_start(tmp_path):
+    script = """
+        import snapbus
+        snapbus.after_restore(print)
+        print(snapbus.is_running())
+        try:
+            snapbus.wait_for_change(0.01)
+        except snapbus.NotStarted:
+            print("not started")
+    """
+    result = run_python(script, SNAPBUS_AUTOSTART="0", SNAPBUS_SEGMENT=str(tmp_path / "none.seg"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["False", "not started"]
+
+
+def test_state_is_consistent_and_immutable(bus, processes, tmp_path):
+    subscriber = snapbus.Subscriber.open(bus.segment, "test-state", wait_for_ack=False)
+    try:
+        first = subscriber.read_state()
+        assert first.attached and first.phase == snapbus.Phase.RUNNING and first.generation == 0
+        with pytest.raises(AttributeError):
+            first.generation = 7
+        bus.publish_ok("restore")
+        second = subscriber.read_state()
+        assert second.generation == 1 == subscriber.generation()
+        assert second.seq != first.seq and second.restore_id != first.restore_id
+        assert second.restore_wall_ns > 0 and second.restore_mono_ns > 0
+        assert second.publisher_pid > 0
+    finally:
+        subscriber.close()
+    with pytest.raises(snapbus.Closed):
+        subscriber.read_state()
+
+
+def test_generation_and_wait_for_change_follow_the_bus(bus, processes, tmp_path):
+    # Each wait must be in place before the test publishes ("WAITING"), or it would miss the change.
+    script = """
+        import asyncio, threading, time, snapbus
+        from snapbus._client import CLIENT
+        snapbus.start()
+        print("GEN", snapbus.generation(), flush=True)
+        changes = []
+        waiter = threading.Thread(target=lambda: changes.append(snapbus.wait_for_change(20)))
+        waiter.start()
+        while not CLIENT._changed._waiters:
+            time.sleep(0.001)
+        print("WAITING", flush=True)
+        waiter.join(30)
+        # Every `snapbus publish` run is a change of its own (a new publisher pid) before the
+        # restore, and a wait returns the latest state handled: so only "a change came" is exact.
+        print("CHANGED", changes[0] is not None and changes[0].attached, flush=True)
+        deadline = time.monotonic() + 20
+        while snapbus.generation() != 1 and time.monotonic() < deadline:
+            snapbus.wait_for_change(0.1)
+        print("GEN", snapbus.generation(), snapbus.state().generation, flush=True)
+
+        async def wait_async():
+            task = asyncio.create_task(snapbus.wait_for_change_async(20))
+            await asyncio.sleep(0)  # the task registers its waiter, then suspends
+            print("WAITING", flush=True)
+            return await task
+        print("ASYNC", asyncio.run(wait_async()).attached, flush=True)
+        deadline = time.monotonic() + 20  # quiet: the publish finished and this process handled it all
+        while (snapbus.state().phase != snapbus.Phase.SNAPSHOT_READY or CLIENT.handled_seq != snapbus.state().seq) \
+                and time.monotonic() < deadline:
+            snapbus.wait_for_change(0.1)
+        print("TIMEOUT", asyncio.run(snapbus.wait_for_change_async(0.05)), snapbus.wait_for_change(0.05), flush=True)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc).split() == ["GEN", "0"]
+    assert read_line(proc).strip() == "WAITING"
+    bus.publish_ok("restore")
+    assert read_line(proc).split() == ["CHANGED", "True"]
+    assert read_line(proc).split() == ["GEN", "1", "1"]
+    assert read_line(proc).strip() == "WAITING"
+    bus.publish_ok("before-snapshot")
+    assert read_line(proc).split() == ["ASYNC", "True"]
+    assert read_line(proc).split() == ["TIMEOUT", "None", "None"]
+    assert proc.wait(timeout=10) == 0, processes.stderr_of(proc)
+
+
+def test_stop_frees_the_slot_and_keeps_generation_readable(bus, processes):
+    script = """
+        import snapbus, threading
+        snapbus.start()
+        readers_ok = []
+        def read():
+            for _ in range(200000):
+                snapbus.generation()
+            readers_ok.append(True)
+        threads = [threading.Thread(target=read) for _ in range(2)]
+        for t in threads: t.start()
+        print(snapbus.stop(), snapbus.is_running(), snapbus.state().attached, flush=True)
+        for t in threads: t.join(30)
+        print(len(readers_ok), snapbus.generation(), flush=True)
+        import time; time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc).split() == ["True", "False", "False"]
+    assert read_line(proc).split() == ["2", "0"]
+    # The stopped process holds no slot any more: publishing does not wait for it.
+    bus.publish_ok("restore")
+
+
+def test_python_import_in_a_fresh_interpreter():
+    result = subprocess.run([PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import snapbus; "
+                             "print(snapbus.abi_version(), snapbus._checked.lib.__name__)",
+                             os.path.dirname(os.path.dirname(snapbus.__file__))],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "1"
+    assert snapbus._checked.__file__  # the module the tests use is the built one
+    native = sys.modules["snapbus._native"].__file__
+    assert native.endswith(".abi3.so"), native
+
+
+def test_module_cli_prints_startup_dir_and_state(bus):
+    startup = subprocess.run([PYTHON, "-m", "snapbus", "startup-dir"], capture_output=True, text=True, timeout=30)
+    assert startup.returncode == 0, startup.stderr
+    assert (pathlib.Path(startup.stdout.strip()) / "sitecustomize.py").is_file()
+
+    state = subprocess.run([PYTHON, "-m", "snapbus", "state"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, SNAPBUS_SEGMENT=str(bus.segment)))
+    assert state.returncode == 0, state.stderr
+    parsed = json.loads(state.stdout)
+    assert parsed["attached"] is True and parsed["generation"] == 0 and parsed["phase"] == 4
+
+    missing = subprocess.run([PYTHON, "-m", "snapbus", "state"], capture_output=True, text=True, timeout=30,
+                             env=dict(os.environ, SNAPBUS_SEGMENT=str(bus.segment) + ".missing"))
+    assert missing.returncode == 1 and "No such file" in missing.stderr
+
+
+def test_malformed_variables_are_named():
+    for variable, value in (("SNAPBUS_LOG_LEVEL", "loud"), ("SNAPBUS_PYTHON_BRIDGE", "maybe")):
+        result = run_python("import snapbus", **{variable: value})
+        assert result.returncode != 0
+        assert f"ValueError: {variable}={value!r}" in result.stderr
