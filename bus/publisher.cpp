@@ -7,17 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <map>
+
+#include "clock.h"
 
 namespace snapbus {
 namespace {
-
-std::uint64_t clock_ns(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 // The publisher lock: flock on "<segment>.lock", held for the publisher's lifetime. The kernel
 // drops it when the process dies, however it dies, which is what makes take-over safe.

@@ -11,8 +11,9 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <string>
+
+#include "clock.h"
 
 namespace snapbus {
 namespace bip = boost::interprocess;
@@ -26,12 +27,6 @@ std::string octal_mode(mode_t mode) {
   char text[8];
   std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
   return text;
-}
-
-std::uint64_t wall_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 // An fd that closes itself.
@@ -281,7 +276,7 @@ Segment Segment::create(const std::filesystem::path& path, const SegmentCreateOp
     header->slot_bytes = kSlotBytes;
     header->slot_count = options.slot_count;
     header->segment_bytes = total;
-    header->created_wall_ns = wall_ns();
+    header->created_wall_ns = clock_ns(CLOCK_REALTIME);
     // Release: a reader that sees the magic sees every field above.
     header->magic.store(kMagic, std::memory_order_release);
   }

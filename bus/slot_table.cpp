@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "clock.h"
+
 namespace snapbus {
 namespace {
 
@@ -36,12 +38,6 @@ std::optional<ProcStat> read_proc_stat(const std::string& file) {
   fields >> stat.start_time;
   if (!fields) return std::nullopt;
   return stat;
-}
-
-std::uint64_t wall_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liveness liveness) {
@@ -110,7 +106,7 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
       slot.start_time.store(self.start_time, kRelaxed);
       slot.flags.store(claim.wait_for_ack ? kSlotFlagWaitForAck : 0U, kRelaxed);
       slot.handled_generation.store(baseline.handled_generation, kRelaxed);
-      slot.ack_wall_ns.store(wall_ns(), kRelaxed);
+      slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
       slot.outcome.store(static_cast<std::uint16_t>(AckOutcome::none), kRelaxed);
       slot.hooks_run.store(0, kRelaxed);
       slot.hooks_failed.store(0, kRelaxed);

@@ -2,17 +2,12 @@
 
 #include <unistd.h>
 
-#include <ctime>
 #include <fstream>
+
+#include "clock.h"
 
 namespace snapbus {
 namespace {
-
-std::uint64_t wall_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 std::string process_comm() {
   std::ifstream in("/proc/self/comm");
@@ -87,7 +82,7 @@ void Subscriber::acknowledge(const Acknowledgement& ack) {
                       " (after fork, call claim_after_fork first)");
   constexpr auto kRelaxed = std::memory_order_relaxed;
   slot.handled_generation.store(ack.handled_generation, kRelaxed);
-  slot.ack_wall_ns.store(wall_ns(), kRelaxed);
+  slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
   slot.outcome.store(static_cast<std::uint16_t>(ack.outcome), kRelaxed);
   slot.hooks_run.store(ack.hooks_run, kRelaxed);
   slot.hooks_failed.store(ack.hooks_failed, kRelaxed);
