@@ -243,6 +243,7 @@ TEST(ClientTest, StopWakesTheWatcherAndIsIdempotent) {
 }
 
 TEST(ClientTest, AForkedChildClaimsItsOwnSlotAndRunsItsOwnHooks) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
   testing::ScratchDirectory dir;
   const auto path = dir.path() / "segment";
   Publisher publisher = Publisher::acquire({.path = path});

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "spawned_process.h"
+#include "testing/child_process.h"
 #include "testing/scratch_directory.h"
 
 namespace snapbus {
@@ -142,6 +143,7 @@ TEST_F(MultiProcessTest, ASubscriberKilledMidHookIsReportedAsDeadWithoutWaitingF
 }
 
 TEST_F(MultiProcessTest, ChildrenForkedAfterSubscribingRunTheirOwnHooks) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
   ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
   SpawnedProcess parent = start_subscriber("forky", {"--fork", "2"});
   const std::vector<pid_t> pids = testing::read_pids(ready_file("forky"));
