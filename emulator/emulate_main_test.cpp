@@ -644,3 +644,33 @@ TEST(EmulateMain, FrontDoorAnswersExpectContinue) {
 
 }  // namespace
 }  // namespace snapbus::emulator::testing
+
+namespace snapbus::emulator::testing {
+namespace {
+
+TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
+  EmulatorProcess emu("big_response", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started());
+  const std::string two_mb = "\"" + std::string(2 * 1024 * 1024, 'a') + "\"";
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next));
+  const std::string id = next.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id), two_mb).status, 202);
+  ASSERT_TRUE(ready(invoked));
+  EXPECT_EQ(invoked.get().body.size(), two_mb.size());
+
+  auto next2 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked2 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next2));
+  const std::string id2 = next2.get().header("lambda-runtime-aws-request-id");
+  const std::string seven_mb(7 * 1024 * 1024, 'b');
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id2), seven_mb).status, 413);
+  ASSERT_TRUE(ready(invoked2));
+  EXPECT_EQ(error_type(invoked2.get()), "Function.ResponseSizeTooLarge");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+}  // namespace
+}  // namespace snapbus::emulator::testing

@@ -552,7 +552,9 @@ void Environment::answer_updated(const std::shared_ptr<Invocation>& inv) { inv->
 void Environment::answer_finished(const std::shared_ptr<Invocation>& inv) {
   inv->complete = true;
   inv->notify();
-  check_progress();
+  // END/REPORT (which reads /proc for the memory figure) after the caller has its answer: the
+  // front door's wake-up is queued first.
+  asio::post(io_, [this] { check_progress(); });
 }
 
 std::optional<ApiError> Environment::runtime_init_error(const std::string& type, const std::string& body) {

@@ -8,6 +8,7 @@ namespace snapbus::emulator {
 namespace {
 
 constexpr std::size_t kHeaderLimit = 64 * 1024;
+constexpr std::size_t kMaxDrain = 16 * 1024 * 1024;
 
 asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<HttpHandler> handler) {
   socket.set_option(tcp::no_delay(true));
@@ -16,6 +17,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<HttpH
   for (;;) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(kHeaderLimit);
+    parser.body_limit(kMaxRequestBody);
     boost::system::error_code ec;
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -50,6 +52,17 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<HttpH
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  // Lingering close: a peer still sending a body we refused (413) would otherwise get a reset
+  // instead of our answer. Drain for a bounded time and amount.
+  stream.expires_after(std::chrono::seconds(1));
+  std::array<char, 64 * 1024> sink{};
+  std::size_t drained = 0;
+  while (drained < kMaxDrain) {
+    const std::size_t n =
+        co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ignored));
+    if (ignored || n == 0) break;
+    drained += n;
+  }
 }
 
 asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::shared_ptr<HttpHandler> handler) {
@@ -92,6 +105,15 @@ bool HttpExchange::reusable() const {
   return !close_after_ && (!has_body_ || body_consumed_) && keep_alive_;
 }
 
+void HttpExchange::check_length(std::uint64_t limit) const {
+  // Beast checks a Content-Length against the limit only while parsing the header, which happened
+  // under kMaxRequestBody: check it here against this reader's limit.
+  if (content_length_ && *content_length_ > limit) {
+    throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
+                    "request body exceeds " + std::to_string(limit) + " bytes");
+  }
+}
+
 asio::awaitable<void> HttpExchange::send_continue() {
   // curl sends "Expect: 100-continue" before bodies over 1 KB and waits a second for this answer.
   if (!boost::beast::iequals(head_[http::field::expect], "100-continue")) co_return;
@@ -104,6 +126,7 @@ asio::awaitable<std::string> HttpExchange::read_body(std::uint64_t limit) {
     body_consumed_ = true;
     co_return std::string();
   }
+  check_length(limit);
   co_await send_continue();
   http::request_parser<http::string_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);
@@ -127,6 +150,7 @@ asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit
     body_consumed_ = true;
     co_return http::fields(head_);
   }
+  check_length(limit);
   co_await send_continue();
   http::request_parser<http::buffer_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);

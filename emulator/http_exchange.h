@@ -45,6 +45,7 @@ class HttpExchange {
         parser_(parser),
         head_(parser.get().base()),
         has_body_(!parser.is_done()),
+        content_length_(parser.is_header_done() ? parser.content_length() : boost::none),
         keep_alive_(parser.get().keep_alive()) {}
 
   [[nodiscard]] const http::request_header<>& request() const { return head_; }
@@ -73,6 +74,7 @@ class HttpExchange {
 
  private:
   asio::awaitable<void> send_continue();
+  void check_length(std::uint64_t limit) const;
 
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
@@ -80,11 +82,15 @@ class HttpExchange {
   // The body readers move the parser into one of another body type: keep what we need beforehand.
   http::request_header<> head_;
   bool has_body_;
+  boost::optional<std::uint64_t> content_length_;
   bool keep_alive_;
   bool body_consumed_ = false;
   bool responded_ = false;
   bool close_after_ = false;
 };
+
+inline constexpr std::uint64_t kMaxRequestBody = 256ULL * 1024 * 1024;
+// The header parser's limit; each body reader then applies its own, smaller one.
 
 using HttpHandler = std::function<asio::awaitable<void>(HttpExchange&)>;
 
