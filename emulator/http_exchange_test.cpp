@@ -1,0 +1,130 @@
+#include "http_exchange.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace snapbus::emulator {
+namespace {
+
+// A server whose handler echoes what it read: the body (limit 16 bytes), or for POST /pieces the
+// pieces as they came and the trailer X-Result.
+class EchoServer {
+ public:
+  EchoServer() {
+    endpoint_ = http_listen(io_, "127.0.0.1", 0, [](HttpExchange& ex) -> asio::awaitable<void> {
+      if (ex.request().target() == "/pieces") {
+        std::string seen;
+        auto fields = co_await ex.read_body_pieces(1 << 20, [&](std::string_view piece) {
+          seen += "[" + std::string(piece) + "]";
+        });
+        seen += std::string(fields["X-Result"]);
+        co_await ex.respond(http::status::ok, seen, "text/plain");
+        co_return;
+      }
+      if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
+      std::string body = co_await ex.read_body(16);
+      co_await ex.respond(http::status::ok, body, "text/plain");
+    });
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~EchoServer() {
+    io_.stop();
+    thread_.join();
+  }
+  EchoServer(const EchoServer&) = delete;
+  EchoServer& operator=(const EchoServer&) = delete;
+
+  std::string exchange(const std::string& request, const std::string& until) const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(endpoint_.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
+    (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string received;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (received.find(until) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      received.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return received;
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::endpoint endpoint_;
+  std::thread thread_;
+};
+
+TEST(HttpExchange, KeepAliveServesSeveralRequests) {
+  EchoServer server;
+  const std::string reply = server.exchange(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nonePOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo",
+      "two");
+  EXPECT_NE(reply.find("one"), std::string::npos);
+  EXPECT_NE(reply.find("two"), std::string::npos);
+}
+
+TEST(HttpExchange, MalformedRequestGetsJson400) {
+  EchoServer server;
+  const std::string reply = server.exchange("GARBAGE\r\n\r\n", "}");
+  EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+  EXPECT_NE(reply.find(R"("errorType":"InvalidRequest")"), std::string::npos) << reply;
+}
+
+TEST(HttpExchange, OversizedBodyGets413AndHandlerErrorsTheirStatus) {
+  EchoServer server;
+  const std::string big = server.exchange(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n0123456789012345678901234567890123456789", "}");
+  EXPECT_NE(big.find("HTTP/1.1 413"), std::string::npos) << big;
+  const std::string fail = server.exchange("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n", "}");
+  EXPECT_NE(fail.find("HTTP/1.1 409"), std::string::npos) << fail;
+  EXPECT_NE(fail.find(R"("errorType":"Nope")"), std::string::npos) << fail;
+}
+
+TEST(HttpExchange, ExpectContinueIsAnswered) {
+  EchoServer server;
+  const std::string reply =
+      server.exchange("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", "hi");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0U) << reply;
+}
+
+TEST(HttpExchange, ChunkedPiecesAndTrailers) {
+  EchoServer server;
+  const std::string reply = server.exchange(
+      "POST /pieces HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Result\r\n\r\n"
+      "3\r\nabc\r\n2\r\nde\r\n0\r\nX-Result: done\r\n\r\n",
+      "done");
+  EXPECT_NE(reply.find("abc"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("de]done"), std::string::npos) << reply;
+}
+
+}  // namespace
+}  // namespace snapbus::emulator
+
+namespace snapbus::emulator {
+namespace {
+
+TEST(HttpExchange, ChunkedBodiesRespectTheLimitToo) {
+  EchoServer server;
+  const std::string reply = server.exchange(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", "}");
+  EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
+}
+
+}  // namespace
+}  // namespace snapbus::emulator
