@@ -28,7 +28,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  status    show the lifecycle state and every subscriber\n"
     "  watch     print each lifecycle change as it happens\n"
-    "  publish   drive the lifecycle by hand: before-snapshot, restore, running, shutdown\n"
+    "  publish   drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown\n"
     "  emulate   run a function in a local Lambda with SnapStart\n"
     "\n"
     "'snapbus <command> --help' describes each command's options.\n"
