@@ -58,6 +58,20 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   co_await ex.respond(http::status::ok, inv->payload, "application/json", &headers);
 }
 
+// The error type of an answer whose body could not be read: too large has its own Lambda type.
+std::string read_failure_type(const HttpError& e) {
+  return e.status() == http::status::payload_too_large ? "Function.ResponseSizeTooLarge" : e.type();
+}
+
+// Ends the invocation with `type` when the runtime's answer broke off; the caller rethrows to drop
+// the connection.
+void fail_answer(Environment& env, const std::shared_ptr<Invocation>& inv, const std::string& type,
+                 const std::string& message) {
+  inv->error_type = type;
+  inv->error_body = json_error(type, message);
+  env.answer_finished(inv);
+}
+
 asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const std::string& request_id) {
   require_method(ex, http::verb::post);
   const bool streaming = boost::iequals(ex.header("Lambda-Runtime-Function-Response-Mode"), "streaming");
@@ -72,15 +86,10 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
     try {
       inv->data = co_await ex.read_body(kBufferedResponseLimit);
     } catch (const HttpError& e) {
-      inv->error_type = e.type();
-      if (e.status() == http::status::payload_too_large) inv->error_type = "Function.ResponseSizeTooLarge";
-      inv->error_body = json_error(inv->error_type, e.what());
-      env.answer_finished(inv);
+      fail_answer(env, inv, read_failure_type(e), e.what());
       throw;
     } catch (const boost::system::system_error&) {
-      inv->error_type = "Runtime.TruncatedResponse";
-      inv->error_body = json_error(inv->error_type, "the runtime closed the connection before the response ended");
-      env.answer_finished(inv);
+      fail_answer(env, inv, "Runtime.TruncatedResponse", "the runtime closed the connection before the response ended");
       throw;
     }
     inv->mode = Invocation::Mode::kBuffered;
@@ -100,15 +109,10 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
       env.answer_updated(inv);
     });
   } catch (const HttpError& e) {
-    inv->error_type = e.type();
-    if (e.status() == http::status::payload_too_large) inv->error_type = "Function.ResponseSizeTooLarge";
-    inv->error_body = json_error(inv->error_type, e.what());
-    env.answer_finished(inv);
+    fail_answer(env, inv, read_failure_type(e), e.what());
     throw;
   } catch (const boost::system::system_error&) {
-    inv->error_type = "Runtime.TruncatedResponse";
-    inv->error_body = json_error(inv->error_type, "the runtime closed the connection before the stream ended");
-    env.answer_finished(inv);
+    fail_answer(env, inv, "Runtime.TruncatedResponse", "the runtime closed the connection before the stream ended");
     throw;
   }
   // A mid-stream failure arrives as trailers after the last chunk; the body is base64 of the JSON error.
