@@ -116,6 +116,8 @@ std::string entry_line(const AckEntry& entry, std::chrono::milliseconds timeout)
       return fmt::format("  MISSING  {}: no acknowledgement within {} ms", who, timeout.count());
     case AckStatus::died:
       return fmt::format("  DIED     {}: the process died before acknowledging; its slot was reaped", who);
+    case AckStatus::left:
+      return fmt::format("  left     {}: runs another program now (exec after fork); its slot was reaped", who);
   }
   return fmt::format("  {}  {}", ack_status_name(entry.status), who);
 }

@@ -4,9 +4,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "testing/child_process.h"
@@ -33,23 +37,33 @@ TEST(Futex, StaleExpectedValueIsEagain) {
   EXPECT_EQ(futex_wait(&word, 4, FutexClock::now() + 5s), FutexResult::value_changed);
 }
 
+// True once thread `tid` of this process is blocked in the futex system call.
+bool thread_blocked_in_futex(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  long number = -1;
+  in >> number;
+  return number == SYS_futex;
+}
+
+// The wake is sent only once the waiter is blocked in the kernel, so only the wake can release it.
 TEST(Futex, WakeReleasesAWaitingThread) {
   std::atomic<std::uint32_t> word{0};
-  std::atomic<bool> waiting{false};
+  std::atomic<pid_t> waiter_tid{0};
   FutexResult result = FutexResult::timed_out;
   std::thread waiter([&] {
-    waiting = true;
-    // value_changed is also a correct outcome if the store lands before the wait begins.
-    do {
-      result = futex_wait(&word, 0, FutexClock::now() + 5s);
-    } while (result == FutexResult::interrupted);
+    waiter_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    result = futex_wait(&word, 0, FutexClock::now() + 5s);
   });
-  while (!waiting) std::this_thread::yield();
-  std::this_thread::sleep_for(10ms);  // let it block; a race here only changes woken into value_changed
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while ((waiter_tid == 0 || !thread_blocked_in_futex(waiter_tid)) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const bool blocked = waiter_tid != 0 && thread_blocked_in_futex(waiter_tid);
   word.store(1);
   futex_wake_all(&word);
   waiter.join();
-  EXPECT_TRUE(result == FutexResult::woken || result == FutexResult::value_changed);
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(result, FutexResult::woken);
 }
 
 void ignore_signal(int) {}

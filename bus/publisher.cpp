@@ -31,6 +31,13 @@ int lock_publisher_role(const std::filesystem::path& segment_path, std::optional
     ::close(fd);
     throw_system_error(err, "fstat " + lock_path.string());
   }
+  // A new lock file gets the group and mode exactly (the umask may have cleared bits).
+  if (group && status.st_uid == ::geteuid() && (::fchown(fd, static_cast<uid_t>(-1), *group) != 0 ||
+                                                ::fchmod(fd, 0660) != 0 || ::fstat(fd, &status) != 0)) {
+    const int err = errno;
+    ::close(fd);
+    throw_system_error(err, "give lock file " + lock_path.string() + " to group " + std::to_string(*group));
+  }
   if (auto problem = check_file_status(status, lock_path, group)) {
     ::close(fd);
     throw Error(problem->code(), std::string("lock file: ") + problem->what());
@@ -76,19 +83,20 @@ std::string ack_status_name(AckStatus status) {
     case AckStatus::failed: return "failed";
     case AckStatus::missing: return "missing";
     case AckStatus::died: return "died";
+    case AckStatus::left: return "left";
   }
   return "unknown";
 }
 
 bool AckReport::all_ok() const noexcept {
   return std::all_of(entries.begin(), entries.end(),
-                     [](const AckEntry& e) { return e.status == AckStatus::acked; });
+                     [](const AckEntry& e) { return e.status == AckStatus::acked || e.status == AckStatus::left; });
 }
 
 std::vector<std::string> AckReport::problems() const {
   std::vector<std::string> lines;
   for (const AckEntry& e : entries) {
-    if (e.status == AckStatus::acked) continue;
+    if (e.status == AckStatus::acked || e.status == AckStatus::left) continue;
     std::string line = "pid " + std::to_string(e.slot.owner.pid) + " (" + e.slot.name + "): " +
                        ack_status_name(e.status);
     if (e.status == AckStatus::failed && !e.slot.message.empty()) line += ": " + e.slot.message;
@@ -133,8 +141,10 @@ Publisher Publisher::acquire(const PublisherOptions& options) {
   impl->pid = static_cast<std::uint32_t>(self.pid);
 
   StateRecord& state = impl->segment.mutable_state();
-  // A predecessor that died mid-write left seq odd; finish its write so readers stop waiting.
-  repair_seq(state);
+  // A predecessor that died mid-write left seq odd; finish its write and wake the readers it left
+  // waiting. Its fields may be half-written: the next transition rewrites every one of them.
+  const std::uint32_t seq_before = state.seq.load(std::memory_order_relaxed);
+  if (repair_seq(state) != seq_before) futex_wake_all(&state.seq);
   if (!impl->took_over) {
     StateSnapshot now = read_state(state);
     now.publisher_pid = impl->pid;
@@ -206,6 +216,10 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
         slot.alive = false;
         reap_dead_slots(segment);
         settled[slot.index] = {std::move(slot), AckStatus::died};
+      } else if (check_liveness && !process_maps_file(slot.owner.pid, segment.device(), segment.inode())) {
+        slot.alive = false;
+        reap_dead_slots(segment);
+        settled[slot.index] = {std::move(slot), AckStatus::left};
       } else {
         pending.push_back(std::move(slot));
       }

@@ -168,6 +168,41 @@ TEST_F(PublisherTest, AckFromAnotherProcessWakesTheWait) {
   EXPECT_EQ(child.wait_exit_code(5s), 0);
 }
 
+// fork() then exec(): the child keeps its pid and start time but runs another program, which will
+// never ack. It is reported as having left, promptly, and does not fail the wait.
+TEST_F(PublisherTest, AChildThatExecsAnotherProgramLeavesWithoutFailingTheWait) {
+  auto publisher = Publisher::acquire(options);
+  auto sub = Subscriber::open(path, {.name = "parent"});
+  auto child = testing::fork_child([&] {
+    sub.claim_after_fork();
+    ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    return 99;
+  });
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  auto comm = [&] {
+    std::ifstream in("/proc/" + std::to_string(child.pid()) + "/comm");
+    std::string name;
+    std::getline(in, name);
+    return name;
+  };
+  while (comm() != "sleep" && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(comm(), "sleep");
+  ASSERT_EQ(read_slots(publisher.segment(), Liveness::skip).size(), 2U) << "the child claimed a slot before exec";
+
+  const auto now = publisher.transition(Phase::after_restore);
+  sub.acknowledge({.seq = now.seq, .handled_generation = 1, .hooks_run = 1});
+  const auto started = FutexClock::now();
+  const AckReport report = publisher.wait_for_acks(now.seq, started + 30s);
+  EXPECT_LT(FutexClock::now() - started, 10s) << "waited on a process that can never ack";
+  EXPECT_TRUE(report.all_ok());
+  bool saw_left = false;
+  for (const AckEntry& entry : report.entries) {
+    if (entry.slot.owner.pid == child.pid()) saw_left = entry.status == AckStatus::left;
+  }
+  EXPECT_TRUE(saw_left);
+  EXPECT_EQ(read_slots(publisher.segment()).size(), 1U) << "the exec'd child's slot was not freed";
+}
+
 TEST_F(PublisherTest, DeadSubscriberIsReapedNotWaitedOn) {
   auto publisher = Publisher::acquire(options);
   auto child = testing::fork_child([&] {

@@ -6,12 +6,14 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/interprocess/file_mapping.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "clock.h"
 
@@ -57,6 +59,15 @@ T field(std::span<const std::byte> bytes, std::size_t offset) {
   const int err = e.get_native_error();
   if (err != 0) throw_system_error(err, what);
   throw Error(Errc::system, what + ": " + e.what());
+}
+
+bool in_group(gid_t group) {
+  if (getegid() == group) return true;
+  const int count = getgroups(0, nullptr);
+  if (count <= 0) return false;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  const int got = getgroups(count, groups.data());
+  return got > 0 && std::find(groups.begin(), groups.begin() + got, group) != groups.begin() + got;
 }
 
 }  // namespace
@@ -121,7 +132,10 @@ std::optional<Error> check_file_status(const struct stat& status, const std::fil
   if (!S_ISREG(status.st_mode)) {
     return Error(Errc::invalid_segment, quoted(path) + " is not a regular file");
   }
-  if (status.st_uid != geteuid()) {
+  // With SNAPBUS_SEGMENT_GROUP, a process of another user in that group may open the segment its
+  // publisher created for the group; otherwise only the owner may.
+  const bool shared_with_our_group = group && status.st_gid == *group && in_group(*group);
+  if (status.st_uid != geteuid() && !shared_with_our_group) {
     return Error(Errc::permission_denied, quoted(path) + " is owned by uid " +
                                               std::to_string(status.st_uid) + ", not by this user (uid " +
                                               std::to_string(geteuid()) + ")");

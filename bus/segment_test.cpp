@@ -164,6 +164,17 @@ TEST_F(SegmentTest, OwnedByAnotherUser) {
   expect_error(Errc::permission_denied, "owned by uid 12345", [&] { Segment::open(path, SegmentAccess::observe); });
 }
 
+TEST_F(SegmentTest, AnotherUsersSegmentSharedWithOurGroupOpens) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  const gid_t group = ::getegid();
+  Segment::create(path, {.slot_count = 2, .group = group});
+  ASSERT_EQ(::chown(path.c_str(), 12345, group), 0);
+  EXPECT_NO_THROW(Segment::open(path, SegmentAccess::subscribe, group));
+  expect_error(Errc::permission_denied, "owned by uid 12345", [&] { Segment::open(path, SegmentAccess::observe); });
+  expect_error(Errc::permission_denied, "owned by uid 12345",
+               [&] { Segment::open(path, SegmentAccess::observe, group + 1); });
+}
+
 TEST_F(SegmentTest, LoosePermissions) {
   Segment::create(path, {.slot_count = 2});
   ASSERT_EQ(::chmod(path.c_str(), 0644), 0);

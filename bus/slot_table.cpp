@@ -1,5 +1,6 @@
 #include "snapbus/slot_table.h"
 
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,7 +46,8 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   SlotInfo info;
   info.index = index;
   info.owner = {pid, slot.start_time.load(kRelaxed)};
-  info.alive = liveness == Liveness::skip || process_alive(info.owner);
+  info.alive = liveness == Liveness::skip ||
+               (process_alive(info.owner) && process_maps_file(pid, segment.device(), segment.inode()));
   // acked_seq is released last by the owner; acquire it first so the ack fields below belong to it.
   info.acked_seq = slot.acked_seq.load(std::memory_order_acquire);
   info.wait_for_ack = (slot.flags.load(kRelaxed) & kSlotFlagWaitForAck) != 0;
@@ -90,6 +92,27 @@ bool process_alive(const ProcessIdentity& process) {
   if (!stat || stat->state == 'Z' || stat->state == 'X') return false;
   // start_time 0: a slot claim in progress (pid set, start time not yet): the pid is all we know.
   return process.start_time == 0 || stat->start_time == process.start_time;
+}
+
+bool process_maps_file(pid_t pid, dev_t device, ino_t inode) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  if (!maps) return errno != ENOENT;
+  // Each line: address perms offset major:minor inode path. Device numbers are in hex.
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string address, perms, offset, dev;
+    unsigned long long node = 0;
+    if (!(fields >> address >> perms >> offset >> dev >> node)) continue;
+    if (node != inode) continue;
+    unsigned major_number = 0;
+    unsigned minor_number = 0;
+    if (std::sscanf(dev.c_str(), "%x:%x", &major_number, &minor_number) == 2 && major_number == major(device) &&
+        minor_number == minor(device)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const SlotClaim& claim,
@@ -146,6 +169,9 @@ std::vector<SlotInfo> reap_dead_slots(Segment& segment) {
     if (pid == 0) continue;
     SlotInfo info = copy_slot(segment, i, pid, Liveness::check);
     if (info.alive) continue;
+    // The start time was read after the pid: if the slot changed hands in between, that start
+    // time is the new owner's, and reaping with it would wipe it. Leave such a slot alone.
+    if (segment.slot(i).pid.load(std::memory_order_acquire) != static_cast<std::uint32_t>(pid)) continue;
     if (reap(segment.mutable_slot(i), pid, info.owner.start_time)) reaped.push_back(std::move(info));
   }
   return reaped;

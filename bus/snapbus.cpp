@@ -44,7 +44,9 @@ std::filesystem::path path_or_default(const char* path) {
 }
 
 snapbus::FutexDeadline deadline_after(int64_t timeout_ms) {
-  if (timeout_ms < 0) return std::nullopt;
+  // Beyond a year is "no bound": now() + INT64_MAX ms would overflow the clock's nanoseconds.
+  constexpr int64_t kLongestBoundMs = 365LL * 24 * 3600 * 1000;
+  if (timeout_ms < 0 || timeout_ms > kLongestBoundMs) return std::nullopt;
   return snapbus::FutexClock::now() + std::chrono::milliseconds(timeout_ms);
 }
 

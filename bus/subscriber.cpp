@@ -97,9 +97,10 @@ void Subscriber::claim_after_fork() {
   const SlotRecord& parent = impl_->segment.slot(impl_->slot);
   const SlotBaseline inherited{parent.acked_seq.load(std::memory_order_acquire),
                                parent.handled_generation.load(std::memory_order_relaxed)};
-  impl_->self = current_process();
-  impl_->slot = claim_slot(impl_->segment, impl_->self, {impl_->options.name, impl_->options.wait_for_ack},
-                           inherited);
+  // Into locals first: if the claim fails (a full table), the next call must try again.
+  const ProcessIdentity child = current_process();
+  impl_->slot = claim_slot(impl_->segment, child, {impl_->options.name, impl_->options.wait_for_ack}, inherited);
+  impl_->self = child;
 }
 
 bool Subscriber::publisher_alive() const {

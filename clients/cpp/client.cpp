@@ -101,8 +101,8 @@ bool Client::try_attach() {
   }
   // A process that joins now has nothing to catch up on: everything starts from the current state.
   const StateSnapshot now = subscriber->state();
-  handled_seq_.store(now.seq, std::memory_order_relaxed);
-  handled_generation_.store(now.generation, std::memory_order_relaxed);
+  handled_seq_.store(now.seq, std::memory_order_release);
+  handled_generation_.store(now.generation, std::memory_order_release);
   before_snapshot_seq_ = now.phase == Phase::before_snapshot ? now.seq : 0;
   shutdown_done_ = now.phase == Phase::shutting_down;
   // The slot was claimed at the seq seen by open(); a change since then is acked here, or a
@@ -144,7 +144,7 @@ bool Client::handle_change() {
     // restore to recover from.
     report += hooks_.run(HookPhase::after_restore, state);
     handled_generation = state.generation;
-    handled_generation_.store(handled_generation, std::memory_order_relaxed);
+    handled_generation_.store(handled_generation, std::memory_order_release);
   }
   if (state.phase == Phase::before_snapshot && before_snapshot_seq_ != state.seq) {
     report += hooks_.run(HookPhase::before_snapshot, state);
@@ -160,7 +160,7 @@ bool Client::handle_change() {
                             .hooks_run = clamp_count(report.run),
                             .hooks_failed = clamp_count(report.failed),
                             .message = report.message()});
-  handled_seq_.store(state.seq, std::memory_order_relaxed);
+  handled_seq_.store(state.seq, std::memory_order_release);
   return true;
 }
 
@@ -184,6 +184,11 @@ void Client::stop() {
   if (!watcher_) return;
   stop_requested_ = true;
   watcher_changed_.notify_all();
+  // Called from a hook (on the watcher, or inline on a thread the watcher now waits for): waiting
+  // for the watcher to leave would wait for ourselves. It leaves after this hook; the next stop()
+  // or the destructor joins it.
+  const auto self = std::this_thread::get_id();
+  if (watcher_->get_id() == self || handling_thread_.load(std::memory_order_relaxed) == self) return;
   // A wake can slip in between the watcher's stop check and its futex wait, so it is repeated
   // until the watcher says it has left.
   while (!watcher_changed_.wait_for(lock, kStopWakeInterval, [this] { return watcher_exited_; })) {
@@ -191,6 +196,7 @@ void Client::stop() {
       subscriber->wake_waiters();
     }
   }
+  if (!watcher_) return;  // a concurrent stop() joined it while this one waited
   std::unique_ptr<std::thread> watcher = std::move(watcher_);
   lock.unlock();
   watcher->join();

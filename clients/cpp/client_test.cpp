@@ -140,13 +140,14 @@ TEST(ClientTest, EachHookRunsExactlyOncePerChangeWhenWatcherAndInlineChecksRace)
       }
     });
   }
+  // EXPECT, not ASSERT: returning early would leave the checker threads joinable (terminate).
   constexpr int kRounds = 20;
-  for (int round = 1; round <= kRounds; ++round) {
+  for (int round = 1; round <= kRounds && !::testing::Test::HasFailure(); ++round) {
     EXPECT_TRUE(publish(publisher, Phase::before_snapshot).all_ok());
     EXPECT_TRUE(publish(publisher, Phase::after_restore).all_ok());
     EXPECT_TRUE(publish(publisher, Phase::running).all_ok());
-    ASSERT_EQ(snapshot_runs.load(), round);
-    ASSERT_EQ(restore_runs.load(), round);
+    EXPECT_EQ(snapshot_runs.load(), round);
+    EXPECT_EQ(restore_runs.load(), round);
   }
   done = true;
   for (std::thread& checker : checkers) checker.join();
@@ -223,6 +224,25 @@ TEST(ClientTest, ReportsWhetherThePublisherIsAlive) {
 
   Publisher publisher = Publisher::acquire({.path = path});
   EXPECT_EQ(client.publisher_alive(), true);
+}
+
+// stop() from a hook running on the watcher thread cannot wait for that thread to leave: it
+// returns, the hook's change is still acknowledged, and the destructor joins the watcher.
+TEST(ClientTest, StopFromAHookOnTheWatcherDoesNotWaitForItself) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path});
+  std::atomic<bool> stopped{false};
+  client.after_restore("stopper", [&] {
+    client.stop();
+    stopped = true;
+  });
+  client.start();
+  const AckReport report = publish(publisher, Phase::after_restore);
+  EXPECT_TRUE(stopped.load());
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
 }
 
 TEST(ClientTest, StopWakesTheWatcherAndIsIdempotent) {

@@ -82,6 +82,13 @@ class _Client:
             except SnapbusError:
                 sub.close()
                 raise
+            # The slot was claimed at the seq open() saw; a change since then is acknowledged here,
+            # or a publisher waiting for it would wait for a process that considers it handled.
+            try:
+                sub.ack(state.seq, state.generation, ok=True, hooks_run=0, hooks_failed=0, message="")
+            except SnapbusError:
+                sub.close()
+                raise
             self.handled_seq = state.seq
             self.handled_generation = state.generation
             self._before_snapshot_seq = state.seq

@@ -40,6 +40,8 @@ enum class AckStatus {
   failed,   // acked the seq with outcome failed; message says which hooks and why
   missing,  // alive, but did not ack before the deadline
   died,     // the process died before acking; its slot was reaped
+  left,     // the process runs another program now (exec after fork): not a subscriber any more,
+            // so not a failure; its slot was reaped
 };
 std::string ack_status_name(AckStatus status);
 
@@ -52,7 +54,7 @@ struct AckReport {
   std::uint32_t seq = 0;
   std::vector<AckEntry> entries;  // one per slot that was waited for
 
-  bool all_ok() const noexcept;
+  bool all_ok() const noexcept;  // every entry acked or left
   // One line per entry that is not acked: "pid 123 (worker): failed: after_restore db: boom".
   std::vector<std::string> problems() const;
 };

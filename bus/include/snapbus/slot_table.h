@@ -34,6 +34,11 @@ std::optional<std::uint64_t> process_start_time(pid_t pid);
 // checks the pid alone. Zombies count as dead.
 bool process_alive(const ProcessIdentity& process);
 
+// Whether `pid` still maps the file with this device and inode. A child that exec'd another
+// program after fork keeps its pid and start time, but not the mapping, and will never ack. True
+// when /proc does not say (another user's process): only a definite "no" counts.
+bool process_maps_file(pid_t pid, dev_t device, ino_t inode);
+
 struct SlotClaim {
   std::string name;
   bool wait_for_ack = true;
@@ -43,7 +48,7 @@ struct SlotClaim {
 struct SlotInfo {
   std::uint32_t index = 0;
   ProcessIdentity owner;
-  bool alive = false;
+  bool alive = false;  // running, and still mapping this segment
   bool wait_for_ack = false;
   std::string name;
   std::uint32_t acked_seq = 0;

@@ -20,7 +20,9 @@
 // No segment yet: the watcher waits for the publisher to create it (inotify) and attaches then; a
 // process without a watcher calls try_attach() itself (check() and poll() never attach, so they
 // stay one load). fork(): the child claims its own slot and, if the parent had a watcher, starts
-// its own; hooks already running in another thread finish before fork() proceeds.
+// its own; hooks already running in another thread finish before fork() proceeds. A child that
+// then execs another program is reported by the publisher as having left, not waited for.
+// A hook must not construct or destroy a Client: fork() takes the same locks in the other order.
 #pragma once
 
 #include <atomic>
@@ -88,7 +90,7 @@ class Client {
   // True when this call handled a change.
   bool check() {
     if (generation_word_.load(std::memory_order_acquire)->load(std::memory_order_acquire) ==
-        handled_generation_.load(std::memory_order_relaxed)) {
+        handled_generation_.load(std::memory_order_acquire)) {
       return false;
     }
     return handle_change();
@@ -98,7 +100,7 @@ class Client {
   bool poll() {
     const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
     if (subscriber == nullptr ||
-        subscriber->seq() == handled_seq_.load(std::memory_order_relaxed)) {
+        subscriber->seq() == handled_seq_.load(std::memory_order_acquire)) {
       return false;
     }
     return handle_change();
@@ -111,7 +113,7 @@ class Client {
   std::optional<std::uint32_t> slot_index() const;
   // The generation this process has run after-restore hooks for.
   std::uint64_t handled_generation() const noexcept {
-    return handled_generation_.load(std::memory_order_relaxed);
+    return handled_generation_.load(std::memory_order_acquire);
   }
   const HookRegistry& hooks() const noexcept { return hooks_; }
 
