@@ -216,7 +216,7 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
         slot.alive = false;
         reap_dead_slots(segment);
         settled[slot.index] = {std::move(slot), AckStatus::died};
-      } else if (check_liveness && !process_maps_file(slot.owner.pid, segment.device(), segment.inode())) {
+      } else if (check_liveness && !still_maps(segment, slot.owner.pid)) {
         slot.alive = false;
         reap_dead_slots(segment);
         settled[slot.index] = {std::move(slot), AckStatus::left};

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -153,12 +156,34 @@ std::optional<Error> check_file_status(const struct stat& status, const std::fil
   return std::nullopt;
 }
 
+bool process_maps_file(pid_t pid, dev_t device, ino_t inode) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  if (!maps) return errno != ENOENT;
+  // Each line: address perms offset major:minor inode path. Device numbers are in hex.
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string address, perms, offset, dev;
+    unsigned long long node = 0;
+    if (!(fields >> address >> perms >> offset >> dev >> node)) continue;
+    if (node != inode) continue;
+    unsigned major_number = 0;
+    unsigned minor_number = 0;
+    if (std::sscanf(dev.c_str(), "%x:%x", &major_number, &minor_number) == 2 && major_number == major(device) &&
+        minor_number == minor(device)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 struct Segment::Mapping {
   std::filesystem::path path;
   SegmentAccess access = SegmentAccess::observe;
   dev_t device = 0;
   ino_t inode = 0;
   std::uint32_t slot_count = 0;
+  bool mappings_visible = false;
   std::uint32_t state_offset = 0;
   std::uint32_t slots_offset = 0;
   bip::mapped_region head;   // header and state
@@ -236,6 +261,7 @@ Segment Segment::open(const std::filesystem::path& path, SegmentAccess access, s
   } catch (const bip::interprocess_exception& e) {
     rethrow_interprocess(e, "map " + quoted(path));
   }
+  mapping->mappings_visible = process_maps_file(::getpid(), status.st_dev, status.st_ino);
   return Segment(std::move(mapping));
 }
 
@@ -313,6 +339,7 @@ SegmentAccess Segment::access() const noexcept { return mapping_->access; }
 std::uint32_t Segment::slot_count() const noexcept { return mapping_->slot_count; }
 dev_t Segment::device() const noexcept { return mapping_->device; }
 ino_t Segment::inode() const noexcept { return mapping_->inode; }
+bool Segment::mappings_visible() const noexcept { return mapping_->mappings_visible; }
 
 const SegmentHeader& Segment::header() const noexcept {
   return *reinterpret_cast<const SegmentHeader*>(mapping_->head_base());

@@ -1,6 +1,5 @@
 #include "snapbus/slot_table.h"
 
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,8 +45,7 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   SlotInfo info;
   info.index = index;
   info.owner = {pid, slot.start_time.load(kRelaxed)};
-  info.alive = liveness == Liveness::skip ||
-               (process_alive(info.owner) && process_maps_file(pid, segment.device(), segment.inode()));
+  info.alive = liveness == Liveness::skip || (process_alive(info.owner) && still_maps(segment, pid));
   // acked_seq is released last by the owner; acquire it first so the ack fields below belong to it.
   info.acked_seq = slot.acked_seq.load(std::memory_order_acquire);
   info.wait_for_ack = (slot.flags.load(kRelaxed) & kSlotFlagWaitForAck) != 0;
@@ -94,25 +92,8 @@ bool process_alive(const ProcessIdentity& process) {
   return process.start_time == 0 || stat->start_time == process.start_time;
 }
 
-bool process_maps_file(pid_t pid, dev_t device, ino_t inode) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  if (!maps) return errno != ENOENT;
-  // Each line: address perms offset major:minor inode path. Device numbers are in hex.
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream fields(line);
-    std::string address, perms, offset, dev;
-    unsigned long long node = 0;
-    if (!(fields >> address >> perms >> offset >> dev >> node)) continue;
-    if (node != inode) continue;
-    unsigned major_number = 0;
-    unsigned minor_number = 0;
-    if (std::sscanf(dev.c_str(), "%x:%x", &major_number, &minor_number) == 2 && major_number == major(device) &&
-        minor_number == minor(device)) {
-      return true;
-    }
-  }
-  return false;
+bool still_maps(const Segment& segment, pid_t pid) {
+  return !segment.mappings_visible() || process_maps_file(pid, segment.device(), segment.inode());
 }
 
 std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const SlotClaim& claim,

@@ -51,6 +51,11 @@ std::optional<Error> check_header(std::span<const std::byte> header_bytes, std::
 std::optional<Error> check_file_status(const struct stat& status, const std::filesystem::path& path,
                                        std::optional<gid_t> group);
 
+// Whether /proc/<pid>/maps lists a mapping of the file with this device and inode. On overlayfs
+// the listed inode may be the underlying one, not the one stat() gives: see
+// Segment::mappings_visible().
+bool process_maps_file(pid_t pid, dev_t device, ino_t inode);
+
 class Segment {
  public:
   // Maps an existing segment. Errc::not_found when there is none.
@@ -72,6 +77,9 @@ class Segment {
   // Device and inode of the mapped file: a different pair at path() means it was replaced.
   dev_t device() const noexcept;
   ino_t inode() const noexcept;
+  // Whether this process's own mapping of the segment shows in /proc/self/maps under device() and
+  // inode(): only then can process_maps_file() tell whether another process still maps it.
+  bool mappings_visible() const noexcept;
 
   const SegmentHeader& header() const noexcept;
   const StateRecord& state() const noexcept;

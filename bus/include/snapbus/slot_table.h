@@ -34,10 +34,10 @@ std::optional<std::uint64_t> process_start_time(pid_t pid);
 // checks the pid alone. Zombies count as dead.
 bool process_alive(const ProcessIdentity& process);
 
-// Whether `pid` still maps the file with this device and inode. A child that exec'd another
-// program after fork keeps its pid and start time, but not the mapping, and will never ack. True
-// when /proc does not say (another user's process): only a definite "no" counts.
-bool process_maps_file(pid_t pid, dev_t device, ino_t inode);
+// Whether `pid` still maps `segment`. A child that exec'd another program after fork keeps its pid
+// and start time, but not the mapping, and will never ack. True when it cannot be told (another
+// user's process, or a filesystem whose /proc/<pid>/maps does not show the inode stat() gives).
+bool still_maps(const Segment& segment, pid_t pid);
 
 struct SlotClaim {
   std::string name;
