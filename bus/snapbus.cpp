@@ -50,6 +50,24 @@ snapbus::FutexDeadline deadline_after(int64_t timeout_ms) {
   return snapbus::FutexClock::now() + std::chrono::milliseconds(timeout_ms);
 }
 
+void copy_state(const snapbus::StateSnapshot& s, std::uint32_t slot_index, snapbus_state& out) {
+  out = snapbus_state{};
+  out.seq = s.seq;
+  out.phase = static_cast<uint32_t>(s.phase);
+  out.init_type = static_cast<uint32_t>(s.init_type);
+  out.source = static_cast<uint32_t>(s.source);
+  out.generation = s.generation;
+  out.restore_id_high = s.restore_id_high;
+  out.restore_id_low = s.restore_id_low;
+  out.snapshot_wall_ns = s.snapshot_wall_ns;
+  out.snapshot_mono_ns = s.snapshot_mono_ns;
+  out.restore_wall_ns = s.restore_wall_ns;
+  out.restore_mono_ns = s.restore_mono_ns;
+  out.changed_wall_ns = s.changed_wall_ns;
+  out.publisher_pid = s.publisher_pid;
+  out.slot_index = slot_index;
+}
+
 void require_subscriber(const snapbus_subscriber* sub) {
   SNAPBUS_REQUIRE(sub != nullptr, "subscriber is NULL");
 }
@@ -131,22 +149,15 @@ int snapbus_subscriber_read_state(const snapbus_subscriber* sub, snapbus_state* 
   return guarded([&] {
     require_subscriber(sub);
     SNAPBUS_REQUIRE(out != nullptr, "out is NULL");
-    const snapbus::StateSnapshot s = sub->subscriber.state();
-    *out = snapbus_state{};
-    out->seq = s.seq;
-    out->phase = static_cast<uint32_t>(s.phase);
-    out->init_type = static_cast<uint32_t>(s.init_type);
-    out->source = static_cast<uint32_t>(s.source);
-    out->generation = s.generation;
-    out->restore_id_high = s.restore_id_high;
-    out->restore_id_low = s.restore_id_low;
-    out->snapshot_wall_ns = s.snapshot_wall_ns;
-    out->snapshot_mono_ns = s.snapshot_mono_ns;
-    out->restore_wall_ns = s.restore_wall_ns;
-    out->restore_mono_ns = s.restore_mono_ns;
-    out->changed_wall_ns = s.changed_wall_ns;
-    out->publisher_pid = s.publisher_pid;
-    out->slot_index = sub->subscriber.slot_index();
+    copy_state(sub->subscriber.state(), sub->subscriber.slot_index(), *out);
+  });
+}
+
+int snapbus_subscriber_joined_state(const snapbus_subscriber* sub, snapbus_state* out) {
+  return guarded([&] {
+    require_subscriber(sub);
+    SNAPBUS_REQUIRE(out != nullptr, "out is NULL");
+    copy_state(sub->subscriber.joined_state(), sub->subscriber.slot_index(), *out);
   });
 }
 

@@ -65,6 +65,11 @@ TEST_F(CAbiTest, SubscribeReadWaitAck) {
   uint32_t seq = 0;
   EXPECT_EQ(snapbus_subscriber_wait(sub, state.seq, 10, &seq), SNAPBUS_ERR_TIMED_OUT);
 
+  snapbus_state joined{};
+  ASSERT_EQ(snapbus_subscriber_joined_state(sub, &joined), SNAPBUS_OK);
+  EXPECT_EQ(joined.seq, state.seq);
+  EXPECT_EQ(snapbus_subscriber_joined_state(nullptr, &joined), SNAPBUS_ERR_INVALID_ARGUMENT);
+
   const auto restored = publisher.transition(Phase::after_restore);
   EXPECT_EQ(*generation, 1U) << "the mapped word follows without a call";
   EXPECT_EQ(snapbus_subscriber_generation(sub), 1U);

@@ -22,6 +22,7 @@ struct Subscriber::Impl {
   Segment segment;
   ProcessIdentity self;
   SubscriberOptions options;
+  StateSnapshot joined;
   std::uint32_t slot = 0;
 };
 
@@ -38,7 +39,7 @@ void release_own_slot(Subscriber::Impl& impl) noexcept {
 Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberOptions& options) {
   Segment segment = Segment::open(path, SegmentAccess::subscribe, options.group);
   const StateSnapshot now = read_state(segment.state());
-  auto impl = std::make_unique<Impl>(Impl{std::move(segment), current_process(), options, 0});
+  auto impl = std::make_unique<Impl>(Impl{std::move(segment), current_process(), options, now, 0});
   if (impl->options.name.empty()) impl->options.name = process_comm();
   impl->slot = claim_slot(impl->segment, impl->self, {impl->options.name, impl->options.wait_for_ack},
                           {.acked_seq = now.seq, .handled_generation = now.generation});
@@ -66,6 +67,7 @@ Subscriber::~Subscriber() {
 }
 
 StateSnapshot Subscriber::state() const { return read_state(impl_->segment.state()); }
+const StateSnapshot& Subscriber::joined_state() const noexcept { return impl_->joined; }
 std::uint32_t Subscriber::slot_index() const noexcept { return impl_->slot; }
 const Segment& Subscriber::segment() const noexcept { return impl_->segment; }
 

@@ -34,6 +34,10 @@ TEST_F(SubscriberTest, JoinsAsUpToDate) {
   ASSERT_EQ(slots.size(), 1U);
   EXPECT_EQ(slots[0].acked_seq, now.seq) << "a process started after the restore has nothing to run";
   EXPECT_EQ(slots[0].handled_generation, 1U);
+  EXPECT_EQ(sub.joined_state(), now) << "the baseline is the state the slot was claimed at";
+  // A change after joining is visible as a seq other than the baseline's, for a client to handle.
+  publisher.transition(Phase::running);
+  EXPECT_NE(sub.state().seq, sub.joined_state().seq);
 }
 
 TEST_F(SubscriberTest, WaitTimesOutWithoutChange) {

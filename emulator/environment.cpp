@@ -63,14 +63,7 @@ std::string describe_exit(int status) {
 }
 
 std::string error_message_of(const std::string& body) {
-  boost::system::error_code ec;
-  auto value = boost::json::parse(body, ec);
-  if (!ec && value.is_object()) {
-    if (const auto* message = value.as_object().if_contains("errorMessage"); message && message->is_string()) {
-      return std::string(message->as_string());
-    }
-  }
-  return body;
+  return json_error_field(body, "errorMessage").value_or(body);
 }
 
 asio::awaitable<void> wait_for(asio::steady_timer& timer) {

@@ -89,6 +89,15 @@ std::string json_error(std::string_view type, std::string_view message) {
   return boost::json::serialize(o);
 }
 
+std::optional<std::string> json_error_field(std::string_view body, std::string_view field) {
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto* found = value.as_object().if_contains(field);
+  if (found == nullptr || !found->is_string()) return std::nullopt;
+  return std::string(found->as_string());
+}
+
 std::string_view HttpExchange::header(std::string_view name) const {
   auto it = head_.find(name);
   if (it == head_.end()) return {};

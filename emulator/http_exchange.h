@@ -99,5 +99,10 @@ tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::ui
 // Throws boost::system::system_error when the address cannot be bound.
 
 std::string json_error(std::string_view type, std::string_view message);
+// A Lambda error body ({"errorMessage", "errorType", ...}) built for the runtime or sent by it.
+
+std::optional<std::string> json_error_field(std::string_view body, std::string_view field);
+// One string field ("errorType", "errorMessage") of an error body a runtime or extension sent;
+// nullopt when the body is not a JSON object with that string field.
 
 }  // namespace snapbus::emulator

@@ -24,14 +24,7 @@ void require_method(const HttpExchange& ex, http::verb verb) {
 
 std::string error_type_of(const HttpExchange& ex, const std::string& body, const char* fallback) {
   if (auto header = ex.header("Lambda-Runtime-Function-Error-Type"); !header.empty()) return std::string(header);
-  boost::system::error_code ec;
-  auto value = boost::json::parse(body, ec);
-  if (!ec && value.is_object()) {
-    if (const auto* type = value.as_object().if_contains("errorType"); type && type->is_string()) {
-      return std::string(type->as_string());
-    }
-  }
-  return fallback;
+  return json_error_field(body, "errorType").value_or(fallback);
 }
 
 asio::awaitable<void> reply_error(HttpExchange& ex, const ApiError& error) {

@@ -99,18 +99,13 @@ bool Client::try_attach() {
     if (error.code() == Errc::not_found) return false;
     throw;
   }
-  // A process that joins now has nothing to catch up on: everything starts from the current state.
-  const StateSnapshot now = subscriber->state();
+  // A process that joins now has nothing to catch up on: everything starts from the state its slot
+  // was claimed at; any change since has another seq and is handled like every other.
+  const StateSnapshot& now = subscriber->joined_state();
   handled_seq_.store(now.seq, std::memory_order_release);
   handled_generation_.store(now.generation, std::memory_order_release);
   before_snapshot_seq_ = now.phase == Phase::before_snapshot ? now.seq : 0;
   shutdown_done_ = now.phase == Phase::shutting_down;
-  // The slot was claimed at the seq seen by open(); a change since then is acked here, or a
-  // publisher waiting for it would wait for a process that considers it handled.
-  const SlotRecord& slot = subscriber->segment().slot(subscriber->slot_index());
-  if (slot.acked_seq.load(std::memory_order_acquire) != now.seq) {
-    subscriber->acknowledge({.seq = now.seq, .handled_generation = now.generation});
-  }
   subscriber_ = std::move(subscriber);
   generation_word_.store(subscriber_->generation_word(), std::memory_order_release);
   attached_subscriber_.store(subscriber_.get(), std::memory_order_release);

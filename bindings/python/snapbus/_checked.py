@@ -100,6 +100,12 @@ class Subscriber:
         _check(lib.snapbus_subscriber_read_state(self._live(), out), f"read state of {self.path}")
         return State.from_c(out)
 
+    def joined_state(self) -> State:
+        """The state the slot was claimed at: the baseline, so no change is lost after open()."""
+        out = ffi.new("snapbus_state *")
+        _check(lib.snapbus_subscriber_joined_state(self._live(), out), f"read joined state of {self.path}")
+        return State.from_c(out)
+
     def wait(self, seen_seq: int, timeout_ms: int) -> int | None:
         """Sleeps while seq == seen_seq; the new seq, or None on timeout or wake-up."""
         current = ffi.new("uint32_t *")

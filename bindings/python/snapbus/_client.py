@@ -77,15 +77,10 @@ class _Client:
             if stop is not None and stop.is_set():
                 sub.close()  # stop() ran while this watcher was opening the segment
                 return
+            # The state the slot was claimed at: a change since then has another seq, so the
+            # watcher handles and acknowledges it like any other.
             try:
-                state = sub.read_state()
-            except SnapbusError:
-                sub.close()
-                raise
-            # The slot was claimed at the seq open() saw; a change since then is acknowledged here,
-            # or a publisher waiting for it would wait for a process that considers it handled.
-            try:
-                sub.ack(state.seq, state.generation, ok=True, hooks_run=0, hooks_failed=0, message="")
+                state = sub.joined_state()
             except SnapbusError:
                 sub.close()
                 raise

@@ -115,6 +115,9 @@ const volatile uint32_t* snapbus_subscriber_seq_address(const snapbus_subscriber
 uint64_t snapbus_subscriber_generation(const snapbus_subscriber* sub);
 
 int snapbus_subscriber_read_state(const snapbus_subscriber* sub, snapbus_state* out);
+/* The state the slot was claimed at by snapbus_subscriber_open: a client's baseline. A change made
+ * after it shows as another seq, so none is lost between opening and the client's first read. */
+int snapbus_subscriber_joined_state(const snapbus_subscriber* sub, snapbus_state* out);
 
 /* Sleeps while seq == seen_seq, up to timeout_ms (< 0: no bound). SNAPBUS_OK when seq changed
  * (current_seq, if not NULL, gets the new value), SNAPBUS_ERR_TIMED_OUT, or

@@ -62,6 +62,9 @@ class Subscriber {
   const std::atomic<std::uint32_t>* seq_word() const noexcept { return seq_; }
 
   StateSnapshot state() const;
+  // The state this process's slot was claimed at: a client's baseline. Changes after it show as a
+  // seq other than joined_state().seq, so none can slip between joining and a client's first read.
+  const StateSnapshot& joined_state() const noexcept;
   std::uint32_t slot_index() const noexcept;
   const Segment& segment() const noexcept;
 
