@@ -161,7 +161,7 @@ std::string testdata(const std::string& name) { return std::string(SNAPBUS_EMULA
 EmulatorProcess::EmulatorProcess(const std::string& name, std::vector<std::string> args, bool wait_ready)
     : dir_(test_dir(name)), marker_("emulator-test-" + unique_suffix()) {
   const char* binary_dir = std::getenv("SNAPBUS_BINARY_DIR");
-  const std::string binary = std::string(binary_dir != nullptr ? binary_dir : ".") + "/adapter/snapbus";
+  const std::string binary = std::string(binary_dir != nullptr ? binary_dir : ".") + "/cli/snapbus";
   std::vector<std::string> argv{binary,
                                 "emulate",
                                 "--port",

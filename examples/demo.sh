@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${SNAPBUS_BUILD_DIR:-$PWD/build/default}
-snapbus=$build/adapter/snapbus
+snapbus=$build/cli/snapbus
 [[ -x $snapbus ]] || { echo "demo: $snapbus is missing: run ./setup.sh first" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/snapbus-demo.XXXXXX)

@@ -41,7 +41,7 @@ def per_call_ns(statement, setup_globals) -> float:
 
 def make_segment(directory: pathlib.Path) -> pathlib.Path | None:
     binary_dir = os.environ.get("SNAPBUS_BINARY_DIR")
-    cli = pathlib.Path(binary_dir, "adapter", "snapbus") if binary_dir else None
+    cli = pathlib.Path(binary_dir, "cli", "snapbus") if binary_dir else None
     if cli is None or not os.access(cli, os.X_OK):
         return None
     segment = directory / "bench.seg"

@@ -63,7 +63,7 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-std::string snapbus_binary() { return binary_dir() + "/adapter/snapbus"; }
+std::string snapbus_binary() { return binary_dir() + "/cli/snapbus"; }
 std::string example_subscriber_binary() { return binary_dir() + "/examples/cpp/example_subscriber"; }
 
 SpawnedProcess::SpawnedProcess(std::vector<std::string> argv, std::map<std::string, std::string> environment) {

@@ -22,7 +22,7 @@
 
 namespace snapbus::testing {
 
-// $SNAPBUS_BINARY_DIR/adapter/snapbus and $SNAPBUS_BINARY_DIR/examples/cpp/example_subscriber.
+// $SNAPBUS_BINARY_DIR/cli/snapbus and $SNAPBUS_BINARY_DIR/examples/cpp/example_subscriber.
 std::string snapbus_binary();
 std::string example_subscriber_binary();
 

@@ -2,7 +2,7 @@
 always stopped. Every wait is bounded.
 
 Environment (ctest sets both): PYTHONPATH holds the built snapbus package; SNAPBUS_BINARY_DIR is
-the CMake build directory, whose adapter/snapbus is the publisher.
+the CMake build directory, whose cli/snapbus is the publisher.
 """
 import json
 import os
@@ -36,7 +36,7 @@ def cli() -> pathlib.Path:
     binary_dir = os.environ.get("SNAPBUS_BINARY_DIR")
     if not binary_dir:
         pytest.skip("SNAPBUS_BINARY_DIR is not set (run through ctest, or see bindings/python/README.md)")
-    path = pathlib.Path(binary_dir) / "adapter" / "snapbus"
+    path = pathlib.Path(binary_dir) / "cli" / "snapbus"
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is missing: build the `snapbus` target first")
     return path
