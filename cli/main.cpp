@@ -35,6 +35,21 @@ constexpr const char* kUsage =
     "environment: SNAPBUS_SEGMENT (segment file, default /tmp/snapbus.seg), SNAPBUS_SEGMENT_GROUP,\n"
     "SNAPBUS_SLOTS, SNAPBUS_ACK_TIMEOUT_MS, SNAPBUS_NAME\n";
 
+int run_emulate(const std::vector<std::string>& args) {
+  snapbus::emulator::ParsedArgs parsed;
+  try {
+    parsed = snapbus::emulator::parse_emulate_args(args);
+  } catch (const snapbus::emulator::ConfigError& e) {
+    std::cerr << "snapbus emulate: " << e.what() << '\n';
+    return snapbus::cli::kExitUsage;
+  }
+  if (parsed.help) {
+    std::cout << snapbus::emulator::emulate_usage();
+    return snapbus::cli::kExitOk;
+  }
+  return snapbus::emulator::run_emulator(parsed.config);
+}
+
 int run_command(std::string_view command, std::span<const std::string> args) {
   const snapbus::Config config = snapbus::config_from_environment();
   if (command == "status") return snapbus::cli::run_status(args, config, std::cout);
@@ -48,7 +63,7 @@ int run_command(std::string_view command, std::span<const std::string> args) {
 int main(int argc, char** argv) {
   // 1. `emulate` has its own options and exit codes; hand it the rest of the command line.
   const std::vector<std::string> words(argv + 1, argv + argc);
-  if (!words.empty() && words.front() == "emulate") return snapbus::emulator::emulate_main(argc - 1, argv + 1);
+  if (!words.empty() && words.front() == "emulate") return run_emulate(std::vector<std::string>(argv + 1, argv + argc));
 
   // 2. No command, or asking for help: the overview.
   if (words.empty() || words.front() == "--help" || words.front() == "-h" || words.front() == "help") {

@@ -1,4 +1,4 @@
-#include "emulate_config.h"
+#include "snapbus/emulate_config.h"
 
 #include <filesystem>
 #include <fstream>

@@ -11,7 +11,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "emulate_config.h"
+#include "snapbus/emulate_config.h"
 #include "environment.h"
 #include "front_door.h"
 #include "http_exchange.h"
@@ -44,20 +44,7 @@ std::string host_port(const tcp::endpoint& endpoint) {
 
 }  // namespace
 
-int emulate_main(int argc, char** argv) {
-  ParsedArgs parsed;
-  try {
-    parsed = parse_emulate_args(std::vector<std::string>(argv, argv + argc));
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "snapbus emulate: %s\n", e.what());
-    return 2;
-  }
-  if (parsed.help) {
-    std::fputs(emulate_usage().c_str(), stdout);
-    return 0;
-  }
-  const Config& config = parsed.config;
-
+int run_emulator(const Config& config) {
   // The guard is forked first, while this process has no threads, sockets or signal handlers.
   const std::string marker = new_marker();
   start_orphan_guard(marker);

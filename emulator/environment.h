@@ -21,7 +21,7 @@
 #include <variant>
 #include <vector>
 
-#include "emulate_config.h"
+#include "snapbus/emulate_config.h"
 #include "freezer.h"
 #include "http_exchange.h"
 #include "lambda_log.h"

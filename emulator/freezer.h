@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "emulate_config.h"
+#include "snapbus/emulate_config.h"
 
 namespace snapbus::emulator {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "emulate_config.h"
+#include "snapbus/emulate_config.h"
 #include "freezer.h"
 
 namespace snapbus::emulator {

@@ -4,16 +4,21 @@
 //       --handler app.handler -- /usr/bin/python3 bootstrap.py      (one command line)
 //   curl http://127.0.0.1:9000/hello        # a Function URL style request
 //
-// From C++ (the `snapbus` executable does exactly this):
+// From C++ (the `snapbus emulate` command does exactly this once it has parsed its options):
 //
-//   return snapbus::emulator::emulate_main(argc - 1, argv + 1);  // argv[0] == "emulate"
+//   snapbus::emulator::Config config;
+//   config.snapstart = true;
+//   config.command = {"/usr/bin/python3", "bootstrap.py"};
+//   return snapbus::emulator::run_emulator(config);
 #pragma once
+
+#include "snapbus/emulate_config.h"
 
 namespace snapbus::emulator {
 
-int emulate_main(int argc, char** argv);
 // Runs the emulator until it is interrupted or the function fails; returns the process exit code
-// (0 after an orderly shutdown, 2 bad usage, 3 init failed, 4 restore failed, 5 invoke-phase failure,
-// 1 internal error). argv[0] is the subcommand name.
+// (0 after an orderly shutdown, 3 init failed, 4 restore failed, 5 invoke-phase failure, 1 internal
+// error). Bad usage (2) is the command line's to report, before this is called.
+int run_emulator(const Config& config);
 
 }  // namespace snapbus::emulator
