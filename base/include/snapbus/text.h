@@ -1,0 +1,33 @@
+// Small text operations that several parsers (env files, HTTP header lists, /proc files) share.
+//
+//   snapbus::trim("  KEY=value \r")                 // "KEY=value"
+//   snapbus::parse_number<unsigned>("128", 1, 10240) // 128
+//   snapbus::parse_number<int>("12x", 0, 99)         // nullopt
+#pragma once
+
+#include <charconv>
+#include <concepts>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+namespace snapbus {
+
+inline constexpr std::string_view kBlanks = " \t\r\n";
+
+// `text` without leading and trailing characters from `blanks`.
+std::string_view trim(std::string_view text, std::string_view blanks = kBlanks) noexcept;
+
+// The whole of `text` as a decimal number in [min, max]; nullopt for anything else (empty, a sign
+// the type cannot hold, trailing characters, out of range). Callers own the error sentence: they
+// know which flag or variable the text came from.
+template <std::integral Int>
+std::optional<Int> parse_number(std::string_view text, Int min, Int max) noexcept {
+  Int value{};
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end || value < min || value > max) return std::nullopt;
+  return value;
+}
+
+}  // namespace snapbus
