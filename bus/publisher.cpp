@@ -195,6 +195,12 @@ StateSnapshot Publisher::transition(Phase phase) {
 }
 
 AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline) {
+  return wait_for_acks(seq, deadline, std::chrono::milliseconds::zero(), nullptr);
+}
+
+AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline,
+                                   std::chrono::milliseconds progress_interval,
+                                   const AckProgressCallback& on_progress) {
   // How often liveness is re-checked while waiting: a process killed mid-hook never wakes us, so
   // this bounds how long a dead subscriber can hold the wait up. Liveness reads /proc (stat and
   // maps, tens of microseconds a slot), so it is checked only at this interval, never on a wake:
@@ -203,6 +209,9 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
   Segment& segment = impl_->segment;
   std::map<std::uint32_t, AckEntry> settled;  // by slot index; a reaped slot stays reported
   auto next_liveness_check = FutexClock::now() + kLivenessInterval;
+  SNAPBUS_REQUIRE(!on_progress || progress_interval > std::chrono::milliseconds::zero(),
+                  "a progress callback needs a positive interval");
+  auto next_progress = on_progress ? FutexClock::now() + progress_interval : FutexClock::time_point::max();
   for (;;) {
     const auto now = FutexClock::now();
     const bool check_liveness = now >= next_liveness_check;
@@ -230,10 +239,19 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
       report.seq = seq;
       for (auto& [index, entry] : settled) report.entries.push_back(std::move(entry));
       for (SlotInfo& slot : pending) report.entries.push_back({std::move(slot), AckStatus::missing});
+      std::sort(report.entries.begin(), report.entries.end(),
+                [](const AckEntry& a, const AckEntry& b) { return a.slot.index < b.slot.index; });
       return report;
     }
+    if (now >= next_progress) {
+      next_progress = now + progress_interval;
+      AckProgress progress{.seq = seq, .settled = {}, .pending = pending};
+      for (const auto& [index, entry] : settled) progress.settled.push_back(entry);
+      on_progress(progress);
+    }
     const SlotRecord& first = segment.slot(pending.front().index);
-    futex_wait(&first.acked_seq, pending.front().acked_seq, std::min(deadline, next_liveness_check));
+    futex_wait(&first.acked_seq, pending.front().acked_seq,
+               std::min({deadline, next_liveness_check, next_progress}));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "snapbus/subscriber.h"
@@ -141,6 +142,37 @@ TEST_F(PublisherTest, MissingAckIsReportedAtTheDeadline) {
   ASSERT_EQ(report.entries.size(), 1U);
   EXPECT_EQ(report.entries[0].status, AckStatus::missing);
   EXPECT_EQ(report.entries[0].slot.name, "sleepy");
+}
+
+// One wait with a progress callback: each call lists who is still pending and who has settled, and
+// a subscriber that acked and then freed its slot is still in the final report.
+TEST_F(PublisherTest, ProgressNamesThePendingAndKeepsWhoSettledAndLeft) {
+  auto publisher = Publisher::acquire(options);
+  std::optional<Subscriber> quick = Subscriber::open(path, {.name = "quick"});
+  auto slow = Subscriber::open(path, {.name = "slow"});
+  const auto now = publisher.transition(Phase::after_restore);
+  quick->acknowledge({.seq = now.seq, .handled_generation = 1, .hooks_run = 1});
+  std::vector<AckProgress> seen;
+  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 10s, 30ms,
+                                                   [&](const AckProgress& progress) {
+                                                     seen.push_back(progress);
+                                                     if (seen.size() < 2) return;
+                                                     quick.reset();  // exits: its slot is freed
+                                                     slow.acknowledge({.seq = now.seq, .handled_generation = 1});
+                                                   });
+  ASSERT_EQ(seen.size(), 2U);
+  for (const AckProgress& progress : seen) {
+    EXPECT_EQ(progress.seq, now.seq);
+    ASSERT_EQ(progress.pending.size(), 1U);
+    EXPECT_EQ(progress.pending[0].name, "slow");
+    ASSERT_EQ(progress.settled.size(), 1U);
+    EXPECT_EQ(progress.settled[0].slot.name, "quick");
+  }
+  EXPECT_TRUE(report.all_ok());
+  ASSERT_EQ(report.entries.size(), 2U);
+  EXPECT_EQ(report.entries[0].slot.name, "quick");
+  EXPECT_EQ(report.entries[1].slot.name, "slow");
+  EXPECT_EQ(read_slots(publisher.segment()).size(), 1U);
 }
 
 TEST_F(PublisherTest, AckFromAnotherProcessWakesTheWait) {

@@ -13,8 +13,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +61,16 @@ struct AckReport {
   std::vector<std::string> problems() const;
 };
 
+// What an unfinished wait_for_acks has seen so far, for a caller that shows progress ("still
+// waiting for pid 12 (api)"). Settled entries stay listed even after their slot is freed (a
+// subscriber that acked and exited, or died and was reaped).
+struct AckProgress {
+  std::uint32_t seq = 0;
+  std::vector<AckEntry> settled;  // acked, failed, died or left so far, by slot index
+  std::vector<SlotInfo> pending;  // still waited for
+};
+using AckProgressCallback = std::function<void(const AckProgress&)>;
+
 class Publisher {
  public:
   static Publisher acquire(const PublisherOptions& options);
@@ -79,8 +91,12 @@ class Publisher {
   StateSnapshot transition(Phase phase);
 
   // Waits until every live slot that asked to be waited for has acked `seq`, a process dies, or
-  // the deadline passes. Dead processes are reaped, never waited on.
+  // the deadline passes. Dead processes are reaped, never waited on. Entries are in slot order.
   AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline);
+  // The same wait, calling `on_progress` every `progress_interval` while some slot is pending.
+  // One wait keeps every settled entry to the end, so a caller showing progress needs no slices.
+  AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline,
+                          std::chrono::milliseconds progress_interval, const AckProgressCallback& on_progress);
 
  private:
   struct Impl;
