@@ -1,0 +1,41 @@
+// Before publishing: wait until the subscribers that need the step hold their slots.
+//
+//   const auto deadline = snapbus::FutexClock::now() + std::chrono::seconds(5);
+//   snapbus::lifecycle::JoinOutcome joined =
+//       snapbus::lifecycle::wait_for_subscribers(publisher.segment(), {.at_least = 2}, deadline);
+//   if (!joined.reached) { /* only joined.count of 2 workers came up: do not take the snapshot */ }
+//
+// A worker still starting up when before-snapshot is published would miss the bracket, so a driver
+// that knows how many workers to expect waits for them first (`snapbus publish --expect-subscribers`).
+// One that cannot know asks instead for the count to stay unchanged for a while (`stable_for`).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "snapbus/futex.h"
+#include "snapbus/segment.h"
+
+namespace snapbus::lifecycle {
+
+// Both parts must hold at once: at least `at_least` live slots that want to be waited for, and,
+// when `stable_for` is above zero, that count unchanged for `stable_for` ("no new worker for 200 ms").
+struct JoinCondition {
+  std::size_t at_least = 0;
+  std::chrono::milliseconds stable_for{0};
+};
+
+struct JoinOutcome {
+  bool reached = false;
+  std::size_t count = 0;  // live slots that want to be waited for, when the wait ended
+};
+
+// Live slots that want to be waited for: the subscribers a published phase will wait on.
+std::size_t count_waited_for(const Segment& segment);
+
+// Polls the slot table (claiming a slot wakes nobody, and this runs once per snapshot) until the
+// condition holds or the deadline passes.
+JoinOutcome wait_for_subscribers(const Segment& segment, const JoinCondition& condition,
+                                 FutexClock::time_point deadline);
+
+}  // namespace snapbus::lifecycle

@@ -1,0 +1,82 @@
+#include "snapbus/lifecycle_step.h"
+
+#include <array>
+#include <utility>
+
+namespace snapbus::lifecycle {
+namespace {
+
+constexpr std::array<std::pair<Step, std::string_view>, 5> kStepNames{{
+    {Step::starting, "starting"},
+    {Step::before_snapshot, "before-snapshot"},
+    {Step::restore, "restore"},
+    {Step::running, "running"},
+    {Step::shutdown, "shutdown"},
+}};
+
+}  // namespace
+
+std::string_view step_name(Step step) noexcept {
+  for (const auto& [known, name] : kStepNames) {
+    if (known == step) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Step> step_from_name(std::string_view name) noexcept {
+  for (const auto& [step, known] : kStepNames) {
+    if (known == name) return step;
+  }
+  return std::nullopt;
+}
+
+StepPlan plan_for(Step step) noexcept {
+  switch (step) {
+    case Step::starting: return {Phase::starting, std::nullopt};
+    case Step::before_snapshot: return {Phase::before_snapshot, Phase::snapshot_ready};
+    case Step::restore: return {Phase::after_restore, Phase::running};
+    case Step::running: return {Phase::running, std::nullopt};
+    case Step::shutdown: return {Phase::shutting_down, std::nullopt};
+  }
+  return {Phase::running, std::nullopt};
+}
+
+StepResult run_step(Publisher& publisher, Step step, const StepOptions& options, StepObserver& observer) {
+  StepResult result;
+  result.step = step;
+  result.ack_timeout = options.ack_timeout;
+  result.join = options.join;
+
+  // 1. Enough subscribers first, or nothing is published.
+  if (options.join) {
+    result.joined = wait_for_subscribers(publisher.segment(), *options.join, FutexClock::now() + options.ack_timeout);
+    if (!result.joined.reached) {
+      result.outcome = StepOutcome::too_few_joined;
+      result.final_state = publisher.state();
+      return result;
+    }
+  }
+
+  // 2. Publish, and wait for everyone who asked to be waited for, with progress.
+  const StepPlan plan = plan_for(step);
+  const StateSnapshot published = publisher.transition(plan.phase);
+  result.published = published;
+  result.waited_for = count_waited_for(publisher.segment());
+  observer.published(published, result.waited_for);
+  result.report = publisher.wait_for_acks(published.seq, FutexClock::now() + options.ack_timeout,
+                                          options.progress_interval,
+                                          [&observer](const AckProgress& progress) { observer.still_waiting(progress); });
+
+  // 3. Move on only when all acked ok; otherwise the phase stays for the driver to report.
+  result.outcome = result.report.all_ok() ? StepOutcome::all_acked : StepOutcome::not_acknowledged;
+  result.final_state = published;
+  if (result.ok() && plan.after_all_acked) result.final_state = publisher.transition(*plan.after_all_acked);
+  return result;
+}
+
+StepResult run_step(Publisher& publisher, Step step, const StepOptions& options) {
+  StepObserver silent;
+  return run_step(publisher, step, options, silent);
+}
+
+}  // namespace snapbus::lifecycle

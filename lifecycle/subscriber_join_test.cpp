@@ -1,0 +1,83 @@
+#include "snapbus/subscriber_join.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <thread>
+
+#include "snapbus/publisher.h"
+#include "snapbus/subscriber.h"
+#include "testing/child_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus::lifecycle {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SubscriberJoinTest : public ::testing::Test {
+ protected:
+  testing::ScratchDirectory dir;
+  std::filesystem::path path = dir.path() / "bus.seg";
+  Publisher publisher = Publisher::acquire({.path = path, .slot_count = 8});
+};
+
+TEST_F(SubscriberJoinTest, CountsOnlyTheSubscribersThatWantToBeWaitedFor) {
+  auto waited = Subscriber::open(path, {.name = "worker"});
+  auto watcher = Subscriber::open(path, {.name = "observer", .wait_for_ack = false});
+  EXPECT_EQ(count_waited_for(publisher.segment()), 1U);
+}
+
+TEST_F(SubscriberJoinTest, ReachedAtOnceWhenEnoughAreThere) {
+  auto first = Subscriber::open(path, {.name = "a"});
+  auto second = Subscriber::open(path, {.name = "b"});
+  const auto started = FutexClock::now();
+  const JoinOutcome outcome = wait_for_subscribers(publisher.segment(), {.at_least = 2}, started + 10s);
+  EXPECT_TRUE(outcome.reached);
+  EXPECT_EQ(outcome.count, 2U);
+  EXPECT_LT(FutexClock::now() - started, 5s);
+}
+
+TEST_F(SubscriberJoinTest, GivesUpAtTheDeadlineSayingHowManyCame) {
+  auto only = Subscriber::open(path, {.name = "only"});
+  const auto started = FutexClock::now();
+  const JoinOutcome outcome = wait_for_subscribers(publisher.segment(), {.at_least = 3}, started + 50ms);
+  EXPECT_FALSE(outcome.reached);
+  EXPECT_EQ(outcome.count, 1U);
+  EXPECT_GE(FutexClock::now() - started, 50ms);
+}
+
+TEST_F(SubscriberJoinTest, ALateJoinerFromAnotherProcessIsWaitedFor) {
+  auto early = Subscriber::open(path, {.name = "early"});
+  auto late = testing::fork_child([&] {
+    std::this_thread::sleep_for(50ms);
+    auto subscriber = Subscriber::open(path, {.name = "late"});
+    std::this_thread::sleep_for(60s);  // killed by the test
+    return 0;
+  });
+  const JoinOutcome outcome = wait_for_subscribers(publisher.segment(), {.at_least = 2}, FutexClock::now() + 20s);
+  EXPECT_TRUE(outcome.reached);
+  EXPECT_EQ(outcome.count, 2U);
+}
+
+// "Count stable for a settle time": a joiner restarts the clock, so the wait ends stable_for after
+// the last change, not after the first look.
+TEST_F(SubscriberJoinTest, StableForRestartsWhenTheCountChanges) {
+  auto early = Subscriber::open(path, {.name = "early"});
+  const auto started = FutexClock::now();
+  auto late = testing::fork_child([&] {
+    std::this_thread::sleep_for(100ms);
+    auto subscriber = Subscriber::open(path, {.name = "late"});
+    std::this_thread::sleep_for(60s);  // killed by the test
+    return 0;
+  });
+  const JoinOutcome outcome =
+      wait_for_subscribers(publisher.segment(), {.at_least = 1, .stable_for = 1500ms}, started + 20s);
+  ASSERT_TRUE(outcome.reached);
+  // The late one joins 100 ms in (well within the 1.5 s) and restarts the clock.
+  ASSERT_EQ(outcome.count, 2U) << "the late subscriber took over 1.5 s to join";
+  EXPECT_GE(FutexClock::now() - started, 1600ms);
+}
+
+}  // namespace
+}  // namespace snapbus::lifecycle
