@@ -2,13 +2,13 @@
 
 namespace snapbus::cli {
 
-int exit_code_for(Errc code) noexcept {
+ExitCode exit_code_for(Errc code) noexcept {
   switch (code) {
-    case Errc::ok: return kExitOk;
-    case Errc::not_found: return kExitNoSegment;
-    case Errc::busy: return kExitBusy;
-    case Errc::invalid_argument: return kExitUsage;
-    default: return kExitError;
+    case Errc::ok: return ExitCode::ok;
+    case Errc::not_found: return ExitCode::no_segment;
+    case Errc::busy: return ExitCode::busy;
+    case Errc::invalid_argument: return ExitCode::usage;
+    default: return ExitCode::error;
   }
 }
 

@@ -1,24 +1,25 @@
-// The exit codes of every `snapbus` subcommand but `emulate`, and how errors map onto them.
+// The exit codes of `snapbus status`, `watch` and `publish`, and how errors map onto them
+// (`emulate` has its own: emulate_command.h).
 //
 //   catch (const snapbus::Error& e) { return snapbus::cli::exit_code_for(e.code()); }
 //
-// Scripts (CRIU action scripts, custom runtimes) branch on these, so they never change meaning:
-//   0 success; 1 a hook failed or an acknowledgement is missing (publish); 2 bad usage or a
-//   malformed SNAPBUS_* variable; 3 no segment at the path; 4 another live publisher owns the
-//   segment; 5 any other error (permissions, a corrupt segment, a failed system call).
+// Scripts (CRIU action scripts, custom runtimes) branch on these, so they never change meaning.
+// Each command's --help lists the ones it can return.
 #pragma once
 
 #include "snapbus/error.h"
 
 namespace snapbus::cli {
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitNotAcknowledged = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitNoSegment = 3;
-inline constexpr int kExitBusy = 4;
-inline constexpr int kExitError = 5;
+enum class ExitCode : int {
+  ok = 0,
+  not_acknowledged = 1,  // publish: a hook failed, an acknowledgement is missing, or too few joined
+  usage = 2,             // bad usage, or a malformed SNAPBUS_* variable
+  no_segment = 3,        // no segment at the path (status; watch at its timeout)
+  busy = 4,              // publish: another live publisher owns the segment
+  error = 5,             // anything else: permissions, a corrupt segment, a failed system call
+};
 
-int exit_code_for(Errc code) noexcept;
+ExitCode exit_code_for(Errc code) noexcept;
 
 }  // namespace snapbus::cli

@@ -1,10 +1,6 @@
 #include "cli_publish.h"
 
-#include <algorithm>
-#include <chrono>
-#include <map>
 #include <ostream>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -12,96 +8,43 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "cli_arguments.h"
-#include "cli_exit_code.h"
 #include "snapbus/error.h"
 #include "snapbus/publisher.h"
-#include "snapbus/slot_table.h"
+#include "snapbus/step_failure.h"
 #include "state_json.h"
-#include "state_text.h"
 
 namespace snapbus::cli {
-
-const char* const kPublishHelp =
-    "usage: snapbus publish <starting|before-snapshot|restore|running|shutdown> [--timeout-ms N]\n"
-    "                       [--segment PATH] [--json]\n"
-    "\n"
-    "Takes the publisher role for this run (creates the segment if missing; takes over one whose\n"
-    "publisher died), applies the transition, and waits for every live subscriber that asked to\n"
-    "be waited for:\n"
-    "  starting         enter starting: a custom runtime's first step, so the segment exists\n"
-    "                   before its workers start and every one of them sees the whole bracket\n"
-    "  before-snapshot  enter before-snapshot; all acked ok -> snapshot-ready\n"
-    "  restore          enter after-restore (generation + 1, fresh restore id); all ok -> running\n"
-    "  running          enter running\n"
-    "  shutdown         enter shutting-down (best effort, bounded by the timeout)\n"
-    "Prints who acked and what failed. On a failed, missing or dead subscriber the phase stays.\n"
-    "\n"
-    "  --timeout-ms N  how long to wait for acknowledgements (default: $SNAPBUS_ACK_TIMEOUT_MS,\n"
-    "                  else 5000)\n"
-    "  --segment PATH  the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)\n"
-    "  --expect-subscribers N\n"
-    "                  first wait (within the timeout) until N subscribers that want to be waited\n"
-    "                  for hold slots: a worker still starting up at the snapshot would otherwise\n"
-    "                  miss the bracket. Not reached: exit 1 without publishing\n"
-    "  --json          one JSON object: {segment, published, waited_for, acks: [...], ok, state}\n"
-    "\n"
-    "exit codes: 0 all acked ok, 1 a hook failed or an ack is missing (a subscriber died or timed\n"
-    "out), 2 bad usage, 4 another live publisher owns the segment, 5 other error\n";
-
 namespace {
 
-using namespace std::chrono_literals;
+using lifecycle::subscriber_label;
 
-constexpr FlagSpec kPublishFlags[] = {
-    {"--json", false}, {"--segment", true}, {"--timeout-ms", true}, {"--expect-subscribers", true},
-    {"--help", false}};
+// Prints the step as it goes: what was published and how many it waits for, then who is still
+// outstanding once a second.
+class ProgressPrinter : public lifecycle::StepObserver {
+ public:
+  explicit ProgressPrinter(std::ostream& out) : out_(out) {}
 
-// How often the slot table is looked at while --expect-subscribers waits: claiming a slot wakes
-// nobody, and this wait happens once, at start-up.
-constexpr auto kJoinPollInterval = 5ms;
-
-// How often progress is printed while subscribers are still running their hooks.
-constexpr auto kProgressInterval = 1s;
-
-std::string subscriber_label(const SlotInfo& slot) {
-  return fmt::format("pid {} ({})", slot.owner.pid, slot.name.empty() ? "-" : slot.name);
-}
-
-std::size_t count_waited_for(const Segment& segment) {
-  const std::vector<SlotInfo> slots = read_slots(segment);
-  return static_cast<std::size_t>(
-      std::count_if(slots.begin(), slots.end(), [](const SlotInfo& slot) { return slot.wait_for_ack && slot.alive; }));
-}
-
-// Waits in slices so progress can be printed, keeping every settled entry: a subscriber that died
-// (its slot reaped) or acked and exited in an early slice is still reported at the end.
-AckReport wait_with_progress(Publisher& publisher, std::uint32_t seq, std::chrono::milliseconds timeout,
-                             std::ostream& progress) {
-  const auto deadline = FutexClock::now() + timeout;
-  std::map<std::pair<std::uint32_t, pid_t>, AckEntry> settled;
-  for (;;) {
-    AckReport slice = publisher.wait_for_acks(seq, std::min(deadline, FutexClock::now() + kProgressInterval));
-    std::vector<std::string> missing;
-    AckReport merged{.seq = seq, .entries = {}};
-    for (AckEntry& entry : slice.entries) {
-      if (entry.status == AckStatus::missing) {
-        missing.push_back(subscriber_label(entry.slot));
-        merged.entries.push_back(std::move(entry));
-      } else {
-        settled[{entry.slot.index, entry.slot.owner.pid}] = std::move(entry);
-      }
+  void published(const StateSnapshot& state, std::size_t waited_for) override {
+    out_ << "published " << phase_name(state.phase) << " (seq " << state.seq << ", generation " << state.generation
+         << ")";
+    if (waited_for == 0) {
+      out_ << "; no subscribers to wait for" << std::endl;
+    } else {
+      out_ << "; waiting for " << waited_for << (waited_for == 1 ? " subscriber" : " subscribers") << "..."
+           << std::endl;
     }
-    if (missing.empty() || FutexClock::now() >= deadline) {
-      for (auto& [key, entry] : settled) merged.entries.push_back(std::move(entry));
-      std::sort(merged.entries.begin(), merged.entries.end(),
-                [](const AckEntry& a, const AckEntry& b) { return a.slot.index < b.slot.index; });
-      return merged;
-    }
-    progress << "still waiting for " << missing.size() << ": " << fmt::format("{}", fmt::join(missing, ", "))
-             << std::endl;
   }
-}
+
+  void still_waiting(const AckProgress& progress) override {
+    std::vector<std::string> pending;
+    for (const SlotInfo& slot : progress.pending) pending.push_back(subscriber_label(slot));
+    out_ << "still waiting for " << pending.size() << ": " << fmt::format("{}", fmt::join(pending, ", "))
+         << std::endl;
+  }
+
+ private:
+  std::ostream& out_;
+};
 
 std::string entry_line(const AckEntry& entry, std::chrono::milliseconds timeout) {
   const std::string who = subscriber_label(entry.slot);
@@ -122,36 +65,84 @@ std::string entry_line(const AckEntry& entry, std::chrono::milliseconds timeout)
   return fmt::format("  {}  {}", ack_status_name(entry.status), who);
 }
 
-}  // namespace
-
-PublishPlan publish_plan(std::string_view request) {
-  if (request == "starting") return {Phase::starting, std::nullopt};
-  if (request == "before-snapshot") return {Phase::before_snapshot, Phase::snapshot_ready};
-  if (request == "restore") return {Phase::after_restore, Phase::running};
-  if (request == "running") return {Phase::running, std::nullopt};
-  if (request == "shutdown") return {Phase::shutting_down, std::nullopt};
-  throw UsageError("unknown phase '" + std::string(request) +
-                   "' (expected starting, before-snapshot, restore, running or shutdown)");
+void print_json(std::ostream& out, const PublishRequest& request, const lifecycle::StepResult& result) {
+  boost::json::array acks;
+  for (const AckEntry& entry : result.report.entries) acks.push_back(ack_entry_to_json(entry, result.published->seq));
+  const boost::json::object json{
+      {"segment", request.segment_path.string()},
+      {"published", state_to_json(*result.published)},
+      {"waited_for", result.waited_for},
+      {"acks", std::move(acks)},
+      {"ok", result.ok()},
+      {"state", state_to_json(result.final_state)},
+  };
+  out << boost::json::serialize(json) << std::endl;
 }
 
-int run_publish(std::span<const std::string> args, const Config& config, std::ostream& out, std::ostream& err) {
-  const Arguments parsed = parse_arguments(args, kPublishFlags);
-  if (parsed.has("--help")) {
-    out << kPublishHelp;
-    return kExitOk;
+void print_text(std::ostream& out, const lifecycle::StepResult& result) {
+  for (const AckEntry& entry : result.report.entries) out << entry_line(entry, result.ack_timeout) << '\n';
+  if (result.ok()) {
+    out << "ok: now " << phase_name(result.final_state.phase) << " (seq " << result.final_state.seq
+        << ", generation " << result.final_state.generation << ")" << std::endl;
+  } else {
+    out << "not acknowledged: staying in " << phase_name(result.published->phase) << std::endl;
   }
-  if (parsed.operands().size() != 1) throw UsageError("expected exactly one phase");
-  const PublishPlan plan = publish_plan(parsed.operands().front());
-  const std::filesystem::path path = parsed.value("--segment").value_or(config.segment_path.string());
-  const std::chrono::milliseconds timeout =
-      parsed.has("--timeout-ms") ? std::chrono::milliseconds(*parsed.integer("--timeout-ms")) : config.ack_timeout;
-  const bool json = parsed.has("--json");
+}
+
+}  // namespace
+
+PublishRequest parse_publish_command(std::span<const std::string> words, const Config& config) {
+  const auto app = command_app(
+      "snapbus publish",
+      "Takes the publisher role for this run (creates the segment if missing; takes over one whose\n"
+      "publisher died), applies the transition, and waits for every live subscriber that asked to\n"
+      "be waited for:\n"
+      "  starting         enter starting: a custom runtime's first step, so the segment exists\n"
+      "                   before its workers start and every one of them sees the whole bracket\n"
+      "  before-snapshot  enter before-snapshot; all acked ok -> snapshot-ready\n"
+      "  restore          enter after-restore (generation + 1, fresh restore id); all ok -> running\n"
+      "  running          enter running\n"
+      "  shutdown         enter shutting-down (best effort, bounded by the timeout)\n"
+      "Prints who acked and what failed. On a failed, missing or dead subscriber the phase stays.",
+      "exit codes: 0 all acked ok, 1 a hook failed or an ack is missing (a subscriber died or timed\n"
+      "out), 2 bad usage, 4 another live publisher owns the segment, 5 other error",
+      18);
+  std::string phase;
+  std::optional<std::filesystem::path> segment;
+  std::optional<std::int64_t> timeout_ms;
+  std::optional<std::int64_t> expected;
+  PublishRequest request;
+  app->add_option("phase", phase)->required()->option_text("starting|before-snapshot|restore|running|shutdown");
+  add_number_option(*app, "--timeout-ms", timeout_ms,
+                    "how long to wait for acknowledgements (default: $SNAPBUS_ACK_TIMEOUT_MS,\n"
+                    "else 5000)");
+  add_segment_option(*app, segment);
+  add_number_option(*app, "--expect-subscribers", expected,
+                    "first wait (within the timeout) until N subscribers that want to be waited\n"
+                    "for hold slots: a worker still starting up at the snapshot would otherwise\n"
+                    "miss the bracket. Not reached: exit 1 without publishing");
+  add_json_flag(*app, request.format, "one JSON object: {segment, published, waited_for, acks: [...], ok, state}");
+  parse_command_line(*app, words);
+
+  const std::optional<lifecycle::Step> step = lifecycle::step_from_name(phase);
+  if (!step) {
+    throw UsageError("unknown phase '" + phase +
+                     "' (expected starting, before-snapshot, restore, running or shutdown)");
+  }
+  request.step = *step;
+  request.segment_path = segment.value_or(config.segment_path);
+  request.timeout = timeout_ms ? std::chrono::milliseconds(*timeout_ms) : config.ack_timeout;
+  if (expected) request.expect_subscribers = static_cast<std::size_t>(*expected);
+  return request;
+}
+
+ExitCode run_publish(const PublishRequest& request, const Config& config, std::ostream& out, std::ostream& err) {
   // With --json, stdout carries only the JSON object; progress goes to stderr.
-  std::ostream& progress = json ? err : out;
+  std::ostream& progress = request.format == OutputFormat::json ? err : out;
 
   std::optional<Publisher> publisher;
   try {
-    publisher.emplace(Publisher::acquire({.path = path,
+    publisher.emplace(Publisher::acquire({.path = request.segment_path,
                                           .slot_count = config.slot_count,
                                           .group = config.segment_group,
                                           .init_type = init_type_from_lambda(config.lambda_init_type),
@@ -160,60 +151,23 @@ int run_publish(std::span<const std::string> args, const Config& config, std::os
     if (error.code() != Errc::busy) throw;
     throw Error(Errc::busy, std::string("refusing to publish: ") + error.what());
   }
-  if (publisher->took_over()) progress << "took over the segment at " << path.string() << std::endl;
+  if (publisher->took_over()) progress << "took over the segment at " << request.segment_path.string() << std::endl;
 
-  if (const auto expected = parsed.integer("--expect-subscribers")) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::size_t joined = count_waited_for(publisher->segment());
-    while (joined < static_cast<std::size_t>(*expected) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(kJoinPollInterval);
-      joined = count_waited_for(publisher->segment());
-    }
-    if (joined < static_cast<std::size_t>(*expected)) {
-      err << "snapbus publish: only " << joined << " of " << *expected << " expected subscribers joined within "
-          << timeout.count() << " ms; not publishing" << std::endl;
-      return kExitNotAcknowledged;
-    }
+  lifecycle::StepOptions options{.ack_timeout = request.timeout};
+  if (request.expect_subscribers) options.join = lifecycle::JoinCondition{.at_least = *request.expect_subscribers};
+  ProgressPrinter printer(progress);
+  const lifecycle::StepResult result = lifecycle::run_step(*publisher, request.step, options, printer);
+
+  if (result.outcome == lifecycle::StepOutcome::too_few_joined) {
+    err << "snapbus publish: " << lifecycle::describe_join_shortfall(result) << "; not publishing" << std::endl;
+    return ExitCode::not_acknowledged;
   }
-
-  const StateSnapshot published = publisher->transition(plan.phase);
-  const std::size_t waited_for = count_waited_for(publisher->segment());
-  progress << "published " << phase_name(published.phase) << " (seq " << published.seq << ", generation "
-           << published.generation << ")";
-  if (waited_for == 0) {
-    progress << "; no subscribers to wait for" << std::endl;
+  if (request.format == OutputFormat::json) {
+    print_json(out, request, result);
   } else {
-    progress << "; waiting for " << waited_for << (waited_for == 1 ? " subscriber" : " subscribers")
-             << "..." << std::endl;
+    print_text(out, result);
   }
-
-  const AckReport report = wait_with_progress(*publisher, published.seq, timeout, progress);
-  const bool all_ok = report.all_ok();
-  StateSnapshot final_state = published;
-  if (all_ok && plan.after_all_acked) final_state = publisher->transition(*plan.after_all_acked);
-
-  if (json) {
-    boost::json::array acks;
-    for (const AckEntry& entry : report.entries) acks.push_back(ack_entry_to_json(entry, published.seq));
-    const boost::json::object result{
-        {"segment", path.string()},
-        {"published", state_to_json(published)},
-        {"waited_for", waited_for},
-        {"acks", std::move(acks)},
-        {"ok", all_ok},
-        {"state", state_to_json(final_state)},
-    };
-    out << boost::json::serialize(result) << std::endl;
-  } else {
-    for (const AckEntry& entry : report.entries) out << entry_line(entry, timeout) << '\n';
-    if (all_ok) {
-      out << "ok: now " << phase_name(final_state.phase) << " (seq " << final_state.seq << ", generation "
-          << final_state.generation << ")" << std::endl;
-    } else {
-      out << "not acknowledged: staying in " << phase_name(published.phase) << std::endl;
-    }
-  }
-  return all_ok ? kExitOk : kExitNotAcknowledged;
+  return result.ok() ? ExitCode::ok : ExitCode::not_acknowledged;
 }
 
 }  // namespace snapbus::cli

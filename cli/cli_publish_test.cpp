@@ -2,25 +2,68 @@
 
 #include <gtest/gtest.h>
 
-#include "cli_arguments.h"
+#include <string>
+#include <vector>
 
 namespace snapbus::cli {
 namespace {
 
-TEST(CliPublishTest, EachRequestHasItsPhaseAndFollowUp) {
-  EXPECT_EQ(publish_plan("before-snapshot").phase, Phase::before_snapshot);
-  EXPECT_EQ(publish_plan("before-snapshot").after_all_acked, Phase::snapshot_ready);
-  EXPECT_EQ(publish_plan("restore").phase, Phase::after_restore);
-  EXPECT_EQ(publish_plan("restore").after_all_acked, Phase::running);
-  EXPECT_EQ(publish_plan("running").phase, Phase::running);
-  EXPECT_EQ(publish_plan("running").after_all_acked, std::nullopt);
-  EXPECT_EQ(publish_plan("shutdown").phase, Phase::shutting_down);
-  EXPECT_EQ(publish_plan("shutdown").after_all_acked, std::nullopt);
+PublishRequest parse(std::vector<std::string> words) {
+  Config config;
+  config.segment_path = "/tmp/configured.seg";
+  config.ack_timeout = std::chrono::milliseconds(1234);
+  return parse_publish_command(words, config);
 }
 
-TEST(CliPublishTest, UnknownRequestIsAUsageError) {
-  EXPECT_THROW(publish_plan("after-restore"), UsageError);
-  EXPECT_THROW(publish_plan(""), UsageError);
+TEST(CliPublishTest, EachStepByItsName) {
+  EXPECT_EQ(parse({"starting"}).step, lifecycle::Step::starting);
+  EXPECT_EQ(parse({"before-snapshot"}).step, lifecycle::Step::before_snapshot);
+  EXPECT_EQ(parse({"restore"}).step, lifecycle::Step::restore);
+  EXPECT_EQ(parse({"running"}).step, lifecycle::Step::running);
+  EXPECT_EQ(parse({"shutdown"}).step, lifecycle::Step::shutdown);
+}
+
+TEST(CliPublishTest, OptionsAndTheirDefaults) {
+  const PublishRequest plain = parse({"restore"});
+  EXPECT_EQ(plain.segment_path, std::filesystem::path("/tmp/configured.seg"));
+  EXPECT_EQ(plain.timeout, std::chrono::milliseconds(1234));
+  EXPECT_EQ(plain.expect_subscribers, std::nullopt);
+  EXPECT_EQ(plain.format, OutputFormat::text);
+
+  const PublishRequest full =
+      parse({"--json", "before-snapshot", "--expect-subscribers=2", "--timeout-ms", "300", "--segment", "/tmp/s"});
+  EXPECT_EQ(full.step, lifecycle::Step::before_snapshot);
+  EXPECT_EQ(full.format, OutputFormat::json);
+  EXPECT_EQ(full.expect_subscribers, 2U);
+  EXPECT_EQ(full.timeout, std::chrono::milliseconds(300));
+  EXPECT_EQ(full.segment_path, std::filesystem::path("/tmp/s"));
+}
+
+TEST(CliPublishTest, MistakesAreUsageErrors) {
+  EXPECT_THROW(parse({}), UsageError);
+  EXPECT_THROW(parse({"after-restore"}), UsageError);
+  EXPECT_THROW(parse({"restore", "running"}), UsageError);
+  EXPECT_THROW(parse({"restore", "--timeout-ms", "soon"}), UsageError);
+  try {
+    parse({"after-restore"});
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("unknown phase 'after-restore'"), std::string::npos) << error.what();
+  }
+}
+
+TEST(CliPublishTest, HelpNamesEveryStepAndExitCode) {
+  try {
+    parse({"--help"});
+    FAIL() << "no help";
+  } catch (const HelpRequested& help) {
+    const std::string& text = help.text();
+    EXPECT_EQ(text.rfind("usage: snapbus publish <starting|before-snapshot|restore|running|shutdown>", 0), 0U)
+        << text;
+    for (const char* word : {"--timeout-ms N", "--segment PATH", "--expect-subscribers N", "--json",
+                             "before-snapshot  enter before-snapshot", "exit codes: 0 all acked ok"}) {
+      EXPECT_NE(text.find(word), std::string::npos) << word << "\n" << text;
+    }
+  }
 }
 
 }  // namespace

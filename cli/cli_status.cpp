@@ -5,8 +5,6 @@
 
 #include <boost/json.hpp>
 
-#include "cli_arguments.h"
-#include "cli_exit_code.h"
 #include "snapbus/error.h"
 #include "snapbus/segment.h"
 #include "state_json.h"
@@ -14,23 +12,21 @@
 
 namespace snapbus::cli {
 
-const char* const kStatusHelp =
-    "usage: snapbus status [--json] [--segment PATH]\n"
-    "\n"
-    "Shows the lifecycle state (generation, phase, seq, init type, restore id, times, source,\n"
-    "publisher pid and whether it is alive) and every subscriber slot (pid, alive, name, acked\n"
-    "seq, handled generation, outcome, hooks run/failed, message). Read-only: claims no slot.\n"
-    "\n"
-    "  --json          one JSON object: {segment, state, publisher, subscribers: [...]}\n"
-    "  --segment PATH  the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)\n"
-    "\n"
-    "exit codes: 0 ok, 2 bad usage, 3 no segment at PATH, 5 other error\n";
-
-namespace {
-
-constexpr FlagSpec kStatusFlags[] = {{"--json", false}, {"--segment", true}, {"--help", false}};
-
-}  // namespace
+StatusRequest parse_status_command(std::span<const std::string> words, const Config& config) {
+  const auto app = command_app(
+      "snapbus status",
+      "Shows the lifecycle state (generation, phase, seq, init type, restore id, times, source,\n"
+      "publisher pid and whether it is alive) and every subscriber slot (pid, alive, name, acked\n"
+      "seq, handled generation, outcome, hooks run/failed, message). Read-only: claims no slot.",
+      "exit codes: 0 ok, 2 bad usage, 3 no segment at PATH, 5 other error", 18);
+  StatusRequest request;
+  std::optional<std::filesystem::path> segment;
+  add_json_flag(*app, request.format, "one JSON object: {segment, state, publisher, subscribers: [...]}");
+  add_segment_option(*app, segment);
+  parse_command_line(*app, words);
+  request.segment_path = segment.value_or(config.segment_path);
+  return request;
+}
 
 StatusReport read_status(const std::filesystem::path& segment_path, const Config& config) {
   std::optional<Segment> segment;
@@ -87,21 +83,14 @@ void print_status_json(std::ostream& out, const StatusReport& report) {
   out << boost::json::serialize(status) << '\n';
 }
 
-int run_status(std::span<const std::string> args, const Config& config, std::ostream& out) {
-  const Arguments parsed = parse_arguments(args, kStatusFlags);
-  if (parsed.has("--help")) {
-    out << kStatusHelp;
-    return kExitOk;
-  }
-  if (!parsed.operands().empty()) throw UsageError("unexpected operand '" + parsed.operands().front() + "'");
-  const std::filesystem::path path = parsed.value("--segment").value_or(config.segment_path.string());
-  const StatusReport report = read_status(path, config);
-  if (parsed.has("--json")) {
+ExitCode run_status(const StatusRequest& request, const Config& config, std::ostream& out) {
+  const StatusReport report = read_status(request.segment_path, config);
+  if (request.format == OutputFormat::json) {
     print_status_json(out, report);
   } else {
     print_status_text(out, report);
   }
-  return kExitOk;
+  return ExitCode::ok;
 }
 
 }  // namespace snapbus::cli

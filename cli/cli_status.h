@@ -1,6 +1,7 @@
 // `snapbus status [--json] [--segment PATH]`: the lifecycle state and every subscriber slot.
 //
-//   return snapbus::cli::run_status(args, config, std::cout);
+//   const snapbus::cli::StatusRequest request = snapbus::cli::parse_status_command(words, config);
+//   return snapbus::cli::run_status(request, config, std::cout);
 //
 // Maps the segment read-only (SegmentAccess::observe) and claims nothing, so it is safe to run
 // at any moment, even while hooks are running. No segment: Error(not_found), exit code 3.
@@ -12,13 +13,21 @@
 #include <string>
 #include <vector>
 
+#include "cli_exit_code.h"
+#include "command_line.h"
 #include "snapbus/config.h"
 #include "snapbus/seqlock.h"
 #include "snapbus/slot_table.h"
 
 namespace snapbus::cli {
 
-extern const char* const kStatusHelp;
+struct StatusRequest {
+  std::filesystem::path segment_path;
+  OutputFormat format = OutputFormat::text;
+};
+
+// The words after `status`. Throws UsageError or HelpRequested (command_line.h).
+StatusRequest parse_status_command(std::span<const std::string> words, const Config& config);
 
 struct StatusReport {
   std::filesystem::path segment_path;
@@ -35,6 +44,6 @@ StatusReport read_status(const std::filesystem::path& segment_path, const Config
 void print_status_text(std::ostream& out, const StatusReport& report);
 void print_status_json(std::ostream& out, const StatusReport& report);
 
-int run_status(std::span<const std::string> args, const Config& config, std::ostream& out);
+ExitCode run_status(const StatusRequest& request, const Config& config, std::ostream& out);
 
 }  // namespace snapbus::cli

@@ -9,8 +9,6 @@
 
 #include <boost/json.hpp>
 
-#include "cli_arguments.h"
-#include "cli_exit_code.h"
 #include "snapbus/error.h"
 #include "snapbus/futex.h"
 #include "snapbus/segment.h"
@@ -20,27 +18,32 @@
 
 namespace snapbus::cli {
 
-const char* const kWatchHelp =
-    "usage: snapbus watch [--json] [--segment PATH] [--count N] [--timeout-ms N]\n"
-    "\n"
-    "Prints the current lifecycle state, then one line per change as it happens (futex wait on a\n"
-    "read-only mapping; no slot is claimed, so nobody waits for a watcher). If there is no\n"
-    "segment yet, waits for a publisher to create it.\n"
-    "\n"
-    "  --json            one JSON object per line (the \"state\" object of status --json, plus\n"
-    "                    \"skipped_changes\" when changes came faster than the watch woke)\n"
-    "  --segment PATH    the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)\n"
-    "  --count N         exit 0 after N lines (the first line counts)\n"
-    "  --timeout-ms N    exit 0 after N milliseconds; exit 3 if no segment appeared by then\n"
-    "\n"
-    "exit codes: 0 ok, 2 bad usage, 3 no segment appeared before --timeout-ms, 5 other error\n";
+WatchRequest parse_watch_command(std::span<const std::string> words, const Config& config) {
+  const auto app = command_app(
+      "snapbus watch",
+      "Prints the current lifecycle state, then one line per change as it happens (futex wait on a\n"
+      "read-only mapping; no slot is claimed, so nobody waits for a watcher). If there is no\n"
+      "segment yet, waits for a publisher to create it.",
+      "exit codes: 0 ok, 2 bad usage, 3 no segment appeared before --timeout-ms, 5 other error", 20);
+  WatchRequest request;
+  std::optional<std::filesystem::path> segment;
+  std::optional<std::int64_t> timeout_ms;
+  add_json_flag(*app, request.format,
+                "one JSON object per line (the \"state\" object of status --json, plus\n"
+                "\"skipped_changes\" when changes came faster than the watch woke)");
+  add_segment_option(*app, segment);
+  add_number_option(*app, "--count", request.count, "exit 0 after N lines (the first line counts)");
+  add_number_option(*app, "--timeout-ms", timeout_ms,
+                    "exit 0 after N milliseconds; exit 3 if no segment appeared by then");
+  parse_command_line(*app, words);
+  request.segment_path = segment.value_or(config.segment_path);
+  if (timeout_ms) request.timeout = std::chrono::milliseconds(*timeout_ms);
+  return request;
+}
 
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr FlagSpec kWatchFlags[] = {
-    {"--json", false}, {"--segment", true}, {"--count", true}, {"--timeout-ms", true}, {"--help", false}};
 
 // How often the watch checks whether a new publisher replaced the segment file.
 constexpr auto kReplacementCheckInterval = 1s;
@@ -54,10 +57,10 @@ bool segment_replaced(const Segment& segment) {
 
 class ChangePrinter {
  public:
-  ChangePrinter(std::ostream& out, bool json) : out_(out), json_(json) {}
+  ChangePrinter(std::ostream& out, OutputFormat format) : out_(out), format_(format) {}
 
   void print(const StateSnapshot& state, std::uint32_t skipped_changes) {
-    if (json_) {
+    if (format_ == OutputFormat::json) {
       boost::json::object line = state_to_json(state);
       if (skipped_changes != 0) line["skipped_changes"] = skipped_changes;
       out_ << boost::json::serialize(line) << std::endl;
@@ -72,27 +75,18 @@ class ChangePrinter {
 
  private:
   std::ostream& out_;
-  bool json_;
+  OutputFormat format_;
   std::int64_t printed_ = 0;
 };
 
 }  // namespace
 
-int run_watch(std::span<const std::string> args, const Config& config, std::ostream& out, std::ostream& err) {
-  const Arguments parsed = parse_arguments(args, kWatchFlags);
-  if (parsed.has("--help")) {
-    out << kWatchHelp;
-    return kExitOk;
-  }
-  if (!parsed.operands().empty()) throw UsageError("unexpected operand '" + parsed.operands().front() + "'");
-  const std::filesystem::path path = parsed.value("--segment").value_or(config.segment_path.string());
-  const std::optional<std::int64_t> count = parsed.integer("--count");
+ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostream& out, std::ostream& err) {
+  const std::filesystem::path& path = request.segment_path;
   FutexDeadline deadline;
-  if (const auto timeout_ms = parsed.integer("--timeout-ms")) {
-    deadline = FutexClock::now() + std::chrono::milliseconds(*timeout_ms);
-  }
+  if (request.timeout) deadline = FutexClock::now() + *request.timeout;
   auto finished = [&](const ChangePrinter& printer) {
-    return (count && printer.printed() >= *count) || (deadline && FutexClock::now() >= *deadline);
+    return (request.count && printer.printed() >= *request.count) || (deadline && FutexClock::now() >= *deadline);
   };
 
   if (!std::filesystem::exists(path)) {
@@ -102,7 +96,7 @@ int run_watch(std::span<const std::string> args, const Config& config, std::ostr
     }
   }
   Segment segment = Segment::open(path, SegmentAccess::observe, config.segment_group);
-  ChangePrinter printer(out, parsed.has("--json"));
+  ChangePrinter printer(out, request.format);
   StateSnapshot seen = read_state(segment.state());
   printer.print(seen, 0);
   while (!finished(printer)) {
@@ -122,7 +116,7 @@ int run_watch(std::span<const std::string> args, const Config& config, std::ostr
     seen = now;
     printer.print(seen, skipped);
   }
-  return kExitOk;
+  return ExitCode::ok;
 }
 
 }  // namespace snapbus::cli

@@ -1,7 +1,8 @@
 // `snapbus watch [--json] [--segment PATH] [--count N] [--timeout-ms N]`: one line per state
 // change, as it happens.
 //
-//   return snapbus::cli::run_watch(args, config, std::cout, std::cerr);
+//   const snapbus::cli::WatchRequest request = snapbus::cli::parse_watch_command(words, config);
+//   return snapbus::cli::run_watch(request, config, std::cout, std::cerr);
 //
 // The first line is the state when watching starts (so a script knows the watch is live); every
 // later line is a change, seen by futex-waiting on seq through a read-only mapping. No slot is
@@ -10,16 +11,30 @@
 // yet, and follows a segment file that a new publisher replaced.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "cli_exit_code.h"
+#include "command_line.h"
 #include "snapbus/config.h"
 
 namespace snapbus::cli {
 
-extern const char* const kWatchHelp;
+struct WatchRequest {
+  std::filesystem::path segment_path;
+  OutputFormat format = OutputFormat::text;
+  std::optional<std::int64_t> count;               // stop after this many lines
+  std::optional<std::chrono::milliseconds> timeout;  // stop after this long
+};
 
-int run_watch(std::span<const std::string> args, const Config& config, std::ostream& out, std::ostream& err);
+// The words after `watch`. Throws UsageError or HelpRequested (command_line.h).
+WatchRequest parse_watch_command(std::span<const std::string> words, const Config& config);
+
+ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostream& out, std::ostream& err);
 
 }  // namespace snapbus::cli

@@ -1,88 +1,157 @@
-// The `snapbus` executable: one subcommand per run.
+// The `snapbus` executable: one command per run.
 //
 //   snapbus status [--json]          snapbus watch [--json] [--count N]
 //   snapbus publish restore          snapbus emulate [options] -- <function command>
 //
-// Exit codes (cli_exit_code.h): 0 ok, 1 not acknowledged, 2 usage, 3 no segment, 4 busy, 5 error.
+// Exit codes: status, watch and publish share cli_exit_code.h (0 ok, 1 not acknowledged, 2 usage,
+// 3 no segment, 4 busy, 5 error); emulate has its own (emulate_command.h).
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "cli_arguments.h"
 #include "cli_exit_code.h"
 #include "cli_publish.h"
 #include "cli_status.h"
 #include "cli_watch.h"
+#include "command_line.h"
 #include "snapbus/config.h"
-#include "snapbus/emulator.h"
 #include "snapbus/error.h"
+
+#if SNAPBUS_WITH_EMULATOR
+#include "emulate_command.h"
+#include "snapbus/emulator.h"
+#endif
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: snapbus <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  status    show the lifecycle state and every subscriber\n"
-    "  watch     print each lifecycle change as it happens\n"
-    "  publish   drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown\n"
-    "  emulate   run a function in a local Lambda with SnapStart\n"
-    "\n"
-    "'snapbus <command> --help' describes each command's options.\n"
-    "environment: SNAPBUS_SEGMENT (segment file, default /tmp/snapbus.seg), SNAPBUS_SEGMENT_GROUP,\n"
-    "SNAPBUS_SLOTS, SNAPBUS_ACK_TIMEOUT_MS, SNAPBUS_NAME\n";
+using snapbus::cli::ExitCode;
 
-int run_emulate(const std::vector<std::string>& args) {
-  snapbus::emulator::ParsedArgs parsed;
-  try {
-    parsed = snapbus::emulator::parse_emulate_args(args);
-  } catch (const snapbus::emulator::ConfigError& e) {
-    std::cerr << "snapbus emulate: " << e.what() << '\n';
-    return snapbus::cli::kExitUsage;
-  }
-  if (parsed.help) {
-    std::cout << snapbus::emulator::emulate_usage();
-    return snapbus::cli::kExitOk;
-  }
-  return snapbus::emulator::run_emulator(parsed.config);
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  // Runs the command on the words after its name; returns the exit code.
+  std::function<int(std::span<const std::string>)> run;
+};
+
+int code(ExitCode exit) { return static_cast<int>(exit); }
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table{
+      {"status", "show the lifecycle state and every subscriber",
+       [](std::span<const std::string> words) {
+         const snapbus::Config config = snapbus::config_from_environment();
+         return code(snapbus::cli::run_status(snapbus::cli::parse_status_command(words, config), config, std::cout));
+       }},
+      {"watch", "print each lifecycle change as it happens",
+       [](std::span<const std::string> words) {
+         const snapbus::Config config = snapbus::config_from_environment();
+         return code(snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config, std::cout,
+                                             std::cerr));
+       }},
+      {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
+       [](std::span<const std::string> words) {
+         const snapbus::Config config = snapbus::config_from_environment();
+         return code(snapbus::cli::run_publish(snapbus::cli::parse_publish_command(words, config), config,
+                                               std::cout, std::cerr));
+       }},
+#if SNAPBUS_WITH_EMULATOR
+      {"emulate", "run a function in a local Lambda with SnapStart",
+       [](std::span<const std::string> words) {
+         const snapbus::emulator::Config config = snapbus::cli::parse_emulate_command(words);
+         try {
+           return snapbus::emulator::run_emulator(config);
+         } catch (const std::exception& error) {
+           std::cerr << "snapbus emulate: internal error: " << error.what() << '\n';
+           return static_cast<int>(snapbus::cli::EmulateExitCode::internal_error);
+         }
+       }},
+#endif
+  };
+  return table;
 }
 
-int run_command(std::string_view command, std::span<const std::string> args) {
-  const snapbus::Config config = snapbus::config_from_environment();
-  if (command == "status") return snapbus::cli::run_status(args, config, std::cout);
-  if (command == "watch") return snapbus::cli::run_watch(args, config, std::cout, std::cerr);
-  if (command == "publish") return snapbus::cli::run_publish(args, config, std::cout, std::cerr);
-  throw snapbus::cli::UsageError("unknown command '" + std::string(command) + "'");
+// Where the summaries start, in the command list and the option list alike.
+constexpr std::size_t kOverviewColumn = 13;
+
+std::string overview() {
+  std::string text = "commands:";
+  for (const Command& command : commands()) {
+    text += "\n  " + std::string(command.name) + std::string(kOverviewColumn - 2 - command.name.size(), ' ') +
+            std::string(command.summary);
+  }
+  return text;
+}
+
+// The top level: the help flag, and everything from the first other word on left for a command.
+std::unique_ptr<CLI::App> top_level_app() {
+  auto app = snapbus::cli::command_app(
+      "snapbus", overview(),
+      "'snapbus <command> --help' describes each command's options.\n"
+      "environment: SNAPBUS_SEGMENT (segment file, default /tmp/snapbus.seg), SNAPBUS_SEGMENT_GROUP,\n"
+      "SNAPBUS_SLOTS, SNAPBUS_ACK_TIMEOUT_MS, SNAPBUS_NAME",
+      kOverviewColumn, "<command> [options]");
+  app->prefix_command();
+  return app;
+}
+
+const Command* find_command(std::string_view name) {
+  for (const Command& command : commands()) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // 1. `emulate` has its own options and exit codes; hand it the rest of the command line.
-  const std::vector<std::string> words(argv + 1, argv + argc);
-  if (!words.empty() && words.front() == "emulate") return run_emulate(std::vector<std::string>(argv + 1, argv + argc));
-
-  // 2. No command, or asking for help: the overview.
-  if (words.empty() || words.front() == "--help" || words.front() == "-h" || words.front() == "help") {
-    (words.empty() ? std::cerr : std::cout) << kUsage;
-    return words.empty() ? snapbus::cli::kExitUsage : snapbus::cli::kExitOk;
+  const std::vector<std::string> arguments(argv + 1, argv + argc);
+  // 1. The top level: a command, or asking for help. No command at all is a usage error.
+  const auto app = top_level_app();
+  std::vector<std::string> words;
+  try {
+    snapbus::cli::parse_command_line(*app, arguments);
+    words = app->remaining();
+  } catch (const snapbus::cli::HelpRequested& help) {
+    std::cout << help.text();
+    return code(ExitCode::ok);
+  }
+  if (words.empty()) {
+    std::cerr << app->help();
+    return code(ExitCode::usage);
+  }
+  if (words.front() == "help") {
+    std::cout << app->help();
+    return code(ExitCode::ok);
   }
 
-  // 3. Run the command; any error becomes one line on stderr and its exit code.
   const std::string& command = words.front();
+  const Command* found = find_command(command);
+  if (found == nullptr) {
+    std::cerr << "snapbus: "
+              << (command == "emulate" ? "this snapbus was built without the emulator (SNAPBUS_WITH_EMULATOR=OFF)"
+                                       : "unknown command '" + command + "'")
+              << "\n(see 'snapbus --help')\n";
+    return code(ExitCode::usage);
+  }
+
+  // 2. Run the command; any error becomes one line on stderr and its exit code.
   try {
-    return run_command(command, std::span(words).subspan(1));
+    return found->run(std::span(words).subspan(1));
+  } catch (const snapbus::cli::HelpRequested& help) {
+    std::cout << help.text();
+    return code(ExitCode::ok);
   } catch (const snapbus::cli::UsageError& error) {
     std::cerr << "snapbus " << command << ": " << error.what() << "\n(see 'snapbus " << command << " --help')\n";
-    return snapbus::cli::kExitUsage;
+    return code(ExitCode::usage);
   } catch (const snapbus::Error& error) {
     std::cerr << "snapbus " << command << ": " << error.what() << '\n';
-    return snapbus::cli::exit_code_for(error.code());
+    return code(snapbus::cli::exit_code_for(error.code()));
   } catch (const std::exception& error) {
     std::cerr << "snapbus " << command << ": unexpected error: " << error.what() << '\n';
-    return snapbus::cli::kExitError;
+    return code(ExitCode::error);
   }
 }

@@ -1,8 +1,9 @@
-// The command line and environment files of `snapbus emulate`, turned into one plain Config.
+// What `snapbus emulate` runs: one plain Config (the command line that fills it is in
+// cli/emulate_command.h), and the environment files it reads.
 //
-//   auto parsed = parse_emulate_args({"emulate", "--snapstart", "--", "./bootstrap"});
-//   if (parsed.help) { std::cout << emulate_usage(); }
-//   Config config = parsed.config;
+//   snapbus::emulator::Config config;
+//   config.snapstart = true;
+//   config.user_env = snapbus::emulator::parse_env_file("AWS_LAMBDA_FUNCTION_NAME=demo\n", "inline");
 #pragma once
 
 #include <chrono>
@@ -68,23 +69,13 @@ struct Config {
   // From --env-file and --env, later ones winning; reserved names are refused.
 };
 
-struct ParsedArgs {
-  Config config;
-  bool help = false;
-};
-
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-ParsedArgs parse_emulate_args(const std::vector<std::string>& args);
-// Throws ConfigError with a message fit for the user. args[0] is the subcommand name.
-
 std::map<std::string, std::string> parse_env_file(const std::string& text, const std::string& origin);
 // KEY=VALUE lines; blank lines and # comments skipped; an optional `export ` prefix and matching
 // surrounding quotes are removed.
-
-std::string emulate_usage();
 
 }  // namespace snapbus::emulator

@@ -1,0 +1,260 @@
+#include "emulate_command.h"
+
+#include <charconv>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <system_error>
+
+#include "command_line.h"
+#include "snapbus/file_contents.h"
+#include "snapbus/text.h"
+
+namespace snapbus::cli {
+namespace {
+
+constexpr const char* kDescription =
+    "Runs a function the way AWS Lambda does: extensions from <opt>/extensions first, then the runtime\n"
+    "(through AWS_LAMBDA_EXEC_WRAPPER when set), serving the Runtime API and the Extensions API on\n"
+    "--runtime-api-port and invocations on --port. With --snapstart, Init ends with a real freeze of\n"
+    "every process of the function, then a restore. Lambda log lines go to stdout, diagnostics to stderr.";
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 orderly shutdown (SIGINT/SIGTERM), 1 internal error, 2 bad usage, 3 Init failed,\n"
+    "4 restore failed, 5 the runtime failed during an invocation (crash, timeout, exit/error).";
+
+constexpr const char* kPorts = "Ports (0 picks a free port; see --ready-file)";
+constexpr const char* kFunction = "Function";
+constexpr const char* kLifecycle = "Lifecycle";
+constexpr const char* kReporting = "Reporting";
+
+// The emulator owns these: letting a file override them would make the function talk to nothing.
+bool is_reserved(const std::string& name) {
+  return name == emulator::kEnvRuntimeApi || name == emulator::kEnvInitializationType ||
+         name == emulator::kEnvEmulatorId;
+}
+
+// Seconds with an optional fraction, as Lambda's own settings are given.
+std::chrono::milliseconds parse_seconds(const std::string& flag, const std::string& text) {
+  double seconds = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, seconds);
+  if (text.empty() || error != std::errc() || stop != end || !(seconds > 0) || seconds > 86400) {
+    throw UsageError(flag + " expects a positive number of seconds, got '" + text + "'");
+  }
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
+}
+
+void add_seconds_option(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                        const std::string& description, const char* group) {
+  app.add_option_function<std::string>(
+         name, [&target, name](const std::string& text) { target = parse_seconds(name, text); }, description)
+      ->option_text("S")
+      ->group(group);
+}
+
+// --env-file and --env, in the order given: a later variable wins.
+void add_user_env(emulator::Config& config, const std::map<std::string, std::string>& vars,
+                  const std::string& origin) {
+  for (const auto& [name, value] : vars) {
+    if (is_reserved(name)) throw UsageError(origin + ": " + name + " is reserved; the emulator sets it");
+    config.user_env[name] = value;
+  }
+}
+
+std::map<std::string, std::string> env_lines(const std::string& text, const std::string& origin) {
+  try {
+    return emulator::parse_env_file(text, origin);
+  } catch (const emulator::ConfigError& error) {
+    throw UsageError(error.what());
+  }
+}
+
+std::string env_file_text(const std::string& path) {
+  try {
+    return read_file_contents(path);
+  } catch (const std::system_error& error) {
+    throw UsageError("cannot read env file '" + path + "': " + error.code().message());
+  }
+}
+
+std::uint16_t port_number(std::optional<std::int64_t> value, std::uint16_t fallback) {
+  return value ? static_cast<std::uint16_t>(*value) : fallback;
+}
+
+// After the options: the runtime command, or a word that looked like an option but is none.
+std::vector<std::string> runtime_command(const CLI::App& app) {
+  std::vector<std::string> rest = app.remaining();
+  if (rest.empty()) return rest;
+  if (rest.front() == "--") return {rest.begin() + 1, rest.end()};
+  if (rest.front().size() > 1 && rest.front().front() == '-') {
+    throw UsageError("unknown option '" + rest.front() + "'");
+  }
+  return rest;
+}
+
+// Flags win; otherwise an env file may carry the function's settings the way Lambda shows them.
+void take_settings_from_env(const CLI::App& app, emulator::Config& config) {
+  auto from_env = [&](const char* flag, const char* name, std::string& field) {
+    if (app.count(flag) != 0) return;
+    if (auto found = config.user_env.find(name); found != config.user_env.end()) field = found->second;
+  };
+  from_env("--handler", emulator::kEnvHandler, config.handler);
+  from_env("--task-root", emulator::kEnvTaskRoot, config.task_root);
+  from_env("--function-name", emulator::kEnvFunctionName, config.function_name);
+  from_env("--function-version", emulator::kEnvFunctionVersion, config.function_version);
+  from_env("--region", emulator::kEnvRegion, config.region);
+  from_env("--exec-wrapper", emulator::kEnvExecWrapper, config.exec_wrapper);
+  if (app.count("--memory-size") == 0) {
+    if (auto found = config.user_env.find(emulator::kEnvMemorySize); found != config.user_env.end()) {
+      const auto megabytes = parse_number<unsigned>(found->second, 128, 10240);
+      if (!megabytes) {
+        throw UsageError(std::string(emulator::kEnvMemorySize) + " expects a whole number from 128 to 10240, got '" +
+                         found->second + "'");
+      }
+      config.memory_size_mb = *megabytes;
+    }
+  }
+}
+
+// The task root must exist; without a command, its bootstrap is the runtime, as in Lambda.
+void check_function_files(emulator::Config& config) {
+  std::error_code ec;
+  if (config.task_root.empty()) config.task_root = std::filesystem::current_path(ec).string();
+  config.task_root = std::filesystem::absolute(config.task_root, ec).string();
+  if (!std::filesystem::is_directory(config.task_root, ec)) {
+    throw UsageError("task root '" + config.task_root + "' is not a directory");
+  }
+  if (config.command.empty()) {
+    const auto bootstrap = std::filesystem::path(config.task_root) / "bootstrap";
+    if (!std::filesystem::exists(bootstrap, ec)) {
+      throw UsageError("no runtime command given and no bootstrap in the task root '" + config.task_root +
+                       "'; pass one after --, e.g. snapbus emulate -- /usr/bin/python3 runtime.py");
+    }
+    config.command.push_back(bootstrap.string());
+  }
+  if (!config.opt_dir.empty() && !std::filesystem::is_directory(config.opt_dir, ec)) {
+    throw UsageError("--opt '" + config.opt_dir + "' is not a directory");
+  }
+}
+
+}  // namespace
+
+emulator::Config parse_emulate_command(std::span<const std::string> words) {
+  const auto app = command_app("snapbus emulate", kDescription, kExitCodes, 28, "[options] [--] [runtime command...]");
+  app->prefix_command();
+  emulator::Config config;
+  std::optional<std::int64_t> port;
+  std::optional<std::int64_t> runtime_api_port;
+  std::optional<std::int64_t> memory_size;
+
+  app->add_option("--host", config.host, "listen address (default 127.0.0.1)")->option_text("ADDR")->group(kPorts);
+  add_number_option(*app, "--port", port,
+                    "front door: Function URL requests and the RIE path\n"
+                    "POST /2015-03-31/functions/function/invocations (default 9000)",
+                    0, 65535)
+      ->group(kPorts);
+  add_number_option(*app, "--runtime-api-port", runtime_api_port,
+                    "Runtime and Extensions API, AWS_LAMBDA_RUNTIME_API (default 9001)", 0, 65535)
+      ->group(kPorts);
+
+  app->add_option("--task-root", config.task_root,
+                  "LAMBDA_TASK_ROOT and the runtime's working directory (default: cwd)")
+      ->option_text("DIR")
+      ->group(kFunction);
+  app->add_option("--handler", config.handler, "_HANDLER (default: empty)")->option_text("NAME")->group(kFunction);
+  app->add_option("--opt", config.opt_dir,
+                  "the /opt of the function; executables in DIR/extensions are started\n"
+                  "as external extensions (default: none)")
+      ->option_text("DIR")
+      ->group(kFunction);
+  app->add_option("--function-name", config.function_name, "AWS_LAMBDA_FUNCTION_NAME (default function)")
+      ->option_text("NAME")
+      ->group(kFunction);
+  app->add_option("--function-version", config.function_version, "AWS_LAMBDA_FUNCTION_VERSION (default $LATEST)")
+      ->option_text("V")
+      ->group(kFunction);
+  add_number_option(*app, "--memory-size", memory_size, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128)", 128, 10240)
+      ->option_text("MB")
+      ->group(kFunction);
+  app->add_option("--region", config.region, "AWS_REGION and AWS_DEFAULT_REGION (default us-east-1)")
+      ->option_text("NAME")
+      ->group(kFunction);
+  app->add_option("--exec-wrapper", config.exec_wrapper,
+                  "AWS_LAMBDA_EXEC_WRAPPER (default: taken from the function environment)")
+      ->option_text("PATH")
+      ->group(kFunction);
+  add_seconds_option(*app, "--timeout", config.timeout, "function timeout in seconds, sets the deadline (default 3)",
+                     kFunction);
+  app->add_option_function<std::string>(
+         "--env-file",
+         [&config](const std::string& path) { add_user_env(config, env_lines(env_file_text(path), path), path); },
+         "KEY=VALUE lines added to the function environment (repeatable)")
+      ->option_text("FILE")
+      ->trigger_on_parse()
+      ->group(kFunction);
+  app->add_option_function<std::string>(
+         "--env", [&config](const std::string& line) { add_user_env(config, env_lines(line, "--env"), "--env"); },
+         "one variable (repeatable; later wins)")
+      ->option_text("KEY=VALUE")
+      ->trigger_on_parse()
+      ->group(kFunction);
+  app->add_flag("--clean-env", config.clean_env, "do not pass the emulator's own environment on (keeps PATH only)")
+      ->group(kFunction);
+
+  app->add_flag("--snapstart", config.snapstart,
+                "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: freeze after Init, restore")
+      ->group(kLifecycle);
+  app->add_option("--while-frozen", config.while_frozen, "run CMD (through /bin/sh -c) while the function is frozen")
+      ->option_text("CMD")
+      ->group(kLifecycle);
+  app->add_option_function<std::string>(
+         "--freezer",
+         [&config](const std::string& mode) {
+           if (mode == "auto") {
+             config.freezer = emulator::FreezerMode::kAuto;
+           } else if (mode == "cgroup") {
+             config.freezer = emulator::FreezerMode::kCgroup;
+           } else if (mode == "signal") {
+             config.freezer = emulator::FreezerMode::kSignal;
+           } else {
+             throw UsageError("--freezer expects auto, cgroup or signal, got '" + mode + "'");
+           }
+         },
+         "auto | cgroup | signal (default auto: cgroup v2 when writable)")
+      ->option_text("MODE")
+      ->group(kLifecycle);
+  add_seconds_option(*app, "--init-timeout", config.init_timeout, "Init limit (default 10, or 130 with --snapstart)",
+                     kLifecycle);
+  add_seconds_option(*app, "--restore-timeout", config.restore_timeout,
+                     "restore limit, SnapStartTimeoutException after it (default 10)", kLifecycle);
+  add_seconds_option(*app, "--shutdown-timeout", config.shutdown_timeout,
+                     "time the runtime and extensions get to exit (default 2)", kLifecycle);
+
+  app->add_option("--ready-file", config.ready_file,
+                  "written (JSON: runtimeApi, frontDoor, pid) once both ports listen")
+      ->option_text("FILE")
+      ->group(kReporting);
+  app->add_option("--json", config.json_report, "JSON report of phases and invocations, written at exit")
+      ->option_text("FILE")
+      ->group(kReporting);
+  // Made again so that it comes last, under Reporting (the groups are listed in order of first use).
+  app->set_help_flag("-h,--help", "this help")->group(kReporting);
+
+  parse_command_line(*app, words);
+
+  config.command = runtime_command(*app);
+  config.port = port_number(port, config.port);
+  config.runtime_api_port = port_number(runtime_api_port, config.runtime_api_port);
+  if (memory_size) config.memory_size_mb = static_cast<unsigned>(*memory_size);
+  if (!config.while_frozen.empty() && !config.snapstart) {
+    throw UsageError("--while-frozen needs --snapstart: without SnapStart nothing is ever frozen");
+  }
+  if (app->count("--init-timeout") == 0 && config.snapstart) config.init_timeout = std::chrono::seconds(130);
+  take_settings_from_env(*app, config);
+  check_function_files(config);
+  return config;
+}
+
+}  // namespace snapbus::cli

@@ -1,0 +1,112 @@
+#include "emulate_command.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "command_line.h"
+
+namespace snapbus::cli {
+namespace {
+
+emulator::Config parse(std::vector<std::string> words) { return parse_emulate_command(words); }
+
+TEST(EmulateCommandTest, DefaultsKeepClearOf8080) {
+  const emulator::Config config = parse({"--", "/bin/true"});
+  EXPECT_EQ(config.port, 9000);
+  EXPECT_EQ(config.runtime_api_port, 9001);
+  EXPECT_EQ(config.host, "127.0.0.1");
+  EXPECT_EQ(config.restore_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(config.init_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(config.command, std::vector<std::string>{"/bin/true"});
+  EXPECT_EQ(config.task_root, std::filesystem::current_path().string());
+  EXPECT_FALSE(config.snapstart);
+}
+
+TEST(EmulateCommandTest, FlagsAndCommandWithoutSeparator) {
+  const emulator::Config config = parse({"--snapstart", "--restore-timeout", "2.5", "--port", "0", "--freezer",
+                                         "signal", "--while-frozen", "echo hi", "/bin/echo", "--not-a-flag"});
+  EXPECT_TRUE(config.snapstart);
+  EXPECT_EQ(config.restore_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(config.init_timeout, std::chrono::seconds(130));
+  EXPECT_EQ(config.port, 0);
+  EXPECT_EQ(config.freezer, emulator::FreezerMode::kSignal);
+  EXPECT_EQ(config.while_frozen, "echo hi");
+  EXPECT_EQ(config.command, (std::vector<std::string>{"/bin/echo", "--not-a-flag"}));
+}
+
+TEST(EmulateCommandTest, EqualsFormAndSeparatorKeepTheCommandWhole) {
+  const emulator::Config config = parse({"--port=0", "--runtime-api-port=0", "--memory-size=512", "--timeout=1.5",
+                                         "--init-timeout", "20", "--snapstart", "--", "/bin/sh", "-c", "--", "x"});
+  EXPECT_EQ(config.port, 0);
+  EXPECT_EQ(config.runtime_api_port, 0);
+  EXPECT_EQ(config.memory_size_mb, 512U);
+  EXPECT_EQ(config.timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(config.init_timeout, std::chrono::seconds(20)) << "given, so --snapstart does not raise it";
+  EXPECT_EQ(config.command, (std::vector<std::string>{"/bin/sh", "-c", "--", "x"}));
+}
+
+TEST(EmulateCommandTest, BadInputGetsClearErrors) {
+  EXPECT_THROW(parse({"--port", "70000", "--", "x"}), UsageError);
+  EXPECT_THROW(parse({"--frobnicate"}), UsageError);
+  EXPECT_THROW(parse({"--frobnicate", "--", "x"}), UsageError);
+  EXPECT_THROW(parse({"--timeout"}), UsageError);
+  EXPECT_THROW(parse({"--while-frozen", "x", "--", "x"}), UsageError);  // needs --snapstart
+  EXPECT_THROW(parse({"--env", "AWS_LAMBDA_RUNTIME_API=elsewhere", "--", "x"}), UsageError);
+  EXPECT_THROW(parse({"--env", "no-equals", "--", "x"}), UsageError);
+  EXPECT_THROW(parse({"--env-file", "/nonexistent/env", "--", "x"}), UsageError);
+  EXPECT_THROW(parse({"--freezer", "ice", "--", "x"}), UsageError);
+  EXPECT_THROW(parse({"--task-root", "/nonexistent/dir", "--", "x"}), UsageError);
+  try {
+    parse({"--memory-size", "12"});
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--memory-size"), std::string::npos) << e.what();
+  }
+  try {
+    parse({"--timeout", "soon", "--", "x"});
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "--timeout expects a positive number of seconds, got 'soon'");
+  }
+}
+
+TEST(EmulateCommandTest, FunctionSettingsFromAnEnvFileUnlessAFlagGivesThem) {
+  const auto path = std::filesystem::temp_directory_path() / ("emulate_command_test_" + std::to_string(::getpid()));
+  {
+    std::ofstream out(path);
+    out << "AWS_LAMBDA_FUNCTION_NAME=from-file\n_HANDLER=app.handler\nAWS_LAMBDA_FUNCTION_MEMORY_SIZE=512\nX=1\n";
+  }
+  const emulator::Config config =
+      parse({"--env-file", path.string(), "--function-name", "from-flag", "--env", "X=2", "--", "x"});
+  std::filesystem::remove(path);
+  EXPECT_EQ(config.function_name, "from-flag");  // flags win
+  EXPECT_EQ(config.handler, "app.handler");
+  EXPECT_EQ(config.memory_size_mb, 512U);
+  EXPECT_EQ(config.user_env.at("X"), "2");  // a later --env wins over the file
+}
+
+TEST(EmulateCommandTest, HelpMentionsEveryFlag) {
+  try {
+    parse({"--help"});
+    FAIL() << "no help";
+  } catch (const HelpRequested& help) {
+    const std::string& usage = help.text();
+    EXPECT_EQ(usage.rfind("usage: snapbus emulate [options] [--] [runtime command...]\n", 0), 0U) << usage;
+    for (const char* flag : {"--host", "--port", "--runtime-api-port", "--task-root", "--handler", "--opt",
+                             "--function-name", "--function-version", "--memory-size", "--region", "--exec-wrapper",
+                             "--timeout", "--env-file", "--env", "--clean-env", "--snapstart", "--while-frozen",
+                             "--freezer", "--init-timeout", "--restore-timeout", "--shutdown-timeout", "--ready-file",
+                             "--json", "Exit codes:", "Lifecycle:"}) {
+      EXPECT_NE(usage.find(flag), std::string::npos) << flag;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace snapbus::cli
