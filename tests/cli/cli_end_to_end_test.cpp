@@ -255,6 +255,34 @@ TEST_F(CliEndToEndTest, WatchWithoutASegmentGivesUpAtItsTimeoutWithThree) {
   EXPECT_NE(result.stderr_text.find("no segment appeared"), std::string::npos) << result.stderr_text;
 }
 
+TEST_F(CliEndToEndTest, OptionValuesMayFollowOrBeJoinedWithEquals) {
+  ASSERT_EQ(snapbus({"publish", "running", "--timeout-ms=500", "--segment=" + segment_.string()}).code, 0);
+  const ExitResult spaced = snapbus({"status", "--segment", segment_.string(), "--json"});
+  ASSERT_EQ(spaced.code, 0) << spaced.stderr_text;
+  EXPECT_EQ(parse_object(spaced.stdout_text).at("state").at("phase").as_string(), "running");
+  const ExitResult counted = snapbus({"watch", "--count=1", "--timeout-ms", "20000"});
+  EXPECT_EQ(counted.code, 0) << counted.stderr_text;
+  EXPECT_EQ(lines_of(counted.stdout_text).size(), 1U);
+}
+
+// A build with -DSNAPBUS_WITH_EMULATOR=OFF has no emulate command, and says why.
+TEST_F(CliEndToEndTest, EmulateIsThereExactlyWhenBuiltIn) {
+  const ExitResult overview = snapbus({"--help"});
+  ASSERT_EQ(overview.code, 0);
+#if SNAPBUS_WITH_EMULATOR
+  EXPECT_NE(overview.stdout_text.find("  emulate "), std::string::npos) << overview.stdout_text;
+  const ExitResult help = snapbus({"emulate", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_EQ(help.stdout_text.rfind("usage: snapbus emulate", 0), 0U) << help.stdout_text;
+  EXPECT_EQ(snapbus({"emulate", "--frobnicate"}).code, 2);
+#else
+  EXPECT_EQ(overview.stdout_text.find("  emulate "), std::string::npos) << overview.stdout_text;
+  const ExitResult emulate = snapbus({"emulate", "--", "/bin/true"});
+  EXPECT_EQ(emulate.code, 2);
+  EXPECT_NE(emulate.stderr_text.find("built without the emulator"), std::string::npos) << emulate.stderr_text;
+#endif
+}
+
 TEST_F(CliEndToEndTest, HelpAndUsageErrors) {
   for (const char* command : {"status", "watch", "publish"}) {
     const ExitResult help = snapbus({command, "--help"});
@@ -269,6 +297,8 @@ TEST_F(CliEndToEndTest, HelpAndUsageErrors) {
   EXPECT_EQ(snapbus({"publish", "after-restore"}).code, 2);
   EXPECT_EQ(snapbus({"publish"}).code, 2);
   EXPECT_EQ(snapbus({"watch", "--count", "many"}).code, 2);
+  EXPECT_EQ(snapbus({"publish", "restore", "running"}).code, 2);
+  EXPECT_EQ(snapbus({"help"}).code, 0);
   const ExitResult bad_env = run_to_exit({snapbus_binary(), "status"}, {{"SNAPBUS_SLOTS", "lots"}}, kPatience);
   EXPECT_EQ(bad_env.code, 2);
   EXPECT_NE(bad_env.stderr_text.find("SNAPBUS_SLOTS"), std::string::npos) << bad_env.stderr_text;
