@@ -54,7 +54,9 @@ TEST(Seqlock, NoTornReadUnderAConcurrentWriter) {
     readers.emplace_back([&] {
       std::uint32_t last_seq = 0;
       for (int i = 0; i < 200000; ++i) {
-        const StateSnapshot got = read_state(record);
+        // Generous patience: on a loaded machine the writer thread can be preempted mid-write for
+        // longer than the default, which is about a dead publisher, not a busy one.
+        const StateSnapshot got = read_state(record, 30s);
         StateSnapshot expected = state_for(got.generation);
         expected.seq = got.seq;
         if (!(got == expected)) ++torn;
