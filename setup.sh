@@ -23,7 +23,7 @@ packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev pkg-config
   # C++ libraries: Boost 1.81 (Boost.JSON needs 1.75+; Debian's default is 1.74)
   libboost1.81-dev libboost-json1.81-dev
-  capnproto libcapnp-dev libfmt-dev
+  capnproto libcapnp-dev libfmt-dev libcli11-dev zlib1g-dev libbrotli-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Python: Debian's interpreter and its packages, never PyPI
   python3 python3-dev python3-cffi python3-pytest python3-setuptools python3-pip python3-wheel

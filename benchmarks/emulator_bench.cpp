@@ -22,8 +22,11 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+
+#include "latency_samples.h"
 
 namespace {
 
@@ -33,11 +36,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
+using snapbus::bench::percentile;
 
 std::uint16_t port_after_colon(const std::string& text, const std::string& key) {
   const auto at = text.find("\"" + key + "\":\"");

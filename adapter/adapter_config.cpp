@@ -1,0 +1,205 @@
+#include "adapter_config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "snapbus/text.h"
+
+namespace snapbus::adapter {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+[[noreturn]] void bad_value(std::string_view name, std::string_view value, std::string_view expected) {
+  throw std::invalid_argument(fmt::format("{}={}: expected {}", name, value, expected));
+}
+
+// The variables of one configuration, read through the caller's lookup, with LWA's rule for
+// renamed variables: the new name wins, the old one still works and leaves a warning.
+class Reader {
+ public:
+  Reader(const EnvironmentLookup& lookup, std::vector<std::string>& warnings) : lookup_(lookup), warnings_(warnings) {}
+
+  std::optional<std::string> text(const char* name, const char* deprecated = nullptr) {
+    if (auto value = lookup_(name); value && !value->empty()) {
+      used_ = name;
+      return value;
+    }
+    if (deprecated != nullptr) {
+      if (auto value = lookup_(deprecated); value && !value->empty()) {
+        warnings_.push_back(fmt::format("{} is deprecated (Lambda Web Adapter removes it in 2.0); use {}",
+                                        deprecated, name));
+        used_ = deprecated;
+        return value;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The name the last value came from, for error messages.
+  [[nodiscard]] std::string_view used() const { return used_; }
+
+  template <typename Int>
+  std::optional<Int> number(const char* name, Int min, Int max, const char* deprecated = nullptr) {
+    const auto value = text(name, deprecated);
+    if (!value) return std::nullopt;
+    const auto parsed = parse_number<Int>(trim(*value), min, max);
+    if (!parsed) bad_value(used_, *value, fmt::format("a whole number from {} to {}", min, max));
+    return parsed;
+  }
+
+  std::optional<bool> boolean(const char* name, const char* deprecated = nullptr) {
+    const auto value = text(name, deprecated);
+    if (!value) return std::nullopt;
+    const std::string word = lower(trim(*value));
+    if (word == "1" || word == "true" || word == "yes" || word == "on") return true;
+    if (word == "0" || word == "false" || word == "no" || word == "off") return false;
+    bad_value(used_, *value, "true or false (also 1/0, yes/no, on/off)");
+  }
+
+  std::optional<std::chrono::milliseconds> milliseconds(const char* name) {
+    const auto ms = number<std::int64_t>(name, 0, 3'600'000);
+    if (!ms) return std::nullopt;
+    return std::chrono::milliseconds(*ms);
+  }
+
+  std::optional<StatusSet> statuses(const char* name) {
+    const auto value = text(name);
+    if (!value) return std::nullopt;
+    try {
+      return StatusSet::parse(*value);
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument(fmt::format("{}={}: {}", name, *value, error.what()));
+    }
+  }
+
+ private:
+  const EnvironmentLookup& lookup_;
+  std::vector<std::string>& warnings_;
+  std::string_view used_;
+};
+
+}  // namespace
+
+StatusSet StatusSet::range(unsigned first, unsigned last) {
+  StatusSet set;
+  for (unsigned code = first; code <= last && code < kLimit; ++code) set.codes_.set(code);
+  return set;
+}
+
+StatusSet StatusSet::parse(std::string_view text) {
+  StatusSet set;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view part = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (part.empty()) continue;
+    const auto dash = part.find('-');
+    const auto first = parse_number<unsigned>(trim(part.substr(0, dash)), 100, 999);
+    const auto last = dash == std::string_view::npos ? first : parse_number<unsigned>(trim(part.substr(dash + 1)), 100, 999);
+    if (!first || !last || *last < *first) {
+      throw std::invalid_argument(fmt::format("'{}' is neither a status code (100 to 999) nor a range like 200-399", part));
+    }
+    set.codes_ |= range(*first, *last).codes_;
+  }
+  if (set.empty()) throw std::invalid_argument("no status codes given");
+  return set;
+}
+
+AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
+  AdapterConfig config;
+  Reader env(lookup, config.warnings);
+
+  if (const auto mode = env.text(kEnvMode)) {
+    const std::string word = lower(trim(*mode));
+    if (word == "web") {
+      config.mode = AdapterMode::web;
+    } else if (word == "proxy") {
+      config.mode = AdapterMode::proxy;
+    } else {
+      bad_value(kEnvMode, *mode, "web or proxy");
+    }
+  }
+
+  if (auto host = env.text(kEnvHost, kEnvHostDeprecated)) config.app_host = std::move(*host);
+  const auto port_max = std::numeric_limits<std::uint16_t>::max();
+  if (auto port = env.number<std::uint16_t>(kEnvPort, 1, port_max)) {
+    config.app_port = *port;
+  } else if (auto fallback = env.number<std::uint16_t>(kEnvPortFallback, 1, port_max)) {
+    config.app_port = *fallback;
+  }
+  config.readiness_port =
+      env.number<std::uint16_t>(kEnvReadinessPort, 1, port_max, kEnvReadinessPortDeprecated).value_or(config.app_port);
+  if (auto path = env.text(kEnvReadinessPath, kEnvReadinessPathDeprecated)) config.readiness_path = std::move(*path);
+  if (const auto protocol = env.text(kEnvReadinessProtocol, kEnvReadinessProtocolDeprecated)) {
+    const std::string word = lower(trim(*protocol));
+    if (word == "http") {
+      config.readiness_protocol = ReadinessProtocol::http;
+    } else if (word == "tcp") {
+      config.readiness_protocol = ReadinessProtocol::tcp;
+    } else {
+      bad_value(env.used(), *protocol, "http or tcp");
+    }
+  }
+  if (auto healthy = env.statuses(kEnvReadinessHealthyStatus)) {
+    config.healthy_status = *healthy;
+  } else if (auto min_unhealthy = env.number<unsigned>(kEnvReadinessMinUnhealthyStatus, 101, 999)) {
+    config.warnings.push_back(fmt::format("{} is deprecated; use {}={}-{}", kEnvReadinessMinUnhealthyStatus,
+                                          kEnvReadinessHealthyStatus, 100, *min_unhealthy - 1));
+    config.healthy_status = StatusSet::range(100, *min_unhealthy - 1);
+  }
+  config.async_init = env.boolean(kEnvAsyncInit, kEnvAsyncInitDeprecated).value_or(false);
+
+  if (auto base = env.text(kEnvRemoveBasePath, kEnvRemoveBasePathDeprecated)) config.remove_base_path = std::move(*base);
+  if (auto path = env.text(kEnvPassThroughPath)) config.pass_through_path = std::move(*path);
+  config.enable_compression = env.boolean(kEnvEnableCompression).value_or(false);
+  if (const auto mode = env.text(kEnvInvokeMode)) {
+    const std::string word = lower(trim(*mode));
+    if (word == "buffered") {
+      config.invoke_mode = InvokeMode::buffered;
+    } else if (word == "response_stream") {
+      config.invoke_mode = InvokeMode::response_stream;
+    } else {
+      bad_value(kEnvInvokeMode, *mode, "buffered or response_stream");
+    }
+  }
+  if (config.enable_compression && config.invoke_mode == InvokeMode::response_stream) {
+    config.enable_compression = false;
+    config.warnings.push_back(fmt::format("{} is ignored with {}=response_stream: a stream is never compressed",
+                                          kEnvEnableCompression, kEnvInvokeMode));
+  }
+  if (auto source = env.text(kEnvAuthorizationSource)) config.authorization_source = std::move(*source);
+  config.error_status_codes = env.statuses(kEnvErrorStatusCodes);
+
+  if (auto proxy = env.text(kEnvRuntimeApiProxy)) {
+    config.runtime_api = std::move(*proxy);
+  } else if (auto api = env.text(kEnvRuntimeApi)) {
+    config.runtime_api = std::move(*api);
+  }
+
+  if (auto path = env.text(kEnvSnapStartBeforeCheckpointPath)) config.snapstart_before_checkpoint_path = std::move(*path);
+  if (auto path = env.text(kEnvSnapStartAfterRestorePath)) config.snapstart_after_restore_path = std::move(*path);
+  if (auto timeout = env.milliseconds(kEnvBeforeSnapshotTimeoutMs)) config.before_snapshot_timeout = *timeout;
+  if (auto timeout = env.milliseconds(kEnvAfterRestoreTimeoutMs)) config.after_restore_timeout = *timeout;
+  config.expect_subscribers = env.number<unsigned>(kEnvExpectSubscribers, 0, 4096);
+  if (auto settle = env.milliseconds(kEnvSubscriberSettleMs)) config.subscriber_settle = *settle;
+  return config;
+}
+
+AdapterConfig adapter_config_from_environment() {
+  return adapter_config_from_environment([](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe): read at start-up
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  });
+}
+
+}  // namespace snapbus::adapter

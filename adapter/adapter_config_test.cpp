@@ -1,0 +1,129 @@
+#include "adapter_config.h"
+
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace snapbus::adapter {
+namespace {
+
+AdapterConfig from(const std::map<std::string, std::string, std::less<>>& variables) {
+  return adapter_config_from_environment([&](std::string_view name) -> std::optional<std::string> {
+    const auto it = variables.find(name);
+    if (it == variables.end()) return std::nullopt;
+    return it->second;
+  });
+}
+
+std::string error_of(const std::map<std::string, std::string, std::less<>>& variables) {
+  try {
+    from(variables);
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+TEST(AdapterConfig, DefaultsAreLambdaWebAdapters) {
+  const AdapterConfig config = from({});
+  EXPECT_EQ(config.mode, AdapterMode::web);
+  EXPECT_EQ(config.app_host, "127.0.0.1");
+  EXPECT_EQ(config.app_port, 8080);
+  EXPECT_EQ(config.readiness_port, 8080);
+  EXPECT_EQ(config.readiness_path, "/");
+  EXPECT_EQ(config.readiness_protocol, ReadinessProtocol::http);
+  EXPECT_TRUE(config.healthy_status.contains(100));
+  EXPECT_TRUE(config.healthy_status.contains(404));
+  EXPECT_TRUE(config.healthy_status.contains(499));
+  EXPECT_FALSE(config.healthy_status.contains(500));
+  EXPECT_FALSE(config.async_init);
+  EXPECT_EQ(config.pass_through_path, "/events");
+  EXPECT_EQ(config.invoke_mode, InvokeMode::buffered);
+  EXPECT_FALSE(config.enable_compression);
+  EXPECT_FALSE(config.error_status_codes.has_value());
+  EXPECT_FALSE(config.expect_subscribers.has_value());
+  EXPECT_TRUE(config.warnings.empty());
+}
+
+TEST(AdapterConfig, ReadinessPortFollowsTheAppPortAndPortIsAFallback) {
+  EXPECT_EQ(from({{"PORT", "3000"}}).readiness_port, 3000);
+  EXPECT_TRUE(from({{"PORT", "3000"}}).warnings.empty());  // PORT is not deprecated
+  const AdapterConfig both = from({{"AWS_LWA_PORT", "8000"}, {"PORT", "3000"}, {"AWS_LWA_READINESS_CHECK_PORT", "8001"}});
+  EXPECT_EQ(both.app_port, 8000);
+  EXPECT_EQ(both.readiness_port, 8001);
+}
+
+TEST(AdapterConfig, DeprecatedNamesStillWorkAndSaySo) {
+  const AdapterConfig config = from({{"READINESS_CHECK_PATH", "/health"}, {"ASYNC_INIT", "true"}, {"HOST", "0.0.0.0"}});
+  EXPECT_EQ(config.readiness_path, "/health");
+  EXPECT_TRUE(config.async_init);
+  EXPECT_EQ(config.app_host, "0.0.0.0");
+  ASSERT_EQ(config.warnings.size(), 3U);
+  EXPECT_NE(config.warnings[0].find("use AWS_LWA_HOST"), std::string::npos) << config.warnings[0];
+  // The new name wins, silently.
+  EXPECT_EQ(from({{"READINESS_CHECK_PATH", "/old"}, {"AWS_LWA_READINESS_CHECK_PATH", "/new"}}).readiness_path, "/new");
+  const AdapterConfig legacy = from({{"AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS", "400"}});
+  EXPECT_TRUE(legacy.healthy_status.contains(399));
+  EXPECT_FALSE(legacy.healthy_status.contains(400));
+  EXPECT_EQ(legacy.warnings.size(), 1U);
+}
+
+TEST(AdapterConfig, StatusSetsTakeCodesAndRanges) {
+  const StatusSet set = StatusSet::parse("200-299, 301,404 ,500-502");
+  for (unsigned code : {200U, 250U, 299U, 301U, 404U, 500U, 502U}) EXPECT_TRUE(set.contains(code)) << code;
+  for (unsigned code : {199U, 300U, 302U, 403U, 503U, 0U, 5000U}) EXPECT_FALSE(set.contains(code)) << code;
+  EXPECT_THROW(StatusSet::parse("2xx"), std::invalid_argument);
+  EXPECT_THROW(StatusSet::parse("500-400"), std::invalid_argument);
+  EXPECT_THROW(StatusSet::parse("99"), std::invalid_argument);
+  EXPECT_THROW(StatusSet::parse(" , "), std::invalid_argument);
+  const AdapterConfig config = from({{"AWS_LWA_ERROR_STATUS_CODES", "500,502-504"}});
+  ASSERT_TRUE(config.error_status_codes.has_value());
+  EXPECT_TRUE(config.error_status_codes->contains(503));
+  EXPECT_FALSE(config.error_status_codes->contains(501));
+}
+
+TEST(AdapterConfig, MalformedValuesNameTheVariable) {
+  EXPECT_EQ(error_of({{"AWS_LWA_PORT", "http"}}), "AWS_LWA_PORT=http: expected a whole number from 1 to 65535");
+  EXPECT_EQ(error_of({{"READINESS_CHECK_PROTOCOL", "udp"}}), "READINESS_CHECK_PROTOCOL=udp: expected http or tcp");
+  EXPECT_NE(error_of({{"AWS_LWA_ASYNC_INIT", "maybe"}}).find("AWS_LWA_ASYNC_INIT=maybe"), std::string::npos);
+  EXPECT_NE(error_of({{"AWS_LWA_INVOKE_MODE", "stream"}}).find("buffered or response_stream"), std::string::npos);
+  EXPECT_NE(error_of({{"AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "ok"}}).find("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS=ok"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"SNAPBUS_MODE", "sidecar"}}).find("web or proxy"), std::string::npos);
+  EXPECT_NE(error_of({{"SNAPBUS_AFTER_RESTORE_TIMEOUT_MS", "-1"}}).find("SNAPBUS_AFTER_RESTORE_TIMEOUT_MS"),
+            std::string::npos);
+}
+
+TEST(AdapterConfig, StreamingTurnsCompressionOffWithAWarning) {
+  const AdapterConfig config = from({{"AWS_LWA_ENABLE_COMPRESSION", "true"}, {"AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM"}});
+  EXPECT_EQ(config.invoke_mode, InvokeMode::response_stream);
+  EXPECT_FALSE(config.enable_compression);
+  EXPECT_EQ(config.warnings.size(), 1U);
+}
+
+TEST(AdapterConfig, TheRuntimeApiProxyWinsOverLambdasAddress) {
+  EXPECT_EQ(from({{"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"}}).runtime_api, "127.0.0.1:9001");
+  EXPECT_EQ(from({{"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"}, {"AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "127.0.0.1:9009"}})
+                .runtime_api,
+            "127.0.0.1:9009");
+}
+
+TEST(AdapterConfig, SnapStartSettings) {
+  const AdapterConfig config = from({{"SNAPBUS_MODE", "proxy"},
+                                     {"SNAPBUS_EXPECT_SUBSCRIBERS", "4"},
+                                     {"SNAPBUS_SUBSCRIBER_SETTLE_MS", "250"},
+                                     {"SNAPBUS_AFTER_RESTORE_TIMEOUT_MS", "2000"},
+                                     {"AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH", "/snapshot"},
+                                     {"AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", "/restored"}});
+  EXPECT_EQ(config.mode, AdapterMode::proxy);
+  EXPECT_EQ(config.expect_subscribers, 4U);
+  EXPECT_EQ(config.subscriber_settle, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.after_restore_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(config.before_snapshot_timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(config.snapstart_before_checkpoint_path, "/snapshot");
+  EXPECT_EQ(config.snapstart_after_restore_path, "/restored");
+}
+
+}  // namespace
+}  // namespace snapbus::adapter

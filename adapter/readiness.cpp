@@ -1,0 +1,186 @@
+#include "readiness.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include "snapbus/unique_fd.h"
+
+namespace snapbus::adapter {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// One attempt may not take longer than this: an app that accepted but never answers is retried.
+constexpr std::chrono::steady_clock::duration kAttemptTimeout = 1s;
+
+std::string host_header(const ReadinessCheck& check) {
+  const bool ipv6 = check.host.find(':') != std::string::npos;
+  return ipv6 ? fmt::format("[{}]:{}", check.host, check.port) : fmt::format("{}:{}", check.host, check.port);
+}
+
+using Endpoints = tcp::resolver::results_type;
+
+// The usual 127.0.0.1 needs no resolver (whose asynchronous form runs getaddrinfo on a thread of
+// its own); a name is resolved once per wait, not once per attempt.
+asio::awaitable<Endpoints> resolve(const ReadinessCheck& check, beast::error_code& error) {
+  const std::string service = std::to_string(check.port);
+  if (const auto address = asio::ip::make_address(check.host, error); !error) {
+    co_return Endpoints::create(tcp::endpoint(address, check.port), check.host, service);
+  }
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  error = {};
+  co_return co_await resolver.async_resolve(check.host, service, asio::redirect_error(asio::use_awaitable, error));
+}
+
+// A connect to the first endpoint that does not refuse, issued directly rather than through Asio:
+// on loopback a closed port refuses at once, and while the app starts that is every attempt, so a
+// refused attempt costs three system calls and builds no stream, timer or epoll registration.
+struct Dialed {
+  UniqueFd fd;
+  tcp::endpoint endpoint;
+  bool in_progress = false;
+  int error = ECONNREFUSED;  // of the last endpoint tried, when none answered
+};
+
+Dialed dial(const Endpoints& endpoints) {
+  Dialed dialed;
+  for (const auto& entry : endpoints) {
+    dialed.endpoint = entry.endpoint();
+    dialed.fd.reset(::socket(dialed.endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!dialed.fd) {
+      dialed.error = errno;
+      return dialed;
+    }
+    if (::connect(dialed.fd.get(), dialed.endpoint.data(), static_cast<socklen_t>(dialed.endpoint.size())) == 0) {
+      return dialed;
+    }
+    dialed.error = errno;
+    if (dialed.error == EINPROGRESS) {
+      dialed.in_progress = true;
+      return dialed;
+    }
+    dialed.fd.reset();
+  }
+  return dialed;
+}
+
+// The refused case is decided here, synchronously, so that the usual attempt while the app starts
+// allocates nothing: no coroutine frame, no message string.
+std::optional<CheckOutcome> refused_or_failed(const Dialed& dialed) {
+  if (dialed.fd) return std::nullopt;
+  if (dialed.error == ECONNREFUSED) return CheckOutcome{CheckOutcome::Kind::refused, "connection refused"};
+  return CheckOutcome{CheckOutcome::Kind::not_ready, std::strerror(dialed.error)};
+}
+
+// Finishes an attempt whose connect did not fail at once.
+asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed,
+                                      std::chrono::steady_clock::duration timeout) {
+  using Kind = CheckOutcome::Kind;
+  const auto system_error = [](int code) { return beast::error_code(code, boost::system::system_category()); };
+  // The socket that answered is the one the check uses: the app sees one connection per attempt.
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  beast::error_code error;
+  stream.socket().assign(dialed.endpoint.protocol(), dialed.fd.release(), error);
+  if (error) co_return CheckOutcome{Kind::not_ready, error.message()};
+  stream.expires_after(timeout);
+  if (dialed.in_progress) {
+    co_await stream.socket().async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, error));
+    int pending = 0;
+    socklen_t length = sizeof pending;
+    if (!error) ::getsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_ERROR, &pending, &length);
+    if (pending != 0) error = system_error(pending);
+    if (error == asio::error::connection_refused) co_return CheckOutcome{Kind::refused, error.message()};
+    if (error) co_return CheckOutcome{Kind::not_ready, error.message()};
+  }
+  if (check.protocol == ReadinessProtocol::tcp) co_return CheckOutcome{Kind::ready, ""};
+
+  http::request<http::empty_body> request(http::verb::get, check.path, 11);
+  request.set(http::field::host, host_header(check));
+  request.set(http::field::user_agent, "snapbus-readiness");
+  request.keep_alive(false);
+  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, error));
+  if (error) co_return CheckOutcome{Kind::not_ready, fmt::format("sending the check failed: {}", error.message())};
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // only the status matters; the body is never read
+  co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, error));
+  if (error) co_return CheckOutcome{Kind::not_ready, fmt::format("no HTTP answer: {}", error.message())};
+  const unsigned status = parser.get().result_int();
+  if (check.healthy.contains(status)) co_return CheckOutcome{Kind::ready, ""};
+  co_return CheckOutcome{Kind::not_ready, fmt::format("status {}", status)};
+}
+
+}  // namespace
+
+asio::awaitable<CheckOutcome> check_once(ReadinessCheck check, std::chrono::steady_clock::duration timeout) {
+  beast::error_code error;
+  const Endpoints endpoints = co_await resolve(check, error);
+  if (error) {
+    co_return CheckOutcome{CheckOutcome::Kind::not_ready,
+                           fmt::format("cannot resolve {}: {}", check.host, error.message())};
+  }
+  Dialed dialed = dial(endpoints);
+  if (auto outcome = refused_or_failed(dialed)) co_return *outcome;
+  co_return co_await attempt(check, std::move(dialed), timeout);
+}
+
+asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
+                                            std::optional<std::chrono::steady_clock::duration> limit,
+                                            ReadinessLog log) {
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer pause(executor);
+  const auto start = std::chrono::steady_clock::now();
+  auto next_report = start + 2s;
+  Endpoints endpoints;
+  for (;;) {
+    const auto attempt_start = std::chrono::steady_clock::now();
+    auto attempt_timeout = kAttemptTimeout;
+    if (limit) attempt_timeout = std::clamp<std::chrono::steady_clock::duration>(start + *limit - attempt_start, 1ms, kAttemptTimeout);
+    // co_await stays out of conditional expressions: GCC 12 miscompiles temporaries there.
+    beast::error_code error;
+    if (endpoints.empty()) endpoints = co_await resolve(check, error);
+    CheckOutcome outcome{CheckOutcome::Kind::not_ready, ""};
+    if (error) {
+      outcome.reason = fmt::format("cannot resolve {}: {}", check.host, error.message());
+    } else {
+      Dialed dialed = dial(endpoints);
+      if (auto quick = refused_or_failed(dialed)) {
+        outcome = std::move(*quick);
+      } else {
+        outcome = co_await attempt(check, std::move(dialed), attempt_timeout);
+      }
+    }
+    if (outcome.kind == CheckOutcome::Kind::ready) co_return Readiness::ready;
+
+    const auto now = std::chrono::steady_clock::now();
+    if (limit && now - start >= *limit) co_return Readiness::timed_out;
+    if (now >= next_report) {
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+      log(fmt::format("app is not ready after {} ms ({} {}:{}{}: {})", waited.count(),
+                      check.protocol == ReadinessProtocol::http ? "GET" : "connect to", check.host, check.port,
+                      check.protocol == ReadinessProtocol::http ? check.path : "", outcome.reason));
+      next_report = start + 2 * (now - start);
+    }
+    const bool refused = outcome.kind == CheckOutcome::Kind::refused;
+    auto wake = attempt_start + (refused ? check.refused_retry : check.unhealthy_retry);
+    if (limit) wake = std::min(wake, start + *limit);
+    pause.expires_at(wake);
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+}
+
+}  // namespace snapbus::adapter

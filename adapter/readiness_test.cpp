@@ -1,0 +1,181 @@
+#include "readiness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <gtest/gtest.h>
+
+#include "snapbus/unique_fd.h"
+
+namespace snapbus::adapter {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+// Every wait in these tests is bounded: a broken check fails as timed_out instead of hanging.
+constexpr auto kTestLimit = 10s;
+
+UniqueFd bound_socket(std::uint16_t port = 0) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int on = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
+  return fd;
+}
+
+std::uint16_t port_of(const UniqueFd& fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+// A port that nothing listens on now, for a server that starts later.
+std::uint16_t free_port() { return port_of(bound_socket()); }
+
+// A tiny HTTP server on a thread: answers each request with the next status of `statuses` (the last
+// one repeats), after `listen_delay`. Counts the requests it answered.
+class TinyApp {
+ public:
+  TinyApp(std::uint16_t port, std::vector<unsigned> statuses, std::chrono::milliseconds listen_delay)
+      : statuses_(std::move(statuses)) {
+    thread_ = std::thread([this, port, listen_delay] {
+      std::this_thread::sleep_for(listen_delay);
+      listener_ = bound_socket(port);
+      ::listen(listener_.get(), 16);
+      listening_at_ = std::chrono::steady_clock::now();
+      listening_.store(true);
+      serve();
+    });
+  }
+  ~TinyApp() {
+    while (!listening_.load()) std::this_thread::sleep_for(1ms);
+    stop_.store(true);
+    if (listener_) ::shutdown(listener_.get(), SHUT_RDWR);
+    thread_.join();
+  }
+  TinyApp(const TinyApp&) = delete;
+  TinyApp& operator=(const TinyApp&) = delete;
+
+  [[nodiscard]] int requests() const { return requests_.load(); }
+  [[nodiscard]] std::chrono::steady_clock::time_point listening_at() const {
+    while (!listening_.load()) std::this_thread::sleep_for(1ms);
+    return listening_at_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_.load()) {
+      UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!client) return;
+      std::string head;
+      char buffer[1024];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::read(client.get(), buffer, sizeof buffer);
+        if (n <= 0) break;
+        head.append(buffer, static_cast<std::size_t>(n));
+      }
+      const int index = requests_.fetch_add(1);
+      const unsigned status = statuses_[std::min<std::size_t>(index, statuses_.size() - 1)];
+      const std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      (void)::write(client.get(), reply.data(), reply.size());
+    }
+  }
+
+  std::vector<unsigned> statuses_;
+  UniqueFd listener_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> listening_{false};
+  std::atomic<int> requests_{0};
+  std::chrono::steady_clock::time_point listening_at_;
+};
+
+Readiness wait(const ReadinessCheck& check, std::chrono::steady_clock::duration limit, std::vector<std::string>* lines = nullptr) {
+  asio::io_context io;
+  auto result = asio::co_spawn(io, wait_until_ready(check, limit, [&](std::string_view line) {
+                                 if (lines != nullptr) lines->emplace_back(line);
+                               }),
+                               asio::use_future);
+  io.run();
+  return result.get();
+}
+
+TEST(Readiness, TcpIsReadyOnlyOnceTheAppListens) {
+  const std::uint16_t port = free_port();
+  TinyApp app(port, {200}, 150ms);
+  const ReadinessCheck check{.host = "127.0.0.1", .port = port, .protocol = ReadinessProtocol::tcp};
+  ASSERT_EQ(wait(check, kTestLimit), Readiness::ready);
+  EXPECT_GE(std::chrono::steady_clock::now(), app.listening_at());
+}
+
+TEST(Readiness, HttpWaitsForAHealthyStatus) {
+  const std::uint16_t port = free_port();
+  TinyApp app(port, {503, 503, 500, 200}, 50ms);
+  const ReadinessCheck check{.host = "127.0.0.1", .port = port, .path = "/health", .protocol = ReadinessProtocol::http};
+  ASSERT_EQ(wait(check, kTestLimit), Readiness::ready);
+  EXPECT_EQ(app.requests(), 4);  // the 5xx answers were not taken for readiness
+}
+
+TEST(Readiness, DefaultHealthySetTakesA404AsReadyLikeLwa) {
+  const std::uint16_t port = free_port();
+  TinyApp app(port, {404}, 0ms);
+  ASSERT_EQ(wait({.host = "127.0.0.1", .port = port}, kTestLimit), Readiness::ready);
+  EXPECT_EQ(app.requests(), 1);
+}
+
+TEST(Readiness, AnUnhealthyAppTimesOutAtTheLimit) {
+  const std::uint16_t port = free_port();
+  TinyApp app(port, {404}, 0ms);
+  const ReadinessCheck check{.host = "127.0.0.1", .port = port, .healthy = StatusSet::parse("200-299")};
+  EXPECT_EQ(wait(check, 200ms), Readiness::timed_out);
+  // Asked at LWA's 10 ms pace while it answers: a booting app is not flooded.
+  EXPECT_GE(app.requests(), 2);
+  EXPECT_LE(app.requests(), 40);
+}
+
+TEST(Readiness, NothingListeningTimesOutAndSaysWhy) {
+  const std::uint16_t port = free_port();
+  EXPECT_EQ(wait({.host = "127.0.0.1", .port = port}, 50ms), Readiness::timed_out);
+  asio::io_context io;
+  auto outcome = asio::co_spawn(io, check_once({.host = "127.0.0.1", .port = port}), asio::use_future);
+  io.run();
+  const CheckOutcome result = outcome.get();
+  EXPECT_EQ(result.kind, CheckOutcome::Kind::refused);
+  EXPECT_FALSE(result.reason.empty());
+}
+
+TEST(Readiness, AnAppThatAcceptsButNeverAnswersIsNotReady) {
+  UniqueFd listener = bound_socket();
+  ASSERT_EQ(::listen(listener.get(), 4), 0);  // the kernel accepts; nobody ever reads
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(wait({.host = "127.0.0.1", .port = port_of(listener)}, 300ms), Readiness::timed_out);
+  // The limit bounds the attempt too: async init must give up in time for Lambda's 10 s Init.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 900ms);
+}
+
+TEST(Readiness, LogsProgressWhileWaiting) {
+  const std::uint16_t port = free_port();
+  std::vector<std::string> lines;
+  EXPECT_EQ(wait({.host = "127.0.0.1", .port = port, .path = "/up"}, 2200ms, &lines), Readiness::timed_out);
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_NE(lines[0].find("app is not ready after 2"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("/up"), std::string::npos) << lines[0];
+}
+
+}  // namespace
+}  // namespace snapbus::adapter

@@ -1,0 +1,337 @@
+#include "snapbus/http_event.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+#include <boost/beast/http/status.hpp>
+#include <boost/json.hpp>
+#include <kj/encoding.h>
+
+namespace snapbus::lambda {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kHex = "0123456789ABCDEF";
+
+bool is_unreserved(unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~'; }
+
+// Characters RFC 3986 allows unescaped in a path, besides the unreserved ones; '%' stays so that
+// escapes the client already made are not escaped twice.
+bool allowed_in_path(unsigned char c) {
+  return is_unreserved(c) || std::string_view("!$&'()*+,;=:@/%").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool allowed_in_query(unsigned char c) { return allowed_in_path(c) || c == '?'; }
+
+template <typename Allowed>
+std::string percent_encode(std::string_view text, Allowed allowed) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (allowed(c)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string encode_component(std::string_view text) { return percent_encode(text, is_unreserved); }
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
+}
+
+// A field that may be absent or null; anything else of the wrong type is an error naming it.
+const json::object* optional_object(const json::object& event, std::string_view name) {
+  const json::value* value = event.if_contains(name);
+  if (value == nullptr || value->is_null()) return nullptr;
+  if (!value->is_object()) throw EventError("the event's \"" + std::string(name) + "\" is not an object");
+  return &value->get_object();
+}
+
+std::string_view optional_string(const json::object& object, std::string_view name, std::string_view where) {
+  const json::value* value = object.if_contains(name);
+  if (value == nullptr || value->is_null()) return {};
+  if (!value->is_string()) throw EventError("the event's \"" + std::string(where) + "\" is not a string");
+  return value->get_string();
+}
+
+bool optional_bool(const json::object& object, std::string_view name) {
+  const json::value* value = object.if_contains(name);
+  if (value == nullptr || value->is_null()) return false;
+  if (!value->is_bool()) throw EventError("the event's \"" + std::string(name) + "\" is not true or false");
+  return value->get_bool();
+}
+
+EventSource source_of(const json::object& event) {
+  const json::object* context = optional_object(event, "requestContext");
+  if (context != nullptr && context->contains("elb")) return EventSource::alb;
+  if (event.contains("httpMethod")) return EventSource::api_gateway_rest;
+  if (context != nullptr && context->contains("http") && event.contains("rawPath")) {
+    const std::string_view domain = optional_string(*context, "domainName", "requestContext.domainName");
+    return domain.find(".lambda-url.") != std::string_view::npos ? EventSource::function_url
+                                                                 : EventSource::api_gateway_http;
+  }
+  return EventSource::other;
+}
+
+std::string decoded_body(const json::object& event) {
+  const std::string_view body = optional_string(event, "body", "body");
+  if (!optional_bool(event, "isBase64Encoded")) return std::string(body);
+  // kj skips characters outside the alphabet and reports them: treat that as corrupt input.
+  const auto decoded = kj::decodeBase64(kj::ArrayPtr<const char>(body.data(), body.size()));
+  if (decoded.hadErrors) throw EventError("the event's body is marked isBase64Encoded but is not valid base64");
+  return {reinterpret_cast<const char*>(decoded.begin()), decoded.size()};
+}
+
+// `headers` (one string per name) or `multiValueHeaders` (a list per name), as the event has them.
+void add_headers(const json::object& event, std::string_view field, bool multi_value, HeaderList& headers) {
+  const json::object* map = optional_object(event, field);
+  if (map == nullptr) return;
+  for (const auto& [name, value] : *map) {
+    if (value.is_null()) continue;
+    if (!multi_value) {
+      if (!value.is_string()) throw EventError("the event's header \"" + std::string(name) + "\" is not a string");
+      headers.emplace_back(name, value.get_string());
+      continue;
+    }
+    if (!value.is_array()) throw EventError("the event's multiValueHeaders \"" + std::string(name) + "\" is not a list");
+    for (const json::value& item : value.get_array()) {
+      if (!item.is_string()) throw EventError("a value of header \"" + std::string(name) + "\" is not a string");
+      headers.emplace_back(name, item.get_string());
+    }
+  }
+}
+
+// The query of a REST or ALB event from its parameter maps: the multi-value map when present (a
+// superset of the other). REST values arrive decoded and are encoded here; ALB passes on what the
+// client sent, already encoded, so only characters a request line cannot carry are escaped.
+std::string query_from_parameters(const json::object& event, bool values_encoded) {
+  const auto encode = [values_encoded](std::string_view text) {
+    return values_encoded ? percent_encode(text, allowed_in_query) : encode_component(text);
+  };
+  std::string query;
+  const auto append = [&](std::string_view name, const json::value& value) {
+    if (!value.is_string()) throw EventError("query parameter \"" + std::string(name) + "\" is not a string");
+    if (!query.empty()) query += '&';
+    query += encode(name);
+    query += '=';
+    query += encode(value.get_string());
+  };
+  if (const json::object* multi = optional_object(event, "multiValueQueryStringParameters");
+      multi != nullptr && !multi->empty()) {
+    for (const auto& [name, values] : *multi) {
+      if (!values.is_array()) throw EventError("query parameter \"" + std::string(name) + "\" is not a list");
+      for (const json::value& value : values.get_array()) append(name, value);
+    }
+  } else if (const json::object* single = optional_object(event, "queryStringParameters"); single != nullptr) {
+    for (const auto& [name, value] : *single) append(name, value);
+  }
+  return query;
+}
+
+std::string path_without_base(std::string_view path, std::string_view base) {
+  if (!base.empty() && path.substr(0, base.size()) == base) path.remove_prefix(base.size());
+  std::string result(path);
+  if (result.empty() || result.front() != '/') result.insert(result.begin(), '/');
+  return result;
+}
+
+HttpEventRequest decode_http_event(const json::object& event, EventSource source, const EventDecodeOptions& options) {
+  HttpEventRequest request;
+  request.shape.source = source;
+  const json::object* context = optional_object(event, "requestContext");
+  if (context != nullptr) {
+    request.request_context = json::serialize(*context);
+    request.domain_name = optional_string(*context, "domainName", "requestContext.domainName");
+  }
+
+  std::string_view path;
+  std::string query;
+  if (source == EventSource::api_gateway_http || source == EventSource::function_url) {
+    const json::object* http = optional_object(*context, "http");
+    request.method = optional_string(*http, "method", "requestContext.http.method");
+    path = optional_string(event, "rawPath", "rawPath");
+    query = percent_encode(optional_string(event, "rawQueryString", "rawQueryString"), allowed_in_query);
+    add_headers(event, "headers", false, request.headers);
+    if (const json::value* cookies = event.if_contains("cookies"); cookies != nullptr && !cookies->is_null()) {
+      if (!cookies->is_array()) throw EventError("the event's \"cookies\" is not a list");
+      std::string joined;
+      for (const json::value& cookie : cookies->get_array()) {
+        if (!cookie.is_string()) throw EventError("a cookie of the event is not a string");
+        if (!joined.empty()) joined += "; ";
+        joined += cookie.get_string();
+      }
+      // The cookies list is the authority: a `cookie` header some events also carry would repeat it.
+      if (!joined.empty()) {
+        std::erase_if(request.headers, [](const auto& header) { return same_name(header.first, "cookie"); });
+        request.headers.emplace_back("cookie", std::move(joined));
+      }
+    }
+  } else {
+    request.method = optional_string(event, "httpMethod", "httpMethod");
+    path = optional_string(event, "path", "path");
+    query = query_from_parameters(event, source == EventSource::alb);
+    const json::object* multi = optional_object(event, "multiValueHeaders");
+    request.shape.multi_value_headers = multi != nullptr && !multi->empty();
+    add_headers(event, request.shape.multi_value_headers ? "multiValueHeaders" : "headers",
+                request.shape.multi_value_headers, request.headers);
+  }
+  if (request.method.empty()) throw EventError("the " + std::string(to_string(source)) + " event has no HTTP method");
+
+  request.target = percent_encode(path_without_base(path, options.remove_base_path), allowed_in_path);
+  if (!query.empty()) request.target += '?' + query;
+  request.body = decoded_body(event);
+  return request;
+}
+
+bool is_text_type(std::string_view type) {
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string_view t = lower;
+  for (const std::string_view prefix :
+       {"text/", "application/json", "application/javascript", "application/xml", "application/yaml"}) {
+    if (t.substr(0, prefix.size()) == prefix) return true;
+  }
+  for (const std::string_view suffix : {"+json", "+xml", "+yaml"}) {
+    if (t.size() >= suffix.size() && t.substr(t.size() - suffix.size()) == suffix) return true;
+  }
+  return false;
+}
+
+bool is_valid_utf8(std::string_view text) {
+  // kj flags malformed UTF-8 while converting it; the converted text itself is not needed.
+  const auto decoded = kj::encodeUtf32(kj::ArrayPtr<const char>(text.data(), text.size()));
+  return !decoded.hadErrors;
+}
+
+// Values grouped by name, in the order names first appear (the answer's headers keep the app's order).
+std::vector<std::pair<std::string, std::vector<std::string>>> grouped(const HeaderList& headers, bool skip_cookies) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+  for (const auto& header : headers) {
+    if (skip_cookies && same_name(header.first, "set-cookie")) continue;
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const auto& group) { return same_name(group.first, header.first); });
+    if (it == groups.end()) {
+      groups.push_back({header.first, {header.second}});
+    } else {
+      it->second.push_back(header.second);
+    }
+  }
+  return groups;
+}
+
+std::string joined(const std::vector<std::string>& values) {
+  std::string out;
+  for (const std::string& value : values) {
+    if (!out.empty()) out += ", ";
+    out += value;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(EventSource source) {
+  switch (source) {
+    case EventSource::api_gateway_rest: return "API Gateway REST";
+    case EventSource::api_gateway_http: return "API Gateway HTTP";
+    case EventSource::alb: return "ALB";
+    case EventSource::function_url: return "Function URL";
+    case EventSource::other: return "non-HTTP";
+  }
+  return "unknown";
+}
+
+HttpEventRequest request_from_event(std::string_view payload, const EventDecodeOptions& options) {
+  boost::system::error_code error;
+  json::value parsed = json::parse(json::string_view(payload.data(), payload.size()), error);
+  if (error) throw EventError("the event is not valid JSON: " + error.message());
+  const EventSource source = parsed.is_object() ? source_of(parsed.get_object()) : EventSource::other;
+  if (source != EventSource::other) return decode_http_event(parsed.get_object(), source, options);
+
+  HttpEventRequest request;
+  request.method = "POST";
+  request.target = percent_encode(options.pass_through_path, allowed_in_path);
+  request.headers.emplace_back("content-type", "application/json");
+  request.body = std::string(payload);
+  return request;
+}
+
+bool is_binary_body(const HeaderList& headers, std::string_view body) {
+  const auto find = [&](std::string_view name) -> const std::string* {
+    for (const auto& [key, value] : headers) {
+      if (same_name(key, name)) return &value;
+    }
+    return nullptr;
+  };
+  if (const std::string* encoding = find("content-encoding"); encoding != nullptr && !encoding->empty()) return true;
+  if (const std::string* type = find("content-type"); type != nullptr && !type->empty()) return !is_text_type(*type);
+  return !is_valid_utf8(body);
+}
+
+std::string result_from_response(const ResultShape& shape, const HttpAppResponse& response) {
+  if (shape.source == EventSource::other) {
+    boost::system::error_code error;
+    json::value body = json::parse(json::string_view(response.body.data(), response.body.size()), error);
+    return error ? json::serialize(json::value(json::string(response.body))) : json::serialize(body);
+  }
+
+  json::object result;
+  result["statusCode"] = response.status;
+  const bool binary = is_binary_body(response.headers, response.body);
+  const bool two_point_zero = shape.source == EventSource::api_gateway_http || shape.source == EventSource::function_url;
+  const bool multi = shape.source == EventSource::api_gateway_rest || (shape.source == EventSource::alb && shape.multi_value_headers);
+
+  if (two_point_zero) {
+    json::object headers;
+    for (const auto& [name, values] : grouped(response.headers, /*skip_cookies=*/true)) headers[name] = joined(values);
+    json::array cookies;
+    for (const auto& [name, value] : response.headers) {
+      if (same_name(name, "set-cookie")) cookies.emplace_back(value);
+    }
+    result["headers"] = std::move(headers);
+    result["cookies"] = std::move(cookies);
+  } else if (multi) {
+    json::object headers;
+    for (const auto& [name, values] : grouped(response.headers, false)) {
+      json::array list;
+      for (const std::string& value : values) list.emplace_back(value);
+      headers[name] = std::move(list);
+    }
+    result["multiValueHeaders"] = std::move(headers);
+  } else {
+    // A single-value ALB target group cannot carry a header twice: values are joined, and of
+    // several Set-Cookie headers (which a comma would corrupt) the last one is kept.
+    json::object headers;
+    for (const auto& [name, values] : grouped(response.headers, false)) {
+      headers[name] = same_name(name, "set-cookie") ? values.back() : joined(values);
+    }
+    result["headers"] = std::move(headers);
+  }
+  if (shape.source == EventSource::alb) {
+    result["statusDescription"] = std::to_string(response.status) + " " + std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(response.status)));
+  }
+  if (binary) {
+    const kj::String encoded = kj::encodeBase64(
+        kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(response.body.data()), response.body.size()));
+    result["body"] = encoded.cStr();
+  } else {
+    result["body"] = response.body;
+  }
+  result["isBase64Encoded"] = binary;
+  return json::serialize(result);
+}
+
+}  // namespace snapbus::lambda

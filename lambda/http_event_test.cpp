@@ -1,0 +1,206 @@
+#include "snapbus/http_event.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "snapbus/file_contents.h"
+
+namespace snapbus::lambda {
+namespace {
+
+namespace json = boost::json;
+
+// Real payloads from ../shared/vectors/lambda-events (see its NOTICE.md), read where they are.
+std::filesystem::path vectors_dir() { return SNAPBUS_EVENT_VECTORS; }
+
+std::string vector(const std::string& name) { return read_file_contents(vectors_dir() / name); }
+
+std::vector<std::string> header_values(const HttpEventRequest& request, std::string_view name) {
+  std::vector<std::string> values;
+  for (const auto& [key, value] : request.headers) {
+    if (key == name) values.push_back(value);
+  }
+  return values;
+}
+
+class EventVectors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::is_directory(vectors_dir())) {
+      GTEST_SKIP() << "no event vectors at " << vectors_dir() << " (they live in ../shared beside the checkout)";
+    }
+  }
+};
+
+TEST_F(EventVectors, EveryVectorDecodesAndIsClassifiedByItsSource) {
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(vectors_dir())) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".json") continue;
+    SCOPED_TRACE(name);
+    const HttpEventRequest request = request_from_event(vector(name));
+    ++seen;
+    EventSource expected = EventSource::other;
+    if (name.find("alb") != std::string::npos) {
+      expected = EventSource::alb;
+    } else if (name.find("function_url") != std::string::npos) {
+      expected = EventSource::function_url;
+    } else if (name.find("v2") != std::string::npos || name.find("path_with_space") != std::string::npos ||
+               name.find("sam-http") != std::string::npos || name.find("sam_local") != std::string::npos) {
+      expected = EventSource::api_gateway_http;
+    } else if (name.find("apigw") != std::string::npos) {
+      expected = EventSource::api_gateway_rest;
+    }
+    EXPECT_EQ(to_string(request.shape.source), to_string(expected));
+    EXPECT_FALSE(request.method.empty());
+    ASSERT_FALSE(request.target.empty());
+    EXPECT_EQ(request.target.front(), '/');
+    EXPECT_EQ(request.target.find(' '), std::string::npos);
+    if (expected == EventSource::other) {
+      EXPECT_EQ(request.method, "POST");
+      EXPECT_EQ(request.target, "/events");
+      EXPECT_EQ(request.body, vector(name));  // byte for byte
+    }
+  }
+  EXPECT_GE(seen, 30);
+}
+
+TEST_F(EventVectors, RestEventPrefersMultiValueQueryAndHeaders) {
+  const HttpEventRequest request = request_from_event(vector("http-apigw_multi_value_proxy_request.json"));
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "/hello/world?name=me&multiValueName=you&multiValueName=me");
+  EXPECT_TRUE(request.shape.multi_value_headers);
+  EXPECT_EQ(request.body, "{\r\n\t\"a\": 1\r\n}");
+  EXPECT_NE(request.request_context.find("\"resourcePath\""), std::string::npos);
+}
+
+TEST_F(EventVectors, HttpApiKeepsTheRawQueryAndEncodesThePath) {
+  const HttpEventRequest request = request_from_event(vector("http-apigw_request_path_with_space.json"));
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "/my/path-with%20space?parameter1=value1&parameter1=value2&parameter2=value");
+  EXPECT_EQ(header_values(request, "cookie"), std::vector<std::string>{"cookie1=value1; cookie2=value2"});
+  EXPECT_EQ(request.domain_name, "id.execute-api.us-east-1.amazonaws.com");
+}
+
+TEST_F(EventVectors, StageInTheRawPathReachesTheApp) {
+  // LWA forwards the raw path: an HTTP API with a named stage sends it, and the app sees it.
+  const HttpEventRequest request = request_from_event(vector("http-apigw_v2_proxy_request_with_stage_in_path.json"));
+  EXPECT_EQ(request.target.substr(0, request.target.find('?')), "/Prod/my/path");
+  const HttpEventRequest stripped =
+      request_from_event(vector("http-apigw_v2_proxy_request_with_stage_in_path.json"), {.remove_base_path = "/Prod"});
+  EXPECT_EQ(stripped.target.substr(0, stripped.target.find('?')), "/my/path");
+}
+
+TEST_F(EventVectors, FunctionUrlCookiesReplaceTheCookieHeader) {
+  const HttpEventRequest request = request_from_event(vector("http-lambda_function_url_request.json"));
+  EXPECT_EQ(request.shape.source, EventSource::function_url);
+  EXPECT_EQ(header_values(request, "cookie"), std::vector<std::string>{"test=hi"});
+}
+
+TEST_F(EventVectors, AlbQueryIsPassedOnAsTheClientEncodedIt) {
+  const HttpEventRequest single = request_from_event(vector("http-alb_request_encoded_query_parameters.json"));
+  EXPECT_EQ(single.target, "/?myKey=%3FshowAll%3Dtrue");
+  EXPECT_FALSE(single.shape.multi_value_headers);
+  const HttpEventRequest multi = request_from_event(vector("http-alb_multi_value_request_encoded_query_parameters.json"));
+  EXPECT_EQ(multi.target, "/?myKey=%3FshowAll%3Dtrue&myKey=%3FshowAll%3Dfalse");
+  EXPECT_TRUE(multi.shape.multi_value_headers);
+}
+
+TEST_F(EventVectors, AlbMultiValueHeadersKeepEveryValue) {
+  const HttpEventRequest request = request_from_event(vector("http-alb_multi_value_request.json"));
+  EXPECT_EQ(header_values(request, "cookie"), (std::vector<std::string>{"name1=value1", "name2=value2"}));
+  EXPECT_EQ(request.body, "request_body");
+}
+
+TEST_F(EventVectors, NonHttpEventsGoToThePassThroughPath) {
+  for (const char* name : {"example-sqs-event.json", "example-sns-event.json", "example-s3-event.json"}) {
+    const HttpEventRequest request = request_from_event(vector(name), {.pass_through_path = "/queue"});
+    EXPECT_EQ(request.shape.source, EventSource::other) << name;
+    EXPECT_EQ(request.target, "/queue");
+    EXPECT_EQ(request.body, vector(name));
+  }
+}
+
+TEST(HttpEvent, Base64BodiesAreDecodedAndCorruptOnesRefused) {
+  const std::string event =
+      R"({"version":"2.0","rawPath":"/up","rawQueryString":"","headers":{},"isBase64Encoded":true,)"
+      R"("body":"AAEC/w==","requestContext":{"http":{"method":"PUT"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
+  EXPECT_EQ(request_from_event(event).body, std::string("\x00\x01\x02\xff", 4));
+  std::string corrupt = event;
+  corrupt.replace(corrupt.find("AAEC/w=="), 8, "AA*C/w==");
+  EXPECT_THROW(request_from_event(corrupt), EventError);
+}
+
+TEST(HttpEvent, MalformedEventsGetAnErrorNamingTheField) {
+  EXPECT_THROW(request_from_event("{not json"), EventError);
+  try {
+    request_from_event(R"({"httpMethod":"GET","path":7,"requestContext":{}})");
+    FAIL() << "expected an error";
+  } catch (const EventError& error) {
+    EXPECT_NE(std::string(error.what()).find("\"path\""), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(request_from_event(R"({"httpMethod":"GET","path":"/","headers":{"a":1}})"), EventError);
+  EXPECT_THROW(request_from_event(R"({"httpMethod":"","path":"/"})"), EventError);
+  // JSON that is not an object is not an HTTP event: it is passed through whole.
+  EXPECT_EQ(request_from_event("[1,2]").body, "[1,2]");
+}
+
+json::object parsed(const std::string& text) { return json::parse(text).as_object(); }
+
+TEST(HttpResult, HttpApiAnswersWithCookiesApartAndJoinedHeaders) {
+  const HttpAppResponse response{.status = 201,
+                                 .headers = {{"content-type", "text/plain"},
+                                             {"set-cookie", "a=1; Path=/"},
+                                             {"x-many", "1"},
+                                             {"Set-Cookie", "b=2"},
+                                             {"x-many", "2"}},
+                                 .body = "created"};
+  for (const EventSource source : {EventSource::api_gateway_http, EventSource::function_url}) {
+    const json::object result = parsed(result_from_response({.source = source}, response));
+    EXPECT_EQ(result.at("statusCode").as_int64(), 201);
+    EXPECT_EQ(result.at("headers").as_object().at("x-many").as_string(), "1, 2");
+    EXPECT_FALSE(result.at("headers").as_object().contains("set-cookie"));
+    EXPECT_EQ(result.at("cookies").as_array().size(), 2U);
+    EXPECT_EQ(result.at("body").as_string(), "created");
+    EXPECT_FALSE(result.at("isBase64Encoded").as_bool());
+  }
+}
+
+TEST(HttpResult, RestAndMultiValueAlbAnswerWithLists) {
+  const HttpAppResponse response{.status = 404, .headers = {{"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}}, .body = ""};
+  const json::object rest = parsed(result_from_response({.source = EventSource::api_gateway_rest}, response));
+  EXPECT_EQ(rest.at("multiValueHeaders").as_object().at("Set-Cookie").as_array().size(), 2U);
+  EXPECT_FALSE(rest.contains("statusDescription"));
+  const json::object alb =
+      parsed(result_from_response({.source = EventSource::alb, .multi_value_headers = true}, response));
+  EXPECT_EQ(alb.at("multiValueHeaders").as_object().at("Set-Cookie").as_array().size(), 2U);
+  EXPECT_EQ(alb.at("statusDescription").as_string(), "404 Not Found");
+  const json::object single = parsed(result_from_response({.source = EventSource::alb}, response));
+  EXPECT_EQ(single.at("headers").as_object().at("Set-Cookie").as_string(), "b=2");
+}
+
+TEST(HttpResult, BinaryBodiesGoBackAsBase64) {
+  const std::string png("\x89PNG\r\n\x1a\n\x00", 9);
+  const json::object image = parsed(result_from_response(
+      {.source = EventSource::function_url}, {.status = 200, .headers = {{"Content-Type", "image/png"}}, .body = png}));
+  EXPECT_TRUE(image.at("isBase64Encoded").as_bool());
+  EXPECT_EQ(image.at("body").as_string(), "iVBORw0KGgoA");
+  EXPECT_TRUE(is_binary_body({{"content-type", "application/json"}, {"content-encoding", "gzip"}}, "x"));
+  EXPECT_FALSE(is_binary_body({{"content-type", "application/problem+json; charset=utf-8"}}, "{}"));
+  EXPECT_FALSE(is_binary_body({{"Content-Type", "TEXT/HTML"}}, "<p>"));
+  EXPECT_FALSE(is_binary_body({}, "plain words"));
+  EXPECT_TRUE(is_binary_body({}, std::string("\xff\xfe", 2)));
+}
+
+TEST(HttpResult, NonHttpEventsGetTheAppsBodyAsTheResult) {
+  EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {}, .body = R"({"batchItemFailures":[]})"}),
+            R"({"batchItemFailures":[]})");
+  EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {}, .body = "done"}), R"("done")");
+}
+
+}  // namespace
+}  // namespace snapbus::lambda

@@ -1,0 +1,86 @@
+// Lambda events that stand for HTTP requests (API Gateway REST and HTTP APIs, ALB, Function URLs),
+// turned into the HTTP request an app expects, and the app's answer turned into the result each
+// source expects. Any other event (SQS, SNS, S3, ...) becomes a POST of the raw payload to the
+// pass-through path, as Lambda Web Adapter does.
+//
+//   snapbus::lambda::HttpEventRequest request =
+//       snapbus::lambda::request_from_event(payload, {.remove_base_path = "/orders"});
+//   // ... send request.method, request.target, request.headers, request.body to the app ...
+//   std::string result = snapbus::lambda::result_from_response(request.shape, app_response);
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace snapbus::lambda {
+
+enum class EventSource {
+  api_gateway_rest,  // API Gateway REST API, and HTTP API payload format 1.0
+  api_gateway_http,  // API Gateway HTTP API, payload format 2.0
+  alb,               // Application Load Balancer target group
+  function_url,      // Lambda Function URL (payload format 2.0 on a lambda-url domain)
+  other,             // not an HTTP event: posted whole to the pass-through path
+};
+std::string_view to_string(EventSource source);
+
+// What the answer must look like: the source, and for ALB and REST whether the request carried
+// multiValueHeaders (an ALB target group with multi-value headers on accepts only those back).
+struct ResultShape {
+  EventSource source = EventSource::other;
+  bool multi_value_headers = false;
+};
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpEventRequest {
+  ResultShape shape;
+  std::string method;
+  // Origin form for the request line: the percent-encoded path, then '?' and the query if any.
+  std::string target;
+  // In the event's order; a header with several values appears once per value (cookies of a
+  // 2.0 event become one `cookie` header).
+  HeaderList headers;
+  std::string body;  // decoded when the event said isBase64Encoded
+  // The event's requestContext as JSON ("" when it has none): sent as x-amzn-request-context.
+  std::string request_context;
+  // requestContext.domainName, for a Host header when the event carries none.
+  std::string domain_name;
+};
+
+struct EventDecodeOptions {
+  // Removed from the front of the path when present (AWS_LWA_REMOVE_BASE_PATH).
+  std::string_view remove_base_path;
+  // Where other events are POSTed (AWS_LWA_PASS_THROUGH_PATH).
+  std::string_view pass_through_path = "/events";
+};
+
+// A payload that is not a JSON object, or an HTTP event with a field of the wrong type or a body
+// that is not valid base64. The message names the field.
+class EventError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+HttpEventRequest request_from_event(std::string_view payload, const EventDecodeOptions& options = {});
+
+struct HttpAppResponse {
+  unsigned status = 200;
+  HeaderList headers;
+  std::string body;
+};
+
+// Whether a body with these headers goes back base64-encoded: anything compressed
+// (content-encoding), and any content type that is not text, JSON, JavaScript, XML or YAML. A body
+// without a content type is text when it is valid UTF-8.
+bool is_binary_body(const HeaderList& headers, std::string_view body);
+
+// The JSON result for the source: statusCode, headers in the source's form (2.0: one value per
+// name, Set-Cookie as `cookies`; REST: multiValueHeaders; ALB: as the request had them, plus
+// statusDescription), body, isBase64Encoded. For `other`, the body itself when it is JSON, else the
+// body as a JSON string, so nothing the app said is lost.
+std::string result_from_response(const ResultShape& shape, const HttpAppResponse& response);
+
+}  // namespace snapbus::lambda
