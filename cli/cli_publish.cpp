@@ -78,7 +78,7 @@ std::size_t count_waited_for(const Segment& segment) {
 // (its slot reaped) or acked and exited in an early slice is still reported at the end.
 AckReport wait_with_progress(Publisher& publisher, std::uint32_t seq, std::chrono::milliseconds timeout,
                              std::ostream& progress) {
-  const auto deadline = FutexClock::now() + timeout;
+  const auto deadline = deadline_after(timeout);
   std::map<std::pair<std::uint32_t, pid_t>, AckEntry> settled;
   for (;;) {
     AckReport slice = publisher.wait_for_acks(seq, std::min(deadline, FutexClock::now() + kProgressInterval));
@@ -145,6 +145,8 @@ int run_publish(std::span<const std::string> args, const Config& config, std::os
   const std::filesystem::path path = parsed.value("--segment").value_or(config.segment_path.string());
   const std::chrono::milliseconds timeout =
       parsed.has("--timeout-ms") ? std::chrono::milliseconds(*parsed.integer("--timeout-ms")) : config.ack_timeout;
+  // Every argument is checked before the segment is touched: a bad one must not create or take it.
+  const std::optional<std::int64_t> expected = parsed.integer("--expect-subscribers");
   const bool json = parsed.has("--json");
   // With --json, stdout carries only the JSON object; progress goes to stderr.
   std::ostream& progress = json ? err : out;
@@ -162,10 +164,10 @@ int run_publish(std::span<const std::string> args, const Config& config, std::os
   }
   if (publisher->took_over()) progress << "took over the segment at " << path.string() << std::endl;
 
-  if (const auto expected = parsed.integer("--expect-subscribers")) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (expected) {
+    const auto deadline = deadline_after(timeout);
     std::size_t joined = count_waited_for(publisher->segment());
-    while (joined < static_cast<std::size_t>(*expected) && std::chrono::steady_clock::now() < deadline) {
+    while (joined < static_cast<std::size_t>(*expected) && FutexClock::now() < deadline) {
       std::this_thread::sleep_for(kJoinPollInterval);
       joined = count_waited_for(publisher->segment());
     }

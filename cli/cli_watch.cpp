@@ -89,7 +89,7 @@ int run_watch(std::span<const std::string> args, const Config& config, std::ostr
   const std::optional<std::int64_t> count = parsed.integer("--count");
   FutexDeadline deadline;
   if (const auto timeout_ms = parsed.integer("--timeout-ms")) {
-    deadline = FutexClock::now() + std::chrono::milliseconds(*timeout_ms);
+    deadline = deadline_after(std::chrono::milliseconds(*timeout_ms));
   }
   auto finished = [&](const ChangePrinter& printer) {
     return (count && printer.printed() >= *count) || (deadline && FutexClock::now() >= *deadline);
