@@ -97,6 +97,9 @@ Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberO
   const std::uint32_t acked = baseline < now.generation ? now.seq - 1 : now.seq;
   impl->slot = claim_slot(impl->segment, impl->self, {impl->options.name, impl->options.wait_for_ack},
                           {.acked_seq = acked, .handled_generation = baseline});
+  // Writing the slot is the first write to its page: on a sparse file on a full filesystem that
+  // write faulted (caught; see GuardedMapping) and the segment is useless.
+  if (auto damage = impl->segment.damage()) throw *damage;
   Impl* raw = impl.get();
   try {
     impl->monitor = std::make_unique<SegmentMonitor>(path, [raw] { raw->look_at_path(); });
