@@ -343,11 +343,6 @@ void Segment::reopen_descriptor() {
 }
 
 std::optional<Error> Segment::damage() const {
-  if (mapping_->head.broken() || mapping_->slots.broken()) {
-    return Error(Errc::invalid_segment, quoted(mapping_->path) +
-                                            " could not be read any more (SIGBUS: truncated, or its "
-                                            "filesystem is full); detached from it");
-  }
   struct stat status {};
   if (::fstat(mapping_->fd, &status) != 0) return Error(Errc::system, "fstat " + quoted(mapping_->path), errno);
   if (static_cast<std::uint64_t>(status.st_size) < mapping_->segment_bytes) {
@@ -358,6 +353,11 @@ std::optional<Error> Segment::damage() const {
                                             std::to_string(status.st_size) + " bytes under this process (" +
                                             std::to_string(mapping_->segment_bytes) +
                                             " expected); detached from it");
+  }
+  if (mapping_->head.broken() || mapping_->slots.broken()) {
+    return Error(Errc::invalid_segment, quoted(mapping_->path) +
+                                            " could not be read or written (SIGBUS: a block of this sparse "
+                                            "file could not be allocated; is its filesystem full?)");
   }
   return std::nullopt;
 }
