@@ -178,6 +178,9 @@ std::optional<SlotInfo> reap_slot_if_departed(Segment& segment, std::uint32_t in
   // Our own slots are alive by definition (and their locks, if taken through this very
   // descriptor, would not stop us).
   if (pid == 0 || pid == static_cast<std::uint32_t>(::getpid())) return std::nullopt;
+  // Asking first is cheaper than trying (no lock to allocate when it is held, the common case);
+  // the lock below still decides.
+  if (slot_held(segment, index)) return std::nullopt;
   // Holding the lock, we are the slot's only writer: a live owner would hold it, and a claimer
   // needs it before it may write a pid.
   if (!lock_slot(segment, index)) return std::nullopt;
