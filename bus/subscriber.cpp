@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <mutex>
 
 #include "clock.h"
 #include "segment_monitor.h"
@@ -31,18 +30,23 @@ struct Subscriber::Impl {
   std::uint32_t slot = 0;
   std::string notice;
   // Set once, by the monitor thread, when the path no longer names this segment or the segment
-  // was truncated; the reason is written before the flag is released and never changes after.
-  std::atomic<bool> lost{false};
+  // was truncated: kFine -> kRecording (the reason is written) -> kLost (released). No mutex: a
+  // fork while the monitor held one would leave it locked in the child for ever.
+  static constexpr int kFine = 0;
+  static constexpr int kRecording = 1;
+  static constexpr int kLost = 2;
+  std::atomic<int> lost{kFine};
   std::string lost_reason;
-  std::mutex lost_mutex;
   std::unique_ptr<SegmentMonitor> monitor;
 
   Impl(Segment s, ProcessIdentity who, SubscriberOptions o, StateSnapshot j, std::uint64_t baseline)
       : segment(std::move(s)), self(who), options(std::move(o)), joined(j), baseline_generation(baseline) {}
 
   // Called by the monitor thread on every event that names our file.
+  bool is_lost() const noexcept { return lost.load(std::memory_order_acquire) == kLost; }
+
   void look_at_path() noexcept {
-    if (lost.load(std::memory_order_acquire)) return;
+    if (lost.load(std::memory_order_acquire) != kFine) return;
     std::string reason;
     struct stat status {};
     const std::string path = segment.path().string();
@@ -58,12 +62,10 @@ struct Subscriber::Impl {
       }
     }
     if (reason.empty()) return;
-    {
-      std::lock_guard lock(lost_mutex);
-      if (lost.load(std::memory_order_relaxed)) return;
-      lost_reason = std::move(reason);
-      lost.store(true, std::memory_order_release);
-    }
+    int expected = kFine;
+    if (!lost.compare_exchange_strong(expected, kRecording, std::memory_order_acq_rel)) return;
+    lost_reason = std::move(reason);
+    lost.store(kLost, std::memory_order_release);
     // Wake this process's waiter (and, harmlessly, any other on the old file) so it re-attaches.
     // A truncated segment's word is no longer the file's: then the waiter's slice bounds the wait.
     try {
@@ -145,21 +147,21 @@ std::uint32_t Subscriber::slot_index() const noexcept { return impl_->slot; }
 const Segment& Subscriber::segment() const noexcept { return impl_->segment; }
 
 std::optional<std::string> Subscriber::lost() const {
-  if (!impl_->lost.load(std::memory_order_acquire)) return std::nullopt;
+  if (!impl_->is_lost()) return std::nullopt;
   return impl_->lost_reason;
 }
 
 const char* Subscriber::lost_reason_text() const noexcept {
-  return impl_->lost.load(std::memory_order_acquire) ? impl_->lost_reason.c_str() : nullptr;
+  return impl_->is_lost() ? impl_->lost_reason.c_str() : nullptr;
 }
 
 FutexResult Subscriber::wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline) const {
-  if (impl_->lost.load(std::memory_order_acquire)) return FutexResult::interrupted;
+  if (impl_->is_lost()) return FutexResult::interrupted;
   return futex_wait(seq_, seen_seq, deadline);
 }
 
 void Subscriber::wake_waiters() const {
-  if (!impl_->lost.load(std::memory_order_acquire)) futex_wake_all(seq_);
+  if (!impl_->is_lost()) futex_wake_all(seq_);
 }
 
 std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {

@@ -56,7 +56,8 @@ struct ClientOptions {
   std::string name;                    // empty: SNAPBUS_NAME, else the process's comm
   bool wait_for_ack = true;            // the publisher waits for this process's acks
   // Called on the watcher thread when it cannot read the segment or ack (it retries a second
-  // later). Unset: one line on stderr.
+  // later), or detaches from a segment that was deleted, replaced or truncated. Unset: one line on
+  // stderr.
   std::function<void(const Error& error)> on_watcher_error;
 };
 
