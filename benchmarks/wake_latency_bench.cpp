@@ -23,6 +23,7 @@
 #include <ctime>
 #include <filesystem>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -176,7 +177,8 @@ void BM_PublishToAck(benchmark::State& state) {
     const pid_t pid = ::fork();
     if (pid == 0) {
       auto sub = snapbus::Subscriber::open(path, {.name = "bench-" + std::to_string(i)});
-      std::uint32_t seen = sub.seq();
+      // The state the slot was claimed at: a publish right after the claim is still seen.
+      std::uint32_t seen = sub.joined_state().seq;
       while (shared->stop.load() == 0) {
         sub.wait_for_change(seen, snapbus::FutexClock::now() + 1s);
         const std::uint32_t now = sub.seq();
@@ -203,7 +205,9 @@ void BM_PublishToAck(benchmark::State& state) {
     const auto acks = publisher.wait_for_acks(now.seq, snapbus::FutexClock::now() + 5s);
     const std::uint64_t end = mono_ns();
     if (!acks.all_ok()) {
-      state.SkipWithError("a subscriber did not ack");
+      std::string problems = "a subscriber did not ack:";
+      for (const std::string& problem : acks.problems()) problems += " " + problem + ";";
+      state.SkipWithError(problems.c_str());
       break;
     }
     for (int i = 0; i < subscribers; ++i) wake.push_back(shared->wake_ns[i].load() - start);

@@ -94,14 +94,8 @@ Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberO
   const std::uint64_t baseline = catch_up_baseline(path, identity_of(segment), options.handled, options.group);
   auto impl = std::make_unique<Impl>(std::move(segment), current_process(), options, now, baseline);
   if (impl->options.name.empty()) impl->options.name = process_comm();
-  // With restores to catch up on, the slot starts one seq behind, so a publisher waiting for the
-  // current seq waits for this process's hooks too.
-  const std::uint32_t acked = baseline < now.generation ? now.seq - 1 : now.seq;
-  impl->slot = claim_slot(impl->segment, impl->self, {impl->options.name, impl->options.wait_for_ack},
-                          {.acked_seq = acked, .handled_generation = baseline});
-  // Writing the slot is the first write to its page: on a sparse file on a full filesystem that
-  // write faulted (caught; see GuardedMapping) and the segment is useless.
-  if (auto damage = impl->segment.damage()) throw *damage;
+  // The monitor first: claiming the slot is the last step, so a publisher that sees the slot
+  // sees a subscriber that is fully there.
   Impl* raw = impl.get();
   try {
     impl->monitor = std::make_unique<SegmentMonitor>(path, [raw] { raw->look_at_path(); });
@@ -109,6 +103,18 @@ Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberO
     // Out of inotify instances (a per-user limit): the bus still works; only a deleted or
     // replaced segment goes unnoticed until the client next looks.
     impl->notice = std::string("cannot watch for the segment being replaced: ") + error.what();
+  }
+  // With restores to catch up on, the slot starts one seq behind, so a publisher waiting for the
+  // current seq waits for this process's hooks too.
+  const std::uint32_t acked = baseline < now.generation ? now.seq - 1 : now.seq;
+  impl->slot = claim_slot(impl->segment, impl->self, {impl->options.name, impl->options.wait_for_ack},
+                          {.acked_seq = acked, .handled_generation = baseline});
+  // Writing the slot is the first write to its page: on a sparse file on a full filesystem that
+  // write faulted (caught; see GuardedMapping) and the segment is useless.
+  if (auto damage = impl->segment.damage()) {
+    impl->monitor.reset();
+    release_own_slot(*impl);
+    throw *damage;
   }
   return Subscriber(std::move(impl));
 }

@@ -2,7 +2,7 @@
 //
 //   auto sub = snapbus::Subscriber::open("/tmp/snapbus.seg", {.name = "worker"});
 //   std::uint64_t gen = sub.generation();          // one acquire load
-//   std::uint32_t seen = sub.seq();
+//   std::uint32_t seen = sub.joined_state().seq;   // not seq(): a change may follow the claim at once
 //   if (sub.wait_for_change(seen, deadline) == snapbus::FutexResult::woken) {
 //     snapbus::StateSnapshot now = sub.state();
 //     ... run hooks ...
