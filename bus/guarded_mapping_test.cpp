@@ -49,7 +49,12 @@ TEST(GuardedMappingTest, AFaultOutsideEveryViewStillKills) {
     if (::ftruncate(fd, 0) != 0) return 3;
     return static_cast<int>(plain[600]);  // SIGBUS
   });
-  EXPECT_EQ(child.wait_exit_code(10s), 128 + SIGBUS);
+  const int code = child.wait_exit_code(10s);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  EXPECT_NE(code, 0) << "the sanitizer's own SIGBUS report, chained to, ends the child";
+#else
+  EXPECT_EQ(code, 128 + SIGBUS);
+#endif
   ::close(guarded_fd);
 }
 
