@@ -122,6 +122,7 @@ TEST_F(CAbiTest, WaitForSegmentTimesOutThenSeesIt) {
 }
 
 TEST_F(CAbiTest, ForkedChildGetsItsOwnSlot) {
+  SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
   auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
   snapbus_subscriber* sub = nullptr;
   ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "forky", 1, &sub), SNAPBUS_OK);
