@@ -166,7 +166,8 @@ class Client {
   std::atomic<std::uint32_t> handled_seq_{0};
   std::atomic<std::uint64_t> handled_generation_{0};
   std::atomic<const Subscriber*> attached_subscriber_{nullptr};
-  // Points at detached_generation_ (always 0) until attached, so check() needs no branch.
+  // Points at detached_generation_ while detached, so check() needs no branch: 0 before the first
+  // attach, the handled generation after a lost segment (so check() stays one load meanwhile).
   std::atomic<std::uint64_t> detached_generation_{0};
   std::atomic<const std::atomic<std::uint64_t>*> generation_word_{&detached_generation_};
   // The thread running hooks now: a hook that calls check() must not wait for itself.
