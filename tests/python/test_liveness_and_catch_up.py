@@ -4,9 +4,10 @@ what a broken segment file does (never kill the app).
 Each test names the item of the issue it covers: (1) restored processes, (2) processes gone before
 a publish, (3) missed restores, (4) SIGBUS, (5) hangs.
 """
+import mmap
 import os
 import pathlib
-import shutil
+import struct
 import subprocess
 import time
 
@@ -208,3 +209,22 @@ def test_bad_arguments_touch_nothing_and_huge_timeouts_do_not_overflow(cli, tmp_
     huge = subprocess.run([str(cli), "publish", "running", "--timeout-ms", str(2**63 - 1), "--segment", str(segment)],
                           capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert huge.returncode == 0, huge.stdout + huge.stderr
+
+
+# (1) A slot freed while its process lives (what a restore that drops file locks leads to) is
+# claimed again on the process's next acknowledgement, with a log line saying so; no error loop.
+def test_slot_freed_under_a_live_python_subscriber_is_claimed_again(bus, processes, tmp_path):
+    log = tmp_path / "hooks.jsonl"
+    sub = processes.python("subscriber.py", "--log", log, "--hooks", 1, env=processes.env(bus.segment))
+    pid = read_ready(sub, 1)[0]
+    [slot] = bus.status()["subscribers"]
+    with open(bus.segment, "r+b") as segment, mmap.mmap(segment.fileno(), 0) as memory:
+        slots_offset = struct.unpack_from("<I", memory, 24)[0]
+        struct.pack_into("<I", memory, slots_offset + 512 * slot["index"], 0)  # the slot's pid word
+    assert bus.status()["subscribers"] == []
+
+    bus.publish("restore")
+    wait_until(lambda: restores_in(read_records(log), pid), 20, "the after-restore hook")
+    wait_until(lambda: [s["pid"] for s in bus.status()["subscribers"]] == [pid], 10, "the slot claimed again")
+    assert bus.status()["subscribers"][0]["handled_generation"] == 1
+    wait_until(lambda: "was freed while pid" in processes.stderr_of(sub), 10, "the log line")
