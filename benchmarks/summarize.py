@@ -47,14 +47,24 @@ def main(directory):
     if loaded:
         wakes, _ = loaded
         base = next(b for n, b in wakes.items() if n.startswith("BM_BareFutexPingPong"))
-        lines += ["## Publish to wake and to every ack (ns), against a bare futex ping-pong", "",
-                  "| case | wake p50 | wake p99 | round p50 | round p99 | wake p50 x ping-pong | round p50 x ping-pong |",
-                  "|---|---|---|---|---|---|---|"]
+
+        def fan_out(label):
+            # The same-run bare fan-out with as many processes as this row (PublishToAck/16 -> FanOut/16).
+            count = label.split("/")[1] if "/" in label else None
+            return next((b for n, b in wakes.items() if n.startswith(f"BM_BareFutexFanOut/{count}/")), None)
+
+        lines += ["## Publish to wake and to every ack (ns), against a bare futex ping-pong and a bare "
+                  "fan-out of as many processes", "",
+                  "| case | wake p50 | wake p99 | round p50 | round p99 | wake p50 x ping-pong | round p50 x ping-pong "
+                  "| round p50 x fan-out |",
+                  "|---|---|---|---|---|---|---|---|"]
         for name, b in wakes.items():
             label = name.split("/iterations")[0].replace("BM_", "")
+            baseline = fan_out(label) if label.startswith("PublishToAck") else None
+            versus_fan_out = f"{b['round_p50_ns'] / baseline['round_p50_ns']:.2f}" if baseline else "-"
             lines.append(f"| {label} | {b['wake_p50_ns']:.0f} | {b['wake_p99_ns']:.0f} | {b['round_p50_ns']:.0f} | "
                          f"{b['round_p99_ns']:.0f} | {b['wake_p50_ns'] / base['wake_p50_ns']:.2f} | "
-                         f"{b['round_p50_ns'] / base['round_p50_ns']:.2f} |")
+                         f"{b['round_p50_ns'] / base['round_p50_ns']:.2f} | {versus_fan_out} |")
         lines.append("")
 
     python = results / "python.json"

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <ctime>
@@ -32,6 +33,11 @@ timespec to_timespec(FutexClock::time_point deadline) {
 }
 
 }  // namespace
+
+FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcept {
+  constexpr std::chrono::milliseconds kLongest = std::chrono::hours(24 * 365);
+  return FutexClock::now() + std::clamp(timeout, std::chrono::milliseconds::zero(), kLongest);
+}
 
 FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
                        FutexDeadline deadline) {

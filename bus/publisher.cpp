@@ -14,11 +14,28 @@
 namespace snapbus {
 namespace {
 
+std::filesystem::path lock_file_path(const std::filesystem::path& segment_path) {
+  return segment_path.string() + ".lock";
+}
+
+// The lock that names its holder: an OFD write lock on the one byte at offset <pid> of the lock
+// file. F_OFD_GETLK reports a conflicting OFD lock's pid as -1, but it does report the lock's
+// range, so the range carries the pid. The flock below is the exclusion; this is only the name.
+void take_name_lock(int fd, pid_t pid) {
+  struct flock range {};
+  range.l_type = F_WRLCK;
+  range.l_whence = SEEK_SET;
+  range.l_start = static_cast<off_t>(pid);
+  range.l_len = 1;
+  static_cast<void>(::fcntl(fd, F_OFD_SETLK, &range));  // best effort: it only names the holder
+}
+
 // The publisher lock: flock on "<segment>.lock", held for the publisher's lifetime. The kernel
 // drops it when the process dies, however it dies, which is what makes take-over safe.
 int lock_publisher_role(const std::filesystem::path& segment_path, std::optional<gid_t> group) {
-  const std::filesystem::path lock_path = segment_path.string() + ".lock";
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, group ? 0660 : 0600);
+  const std::filesystem::path lock_path = lock_file_path(segment_path);
+  const int fd =
+      ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, group ? 0660 : 0600);
   if (fd < 0) {
     if (errno == ELOOP) {
       throw Error(Errc::permission_denied, "lock file " + lock_path.string() + " is a symbolic link", ELOOP);
@@ -46,17 +63,13 @@ int lock_publisher_role(const std::filesystem::path& segment_path, std::optional
     const int err = errno;
     ::close(fd);
     if (err != EWOULDBLOCK) throw_system_error(err, "lock " + lock_path.string());
-    std::string owner = "another process";
-    try {
-      const auto segment = Segment::open(segment_path, SegmentAccess::observe, group);
-      owner = "pid " + std::to_string(segment.header().publisher_pid.load(std::memory_order_acquire));
-    } catch (const Error&) {
-      // The holder may not have created the segment yet; the generic name will do.
-    }
+    const std::optional<pid_t> holder = publisher_lock_holder(segment_path);
+    const std::string owner = holder ? "pid " + std::to_string(*holder) : "a process that is still starting";
     throw Error(Errc::busy, "segment " + segment_path.string() + " is owned by a live publisher (" + owner +
-                                "); only one publisher may write it",
+                                " holds " + lock_path.string() + "); only one publisher may write it",
                 err);
   }
+  take_name_lock(fd, ::getpid());
   return fd;
 }
 
@@ -76,6 +89,21 @@ Segment open_or_create(const PublisherOptions& options, bool& took_over) {
 }
 
 }  // namespace
+
+std::optional<pid_t> publisher_lock_holder(const std::filesystem::path& segment_path) {
+  const std::filesystem::path lock_path = lock_file_path(segment_path);
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  struct flock range {};
+  range.l_type = F_WRLCK;
+  range.l_whence = SEEK_SET;
+  range.l_start = 1;  // pids start at 1
+  range.l_len = 0;    // to the end of every possible offset
+  const int rc = ::fcntl(fd, F_OFD_GETLK, &range);
+  ::close(fd);
+  if (rc != 0 || range.l_type == F_UNLCK) return std::nullopt;
+  return static_cast<pid_t>(range.l_start);
+}
 
 std::string ack_status_name(AckStatus status) {
   switch (status) {
@@ -167,7 +195,12 @@ bool Publisher::took_over() const noexcept { return impl_->took_over; }
 const Segment& Publisher::segment() const noexcept { return impl_->segment; }
 StateSnapshot Publisher::state() const { return read_state(impl_->segment.state()); }
 
+std::vector<SlotInfo> Publisher::reap_departed() { return reap_dead_slots(impl_->segment); }
+
 StateSnapshot Publisher::transition(Phase phase) {
+  // A process gone before the change (os._exit, exit() without destructors, SIGKILL) had nothing
+  // to acknowledge: free its slot now so the wait below never counts it as a failure.
+  reap_departed();
   StateRecord& record = impl_->segment.mutable_state();
   StateSnapshot next = read_state(record);
   next.phase = phase;
@@ -202,9 +235,9 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
                                    std::chrono::milliseconds progress_interval,
                                    const AckProgressCallback& on_progress) {
   // How often liveness is re-checked while waiting: a process killed mid-hook never wakes us, so
-  // this bounds how long a dead subscriber can hold the wait up. Liveness reads /proc (stat and
-  // maps, tens of microseconds a slot), so it is checked only at this interval, never on a wake:
-  // acks that come within the first interval cost no /proc read at all.
+  // this bounds how long a dead subscriber can hold the wait up. Liveness is one fcntl per pending
+  // slot, checked only at this interval, never on a wake: acks that come within the first
+  // interval cost no liveness check at all.
   constexpr auto kLivenessInterval = std::chrono::milliseconds(20);
   Segment& segment = impl_->segment;
   std::map<std::uint32_t, AckEntry> settled;  // by slot index; a reaped slot stays reported
@@ -222,14 +255,16 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
       if (static_cast<std::int32_t>(slot.acked_seq - seq) >= 0) {
         const AckStatus status = slot.outcome == AckOutcome::failed ? AckStatus::failed : AckStatus::acked;
         settled[slot.index] = {std::move(slot), status};
-      } else if (check_liveness && !process_alive(slot.owner)) {
-        slot.alive = false;
-        reap_dead_slots(segment);
-        settled[slot.index] = {std::move(slot), AckStatus::died};
-      } else if (check_liveness && !still_maps(segment, slot.owner.pid)) {
-        slot.alive = false;
-        reap_dead_slots(segment);
-        settled[slot.index] = {std::move(slot), AckStatus::left};
+      } else if (std::optional<SlotInfo> gone;
+                 check_liveness && (gone = reap_slot_if_departed(segment, slot.index))) {
+        // Reaped as it was when its owner went: an ack written just before dying still counts.
+        if (static_cast<std::int32_t>(gone->acked_seq - seq) >= 0) {
+          const AckStatus status = gone->outcome == AckOutcome::failed ? AckStatus::failed : AckStatus::acked;
+          settled[slot.index] = {std::move(*gone), status};
+        } else {
+          const AckStatus status = gone->still_running ? AckStatus::left : AckStatus::died;
+          settled[slot.index] = {std::move(*gone), status};
+        }
       } else {
         pending.push_back(std::move(slot));
       }

@@ -4,24 +4,21 @@
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
-#include <sys/sysmacros.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <boost/interprocess/file_mapping.hpp>
-#include <boost/interprocess/mapped_region.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clock.h"
+#include "guarded_mapping.h"
 
 namespace snapbus {
-namespace bip = boost::interprocess;
 namespace {
 
 constexpr std::uint64_t kHeaderSize = sizeof(SegmentHeader);
@@ -44,10 +41,29 @@ class FileDescriptor {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
 };
+
+// Gives a file its blocks now, so no later store into its mapping can fail for want of space
+// (a sparse file on a full filesystem raises SIGBUS on the first write to a hole). Filesystems
+// without fallocate keep the file as it is: that is the best they offer.
+void reserve_blocks(int fd, std::uint64_t size, const std::filesystem::path& path) {
+  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0) return;
+  const int err = errno;
+  if (err == EOPNOTSUPP || err == ENOSYS) {
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw_system_error(errno, "size " + quoted(path));
+    return;
+  }
+  if (err == ENOSPC || err == EDQUOT) {
+    throw Error(Errc::system, "no space left on the filesystem of " + path.string() + " for the " +
+                                  std::to_string(size) + "-byte segment; nothing was published",
+                err);
+  }
+  throw_system_error(err, "reserve " + std::to_string(size) + " bytes for " + quoted(path));
+}
 
 // Reads a header field out of raw bytes without assuming alignment.
 template <typename T>
@@ -55,13 +71,6 @@ T field(std::span<const std::byte> bytes, std::size_t offset) {
   T value{};
   std::memcpy(&value, bytes.data() + offset, sizeof(T));
   return value;
-}
-
-// Turns Boost.Interprocess's exception into ours, keeping errno and the step that failed.
-[[noreturn]] void rethrow_interprocess(const bip::interprocess_exception& e, const std::string& what) {
-  const int err = e.get_native_error();
-  if (err != 0) throw_system_error(err, what);
-  throw Error(Errc::system, what + ": " + e.what());
 }
 
 bool in_group(gid_t group) {
@@ -156,50 +165,40 @@ std::optional<Error> check_file_status(const struct stat& status, const std::fil
   return std::nullopt;
 }
 
-bool process_maps_file(pid_t pid, dev_t device, ino_t inode) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  if (!maps) return errno != ENOENT;
-  // Each line: address perms offset major:minor inode path. Device numbers are in hex.
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream fields(line);
-    std::string address, perms, offset, dev;
-    unsigned long long node = 0;
-    if (!(fields >> address >> perms >> offset >> dev >> node)) continue;
-    if (node != inode) continue;
-    unsigned major_number = 0;
-    unsigned minor_number = 0;
-    if (std::sscanf(dev.c_str(), "%x:%x", &major_number, &minor_number) == 2 && major_number == major(device) &&
-        minor_number == minor(device)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 struct Segment::Mapping {
   std::filesystem::path path;
   SegmentAccess access = SegmentAccess::observe;
   dev_t device = 0;
   ino_t inode = 0;
+  std::uint64_t segment_bytes = 0;
   std::uint32_t slot_count = 0;
-  bool mappings_visible = false;
   std::uint32_t state_offset = 0;
   std::uint32_t slots_offset = 0;
-  bip::mapped_region head;   // header and state
-  bip::mapped_region slots;  // the slot table, page-aligned
+  // Kept open for the mapping's lifetime: subscribers hold their slot locks through it, and
+  // intact() asks it for the file's size. O_CLOEXEC, so an exec drops the locks with it.
+  int fd = -1;
+  GuardedMapping head;   // header and state
+  GuardedMapping slots;  // the slot table, page-aligned
 
-  std::byte* head_base() const { return static_cast<std::byte*>(head.get_address()); }
-  std::byte* slot_base() const { return static_cast<std::byte*>(slots.get_address()); }
+  ~Mapping() {
+    if (fd >= 0) ::close(fd);
+  }
+  std::byte* head_base() const { return static_cast<std::byte*>(head.address()); }
+  std::byte* slot_base() const { return static_cast<std::byte*>(slots.address()); }
 };
 
 namespace {
 
+int open_flags(SegmentAccess access) {
+  // O_NONBLOCK: a FIFO (or device) planted at the path must not block the open; fstat then refuses
+  // it at once. It changes nothing for a regular file.
+  return (access == SegmentAccess::observe ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+}
+
 // Opens `path` itself (never through a symlink) and checks it before anything is mapped.
 int open_checked(const std::filesystem::path& path, SegmentAccess access, std::optional<gid_t> group,
                  struct stat& status) {
-  const int flags = (access == SegmentAccess::observe ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC;
-  const int fd = ::open(path.c_str(), flags);
+  const int fd = ::open(path.c_str(), open_flags(access));
   if (fd < 0) {
     const int err = errno;
     if (err == ELOOP) {
@@ -240,28 +239,24 @@ Segment Segment::open(const std::filesystem::path& path, SegmentAccess access, s
   mapping->access = access;
   mapping->device = status.st_dev;
   mapping->inode = status.st_ino;
+  mapping->segment_bytes = field<std::uint64_t>(header, offsetof(SegmentHeader, segment_bytes));
   mapping->slot_count = field<std::uint32_t>(header, offsetof(SegmentHeader, slot_count));
   mapping->state_offset = field<std::uint32_t>(header, offsetof(SegmentHeader, state_offset));
   mapping->slots_offset = field<std::uint32_t>(header, offsetof(SegmentHeader, slots_offset));
   const std::size_t slots_size = std::size_t{mapping->slot_count} * kSlotBytes;
 
+  // The publisher writes every page; a segment made sparse (by an older build) gets its blocks now
+  // rather than a SIGBUS later. The size was checked above against the header.
+  if (access == SegmentAccess::publish) reserve_blocks(fd.get(), mapping->segment_bytes, path);
+  const int head_protection = access == SegmentAccess::publish ? PROT_READ | PROT_WRITE : PROT_READ;
+  const int slot_protection = access == SegmentAccess::observe ? PROT_READ : PROT_READ | PROT_WRITE;
   try {
-    const auto file_mode = access == SegmentAccess::observe ? bip::read_only : bip::read_write;
-    bip::file_mapping file(path.c_str(), file_mode);
-    // Boost opened the path again; make sure it is still the file we checked, not a swapped-in one.
-    struct stat mapped {};
-    if (::fstat(file.get_mapping_handle().handle, &mapped) != 0) throw_system_error(errno, "fstat " + quoted(path));
-    if (mapped.st_dev != status.st_dev || mapped.st_ino != status.st_ino) {
-      throw Error(Errc::permission_denied, quoted(path) + " was replaced while it was being opened");
-    }
-    const auto head_mode = access == SegmentAccess::publish ? bip::read_write : bip::read_only;
-    const auto slot_mode = access == SegmentAccess::observe ? bip::read_only : bip::read_write;
-    mapping->head = bip::mapped_region(file, head_mode, 0, mapping->slots_offset);
-    mapping->slots = bip::mapped_region(file, slot_mode, mapping->slots_offset, slots_size);
-  } catch (const bip::interprocess_exception& e) {
-    rethrow_interprocess(e, "map " + quoted(path));
+    mapping->head = GuardedMapping(fd.get(), 0, mapping->slots_offset, head_protection);
+    mapping->slots = GuardedMapping(fd.get(), mapping->slots_offset, slots_size, slot_protection);
+  } catch (const Error& e) {
+    throw Error(e.code(), "map " + quoted(path) + ": " + e.what(), e.sys_errno());
   }
-  mapping->mappings_visible = process_maps_file(::getpid(), status.st_dev, status.st_ino);
+  mapping->fd = fd.release();
   return Segment(std::move(mapping));
 }
 
@@ -296,18 +291,14 @@ Segment Segment::create(const std::filesystem::path& path, const SegmentCreateOp
   const std::uint32_t state_offset = static_cast<std::uint32_t>(kHeaderSize);
   const std::uint32_t slots_offset = kPageBytes;
   const std::uint64_t total = std::uint64_t{slots_offset} + std::uint64_t{options.slot_count} * kSlotBytes;
-  if (::ftruncate(fd.get(), static_cast<off_t>(total)) != 0) throw_system_error(errno, "size " + quoted(temp));
+  // Every block now, or a clear error before anything is written: no page of a segment can raise
+  // SIGBUS for want of space later, in the publisher or in any subscriber.
+  reserve_blocks(fd.get(), total, path);
 
   {
     // Map the temporary file, fill the header with the magic last, then let go before the rename.
-    bip::mapped_region region;
-    try {
-      bip::file_mapping file(temp.c_str(), bip::read_write);
-      region = bip::mapped_region(file, bip::read_write, 0, kPageBytes);
-    } catch (const bip::interprocess_exception& e) {
-      rethrow_interprocess(e, "map " + quoted(temp));
-    }
-    auto* header = static_cast<SegmentHeader*>(region.get_address());
+    GuardedMapping region(fd.get(), 0, kPageBytes, PROT_READ | PROT_WRITE);
+    auto* header = static_cast<SegmentHeader*>(region.address());
     header->layout_version = kLayoutVersion;
     header->header_bytes = static_cast<std::uint32_t>(kHeaderSize);
     header->state_offset = state_offset;
@@ -319,6 +310,7 @@ Segment Segment::create(const std::filesystem::path& path, const SegmentCreateOp
     header->created_wall_ns = clock_ns(CLOCK_REALTIME);
     // Release: a reader that sees the magic sees every field above.
     header->magic.store(kMagic, std::memory_order_release);
+    if (region.broken()) throw Error(Errc::system, quoted(temp) + " could not be written (SIGBUS)");
   }
   // Atomic replacement: the path names either the old file or the finished new one, never a
   // half-made segment.
@@ -339,7 +331,36 @@ SegmentAccess Segment::access() const noexcept { return mapping_->access; }
 std::uint32_t Segment::slot_count() const noexcept { return mapping_->slot_count; }
 dev_t Segment::device() const noexcept { return mapping_->device; }
 ino_t Segment::inode() const noexcept { return mapping_->inode; }
-bool Segment::mappings_visible() const noexcept { return mapping_->mappings_visible; }
+int Segment::descriptor() const noexcept { return mapping_->fd; }
+
+void Segment::reopen_descriptor() {
+  // /proc/self/fd/N opens the very file behind N (even unlinked) as a new open file description.
+  const std::string self_link = "/proc/self/fd/" + std::to_string(mapping_->fd);
+  // The link is followed on purpose here (no O_NOFOLLOW): it is the kernel's own name for our file.
+  const int fd = ::open(self_link.c_str(), open_flags(mapping_->access) & ~O_NOFOLLOW);
+  if (fd < 0) throw_system_error(errno, "reopen " + quoted(mapping_->path));
+  ::close(std::exchange(mapping_->fd, fd));
+}
+
+std::optional<Error> Segment::damage() const {
+  struct stat status {};
+  if (::fstat(mapping_->fd, &status) != 0) return Error(Errc::system, "fstat " + quoted(mapping_->path), errno);
+  if (static_cast<std::uint64_t>(status.st_size) < mapping_->segment_bytes) {
+    // Zero pages over both views before anything touches a page past the new end of the file.
+    mapping_->head.abandon();
+    mapping_->slots.abandon();
+    return Error(Errc::invalid_segment, quoted(mapping_->path) + " was truncated to " +
+                                            std::to_string(status.st_size) + " bytes under this process (" +
+                                            std::to_string(mapping_->segment_bytes) +
+                                            " expected); detached from it");
+  }
+  if (mapping_->head.broken() || mapping_->slots.broken()) {
+    return Error(Errc::invalid_segment, quoted(mapping_->path) +
+                                            " could not be read or written (SIGBUS: a block of this sparse "
+                                            "file could not be allocated; is its filesystem full?)");
+  }
+  return std::nullopt;
+}
 
 const SegmentHeader& Segment::header() const noexcept {
   return *reinterpret_cast<const SegmentHeader*>(mapping_->head_base());

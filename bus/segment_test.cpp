@@ -208,6 +208,39 @@ TEST_F(SegmentTest, DirectoryIsRefused) {
   expect_error(Errc::invalid_segment, "directory", [&] { Segment::open(path, SegmentAccess::subscribe); });
 }
 
+// A FIFO planted at the path would block a plain open() until a writer came: refused at once.
+TEST_F(SegmentTest, FifoIsRefusedWithoutBlocking) {
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  const auto started = std::chrono::steady_clock::now();
+  expect_error(Errc::invalid_segment, "not a regular file", [&] { Segment::open(path, SegmentAccess::observe); });
+  expect_error(Errc::invalid_segment, "not a regular file", [&] { Segment::open(path, SegmentAccess::subscribe); });
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+}
+
+// Truncated under a live mapping: reads see zeros instead of SIGBUS, and damage() says why.
+TEST_F(SegmentTest, TruncatedUnderALiveMappingReadsZerosAndReportsTheDamage) {
+  auto publisher = Segment::create(path, {.slot_count = 4});
+  publisher.mutable_state().generation.store(7);
+  auto observer = Segment::open(path, SegmentAccess::observe);
+  EXPECT_FALSE(observer.damage().has_value());
+  EXPECT_EQ(observer.state().generation.load(), 7U);
+  ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+  EXPECT_EQ(observer.state().generation.load(), 0U) << "the page past the end of the file read as zero";
+  EXPECT_EQ(observer.slot(3).pid.load(), 0U);
+  publisher.mutable_slot(2).pid.store(5);  // a write faults too, and is absorbed
+  const auto damage = observer.damage();
+  ASSERT_TRUE(damage.has_value());
+  EXPECT_NE(std::string(damage->what()).find("was truncated to 0 bytes"), std::string::npos) << damage->what();
+}
+
+TEST_F(SegmentTest, CreationReservesEveryBlock) {
+  auto segment = Segment::create(path, {.slot_count = 64});
+  struct stat status {};
+  ASSERT_EQ(::stat(path.c_str(), &status), 0);
+  EXPECT_GE(static_cast<std::uint64_t>(status.st_blocks) * 512, static_cast<std::uint64_t>(status.st_size))
+      << "the segment is sparse: a full filesystem would raise SIGBUS on a later write";
+}
+
 TEST_F(SegmentTest, CheckHeaderAcceptsOnlyAGoodHeader) {
   auto segment = Segment::create(path, {.slot_count = 4});
   auto bytes = file_bytes(path);

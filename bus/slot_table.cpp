@@ -1,5 +1,6 @@
 #include "snapbus/slot_table.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,12 +41,36 @@ std::optional<ProcStat> read_proc_stat(const std::string& file) {
   return stat;
 }
 
+// Slot i's lock is byte i of the segment file: locks are advisory and independent of the file's
+// contents, so any byte range will do, and this one needs no arithmetic on the header.
+struct flock slot_lock_range(std::uint32_t index, short type) {
+  struct flock range {};
+  range.l_type = type;
+  range.l_whence = SEEK_SET;
+  range.l_start = static_cast<off_t>(index);
+  range.l_len = 1;
+  return range;
+}
+
+// Takes slot `index`'s lock without waiting; false when another open file description holds it.
+bool lock_slot(const Segment& segment, std::uint32_t index) {
+  struct flock range = slot_lock_range(index, F_WRLCK);
+  if (::fcntl(segment.descriptor(), F_OFD_SETLK, &range) == 0) return true;
+  if (errno == EAGAIN || errno == EACCES) return false;
+  throw_system_error(errno, "lock slot " + std::to_string(index) + " of segment " + segment.path().string());
+}
+
+void unlock_slot(const Segment& segment, std::uint32_t index) noexcept {
+  struct flock range = slot_lock_range(index, F_UNLCK);
+  ::fcntl(segment.descriptor(), F_OFD_SETLK, &range);
+}
+
 SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liveness liveness) {
   const SlotRecord& slot = segment.slot(index);
   SlotInfo info;
   info.index = index;
   info.owner = {pid, slot.start_time.load(kRelaxed)};
-  info.alive = liveness == Liveness::skip || (process_alive(info.owner) && still_maps(segment, pid));
+  info.alive = liveness == Liveness::skip || slot_held(segment, index);
   // acked_seq is released last by the owner; acquire it first so the ack fields below belong to it.
   info.acked_seq = slot.acked_seq.load(std::memory_order_acquire);
   info.wait_for_ack = (slot.flags.load(kRelaxed) & kSlotFlagWaitForAck) != 0;
@@ -57,15 +82,6 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   info.name = load_text(slot.name, std::size(slot.name));
   info.message = load_text(slot.message, std::size(slot.message));
   return info;
-}
-
-// Frees a dead owner's slot. Start time first, then pid, each by CAS, so two reapers never both
-// act and a claimer (which needs pid == 0) never has its fresh start time wiped.
-bool reap(SlotRecord& slot, pid_t pid, std::uint64_t start_time) {
-  std::uint64_t expected_start = start_time;
-  if (!slot.start_time.compare_exchange_strong(expected_start, 0, std::memory_order_acq_rel)) return false;
-  auto expected_pid = static_cast<std::uint32_t>(pid);
-  return slot.pid.compare_exchange_strong(expected_pid, 0, std::memory_order_acq_rel);
 }
 
 }  // namespace
@@ -92,8 +108,15 @@ bool process_alive(const ProcessIdentity& process) {
   return process.start_time == 0 || stat->start_time == process.start_time;
 }
 
-bool still_maps(const Segment& segment, pid_t pid) {
-  return !segment.mappings_visible() || process_maps_file(pid, segment.device(), segment.inode());
+bool slot_held(const Segment& segment, std::uint32_t index) {
+  // A lock held through this very descriptor never conflicts with a query through it, so the
+  // kernel cannot vouch for our own slots; this process is alive by definition.
+  if (segment.slot(index).pid.load(std::memory_order_acquire) == static_cast<std::uint32_t>(::getpid())) return true;
+  struct flock range = slot_lock_range(index, F_WRLCK);
+  if (::fcntl(segment.descriptor(), F_OFD_GETLK, &range) != 0) {
+    throw_system_error(errno, "query the lock of slot " + std::to_string(index) + " of " + segment.path().string());
+  }
+  return range.l_type != F_UNLCK;
 }
 
 std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const SlotClaim& claim,
@@ -102,9 +125,13 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
   for (int round = 0; round < 2; ++round) {
     for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
       SlotRecord& slot = segment.mutable_slot(i);
+      if (slot.pid.load(std::memory_order_acquire) != 0) continue;
+      // Lock first, then the pid: whoever sees our pid can rely on our lock being held.
+      if (!lock_slot(segment, i)) continue;
       std::uint32_t expected = 0;
       if (!slot.pid.compare_exchange_strong(expected, static_cast<std::uint32_t>(self.pid),
                                             std::memory_order_acq_rel)) {
+        unlock_slot(segment, i);
         continue;
       }
       slot.start_time.store(self.start_time, kRelaxed);
@@ -119,7 +146,7 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
       slot.acked_seq.store(baseline.acked_seq, std::memory_order_release);
       return i;
     }
-    // Every slot was taken: free those of dead processes once, then look again.
+    // Every slot was taken: free those of departed processes once, then look again.
     if (round == 0 && reap_dead_slots(segment).empty()) break;
   }
   throw Error(Errc::no_free_slot, "segment " + segment.path().string() + ": all " +
@@ -131,7 +158,10 @@ void release_slot(Segment& segment, std::uint32_t index, const ProcessIdentity& 
   if (index >= segment.slot_count()) return;
   SlotRecord& slot = segment.mutable_slot(index);
   if (slot.pid.load(std::memory_order_acquire) != static_cast<std::uint32_t>(self.pid)) return;
-  reap(slot, self.pid, slot.start_time.load(kRelaxed));
+  // While we hold the lock nobody else may change the slot: clear it, then let go.
+  slot.start_time.store(0, kRelaxed);
+  slot.pid.store(0, std::memory_order_release);
+  unlock_slot(segment, index);
 }
 
 std::vector<SlotInfo> read_slots(const Segment& segment, Liveness liveness) {
@@ -143,17 +173,34 @@ std::vector<SlotInfo> read_slots(const Segment& segment, Liveness liveness) {
   return slots;
 }
 
+std::optional<SlotInfo> reap_slot_if_departed(Segment& segment, std::uint32_t index) {
+  const std::uint32_t pid = segment.slot(index).pid.load(std::memory_order_acquire);
+  // Our own slots are alive by definition (and their locks, if taken through this very
+  // descriptor, would not stop us).
+  if (pid == 0 || pid == static_cast<std::uint32_t>(::getpid())) return std::nullopt;
+  // Asking first is cheaper than trying (no lock to allocate when it is held, the common case);
+  // the lock below still decides.
+  if (slot_held(segment, index)) return std::nullopt;
+  // Holding the lock, we are the slot's only writer: a live owner would hold it, and a claimer
+  // needs it before it may write a pid.
+  if (!lock_slot(segment, index)) return std::nullopt;
+  SlotRecord& slot = segment.mutable_slot(index);
+  std::optional<SlotInfo> reaped;
+  if (const auto owner = static_cast<pid_t>(slot.pid.load(std::memory_order_acquire)); owner != 0) {
+    reaped = copy_slot(segment, index, owner, Liveness::skip);
+    reaped->alive = false;
+    reaped->still_running = reaped->owner.start_time != 0 && process_alive(reaped->owner);
+    slot.start_time.store(0, kRelaxed);
+    slot.pid.store(0, std::memory_order_release);
+  }
+  unlock_slot(segment, index);
+  return reaped;
+}
+
 std::vector<SlotInfo> reap_dead_slots(Segment& segment) {
   std::vector<SlotInfo> reaped;
   for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
-    const auto pid = static_cast<pid_t>(segment.slot(i).pid.load(std::memory_order_acquire));
-    if (pid == 0) continue;
-    SlotInfo info = copy_slot(segment, i, pid, Liveness::check);
-    if (info.alive) continue;
-    // The start time was read after the pid: if the slot changed hands in between, that start
-    // time is the new owner's, and reaping with it would wipe it. Leave such a slot alone.
-    if (segment.slot(i).pid.load(std::memory_order_acquire) != static_cast<std::uint32_t>(pid)) continue;
-    if (reap(segment.mutable_slot(i), pid, info.owner.start_time)) reaped.push_back(std::move(info));
+    if (auto slot = reap_slot_if_departed(segment, i)) reaped.push_back(std::move(*slot));
   }
   return reaped;
 }

@@ -62,6 +62,41 @@ TEST_F(SlotTableTest, DeadOwnersSlotIsReclaimed) {
   EXPECT_NO_THROW(claim_slot(segment, current_process(), {.name = "mine"}, {}));
 }
 
+// Liveness is the slot lock, held through the owner's own open file description: while the owner
+// runs its slot is held and cannot be reaped, whatever its recorded start time says; once it is
+// gone (SIGKILL here) the kernel has dropped the lock and the slot is reaped as died.
+TEST_F(SlotTableTest, TheSlotLockDecidesLivenessNotTheRecordedStartTime) {
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  auto child = testing::fork_child([&] {
+    Segment own = Segment::open(segment.path(), SegmentAccess::subscribe);
+    claim_slot(own, current_process(), {.name = "owner"}, {});
+    char byte = 0;
+    return ::read(go[0], &byte, 1) == 1 ? 0 : 1;  // lives until told
+  });
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (read_slots(segment, Liveness::skip).empty() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(read_slots(segment, Liveness::skip).size(), 1U);
+  const std::uint32_t index = read_slots(segment).front().index;
+  segment.mutable_slot(index).start_time.store(1);  // what a restore does to /proc's start time
+  EXPECT_TRUE(slot_held(segment, index));
+  EXPECT_TRUE(read_slots(segment).front().alive);
+  EXPECT_FALSE(reap_slot_if_departed(segment, index).has_value()) << "a live owner's slot was reaped";
+
+  ::kill(child.pid(), SIGKILL);
+  EXPECT_EQ(child.wait_exit_code(5s), 128 + SIGKILL);
+  EXPECT_FALSE(slot_held(segment, index));
+  const std::optional<SlotInfo> reaped = reap_slot_if_departed(segment, index);
+  ASSERT_TRUE(reaped.has_value());
+  EXPECT_EQ(reaped->name, "owner");
+  EXPECT_FALSE(reaped->still_running);
+  EXPECT_TRUE(read_slots(segment).empty());
+  ::close(go[0]);
+  ::close(go[1]);
+}
+
 TEST_F(SlotTableTest, ReusedPidWithAnotherStartTimeIsDead) {
   ProcessIdentity self = current_process();
   EXPECT_TRUE(process_alive(self));

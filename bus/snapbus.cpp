@@ -4,6 +4,7 @@
 #include <exception>
 #include <string>
 
+#include "snapbus/catch_up.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
 #include "snapbus/subscriber.h"
@@ -116,6 +117,11 @@ int snapbus_wait_for_segment(const char* path, int64_t timeout_ms) {
 }
 
 int snapbus_subscriber_open(const char* path, const char* name, int wait_for_ack, snapbus_subscriber** out) {
+  return snapbus_subscriber_open_after(path, name, wait_for_ack, nullptr, out);
+}
+
+int snapbus_subscriber_open_after(const char* path, const char* name, int wait_for_ack,
+                                  const snapbus_handled* handled, snapbus_subscriber** out) {
   return guarded([&] {
     SNAPBUS_REQUIRE(out != nullptr, "out is NULL");
     *out = nullptr;
@@ -124,8 +130,36 @@ int snapbus_subscriber_open(const char* path, const char* name, int wait_for_ack
     options.name = name != nullptr && *name != '\0' ? name : config.subscriber_name;
     options.wait_for_ack = wait_for_ack != 0;
     options.group = config.segment_group;
+    if (handled != nullptr) {
+      options.handled = snapbus::HandledRestores{{handled->device, handled->inode, handled->created_wall_ns},
+                                                 handled->generation};
+    }
     *out = new snapbus_subscriber{snapbus::Subscriber::open(path_or_default(path), options)};
   });
+}
+
+int snapbus_subscriber_baseline(const snapbus_subscriber* sub, snapbus_handled* out) {
+  return guarded([&] {
+    require_subscriber(sub);
+    SNAPBUS_REQUIRE(out != nullptr, "out is NULL");
+    const snapbus::SegmentIdentity identity = sub->subscriber.identity();
+    *out = snapbus_handled{identity.device, identity.inode, identity.created_wall_ns,
+                           sub->subscriber.baseline_generation()};
+  });
+}
+
+int snapbus_first_look(const char* path) {
+  return guarded([&] {
+    static_cast<void>(snapbus::first_look(path_or_default(path), snapbus::config_from_environment().segment_group));
+  });
+}
+
+const char* snapbus_subscriber_lost_reason(const snapbus_subscriber* sub) {
+  return sub == nullptr ? nullptr : sub->subscriber.lost_reason_text();
+}
+
+const char* snapbus_subscriber_notice(const snapbus_subscriber* sub) {
+  return sub == nullptr ? "" : sub->subscriber.last_notice().c_str();
 }
 
 void snapbus_subscriber_close(snapbus_subscriber* sub) { delete sub; }
@@ -190,12 +224,12 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
     require_subscriber(sub);
     SNAPBUS_REQUIRE(outcome == SNAPBUS_ACK_OK || outcome == SNAPBUS_ACK_FAILED, "outcome must be OK or FAILED");
     SNAPBUS_REQUIRE(hooks_run <= 0xffff && hooks_failed <= hooks_run, "hook counts out of range");
-    sub->subscriber.acknowledge({.seq = seq,
+    static_cast<void>(sub->subscriber.acknowledge({.seq = seq,
                                  .handled_generation = handled_generation,
                                  .outcome = static_cast<snapbus::AckOutcome>(outcome),
                                  .hooks_run = static_cast<std::uint16_t>(hooks_run),
                                  .hooks_failed = static_cast<std::uint16_t>(hooks_failed),
-                                 .message = message != nullptr ? message : ""});
+                                 .message = message != nullptr ? message : ""}));
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <string>
@@ -122,6 +123,7 @@ TEST_F(CAbiTest, WaitForSegmentTimesOutThenSeesIt) {
 }
 
 TEST_F(CAbiTest, ForkedChildGetsItsOwnSlot) {
+  SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
   auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
   snapbus_subscriber* sub = nullptr;
   ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "forky", 1, &sub), SNAPBUS_OK);
@@ -137,6 +139,45 @@ TEST_F(CAbiTest, ForkedChildGetsItsOwnSlot) {
   EXPECT_GE(code, 10);
   EXPECT_NE(code - 10, static_cast<int>(mine.slot_index));
   snapbus_subscriber_close(sub);
+}
+
+// The catch-up rule through the C ABI: a first look before a restore makes that restore due on a
+// later attach; what was handled, passed back on re-attach, makes it done; a deleted file is lost.
+TEST_F(CAbiTest, CatchUpBaselineAndLostSegment) {
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  ASSERT_EQ(snapbus_first_look(path.c_str()), SNAPBUS_OK);
+  publisher.transition(Phase::after_restore);
+
+  snapbus_subscriber* late = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "late", 1, &late), SNAPBUS_OK);
+  snapbus_handled baseline{};
+  ASSERT_EQ(snapbus_subscriber_baseline(late, &baseline), SNAPBUS_OK);
+  EXPECT_EQ(baseline.generation, 0U) << "the restore came after this process's first look";
+  EXPECT_NE(baseline.inode, 0U);
+  EXPECT_EQ(snapbus_subscriber_lost_reason(late), nullptr);
+  EXPECT_STREQ(snapbus_subscriber_notice(late), "");
+  snapbus_subscriber_close(late);
+
+  baseline.generation = 1;  // handled it since
+  snapbus_subscriber* again = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open_after(path.c_str(), "again", 1, &baseline, &again), SNAPBUS_OK);
+  snapbus_handled now{};
+  ASSERT_EQ(snapbus_subscriber_baseline(again, &now), SNAPBUS_OK);
+  EXPECT_EQ(now.generation, 1U);
+
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (snapbus_subscriber_lost_reason(again) == nullptr && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_NE(snapbus_subscriber_lost_reason(again), nullptr);
+  EXPECT_NE(std::string(snapbus_subscriber_lost_reason(again)).find("was deleted"), std::string::npos);
+  snapbus_state state{};
+  ASSERT_EQ(snapbus_subscriber_read_state(again, &state), SNAPBUS_OK);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(snapbus_subscriber_wait(again, state.seq, 5000, nullptr), SNAPBUS_ERR_INTERRUPTED);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "a lost segment's wait returns at once";
+  snapbus_subscriber_close(again);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 #include "snapbus/subscriber.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 
 #include "clock.h"
+#include "segment_monitor.h"
+#include "snapbus/publisher.h"
 
 namespace snapbus {
 namespace {
@@ -23,7 +26,53 @@ struct Subscriber::Impl {
   ProcessIdentity self;
   SubscriberOptions options;
   StateSnapshot joined;
+  std::uint64_t baseline_generation = 0;
   std::uint32_t slot = 0;
+  std::string notice;
+  // Set once, by the monitor thread, when the path no longer names this segment or the segment
+  // was truncated: kFine -> kRecording (the reason is written) -> kLost (released). No mutex: a
+  // fork while the monitor held one would leave it locked in the child for ever.
+  static constexpr int kFine = 0;
+  static constexpr int kRecording = 1;
+  static constexpr int kLost = 2;
+  std::atomic<int> lost{kFine};
+  std::string lost_reason;
+  std::unique_ptr<SegmentMonitor> monitor;
+
+  Impl(Segment s, ProcessIdentity who, SubscriberOptions o, StateSnapshot j, std::uint64_t baseline)
+      : segment(std::move(s)), self(who), options(std::move(o)), joined(j), baseline_generation(baseline) {}
+
+  // Called by the monitor thread on every event that names our file.
+  bool is_lost() const noexcept { return lost.load(std::memory_order_acquire) == kLost; }
+
+  void look_at_path() noexcept {
+    if (lost.load(std::memory_order_acquire) != kFine) return;
+    std::string reason;
+    struct stat status {};
+    const std::string path = segment.path().string();
+    if (::lstat(segment.path().c_str(), &status) != 0) {
+      reason = "segment " + path + " was deleted";
+    } else if (status.st_dev != segment.device() || status.st_ino != segment.inode()) {
+      reason = "segment " + path + " was replaced by another file";
+    } else {
+      try {
+        if (auto damage = segment.damage()) reason = damage->what();
+      } catch (...) {
+        reason = "segment " + path + " cannot be checked any more";
+      }
+    }
+    if (reason.empty()) return;
+    int expected = kFine;
+    if (!lost.compare_exchange_strong(expected, kRecording, std::memory_order_acq_rel)) return;
+    lost_reason = std::move(reason);
+    lost.store(kLost, std::memory_order_release);
+    // Wake this process's waiter (and, harmlessly, any other on the old file) so it re-attaches.
+    // A truncated segment's word is no longer the file's: then the waiter's slice bounds the wait.
+    try {
+      futex_wake_all(&segment.state().seq);
+    } catch (const Error&) {
+    }
+  }
 };
 
 namespace {
@@ -37,12 +86,36 @@ void release_own_slot(Subscriber::Impl& impl) noexcept {
 }  // namespace
 
 Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberOptions& options) {
+  // The first look comes before the state is read, so the baseline is never above it.
+  static_cast<void>(first_look(path, options.group));
   Segment segment = Segment::open(path, SegmentAccess::subscribe, options.group);
+  if (auto damage = segment.damage()) throw *damage;
   const StateSnapshot now = read_state(segment.state());
-  auto impl = std::make_unique<Impl>(Impl{std::move(segment), current_process(), options, now, 0});
+  const std::uint64_t baseline = catch_up_baseline(path, identity_of(segment), options.handled, options.group);
+  auto impl = std::make_unique<Impl>(std::move(segment), current_process(), options, now, baseline);
   if (impl->options.name.empty()) impl->options.name = process_comm();
+  // The monitor first: claiming the slot is the last step, so a publisher that sees the slot
+  // sees a subscriber that is fully there.
+  Impl* raw = impl.get();
+  try {
+    impl->monitor = std::make_unique<SegmentMonitor>(path, [raw] { raw->look_at_path(); });
+  } catch (const Error& error) {
+    // Out of inotify instances (a per-user limit): the bus still works; only a deleted or
+    // replaced segment goes unnoticed until the client next looks.
+    impl->notice = std::string("cannot watch for the segment being replaced: ") + error.what();
+  }
+  // With restores to catch up on, the slot starts one seq behind, so a publisher waiting for the
+  // current seq waits for this process's hooks too.
+  const std::uint32_t acked = baseline < now.generation ? now.seq - 1 : now.seq;
   impl->slot = claim_slot(impl->segment, impl->self, {impl->options.name, impl->options.wait_for_ack},
-                          {.acked_seq = now.seq, .handled_generation = now.generation});
+                          {.acked_seq = acked, .handled_generation = baseline});
+  // Writing the slot is the first write to its page: on a sparse file on a full filesystem that
+  // write faulted (caught; see GuardedMapping) and the segment is useless.
+  if (auto damage = impl->segment.damage()) {
+    impl->monitor.reset();
+    release_own_slot(*impl);
+    throw *damage;
+  }
   return Subscriber(std::move(impl));
 }
 
@@ -54,7 +127,10 @@ Subscriber::Subscriber(std::unique_ptr<Impl> impl)
 Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&& other) noexcept {
   if (this != &other) {
-    if (impl_) release_own_slot(*impl_);
+    if (impl_) {
+      impl_->monitor.reset();
+      release_own_slot(*impl_);
+    }
     impl_ = std::move(other.impl_);
     generation_ = other.generation_;
     seq_ = other.seq_;
@@ -63,25 +139,57 @@ Subscriber& Subscriber::operator=(Subscriber&& other) noexcept {
 }
 
 Subscriber::~Subscriber() {
-  if (impl_) release_own_slot(*impl_);
+  if (impl_) {
+    impl_->monitor.reset();  // its thread calls into impl_: stop it first
+    release_own_slot(*impl_);
+  }
 }
 
 StateSnapshot Subscriber::state() const { return read_state(impl_->segment.state()); }
 const StateSnapshot& Subscriber::joined_state() const noexcept { return impl_->joined; }
+std::uint64_t Subscriber::baseline_generation() const noexcept { return impl_->baseline_generation; }
+SegmentIdentity Subscriber::identity() const { return identity_of(impl_->segment); }
 std::uint32_t Subscriber::slot_index() const noexcept { return impl_->slot; }
 const Segment& Subscriber::segment() const noexcept { return impl_->segment; }
 
+std::optional<std::string> Subscriber::lost() const {
+  if (!impl_->is_lost()) return std::nullopt;
+  return impl_->lost_reason;
+}
+
+const char* Subscriber::lost_reason_text() const noexcept {
+  return impl_->is_lost() ? impl_->lost_reason.c_str() : nullptr;
+}
+
 FutexResult Subscriber::wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline) const {
+  if (impl_->is_lost()) return FutexResult::interrupted;
   return futex_wait(seq_, seen_seq, deadline);
 }
 
-void Subscriber::wake_waiters() const { futex_wake_all(seq_); }
+void Subscriber::wake_waiters() const {
+  if (!impl_->is_lost()) futex_wake_all(seq_);
+}
 
-void Subscriber::acknowledge(const Acknowledgement& ack) {
+std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
+  std::optional<std::string> notice;
+  if (impl_->self.pid != ::getpid()) {
+    claim_after_fork();
+    notice = "pid " + std::to_string(::getpid()) + " was forked and had no slot of its own: claimed slot " +
+             std::to_string(impl_->slot);
+  } else if (impl_->segment.slot(impl_->slot).pid.load(std::memory_order_acquire) !=
+             static_cast<std::uint32_t>(impl_->self.pid)) {
+    // Our slot was freed while we live: the lock was lost (a checkpoint/restore tool that did not
+    // restore file locks) or someone cleared the slot. Claim one again, as having handled what
+    // this ack says, and carry on.
+    const std::uint32_t old_slot = impl_->slot;
+    impl_->slot = claim_slot(impl_->segment, impl_->self, {impl_->options.name, impl_->options.wait_for_ack},
+                             {.acked_seq = ack.seq - 1, .handled_generation = ack.handled_generation});
+    notice = "slot " + std::to_string(old_slot) + " of " + impl_->segment.path().string() +
+             " was freed while pid " + std::to_string(impl_->self.pid) +
+             " was alive (its slot lock was lost, e.g. a restore without file locks): claimed slot " +
+             std::to_string(impl_->slot) + " again";
+  }
   SlotRecord& slot = impl_->segment.mutable_slot(impl_->slot);
-  SNAPBUS_REQUIRE(slot.pid.load(std::memory_order_acquire) == static_cast<std::uint32_t>(::getpid()),
-                  "this process does not own slot " + std::to_string(impl_->slot) +
-                      " (after fork, call claim_after_fork first)");
   constexpr auto kRelaxed = std::memory_order_relaxed;
   slot.handled_generation.store(ack.handled_generation, kRelaxed);
   slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
@@ -92,23 +200,34 @@ void Subscriber::acknowledge(const Acknowledgement& ack) {
   // Release: the publisher acquires acked_seq and then reads the fields above.
   slot.acked_seq.store(ack.seq, std::memory_order_release);
   futex_wake_all(&slot.acked_seq);
+  impl_->notice = notice.value_or("");
+  return notice;
 }
+
+const std::string& Subscriber::last_notice() const noexcept { return impl_->notice; }
 
 void Subscriber::claim_after_fork() {
   if (impl_->self.pid == ::getpid()) return;
   const SlotRecord& parent = impl_->segment.slot(impl_->slot);
   const SlotBaseline inherited{parent.acked_seq.load(std::memory_order_acquire),
                                parent.handled_generation.load(std::memory_order_relaxed)};
+  // Our own open file description: the inherited one is the parent's, and so is its slot lock
+  // (closing our copy leaves the parent's lock alone; the parent still holds the description).
+  impl_->segment.reopen_descriptor();
   // Into locals first: if the claim fails (a full table), the next call must try again.
   const ProcessIdentity child = current_process();
   impl_->slot = claim_slot(impl_->segment, child, {impl_->options.name, impl_->options.wait_for_ack}, inherited);
   impl_->self = child;
+  if (impl_->monitor) {
+    try {
+      impl_->monitor->restart();
+    } catch (const Error& error) {
+      impl_->monitor.reset();
+      impl_->notice = std::string("cannot watch for the segment being replaced: ") + error.what();
+    }
+  }
 }
 
-bool Subscriber::publisher_alive() const {
-  const SegmentHeader& header = impl_->segment.header();
-  const auto pid = static_cast<pid_t>(header.publisher_pid.load(std::memory_order_acquire));
-  return process_alive({pid, header.publisher_start_time.load(std::memory_order_relaxed)});
-}
+bool Subscriber::publisher_alive() const { return publisher_lock_holder(impl_->segment.path()).has_value(); }
 
 }  // namespace snapbus

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "snapbus/error.h"
+#include "snapbus/publisher.h"
 #include "snapbus/segment.h"
 #include "state_json.h"
 #include "state_text.h"
@@ -44,8 +45,14 @@ StatusReport read_status(const std::filesystem::path& segment_path, const Config
   const SegmentHeader& header = segment->header();
   report.publisher.pid = static_cast<pid_t>(header.publisher_pid.load(std::memory_order_acquire));
   report.publisher.start_time = header.publisher_start_time.load(std::memory_order_acquire);
-  report.publisher_alive = report.publisher.pid != 0 && process_alive(report.publisher);
+  // The lock holder, not the recorded pid: a restored publisher has a new start time, and a dead
+  // one's pid may have been reused.
+  const std::optional<pid_t> holder = publisher_lock_holder(segment_path);
+  if (holder) report.publisher.pid = *holder;
+  report.publisher_alive = holder.has_value();
   report.slots = read_slots(*segment);
+  // A page that could not be read (a sparse file on a full filesystem, a truncation) read as zeros.
+  if (auto damage = segment->damage()) throw *damage;
   return report;
 }
 

@@ -84,7 +84,7 @@ class ChangePrinter {
 ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostream& out, std::ostream& err) {
   const std::filesystem::path& path = request.segment_path;
   FutexDeadline deadline;
-  if (request.timeout) deadline = FutexClock::now() + *request.timeout;
+  if (request.timeout) deadline = deadline_after(*request.timeout);
   auto finished = [&](const ChangePrinter& printer) {
     return (request.count && printer.printed() >= *request.count) || (deadline && FutexClock::now() >= *deadline);
   };

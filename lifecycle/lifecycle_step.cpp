@@ -49,7 +49,7 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
 
   // 1. Enough subscribers first, or nothing is published.
   if (options.join) {
-    result.joined = wait_for_subscribers(publisher.segment(), *options.join, FutexClock::now() + options.ack_timeout);
+    result.joined = wait_for_subscribers(publisher.segment(), *options.join, deadline_after(options.ack_timeout));
     if (!result.joined.reached) {
       result.outcome = StepOutcome::too_few_joined;
       result.final_state = publisher.state();
@@ -64,7 +64,7 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
   result.waited_for = count_waited_for(publisher.segment());
   observer.published(published, result.waited_for);
   const auto report_progress = [&observer](const AckProgress& progress) { observer.still_waiting(progress); };
-  result.report = publisher.wait_for_acks(published.seq, FutexClock::now() + options.ack_timeout,
+  result.report = publisher.wait_for_acks(published.seq, deadline_after(options.ack_timeout),
                                           options.progress_interval, report_progress);
 
   // 3. Move on only when all acked ok; otherwise the phase stays for the driver to report.

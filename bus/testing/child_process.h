@@ -39,6 +39,24 @@ inline constexpr bool kForkWithThreadsIsUnreliable =
     }                                                                                                \
   } while (false)
 
+// ThreadSanitizer keeps a forked child's copy of the parent's threads registered as running, while
+// glibc hands their stacks (and so their thread ids) to the threads the child starts: a child that
+// starts a thread of its own (a Subscriber claiming its slot starts one to watch its path) can
+// abort with "dup thread with used id", depending on the order the stack cache hands them out.
+inline constexpr bool kThreadsInForkedChildrenConfuseTsan =
+#if defined(__SANITIZE_THREAD__)
+    true;
+#else
+    false;
+#endif
+
+#define SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN()                                              \
+  do {                                                                                                \
+    if (::snapbus::testing::kThreadsInForkedChildrenConfuseTsan) {                                    \
+      GTEST_SKIP() << "ThreadSanitizer mistakes a forked child's new thread for a parent's (dup thread)"; \
+    }                                                                                                 \
+  } while (false)
+
 class ChildProcess {
  public:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}

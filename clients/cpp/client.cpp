@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "snapbus/catch_up.h"
 #include "snapbus/config.h"
 #include "snapbus/segment.h"
 
@@ -34,6 +35,19 @@ std::vector<Client*>& live_clients() {
   static std::vector<Client*> clients;
   return clients;
 }
+
+// The process's first look at the default segment, taken while the program starts (static
+// initialisation), so a Client made late, or attached late, still knows which restores this process
+// lived through (catch_up.h). A Client with another path takes its first look when constructed.
+const bool first_look_taken = [] {
+  try {
+    const Config config = config_from_environment();
+    static_cast<void>(first_look(config.segment_path, config.segment_group));
+  } catch (...) {
+    // A broken environment is reported when a Client is made; no look is taken then.
+  }
+  return true;
+}();
 
 std::uint16_t clamp_count(std::uint32_t count) {
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(count, std::numeric_limits<std::uint16_t>::max()));
@@ -61,6 +75,8 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
   if (options_.segment_path.empty()) options_.segment_path = config.segment_path;
   if (options_.name.empty()) options_.name = config.subscriber_name;
   segment_group_ = config.segment_group;
+  static_cast<void>(first_look_taken);
+  static_cast<void>(first_look(options_.segment_path, segment_group_));
   register_fork_handlers();
   {
     std::lock_guard lock(live_clients_mutex());
@@ -92,18 +108,24 @@ bool Client::try_attach() {
   if (subscriber_) return true;
   std::unique_ptr<Subscriber> subscriber;
   try {
-    subscriber = std::make_unique<Subscriber>(Subscriber::open(
-        options_.segment_path,
-        {.name = options_.name, .wait_for_ack = options_.wait_for_ack, .group = segment_group_}));
+    subscriber = std::make_unique<Subscriber>(Subscriber::open(options_.segment_path,
+                                                               {.name = options_.name,
+                                                                .wait_for_ack = options_.wait_for_ack,
+                                                                .group = segment_group_,
+                                                                .handled = handled_restores_}));
   } catch (const Error& error) {
     if (error.code() == Errc::not_found) return false;
     throw;
   }
-  // A process that joins now has nothing to catch up on: everything starts from the state its slot
-  // was claimed at; any change since has another seq and is handled like every other.
+  if (!subscriber->last_notice().empty()) report_notice(subscriber->last_notice());
+  // Everything starts from the state the slot was claimed at; any change since has another seq and
+  // is handled like every other. Restores this process lived through but has not handled (the
+  // catch-up rule) are due at once: the joined state counts as not yet handled.
   const StateSnapshot& now = subscriber->joined_state();
-  handled_seq_.store(now.seq, std::memory_order_release);
-  handled_generation_.store(now.generation, std::memory_order_release);
+  const std::uint64_t baseline = subscriber->baseline_generation();
+  handled_seq_.store(baseline < now.generation ? now.seq - 1 : now.seq, std::memory_order_release);
+  handled_generation_.store(baseline, std::memory_order_release);
+  handled_restores_ = HandledRestores{subscriber->identity(), baseline};
   before_snapshot_seq_ = now.phase == Phase::before_snapshot ? now.seq : 0;
   shutdown_done_ = now.phase == Phase::shutting_down;
   subscriber_ = std::move(subscriber);
@@ -127,7 +149,7 @@ std::optional<bool> Client::publisher_alive() const {
 bool Client::handle_change() {
   if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return false;
   std::lock_guard lock(mutex_);
-  if (!subscriber_) return false;
+  if (!subscriber_ || subscriber_->lost()) return false;  // the watcher detaches and re-attaches
   const StateSnapshot state = subscriber_->state();
   if (state.seq == handled_seq_.load(std::memory_order_relaxed)) return false;
 
@@ -140,6 +162,7 @@ bool Client::handle_change() {
     report += hooks_.run(HookPhase::after_restore, state);
     handled_generation = state.generation;
     handled_generation_.store(handled_generation, std::memory_order_release);
+    handled_restores_->generation = handled_generation;
   }
   if (state.phase == Phase::before_snapshot && before_snapshot_seq_ != state.seq) {
     report += hooks_.run(HookPhase::before_snapshot, state);
@@ -149,14 +172,34 @@ bool Client::handle_change() {
     report += hooks_.run(HookPhase::shutdown, state);
     shutdown_done_ = true;
   }
-  subscriber_->acknowledge({.seq = state.seq,
-                            .handled_generation = handled_generation,
-                            .outcome = report.failed == 0 ? AckOutcome::ok : AckOutcome::failed,
-                            .hooks_run = clamp_count(report.run),
-                            .hooks_failed = clamp_count(report.failed),
-                            .message = report.message()});
+  const std::optional<std::string> notice =
+      subscriber_->acknowledge({.seq = state.seq,
+                                .handled_generation = handled_generation,
+                                .outcome = report.failed == 0 ? AckOutcome::ok : AckOutcome::failed,
+                                .hooks_run = clamp_count(report.run),
+                                .hooks_failed = clamp_count(report.failed),
+                                .message = report.message()});
   handled_seq_.store(state.seq, std::memory_order_release);
+  if (notice) report_notice(*notice);
   return true;
+}
+
+// Caller holds mutex_. The old Subscriber is retired, not destroyed: check() on another thread may
+// have loaded its generation word's address a moment ago and must still be able to read it. Its
+// file is gone or broken, so its slot and mapping are worth nothing to anyone; they go with the
+// Client.
+void Client::detach_lost_segment(const std::string& reason) {
+  detached_generation_.store(handled_generation_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  generation_word_.store(&detached_generation_, std::memory_order_release);
+  attached_subscriber_.store(nullptr, std::memory_order_release);
+  retired_subscribers_.push_back(std::move(subscriber_));
+  report_watcher_error(Error(Errc::invalid_segment, reason + "; detached, and attaching to the segment the path "
+                                                             "names next (restores published there meanwhile "
+                                                             "are caught up on)"));
+}
+
+void Client::report_notice(const std::string& notice) {
+  std::cerr << "snapbus client (pid " << ::getpid() << "): " << notice << std::endl;
 }
 
 void Client::start() {
@@ -222,6 +265,11 @@ void Client::watch() {
         if (!try_attach()) {
           wait_until_segment_exists(options_.segment_path, FutexClock::now() + kSegmentWaitSlice);
         }
+        continue;
+      }
+      if (std::optional<std::string> lost = subscriber->lost()) {
+        std::lock_guard lock(mutex_);
+        if (subscriber_.get() == subscriber) detach_lost_segment(*lost);
         continue;
       }
       const std::uint32_t handled = handled_seq_.load(std::memory_order_relaxed);

@@ -8,12 +8,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "snapbus/catch_up.h"
 #include "snapbus/publisher.h"
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
@@ -310,6 +313,92 @@ TEST(ClientTest, AForkedChildClaimsItsOwnSlotAndRunsItsOwnHooks) {
                  release_child_pipe[0], release_child_pipe[1]}) {
     ::close(fd);
   }
+}
+
+// The catch-up rule: a process that looked before a restore was published, and attaches only
+// after it (no segment access then, no free slot, a late Client), still runs its hooks for it, and
+// the publisher waits for that ack.
+TEST(ClientTest, ALateAttachCatchesUpOnARestoreThisProcessLivedThrough) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  ASSERT_TRUE(first_look(path).has_value()) << "what the process saw at start-up";
+  const StateSnapshot restored = publisher.transition(Phase::after_restore);
+
+  Client client({.segment_path = path});
+  int restore_runs = 0;
+  client.after_restore("reseed", [&] { ++restore_runs; });
+  ASSERT_TRUE(client.attached());
+  const AckReport pending = publisher.wait_for_acks(restored.seq, FutexClock::now() + 50ms);
+  ASSERT_EQ(pending.entries.size(), 1U);
+  EXPECT_EQ(pending.entries[0].status, AckStatus::missing) << "the publisher waits for the catch-up";
+  EXPECT_TRUE(client.check());
+  EXPECT_EQ(restore_runs, 1);
+  EXPECT_EQ(client.handled_generation(), 1U);
+  const AckReport done = publisher.wait_for_acks(restored.seq, FutexClock::now() + kAckDeadline);
+  ASSERT_EQ(done.entries.size(), 1U);
+  EXPECT_EQ(done.entries[0].status, AckStatus::acked);
+}
+
+TEST(ClientTest, AProcessThatFirstLooksAfterARestoreRunsNoHooksForIt) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  publisher.transition(Phase::after_restore);
+  Client client({.segment_path = path});  // this process's first look at this path
+  int restore_runs = 0;
+  client.after_restore("reseed", [&] { ++restore_runs; });
+  EXPECT_FALSE(client.check());
+  EXPECT_FALSE(client.poll());
+  EXPECT_EQ(restore_runs, 0);
+  EXPECT_EQ(client.handled_generation(), 1U);
+}
+
+// The segment file is deleted under an attached client (a /tmp cleaner); a new publisher creates
+// a fresh one and publishes a restore. The watcher noticed the deletion (inotify), attaches to the
+// new file and runs the hooks: every restore in a file made after this process looked is due.
+TEST(ClientTest, ASegmentDeletedUnderTheWatcherIsReplacedAndItsRestoreRuns) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  std::optional<Publisher> publisher = Publisher::acquire({.path = path});
+  std::atomic<int> errors{0};
+  Client client({.segment_path = path, .on_watcher_error = [&](const Error&) { ++errors; }});
+  std::atomic<int> restore_runs{0};
+  client.after_restore("reseed", [&] { ++restore_runs; });
+  client.start();
+  ASSERT_TRUE(client.attached());
+  publisher.reset();
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_TRUE(eventually([&] { return !client.attached(); }, 5s)) << "the deletion went unnoticed";
+  EXPECT_TRUE(eventually([&] { return errors.load() == 1; }, 5s)) << "no message said what happened";
+
+  publisher.emplace(Publisher::acquire({.path = path}));
+  EXPECT_FALSE(publisher->took_over());
+  const StateSnapshot restored = publisher->transition(Phase::after_restore);
+  ASSERT_TRUE(eventually([&] { return restore_runs.load() == 1; }, 5s));
+  const AckReport report = publisher->wait_for_acks(restored.seq, FutexClock::now() + kAckDeadline);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+}
+
+// A segment truncated under a live client: the watcher detaches with an error naming the
+// truncation; the process lives, and the hot path stays safe to call.
+TEST(ClientTest, ASegmentTruncatedUnderTheClientDetachesItWithAnError) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  std::mutex errors_mutex;
+  std::string errors;
+  Client client({.segment_path = path, .on_watcher_error = [&](const Error& error) {
+                   std::lock_guard lock(errors_mutex);
+                   errors += error.what();
+                 }});
+  client.start();
+  ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+  ASSERT_TRUE(eventually([&] { return !client.attached(); }, 5s));
+  for (int i = 0; i < 1000; ++i) client.check();
+  std::lock_guard lock(errors_mutex);
+  EXPECT_NE(errors.find("was truncated to 0 bytes"), std::string::npos) << errors;
 }
 
 }  // namespace

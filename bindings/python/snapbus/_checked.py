@@ -42,6 +42,12 @@ def default_segment_path() -> str:
     return ffi.string(buf).decode()
 
 
+def first_look(path=None) -> None:
+    """Takes this process's first look at path (None: the default), once per path for the
+    process's life: which restores a late attach must still catch up on depends on it."""
+    _check(lib.snapbus_first_look(_path_arg(path)), f"look at segment {path or default_segment_path()}")
+
+
 def wait_for_segment(path=None, timeout_ms: int = -1) -> bool:
     """Blocks until a file exists at path (None: the default); False if timeout_ms passed."""
     status = lib.snapbus_wait_for_segment(_path_arg(path), timeout_ms)
@@ -62,14 +68,37 @@ class Subscriber:
         self.path = path
 
     @classmethod
-    def open(cls, path=None, name: str | None = None, wait_for_ack: bool = True) -> "Subscriber":
-        """Maps the segment at path (None: the default path) and claims a slot named name."""
+    def open(cls, path=None, name: str | None = None, wait_for_ack: bool = True,
+             handled: tuple[int, int, int, int] | None = None) -> "Subscriber":
+        """Maps the segment at path (None: the default path) and claims a slot named name.
+        handled: (device, inode, created_wall_ns, generation) this process handled last, or None."""
         out = ffi.new("snapbus_subscriber **")
         resolved = str(path) if path is not None else default_segment_path()
         name_arg = ffi.NULL if not name else name.encode()
-        _check(lib.snapbus_subscriber_open(resolved.encode(), name_arg, 1 if wait_for_ack else 0, out),
+        handled_arg = ffi.NULL
+        if handled is not None:
+            handled_arg = ffi.new("snapbus_handled *", {"device": handled[0], "inode": handled[1],
+                                                        "created_wall_ns": handled[2], "generation": handled[3]})
+        _check(lib.snapbus_subscriber_open_after(resolved.encode(), name_arg, 1 if wait_for_ack else 0,
+                                                 handled_arg, out),
                f"open segment {resolved}")
         return cls(out[0], resolved)
+
+    def baseline(self) -> tuple[int, int, int, int]:
+        """(device, inode, created_wall_ns, generation): this segment, and the generation whose
+        after-restore hooks count as run in this process."""
+        out = ffi.new("snapbus_handled *")
+        _check(lib.snapbus_subscriber_baseline(self._live(), out), f"read the baseline of {self.path}")
+        return (out.device, out.inode, out.created_wall_ns, out.generation)
+
+    def lost_reason(self) -> str | None:
+        """Why the segment is no longer the one at its path (deleted, replaced, truncated), or None."""
+        reason = lib.snapbus_subscriber_lost_reason(self._live())
+        return None if reason == ffi.NULL else ffi.string(reason).decode("utf-8", "replace")
+
+    def notice(self) -> str:
+        """What the last ack did on its own (a slot claimed again), "" if nothing."""
+        return ffi.string(lib.snapbus_subscriber_notice(self._live())).decode("utf-8", "replace")
 
     def _live(self):
         if self._handle is None:

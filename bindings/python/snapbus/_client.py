@@ -12,7 +12,7 @@ import os
 import threading
 
 from . import _config, _hot
-from ._checked import Subscriber, wait_for_segment, default_segment_path
+from ._checked import Subscriber, first_look, wait_for_segment, default_segment_path
 from ._errors import InvalidSegment, NotStarted, SegmentNotFound, SnapbusError
 from ._hooks import AFTER_RESTORE, BEFORE_SNAPSHOT, SHUTDOWN, HookList, RunReport
 from ._state import Phase, State
@@ -49,6 +49,8 @@ class _Client:
         # Per-process progress (client-semantics.md); plain ints read without the lock by guards.
         self.handled_seq = 0
         self.handled_generation = 0
+        # (device, inode, created_wall_ns, generation) handled last: where handled_generation holds.
+        self._handled: tuple[int, int, int, int] | None = None
         self._before_snapshot_seq = 0
         self._shutdown_done = False
 
@@ -71,8 +73,9 @@ class _Client:
         return self._segment or default_segment_path()
 
     def _attach(self, stop: threading.Event | None = None) -> None:
-        """Opens the segment and starts from its current state (nothing to catch up on)."""
-        sub = Subscriber.open(self._segment, self._name, self._wait_for_ack)
+        """Opens the segment and starts from the state its slot was claimed at. Restores this
+        process lived through but has not handled are due at once (client-semantics.md)."""
+        sub = Subscriber.open(self._segment, self._name, self._wait_for_ack, self._handled)
         with self._lock:
             if stop is not None and stop.is_set():
                 sub.close()  # stop() ran while this watcher was opening the segment
@@ -81,18 +84,36 @@ class _Client:
             # watcher handles and acknowledges it like any other.
             try:
                 state = sub.joined_state()
+                baseline = sub.baseline()
+                notice = sub.notice()
             except SnapbusError:
                 sub.close()
                 raise
-            self.handled_seq = state.seq
-            self.handled_generation = state.generation
+            due = baseline[3] < state.generation
+            self.handled_seq = (state.seq - 1) & 0xFFFFFFFF if due else state.seq
+            self.handled_generation = baseline[3]
+            self._handled = baseline
             self._before_snapshot_seq = state.seq
             self._shutdown_done = state.phase == Phase.SHUTTING_DOWN
             self._sub = sub
             _hot.attach(sub.generation_buffer())
-        log.info("snapbus: attached to %s (pid %d, phase %s, generation %d)",
-                 sub.path, os.getpid(), getattr(state.phase, "name", state.phase), state.generation)
+        if notice:
+            log.warning("snapbus: %s", notice)
+        log.info("snapbus: attached to %s (pid %d, phase %s, generation %d%s)",
+                 sub.path, os.getpid(), getattr(state.phase, "name", state.phase), state.generation,
+                 f"; catching up from generation {baseline[3]}" if due else "")
         self._notify(state)
+
+    def _detach_lost(self, sub: Subscriber, reason: str) -> None:
+        """The segment was deleted, replaced or truncated: let it go; the watcher attaches to
+        whatever the path names next and catches up on restores published there meanwhile."""
+        with self._lock, self._sub_lock:
+            if self._sub is not sub:
+                return
+            _hot.detach()
+            self._sub = None
+            sub.close()
+        log.error("snapbus: %s; detached, and attaching to the segment the path names next", reason)
 
     def start(self, segment=None, name=None, wait_for_ack=None, *, quiet=False) -> None:
         with self._lock:
@@ -100,6 +121,7 @@ class _Client:
                 return
             if segment is not None:
                 self._segment = str(segment)
+                _take_first_look(self._segment)
             self._name = name or self._name or _config.subscriber_name()
             if wait_for_ack is not None:
                 self._wait_for_ack = bool(wait_for_ack)
@@ -170,6 +192,8 @@ class _Client:
             sub = self._sub
             if sub is None:
                 return None
+            if sub.lost_reason() is not None:
+                return None  # the watcher detaches and attaches to the new segment
             state = sub.read_state()
             if state.seq == self.handled_seq:
                 return state
@@ -179,6 +203,8 @@ class _Client:
                 if state.generation > self.handled_generation:
                     report.merge(self.after_restore.run())
                     self.handled_generation = state.generation
+                    if self._handled is not None:
+                        self._handled = self._handled[:3] + (state.generation,)
                 if state.phase == Phase.BEFORE_SNAPSHOT and self._before_snapshot_seq != state.seq:
                     report.merge(self.before_snapshot.run())
                     self._before_snapshot_seq = state.seq
@@ -187,12 +213,16 @@ class _Client:
                     self._shutdown_done = True
             finally:
                 self._running_hooks.active = False
+            notice = ""
             try:
                 sub.ack(state.seq, self.handled_generation, ok=not report.failures, hooks_run=report.run,
                         hooks_failed=report.failed, message="; ".join(report.failures))
+                notice = sub.notice()
             except SnapbusError as error:
                 log.error("snapbus: cannot acknowledge seq %d: %s", state.seq, error)
             self.handled_seq = state.seq
+        if notice:
+            log.warning("snapbus: %s", notice)
         log.debug("snapbus: pid %d handled seq %d (%s): %d hooks, %d failed", os.getpid(), state.seq,
                   getattr(state.phase, "name", state.phase), report.run, report.failed)
         self._notify(state)
@@ -223,6 +253,10 @@ class _Client:
                 sub = self._sub
                 if sub is None:
                     self._wait_and_attach(stop)
+                    continue
+                reason = sub.lost_reason()
+                if reason is not None:
+                    self._detach_lost(sub, reason)
                     continue
                 self.catch_up()
                 sub.wait(self.handled_seq, _WAIT_SLICE_MS)
@@ -329,6 +363,16 @@ def _resolve(future: asyncio.Future, state: State) -> None:
         future.set_result(state)
 
 
+def _take_first_look(path=None) -> None:
+    # Which restores this process lived through is judged from its first look at the segment
+    # (client-semantics.md), so the default one is taken at import, as early as the app allows.
+    try:
+        first_look(path)
+    except SnapbusError as error:
+        log.debug("snapbus: first look at %s: %s", path or "the default segment", error)
+
+
+_take_first_look()
 CLIENT = _Client()
 os.register_at_fork(before=CLIENT.before_fork, after_in_parent=CLIENT.after_fork_parent,
                     after_in_child=CLIENT.after_fork_child)

@@ -32,6 +32,10 @@ enum class FutexResult {
   interrupted,    // a signal handler ran
 };
 
+// now() + timeout, saturated at a year from now: a user's "--timeout-ms 9223372036854775807" means
+// "a very long time", never a deadline that overflowed into the past. Negative counts as zero.
+FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcept;
+
 // Sleeps while *word == expected, until woken, the deadline passes, or a signal arrives.
 // A read-only mapping is fine: the kernel only reads the word.
 FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected,

@@ -8,7 +8,8 @@
 //
 // Exclusive by flock on "<path>.lock": the kernel drops it when the holder dies, so a new
 // publisher takes a dead one's segment over in place (same inode), and subscribers that already
-// mapped it carry on. A live holder makes acquire() fail with Errc::busy naming its pid.
+// mapped it carry on. A live holder makes acquire() fail with Errc::busy naming the pid that holds
+// the lock (publisher_lock_holder), never a pid merely recorded in the segment.
 #pragma once
 
 #include <sys/types.h>
@@ -41,9 +42,9 @@ enum class AckStatus {
   acked,    // acked the seq with outcome ok
   failed,   // acked the seq with outcome failed; message says which hooks and why
   missing,  // alive, but did not ack before the deadline
-  died,     // the process died before acking; its slot was reaped
-  left,     // the process runs another program now (exec after fork): not a subscriber any more,
-            // so not a failure; its slot was reaped
+  died,     // the process died after the change and before acking; its slot was reaped
+  left,     // the process runs on without its slot lock (it exec'd another program after fork):
+            // not a subscriber any more, so not a failure; its slot was reaped
 };
 std::string ack_status_name(AckStatus status);
 
@@ -71,6 +72,11 @@ struct AckProgress {
 };
 using AckProgressCallback = std::function<void(const AckProgress&)>;
 
+// The pid holding the publisher lock of the segment at `segment_path`, or nullopt when no
+// process holds it (no publisher is running). Asks the kernel (F_OFD_GETLK on "<path>.lock"), so
+// it holds across a checkpoint/restore that keeps locks, whatever /proc says of start times.
+std::optional<pid_t> publisher_lock_holder(const std::filesystem::path& segment_path);
+
 class Publisher {
  public:
   static Publisher acquire(const PublisherOptions& options);
@@ -84,14 +90,20 @@ class Publisher {
   const Segment& segment() const noexcept;
   StateSnapshot state() const;
 
-  // Moves to `phase` and wakes every waiter. Entering after_restore increments the generation,
+  // Frees the slots of processes that are gone (their slot locks are free). transition() calls it
+  // first, so a process that exited before a change is never waited for or reported.
+  std::vector<SlotInfo> reap_departed();
+
+  // Moves to `phase` and wakes every waiter. Slots of departed processes are reaped first. Entering after_restore increments the generation,
   // draws a fresh 128-bit restore id (getrandom) and stamps the restore times; entering
   // before_snapshot stamps the snapshot times. Any phase may follow any other: the caller (CLI,
   // adapter) owns the order.
   StateSnapshot transition(Phase phase);
 
   // Waits until every live slot that asked to be waited for has acked `seq`, a process dies, or
-  // the deadline passes. Dead processes are reaped, never waited on. Entries are in slot order.
+  // the deadline passes. Dead processes are reaped, never waited on; one that died after the
+  // change without acking is reported as died, by name. Slots claimed during the wait (a process
+  // that catches up on this change) are waited for too. Entries are in slot order.
   AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline);
   // The same wait, calling `on_progress` every `progress_interval` while some slot is pending.
   // One wait keeps every settled entry to the end, so a caller showing progress needs no slices.

@@ -6,11 +6,14 @@
 //   // no segment yet? block (inotify, no polling) until a publisher creates it:
 //   if (snapbus::wait_until_segment_exists(path, deadline)) { ... }
 //
-// The file is a regular file mapped MAP_SHARED through Boost.Interprocess, never /dev/shm (Lambda
-// has none). Opening refuses anything that is not a snapbus segment of this layout, owned by us
-// and closed to others: a symlink, a directory, another user's file, a mode open to others, a
-// truncated file, a foreign magic, another layout version, or offsets outside the file. Each is an
-// Error with a sentence naming the path and the problem.
+// The file is a regular file mapped MAP_SHARED, never /dev/shm (Lambda has none). Opening never
+// blocks (O_NONBLOCK: a FIFO at the path is refused at once) and refuses anything that is not a
+// snapbus segment of this layout, owned by us and closed to others: a symlink, a directory, a
+// FIFO, another user's file, a mode open to others, a truncated file, a foreign magic, another
+// layout version, or offsets outside the file. Each is an Error with a sentence naming the path
+// and the problem. The size is checked (fstat) before any page is touched, creation reserves
+// every block (a full filesystem is an error, not a later SIGBUS), and a file truncated under a
+// live mapping reads as zeros instead of killing the process (see damage()).
 #pragma once
 
 #include <sys/stat.h>
@@ -51,11 +54,6 @@ std::optional<Error> check_header(std::span<const std::byte> header_bytes, std::
 std::optional<Error> check_file_status(const struct stat& status, const std::filesystem::path& path,
                                        std::optional<gid_t> group);
 
-// Whether /proc/<pid>/maps lists a mapping of the file with this device and inode. On overlayfs
-// the listed inode may be the underlying one, not the one stat() gives: see
-// Segment::mappings_visible().
-bool process_maps_file(pid_t pid, dev_t device, ino_t inode);
-
 class Segment {
  public:
   // Maps an existing segment. Errc::not_found when there is none.
@@ -77,9 +75,17 @@ class Segment {
   // Device and inode of the mapped file: a different pair at path() means it was replaced.
   dev_t device() const noexcept;
   ino_t inode() const noexcept;
-  // Whether this process's own mapping of the segment shows in /proc/self/maps under device() and
-  // inode(): only then can process_maps_file() tell whether another process still maps it.
-  bool mappings_visible() const noexcept;
+  // The open file description the mapping was made from, kept open (O_CLOEXEC) while mapped:
+  // subscribers hold their slot locks on it (slot_table.h).
+  int descriptor() const noexcept;
+  // Replaces descriptor() with a new open file description of the same file: a forked child
+  // shares its parent's, and with it the parent's slot lock, until it calls this.
+  void reopen_descriptor();
+  // Why this mapping can no longer be trusted: an access faulted (SIGBUS caught: the file shrank
+  // or a block could not be allocated), or fstat shows the file shorter than the segment. Then
+  // both views are already private zero pages, so reading them is safe but meaningless: detach.
+  // nullopt while the segment is whole. One fstat.
+  std::optional<Error> damage() const;
 
   const SegmentHeader& header() const noexcept;
   const StateRecord& state() const noexcept;

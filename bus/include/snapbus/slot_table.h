@@ -4,8 +4,14 @@
 //                                    {.name = "worker-1"}, {.acked_seq = now.seq});
 //   for (const snapbus::SlotInfo& slot : snapbus::read_slots(segment)) print(slot);
 //
-// A slot belongs to the process whose pid is in its claim word; start_time (from /proc) tells a
-// reused pid apart, so a dead process's slot is recognised and freed instead of waited on.
+// Ownership and liveness are the kernel's word, not /proc's: the owner of slot i holds an open
+// file description lock (F_OFD_SETLK, write) on byte i of the segment file, through the
+// segment's O_CLOEXEC descriptor. The kernel drops it when the process dies (however: os._exit,
+// exit() without destructors, SIGKILL) or execs, and keeps it across a checkpoint/restore that
+// restores file locks (a Firecracker snapshot; CRIU with --file-locks) whatever happens to pids and
+// start times. A claimer takes the lock before it writes the pid; a reaper takes the lock before
+// it clears one, so a slot whose lock nobody holds belongs to a process that is gone, and a live
+// owner's slot can never be reaped. The pid and start time in the slot only name the owner.
 #pragma once
 
 #include <sys/types.h>
@@ -34,10 +40,9 @@ std::optional<std::uint64_t> process_start_time(pid_t pid);
 // checks the pid alone. Zombies count as dead.
 bool process_alive(const ProcessIdentity& process);
 
-// Whether `pid` still maps `segment`. A child that exec'd another program after fork keeps its pid
-// and start time, but not the mapping, and will never ack. True when it cannot be told (another
-// user's process, or a filesystem whose /proc/<pid>/maps does not show the inode stat() gives).
-bool still_maps(const Segment& segment, pid_t pid);
+// Whether slot `index` has a live owner: its lock is held (by another open file description, or
+// the slot names this very process). One fcntl.
+bool slot_held(const Segment& segment, std::uint32_t index);
 
 struct SlotClaim {
   std::string name;
@@ -48,7 +53,10 @@ struct SlotClaim {
 struct SlotInfo {
   std::uint32_t index = 0;
   ProcessIdentity owner;
-  bool alive = false;  // running, and still mapping this segment
+  bool alive = false;  // its owner holds the slot lock
+  // For reaped slots: the pid still runs with the recorded start time but holds no lock, so the
+  // process itself went on without the bus (it exec'd another program): it left, it did not die.
+  bool still_running = false;
   bool wait_for_ack = false;
   std::string name;
   std::uint32_t acked_seq = 0;
@@ -67,23 +75,26 @@ struct SlotBaseline {
   std::uint64_t handled_generation = 0;
 };
 
-// Claims a free slot (or, when none is free, the slot of a dead process) for `self`.
-// Errc::no_free_slot when every slot belongs to a live process.
+// Claims a free slot (or, when none is free, the slot of a dead process) for `self`, locking it
+// through segment.descriptor(). Errc::no_free_slot when every slot belongs to a live process.
 std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const SlotClaim& claim,
                          const SlotBaseline& baseline);
 
-// Frees a slot if `self` still owns it. Never touches another process's slot.
+// Frees a slot if `self` still owns it, then drops its lock. Never touches another process's slot.
 void release_slot(Segment& segment, std::uint32_t index, const ProcessIdentity& self) noexcept;
 
 enum class Liveness {
-  check,  // read /proc for each owner (a file read per slot: microseconds each)
+  check,  // ask the kernel whether each slot's lock is held (one fcntl per slot)
   skip,   // leave SlotInfo::alive true; for hot loops that check liveness separately
 };
 
 // Copies every claimed slot (pid != 0).
 std::vector<SlotInfo> read_slots(const Segment& segment, Liveness liveness = Liveness::check);
 
-// Publisher only: frees the slots of dead processes. Returns what was reaped, as it was.
+// Frees slot `index` if its owner is gone (nobody holds its lock): returns the slot as it was.
+// Needs a writable segment (publisher or subscriber access).
+std::optional<SlotInfo> reap_slot_if_departed(Segment& segment, std::uint32_t index);
+// Frees the slots of every departed owner. Returns what was reaped, as it was.
 std::vector<SlotInfo> reap_dead_slots(Segment& segment);
 
 }  // namespace snapbus

@@ -81,6 +81,15 @@ typedef struct snapbus_state {
 
 typedef struct snapbus_subscriber snapbus_subscriber;
 
+/* What a process has handled and in which segment file (device, inode, creation time): the
+ * catch-up rule of docs/client-semantics.md decides from it which restores are still due. */
+typedef struct snapbus_handled {
+  uint64_t device;
+  uint64_t inode;
+  uint64_t created_wall_ns;
+  uint64_t generation;
+} snapbus_handled;
+
 int snapbus_abi_version(void);
 
 /* The message of this thread's last failed call ("" if none). Valid until the next failing call. */
@@ -104,6 +113,19 @@ int snapbus_wait_for_segment(const char* path, int64_t timeout_ms);
  * the process's comm). wait_for_ack != 0 makes the publisher wait for this process's acks. */
 int snapbus_subscriber_open(const char* path, const char* name, int wait_for_ack,
                             snapbus_subscriber** out);
+/* Like snapbus_subscriber_open, for a process re-attaching: handled (NULL: nothing yet) says what
+ * it has handled where. Restores it has not handled and that were published after its first look
+ * are due: snapbus_subscriber_baseline tells from which generation on. */
+int snapbus_subscriber_open_after(const char* path, const char* name, int wait_for_ack,
+                                  const snapbus_handled* handled, snapbus_subscriber** out);
+/* The attached segment's identity and the generation whose after-restore hooks count as run in
+ * this process (they are due when the joined state's generation is above it). */
+int snapbus_subscriber_baseline(const snapbus_subscriber* sub, snapbus_handled* out);
+/* Takes this process's first look at path (NULL: the default path), once per path for the
+ * process's life: call it at start-up, so a late attach still knows which restores it lived
+ * through. */
+int snapbus_first_look(const char* path);
+
 /* Frees the slot (if this process owns it) and unmaps. NULL is ignored. */
 void snapbus_subscriber_close(snapbus_subscriber* sub);
 
@@ -127,6 +149,13 @@ int snapbus_subscriber_wait(const snapbus_subscriber* sub, uint32_t seen_seq, in
 /* Wakes every waiter on seq (used to stop a watcher thread). */
 int snapbus_subscriber_wake(const snapbus_subscriber* sub);
 
+/* Why the segment is no longer the one at its path (deleted, replaced, truncated); NULL while it
+ * is. Valid until close. Detach (close) and open again. */
+const char* snapbus_subscriber_lost_reason(const snapbus_subscriber* sub);
+/* What the last ack did on its own ("" if nothing): a slot lost while this process lived (or after
+ * a fork) is claimed again, and this sentence says so. Valid until the next ack or close. */
+const char* snapbus_subscriber_notice(const snapbus_subscriber* sub);
+
 /* Acknowledges seq in this process's slot. outcome is a snapbus_ack_outcome; message (may be NULL)
  * names failed hooks and their errors and is truncated to fit the slot. */
 int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handled_generation,
@@ -136,7 +165,7 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
 /* Call in a forked child: claims a fresh slot for the child; the parent keeps its own. */
 int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub);
 
-/* *alive = 1 if the publisher recorded in the segment is running, else 0. */
+/* *alive = 1 if a publisher holds the segment's publisher lock, else 0. */
 int snapbus_subscriber_publisher_alive(const snapbus_subscriber* sub, int* alive);
 
 #ifdef __cplusplus

@@ -2,7 +2,7 @@
 //
 //   auto sub = snapbus::Subscriber::open("/tmp/snapbus.seg", {.name = "worker"});
 //   std::uint64_t gen = sub.generation();          // one acquire load
-//   std::uint32_t seen = sub.seq();
+//   std::uint32_t seen = sub.joined_state().seq;   // not seq(): a change may follow the claim at once
 //   if (sub.wait_for_change(seen, deadline) == snapbus::FutexResult::woken) {
 //     snapbus::StateSnapshot now = sub.state();
 //     ... run hooks ...
@@ -11,7 +11,11 @@
 //   }
 //
 // The state is mapped read-only: a subscriber can never fake a phase change. It writes only its
-// own slot. This is the mechanism; hook registries and watcher threads live in the clients.
+// own slot, and holds that slot's lock for as long as it lives (slot_table.h): the publisher's
+// proof that it is alive. A background thread watches the segment's path (inotify): when the file
+// is deleted, replaced or truncated, lost() says so and wait_for_change() returns at once, so a
+// client can re-attach. This is the mechanism; hook registries and watcher threads live in the
+// clients.
 #pragma once
 
 #include <sys/types.h>
@@ -20,8 +24,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "snapbus/catch_up.h"
 #include "snapbus/futex.h"
 #include "snapbus/layout.h"
 #include "snapbus/segment.h"
@@ -34,6 +40,9 @@ struct SubscriberOptions {
   std::string name;           // shown by `snapbus status`; empty: the process's comm
   bool wait_for_ack = true;   // the publisher waits for this process's acks
   std::optional<gid_t> group;
+  // What this process has handled so far (a client re-attaching); nullopt: nothing yet. Decides,
+  // with the process's first look (catch_up.h), which restores are still due here.
+  std::optional<HandledRestores> handled;
 };
 
 struct Acknowledgement {
@@ -49,6 +58,8 @@ class Subscriber {
  public:
   // Maps the segment and claims a slot. Errc::not_found if there is no segment (see
   // wait_until_segment_exists), Errc::no_free_slot if every slot is taken by a live process.
+  // When restores are due (baseline_generation() below the generation), the slot is claimed as
+  // not having acked the current seq, so a waiting publisher waits for this process to catch up.
   static Subscriber open(const std::filesystem::path& path, const SubscriberOptions& options);
 
   Subscriber(Subscriber&&) noexcept;
@@ -65,23 +76,40 @@ class Subscriber {
   // The state this process's slot was claimed at: a client's baseline. Changes after it show as a
   // seq other than joined_state().seq, so none can slip between joining and a client's first read.
   const StateSnapshot& joined_state() const noexcept;
+  // The generation whose after-restore hooks count as run here (catch_up.h): they are due for
+  // joined_state() when its generation is above this.
+  std::uint64_t baseline_generation() const noexcept;
+  SegmentIdentity identity() const;
   std::uint32_t slot_index() const noexcept;
   const Segment& segment() const noexcept;
 
+  // Why this segment is no longer the one at the path (deleted, replaced, truncated); nullopt while
+  // it is. Once set, it stays: detach, and attach to whatever the path names now.
+  std::optional<std::string> lost() const;
+  // The same as a C string (nullptr while not lost), valid until the Subscriber is destroyed.
+  const char* lost_reason_text() const noexcept;
+
   // Sleeps while seq() == seen_seq, until the deadline or a signal. Spurious wakes are possible.
+  // Returns at once (interrupted) once the segment is lost().
   FutexResult wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline) const;
   // Wakes waiters on seq, in this process and others; they re-read and, seeing no change, sleep
   // again. Used to stop a watcher thread blocked in wait_for_change.
   void wake_waiters() const;
 
   // Writes the ack into this process's slot, then releases acked_seq and wakes the publisher.
-  void acknowledge(const Acknowledgement& ack);
+  // A slot lost while this process lives (freed under it, or a fork that never claimed its own)
+  // is claimed again first; the returned sentence says so, for the client to log. nullopt
+  // otherwise.
+  std::optional<std::string> acknowledge(const Acknowledgement& ack);
+  // The notice of the last acknowledge() (or open()), "" if none.
+  const std::string& last_notice() const noexcept;
 
-  // In a forked child: claim a fresh slot for this process (the parent keeps its own). Idempotent
-  // in the process that owns the slot.
+  // In a forked child: open the segment file afresh (the inherited descriptor carries the
+  // parent's slot lock) and claim a fresh slot for this process (the parent keeps its own).
+  // Idempotent in the process that owns the slot.
   void claim_after_fork();
 
-  // Whether the publisher recorded in the header is still running.
+  // Whether a publisher holds the segment's publisher lock (publisher_lock_holder).
   bool publisher_alive() const;
 
   struct Impl;

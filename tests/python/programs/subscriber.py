@@ -23,6 +23,8 @@ def main() -> None:
     parser.add_argument("--guard-threads", type=int, default=0,
                         help="threads calling snapbus.check() in a loop, racing the watcher")
     parser.add_argument("--lifetime", type=float, default=60.0)
+    parser.add_argument("--may-start-detached", action="store_true",
+                        help="carry on without a slot (none free yet); the watcher attaches later")
     args = parser.parse_args()
 
     def record(phase: str, name: str) -> None:
@@ -48,7 +50,7 @@ def main() -> None:
         snapbus.before_snapshot(make_hook("before-snapshot", name), name=name)
         snapbus.after_restore(make_hook("after-restore", name), name=name)
         snapbus.on_shutdown(make_hook("shutdown", name), name=name)
-    if not snapbus.state().attached:
+    if not snapbus.state().attached and not args.may_start_detached:
         raise SystemExit("subscriber: not attached to " + snapbus.segment_path())
 
     for _ in range(args.fork):

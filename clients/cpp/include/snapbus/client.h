@@ -19,7 +19,11 @@
 //
 // No segment yet: the watcher waits for the publisher to create it (inotify) and attaches then; a
 // process without a watcher calls try_attach() itself (check() and poll() never attach, so they
-// stay one load). fork(): the child claims its own slot and, if the parent had a watcher, starts
+// stay one load). A segment deleted, replaced or truncated under the process: the watcher is
+// woken (inotify), detaches with a message and attaches to whatever the path names next.
+// Catching up (docs/client-semantics.md): after-restore hooks run for a restore if and only if
+// this process existed before it was published and has not handled it, however late it attaches
+// (the first look at the default segment is taken while the program starts). fork(): the child claims its own slot and, if the parent had a watcher, starts
 // its own; hooks already running in another thread finish before fork() proceeds. A child that
 // then execs another program is reported by the publisher as having left, not waited for.
 // A hook must not construct or destroy a Client: fork() takes the same locks in the other order.
@@ -37,7 +41,9 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "snapbus/catch_up.h"
 #include "snapbus/error.h"
 #include "snapbus/hook_registry.h"
 #include "snapbus/seqlock.h"
@@ -50,7 +56,8 @@ struct ClientOptions {
   std::string name;                    // empty: SNAPBUS_NAME, else the process's comm
   bool wait_for_ack = true;            // the publisher waits for this process's acks
   // Called on the watcher thread when it cannot read the segment or ack (it retries a second
-  // later). Unset: one line on stderr.
+  // later), or detaches from a segment that was deleted, replaced or truncated. Unset: one line on
+  // stderr.
   std::function<void(const Error& error)> on_watcher_error;
 };
 
@@ -128,8 +135,10 @@ class Client {
   }
 
   bool handle_change();
+  void detach_lost_segment(const std::string& reason);
   void watch();
   void report_watcher_error(const Error& error);
+  static void report_notice(const std::string& notice);
   void wait_before_retry();
   void start_watcher_thread();
 
@@ -149,13 +158,16 @@ class Client {
   // the change already handled.
   mutable std::mutex mutex_;
   std::unique_ptr<Subscriber> subscriber_;
+  std::vector<std::unique_ptr<Subscriber>> retired_subscribers_;  // see detach_lost_segment
+  std::optional<HandledRestores> handled_restores_;  // what was handled, in which segment
   std::uint32_t before_snapshot_seq_ = 0;
   bool shutdown_done_ = false;
   // Written under mutex_, read without it by check(), poll() and the watcher.
   std::atomic<std::uint32_t> handled_seq_{0};
   std::atomic<std::uint64_t> handled_generation_{0};
   std::atomic<const Subscriber*> attached_subscriber_{nullptr};
-  // Points at detached_generation_ (always 0) until attached, so check() needs no branch.
+  // Points at detached_generation_ while detached, so check() needs no branch: 0 before the first
+  // attach, the handled generation after a lost segment (so check() stays one load meanwhile).
   std::atomic<std::uint64_t> detached_generation_{0};
   std::atomic<const std::atomic<std::uint64_t>*> generation_word_{&detached_generation_};
   // The thread running hooks now: a hook that calls check() must not wait for itself.

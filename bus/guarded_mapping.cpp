@@ -1,0 +1,149 @@
+#include "guarded_mapping.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "snapbus/error.h"
+
+namespace snapbus {
+namespace {
+
+// The live views, read by the signal handler without locks: a view is published by storing its
+// length, then its start (release); the handler reads the start first (acquire). Few processes
+// hold more than a handful of segments; a process that maps more is refused, never left unguarded.
+struct GuardedRange {
+  std::atomic<std::uintptr_t> start{0};
+  std::atomic<std::size_t> length{0};
+  std::atomic<bool> broken{false};
+};
+constexpr int kMaxGuardedRanges = 256;
+GuardedRange guarded_ranges[kMaxGuardedRanges];
+std::mutex registry_mutex;  // serialises registration only; the handler never takes it
+struct sigaction previous_sigbus {};
+
+// Private zero pages over the view, in place: the faulting instruction is retried and reads 0.
+void replace_with_zero_pages(GuardedRange& range) noexcept {
+  const std::uintptr_t start = range.start.load(std::memory_order_acquire);
+  if (start == 0) return;
+  ::mmap(reinterpret_cast<void*>(start), range.length.load(std::memory_order_relaxed), PROT_READ | PROT_WRITE,
+         MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  range.broken.store(true, std::memory_order_release);
+}
+
+void on_sigbus(int signal, siginfo_t* info, void* context) {
+  const auto address = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  for (GuardedRange& range : guarded_ranges) {
+    const std::uintptr_t start = range.start.load(std::memory_order_acquire);
+    if (start != 0 && address >= start && address - start < range.length.load(std::memory_order_relaxed)) {
+      const int saved_errno = errno;
+      replace_with_zero_pages(range);
+      errno = saved_errno;
+      return;
+    }
+  }
+  // Not ours: behave as if we had never been installed.
+  if ((previous_sigbus.sa_flags & SA_SIGINFO) != 0 && previous_sigbus.sa_sigaction != nullptr) {
+    previous_sigbus.sa_sigaction(signal, info, context);
+  } else if (previous_sigbus.sa_handler != SIG_DFL && previous_sigbus.sa_handler != SIG_IGN) {
+    previous_sigbus.sa_handler(signal);
+  } else {
+    // Back to the default action; returning re-runs the faulting access, which now kills.
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    ::sigaction(SIGBUS, &default_action, nullptr);
+  }
+}
+
+void install_handler_once() {
+  static std::once_flag installed;
+  std::call_once(installed, [] {
+    struct sigaction action {};
+    action.sa_sigaction = &on_sigbus;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    if (::sigaction(SIGBUS, &action, &previous_sigbus) != 0) throw_system_error(errno, "install SIGBUS handler");
+  });
+}
+
+int register_range(void* address, std::size_t length) {
+  std::lock_guard lock(registry_mutex);
+  for (int i = 0; i < kMaxGuardedRanges; ++i) {
+    GuardedRange& range = guarded_ranges[i];
+    if (range.start.load(std::memory_order_relaxed) != 0) continue;
+    range.broken.store(false, std::memory_order_relaxed);
+    range.length.store(length, std::memory_order_relaxed);
+    range.start.store(reinterpret_cast<std::uintptr_t>(address), std::memory_order_release);
+    return i;
+  }
+  throw Error(Errc::system, "more than " + std::to_string(kMaxGuardedRanges) +
+                                " segment mappings in one process; close some before opening more");
+}
+
+void unregister_range(int index) noexcept {
+  std::lock_guard lock(registry_mutex);
+  guarded_ranges[index].start.store(0, std::memory_order_release);
+}
+
+}  // namespace
+
+GuardedMapping::GuardedMapping(int fd, off_t offset, std::size_t length, int protection) {
+  install_handler_once();
+  void* address = ::mmap(nullptr, length, protection, MAP_SHARED, fd, offset);
+  if (address == MAP_FAILED) throw_system_error(errno, "mmap " + std::to_string(length) + " bytes");
+  try {
+    registry_index_ = register_range(address, length);
+  } catch (...) {
+    ::munmap(address, length);
+    throw;
+  }
+  address_ = address;
+  length_ = length;
+}
+
+GuardedMapping::GuardedMapping(GuardedMapping&& other) noexcept
+    : address_(other.address_), length_(other.length_), registry_index_(other.registry_index_) {
+  other.address_ = nullptr;
+  other.length_ = 0;
+  other.registry_index_ = -1;
+}
+
+GuardedMapping& GuardedMapping::operator=(GuardedMapping&& other) noexcept {
+  if (this != &other) {
+    release();
+    address_ = other.address_;
+    length_ = other.length_;
+    registry_index_ = other.registry_index_;
+    other.address_ = nullptr;
+    other.length_ = 0;
+    other.registry_index_ = -1;
+  }
+  return *this;
+}
+
+GuardedMapping::~GuardedMapping() { release(); }
+
+void GuardedMapping::release() noexcept {
+  if (address_ == nullptr) return;
+  // Unregister first: a fault on these addresses after the unmap is a bug, never ours to hide.
+  unregister_range(registry_index_);
+  ::munmap(address_, length_);
+  address_ = nullptr;
+  registry_index_ = -1;
+}
+
+bool GuardedMapping::broken() const noexcept {
+  return registry_index_ >= 0 && guarded_ranges[registry_index_].broken.load(std::memory_order_acquire);
+}
+
+void GuardedMapping::abandon() noexcept {
+  if (registry_index_ >= 0) replace_with_zero_pages(guarded_ranges[registry_index_]);
+}
+
+}  // namespace snapbus

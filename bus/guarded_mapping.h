@@ -1,0 +1,52 @@
+// A MAP_SHARED view of part of a file that survives the file shrinking under it.
+//
+//   GuardedMapping head(fd, 0, 4096, PROT_READ);
+//   auto* header = static_cast<const SegmentHeader*>(head.address());
+//   ... // someone truncates the file: the next access reads zeros instead of raising SIGBUS
+//   if (head.broken()) { /* detach with an error */ }
+//
+// Touching a page of a shared file mapping that lies past the end of the file (the file was
+// truncated), or whose block cannot be allocated (a sparse file on a full filesystem), raises
+// SIGBUS and kills the process. Segment files are ours, but anyone with the same uid can shrink
+// one, and the hot path (one load of the generation word) cannot afford an fstat per access. So a
+// process-wide SIGBUS handler, installed on the first mapping, looks the faulting address up among
+// the live GuardedMappings: inside one, it puts private zero pages over that whole view (the
+// faulting load is retried and reads 0), marks it broken and returns; anywhere else, it hands the
+// signal to whatever handler was there before (or the default action). The owner notices broken()
+// and detaches with an error; the process lives.
+#pragma once
+
+#include <cstddef>
+
+#include <sys/types.h>
+
+namespace snapbus {
+
+class GuardedMapping {
+ public:
+  GuardedMapping() = default;
+  // mmap(MAP_SHARED) of [offset, offset + length) of fd; offset is page-aligned. Throws Error.
+  GuardedMapping(int fd, off_t offset, std::size_t length, int protection);
+  GuardedMapping(GuardedMapping&& other) noexcept;
+  GuardedMapping& operator=(GuardedMapping&& other) noexcept;
+  GuardedMapping(const GuardedMapping&) = delete;
+  GuardedMapping& operator=(const GuardedMapping&) = delete;
+  ~GuardedMapping();
+
+  void* address() const noexcept { return address_; }
+  std::size_t length() const noexcept { return length_; }
+  // True once an access faulted (the file shrank, or a block could not be allocated) or
+  // abandon() ran: the view now holds private zero pages, no longer the file.
+  bool broken() const noexcept;
+  // Puts private zero pages over the view now, as the SIGBUS handler would on the next fault:
+  // for an owner that learned the file shrank before touching it.
+  void abandon() noexcept;
+
+ private:
+  void release() noexcept;
+  void* address_ = nullptr;
+  std::size_t length_ = 0;
+  int registry_index_ = -1;
+};
+
+}  // namespace snapbus

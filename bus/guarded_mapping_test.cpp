@@ -1,0 +1,76 @@
+#include "guarded_mapping.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+
+#include "testing/child_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus {
+namespace {
+
+using namespace std::chrono_literals;
+
+int make_file(const std::filesystem::path& path, off_t size) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ::ftruncate(fd, size) != 0) ADD_FAILURE() << "cannot make " << path;
+  return fd;
+}
+
+TEST(GuardedMappingTest, AFaultInsideTheViewReadsZerosAndMarksItBroken) {
+  testing::ScratchDirectory dir;
+  const int fd = make_file(dir.path() / "file", 8192);
+  GuardedMapping view(fd, 0, 8192, PROT_READ | PROT_WRITE);
+  auto* words = static_cast<volatile std::uint64_t*>(view.address());
+  words[0] = 42;
+  words[600] = 43;
+  EXPECT_FALSE(view.broken());
+  ASSERT_EQ(::ftruncate(fd, 4096), 0);
+  EXPECT_EQ(words[600], 0U) << "the page past the end of the file";
+  EXPECT_TRUE(view.broken());
+  EXPECT_EQ(words[0], 0U) << "the whole view is replaced, not just the page that faulted";
+  ::close(fd);
+}
+
+// Only our views are ours to rescue: any other SIGBUS still kills, as if no handler were there.
+TEST(GuardedMappingTest, AFaultOutsideEveryViewStillKills) {
+  testing::ScratchDirectory dir;
+  const int guarded_fd = make_file(dir.path() / "guarded", 4096);
+  GuardedMapping view(guarded_fd, 0, 4096, PROT_READ);  // installs the handler
+  auto child = testing::fork_child([&] {
+    const int fd = make_file(dir.path() / "plain", 8192);
+    auto* plain = static_cast<volatile std::uint64_t*>(::mmap(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0));
+    if (::ftruncate(fd, 0) != 0) return 3;
+    return static_cast<int>(plain[600]);  // SIGBUS
+  });
+  const int code = child.wait_exit_code(10s);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  EXPECT_NE(code, 0) << "the sanitizer's own SIGBUS report, chained to, ends the child";
+#else
+  EXPECT_EQ(code, 128 + SIGBUS);
+#endif
+  ::close(guarded_fd);
+}
+
+TEST(GuardedMappingTest, AbandonPutsZerosOverTheViewBeforeAnyFault) {
+  testing::ScratchDirectory dir;
+  const int fd = make_file(dir.path() / "file", 4096);
+  GuardedMapping view(fd, 0, 4096, PROT_READ | PROT_WRITE);
+  static_cast<volatile std::uint64_t*>(view.address())[0] = 9;
+  view.abandon();
+  EXPECT_TRUE(view.broken());
+  EXPECT_EQ(static_cast<volatile std::uint64_t*>(view.address())[0], 0U);
+  std::uint64_t on_disk = 0;
+  ASSERT_EQ(::pread(fd, &on_disk, sizeof on_disk, 0), static_cast<ssize_t>(sizeof on_disk));
+  EXPECT_EQ(on_disk, 9U) << "the file itself is left alone";
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace snapbus
