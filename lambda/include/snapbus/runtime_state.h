@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace snapbus::emulator {
+namespace snapbus::lambda {
 
 enum class RuntimeState {
   kStarting,        // launched, Init in progress
@@ -52,4 +52,4 @@ class RuntimeStateMachine {
   RuntimeState state_ = RuntimeState::kStarting;
 };
 
-}  // namespace snapbus::emulator
+}  // namespace snapbus::lambda
