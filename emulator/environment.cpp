@@ -1,6 +1,5 @@
 #include "environment.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -132,24 +131,7 @@ void Environment::end(int exit_code, const std::string& type, const std::string&
 void Environment::check_progress() {
   if (phases_.stopping()) return;
   switch (phases_.phase()) {
-    case Phase::kInit: {
-      // Lambda starts the runtime once every external extension has registered.
-      if (!processes_.runtime_launch_attempted()) {
-        if (!extensions_.unregistered().empty()) return;
-        launch_runtime();
-        if (phases_.stopping()) return;
-      }
-      const auto state = dispatch_.runtime_state();
-      if ((state == RuntimeState::kIdle || state == RuntimeState::kRestoreWaiting) && extensions_.ready(false)) {
-        phases_.end_init();
-        if (config_.snapstart) {
-          asio::co_spawn(io_, snapshot_and_restore(), asio::detached);
-        } else {
-          check_progress();
-        }
-      }
-      return;
-    }
+    case Phase::kInit: advance_init(); return;
     case Phase::kRestore:
       if (dispatch_.runtime_state() == RuntimeState::kIdle) {
         phases_.end_restore();
@@ -163,6 +145,25 @@ void Environment::check_progress() {
     case Phase::kFrozen:
     case Phase::kShutdown:
       return;
+  }
+}
+
+void Environment::advance_init() {
+  // Lambda starts the runtime once every external extension has registered.
+  if (!processes_.runtime_launch_attempted()) {
+    if (!extensions_.unregistered().empty()) return;
+    launch_runtime();
+    if (phases_.stopping()) return;
+  }
+  // Init ends when the runtime waits for its first event (or, with SnapStart, for the restore)
+  // and every extension waits in event/next.
+  const auto state = dispatch_.runtime_state();
+  if ((state != RuntimeState::kIdle && state != RuntimeState::kRestoreWaiting) || !extensions_.ready(false)) return;
+  phases_.end_init();
+  if (config_.snapstart) {
+    asio::co_spawn(io_, snapshot_and_restore(), asio::detached);
+  } else {
+    check_progress();
   }
 }
 

@@ -78,6 +78,7 @@ class Environment {
  private:
   // The one place that decides what comes next, called after anything that may let it move on.
   void check_progress();
+  void advance_init();
   void launch_extensions();
   void launch_runtime();
   asio::awaitable<void> snapshot_and_restore();

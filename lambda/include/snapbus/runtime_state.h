@@ -1,6 +1,6 @@
 // The Runtime API state machine: which call the runtime may make in which state. Pure: no I/O.
 //
-//   RuntimeStateMachine sm(/*snapstart=*/true);
+//   snapbus::lambda::RuntimeStateMachine sm(/*snapstart=*/true);
 //   if (auto error = sm.check(RuntimeCall::kRestoreNext)) { reply 403 InvalidStateTransition, *error }
 //   else sm.apply(RuntimeCall::kRestoreNext);            // now kRestoreWaiting
 //   sm.restore_released();                                // the emulator answered restore/next
