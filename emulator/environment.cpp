@@ -64,7 +64,7 @@ asio::awaitable<int> Environment::run() {
       diagnostic("freezer: " + processes_.create_freezer(config_.freezer));
     } catch (const std::exception& e) {
       diagnostic(e.what());
-      co_return 2;
+      co_return kExitUsage;
     }
     log_.note("freezer", boost::json::string(processes_.freezer_backend()));
   }

@@ -29,6 +29,7 @@ enum class Phase { kInit, kFrozen, kRestore, kReady, kShutdown };
 // The emulator's exit codes (see run_emulator).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInternalError = 1;
+inline constexpr int kExitUsage = 2;  // e.g. --freezer cgroup where no cgroup v2 can be used
 inline constexpr int kExitInitFailed = 3;
 inline constexpr int kExitRestoreFailed = 4;
 inline constexpr int kExitInvokeFailed = 5;

@@ -126,7 +126,10 @@ TEST(ProcessSupervisor, EndAllLeavesNothingBehind) {
   Recorder r;
   r.processes.launch_runtime(shell("sleep 30 & sleep 30"));
   r.processes.launch_extension(shell("sleep 30"));
-  std::this_thread::sleep_for(50ms);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (descendants(::getpid()).size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   EXPECT_GE(descendants(::getpid()).size(), 3U);
   r.processes.terminate_runtime();
   r.processes.end_all();

@@ -5,7 +5,7 @@
 //   auto bound = snapbus::net::http_listen(io, "127.0.0.1", 0, [](HttpExchange& ex) -> asio::awaitable<void> {
 //     std::string body = co_await ex.read_body(1 << 20);
 //     co_await ex.respond(http::status::ok, body);
-//   }, {.error_format = {.content_type = "application/json", .body = snapbus::lambda::json_error}});
+//   }, {.error_format = {.content_type = "application/json", .body = json_error_body}});
 //   io.run();
 #pragma once
 
