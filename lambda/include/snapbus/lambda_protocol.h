@@ -66,8 +66,9 @@ inline constexpr std::string_view kContentTypeJson = "application/json";
 // What a streamed response without a Content-Type is taken to be.
 inline constexpr std::string_view kContentTypeOctetStream = "application/octet-stream";
 // A streamed response in this content type starts with a JSON prelude (status, headers, cookies)
-// ended by kPreludeSeparator; see streaming_response.h.
+// ended by kPreludeSeparator, eight NUL bytes; see streaming_response.h.
 inline constexpr std::string_view kContentTypeHttpIntegration = "application/vnd.awslambda.http-integration-response";
+inline constexpr std::string_view kPreludeSeparator("\0\0\0\0\0\0\0\0", 8);
 
 // Lambda's documented quotas: a synchronous invocation's payload and buffered response, a streamed
 // response, and the error bodies the emulator accepts (Lambda does not document one; 1 MiB).

@@ -16,11 +16,9 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "snapbus/function_url.h"
+#include "snapbus/lambda_protocol.h"
 
 namespace snapbus::lambda {
-
-// Eight NUL bytes end the JSON prelude of a kContentTypeHttpIntegration stream.
-inline constexpr std::string_view kPreludeSeparator("\0\0\0\0\0\0\0\0", 8);
 
 // The JSON prelude of a streamed http-integration response (status, headers, cookies; no body).
 // nullopt when it is not a JSON object or one of its fields is malformed.
