@@ -61,13 +61,20 @@ TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
   EXPECT_FALSE(dispatch.has_current());
 }
 
-TEST(InvocationDispatch, UnansweredInvocationTimesOut) {
+// One invocation handed to a waiting runtime with a 20 ms timeout.
+struct TimedInvocation : ::testing::Test {
+  TimedInvocation() {
+    inv = dispatch.submit("{}", "", "");
+    EXPECT_FALSE(dispatch.apply(RuntimeCall::kNext));
+    dispatch.start_next(20ms, [this] { timed_out = true; });
+  }
   asio::io_context io;
-  InvocationDispatch dispatch(io, false);
-  auto inv = dispatch.submit("{}", "", "");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  InvocationDispatch dispatch{io, false};
+  std::shared_ptr<Invocation> inv;
   bool timed_out = false;
-  dispatch.start_next(20ms, [&] { timed_out = true; });
+};
+
+TEST_F(TimedInvocation, UnansweredInvocationTimesOut) {
   run_until(io, [&] { return timed_out; });
   ASSERT_TRUE(timed_out);
   auto failed = dispatch.fail_current("Sandbox.Timedout", "too slow");
@@ -78,13 +85,7 @@ TEST(InvocationDispatch, UnansweredInvocationTimesOut) {
   EXPECT_FALSE(dispatch.fail_current("again", "nothing in progress"));
 }
 
-TEST(InvocationDispatch, AnsweredInvocationDoesNotTimeOut) {
-  asio::io_context io;
-  InvocationDispatch dispatch(io, false);
-  auto inv = dispatch.submit("{}", "", "");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
-  bool timed_out = false;
-  dispatch.start_next(20ms, [&] { timed_out = true; });
+TEST_F(TimedInvocation, AnsweredInvocationDoesNotTimeOut) {
   inv->complete = true;
   io.run_for(60ms);
   EXPECT_FALSE(timed_out);
