@@ -11,17 +11,26 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "snapbus/emulate_config.h"
 #include "environment.h"
 #include "front_door.h"
-#include "http_exchange.h"
 #include "lambda_log.h"
 #include "orphan_guard.h"
 #include "process_tree.h"
 #include "runtime_api.h"
+#include "snapbus/emulate_config.h"
+#include "snapbus/error_body.h"
+#include "snapbus/http_server.h"
+#include "snapbus/lambda_protocol.h"
 
 namespace snapbus::emulator {
 namespace {
+
+using net::HttpExchange;
+using tcp = boost::asio::ip::tcp;
+
+// Both listeners answer the way Lambda's APIs do: errors as {"errorMessage","errorType"} JSON.
+const net::HttpServerOptions kLambdaServer{
+    .error_format = {.content_type = lambda::kContentTypeJson, .body = lambda::json_error}};
 
 void write_ready_file(const std::string& path, const std::string& runtime_api, const std::string& front_door) {
   boost::json::object ready;
@@ -55,20 +64,20 @@ int run_emulator(const Config& config) {
   tcp::endpoint runtime_api;
   tcp::endpoint front_door;
   try {
-    runtime_api = http_listen(io, config.host, config.runtime_api_port,
-                              [&env](HttpExchange& ex) { return serve_runtime_api(env, ex); });
+    runtime_api = net::http_listen(io, config.host, config.runtime_api_port,
+                                   [&env](HttpExchange& ex) { return serve_runtime_api(env, ex); }, kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s\n", config.host.c_str(),
                  config.runtime_api_port, e.what());
-    return 1;
+    return kExitInternalError;
   }
   try {
-    front_door = http_listen(io, config.host, config.port,
-                             [&env](HttpExchange& ex) { return serve_front_door(env, ex); });
+    front_door = net::http_listen(io, config.host, config.port,
+                                  [&env](HttpExchange& ex) { return serve_front_door(env, ex); }, kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the front door: %s (use --port)\n",
                  config.host.c_str(), config.port, e.what());
-    return 1;
+    return kExitInternalError;
   }
   env.set_runtime_api(host_port(runtime_api));
   std::fprintf(stderr, "snapbus emulate: Runtime API on %s, front door on http://%s (RIE path POST %s)\n",
@@ -76,7 +85,7 @@ int run_emulator(const Config& config) {
   std::fflush(stderr);
   if (!config.ready_file.empty()) write_ready_file(config.ready_file, host_port(runtime_api), host_port(front_door));
 
-  int exit_code = 1;
+  int exit_code = kExitInternalError;
   asio::co_spawn(io, env.run(), [&](std::exception_ptr error, int code) {
     if (error) {
       try {
@@ -86,7 +95,7 @@ int run_emulator(const Config& config) {
       }
       // Whatever went wrong, the function must not outlive us.
       kill_descendants_and_reap(::getpid(), std::chrono::seconds(5));
-      exit_code = 1;
+      exit_code = kExitInternalError;
     } else {
       exit_code = code;
     }

@@ -12,8 +12,8 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <kj/encoding.h>
 
-#include "base64.h"
 #include "emulator_test_harness.h"
 
 namespace snapbus::emulator::testing {
@@ -243,7 +243,7 @@ TEST(EmulateMain, StreamingRelaysChunkByChunkWithMidStreamErrorTrailer) {
   ASSERT_TRUE(raw_client.read_until("hello;", 10s)) << raw_client.received();
   const std::string error_json = R"({"errorMessage":"broke","errorType":"StreamBroke"})";
   runtime2.send("0\r\nLambda-Runtime-Function-Error-Type: StreamBroke\r\nLambda-Runtime-Function-Error-Body: " +
-                base64_encode(error_json) + "\r\n\r\n");
+                std::string(kj::encodeBase64(kj::StringPtr(error_json.c_str()).asBytes()).cStr()) + "\r\n\r\n");
   ASSERT_TRUE(raw_client.read_until("Lambda-Runtime-Function-Error-Type: StreamBroke", 10s)) << raw_client.received();
   ASSERT_TRUE(runtime2.read_until("202", 10s));
 

@@ -1,18 +1,23 @@
 #include "environment.h"
 
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <random>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "function_launcher.h"
 #include "process_tree.h"
+#include "snapbus/error_body.h"
+#include "snapbus/request_id.h"
 
 extern char** environ;
 
@@ -20,80 +25,26 @@ namespace snapbus::emulator {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr const char* kRuntimeVersion = "snapbus-emulator:0.1.0";
-constexpr std::chrono::seconds kKillBound{5};
+namespace http = boost::beast::http;
 
-std::mt19937_64& rng() {
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  return engine;
-}
+double seconds_of(std::chrono::milliseconds duration) { return std::chrono::duration<double>(duration).count(); }
 
 }  // namespace
 
-std::string new_uuid() {
-  const std::uint64_t hi = (rng()() & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-  const std::uint64_t lo = (rng()() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF, lo >> 48,
-                     lo & 0xFFFFFFFFFFFFULL);
-}
-
-namespace {
-
-std::string new_trace_id() {
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-  return fmt::format("Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0", seconds, rng()() & 0xFFFFFFFF, rng()(),
-                     rng()());
-}
-
-long long epoch_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-void diag(const std::string& text) {
-  std::fprintf(stderr, "snapbus emulate: %s\n", text.c_str());
-  std::fflush(stderr);
-}
-
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("signal: {}", ::strsignal(WTERMSIG(status)));
-  return "unknown status";
-}
-
-std::string error_message_of(const std::string& body) {
-  return json_error_field(body, "errorMessage").value_or(body);
-}
-
-asio::awaitable<void> wait_for(asio::steady_timer& timer) {
-  // Used as a broadcast condition: the timer never expires, cancel() wakes every waiter.
-  boost::system::error_code ec;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
-
-}  // namespace
-
-asio::awaitable<void> Invocation::wait_change() { co_await wait_for(changed); }
-
-std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), new_uuid()); }
+std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), lambda::new_request_id()); }
 
 Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker)
     : io_(io),
       config_(std::move(config)),
       log_(log),
       marker_(std::move(marker)),
-      runtime_(config_.snapstart),
-      runtime_wake_(io, Clock::time_point::max()),
-      phase_timer_(io),
-      invoke_timer_(io),
-      stopped_(io, Clock::time_point::max()),
-      progress_(io, Clock::time_point::max()),
-      signals_(io, SIGINT, SIGTERM, SIGCHLD) {
-  signals_.add(SIGHUP);
-}
-
-Environment::~Environment() = default;
+      phases_(io, log, config_.snapstart),
+      processes_(io, marker_,
+                 {.runtime_exited = [this](pid_t pid, int status) { on_runtime_exit(pid, status); },
+                  .child_exited = [this](pid_t pid, int status) { on_child_exit(pid, status); },
+                  .stop_requested = [this](int signal_number) { request_stop(signal_number); }}),
+      extensions_(io),
+      dispatch_(io, config_.snapstart) {}
 
 std::string Environment::function_arn() const {
   std::string arn = fmt::format("arn:aws:lambda:{}:000000000000:function:{}", config_.region, config_.function_name);
@@ -101,130 +52,95 @@ std::string Environment::function_arn() const {
   return arn;
 }
 
-double Environment::ms_since(Clock::time_point start) const {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-void Environment::wake_all() {
-  runtime_wake_.cancel();
-  progress_.cancel();
-  for (auto& ext : extensions_) ext->wake->cancel();
+std::vector<std::string> Environment::process_environment() const {
+  return function_environment(config_, runtime_api_, config_.snapstart ? kInitTypeSnapStart : kInitTypeOnDemand,
+                              marker_);
 }
 
 asio::awaitable<int> Environment::run() {
-  asio::co_spawn(io_, watch_signals(), asio::detached);
-  become_subreaper();
+  processes_.start();
   if (config_.snapstart) {
-    std::string note;
     try {
-      freezer_ = Freezer::create(config_.freezer, freezer_cgroup_name(::getpid()), note);
+      diagnostic("freezer: " + processes_.create_freezer(config_.freezer));
     } catch (const std::exception& e) {
-      diag(e.what());
-      co_return 2;
+      diagnostic(e.what());
+      co_return kExitUsage;
     }
-    diag("freezer: " + note);
-    log_.note("freezer", boost::json::string(freezer_->backend()));
+    log_.note("freezer", boost::json::string(processes_.freezer_backend()));
   }
-
-  init_start_ = Clock::now();
-  log_.init_start(kRuntimeVersion);
-  phase_timer_.expires_after(config_.init_timeout);
-  phase_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec || phase_ != Phase::kInit) return;
-    std::string missing;
-    for (const auto& ext : extensions_) {
-      if (ext->launched && !ext->registered) missing += (missing.empty() ? "" : ", ") + ext->name;
-    }
-    const double seconds = std::chrono::duration<double>(config_.init_timeout).count();
-    fail_init("Sandbox.Timedout",
-              missing.empty() ? fmt::format("Init did not complete within {:.2f} seconds", seconds)
-                              : fmt::format("Init did not complete within {:.2f} seconds: extension(s) {} never "
-                                            "registered",
-                                            seconds, missing),
-              "timeout");
+  phases_.begin_init(config_.init_timeout, [this] {
+    const std::vector<std::string> missing = extensions_.unregistered();
+    const double seconds = seconds_of(config_.init_timeout);
+    fail("Sandbox.Timedout",
+         missing.empty() ? fmt::format("Init did not complete within {:.2f} seconds", seconds)
+                         : fmt::format("Init did not complete within {:.2f} seconds: extension(s) {} never registered",
+                                       seconds, fmt::join(missing, ", ")),
+         "timeout");
   });
-
-  for (const auto& path : find_extensions(config_.opt_dir)) {
-    auto ext = std::make_unique<Extension>();
-    ext->name = path.filename().string();
-    ext->wake = std::make_unique<asio::steady_timer>(io_, Clock::time_point::max());
-    try {
-      ext->pid = spawn_process({.argv = {path.string()},
-                                .env = function_environment(config_, runtime_api_,
-                                                            config_.snapstart ? kInitTypeSnapStart : kInitTypeOnDemand,
-                                                            marker_),
-                                .cwd = config_.opt_dir},
-                               freezer_.get());
-    } catch (const LaunchError& e) {
-      fail_init("Extension.LaunchError", e.what(), "error");
-      break;
-    }
-    ext->launched = true;
-    ext->alive = true;
-    diag(fmt::format("started extension {} (pid {})", ext->name, ext->pid));
-    extensions_.push_back(std::move(ext));
-  }
+  launch_extensions();
   check_progress();
-  while (!exit_code_) co_await wait_for(stopped_);
+  co_await phases_.wait_stopped();
   co_await shutdown();
-  co_return *exit_code_;
+  co_return phases_.exit_code();
 }
 
-asio::awaitable<void> Environment::watch_signals() {
-  for (;;) {
-    boost::system::error_code ec;
-    const int sig = co_await signals_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    if (sig == SIGCHLD) {
-      int status = 0;
-      pid_t pid = 0;
-      while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) on_child_exit(pid, status);
-    } else {
-      request_stop(sig);
+void Environment::launch_extensions() {
+  for (const auto& path : find_extensions(config_.opt_dir)) {
+    const std::string name = path.filename().string();
+    pid_t pid = -1;
+    try {
+      pid = processes_.launch_extension({.argv = {path.string()}, .env = process_environment(), .cwd = config_.opt_dir});
+    } catch (const LaunchError& e) {
+      fail("Extension.LaunchError", e.what(), "error");
+      return;
     }
+    extensions_.add_launched(name, pid);
+    diagnostic(fmt::format("started extension {} (pid {})", name, pid));
   }
+}
+
+void Environment::launch_runtime() {
+  const auto argv = runtime_argv(config_);
+  pid_t pid = -1;
+  try {
+    pid = processes_.launch_runtime({.argv = argv, .env = process_environment(), .cwd = config_.task_root});
+  } catch (const LaunchError& e) {
+    fail("Runtime.InvalidEntrypoint", e.what(), "error");
+    return;
+  }
+  diagnostic(fmt::format("started runtime '{}' (pid {})", fmt::join(argv, " "), pid));
 }
 
 void Environment::request_stop(int signal_number) {
-  if (exit_code_) {
-    diag(fmt::format("received {} again, still shutting down", ::strsignal(signal_number)));
+  if (phases_.stopping()) {
+    diagnostic(fmt::format("received {} again, still shutting down", ::strsignal(signal_number)));
     return;
   }
-  diag(fmt::format("received {}, shutting the function down", ::strsignal(signal_number)));
-  fail_waiting_invocations("Emulator.ShuttingDown", "the emulator is shutting down");
-  stop(0);
+  diagnostic(fmt::format("received {}, shutting the function down", ::strsignal(signal_number)));
+  end(kExitOk, "Emulator.ShuttingDown", "the emulator is shutting down");
 }
 
-void Environment::stop(int exit_code) {
-  if (exit_code_) return;
-  exit_code_ = exit_code;
-  stopped_.cancel();
-  wake_all();
+void Environment::end(int exit_code, const std::string& type, const std::string& message) {
+  if (phases_.stopping()) return;
+  dispatch_.close(type, message);
+  phases_.stop(exit_code);
+  processes_.stop_waiting();
+  extensions_.wake_all();
 }
 
 void Environment::check_progress() {
-  if (exit_code_) return;
-  switch (phase_) {
-    case Phase::kInit: {
-      if (runtime_pid_ < 0) {
-        for (const auto& ext : extensions_) {
-          if (ext->launched && !ext->registered) return;
-        }
-        launch_runtime();
-        if (exit_code_) return;
-      }
-      const auto state = runtime_.state();
-      if ((state == RuntimeState::kIdle || state == RuntimeState::kRestoreWaiting) && extensions_ready(false)) {
-        end_init();
-      }
-      return;
-    }
+  if (phases_.stopping()) return;
+  switch (phases_.phase()) {
+    case Phase::kInit: advance_init(); return;
     case Phase::kRestore:
-      if (runtime_.state() == RuntimeState::kIdle) end_restore();
+      if (dispatch_.runtime_state() == RuntimeState::kIdle) {
+        phases_.end_restore();
+        check_progress();
+      }
       return;
     case Phase::kReady:
-      maybe_finish_current();
-      dispatch();
+      finish_invocation();
+      start_invocation();
       return;
     case Phase::kFrozen:
     case Phase::kShutdown:
@@ -232,312 +148,162 @@ void Environment::check_progress() {
   }
 }
 
-void Environment::launch_runtime() {
-  const auto argv = runtime_argv(config_);
-  try {
-    runtime_pid_ = spawn_process(
-        {.argv = argv,
-         .env = function_environment(config_, runtime_api_,
-                                     config_.snapstart ? kInitTypeSnapStart : kInitTypeOnDemand, marker_),
-         .cwd = config_.task_root},
-        freezer_.get());
-  } catch (const LaunchError& e) {
-    runtime_pid_ = 0;
-    fail_init("Runtime.InvalidEntrypoint", e.what(), "error");
-    return;
+void Environment::advance_init() {
+  // Lambda starts the runtime once every external extension has registered.
+  if (!processes_.runtime_launch_attempted()) {
+    if (!extensions_.unregistered().empty()) return;
+    launch_runtime();
+    if (phases_.stopping()) return;
   }
-  runtime_alive_ = true;
-  diag(fmt::format("started runtime '{}' (pid {})", fmt::join(argv, " "), runtime_pid_));
-}
-
-bool Environment::extensions_ready(bool invoke_only) const {
-  for (const auto& ext : extensions_) {
-    if (!ext->registered || !ext->alive) continue;
-    if (invoke_only && !ext->wants_invoke) continue;
-    if (!ext->waiting || !ext->events.empty()) return false;
-  }
-  return true;
-}
-
-void Environment::end_init() {
-  phase_timer_.cancel();
-  init_ms_ = ms_since(init_start_);
-  log_.init_report(*init_ms_, PhaseOutcome{});
-  if (!config_.snapstart) {
-    phase_ = Phase::kReady;
+  // Init ends when the runtime waits for its first event (or, with SnapStart, for the restore)
+  // and every extension waits in event/next.
+  const auto state = dispatch_.runtime_state();
+  if ((state != RuntimeState::kIdle && state != RuntimeState::kRestoreWaiting) || !extensions_.ready(false)) return;
+  phases_.end_init();
+  if (config_.snapstart) {
+    asio::co_spawn(io_, snapshot_and_restore(), asio::detached);
+  } else {
     check_progress();
-    return;
   }
-  phase_ = Phase::kFrozen;
-  asio::co_spawn(io_, snapshot_and_restore(), asio::detached);
 }
 
-asio::awaitable<int> Environment::run_while_frozen() {
-  pid_t pid = -1;
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+asio::awaitable<void> Environment::run_while_frozen() {
+  // The command runs in the emulator's own environment, not the function's.
+  LaunchSpec command;
+  command.argv = {"/bin/sh", "-c", config_.while_frozen};
+  for (char** e = environ; *e != nullptr; ++e) command.env.emplace_back(*e);
+  int status = -1;
   try {
-    pid = spawn_process({.argv = {"/bin/sh", "-c", config_.while_frozen}, .env = env, .cwd = {}}, nullptr);
+    status = co_await processes_.run_command(command);
   } catch (const LaunchError& e) {
-    diag(std::string("--while-frozen: ") + e.what());
-    co_return -1;
+    diagnostic(std::string("--while-frozen: ") + e.what());
   }
-  auto status = std::make_shared<std::optional<int>>();
-  child_watchers_[pid] = [status](int st) { *status = st; };
-  while (!*status && !exit_code_) co_await wait_for(progress_);
-  co_return status->value_or(-1);
+  if (phases_.stopping()) co_return;  // interrupted while frozen: shutdown() thaws and cleans up
+  std::string outcome = "not run";
+  if (status >= 0) outcome = describe_exit(status);
+  diagnostic("--while-frozen command finished: " + outcome);
 }
 
 asio::awaitable<void> Environment::snapshot_and_restore() {
   const auto freeze_start = Clock::now();
   try {
-    freezer_->freeze();
+    processes_.freeze();
   } catch (const std::exception& e) {
-    diag(fmt::format("cannot freeze the function: {}", e.what()));
-    fail_waiting_invocations("Emulator.FreezeError", e.what());
-    stop(1);
+    diagnostic(fmt::format("cannot freeze the function: {}", e.what()));
+    end(kExitInternalError, "Emulator.FreezeError", e.what());
     co_return;
   }
-  frozen_ = true;
-  diag(fmt::format("function frozen ({}) after Init", freezer_->backend()));
-  if (!config_.while_frozen.empty()) {
-    const int status = co_await run_while_frozen();
-    if (exit_code_) co_return;  // interrupted while frozen: shutdown() thaws and cleans up
-    std::string outcome = "not run";
-    if (status >= 0) outcome = describe_exit(status);
-    diag(fmt::format("--while-frozen command finished: {}", outcome));
-  }
-  if (exit_code_) co_return;
-  freezer_->thaw();
-  frozen_ = false;
-  log_.note("frozenMs", ms_since(freeze_start));
+  diagnostic(fmt::format("function frozen ({}) after Init", processes_.freezer_backend()));
+  if (!config_.while_frozen.empty()) co_await run_while_frozen();
+  if (phases_.stopping()) co_return;
+  processes_.thaw();
+  log_.note("frozenMs", std::chrono::duration<double, std::milli>(Clock::now() - freeze_start).count());
 
-  phase_ = Phase::kRestore;
-  restore_start_ = Clock::now();
-  log_.restore_start(kRuntimeVersion);
-  phase_timer_.expires_after(config_.restore_timeout);
-  phase_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec || phase_ != Phase::kRestore) return;
-    fail_restore("SnapStartTimeoutException",
-                 fmt::format("the restore phase did not complete within {:.2f} seconds",
-                             std::chrono::duration<double>(config_.restore_timeout).count()),
-                 "timeout");
+  phases_.begin_restore(config_.restore_timeout, [this] {
+    fail("SnapStartTimeoutException",
+         fmt::format("the restore phase did not complete within {:.2f} seconds", seconds_of(config_.restore_timeout)),
+         "timeout");
   });
-  if (runtime_.state() == RuntimeState::kRestoreWaiting) {
-    runtime_.restore_released();
-    runtime_wake_.cancel();
-  }
+  dispatch_.release_restore();
   check_progress();
 }
 
-void Environment::end_restore() {
-  phase_timer_.cancel();
-  restore_ms_ = ms_since(restore_start_);
-  log_.restore_report(*restore_ms_, PhaseOutcome{});
-  phase_ = Phase::kReady;
-  check_progress();
-}
-
-void Environment::dispatch() {
-  if (phase_ != Phase::kReady || current_ || queue_.empty() || runtime_event_ ||
-      runtime_.state() != RuntimeState::kIdle || !extensions_ready(true)) {
-    return;
-  }
-  auto inv = queue_.front();
-  queue_.pop_front();
-  current_ = inv;
-  inv->deadline = std::chrono::system_clock::now() +
-                  std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.timeout);
-  invoke_start_ = Clock::now();
-  log_.start(inv->request_id, config_.function_version);
-  runtime_.event_delivered();
-  runtime_event_ = inv;
-  runtime_wake_.cancel();
-  for (auto& ext : extensions_) {
-    if (!ext->alive || !ext->wants_invoke) continue;
-    boost::json::object event;
-    event["eventType"] = "INVOKE";
-    event["deadlineMs"] = epoch_ms(inv->deadline);
-    event["requestId"] = inv->request_id;
-    event["invokedFunctionArn"] = function_arn();
-    event["tracing"] = {{"type", "X-Amzn-Trace-Id"}, {"value", inv->trace_id}};
-    ext->events.push_back(boost::json::serialize(event));
-    ext->wake->cancel();
-  }
-  invoke_timer_.expires_after(config_.timeout);
-  invoke_timer_.async_wait([this, inv](boost::system::error_code ec) {
-    if (ec || current_ != inv || inv->complete) return;
-    shutdown_reason_ = "timeout";
-    fail_invoke("Sandbox.Timedout",
-                fmt::format("Task timed out after {:.2f} seconds",
-                            std::chrono::duration<double>(config_.timeout).count()),
+void Environment::start_invocation() {
+  if (!extensions_.ready(true)) return;
+  auto inv = dispatch_.start_next(config_.timeout, [this] {
+    phases_.set_shutdown_reason(ShutdownReason::kTimeout);
+    fail_invoke("Sandbox.Timedout", fmt::format("Task timed out after {:.2f} seconds", seconds_of(config_.timeout)),
                 "timeout");
   });
+  if (!inv) return;
+  log_.start(inv->request_id, config_.function_version);
+  extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
 }
 
-void Environment::maybe_finish_current() {
-  if (!current_ || !current_->complete || !extensions_ready(true)) return;
-  invoke_timer_.cancel();
-  auto inv = std::move(current_);
-  current_.reset();
-  log_.end(inv->request_id);
+InvocationReport Environment::invocation_report(const Invocation& inv) const {
+  std::vector<pid_t> pids = processes_.runtime_pids();
+  for (pid_t pid : extensions_.live_pids()) pids.push_back(pid);
   InvocationReport report;
-  report.request_id = inv->request_id;
-  report.duration_ms = ms_since(invoke_start_);
+  report.request_id = inv.request_id;
+  report.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv.started).count();
   report.memory_size_mb = config_.memory_size_mb;
-  report.max_memory_used_mb = resident_mb(function_pids());
-  if (!first_report_done_) {
-    // Lambda bills Init on the first invocation of an on-demand environment, Restore after a restore.
-    if (config_.snapstart) {
-      report.restore_ms = restore_ms_;
-    } else {
-      report.init_ms = init_ms_;
-    }
-    first_report_done_ = true;
-  }
+  report.max_memory_used_mb = resident_mb(pids);
+  return report;
+}
+
+void Environment::finish_invocation() {
+  // An invocation ends (END, REPORT) once the runtime answered and every INVOKE extension is back in event/next.
+  if (!extensions_.ready(true)) return;
+  auto inv = dispatch_.take_completed();
+  if (!inv) return;
+  log_.end(inv->request_id);
+  InvocationReport report = invocation_report(*inv);
+  phases_.bill_first_report(report);
   report.outcome.error_type = inv->error_type;
   log_.report(report);
 }
 
-std::vector<pid_t> Environment::function_pids() const {
-  std::vector<pid_t> pids;
-  if (runtime_alive_) pids.push_back(runtime_pid_);
-  for (const auto& ext : extensions_) {
-    if (ext->alive && ext->pid > 0) pids.push_back(ext->pid);
+void Environment::fail(const std::string& type, const std::string& message, const std::string& status) {
+  switch (phases_.phase()) {
+    case Phase::kInit:
+    case Phase::kFrozen:
+    case Phase::kRestore: {
+      if (phases_.stopping()) return;
+      const int exit_code = phases_.report_startup_failure(type, message, status);
+      phases_.set_shutdown_reason(ShutdownReason::kFailure);
+      end(exit_code, type, message);
+      return;
+    }
+    case Phase::kReady: fail_invoke(type, message, status); return;
+    case Phase::kShutdown: log_.error("", message, type); return;
   }
-  return pids;
-}
-
-void Environment::fail_waiting_invocations(const std::string& type, const std::string& message) {
-  failure_type_ = type;
-  failure_message_ = message;
-  auto fail = [&](const std::shared_ptr<Invocation>& inv) {
-    if (!inv || inv->complete) return;
-    inv->error_type = type;
-    inv->error_body = json_error(type, message);
-    inv->complete = true;
-    inv->notify();
-  };
-  fail(current_);
-  for (auto& inv : queue_) fail(inv);
-  queue_.clear();
-}
-
-void Environment::fail_init(const std::string& type, const std::string& message, const std::string& status) {
-  if (exit_code_) return;
-  phase_timer_.cancel();
-  log_.init_report(ms_since(init_start_), PhaseOutcome{status, type});
-  log_.error("", message, type);
-  fail_waiting_invocations(type, message);
-  shutdown_reason_ = "failure";
-  stop(3);
-}
-
-void Environment::fail_restore(const std::string& type, const std::string& message, const std::string& status) {
-  if (exit_code_) return;
-  phase_timer_.cancel();
-  log_.restore_report(ms_since(restore_start_), PhaseOutcome{status, type});
-  log_.error("", message, type);
-  fail_waiting_invocations(type, message);
-  shutdown_reason_ = "failure";
-  stop(4);
 }
 
 void Environment::fail_invoke(const std::string& type, const std::string& message, const std::string& status) {
-  if (exit_code_) return;
-  if (current_ && !current_->complete) {
-    auto inv = std::move(current_);
-    current_.reset();
-    invoke_timer_.cancel();
+  if (phases_.stopping()) return;
+  if (auto inv = dispatch_.fail_current(type, message)) {
     log_.error(inv->request_id, message, type);
-    inv->error_type = type;
-    inv->error_body = json_error(type, message);
-    inv->complete = true;
-    inv->notify();
     log_.end(inv->request_id);
-    InvocationReport report;
-    report.request_id = inv->request_id;
-    report.duration_ms = ms_since(invoke_start_);
-    report.memory_size_mb = config_.memory_size_mb;
-    report.max_memory_used_mb = resident_mb(function_pids());
+    InvocationReport report = invocation_report(*inv);
     report.outcome = PhaseOutcome{status, type};
     log_.report(report);
   } else {
     log_.error("", message, type);
   }
-  fail_waiting_invocations(type, message);
-  if (shutdown_reason_ != "timeout") shutdown_reason_ = "failure";
-  stop(5);
+  phases_.set_shutdown_reason(ShutdownReason::kFailure);
+  end(kExitInvokeFailed, type, message);
+}
+
+void Environment::on_runtime_exit(pid_t pid, int status) {
+  dispatch_.runtime_failed();
+  if (phases_.stopping()) return;
+  diagnostic(fmt::format("runtime (pid {}) exited: {}", pid, describe_exit(status)));
+  fail("Runtime.ExitError", "Runtime exited with error: " + describe_exit(status), "error");
 }
 
 void Environment::on_child_exit(pid_t pid, int status) {
-  progress_.cancel();
-  if (auto it = child_watchers_.find(pid); it != child_watchers_.end()) {
-    auto watcher = std::move(it->second);
-    child_watchers_.erase(it);
-    watcher(status);
-    return;
-  }
-  auto fail_phase = [&](const std::string& type, const std::string& message) {
-    switch (phase_) {
-      case Phase::kInit:
-      case Phase::kFrozen: fail_init(type, message, "error"); break;
-      case Phase::kRestore: fail_restore(type, message, "error"); break;
-      case Phase::kReady: fail_invoke(type, message, "error"); break;
-      case Phase::kShutdown: break;
-    }
-  };
-  if (pid == runtime_pid_) {
-    runtime_alive_ = false;
-    runtime_.fail();
-    if (exit_code_) return;
-    diag(fmt::format("runtime (pid {}) exited: {}", pid, describe_exit(status)));
-    fail_phase("Runtime.ExitError", "Runtime exited with error: " + describe_exit(status));
-    return;
-  }
-  for (auto& ext : extensions_) {
-    if (ext->pid != pid) continue;
-    ext->alive = false;
-    ext->waiting = false;
-    if (exit_code_) return;
-    diag(fmt::format("extension {} (pid {}) exited: {}", ext->name, pid, describe_exit(status)));
-    fail_phase("Extension.Crash", fmt::format("Extension {} exited: {}", ext->name, describe_exit(status)));
-    return;
-  }
+  const Extension* ext = extensions_.exited(pid);
+  if (ext == nullptr || phases_.stopping()) return;
+  diagnostic(fmt::format("extension {} (pid {}) exited: {}", ext->name, pid, describe_exit(status)));
+  fail("Extension.Crash", fmt::format("Extension {} exited: {}", ext->name, describe_exit(status)), "error");
 }
 
 asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> Environment::runtime_next() {
-  if (auto error = runtime_.check(RuntimeCall::kNext)) {
-    co_return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
-  }
-  runtime_.apply(RuntimeCall::kNext);
+  if (auto error = dispatch_.apply(RuntimeCall::kNext)) co_return *error;
   check_progress();
-  // During shutdown nothing more comes: the runtime is told by SIGTERM, not by this call.
-  while (!runtime_event_) co_await wait_for(runtime_wake_);
-  auto inv = std::move(runtime_event_);
-  runtime_event_.reset();
-  co_return inv;
+  co_return co_await dispatch_.next_event();
 }
 
 asio::awaitable<std::optional<ApiError>> Environment::runtime_restore_next() {
-  if (auto error = runtime_.check(RuntimeCall::kRestoreNext)) {
-    co_return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
-  }
-  runtime_.apply(RuntimeCall::kRestoreNext);
+  if (auto error = dispatch_.apply(RuntimeCall::kRestoreNext)) co_return error;
   check_progress();
-  while (runtime_.state() == RuntimeState::kRestoreWaiting || exit_code_) co_await wait_for(runtime_wake_);
+  co_await dispatch_.restore_released();
   co_return std::nullopt;
 }
 
 std::variant<ApiError, std::shared_ptr<Invocation>> Environment::runtime_begin_answer(const std::string& request_id,
                                                                                       RuntimeCall call) {
-  if (auto error = runtime_.check(call)) return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
-  if (!current_ || current_->request_id != request_id) {
-    return ApiError{http::status::bad_request, "InvalidRequestID",
-                    fmt::format("{} is not the request id of the invocation in progress", request_id)};
-  }
-  runtime_.apply(call);
-  return current_;
+  return dispatch_.begin_answer(request_id, call);
 }
 
 void Environment::answer_updated(const std::shared_ptr<Invocation>& inv) { inv->notify(); }
@@ -551,185 +317,85 @@ void Environment::answer_finished(const std::shared_ptr<Invocation>& inv) {
 }
 
 std::optional<ApiError> Environment::runtime_init_error(const std::string& type, const std::string& body) {
-  if (auto error = runtime_.check(RuntimeCall::kInitError)) {
-    return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
-  }
-  runtime_.apply(RuntimeCall::kInitError);
-  fail_init(type.empty() ? "Runtime.Unknown" : type, error_message_of(body), "error");
+  if (auto error = dispatch_.apply(RuntimeCall::kInitError)) return error;
+  fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error");
   return std::nullopt;
 }
 
 std::optional<ApiError> Environment::runtime_restore_error(const std::string& type, const std::string& body) {
-  if (auto error = runtime_.check(RuntimeCall::kRestoreError)) {
-    return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
-  }
-  runtime_.apply(RuntimeCall::kRestoreError);
-  fail_restore(type.empty() ? "Runtime.Unknown" : type, error_message_of(body), "error");
+  if (auto error = dispatch_.apply(RuntimeCall::kRestoreError)) return error;
+  fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error");
   return std::nullopt;
-}
-
-Environment::Extension* Environment::find_extension(const std::string& identifier) {
-  for (auto& ext : extensions_) {
-    if (ext->registered && ext->identifier == identifier) return ext.get();
-  }
-  return nullptr;
 }
 
 std::variant<ApiError, std::string> Environment::extension_register(const std::string& name, bool invoke,
                                                                     bool shutdown) {
-  if (phase_ != Phase::kInit || exit_code_) {
-    return ApiError{http::status::forbidden, "InvalidStateTransition",
-                    "extensions can only register during Init"};
+  if (phases_.phase() != Phase::kInit || phases_.stopping()) {
+    return ApiError{http::status::forbidden, "InvalidStateTransition", "extensions can only register during Init"};
   }
-  Extension* ext = nullptr;
-  for (auto& candidate : extensions_) {
-    if (candidate->name == name) ext = candidate.get();
+  auto registered = extensions_.register_extension(name, invoke, shutdown);
+  if (std::holds_alternative<std::string>(registered)) {
+    diagnostic(fmt::format("extension {} registered (events:{}{})", name, invoke ? " INVOKE" : "",
+                           shutdown ? " SHUTDOWN" : ""));
+    check_progress();
   }
-  if (ext != nullptr && ext->registered) {
-    return ApiError{http::status::forbidden, "InvalidStateTransition",
-                    fmt::format("extension {} is already registered", name)};
-  }
-  if (ext == nullptr) {
-    // Not one we started: an internal extension registering from the runtime process.
-    auto added = std::make_unique<Extension>();
-    added->name = name;
-    added->alive = true;
-    added->wake = std::make_unique<asio::steady_timer>(io_, Clock::time_point::max());
-    ext = added.get();
-    extensions_.push_back(std::move(added));
-  }
-  ext->registered = true;
-  ext->identifier = new_uuid();
-  ext->wants_invoke = invoke;
-  ext->wants_shutdown = shutdown;
-  diag(fmt::format("extension {} registered (events:{}{})", name, invoke ? " INVOKE" : "",
-                   shutdown ? " SHUTDOWN" : ""));
-  check_progress();
-  return ext->identifier;
+  return registered;
 }
 
 asio::awaitable<std::variant<ApiError, std::string>> Environment::extension_next(const std::string& identifier) {
-  Extension* ext = find_extension(identifier);
-  if (ext == nullptr) {
-    co_return ApiError{http::status::forbidden, "Extension.InvalidExtensionIdentifier",
-                       fmt::format("'{}' is not the identifier of a registered extension", identifier)};
-  }
-  if (ext->waiting) {
-    co_return ApiError{http::status::forbidden, "InvalidStateTransition",
-                       fmt::format("extension {} is already waiting in event/next", ext->name)};
-  }
-  ext->waiting = true;
-  progress_.cancel();
+  auto begun = extensions_.begin_next(identifier);
+  if (auto* error = std::get_if<ApiError>(&begun)) co_return *error;
   check_progress();
-  while (ext->events.empty()) co_await wait_for(*ext->wake);
-  ext->waiting = false;
-  std::string event = std::move(ext->events.front());
-  ext->events.pop_front();
-  co_return event;
+  co_return co_await extensions_.next_event(*std::get<Extension*>(begun));
 }
 
 std::optional<ApiError> Environment::extension_init_error(const std::string& identifier, const std::string& type,
                                                           const std::string& body) {
-  Extension* ext = find_extension(identifier);
-  if (ext == nullptr) {
-    return ApiError{http::status::forbidden, "Extension.InvalidExtensionIdentifier",
-                    fmt::format("'{}' is not the identifier of a registered extension", identifier)};
-  }
-  if (phase_ != Phase::kInit || exit_code_) {
+  auto found = extensions_.find(identifier);
+  if (auto* error = std::get_if<ApiError>(&found)) return *error;
+  if (phases_.phase() != Phase::kInit || phases_.stopping()) {
     return ApiError{http::status::forbidden, "InvalidStateTransition", "init/error is only valid during Init"};
   }
-  fail_init(type.empty() ? "Extension.InitError" : type,
-            fmt::format("Extension {} failed to initialize: {}", ext->name, error_message_of(body)), "error");
+  fail(type.empty() ? "Extension.InitError" : type,
+       fmt::format("Extension {} failed to initialize: {}", std::get<Extension*>(found)->name,
+                   lambda::error_message_of(body)),
+       "error");
   return std::nullopt;
 }
 
 std::optional<ApiError> Environment::extension_exit_error(const std::string& identifier, const std::string& type,
                                                           const std::string& body) {
-  Extension* ext = find_extension(identifier);
-  if (ext == nullptr) {
-    return ApiError{http::status::forbidden, "Extension.InvalidExtensionIdentifier",
-                    fmt::format("'{}' is not the identifier of a registered extension", identifier)};
-  }
-  const std::string error_type = type.empty() ? "Extension.ExitError" : type;
-  const std::string message = fmt::format("Extension {} is exiting: {}", ext->name, error_message_of(body));
-  switch (phase_) {
-    case Phase::kInit:
-    case Phase::kFrozen: fail_init(error_type, message, "error"); break;
-    case Phase::kRestore: fail_restore(error_type, message, "error"); break;
-    case Phase::kReady: fail_invoke(error_type, message, "error"); break;
-    case Phase::kShutdown: log_.error("", message, error_type); break;
-  }
+  auto found = extensions_.find(identifier);
+  if (auto* error = std::get_if<ApiError>(&found)) return *error;
+  fail(type.empty() ? "Extension.ExitError" : type,
+       fmt::format("Extension {} is exiting: {}", std::get<Extension*>(found)->name, lambda::error_message_of(body)),
+       "error");
   return std::nullopt;
 }
 
 std::shared_ptr<Invocation> Environment::submit(std::string payload, std::string client_context,
                                                 std::string cognito_identity) {
-  auto inv = std::make_shared<Invocation>(io_.get_executor());
-  inv->request_id = new_uuid();
-  inv->trace_id = new_trace_id();
-  inv->payload = std::move(payload);
-  inv->client_context = std::move(client_context);
-  inv->cognito_identity = std::move(cognito_identity);
-  if (exit_code_) {
-    inv->error_type = failure_type_;
-    inv->error_body = json_error(failure_type_, failure_message_);
-    inv->complete = true;
-    return inv;
-  }
-  queue_.push_back(inv);
+  auto inv = dispatch_.submit(std::move(payload), std::move(client_context), std::move(cognito_identity));
   check_progress();
   return inv;
 }
 
 asio::awaitable<void> Environment::shutdown() {
-  phase_ = Phase::kShutdown;
-  phase_timer_.cancel();
-  invoke_timer_.cancel();
-  if (frozen_ && freezer_) {
-    // A frozen process cannot act on SIGTERM: thaw first, then end it the orderly way.
-    try {
-      freezer_->thaw();
-    } catch (const std::exception& e) {
-      diag(e.what());
-    }
-    frozen_ = false;
-  }
+  phases_.begin_shutdown();
+  processes_.terminate_runtime();
   const auto deadline = Clock::now() + config_.shutdown_timeout;
-  if (runtime_alive_) ::kill(runtime_pid_, SIGTERM);
-  for (auto& ext : extensions_) {
-    if (!ext->alive || !ext->registered || !ext->wants_shutdown) continue;
-    boost::json::object event;
-    event["eventType"] = "SHUTDOWN";
-    event["shutdownReason"] = shutdown_reason_;
-    event["deadlineMs"] = epoch_ms(std::chrono::system_clock::now() +
-                                   std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                       config_.shutdown_timeout));
-    ext->events.push_back(boost::json::serialize(event));
-    ext->got_shutdown = true;
-    ext->wake->cancel();
-  }
-  auto done = [this] {
-    if (runtime_alive_) return false;
-    for (const auto& ext : extensions_) {
-      if (!ext->alive || !ext->wants_shutdown || !ext->registered) continue;
-      if (!(ext->waiting && ext->events.empty())) return false;
-    }
-    return true;
-  };
+  extensions_.post_shutdown(std::string(to_string(phases_.shutdown_reason())),
+                            std::chrono::system_clock::now() +
+                                std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.shutdown_timeout));
   asio::steady_timer poll(io_);
-  while (!done() && Clock::now() < deadline) {
+  while ((processes_.runtime_alive() || !extensions_.shutdown_acknowledged()) && Clock::now() < deadline) {
     poll.expires_after(std::chrono::milliseconds(5));
     boost::system::error_code ec;
     co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  if (freezer_) freezer_->kill_all();
-  if (!kill_descendants_and_reap(::getpid(), kKillBound)) diag("some processes of the function survived SIGKILL");
-  for (pid_t pid : processes_with_env(marker_)) {
-    if (pid != ::getpid()) ::kill(pid, SIGKILL);
-  }
-  runtime_alive_ = false;
-  if (!config_.json_report.empty()) log_.write_json(config_.json_report, *exit_code_);
-  diag(fmt::format("stopped (exit code {})", *exit_code_));
+  processes_.end_all();
+  if (!config_.json_report.empty()) log_.write_json(config_.json_report, phases_.exit_code());
+  diagnostic(fmt::format("stopped (exit code {})", phases_.exit_code()));
 }
 
 }  // namespace snapbus::emulator

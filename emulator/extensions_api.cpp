@@ -4,16 +4,22 @@
 #include <fmt/format.h>
 
 #include "runtime_api.h"
+#include "snapbus/lambda_protocol.h"
 
 namespace snapbus::emulator {
 namespace {
+
+using namespace lambda;  // the protocol's names: paths, headers, limits
+using net::HttpError;
+using net::HttpExchange;
+namespace http = boost::beast::http;
 
 constexpr const char* kAccepted = R"({"status":"OK"})";
 std::uint64_t event_counter = 0;
 // Event identifiers only need to differ; everything runs on one thread.
 
 std::string identifier_of(const HttpExchange& ex) {
-  auto id = ex.header("Lambda-Extension-Identifier");
+  auto id = ex.header(kHeaderExtensionIdentifier);
   if (id.empty()) {
     throw HttpError(http::status::forbidden, "Extension.MissingExtensionIdentifier",
                     "the Lambda-Extension-Identifier header is required");
@@ -21,17 +27,9 @@ std::string identifier_of(const HttpExchange& ex) {
   return std::string(id);
 }
 
-void require_method(const HttpExchange& ex, http::verb verb) {
-  if (ex.request().method() != verb) {
-    throw HttpError(http::status::method_not_allowed, "MethodNotAllowed",
-                    fmt::format("{} expects {}", std::string(ex.request().target()),
-                                std::string(http::to_string(verb))));
-  }
-}
-
 asio::awaitable<void> handle_register(Environment& env, HttpExchange& ex) {
-  require_method(ex, http::verb::post);
-  const std::string name(ex.header("Lambda-Extension-Name"));
+  ex.require_method(http::verb::post);
+  const std::string name(ex.header(kHeaderExtensionName));
   const std::string body = co_await ex.read_body(kErrorBodyLimit);
   if (name.empty()) {
     throw HttpError(http::status::bad_request, "InvalidRequest", "the Lambda-Extension-Name header is required");
@@ -48,9 +46,10 @@ asio::awaitable<void> handle_register(Environment& env, HttpExchange& ex) {
     if (const auto* events = value.as_object().if_contains("events")) {
       if (!events->is_array()) throw HttpError(http::status::bad_request, "ValidationError", "events must be a list");
       for (const auto& event : events->as_array()) {
-        if (event == "INVOKE") {
+        const auto* type = event.if_string();
+        if (type != nullptr && *type == kEventInvoke) {
           invoke = true;
-        } else if (event == "SHUTDOWN") {
+        } else if (type != nullptr && *type == kEventShutdown) {
           shutdown = true;
         } else {
           throw HttpError(http::status::bad_request, "ValidationError",
@@ -61,35 +60,35 @@ asio::awaitable<void> handle_register(Environment& env, HttpExchange& ex) {
   }
   auto result = env.extension_register(name, invoke, shutdown);
   if (auto* error = std::get_if<ApiError>(&result)) {
-    co_await ex.respond_error(error->status, error->type, error->message);
+    co_await respond_api_error(ex, *error);
     co_return;
   }
   http::fields headers;
-  headers.set("Lambda-Extension-Identifier", std::get<std::string>(result));
+  headers.set(kHeaderExtensionIdentifier, std::get<std::string>(result));
   boost::json::object info;
   info["functionName"] = env.config().function_name;
   info["functionVersion"] = env.config().function_version;
   info["handler"] = env.config().handler;
-  co_await ex.respond(http::status::ok, boost::json::serialize(info), "application/json", &headers);
+  co_await ex.respond(http::status::ok, boost::json::serialize(info), kContentTypeJson, &headers);
 }
 
 asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
-  require_method(ex, http::verb::get);
+  ex.require_method(http::verb::get);
   auto result = co_await env.extension_next(identifier_of(ex));
   if (auto* error = std::get_if<ApiError>(&result)) {
-    co_await ex.respond_error(error->status, error->type, error->message);
+    co_await respond_api_error(ex, *error);
     co_return;
   }
   http::fields headers;
-  headers.set("Lambda-Extension-Event-Identifier", fmt::format("{:016x}", ++event_counter));
-  co_await ex.respond(http::status::ok, std::get<std::string>(result), "application/json", &headers);
+  headers.set(kHeaderExtensionEventIdentifier, fmt::format("{:016x}", ++event_counter));
+  co_await ex.respond(http::status::ok, std::get<std::string>(result), kContentTypeJson, &headers);
 }
 
 asio::awaitable<void> handle_error(Environment& env, HttpExchange& ex, bool init) {
-  require_method(ex, http::verb::post);
+  ex.require_method(http::verb::post);
   const std::string identifier = identifier_of(ex);
   const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
-  const std::string type(ex.header("Lambda-Extension-Function-Error-Type"));
+  const std::string type(ex.header(kHeaderExtensionErrorType));
   std::optional<ApiError> error;
   if (init) {
     error = env.extension_init_error(identifier, type, body);
@@ -97,7 +96,7 @@ asio::awaitable<void> handle_error(Environment& env, HttpExchange& ex, bool init
     error = env.extension_exit_error(identifier, type, body);
   }
   if (error) {
-    co_await ex.respond_error(error->status, error->type, error->message);
+    co_await respond_api_error(ex, *error);
   } else {
     co_await ex.respond(http::status::accepted, kAccepted);
   }
@@ -106,16 +105,16 @@ asio::awaitable<void> handle_error(Environment& env, HttpExchange& ex, bool init
 }  // namespace
 
 asio::awaitable<void> serve_extensions_api(Environment& env, HttpExchange& ex, std::string_view path) {
-  if (path == "register") {
+  if (path == kExtensionRegisterPath) {
     co_await handle_register(env, ex);
-  } else if (path == "event/next") {
+  } else if (path == kExtensionNextPath) {
     co_await handle_next(env, ex);
-  } else if (path == "init/error") {
+  } else if (path == kExtensionInitErrorPath) {
     co_await handle_error(env, ex, true);
-  } else if (path == "exit/error") {
+  } else if (path == kExtensionExitErrorPath) {
     co_await handle_error(env, ex, false);
   } else {
-    throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}{}", kExtensionPrefix, path));
+    throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}{}", kExtensionApiPrefix, path));
   }
 }
 

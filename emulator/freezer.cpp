@@ -20,6 +20,8 @@
 #include <fmt/format.h>
 
 #include "process_tree.h"
+#include "snapbus/file_contents.h"
+#include "snapbus/unique_fd.h"
 
 namespace snapbus::emulator {
 namespace {
@@ -34,12 +36,7 @@ bool write_text(const fs::path& path, std::string_view text) {
   return static_cast<bool>(out);
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+std::string read_text(const fs::path& path) { return try_read_file_contents(path).value_or(""); }
 
 class SignalFreezer final : public Freezer {
  public:
@@ -82,10 +79,10 @@ class SignalFreezer final : public Freezer {
 
 class CgroupFreezer final : public Freezer {
  public:
-  CgroupFreezer(fs::path dir, int procs_fd) : dir_(std::move(dir)), procs_fd_(procs_fd) {}
+  CgroupFreezer(fs::path dir, UniqueFd procs_fd) : dir_(std::move(dir)), procs_fd_(std::move(procs_fd)) {}
 
   ~CgroupFreezer() override {
-    ::close(procs_fd_);
+    procs_fd_.reset();
     // Only an empty cgroup can be removed; give the kernel a moment to notice the last exit.
     for (int i = 0; i < 200; ++i) {
       if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return;
@@ -97,7 +94,7 @@ class CgroupFreezer final : public Freezer {
 
   void join_from_child() const override {
     // "0" means "the writing process"; a failure leaves the child outside but still in the tree.
-    (void)!::write(procs_fd_, "0", 1);
+    (void)!::write(procs_fd_.get(), "0", 1);
   }
 
   void freeze() override { set_frozen(true); }
@@ -129,7 +126,7 @@ class CgroupFreezer final : public Freezer {
   }
 
   fs::path dir_;
-  int procs_fd_;
+  UniqueFd procs_fd_;
 };
 
 std::optional<fs::path> own_cgroup2_dir() {
@@ -170,17 +167,17 @@ std::unique_ptr<Freezer> try_cgroup(const std::string& name, std::string& why_no
     return nullptr;
   };
   if (!fs::exists(dir / "cgroup.freeze")) return give_up(fmt::format("{} has no cgroup.freeze", dir.string()));
-  const int fd = ::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return give_up(fmt::format("cannot open {}/cgroup.procs: {}", dir.string(), std::strerror(errno)));
+  UniqueFd fd(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return give_up(fmt::format("cannot open {}/cgroup.procs: {}", dir.string(), std::strerror(errno)));
   // Moving a process in needs write access to the common ancestor too: prove it with a throwaway child.
   const pid_t probe = ::fork();
-  if (probe == 0) _exit(::write(fd, "0", 1) == 1 ? 0 : 1);
+  if (probe == 0) _exit(::write(fd.get(), "0", 1) == 1 ? 0 : 1);
   int status = 0;
   if (probe < 0 || ::waitpid(probe, &status, 0) != probe || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    ::close(fd);
+    fd.reset();
     return give_up(fmt::format("cannot move processes into {}", dir.string()));
   }
-  return std::make_unique<CgroupFreezer>(dir, fd);
+  return std::make_unique<CgroupFreezer>(dir, std::move(fd));
 }
 
 }  // namespace

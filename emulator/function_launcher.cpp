@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "snapbus/unique_fd.h"
+
 extern char** environ;
 
 namespace snapbus::emulator {
@@ -33,17 +35,15 @@ pid_t spawn_process(const LaunchSpec& spec, const Freezer* freezer) {
   envp.push_back(nullptr);
   const pid_t parent = ::getpid();
 
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) throw LaunchError(fmt::format("pipe: {}", std::strerror(errno)));
+  // The child reports a failed chdir or exec through this pipe; exec closes it on success.
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) throw LaunchError(fmt::format("pipe: {}", std::strerror(errno)));
+  UniqueFd report_read(ends[0]);
+  UniqueFd report_write(ends[1]);
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(report[0]);
-    ::close(report[1]);
-    throw LaunchError(fmt::format("fork: {}", std::strerror(err)));
-  }
+  if (pid < 0) throw LaunchError(fmt::format("fork: {}", std::strerror(errno)));
   if (pid == 0) {
-    ::close(report[0]);
+    report_read.reset();
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0L, 0L, 0L);
     if (::getppid() != parent) _exit(127);
     ::setpgid(0, 0);
@@ -53,22 +53,21 @@ pid_t spawn_process(const LaunchSpec& spec, const Freezer* freezer) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
       const int err = errno;
-      (void)!::write(report[1], &err, sizeof err);
+      (void)!::write(report_write.get(), &err, sizeof err);
       _exit(127);
     }
     ::execve(argv[0], argv.data(), envp.data());
     if (errno == ENOENT && std::strchr(argv[0], '/') == nullptr) ::execvpe(argv[0], argv.data(), envp.data());
     const int err = errno;
-    (void)!::write(report[1], &err, sizeof err);
+    (void)!::write(report_write.get(), &err, sizeof err);
     _exit(127);
   }
-  ::close(report[1]);
+  report_write.reset();
   int child_errno = 0;
   ssize_t got = 0;
   do {
-    got = ::read(report[0], &child_errno, sizeof child_errno);
+    got = ::read(report_read.get(), &child_errno, sizeof child_errno);
   } while (got < 0 && errno == EINTR);
-  ::close(report[0]);
   if (got == static_cast<ssize_t>(sizeof child_errno)) {
     int status = 0;
     ::waitpid(pid, &status, 0);

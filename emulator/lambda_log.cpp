@@ -9,6 +9,11 @@
 
 namespace snapbus::emulator {
 
+void diagnostic(const std::string& text) {
+  std::fprintf(stderr, "snapbus emulate: %s\n", text.c_str());
+  std::fflush(stderr);
+}
+
 std::string LambdaLog::format_ms(double ms) { return fmt::format("{:.2f} ms", ms); }
 
 void LambdaLog::line(const std::string& text) {

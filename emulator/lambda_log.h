@@ -31,6 +31,10 @@ struct InvocationReport {
   PhaseOutcome outcome;
 };
 
+// One line of the emulator's own diagnostics ("snapbus emulate: <text>") on stderr, flushed: what the
+// emulator itself did, kept apart from the function's Lambda log lines on stdout.
+void diagnostic(const std::string& text);
+
 class LambdaLog {
  public:
   explicit LambdaLog(std::FILE* out) : out_(out) {}

@@ -12,6 +12,7 @@
 
 #include "freezer.h"
 #include "process_tree.h"
+#include "snapbus/unique_fd.h"
 
 namespace snapbus::emulator {
 namespace {
@@ -48,22 +49,22 @@ void start_orphan_guard(const std::string& marker_entry) {
     std::perror("snapbus emulate: orphan guard");
     return;
   }
+  const UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
   const pid_t child = ::fork();
   if (child < 0) {
     std::perror("snapbus emulate: orphan guard");
-    ::close(fds[0]);
-    ::close(fds[1]);
     return;
   }
   if (child == 0) {
-    ::close(fds[1]);
+    write_end.reset();
     ::setsid();  // no terminal signals, not in the emulator's process group
-    if (::fork() == 0) guard(fds[0], marker_entry, emulator);
+    if (::fork() == 0) guard(read_end.get(), marker_entry, emulator);
     _exit(0);
   }
   ::waitpid(child, nullptr, 0);
-  ::close(fds[0]);
-  // fds[1] stays open for the emulator's whole life: the kernel closes it however the emulator ends.
+  // The write end stays open for the emulator's whole life: the kernel closes it however the emulator ends.
+  (void)write_end.release();
 }
 
 }  // namespace snapbus::emulator

@@ -4,12 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <thread>
+
+#include "snapbus/file_contents.h"
+#include "snapbus/text.h"
 
 namespace snapbus::emulator {
 namespace {
@@ -19,10 +21,12 @@ struct StatLine {
   pid_t ppid = 0;
 };
 
+std::string proc_path(pid_t pid, const char* entry) { return "/proc/" + std::to_string(pid) + "/" + entry; }
+
 std::optional<StatLine> read_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return std::nullopt;
+  const auto contents = try_read_file_contents(proc_path(pid, "stat"));
+  if (!contents) return std::nullopt;
+  const std::string text = contents->substr(0, contents->find('\n'));
   // The command name may hold spaces and parentheses: the fields start after the last ')'.
   const auto close = text.rfind(')');
   if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
@@ -37,10 +41,9 @@ std::vector<pid_t> all_pids() {
   std::vector<pid_t> pids;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    pid_t pid = 0;
-    auto [ptr, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (err == std::errc{} && ptr == name.data() + name.size()) pids.push_back(pid);
+    if (auto pid = parse_number<pid_t>(entry.path().filename().string(), 1, std::numeric_limits<pid_t>::max())) {
+      pids.push_back(*pid);
+    }
   }
   return pids;
 }
@@ -74,13 +77,16 @@ char process_state(pid_t pid) {
 std::vector<pid_t> processes_with_env(const std::string& entry) {
   std::vector<pid_t> out;
   for (pid_t pid : all_pids()) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-    std::string var;
-    while (std::getline(in, var, '\0')) {
-      if (var == entry) {
+    const auto variables = try_read_file_contents(proc_path(pid, "environ"));
+    if (!variables) continue;
+    std::string_view rest = *variables;
+    while (!rest.empty()) {
+      const auto end = rest.find('\0');
+      if (rest.substr(0, end) == entry) {
         out.push_back(pid);
         break;
       }
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
     }
   }
   return out;
@@ -88,15 +94,18 @@ std::vector<pid_t> processes_with_env(const std::string& entry) {
 
 unsigned resident_mb(const std::vector<pid_t>& pids) {
   unsigned long long kib = 0;
+  constexpr std::string_view kField = "\nVmHWM:";
   for (pid_t pid : pids) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) {
-        kib += std::stoull(line.substr(6));
-        break;
-      }
-    }
+    const auto status = try_read_file_contents(proc_path(pid, "status"));
+    if (!status) continue;
+    const auto at = status->find(kField);
+    if (at == std::string::npos) continue;
+    // "VmHWM:\t    1234 kB"
+    std::string_view value(*status);
+    value = value.substr(at + kField.size());
+    value = trim(value.substr(0, value.find('\n')));
+    value = value.substr(0, value.find(' '));
+    kib += parse_number<unsigned long long>(value, 0, std::numeric_limits<unsigned long long>::max()).value_or(0);
   }
   return static_cast<unsigned>((kib + 1023) / 1024);
 }

@@ -4,51 +4,44 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "base64.h"
 #include "extensions_api.h"
+#include "snapbus/error_body.h"
+#include "snapbus/lambda_protocol.h"
+#include "snapbus/streaming_response.h"
 
 namespace snapbus::emulator {
 namespace {
 
-constexpr std::string_view kRuntimePrefix = "/2018-06-01/runtime/";
-constexpr std::string_view kInvocationPrefix = "invocation/";
+using namespace lambda;  // the protocol's names: paths, headers, limits
+using net::HttpError;
+using net::HttpExchange;
+namespace http = boost::beast::http;
+
 constexpr const char* kAccepted = R"({"status":"OK"})";
 
-void require_method(const HttpExchange& ex, http::verb verb) {
-  if (ex.request().method() != verb) {
-    throw HttpError(http::status::method_not_allowed, "MethodNotAllowed",
-                    fmt::format("{} expects {}", std::string(ex.request().target()),
-                                std::string(http::to_string(verb))));
-  }
-}
-
 std::string error_type_of(const HttpExchange& ex, const std::string& body, const char* fallback) {
-  if (auto header = ex.header("Lambda-Runtime-Function-Error-Type"); !header.empty()) return std::string(header);
+  if (auto header = ex.header(kHeaderFunctionErrorType); !header.empty()) return std::string(header);
   return json_error_field(body, "errorType").value_or(fallback);
 }
 
-asio::awaitable<void> reply_error(HttpExchange& ex, const ApiError& error) {
-  co_await ex.respond_error(error.status, error.type, error.message);
-}
-
 asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
-  require_method(ex, http::verb::get);
+  ex.require_method(http::verb::get);
   auto result = co_await env.runtime_next();
   if (auto* error = std::get_if<ApiError>(&result)) {
-    co_await reply_error(ex, *error);
+    co_await respond_api_error(ex, *error);
     co_return;
   }
   const auto& inv = std::get<std::shared_ptr<Invocation>>(result);
   http::fields headers;
-  headers.set("Lambda-Runtime-Aws-Request-Id", inv->request_id);
-  headers.set("Lambda-Runtime-Deadline-Ms",
+  headers.set(kHeaderRequestId, inv->request_id);
+  headers.set(kHeaderDeadlineMs,
               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(inv->deadline.time_since_epoch())
                                  .count()));
-  headers.set("Lambda-Runtime-Invoked-Function-Arn", env.function_arn());
-  headers.set("Lambda-Runtime-Trace-Id", inv->trace_id);
-  if (!inv->client_context.empty()) headers.set("Lambda-Runtime-Client-Context", inv->client_context);
-  if (!inv->cognito_identity.empty()) headers.set("Lambda-Runtime-Cognito-Identity", inv->cognito_identity);
-  co_await ex.respond(http::status::ok, inv->payload, "application/json", &headers);
+  headers.set(kHeaderInvokedFunctionArn, env.function_arn());
+  headers.set(kHeaderTraceId, inv->trace_id);
+  if (!inv->client_context.empty()) headers.set(kHeaderClientContext, inv->client_context);
+  if (!inv->cognito_identity.empty()) headers.set(kHeaderCognitoIdentity, inv->cognito_identity);
+  co_await ex.respond(http::status::ok, inv->payload, kContentTypeJson, &headers);
 }
 
 // The error type of an answer whose body could not be read: too large has its own Lambda type.
@@ -66,11 +59,11 @@ void fail_answer(Environment& env, const std::shared_ptr<Invocation>& inv, const
 }
 
 asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const std::string& request_id) {
-  require_method(ex, http::verb::post);
-  const bool streaming = boost::iequals(ex.header("Lambda-Runtime-Function-Response-Mode"), "streaming");
+  ex.require_method(http::verb::post);
+  const bool streaming = boost::iequals(ex.header(kHeaderResponseMode), kResponseModeStreaming);
   auto begun = env.runtime_begin_answer(request_id, RuntimeCall::kResponse);
   if (auto* error = std::get_if<ApiError>(&begun)) {
-    co_await reply_error(ex, *error);
+    co_await respond_api_error(ex, *error);
     co_return;
   }
   auto inv = std::get<std::shared_ptr<Invocation>>(begun);
@@ -93,7 +86,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
   }
   inv->mode = Invocation::Mode::kStreaming;
   inv->content_type = content_type;
-  if (content_type.empty()) inv->content_type = "application/octet-stream";
+  if (content_type.empty()) inv->content_type = kContentTypeOctetStream;
   env.answer_updated(inv);
   http::fields final_fields;
   try {
@@ -108,26 +101,22 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
     fail_answer(env, inv, "Runtime.TruncatedResponse", "the runtime closed the connection before the stream ended");
     throw;
   }
-  // A mid-stream failure arrives as trailers after the last chunk; the body is base64 of the JSON error.
-  if (auto type = final_fields.find("Lambda-Runtime-Function-Error-Type"); type != final_fields.end()) {
-    inv->error_type = std::string(type->value());
-    std::string body;
-    if (auto encoded = final_fields.find("Lambda-Runtime-Function-Error-Body"); encoded != final_fields.end()) {
-      body = base64_decode(encoded->value()).value_or(std::string(encoded->value()));
-    }
-    inv->error_body = body;
-    if (body.empty()) inv->error_body = json_error(inv->error_type, "the function failed mid-stream");
+  // A mid-stream failure arrives as trailers after the last chunk.
+  if (auto failure = streamed_error(final_fields)) {
+    inv->error_type = failure->type;
+    inv->error_body = failure->body;
+    if (failure->body.empty()) inv->error_body = json_error(inv->error_type, "the function failed mid-stream");
   }
   env.answer_finished(inv);
   co_await ex.respond(http::status::accepted, kAccepted);
 }
 
 asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex, const std::string& request_id) {
-  require_method(ex, http::verb::post);
+  ex.require_method(http::verb::post);
   const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
   auto begun = env.runtime_begin_answer(request_id, RuntimeCall::kError);
   if (auto* error = std::get_if<ApiError>(&begun)) {
-    co_await reply_error(ex, *error);
+    co_await respond_api_error(ex, *error);
     co_return;
   }
   auto inv = std::get<std::shared_ptr<Invocation>>(begun);
@@ -148,49 +137,53 @@ std::string validated_json_body(const std::string& body) {
   return body;
 }
 
+asio::awaitable<void> respond_api_error(HttpExchange& ex, const ApiError& error) {
+  co_await ex.respond_error(error.status, error.type, error.message);
+}
+
 asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
   std::string_view target = ex.request().target();
   target = target.substr(0, target.find('?'));
-  if (target.rfind(kExtensionPrefix, 0) == 0) {
-    co_await serve_extensions_api(env, ex, target.substr(kExtensionPrefix.size()));
+  if (target.starts_with(kExtensionApiPrefix)) {
+    co_await serve_extensions_api(env, ex, target.substr(kExtensionApiPrefix.size()));
     co_return;
   }
-  if (target.rfind(kRuntimePrefix, 0) != 0) {
+  if (!target.starts_with(kRuntimeApiPrefix)) {
     throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));
   }
-  const std::string_view path = target.substr(kRuntimePrefix.size());
-  if (path == "invocation/next") {
+  const std::string_view path = target.substr(kRuntimeApiPrefix.size());
+  if (path == kRuntimeNextPath) {
     co_await handle_next(env, ex);
-  } else if (path == "restore/next") {
-    require_method(ex, http::verb::get);
+  } else if (path == kRuntimeRestoreNextPath) {
+    ex.require_method(http::verb::get);
     if (auto error = co_await env.runtime_restore_next()) {
-      co_await reply_error(ex, *error);
+      co_await respond_api_error(ex, *error);
     } else {
       co_await ex.respond(http::status::ok, "", "");
     }
-  } else if (path == "init/error" || path == "restore/error") {
-    require_method(ex, http::verb::post);
+  } else if (path == kRuntimeInitErrorPath || path == kRuntimeRestoreErrorPath) {
+    ex.require_method(http::verb::post);
     const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
     const std::string type = error_type_of(ex, body, "");
     std::optional<ApiError> error;
-    if (path == "init/error") {
+    if (path == kRuntimeInitErrorPath) {
       error = env.runtime_init_error(type, body);
     } else {
       error = env.runtime_restore_error(type, body);
     }
     if (error) {
-      co_await reply_error(ex, *error);
+      co_await respond_api_error(ex, *error);
     } else {
       co_await ex.respond(http::status::accepted, kAccepted);
     }
-  } else if (path.rfind(kInvocationPrefix, 0) == 0) {
-    const std::string_view rest = path.substr(kInvocationPrefix.size());
+  } else if (path.starts_with(kRuntimeInvocationPath)) {
+    const std::string_view rest = path.substr(kRuntimeInvocationPath.size());
     const auto slash = rest.find('/');
     const std::string request_id(rest.substr(0, slash));
     const std::string_view action = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-    if (action == "response") {
+    if (action == kRuntimeResponseAction) {
       co_await handle_response(env, ex, request_id);
-    } else if (action == "error") {
+    } else if (action == kRuntimeErrorAction) {
       co_await handle_invocation_error(env, ex, request_id);
     } else {
       throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));

@@ -1,21 +1,23 @@
 // The Runtime API (/2018-06-01/runtime/...) as Lambda documents it; the same listener also serves
 // the Extensions API, as AWS_LAMBDA_RUNTIME_API does in Lambda.
 //
-//   auto bound = http_listen(io, "127.0.0.1", 0, [&env](HttpExchange& ex) { return serve_runtime_api(env, ex); });
+//   auto bound = net::http_listen(io, "127.0.0.1", 0, [&env](net::HttpExchange& ex) { return serve_runtime_api(env, ex); },
+//                                 {.error_format = {.content_type = "application/json", .body = lambda::json_error}});
 #pragma once
 
+#include <string>
+
 #include "environment.h"
-#include "http_exchange.h"
+#include "snapbus/http_exchange.h"
 
 namespace snapbus::emulator {
 
-inline constexpr std::uint64_t kBufferedResponseLimit = 6 * 1024 * 1024;
-inline constexpr std::uint64_t kStreamedResponseLimit = 200ULL * 1024 * 1024;
-inline constexpr std::uint64_t kErrorBodyLimit = 1024 * 1024;
+asio::awaitable<void> serve_runtime_api(Environment& env, net::HttpExchange& exchange);
 
-asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& exchange);
-
+// Returns body unchanged when it is empty or valid JSON; throws net::HttpError 400 otherwise.
 std::string validated_json_body(const std::string& body);
-// Returns body unchanged when it is empty or valid JSON; throws HttpError 400 otherwise.
+
+// Sends `error` as a Lambda error body.
+asio::awaitable<void> respond_api_error(net::HttpExchange& exchange, const ApiError& error);
 
 }  // namespace snapbus::emulator

@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <kj/encoding.h>
 
+#include "base64.h"
+
 namespace snapbus::lambda {
 namespace {
 
@@ -87,10 +89,9 @@ EventSource source_of(const json::object& event) {
 std::string decoded_body(const json::object& event) {
   const std::string_view body = optional_string(event, "body", "body");
   if (!optional_bool(event, "isBase64Encoded")) return std::string(body);
-  // kj skips characters outside the alphabet and reports them: treat that as corrupt input.
-  const auto decoded = kj::decodeBase64(kj::ArrayPtr<const char>(body.data(), body.size()));
-  if (decoded.hadErrors) throw EventError("the event's body is marked isBase64Encoded but is not valid base64");
-  return {reinterpret_cast<const char*>(decoded.begin()), decoded.size()};
+  auto decoded = decode_base64(body);
+  if (!decoded) throw EventError("the event's body is marked isBase64Encoded but is not valid base64");
+  return std::move(*decoded);
 }
 
 // `headers` (one string per name) or `multiValueHeaders` (a list per name), as the event has them.
@@ -324,9 +325,7 @@ std::string result_from_response(const ResultShape& shape, const HttpAppResponse
     result["statusDescription"] = std::to_string(response.status) + " " + std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(response.status)));
   }
   if (binary) {
-    const kj::String encoded = kj::encodeBase64(
-        kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(response.body.data()), response.body.size()));
-    result["body"] = encoded.cStr();
+    result["body"] = encode_base64(response.body);
   } else {
     result["body"] = response.body;
   }

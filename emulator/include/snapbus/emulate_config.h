@@ -13,30 +13,32 @@
 #include <string>
 #include <vector>
 
+#include "snapbus/lambda_protocol.h"
+
 namespace snapbus::emulator {
 
-// Names of the environment variables Lambda documents; the emulator sets or reads exactly these.
-inline constexpr const char* kEnvRuntimeApi = "AWS_LAMBDA_RUNTIME_API";
-inline constexpr const char* kEnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE";
-inline constexpr const char* kEnvTaskRoot = "LAMBDA_TASK_ROOT";
-inline constexpr const char* kEnvRuntimeDir = "LAMBDA_RUNTIME_DIR";
-inline constexpr const char* kEnvHandler = "_HANDLER";
-inline constexpr const char* kEnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME";
-inline constexpr const char* kEnvFunctionVersion = "AWS_LAMBDA_FUNCTION_VERSION";
-inline constexpr const char* kEnvMemorySize = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
-inline constexpr const char* kEnvRegion = "AWS_REGION";
-inline constexpr const char* kEnvDefaultRegion = "AWS_DEFAULT_REGION";
-inline constexpr const char* kEnvLogGroup = "AWS_LAMBDA_LOG_GROUP_NAME";
-inline constexpr const char* kEnvLogStream = "AWS_LAMBDA_LOG_STREAM_NAME";
-inline constexpr const char* kEnvExecWrapper = "AWS_LAMBDA_EXEC_WRAPPER";
-inline constexpr const char* kEnvTz = "TZ";
-inline constexpr const char* kEnvLang = "LANG";
-inline constexpr const char* kEnvPath = "PATH";
-inline constexpr const char* kEnvEmulatorId = "SNAPBUS_EMULATOR_ID";
-// Every process of the function carries this marker, so a sweep can find strays by their environment.
+// The Lambda environment variables the emulator sets or reads, and the init types (lambda_protocol.h).
+using lambda::kEnvDefaultRegion;
+using lambda::kEnvExecWrapper;
+using lambda::kEnvFunctionName;
+using lambda::kEnvFunctionVersion;
+using lambda::kEnvHandler;
+using lambda::kEnvInitializationType;
+using lambda::kEnvLang;
+using lambda::kEnvLogGroup;
+using lambda::kEnvLogStream;
+using lambda::kEnvMemorySize;
+using lambda::kEnvPath;
+using lambda::kEnvRegion;
+using lambda::kEnvRuntimeApi;
+using lambda::kEnvRuntimeDir;
+using lambda::kEnvTaskRoot;
+using lambda::kEnvTz;
+using lambda::kInitTypeOnDemand;
+using lambda::kInitTypeSnapStart;
 
-inline constexpr const char* kInitTypeOnDemand = "on-demand";
-inline constexpr const char* kInitTypeSnapStart = "snap-start";
+// Every process of the function carries this marker, so a sweep can find strays by their environment.
+inline constexpr const char* kEnvEmulatorId = "SNAPBUS_EMULATOR_ID";
 
 enum class FreezerMode { kAuto, kCgroup, kSignal };
 

@@ -1,8 +1,8 @@
-#include "runtime_state.h"
+#include "snapbus/runtime_state.h"
 
 #include <gtest/gtest.h>
 
-namespace snapbus::emulator {
+namespace snapbus::lambda {
 namespace {
 
 const RuntimeCall kAll[] = {RuntimeCall::kNext,      RuntimeCall::kResponse,    RuntimeCall::kError,
@@ -68,4 +68,4 @@ TEST(RuntimeState, WrongCallLeavesStateAndNamesBoth) {
 }
 
 }  // namespace
-}  // namespace snapbus::emulator
+}  // namespace snapbus::lambda

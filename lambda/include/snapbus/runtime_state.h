@@ -1,6 +1,6 @@
 // The Runtime API state machine: which call the runtime may make in which state. Pure: no I/O.
 //
-//   RuntimeStateMachine sm(/*snapstart=*/true);
+//   snapbus::lambda::RuntimeStateMachine sm(/*snapstart=*/true);
 //   if (auto error = sm.check(RuntimeCall::kRestoreNext)) { reply 403 InvalidStateTransition, *error }
 //   else sm.apply(RuntimeCall::kRestoreNext);            // now kRestoreWaiting
 //   sm.restore_released();                                // the emulator answered restore/next
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace snapbus::emulator {
+namespace snapbus::lambda {
 
 enum class RuntimeState {
   kStarting,        // launched, Init in progress
@@ -52,4 +52,4 @@ class RuntimeStateMachine {
   RuntimeState state_ = RuntimeState::kStarting;
 };
 
-}  // namespace snapbus::emulator
+}  // namespace snapbus::lambda

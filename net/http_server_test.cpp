@@ -1,4 +1,4 @@
-#include "http_exchange.h"
+#include "snapbus/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,14 +11,15 @@
 
 #include <gtest/gtest.h>
 
-namespace snapbus::emulator {
+namespace snapbus::net {
 namespace {
 
 // A server whose handler echoes what it read: the body (limit 16 bytes), or for POST /pieces the
 // pieces as they came and the trailer X-Result.
+// Errors in the default plain-text format unless the test gives another.
 class EchoServer {
  public:
-  EchoServer() {
+  explicit EchoServer(HttpServerOptions options = {}) {
     endpoint_ = http_listen(io_, "127.0.0.1", 0, [](HttpExchange& ex) -> asio::awaitable<void> {
       if (ex.request().target() == "/pieces") {
         std::string seen;
@@ -32,7 +33,7 @@ class EchoServer {
       if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
       std::string body = co_await ex.read_body(16);
       co_await ex.respond(http::status::ok, body, "text/plain");
-    });
+    }, std::move(options));
     thread_ = std::thread([this] { io_.run(); });
   }
   ~EchoServer() {
@@ -70,7 +71,7 @@ class EchoServer {
   std::thread thread_;
 };
 
-TEST(HttpExchange, KeepAliveServesSeveralRequests) {
+TEST(HttpServer, KeepAliveServesSeveralRequests) {
   EchoServer server;
   const std::string reply = server.exchange(
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nonePOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo",
@@ -79,31 +80,54 @@ TEST(HttpExchange, KeepAliveServesSeveralRequests) {
   EXPECT_NE(reply.find("two"), std::string::npos);
 }
 
-TEST(HttpExchange, MalformedRequestGetsJson400) {
-  EchoServer server;
-  const std::string reply = server.exchange("GARBAGE\r\n\r\n", "}");
-  EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
-  EXPECT_NE(reply.find(R"("errorType":"InvalidRequest")"), std::string::npos) << reply;
+std::string tagged_error(std::string_view type, std::string_view message) {
+  return "<" + std::string(type) + "|" + std::string(message) + ">";
 }
 
-TEST(HttpExchange, OversizedBodyGets413AndHandlerErrorsTheirStatus) {
+TEST(HttpServer, MalformedRequestGets400InThePlainFormat) {
+  EchoServer server;
+  const std::string reply = server.exchange("GARBAGE\r\n\r\n", "\n\n");
+  EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("Content-Type: text/plain"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("\r\n\r\nInvalidRequest: malformed HTTP request"), std::string::npos) << reply;
+}
+
+TEST(HttpServer, ErrorsUseTheFormatTheServerWasGiven) {
+  EchoServer server({.error_format = {.content_type = "application/x-tagged", .body = tagged_error}});
+  const std::string malformed = server.exchange("GARBAGE\r\n\r\n", ">");
+  EXPECT_NE(malformed.find("Content-Type: application/x-tagged"), std::string::npos) << malformed;
+  EXPECT_NE(malformed.find("<InvalidRequest|malformed HTTP request"), std::string::npos) << malformed;
+  const std::string fail = server.exchange("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n", ">");
+  EXPECT_NE(fail.find("HTTP/1.1 409"), std::string::npos) << fail;
+  EXPECT_NE(fail.find("<Nope|told to fail>"), std::string::npos) << fail;
+}
+
+TEST(HttpServer, HeaderLimitIsTheServers) {
+  EchoServer server({.header_limit = 256});
+  const std::string reply =
+      server.exchange("GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(400, 'a') + "\r\n\r\n", "\n\n");
+  EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("header limit"), std::string::npos) << reply;
+}
+
+TEST(HttpServer, OversizedBodyGets413AndHandlerErrorsTheirStatus) {
   EchoServer server;
   const std::string big = server.exchange(
-      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n0123456789012345678901234567890123456789", "}");
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n0123456789012345678901234567890123456789", "bytes\n");
   EXPECT_NE(big.find("HTTP/1.1 413"), std::string::npos) << big;
-  const std::string fail = server.exchange("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n", "}");
+  const std::string fail = server.exchange("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n", "fail\n");
   EXPECT_NE(fail.find("HTTP/1.1 409"), std::string::npos) << fail;
-  EXPECT_NE(fail.find(R"("errorType":"Nope")"), std::string::npos) << fail;
+  EXPECT_NE(fail.find("Nope: told to fail"), std::string::npos) << fail;
 }
 
-TEST(HttpExchange, ExpectContinueIsAnswered) {
+TEST(HttpServer, ExpectContinueIsAnswered) {
   EchoServer server;
   const std::string reply =
       server.exchange("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", "hi");
   EXPECT_EQ(reply.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0U) << reply;
 }
 
-TEST(HttpExchange, ChunkedPiecesAndTrailers) {
+TEST(HttpServer, ChunkedPiecesAndTrailers) {
   EchoServer server;
   const std::string reply = server.exchange(
       "POST /pieces HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Result\r\n\r\n"
@@ -113,18 +137,12 @@ TEST(HttpExchange, ChunkedPiecesAndTrailers) {
   EXPECT_NE(reply.find("de]done"), std::string::npos) << reply;
 }
 
-}  // namespace
-}  // namespace snapbus::emulator
-
-namespace snapbus::emulator {
-namespace {
-
-TEST(HttpExchange, ChunkedBodiesRespectTheLimitToo) {
+TEST(HttpServer, ChunkedBodiesRespectTheLimitToo) {
   EchoServer server;
   const std::string reply = server.exchange(
-      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", "}");
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", "bytes\n");
   EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
 }
 
 }  // namespace
-}  // namespace snapbus::emulator
+}  // namespace snapbus::net

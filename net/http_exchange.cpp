@@ -1,103 +1,14 @@
-#include "http_exchange.h"
+#include "snapbus/http_exchange.h"
 
 #include <array>
 
-#include <boost/json.hpp>
+#include <fmt/format.h>
 
-namespace snapbus::emulator {
-namespace {
+namespace snapbus::net {
 
-constexpr std::size_t kHeaderLimit = 64 * 1024;
-constexpr std::size_t kMaxDrain = 16 * 1024 * 1024;
-
-asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<HttpHandler> handler) {
-  socket.set_option(tcp::no_delay(true));
-  beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
-  for (;;) {
-    http::request_parser<http::empty_body> parser;
-    parser.header_limit(kHeaderLimit);
-    parser.body_limit(kMaxRequestBody);
-    boost::system::error_code ec;
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted) {
-      break;
-    }
-    HttpExchange exchange(stream, buffer, parser);
-    if (ec) {
-      exchange.close_after();
-      co_await exchange.respond_error(http::status::bad_request, "InvalidRequest",
-                                      "malformed HTTP request: " + ec.message());
-      break;
-    }
-    std::optional<HttpError> failure;
-    try {
-      co_await (*handler)(exchange);
-    } catch (const HttpError& e) {
-      failure = e;
-    } catch (const boost::system::system_error&) {
-      break;  // the peer went away mid-exchange
-    }
-    if (failure) {
-      if (exchange.responded()) break;
-      exchange.close_after();
-      try {
-        co_await exchange.respond_error(failure->status(), failure->type(), failure->what());
-      } catch (const boost::system::system_error&) {
-      }
-      break;
-    }
-    if (!exchange.reusable()) break;
-  }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  // Lingering close: a peer still sending a body we refused (413) would otherwise get a reset
-  // instead of our answer. Drain for a bounded time and amount.
-  stream.expires_after(std::chrono::seconds(1));
-  std::array<char, 64 * 1024> sink{};
-  std::size_t drained = 0;
-  while (drained < kMaxDrain) {
-    const std::size_t n =
-        co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ignored));
-    if (ignored || n == 0) break;
-    drained += n;
-  }
+std::string plain_error_body(std::string_view type, std::string_view message) {
+  return fmt::format("{}: {}\n", type, message);
 }
-
-asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::shared_ptr<HttpHandler> handler) {
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // e.g. EMFILE: keep serving the connections we have, and do not spin while none can be accepted.
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    asio::co_spawn(acceptor.get_executor(), serve_connection(std::move(socket), handler), asio::detached);
-  }
-}
-
-}  // namespace
-
-std::string json_error(std::string_view type, std::string_view message) {
-  boost::json::object o;
-  o["errorMessage"] = message;
-  o["errorType"] = type;
-  return boost::json::serialize(o);
-}
-
-std::optional<std::string> json_error_field(std::string_view body, std::string_view field) {
-  boost::system::error_code ec;
-  const auto value = boost::json::parse(body, ec);
-  if (ec || !value.is_object()) return std::nullopt;
-  const auto* found = value.as_object().if_contains(field);
-  if (found == nullptr || !found->is_string()) return std::nullopt;
-  return std::string(found->as_string());
-}
-
 std::string_view HttpExchange::header(std::string_view name) const {
   auto it = head_.find(name);
   if (it == head_.end()) return {};
@@ -110,13 +21,20 @@ std::string HttpExchange::remote_address() const {
   return ec ? std::string("127.0.0.1") : ep.address().to_string();
 }
 
+void HttpExchange::require_method(http::verb verb) const {
+  if (head_.method() != verb) {
+    throw HttpError(http::status::method_not_allowed, "MethodNotAllowed",
+                    fmt::format("{} expects {}", std::string(head_.target()), std::string(http::to_string(verb))));
+  }
+}
+
 bool HttpExchange::reusable() const {
   return !close_after_ && (!has_body_ || body_consumed_) && keep_alive_;
 }
 
 void HttpExchange::check_length(std::uint64_t limit) const {
   // Beast checks a Content-Length against the limit only while parsing the header, which happened
-  // under kMaxRequestBody: check it here against this reader's limit.
+  // under the server's own limit: check it here against this reader's limit.
   if (content_length_ && *content_length_ > limit) {
     throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
                     "request body exceeds " + std::to_string(limit) + " bytes");
@@ -203,7 +121,7 @@ asio::awaitable<void> HttpExchange::respond(http::status status, std::string bod
 
 asio::awaitable<void> HttpExchange::respond_error(http::status status, std::string_view type,
                                                   std::string_view message) {
-  co_await respond(status, json_error(type, message));
+  co_await respond(status, error_format_.body(type, message), error_format_.content_type);
 }
 
 asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const http::fields& headers) {
@@ -230,17 +148,4 @@ asio::awaitable<void> HttpExchange::end_chunked(const http::fields* trailers) {
   co_await asio::async_write(stream_, http::make_chunk_last(), asio::use_awaitable);
 }
 
-tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler) {
-  const tcp::endpoint wanted(asio::ip::make_address(host), port);
-  tcp::acceptor acceptor(io);
-  acceptor.open(wanted.protocol());
-  acceptor.set_option(tcp::acceptor::reuse_address(true));
-  acceptor.bind(wanted);
-  acceptor.listen(asio::socket_base::max_listen_connections);
-  const tcp::endpoint bound = acceptor.local_endpoint();
-  asio::co_spawn(io, accept_loop(std::move(acceptor), std::make_shared<HttpHandler>(std::move(handler))),
-                 asio::detached);
-  return bound;
-}
-
-}  // namespace snapbus::emulator
+}  // namespace snapbus::net

@@ -1,15 +1,16 @@
-// One HTTP/1.1 request/response exchange on a Beast stream, and the listener that hands them out.
-// Bodies are read only when the handler asks, whole or piece by piece (for streamed responses).
+// One HTTP/1.1 request/response exchange on a Beast stream, as the server loop (http_server.h)
+// hands it to a handler. The body is read only when the handler asks, whole or piece by piece
+// (for streamed bodies); the answer goes out whole or in chunks.
 //
-//   auto bound = http_listen(io, "127.0.0.1", 0, [](HttpExchange& ex) -> asio::awaitable<void> {
-//     std::string body = co_await ex.read_body(1 << 20);
-//     co_await ex.respond(http::status::ok, body);
-//   });
+//   asio::awaitable<void> handle(snapbus::net::HttpExchange& ex) {
+//     ex.require_method(http::verb::post);                          // HttpError 405 otherwise
+//     std::string body = co_await ex.read_body(1 << 20);            // HttpError 413 past the limit
+//     co_await ex.respond(http::status::ok, body, "text/plain");
+//   }
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -17,13 +18,15 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
-namespace snapbus::emulator {
+namespace snapbus::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+// Thrown by handlers (and body readers) to answer with an error: the status, a machine-readable
+// type and a sentence, written out in the server's HttpErrorFormat.
 class HttpError : public std::runtime_error {
  public:
   HttpError(http::status status, std::string type, const std::string& message)
@@ -35,41 +38,62 @@ class HttpError : public std::runtime_error {
   http::status status_;
   std::string type_;
 };
-// Thrown by handlers (and body readers) to answer with a JSON error {"errorType","errorMessage"}.
+
+// "<type>: <message>\n": the error body of a server that was given no other format.
+std::string plain_error_body(std::string_view type, std::string_view message);
+
+// How a server writes error answers (the body from the error's type and message, and its content
+// type), so the protocol above HTTP chooses: Lambda's APIs answer {"errorMessage","errorType"} JSON.
+struct HttpErrorFormat {
+  std::string_view content_type = "text/plain; charset=utf-8";
+  std::string (*body)(std::string_view type, std::string_view message) = plain_error_body;
+};
 
 class HttpExchange {
  public:
-  HttpExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::empty_body>& parser)
+  // Made by the server loop once a request header has been read (or failed to parse).
+  HttpExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::empty_body>& parser,
+               const HttpErrorFormat& error_format)
       : stream_(stream),
         buffer_(buffer),
         parser_(parser),
+        error_format_(error_format),
         head_(parser.get().base()),
         has_body_(!parser.is_done()),
         content_length_(parser.is_header_done() ? parser.content_length() : boost::none),
         keep_alive_(parser.get().keep_alive()) {}
 
   [[nodiscard]] const http::request_header<>& request() const { return head_; }
+  // The value of header `name`, empty when absent.
   [[nodiscard]] std::string_view header(std::string_view name) const;
   [[nodiscard]] std::string remote_address() const;
+  // Throws HttpError 405 MethodNotAllowed unless the request uses `verb`.
+  void require_method(http::verb verb) const;
 
+  // The whole body. Throws HttpError 413 past `limit`, 400 on a malformed body, and
+  // boost::system::system_error when the peer goes away before its end.
   asio::awaitable<std::string> read_body(std::uint64_t limit);
-  // Throws HttpError 413 past `limit`, 400 on a malformed body.
 
+  // Calls on_piece as bytes arrive; returns the final fields, trailers included. Throws as read_body.
   asio::awaitable<http::fields> read_body_pieces(std::uint64_t limit,
                                                  const std::function<void(std::string_view)>& on_piece);
-  // Calls on_piece as bytes arrive; returns the final fields, trailers included.
 
+  // `extra` headers go out as given; an empty content_type sends none.
   asio::awaitable<void> respond(http::status status, std::string body,
                                 std::string_view content_type = "application/json",
                                 const http::fields* extra = nullptr);
+  // An error answer in the server's HttpErrorFormat.
   asio::awaitable<void> respond_error(http::status status, std::string_view type, std::string_view message);
 
+  // A chunked answer: the head, any number of chunks, then the last chunk with optional trailers.
   asio::awaitable<void> begin_chunked(http::status status, const http::fields& headers);
   asio::awaitable<void> write_chunk(std::string_view data);
   asio::awaitable<void> end_chunked(const http::fields* trailers = nullptr);
 
   [[nodiscard]] bool responded() const { return responded_; }
+  // Whether the connection can carry another request after this exchange.
   [[nodiscard]] bool reusable() const;
+  // Closes the connection after this exchange (e.g. to leave a chunked body unterminated).
   void close_after() { close_after_ = true; }
 
  private:
@@ -79,6 +103,7 @@ class HttpExchange {
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::empty_body>& parser_;
+  const HttpErrorFormat& error_format_;
   // The body readers move the parser into one of another body type: keep what we need beforehand.
   http::request_header<> head_;
   bool has_body_;
@@ -89,20 +114,4 @@ class HttpExchange {
   bool close_after_ = false;
 };
 
-inline constexpr std::uint64_t kMaxRequestBody = 256ULL * 1024 * 1024;
-// The header parser's limit; each body reader then applies its own, smaller one.
-
-using HttpHandler = std::function<asio::awaitable<void>(HttpExchange&)>;
-
-tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler);
-// Binds (port 0 picks a free one), starts accepting in the background, returns the bound endpoint.
-// Throws boost::system::system_error when the address cannot be bound.
-
-std::string json_error(std::string_view type, std::string_view message);
-// A Lambda error body ({"errorMessage", "errorType", ...}) built for the runtime or sent by it.
-
-std::optional<std::string> json_error_field(std::string_view body, std::string_view field);
-// One string field ("errorType", "errorMessage") of an error body a runtime or extension sent;
-// nullopt when the body is not a JSON object with that string field.
-
-}  // namespace snapbus::emulator
+}  // namespace snapbus::net

@@ -1,8 +1,8 @@
-#include "runtime_state.h"
+#include "snapbus/runtime_state.h"
 
 #include <fmt/format.h>
 
-namespace snapbus::emulator {
+namespace snapbus::lambda {
 
 std::string_view to_string(RuntimeState state) {
   switch (state) {
@@ -78,4 +78,4 @@ void RuntimeStateMachine::restore_released() {
   if (state_ == RuntimeState::kRestoreWaiting) state_ = RuntimeState::kRestoring;
 }
 
-}  // namespace snapbus::emulator
+}  // namespace snapbus::lambda

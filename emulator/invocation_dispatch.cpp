@@ -1,0 +1,131 @@
+#include "invocation_dispatch.h"
+
+#include <random>
+
+#include <boost/beast/http/status.hpp>
+#include <fmt/format.h>
+
+#include "snapbus/error_body.h"
+#include "snapbus/request_id.h"
+
+namespace snapbus::emulator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace http = boost::beast::http;
+
+std::string new_trace_id() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return fmt::format("Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0", seconds, random() & 0xFFFFFFFF,
+                     random(), random());
+}
+
+}  // namespace
+
+void Invocation::fail(const std::string& type, const std::string& message) {
+  error_type = type;
+  error_body = lambda::json_error(type, message);
+  complete = true;
+  notify();
+}
+
+InvocationDispatch::InvocationDispatch(asio::io_context& io, bool snapstart)
+    : io_(io), runtime_(snapstart), runtime_wake_(io.get_executor()), invoke_timer_(io) {}
+
+std::shared_ptr<Invocation> InvocationDispatch::submit(std::string payload, std::string client_context,
+                                                       std::string cognito_identity) {
+  auto inv = std::make_shared<Invocation>(io_.get_executor());
+  inv->request_id = lambda::new_request_id();
+  inv->trace_id = new_trace_id();
+  inv->payload = std::move(payload);
+  inv->client_context = std::move(client_context);
+  inv->cognito_identity = std::move(cognito_identity);
+  if (closed_) {
+    inv->fail(failure_type_, failure_message_);
+    return inv;
+  }
+  queue_.push_back(inv);
+  return inv;
+}
+
+std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {
+  if (auto error = runtime_.check(call)) return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
+  runtime_.apply(call);
+  return std::nullopt;
+}
+
+asio::awaitable<std::shared_ptr<Invocation>> InvocationDispatch::next_event() {
+  while (!runtime_event_) co_await runtime_wake_.wait();
+  co_return std::exchange(runtime_event_, nullptr);
+}
+
+asio::awaitable<void> InvocationDispatch::restore_released() {
+  while (runtime_.state() == RuntimeState::kRestoreWaiting || closed_) co_await runtime_wake_.wait();
+}
+
+void InvocationDispatch::release_restore() {
+  if (runtime_.state() != RuntimeState::kRestoreWaiting) return;
+  runtime_.restore_released();
+  runtime_wake_.notify();
+}
+
+std::variant<ApiError, std::shared_ptr<Invocation>> InvocationDispatch::begin_answer(const std::string& request_id,
+                                                                                     RuntimeCall call) {
+  if (auto error = runtime_.check(call)) return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
+  if (!current_ || current_->request_id != request_id) {
+    return ApiError{http::status::bad_request, "InvalidRequestID",
+                    fmt::format("{} is not the request id of the invocation in progress", request_id)};
+  }
+  runtime_.apply(call);
+  return current_;
+}
+
+std::shared_ptr<Invocation> InvocationDispatch::start_next(std::chrono::milliseconds timeout,
+                                                           std::function<void()> on_timeout) {
+  if (current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::kIdle) return nullptr;
+  auto inv = queue_.front();
+  queue_.pop_front();
+  current_ = inv;
+  inv->deadline =
+      std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout);
+  inv->started = Clock::now();
+  runtime_.event_delivered();
+  runtime_event_ = inv;
+  runtime_wake_.notify();
+  invoke_timer_.expires_after(timeout);
+  invoke_timer_.async_wait([this, inv, on_timeout = std::move(on_timeout)](boost::system::error_code ec) {
+    if (ec || current_ != inv || inv->complete) return;
+    on_timeout();
+  });
+  return inv;
+}
+
+std::shared_ptr<Invocation> InvocationDispatch::take_completed() {
+  if (!current_ || !current_->complete) return nullptr;
+  invoke_timer_.cancel();
+  return std::exchange(current_, nullptr);
+}
+
+std::shared_ptr<Invocation> InvocationDispatch::fail_current(const std::string& type, const std::string& message) {
+  if (!current_ || current_->complete) return nullptr;
+  invoke_timer_.cancel();
+  auto inv = std::exchange(current_, nullptr);
+  inv->fail(type, message);
+  return inv;
+}
+
+void InvocationDispatch::close(const std::string& type, const std::string& message) {
+  closed_ = true;
+  failure_type_ = type;
+  failure_message_ = message;
+  if (current_ && !current_->complete) current_->fail(type, message);
+  for (auto& inv : queue_) {
+    if (!inv->complete) inv->fail(type, message);
+  }
+  queue_.clear();
+  runtime_wake_.notify();
+}
+
+}  // namespace snapbus::emulator

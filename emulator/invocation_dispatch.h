@@ -1,0 +1,113 @@
+// The invocations of one environment and the runtime that serves them: the queue the front door
+// fills, the one invocation in progress, and the runtime's side of the Runtime API (its state
+// machine, the event invocation/next waits for, the answer it posts). No processes, no logging:
+// the Environment decides when an invocation may start and what its end means.
+//
+//   InvocationDispatch dispatch(io, /*snapstart=*/false);
+//   auto inv = dispatch.submit(payload, {}, {});                   // front door
+//   dispatch.apply(RuntimeCall::kNext);                            // runtime: invocation/next
+//   dispatch.start_next(3s, on_timeout);                           // when the environment is ready
+//   std::shared_ptr<Invocation> event = co_await dispatch.next_event();
+//   auto answer = dispatch.begin_answer(event->request_id, RuntimeCall::kResponse);
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "api_error.h"
+#include "snapbus/runtime_state.h"
+#include "wake_signal.h"
+
+namespace snapbus::emulator {
+
+namespace asio = boost::asio;
+using lambda::RuntimeCall;
+using lambda::RuntimeState;
+
+// One invocation from the front door to the runtime and back. The runtime's answer is written
+// into it (by the Runtime API) while the front door waits on wait_change().
+struct Invocation {
+  explicit Invocation(const asio::any_io_executor& ex) : changed(ex) {}
+
+  std::string request_id;
+  std::string payload;
+  std::string trace_id;
+  std::string client_context;
+  std::string cognito_identity;
+  std::chrono::system_clock::time_point deadline;
+  std::chrono::steady_clock::time_point started;  // handed to the runtime
+
+  enum class Mode { kPending, kBuffered, kStreaming };
+  Mode mode = Mode::kPending;
+  std::string content_type;
+  std::string data;  // the buffered body, or streamed bytes the front door has not taken yet
+  bool complete = false;
+  std::string error_type;  // set for function and platform errors
+  std::string error_body;  // the JSON error
+
+  WakeSignal changed;
+  void notify() { changed.notify(); }
+  asio::awaitable<void> wait_change() { return changed.wait(); }
+  // Completes the invocation with a platform error and wakes its waiter.
+  void fail(const std::string& type, const std::string& message);
+};
+
+class InvocationDispatch {
+ public:
+  InvocationDispatch(asio::io_context& io, bool snapstart);
+
+  // A new invocation at the end of the queue; already failed when the dispatch is closed.
+  std::shared_ptr<Invocation> submit(std::string payload, std::string client_context, std::string cognito_identity);
+
+  // The runtime makes `call`: 403 InvalidStateTransition when its state does not allow it.
+  std::optional<ApiError> apply(RuntimeCall call);
+  // After apply(kNext): the event handed to the runtime. During shutdown none comes: the runtime
+  // is told by SIGTERM, not by this call.
+  asio::awaitable<std::shared_ptr<Invocation>> next_event();
+  // After apply(kRestoreNext): returns once release_restore() is called, never after close().
+  asio::awaitable<void> restore_released();
+  void release_restore();
+  // invocation/<id>/response or /error: the invocation in progress, or 400 InvalidRequestID.
+  std::variant<ApiError, std::shared_ptr<Invocation>> begin_answer(const std::string& request_id, RuntimeCall call);
+  // The runtime died: no call of it is valid any more.
+  void runtime_failed() { runtime_.fail(); }
+  [[nodiscard]] RuntimeState runtime_state() const { return runtime_.state(); }
+
+  // Hands the first queued invocation to the runtime when none is in progress and the runtime waits
+  // in invocation/next; calls on_timeout if it is still unanswered after `timeout`. Null when none
+  // could start.
+  std::shared_ptr<Invocation> start_next(std::chrono::milliseconds timeout, std::function<void()> on_timeout);
+  // The invocation in progress once the runtime completed it, which then stops being in progress.
+  std::shared_ptr<Invocation> take_completed();
+  // The invocation in progress if the runtime has not completed it: completed now with a platform
+  // error, and no longer in progress.
+  std::shared_ptr<Invocation> fail_current(const std::string& type, const std::string& message);
+  [[nodiscard]] bool has_current() const { return current_ != nullptr; }
+
+  // Fails every waiting invocation with this error, and every later submission: the environment ends.
+  void close(const std::string& type, const std::string& message);
+  [[nodiscard]] bool closed() const { return closed_; }
+
+ private:
+  asio::io_context& io_;
+  lambda::RuntimeStateMachine runtime_;
+  std::deque<std::shared_ptr<Invocation>> queue_;
+  std::shared_ptr<Invocation> current_;        // handed to the runtime, not yet taken back
+  std::shared_ptr<Invocation> runtime_event_;  // waiting to be returned by invocation/next
+  WakeSignal runtime_wake_;
+  asio::steady_timer invoke_timer_;
+  bool closed_ = false;
+  std::string failure_type_;
+  std::string failure_message_;
+};
+
+}  // namespace snapbus::emulator

@@ -1,0 +1,127 @@
+#include "invocation_dispatch.h"
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace snapbus::emulator {
+namespace {
+
+using namespace std::chrono_literals;
+namespace http = boost::beast::http;
+
+// Runs `io` until `done` or a bound passes; every wait here is bounded.
+void run_until(asio::io_context& io, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_for(5ms);
+  }
+}
+
+TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  auto inv = dispatch.submit("{}", "ctx", "");
+  EXPECT_EQ(inv->request_id.size(), 36U);
+  EXPECT_EQ(inv->trace_id.rfind("Root=1-", 0), 0U);
+  EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the runtime has not called invocation/next
+
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  std::shared_ptr<Invocation> event;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); }, asio::detached);
+  io.run_for(5ms);
+  EXPECT_FALSE(event);
+  EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
+  EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // one at a time
+  run_until(io, [&] { return event != nullptr; });
+  EXPECT_EQ(event, inv);
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::kInvoking);
+  EXPECT_GT(inv->deadline, std::chrono::system_clock::now());
+}
+
+TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  auto inv = dispatch.submit("{}", "", "");
+  auto refused = dispatch.begin_answer(inv->request_id, RuntimeCall::kResponse);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(refused));
+  EXPECT_EQ(std::get<ApiError>(refused).type, "InvalidStateTransition");
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  dispatch.start_next(1s, [] {});
+  auto wrong = dispatch.begin_answer("not-the-id", RuntimeCall::kResponse);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(wrong));
+  EXPECT_EQ(std::get<ApiError>(wrong).status, http::status::bad_request);
+  EXPECT_EQ(std::get<ApiError>(wrong).type, "InvalidRequestID");
+  auto right = dispatch.begin_answer(inv->request_id, RuntimeCall::kResponse);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Invocation>>(right));
+  EXPECT_FALSE(dispatch.take_completed());  // not complete yet
+  inv->complete = true;
+  EXPECT_EQ(dispatch.take_completed(), inv);
+  EXPECT_FALSE(dispatch.has_current());
+}
+
+// One invocation handed to a waiting runtime with a 20 ms timeout.
+struct TimedInvocation : ::testing::Test {
+  TimedInvocation() {
+    inv = dispatch.submit("{}", "", "");
+    EXPECT_FALSE(dispatch.apply(RuntimeCall::kNext));
+    dispatch.start_next(20ms, [this] { timed_out = true; });
+  }
+  asio::io_context io;
+  InvocationDispatch dispatch{io, false};
+  std::shared_ptr<Invocation> inv;
+  bool timed_out = false;
+};
+
+TEST_F(TimedInvocation, UnansweredInvocationTimesOut) {
+  run_until(io, [&] { return timed_out; });
+  ASSERT_TRUE(timed_out);
+  auto failed = dispatch.fail_current("Sandbox.Timedout", "too slow");
+  ASSERT_EQ(failed, inv);
+  EXPECT_TRUE(inv->complete);
+  EXPECT_EQ(inv->error_type, "Sandbox.Timedout");
+  EXPECT_EQ(boost::json::parse(inv->error_body).at("errorMessage"), "too slow");
+  EXPECT_FALSE(dispatch.fail_current("again", "nothing in progress"));
+}
+
+TEST_F(TimedInvocation, AnsweredInvocationDoesNotTimeOut) {
+  inv->complete = true;
+  io.run_for(60ms);
+  EXPECT_FALSE(timed_out);
+}
+
+TEST(InvocationDispatch, CloseFailsWhatWaitsAndWhatComesLater) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  auto queued = dispatch.submit("{}", "", "");
+  dispatch.close("Emulator.ShuttingDown", "bye");
+  EXPECT_TRUE(dispatch.closed());
+  EXPECT_TRUE(queued->complete);
+  EXPECT_EQ(queued->error_type, "Emulator.ShuttingDown");
+  auto late = dispatch.submit("{}", "", "");
+  EXPECT_TRUE(late->complete);
+  EXPECT_EQ(boost::json::parse(late->error_body).at("errorMessage"), "bye");
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the queue was emptied
+}
+
+TEST(InvocationDispatch, RestoreNextWaitsForTheRelease) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, true);
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kRestoreNext));
+  bool released = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await dispatch.restore_released();
+    released = true;
+  }, asio::detached);
+  io.run_for(10ms);
+  EXPECT_FALSE(released);
+  dispatch.release_restore();
+  run_until(io, [&] { return released; });
+  EXPECT_TRUE(released);
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::kRestoring);
+}
+
+}  // namespace
+}  // namespace snapbus::emulator

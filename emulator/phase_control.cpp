@@ -1,0 +1,105 @@
+#include "phase_control.h"
+
+namespace snapbus::emulator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kRuntimeVersion = "snapbus-emulator:0.1.0";
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+std::string_view to_string(ShutdownReason reason) {
+  switch (reason) {
+    case ShutdownReason::kSpindown: return "spindown";
+    case ShutdownReason::kTimeout: return "timeout";
+    case ShutdownReason::kFailure: return "failure";
+  }
+  return "failure";
+}
+
+PhaseControl::PhaseControl(boost::asio::io_context& io, LambdaLog& log, bool snapstart)
+    : log_(log), snapstart_(snapstart), phase_timer_(io), stopped_(io.get_executor()) {}
+
+void PhaseControl::arm_timeout(std::chrono::milliseconds timeout, Phase phase, std::function<void()> on_timeout) {
+  phase_timer_.expires_after(timeout);
+  phase_timer_.async_wait([this, phase, on_timeout = std::move(on_timeout)](boost::system::error_code ec) {
+    if (ec || phase_ != phase) return;
+    on_timeout();
+  });
+}
+
+void PhaseControl::begin_init(std::chrono::milliseconds timeout, std::function<void()> on_timeout) {
+  phase_ = Phase::kInit;
+  init_start_ = Clock::now();
+  log_.init_start(kRuntimeVersion);
+  arm_timeout(timeout, Phase::kInit, std::move(on_timeout));
+}
+
+void PhaseControl::end_init() {
+  phase_timer_.cancel();
+  init_ms_ = ms_since(init_start_);
+  log_.init_report(*init_ms_, PhaseOutcome{});
+  phase_ = snapstart_ ? Phase::kFrozen : Phase::kReady;
+}
+
+void PhaseControl::begin_restore(std::chrono::milliseconds timeout, std::function<void()> on_timeout) {
+  phase_ = Phase::kRestore;
+  restore_start_ = Clock::now();
+  log_.restore_start(kRuntimeVersion);
+  arm_timeout(timeout, Phase::kRestore, std::move(on_timeout));
+}
+
+void PhaseControl::end_restore() {
+  phase_timer_.cancel();
+  restore_ms_ = ms_since(restore_start_);
+  log_.restore_report(*restore_ms_, PhaseOutcome{});
+  phase_ = Phase::kReady;
+}
+
+int PhaseControl::report_startup_failure(const std::string& type, const std::string& message,
+                                         const std::string& status) {
+  phase_timer_.cancel();
+  const bool restoring = phase_ == Phase::kRestore;
+  if (restoring) {
+    log_.restore_report(ms_since(restore_start_), PhaseOutcome{status, type});
+  } else {
+    log_.init_report(ms_since(init_start_), PhaseOutcome{status, type});
+  }
+  log_.error("", message, type);
+  return restoring ? kExitRestoreFailed : kExitInitFailed;
+}
+
+void PhaseControl::bill_first_report(InvocationReport& report) {
+  if (first_report_billed_) return;
+  if (snapstart_) {
+    report.restore_ms = restore_ms_;
+  } else {
+    report.init_ms = init_ms_;
+  }
+  first_report_billed_ = true;
+}
+
+void PhaseControl::stop(int exit_code) {
+  if (exit_code_) return;
+  exit_code_ = exit_code;
+  stopped_.notify();
+}
+
+boost::asio::awaitable<void> PhaseControl::wait_stopped() {
+  while (!exit_code_) co_await stopped_.wait();
+}
+
+void PhaseControl::begin_shutdown() {
+  phase_ = Phase::kShutdown;
+  phase_timer_.cancel();
+}
+
+void PhaseControl::set_shutdown_reason(ShutdownReason reason) {
+  if (shutdown_reason_ != ShutdownReason::kTimeout) shutdown_reason_ = reason;
+}
+
+}  // namespace snapbus::emulator

@@ -1,0 +1,93 @@
+// Where one environment is in its life (Init, frozen for the snapshot, Restore, Ready, Shutdown),
+// the Init and Restore timeouts, the platform log lines that mark each phase, and how it ends (the
+// exit code, and the reason extensions are given in their SHUTDOWN event).
+//
+//   PhaseControl phases(io, log, /*snapstart=*/true);
+//   phases.begin_init(10s, [&] { fail("Sandbox.Timedout", ...); });   // INIT_START
+//   phases.end_init();                                                 // INIT_REPORT, now kFrozen
+//   phases.begin_restore(10s, on_timeout); phases.end_restore();       // RESTORE_START/REPORT, kReady
+//   phases.stop(kExitOk); co_await phases.wait_stopped();
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "lambda_log.h"
+#include "wake_signal.h"
+
+namespace snapbus::emulator {
+
+enum class Phase { kInit, kFrozen, kRestore, kReady, kShutdown };
+
+// The emulator's exit codes (see run_emulator).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternalError = 1;
+inline constexpr int kExitUsage = 2;  // e.g. --freezer cgroup where no cgroup v2 can be used
+inline constexpr int kExitInitFailed = 3;
+inline constexpr int kExitRestoreFailed = 4;
+inline constexpr int kExitInvokeFailed = 5;
+
+// What extensions are told in their SHUTDOWN event.
+enum class ShutdownReason { kSpindown, kTimeout, kFailure };
+std::string_view to_string(ShutdownReason reason);
+
+class PhaseControl {
+ public:
+  PhaseControl(boost::asio::io_context& io, LambdaLog& log, bool snapstart);
+
+  [[nodiscard]] Phase phase() const { return phase_; }
+
+  // Init starts now (INIT_START); on_timeout runs if it is still going after `timeout`.
+  void begin_init(std::chrono::milliseconds timeout, std::function<void()> on_timeout);
+  // Init succeeded (INIT_REPORT): Ready on demand, Frozen for the snapshot with SnapStart.
+  void end_init();
+  // Restore starts now (RESTORE_START); on_timeout runs if it is still going after `timeout`.
+  void begin_restore(std::chrono::milliseconds timeout, std::function<void()> on_timeout);
+  // Restore succeeded (RESTORE_REPORT): Ready.
+  void end_restore();
+
+  // Init (or the frozen time after it) or Restore failed: that phase's report with this outcome and
+  // the platform error line. Returns the exit code that failure ends the emulator with.
+  int report_startup_failure(const std::string& type, const std::string& message, const std::string& status);
+
+  // Lambda bills Init on the first invocation of an on-demand environment, Restore on the first
+  // after a restore: fills that into the first report it is given.
+  void bill_first_report(InvocationReport& report);
+
+  // The environment ends with this exit code; the first call wins.
+  void stop(int exit_code);
+  [[nodiscard]] bool stopping() const { return exit_code_.has_value(); }
+  [[nodiscard]] int exit_code() const { return exit_code_.value_or(kExitOk); }
+  boost::asio::awaitable<void> wait_stopped();
+  // Shutdown begins: no more phase timeouts.
+  void begin_shutdown();
+
+  // A timeout stays the reason once given.
+  void set_shutdown_reason(ShutdownReason reason);
+  [[nodiscard]] ShutdownReason shutdown_reason() const { return shutdown_reason_; }
+
+ private:
+  void arm_timeout(std::chrono::milliseconds timeout, Phase phase, std::function<void()> on_timeout);
+
+  LambdaLog& log_;
+  bool snapstart_;
+  Phase phase_ = Phase::kInit;
+  boost::asio::steady_timer phase_timer_;
+  std::chrono::steady_clock::time_point init_start_;
+  std::chrono::steady_clock::time_point restore_start_;
+  std::optional<double> init_ms_;
+  std::optional<double> restore_ms_;
+  bool first_report_billed_ = false;
+  std::optional<int> exit_code_;
+  WakeSignal stopped_;
+  ShutdownReason shutdown_reason_ = ShutdownReason::kSpindown;
+};
+
+}  // namespace snapbus::emulator

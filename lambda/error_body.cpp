@@ -1,0 +1,27 @@
+#include "snapbus/error_body.h"
+
+#include <boost/json.hpp>
+
+namespace snapbus::lambda {
+
+std::string json_error(std::string_view type, std::string_view message) {
+  boost::json::object o;
+  o["errorMessage"] = message;
+  o["errorType"] = type;
+  return boost::json::serialize(o);
+}
+
+std::optional<std::string> json_error_field(std::string_view body, std::string_view field) {
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto* found = value.as_object().if_contains(field);
+  if (found == nullptr || !found->is_string()) return std::nullopt;
+  return std::string(found->as_string());
+}
+
+std::string error_message_of(std::string_view body) {
+  return json_error_field(body, "errorMessage").value_or(std::string(body));
+}
+
+}  // namespace snapbus::lambda

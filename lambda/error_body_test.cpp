@@ -1,0 +1,32 @@
+#include "snapbus/error_body.h"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace snapbus::lambda {
+namespace {
+
+TEST(ErrorBody, JsonErrorHasBothFieldsAndEscapes) {
+  const std::string body = json_error("Runtime.ExitError", "said \"no\"\n");
+  const auto value = boost::json::parse(body).as_object();
+  EXPECT_EQ(value.at("errorType"), "Runtime.ExitError");
+  EXPECT_EQ(value.at("errorMessage"), "said \"no\"\n");
+  EXPECT_EQ(value.size(), 2U);
+}
+
+TEST(ErrorBody, FieldsAreReadOnlyFromJsonObjectsWithStringFields) {
+  EXPECT_EQ(json_error_field(R"({"errorType":"A","errorMessage":"m"})", "errorType"), "A");
+  EXPECT_FALSE(json_error_field(R"({"errorType":7})", "errorType"));
+  EXPECT_FALSE(json_error_field(R"(["errorType"])", "errorType"));
+  EXPECT_FALSE(json_error_field("not json", "errorType"));
+  EXPECT_FALSE(json_error_field("{}", "errorMessage"));
+}
+
+TEST(ErrorBody, MessageFallsBackToTheWholeBody) {
+  EXPECT_EQ(error_message_of(json_error("T", "broken")), "broken");
+  EXPECT_EQ(error_message_of("plain text"), "plain text");
+  EXPECT_EQ(error_message_of(""), "");
+}
+
+}  // namespace
+}  // namespace snapbus::lambda

@@ -1,0 +1,41 @@
+// The Function URL codec: an HTTP request becomes the payload version 2.0 event a Function URL
+// sends, and the function's result becomes the HTTP response a Function URL returns.
+//
+//   std::string event = function_url_event(request_head, body, "203.0.113.7", std::chrono::system_clock::now());
+//   ... the function runs on `event` and returns `result` ...
+//   if (auto reply = function_url_reply(result)) send(reply->status, reply->headers, reply->body);
+//   else answer 502 Runtime.InvalidResponse
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http.hpp>
+#include <boost/json/object.hpp>
+
+namespace snapbus::lambda {
+
+namespace http = boost::beast::http;
+
+struct HttpReply {
+  http::status status = http::status::ok;
+  http::fields headers;  // Set-Cookie once per cookie
+  std::string body;
+};
+
+// The version 2.0 event a Function URL sends for this request. Text bodies (by Content-Type) go in
+// as they are, others base64-encoded.
+std::string function_url_event(const http::request_header<>& head, const std::string& body,
+                               const std::string& source_ip, std::chrono::system_clock::time_point now);
+
+// A buffered result as a Function URL turns it into HTTP: {statusCode, headers, cookies, body,
+// isBase64Encoded}, or any other JSON as a 200 application/json body. nullopt when it is malformed.
+std::optional<HttpReply> function_url_reply(std::string_view payload);
+
+// The status, headers and cookies of a result object, without its body: the part a buffered
+// result and a streamed prelude (streaming_response.h) share. nullopt when one of them is malformed.
+std::optional<HttpReply> function_url_reply_head(const boost::json::object& result);
+
+}  // namespace snapbus::lambda

@@ -1,0 +1,104 @@
+// The names and numbers of Lambda's Runtime API, Extensions API and execution environment, written
+// once for both sides: the emulator serves them, runtime and extension clients call them.
+//
+//   using namespace snapbus::lambda;
+//   std::string target = std::string(kRuntimeApiPrefix) + std::string(kRuntimeNextPath);
+//   headers.set(kHeaderFunctionErrorType, "Runtime.Unknown");
+//   if (body.size() > kBufferedResponseLimit) { ... }
+//   const char* api = std::getenv(kEnvRuntimeApi);      // "127.0.0.1:9001"
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace snapbus::lambda {
+
+// ---- Runtime API (/2018-06-01/runtime/...) -------------------------------------------------------
+
+inline constexpr std::string_view kRuntimeApiPrefix = "/2018-06-01/runtime/";
+// The paths below follow kRuntimeApiPrefix.
+inline constexpr std::string_view kRuntimeNextPath = "invocation/next";
+inline constexpr std::string_view kRuntimeRestoreNextPath = "restore/next";
+inline constexpr std::string_view kRuntimeInitErrorPath = "init/error";
+inline constexpr std::string_view kRuntimeRestoreErrorPath = "restore/error";
+// invocation/<request id>/response and invocation/<request id>/error.
+inline constexpr std::string_view kRuntimeInvocationPath = "invocation/";
+inline constexpr std::string_view kRuntimeResponseAction = "response";
+inline constexpr std::string_view kRuntimeErrorAction = "error";
+
+// Headers of an event returned by invocation/next.
+inline constexpr std::string_view kHeaderRequestId = "Lambda-Runtime-Aws-Request-Id";
+inline constexpr std::string_view kHeaderDeadlineMs = "Lambda-Runtime-Deadline-Ms";
+inline constexpr std::string_view kHeaderInvokedFunctionArn = "Lambda-Runtime-Invoked-Function-Arn";
+inline constexpr std::string_view kHeaderTraceId = "Lambda-Runtime-Trace-Id";
+inline constexpr std::string_view kHeaderClientContext = "Lambda-Runtime-Client-Context";
+inline constexpr std::string_view kHeaderCognitoIdentity = "Lambda-Runtime-Cognito-Identity";
+
+// Headers a runtime sends: the error type of init/restore/invocation errors, and on a streamed
+// response the mode. A stream that fails midway ends with the two error trailers, the body one
+// holding the base64 of the JSON error.
+inline constexpr std::string_view kHeaderFunctionErrorType = "Lambda-Runtime-Function-Error-Type";
+inline constexpr std::string_view kHeaderFunctionErrorBody = "Lambda-Runtime-Function-Error-Body";
+inline constexpr std::string_view kHeaderResponseMode = "Lambda-Runtime-Function-Response-Mode";
+inline constexpr std::string_view kResponseModeStreaming = "streaming";
+
+// ---- Extensions API (/2020-01-01/extension/...) --------------------------------------------------
+
+inline constexpr std::string_view kExtensionApiPrefix = "/2020-01-01/extension/";
+// The paths below follow kExtensionApiPrefix.
+inline constexpr std::string_view kExtensionRegisterPath = "register";
+inline constexpr std::string_view kExtensionNextPath = "event/next";
+inline constexpr std::string_view kExtensionInitErrorPath = "init/error";
+inline constexpr std::string_view kExtensionExitErrorPath = "exit/error";
+
+inline constexpr std::string_view kHeaderExtensionName = "Lambda-Extension-Name";
+inline constexpr std::string_view kHeaderExtensionIdentifier = "Lambda-Extension-Identifier";
+inline constexpr std::string_view kHeaderExtensionEventIdentifier = "Lambda-Extension-Event-Identifier";
+inline constexpr std::string_view kHeaderExtensionErrorType = "Lambda-Extension-Function-Error-Type";
+
+// The event types an extension registers for ({"events":["INVOKE","SHUTDOWN"]}) and receives.
+inline constexpr std::string_view kEventInvoke = "INVOKE";
+inline constexpr std::string_view kEventShutdown = "SHUTDOWN";
+
+// ---- Bodies ----------------------------------------------------------------------------------------
+
+inline constexpr std::string_view kContentTypeJson = "application/json";
+// What a streamed response without a Content-Type is taken to be.
+inline constexpr std::string_view kContentTypeOctetStream = "application/octet-stream";
+// A streamed response in this content type starts with a JSON prelude (status, headers, cookies)
+// ended by kPreludeSeparator, eight NUL bytes; see streaming_response.h.
+inline constexpr std::string_view kContentTypeHttpIntegration = "application/vnd.awslambda.http-integration-response";
+inline constexpr std::string_view kPreludeSeparator("\0\0\0\0\0\0\0\0", 8);
+
+// Lambda's documented quotas: a synchronous invocation's payload and buffered response, a streamed
+// response, and the error bodies the emulator accepts (Lambda does not document one; 1 MiB).
+inline constexpr std::uint64_t kInvokePayloadLimit = 6 * 1024 * 1024;
+inline constexpr std::uint64_t kBufferedResponseLimit = 6 * 1024 * 1024;
+inline constexpr std::uint64_t kStreamedResponseLimit = 200ULL * 1024 * 1024;
+inline constexpr std::uint64_t kErrorBodyLimit = 1024 * 1024;
+
+// ---- The execution environment ------------------------------------------------------------------
+
+// Names of the environment variables Lambda documents for the processes of a function.
+inline constexpr const char* kEnvRuntimeApi = "AWS_LAMBDA_RUNTIME_API";
+inline constexpr const char* kEnvInitializationType = "AWS_LAMBDA_INITIALIZATION_TYPE";
+inline constexpr const char* kEnvTaskRoot = "LAMBDA_TASK_ROOT";
+inline constexpr const char* kEnvRuntimeDir = "LAMBDA_RUNTIME_DIR";
+inline constexpr const char* kEnvHandler = "_HANDLER";
+inline constexpr const char* kEnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME";
+inline constexpr const char* kEnvFunctionVersion = "AWS_LAMBDA_FUNCTION_VERSION";
+inline constexpr const char* kEnvMemorySize = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+inline constexpr const char* kEnvRegion = "AWS_REGION";
+inline constexpr const char* kEnvDefaultRegion = "AWS_DEFAULT_REGION";
+inline constexpr const char* kEnvLogGroup = "AWS_LAMBDA_LOG_GROUP_NAME";
+inline constexpr const char* kEnvLogStream = "AWS_LAMBDA_LOG_STREAM_NAME";
+inline constexpr const char* kEnvExecWrapper = "AWS_LAMBDA_EXEC_WRAPPER";
+inline constexpr const char* kEnvTz = "TZ";
+inline constexpr const char* kEnvLang = "LANG";
+inline constexpr const char* kEnvPath = "PATH";
+
+// Values of kEnvInitializationType.
+inline constexpr const char* kInitTypeOnDemand = "on-demand";
+inline constexpr const char* kInitTypeSnapStart = "snap-start";
+
+}  // namespace snapbus::lambda

@@ -1,0 +1,36 @@
+// The HTTP/1.1 server loop: accepts connections, reads each request header, hands an HttpExchange
+// to the handler, keeps connections alive while they are reusable, and answers malformed requests
+// and HttpErrors itself.
+//
+//   auto bound = snapbus::net::http_listen(io, "127.0.0.1", 0, [](HttpExchange& ex) -> asio::awaitable<void> {
+//     std::string body = co_await ex.read_body(1 << 20);
+//     co_await ex.respond(http::status::ok, body);
+//   }, {.error_format = {.content_type = "application/json", .body = json_error_body}});
+//   io.run();
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "snapbus/http_exchange.h"
+
+namespace snapbus::net {
+
+using HttpHandler = std::function<asio::awaitable<void>(HttpExchange&)>;
+
+// What a server accepts and how it answers errors. (Header and idle timeouts belong here too.)
+struct HttpServerOptions {
+  std::uint32_t header_limit = 64 * 1024;
+  // The header parser's limit on a declared body; each body reader then applies its own, smaller one.
+  std::uint64_t body_limit = 256ULL * 1024 * 1024;
+  HttpErrorFormat error_format;
+};
+
+// Binds (port 0 picks a free one), starts accepting in the background on `io`, returns the bound
+// endpoint. Throws boost::system::system_error when the address cannot be bound.
+tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler,
+                          HttpServerOptions options = {});
+
+}  // namespace snapbus::net
