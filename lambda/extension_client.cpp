@@ -38,7 +38,8 @@ std::int64_t integer_field(const boost::json::object& object, std::string_view n
 }
 
 CallError malformed(std::string_view call, std::string_view what) {
-  return CallError{.code = CallErrc::unexpected_answer, .http_status = kOk, .message = fmt::format("{}: {}", call, what)};
+  return CallError{
+      .code = CallErrc::unexpected_answer, .http_status = kOk, .message = fmt::format("{}: {}", call, what)};
 }
 
 }  // namespace
@@ -59,7 +60,9 @@ asio::awaitable<CallResult<ExtensionRegistration>> ExtensionClient::register_ext
   if (!answer) co_return answer.error();
   ExtensionRegistration registration;
   registration.identifier = std::string((*answer)[kHeaderIdentifier]);
-  if (registration.identifier.empty()) co_return malformed(call, fmt::format("the answer has no {}", kHeaderIdentifier));
+  if (registration.identifier.empty()) {
+    co_return malformed(call, fmt::format("the answer has no {}", kHeaderIdentifier));
+  }
   boost::system::error_code parse_error;
   const auto body = boost::json::parse(answer->body(), parse_error);
   if (!parse_error && body.is_object()) {

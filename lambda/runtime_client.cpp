@@ -53,7 +53,8 @@ std::string invocation_target(std::string_view request_id, std::string_view acti
 }
 
 std::string base64(std::string_view text) {
-  const kj::String encoded = kj::encodeBase64(kj::arrayPtr(reinterpret_cast<const kj::byte*>(text.data()), text.size()));
+  const kj::String encoded =
+      kj::encodeBase64(kj::arrayPtr(reinterpret_cast<const kj::byte*>(text.data()), text.size()));
   return std::string(encoded.cStr(), encoded.size());
 }
 

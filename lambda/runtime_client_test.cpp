@@ -154,9 +154,10 @@ TEST(RuntimeClient, RestoreNextUnderSnapStart) {
   EXPECT_EQ(answer->body(), R"({"after":"restore"})");
   EXPECT_EQ(emu.stop(), 0);
   const auto lines = scenario.lines();
-  ASSERT_GE(lines.size(), 3U);
+  ASSERT_GE(lines.size(), 4U) << ::testing::PrintToString(lines);
   EXPECT_EQ(lines[0], "restore_next: ok");
-  EXPECT_EQ(lines[2], "post_response: ok");
+  EXPECT_EQ(lines[1], "sockets kept by restore_next: 0");
+  EXPECT_EQ(lines[3], "post_response: ok");
   const std::string log = emu.log();
   EXPECT_NE(log.find("RESTORE_REPORT"), std::string::npos) << log;
   EXPECT_LT(log.find("RESTORE_REPORT"), log.find("START RequestId"));

@@ -26,6 +26,11 @@ constexpr std::size_t kPieceSize = 64 * 1024;
 // Every asynchronous step reports its error code as a value: failures are results, not exceptions.
 constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
 
+// What a spent upload (finish() already handed its connection on) answers.
+NetError finished_upload() {
+  return NetError{make_error_code(boost::system::errc::operation_not_permitted), "the chunked upload has finished"};
+}
+
 }  // namespace
 
 namespace detail {
@@ -283,6 +288,7 @@ ChunkedUpload& ChunkedUpload::operator=(ChunkedUpload&&) noexcept = default;
 ChunkedUpload::~ChunkedUpload() = default;
 
 asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
+  if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
@@ -295,6 +301,7 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
 }
 
 asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const http::fields& trailers) {
+  if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   ex.arm_write_timer();

@@ -22,7 +22,8 @@ constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
 // Opens once; every wait before or after returns then. The test's way to hold a server handler back.
 class Gate {
  public:
-  explicit Gate(const asio::any_io_executor& executor) : timer_(executor, std::chrono::steady_clock::time_point::max()) {}
+  explicit Gate(const asio::any_io_executor& executor)
+      : timer_(executor, std::chrono::steady_clock::time_point::max()) {}
   void open() {
     open_ = true;
     timer_.cancel();
@@ -447,6 +448,56 @@ TEST(HttpClient, ConnectionRefusedIsAResultThatNamesTheServer) {
     EXPECT_NE(res.error().message.find("connect to 127.0.0.1:" + std::to_string(port)), std::string::npos)
         << res.error().message;
     EXPECT_THROW((void)res.value(), boost::system::system_error);
+  });
+}
+
+TEST(HttpClient, ConnectTimeoutWhenTheServerNeverAccepts) {
+  asio::io_context io;
+  // A listener whose accept queue is full drops further SYNs: those connects hang until the timeout.
+  tcp::acceptor full(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  full.listen(0);
+  const HostPort where{"127.0.0.1", std::to_string(full.local_endpoint().port())};
+  run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::unique_ptr<HttpClient>> clients;  // each keeps its half-open connection
+    for (int i = 0; i < 8; ++i) {
+      clients.push_back(std::make_unique<HttpClient>(co_await asio::this_coro::executor, where,
+                                                     ClientOptions{.connect_timeout = 100ms, .io_timeout = 100ms}));
+      auto res = co_await clients.back()->request(post("/", ""));
+      EXPECT_FALSE(res);
+      if (!res && res.error().message.rfind("connect to ", 0) == 0) {
+        EXPECT_EQ(res.error().code, beast::error::timeout) << res.error().message;
+        co_return;
+      }
+    }
+    ADD_FAILURE() << "no connect ever timed out";
+  });
+}
+
+TEST(HttpClient, ConnectionCloseIsNotPooledAndASpentUploadRefusesMore) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    http::fields close;
+    close.set(http::field::connection, "close");
+    co_await reply(t, "bye", http::status::ok, close);
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/", "")));
+    EXPECT_EQ(client.idle_connections(), 0U);
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/upload");
+    auto upload = co_await client.begin_chunked(std::move(header));
+    EXPECT_TRUE(upload);
+    if (!upload) co_return;
+    EXPECT_TRUE(co_await upload->finish());
+    auto again = co_await upload->write("late");
+    EXPECT_FALSE(again);
+    if (!again) {
+      EXPECT_EQ(again.error().code, boost::system::errc::operation_not_permitted);
+    }
   });
 }
 

@@ -74,12 +74,14 @@ asio::awaitable<int> run(std::string name) {
       co_return 1;
     }
     if (event->type == ExtensionEventType::shutdown) {
-      record(fmt::format("SHUTDOWN {} deadline={}", event->shutdown_reason, event->deadline_ms > 0 ? "set" : "missing"));
+      record(fmt::format("SHUTDOWN {} deadline={}", event->shutdown_reason,
+                         event->deadline_ms > 0 ? "set" : "missing"));
       co_return 0;
     }
     record(fmt::format("INVOKE {} deadline={} arn={} trace={} event_id={}", event->request_id,
                        event->deadline_ms > 0 ? "set" : "missing", event->invoked_function_arn,
-                       event->trace_id.empty() ? "missing" : "present", event->event_id.empty() ? "missing" : "present"));
+                       event->trace_id.empty() ? "missing" : "present",
+                       event->event_id.empty() ? "missing" : "present"));
   }
 }
 
@@ -88,7 +90,9 @@ asio::awaitable<int> run(std::string name) {
 int main(int /*argc*/, char** argv) {
   asio::io_context io;
   int code = 1;
-  asio::co_spawn(io, run(std::filesystem::path(argv[0]).filename().string()), [&](std::exception_ptr thrown, int result) {
+  // Lambda matches the registered name to the file name under /opt/extensions.
+  const std::string name = std::filesystem::path(argv[0]).filename().string();
+  asio::co_spawn(io, run(name), [&](std::exception_ptr thrown, int result) {
     if (thrown) {
       record("exception");
       return;

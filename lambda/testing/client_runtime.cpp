@@ -12,7 +12,7 @@
 //   too-large      answers the first event with 7 MB (over the 6 MB limit), then echoes
 //   wrong-calls    makes calls the Runtime API must refuse, then echoes
 //   init-error     reports init_error and exits
-//   snapstart      restore_next, then echoes
+//   snapstart      restore_next, records how many sockets it still holds, then echoes
 //   restore-error  restore_next, then restore_error, and exits
 #include <chrono>
 #include <cstdlib>
@@ -51,6 +51,17 @@ std::string describe(const CallError& error) {
 template <typename T>
 void record_result(const std::string& call, const snapbus::lambda::CallResult<T>& result) {
   record(fmt::format("{}: {}", call, result ? std::string("ok") : describe(result.error())));
+}
+
+// The sockets this process holds: its standard streams (the emulator may hand it sockets) and the
+// client's connections.
+int open_sockets() {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    if (std::filesystem::read_symlink(entry.path(), error).string().rfind("socket:", 0) == 0) ++count;
+  }
+  return count;
 }
 
 asio::awaitable<bool> wait_for_gate() {
@@ -133,7 +144,10 @@ asio::awaitable<int> run(const std::string& mode) {
     record_result("post_error bad id", co_await runtime.post_error("a b", error));
   }
   if (mode == "snapstart" || mode == "restore-error") {
+    const int sockets_before = open_sockets();
     record_result("restore_next", co_await runtime.restore_next());
+    // The connection restore_next used was opened before the snapshot: it must be gone, not pooled.
+    if (mode == "snapstart") record(fmt::format("sockets kept by restore_next: {}", open_sockets() - sockets_before));
   }
   if (mode == "restore-error") {
     const FunctionError error{.type = "Runtime.AfterRestoreError", .message = "hook 'reconnect' failed"};

@@ -123,7 +123,7 @@ class ChunkedUpload {
   asio::awaitable<NetResult<void>> write(std::string_view piece);
 
   // Sends the last chunk with `trailers` (list their names in the request's Trailer field), then waits for
-  // the answer's header.
+  // the answer's header. The upload is then spent: later calls fail with errc::operation_not_permitted.
   asio::awaitable<NetResult<ResponseStream>> finish(const http::fields& trailers = {});
 
  private:
