@@ -60,6 +60,8 @@ TEST(RuntimeClient, NextAndBufferedResponse) {
     EXPECT_EQ(answer->result_int(), 200U);
     EXPECT_EQ(answer->body(), payload);
   }
+  // The caller has its answer as soon as the 202 leaves the emulator: the runtime records it a moment later.
+  EXPECT_TRUE(testing::wait_for_line_count(scenario.records(), 4));
   EXPECT_EQ(emu.stop(), 0);
   const auto lines = scenario.lines();
   ASSERT_EQ(lines.size(), 4U) << emu.diagnostics();
@@ -152,6 +154,7 @@ TEST(RuntimeClient, RestoreNextUnderSnapStart) {
   auto answer = invoke(emu.front_door_port(), R"({"after":"restore"})");
   ASSERT_TRUE(answer) << answer.error().message;
   EXPECT_EQ(answer->body(), R"({"after":"restore"})");
+  EXPECT_TRUE(testing::wait_for_line_count(scenario.records(), 4));
   EXPECT_EQ(emu.stop(), 0);
   const auto lines = scenario.lines();
   ASSERT_GE(lines.size(), 4U) << ::testing::PrintToString(lines);

@@ -236,12 +236,12 @@ TEST(HttpClient, DropAllNeverReusesAConnectionOpenedBefore) {
 TEST(HttpClient, IdleTimeoutRetiresPooledConnections) {
   asio::io_context io;
   TestServer server(io, echo);
-  HttpClient client(io.get_executor(), server.where(), {.idle_timeout = 50ms});
+  HttpClient client(io.get_executor(), server.where(), {.idle_timeout = 200ms});
   run(io, [&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await client.request(post("/echo", "1")));
     EXPECT_TRUE(co_await client.request(post("/echo", "2")));
     EXPECT_EQ(server.connections(), 1);
-    co_await sleep_for(120ms);
+    co_await sleep_for(400ms);
     EXPECT_TRUE(co_await client.request(post("/echo", "3")));
     EXPECT_EQ(server.connections(), 2);
   });

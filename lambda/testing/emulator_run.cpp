@@ -50,6 +50,15 @@ std::vector<std::string> read_lines(const std::filesystem::path& path) {
   return lines;
 }
 
+bool wait_for_line_count(const std::filesystem::path& path, std::size_t count, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (read_lines(path).size() < count) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
 std::optional<std::string> wait_for_line(const std::filesystem::path& path, const std::string& prefix,
                                          std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

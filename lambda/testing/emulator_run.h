@@ -63,6 +63,10 @@ net::NetResult<net::Response> invoke(std::uint16_t port, const std::string& payl
 // The lines of a file the test programs append to (none when it does not exist yet).
 std::vector<std::string> read_lines(const std::filesystem::path& path);
 
+// Polls `path` until it has at least `count` lines; false after `timeout`.
+bool wait_for_line_count(const std::filesystem::path& path, std::size_t count,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // Polls `path` until one of its lines starts with `prefix`; that line, or nullopt after `timeout`.
 std::optional<std::string> wait_for_line(const std::filesystem::path& path, const std::string& prefix,
                                          std::chrono::milliseconds timeout = std::chrono::seconds(20));
