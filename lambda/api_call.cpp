@@ -8,6 +8,14 @@ std::string call_name(const http::request_header<>& header) {
   return fmt::format("{} {}", std::string_view(header.method_string()), std::string_view(header.target()));
 }
 
+std::string header_value(std::string_view text) {
+  std::string safe(text);
+  for (char& c : safe) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') c = ' ';
+  }
+  return safe;
+}
+
 CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<net::Response> answer,
                                          unsigned expected_status) {
   if (!answer) return call_error_from_transport(call, answer.error());

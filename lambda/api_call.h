@@ -19,6 +19,10 @@ namespace http = boost::beast::http;
 // "POST /2018-06-01/runtime/init/error": how errors name the call.
 std::string call_name(const http::request_header<>& header);
 
+// `text` made safe for a header or trailer value: control characters become spaces, since a CR or LF
+// would end the field early and let the caller's text forge fields of its own.
+std::string header_value(std::string_view text);
+
 // The answer when the exchange worked and its status is `expected_status`, else the CallError.
 CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<net::Response> answer,
                                          unsigned expected_status);

@@ -51,7 +51,7 @@ asio::awaitable<CallResult<ExtensionRegistration>> ExtensionClient::register_ext
     std::string_view name, const std::vector<ExtensionEventType>& events) {
   net::Request request{http::verb::post, extension_target("register"), 11};
   const std::string call = call_name(request.base());
-  request.set(kHeaderName, name);
+  request.set(kHeaderName, header_value(name));
   request.set(http::field::content_type, "application/json");
   boost::json::array names;
   for (auto event : events) names.emplace_back(event == ExtensionEventType::invoke ? kEventInvoke : kEventShutdown);
@@ -118,7 +118,7 @@ asio::awaitable<CallResult<void>> ExtensionClient::post_error(std::string_view a
   net::Request request{http::verb::post, extension_target(action), 11};
   if (auto registered = require_registered(call_name(request.base())); !registered) co_return registered.error();
   request.set(kHeaderIdentifier, identifier_);
-  request.set(kHeaderErrorType, error.type);
+  request.set(kHeaderErrorType, header_value(error.type));
   request.set(http::field::content_type, "application/json");
   request.body() = function_error_json(error);
   auto answer = co_await call_api(http_, std::move(request), kAccepted);

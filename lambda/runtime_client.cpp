@@ -92,7 +92,7 @@ asio::awaitable<CallResult<void>> StreamedResponse::finish() { co_return co_awai
 
 asio::awaitable<CallResult<void>> StreamedResponse::fail(const FunctionError& error) {
   http::fields trailers;
-  trailers.set(kHeaderErrorType, error.type);
+  trailers.set(kHeaderErrorType, header_value(error.type));
   trailers.set(kHeaderErrorBody, base64(function_error_json(error)));
   co_return co_await end(trailers);
 }
@@ -142,7 +142,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string_view 
                                                                std::string_view content_type) {
   net::Request request{http::verb::post, invocation_target(request_id, "response"), 11};
   if (!is_path_segment(request_id)) co_return bad_request_id(call_name(request.base()), request_id);
-  request.set(http::field::content_type, content_type);
+  request.set(http::field::content_type, header_value(content_type));
   request.body() = std::move(body);
   auto answer = co_await call_api(http_, std::move(request), kAccepted);
   if (!answer) co_return answer.error();
@@ -156,7 +156,7 @@ asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std
   header.target(invocation_target(request_id, "response"));
   std::string call = call_name(header);
   if (!is_path_segment(request_id)) co_return bad_request_id(call, request_id);
-  header.set(http::field::content_type, content_type);
+  header.set(http::field::content_type, header_value(content_type));
   header.set(kHeaderResponseMode, kResponseModeStreaming);
   header.set(http::field::trailer, kErrorTrailers);
   auto upload = co_await http_.begin_chunked(std::move(header));
@@ -189,7 +189,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::restore_error(const FunctionErr
 
 asio::awaitable<CallResult<void>> RuntimeClient::post_function_error(std::string target, const FunctionError& error) {
   net::Request request{http::verb::post, std::move(target), 11};
-  request.set(kHeaderErrorType, error.type);
+  request.set(kHeaderErrorType, header_value(error.type));
   request.set(http::field::content_type, "application/json");
   request.body() = function_error_json(error);
   auto answer = co_await call_api(http_, std::move(request), kAccepted);

@@ -1,8 +1,10 @@
 // A client of the Lambda Extensions API (at AWS_LAMBDA_RUNTIME_API): what an external extension calls.
 //
 //   snapbus::lambda::ExtensionClient extension(io.get_executor(), api);   // api: runtime_api_from_environment()
-//   auto registered = co_await extension.register_extension(
-//       "snapbus", {snapbus::lambda::ExtensionEventType::invoke, snapbus::lambda::ExtensionEventType::shutdown});
+//   // (Name braced arguments first: GCC 12 rejects some braced temporaries inside co_await.)
+//   using snapbus::lambda::ExtensionEventType;
+//   const std::vector events{ExtensionEventType::invoke, ExtensionEventType::shutdown};
+//   auto registered = co_await extension.register_extension("snapbus", events);
 //   for (;;) {
 //     auto event = co_await extension.next();    // long poll, no read timeout
 //     if (!event || event->type == snapbus::lambda::ExtensionEventType::shutdown) break;
