@@ -48,7 +48,7 @@ ExtensionClient::ExtensionClient(asio::any_io_executor executor, net::HostPort r
     : http_(std::move(executor), std::move(runtime_api), options) {}
 
 asio::awaitable<CallResult<ExtensionRegistration>> ExtensionClient::register_extension(
-    std::string_view name, const std::vector<ExtensionEventType>& events) {
+    std::string name, std::vector<ExtensionEventType> events) {
   net::Request request{http::verb::post, extension_target("register"), 11};
   const std::string call = call_name(request.base());
   request.set(kHeaderName, header_value(name));
@@ -106,11 +106,11 @@ asio::awaitable<CallResult<ExtensionEvent>> ExtensionClient::next() {
   co_return event;
 }
 
-asio::awaitable<CallResult<void>> ExtensionClient::init_error(const FunctionError& error) {
+asio::awaitable<CallResult<void>> ExtensionClient::init_error(FunctionError error) {
   co_return co_await post_error("init/error", error);
 }
 
-asio::awaitable<CallResult<void>> ExtensionClient::exit_error(const FunctionError& error) {
+asio::awaitable<CallResult<void>> ExtensionClient::exit_error(FunctionError error) {
   co_return co_await post_error("exit/error", error);
 }
 

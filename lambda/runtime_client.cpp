@@ -90,7 +90,7 @@ asio::awaitable<CallResult<void>> StreamedResponse::write(std::string_view piece
 
 asio::awaitable<CallResult<void>> StreamedResponse::finish() { co_return co_await end(http::fields{}); }
 
-asio::awaitable<CallResult<void>> StreamedResponse::fail(const FunctionError& error) {
+asio::awaitable<CallResult<void>> StreamedResponse::fail(FunctionError error) {
   http::fields trailers;
   trailers.set(kHeaderErrorType, header_value(error.type));
   trailers.set(kHeaderErrorBody, base64(function_error_json(error)));
@@ -138,8 +138,8 @@ asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
   co_return invocation;
 }
 
-asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string_view request_id, std::string body,
-                                                               std::string_view content_type) {
+asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string request_id, std::string body,
+                                                               std::string content_type) {
   net::Request request{http::verb::post, invocation_target(request_id, "response"), 11};
   if (!is_path_segment(request_id)) co_return bad_request_id(call_name(request.base()), request_id);
   request.set(http::field::content_type, header_value(content_type));
@@ -149,8 +149,8 @@ asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string_view 
   co_return CallResult<void>{};
 }
 
-asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std::string_view request_id,
-                                                                             std::string_view content_type) {
+asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std::string request_id,
+                                                                             std::string content_type) {
   http::request_header<> header;
   header.method(http::verb::post);
   header.target(invocation_target(request_id, "response"));
@@ -164,14 +164,14 @@ asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std
   co_return StreamedResponse(std::move(*upload), std::move(call));
 }
 
-asio::awaitable<CallResult<void>> RuntimeClient::post_error(std::string_view request_id, const FunctionError& error) {
+asio::awaitable<CallResult<void>> RuntimeClient::post_error(std::string request_id, FunctionError error) {
   if (!is_path_segment(request_id)) {
     co_return bad_request_id(fmt::format("POST {}", invocation_target(request_id, "error")), request_id);
   }
   co_return co_await post_function_error(invocation_target(request_id, "error"), error);
 }
 
-asio::awaitable<CallResult<void>> RuntimeClient::init_error(const FunctionError& error) {
+asio::awaitable<CallResult<void>> RuntimeClient::init_error(FunctionError error) {
   co_return co_await post_function_error(runtime_target("init/error"), error);
 }
 
@@ -183,7 +183,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::restore_next() {
   co_return CallResult<void>{};
 }
 
-asio::awaitable<CallResult<void>> RuntimeClient::restore_error(const FunctionError& error) {
+asio::awaitable<CallResult<void>> RuntimeClient::restore_error(FunctionError error) {
   co_return co_await post_function_error(runtime_target("restore/error"), error);
 }
 

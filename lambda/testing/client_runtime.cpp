@@ -124,7 +124,7 @@ asio::awaitable<int> serve(RuntimeClient& runtime, const std::string& mode) {
   }
 }
 
-asio::awaitable<int> run(const std::string& mode) {
+asio::awaitable<int> run(std::string mode) {
   auto api = snapbus::lambda::runtime_api_from_environment();
   if (!api) {
     record("environment: " + api.error().message);

@@ -10,7 +10,8 @@
 //     if (!event || event->type == snapbus::lambda::ExtensionEventType::shutdown) break;
 //   }
 //
-// `name` must be the extension's file name under /opt/extensions: Lambda matches the two.
+// `name` must be the extension's file name under /opt/extensions: Lambda matches the two. Calls take what
+// they send by value, so a call may be co_spawned with temporaries.
 #pragma once
 
 #include <cstdint>
@@ -55,15 +56,15 @@ class ExtensionClient {
   ExtensionClient(asio::any_io_executor executor, net::HostPort runtime_api, net::ClientOptions options = {});
 
   // POST register. Lambda starts the runtime only once every extension has registered.
-  asio::awaitable<CallResult<ExtensionRegistration>> register_extension(std::string_view name,
-                                                                        const std::vector<ExtensionEventType>& events);
+  asio::awaitable<CallResult<ExtensionRegistration>> register_extension(std::string name,
+                                                                        std::vector<ExtensionEventType> events);
 
   // GET event/next: waits for the next event (after register_extension()).
   asio::awaitable<CallResult<ExtensionEvent>> next();
 
   // POST init/error and exit/error: the extension failed during Init, or is about to exit on an error.
-  asio::awaitable<CallResult<void>> init_error(const FunctionError& error);
-  asio::awaitable<CallResult<void>> exit_error(const FunctionError& error);
+  asio::awaitable<CallResult<void>> init_error(FunctionError error);
+  asio::awaitable<CallResult<void>> exit_error(FunctionError error);
 
   // Empty before register_extension() succeeded.
   [[nodiscard]] const std::string& identifier() const { return identifier_; }

@@ -17,6 +17,8 @@
 //   co_await stream->finish();    // or: co_await stream->fail({.type = "Handler.Crashed", .message = "..."});
 //
 // Every call returns a CallResult: the Runtime API's 4xx/5xx answers and network failures are values.
+// Calls take what they send by value, so a call may be co_spawned with temporaries; only a streamed piece
+// is a view, valid until its write() completes.
 #pragma once
 
 #include <chrono>
@@ -69,7 +71,7 @@ class StreamedResponse {
 
   // Ends the response with the error trailers: Lambda-Runtime-Function-Error-Type, and
   // Lambda-Runtime-Function-Error-Body holding base64 of the JSON error (raw JSON could carry CR/LF).
-  asio::awaitable<CallResult<void>> fail(const FunctionError& error);
+  asio::awaitable<CallResult<void>> fail(FunctionError error);
 
  private:
   asio::awaitable<CallResult<void>> end(const http::fields& trailers);
@@ -86,19 +88,18 @@ class RuntimeClient {
   asio::awaitable<CallResult<InvocationRequest>> next();
 
   // POST invocation/{id}/response with the whole body (Lambda takes up to 6 MB buffered).
-  asio::awaitable<CallResult<void>> post_response(std::string_view request_id, std::string body,
-                                                  std::string_view content_type = "application/json");
+  asio::awaitable<CallResult<void>> post_response(std::string request_id, std::string body,
+                                                  std::string content_type = "application/json");
 
   // Starts POST invocation/{id}/response in streaming mode; the body follows through the StreamedResponse.
-  asio::awaitable<CallResult<StreamedResponse>> begin_streaming(std::string_view request_id,
-                                                                std::string_view content_type);
+  asio::awaitable<CallResult<StreamedResponse>> begin_streaming(std::string request_id, std::string content_type);
 
   // POST invocation/{id}/error: the invocation failed.
-  asio::awaitable<CallResult<void>> post_error(std::string_view request_id, const FunctionError& error);
+  asio::awaitable<CallResult<void>> post_error(std::string request_id, FunctionError error);
 
   // POST init/error: Init failed (Runtime.BeforeSnapshotError for a failed before-snapshot hook). Lambda
   // then tears the environment down; the runtime should exit.
-  asio::awaitable<CallResult<void>> init_error(const FunctionError& error);
+  asio::awaitable<CallResult<void>> init_error(FunctionError error);
 
   // GET restore/next (SnapStart): the last step of Init. Lambda snapshots the environment while this call
   // waits; it returns in each restored copy. On success every pooled connection is dropped, since they
@@ -106,7 +107,7 @@ class RuntimeClient {
   asio::awaitable<CallResult<void>> restore_next();
 
   // POST restore/error: an after-restore hook failed (Runtime.AfterRestoreError). The runtime should exit.
-  asio::awaitable<CallResult<void>> restore_error(const FunctionError& error);
+  asio::awaitable<CallResult<void>> restore_error(FunctionError error);
 
   // Closes every pooled connection (restore_next() does it itself).
   void drop_connections() { http_.drop_all(); }
