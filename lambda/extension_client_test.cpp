@@ -4,14 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include "testing/emulator_run.h"
+#include "testing/local_lambda.h"
 #include "testing/scratch_directory.h"
 
 namespace snapbus::lambda {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::EmulatorRun;
+using testing::LocalLambda;
 using testing::executable_from_environment;
 using testing::wait_for_line;
 
@@ -38,7 +38,7 @@ class ExtensionScenario {
 
 TEST(ExtensionClient, RegisterThenInvokeAndShutdownEvents) {
   ExtensionScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("events"));
+  LocalLambda emu(scenario.dir(), scenario.args("events"));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   auto answer = testing::invoke(emu.front_door_port(), R"({"x":1})");
   ASSERT_TRUE(answer) << answer.error().message;
@@ -64,7 +64,7 @@ class ExtensionError : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ExtensionError, FailsInit) {
   ExtensionScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args(GetParam()));
+  LocalLambda emu(scenario.dir(), scenario.args(GetParam()));
   EXPECT_EQ(emu.wait_exit(20s), 3) << emu.diagnostics();
   EXPECT_NE(emu.log().find("Extension.TestFailure"), std::string::npos) << emu.log();
   // The emulator may end the extension before it records the 202 it got.

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <kj/encoding.h>
 
-#include "testing/emulator_run.h"
+#include "testing/local_lambda.h"
 #include "testing/scratch_directory.h"
 
 namespace snapbus::lambda {
@@ -17,7 +17,7 @@ namespace {
 
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
-using testing::EmulatorRun;
+using testing::LocalLambda;
 using testing::executable_from_environment;
 using testing::invoke;
 using testing::read_lines;
@@ -52,7 +52,7 @@ boost::json::value json_of(const std::string& text) {
 
 TEST(RuntimeClient, NextAndBufferedResponse) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("echo", {"--function-name", "echoer"}));
+  LocalLambda emu(scenario.dir(), scenario.args("echo", {"--function-name", "echoer"}));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   for (const std::string payload : {R"({"k":1})", R"({"k":2})"}) {
     auto answer = invoke(emu.front_door_port(), payload);
@@ -74,7 +74,7 @@ TEST(RuntimeClient, NextAndBufferedResponse) {
 
 TEST(RuntimeClient, StreamedResponseChunksArriveSeparately) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("stream"));
+  LocalLambda emu(scenario.dir(), scenario.args("stream"));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   boost::asio::io_context io;
   net::HttpClient client(io.get_executor(), {"127.0.0.1", std::to_string(emu.front_door_port())},
@@ -103,7 +103,7 @@ TEST(RuntimeClient, StreamedResponseChunksArriveSeparately) {
 
 TEST(RuntimeClient, StreamedResponseEndsWithErrorTrailers) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("stream-error"));
+  LocalLambda emu(scenario.dir(), scenario.args("stream-error"));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   auto answer = invoke(emu.front_door_port(), "{}");
   ASSERT_TRUE(answer) << answer.error().message;
@@ -122,7 +122,7 @@ TEST(RuntimeClient, StreamedResponseEndsWithErrorTrailers) {
 
 TEST(RuntimeClient, PostError) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("error"));
+  LocalLambda emu(scenario.dir(), scenario.args("error"));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   auto answer = invoke(emu.front_door_port(), "{}");
   ASSERT_TRUE(answer) << answer.error().message;
@@ -139,7 +139,7 @@ TEST(RuntimeClient, PostError) {
 
 TEST(RuntimeClient, InitErrorEndsTheEnvironment) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("init-error"));
+  LocalLambda emu(scenario.dir(), scenario.args("init-error"));
   EXPECT_EQ(emu.wait_exit(20s), 3) << emu.diagnostics();
   EXPECT_NE(emu.log().find("Error Type: Runtime.BeforeSnapshotError"), std::string::npos) << emu.log();
   // The emulator may end the runtime before it records the 202 it got.
@@ -149,7 +149,7 @@ TEST(RuntimeClient, InitErrorEndsTheEnvironment) {
 
 TEST(RuntimeClient, RestoreNextUnderSnapStart) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("snapstart", {"--snapstart"}));
+  LocalLambda emu(scenario.dir(), scenario.args("snapstart", {"--snapstart"}));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   auto answer = invoke(emu.front_door_port(), R"({"after":"restore"})");
   ASSERT_TRUE(answer) << answer.error().message;
@@ -168,7 +168,7 @@ TEST(RuntimeClient, RestoreNextUnderSnapStart) {
 
 TEST(RuntimeClient, RestoreErrorEndsTheEnvironment) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("restore-error", {"--snapstart"}));
+  LocalLambda emu(scenario.dir(), scenario.args("restore-error", {"--snapstart"}));
   EXPECT_EQ(emu.wait_exit(30s), 4) << emu.diagnostics();
   // The emulator may end the runtime before it records the 202 it got for restore_error.
   auto lines = scenario.lines();
@@ -180,7 +180,7 @@ TEST(RuntimeClient, RestoreErrorEndsTheEnvironment) {
 
 TEST(RuntimeClient, RefusedCallsAreErrorValues) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("wrong-calls"));
+  LocalLambda emu(scenario.dir(), scenario.args("wrong-calls"));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   auto answer = invoke(emu.front_door_port(), R"({"still":"works"})");
   ASSERT_TRUE(answer) << answer.error().message;
@@ -198,7 +198,7 @@ TEST(RuntimeClient, RefusedCallsAreErrorValues) {
 
 TEST(RuntimeClient, ResponseOverTheLimitIs413) {
   RuntimeScenario scenario;
-  EmulatorRun emu(scenario.dir(), scenario.args("too-large"));
+  LocalLambda emu(scenario.dir(), scenario.args("too-large"));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   auto failed = invoke(emu.front_door_port(), "{}");
   ASSERT_TRUE(failed) << failed.error().message;

@@ -1,4 +1,4 @@
-#include "emulator_run.h"
+#include "local_lambda.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -76,7 +76,7 @@ std::string executable_from_environment(const char* name) {
   return value != nullptr ? value : "";
 }
 
-EmulatorRun::EmulatorRun(const std::filesystem::path& dir, const std::vector<std::string>& args) : dir_(dir) {
+LocalLambda::LocalLambda(const std::filesystem::path& dir, const std::vector<std::string>& args) : dir_(dir) {
   std::vector<std::string> argv{executable_from_environment("SNAPBUS_EXECUTABLE"),
                                 "emulate",
                                 "--port",
@@ -113,14 +113,14 @@ EmulatorRun::EmulatorRun(const std::filesystem::path& dir, const std::vector<std
   }
 }
 
-EmulatorRun::~EmulatorRun() {
+LocalLambda::~LocalLambda() {
   if (!exit_code_ && pid_ > 0) {
     ::kill(-pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
 }
 
-std::optional<int> EmulatorRun::wait_exit(std::chrono::milliseconds timeout) {
+std::optional<int> LocalLambda::wait_exit(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!exit_code_) {
     int status = 0;
@@ -135,7 +135,7 @@ std::optional<int> EmulatorRun::wait_exit(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
-int EmulatorRun::stop() {
+int LocalLambda::stop() {
   if (!exit_code_) ::kill(pid_, SIGTERM);
   if (auto code = wait_exit(20s)) return *code;
   ::kill(-pid_, SIGKILL);
@@ -144,8 +144,8 @@ int EmulatorRun::stop() {
   return -1;
 }
 
-std::string EmulatorRun::log() const { return read_file(dir_ / "stdout.log"); }
-std::string EmulatorRun::diagnostics() const { return read_file(dir_ / "stderr.log"); }
-std::string EmulatorRun::report() const { return read_file(dir_ / "report.json"); }
+std::string LocalLambda::log() const { return read_file(dir_ / "stdout.log"); }
+std::string LocalLambda::diagnostics() const { return read_file(dir_ / "stderr.log"); }
+std::string LocalLambda::report() const { return read_file(dir_ / "report.json"); }
 
 }  // namespace snapbus::lambda::testing

@@ -1,7 +1,7 @@
-// Test support: one run of the real `snapbus emulate` (the executable CTest names in SNAPBUS_EXECUTABLE),
-// in its own process group, with a ready file that gives the ports it bound.
+// Test support: a local Lambda, that is one run of the real `snapbus emulate` (the executable CTest names
+// in SNAPBUS_EXECUTABLE) in its own process group, with a ready file that gives the ports it bound.
 //
-//   snapbus::lambda::testing::EmulatorRun emu(dir.path(), {"--snapstart", "--", runtime, "echo"});
+//   snapbus::lambda::testing::LocalLambda emu(dir.path(), {"--snapstart", "--", runtime, "echo"});
 //   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
 //   // ... talk to 127.0.0.1:emu.front_door_port() ...
 //   EXPECT_EQ(emu.stop(), 0);
@@ -74,14 +74,14 @@ std::optional<std::string> wait_for_line(const std::filesystem::path& path, cons
 // The path in environment variable `name` (set by CTest), or an empty string.
 std::string executable_from_environment(const char* name);
 
-class EmulatorRun {
+class LocalLambda {
  public:
   // Starts `snapbus emulate --port 0 --runtime-api-port 0 --ready-file ... --json ... <args>` with stdout
   // and stderr in `dir`, and waits up to 20 s for the ready file (or for the emulator to exit).
-  EmulatorRun(const std::filesystem::path& dir, const std::vector<std::string>& args);
-  ~EmulatorRun();
-  EmulatorRun(const EmulatorRun&) = delete;
-  EmulatorRun& operator=(const EmulatorRun&) = delete;
+  LocalLambda(const std::filesystem::path& dir, const std::vector<std::string>& args);
+  ~LocalLambda();
+  LocalLambda(const LocalLambda&) = delete;
+  LocalLambda& operator=(const LocalLambda&) = delete;
 
   [[nodiscard]] bool ready() const { return front_door_port_ != 0; }
   [[nodiscard]] std::uint16_t front_door_port() const { return front_door_port_; }
