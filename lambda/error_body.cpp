@@ -24,4 +24,11 @@ std::string error_message_of(std::string_view body) {
   return json_error_field(body, "errorMessage").value_or(std::string(body));
 }
 
+std::string function_error_json(const FunctionError& error) {
+  boost::json::array trace;
+  for (const auto& frame : error.stack_trace) trace.emplace_back(frame);
+  return boost::json::serialize(boost::json::object{
+      {"errorMessage", error.message}, {"errorType", error.type}, {"stackTrace", std::move(trace)}});
+}
+
 }  // namespace snapbus::lambda

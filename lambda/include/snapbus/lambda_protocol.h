@@ -41,6 +41,9 @@ inline constexpr std::string_view kHeaderFunctionErrorType = "Lambda-Runtime-Fun
 inline constexpr std::string_view kHeaderFunctionErrorBody = "Lambda-Runtime-Function-Error-Body";
 inline constexpr std::string_view kHeaderResponseMode = "Lambda-Runtime-Function-Response-Mode";
 inline constexpr std::string_view kResponseModeStreaming = "streaming";
+// The Trailer header a streamed response announces: the two that end a failed stream.
+inline constexpr std::string_view kStreamedErrorTrailers =
+    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 
 // ---- Extensions API (/2020-01-01/extension/...) --------------------------------------------------
 

@@ -1,0 +1,34 @@
+#include "api_call.h"
+
+#include <fmt/format.h>
+
+namespace snapbus::lambda {
+
+std::string call_name(const http::request_header<>& header) {
+  return fmt::format("{} {}", std::string_view(header.method_string()), std::string_view(header.target()));
+}
+
+std::string header_value(std::string_view text) {
+  std::string safe(text);
+  for (char& c : safe) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') c = ' ';
+  }
+  return safe;
+}
+
+CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<net::Response> answer,
+                                         unsigned expected_status) {
+  if (!answer) return call_error_from_transport(call, answer.error());
+  if (answer->result_int() != expected_status) {
+    return call_error_from_answer(call, answer->result_int(), answer->body());
+  }
+  return std::move(*answer);
+}
+
+asio::awaitable<CallResult<net::Response>> call_api(net::HttpClient& client, net::Request request,
+                                                   unsigned expected_status, net::RequestOptions options) {
+  const std::string call = call_name(request.base());
+  co_return checked_answer(call, co_await client.request(std::move(request), options), expected_status);
+}
+
+}  // namespace snapbus::lambda

@@ -1,0 +1,187 @@
+#include "snapbus/runtime_client.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <utility>
+
+#include <kj/encoding.h>
+#include <fmt/format.h>
+
+#include "api_call.h"
+#include "snapbus/lambda_protocol.h"
+
+namespace snapbus::lambda {
+namespace {
+
+// The statuses the API answers a successful call with.
+constexpr unsigned kOk = 200;
+constexpr unsigned kAccepted = 202;
+
+std::string runtime_target(std::string_view rest) { return fmt::format("{}{}", kRuntimeApiPrefix, rest); }
+
+// A request id goes into the path: anything but URI-unreserved characters could change the call.
+bool is_path_segment(std::string_view id) {
+  if (id.empty()) return false;
+  for (char c : id) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~';
+    if (!unreserved) return false;
+  }
+  return id != "." && id != "..";
+}
+
+CallError bad_request_id(std::string_view call, std::string_view id) {
+  return CallError{.code = CallErrc::invalid_argument,
+                   .message = fmt::format("{}: '{}' is not a request id", call, id)};
+}
+
+std::string invocation_target(std::string_view request_id, std::string_view action) {
+  return runtime_target(fmt::format("{}{}/{}", kRuntimeInvocationPath, request_id, action));
+}
+
+std::string base64(std::string_view text) {
+  const kj::String encoded =
+      kj::encodeBase64(kj::arrayPtr(reinterpret_cast<const kj::byte*>(text.data()), text.size()));
+  return std::string(encoded.cStr(), encoded.size());
+}
+
+}  // namespace
+
+std::chrono::milliseconds InvocationRequest::remaining_time() const {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return std::chrono::milliseconds(deadline_ms) - now;
+}
+
+CallResult<net::HostPort> runtime_api_from_environment() {
+  const char* value = std::getenv(std::string(kEnvRuntimeApi).c_str());
+  if (value == nullptr || *value == '\0') {
+    return CallError{.code = CallErrc::invalid_argument, .message = fmt::format("{} is not set", kEnvRuntimeApi)};
+  }
+  auto parsed = net::parse_host_port(value);
+  if (!parsed) {
+    return CallError{.code = CallErrc::invalid_argument,
+                     .message = fmt::format("{}: {}", kEnvRuntimeApi, parsed.error().message)};
+  }
+  return *parsed;
+}
+
+StreamedResponse::StreamedResponse(net::ChunkedUpload upload, std::string call)
+    : upload_(std::move(upload)), call_(std::move(call)) {}
+
+asio::awaitable<CallResult<void>> StreamedResponse::write(std::string_view piece) {
+  auto sent = co_await upload_.write(piece);
+  if (!sent) co_return call_error_from_transport(call_, sent.error());
+  co_return CallResult<void>{};
+}
+
+asio::awaitable<CallResult<void>> StreamedResponse::finish() { co_return co_await end(http::fields{}); }
+
+asio::awaitable<CallResult<void>> StreamedResponse::fail(FunctionError error) {
+  http::fields trailers;
+  trailers.set(kHeaderFunctionErrorType, header_value(error.type));
+  trailers.set(kHeaderFunctionErrorBody, base64(function_error_json(error)));
+  co_return co_await end(trailers);
+}
+
+asio::awaitable<CallResult<void>> StreamedResponse::end(const http::fields& trailers) {
+  auto answer = co_await upload_.finish(trailers);
+  if (!answer) co_return call_error_from_transport(call_, answer.error());
+  auto checked = checked_answer(call_, co_await answer->read_all(), kAccepted);
+  if (!checked) co_return checked.error();
+  co_return CallResult<void>{};
+}
+
+RuntimeClient::RuntimeClient(asio::any_io_executor executor, net::HostPort runtime_api, net::ClientOptions options)
+    : http_(std::move(executor), std::move(runtime_api), options) {}
+
+asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
+  net::Request request{http::verb::get, runtime_target(kRuntimeNextPath), 11};
+  const std::string call = call_name(request.base());
+  auto answer = co_await call_api(http_, std::move(request), kOk, {.long_poll = true});
+  if (!answer) co_return answer.error();
+  InvocationRequest invocation;
+  invocation.request_id = std::string((*answer)[kHeaderRequestId]);
+  if (!is_path_segment(invocation.request_id)) {
+    co_return CallError{.code = CallErrc::unexpected_answer,
+                        .http_status = kOk,
+                        .message = fmt::format("{}: the answer has no usable {} ('{}')", call, kHeaderRequestId,
+                                               invocation.request_id)};
+  }
+  const std::string_view deadline = (*answer)[kHeaderDeadlineMs];
+  const auto [end, parse_error] = std::from_chars(deadline.data(), deadline.data() + deadline.size(),
+                                                  invocation.deadline_ms);
+  if (parse_error != std::errc{} || end != deadline.data() + deadline.size()) {
+    co_return CallError{.code = CallErrc::unexpected_answer,
+                        .http_status = kOk,
+                        .message = fmt::format("{}: {} is not a number of milliseconds: '{}'", call,
+                                               kHeaderDeadlineMs, deadline)};
+  }
+  invocation.function_arn = std::string((*answer)[kHeaderInvokedFunctionArn]);
+  invocation.trace_id = std::string((*answer)[kHeaderTraceId]);
+  invocation.client_context = std::string((*answer)[kHeaderClientContext]);
+  invocation.cognito_identity = std::string((*answer)[kHeaderCognitoIdentity]);
+  invocation.payload = std::move(answer->body());
+  co_return invocation;
+}
+
+asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string request_id, std::string body,
+                                                               std::string content_type) {
+  net::Request request{http::verb::post, invocation_target(request_id, "response"), 11};
+  if (!is_path_segment(request_id)) co_return bad_request_id(call_name(request.base()), request_id);
+  request.set(http::field::content_type, header_value(content_type));
+  request.body() = std::move(body);
+  auto answer = co_await call_api(http_, std::move(request), kAccepted);
+  if (!answer) co_return answer.error();
+  co_return CallResult<void>{};
+}
+
+asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std::string request_id,
+                                                                             std::string content_type) {
+  http::request_header<> header;
+  header.method(http::verb::post);
+  header.target(invocation_target(request_id, "response"));
+  std::string call = call_name(header);
+  if (!is_path_segment(request_id)) co_return bad_request_id(call, request_id);
+  header.set(http::field::content_type, header_value(content_type));
+  header.set(kHeaderResponseMode, kResponseModeStreaming);
+  header.set(http::field::trailer, kStreamedErrorTrailers);
+  auto upload = co_await http_.begin_chunked(std::move(header));
+  if (!upload) co_return call_error_from_transport(call, upload.error());
+  co_return StreamedResponse(std::move(*upload), std::move(call));
+}
+
+asio::awaitable<CallResult<void>> RuntimeClient::post_error(std::string request_id, FunctionError error) {
+  if (!is_path_segment(request_id)) {
+    co_return bad_request_id(fmt::format("POST {}", invocation_target(request_id, "error")), request_id);
+  }
+  co_return co_await post_function_error(invocation_target(request_id, "error"), error);
+}
+
+asio::awaitable<CallResult<void>> RuntimeClient::init_error(FunctionError error) {
+  co_return co_await post_function_error(runtime_target(kRuntimeInitErrorPath), error);
+}
+
+asio::awaitable<CallResult<void>> RuntimeClient::restore_next() {
+  net::Request request{http::verb::get, runtime_target(kRuntimeRestoreNextPath), 11};
+  auto answer = co_await call_api(http_, std::move(request), kOk, {.long_poll = true});
+  if (!answer) co_return answer.error();
+  http_.drop_all();
+  co_return CallResult<void>{};
+}
+
+asio::awaitable<CallResult<void>> RuntimeClient::restore_error(FunctionError error) {
+  co_return co_await post_function_error(runtime_target(kRuntimeRestoreErrorPath), error);
+}
+
+asio::awaitable<CallResult<void>> RuntimeClient::post_function_error(std::string target, const FunctionError& error) {
+  net::Request request{http::verb::post, std::move(target), 11};
+  request.set(kHeaderFunctionErrorType, header_value(error.type));
+  request.set(http::field::content_type, "application/json");
+  request.body() = function_error_json(error);
+  auto answer = co_await call_api(http_, std::move(request), kAccepted);
+  if (!answer) co_return answer.error();
+  co_return CallResult<void>{};
+}
+
+}  // namespace snapbus::lambda

@@ -1,0 +1,387 @@
+#include "snapbus/http_client.h"
+
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/system/system_error.hpp>
+#include <fmt/format.h>
+
+namespace snapbus::net {
+
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// How much of a body one read_piece() hands out at most.
+constexpr std::size_t kPieceSize = 64 * 1024;
+
+// Every asynchronous step reports its error code as a value: failures are results, not exceptions.
+constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
+
+// What a spent upload (finish() already handed its connection on) answers.
+NetError finished_upload() {
+  return NetError{make_error_code(boost::system::errc::operation_not_permitted), "the chunked upload has finished"};
+}
+
+}  // namespace
+
+namespace detail {
+
+struct Connection {
+  explicit Connection(const asio::any_io_executor& executor) : stream(executor) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  // The pool's generation when it was opened: drop_all() moves the pool on, so it is never pooled again.
+  std::uint64_t generation = 0;
+  // True once it came out of the pool: only then can a failure mean "the server closed it while idle".
+  bool reused = false;
+  Clock::time_point idle_since;
+};
+
+class ConnectionPool {
+ public:
+  ConnectionPool(asio::any_io_executor executor, HostPort server, ClientOptions options)
+      : executor_(std::move(executor)), server_(std::move(server)), options_(options) {}
+
+  [[nodiscard]] const HostPort& server() const { return server_; }
+  [[nodiscard]] const ClientOptions& options() const { return options_; }
+  [[nodiscard]] std::size_t idle_count() const { return idle_.size(); }
+
+  // The most recently used pooled connection that is young enough and still open, or nullptr.
+  std::unique_ptr<Connection> take_idle() {
+    while (!idle_.empty()) {
+      std::unique_ptr<Connection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      if (Clock::now() - connection->idle_since < options_.idle_timeout && looks_open(*connection)) {
+        connection->reused = true;
+        return connection;
+      }
+      close(*connection);
+    }
+    return nullptr;
+  }
+
+  asio::awaitable<NetResult<std::unique_ptr<Connection>>> connect() {
+    tcp::resolver resolver(executor_);
+    auto [resolve_error, endpoints] = co_await resolver.async_resolve(server_.host, server_.port, kAsValues);
+    if (resolve_error) co_return failure(resolve_error, "resolve");
+    auto connection = std::make_unique<Connection>(executor_);
+    connection->generation = generation_;
+    connection->stream.expires_after(options_.connect_timeout);
+    auto [connect_error, endpoint] = co_await connection->stream.async_connect(endpoints, kAsValues);
+    if (connect_error) co_return failure(connect_error, "connect to");
+    // Streamed chunks must leave at once, not wait for Nagle to fill a segment.
+    boost::system::error_code ignored;
+    connection->stream.socket().set_option(tcp::no_delay(true), ignored);
+    co_return connection;
+  }
+
+  // Pools a connection whose exchange ended cleanly, unless drop_all() ran since it was opened.
+  void give_back(std::unique_ptr<Connection> connection) {
+    if (connection->generation != generation_ || idle_.size() >= options_.max_idle_connections ||
+        connection->buffer.size() != 0) {
+      close(*connection);
+      return;
+    }
+    connection->stream.expires_never();
+    connection->idle_since = Clock::now();
+    idle_.push_back(std::move(connection));
+  }
+
+  void drop_all() {
+    ++generation_;
+    for (auto& connection : idle_) close(*connection);
+    idle_.clear();
+  }
+
+  [[nodiscard]] NetError failure(boost::system::error_code code, std::string_view step) const {
+    return NetError{code, fmt::format("{} {}: {}", step, server_.authority(), code.message())};
+  }
+
+  static void close(Connection& connection) {
+    boost::system::error_code ignored;
+    connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    connection.stream.socket().close(ignored);
+  }
+
+ private:
+  // A server that closed an idle connection has left an end-of-stream to read; one that is still there
+  // has sent nothing. Peeking without blocking tells them apart before the request is sent.
+  static bool looks_open(Connection& connection) {
+    auto& socket = connection.stream.socket();
+    boost::system::error_code error;
+    socket.non_blocking(true, error);
+    if (error) return false;
+    char byte = 0;
+    socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, error);
+    boost::system::error_code ignored;
+    socket.non_blocking(false, ignored);
+    return error == asio::error::would_block;
+  }
+
+  asio::any_io_executor executor_;
+  HostPort server_;
+  ClientOptions options_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::uint64_t generation_ = 0;
+};
+
+// One request on one connection, from sending to the end of the answer.
+struct Exchange {
+  Exchange(std::shared_ptr<ConnectionPool> pool_in, RequestOptions options_in, bool head_request)
+      : pool(std::move(pool_in)), options(options_in), head(head_request) {}
+
+  ~Exchange() {
+    if (connection) ConnectionPool::close(*connection);
+  }
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  std::shared_ptr<ConnectionPool> pool;
+  RequestOptions options;
+  bool head = false;  // a HEAD answer has no body, whatever its Content-Length says
+  bool request_keeps_alive = true;
+  std::unique_ptr<Connection> connection;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+
+  void arm_write_timer() { connection->stream.expires_after(pool->options().io_timeout); }
+  void arm_read_timer() {
+    if (options.long_poll) {
+      connection->stream.expires_never();
+    } else {
+      connection->stream.expires_after(pool->options().io_timeout);
+    }
+  }
+
+  // The connection cannot carry another exchange: close it and describe what went wrong.
+  NetError fail(boost::system::error_code code, std::string_view step) {
+    if (connection) ConnectionPool::close(*connection);
+    connection.reset();
+    return pool->failure(code, step);
+  }
+
+  // Called when the body has ended: the connection goes back to the pool if both sides allow it.
+  void body_ended() {
+    if (connection && request_keeps_alive && parser->keep_alive()) {
+      pool->give_back(std::move(connection));
+    } else if (connection) {
+      ConnectionPool::close(*connection);
+      connection.reset();
+    }
+  }
+
+  // Reads the answer's header. `never_answered` is set when the server closed without sending a byte.
+  asio::awaitable<boost::system::error_code> read_header(bool& never_answered) {
+    http::response_parser<http::empty_body> header_parser;
+    header_parser.skip(head);
+    arm_read_timer();
+    auto [error, bytes] =
+        co_await http::async_read_header(connection->stream, connection->buffer, header_parser, kAsValues);
+    never_answered = error && !header_parser.got_some() &&
+                     (error == http::error::end_of_stream || error == asio::error::connection_reset);
+    if (error) co_return error;
+    parser.emplace(std::move(header_parser));
+    parser->body_limit(boost::none);  // read_all() applies the client's limit
+    if (parser->is_done()) body_ended();
+    co_return boost::system::error_code{};
+  }
+};
+
+}  // namespace detail
+
+void throw_exception_from_error(const NetError& error, const boost::source_location& location) {
+  boost::throw_exception(boost::system::system_error(error.code, error.message), location);
+}
+
+std::string HostPort::authority() const {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+NetResult<HostPort> parse_host_port(std::string_view text) {
+  auto invalid = [&](std::string_view why) {
+    return NetError{make_error_code(boost::system::errc::invalid_argument),
+                    fmt::format("'{}' is not host:port: {}", text, why)};
+  };
+  HostPort out;
+  std::string_view rest;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return invalid("the IPv6 address has no closing ]");
+    out.host = std::string(text.substr(1, close - 1));
+    rest = text.substr(close + 1);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return invalid("the port is missing");
+    if (text.substr(0, colon).find(':') != std::string_view::npos) return invalid("put an IPv6 address in brackets");
+    out.host = std::string(text.substr(0, colon));
+    rest = text.substr(colon);
+  }
+  if (out.host.empty()) return invalid("the host is empty");
+  if (rest.size() < 2 || rest.front() != ':') return invalid("the port is missing");
+  out.port = std::string(rest.substr(1));
+  if (out.port.size() > 5 || out.port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(out.port) > 65535) {
+    return invalid("the port is not a number from 0 to 65535");
+  }
+  return out;
+}
+
+ResponseStream::ResponseStream(std::unique_ptr<detail::Exchange> exchange) : exchange_(std::move(exchange)) {}
+ResponseStream::ResponseStream(ResponseStream&&) noexcept = default;
+ResponseStream& ResponseStream::operator=(ResponseStream&&) noexcept = default;
+ResponseStream::~ResponseStream() = default;
+
+const http::response_header<>& ResponseStream::header() const { return exchange_->parser->get().base(); }
+
+asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piece() {
+  auto& ex = *exchange_;
+  if (ex.parser->is_done()) co_return std::nullopt;
+  if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
+  std::string piece(kPieceSize, '\0');
+  std::size_t got = 0;
+  // read_some may only get through a chunk header: keep reading until bytes of the body arrive.
+  while (got == 0 && !ex.parser->is_done()) {
+    auto& body = ex.parser->get().body();
+    body.data = piece.data();
+    body.size = piece.size();
+    ex.arm_read_timer();
+    auto [error, bytes] =
+        co_await http::async_read_some(ex.connection->stream, ex.connection->buffer, *ex.parser, kAsValues);
+    if (error == http::error::need_buffer) error = {};
+    if (error) co_return ex.fail(error, "read response from");
+    got = piece.size() - ex.parser->get().body().size;
+  }
+  if (ex.parser->is_done()) ex.body_ended();
+  if (got == 0) co_return std::nullopt;
+  piece.resize(got);
+  co_return piece;
+}
+
+asio::awaitable<NetResult<Response>> ResponseStream::read_all() {
+  auto& ex = *exchange_;
+  const std::uint64_t limit = ex.pool->options().body_limit;
+  std::string body;
+  for (;;) {
+    auto piece = co_await read_piece();
+    if (!piece) co_return piece.error();
+    if (!*piece) break;
+    if (body.size() + (*piece)->size() > limit) co_return ex.fail(http::error::body_limit, "read response from");
+    body += **piece;
+  }
+  Response response{header()};
+  response.body() = std::move(body);
+  co_return response;
+}
+
+ChunkedUpload::ChunkedUpload(std::unique_ptr<detail::Exchange> exchange) : exchange_(std::move(exchange)) {}
+ChunkedUpload::ChunkedUpload(ChunkedUpload&&) noexcept = default;
+ChunkedUpload& ChunkedUpload::operator=(ChunkedUpload&&) noexcept = default;
+ChunkedUpload::~ChunkedUpload() = default;
+
+asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
+  if (!exchange_) co_return finished_upload();
+  auto& ex = *exchange_;
+  if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
+  if (piece.empty()) co_return NetResult<void>{};
+  ex.arm_write_timer();
+  auto [error, bytes] =
+      co_await asio::async_write(ex.connection->stream, http::make_chunk(asio::buffer(piece.data(), piece.size())),
+                                 kAsValues);
+  if (error) co_return ex.fail(error, "send body to");
+  co_return NetResult<void>{};
+}
+
+asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const http::fields& trailers) {
+  if (!exchange_) co_return finished_upload();
+  auto& ex = *exchange_;
+  if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
+  ex.arm_write_timer();
+  auto [error, bytes] = co_await asio::async_write(ex.connection->stream, http::make_chunk_last(trailers), kAsValues);
+  if (error) co_return ex.fail(error, "send body to");
+  bool never_answered = false;
+  if (auto read_error = co_await ex.read_header(never_answered)) co_return ex.fail(read_error, "read response from");
+  co_return ResponseStream(std::move(exchange_));
+}
+
+HttpClient::HttpClient(asio::any_io_executor executor, HostPort server, ClientOptions options)
+    : pool_(std::make_shared<detail::ConnectionPool>(std::move(executor), std::move(server), options)) {}
+
+HttpClient::~HttpClient() { pool_->drop_all(); }
+
+asio::awaitable<NetResult<Response>> HttpClient::request(Request request, RequestOptions options) {
+  auto stream = co_await open(std::move(request), options);
+  if (!stream) co_return stream.error();
+  co_return co_await stream->read_all();
+}
+
+asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, RequestOptions options) {
+  if (request.find(http::field::host) == request.end()) request.set(http::field::host, pool_->server().authority());
+  request.prepare_payload();
+  // The second attempt runs only when a pooled connection turned out dead before the server saw the request.
+  for (int attempt = 0;; ++attempt) {
+    auto ex = std::make_unique<detail::Exchange>(pool_, options, request.method() == http::verb::head);
+    ex->request_keeps_alive = request.keep_alive();
+    if (attempt == 0) ex->connection = pool_->take_idle();
+    if (!ex->connection) {
+      auto connected = co_await pool_->connect();
+      if (!connected) co_return connected.error();
+      ex->connection = std::move(*connected);
+    }
+    const bool may_retry = attempt == 0 && ex->connection->reused;
+    ex->arm_write_timer();
+    auto [write_error, bytes] = co_await http::async_write(ex->connection->stream, request, kAsValues);
+    if (write_error) {
+      if (may_retry) continue;
+      co_return ex->fail(write_error, "send request to");
+    }
+    bool never_answered = false;
+    if (auto read_error = co_await ex->read_header(never_answered)) {
+      if (may_retry && never_answered) continue;
+      co_return ex->fail(read_error, "read response from");
+    }
+    co_return ResponseStream(std::move(ex));
+  }
+}
+
+asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::request_header<> header,
+                                                                    RequestOptions options) {
+  if (header.find(http::field::host) == header.end()) header.set(http::field::host, pool_->server().authority());
+  http::request<http::empty_body> head(std::move(header));
+  head.chunked(true);
+  for (int attempt = 0;; ++attempt) {
+    auto ex = std::make_unique<detail::Exchange>(pool_, options, false);
+    ex->request_keeps_alive = head.keep_alive();
+    if (attempt == 0) ex->connection = pool_->take_idle();
+    if (!ex->connection) {
+      auto connected = co_await pool_->connect();
+      if (!connected) co_return connected.error();
+      ex->connection = std::move(*connected);
+    }
+    const bool may_retry = attempt == 0 && ex->connection->reused;
+    http::request_serializer<http::empty_body> serializer(head);
+    ex->arm_write_timer();
+    auto [error, bytes] = co_await http::async_write_header(ex->connection->stream, serializer, kAsValues);
+    if (error) {
+      if (may_retry) continue;
+      co_return ex->fail(error, "send request to");
+    }
+    co_return ChunkedUpload(std::move(ex));
+  }
+}
+
+void HttpClient::drop_all() { pool_->drop_all(); }
+
+std::size_t HttpClient::idle_connections() const { return pool_->idle_count(); }
+
+const HostPort& HttpClient::server() const { return pool_->server(); }
+
+}  // namespace snapbus::net

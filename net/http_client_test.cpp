@@ -1,0 +1,525 @@
+// The client against a real HTTP/1.1 server on loopback: a small Beast server defined here, run on the
+// same io_context as the client, whose handlers each test writes to misbehave exactly as it needs.
+#include "snapbus/http_client.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <gtest/gtest.h>
+
+namespace snapbus::net {
+namespace {
+
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
+
+// Opens once; every wait before or after returns then. The test's way to hold a server handler back.
+class Gate {
+ public:
+  explicit Gate(const asio::any_io_executor& executor)
+      : timer_(executor, std::chrono::steady_clock::time_point::max()) {}
+  void open() {
+    open_ = true;
+    timer_.cancel();
+  }
+  asio::awaitable<void> wait() {
+    while (!open_) co_await timer_.async_wait(kAsValues);
+  }
+
+ private:
+  asio::steady_timer timer_;
+  bool open_ = false;
+};
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+  co_await timer.async_wait(kAsValues);
+}
+
+// Polls `condition` every millisecond for up to 5 s.
+asio::awaitable<bool> eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 5000 && !condition(); ++i) co_await sleep_for(1ms);
+  co_return condition();
+}
+
+// One request as the server sees it: the header is read, the body is the handler's to read.
+struct ServerTurn {
+  beast::tcp_stream& stream;
+  beast::flat_buffer& buffer;
+  http::request_parser<http::empty_body>& header;
+  int connection;      // which accepted connection, from 1
+  int turn;            // which request on that connection, from 1
+  bool close = false;  // close the connection after the handler, without telling the client
+};
+
+asio::awaitable<http::request<http::string_body>> read_rest(ServerTurn& t) {
+  http::request_parser<http::string_body> parser(std::move(t.header));
+  co_await http::async_read(t.stream, t.buffer, parser, kAsValues);
+  co_return parser.release();
+}
+
+asio::awaitable<void> reply(ServerTurn& t, std::string body, http::status status = http::status::ok,
+                            const http::fields& extra = {}) {
+  http::response<http::string_body> res{status, 11};
+  for (const auto& field : extra) res.set(field.name_string(), field.value());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  co_await http::async_write(t.stream, res, kAsValues);
+}
+
+class TestServer {
+ public:
+  using Handler = std::function<asio::awaitable<void>(ServerTurn&)>;
+
+  TestServer(asio::io_context& io, Handler handler, const std::string& address = "127.0.0.1")
+      : acceptor_(io), handler_(std::move(handler)) {
+    boost::system::error_code error;
+    const tcp::endpoint endpoint(asio::ip::make_address(address), 0);
+    acceptor_.open(endpoint.protocol(), error);
+    if (!error) acceptor_.bind(endpoint, error);
+    if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+    if (error) return;
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+
+  [[nodiscard]] bool listening() const { return port_ != 0; }
+  [[nodiscard]] HostPort where(const std::string& host = "127.0.0.1") const { return {host, std::to_string(port_)}; }
+  [[nodiscard]] int connections() const { return connections_; }
+  [[nodiscard]] int requests() const { return requests_; }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [error, socket] = co_await acceptor_.async_accept(kAsValues);
+      if (error) co_return;
+      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket), ++connections_), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(tcp::socket socket, int connection) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (int turn = 1;; ++turn) {
+      http::request_parser<http::empty_body> header;
+      auto [error, bytes] = co_await http::async_read_header(stream, buffer, header, kAsValues);
+      if (error) co_return;
+      ++requests_;
+      ServerTurn t{stream, buffer, header, connection, turn};
+      co_await handler_(t);
+      if (t.close) {
+        boost::system::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream.socket().close(ignored);
+        co_return;
+      }
+    }
+  }
+
+  tcp::acceptor acceptor_;
+  Handler handler_;
+  std::uint16_t port_ = 0;
+  int connections_ = 0;
+  int requests_ = 0;
+};
+
+// Echoes the body, and the method and a request header as response headers.
+asio::awaitable<void> echo(ServerTurn& t) {
+  auto request = co_await read_rest(t);
+  http::fields extra;
+  extra.set("X-Method", std::string(request.method_string()));
+  extra.set("X-Host", std::string(request[http::field::host]));
+  extra.set("X-Trailer", std::string(request["X-Trailer"]));
+  co_await reply(t, request.body(), http::status::ok, extra);
+}
+
+// Runs one test coroutine on `io` to its end (10 s at most), rethrowing what it threw.
+void run(asio::io_context& io, const std::function<asio::awaitable<void>()>& test) {
+  bool finished = false;
+  std::exception_ptr thrown;
+  asio::co_spawn(io, test(), [&](std::exception_ptr e) {
+    finished = true;
+    thrown = e;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!finished && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+  ASSERT_TRUE(finished) << "the test coroutine did not finish within 10 s";
+  if (thrown) std::rethrow_exception(thrown);
+}
+
+Request post(const std::string& target, std::string body) {
+  Request req{http::verb::post, target, 11};
+  req.body() = std::move(body);
+  return req;
+}
+
+TEST(ParseHostPort, AcceptsWhatAwsLambdaRuntimeApiHolds) {
+  auto v4 = parse_host_port("127.0.0.1:9001");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, "9001");
+  EXPECT_EQ(v4->authority(), "127.0.0.1:9001");
+  auto v6 = parse_host_port("[::1]:80");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->authority(), "[::1]:80");
+  auto name = parse_host_port("localhost:65535");
+  ASSERT_TRUE(name);
+  EXPECT_EQ(name->host, "localhost");
+}
+
+TEST(ParseHostPort, RefusesWithAReason) {
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", ":9001", "::1:9001", "[::1]", "[::1", "host:65536",
+                          "host:90x1", "[::1]9001"}) {
+    auto parsed = parse_host_port(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_EQ(parsed.error().code, boost::system::errc::invalid_argument) << bad;
+    EXPECT_NE(parsed.error().message.find("is not host:port"), std::string::npos) << parsed.error().message;
+  }
+}
+
+TEST(HttpClient, BufferedRequestsShareOneKeptAliveConnection) {
+  asio::io_context io;
+  TestServer server(io, echo);
+  ASSERT_TRUE(server.listening());
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    for (const std::string body : {"one", "two", ""}) {
+      auto res = co_await client.request(post("/echo", body));
+      EXPECT_TRUE(res) << (res ? "" : res.error().message);
+      if (!res) co_return;
+      EXPECT_EQ(res->result(), http::status::ok);
+      EXPECT_EQ(res->body(), body);
+      EXPECT_EQ((*res)["X-Method"], "POST");
+      EXPECT_EQ((*res)["X-Host"], server.where().authority());
+    }
+    EXPECT_EQ(server.connections(), 1);
+    EXPECT_EQ(client.idle_connections(), 1U);
+  });
+}
+
+TEST(HttpClient, DropAllNeverReusesAConnectionOpenedBefore) {
+  asio::io_context io;
+  Gate gate(io.get_executor());
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    if (t.header.get().target() == "/held") co_await gate.wait();
+    co_await echo(t);
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/echo", "before")));
+    EXPECT_EQ(client.idle_connections(), 1U);
+    client.drop_all();
+    EXPECT_EQ(client.idle_connections(), 0U);
+    EXPECT_TRUE(co_await client.request(post("/echo", "after")));
+    EXPECT_EQ(server.connections(), 2);
+
+    // A connection in use while drop_all() runs is closed when its exchange ends, not pooled.
+    EXPECT_EQ(client.idle_connections(), 1U);
+    asio::co_spawn(co_await asio::this_coro::executor, [&]() -> asio::awaitable<void> {
+      co_await sleep_for(20ms);
+      client.drop_all();
+      gate.open();
+    }, asio::detached);
+    auto held = co_await client.request(post("/held", "in flight"));
+    EXPECT_TRUE(held);
+    EXPECT_EQ(client.idle_connections(), 0U);
+  });
+}
+
+TEST(HttpClient, IdleTimeoutRetiresPooledConnections) {
+  asio::io_context io;
+  TestServer server(io, echo);
+  HttpClient client(io.get_executor(), server.where(), {.idle_timeout = 200ms});
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/echo", "1")));
+    EXPECT_TRUE(co_await client.request(post("/echo", "2")));
+    EXPECT_EQ(server.connections(), 1);
+    co_await sleep_for(400ms);
+    EXPECT_TRUE(co_await client.request(post("/echo", "3")));
+    EXPECT_EQ(server.connections(), 2);
+  });
+}
+
+TEST(HttpClient, PooledConnectionTheServerClosedIsNotUsed) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await echo(t);
+    t.close = true;  // keep-alive promised, then closed while idle: the LWA #604 trap
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/echo", "1")));
+    EXPECT_EQ(client.idle_connections(), 1U);
+    co_await sleep_for(20ms);  // the end of stream reaches the client
+    auto second = co_await client.request(post("/echo", "2"));
+    EXPECT_TRUE(second) << (second ? "" : second.error().message);
+    EXPECT_EQ(server.connections(), 2);
+    EXPECT_EQ(server.requests(), 2);
+  });
+}
+
+TEST(HttpClient, RetriesOnAFreshConnectionWhenAPooledOneDiesUnanswered) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    if (t.turn == 2) {
+      t.close = true;  // the server gave up on the connection just as the request came: no answer
+      co_return;
+    }
+    co_await echo(t);
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/echo", "1")));
+    auto second = co_await client.request(post("/echo", "2"));
+    EXPECT_TRUE(second) << (second ? "" : second.error().message);
+    if (second) {
+      EXPECT_EQ(second->body(), "2");
+    }
+    EXPECT_EQ(server.connections(), 2);
+    EXPECT_EQ(server.requests(), 3);
+  });
+}
+
+TEST(HttpClient, NoRetryWhenAFreshConnectionDiesUnanswered) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    t.close = true;
+    co_return;
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(post("/echo", "1"));
+    EXPECT_FALSE(res);
+    if (res) co_return;
+    EXPECT_EQ(res.error().code, http::error::end_of_stream);
+    EXPECT_EQ(res.error().message, "read response from " + server.where().authority() + ": end of stream");
+    EXPECT_EQ(server.requests(), 1);
+  });
+}
+
+TEST(HttpClient, StreamedResponseArrivesPieceByPieceWithTrailers) {
+  asio::io_context io;
+  Gate gate(io.get_executor());
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    http::response<http::empty_body> head{http::status::created, 11};
+    head.set(http::field::trailer, "X-Check");
+    head.chunked(true);
+    http::response_serializer<http::empty_body> serializer(head);
+    co_await http::async_write_header(t.stream, serializer, kAsValues);
+    co_await asio::async_write(t.stream, http::make_chunk(asio::buffer(std::string_view("first;"))), kAsValues);
+    co_await gate.wait();
+    co_await asio::async_write(t.stream, http::make_chunk(asio::buffer(std::string_view("second;"))), kAsValues);
+    http::fields trailers;
+    trailers.set("X-Check", "done");
+    co_await asio::async_write(t.stream, http::make_chunk_last(trailers), kAsValues);
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto stream = co_await client.open(post("/stream", ""));
+    EXPECT_TRUE(stream);
+    if (!stream) co_return;
+    EXPECT_EQ(stream->status(), 201U);
+    auto first = co_await stream->read_piece();
+    EXPECT_TRUE(first && *first);
+    if (first && *first) {  // while the server still holds the second piece
+      EXPECT_EQ(**first, "first;");
+    }
+    gate.open();
+    auto second = co_await stream->read_piece();
+    EXPECT_TRUE(second && *second);
+    if (second && *second) {
+      EXPECT_EQ(**second, "second;");
+    }
+    auto end = co_await stream->read_piece();
+    EXPECT_TRUE(end && !*end);
+    EXPECT_EQ(stream->header()["X-Check"], "done");
+    EXPECT_EQ(client.idle_connections(), 1U);
+  });
+}
+
+TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
+  asio::io_context io;
+  std::vector<std::string> pieces;
+  std::string trailer;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    EXPECT_TRUE(t.header.chunked());
+    http::request_parser<http::buffer_body> parser(std::move(t.header));
+    while (!parser.is_done()) {
+      char buf[256];
+      parser.get().body().data = buf;
+      parser.get().body().size = sizeof buf;
+      auto [error, bytes] = co_await http::async_read_some(t.stream, t.buffer, parser, kAsValues);
+      if (error && error != http::error::need_buffer) co_return;
+      const std::size_t got = sizeof buf - parser.get().body().size;
+      if (got != 0) pieces.emplace_back(buf, got);
+    }
+    trailer = std::string(parser.get()["X-Trailer"]);
+    co_await reply(t, "got it", http::status::accepted);
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/upload");
+    header.set(http::field::trailer, "X-Trailer");
+    auto upload = co_await client.begin_chunked(std::move(header));
+    EXPECT_TRUE(upload);
+    if (!upload) co_return;
+    EXPECT_TRUE(co_await upload->write("a"));
+    EXPECT_TRUE(co_await eventually([&] { return !pieces.empty(); }));
+    EXPECT_TRUE(co_await upload->write(""));  // nothing sent, the body goes on
+    EXPECT_TRUE(co_await upload->write("bb"));
+    EXPECT_TRUE(co_await eventually([&] { return pieces.size() == 2; }));
+    http::fields trailers;
+    trailers.set("X-Trailer", "the end");
+    auto answer = co_await upload->finish(trailers);
+    EXPECT_TRUE(answer);
+    if (!answer) co_return;
+    auto res = co_await answer->read_all();
+    EXPECT_TRUE(res);
+    if (res) {
+      EXPECT_EQ(res->body(), "got it");
+    }
+    EXPECT_EQ(pieces, (std::vector<std::string>{"a", "bb"}));
+    EXPECT_EQ(trailer, "the end");
+    EXPECT_EQ(client.idle_connections(), 1U);
+  });
+}
+
+TEST(HttpClient, ReadTimeoutUnlessLongPoll) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    co_await sleep_for(300ms);
+    co_await reply(t, "late");
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 100ms});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto timed_out = co_await client.request(post("/slow", ""));
+    EXPECT_FALSE(timed_out);
+    if (!timed_out) {
+      EXPECT_EQ(timed_out.error().code, beast::error::timeout);
+    }
+    auto polled = co_await client.request(post("/slow", ""), {.long_poll = true});
+    EXPECT_TRUE(polled) << (polled ? "" : polled.error().message);
+    if (polled) {
+      EXPECT_EQ(polled->body(), "late");
+    }
+  });
+}
+
+TEST(HttpClient, BodyLimitForBufferedAnswers) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    co_await reply(t, std::string(100, 'x'));
+  });
+  HttpClient client(io.get_executor(), server.where(), {.body_limit = 10});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(post("/big", ""));
+    EXPECT_FALSE(res);
+    if (!res) {
+      EXPECT_EQ(res.error().code, http::error::body_limit);
+    }
+  });
+}
+
+TEST(HttpClient, ConnectionRefusedIsAResultThatNamesTheServer) {
+  asio::io_context io;
+  std::uint16_t port = 0;
+  {
+    tcp::acceptor closed(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = closed.local_endpoint().port();
+  }
+  HttpClient client(io.get_executor(), {"127.0.0.1", std::to_string(port)});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(post("/", ""));
+    EXPECT_FALSE(res);
+    if (res) co_return;
+    EXPECT_EQ(res.error().code, asio::error::connection_refused);
+    EXPECT_NE(res.error().message.find("connect to 127.0.0.1:" + std::to_string(port)), std::string::npos)
+        << res.error().message;
+    EXPECT_THROW((void)res.value(), boost::system::system_error);
+  });
+}
+
+TEST(HttpClient, ConnectTimeoutWhenTheServerNeverAccepts) {
+  asio::io_context io;
+  // A listener whose accept queue is full drops further SYNs: those connects hang until the timeout.
+  tcp::acceptor full(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  full.listen(0);
+  const HostPort where{"127.0.0.1", std::to_string(full.local_endpoint().port())};
+  run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::unique_ptr<HttpClient>> clients;  // each keeps its half-open connection
+    for (int i = 0; i < 8; ++i) {
+      clients.push_back(std::make_unique<HttpClient>(co_await asio::this_coro::executor, where,
+                                                     ClientOptions{.connect_timeout = 100ms, .io_timeout = 100ms}));
+      auto res = co_await clients.back()->request(post("/", ""));
+      EXPECT_FALSE(res);
+      if (!res && res.error().message.rfind("connect to ", 0) == 0) {
+        EXPECT_EQ(res.error().code, beast::error::timeout) << res.error().message;
+        co_return;
+      }
+    }
+    ADD_FAILURE() << "no connect ever timed out";
+  });
+}
+
+TEST(HttpClient, ConnectionCloseIsNotPooledAndASpentUploadRefusesMore) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    http::fields close;
+    close.set(http::field::connection, "close");
+    co_await reply(t, "bye", http::status::ok, close);
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/", "")));
+    EXPECT_EQ(client.idle_connections(), 0U);
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/upload");
+    auto upload = co_await client.begin_chunked(std::move(header));
+    EXPECT_TRUE(upload);
+    if (!upload) co_return;
+    EXPECT_TRUE(co_await upload->finish());
+    auto again = co_await upload->write("late");
+    EXPECT_FALSE(again);
+    if (!again) {
+      EXPECT_EQ(again.error().code, boost::system::errc::operation_not_permitted);
+    }
+  });
+}
+
+TEST(HttpClient, Ipv6AndHostNames) {
+  asio::io_context io;
+  TestServer v4(io, echo);
+  HttpClient by_name(io.get_executor(), v4.where("localhost"));
+  TestServer v6(io, echo, "::1");
+  if (!v6.listening()) GTEST_SKIP() << "no IPv6 loopback here";
+  auto where = parse_host_port("[::1]:" + v6.where().port);
+  ASSERT_TRUE(where);
+  HttpClient by_v6(io.get_executor(), *where);
+  run(io, [&]() -> asio::awaitable<void> {
+    auto named = co_await by_name.request(post("/echo", "n"));
+    EXPECT_TRUE(named) << (named ? "" : named.error().message);
+    auto res = co_await by_v6.request(post("/echo", "six"));
+    EXPECT_TRUE(res) << (res ? "" : res.error().message);
+    if (!res) co_return;
+    EXPECT_EQ(res->body(), "six");
+    EXPECT_EQ((*res)["X-Host"], "[::1]:" + v6.where().port);
+  });
+}
+
+}  // namespace
+}  // namespace snapbus::net

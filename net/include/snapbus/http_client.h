@@ -1,0 +1,165 @@
+// An asynchronous HTTP/1.1 client for one server, over Boost.Beast, with a keep-alive pool that can be
+// dropped after a SnapStart restore.
+//
+//   auto server = snapbus::net::parse_host_port("127.0.0.1:9001");  // or "[::1]:9001", "localhost:9001"
+//   snapbus::net::HttpClient client(io.get_executor(), *server);
+//   snapbus::net::Request req{http::verb::post, "/echo", 11};
+//   req.body() = "hello";
+//   auto res = co_await client.request(std::move(req));
+//   if (!res) std::cerr << res.error().message << '\n';  // "connect to 127.0.0.1:9001: Connection refused"
+//
+//   auto upload = co_await client.begin_chunked(header);    // Transfer-Encoding: chunked
+//   co_await upload->write("first");
+//   auto stream = co_await upload->finish(trailers);        // then read the answer piece by piece
+//   for (auto piece = co_await stream->read_piece(); piece && *piece; piece = co_await stream->read_piece()) {
+//     use(**piece);
+//   }
+//
+//   client.drop_all();  // after a restore: no connection opened before the snapshot is used again
+//
+// Network failures are values (NetResult), never exceptions: a runtime client must decide what a refused
+// connection means. What a call takes by value may be a temporary; what it takes by view or reference (a
+// chunk, the trailers) must stay valid until the call completes: co_await it where it is made. Not thread-safe: use one client from one thread (or strand); several coroutines may
+// use it at once, each on its own connection.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/system/result.hpp>
+
+namespace snapbus::net {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+// A failed network step: the code the system or Beast gave, and a sentence naming the step and the
+// server ("read response from 127.0.0.1:9001: end of stream").
+struct NetError {
+  boost::system::error_code code;
+  std::string message;
+};
+
+// Lets NetResult::value() throw boost::system::system_error when a caller prefers exceptions.
+[[noreturn]] void throw_exception_from_error(const NetError& error, const boost::source_location& location);
+
+template <typename T>
+using NetResult = boost::system::result<T, NetError>;
+
+// Where the server is. `host` is a name or an address without brackets; authority() adds them back
+// for IPv6, as the Host header needs.
+struct HostPort {
+  std::string host;
+  std::string port;
+  [[nodiscard]] std::string authority() const;
+};
+
+// "host:port", "1.2.3.4:80", "[::1]:9001" (what AWS_LAMBDA_RUNTIME_API holds). The port is required.
+NetResult<HostPort> parse_host_port(std::string_view text);
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{2000};
+  // Every write, and every read that is not a long poll.
+  std::chrono::milliseconds io_timeout{30000};
+  // A pooled connection unused for longer is closed instead of reused: the server may have closed it.
+  std::chrono::milliseconds idle_timeout{30000};
+  std::size_t max_idle_connections = 16;
+  // For read_all() and request(): a longer body fails with http::error::body_limit.
+  std::uint64_t body_limit = 64ULL * 1024 * 1024;
+};
+
+struct RequestOptions {
+  // The answer may take for ever (Runtime API invocation/next): reads get no timeout. Writes keep theirs.
+  bool long_poll = false;
+};
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+namespace detail {
+class ConnectionPool;
+struct Exchange;
+}  // namespace detail
+
+// The answer to one request, read after its header arrived. Its connection returns to the pool once the
+// body has been read to the end, unless either side asked to close it.
+class ResponseStream {
+ public:
+  explicit ResponseStream(std::unique_ptr<detail::Exchange> exchange);
+  ResponseStream(ResponseStream&&) noexcept;
+  ResponseStream& operator=(ResponseStream&&) noexcept;
+  ~ResponseStream();
+
+  // Status and fields; once the body has ended, the trailers too.
+  [[nodiscard]] const http::response_header<>& header() const;
+  [[nodiscard]] unsigned status() const { return header().result_int(); }
+
+  // The next bytes of the body as they arrive (never empty), or nullopt at its end.
+  asio::awaitable<NetResult<std::optional<std::string>>> read_piece();
+
+  // The rest of the body, up to ClientOptions::body_limit, with the header (and trailers).
+  asio::awaitable<NetResult<Response>> read_all();
+
+ private:
+  std::unique_ptr<detail::Exchange> exchange_;
+};
+
+// A request whose body is sent as it is produced (Transfer-Encoding: chunked), ended by trailers.
+class ChunkedUpload {
+ public:
+  explicit ChunkedUpload(std::unique_ptr<detail::Exchange> exchange);
+  ChunkedUpload(ChunkedUpload&&) noexcept;
+  ChunkedUpload& operator=(ChunkedUpload&&) noexcept;
+  ~ChunkedUpload();
+
+  // Sends `piece` as one chunk at once. An empty piece sends nothing (a zero-length chunk ends the body).
+  asio::awaitable<NetResult<void>> write(std::string_view piece);
+
+  // Sends the last chunk with `trailers` (list their names in the request's Trailer field), then waits for
+  // the answer's header. The upload is then spent: later calls fail with errc::operation_not_permitted.
+  asio::awaitable<NetResult<ResponseStream>> finish(const http::fields& trailers = {});
+
+ private:
+  std::unique_ptr<detail::Exchange> exchange_;
+};
+
+class HttpClient {
+ public:
+  HttpClient(asio::any_io_executor executor, HostPort server, ClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends a request with a buffered body (Host and Content-Length are filled in) and reads the whole answer.
+  asio::awaitable<NetResult<Response>> request(Request request, RequestOptions options = {});
+
+  // Sends a request with a buffered body and returns once the answer's header has arrived.
+  //
+  // A pooled connection may have been closed by the server while it sat idle. When that shows (the write
+  // fails, or the server closes without sending a byte of an answer), the request is sent once more on a
+  // fresh connection: the server never saw it.
+  asio::awaitable<NetResult<ResponseStream>> open(Request request, RequestOptions options = {});
+
+  // Sends `header` with Transfer-Encoding: chunked; the body follows through the returned upload.
+  asio::awaitable<NetResult<ChunkedUpload>> begin_chunked(http::request_header<> header, RequestOptions options = {});
+
+  // Closes every idle connection and makes sure no connection in use now is pooled again. Call it after a
+  // restore: a connection opened before the snapshot points at a socket the restored copy does not own.
+  void drop_all();
+
+  [[nodiscard]] std::size_t idle_connections() const;
+  [[nodiscard]] const HostPort& server() const;
+
+ private:
+  std::shared_ptr<detail::ConnectionPool> pool_;
+};
+
+}  // namespace snapbus::net
