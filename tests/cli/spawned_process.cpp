@@ -24,10 +24,11 @@ namespace snapbus::testing {
 
 namespace {
 
-std::string binary_dir() {
-  const char* dir = std::getenv("SNAPBUS_BINARY_DIR");
-  if (dir == nullptr) throw std::runtime_error("SNAPBUS_BINARY_DIR is not set (run the test through ctest)");
-  return dir;
+// ctest names the built executables (cmake/SnapbusTest.cmake); a test never guesses build paths.
+std::string executable_from_environment(const char* variable) {
+  const char* path = std::getenv(variable);
+  if (path == nullptr) throw std::runtime_error(std::string(variable) + " is not set (run the test through ctest)");
+  return path;
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -63,8 +64,8 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-std::string snapbus_binary() { return binary_dir() + "/cli/snapbus"; }
-std::string example_subscriber_binary() { return binary_dir() + "/examples/cpp/example_subscriber"; }
+std::string snapbus_binary() { return executable_from_environment("SNAPBUS_CLI"); }
+std::string example_subscriber_binary() { return executable_from_environment("SNAPBUS_EXAMPLE_SUBSCRIBER"); }
 
 SpawnedProcess::SpawnedProcess(std::vector<std::string> argv, std::map<std::string, std::string> environment) {
   int out[2];

@@ -22,7 +22,7 @@
 
 namespace snapbus::testing {
 
-// $SNAPBUS_BINARY_DIR/cli/snapbus and $SNAPBUS_BINARY_DIR/examples/cpp/example_subscriber.
+// $SNAPBUS_CLI and $SNAPBUS_EXAMPLE_SUBSCRIBER: the built executables, as ctest names them.
 std::string snapbus_binary();
 std::string example_subscriber_binary();
 
