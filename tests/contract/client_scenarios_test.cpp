@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "snapbus/client.h"
 #include "spawned_process.h"
