@@ -30,6 +30,8 @@ packages=(
   python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests python3-gunicorn
   # tools the tests and demo use
   procps curl
+  # the format check and static analysis CI runs (.ci/check-format, .ci/run-clang-tidy)
+  clang-format clang-tidy
 )
 
 missing=()
