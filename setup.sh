@@ -48,6 +48,15 @@ else
   echo "setup: all ${#packages[@]} Debian packages already installed"
 fi
 
+# The presets switched to Ninja; a build directory configured before with another generator cannot
+# be reconfigured in place, so it starts over (only CMake's cache and outputs live there).
+for cache in build/*/CMakeCache.txt; do
+  if [[ -f $cache ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$cache"; then
+    echo "setup: $(dirname "$cache") was configured with another generator; removing it for Ninja"
+    rm -rf "$(dirname "$cache")"
+  fi
+done
+
 echo "setup: configuring and building (preset 'default')"
 cmake --preset default
 cmake --build --preset default -j "$(nproc)"
