@@ -12,8 +12,8 @@
 #     the tests that start them (a test never guesses a path inside the build tree).
 #   - ENVIRONMENT: more variables for this suite's tests.
 #
-# Tests are listed when ctest runs (DISCOVERY_MODE PRE_TEST), not at build time, so building never
-# runs a test binary (which would fail under a sanitizer preset's environment or a cross build).
+# Tests are listed when ctest runs (DISCOVERY_MODE PRE_TEST), not at build time: a build never runs
+# a test binary, so a binary that crashes on start fails its tests instead of the build.
 include(GoogleTest)
 
 # The environment every test gets, as a CMake list (generator expressions allowed).
