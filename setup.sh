@@ -30,6 +30,8 @@ packages=(
   python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests python3-gunicorn
   # tools the tests and demo use
   procps curl
+  # the format check and static analysis CI runs (.ci/check-format, .ci/run-clang-tidy)
+  clang-format clang-tidy
 )
 
 missing=()
@@ -45,6 +47,15 @@ if ((${#missing[@]})); then
 else
   echo "setup: all ${#packages[@]} Debian packages already installed"
 fi
+
+# The presets switched to Ninja; a build directory configured before with another generator cannot
+# be reconfigured in place, so it starts over (only CMake's cache and outputs live there).
+for cache in build/*/CMakeCache.txt; do
+  if [[ -f $cache ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$cache"; then
+    echo "setup: $(dirname "$cache") was configured with another generator; removing it for Ninja"
+    rm -rf "$(dirname "$cache")"
+  fi
+done
 
 echo "setup: configuring and building (preset 'default')"
 cmake --preset default

@@ -22,6 +22,6 @@ for name in "${selected[@]}"; do
   "$binary" --benchmark_out="$results/$name.json" --benchmark_out_format=json
 done
 echo "== python"
-PYTHONPATH=build/release/bindings/python SNAPBUS_BINARY_DIR=build/release \
+PYTHONPATH=build/release/bindings/python SNAPBUS_CLI=build/release/cli/snapbus \
   /usr/bin/python3 benchmarks/python/bench_generation.py --output "$results/python.json"
 /usr/bin/python3 benchmarks/summarize.py "$results" | tee "$results/summary.md"

@@ -7,13 +7,77 @@
 #include "snapbus/catch_up.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
+#include "snapbus/layout.h"
 #include "snapbus/subscriber.h"
+
+// The C ABI's numbers are the C++ enums' numbers: the boundary converts with a cast, and the Python
+// binding reads them from this header. A renumbered value on either side fails the build here; a
+// value added on one side only fails the count checks or status_of's switch.
+static_assert(SNAPBUS_OK == static_cast<int>(snapbus::Errc::ok));
+static_assert(SNAPBUS_ERR_NOT_FOUND == static_cast<int>(snapbus::Errc::not_found));
+static_assert(SNAPBUS_ERR_PERMISSION_DENIED == static_cast<int>(snapbus::Errc::permission_denied));
+static_assert(SNAPBUS_ERR_INVALID_SEGMENT == static_cast<int>(snapbus::Errc::invalid_segment));
+static_assert(SNAPBUS_ERR_VERSION_MISMATCH == static_cast<int>(snapbus::Errc::version_mismatch));
+static_assert(SNAPBUS_ERR_BUSY == static_cast<int>(snapbus::Errc::busy));
+static_assert(SNAPBUS_ERR_NO_FREE_SLOT == static_cast<int>(snapbus::Errc::no_free_slot));
+static_assert(SNAPBUS_ERR_TIMED_OUT == static_cast<int>(snapbus::Errc::timed_out));
+static_assert(SNAPBUS_ERR_INVALID_ARGUMENT == static_cast<int>(snapbus::Errc::invalid_argument));
+static_assert(SNAPBUS_ERR_SYSTEM == static_cast<int>(snapbus::Errc::system));
+static_assert(SNAPBUS_ERR_INTERRUPTED == static_cast<int>(snapbus::Errc::interrupted));
+static_assert(SNAPBUS_ERR_CLOSED == static_cast<int>(snapbus::Errc::closed));
+// SNAPBUS_ERR_INTERNAL is C only (an exception that is not a snapbus::Error); an Errc without a C
+// status fails the build in status_of (-Wswitch).
+static_assert(SNAPBUS_ERR_INTERNAL > SNAPBUS_ERR_CLOSED);
+
+static_assert(SNAPBUS_PHASE_STARTING == static_cast<int>(snapbus::Phase::starting));
+static_assert(SNAPBUS_PHASE_BEFORE_SNAPSHOT == static_cast<int>(snapbus::Phase::before_snapshot));
+static_assert(SNAPBUS_PHASE_SNAPSHOT_READY == static_cast<int>(snapbus::Phase::snapshot_ready));
+static_assert(SNAPBUS_PHASE_AFTER_RESTORE == static_cast<int>(snapbus::Phase::after_restore));
+static_assert(SNAPBUS_PHASE_RUNNING == static_cast<int>(snapbus::Phase::running));
+static_assert(SNAPBUS_PHASE_SHUTTING_DOWN == static_cast<int>(snapbus::Phase::shutting_down));
+static_assert(SNAPBUS_PHASE_SHUTTING_DOWN + 1 == snapbus::kPhaseCount);
+
+static_assert(SNAPBUS_ACK_NONE == static_cast<int>(snapbus::AckOutcome::none));
+static_assert(SNAPBUS_ACK_OK == static_cast<int>(snapbus::AckOutcome::ok));
+static_assert(SNAPBUS_ACK_FAILED == static_cast<int>(snapbus::AckOutcome::failed));
+static_assert(SNAPBUS_ACK_FAILED + 1 == snapbus::kAckOutcomeCount);
+
+static_assert(SNAPBUS_INIT_UNKNOWN == static_cast<int>(snapbus::InitType::unknown));
+static_assert(SNAPBUS_INIT_ON_DEMAND == static_cast<int>(snapbus::InitType::on_demand));
+static_assert(SNAPBUS_INIT_PROVISIONED_CONCURRENCY == static_cast<int>(snapbus::InitType::provisioned_concurrency));
+static_assert(SNAPBUS_INIT_SNAP_START == static_cast<int>(snapbus::InitType::snap_start));
+static_assert(SNAPBUS_INIT_LAMBDA_MANAGED_INSTANCES == static_cast<int>(snapbus::InitType::lambda_managed_instances));
+static_assert(SNAPBUS_INIT_LAMBDA_MANAGED_INSTANCES + 1 == snapbus::kInitTypeCount);
+
+static_assert(SNAPBUS_SOURCE_NONE == static_cast<int>(snapbus::TransitionSource::none));
+static_assert(SNAPBUS_SOURCE_MANUAL == static_cast<int>(snapbus::TransitionSource::manual));
+static_assert(SNAPBUS_SOURCE_RUNTIME_API == static_cast<int>(snapbus::TransitionSource::runtime_api));
+static_assert(SNAPBUS_SOURCE_RUNTIME_API_PROXY == static_cast<int>(snapbus::TransitionSource::runtime_api_proxy));
+static_assert(SNAPBUS_SOURCE_RUNTIME_API_PROXY + 1 == snapbus::kTransitionSourceCount);
 
 struct snapbus_subscriber {
   snapbus::Subscriber subscriber;
 };
 
 namespace {
+
+snapbus_status status_of(snapbus::Errc code) {
+  switch (code) {
+    case snapbus::Errc::ok: return SNAPBUS_OK;
+    case snapbus::Errc::not_found: return SNAPBUS_ERR_NOT_FOUND;
+    case snapbus::Errc::permission_denied: return SNAPBUS_ERR_PERMISSION_DENIED;
+    case snapbus::Errc::invalid_segment: return SNAPBUS_ERR_INVALID_SEGMENT;
+    case snapbus::Errc::version_mismatch: return SNAPBUS_ERR_VERSION_MISMATCH;
+    case snapbus::Errc::busy: return SNAPBUS_ERR_BUSY;
+    case snapbus::Errc::no_free_slot: return SNAPBUS_ERR_NO_FREE_SLOT;
+    case snapbus::Errc::timed_out: return SNAPBUS_ERR_TIMED_OUT;
+    case snapbus::Errc::invalid_argument: return SNAPBUS_ERR_INVALID_ARGUMENT;
+    case snapbus::Errc::system: return SNAPBUS_ERR_SYSTEM;
+    case snapbus::Errc::interrupted: return SNAPBUS_ERR_INTERRUPTED;
+    case snapbus::Errc::closed: return SNAPBUS_ERR_CLOSED;
+  }
+  return SNAPBUS_ERR_INTERNAL;  // a value outside the enum: a bug somewhere, reported as one
+}
 
 thread_local std::string last_message;
 thread_local int last_errno = 0;
@@ -31,7 +95,7 @@ int guarded(Body&& body) noexcept {
     body();
     return SNAPBUS_OK;
   } catch (const snapbus::Error& e) {
-    return fail(static_cast<int>(e.code()), e.what(), e.sys_errno());
+    return fail(status_of(e.code()), e.what(), e.sys_errno());
   } catch (const std::exception& e) {
     return fail(SNAPBUS_ERR_INTERNAL, e.what(), 0);
   } catch (...) {

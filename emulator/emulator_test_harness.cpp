@@ -17,6 +17,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/algorithm/string/case_conv.hpp>
@@ -160,8 +161,9 @@ std::string testdata(const std::string& name) { return std::string(SNAPBUS_EMULA
 
 EmulatorProcess::EmulatorProcess(const std::string& name, std::vector<std::string> args, bool wait_ready)
     : dir_(test_dir(name)), marker_("emulator-test-" + unique_suffix()) {
-  const char* binary_dir = std::getenv("SNAPBUS_BINARY_DIR");
-  const std::string binary = std::string(binary_dir != nullptr ? binary_dir : ".") + "/cli/snapbus";
+  // The built `snapbus`, which ctest names (cmake/SnapbusTest.cmake).
+  const char* binary = std::getenv("SNAPBUS_CLI");
+  if (binary == nullptr) throw std::runtime_error("SNAPBUS_CLI is not set (run the test through ctest)");
   std::vector<std::string> argv{binary,
                                 "emulate",
                                 "--port",

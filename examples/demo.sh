@@ -5,11 +5,12 @@
 # and `snapbus publish restore` runs every worker's after-restore hooks before the first request.
 # Then a few requests through the Function URL front door show each worker's fresh token and pool.
 #
-#   examples/demo.sh        (after ./setup.sh has built build/default; SNAPBUS_BUILD_DIR picks another)
+#   examples/demo.sh        (after ./setup.sh has built build/default; SNAPBUS_BUILD_DIR picks another,
+#                            SNAPBUS_CLI another `snapbus` executable)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${SNAPBUS_BUILD_DIR:-$PWD/build/default}
-snapbus=$build/cli/snapbus
+snapbus=${SNAPBUS_CLI:-$build/cli/snapbus}
 [[ -x $snapbus ]] || { echo "demo: $snapbus is missing: run ./setup.sh first" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/snapbus-demo.XXXXXX)

@@ -5,7 +5,7 @@
 Cases: a plain Python function call (the baseline), snapbus.generation(), snapbus.check() (the
 request guard's normal path), os.stat() of a marker file (the /tmp marker workaround), and one
 cffi call into the library (what generation() would cost if it called the C ABI each time).
-With --segment (or SNAPBUS_BINARY_DIR, whose `snapbus publish running` then makes a fresh
+With --segment (or SNAPBUS_CLI, a `snapbus` whose `publish running` then makes a fresh
 segment) generation() reads the mapped word; otherwise it reads the private zero word, which
 costs the same instructions. Reports nanoseconds per call: the best of several repeats.
 """
@@ -40,8 +40,8 @@ def per_call_ns(statement, setup_globals) -> float:
 
 
 def make_segment(directory: pathlib.Path) -> pathlib.Path | None:
-    binary_dir = os.environ.get("SNAPBUS_BINARY_DIR")
-    cli = pathlib.Path(binary_dir, "cli", "snapbus") if binary_dir else None
+    executable = os.environ.get("SNAPBUS_CLI")
+    cli = pathlib.Path(executable) if executable else None
     if cli is None or not os.access(cli, os.X_OK):
         return None
     segment = directory / "bench.seg"

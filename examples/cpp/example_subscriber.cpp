@@ -226,15 +226,15 @@ int wait_for_exit_signal() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // 1. Options; signals are blocked before any thread starts so that only sigwait sees them.
-  const Options options = parse_options(argc, argv);
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int signal : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, signal);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const Say say(options.name);
-
   try {
+    // 1. Options; signals are blocked before any thread starts so that only sigwait sees them.
+    const Options options = parse_options(argc, argv);
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int signal : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, signal);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const Say say(options.name);
+
     // 2. Subscribe: hooks, watcher, slot.
     snapbus::Client client({.segment_path = options.segment_path, .name = options.name});
     register_hooks(client, options, say);
@@ -254,7 +254,8 @@ int main(int argc, char** argv) {
     for (pid_t child : children) ::kill(child, SIGTERM);
     for (pid_t child : children) ::waitpid(child, nullptr, 0);
     say(std::string("exiting on ") + (signal == SIGUSR1 ? "restore count" : "signal"));
-  } catch (const snapbus::Error& error) {
+  } catch (const std::exception& error) {
+    // snapbus::Error (no segment, no free slot, ...) and whatever else: one line, not a terminate.
     std::fprintf(stderr, "example_subscriber: %s\n", error.what());
     return 1;
   }

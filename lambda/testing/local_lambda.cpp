@@ -77,7 +77,7 @@ std::string executable_from_environment(const char* name) {
 }
 
 LocalLambda::LocalLambda(const std::filesystem::path& dir, const std::vector<std::string>& args) : dir_(dir) {
-  std::vector<std::string> argv{executable_from_environment("SNAPBUS_EXECUTABLE"),
+  std::vector<std::string> argv{executable_from_environment("SNAPBUS_CLI"),
                                 "emulate",
                                 "--port",
                                 "0",

@@ -1,5 +1,5 @@
 // Test support: a local Lambda, that is one run of the real `snapbus emulate` (the executable CTest names
-// in SNAPBUS_EXECUTABLE) in its own process group, with a ready file that gives the ports it bound.
+// in SNAPBUS_CLI) in its own process group, with a ready file that gives the ports it bound.
 //
 //   snapbus::lambda::testing::LocalLambda emu(dir.path(), {"--snapstart", "--", runtime, "echo"});
 //   ASSERT_TRUE(emu.ready()) << emu.diagnostics();

@@ -77,6 +77,7 @@ class MultiProcessTest : public ::testing::Test {
 TEST_F(MultiProcessTest, EverySubscriberRunsEachHookExactlyOncePerTransitionAndPublishWaitsForAll) {
   ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
   std::vector<SpawnedProcess> subscribers;
+  subscribers.reserve(3);
   for (int i = 0; i < 3; ++i) subscribers.push_back(start_subscriber("sub" + std::to_string(i)));
 
   const ExitResult snapshot = snapbus({"publish", "before-snapshot"});

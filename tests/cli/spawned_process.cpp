@@ -24,10 +24,11 @@ namespace snapbus::testing {
 
 namespace {
 
-std::string binary_dir() {
-  const char* dir = std::getenv("SNAPBUS_BINARY_DIR");
-  if (dir == nullptr) throw std::runtime_error("SNAPBUS_BINARY_DIR is not set (run the test through ctest)");
-  return dir;
+// ctest names the built executables (cmake/SnapbusTest.cmake); a test never guesses build paths.
+std::string executable_from_environment(const char* variable) {
+  const char* path = std::getenv(variable);
+  if (path == nullptr) throw std::runtime_error(std::string(variable) + " is not set (run the test through ctest)");
+  return path;
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -45,12 +46,14 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
   merged["TSAN_OPTIONS"] = "die_after_fork=0";
   for (const auto& [key, value] : extra) merged[key] = value;
   std::vector<std::string> result;
-  for (const auto& [key, value] : merged) result.push_back(key + "=" + value);
+  result.reserve(merged.size());
+  for (const auto& [key, value] : merged) result.push_back(std::string(key).append("=").append(value));
   return result;
 }
 
 std::vector<char*> c_strings(std::vector<std::string>& strings) {
   std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
   for (std::string& text : strings) pointers.push_back(text.data());
   pointers.push_back(nullptr);
   return pointers;
@@ -63,10 +66,10 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-std::string snapbus_binary() { return binary_dir() + "/cli/snapbus"; }
-std::string example_subscriber_binary() { return binary_dir() + "/examples/cpp/example_subscriber"; }
+std::string snapbus_binary() { return executable_from_environment("SNAPBUS_CLI"); }
+std::string example_subscriber_binary() { return executable_from_environment("SNAPBUS_EXAMPLE_SUBSCRIBER"); }
 
-SpawnedProcess::SpawnedProcess(std::vector<std::string> argv, std::map<std::string, std::string> environment) {
+SpawnedProcess::SpawnedProcess(std::vector<std::string> argv, const std::map<std::string, std::string>& environment) {
   int out[2];
   int err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) fail("pipe2");
@@ -190,9 +193,9 @@ ExitResult SpawnedProcess::wait_exit(std::chrono::milliseconds timeout) {
   return result;
 }
 
-ExitResult run_to_exit(std::vector<std::string> argv, std::map<std::string, std::string> environment,
+ExitResult run_to_exit(std::vector<std::string> argv, const std::map<std::string, std::string>& environment,
                        std::chrono::milliseconds timeout) {
-  SpawnedProcess process(std::move(argv), std::move(environment));
+  SpawnedProcess process(std::move(argv), environment);
   return process.wait_exit(timeout);
 }
 

@@ -22,7 +22,7 @@
 
 namespace snapbus::testing {
 
-// $SNAPBUS_BINARY_DIR/cli/snapbus and $SNAPBUS_BINARY_DIR/examples/cpp/example_subscriber.
+// $SNAPBUS_CLI and $SNAPBUS_EXAMPLE_SUBSCRIBER: the built executables, as ctest names them.
 std::string snapbus_binary();
 std::string example_subscriber_binary();
 
@@ -35,7 +35,7 @@ struct ExitResult {
 class SpawnedProcess {
  public:
   // `environment` is added to (and overrides) this process's environment.
-  SpawnedProcess(std::vector<std::string> argv, std::map<std::string, std::string> environment);
+  SpawnedProcess(std::vector<std::string> argv, const std::map<std::string, std::string>& environment);
   SpawnedProcess(SpawnedProcess&& other) noexcept;
   SpawnedProcess(const SpawnedProcess&) = delete;
   SpawnedProcess& operator=(const SpawnedProcess&) = delete;
@@ -70,7 +70,7 @@ class SpawnedProcess {
 };
 
 // Runs a command to completion (bounded), returning its exit code and output.
-ExitResult run_to_exit(std::vector<std::string> argv, std::map<std::string, std::string> environment,
+ExitResult run_to_exit(std::vector<std::string> argv, const std::map<std::string, std::string>& environment,
                        std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Waits (inotify, no polling) until a file exists; false at the deadline.

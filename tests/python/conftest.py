@@ -1,8 +1,8 @@
 """Shared fixtures: a segment per test, the real `snapbus publish`, and real processes that are
 always stopped. Every wait is bounded.
 
-Environment (ctest sets both): PYTHONPATH holds the built snapbus package; SNAPBUS_BINARY_DIR is
-the CMake build directory, whose cli/snapbus is the publisher.
+Environment (ctest sets both): PYTHONPATH holds the built snapbus package; SNAPBUS_CLI is the
+built `snapbus` executable, the publisher.
 """
 import json
 import os
@@ -33,10 +33,10 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def cli() -> pathlib.Path:
     """The real `snapbus` executable of the CMake build."""
-    binary_dir = os.environ.get("SNAPBUS_BINARY_DIR")
-    if not binary_dir:
-        pytest.skip("SNAPBUS_BINARY_DIR is not set (run through ctest, or see bindings/python/README.md)")
-    path = pathlib.Path(binary_dir) / "cli" / "snapbus"
+    executable = os.environ.get("SNAPBUS_CLI")
+    if not executable:
+        pytest.skip("SNAPBUS_CLI is not set (run through ctest, or see bindings/python/README.md)")
+    path = pathlib.Path(executable)
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is missing: build the `snapbus` target first")
     return path

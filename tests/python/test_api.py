@@ -56,6 +56,29 @@ def test_registration_forms_and_coroutines_are_refused():
     assert "coroutine function" in result.stdout
 
 
+def test_order_sorts_hooks_and_must_be_an_int():
+    script = """
+        import snapbus
+        from snapbus._client import CLIENT
+        for name, order in [("late", 5), ("plain-1", 0), ("early", -5), ("plain-2", 0)]:
+            snapbus.after_restore(lambda: None, name=name, order=order)
+            snapbus.before_snapshot(lambda: None, name=name, order=order)
+        print(CLIENT.after_restore.names_in_run_order())
+        print(CLIENT.before_snapshot.names_in_run_order())
+        for bad in (True, 1.5, "1"):
+            try:
+                snapbus.after_restore(lambda: None, order=bad)
+            except TypeError as error:
+                print("refused:", error)
+    """
+    result = run_python(script, SNAPBUS_AUTOSTART="0")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "['early', 'plain-1', 'plain-2', 'late']"
+    assert lines[1] == "['late', 'plain-2', 'plain-1', 'early']"
+    assert sum(line.startswith("refused: a snapbus hook's order must be an int") for line in lines) == 3
+
+
 def test_autostart_off_means_no_watcher_until_start(tmp_path):
     script = """
         import snapbus

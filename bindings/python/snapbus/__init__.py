@@ -15,8 +15,9 @@
 
 Hooks run on a watcher thread that starts on the first registration (SNAPBUS_AUTOSTART=0 turns
 that off; then call start()). Before-snapshot and shutdown hooks run last-registered first,
-after-restore hooks first-registered first; every hook runs even when another raised, and the
-publisher is told about each failure. Without a publisher (a local run, unit tests) nothing
+after-restore hooks first-registered first; order=N sorts before that, as in the C++ client
+(lower orders are restored first and snapshotted last). Every hook runs even when another
+raised, and the publisher is told about each failure. Without a publisher (a local run, unit tests) nothing
 fails: generation() is 0 and hooks never fire. See bindings/python/README.md.
 """
 import logging as _logging
@@ -28,7 +29,7 @@ from ._errors import (Busy, Closed, InternalError, Interrupted, InvalidArgument,
 from ._hot import generation
 from ._state import InitType, Phase, Source, State
 from ._checked import Subscriber, abi_version, default_segment_path
-from ._hooks import Hook as _Hook, check_hook as _check_hook, hook_name as _hook_name
+from ._hooks import Hook as _Hook, check_hook as _check_hook, check_order as _check_order, hook_name as _hook_name
 from ._client import CLIENT as _CLIENT
 from . import _bridge
 
@@ -71,37 +72,39 @@ async def check_async() -> None:
     await _CLIENT.check_async()
 
 
-def _register(hook_list, func, name):
+def _register(hook_list, func, name, order):
     if func is None:
-        return lambda f: _register(hook_list, f, name)
+        return lambda f: _register(hook_list, f, name, order)
     _check_hook(func)
-    hook_list.add(_Hook(_hook_name(func, name), func))
+    hook_list.add(_Hook(_hook_name(func, name), func, _check_order(order)))
     _CLIENT.autostart()
     return func
 
 
-def before_snapshot(func=None, /, *, name: str | None = None):
+def before_snapshot(func=None, /, *, name: str | None = None, order: int = 0):
     """Registers func() to run before the snapshot is taken, last-registered first.
 
-    Use as @before_snapshot, @before_snapshot(name="..."), or before_snapshot(func, name="...").
-    name (default: module.qualname) appears in the publisher's error report. Returns func.
+    Use as @before_snapshot, @before_snapshot(name="...", order=...), or before_snapshot(func, ...).
+    name (default: module.qualname) appears in the publisher's error report. order (default 0)
+    sorts before registration: before a snapshot, higher orders run first. Returns func.
     """
-    return _register(_CLIENT.before_snapshot, func, name)
+    return _register(_CLIENT.before_snapshot, func, name, order)
 
 
-def after_restore(func=None, /, *, name: str | None = None):
+def after_restore(func=None, /, *, name: str | None = None, order: int = 0):
     """Registers func() to run after each restore, first-registered first, once per process.
 
-    Use as @after_restore, @after_restore(name="..."), or after_restore(func, name="...").
+    Use as @after_restore, @after_restore(name="...", order=...), or after_restore(func, ...).
+    order (default 0) sorts before registration: after a restore, lower orders run first.
     Returns func.
     """
-    return _register(_CLIENT.after_restore, func, name)
+    return _register(_CLIENT.after_restore, func, name, order)
 
 
-def on_shutdown(func=None, /, *, name: str | None = None):
+def on_shutdown(func=None, /, *, name: str | None = None, order: int = 0):
     """Registers func() to run when the environment shuts down (best effort, last-registered
-    first). Same forms as after_restore. Returns func."""
-    return _register(_CLIENT.shutdown, func, name)
+    first; higher orders first). Same forms as before_snapshot. Returns func."""
+    return _register(_CLIENT.shutdown, func, name, order)
 
 
 def start(segment=None, *, name: str | None = None, wait_for_ack: bool | None = None) -> None:

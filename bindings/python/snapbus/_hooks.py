@@ -2,6 +2,13 @@
 
 A list holds plain hooks and groups. A group (the snapshot_restore_py bridge) expands into its
 hooks each time the list runs, so hooks added to it after registration still run, in place.
+
+Ordering rule (the C++ client's, clients/cpp/include/snapbus/hook_registry.h): each entry has an
+``order`` (default 0) and its registration index. After a restore, hooks run in ascending
+(order, registration index): registration order when nobody sets order. Before a snapshot and at
+shutdown they run in exactly the reverse. A lower order means "outer": its after-restore hook runs
+before anyone else's, its before-snapshot hook after everyone else's. A group's hooks share the
+group's place.
 """
 import dataclasses
 import inspect
@@ -20,6 +27,7 @@ SHUTDOWN = "shutdown"
 class Hook:
     name: str
     func: Callable[[], object]
+    order: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +36,7 @@ class HookGroup:
 
     name: str
     expand: Callable[[], Iterable[Hook]]
+    order: int = 0
 
 
 @dataclasses.dataclass
@@ -50,6 +59,13 @@ def hook_name(func, explicit: str | None) -> str:
     module = getattr(func, "__module__", None)
     qualname = getattr(func, "__qualname__", None) or repr(func)
     return f"{module}.{qualname}" if module else qualname
+
+
+def check_order(order) -> int:
+    # bool is an int to Python, but order=True is a mistake, not a position.
+    if not isinstance(order, int) or isinstance(order, bool):
+        raise TypeError(f"a snapbus hook's order must be an int, not {type(order).__name__}")
+    return order
 
 
 def check_hook(func) -> None:
@@ -77,11 +93,15 @@ class HookList:
     def reset_lock_after_fork(self) -> None:
         self._lock = threading.Lock()
 
-    def run(self) -> RunReport:
-        """Calls every hook in this phase's order; one failure never stops the others."""
-        report = RunReport()
+    def names_in_run_order(self) -> list[str]:
+        """The hook names in the order run() calls them (groups expanded)."""
+        return [hook.name for hook in self._hooks_in_run_order(RunReport())]
+
+    def _hooks_in_run_order(self, report: RunReport) -> list[Hook]:
         with self._lock:
             entries = list(self._entries)
+        # Stable sort on order alone keeps registration order (and a group's own order) for ties.
+        entries.sort(key=lambda entry: entry.order)
         hooks: list[Hook] = []
         for entry in entries:
             if isinstance(entry, Hook):
@@ -91,7 +111,12 @@ class HookList:
                 hooks.extend(entry.expand())
             except Exception as error:  # noqa: BLE001 - a broken group is one more reported failure
                 self._fail(report, f"{self.phase} hooks of '{entry.name}' could not be listed", error)
-        for hook in hooks[::-1] if self._last_first else hooks:
+        return hooks[::-1] if self._last_first else hooks
+
+    def run(self) -> RunReport:
+        """Calls every hook in this phase's order; one failure never stops the others."""
+        report = RunReport()
+        for hook in self._hooks_in_run_order(report):
             report.run += 1
             try:
                 hook.func()

@@ -15,7 +15,8 @@
  *
  * Every function that can fail returns a snapbus_status; no C++ exception ever crosses this
  * boundary. On failure the message is kept per thread until that thread's next failing call and
- * read with snapbus_last_error_message(). Status values equal snapbus::Errc (error.h).
+ * read with snapbus_last_error_message(). Status values equal snapbus::Errc (error.h), and the
+ * other enums equal those of layout.h (checked at compile time in snapbus.cpp).
  */
 #ifndef SNAPBUS_SNAPBUS_H
 #define SNAPBUS_SNAPBUS_H
@@ -60,13 +61,30 @@ typedef enum snapbus_ack_outcome {
   SNAPBUS_ACK_FAILED = 2
 } snapbus_ack_outcome;
 
+/* How Lambda initialised the environment (AWS_LAMBDA_INITIALIZATION_TYPE). */
+typedef enum snapbus_init_type {
+  SNAPBUS_INIT_UNKNOWN = 0,
+  SNAPBUS_INIT_ON_DEMAND = 1,
+  SNAPBUS_INIT_PROVISIONED_CONCURRENCY = 2,
+  SNAPBUS_INIT_SNAP_START = 3,
+  SNAPBUS_INIT_LAMBDA_MANAGED_INSTANCES = 4
+} snapbus_init_type;
+
+/* Who caused the last transition. */
+typedef enum snapbus_source {
+  SNAPBUS_SOURCE_NONE = 0,
+  SNAPBUS_SOURCE_MANUAL = 1,
+  SNAPBUS_SOURCE_RUNTIME_API = 2,
+  SNAPBUS_SOURCE_RUNTIME_API_PROXY = 3
+} snapbus_source;
+
 /* A consistent copy of the lifecycle state (seqlock read). Enum fields hold the raw values of
  * lifecycle.capnp; unknown values from a newer publisher are passed through unchanged. */
 typedef struct snapbus_state {
   uint32_t seq;
   uint32_t phase;      /* snapbus_phase */
-  uint32_t init_type;  /* 0 unknown, 1 on-demand, 2 provisioned-concurrency, 3 snap-start, 4 lambda-managed-instances */
-  uint32_t source;     /* 0 none, 1 manual, 2 runtime-api, 3 runtime-api-proxy */
+  uint32_t init_type;  /* snapbus_init_type */
+  uint32_t source;     /* snapbus_source */
   uint64_t generation;
   uint64_t restore_id_high;
   uint64_t restore_id_low;
