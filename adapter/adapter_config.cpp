@@ -35,8 +35,8 @@ class Reader {
     }
     if (deprecated != nullptr) {
       if (auto value = lookup_(deprecated); value && !value->empty()) {
-        warnings_.push_back(fmt::format("{} is deprecated (Lambda Web Adapter removes it in 2.0); use {}",
-                                        deprecated, name));
+        warnings_.push_back(
+            fmt::format("{} is deprecated (Lambda Web Adapter removes it in 2.0); use {}", deprecated, name));
         used_ = deprecated;
         return value;
       }
@@ -104,9 +104,11 @@ StatusSet StatusSet::parse(std::string_view text) {
     if (part.empty()) continue;
     const auto dash = part.find('-');
     const auto first = parse_number<unsigned>(trim(part.substr(0, dash)), 100, 999);
-    const auto last = dash == std::string_view::npos ? first : parse_number<unsigned>(trim(part.substr(dash + 1)), 100, 999);
+    const auto last =
+        dash == std::string_view::npos ? first : parse_number<unsigned>(trim(part.substr(dash + 1)), 100, 999);
     if (!first || !last || *last < *first) {
-      throw std::invalid_argument(fmt::format("'{}' is neither a status code (100 to 999) nor a range like 200-399", part));
+      throw std::invalid_argument(
+          fmt::format("'{}' is neither a status code (100 to 999) nor a range like 200-399", part));
     }
     set.codes_ |= range(*first, *last).codes_;
   }
@@ -158,7 +160,8 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   }
   config.async_init = env.boolean(kEnvAsyncInit, kEnvAsyncInitDeprecated).value_or(false);
 
-  if (auto base = env.text(kEnvRemoveBasePath, kEnvRemoveBasePathDeprecated)) config.remove_base_path = std::move(*base);
+  if (auto base = env.text(kEnvRemoveBasePath, kEnvRemoveBasePathDeprecated))
+    config.remove_base_path = std::move(*base);
   if (auto path = env.text(kEnvPassThroughPath)) config.pass_through_path = std::move(*path);
   config.enable_compression = env.boolean(kEnvEnableCompression).value_or(false);
   if (const auto mode = env.text(kEnvInvokeMode)) {
@@ -185,7 +188,8 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
     config.runtime_api = std::move(*api);
   }
 
-  if (auto path = env.text(kEnvSnapStartBeforeCheckpointPath)) config.snapstart_before_checkpoint_path = std::move(*path);
+  if (auto path = env.text(kEnvSnapStartBeforeCheckpointPath))
+    config.snapstart_before_checkpoint_path = std::move(*path);
   if (auto path = env.text(kEnvSnapStartAfterRestorePath)) config.snapstart_after_restore_path = std::move(*path);
   if (auto timeout = env.milliseconds(kEnvBeforeSnapshotTimeoutMs)) config.before_snapshot_timeout = *timeout;
   if (auto timeout = env.milliseconds(kEnvAfterRestoreTimeoutMs)) config.after_restore_timeout = *timeout;

@@ -49,7 +49,8 @@ TEST(AdapterConfig, DefaultsAreLambdaWebAdapters) {
 TEST(AdapterConfig, ReadinessPortFollowsTheAppPortAndPortIsAFallback) {
   EXPECT_EQ(from({{"PORT", "3000"}}).readiness_port, 3000);
   EXPECT_TRUE(from({{"PORT", "3000"}}).warnings.empty());  // PORT is not deprecated
-  const AdapterConfig both = from({{"AWS_LWA_PORT", "8000"}, {"PORT", "3000"}, {"AWS_LWA_READINESS_CHECK_PORT", "8001"}});
+  const AdapterConfig both =
+      from({{"AWS_LWA_PORT", "8000"}, {"PORT", "3000"}, {"AWS_LWA_READINESS_CHECK_PORT", "8001"}});
   EXPECT_EQ(both.app_port, 8000);
   EXPECT_EQ(both.readiness_port, 8001);
 }
@@ -88,15 +89,17 @@ TEST(AdapterConfig, MalformedValuesNameTheVariable) {
   EXPECT_EQ(error_of({{"READINESS_CHECK_PROTOCOL", "udp"}}), "READINESS_CHECK_PROTOCOL=udp: expected http or tcp");
   EXPECT_NE(error_of({{"AWS_LWA_ASYNC_INIT", "maybe"}}).find("AWS_LWA_ASYNC_INIT=maybe"), std::string::npos);
   EXPECT_NE(error_of({{"AWS_LWA_INVOKE_MODE", "stream"}}).find("buffered or response_stream"), std::string::npos);
-  EXPECT_NE(error_of({{"AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "ok"}}).find("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS=ok"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of({{"AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "ok"}}).find("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS=ok"),
+      std::string::npos);
   EXPECT_NE(error_of({{"SNAPBUS_MODE", "sidecar"}}).find("web or proxy"), std::string::npos);
   EXPECT_NE(error_of({{"SNAPBUS_AFTER_RESTORE_TIMEOUT_MS", "-1"}}).find("SNAPBUS_AFTER_RESTORE_TIMEOUT_MS"),
             std::string::npos);
 }
 
 TEST(AdapterConfig, StreamingTurnsCompressionOffWithAWarning) {
-  const AdapterConfig config = from({{"AWS_LWA_ENABLE_COMPRESSION", "true"}, {"AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM"}});
+  const AdapterConfig config =
+      from({{"AWS_LWA_ENABLE_COMPRESSION", "true"}, {"AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM"}});
   EXPECT_EQ(config.invoke_mode, InvokeMode::response_stream);
   EXPECT_FALSE(config.enable_compression);
   EXPECT_EQ(config.warnings.size(), 1U);

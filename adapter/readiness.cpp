@@ -7,10 +7,10 @@
 #include <cstring>
 #include <optional>
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 
 #include "snapbus/unique_fd.h"
 
@@ -149,7 +149,9 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
   for (;;) {
     const auto attempt_start = std::chrono::steady_clock::now();
     auto attempt_timeout = kAttemptTimeout;
-    if (limit) attempt_timeout = std::clamp<std::chrono::steady_clock::duration>(start + *limit - attempt_start, 1ms, kAttemptTimeout);
+    if (limit)
+      attempt_timeout =
+          std::clamp<std::chrono::steady_clock::duration>(start + *limit - attempt_start, 1ms, kAttemptTimeout);
     // co_await stays out of conditional expressions: GCC 12 miscompiles temporaries there.
     beast::error_code error;
     if (endpoints.empty()) endpoints = co_await resolve(check, error);

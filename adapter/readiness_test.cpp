@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 
 #include "snapbus/unique_fd.h"
 
@@ -91,7 +91,8 @@ class TinyApp {
       }
       const int index = requests_.fetch_add(1);
       const unsigned status = statuses_[std::min<std::size_t>(index, statuses_.size() - 1)];
-      const std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      const std::string reply =
+          "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
       (void)::write(client.get(), reply.data(), reply.size());
     }
   }
@@ -105,11 +106,14 @@ class TinyApp {
   std::chrono::steady_clock::time_point listening_at_;
 };
 
-Readiness wait(const ReadinessCheck& check, std::chrono::steady_clock::duration limit, std::vector<std::string>* lines = nullptr) {
+Readiness wait(const ReadinessCheck& check, std::chrono::steady_clock::duration limit,
+               std::vector<std::string>* lines = nullptr) {
   asio::io_context io;
-  auto result = asio::co_spawn(io, wait_until_ready(check, limit, [&](std::string_view line) {
-                                 if (lines != nullptr) lines->emplace_back(line);
-                               }),
+  auto result = asio::co_spawn(io,
+                               wait_until_ready(check, limit,
+                                                [&](std::string_view line) {
+                                                  if (lines != nullptr) lines->emplace_back(line);
+                                                }),
                                asio::use_future);
   io.run();
   return result.get();

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace snapbus::adapter {
 namespace {
@@ -75,8 +75,9 @@ TEST(ResponseCompression, EveryCodingRoundTrips) {
 }
 
 TEST(ResponseCompression, ResponseGetsItsHeadersAndGoesBackAsBase64) {
-  lambda::HttpAppResponse response{
-      .status = 200, .headers = {{"content-type", "application/json"}, {"content-length", "9999"}}, .body = sample_body()};
+  lambda::HttpAppResponse response{.status = 200,
+                                   .headers = {{"content-type", "application/json"}, {"content-length", "9999"}},
+                                   .body = sample_body()};
   ASSERT_TRUE(compress_response("gzip", response));
   EXPECT_EQ(inflate_all(response.body, 15 + 16), sample_body());
   bool has_length = false;

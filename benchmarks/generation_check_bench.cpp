@@ -23,8 +23,7 @@ namespace {
 
 // One publisher and one subscriber for the whole run, on a private segment.
 struct Fixture {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("snapbus-bench-" + std::to_string(::getpid()));
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("snapbus-bench-" + std::to_string(::getpid()));
   std::optional<snapbus::Publisher> publisher;
   std::optional<snapbus::Subscriber> subscriber;
   std::filesystem::path marker = dir / "restored.marker";

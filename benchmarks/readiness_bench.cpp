@@ -68,8 +68,8 @@ void notice_latency(benchmark::State& state, std::chrono::milliseconds retry) {
   for (auto _ : state) {
     const std::uint16_t port = unused_port();
     asio::io_context io;
-    auto ready = asio::co_spawn(io, snapbus::adapter::wait_until_ready(check_for(port, retry), 5s, [](std::string_view) {}),
-                                asio::use_future);
+    auto ready = asio::co_spawn(
+        io, snapbus::adapter::wait_until_ready(check_for(port, retry), 5s, [](std::string_view) {}), asio::use_future);
     std::thread waiter([&io] { io.run(); });
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us(random)));
     UniqueFd listener = loopback_socket(port);
@@ -97,7 +97,9 @@ BENCHMARK(BM_LwaPollNotice)->UseManualTime()->Iterations(200)->Unit(benchmark::k
 double cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
@@ -108,8 +110,8 @@ void idle_cpu(benchmark::State& state, std::chrono::milliseconds retry) {
     asio::io_context io;
     const double cpu_before = cpu_seconds();
     const auto start = Clock::now();
-    auto done = asio::co_spawn(io, snapbus::adapter::wait_until_ready(check_for(port, retry), 1s, [](std::string_view) {}),
-                               asio::use_future);
+    auto done = asio::co_spawn(
+        io, snapbus::adapter::wait_until_ready(check_for(port, retry), 1s, [](std::string_view) {}), asio::use_future);
     io.run();
     const double wall = std::chrono::duration<double>(Clock::now() - start).count();
     percent = 100.0 * (cpu_seconds() - cpu_before) / wall;

@@ -22,8 +22,8 @@ Int parse_number(const char* name, std::string_view text, Int min, Int max) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
     throw Error(Errc::invalid_argument, std::string(name) + "=" + std::string(text) +
-                                            ": expected a whole number from " +
-                                            std::to_string(min) + " to " + std::to_string(max));
+                                            ": expected a whole number from " + std::to_string(min) + " to " +
+                                            std::to_string(max));
   }
   return value;
 }
@@ -40,8 +40,8 @@ Config config_from_environment() {
     config.slot_count = parse_number<std::uint32_t>(kEnvSlots, *slots, 1, kMaxSlotCount);
   }
   if (auto timeout = env(kEnvAckTimeoutMs)) {
-    config.ack_timeout = std::chrono::milliseconds(
-        parse_number<std::int64_t>(kEnvAckTimeoutMs, *timeout, 0, 3'600'000));
+    config.ack_timeout =
+        std::chrono::milliseconds(parse_number<std::int64_t>(kEnvAckTimeoutMs, *timeout, 0, 3'600'000));
   }
   if (auto name = env(kEnvName)) config.subscriber_name = std::string(*name);
   if (auto init = env(kEnvInitType)) config.lambda_init_type = std::string(*init);

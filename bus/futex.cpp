@@ -14,11 +14,10 @@
 namespace snapbus {
 namespace {
 
-long futex_syscall(const std::atomic<std::uint32_t>* word, int op, std::uint32_t value,
-                   const timespec* timeout, std::uint32_t bitset) {
+long futex_syscall(const std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout,
+                   std::uint32_t bitset) {
   // The kernel reads the word as a plain u32; std::atomic<uint32_t> is one (checked in layout.h).
-  return syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(word), op, value, timeout,
-                 nullptr, bitset);
+  return syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(word), op, value, timeout, nullptr, bitset);
 }
 
 timespec to_timespec(FutexClock::time_point deadline) {
@@ -39,8 +38,7 @@ FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcep
   return FutexClock::now() + std::clamp(timeout, std::chrono::milliseconds::zero(), kLongest);
 }
 
-FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
-                       FutexDeadline deadline) {
+FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline) {
   timespec ts{};
   const timespec* timeout = nullptr;
   if (deadline) {

@@ -26,8 +26,7 @@ static_assert(schema::LifecycleState::_capnpPrivate::pointerCount == 0);
 static_assert(schema::SubscriberSlot::_capnpPrivate::pointerCount == 0);
 static_assert(static_cast<std::uint16_t>(schema::Phase::SHUTTING_DOWN) + 1 == kPhaseCount);
 static_assert(static_cast<std::uint16_t>(schema::InitType::LAMBDA_MANAGED_INSTANCES) + 1 == kInitTypeCount);
-static_assert(static_cast<std::uint16_t>(schema::TransitionSource::RUNTIME_API_PROXY) + 1 ==
-              kTransitionSourceCount);
+static_assert(static_cast<std::uint16_t>(schema::TransitionSource::RUNTIME_API_PROXY) + 1 == kTransitionSourceCount);
 static_assert(static_cast<std::uint16_t>(schema::AckOutcome::FAILED) + 1 == kAckOutcomeCount);
 
 namespace {
@@ -86,8 +85,7 @@ InitType init_type_from_lambda(std::string_view value) noexcept {
   return InitType::unknown;
 }
 
-void store_text(std::atomic<std::uint64_t>* words, std::size_t word_count,
-                std::string_view text) noexcept {
+void store_text(std::atomic<std::uint64_t>* words, std::size_t word_count, std::string_view text) noexcept {
   const std::size_t capacity = word_count * 8 - 1;  // keep one NUL so readers always stop
   std::size_t length = text.size() < capacity ? text.size() : capacity;
   // Never cut a UTF-8 sequence in half: back up over continuation bytes.

@@ -34,8 +34,7 @@ void take_name_lock(int fd, pid_t pid) {
 // drops it when the process dies, however it dies, which is what makes take-over safe.
 int lock_publisher_role(const std::filesystem::path& segment_path, std::optional<gid_t> group) {
   const std::filesystem::path lock_path = lock_file_path(segment_path);
-  const int fd =
-      ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, group ? 0660 : 0600);
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, group ? 0660 : 0600);
   if (fd < 0) {
     if (errno == ELOOP) {
       throw Error(Errc::permission_denied, "lock file " + lock_path.string() + " is a symbolic link", ELOOP);
@@ -49,8 +48,8 @@ int lock_publisher_role(const std::filesystem::path& segment_path, std::optional
     throw_system_error(err, "fstat " + lock_path.string());
   }
   // A new lock file gets the group and mode exactly (the umask may have cleared bits).
-  if (group && status.st_uid == ::geteuid() && (::fchown(fd, static_cast<uid_t>(-1), *group) != 0 ||
-                                                ::fchmod(fd, 0660) != 0 || ::fstat(fd, &status) != 0)) {
+  if (group && status.st_uid == ::geteuid() &&
+      (::fchown(fd, static_cast<uid_t>(-1), *group) != 0 || ::fchmod(fd, 0660) != 0 || ::fstat(fd, &status) != 0)) {
     const int err = errno;
     ::close(fd);
     throw_system_error(err, "give lock file " + lock_path.string() + " to group " + std::to_string(*group));
@@ -65,8 +64,9 @@ int lock_publisher_role(const std::filesystem::path& segment_path, std::optional
     if (err != EWOULDBLOCK) throw_system_error(err, "lock " + lock_path.string());
     const std::optional<pid_t> holder = publisher_lock_holder(segment_path);
     const std::string owner = holder ? "pid " + std::to_string(*holder) : "a process that is still starting";
-    throw Error(Errc::busy, "segment " + segment_path.string() + " is owned by a live publisher (" + owner +
-                                " holds " + lock_path.string() + "); only one publisher may write it",
+    throw Error(Errc::busy,
+                "segment " + segment_path.string() + " is owned by a live publisher (" + owner + " holds " +
+                    lock_path.string() + "); only one publisher may write it",
                 err);
   }
   take_name_lock(fd, ::getpid());
@@ -125,8 +125,8 @@ std::vector<std::string> AckReport::problems() const {
   std::vector<std::string> lines;
   for (const AckEntry& e : entries) {
     if (e.status == AckStatus::acked || e.status == AckStatus::left) continue;
-    std::string line = "pid " + std::to_string(e.slot.owner.pid) + " (" + e.slot.name + "): " +
-                       ack_status_name(e.status);
+    std::string line =
+        "pid " + std::to_string(e.slot.owner.pid) + " (" + e.slot.name + "): " + ack_status_name(e.status);
     if (e.status == AckStatus::failed && !e.slot.message.empty()) line += ": " + e.slot.message;
     if (e.status == AckStatus::missing) line += ": no acknowledgement before the deadline";
     if (e.status == AckStatus::died) line += " before acknowledging; slot reaped";
@@ -255,8 +255,7 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
       if (static_cast<std::int32_t>(slot.acked_seq - seq) >= 0) {
         const AckStatus status = slot.outcome == AckOutcome::failed ? AckStatus::failed : AckStatus::acked;
         settled[slot.index] = {std::move(slot), status};
-      } else if (std::optional<SlotInfo> gone;
-                 check_liveness && (gone = reap_slot_if_departed(segment, slot.index))) {
+      } else if (std::optional<SlotInfo> gone; check_liveness && (gone = reap_slot_if_departed(segment, slot.index))) {
         // Reaped as it was when its owner went: an ack written just before dying still counts.
         if (static_cast<std::int32_t>(gone->acked_seq - seq) >= 0) {
           const AckStatus status = gone->outcome == AckOutcome::failed ? AckStatus::failed : AckStatus::acked;
@@ -285,8 +284,7 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
       on_progress(progress);
     }
     const SlotRecord& first = segment.slot(pending.front().index);
-    futex_wait(&first.acked_seq, pending.front().acked_seq,
-               std::min({deadline, next_liveness_check, next_progress}));
+    futex_wait(&first.acked_seq, pending.front().acked_seq, std::min({deadline, next_liveness_check, next_progress}));
   }
 }
 

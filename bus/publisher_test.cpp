@@ -129,8 +129,7 @@ TEST_F(PublisherTest, WaitsForEveryAckAndReportsFailures) {
   EXPECT_FALSE(report.all_ok());
   const auto problems = report.problems();
   ASSERT_EQ(problems.size(), 1U);
-  EXPECT_NE(problems[0].find("(broken): failed: after-restore hook 'db' failed: RuntimeError: boom"),
-            std::string::npos)
+  EXPECT_NE(problems[0].find("(broken): failed: after-restore hook 'db' failed: RuntimeError: boom"), std::string::npos)
       << problems[0];
 }
 
@@ -153,13 +152,13 @@ TEST_F(PublisherTest, ProgressNamesThePendingAndKeepsWhoSettledAndLeft) {
   const auto now = publisher.transition(Phase::after_restore);
   quick->acknowledge({.seq = now.seq, .handled_generation = 1, .hooks_run = 1});
   std::vector<AckProgress> seen;
-  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 10s, 30ms,
-                                                   [&](const AckProgress& progress) {
-                                                     seen.push_back(progress);
-                                                     if (seen.size() < 2) return;
-                                                     quick.reset();  // exits: its slot is freed
-                                                     slow.acknowledge({.seq = now.seq, .handled_generation = 1});
-                                                   });
+  const AckReport report =
+      publisher.wait_for_acks(now.seq, FutexClock::now() + 10s, 30ms, [&](const AckProgress& progress) {
+        seen.push_back(progress);
+        if (seen.size() < 2) return;
+        quick.reset();  // exits: its slot is freed
+        slow.acknowledge({.seq = now.seq, .handled_generation = 1});
+      });
   ASSERT_EQ(seen.size(), 2U);
   for (const AckProgress& progress : seen) {
     EXPECT_EQ(progress.seq, now.seq);

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
-#include <sys/random.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,8 +58,9 @@ void reserve_blocks(int fd, std::uint64_t size, const std::filesystem::path& pat
     return;
   }
   if (err == ENOSPC || err == EDQUOT) {
-    throw Error(Errc::system, "no space left on the filesystem of " + path.string() + " for the " +
-                                  std::to_string(size) + "-byte segment; nothing was published",
+    throw Error(Errc::system,
+                "no space left on the filesystem of " + path.string() + " for the " + std::to_string(size) +
+                    "-byte segment; nothing was published",
                 err);
   }
   throw_system_error(err, "reserve " + std::to_string(size) + " bytes for " + quoted(path));
@@ -86,9 +87,8 @@ bool in_group(gid_t group) {
 
 std::optional<Error> check_header(std::span<const std::byte> bytes, std::uint64_t file_size) {
   if (bytes.size() < kHeaderSize || file_size < kHeaderSize) {
-    return Error(Errc::invalid_segment, "truncated: " + std::to_string(file_size) +
-                                            " bytes, less than the " + std::to_string(kHeaderSize) +
-                                            "-byte header");
+    return Error(Errc::invalid_segment, "truncated: " + std::to_string(file_size) + " bytes, less than the " +
+                                            std::to_string(kHeaderSize) + "-byte header");
   }
   const auto magic = field<std::uint64_t>(bytes, offsetof(SegmentHeader, magic));
   if (magic == 0) {
@@ -101,8 +101,7 @@ std::optional<Error> check_header(std::span<const std::byte> bytes, std::uint64_
   }
   const auto version = field<std::uint32_t>(bytes, offsetof(SegmentHeader, layout_version));
   if (version != kLayoutVersion) {
-    return Error(Errc::version_mismatch, "layout version " + std::to_string(version) +
-                                             ", this build reads version " +
+    return Error(Errc::version_mismatch, "layout version " + std::to_string(version) + ", this build reads version " +
                                              std::to_string(kLayoutVersion));
   }
   const std::uint64_t header_bytes = field<std::uint32_t>(bytes, offsetof(SegmentHeader, header_bytes));
@@ -126,12 +125,11 @@ std::optional<Error> check_header(std::span<const std::byte> bytes, std::uint64_
   if (slot_count == 0 || slot_count > kMaxSlotCount) return bad("slot count " + std::to_string(slot_count));
   const std::uint64_t needed = slots_offset + slot_count * slot_bytes;
   if (segment_bytes != needed) {
-    return bad("recorded size " + std::to_string(segment_bytes) + " but the layout needs " +
-               std::to_string(needed));
+    return bad("recorded size " + std::to_string(segment_bytes) + " but the layout needs " + std::to_string(needed));
   }
   if (file_size < needed) {
-    return Error(Errc::invalid_segment, "truncated: " + std::to_string(file_size) +
-                                            " bytes, the header describes " + std::to_string(needed));
+    return Error(Errc::invalid_segment,
+                 "truncated: " + std::to_string(file_size) + " bytes, the header describes " + std::to_string(needed));
   }
   return std::nullopt;
 }
@@ -148,9 +146,8 @@ std::optional<Error> check_file_status(const struct stat& status, const std::fil
   // publisher created for the group; otherwise only the owner may.
   const bool shared_with_our_group = group && status.st_gid == *group && in_group(*group);
   if (status.st_uid != geteuid() && !shared_with_our_group) {
-    return Error(Errc::permission_denied, quoted(path) + " is owned by uid " +
-                                              std::to_string(status.st_uid) + ", not by this user (uid " +
-                                              std::to_string(geteuid()) + ")");
+    return Error(Errc::permission_denied, quoted(path) + " is owned by uid " + std::to_string(status.st_uid) +
+                                              ", not by this user (uid " + std::to_string(geteuid()) + ")");
   }
   if ((status.st_mode & S_IRWXO) != 0) {
     return Error(Errc::permission_denied, quoted(path) + " has mode " + octal_mode(status.st_mode) +
@@ -158,8 +155,8 @@ std::optional<Error> check_file_status(const struct stat& status, const std::fil
                                               "SNAPBUS_SEGMENT_GROUP)");
   }
   if ((status.st_mode & S_IRWXG) != 0 && !(group && *group == status.st_gid)) {
-    return Error(Errc::permission_denied, quoted(path) + " has mode " + octal_mode(status.st_mode) +
-                                              " open to group " + std::to_string(status.st_gid) +
+    return Error(Errc::permission_denied, quoted(path) + " has mode " + octal_mode(status.st_mode) + " open to group " +
+                                              std::to_string(status.st_gid) +
                                               ", which SNAPBUS_SEGMENT_GROUP does not name");
   }
   return std::nullopt;
@@ -349,9 +346,8 @@ std::optional<Error> Segment::damage() const {
     // Zero pages over both views before anything touches a page past the new end of the file.
     mapping_->head.abandon();
     mapping_->slots.abandon();
-    return Error(Errc::invalid_segment, quoted(mapping_->path) + " was truncated to " +
-                                            std::to_string(status.st_size) + " bytes under this process (" +
-                                            std::to_string(mapping_->segment_bytes) +
+    return Error(Errc::invalid_segment, quoted(mapping_->path) + " was truncated to " + std::to_string(status.st_size) +
+                                            " bytes under this process (" + std::to_string(mapping_->segment_bytes) +
                                             " expected); detached from it");
   }
   if (mapping_->head.broken() || mapping_->slots.broken()) {

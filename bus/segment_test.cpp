@@ -265,9 +265,8 @@ TEST_F(SegmentTest, WaitReturnsWhenTheSegmentIsCreated) {
 }
 
 TEST_F(SegmentTest, WaitInAMissingDirectoryIsNotFound) {
-  expect_error(Errc::not_found, "watch directory", [&] {
-    wait_until_segment_exists(dir.path() / "nope" / "bus.seg", FutexClock::now() + 10ms);
-  });
+  expect_error(Errc::not_found, "watch directory",
+               [&] { wait_until_segment_exists(dir.path() / "nope" / "bus.seg", FutexClock::now() + 10ms); });
 }
 
 }  // namespace

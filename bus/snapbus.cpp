@@ -133,9 +133,7 @@ void copy_state(const snapbus::StateSnapshot& s, std::uint32_t slot_index, snapb
   out.slot_index = slot_index;
 }
 
-void require_subscriber(const snapbus_subscriber* sub) {
-  SNAPBUS_REQUIRE(sub != nullptr, "subscriber is NULL");
-}
+void require_subscriber(const snapbus_subscriber* sub) { SNAPBUS_REQUIRE(sub != nullptr, "subscriber is NULL"); }
 
 }  // namespace
 
@@ -174,8 +172,8 @@ int snapbus_wait_for_segment(const char* path, int64_t timeout_ms) {
   return guarded([&] {
     const auto resolved = path_or_default(path);
     if (!snapbus::wait_until_segment_exists(resolved, deadline_after(timeout_ms))) {
-      throw snapbus::Error(snapbus::Errc::timed_out, "no segment at " + resolved.string() + " after " +
-                                                         std::to_string(timeout_ms) + " ms");
+      throw snapbus::Error(snapbus::Errc::timed_out,
+                           "no segment at " + resolved.string() + " after " + std::to_string(timeout_ms) + " ms");
     }
   });
 }
@@ -184,8 +182,8 @@ int snapbus_subscriber_open(const char* path, const char* name, int wait_for_ack
   return snapbus_subscriber_open_after(path, name, wait_for_ack, nullptr, out);
 }
 
-int snapbus_subscriber_open_after(const char* path, const char* name, int wait_for_ack,
-                                  const snapbus_handled* handled, snapbus_subscriber** out) {
+int snapbus_subscriber_open_after(const char* path, const char* name, int wait_for_ack, const snapbus_handled* handled,
+                                  snapbus_subscriber** out) {
   return guarded([&] {
     SNAPBUS_REQUIRE(out != nullptr, "out is NULL");
     *out = nullptr;
@@ -195,8 +193,8 @@ int snapbus_subscriber_open_after(const char* path, const char* name, int wait_f
     options.wait_for_ack = wait_for_ack != 0;
     options.group = config.segment_group;
     if (handled != nullptr) {
-      options.handled = snapbus::HandledRestores{{handled->device, handled->inode, handled->created_wall_ns},
-                                                 handled->generation};
+      options.handled =
+          snapbus::HandledRestores{{handled->device, handled->inode, handled->created_wall_ns}, handled->generation};
     }
     *out = new snapbus_subscriber{snapbus::Subscriber::open(path_or_default(path), options)};
   });
@@ -289,11 +287,11 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
     SNAPBUS_REQUIRE(outcome == SNAPBUS_ACK_OK || outcome == SNAPBUS_ACK_FAILED, "outcome must be OK or FAILED");
     SNAPBUS_REQUIRE(hooks_run <= 0xffff && hooks_failed <= hooks_run, "hook counts out of range");
     static_cast<void>(sub->subscriber.acknowledge({.seq = seq,
-                                 .handled_generation = handled_generation,
-                                 .outcome = static_cast<snapbus::AckOutcome>(outcome),
-                                 .hooks_run = static_cast<std::uint16_t>(hooks_run),
-                                 .hooks_failed = static_cast<std::uint16_t>(hooks_failed),
-                                 .message = message != nullptr ? message : ""}));
+                                                   .handled_generation = handled_generation,
+                                                   .outcome = static_cast<snapbus::AckOutcome>(outcome),
+                                                   .hooks_run = static_cast<std::uint16_t>(hooks_run),
+                                                   .hooks_failed = static_cast<std::uint16_t>(hooks_failed),
+                                                   .message = message != nullptr ? message : ""}));
   });
 }
 

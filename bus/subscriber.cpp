@@ -120,9 +120,7 @@ Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberO
 }
 
 Subscriber::Subscriber(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl)),
-      generation_(&impl_->segment.state().generation),
-      seq_(&impl_->segment.state().seq) {}
+    : impl_(std::move(impl)), generation_(&impl_->segment.state().generation), seq_(&impl_->segment.state().seq) {}
 
 Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&& other) noexcept {
@@ -184,8 +182,8 @@ std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
     const std::uint32_t old_slot = impl_->slot;
     impl_->slot = claim_slot(impl_->segment, impl_->self, {impl_->options.name, impl_->options.wait_for_ack},
                              {.acked_seq = ack.seq - 1, .handled_generation = ack.handled_generation});
-    notice = "slot " + std::to_string(old_slot) + " of " + impl_->segment.path().string() +
-             " was freed while pid " + std::to_string(impl_->self.pid) +
+    notice = "slot " + std::to_string(old_slot) + " of " + impl_->segment.path().string() + " was freed while pid " +
+             std::to_string(impl_->self.pid) +
              " was alive (its slot lock was lost, e.g. a restore without file locks): claimed slot " +
              std::to_string(impl_->slot) + " again";
   }

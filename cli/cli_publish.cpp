@@ -4,9 +4,9 @@
 #include <utility>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/json.hpp>
 
 #include "snapbus/error.h"
 #include "snapbus/publisher.h"
@@ -38,8 +38,7 @@ class ProgressPrinter : public lifecycle::StepObserver {
   void still_waiting(const AckProgress& progress) override {
     std::vector<std::string> pending;
     for (const SlotInfo& slot : progress.pending) pending.push_back(subscriber_label(slot));
-    out_ << "still waiting for " << pending.size() << ": " << fmt::format("{}", fmt::join(pending, ", "))
-         << std::endl;
+    out_ << "still waiting for " << pending.size() << ": " << fmt::format("{}", fmt::join(pending, ", ")) << std::endl;
   }
 
  private:
@@ -53,10 +52,9 @@ std::string entry_line(const AckEntry& entry, std::chrono::milliseconds timeout)
       return fmt::format("  acked    {}: ok ({} {} run)", who, entry.slot.hooks_run,
                          entry.slot.hooks_run == 1 ? "hook" : "hooks");
     case AckStatus::failed:
-      return fmt::format("  FAILED   {}: {} of {} hooks failed: {}", who, entry.slot.hooks_failed,
-                         entry.slot.hooks_run, entry.slot.message);
-    case AckStatus::missing:
-      return fmt::format("  MISSING  {}: no acknowledgement within {} ms", who, timeout.count());
+      return fmt::format("  FAILED   {}: {} of {} hooks failed: {}", who, entry.slot.hooks_failed, entry.slot.hooks_run,
+                         entry.slot.message);
+    case AckStatus::missing: return fmt::format("  MISSING  {}: no acknowledgement within {} ms", who, timeout.count());
     case AckStatus::died:
       return fmt::format("  DIED     {}: the process died before acknowledging; its slot was reaped", who);
     case AckStatus::left:
@@ -82,8 +80,8 @@ void print_json(std::ostream& out, const PublishRequest& request, const lifecycl
 void print_text(std::ostream& out, const lifecycle::StepResult& result) {
   for (const AckEntry& entry : result.report.entries) out << entry_line(entry, result.ack_timeout) << '\n';
   if (result.ok()) {
-    out << "ok: now " << phase_name(result.final_state.phase) << " (seq " << result.final_state.seq
-        << ", generation " << result.final_state.generation << ")" << std::endl;
+    out << "ok: now " << phase_name(result.final_state.phase) << " (seq " << result.final_state.seq << ", generation "
+        << result.final_state.generation << ")" << std::endl;
   } else {
     out << "not acknowledged: staying in " << phase_name(result.published->phase) << std::endl;
   }
@@ -92,21 +90,21 @@ void print_text(std::ostream& out, const lifecycle::StepResult& result) {
 }  // namespace
 
 PublishRequest parse_publish_command(std::span<const std::string> words, const Config& config) {
-  const auto app = command_app(
-      "snapbus publish",
-      "Takes the publisher role for this run (creates the segment if missing; takes over one whose\n"
-      "publisher died), applies the transition, and waits for every live subscriber that asked to\n"
-      "be waited for:\n"
-      "  starting         enter starting: a custom runtime's first step, so the segment exists\n"
-      "                   before its workers start and every one of them sees the whole bracket\n"
-      "  before-snapshot  enter before-snapshot; all acked ok -> snapshot-ready\n"
-      "  restore          enter after-restore (generation + 1, fresh restore id); all ok -> running\n"
-      "  running          enter running\n"
-      "  shutdown         enter shutting-down (best effort, bounded by the timeout)\n"
-      "Prints who acked and what failed. On a failed, missing or dead subscriber the phase stays.",
-      "exit codes: 0 all acked ok, 1 a hook failed or an ack is missing (a subscriber died or timed\n"
-      "out), 2 bad usage, 4 another live publisher owns the segment, 5 other error",
-      18);
+  const auto app =
+      command_app("snapbus publish",
+                  "Takes the publisher role for this run (creates the segment if missing; takes over one whose\n"
+                  "publisher died), applies the transition, and waits for every live subscriber that asked to\n"
+                  "be waited for:\n"
+                  "  starting         enter starting: a custom runtime's first step, so the segment exists\n"
+                  "                   before its workers start and every one of them sees the whole bracket\n"
+                  "  before-snapshot  enter before-snapshot; all acked ok -> snapshot-ready\n"
+                  "  restore          enter after-restore (generation + 1, fresh restore id); all ok -> running\n"
+                  "  running          enter running\n"
+                  "  shutdown         enter shutting-down (best effort, bounded by the timeout)\n"
+                  "Prints who acked and what failed. On a failed, missing or dead subscriber the phase stays.",
+                  "exit codes: 0 all acked ok, 1 a hook failed or an ack is missing (a subscriber died or timed\n"
+                  "out), 2 bad usage, 4 another live publisher owns the segment, 5 other error",
+                  18);
   std::string phase;
   std::optional<std::filesystem::path> segment;
   std::optional<std::int64_t> timeout_ms;

@@ -57,8 +57,7 @@ TEST(CliPublishTest, HelpNamesEveryStepAndExitCode) {
     FAIL() << "no help";
   } catch (const HelpRequested& help) {
     const std::string& text = help.text();
-    EXPECT_EQ(text.rfind("usage: snapbus publish <starting|before-snapshot|restore|running|shutdown>", 0), 0U)
-        << text;
+    EXPECT_EQ(text.rfind("usage: snapbus publish <starting|before-snapshot|restore|running|shutdown>", 0), 0U) << text;
     for (const char* word : {"--timeout-ms N", "--segment PATH", "--expect-subscribers N", "--json",
                              "before-snapshot  enter before-snapshot", "exit codes: 0 all acked ok"}) {
       EXPECT_NE(text.find(word), std::string::npos) << word << "\n" << text;

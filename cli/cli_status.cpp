@@ -14,12 +14,12 @@
 namespace snapbus::cli {
 
 StatusRequest parse_status_command(std::span<const std::string> words, const Config& config) {
-  const auto app = command_app(
-      "snapbus status",
-      "Shows the lifecycle state (generation, phase, seq, init type, restore id, times, source,\n"
-      "publisher pid and whether it is alive) and every subscriber slot (pid, alive, name, acked\n"
-      "seq, handled generation, outcome, hooks run/failed, message). Read-only: claims no slot.",
-      "exit codes: 0 ok, 2 bad usage, 3 no segment at PATH, 5 other error", 18);
+  const auto app =
+      command_app("snapbus status",
+                  "Shows the lifecycle state (generation, phase, seq, init type, restore id, times, source,\n"
+                  "publisher pid and whether it is alive) and every subscriber slot (pid, alive, name, acked\n"
+                  "seq, handled generation, outcome, hooks run/failed, message). Read-only: claims no slot.",
+                  "exit codes: 0 ok, 2 bad usage, 3 no segment at PATH, 5 other error", 18);
   StatusRequest request;
   std::optional<std::filesystem::path> segment;
   add_json_flag(*app, request.format, "one JSON object: {segment, state, publisher, subscribers: [...]}");
@@ -35,9 +35,8 @@ StatusReport read_status(const std::filesystem::path& segment_path, const Config
     segment.emplace(Segment::open(segment_path, SegmentAccess::observe, config.segment_group));
   } catch (const Error& error) {
     if (error.code() != Errc::not_found) throw;
-    throw Error(Errc::not_found,
-                "no segment at " + segment_path.string() +
-                    ": no publisher has created one yet (the adapter or `snapbus publish` does)");
+    throw Error(Errc::not_found, "no segment at " + segment_path.string() +
+                                     ": no publisher has created one yet (the adapter or `snapbus publish` does)");
   }
   StatusReport report;
   report.segment_path = segment_path;
@@ -70,10 +69,8 @@ void print_status_text(std::ostream& out, const StatusReport& report) {
       << "restore id  " << restore_id_hex(state.restore_id_high, state.restore_id_low) << '\n'
       << "snapshot    " << time_or_never(state.snapshot_wall_ns) << '\n'
       << "restore     " << time_or_never(state.restore_wall_ns) << '\n'
-      << "changed     " << time_or_never(state.changed_wall_ns) << " (source " << source_name(state.source)
-      << ")\n"
-      << "publisher   pid " << report.publisher.pid << (report.publisher_alive ? " (alive)" : " (not running)")
-      << '\n'
+      << "changed     " << time_or_never(state.changed_wall_ns) << " (source " << source_name(state.source) << ")\n"
+      << "publisher   pid " << report.publisher.pid << (report.publisher_alive ? " (alive)" : " (not running)") << '\n'
       << "subscribers " << report.slots.size() << '\n';
   for (const SlotInfo& slot : report.slots) out << "  " << slot_line(slot, state.seq) << '\n';
 }

@@ -19,12 +19,12 @@
 namespace snapbus::cli {
 
 WatchRequest parse_watch_command(std::span<const std::string> words, const Config& config) {
-  const auto app = command_app(
-      "snapbus watch",
-      "Prints the current lifecycle state, then one line per change as it happens (futex wait on a\n"
-      "read-only mapping; no slot is claimed, so nobody waits for a watcher). If there is no\n"
-      "segment yet, waits for a publisher to create it.",
-      "exit codes: 0 ok, 2 bad usage, 3 no segment appeared before --timeout-ms, 5 other error", 20);
+  const auto app =
+      command_app("snapbus watch",
+                  "Prints the current lifecycle state, then one line per change as it happens (futex wait on a\n"
+                  "read-only mapping; no slot is claimed, so nobody waits for a watcher). If there is no\n"
+                  "segment yet, waits for a publisher to create it.",
+                  "exit codes: 0 ok, 2 bad usage, 3 no segment appeared before --timeout-ms, 5 other error", 20);
   WatchRequest request;
   std::optional<std::filesystem::path> segment;
   std::optional<std::int64_t> timeout_ms;

@@ -28,7 +28,7 @@ namespace snapbus::cli {
 struct WatchRequest {
   std::filesystem::path segment_path;
   OutputFormat format = OutputFormat::text;
-  std::optional<std::int64_t> count;               // stop after this many lines
+  std::optional<std::int64_t> count;                 // stop after this many lines
   std::optional<std::chrono::milliseconds> timeout;  // stop after this long
 };
 

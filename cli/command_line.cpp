@@ -38,10 +38,9 @@ CLI::Option* add_number_option(CLI::App& app, const std::string& name, std::opti
           [&target, name, min, max](const std::string& text) {
             target = parse_number<std::int64_t>(text, min, max);
             if (target) return;
-            const std::string expected = max == INT64_MAX && min == 0
-                                             ? "a non-negative integer"
-                                             : "a whole number from " + std::to_string(min) + " to " +
-                                                   std::to_string(max);
+            const std::string expected = max == INT64_MAX && min == 0 ? "a non-negative integer"
+                                                                      : "a whole number from " + std::to_string(min) +
+                                                                            " to " + std::to_string(max);
             throw UsageError(name + " needs " + expected + ", not '" + text + "'");
           },
           description)
@@ -49,7 +48,8 @@ CLI::Option* add_number_option(CLI::App& app, const std::string& name, std::opti
 }
 
 CLI::Option* add_json_flag(CLI::App& app, OutputFormat& format, const std::string& description) {
-  return app.add_flag_callback("--json", [&format] { format = OutputFormat::json; }, description);
+  return app.add_flag_callback(
+      "--json", [&format] { format = OutputFormat::json; }, description);
 }
 
 CLI::Option* add_segment_option(CLI::App& app, std::optional<std::filesystem::path>& target) {

@@ -52,8 +52,7 @@ void parse_command_line(CLI::App& app, std::span<const std::string> words);
 // An option whose value is a whole number in [min, max] (by default any non-negative one), kept in
 // `target` when given; anything else is a UsageError naming the option and what it expects.
 CLI::Option* add_number_option(CLI::App& app, const std::string& name, std::optional<std::int64_t>& target,
-                               const std::string& description, std::int64_t min = 0,
-                               std::int64_t max = INT64_MAX);
+                               const std::string& description, std::int64_t min = 0, std::int64_t max = INT64_MAX);
 
 // --json, setting `format`; `description` says what the JSON holds.
 CLI::Option* add_json_flag(CLI::App& app, OutputFormat& format, const std::string& description);

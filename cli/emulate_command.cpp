@@ -55,8 +55,7 @@ void add_seconds_option(CLI::App& app, const std::string& name, std::chrono::mil
 }
 
 // --env-file and --env, in the order given: a later variable wins.
-void add_user_env(emulator::Config& config, const std::map<std::string, std::string>& vars,
-                  const std::string& origin) {
+void add_user_env(emulator::Config& config, const std::map<std::string, std::string>& vars, const std::string& origin) {
   for (const auto& [name, value] : vars) {
     if (is_reserved(name)) throw UsageError(origin + ": " + name + " is reserved; the emulator sets it");
     config.user_env[name] = value;

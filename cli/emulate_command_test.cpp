@@ -98,11 +98,31 @@ TEST(EmulateCommandTest, HelpMentionsEveryFlag) {
   } catch (const HelpRequested& help) {
     const std::string& usage = help.text();
     EXPECT_EQ(usage.rfind("usage: snapbus emulate [options] [--] [runtime command...]\n", 0), 0U) << usage;
-    for (const char* flag : {"--host", "--port", "--runtime-api-port", "--task-root", "--handler", "--opt",
-                             "--function-name", "--function-version", "--memory-size", "--region", "--exec-wrapper",
-                             "--timeout", "--env-file", "--env", "--clean-env", "--snapstart", "--while-frozen",
-                             "--freezer", "--init-timeout", "--restore-timeout", "--shutdown-timeout", "--ready-file",
-                             "--json", "Exit codes:", "Lifecycle:"}) {
+    for (const char* flag : {"--host",
+                             "--port",
+                             "--runtime-api-port",
+                             "--task-root",
+                             "--handler",
+                             "--opt",
+                             "--function-name",
+                             "--function-version",
+                             "--memory-size",
+                             "--region",
+                             "--exec-wrapper",
+                             "--timeout",
+                             "--env-file",
+                             "--env",
+                             "--clean-env",
+                             "--snapstart",
+                             "--while-frozen",
+                             "--freezer",
+                             "--init-timeout",
+                             "--restore-timeout",
+                             "--shutdown-timeout",
+                             "--ready-file",
+                             "--json",
+                             "Exit codes:",
+                             "Lifecycle:"}) {
       EXPECT_NE(usage.find(flag), std::string::npos) << flag;
     }
   }

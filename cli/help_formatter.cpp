@@ -63,9 +63,8 @@ std::string HelpFormatter::make_help(const CLI::App* app, std::string name, CLI:
     if (option->get_positional() && !option->get_description().empty()) out << make_option(option, true);
   }
   for (const std::string& group : app->get_groups()) {
-    std::vector<const CLI::Option*> options = app->get_options([&group](const CLI::Option* option) {
-      return option->get_group() == group && option->nonpositional();
-    });
+    std::vector<const CLI::Option*> options = app->get_options(
+        [&group](const CLI::Option* option) { return option->get_group() == group && option->nonpositional(); });
     // The help flag exists before any other option; it reads best last.
     std::stable_partition(options.begin(), options.end(),
                           [app](const CLI::Option* option) { return option != app->get_help_ptr(); });

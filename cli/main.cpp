@@ -40,35 +40,34 @@ struct Command {
 int code(ExitCode exit) { return static_cast<int>(exit); }
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> table{
-      {"status", "show the lifecycle state and every subscriber",
-       [](std::span<const std::string> words) {
-         const snapbus::Config config = snapbus::config_from_environment();
-         return code(snapbus::cli::run_status(snapbus::cli::parse_status_command(words, config), config, std::cout));
-       }},
-      {"watch", "print each lifecycle change as it happens",
-       [](std::span<const std::string> words) {
-         const snapbus::Config config = snapbus::config_from_environment();
-         return code(snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config, std::cout,
-                                             std::cerr));
-       }},
-      {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
-       [](std::span<const std::string> words) {
-         const snapbus::Config config = snapbus::config_from_environment();
-         return code(snapbus::cli::run_publish(snapbus::cli::parse_publish_command(words, config), config,
-                                               std::cout, std::cerr));
-       }},
+  static const std::vector<Command> table {
+    {"status", "show the lifecycle state and every subscriber",
+     [](std::span<const std::string> words) {
+       const snapbus::Config config = snapbus::config_from_environment();
+       return code(snapbus::cli::run_status(snapbus::cli::parse_status_command(words, config), config, std::cout));
+     }},
+        {"watch", "print each lifecycle change as it happens",
+         [](std::span<const std::string> words) {
+           const snapbus::Config config = snapbus::config_from_environment();
+           return code(
+               snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config, std::cout, std::cerr));
+         }},
+        {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
+         [](std::span<const std::string> words) {
+           const snapbus::Config config = snapbus::config_from_environment();
+           return code(snapbus::cli::run_publish(snapbus::cli::parse_publish_command(words, config), config, std::cout,
+                                                 std::cerr));
+         }},
 #if SNAPBUS_WITH_EMULATOR
-      {"emulate", "run a function in a local Lambda with SnapStart",
-       [](std::span<const std::string> words) {
-         const snapbus::emulator::Config config = snapbus::cli::parse_emulate_command(words);
-         try {
-           return snapbus::emulator::run_emulator(config);
-         } catch (const std::exception& error) {
-           std::cerr << "snapbus emulate: internal error: " << error.what() << '\n';
-           return static_cast<int>(snapbus::cli::EmulateExitCode::internal_error);
-         }
-       }},
+        {"emulate", "run a function in a local Lambda with SnapStart", [](std::span<const std::string> words) {
+           const snapbus::emulator::Config config = snapbus::cli::parse_emulate_command(words);
+           try {
+             return snapbus::emulator::run_emulator(config);
+           } catch (const std::exception& error) {
+             std::cerr << "snapbus emulate: internal error: " << error.what() << '\n';
+             return static_cast<int>(snapbus::cli::EmulateExitCode::internal_error);
+           }
+         }},
 #endif
   };
   return table;

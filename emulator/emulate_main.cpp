@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "environment.h"
 #include "front_door.h"
@@ -44,7 +44,8 @@ void write_ready_file(const std::string& path, const std::string& runtime_api, c
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) std::fprintf(stderr, "snapbus emulate: cannot write the ready file %s: %s\n", path.c_str(), ec.message().c_str());
+  if (ec)
+    std::fprintf(stderr, "snapbus emulate: cannot write the ready file %s: %s\n", path.c_str(), ec.message().c_str());
 }
 
 std::string host_port(const tcp::endpoint& endpoint) {
@@ -64,16 +65,17 @@ int run_emulator(const Config& config) {
   tcp::endpoint runtime_api;
   tcp::endpoint front_door;
   try {
-    runtime_api = net::http_listen(io, config.host, config.runtime_api_port,
-                                   [&env](HttpExchange& ex) { return serve_runtime_api(env, ex); }, kLambdaServer);
+    runtime_api = net::http_listen(
+        io, config.host, config.runtime_api_port, [&env](HttpExchange& ex) { return serve_runtime_api(env, ex); },
+        kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s\n", config.host.c_str(),
                  config.runtime_api_port, e.what());
     return kExitInternalError;
   }
   try {
-    front_door = net::http_listen(io, config.host, config.port,
-                                  [&env](HttpExchange& ex) { return serve_front_door(env, ex); }, kLambdaServer);
+    front_door = net::http_listen(
+        io, config.host, config.port, [&env](HttpExchange& ex) { return serve_front_door(env, ex); }, kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the front door: %s (use --port)\n",
                  config.host.c_str(), config.port, e.what());

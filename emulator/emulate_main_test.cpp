@@ -10,9 +10,9 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <kj/encoding.h>
+#include <boost/json.hpp>
 
 #include "emulator_test_harness.h"
 
@@ -138,9 +138,9 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_EQ(event.body, R"({"n":1})");
   const std::string id = event.header("lambda-runtime-aws-request-id");
   EXPECT_EQ(id.size(), 36U);
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   EXPECT_GT(std::stoll(event.header("lambda-runtime-deadline-ms")), now_ms);
   EXPECT_EQ(event.header("lambda-runtime-invoked-function-arn"),
             "arn:aws:lambda:us-east-1:000000000000:function:function");
@@ -180,8 +180,7 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   auto raw_err = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
   ASSERT_TRUE(ready(next3));
   const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
-  EXPECT_EQ(emu.runtime_call("POST", error_path(id3), R"({"errorMessage":"bad","errorType":"KeyError"})").status,
-            202);
+  EXPECT_EQ(emu.runtime_call("POST", error_path(id3), R"({"errorMessage":"bad","errorType":"KeyError"})").status, 202);
   ASSERT_TRUE(ready(raw_err));
   auto raw_answer = raw_err.get();
   EXPECT_EQ(raw_answer.status, 200);
@@ -324,9 +323,9 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   ASSERT_TRUE(emu.started());
 
   EXPECT_EQ(emu.runtime_call("POST", kRegister, R"({"events":["INVOKE"]})").status, 400);  // no name
-  EXPECT_EQ(emu.runtime_call("POST", kRegister, R"({"events":["LUNCH"]})", {{"Lambda-Extension-Name", "watcher"}})
-                .status,
-            400);
+  EXPECT_EQ(
+      emu.runtime_call("POST", kRegister, R"({"events":["LUNCH"]})", {{"Lambda-Extension-Name", "watcher"}}).status,
+      400);
   EXPECT_EQ(emu.runtime_call("POST", kRegister, "{nope", {{"Lambda-Extension-Name", "watcher"}}).status, 400);
   EXPECT_EQ(emu.runtime_call("GET", kEventNext).status, 403);  // no identifier
   EXPECT_EQ(emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", "bogus"}}).status, 403);
@@ -349,10 +348,10 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   });
   ASSERT_TRUE(emu.wait_for_log("INIT_REPORT"));
   EXPECT_EQ(emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "late"}}).status, 403);
-  EXPECT_EQ(emu.runtime_call("POST", "/2020-01-01/extension/init/error", "{}",
-                             {{"Lambda-Extension-Identifier", ext_id}})
-                .status,
-            403);
+  EXPECT_EQ(
+      emu.runtime_call("POST", "/2020-01-01/extension/init/error", "{}", {{"Lambda-Extension-Identifier", ext_id}})
+          .status,
+      403);
 
   auto invoked = std::async(std::launch::async, [&] { return emu.invoke(R"({"x":2})"); });
   ASSERT_TRUE(ready(runtime_next));
@@ -389,9 +388,9 @@ TEST(EmulateMain, ExtensionExitErrorFailsTheInvokePhase) {
   auto reg = emu.runtime_call("POST", kRegister, R"({"events":[]})", {{"Lambda-Extension-Name", "quitter"}});
   ASSERT_EQ(reg.status, 200);
   const std::string ext_id = reg.header("lambda-extension-identifier");
-  auto r = emu.runtime_call("POST", "/2020-01-01/extension/exit/error", R"({"errorMessage":"bye"})",
-                            {{"Lambda-Extension-Identifier", ext_id},
-                             {"Lambda-Extension-Function-Error-Type", "Extension.Bye"}});
+  auto r = emu.runtime_call(
+      "POST", "/2020-01-01/extension/exit/error", R"({"errorMessage":"bye"})",
+      {{"Lambda-Extension-Identifier", ext_id}, {"Lambda-Extension-Function-Error-Type", "Extension.Bye"}});
   EXPECT_EQ(r.status, 202);
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("Extension.Bye"), std::string::npos) << emu.log();
@@ -400,8 +399,8 @@ TEST(EmulateMain, ExtensionExitErrorFailsTheInvokePhase) {
 
 TEST(EmulateMain, SnapStartRestoreNextAndWhileFrozen) {
   const std::string marker_file = test_dir("while_frozen") + "/ran";
-  EmulatorProcess emu("snapstart", with({"--snapstart", "--while-frozen", "touch " + marker_file},
-                                        kPlaceholderRuntime));
+  EmulatorProcess emu("snapstart",
+                      with({"--snapstart", "--while-frozen", "touch " + marker_file}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
   ASSERT_TRUE(ready(restore));
@@ -479,12 +478,11 @@ TEST_P(FrozenTree, TickingChildMakesNoProgressWhileFrozenAndResumesAfter) {
   const std::string dir = test_dir("ticker_" + GetParam());
   const std::string ticks = dir + "/ticks";
   // While frozen: count the ticks, wait well past several tick periods, count again.
-  const std::string probe = write_script(
-      dir + "/probe.sh", "#!/bin/sh\nwc -l < " + ticks + " > " + dir + "/before\nsleep 0.3\nwc -l < " + ticks +
-                             " > " + dir + "/after\n");
-  EmulatorProcess emu("frozen_" + GetParam(),
-                      {"--snapstart", "--freezer", GetParam(), "--while-frozen", probe, "--", kPython,
-                       testdata("fake_runtime.py"), "ticker", ticks});
+  const std::string probe =
+      write_script(dir + "/probe.sh", "#!/bin/sh\nwc -l < " + ticks + " > " + dir + "/before\nsleep 0.3\nwc -l < " +
+                                          ticks + " > " + dir + "/after\n");
+  EmulatorProcess emu("frozen_" + GetParam(), {"--snapstart", "--freezer", GetParam(), "--while-frozen", probe, "--",
+                                               kPython, testdata("fake_runtime.py"), "ticker", ticks});
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!emu.wait_for_log("RESTORE_REPORT", 10ms) && std::chrono::steady_clock::now() < deadline) {
     if (auto code = emu.wait_exit(0ms)) {
@@ -551,17 +549,17 @@ TEST(EmulateMain, RuntimeStartsThroughExecWrapperWithLambdaEnvironment) {
   const std::string dir = test_dir("wrapper");
   const std::string task_root = dir + "/task";
   std::filesystem::create_directories(task_root);
-  const std::string wrapper = write_script(
-      dir + "/wrapper.sh", "#!/bin/sh\nenv > " + dir + "/env.txt\npwd > " + dir + "/cwd.txt\necho \"$@\" > " + dir +
-                               "/args.txt\nexec \"$@\"\n");
+  const std::string wrapper =
+      write_script(dir + "/wrapper.sh", "#!/bin/sh\nenv > " + dir + "/env.txt\npwd > " + dir +
+                                            "/cwd.txt\necho \"$@\" > " + dir + "/args.txt\nexec \"$@\"\n");
   {
     std::ofstream env_file(dir + "/function.env");
     env_file << "# settings as the console shows them\nAWS_LAMBDA_EXEC_WRAPPER=" << wrapper
              << "\nAWS_LAMBDA_FUNCTION_MEMORY_SIZE=256\nFROM_FILE=yes\n";
   }
-  EmulatorProcess emu("wrapper", {"--env-file", dir + "/function.env", "--env", "FROM_FLAG=1", "--task-root",
-                                  task_root, "--handler", "app.handler", "--function-name", "fn", "--region",
-                                  "eu-west-1", "--", "/bin/sleep", "600"});
+  EmulatorProcess emu(
+      "wrapper", {"--env-file", dir + "/function.env", "--env", "FROM_FLAG=1", "--task-root", task_root, "--handler",
+                  "app.handler", "--function-name", "fn", "--region", "eu-west-1", "--", "/bin/sleep", "600"});
   ASSERT_TRUE(emu.started());
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (read_file(dir + "/args.txt").empty() && std::chrono::steady_clock::now() < deadline) {
@@ -588,13 +586,14 @@ TEST(EmulateMain, NothingSurvivesTheEmulatorBeingKilled) {
   const std::string dir = test_dir("sigkill");
   const std::string opt = dir + "/opt";
   write_script(opt + "/extensions/sleepy", "#!/bin/sh\nexec /bin/sleep 600\n");
-  EmulatorProcess emu("sigkill", {"--snapstart", "--opt", opt, "--", kPython, testdata("fake_runtime.py"), "ticker",
-                                  dir + "/ticks"});
+  EmulatorProcess emu(
+      "sigkill", {"--snapstart", "--opt", opt, "--", kPython, testdata("fake_runtime.py"), "ticker", dir + "/ticks"});
   ASSERT_TRUE(emu.started());
   auto reg = emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "sleepy"}});
   ASSERT_EQ(reg.status, 200);
   auto parked = std::async(std::launch::async, [&] {
-    return emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", reg.header("lambda-extension-identifier")}});
+    return emu.runtime_call("GET", kEventNext, {},
+                            {{"Lambda-Extension-Identifier", reg.header("lambda-extension-identifier")}});
   });
   // By now the runtime has forked its ticking child: SIGKILL of the emulator would orphan it.
   ASSERT_TRUE(emu.wait_for_log("RESTORE_REPORT")) << emu.diagnostics();
@@ -633,8 +632,10 @@ TEST(EmulateMain, FrontDoorAnswersExpectContinue) {
   ASSERT_TRUE(emu.started());
   RawConnection client(emu.front_door_port());
   const std::string body = R"({"big":")" + std::string(4000, 'x') + R"("})";
-  client.send("POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  client.send(
+      "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
   ASSERT_TRUE(client.read_until("HTTP/1.1 100 Continue\r\n\r\n", 10s)) << client.received();
   client.send(body);
   EXPECT_TRUE(client.read_until("xxx\"}, \"handler\"", 20s)) << client.received().substr(0, 300);

@@ -20,11 +20,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "freezer.h"
 #include "process_tree.h"
@@ -61,9 +61,8 @@ std::string HttpResult::header(const std::string& lower_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-HttpResult http_call(std::uint16_t port, const std::string& method, const std::string& target,
-                     const std::string& body, const std::map<std::string, std::string>& headers,
-                     std::chrono::milliseconds timeout) {
+HttpResult http_call(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
+                     const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
   HttpResult result;
   try {
     asio::io_context io;
@@ -128,7 +127,8 @@ void RawConnection::send(const std::string& data) {
 bool RawConnection::read_until(const std::string& needle, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (received_.find(needle) == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || fd_ < 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -215,8 +215,8 @@ EmulatorProcess::~EmulatorProcess() {
   }
 }
 
-HttpResult EmulatorProcess::runtime_call(const std::string& method, const std::string& target,
-                                         const std::string& body, const std::map<std::string, std::string>& headers,
+HttpResult EmulatorProcess::runtime_call(const std::string& method, const std::string& target, const std::string& body,
+                                         const std::map<std::string, std::string>& headers,
                                          std::chrono::milliseconds timeout) const {
   return http_call(runtime_api_port_, method, target, body, headers, timeout);
 }

@@ -23,7 +23,7 @@ namespace snapbus::emulator::testing {
 using namespace std::chrono_literals;
 
 struct HttpResult {
-  int status = 0;  // 0 when the call failed or timed out
+  int status = 0;                              // 0 when the call failed or timed out
   std::map<std::string, std::string> headers;  // names lower-cased; trailers included
   std::string body;
   std::string error;
@@ -86,7 +86,7 @@ class EmulatorProcess {
   int stop(int signal_number = 15, std::chrono::milliseconds timeout = 20s);
   // Signals the emulator and returns its exit code (-1 if it had to be killed).
 
-  [[nodiscard]] std::string log() const;  // stdout: the Lambda log lines
+  [[nodiscard]] std::string log() const;          // stdout: the Lambda log lines
   [[nodiscard]] std::string diagnostics() const;  // stderr
   bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout = 20s) const;
   [[nodiscard]] std::string report() const;  // the --json report

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -11,8 +13,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "function_launcher.h"
 #include "process_tree.h"
@@ -89,7 +89,8 @@ void Environment::launch_extensions() {
     const std::string name = path.filename().string();
     pid_t pid = -1;
     try {
-      pid = processes_.launch_extension({.argv = {path.string()}, .env = process_environment(), .cwd = config_.opt_dir});
+      pid =
+          processes_.launch_extension({.argv = {path.string()}, .env = process_environment(), .cwd = config_.opt_dir});
     } catch (const LaunchError& e) {
       fail("Extension.LaunchError", e.what(), "error");
       return;
@@ -143,8 +144,7 @@ void Environment::check_progress() {
       start_invocation();
       return;
     case Phase::kFrozen:
-    case Phase::kShutdown:
-      return;
+    case Phase::kShutdown: return;
   }
 }
 
@@ -384,9 +384,10 @@ asio::awaitable<void> Environment::shutdown() {
   phases_.begin_shutdown();
   processes_.terminate_runtime();
   const auto deadline = Clock::now() + config_.shutdown_timeout;
-  extensions_.post_shutdown(std::string(to_string(phases_.shutdown_reason())),
-                            std::chrono::system_clock::now() +
-                                std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.shutdown_timeout));
+  extensions_.post_shutdown(
+      std::string(to_string(phases_.shutdown_reason())),
+      std::chrono::system_clock::now() +
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.shutdown_timeout));
   asio::steady_timer poll(io_);
   while ((processes_.runtime_alive() || !extensions_.shutdown_acknowledged()) && Clock::now() < deadline) {
     poll.expires_after(std::chrono::milliseconds(5));

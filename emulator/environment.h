@@ -69,8 +69,7 @@ class Environment {
                                                const std::string& body);
 
   // Front door.
-  std::shared_ptr<Invocation> submit(std::string payload, std::string client_context,
-                                     std::string cognito_identity);
+  std::shared_ptr<Invocation> submit(std::string payload, std::string client_context, std::string cognito_identity);
 
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::string function_arn() const;

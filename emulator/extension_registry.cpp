@@ -1,8 +1,8 @@
 #include "extension_registry.h"
 
+#include <fmt/format.h>
 #include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/request_id.h"

@@ -1,8 +1,8 @@
 #include "extension_registry.h"
 
+#include <gtest/gtest.h>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 namespace snapbus::emulator {
 namespace {
@@ -54,7 +54,7 @@ TEST(ExtensionRegistry, ReadyOnceEveryRelevantExtensionWaitsWithNothingPending) 
   EXPECT_FALSE(registry.ready(false));
   EXPECT_FALSE(registry.ready(true));
   auto* invoke_ext = std::get<Extension*>(registry.begin_next(invoke_id));
-  EXPECT_TRUE(registry.ready(true));   // the SHUTDOWN-only one does not hold invocations up
+  EXPECT_TRUE(registry.ready(true));  // the SHUTDOWN-only one does not hold invocations up
   EXPECT_FALSE(registry.ready(false));
   registry.begin_next(shutdown_id);
   EXPECT_TRUE(registry.ready(false));
@@ -62,8 +62,8 @@ TEST(ExtensionRegistry, ReadyOnceEveryRelevantExtensionWaitsWithNothingPending) 
   registry.post_invoke("req-1", std::chrono::system_clock::time_point{} + 5s, "arn:x", "Root=1");
   EXPECT_FALSE(registry.ready(true));  // an event it has not fetched
   std::string event;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { event = co_await registry.next_event(*invoke_ext); },
-                 asio::detached);
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { event = co_await registry.next_event(*invoke_ext); }, asio::detached);
   io.run_for(50ms);
   const auto json = boost::json::parse(event).as_object();
   EXPECT_EQ(json.at("eventType"), "INVOKE");
@@ -84,7 +84,8 @@ TEST(ExtensionRegistry, ShutdownIsAcknowledgedByTheNextEventNext) {
   registry.post_shutdown("spindown", std::chrono::system_clock::now());
   EXPECT_FALSE(registry.shutdown_acknowledged());
   std::string event;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { event = co_await registry.next_event(*ext); }, asio::detached);
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { event = co_await registry.next_event(*ext); }, asio::detached);
   io.run_for(50ms);
   EXPECT_EQ(boost::json::parse(event).at("shutdownReason"), "spindown");
   EXPECT_FALSE(registry.shutdown_acknowledged());

@@ -1,7 +1,7 @@
 #include "extensions_api.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "runtime_api.h"
 #include "snapbus/lambda_protocol.h"
@@ -114,7 +114,8 @@ asio::awaitable<void> serve_extensions_api(Environment& env, HttpExchange& ex, s
   } else if (path == kExtensionExitErrorPath) {
     co_await handle_error(env, ex, false);
   } else {
-    throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}{}", kExtensionApiPrefix, path));
+    throw HttpError(http::status::not_found, "UnknownPath",
+                    fmt::format("no such endpoint: {}{}", kExtensionApiPrefix, path));
   }
 }
 

@@ -2,7 +2,8 @@
 // function's answer goes back buffered or streamed chunk by chunk; POST kRiePath is the AWS Runtime
 // Interface Emulator's raw invoke path (payload in, result out).
 //
-//   auto bound = net::http_listen(io, "127.0.0.1", 9000, [&env](net::HttpExchange& ex) { return serve_front_door(env, ex); });
+//   auto bound = net::http_listen(io, "127.0.0.1", 9000, [&env](net::HttpExchange& ex) { return serve_front_door(env,
+//   ex); });
 //   // curl -d '{"x":1}' http://127.0.0.1:9000/2015-03-31/functions/function/invocations
 #pragma once
 

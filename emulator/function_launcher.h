@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "snapbus/emulate_config.h"
 #include "freezer.h"
+#include "snapbus/emulate_config.h"
 
 namespace snapbus::emulator {
 

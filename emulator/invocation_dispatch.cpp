@@ -2,8 +2,8 @@
 
 #include <random>
 
-#include <boost/beast/http/status.hpp>
 #include <fmt/format.h>
+#include <boost/beast/http/status.hpp>
 
 #include "snapbus/error_body.h"
 #include "snapbus/request_id.h"
@@ -18,8 +18,8 @@ std::string new_trace_id() {
   thread_local std::mt19937_64 random{std::random_device{}()};
   const auto seconds =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  return fmt::format("Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0", seconds, random() & 0xFFFFFFFF,
-                     random(), random());
+  return fmt::format("Root=1-{:08x}-{:08x}{:016x};Parent={:016x};Sampled=0", seconds, random() & 0xFFFFFFFF, random(),
+                     random());
 }
 
 }  // namespace

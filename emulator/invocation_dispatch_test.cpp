@@ -1,8 +1,8 @@
 #include "invocation_dispatch.h"
 
+#include <gtest/gtest.h>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 namespace snapbus::emulator {
 namespace {
@@ -29,7 +29,8 @@ TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
 
   ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
   std::shared_ptr<Invocation> event;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); }, asio::detached);
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); }, asio::detached);
   io.run_for(5ms);
   EXPECT_FALSE(event);
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
@@ -111,10 +112,13 @@ TEST(InvocationDispatch, RestoreNextWaitsForTheRelease) {
   InvocationDispatch dispatch(io, true);
   ASSERT_FALSE(dispatch.apply(RuntimeCall::kRestoreNext));
   bool released = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    co_await dispatch.restore_released();
-    released = true;
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await dispatch.restore_released();
+        released = true;
+      },
+      asio::detached);
   io.run_for(10ms);
   EXPECT_FALSE(released);
   dispatch.release_restore();

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 
 namespace snapbus::emulator {
 namespace {
@@ -115,10 +115,13 @@ TEST(PhaseControl, FirstStopWinsAndWakesTheWaiter) {
   CapturedLog captured;
   PhaseControl phases(io, captured.log(), false);
   bool woke = false;
-  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
-    co_await phases.wait_stopped();
-    woke = true;
-  }, boost::asio::detached);
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await phases.wait_stopped();
+        woke = true;
+      },
+      boost::asio::detached);
   io.run_for(5ms);
   EXPECT_FALSE(woke);
   phases.stop(kExitInvokeFailed);

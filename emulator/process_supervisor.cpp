@@ -7,11 +7,11 @@
 #include <cstring>
 #include <optional>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include "lambda_log.h"
 #include "process_tree.h"

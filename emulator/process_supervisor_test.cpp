@@ -9,8 +9,8 @@
 #include <optional>
 #include <thread>
 
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 
 #include "process_tree.h"
 
@@ -32,9 +32,16 @@ struct Recorder {
   std::optional<std::pair<pid_t, int>> runtime_exit;
   std::optional<std::pair<pid_t, int>> child_exit;
   std::optional<int> stop_signal;
-  ProcessSupervisor processes{io, test_marker(),
-                              {.runtime_exited = [this](pid_t pid, int status) { runtime_exit = {pid, status}; },
-                               .child_exited = [this](pid_t pid, int status) { child_exit = {pid, status}; },
+  ProcessSupervisor processes{io,
+                              test_marker(),
+                              {.runtime_exited =
+                                   [this](pid_t pid, int status) {
+                                     runtime_exit = {pid, status};
+                                   },
+                               .child_exited =
+                                   [this](pid_t pid, int status) {
+                                     child_exit = {pid, status};
+                                   },
                                .stop_requested = [this](int sig) { stop_signal = sig; }}};
 
   Recorder() { processes.start(); }
@@ -76,8 +83,9 @@ TEST(ProcessSupervisor, OtherChildrenAreReportedAsChildExits) {
 TEST(ProcessSupervisor, RunCommandReturnsItsStatusWithoutAChildExit) {
   Recorder r;
   std::optional<int> status;
-  asio::co_spawn(r.io, [&]() -> asio::awaitable<void> { status = co_await r.processes.run_command(shell("exit 4")); },
-                 asio::detached);
+  asio::co_spawn(
+      r.io, [&]() -> asio::awaitable<void> { status = co_await r.processes.run_command(shell("exit 4")); },
+      asio::detached);
   ASSERT_TRUE(r.run_until([&] { return status.has_value(); }));
   EXPECT_EQ(describe_exit(*status), "exit status 4");
   EXPECT_FALSE(r.child_exit);
@@ -86,8 +94,9 @@ TEST(ProcessSupervisor, RunCommandReturnsItsStatusWithoutAChildExit) {
 TEST(ProcessSupervisor, StopWaitingReleasesRunCommand) {
   Recorder r;
   std::optional<int> status;
-  asio::co_spawn(r.io, [&]() -> asio::awaitable<void> { status = co_await r.processes.run_command(shell("sleep 30")); },
-                 asio::detached);
+  asio::co_spawn(
+      r.io, [&]() -> asio::awaitable<void> { status = co_await r.processes.run_command(shell("sleep 30")); },
+      asio::detached);
   r.io.run_for(20ms);
   EXPECT_FALSE(status);
   r.processes.stop_waiting();

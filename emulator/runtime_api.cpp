@@ -1,8 +1,8 @@
 #include "runtime_api.h"
 
+#include <fmt/format.h>
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "extensions_api.h"
 #include "snapbus/error_body.h"
@@ -34,9 +34,9 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   const auto& inv = std::get<std::shared_ptr<Invocation>>(result);
   http::fields headers;
   headers.set(kHeaderRequestId, inv->request_id);
-  headers.set(kHeaderDeadlineMs,
-              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(inv->deadline.time_since_epoch())
-                                 .count()));
+  headers.set(
+      kHeaderDeadlineMs,
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(inv->deadline.time_since_epoch()).count()));
   headers.set(kHeaderInvokedFunctionArn, env.function_arn());
   headers.set(kHeaderTraceId, inv->trace_id);
   if (!inv->client_context.empty()) headers.set(kHeaderClientContext, inv->client_context);

@@ -1,7 +1,8 @@
 // The Runtime API (/2018-06-01/runtime/...) as Lambda documents it; the same listener also serves
 // the Extensions API, as AWS_LAMBDA_RUNTIME_API does in Lambda.
 //
-//   auto bound = net::http_listen(io, "127.0.0.1", 0, [&env](net::HttpExchange& ex) { return serve_runtime_api(env, ex); },
+//   auto bound = net::http_listen(io, "127.0.0.1", 0, [&env](net::HttpExchange& ex) { return serve_runtime_api(env,
+//   ex); },
 //                                 {.error_format = {.content_type = "application/json", .body = lambda::json_error}});
 #pragma once
 

@@ -1,7 +1,7 @@
 #include "wake_signal.h"
 
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 
 namespace snapbus::emulator {
 namespace {

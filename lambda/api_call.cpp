@@ -26,7 +26,7 @@ CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<n
 }
 
 asio::awaitable<CallResult<net::Response>> call_api(net::HttpClient& client, net::Request request,
-                                                   unsigned expected_status, net::RequestOptions options) {
+                                                    unsigned expected_status, net::RequestOptions options) {
   const std::string call = call_name(request.base());
   co_return checked_answer(call, co_await client.request(std::move(request), options), expected_status);
 }

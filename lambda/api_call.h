@@ -28,6 +28,6 @@ CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<n
                                          unsigned expected_status);
 
 asio::awaitable<CallResult<net::Response>> call_api(net::HttpClient& client, net::Request request,
-                                                   unsigned expected_status, net::RequestOptions options = {});
+                                                    unsigned expected_status, net::RequestOptions options = {});
 
 }  // namespace snapbus::lambda

@@ -8,7 +8,10 @@ namespace {
 TEST(ApiCall, HeaderValuesCannotForgeFields) {
   EXPECT_EQ(header_value("Runtime.AfterRestoreError"), "Runtime.AfterRestoreError");
   EXPECT_EQ(header_value("Bad\r\nX-Forged: yes"), "Bad  X-Forged: yes");
-  EXPECT_EQ(header_value(std::string("a\0b\x7f" "c\td", 7)), "a b c\td");
+  EXPECT_EQ(header_value(std::string("a\0b\x7f"
+                                     "c\td",
+                                     7)),
+            "a b c\td");
 }
 
 TEST(ApiCall, CallNameIsMethodAndTarget) {

@@ -27,12 +27,12 @@ TEST(Base64, RejectsGarbage) {
 
 // kj alone would accept all of these (it decodes like atob): the strictness is ours.
 TEST(Base64, RejectsWhatLenientDecodersAccept) {
-  EXPECT_FALSE(decode_base64("aGk"));        // missing padding
-  EXPECT_FALSE(decode_base64("aG k="));      // whitespace inside
-  EXPECT_FALSE(decode_base64("aGk=\n"));     // trailing newline
-  EXPECT_FALSE(decode_base64("a==="));       // three padding characters
-  EXPECT_FALSE(decode_base64("aGk=aGk="));   // padding in the middle
-  EXPECT_FALSE(decode_base64("aGk-"));       // URL-safe alphabet
+  EXPECT_FALSE(decode_base64("aGk"));       // missing padding
+  EXPECT_FALSE(decode_base64("aG k="));     // whitespace inside
+  EXPECT_FALSE(decode_base64("aGk=\n"));    // trailing newline
+  EXPECT_FALSE(decode_base64("a==="));      // three padding characters
+  EXPECT_FALSE(decode_base64("aGk=aGk="));  // padding in the middle
+  EXPECT_FALSE(decode_base64("aGk-"));      // URL-safe alphabet
   EXPECT_EQ(decode_base64("aGk="), "hi");
 }
 

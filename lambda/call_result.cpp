@@ -2,9 +2,9 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 #include <boost/throw_exception.hpp>
-#include <fmt/format.h>
 
 namespace snapbus::lambda {
 namespace {
@@ -14,16 +14,11 @@ constexpr std::size_t kQuotedBodyLimit = 200;
 
 CallErrc errc_of_status(unsigned status) {
   switch (status) {
-    case 400:
-      return CallErrc::invalid_request;
-    case 403:
-      return CallErrc::invalid_state;
-    case 404:
-      return CallErrc::not_found;
-    case 413:
-      return CallErrc::payload_too_large;
-    default:
-      return status >= 500 && status < 600 ? CallErrc::server_error : CallErrc::unexpected_answer;
+    case 400: return CallErrc::invalid_request;
+    case 403: return CallErrc::invalid_state;
+    case 404: return CallErrc::not_found;
+    case 413: return CallErrc::payload_too_large;
+    default: return status >= 500 && status < 600 ? CallErrc::server_error : CallErrc::unexpected_answer;
   }
 }
 
@@ -36,22 +31,14 @@ std::string string_field(const boost::json::object& object, std::string_view nam
 
 std::string_view call_errc_name(CallErrc code) noexcept {
   switch (code) {
-    case CallErrc::transport:
-      return "transport";
-    case CallErrc::invalid_request:
-      return "invalid_request";
-    case CallErrc::invalid_state:
-      return "invalid_state";
-    case CallErrc::not_found:
-      return "not_found";
-    case CallErrc::payload_too_large:
-      return "payload_too_large";
-    case CallErrc::server_error:
-      return "server_error";
-    case CallErrc::unexpected_answer:
-      return "unexpected_answer";
-    case CallErrc::invalid_argument:
-      return "invalid_argument";
+    case CallErrc::transport: return "transport";
+    case CallErrc::invalid_request: return "invalid_request";
+    case CallErrc::invalid_state: return "invalid_state";
+    case CallErrc::not_found: return "not_found";
+    case CallErrc::payload_too_large: return "payload_too_large";
+    case CallErrc::server_error: return "server_error";
+    case CallErrc::unexpected_answer: return "unexpected_answer";
+    case CallErrc::invalid_argument: return "invalid_argument";
   }
   return "unknown";
 }

@@ -43,9 +43,9 @@ TEST(CallResult, TransportFailuresKeepTheirErrorCode) {
 }
 
 TEST(CallResult, EveryCodeHasAName) {
-  for (auto code : {CallErrc::transport, CallErrc::invalid_request, CallErrc::invalid_state, CallErrc::not_found,
-                    CallErrc::payload_too_large, CallErrc::server_error, CallErrc::unexpected_answer,
-                    CallErrc::invalid_argument}) {
+  for (auto code :
+       {CallErrc::transport, CallErrc::invalid_request, CallErrc::invalid_state, CallErrc::not_found,
+        CallErrc::payload_too_large, CallErrc::server_error, CallErrc::unexpected_answer, CallErrc::invalid_argument}) {
     EXPECT_NE(call_errc_name(code), "unknown");
   }
   EXPECT_EQ(call_errc_name(CallErrc::invalid_state), "invalid_state");

@@ -1,7 +1,7 @@
 #include "snapbus/error_body.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace snapbus::lambda {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "api_call.h"
 #include "snapbus/lambda_protocol.h"

@@ -11,8 +11,8 @@ namespace snapbus::lambda {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::LocalLambda;
 using testing::executable_from_environment;
+using testing::LocalLambda;
 using testing::wait_for_line;
 
 // An /opt with the extension under the name "client-ext", and the emulator arguments around it.
@@ -24,10 +24,19 @@ class ExtensionScenario {
                                     dir_.path() / "opt" / "extensions" / "client-ext");
   }
   [[nodiscard]] std::vector<std::string> args(const std::string& extension_mode) const {
-    return {"--opt", (dir_.path() / "opt").string(), "--function-name", "fn", "--handler", "app.handler",
-            "--env", "SNAPBUS_CLIENT_TEST_DIR=" + dir_.path().string(),
-            "--env", "SNAPBUS_CLIENT_TEST_EXTENSION_MODE=" + extension_mode,
-            "--", executable_from_environment("SNAPBUS_CLIENT_RUNTIME"), "echo"};
+    return {"--opt",
+            (dir_.path() / "opt").string(),
+            "--function-name",
+            "fn",
+            "--handler",
+            "app.handler",
+            "--env",
+            "SNAPBUS_CLIENT_TEST_DIR=" + dir_.path().string(),
+            "--env",
+            "SNAPBUS_CLIENT_TEST_EXTENSION_MODE=" + extension_mode,
+            "--",
+            executable_from_environment("SNAPBUS_CLIENT_RUNTIME"),
+            "echo"};
   }
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_.path(); }
   [[nodiscard]] std::filesystem::path records() const { return dir_.path() / "extension.txt"; }

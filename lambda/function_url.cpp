@@ -20,8 +20,7 @@ std::string url_decode(std::string_view in) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '+') {
       out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() &&
-               std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+    } else if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
       out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
       i += 2;
@@ -91,8 +90,7 @@ std::string function_url_event(const http::request_header<>& head, const std::st
 
   const std::string host(head[http::field::host]);
   const std::string domain = host.empty() ? "localhost" : host.substr(0, host.find(':'));
-  const auto epoch_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const auto epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   std::tm utc{};
   ::gmtime_r(&seconds, &utc);

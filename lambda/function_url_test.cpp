@@ -1,7 +1,7 @@
 #include "snapbus/function_url.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "base64.h"
 
@@ -23,9 +23,9 @@ TEST(FunctionUrl, EventFollowsPayloadVersion2) {
   head.insert("X-Multi", "b");
   head.set(http::field::cookie, "a=1; b=2");
   head.set(http::field::content_type, "application/json");
-  auto event = boost::json::parse(function_url_event(head, R"({"v":1})", "127.0.0.1",
-                                                     std::chrono::system_clock::time_point{}))
-                   .as_object();
+  auto event =
+      boost::json::parse(function_url_event(head, R"({"v":1})", "127.0.0.1", std::chrono::system_clock::time_point{}))
+          .as_object();
   EXPECT_EQ(event.at("version"), "2.0");
   EXPECT_EQ(event.at("routeKey"), "$default");
   EXPECT_EQ(event.at("rawPath"), "/p/q");

@@ -4,9 +4,9 @@
 #include <cctype>
 #include <string_view>
 
+#include <kj/encoding.h>
 #include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
-#include <kj/encoding.h>
 
 #include "base64.h"
 
@@ -105,7 +105,8 @@ void add_headers(const json::object& event, std::string_view field, bool multi_v
       headers.emplace_back(name, value.get_string());
       continue;
     }
-    if (!value.is_array()) throw EventError("the event's multiValueHeaders \"" + std::string(name) + "\" is not a list");
+    if (!value.is_array())
+      throw EventError("the event's multiValueHeaders \"" + std::string(name) + "\" is not a list");
     for (const json::value& item : value.get_array()) {
       if (!item.is_string()) throw EventError("a value of header \"" + std::string(name) + "\" is not a string");
       headers.emplace_back(name, item.get_string());
@@ -292,8 +293,10 @@ std::string result_from_response(const ResultShape& shape, const HttpAppResponse
   json::object result;
   result["statusCode"] = response.status;
   const bool binary = is_binary_body(response.headers, response.body);
-  const bool two_point_zero = shape.source == EventSource::api_gateway_http || shape.source == EventSource::function_url;
-  const bool multi = shape.source == EventSource::api_gateway_rest || (shape.source == EventSource::alb && shape.multi_value_headers);
+  const bool two_point_zero =
+      shape.source == EventSource::api_gateway_http || shape.source == EventSource::function_url;
+  const bool multi =
+      shape.source == EventSource::api_gateway_rest || (shape.source == EventSource::alb && shape.multi_value_headers);
 
   if (two_point_zero) {
     json::object headers;
@@ -322,7 +325,9 @@ std::string result_from_response(const ResultShape& shape, const HttpAppResponse
     result["headers"] = std::move(headers);
   }
   if (shape.source == EventSource::alb) {
-    result["statusDescription"] = std::to_string(response.status) + " " + std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(response.status)));
+    result["statusDescription"] =
+        std::to_string(response.status) + " " +
+        std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(response.status)));
   }
   if (binary) {
     result["body"] = encode_base64(response.body);

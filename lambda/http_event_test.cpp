@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <string>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "snapbus/file_contents.h"
 
@@ -105,7 +105,8 @@ TEST_F(EventVectors, AlbQueryIsPassedOnAsTheClientEncodedIt) {
   const HttpEventRequest single = request_from_event(vector("http-alb_request_encoded_query_parameters.json"));
   EXPECT_EQ(single.target, "/?myKey=%3FshowAll%3Dtrue");
   EXPECT_FALSE(single.shape.multi_value_headers);
-  const HttpEventRequest multi = request_from_event(vector("http-alb_multi_value_request_encoded_query_parameters.json"));
+  const HttpEventRequest multi =
+      request_from_event(vector("http-alb_multi_value_request_encoded_query_parameters.json"));
   EXPECT_EQ(multi.target, "/?myKey=%3FshowAll%3Dtrue&myKey=%3FshowAll%3Dfalse");
   EXPECT_TRUE(multi.shape.multi_value_headers);
 }

@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <utility>
 
-#include <kj/encoding.h>
 #include <fmt/format.h>
+#include <kj/encoding.h>
 
 #include "api_call.h"
 #include "snapbus/lambda_protocol.h"
@@ -48,8 +48,8 @@ std::string base64(std::string_view text) {
 }  // namespace
 
 std::chrono::milliseconds InvocationRequest::remaining_time() const {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
   return std::chrono::milliseconds(deadline_ms) - now;
 }
 
@@ -109,13 +109,13 @@ asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
                                                invocation.request_id)};
   }
   const std::string_view deadline = (*answer)[kHeaderDeadlineMs];
-  const auto [end, parse_error] = std::from_chars(deadline.data(), deadline.data() + deadline.size(),
-                                                  invocation.deadline_ms);
+  const auto [end, parse_error] =
+      std::from_chars(deadline.data(), deadline.data() + deadline.size(), invocation.deadline_ms);
   if (parse_error != std::errc{} || end != deadline.data() + deadline.size()) {
-    co_return CallError{.code = CallErrc::unexpected_answer,
-                        .http_status = kOk,
-                        .message = fmt::format("{}: {} is not a number of milliseconds: '{}'", call,
-                                               kHeaderDeadlineMs, deadline)};
+    co_return CallError{
+        .code = CallErrc::unexpected_answer,
+        .http_status = kOk,
+        .message = fmt::format("{}: {} is not a number of milliseconds: '{}'", call, kHeaderDeadlineMs, deadline)};
   }
   invocation.function_arn = std::string((*answer)[kHeaderInvokedFunctionArn]);
   invocation.trace_id = std::string((*answer)[kHeaderTraceId]);

@@ -4,10 +4,10 @@
 
 #include <fstream>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <kj/encoding.h>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
 
 #include "testing/local_lambda.h"
 #include "testing/scratch_directory.h"
@@ -17,9 +17,9 @@ namespace {
 
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
-using testing::LocalLambda;
 using testing::executable_from_environment;
 using testing::invoke;
+using testing::LocalLambda;
 using testing::read_lines;
 using testing::wait_for_line;
 
@@ -77,8 +77,7 @@ TEST(RuntimeClient, StreamedResponseChunksArriveSeparately) {
   LocalLambda emu(scenario.dir(), scenario.args("stream"));
   ASSERT_TRUE(emu.ready()) << emu.diagnostics();
   boost::asio::io_context io;
-  net::HttpClient client(io.get_executor(), {"127.0.0.1", std::to_string(emu.front_door_port())},
-                         {.io_timeout = 10s});
+  net::HttpClient client(io.get_executor(), {"127.0.0.1", std::to_string(emu.front_door_port())}, {.io_timeout = 10s});
   auto stream = testing::run_until_done(io, client.open(net::Request{http::verb::get, "/stream", 11}));
   ASSERT_TRUE(stream) << stream.error().message;
   EXPECT_EQ(stream->status(), 201U);  // from the prelude

@@ -11,8 +11,7 @@ const RuntimeCall kAll[] = {RuntimeCall::kNext,      RuntimeCall::kResponse,    
 void expect_only(const RuntimeStateMachine& sm, std::initializer_list<RuntimeCall> allowed) {
   for (RuntimeCall call : kAll) {
     const bool expected = std::find(allowed.begin(), allowed.end(), call) != allowed.end();
-    EXPECT_EQ(!sm.check(call).has_value(), expected)
-        << to_string(call) << " in state " << to_string(sm.state());
+    EXPECT_EQ(!sm.check(call).has_value(), expected) << to_string(call) << " in state " << to_string(sm.state());
   }
 }
 

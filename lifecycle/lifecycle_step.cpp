@@ -64,8 +64,8 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
   result.waited_for = count_waited_for(publisher.segment());
   observer.published(published, result.waited_for);
   const auto report_progress = [&observer](const AckProgress& progress) { observer.still_waiting(progress); };
-  result.report = publisher.wait_for_acks(published.seq, deadline_after(options.ack_timeout),
-                                          options.progress_interval, report_progress);
+  result.report = publisher.wait_for_acks(published.seq, deadline_after(options.ack_timeout), options.progress_interval,
+                                          report_progress);
 
   // 3. Move on only when all acked ok; otherwise the phase stays for the driver to report.
   result.outcome = result.report.all_ok() ? StepOutcome::all_acked : StepOutcome::not_acknowledged;

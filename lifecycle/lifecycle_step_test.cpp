@@ -175,8 +175,8 @@ TEST_F(LifecycleStepProcessTest, SnapshotThenRestoreWithAForkedWorker) {
   const std::vector<pid_t> forky_pids = testing::read_pids(dir.path() / "forky.ready");
   ASSERT_EQ(forky_pids.size(), 2U);
 
-  const StepResult snapshot = run_step(publisher, Step::before_snapshot,
-                                       {.ack_timeout = kPatience, .join = JoinCondition{.at_least = 3}});
+  const StepResult snapshot =
+      run_step(publisher, Step::before_snapshot, {.ack_timeout = kPatience, .join = JoinCondition{.at_least = 3}});
   ASSERT_TRUE(snapshot.ok()) << lambda_error_for(snapshot).message;
   EXPECT_EQ(snapshot.final_state.phase, Phase::snapshot_ready);
   EXPECT_EQ(snapshot.waited_for, 3U);
@@ -230,7 +230,7 @@ TEST_F(LifecycleStepProcessTest, ASubscriberStillInItsHookAtTheTimeoutIsMissing)
   ASSERT_EQ(result.report.entries.size(), 1U);
   EXPECT_EQ(result.report.entries[0].status, AckStatus::missing);
   EXPECT_NE(lambda_error_for(result).message.find("pid " + std::to_string(sluggish.pid()) +
-                                                   " (sluggish) did not acknowledge within 300 ms"),
+                                                  " (sluggish) did not acknowledge within 300 ms"),
             std::string::npos);
 }
 

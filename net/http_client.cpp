@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -10,7 +11,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/system/system_error.hpp>
-#include <fmt/format.h>
 
 namespace snapbus::net {
 
@@ -293,9 +293,8 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
   ex.arm_write_timer();
-  auto [error, bytes] =
-      co_await asio::async_write(ex.connection->stream, http::make_chunk(asio::buffer(piece.data(), piece.size())),
-                                 kAsValues);
+  auto [error, bytes] = co_await asio::async_write(
+      ex.connection->stream, http::make_chunk(asio::buffer(piece.data(), piece.size())), kAsValues);
   if (error) co_return ex.fail(error, "send body to");
   co_return NetResult<void>{};
 }

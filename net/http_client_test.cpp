@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <gtest/gtest.h>
 
 namespace snapbus::net {
 namespace {
@@ -175,8 +175,8 @@ TEST(ParseHostPort, AcceptsWhatAwsLambdaRuntimeApiHolds) {
 }
 
 TEST(ParseHostPort, RefusesWithAReason) {
-  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", ":9001", "::1:9001", "[::1]", "[::1", "host:65536",
-                          "host:90x1", "[::1]9001"}) {
+  for (const char* bad :
+       {"", "127.0.0.1", "127.0.0.1:", ":9001", "::1:9001", "[::1]", "[::1", "host:65536", "host:90x1", "[::1]9001"}) {
     auto parsed = parse_host_port(bad);
     ASSERT_FALSE(parsed) << bad;
     EXPECT_EQ(parsed.error().code, boost::system::errc::invalid_argument) << bad;
@@ -222,11 +222,14 @@ TEST(HttpClient, DropAllNeverReusesAConnectionOpenedBefore) {
 
     // A connection in use while drop_all() runs is closed when its exchange ends, not pooled.
     EXPECT_EQ(client.idle_connections(), 1U);
-    asio::co_spawn(co_await asio::this_coro::executor, [&]() -> asio::awaitable<void> {
-      co_await sleep_for(20ms);
-      client.drop_all();
-      gate.open();
-    }, asio::detached);
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [&]() -> asio::awaitable<void> {
+          co_await sleep_for(20ms);
+          client.drop_all();
+          gate.open();
+        },
+        asio::detached);
     auto held = co_await client.request(post("/held", "in flight"));
     EXPECT_TRUE(held);
     EXPECT_EQ(client.idle_connections(), 0U);

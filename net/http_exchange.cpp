@@ -28,9 +28,7 @@ void HttpExchange::require_method(http::verb verb) const {
   }
 }
 
-bool HttpExchange::reusable() const {
-  return !close_after_ && (!has_body_ || body_consumed_) && keep_alive_;
-}
+bool HttpExchange::reusable() const { return !close_after_ && (!has_body_ || body_consumed_) && keep_alive_; }
 
 void HttpExchange::check_length(std::uint64_t limit) const {
   // Beast checks a Content-Length against the limit only while parsing the header, which happened

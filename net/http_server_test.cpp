@@ -20,20 +20,22 @@ namespace {
 class EchoServer {
  public:
   explicit EchoServer(HttpServerOptions options = {}) {
-    endpoint_ = http_listen(io_, "127.0.0.1", 0, [](HttpExchange& ex) -> asio::awaitable<void> {
-      if (ex.request().target() == "/pieces") {
-        std::string seen;
-        auto fields = co_await ex.read_body_pieces(1 << 20, [&](std::string_view piece) {
-          seen += "[" + std::string(piece) + "]";
-        });
-        seen += std::string(fields["X-Result"]);
-        co_await ex.respond(http::status::ok, seen, "text/plain");
-        co_return;
-      }
-      if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
-      std::string body = co_await ex.read_body(16);
-      co_await ex.respond(http::status::ok, body, "text/plain");
-    }, std::move(options));
+    endpoint_ = http_listen(
+        io_, "127.0.0.1", 0,
+        [](HttpExchange& ex) -> asio::awaitable<void> {
+          if (ex.request().target() == "/pieces") {
+            std::string seen;
+            auto fields = co_await ex.read_body_pieces(
+                1 << 20, [&](std::string_view piece) { seen += "[" + std::string(piece) + "]"; });
+            seen += std::string(fields["X-Result"]);
+            co_await ex.respond(http::status::ok, seen, "text/plain");
+            co_return;
+          }
+          if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
+          std::string body = co_await ex.read_body(16);
+          co_await ex.respond(http::status::ok, body, "text/plain");
+        },
+        std::move(options));
     thread_ = std::thread([this] { io_.run(); });
   }
   ~EchoServer() {
@@ -74,7 +76,8 @@ class EchoServer {
 TEST(HttpServer, KeepAliveServesSeveralRequests) {
   EchoServer server;
   const std::string reply = server.exchange(
-      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nonePOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nonePOST / HTTP/1.1\r\nHost: x\r\nContent-Length: "
+      "3\r\n\r\ntwo",
       "two");
   EXPECT_NE(reply.find("one"), std::string::npos);
   EXPECT_NE(reply.find("two"), std::string::npos);
@@ -140,7 +143,8 @@ TEST(HttpServer, ChunkedPiecesAndTrailers) {
 TEST(HttpServer, ChunkedBodiesRespectTheLimitToo) {
   EchoServer server;
   const std::string reply = server.exchange(
-      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", "bytes\n");
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n",
+      "bytes\n");
   EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
 }
 

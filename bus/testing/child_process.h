@@ -14,9 +14,9 @@
 
 #include <chrono>
 #include <fstream>
-#include <string>
 #include <functional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace snapbus::testing {
@@ -32,11 +32,11 @@ inline constexpr bool kForkWithThreadsIsUnreliable =
     false;
 #endif
 
-#define SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN()                                                  \
-  do {                                                                                               \
-    if (::snapbus::testing::kForkWithThreadsIsUnreliable) {                                          \
+#define SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN()                                                   \
+  do {                                                                                                \
+    if (::snapbus::testing::kForkWithThreadsIsUnreliable) {                                           \
       GTEST_SKIP() << "AddressSanitizer (GCC 12) can deadlock a child forked from a threaded parent"; \
-    }                                                                                                \
+    }                                                                                                 \
   } while (false)
 
 // ThreadSanitizer keeps a forked child's copy of the parent's threads registered as running, while
@@ -50,11 +50,11 @@ inline constexpr bool kThreadsInForkedChildrenConfuseTsan =
     false;
 #endif
 
-#define SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN()                                              \
-  do {                                                                                                \
-    if (::snapbus::testing::kThreadsInForkedChildrenConfuseTsan) {                                    \
+#define SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN()                                                 \
+  do {                                                                                                    \
+    if (::snapbus::testing::kThreadsInForkedChildrenConfuseTsan) {                                        \
       GTEST_SKIP() << "ThreadSanitizer mistakes a forked child's new thread for a parent's (dup thread)"; \
-    }                                                                                                 \
+    }                                                                                                     \
   } while (false)
 
 class ChildProcess {

@@ -99,20 +99,18 @@ Client::~Client() {
   stop();
 }
 
-bool Client::attached() const noexcept {
-  return attached_subscriber_.load(std::memory_order_acquire) != nullptr;
-}
+bool Client::attached() const noexcept { return attached_subscriber_.load(std::memory_order_acquire) != nullptr; }
 
 bool Client::try_attach() {
   std::lock_guard lock(mutex_);
   if (subscriber_) return true;
   std::unique_ptr<Subscriber> subscriber;
   try {
-    subscriber = std::make_unique<Subscriber>(Subscriber::open(options_.segment_path,
-                                                               {.name = options_.name,
-                                                                .wait_for_ack = options_.wait_for_ack,
-                                                                .group = segment_group_,
-                                                                .handled = handled_restores_}));
+    subscriber =
+        std::make_unique<Subscriber>(Subscriber::open(options_.segment_path, {.name = options_.name,
+                                                                              .wait_for_ack = options_.wait_for_ack,
+                                                                              .group = segment_group_,
+                                                                              .handled = handled_restores_}));
   } catch (const Error& error) {
     if (error.code() == Errc::not_found) return false;
     throw;
@@ -291,8 +289,7 @@ void Client::watch() {
 void Client::register_fork_handlers() {
   static std::once_flag registered;
   std::call_once(registered, [] {
-    if (int rc = ::pthread_atfork(&Client::prepare_fork, &Client::after_fork_in_parent,
-                                  &Client::after_fork_in_child);
+    if (int rc = ::pthread_atfork(&Client::prepare_fork, &Client::after_fork_in_parent, &Client::after_fork_in_child);
         rc != 0) {
       throw_system_error(rc, "pthread_atfork");
     }

@@ -309,8 +309,8 @@ TEST(ClientTest, AForkedChildClaimsItsOwnSlotAndRunsItsOwnHooks) {
   const char release = 1;
   ASSERT_EQ(::write(release_child_pipe[1], &release, 1), 1);
   EXPECT_EQ(child.wait_exit_code(10s), 0);
-  for (int fd : {hook_pipe[0], hook_pipe[1], child_slot_pipe[0], child_slot_pipe[1],
-                 release_child_pipe[0], release_child_pipe[1]}) {
+  for (int fd : {hook_pipe[0], hook_pipe[1], child_slot_pipe[0], child_slot_pipe[1], release_child_pipe[0],
+                 release_child_pipe[1]}) {
     ::close(fd);
   }
 }

@@ -39,8 +39,8 @@ HookRunReport& HookRunReport::operator+=(const HookRunReport& other) {
 void HookRegistry::add(HookPhase phase, std::string name, HookFunction hook, HookOptions options) {
   SNAPBUS_REQUIRE(static_cast<bool>(hook), "hook '" + name + "' has no function");
   std::lock_guard lock(mutex_);
-  entries_.push_back(Entry{phase, std::move(name), std::make_shared<HookFunction>(std::move(hook)),
-                           options.order, next_registration_index_++});
+  entries_.push_back(Entry{phase, std::move(name), std::make_shared<HookFunction>(std::move(hook)), options.order,
+                           next_registration_index_++});
 }
 
 std::vector<HookRegistry::Entry> HookRegistry::entries_in_run_order(HookPhase phase) const {
@@ -56,8 +56,7 @@ std::vector<HookRegistry::Entry> HookRegistry::entries_in_run_order(HookPhase ph
   if (phase == HookPhase::after_restore) {
     std::sort(selected.begin(), selected.end(), restore_order);
   } else {
-    std::sort(selected.begin(), selected.end(),
-              [&](const Entry& a, const Entry& b) { return restore_order(b, a); });
+    std::sort(selected.begin(), selected.end(), [&](const Entry& a, const Entry& b) { return restore_order(b, a); });
   }
   return selected;
 }

@@ -46,10 +46,8 @@ TEST(HookRegistryTest, OrderSortsBeforeRegistrationAndBeforeSnapshotIsTheExactRe
   hooks.add(HookPhase::before_snapshot, "early", [](const StateSnapshot&) {}, {.order = -5});
   hooks.add(HookPhase::before_snapshot, "plain-2", [](const StateSnapshot&) {});
 
-  EXPECT_EQ(hooks.names_in_run_order(HookPhase::after_restore),
-            (Names{"early", "plain-1", "plain-2", "late"}));
-  EXPECT_EQ(hooks.names_in_run_order(HookPhase::before_snapshot),
-            (Names{"late", "plain-2", "plain-1", "early"}));
+  EXPECT_EQ(hooks.names_in_run_order(HookPhase::after_restore), (Names{"early", "plain-1", "plain-2", "late"}));
+  EXPECT_EQ(hooks.names_in_run_order(HookPhase::before_snapshot), (Names{"late", "plain-2", "plain-1", "early"}));
 }
 
 TEST(HookRegistryTest, EveryHookRunsWhenSomeThrowAndEachFailureIsNamed) {
@@ -80,8 +78,7 @@ TEST(HookRegistryTest, EveryHookRunsWhenSomeThrowAndEachFailureIsNamed) {
 TEST(HookRegistryTest, HooksSeeTheStateTheyRunFor) {
   HookRegistry hooks;
   std::uint64_t seen_generation = 0;
-  hooks.add(HookPhase::after_restore, "gen",
-            [&](const StateSnapshot& state) { seen_generation = state.generation; });
+  hooks.add(HookPhase::after_restore, "gen", [&](const StateSnapshot& state) { seen_generation = state.generation; });
   StateSnapshot state;
   state.generation = 7;
   hooks.run(HookPhase::after_restore, state);

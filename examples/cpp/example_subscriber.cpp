@@ -135,8 +135,7 @@ void register_hooks(snapbus::Client& client, const Options& options, const Say& 
     say("before-snapshot: closed connections (seq " + std::to_string(state.seq) + ")");
   });
   client.after_restore("regenerate-token", [say](const snapbus::StateSnapshot& state) {
-    say("after-restore: regenerated token " + fresh_token() + " (generation " + std::to_string(state.generation) +
-        ")");
+    say("after-restore: regenerated token " + fresh_token() + " (generation " + std::to_string(state.generation) + ")");
   });
   if (options.slow_hook_ms > 0) {
     client.after_restore("warm-cache", [say, ms = options.slow_hook_ms] {

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <string>
 
-#include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 
 #include "snapbus/extension_client.h"
 #include "snapbus/runtime_client.h"
@@ -74,8 +74,8 @@ asio::awaitable<int> run(std::string name) {
       co_return 1;
     }
     if (event->type == ExtensionEventType::shutdown) {
-      record(fmt::format("SHUTDOWN {} deadline={}", event->shutdown_reason,
-                         event->deadline_ms > 0 ? "set" : "missing"));
+      record(
+          fmt::format("SHUTDOWN {} deadline={}", event->shutdown_reason, event->deadline_ms > 0 ? "set" : "missing"));
       co_return 0;
     }
     record(fmt::format("INVOKE {} deadline={} arn={} trace={} event_id={}", event->request_id,

@@ -21,8 +21,8 @@
 #include <iostream>
 #include <string>
 
-#include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 
 #include "snapbus/runtime_client.h"
 

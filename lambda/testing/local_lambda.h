@@ -11,16 +11,16 @@
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "snapbus/http_client.h"
 

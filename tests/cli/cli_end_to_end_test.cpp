@@ -22,9 +22,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ExitResult;
-using testing::SpawnedProcess;
 using testing::run_to_exit;
 using testing::snapbus_binary;
+using testing::SpawnedProcess;
 
 constexpr auto kPatience = 20s;
 
@@ -47,9 +47,7 @@ class CliEndToEndTest : public ::testing::Test {
     return subscriber;
   }
 
-  static boost::json::object parse_object(const std::string& text) {
-    return boost::json::parse(text).as_object();
-  }
+  static boost::json::object parse_object(const std::string& text) { return boost::json::parse(text).as_object(); }
 
   snapbus::testing::ScratchDirectory dir_;
   std::filesystem::path segment_ = dir_.path() / "segment";
@@ -160,7 +158,7 @@ TEST_F(CliEndToEndTest, ExpectSubscribersWaitsForALateWorkerBeforePublishing) {
   SpawnedProcess early = start_subscriber("early");
   // The publish starts while only one of two workers is up; the second joins while it waits.
   std::vector<std::string> argv{snapbus_binary(), "publish", "before-snapshot", "--expect-subscribers", "2",
-                                "--timeout-ms", "20000"};
+                                "--timeout-ms",   "20000"};
   SpawnedProcess publish(std::move(argv), environment());
   SpawnedProcess late = start_subscriber("late");
   const ExitResult result = publish.wait_exit(kPatience);
@@ -222,9 +220,8 @@ TEST_F(CliEndToEndTest, WatchPrintsTheCurrentStateThenOneJsonObjectPerChange) {
     if (first_seq < 0) {
       first_seq = seq;
     } else {
-      changes_accounted += 1 + (change.contains("skipped_changes")
-                                    ? change.at("skipped_changes").to_number<std::int64_t>()
-                                    : 0);
+      changes_accounted +=
+          1 + (change.contains("skipped_changes") ? change.at("skipped_changes").to_number<std::int64_t>() : 0);
     }
     previous_seq = seq;
   }

@@ -23,9 +23,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ExitResult;
-using testing::SpawnedProcess;
 using testing::run_to_exit;
 using testing::snapbus_binary;
+using testing::SpawnedProcess;
 
 constexpr auto kPatience = 20s;
 

@@ -31,9 +31,7 @@ std::string executable_from_environment(const char* variable) {
   return path;
 }
 
-[[noreturn]] void fail(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
 std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> merged;

@@ -69,11 +69,10 @@ Errc errc_from_errno(int sys_errno) noexcept;
 }  // namespace snapbus
 
 // A broken internal invariant. Never used for input from files, other processes or callers.
-#define SNAPBUS_ASSERT(cond) \
-  ((cond) ? static_cast<void>(0) : ::snapbus::report_bug(#cond, __FILE__, __LINE__))
+#define SNAPBUS_ASSERT(cond) ((cond) ? static_cast<void>(0) : ::snapbus::report_bug(#cond, __FILE__, __LINE__))
 
 // A caller's precondition: throws Error(Errc::invalid_argument, message).
-#define SNAPBUS_REQUIRE(cond, message)                                    \
-  do {                                                                    \
+#define SNAPBUS_REQUIRE(cond, message)                                                 \
+  do {                                                                                 \
     if (!(cond)) throw ::snapbus::Error(::snapbus::Errc::invalid_argument, (message)); \
   } while (false)

@@ -22,7 +22,7 @@
 
 namespace snapbus {
 
-using FutexClock = std::chrono::steady_clock;  // CLOCK_MONOTONIC on Linux
+using FutexClock = std::chrono::steady_clock;                 // CLOCK_MONOTONIC on Linux
 using FutexDeadline = std::optional<FutexClock::time_point>;  // nullopt: wait without a bound
 
 enum class FutexResult {
@@ -38,8 +38,7 @@ FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcep
 
 // Sleeps while *word == expected, until woken, the deadline passes, or a signal arrives.
 // A read-only mapping is fine: the kernel only reads the word.
-FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
-                       FutexDeadline deadline);
+FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline);
 
 // Wakes every waiter on the word; returns how many were woken.
 int futex_wake_all(const std::atomic<std::uint32_t>* word);

@@ -34,7 +34,7 @@ struct PublisherOptions {
   std::filesystem::path path;
   std::uint32_t slot_count = kDefaultSlotCount;  // used only when the segment is created
   std::optional<gid_t> group;
-  InitType init_type = InitType::unknown;        // recorded when the segment is created
+  InitType init_type = InitType::unknown;  // recorded when the segment is created
   TransitionSource source = TransitionSource::manual;
 };
 
@@ -94,8 +94,8 @@ class Publisher {
   // first, so a process that exited before a change is never waited for or reported.
   std::vector<SlotInfo> reap_departed();
 
-  // Moves to `phase` and wakes every waiter. Slots of departed processes are reaped first. Entering after_restore increments the generation,
-  // draws a fresh 128-bit restore id (getrandom) and stamps the restore times; entering
+  // Moves to `phase` and wakes every waiter. Slots of departed processes are reaped first. Entering after_restore
+  // increments the generation, draws a fresh 128-bit restore id (getrandom) and stamps the restore times; entering
   // before_snapshot stamps the snapshot times. Any phase may follow any other: the caller (CLI,
   // adapter) owns the order.
   StateSnapshot transition(Phase phase);

@@ -44,8 +44,7 @@ std::optional<StateSnapshot> try_read_state(const StateRecord& state) noexcept;
 // Retries try_read_state, yielding the CPU between attempts, until it succeeds or `patience` runs
 // out. A seq that stays odd means the writer died mid-write; that throws Error(timed_out) so a
 // reader never spins forever on a dead publisher (a new publisher repairs the seq on take-over).
-StateSnapshot read_state(const StateRecord& state,
-                         std::chrono::milliseconds patience = std::chrono::milliseconds(500));
+StateSnapshot read_state(const StateRecord& state, std::chrono::milliseconds patience = std::chrono::milliseconds(500));
 
 // Writes every field of `next` except seq, bumping seq by two (odd while writing). Returns the new
 // even seq. Single writer: the caller holds the publisher role.

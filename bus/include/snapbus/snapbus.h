@@ -82,9 +82,9 @@ typedef enum snapbus_source {
  * lifecycle.capnp; unknown values from a newer publisher are passed through unchanged. */
 typedef struct snapbus_state {
   uint32_t seq;
-  uint32_t phase;      /* snapbus_phase */
-  uint32_t init_type;  /* snapbus_init_type */
-  uint32_t source;     /* snapbus_source */
+  uint32_t phase;     /* snapbus_phase */
+  uint32_t init_type; /* snapbus_init_type */
+  uint32_t source;    /* snapbus_source */
   uint64_t generation;
   uint64_t restore_id_high;
   uint64_t restore_id_low;
@@ -94,7 +94,7 @@ typedef struct snapbus_state {
   uint64_t restore_mono_ns;
   uint64_t changed_wall_ns;
   uint32_t publisher_pid;
-  uint32_t slot_index;  /* this subscriber's slot */
+  uint32_t slot_index; /* this subscriber's slot */
 } snapbus_state;
 
 typedef struct snapbus_subscriber snapbus_subscriber;
@@ -129,13 +129,12 @@ int snapbus_wait_for_segment(const char* path, int64_t timeout_ms);
 
 /* Maps the segment at path (NULL: the default path) and claims a slot named name (NULL or "":
  * the process's comm). wait_for_ack != 0 makes the publisher wait for this process's acks. */
-int snapbus_subscriber_open(const char* path, const char* name, int wait_for_ack,
-                            snapbus_subscriber** out);
+int snapbus_subscriber_open(const char* path, const char* name, int wait_for_ack, snapbus_subscriber** out);
 /* Like snapbus_subscriber_open, for a process re-attaching: handled (NULL: nothing yet) says what
  * it has handled where. Restores it has not handled and that were published after its first look
  * are due: snapbus_subscriber_baseline tells from which generation on. */
-int snapbus_subscriber_open_after(const char* path, const char* name, int wait_for_ack,
-                                  const snapbus_handled* handled, snapbus_subscriber** out);
+int snapbus_subscriber_open_after(const char* path, const char* name, int wait_for_ack, const snapbus_handled* handled,
+                                  snapbus_subscriber** out);
 /* The attached segment's identity and the generation whose after-restore hooks count as run in
  * this process (they are due when the joined state's generation is above it). */
 int snapbus_subscriber_baseline(const snapbus_subscriber* sub, snapbus_handled* out);
@@ -176,9 +175,8 @@ const char* snapbus_subscriber_notice(const snapbus_subscriber* sub);
 
 /* Acknowledges seq in this process's slot. outcome is a snapbus_ack_outcome; message (may be NULL)
  * names failed hooks and their errors and is truncated to fit the slot. */
-int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handled_generation,
-                           uint32_t outcome, uint32_t hooks_run, uint32_t hooks_failed,
-                           const char* message);
+int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handled_generation, uint32_t outcome,
+                           uint32_t hooks_run, uint32_t hooks_failed, const char* message);
 
 /* Call in a forked child: claims a fresh slot for the child; the parent keeps its own. */
 int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub);

@@ -37,8 +37,8 @@
 namespace snapbus {
 
 struct SubscriberOptions {
-  std::string name;           // shown by `snapbus status`; empty: the process's comm
-  bool wait_for_ack = true;   // the publisher waits for this process's acks
+  std::string name;          // shown by `snapbus status`; empty: the process's comm
+  bool wait_for_ack = true;  // the publisher waits for this process's acks
   std::optional<gid_t> group;
   // What this process has handled so far (a client re-attaching); nullopt: nothing yet. Decides,
   // with the process's first look (catch_up.h), which restores are still due here.
@@ -51,7 +51,7 @@ struct Acknowledgement {
   AckOutcome outcome = AckOutcome::ok;
   std::uint16_t hooks_run = 0;
   std::uint16_t hooks_failed = 0;
-  std::string message;                   // failed hooks and their errors; truncated to fit
+  std::string message;  // failed hooks and their errors; truncated to fit
 };
 
 class Subscriber {

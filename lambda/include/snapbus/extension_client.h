@@ -42,13 +42,13 @@ struct ExtensionRegistration {
 
 struct ExtensionEvent {
   ExtensionEventType type = ExtensionEventType::invoke;
-  std::string event_id;          // Lambda-Extension-Event-Identifier
-  std::int64_t deadline_ms = 0;  // milliseconds since the Unix epoch
-  std::string request_id;        // INVOKE only
+  std::string event_id;              // Lambda-Extension-Event-Identifier
+  std::int64_t deadline_ms = 0;      // milliseconds since the Unix epoch
+  std::string request_id;            // INVOKE only
   std::string invoked_function_arn;  // INVOKE only
-  std::string trace_id;          // INVOKE only: tracing.value
-  std::string shutdown_reason;   // SHUTDOWN only: spindown, timeout, failure
-  std::string json;              // the event as Lambda sent it
+  std::string trace_id;              // INVOKE only: tracing.value
+  std::string shutdown_reason;       // SHUTDOWN only: spindown, timeout, failure
+  std::string json;                  // the event as Lambda sent it
 };
 
 class ExtensionClient {

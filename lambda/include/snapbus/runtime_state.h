@@ -37,8 +37,8 @@ class RuntimeStateMachine {
   void apply(RuntimeCall call);
   // Precondition: check(call) returned nullopt.
 
-  void event_delivered();        // kIdle -> kInvoking
-  void restore_released();       // kRestoreWaiting -> kRestoring
+  void event_delivered();   // kIdle -> kInvoking
+  void restore_released();  // kRestoreWaiting -> kRestoring
   void fail() { state_ = RuntimeState::kFailed; }
 
   [[nodiscard]] RuntimeState state() const { return state_; }

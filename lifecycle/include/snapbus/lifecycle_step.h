@@ -74,8 +74,8 @@ struct StepResult {
   Step step = Step::running;
   StepOutcome outcome = StepOutcome::all_acked;
   std::chrono::milliseconds ack_timeout{0};
-  std::optional<JoinCondition> join;  // the condition waited for, if any
-  JoinOutcome joined;                 // its outcome (when join is set)
+  std::optional<JoinCondition> join;       // the condition waited for, if any
+  JoinOutcome joined;                      // its outcome (when join is set)
   std::optional<StateSnapshot> published;  // empty when nothing was published
   std::size_t waited_for = 0;              // subscribers expected to acknowledge when published
   AckReport report;                        // one entry per subscriber waited for, in slot order

@@ -19,8 +19,8 @@
 //
 // Network failures are values (NetResult), never exceptions: a runtime client must decide what a refused
 // connection means. What a call takes by value may be a temporary; what it takes by view or reference (a
-// chunk, the trailers) must stay valid until the call completes: co_await it where it is made. Not thread-safe: use one client from one thread (or strand); several coroutines may
-// use it at once, each on its own connection.
+// chunk, the trailers) must stay valid until the call completes: co_await it where it is made. Not thread-safe: use one
+// client from one thread (or strand); several coroutines may use it at once, each on its own connection.
 #pragma once
 
 #include <chrono>

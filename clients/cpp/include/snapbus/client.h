@@ -23,10 +23,10 @@
 // woken (inotify), detaches with a message and attaches to whatever the path names next.
 // Catching up (docs/client-semantics.md): after-restore hooks run for a restore if and only if
 // this process existed before it was published and has not handled it, however late it attaches
-// (the first look at the default segment is taken while the program starts). fork(): the child claims its own slot and, if the parent had a watcher, starts
-// its own; hooks already running in another thread finish before fork() proceeds. A child that
-// then execs another program is reported by the publisher as having left, not waited for.
-// A hook must not construct or destroy a Client: fork() takes the same locks in the other order.
+// (the first look at the default segment is taken while the program starts). fork(): the child claims its own slot and,
+// if the parent had a watcher, starts its own; hooks already running in another thread finish before fork() proceeds. A
+// child that then execs another program is reported by the publisher as having left, not waited for. A hook must not
+// construct or destroy a Client: fork() takes the same locks in the other order.
 #pragma once
 
 #include <atomic>
@@ -106,8 +106,7 @@ class Client {
   // watcher that must also run before-snapshot and shutdown hooks.
   bool poll() {
     const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
-    if (subscriber == nullptr ||
-        subscriber->seq() == handled_seq_.load(std::memory_order_acquire)) {
+    if (subscriber == nullptr || subscriber->seq() == handled_seq_.load(std::memory_order_acquire)) {
       return false;
     }
     return handle_change();
@@ -119,9 +118,7 @@ class Client {
   // This process's slot, nullopt while detached.
   std::optional<std::uint32_t> slot_index() const;
   // The generation this process has run after-restore hooks for.
-  std::uint64_t handled_generation() const noexcept {
-    return handled_generation_.load(std::memory_order_acquire);
-  }
+  std::uint64_t handled_generation() const noexcept { return handled_generation_.load(std::memory_order_acquire); }
   const HookRegistry& hooks() const noexcept { return hooks_; }
 
  private:
@@ -159,7 +156,7 @@ class Client {
   mutable std::mutex mutex_;
   std::unique_ptr<Subscriber> subscriber_;
   std::vector<std::unique_ptr<Subscriber>> retired_subscribers_;  // see detach_lost_segment
-  std::optional<HandledRestores> handled_restores_;  // what was handled, in which segment
+  std::optional<HandledRestores> handled_restores_;               // what was handled, in which segment
   std::uint32_t before_snapshot_seq_ = 0;
   bool shutdown_done_ = false;
   // Written under mutex_, read without it by check(), poll() and the watcher.
