@@ -33,7 +33,7 @@ Errc errc_from_errno(int sys_errno) noexcept {
     case ENOENT: return Errc::not_found;
     case EACCES:
     case EPERM:
-    case EROFS: return Errc::permission_denied;
+    case EROFS:
     // ELOOP is what O_NOFOLLOW gives for a symlink: treated as a hostile path, not a lookup miss.
     case ELOOP: return Errc::permission_denied;
     case ETIMEDOUT: return Errc::timed_out;

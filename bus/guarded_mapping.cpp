@@ -29,12 +29,17 @@ std::mutex registry_mutex;  // serialises registration only; the handler never t
 struct sigaction previous_sigbus {};
 
 // Private zero pages over the view, in place: the faulting instruction is retried and reads 0.
-void replace_with_zero_pages(GuardedRange& range) noexcept {
+// False when the kernel refused them (out of memory): the caller must not return to the fault.
+bool replace_with_zero_pages(GuardedRange& range) noexcept {
   const std::uintptr_t start = range.start.load(std::memory_order_acquire);
-  if (start == 0) return;
-  ::mmap(reinterpret_cast<void*>(start), range.length.load(std::memory_order_relaxed), PROT_READ | PROT_WRITE,
-         MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (start == 0) return false;
+  // The address is the view's own, kept as an integer so the handler can read it lock-free.
+  void* const view = reinterpret_cast<void*>(start);  // NOLINT(performance-no-int-to-ptr)
+  void* const zeros = ::mmap(view, range.length.load(std::memory_order_relaxed), PROT_READ | PROT_WRITE,
+                             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (zeros == MAP_FAILED) return false;
   range.broken.store(true, std::memory_order_release);
+  return true;
 }
 
 void on_sigbus(int signal, siginfo_t* info, void* context) {
@@ -43,9 +48,10 @@ void on_sigbus(int signal, siginfo_t* info, void* context) {
     const std::uintptr_t start = range.start.load(std::memory_order_acquire);
     if (start != 0 && address >= start && address - start < range.length.load(std::memory_order_relaxed)) {
       const int saved_errno = errno;
-      replace_with_zero_pages(range);
+      const bool replaced = replace_with_zero_pages(range);
       errno = saved_errno;
-      return;
+      if (replaced) return;
+      break;  // nothing to put in its place: handled below as a fault that is not ours
     }
   }
   // Not ours: behave as if we had never been installed.

@@ -254,7 +254,8 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
       if (!slot.wait_for_ack || settled.count(slot.index) != 0) continue;
       if (static_cast<std::int32_t>(slot.acked_seq - seq) >= 0) {
         const AckStatus status = slot.outcome == AckOutcome::failed ? AckStatus::failed : AckStatus::acked;
-        settled[slot.index] = {std::move(slot), status};
+        const std::uint32_t index = slot.index;
+        settled[index] = {std::move(slot), status};
       } else if (std::optional<SlotInfo> gone; check_liveness && (gone = reap_slot_if_departed(segment, slot.index))) {
         // Reaped as it was when its owner went: an ack written just before dying still counts.
         if (static_cast<std::int32_t>(gone->acked_seq - seq) >= 0) {

@@ -50,6 +50,7 @@ TEST(Seqlock, NoTornReadUnderAConcurrentWriter) {
   std::vector<std::thread> readers;
   std::atomic<int> torn{0};
   std::atomic<int> went_back{0};
+  readers.reserve(2);
   for (int r = 0; r < 2; ++r) {
     readers.emplace_back([&] {
       std::uint32_t last_seq = 0;

@@ -1,11 +1,14 @@
 #include "emulate_command.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <system_error>
+
+#include <fmt/format.h>
 
 #include "command_line.h"
 #include "snapbus/file_contents.h"
@@ -43,7 +46,7 @@ std::chrono::milliseconds parse_seconds(const std::string& flag, const std::stri
   if (text.empty() || error != std::errc() || stop != end || !(seconds > 0) || seconds > 86400) {
     throw UsageError(flag + " expects a positive number of seconds, got '" + text + "'");
   }
-  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
+  return std::chrono::milliseconds(std::llround(seconds * 1000.0));
 }
 
 void add_seconds_option(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
@@ -57,7 +60,7 @@ void add_seconds_option(CLI::App& app, const std::string& name, std::chrono::mil
 // --env-file and --env, in the order given: a later variable wins.
 void add_user_env(emulator::Config& config, const std::map<std::string, std::string>& vars, const std::string& origin) {
   for (const auto& [name, value] : vars) {
-    if (is_reserved(name)) throw UsageError(origin + ": " + name + " is reserved; the emulator sets it");
+    if (is_reserved(name)) throw UsageError(fmt::format("{}: {} is reserved; the emulator sets it", origin, name));
     config.user_env[name] = value;
   }
 }

@@ -88,7 +88,7 @@ int run_emulator(const Config& config) {
   if (!config.ready_file.empty()) write_ready_file(config.ready_file, host_port(runtime_api), host_port(front_door));
 
   int exit_code = kExitInternalError;
-  asio::co_spawn(io, env.run(), [&](std::exception_ptr error, int code) {
+  asio::co_spawn(io, env.run(), [&](const std::exception_ptr& error, int code) {
     if (error) {
       try {
         std::rethrow_exception(error);

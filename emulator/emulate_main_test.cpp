@@ -652,7 +652,7 @@ namespace {
 TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
   EmulatorProcess emu("big_response", kPlaceholderRuntime);
   ASSERT_TRUE(emu.started());
-  const std::string two_mb = "\"" + std::string(2 * 1024 * 1024, 'a') + "\"";
+  const std::string two_mb = "\"" + std::string(std::size_t{2} * 1024 * 1024, 'a') + "\"";
   auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
   auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
   ASSERT_TRUE(ready(next));
@@ -665,7 +665,7 @@ TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
   auto invoked2 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
   ASSERT_TRUE(ready(next2));
   const std::string id2 = next2.get().header("lambda-runtime-aws-request-id");
-  const std::string seven_mb(7 * 1024 * 1024, 'b');
+  const std::string seven_mb(std::size_t{7} * 1024 * 1024, 'b');
   EXPECT_EQ(emu.runtime_call("POST", response_path(id2), seven_mb).status, 413);
   ASSERT_TRUE(ready(invoked2));
   EXPECT_EQ(error_type(invoked2.get()), "Function.ResponseSizeTooLarge");

@@ -178,6 +178,7 @@ EmulatorProcess::EmulatorProcess(const std::string& name, std::vector<std::strin
                                 "SNAPBUS_TEST_MARKER=" + marker_};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
+  cargv.reserve(argv.size() + 1);
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   const std::string out = dir_ + "/stdout.log";

@@ -122,7 +122,7 @@ std::vector<std::string> function_environment(const Config& config, const std::s
   vars[marker.substr(0, eq)] = marker.substr(eq + 1);
   std::vector<std::string> out;
   out.reserve(vars.size());
-  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
+  for (const auto& [k, v] : vars) out.push_back(std::string(k).append("=").append(v));
   return out;
 }
 

@@ -175,7 +175,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::restore_error(FunctionError err
 }
 
 asio::awaitable<CallResult<void>> RuntimeClient::post_function_error(std::string target, const FunctionError& error) {
-  net::Request request{http::verb::post, std::move(target), 11};
+  net::Request request{http::verb::post, target, 11};
   request.set(kHeaderFunctionErrorType, header_value(error.type));
   request.set(http::field::content_type, "application/json");
   request.body() = function_error_json(error);

@@ -21,7 +21,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // How much of a body one read_piece() hands out at most.
-constexpr std::size_t kPieceSize = 64 * 1024;
+constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
 
 // Every asynchronous step reports its error code as a value: failures are results, not exceptions.
 constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);

@@ -145,7 +145,7 @@ void run(asio::io_context& io, const std::function<asio::awaitable<void>()>& tes
   std::exception_ptr thrown;
   asio::co_spawn(io, test(), [&](std::exception_ptr e) {
     finished = true;
-    thrown = e;
+    thrown = std::move(e);
   });
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!finished && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);

@@ -79,7 +79,7 @@ asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit
   co_await send_continue();
   http::request_parser<http::buffer_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);
-  std::array<char, 64 * 1024> chunk{};
+  std::array<char, std::size_t{64} * 1024> chunk{};
   while (!body_parser.is_done()) {
     body_parser.get().body().data = chunk.data();
     body_parser.get().body().size = chunk.size();

@@ -8,7 +8,7 @@
 namespace snapbus::net {
 namespace {
 
-constexpr std::size_t kMaxDrain = 16 * 1024 * 1024;
+constexpr std::size_t kMaxDrain = std::size_t{16} * 1024 * 1024;
 constexpr std::chrono::seconds kLingerTime{1};
 
 // Lingering close: a peer still sending a body we refused (413) would otherwise get a reset
@@ -17,7 +17,7 @@ asio::awaitable<void> close_lingering(beast::tcp_stream& stream) {
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.expires_after(kLingerTime);
-  std::array<char, 64 * 1024> sink{};
+  std::array<char, std::size_t{64} * 1024> sink{};
   std::size_t drained = 0;
   while (drained < kMaxDrain) {
     const std::size_t n =
@@ -100,8 +100,8 @@ tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::ui
   acceptor.set_option(tcp::acceptor::reuse_address(true));
   acceptor.bind(wanted);
   acceptor.listen(asio::socket_base::max_listen_connections);
-  const tcp::endpoint bound = acceptor.local_endpoint();
-  auto server = std::make_shared<const Server>(Server{std::move(handler), std::move(options)});
+  tcp::endpoint bound = acceptor.local_endpoint();
+  auto server = std::make_shared<const Server>(Server{std::move(handler), options});
   asio::co_spawn(io, accept_loop(std::move(acceptor), std::move(server)), asio::detached);
   return bound;
 }

@@ -131,6 +131,7 @@ TEST(ClientTest, EachHookRunsExactlyOncePerChangeWhenWatcherAndInlineChecksRace)
 
   std::atomic<bool> done{false};
   std::vector<std::thread> checkers;
+  checkers.reserve(3);
   for (int i = 0; i < 3; ++i) {
     checkers.emplace_back([&, i] {
       while (!done.load()) {

@@ -12,7 +12,7 @@ namespace {
 using Names = std::vector<std::string>;
 
 HookFunction record_into(std::vector<std::string>& calls, std::string name) {
-  return [&calls, name](const StateSnapshot&) { calls.push_back(name); };
+  return [&calls, name = std::move(name)](const StateSnapshot&) { calls.push_back(name); };
 }
 
 TEST(HookRegistryTest, AfterRestoreRunsInRegistrationOrder) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <string>
 
 #include <fmt/format.h>
@@ -87,12 +88,12 @@ asio::awaitable<int> run(std::string name) {
 
 }  // namespace
 
-int main(int /*argc*/, char** argv) {
+int main(int /*argc*/, char** argv) try {
   asio::io_context io;
   int code = 1;
   // Lambda matches the registered name to the file name under /opt/extensions.
   const std::string name = std::filesystem::path(argv[0]).filename().string();
-  asio::co_spawn(io, run(name), [&](std::exception_ptr thrown, int result) {
+  asio::co_spawn(io, run(name), [&](const std::exception_ptr& thrown, int result) {
     if (thrown) {
       record("exception");
       return;
@@ -101,4 +102,8 @@ int main(int /*argc*/, char** argv) {
   });
   io.run();
   return code;
+} catch (const std::exception& error) {
+  // A test program: any escape is reported, never a terminate without a word.
+  std::cerr << "client_extension: " << error.what() << '\n';
+  return 1;
 }

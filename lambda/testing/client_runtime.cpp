@@ -101,7 +101,7 @@ asio::awaitable<void> answer(RuntimeClient& runtime, const std::string& mode,
     static bool sent_too_much = false;
     if (!std::exchange(sent_too_much, true)) {
       record_result("post_response 7 MB",
-                    co_await runtime.post_response(id, std::string(7 * 1024 * 1024, 'x'), "text/plain"));
+                    co_await runtime.post_response(id, std::string(std::size_t{7} * 1024 * 1024, 'x'), "text/plain"));
       co_return;
     }
     record_result("post_response", co_await runtime.post_response(id, event.payload));
@@ -159,14 +159,14 @@ asio::awaitable<int> run(std::string mode) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   if (argc != 2) {
     std::cerr << "usage: client_runtime <mode>\n";
     return 2;
   }
   asio::io_context io;
   int code = 1;
-  asio::co_spawn(io, run(argv[1]), [&](std::exception_ptr thrown, int result) {
+  asio::co_spawn(io, run(argv[1]), [&](const std::exception_ptr& thrown, int result) {
     if (thrown) {
       record("exception");
       return;
@@ -175,4 +175,8 @@ int main(int argc, char** argv) {
   });
   io.run();
   return code;
+} catch (const std::exception& error) {
+  // A test program: any escape is reported, never a terminate without a word.
+  std::cerr << "client_runtime: " << error.what() << '\n';
+  return 1;
 }

@@ -89,6 +89,7 @@ LocalLambda::LocalLambda(const std::filesystem::path& dir, const std::vector<std
                                 (dir_ / "report.json").string()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> pointers;
+  pointers.reserve(argv.size() + 1);
   for (auto& arg : argv) pointers.push_back(arg.data());
   pointers.push_back(nullptr);
   const std::string out = (dir_ / "stdout.log").string();

@@ -41,7 +41,7 @@ T run_until_done(boost::asio::io_context& io, boost::asio::awaitable<T> task,
   bool done = false;
   boost::asio::co_spawn(io, store_result(std::move(task), result), [&](std::exception_ptr e) {
     done = true;
-    thrown = e;
+    thrown = std::move(e);
   });
   io.restart();
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -75,10 +75,10 @@ inline constexpr std::string_view kPreludeSeparator("\0\0\0\0\0\0\0\0", 8);
 
 // Lambda's documented quotas: a synchronous invocation's payload and buffered response, a streamed
 // response, and the error bodies the emulator accepts (Lambda does not document one; 1 MiB).
-inline constexpr std::uint64_t kInvokePayloadLimit = 6 * 1024 * 1024;
-inline constexpr std::uint64_t kBufferedResponseLimit = 6 * 1024 * 1024;
+inline constexpr std::uint64_t kInvokePayloadLimit = std::uint64_t{6} * 1024 * 1024;
+inline constexpr std::uint64_t kBufferedResponseLimit = std::uint64_t{6} * 1024 * 1024;
 inline constexpr std::uint64_t kStreamedResponseLimit = 200ULL * 1024 * 1024;
-inline constexpr std::uint64_t kErrorBodyLimit = 1024 * 1024;
+inline constexpr std::uint64_t kErrorBodyLimit = std::uint64_t{1024} * 1024;
 
 // ---- The execution environment ------------------------------------------------------------------
 
