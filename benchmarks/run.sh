@@ -13,7 +13,7 @@ mkdir -p "$results"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 
-all=(generation_check wake_latency)
+all=(generation_check wake_latency readiness)
 [[ -x build/release/benchmarks/emulator_bench ]] && all+=(emulator)
 selected=("${@:-${all[@]}}")
 for name in "${selected[@]}"; do
