@@ -15,37 +15,20 @@
 #include <boost/asio.hpp>
 
 #include "snapbus/unique_fd.h"
+#include "testing/loopback_socket.h"
 
 namespace snapbus::adapter {
 namespace {
+
+using testing::bind_loopback;
+using testing::free_loopback_port;
+using testing::port_of;
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 // Every wait in these tests is bounded: a broken check fails as timed_out instead of hanging.
 constexpr auto kTestLimit = 10s;
-
-UniqueFd bound_socket(std::uint16_t port = 0) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int on = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
-  return fd;
-}
-
-std::uint16_t port_of(const UniqueFd& fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.sin_port);
-}
-
-// A port that nothing listens on now, for a server that starts later.
-std::uint16_t free_port() { return port_of(bound_socket()); }
 
 // A tiny HTTP server on a thread: answers each request with the next status of `statuses` (the last
 // one repeats), after `listen_delay`. Counts the requests it answered.
@@ -55,7 +38,7 @@ class TinyApp {
       : statuses_(std::move(statuses)) {
     thread_ = std::thread([this, port, listen_delay] {
       std::this_thread::sleep_for(listen_delay);
-      listener_ = bound_socket(port);
+      listener_ = bind_loopback(port);
       ::listen(listener_.get(), 16);
       listening_at_ = std::chrono::steady_clock::now();
       listening_.store(true);
@@ -120,7 +103,7 @@ Readiness wait(const ReadinessCheck& check, std::chrono::steady_clock::duration 
 }
 
 TEST(Readiness, TcpIsReadyOnlyOnceTheAppListens) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   TinyApp app(port, {200}, 150ms);
   const ReadinessCheck check{.host = "127.0.0.1", .port = port, .protocol = ReadinessProtocol::tcp};
   ASSERT_EQ(wait(check, kTestLimit), Readiness::ready);
@@ -128,7 +111,7 @@ TEST(Readiness, TcpIsReadyOnlyOnceTheAppListens) {
 }
 
 TEST(Readiness, HttpWaitsForAHealthyStatus) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   TinyApp app(port, {503, 503, 500, 200}, 50ms);
   const ReadinessCheck check{.host = "127.0.0.1", .port = port, .path = "/health", .protocol = ReadinessProtocol::http};
   ASSERT_EQ(wait(check, kTestLimit), Readiness::ready);
@@ -136,14 +119,14 @@ TEST(Readiness, HttpWaitsForAHealthyStatus) {
 }
 
 TEST(Readiness, DefaultHealthySetTakesA404AsReadyLikeLwa) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   TinyApp app(port, {404}, 0ms);
   ASSERT_EQ(wait({.host = "127.0.0.1", .port = port}, kTestLimit), Readiness::ready);
   EXPECT_EQ(app.requests(), 1);
 }
 
 TEST(Readiness, AnUnhealthyAppTimesOutAtTheLimit) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   TinyApp app(port, {404}, 0ms);
   const ReadinessCheck check{.host = "127.0.0.1", .port = port, .healthy = StatusSet::parse("200-299")};
   EXPECT_EQ(wait(check, 200ms), Readiness::timed_out);
@@ -153,7 +136,7 @@ TEST(Readiness, AnUnhealthyAppTimesOutAtTheLimit) {
 }
 
 TEST(Readiness, NothingListeningTimesOutAndSaysWhy) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   EXPECT_EQ(wait({.host = "127.0.0.1", .port = port}, 50ms), Readiness::timed_out);
   asio::io_context io;
   auto outcome = asio::co_spawn(io, check_once({.host = "127.0.0.1", .port = port}), asio::use_future);
@@ -164,7 +147,7 @@ TEST(Readiness, NothingListeningTimesOutAndSaysWhy) {
 }
 
 TEST(Readiness, AnAppThatAcceptsButNeverAnswersIsNotReady) {
-  UniqueFd listener = bound_socket();
+  UniqueFd listener = bind_loopback();
   ASSERT_EQ(::listen(listener.get(), 4), 0);  // the kernel accepts; nobody ever reads
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(wait({.host = "127.0.0.1", .port = port_of(listener)}, 300ms), Readiness::timed_out);
@@ -173,7 +156,7 @@ TEST(Readiness, AnAppThatAcceptsButNeverAnswersIsNotReady) {
 }
 
 TEST(Readiness, LogsProgressWhileWaiting) {
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   std::vector<std::string> lines;
   EXPECT_EQ(wait({.host = "127.0.0.1", .port = port, .path = "/up"}, 2200ms, &lines), Readiness::timed_out);
   ASSERT_EQ(lines.size(), 1U);

@@ -27,6 +27,7 @@
 #include "latency_samples.h"
 #include "readiness.h"
 #include "snapbus/unique_fd.h"
+#include "testing/loopback_socket.h"
 
 namespace {
 
@@ -37,26 +38,6 @@ using snapbus::UniqueFd;
 using snapbus::adapter::ReadinessCheck;
 using snapbus::adapter::ReadinessProtocol;
 
-UniqueFd loopback_socket(std::uint16_t port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int on = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) throw std::runtime_error("bind");
-  return fd;
-}
-
-std::uint16_t unused_port() {
-  const UniqueFd fd = loopback_socket(0);
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.sin_port);
-}
-
 ReadinessCheck check_for(std::uint16_t port, std::chrono::milliseconds retry) {
   return {.host = "127.0.0.1", .port = port, .protocol = ReadinessProtocol::tcp, .refused_retry = retry};
 }
@@ -66,13 +47,13 @@ void notice_latency(benchmark::State& state, std::chrono::milliseconds retry) {
   std::uniform_int_distribution<int> delay_us(3000, 20000);
   std::vector<double> samples;
   for (auto _ : state) {
-    const std::uint16_t port = unused_port();
+    const std::uint16_t port = snapbus::adapter::testing::free_loopback_port();
     asio::io_context io;
     auto ready = asio::co_spawn(
         io, snapbus::adapter::wait_until_ready(check_for(port, retry), 5s, [](std::string_view) {}), asio::use_future);
     std::thread waiter([&io] { io.run(); });
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us(random)));
-    UniqueFd listener = loopback_socket(port);
+    UniqueFd listener = snapbus::adapter::testing::bind_loopback(port);
     ::listen(listener.get(), 4);
     const auto listening = Clock::now();
     ready.wait();
@@ -106,7 +87,7 @@ double cpu_seconds() {
 void idle_cpu(benchmark::State& state, std::chrono::milliseconds retry) {
   double percent = 0;
   for (auto _ : state) {
-    const std::uint16_t port = unused_port();
+    const std::uint16_t port = snapbus::adapter::testing::free_loopback_port();
     asio::io_context io;
     const double cpu_before = cpu_seconds();
     const auto start = Clock::now();

@@ -1,11 +1,12 @@
 #include "snapbus/config.h"
 
-#include <charconv>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "snapbus/error.h"
 #include "snapbus/layout.h"
+#include "snapbus/text.h"
 
 namespace snapbus {
 namespace {
@@ -16,16 +17,12 @@ std::optional<std::string_view> env(const char* name) {
   return std::string_view(value);
 }
 
+// The whole value as a number in [min, max], or an error naming the variable.
 template <typename Int>
-Int parse_number(const char* name, std::string_view text, Int min, Int max) {
-  Int value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    throw Error(Errc::invalid_argument, std::string(name) + "=" + std::string(text) +
-                                            ": expected a whole number from " + std::to_string(min) + " to " +
-                                            std::to_string(max));
-  }
-  return value;
+Int number_from(const char* name, std::string_view text, Int min, Int max) {
+  if (const auto value = parse_number<Int>(text, min, max)) return *value;
+  throw Error(Errc::invalid_argument, std::string(name) + "=" + std::string(text) + ": expected a whole number from " +
+                                          std::to_string(min) + " to " + std::to_string(max));
 }
 
 }  // namespace
@@ -34,14 +31,13 @@ Config config_from_environment() {
   Config config;
   if (auto path = env(kEnvSegment)) config.segment_path = std::string(*path);
   if (auto group = env(kEnvSegmentGroup)) {
-    config.segment_group = parse_number<gid_t>(kEnvSegmentGroup, *group, 0, 0x7fffffff);
+    config.segment_group = number_from<gid_t>(kEnvSegmentGroup, *group, 0, 0x7fffffff);
   }
   if (auto slots = env(kEnvSlots)) {
-    config.slot_count = parse_number<std::uint32_t>(kEnvSlots, *slots, 1, kMaxSlotCount);
+    config.slot_count = number_from<std::uint32_t>(kEnvSlots, *slots, 1, kMaxSlotCount);
   }
   if (auto timeout = env(kEnvAckTimeoutMs)) {
-    config.ack_timeout =
-        std::chrono::milliseconds(parse_number<std::int64_t>(kEnvAckTimeoutMs, *timeout, 0, 3'600'000));
+    config.ack_timeout = std::chrono::milliseconds(number_from<std::int64_t>(kEnvAckTimeoutMs, *timeout, 0, 3'600'000));
   }
   if (auto name = env(kEnvName)) config.subscriber_name = std::string(*name);
   if (auto init = env(kEnvInitType)) config.lambda_init_type = std::string(*init);

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "clock.h"
+#include "snapbus/unique_fd.h"
 
 namespace snapbus {
 namespace {
@@ -32,35 +33,29 @@ void take_name_lock(int fd, pid_t pid) {
 
 // The publisher lock: flock on "<segment>.lock", held for the publisher's lifetime. The kernel
 // drops it when the process dies, however it dies, which is what makes take-over safe.
-int lock_publisher_role(const std::filesystem::path& segment_path, std::optional<gid_t> group) {
+UniqueFd lock_publisher_role(const std::filesystem::path& segment_path, std::optional<gid_t> group) {
   const std::filesystem::path lock_path = lock_file_path(segment_path);
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, group ? 0660 : 0600);
-  if (fd < 0) {
+  UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, group ? 0660 : 0600));
+  if (!fd) {
     if (errno == ELOOP) {
       throw Error(Errc::permission_denied, "lock file " + lock_path.string() + " is a symbolic link", ELOOP);
     }
     throw_system_error(errno, "open lock file " + lock_path.string());
   }
   struct stat status {};
-  if (::fstat(fd, &status) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw_system_error(err, "fstat " + lock_path.string());
-  }
+  if (::fstat(fd.get(), &status) != 0) throw_system_error(errno, "fstat " + lock_path.string());
   // A new lock file gets the group and mode exactly (the umask may have cleared bits).
   if (group && status.st_uid == ::geteuid() &&
-      (::fchown(fd, static_cast<uid_t>(-1), *group) != 0 || ::fchmod(fd, 0660) != 0 || ::fstat(fd, &status) != 0)) {
-    const int err = errno;
-    ::close(fd);
-    throw_system_error(err, "give lock file " + lock_path.string() + " to group " + std::to_string(*group));
+      (::fchown(fd.get(), static_cast<uid_t>(-1), *group) != 0 || ::fchmod(fd.get(), 0660) != 0 ||
+       ::fstat(fd.get(), &status) != 0)) {
+    throw_system_error(errno, "give lock file " + lock_path.string() + " to group " + std::to_string(*group));
   }
   if (auto problem = check_file_status(status, lock_path, group)) {
-    ::close(fd);
     throw Error(problem->code(), std::string("lock file: ") + problem->what());
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
-    ::close(fd);
+    fd.reset();  // closed before asking who holds it: our own open description must not answer
     if (err != EWOULDBLOCK) throw_system_error(err, "lock " + lock_path.string());
     const std::optional<pid_t> holder = publisher_lock_holder(segment_path);
     const std::string owner = holder ? "pid " + std::to_string(*holder) : "a process that is still starting";
@@ -69,7 +64,7 @@ int lock_publisher_role(const std::filesystem::path& segment_path, std::optional
                     lock_path.string() + "); only one publisher may write it",
                 err);
   }
-  take_name_lock(fd, ::getpid());
+  take_name_lock(fd.get(), ::getpid());
   return fd;
 }
 
@@ -92,15 +87,14 @@ Segment open_or_create(const PublisherOptions& options, bool& took_over) {
 
 std::optional<pid_t> publisher_lock_holder(const std::filesystem::path& segment_path) {
   const std::filesystem::path lock_path = lock_file_path(segment_path);
-  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return std::nullopt;
+  const UniqueFd fd(::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return std::nullopt;
   struct flock range {};
   range.l_type = F_WRLCK;
   range.l_whence = SEEK_SET;
   range.l_start = 1;  // pids start at 1
   range.l_len = 0;    // to the end of every possible offset
-  const int rc = ::fcntl(fd, F_OFD_GETLK, &range);
-  ::close(fd);
+  const int rc = ::fcntl(fd.get(), F_OFD_GETLK, &range);
   if (rc != 0 || range.l_type == F_UNLCK) return std::nullopt;
   return static_cast<pid_t>(range.l_start);
 }
@@ -136,31 +130,22 @@ std::vector<std::string> AckReport::problems() const {
 }
 
 struct Publisher::Impl {
-  int lock_fd = -1;
+  UniqueFd lock_fd;
   Segment segment;
   bool took_over = false;
   TransitionSource source = TransitionSource::manual;
   std::uint32_t pid = 0;
 
-  Impl(int fd, Segment s, bool over, TransitionSource src)
-      : lock_fd(fd), segment(std::move(s)), took_over(over), source(src) {}
-  ~Impl() {
-    if (lock_fd >= 0) ::close(lock_fd);
-  }
+  Impl(UniqueFd fd, Segment s, bool over, TransitionSource src)
+      : lock_fd(std::move(fd)), segment(std::move(s)), took_over(over), source(src) {}
 };
 
 Publisher Publisher::acquire(const PublisherOptions& options) {
   SNAPBUS_REQUIRE(!options.path.empty(), "publisher needs a segment path");
-  const int lock_fd = lock_publisher_role(options.path, options.group);
-  std::unique_ptr<Impl> impl;
-  try {
-    bool took_over = false;
-    Segment segment = open_or_create(options, took_over);
-    impl = std::make_unique<Impl>(lock_fd, std::move(segment), took_over, options.source);
-  } catch (...) {
-    ::close(lock_fd);
-    throw;
-  }
+  UniqueFd lock_fd = lock_publisher_role(options.path, options.group);
+  bool took_over = false;
+  Segment segment = open_or_create(options, took_over);
+  auto impl = std::make_unique<Impl>(std::move(lock_fd), std::move(segment), took_over, options.source);
   const ProcessIdentity self = current_process();
   SegmentHeader& header = impl->segment.mutable_header();
   header.publisher_start_time.store(self.start_time, std::memory_order_relaxed);

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "guarded_mapping.h"
+#include "snapbus/unique_fd.h"
 
 namespace snapbus {
 namespace {
@@ -30,22 +31,6 @@ std::string octal_mode(mode_t mode) {
   std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
   return text;
 }
-
-// An fd that closes itself.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // Gives a file its blocks now, so no later store into its mapping can fail for want of space
 // (a sparse file on a full filesystem raises SIGBUS on the first write to a hole). Filesystems
@@ -173,13 +158,10 @@ struct Segment::Mapping {
   std::uint32_t slots_offset = 0;
   // Kept open for the mapping's lifetime: subscribers hold their slot locks through it, and
   // intact() asks it for the file's size. O_CLOEXEC, so an exec drops the locks with it.
-  int fd = -1;
+  UniqueFd fd;
   GuardedMapping head;   // header and state
   GuardedMapping slots;  // the slot table, page-aligned
 
-  ~Mapping() {
-    if (fd >= 0) ::close(fd);
-  }
   std::byte* head_base() const { return static_cast<std::byte*>(head.address()); }
   std::byte* slot_base() const { return static_cast<std::byte*>(slots.address()); }
 };
@@ -193,10 +175,10 @@ int open_flags(SegmentAccess access) {
 }
 
 // Opens `path` itself (never through a symlink) and checks it before anything is mapped.
-int open_checked(const std::filesystem::path& path, SegmentAccess access, std::optional<gid_t> group,
-                 struct stat& status) {
-  const int fd = ::open(path.c_str(), open_flags(access));
-  if (fd < 0) {
+UniqueFd open_checked(const std::filesystem::path& path, SegmentAccess access, std::optional<gid_t> group,
+                      struct stat& status) {
+  UniqueFd fd(::open(path.c_str(), open_flags(access)));
+  if (!fd) {
     const int err = errno;
     if (err == ELOOP) {
       throw Error(Errc::permission_denied, quoted(path) + " is a symbolic link; snapbus opens only the file itself",
@@ -205,15 +187,8 @@ int open_checked(const std::filesystem::path& path, SegmentAccess access, std::o
     if (err == EISDIR) throw Error(Errc::invalid_segment, quoted(path) + " is a directory, not a segment file", err);
     throw_system_error(err, "open " + quoted(path));
   }
-  if (::fstat(fd, &status) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw_system_error(err, "fstat " + quoted(path));
-  }
-  if (auto problem = check_file_status(status, path, group)) {
-    ::close(fd);
-    throw *problem;
-  }
+  if (::fstat(fd.get(), &status) != 0) throw_system_error(errno, "fstat " + quoted(path));
+  if (auto problem = check_file_status(status, path, group)) throw *problem;
   return fd;
 }
 
@@ -221,7 +196,7 @@ int open_checked(const std::filesystem::path& path, SegmentAccess access, std::o
 
 Segment Segment::open(const std::filesystem::path& path, SegmentAccess access, std::optional<gid_t> group) {
   struct stat status {};
-  FileDescriptor fd(open_checked(path, access, group, status));
+  UniqueFd fd = open_checked(path, access, group, status);
 
   std::array<std::byte, kHeaderSize> header{};
   const ssize_t got = ::pread(fd.get(), header.data(), header.size(), 0);
@@ -253,7 +228,7 @@ Segment Segment::open(const std::filesystem::path& path, SegmentAccess access, s
   } catch (const Error& e) {
     throw Error(e.code(), "map " + quoted(path) + ": " + e.what(), e.sys_errno());
   }
-  mapping->fd = fd.release();
+  mapping->fd = std::move(fd);
   return Segment(std::move(mapping));
 }
 
@@ -268,9 +243,8 @@ Segment Segment::create(const std::filesystem::path& path, const SegmentCreateOp
   const std::filesystem::path temp = path.string() + suffix;
 
   const mode_t mode = options.group ? 0660 : 0600;
-  const int raw_fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (raw_fd < 0) throw_system_error(errno, "create " + quoted(temp));
-  FileDescriptor fd(raw_fd);
+  const UniqueFd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) throw_system_error(errno, "create " + quoted(temp));
   struct Unlinker {
     const std::filesystem::path& file;
     bool armed = true;
@@ -328,20 +302,20 @@ SegmentAccess Segment::access() const noexcept { return mapping_->access; }
 std::uint32_t Segment::slot_count() const noexcept { return mapping_->slot_count; }
 dev_t Segment::device() const noexcept { return mapping_->device; }
 ino_t Segment::inode() const noexcept { return mapping_->inode; }
-int Segment::descriptor() const noexcept { return mapping_->fd; }
+int Segment::descriptor() const noexcept { return mapping_->fd.get(); }
 
 void Segment::reopen_descriptor() {
   // /proc/self/fd/N opens the very file behind N (even unlinked) as a new open file description.
-  const std::string self_link = "/proc/self/fd/" + std::to_string(mapping_->fd);
+  const std::string self_link = "/proc/self/fd/" + std::to_string(mapping_->fd.get());
   // The link is followed on purpose here (no O_NOFOLLOW): it is the kernel's own name for our file.
-  const int fd = ::open(self_link.c_str(), open_flags(mapping_->access) & ~O_NOFOLLOW);
-  if (fd < 0) throw_system_error(errno, "reopen " + quoted(mapping_->path));
-  ::close(std::exchange(mapping_->fd, fd));
+  UniqueFd fd(::open(self_link.c_str(), open_flags(mapping_->access) & ~O_NOFOLLOW));
+  if (!fd) throw_system_error(errno, "reopen " + quoted(mapping_->path));
+  mapping_->fd = std::move(fd);
 }
 
 std::optional<Error> Segment::damage() const {
   struct stat status {};
-  if (::fstat(mapping_->fd, &status) != 0) return Error(Errc::system, "fstat " + quoted(mapping_->path), errno);
+  if (::fstat(mapping_->fd.get(), &status) != 0) return Error(Errc::system, "fstat " + quoted(mapping_->path), errno);
   if (static_cast<std::uint64_t>(status.st_size) < mapping_->segment_bytes) {
     // Zero pages over both views before anything touches a page past the new end of the file.
     mapping_->head.abandon();
@@ -389,7 +363,7 @@ SlotRecord& Segment::mutable_slot(std::uint32_t index) {
 
 bool wait_until_segment_exists(const std::filesystem::path& path, FutexDeadline deadline) {
   const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
-  FileDescriptor inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  const UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (inotify.get() < 0) throw_system_error(errno, "inotify_init1");
   // Watch first, then look: a segment created between the two is still seen.
   if (::inotify_add_watch(inotify.get(), directory.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {

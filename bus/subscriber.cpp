@@ -176,6 +176,9 @@ std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
              std::to_string(impl_->slot);
   } else if (impl_->segment.slot(impl_->slot).pid.load(std::memory_order_acquire) !=
              static_cast<std::uint32_t>(impl_->self.pid)) {
+    // A slot that reads as zeros may be a truncated file under the zero pages the SIGBUS guard put
+    // there, not a freed slot: that is an error to report, never a slot to claim again.
+    if (auto damage = impl_->segment.damage()) throw *damage;
     // Our slot was freed while we live: the lock was lost (a checkpoint/restore tool that did not
     // restore file locks) or someone cleared the slot. Claim one again, as having handled what
     // this ack says, and carry on.

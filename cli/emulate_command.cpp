@@ -141,77 +141,81 @@ void check_function_files(emulator::Config& config) {
   }
 }
 
-}  // namespace
-
-emulator::Config parse_emulate_command(std::span<const std::string> words) {
-  const auto app = command_app("snapbus emulate", kDescription, kExitCodes, 28, "[options] [--] [runtime command...]");
-  app->prefix_command();
-  emulator::Config config;
+// Numbers CLI11 reads before they are checked and converted.
+struct NumberOptions {
   std::optional<std::int64_t> port;
   std::optional<std::int64_t> runtime_api_port;
   std::optional<std::int64_t> memory_size;
+};
 
-  app->add_option("--host", config.host, "listen address (default 127.0.0.1)")->option_text("ADDR")->group(kPorts);
-  add_number_option(*app, "--port", port,
+// Where the emulator listens.
+void add_port_options(CLI::App& app, emulator::Config& config, NumberOptions& numbers) {
+  app.add_option("--host", config.host, "listen address (default 127.0.0.1)")->option_text("ADDR")->group(kPorts);
+  add_number_option(app, "--port", numbers.port,
                     "front door: Function URL requests and the RIE path\n"
                     "POST /2015-03-31/functions/function/invocations (default 9000)",
                     0, 65535)
       ->group(kPorts);
-  add_number_option(*app, "--runtime-api-port", runtime_api_port,
+  add_number_option(app, "--runtime-api-port", numbers.runtime_api_port,
                     "Runtime and Extensions API, AWS_LAMBDA_RUNTIME_API (default 9001)", 0, 65535)
       ->group(kPorts);
+}
 
-  app->add_option("--task-root", config.task_root,
-                  "LAMBDA_TASK_ROOT and the runtime's working directory (default: cwd)")
+// What Lambda would know of the function: its files, names, limits and environment.
+void add_function_options(CLI::App& app, emulator::Config& config, NumberOptions& numbers) {
+  app.add_option("--task-root", config.task_root, "LAMBDA_TASK_ROOT and the runtime's working directory (default: cwd)")
       ->option_text("DIR")
       ->group(kFunction);
-  app->add_option("--handler", config.handler, "_HANDLER (default: empty)")->option_text("NAME")->group(kFunction);
-  app->add_option("--opt", config.opt_dir,
-                  "the /opt of the function; executables in DIR/extensions are started\n"
-                  "as external extensions (default: none)")
+  app.add_option("--handler", config.handler, "_HANDLER (default: empty)")->option_text("NAME")->group(kFunction);
+  app.add_option("--opt", config.opt_dir,
+                 "the /opt of the function; executables in DIR/extensions are started\n"
+                 "as external extensions (default: none)")
       ->option_text("DIR")
       ->group(kFunction);
-  app->add_option("--function-name", config.function_name, "AWS_LAMBDA_FUNCTION_NAME (default function)")
+  app.add_option("--function-name", config.function_name, "AWS_LAMBDA_FUNCTION_NAME (default function)")
       ->option_text("NAME")
       ->group(kFunction);
-  app->add_option("--function-version", config.function_version, "AWS_LAMBDA_FUNCTION_VERSION (default $LATEST)")
+  app.add_option("--function-version", config.function_version, "AWS_LAMBDA_FUNCTION_VERSION (default $LATEST)")
       ->option_text("V")
       ->group(kFunction);
-  add_number_option(*app, "--memory-size", memory_size, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128)", 128, 10240)
+  add_number_option(app, "--memory-size", numbers.memory_size, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128)", 128,
+                    10240)
       ->option_text("MB")
       ->group(kFunction);
-  app->add_option("--region", config.region, "AWS_REGION and AWS_DEFAULT_REGION (default us-east-1)")
+  app.add_option("--region", config.region, "AWS_REGION and AWS_DEFAULT_REGION (default us-east-1)")
       ->option_text("NAME")
       ->group(kFunction);
-  app->add_option("--exec-wrapper", config.exec_wrapper,
-                  "AWS_LAMBDA_EXEC_WRAPPER (default: taken from the function environment)")
+  app.add_option("--exec-wrapper", config.exec_wrapper,
+                 "AWS_LAMBDA_EXEC_WRAPPER (default: taken from the function environment)")
       ->option_text("PATH")
       ->group(kFunction);
-  add_seconds_option(*app, "--timeout", config.timeout, "function timeout in seconds, sets the deadline (default 3)",
+  add_seconds_option(app, "--timeout", config.timeout, "function timeout in seconds, sets the deadline (default 3)",
                      kFunction);
-  app->add_option_function<std::string>(
+  app.add_option_function<std::string>(
          "--env-file",
          [&config](const std::string& path) { add_user_env(config, env_lines(env_file_text(path), path), path); },
          "KEY=VALUE lines added to the function environment (repeatable)")
       ->option_text("FILE")
       ->trigger_on_parse()
       ->group(kFunction);
-  app->add_option_function<std::string>(
+  app.add_option_function<std::string>(
          "--env", [&config](const std::string& line) { add_user_env(config, env_lines(line, "--env"), "--env"); },
          "one variable (repeatable; later wins)")
       ->option_text("KEY=VALUE")
       ->trigger_on_parse()
       ->group(kFunction);
-  app->add_flag("--clean-env", config.clean_env, "do not pass the emulator's own environment on (keeps PATH only)")
+  app.add_flag("--clean-env", config.clean_env, "do not pass the emulator's own environment on (keeps PATH only)")
       ->group(kFunction);
+}
 
-  app->add_flag("--snapstart", config.snapstart,
-                "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: freeze after Init, restore")
+// SnapStart and the time limits of each phase.
+void add_lifecycle_options(CLI::App& app, emulator::Config& config) {
+  app.add_flag("--snapstart", config.snapstart, "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: freeze after Init, restore")
       ->group(kLifecycle);
-  app->add_option("--while-frozen", config.while_frozen, "run CMD (through /bin/sh -c) while the function is frozen")
+  app.add_option("--while-frozen", config.while_frozen, "run CMD (through /bin/sh -c) while the function is frozen")
       ->option_text("CMD")
       ->group(kLifecycle);
-  app->add_option_function<std::string>(
+  app.add_option_function<std::string>(
          "--freezer",
          [&config](const std::string& mode) {
            if (mode == "auto") {
@@ -227,29 +231,43 @@ emulator::Config parse_emulate_command(std::span<const std::string> words) {
          "auto | cgroup | signal (default auto: cgroup v2 when writable)")
       ->option_text("MODE")
       ->group(kLifecycle);
-  add_seconds_option(*app, "--init-timeout", config.init_timeout, "Init limit (default 10, or 130 with --snapstart)",
+  add_seconds_option(app, "--init-timeout", config.init_timeout, "Init limit (default 10, or 130 with --snapstart)",
                      kLifecycle);
-  add_seconds_option(*app, "--restore-timeout", config.restore_timeout,
+  add_seconds_option(app, "--restore-timeout", config.restore_timeout,
                      "restore limit, SnapStartTimeoutException after it (default 10)", kLifecycle);
-  add_seconds_option(*app, "--shutdown-timeout", config.shutdown_timeout,
+  add_seconds_option(app, "--shutdown-timeout", config.shutdown_timeout,
                      "time the runtime and extensions get to exit (default 2)", kLifecycle);
+}
 
-  app->add_option("--ready-file", config.ready_file,
-                  "written (JSON: runtimeApi, frontDoor, pid) once both ports listen")
+// What the emulator writes for scripts and tests.
+void add_reporting_options(CLI::App& app, emulator::Config& config) {
+  app.add_option("--ready-file", config.ready_file, "written (JSON: runtimeApi, frontDoor, pid) once both ports listen")
       ->option_text("FILE")
       ->group(kReporting);
-  app->add_option("--json", config.json_report, "JSON report of phases and invocations, written at exit")
+  app.add_option("--json", config.json_report, "JSON report of phases and invocations, written at exit")
       ->option_text("FILE")
       ->group(kReporting);
   // Made again so that it comes last, under Reporting (the groups are listed in order of first use).
-  app->set_help_flag("-h,--help", "this help")->group(kReporting);
+  app.set_help_flag("-h,--help", "this help")->group(kReporting);
+}
 
+}  // namespace
+
+emulator::Config parse_emulate_command(std::span<const std::string> words) {
+  const auto app = command_app("snapbus emulate", kDescription, kExitCodes, 28, "[options] [--] [runtime command...]");
+  app->prefix_command();
+  emulator::Config config;
+  NumberOptions numbers;
+  add_port_options(*app, config, numbers);
+  add_function_options(*app, config, numbers);
+  add_lifecycle_options(*app, config);
+  add_reporting_options(*app, config);
   parse_command_line(*app, words);
 
   config.command = runtime_command(*app);
-  config.port = port_number(port, config.port);
-  config.runtime_api_port = port_number(runtime_api_port, config.runtime_api_port);
-  if (memory_size) config.memory_size_mb = static_cast<unsigned>(*memory_size);
+  config.port = port_number(numbers.port, config.port);
+  config.runtime_api_port = port_number(numbers.runtime_api_port, config.runtime_api_port);
+  if (numbers.memory_size) config.memory_size_mb = static_cast<unsigned>(*numbers.memory_size);
   if (!config.while_frozen.empty() && !config.snapstart) {
     throw UsageError("--while-frozen needs --snapstart: without SnapStart nothing is ever frozen");
   }

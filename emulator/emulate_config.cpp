@@ -5,17 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "snapbus/text.h"
+
 namespace snapbus::emulator {
-namespace {
-
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(first, last - first + 1));
-}
-
-}  // namespace
 
 std::map<std::string, std::string> parse_env_file(const std::string& text, const std::string& origin) {
   std::map<std::string, std::string> vars;
@@ -24,15 +16,15 @@ std::map<std::string, std::string> parse_env_file(const std::string& text, const
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    std::string content = trim(line);
+    std::string content(trim(line));
     if (content.empty() || content[0] == '#') continue;
-    if (content.rfind("export ", 0) == 0) content = trim(std::string_view(content).substr(7));
+    if (content.rfind("export ", 0) == 0) content = std::string(trim(std::string_view(content).substr(7)));
     const auto eq = content.find('=');
     if (eq == std::string::npos || eq == 0) {
       throw ConfigError(fmt::format("{}:{}: expected KEY=VALUE, got '{}'", origin, number, content));
     }
-    std::string name = trim(std::string_view(content).substr(0, eq));
-    std::string value = trim(std::string_view(content).substr(eq + 1));
+    std::string name(trim(std::string_view(content).substr(0, eq)));
+    std::string value(trim(std::string_view(content).substr(eq + 1)));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     }

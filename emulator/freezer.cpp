@@ -38,6 +38,12 @@ bool write_text(const fs::path& path, std::string_view text) {
 
 std::string read_text(const fs::path& path) { return try_read_file_contents(path).value_or(""); }
 
+// A parent waiting for its vfork child to exec (dash runs commands this way) sleeps
+// uninterruptibly and does not stop on SIGSTOP until the child has exec'd or exited; with that
+// child stopped too it never would. It runs no code of its own while it waits, so it counts as
+// frozen.
+bool in_vfork_wait(pid_t pid) { return read_text(fs::path("/proc") / std::to_string(pid) / "wchan") == "kernel_clone"; }
+
 class SignalFreezer final : public Freezer {
  public:
   [[nodiscard]] std::string_view backend() const override { return "signal"; }
@@ -60,8 +66,11 @@ class SignalFreezer final : public Freezer {
       for (;;) {
         const char state = process_state(pid);
         if (state == 'T' || state == 't' || state == 'Z' || state == 'X' || state == '\0') break;
+        if (state == 'D' && in_vfork_wait(pid)) break;
         if (std::chrono::steady_clock::now() > deadline) {
-          throw std::runtime_error(fmt::format("process {} did not stop on SIGSTOP within 5 s", pid));
+          const std::string status = read_text(fs::path("/proc") / std::to_string(pid) / "status");
+          throw std::runtime_error(fmt::format("process {} did not stop on SIGSTOP within 5 s (state {}): {}", pid,
+                                               state, status.substr(0, 600)));
         }
         std::this_thread::sleep_for(1ms);
       }

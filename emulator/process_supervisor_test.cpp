@@ -122,7 +122,9 @@ TEST(ProcessSupervisor, FreezesAndThawsTheFunction) {
   Recorder r;
   EXPECT_NE(r.processes.create_freezer(FreezerMode::kSignal).find("SIGSTOP"), std::string::npos);
   EXPECT_EQ(r.processes.freezer_backend(), "signal");
-  const pid_t pid = r.processes.launch_runtime(shell("sleep 30"));
+  // exec: a shell that runs `sleep` through vfork waits for it uninterruptibly ('D'), which the
+  // freezer counts as frozen but which is not the 'T' this test checks.
+  const pid_t pid = r.processes.launch_runtime(shell("exec sleep 30"));
   r.processes.freeze();
   EXPECT_EQ(process_state(pid), 'T');
   r.processes.thaw();

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <boost/asio.hpp>
 
+#include "program_main.h"
 #include "snapbus/extension_client.h"
 #include "snapbus/runtime_client.h"
 
@@ -88,22 +89,8 @@ asio::awaitable<int> run(std::string name) {
 
 }  // namespace
 
-int main(int /*argc*/, char** argv) try {
-  asio::io_context io;
-  int code = 1;
+int main(int /*argc*/, char** argv) {
   // Lambda matches the registered name to the file name under /opt/extensions.
   const std::string name = std::filesystem::path(argv[0]).filename().string();
-  asio::co_spawn(io, run(name), [&](const std::exception_ptr& thrown, int result) {
-    if (thrown) {
-      record("exception");
-      return;
-    }
-    code = result;
-  });
-  io.run();
-  return code;
-} catch (const std::exception& error) {
-  // A test program: any escape is reported, never a terminate without a word.
-  std::cerr << "client_extension: " << error.what() << '\n';
-  return 1;
+  return snapbus::lambda::testing::run_test_program("client_extension", run(name), [] { record("exception"); });
 }

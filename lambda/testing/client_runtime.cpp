@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <boost/asio.hpp>
 
+#include "program_main.h"
 #include "snapbus/runtime_client.h"
 
 namespace {
@@ -159,24 +160,10 @@ asio::awaitable<int> run(std::string mode) {
 
 }  // namespace
 
-int main(int argc, char** argv) try {
+int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: client_runtime <mode>\n";
     return 2;
   }
-  asio::io_context io;
-  int code = 1;
-  asio::co_spawn(io, run(argv[1]), [&](const std::exception_ptr& thrown, int result) {
-    if (thrown) {
-      record("exception");
-      return;
-    }
-    code = result;
-  });
-  io.run();
-  return code;
-} catch (const std::exception& error) {
-  // A test program: any escape is reported, never a terminate without a word.
-  std::cerr << "client_runtime: " << error.what() << '\n';
-  return 1;
+  return snapbus::lambda::testing::run_test_program("client_runtime", run(argv[1]), [] { record("exception"); });
 }

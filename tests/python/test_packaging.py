@@ -1,5 +1,5 @@
 """`pip install --no-build-isolation bindings/python` works offline, and what it installs imports
-in a fresh interpreter. The build runs on a copy (bindings/python and bus/ only), so it also shows
+in a fresh interpreter. The build runs on a copy (bindings/python, bus/ and base/ only), so it also shows
 that nothing else in the checkout is needed, and it leaves the source tree untouched."""
 import pathlib
 import shutil
@@ -15,6 +15,7 @@ def test_offline_pip_install_into_a_target_directory(tmp_path):
     checkout = tmp_path / "checkout"
     shutil.copytree(REPO / "bindings" / "python", checkout / "bindings" / "python", ignore=IGNORED)
     shutil.copytree(REPO / "bus", checkout / "bus", ignore=IGNORED)
+    shutil.copytree(REPO / "base", checkout / "base", ignore=IGNORED)
     target = tmp_path / "site"
     install = subprocess.run([PYTHON, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index",
                               "--disable-pip-version-check", "--target", str(target),

@@ -1,0 +1,50 @@
+// TCP sockets on 127.0.0.1 for the adapter's tests and benchmarks: an app that starts listening
+// later, or a port nothing listens on.
+//
+//   const std::uint16_t port = free_loopback_port();   // nothing listens here now
+//   snapbus::UniqueFd app = bind_loopback(port);        // ... until the "app" starts
+//   ::listen(app.get(), 16);
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "snapbus/unique_fd.h"
+
+namespace snapbus::adapter::testing {
+
+// A socket bound to 127.0.0.1:`port` (0: any free port), not yet listening. SO_REUSEADDR, so a
+// port just probed can be bound again at once.
+inline UniqueFd bind_loopback(std::uint16_t port = 0) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  const int on = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    throw std::runtime_error("bind 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+inline std::uint16_t port_of(const UniqueFd& fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+// A port that nothing listens on now, for a server that starts later.
+inline std::uint16_t free_loopback_port() { return port_of(bind_loopback()); }
+
+}  // namespace snapbus::adapter::testing
