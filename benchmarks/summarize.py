@@ -75,6 +75,25 @@ def main(directory):
             lines.append(f"| {name} | {value:.1f} | {data['ratio_to_plain_call'][name]:.2f} |")
         lines.append("")
 
+    loaded = load(results / "readiness.json")
+    if loaded:
+        benches, _ = loaded
+        lwa = benches.get("BM_LwaPollNotice/iterations:200/manual_time")
+        ours = benches.get("BM_ReadinessNotice/iterations:200/manual_time")
+        lines += ["## Readiness: listen() to noticed, and CPU while waiting", "",
+                  "| check | notice p50 (us) | notice p99 (us) | p50 x LWA's 10 ms poll |", "|---|---|---|---|"]
+        for label, b in [("snapbus (1 ms)", ours), ("LWA-style 10 ms poll", lwa)]:
+            if b and lwa:
+                lines.append(f"| {label} | {b['notice_p50_ns'] / 1e3:.0f} | {b['notice_p99_ns'] / 1e3:.0f} | "
+                             f"{b['notice_p50_ns'] / lwa['notice_p50_ns']:.2f} |")
+        lines += ["", "| waiting on a closed port | % of one core |", "|---|---|"]
+        for label, name in [("snapbus (1 ms)", "BM_ReadinessIdleCpu/iterations:3"),
+                            ("LWA-style 10 ms poll", "BM_LwaPollIdleCpu/iterations:3"),
+                            ("a thread that only sleeps 1 ms at a time", "BM_Sleep1msIdleCpu/iterations:3")]:
+            if name in benches:
+                lines.append(f"| {label} | {benches[name]['cpu_percent']:.2f} |")
+        lines.append("")
+
     for extra in ["emulator.json"]:
         loaded = load(results / extra)
         if loaded:

@@ -188,7 +188,13 @@ TEST_F(PublisherTest, AckFromAnotherProcessWakesTheWait) {
     sub.wait_for_change(now.seq, FutexClock::now() + 5s);
     return 0;
   });
-  // Publish only once the child holds its slot and sleeps on the state.
+  // Publish only once the child holds its slot and sleeps on the state. Opening may itself wait on
+  // a futex (the segment monitor starting), so the slot is checked first, then the sleep.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (read_slots(publisher.segment()).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(read_slots(publisher.segment()).size(), 1U);
   ASSERT_TRUE(child.wait_until_blocked_in_futex(5s));
   const auto now = publisher.transition(Phase::after_restore);
   const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 5s);
