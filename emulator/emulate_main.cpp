@@ -48,7 +48,9 @@ void write_ready_file(const std::string& path, const std::string& runtime_api, c
     std::fprintf(stderr, "snapbus emulate: cannot write the ready file %s: %s\n", path.c_str(), ec.message().c_str());
 }
 
+// "127.0.0.1:9001", "[::1]:9001": an IPv6 address in brackets, or its last group reads as the port.
 std::string host_port(const tcp::endpoint& endpoint) {
+  if (endpoint.address().is_v6()) return fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port());
   return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
 

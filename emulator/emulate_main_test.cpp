@@ -130,7 +130,9 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
   auto invoked = std::async(std::launch::async, [&] {
     return http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", R"({"n":1})",
-                     {{"X-Amz-Client-Context", "Y3R4"}, {"X-Amz-Cognito-Identity", R"({"id":"c"})"}});
+                     {{"X-Amz-Client-Context", "eyJjdXN0b20iOnsiYSI6MX19"},
+                      {"X-Amz-Cognito-Identity", R"({"id":"c"})"},
+                      {"X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}});
   });
   ASSERT_TRUE(ready(next));
   auto event = next.get();
@@ -144,8 +146,8 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_GT(std::stoll(event.header("lambda-runtime-deadline-ms")), now_ms);
   EXPECT_EQ(event.header("lambda-runtime-invoked-function-arn"),
             "arn:aws:lambda:us-east-1:000000000000:function:function");
-  EXPECT_EQ(event.header("lambda-runtime-trace-id").rfind("Root=1-", 0), 0U);
-  EXPECT_EQ(event.header("lambda-runtime-client-context"), "Y3R4");
+  EXPECT_EQ(event.header("lambda-runtime-trace-id"), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
+  EXPECT_EQ(event.header("lambda-runtime-client-context"), R"({"custom":{"a":1}})");
   EXPECT_EQ(event.header("lambda-runtime-cognito-identity"), R"({"id":"c"})");
 
   // Wrong state while invoking.
@@ -159,6 +161,7 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   auto answer = invoked.get();
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, R"({"ok":true})");
+  EXPECT_EQ(answer.header("x-amzn-requestid"), id);
   EXPECT_EQ(error_type(emu.runtime_call("POST", response_path(id), "{}")), "InvalidStateTransition");
 
   // invocation/error: the RIE path flags it, a Function URL answers 502.
@@ -174,6 +177,7 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   ASSERT_TRUE(ready(url));
   auto url_answer = url.get();
   EXPECT_EQ(url_answer.status, 502);
+  EXPECT_EQ(url_answer.header("x-amzn-requestid"), id2);
   EXPECT_NE(url_answer.body.find("ValueError"), std::string::npos);
 
   auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
@@ -186,6 +190,16 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_EQ(raw_answer.status, 200);
   EXPECT_EQ(raw_answer.header("x-amz-function-error"), "Unhandled");
   EXPECT_EQ(error_type(raw_answer), "KeyError");
+  EXPECT_EQ(raw_answer.header("x-amzn-requestid"), id3);
+
+  // A client context that is not base64 of a JSON object never reaches the runtime.
+  for (const char* bad : {"not base64!", "Y3R4"}) {
+    auto refused = http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}",
+                             {{"X-Amz-Client-Context", bad}});
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_EQ(error_type(refused), "InvalidRequestContentException");
+    EXPECT_EQ(refused.header("x-amzn-requestid").size(), 36U);
+  }
 
   // Park the runtime in invocation/next so shutdown meets a long poll, as in Lambda.
   auto parked = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext, {}, {}, 20s); });
@@ -193,6 +207,18 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_EQ(emu.stop(), 0);
   EXPECT_TRUE(ready(parked));
   emu.expect_no_survivors();
+  // The report marks function errors as errors.
+  const boost::json::value report = boost::json::parse(emu.report());
+  for (const auto& inv : report.at("invocations").as_array()) {
+    const auto& o = inv.as_object();
+    if (o.at("requestId").as_string() == id) {
+      EXPECT_EQ(o.at("status"), "success");
+      EXPECT_TRUE(o.at("errorType").is_null());
+    } else {
+      EXPECT_EQ(o.at("status"), "error") << boost::json::serialize(o);
+      EXPECT_FALSE(o.at("errorType").is_null());
+    }
+  }
 }
 
 TEST(EmulateMain, StreamingRelaysChunkByChunkWithMidStreamErrorTrailer) {
@@ -274,6 +300,9 @@ TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
   EXPECT_EQ(error_type(answer), "Runtime.ExitError");
   EXPECT_EQ(emu.wait_exit(20s), 5);
   EXPECT_NE(emu.log().find("Error Type: Runtime.ExitError"), std::string::npos) << emu.log();
+  // The memory figure was sampled while the runtime lived.
+  EXPECT_EQ(emu.log().find("Max Memory Used: 0 MB"), std::string::npos) << emu.log();
+  EXPECT_EQ(answer.header("x-amzn-requestid").size(), 36U);
   EXPECT_NE(emu.log().find("Runtime exited with error: exit status 3"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
 }
@@ -639,6 +668,89 @@ TEST(EmulateMain, FrontDoorAnswersExpectContinue) {
   ASSERT_TRUE(client.read_until("HTTP/1.1 100 Continue\r\n\r\n", 10s)) << client.received();
   client.send(body);
   EXPECT_TRUE(client.read_until("xxx\"}, \"handler\"", 20s)) << client.received().substr(0, 300);
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+// The text of a file another process writes (by rename, so never half of it); empty after `timeout`.
+std::string wait_for_file(const std::string& path, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(EmulateMain, Ipv6HostGivesTheRuntimeABracketedAddress) {
+  const std::string dir = test_dir("ipv6_runtime");
+  const std::string runtime =
+      write_script(dir + "/bootstrap", "#!/bin/sh\necho \"$AWS_LAMBDA_RUNTIME_API\" > " + dir + "/api.tmp && mv " +
+                                           dir + "/api.tmp " + dir + "/api\nexec " + kPython + " " +
+                                           testdata("fake_runtime.py") + " echo\n");
+  EmulatorProcess emu("ipv6", {"--host", "::1", "--", runtime});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  const std::string port = std::to_string(emu.runtime_api_port());
+  EXPECT_EQ(wait_for_file(dir + "/api"), "[::1]:" + port + "\n");
+  const auto ready = boost::json::parse(wait_for_file(emu.dir() + "/ready.json")).as_object();
+  EXPECT_EQ(std::string(ready.at("runtimeApi").as_string()), "[::1]:" + port);
+  EXPECT_EQ(std::string(ready.at("frontDoor").as_string()).rfind("[::1]:", 0), 0U);
+  // The runtime reached the Runtime API at that address: Init ended.
+  EXPECT_TRUE(emu.wait_for_log("INIT_REPORT Init Duration: ")) << emu.log() << emu.diagnostics();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, DroppedLongPollDoesNotLoseTheNextEvent) {
+  EmulatorProcess emu("dropped_next", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  {
+    RawConnection gave_up(emu.runtime_api_port());
+    gave_up.send("GET " + kNext + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_FALSE(gave_up.read_until("HTTP/1.1", 200ms));  // a long poll: no answer yet
+  }
+  std::this_thread::sleep_for(200ms);  // the emulator sees the close
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":2})"); });
+  auto retry = emu.runtime_call("GET", kNext);
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(retry.body, R"({"n":2})");
+  const std::string id = retry.header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id), R"("done")").status, 202);
+  ASSERT_TRUE(ready(invoked));
+  EXPECT_EQ(invoked.get().body, R"("done")");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FunctionUrlLimitsTheEventItBuilds) {
+  EmulatorProcess emu("url_limit", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  // 5 MB of binary: within the body limit, but 6.7 MB once base64 in the event.
+  const std::string binary(std::size_t{5} * 1024 * 1024, '\xff');
+  auto answer =
+      http_call(emu.front_door_port(), "POST", "/upload", binary, {{"Content-Type", "application/octet-stream"}}, 10s);
+  EXPECT_EQ(answer.status, 413) << answer.error;
+  EXPECT_EQ(error_type(answer), "RequestEntityTooLarge");
+  EXPECT_NE(answer.body.find("Request must be smaller than 6291456 bytes for the InvokeFunction operation"),
+            std::string::npos)
+      << answer.body;
+  EXPECT_EQ(answer.header("x-amzn-requestid").size(), 36U);
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FunctionInheritsNoSocketOfTheEmulator) {
+  const std::string dir = test_dir("no_leaked_fds_runtime");
+  const std::string runtime =
+      write_script(dir + "/bootstrap", "#!/bin/sh\nls -l /proc/$$/fd > " + dir + "/fds.tmp && mv " + dir + "/fds.tmp " +
+                                           dir + "/fds\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("no_leaked_fds", {"--", runtime});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  const std::string fds = wait_for_file(dir + "/fds");
+  EXPECT_NE(fds.find(" 0 -> "), std::string::npos) << fds;
+  EXPECT_EQ(fds.find("socket:"), std::string::npos) << fds;
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

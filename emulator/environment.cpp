@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -216,18 +217,24 @@ void Environment::start_invocation() {
                 "timeout");
   });
   if (!inv) return;
+  // Sampled now too: a runtime that crashes has no memory left to read once the invocation ends.
+  memory_sample_mb_ = resident_mb(function_pids());
   log_.start(inv->request_id, config_.function_version);
   extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
 }
 
-InvocationReport Environment::invocation_report(const Invocation& inv) const {
+std::vector<pid_t> Environment::function_pids() const {
   std::vector<pid_t> pids = processes_.runtime_pids();
   for (pid_t pid : extensions_.live_pids()) pids.push_back(pid);
+  return pids;
+}
+
+InvocationReport Environment::invocation_report(const Invocation& inv) const {
   InvocationReport report;
   report.request_id = inv.request_id;
   report.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv.started).count();
   report.memory_size_mb = config_.memory_size_mb;
-  report.max_memory_used_mb = resident_mb(pids);
+  report.max_memory_used_mb = std::max(memory_sample_mb_, resident_mb(function_pids()));
   return report;
 }
 
@@ -239,7 +246,8 @@ void Environment::finish_invocation() {
   log_.end(inv->request_id);
   InvocationReport report = invocation_report(*inv);
   phases_.bill_first_report(report);
-  report.outcome.error_type = inv->error_type;
+  // A function error is an invocation that ended in error, as Lambda's platform.report says.
+  if (!inv->error_type.empty()) report.outcome = PhaseOutcome{"error", inv->error_type};
   log_.report(report);
 }
 
@@ -292,6 +300,12 @@ asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> Environment
   if (auto error = dispatch_.apply(RuntimeCall::kNext)) co_return *error;
   check_progress();
   co_return co_await dispatch_.next_event();
+}
+
+void Environment::runtime_next_abandoned(const std::shared_ptr<Invocation>& taken) {
+  diagnostic("the runtime closed its invocation/next connection before an event was handed over");
+  dispatch_.next_abandoned(taken);
+  check_progress();
 }
 
 asio::awaitable<std::optional<ApiError>> Environment::runtime_restore_next() {
@@ -373,9 +387,8 @@ std::optional<ApiError> Environment::extension_exit_error(const std::string& ide
   return std::nullopt;
 }
 
-std::shared_ptr<Invocation> Environment::submit(std::string payload, std::string client_context,
-                                                std::string cognito_identity) {
-  auto inv = dispatch_.submit(std::move(payload), std::move(client_context), std::move(cognito_identity));
+std::shared_ptr<Invocation> Environment::submit(InvocationRequest request) {
+  auto inv = dispatch_.submit(std::move(request));
   check_progress();
   return inv;
 }

@@ -7,7 +7,7 @@
 //   Environment env(io, config, log, new_marker());
 //   env.set_runtime_api("127.0.0.1:9001");
 //   asio::co_spawn(io, env.run(), [&](std::exception_ptr, int code) { exit_code = code; });
-//   auto inv = env.submit(payload, {}, {});      // from the front door
+//   auto inv = env.submit({.payload = "{}"});    // from the front door
 //   co_await inv->wait_change();                  // until inv->complete
 #pragma once
 
@@ -50,6 +50,8 @@ class Environment {
 
   // Runtime API.
   asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> runtime_next();
+  // The invocation/next connection closed before its event was handed over (`taken`, if it was taken).
+  void runtime_next_abandoned(const std::shared_ptr<Invocation>& taken);
   asio::awaitable<std::optional<ApiError>> runtime_restore_next();
   // Validates and applies invocation/{id}/response or /error; the caller then fills the Invocation
   // and calls answer_updated / answer_finished.
@@ -69,7 +71,7 @@ class Environment {
                                                const std::string& body);
 
   // Front door.
-  std::shared_ptr<Invocation> submit(std::string payload, std::string client_context, std::string cognito_identity);
+  std::shared_ptr<Invocation> submit(InvocationRequest request);
 
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::string function_arn() const;
@@ -93,6 +95,7 @@ class Environment {
   void on_child_exit(pid_t pid, int status);
   asio::awaitable<void> shutdown();
   [[nodiscard]] std::vector<std::string> process_environment() const;
+  [[nodiscard]] std::vector<pid_t> function_pids() const;
   [[nodiscard]] InvocationReport invocation_report(const Invocation& inv) const;
 
   asio::io_context& io_;
@@ -104,6 +107,7 @@ class Environment {
   ProcessSupervisor processes_;
   ExtensionRegistry extensions_;
   InvocationDispatch dispatch_;
+  unsigned memory_sample_mb_ = 0;  // the function's resident memory when the invocation started
 };
 
 }  // namespace snapbus::emulator

@@ -34,14 +34,15 @@ void Invocation::fail(const std::string& type, const std::string& message) {
 InvocationDispatch::InvocationDispatch(asio::io_context& io, bool snapstart)
     : io_(io), runtime_(snapstart), runtime_wake_(io.get_executor()), invoke_timer_(io) {}
 
-std::shared_ptr<Invocation> InvocationDispatch::submit(std::string payload, std::string client_context,
-                                                       std::string cognito_identity) {
+std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request) {
   auto inv = std::make_shared<Invocation>(io_.get_executor());
-  inv->request_id = lambda::new_request_id();
-  inv->trace_id = new_trace_id();
-  inv->payload = std::move(payload);
-  inv->client_context = std::move(client_context);
-  inv->cognito_identity = std::move(cognito_identity);
+  inv->request_id = std::move(request.request_id);
+  if (inv->request_id.empty()) inv->request_id = lambda::new_request_id();
+  inv->trace_id = std::move(request.trace_id);
+  if (inv->trace_id.empty()) inv->trace_id = new_trace_id();
+  inv->payload = std::move(request.payload);
+  inv->client_context = std::move(request.client_context);
+  inv->cognito_identity = std::move(request.cognito_identity);
   if (closed_) {
     inv->fail(failure_type_, failure_message_);
     return inv;
@@ -57,8 +58,25 @@ std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {
 }
 
 asio::awaitable<std::shared_ptr<Invocation>> InvocationDispatch::next_event() {
-  while (!runtime_event_) co_await runtime_wake_.wait();
+  next_abandoned_ = false;
+  while (!runtime_event_ && !next_abandoned_) co_await runtime_wake_.wait();
+  if (std::exchange(next_abandoned_, false)) co_return nullptr;
   co_return std::exchange(runtime_event_, nullptr);
+}
+
+void InvocationDispatch::next_abandoned(const std::shared_ptr<Invocation>& taken) {
+  const RuntimeState state = runtime_.state();
+  if (state != RuntimeState::kIdle && state != RuntimeState::kInvoking) return;
+  auto event = taken ? taken : runtime_event_;
+  if (event && event == current_ && !event->complete) {
+    invoke_timer_.cancel();
+    current_ = nullptr;
+    queue_.push_front(event);
+  }
+  runtime_event_ = nullptr;
+  runtime_.next_abandoned();
+  next_abandoned_ = !taken;
+  runtime_wake_.notify();
 }
 
 asio::awaitable<void> InvocationDispatch::restore_released() {

@@ -4,7 +4,7 @@
 // the Environment decides when an invocation may start and what its end means.
 //
 //   InvocationDispatch dispatch(io, /*snapstart=*/false);
-//   auto inv = dispatch.submit(payload, {}, {});                   // front door
+//   auto inv = dispatch.submit({.payload = "{}"});                 // front door
 //   dispatch.apply(RuntimeCall::kNext);                            // runtime: invocation/next
 //   dispatch.start_next(3s, on_timeout);                           // when the environment is ready
 //   std::shared_ptr<Invocation> event = co_await dispatch.next_event();
@@ -32,6 +32,15 @@ namespace snapbus::emulator {
 namespace asio = boost::asio;
 using lambda::RuntimeCall;
 using lambda::RuntimeState;
+
+// What the caller of an invocation gives: the event and the context headers of the Invoke API.
+struct InvocationRequest {
+  std::string request_id;  // empty: a new one is made
+  std::string payload;
+  std::string client_context;  // decoded JSON, as the runtime receives it
+  std::string cognito_identity;
+  std::string trace_id;  // the caller's X-Amzn-Trace-Id; empty: a new one is made
+};
 
 // One invocation from the front door to the runtime and back. The runtime's answer is written
 // into it (by the Runtime API) while the front door waits on wait_change().
@@ -66,13 +75,17 @@ class InvocationDispatch {
   InvocationDispatch(asio::io_context& io, bool snapstart);
 
   // A new invocation at the end of the queue; already failed when the dispatch is closed.
-  std::shared_ptr<Invocation> submit(std::string payload, std::string client_context, std::string cognito_identity);
+  std::shared_ptr<Invocation> submit(InvocationRequest request);
 
   // The runtime makes `call`: 403 InvalidStateTransition when its state does not allow it.
   std::optional<ApiError> apply(RuntimeCall call);
-  // After apply(kNext): the event handed to the runtime. During shutdown none comes: the runtime
-  // is told by SIGTERM, not by this call.
+  // After apply(kNext): the event handed to the runtime; null once next_abandoned() is called. During
+  // shutdown none comes: the runtime is told by SIGTERM, not by this call.
   asio::awaitable<std::shared_ptr<Invocation>> next_event();
+  // The connection of invocation/next closed before the event reached the runtime: `taken` (if
+  // next_event() returned it) or the event waiting for it goes back to the front of the queue, the
+  // runtime's state rolls back so its retry is allowed, and a pending next_event() returns null.
+  void next_abandoned(const std::shared_ptr<Invocation>& taken);
   // After apply(kRestoreNext): returns once release_restore() is called, never after close().
   asio::awaitable<void> restore_released();
   void release_restore();
@@ -104,6 +117,7 @@ class InvocationDispatch {
   std::shared_ptr<Invocation> current_;        // handed to the runtime, not yet taken back
   std::shared_ptr<Invocation> runtime_event_;  // waiting to be returned by invocation/next
   WakeSignal runtime_wake_;
+  bool next_abandoned_ = false;
   asio::steady_timer invoke_timer_;
   bool closed_ = false;
   std::string failure_type_;

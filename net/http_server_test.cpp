@@ -31,6 +31,13 @@ class EchoServer {
             co_await ex.respond(http::status::ok, seen, "text/plain");
             co_return;
           }
+          if (ex.request().target() == "/slow") {
+            // A long poll: the handler waits past both timeouts before it answers.
+            asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
+            co_await wait.async_wait(asio::use_awaitable);
+            co_await ex.respond(http::status::ok, "late", "text/plain");
+            co_return;
+          }
           if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
           std::string body = co_await ex.read_body(16);
           co_await ex.respond(http::status::ok, body, "text/plain");
@@ -138,6 +145,33 @@ TEST(HttpServer, ChunkedPiecesAndTrailers) {
       "done");
   EXPECT_NE(reply.find("abc"), std::string::npos) << reply;
   EXPECT_NE(reply.find("de]done"), std::string::npos) << reply;
+}
+
+using Clock = std::chrono::steady_clock;
+constexpr HttpServerOptions kShortTimeouts{.header_timeout = std::chrono::milliseconds(200),
+                                           .idle_timeout = std::chrono::milliseconds(300)};
+
+TEST(HttpServer, SlowHeaderIsCutOff) {
+  EchoServer server(kShortTimeouts);
+  const auto start = Clock::now();
+  const std::string reply = server.exchange("GET / HTTP/1.1\r\nHost: x\r\nX-Slow", "never");
+  EXPECT_EQ(reply, "");
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));  // closed by the server, not the test's deadline
+}
+
+TEST(HttpServer, IdleKeepAliveConnectionIsClosed) {
+  EchoServer server(kShortTimeouts);
+  const auto start = Clock::now();
+  const std::string reply = server.exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "never");
+  EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(HttpServer, LongPollOutlivesTheTimeouts) {
+  EchoServer server(kShortTimeouts);
+  const std::string reply = server.exchange("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", "late");
+  EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("late"), std::string::npos) << reply;
 }
 
 TEST(HttpServer, ChunkedBodiesRespectTheLimitToo) {
