@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -741,6 +742,46 @@ TEST(EmulateMain, FunctionUrlLimitsTheEventItBuilds) {
   emu.expect_no_survivors();
 }
 
+const std::string kRieRequest = "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n";
+
+TEST(EmulateMain, AbandonedRequestIsDroppedBeforeItRuns) {
+  EmulatorProcess emu("abandoned", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  {
+    RawConnection gone(emu.front_door_port());
+    gone.send(kRieRequest + "Content-Length: 10\r\n\r\n{\"n\":\"go\"}");
+    EXPECT_FALSE(gone.read_until("HTTP/1.1", 200ms));  // queued: the runtime has not asked yet
+  }
+  std::this_thread::sleep_for(200ms);  // the emulator sees the close
+  auto kept = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":"kept"})"); });
+  std::this_thread::sleep_for(100ms);
+  auto next = emu.runtime_call("GET", kNext);
+  ASSERT_EQ(next.status, 200);
+  EXPECT_EQ(next.body, R"({"n":"kept"})");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(next.header("lambda-runtime-aws-request-id")), "1").status, 202);
+  ASSERT_TRUE(ready(kept));
+  EXPECT_EQ(kept.get().body, "1");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FullQueueIsThrottled) {
+  EmulatorProcess emu("throttled", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  std::vector<std::unique_ptr<RawConnection>> waiting;
+  for (int i = 0; i < 100; ++i) {
+    waiting.push_back(std::make_unique<RawConnection>(emu.front_door_port()));
+    waiting.back()->send(kRieRequest + "Content-Length: 2\r\n\r\n{}");
+  }
+  std::this_thread::sleep_for(500ms);  // all 100 queued: the runtime never asks
+  auto throttled =
+      http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}", {}, 10s);
+  EXPECT_EQ(throttled.status, 429) << throttled.error;
+  EXPECT_EQ(error_type(throttled), "TooManyRequestsException");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, FunctionInheritsNoSocketOfTheEmulator) {
   const std::string dir = test_dir("no_leaked_fds_runtime");
   const std::string runtime =
@@ -781,6 +822,25 @@ TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
   EXPECT_EQ(emu.runtime_call("POST", response_path(id2), seven_mb).status, 413);
   ASSERT_TRUE(ready(invoked2));
   EXPECT_EQ(error_type(invoked2.get()), "Function.ResponseSizeTooLarge");
+
+  // A runtime still uploading long after the limit gets Lambda's answer, not a broken pipe, and goes on.
+  auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked3 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next3));
+  const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
+  const std::string forty_mb(std::size_t{40} * 1024 * 1024, 'c');
+  auto refused = emu.runtime_call("POST", response_path(id3), forty_mb);
+  EXPECT_EQ(refused.status, 413) << refused.error;
+  EXPECT_EQ(error_type(refused), "Function.ResponseSizeTooLarge");
+  ASSERT_TRUE(ready(invoked3));
+  EXPECT_EQ(error_type(invoked3.get()), "Function.ResponseSizeTooLarge");
+  auto next4 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked4 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next4));
+  const std::string id4 = next4.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id4), "4").status, 202);
+  ASSERT_TRUE(ready(invoked4));
+  EXPECT_EQ(invoked4.get().body, "4");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

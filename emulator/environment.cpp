@@ -393,6 +393,10 @@ std::shared_ptr<Invocation> Environment::submit(InvocationRequest request) {
   return inv;
 }
 
+void Environment::caller_gone(const std::shared_ptr<Invocation>& inv) {
+  dispatch_.withdraw(inv, "Client.Disconnected", "the caller closed its connection before the invocation started");
+}
+
 asio::awaitable<void> Environment::shutdown() {
   phases_.begin_shutdown();
   processes_.terminate_runtime();

@@ -72,6 +72,9 @@ class Environment {
 
   // Front door.
   std::shared_ptr<Invocation> submit(InvocationRequest request);
+  [[nodiscard]] bool queue_full() const { return dispatch_.queue_full(); }
+  // The caller of `inv` closed its connection: a queued invocation is dropped before it runs.
+  void caller_gone(const std::shared_ptr<Invocation>& inv);
 
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::string function_arn() const;

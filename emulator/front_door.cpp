@@ -102,7 +102,12 @@ asio::awaitable<void> serve_front_door(Environment& env, HttpExchange& ex) {
     request.client_context = decoded_client_context(ex.header("X-Amz-Client-Context"));
     request.cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
   }
+  if (env.queue_full()) {
+    throw HttpError(http::status::too_many_requests, "TooManyRequestsException", "Rate Exceeded.");
+  }
   auto inv = env.submit(std::move(request));
+  // Until something is to be written, a caller that hangs up takes its queued invocation with it.
+  ex.watch_peer_close([&env, inv] { env.caller_gone(inv); });
 
   bool head_sent = false;
   for (;;) {
@@ -161,6 +166,7 @@ asio::awaitable<void> serve_front_door(Environment& env, HttpExchange& ex) {
       co_return;
     }
     co_await inv->wait_change();
+    ex.stop_watching();
   }
 }
 

@@ -1,5 +1,6 @@
 #include "invocation_dispatch.h"
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -49,6 +50,14 @@ std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request
   }
   queue_.push_back(inv);
   return inv;
+}
+
+void InvocationDispatch::withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type,
+                                  const std::string& message) {
+  const auto queued = std::find(queue_.begin(), queue_.end(), inv);
+  if (queued == queue_.end()) return;
+  queue_.erase(queued);
+  inv->fail(type, message);
 }
 
 std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -70,12 +71,21 @@ struct Invocation {
   void fail(const std::string& type, const std::string& message);
 };
 
+// How many invocations may wait for the runtime; the next one is throttled, as Lambda throttles a
+// function past its concurrency (and a local run does not grow without bound under a burst).
+inline constexpr std::size_t kQueueLimit = 100;
+
 class InvocationDispatch {
  public:
   InvocationDispatch(asio::io_context& io, bool snapstart);
 
   // A new invocation at the end of the queue; already failed when the dispatch is closed.
   std::shared_ptr<Invocation> submit(InvocationRequest request);
+
+  [[nodiscard]] bool queue_full() const { return queue_.size() >= kQueueLimit; }
+  // The caller of a queued invocation went away: it leaves the queue, completed with this error,
+  // and never runs. An invocation already handed to the runtime runs on.
+  void withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type, const std::string& message);
 
   // The runtime makes `call`: 403 InvalidStateTransition when its state does not allow it.
   std::optional<ApiError> apply(RuntimeCall call);

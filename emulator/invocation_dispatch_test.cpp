@@ -80,6 +80,26 @@ TEST(InvocationDispatch, AbandonedNextKeepsTheEventForTheRetry) {
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
 }
 
+TEST(InvocationDispatch, WithdrawnInvocationNeverRunsAndTheQueueIsBounded) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  auto gone = dispatch.submit({.payload = "gone"});
+  auto kept = dispatch.submit({.payload = "kept"});
+  dispatch.withdraw(gone, "Client.Disconnected", "left");
+  EXPECT_TRUE(gone->complete);
+  EXPECT_EQ(gone->error_type, "Client.Disconnected");
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  EXPECT_EQ(dispatch.start_next(1s, [] {}), kept);
+  dispatch.withdraw(kept, "Client.Disconnected", "left");  // already running: it runs on
+  EXPECT_FALSE(kept->complete);
+
+  for (std::size_t i = 0; i < kQueueLimit; ++i) {
+    EXPECT_FALSE(dispatch.queue_full());
+    dispatch.submit({.payload = "{}"});
+  }
+  EXPECT_TRUE(dispatch.queue_full());
+}
+
 TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);

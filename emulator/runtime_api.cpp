@@ -83,14 +83,35 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
   auto inv = std::get<std::shared_ptr<Invocation>>(begun);
   const std::string content_type(ex.header("Content-Type"));
   if (!streaming) {
+    // A response past the limit fails the invocation at once, but its upload is read to the end (and
+    // dropped): the runtime gets its 413 answer, as from Lambda, instead of a broken pipe, and lives on.
+    const std::string too_large =
+        fmt::format("Response payload size exceeded maximum allowed payload size ({} bytes).", kBufferedResponseLimit);
+    bool over_limit = false;
     try {
-      inv->data = co_await ex.read_body(kBufferedResponseLimit);
+      co_await ex.read_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) {
+        if (over_limit) return;
+        if (inv->data.size() + piece.size() <= kBufferedResponseLimit) {
+          inv->data.append(piece);
+          return;
+        }
+        over_limit = true;
+        std::string().swap(inv->data);
+        fail_answer(env, inv, "Function.ResponseSizeTooLarge", too_large);
+      });
     } catch (const HttpError& e) {
-      fail_answer(env, inv, read_failure_type(e), e.what());
+      if (!over_limit) fail_answer(env, inv, read_failure_type(e), e.what());
       throw;
     } catch (const boost::system::system_error&) {
-      fail_answer(env, inv, "Runtime.TruncatedResponse", "the runtime closed the connection before the response ended");
+      if (!over_limit) {
+        fail_answer(env, inv, "Runtime.TruncatedResponse",
+                    "the runtime closed the connection before the response ended");
+      }
       throw;
+    }
+    if (over_limit) {
+      co_await ex.respond_error(http::status::payload_too_large, "Function.ResponseSizeTooLarge", too_large);
+      co_return;
     }
     inv->mode = Invocation::Mode::kBuffered;
     inv->content_type = content_type;

@@ -209,7 +209,7 @@ TEST(RuntimeClient, ResponseOverTheLimitIs413) {
   EXPECT_EQ(emu.stop(), 0);
   const auto lines = scenario.lines();
   ASSERT_GE(lines.size(), 2U);
-  EXPECT_EQ(lines[1], "post_response 7 MB: payload_too_large 413 RequestEntityTooLarge");
+  EXPECT_EQ(lines[1], "post_response 7 MB: payload_too_large 413 Function.ResponseSizeTooLarge");
 }
 
 TEST(RuntimeClient, ConnectionRefusedIsATransportError) {

@@ -2,12 +2,17 @@
 
 #include <sys/socket.h>
 
-#include <array>
 #include <cerrno>
+#include <vector>
 
 #include <fmt/format.h>
 
 namespace snapbus::net {
+namespace {
+
+constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
+
+}  // namespace
 
 std::string plain_error_body(std::string_view type, std::string_view message) {
   return fmt::format("{}: {}\n", type, message);
@@ -102,7 +107,8 @@ asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit
   co_await send_continue();
   http::request_parser<http::buffer_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);
-  std::array<char, std::size_t{64} * 1024> chunk{};
+  // On the heap while the body is read, not in the coroutine frame of every exchange.
+  std::vector<char> chunk(kPieceSize);
   while (!body_parser.is_done()) {
     body_parser.get().body().data = chunk.data();
     body_parser.get().body().size = chunk.size();

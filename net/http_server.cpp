@@ -6,12 +6,15 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace snapbus::net {
 namespace {
 
 constexpr std::size_t kMaxDrain = std::size_t{16} * 1024 * 1024;
 constexpr std::chrono::seconds kLingerTime{1};
+constexpr std::size_t kProbeSize = 256;
+constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
 // What an idle connection reads when its next request starts (the header parser reads the rest).
 constexpr std::size_t kFirstRead = 1024;
 
@@ -21,8 +24,13 @@ asio::awaitable<void> close_lingering(beast::tcp_stream& stream) {
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.expires_after(kLingerTime);
-  std::array<char, std::size_t{64} * 1024> sink{};
-  std::size_t drained = 0;
+  // Most peers close or have nothing left: a small first read, and the drain buffer (on the heap,
+  // not in this frame) only for one still sending, so a burst of closing connections stays cheap.
+  std::array<char, kProbeSize> probe{};
+  std::size_t drained =
+      co_await stream.async_read_some(asio::buffer(probe), asio::redirect_error(asio::use_awaitable, ignored));
+  if (ignored || drained == 0) co_return;
+  std::vector<char> sink(kDrainChunk);
   while (drained < kMaxDrain) {
     const std::size_t n =
         co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ignored));
