@@ -24,8 +24,11 @@ constexpr const char* kDescription =
     "every process of the function, then a restore. Lambda log lines go to stdout, diagnostics to stderr.";
 
 constexpr const char* kExitCodes =
-    "Exit codes: 0 orderly shutdown (SIGINT/SIGTERM), 1 internal error, 2 bad usage, 3 Init failed,\n"
-    "4 restore failed, 5 the runtime failed during an invocation (crash, timeout, exit/error).";
+    "After a failure the next invocation gets a fresh environment (a new Init, and with --snapstart a\n"
+    "freeze and restore), unless --exit-on-failure.\n"
+    "Exit codes: 0 orderly shutdown (SIGINT/SIGTERM), 1 internal error, 2 bad usage; with\n"
+    "--exit-on-failure also 3 Init failed, 4 restore failed, 5 the runtime failed during an invocation\n"
+    "(crash, timeout, exit/error).";
 
 constexpr const char* kPorts = "Ports (0 picks a free port; see --ready-file)";
 constexpr const char* kFunction = "Function";
@@ -205,6 +208,10 @@ emulator::Config parse_emulate_command(std::span<const std::string> words) {
   app->add_flag("--clean-env", config.clean_env, "do not pass the emulator's own environment on (keeps PATH only)")
       ->group(kFunction);
 
+  app->add_flag("--exit-on-failure", config.exit_on_failure,
+                "exit after a failed Init, restore or invocation (codes 3, 4, 5) instead of starting a fresh "
+                "environment for the next invocation")
+      ->group(kLifecycle);
   app->add_flag("--snapstart", config.snapstart,
                 "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: freeze after Init, restore")
       ->group(kLifecycle);

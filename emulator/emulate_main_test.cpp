@@ -293,7 +293,8 @@ TEST(EmulateMain, PythonRuntimeStreamingErrorTrailer) {
 }
 
 TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
-  EmulatorProcess emu("crash_invoke", {"--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
+  EmulatorProcess emu("crash_invoke",
+                      {"--exit-on-failure", "--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
   ASSERT_TRUE(emu.started()) << emu.diagnostics();
   auto answer = emu.invoke("{}");
   EXPECT_EQ(answer.status, 200) << answer.error;
@@ -309,7 +310,8 @@ TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
 }
 
 TEST(EmulateMain, RuntimeCrashDuringInitFailsInit) {
-  EmulatorProcess emu("crash_init", {"--", kPython, testdata("fake_runtime.py"), "crash-init"}, false);
+  EmulatorProcess emu("crash_init", {"--exit-on-failure", "--", kPython, testdata("fake_runtime.py"), "crash-init"},
+                      false);
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("INIT_REPORT Init Duration: "), std::string::npos);
   EXPECT_NE(emu.log().find("Status: error\tError Type: Runtime.ExitError"), std::string::npos) << emu.log();
@@ -317,14 +319,14 @@ TEST(EmulateMain, RuntimeCrashDuringInitFailsInit) {
 }
 
 TEST(EmulateMain, MissingRuntimeIsInvalidEntrypoint) {
-  EmulatorProcess emu("no_runtime", {"--", "/nonexistent/bootstrap"}, false);
+  EmulatorProcess emu("no_runtime", {"--exit-on-failure", "--", "/nonexistent/bootstrap"}, false);
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("Runtime.InvalidEntrypoint"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
 }
 
 TEST(EmulateMain, InitErrorTearsTheEnvironmentDown) {
-  EmulatorProcess emu("init_error", kPlaceholderRuntime);
+  EmulatorProcess emu("init_error", with({"--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto r = emu.runtime_call("POST", kInitError, R"({"errorMessage":"no config","errorType":"ConfigError"})",
                             {{"Lambda-Runtime-Function-Error-Type", "Runtime.BeforeSnapshotError"}});
@@ -337,7 +339,8 @@ TEST(EmulateMain, InitErrorTearsTheEnvironmentDown) {
 TEST(EmulateMain, ExtensionThatNeverRegistersFailsInit) {
   const std::string opt = test_dir("opt_lazy");
   write_script(opt + "/extensions/lazy-extension", "#!/bin/sh\nexec /bin/sleep 600\n");
-  EmulatorProcess emu("lazy_extension", with({"--opt", opt, "--init-timeout", "1"}, kPlaceholderRuntime), false);
+  EmulatorProcess emu("lazy_extension",
+                      with({"--opt", opt, "--init-timeout", "1", "--exit-on-failure"}, kPlaceholderRuntime), false);
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("Status: timeout\tError Type: Sandbox.Timedout"), std::string::npos) << emu.log();
   EXPECT_NE(emu.log().find("lazy-extension never registered"), std::string::npos) << emu.log();
@@ -413,7 +416,7 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
 TEST(EmulateMain, ExtensionExitErrorFailsTheInvokePhase) {
   const std::string opt = test_dir("opt_exit");
   write_script(opt + "/extensions/quitter", "#!/bin/sh\nexec /bin/sleep 600\n");
-  EmulatorProcess emu("ext_exit_error", with({"--opt", opt}, kPlaceholderRuntime));
+  EmulatorProcess emu("ext_exit_error", with({"--opt", opt, "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto reg = emu.runtime_call("POST", kRegister, R"({"events":[]})", {{"Lambda-Extension-Name", "quitter"}});
   ASSERT_EQ(reg.status, 200);
@@ -474,7 +477,8 @@ TEST(EmulateMain, SnapStartRuntimeThatNeverCallsRestoreNext) {
 }
 
 TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
-  EmulatorProcess emu("restore_timeout", with({"--snapstart", "--restore-timeout", "1"}, kPlaceholderRuntime));
+  EmulatorProcess emu("restore_timeout",
+                      with({"--snapstart", "--restore-timeout", "1", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto queued = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
   auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
@@ -489,7 +493,7 @@ TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
 }
 
 TEST(EmulateMain, RestoreErrorTearsTheEnvironmentDown) {
-  EmulatorProcess emu("restore_error", with({"--snapstart"}, kPlaceholderRuntime));
+  EmulatorProcess emu("restore_error", with({"--snapstart", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
   ASSERT_TRUE(ready(restore));
@@ -639,7 +643,7 @@ namespace snapbus::emulator::testing {
 namespace {
 
 TEST(EmulateMain, FunctionTimeoutIsSandboxTimedout) {
-  EmulatorProcess emu("timeout", with({"--timeout", "0.5"}, kPlaceholderRuntime));
+  EmulatorProcess emu("timeout", with({"--timeout", "0.5", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
   auto answer = emu.invoke("{}");  // the "runtime" takes the event and never answers
@@ -778,6 +782,73 @@ TEST(EmulateMain, FullQueueIsThrottled) {
       http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}", {}, 10s);
   EXPECT_EQ(throttled.status, 429) << throttled.error;
   EXPECT_EQ(error_type(throttled), "TooManyRequestsException");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(EmulateMain, CrashedRuntimeIsReplacedForTheQueuedInvocation) {
+  const std::string dir = test_dir("fresh_env_runtime");
+  const std::string runtime =
+      write_script(dir + "/bootstrap", "#!/bin/sh\necho $$ >> " + dir + "/pids\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("fresh_env", {"--", runtime});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto first = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":1})"); });
+  ASSERT_TRUE(ready(next));
+  EXPECT_EQ(next.get().body, R"({"n":1})");
+  auto second = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":2})"); });
+  std::this_thread::sleep_for(200ms);  // queued behind the first
+  const std::string pids = wait_for_file(dir + "/pids");
+  ASSERT_EQ(count_lines(dir + "/pids"), 1);
+  ::kill(std::stoi(pids), SIGKILL);
+  ASSERT_TRUE(ready(first));
+  EXPECT_EQ(error_type(first.get()), "Runtime.ExitError");
+
+  // A fresh environment (a new runtime process, a new Init) answers the queued invocation.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (count_lines(dir + "/pids") < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(count_lines(dir + "/pids"), 2) << emu.diagnostics();
+  auto next2 = emu.runtime_call("GET", kNext);
+  ASSERT_EQ(next2.status, 200) << next2.body << emu.diagnostics();
+  EXPECT_EQ(next2.body, R"({"n":2})");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(next2.header("lambda-runtime-aws-request-id")), "2").status, 202);
+  ASSERT_TRUE(ready(second));
+  EXPECT_EQ(second.get().body, "2");
+  EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, SnapStartFreshEnvironmentIsInitFreezeAndRestore) {
+  EmulatorProcess emu("fresh_snapstart", {"--snapstart", "--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  const std::string log = emu.log();
+  EXPECT_EQ(count_of(log, "INIT_START"), 2U) << log;
+  EXPECT_EQ(count_of(log, "RESTORE_REPORT"), 2U) << log;
+  EXPECT_EQ(count_of(log, "START RequestId"), 2U) << log;
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FailedInitIsRetriedByTheNextInvocation) {
+  EmulatorProcess emu("fresh_init", {"--", kPython, testdata("fake_runtime.py"), "crash-init"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_TRUE(emu.wait_for_log("Error Type: Runtime.ExitError")) << emu.log();
+  EXPECT_FALSE(emu.wait_exit(300ms));  // no exit: the next invocation gets a fresh environment
+  auto answer = emu.invoke("{}");
+  EXPECT_EQ(answer.status, 200) << answer.error;
+  EXPECT_EQ(error_type(answer), "Runtime.ExitError");
+  EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

@@ -34,7 +34,7 @@ double seconds_of(std::chrono::milliseconds duration) { return std::chrono::dura
 
 std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), lambda::new_request_id()); }
 
-Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker)
+Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, bool fresh)
     : io_(io),
       config_(std::move(config)),
       log_(log),
@@ -45,7 +45,8 @@ Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, st
                   .child_exited = [this](pid_t pid, int status) { on_child_exit(pid, status); },
                   .stop_requested = [this](int signal_number) { request_stop(signal_number); }}),
       extensions_(io),
-      dispatch_(io, config_.snapstart) {}
+      dispatch_(io, config_.snapstart),
+      fresh_(fresh) {}
 
 std::string Environment::function_arn() const {
   std::string arn = fmt::format("arn:aws:lambda:{}:000000000000:function:{}", config_.region, config_.function_name);
@@ -68,6 +69,14 @@ asio::awaitable<int> Environment::run() {
       co_return kExitUsage;
     }
     log_.note("freezer", boost::json::string(processes_.freezer_backend()));
+  }
+  if (fresh_) {
+    co_await dispatch_.wait_queued();
+    if (phases_.stopping()) {
+      co_await shutdown();
+      co_return phases_.exit_code();
+    }
+    diagnostic("starting a fresh environment for the waiting invocation");
   }
   phases_.begin_init(config_.init_timeout, [this] {
     const std::vector<std::string> missing = extensions_.unregistered();
@@ -124,7 +133,13 @@ void Environment::request_stop(int signal_number) {
 
 void Environment::end(int exit_code, const std::string& type, const std::string& message) {
   if (phases_.stopping()) return;
-  dispatch_.close(type, message);
+  wants_fresh_ = !config_.exit_on_failure &&
+                 (exit_code == kExitInitFailed || exit_code == kExitRestoreFailed || exit_code == kExitInvokeFailed);
+  if (wants_fresh_) {
+    dispatch_.hand_over(type, message, exit_code != kExitInvokeFailed);
+  } else {
+    dispatch_.close(type, message);
+  }
   phases_.stop(exit_code);
   processes_.stop_waiting();
   extensions_.wake_all();

@@ -37,8 +37,9 @@ std::string new_marker();
 
 class Environment {
  public:
-  // `marker` (KEY=VALUE) goes into the environment of every process of the function.
-  Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker);
+  // `marker` (KEY=VALUE) goes into the environment of every process of the function. A fresh
+  // environment (after a failed one) starts its Init once an invocation waits for it.
+  Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, bool fresh = false);
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
@@ -47,6 +48,14 @@ class Environment {
   asio::awaitable<int> run();
 
   void request_stop(int signal_number);
+
+  // After run(): whether it ended in a failure a fresh environment should follow (not with
+  // --exit-on-failure), which then adopts the invocations still queued here.
+  [[nodiscard]] bool wants_fresh_environment() const { return wants_fresh_; }
+  std::deque<std::shared_ptr<Invocation>> take_queue() { return dispatch_.take_queue(); }
+  void adopt(std::deque<std::shared_ptr<Invocation>> queued) { dispatch_.adopt(std::move(queued)); }
+  // Stops handling signals; the fresh environment, made before, handles them.
+  void retire() { processes_.retire(); }
 
   // Runtime API.
   asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> runtime_next();
@@ -110,7 +119,9 @@ class Environment {
   ProcessSupervisor processes_;
   ExtensionRegistry extensions_;
   InvocationDispatch dispatch_;
-  unsigned memory_sample_mb_ = 0;  // the function's resident memory when the invocation started
+  unsigned memory_sample_mb_ = 0;
+  bool fresh_;
+  bool wants_fresh_ = false;  // the function's resident memory when the invocation started
 };
 
 }  // namespace snapbus::emulator

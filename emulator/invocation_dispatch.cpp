@@ -44,11 +44,12 @@ std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request
   inv->payload = std::move(request.payload);
   inv->client_context = std::move(request.client_context);
   inv->cognito_identity = std::move(request.cognito_identity);
-  if (closed_) {
+  if (closed_ && !handing_over_) {
     inv->fail(failure_type_, failure_message_);
     return inv;
   }
   queue_.push_back(inv);
+  runtime_wake_.notify();
   return inv;
 }
 
@@ -111,7 +112,9 @@ std::variant<ApiError, std::shared_ptr<Invocation>> InvocationDispatch::begin_an
 
 std::shared_ptr<Invocation> InvocationDispatch::start_next(std::chrono::milliseconds timeout,
                                                            std::function<void()> on_timeout) {
-  if (current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::kIdle) return nullptr;
+  if (closed_ || current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::kIdle) {
+    return nullptr;
+  }
   auto inv = queue_.front();
   queue_.pop_front();
   current_ = inv;
@@ -143,8 +146,31 @@ std::shared_ptr<Invocation> InvocationDispatch::fail_current(const std::string& 
   return inv;
 }
 
+void InvocationDispatch::hand_over(const std::string& type, const std::string& message, bool startup_failed) {
+  closed_ = true;
+  handing_over_ = true;
+  failure_type_ = type;
+  failure_message_ = message;
+  if (current_ && !current_->complete) current_->fail(type, message);
+  if (startup_failed && !queue_.empty()) {
+    queue_.front()->fail(type, message);
+    queue_.pop_front();
+  }
+  runtime_wake_.notify();
+}
+
+void InvocationDispatch::adopt(std::deque<std::shared_ptr<Invocation>> earlier) {
+  queue_.insert(queue_.begin(), earlier.begin(), earlier.end());
+  runtime_wake_.notify();
+}
+
+asio::awaitable<void> InvocationDispatch::wait_queued() {
+  while (queue_.empty() && !closed_) co_await runtime_wake_.wait();
+}
+
 void InvocationDispatch::close(const std::string& type, const std::string& message) {
   closed_ = true;
+  handing_over_ = false;
   failure_type_ = type;
   failure_message_ = message;
   if (current_ && !current_->complete) current_->fail(type, message);

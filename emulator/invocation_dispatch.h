@@ -118,6 +118,15 @@ class InvocationDispatch {
 
   // Fails every waiting invocation with this error, and every later submission: the environment ends.
   void close(const std::string& type, const std::string& message);
+  // The environment ends, and a fresh one takes over its queue (take_queue): only the invocation in
+  // progress fails, or after a failed Init or restore the first queued one, which caused it. Later
+  // submissions queue for the fresh environment.
+  void hand_over(const std::string& type, const std::string& message, bool startup_failed);
+  std::deque<std::shared_ptr<Invocation>> take_queue() { return std::exchange(queue_, {}); }
+  // Puts invocations taken from an environment that ended ahead of this one's own.
+  void adopt(std::deque<std::shared_ptr<Invocation>> earlier);
+  // Returns once an invocation waits (or the dispatch is closed): a fresh environment starts on demand.
+  asio::awaitable<void> wait_queued();
   [[nodiscard]] bool closed() const { return closed_; }
 
  private:
@@ -130,6 +139,7 @@ class InvocationDispatch {
   bool next_abandoned_ = false;
   asio::steady_timer invoke_timer_;
   bool closed_ = false;
+  bool handing_over_ = false;
   std::string failure_type_;
   std::string failure_message_;
 };

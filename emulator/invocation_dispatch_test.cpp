@@ -100,6 +100,25 @@ TEST(InvocationDispatch, WithdrawnInvocationNeverRunsAndTheQueueIsBounded) {
   EXPECT_TRUE(dispatch.queue_full());
 }
 
+TEST(InvocationDispatch, HandOverKeepsTheQueueForAFreshEnvironment) {
+  asio::io_context io;
+  InvocationDispatch failed_init(io, false);
+  auto caused = failed_init.submit({.payload = "1"});
+  auto waiting = failed_init.submit({.payload = "2"});
+  failed_init.hand_over("Runtime.ExitError", "crashed", /*startup_failed=*/true);
+  EXPECT_TRUE(caused->complete);
+  EXPECT_EQ(caused->error_type, "Runtime.ExitError");
+  EXPECT_FALSE(waiting->complete);
+  auto late = failed_init.submit({.payload = "3"});  // queues for the fresh environment
+  EXPECT_FALSE(late->complete);
+
+  InvocationDispatch fresh(io, false);
+  auto own = fresh.submit({.payload = "4"});
+  fresh.adopt(failed_init.take_queue());
+  ASSERT_FALSE(fresh.apply(RuntimeCall::kNext));
+  EXPECT_EQ(fresh.start_next(1s, [] {}), waiting);  // the earlier ones first
+}
+
 TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
