@@ -98,7 +98,7 @@ int run_emulator(const Config& config) {
   }
   try {
     front_door = net::http_listen(
-        io, config.host, config.port, [&current](HttpExchange& ex) { return serve_front_door(*current, ex); },
+        io, config.host, config.port, [&current](HttpExchange& ex) { return serve_front_door(current, ex); },
         kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the front door: %s (use --port)\n",

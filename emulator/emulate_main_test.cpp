@@ -816,6 +816,14 @@ TEST(EmulateMain, CrashedRuntimeIsReplacedForTheQueuedInvocation) {
     std::this_thread::sleep_for(10ms);
   }
   ASSERT_EQ(count_lines(dir + "/pids"), 2) << emu.diagnostics();
+  // Launched while the emulator holds accepted connections (the queued caller's): none leaks in.
+  std::ifstream pid_lines(dir + "/pids");
+  std::string pid2;
+  pid_lines >> pid2 >> pid2;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + pid2 + "/fd")) {
+    std::error_code ec;
+    EXPECT_EQ(std::filesystem::read_symlink(fd.path(), ec).string().rfind("socket:", 0), std::string::npos);
+  }
   auto next2 = emu.runtime_call("GET", kNext);
   ASSERT_EQ(next2.status, 200) << next2.body << emu.diagnostics();
   EXPECT_EQ(next2.body, R"({"n":2})");

@@ -72,7 +72,7 @@ std::string decoded_client_context(std::string_view header) {
 
 }  // namespace
 
-asio::awaitable<void> serve_front_door(Environment& env, HttpExchange& ex) {
+asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange& ex) {
   // Every answer, errors included, names its request id, as Lambda's do: a response can be matched to its log lines.
   InvocationRequest request{.request_id = new_request_id(), .trace_id = std::string(ex.header("X-Amzn-Trace-Id"))};
   ex.add_response_header("X-Amzn-RequestId", request.request_id);
@@ -102,6 +102,7 @@ asio::awaitable<void> serve_front_door(Environment& env, HttpExchange& ex) {
     request.client_context = decoded_client_context(ex.header("X-Amz-Client-Context"));
     request.cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
   }
+  Environment& env = *current;
   if (env.queue_full()) {
     throw HttpError(http::status::too_many_requests, "TooManyRequestsException", "Rate Exceeded.");
   }
