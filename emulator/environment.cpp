@@ -262,7 +262,10 @@ void Environment::finish_invocation() {
   InvocationReport report = invocation_report(*inv);
   phases_.bill_first_report(report);
   // A function error is an invocation that ended in error, as Lambda's platform.report says.
-  if (!inv->error_type.empty()) report.outcome = PhaseOutcome{"error", inv->error_type};
+  if (!inv->error_type.empty()) {
+    report.outcome = PhaseOutcome{"error", inv->error_type};
+    report.function_error = true;
+  }
   log_.report(report);
 }
 
