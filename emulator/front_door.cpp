@@ -107,8 +107,9 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
     throw HttpError(http::status::too_many_requests, "TooManyRequestsException", "Rate Exceeded.");
   }
   auto inv = env.submit(std::move(request));
-  // Until something is to be written, a caller that hangs up takes its queued invocation with it.
-  ex.watch_peer_close([&env, inv] { env.caller_gone(inv); });
+  // Until something is to be written, a caller that hangs up takes its queued invocation with it
+  // (from the environment current then: a fresh one may have taken over the queue).
+  ex.watch_peer_close([&current, inv] { current->caller_gone(inv); });
 
   bool head_sent = false;
   for (;;) {
