@@ -24,8 +24,11 @@ constexpr const char* kDescription =
     "every process of the function, then a restore. Lambda log lines go to stdout, diagnostics to stderr.";
 
 constexpr const char* kExitCodes =
-    "Exit codes: 0 orderly shutdown (SIGINT/SIGTERM), 1 internal error, 2 bad usage, 3 Init failed,\n"
-    "4 restore failed, 5 the runtime failed during an invocation (crash, timeout, exit/error).";
+    "After a failure the next invocation gets a fresh environment (a new Init, and with --snapstart a\n"
+    "freeze and restore), unless --exit-on-failure.\n"
+    "Exit codes: 0 orderly shutdown (SIGINT/SIGTERM), 1 internal error, 2 bad usage; with\n"
+    "--exit-on-failure also 3 Init failed, 4 restore failed, 5 the runtime failed during an invocation\n"
+    "(crash, timeout, exit/error).";
 
 constexpr const char* kPorts = "Ports (0 picks a free port; see --ready-file)";
 constexpr const char* kFunction = "Function";
@@ -208,8 +211,12 @@ void add_function_options(CLI::App& app, emulator::Config& config, NumberOptions
       ->group(kFunction);
 }
 
-// SnapStart and the time limits of each phase.
+// SnapStart, what a failure ends, and the time limits of each phase.
 void add_lifecycle_options(CLI::App& app, emulator::Config& config) {
+  app.add_flag("--exit-on-failure", config.exit_on_failure,
+               "exit after a failed Init, restore or invocation (codes 3, 4, 5) instead of starting a fresh "
+               "environment for the next invocation")
+      ->group(kLifecycle);
   app.add_flag("--snapstart", config.snapstart, "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: freeze after Init, restore")
       ->group(kLifecycle);
   app.add_option("--while-frozen", config.while_frozen, "run CMD (through /bin/sh -c) while the function is frozen")

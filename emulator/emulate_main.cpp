@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,28 @@ void write_ready_file(const std::string& path, const std::string& runtime_api, c
     std::fprintf(stderr, "snapbus emulate: cannot write the ready file %s: %s\n", path.c_str(), ec.message().c_str());
 }
 
+// "127.0.0.1:9001", "[::1]:9001": an IPv6 address in brackets, or its last group reads as the port.
 std::string host_port(const tcp::endpoint& endpoint) {
+  if (endpoint.address().is_v6()) return fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port());
   return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+}
+
+// Runs environments one after another: after a failure (unless --exit-on-failure) a fresh one
+// takes over the queue, as Lambda replaces a failed execution environment. `current` is where the
+// listeners send new requests. Ended environments are kept: handlers may still be suspended in them.
+asio::awaitable<int> run_environments(asio::io_context& io, const Config& config, LambdaLog& log,
+                                      const std::string& marker, const std::string& runtime_api,
+                                      std::vector<std::unique_ptr<Environment>>& environments, Environment*& current) {
+  for (;;) {
+    const int code = co_await current->run();
+    if (!current->wants_fresh_environment()) co_return code;
+    auto fresh = std::make_unique<Environment>(io, config, log, marker, /*fresh=*/true);
+    fresh->set_runtime_api(runtime_api);
+    fresh->adopt(current->take_queue());
+    current->retire();
+    current = fresh.get();
+    environments.push_back(std::move(fresh));
+  }
 }
 
 }  // namespace
@@ -61,13 +82,15 @@ int run_emulator(const Config& config) {
 
   asio::io_context io;
   LambdaLog log(stdout);
-  Environment env(io, config, log, marker);
+  std::vector<std::unique_ptr<Environment>> environments;
+  environments.push_back(std::make_unique<Environment>(io, config, log, marker));
+  Environment* current = environments.back().get();
   tcp::endpoint runtime_api;
   tcp::endpoint front_door;
   try {
     runtime_api = net::http_listen(
-        io, config.host, config.runtime_api_port, [&env](HttpExchange& ex) { return serve_runtime_api(env, ex); },
-        kLambdaServer);
+        io, config.host, config.runtime_api_port,
+        [&current](HttpExchange& ex) { return serve_runtime_api(*current, ex); }, kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s\n", config.host.c_str(),
                  config.runtime_api_port, e.what());
@@ -75,34 +98,36 @@ int run_emulator(const Config& config) {
   }
   try {
     front_door = net::http_listen(
-        io, config.host, config.port, [&env](HttpExchange& ex) { return serve_front_door(env, ex); }, kLambdaServer);
+        io, config.host, config.port, [&current](HttpExchange& ex) { return serve_front_door(current, ex); },
+        kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the front door: %s (use --port)\n",
                  config.host.c_str(), config.port, e.what());
     return kExitInternalError;
   }
-  env.set_runtime_api(host_port(runtime_api));
+  current->set_runtime_api(host_port(runtime_api));
   std::fprintf(stderr, "snapbus emulate: Runtime API on %s, front door on http://%s (RIE path POST %s)\n",
                host_port(runtime_api).c_str(), host_port(front_door).c_str(), std::string(kRiePath).c_str());
   std::fflush(stderr);
   if (!config.ready_file.empty()) write_ready_file(config.ready_file, host_port(runtime_api), host_port(front_door));
 
   int exit_code = kExitInternalError;
-  asio::co_spawn(io, env.run(), [&](const std::exception_ptr& error, int code) {
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "snapbus emulate: internal error: %s\n", e.what());
-      }
-      // Whatever went wrong, the function must not outlive us.
-      kill_descendants_and_reap(::getpid(), std::chrono::seconds(5));
-      exit_code = kExitInternalError;
-    } else {
-      exit_code = code;
-    }
-    io.stop();
-  });
+  asio::co_spawn(io, run_environments(io, config, log, marker, host_port(runtime_api), environments, current),
+                 [&](const std::exception_ptr& error, int code) {
+                   if (error) {
+                     try {
+                       std::rethrow_exception(error);
+                     } catch (const std::exception& e) {
+                       std::fprintf(stderr, "snapbus emulate: internal error: %s\n", e.what());
+                     }
+                     // Whatever went wrong, the function must not outlive us.
+                     kill_descendants_and_reap(::getpid(), std::chrono::seconds(5));
+                     exit_code = kExitInternalError;
+                   } else {
+                     exit_code = code;
+                   }
+                   io.stop();
+                 });
   io.run();
   return exit_code;
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -130,7 +131,9 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
   auto invoked = std::async(std::launch::async, [&] {
     return http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", R"({"n":1})",
-                     {{"X-Amz-Client-Context", "Y3R4"}, {"X-Amz-Cognito-Identity", R"({"id":"c"})"}});
+                     {{"X-Amz-Client-Context", "eyJjdXN0b20iOnsiYSI6MX19"},
+                      {"X-Amz-Cognito-Identity", R"({"id":"c"})"},
+                      {"X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}});
   });
   ASSERT_TRUE(ready(next));
   auto event = next.get();
@@ -144,8 +147,8 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_GT(std::stoll(event.header("lambda-runtime-deadline-ms")), now_ms);
   EXPECT_EQ(event.header("lambda-runtime-invoked-function-arn"),
             "arn:aws:lambda:us-east-1:000000000000:function:function");
-  EXPECT_EQ(event.header("lambda-runtime-trace-id").rfind("Root=1-", 0), 0U);
-  EXPECT_EQ(event.header("lambda-runtime-client-context"), "Y3R4");
+  EXPECT_EQ(event.header("lambda-runtime-trace-id"), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
+  EXPECT_EQ(event.header("lambda-runtime-client-context"), R"({"custom":{"a":1}})");
   EXPECT_EQ(event.header("lambda-runtime-cognito-identity"), R"({"id":"c"})");
 
   // Wrong state while invoking.
@@ -159,6 +162,7 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   auto answer = invoked.get();
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, R"({"ok":true})");
+  EXPECT_EQ(answer.header("x-amzn-requestid"), id);
   EXPECT_EQ(error_type(emu.runtime_call("POST", response_path(id), "{}")), "InvalidStateTransition");
 
   // invocation/error: the RIE path flags it, a Function URL answers 502.
@@ -174,6 +178,7 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   ASSERT_TRUE(ready(url));
   auto url_answer = url.get();
   EXPECT_EQ(url_answer.status, 502);
+  EXPECT_EQ(url_answer.header("x-amzn-requestid"), id2);
   EXPECT_NE(url_answer.body.find("ValueError"), std::string::npos);
 
   auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
@@ -186,6 +191,16 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_EQ(raw_answer.status, 200);
   EXPECT_EQ(raw_answer.header("x-amz-function-error"), "Unhandled");
   EXPECT_EQ(error_type(raw_answer), "KeyError");
+  EXPECT_EQ(raw_answer.header("x-amzn-requestid"), id3);
+
+  // A client context that is not base64 of a JSON object never reaches the runtime.
+  for (const char* bad : {"not base64!", "Y3R4"}) {
+    auto refused = http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}",
+                             {{"X-Amz-Client-Context", bad}});
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_EQ(error_type(refused), "InvalidRequestContentException");
+    EXPECT_EQ(refused.header("x-amzn-requestid").size(), 36U);
+  }
 
   // Park the runtime in invocation/next so shutdown meets a long poll, as in Lambda.
   auto parked = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext, {}, {}, 20s); });
@@ -193,6 +208,18 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_EQ(emu.stop(), 0);
   EXPECT_TRUE(ready(parked));
   emu.expect_no_survivors();
+  // The report marks function errors as errors.
+  const boost::json::value report = boost::json::parse(emu.report());
+  for (const auto& inv : report.at("invocations").as_array()) {
+    const auto& o = inv.as_object();
+    if (o.at("requestId").as_string() == id) {
+      EXPECT_EQ(o.at("status"), "success");
+      EXPECT_TRUE(o.at("errorType").is_null());
+    } else {
+      EXPECT_EQ(o.at("status"), "error") << boost::json::serialize(o);
+      EXPECT_FALSE(o.at("errorType").is_null());
+    }
+  }
 }
 
 TEST(EmulateMain, StreamingRelaysChunkByChunkWithMidStreamErrorTrailer) {
@@ -266,7 +293,8 @@ TEST(EmulateMain, PythonRuntimeStreamingErrorTrailer) {
 }
 
 TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
-  EmulatorProcess emu("crash_invoke", {"--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
+  EmulatorProcess emu("crash_invoke",
+                      {"--exit-on-failure", "--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
   ASSERT_TRUE(emu.started()) << emu.diagnostics();
   auto answer = emu.invoke("{}");
   EXPECT_EQ(answer.status, 200) << answer.error;
@@ -274,12 +302,16 @@ TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
   EXPECT_EQ(error_type(answer), "Runtime.ExitError");
   EXPECT_EQ(emu.wait_exit(20s), 5);
   EXPECT_NE(emu.log().find("Error Type: Runtime.ExitError"), std::string::npos) << emu.log();
+  // The memory figure was sampled while the runtime lived.
+  EXPECT_EQ(emu.log().find("Max Memory Used: 0 MB"), std::string::npos) << emu.log();
+  EXPECT_EQ(answer.header("x-amzn-requestid").size(), 36U);
   EXPECT_NE(emu.log().find("Runtime exited with error: exit status 3"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
 }
 
 TEST(EmulateMain, RuntimeCrashDuringInitFailsInit) {
-  EmulatorProcess emu("crash_init", {"--", kPython, testdata("fake_runtime.py"), "crash-init"}, false);
+  EmulatorProcess emu("crash_init", {"--exit-on-failure", "--", kPython, testdata("fake_runtime.py"), "crash-init"},
+                      false);
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("INIT_REPORT Init Duration: "), std::string::npos);
   EXPECT_NE(emu.log().find("Status: error\tError Type: Runtime.ExitError"), std::string::npos) << emu.log();
@@ -287,14 +319,14 @@ TEST(EmulateMain, RuntimeCrashDuringInitFailsInit) {
 }
 
 TEST(EmulateMain, MissingRuntimeIsInvalidEntrypoint) {
-  EmulatorProcess emu("no_runtime", {"--", "/nonexistent/bootstrap"}, false);
+  EmulatorProcess emu("no_runtime", {"--exit-on-failure", "--", "/nonexistent/bootstrap"}, false);
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("Runtime.InvalidEntrypoint"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
 }
 
 TEST(EmulateMain, InitErrorTearsTheEnvironmentDown) {
-  EmulatorProcess emu("init_error", kPlaceholderRuntime);
+  EmulatorProcess emu("init_error", with({"--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto r = emu.runtime_call("POST", kInitError, R"({"errorMessage":"no config","errorType":"ConfigError"})",
                             {{"Lambda-Runtime-Function-Error-Type", "Runtime.BeforeSnapshotError"}});
@@ -307,7 +339,8 @@ TEST(EmulateMain, InitErrorTearsTheEnvironmentDown) {
 TEST(EmulateMain, ExtensionThatNeverRegistersFailsInit) {
   const std::string opt = test_dir("opt_lazy");
   write_script(opt + "/extensions/lazy-extension", "#!/bin/sh\nexec /bin/sleep 600\n");
-  EmulatorProcess emu("lazy_extension", with({"--opt", opt, "--init-timeout", "1"}, kPlaceholderRuntime), false);
+  EmulatorProcess emu("lazy_extension",
+                      with({"--opt", opt, "--init-timeout", "1", "--exit-on-failure"}, kPlaceholderRuntime), false);
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("Status: timeout\tError Type: Sandbox.Timedout"), std::string::npos) << emu.log();
   EXPECT_NE(emu.log().find("lazy-extension never registered"), std::string::npos) << emu.log();
@@ -383,7 +416,7 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
 TEST(EmulateMain, ExtensionExitErrorFailsTheInvokePhase) {
   const std::string opt = test_dir("opt_exit");
   write_script(opt + "/extensions/quitter", "#!/bin/sh\nexec /bin/sleep 600\n");
-  EmulatorProcess emu("ext_exit_error", with({"--opt", opt}, kPlaceholderRuntime));
+  EmulatorProcess emu("ext_exit_error", with({"--opt", opt, "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto reg = emu.runtime_call("POST", kRegister, R"({"events":[]})", {{"Lambda-Extension-Name", "quitter"}});
   ASSERT_EQ(reg.status, 200);
@@ -444,7 +477,8 @@ TEST(EmulateMain, SnapStartRuntimeThatNeverCallsRestoreNext) {
 }
 
 TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
-  EmulatorProcess emu("restore_timeout", with({"--snapstart", "--restore-timeout", "1"}, kPlaceholderRuntime));
+  EmulatorProcess emu("restore_timeout",
+                      with({"--snapstart", "--restore-timeout", "1", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto queued = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
   auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
@@ -459,7 +493,7 @@ TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
 }
 
 TEST(EmulateMain, RestoreErrorTearsTheEnvironmentDown) {
-  EmulatorProcess emu("restore_error", with({"--snapstart"}, kPlaceholderRuntime));
+  EmulatorProcess emu("restore_error", with({"--snapstart", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
   ASSERT_TRUE(ready(restore));
@@ -609,7 +643,7 @@ namespace snapbus::emulator::testing {
 namespace {
 
 TEST(EmulateMain, FunctionTimeoutIsSandboxTimedout) {
-  EmulatorProcess emu("timeout", with({"--timeout", "0.5"}, kPlaceholderRuntime));
+  EmulatorProcess emu("timeout", with({"--timeout", "0.5", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
   auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
   auto answer = emu.invoke("{}");  // the "runtime" takes the event and never answers
@@ -643,6 +677,204 @@ TEST(EmulateMain, FrontDoorAnswersExpectContinue) {
   emu.expect_no_survivors();
 }
 
+// The text of a file another process writes (by rename, so never half of it); empty after `timeout`.
+std::string wait_for_file(const std::string& path, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(EmulateMain, Ipv6HostGivesTheRuntimeABracketedAddress) {
+  const std::string dir = test_dir("ipv6_runtime");
+  const std::string runtime =
+      write_script(dir + "/bootstrap", "#!/bin/sh\necho \"$AWS_LAMBDA_RUNTIME_API\" > " + dir + "/api.tmp && mv " +
+                                           dir + "/api.tmp " + dir + "/api\nexec " + kPython + " " +
+                                           testdata("fake_runtime.py") + " echo\n");
+  EmulatorProcess emu("ipv6", {"--host", "::1", "--", runtime});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  const std::string port = std::to_string(emu.runtime_api_port());
+  EXPECT_EQ(wait_for_file(dir + "/api"), "[::1]:" + port + "\n");
+  const auto ready = boost::json::parse(wait_for_file(emu.dir() + "/ready.json")).as_object();
+  EXPECT_EQ(std::string(ready.at("runtimeApi").as_string()), "[::1]:" + port);
+  EXPECT_EQ(std::string(ready.at("frontDoor").as_string()).rfind("[::1]:", 0), 0U);
+  // The runtime reached the Runtime API at that address: Init ended.
+  EXPECT_TRUE(emu.wait_for_log("INIT_REPORT Init Duration: ")) << emu.log() << emu.diagnostics();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, DroppedLongPollDoesNotLoseTheNextEvent) {
+  EmulatorProcess emu("dropped_next", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  {
+    RawConnection gave_up(emu.runtime_api_port());
+    gave_up.send("GET " + kNext + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_FALSE(gave_up.read_until("HTTP/1.1", 200ms));  // a long poll: no answer yet
+  }
+  std::this_thread::sleep_for(200ms);  // the emulator sees the close
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":2})"); });
+  auto retry = emu.runtime_call("GET", kNext);
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(retry.body, R"({"n":2})");
+  const std::string id = retry.header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id), R"("done")").status, 202);
+  ASSERT_TRUE(ready(invoked));
+  EXPECT_EQ(invoked.get().body, R"("done")");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FunctionUrlLimitsTheEventItBuilds) {
+  EmulatorProcess emu("url_limit", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  // 5 MB of binary: within the body limit, but 6.7 MB once base64 in the event.
+  const std::string binary(std::size_t{5} * 1024 * 1024, '\xff');
+  auto answer =
+      http_call(emu.front_door_port(), "POST", "/upload", binary, {{"Content-Type", "application/octet-stream"}}, 10s);
+  EXPECT_EQ(answer.status, 413) << answer.error;
+  EXPECT_EQ(error_type(answer), "RequestEntityTooLarge");
+  EXPECT_NE(answer.body.find("Request must be smaller than 6291456 bytes for the InvokeFunction operation"),
+            std::string::npos)
+      << answer.body;
+  EXPECT_EQ(answer.header("x-amzn-requestid").size(), 36U);
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+const std::string kRieRequest = "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n";
+
+TEST(EmulateMain, AbandonedRequestIsDroppedBeforeItRuns) {
+  EmulatorProcess emu("abandoned", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  {
+    RawConnection gone(emu.front_door_port());
+    gone.send(kRieRequest + "Content-Length: 10\r\n\r\n{\"n\":\"go\"}");
+    EXPECT_FALSE(gone.read_until("HTTP/1.1", 200ms));  // queued: the runtime has not asked yet
+  }
+  std::this_thread::sleep_for(200ms);  // the emulator sees the close
+  auto kept = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":"kept"})"); });
+  std::this_thread::sleep_for(100ms);
+  auto next = emu.runtime_call("GET", kNext);
+  ASSERT_EQ(next.status, 200);
+  EXPECT_EQ(next.body, R"({"n":"kept"})");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(next.header("lambda-runtime-aws-request-id")), "1").status, 202);
+  ASSERT_TRUE(ready(kept));
+  EXPECT_EQ(kept.get().body, "1");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FullQueueIsThrottled) {
+  EmulatorProcess emu("throttled", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  std::vector<std::unique_ptr<RawConnection>> waiting;
+  for (int i = 0; i < 100; ++i) {
+    waiting.push_back(std::make_unique<RawConnection>(emu.front_door_port()));
+    waiting.back()->send(kRieRequest + "Content-Length: 2\r\n\r\n{}");
+  }
+  std::this_thread::sleep_for(500ms);  // all 100 queued: the runtime never asks
+  auto throttled =
+      http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}", {}, 10s);
+  EXPECT_EQ(throttled.status, 429) << throttled.error;
+  EXPECT_EQ(error_type(throttled), "TooManyRequestsException");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(EmulateMain, CrashedRuntimeIsReplacedForTheQueuedInvocation) {
+  const std::string dir = test_dir("fresh_env_runtime");
+  const std::string runtime =
+      write_script(dir + "/bootstrap", "#!/bin/sh\necho $$ >> " + dir + "/pids\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("fresh_env", {"--", runtime});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto first = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":1})"); });
+  ASSERT_TRUE(ready(next));
+  EXPECT_EQ(next.get().body, R"({"n":1})");
+  auto second = std::async(std::launch::async, [&] { return emu.invoke(R"({"n":2})"); });
+  std::this_thread::sleep_for(200ms);  // queued behind the first
+  const std::string pids = wait_for_file(dir + "/pids");
+  ASSERT_EQ(count_lines(dir + "/pids"), 1);
+  ::kill(std::stoi(pids), SIGKILL);
+  ASSERT_TRUE(ready(first));
+  EXPECT_EQ(error_type(first.get()), "Runtime.ExitError");
+
+  // A fresh environment (a new runtime process, a new Init) answers the queued invocation.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (count_lines(dir + "/pids") < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(count_lines(dir + "/pids"), 2) << emu.diagnostics();
+  // Launched while the emulator holds accepted connections (the queued caller's): none leaks in.
+  std::ifstream pid_lines(dir + "/pids");
+  std::string pid2;
+  pid_lines >> pid2 >> pid2;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + pid2 + "/fd")) {
+    std::error_code ec;
+    EXPECT_EQ(std::filesystem::read_symlink(fd.path(), ec).string().rfind("socket:", 0), std::string::npos);
+  }
+  auto next2 = emu.runtime_call("GET", kNext);
+  ASSERT_EQ(next2.status, 200) << next2.body << emu.diagnostics();
+  EXPECT_EQ(next2.body, R"({"n":2})");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(next2.header("lambda-runtime-aws-request-id")), "2").status, 202);
+  ASSERT_TRUE(ready(second));
+  EXPECT_EQ(second.get().body, "2");
+  EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, SnapStartFreshEnvironmentIsInitFreezeAndRestore) {
+  EmulatorProcess emu("fresh_snapstart", {"--snapstart", "--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  const std::string log = emu.log();
+  EXPECT_EQ(count_of(log, "INIT_START"), 2U) << log;
+  EXPECT_EQ(count_of(log, "RESTORE_REPORT"), 2U) << log;
+  EXPECT_EQ(count_of(log, "START RequestId"), 2U) << log;
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FailedInitIsRetriedByTheNextInvocation) {
+  EmulatorProcess emu("fresh_init", {"--", kPython, testdata("fake_runtime.py"), "crash-init"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_TRUE(emu.wait_for_log("Error Type: Runtime.ExitError")) << emu.log();
+  EXPECT_FALSE(emu.wait_exit(300ms));  // no exit: the next invocation gets a fresh environment
+  auto answer = emu.invoke("{}");
+  EXPECT_EQ(answer.status, 200) << answer.error;
+  EXPECT_EQ(error_type(answer), "Runtime.ExitError");
+  EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, FunctionInheritsNoSocketOfTheEmulator) {
+  const std::string dir = test_dir("no_leaked_fds_runtime");
+  const std::string runtime =
+      write_script(dir + "/bootstrap", "#!/bin/sh\nls -l /proc/$$/fd > " + dir + "/fds.tmp && mv " + dir + "/fds.tmp " +
+                                           dir + "/fds\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("no_leaked_fds", {"--", runtime});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  const std::string fds = wait_for_file(dir + "/fds");
+  EXPECT_NE(fds.find(" 0 -> "), std::string::npos) << fds;
+  EXPECT_EQ(fds.find("socket:"), std::string::npos) << fds;
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 }  // namespace
 }  // namespace snapbus::emulator::testing
 
@@ -669,6 +901,25 @@ TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
   EXPECT_EQ(emu.runtime_call("POST", response_path(id2), seven_mb).status, 413);
   ASSERT_TRUE(ready(invoked2));
   EXPECT_EQ(error_type(invoked2.get()), "Function.ResponseSizeTooLarge");
+
+  // A runtime still uploading long after the limit gets Lambda's answer, not a broken pipe, and goes on.
+  auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked3 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next3));
+  const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
+  const std::string forty_mb(std::size_t{40} * 1024 * 1024, 'c');
+  auto refused = emu.runtime_call("POST", response_path(id3), forty_mb);
+  EXPECT_EQ(refused.status, 413) << refused.error;
+  EXPECT_EQ(error_type(refused), "Function.ResponseSizeTooLarge");
+  ASSERT_TRUE(ready(invoked3));
+  EXPECT_EQ(error_type(invoked3.get()), "Function.ResponseSizeTooLarge");
+  auto next4 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked4 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next4));
+  const std::string id4 = next4.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id4), "4").status, 202);
+  ASSERT_TRUE(ready(invoked4));
+  EXPECT_EQ(invoked4.get().body, "4");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

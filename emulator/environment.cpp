@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -33,7 +34,7 @@ double seconds_of(std::chrono::milliseconds duration) { return std::chrono::dura
 
 std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), lambda::new_request_id()); }
 
-Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker)
+Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, bool fresh)
     : io_(io),
       config_(std::move(config)),
       log_(log),
@@ -44,7 +45,8 @@ Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, st
                   .child_exited = [this](pid_t pid, int status) { on_child_exit(pid, status); },
                   .stop_requested = [this](int signal_number) { request_stop(signal_number); }}),
       extensions_(io),
-      dispatch_(io, config_.snapstart) {}
+      dispatch_(io, config_.snapstart),
+      fresh_(fresh) {}
 
 std::string Environment::function_arn() const {
   std::string arn = fmt::format("arn:aws:lambda:{}:000000000000:function:{}", config_.region, config_.function_name);
@@ -67,6 +69,14 @@ asio::awaitable<int> Environment::run() {
       co_return kExitUsage;
     }
     log_.note("freezer", boost::json::string(processes_.freezer_backend()));
+  }
+  if (fresh_) {
+    co_await dispatch_.wait_queued();
+    if (phases_.stopping()) {
+      co_await shutdown();
+      co_return phases_.exit_code();
+    }
+    diagnostic("starting a fresh environment for the waiting invocation");
   }
   phases_.begin_init(config_.init_timeout, [this] {
     const std::vector<std::string> missing = extensions_.unregistered();
@@ -123,7 +133,13 @@ void Environment::request_stop(int signal_number) {
 
 void Environment::end(int exit_code, const std::string& type, const std::string& message) {
   if (phases_.stopping()) return;
-  dispatch_.close(type, message);
+  wants_fresh_ = !config_.exit_on_failure &&
+                 (exit_code == kExitInitFailed || exit_code == kExitRestoreFailed || exit_code == kExitInvokeFailed);
+  if (wants_fresh_) {
+    dispatch_.hand_over(type, message, exit_code != kExitInvokeFailed);
+  } else {
+    dispatch_.close(type, message);
+  }
   phases_.stop(exit_code);
   processes_.stop_waiting();
   extensions_.wake_all();
@@ -216,18 +232,24 @@ void Environment::start_invocation() {
                 "timeout");
   });
   if (!inv) return;
+  // Sampled now too: a runtime that crashes has no memory left to read once the invocation ends.
+  memory_sample_mb_ = resident_mb(function_pids());
   log_.start(inv->request_id, config_.function_version);
   extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
 }
 
-InvocationReport Environment::invocation_report(const Invocation& inv) const {
+std::vector<pid_t> Environment::function_pids() const {
   std::vector<pid_t> pids = processes_.runtime_pids();
   for (pid_t pid : extensions_.live_pids()) pids.push_back(pid);
+  return pids;
+}
+
+InvocationReport Environment::invocation_report(const Invocation& inv) const {
   InvocationReport report;
   report.request_id = inv.request_id;
   report.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv.started).count();
   report.memory_size_mb = config_.memory_size_mb;
-  report.max_memory_used_mb = resident_mb(pids);
+  report.max_memory_used_mb = std::max(memory_sample_mb_, resident_mb(function_pids()));
   return report;
 }
 
@@ -239,7 +261,11 @@ void Environment::finish_invocation() {
   log_.end(inv->request_id);
   InvocationReport report = invocation_report(*inv);
   phases_.bill_first_report(report);
-  report.outcome.error_type = inv->error_type;
+  // A function error is an invocation that ended in error, as Lambda's platform.report says.
+  if (!inv->error_type.empty()) {
+    report.outcome = PhaseOutcome{"error", inv->error_type};
+    report.function_error = true;
+  }
   log_.report(report);
 }
 
@@ -292,6 +318,12 @@ asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> Environment
   if (auto error = dispatch_.apply(RuntimeCall::kNext)) co_return *error;
   check_progress();
   co_return co_await dispatch_.next_event();
+}
+
+void Environment::runtime_next_abandoned(const std::shared_ptr<Invocation>& taken) {
+  diagnostic("the runtime closed its invocation/next connection before an event was handed over");
+  dispatch_.next_abandoned(taken);
+  check_progress();
 }
 
 asio::awaitable<std::optional<ApiError>> Environment::runtime_restore_next() {
@@ -373,11 +405,14 @@ std::optional<ApiError> Environment::extension_exit_error(const std::string& ide
   return std::nullopt;
 }
 
-std::shared_ptr<Invocation> Environment::submit(std::string payload, std::string client_context,
-                                                std::string cognito_identity) {
-  auto inv = dispatch_.submit(std::move(payload), std::move(client_context), std::move(cognito_identity));
+std::shared_ptr<Invocation> Environment::submit(InvocationRequest request) {
+  auto inv = dispatch_.submit(std::move(request));
   check_progress();
   return inv;
+}
+
+void Environment::caller_gone(const std::shared_ptr<Invocation>& inv) {
+  dispatch_.withdraw(inv, "Client.Disconnected", "the caller closed its connection before the invocation started");
 }
 
 asio::awaitable<void> Environment::shutdown() {

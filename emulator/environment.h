@@ -7,7 +7,7 @@
 //   Environment env(io, config, log, new_marker());
 //   env.set_runtime_api("127.0.0.1:9001");
 //   asio::co_spawn(io, env.run(), [&](std::exception_ptr, int code) { exit_code = code; });
-//   auto inv = env.submit(payload, {}, {});      // from the front door
+//   auto inv = env.submit({.payload = "{}"});    // from the front door
 //   co_await inv->wait_change();                  // until inv->complete
 #pragma once
 
@@ -37,8 +37,9 @@ std::string new_marker();
 
 class Environment {
  public:
-  // `marker` (KEY=VALUE) goes into the environment of every process of the function.
-  Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker);
+  // `marker` (KEY=VALUE) goes into the environment of every process of the function. A fresh
+  // environment (after a failed one) starts its Init once an invocation waits for it.
+  Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, bool fresh = false);
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
@@ -48,8 +49,18 @@ class Environment {
 
   void request_stop(int signal_number);
 
+  // After run(): whether it ended in a failure a fresh environment should follow (not with
+  // --exit-on-failure), which then adopts the invocations still queued here.
+  [[nodiscard]] bool wants_fresh_environment() const { return wants_fresh_; }
+  std::deque<std::shared_ptr<Invocation>> take_queue() { return dispatch_.take_queue(); }
+  void adopt(std::deque<std::shared_ptr<Invocation>> queued) { dispatch_.adopt(std::move(queued)); }
+  // Stops handling signals; the fresh environment, made before, handles them.
+  void retire() { processes_.retire(); }
+
   // Runtime API.
   asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> runtime_next();
+  // The invocation/next connection closed before its event was handed over (`taken`, if it was taken).
+  void runtime_next_abandoned(const std::shared_ptr<Invocation>& taken);
   asio::awaitable<std::optional<ApiError>> runtime_restore_next();
   // Validates and applies invocation/{id}/response or /error; the caller then fills the Invocation
   // and calls answer_updated / answer_finished.
@@ -69,7 +80,10 @@ class Environment {
                                                const std::string& body);
 
   // Front door.
-  std::shared_ptr<Invocation> submit(std::string payload, std::string client_context, std::string cognito_identity);
+  std::shared_ptr<Invocation> submit(InvocationRequest request);
+  [[nodiscard]] bool queue_full() const { return dispatch_.queue_full(); }
+  // The caller of `inv` closed its connection: a queued invocation is dropped before it runs.
+  void caller_gone(const std::shared_ptr<Invocation>& inv);
 
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::string function_arn() const;
@@ -93,6 +107,7 @@ class Environment {
   void on_child_exit(pid_t pid, int status);
   asio::awaitable<void> shutdown();
   [[nodiscard]] std::vector<std::string> process_environment() const;
+  [[nodiscard]] std::vector<pid_t> function_pids() const;
   [[nodiscard]] InvocationReport invocation_report(const Invocation& inv) const;
 
   asio::io_context& io_;
@@ -104,6 +119,9 @@ class Environment {
   ProcessSupervisor processes_;
   ExtensionRegistry extensions_;
   InvocationDispatch dispatch_;
+  unsigned memory_sample_mb_ = 0;
+  bool fresh_;
+  bool wants_fresh_ = false;  // the function's resident memory when the invocation started
 };
 
 }  // namespace snapbus::emulator

@@ -1,9 +1,13 @@
 #include "front_door.h"
 
+#include <fmt/format.h>
 #include <boost/algorithm/string/predicate.hpp>
+#include <boost/json.hpp>
 
+#include "snapbus/base64.h"
 #include "snapbus/function_url.h"
 #include "snapbus/lambda_protocol.h"
+#include "snapbus/request_id.h"
 #include "snapbus/streaming_response.h"
 
 namespace snapbus::emulator {
@@ -48,31 +52,64 @@ asio::awaitable<void> send_complete(HttpExchange& ex, const Invocation& inv, boo
   }
 }
 
+HttpError payload_too_large() {
+  return {http::status::payload_too_large, "RequestEntityTooLarge",
+          fmt::format("Request must be smaller than {} bytes for the InvokeFunction operation", kInvokePayloadLimit)};
+}
+
+// The Invoke API's X-Amz-Client-Context is base64; the runtime receives the JSON it encodes.
+std::string decoded_client_context(std::string_view header) {
+  if (header.empty()) return {};
+  std::optional<std::string> json = decode_base64(header);
+  boost::system::error_code ec;
+  if (json) {
+    const boost::json::value value = boost::json::parse(*json, ec);
+    if (!ec && value.is_object()) return std::move(*json);
+  }
+  throw HttpError(http::status::bad_request, "InvalidRequestContentException",
+                  "Client context must be a valid Base64-encoded JSON object.");
+}
+
 }  // namespace
 
-asio::awaitable<void> serve_front_door(Environment& env, HttpExchange& ex) {
+asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange& ex) {
+  // Every answer, errors included, names its request id, as Lambda's do: a response can be matched to its log lines.
+  InvocationRequest request{.request_id = new_request_id(), .trace_id = std::string(ex.header("X-Amzn-Trace-Id"))};
+  ex.add_response_header("X-Amzn-RequestId", request.request_id);
   std::string_view target = ex.request().target();
   const bool raw = target.substr(0, target.find('?')) == kRiePath;
   if (raw && ex.request().method() != http::verb::post) {
     throw HttpError(http::status::method_not_allowed, "MethodNotAllowed", "the invoke path expects POST");
   }
-  const std::string body = co_await ex.read_body(kInvokePayloadLimit);
-  std::string payload;
+  std::string body;
+  try {
+    body = co_await ex.read_body(kInvokePayloadLimit);
+  } catch (const HttpError& e) {
+    if (e.status() == http::status::payload_too_large) throw payload_too_large();
+    throw;
+  }
   if (!raw) {
-    payload = function_url_event(ex.request(), body, ex.remote_address(), std::chrono::system_clock::now());
+    request.payload = function_url_event(ex.request(), body, ex.remote_address(), std::chrono::system_clock::now());
+    // Lambda limits the event it builds, base64 and headers included, not the body it was given.
+    if (request.payload.size() > kInvokePayloadLimit) throw payload_too_large();
   } else if (body.empty()) {
-    payload = "{}";
+    request.payload = "{}";
   } else {
-    payload = body;
+    request.payload = body;
   }
   // The Invoke API's client context header; the Cognito identity one lets tests exercise that header too.
-  std::string client_context;
-  std::string cognito_identity;
   if (raw) {
-    client_context = std::string(ex.header("X-Amz-Client-Context"));
-    cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
+    request.client_context = decoded_client_context(ex.header("X-Amz-Client-Context"));
+    request.cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
   }
-  auto inv = env.submit(std::move(payload), std::move(client_context), std::move(cognito_identity));
+  Environment& env = *current;
+  if (env.queue_full()) {
+    throw HttpError(http::status::too_many_requests, "TooManyRequestsException", "Rate Exceeded.");
+  }
+  auto inv = env.submit(std::move(request));
+  // Until something is to be written, a caller that hangs up takes its queued invocation with it
+  // (from the environment current then: a fresh one may have taken over the queue).
+  ex.watch_peer_close([&current, inv] { current->caller_gone(inv); });
 
   bool head_sent = false;
   for (;;) {
@@ -131,6 +168,7 @@ asio::awaitable<void> serve_front_door(Environment& env, HttpExchange& ex) {
       co_return;
     }
     co_await inv->wait_change();
+    ex.stop_watching();
   }
 }
 

@@ -2,8 +2,9 @@
 // function's answer goes back buffered or streamed chunk by chunk; POST kRiePath is the AWS Runtime
 // Interface Emulator's raw invoke path (payload in, result out).
 //
-//   auto bound = net::http_listen(io, "127.0.0.1", 9000, [&env](net::HttpExchange& ex) { return serve_front_door(env,
-//   ex); });
+//   Environment* current = &env;
+//   auto bound = net::http_listen(io, "127.0.0.1", 9000,
+//                                 [&current](net::HttpExchange& ex) { return serve_front_door(current, ex); });
 //   // curl -d '{"x":1}' http://127.0.0.1:9000/2015-03-31/functions/function/invocations
 #pragma once
 
@@ -16,6 +17,8 @@ namespace snapbus::emulator {
 
 inline constexpr std::string_view kRiePath = "/2015-03-31/functions/function/invocations";
 
-asio::awaitable<void> serve_front_door(Environment& env, net::HttpExchange& exchange);
+// `current` is read once the request has been read: an environment that failed meanwhile has handed
+// its queue to a fresh one, which must get this invocation too.
+asio::awaitable<void> serve_front_door(Environment* const& current, net::HttpExchange& exchange);
 
 }  // namespace snapbus::emulator

@@ -51,6 +51,9 @@ pid_t spawn_process(const LaunchSpec& spec, const Freezer* freezer) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The function gets stdin, stdout and stderr only, as in Lambda: whatever else the emulator has
+    // open (its listeners, its clients' sockets) closes at exec, even if it was opened without O_CLOEXEC.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
       const int err = errno;
       (void)!::write(report_write.get(), &err, sizeof err);

@@ -1,5 +1,6 @@
 #include "invocation_dispatch.h"
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -34,20 +35,30 @@ void Invocation::fail(const std::string& type, const std::string& message) {
 InvocationDispatch::InvocationDispatch(asio::io_context& io, bool snapstart)
     : io_(io), runtime_(snapstart), runtime_wake_(io.get_executor()), invoke_timer_(io) {}
 
-std::shared_ptr<Invocation> InvocationDispatch::submit(std::string payload, std::string client_context,
-                                                       std::string cognito_identity) {
+std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request) {
   auto inv = std::make_shared<Invocation>(io_.get_executor());
-  inv->request_id = lambda::new_request_id();
-  inv->trace_id = new_trace_id();
-  inv->payload = std::move(payload);
-  inv->client_context = std::move(client_context);
-  inv->cognito_identity = std::move(cognito_identity);
-  if (closed_) {
+  inv->request_id = std::move(request.request_id);
+  if (inv->request_id.empty()) inv->request_id = lambda::new_request_id();
+  inv->trace_id = std::move(request.trace_id);
+  if (inv->trace_id.empty()) inv->trace_id = new_trace_id();
+  inv->payload = std::move(request.payload);
+  inv->client_context = std::move(request.client_context);
+  inv->cognito_identity = std::move(request.cognito_identity);
+  if (closed_ && !handing_over_) {
     inv->fail(failure_type_, failure_message_);
     return inv;
   }
   queue_.push_back(inv);
+  runtime_wake_.notify();
   return inv;
+}
+
+void InvocationDispatch::withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type,
+                                  const std::string& message) {
+  const auto queued = std::find(queue_.begin(), queue_.end(), inv);
+  if (queued == queue_.end()) return;
+  queue_.erase(queued);
+  inv->fail(type, message);
 }
 
 std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {
@@ -57,8 +68,25 @@ std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {
 }
 
 asio::awaitable<std::shared_ptr<Invocation>> InvocationDispatch::next_event() {
-  while (!runtime_event_) co_await runtime_wake_.wait();
+  next_abandoned_ = false;
+  while (!runtime_event_ && !next_abandoned_) co_await runtime_wake_.wait();
+  if (std::exchange(next_abandoned_, false)) co_return nullptr;
   co_return std::exchange(runtime_event_, nullptr);
+}
+
+void InvocationDispatch::next_abandoned(const std::shared_ptr<Invocation>& taken) {
+  const RuntimeState state = runtime_.state();
+  if (state != RuntimeState::kIdle && state != RuntimeState::kInvoking) return;
+  auto event = taken ? taken : runtime_event_;
+  if (event && event == current_ && !event->complete) {
+    invoke_timer_.cancel();
+    current_ = nullptr;
+    queue_.push_front(event);
+  }
+  runtime_event_ = nullptr;
+  runtime_.next_abandoned();
+  next_abandoned_ = !taken;
+  runtime_wake_.notify();
 }
 
 asio::awaitable<void> InvocationDispatch::restore_released() {
@@ -84,7 +112,9 @@ std::variant<ApiError, std::shared_ptr<Invocation>> InvocationDispatch::begin_an
 
 std::shared_ptr<Invocation> InvocationDispatch::start_next(std::chrono::milliseconds timeout,
                                                            std::function<void()> on_timeout) {
-  if (current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::kIdle) return nullptr;
+  if (closed_ || current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::kIdle) {
+    return nullptr;
+  }
   auto inv = queue_.front();
   queue_.pop_front();
   current_ = inv;
@@ -116,8 +146,31 @@ std::shared_ptr<Invocation> InvocationDispatch::fail_current(const std::string& 
   return inv;
 }
 
+void InvocationDispatch::hand_over(const std::string& type, const std::string& message, bool startup_failed) {
+  closed_ = true;
+  handing_over_ = true;
+  failure_type_ = type;
+  failure_message_ = message;
+  if (current_ && !current_->complete) current_->fail(type, message);
+  if (startup_failed && !queue_.empty()) {
+    queue_.front()->fail(type, message);
+    queue_.pop_front();
+  }
+  runtime_wake_.notify();
+}
+
+void InvocationDispatch::adopt(std::deque<std::shared_ptr<Invocation>> earlier) {
+  queue_.insert(queue_.begin(), earlier.begin(), earlier.end());
+  runtime_wake_.notify();
+}
+
+asio::awaitable<void> InvocationDispatch::wait_queued() {
+  while (queue_.empty() && !closed_) co_await runtime_wake_.wait();
+}
+
 void InvocationDispatch::close(const std::string& type, const std::string& message) {
   closed_ = true;
+  handing_over_ = false;
   failure_type_ = type;
   failure_message_ = message;
   if (current_ && !current_->complete) current_->fail(type, message);

@@ -4,7 +4,7 @@
 // the Environment decides when an invocation may start and what its end means.
 //
 //   InvocationDispatch dispatch(io, /*snapstart=*/false);
-//   auto inv = dispatch.submit(payload, {}, {});                   // front door
+//   auto inv = dispatch.submit({.payload = "{}"});                 // front door
 //   dispatch.apply(RuntimeCall::kNext);                            // runtime: invocation/next
 //   dispatch.start_next(3s, on_timeout);                           // when the environment is ready
 //   std::shared_ptr<Invocation> event = co_await dispatch.next_event();
@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -32,6 +33,15 @@ namespace snapbus::emulator {
 namespace asio = boost::asio;
 using lambda::RuntimeCall;
 using lambda::RuntimeState;
+
+// What the caller of an invocation gives: the event and the context headers of the Invoke API.
+struct InvocationRequest {
+  std::string request_id;  // empty: a new one is made
+  std::string payload;
+  std::string client_context;  // decoded JSON, as the runtime receives it
+  std::string cognito_identity;
+  std::string trace_id;  // the caller's X-Amzn-Trace-Id; empty: a new one is made
+};
 
 // One invocation from the front door to the runtime and back. The runtime's answer is written
 // into it (by the Runtime API) while the front door waits on wait_change().
@@ -61,18 +71,31 @@ struct Invocation {
   void fail(const std::string& type, const std::string& message);
 };
 
+// How many invocations may wait for the runtime; the next one is throttled, as Lambda throttles a
+// function past its concurrency (and a local run does not grow without bound under a burst).
+inline constexpr std::size_t kQueueLimit = 100;
+
 class InvocationDispatch {
  public:
   InvocationDispatch(asio::io_context& io, bool snapstart);
 
   // A new invocation at the end of the queue; already failed when the dispatch is closed.
-  std::shared_ptr<Invocation> submit(std::string payload, std::string client_context, std::string cognito_identity);
+  std::shared_ptr<Invocation> submit(InvocationRequest request);
+
+  [[nodiscard]] bool queue_full() const { return queue_.size() >= kQueueLimit; }
+  // The caller of a queued invocation went away: it leaves the queue, completed with this error,
+  // and never runs. An invocation already handed to the runtime runs on.
+  void withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type, const std::string& message);
 
   // The runtime makes `call`: 403 InvalidStateTransition when its state does not allow it.
   std::optional<ApiError> apply(RuntimeCall call);
-  // After apply(kNext): the event handed to the runtime. During shutdown none comes: the runtime
-  // is told by SIGTERM, not by this call.
+  // After apply(kNext): the event handed to the runtime; null once next_abandoned() is called. During
+  // shutdown none comes: the runtime is told by SIGTERM, not by this call.
   asio::awaitable<std::shared_ptr<Invocation>> next_event();
+  // The connection of invocation/next closed before the event reached the runtime: `taken` (if
+  // next_event() returned it) or the event waiting for it goes back to the front of the queue, the
+  // runtime's state rolls back so its retry is allowed, and a pending next_event() returns null.
+  void next_abandoned(const std::shared_ptr<Invocation>& taken);
   // After apply(kRestoreNext): returns once release_restore() is called, never after close().
   asio::awaitable<void> restore_released();
   void release_restore();
@@ -95,6 +118,15 @@ class InvocationDispatch {
 
   // Fails every waiting invocation with this error, and every later submission: the environment ends.
   void close(const std::string& type, const std::string& message);
+  // The environment ends, and a fresh one takes over its queue (take_queue): only the invocation in
+  // progress fails, or after a failed Init or restore the first queued one, which caused it. Later
+  // submissions queue for the fresh environment.
+  void hand_over(const std::string& type, const std::string& message, bool startup_failed);
+  std::deque<std::shared_ptr<Invocation>> take_queue() { return std::exchange(queue_, {}); }
+  // Puts invocations taken from an environment that ended ahead of this one's own.
+  void adopt(std::deque<std::shared_ptr<Invocation>> earlier);
+  // Returns once an invocation waits (or the dispatch is closed): a fresh environment starts on demand.
+  asio::awaitable<void> wait_queued();
   [[nodiscard]] bool closed() const { return closed_; }
 
  private:
@@ -104,8 +136,10 @@ class InvocationDispatch {
   std::shared_ptr<Invocation> current_;        // handed to the runtime, not yet taken back
   std::shared_ptr<Invocation> runtime_event_;  // waiting to be returned by invocation/next
   WakeSignal runtime_wake_;
+  bool next_abandoned_ = false;
   asio::steady_timer invoke_timer_;
   bool closed_ = false;
+  bool handing_over_ = false;
   std::string failure_type_;
   std::string failure_message_;
 };

@@ -1,5 +1,7 @@
 #include "invocation_dispatch.h"
 
+#include <optional>
+
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
@@ -22,7 +24,7 @@ void run_until(asio::io_context& io, const std::function<bool()>& done) {
 TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
-  auto inv = dispatch.submit("{}", "ctx", "");
+  auto inv = dispatch.submit({.payload = "{}", .client_context = "ctx"});
   EXPECT_EQ(inv->request_id.size(), 36U);
   EXPECT_EQ(inv->trace_id.rfind("Root=1-", 0), 0U);
   EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the runtime has not called invocation/next
@@ -41,10 +43,86 @@ TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
   EXPECT_GT(inv->deadline, std::chrono::system_clock::now());
 }
 
+TEST(InvocationDispatch, KeepsTheCallersRequestAndTraceIds) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  const std::string trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+  auto inv = dispatch.submit({.request_id = "r-1", .payload = "{}", .trace_id = trace});
+  EXPECT_EQ(inv->request_id, "r-1");
+  EXPECT_EQ(inv->trace_id, trace);
+}
+
+TEST(InvocationDispatch, AbandonedNextKeepsTheEventForTheRetry) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  std::optional<std::shared_ptr<Invocation>> event;
+  auto poll = [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); };
+  asio::co_spawn(io, poll(), asio::detached);
+  io.run_for(5ms);
+  dispatch.next_abandoned(nullptr);  // the connection closed while waiting
+  run_until(io, [&] { return event.has_value(); });
+  ASSERT_TRUE(event.has_value());
+  EXPECT_FALSE(*event);
+
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));  // the retry is allowed
+  auto inv = dispatch.submit({.payload = "{}"});
+  EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
+  event.reset();
+  asio::co_spawn(io, poll(), asio::detached);
+  run_until(io, [&] { return event.has_value(); });
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(*event, inv);
+  dispatch.next_abandoned(inv);  // taken, but the connection was gone before it was written
+  EXPECT_FALSE(dispatch.has_current());
+  EXPECT_FALSE(inv->complete);
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
+}
+
+TEST(InvocationDispatch, WithdrawnInvocationNeverRunsAndTheQueueIsBounded) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  auto gone = dispatch.submit({.payload = "gone"});
+  auto kept = dispatch.submit({.payload = "kept"});
+  dispatch.withdraw(gone, "Client.Disconnected", "left");
+  EXPECT_TRUE(gone->complete);
+  EXPECT_EQ(gone->error_type, "Client.Disconnected");
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  EXPECT_EQ(dispatch.start_next(1s, [] {}), kept);
+  dispatch.withdraw(kept, "Client.Disconnected", "left");  // already running: it runs on
+  EXPECT_FALSE(kept->complete);
+
+  for (std::size_t i = 0; i < kQueueLimit; ++i) {
+    EXPECT_FALSE(dispatch.queue_full());
+    dispatch.submit({.payload = "{}"});
+  }
+  EXPECT_TRUE(dispatch.queue_full());
+}
+
+TEST(InvocationDispatch, HandOverKeepsTheQueueForAFreshEnvironment) {
+  asio::io_context io;
+  InvocationDispatch failed_init(io, false);
+  auto caused = failed_init.submit({.payload = "1"});
+  auto waiting = failed_init.submit({.payload = "2"});
+  failed_init.hand_over("Runtime.ExitError", "crashed", /*startup_failed=*/true);
+  EXPECT_TRUE(caused->complete);
+  EXPECT_EQ(caused->error_type, "Runtime.ExitError");
+  EXPECT_FALSE(waiting->complete);
+  auto late = failed_init.submit({.payload = "3"});  // queues for the fresh environment
+  EXPECT_FALSE(late->complete);
+
+  InvocationDispatch fresh(io, false);
+  auto own = fresh.submit({.payload = "4"});
+  fresh.adopt(failed_init.take_queue());
+  ASSERT_FALSE(fresh.apply(RuntimeCall::kNext));
+  EXPECT_EQ(fresh.start_next(1s, [] {}), waiting);  // the earlier ones first
+}
+
 TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
-  auto inv = dispatch.submit("{}", "", "");
+  auto inv = dispatch.submit({.payload = "{}"});
   auto refused = dispatch.begin_answer(inv->request_id, RuntimeCall::kResponse);
   ASSERT_TRUE(std::holds_alternative<ApiError>(refused));
   EXPECT_EQ(std::get<ApiError>(refused).type, "InvalidStateTransition");
@@ -65,7 +143,7 @@ TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
 // One invocation handed to a waiting runtime with a 20 ms timeout.
 struct TimedInvocation : ::testing::Test {
   TimedInvocation() {
-    inv = dispatch.submit("{}", "", "");
+    inv = dispatch.submit({.payload = "{}"});
     EXPECT_FALSE(dispatch.apply(RuntimeCall::kNext));
     dispatch.start_next(20ms, [this] { timed_out = true; });
   }
@@ -95,12 +173,12 @@ TEST_F(TimedInvocation, AnsweredInvocationDoesNotTimeOut) {
 TEST(InvocationDispatch, CloseFailsWhatWaitsAndWhatComesLater) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
-  auto queued = dispatch.submit("{}", "", "");
+  auto queued = dispatch.submit({.payload = "{}"});
   dispatch.close("Emulator.ShuttingDown", "bye");
   EXPECT_TRUE(dispatch.closed());
   EXPECT_TRUE(queued->complete);
   EXPECT_EQ(queued->error_type, "Emulator.ShuttingDown");
-  auto late = dispatch.submit("{}", "", "");
+  auto late = dispatch.submit({.payload = "{}"});
   EXPECT_TRUE(late->complete);
   EXPECT_EQ(boost::json::parse(late->error_body).at("errorMessage"), "bye");
   ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));

@@ -78,7 +78,7 @@ void LambdaLog::report(const InvocationReport& r) {
     text += fmt::format("\tRestore Duration: {}\tBilled Restore Duration: {:.0f} ms", format_ms(*r.restore_ms),
                         std::ceil(*r.restore_ms));
   }
-  text += status_suffix(r.outcome);
+  if (!r.function_error) text += status_suffix(r.outcome);
   line(text);
   boost::json::object o = outcome_json(r.duration_ms, r.outcome);
   o["requestId"] = r.request_id;

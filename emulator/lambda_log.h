@@ -29,6 +29,9 @@ struct InvocationReport {
   std::optional<double> init_ms;     // only on the first invocation of an on-demand environment
   std::optional<double> restore_ms;  // only on the first invocation after a restore
   PhaseOutcome outcome;
+  // The function's own error (invocation/error, an error trailer): the JSON report gives its status
+  // and type; Lambda's REPORT line shows neither, only platform failures (crash, timeout).
+  bool function_error = false;
 };
 
 // One line of the emulator's own diagnostics ("snapbus emulate: <text>") on stderr, flushed: what the

@@ -49,6 +49,22 @@ TEST(LambdaLog, LinesLookLikeLambdas) {
       << text;
 }
 
+TEST(LambdaLog, FunctionErrorIsAnErrorInTheJsonReportOnly) {
+  char* buffer = nullptr;
+  std::size_t size = 0;
+  std::FILE* out = ::open_memstream(&buffer, &size);
+  LambdaLog log(out);
+  log.report({.request_id = "id-2", .outcome = {"error", "KeyError"}, .function_error = true});
+  auto json = log.json(0);
+  std::fclose(out);
+  const std::string text(buffer, size);
+  std::free(buffer);
+  EXPECT_EQ(text.find("Status"), std::string::npos) << text;
+  const auto& invocation = json.at("invocations").as_array().at(0);
+  EXPECT_EQ(invocation.at("status"), "error");
+  EXPECT_EQ(invocation.at("errorType"), "KeyError");
+}
+
 TEST(LambdaLog, JsonReport) {
   char* buffer = nullptr;
   std::size_t size = 0;

@@ -109,6 +109,12 @@ void ProcessSupervisor::stop_waiting() {
   child_exit_.notify();
 }
 
+void ProcessSupervisor::retire() {
+  boost::system::error_code ignored;
+  signals_.cancel(ignored);
+  signals_.clear(ignored);
+}
+
 void ProcessSupervisor::freeze() {
   freezer_->freeze();
   frozen_ = true;

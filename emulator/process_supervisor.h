@@ -66,6 +66,9 @@ class ProcessSupervisor {
   boost::asio::awaitable<int> run_command(const LaunchSpec& spec);
   // Releases run_command waits: the environment is ending.
   void stop_waiting();
+  // Stops watching signals and children: a fresh environment's supervisor, made before this is
+  // called, takes over (so a signal never meets no handler).
+  void retire();
 
   // Throw std::runtime_error when the freezer fails.
   void freeze();

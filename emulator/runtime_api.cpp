@@ -26,12 +26,16 @@ std::string error_type_of(const HttpExchange& ex, const std::string& body, const
 
 asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   ex.require_method(http::verb::get);
+  // A runtime client that gives up on the long poll must not take the next event with it.
+  ex.watch_peer_close([&env] { env.runtime_next_abandoned(nullptr); });
   auto result = co_await env.runtime_next();
+  ex.stop_watching();
   if (auto* error = std::get_if<ApiError>(&result)) {
     co_await respond_api_error(ex, *error);
     co_return;
   }
-  const auto& inv = std::get<std::shared_ptr<Invocation>>(result);
+  const auto inv = std::get<std::shared_ptr<Invocation>>(result);
+  if (!inv) throw boost::system::system_error(asio::error::connection_aborted);
   http::fields headers;
   headers.set(kHeaderRequestId, inv->request_id);
   headers.set(
@@ -41,7 +45,17 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   headers.set(kHeaderTraceId, inv->trace_id);
   if (!inv->client_context.empty()) headers.set(kHeaderClientContext, inv->client_context);
   if (!inv->cognito_identity.empty()) headers.set(kHeaderCognitoIdentity, inv->cognito_identity);
-  co_await ex.respond(http::status::ok, inv->payload, kContentTypeJson, &headers);
+  bool delivered = true;
+  try {
+    co_await ex.respond(http::status::ok, inv->payload, kContentTypeJson, &headers);
+  } catch (const boost::system::system_error&) {
+    delivered = false;
+  }
+  if (!delivered) {
+    // (No co_await in a handler: the event goes back to the queue, the connection is dropped.)
+    env.runtime_next_abandoned(inv);
+    throw boost::system::system_error(asio::error::connection_aborted);
+  }
 }
 
 // The error type of an answer whose body could not be read: too large has its own Lambda type.
@@ -69,14 +83,35 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
   auto inv = std::get<std::shared_ptr<Invocation>>(begun);
   const std::string content_type(ex.header("Content-Type"));
   if (!streaming) {
+    // A response past the limit fails the invocation at once, but its upload is read to the end (and
+    // dropped): the runtime gets its 413 answer, as from Lambda, instead of a broken pipe, and lives on.
+    const std::string too_large =
+        fmt::format("Response payload size exceeded maximum allowed payload size ({} bytes).", kBufferedResponseLimit);
+    bool over_limit = false;
     try {
-      inv->data = co_await ex.read_body(kBufferedResponseLimit);
+      co_await ex.read_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) {
+        if (over_limit) return;
+        if (inv->data.size() + piece.size() <= kBufferedResponseLimit) {
+          inv->data.append(piece);
+          return;
+        }
+        over_limit = true;
+        std::string().swap(inv->data);
+        fail_answer(env, inv, "Function.ResponseSizeTooLarge", too_large);
+      });
     } catch (const HttpError& e) {
-      fail_answer(env, inv, read_failure_type(e), e.what());
+      if (!over_limit) fail_answer(env, inv, read_failure_type(e), e.what());
       throw;
     } catch (const boost::system::system_error&) {
-      fail_answer(env, inv, "Runtime.TruncatedResponse", "the runtime closed the connection before the response ended");
+      if (!over_limit) {
+        fail_answer(env, inv, "Runtime.TruncatedResponse",
+                    "the runtime closed the connection before the response ended");
+      }
       throw;
+    }
+    if (over_limit) {
+      co_await ex.respond_error(http::status::payload_too_large, "Function.ResponseSizeTooLarge", too_large);
+      co_return;
     }
     inv->mode = Invocation::Mode::kBuffered;
     inv->content_type = content_type;

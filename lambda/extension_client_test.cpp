@@ -73,7 +73,9 @@ class ExtensionError : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ExtensionError, FailsInit) {
   ExtensionScenario scenario;
-  LocalLambda emu(scenario.dir(), scenario.args(GetParam()));
+  auto args = scenario.args(GetParam());
+  args.insert(args.begin(), "--exit-on-failure");
+  LocalLambda emu(scenario.dir(), args);
   EXPECT_EQ(emu.wait_exit(20s), 3) << emu.diagnostics();
   EXPECT_NE(emu.log().find("Extension.TestFailure"), std::string::npos) << emu.log();
   // The emulator may end the extension before it records the 202 it got.

@@ -7,7 +7,7 @@
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/json.hpp>
 
-#include "base64.h"
+#include "snapbus/base64.h"
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/request_id.h"
 #include "snapbus/text.h"

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
-#include "base64.h"
+#include "snapbus/base64.h"
 
 namespace snapbus::lambda {
 namespace {

@@ -8,7 +8,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
 
-#include "base64.h"
+#include "snapbus/base64.h"
 
 namespace snapbus::lambda {
 namespace {

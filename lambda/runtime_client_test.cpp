@@ -138,7 +138,7 @@ TEST(RuntimeClient, PostError) {
 
 TEST(RuntimeClient, InitErrorEndsTheEnvironment) {
   RuntimeScenario scenario;
-  LocalLambda emu(scenario.dir(), scenario.args("init-error"));
+  LocalLambda emu(scenario.dir(), scenario.args("init-error", {"--exit-on-failure"}));
   EXPECT_EQ(emu.wait_exit(20s), 3) << emu.diagnostics();
   EXPECT_NE(emu.log().find("Error Type: Runtime.BeforeSnapshotError"), std::string::npos) << emu.log();
   // The emulator may end the runtime before it records the 202 it got.
@@ -167,7 +167,7 @@ TEST(RuntimeClient, RestoreNextUnderSnapStart) {
 
 TEST(RuntimeClient, RestoreErrorEndsTheEnvironment) {
   RuntimeScenario scenario;
-  LocalLambda emu(scenario.dir(), scenario.args("restore-error", {"--snapstart"}));
+  LocalLambda emu(scenario.dir(), scenario.args("restore-error", {"--snapstart", "--exit-on-failure"}));
   EXPECT_EQ(emu.wait_exit(30s), 4) << emu.diagnostics();
   // The emulator may end the runtime before it records the 202 it got for restore_error.
   auto lines = scenario.lines();
@@ -209,7 +209,7 @@ TEST(RuntimeClient, ResponseOverTheLimitIs413) {
   EXPECT_EQ(emu.stop(), 0);
   const auto lines = scenario.lines();
   ASSERT_GE(lines.size(), 2U);
-  EXPECT_EQ(lines[1], "post_response 7 MB: payload_too_large 413 RequestEntityTooLarge");
+  EXPECT_EQ(lines[1], "post_response 7 MB: payload_too_large 413 Function.ResponseSizeTooLarge");
 }
 
 TEST(RuntimeClient, ConnectionRefusedIsATransportError) {

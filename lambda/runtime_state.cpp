@@ -66,12 +66,17 @@ std::optional<std::string> RuntimeStateMachine::check(RuntimeCall call) const {
 void RuntimeStateMachine::apply(RuntimeCall call) {
   if (auto next = next_state(call)) {
     if (call == RuntimeCall::kRestoreNext) called_restore_next_ = true;
+    if (call == RuntimeCall::kNext) before_next_ = state_;
     state_ = *next;
   }
 }
 
 void RuntimeStateMachine::event_delivered() {
   if (state_ == RuntimeState::kIdle) state_ = RuntimeState::kInvoking;
+}
+
+void RuntimeStateMachine::next_abandoned() {
+  if (state_ == RuntimeState::kIdle || state_ == RuntimeState::kInvoking) state_ = before_next_;
 }
 
 void RuntimeStateMachine::restore_released() {

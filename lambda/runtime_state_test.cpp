@@ -33,6 +33,21 @@ TEST(RuntimeState, OnDemandCycle) {
   EXPECT_EQ(sm.state(), RuntimeState::kResponded);
 }
 
+TEST(RuntimeState, AbandonedNextReturnsToTheStateItWasCalledFrom) {
+  RuntimeStateMachine sm(false);
+  sm.apply(RuntimeCall::kNext);
+  sm.next_abandoned();
+  EXPECT_EQ(sm.state(), RuntimeState::kStarting);
+  sm.apply(RuntimeCall::kNext);
+  sm.event_delivered();
+  sm.apply(RuntimeCall::kResponse);
+  sm.apply(RuntimeCall::kNext);
+  sm.event_delivered();  // handed to a connection that was already gone
+  sm.next_abandoned();
+  EXPECT_EQ(sm.state(), RuntimeState::kResponded);
+  expect_only(sm, {RuntimeCall::kNext});
+}
+
 TEST(RuntimeState, RestoreNextOnlyWithSnapStart) {
   RuntimeStateMachine sm(false);
   auto error = sm.check(RuntimeCall::kRestoreNext);

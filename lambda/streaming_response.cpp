@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include "base64.h"
+#include "snapbus/base64.h"
 #include "snapbus/lambda_protocol.h"
 
 namespace snapbus::lambda {

@@ -1,10 +1,18 @@
 #include "snapbus/http_exchange.h"
 
-#include <array>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <vector>
 
 #include <fmt/format.h>
 
 namespace snapbus::net {
+namespace {
+
+constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
+
+}  // namespace
 
 std::string plain_error_body(std::string_view type, std::string_view message) {
   return fmt::format("{}: {}\n", type, message);
@@ -37,6 +45,26 @@ void HttpExchange::check_length(std::uint64_t limit) const {
     throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
                     "request body exceeds " + std::to_string(limit) + " bytes");
   }
+}
+
+void HttpExchange::watch_peer_close(std::function<void()> on_close) {
+  tcp::socket& socket = stream_.socket();
+  watching_ = std::make_shared<bool>(true);
+  socket.async_wait(tcp::socket::wait_read,
+                    [&socket, watching = watching_, on_close = std::move(on_close)](boost::system::error_code ec) {
+                      // Cancelled, or the connection is being closed (the socket may be gone), or a completion that was
+                      // already queued when stop_watching() came.
+                      if (ec || !*watching) return;
+                      char byte = 0;
+                      const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) on_close();
+                    });
+}
+
+void HttpExchange::stop_watching() {
+  if (watching_) *watching_ = false;
+  boost::system::error_code ignored;
+  stream_.socket().cancel(ignored);
 }
 
 asio::awaitable<void> HttpExchange::send_continue() {
@@ -79,7 +107,8 @@ asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit
   co_await send_continue();
   http::request_parser<http::buffer_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);
-  std::array<char, std::size_t{64} * 1024> chunk{};
+  // On the heap while the body is read, not in the coroutine frame of every exchange.
+  std::vector<char> chunk(kPieceSize);
   while (!body_parser.is_done()) {
     body_parser.get().body().data = chunk.data();
     body_parser.get().body().size = chunk.size();
@@ -106,6 +135,7 @@ asio::awaitable<void> HttpExchange::respond(http::status status, std::string bod
                                             const http::fields* extra) {
   http::response<http::string_body> res{status, 11};
   if (has_body_ && !body_consumed_) close_after_ = true;
+  for (const auto& field : response_headers_) res.insert(field.name_string(), field.value());
   if (extra != nullptr) {
     for (const auto& field : *extra) res.insert(field.name_string(), field.value());
   }
@@ -125,6 +155,7 @@ asio::awaitable<void> HttpExchange::respond_error(http::status status, std::stri
 asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const http::fields& headers) {
   http::response<http::empty_body> res{status, 11};
   if (has_body_ && !body_consumed_) close_after_ = true;
+  for (const auto& field : response_headers_) res.insert(field.name_string(), field.value());
   for (const auto& field : headers) res.insert(field.name_string(), field.value());
   res.keep_alive(!close_after_ && keep_alive_);
   res.chunked(true);

@@ -1,15 +1,22 @@
 #include "snapbus/http_server.h"
 
+#include <fcntl.h>
+
 #include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace snapbus::net {
 namespace {
 
 constexpr std::size_t kMaxDrain = std::size_t{16} * 1024 * 1024;
 constexpr std::chrono::seconds kLingerTime{1};
+constexpr std::size_t kProbeSize = 256;
+constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
+// What an idle connection reads when its next request starts (the header parser reads the rest).
+constexpr std::size_t kFirstRead = 1024;
 
 // Lingering close: a peer still sending a body we refused (413) would otherwise get a reset
 // instead of our answer. Drain for a bounded time and amount.
@@ -17,8 +24,13 @@ asio::awaitable<void> close_lingering(beast::tcp_stream& stream) {
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.expires_after(kLingerTime);
-  std::array<char, std::size_t{64} * 1024> sink{};
-  std::size_t drained = 0;
+  // Most peers close or have nothing left: a small first read, and the drain buffer (on the heap,
+  // not in this frame) only for one still sending, so a burst of closing connections stays cheap.
+  std::array<char, kProbeSize> probe{};
+  std::size_t drained =
+      co_await stream.async_read_some(asio::buffer(probe), asio::redirect_error(asio::use_awaitable, ignored));
+  if (ignored || drained == 0) co_return;
+  std::vector<char> sink(kDrainChunk);
   while (drained < kMaxDrain) {
     const std::size_t n =
         co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ignored));
@@ -26,6 +38,10 @@ asio::awaitable<void> close_lingering(beast::tcp_stream& stream) {
     drained += n;
   }
 }
+
+// Asio opens and accepts sockets without close-on-exec: set it, or every process the server's
+// program starts inherits them (and can shut the listener down for everyone).
+bool set_close_on_exec(int fd) { return ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0; }
 
 struct Server {
   HttpHandler handler;
@@ -36,14 +52,24 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
   socket.set_option(tcp::no_delay(true));
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  for (;;) {
+  for (bool first = true;; first = false) {
+    boost::system::error_code ec;
+    if (!first && buffer.size() == 0) {
+      // Kept alive: wait for the first bytes of the next request.
+      stream.expires_after(server->options.idle_timeout);
+      const std::size_t n =
+          co_await stream.async_read_some(buffer.prepare(kFirstRead), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;  // closed, reset, or idle for too long
+      buffer.commit(n);
+    }
+    stream.expires_after(server->options.header_timeout);
     http::request_parser<http::empty_body> parser;
     parser.header_limit(server->options.header_limit);
     parser.body_limit(server->options.body_limit);
-    boost::system::error_code ec;
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    stream.expires_never();
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted) {
+        ec == asio::error::operation_aborted || ec == beast::error::timeout) {
       break;
     }
     HttpExchange exchange(stream, buffer, parser, server->options.error_format);
@@ -86,6 +112,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::shared_ptr<const 
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    if (!set_close_on_exec(socket.native_handle())) continue;  // dropped, as a failed accept would be
     asio::co_spawn(acceptor.get_executor(), serve_connection(std::move(socket), server), asio::detached);
   }
 }
@@ -97,6 +124,9 @@ tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::ui
   const tcp::endpoint wanted(asio::ip::make_address(host), port);
   tcp::acceptor acceptor(io);
   acceptor.open(wanted.protocol());
+  if (!set_close_on_exec(acceptor.native_handle())) {
+    throw boost::system::system_error(errno, boost::system::system_category(), "fcntl(FD_CLOEXEC) on the listener");
+  }
   acceptor.set_option(tcp::acceptor::reuse_address(true));
   acceptor.bind(wanted);
   acceptor.listen(asio::socket_base::max_listen_connections);

@@ -1,13 +1,16 @@
 #include "snapbus/http_server.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -31,6 +34,13 @@ class EchoServer {
             co_await ex.respond(http::status::ok, seen, "text/plain");
             co_return;
           }
+          if (ex.request().target() == "/slow") {
+            // A long poll: the handler waits past both timeouts before it answers.
+            asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
+            co_await wait.async_wait(asio::use_awaitable);
+            co_await ex.respond(http::status::ok, "late", "text/plain");
+            co_return;
+          }
           if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
           std::string body = co_await ex.read_body(16);
           co_await ex.respond(http::status::ok, body, "text/plain");
@@ -44,6 +54,8 @@ class EchoServer {
   }
   EchoServer(const EchoServer&) = delete;
   EchoServer& operator=(const EchoServer&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return endpoint_.port(); }
 
   std::string exchange(const std::string& request, const std::string& until) const {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -138,6 +150,78 @@ TEST(HttpServer, ChunkedPiecesAndTrailers) {
       "done");
   EXPECT_NE(reply.find("abc"), std::string::npos) << reply;
   EXPECT_NE(reply.find("de]done"), std::string::npos) << reply;
+}
+
+using Clock = std::chrono::steady_clock;
+constexpr HttpServerOptions kShortTimeouts{.header_timeout = std::chrono::milliseconds(200),
+                                           .idle_timeout = std::chrono::milliseconds(300)};
+
+TEST(HttpServer, SlowHeaderIsCutOff) {
+  EchoServer server(kShortTimeouts);
+  const auto start = Clock::now();
+  const std::string reply = server.exchange("GET / HTTP/1.1\r\nHost: x\r\nX-Slow", "never");
+  EXPECT_EQ(reply, "");
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));  // closed by the server, not the test's deadline
+}
+
+TEST(HttpServer, IdleKeepAliveConnectionIsClosed) {
+  EchoServer server(kShortTimeouts);
+  const auto start = Clock::now();
+  const std::string reply = server.exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "never");
+  EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(HttpServer, LongPollOutlivesTheTimeouts) {
+  EchoServer server(kShortTimeouts);
+  const std::string reply = server.exchange("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", "late");
+  EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("late"), std::string::npos) << reply;
+}
+
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(HttpServer, LingeringConnectionsHoldNoDrainBuffer) {
+  EchoServer server;
+  constexpr int kConnections = 300;
+  const std::size_t before = ::mallinfo2().uordblks;
+  std::vector<int> fds;
+  for (int i = 0; i < kConnections; ++i) {
+    const int fd = connect_loopback(server.port());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  }
+  // Every answer read: the server now lingers on each connection (for a second) until the peer closes.
+  for (const int fd : fds) {
+    std::string received;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (received.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[512];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      received.append(buf, static_cast<std::size_t>(n));
+    }
+    ASSERT_NE(received.find("HTTP/1.1 200"), std::string::npos) << received;
+  }
+  const std::size_t during = ::mallinfo2().uordblks;
+  for (const int fd : fds) ::close(fd);
+  // A 64 KB buffer per lingering connection would be 19 MB here.
+  EXPECT_LT(during - std::min(during, before), std::size_t{8} * 1024 * 1024);
 }
 
 TEST(HttpServer, ChunkedBodiesRespectTheLimitToo) {

@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 
-HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+# "[::1]:9001" for an IPv6 host: the port follows the last colon, http.client takes the host bare.
+HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+HOST = HOST.strip("[]")
 BASE = "/2018-06-01/runtime"
 
 

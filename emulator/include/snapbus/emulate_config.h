@@ -67,6 +67,9 @@ struct Config {
   std::string json_report;
   std::string ready_file;
   bool clean_env = false;
+  // After a failed Init, restore or invocation: exit (codes 3, 4, 5) instead of starting a fresh
+  // environment for the next invocation, as Lambda does.
+  bool exit_on_failure = false;
   std::map<std::string, std::string> user_env;
   // From --env-file and --env, later ones winning; reserved names are refused.
 };

@@ -39,6 +39,9 @@ class RuntimeStateMachine {
 
   void event_delivered();   // kIdle -> kInvoking
   void restore_released();  // kRestoreWaiting -> kRestoring
+  // The runtime's invocation/next connection closed before an event was handed over on it: back to
+  // the state it called from, so its retry is allowed (kIdle or kInvoking -> the state before kNext).
+  void next_abandoned();
   void fail() { state_ = RuntimeState::kFailed; }
 
   [[nodiscard]] RuntimeState state() const { return state_; }
@@ -50,6 +53,7 @@ class RuntimeStateMachine {
   bool snapstart_;
   bool called_restore_next_ = false;
   RuntimeState state_ = RuntimeState::kStarting;
+  RuntimeState before_next_ = RuntimeState::kStarting;
 };
 
 }  // namespace snapbus::lambda

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -62,6 +63,14 @@ class HttpExchange {
         has_body_(!parser.is_done()),
         content_length_(parser.is_header_done() ? parser.content_length() : boost::none),
         keep_alive_(parser.get().keep_alive()) {}
+  // Ends a watch_peer_close() the handler left running.
+  ~HttpExchange() {
+    if (watching_) *watching_ = false;
+  }
+  HttpExchange(const HttpExchange&) = delete;
+  HttpExchange& operator=(const HttpExchange&) = delete;
+  HttpExchange(HttpExchange&&) = delete;
+  HttpExchange& operator=(HttpExchange&&) = delete;
 
   [[nodiscard]] const http::request_header<>& request() const { return head_; }
   // The value of header `name`, empty when absent.
@@ -82,6 +91,8 @@ class HttpExchange {
   asio::awaitable<void> respond(http::status status, std::string body,
                                 std::string_view content_type = "application/json",
                                 const http::fields* extra = nullptr);
+  // A header every answer of this exchange carries, errors and chunked answers included.
+  void add_response_header(std::string_view name, std::string_view value) { response_headers_.set(name, value); }
   // An error answer in the server's HttpErrorFormat.
   asio::awaitable<void> respond_error(http::status status, std::string_view type, std::string_view message);
 
@@ -89,6 +100,13 @@ class HttpExchange {
   asio::awaitable<void> begin_chunked(http::status status, const http::fields& headers);
   asio::awaitable<void> write_chunk(std::string_view data);
   asio::awaitable<void> end_chunked(const http::fields* trailers = nullptr);
+
+  // For a handler that waits for something other than the peer (a long poll, a queue): calls
+  // on_close once if the peer closes the connection meanwhile, which no pending read would notice.
+  // Watching ends at the first byte the peer sends instead, or with stop_watching(), which the
+  // handler calls before it uses the connection again.
+  void watch_peer_close(std::function<void()> on_close);
+  void stop_watching();
 
   [[nodiscard]] bool responded() const { return responded_; }
   // Whether the connection can carry another request after this exchange.
@@ -106,6 +124,8 @@ class HttpExchange {
   const HttpErrorFormat& error_format_;
   // The body readers move the parser into one of another body type: keep what we need beforehand.
   http::request_header<> head_;
+  http::fields response_headers_;
+  std::shared_ptr<bool> watching_;  // shared with the pending watch_peer_close() wait
   bool has_body_;
   boost::optional<std::uint64_t> content_length_;
   bool keep_alive_;

@@ -9,6 +9,7 @@
 //   io.run();
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -20,9 +21,15 @@ namespace snapbus::net {
 
 using HttpHandler = std::function<asio::awaitable<void>(HttpExchange&)>;
 
-// What a server accepts and how it answers errors. (Header and idle timeouts belong here too.)
+// What a server accepts, how long it waits for clients and how it answers errors.
 struct HttpServerOptions {
   std::uint32_t header_limit = 64 * 1024;
+  // A request header must arrive whole within header_timeout of its first byte (of the connection,
+  // for the first request), and a kept-alive connection may wait idle_timeout for its next request:
+  // slow or idle clients cannot hold connections (and file descriptors) forever. Neither applies
+  // once the handler runs, so long polls and long bodies are the handler's business.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
   // The header parser's limit on a declared body; each body reader then applies its own, smaller one.
   std::uint64_t body_limit = 256ULL * 1024 * 1024;
   HttpErrorFormat error_format;
