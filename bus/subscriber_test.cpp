@@ -52,6 +52,7 @@ TEST_F(SubscriberTest, DefaultNameIsTheProcessComm) {
 }
 
 TEST_F(SubscriberTest, ForkedChildClaimsItsOwnSlotAndKeepsTheParents) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();  // the parent's Subscriber runs a thread
   SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
   auto sub = Subscriber::open(path, {.name = "parent"});
   const auto parent_slot = sub.slot_index();
@@ -74,6 +75,7 @@ TEST_F(SubscriberTest, ForkedChildClaimsItsOwnSlotAndKeepsTheParents) {
 // A child that acks without having claimed its own slot gets one claimed for it (and is told),
 // and never writes or frees the parent's.
 TEST_F(SubscriberTest, ChildThatNeverClaimedGetsItsOwnSlotOnAckAndLeavesTheParentsAlone) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();  // the parent's Subscriber runs a thread
   SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
   auto sub = Subscriber::open(path, {.name = "parent"});
   const std::uint32_t parent_slot = sub.slot_index();

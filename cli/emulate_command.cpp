@@ -226,11 +226,11 @@ void add_lifecycle_options(CLI::App& app, emulator::Config& config) {
          "--freezer",
          [&config](const std::string& mode) {
            if (mode == "auto") {
-             config.freezer = emulator::FreezerMode::kAuto;
+             config.freezer = emulator::FreezerMode::automatic;
            } else if (mode == "cgroup") {
-             config.freezer = emulator::FreezerMode::kCgroup;
+             config.freezer = emulator::FreezerMode::cgroup;
            } else if (mode == "signal") {
-             config.freezer = emulator::FreezerMode::kSignal;
+             config.freezer = emulator::FreezerMode::signal;
            } else {
              throw UsageError("--freezer expects auto, cgroup or signal, got '" + mode + "'");
            }

@@ -17,17 +17,6 @@
 
 namespace snapbus::cli {
 
-// What `snapbus emulate` exits with: run_emulator returns all but `usage`, which is the command
-// line's to report before the emulator starts.
-enum class EmulateExitCode : int {
-  orderly_shutdown = 0,  // SIGINT or SIGTERM
-  internal_error = 1,
-  usage = 2,
-  init_failed = 3,
-  restore_failed = 4,
-  invoke_failed = 5,  // the runtime crashed, timed out or exited during an invocation
-};
-
 // The words after `emulate`. Throws UsageError or HelpRequested (command_line.h).
 emulator::Config parse_emulate_command(std::span<const std::string> words);
 

@@ -35,7 +35,7 @@ TEST(EmulateCommandTest, FlagsAndCommandWithoutSeparator) {
   EXPECT_EQ(config.restore_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(config.init_timeout, std::chrono::seconds(130));
   EXPECT_EQ(config.port, 0);
-  EXPECT_EQ(config.freezer, emulator::FreezerMode::kSignal);
+  EXPECT_EQ(config.freezer, emulator::FreezerMode::signal);
   EXPECT_EQ(config.while_frozen, "echo hi");
   EXPECT_EQ(config.command, (std::vector<std::string>{"/bin/echo", "--not-a-flag"}));
 }

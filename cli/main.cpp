@@ -65,7 +65,7 @@ const std::vector<Command>& commands() {
              return snapbus::emulator::run_emulator(config);
            } catch (const std::exception& error) {
              std::cerr << "snapbus emulate: internal error: " << error.what() << '\n';
-             return static_cast<int>(snapbus::cli::EmulateExitCode::internal_error);
+             return snapbus::emulator::kExitInternalError;
            }
          }},
 #endif

@@ -148,19 +148,19 @@ void Environment::end(int exit_code, const std::string& type, const std::string&
 void Environment::check_progress() {
   if (phases_.stopping()) return;
   switch (phases_.phase()) {
-    case Phase::kInit: advance_init(); return;
-    case Phase::kRestore:
-      if (dispatch_.runtime_state() == RuntimeState::kIdle) {
+    case Phase::init: advance_init(); return;
+    case Phase::restore:
+      if (dispatch_.runtime_state() == RuntimeState::idle) {
         phases_.end_restore();
         check_progress();
       }
       return;
-    case Phase::kReady:
+    case Phase::ready:
       finish_invocation();
       start_invocation();
       return;
-    case Phase::kFrozen:
-    case Phase::kShutdown: return;
+    case Phase::frozen:
+    case Phase::shutdown: return;
   }
 }
 
@@ -174,7 +174,7 @@ void Environment::advance_init() {
   // Init ends when the runtime waits for its first event (or, with SnapStart, for the restore)
   // and every extension waits in event/next.
   const auto state = dispatch_.runtime_state();
-  if ((state != RuntimeState::kIdle && state != RuntimeState::kRestoreWaiting) || !extensions_.ready(false)) return;
+  if ((state != RuntimeState::idle && state != RuntimeState::restore_waiting) || !extensions_.ready(false)) return;
   phases_.end_init();
   if (config_.snapstart) {
     asio::co_spawn(io_, snapshot_and_restore(), asio::detached);
@@ -227,7 +227,7 @@ asio::awaitable<void> Environment::snapshot_and_restore() {
 void Environment::start_invocation() {
   if (!extensions_.ready(true)) return;
   auto inv = dispatch_.start_next(config_.timeout, [this] {
-    phases_.set_shutdown_reason(ShutdownReason::kTimeout);
+    phases_.set_shutdown_reason(ShutdownReason::timeout);
     fail_invoke("Sandbox.Timedout", fmt::format("Task timed out after {:.2f} seconds", seconds_of(config_.timeout)),
                 "timeout");
   });
@@ -271,17 +271,17 @@ void Environment::finish_invocation() {
 
 void Environment::fail(const std::string& type, const std::string& message, const std::string& status) {
   switch (phases_.phase()) {
-    case Phase::kInit:
-    case Phase::kFrozen:
-    case Phase::kRestore: {
+    case Phase::init:
+    case Phase::frozen:
+    case Phase::restore: {
       if (phases_.stopping()) return;
       const int exit_code = phases_.report_startup_failure(type, message, status);
-      phases_.set_shutdown_reason(ShutdownReason::kFailure);
+      phases_.set_shutdown_reason(ShutdownReason::failure);
       end(exit_code, type, message);
       return;
     }
-    case Phase::kReady: fail_invoke(type, message, status); return;
-    case Phase::kShutdown: log_.error("", message, type); return;
+    case Phase::ready: fail_invoke(type, message, status); return;
+    case Phase::shutdown: log_.error("", message, type); return;
   }
 }
 
@@ -296,7 +296,7 @@ void Environment::fail_invoke(const std::string& type, const std::string& messag
   } else {
     log_.error("", message, type);
   }
-  phases_.set_shutdown_reason(ShutdownReason::kFailure);
+  phases_.set_shutdown_reason(ShutdownReason::failure);
   end(kExitInvokeFailed, type, message);
 }
 
@@ -315,7 +315,7 @@ void Environment::on_child_exit(pid_t pid, int status) {
 }
 
 asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> Environment::runtime_next() {
-  if (auto error = dispatch_.apply(RuntimeCall::kNext)) co_return *error;
+  if (auto error = dispatch_.apply(RuntimeCall::next)) co_return *error;
   check_progress();
   co_return co_await dispatch_.next_event();
 }
@@ -327,7 +327,7 @@ void Environment::runtime_next_abandoned(const std::shared_ptr<Invocation>& take
 }
 
 asio::awaitable<std::optional<ApiError>> Environment::runtime_restore_next() {
-  if (auto error = dispatch_.apply(RuntimeCall::kRestoreNext)) co_return error;
+  if (auto error = dispatch_.apply(RuntimeCall::restore_next)) co_return error;
   check_progress();
   co_await dispatch_.restore_released();
   co_return std::nullopt;
@@ -349,20 +349,20 @@ void Environment::answer_finished(const std::shared_ptr<Invocation>& inv) {
 }
 
 std::optional<ApiError> Environment::runtime_init_error(const std::string& type, const std::string& body) {
-  if (auto error = dispatch_.apply(RuntimeCall::kInitError)) return error;
+  if (auto error = dispatch_.apply(RuntimeCall::init_error)) return error;
   fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error");
   return std::nullopt;
 }
 
 std::optional<ApiError> Environment::runtime_restore_error(const std::string& type, const std::string& body) {
-  if (auto error = dispatch_.apply(RuntimeCall::kRestoreError)) return error;
+  if (auto error = dispatch_.apply(RuntimeCall::restore_error)) return error;
   fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error");
   return std::nullopt;
 }
 
 std::variant<ApiError, std::string> Environment::extension_register(const std::string& name, bool invoke,
                                                                     bool shutdown) {
-  if (phases_.phase() != Phase::kInit || phases_.stopping()) {
+  if (phases_.phase() != Phase::init || phases_.stopping()) {
     return ApiError{http::status::forbidden, "InvalidStateTransition", "extensions can only register during Init"};
   }
   auto registered = extensions_.register_extension(name, invoke, shutdown);
@@ -385,7 +385,7 @@ std::optional<ApiError> Environment::extension_init_error(const std::string& ide
                                                           const std::string& body) {
   auto found = extensions_.find(identifier);
   if (auto* error = std::get_if<ApiError>(&found)) return *error;
-  if (phases_.phase() != Phase::kInit || phases_.stopping()) {
+  if (phases_.phase() != Phase::init || phases_.stopping()) {
     return ApiError{http::status::forbidden, "InvalidStateTransition", "init/error is only valid during Init"};
   }
   fail(type.empty() ? "Extension.InitError" : type,

@@ -210,7 +210,7 @@ void remove_freezer_cgroup(const std::string& name) {
 }
 
 std::unique_ptr<Freezer> Freezer::create(FreezerMode mode, const std::string& name, std::string& note) {
-  if (mode == FreezerMode::kSignal) {
+  if (mode == FreezerMode::signal) {
     note = "SIGSTOP/SIGCONT of the process tree (asked for)";
     return std::make_unique<SignalFreezer>();
   }
@@ -219,7 +219,7 @@ std::unique_ptr<Freezer> Freezer::create(FreezerMode mode, const std::string& na
     note = "cgroup v2 freezer";
     return cgroup;
   }
-  if (mode == FreezerMode::kCgroup) throw std::runtime_error("--freezer cgroup: " + why_not);
+  if (mode == FreezerMode::cgroup) throw std::runtime_error("--freezer cgroup: " + why_not);
   note = "SIGSTOP/SIGCONT of the process tree (" + why_not + ")";
   return std::make_unique<SignalFreezer>();
 }

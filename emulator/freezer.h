@@ -2,7 +2,7 @@
 // cgroup2 hierarchy is mounted, else SIGSTOP/SIGCONT of the whole process tree found via /proc.
 //
 //   std::string why;
-//   auto freezer = Freezer::create(FreezerMode::kAuto, "snapbus-emulate-1234", why);
+//   auto freezer = Freezer::create(FreezerMode::automatic, "snapbus-emulate-1234", why);
 //   // in each forked child, before exec: freezer->join_from_child();
 //   freezer->freeze();   // every process is stopped when this returns
 //   freezer->thaw();
@@ -38,8 +38,8 @@ class Freezer {
   Freezer& operator=(const Freezer&) = delete;
 
   static std::unique_ptr<Freezer> create(FreezerMode mode, const std::string& name, std::string& note);
-  // Throws std::runtime_error when kCgroup is asked for and no writable cgroup2 is found. `note`
-  // explains the choice made under kAuto.
+  // Throws std::runtime_error when cgroup is asked for and no writable cgroup2 is found. `note`
+  // explains the choice made under automatic.
 
   [[nodiscard]] virtual std::string_view backend() const = 0;
 

@@ -36,7 +36,7 @@ void end(pid_t pid) {
 
 TEST(Freezer, SignalBackendStopsAndResumesTheTree) {
   std::string note;
-  auto freezer = Freezer::create(FreezerMode::kSignal, "unused", note);
+  auto freezer = Freezer::create(FreezerMode::signal, "unused", note);
   EXPECT_EQ(freezer->backend(), "signal");
   const pid_t pid = spawn_spinner(*freezer);
   freezer->freeze();
@@ -51,7 +51,7 @@ TEST(Freezer, CgroupBackendWhenAvailable) {
   std::string note;
   std::unique_ptr<Freezer> freezer;
   try {
-    freezer = Freezer::create(FreezerMode::kCgroup, "snapbus-freezer-test-" + std::to_string(::getpid()), note);
+    freezer = Freezer::create(FreezerMode::cgroup, "snapbus-freezer-test-" + std::to_string(::getpid()), note);
   } catch (const std::exception& e) {
     GTEST_SKIP() << e.what();
   }
@@ -67,7 +67,7 @@ TEST(Freezer, CgroupBackendWhenAvailable) {
 
 TEST(Freezer, AutoExplainsItsChoice) {
   std::string note;
-  auto freezer = Freezer::create(FreezerMode::kAuto, "snapbus-freezer-auto-" + std::to_string(::getpid()), note);
+  auto freezer = Freezer::create(FreezerMode::automatic, "snapbus-freezer-auto-" + std::to_string(::getpid()), note);
   EXPECT_FALSE(note.empty());
 }
 

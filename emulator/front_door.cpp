@@ -113,7 +113,7 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
 
   bool head_sent = false;
   for (;;) {
-    if (inv->mode == Invocation::Mode::kStreaming && !head_sent) {
+    if (inv->mode == Invocation::Mode::streaming && !head_sent) {
       const bool integration = !raw && boost::iequals(inv->content_type, kContentTypeHttpIntegration);
       if (!integration) {
         if (inv->complete && !inv->error_type.empty() && inv->data.empty()) {
@@ -163,7 +163,7 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
         }
         co_return;
       }
-    } else if (inv->complete && inv->mode != Invocation::Mode::kStreaming) {
+    } else if (inv->complete && inv->mode != Invocation::Mode::streaming) {
       co_await send_complete(ex, *inv, raw);
       co_return;
     }

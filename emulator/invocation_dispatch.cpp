@@ -76,7 +76,7 @@ asio::awaitable<std::shared_ptr<Invocation>> InvocationDispatch::next_event() {
 
 void InvocationDispatch::next_abandoned(const std::shared_ptr<Invocation>& taken) {
   const RuntimeState state = runtime_.state();
-  if (state != RuntimeState::kIdle && state != RuntimeState::kInvoking) return;
+  if (state != RuntimeState::idle && state != RuntimeState::invoking) return;
   auto event = taken ? taken : runtime_event_;
   if (event && event == current_ && !event->complete) {
     invoke_timer_.cancel();
@@ -90,11 +90,11 @@ void InvocationDispatch::next_abandoned(const std::shared_ptr<Invocation>& taken
 }
 
 asio::awaitable<void> InvocationDispatch::restore_released() {
-  while (runtime_.state() == RuntimeState::kRestoreWaiting || closed_) co_await runtime_wake_.wait();
+  while (runtime_.state() == RuntimeState::restore_waiting || closed_) co_await runtime_wake_.wait();
 }
 
 void InvocationDispatch::release_restore() {
-  if (runtime_.state() != RuntimeState::kRestoreWaiting) return;
+  if (runtime_.state() != RuntimeState::restore_waiting) return;
   runtime_.restore_released();
   runtime_wake_.notify();
 }
@@ -112,7 +112,7 @@ std::variant<ApiError, std::shared_ptr<Invocation>> InvocationDispatch::begin_an
 
 std::shared_ptr<Invocation> InvocationDispatch::start_next(std::chrono::milliseconds timeout,
                                                            std::function<void()> on_timeout) {
-  if (closed_ || current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::kIdle) {
+  if (closed_ || current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::idle) {
     return nullptr;
   }
   auto inv = queue_.front();

@@ -5,10 +5,10 @@
 //
 //   InvocationDispatch dispatch(io, /*snapstart=*/false);
 //   auto inv = dispatch.submit({.payload = "{}"});                 // front door
-//   dispatch.apply(RuntimeCall::kNext);                            // runtime: invocation/next
+//   dispatch.apply(RuntimeCall::next);                            // runtime: invocation/next
 //   dispatch.start_next(3s, on_timeout);                           // when the environment is ready
 //   std::shared_ptr<Invocation> event = co_await dispatch.next_event();
-//   auto answer = dispatch.begin_answer(event->request_id, RuntimeCall::kResponse);
+//   auto answer = dispatch.begin_answer(event->request_id, RuntimeCall::response);
 #pragma once
 
 #include <chrono>
@@ -56,8 +56,8 @@ struct Invocation {
   std::chrono::system_clock::time_point deadline;
   std::chrono::steady_clock::time_point started;  // handed to the runtime
 
-  enum class Mode { kPending, kBuffered, kStreaming };
-  Mode mode = Mode::kPending;
+  enum class Mode { pending, buffered, streaming };
+  Mode mode = Mode::pending;
   std::string content_type;
   std::string data;  // the buffered body, or streamed bytes the front door has not taken yet
   bool complete = false;
@@ -96,7 +96,7 @@ class InvocationDispatch {
   // next_event() returned it) or the event waiting for it goes back to the front of the queue, the
   // runtime's state rolls back so its retry is allowed, and a pending next_event() returns null.
   void next_abandoned(const std::shared_ptr<Invocation>& taken);
-  // After apply(kRestoreNext): returns once release_restore() is called, never after close().
+  // After apply(RuntimeCall::restore_next): returns once release_restore() is called, never after close().
   asio::awaitable<void> restore_released();
   void release_restore();
   // invocation/<id>/response or /error: the invocation in progress, or 400 InvalidRequestID.

@@ -29,7 +29,7 @@ TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
   EXPECT_EQ(inv->trace_id.rfind("Root=1-", 0), 0U);
   EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the runtime has not called invocation/next
 
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
   std::shared_ptr<Invocation> event;
   asio::co_spawn(
       io, [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); }, asio::detached);
@@ -39,7 +39,7 @@ TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
   EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // one at a time
   run_until(io, [&] { return event != nullptr; });
   EXPECT_EQ(event, inv);
-  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::kInvoking);
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::invoking);
   EXPECT_GT(inv->deadline, std::chrono::system_clock::now());
 }
 
@@ -55,7 +55,7 @@ TEST(InvocationDispatch, KeepsTheCallersRequestAndTraceIds) {
 TEST(InvocationDispatch, AbandonedNextKeepsTheEventForTheRetry) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
   std::optional<std::shared_ptr<Invocation>> event;
   auto poll = [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); };
   asio::co_spawn(io, poll(), asio::detached);
@@ -65,7 +65,7 @@ TEST(InvocationDispatch, AbandonedNextKeepsTheEventForTheRetry) {
   ASSERT_TRUE(event.has_value());
   EXPECT_FALSE(*event);
 
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));  // the retry is allowed
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));  // the retry is allowed
   auto inv = dispatch.submit({.payload = "{}"});
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
   event.reset();
@@ -76,7 +76,7 @@ TEST(InvocationDispatch, AbandonedNextKeepsTheEventForTheRetry) {
   dispatch.next_abandoned(inv);  // taken, but the connection was gone before it was written
   EXPECT_FALSE(dispatch.has_current());
   EXPECT_FALSE(inv->complete);
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
 }
 
@@ -88,7 +88,7 @@ TEST(InvocationDispatch, WithdrawnInvocationNeverRunsAndTheQueueIsBounded) {
   dispatch.withdraw(gone, "Client.Disconnected", "left");
   EXPECT_TRUE(gone->complete);
   EXPECT_EQ(gone->error_type, "Client.Disconnected");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
   EXPECT_EQ(dispatch.start_next(1s, [] {}), kept);
   dispatch.withdraw(kept, "Client.Disconnected", "left");  // already running: it runs on
   EXPECT_FALSE(kept->complete);
@@ -115,7 +115,7 @@ TEST(InvocationDispatch, HandOverKeepsTheQueueForAFreshEnvironment) {
   InvocationDispatch fresh(io, false);
   auto own = fresh.submit({.payload = "4"});
   fresh.adopt(failed_init.take_queue());
-  ASSERT_FALSE(fresh.apply(RuntimeCall::kNext));
+  ASSERT_FALSE(fresh.apply(RuntimeCall::next));
   EXPECT_EQ(fresh.start_next(1s, [] {}), waiting);  // the earlier ones first
 }
 
@@ -123,16 +123,16 @@ TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
   auto inv = dispatch.submit({.payload = "{}"});
-  auto refused = dispatch.begin_answer(inv->request_id, RuntimeCall::kResponse);
+  auto refused = dispatch.begin_answer(inv->request_id, RuntimeCall::response);
   ASSERT_TRUE(std::holds_alternative<ApiError>(refused));
   EXPECT_EQ(std::get<ApiError>(refused).type, "InvalidStateTransition");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
   dispatch.start_next(1s, [] {});
-  auto wrong = dispatch.begin_answer("not-the-id", RuntimeCall::kResponse);
+  auto wrong = dispatch.begin_answer("not-the-id", RuntimeCall::response);
   ASSERT_TRUE(std::holds_alternative<ApiError>(wrong));
   EXPECT_EQ(std::get<ApiError>(wrong).status, http::status::bad_request);
   EXPECT_EQ(std::get<ApiError>(wrong).type, "InvalidRequestID");
-  auto right = dispatch.begin_answer(inv->request_id, RuntimeCall::kResponse);
+  auto right = dispatch.begin_answer(inv->request_id, RuntimeCall::response);
   ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Invocation>>(right));
   EXPECT_FALSE(dispatch.take_completed());  // not complete yet
   inv->complete = true;
@@ -144,7 +144,7 @@ TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
 struct TimedInvocation : ::testing::Test {
   TimedInvocation() {
     inv = dispatch.submit({.payload = "{}"});
-    EXPECT_FALSE(dispatch.apply(RuntimeCall::kNext));
+    EXPECT_FALSE(dispatch.apply(RuntimeCall::next));
     dispatch.start_next(20ms, [this] { timed_out = true; });
   }
   asio::io_context io;
@@ -181,14 +181,14 @@ TEST(InvocationDispatch, CloseFailsWhatWaitsAndWhatComesLater) {
   auto late = dispatch.submit({.payload = "{}"});
   EXPECT_TRUE(late->complete);
   EXPECT_EQ(boost::json::parse(late->error_body).at("errorMessage"), "bye");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kNext));
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
   EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the queue was emptied
 }
 
 TEST(InvocationDispatch, RestoreNextWaitsForTheRelease) {
   asio::io_context io;
   InvocationDispatch dispatch(io, true);
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::kRestoreNext));
+  ASSERT_FALSE(dispatch.apply(RuntimeCall::restore_next));
   bool released = false;
   asio::co_spawn(
       io,
@@ -202,7 +202,7 @@ TEST(InvocationDispatch, RestoreNextWaitsForTheRelease) {
   dispatch.release_restore();
   run_until(io, [&] { return released; });
   EXPECT_TRUE(released);
-  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::kRestoring);
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::restoring);
 }
 
 }  // namespace

@@ -14,9 +14,9 @@ double ms_since(Clock::time_point start) {
 
 std::string_view to_string(ShutdownReason reason) {
   switch (reason) {
-    case ShutdownReason::kSpindown: return "spindown";
-    case ShutdownReason::kTimeout: return "timeout";
-    case ShutdownReason::kFailure: return "failure";
+    case ShutdownReason::spindown: return "spindown";
+    case ShutdownReason::timeout: return "timeout";
+    case ShutdownReason::failure: return "failure";
   }
   return "failure";
 }
@@ -33,37 +33,37 @@ void PhaseControl::arm_timeout(std::chrono::milliseconds timeout, Phase phase, s
 }
 
 void PhaseControl::begin_init(std::chrono::milliseconds timeout, std::function<void()> on_timeout) {
-  phase_ = Phase::kInit;
+  phase_ = Phase::init;
   init_start_ = Clock::now();
   log_.init_start(kRuntimeVersion);
-  arm_timeout(timeout, Phase::kInit, std::move(on_timeout));
+  arm_timeout(timeout, Phase::init, std::move(on_timeout));
 }
 
 void PhaseControl::end_init() {
   phase_timer_.cancel();
   init_ms_ = ms_since(init_start_);
   log_.init_report(*init_ms_, PhaseOutcome{});
-  phase_ = snapstart_ ? Phase::kFrozen : Phase::kReady;
+  phase_ = snapstart_ ? Phase::frozen : Phase::ready;
 }
 
 void PhaseControl::begin_restore(std::chrono::milliseconds timeout, std::function<void()> on_timeout) {
-  phase_ = Phase::kRestore;
+  phase_ = Phase::restore;
   restore_start_ = Clock::now();
   log_.restore_start(kRuntimeVersion);
-  arm_timeout(timeout, Phase::kRestore, std::move(on_timeout));
+  arm_timeout(timeout, Phase::restore, std::move(on_timeout));
 }
 
 void PhaseControl::end_restore() {
   phase_timer_.cancel();
   restore_ms_ = ms_since(restore_start_);
   log_.restore_report(*restore_ms_, PhaseOutcome{});
-  phase_ = Phase::kReady;
+  phase_ = Phase::ready;
 }
 
 int PhaseControl::report_startup_failure(const std::string& type, const std::string& message,
                                          const std::string& status) {
   phase_timer_.cancel();
-  const bool restoring = phase_ == Phase::kRestore;
+  const bool restoring = phase_ == Phase::restore;
   if (restoring) {
     log_.restore_report(ms_since(restore_start_), PhaseOutcome{status, type});
   } else {
@@ -94,12 +94,12 @@ boost::asio::awaitable<void> PhaseControl::wait_stopped() {
 }
 
 void PhaseControl::begin_shutdown() {
-  phase_ = Phase::kShutdown;
+  phase_ = Phase::shutdown;
   phase_timer_.cancel();
 }
 
 void PhaseControl::set_shutdown_reason(ShutdownReason reason) {
-  if (shutdown_reason_ != ShutdownReason::kTimeout) shutdown_reason_ = reason;
+  if (shutdown_reason_ != ShutdownReason::timeout) shutdown_reason_ = reason;
 }
 
 }  // namespace snapbus::emulator

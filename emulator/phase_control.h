@@ -4,8 +4,8 @@
 //
 //   PhaseControl phases(io, log, /*snapstart=*/true);
 //   phases.begin_init(10s, [&] { fail("Sandbox.Timedout", ...); });   // INIT_START
-//   phases.end_init();                                                 // INIT_REPORT, now kFrozen
-//   phases.begin_restore(10s, on_timeout); phases.end_restore();       // RESTORE_START/REPORT, kReady
+//   phases.end_init();                                                 // INIT_REPORT, now frozen
+//   phases.begin_restore(10s, on_timeout); phases.end_restore();       // RESTORE_START/REPORT, ready
 //   phases.stop(kExitOk); co_await phases.wait_stopped();
 #pragma once
 
@@ -20,22 +20,15 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "lambda_log.h"
+#include "snapbus/emulator.h"
 #include "wake_signal.h"
 
 namespace snapbus::emulator {
 
-enum class Phase { kInit, kFrozen, kRestore, kReady, kShutdown };
-
-// The emulator's exit codes (see run_emulator).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitInternalError = 1;
-inline constexpr int kExitUsage = 2;  // e.g. --freezer cgroup where no cgroup v2 can be used
-inline constexpr int kExitInitFailed = 3;
-inline constexpr int kExitRestoreFailed = 4;
-inline constexpr int kExitInvokeFailed = 5;
+enum class Phase { init, frozen, restore, ready, shutdown };
 
 // What extensions are told in their SHUTDOWN event.
-enum class ShutdownReason { kSpindown, kTimeout, kFailure };
+enum class ShutdownReason { spindown, timeout, failure };
 std::string_view to_string(ShutdownReason reason);
 
 class PhaseControl {
@@ -78,7 +71,7 @@ class PhaseControl {
 
   LambdaLog& log_;
   bool snapstart_;
-  Phase phase_ = Phase::kInit;
+  Phase phase_ = Phase::init;
   boost::asio::steady_timer phase_timer_;
   std::chrono::steady_clock::time_point init_start_;
   std::chrono::steady_clock::time_point restore_start_;
@@ -87,7 +80,7 @@ class PhaseControl {
   bool first_report_billed_ = false;
   std::optional<int> exit_code_;
   WakeSignal stopped_;
-  ShutdownReason shutdown_reason_ = ShutdownReason::kSpindown;
+  ShutdownReason shutdown_reason_ = ShutdownReason::spindown;
 };
 
 }  // namespace snapbus::emulator

@@ -39,9 +39,9 @@ TEST(PhaseControl, OnDemandInitGoesStraightToReadyAndBillsInitOnce) {
   CapturedLog captured;
   PhaseControl phases(io, captured.log(), false);
   phases.begin_init(10s, [] { FAIL() << "no timeout expected"; });
-  EXPECT_EQ(phases.phase(), Phase::kInit);
+  EXPECT_EQ(phases.phase(), Phase::init);
   phases.end_init();
-  EXPECT_EQ(phases.phase(), Phase::kReady);
+  EXPECT_EQ(phases.phase(), Phase::ready);
   const std::string text = captured.text();
   EXPECT_NE(text.find("INIT_START"), std::string::npos) << text;
   EXPECT_NE(text.find("INIT_REPORT Init Duration"), std::string::npos) << text;
@@ -61,11 +61,11 @@ TEST(PhaseControl, SnapStartFreezesThenRestoresAndBillsRestore) {
   PhaseControl phases(io, captured.log(), true);
   phases.begin_init(10s, [] {});
   phases.end_init();
-  EXPECT_EQ(phases.phase(), Phase::kFrozen);
+  EXPECT_EQ(phases.phase(), Phase::frozen);
   phases.begin_restore(10s, [] {});
-  EXPECT_EQ(phases.phase(), Phase::kRestore);
+  EXPECT_EQ(phases.phase(), Phase::restore);
   phases.end_restore();
-  EXPECT_EQ(phases.phase(), Phase::kReady);
+  EXPECT_EQ(phases.phase(), Phase::ready);
   EXPECT_NE(captured.text().find("RESTORE_REPORT Restore Duration"), std::string::npos) << captured.text();
   InvocationReport first;
   phases.bill_first_report(first);
@@ -138,8 +138,8 @@ TEST(PhaseControl, TimeoutStaysTheShutdownReason) {
   CapturedLog captured;
   PhaseControl phases(io, captured.log(), false);
   EXPECT_EQ(to_string(phases.shutdown_reason()), "spindown");
-  phases.set_shutdown_reason(ShutdownReason::kTimeout);
-  phases.set_shutdown_reason(ShutdownReason::kFailure);
+  phases.set_shutdown_reason(ShutdownReason::timeout);
+  phases.set_shutdown_reason(ShutdownReason::failure);
   EXPECT_EQ(to_string(phases.shutdown_reason()), "timeout");
 }
 

@@ -4,7 +4,7 @@
 //
 //   ProcessSupervisor processes(io, marker, {.runtime_exited = ..., .child_exited = ..., .stop_requested = ...});
 //   processes.start();                                     // signals, subreaper
-//   processes.create_freezer(FreezerMode::kAuto);          // SnapStart only
+//   processes.create_freezer(FreezerMode::automatic);          // SnapStart only
 //   processes.launch_runtime({.argv = runtime_argv(config), .env = env, .cwd = config.task_root});
 //   processes.freeze(); ... processes.thaw();
 //   processes.end_all();                                   // at shutdown: nothing of the function survives

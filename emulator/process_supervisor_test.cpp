@@ -120,7 +120,7 @@ TEST(ProcessSupervisor, StopSignalsAreReported) {
 
 TEST(ProcessSupervisor, FreezesAndThawsTheFunction) {
   Recorder r;
-  EXPECT_NE(r.processes.create_freezer(FreezerMode::kSignal).find("SIGSTOP"), std::string::npos);
+  EXPECT_NE(r.processes.create_freezer(FreezerMode::signal).find("SIGSTOP"), std::string::npos);
   EXPECT_EQ(r.processes.freezer_backend(), "signal");
   // exec: a shell that runs `sleep` through vfork waits for it uninterruptibly ('D'), which the
   // freezer counts as frozen but which is not the 'T' this test checks.

@@ -75,7 +75,7 @@ void fail_answer(Environment& env, const std::shared_ptr<Invocation>& inv, const
 asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const std::string& request_id) {
   ex.require_method(http::verb::post);
   const bool streaming = boost::iequals(ex.header(kHeaderResponseMode), kResponseModeStreaming);
-  auto begun = env.runtime_begin_answer(request_id, RuntimeCall::kResponse);
+  auto begun = env.runtime_begin_answer(request_id, RuntimeCall::response);
   if (auto* error = std::get_if<ApiError>(&begun)) {
     co_await respond_api_error(ex, *error);
     co_return;
@@ -113,13 +113,13 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
       co_await ex.respond_error(http::status::payload_too_large, "Function.ResponseSizeTooLarge", too_large);
       co_return;
     }
-    inv->mode = Invocation::Mode::kBuffered;
+    inv->mode = Invocation::Mode::buffered;
     inv->content_type = content_type;
     env.answer_finished(inv);
     co_await ex.respond(http::status::accepted, kAccepted);
     co_return;
   }
-  inv->mode = Invocation::Mode::kStreaming;
+  inv->mode = Invocation::Mode::streaming;
   inv->content_type = content_type;
   if (content_type.empty()) inv->content_type = kContentTypeOctetStream;
   env.answer_updated(inv);
@@ -149,7 +149,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
 asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex, const std::string& request_id) {
   ex.require_method(http::verb::post);
   const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
-  auto begun = env.runtime_begin_answer(request_id, RuntimeCall::kError);
+  auto begun = env.runtime_begin_answer(request_id, RuntimeCall::error);
   if (auto* error = std::get_if<ApiError>(&begun)) {
     co_await respond_api_error(ex, *error);
     co_return;

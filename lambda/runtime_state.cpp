@@ -6,49 +6,49 @@ namespace snapbus::lambda {
 
 std::string_view to_string(RuntimeState state) {
   switch (state) {
-    case RuntimeState::kStarting: return "Starting";
-    case RuntimeState::kRestoreWaiting: return "RestoreWaiting";
-    case RuntimeState::kRestoring: return "Restoring";
-    case RuntimeState::kIdle: return "Idle";
-    case RuntimeState::kInvoking: return "Invoking";
-    case RuntimeState::kResponded: return "Responded";
-    case RuntimeState::kFailed: return "Failed";
+    case RuntimeState::starting: return "Starting";
+    case RuntimeState::restore_waiting: return "RestoreWaiting";
+    case RuntimeState::restoring: return "Restoring";
+    case RuntimeState::idle: return "Idle";
+    case RuntimeState::invoking: return "Invoking";
+    case RuntimeState::responded: return "Responded";
+    case RuntimeState::failed: return "Failed";
   }
   return "Unknown";
 }
 
 std::string_view to_string(RuntimeCall call) {
   switch (call) {
-    case RuntimeCall::kNext: return "invocation/next";
-    case RuntimeCall::kResponse: return "invocation/response";
-    case RuntimeCall::kError: return "invocation/error";
-    case RuntimeCall::kInitError: return "init/error";
-    case RuntimeCall::kRestoreNext: return "restore/next";
-    case RuntimeCall::kRestoreError: return "restore/error";
+    case RuntimeCall::next: return "invocation/next";
+    case RuntimeCall::response: return "invocation/response";
+    case RuntimeCall::error: return "invocation/error";
+    case RuntimeCall::init_error: return "init/error";
+    case RuntimeCall::restore_next: return "restore/next";
+    case RuntimeCall::restore_error: return "restore/error";
   }
   return "unknown";
 }
 
 std::optional<RuntimeState> RuntimeStateMachine::next_state(RuntimeCall call) const {
   switch (state_) {
-    case RuntimeState::kStarting:
-      if (call == RuntimeCall::kNext) return RuntimeState::kIdle;
-      if (call == RuntimeCall::kInitError) return RuntimeState::kFailed;
-      if (call == RuntimeCall::kRestoreNext && snapstart_) return RuntimeState::kRestoreWaiting;
+    case RuntimeState::starting:
+      if (call == RuntimeCall::next) return RuntimeState::idle;
+      if (call == RuntimeCall::init_error) return RuntimeState::failed;
+      if (call == RuntimeCall::restore_next && snapstart_) return RuntimeState::restore_waiting;
       return std::nullopt;
-    case RuntimeState::kRestoring:
-      if (call == RuntimeCall::kNext) return RuntimeState::kIdle;
-      if (call == RuntimeCall::kRestoreError) return RuntimeState::kFailed;
+    case RuntimeState::restoring:
+      if (call == RuntimeCall::next) return RuntimeState::idle;
+      if (call == RuntimeCall::restore_error) return RuntimeState::failed;
       return std::nullopt;
-    case RuntimeState::kInvoking:
-      if (call == RuntimeCall::kResponse || call == RuntimeCall::kError) return RuntimeState::kResponded;
+    case RuntimeState::invoking:
+      if (call == RuntimeCall::response || call == RuntimeCall::error) return RuntimeState::responded;
       return std::nullopt;
-    case RuntimeState::kResponded:
-      if (call == RuntimeCall::kNext) return RuntimeState::kIdle;
+    case RuntimeState::responded:
+      if (call == RuntimeCall::next) return RuntimeState::idle;
       return std::nullopt;
-    case RuntimeState::kRestoreWaiting:
-    case RuntimeState::kIdle:
-    case RuntimeState::kFailed:
+    case RuntimeState::restore_waiting:
+    case RuntimeState::idle:
+    case RuntimeState::failed:
       // The runtime is (or should be) blocked or gone: any call now is a protocol error.
       return std::nullopt;
   }
@@ -57,7 +57,7 @@ std::optional<RuntimeState> RuntimeStateMachine::next_state(RuntimeCall call) co
 
 std::optional<std::string> RuntimeStateMachine::check(RuntimeCall call) const {
   if (next_state(call)) return std::nullopt;
-  if (call == RuntimeCall::kRestoreNext && !snapstart_) {
+  if (call == RuntimeCall::restore_next && !snapstart_) {
     return "restore/next is only valid with SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start)";
   }
   return fmt::format("State transition from {} on {} is not allowed", to_string(state_), to_string(call));
@@ -65,22 +65,22 @@ std::optional<std::string> RuntimeStateMachine::check(RuntimeCall call) const {
 
 void RuntimeStateMachine::apply(RuntimeCall call) {
   if (auto next = next_state(call)) {
-    if (call == RuntimeCall::kRestoreNext) called_restore_next_ = true;
-    if (call == RuntimeCall::kNext) before_next_ = state_;
+    if (call == RuntimeCall::restore_next) called_restore_next_ = true;
+    if (call == RuntimeCall::next) before_next_ = state_;
     state_ = *next;
   }
 }
 
 void RuntimeStateMachine::event_delivered() {
-  if (state_ == RuntimeState::kIdle) state_ = RuntimeState::kInvoking;
+  if (state_ == RuntimeState::idle) state_ = RuntimeState::invoking;
 }
 
 void RuntimeStateMachine::next_abandoned() {
-  if (state_ == RuntimeState::kIdle || state_ == RuntimeState::kInvoking) state_ = before_next_;
+  if (state_ == RuntimeState::idle || state_ == RuntimeState::invoking) state_ = before_next_;
 }
 
 void RuntimeStateMachine::restore_released() {
-  if (state_ == RuntimeState::kRestoreWaiting) state_ = RuntimeState::kRestoring;
+  if (state_ == RuntimeState::restore_waiting) state_ = RuntimeState::restoring;
 }
 
 }  // namespace snapbus::lambda

@@ -5,8 +5,8 @@
 namespace snapbus::lambda {
 namespace {
 
-const RuntimeCall kAll[] = {RuntimeCall::kNext,      RuntimeCall::kResponse,    RuntimeCall::kError,
-                            RuntimeCall::kInitError, RuntimeCall::kRestoreNext, RuntimeCall::kRestoreError};
+const RuntimeCall kAll[] = {RuntimeCall::next,       RuntimeCall::response,     RuntimeCall::error,
+                            RuntimeCall::init_error, RuntimeCall::restore_next, RuntimeCall::restore_error};
 
 void expect_only(const RuntimeStateMachine& sm, std::initializer_list<RuntimeCall> allowed) {
   for (RuntimeCall call : kAll) {
@@ -17,68 +17,68 @@ void expect_only(const RuntimeStateMachine& sm, std::initializer_list<RuntimeCal
 
 TEST(RuntimeState, OnDemandCycle) {
   RuntimeStateMachine sm(false);
-  expect_only(sm, {RuntimeCall::kNext, RuntimeCall::kInitError});
-  sm.apply(RuntimeCall::kNext);
-  EXPECT_EQ(sm.state(), RuntimeState::kIdle);
+  expect_only(sm, {RuntimeCall::next, RuntimeCall::init_error});
+  sm.apply(RuntimeCall::next);
+  EXPECT_EQ(sm.state(), RuntimeState::idle);
   expect_only(sm, {});
   sm.event_delivered();
-  EXPECT_EQ(sm.state(), RuntimeState::kInvoking);
-  expect_only(sm, {RuntimeCall::kResponse, RuntimeCall::kError});
-  sm.apply(RuntimeCall::kResponse);
-  EXPECT_EQ(sm.state(), RuntimeState::kResponded);
-  expect_only(sm, {RuntimeCall::kNext});
-  sm.apply(RuntimeCall::kNext);
+  EXPECT_EQ(sm.state(), RuntimeState::invoking);
+  expect_only(sm, {RuntimeCall::response, RuntimeCall::error});
+  sm.apply(RuntimeCall::response);
+  EXPECT_EQ(sm.state(), RuntimeState::responded);
+  expect_only(sm, {RuntimeCall::next});
+  sm.apply(RuntimeCall::next);
   sm.event_delivered();
-  sm.apply(RuntimeCall::kError);
-  EXPECT_EQ(sm.state(), RuntimeState::kResponded);
+  sm.apply(RuntimeCall::error);
+  EXPECT_EQ(sm.state(), RuntimeState::responded);
 }
 
 TEST(RuntimeState, AbandonedNextReturnsToTheStateItWasCalledFrom) {
   RuntimeStateMachine sm(false);
-  sm.apply(RuntimeCall::kNext);
+  sm.apply(RuntimeCall::next);
   sm.next_abandoned();
-  EXPECT_EQ(sm.state(), RuntimeState::kStarting);
-  sm.apply(RuntimeCall::kNext);
+  EXPECT_EQ(sm.state(), RuntimeState::starting);
+  sm.apply(RuntimeCall::next);
   sm.event_delivered();
-  sm.apply(RuntimeCall::kResponse);
-  sm.apply(RuntimeCall::kNext);
+  sm.apply(RuntimeCall::response);
+  sm.apply(RuntimeCall::next);
   sm.event_delivered();  // handed to a connection that was already gone
   sm.next_abandoned();
-  EXPECT_EQ(sm.state(), RuntimeState::kResponded);
-  expect_only(sm, {RuntimeCall::kNext});
+  EXPECT_EQ(sm.state(), RuntimeState::responded);
+  expect_only(sm, {RuntimeCall::next});
 }
 
 TEST(RuntimeState, RestoreNextOnlyWithSnapStart) {
   RuntimeStateMachine sm(false);
-  auto error = sm.check(RuntimeCall::kRestoreNext);
+  auto error = sm.check(RuntimeCall::restore_next);
   ASSERT_TRUE(error);
   EXPECT_NE(error->find("snap-start"), std::string::npos);
 }
 
 TEST(RuntimeState, SnapStartCycle) {
   RuntimeStateMachine sm(true);
-  expect_only(sm, {RuntimeCall::kNext, RuntimeCall::kInitError, RuntimeCall::kRestoreNext});
-  sm.apply(RuntimeCall::kRestoreNext);
-  EXPECT_EQ(sm.state(), RuntimeState::kRestoreWaiting);
+  expect_only(sm, {RuntimeCall::next, RuntimeCall::init_error, RuntimeCall::restore_next});
+  sm.apply(RuntimeCall::restore_next);
+  EXPECT_EQ(sm.state(), RuntimeState::restore_waiting);
   EXPECT_TRUE(sm.called_restore_next());
   expect_only(sm, {});
   sm.restore_released();
-  EXPECT_EQ(sm.state(), RuntimeState::kRestoring);
-  expect_only(sm, {RuntimeCall::kNext, RuntimeCall::kRestoreError});
-  sm.apply(RuntimeCall::kRestoreError);
-  EXPECT_EQ(sm.state(), RuntimeState::kFailed);
+  EXPECT_EQ(sm.state(), RuntimeState::restoring);
+  expect_only(sm, {RuntimeCall::next, RuntimeCall::restore_error});
+  sm.apply(RuntimeCall::restore_error);
+  EXPECT_EQ(sm.state(), RuntimeState::failed);
   expect_only(sm, {});
 }
 
 TEST(RuntimeState, WrongCallLeavesStateAndNamesBoth) {
   RuntimeStateMachine sm(true);
-  auto error = sm.check(RuntimeCall::kResponse);
+  auto error = sm.check(RuntimeCall::response);
   ASSERT_TRUE(error);
   EXPECT_NE(error->find("Starting"), std::string::npos);
   EXPECT_NE(error->find("invocation/response"), std::string::npos);
-  EXPECT_EQ(sm.state(), RuntimeState::kStarting);
+  EXPECT_EQ(sm.state(), RuntimeState::starting);
   sm.event_delivered();  // not idle: ignored
-  EXPECT_EQ(sm.state(), RuntimeState::kStarting);
+  EXPECT_EQ(sm.state(), RuntimeState::starting);
 }
 
 }  // namespace

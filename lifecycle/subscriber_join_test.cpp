@@ -48,13 +48,15 @@ TEST_F(SubscriberJoinTest, GivesUpAtTheDeadlineSayingHowManyCame) {
 }
 
 TEST_F(SubscriberJoinTest, ALateJoinerFromAnotherProcessIsWaitedFor) {
-  auto early = Subscriber::open(path, {.name = "early"});
+  // Forked before this process subscribes: a child forked from a parent with threads (every
+  // Subscriber runs one) can deadlock under AddressSanitizer.
   auto late = testing::fork_child([&] {
     std::this_thread::sleep_for(50ms);
     auto subscriber = Subscriber::open(path, {.name = "late"});
     std::this_thread::sleep_for(60s);  // killed by the test
     return 0;
   });
+  auto early = Subscriber::open(path, {.name = "early"});
   const JoinOutcome outcome = wait_for_subscribers(publisher.segment(), {.at_least = 2}, FutexClock::now() + 20s);
   EXPECT_TRUE(outcome.reached);
   EXPECT_EQ(outcome.count, 2U);
@@ -63,14 +65,15 @@ TEST_F(SubscriberJoinTest, ALateJoinerFromAnotherProcessIsWaitedFor) {
 // "Count stable for a settle time": a joiner restarts the clock, so the wait ends stable_for after
 // the last change, not after the first look.
 TEST_F(SubscriberJoinTest, StableForRestartsWhenTheCountChanges) {
-  auto early = Subscriber::open(path, {.name = "early"});
   const auto started = FutexClock::now();
+  // Forked before this process subscribes (see above).
   auto late = testing::fork_child([&] {
     std::this_thread::sleep_for(100ms);
     auto subscriber = Subscriber::open(path, {.name = "late"});
     std::this_thread::sleep_for(60s);  // killed by the test
     return 0;
   });
+  auto early = Subscriber::open(path, {.name = "early"});
   const JoinOutcome outcome =
       wait_for_subscribers(publisher.segment(), {.at_least = 1, .stable_for = 1500ms}, started + 20s);
   ASSERT_TRUE(outcome.reached);

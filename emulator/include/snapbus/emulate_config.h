@@ -40,7 +40,7 @@ using lambda::kInitTypeSnapStart;
 // Every process of the function carries this marker, so a sweep can find strays by their environment.
 inline constexpr const char* kEnvEmulatorId = "SNAPBUS_EMULATOR_ID";
 
-enum class FreezerMode { kAuto, kCgroup, kSignal };
+enum class FreezerMode { automatic, cgroup, signal };
 
 struct Config {
   std::string host = "127.0.0.1";
@@ -63,7 +63,7 @@ struct Config {
   std::chrono::milliseconds restore_timeout{10000};
   std::chrono::milliseconds shutdown_timeout{2000};
   std::string while_frozen;
-  FreezerMode freezer = FreezerMode::kAuto;
+  FreezerMode freezer = FreezerMode::automatic;
   std::string json_report;
   std::string ready_file;
   bool clean_env = false;

@@ -16,9 +16,18 @@
 
 namespace snapbus::emulator {
 
-// Runs the emulator until it is interrupted or the function fails; returns the process exit code
-// (0 after an orderly shutdown, 3 init failed, 4 restore failed, 5 invoke-phase failure, 1 internal
-// error). Bad usage (2) is the command line's to report, before this is called.
+// What `snapbus emulate` exits with. run_emulator returns all but kExitUsage, which the command line
+// reports before the emulator starts; 3, 4 and 5 only with --exit-on-failure (without it, a failed
+// environment is replaced by a fresh one).
+inline constexpr int kExitOk = 0;             // an orderly shutdown after SIGINT or SIGTERM
+inline constexpr int kExitInternalError = 1;  // e.g. a port that cannot be bound
+inline constexpr int kExitUsage = 2;          // e.g. --freezer cgroup where no cgroup v2 can be used
+inline constexpr int kExitInitFailed = 3;
+inline constexpr int kExitRestoreFailed = 4;
+inline constexpr int kExitInvokeFailed = 5;  // the runtime crashed, timed out or exited during an invocation
+
+// Runs the emulator until it is interrupted (or, with --exit-on-failure, the function fails), and
+// returns one of the exit codes above.
 int run_emulator(const Config& config);
 
 }  // namespace snapbus::emulator

@@ -1,8 +1,8 @@
 // The Runtime API state machine: which call the runtime may make in which state. Pure: no I/O.
 //
 //   snapbus::lambda::RuntimeStateMachine sm(/*snapstart=*/true);
-//   if (auto error = sm.check(RuntimeCall::kRestoreNext)) { reply 403 InvalidStateTransition, *error }
-//   else sm.apply(RuntimeCall::kRestoreNext);            // now kRestoreWaiting
+//   if (auto error = sm.check(RuntimeCall::restore_next)) { reply 403 InvalidStateTransition, *error }
+//   else sm.apply(RuntimeCall::restore_next);            // now restore_waiting
 //   sm.restore_released();                                // the emulator answered restore/next
 #pragma once
 
@@ -13,16 +13,16 @@
 namespace snapbus::lambda {
 
 enum class RuntimeState {
-  kStarting,        // launched, Init in progress
-  kRestoreWaiting,  // blocked in restore/next: the snapshot is taken now
-  kRestoring,       // restore/next answered: after-restore hooks run
-  kIdle,            // blocked in invocation/next
-  kInvoking,        // holds an event, owes a response or an error
-  kResponded,       // answered its event, free to ask for the next one
-  kFailed,          // reported init/restore error or died: no more calls
+  starting,         // launched, Init in progress
+  restore_waiting,  // blocked in restore/next: the snapshot is taken now
+  restoring,        // restore/next answered: after-restore hooks run
+  idle,             // blocked in invocation/next
+  invoking,         // holds an event, owes a response or an error
+  responded,        // answered its event, free to ask for the next one
+  failed,           // reported init/restore error or died: no more calls
 };
 
-enum class RuntimeCall { kNext, kResponse, kError, kInitError, kRestoreNext, kRestoreError };
+enum class RuntimeCall { next, response, error, init_error, restore_next, restore_error };
 
 std::string_view to_string(RuntimeState state);
 std::string_view to_string(RuntimeCall call);
@@ -37,12 +37,12 @@ class RuntimeStateMachine {
   void apply(RuntimeCall call);
   // Precondition: check(call) returned nullopt.
 
-  void event_delivered();   // kIdle -> kInvoking
-  void restore_released();  // kRestoreWaiting -> kRestoring
+  void event_delivered();   // idle -> invoking
+  void restore_released();  // restore_waiting -> restoring
   // The runtime's invocation/next connection closed before an event was handed over on it: back to
-  // the state it called from, so its retry is allowed (kIdle or kInvoking -> the state before kNext).
+  // the state it called from, so its retry is allowed (idle or invoking -> the state before next).
   void next_abandoned();
-  void fail() { state_ = RuntimeState::kFailed; }
+  void fail() { state_ = RuntimeState::failed; }
 
   [[nodiscard]] RuntimeState state() const { return state_; }
   [[nodiscard]] bool called_restore_next() const { return called_restore_next_; }
@@ -52,8 +52,8 @@ class RuntimeStateMachine {
 
   bool snapstart_;
   bool called_restore_next_ = false;
-  RuntimeState state_ = RuntimeState::kStarting;
-  RuntimeState before_next_ = RuntimeState::kStarting;
+  RuntimeState state_ = RuntimeState::starting;
+  RuntimeState before_next_ = RuntimeState::starting;
 };
 
 }  // namespace snapbus::lambda
