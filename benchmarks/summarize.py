@@ -24,6 +24,26 @@ def ns(bench):
     return bench["real_time"] * unit
 
 
+def counter(name, value):
+    return f"{name}={value:.2f}" if name.endswith("_ratio") else f"{name}={value:.0f}"
+
+
+def same_run_ratios(benches):
+    """The emulator's rows against their same-run baselines (p50 over p50)."""
+    def p50(prefix, key):
+        return next((b[key] for n, b in benches.items() if n.startswith(prefix) and key in b), None)
+
+    pairs = [("empty invocation x loopback HTTP round trip", p50("BM_EmulatorEmptyInvocation", "rtt_p50_ns"),
+              p50("BM_LoopbackHttpRoundTrip", "rtt_p50_ns")),
+             ("fresh environment after a crash x Init at start", p50("BM_FreshEnvironmentAfterCrash", "fresh_p50_ns"),
+              p50("BM_InitAtStart", "init_p50_ns")),
+             ("memory per idle connection x bare Beast server",
+              p50("BM_IdleConnectionMemory", "emulator_bytes_per_connection"),
+              p50("BM_IdleConnectionMemory", "baseline_bytes_per_connection"))]
+    rows = [f"| {label} | {ours / base:.2f} |" for label, ours, base in pairs if ours is not None and base]
+    return ["| against its baseline (same run) | ratio |", "|---|---|", *rows, ""] if rows else []
+
+
 def main(directory):
     results = Path(directory)
     lines = ["# snapbus benchmark summary", ""]
@@ -100,10 +120,11 @@ def main(directory):
             benches, _ = loaded
             lines += [f"## {extra[:-5]}", "", "| benchmark | ns | counters |", "|---|---|---|"]
             for name, b in benches.items():
-                counters = ", ".join(f"{k}={v:.0f}" for k, v in b.items()
-                                     if k.endswith("_ns") or k.endswith("_ratio"))
+                counters = ", ".join(counter(k, v) for k, v in b.items()
+                                     if k.endswith(("_ns", "_bytes_per_connection", "_ratio")))
                 lines.append(f"| {name} | {ns(b):.1f} | {counters} |")
             lines.append("")
+            lines += same_run_ratios(benches)
     print("\n".join(lines))
 
 

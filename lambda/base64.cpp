@@ -5,18 +5,22 @@
 namespace snapbus::lambda {
 namespace {
 
-bool in_alphabet(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
+constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 bool is_canonical(std::string_view text) {
   if (text.size() % 4 != 0) return false;
   std::size_t end = text.size();
   for (int pad = 0; pad < 2 && end > 0 && text[end - 1] == '='; ++pad) --end;
   for (std::size_t i = 0; i < end; ++i) {
-    if (!in_alphabet(text[i])) return false;
+    if (kAlphabet.find(text[i]) == std::string_view::npos) return false;
   }
-  return true;
+  // The bits a padded group leaves over must be zero (RFC 4648 3.5): otherwise "aGk=" and "aGl="
+  // would both be "hi", and what is accepted would not be what encoding gives back.
+  const std::size_t pad = text.size() - end;
+  if (pad == 0) return true;
+  const auto last = kAlphabet.find(text[end - 1]);
+  const std::size_t unused_bits_mask = pad == 1 ? 0x3 : 0xF;
+  return (last & unused_bits_mask) == 0;
 }
 
 }  // namespace

@@ -36,5 +36,15 @@ TEST(Base64, RejectsWhatLenientDecodersAccept) {
   EXPECT_EQ(decode_base64("aGk="), "hi");
 }
 
+// Found by base64_fuzz ("AAECACAwakG="): leftover bits set in the last group decoded to the same
+// bytes as the canonical text, so encoding what was accepted did not give it back.
+TEST(Base64, RejectsLeftoverBitsInTheLastGroup) {
+  EXPECT_FALSE(decode_base64("aGl="));  // "hi" is "aGk="
+  EXPECT_FALSE(decode_base64("aB=="));  // "h" is "aA=="
+  EXPECT_FALSE(decode_base64("AAECACAwakG="));
+  EXPECT_EQ(decode_base64("aA=="), "h");
+  EXPECT_EQ(decode_base64("AAECACAwakE="), std::string("\0\1\2\0\x20\x30\x6a\x41", 8));
+}
+
 }  // namespace
 }  // namespace snapbus::lambda

@@ -54,6 +54,33 @@ TEST(FunctionUrl, BinaryBodiesAreBase64) {
   EXPECT_FALSE(event.contains("queryStringParameters"));
 }
 
+// Found by function_url_fuzz: a Host header with bytes that are not UTF-8 made an event no JSON
+// parser accepts (the runtime could not read its invocation).
+TEST(FunctionUrl, BytesThatAreNotUtf8StillMakeValidJson) {
+  auto head = request(http::verb::post, "/caf\xE9?q=%FF&\xC3\xA9=1");
+  head.set(http::field::host,
+           "loc\xFA\xFA"
+           "alhost");
+  head.set(http::field::user_agent, "agent \xED\xA0\x80");  // an encoded surrogate
+  head.set(http::field::content_type, "text/plain");
+  const std::string latin1_body = "na\xEFve";
+  boost::system::error_code ec;
+  auto value = boost::json::parse(
+      function_url_event(head, latin1_body, "127.0.0.1", std::chrono::system_clock::time_point{}), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  const auto& event = value.as_object();
+  EXPECT_EQ(event.at("rawPath"), "/caf\xEF\xBF\xBD");
+  EXPECT_EQ(event.at("queryStringParameters").at("q"), "\xEF\xBF\xBD");
+  EXPECT_EQ(event.at("queryStringParameters").at("\xC3\xA9"), "1");  // well-formed UTF-8 stays
+  EXPECT_EQ(event.at("headers").at("host"),
+            "loc\xEF\xBF\xBD\xEF\xBF\xBD"
+            "alhost");
+  EXPECT_EQ(event.at("headers").at("user-agent"), "agent \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  // A text body that is not UTF-8 keeps its bytes, base64-encoded.
+  EXPECT_EQ(event.at("isBase64Encoded"), true);
+  EXPECT_EQ(decode_base64(event.at("body").as_string()), latin1_body);
+}
+
 TEST(FunctionUrl, StructuredReply) {
   auto reply = function_url_reply(
       R"({"statusCode":404,"headers":{"x-a":"1","x-n":2},"cookies":["c=1","d=2"],"body":"aGk=","isBase64Encoded":true})");

@@ -2,7 +2,7 @@
 // Segment::open() path on the same bytes written to a real file.
 //
 //   cmake --preset fuzz && cmake --build --preset fuzz --target segment_validation_fuzz
-//   build/fuzz/bus/segment_validation_fuzz -max_total_time=60 bus/fuzz/corpus
+//   build/fuzz/bus/segment_validation_fuzz -max_total_time=60 bus/fuzz/corpus/segment_validation
 //
 // Invariant checked beyond "no crash": whatever check_header accepts really fits in the file.
 #include <fcntl.h>

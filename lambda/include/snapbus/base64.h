@@ -14,7 +14,8 @@ namespace snapbus::lambda {
 
 std::string encode_base64(std::string_view data);
 
-// nullopt unless `text` is a multiple of 4 characters of the alphabet with at most two '=' at the end.
+// nullopt unless `text` is a multiple of 4 characters of the alphabet with at most two '=' at the end,
+// and the bits padding leaves over in the last group are zero (canonical: encoding gives it back).
 std::optional<std::string> decode_base64(std::string_view text);
 
 }  // namespace snapbus::lambda

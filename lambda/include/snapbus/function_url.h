@@ -25,8 +25,9 @@ struct HttpReply {
   std::string body;
 };
 
-// The version 2.0 event a Function URL sends for this request. Text bodies (by Content-Type) go in
-// as they are, others base64-encoded.
+// The version 2.0 event a Function URL sends for this request. Text bodies (by Content-Type) that
+// are UTF-8 go in as they are, others base64-encoded. The event is always valid JSON: bytes of the
+// path, query or headers that are not UTF-8 become U+FFFD.
 std::string function_url_event(const http::request_header<>& head, const std::string& body,
                                const std::string& source_ip, std::chrono::system_clock::time_point now);
 
