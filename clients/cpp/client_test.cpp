@@ -398,8 +398,15 @@ TEST(ClientTest, ASegmentTruncatedUnderTheClientDetachesItWithAnError) {
   ASSERT_EQ(::truncate(path.c_str(), 0), 0);
   ASSERT_TRUE(eventually([&] { return !client.attached(); }, 5s));
   for (int i = 0; i < 1000; ++i) client.check();
-  std::lock_guard lock(errors_mutex);
-  EXPECT_NE(errors.find("was truncated to 0 bytes"), std::string::npos) << errors;
+  // The watcher reports the error just after it detaches: wait for the report, not only the detach.
+  const auto reported = [&] {
+    std::lock_guard lock(errors_mutex);
+    return errors.find("was truncated to 0 bytes") != std::string::npos;
+  };
+  EXPECT_TRUE(eventually(reported, 5s)) << [&] {
+    std::lock_guard lock(errors_mutex);
+    return errors;
+  }();
 }
 
 }  // namespace
