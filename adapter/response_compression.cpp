@@ -7,6 +7,7 @@
 
 #include <brotli/encode.h>
 #include <zlib.h>
+#include <boost/beast/core/string.hpp>
 
 #include "snapbus/text.h"
 
@@ -15,18 +16,10 @@ namespace {
 
 constexpr std::size_t kMinimumBody = 32;
 
-bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
+using lambda::find_header;
 
-const std::string* find_header(const lambda::HeaderList& headers, std::string_view name) {
-  for (const auto& header : headers) {
-    if (same_name(header.first, name)) return &header.second;
-  }
-  return nullptr;
-}
+// Header names and codings compare case-insensitively.
+bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
 
 // The q-value of one Accept-Encoding element ("gzip;q=0.5"); 1 without one, 0 when malformed.
 double quality(std::string_view parameters) {

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include <kj/encoding.h>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
 
@@ -46,11 +47,8 @@ std::string percent_encode(std::string_view text, Allowed allowed) {
 
 std::string encode_component(std::string_view text) { return percent_encode(text, is_unreserved); }
 
-bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
+// Header names compare as HTTP says: case-insensitively.
+bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
 
 // A field that may be absent or null; anything else of the wrong type is an error naming it.
 const json::object* optional_object(const json::object& event, std::string_view name) {
@@ -271,15 +269,18 @@ HttpEventRequest request_from_event(std::string_view payload, const EventDecodeO
   return request;
 }
 
+const std::string* find_header(const HeaderList& headers, std::string_view name) {
+  for (const auto& header : headers) {
+    if (same_name(header.first, name)) return &header.second;
+  }
+  return nullptr;
+}
+
 bool is_binary_body(const HeaderList& headers, std::string_view body) {
-  const auto find = [&](std::string_view name) -> const std::string* {
-    for (const auto& [key, value] : headers) {
-      if (same_name(key, name)) return &value;
-    }
-    return nullptr;
-  };
-  if (const std::string* encoding = find("content-encoding"); encoding != nullptr && !encoding->empty()) return true;
-  if (const std::string* type = find("content-type"); type != nullptr && !type->empty()) return !is_text_type(*type);
+  if (const std::string* encoding = find_header(headers, "content-encoding"); encoding != nullptr && !encoding->empty())
+    return true;
+  if (const std::string* type = find_header(headers, "content-type"); type != nullptr && !type->empty())
+    return !is_text_type(*type);
   return !is_valid_utf8(body);
 }
 

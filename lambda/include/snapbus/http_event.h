@@ -35,6 +35,9 @@ struct ResultShape {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// The value of the first header named `name` (names compare case-insensitively), or nullptr.
+const std::string* find_header(const HeaderList& headers, std::string_view name);
+
 struct HttpEventRequest {
   ResultShape shape;
   std::string method;
