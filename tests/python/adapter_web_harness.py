@@ -89,16 +89,16 @@ class Function:
         self.proc: subprocess.Popen | None = None
         self.front_door = ""
 
-    def start(self, task_root: pathlib.Path, env: dict | None = None, *, emulator_args=(), wait_ready=True,
-              snapstart=True) -> "Function":
+    def start(self, task_root: pathlib.Path, env: dict | None = None, *, emulator_args=(),
+              init_timeout: float = INIT_TIMEOUT_S) -> "Function":
         variables = {"SNAPBUS_SEGMENT": self.segment, "AWS_LWA_PORT": self.app_port,
                      "APP_LOG": self.app_log, "APP_STATE_DIR": self.app_state, "PYTHON": PYTHON,
                      "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-        args = [str(self.cli), "emulate", *(["--snapstart"] if snapstart else []),
+        args = [str(self.cli), "emulate", "--snapstart",
                 "--opt", str(self.opt), "--exec-wrapper", str(self.opt / "bootstrap"), "--handler", "run.sh",
                 "--task-root", str(task_root), "--port", "0", "--runtime-api-port", "0",
                 "--ready-file", str(self.ready_file), "--json", str(self.report_file),
-                "--timeout", "10", "--init-timeout", str(INIT_TIMEOUT_S), "--shutdown-timeout", "1",
+                "--timeout", "10", "--init-timeout", str(init_timeout), "--shutdown-timeout", "1",
                 *emulator_args]
         for key, value in variables.items():
             args += ["--env", f"{key}={value}"]
@@ -108,10 +108,9 @@ class Function:
         with open(self.stdout_path, "w") as stdout, open(self.stderr_path, "w") as stderr:
             self.proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, start_new_session=True, cwd=self.dir)
         self.processes.started.append((self.proc, self.stderr_path))
-        if wait_ready:
-            wait_until(lambda: self.ready_file.exists() or self.proc.poll() is not None, 20, "the ready file")
-            assert self.ready_file.exists(), f"the emulator exited with {self.proc.returncode}\n{self.output()}"
-            self.front_door = json.loads(self.ready_file.read_text())["frontDoor"]
+        wait_until(lambda: self.ready_file.exists() or self.proc.poll() is not None, 20, "the ready file")
+        assert self.ready_file.exists(), f"the emulator exited with {self.proc.returncode}\n{self.output()}"
+        self.front_door = json.loads(self.ready_file.read_text())["frontDoor"]
         return self
 
     # --- what the emulator said ---

@@ -149,7 +149,8 @@ async def pass_through(request: Request) -> Response:
 
 @app.get("/large")
 def large(size: int = 5_000_000) -> Response:
-    return PlainTextResponse(text_of(size))
+    text = text_of(size)
+    return PlainTextResponse(text, headers={"x-sha256": hashlib.sha256(text.encode()).hexdigest()})
 
 
 def text_of(size: int) -> str:
@@ -167,7 +168,7 @@ def large_stream(size: int = 5_000_000, chunk: int = 65536) -> Response:
         for start in range(0, len(text), chunk):
             yield text[start:start + chunk]
 
-    return StreamingResponse(pieces(), media_type="text/plain")
+    return StreamingResponse(pieces(), media_type="text/plain", headers={"x-sha256": hashlib.sha256(text).hexdigest()})
 
 
 def binary_of(size: int) -> bytes:
@@ -188,13 +189,13 @@ def binary(size: int = 200_000, stream: int = 0) -> Response:
 async def stream(n: int = 5, delay_ms: int = 0, acks: str = "") -> Response:
     """n chunks "chunk-<k> <monotonic ns>\\n". With acks (a directory), chunk k+1 is only sent
     after the test created acks/ack-<k>, which it can only do once it received chunk k: the proof
-    that nothing on the way held a chunk back. A missing ack ends the stream with "no-ack-<k>"."""
+    that nothing on the way held a chunk back. A missing ack (5 s) ends the stream with "no-ack-<k>"."""
     async def chunks():
         for k in range(n):
             yield f"chunk-{k} {time.monotonic_ns()}\n"
             if acks and k + 1 < n:
                 ack = pathlib.Path(acks) / f"ack-{k}"
-                deadline = time.monotonic() + 10
+                deadline = time.monotonic() + 5
                 while not ack.exists():
                     if time.monotonic() > deadline:
                         yield f"no-ack-{k}\n"
@@ -242,10 +243,11 @@ class DyingResponse(Response):
 
 @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 async def echo(request: Request, rest: str) -> Response:
-    """Everything the app was told: method, raw path and query, every header as sent, the body."""
+    """Everything the app was told: method, raw path and query, every header as sent, the body.
+    Answers with the status the request's x-status header asks for, a header and two cookies."""
     body = await request.body()
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    return JSONResponse({
+    response = JSONResponse({
         "pid": os.getpid(),
         "method": request.method,
         "path": raw_path.decode("latin-1"),
@@ -253,4 +255,8 @@ async def echo(request: Request, rest: str) -> Response:
         "queryPairs": urllib.parse.parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True),
         "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.scope["headers"]],
         "body": base64.b64encode(body).decode(),
-    })
+    }, status_code=int(request.headers.get("x-status", "200")))
+    response.headers["x-echo"] = "yes"
+    response.set_cookie("first", "1")
+    response.set_cookie("second", "2")
+    return response
