@@ -5,9 +5,7 @@ and even when one worker subscribes late. The example app (examples/fastapi) sho
 its own run.sh."""
 import concurrent.futures
 
-import httpx
-
-from adapter_web_harness import EXAMPLE_FASTAPI, Function, function, opt_dir, task_root  # noqa: F401 (fixtures)
+from adapter_web_harness import EXAMPLE_FASTAPI, Function
 
 WORKERS = 4
 
@@ -110,8 +108,3 @@ def test_the_example_app_restores_every_worker(function):
     assert function.stop() == 0, function.output()
     assert function.report()["restore"]["status"] == "success"
 
-
-def test_front_door_is_plain_http(function, task_root):
-    """Sanity of the harness: a request with no adapter feature in it."""
-    function.start(task_root, {"WORKERS": 1})
-    assert httpx.get(function.url("/whoami"), timeout=60).json()["generation"] == 1

@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from adapter_web_harness import REPO, Function, make_app_task_root, opt_dir  # noqa: F401 (fixture)
+from adapter_web_harness import REPO, Function, make_app_task_root
 from conftest import Processes
 
 VECTORS = pathlib.Path(os.environ.get("SNAPBUS_EVENT_VECTORS", REPO.parent / "shared" / "vectors" / "lambda-events"))

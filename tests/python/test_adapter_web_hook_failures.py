@@ -5,7 +5,6 @@ Runtime.AfterRestoreError naming the process (and the hook), and LWA 1.1's two S
 bracket, a non-2xx answer failing their phase."""
 import re
 
-from adapter_web_harness import function, opt_dir, task_root  # noqa: F401 (fixtures)
 
 EXIT_INIT_FAILED = 3
 EXIT_RESTORE_FAILED = 4

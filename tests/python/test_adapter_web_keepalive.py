@@ -6,7 +6,6 @@ connection from before the snapshot, and connections the app closes between requ
 must not fail a request either."""
 import time
 
-from adapter_web_harness import function, opt_dir, task_root  # noqa: F401 (fixtures)
 
 
 def test_no_request_fails_after_the_app_closed_its_idle_connections(function, task_root):

@@ -8,7 +8,7 @@ import json
 import time
 import urllib.parse
 
-from adapter_web_harness import function, opt_dir, task_root, write_executable  # noqa: F401 (fixtures)
+from adapter_web_harness import write_executable
 
 EXIT_INIT_FAILED = 3
 

@@ -9,7 +9,6 @@ import time
 import httpx
 import pytest
 
-from adapter_web_harness import function, opt_dir, task_root  # noqa: F401 (fixtures)
 
 STREAM = {"AWS_LWA_INVOKE_MODE": "response_stream"}
 

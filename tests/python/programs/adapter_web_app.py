@@ -27,6 +27,10 @@ import random
 import time
 import urllib.parse
 
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
 LOG_PATH = os.environ["APP_LOG"]
 STATE_DIR = pathlib.Path(os.environ["APP_STATE_DIR"])
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -56,13 +60,11 @@ def claim(role: str) -> bool:
 
 record("import")
 if os.environ.get("APP_LATE_S") and claim("late"):
-    # Before snapbus is imported: this worker has no slot yet while the others are subscribed.
+    # Before snapbus is imported (and after FastAPI, whose import time varies with the load): this
+    # worker has no slot yet while the others are subscribed, for about APP_LATE_S.
     time.sleep(float(os.environ["APP_LATE_S"]))
 
 import snapbus  # noqa: E402  (after the late worker's sleep, on purpose)
-from fastapi import FastAPI, Request, Response  # noqa: E402
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse  # noqa: E402
-from starlette.background import BackgroundTask  # noqa: E402
 
 HOOK_SECONDS = float(os.environ.get("APP_HOOK_S", "0.2"))
 
