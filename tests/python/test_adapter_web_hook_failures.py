@@ -1,6 +1,7 @@
 """What the adapter does when the app's SnapStart hooks go wrong, through `snapbus emulate
 --snapstart --exit-on-failure`: a failing or hanging after-restore hook fails the restore with
-Runtime.AfterRestoreError naming the process (and the hook), and LWA 1.1's two SnapStart POSTs
+Runtime.AfterRestoreError naming the process (and the hook), a failing before-snapshot hook fails
+Init with Runtime.BeforeSnapshotError, and LWA 1.1's two SnapStart POSTs
 (AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH, AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH) run inside the
 bracket, a non-2xx answer failing their phase."""
 import re
@@ -45,6 +46,20 @@ def test_a_failing_after_restore_hook_fails_the_restore_naming_process_and_hook(
     assert len(others) == 3 and not any(re.search(rf"\b{pid}\b.*failing-hook", text) for pid in others), text
     assert any(line.startswith("[snapbus] ") for line in function.stderr().splitlines() + function.stdout().splitlines()), \
         f"no adapter log line\n{function.output()}"
+
+
+def test_a_failing_before_snapshot_hook_fails_init_naming_process_and_hook(function, task_root):
+    function.start(task_root, {"WORKERS": 2, "SNAPBUS_EXPECT_SUBSCRIBERS": 2, "APP_FAIL_BEFORE_HOOK": 1},
+                   emulator_args=["--exit-on-failure"])
+    assert function.wait_exit() == EXIT_INIT_FAILED, function.output()
+    report = function.report()
+    assert report["init"]["status"] == "error", report
+    assert report["init"]["errorType"] == "Runtime.BeforeSnapshotError", report
+    assert report["restore"] is None, report
+    failing = the_pid_of(function, "fail-before")
+    text = failure_text(function, "INIT_REPORT")
+    assert re.search(rf"\b{failing}\b", text) and "failing-before-hook" in text, text
+    assert not function.records("after_restore_start"), "restored after a failed before-snapshot hook"
 
 
 def test_a_hanging_after_restore_hook_meets_its_timeout(function, task_root):

@@ -13,7 +13,7 @@ mistake. The arrival time is taken before any routing.
 
 Environment: APP_LOG, APP_STATE_DIR (required); APP_HOOK_S (after-restore hook duration, default
 0.2); APP_LATE_S (one worker sleeps this long before it imports snapbus); APP_FAIL_HOOK=1 (one
-worker's after-restore hook raises); APP_HANG_HOOK=1 (one worker's after-restore hook never
+worker's after-restore hook raises); APP_FAIL_BEFORE_HOOK=1 (one worker's before-snapshot hook raises); APP_HANG_HOOK=1 (one worker's after-restore hook never
 returns); APP_HEALTH_STATUS (status of /healthz, default 200); APP_LWA_BEFORE_STATUS and
 APP_LWA_AFTER_STATUS (status of the LWA 1.1 SnapStart POSTs, default 200).
 """
@@ -81,6 +81,11 @@ def record_after_restore() -> None:
     time.sleep(HOOK_SECONDS)
     record("after_restore_end", generation=snapbus.generation())
 
+
+if os.environ.get("APP_FAIL_BEFORE_HOOK") == "1" and claim("fail-before"):
+    @snapbus.before_snapshot(name="failing-before-hook")
+    def failing_before_hook() -> None:
+        raise RuntimeError("deliberate failure of the test app's before-snapshot hook")
 
 if os.environ.get("APP_FAIL_HOOK") == "1" and claim("fail"):
     @snapbus.after_restore(name="failing-hook")
