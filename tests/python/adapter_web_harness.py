@@ -24,7 +24,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE_FASTAPI = REPO / "examples" / "fastapi"
 RIE_PATH = "/2015-03-31/functions/function/invocations"
 # Init of four uvicorn workers on two busy cores takes a few seconds; this only bounds a hang.
-INIT_TIMEOUT_S = 40
+INIT_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 
 
