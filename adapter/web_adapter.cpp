@@ -69,7 +69,11 @@ class WebAdapter {
  private:
   // The lifecycle, step by step.
   asio::awaitable<void> serve() {
-    const auto api = lambda::runtime_api_from_environment();
+    if (config_.runtime_api.empty()) {
+      co_return finish(kExitRuntimeApiError, fmt::format("{} is not set: not running in Lambda or under `snapbus emulate`",
+                                                         kEnvRuntimeApi));
+    }
+    const auto api = net::parse_host_port(config_.runtime_api);
     if (!api) co_return finish(kExitRuntimeApiError, api.error().message);
     if (!create_segment()) co_return;
     runtime_.emplace(io_.get_executor(), *api);
