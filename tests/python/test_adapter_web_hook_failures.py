@@ -92,8 +92,12 @@ def test_lwa_snapstart_paths_are_posted_once_each_inside_the_bracket(function, t
     assert len(before) == 1 and len(after) == 1, (before, after)
     assert before[0]["generation"] == 0, "the before-checkpoint POST came after the restore"
     assert after[0]["generation"] == 1, "the after-restore POST came before the restore"
-    restored = function.records("after_restore_start")
-    assert restored and before[0]["t"] < min(r["t"] for r in restored)
+    # README's order: the before-checkpoint POST, then the workers' before-snapshot hooks; after
+    # the restore, the workers' after-restore hooks, then the after-restore POST.
+    snapshot_hooks = function.records("before_snapshot")
+    assert len(snapshot_hooks) == 2 and before[0]["t"] < min(r["t"] for r in snapshot_hooks)
+    restore_hooks = function.records("after_restore_end")
+    assert len(restore_hooks) == 2 and after[0]["t"] > max(r["t"] for r in restore_hooks)
     first_request = min(r["t"] for r in function.records("request") if r["path"] == "/whoami")
     assert after[0]["t"] < first_request, "a request reached the app before the after-restore POST"
     posts = [r for r in function.records("request") if r["path"].startswith("/lwa/")]
