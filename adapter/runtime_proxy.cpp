@@ -55,6 +55,16 @@ void copy_fields(const http::fields& from, Header& to) {
   }
 }
 
+// A streamed body keeps its Transfer-Encoding where the client put it (the upload then finds it
+// already chunked): the Runtime API sees the fields in the client's order.
+void copy_streamed_fields(const http::fields& from, http::request_header<>& to) {
+  for (const auto& field : from) {
+    if (!hop_by_hop(field.name_string()) || field.name() == http::field::transfer_encoding) {
+      to.insert(field.name_string(), field.value());
+    }
+  }
+}
+
 net::Request forwarded_request(const http::request_header<>& head, std::string body) {
   net::Request request{head.method(), head.target(), head.version()};
   copy_fields(head, request);
@@ -266,7 +276,7 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
   header.method(head.method());
   header.target(head.target());
   header.version(head.version());
-  copy_fields(head, header);
+  copy_streamed_fields(head, header);
   auto upload = co_await upstream_.begin_chunked(std::move(header));
   if (!upload) {
     co_await exchange.respond(http::status::bad_gateway,
