@@ -1,6 +1,8 @@
 #include "app_forwarder.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <exception>
 #include <optional>
 #include <string>
@@ -41,10 +43,17 @@ bool is_hop_header(std::string_view name) {
   return false;
 }
 
-// A name or value that would break the request's framing (CR, LF, NUL) is not sent: JSON can carry
-// them, HTTP cannot.
-bool fits_in_header(std::string_view text) {
+// A value that would break the request's framing (CR, LF, NUL) is not sent, nor a name that is not
+// an HTTP token: JSON can carry them, HTTP cannot.
+bool fits_in_value(std::string_view text) {
   return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool is_token(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
 }
 
 lambda::FunctionError function_error(std::string_view type, std::string message) {
@@ -172,7 +181,7 @@ net::Request AppForwarder::build_request(const lambda::InvocationRequest& event,
   out.method_string(request.method);
   out.target(request.target);
   for (const auto& [name, value] : request.headers) {
-    if (is_hop_header(name) || !fits_in_header(name) || !fits_in_header(value)) continue;
+    if (is_hop_header(name) || !is_token(name) || !fits_in_value(value)) continue;
     out.insert(name, value);
   }
   // AWS_LWA_AUTHORIZATION_SOURCE: that header's value becomes the Authorization, and the header goes,
@@ -190,7 +199,7 @@ net::Request AppForwarder::build_request(const lambda::InvocationRequest& event,
   // A non-HTTP event has no requestContext: LWA sends JSON null.
   out.set(kHeaderRequestContext, request.request_context.empty() ? "null" : request.request_context);
   out.set(kHeaderLambdaContext, lambda_context_json(event, settings_));
-  if (out.find(http::field::host) == out.end() && !request.domain_name.empty() && fits_in_header(request.domain_name)) {
+  if (out.find(http::field::host) == out.end() && !request.domain_name.empty() && fits_in_value(request.domain_name)) {
     out.set(http::field::host, request.domain_name);
   }
   out.body() = request.body;

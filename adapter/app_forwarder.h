@@ -72,7 +72,7 @@ class AppForwarder {
 
   // Async init (AWS_LWA_ASYNC_INIT): when Init gave up waiting for the app, the first invocation waits
   // for it (without a limit, as LWA) before it forwards anything. Without async init it does nothing.
-  void set_app_ready(bool ready) { app_ready_ = ready; }
+  void set_app_ready(bool ready) { app_ready_ = ready || !config_.async_init; }
 
   // After a SnapStart restore: no connection opened before the snapshot is used again.
   void drop_connections() { app_.drop_all(); }
