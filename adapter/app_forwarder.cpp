@@ -124,6 +124,13 @@ void AppForwarder::log(std::string_view line) const {
   if (log_) log_(line);
 }
 
+asio::awaitable<lambda::CallResult<void>> AppForwarder::fail_invocation(lambda::RuntimeClient& runtime,
+                                                                        std::string request_id,
+                                                                        lambda::FunctionError error) {
+  log(fmt::format("invocation {} failed: {}: {}", request_id, error.type, error.message));
+  co_return co_await runtime.post_error(std::move(request_id), std::move(error));
+}
+
 asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::InvocationRequest event,
                                                               lambda::RuntimeClient& runtime) {
   if (!app_ready_) {
@@ -147,16 +154,16 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::Invocation
     undeliverable = bad.what();
   }
   if (undeliverable) {
-    co_return co_await runtime.post_error(
-        event.request_id,
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
         function_error(kErrorInvalidEvent, fmt::format("cannot forward the event: {}", *undeliverable)));
   }
 
   // Reads get no timeout: the invocation's deadline is the limit, and Lambda enforces it.
   auto answer = co_await app_.open(std::move(to_app), {.long_poll = true});
   if (!answer) {
-    co_return co_await runtime.post_error(
-        event.request_id,
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
         function_error(kErrorAppConnection, fmt::format("the app did not answer: {}", answer.error().message)));
   }
 
@@ -164,8 +171,8 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::Invocation
     const unsigned status = answer->status();
     auto whole = co_await answer->read_all();
     const std::string body = whole ? whole->body() : std::string();
-    co_return co_await runtime.post_error(event.request_id,
-                                          function_error(kErrorAppStatus, error_status_message(status, body)));
+    co_return co_await fail_invocation(runtime, event.request_id,
+                                       function_error(kErrorAppStatus, error_status_message(status, body)));
   }
 
   if (config_.invoke_mode == InvokeMode::response_stream) {
@@ -213,8 +220,8 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
                                                                         lambda::RuntimeClient& runtime) {
   auto whole = co_await answer.read_all();
   if (!whole) {
-    co_return co_await runtime.post_error(
-        event.request_id,
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
         function_error(kErrorAppConnection, fmt::format("the app's answer broke off: {}", whole.error().message)));
   }
   lambda::HttpAppResponse response = app_response(*whole);
@@ -224,8 +231,8 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
   }
   std::string result = lambda::result_from_response(request.shape, response);
   if (result.size() > lambda::kBufferedResponseLimit) {
-    co_return co_await runtime.post_error(
-        event.request_id,
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
         function_error(kErrorResponseTooLarge,
                        fmt::format("the response is {} bytes; Lambda takes at most {} bytes buffered (use "
                                    "AWS_LWA_INVOKE_MODE=response_stream for more)",

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -88,6 +89,9 @@ class AppForwarder {
   boost::asio::awaitable<lambda::CallResult<void>> answer_streamed(const lambda::InvocationRequest& event,
                                                                    net::ResponseStream answer,
                                                                    lambda::RuntimeClient& runtime);
+  // Answers the invocation with `error` (and logs it).
+  boost::asio::awaitable<lambda::CallResult<void>> fail_invocation(lambda::RuntimeClient& runtime,
+                                                                   std::string request_id, lambda::FunctionError error);
   void log(std::string_view line) const;
 
   AdapterConfig config_;
