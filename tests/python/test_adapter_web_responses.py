@@ -98,6 +98,10 @@ def test_an_app_dying_in_the_middle_of_its_body_gives_an_error_answer(function, 
         after = client.get("/whoami")
     assert after.status_code == 200, after.text
     assert function.stop() == 0, function.output()
+    outcomes = [(i["status"], i["errorType"]) for i in function.report()["invocations"]]
+    assert len(outcomes) == 2 and outcomes[1] == ("success", None), outcomes
+    if response.status_code == 502 and "x-amzn-errortype" in response.headers:  # the adapter failed the invocation
+        assert outcomes[0][0] == "error" and outcomes[0][1] == response.headers["x-amzn-errortype"], outcomes
 
 
 def test_an_app_that_never_listens_fails_init(function, tmp_path):
