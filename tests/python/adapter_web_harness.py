@@ -125,7 +125,8 @@ class Function:
             for line in self.stdout().splitlines():
                 if text in line:
                     return line
-            assert self.proc.poll() is None, f"the emulator exited ({self.proc.returncode}) before {text!r}\n{self.output()}"
+            assert self.proc.poll() is None, \
+                f"the emulator exited ({self.proc.returncode}) before {text!r}\n{self.output()}"
             return None
         return wait_until(found, timeout, repr(text), interval=0.02)
 
@@ -168,9 +169,6 @@ class Function:
 
     # --- requests ---
 
-    def url(self, path: str) -> str:
-        return f"http://{self.front_door}{path}"
-
     def client(self, timeout: float = 30) -> httpx.Client:
         return httpx.Client(base_url=f"http://{self.front_door}", timeout=timeout)
 
@@ -188,10 +186,3 @@ def function(cli, opt_dir, processes, tmp_path) -> Function:
 @pytest.fixture
 def task_root(tmp_path) -> pathlib.Path:
     return make_app_task_root(tmp_path)
-
-
-def wait_for_records(function: Function, event: str, count: int, timeout: float = 20) -> list[dict]:
-    def enough():
-        found = function.records(event)
-        return found if len(found) >= count else None
-    return wait_until(enough, timeout, f"{count} '{event}' records in the app log")

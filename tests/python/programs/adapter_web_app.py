@@ -13,9 +13,10 @@ mistake. The arrival time is taken before any routing.
 
 Environment: APP_LOG, APP_STATE_DIR (required); APP_HOOK_S (after-restore hook duration, default
 0.2); APP_LATE_S (one worker sleeps this long before it imports snapbus); APP_FAIL_HOOK=1 (one
-worker's after-restore hook raises); APP_FAIL_BEFORE_HOOK=1 (one worker's before-snapshot hook raises); APP_HANG_HOOK=1 (one worker's after-restore hook never
-returns); APP_HEALTH_STATUS (status of /healthz, default 200); APP_LWA_BEFORE_STATUS and
-APP_LWA_AFTER_STATUS (status of the LWA 1.1 SnapStart POSTs, default 200).
+worker's after-restore hook raises); APP_FAIL_BEFORE_HOOK=1 (one worker's before-snapshot hook
+raises); APP_HANG_HOOK=1 (one worker's after-restore hook never returns); APP_HEALTH_STATUS (status
+of /healthz, default 200); APP_LWA_BEFORE_STATUS and APP_LWA_AFTER_STATUS (status of the LWA 1.1
+SnapStart POSTs, default 200).
 """
 import asyncio
 import base64
@@ -58,7 +59,6 @@ def claim(role: str) -> bool:
     return True
 
 
-record("import")
 if os.environ.get("APP_LATE_S") and claim("late"):
     # Before snapbus is imported (and after FastAPI, whose import time varies with the load): this
     # worker has no slot yet while the others are subscribed, for about APP_LATE_S.
@@ -193,7 +193,7 @@ def binary(size: int = 200_000, stream: int = 0) -> Response:
 
 
 @app.get("/stream")
-async def stream(n: int = 5, delay_ms: int = 0, acks: str = "") -> Response:
+async def stream(n: int = 5, acks: str = "") -> Response:
     """n chunks "chunk-<k> <monotonic ns>\\n". With acks (a directory), chunk k+1 is only sent
     after the test created acks/ack-<k>, which it can only do once it received chunk k: the proof
     that nothing on the way held a chunk back. A missing ack (5 s) ends the stream with "no-ack-<k>"."""
@@ -208,8 +208,6 @@ async def stream(n: int = 5, delay_ms: int = 0, acks: str = "") -> Response:
                         yield f"no-ack-{k}\n"
                         return
                     await asyncio.sleep(0.005)
-            elif delay_ms:
-                await asyncio.sleep(delay_ms / 1000)
 
     return StreamingResponse(chunks(), media_type="text/plain")
 
