@@ -29,6 +29,7 @@ def pytest_terminal_summary(terminalreporter, config):
     if not DURATIONS:
         return
     terminalreporter.section("snapbus emulate: Init and Restore durations")
+    terminalreporter.write_line(f"the function's /opt: {DURATIONS[0]['opt']}")
     for run in DURATIONS:
         init, restore = run["init"] or {}, run["restore"] or {}
         terminalreporter.write_line(

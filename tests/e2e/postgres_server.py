@@ -102,7 +102,8 @@ class RestartRelay:
         self.server = server
         # In the server's directory under /tmp: a socket path must stay under 108 bytes.
         self.path = server.directory / "restart.sock"
-        self.restarted_at: list[int] = []  # CLOCK_MONOTONIC ns, once each restart is done
+        # (began, done) of each restart, CLOCK_MONOTONIC ns, the clock the workers' records use
+        self.restarts: list[tuple[int, int]] = []
         self._closed = threading.Event()
         self.listener = socket.socket(socket.AF_UNIX)
         self.listener.bind(str(self.path))
@@ -126,8 +127,9 @@ class RestartRelay:
                 if client.recv(64) != b"restart":
                     continue
                 try:
+                    began = time.monotonic_ns()
                     self.server.restart()
-                    self.restarted_at.append(time.monotonic_ns())
+                    self.restarts.append((began, time.monotonic_ns()))
                     client.sendall(b"ok")
                 except Exception as error:  # reported to the command, which fails with it
                     client.sendall(f"error: {error}".encode())

@@ -26,7 +26,7 @@ DURATIONS: list[dict] = []
 class ScenarioRun:
     answers: list[tuple[int, dict | str]]  # (HTTP status, body) of every request, as the caller saw it
     records: dict[int, list[dict]]         # pid -> its events (pool_worker.py), for every process that loaded the app
-    restarted_at: list[int]                # CLOCK_MONOTONIC ns of each PostgreSQL restart during the run
+    restarts: list[tuple[int, int]]        # (began, done) of each PostgreSQL restart during the run, CLOCK_MONOTONIC ns
     report: dict                           # the emulator's --json report
 
     def events(self, pid: int, name: str) -> list[dict]:
@@ -41,12 +41,14 @@ def run_scenario(cli: pathlib.Path, opt: pathlib.Path, scratch: pathlib.Path, re
     function_env = {
         "AWS_LWA_PORT": str(free_port()), "AWS_LWA_READINESS_CHECK_PATH": "/health",
         "SNAPBUS_SEGMENT": str(scratch / "snapbus.seg"), "SNAPBUS_EXPECT_SUBSCRIBERS": str(expect_subscribers),
+        # Room for the workers that subscribe after the readiness check on a loaded machine (10 s by default).
+        "SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS": "60000",
         "DATABASE_URL": relay.server.url, "SCENARIO_RECORDS": str(records),
         "PYTHON": PYTHON, "WORKERS": str(WORKERS), "LAYER_DIR": str(opt),
         # What Lambda's Python runtime has on its path; the layer's bootstrap adds its own package.
         "PYTHONPATH": str(FAKE_RUNTIME),
         **(env or {})}
-    restarts_before = len(relay.restarted_at)
+    restarts_before = len(relay.restarts)
     function = EmulatedFunction(cli, opt, scratch, handler=handler, env=function_env, while_frozen=relay.command())
     answers: list = []
     try:
@@ -56,21 +58,21 @@ def run_scenario(cli: pathlib.Path, opt: pathlib.Path, scratch: pathlib.Path, re
         function.until_served_by(workers, answers, MORE_REQUESTS_LIMIT)
     finally:
         report = function.stop()
-    DURATIONS.append({"run": label, "init": report.get("init"), "restore": report.get("restore"),
+    DURATIONS.append({"run": label, "opt": str(opt), "init": report.get("init"), "restore": report.get("restore"),
                       "frozenMs": report.get("frozenMs"), "freezer": report.get("freezer"),
                       "reportLines": report.get("reportLines"), "requests": len(answers)})
     run = ScenarioRun(
         answers=answers,
         records={int(path.stem): [json.loads(line) for line in path.read_text().splitlines()]
                  for path in records.glob("*.jsonl")},
-        restarted_at=relay.restarted_at[restarts_before:],
+        restarts=relay.restarts[restarts_before:],
         report=report)
     assert run.report.get("restore", {}).get("status") == "success", function.logs()
-    assert len(run.restarted_at) == 1, "PostgreSQL was not restarted exactly once while the function was frozen"
+    assert len(run.restarts) == 1, "PostgreSQL was not restarted exactly once while the function was frozen"
     assert len(run.records) == WORKERS, f"expected {WORKERS} workers to load the app: {sorted(run.records)}"
     for pid in run.records:
         assert len(run.events(pid, "init")) == 1, run.records[pid]
-        assert run.events(pid, "init")[0]["t"] < run.restarted_at[0], "a pool was warmed after the freeze"
+        assert run.events(pid, "init")[0]["t"] < run.restarts[0][0], f"worker {pid} warmed its pool after the freeze"
     served = {body["pid"] for _, body in answers if isinstance(body, dict)}
     assert served == set(run.records), (
         f"not every worker answered within {BURST + MORE_REQUESTS_LIMIT} requests: {sorted(served)} of "
@@ -83,7 +85,7 @@ def assert_hooks_fixed_everything(run: ScenarioRun, *, before_snapshot_hooks: bo
     before the worker's first request; every token changed and all are distinct."""
     errors = [answer for answer in run.answers if answer[0] != 200]
     assert not errors, f"{len(errors)} of {len(run.answers)} requests failed: {errors[:4]}"
-    restarted = run.restarted_at[0]
+    _, restarted = run.restarts[0]
     new_tokens = set()
     for pid in run.records:
         init, = run.events(pid, "init")
@@ -93,7 +95,7 @@ def assert_hooks_fixed_everything(run: ScenarioRun, *, before_snapshot_hooks: bo
         if before_snapshot_hooks:
             assert len(run.events(pid, "before_snapshot")) == 1, run.records[pid]
         requests = run.events(pid, "request")
-        assert hook["t"] > restarted, f"worker {pid}'s hook ran before the restore"
+        assert hook["t"] > restarted, f"worker {pid}'s hook ran before PostgreSQL was back"
         assert hook["t"] < requests[0]["request_started"], f"worker {pid} served a request before its hook ended"
         assert hook["token"] != init["token"], f"worker {pid} kept its Init token"
         assert {request["token"] for request in requests} == {hook["token"]}, run.records[pid]
