@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL 15 for one test module: initdb into a fresh temporary directory, the
 postmaster as a direct child of the test (as the `postgres` user when the test runs as root, since
-PostgreSQL refuses root), on a free loopback port, trust authentication. Every wait is bounded.
+PostgreSQL refuses root), listening only on a Unix socket in that directory (no port to collide
+with another test's), trust authentication. Every wait is bounded.
 
 The scenario restarts it while the function is frozen. The emulator runs --while-frozen commands
 as its own descendants and kills every descendant when it ends, so a postmaster started by that
@@ -25,12 +26,6 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self) -> None:
         if not (PG_BIN / "postgres").exists():
@@ -38,8 +33,7 @@ class PostgresServer:
         self.directory = pathlib.Path(tempfile.mkdtemp(prefix="snapbus-e2e-pg."))
         self.data = self.directory / "data"
         self.log = self.directory / "postgres.log"
-        self.port = free_port()
-        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql+psycopg2://postgres@/postgres?host={self.directory}"
         self.process: subprocess.Popen | None = None
         # PostgreSQL refuses to run as root: then the server runs as the `postgres` system user.
         self._user = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"] if os.geteuid() == 0 else []
@@ -52,10 +46,10 @@ class PostgresServer:
 
     def start(self) -> None:
         log = open(self.log, "a")
-        # Options for a test: no fsync, the socket directory ours, plenty of connections.
+        # Options for a test: no TCP, the socket in our directory, no fsync, plenty of connections.
         self.process = subprocess.Popen(
-            [*self._user, str(PG_BIN / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.directory}",
+            [*self._user, str(PG_BIN / "postgres"), "-D", str(self.data),
+             "-c", "listen_addresses=", "-c", f"unix_socket_directories={self.directory}",
              "-c", "fsync=off", "-c", "max_connections=100"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
@@ -66,8 +60,8 @@ class PostgresServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"postgres exited with {self.process.returncode}:\n{self.log.read_text()}")
-            ready = subprocess.run([str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
-                                    "-t", "2"], timeout=10)
+            ready = subprocess.run([str(PG_BIN / "pg_isready"), "-q", "-h", str(self.directory), "-t", "2"],
+                                   timeout=10)
             if ready.returncode == 0:
                 return
             time.sleep(0.1)
