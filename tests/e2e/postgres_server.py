@@ -14,6 +14,7 @@ import os
 import pathlib
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -40,9 +41,12 @@ class PostgresServer:
         if self._user:
             account = pwd.getpwnam("postgres")
             os.chown(self.directory, account.pw_uid, account.pw_gid)
-        subprocess.run([*self._user, str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
-                        "--auth=trust", "--no-sync", "-E", "UTF8"],
-                       check=True, capture_output=True, timeout=120)
+        initdb = subprocess.run([*self._user, str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
+                                 "--auth=trust", "--no-sync", "-E", "UTF8"],
+                                capture_output=True, text=True, timeout=120)
+        if initdb.returncode != 0:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}{initdb.stderr}")
 
     def start(self) -> None:
         log = open(self.log, "a")
@@ -71,7 +75,7 @@ class PostgresServer:
         """Fast shutdown (SIGINT): every session is terminated, as `pg_ctl stop -m fast` does."""
         if self.process is None:
             return
-        self.process.send_signal(2)
+        self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
