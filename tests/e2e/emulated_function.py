@@ -12,6 +12,7 @@ import concurrent.futures
 import json
 import os
 import pathlib
+import platform
 import signal
 import socket
 import stat
@@ -31,14 +32,14 @@ STOP_TIMEOUT = 30.0
 
 def layer_opt(scratch: pathlib.Path) -> pathlib.Path:
     """The function's /opt: the layer zip unpacked, when one was built (SNAPBUS_LAYER_ZIP, or the
-    `layer` preset's output build/layer/packaging/snapbus-layer-*.zip), else the build tree's layer
-    layout, SNAPBUS_OPT_DIR."""
-    explicit = os.environ.get("SNAPBUS_LAYER_ZIP")
-    zips = [pathlib.Path(explicit)] if explicit else sorted(REPOSITORY.glob("build/layer/packaging/snapbus-layer-*.zip"))
-    if not zips:
+    `layer` preset's output for this machine, build/layer/packaging/snapbus-layer-<arch>.zip), else
+    the build tree's layer layout, SNAPBUS_OPT_DIR."""
+    default_zip = REPOSITORY / "build" / "layer" / "packaging" / f"snapbus-layer-{platform.machine()}.zip"
+    layer_zip = pathlib.Path(os.environ.get("SNAPBUS_LAYER_ZIP", default_zip))
+    if not layer_zip.exists():
         return pathlib.Path(os.environ["SNAPBUS_OPT_DIR"])
     opt = scratch / "opt"
-    with zipfile.ZipFile(zips[0]) as layer:
+    with zipfile.ZipFile(layer_zip) as layer:
         for member in layer.infolist():
             path = layer.extract(member, opt)
             mode = member.external_attr >> 16  # zipfile drops the Unix mode; bootstrap must stay executable
