@@ -34,7 +34,8 @@ def pytest_terminal_summary(terminalreporter, config):
         init, restore = run["init"] or {}, run["restore"] or {}
         terminalreporter.write_line(
             f"{run['run']}: Init {init.get('durationMs', 0):.2f} ms, Restore {restore.get('durationMs', 0):.2f} ms "
-            f"(frozen {run['frozenMs'] or 0:.0f} ms, freezer {run['freezer']}, {run['requests']} requests)")
+            f"(frozen {run['frozenMs'] or 0:.0f} ms, freezer {run['freezer']}; requests per worker "
+            f"{run['requestsPerWorker']})")
     output = pathlib.Path(config.option.basetemp or ".") / "durations.json"
     if output.parent.is_dir():
         output.write_text(json.dumps(DURATIONS, indent=1) + "\n")

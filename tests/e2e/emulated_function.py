@@ -112,15 +112,15 @@ class EmulatedFunction:
         with concurrent.futures.ThreadPoolExecutor(clients) as pool:
             return [answer for part in pool.map(caller, shares) for answer in part]
 
-    def until_served_by(self, pids: set[int], answers: list, limit: int) -> list:
-        """More requests, one at a time, until every pid in `pids` answered at least once or
-        `limit` more were sent: accept() hands connections to workers as the kernel wakes them,
-        so a burst alone guarantees no spread."""
+    def until_served_by(self, pids: set[int], answers: list, timeout: float) -> list:
+        """More requests, one at a time, until every pid in `pids` has answered at least once or
+        `timeout` seconds passed. accept() hands each new connection to whichever worker the kernel
+        wakes first, so a burst alone guarantees no spread: here two workers often take nearly all
+        of the first hundred requests."""
         served = {body["pid"] for _, body in answers if isinstance(body, dict)}
+        deadline = time.monotonic() + timeout
         with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
-            for _ in range(limit):
-                if pids <= served:
-                    break
+            while not pids <= served and time.monotonic() < deadline:
                 answer = self.request(client)
                 answers.append(answer)
                 if isinstance(answer[1], dict):
