@@ -28,6 +28,7 @@ class ScenarioRun:
     records: dict[int, list[dict]]         # pid -> its events (pool_worker.py), for every process that loaded the app
     restarts: list[tuple[int, int]]        # (began, done) of each PostgreSQL restart during the run, CLOCK_MONOTONIC ns
     report: dict                           # the emulator's --json report
+    diagnostics: str                       # the emulator's stderr: its diagnostics and the adapter's log
 
     def events(self, pid: int, name: str) -> list[dict]:
         return [record for record in self.records[pid] if record["event"] == name]
@@ -63,7 +64,8 @@ def run_scenario(cli: pathlib.Path, opt: pathlib.Path, scratch: pathlib.Path, re
         records={int(path.stem): [json.loads(line) for line in path.read_text().splitlines()]
                  for path in records.glob("*.jsonl")},
         restarts=relay.restarts[restarts_before:],
-        report=report)
+        report=report,
+        diagnostics=function.stderr_file.read_text())
     DURATIONS.append({"run": label, "opt": str(opt), "init": report.get("init"), "restore": report.get("restore"),
                       "frozenMs": report.get("frozenMs"), "freezer": report.get("freezer"),
                       "reportLines": report.get("reportLines"),

@@ -19,6 +19,8 @@ def test_without_hooks_every_uvicorn_worker_fails(cli, opt, database, tmp_path):
 def test_proxy_mode_with_an_lwa_style_client(cli, opt, database, tmp_path):
     # The extension is the Runtime API proxy and runs the bracket; the runtime client is the web-mode
     # adapter with its bracket off (run_proxy.sh), as Lambda Web Adapter would be.
+    proxy_port = free_port()
     run = run_scenario(cli, opt, tmp_path, database, handler="run_proxy.sh", label="fastapi/uvicorn, proxy mode",
-                       env={"SNAPBUS_MODE": "proxy", "SNAPBUS_PROXY_PORT": str(free_port())})
+                       env={"SNAPBUS_MODE": "proxy", "SNAPBUS_PROXY_PORT": str(proxy_port)})
+    assert f"proxy on 127.0.0.1:{proxy_port}" in run.diagnostics, run.diagnostics
     assert_hooks_fixed_everything(run)
