@@ -57,7 +57,6 @@ def free_port() -> int:
 class EmulatedFunction:
     def __init__(self, cli: pathlib.Path, opt: pathlib.Path, scratch: pathlib.Path, *, handler: str,
                  env: dict[str, str], while_frozen: str) -> None:
-        self.scratch = scratch
         self.ready_file = scratch / "ready.json"
         self.report_file = scratch / "report.json"
         self.stdout_file = scratch / "emulator.stdout"
@@ -85,10 +84,14 @@ class EmulatedFunction:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"the emulator exited with {self.process.returncode}\n{self.logs()}")
-            if not self.front_door and self.ready_file.exists() and self.ready_file.stat().st_size:
-                self.front_door = json.loads(self.ready_file.read_text())["frontDoor"]
-            if "RESTORE_REPORT" in self.stdout_file.read_text():
-                if "Status: error" in self.stdout_file.read_text():
+            if not self.front_door and self.ready_file.exists():
+                try:
+                    self.front_door = json.loads(self.ready_file.read_text())["frontDoor"]
+                except ValueError:
+                    pass  # not completely written yet
+            log = self.stdout_file.read_text()
+            if "RESTORE_REPORT" in log and self.front_door:
+                if "Status: error" in log:
                     raise AssertionError(f"the restore failed\n{self.logs()}")
                 return
             time.sleep(0.1)
