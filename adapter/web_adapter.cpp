@@ -132,10 +132,9 @@ class WebMode {
 int run_web_adapter(const AdapterConfig& config, const Config& bus_config, const LaunchOptions& launch) {
   std::optional<TransitionSource> source;
   if (config.run_bracket) source = TransitionSource::runtime_api;
-  // The mode is declared first so it outlives the process's io_context, whose destruction ends the
-  // coroutines that still refer to it.
-  std::optional<WebMode> mode;
+  // The mode after the process, so its sockets go before the process's io_context.
   AdapterProcess process(config, bus_config, launch, source);
+  std::optional<WebMode> mode;
   return process.run([&mode](AdapterProcess& p) {
     mode.emplace(p);
     return mode->serve();
