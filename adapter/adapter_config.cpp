@@ -182,7 +182,10 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   if (auto source = env.text(kEnvAuthorizationSource)) config.authorization_source = std::move(*source);
   config.error_status_codes = env.statuses(kEnvErrorStatusCodes);
 
-  if (auto proxy = env.text(kEnvRuntimeApiProxy)) {
+  // The proxy itself always talks to Lambda: AWS_LWA_LAMBDA_RUNTIME_API_PROXY is how an LWA-style
+  // client in the same function finds the proxy.
+  auto proxy = env.text(kEnvRuntimeApiProxy);
+  if (proxy && config.mode == AdapterMode::web) {
     config.runtime_api = std::move(*proxy);
   } else if (auto api = env.text(kEnvRuntimeApi)) {
     config.runtime_api = std::move(*api);
@@ -195,6 +198,8 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   if (auto timeout = env.milliseconds(kEnvAfterRestoreTimeoutMs)) config.after_restore_timeout = *timeout;
   config.expect_subscribers = env.number<unsigned>(kEnvExpectSubscribers, 0, 4096);
   if (auto settle = env.milliseconds(kEnvSubscriberSettleMs)) config.subscriber_settle = *settle;
+  config.run_bracket = env.boolean(kEnvBracket).value_or(true);
+  if (auto port = env.number<std::uint16_t>(kEnvProxyPort, 1, port_max)) config.proxy_port = *port;
   return config;
 }
 

@@ -61,6 +61,8 @@ inline constexpr const char* kEnvBeforeSnapshotTimeoutMs = "SNAPBUS_BEFORE_SNAPS
 inline constexpr const char* kEnvAfterRestoreTimeoutMs = "SNAPBUS_AFTER_RESTORE_TIMEOUT_MS";
 inline constexpr const char* kEnvExpectSubscribers = "SNAPBUS_EXPECT_SUBSCRIBERS";
 inline constexpr const char* kEnvSubscriberSettleMs = "SNAPBUS_SUBSCRIBER_SETTLE_MS";
+inline constexpr const char* kEnvBracket = "SNAPBUS_BRACKET";
+inline constexpr const char* kEnvProxyPort = "SNAPBUS_PROXY_PORT";
 
 enum class AdapterMode { web, proxy };
 enum class ReadinessProtocol { http, tcp };
@@ -102,7 +104,8 @@ struct AdapterConfig {
   std::string authorization_source;
   std::optional<StatusSet> error_status_codes;
 
-  // Where the Runtime API is: AWS_LWA_LAMBDA_RUNTIME_API_PROXY when set, else AWS_LAMBDA_RUNTIME_API.
+  // Where the Runtime API is: AWS_LWA_LAMBDA_RUNTIME_API_PROXY when set (web mode), else
+  // AWS_LAMBDA_RUNTIME_API (always, in proxy mode: the proxy's upstream is Lambda).
   std::string runtime_api;
 
   // The SnapStart bracket.
@@ -115,6 +118,13 @@ struct AdapterConfig {
   // for subscriber_settle (a worker still importing would otherwise miss the bracket).
   std::optional<unsigned> expect_subscribers;
   std::chrono::milliseconds subscriber_settle{500};
+  // Off: web mode is a plain LWA-style client (no segment, no restore/next), for a function where a
+  // proxy in front of it runs the bracket.
+  bool run_bracket = true;
+
+  // Proxy mode: the loopback port the Runtime API proxy listens on (what the exec wrapper, or
+  // AWS_LWA_LAMBDA_RUNTIME_API_PROXY, points the client at).
+  std::uint16_t proxy_port = 9009;
 
   // One sentence per deprecated name that was used, for the log.
   std::vector<std::string> warnings;

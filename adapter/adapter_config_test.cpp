@@ -110,6 +110,21 @@ TEST(AdapterConfig, TheRuntimeApiProxyWinsOverLambdasAddress) {
   EXPECT_EQ(from({{"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"}, {"AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "127.0.0.1:9009"}})
                 .runtime_api,
             "127.0.0.1:9009");
+  // The proxy is what the variable points at; its own upstream is Lambda.
+  EXPECT_EQ(from({{"SNAPBUS_MODE", "proxy"},
+                  {"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"},
+                  {"AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "127.0.0.1:9009"}})
+                .runtime_api,
+            "127.0.0.1:9001");
+}
+
+TEST(AdapterConfig, TheBracketAndTheProxyPort) {
+  EXPECT_TRUE(from({}).run_bracket);
+  EXPECT_EQ(from({}).proxy_port, 9009);
+  EXPECT_FALSE(from({{"SNAPBUS_BRACKET", "off"}}).run_bracket);
+  EXPECT_EQ(from({{"SNAPBUS_PROXY_PORT", "9123"}}).proxy_port, 9123);
+  EXPECT_NE(error_of({{"SNAPBUS_PROXY_PORT", "0"}}).find("SNAPBUS_PROXY_PORT=0"), std::string::npos);
+  EXPECT_NE(error_of({{"SNAPBUS_BRACKET", "sometimes"}}).find("SNAPBUS_BRACKET=sometimes"), std::string::npos);
 }
 
 TEST(AdapterConfig, SnapStartSettings) {

@@ -4,64 +4,18 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <boost/json.hpp>
 
 #include "snapbus/error.h"
 #include "snapbus/publisher.h"
 #include "snapbus/step_failure.h"
+#include "snapbus/step_progress.h"
 #include "state_json.h"
 
 namespace snapbus::cli {
 namespace {
 
-using lifecycle::subscriber_label;
-
-// Prints the step as it goes: what was published and how many it waits for, then who is still
-// outstanding once a second.
-class ProgressPrinter : public lifecycle::StepObserver {
- public:
-  explicit ProgressPrinter(std::ostream& out) : out_(out) {}
-
-  void published(const StateSnapshot& state, std::size_t waited_for) override {
-    out_ << "published " << phase_name(state.phase) << " (seq " << state.seq << ", generation " << state.generation
-         << ")";
-    if (waited_for == 0) {
-      out_ << "; no subscribers to wait for" << std::endl;
-    } else {
-      out_ << "; waiting for " << waited_for << (waited_for == 1 ? " subscriber" : " subscribers") << "..."
-           << std::endl;
-    }
-  }
-
-  void still_waiting(const AckProgress& progress) override {
-    std::vector<std::string> pending;
-    for (const SlotInfo& slot : progress.pending) pending.push_back(subscriber_label(slot));
-    out_ << "still waiting for " << pending.size() << ": " << fmt::format("{}", fmt::join(pending, ", ")) << std::endl;
-  }
-
- private:
-  std::ostream& out_;
-};
-
-std::string entry_line(const AckEntry& entry, std::chrono::milliseconds timeout) {
-  const std::string who = subscriber_label(entry.slot);
-  switch (entry.status) {
-    case AckStatus::acked:
-      return fmt::format("  acked    {}: ok ({} {} run)", who, entry.slot.hooks_run,
-                         entry.slot.hooks_run == 1 ? "hook" : "hooks");
-    case AckStatus::failed:
-      return fmt::format("  FAILED   {}: {} of {} hooks failed: {}", who, entry.slot.hooks_failed, entry.slot.hooks_run,
-                         entry.slot.message);
-    case AckStatus::missing: return fmt::format("  MISSING  {}: no acknowledgement within {} ms", who, timeout.count());
-    case AckStatus::died:
-      return fmt::format("  DIED     {}: the process died before acknowledging; its slot was reaped", who);
-    case AckStatus::left:
-      return fmt::format("  left     {}: runs another program now (exec after fork); its slot was reaped", who);
-  }
-  return fmt::format("  {}  {}", ack_status_name(entry.status), who);
-}
+using lifecycle::describe_entry;
 
 void print_json(std::ostream& out, const PublishRequest& request, const lifecycle::StepResult& result) {
   boost::json::array acks;
@@ -78,7 +32,7 @@ void print_json(std::ostream& out, const PublishRequest& request, const lifecycl
 }
 
 void print_text(std::ostream& out, const lifecycle::StepResult& result) {
-  for (const AckEntry& entry : result.report.entries) out << entry_line(entry, result.ack_timeout) << '\n';
+  for (const AckEntry& entry : result.report.entries) out << describe_entry(entry, result.ack_timeout) << '\n';
   if (result.ok()) {
     out << "ok: now " << phase_name(result.final_state.phase) << " (seq " << result.final_state.seq << ", generation "
         << result.final_state.generation << ")" << std::endl;
@@ -153,7 +107,7 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
 
   lifecycle::StepOptions options{.ack_timeout = request.timeout};
   if (request.expect_subscribers) options.join = lifecycle::JoinCondition{.at_least = *request.expect_subscribers};
-  ProgressPrinter printer(progress);
+  lifecycle::StepLines printer([&progress](std::string_view line) { progress << line << std::endl; });
   const lifecycle::StepResult result = lifecycle::run_step(*publisher, request.step, options, printer);
 
   if (result.outcome == lifecycle::StepOutcome::too_few_joined) {

@@ -123,7 +123,8 @@ void take_settings_from_env(const CLI::App& app, emulator::Config& config) {
   }
 }
 
-// The task root must exist; without a command, its bootstrap is the runtime, as in Lambda.
+// The task root must exist. Without a command, the runtime is the first bootstrap Lambda looks for
+// in a custom runtime: the task root's, then the one in /opt (a layer's, such as the adapter's).
 void check_function_files(emulator::Config& config) {
   std::error_code ec;
   if (config.task_root.empty()) config.task_root = std::filesystem::current_path(ec).string();
@@ -131,16 +132,25 @@ void check_function_files(emulator::Config& config) {
   if (!std::filesystem::is_directory(config.task_root, ec)) {
     throw UsageError("task root '" + config.task_root + "' is not a directory");
   }
-  if (config.command.empty()) {
-    const auto bootstrap = std::filesystem::path(config.task_root) / "bootstrap";
-    if (!std::filesystem::exists(bootstrap, ec)) {
-      throw UsageError("no runtime command given and no bootstrap in the task root '" + config.task_root +
-                       "'; pass one after --, e.g. snapbus emulate -- /usr/bin/python3 runtime.py");
+  if (!config.opt_dir.empty()) {
+    // Extensions run in the task root, so a relative --opt would point elsewhere for them.
+    config.opt_dir = std::filesystem::absolute(config.opt_dir, ec).string();
+    if (!std::filesystem::is_directory(config.opt_dir, ec)) {
+      throw UsageError("--opt '" + config.opt_dir + "' is not a directory");
     }
-    config.command.push_back(bootstrap.string());
   }
-  if (!config.opt_dir.empty() && !std::filesystem::is_directory(config.opt_dir, ec)) {
-    throw UsageError("--opt '" + config.opt_dir + "' is not a directory");
+  if (config.command.empty()) {
+    std::vector<std::filesystem::path> candidates{std::filesystem::path(config.task_root) / "bootstrap"};
+    if (!config.opt_dir.empty()) candidates.push_back(std::filesystem::path(config.opt_dir) / "bootstrap");
+    for (const auto& bootstrap : candidates) {
+      if (std::filesystem::exists(bootstrap, ec)) {
+        config.command.push_back(std::filesystem::absolute(bootstrap, ec).string());
+        return;
+      }
+    }
+    throw UsageError("no runtime command given and no bootstrap in the task root '" + config.task_root + "'" +
+                     (config.opt_dir.empty() ? "" : " or in --opt '" + config.opt_dir + "'") +
+                     "; pass one after --, e.g. snapbus emulate -- /usr/bin/python3 runtime.py");
   }
 }
 
@@ -172,7 +182,8 @@ void add_function_options(CLI::App& app, emulator::Config& config, NumberOptions
   app.add_option("--handler", config.handler, "_HANDLER (default: empty)")->option_text("NAME")->group(kFunction);
   app.add_option("--opt", config.opt_dir,
                  "the /opt of the function; executables in DIR/extensions are started\n"
-                 "as external extensions (default: none)")
+                 "as external extensions, and DIR/bootstrap is the runtime when the\n"
+                 "task root has none and no command is given (default: none)")
       ->option_text("DIR")
       ->group(kFunction);
   app.add_option("--function-name", config.function_name, "AWS_LAMBDA_FUNCTION_NAME (default function)")

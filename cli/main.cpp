@@ -2,6 +2,7 @@
 //
 //   snapbus status [--json]          snapbus watch [--json] [--count N]
 //   snapbus publish restore          snapbus emulate [options] -- <function command>
+//   snapbus adapter                  (also: started without arguments as <dir>/extensions/snapbus)
 //
 // Exit codes: status, watch and publish share cli_exit_code.h (0 ok, 1 not acknowledged, 2 usage,
 // 3 no segment, 4 busy, 5 error); emulate has its own (emulate_command.h).
@@ -11,8 +12,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "adapter_command.h"
 #include "cli_exit_code.h"
 #include "cli_publish.h"
 #include "cli_status.h"
@@ -52,6 +55,8 @@ const std::vector<Command>& commands() {
            return code(
                snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config, std::cout, std::cerr));
          }},
+        {"adapter", "run the Lambda adapter in front of a web app (what /opt/extensions/snapbus runs)",
+         [](std::span<const std::string> words) { return snapbus::cli::run_adapter_command(words, std::nullopt); }},
         {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
          [](std::span<const std::string> words) {
            const snapbus::Config config = snapbus::config_from_environment();
@@ -108,6 +113,15 @@ const Command* find_command(std::string_view name) {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> arguments(argv + 1, argv + argc);
+  // 0. Started by Lambda as /opt/extensions/snapbus: the adapter, configured by the environment.
+  if (auto extension = snapbus::cli::extension_name_for(argv[0], argc - 1)) {
+    try {
+      return snapbus::cli::run_adapter_command({}, std::move(extension));
+    } catch (const snapbus::cli::UsageError& error) {
+      std::cerr << "[snapbus] " << error.what() << '\n';
+      return code(ExitCode::usage);
+    }
+  }
   // 1. The top level: a command, or asking for help. No command at all is a usage error.
   const auto app = top_level_app();
   std::vector<std::string> words;

@@ -9,7 +9,8 @@
 #   - SNAPBUS_TEST_TMPDIR: the directory the suite's tests put their segments under, one per suite
 #     (ScratchDirectory names a subdirectory per test and process, so tests may run in parallel).
 #   - SNAPBUS_CLI and SNAPBUS_EXAMPLE_SUBSCRIBER: the built `snapbus` and `example_subscriber`, for
-#     the tests that start them (a test never guesses a path inside the build tree).
+#     the tests that start them (a test never guesses a path inside the build tree); SNAPBUS_OPT_DIR,
+#     the layer's layout (bootstrap, extensions/snapbus, python/) for tests that run the adapter.
 #   - ENVIRONMENT: more variables for this suite's tests.
 #   - ASIO: the suite uses Boost.Asio, so it takes the warnings for Asio code (SnapbusWarnings.cmake).
 #
@@ -23,6 +24,7 @@ function(snapbus_test_environment out_var suite_name)
     "SNAPBUS_TEST_TMPDIR=${CMAKE_BINARY_DIR}/test-tmp/${suite_name}"
     "SNAPBUS_CLI=$<TARGET_FILE:snapbus>"
     "SNAPBUS_EXAMPLE_SUBSCRIBER=$<TARGET_FILE:example_subscriber>"
+    "SNAPBUS_OPT_DIR=${CMAKE_BINARY_DIR}/opt"
     PARENT_SCOPE)
 endfunction()
 

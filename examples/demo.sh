@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: the example FastAPI app (uvicorn, 2 workers) runs as a
-# Lambda function under `snapbus emulate --snapstart`. Init starts the app, snapbus brackets the
-# snapshot (before-snapshot hooks in every worker), the emulator freezes every process, thaws them,
-# and `snapbus publish restore` runs every worker's after-restore hooks before the first request.
-# Then a few requests through the Function URL front door show each worker's fresh token and pool.
+# The main job on the embedded default: the example FastAPI app (uvicorn, 4 workers) runs as a
+# Lambda function under `snapbus emulate --snapstart`, behind the snapbus adapter from the layer
+# layout (build/default/opt: bootstrap, extensions/snapbus), exactly as it would in Lambda with
+# the layer and AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap. The adapter creates the segment, waits for
+# the app, runs before-snapshot in every worker, the emulator freezes every process and thaws
+# them, the adapter runs every worker's after-restore hooks, and only then takes invocations.
+# A few requests through the Function URL front door show each worker's fresh token and pool.
 #
-#   examples/demo.sh        (after ./setup.sh has built build/default; SNAPBUS_BUILD_DIR picks another,
-#                            SNAPBUS_CLI another `snapbus` executable)
+#   examples/demo.sh        (after ./setup.sh has built build/default; SNAPBUS_BUILD_DIR picks another
+#                            build, WORKERS another number of uvicorn workers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${SNAPBUS_BUILD_DIR:-$PWD/build/default}
-snapbus=${SNAPBUS_CLI:-$build/cli/snapbus}
-[[ -x $snapbus ]] || { echo "demo: $snapbus is missing: run ./setup.sh first" >&2; exit 1; }
+snapbus=$build/cli/snapbus
+opt=$build/opt
+workers=${WORKERS:-4}
+[[ -x $snapbus && -x $opt/bootstrap ]] || { echo "demo: $snapbus or $opt is missing: run ./setup.sh first" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/snapbus-demo.XXXXXX)
 export SNAPBUS_SEGMENT=$work/snapbus.seg
@@ -23,20 +27,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "demo: starting the emulator (--snapstart), segment $SNAPBUS_SEGMENT, app port $app_port"
+echo "demo: snapbus emulate --snapstart --opt $opt --handler run.sh (segment $SNAPBUS_SEGMENT, app port $app_port)"
+# SNAPBUS_EXPECT_SUBSCRIBERS: the adapter takes the snapshot only once every worker has subscribed.
 "$snapbus" emulate --snapstart --port 0 --runtime-api-port 0 --ready-file "$work/ready.json" \
-  --json "$work/report.json" --task-root "$PWD/examples/fastapi" --function-name snapbus-demo \
-  --env SNAPBUS_BIN="$snapbus" --env AWS_LWA_PORT="$app_port" --env WORKERS=2 \
-  --env PYTHON=/usr/bin/python3 --env PYTHONPATH="$build/bindings/python" \
-  -- /usr/bin/python3 "$PWD/examples/lambda/bootstrap.py" &
+  --json "$work/report.json" --opt "$opt" --handler run.sh --task-root "$PWD/examples/fastapi" \
+  --function-name snapbus-demo --env AWS_LWA_PORT="$app_port" --env AWS_LWA_READINESS_CHECK_PATH=/ \
+  --env WORKERS="$workers" --env SNAPBUS_EXPECT_SUBSCRIBERS="$workers" --env PYTHON=/usr/bin/python3 &
 emulator_pid=$!
 
 for _ in $(seq 600); do [[ -s $work/ready.json ]] && break; sleep 0.1; done
 [[ -s $work/ready.json ]] || { echo "demo: the emulator did not come up within 60 s" >&2; exit 1; }
 front_door=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frontDoor"])' "$work/ready.json")
 
-echo "demo: four requests through the Function URL front door http://$front_door/"
-for i in 1 2 3 4; do
+echo "demo: six requests through the Function URL front door http://$front_door/"
+for i in 1 2 3 4 5 6; do
   curl -sS --fail --max-time 60 "http://$front_door/" | /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)

@@ -99,6 +99,13 @@ asio::awaitable<std::string> HttpExchange::read_body(std::uint64_t limit) {
 
 asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit,
                                                              const std::function<void(std::string_view)>& on_piece) {
+  co_return co_await relay_body_pieces(limit, [&on_piece](std::string_view piece) -> asio::awaitable<void> {
+    on_piece(piece);
+    co_return;
+  });
+}
+
+asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limit, PieceSink on_piece) {
   if (!has_body_) {
     body_consumed_ = true;
     co_return http::fields(head_);
@@ -125,7 +132,7 @@ asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit
     }
     if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
     const std::size_t got = chunk.size() - body_parser.get().body().size;
-    if (got > 0) on_piece(std::string_view(chunk.data(), got));
+    if (got > 0) co_await on_piece(std::string_view(chunk.data(), got));
   }
   body_consumed_ = true;
   co_return http::fields(body_parser.get().base());

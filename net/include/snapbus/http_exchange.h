@@ -87,6 +87,11 @@ class HttpExchange {
   asio::awaitable<http::fields> read_body_pieces(std::uint64_t limit,
                                                  const std::function<void(std::string_view)>& on_piece);
 
+  // The same, for a handler that passes each piece on (a proxy): the next piece is read only once
+  // on_piece has completed, so a slow receiver slows the sender down instead of filling memory.
+  using PieceSink = std::function<asio::awaitable<void>(std::string_view)>;
+  asio::awaitable<http::fields> relay_body_pieces(std::uint64_t limit, PieceSink on_piece);
+
   // `extra` headers go out as given; an empty content_type sends none.
   asio::awaitable<void> respond(http::status status, std::string body,
                                 std::string_view content_type = "application/json",

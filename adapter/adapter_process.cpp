@@ -1,0 +1,143 @@
+#include "adapter_process.h"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "snapbus/lambda_protocol.h"
+#include "snapbus/lifecycle_step.h"
+#include "snapbus/step_progress.h"
+
+namespace snapbus::adapter {
+
+namespace asio = boost::asio;
+
+namespace {
+// What is kept back from a SHUTDOWN deadline for exiting after the subscribers' shutdown hooks.
+constexpr std::chrono::milliseconds kShutdownExitMargin{200};
+}  // namespace
+
+void log_line(std::string_view line) {
+  const std::string text = fmt::format("[snapbus] {}\n", line);
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+}
+
+double milliseconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+AdapterProcess::AdapterProcess(const AdapterConfig& config, const Config& bus_config, const LaunchOptions& launch,
+                               std::optional<TransitionSource> segment_source)
+    : config_(config), bus_config_(bus_config), launch_(launch), segment_source_(segment_source) {}
+
+bool AdapterProcess::snap_start() const { return bus_config_.lambda_init_type == lambda::kInitTypeSnapStart; }
+
+int AdapterProcess::run(Mode mode) {
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([this](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    log_line(fmt::format("{}: shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    shut_down(std::nullopt);
+  });
+  asio::co_spawn(io_, start(std::move(mode)), [this](const std::exception_ptr& failure) {
+    if (failure) {
+      failed_ = failure;
+      io_.stop();
+    }
+  });
+  io_.run();
+  if (failed_) std::rethrow_exception(failed_);
+  return exit_code_;
+}
+
+asio::awaitable<void> AdapterProcess::start(Mode mode) {
+  if (config_.runtime_api.empty()) {
+    finish(kExitRuntimeApiError,
+           fmt::format("{} is not set: not running in Lambda or under `snapbus emulate`", lambda::kEnvRuntimeApi));
+    co_return;
+  }
+  auto api = net::parse_host_port(config_.runtime_api);
+  if (!api) {
+    finish(kExitRuntimeApiError, api.error().message);
+    co_return;
+  }
+  runtime_api_ = std::move(*api);
+
+  // The segment exists before the app starts, so every worker finds it when it subscribes.
+  if (segment_source_) {
+    publisher_.emplace(Publisher::acquire({.path = bus_config_.segment_path,
+                                           .slot_count = bus_config_.slot_count,
+                                           .group = bus_config_.segment_group,
+                                           .init_type = init_type_from_lambda(bus_config_.lambda_init_type),
+                                           .source = *segment_source_}));
+    lifecycle::run_step(*publisher_, lifecycle::Step::starting, {.ack_timeout = bus_config_.ack_timeout});
+    log_line(fmt::format("segment {} ({}), init type {}", bus_config_.segment_path.string(),
+                         publisher_->took_over() ? "taken over" : "created",
+                         bus_config_.lambda_init_type.empty() ? "unknown" : bus_config_.lambda_init_type));
+  }
+
+  if (launch_.extension_name && !(co_await register_extension())) co_return;
+  co_await mode(*this);
+}
+
+// Registered for SHUTDOWN only: invocations come through the Runtime API.
+asio::awaitable<bool> AdapterProcess::register_extension() {
+  lambda::ExtensionClient& extension = extension_.emplace(io_.get_executor(), runtime_api_);
+  const std::vector events{lambda::ExtensionEventType::shutdown};
+  auto registered = co_await extension.register_extension(*launch_.extension_name, events);
+  if (!registered) {
+    finish(kExitRuntimeApiError, registered.error().message);
+    co_return false;
+  }
+  log_line(fmt::format("registered as extension '{}' for SHUTDOWN", *launch_.extension_name));
+  asio::co_spawn(io_, watch_for_shutdown(), asio::detached);
+  co_return true;
+}
+
+asio::awaitable<void> AdapterProcess::watch_for_shutdown() {
+  auto event = co_await extension_->next();
+  if (!event) {
+    finish(kExitRuntimeApiError, event.error().message);
+    co_return;
+  }
+  log_line(fmt::format("SHUTDOWN ({})", event->shutdown_reason.empty() ? "no reason given" : event->shutdown_reason));
+  shut_down(event->deadline_ms);
+}
+
+// Publishes shutting-down, gives the subscribers' hooks until the deadline (less a margin to exit),
+// and stops.
+void AdapterProcess::shut_down(std::optional<std::int64_t> deadline_ms) {
+  if (stopping_) return;
+  stopping_ = true;
+  std::chrono::milliseconds timeout = bus_config_.ack_timeout;
+  if (deadline_ms) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    timeout = std::clamp(std::chrono::milliseconds(*deadline_ms) - now - kShutdownExitMargin,
+                         std::chrono::milliseconds(0), timeout);
+  }
+  if (publisher_) {
+    lifecycle::StepLines lines([](std::string_view line) { log_line(fmt::format("shutdown: {}", line)); });
+    const auto result = lifecycle::run_step(*publisher_, lifecycle::Step::shutdown, {.ack_timeout = timeout}, lines);
+    for (const AckEntry& entry : result.report.entries) {
+      log_line(fmt::format("shutdown: {}", lifecycle::describe_entry(entry, timeout)));
+    }
+  }
+  finish(kExitShutdown, "stopped");
+}
+
+void AdapterProcess::finish(int code, std::string_view why) {
+  log_line(fmt::format("exiting ({}): {}", code, why));
+  exit_code_ = code;
+  io_.stop();
+}
+
+}  // namespace snapbus::adapter

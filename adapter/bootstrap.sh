@@ -1,0 +1,34 @@
+#!/bin/sh
+# /opt/bootstrap, the exec wrapper of the snapbus layer (AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap), as
+# Lambda Web Adapter's: it runs the function's handler script, $LAMBDA_TASK_ROOT/$_HANDLER (run.sh,
+# which starts the web server), in place of the runtime Lambda would have started. When the handler
+# is not an executable file (a managed runtime's "module.function"), it runs the runtime it wraps.
+#
+# What it adds for the app's processes:
+# - SNAPBUS_SEGMENT, so every worker maps the segment the adapter created (default /tmp/snapbus.seg:
+#   Lambda has no /dev/shm);
+# - the layer's Python package (/opt/python) on PYTHONPATH, and with SNAPBUS_ZERO_CODE=1 its startup
+#   directory first, so every Python process runs its hooks without a line of the app changed.
+set -eu
+
+layer_dir=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+export SNAPBUS_SEGMENT="${SNAPBUS_SEGMENT:-/tmp/snapbus.seg}"
+
+python_dir="$layer_dir/python"
+if [ -d "$python_dir/snapbus" ]; then
+  PYTHONPATH="$python_dir${PYTHONPATH:+:$PYTHONPATH}"
+  if [ "${SNAPBUS_ZERO_CODE:-0}" = 1 ]; then
+    PYTHONPATH="$python_dir/snapbus/_startup:$PYTHONPATH"
+  fi
+  export PYTHONPATH
+fi
+
+handler="${LAMBDA_TASK_ROOT:-.}/${_HANDLER:-}"
+if [ -n "${_HANDLER:-}" ] && [ -f "$handler" ] && [ -x "$handler" ]; then
+  exec "$handler"
+fi
+if [ "$#" -gt 0 ]; then
+  exec "$@"
+fi
+echo "snapbus bootstrap: the handler '$handler' is not an executable file (set _HANDLER to your start script, e.g. run.sh, and make it executable)" >&2
+exit 127

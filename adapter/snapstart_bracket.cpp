@@ -1,0 +1,119 @@
+#include "snapstart_bracket.h"
+
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "snapbus/http_client.h"
+#include "snapbus/step_failure.h"
+#include "snapbus/step_progress.h"
+
+namespace snapbus::adapter {
+
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double milliseconds_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// A phase's error type: what Lambda's own runtimes send when a hook of that phase fails.
+std::string_view error_type_for(lifecycle::Step step) {
+  return step == lifecycle::Step::before_snapshot ? lifecycle::kBeforeSnapshotErrorType
+                                                  : lifecycle::kAfterRestoreErrorType;
+}
+
+}  // namespace
+
+lifecycle::JoinCondition join_condition_for(const AdapterConfig& config) {
+  if (config.expect_subscribers) return {.at_least = *config.expect_subscribers};
+  return {.at_least = 0, .stable_for = config.subscriber_settle};
+}
+
+SnapStartBracket::SnapStartBracket(Publisher& publisher, const AdapterConfig& config,
+                                   boost::asio::any_io_executor executor, AdapterLog log)
+    : publisher_(publisher), config_(config), executor_(std::move(executor)), log_(std::move(log)) {}
+
+boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::before_snapshot() {
+  const lifecycle::JoinCondition join = join_condition_for(config_);
+  if (config_.expect_subscribers) {
+    log_(fmt::format("before-snapshot: waiting for {} subscribers (SNAPBUS_EXPECT_SUBSCRIBERS)", join.at_least));
+  } else {
+    log_(fmt::format("before-snapshot: waiting until no new subscriber has come for {} ms", join.stable_for.count()));
+  }
+  if (!config_.snapstart_before_checkpoint_path.empty()) {
+    auto failure = co_await post_app_hook(config_.snapstart_before_checkpoint_path, lifecycle::kBeforeSnapshotErrorType,
+                                          config_.before_snapshot_timeout);
+    if (failure) co_return failure;
+  }
+  co_return run_bus_step(lifecycle::Step::before_snapshot, config_.before_snapshot_timeout, join);
+}
+
+boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::after_restore() {
+  auto failure = run_bus_step(lifecycle::Step::restore, config_.after_restore_timeout, std::nullopt);
+  if (failure) co_return failure;
+  if (!config_.snapstart_after_restore_path.empty()) {
+    co_return co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
+                                     config_.after_restore_timeout);
+  }
+  co_return std::nullopt;
+}
+
+// Runs on the adapter's one thread and blocks it: nothing else is due while the bracket runs (no
+// invocation can arrive before the runtime asks for one), and the wait is bounded by `timeout`.
+std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::Step step,
+                                                                    std::chrono::milliseconds timeout,
+                                                                    std::optional<lifecycle::JoinCondition> join) {
+  const std::string_view name = lifecycle::step_name(step);
+  lifecycle::StepLines lines([this, name](std::string_view line) { log_(fmt::format("{}: {}", name, line)); });
+  const auto started = Clock::now();
+  const lifecycle::StepResult result =
+      lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join}, lines);
+  for (const AckEntry& entry : result.report.entries) {
+    log_(fmt::format("{}: {}", name, lifecycle::describe_entry(entry, result.ack_timeout)));
+  }
+  switch (result.outcome) {
+    case lifecycle::StepOutcome::all_acked:
+      log_(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, result.waited_for,
+                       result.waited_for == 1 ? "subscriber" : "subscribers", milliseconds_since(started)));
+      return std::nullopt;
+    case lifecycle::StepOutcome::too_few_joined:
+      return lambda::FunctionError{
+          .type = std::string(error_type_for(step)),
+          .message = lifecycle::describe_join_shortfall(result) + "; not taking the snapshot without them"};
+    case lifecycle::StepOutcome::not_acknowledged: {
+      lifecycle::LambdaError error = lifecycle::lambda_error_for(result);
+      return lambda::FunctionError{.type = std::move(error.type), .message = std::move(error.message)};
+    }
+  }
+  return lambda::FunctionError{.type = std::string(error_type_for(step)), .message = "unknown step outcome"};
+}
+
+// LWA 1.1's hook: one POST to one path of the app; anything but 2xx fails the phase. A client of
+// its own, destroyed at the end, so its connection cannot outlive the snapshot.
+boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::post_app_hook(
+    std::string path, std::string_view type, std::chrono::milliseconds timeout) {
+  net::HttpClient client(executor_, {.host = config_.app_host, .port = std::to_string(config_.app_port)},
+                         {.connect_timeout = timeout, .io_timeout = timeout, .max_idle_connections = 0});
+  net::Request request{http::verb::post, path, 11};
+  const auto started = Clock::now();
+  auto answer = co_await client.request(std::move(request));
+  if (!answer) {
+    co_return lambda::FunctionError{.type = std::string(type),
+                                    .message = fmt::format("POST {} to the app: {}", path, answer.error().message)};
+  }
+  const unsigned status = answer->result_int();
+  log_(fmt::format("POST {}: {} in {:.3f} ms", path, status, milliseconds_since(started)));
+  if (status < 200 || status > 299) {
+    constexpr std::size_t kBodyShown = 200;
+    const std::string& body = answer->body();
+    co_return lambda::FunctionError{.type = std::string(type),
+                                    .message = fmt::format("POST {} answered {}{}{}", path, status,
+                                                           body.empty() ? "" : ": ", body.substr(0, kBodyShown))};
+  }
+  co_return std::nullopt;
+}
+
+}  // namespace snapbus::adapter

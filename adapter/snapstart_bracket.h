@@ -1,0 +1,65 @@
+// The SnapStart bracket of web mode, around restore/next: every process's hooks, acknowledged,
+// before the snapshot and after each restore, plus LWA 1.1's one-POST hooks for a user who
+// migrates with them configured.
+//
+//   SnapStartBracket bracket(publisher, config, io.get_executor(), log);
+//   if (auto failure = co_await bracket.before_snapshot()) { co_await runtime.init_error(*failure); co_return; }
+//   if (!co_await runtime.restore_next()) co_return;   // the snapshot is taken inside this call
+//   if (auto failure = co_await bracket.after_restore()) { co_await runtime.restore_error(*failure); co_return; }
+//
+// Order: before the snapshot, wait for the workers to subscribe, POST LWA's before-checkpoint path,
+// then publish before-snapshot; after a restore, publish after-restore, then POST LWA's
+// after-restore path. The LWA hook is the app's own outermost layer, so it runs first on the way
+// down and last on the way up (CRaC's order for hooks registered first).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "adapter_config.h"
+#include "snapbus/error_body.h"
+#include "snapbus/lifecycle_step.h"
+#include "snapbus/publisher.h"
+
+namespace snapbus::adapter {
+
+// Where the adapter's progress goes (one line each, without a newline).
+using AdapterLog = std::function<void(std::string_view line)>;
+
+// How the bracket waits for the app's workers before it publishes before-snapshot: the expected
+// count when SNAPBUS_EXPECT_SUBSCRIBERS is set, else a count that has stayed unchanged for
+// SNAPBUS_SUBSCRIBER_SETTLE_MS (a server that forks workers after it listens has them import the
+// app a little later; without an expected count, "no new worker for a while" is the best sign).
+lifecycle::JoinCondition join_condition_for(const AdapterConfig& config);
+
+class SnapStartBracket {
+ public:
+  SnapStartBracket(Publisher& publisher, const AdapterConfig& config, boost::asio::any_io_executor executor,
+                   AdapterLog log);
+
+  // nullopt when every process acknowledged; else the Runtime.BeforeSnapshotError for init/error.
+  boost::asio::awaitable<std::optional<lambda::FunctionError>> before_snapshot();
+
+  // nullopt when every process acknowledged; else the Runtime.AfterRestoreError for restore/error.
+  // Time the hooks took is logged, from the call to the last acknowledgement.
+  boost::asio::awaitable<std::optional<lambda::FunctionError>> after_restore();
+
+ private:
+  std::optional<lambda::FunctionError> run_bus_step(lifecycle::Step step, std::chrono::milliseconds timeout,
+                                                    std::optional<lifecycle::JoinCondition> join);
+  boost::asio::awaitable<std::optional<lambda::FunctionError>> post_app_hook(std::string path, std::string_view type,
+                                                                             std::chrono::milliseconds timeout);
+
+  Publisher& publisher_;
+  const AdapterConfig& config_;
+  boost::asio::any_io_executor executor_;
+  AdapterLog log_;
+};
+
+}  // namespace snapbus::adapter

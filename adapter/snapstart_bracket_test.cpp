@@ -1,0 +1,178 @@
+#include "snapstart_bracket.h"
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "snapbus/http_server.h"
+#include "snapbus/step_failure.h"
+#include "spawned_process.h"
+#include "testing/scratch_directory.h"
+
+namespace snapbus::adapter {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+using testing::SpawnedProcess;
+
+constexpr auto kPatience = 20s;
+
+// The app's side of LWA 1.1's hooks: records each POST, answers with `status`.
+class HookApp {
+ public:
+  explicit HookApp(http::status status) : status_(status) {
+    const auto endpoint = net::http_listen(io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) -> asio::awaitable<void> {
+      {
+        const std::lock_guard lock(mutex_);
+        paths_.push_back(std::string(http::to_string(ex.request().method())) + " " +
+                         std::string(ex.request().target()));
+      }
+      co_await ex.respond(status_, status_ == http::status::ok ? "" : "hook failed: disk full", "text/plain");
+    });
+    port_ = endpoint.port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~HookApp() {
+    io_.stop();
+    thread_.join();
+  }
+  HookApp(const HookApp&) = delete;
+  HookApp& operator=(const HookApp&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  std::vector<std::string> paths() const {
+    const std::lock_guard lock(mutex_);
+    return paths_;
+  }
+
+ private:
+  http::status status_;
+  asio::io_context io_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> paths_;
+};
+
+class SnapStartBracketTest : public ::testing::Test {
+ protected:
+  SpawnedProcess start_subscriber(const std::string& name, std::vector<std::string> extra = {}) {
+    const auto ready = dir.path() / (name + ".ready");
+    std::vector<std::string> argv{testing::example_subscriber_binary(), "--name", name, "--ready-file", ready.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    SpawnedProcess subscriber(std::move(argv), {{"SNAPBUS_SEGMENT", path.string()}});
+    EXPECT_TRUE(testing::wait_for_file(ready, kPatience)) << subscriber.stderr_so_far();
+    return subscriber;
+  }
+
+  // Runs one step of the bracket to its end on this thread.
+  std::optional<lambda::FunctionError> run(
+      asio::awaitable<std::optional<lambda::FunctionError>> (SnapStartBracket::*step)()) {
+    SnapStartBracket bracket(publisher, config, io.get_executor(),
+                             [this](std::string_view line) { log.emplace_back(line); });
+    auto result = asio::co_spawn(io, (bracket.*step)(), asio::use_future);
+    io.restart();
+    io.run_for(kPatience);
+    EXPECT_EQ(result.wait_for(0s), std::future_status::ready) << "the step did not end";
+    return result.get();
+  }
+
+  testing::ScratchDirectory dir;
+  std::filesystem::path path = dir.path() / "bus.seg";
+  Publisher publisher = Publisher::acquire({.path = path, .slot_count = 8});
+  AdapterConfig config;
+  asio::io_context io;
+  std::vector<std::string> log;
+};
+
+TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
+  HookApp app(http::status::ok);
+  config.app_port = app.port();
+  config.snapstart_before_checkpoint_path = "/snapstart/before";
+  config.snapstart_after_restore_path = "/snapstart/after";
+  config.expect_subscribers = 2;
+  SpawnedProcess api = start_subscriber("api");
+  SpawnedProcess jobs = start_subscriber("jobs");
+
+  EXPECT_EQ(run(&SnapStartBracket::before_snapshot), std::nullopt);
+  EXPECT_EQ(publisher.state().phase, Phase::snapshot_ready);
+  EXPECT_EQ(app.paths(), std::vector<std::string>{"POST /snapstart/before"});
+
+  EXPECT_EQ(run(&SnapStartBracket::after_restore), std::nullopt);
+  const StateSnapshot state = publisher.state();
+  EXPECT_EQ(state.phase, Phase::running);
+  EXPECT_EQ(state.generation, 1U);
+  EXPECT_EQ(app.paths(), (std::vector<std::string>{"POST /snapstart/before", "POST /snapstart/after"}));
+  EXPECT_TRUE(api.wait_for_output("after-restore: regenerated token", kPatience)) << api.stdout_so_far();
+  EXPECT_TRUE(jobs.wait_for_output("after-restore: regenerated token", kPatience)) << jobs.stdout_so_far();
+
+  bool logged_acks = false;
+  for (const std::string& line : log) logged_acks |= line.find("restore: 2 subscribers acknowledged") == 0;
+  EXPECT_TRUE(logged_acks) << "the log says how long the hooks took";
+}
+
+TEST_F(SnapStartBracketTest, ALwaPathThatFailsStopsTheSnapshotBeforeAnythingIsPublished) {
+  HookApp app(http::status::internal_server_error);
+  config.app_port = app.port();
+  config.snapstart_before_checkpoint_path = "/snapstart/before";
+  const auto failure = run(&SnapStartBracket::before_snapshot);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->type, "Runtime.BeforeSnapshotError");
+  EXPECT_EQ(failure->message, "POST /snapstart/before answered 500: hook failed: disk full");
+  EXPECT_EQ(publisher.state().phase, Phase::starting);
+}
+
+TEST_F(SnapStartBracketTest, AnAppThatIsGoneFailsTheLwaPathWithTheReason) {
+  config.app_port = 1;  // nothing listens on port 1 of loopback
+  config.snapstart_after_restore_path = "/after";
+  config.after_restore_timeout = 2000ms;
+  const auto failure = run(&SnapStartBracket::after_restore);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->type, "Runtime.AfterRestoreError");
+  EXPECT_NE(failure->message.find("POST /after to the app: connect to 127.0.0.1:1"), std::string::npos)
+      << failure->message;
+}
+
+TEST_F(SnapStartBracketTest, TooFewWorkersMeansNoSnapshot) {
+  config.expect_subscribers = 3;
+  config.before_snapshot_timeout = 300ms;
+  SpawnedProcess api = start_subscriber("api");
+  const auto failure = run(&SnapStartBracket::before_snapshot);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->type, "Runtime.BeforeSnapshotError");
+  EXPECT_EQ(failure->message,
+            "only 1 of 3 expected subscribers joined within 300 ms; not taking the snapshot without them");
+}
+
+TEST_F(SnapStartBracketTest, AFailedAfterRestoreHookNamesTheProcessAndTheHook) {
+  SpawnedProcess flaky = start_subscriber("flaky", {"--fail-after-restore"});
+  const auto failure = run(&SnapStartBracket::after_restore);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->type, "Runtime.AfterRestoreError");
+  EXPECT_NE(failure->message.find("pid " + std::to_string(flaky.pid()) +
+                                  " (flaky) failed 1 of 2 hooks: after-restore hook 'reconnect-db' failed"),
+            std::string::npos)
+      << failure->message;
+}
+
+TEST(JoinConditionTest, AnExpectedCountWinsOverTheSettleTime) {
+  AdapterConfig config;
+  EXPECT_EQ(join_condition_for(config).at_least, 0U);
+  EXPECT_EQ(join_condition_for(config).stable_for, 500ms);
+  config.expect_subscribers = 4;
+  EXPECT_EQ(join_condition_for(config).at_least, 4U);
+  EXPECT_EQ(join_condition_for(config).stable_for, 0ms);
+}
+
+}  // namespace
+}  // namespace snapbus::adapter

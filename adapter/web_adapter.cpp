@@ -1,0 +1,145 @@
+#include "web_adapter.h"
+
+#include <optional>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "app_forwarder.h"
+#include "readiness.h"
+#include "snapbus/lifecycle_step.h"
+#include "snapbus/runtime_client.h"
+#include "snapbus/step_progress.h"
+#include "snapstart_bracket.h"
+
+namespace snapbus::adapter {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// LWA's async init: stop waiting just before Lambda's 10 s Init limit and let Init end; the first
+// invocation waits for the rest.
+constexpr std::chrono::milliseconds kAsyncInitReadinessLimit{9800};
+
+class WebMode {
+ public:
+  explicit WebMode(AdapterProcess& process)
+      : process_(process),
+        config_(process.config()),
+        runtime_(process.io().get_executor(), process.runtime_api()),
+        forwarder_(process.io().get_executor(), config_) {}
+
+  // The lifecycle, step by step.
+  asio::awaitable<void> serve() {
+    const bool bracket = config_.run_bracket && process_.snap_start();
+    co_await wait_for_app(bracket);
+    if (bracket) {
+      if (!(co_await snapshot_and_restore())) co_return;
+    } else if (config_.run_bracket) {
+      lifecycle::StepLines lines([](std::string_view line) { log_line(fmt::format("running: {}", line)); });
+      lifecycle::run_step(process_.publisher(), lifecycle::Step::running,
+                          {.ack_timeout = process_.bus_config().ack_timeout}, lines);
+    }
+    co_await answer_invocations();
+  }
+
+ private:
+  asio::awaitable<void> wait_for_app(bool bracket) {
+    const ReadinessCheck check{.host = config_.app_host,
+                               .port = config_.readiness_port,
+                               .path = config_.readiness_path,
+                               .protocol = config_.readiness_protocol,
+                               .healthy = config_.healthy_status};
+    // A snapshot of an app that is still booting would restore into copies that boot again, so
+    // before the bracket the wait is never cut short.
+    std::optional<Clock::duration> limit;
+    if (config_.async_init && !bracket) limit = kAsyncInitReadinessLimit;
+    const auto started = Clock::now();
+    const Readiness readiness = co_await wait_until_ready(check, limit, log_line);
+    if (readiness == Readiness::ready) {
+      log_line(fmt::format("app ready on port {} after {:.1f} ms", check.port, milliseconds_since(started)));
+    } else {
+      log_line("app not ready within 9.8 s (AWS_LWA_ASYNC_INIT): Init ends now, the first invocation waits for it");
+      forwarder_.expect_app_not_ready();
+    }
+  }
+
+  asio::awaitable<bool> snapshot_and_restore() {
+    SnapStartBracket bracket(process_.publisher(), config_, process_.io().get_executor(), log_line);
+    if (auto failure = co_await bracket.before_snapshot()) {
+      co_await report(runtime_.init_error(*failure), "init/error", *failure);
+      process_.finish(kExitInitFailed, "before-snapshot failed: Init reported as failed");
+      co_return false;
+    }
+    // No socket to the app opened before the snapshot may be used after it.
+    forwarder_.drop_connections();
+    log_line("restore/next: the snapshot is taken now");
+    auto restored = co_await runtime_.restore_next();
+    if (!restored) {
+      process_.finish(kExitRuntimeApiError, restored.error().message);
+      co_return false;
+    }
+    restored_at_ = Clock::now();
+    forwarder_.drop_connections();
+    log_line("restore/next returned: restored");
+    if (auto failure = co_await bracket.after_restore()) {
+      co_await report(runtime_.restore_error(*failure), "restore/error", *failure);
+      process_.finish(kExitRestoreFailed, "after-restore failed: restore reported as failed");
+      co_return false;
+    }
+    log_line(fmt::format("restore complete {:.3f} ms after restore/next returned", milliseconds_since(*restored_at_)));
+    co_return true;
+  }
+
+  static asio::awaitable<void> report(asio::awaitable<lambda::CallResult<void>> call, std::string_view what,
+                                      lambda::FunctionError failure) {
+    log_line(fmt::format("{}: {}: {}", what, failure.type, failure.message));
+    auto sent = co_await std::move(call);
+    if (!sent) log_line(fmt::format("{} was not accepted: {}", what, sent.error().message));
+  }
+
+  asio::awaitable<void> answer_invocations() {
+    log_line("waiting for invocations");
+    for (;;) {
+      auto event = co_await runtime_.next();
+      if (!event) {
+        process_.finish(kExitRuntimeApiError, event.error().message);
+        co_return;
+      }
+      if (restored_at_) {
+        log_line(fmt::format("first invocation after the restore arrived {:.3f} ms after restore/next returned",
+                             milliseconds_since(*restored_at_)));
+        restored_at_.reset();
+      }
+      auto answered = co_await forwarder_.serve(std::move(*event), runtime_);
+      if (!answered) {
+        process_.finish(kExitRuntimeApiError, answered.error().message);
+        co_return;
+      }
+    }
+  }
+
+  AdapterProcess& process_;
+  const AdapterConfig& config_;
+  lambda::RuntimeClient runtime_;
+  AppForwarder forwarder_;
+  std::optional<Clock::time_point> restored_at_;
+};
+
+}  // namespace
+
+int run_web_adapter(const AdapterConfig& config, const Config& bus_config, const LaunchOptions& launch) {
+  std::optional<TransitionSource> source;
+  if (config.run_bracket) source = TransitionSource::runtime_api;
+  // The mode is declared first so it outlives the process's io_context, whose destruction ends the
+  // coroutines that still refer to it.
+  std::optional<WebMode> mode;
+  AdapterProcess process(config, bus_config, launch, source);
+  return process.run([&mode](AdapterProcess& p) {
+    mode.emplace(p);
+    return mode->serve();
+  });
+}
+
+}  // namespace snapbus::adapter

@@ -1,0 +1,80 @@
+#include "adapter_command.h"
+
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+
+#include "adapter_config.h"
+#include "command_line.h"
+#include "snapbus/config.h"
+#include "snapbus/error.h"
+#include "web_adapter.h"
+
+namespace snapbus::cli {
+namespace {
+
+constexpr std::size_t kOptionColumn = 28;
+
+constexpr const char* kDescription =
+    "Runs the Lambda adapter in front of a web app: the function's runtime client (Lambda Web\n"
+    "Adapter's variables and defaults), with the SnapStart bracket run in every process of the app\n"
+    "through the lifecycle bus. In Lambda it starts as the extension /opt/extensions/snapbus, without\n"
+    "arguments; this command runs the same code by hand, against AWS_LAMBDA_RUNTIME_API.\n"
+    "\n"
+    "Steps: create the segment (starting); register as an extension (with --extension-name); wait for\n"
+    "the app's readiness check; with AWS_LAMBDA_INITIALIZATION_TYPE=snap-start wait for the workers to\n"
+    "subscribe, publish before-snapshot, call restore/next, publish after-restore (each waiting for\n"
+    "every acknowledgement); then forward invocations until SHUTDOWN, SIGTERM or SIGINT.\n"
+    "\n"
+    "Configuration (environment; README lists every variable with its default):\n"
+    "  AWS_LWA_PORT, AWS_LWA_HOST, AWS_LWA_READINESS_CHECK_{PORT,PATH,PROTOCOL,HEALTHY_STATUS},\n"
+    "  AWS_LWA_ASYNC_INIT, AWS_LWA_INVOKE_MODE, AWS_LWA_PASS_THROUGH_PATH, AWS_LWA_REMOVE_BASE_PATH,\n"
+    "  AWS_LWA_ENABLE_COMPRESSION, AWS_LWA_AUTHORIZATION_SOURCE, AWS_LWA_ERROR_STATUS_CODES,\n"
+    "  AWS_LWA_LAMBDA_RUNTIME_API_PROXY, AWS_LWA_SNAPSTART_{BEFORE_CHECKPOINT,AFTER_RESTORE}_PATH,\n"
+    "  SNAPBUS_MODE (web), SNAPBUS_SEGMENT, SNAPBUS_EXPECT_SUBSCRIBERS, SNAPBUS_SUBSCRIBER_SETTLE_MS,\n"
+    "  SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS, SNAPBUS_AFTER_RESTORE_TIMEOUT_MS";
+
+constexpr const char* kFooter =
+    "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT), 2 bad usage or configuration, 3 before-snapshot\n"
+    "failed (sent to init/error), 4 after-restore failed (sent to restore/error), 5 the Runtime API\n"
+    "failed, 6 the segment could not be created";
+
+constexpr int kExitSegmentError = 6;
+
+}  // namespace
+
+std::optional<std::string> extension_name_for(std::string_view argv0, int argument_count) {
+  if (argument_count != 0) return std::nullopt;
+  const std::filesystem::path path(argv0);
+  if (path.parent_path().filename() != "extensions") return std::nullopt;
+  return path.filename().string();
+}
+
+int run_adapter_command(std::span<const std::string> words, std::optional<std::string> extension_name) {
+  const auto app = command_app("snapbus adapter", kDescription, kFooter, kOptionColumn, "[--extension-name NAME]");
+  std::string name;
+  app->add_option("--extension-name", name, "register with the Extensions API under NAME (SHUTDOWN events)");
+  parse_command_line(*app, words);
+  if (!name.empty()) extension_name = name;
+
+  adapter::AdapterConfig config;
+  Config bus_config;
+  try {
+    config = adapter::adapter_config_from_environment();
+    bus_config = config_from_environment();
+  } catch (const std::exception& error) {
+    throw UsageError(error.what());
+  }
+  for (const std::string& warning : config.warnings) std::cerr << "[snapbus] " << warning << std::endl;
+  if (config.mode == adapter::AdapterMode::proxy) {
+    throw UsageError("SNAPBUS_MODE=proxy is not available in this version; use web");
+  }
+  try {
+    return adapter::run_web_adapter(config, bus_config, {.extension_name = extension_name});
+  } catch (const Error& error) {
+    std::cerr << "[snapbus] " << error.what() << std::endl;
+    return kExitSegmentError;
+  }
+}
+
+}  // namespace snapbus::cli

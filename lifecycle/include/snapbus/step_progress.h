@@ -1,0 +1,40 @@
+// A step of the bracket as lines of text, for whoever shows it to a person: `snapbus publish`
+// prints them, the adapter logs them.
+//
+//   snapbus::lifecycle::StepLines lines([](std::string_view line) { std::cerr << line << '\n'; });
+//   StepResult result = run_step(publisher, Step::restore, options, lines);
+//   for (const AckEntry& entry : result.report.entries) log(describe_entry(entry, result.ack_timeout));
+//
+// One wording for every driver, so a line in the Lambda logs reads the same as the one a person saw
+// when they ran `snapbus publish` by hand.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "snapbus/lifecycle_step.h"
+
+namespace snapbus::lifecycle {
+
+using LineSink = std::function<void(std::string_view line)>;
+
+// "published after-restore (seq 10, generation 1); waiting for 2 subscribers...", then once a
+// progress interval "still waiting for 1: pid 12 (api)".
+class StepLines : public StepObserver {
+ public:
+  explicit StepLines(LineSink sink) : sink_(std::move(sink)) {}
+  void published(const StateSnapshot& state, std::size_t waited_for) override;
+  void still_waiting(const AckProgress& progress) override;
+
+ private:
+  LineSink sink_;
+};
+
+// One subscriber's outcome, indented under the step: "  acked    pid 12 (api): ok (2 hooks run)",
+// "  FAILED   pid 13 (w): 1 of 2 hooks failed: ...", "  MISSING  ...", "  DIED     ...", "  left     ...".
+std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_timeout);
+
+}  // namespace snapbus::lifecycle

@@ -1,0 +1,49 @@
+#include "snapbus/step_progress.h"
+
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "snapbus/step_failure.h"
+
+namespace snapbus::lifecycle {
+
+void StepLines::published(const StateSnapshot& state, std::size_t waited_for) {
+  std::string line =
+      fmt::format("published {} (seq {}, generation {})", phase_name(state.phase), state.seq, state.generation);
+  if (waited_for == 0) {
+    line += "; no subscribers to wait for";
+  } else {
+    line += fmt::format("; waiting for {} {}...", waited_for, waited_for == 1 ? "subscriber" : "subscribers");
+  }
+  sink_(line);
+}
+
+void StepLines::still_waiting(const AckProgress& progress) {
+  std::vector<std::string> pending;
+  pending.reserve(progress.pending.size());
+  for (const SlotInfo& slot : progress.pending) pending.push_back(subscriber_label(slot));
+  sink_(fmt::format("still waiting for {}: {}", pending.size(), fmt::join(pending, ", ")));
+}
+
+std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_timeout) {
+  const std::string who = subscriber_label(entry.slot);
+  switch (entry.status) {
+    case AckStatus::acked:
+      return fmt::format("  acked    {}: ok ({} {} run)", who, entry.slot.hooks_run,
+                         entry.slot.hooks_run == 1 ? "hook" : "hooks");
+    case AckStatus::failed:
+      return fmt::format("  FAILED   {}: {} of {} hooks failed: {}", who, entry.slot.hooks_failed, entry.slot.hooks_run,
+                         entry.slot.message);
+    case AckStatus::missing:
+      return fmt::format("  MISSING  {}: no acknowledgement within {} ms", who, ack_timeout.count());
+    case AckStatus::died:
+      return fmt::format("  DIED     {}: the process died before acknowledging; its slot was reaped", who);
+    case AckStatus::left:
+      return fmt::format("  left     {}: runs another program now (exec after fork); its slot was reaped", who);
+  }
+  return fmt::format("  {}  {}", ack_status_name(entry.status), who);
+}
+
+}  // namespace snapbus::lifecycle
