@@ -13,5 +13,6 @@ target_link_libraries(adapter_bench PRIVATE
 target_compile_definitions(adapter_bench PRIVATE
   SNAPBUS_EXECUTABLE="$<TARGET_FILE:snapbus>"
   EXAMPLE_SUBSCRIBER="$<TARGET_FILE:example_subscriber>"
+  OPT_DIR="${CMAKE_BINARY_DIR}/opt"
   NGINX_EXECUTABLE="${NGINX_EXECUTABLE}")
-add_dependencies(adapter_bench snapbus example_subscriber)
+add_dependencies(adapter_bench snapbus snapbus_opt example_subscriber)

@@ -6,7 +6,8 @@
 //                             direct    the app itself
 //                             nginx     nginx (one worker, keep-alive upstream) in front of the same app
 //                             trivial   `snapbus emulate` whose runtime answers at once, without any app
-//                             adapter   `snapbus emulate` with the adapter (extension) in front of an app
+//                             adapter   `snapbus emulate` with the adapter (the build tree's opt/ layer) in
+//                                       front of another instance of the same app
 //                           nginx_added = nginx - direct: nginx's work plus one more loopback hop.
 //                           adapter_added = adapter - trivial: the emulator's own share (front door, event,
 //                           Runtime API, answer) cancels, and what is left is the adapter's work plus its
@@ -20,23 +21,25 @@
 //                           and chunk latency (stamp -> read, chunks after the first) along the same four
 //                           paths, nginx with proxy_buffering off, the adapter in response_stream mode,
 //                           the trivial runtime streaming its own stamped chunks. Subtracted as above.
-//   BM_RestoreFanOut/N      in process: lifecycle::run_step(Step::restore) on a segment with N
-//                           example_subscriber processes (publish after-restore -> every hook acked ->
-//                           running), against one HTTP POST to one app (what LWA 1.1's
-//                           AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH does), on a kept-alive connection (the
-//                           stricter baseline) and on a fresh one.
-//   BM_RestoreThroughAdapter  the same through the adapter under `snapbus emulate --snapstart`, read from
-//                           its log: after-restore acked for N = 1, 4, 16 workers, restore complete, and the
-//                           first invocation's arrival, each after restore/next returned; against the
-//                           adapter's own LWA 1.1 POST (no subscriber, AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH)
-//                           in the same run.
-//   BM_AdapterFootprint     the adapter process's VmRSS and VmHWM after serving buffered requests, and the
-//                           size of `snapbus` stripped (strip -o a copy); with SNAPBUS_BENCH_NO_EMULATOR_BINARY
-//                           set, also that build's. LWA's 3.7 MB binary is a documented figure, not measured.
+//   BM_RestoreFanOut/N      in process: lifecycle::run_step(Step::restore) on a segment with N worker
+//                           processes (publish after-restore -> every hook acked -> running), against one
+//                           HTTP POST to one app (what LWA 1.1's AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH
+//                           does), on a kept-alive connection (the stricter baseline) and on a fresh one.
+//                           Workers: minimal (one empty hook, as the POST's handler is empty), or
+//                           example_subscriber (hooks that print).
+//   BM_RestoreThroughAdapter  the same through the adapter under `snapbus emulate --snapstart`, read
+//                           from its log: after-restore acked by N = 1, 4, 16 minimal workers (started by
+//                           run.sh), restore complete, and the first invocation's arrival, each after
+//                           restore/next returned; against the adapter's own LWA 1.1 POST (no worker,
+//                           AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH) in the same run.
+//   BM_AdapterFootprint     the adapter process's VmRSS and VmHWM after serving buffered requests (with
+//                           RssAnon, RssFile and RssShmem, what the RSS is made of), and the size of
+//                           `snapbus` stripped (strip -o a copy); with SNAPBUS_BENCH_NO_EMULATOR_BINARY set,
+//                           also that build's. LWA's 3.7 MB binary is a documented figure, not measured.
 //
-// The paths' processes: this executable is also the app (--app PORT) and the trivial runtime
-// (--trivial-runtime); nginx comes from Debian's nginx-light. Build with the release preset; run
-// through benchmarks/run.sh.
+// The processes: this executable is also the app (--app PORT), the trivial runtime
+// (--trivial-runtime) and the minimal worker (--subscriber); nginx comes from Debian's nginx-light.
+// Build with the release preset; run through benchmarks/run.sh.
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -330,13 +333,18 @@ class Nginx {
         "      proxy_pass http://app;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n";
     std::string conf = "worker_processes 1;\n";
     if (::geteuid() == 0) conf += "user root;\n";  // its temp directories are root's
+    // Keep-alive without a request limit on either side (nginx closes a connection after 1000
+    // requests by default), so that no reconnection lands in the samples.
     conf += "events { worker_connections 1024; }\n"
             "http {\n"
-            "  access_log off;\n";
+            "  access_log off;\n"
+            "  keepalive_requests 1000000;\n"
+            "  keepalive_timeout 600s;\n";
     for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
       conf += "  " + std::string(temp) + "_temp_path " + (home / temp).string() + ";\n";
     }
-    conf += "  upstream app { server 127.0.0.1:" + std::to_string(app_port) + "; keepalive 16; }\n" +
+    conf += "  upstream app {\n    server 127.0.0.1:" + std::to_string(app_port) +
+            ";\n    keepalive 16;\n    keepalive_requests 1000000;\n    keepalive_timeout 600s;\n  }\n" +
             "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n" +  //
             "    location / {\n" + proxy + "    }\n" +                            //
             "    location " + kStreamPath + " {\n" + proxy + "      proxy_buffering off;\n    }\n" +
@@ -404,9 +412,9 @@ std::string worker_command(Worker kind, const std::string& name, const std::stri
   return self_executable().string() + " --subscriber" + (segment.empty() ? "" : " " + segment);
 }
 
-// The adapter's layout in Lambda: /opt/extensions/snapbus (the snapbus binary) and /opt/bootstrap,
-// the exec wrapper that runs the handler script from the task root; run.sh starts the app, after
-// `subscribers` example_subscriber processes when asked.
+// The adapter as the layer runs it: the build tree's opt/ (extensions/snapbus, bootstrap as the
+// runtime, which runs the handler script from the task root); run.sh starts the app, after
+// `subscribers` minimal worker processes when asked.
 struct AdapterFunction {
   std::map<std::string, std::string> env;
   int subscribers = 0;
@@ -414,30 +422,24 @@ struct AdapterFunction {
 };
 
 Emulator emulator_with_adapter(const fs::path& dir, const AdapterFunction& function) {
-  const fs::path opt = dir / "opt";
   const fs::path task_root = dir / "app";
-  fs::create_directories(opt / "extensions");
   fs::create_directories(task_root);
-  fs::create_symlink(SNAPBUS_EXECUTABLE, opt / "extensions" / "snapbus");
-  write_file(opt / "bootstrap", "#!/bin/sh\nexec \"$LAMBDA_TASK_ROOT/$_HANDLER\"\n", true);
   std::string run = "#!/bin/sh\n";
   for (int i = 0; i < function.subscribers; ++i) {
     run += worker_command(Worker::minimal, "worker" + std::to_string(i), "") + " >/dev/null &\n";
   }
   run += "exec " + self_executable().string() + " --app \"$AWS_LWA_PORT\"\n";
   write_file(task_root / "run.sh", run, true);
-  std::vector<std::string> options = {"--opt",    opt.string(), "--exec-wrapper", (opt / "bootstrap").string(),
-                                      "--handler", "run.sh",    "--task-root",    task_root.string()};
+  std::vector<std::string> options = {"--opt", OPT_DIR, "--handler", "run.sh", "--task-root", task_root.string()};
   if (function.snapstart) options.emplace_back("--snapstart");
   std::map<std::string, std::string> env = function.env;
   env.emplace("AWS_LWA_PORT", std::to_string(snapbus::adapter::testing::free_loopback_port()));
+  // A segment of its own: never the default one another program on the machine may be using.
+  env.emplace("SNAPBUS_SEGMENT", (dir / "snapbus.seg").string());
   for (const auto& [name, value] : env) {
     options.emplace_back("--env");
     options.push_back(name + "=" + value);
   }
-  // The runtime command the exec wrapper is given (it runs the handler script instead, as in Lambda
-  // where the wrapper is given the managed runtime's).
-  options.insert(options.end(), {"--", (task_root / "run.sh").string()});
   return Emulator(dir, options);
 }
 
@@ -532,6 +534,16 @@ struct WebPaths {
     }
   }
 
+  // `exchange` on path `i`'s connection; a failure says which path failed.
+  template <typename Exchange>
+  auto on(std::size_t i, Exchange exchange) {
+    try {
+      return exchange(*connections[i]);
+    } catch (const std::exception& error) {
+      throw std::runtime_error(std::string(kNames[i]) + " path: " + error.what());
+    }
+  }
+
   static fs::path made(const fs::path& dir) {
     fs::create_directories(dir / "trivial");
     fs::create_directories(dir / "adapter");
@@ -578,7 +590,7 @@ void BM_BufferedInvocation(benchmark::State& state) {
   try {
     WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "buffered");
     for (int i = 0; i < 300; ++i) {  // warm-up: Init, readiness, the adapter's first connection
-      for (auto& connection : paths.connections) hello_round_trip(*connection);
+      for (std::size_t k = 0; k < paths.connections.size(); ++k) paths.on(k, hello_round_trip);
     }
     std::vector<std::vector<double>> samples(paths.connections.size());
     std::size_t round = 0;
@@ -586,7 +598,7 @@ void BM_BufferedInvocation(benchmark::State& state) {
       double total = 0;
       for (std::size_t k = 0; k < paths.connections.size(); ++k) {
         const std::size_t i = (round + k) % paths.connections.size();
-        const double ns = hello_round_trip(*paths.connections[i]);
+        const double ns = paths.on(i, hello_round_trip);
         samples[i].push_back(ns);
         total += ns;
       }
@@ -606,7 +618,7 @@ void BM_StreamedResponse(benchmark::State& state) {
   try {
     WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "response_stream");
     for (int i = 0; i < 10; ++i) {
-      for (auto& connection : paths.connections) stream_once(*connection);
+      for (std::size_t k = 0; k < paths.connections.size(); ++k) paths.on(k, stream_once);
     }
     std::vector<std::vector<double>> first_byte(paths.connections.size());
     std::vector<std::vector<double>> chunk(paths.connections.size());
@@ -615,7 +627,7 @@ void BM_StreamedResponse(benchmark::State& state) {
       double total = 0;
       for (std::size_t k = 0; k < paths.connections.size(); ++k) {
         const std::size_t i = (round + k) % paths.connections.size();
-        const StreamTimes times = stream_once(*paths.connections[i]);
+        const StreamTimes times = paths.on(i, stream_once);
         first_byte[i].push_back(times.first_byte_ns);
         chunk[i].insert(chunk[i].end(), times.chunk_ns.begin(), times.chunk_ns.end());
         total += times.first_byte_ns;
@@ -750,7 +762,6 @@ std::optional<double> logged_ms(const std::string& log, const std::string& marke
 RestoreTimes restore_through_adapter(const fs::path& dir, int workers) {
   fs::create_directories(dir);
   AdapterFunction function{.subscribers = workers, .snapstart = true};
-  function.env["SNAPBUS_SEGMENT"] = (dir / "snapbus.seg").string();
   function.env["SNAPBUS_EXPECT_SUBSCRIBERS"] = std::to_string(workers);
   if (workers == 0) function.env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] = kAfterRestorePath;
   const Emulator emulator = emulator_with_adapter(dir, function);
@@ -875,6 +886,11 @@ void BM_AdapterFootprint(benchmark::State& state) {
     const double rss = proc_status_bytes(pid, "VmRSS");
     state.counters["adapter_rss_bytes"] = rss;
     state.counters["adapter_hwm_bytes"] = proc_status_bytes(pid, "VmHWM");
+    // What the RSS is made of: private memory, mapped files (the binary and shared libraries,
+    // shared with other processes), and shared memory (the segment).
+    state.counters["adapter_rss_anon_bytes"] = proc_status_bytes(pid, "RssAnon");
+    state.counters["adapter_rss_file_bytes"] = proc_status_bytes(pid, "RssFile");
+    state.counters["adapter_rss_shmem_bytes"] = proc_status_bytes(pid, "RssShmem");
     state.counters["rss_to_goal_ratio"] = rss / kRssGoalBytes;
     const double size = stripped_size(SNAPBUS_EXECUTABLE, dir.path());
     state.counters["stripped_bytes"] = size;

@@ -111,7 +111,11 @@ def adapter_section(results):
     footprint = find("BM_AdapterFootprint")
     if footprint:
         rss = footprint["adapter_rss_bytes"]
-        rows.append(f"| adapter RSS while serving (MB; VmHWM {footprint['adapter_hwm_bytes'] / 2**20:.2f}) | "
+        parts = ", ".join(f"{label} {footprint[key] / 2**20:.2f}" for label, key in
+                          [("VmHWM", "adapter_hwm_bytes"), ("anon", "adapter_rss_anon_bytes"),
+                           ("file", "adapter_rss_file_bytes"), ("shmem", "adapter_rss_shmem_bytes")]
+                          if key in footprint)
+        rows.append(f"| adapter RSS while serving (MB; {parts}) | "
                     f"{rss / 2**20:.2f} | goal: 4 MB | {footprint['rss_to_goal_ratio']:.2f} | <= 4 MB | "
                     f"{verdict(footprint['rss_to_goal_ratio'], 1)} |")
         rows.append(f"| `snapbus` stripped (MB) | {footprint['stripped_bytes'] / 1e6:.2f} | "
