@@ -24,7 +24,8 @@
 //   BM_RestoreFanOut/N      in process: lifecycle::run_step(Step::restore) on a segment with N worker
 //                           processes (publish after-restore -> every hook acked -> running), against one
 //                           HTTP POST to one app (what LWA 1.1's AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH
-//                           does), on a kept-alive connection (the stricter baseline) and on a fresh one.
+//                           does), on a kept-alive connection and on a fresh one; the ratio is against the
+//                           faster of the two.
 //                           Workers: minimal (one empty hook, as the POST's handler is empty), or
 //                           example_subscriber (hooks that print).
 //   BM_RestoreThroughAdapter  the same through the adapter under `snapbus emulate --snapstart`, read
@@ -722,8 +723,9 @@ void BM_RestoreFanOut(benchmark::State& state) {
     state.counters["post_p99_ns"] = percentile(post, 0.99);
     state.counters["fresh_post_p50_ns"] = percentile(post_fresh, 0.50);
     state.counters["fresh_post_p99_ns"] = percentile(post_fresh, 0.99);
-    state.counters["fan_out_to_post_p50_ratio"] = percentile(fan_out, 0.50) / percentile(post, 0.50);
-    state.counters["fan_out_to_fresh_post_p50_ratio"] = percentile(fan_out, 0.50) / percentile(post_fresh, 0.50);
+    // Against the faster of the two POSTs: the stricter baseline.
+    const double faster_post = std::min(percentile(post, 0.50), percentile(post_fresh, 0.50));
+    state.counters["fan_out_to_post_p50_ratio"] = percentile(fan_out, 0.50) / faster_post;
   } catch (const std::exception& error) {
     state.SkipWithError(error.what());
   }
