@@ -1,19 +1,265 @@
 #include "app_forwarder.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <exception>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+#include <boost/beast/core/string.hpp>
+#include <boost/json.hpp>
+
+#include "readiness.h"
+#include "response_compression.h"
 #include "snapbus/http_event.h"
+#include "snapbus/lambda_protocol.h"
+
 namespace snapbus::adapter {
-AppForwarder::AppForwarder(boost::asio::any_io_executor executor, const AdapterConfig& config)
-    : config_(config), app_(executor, {.host = config.app_host, .port = std::to_string(config.app_port)}) {}
-boost::asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::InvocationRequest event,
-                                                                     lambda::RuntimeClient& runtime) {
-  auto req = lambda::request_from_event(event.payload, {.remove_base_path = config_.remove_base_path});
-  net::Request request{boost::beast::http::string_to_verb(req.method), req.target, 11};
-  for (auto& [k, v] : req.headers) request.insert(k, v);
-  request.body() = req.body;
-  auto answer = co_await app_.request(std::move(request));
-  lambda::HttpAppResponse response;
-  response.status = answer->result_int();
-  for (auto& f : *answer) response.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-  response.body = answer->body();
-  co_return co_await runtime.post_response(event.request_id, lambda::result_from_response(req.shape, response));
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+constexpr std::string_view kHeaderRequestContext = "x-amzn-request-context";
+constexpr std::string_view kHeaderLambdaContext = "x-amzn-lambda-context";
+constexpr std::string_view kHeaderAuthorization = "authorization";
+
+bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
+
+// Headers about the event's own hop, not the request: the body is framed anew (Content-Length), and
+// the connection to the app is the adapter's, kept alive. An Expect from the client would make the app
+// send an interim 100 the adapter does not wait for.
+bool is_hop_header(std::string_view name) {
+  static constexpr std::array<std::string_view, 9> kHop = {
+      "connection",     "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+      "content-length", "expect"};
+  for (const std::string_view hop : kHop) {
+    if (same_name(name, hop)) return true;
+  }
+  return false;
 }
+
+// A value that would break the request's framing (CR, LF, NUL) is not sent, nor a name that is not
+// an HTTP token: JSON can carry them, HTTP cannot.
+bool fits_in_value(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool is_token(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+lambda::FunctionError function_error(std::string_view type, std::string message) {
+  return lambda::FunctionError{.type = std::string(type), .message = std::move(message)};
+}
+
+// The app's answer as the event codecs take it. Transfer-Encoding described the hop from the app, as
+// LWA drops it too.
+lambda::HttpAppResponse app_response(const net::Response& answer) {
+  lambda::HttpAppResponse response;
+  response.status = answer.result_int();
+  for (const auto& field : answer) {
+    if (same_name(field.name_string(), "transfer-encoding")) continue;
+    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  response.body = answer.body();
+  return response;
+}
+
+// The JSON prelude of a streamed http-integration response: the status, one value per header (several
+// joined with ", "), Set-Cookie as `cookies`; application/octet-stream when the app named no type,
+// as LWA's runtime does.
+std::string prelude(const http::response_header<>& head) {
+  json::object headers;
+  json::array cookies;
+  for (const auto& field : head) {
+    const std::string_view name = field.name_string();
+    if (same_name(name, "set-cookie")) {
+      cookies.emplace_back(field.value());
+      continue;
+    }
+    if (same_name(name, "transfer-encoding")) continue;
+    const std::string key(name);
+    if (json::value* existing = headers.if_contains(key); existing != nullptr) {
+      existing->get_string().append(", ");
+      existing->get_string().append(field.value());
+    } else {
+      headers[key] = field.value();
+    }
+  }
+  if (head.find(http::field::content_type) == head.end()) {
+    headers["content-type"] = lambda::kContentTypeOctetStream;
+  }
+  return json::serialize(json::object{
+      {"statusCode", head.result_int()}, {"headers", std::move(headers)}, {"cookies", std::move(cookies)}});
+}
+
+// LWA's message for a status listed in AWS_LWA_ERROR_STATUS_CODES.
+std::string error_status_message(unsigned status, std::string_view body) {
+  return json::serialize(json::object{{"statusCode", status}, {"body", body}});
+}
+
+}  // namespace
+
+AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& config, ForwarderLog log)
+    : AppForwarder(std::move(executor), config, function_settings_from_environment(), std::move(log)) {}
+
+AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& config, FunctionSettings settings,
+                           ForwarderLog log)
+    : config_(config),
+      settings_(std::move(settings)),
+      log_(std::move(log)),
+      app_(std::move(executor), net::HostPort{config.app_host, std::to_string(config.app_port)},
+           net::ClientOptions{.idle_timeout = kAppIdleTimeout}),
+      app_ready_(!config.async_init) {}
+
+void AppForwarder::log(std::string_view line) const {
+  if (log_) log_(line);
+}
+
+asio::awaitable<lambda::CallResult<void>> AppForwarder::fail_invocation(lambda::RuntimeClient& runtime,
+                                                                        std::string request_id,
+                                                                        lambda::FunctionError error) {
+  log(fmt::format("invocation {} failed: {}: {}", request_id, error.type, error.message));
+  co_return co_await runtime.post_error(std::move(request_id), std::move(error));
+}
+
+asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::InvocationRequest event,
+                                                              lambda::RuntimeClient& runtime) {
+  if (!app_ready_) {
+    const ReadinessCheck check{.host = config_.app_host,
+                               .port = config_.readiness_port,
+                               .path = config_.readiness_path,
+                               .protocol = config_.readiness_protocol,
+                               .healthy = config_.healthy_status};
+    co_await wait_until_ready(check, std::nullopt, [this](std::string_view line) { log(line); });
+    app_ready_ = true;
+  }
+
+  lambda::HttpEventRequest request;
+  net::Request to_app;
+  std::optional<std::string> undeliverable;  // why the event cannot become a request (co_await may not run in a catch)
+  try {
+    request = lambda::request_from_event(
+        event.payload, {.remove_base_path = config_.remove_base_path, .pass_through_path = config_.pass_through_path});
+    to_app = build_request(event, request);
+  } catch (const std::exception& bad) {
+    undeliverable = bad.what();
+  }
+  if (undeliverable) {
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
+        function_error(kErrorInvalidEvent, fmt::format("cannot forward the event: {}", *undeliverable)));
+  }
+
+  // Reads get no timeout: the invocation's deadline is the limit, and Lambda enforces it.
+  auto answer = co_await app_.open(std::move(to_app), {.long_poll = true});
+  if (!answer) {
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
+        function_error(kErrorAppConnection, fmt::format("the app did not answer: {}", answer.error().message)));
+  }
+
+  if (config_.error_status_codes && config_.error_status_codes->contains(answer->status())) {
+    const unsigned status = answer->status();
+    auto whole = co_await answer->read_all();
+    const std::string body = whole ? whole->body() : std::string();
+    co_return co_await fail_invocation(runtime, event.request_id,
+                                       function_error(kErrorAppStatus, error_status_message(status, body)));
+  }
+
+  if (config_.invoke_mode == InvokeMode::response_stream) {
+    co_return co_await answer_streamed(event, std::move(*answer), runtime);
+  }
+  co_return co_await answer_buffered(event, request, std::move(*answer), runtime);
+}
+
+net::Request AppForwarder::build_request(const lambda::InvocationRequest& event,
+                                         const lambda::HttpEventRequest& request) const {
+  net::Request out;
+  out.version(11);
+  out.method_string(request.method);
+  out.target(request.target);
+  for (const auto& [name, value] : request.headers) {
+    if (is_hop_header(name) || !is_token(name) || !fits_in_value(value)) continue;
+    out.insert(name, value);
+  }
+  // AWS_LWA_AUTHORIZATION_SOURCE: that header's value becomes the Authorization, and the header goes,
+  // as in LWA (an Authorization the event also had is replaced).
+  if (!config_.authorization_source.empty()) {
+    if (auto source = out.find(config_.authorization_source); source != out.end()) {
+      const std::string value(source->value());
+      out.erase(config_.authorization_source);
+      out.set(kHeaderAuthorization, value);
+    } else {
+      log(fmt::format("header \"{}\" (AWS_LWA_AUTHORIZATION_SOURCE) is not in the request",
+                      config_.authorization_source));
+    }
+  }
+  // A non-HTTP event has no requestContext: LWA sends JSON null.
+  out.set(kHeaderRequestContext, request.request_context.empty() ? "null" : request.request_context);
+  out.set(kHeaderLambdaContext, lambda_context_json(event, settings_));
+  if (out.find(http::field::host) == out.end() && !request.domain_name.empty() && fits_in_value(request.domain_name)) {
+    out.set(http::field::host, request.domain_name);
+  }
+  out.body() = request.body;
+  out.prepare_payload();  // throws std::invalid_argument for a TRACE with a body
+  return out;
+}
+
+asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const lambda::InvocationRequest& event,
+                                                                        const lambda::HttpEventRequest& request,
+                                                                        net::ResponseStream answer,
+                                                                        lambda::RuntimeClient& runtime) {
+  auto whole = co_await answer.read_all();
+  if (!whole) {
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
+        function_error(kErrorAppConnection, fmt::format("the app's answer broke off: {}", whole.error().message)));
+  }
+  lambda::HttpAppResponse response = app_response(*whole);
+  if (config_.enable_compression) {
+    const std::string* accept = lambda::find_header(request.headers, "accept-encoding");
+    compress_response(accept != nullptr ? *accept : std::string_view(), response);
+  }
+  std::string result = lambda::result_from_response(request.shape, response);
+  if (result.size() > lambda::kBufferedResponseLimit) {
+    co_return co_await fail_invocation(
+        runtime, event.request_id,
+        function_error(kErrorResponseTooLarge,
+                       fmt::format("the response is {} bytes; Lambda takes at most {} bytes buffered (use "
+                                   "AWS_LWA_INVOKE_MODE=response_stream for more)",
+                                   result.size(), lambda::kBufferedResponseLimit)));
+  }
+  co_return co_await runtime.post_response(event.request_id, std::move(result));
+}
+
+asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_streamed(const lambda::InvocationRequest& event,
+                                                                        net::ResponseStream answer,
+                                                                        lambda::RuntimeClient& runtime) {
+  auto stream = co_await runtime.begin_streaming(event.request_id, std::string(lambda::kContentTypeHttpIntegration));
+  if (!stream) co_return stream.error();
+  std::string head = prelude(answer.header());
+  head.append(lambda::kPreludeSeparator);
+  if (auto sent = co_await stream->write(head); !sent) co_return sent;
+  // Each piece goes on as it came, and the next is read only once it is sent: nothing is gathered, and
+  // a slow client slows the app down instead of filling the adapter's memory.
+  for (;;) {
+    auto piece = co_await answer.read_piece();
+    if (!piece) {
+      co_return co_await stream->fail(
+          function_error(kErrorStream, fmt::format("the app's streamed answer broke off: {}", piece.error().message)));
+    }
+    if (!*piece) co_return co_await stream->finish();
+    if (auto sent = co_await stream->write(**piece); !sent) co_return sent;
+  }
+}
+
 }  // namespace snapbus::adapter

@@ -1,20 +1,111 @@
-// SCRATCH (lead's local stand-in until helper's module lands; not committed)
+// Web mode's core: one invocation forwarded to the web app as an HTTP request, and the app's answer
+// sent back to the Runtime API, buffered or streamed, the way Lambda Web Adapter does it.
+//
+//   AppForwarder forwarder(io.get_executor(), config);
+//   forwarder.set_app_ready(init_saw_app_ready);          // async init: false makes the first call wait
+//   for (;;) {
+//     auto event = co_await runtime.next();
+//     if (!event) break;
+//     if (auto sent = co_await forwarder.serve(std::move(*event), runtime); !sent) break;  // Runtime API failed
+//   }
+//   forwarder.drop_connections();                          // after a SnapStart restore
+//
+// What the app gets: the event's method, path (AWS_LWA_REMOVE_BASE_PATH removed; non-HTTP events
+// POSTed whole to AWS_LWA_PASS_THROUGH_PATH), query, headers and decoded body, plus
+// x-amzn-request-context (the event's requestContext) and x-amzn-lambda-context (lambda_context.h).
+// What Lambda gets: the result in the event source's shape (buffered), or the http-integration
+// prelude and the body pieces as the app sends them (streamed). A failure of the app or of the event
+// is answered as the invocation's error; only a failure of the Runtime API itself is returned.
+//
+// Where it differs from LWA, on purpose: an event without a Host header gets requestContext.domainName
+// (LWA sends the app's own address); headers HTTP cannot carry (CR/LF in a value, a name that is not a
+// token) and the event's hop-by-hop headers are left out instead of failing the invocation; the error
+// types below name what failed; a buffered result over 6 MB fails with Lambda's own error type before
+// it is sent; a SnapStart restore drops pooled connections (LWA disables pooling under SnapStart).
 #pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+
 #include "adapter_config.h"
+#include "lambda_context.h"
+#include "snapbus/call_result.h"
+#include "snapbus/http_client.h"
+#include "snapbus/http_event.h"
 #include "snapbus/runtime_client.h"
+
 namespace snapbus::adapter {
+
+// The errorType of each invocation error the forwarder reports. LWA reports them all under its Rust
+// error's type name, which says nothing; these say which side failed.
+// The payload is an HTTP event with a field of the wrong type, or a body that is not valid base64.
+inline constexpr std::string_view kErrorInvalidEvent = "Runtime.InvalidEvent";
+// The app could not be reached, or closed the connection before its answer ended (buffered). Reads from
+// the app have no timeout of their own: the invocation's deadline is the limit, and Lambda enforces it.
+inline constexpr std::string_view kErrorAppConnection = "Runtime.AppConnectionError";
+// The app answered with a status listed in AWS_LWA_ERROR_STATUS_CODES; the message is LWA's
+// {"statusCode":N,"body":"..."}.
+inline constexpr std::string_view kErrorAppStatus = "Runtime.AppErrorStatus";
+// A streamed answer broke off midway: sent as the error trailers. lambda_runtime (LWA's) uses this type.
+inline constexpr std::string_view kErrorStream = "Runtime.StreamError";
+// A buffered result over Lambda's 6 MB: the type Lambda itself reports for it.
+inline constexpr std::string_view kErrorResponseTooLarge = "Function.ResponseSizeTooLarge";
+
+// Pooled connections to the app are closed after this long idle: below the keep-alive timeout of
+// common app servers (uvicorn's and Node's 5 s), so the adapter does not reuse a connection the server
+// is closing at that moment, the race behind LWA's "IncompleteMessage" 502s (LWA settled on 4 s too).
+// A server with a shorter one (gunicorn's 2 s) is caught by the client's check before reuse, or by
+// its one retry on a fresh connection.
+inline constexpr std::chrono::seconds kAppIdleTimeout{4};
+
+using ForwarderLog = std::function<void(std::string_view line)>;
+
 class AppForwarder {
  public:
-  AppForwarder(boost::asio::any_io_executor executor, const AdapterConfig& config);
+  // Reads the function's settings (for x-amzn-lambda-context) from the process environment.
+  AppForwarder(boost::asio::any_io_executor executor, const AdapterConfig& config, ForwarderLog log = {});
+  AppForwarder(boost::asio::any_io_executor executor, const AdapterConfig& config, FunctionSettings settings,
+               ForwarderLog log);
+
+  // Forwards one invocation to the app and answers it on `runtime` (post_response, begin_streaming or
+  // post_error). Returns the Runtime API call's failure, if any (the loop then stops); an app failure
+  // is answered, not returned.
   boost::asio::awaitable<lambda::CallResult<void>> serve(lambda::InvocationRequest event,
                                                          lambda::RuntimeClient& runtime);
+
+  // Async init (AWS_LWA_ASYNC_INIT): when Init gave up waiting for the app, the first invocation waits
+  // for it (without a limit, as LWA) before it forwards anything. Without async init it does nothing.
+  void set_app_ready(bool ready) { app_ready_ = ready || !config_.async_init; }
+
+  // After a SnapStart restore: no connection opened before the snapshot is used again.
   void drop_connections() { app_.drop_all(); }
-  void expect_app_not_ready() {}
 
  private:
-  const AdapterConfig& config_;
+  // The request to the app: throws lambda::EventError (or std::invalid_argument) for one HTTP cannot carry.
+  [[nodiscard]] net::Request build_request(const lambda::InvocationRequest& event,
+                                           const lambda::HttpEventRequest& request) const;
+  boost::asio::awaitable<lambda::CallResult<void>> answer_buffered(const lambda::InvocationRequest& event,
+                                                                   const lambda::HttpEventRequest& request,
+                                                                   net::ResponseStream answer,
+                                                                   lambda::RuntimeClient& runtime);
+  boost::asio::awaitable<lambda::CallResult<void>> answer_streamed(const lambda::InvocationRequest& event,
+                                                                   net::ResponseStream answer,
+                                                                   lambda::RuntimeClient& runtime);
+  // Answers the invocation with `error` (and logs it).
+  boost::asio::awaitable<lambda::CallResult<void>> fail_invocation(lambda::RuntimeClient& runtime,
+                                                                   std::string request_id, lambda::FunctionError error);
+  void log(std::string_view line) const;
+
+  AdapterConfig config_;
+  FunctionSettings settings_;
+  ForwarderLog log_;
   net::HttpClient app_;
+  bool app_ready_;  // true unless async init has still to see the app ready
 };
+
 }  // namespace snapbus::adapter

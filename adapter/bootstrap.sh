@@ -8,11 +8,16 @@
 # - SNAPBUS_SEGMENT, so every worker maps the segment the adapter created (default /tmp/snapbus.seg:
 #   Lambda has no /dev/shm);
 # - the layer's Python package (/opt/python) on PYTHONPATH, and with SNAPBUS_ZERO_CODE=1 its startup
-#   directory first, so every Python process runs its hooks without a line of the app changed.
+#   directory first, so every Python process runs its hooks without a line of the app changed;
+# - in proxy mode (SNAPBUS_MODE=proxy), AWS_LAMBDA_RUNTIME_API pointed at the proxy, so a runtime
+#   client snapbus does not replace (awslambdaric, a custom runtime) talks to Lambda through it.
 set -eu
 
 layer_dir=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 export SNAPBUS_SEGMENT="${SNAPBUS_SEGMENT:-/tmp/snapbus.seg}"
+if [ "${SNAPBUS_MODE:-web}" = proxy ]; then
+  export AWS_LAMBDA_RUNTIME_API="127.0.0.1:${SNAPBUS_PROXY_PORT:-9009}"
+fi
 
 python_dir="$layer_dir/python"
 if [ -d "$python_dir/snapbus" ]; then

@@ -28,7 +28,7 @@ class WebMode {
       : process_(process),
         config_(process.config()),
         runtime_(process.io().get_executor(), process.runtime_api()),
-        forwarder_(process.io().get_executor(), config_) {}
+        forwarder_(process.io().get_executor(), config_, log_line) {}
 
   // The lifecycle, step by step.
   asio::awaitable<void> serve() {
@@ -61,7 +61,7 @@ class WebMode {
       log_line(fmt::format("app ready on port {} after {:.1f} ms", check.port, milliseconds_since(started)));
     } else {
       log_line("app not ready within 9.8 s (AWS_LWA_ASYNC_INIT): Init ends now, the first invocation waits for it");
-      forwarder_.expect_app_not_ready();
+      forwarder_.set_app_ready(false);
     }
   }
 

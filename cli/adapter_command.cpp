@@ -1,11 +1,13 @@
 #include "adapter_command.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
 
 #include "adapter_config.h"
 #include "command_line.h"
+#include "proxy_adapter.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
 #include "web_adapter.h"
@@ -31,13 +33,19 @@ constexpr const char* kDescription =
     "  AWS_LWA_ASYNC_INIT, AWS_LWA_INVOKE_MODE, AWS_LWA_PASS_THROUGH_PATH, AWS_LWA_REMOVE_BASE_PATH,\n"
     "  AWS_LWA_ENABLE_COMPRESSION, AWS_LWA_AUTHORIZATION_SOURCE, AWS_LWA_ERROR_STATUS_CODES,\n"
     "  AWS_LWA_LAMBDA_RUNTIME_API_PROXY, AWS_LWA_SNAPSTART_{BEFORE_CHECKPOINT,AFTER_RESTORE}_PATH,\n"
-    "  SNAPBUS_MODE (web), SNAPBUS_SEGMENT, SNAPBUS_EXPECT_SUBSCRIBERS, SNAPBUS_SUBSCRIBER_SETTLE_MS,\n"
-    "  SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS, SNAPBUS_AFTER_RESTORE_TIMEOUT_MS";
+    "  SNAPBUS_MODE (web or proxy), SNAPBUS_PROXY_PORT, SNAPBUS_BRACKET, SNAPBUS_SEGMENT,\n"
+    "  SNAPBUS_EXPECT_SUBSCRIBERS, SNAPBUS_SUBSCRIBER_SETTLE_MS, SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS,\n"
+    "  SNAPBUS_AFTER_RESTORE_TIMEOUT_MS\n"
+    "\n"
+    "With SNAPBUS_MODE=proxy (or `snapbus proxy`) it is instead a Runtime API proxy on\n"
+    "127.0.0.1:SNAPBUS_PROXY_PORT for a runtime client it does not replace (LWA through\n"
+    "AWS_LWA_LAMBDA_RUNTIME_API_PROXY, awslambdaric through the exec wrapper), and runs the bracket\n"
+    "around the client's restore/next, or its first invocation/next.";
 
 constexpr const char* kFooter =
     "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT), 2 bad usage or configuration, 3 before-snapshot\n"
     "failed (sent to init/error), 4 after-restore failed (sent to restore/error), 5 the Runtime API\n"
-    "failed, 6 the segment could not be created";
+    "failed, 6 the segment could not be created, 7 the proxy's port is taken";
 
 constexpr int kExitSegmentError = 6;
 
@@ -50,8 +58,10 @@ std::optional<std::string> extension_name_for(std::string_view argv0, int argume
   return path.filename().string();
 }
 
-int run_adapter_command(std::span<const std::string> words, std::optional<std::string> extension_name) {
-  const auto app = command_app("snapbus adapter", kDescription, kFooter, kOptionColumn, "[--extension-name NAME]");
+int run_adapter_command(std::span<const std::string> words, std::optional<std::string> extension_name,
+                        AdapterCommand command) {
+  const auto app = command_app(command == AdapterCommand::proxy ? "snapbus proxy" : "snapbus adapter", kDescription,
+                               kFooter, kOptionColumn, "[--extension-name NAME]");
   std::string name;
   app->add_option("--extension-name", name, "register with the Extensions API under NAME (SHUTDOWN events)");
   parse_command_line(*app, words);
@@ -60,16 +70,22 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
   adapter::AdapterConfig config;
   Config bus_config;
   try {
-    config = adapter::adapter_config_from_environment();
+    config =
+        adapter::adapter_config_from_environment([command](std::string_view variable) -> std::optional<std::string> {
+          if (command == AdapterCommand::proxy && variable == adapter::kEnvMode) return "proxy";
+          const char* value = std::getenv(std::string(variable).c_str());
+          if (value == nullptr) return std::nullopt;
+          return std::string(value);
+        });
     bus_config = config_from_environment();
   } catch (const std::exception& error) {
     throw UsageError(error.what());
   }
   for (const std::string& warning : config.warnings) std::cerr << "[snapbus] " << warning << std::endl;
-  if (config.mode == adapter::AdapterMode::proxy) {
-    throw UsageError("SNAPBUS_MODE=proxy is not available in this version; use web");
-  }
   try {
+    if (config.mode == adapter::AdapterMode::proxy) {
+      return adapter::run_proxy_adapter(config, bus_config, {.extension_name = extension_name});
+    }
     return adapter::run_web_adapter(config, bus_config, {.extension_name = extension_name});
   } catch (const Error& error) {
     std::cerr << "[snapbus] " << error.what() << std::endl;

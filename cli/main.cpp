@@ -57,6 +57,10 @@ const std::vector<Command>& commands() {
          }},
         {"adapter", "run the Lambda adapter in front of a web app (what /opt/extensions/snapbus runs)",
          [](std::span<const std::string> words) { return snapbus::cli::run_adapter_command(words, std::nullopt); }},
+        {"proxy", "run the adapter as a Runtime API proxy for a runtime client it does not replace",
+         [](std::span<const std::string> words) {
+           return snapbus::cli::run_adapter_command(words, std::nullopt, snapbus::cli::AdapterCommand::proxy);
+         }},
         {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
          [](std::span<const std::string> words) {
            const snapbus::Config config = snapbus::config_from_environment();

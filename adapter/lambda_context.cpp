@@ -1,0 +1,115 @@
+#include "lambda_context.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <initializer_list>
+#include <optional>
+#include <string_view>
+
+#include <boost/json.hpp>
+
+#include "snapbus/lambda_protocol.h"
+
+namespace snapbus::adapter {
+namespace {
+
+namespace json = boost::json;
+
+std::optional<json::object> parse_object(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  boost::system::error_code error;
+  json::value value = json::parse(json::string_view(text.data(), text.size()), error);
+  if (error || !value.is_object()) return std::nullopt;
+  return std::move(value.get_object());
+}
+
+// The first of `names` that `object` holds as a string, "" when none: LWA's runtime accepts each
+// field under several spellings (the Runtime API's and its own).
+json::string first_string(const json::object& object, std::initializer_list<std::string_view> names) {
+  for (const std::string_view name : names) {
+    if (const json::value* value = object.if_contains(name); value != nullptr && value->is_string()) {
+      return value->get_string();
+    }
+  }
+  return {};
+}
+
+json::object string_map(const json::object& object, std::string_view name) {
+  json::object out;
+  const json::value* value = object.if_contains(name);
+  if (value == nullptr || !value->is_object()) return out;
+  for (const auto& [key, item] : value->get_object()) {
+    if (item.is_string()) out[key] = item.get_string();
+  }
+  return out;
+}
+
+json::value client_context(std::string_view header) {
+  const std::optional<json::object> sent = parse_object(header);
+  if (!sent) return nullptr;
+  json::object app;
+  if (const json::value* client = sent->if_contains("client"); client != nullptr && client->is_object()) {
+    app = client->get_object();
+  }
+  return json::object{
+      {"client", json::object{{"installationId", first_string(app, {"installationId", "installation_id"})},
+                              {"appTitle", first_string(app, {"appTitle", "app_title"})},
+                              {"appVersionName", first_string(app, {"appVersionName", "app_version_name"})},
+                              {"appVersionCode", first_string(app, {"appVersionCode", "app_version_code"})},
+                              {"appPackageName", first_string(app, {"appPackageName", "app_package_name"})}}},
+      {"custom", string_map(*sent, "custom")},
+      {"environment", string_map(*sent, "environment")},
+  };
+}
+
+json::value cognito_identity(std::string_view header) {
+  const std::optional<json::object> sent = parse_object(header);
+  if (!sent) return nullptr;
+  return json::object{
+      {"identityId", first_string(*sent, {"identityId", "cognitoIdentityId", "identity_id"})},
+      {"identityPoolId", first_string(*sent, {"identityPoolId", "cognitoIdentityPoolId", "identity_pool_id"})},
+  };
+}
+
+}  // namespace
+
+FunctionSettings function_settings_from_environment(const EnvironmentLookup& lookup) {
+  FunctionSettings settings;
+  settings.function_name = lookup(lambda::kEnvFunctionName).value_or("");
+  settings.version = lookup(lambda::kEnvFunctionVersion).value_or("");
+  settings.log_stream = lookup(lambda::kEnvLogStream).value_or("");
+  settings.log_group = lookup(lambda::kEnvLogGroup).value_or("");
+  if (const std::optional<std::string> memory = lookup(lambda::kEnvMemorySize)) {
+    std::int64_t megabytes = 0;
+    const auto [end, error] = std::from_chars(memory->data(), memory->data() + memory->size(), megabytes);
+    if (error == std::errc{} && end == memory->data() + memory->size()) settings.memory = megabytes;
+  }
+  return settings;
+}
+
+FunctionSettings function_settings_from_environment() {
+  return function_settings_from_environment([](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe): read at start-up
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  });
+}
+
+std::string lambda_context_json(const lambda::InvocationRequest& event, const FunctionSettings& settings) {
+  json::object context{
+      {"request_id", event.request_id},
+      {"deadline", event.deadline_ms},
+      {"invoked_function_arn", event.function_arn},
+      {"xray_trace_id", event.trace_id.empty() ? json::value(nullptr) : json::value(event.trace_id)},
+      {"client_context", client_context(event.client_context)},
+      {"identity", cognito_identity(event.cognito_identity)},
+      {"env_config", json::object{{"function_name", settings.function_name},
+                                  {"memory", settings.memory},
+                                  {"version", settings.version},
+                                  {"log_stream", settings.log_stream},
+                                  {"log_group", settings.log_group}}},
+  };
+  return json::serialize(context);
+}
+
+}  // namespace snapbus::adapter

@@ -1,0 +1,322 @@
+#include "runtime_proxy.h"
+
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/algorithm/string/split.hpp>
+#include <boost/algorithm/string/trim.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+
+#include "snapbus/lambda_protocol.h"
+
+namespace snapbus::adapter {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
+// A buffered body the proxy holds whole: above Lambda's own limits (6 MB responses, 1 MB errors),
+// so the Runtime API, not the proxy, is the one that refuses an oversized one.
+constexpr std::uint64_t kBufferedBodyLimit = 16ULL * 1024 * 1024;
+
+const std::string& invocation_next_target() {
+  static const std::string target = std::string(lambda::kRuntimeApiPrefix) + std::string(lambda::kRuntimeNextPath);
+  return target;
+}
+
+const std::string& restore_next_target() {
+  static const std::string target =
+      std::string(lambda::kRuntimeApiPrefix) + std::string(lambda::kRuntimeRestoreNextPath);
+  return target;
+}
+
+// Fields that describe one connection rather than the message: each hop sets its own.
+bool hop_by_hop(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host", "content-length"};
+  for (std::string_view hop : kNames) {
+    if (boost::iequals(name, hop)) return true;
+  }
+  return false;
+}
+
+template <typename Header>
+void copy_fields(const http::fields& from, Header& to) {
+  for (const auto& field : from) {
+    if (!hop_by_hop(field.name_string())) to.insert(field.name_string(), field.value());
+  }
+}
+
+// A streamed body keeps its Transfer-Encoding where the client put it (the upload then finds it
+// already chunked): the Runtime API sees the fields in the client's order.
+void copy_streamed_fields(const http::fields& from, http::request_header<>& to) {
+  for (const auto& field : from) {
+    if (!hop_by_hop(field.name_string()) || field.name() == http::field::transfer_encoding) {
+      to.insert(field.name_string(), field.value());
+    }
+  }
+}
+
+net::Request forwarded_request(const http::request_header<>& head, std::string body) {
+  net::Request request{head.method(), head.target(), head.version()};
+  copy_fields(head, request);
+  request.body() = std::move(body);
+  return request;
+}
+
+// Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN).
+bool is_long_poll(std::string_view target) { return target.ends_with("/next"); }
+
+// The trailers of a streamed body: the final fields named in its Trailer header.
+http::fields trailers_of(const http::request_header<>& head, const http::fields& final_fields) {
+  http::fields trailers;
+  std::vector<std::string> names;
+  const std::string declared(head[http::field::trailer]);
+  boost::split(names, declared, [](char c) { return c == ','; });
+  for (std::string& name : names) {
+    boost::trim(name);
+    if (name.empty()) continue;
+    const auto found = final_fields.find(name);
+    if (found != final_fields.end()) trailers.insert(found->name_string(), found->value());
+  }
+  return trailers;
+}
+
+}  // namespace
+
+struct RuntimeProxy::PendingNext {
+  explicit PendingNext(const asio::any_io_executor& executor)
+      : arrived(executor, asio::steady_timer::time_point::max()) {}
+  std::optional<net::NetResult<net::Response>> result;
+  asio::steady_timer arrived;  // cancelled when the result is in
+};
+
+RuntimeProxy::RuntimeProxy(asio::any_io_executor executor, net::HostPort upstream, std::optional<Bracket> bracket,
+                           Log log)
+    : executor_(executor),
+      upstream_(executor, upstream),
+      runtime_(executor, upstream),
+      bracket_(std::move(bracket)),
+      log_(std::move(log)),
+      bracket_ended_(executor, asio::steady_timer::time_point::max()) {
+  if (!bracket_) state_ = BracketState::done;
+}
+
+asio::awaitable<void> RuntimeProxy::handle(net::HttpExchange& exchange) {
+  const auto& head = exchange.request();
+  const bool get = head.method() == http::verb::get;
+  const std::string_view target = head.target();
+  if (get && state_ != BracketState::done) {
+    if (target == restore_next_target()) {
+      co_await restore_for_client(exchange);
+      co_return;
+    }
+    if (target == invocation_next_target() && !(co_await restore_before_first_next(exchange))) co_return;
+  }
+  if (get && target == invocation_next_target()) {
+    co_await relay_next(exchange);
+  } else if (http::token_list(head[http::field::transfer_encoding]).exists("chunked")) {
+    co_await relay_streamed(exchange);
+  } else {
+    co_await relay_buffered(exchange);
+  }
+}
+
+// ---- the bracket --------------------------------------------------------------------------------
+
+asio::awaitable<void> RuntimeProxy::restore_for_client(net::HttpExchange& exchange) {
+  if (state_ != BracketState::due) {
+    if (!(co_await wait_for_running_bracket(exchange))) co_return;
+    co_await relay_buffered(exchange);  // restore/next again: the Runtime API says what it thinks of that
+    co_return;
+  }
+  state_ = BracketState::running;
+  if (auto failure = co_await before_snapshot()) {
+    co_await report_failure(exchange, true, std::move(*failure));
+    co_return;
+  }
+  // No pooled connection opened before the snapshot is used after it.
+  upstream_.drop_all();
+  runtime_.drop_connections();
+  log_("restore/next (the client's): the snapshot is taken now");
+  auto restored = co_await upstream_.request(forwarded_request(exchange.request(), {}), {.long_poll = true});
+  upstream_.drop_all();
+  if (!restored || restored->result_int() != 200) {
+    end_bracket(BracketState::done);
+    co_await answer(exchange, restored);
+    co_return;
+  }
+  if (auto failure = co_await after_restore()) {
+    co_await report_failure(exchange, false, std::move(*failure));
+    co_return;
+  }
+  end_bracket(BracketState::done);
+  co_await answer(exchange, restored);
+}
+
+asio::awaitable<bool> RuntimeProxy::restore_before_first_next(net::HttpExchange& exchange) {
+  if (state_ != BracketState::due) co_return co_await wait_for_running_bracket(exchange);
+  state_ = BracketState::running;
+  if (auto failure = co_await before_snapshot()) {
+    co_await report_failure(exchange, true, std::move(*failure));
+    co_return false;
+  }
+  upstream_.drop_all();
+  log_("restore/next (the proxy's, before the client's first invocation/next): the snapshot is taken now");
+  auto restored = co_await runtime_.restore_next();
+  upstream_.drop_all();
+  if (!restored) {
+    log_(fmt::format("restore/next failed: {}", restored.error().message));
+    failure_ = lambda::FunctionError{.type = "Runtime.RestoreError", .message = restored.error().message};
+    end_bracket(BracketState::failed);
+    co_await exchange.respond(http::status::bad_gateway, lambda::json_error(failure_->type, failure_->message));
+    co_return false;
+  }
+  if (auto failure = co_await after_restore()) {
+    co_await report_failure(exchange, false, std::move(*failure));
+    co_return false;
+  }
+  end_bracket(BracketState::done);
+  co_return true;
+}
+
+// Another call that needs the bracket waits for the one running it; after a failure every such
+// call gets the same error.
+asio::awaitable<bool> RuntimeProxy::wait_for_running_bracket(net::HttpExchange& exchange) {
+  while (state_ == BracketState::running) co_await bracket_ended_.async_wait(kAsValues);
+  if (state_ != BracketState::failed) co_return true;
+  co_await exchange.respond(http::status::internal_server_error, lambda::json_error(failure_->type, failure_->message));
+  co_return false;
+}
+
+asio::awaitable<std::optional<lambda::FunctionError>> RuntimeProxy::before_snapshot() {
+  co_return co_await bracket_->before_snapshot();
+}
+
+asio::awaitable<std::optional<lambda::FunctionError>> RuntimeProxy::after_restore() {
+  co_return co_await bracket_->after_restore();
+}
+
+// Lambda hears of the failure from the proxy (the client cannot know of the other processes), and
+// the client's call fails with the same error, which ends a well-behaved client.
+asio::awaitable<void> RuntimeProxy::report_failure(net::HttpExchange& exchange, bool during_init,
+                                                   lambda::FunctionError failure) {
+  log_(fmt::format("{}: {}: {}", during_init ? "init/error" : "restore/error", failure.type, failure.message));
+  lambda::CallResult<void> sent;
+  if (during_init) {
+    sent = co_await runtime_.init_error(failure);
+  } else {
+    sent = co_await runtime_.restore_error(failure);
+  }
+  if (!sent) log_(fmt::format("the error was not accepted: {}", sent.error().message));
+  failure_ = std::move(failure);
+  end_bracket(BracketState::failed);
+  co_await exchange.respond(http::status::internal_server_error, lambda::json_error(failure_->type, failure_->message));
+}
+
+void RuntimeProxy::end_bracket(BracketState state) {
+  state_ = state;
+  bracket_ended_.cancel();
+}
+
+// ---- forwarding ---------------------------------------------------------------------------------
+
+// invocation/next: one upstream long poll at a time. A client that goes away while it waits does
+// not lose the event: it stays here for the client's next call.
+asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
+  if (!pending_next_) {
+    pending_next_ = std::make_shared<PendingNext>(executor_);
+    asio::co_spawn(executor_, fetch_next(pending_next_, forwarded_request(exchange.request(), {})), asio::detached);
+  }
+  const std::shared_ptr<PendingNext> pending = pending_next_;
+  bool gone = false;
+  if (!pending->result) {
+    exchange.watch_peer_close([&gone, pending] {
+      gone = true;
+      pending->arrived.cancel();
+    });
+  }
+  while (!pending->result && !gone) co_await pending->arrived.async_wait(kAsValues);
+  if (gone) {
+    log_("the client closed its invocation/next while waiting; the event is kept for its next call");
+    co_return;
+  }
+  exchange.stop_watching();
+  if (pending_next_ == pending) pending_next_.reset();
+  co_await answer(exchange, *pending->result);
+}
+
+asio::awaitable<void> RuntimeProxy::fetch_next(std::shared_ptr<PendingNext> pending, net::Request request) {
+  pending->result = co_await upstream_.request(std::move(request), {.long_poll = true});
+  pending->arrived.cancel();
+}
+
+asio::awaitable<void> RuntimeProxy::relay_buffered(net::HttpExchange& exchange) {
+  std::string body = co_await exchange.read_body(kBufferedBodyLimit);
+  const bool long_poll = is_long_poll(exchange.request().target());
+  auto answered =
+      co_await upstream_.request(forwarded_request(exchange.request(), std::move(body)), {.long_poll = long_poll});
+  co_await answer(exchange, answered);
+}
+
+// A streamed response: each piece goes upstream before the next is read from the client, and the
+// trailers (an error in mid-stream) follow at the end. A client that dies mid-stream leaves the
+// upstream body unterminated, which Lambda reports as it would without the proxy.
+asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) {
+  const auto& head = exchange.request();
+  http::request_header<> header;
+  header.method(head.method());
+  header.target(head.target());
+  header.version(head.version());
+  copy_streamed_fields(head, header);
+  auto upload = co_await upstream_.begin_chunked(std::move(header));
+  if (!upload) {
+    co_await exchange.respond(http::status::bad_gateway,
+                              lambda::json_error("Proxy.UpstreamError", upload.error().message));
+    co_return;
+  }
+  std::optional<net::NetError> upstream_failure;
+  const http::fields final_fields = co_await exchange.relay_body_pieces(
+      lambda::kStreamedResponseLimit, [&upload, &upstream_failure](std::string_view piece) -> asio::awaitable<void> {
+        if (upstream_failure) co_return;
+        auto written = co_await upload->write(piece);
+        if (!written) upstream_failure = written.error();
+      });
+  if (upstream_failure) {
+    co_await exchange.respond(http::status::bad_gateway,
+                              lambda::json_error("Proxy.UpstreamError", upstream_failure->message));
+    co_return;
+  }
+  const http::fields trailers = trailers_of(head, final_fields);
+  auto stream = co_await upload->finish(trailers);
+  if (!stream) {
+    co_await exchange.respond(http::status::bad_gateway,
+                              lambda::json_error("Proxy.UpstreamError", stream.error().message));
+    co_return;
+  }
+  auto answered = co_await stream->read_all();
+  co_await answer(exchange, answered);
+}
+
+asio::awaitable<void> RuntimeProxy::answer(net::HttpExchange& exchange, const net::NetResult<net::Response>& upstream) {
+  if (!upstream) {
+    log_(fmt::format("{} {}: {}", std::string(http::to_string(exchange.request().method())),
+                     std::string(exchange.request().target()), upstream.error().message));
+    co_await exchange.respond(http::status::bad_gateway,
+                              lambda::json_error("Proxy.UpstreamError", upstream.error().message));
+    co_return;
+  }
+  http::fields fields;
+  copy_fields(upstream->base(), fields);
+  co_await exchange.respond(static_cast<http::status>(upstream->result_int()), upstream->body(), "", &fields);
+}
+
+}  // namespace snapbus::adapter

@@ -1,0 +1,368 @@
+#include "runtime_proxy.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "snapbus/http_server.h"
+#include "snapbus/lambda_protocol.h"
+
+namespace snapbus::adapter {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto kPatience = 10s;
+
+// What a Runtime API received: everything but the fields each hop sets for itself.
+struct Received {
+  std::string method;
+  std::string target;
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool chunked = false;
+  std::vector<std::string> pieces;
+  std::vector<std::pair<std::string, std::string>> trailers;
+  std::string body() const {
+    std::string all;
+    for (const auto& piece : pieces) all += piece;
+    return all;
+  }
+  bool operator==(const Received&) const = default;
+};
+
+bool per_hop(std::string_view name) {
+  return boost::beast::iequals(name, "host") || boost::beast::iequals(name, "content-length") ||
+         boost::beast::iequals(name, "connection");
+}
+
+// A stand-in for the Runtime API that records every request. invocation/next answers an event
+// once the test releases it; restore/next answers at once; everything else 202.
+class RecordingRuntimeApi {
+ public:
+  RecordingRuntimeApi() {
+    const auto endpoint = net::http_listen(io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) -> asio::awaitable<void> {
+      Received received;
+      received.method = std::string(http::to_string(ex.request().method()));
+      received.target = std::string(ex.request().target());
+      for (const auto& field : ex.request()) {
+        if (!per_hop(field.name_string())) received.fields.emplace_back(field.name_string(), field.value());
+      }
+      received.chunked = ex.request()[http::field::transfer_encoding] == "chunked";
+      const std::size_t index = record(received);
+      const http::fields final_fields = co_await ex.read_body_pieces(1 << 24, [this, index](std::string_view piece) {
+        const std::lock_guard lock(mutex_);
+        received_[index].pieces.emplace_back(piece);
+        pieces_.notify_all();
+      });
+      {
+        const std::lock_guard lock(mutex_);
+        for (const auto& name : {"Lambda-Runtime-Function-Error-Type", "Lambda-Runtime-Function-Error-Body"}) {
+          if (received.chunked && final_fields.count(name) > 0) {
+            received_[index].trailers.emplace_back(name, final_fields[name]);
+          }
+        }
+      }
+      if (received.target.ends_with("invocation/next")) {
+        asio::steady_timer release(io_, kPatience);
+        release_ = &release;
+        co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
+        release_ = nullptr;
+        http::fields headers;
+        headers.set(lambda::kHeaderRequestId, "request-" + std::to_string(++events_));
+        headers.set(lambda::kHeaderDeadlineMs, "4102444800000");
+        co_await ex.respond(http::status::ok, R"({"event":)" + std::to_string(events_) + "}", "application/json",
+                            &headers);
+      } else if (received.target.ends_with("restore/next")) {
+        co_await ex.respond(http::status::ok, "", "");
+      } else {
+        co_await ex.respond(http::status::accepted, R"({"status":"OK"})");
+      }
+    });
+    port_ = endpoint.port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~RecordingRuntimeApi() {
+    io_.stop();
+    thread_.join();
+  }
+  RecordingRuntimeApi(const RecordingRuntimeApi&) = delete;
+  RecordingRuntimeApi& operator=(const RecordingRuntimeApi&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  // Lets the invocation/next being held answer.
+  void release_next() {
+    asio::post(io_, [this] {
+      if (release_ != nullptr) release_->cancel();
+    });
+  }
+  std::vector<Received> received() const {
+    const std::lock_guard lock(mutex_);
+    return received_;
+  }
+  // Waits until `count` requests arrived, and their last has `pieces` pieces so far.
+  bool wait_for(std::size_t count, std::size_t pieces = 0) {
+    std::unique_lock lock(mutex_);
+    return pieces_.wait_for(lock, kPatience,
+                            [&] { return received_.size() >= count && received_[count - 1].pieces.size() >= pieces; });
+  }
+
+ private:
+  std::size_t record(const Received& received) {
+    const std::lock_guard lock(mutex_);
+    received_.push_back(received);
+    pieces_.notify_all();
+    return received_.size() - 1;
+  }
+
+  asio::io_context io_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  asio::steady_timer* release_ = nullptr;  // used on io_'s thread only
+  int events_ = 0;
+  mutable std::mutex mutex_;
+  std::condition_variable pieces_;
+  std::vector<Received> received_;
+};
+
+// The proxy under test on its own thread, with a bracket whose steps are recorded.
+class ProxyUnderTest {
+ public:
+  ProxyUnderTest(std::uint16_t upstream_port, bool snap_start, std::optional<lambda::FunctionError> failure = {}) {
+    std::optional<RuntimeProxy::Bracket> bracket;
+    if (snap_start) {
+      bracket = RuntimeProxy::Bracket{
+          .before_snapshot = [this, failure]() -> asio::awaitable<std::optional<lambda::FunctionError>> {
+            note("before-snapshot");
+            co_return failure;
+          },
+          .after_restore = [this]() -> asio::awaitable<std::optional<lambda::FunctionError>> {
+            note("after-restore");
+            co_return std::nullopt;
+          }};
+    }
+    proxy_.emplace(io_.get_executor(), net::HostPort{"127.0.0.1", std::to_string(upstream_port)}, bracket,
+                   [](std::string_view) {});
+    port_ = net::http_listen(io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) { return proxy_->handle(ex); }).port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~ProxyUnderTest() {
+    io_.stop();
+    thread_.join();
+  }
+  ProxyUnderTest(const ProxyUnderTest&) = delete;
+  ProxyUnderTest& operator=(const ProxyUnderTest&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  std::vector<std::string> steps() const {
+    const std::lock_guard lock(mutex_);
+    return steps_;
+  }
+
+ private:
+  void note(std::string step) {
+    const std::lock_guard lock(mutex_);
+    steps_.push_back(std::move(step));
+  }
+
+  std::optional<RuntimeProxy> proxy_;
+  asio::io_context io_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> steps_;
+};
+
+// A client that writes exactly the bytes it is given, as a runtime client would.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) : socket_(io_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+  void send(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  http::response<http::string_body> read_response() {
+    http::response<http::string_body> response;
+    http::read(socket_, buffer_, response);
+    return response;
+  }
+  void close() { socket_.close(); }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+// Reads with a deadline: a proxy that never answers fails the test instead of hanging it.
+http::response<http::string_body> answer_of(RawClient& client) {
+  auto answer = std::async(std::launch::async, [&client] { return client.read_response(); });
+  if (answer.wait_for(kPatience) != std::future_status::ready) {
+    client.close();
+    ADD_FAILURE() << "no answer within the patience";
+  }
+  return answer.get();
+}
+
+const std::vector<std::string>& calls() {
+  static const std::vector<std::string> requests{
+      "POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\nHost: api\r\n"
+      "Content-Type: application/json\r\nX-Custom: a\r\nX-Custom: b\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
+      "POST /2018-06-01/runtime/invocation/request-2/error HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Error-Type: Handler.Failed\r\nContent-Length: 40\r\n\r\n"
+      "{\"errorType\":\"x\",\"errorMessage\":\"\\u00e9\"}",
+      "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: api\r\nLambda-Extension-Name: lwa\r\n"
+      "Content-Length: 24\r\n\r\n{\"events\":[\"SHUTDOWN\"]}\n",
+      "POST /2018-06-01/runtime/invocation/request-3/response HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+      "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n"
+      "Content-Type: application/vnd.awslambda.http-integration-response\r\n\r\n"
+      "5\r\nfirst\r\n6\r\nsecond\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Broken\r\n"
+      "Lambda-Runtime-Function-Error-Body: eyJ4IjoxfQ==\r\n\r\n",
+  };
+  return requests;
+}
+
+TEST(RuntimeProxyTest, WhatTheRuntimeApiReceivesIsWhatTheClientSent) {
+  RecordingRuntimeApi direct;
+  RecordingRuntimeApi behind;
+  ProxyUnderTest proxy(behind.port(), false);
+  for (const std::string& call : calls()) {
+    RawClient to_direct(direct.port());
+    to_direct.send(call);
+    EXPECT_EQ(answer_of(to_direct).result_int(), 202);
+    RawClient to_proxy(proxy.port());
+    to_proxy.send(call);
+    const auto answer = answer_of(to_proxy);
+    EXPECT_EQ(answer.result_int(), 202);
+    EXPECT_EQ(answer.body(), R"({"status":"OK"})");
+  }
+  const auto want = direct.received();
+  const auto got = behind.received();
+  ASSERT_EQ(got.size(), calls().size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].method, want[i].method) << i;
+    EXPECT_EQ(got[i].target, want[i].target) << i;
+    EXPECT_EQ(got[i].fields, want[i].fields) << i;
+    EXPECT_EQ(got[i].chunked, want[i].chunked) << i;
+    EXPECT_EQ(got[i].body(), want[i].body()) << i;
+    EXPECT_EQ(got[i].trailers, want[i].trailers) << i;
+  }
+  EXPECT_EQ(got[3].trailers.size(), 2U) << "the error trailers of a streamed response arrive";
+}
+
+TEST(RuntimeProxyTest, AStreamedPieceIsPassedOnBeforeTheNextIsSent) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  client.send(
+      "POST /2018-06-01/runtime/invocation/r/response HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\n\r\n5\r\nfirst\r\n");
+  ASSERT_TRUE(upstream.wait_for(1, 1)) << "the first piece must reach the Runtime API while the client still writes";
+  EXPECT_EQ(upstream.received()[0].pieces, std::vector<std::string>{"first"});
+  client.send("6\r\nsecond\r\n0\r\n\r\n");
+  EXPECT_EQ(answer_of(client).result_int(), 202);
+  EXPECT_EQ(upstream.received()[0].body(), "firstsecond");
+}
+
+TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  const std::string next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n";
+  {
+    RawClient impatient(proxy.port());
+    impatient.send(next);
+    ASSERT_TRUE(upstream.wait_for(1));
+    impatient.close();
+  }
+  upstream.release_next();  // the event arrives after its client left
+  RawClient second(proxy.port());
+  second.send(next);
+  const auto answer = answer_of(second);
+  EXPECT_EQ(answer.result_int(), 200);
+  EXPECT_EQ(answer[lambda::kHeaderRequestId], "request-1");
+  EXPECT_EQ(answer.body(), R"({"event":1})");
+  EXPECT_EQ(upstream.received().size(), 1U) << "one long poll upstream, not one per client call";
+}
+
+TEST(RuntimeProxyTest, ABracketRunsAroundTheClientsRestoreNext) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), true);
+  RawClient client(proxy.port());
+  client.send("GET /2018-06-01/runtime/restore/next HTTP/1.1\r\nHost: api\r\n\r\n");
+  EXPECT_EQ(answer_of(client).result_int(), 200);
+  EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"}));
+  ASSERT_EQ(upstream.received().size(), 1U);
+  EXPECT_EQ(upstream.received()[0].target, "/2018-06-01/runtime/restore/next");
+}
+
+TEST(RuntimeProxyTest, AClientThatNeverAsksForRestoreNextGetsTheBracketBeforeItsFirstEvent) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), true);
+  RawClient client(proxy.port());
+  client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n");
+  ASSERT_TRUE(upstream.wait_for(2));
+  upstream.release_next();
+  EXPECT_EQ(answer_of(client).result_int(), 200);
+  EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"}));
+  const auto received = upstream.received();
+  EXPECT_EQ(received[0].target, "/2018-06-01/runtime/restore/next");
+  EXPECT_EQ(received[1].target, "/2018-06-01/runtime/invocation/next");
+
+  // Once is enough: the next event is fetched without another bracket.
+  client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n");
+  ASSERT_TRUE(upstream.wait_for(3));
+  upstream.release_next();
+  EXPECT_EQ(answer_of(client).result_int(), 200);
+  EXPECT_EQ(proxy.steps().size(), 2U);
+}
+
+TEST(RuntimeProxyTest, AFailedBeforeSnapshotGoesUpstreamAsInitErrorAndToTheClient) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), true,
+                       lambda::FunctionError{.type = "Runtime.BeforeSnapshotError", .message = "pid 7 (w) failed"});
+  RawClient client(proxy.port());
+  client.send("GET /2018-06-01/runtime/restore/next HTTP/1.1\r\nHost: api\r\n\r\n");
+  const auto answer = answer_of(client);
+  EXPECT_EQ(answer.result_int(), 500);
+  EXPECT_NE(answer.body().find("Runtime.BeforeSnapshotError"), std::string::npos) << answer.body();
+  ASSERT_TRUE(upstream.wait_for(1));
+  const Received init_error = upstream.received()[0];
+  EXPECT_EQ(init_error.target, "/2018-06-01/runtime/init/error");
+  EXPECT_NE(init_error.body().find("pid 7 (w) failed"), std::string::npos) << init_error.body();
+  EXPECT_EQ(proxy.steps(), std::vector<std::string>{"before-snapshot"});
+}
+
+TEST(RuntimeProxyTest, AnUpstreamThatIsGoneIsABadGateway) {
+  const std::uint16_t nowhere = [] {
+    RecordingRuntimeApi gone;
+    return gone.port();
+  }();
+  ProxyUnderTest proxy(nowhere, false);
+  RawClient client(proxy.port());
+  client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");
+  const auto answer = answer_of(client);
+  EXPECT_EQ(answer.result_int(), 502);
+  EXPECT_NE(answer.body().find("Proxy.UpstreamError"), std::string::npos) << answer.body();
+}
+
+}  // namespace
+}  // namespace snapbus::adapter
