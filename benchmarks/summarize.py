@@ -57,7 +57,7 @@ def adapter_section(results):
     loaded = load(results / "adapter.json")
     if not loaded:
         return []
-    benches, _ = loaded
+    benches, context = loaded
 
     def find(prefix):
         return next((b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b), None)
@@ -82,7 +82,7 @@ def adapter_section(results):
             if not bench:
                 continue
             ratio = bench["fan_out_to_post_p50_ratio"]
-            rows.append(f"| restore fan-out in process, {workers} {kind} acked, p50 (us) | "
+            rows.append(f"| restore fan-out in process, N = {workers} {kind} acked, p50 (us) | "
                         f"{us(bench['fan_out_p50_ns'])} | one POST, kept-alive: {us(bench['post_p50_ns'])}, "
                         f"fresh connection: {us(bench['fresh_post_p50_ns'])} | {ratio:.2f} (x the faster) | "
                         f"<= 2 at 16 | {verdict(ratio, 2) if workers == 16 else '-'} |")
@@ -91,11 +91,11 @@ def adapter_section(results):
         post, lwa_first = through["lwa_post_p50_ns"], through["lwa_first_invocation_p50_ns"]
         for workers in [1, 4, 16]:
             ratio = through[f"acked_{workers}_to_post_p50_ratio"]
-            rows.append(f"| through the adapter: after-restore, {workers} workers acked, p50 (us) | "
+            rows.append(f"| through the adapter: after-restore, N = {workers} minimal workers acked, p50 (us) | "
                         f"{us(through[f'acked_{workers}_p50_ns'])} | the adapter's LWA 1.1 POST: {us(post)} | "
                         f"{ratio:.2f} | <= 2 at 16 | {verdict(ratio, 2) if workers == 16 else '-'} |")
         for workers in [1, 4, 16]:
-            rows.append(f"| through the adapter: restore/next returned -> first invocation, {workers} workers, "
+            rows.append(f"| through the adapter: restore/next returned -> first invocation arrived, N = {workers}, "
                         f"p50 (us) | {us(through[f'first_invocation_{workers}_p50_ns'])} | LWA-like (one POST): "
                         f"{us(lwa_first)} | {through[f'first_invocation_{workers}_to_lwa_p50_ratio']:.2f} | - | - |")
     readiness = load(results / "readiness.json")
@@ -130,7 +130,10 @@ def adapter_section(results):
                         f"{footprint['no_emulator_stripped_to_lwa_ratio']:.2f} | - | - |")
     failed = [f"- {n}: {b.get('error_message', '').splitlines()[0] if b.get('error_message') else 'failed'}"
               for n, b in benches.items() if b.get("error_occurred")]
+    load_average = ", ".join(f"{v:.1f}" for v in context.get("load_avg", []))
     lines = ["## Adapter (issue 10): each figure against its baseline in the same run", "",
+             f"Run {context.get('date', '?')} on {context.get('num_cpus', '?')} CPUs, load average "
+             f"{load_average or '?'} when it started.", "",
              "Added latency: nginx's = nginx - direct; the adapter's = (emulator + adapter + app) - "
              "(emulator + a runtime that answers at once), so the emulator's share cancels and the app's "
              "own answer is counted against the adapter (see benchmarks/adapter_bench.cpp). p99 figures are "
