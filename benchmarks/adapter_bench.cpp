@@ -113,6 +113,20 @@ std::string stamped_chunk() {
 }
 constexpr std::size_t kStampLength = 22;  // '@', 20 digits, ';'
 
+// The streamed body of every producer: kChunks stamped chunks, kChunkGap apart, each stamped just
+// before `write` (a coroutine taking the chunk) sends it.
+template <typename Write>
+asio::awaitable<void> write_stamped_chunks(Write write) {
+  asio::steady_timer gap(co_await asio::this_coro::executor);
+  for (int i = 0; i < kChunks; ++i) {
+    if (i > 0) {
+      gap.expires_after(kChunkGap);
+      co_await gap.async_wait(asio::use_awaitable);
+    }
+    co_await write(stamped_chunk());
+  }
+}
+
 // ---- The processes each path runs -------------------------------------------------------------
 
 // The app: a single-threaded Beast server (net/http_server.h), so that the noise is the proxies'.
@@ -121,14 +135,8 @@ asio::awaitable<void> serve_app(snapbus::net::HttpExchange& exchange) {
     http::fields headers;
     headers.set(http::field::content_type, "text/plain");
     co_await exchange.begin_chunked(http::status::ok, headers);
-    asio::steady_timer gap(co_await asio::this_coro::executor);
-    for (int i = 0; i < kChunks; ++i) {
-      if (i > 0) {
-        gap.expires_after(kChunkGap);
-        co_await gap.async_wait(asio::use_awaitable);
-      }
-      co_await exchange.write_chunk(stamped_chunk());
-    }
+    co_await write_stamped_chunks(
+        [&exchange](std::string chunk) -> asio::awaitable<void> { co_await exchange.write_chunk(chunk); });
     co_await exchange.end_chunked();
     co_return;
   }
@@ -153,7 +161,6 @@ asio::awaitable<int> trivial_runtime() {
   const std::string buffered_answer =
       R"({"statusCode":200,"headers":{"content-type":"text/plain"},"isBase64Encoded":false,"body":")" + kHelloBody +
       "\"}";
-  asio::steady_timer gap(co_await asio::this_coro::executor);
   for (;;) {
     auto event = co_await runtime.next();
     if (!event) co_return 0;  // the emulator went away
@@ -166,13 +173,8 @@ asio::awaitable<int> trivial_runtime() {
     if (!stream) co_return 1;
     const std::string prelude = R"({"statusCode":200,"headers":{"content-type":"text/plain"}})";
     co_await stream->write(prelude + std::string(8, '\0'));
-    for (int i = 0; i < kChunks; ++i) {
-      if (i > 0) {
-        gap.expires_after(kChunkGap);
-        co_await gap.async_wait(asio::use_awaitable);
-      }
-      co_await stream->write(stamped_chunk());
-    }
+    co_await write_stamped_chunks(
+        [&stream](std::string chunk) -> asio::awaitable<void> { co_await stream->write(chunk); });
     co_await stream->finish();
   }
 }
