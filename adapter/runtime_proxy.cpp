@@ -5,8 +5,6 @@
 
 #include <fmt/format.h>
 #include <boost/algorithm/string/predicate.hpp>
-#include <boost/algorithm/string/split.hpp>
-#include <boost/algorithm/string/trim.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -75,18 +73,13 @@ net::Request forwarded_request(const http::request_header<>& head, std::string b
 // Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN).
 bool is_long_poll(std::string_view target) { return target.ends_with("/next"); }
 
-// The trailers of a streamed body: the final fields named in its Trailer header.
+// The trailers of a streamed body: the final fields after the head's (the parser appends them),
+// whether its Trailer header announced them or not, as the Runtime API takes them either way.
 http::fields trailers_of(const http::request_header<>& head, const http::fields& final_fields) {
   http::fields trailers;
-  std::vector<std::string> names;
-  const std::string declared(head[http::field::trailer]);
-  boost::split(names, declared, [](char c) { return c == ','; });
-  for (std::string& name : names) {
-    boost::trim(name);
-    if (name.empty()) continue;
-    const auto found = final_fields.find(name);
-    if (found != final_fields.end()) trailers.insert(found->name_string(), found->value());
-  }
+  auto field = final_fields.begin();
+  for (auto in_head = head.begin(); in_head != head.end() && field != final_fields.end(); ++in_head) ++field;
+  for (; field != final_fields.end(); ++field) trailers.insert(field->name_string(), field->value());
   return trailers;
 }
 

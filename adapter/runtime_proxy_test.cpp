@@ -237,6 +237,10 @@ const std::vector<std::string>& calls() {
       "Content-Type: application/vnd.awslambda.http-integration-response\r\n\r\n"
       "5\r\nfirst\r\n6\r\nsecond\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Broken\r\n"
       "Lambda-Runtime-Function-Error-Body: eyJ4IjoxfQ==\r\n\r\n",
+      // Trailers no Trailer header announced: the Runtime API takes them all the same.
+      "POST /2018-06-01/runtime/invocation/request-4/response HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\nonly\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unannounced\r\n\r\n",
   };
   return requests;
 }
@@ -267,6 +271,7 @@ TEST(RuntimeProxyTest, WhatTheRuntimeApiReceivesIsWhatTheClientSent) {
     EXPECT_EQ(got[i].trailers, want[i].trailers) << i;
   }
   EXPECT_EQ(got[3].trailers.size(), 2U) << "the error trailers of a streamed response arrive";
+  EXPECT_EQ(got[4].trailers.size(), 1U) << "so do trailers no Trailer header announced";
 }
 
 TEST(RuntimeProxyTest, AStreamedPieceIsPassedOnBeforeTheNextIsSent) {
