@@ -28,6 +28,26 @@ def counter(name, value):
     return f"{name}={value:.2f}" if name.endswith("_ratio") else f"{name}={value:.0f}"
 
 
+def proxy_section(results):
+    """Proxy mode: what `snapbus proxy` adds to the same client's calls to the emulator (same run)."""
+    loaded = load(results / "proxy.json")
+    if not loaded:
+        return []
+    benches, _ = loaded
+    lines = ["## Proxy mode: added latency against the same client talking to the emulator directly", "",
+             "| figure | direct p50 (us) | proxied p50 (us) | added p50 (us) | added p99 (us) | proxied x direct p50 "
+             "| added p50 < 50 us |", "|---|---|---|---|---|---|---|"]
+    for prefix, figure, label in [("BM_ProxyBufferedInvocation", "rtt", "buffered invocation"),
+                                  ("BM_ProxyStreamChunkRelay", "chunk", "streamed chunk")]:
+        b = next((b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b), None)
+        if b:
+            added = b[f"added_{figure}_p50_ns"]
+            lines.append(f"| {label} | {b[f'direct_{figure}_p50_ns'] / 1e3:.1f} | {b[f'proxied_{figure}_p50_ns'] / 1e3:.1f} "
+                         f"| {added / 1e3:.1f} | {b[f'added_{figure}_p99_ns'] / 1e3:.1f} "
+                         f"| {b[f'proxied_to_direct_{figure}_p50_ratio']:.2f} | {'yes' if added < 50e3 else '**no**'} |")
+    return [*lines, ""]
+
+
 def same_run_ratios(benches):
     """The emulator's rows against their same-run baselines (p50 over p50)."""
     def p50(prefix, key):
@@ -125,6 +145,7 @@ def main(directory):
                 lines.append(f"| {name} | {ns(b):.1f} | {counters} |")
             lines.append("")
             lines += same_run_ratios(benches)
+    lines += proxy_section(results)
     print("\n".join(lines))
 
 
