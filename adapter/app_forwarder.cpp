@@ -254,8 +254,10 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_streamed(const la
   for (;;) {
     auto piece = co_await answer.read_piece();
     if (!piece) {
-      co_return co_await stream->fail(
-          function_error(kErrorStream, fmt::format("the app's streamed answer broke off: {}", piece.error().message)));
+      lambda::FunctionError error =
+          function_error(kErrorStream, fmt::format("the app's streamed answer broke off: {}", piece.error().message));
+      log(fmt::format("invocation {} failed mid-stream: {}: {}", event.request_id, error.type, error.message));
+      co_return co_await stream->fail(std::move(error));
     }
     if (!*piece) co_return co_await stream->finish();
     if (auto sent = co_await stream->write(**piece); !sent) co_return sent;

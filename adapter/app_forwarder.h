@@ -16,6 +16,12 @@
 // What Lambda gets: the result in the event source's shape (buffered), or the http-integration
 // prelude and the body pieces as the app sends them (streamed). A failure of the app or of the event
 // is answered as the invocation's error; only a failure of the Runtime API itself is returned.
+//
+// Where it differs from LWA, on purpose: an event without a Host header gets requestContext.domainName
+// (LWA sends the app's own address); headers HTTP cannot carry (CR/LF in a value, a name that is not a
+// token) and the event's hop-by-hop headers are left out instead of failing the invocation; the error
+// types below name what failed; a buffered result over 6 MB fails with Lambda's own error type before
+// it is sent; a SnapStart restore drops pooled connections (LWA disables pooling under SnapStart).
 #pragma once
 
 #include <chrono>
@@ -39,7 +45,8 @@ namespace snapbus::adapter {
 // error's type name, which says nothing; these say which side failed.
 // The payload is an HTTP event with a field of the wrong type, or a body that is not valid base64.
 inline constexpr std::string_view kErrorInvalidEvent = "Runtime.InvalidEvent";
-// The app could not be reached, or closed or timed out before its answer ended (buffered).
+// The app could not be reached, or closed the connection before its answer ended (buffered). Reads from
+// the app have no timeout of their own: the invocation's deadline is the limit, and Lambda enforces it.
 inline constexpr std::string_view kErrorAppConnection = "Runtime.AppConnectionError";
 // The app answered with a status listed in AWS_LWA_ERROR_STATUS_CODES; the message is LWA's
 // {"statusCode":N,"body":"..."}.

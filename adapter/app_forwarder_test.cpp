@@ -915,6 +915,9 @@ TEST_F(StreamingTest, AppDyingMidStreamEndsItWithTheErrorTrailers) {
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->type, kErrorStream);
   EXPECT_EQ(lambda::json_error_field(failure->body, "errorType"), std::string(kErrorStream));
+  const auto log = forwarding.log();  // the function's log says so too
+  ASSERT_EQ(log.size(), 1U);
+  EXPECT_NE(log[0].find("failed mid-stream: Runtime.StreamError"), std::string::npos) << log[0];
 }
 
 TEST_F(StreamingTest, UnreachableAppIsAnInvocationError) {

@@ -15,6 +15,9 @@ import time
 
 import pytest
 
+# The adapter's end-to-end fixtures (opt_dir, function, task_root) for test_adapter_web_*.py.
+pytest_plugins = ["adapter_web_harness"]
+
 HERE = pathlib.Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
 FAKE_RUNTIME = HERE / "fake_runtime"
