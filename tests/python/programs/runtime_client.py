@@ -5,9 +5,13 @@ the event asks for:
 
     {"kind": "echo", ...}                            the event itself, buffered
     {"kind": "error", "errorType": T, ...}           invocation/error, typed T
-    {"kind": "stream", "chunks": [...], "gapMs": N}  a streamed response, one chunk per write
+    {"kind": "stream", "chunks": [...], "acks": DIR}  a streamed response, one chunk per write
     {"kind": "stream-error", "chunks": [...], "errorType": T, "declareTrailers": bool}
                                                      the same, ended by the two error trailers
+
+With "acks", chunk k+1 is only sent once the caller created DIR/ack-<k>, which it can only do once
+it received chunk k: the proof that nothing on the way held a chunk back. A missing ack (5 s)
+ends the stream with the chunk "no-ack-<k>".
 
 Anything that is not such a JSON object is echoed. With $RUNTIME_CLIENT_LOG set, it appends one
 JSON line per event it received: {"pid", "event": "next", "t_ns" (CLOCK_MONOTONIC), "requestId",
@@ -48,6 +52,15 @@ def post_buffered(api: str, path: str, body: bytes, headers: dict) -> None:
         raise SystemExit(f"runtime client: POST {path} answered {answer.status}")
 
 
+def acknowledged(acks: str, index: int) -> bool:
+    deadline = time.monotonic() + 5
+    while not os.path.exists(os.path.join(acks, f"ack-{index}")):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def post_streamed(api: str, request_id: str, event: dict) -> None:
     """Chunked by hand: http.client cannot send trailers."""
     host, port = api.rsplit(":", 1)
@@ -61,10 +74,12 @@ def post_streamed(api: str, request_id: str, event: dict) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
         for index, chunk in enumerate(event["chunks"]):
-            if index:
-                time.sleep(event.get("gapMs", 0) / 1000)
+            if index and "acks" in event and not acknowledged(event["acks"], index - 1):
+                chunk = f"no-ack-{index - 1}"
             data = chunk.encode()
             sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+            if chunk.startswith("no-ack-"):
+                break
         trailers = b""
         if error_type:
             encoded = base64.b64encode(error_body(error_type, "failed mid-stream")).decode()
