@@ -1,6 +1,8 @@
 #include "runtime_proxy.h"
 
+#include <charconv>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -68,6 +70,14 @@ net::Request forwarded_request(const http::request_header<>& head, std::string b
   copy_fields(head, request);
   request.body() = std::move(body);
   return request;
+}
+
+// A body announced larger than the proxy holds whole.
+bool too_large_to_hold(const http::request_header<>& head) {
+  const std::string_view text = head[http::field::content_length];
+  std::uint64_t length = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
+  return error == std::errc() && length > kBufferedBodyLimit;
 }
 
 // Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN).
@@ -253,6 +263,13 @@ asio::awaitable<void> RuntimeProxy::fetch_next(std::shared_ptr<PendingNext> pend
 }
 
 asio::awaitable<void> RuntimeProxy::relay_buffered(net::HttpExchange& exchange) {
+  // Passed on piece by piece (chunked) instead: the Runtime API refuses it and fails the invocation
+  // (Function.ResponseSizeTooLarge) as it would without the proxy, where a refusal by the proxy
+  // would leave the invocation unanswered and break the client's upload.
+  if (too_large_to_hold(exchange.request())) {
+    co_await relay_streamed(exchange);
+    co_return;
+  }
   std::string body = co_await exchange.read_body(kBufferedBodyLimit);
   const bool long_poll = is_long_poll(exchange.request().target());
   auto answered =

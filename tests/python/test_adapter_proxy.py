@@ -245,6 +245,9 @@ CALLS = [
     {"kind": "stream-error", "chunks": ["partial ", "answer"], "errorType": "Function.MidStream"},
     {"kind": "stream-error", "chunks": ["no ", "declaration"], "errorType": "Function.Undeclared",
      "declareTrailers": False},
+    # Over Lambda's 6 MB: refused by the Runtime API; the second also over what the proxy holds whole.
+    {"kind": "large", "size": 7_000_000},
+    {"kind": "large", "size": 17_000_000},
     {"kind": "echo", "text": "still alive"},
 ]
 
@@ -274,12 +277,13 @@ def test_answers_and_report_are_the_same_with_the_proxy_and_without(cli, opt_dir
     assert not ran_the_bracket(direct) and ran_the_bracket(proxied), proxied.output()
 
     # What the direct run answered is what the calls ask for, so equal answers are right answers.
-    echo, error, stream, stream_error, undeclared, alive = direct_answers
+    echo, error, stream, stream_error, undeclared, large, larger, alive = direct_answers
     assert echo.status == 200 and echo.body == json.dumps(CALLS[0]).encode()
     assert error.header("X-Amz-Function-Error") == "Unhandled" and b"Function.CustomError" in error.body
     assert stream.body == b"first second third" and stream.header("Content-Type") == "text/csv"
     assert ("Lambda-Runtime-Function-Error-Type", "Function.MidStream") in stream_error.trailers
     assert ("Lambda-Runtime-Function-Error-Type", "Function.Undeclared") in undeclared.trailers
+    assert b"Function.ResponseSizeTooLarge" in large.body and larger.body == large.body
     assert alive.body == json.dumps(CALLS[-1]).encode()
 
     for call, without, through in zip(CALLS, direct_answers, proxied_answers):
@@ -287,7 +291,9 @@ def test_answers_and_report_are_the_same_with_the_proxy_and_without(cli, opt_dir
     direct_report, proxied_report = report_outcomes(direct.report()), report_outcomes(proxied.report())
     assert direct_report["invocations"] == [("success", None), ("error", "Function.CustomError"),
                                             ("success", None), ("error", "Function.MidStream"),
-                                            ("error", "Function.Undeclared"), ("success", None)]
+                                            ("error", "Function.Undeclared"),
+                                            ("error", "Function.ResponseSizeTooLarge"),
+                                            ("error", "Function.ResponseSizeTooLarge"), ("success", None)]
     assert proxied_report == direct_report
 
 

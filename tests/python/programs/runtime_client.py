@@ -5,6 +5,7 @@ the event asks for:
 
     {"kind": "echo", ...}                            the event itself, buffered
     {"kind": "error", "errorType": T, ...}           invocation/error, typed T
+    {"kind": "large", "size": N}                     N bytes buffered (over 6 MB: the API answers 413)
     {"kind": "stream", "chunks": [...], "acks": DIR}  a streamed response, one chunk per write
     {"kind": "stream-error", "chunks": [...], "errorType": T, "declareTrailers": bool}
                                                      the same, ended by the two error trailers
@@ -42,13 +43,13 @@ def error_body(error_type: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
 
 
-def post_buffered(api: str, path: str, body: bytes, headers: dict) -> None:
+def post_buffered(api: str, path: str, body: bytes, headers: dict, accepted=(202,)) -> None:
     connection = http.client.HTTPConnection(api, timeout=30)
     connection.request("POST", path, body=body, headers=headers)
     answer = connection.getresponse()
     answer.read()
     connection.close()
-    if answer.status != 202:
+    if answer.status not in accepted:
         raise SystemExit(f"runtime client: POST {path} answered {answer.status}")
 
 
@@ -107,6 +108,9 @@ def answer(api: str, request_id: str, payload: bytes) -> None:
         error_type = event["errorType"]
         post_buffered(api, f"{invocation}/error", error_body(error_type, event.get("message", "it failed")),
                       {"Lambda-Runtime-Function-Error-Type": error_type, "Content-Type": "application/json"})
+    elif kind == "large":
+        post_buffered(api, f"{invocation}/response", b"x" * event["size"], {"Content-Type": "text/plain"},
+                      accepted=(202, 413))
     elif kind in ("stream", "stream-error"):
         post_streamed(api, request_id, event)
     else:
