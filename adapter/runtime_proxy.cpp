@@ -38,10 +38,13 @@ const std::string& restore_next_target() {
   return target;
 }
 
-// Fields that describe one connection rather than the message: each hop sets its own.
+// Fields that describe one connection rather than the message: each hop sets its own. Expect too:
+// the proxy answers a client's 100-continue itself, as it reads the body before it forwards the
+// call; sent upstream, it would bring back an interim 100 the proxy would take for the answer.
 bool hop_by_hop(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host", "content-length"};
+      "connection",     "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host",
+      "content-length", "expect"};
   for (std::string_view hop : kNames) {
     if (boost::iequals(name, hop)) return true;
   }

@@ -48,7 +48,9 @@ constexpr const char* kInvokePath = "/2015-03-31/functions/function/invocations"
 constexpr const char* kNextPath = "/2018-06-01/runtime/invocation/next";
 constexpr int kWarmUp = 50;
 
-double ns_since(Clock::time_point start) { return std::chrono::duration<double, std::nano>(Clock::now() - start).count(); }
+double ns_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+}
 
 // A child process (`snapbus ...`), stopped with SIGTERM when this goes.
 class Child {
@@ -278,7 +280,8 @@ class OpenStream {
  public:
   OpenStream(std::uint16_t front_door, std::uint16_t runtime_api)
       : caller_(connect(io_, front_door)), poll_(connect(io_, runtime_api)), stream_(connect(io_, runtime_api)) {
-    const std::string request = std::string("POST ") + kInvokePath + " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+    const std::string request =
+        std::string("POST ") + kInvokePath + " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
     asio::write(caller_, asio::buffer(request));
     beast::flat_buffer buffer;
     const auto event = exchange(poll_, buffer, http::verb::get, kNextPath, "");
