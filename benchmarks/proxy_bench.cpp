@@ -3,7 +3,11 @@
 // both sides together). Goal: under 50 us added at p50 on loopback.
 //   BM_ProxyBufferedInvocation  POST {} to the RIE path -> the runtime (RuntimeClient: next, then
 //                               post_response with the payload) -> the answer at the caller:
-//                               direct_rtt_*, proxied_rtt_*, added_rtt_* (proxied - direct)
+//                               direct_rtt_*, proxied_rtt_*, added_rtt_* (proxied - direct); and,
+//                               interleaved too, one keep-alive HTTP exchange with a bare Beast
+//                               server (loopback_rtt_*): the proxy relays two calls per invocation
+//                               (invocation/next and the response), each one more loopback round
+//                               trip, so added_rtt_p50_to_loopback_rtt_p50_ratio near 2 is the floor
 //   BM_ProxyStreamChunkRelay    the runtime writes one 64-byte chunk of a streamed response -> the
 //                               caller at the front door has it: direct_chunk_*, proxied_chunk_*,
 //                               added_chunk_*
@@ -240,29 +244,68 @@ class Caller {
   beast::flat_buffer buffer_;
 };
 
+// The baseline: a bare Beast server on its own thread, answering every request with {}.
+class LoopbackServer {
+ public:
+  LoopbackServer()
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), thread_([this] { serve(); }) {}
+  ~LoopbackServer() { thread_.join(); }  // the caller's connection closes first
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  void serve() {
+    try {
+      tcp::socket socket = acceptor_.accept();
+      socket.set_option(tcp::no_delay(true));
+      beast::flat_buffer buffer;
+      for (;;) {
+        http::request<http::string_body> request;
+        http::read(socket, buffer, request);
+        http::response<http::string_body> response{http::status::ok, 11};
+        response.body() = "{}";
+        response.prepare_payload();
+        http::write(socket, response);
+      }
+    } catch (const std::exception&) {
+      // The caller closed its connection: the end of the run.
+    }
+  }
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
 void BM_ProxyBufferedInvocation(benchmark::State& state) {
   Emulator direct_emulator("buffered-direct");
   Emulator proxied_emulator("buffered-proxied");
   Proxy proxy(proxied_emulator.runtime_api());
+  LoopbackServer bare_server;
   std::vector<double> direct;
   std::vector<double> proxied;
+  std::vector<double> loopback;
   {
     EchoRuntime direct_runtime(direct_emulator.runtime_api());
     EchoRuntime proxied_runtime(proxy.port());
     Caller to_direct(direct_emulator.front_door());
     Caller to_proxied(proxied_emulator.front_door());
+    Caller to_bare_server(bare_server.port());
     for (int i = 0; i < kWarmUp; ++i) {  // Init, first-invocation work, connection set-up on every hop
       to_direct.invoke();
       to_proxied.invoke();
+      to_bare_server.invoke();
     }
     direct.reserve(static_cast<std::size_t>(state.max_iterations));
     proxied.reserve(static_cast<std::size_t>(state.max_iterations));
+    loopback.reserve(static_cast<std::size_t>(state.max_iterations));
     bool direct_first = true;
     for (auto _ : state) {
       // Alternating which path goes first cancels whatever the order itself costs.
       if (direct_first) direct.push_back(to_direct.invoke());
       proxied.push_back(to_proxied.invoke());
       if (!direct_first) direct.push_back(to_direct.invoke());
+      loopback.push_back(to_bare_server.invoke());
       direct_first = !direct_first;
       state.SetIterationTime(proxied.back() / 1e9);
     }
@@ -271,6 +314,10 @@ void BM_ProxyBufferedInvocation(benchmark::State& state) {
   }
   proxy.stop();
   report(state, "rtt", direct, proxied);
+  state.counters["loopback_rtt_p50_ns"] = percentile(loopback, 0.50);
+  state.counters["loopback_rtt_p99_ns"] = percentile(loopback, 0.99);
+  state.counters["added_rtt_p50_to_loopback_rtt_p50_ratio"] =
+      state.counters["added_rtt_p50_ns"] / percentile(loopback, 0.50);
 }
 BENCHMARK(BM_ProxyBufferedInvocation)->UseManualTime()->Iterations(5000)->Unit(benchmark::kMicrosecond);
 
