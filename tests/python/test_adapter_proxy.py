@@ -16,12 +16,15 @@ import pathlib
 import socket
 import time
 
+import pytest
+
 from adapter_web_harness import (EXAMPLE_FASTAPI, Function, assert_hooks_ran_before_requests,
                                  burst_until_every_worker_answered, write_executable)
 from conftest import PROGRAMS, PYTHON, free_port, read_records
 
 WORKERS = 4
 PROXY_RESTORE = "[snapbus] proxy: restore/next (the proxy's, before the client's first invocation/next)"
+CLIENT_RESTORE = "[snapbus] proxy: restore/next (the client's)"
 RIE_PATH = "/2015-03-31/functions/function/invocations"
 
 
@@ -147,8 +150,8 @@ def runtime_client_task_root(directory: pathlib.Path, subscriber_args: str = "")
     return task_root(directory, f'{subscriber}exec "$PYTHON" {PROGRAMS / "runtime_client.py"}\n')
 
 
-def ran_the_bracket(function: Function) -> bool:
-    return any(line.startswith(PROXY_RESTORE) for line in function.adapter_lines())
+def ran_the_bracket(function: Function, around: str = PROXY_RESTORE) -> bool:
+    return any(line.startswith(around) for line in function.adapter_lines())
 
 
 # ---- a: LWA (here the web-mode adapter as a plain client) behind the proxy --------------------------
@@ -204,20 +207,23 @@ def test_example_fastapi_behind_the_proxy_answers_from_restored_workers_only(fun
     assert function.stop() == 0, function.output()
 
 
-# ---- b: a client that never calls restore/next ------------------------------------------------------
+# ---- b: a client that never calls restore/next (and one that does) ----------------------------------
 
-def test_client_without_restore_next_gets_the_bracket_and_its_answers_through(function, tmp_path):
+@pytest.mark.parametrize("calls_restore_next", [False, True], ids=["no-restore-next", "restore-next"])
+def test_client_gets_the_bracket_before_its_first_event_and_its_answers_through(function, tmp_path,
+                                                                                 calls_restore_next):
     hooks_log = tmp_path / "hooks.log"
     client_log = tmp_path / "client.log"
     root = runtime_client_task_root(tmp_path / "task", f"--log {hooks_log} --hooks 2 --hook-sleep 0.2 --lifetime 120")
-    env = proxy_env(SNAPBUS_EXPECT_SUBSCRIBERS=1, RUNTIME_CLIENT_LOG=client_log)
+    env = proxy_env(SNAPBUS_EXPECT_SUBSCRIBERS=1, RUNTIME_CLIENT_LOG=client_log,
+                    RUNTIME_CLIENT_RESTORE_NEXT=int(calls_restore_next))
     function.start(root, env)
     # Sent during Init: it waits in the emulator's queue and is handed over the moment the
     # client's first invocation/next gets through the proxy.
     event = {"kind": "echo", "text": "through the proxy", "n": [1, 2, 3]}
     echoed = invoke(function, event, timeout=60)
     function.wait_restored()
-    assert ran_the_bracket(function), function.output()
+    assert ran_the_bracket(function, CLIENT_RESTORE if calls_restore_next else PROXY_RESTORE), function.output()
     assert echoed.status == 200 and echoed.body == json.dumps(event).encode(), echoed.comparable()
 
     acks = tmp_path / "acks"

@@ -1,5 +1,6 @@
 """A minimal custom runtime for the proxy tests: a Runtime API client that never calls
-restore/next, as most clients do not. It talks to $AWS_LAMBDA_RUNTIME_API (the proxy when the exec
+restore/next, as most clients do not (with RUNTIME_CLIENT_RESTORE_NEXT=1 in a snap-start
+environment, it does, first). It talks to $AWS_LAMBDA_RUNTIME_API (the proxy when the exec
 wrapper started it in proxy mode, the emulator itself otherwise) and answers each event by what
 the event asks for:
 
@@ -120,6 +121,13 @@ def answer(api: str, request_id: str, payload: bytes) -> None:
 def main() -> None:
     api = os.environ["AWS_LAMBDA_RUNTIME_API"]
     connection = http.client.HTTPConnection(api)  # no timeout: invocation/next is a long poll
+    if os.environ.get("RUNTIME_CLIENT_RESTORE_NEXT") == "1" and \
+            os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        connection.request("GET", f"{RUNTIME}/restore/next")
+        restored = connection.getresponse()
+        restored.read()
+        if restored.status != 200:
+            raise SystemExit(f"runtime client: restore/next answered {restored.status}")
     while True:
         connection.request("GET", f"{RUNTIME}/invocation/next")
         event = connection.getresponse()
