@@ -28,8 +28,10 @@ packages=(
   # Python: Debian's interpreter and its packages, never PyPI
   python3 python3-dev python3-cffi python3-pytest python3-setuptools python3-pip python3-wheel
   python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests python3-gunicorn
-  # tools the tests and demo use
-  procps curl
+  python3-psycopg2 python3-sqlalchemy
+  # tools the tests and demo use; PostgreSQL for the scenario tests (tests/e2e), which start their own server;
+  # nginx as the reverse-proxy baseline of benchmarks/adapter_bench (started by the benchmark, never as a service)
+  procps curl postgresql nginx-light
   # the format check and static analysis CI runs (.ci/check-format, .ci/run-clang-tidy)
   clang-format clang-tidy
 )

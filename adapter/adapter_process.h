@@ -80,19 +80,20 @@ class AdapterProcess {
   boost::asio::awaitable<void> watch_for_shutdown();
   void shut_down(std::optional<std::int64_t> deadline_ms);
 
+  // First, so it is destroyed last: every socket and timer (here and in the mode's objects, which
+  // are made after the process) goes before the services it was made with. The coroutine frames
+  // it still holds are destroyed with it, never resumed, so the objects they refer to may be gone.
+  boost::asio::io_context io_{1};
   const AdapterConfig& config_;
   const Config& bus_config_;
   const LaunchOptions& launch_;
   std::optional<TransitionSource> segment_source_;
   net::HostPort runtime_api_;
-  // Declared before the io_context so they outlive it: coroutine frames the io_context still holds
-  // when it is destroyed may refer to them.
   std::optional<Publisher> publisher_;
   std::optional<lambda::ExtensionClient> extension_;
   bool stopping_ = false;
   int exit_code_ = kExitShutdown;
   std::exception_ptr failed_;
-  boost::asio::io_context io_{1};
 };
 
 }  // namespace snapbus::adapter

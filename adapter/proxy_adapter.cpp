@@ -27,10 +27,10 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
   bracket_config.snapstart_before_checkpoint_path.clear();
   bracket_config.snapstart_after_restore_path.clear();
 
-  // Declared before the process so they outlive its io_context (see AdapterProcess).
+  // After the process, so their sockets and timers go before its io_context (see AdapterProcess).
+  AdapterProcess process(config, bus_config, launch, TransitionSource::runtime_api_proxy);
   std::optional<SnapStartBracket> bracket;
   std::optional<RuntimeProxy> proxy;
-  AdapterProcess process(config, bus_config, launch, TransitionSource::runtime_api_proxy);
 
   // The bracket is made on first use: the segment exists by then (the process creates it before it
   // serves anything), and a client calls restore/next or invocation/next only once Init is under way.

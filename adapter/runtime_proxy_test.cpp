@@ -184,8 +184,8 @@ class ProxyUnderTest {
     steps_.push_back(std::move(step));
   }
 
+  asio::io_context io_;  // first: destroyed after the proxy's sockets and timers
   std::optional<RuntimeProxy> proxy_;
-  asio::io_context io_;
   std::uint16_t port_ = 0;
   std::thread thread_;
   mutable std::mutex mutex_;

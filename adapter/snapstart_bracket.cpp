@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "adapter_process.h"
 #include "snapbus/http_client.h"
 #include "snapbus/step_failure.h"
 #include "snapbus/step_progress.h"
@@ -14,10 +15,6 @@ namespace http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double milliseconds_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // A phase's error type: what Lambda's own runtimes send when a hook of that phase fails.
 std::string_view error_type_for(lifecycle::Step step) {
@@ -71,13 +68,15 @@ std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::S
   const auto started = Clock::now();
   const lifecycle::StepResult result =
       lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join}, lines);
+  // Taken before the per-subscriber lines are written: the figure is the hooks' time, not the log's.
+  const double took_ms = milliseconds_since(started);
   for (const AckEntry& entry : result.report.entries) {
     log_(fmt::format("{}: {}", name, lifecycle::describe_entry(entry, result.ack_timeout)));
   }
   switch (result.outcome) {
     case lifecycle::StepOutcome::all_acked:
       log_(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, result.waited_for,
-                       result.waited_for == 1 ? "subscriber" : "subscribers", milliseconds_since(started)));
+                       result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
       return std::nullopt;
     case lifecycle::StepOutcome::too_few_joined:
       return lambda::FunctionError{

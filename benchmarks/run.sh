@@ -16,7 +16,15 @@ cmake --build --preset release -j "$(nproc)"
 all=(generation_check wake_latency readiness)
 [[ -x build/release/benchmarks/proxy_bench ]] && all+=(proxy)
 [[ -x build/release/benchmarks/emulator_bench ]] && all+=(emulator)
+[[ -x build/release/benchmarks/adapter_bench ]] && all+=(adapter)
 selected=("${@:-${all[@]}}")
+if [[ " ${selected[*]} " == *" adapter "* ]]; then
+  # The adapter's footprint also reports `snapbus` built without the emulator (what a layer needs).
+  cmake -S . -B build/release-no-emulator -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSNAPBUS_WITH_EMULATOR=OFF \
+    -DSNAPBUS_BUILD_TESTS=OFF -DSNAPBUS_BUILD_BENCHMARKS=OFF -DSNAPBUS_BUILD_PYTHON=OFF >/dev/null
+  cmake --build build/release-no-emulator -j "$(nproc)" --target snapbus
+  export SNAPBUS_BENCH_NO_EMULATOR_BINARY=build/release-no-emulator/cli/snapbus
+fi
 for name in "${selected[@]}"; do
   binary=build/release/benchmarks/${name}_bench
   echo "== $name ($binary)"

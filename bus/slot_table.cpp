@@ -99,6 +99,11 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   return stat->start_time;
 }
 
+std::optional<std::string> running_hook_of(const SlotInfo& slot) {
+  if (!slot.message.starts_with(kRunningHookPrefix)) return std::nullopt;
+  return slot.message.substr(kRunningHookPrefix.size());
+}
+
 bool process_alive(const ProcessIdentity& process) {
   if (process.pid <= 0) return false;
   auto stat = read_proc_stat("/proc/" + std::to_string(process.pid) + "/stat");

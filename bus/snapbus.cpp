@@ -295,6 +295,14 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
   });
 }
 
+int snapbus_subscriber_note_running_hook(snapbus_subscriber* sub, const char* phase, const char* hook) {
+  return guarded([&] {
+    require_subscriber(sub);
+    SNAPBUS_REQUIRE(phase != nullptr && hook != nullptr, "phase and hook must not be NULL");
+    sub->subscriber.note_running_hook(phase, hook);
+  });
+}
+
 int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub) {
   return guarded([&] {
     require_subscriber(sub);

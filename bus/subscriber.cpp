@@ -207,6 +207,15 @@ std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
 
 const std::string& Subscriber::last_notice() const noexcept { return impl_->notice; }
 
+void Subscriber::note_running_hook(std::string_view phase, std::string_view hook) {
+  if (impl_->self.pid != ::getpid()) return;
+  SlotRecord& slot = impl_->segment.mutable_slot(impl_->slot);
+  if (slot.pid.load(std::memory_order_acquire) != static_cast<std::uint32_t>(impl_->self.pid)) return;
+  std::string text(kRunningHookPrefix);
+  text.append(phase).append(" hook '").append(hook).append("'");
+  store_text(slot.message, std::size(slot.message), text);
+}
+
 void Subscriber::claim_after_fork() {
   if (impl_->self.pid == ::getpid()) return;
   const SlotRecord& parent = impl_->segment.slot(impl_->slot);

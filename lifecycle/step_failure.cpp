@@ -19,7 +19,11 @@ std::string describe_problem(const AckEntry& entry, std::chrono::milliseconds ac
       if (!entry.slot.message.empty()) text += ": " + entry.slot.message;
       return text;
     }
-    case AckStatus::missing: return who + " did not acknowledge within " + std::to_string(ack_timeout.count()) + " ms";
+    case AckStatus::missing: {
+      std::string text = who + " did not acknowledge within " + std::to_string(ack_timeout.count()) + " ms";
+      if (auto hook = running_hook_of(entry.slot)) text += " (still running " + *hook + ")";
+      return text;
+    }
     case AckStatus::died: return who + " died before acknowledging";
   }
   return who + " " + ack_status_name(entry.status);

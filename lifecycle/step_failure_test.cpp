@@ -72,6 +72,16 @@ TEST(StepFailureTest, OnlyAFailedSnapshotOrRestoreHasALambdaError) {
   EXPECT_THROW(lambda_error_for(shutdown), Error);
 }
 
+TEST(StepFailureTest, AMissingAcknowledgementNamesTheHookStillRunning) {
+  AckEntry stuck = entry(0, 21, "api", AckStatus::missing);
+  stuck.slot.message = "running after-restore hook 'reconnect-db'";
+  EXPECT_EQ(describe_problem(stuck, 1000ms),
+            "pid 21 (api) did not acknowledge within 1000 ms (still running after-restore hook 'reconnect-db')");
+  // An earlier ack's message is not a running hook.
+  stuck.slot.message = "after-restore hook 'x' failed: boom";
+  EXPECT_EQ(describe_problem(stuck, 1000ms), "pid 21 (api) did not acknowledge within 1000 ms");
+}
+
 TEST(StepFailureTest, EntriesThatAckedOrLeftAreNoProblem) {
   EXPECT_EQ(describe_problem(entry(0, 1, "a", AckStatus::acked), 1s), "");
   EXPECT_EQ(describe_problem(entry(0, 1, "a", AckStatus::left), 1s), "");

@@ -1,5 +1,8 @@
 #include "snapbus/http_client.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <utility>
 #include <vector>
 
@@ -115,16 +118,12 @@ class ConnectionPool {
  private:
   // A server that closed an idle connection has left an end-of-stream to read; one that is still there
   // has sent nothing. Peeking without blocking tells them apart before the request is sent.
+  // One non-blocking peek (a syscall on every reuse, so only one): nothing to read means open; end
+  // of stream, an error, or bytes nobody asked for mean the connection must not carry a request.
   static bool looks_open(Connection& connection) {
-    auto& socket = connection.stream.socket();
-    boost::system::error_code error;
-    socket.non_blocking(true, error);
-    if (error) return false;
     char byte = 0;
-    socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, error);
-    boost::system::error_code ignored;
-    socket.non_blocking(false, ignored);
-    return error == asio::error::would_block;
+    const ssize_t got = ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
   asio::any_io_executor executor_;

@@ -144,6 +144,11 @@ std::optional<bool> Client::publisher_alive() const {
   return subscriber->publisher_alive();
 }
 
+// Caller holds mutex_: the running hook's name goes into this process's slot.
+HookRegistry::HookStarting Client::note_hook(HookPhase phase) {
+  return [this, phase](std::string_view hook) { subscriber_->note_running_hook(hook_phase_name(phase), hook); };
+}
+
 bool Client::handle_change() {
   if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return false;
   std::lock_guard lock(mutex_);
@@ -157,17 +162,17 @@ bool Client::handle_change() {
   if (state.generation > handled_generation) {
     // A generation that jumped by more than one still runs the hooks once: one memory image, one
     // restore to recover from.
-    report += hooks_.run(HookPhase::after_restore, state);
+    report += hooks_.run(HookPhase::after_restore, state, note_hook(HookPhase::after_restore));
     handled_generation = state.generation;
     handled_generation_.store(handled_generation, std::memory_order_release);
     handled_restores_->generation = handled_generation;
   }
   if (state.phase == Phase::before_snapshot && before_snapshot_seq_ != state.seq) {
-    report += hooks_.run(HookPhase::before_snapshot, state);
+    report += hooks_.run(HookPhase::before_snapshot, state, note_hook(HookPhase::before_snapshot));
     before_snapshot_seq_ = state.seq;
   }
   if (state.phase == Phase::shutting_down && !shutdown_done_) {
-    report += hooks_.run(HookPhase::shutdown, state);
+    report += hooks_.run(HookPhase::shutdown, state, note_hook(HookPhase::shutdown));
     shutdown_done_ = true;
   }
   const std::optional<std::string> notice =

@@ -82,10 +82,11 @@ std::string describe_current_exception() {
 
 }  // namespace
 
-HookRunReport HookRegistry::run(HookPhase phase, const StateSnapshot& state) const {
+HookRunReport HookRegistry::run(HookPhase phase, const StateSnapshot& state, const HookStarting& starting) const {
   HookRunReport report;
   for (const Entry& entry : entries_in_run_order(phase)) {
     ++report.run;
+    if (starting) starting(entry.name);
     try {
       (*entry.function)(state);
     } catch (...) {

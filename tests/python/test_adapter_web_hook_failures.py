@@ -77,6 +77,7 @@ def test_a_hanging_after_restore_hook_meets_its_timeout(function, task_root):
     assert re.search(rf"\b{hanging}\b", text), f"the message does not name process {hanging}:\n{text}"
     assert re.search(r"time[ds]? ?out|timeout|within|did not (ack|answer|finish)", text, re.IGNORECASE), \
         f"the message does not say the hook ran out of time:\n{text}"
+    assert "still running after-restore hook 'hanging-hook'" in text, f"the message does not name the hook:\n{text}"
 
 
 def test_lwa_snapstart_paths_are_posted_once_each_inside_the_bracket(function, task_root):

@@ -147,6 +147,7 @@ async def wait_for_change_async(timeout: float | None = None) -> State | None:
 
 
 def _start_zero_code() -> None:
-    """Zero-code mode (the startup sitecustomize): watcher and bridge, never raising."""
+    """Zero-code mode (the startup sitecustomize): the bridge now, the watcher at the process's first
+    snapshot_restore_py registration (snapbus's own decorators start it too), never raising."""
     _bridge.install(_CLIENT)
-    _CLIENT.start(quiet=True)
+    _bridge.start_on_first_registration(_CLIENT.autostart)

@@ -9,8 +9,16 @@ lists are left intact.
 
 The module is looked up in sys.modules when the phase runs: code that registered hooks has
 imported it, and a process that never did has none to run.
+
+In zero-code mode a process subscribes at its first registration, not when its interpreter starts
+(start_on_first_registration): a server's supervisor or multiprocessing's resource tracker never
+registers a hook and never subscribes, and a worker subscribes once it has imported the app. So the
+subscriber count means "workers that loaded the app", and a snapshot taken once that count is
+reached cannot catch a worker half-way through its imports.
 """
 import functools
+import importlib.abc
+import importlib.machinery
 import logging
 import sys
 
@@ -23,6 +31,7 @@ MODULE = "snapshot_restore_py"
 _RUNTIME_CLIENT_MODULE = "awslambdaric.bootstrap"
 
 _installed = False
+_REGISTER_FUNCTIONS = ("register_before_snapshot", "register_after_restore")
 
 
 def _hooks_from(getter_name: str):
@@ -48,3 +57,62 @@ def install(client) -> None:
     _installed = True
     client.before_snapshot.add(HookGroup(MODULE, _hooks_from("get_before_snapshot")))
     client.after_restore.add(HookGroup(MODULE, _hooks_from("get_after_restore")))
+
+
+def start_on_first_registration(start) -> None:
+    """Calls start() after the first snapshot_restore_py.register_* call in this process: the module
+    is wrapped as it is imported (the startup sitecustomize runs before any user code imports it)."""
+    module = sys.modules.get(MODULE)
+    if module is not None:  # imported already: wrap it in place
+        _wrap_register_functions(module, start)
+        return
+    sys.meta_path.insert(0, _RegistrationFinder(start))
+
+
+def _wrap_register_functions(module, start) -> None:
+    for name in _REGISTER_FUNCTIONS:
+        original = getattr(module, name, None)
+        if callable(original) and not getattr(original, "_snapbus_wrapped", False):
+            setattr(module, name, _starting_after(original, start))
+
+
+def _starting_after(register, start):
+    @functools.wraps(register)
+    def wrapper(*args, **kwargs):
+        result = register(*args, **kwargs)
+        start()
+        return result
+
+    wrapper._snapbus_wrapped = True
+    return wrapper
+
+
+class _RegistrationFinder(importlib.abc.MetaPathFinder):
+    """Finds snapshot_restore_py where the import system would, and wraps its register functions
+    once it has run; then takes itself off sys.meta_path."""
+
+    def __init__(self, start):
+        self._start = start
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != MODULE:
+            return None
+        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _WrappingLoader(spec.loader, self._start)
+        return spec
+
+
+class _WrappingLoader(importlib.abc.Loader):
+    def __init__(self, inner, start):
+        self._inner = inner
+        self._start = start
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        _wrap_register_functions(module, self._start)

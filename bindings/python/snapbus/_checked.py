@@ -157,6 +157,12 @@ class Subscriber:
                                           hooks_run, hooks_failed, message.encode("utf-8", "replace")),
                f"acknowledge seq {seq} on {self.path}")
 
+    def note_running_hook(self, phase: str, hook: str) -> None:
+        """Records in this process's slot which hook runs now (the next ack replaces it)."""
+        _check(lib.snapbus_subscriber_note_running_hook(self._live(), phase.encode("utf-8", "replace"),
+                                                        hook.encode("utf-8", "replace")),
+               f"note the running hook on {self.path}")
+
     def after_fork_child(self) -> None:
         """In a forked child: claims a fresh slot for it (the parent keeps its own)."""
         _check(lib.snapbus_subscriber_after_fork_child(self._live()), f"claim a slot after fork on {self.path}")

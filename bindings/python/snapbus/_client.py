@@ -198,18 +198,26 @@ class _Client:
             if state.seq == self.handled_seq:
                 return state
             report = RunReport()
+
+            def note(phase: str, hook: str) -> None:
+                # Which hook runs now goes into the slot, so a publisher that stops waiting names it.
+                try:
+                    sub.note_running_hook(phase, hook)
+                except SnapbusError as error:
+                    log.debug("snapbus: cannot note the running hook: %s", error)
+
             self._running_hooks.active = True
             try:
                 if state.generation > self.handled_generation:
-                    report.merge(self.after_restore.run())
+                    report.merge(self.after_restore.run(note))
                     self.handled_generation = state.generation
                     if self._handled is not None:
                         self._handled = self._handled[:3] + (state.generation,)
                 if state.phase == Phase.BEFORE_SNAPSHOT and self._before_snapshot_seq != state.seq:
-                    report.merge(self.before_snapshot.run())
+                    report.merge(self.before_snapshot.run(note))
                     self._before_snapshot_seq = state.seq
                 if state.phase == Phase.SHUTTING_DOWN and not self._shutdown_done:
-                    report.merge(self.shutdown.run())
+                    report.merge(self.shutdown.run(note))
                     self._shutdown_done = True
             finally:
                 self._running_hooks.active = False

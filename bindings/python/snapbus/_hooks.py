@@ -113,11 +113,14 @@ class HookList:
                 self._fail(report, f"{self.phase} hooks of '{entry.name}' could not be listed", error)
         return hooks[::-1] if self._last_first else hooks
 
-    def run(self) -> RunReport:
-        """Calls every hook in this phase's order; one failure never stops the others."""
+    def run(self, starting=None) -> RunReport:
+        """Calls every hook in this phase's order; one failure never stops the others. `starting`,
+        when given, is called with (phase, hook name) just before each hook runs."""
         report = RunReport()
         for hook in self._hooks_in_run_order(report):
             report.run += 1
+            if starting is not None:
+                starting(self.phase, hook.name)
             try:
                 hook.func()
             except Exception as error:  # noqa: BLE001 - every hook's failure is reported, CRaC-style

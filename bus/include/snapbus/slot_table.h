@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "snapbus/segment.h"
@@ -67,6 +68,14 @@ struct SlotInfo {
   std::uint16_t hooks_failed = 0;
   std::string message;
 };
+
+// A slot message that starts with this was written while a hook ran (Subscriber::note_running_hook),
+// not by an ack.
+inline constexpr std::string_view kRunningHookPrefix = "running ";
+
+// "after-restore hook 'db'" when the slot's owner noted that it is running that hook and has not
+// acknowledged since; nullopt otherwise.
+std::optional<std::string> running_hook_of(const SlotInfo& slot);
 
 // What a new slot starts out as having handled. A process that joins now has nothing to catch up
 // on (the current seq and generation); a forked child starts from its parent's slot.

@@ -178,6 +178,10 @@ const char* snapbus_subscriber_notice(const snapbus_subscriber* sub);
 int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handled_generation, uint32_t outcome,
                            uint32_t hooks_run, uint32_t hooks_failed, const char* message);
 
+/* Before each hook: records "running <phase> hook '<hook>'" in this process's slot, so a publisher
+ * that stops waiting can name the hook still running. The next ack replaces it. */
+int snapbus_subscriber_note_running_hook(snapbus_subscriber* sub, const char* phase, const char* hook);
+
 /* Call in a forked child: claims a fresh slot for the child; the parent keeps its own. */
 int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub);
 

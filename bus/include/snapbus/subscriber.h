@@ -101,6 +101,10 @@ class Subscriber {
   // is claimed again first; the returned sentence says so, for the client to log. nullopt
   // otherwise.
   std::optional<std::string> acknowledge(const Acknowledgement& ack);
+  // Before each hook: "running after-restore hook 'db'" in this process's slot message, so a
+  // publisher that stops waiting can say which hook was still running (running_hook_of). The ack
+  // replaces it. Does nothing in a forked child that has no slot of its own yet.
+  void note_running_hook(std::string_view phase, std::string_view hook);
   // The notice of the last acknowledge() (or open()), "" if none.
   const std::string& last_notice() const noexcept;
 

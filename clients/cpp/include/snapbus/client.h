@@ -136,6 +136,7 @@ class Client {
   }
 
   bool handle_change();
+  HookRegistry::HookStarting note_hook(HookPhase phase);
   void detach_lost_segment(const std::string& reason);
   void watch();
   void report_watcher_error(const Error& error);

@@ -66,8 +66,10 @@ class HookRegistry {
   // The hook names of `phase` in the order run() calls them.
   std::vector<std::string> names_in_run_order(HookPhase phase) const;
 
-  // Calls every hook of `phase` in run order, catching what each throws.
-  HookRunReport run(HookPhase phase, const StateSnapshot& state) const;
+  // Calls every hook of `phase` in run order, catching what each throws; `starting` (when given)
+  // is told each hook's name just before it runs.
+  using HookStarting = std::function<void(std::string_view hook)>;
+  HookRunReport run(HookPhase phase, const StateSnapshot& state, const HookStarting& starting = {}) const;
 
  private:
   // Client holds mutex_ across fork(), so a child never inherits it locked mid-add.

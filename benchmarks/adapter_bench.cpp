@@ -1,0 +1,928 @@
+// The adapter's figures (issue 10), each against a baseline measured in the same run.
+//
+//   BM_BufferedInvocation   GET /hello (64-byte answer, keep-alive) along four paths, interleaved request
+//                           by request (the order rotating every round) so that load on the machine falls
+//                           on all four alike:
+//                             direct    the app itself
+//                             nginx     nginx (one worker, keep-alive upstream) in front of the same app
+//                             trivial   `snapbus emulate` whose runtime answers at once, without any app
+//                             adapter   `snapbus emulate` with the adapter (the build tree's opt/ layer) in
+//                                       front of another instance of the same app
+//                           nginx_added = nginx - direct: nginx's work plus one more loopback hop.
+//                           adapter_added = adapter - trivial: the emulator's own share (front door, event,
+//                           Runtime API, answer) cancels, and what is left is the adapter's work plus its
+//                           hop to the app and the app's answer. The app's own handling (a few us in this
+//                           Beast app) is thus counted against the adapter, not against nginx: the
+//                           comparison leans against the adapter. Counters are pXX(path) - pXX(baseline),
+//                           not percentiles of differences (the samples are not paired).
+//   BM_StreamedResponse     GET /stream: the producer writes kChunks chunks kChunkGap apart, each stamped
+//                           with its steady-clock time of writing (CLOCK_MONOTONIC, shared by every
+//                           process). Time to first byte (request written -> first stamped chunk read)
+//                           and chunk latency (stamp -> read, chunks after the first) along the same four
+//                           paths, nginx with proxy_buffering off, the adapter in response_stream mode,
+//                           the trivial runtime streaming its own stamped chunks. Subtracted as above.
+//   BM_RestoreFanOut/N      in process: lifecycle::run_step(Step::restore) on a segment with N worker
+//                           processes (publish after-restore -> every hook acked -> running), against one
+//                           HTTP POST to one app (what LWA 1.1's AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH
+//                           does), on a kept-alive connection and on a fresh one; the ratio is against the
+//                           faster of the two.
+//                           Workers: minimal (one empty hook, as the POST's handler is empty), or
+//                           example_subscriber (hooks that print).
+//   BM_RestoreThroughAdapter  the same through the adapter under `snapbus emulate --snapstart`, read
+//                           from its log: after-restore acked by N = 1, 4, 16 minimal workers (started by
+//                           run.sh), restore complete, and the first invocation's arrival, each after
+//                           restore/next returned; against the adapter's own LWA 1.1 POST (no worker,
+//                           AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH) in the same run.
+//   BM_AdapterFootprint     the adapter process's VmRSS and VmHWM after serving buffered requests (with
+//                           RssAnon, RssFile and RssShmem, what the RSS is made of), and the size of
+//                           `snapbus` stripped (strip -o a copy); with SNAPBUS_BENCH_NO_EMULATOR_BINARY set,
+//                           also that build's. LWA's 3.7 MB binary is a documented figure, not measured.
+//
+// The processes: this executable is also the app (--app PORT), the trivial runtime
+// (--trivial-runtime) and the minimal worker (--subscriber); nginx comes from Debian's nginx-light.
+// Build with the release preset; run through benchmarks/run.sh.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+
+#include "latency_samples.h"
+#include "snapbus/client.h"
+#include "snapbus/http_server.h"
+#include "snapbus/lifecycle_step.h"
+#include "snapbus/publisher.h"
+#include "snapbus/runtime_client.h"
+#include "snapbus/subscriber_join.h"
+#include "testing/loopback_socket.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+using snapbus::bench::percentile;
+
+// What every path answers to GET /hello, and the streamed response's shape.
+const std::string kHelloBody(64, 'h');
+constexpr int kChunks = 8;
+constexpr auto kChunkGap = 2ms;
+constexpr std::size_t kChunkSize = 64;
+constexpr const char* kStreamPath = "/stream";
+constexpr const char* kAfterRestorePath = "/after-restore";
+
+double ns_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::nano>(to - from).count();
+}
+
+// "@<steady ns, 20 digits>;" padded to kChunkSize: the chunk says when it was written.
+std::string stamped_chunk() {
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "@%020lld;", static_cast<long long>(Clock::now().time_since_epoch().count()));
+  std::string chunk(stamp);
+  chunk.resize(kChunkSize, '.');
+  return chunk;
+}
+constexpr std::size_t kStampLength = 22;  // '@', 20 digits, ';'
+
+// The streamed body of every producer: kChunks stamped chunks, kChunkGap apart, each stamped just
+// before `write` (a coroutine taking the chunk) sends it.
+template <typename Write>
+asio::awaitable<void> write_stamped_chunks(Write write) {
+  asio::steady_timer gap(co_await asio::this_coro::executor);
+  for (int i = 0; i < kChunks; ++i) {
+    if (i > 0) {
+      gap.expires_after(kChunkGap);
+      co_await gap.async_wait(asio::use_awaitable);
+    }
+    co_await write(stamped_chunk());
+  }
+}
+
+// ---- The processes each path runs -------------------------------------------------------------
+
+// The app: a single-threaded Beast server (net/http_server.h), so that the noise is the proxies'.
+asio::awaitable<void> serve_app(snapbus::net::HttpExchange& exchange) {
+  if (exchange.request().target() == kStreamPath) {
+    http::fields headers;
+    headers.set(http::field::content_type, "text/plain");
+    co_await exchange.begin_chunked(http::status::ok, headers);
+    co_await write_stamped_chunks(
+        [&exchange](std::string chunk) -> asio::awaitable<void> { co_await exchange.write_chunk(chunk); });
+    co_await exchange.end_chunked();
+    co_return;
+  }
+  co_await exchange.read_body(1 << 20);  // the after-restore POST's, if any
+  co_await exchange.respond(http::status::ok, kHelloBody, "text/plain");
+}
+
+int run_app(std::uint16_t port) {
+  asio::io_context io;
+  snapbus::net::http_listen(io, "127.0.0.1", port, serve_app);
+  io.run();
+  return 0;
+}
+
+// The trivial runtime: answers each event at once, in the shape the adapter gives the app's answer
+// (a Function URL response; a stamped stream for /stream), so that the emulator does the same work.
+asio::awaitable<int> trivial_runtime() {
+  using snapbus::lambda::RuntimeClient;
+  auto api = snapbus::lambda::runtime_api_from_environment();
+  if (!api) co_return 2;
+  RuntimeClient runtime(co_await asio::this_coro::executor, *api);
+  const std::string buffered_answer =
+      R"({"statusCode":200,"headers":{"content-type":"text/plain"},"isBase64Encoded":false,"body":")" + kHelloBody +
+      "\"}";
+  for (;;) {
+    auto event = co_await runtime.next();
+    if (!event) co_return 0;  // the emulator went away
+    if (event->payload.find("\"/stream\"") == std::string::npos) {
+      co_await runtime.post_response(event->request_id, buffered_answer);
+      continue;
+    }
+    auto stream =
+        co_await runtime.begin_streaming(event->request_id, "application/vnd.awslambda.http-integration-response");
+    if (!stream) co_return 1;
+    const std::string prelude = R"({"statusCode":200,"headers":{"content-type":"text/plain"}})";
+    co_await stream->write(prelude + std::string(8, '\0'));
+    co_await write_stamped_chunks(
+        [&stream](std::string chunk) -> asio::awaitable<void> { co_await stream->write(chunk); });
+    co_await stream->finish();
+  }
+}
+
+int run_trivial_runtime() {
+  asio::io_context io;
+  auto done = asio::co_spawn(io, trivial_runtime(), asio::use_future);
+  io.run();
+  return done.get();
+}
+
+// A minimal worker: subscribed with one after-restore hook that does nothing, as the baseline's
+// POST handler does nothing; runs until SIGTERM. `segment` empty: SNAPBUS_SEGMENT.
+int run_subscriber(const std::string& segment) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before the watcher thread starts: only sigwait sees them
+  snapbus::Client client({.segment_path = segment, .name = "bench-worker"});
+  client.after_restore("nothing", [] {});
+  client.start();
+  int received = 0;
+  sigwait(&stop, &received);
+  client.stop();
+  return 0;
+}
+
+// ---- Processes the benchmark starts ----------------------------------------------------------
+
+fs::path self_executable() { return fs::read_symlink("/proc/self/exe"); }
+
+// A child process, its output in files; stopped with SIGTERM (then SIGKILL after 5 s) when dropped.
+class Process {
+ public:
+  Process(const std::vector<std::string>& args, const fs::path& stdout_file, const fs::path& stderr_file) {
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      if (!std::freopen(stdout_file.c_str(), "w", stdout) || !std::freopen(stderr_file.c_str(), "w", stderr)) {
+        _exit(126);
+      }
+      std::vector<std::string> copy = args;
+      std::vector<char*> argv;
+      for (auto& arg : copy) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~Process() { stop(); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    const auto deadline = Clock::now() + 5s;
+    while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+    pid_ = -1;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& what) {
+    std::string pattern = (fs::temp_directory_path() / ("snapbus-adapter-bench-" + what + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+    fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write_file(const fs::path& path, const std::string& text, bool executable = false) {
+  std::ofstream(path) << text;
+  if (executable) {
+    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+  }
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The tail of a log, for an error message that says why a process did not come up.
+std::string tail_of(const fs::path& path) {
+  const std::string text = read_file(path);
+  return text.size() > 1500 ? text.substr(text.size() - 1500) : text;
+}
+
+void wait_until_listening(std::uint16_t port, const fs::path& log) {
+  asio::io_context io;
+  const auto deadline = Clock::now() + 10s;
+  for (;;) {
+    tcp::socket socket(io);
+    beast::error_code ec;
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    if (!ec) return;
+    if (Clock::now() > deadline) {
+      throw std::runtime_error("nothing listens on port " + std::to_string(port) + ": " + tail_of(log));
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+// The app on a port of its own (the direct and nginx paths).
+class App {
+ public:
+  explicit App(const fs::path& dir)
+      : port_(snapbus::adapter::testing::free_loopback_port()),
+        process_({self_executable().string(), "--app", std::to_string(port_)}, "/dev/null", dir / "app.log") {
+    wait_until_listening(port_, dir / "app.log");
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::uint16_t port_;
+  Process process_;
+};
+
+// nginx as a reverse proxy in front of `app_port`, run as this user from its own directory: one
+// worker, a keep-alive upstream; /stream unbuffered (proxy_buffering off), the rest as configured
+// by default (buffered).
+class Nginx {
+ public:
+  Nginx(const fs::path& dir, std::uint16_t app_port) : port_(snapbus::adapter::testing::free_loopback_port()) {
+    if (::access(NGINX_EXECUTABLE, X_OK) != 0) {
+      throw std::runtime_error(std::string("no nginx at '") + NGINX_EXECUTABLE + "' (apt-get install nginx-light)");
+    }
+    const fs::path home = dir / "nginx";
+    fs::create_directories(home);
+    const std::string proxy =
+        "      proxy_pass http://app;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n";
+    std::string conf = "worker_processes 1;\n";
+    if (::geteuid() == 0) conf += "user root;\n";  // its temp directories are root's
+    // Keep-alive without a request limit on either side (nginx closes a connection after 1000
+    // requests by default), so that no reconnection lands in the samples.
+    conf += "events { worker_connections 1024; }\n"
+            "http {\n"
+            "  access_log off;\n"
+            "  keepalive_requests 1000000;\n"
+            "  keepalive_timeout 600s;\n";
+    for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+      conf += "  " + std::string(temp) + "_temp_path " + (home / temp).string() + ";\n";
+    }
+    conf += "  upstream app {\n    server 127.0.0.1:" + std::to_string(app_port) +
+            ";\n    keepalive 16;\n    keepalive_requests 1000000;\n    keepalive_timeout 600s;\n  }\n" +
+            "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n" +  //
+            "    location / {\n" + proxy + "    }\n" +                            //
+            "    location " + kStreamPath + " {\n" + proxy + "      proxy_buffering off;\n    }\n" +
+            "  }\n}\n";
+    write_file(home / "nginx.conf", conf);
+    const std::string globals = "daemon off; pid " + (home / "nginx.pid").string() + "; error_log stderr;";
+    process_.emplace(std::vector<std::string>{NGINX_EXECUTABLE, "-e", "stderr", "-p", home.string(), "-c",
+                                              (home / "nginx.conf").string(), "-g", globals},
+                     "/dev/null", dir / "nginx.log");
+    wait_until_listening(port_, dir / "nginx.log");
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::uint16_t port_;
+  std::optional<Process> process_;
+};
+
+std::uint16_t port_of(const boost::json::object& ready, const char* key) {
+  const std::string address(ready.at(key).as_string());
+  return static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
+// `snapbus emulate` with `options` (ports and the ready file added here).
+class Emulator {
+ public:
+  Emulator(const fs::path& dir, const std::vector<std::string>& options) {
+    const fs::path ready = dir / "ready.json";
+    std::vector<std::string> args = {SNAPBUS_EXECUTABLE, "emulate",  "--port", "0", "--runtime-api-port",
+                                     "0",                "--ready-file", ready.string()};
+    args.insert(args.end(), options.begin(), options.end());
+    process_.emplace(args, dir / "emulator.out", dir / "emulator.err");
+    const auto deadline = Clock::now() + 20s;
+    while (Clock::now() < deadline) {
+      boost::system::error_code partly_written;
+      const auto json = boost::json::parse(read_file(ready), partly_written);
+      if (!partly_written && json.is_object()) {
+        front_door_ = port_of(json.as_object(), "frontDoor");
+        return;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    throw std::runtime_error("the emulator did not start: " + tail_of(dir / "emulator.err"));
+  }
+  std::uint16_t front_door() const { return front_door_; }
+  pid_t pid() const { return process_->pid(); }
+
+ private:
+  std::optional<Process> process_;
+  std::uint16_t front_door_ = 0;
+};
+
+Emulator emulator_with_trivial_runtime(const fs::path& dir) {
+  return Emulator(dir, {"--", self_executable().string(), "--trivial-runtime"});
+}
+
+// The restore benchmarks' workers: minimal ones (an empty hook, like the baseline's empty POST
+// handler), or example_subscriber, whose hooks print (a hook that does some work).
+enum class Worker { minimal, example };
+
+std::string worker_command(Worker kind, const std::string& name, const std::string& segment) {
+  if (kind == Worker::example) {
+    return std::string(EXAMPLE_SUBSCRIBER) + " --name " + name + (segment.empty() ? "" : " --segment " + segment);
+  }
+  return self_executable().string() + " --subscriber" + (segment.empty() ? "" : " " + segment);
+}
+
+// The adapter as the layer runs it: the build tree's opt/ (extensions/snapbus, bootstrap as the
+// runtime, which runs the handler script from the task root); run.sh starts the app, after
+// `subscribers` minimal worker processes when asked.
+struct AdapterFunction {
+  std::map<std::string, std::string> env;
+  int subscribers = 0;
+  bool snapstart = false;
+};
+
+Emulator emulator_with_adapter(const fs::path& dir, const AdapterFunction& function) {
+  const fs::path task_root = dir / "app";
+  fs::create_directories(task_root);
+  std::string run = "#!/bin/sh\n";
+  for (int i = 0; i < function.subscribers; ++i) {
+    run += worker_command(Worker::minimal, "worker" + std::to_string(i), "") + " >/dev/null &\n";
+  }
+  run += "exec " + self_executable().string() + " --app \"$AWS_LWA_PORT\"\n";
+  write_file(task_root / "run.sh", run, true);
+  std::vector<std::string> options = {"--opt", OPT_DIR, "--handler", "run.sh", "--task-root", task_root.string()};
+  if (function.snapstart) options.emplace_back("--snapstart");
+  std::map<std::string, std::string> env = function.env;
+  env.emplace("AWS_LWA_PORT", std::to_string(snapbus::adapter::testing::free_loopback_port()));
+  // A segment of its own: never the default one another program on the machine may be using.
+  env.emplace("SNAPBUS_SEGMENT", (dir / "snapbus.seg").string());
+  for (const auto& [name, value] : env) {
+    options.emplace_back("--env");
+    options.push_back(name + "=" + value);
+  }
+  return Emulator(dir, options);
+}
+
+// ---- The client side ---------------------------------------------------------------------------
+
+// One kept-alive connection to a path. A read that waits 10 s fails, so a broken path ends the
+// benchmark with an error instead of hanging it.
+struct Connection {
+  Connection(asio::io_context& io, std::uint16_t port) : socket(io) {
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    socket.set_option(tcp::no_delay(true));
+    const timeval timeout{.tv_sec = 10, .tv_usec = 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  tcp::socket socket;
+  beast::flat_buffer buffer;
+};
+
+void send_get(Connection& connection, const char* target) {
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  http::write(connection.socket, request);
+}
+
+// GET /hello: the round trip in ns.
+double hello_round_trip(Connection& connection) {
+  const auto start = Clock::now();
+  send_get(connection, "/hello");
+  http::response<http::string_body> response;
+  http::read(connection.socket, connection.buffer, response);
+  const auto end = Clock::now();
+  if (response.result() != http::status::ok || response.body() != kHelloBody) {
+    throw std::runtime_error("unexpected answer " + std::to_string(response.result_int()) + ": " +
+                             response.body().substr(0, 200));
+  }
+  return ns_between(start, end);
+}
+
+struct StreamTimes {
+  double first_byte_ns = 0;
+  std::vector<double> chunk_ns;  // stamp -> read, chunks after the first
+};
+
+// GET /stream, reading the body as it arrives and noting when each stamped chunk was read.
+StreamTimes stream_once(Connection& connection) {
+  const auto start = Clock::now();
+  send_get(connection, kStreamPath);
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  std::string body;
+  std::size_t scanned = 0;
+  int stamps = 0;
+  StreamTimes times;
+  while (!parser.is_done()) {
+    std::array<char, 4096> piece{};
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    beast::error_code ec;
+    http::read_some(connection.socket, connection.buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) throw beast::system_error(ec);
+    const auto now = Clock::now();
+    body.append(piece.data(), piece.size() - parser.get().body().size);
+    for (std::size_t at; (at = body.find('@', scanned)) != std::string::npos && at + kStampLength <= body.size();) {
+      const Clock::time_point written{Clock::duration(std::stoll(body.substr(at + 1, 20)))};
+      if (stamps++ == 0) {
+        times.first_byte_ns = ns_between(start, now);
+      } else {
+        times.chunk_ns.push_back(ns_between(written, now));
+      }
+      scanned = at + kStampLength;
+    }
+  }
+  if (parser.get().result() != http::status::ok || stamps != kChunks) {
+    throw std::runtime_error("unexpected stream: status " + std::to_string(parser.get().result_int()) + ", " +
+                             std::to_string(stamps) + " chunks");
+  }
+  return times;
+}
+
+// The four paths of the web figures, each with its connection.
+struct WebPaths {
+  static constexpr std::array<const char*, 4> kNames = {"direct", "nginx", "trivial", "adapter"};
+
+  WebPaths(const fs::path& dir, const std::string& invoke_mode)
+      : app(dir),
+        nginx(dir, app.port()),
+        trivial(emulator_with_trivial_runtime(dir / "trivial")),
+        adapter(emulator_with_adapter(dir / "adapter", {.env = {{"AWS_LWA_INVOKE_MODE", invoke_mode}}})) {
+    for (const std::uint16_t port : {app.port(), nginx.port(), trivial.front_door(), adapter.front_door()}) {
+      connections.push_back(std::make_unique<Connection>(io, port));
+    }
+  }
+
+  // `exchange` on path `i`'s connection; a failure says which path failed.
+  template <typename Exchange>
+  auto on(std::size_t i, Exchange exchange) {
+    try {
+      return exchange(*connections[i]);
+    } catch (const std::exception& error) {
+      throw std::runtime_error(std::string(kNames[i]) + " path: " + error.what());
+    }
+  }
+
+  static fs::path made(const fs::path& dir) {
+    fs::create_directories(dir / "trivial");
+    fs::create_directories(dir / "adapter");
+    return dir;
+  }
+
+  asio::io_context io;
+  App app;
+  Nginx nginx;
+  Emulator trivial;
+  Emulator adapter;
+  std::vector<std::unique_ptr<Connection>> connections;  // in kNames order
+};
+
+// p50 and p99 of each path, and the added latencies and their ratio (see the file's comment).
+void report_added(benchmark::State& state, const std::string& figure, const std::vector<std::vector<double>>& by_path) {
+  std::map<std::string, std::array<double, 2>> at;
+  for (std::size_t i = 0; i < by_path.size(); ++i) {
+    at[WebPaths::kNames[i]] = {percentile(by_path[i], 0.50), percentile(by_path[i], 0.99)};
+  }
+  for (const auto& [name, values] : at) {
+    state.counters[name + "_" + figure + "_p50_ns"] = values[0];
+    state.counters[name + "_" + figure + "_p99_ns"] = values[1];
+  }
+  for (const auto& [p, index] : {std::pair{"p50", std::size_t{0}}, std::pair{"p99", std::size_t{1}}}) {
+    const double nginx_added = at["nginx"][index] - at["direct"][index];
+    const double adapter_added = at["adapter"][index] - at["trivial"][index];
+    state.counters["nginx_added_" + figure + "_" + p + "_ns"] = nginx_added;
+    state.counters["adapter_added_" + figure + "_" + p + "_ns"] = adapter_added;
+    state.counters["adapter_to_nginx_added_" + figure + "_" + p + "_ratio"] =
+        nginx_added > 0 ? adapter_added / nginx_added : 0;
+  }
+}
+
+// A failed run's error, with the end of the adapter's emulator's log (`dir`).
+std::string with_adapter_log(const std::exception& error, const fs::path& dir) {
+  return std::string(error.what()) + "\nadapter's emulator, stdout: " + tail_of(dir / "emulator.out") +
+         "\nstderr: " + tail_of(dir / "emulator.err");
+}
+
+void BM_BufferedInvocation(benchmark::State& state) {
+  const TempDir dir("buffered");
+  std::optional<WebPaths> started;
+  try {
+    WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "buffered");
+    for (int i = 0; i < 300; ++i) {  // warm-up: Init, readiness, the adapter's first connection
+      for (std::size_t k = 0; k < paths.connections.size(); ++k) paths.on(k, hello_round_trip);
+    }
+    std::vector<std::vector<double>> samples(paths.connections.size());
+    std::size_t round = 0;
+    for (auto _ : state) {
+      double total = 0;
+      for (std::size_t k = 0; k < paths.connections.size(); ++k) {
+        const std::size_t i = (round + k) % paths.connections.size();
+        const double ns = paths.on(i, hello_round_trip);
+        samples[i].push_back(ns);
+        total += ns;
+      }
+      ++round;
+      state.SetIterationTime(total / 1e9);
+    }
+    report_added(state, "rtt", samples);
+  } catch (const std::exception& error) {
+    state.SkipWithError(with_adapter_log(error, dir.path() / "adapter").c_str());
+  }
+}
+BENCHMARK(BM_BufferedInvocation)->UseManualTime()->Iterations(4000)->Unit(benchmark::kMicrosecond);
+
+void BM_StreamedResponse(benchmark::State& state) {
+  const TempDir dir("streamed");
+  std::optional<WebPaths> started;
+  try {
+    WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "response_stream");
+    for (int i = 0; i < 10; ++i) {
+      for (std::size_t k = 0; k < paths.connections.size(); ++k) paths.on(k, stream_once);
+    }
+    std::vector<std::vector<double>> first_byte(paths.connections.size());
+    std::vector<std::vector<double>> chunk(paths.connections.size());
+    std::size_t round = 0;
+    for (auto _ : state) {
+      double total = 0;
+      for (std::size_t k = 0; k < paths.connections.size(); ++k) {
+        const std::size_t i = (round + k) % paths.connections.size();
+        const StreamTimes times = paths.on(i, stream_once);
+        first_byte[i].push_back(times.first_byte_ns);
+        chunk[i].insert(chunk[i].end(), times.chunk_ns.begin(), times.chunk_ns.end());
+        total += times.first_byte_ns;
+      }
+      ++round;
+      state.SetIterationTime(total / 1e9);
+    }
+    report_added(state, "ttfb", first_byte);
+    report_added(state, "chunk", chunk);
+  } catch (const std::exception& error) {
+    state.SkipWithError(with_adapter_log(error, dir.path() / "adapter").c_str());
+  }
+}
+BENCHMARK(BM_StreamedResponse)->UseManualTime()->Iterations(150)->Unit(benchmark::kMicrosecond);
+
+// ---- Restore fan-out ---------------------------------------------------------------------------
+
+// One POST to the app's after-restore path, as LWA 1.1 sends it; the round trip in ns.
+double after_restore_post(Connection& connection) {
+  http::request<http::empty_body> request{http::verb::post, kAfterRestorePath, 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.content_length(0);
+  const auto start = Clock::now();
+  http::write(connection.socket, request);
+  http::response<http::string_body> response;
+  http::read(connection.socket, connection.buffer, response);
+  const auto end = Clock::now();
+  if (response.result() != http::status::ok) throw std::runtime_error("the after-restore POST failed");
+  return ns_between(start, end);
+}
+
+void BM_RestoreFanOut(benchmark::State& state) {
+  const auto workers = static_cast<std::size_t>(state.range(0));
+  const auto kind = static_cast<Worker>(state.range(1));
+  const TempDir dir("fan-out");
+  const fs::path segment = dir.path() / "snapbus.seg";
+  auto publisher = snapbus::Publisher::acquire({.path = segment});
+  snapbus::lifecycle::run_step(publisher, snapbus::lifecycle::Step::running, {});
+  std::vector<std::unique_ptr<Process>> subscribers;
+  for (std::size_t i = 0; i < workers; ++i) {
+    const std::string name = "worker" + std::to_string(i);
+    subscribers.push_back(std::make_unique<Process>(
+        std::vector<std::string>{"/bin/sh", "-c", "exec " + worker_command(kind, name, segment.string())},
+        "/dev/null", dir.path() / (name + ".log")));
+  }
+  const auto joined = snapbus::lifecycle::wait_for_subscribers(publisher.segment(), {.at_least = workers},
+                                                               snapbus::FutexClock::now() + 10s);
+  if (!joined.reached) {
+    state.SkipWithError("the subscribers did not all join");
+    return;
+  }
+  const App app(dir.path());
+  asio::io_context io;
+  Connection kept(io, app.port());
+  const snapbus::lifecycle::StepOptions step{.ack_timeout = 5s};
+  auto restore = [&] {
+    const auto start = Clock::now();
+    const auto result = snapbus::lifecycle::run_step(publisher, snapbus::lifecycle::Step::restore, step);
+    const auto end = Clock::now();
+    if (!result.ok() || result.waited_for != workers) throw std::runtime_error("a restore step failed");
+    return ns_between(start, end);
+  };
+  auto fresh_post = [&] {
+    Connection fresh(io, app.port());
+    return after_restore_post(fresh);
+  };
+  try {
+    for (int i = 0; i < 20; ++i) {
+      restore();
+      after_restore_post(kept);
+      fresh_post();
+    }
+    std::vector<double> fan_out;
+    std::vector<double> post;
+    std::vector<double> post_fresh;
+    // A pause before each measurement, so that none runs while the previous one's processes still
+    // wake (the subscribers wake once more for `running`, after run_step has returned).
+    auto settled = [](auto measure) {
+      std::this_thread::sleep_for(2ms);
+      return measure();
+    };
+    for (auto _ : state) {
+      const double ns = settled(restore);
+      fan_out.push_back(ns);
+      post.push_back(settled([&] { return after_restore_post(kept); }));
+      post_fresh.push_back(settled(fresh_post));
+      state.SetIterationTime(ns / 1e9);
+    }
+    state.counters["fan_out_p50_ns"] = percentile(fan_out, 0.50);
+    state.counters["fan_out_p99_ns"] = percentile(fan_out, 0.99);
+    state.counters["post_p50_ns"] = percentile(post, 0.50);
+    state.counters["post_p99_ns"] = percentile(post, 0.99);
+    state.counters["fresh_post_p50_ns"] = percentile(post_fresh, 0.50);
+    state.counters["fresh_post_p99_ns"] = percentile(post_fresh, 0.99);
+    // Against the faster of the two POSTs: the stricter baseline.
+    const double faster_post = std::min(percentile(post, 0.50), percentile(post_fresh, 0.50));
+    state.counters["fan_out_to_post_p50_ratio"] = percentile(fan_out, 0.50) / faster_post;
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+  }
+}
+BENCHMARK(BM_RestoreFanOut)
+    ->ArgsProduct({{1, 4, 16}, {static_cast<int>(Worker::minimal), static_cast<int>(Worker::example)}})
+    ->ArgNames({"workers", "example_subscriber"})
+    ->UseManualTime()
+    ->Iterations(300)
+    ->Unit(benchmark::kMicrosecond);
+
+// The end to end through the adapter, from its own log lines ("[snapbus] ..." on stderr): with
+// SnapStart, the emulator freezes the function after Init and restores it at once; the invocation
+// sent beforehand is waiting, as the one that triggers a restore in Lambda does. Each sample is a
+// fresh emulator, alternating between the configurations so that load falls on all alike:
+//   LWA-like   no subscriber, AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH: one POST to the app
+//   N workers  N example_subscriber processes (SNAPBUS_EXPECT_SUBSCRIBERS=N), no POST
+struct RestoreTimes {
+  double acked_ms = 0;             // "restore: N subscribers acknowledged in X ms" (run_step)
+  double post_ms = 0;              // "POST /after-restore: 200 in X ms"
+  double complete_ms = 0;          // "restore complete X ms after restore/next returned"
+  double first_invocation_ms = 0;  // "first invocation after the restore arrived X ms after restore/next returned"
+};
+
+// The number before `suffix` on the line that contains `marker`; nullopt when there is none.
+std::optional<double> logged_ms(const std::string& log, const std::string& marker, const std::string& suffix) {
+  const auto at = log.find(marker);
+  if (at == std::string::npos) return std::nullopt;
+  const auto end = log.find(suffix, at + marker.size());
+  const auto line_end = log.find('\n', at);
+  if (end == std::string::npos || end > line_end) return std::nullopt;
+  const auto start = log.find_last_of(' ', end - 1);
+  return std::stod(log.substr(start + 1, end - start - 1));
+}
+
+RestoreTimes restore_through_adapter(const fs::path& dir, int workers) {
+  fs::create_directories(dir);
+  AdapterFunction function{.subscribers = workers, .snapstart = true};
+  function.env["SNAPBUS_EXPECT_SUBSCRIBERS"] = std::to_string(workers);
+  if (workers == 0) function.env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] = kAfterRestorePath;
+  const Emulator emulator = emulator_with_adapter(dir, function);
+  asio::io_context io;
+  Connection connection(io, emulator.front_door());
+  hello_round_trip(connection);
+  const std::string log = read_file(dir / "emulator.out") + read_file(dir / "emulator.err");
+  auto need = [&](const std::string& marker, const std::string& suffix) {
+    const auto value = logged_ms(log, marker, suffix);
+    if (!value) throw std::runtime_error("no '" + marker + " ... " + suffix + "' line in the log");
+    return *value;
+  };
+  RestoreTimes times;
+  if (workers > 0) {
+    times.acked_ms = need("[snapbus] restore: " + std::to_string(workers) + " subscriber", " ms");
+  } else {
+    times.post_ms = need(std::string("[snapbus] POST ") + kAfterRestorePath + ": 200 in", " ms");
+  }
+  times.complete_ms = need("[snapbus] restore complete", " ms after restore/next returned");
+  times.first_invocation_ms = need("[snapbus] first invocation after the restore arrived", " ms after");
+  return times;
+}
+
+void BM_RestoreThroughAdapter(benchmark::State& state) {
+  const TempDir dir("restore");
+  const std::array<int, 4> configurations = {0, 1, 4, 16};  // 0: the LWA-like POST
+  std::map<int, std::vector<RestoreTimes>> samples;
+  int sample = 0;
+  fs::path run;
+  try {
+    for (auto _ : state) {
+      const auto start = Clock::now();
+      for (const int workers : configurations) {
+        run = dir.path() / (std::to_string(sample) + "-" + std::to_string(workers));
+        samples[workers].push_back(restore_through_adapter(run, workers));
+      }
+      ++sample;
+      state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  } catch (const std::exception& error) {
+    state.SkipWithError(with_adapter_log(error, run).c_str());
+    return;
+  }
+  auto p50_ns = [&](int workers, double RestoreTimes::*field) {
+    std::vector<double> values;
+    for (const RestoreTimes& times : samples[workers]) values.push_back(times.*field * 1e6);
+    return percentile(values, 0.50);
+  };
+  const double post = p50_ns(0, &RestoreTimes::post_ms);
+  const double lwa_first = p50_ns(0, &RestoreTimes::first_invocation_ms);
+  state.counters["lwa_post_p50_ns"] = post;
+  state.counters["lwa_complete_p50_ns"] = p50_ns(0, &RestoreTimes::complete_ms);
+  state.counters["lwa_first_invocation_p50_ns"] = lwa_first;
+  for (const int workers : {1, 4, 16}) {
+    const std::string n = std::to_string(workers);
+    const double acked = p50_ns(workers, &RestoreTimes::acked_ms);
+    const double first = p50_ns(workers, &RestoreTimes::first_invocation_ms);
+    state.counters["acked_" + n + "_p50_ns"] = acked;
+    state.counters["complete_" + n + "_p50_ns"] = p50_ns(workers, &RestoreTimes::complete_ms);
+    state.counters["first_invocation_" + n + "_p50_ns"] = first;
+    state.counters["acked_" + n + "_to_post_p50_ratio"] = post > 0 ? acked / post : 0;
+    state.counters["first_invocation_" + n + "_to_lwa_p50_ratio"] = lwa_first > 0 ? first / lwa_first : 0;
+  }
+}
+BENCHMARK(BM_RestoreThroughAdapter)->UseManualTime()->Iterations(8)->Unit(benchmark::kMillisecond);
+
+// ---- Footprint ---------------------------------------------------------------------------------
+
+// A field of /proc/<pid>/status in bytes (the file gives kB).
+double proc_status_bytes(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) * 1024;
+  }
+  throw std::runtime_error("no " + field + " for pid " + std::to_string(pid));
+}
+
+// The adapter: the emulator's child that runs the snapbus binary (the emulator itself is one too).
+pid_t adapter_pid(pid_t emulator) {
+  const fs::path binary = fs::canonical(SNAPBUS_EXECUTABLE);
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t parent = 0;
+    rest >> state >> parent;
+    std::error_code ec;
+    if (parent == emulator && fs::read_symlink(entry.path() / "exe", ec) == binary) return std::stoi(name);
+  }
+  throw std::runtime_error("no adapter process under the emulator");
+}
+
+double stripped_size(const std::string& binary, const fs::path& dir) {
+  const fs::path copy = dir / "stripped";
+  const std::string command = "strip -o '" + copy.string() + "' '" + binary + "'";
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+  return static_cast<double>(fs::file_size(copy));
+}
+
+constexpr double kLwaBinaryBytes = 3.7e6;   // LWA's documented binary size, not measured here
+constexpr double kRssGoalBytes = 4 * 1024 * 1024;
+
+void BM_AdapterFootprint(benchmark::State& state) {
+  const TempDir dir("footprint");
+  fs::create_directories(dir.path() / "adapter");
+  try {
+    const Emulator adapter = emulator_with_adapter(dir.path() / "adapter", {});
+    asio::io_context io;
+    Connection connection(io, adapter.front_door());
+    for (auto _ : state) {
+      const auto start = Clock::now();
+      for (int i = 0; i < 2000; ++i) hello_round_trip(connection);
+      state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    const pid_t pid = adapter_pid(adapter.pid());
+    const double rss = proc_status_bytes(pid, "VmRSS");
+    state.counters["adapter_rss_bytes"] = rss;
+    state.counters["adapter_hwm_bytes"] = proc_status_bytes(pid, "VmHWM");
+    // What the RSS is made of: private memory, mapped files (the binary and shared libraries,
+    // shared with other processes), and shared memory (the segment).
+    state.counters["adapter_rss_anon_bytes"] = proc_status_bytes(pid, "RssAnon");
+    state.counters["adapter_rss_file_bytes"] = proc_status_bytes(pid, "RssFile");
+    state.counters["adapter_rss_shmem_bytes"] = proc_status_bytes(pid, "RssShmem");
+    state.counters["rss_to_goal_ratio"] = rss / kRssGoalBytes;
+    const double size = stripped_size(SNAPBUS_EXECUTABLE, dir.path());
+    state.counters["stripped_bytes"] = size;
+    state.counters["stripped_to_lwa_ratio"] = size / kLwaBinaryBytes;
+    if (const char* other = std::getenv("SNAPBUS_BENCH_NO_EMULATOR_BINARY"); other != nullptr && *other != '\0') {
+      const double without = stripped_size(other, dir.path());
+      state.counters["no_emulator_stripped_bytes"] = without;
+      state.counters["no_emulator_stripped_to_lwa_ratio"] = without / kLwaBinaryBytes;
+    }
+  } catch (const std::exception& error) {
+    state.SkipWithError(with_adapter_log(error, dir.path() / "adapter").c_str());
+  }
+}
+BENCHMARK(BM_AdapterFootprint)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+// `adapter_bench --app PORT` is the app, `adapter_bench --trivial-runtime` the runtime of the
+// trivial path, `adapter_bench --subscriber [SEGMENT]` a worker of the restore benchmarks; without
+// any of them it runs the benchmarks.
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--app") == 0) return run_app(static_cast<std::uint16_t>(std::stoi(argv[2])));
+  if (argc == 2 && std::strcmp(argv[1], "--trivial-runtime") == 0) return run_trivial_runtime();
+  if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--subscriber") == 0) return run_subscriber(argc == 3 ? argv[2] : "");
+  ::signal(SIGPIPE, SIG_IGN);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
