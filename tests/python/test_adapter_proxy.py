@@ -239,7 +239,10 @@ def test_client_gets_the_bracket_before_its_first_event_and_its_answers_through(
     assert sorted((r["hook"], r["generation"]) for r in hooks) == [("h1", 1), ("h2", 1)], hooks
     assert max(r["t_ns"] for r in hooks) < client[0]["t_ns"], \
         "the client got its first event before the subscriber's after-restore hooks had ended"
+    # SHUTDOWN reaches the proxy (an extension), which runs the subscriber's shutdown hooks.
     assert function.stop() == 0, function.output()
+    shutdown = [r["hook"] for r in read_records(hooks_log) if r["phase"] == "shutdown"]
+    assert sorted(shutdown) == ["h1", "h2"], function.output()
 
 
 # ---- c: the same calls, with the proxy in between and without it ------------------------------------
