@@ -8,7 +8,7 @@ tree (adapter_web_harness.Function), as Lambda runs it:
 
 The clients: the web-mode adapter as a plain LWA-style client (SNAPBUS_BRACKET=off, found through
 AWS_LWA_LAMBDA_RUNTIME_API_PROXY), and programs/runtime_client.py, a custom runtime that never
-calls restore/next. Answers on the RIE path are read off the socket (raw HTTP/1.1), so their
+calls restore/next (in one case it does). Answers on the RIE path are read off the socket (raw HTTP/1.1), so their
 chunks and trailers are seen as sent.
 """
 import json
