@@ -1,12 +1,12 @@
 #include "runtime_proxy.h"
 
+#include <charconv>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
 #include <boost/algorithm/string/predicate.hpp>
-#include <boost/algorithm/string/split.hpp>
-#include <boost/algorithm/string/trim.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -38,10 +38,13 @@ const std::string& restore_next_target() {
   return target;
 }
 
-// Fields that describe one connection rather than the message: each hop sets its own.
+// Fields that describe one connection rather than the message: each hop sets its own. Expect too:
+// the proxy answers a client's 100-continue itself, as it reads the body before it forwards the
+// call; sent upstream, it would bring back an interim 100 the proxy would take for the answer.
 bool hop_by_hop(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host", "content-length"};
+      "connection",     "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host",
+      "content-length", "expect"};
   for (std::string_view hop : kNames) {
     if (boost::iequals(name, hop)) return true;
   }
@@ -72,21 +75,24 @@ net::Request forwarded_request(const http::request_header<>& head, std::string b
   return request;
 }
 
+// A body announced larger than the proxy holds whole.
+bool too_large_to_hold(const http::request_header<>& head) {
+  const std::string_view text = head[http::field::content_length];
+  std::uint64_t length = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
+  return error == std::errc() && length > kBufferedBodyLimit;
+}
+
 // Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN).
 bool is_long_poll(std::string_view target) { return target.ends_with("/next"); }
 
-// The trailers of a streamed body: the final fields named in its Trailer header.
+// The trailers of a streamed body: the final fields after the head's (the parser appends them),
+// whether its Trailer header announced them or not, as the Runtime API takes them either way.
 http::fields trailers_of(const http::request_header<>& head, const http::fields& final_fields) {
   http::fields trailers;
-  std::vector<std::string> names;
-  const std::string declared(head[http::field::trailer]);
-  boost::split(names, declared, [](char c) { return c == ','; });
-  for (std::string& name : names) {
-    boost::trim(name);
-    if (name.empty()) continue;
-    const auto found = final_fields.find(name);
-    if (found != final_fields.end()) trailers.insert(found->name_string(), found->value());
-  }
+  auto field = final_fields.begin();
+  for (auto in_head = head.begin(); in_head != head.end() && field != final_fields.end(); ++in_head) ++field;
+  for (; field != final_fields.end(); ++field) trailers.insert(field->name_string(), field->value());
   return trailers;
 }
 
@@ -260,6 +266,13 @@ asio::awaitable<void> RuntimeProxy::fetch_next(std::shared_ptr<PendingNext> pend
 }
 
 asio::awaitable<void> RuntimeProxy::relay_buffered(net::HttpExchange& exchange) {
+  // Passed on piece by piece (chunked) instead: the Runtime API refuses it and fails the invocation
+  // (Function.ResponseSizeTooLarge) as it would without the proxy, where a refusal by the proxy
+  // would leave the invocation unanswered and break the client's upload.
+  if (too_large_to_hold(exchange.request())) {
+    co_await relay_streamed(exchange);
+    co_return;
+  }
   std::string body = co_await exchange.read_body(kBufferedBodyLimit);
   const bool long_poll = is_long_poll(exchange.request().target());
   auto answered =

@@ -5,9 +5,11 @@
 //   RuntimeProxy proxy(io.get_executor(), upstream, bracket, log_line);
 //   net::http_listen(io, "127.0.0.1", 9009, [&proxy](net::HttpExchange& ex) { return proxy.handle(ex); });
 //
-// Every call is forwarded as it came: method, target, headers (Host names the upstream) and body
-// byte for byte; a streamed response chunk by chunk with its trailers, each chunk sent on before
-// the next is read; long polls held open for as long as they take. Extensions API calls too.
+// Every call is forwarded as it came: method, target, headers (Host names the upstream; an Expect:
+// 100-continue the proxy answers itself) and body byte for byte (one over 16 MB goes on chunked, for
+// the Runtime API to refuse); a streamed response chunk by chunk with its trailers, announced or
+// not, each chunk sent on before the next is read; long polls held open for as long as they take.
+// Extensions API calls too.
 //
 // The bracket (snap-start only): on the client's restore/next, before-snapshot, then forward it,
 // then after-restore, then answer. A client that asks for invocation/next first (most never call

@@ -237,6 +237,10 @@ const std::vector<std::string>& calls() {
       "Content-Type: application/vnd.awslambda.http-integration-response\r\n\r\n"
       "5\r\nfirst\r\n6\r\nsecond\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Broken\r\n"
       "Lambda-Runtime-Function-Error-Body: eyJ4IjoxfQ==\r\n\r\n",
+      // Trailers no Trailer header announced: the Runtime API takes them all the same.
+      "POST /2018-06-01/runtime/invocation/request-4/response HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\nonly\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unannounced\r\n\r\n",
   };
   return requests;
 }
@@ -267,6 +271,28 @@ TEST(RuntimeProxyTest, WhatTheRuntimeApiReceivesIsWhatTheClientSent) {
     EXPECT_EQ(got[i].trailers, want[i].trailers) << i;
   }
   EXPECT_EQ(got[3].trailers.size(), 2U) << "the error trailers of a streamed response arrive";
+  EXPECT_EQ(got[4].trailers.size(), 1U) << "so do trailers no Trailer header announced";
+}
+
+// curl sends Expect: 100-continue before a large body. The proxy answers it itself (it reads the
+// body before it forwards anything), so the client's answer is the Runtime API's final one, never
+// the upstream's interim 100.
+TEST(RuntimeProxyTest, AClientThatExpects100ContinueGetsTheFinalAnswer) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  for (const char* framing : {"Content-Length: 11\r\n", "Transfer-Encoding: chunked\r\n"}) {
+    const bool chunked = std::string_view(framing).starts_with("Transfer");
+    RawClient client(proxy.port());
+    client.send(std::string("POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\nHost: api\r\n") +
+                framing + "Expect: 100-continue\r\n\r\n");
+    EXPECT_EQ(answer_of(client).result_int(), 100) << framing;
+    client.send(chunked ? "b\r\n{\"ok\":true}\r\n0\r\n\r\n" : "{\"ok\":true}");
+    const auto answer = answer_of(client);
+    EXPECT_EQ(answer.result_int(), 202) << framing;
+    EXPECT_EQ(answer.body(), R"({"status":"OK"})") << framing;
+  }
+  ASSERT_EQ(upstream.received().size(), 2U);
+  for (const auto& received : upstream.received()) EXPECT_EQ(received.body(), R"({"ok":true})");
 }
 
 TEST(RuntimeProxyTest, AStreamedPieceIsPassedOnBeforeTheNextIsSent) {

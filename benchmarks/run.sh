@@ -14,6 +14,7 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 
 all=(generation_check wake_latency readiness)
+[[ -x build/release/benchmarks/proxy_bench ]] && all+=(proxy)
 [[ -x build/release/benchmarks/emulator_bench ]] && all+=(emulator)
 [[ -x build/release/benchmarks/adapter_bench ]] && all+=(adapter)
 selected=("${@:-${all[@]}}")

@@ -28,6 +28,32 @@ def counter(name, value):
     return f"{name}={value:.2f}" if name.endswith("_ratio") else f"{name}={value:.0f}"
 
 
+def proxy_section(results):
+    """Proxy mode: what `snapbus proxy` adds to the same client's calls to the emulator (same run),
+    also in bare loopback HTTP round trips (the proxy relays two calls per invocation)."""
+    loaded = load(results / "proxy.json")
+    if not loaded:
+        return []
+    benches, _ = loaded
+    lines = ["## Proxy mode: added latency against the same client talking to the emulator directly", "",
+             "| figure | direct p50 (us) | proxied p50 (us) | added p50 (us) | direct p99 (us) | proxied p99 (us) "
+             "| proxied x direct p50 | added p50 x loopback HTTP round trip | added p50 < 50 us |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for prefix, figure, label in [("BM_ProxyBufferedInvocation", "rtt", "buffered invocation"),
+                                  ("BM_ProxyStreamChunkRelay", "chunk", "streamed chunk")]:
+        b = next((b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b), None)
+        if not b:
+            continue
+        added = b[f"added_{figure}_p50_ns"]
+        loopback = b.get(f"added_{figure}_p50_to_loopback_{figure}_p50_ratio")
+        cells = [b[f"direct_{figure}_p50_ns"], b[f"proxied_{figure}_p50_ns"], added, b[f"direct_{figure}_p99_ns"],
+                 b[f"proxied_{figure}_p99_ns"]]
+        lines.append(f"| {label} | " + " | ".join(f"{value / 1e3:.1f}" for value in cells) +
+                     f" | {b[f'proxied_to_direct_{figure}_p50_ratio']:.2f} | "
+                     f"{f'{loopback:.2f}' if loopback is not None else '-'} | {'yes' if added < 50e3 else '**no**'} |")
+    return [*lines, ""]
+
+
 def same_run_ratios(benches):
     """The emulator's rows against their same-run baselines (p50 over p50)."""
     def p50(prefix, key):
@@ -242,6 +268,7 @@ def main(directory):
                 lines.append(f"| {name} | {ns(b):.1f} | {counters} |")
             lines.append("")
             lines += same_run_ratios(benches)
+    lines += proxy_section(results)
     print("\n".join(lines))
 
 

@@ -1,6 +1,7 @@
-"""What the adapter's end-to-end tests (test_adapter_web_*.py) share: the layer directory, the
-test app's task root, and one `snapbus emulate --snapstart` run of a function behind the adapter,
-the way Lambda runs a function with Lambda Web Adapter's layer:
+"""What the adapter's end-to-end tests (test_adapter_web_*.py, test_adapter_proxy.py) share: the
+layer directory, the test app's task root, one `snapbus emulate --snapstart` run of a function
+behind the adapter, and the check that every worker's after-restore hooks ended before its first
+request. The function runs the way Lambda runs it with Lambda Web Adapter's layer:
 
     /opt/extensions/snapbus   the adapter, an external extension started with no arguments
     /opt/bootstrap            AWS_LAMBDA_EXEC_WRAPPER: execs $LAMBDA_TASK_ROOT/$_HANDLER (run.sh)
@@ -8,6 +9,7 @@ the way Lambda runs a function with Lambda Web Adapter's layer:
 Every wait is bounded; the emulator and everything it started are killed at teardown (its
 process group, through conftest's Processes).
 """
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -186,3 +188,46 @@ def function(cli, opt_dir, processes, tmp_path) -> Function:
 @pytest.fixture
 def task_root(tmp_path) -> pathlib.Path:
     return make_app_task_root(tmp_path)
+
+
+def burst_until_every_worker_answered(function: Function, workers: int, limit: int = 40) -> list[dict]:
+    """Requests sent while Init is still running, so they wait in the emulator's queue and the
+    first is forwarded the moment the adapter asks for it. Each answer closes its connection and
+    keeps its worker out of accept() for a while, so the next request goes to another worker."""
+    answers: list[dict] = []
+
+    def one(_):
+        with function.client(timeout=60) as client:
+            response = client.get("/whoami", params={"spread_ms": 300})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers += pool.map(one, range(8))
+    while len({a["pid"] for a in answers}) < workers and len(answers) < limit:
+        answers.append(one(None))
+    return answers
+
+
+def assert_hooks_ran_before_requests(function: Function, answers: list[dict], workers: int) -> None:
+    pids = function.worker_pids()
+    assert len(pids) == workers, f"subscribed workers: {pids}\n{function.output()}"
+    before = {r["pid"] for r in function.records("before_snapshot")}
+    assert before == pids, f"before-snapshot hooks ran in {before}, workers are {pids}"
+    restored = {r["pid"]: r for r in function.records("after_restore_end")}
+    assert set(restored) == pids, f"after-restore hooks finished in {set(restored)}, workers are {pids}"
+    assert all(r["generation"] == 1 for r in restored.values()), restored
+
+    assert all(a["generation"] == 1 for a in answers), answers
+    served = {a["pid"] for a in answers}
+    assert served == pids, f"only {served} of {pids} answered {len(answers)} requests"
+    requests = [r for r in function.records("request") if r["path"] == "/whoami"]
+    for pid in pids:
+        first = min(r["t"] for r in requests if r["pid"] == pid)
+        early_ms = (restored[pid]["t"] - first) / 1e6
+        assert early_ms < 0, f"worker {pid}: a request arrived {early_ms:.1f} ms before its after-restore hooks finished"
+    # Stronger, and what the adapter promises: nothing is forwarded before every worker acked.
+    last_hook = max(r["t"] for r in restored.values())
+    first_request = min(r["t"] for r in requests)
+    early_ms = (last_hook - first_request) / 1e6
+    assert early_ms < 0, f"the first request arrived {early_ms:.1f} ms before the last hook finished"

@@ -3,54 +3,9 @@ every worker's after-restore hooks have run before the first request reaches any
 the adapter counts the workers (SNAPBUS_EXPECT_SUBSCRIBERS) or waits for their number to settle,
 and even when one worker subscribes late. The example app (examples/fastapi) shows the same with
 its own run.sh."""
-import concurrent.futures
-
-from adapter_web_harness import EXAMPLE_FASTAPI, Function
+from adapter_web_harness import EXAMPLE_FASTAPI, assert_hooks_ran_before_requests, burst_until_every_worker_answered
 
 WORKERS = 4
-
-
-def burst_until_every_worker_answered(function: Function, workers: int, limit: int = 40) -> list[dict]:
-    """Requests sent while Init is still running, so they wait in the emulator's queue and the
-    first is forwarded the moment the adapter asks for it. Each answer closes its connection and
-    keeps its worker out of accept() for a while, so the next request goes to another worker."""
-    answers: list[dict] = []
-
-    def one(_):
-        with function.client(timeout=60) as client:
-            response = client.get("/whoami", params={"spread_ms": 300})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        answers += pool.map(one, range(8))
-    while len({a["pid"] for a in answers}) < workers and len(answers) < limit:
-        answers.append(one(None))
-    return answers
-
-
-def assert_hooks_ran_before_requests(function: Function, answers: list[dict], workers: int) -> None:
-    pids = function.worker_pids()
-    assert len(pids) == workers, f"subscribed workers: {pids}\n{function.output()}"
-    before = {r["pid"] for r in function.records("before_snapshot")}
-    assert before == pids, f"before-snapshot hooks ran in {before}, workers are {pids}"
-    restored = {r["pid"]: r for r in function.records("after_restore_end")}
-    assert set(restored) == pids, f"after-restore hooks finished in {set(restored)}, workers are {pids}"
-    assert all(r["generation"] == 1 for r in restored.values()), restored
-
-    assert all(a["generation"] == 1 for a in answers), answers
-    served = {a["pid"] for a in answers}
-    assert served == pids, f"only {served} of {pids} answered {len(answers)} requests"
-    requests = [r for r in function.records("request") if r["path"] == "/whoami"]
-    for pid in pids:
-        first = min(r["t"] for r in requests if r["pid"] == pid)
-        early_ms = (restored[pid]["t"] - first) / 1e6
-        assert early_ms < 0, f"worker {pid}: a request arrived {early_ms:.1f} ms before its after-restore hooks finished"
-    # Stronger, and what the adapter promises: nothing is forwarded before every worker acked.
-    last_hook = max(r["t"] for r in restored.values())
-    first_request = min(r["t"] for r in requests)
-    early_ms = (last_hook - first_request) / 1e6
-    assert early_ms < 0, f"the first request arrived {early_ms:.1f} ms before the last hook finished"
 
 
 def test_every_worker_restored_before_its_first_request_with_an_expected_count(function, task_root):

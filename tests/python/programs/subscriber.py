@@ -18,6 +18,7 @@ def main() -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--hooks", type=int, default=2)
     parser.add_argument("--fail", default="", help="the hook name that raises ValueError")
+    parser.add_argument("--fail-phase", default="", help="only in this phase (default: every phase)")
     parser.add_argument("--fork", type=int, default=0)
     parser.add_argument("--hook-sleep", type=float, default=0.0)
     parser.add_argument("--guard-threads", type=int, default=0,
@@ -28,8 +29,8 @@ def main() -> None:
     args = parser.parse_args()
 
     def record(phase: str, name: str) -> None:
-        line = json.dumps({"pid": os.getpid(), "phase": phase, "hook": name,
-                           "generation": snapbus.generation(), "thread": threading.current_thread().name})
+        line = json.dumps({"pid": os.getpid(), "phase": phase, "hook": name, "generation": snapbus.generation(),
+                           "thread": threading.current_thread().name, "t_ns": time.monotonic_ns()})
         with open(args.log, "a") as log:  # O_APPEND: whole lines even with many writers
             log.write(line + "\n")
 
@@ -38,7 +39,7 @@ def main() -> None:
             if args.hook_sleep:
                 time.sleep(args.hook_sleep)
             record(phase, name)
-            if name == args.fail:
+            if name == args.fail and args.fail_phase in ("", phase):
                 raise ValueError(f"{name} cannot reach the database")
         return hook
 
