@@ -1,10 +1,14 @@
 # Binaries for Amazon Linux 2023, where the layer runs (SNAPBUS_PORTABLE_BINARIES, the `layer` preset):
-# the only shared libraries they may need are glibc's (AL2023 has glibc 2.34), so everything else is
-# linked in: libstdc++ and libgcc (AL2023's are GCC 11's, older than the GCC 12 that builds here),
-# Boost.JSON, Cap'n Proto/kj, zlib and brotli from their static archives, fmt header-only (Debian ships
-# no libfmt.a). Included from the top-level CMakeLists.txt before its find_package calls.
+# nothing newer than its glibc 2.34, and no shared library it may lack. libstdc++ (AL2023's is GCC 11's,
+# older than the GCC 12 that builds here), Boost.JSON, Cap'n Proto/kj, zlib and brotli are linked in
+# from their static archives, fmt header-only (Debian ships no libfmt.a). Included from the top-level
+# CMakeLists.txt before its find_package calls.
 #
 #   cmake --preset layer      # SNAPBUS_PORTABLE_BINARIES=ON; packaging/ then builds the layer zip
+#
+# libgcc stays shared (libgcc_s.so.1, needing only old GCC_ symbol versions): Debian's static unwinder
+# (libgcc_eh.a) calls _dl_find_object, which is glibc 2.35. AL2023 always has libgcc_s: its glibc
+# package requires libgcc, which glibc loads itself for pthread_cancel.
 #
 # The dev presets keep the shared libraries: faster links, and the sanitizers need them.
 
@@ -19,6 +23,9 @@ set(Boost_USE_STATIC_LIBS ON)
 add_library(fmt::fmt INTERFACE IMPORTED)
 set_target_properties(fmt::fmt PROPERTIES INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
 
-# libstdc++ and libgcc in every executable and module; strip at link time (the layer ships no debug
-# information); --as-needed drops a shared library nothing references (capnp's -latomic on x86-64).
-add_link_options(-static-libstdc++ -static-libgcc -s -Wl,--as-needed)
+# libstdc++ in every executable and module; strip at link time (the layer ships no debug information);
+# --as-needed drops a shared library nothing references (capnp's -latomic on x86-64). --gc-sections
+# drops the parts of libstdc++.a nothing calls, among them std::random_device's use of arc4random (glibc
+# 2.36), which the COW-string compatibility code would otherwise pull in; our own sections go too.
+add_compile_options(-ffunction-sections -fdata-sections)
+add_link_options(-static-libstdc++ -s -Wl,--as-needed -Wl,--gc-sections)
