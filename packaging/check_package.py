@@ -1,6 +1,7 @@
 """Checks what the `layer` preset built: the layer zip and the wheel (ctest: packaging_layer, packaging_wheel).
 
-    check_package.py layer --package-dir build/layer/packaging --snapbus build/default/cli/snapbus --task-root examples/fastapi
+    check_package.py layer --package-dir build/layer/packaging --snapbus build/default/cli/snapbus \
+        --task-root examples/fastapi --bootstrap adapter/bootstrap.sh
     check_package.py wheel --package-dir build/layer/packaging --pyproject bindings/python/pyproject.toml
 
 The layer: its layout and modes, that every ELF in it needs nothing newer than Amazon Linux 2023 has (glibc
