@@ -1,4 +1,4 @@
-"""Checks what the `layer` preset built: the layer zip and the wheel (ctest: packaging_layer, packaging_wheel).
+r"""Checks what the `layer` preset built: the layer zip and the wheel (ctest: packaging_layer, packaging_wheel).
 
     check_package.py layer --package-dir build/layer/packaging --snapbus build/default/cli/snapbus \
         --task-root examples/fastapi --bootstrap adapter/bootstrap.sh
