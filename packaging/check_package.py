@@ -41,7 +41,7 @@ PYTHON = "/usr/bin/python3"
 # Amazon Linux 2023: glibc 2.34, and GCC 11's libgcc_s (always there: AL2023's glibc requires libgcc).
 # libstdc++ is linked in, so no GLIBCXX_/CXXABI_ version may appear at all.
 MAX_GLIBC = (2, 34)
-MAX_GCC = (7, 0, 0)
+MAX_GCC = (7, 0, 0)  # every libgcc_s since GCC 7 has these versions; GCC 12 added GCC_12.0.0
 ALLOWED_LIBRARIES = {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libpthread.so.0",
                      "libdl.so.2", "librt.so.1", "libgcc_s.so.1"}
 EXECUTABLE = 0o755
