@@ -30,8 +30,9 @@ packages=(
   python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests python3-gunicorn
   python3-psycopg2 python3-sqlalchemy
   # tools the tests and demo use; PostgreSQL for the scenario tests (tests/e2e), which start their own server;
-  # nginx as the reverse-proxy baseline of benchmarks/adapter_bench (started by the benchmark, never as a service)
-  procps curl postgresql nginx-light
+  # nginx as the reverse-proxy baseline of benchmarks/adapter_bench (started by the benchmark, never as a service);
+  # unzip for the layer check (packaging/), which unpacks the layer as Lambda does
+  procps curl postgresql nginx-light unzip
   # the format check and static analysis CI runs (.ci/check-format, .ci/run-clang-tidy)
   clang-format clang-tidy
 )

@@ -1,0 +1,315 @@
+r"""Checks what the `layer` preset built: the layer zip and the wheel (ctest: packaging_layer, packaging_wheel).
+
+    check_package.py layer --package-dir build/layer/packaging --snapbus build/default/cli/snapbus \
+        --task-root examples/fastapi --bootstrap adapter/bootstrap.sh
+    check_package.py wheel --package-dir build/layer/packaging --pyproject bindings/python/pyproject.toml
+
+The layer: its layout and modes, that every ELF in it needs nothing newer than Amazon Linux 2023 has (glibc
+2.34, GCC 11's libgcc_s; no libstdc++ at all, it is linked in) and no shared library but those, that its
+adapter was built without the emulator, and that it runs: unzipped as the function's /opt under `snapbus
+emulate --snapstart` (the default build's emulator), the adapter from the layer brackets the snapshot for
+the example FastAPI app's workers, whose hooks come from the layer's Python package, and a request through
+the front door is answered by a restored worker.
+
+The wheel: its tag and metadata, that RECORD matches its files, that its native module is the layer's,
+and that pip installs it offline and it imports.
+
+Exits 77 (ctest: skipped) when the layer preset has not been built, and prints how to build it; with
+SNAPBUS_REQUIRE_LAYER=1 (CI, which builds it first) that is a failure instead.
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.request
+import zipfile
+
+SKIPPED = 77
+PYTHON = "/usr/bin/python3"
+# Amazon Linux 2023: glibc 2.34, and GCC 11's libgcc_s (always there: AL2023's glibc requires libgcc).
+# libstdc++ is linked in, so no GLIBCXX_/CXXABI_ version may appear at all.
+MAX_GLIBC = (2, 34)
+MAX_GCC = (7, 0, 0)  # every libgcc_s since GCC 7 has these versions; GCC 12 added GCC_12.0.0
+ALLOWED_LIBRARIES = {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libpthread.so.0",
+                     "libdl.so.2", "librt.so.1", "libgcc_s.so.1"}
+EXECUTABLE = 0o755
+WAIT_SECONDS = 90
+
+
+def fail(message: str) -> None:
+    raise SystemExit(f"FAIL: {message}")
+
+
+def built_package(package_dir: pathlib.Path, pattern: str) -> pathlib.Path:
+    found = sorted(package_dir.glob(pattern))
+    if not found:
+        how = "build it with `cmake --preset layer && cmake --build --preset layer -j2`"
+        if os.environ.get("SNAPBUS_REQUIRE_LAYER") == "1":
+            fail(f"no {pattern} in {package_dir} (SNAPBUS_REQUIRE_LAYER=1); {how}")
+        print(f"SKIPPED: no {pattern} in {package_dir}; {how}")
+        sys.exit(SKIPPED)
+    if len(found) > 1:
+        fail(f"more than one {pattern} in {package_dir}: {[p.name for p in found]}")
+    return found[0]
+
+
+def scratch_directory() -> tempfile.TemporaryDirectory:
+    """A fresh directory under the test's SNAPBUS_TEST_TMPDIR (ctest sets it), removed afterwards."""
+    root = os.environ.get("SNAPBUS_TEST_TMPDIR")
+    if root:
+        pathlib.Path(root).mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(dir=root)
+
+
+# ---- the layer ----------------------------------------------------------------------------------------
+
+def check_layout(layer: zipfile.ZipFile, bootstrap_source: pathlib.Path) -> None:
+    modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in layer.infolist()}
+    for name in ("bootstrap", "extensions/snapbus"):
+        if modes.get(name) != EXECUTABLE:
+            fail(f"{name}: mode {oct(modes.get(name, 0))} in the zip, expected 0755")
+    for name in ("python/snapbus/__init__.py", "python/snapbus/_native.abi3.so",
+                 "python/snapbus/_startup/sitecustomize.py"):
+        if name not in modes:
+            fail(f"the zip has no {name}")
+    strays = [n for n in modes if n not in ("bootstrap", "extensions/snapbus") and not n.startswith("python/snapbus/")]
+    if strays or any("__pycache__" in n for n in modes):
+        fail(f"unexpected entries in the zip: {strays or [n for n in modes if '__pycache__' in n]}")
+    if layer.read("bootstrap") != bootstrap_source.read_bytes():
+        fail("the zip's bootstrap differs from adapter/bootstrap.sh")
+    print(f"layout: {len(modes)} files; bootstrap and extensions/snapbus 0755")
+
+
+def readelf(*args: str) -> str:
+    return subprocess.run(["readelf", "-W", *args], check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+def version_needs(path: pathlib.Path) -> dict[str, set[str]]:
+    """{library: {symbol versions}} from the ELF's version-needs section."""
+    needs: dict[str, set[str]] = {}
+    library = None
+    for line in readelf("--version-info", str(path)).splitlines():
+        if match := re.search(r"File: (\S+)", line):
+            library = match.group(1)
+            needs.setdefault(library, set())
+        elif (match := re.search(r"Name: (\S+)", line)) and library is not None:
+            needs[library].add(match.group(1))
+    return needs
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("_", 1)[1].split("."))
+
+
+def check_elf(path: pathlib.Path, name: str) -> None:
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("--dynamic", str(path))))
+    if missing := needed - ALLOWED_LIBRARIES:
+        fail(f"{name} needs shared libraries Amazon Linux 2023 may not have: {sorted(missing)}")
+    versions = {v for vs in version_needs(path).values() for v in vs}
+    if odd := [v for v in versions if not re.fullmatch(r"[A-Z]+_\d+(\.\d+)*", v)]:
+        fail(f"{name} needs symbol versions no other glibc promises to keep: {odd}")
+    versions = sorted(versions, key=lambda v: (v.split("_")[0], version_key(v)))
+    glibc = [v for v in versions if v.startswith("GLIBC_")]
+    newest = max(glibc, key=version_key)
+    if version_key(newest) > MAX_GLIBC:
+        fail(f"{name} needs {newest}, newer than Amazon Linux 2023's glibc 2.34")
+    if cxx := [v for v in versions if v.startswith(("GLIBCXX_", "CXXABI_"))]:
+        fail(f"{name} needs libstdc++ symbol versions {cxx}: libstdc++ should be linked in")
+    if gcc := [v for v in versions if v.startswith("GCC_") and version_key(v) > MAX_GCC]:
+        fail(f"{name} needs libgcc_s symbol versions {gcc}, newer than GCC 11's")
+    if ".symtab" in readelf("--section-headers", str(path)):
+        fail(f"{name} is not stripped")
+    print(f"{name}: {path.stat().st_size} bytes, stripped; needs {sorted(needed)}; newest GLIBC {newest}; "
+          f"no GLIBCXX/CXXABI; versions: {' '.join(versions)}")
+
+
+def check_without_emulator(adapter: pathlib.Path) -> None:
+    # The stripped binary has no symbol table, but a polymorphic type keeps its mangled type name.
+    if b"N7snapbus8emulator" in adapter.read_bytes():
+        fail("extensions/snapbus holds a type of snapbus::emulator")
+    run = subprocess.run([str(adapter), "emulate"], capture_output=True, text=True, timeout=30)
+    if run.returncode != 2 or "built without the emulator" not in run.stderr:
+        fail(f"`extensions/snapbus emulate` exited {run.returncode}: {run.stderr.strip()}")
+    print("extensions/snapbus: built without the emulator ('snapbus emulate' says so; no snapbus::emulator type)")
+
+
+def check_python_import(python_dir: pathlib.Path) -> None:
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import snapbus; print(snapbus.__file__, snapbus.abi_version())"
+    run = subprocess.run([PYTHON, "-I", "-c", code, str(python_dir)], capture_output=True, text=True, timeout=30)
+    if run.returncode != 0 or not run.stdout.startswith(str(python_dir)):
+        fail(f"importing snapbus from the layer's python/: {run.stdout}{run.stderr}")
+    print(f"python/snapbus imports: {run.stdout.strip()}")
+
+
+def process_running(executable: pathlib.Path) -> bool:
+    for exe in pathlib.Path("/proc").glob("[0-9]*/exe"):
+        try:
+            if pathlib.Path(os.readlink(exe)) == executable:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: pathlib.Path, work: pathlib.Path) -> None:
+    """The layer unzipped as /opt: its adapter runs the SnapStart bracket around two uvicorn workers."""
+    workers = 2
+    ready = work / "ready.json"
+    env = dict(os.environ, SNAPBUS_SEGMENT=str(work / "snapbus.seg"))
+    app_port = free_port()
+    command = [str(snapbus), "emulate", "--snapstart", "--port", "0", "--runtime-api-port", "0",
+               "--ready-file", str(ready), "--opt", str(opt), "--handler", "run.sh", "--task-root", str(task_root),
+               "--function-name", "snapbus-layer-check", "--env", f"AWS_LWA_PORT={app_port}",
+               "--env", "AWS_LWA_READINESS_CHECK_PATH=/", "--env", f"WORKERS={workers}",
+               "--env", f"SNAPBUS_EXPECT_SUBSCRIBERS={workers}", "--env", f"PYTHON={PYTHON}"]
+    log = (work / "emulator.log").open("w+")
+    emulator = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not (ready.exists() and ready.stat().st_size) and time.monotonic() < deadline:
+            if emulator.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not (ready.exists() and ready.stat().st_size):
+            fail(f"the emulator did not come up within {WAIT_SECONDS} s")
+        if not process_running(opt / "extensions" / "snapbus"):
+            fail("no process runs the layer's extensions/snapbus")
+        front_door = json.loads(ready.read_text())["frontDoor"]
+        with urllib.request.urlopen(f"http://{front_door}/", timeout=60) as response:
+            answer = json.load(response)
+        # The worker's pool was reopened by its after-restore hook, run by the layer's Python package
+        # when the layer's adapter published the restore.
+        if answer.get("generation") != 1 or answer["pool"]["opened_at_generation"] != 1:
+            fail(f"the request was answered by a worker that missed its after-restore hooks: {answer}")
+        print(f"adapter from the layer: restore bracketed, request answered by worker pid {answer['pid']} "
+              f"(generation {answer['generation']}, pool reopened at generation 1)")
+    except BaseException:
+        log.seek(0)
+        print(log.read(), file=sys.stderr)
+        raise
+    finally:
+        if emulator.poll() is None:
+            emulator.send_signal(signal.SIGTERM)
+            try:
+                emulator.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                emulator.kill()
+                emulator.wait(timeout=30)
+        log.close()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for the app (the emulator's own ports are chosen by the kernel)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def check_layer(args: argparse.Namespace) -> None:
+    zip_path = built_package(args.package_dir, "snapbus-layer-*.zip")
+    print(f"layer zip: {zip_path} ({zip_path.stat().st_size} bytes)")
+    with zipfile.ZipFile(zip_path) as layer:
+        check_layout(layer, args.bootstrap)
+    with scratch_directory() as temp:
+        work = pathlib.Path(temp)
+        opt = work / "opt"
+        # unzip, as Lambda unpacks a layer: it restores the modes from the zip, so they are checked again.
+        subprocess.run(["unzip", "-q", str(zip_path), "-d", str(opt)], check=True, timeout=60)
+        for name in ("bootstrap", "extensions/snapbus"):
+            path = opt / name
+            if path.is_symlink() or not path.is_file() or not os.access(path, os.X_OK):
+                fail(f"{name} is not an executable regular file after unzip")
+        for path in sorted(p for p in opt.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"):
+            check_elf(path, path.relative_to(opt).as_posix())
+        check_without_emulator(opt / "extensions" / "snapbus")
+        check_python_import(opt / "python")
+        check_adapter_runs(opt, args.snapbus, args.task_root, work)
+    print("layer: ok")
+
+
+# ---- the wheel ----------------------------------------------------------------------------------------
+
+def check_wheel(args: argparse.Namespace) -> None:
+    wheel = built_package(args.package_dir, "snapbus-*.whl")
+    project = tomllib.loads(args.pyproject.read_text())["project"]
+    oldest = re.fullmatch(r">=\s*3\.(\d+)", project["requires-python"]).group(1)
+    expected_tag = f"cp3{oldest}-abi3-manylinux_2_34_{platform.machine()}"
+    expected_name = f"{project['name']}-{project['version']}-{expected_tag}.whl"
+    if wheel.name != expected_name:
+        fail(f"the wheel is {wheel.name}, expected {expected_name}")
+    dist_info = f"{project['name']}-{project['version']}.dist-info"
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"{dist_info}/METADATA").decode()
+        wheel_file = archive.read(f"{dist_info}/WHEEL").decode()
+        requires = re.findall(r"^Requires-Dist: (.+)$", metadata, re.MULTILINE)
+        if not any(re.match(r"cffi\b", r) for r in requires):
+            fail(f"METADATA does not declare cffi: Requires-Dist {requires}")
+        if f"Tag: {expected_tag}\n" not in wheel_file or "Root-Is-Purelib: false" not in wheel_file:
+            fail(f"WHEEL does not match the file name:\n{wheel_file}")
+        for line in archive.read(f"{dist_info}/RECORD").decode().splitlines():
+            entry, digest, size = line.rsplit(",", 2)
+            if entry.endswith("/RECORD"):
+                continue
+            data = archive.read(entry)
+            actual = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            if digest != actual or int(size) != len(data):
+                fail(f"RECORD is wrong for {entry}")
+        native = archive.read("snapbus/_native.abi3.so")
+    layer = built_package(args.package_dir, "snapbus-layer-*.zip")
+    with zipfile.ZipFile(layer) as archive:
+        if archive.read("python/snapbus/_native.abi3.so") != native:
+            fail("the wheel's native module is not the layer's")
+    print(f"wheel: {wheel.name} ({wheel.stat().st_size} bytes); Requires-Dist: {', '.join(requires)}; "
+          f"Requires-Python: {project['requires-python']}; native module identical to the layer's")
+
+    with scratch_directory() as temp:
+        target = pathlib.Path(temp) / "site"
+        install = subprocess.run([PYTHON, "-m", "pip", "install", "--no-index", "--no-deps",
+                                  "--disable-pip-version-check", "--target", str(target), str(wheel)],
+                                 capture_output=True, text=True, timeout=120)
+        if install.returncode != 0:
+            fail(f"pip install of the wheel failed:\n{install.stdout}{install.stderr}")
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import snapbus; "
+                "print(snapbus.__file__, snapbus.abi_version(), snapbus.generation())")
+        run = subprocess.run([PYTHON, "-I", "-c", code, str(target)], capture_output=True, text=True, timeout=30,
+                             cwd=temp)
+        if run.returncode != 0:
+            fail(f"importing the installed wheel failed: {run.stderr}")
+        path, abi, generation = run.stdout.split()
+        if not path.startswith(str(target)) or abi != "1" or generation != "0":
+            fail(f"the installed wheel imports as {run.stdout.strip()}")
+        print(f"pip install --no-index --target: ok; imports from {path} (ABI {abi})")
+    print("wheel: ok")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    layer = sub.add_parser("layer")
+    layer.add_argument("--package-dir", type=pathlib.Path, required=True)
+    layer.add_argument("--snapbus", type=pathlib.Path, required=True, help="a snapbus built with the emulator")
+    layer.add_argument("--task-root", type=pathlib.Path, required=True, help="examples/fastapi")
+    layer.add_argument("--bootstrap", type=pathlib.Path, required=True, help="adapter/bootstrap.sh")
+    wheel = sub.add_parser("wheel")
+    wheel.add_argument("--package-dir", type=pathlib.Path, required=True)
+    wheel.add_argument("--pyproject", type=pathlib.Path, required=True)
+    args = parser.parse_args()
+    if shutil.which("readelf") is None or shutil.which("unzip") is None:
+        fail("readelf (binutils) and unzip are needed")
+    (check_layer if args.command == "layer" else check_wheel)(args)
+
+
+if __name__ == "__main__":
+    main()
