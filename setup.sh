@@ -64,6 +64,12 @@ echo "setup: configuring and building (preset 'default')"
 cmake --preset default
 cmake --build --preset default -j "$(nproc)"
 
+# The Lambda layer (what you deploy, and what the demo runs as the function's /opt) and the wheel:
+# build/layer/packaging/ (packaging/README.md).
+echo "setup: building the Lambda layer and the wheel (preset 'layer')"
+cmake --preset layer
+cmake --build --preset layer -j "$(nproc)"
+
 if ((run_demo)); then
   echo "setup: running the demo (examples/demo.sh)"
   exec examples/demo.sh

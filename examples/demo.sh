@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: the example FastAPI app (uvicorn, 4 workers) runs as a
-# Lambda function under `snapbus emulate --snapstart`, behind the snapbus adapter from the layer
-# layout (build/default/opt: bootstrap, extensions/snapbus), exactly as it would in Lambda with
-# the layer and AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap. The adapter creates the segment, waits for
+# Lambda function under `snapbus emulate --snapstart`, behind the snapbus adapter from the Lambda
+# layer (build/layer/packaging/snapbus-layer-*.zip, unzipped as the function's /opt: bootstrap,
+# extensions/snapbus, python/), exactly as it would in Lambda with the layer and
+# AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap. The adapter creates the segment, waits for
 # the app, runs before-snapshot in every worker, the emulator freezes every process and thaws
 # them, the adapter runs every worker's after-restore hooks, and only then takes invocations.
 # A few requests through the Function URL front door show each worker's fresh token and pool.
@@ -13,9 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${SNAPBUS_BUILD_DIR:-$PWD/build/default}
 snapbus=$build/cli/snapbus
-opt=$build/opt
 workers=${WORKERS:-4}
-[[ -x $snapbus && -x $opt/bootstrap ]] || { echo "demo: $snapbus or $opt is missing: run ./setup.sh first" >&2; exit 1; }
+[[ -x $snapbus ]] || { echo "demo: $snapbus is missing: run ./setup.sh first" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/snapbus-demo.XXXXXX)
 export SNAPBUS_SEGMENT=$work/snapbus.seg
@@ -26,6 +26,18 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The function's /opt is the Lambda layer itself, unzipped, as Lambda would; without one (a build
+# that skipped the layer preset) the build tree's layout of the same files.
+layer_zip=$(compgen -G "${SNAPBUS_LAYER_DIR:-$PWD/build/layer}/packaging/snapbus-layer-*.zip" | head -n 1 || true)
+if [[ -n $layer_zip ]]; then
+  opt=$work/opt
+  unzip -q "$layer_zip" -d "$opt"
+  echo "demo: the layer $layer_zip, unzipped as the function's /opt"
+else
+  opt=$build/opt
+  echo "demo: no layer built (cmake --preset layer && cmake --build --preset layer); using $opt"
+fi
 
 echo "demo: snapbus emulate --snapstart --opt $opt --handler run.sh (segment $SNAPBUS_SEGMENT, app port $app_port)"
 # SNAPBUS_EXPECT_SUBSCRIBERS: the adapter takes the snapshot only once every worker has subscribed.
