@@ -338,20 +338,20 @@ class Nginx {
     if (::geteuid() == 0) conf += "user root;\n";  // its temp directories are root's
     // Keep-alive without a request limit on either side (nginx closes a connection after 1000
     // requests by default), so that no reconnection lands in the samples.
-    conf += "events { worker_connections 1024; }\n"
-            "http {\n"
-            "  access_log off;\n"
-            "  keepalive_requests 1000000;\n"
-            "  keepalive_timeout 600s;\n";
+    conf +=
+        "events { worker_connections 1024; }\n"
+        "http {\n"
+        "  access_log off;\n"
+        "  keepalive_requests 1000000;\n"
+        "  keepalive_timeout 600s;\n";
     for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
       conf += "  " + std::string(temp) + "_temp_path " + (home / temp).string() + ";\n";
     }
     conf += "  upstream app {\n    server 127.0.0.1:" + std::to_string(app_port) +
             ";\n    keepalive 16;\n    keepalive_requests 1000000;\n    keepalive_timeout 600s;\n  }\n" +
             "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n" +  //
-            "    location / {\n" + proxy + "    }\n" +                            //
-            "    location " + kStreamPath + " {\n" + proxy + "      proxy_buffering off;\n    }\n" +
-            "  }\n}\n";
+            "    location / {\n" + proxy + "    }\n" +                             //
+            "    location " + kStreamPath + " {\n" + proxy + "      proxy_buffering off;\n    }\n" + "  }\n}\n";
     write_file(home / "nginx.conf", conf);
     const std::string globals = "daemon off; pid " + (home / "nginx.pid").string() + "; error_log stderr;";
     process_.emplace(std::vector<std::string>{NGINX_EXECUTABLE, "-e", "stderr", "-p", home.string(), "-c",
@@ -376,8 +376,8 @@ class Emulator {
  public:
   Emulator(const fs::path& dir, const std::vector<std::string>& options) {
     const fs::path ready = dir / "ready.json";
-    std::vector<std::string> args = {SNAPBUS_EXECUTABLE, "emulate",  "--port", "0", "--runtime-api-port",
-                                     "0",                "--ready-file", ready.string()};
+    std::vector<std::string> args = {SNAPBUS_EXECUTABLE,   "emulate", "--port",       "0",
+                                     "--runtime-api-port", "0",       "--ready-file", ready.string()};
     args.insert(args.end(), options.begin(), options.end());
     process_.emplace(args, dir / "emulator.out", dir / "emulator.err");
     const auto deadline = Clock::now() + 20s;
@@ -673,8 +673,8 @@ void BM_RestoreFanOut(benchmark::State& state) {
   for (std::size_t i = 0; i < workers; ++i) {
     const std::string name = "worker" + std::to_string(i);
     subscribers.push_back(std::make_unique<Process>(
-        std::vector<std::string>{"/bin/sh", "-c", "exec " + worker_command(kind, name, segment.string())},
-        "/dev/null", dir.path() / (name + ".log")));
+        std::vector<std::string>{"/bin/sh", "-c", "exec " + worker_command(kind, name, segment.string())}, "/dev/null",
+        dir.path() / (name + ".log")));
   }
   const auto joined = snapbus::lifecycle::wait_for_subscribers(publisher.segment(), {.at_least = workers},
                                                                snapbus::FutexClock::now() + 10s);
@@ -871,7 +871,7 @@ double stripped_size(const std::string& binary, const fs::path& dir) {
   return static_cast<double>(fs::file_size(copy));
 }
 
-constexpr double kLwaBinaryBytes = 3.7e6;   // LWA's documented binary size, not measured here
+constexpr double kLwaBinaryBytes = 3.7e6;  // LWA's documented binary size, not measured here
 constexpr double kRssGoalBytes = 4 * 1024 * 1024;
 
 void BM_AdapterFootprint(benchmark::State& state) {
@@ -918,7 +918,8 @@ BENCHMARK(BM_AdapterFootprint)->UseManualTime()->Iterations(1)->Unit(benchmark::
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--app") == 0) return run_app(static_cast<std::uint16_t>(std::stoi(argv[2])));
   if (argc == 2 && std::strcmp(argv[1], "--trivial-runtime") == 0) return run_trivial_runtime();
-  if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--subscriber") == 0) return run_subscriber(argc == 3 ? argv[2] : "");
+  if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--subscriber") == 0)
+    return run_subscriber(argc == 3 ? argv[2] : "");
   ::signal(SIGPIPE, SIG_IGN);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
