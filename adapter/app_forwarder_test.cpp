@@ -310,8 +310,8 @@ class AppForwarderTest : public ::testing::Test {
 };
 
 // An app answer with the given status, headers and body.
-Servers::AppBehaviour answer(http::status status, std::vector<std::pair<std::string, std::string>> headers,
-                             std::string body) {
+Servers::AppBehaviour answer(http::status status, const std::vector<std::pair<std::string, std::string>>& headers,
+                             const std::string& body) {
   return [=](HttpExchange& ex, const AppRequest&) -> asio::awaitable<void> {
     http::fields extra;
     for (const auto& [name, value] : headers) extra.insert(name, value);
@@ -886,8 +886,9 @@ TEST_F(StreamingTest, LargeBinaryBodyArrivesWhole) {
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 31 + i / 4096) & 0xFF);
   servers_.on_app([&bytes](HttpExchange& ex, const AppRequest&) -> asio::awaitable<void> {
     co_await ex.begin_chunked(http::status::ok, {});  // no content type: application/octet-stream
-    for (std::size_t at = 0; at < bytes.size(); at += 64 * 1024) {
-      co_await ex.write_chunk(std::string_view(bytes).substr(at, 64 * 1024));
+    constexpr std::size_t kChunk = std::size_t{64} * 1024;
+    for (std::size_t at = 0; at < bytes.size(); at += kChunk) {
+      co_await ex.write_chunk(std::string_view(bytes).substr(at, kChunk));
     }
     co_await ex.end_chunked();
   });

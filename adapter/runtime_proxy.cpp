@@ -105,8 +105,8 @@ struct RuntimeProxy::PendingNext {
   asio::steady_timer arrived;  // cancelled when the result is in
 };
 
-RuntimeProxy::RuntimeProxy(asio::any_io_executor executor, net::HostPort upstream, std::optional<Bracket> bracket,
-                           Log log)
+RuntimeProxy::RuntimeProxy(const asio::any_io_executor& executor, const net::HostPort& upstream,
+                           std::optional<Bracket> bracket, Log log)
     : executor_(executor),
       upstream_(executor, upstream),
       runtime_(executor, upstream),

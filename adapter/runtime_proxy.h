@@ -45,7 +45,8 @@ class RuntimeProxy {
   using Log = std::function<void(std::string_view line)>;
 
   // `bracket`: nullopt when the environment is not snap-start (everything is forwarded).
-  RuntimeProxy(boost::asio::any_io_executor executor, net::HostPort upstream, std::optional<Bracket> bracket, Log log);
+  RuntimeProxy(const boost::asio::any_io_executor& executor, const net::HostPort& upstream,
+               std::optional<Bracket> bracket, Log log);
   RuntimeProxy(const RuntimeProxy&) = delete;
   RuntimeProxy& operator=(const RuntimeProxy&) = delete;
 

@@ -147,7 +147,8 @@ class RecordingRuntimeApi {
 // The proxy under test on its own thread, with a bracket whose steps are recorded.
 class ProxyUnderTest {
  public:
-  ProxyUnderTest(std::uint16_t upstream_port, bool snap_start, std::optional<lambda::FunctionError> failure = {}) {
+  ProxyUnderTest(std::uint16_t upstream_port, bool snap_start,
+                 const std::optional<lambda::FunctionError>& failure = {}) {
     std::optional<RuntimeProxy::Bracket> bracket;
     if (snap_start) {
       bracket = RuntimeProxy::Bracket{
@@ -224,23 +225,24 @@ http::response<http::string_body> answer_of(RawClient& client) {
 
 const std::vector<std::string>& calls() {
   static const std::vector<std::string> requests{
-      "POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\nHost: api\r\n"
-      "Content-Type: application/json\r\nX-Custom: a\r\nX-Custom: b\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
-      "POST /2018-06-01/runtime/invocation/request-2/error HTTP/1.1\r\nHost: api\r\n"
-      "Lambda-Runtime-Function-Error-Type: Handler.Failed\r\nContent-Length: 40\r\n\r\n"
-      "{\"errorType\":\"x\",\"errorMessage\":\"\\u00e9\"}",
-      "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: api\r\nLambda-Extension-Name: lwa\r\n"
-      "Content-Length: 24\r\n\r\n{\"events\":[\"SHUTDOWN\"]}\n",
-      "POST /2018-06-01/runtime/invocation/request-3/response HTTP/1.1\r\nHost: api\r\n"
-      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
-      "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n"
-      "Content-Type: application/vnd.awslambda.http-integration-response\r\n\r\n"
-      "5\r\nfirst\r\n6\r\nsecond\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Broken\r\n"
-      "Lambda-Runtime-Function-Error-Body: eyJ4IjoxfQ==\r\n\r\n",
+      std::string(
+          "POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\nHost: api\r\n"
+          "Content-Type: application/json\r\nX-Custom: a\r\nX-Custom: b\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"),
+      std::string("POST /2018-06-01/runtime/invocation/request-2/error HTTP/1.1\r\nHost: api\r\n"
+                  "Lambda-Runtime-Function-Error-Type: Handler.Failed\r\nContent-Length: 40\r\n\r\n"
+                  "{\"errorType\":\"x\",\"errorMessage\":\"\\u00e9\"}"),
+      std::string("POST /2020-01-01/extension/register HTTP/1.1\r\nHost: api\r\nLambda-Extension-Name: lwa\r\n"
+                  "Content-Length: 24\r\n\r\n{\"events\":[\"SHUTDOWN\"]}\n"),
+      std::string("POST /2018-06-01/runtime/invocation/request-3/response HTTP/1.1\r\nHost: api\r\n"
+                  "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+                  "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n"
+                  "Content-Type: application/vnd.awslambda.http-integration-response\r\n\r\n"
+                  "5\r\nfirst\r\n6\r\nsecond\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Broken\r\n"
+                  "Lambda-Runtime-Function-Error-Body: eyJ4IjoxfQ==\r\n\r\n"),
       // Trailers no Trailer header announced: the Runtime API takes them all the same.
-      "POST /2018-06-01/runtime/invocation/request-4/response HTTP/1.1\r\nHost: api\r\n"
-      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "4\r\nonly\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unannounced\r\n\r\n",
+      std::string("POST /2018-06-01/runtime/invocation/request-4/response HTTP/1.1\r\nHost: api\r\n"
+                  "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "4\r\nonly\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unannounced\r\n\r\n"),
   };
   return requests;
 }

@@ -219,6 +219,7 @@ class Process {
       }
       std::vector<std::string> copy = args;
       std::vector<char*> argv;
+      argv.reserve(copy.size() + 1);
       for (auto& arg : copy) argv.push_back(arg.data());
       argv.push_back(nullptr);
       ::execv(argv[0], argv.data());
@@ -441,7 +442,7 @@ Emulator emulator_with_adapter(const fs::path& dir, const AdapterFunction& funct
   env.emplace("SNAPBUS_SEGMENT", (dir / "snapbus.seg").string());
   for (const auto& [name, value] : env) {
     options.emplace_back("--env");
-    options.push_back(name + "=" + value);
+    options.push_back(std::string(name).append("=").append(value));
   }
   return Emulator(dir, options);
 }
@@ -568,8 +569,9 @@ void report_added(benchmark::State& state, const std::string& figure, const std:
     at[WebPaths::kNames[i]] = {percentile(by_path[i], 0.50), percentile(by_path[i], 0.99)};
   }
   for (const auto& [name, values] : at) {
-    state.counters[name + "_" + figure + "_p50_ns"] = values[0];
-    state.counters[name + "_" + figure + "_p99_ns"] = values[1];
+    const std::string stem = std::string(name).append("_").append(figure);
+    state.counters[stem + "_p50_ns"] = values[0];
+    state.counters[stem + "_p99_ns"] = values[1];
   }
   for (const auto& [p, index] : {std::pair{"p50", std::size_t{0}}, std::pair{"p99", std::size_t{1}}}) {
     const double nginx_added = at["nginx"][index] - at["direct"][index];
@@ -916,14 +918,22 @@ BENCHMARK(BM_AdapterFootprint)->UseManualTime()->Iterations(1)->Unit(benchmark::
 // trivial path, `adapter_bench --subscriber [SEGMENT]` a worker of the restore benchmarks; without
 // any of them it runs the benchmarks.
 int main(int argc, char** argv) {
-  if (argc == 3 && std::strcmp(argv[1], "--app") == 0) return run_app(static_cast<std::uint16_t>(std::stoi(argv[2])));
-  if (argc == 2 && std::strcmp(argv[1], "--trivial-runtime") == 0) return run_trivial_runtime();
-  if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--subscriber") == 0)
-    return run_subscriber(argc == 3 ? argv[2] : "");
-  ::signal(SIGPIPE, SIG_IGN);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  try {
+    if (argc == 3 && std::strcmp(argv[1], "--app") == 0) {
+      return run_app(static_cast<std::uint16_t>(std::stoi(argv[2])));
+    }
+    if (argc == 2 && std::strcmp(argv[1], "--trivial-runtime") == 0) return run_trivial_runtime();
+    if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--subscriber") == 0) {
+      return run_subscriber(argc == 3 ? argv[2] : "");
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "adapter_bench: %s\n", error.what());
+    return 1;
+  }
 }

@@ -66,6 +66,7 @@ class Child {
     std::freopen(log.c_str(), "w", stderr);
     for (const std::string& assignment : extra_env) ::putenv(const_cast<char*>(assignment.c_str()));
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     ::execv(SNAPBUS_EXECUTABLE, argv.data());
@@ -157,7 +158,7 @@ class Proxy {
     asio::io_context io;
     while (Clock::now() < deadline) {
       try {
-        connect(io, port_);
+        static_cast<void>(connect(io, port_));
         return;
       } catch (const boost::system::system_error&) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -219,9 +220,10 @@ void report(benchmark::State& state, const std::string& figure, const std::vecto
     const std::string suffix = p == 0.50 ? "_p50_ns" : "_p99_ns";
     const double ours = percentile(proxied, p);
     const double base = percentile(direct, p);
-    state.counters["direct_" + figure + suffix] = base;
-    state.counters["proxied_" + figure + suffix] = ours;
-    state.counters["added_" + figure + suffix] = ours - base;
+    const std::string name = figure + suffix;
+    state.counters["direct_" + name] = base;
+    state.counters["proxied_" + name] = ours;
+    state.counters["added_" + name] = ours - base;
   }
   state.counters["proxied_to_direct_" + figure + "_p50_ratio"] = percentile(proxied, 0.50) / percentile(direct, 0.50);
 }
