@@ -379,6 +379,23 @@ TEST(RuntimeProxyTest, AFailedBeforeSnapshotGoesUpstreamAsInitErrorAndToTheClien
   EXPECT_EQ(proxy.steps(), std::vector<std::string>{"before-snapshot"});
 }
 
+TEST(RuntimeProxyTest, AnOversizedHeaderIsRefusedAndNeverReachesTheRuntimeApi) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nX-Huge: " +
+              std::string(std::size_t{70} * 1024, 'x') + "\r\nContent-Length: 2\r\n\r\n{}");
+  const auto answer = answer_of(client);
+  EXPECT_EQ(answer.result_int(), 400);
+  EXPECT_NE(answer.body().find("header limit"), std::string::npos) << answer.body();
+  EXPECT_TRUE(upstream.received().empty());
+
+  // The proxy goes on serving.
+  RawClient next_client(proxy.port());
+  next_client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(answer_of(next_client).result_int(), 202);
+}
+
 TEST(RuntimeProxyTest, AnUpstreamThatIsGoneIsABadGateway) {
   const std::uint16_t nowhere = [] {
     RecordingRuntimeApi gone;
