@@ -203,12 +203,12 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   return config;
 }
 
-AdapterConfig adapter_config_from_environment() {
-  return adapter_config_from_environment([](std::string_view name) -> std::optional<std::string> {
-    const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe): read at start-up
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  });
+std::optional<std::string> process_environment(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe): read at start-up
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
 }
+
+AdapterConfig adapter_config_from_environment() { return adapter_config_from_environment(process_environment); }
 
 }  // namespace snapbus::adapter

@@ -133,6 +133,9 @@ struct AdapterConfig {
 // Reads one variable; nullopt when it is unset. Tests pass their own.
 using EnvironmentLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
+// The process environment, as an EnvironmentLookup (read at start-up, before any thread).
+std::optional<std::string> process_environment(std::string_view name);
+
 // Reads the variables above through `lookup` (the process environment by default). Throws
 // std::invalid_argument naming the variable and the value it could not use.
 AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup);

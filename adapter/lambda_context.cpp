@@ -1,7 +1,6 @@
 #include "lambda_context.h"
 
 #include <charconv>
-#include <cstdlib>
 #include <initializer_list>
 #include <optional>
 #include <string_view>
@@ -88,11 +87,7 @@ FunctionSettings function_settings_from_environment(const EnvironmentLookup& loo
 }
 
 FunctionSettings function_settings_from_environment() {
-  return function_settings_from_environment([](std::string_view name) -> std::optional<std::string> {
-    const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe): read at start-up
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  });
+  return function_settings_from_environment(process_environment);
 }
 
 std::string lambda_context_json(const lambda::InvocationRequest& event, const FunctionSettings& settings) {

@@ -9,7 +9,7 @@ endif()
 add_executable(adapter_bench ${CMAKE_CURRENT_LIST_DIR}/adapter_bench.cpp)
 target_link_libraries(adapter_bench PRIVATE
   snapbus::adapter snapbus::lifecycle snapbus::lambda snapbus::net snapbus::bus snapbus::client
-  Boost::headers Boost::json benchmark::benchmark Threads::Threads snapbus::warnings_asio)
+  snapbus_bench_processes Boost::headers Boost::json benchmark::benchmark Threads::Threads snapbus::warnings_asio)
 target_compile_definitions(adapter_bench PRIVATE
   SNAPBUS_EXECUTABLE="$<TARGET_FILE:snapbus>"
   EXAMPLE_SUBSCRIBER="$<TARGET_FILE:example_subscriber>"

@@ -70,6 +70,7 @@
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
 
+#include "bench_processes.h"
 #include "latency_samples.h"
 #include "snapbus/client.h"
 #include "snapbus/http_server.h"
@@ -207,48 +208,7 @@ int run_subscriber(const std::string& segment) {
 
 fs::path self_executable() { return fs::read_symlink("/proc/self/exe"); }
 
-// A child process, its output in files; stopped with SIGTERM (then SIGKILL after 5 s) when dropped.
-class Process {
- public:
-  Process(const std::vector<std::string>& args, const fs::path& stdout_file, const fs::path& stderr_file) {
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      if (!std::freopen(stdout_file.c_str(), "w", stdout) || !std::freopen(stderr_file.c_str(), "w", stderr)) {
-        _exit(126);
-      }
-      std::vector<std::string> copy = args;
-      std::vector<char*> argv;
-      argv.reserve(copy.size() + 1);
-      for (auto& arg : copy) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Process() { stop(); }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = Clock::now() + 5s;
-    while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
-      if (Clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        break;
-      }
-      std::this_thread::sleep_for(2ms);
-    }
-    pid_ = -1;
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
+using snapbus::bench::ChildProcess;
 
 class TempDir {
  public:
@@ -312,14 +272,14 @@ class App {
  public:
   explicit App(const fs::path& dir)
       : port_(snapbus::adapter::testing::free_loopback_port()),
-        process_({self_executable().string(), "--app", std::to_string(port_)}, "/dev/null", dir / "app.log") {
+        process_({self_executable().string(), "--app", std::to_string(port_)}, {}, "/dev/null", dir / "app.log") {
     wait_until_listening(port_, dir / "app.log");
   }
   std::uint16_t port() const { return port_; }
 
  private:
   std::uint16_t port_;
-  Process process_;
+  ChildProcess process_;
 };
 
 // nginx as a reverse proxy in front of `app_port`, run as this user from its own directory: one
@@ -357,48 +317,21 @@ class Nginx {
     const std::string globals = "daemon off; pid " + (home / "nginx.pid").string() + "; error_log stderr;";
     process_.emplace(std::vector<std::string>{NGINX_EXECUTABLE, "-e", "stderr", "-p", home.string(), "-c",
                                               (home / "nginx.conf").string(), "-g", globals},
-                     "/dev/null", dir / "nginx.log");
+                     std::vector<std::string>{}, "/dev/null", dir / "nginx.log");
     wait_until_listening(port_, dir / "nginx.log");
   }
   std::uint16_t port() const { return port_; }
 
  private:
   std::uint16_t port_;
-  std::optional<Process> process_;
+  std::optional<ChildProcess> process_;
 };
 
-std::uint16_t port_of(const boost::json::object& ready, const char* key) {
-  const std::string address(ready.at(key).as_string());
-  return static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-}
-
-// `snapbus emulate` with `options` (ports and the ready file added here).
-class Emulator {
+// `snapbus emulate` with `options` (ports and the ready file are added).
+class Emulator : public snapbus::bench::EmulatorProcess {
  public:
-  Emulator(const fs::path& dir, const std::vector<std::string>& options) {
-    const fs::path ready = dir / "ready.json";
-    std::vector<std::string> args = {SNAPBUS_EXECUTABLE,   "emulate", "--port",       "0",
-                                     "--runtime-api-port", "0",       "--ready-file", ready.string()};
-    args.insert(args.end(), options.begin(), options.end());
-    process_.emplace(args, dir / "emulator.out", dir / "emulator.err");
-    const auto deadline = Clock::now() + 20s;
-    while (Clock::now() < deadline) {
-      boost::system::error_code partly_written;
-      const auto json = boost::json::parse(read_file(ready), partly_written);
-      if (!partly_written && json.is_object()) {
-        front_door_ = port_of(json.as_object(), "frontDoor");
-        return;
-      }
-      std::this_thread::sleep_for(1ms);
-    }
-    throw std::runtime_error("the emulator did not start: " + tail_of(dir / "emulator.err"));
-  }
-  std::uint16_t front_door() const { return front_door_; }
-  pid_t pid() const { return process_->pid(); }
-
- private:
-  std::optional<Process> process_;
-  std::uint16_t front_door_ = 0;
+  Emulator(const fs::path& dir, const std::vector<std::string>& options)
+      : EmulatorProcess(SNAPBUS_EXECUTABLE, dir, options) {}
 };
 
 Emulator emulator_with_trivial_runtime(const fs::path& dir) {
@@ -671,12 +604,12 @@ void BM_RestoreFanOut(benchmark::State& state) {
   const fs::path segment = dir.path() / "snapbus.seg";
   auto publisher = snapbus::Publisher::acquire({.path = segment});
   snapbus::lifecycle::run_step(publisher, snapbus::lifecycle::Step::running, {});
-  std::vector<std::unique_ptr<Process>> subscribers;
+  std::vector<std::unique_ptr<ChildProcess>> subscribers;
   for (std::size_t i = 0; i < workers; ++i) {
     const std::string name = "worker" + std::to_string(i);
-    subscribers.push_back(std::make_unique<Process>(
-        std::vector<std::string>{"/bin/sh", "-c", "exec " + worker_command(kind, name, segment.string())}, "/dev/null",
-        dir.path() / (name + ".log")));
+    subscribers.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/bin/sh", "-c", "exec " + worker_command(kind, name, segment.string())},
+        std::vector<std::string>{}, "/dev/null", dir.path() / (name + ".log")));
   }
   const auto joined = snapbus::lifecycle::wait_for_subscribers(publisher.segment(), {.at_least = workers},
                                                                snapbus::FutexClock::now() + 10s);

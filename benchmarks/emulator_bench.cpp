@@ -37,6 +37,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include "bench_processes.h"
 #include "latency_samples.h"
 
 namespace {
@@ -47,87 +48,39 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
+using snapbus::bench::connect_loopback;
 using snapbus::bench::percentile;
-
-std::uint16_t port_after_colon(const std::string& text, const std::string& key) {
-  const auto at = text.find("\"" + key + "\":\"");
-  if (at == std::string::npos) throw std::runtime_error("no " + key + " in ready file");
-  const auto colon = text.find(':', at + key.size() + 4);
-  return static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)));
-}
 
 // How the function is started: a runtime that never polls, or this executable as a runtime.
 std::vector<std::string> idle_function() { return {"/bin/sleep", "3600"}; }
 
-class Emulator {
- public:
-  explicit Emulator(const std::vector<std::string>& function = idle_function()) {
-    dir_ = std::filesystem::temp_directory_path() / ("snapbus-emulator-bench-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    const std::string ready = (dir_ / "ready.json").string();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::freopen("/dev/null", "w", stdout);
-      std::freopen((dir_ / "stderr.log").c_str(), "w", stderr);
-      std::vector<std::string> args = {SNAPBUS_EXECUTABLE, "emulate", "--port", "0", "--runtime-api-port", "0",
-                                       "--ready-file",     ready,     "--"};
-      args.insert(args.end(), function.begin(), function.end());
-      std::vector<char*> argv;
-      argv.reserve(args.size() + 1);
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(SNAPBUS_EXECUTABLE, argv.data());
-      _exit(127);
-    }
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < deadline) {
-      std::ifstream in(ready);
-      std::stringstream text;
-      text << in.rdbuf();
-      if (!text.str().empty()) {
-        ready_at_ = Clock::now();
-        front_door_ = port_after_colon(text.str(), "frontDoor");
-        runtime_api_ = port_after_colon(text.str(), "runtimeApi");
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    throw std::runtime_error("the emulator did not start; see " + (dir_ / "stderr.log").string());
+// A directory of its own for each emulator, removed after it.
+struct ScratchDir {
+  ScratchDir()
+      : path(std::filesystem::temp_directory_path() / ("snapbus-emulator-bench-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path);
   }
-  ~Emulator() {
-    stop();
+  ~ScratchDir() {
     std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::remove_all(path, ec);
   }
-  Emulator(const Emulator&) = delete;
-  Emulator& operator=(const Emulator&) = delete;
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::uint16_t front_door() const { return front_door_; }
-  std::uint16_t runtime_api() const { return runtime_api_; }
-  pid_t pid() const { return pid_; }
-  const std::filesystem::path& dir() const { return dir_; }
-  // When this process first saw the ready file (polled every millisecond).
-  Clock::time_point ready_at() const { return ready_at_; }
-
- private:
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
-  Clock::time_point ready_at_;
-  std::uint16_t front_door_ = 0;
-  std::uint16_t runtime_api_ = 0;
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::filesystem::path path;
 };
 
-tcp::socket connect(asio::io_context& io, std::uint16_t port) {
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  socket.set_option(tcp::no_delay(true));
-  return socket;
+std::vector<std::string> after_separator(const std::vector<std::string>& function) {
+  std::vector<std::string> options{"--"};
+  options.insert(options.end(), function.begin(), function.end());
+  return options;
 }
+
+// `snapbus emulate` running `function`, in a directory of its own (stopped before it is removed).
+class Emulator : private ScratchDir, public snapbus::bench::EmulatorProcess {
+ public:
+  explicit Emulator(const std::vector<std::string>& function = idle_function())
+      : EmulatorProcess(SNAPBUS_EXECUTABLE, path, after_separator(function)) {}
+};
 
 http::response<http::string_body> exchange(tcp::socket& socket, beast::flat_buffer& buffer, http::verb verb,
                                            const std::string& target, const std::string& body) {
@@ -151,7 +104,7 @@ void runtime_loop(std::uint16_t port, const char* crash_time_file = nullptr) {
   // CLOCK_MONOTONIC, the same in every process on the machine).
   try {
     asio::io_context io;
-    auto socket = connect(io, port);
+    auto socket = connect_loopback(io, port);
     beast::flat_buffer buffer;
     for (;;) {
       auto event = exchange(socket, buffer, http::verb::get, "/2018-06-01/runtime/invocation/next", "");
@@ -171,7 +124,7 @@ void BM_EmulatorEmptyInvocation(benchmark::State& state) {
   Emulator emulator;
   std::thread runtime([port = emulator.runtime_api()] { runtime_loop(port); });
   asio::io_context io;
-  auto client = connect(io, emulator.front_door());
+  auto client = connect_loopback(io, emulator.front_door());
   beast::flat_buffer buffer;
   for (int i = 0; i < 50; ++i) {  // warm-up: Init, first-invocation work, connection set-up
     exchange(client, buffer, http::verb::post, kInvokePath, "{}");
@@ -206,15 +159,15 @@ std::size_t read_until(tcp::socket& socket, std::string& received, const std::st
 void BM_EmulatorStreamChunkRelay(benchmark::State& state) {
   Emulator emulator;
   asio::io_context io;
-  auto client = connect(io, emulator.front_door());
+  auto client = connect_loopback(io, emulator.front_door());
   const std::string request =
       "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
   asio::write(client, asio::buffer(request));
-  auto poll = connect(io, emulator.runtime_api());
+  auto poll = connect_loopback(io, emulator.runtime_api());
   beast::flat_buffer buffer;
   auto event = exchange(poll, buffer, http::verb::get, "/2018-06-01/runtime/invocation/next", "");
   const std::string id(event["Lambda-Runtime-Aws-Request-Id"]);
-  auto stream = connect(io, emulator.runtime_api());
+  auto stream = connect_loopback(io, emulator.runtime_api());
   const std::string head = "POST /2018-06-01/runtime/invocation/" + id +
                            "/response HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
                            "Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n";
@@ -243,41 +196,22 @@ void BM_EmulatorStreamChunkRelay(benchmark::State& state) {
 BENCHMARK(BM_EmulatorStreamChunkRelay)->UseManualTime()->Iterations(5000)->Unit(benchmark::kMicrosecond);
 
 void BM_LoopbackHttpRoundTrip(benchmark::State& state) {
+  const snapbus::bench::LoopbackEchoServer server;
   asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  const auto port = acceptor.local_endpoint().port();
-  std::thread server([&acceptor] {
-    try {
-      tcp::socket socket = acceptor.accept();
-      socket.set_option(tcp::no_delay(true));
-      beast::flat_buffer buffer;
-      for (;;) {
-        http::request<http::string_body> req;
-        http::read(socket, buffer, req);
-        http::response<http::string_body> res{http::status::ok, 11};
-        res.body() = "{}";
-        res.prepare_payload();
-        http::write(socket, res);
-      }
-    } catch (const std::exception&) {
-    }
-  });
-  {
-    auto client = connect(io, port);
-    beast::flat_buffer buffer;
-    std::vector<double> samples;
-    samples.reserve(static_cast<std::size_t>(state.max_iterations));
-    for (auto _ : state) {
-      const auto t0 = Clock::now();
-      exchange(client, buffer, http::verb::post, "/", "{}");
-      const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-      samples.push_back(ns);
-      state.SetIterationTime(ns / 1e9);
-    }
-    state.counters["rtt_p50_ns"] = percentile(samples, 0.50);
-    state.counters["rtt_p99_ns"] = percentile(samples, 0.99);
+  auto client = connect_loopback(io, server.port());
+  beast::flat_buffer buffer;
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(state.max_iterations));
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    exchange(client, buffer, http::verb::post, "/", "{}");
+    const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+    samples.push_back(ns);
+    state.SetIterationTime(ns / 1e9);
   }
-  server.join();
+  state.counters["rtt_p50_ns"] = percentile(samples, 0.50);
+  state.counters["rtt_p99_ns"] = percentile(samples, 0.99);
+  client.close();  // the server's thread ends with the connection
 }
 BENCHMARK(BM_LoopbackHttpRoundTrip)->UseManualTime()->Iterations(5000)->Unit(benchmark::kMicrosecond);
 
@@ -369,7 +303,7 @@ std::vector<tcp::socket> open_idle(asio::io_context& io, std::uint16_t port, int
   std::vector<tcp::socket> sockets;
   sockets.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    auto socket = connect(io, port);
+    auto socket = connect_loopback(io, port);
     beast::flat_buffer buffer;
     if (!exchange(socket, buffer, http::verb::post, kInvokePath, "{}").keep_alive()) {
       throw std::runtime_error("the server did not keep an idle connection alive");
@@ -430,7 +364,7 @@ std::filesystem::path crash_time_file() {
 // One invocation on a connection of its own (the front door may close one after a failure).
 http::response<http::string_body> invoke(std::uint16_t front_door, const std::string& event) {
   asio::io_context io;
-  auto client = connect(io, front_door);
+  auto client = connect_loopback(io, front_door);
   beast::flat_buffer buffer;
   return exchange(client, buffer, http::verb::post, kInvokePath, event);
 }

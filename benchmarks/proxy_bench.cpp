@@ -34,6 +34,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include "bench_processes.h"
 #include "latency_samples.h"
 #include "snapbus/runtime_client.h"
 
@@ -46,6 +47,7 @@ namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
+using snapbus::bench::connect_loopback;
 using snapbus::bench::percentile;
 
 constexpr const char* kInvokePath = "/2015-03-31/functions/function/invocations";
@@ -56,92 +58,23 @@ double ns_since(Clock::time_point start) {
   return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
 }
 
-// A child process (`snapbus ...`), stopped with SIGTERM when this goes.
-class Child {
- public:
-  Child(std::vector<std::string> args, const std::vector<std::string>& extra_env, const fs::path& log) {
-    pid_ = ::fork();
-    if (pid_ != 0) return;
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen(log.c_str(), "w", stderr);
-    for (const std::string& assignment : extra_env) ::putenv(const_cast<char*>(assignment.c_str()));
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::execv(SNAPBUS_EXECUTABLE, argv.data());
-    _exit(127);
-  }
-  ~Child() { stop(); }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
 fs::path scratch_dir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("snapbus-proxy-bench-" + std::to_string(::getpid())) / name;
   fs::create_directories(dir);
   return dir;
 }
 
-std::uint16_t port_after(const std::string& text, const std::string& key) {
-  const auto at = text.find("\"" + key + "\":\"");
-  if (at == std::string::npos) throw std::runtime_error("no " + key + " in the ready file");
-  const auto colon = text.find(':', at + key.size() + 4);
-  return static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)));
-}
-
 // `snapbus emulate` of an idle function: the runtime is this process.
-class Emulator {
+class Emulator : public snapbus::bench::EmulatorProcess {
  public:
   explicit Emulator(const std::string& name)
-      : dir_(scratch_dir(name)),
-        process_({SNAPBUS_EXECUTABLE, "emulate", "--port", "0", "--runtime-api-port", "0", "--ready-file",
-                  (dir_ / "ready.json").string(), "--", "/bin/sleep", "3600"},
-                 {}, dir_ / "emulator.log") {
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < deadline) {
-      std::stringstream text;
-      text << std::ifstream(dir_ / "ready.json").rdbuf();
-      if (!text.str().empty()) {
-        front_door_ = port_after(text.str(), "frontDoor");
-        runtime_api_ = port_after(text.str(), "runtimeApi");
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    throw std::runtime_error("the emulator did not start; see " + (dir_ / "emulator.log").string());
-  }
-  void stop() { process_.stop(); }
-  std::uint16_t front_door() const { return front_door_; }
-  std::uint16_t runtime_api() const { return runtime_api_; }
-
- private:
-  fs::path dir_;
-  Child process_;
-  std::uint16_t front_door_ = 0;
-  std::uint16_t runtime_api_ = 0;
+      : EmulatorProcess(SNAPBUS_EXECUTABLE, scratch_dir(name), {"--", "/bin/sleep", "3600"}) {}
 };
 
 std::uint16_t free_port() {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   return acceptor.local_endpoint().port();
-}
-
-tcp::socket connect(asio::io_context& io, std::uint16_t port) {
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  socket.set_option(tcp::no_delay(true));
-  return socket;
 }
 
 // `snapbus proxy` in front of an emulator's Runtime API (on-demand: no bracket).
@@ -153,12 +86,12 @@ class Proxy {
         process_({SNAPBUS_EXECUTABLE, "proxy"},
                  {"AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(runtime_api),
                   "SNAPBUS_PROXY_PORT=" + std::to_string(port_), "SNAPBUS_SEGMENT=" + (dir_ / "snapbus.seg").string()},
-                 dir_ / "proxy.log") {
+                 "/dev/null", dir_ / "proxy.log") {
     const auto deadline = Clock::now() + std::chrono::seconds(20);
     asio::io_context io;
     while (Clock::now() < deadline) {
       try {
-        static_cast<void>(connect(io, port_));
+        static_cast<void>(connect_loopback(io, port_));
         return;
       } catch (const boost::system::system_error&) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -172,7 +105,7 @@ class Proxy {
  private:
   fs::path dir_;
   std::uint16_t port_;
-  Child process_;
+  snapbus::bench::ChildProcess process_;
 };
 
 // A runtime on snapbus's RuntimeClient in its own thread: answers every event with its payload
@@ -231,7 +164,7 @@ void report(benchmark::State& state, const std::string& figure, const std::vecto
 // A caller at one path's front door.
 class Caller {
  public:
-  explicit Caller(std::uint16_t front_door) : socket_(connect(io_, front_door)) {}
+  explicit Caller(std::uint16_t front_door) : socket_(connect_loopback(io_, front_door)) {}
   double invoke() {
     const auto start = Clock::now();
     const auto answer = exchange(socket_, buffer_, http::verb::post, kInvokePath, "{}");
@@ -246,44 +179,11 @@ class Caller {
   beast::flat_buffer buffer_;
 };
 
-// The baseline: a bare Beast server on its own thread, answering every request with {}.
-class LoopbackServer {
- public:
-  LoopbackServer()
-      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), thread_([this] { serve(); }) {}
-  ~LoopbackServer() { thread_.join(); }  // the caller's connection closes first
-  LoopbackServer(const LoopbackServer&) = delete;
-  LoopbackServer& operator=(const LoopbackServer&) = delete;
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-
- private:
-  void serve() {
-    try {
-      tcp::socket socket = acceptor_.accept();
-      socket.set_option(tcp::no_delay(true));
-      beast::flat_buffer buffer;
-      for (;;) {
-        http::request<http::string_body> request;
-        http::read(socket, buffer, request);
-        http::response<http::string_body> response{http::status::ok, 11};
-        response.body() = "{}";
-        response.prepare_payload();
-        http::write(socket, response);
-      }
-    } catch (const std::exception&) {
-      // The caller closed its connection: the end of the run.
-    }
-  }
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-};
-
 void BM_ProxyBufferedInvocation(benchmark::State& state) {
   Emulator direct_emulator("buffered-direct");
   Emulator proxied_emulator("buffered-proxied");
   Proxy proxy(proxied_emulator.runtime_api());
-  LoopbackServer bare_server;
+  snapbus::bench::LoopbackEchoServer bare_server;
   std::vector<double> direct;
   std::vector<double> proxied;
   std::vector<double> loopback;
@@ -328,7 +228,9 @@ BENCHMARK(BM_ProxyBufferedInvocation)->UseManualTime()->Iterations(5000)->Unit(b
 class OpenStream {
  public:
   OpenStream(std::uint16_t front_door, std::uint16_t runtime_api)
-      : caller_(connect(io_, front_door)), poll_(connect(io_, runtime_api)), stream_(connect(io_, runtime_api)) {
+      : caller_(connect_loopback(io_, front_door)),
+        poll_(connect_loopback(io_, runtime_api)),
+        stream_(connect_loopback(io_, runtime_api)) {
     const std::string request =
         std::string("POST ") + kInvokePath + " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
     asio::write(caller_, asio::buffer(request));

@@ -1,6 +1,5 @@
 #include "adapter_command.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
@@ -73,9 +72,7 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
     config =
         adapter::adapter_config_from_environment([command](std::string_view variable) -> std::optional<std::string> {
           if (command == AdapterCommand::proxy && variable == adapter::kEnvMode) return "proxy";
-          const char* value = std::getenv(std::string(variable).c_str());
-          if (value == nullptr) return std::nullopt;
-          return std::string(value);
+          return adapter::process_environment(variable);
         });
     bus_config = config_from_environment();
   } catch (const std::exception& error) {

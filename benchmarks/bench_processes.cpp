@@ -1,0 +1,119 @@
+#include "bench_processes.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+namespace snapbus::bench {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::vector<std::string>& extra_env,
+                           const std::filesystem::path& stdout_file, const std::filesystem::path& stderr_file) {
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ != 0) return;
+  if (std::freopen(stdout_file.c_str(), "w", stdout) == nullptr ||
+      std::freopen(stderr_file.c_str(), "w", stderr) == nullptr) {
+    _exit(126);
+  }
+  std::vector<std::string> environment = extra_env;
+  for (std::string& assignment : environment) ::putenv(assignment.data());
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  argv.reserve(copy.size() + 1);
+  for (auto& arg : copy) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  _exit(127);
+}
+
+void ChildProcess::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  pid_ = -1;
+}
+
+namespace {
+
+std::uint16_t port_of(const boost::json::object& ready, const char* key) {
+  const std::string address(ready.at(key).as_string());
+  return static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
+}  // namespace
+
+EmulatorProcess::EmulatorProcess(const std::string& executable, const std::filesystem::path& dir,
+                                 const std::vector<std::string>& options, const std::vector<std::string>& extra_env) {
+  const std::filesystem::path ready = dir / "ready.json";
+  std::vector<std::string> args = {executable,           "emulate", "--port",       "0",
+                                   "--runtime-api-port", "0",       "--ready-file", ready.string()};
+  args.insert(args.end(), options.begin(), options.end());
+  process_.emplace(args, extra_env, dir / "emulator.out", dir / "emulator.err");
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < deadline) {
+    std::stringstream text;
+    text << std::ifstream(ready).rdbuf();
+    boost::system::error_code partly_written;
+    const auto json = boost::json::parse(text.str(), partly_written);
+    if (!partly_written && json.is_object()) {
+      ready_at_ = Clock::now();
+      front_door_ = port_of(json.as_object(), "frontDoor");
+      runtime_api_ = port_of(json.as_object(), "runtimeApi");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  throw std::runtime_error("the emulator did not start; see " + (dir / "emulator.err").string());
+}
+
+tcp::socket connect_loopback(asio::io_context& io, std::uint16_t port) {
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  socket.set_option(tcp::no_delay(true));
+  return socket;
+}
+
+LoopbackEchoServer::LoopbackEchoServer()
+    : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), thread_([this] { serve(); }) {}
+
+void LoopbackEchoServer::serve() {
+  try {
+    tcp::socket socket = acceptor_.accept();
+    socket.set_option(tcp::no_delay(true));
+    boost::beast::flat_buffer buffer;
+    for (;;) {
+      http::request<http::string_body> request;
+      http::read(socket, buffer, request);
+      http::response<http::string_body> response{http::status::ok, 11};
+      response.body() = "{}";
+      response.prepare_payload();
+      http::write(socket, response);
+    }
+  } catch (const std::exception&) {
+    // The caller closed its connection: the end of the run.
+  }
+}
+
+}  // namespace snapbus::bench

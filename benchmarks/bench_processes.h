@@ -1,0 +1,84 @@
+// The processes and sockets the benchmarks that run real executables share: a child process with
+// its output in files, `snapbus emulate` started on free ports, and loopback connections.
+//
+//   snapbus::bench::EmulatorProcess emulator(SNAPBUS_EXECUTABLE, dir, {"--", "/bin/sleep", "3600"});
+//   tcp::socket client = snapbus::bench::connect_loopback(io, emulator.front_door());
+//   snapbus::bench::LoopbackEchoServer bare;   // the machine's yardstick: one HTTP round trip
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace snapbus::bench {
+
+using tcp = boost::asio::ip::tcp;
+
+// `args[0]` run with `args`, `extra_env` ("NAME=value") added, stdout and stderr into files.
+// Dropped or stopped: SIGTERM, then SIGKILL if it has not exited within 5 s.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& args, const std::vector<std::string>& extra_env,
+               const std::filesystem::path& stdout_file, const std::filesystem::path& stderr_file);
+  ~ChildProcess() { stop(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void stop();
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// `snapbus emulate --port 0 --runtime-api-port 0 --ready-file <dir>/ready.json <options>`, ready once
+// its ready file is written (throws, naming its stderr log, when that takes over 20 s).
+class EmulatorProcess {
+ public:
+  EmulatorProcess(const std::string& executable, const std::filesystem::path& dir,
+                  const std::vector<std::string>& options, const std::vector<std::string>& extra_env = {});
+
+  void stop() { process_->stop(); }
+  [[nodiscard]] std::uint16_t front_door() const { return front_door_; }
+  [[nodiscard]] std::uint16_t runtime_api() const { return runtime_api_; }
+  [[nodiscard]] pid_t pid() const { return process_->pid(); }
+  // When this process first saw the ready file (polled every millisecond).
+  [[nodiscard]] std::chrono::steady_clock::time_point ready_at() const { return ready_at_; }
+
+ private:
+  std::optional<ChildProcess> process_;
+  std::uint16_t front_door_ = 0;
+  std::uint16_t runtime_api_ = 0;
+  std::chrono::steady_clock::time_point ready_at_;
+};
+
+// A connection to 127.0.0.1:port with Nagle off, as every client in the benchmarks wants.
+tcp::socket connect_loopback(boost::asio::io_context& io, std::uint16_t port);
+
+// A bare HTTP server on its own thread for one connection, answering every request with "{}".
+class LoopbackEchoServer {
+ public:
+  LoopbackEchoServer();
+  ~LoopbackEchoServer() { thread_.join(); }  // the caller's connection closes first
+  LoopbackEchoServer(const LoopbackEchoServer&) = delete;
+  LoopbackEchoServer& operator=(const LoopbackEchoServer&) = delete;
+  [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  void serve();
+
+  boost::asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+}  // namespace snapbus::bench
