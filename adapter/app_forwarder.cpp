@@ -1,7 +1,6 @@
 #include "app_forwarder.h"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <exception>
 #include <optional>
@@ -14,6 +13,7 @@
 
 #include "readiness.h"
 #include "response_compression.h"
+#include "snapbus/connection_fields.h"
 #include "snapbus/http_event.h"
 #include "snapbus/lambda_protocol.h"
 
@@ -30,18 +30,9 @@ constexpr std::string_view kHeaderAuthorization = "authorization";
 
 bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
 
-// Headers about the event's own hop, not the request: the body is framed anew (Content-Length), and
-// the connection to the app is the adapter's, kept alive. An Expect from the client would make the app
-// send an interim 100 the adapter does not wait for.
-bool is_hop_header(std::string_view name) {
-  static constexpr std::array<std::string_view, 9> kHop = {
-      "connection",     "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
-      "content-length", "expect"};
-  for (const std::string_view hop : kHop) {
-    if (same_name(name, hop)) return true;
-  }
-  return false;
-}
+// Headers about the event's own hop, not the request: the body is framed anew (Content-Length), the
+// connection to the app is the adapter's, kept alive, and the body goes whole (no trailers).
+bool is_hop_header(std::string_view name) { return net::is_connection_field(name) || same_name(name, "trailer"); }
 
 // A value that would break the request's framing (CR, LF, NUL) is not sent, nor a name that is not
 // an HTTP token: JSON can carry them, HTTP cannot.

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
+#include "snapbus/connection_fields.h"
 #include "snapbus/lambda_protocol.h"
 
 namespace snapbus::adapter {
@@ -38,18 +39,9 @@ const std::string& restore_next_target() {
   return target;
 }
 
-// Fields that describe one connection rather than the message: each hop sets its own. Expect too:
-// the proxy answers a client's 100-continue itself, as it reads the body before it forwards the
-// call; sent upstream, it would bring back an interim 100 the proxy would take for the answer.
-bool hop_by_hop(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection",     "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host",
-      "content-length", "expect"};
-  for (std::string_view hop : kNames) {
-    if (boost::iequals(name, hop)) return true;
-  }
-  return false;
-}
+// What each hop sets for itself: the connection's own fields (Expect among them: the proxy answers a
+// client's 100-continue itself, as it reads the body before it forwards the call), and Host.
+bool hop_by_hop(std::string_view name) { return net::is_connection_field(name) || boost::iequals(name, "host"); }
 
 template <typename Header>
 void copy_fields(const http::fields& from, Header& to) {
