@@ -8,12 +8,15 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/system/system_error.hpp>
+
+#include "eager_write.h"
+#include "io_deadline.h"
 
 namespace snapbus::net {
 
@@ -22,6 +25,11 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// A pooled connection idle for less is reused without the peek (one system call): servers close
+// idle connections after seconds (uvicorn 5 s, Node 5 s, nginx 75 s), and one closed sooner is
+// caught by the retry on a fresh connection, as the server never saw the request.
+constexpr Clock::duration kTrustedIdle = std::chrono::milliseconds(100);
 
 // How much of a body one read_piece() hands out at most.
 constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
@@ -39,8 +47,9 @@ NetError finished_upload() {
 namespace detail {
 
 struct Connection {
-  explicit Connection(const asio::any_io_executor& executor) : stream(executor) {}
-  beast::tcp_stream stream;
+  explicit Connection(const asio::any_io_executor& executor) : socket(executor), deadline(socket) {}
+  tcp::socket socket;
+  IoDeadline deadline;  // after the socket, which it closes when it passes
   beast::flat_buffer buffer;
   // The pool's generation when it was opened: drop_all() moves the pool on, so it is never pooled again.
   std::uint64_t generation = 0;
@@ -63,7 +72,8 @@ class ConnectionPool {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
-      if (Clock::now() - connection->idle_since < options_.idle_timeout && looks_open(*connection)) {
+      const Clock::duration idle = Clock::now() - connection->idle_since;
+      if (idle < options_.idle_timeout && (idle < kTrustedIdle || looks_open(*connection))) {
         connection->reused = true;
         return connection;
       }
@@ -78,12 +88,14 @@ class ConnectionPool {
     if (resolve_error) co_return failure(resolve_error, "resolve");
     auto connection = std::make_unique<Connection>(executor_);
     connection->generation = generation_;
-    connection->stream.expires_after(options_.connect_timeout);
-    auto [connect_error, endpoint] = co_await connection->stream.async_connect(endpoints, kAsValues);
+    connection->deadline.expire_after(options_.connect_timeout);
+    auto [connect_error, endpoint] = co_await asio::async_connect(connection->socket, endpoints, kAsValues);
+    connection->deadline.expire_never();
+    if (connect_error && connection->deadline.timed_out()) connect_error = beast::error::timeout;
     if (connect_error) co_return failure(connect_error, "connect to");
     // Streamed chunks must leave at once, not wait for Nagle to fill a segment.
     boost::system::error_code ignored;
-    connection->stream.socket().set_option(tcp::no_delay(true), ignored);
+    connection->socket.set_option(tcp::no_delay(true), ignored);
     co_return connection;
   }
 
@@ -94,7 +106,7 @@ class ConnectionPool {
       close(*connection);
       return;
     }
-    connection->stream.expires_never();
+    connection->deadline.stop();
     connection->idle_since = Clock::now();
     idle_.push_back(std::move(connection));
   }
@@ -111,18 +123,18 @@ class ConnectionPool {
 
   static void close(Connection& connection) {
     boost::system::error_code ignored;
-    connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    connection.stream.socket().close(ignored);
+    connection.socket.shutdown(tcp::socket::shutdown_both, ignored);
+    connection.socket.close(ignored);
   }
 
  private:
   // A server that closed an idle connection has left an end-of-stream to read; one that is still there
-  // has sent nothing. Peeking without blocking tells them apart before the request is sent.
-  // One non-blocking peek (a syscall on every reuse, so only one): nothing to read means open; end
-  // of stream, an error, or bytes nobody asked for mean the connection must not carry a request.
+  // has sent nothing. Peeking without blocking tells them apart before the request is sent: nothing
+  // to read means open; end of stream, an error, or bytes nobody asked for mean the connection must
+  // not carry a request.
   static bool looks_open(Connection& connection) {
     char byte = 0;
-    const ssize_t got = ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t got = ::recv(connection.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
@@ -150,18 +162,20 @@ struct Exchange {
   bool request_keeps_alive = true;
   std::unique_ptr<Connection> connection;
   std::optional<http::response_parser<http::buffer_body>> parser;
+  std::unique_ptr<char[]> piece_buffer;  // read_piece()'s, once it is first called
 
-  void arm_write_timer() { connection->stream.expires_after(pool->options().io_timeout); }
+  void arm_write_timer() { connection->deadline.expire_after(pool->options().io_timeout); }
   void arm_read_timer() {
     if (options.long_poll) {
-      connection->stream.expires_never();
+      connection->deadline.expire_never();
     } else {
-      connection->stream.expires_after(pool->options().io_timeout);
+      connection->deadline.expire_after(pool->options().io_timeout);
     }
   }
 
   // The connection cannot carry another exchange: close it and describe what went wrong.
   NetError fail(boost::system::error_code code, std::string_view step) {
+    if (connection && connection->deadline.timed_out()) code = beast::error::timeout;
     if (connection) ConnectionPool::close(*connection);
     connection.reset();
     return pool->failure(code, step);
@@ -183,7 +197,7 @@ struct Exchange {
     header_parser.skip(head);
     arm_read_timer();
     auto [error, bytes] =
-        co_await http::async_read_header(connection->stream, connection->buffer, header_parser, kAsValues);
+        co_await http::async_read_header(connection->socket, connection->buffer, header_parser, kAsValues);
     never_answered = error && !header_parser.got_some() &&
                      (error == http::error::end_of_stream || error == asio::error::connection_reset);
     if (error) co_return error;
@@ -245,24 +259,24 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
   auto& ex = *exchange_;
   if (ex.parser->is_done()) co_return std::nullopt;
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
-  std::string piece(kPieceSize, '\0');
+  // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
+  if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kPieceSize);
   std::size_t got = 0;
   // read_some may only get through a chunk header: keep reading until bytes of the body arrive.
   while (got == 0 && !ex.parser->is_done()) {
     auto& body = ex.parser->get().body();
-    body.data = piece.data();
-    body.size = piece.size();
+    body.data = ex.piece_buffer.get();
+    body.size = kPieceSize;
     ex.arm_read_timer();
     auto [error, bytes] =
-        co_await http::async_read_some(ex.connection->stream, ex.connection->buffer, *ex.parser, kAsValues);
+        co_await http::async_read_some(ex.connection->socket, ex.connection->buffer, *ex.parser, kAsValues);
     if (error == http::error::need_buffer) error = {};
     if (error) co_return ex.fail(error, "read response from");
-    got = piece.size() - ex.parser->get().body().size;
+    got = kPieceSize - ex.parser->get().body().size;
   }
   if (ex.parser->is_done()) ex.body_ended();
   if (got == 0) co_return std::nullopt;
-  piece.resize(got);
-  co_return piece;
+  co_return std::string(ex.piece_buffer.get(), got);
 }
 
 asio::awaitable<NetResult<Response>> ResponseStream::read_all() {
@@ -292,8 +306,8 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
   ex.arm_write_timer();
-  auto [error, bytes] = co_await asio::async_write(
-      ex.connection->stream, http::make_chunk(asio::buffer(piece.data(), piece.size())), kAsValues);
+  const boost::system::error_code error =
+      co_await write_eagerly(ex.connection->socket, http::make_chunk(asio::buffer(piece.data(), piece.size())));
   if (error) co_return ex.fail(error, "send body to");
   co_return NetResult<void>{};
 }
@@ -303,7 +317,8 @@ asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const http::fie
   auto& ex = *exchange_;
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   ex.arm_write_timer();
-  auto [error, bytes] = co_await asio::async_write(ex.connection->stream, http::make_chunk_last(trailers), kAsValues);
+  const boost::system::error_code error =
+      co_await write_eagerly(ex.connection->socket, http::make_chunk_last(trailers));
   if (error) co_return ex.fail(error, "send body to");
   bool never_answered = false;
   if (auto read_error = co_await ex.read_header(never_answered)) co_return ex.fail(read_error, "read response from");
@@ -336,7 +351,8 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
     ex->arm_write_timer();
-    auto [write_error, bytes] = co_await http::async_write(ex->connection->stream, request, kAsValues);
+    http::request_serializer<http::string_body> serializer(request);
+    const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer);
     if (write_error) {
       if (may_retry) continue;
       co_return ex->fail(write_error, "send request to");
@@ -367,7 +383,7 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
     const bool may_retry = attempt == 0 && ex->connection->reused;
     http::request_serializer<http::empty_body> serializer(head);
     ex->arm_write_timer();
-    auto [error, bytes] = co_await http::async_write_header(ex->connection->stream, serializer, kAsValues);
+    const boost::system::error_code error = co_await write_header_eagerly(ex->connection->socket, serializer);
     if (error) {
       if (may_retry) continue;
       co_return ex->fail(error, "send request to");

@@ -3,14 +3,21 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <vector>
+#include <memory>
 
 #include <fmt/format.h>
+
+#include "eager_write.h"
 
 namespace snapbus::net {
 namespace {
 
 constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
+
+// The exchange reports a failed write as the asynchronous Beast calls it replaced did: by throwing.
+void throw_on_error(const boost::system::error_code& error) {
+  if (error) throw boost::system::system_error(error);
+}
 
 }  // namespace
 
@@ -25,7 +32,7 @@ std::string_view HttpExchange::header(std::string_view name) const {
 
 std::string HttpExchange::remote_address() const {
   boost::system::error_code ec;
-  auto ep = stream_.socket().remote_endpoint(ec);
+  auto ep = socket_.remote_endpoint(ec);
   return ec ? std::string("127.0.0.1") : ep.address().to_string();
 }
 
@@ -48,7 +55,7 @@ void HttpExchange::check_length(std::uint64_t limit) const {
 }
 
 void HttpExchange::watch_peer_close(std::function<void()> on_close) {
-  tcp::socket& socket = stream_.socket();
+  tcp::socket& socket = socket_;
   watching_ = std::make_shared<bool>(true);
   socket.async_wait(tcp::socket::wait_read,
                     [&socket, watching = watching_, on_close = std::move(on_close)](boost::system::error_code ec) {
@@ -64,14 +71,15 @@ void HttpExchange::watch_peer_close(std::function<void()> on_close) {
 void HttpExchange::stop_watching() {
   if (watching_) *watching_ = false;
   boost::system::error_code ignored;
-  stream_.socket().cancel(ignored);
+  socket_.cancel(ignored);
 }
 
 asio::awaitable<void> HttpExchange::send_continue() {
   // curl sends "Expect: 100-continue" before bodies over 1 KB and waits a second for this answer.
   if (!boost::beast::iequals(head_[http::field::expect], "100-continue")) co_return;
   http::response<http::empty_body> go_on{http::status::continue_, 11};
-  co_await http::async_write(stream_, go_on, asio::use_awaitable);
+  http::response_serializer<http::empty_body> serializer{go_on};
+  throw_on_error(co_await write_eagerly(socket_, serializer));
 }
 
 asio::awaitable<std::string> HttpExchange::read_body(std::uint64_t limit) {
@@ -84,7 +92,7 @@ asio::awaitable<std::string> HttpExchange::read_body(std::uint64_t limit) {
   http::request_parser<http::string_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);
   boost::system::error_code ec;
-  co_await http::async_read(stream_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_read(socket_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec == http::error::body_limit) {
     throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
                     "request body exceeds " + std::to_string(limit) + " bytes");
@@ -114,13 +122,14 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   co_await send_continue();
   http::request_parser<http::buffer_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);
-  // On the heap while the body is read, not in the coroutine frame of every exchange.
-  std::vector<char> chunk(kPieceSize);
+  // On the heap while the body is read, not in the coroutine frame of every exchange; left
+  // uninitialised, as zeroing it would cost more than a small body.
+  const auto chunk = std::make_unique_for_overwrite<char[]>(kPieceSize);
   while (!body_parser.is_done()) {
-    body_parser.get().body().data = chunk.data();
-    body_parser.get().body().size = chunk.size();
+    body_parser.get().body().data = chunk.get();
+    body_parser.get().body().size = kPieceSize;
     boost::system::error_code ec;
-    co_await http::async_read_some(stream_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_some(socket_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::body_limit) {
       throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
@@ -131,8 +140,8 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
       throw boost::system::system_error(ec);
     }
     if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
-    const std::size_t got = chunk.size() - body_parser.get().body().size;
-    if (got > 0) co_await on_piece(std::string_view(chunk.data(), got));
+    const std::size_t got = kPieceSize - body_parser.get().body().size;
+    if (got > 0) co_await on_piece(std::string_view(chunk.get(), got));
   }
   body_consumed_ = true;
   co_return http::fields(body_parser.get().base());
@@ -151,7 +160,8 @@ asio::awaitable<void> HttpExchange::respond(http::status status, std::string bod
   res.keep_alive(!close_after_ && keep_alive_);
   res.prepare_payload();
   responded_ = true;
-  co_await http::async_write(stream_, res, asio::use_awaitable);
+  http::response_serializer<http::string_body> serializer{res};
+  throw_on_error(co_await write_eagerly(socket_, serializer));
 }
 
 asio::awaitable<void> HttpExchange::respond_error(http::status status, std::string_view type,
@@ -168,20 +178,20 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
   res.chunked(true);
   http::response_serializer<http::empty_body> serializer{res};
   responded_ = true;
-  co_await http::async_write_header(stream_, serializer, asio::use_awaitable);
+  throw_on_error(co_await write_header_eagerly(socket_, serializer));
 }
 
 asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
   if (data.empty()) co_return;  // an empty chunk would end the body
-  co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data.data(), data.size())), asio::use_awaitable);
+  throw_on_error(co_await write_eagerly(socket_, http::make_chunk(asio::buffer(data.data(), data.size()))));
 }
 
 asio::awaitable<void> HttpExchange::end_chunked(const http::fields* trailers) {
   if (trailers != nullptr) {
-    co_await asio::async_write(stream_, http::make_chunk_last(*trailers), asio::use_awaitable);
+    throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last(*trailers)));
     co_return;
   }
-  co_await asio::async_write(stream_, http::make_chunk_last(), asio::use_awaitable);
+  throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last()));
 }
 
 }  // namespace snapbus::net

@@ -8,6 +8,8 @@
 #include <optional>
 #include <vector>
 
+#include "io_deadline.h"
+
 namespace snapbus::net {
 namespace {
 
@@ -20,22 +22,37 @@ constexpr std::size_t kFirstRead = 1024;
 
 // Lingering close: a peer still sending a body we refused (413) would otherwise get a reset
 // instead of our answer. Drain for a bounded time and amount.
-asio::awaitable<void> close_lingering(beast::tcp_stream& stream) {
+asio::awaitable<void> close_lingering(tcp::socket& socket, IoDeadline& deadline) {
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.expires_after(kLingerTime);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  deadline.expire_after(kLingerTime);
   // Most peers close or have nothing left: a small first read, and the drain buffer (on the heap,
   // not in this frame) only for one still sending, so a burst of closing connections stays cheap.
   std::array<char, kProbeSize> probe{};
   std::size_t drained =
-      co_await stream.async_read_some(asio::buffer(probe), asio::redirect_error(asio::use_awaitable, ignored));
+      co_await socket.async_read_some(asio::buffer(probe), asio::redirect_error(asio::use_awaitable, ignored));
   if (ignored || drained == 0) co_return;
   std::vector<char> sink(kDrainChunk);
   while (drained < kMaxDrain) {
     const std::size_t n =
-        co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ignored));
+        co_await socket.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ignored));
     if (ignored || n == 0) break;
     drained += n;
+  }
+}
+
+// What of the next request a kept-alive connection's first read already holds: usually the whole
+// header, which then needs no deadline and no further read.
+void parse_buffered(http::request_parser<http::empty_body>& parser, beast::flat_buffer& buffer,
+                    boost::system::error_code& error) {
+  while (buffer.size() > 0 && !parser.is_header_done()) {
+    const std::size_t used = parser.put(buffer.data(), error);
+    buffer.consume(used);
+    if (error == http::error::need_more) {
+      error = {};
+      return;
+    }
+    if (error || used == 0) return;
   }
 }
 
@@ -50,29 +67,32 @@ struct Server {
 
 asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const Server> server) {
   socket.set_option(tcp::no_delay(true));
-  beast::tcp_stream stream(std::move(socket));
+  IoDeadline deadline(socket);
   beast::flat_buffer buffer;
   for (bool first = true;; first = false) {
     boost::system::error_code ec;
     if (!first && buffer.size() == 0) {
       // Kept alive: wait for the first bytes of the next request.
-      stream.expires_after(server->options.idle_timeout);
+      deadline.expire_after(server->options.idle_timeout);
       const std::size_t n =
-          co_await stream.async_read_some(buffer.prepare(kFirstRead), asio::redirect_error(asio::use_awaitable, ec));
+          co_await socket.async_read_some(buffer.prepare(kFirstRead), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;  // closed, reset, or idle for too long
       buffer.commit(n);
     }
-    stream.expires_after(server->options.header_timeout);
     http::request_parser<http::empty_body> parser;
     parser.header_limit(server->options.header_limit);
     parser.body_limit(server->options.body_limit);
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    stream.expires_never();
+    parse_buffered(parser, buffer, ec);
+    if (!ec && !parser.is_header_done()) {
+      deadline.expire_after(server->options.header_timeout);
+      co_await http::async_read_header(socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    deadline.expire_never();
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted || ec == beast::error::timeout) {
+        ec == asio::error::operation_aborted || deadline.timed_out()) {
       break;
     }
-    HttpExchange exchange(stream, buffer, parser, server->options.error_format);
+    HttpExchange exchange(socket, buffer, parser, server->options.error_format);
     if (ec) {
       exchange.close_after();
       co_await exchange.respond_error(http::status::bad_request, "InvalidRequest",
@@ -98,7 +118,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
     }
     if (!exchange.reusable()) break;
   }
-  co_await close_lingering(stream);
+  if (!deadline.timed_out()) co_await close_lingering(socket, deadline);
 }
 
 asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::shared_ptr<const Server> server) {

@@ -53,9 +53,9 @@ struct HttpErrorFormat {
 class HttpExchange {
  public:
   // Made by the server loop once a request header has been read (or failed to parse).
-  HttpExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::empty_body>& parser,
+  HttpExchange(tcp::socket& socket, beast::flat_buffer& buffer, http::request_parser<http::empty_body>& parser,
                const HttpErrorFormat& error_format)
-      : stream_(stream),
+      : socket_(socket),
         buffer_(buffer),
         parser_(parser),
         error_format_(error_format),
@@ -123,7 +123,7 @@ class HttpExchange {
   asio::awaitable<void> send_continue();
   void check_length(std::uint64_t limit) const;
 
-  beast::tcp_stream& stream_;
+  tcp::socket& socket_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::empty_body>& parser_;
   const HttpErrorFormat& error_format_;

@@ -1,0 +1,81 @@
+// Writes that finish without the event loop when the socket takes everything at once, as a small
+// HTTP message on loopback always does.
+//
+//   http::response_serializer<http::string_body> serializer(response);
+//   boost::system::error_code error = co_await write_eagerly(socket, serializer);
+//   error = co_await write_eagerly(socket, http::make_chunk(asio::buffer(piece)));
+//
+// An asynchronous write whose first attempt succeeds still completes through the io_context's
+// queue, and each trip through that queue costs a non-blocking epoll_wait: most of the dozen per
+// invocation a relay used to make. Here the write is tried on the spot (the socket is put in
+// non-blocking mode for synchronous calls; Asio's own operations are unaffected), and only what the
+// socket did not take waits for it asynchronously.
+#pragma once
+
+#include <cstddef>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace snapbus::net {
+
+namespace detail {
+
+inline bool socket_was_full(const boost::system::error_code& error) {
+  return error == boost::asio::error::would_block || error == boost::asio::error::try_again;
+}
+
+inline boost::system::error_code make_non_blocking(boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code error;
+  if (!socket.non_blocking()) socket.non_blocking(true, error);
+  return error;
+}
+
+}  // namespace detail
+
+// The whole message (or what is left of it) that `serializer` holds.
+template <bool IsRequest, typename Body, typename Fields>
+boost::asio::awaitable<boost::system::error_code> write_eagerly(
+    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer) {
+  boost::system::error_code error = detail::make_non_blocking(socket);
+  if (!error) boost::beast::http::write(socket, serializer, error);
+  if (!detail::socket_was_full(error)) co_return error;
+  auto [rest_error, written] =
+      co_await boost::beast::http::async_write(socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
+  co_return rest_error;
+}
+
+// Only the header that `serializer` holds (a chunked body follows).
+template <bool IsRequest, typename Body, typename Fields>
+boost::asio::awaitable<boost::system::error_code> write_header_eagerly(
+    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer) {
+  boost::system::error_code error = detail::make_non_blocking(socket);
+  if (!error) boost::beast::http::write_header(socket, serializer, error);
+  if (!detail::socket_was_full(error)) co_return error;
+  auto [rest_error, written] = co_await boost::beast::http::async_write_header(
+      socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
+  co_return rest_error;
+}
+
+// A buffer sequence (a chunk, the last chunk and its trailers).
+template <typename ConstBufferSequence>
+boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip::tcp::socket& socket,
+                                                                const ConstBufferSequence& buffers) {
+  boost::system::error_code error = detail::make_non_blocking(socket);
+  std::size_t written = 0;
+  if (!error) written = boost::asio::write(socket, buffers, error);
+  if (!detail::socket_was_full(error)) co_return error;
+  boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+  rest.consume(written);
+  auto [rest_error, more] =
+      co_await boost::asio::async_write(socket, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+  co_return rest_error;
+}
+
+}  // namespace snapbus::net

@@ -1,0 +1,124 @@
+// Eager writes on real loopback sockets: a small message leaves on the spot, one larger than the
+// socket's buffers finishes asynchronously as the peer reads, byte for byte, and a peer that is gone
+// is an error code, not an exception or a SIGPIPE.
+#include "eager_write.h"
+
+#include <array>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "testing/connected_pair.h"
+
+namespace snapbus::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+using testing::ConnectedPair;
+
+// Runs `write` as a coroutine to its end (or fails the test after 10 s) and returns its result.
+boost::system::error_code run(asio::io_context& io, asio::awaitable<boost::system::error_code> write) {
+  auto result = asio::co_spawn(io, std::move(write), asio::use_future);
+  io.run_for(10s);
+  EXPECT_EQ(result.wait_for(0s), std::future_status::ready) << "the write did not finish";
+  return result.wait_for(0s) == std::future_status::ready ? result.get() : asio::error::timed_out;
+}
+
+http::response<http::string_body> response_with(std::string body) {
+  http::response<http::string_body> response{http::status::ok, 11};
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+TEST(EagerWrite, ASmallMessageArrivesWhole) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  auto response = response_with("hello");
+  http::response_serializer<http::string_body> serializer(response);
+  EXPECT_FALSE(run(io, write_eagerly(pair.near, serializer)));
+  EXPECT_TRUE(serializer.is_done());
+
+  beast::flat_buffer buffer;
+  http::response<http::string_body> received;
+  http::read(pair.far, buffer, received);
+  EXPECT_EQ(received.body(), "hello");
+}
+
+// 8 MB against a 64 KB send buffer: most of it waits for the peer, which reads on another thread.
+TEST(EagerWrite, AMessageLargerThanTheSocketTakesFinishesAsThePeerReads) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  pair.near.set_option(asio::socket_base::send_buffer_size(64 * 1024));
+  std::string body(std::size_t{8} * 1024 * 1024, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  auto response = response_with(body);
+  http::response_serializer<http::string_body> serializer(response);
+
+  http::response<http::string_body> received;
+  std::thread reader([&] {
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(body.size());
+    http::read(pair.far, buffer, parser);
+    received = parser.release();
+  });
+  const auto error = run(io, write_eagerly(pair.near, serializer));
+  reader.join();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(received.body(), body);
+}
+
+TEST(EagerWrite, AChunkLargerThanTheSocketTakesFinishesAsThePeerReads) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  pair.near.set_option(asio::socket_base::send_buffer_size(64 * 1024));
+  const std::string piece(std::size_t{4} * 1024 * 1024, 'x');
+  std::string received;
+  std::thread reader([&] {
+    std::string wire;
+    const std::string expected_end = "\r\n";
+    boost::system::error_code error;
+    std::array<char, 65536> buffer{};
+    // The chunk's size line, the piece, then its CRLF.
+    const std::size_t total = std::string("400000\r\n").size() + piece.size() + expected_end.size();
+    while (wire.size() < total && !error) {
+      const std::size_t n = pair.far.read_some(asio::buffer(buffer), error);
+      wire.append(buffer.data(), n);
+    }
+    received = wire;
+  });
+  const auto error = run(io, write_eagerly(pair.near, http::make_chunk(asio::buffer(piece))));
+  reader.join();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(received, "400000\r\n" + piece + "\r\n");
+}
+
+TEST(EagerWrite, APeerThatIsGoneIsAnErrorCode) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  pair.far.set_option(asio::socket_base::linger(true, 0));  // a reset, not a polite close
+  pair.far.close();
+  std::this_thread::sleep_for(20ms);
+  const std::string piece(std::size_t{1024} * 1024, 'x');
+  boost::system::error_code error;
+  for (int attempt = 0; attempt < 3 && !error; ++attempt) {
+    error = run(io, write_eagerly(pair.near, http::make_chunk(asio::buffer(piece))));
+    io.restart();
+  }
+  EXPECT_TRUE(error == asio::error::connection_reset || error == asio::error::broken_pipe) << error.message();
+}
+
+}  // namespace
+}  // namespace snapbus::net
