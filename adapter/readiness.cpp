@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "snapbus/resolve_endpoints.h"
 #include "snapbus/unique_fd.h"
 
 namespace snapbus::adapter {
@@ -33,16 +34,9 @@ std::string host_header(const ReadinessCheck& check) {
 
 using Endpoints = tcp::resolver::results_type;
 
-// The usual 127.0.0.1 needs no resolver (whose asynchronous form runs getaddrinfo on a thread of
-// its own); a name is resolved once per wait, not once per attempt.
+// A name is resolved once per wait, not once per attempt (an address needs no resolving at all).
 asio::awaitable<Endpoints> resolve(const ReadinessCheck& check, beast::error_code& error) {
-  const std::string service = std::to_string(check.port);
-  if (const auto address = asio::ip::make_address(check.host, error); !error) {
-    co_return Endpoints::create(tcp::endpoint(address, check.port), check.host, service);
-  }
-  tcp::resolver resolver(co_await asio::this_coro::executor);
-  error = {};
-  co_return co_await resolver.async_resolve(check.host, service, asio::redirect_error(asio::use_awaitable, error));
+  co_return co_await net::resolve_endpoints(check.host, std::to_string(check.port), error);
 }
 
 // A connect to the first endpoint that does not refuse, issued directly rather than through Asio:

@@ -231,6 +231,32 @@ class TempDir {
   fs::path path_;
 };
 
+// The adapter under test: the `layer` preset's binary when benchmarks/run.sh found one
+// (SNAPBUS_BENCH_LAYER_BINARY), as that is what Lambda runs; else this build's.
+const fs::path& adapter_binary() {
+  static const fs::path binary = [] {
+    const char* layer = std::getenv("SNAPBUS_BENCH_LAYER_BINARY");
+    return fs::canonical(layer != nullptr && *layer != '\0' ? layer : SNAPBUS_EXECUTABLE);
+  }();
+  return binary;
+}
+
+bool adapter_is_the_layers() { return adapter_binary() != fs::canonical(SNAPBUS_EXECUTABLE); }
+
+// What the emulator mounts as /opt: this build's, or one laid out as the layer's zip unpacks, with
+// the layer's binary as the extension beside this build's exec wrapper.
+const fs::path& adapter_opt() {
+  static const TempDir layer_opt("opt");
+  static const fs::path opt = [] {
+    if (!adapter_is_the_layers()) return fs::path(OPT_DIR);
+    fs::create_directories(layer_opt.path() / "extensions");
+    fs::copy_file(fs::path(OPT_DIR) / "bootstrap", layer_opt.path() / "bootstrap");
+    fs::create_symlink(adapter_binary(), layer_opt.path() / "extensions" / "snapbus");
+    return layer_opt.path();
+  }();
+  return opt;
+}
+
 void write_file(const fs::path& path, const std::string& text, bool executable = false) {
   std::ofstream(path) << text;
   if (executable) {
@@ -367,7 +393,8 @@ Emulator emulator_with_adapter(const fs::path& dir, const AdapterFunction& funct
   }
   run += "exec " + self_executable().string() + " --app \"$AWS_LWA_PORT\"\n";
   write_file(task_root / "run.sh", run, true);
-  std::vector<std::string> options = {"--opt", OPT_DIR, "--handler", "run.sh", "--task-root", task_root.string()};
+  std::vector<std::string> options = {"--opt",  adapter_opt().string(), "--handler",
+                                      "run.sh", "--task-root",          task_root.string()};
   if (function.snapstart) options.emplace_back("--snapstart");
   std::map<std::string, std::string> env = function.env;
   env.emplace("AWS_LWA_PORT", std::to_string(snapbus::adapter::testing::free_loopback_port()));
@@ -778,9 +805,8 @@ double proc_status_bytes(pid_t pid, const std::string& field) {
   throw std::runtime_error("no " + field + " for pid " + std::to_string(pid));
 }
 
-// The adapter: the emulator's child that runs the snapbus binary (the emulator itself is one too).
-pid_t adapter_pid(pid_t emulator) {
-  const fs::path binary = fs::canonical(SNAPBUS_EXECUTABLE);
+// The adapter: the emulator's child that runs `binary` (the emulator itself may run it too).
+pid_t adapter_pid(pid_t emulator, const fs::path& binary) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -799,9 +825,9 @@ pid_t adapter_pid(pid_t emulator) {
   throw std::runtime_error("no adapter process under the emulator");
 }
 
-double stripped_size(const std::string& binary, const fs::path& dir) {
+double stripped_size(const fs::path& binary, const fs::path& dir) {
   const fs::path copy = dir / "stripped";
-  const std::string command = "strip -o '" + copy.string() + "' '" + binary + "'";
+  const std::string command = "strip -o '" + copy.string() + "' '" + binary.string() + "'";
   if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
   return static_cast<double>(fs::file_size(copy));
 }
@@ -809,6 +835,8 @@ double stripped_size(const std::string& binary, const fs::path& dir) {
 constexpr double kLwaBinaryBytes = 3.7e6;  // LWA's documented binary size, not measured here
 constexpr double kRssGoalBytes = 4 * 1024 * 1024;
 
+// The adapter's memory after 2000 invocations, and its binary's size: the layer's binary when
+// benchmarks/run.sh found one (the goal is about what Lambda runs), with this build's size beside it.
 void BM_AdapterFootprint(benchmark::State& state) {
   const TempDir dir("footprint");
   fs::create_directories(dir.path() / "adapter");
@@ -821,8 +849,9 @@ void BM_AdapterFootprint(benchmark::State& state) {
       for (int i = 0; i < 2000; ++i) hello_round_trip(connection);
       state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
     }
-    const pid_t pid = adapter_pid(adapter.pid());
+    const pid_t pid = adapter_pid(adapter.pid(), adapter_binary());
     const double rss = proc_status_bytes(pid, "VmRSS");
+    state.counters["adapter_is_layer_binary"] = adapter_is_the_layers() ? 1 : 0;
     state.counters["adapter_rss_bytes"] = rss;
     state.counters["adapter_hwm_bytes"] = proc_status_bytes(pid, "VmHWM");
     // What the RSS is made of: private memory, mapped files (the binary and shared libraries,
@@ -831,7 +860,7 @@ void BM_AdapterFootprint(benchmark::State& state) {
     state.counters["adapter_rss_file_bytes"] = proc_status_bytes(pid, "RssFile");
     state.counters["adapter_rss_shmem_bytes"] = proc_status_bytes(pid, "RssShmem");
     state.counters["rss_to_goal_ratio"] = rss / kRssGoalBytes;
-    const double size = stripped_size(SNAPBUS_EXECUTABLE, dir.path());
+    const double size = stripped_size(adapter_binary(), dir.path());
     state.counters["stripped_bytes"] = size;
     state.counters["stripped_to_lwa_ratio"] = size / kLwaBinaryBytes;
     if (const char* other = std::getenv("SNAPBUS_BENCH_NO_EMULATOR_BINARY"); other != nullptr && *other != '\0') {

@@ -24,6 +24,13 @@ if [[ " ${selected[*]} " == *" adapter "* ]]; then
     -DSNAPBUS_BUILD_TESTS=OFF -DSNAPBUS_BUILD_BENCHMARKS=OFF -DSNAPBUS_BUILD_PYTHON=OFF >/dev/null
   cmake --build build/release-no-emulator -j "$(nproc)" --target snapbus
   export SNAPBUS_BENCH_NO_EMULATOR_BINARY=build/release-no-emulator/cli/snapbus
+  # The adapter Lambda runs is the layer's (setup.sh configures that preset): its RSS is the one judged.
+  if [[ -f build/layer/build.ninja ]]; then
+    cmake --build --preset layer --target snapbus
+    export SNAPBUS_BENCH_LAYER_BINARY=build/layer/cli/snapbus
+  else
+    echo "benchmarks/run.sh: no build/layer (cmake --preset layer): the footprint is the release build's" >&2
+  fi
 fi
 for name in "${selected[@]}"; do
   binary=build/release/benchmarks/${name}_bench

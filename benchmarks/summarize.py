@@ -141,14 +141,16 @@ def adapter_section(results):
     footprint = find("BM_AdapterFootprint")
     if footprint:
         rss = footprint["adapter_rss_bytes"]
+        which = ("the layer's binary, what Lambda runs" if footprint.get("adapter_is_layer_binary")
+                 else "the release build: run setup.sh for the layer's")
         parts = ", ".join(f"{label} {footprint[key] / 2**20:.2f}" for label, key in
                           [("VmHWM", "adapter_hwm_bytes"), ("anon", "adapter_rss_anon_bytes"),
                            ("file", "adapter_rss_file_bytes"), ("shmem", "adapter_rss_shmem_bytes")]
                           if key in footprint)
-        rows.append(f"| adapter RSS while serving (MB; {parts}) | "
+        rows.append(f"| adapter RSS while serving ({which}; MB; {parts}) | "
                     f"{rss / 2**20:.2f} | goal: 4 MB | {footprint['rss_to_goal_ratio']:.2f} | <= 4 MB | "
                     f"{verdict(footprint['rss_to_goal_ratio'], 1)} |")
-        rows.append(f"| `snapbus` stripped (MB) | {footprint['stripped_bytes'] / 1e6:.2f} | "
+        rows.append(f"| `snapbus` stripped ({which}; MB) | {footprint['stripped_bytes'] / 1e6:.2f} | "
                     f"LWA: 3.7 (documented, not measured) | {footprint['stripped_to_lwa_ratio']:.2f} | - | - |")
         if "no_emulator_stripped_bytes" in footprint:
             rows.append(f"| `snapbus` without the emulator, stripped (MB) | "

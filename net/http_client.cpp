@@ -17,6 +17,7 @@
 
 #include "eager_write.h"
 #include "io_deadline.h"
+#include "snapbus/resolve_endpoints.h"
 
 namespace snapbus::net {
 
@@ -83,8 +84,8 @@ class ConnectionPool {
   }
 
   asio::awaitable<NetResult<std::unique_ptr<Connection>>> connect() {
-    tcp::resolver resolver(executor_);
-    auto [resolve_error, endpoints] = co_await resolver.async_resolve(server_.host, server_.port, kAsValues);
+    boost::system::error_code resolve_error;
+    const auto endpoints = co_await resolve_endpoints(server_.host, server_.port, resolve_error);
     if (resolve_error) co_return failure(resolve_error, "resolve");
     auto connection = std::make_unique<Connection>(executor_);
     connection->generation = generation_;
