@@ -25,7 +25,12 @@ constexpr std::chrono::milliseconds kShutdownExitMargin{200};
 }  // namespace
 
 void log_line(std::string_view line) {
-  const std::string text = fmt::format("[snapbus] {}\n", line);
+  std::string text;
+  for (std::size_t start = 0; start <= line.size();) {
+    const std::size_t end = std::min(line.find('\n', start), line.size());
+    fmt::format_to(std::back_inserter(text), "[snapbus] {}\n", line.substr(start, end - start));
+    start = end + 1;
+  }
   std::fwrite(text.data(), 1, text.size(), stderr);
   std::fflush(stderr);
 }
@@ -127,9 +132,12 @@ void AdapterProcess::shut_down(std::optional<std::int64_t> deadline_ms) {
   if (publisher_) {
     lifecycle::StepLines lines([](std::string_view line) { log_line(fmt::format("shutdown: {}", line)); });
     const auto result = lifecycle::run_step(*publisher_, lifecycle::Step::shutdown, {.ack_timeout = timeout}, lines);
+    std::string entries;
     for (const AckEntry& entry : result.report.entries) {
-      log_line(fmt::format("shutdown: {}", lifecycle::describe_entry(entry, timeout)));
+      if (!entries.empty()) entries += '\n';
+      entries += fmt::format("shutdown: {}", lifecycle::describe_entry(entry, timeout));
     }
+    if (!entries.empty()) log_line(entries);
   }
   finish(kExitShutdown, "stopped");
 }

@@ -40,7 +40,9 @@ inline constexpr int kExitRestoreFailed = 4;    // after-restore failed (reporte
 inline constexpr int kExitRuntimeApiError = 5;  // the Runtime or Extensions API failed or refused a call
 
 // One line of the adapter's log: stderr, prefixed "[snapbus] ", written whole (Lambda puts it in the
-// function's log; lines of the app's processes do not interleave with it mid-line).
+// function's log; lines of the app's processes do not interleave with it mid-line). Several lines
+// (separated by '\n') are prefixed each and written in one call: a step's per-subscriber lines
+// while the first request waits cost one pipe write, not one (and a wake of the reader) per line.
 void log_line(std::string_view line);
 
 // Milliseconds since `start`, for the log.

@@ -29,7 +29,7 @@
 
 namespace snapbus::adapter {
 
-// Where the adapter's progress goes (one line each, without a newline).
+// Where the adapter's progress goes: a line without its newline, or several separated by '\n'.
 using AdapterLog = std::function<void(std::string_view line)>;
 
 // How the bracket waits for the app's workers before it publishes before-snapshot: the expected

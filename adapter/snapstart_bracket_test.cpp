@@ -1,5 +1,6 @@
 #include "snapstart_bracket.h"
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
@@ -78,8 +79,7 @@ class SnapStartBracketTest : public ::testing::Test {
   // Runs one step of the bracket to its end on this thread.
   std::optional<lambda::FunctionError> run(
       asio::awaitable<std::optional<lambda::FunctionError>> (SnapStartBracket::*step)()) {
-    SnapStartBracket bracket(publisher, config, io.get_executor(),
-                             [this](std::string_view line) { log.emplace_back(line); });
+    SnapStartBracket bracket(publisher, config, io.get_executor(), [this](std::string_view lines) { logged(lines); });
     auto result = asio::co_spawn(io, (bracket.*step)(), asio::use_future);
     io.restart();
     io.run_for(kPatience);
@@ -92,7 +92,18 @@ class SnapStartBracketTest : public ::testing::Test {
   Publisher publisher = Publisher::acquire({.path = path, .slot_count = 8});
   AdapterConfig config;
   asio::io_context io;
-  std::vector<std::string> log;
+  std::vector<std::string> calls;  // what each call to the log was given
+  std::vector<std::string> log;    // line by line, as log_line() writes them
+
+ private:
+  void logged(std::string_view lines) {
+    calls.emplace_back(lines);
+    for (std::size_t start = 0; start <= lines.size();) {
+      const std::size_t end = std::min(lines.find('\n', start), lines.size());
+      log.emplace_back(lines.substr(start, end - start));
+      start = end + 1;
+    }
+  }
 };
 
 TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
@@ -119,6 +130,12 @@ TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
   bool logged_acks = false;
   for (const std::string& line : log) logged_acks |= line.find("restore: 2 subscribers acknowledged") == 0;
   EXPECT_TRUE(logged_acks) << "the log says how long the hooks took";
+  // The per-subscriber lines come with the summary, in one call: one write while the first request waits.
+  const auto summary = std::find_if(calls.begin(), calls.end(), [](const std::string& call) {
+    return call.find("restore: 2 subscribers acknowledged") != std::string::npos;
+  });
+  ASSERT_NE(summary, calls.end());
+  EXPECT_EQ(std::count(summary->begin(), summary->end(), '\n'), 2) << *summary;
 }
 
 TEST_F(SnapStartBracketTest, ALwaPathThatFailsStopsTheSnapshotBeforeAnythingIsPublished) {
