@@ -67,6 +67,8 @@ std::uint16_t port_of(const boost::json::object& ready, const char* key) {
 EmulatorProcess::EmulatorProcess(const std::string& executable, const std::filesystem::path& dir,
                                  const std::vector<std::string>& options, const std::vector<std::string>& extra_env) {
   const std::filesystem::path ready = dir / "ready.json";
+  // One left by an earlier emulator in the same directory would name its ports, long closed.
+  std::filesystem::remove(ready);
   std::vector<std::string> args = {executable,           "emulate", "--port",       "0",
                                    "--runtime-api-port", "0",       "--ready-file", ready.string()};
   args.insert(args.end(), options.begin(), options.end());

@@ -39,7 +39,9 @@ def proxy_section(results):
              "| figure | direct p50 (us) | proxied p50 (us) | added p50 (us) | direct p99 (us) | proxied p99 (us) "
              "| proxied x direct p50 | added p50 x loopback HTTP round trip | added p50 < 50 us |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for prefix, figure, label in [("BM_ProxyBufferedInvocation", "rtt", "buffered invocation"),
+    for prefix, figure, label in [("BM_ProxyBufferedInvocation/one_core:0", "rtt", "buffered invocation"),
+                                  ("BM_ProxyBufferedInvocation/one_core:1", "rtt",
+                                   "buffered invocation, every process on one core"),
                                   ("BM_ProxyStreamChunkRelay", "chunk", "streamed chunk")]:
         b = next((b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b), None)
         if not b:
