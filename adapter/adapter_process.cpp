@@ -132,12 +132,7 @@ void AdapterProcess::shut_down(std::optional<std::int64_t> deadline_ms) {
   if (publisher_) {
     lifecycle::StepLines lines([](std::string_view line) { log_line(fmt::format("shutdown: {}", line)); });
     const auto result = lifecycle::run_step(*publisher_, lifecycle::Step::shutdown, {.ack_timeout = timeout}, lines);
-    std::string entries;
-    for (const AckEntry& entry : result.report.entries) {
-      if (!entries.empty()) entries += '\n';
-      entries += fmt::format("shutdown: {}", lifecycle::describe_entry(entry, timeout));
-    }
-    if (!entries.empty()) log_line(entries);
+    if (!result.report.entries.empty()) log_line(lifecycle::describe_entries(result.report, timeout, "shutdown: "));
   }
   finish(kExitShutdown, "stopped");
 }

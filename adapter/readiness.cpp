@@ -34,11 +34,6 @@ std::string host_header(const ReadinessCheck& check) {
 
 using Endpoints = tcp::resolver::results_type;
 
-// A name is resolved once per wait, not once per attempt (an address needs no resolving at all).
-asio::awaitable<Endpoints> resolve(const ReadinessCheck& check, beast::error_code& error) {
-  co_return co_await net::resolve_endpoints(check.host, std::to_string(check.port), error);
-}
-
 // A connect to the first endpoint that does not refuse, issued directly rather than through Asio:
 // on loopback a closed port refuses at once, and while the app starts that is every attempt, so a
 // refused attempt costs three system calls and builds no stream, timer or epoll registration.
@@ -122,7 +117,7 @@ asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed
 
 asio::awaitable<CheckOutcome> check_once(ReadinessCheck check, std::chrono::steady_clock::duration timeout) {
   beast::error_code error;
-  const Endpoints endpoints = co_await resolve(check, error);
+  const Endpoints endpoints = co_await net::resolve_endpoints(check.host, std::to_string(check.port), error);
   if (error) {
     co_return CheckOutcome{CheckOutcome::Kind::not_ready,
                            fmt::format("cannot resolve {}: {}", check.host, error.message())};
@@ -148,7 +143,8 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
           std::clamp<std::chrono::steady_clock::duration>(start + *limit - attempt_start, 1ms, kAttemptTimeout);
     // co_await stays out of conditional expressions: GCC 12 miscompiles temporaries there.
     beast::error_code error;
-    if (endpoints.empty()) endpoints = co_await resolve(check, error);
+    // A name is resolved once per wait, not once per attempt (an address needs no resolving at all).
+    if (endpoints.empty()) endpoints = co_await net::resolve_endpoints(check.host, std::to_string(check.port), error);
     CheckOutcome outcome{CheckOutcome::Kind::not_ready, ""};
     if (error) {
       outcome.reason = fmt::format("cannot resolve {}: {}", check.host, error.message());

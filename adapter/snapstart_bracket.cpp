@@ -72,20 +72,13 @@ std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::S
   const double took_ms = milliseconds_since(started);
   // The per-subscriber lines and the outcome's in one log call (AdapterLog takes several lines), so
   // that the first request, which waits for this step, waits for one write to the log pipe.
-  std::string outcome_lines;
-  for (const AckEntry& entry : result.report.entries) {
-    fmt::format_to(std::back_inserter(outcome_lines), "{}: {}\n", name,
-                   lifecycle::describe_entry(entry, result.ack_timeout));
-  }
+  const std::string entries = lifecycle::describe_entries(result.report, result.ack_timeout, fmt::format("{}: ", name));
   if (result.outcome == lifecycle::StepOutcome::all_acked) {
-    log_(fmt::format("{}{}: {} {} acknowledged in {:.3f} ms", outcome_lines, name, result.waited_for,
-                     result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
+    log_(fmt::format("{}{}{}: {} {} acknowledged in {:.3f} ms", entries, entries.empty() ? "" : "\n", name,
+                     result.waited_for, result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
     return std::nullopt;
   }
-  if (!outcome_lines.empty()) {
-    outcome_lines.pop_back();  // the final newline
-    log_(outcome_lines);
-  }
+  if (!entries.empty()) log_(entries);
   switch (result.outcome) {
     case lifecycle::StepOutcome::all_acked: return std::nullopt;
     case lifecycle::StepOutcome::too_few_joined:

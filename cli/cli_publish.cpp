@@ -15,7 +15,7 @@
 namespace snapbus::cli {
 namespace {
 
-using lifecycle::describe_entry;
+using lifecycle::describe_entries;
 
 void print_json(std::ostream& out, const PublishRequest& request, const lifecycle::StepResult& result) {
   boost::json::array acks;
@@ -32,7 +32,7 @@ void print_json(std::ostream& out, const PublishRequest& request, const lifecycl
 }
 
 void print_text(std::ostream& out, const lifecycle::StepResult& result) {
-  for (const AckEntry& entry : result.report.entries) out << describe_entry(entry, result.ack_timeout) << '\n';
+  if (!result.report.entries.empty()) out << describe_entries(result.report, result.ack_timeout, "") << '\n';
   if (result.ok()) {
     out << "ok: now " << phase_name(result.final_state.phase) << " (seq " << result.final_state.seq << ", generation "
         << result.final_state.generation << ")" << std::endl;

@@ -46,4 +46,14 @@ std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_
   return fmt::format("  {}  {}", ack_status_name(entry.status), who);
 }
 
+std::string describe_entries(const AckReport& report, std::chrono::milliseconds ack_timeout, std::string_view prefix) {
+  std::string lines;
+  for (const AckEntry& entry : report.entries) {
+    if (!lines.empty()) lines += '\n';
+    lines += prefix;
+    lines += describe_entry(entry, ack_timeout);
+  }
+  return lines;
+}
+
 }  // namespace snapbus::lifecycle

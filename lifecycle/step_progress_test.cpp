@@ -59,5 +59,15 @@ TEST(StepProgressTest, EveryOutcomeHasItsOwnLine) {
   EXPECT_NE(describe_entry(entry(16, "z", AckStatus::left), 250ms).find("left     pid 16 (z)"), std::string::npos);
 }
 
+TEST(StepProgressTest, EntriesAreOneBlockOfPrefixedLines) {
+  AckReport report;
+  EXPECT_EQ(describe_entries(report, 250ms, "restore: "), "");
+  report.entries.push_back(entry(14, "x", AckStatus::missing));
+  report.entries.push_back(entry(15, "y", AckStatus::missing));
+  EXPECT_EQ(describe_entries(report, 250ms, "restore: "),
+            "restore:   MISSING  pid 14 (x): no acknowledgement within 250 ms\n"
+            "restore:   MISSING  pid 15 (y): no acknowledgement within 250 ms");
+}
+
 }  // namespace
 }  // namespace snapbus::lifecycle

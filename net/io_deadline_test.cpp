@@ -30,21 +30,30 @@ void run_until(asio::io_context& io, const bool& done, std::chrono::milliseconds
   ASSERT_TRUE(done) << "nothing completed within " << limit.count() << " ms";
 }
 
+// One read started on `socket`, and how it ended.
+struct PendingRead {
+  explicit PendingRead(tcp::socket& socket) {
+    socket.async_read_some(asio::buffer(buffer), [this](boost::system::error_code error, std::size_t) {
+      result = error;
+      done = true;
+    });
+  }
+  PendingRead(const PendingRead&) = delete;
+  PendingRead& operator=(const PendingRead&) = delete;
+  std::array<char, 16> buffer{};
+  bool done = false;
+  boost::system::error_code result;
+};
+
 TEST(IoDeadline, ReadThatNeverGetsAnAnswerEndsWhenTheDeadlinePasses) {
   asio::io_context io;
   ConnectedPair pair(io);
   IoDeadline deadline(pair.near);
-  std::array<char, 16> buffer{};
-  bool done = false;
-  boost::system::error_code result;
   const auto start = Clock::now();
   deadline.expire_after(50ms);
-  pair.near.async_read_some(asio::buffer(buffer), [&](boost::system::error_code error, std::size_t) {
-    result = error;
-    done = true;
-  });
-  run_until(io, done);
-  EXPECT_EQ(result, asio::error::operation_aborted);
+  const PendingRead read(pair.near);
+  run_until(io, read.done);
+  EXPECT_EQ(read.result, asio::error::operation_aborted);
   EXPECT_TRUE(deadline.timed_out());
   EXPECT_GE(Clock::now() - start, 50ms);
   EXPECT_FALSE(pair.near.is_open());
@@ -89,17 +98,11 @@ TEST(IoDeadline, NeverMeansAReadMayWaitPastAnEarlierDeadline) {
   IoDeadline deadline(pair.near);
   deadline.expire_after(30ms);  // armed, then lifted before it passes
   deadline.expire_never();
-  std::array<char, 16> buffer{};
-  bool done = false;
-  boost::system::error_code result;
-  pair.near.async_read_some(asio::buffer(buffer), [&](boost::system::error_code error, std::size_t) {
-    result = error;
-    done = true;
-  });
+  const PendingRead read(pair.near);
   asio::steady_timer later(io, 120ms);
   later.async_wait([&](boost::system::error_code) { asio::write(pair.far, asio::buffer("x", 1)); });
-  run_until(io, done);
-  EXPECT_FALSE(result) << result.message();
+  run_until(io, read.done);
+  EXPECT_FALSE(read.result) << read.result.message();
   EXPECT_FALSE(deadline.timed_out());
 }
 
@@ -109,10 +112,8 @@ TEST(IoDeadline, AnEarlierDeadlineReplacesALaterOne) {
   IoDeadline deadline(pair.near);
   deadline.expire_after(60s);
   deadline.expire_after(50ms);
-  std::array<char, 16> buffer{};
-  bool done = false;
-  pair.near.async_read_some(asio::buffer(buffer), [&](boost::system::error_code, std::size_t) { done = true; });
-  run_until(io, done, 3000ms);  // long before the first deadline
+  const PendingRead read(pair.near);
+  run_until(io, read.done, 3000ms);  // long before the first deadline
   EXPECT_TRUE(deadline.timed_out());
 }
 
@@ -130,10 +131,8 @@ TEST(IoDeadline, StoppedItLeavesNoWorkAndCanBeSetAgain) {
 
   io.restart();
   deadline.expire_after(50ms);
-  std::array<char, 16> buffer{};
-  bool done = false;
-  pair.near.async_read_some(asio::buffer(buffer), [&](boost::system::error_code, std::size_t) { done = true; });
-  run_until(io, done);
+  const PendingRead read(pair.near);
+  run_until(io, read.done);
   EXPECT_TRUE(deadline.timed_out());
 }
 

@@ -1,5 +1,5 @@
 // An address resolves on the spot, with no resolver thread in the process (the thread count is
-// read from /proc); a name, or a service name for the port, still goes through getaddrinfo.
+// read from /proc); a name still goes through getaddrinfo.
 #include "snapbus/resolve_endpoints.h"
 
 #include <filesystem>
@@ -53,14 +53,6 @@ TEST(ResolveEndpoints, ANameGoesThroughTheResolver) {
     EXPECT_TRUE(entry.endpoint().address().is_loopback()) << entry.endpoint();
     EXPECT_EQ(entry.endpoint().port(), 9001);
   }
-}
-
-TEST(ResolveEndpoints, AServiceNameForThePortGoesThroughTheResolver) {
-  boost::system::error_code error;
-  const auto endpoints = resolved("127.0.0.1", "http", error);
-  ASSERT_FALSE(error) << error.message();
-  ASSERT_FALSE(endpoints.empty());
-  EXPECT_EQ(endpoints.begin()->endpoint().port(), 80);
 }
 
 }  // namespace

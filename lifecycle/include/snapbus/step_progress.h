@@ -3,7 +3,7 @@
 //
 //   snapbus::lifecycle::StepLines lines([](std::string_view line) { std::cerr << line << '\n'; });
 //   StepResult result = run_step(publisher, Step::restore, options, lines);
-//   for (const AckEntry& entry : result.report.entries) log(describe_entry(entry, result.ack_timeout));
+//   log(describe_entries(result.report, result.ack_timeout, "restore: "));  // one line per subscriber
 //
 // One wording for every driver, so a line in the Lambda logs reads the same as the one a person saw
 // when they ran `snapbus publish` by hand.
@@ -36,5 +36,9 @@ class StepLines : public StepObserver {
 // One subscriber's outcome, indented under the step: "  acked    pid 12 (api): ok (2 hooks run)",
 // "  FAILED   pid 13 (w): 1 of 2 hooks failed: ...", "  MISSING  ...", "  DIED     ...", "  left     ...".
 std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_timeout);
+
+// Every entry of the report, each line starting with `prefix`, joined by '\n' (no final newline;
+// empty when nobody was waited for): one block, written in one call while a first request waits.
+std::string describe_entries(const AckReport& report, std::chrono::milliseconds ack_timeout, std::string_view prefix);
 
 }  // namespace snapbus::lifecycle
