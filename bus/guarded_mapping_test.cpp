@@ -6,8 +6,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
@@ -69,6 +71,40 @@ TEST(GuardedMappingTest, AbandonPutsZerosOverTheViewBeforeAnyFault) {
   std::uint64_t on_disk = 0;
   ASSERT_EQ(::pread(fd, &on_disk, sizeof on_disk, 0), static_cast<ssize_t>(sizeof on_disk));
   EXPECT_EQ(on_disk, 9U) << "the file itself is left alone";
+  ::close(fd);
+}
+
+// How a client meets a truncated segment: one thread still loads the view's atomics while another
+// abandons it. Nothing orders the two (a relaxed flag makes no happens-before), so under
+// ThreadSanitizer this fails if the swap is taken for a write that races with those loads.
+TEST(GuardedMappingTest, AbandonWhileAnotherThreadLoadsTheViewIsNoDataRace) {
+  testing::ScratchDirectory dir;
+  const int fd = make_file(dir.path() / "file", 4096);
+  GuardedMapping view(fd, 0, 4096, PROT_READ | PROT_WRITE);
+  auto* word = static_cast<std::atomic<std::uint32_t>*>(view.address());
+  word->store(7, std::memory_order_relaxed);
+  std::atomic<bool> loaded{false};
+  std::atomic<bool> abandoned{false};
+  std::uint32_t before = 0;
+  std::uint32_t after = 0;
+  std::thread reader([&] {
+    before = word->load(std::memory_order_acquire);
+    loaded.store(true, std::memory_order_relaxed);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!abandoned.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    after = word->load(std::memory_order_acquire);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!loaded.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  view.abandon();
+  abandoned.store(true, std::memory_order_relaxed);
+  reader.join();
+  EXPECT_EQ(before, 7U);
+  EXPECT_EQ(after, 0U) << "the reader sees the zero pages, not the file";
   ::close(fd);
 }
 
