@@ -233,7 +233,9 @@ void Environment::start_invocation() {
   });
   if (!inv) return;
   // Sampled now too: a runtime that crashes has no memory left to read once the invocation ends.
-  memory_sample_mb_ = resident_mb(function_pids());
+  // Once the event is out (its wake-up is queued first): reading /proc/<pid>/status costs about
+  // 10 us per process, which the runtime would otherwise wait out before its event arrives.
+  asio::post(io_, [this] { memory_sample_mb_ = resident_mb(function_pids()); });
   log_.start(inv->request_id, config_.function_version);
   extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
 }

@@ -35,6 +35,13 @@ constexpr Clock::duration kTrustedIdle = std::chrono::milliseconds(100);
 // How much of a body one read_piece() hands out at most.
 constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
 
+// What one read from the socket may take before the parser has seen a header. Beast reads at most
+// the buffer's free space, and at least 512 bytes: from an empty buffer an invocation event of
+// 881 bytes took two reads (and a trip through the event loop each), an API Gateway event of 3 KB
+// six. Most events and app responses fit in one read of this size, as do nginx's default 8 KB of
+// request headers.
+constexpr std::size_t kReadAhead = std::size_t{8} * 1024;
+
 // Every asynchronous step reports its error code as a value: failures are results, not exceptions.
 constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
 
@@ -48,7 +55,9 @@ NetError finished_upload() {
 namespace detail {
 
 struct Connection {
-  explicit Connection(const asio::any_io_executor& executor) : socket(executor), deadline(socket) {}
+  explicit Connection(const asio::any_io_executor& executor) : socket(executor), deadline(socket) {
+    buffer.reserve(kReadAhead);
+  }
   tcp::socket socket;
   IoDeadline deadline;  // after the socket, which it closes when it passes
   beast::flat_buffer buffer;
