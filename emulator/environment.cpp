@@ -233,9 +233,11 @@ void Environment::start_invocation() {
   });
   if (!inv) return;
   // Sampled now too: a runtime that crashes has no memory left to read once the invocation ends.
-  // Once the event is out (its wake-up is queued first): reading /proc/<pid>/status costs about
-  // 10 us per process, which the runtime would otherwise wait out before its event arrives.
-  asio::post(io_, [this] { memory_sample_mb_ = resident_mb(function_pids()); });
+  // Only what is resident now, which costs a tenth of the peak's read, and only once the event is
+  // out (its wake-up is queued first): the peak's read costs about 10 us per process, so it came
+  // before the event and a function with more processes waited longer for every event. The
+  // report's exact peak is read after the caller has its answer.
+  asio::post(io_, [this] { memory_sample_mb_ = current_resident_mb(function_pids()); });
   log_.start(inv->request_id, config_.function_version);
   extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
 }

@@ -119,9 +119,10 @@ class Environment {
   ProcessSupervisor processes_;
   ExtensionRegistry extensions_;
   InvocationDispatch dispatch_;
+  // The function's resident memory just after the invocation's event went out.
   unsigned memory_sample_mb_ = 0;
   bool fresh_;
-  bool wants_fresh_ = false;  // the function's resident memory when the invocation started
+  bool wants_fresh_ = false;
 };
 
 }  // namespace snapbus::emulator

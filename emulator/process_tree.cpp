@@ -110,6 +110,25 @@ unsigned resident_mb(const std::vector<pid_t>& pids) {
   return static_cast<unsigned>((kib + 1023) / 1024);
 }
 
+unsigned current_resident_mb(const std::vector<pid_t>& pids) {
+  static const auto page_bytes = static_cast<unsigned long long>(::sysconf(_SC_PAGESIZE));
+  unsigned long long bytes = 0;
+  for (pid_t pid : pids) {
+    const auto statm = try_read_file_contents(proc_path(pid, "statm"));
+    if (!statm) continue;
+    // "size resident shared text lib data dt", in pages
+    std::string_view fields(*statm);
+    const auto first_space = fields.find(' ');
+    if (first_space == std::string_view::npos) continue;
+    fields = fields.substr(first_space + 1);
+    const auto resident = parse_number<unsigned long long>(fields.substr(0, fields.find(' ')), 0,
+                                                           std::numeric_limits<unsigned long long>::max() / page_bytes);
+    bytes += resident.value_or(0) * page_bytes;
+  }
+  constexpr unsigned long long kMiB = 1024 * 1024;
+  return static_cast<unsigned>((bytes + kMiB - 1) / kMiB);
+}
+
 bool kill_descendants_and_reap(pid_t root, std::chrono::milliseconds bound) {
   const auto deadline = std::chrono::steady_clock::now() + bound;
   for (;;) {
