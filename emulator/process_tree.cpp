@@ -125,7 +125,7 @@ unsigned current_resident_mb(const std::vector<pid_t>& pids) {
                                                            std::numeric_limits<unsigned long long>::max() / page_bytes);
     bytes += resident.value_or(0) * page_bytes;
   }
-  constexpr unsigned long long kMiB = 1024 * 1024;
+  constexpr unsigned long long kMiB = 1024ULL * 1024;
   return static_cast<unsigned>((bytes + kMiB - 1) / kMiB);
 }
 
