@@ -5,7 +5,6 @@
 
 #include <array>
 #include <chrono>
-#include <future>
 #include <string>
 #include <thread>
 
@@ -15,6 +14,7 @@
 #include <boost/beast/http.hpp>
 
 #include "testing/connected_pair.h"
+#include "testing/run_to_end.h"
 
 namespace snapbus::net {
 namespace {
@@ -26,14 +26,7 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 using testing::ConnectedPair;
-
-// Runs `write` as a coroutine to its end (or fails the test after 10 s) and returns its result.
-boost::system::error_code run(asio::io_context& io, asio::awaitable<boost::system::error_code> write) {
-  auto result = asio::co_spawn(io, std::move(write), asio::use_future);
-  io.run_for(10s);
-  EXPECT_EQ(result.wait_for(0s), std::future_status::ready) << "the write did not finish";
-  return result.wait_for(0s) == std::future_status::ready ? result.get() : asio::error::timed_out;
-}
+using testing::run_to_end;
 
 http::response<http::string_body> response_with(std::string body) {
   http::response<http::string_body> response{http::status::ok, 11};
@@ -47,7 +40,7 @@ TEST(EagerWrite, ASmallMessageArrivesWhole) {
   ConnectedPair pair(io);
   auto response = response_with("hello");
   http::response_serializer<http::string_body> serializer(response);
-  EXPECT_FALSE(run(io, write_eagerly(pair.near, serializer)));
+  EXPECT_FALSE(run_to_end(io, write_eagerly(pair.near, serializer)));
   EXPECT_TRUE(serializer.is_done());
 
   pair.near.close();  // what was written stays readable; a write that failed leaves an end, not a wait
@@ -78,7 +71,7 @@ TEST(EagerWrite, AMessageLargerThanTheSocketTakesFinishesAsThePeerReads) {
     http::read(pair.far, buffer, parser, read_error);
     received = parser.release();
   });
-  const auto error = run(io, write_eagerly(pair.near, serializer));
+  const auto error = run_to_end(io, write_eagerly(pair.near, serializer));
   pair.near.close();  // the reader sees the end of the stream even if the write stopped short
   reader.join();
   EXPECT_FALSE(error) << error.message();
@@ -105,7 +98,7 @@ TEST(EagerWrite, AChunkLargerThanTheSocketTakesFinishesAsThePeerReads) {
     }
     received = wire;
   });
-  const auto error = run(io, write_eagerly(pair.near, http::make_chunk(asio::buffer(piece))));
+  const auto error = run_to_end(io, write_eagerly(pair.near, http::make_chunk(asio::buffer(piece))));
   pair.near.close();  // the reader sees the end of the stream even if the write stopped short
   reader.join();
   EXPECT_FALSE(error) << error.message();
@@ -121,7 +114,7 @@ TEST(EagerWrite, APeerThatIsGoneIsAnErrorCode) {
   const std::string piece(std::size_t{1024} * 1024, 'x');
   boost::system::error_code error;
   for (int attempt = 0; attempt < 3 && !error; ++attempt) {
-    error = run(io, write_eagerly(pair.near, http::make_chunk(asio::buffer(piece))));
+    error = run_to_end(io, write_eagerly(pair.near, http::make_chunk(asio::buffer(piece))));
     io.restart();
   }
   EXPECT_TRUE(error == asio::error::connection_reset || error == asio::error::broken_pipe) << error.message();

@@ -15,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "buffer_first_read.h"
 #include "eager_write.h"
 #include "io_deadline.h"
 #include "snapbus/resolve_endpoints.h"
@@ -206,8 +207,8 @@ struct Exchange {
     http::response_parser<http::empty_body> header_parser;
     header_parser.skip(head);
     arm_read_timer();
-    auto [error, bytes] =
-        co_await http::async_read_header(connection->socket, connection->buffer, header_parser, kAsValues);
+    const boost::system::error_code error =
+        co_await buffer_first_read_header(connection->socket, connection->buffer, header_parser);
     never_answered = error && !header_parser.got_some() &&
                      (error == http::error::end_of_stream || error == asio::error::connection_reset);
     if (error) co_return error;
@@ -271,19 +272,17 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
   // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
   if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kPieceSize);
-  std::size_t got = 0;
-  // read_some may only get through a chunk header: keep reading until bytes of the body arrive.
-  while (got == 0 && !ex.parser->is_done()) {
-    auto& body = ex.parser->get().body();
-    body.data = ex.piece_buffer.get();
-    body.size = kPieceSize;
-    ex.arm_read_timer();
-    auto [error, bytes] =
-        co_await http::async_read_some(ex.connection->socket, ex.connection->buffer, *ex.parser, kAsValues);
-    if (error == http::error::need_buffer) error = {};
-    if (error) co_return ex.fail(error, "read response from");
-    got = kPieceSize - ex.parser->get().body().size;
-  }
+  auto& body = ex.parser->get().body();
+  body.data = ex.piece_buffer.get();
+  body.size = kPieceSize;
+  ex.arm_read_timer();
+  // Until bytes of the body arrive: one read may only get through a chunk's size line.
+  const auto some_body = [&body](const auto& parser) { return parser.is_done() || body.size < kPieceSize; };
+  boost::system::error_code error =
+      co_await buffer_first_read(ex.connection->socket, ex.connection->buffer, *ex.parser, some_body);
+  if (error == http::error::need_buffer) error = {};
+  if (error) co_return ex.fail(error, "read response from");
+  const std::size_t got = kPieceSize - body.size;
   if (ex.parser->is_done()) ex.body_ended();
   if (got == 0) co_return std::nullopt;
   co_return std::string(ex.piece_buffer.get(), got);

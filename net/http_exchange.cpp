@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "buffer_first_read.h"
 #include "eager_write.h"
 
 namespace snapbus::net {
@@ -91,8 +92,7 @@ asio::awaitable<std::string> HttpExchange::read_body(std::uint64_t limit) {
   co_await send_continue();
   http::request_parser<http::string_body> body_parser(std::move(parser_));
   body_parser.body_limit(limit);
-  boost::system::error_code ec;
-  co_await http::async_read(socket_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
+  const boost::system::error_code ec = co_await buffer_first_read_message(socket_, buffer_, body_parser);
   if (ec == http::error::body_limit) {
     throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
                     "request body exceeds " + std::to_string(limit) + " bytes");
@@ -126,10 +126,12 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   // uninitialised, as zeroing it would cost more than a small body.
   const auto chunk = std::make_unique_for_overwrite<char[]>(kPieceSize);
   while (!body_parser.is_done()) {
-    body_parser.get().body().data = chunk.get();
-    body_parser.get().body().size = kPieceSize;
-    boost::system::error_code ec;
-    co_await http::async_read_some(socket_, buffer_, body_parser, asio::redirect_error(asio::use_awaitable, ec));
+    auto& body = body_parser.get().body();
+    body.data = chunk.get();
+    body.size = kPieceSize;
+    // Until bytes of the body arrive: one read may only get through a chunk's size line.
+    const auto some_body = [&body](const auto& parser) { return parser.is_done() || body.size < kPieceSize; };
+    boost::system::error_code ec = co_await buffer_first_read(socket_, buffer_, body_parser, some_body);
     if (ec == http::error::need_buffer) ec = {};
     if (ec == http::error::body_limit) {
       throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
@@ -140,7 +142,7 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
       throw boost::system::system_error(ec);
     }
     if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
-    const std::size_t got = kPieceSize - body_parser.get().body().size;
+    const std::size_t got = kPieceSize - body.size;
     if (got > 0) co_await on_piece(std::string_view(chunk.get(), got));
   }
   body_consumed_ = true;

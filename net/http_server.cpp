@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "buffer_first_read.h"
 #include "io_deadline.h"
 
 namespace snapbus::net {
@@ -41,21 +42,6 @@ asio::awaitable<void> close_lingering(tcp::socket& socket, IoDeadline& deadline)
   }
 }
 
-// What of the next request a kept-alive connection's first read already holds: usually the whole
-// header, which then needs no deadline and no further read.
-void parse_buffered(http::request_parser<http::empty_body>& parser, beast::flat_buffer& buffer,
-                    boost::system::error_code& error) {
-  while (buffer.size() > 0 && !parser.is_header_done()) {
-    const std::size_t used = parser.put(buffer.data(), error);
-    buffer.consume(used);
-    if (error == http::error::need_more) {
-      error = {};
-      return;
-    }
-    if (error || used == 0) return;
-  }
-}
-
 // Asio opens and accepts sockets without close-on-exec: set it, or every process the server's
 // program starts inherits them (and can shut the listener down for everyone).
 bool set_close_on_exec(int fd) { return ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0; }
@@ -82,10 +68,13 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
     http::request_parser<http::empty_body> parser;
     parser.header_limit(server->options.header_limit);
     parser.body_limit(server->options.body_limit);
-    parse_buffered(parser, buffer, ec);
+    // What of the next request a kept-alive connection's first read already holds: usually the
+    // whole header, which then needs no deadline and no further read.
+    parse_buffered(
+        parser, buffer, [](const auto& p) { return p.is_header_done(); }, ec);
     if (!ec && !parser.is_header_done()) {
       deadline.expire_after(server->options.header_timeout);
-      co_await http::async_read_header(socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      ec = co_await buffer_first_read_header(socket, buffer, parser);
     }
     deadline.expire_never();
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||

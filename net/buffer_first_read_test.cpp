@@ -1,0 +1,170 @@
+// Buffer-first reads on real loopback sockets: what the buffer holds is parsed without a trip
+// through the event loop, what is still to come is read (also in pieces), and a peer that goes away
+// is Beast's error, as with Beast's own reads.
+#include "buffer_first_read.h"
+
+#include <array>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "testing/connected_pair.h"
+#include "testing/run_to_end.h"
+
+namespace snapbus::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+using testing::ConnectedPair;
+using testing::run_to_end;
+
+void write_all(tcp::socket& socket, const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
+
+constexpr const char* kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+TEST(BufferFirstRead, AHeaderLeavesTheBodyInTheBufferForTheNextRead) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  write_all(pair.far, kResponse);
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> header;
+  EXPECT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, header)));
+  EXPECT_TRUE(header.is_header_done());
+  EXPECT_EQ(header.get()[http::field::content_length], "5");
+  http::response_parser<http::string_body> whole(std::move(header));
+  EXPECT_FALSE(run_to_end(io, buffer_first_read_message(pair.near, buffer, whole)));
+  EXPECT_EQ(whole.get().body(), "hello");
+  EXPECT_EQ(buffer.size(), 0U);
+}
+
+// What they are for: a body the header's read already brought is parsed within the handler that
+// asks for it. Beast's read of the same body completes through the io_context's queue, and each
+// such trip costs a relay a system call (a non-blocking epoll_wait).
+TEST(BufferFirstRead, ABodyAlreadyBufferedIsReadWithinTheHandlerThatAsks) {
+  const auto read_in_first_handler = [](bool buffer_first) {
+    asio::io_context io;
+    ConnectedPair pair(io);
+    write_all(pair.far, kResponse);
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> header;
+    http::read_header(pair.near, buffer, header);  // brings the body along on loopback
+    EXPECT_EQ(buffer.size(), 5U);
+    http::response_parser<http::string_body> whole(std::move(header));
+    bool finished = false;
+    auto read = [&]() -> asio::awaitable<void> {
+      if (buffer_first) {
+        co_await buffer_first_read_message(pair.near, buffer, whole);
+      } else {
+        co_await http::async_read(pair.near, buffer, whole, asio::as_tuple(asio::use_awaitable));
+      }
+      finished = true;
+    };
+    asio::co_spawn(io, read(), asio::detached);
+    io.run_one_for(10s);  // the coroutine's start
+    const bool at_once = finished;
+    io.run_for(10s);
+    EXPECT_TRUE(finished && whole.is_done());
+    EXPECT_EQ(whole.get().body(), "hello");
+    return at_once;
+  };
+  EXPECT_TRUE(read_in_first_handler(true));
+  EXPECT_FALSE(read_in_first_handler(false)) << "Beast's read no longer goes through the queue: this gains nothing";
+}
+
+TEST(BufferFirstRead, AMessageThatComesLaterInPiecesIsRead) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  std::thread peer([&] {
+    std::this_thread::sleep_for(50ms);
+    write_all(pair.far, "HTTP/1.1 200 OK\r\nContent-");
+    std::this_thread::sleep_for(50ms);
+    write_all(pair.far, "Length: 5\r\n\r\nhel");
+    std::this_thread::sleep_for(50ms);
+    write_all(pair.far, "lo");
+  });
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  const auto error = run_to_end(io, buffer_first_read_message(pair.near, buffer, parser));
+  peer.join();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(parser.get().body(), "hello");
+}
+
+TEST(BufferFirstRead, AChunkedBodyIsReadUntilBytesOfItArrive) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  write_all(pair.far, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n");
+  std::thread peer([&] {
+    std::this_thread::sleep_for(50ms);
+    write_all(pair.far, "hello\r\n0\r\n\r\n");
+  });
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  EXPECT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, parser)));
+  std::array<char, 64> piece{};
+  auto& body = parser.get().body();
+  body.data = piece.data();
+  body.size = piece.size();
+  const auto some_body = [&body, &piece](const auto& p) { return p.is_done() || body.size < piece.size(); };
+  auto error = run_to_end(io, buffer_first_read(pair.near, buffer, parser, some_body));
+  if (error == http::error::need_buffer) error = {};
+  peer.join();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(std::string(piece.data(), piece.size() - body.size), "hello");
+}
+
+TEST(BufferFirstRead, ABodyWithoutALengthEndsWithTheConnection) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  write_all(pair.far, "HTTP/1.1 200 OK\r\n\r\nall of it");
+  pair.far.shutdown(tcp::socket::shutdown_send);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  EXPECT_FALSE(run_to_end(io, buffer_first_read_message(pair.near, buffer, parser)));
+  EXPECT_EQ(parser.get().body(), "all of it");
+}
+
+TEST(BufferFirstRead, APeerThatClosesBeforeAByteIsTheEndOfTheStream) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  pair.far.shutdown(tcp::socket::shutdown_send);
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  EXPECT_EQ(run_to_end(io, buffer_first_read_header(pair.near, buffer, parser)), http::error::end_of_stream);
+}
+
+TEST(BufferFirstRead, APeerThatClosesMidMessageIsAPartialMessage) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  write_all(pair.far, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nnot fifty");
+  pair.far.shutdown(tcp::socket::shutdown_send);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  EXPECT_EQ(run_to_end(io, buffer_first_read_message(pair.near, buffer, parser)), http::error::partial_message);
+}
+
+TEST(BufferFirstRead, AMalformedBufferedHeaderIsTheParsersError) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  beast::flat_buffer buffer;
+  const std::string garbage = "HTTP/1.1 OK? no\r\n\r\n";
+  asio::buffer_copy(buffer.prepare(garbage.size()), asio::buffer(garbage));
+  buffer.commit(garbage.size());
+  http::response_parser<http::empty_body> parser;
+  const auto error = run_to_end(io, buffer_first_read_header(pair.near, buffer, parser));
+  EXPECT_TRUE(error) << "a malformed status line cannot parse";
+  EXPECT_NE(error, http::error::need_more);
+}
+
+}  // namespace
+}  // namespace snapbus::net
