@@ -33,6 +33,7 @@ namespace snapbus::net {
 template <bool IsRequest, typename Done>
 void parse_buffered(boost::beast::http::basic_parser<IsRequest>& parser, boost::beast::flat_buffer& buffer,
                     const Done& done, boost::system::error_code& error) {
+  // A parser that is not eager takes one step per call (a chunk's size line, then its data): loop.
   while (!done(parser) && buffer.size() > 0) {
     const std::size_t used = parser.put(buffer.data(), error);
     buffer.consume(used);
@@ -57,6 +58,9 @@ boost::asio::awaitable<boost::system::error_code> buffer_first_read(boost::asio:
     auto [read_error, bytes] = co_await boost::beast::http::async_read_some(
         socket, buffer, parser, boost::asio::as_tuple(boost::asio::use_awaitable));
     error = read_error;
+    // Beast's read stops after one step of a parser that is not eager (a chunk's size line, say):
+    // the rest of what it read is parsed here, not by another read that would need no I/O.
+    if (!error) parse_buffered(parser, buffer, done, error);
   }
   co_return error;
 }
