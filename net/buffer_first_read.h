@@ -4,6 +4,7 @@
 //   boost::system::error_code error = co_await buffer_first_read_header(socket, buffer, header);
 //   http::response_parser<http::string_body> whole(std::move(header));
 //   error = co_await buffer_first_read_message(socket, buffer, whole);  // often no read at all
+//   auto [error, got] = co_await buffer_first_read_piece(socket, buffer, pieces, piece.data(), piece.size());
 //
 // One read from a socket usually brings a small message whole: header and body. Beast's reads
 // parse the buffered part too, but when that needs no I/O they complete through the io_context's
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -22,7 +24,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 
 namespace snapbus::net {
@@ -81,6 +85,22 @@ boost::asio::awaitable<boost::system::error_code> buffer_first_read_message(
     boost::beast::http::basic_parser<IsRequest>& parser) {
   parser.eager(true);
   return buffer_first_read(socket, buffer, parser, [](const auto& p) { return p.is_done(); });
+}
+
+// The next bytes of a body, into `piece`: at least one unless the body ends (then 0). One read may
+// only get through a chunk's size line, so this reads on until body bytes arrive; a full piece is
+// not an error.
+template <bool IsRequest>
+boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> buffer_first_read_piece(
+    boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer,
+    boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>& parser, char* piece, std::size_t size) {
+  auto& body = parser.get().body();
+  body.data = piece;
+  body.size = size;
+  boost::system::error_code error = co_await buffer_first_read(
+      socket, buffer, parser, [&body, size](const auto& p) { return p.is_done() || body.size < size; });
+  if (error == boost::beast::http::error::need_buffer) error = {};
+  co_return std::tuple{error, size - body.size};
 }
 
 }  // namespace snapbus::net

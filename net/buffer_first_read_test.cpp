@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
@@ -92,13 +93,11 @@ TEST(BufferFirstRead, AChunkIsReadWithinTheHandlerThatReceivesIt) {
   http::response_parser<http::buffer_body> parser;
   http::read_header(pair.near, buffer, parser);
   std::array<char, 64> piece{};
-  auto& body = parser.get().body();
-  body.data = piece.data();
-  body.size = piece.size();
-  const auto some_body = [&body, &piece](const auto& p) { return p.is_done() || body.size < piece.size(); };
+  std::size_t got = 0;
   bool finished = false;
   auto read = [&]() -> asio::awaitable<void> {
-    co_await buffer_first_read(pair.near, buffer, parser, some_body);
+    std::tie(std::ignore, got) =
+        co_await buffer_first_read_piece(pair.near, buffer, parser, piece.data(), piece.size());
     finished = true;
   };
   asio::co_spawn(io, read(), asio::detached);
@@ -109,7 +108,7 @@ TEST(BufferFirstRead, AChunkIsReadWithinTheHandlerThatReceivesIt) {
   io.run_one_for(10s);  // the socket's readiness: the read, and what follows it
   EXPECT_TRUE(finished) << "a step that needed no read went through the event loop";
   io.run_for(10s);
-  EXPECT_EQ(std::string(piece.data(), piece.size() - body.size), "hello");
+  EXPECT_EQ(std::string(piece.data(), got), "hello");
 }
 
 TEST(BufferFirstRead, AMessageThatComesLaterInPiecesIsRead) {
@@ -143,15 +142,37 @@ TEST(BufferFirstRead, AChunkedBodyIsReadUntilBytesOfItArrive) {
   http::response_parser<http::buffer_body> parser;
   EXPECT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, parser)));
   std::array<char, 64> piece{};
-  auto& body = parser.get().body();
-  body.data = piece.data();
-  body.size = piece.size();
-  const auto some_body = [&body, &piece](const auto& p) { return p.is_done() || body.size < piece.size(); };
-  auto error = run_to_end(io, buffer_first_read(pair.near, buffer, parser, some_body));
-  if (error == http::error::need_buffer) error = {};
+  std::size_t got = 0;
+  auto read = [&]() -> asio::awaitable<boost::system::error_code> {
+    auto [error, bytes] = co_await buffer_first_read_piece(pair.near, buffer, parser, piece.data(), piece.size());
+    got = bytes;
+    co_return error;
+  };
+  const auto error = run_to_end(io, read());
   peer.join();
   EXPECT_FALSE(error) << error.message();
-  EXPECT_EQ(std::string(piece.data(), piece.size() - body.size), "hello");
+  EXPECT_EQ(std::string(piece.data(), got), "hello");
+}
+
+TEST(BufferFirstRead, APieceTakesWhatFitsAndTheRestComesNext) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  write_all(pair.far, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789");
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  EXPECT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, parser)));
+  std::array<char, 4> piece{};
+  std::string body;
+  auto read = [&]() -> asio::awaitable<boost::system::error_code> {
+    for (;;) {
+      auto [error, got] = co_await buffer_first_read_piece(pair.near, buffer, parser, piece.data(), piece.size());
+      if (error || got == 0) co_return error;
+      body.append(piece.data(), got);
+    }
+  };
+  EXPECT_FALSE(run_to_end(io, read()));
+  EXPECT_EQ(body, "0123456789");
+  EXPECT_TRUE(parser.is_done());
 }
 
 TEST(BufferFirstRead, ABodyWithoutALengthEndsWithTheConnection) {

@@ -272,17 +272,10 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
   // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
   if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kPieceSize);
-  auto& body = ex.parser->get().body();
-  body.data = ex.piece_buffer.get();
-  body.size = kPieceSize;
   ex.arm_read_timer();
-  // Until bytes of the body arrive: one read may only get through a chunk's size line.
-  const auto some_body = [&body](const auto& parser) { return parser.is_done() || body.size < kPieceSize; };
-  boost::system::error_code error =
-      co_await buffer_first_read(ex.connection->socket, ex.connection->buffer, *ex.parser, some_body);
-  if (error == http::error::need_buffer) error = {};
+  const auto [error, got] = co_await buffer_first_read_piece(ex.connection->socket, ex.connection->buffer, *ex.parser,
+                                                             ex.piece_buffer.get(), kPieceSize);
   if (error) co_return ex.fail(error, "read response from");
-  const std::size_t got = kPieceSize - body.size;
   if (ex.parser->is_done()) ex.body_ended();
   if (got == 0) co_return std::nullopt;
   co_return std::string(ex.piece_buffer.get(), got);

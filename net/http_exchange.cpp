@@ -126,13 +126,7 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   // uninitialised, as zeroing it would cost more than a small body.
   const auto chunk = std::make_unique_for_overwrite<char[]>(kPieceSize);
   while (!body_parser.is_done()) {
-    auto& body = body_parser.get().body();
-    body.data = chunk.get();
-    body.size = kPieceSize;
-    // Until bytes of the body arrive: one read may only get through a chunk's size line.
-    const auto some_body = [&body](const auto& parser) { return parser.is_done() || body.size < kPieceSize; };
-    boost::system::error_code ec = co_await buffer_first_read(socket_, buffer_, body_parser, some_body);
-    if (ec == http::error::need_buffer) ec = {};
+    const auto [ec, got] = co_await buffer_first_read_piece(socket_, buffer_, body_parser, chunk.get(), kPieceSize);
     if (ec == http::error::body_limit) {
       throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
                       "streamed body exceeds " + std::to_string(limit) + " bytes");
@@ -142,7 +136,6 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
       throw boost::system::system_error(ec);
     }
     if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
-    const std::size_t got = kPieceSize - body.size;
     if (got > 0) co_await on_piece(std::string_view(chunk.get(), got));
   }
   body_consumed_ = true;
