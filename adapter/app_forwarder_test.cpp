@@ -540,7 +540,8 @@ TEST_F(AppForwarderTest, WithoutCompressionTheBodyGoesAsTheAppSentIt) {
 
 TEST_F(AppForwarderTest, UnreachableAppIsAnInvocationErrorNamingItsAddress) {
   AdapterConfig nowhere = config();
-  nowhere.app_port = testing::free_loopback_port();
+  const UniqueFd closed = testing::hold_closed_loopback_port();
+  nowhere.app_port = testing::port_of(closed);
   Adapter forwarding = adapter(nowhere);
   ASSERT_TRUE(forwarding.serve(vector("http-apigw_v2_proxy_request_minimal.json")));  // answered, not returned
   const RuntimePost post = only_post();
@@ -924,7 +925,8 @@ TEST_F(StreamingTest, AppDyingMidStreamEndsItWithTheErrorTrailers) {
 
 TEST_F(StreamingTest, UnreachableAppIsAnInvocationError) {
   AdapterConfig nowhere = streaming_config();
-  nowhere.app_port = testing::free_loopback_port();
+  const UniqueFd closed = testing::hold_closed_loopback_port();
+  nowhere.app_port = testing::port_of(closed);
   Adapter forwarding = adapter(nowhere);
   ASSERT_TRUE(forwarding.serve(vector("http-lambda_function_url_request.json")));
   const RuntimePost post = only_post();

@@ -22,6 +22,7 @@ namespace {
 
 using testing::bind_loopback;
 using testing::free_loopback_port;
+using testing::hold_closed_loopback_port;
 using testing::port_of;
 
 using namespace std::chrono_literals;
@@ -136,7 +137,8 @@ TEST(Readiness, AnUnhealthyAppTimesOutAtTheLimit) {
 }
 
 TEST(Readiness, NothingListeningTimesOutAndSaysWhy) {
-  const std::uint16_t port = free_loopback_port();
+  const UniqueFd closed = hold_closed_loopback_port();
+  const std::uint16_t port = port_of(closed);
   EXPECT_EQ(wait({.host = "127.0.0.1", .port = port}, 50ms), Readiness::timed_out);
   asio::io_context io;
   auto outcome = asio::co_spawn(io, check_once({.host = "127.0.0.1", .port = port}), asio::use_future);
@@ -156,7 +158,8 @@ TEST(Readiness, AnAppThatAcceptsButNeverAnswersIsNotReady) {
 }
 
 TEST(Readiness, LogsProgressWhileWaiting) {
-  const std::uint16_t port = free_loopback_port();
+  const UniqueFd closed = hold_closed_loopback_port();
+  const std::uint16_t port = port_of(closed);
   std::vector<std::string> lines;
   EXPECT_EQ(wait({.host = "127.0.0.1", .port = port, .path = "/up"}, 2200ms, &lines), Readiness::timed_out);
   ASSERT_EQ(lines.size(), 1U);

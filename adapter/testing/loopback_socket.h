@@ -4,6 +4,7 @@
 //   const std::uint16_t port = free_loopback_port();   // nothing listens here now
 //   snapbus::UniqueFd app = bind_loopback(port);        // ... until the "app" starts
 //   ::listen(app.get(), 16);
+//   const snapbus::UniqueFd closed = hold_closed_loopback_port();  // nothing will, while it lives
 #pragma once
 
 #include <arpa/inet.h>
@@ -46,5 +47,20 @@ inline std::uint16_t port_of(const UniqueFd& fd) {
 
 // A port that nothing listens on now, for a server that starts later.
 inline std::uint16_t free_loopback_port() { return port_of(bind_loopback()); }
+
+// A port that nothing listens on while the socket returned lives, for a test that needs refusals:
+// bound without SO_REUSEADDR, so no other test's server can take the port (a free port, merely
+// probed, was once taken by one running in parallel), and never listening, so connects are refused.
+inline UniqueFd hold_closed_loopback_port() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    throw std::runtime_error(std::string("bind 127.0.0.1:0: ") + std::strerror(errno));
+  }
+  return fd;
+}
 
 }  // namespace snapbus::adapter::testing
