@@ -1,8 +1,10 @@
 #include "snapstart_bracket.h"
 
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "adapter_process.h"
 #include "snapbus/http_client.h"
@@ -48,8 +50,9 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::b
   co_return run_bus_step(lifecycle::Step::before_snapshot, config_.before_snapshot_timeout, join);
 }
 
-boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::after_restore() {
-  auto failure = run_bus_step(lifecycle::Step::restore, config_.after_restore_timeout, std::nullopt);
+boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::after_restore(std::string first_line) {
+  auto failure =
+      run_bus_step(lifecycle::Step::restore, config_.after_restore_timeout, std::nullopt, std::move(first_line));
   if (failure) co_return failure;
   if (!config_.snapstart_after_restore_path.empty()) {
     co_return co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
@@ -62,23 +65,35 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::a
 // invocation can arrive before the runtime asks for one), and the wait is bounded by `timeout`.
 std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::Step step,
                                                                     std::chrono::milliseconds timeout,
-                                                                    std::optional<lifecycle::JoinCondition> join) {
+                                                                    std::optional<lifecycle::JoinCondition> join,
+                                                                    std::string first_line) {
   const std::string_view name = lifecycle::step_name(step);
-  lifecycle::StepLines lines([this, name](std::string_view line) { log_(fmt::format("{}: {}", name, line)); });
+  std::vector<std::string> block;
+  if (!first_line.empty()) block.push_back(std::move(first_line));
+  lifecycle::StepLines lines(
+      [this, name, &block](std::string_view line) {
+        // A slow step's progress: what was held goes out with it.
+        block.push_back(fmt::format("{}: {}", name, line));
+        log_(fmt::format("{}", fmt::join(block, "\n")));
+        block.clear();
+      },
+      lifecycle::PublishedLine::held);
   const auto started = Clock::now();
   const lifecycle::StepResult result =
       lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join}, lines);
-  // Taken before the per-subscriber lines are written: the figure is the hooks' time, not the log's.
+  // Taken before the lines are written: the figure is the hooks' time, not the log's.
   const double took_ms = milliseconds_since(started);
-  // The per-subscriber lines and the outcome's in one log call (AdapterLog takes several lines), so
-  // that the first request, which waits for this step, waits for one write to the log pipe.
-  const std::string entries = lifecycle::describe_entries(result.report, result.ack_timeout, fmt::format("{}: ", name));
-  if (result.outcome == lifecycle::StepOutcome::all_acked) {
-    log_(fmt::format("{}{}{}: {} {} acknowledged in {:.3f} ms", entries, entries.empty() ? "" : "\n", name,
-                     result.waited_for, result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
-    return std::nullopt;
+  if (const std::string held = lines.take_held(); !held.empty()) block.push_back(fmt::format("{}: {}", name, held));
+  if (const std::string acks =
+          lifecycle::describe_entries(result.report, result.ack_timeout, fmt::format("{}: ", name));
+      !acks.empty()) {
+    block.push_back(acks);
   }
-  if (!entries.empty()) log_(entries);
+  if (result.outcome == lifecycle::StepOutcome::all_acked) {
+    block.push_back(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, result.waited_for,
+                                result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
+  }
+  if (!block.empty()) log_(fmt::format("{}", fmt::join(block, "\n")));
   switch (result.outcome) {
     case lifecycle::StepOutcome::all_acked: return std::nullopt;
     case lifecycle::StepOutcome::too_few_joined:

@@ -47,12 +47,17 @@ class SnapStartBracket {
   boost::asio::awaitable<std::optional<lambda::FunctionError>> before_snapshot();
 
   // nullopt when every process acknowledged; else the Runtime.AfterRestoreError for restore/error.
-  // Time the hooks took is logged, from the call to the last acknowledgement.
-  boost::asio::awaitable<std::optional<lambda::FunctionError>> after_restore();
+  // Time the hooks took is logged, from the call to the last acknowledgement. `first_line`, when
+  // given, is logged first, with the step's own lines (run_bus_step).
+  boost::asio::awaitable<std::optional<lambda::FunctionError>> after_restore(std::string first_line = {});
 
  private:
+  // The step's lines go to the log in one write after the last acknowledgement (or with the first
+  // progress line of a slow step): a write wakes whoever reads the log, and on a small VM that
+  // process would compete with the subscribers for the CPU while they run their hooks.
   std::optional<lambda::FunctionError> run_bus_step(lifecycle::Step step, std::chrono::milliseconds timeout,
-                                                    std::optional<lifecycle::JoinCondition> join);
+                                                    std::optional<lifecycle::JoinCondition> join,
+                                                    std::string first_line = {});
   boost::asio::awaitable<std::optional<lambda::FunctionError>> post_app_hook(std::string path, std::string_view type,
                                                                              std::chrono::milliseconds timeout);
 

@@ -77,14 +77,21 @@ class SnapStartBracketTest : public ::testing::Test {
   }
 
   // Runs one step of the bracket to its end on this thread.
-  std::optional<lambda::FunctionError> run(
-      asio::awaitable<std::optional<lambda::FunctionError>> (SnapStartBracket::*step)()) {
+  // `step` makes the awaitable from a bracket: one step, run on io to its end.
+  template <typename Step>
+  std::optional<lambda::FunctionError> run(Step step) {
     SnapStartBracket bracket(publisher, config, io.get_executor(), [this](std::string_view lines) { logged(lines); });
-    auto result = asio::co_spawn(io, (bracket.*step)(), asio::use_future);
+    auto result = asio::co_spawn(io, step(bracket), asio::use_future);
     io.restart();
     io.run_for(kPatience);
     EXPECT_EQ(result.wait_for(0s), std::future_status::ready) << "the step did not end";
     return result.get();
+  }
+  std::optional<lambda::FunctionError> before_snapshot() {
+    return run([](SnapStartBracket& bracket) { return bracket.before_snapshot(); });
+  }
+  std::optional<lambda::FunctionError> after_restore(std::string first_line = {}) {
+    return run([&first_line](SnapStartBracket& bracket) { return bracket.after_restore(first_line); });
   }
 
   testing::ScratchDirectory dir;
@@ -115,11 +122,11 @@ TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
   SpawnedProcess api = start_subscriber("api");
   SpawnedProcess jobs = start_subscriber("jobs");
 
-  EXPECT_EQ(run(&SnapStartBracket::before_snapshot), std::nullopt);
+  EXPECT_EQ(before_snapshot(), std::nullopt);
   EXPECT_EQ(publisher.state().phase, Phase::snapshot_ready);
   EXPECT_EQ(app.paths(), std::vector<std::string>{"POST /snapstart/before"});
 
-  EXPECT_EQ(run(&SnapStartBracket::after_restore), std::nullopt);
+  EXPECT_EQ(after_restore("restore/next returned: restored"), std::nullopt);
   const StateSnapshot state = publisher.state();
   EXPECT_EQ(state.phase, Phase::running);
   EXPECT_EQ(state.generation, 1U);
@@ -130,19 +137,22 @@ TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
   bool logged_acks = false;
   for (const std::string& line : log) logged_acks |= line.find("restore: 2 subscribers acknowledged") == 0;
   EXPECT_TRUE(logged_acks) << "the log says how long the hooks took";
-  // The per-subscriber lines come with the summary, in one call: one write while the first request waits.
+  // The caller's first line, the published line and the per-subscriber lines come with the summary,
+  // in one call: nothing is written while the workers run their hooks, and one write while the
+  // first request waits.
   const auto summary = std::find_if(calls.begin(), calls.end(), [](const std::string& call) {
     return call.find("restore: 2 subscribers acknowledged") != std::string::npos;
   });
   ASSERT_NE(summary, calls.end());
-  EXPECT_EQ(std::count(summary->begin(), summary->end(), '\n'), 2) << *summary;
+  EXPECT_EQ(std::count(summary->begin(), summary->end(), '\n'), 4) << *summary;
+  EXPECT_EQ(summary->find("restore/next returned: restored\nrestore: published after-restore"), 0U) << *summary;
 }
 
 TEST_F(SnapStartBracketTest, ALwaPathThatFailsStopsTheSnapshotBeforeAnythingIsPublished) {
   HookApp app(http::status::internal_server_error);
   config.app_port = app.port();
   config.snapstart_before_checkpoint_path = "/snapstart/before";
-  const auto failure = run(&SnapStartBracket::before_snapshot);
+  const auto failure = before_snapshot();
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->type, "Runtime.BeforeSnapshotError");
   EXPECT_EQ(failure->message, "POST /snapstart/before answered 500: hook failed: disk full");
@@ -153,7 +163,7 @@ TEST_F(SnapStartBracketTest, AnAppThatIsGoneFailsTheLwaPathWithTheReason) {
   config.app_port = 1;  // nothing listens on port 1 of loopback
   config.snapstart_after_restore_path = "/after";
   config.after_restore_timeout = 2000ms;
-  const auto failure = run(&SnapStartBracket::after_restore);
+  const auto failure = after_restore();
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->type, "Runtime.AfterRestoreError");
   EXPECT_NE(failure->message.find("POST /after to the app: connect to 127.0.0.1:1"), std::string::npos)
@@ -164,7 +174,7 @@ TEST_F(SnapStartBracketTest, TooFewWorkersMeansNoSnapshot) {
   config.expect_subscribers = 3;
   config.before_snapshot_timeout = 300ms;
   SpawnedProcess api = start_subscriber("api");
-  const auto failure = run(&SnapStartBracket::before_snapshot);
+  const auto failure = before_snapshot();
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->type, "Runtime.BeforeSnapshotError");
   EXPECT_EQ(failure->message,
@@ -173,7 +183,7 @@ TEST_F(SnapStartBracketTest, TooFewWorkersMeansNoSnapshot) {
 
 TEST_F(SnapStartBracketTest, AFailedAfterRestoreHookNamesTheProcessAndTheHook) {
   SpawnedProcess flaky = start_subscriber("flaky", {"--fail-after-restore"});
-  const auto failure = run(&SnapStartBracket::after_restore);
+  const auto failure = after_restore();
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->type, "Runtime.AfterRestoreError");
   EXPECT_NE(failure->message.find("pid " + std::to_string(flaky.pid()) +

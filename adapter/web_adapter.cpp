@@ -83,10 +83,12 @@ class WebMode {
     restored_at_ = Clock::now();
     forwarder_.drop_connections();
     // The steady clock's reading, for a benchmark that times the first request on the same clock.
-    log_line(
+    // Written with the after-restore step's lines, once the workers have acked: nothing wakes the
+    // log's reader while they run their hooks.
+    std::string returned =
         fmt::format("restore/next returned: restored (monotonic_ns={})",
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(restored_at_->time_since_epoch()).count()));
-    if (auto failure = co_await bracket.after_restore()) {
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(restored_at_->time_since_epoch()).count());
+    if (auto failure = co_await bracket.after_restore(std::move(returned))) {
       co_await report(runtime_.restore_error(*failure), "restore/error", *failure);
       process_.finish(kExitRestoreFailed, "after-restore failed: restore reported as failed");
       co_return false;

@@ -792,7 +792,7 @@ void BM_RestoreThroughAdapter(benchmark::State& state) {
     state.counters["first_invocation_" + n + "_to_lwa_p50_ratio"] = lwa_first > 0 ? first / lwa_first : 0;
   }
 }
-BENCHMARK(BM_RestoreThroughAdapter)->UseManualTime()->Iterations(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RestoreThroughAdapter)->UseManualTime()->Iterations(24)->Unit(benchmark::kMillisecond);
 
 // ---- Footprint ---------------------------------------------------------------------------------
 

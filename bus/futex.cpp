@@ -38,7 +38,9 @@ FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcep
   return FutexClock::now() + std::clamp(timeout, std::chrono::milliseconds::zero(), kLongest);
 }
 
-FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline) {
+FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline,
+                       FutexMask mask) {
+  SNAPBUS_REQUIRE(mask != 0, "a futex wait needs a non-empty mask");
   timespec ts{};
   const timespec* timeout = nullptr;
   if (deadline) {
@@ -47,7 +49,7 @@ FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t exp
   }
   // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline (plain FUTEX_WAIT takes a relative
   // one), which steady_clock is on Linux.
-  const long rc = futex_syscall(word, FUTEX_WAIT_BITSET, expected, timeout, FUTEX_BITSET_MATCH_ANY);
+  const long rc = futex_syscall(word, FUTEX_WAIT_BITSET, expected, timeout, mask);
   if (rc == 0) return FutexResult::woken;
   const int err = errno;
   switch (err) {
@@ -63,8 +65,10 @@ FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t exp
   }
 }
 
-int futex_wake_all(const std::atomic<std::uint32_t>* word) {
-  const long rc = futex_syscall(word, FUTEX_WAKE, static_cast<std::uint32_t>(INT_MAX), nullptr, 0);
+int futex_wake_all(const std::atomic<std::uint32_t>* word, FutexMask mask) {
+  SNAPBUS_REQUIRE(mask != 0, "a futex wake needs a non-empty mask");
+  static_assert(kFutexEveryWake == FUTEX_BITSET_MATCH_ANY);
+  const long rc = futex_syscall(word, FUTEX_WAKE_BITSET, static_cast<std::uint32_t>(INT_MAX), nullptr, mask);
   // FUTEX_WAKE fails only for an unmapped (EFAULT) or misaligned (EINVAL) word: a caller's bug.
   if (rc < 0) throw_system_error(errno, "futex wake");
   return static_cast<int>(rc);

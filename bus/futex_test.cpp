@@ -66,6 +66,40 @@ TEST(Futex, WakeReleasesAWaitingThread) {
   EXPECT_EQ(result, FutexResult::woken);
 }
 
+// A wake reaches only the waiters whose mask shares a bit with its own; every waiter still takes a
+// wake of every bit. Both wakes are sent only once both waiters are blocked in the kernel.
+TEST(Futex, MaskedWakeReachesOnlyMatchingWaiters) {
+  constexpr FutexMask kOneBit = 1U << 0;
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<pid_t> narrow_tid{0};
+  std::atomic<pid_t> wide_tid{0};
+  std::atomic<bool> narrow_done{false};
+  std::thread narrow([&] {
+    narrow_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    futex_wait(&word, 0, FutexClock::now() + 5s, kOneBit);
+    narrow_done = true;
+  });
+  std::thread wide([&] {
+    wide_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    futex_wait(&word, 0, FutexClock::now() + 5s);
+  });
+  auto blocked = [](const std::atomic<pid_t>& tid) { return tid != 0 && thread_blocked_in_futex(tid); };
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (!(blocked(narrow_tid) && blocked(wide_tid)) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const bool both_blocked = blocked(narrow_tid) && blocked(wide_tid);
+  const int by_other_bits = futex_wake_all(&word, ~kOneBit);
+  wide.join();
+  const bool narrow_slept_on = !narrow_done;
+  const int by_every_bit = futex_wake_all(&word);
+  narrow.join();
+  ASSERT_TRUE(both_blocked);
+  EXPECT_EQ(by_other_bits, 1);  // the wide waiter only
+  EXPECT_TRUE(narrow_slept_on);
+  EXPECT_EQ(by_every_bit, 1);
+}
+
 void ignore_signal(int) {}
 
 TEST(Futex, SignalInterruptsTheWait) {

@@ -47,6 +47,12 @@ std::string phase_name(Phase phase) {
   return unknown_name(static_cast<unsigned>(phase));
 }
 
+bool runs_hooks(Phase phase) noexcept {
+  return phase == Phase::before_snapshot || phase == Phase::after_restore || phase == Phase::shutting_down;
+}
+
+std::uint32_t wake_mask_for(Phase phase) noexcept { return runs_hooks(phase) ? kWakeEveryWaiter : kWakeQuietPhase; }
+
 std::string init_type_name(InitType type) {
   switch (type) {
     case InitType::unknown: return "unknown";

@@ -183,9 +183,10 @@ StateSnapshot Publisher::state() const { return read_state(impl_->segment.state(
 std::vector<SlotInfo> Publisher::reap_departed() { return reap_dead_slots(impl_->segment); }
 
 StateSnapshot Publisher::transition(Phase phase) {
-  // A process gone before the change (os._exit, exit() without destructors, SIGKILL) had nothing
-  // to acknowledge: free its slot now so the wait below never counts it as a failure.
-  reap_departed();
+  // A process gone before a hook phase (os._exit, exit() without destructors, SIGKILL) had nothing
+  // to acknowledge: free its slot now so the wait for acks never counts it as a failure. Nobody
+  // waits for acks of a quiet phase, so those skip the fcntl per slot.
+  if (runs_hooks(phase)) reap_departed();
   StateRecord& record = impl_->segment.mutable_state();
   StateSnapshot next = read_state(record);
   next.phase = phase;
@@ -208,7 +209,7 @@ StateSnapshot Publisher::transition(Phase phase) {
     next.restore_mono_ns = clock_ns(CLOCK_MONOTONIC);
   }
   next.seq = write_state(record, next);
-  futex_wake_all(&record.seq);
+  futex_wake_all(&record.seq, wake_mask_for(phase));
   return next;
 }
 

@@ -205,6 +205,39 @@ TEST_F(PublisherTest, AckFromAnotherProcessWakesTheWait) {
   EXPECT_EQ(child.wait_exit_code(5s), 0);
 }
 
+// A hook runner (WakeOn::hook_phases) sleeps through a quiet phase and wakes for the next hook
+// phase; a waiter for every change wakes for both. Each child waits once and says which phase it
+// woke to. The quiet phase stays published for 100 ms, far longer than a wake takes, so a hook
+// runner woken by it would see running.
+TEST_F(PublisherTest, AQuietPhaseLetsHookRunnersSleep) {
+  auto publisher = Publisher::acquire(options);
+  auto waiter = [&](WakeOn wake_on) {
+    return testing::fork_child([&, wake_on] {
+      auto sub = Subscriber::open(path, {.name = "child"});
+      const std::uint32_t seen = sub.seq();
+      if (sub.wait_for_change(seen, FutexClock::now() + 10s, wake_on) == FutexResult::timed_out) return 3;
+      const Phase woke_to = sub.state().phase;
+      if (woke_to == Phase::running) return 10;
+      if (woke_to == Phase::after_restore) return 20;
+      return 4;
+    });
+  };
+  auto hook_runner = waiter(WakeOn::hook_phases);
+  auto every_change = waiter(WakeOn::every_change);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (read_slots(publisher.segment()).size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(read_slots(publisher.segment()).size(), 2U);
+  ASSERT_TRUE(hook_runner.wait_until_blocked_in_futex(5s));
+  ASSERT_TRUE(every_change.wait_until_blocked_in_futex(5s));
+  publisher.transition(Phase::running);
+  std::this_thread::sleep_for(100ms);
+  publisher.transition(Phase::after_restore);
+  EXPECT_EQ(hook_runner.wait_exit_code(5s), 20);
+  EXPECT_EQ(every_change.wait_exit_code(5s), 10);
+}
+
 // fork() then exec(): the child keeps its pid and start time but runs another program, which will
 // never ack. Its exec dropped its slot lock (O_CLOEXEC), so its slot is freed before the change
 // is published, and the change does not wait for it.

@@ -5,10 +5,12 @@
 //   ...                        // after fork, in the child:
 //   monitor.restart();
 //
-// A background thread blocks in poll() on inotify (the segment's directory: create, delete,
-// moves, modify, which truncation raises) and an eventfd that stops it; nothing polls on a timer.
-// For every event that names the file, or the directory itself going away, it calls `on_event`,
-// which decides whether anything changed. Threads do not survive fork(): restart() starts a new
+// A background thread blocks in poll() on inotify and an eventfd that stops it; nothing polls on a
+// timer. Two watches: the segment's directory for names (create, delete, moves) and the directory
+// itself going, and the segment file for modify (which truncation raises) and attribute changes, so
+// writes to other files of the directory (/tmp by default) wake nobody. For every event that names
+// the file, or concerns the file or the directory itself, it calls `on_event`, which decides
+// whether anything changed. Threads do not survive fork(): restart() starts a new
 // one in the child, and a monitor destroyed in a process that did not start its thread only
 // closes its descriptors.
 #pragma once
@@ -40,6 +42,7 @@ class SegmentMonitor {
   std::filesystem::path path_;
   std::function<void()> on_event_;
   int inotify_fd_ = -1;
+  int file_watch_ = -1;  // -1: the file could not be watched (gone already)
   int stop_fd_ = -1;
   pid_t owner_ = 0;  // the process whose thread thread_ is
   std::unique_ptr<std::thread> thread_;

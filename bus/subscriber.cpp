@@ -159,9 +159,9 @@ const char* Subscriber::lost_reason_text() const noexcept {
   return impl_->is_lost() ? impl_->lost_reason.c_str() : nullptr;
 }
 
-FutexResult Subscriber::wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline) const {
+FutexResult Subscriber::wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline, WakeOn wake_on) const {
   if (impl_->is_lost()) return FutexResult::interrupted;
-  return futex_wait(seq_, seen_seq, deadline);
+  return futex_wait(seq_, seen_seq, deadline, wake_on == WakeOn::hook_phases ? kWakeHookPhasesOnly : kFutexEveryWake);
 }
 
 void Subscriber::wake_waiters() const {

@@ -72,12 +72,12 @@ void print_status_text(std::ostream& out, const StatusReport& report) {
       << "changed     " << time_or_never(state.changed_wall_ns) << " (source " << source_name(state.source) << ")\n"
       << "publisher   pid " << report.publisher.pid << (report.publisher_alive ? " (alive)" : " (not running)") << '\n'
       << "subscribers " << report.slots.size() << '\n';
-  for (const SlotInfo& slot : report.slots) out << "  " << slot_line(slot, state.seq) << '\n';
+  for (const SlotInfo& slot : report.slots) out << "  " << slot_line(slot, is_current(slot, state)) << '\n';
 }
 
 void print_status_json(std::ostream& out, const StatusReport& report) {
   boost::json::array subscribers;
-  for (const SlotInfo& slot : report.slots) subscribers.push_back(slot_to_json(slot, report.state.seq));
+  for (const SlotInfo& slot : report.slots) subscribers.push_back(slot_to_json(slot, is_current(slot, report.state)));
   const boost::json::object status{
       {"segment", report.segment_path.string()},
       {"state", state_to_json(report.state)},

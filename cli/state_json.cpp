@@ -28,7 +28,7 @@ boost::json::object publisher_to_json(const ProcessIdentity& publisher, bool ali
   return {{"pid", publisher.pid}, {"start_time", publisher.start_time}, {"alive", alive}};
 }
 
-boost::json::object slot_to_json(const SlotInfo& slot, std::uint32_t current_seq) {
+boost::json::object slot_to_json(const SlotInfo& slot, bool current) {
   return {
       {"index", slot.index},
       {"pid", slot.owner.pid},
@@ -36,7 +36,7 @@ boost::json::object slot_to_json(const SlotInfo& slot, std::uint32_t current_seq
       {"name", slot.name},
       {"wait_for_ack", slot.wait_for_ack},
       {"acked_seq", slot.acked_seq},
-      {"acked", has_acked(slot.acked_seq, current_seq)},
+      {"acked", current},
       {"handled_generation", slot.handled_generation},
       {"outcome", outcome_name(slot.outcome)},
       {"hooks_run", slot.hooks_run},
@@ -48,7 +48,7 @@ boost::json::object slot_to_json(const SlotInfo& slot, std::uint32_t current_seq
 }
 
 boost::json::object ack_entry_to_json(const AckEntry& entry, std::uint32_t seq) {
-  boost::json::object json = slot_to_json(entry.slot, seq);
+  boost::json::object json = slot_to_json(entry.slot, has_acked(entry.slot.acked_seq, seq));
   json["status"] = ack_status_name(entry.status);
   return json;
 }

@@ -21,8 +21,8 @@ namespace snapbus::cli {
 boost::json::object state_to_json(const StateSnapshot& state);
 // The publisher recorded in the segment header and whether it is still running.
 boost::json::object publisher_to_json(const ProcessIdentity& publisher, bool alive);
-// `acked` says whether the slot has handled `current_seq`.
-boost::json::object slot_to_json(const SlotInfo& slot, std::uint32_t current_seq);
+// `acked` is `current`: whether the slot is done with the state (state_text.h, is_current).
+boost::json::object slot_to_json(const SlotInfo& slot, bool current);
 // A slot as one publish waited for it: the slot plus "status" (acked, failed, missing, died).
 boost::json::object ack_entry_to_json(const AckEntry& entry, std::uint32_t seq);
 

@@ -23,18 +23,23 @@ bool has_acked(std::uint32_t acked_seq, std::uint32_t seq) noexcept {
   return static_cast<std::int32_t>(acked_seq - seq) >= 0;
 }
 
+bool is_current(const SlotInfo& slot, const StateSnapshot& state) noexcept {
+  if (has_acked(slot.acked_seq, state.seq)) return true;
+  return !runs_hooks(state.phase) && slot.handled_generation >= state.generation;
+}
+
 std::string state_line(const StateSnapshot& state) {
   return fmt::format("seq {}  generation {}  phase {}  source {}  restore-id {}  publisher {}", state.seq,
                      state.generation, phase_name(state.phase), source_name(state.source),
                      restore_id_hex(state.restore_id_high, state.restore_id_low), state.publisher_pid);
 }
 
-std::string slot_line(const SlotInfo& slot, std::uint32_t current_seq) {
+std::string slot_line(const SlotInfo& slot, bool current) {
   std::string line =
       fmt::format("slot {:>3}  pid {:>7} {:<5}  {:<16}  acked seq {}{}  generation {}  {}  hooks {} run, {} failed",
                   slot.index, slot.owner.pid, slot.alive ? "alive" : "dead", slot.name.empty() ? "-" : slot.name,
-                  slot.acked_seq, has_acked(slot.acked_seq, current_seq) ? "" : " (behind)", slot.handled_generation,
-                  outcome_name(slot.outcome), slot.hooks_run, slot.hooks_failed);
+                  slot.acked_seq, current ? "" : " (behind)", slot.handled_generation, outcome_name(slot.outcome),
+                  slot.hooks_run, slot.hooks_failed);
   if (!slot.wait_for_ack) line += "  (not waited for)";
   if (!slot.message.empty()) line += "  " + slot.message;
   return line;

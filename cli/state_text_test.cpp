@@ -22,6 +22,27 @@ TEST(StateTextTest, AckedComparesAsSerialNumbers) {
   EXPECT_TRUE(has_acked(2, 0xfffffffeU));  // wrapped: 2 comes after 0xfffffffe
 }
 
+// A hook runner acks a quiet phase only when it next wakes: in running, a slot that ran the
+// restore's hooks is current even though its ack is of the after-restore seq.
+TEST(StateTextTest, QuietPhasesAskOnlyForTheRestoresHooks) {
+  StateSnapshot state;
+  state.seq = 10;
+  state.generation = 1;
+  state.phase = Phase::running;
+  SlotInfo slot;
+  slot.acked_seq = 8;
+  slot.handled_generation = 1;
+  EXPECT_TRUE(is_current(slot, state));
+  slot.handled_generation = 0;
+  EXPECT_FALSE(is_current(slot, state));
+
+  state.phase = Phase::after_restore;  // a hook phase asks for the ack itself
+  slot.handled_generation = 1;
+  EXPECT_FALSE(is_current(slot, state));
+  slot.acked_seq = 10;
+  EXPECT_TRUE(is_current(slot, state));
+}
+
 TEST(StateTextTest, LinesNameTheFieldsThatMatter) {
   StateSnapshot state;
   state.seq = 6;
@@ -40,7 +61,7 @@ TEST(StateTextTest, LinesNameTheFieldsThatMatter) {
   slot.acked_seq = 4;
   slot.outcome = AckOutcome::failed;
   slot.message = "after-restore hook 'db' failed: std::runtime_error: down";
-  const std::string text = slot_line(slot, 6);
+  const std::string text = slot_line(slot, is_current(slot, state));
   EXPECT_NE(text.find("pid      77 alive"), std::string::npos) << text;
   EXPECT_NE(text.find("(behind)"), std::string::npos) << text;
   EXPECT_NE(text.find("hook 'db' failed"), std::string::npos) << text;

@@ -57,15 +57,22 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
     }
   }
 
-  // 2. Publish, and wait for everyone who asked to be waited for, with progress.
+  // 2. Publish, and wait for everyone who asked to be waited for, with progress. A quiet phase
+  // (starting, running) runs no hook and hook runners sleep through it (layout.h): nothing to wait for.
   const StepPlan plan = plan_for(step);
   const StateSnapshot published = publisher.transition(plan.phase);
   result.published = published;
-  result.waited_for = count_waited_for(publisher.segment());
+  result.report.seq = published.seq;
+  if (runs_hooks(plan.phase)) {
+    // transition() has just reaped the departed: no need to ask the kernel about each slot again.
+    result.waited_for = count_waited_for(publisher.segment(), Liveness::skip);
+  }
   observer.published(published, result.waited_for);
-  const auto report_progress = [&observer](const AckProgress& progress) { observer.still_waiting(progress); };
-  result.report = publisher.wait_for_acks(published.seq, deadline_after(options.ack_timeout), options.progress_interval,
-                                          report_progress);
+  if (result.waited_for > 0) {
+    const auto report_progress = [&observer](const AckProgress& progress) { observer.still_waiting(progress); };
+    result.report = publisher.wait_for_acks(published.seq, deadline_after(options.ack_timeout),
+                                            options.progress_interval, report_progress);
+  }
 
   // 3. Move on only when all acked ok; otherwise the phase stays for the driver to report.
   result.outcome = result.report.all_ok() ? StepOutcome::all_acked : StepOutcome::not_acknowledged;

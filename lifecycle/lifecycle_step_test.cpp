@@ -149,6 +149,19 @@ TEST_F(LifecycleStepTest, NoSubscribersIsAnImmediateSuccess) {
   EXPECT_LT(FutexClock::now() - started, 5s);
 }
 
+// Running runs no hook, and a hook runner sleeps through it: a subscriber that never acks holds
+// nothing up (a wait would end only at the 10 s timeout, as missing).
+TEST_F(LifecycleStepTest, AQuietStepPublishesWithoutWaiting) {
+  auto silent = Subscriber::open(path, {.name = "silent"});
+  RecordingObserver observer;
+  const StepResult result = run_step(publisher, Step::running, {.ack_timeout = 10s}, observer);
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.waited_for, 0U);
+  EXPECT_TRUE(result.report.entries.empty());
+  EXPECT_EQ(observer.published_waited_for, std::vector<std::size_t>{0});
+  EXPECT_EQ(publisher.state().phase, Phase::running);
+}
+
 // The bracket with real subscriber processes (example_subscriber): their own hooks, their own
 // watcher threads, a forked child with its own slot, a failing hook and a death.
 class LifecycleStepProcessTest : public ::testing::Test {

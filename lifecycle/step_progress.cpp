@@ -1,5 +1,6 @@
 #include "snapbus/step_progress.h"
 
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -17,15 +18,22 @@ void StepLines::published(const StateSnapshot& state, std::size_t waited_for) {
   } else {
     line += fmt::format("; waiting for {} {}...", waited_for, waited_for == 1 ? "subscriber" : "subscribers");
   }
-  sink_(line);
+  if (when_ == PublishedLine::held) {
+    held_ = std::move(line);
+  } else {
+    sink_(line);
+  }
 }
 
 void StepLines::still_waiting(const AckProgress& progress) {
+  if (std::string held = take_held(); !held.empty()) sink_(held);
   std::vector<std::string> pending;
   pending.reserve(progress.pending.size());
   for (const SlotInfo& slot : progress.pending) pending.push_back(subscriber_label(slot));
   sink_(fmt::format("still waiting for {}: {}", pending.size(), fmt::join(pending, ", ")));
 }
+
+std::string StepLines::take_held() { return std::exchange(held_, {}); }
 
 std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_timeout) {
   const std::string who = subscriber_label(entry.slot);

@@ -34,6 +34,30 @@ TEST(StepProgressTest, PublishedSaysThePhaseAndHowManyAreWaitedFor) {
   EXPECT_EQ(lines[2], "published after-restore (seq 10, generation 1); no subscribers to wait for");
 }
 
+TEST(StepProgressTest, AHeldPublishedLineGoesOutWithTheFirstProgressOrToTheDriver) {
+  std::vector<std::string> lines;
+  StateSnapshot state;
+  state.phase = Phase::after_restore;
+  state.seq = 10;
+  state.generation = 1;
+
+  StepLines quick([&lines](std::string_view line) { lines.emplace_back(line); }, PublishedLine::held);
+  quick.published(state, 1);
+  EXPECT_TRUE(lines.empty());
+  EXPECT_EQ(quick.take_held(), "published after-restore (seq 10, generation 1); waiting for 1 subscriber...");
+  EXPECT_EQ(quick.take_held(), "");
+
+  StepLines slow([&lines](std::string_view line) { lines.emplace_back(line); }, PublishedLine::held);
+  slow.published(state, 1);
+  AckProgress progress;
+  progress.pending = {entry(12, "api", AckStatus::missing).slot};
+  slow.still_waiting(progress);
+  ASSERT_EQ(lines.size(), 2U);
+  EXPECT_EQ(lines[0], "published after-restore (seq 10, generation 1); waiting for 1 subscriber...");
+  EXPECT_EQ(lines[1], "still waiting for 1: pid 12 (api)");
+  EXPECT_EQ(slow.take_held(), "");
+}
+
 TEST(StepProgressTest, StillWaitingNamesEveryPendingSubscriber) {
   std::vector<std::string> lines;
   StepLines observer([&lines](std::string_view line) { lines.emplace_back(line); });

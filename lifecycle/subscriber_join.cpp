@@ -15,8 +15,8 @@ constexpr auto kJoinPollInterval = std::chrono::milliseconds(5);
 
 }  // namespace
 
-std::size_t count_waited_for(const Segment& segment) {
-  const std::vector<SlotInfo> slots = read_slots(segment);
+std::size_t count_waited_for(const Segment& segment, Liveness liveness) {
+  const std::vector<SlotInfo> slots = read_slots(segment, liveness);
   return static_cast<std::size_t>(
       std::count_if(slots.begin(), slots.end(), [](const SlotInfo& slot) { return slot.wait_for_ack && slot.alive; }));
 }

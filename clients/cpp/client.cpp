@@ -280,7 +280,9 @@ void Client::watch() {
         handle_change();
         continue;
       }
-      subscriber->wait_for_change(handled, FutexClock::now() + kWatchSlice);
+      // Hook phases only: the watcher runs no hook for running or snapshot-ready and acks them when
+      // it next wakes, so no worker is woken a second time just as the first request arrives.
+      subscriber->wait_for_change(handled, FutexClock::now() + kWatchSlice, WakeOn::hook_phases);
     } catch (const Error& error) {
       report_watcher_error(error);
       wait_before_retry();

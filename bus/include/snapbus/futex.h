@@ -36,11 +36,18 @@ enum class FutexResult {
 // "a very long time", never a deadline that overflowed into the past. Negative counts as zero.
 FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcept;
 
-// Sleeps while *word == expected, until woken, the deadline passes, or a signal arrives.
-// A read-only mapping is fine: the kernel only reads the word.
-FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline);
+// Which wakes reach a waiter: a wake reaches the waiters whose mask shares a bit with its own
+// (FUTEX_WAIT_BITSET / FUTEX_WAKE_BITSET). Plain FUTEX_WAIT and FUTEX_WAKE, as a client in another
+// language may use, count as every bit, so they send and take every wake.
+using FutexMask = std::uint32_t;
+inline constexpr FutexMask kFutexEveryWake = 0xffffffffU;  // FUTEX_BITSET_MATCH_ANY
 
-// Wakes every waiter on the word; returns how many were woken.
-int futex_wake_all(const std::atomic<std::uint32_t>* word);
+// Sleeps while *word == expected, until woken (by a wake that shares a bit with `mask`), the
+// deadline passes, or a signal arrives. A read-only mapping is fine: the kernel only reads the word.
+FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline,
+                       FutexMask mask = kFutexEveryWake);
+
+// Wakes every waiter on the word whose mask shares a bit with `mask`; returns how many were woken.
+int futex_wake_all(const std::atomic<std::uint32_t>* word, FutexMask mask = kFutexEveryWake);
 
 }  // namespace snapbus

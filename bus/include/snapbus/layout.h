@@ -39,6 +39,20 @@ enum class Phase : std::uint16_t {
 };
 inline constexpr std::uint16_t kPhaseCount = 6;
 
+// Futex masks on the state's seq (futex.h). A hook runner waits with kWakeHookPhasesOnly: a change
+// to a quiet phase (starting, snapshot-ready, running) runs no hook, and waking every worker again
+// just after they acked a restore would put them in the first request's way on a small VM. Any
+// other waiter, and plain FUTEX_WAIT, takes every wake. Every other change (a hook phase, a
+// publisher taking over) wakes everyone.
+inline constexpr std::uint32_t kWakeHookPhasesOnly = 1U << 0;
+inline constexpr std::uint32_t kWakeQuietPhase = ~kWakeHookPhasesOnly;
+inline constexpr std::uint32_t kWakeEveryWaiter = 0xffffffffU;
+
+// Whether a phase runs subscribers' hooks (before-snapshot, after-restore, shutting-down).
+bool runs_hooks(Phase phase) noexcept;
+// The mask a change to `phase` wakes with: kWakeQuietPhase or kWakeEveryWaiter.
+std::uint32_t wake_mask_for(Phase phase) noexcept;
+
 enum class InitType : std::uint16_t {
   unknown = 0,
   on_demand = 1,

@@ -90,11 +90,14 @@ class Publisher {
   const Segment& segment() const noexcept;
   StateSnapshot state() const;
 
-  // Frees the slots of processes that are gone (their slot locks are free). transition() calls it
-  // first, so a process that exited before a change is never waited for or reported.
+  // Frees the slots of processes that are gone (their slot locks are free). transition() to a phase
+  // that runs hooks calls it first, so a process that exited before the change is never waited for
+  // or reported.
   std::vector<SlotInfo> reap_departed();
 
-  // Moves to `phase` and wakes every waiter. Slots of departed processes are reaped first. Entering after_restore
+  // Moves to `phase` and wakes the waiters (every one, or for a quiet phase every one but the hook
+  // runners: layout.h, wake_mask_for). Slots of departed processes are reaped first before a phase
+  // that runs hooks. Entering after_restore
   // increments the generation, draws a fresh 128-bit restore id (getrandom) and stamps the restore times; entering
   // before_snapshot stamps the snapshot times. Any phase may follow any other: the caller (CLI,
   // adapter) owns the order.

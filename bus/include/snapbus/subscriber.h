@@ -36,6 +36,9 @@
 
 namespace snapbus {
 
+// Which changes end a wait_for_change(): every one, or only those to a phase that runs hooks.
+enum class WakeOn { every_change, hook_phases };
+
 struct SubscriberOptions {
   std::string name;          // shown by `snapbus status`; empty: the process's comm
   bool wait_for_ack = true;  // the publisher waits for this process's acks
@@ -90,8 +93,11 @@ class Subscriber {
   const char* lost_reason_text() const noexcept;
 
   // Sleeps while seq() == seen_seq, until the deadline or a signal. Spurious wakes are possible.
-  // Returns at once (interrupted) once the segment is lost().
-  FutexResult wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline) const;
+  // Returns at once (interrupted) once the segment is lost(). With WakeOn::hook_phases a change to
+  // a quiet phase (running, ...) lets it sleep on: for a hook runner, which has nothing to do
+  // there (layout.h, kWakeHookPhasesOnly).
+  FutexResult wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline,
+                              WakeOn wake_on = WakeOn::every_change) const;
   // Wakes waiters on seq, in this process and others; they re-read and, seeing no change, sleep
   // again. Used to stop a watcher thread blocked in wait_for_change.
   void wake_waiters() const;

@@ -21,16 +21,30 @@ namespace snapbus::lifecycle {
 
 using LineSink = std::function<void(std::string_view line)>;
 
+// When the "published" line is written.
+enum class PublishedLine {
+  at_once,
+  // Held until the first progress line, or until the driver takes it with take_held() to write
+  // with the outcome: a write between the publish and the acks wakes whoever reads the log, and on
+  // a small VM that process then competes with the subscribers for the CPU.
+  held,
+};
+
 // "published after-restore (seq 10, generation 1); waiting for 2 subscribers...", then once a
 // progress interval "still waiting for 1: pid 12 (api)".
 class StepLines : public StepObserver {
  public:
-  explicit StepLines(LineSink sink) : sink_(std::move(sink)) {}
+  explicit StepLines(LineSink sink, PublishedLine when = PublishedLine::at_once)
+      : sink_(std::move(sink)), when_(when) {}
   void published(const StateSnapshot& state, std::size_t waited_for) override;
   void still_waiting(const AckProgress& progress) override;
+  // The held "published" line, or "" when there is none (written already, or at_once).
+  std::string take_held();
 
  private:
   LineSink sink_;
+  PublishedLine when_;
+  std::string held_;
 };
 
 // One subscriber's outcome, indented under the step: "  acked    pid 12 (api): ok (2 hooks run)",

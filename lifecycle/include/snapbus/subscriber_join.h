@@ -15,6 +15,7 @@
 
 #include "snapbus/futex.h"
 #include "snapbus/segment.h"
+#include "snapbus/slot_table.h"
 
 namespace snapbus::lifecycle {
 
@@ -31,7 +32,8 @@ struct JoinOutcome {
 };
 
 // Live slots that want to be waited for: the subscribers a published phase will wait on.
-std::size_t count_waited_for(const Segment& segment);
+// Liveness::skip counts every claimed slot, for a caller that has just reaped the departed.
+std::size_t count_waited_for(const Segment& segment, Liveness liveness = Liveness::check);
 
 // Polls the slot table (claiming a slot wakes nobody, and this runs once per snapshot) until the
 // condition holds or the deadline passes.
