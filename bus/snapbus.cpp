@@ -259,9 +259,18 @@ int snapbus_subscriber_joined_state(const snapbus_subscriber* sub, snapbus_state
 
 int snapbus_subscriber_wait(const snapbus_subscriber* sub, uint32_t seen_seq, int64_t timeout_ms,
                             uint32_t* current_seq) {
+  return snapbus_subscriber_wait_for(sub, seen_seq, timeout_ms, SNAPBUS_WAKE_ON_EVERY_CHANGE, current_seq);
+}
+
+int snapbus_subscriber_wait_for(const snapbus_subscriber* sub, uint32_t seen_seq, int64_t timeout_ms, uint32_t wake_on,
+                                uint32_t* current_seq) {
   return guarded([&] {
     require_subscriber(sub);
-    const auto result = sub->subscriber.wait_for_change(seen_seq, deadline_after(timeout_ms));
+    SNAPBUS_REQUIRE(wake_on == SNAPBUS_WAKE_ON_EVERY_CHANGE || wake_on == SNAPBUS_WAKE_ON_HOOK_PHASES,
+                    "wake_on is " + std::to_string(wake_on) + ", not a snapbus_wake_on");
+    const snapbus::WakeOn filter =
+        wake_on == SNAPBUS_WAKE_ON_HOOK_PHASES ? snapbus::WakeOn::hook_phases : snapbus::WakeOn::every_change;
+    const auto result = sub->subscriber.wait_for_change(seen_seq, deadline_after(timeout_ms), filter);
     const uint32_t now = sub->subscriber.seq();
     if (current_seq != nullptr) *current_seq = now;
     if (now != seen_seq) return;

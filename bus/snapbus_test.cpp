@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+
 #include <atomic>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -113,6 +116,45 @@ TEST_F(CAbiTest, WakeInterruptsAWaitWithoutAChange) {
   }
   waiter.join();
   EXPECT_EQ(result, SNAPBUS_ERR_INTERRUPTED);
+  snapbus_subscriber_close(sub);
+}
+
+// A hook runner's wait sleeps through running and wakes for after-restore. It is blocked in the
+// kernel before anything is published; running then stays published for 100 ms, far longer than a
+// wake takes.
+TEST_F(CAbiTest, AWaitForHookPhasesSleepsThroughRunning) {
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  snapbus_subscriber* sub = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), nullptr, 0, &sub), SNAPBUS_OK);
+  snapbus_state state{};
+  ASSERT_EQ(snapbus_subscriber_read_state(sub, &state), SNAPBUS_OK);
+  EXPECT_EQ(snapbus_subscriber_wait_for(sub, state.seq, 10, 7, nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+
+  std::atomic<pid_t> tid{0};
+  std::atomic<int> result{-1};
+  uint32_t woke_at = 0;
+  std::thread waiter([&] {
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    result = snapbus_subscriber_wait_for(sub, state.seq, 5000, SNAPBUS_WAKE_ON_HOOK_PHASES, &woke_at);
+  });
+  auto blocked = [&tid] {
+    std::ifstream in("/proc/self/task/" + std::to_string(tid.load()) + "/syscall");
+    long number = -1;
+    in >> number;
+    return number == SYS_futex;
+  };
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while ((tid == 0 || !blocked()) && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  const bool was_blocked = tid != 0 && blocked();
+  publisher.transition(Phase::running);
+  std::this_thread::sleep_for(100ms);
+  const int after_running = result.load();
+  const auto restored = publisher.transition(Phase::after_restore);
+  waiter.join();
+  ASSERT_TRUE(was_blocked);
+  EXPECT_EQ(after_running, -1) << "woken by running";
+  EXPECT_EQ(result, SNAPBUS_OK);
+  EXPECT_EQ(woke_at, restored.seq);
   snapbus_subscriber_close(sub);
 }
 

@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import platform
 import subprocess
 import sys
 import textwrap
@@ -111,6 +112,60 @@ def test_state_is_consistent_and_immutable(bus, processes, tmp_path):
         subscriber.close()
     with pytest.raises(snapbus.Closed):
         subscriber.read_state()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="reads the futex system call's x86-64 number")
+def test_the_watcher_sleeps_through_running_until_someone_waits_for_every_change(bus, processes, tmp_path):
+    # The watcher runs no hook for running: it sleeps through it (one wake per restore, not two),
+    # until a wait_for_change() asks for every change. "Asleep" is: everything handled and the
+    # watcher thread blocked in the kernel (futex, system call 202 on x86-64), twice 5 ms apart.
+    script = """
+        import pathlib, sys, time, snapbus
+        from snapbus._client import CLIENT
+        snapbus.after_restore(lambda: None)
+        snapbus.start()
+
+        def blocked():
+            with open(f"/proc/self/task/{CLIENT._thread.native_id}/syscall") as f:
+                return f.read().split()[0] == "202"
+
+        def asleep():
+            return CLIENT.handled_seq == snapbus.state().seq and blocked()
+
+        def settle():
+            give_up = time.monotonic() + 20
+            while not (asleep() and (time.sleep(0.005) or asleep())) and time.monotonic() < give_up:
+                time.sleep(0.001)
+            print("ASLEEP", CLIENT.handled_seq, flush=True)
+
+        def after_publish(go):
+            give_up = time.monotonic() + 20
+            while not pathlib.Path(go).exists() and time.monotonic() < give_up:
+                time.sleep(0.001)
+            give_up = time.monotonic() + 0.3
+            while CLIENT.handled_seq != snapbus.state().seq and time.monotonic() < give_up:
+                time.sleep(0.001)
+            print("AFTER", CLIENT.handled_seq, snapbus.state().seq, flush=True)
+
+        settle()
+        after_publish(sys.argv[1])
+        snapbus.wait_for_change(0.01)
+        settle()
+        after_publish(sys.argv[2])
+    """
+    first, second = tmp_path / "go-1", tmp_path / "go-2"
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script), str(first), str(second)],
+                           processes.env(bus.segment))
+    asleep = int(read_line(proc).split()[1])
+    bus.publish_ok("running")
+    first.touch()
+    handled, seq = map(int, read_line(proc).split()[1:])
+    assert seq == asleep + 2 and handled == asleep, "the watcher woke for running"
+    read_line(proc)  # asleep again, now for every change
+    bus.publish_ok("running")
+    second.touch()
+    handled, seq = map(int, read_line(proc).split()[1:])
+    assert handled == seq, "after wait_for_change() the watcher takes every change"
 
 
 def test_generation_and_wait_for_change_follow_the_bus(bus, processes, tmp_path):

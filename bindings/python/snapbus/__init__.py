@@ -137,7 +137,8 @@ def segment_path() -> str:
 
 def wait_for_change(timeout: float | None = None) -> State | None:
     """Blocks until this process has handled a new state (hooks run, ack sent) and returns it;
-    None if timeout seconds passed. Raises NotStarted if the watcher is not running."""
+    None if timeout seconds passed. Raises NotStarted if the watcher is not running. From the first
+    call on, the watcher wakes for every change, quiet phases (running, ...) included."""
     return _CLIENT.wait_for_change(timeout)
 
 

@@ -135,10 +135,12 @@ class Subscriber:
         _check(lib.snapbus_subscriber_joined_state(self._live(), out), f"read joined state of {self.path}")
         return State.from_c(out)
 
-    def wait(self, seen_seq: int, timeout_ms: int) -> int | None:
-        """Sleeps while seq == seen_seq; the new seq, or None on timeout or wake-up."""
+    def wait(self, seen_seq: int, timeout_ms: int, *, hook_phases_only: bool = False) -> int | None:
+        """Sleeps while seq == seen_seq; the new seq, or None on timeout or wake-up. With
+        hook_phases_only a change to a quiet phase (running, ...) does not end the wait."""
         current = ffi.new("uint32_t *")
-        status = lib.snapbus_subscriber_wait(self._live(), seen_seq, timeout_ms, current)
+        wake_on = lib.SNAPBUS_WAKE_ON_HOOK_PHASES if hook_phases_only else lib.SNAPBUS_WAKE_ON_EVERY_CHANGE
+        status = lib.snapbus_subscriber_wait_for(self._live(), seen_seq, timeout_ms, wake_on, current)
         if status == lib.SNAPBUS_OK:
             return current[0]
         error = _error(status, f"wait on {self.path}")

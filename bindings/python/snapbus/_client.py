@@ -10,6 +10,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 
 from . import _config, _hot
 from ._checked import Subscriber, first_look, wait_for_segment, default_segment_path
@@ -22,6 +23,9 @@ log = logging.getLogger("snapbus")
 # How long one blocking wait may last before the watcher looks at its stop flag again. stop()
 # also wakes it, so this only bounds the cost of a lost wake-up.
 _WAIT_SLICE_MS = 1000
+# How long _want_every_change keeps waking the watcher, and how often.
+_ARM_SECONDS = 1.0
+_ARM_POKE_SECONDS = 0.002
 # After an error the watcher retries this often; a segment still being created, sooner.
 _RETRY_SECONDS = 1.0
 _ATTACH_RETRY_SECONDS = 0.1
@@ -45,6 +49,13 @@ class _Client:
         self._last_state = State.detached()
         self._changes = 0
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        # The watcher sleeps through quiet phases (running, ...): it runs no hook there, and after a
+        # restore every worker would otherwise be woken twice, the second time just as the first
+        # request comes. Once anyone calls wait_for_change it takes every change, for good; it says
+        # so in _every_change_armed before each such wait.
+        self._every_change_wanted = False
+        self._every_change_armed = threading.Event()
+        self._asleep_for_hook_phases = False  # set before the watcher reads _every_change_wanted
         self._last_watcher_error = ""
         # Per-process progress (client-semantics.md); plain ints read without the lock by guards.
         self.handled_seq = 0
@@ -267,7 +278,17 @@ class _Client:
                     self._detach_lost(sub, reason)
                     continue
                 self.catch_up()
-                sub.wait(self.handled_seq, _WAIT_SLICE_MS)
+                # Said before the wish is read: a wait_for_change() that finds this False sets its
+                # wish before this thread reads it; one that finds it True wakes this wait.
+                self._asleep_for_hook_phases = True
+                every_change = self._every_change_wanted
+                if every_change:
+                    self._asleep_for_hook_phases = False
+                    self._every_change_armed.set()
+                try:
+                    sub.wait(self.handled_seq, _WAIT_SLICE_MS, hook_phases_only=not every_change)
+                finally:
+                    self._asleep_for_hook_phases = False
             except SnapbusError as error:
                 self._report_watcher_error(error)
                 stop.wait(_RETRY_SECONDS)
@@ -316,9 +337,29 @@ class _Client:
             except RuntimeError:  # that loop is closed; nobody is waiting any more
                 pass
 
+    def _want_every_change(self) -> None:
+        """Makes the watcher take every change from now on. A watcher busy elsewhere (hooks, an
+        attach) reads the wish before its next wait. One asleep for hook phases only is woken to
+        wait again; the wake can come just before it sleeps, so it is repeated until the watcher
+        says it waits for every change (for at most a second)."""
+        if self._every_change_armed.is_set():
+            return
+        self._every_change_wanted = True
+        give_up = time.monotonic() + _ARM_SECONDS
+        while (self._asleep_for_hook_phases and not self._every_change_armed.is_set()
+               and time.monotonic() < give_up):
+            with self._sub_lock:
+                sub = self._sub
+                if sub is None:
+                    return
+                # Every process's waiters on this seq wake and, seeing no change, sleep again.
+                sub.wake()
+            self._every_change_armed.wait(_ARM_POKE_SECONDS)
+
     def wait_for_change(self, timeout: float | None) -> State | None:
         if not self.running:
             raise NotStarted("wait_for_change needs the watcher thread: call snapbus.start() first")
+        self._want_every_change()
         with self._changed:
             seen = self._changes
             if not self._changed.wait_for(lambda: self._changes != seen, timeout):
@@ -329,6 +370,8 @@ class _Client:
         if not self.running:
             raise NotStarted("wait_for_change_async needs the watcher thread: call snapbus.start() first")
         loop = asyncio.get_running_loop()
+        if not self._every_change_armed.is_set():
+            await loop.run_in_executor(None, self._want_every_change)
         future = loop.create_future()
         with self._changed:
             self._async_waiters.append((loop, future))
@@ -353,6 +396,10 @@ class _Client:
     def after_fork_child(self) -> None:
         self._reset_locks()
         self._async_waiters = []  # their event loops belong to the parent
+        # A fresh Event (its lock may have been held by a parent thread at the fork); the wish to
+        # take every change is inherited, and this child's watcher arms it anew.
+        self._every_change_armed = threading.Event()
+        self._asleep_for_hook_phases = False
         self._thread = None
         if self._sub is not None:
             try:

@@ -78,6 +78,11 @@ typedef enum snapbus_source {
   SNAPBUS_SOURCE_RUNTIME_API_PROXY = 3
 } snapbus_source;
 
+/* What ends snapbus_subscriber_wait_for besides the deadline: every change of seq, or only a change
+ * to a phase that runs hooks (before-snapshot, after-restore, shutting-down). A hook runner's watcher
+ * sleeps through running, so a restore wakes each process once (layout.h, kWakeHookPhasesOnly). */
+typedef enum snapbus_wake_on { SNAPBUS_WAKE_ON_EVERY_CHANGE = 0, SNAPBUS_WAKE_ON_HOOK_PHASES = 1 } snapbus_wake_on;
+
 /* A consistent copy of the lifecycle state (seqlock read). Enum fields hold the raw values of
  * lifecycle.capnp; unknown values from a newer publisher are passed through unchanged. */
 typedef struct snapbus_state {
@@ -163,6 +168,10 @@ int snapbus_subscriber_joined_state(const snapbus_subscriber* sub, snapbus_state
  * SNAPBUS_ERR_INTERRUPTED (a signal, or snapbus_subscriber_wake). */
 int snapbus_subscriber_wait(const snapbus_subscriber* sub, uint32_t seen_seq, int64_t timeout_ms,
                             uint32_t* current_seq);
+/* snapbus_subscriber_wait, woken only as wake_on (snapbus_wake_on) says; any other value is
+ * SNAPBUS_ERR_INVALID_ARGUMENT. */
+int snapbus_subscriber_wait_for(const snapbus_subscriber* sub, uint32_t seen_seq, int64_t timeout_ms, uint32_t wake_on,
+                                uint32_t* current_seq);
 /* Wakes every waiter on seq (used to stop a watcher thread). */
 int snapbus_subscriber_wake(const snapbus_subscriber* sub);
 
