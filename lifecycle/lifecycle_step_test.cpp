@@ -13,6 +13,7 @@
 #include "snapbus/step_failure.h"
 #include "snapbus/subscriber.h"
 #include "spawned_process.h"
+#include "testing/child_process.h"
 #include "testing/scratch_directory.h"
 
 namespace snapbus::lifecycle {
@@ -183,6 +184,9 @@ class LifecycleStepProcessTest : public ::testing::Test {
 };
 
 TEST_F(LifecycleStepProcessTest, SnapshotThenRestoreWithAForkedWorker) {
+  // The worker forks after its watcher thread started: under GCC 12's ASan its child can hang in
+  // its first allocation (child_process.h). Seen in CI: the child never acked.
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
   SpawnedProcess api = start_subscriber("api");
   SpawnedProcess forky = start_subscriber("forky", {"--fork", "1"});
   const std::vector<pid_t> forky_pids = testing::read_pids(dir.path() / "forky.ready");

@@ -79,7 +79,15 @@ SpawnedProcess::SpawnedProcess(std::vector<std::string> argv, const std::map<std
   std::vector<std::string> env = merged_environment(environment);
   std::vector<char*> argv_pointers = c_strings(argv);
   std::vector<char*> env_pointers = c_strings(env);
-  const int rc = ::posix_spawn(&pid_, argv_pointers[0], &actions, nullptr, argv_pointers.data(), env_pointers.data());
+  // A process group of its own, so kill_and_reap also ends what it forked (example_subscriber
+  // --fork): a child left behind would outlive the test.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  const int rc =
+      ::posix_spawn(&pid_, argv_pointers[0], &actions, &attributes, argv_pointers.data(), env_pointers.data());
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
   ::close(err[1]);
@@ -110,7 +118,8 @@ SpawnedProcess::~SpawnedProcess() {
 
 void SpawnedProcess::kill_and_reap() noexcept {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
+  ::kill(-pid_, SIGKILL);       // its group: it and whatever it forked
+  ::kill(pid_, SIGKILL);        // it alone, should it have left its group
   ::waitpid(pid_, nullptr, 0);  // bounded: SIGKILL cannot be ignored
   pid_ = -1;
 }
