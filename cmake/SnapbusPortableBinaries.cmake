@@ -28,7 +28,8 @@ set_target_properties(fmt::fmt PROPERTIES INTERFACE_COMPILE_DEFINITIONS FMT_HEAD
 # drops the parts of libstdc++.a nothing calls, among them std::random_device's use of arc4random (glibc
 # 2.36), which the COW-string compatibility code would otherwise pull in; our own sections go too.
 add_compile_options(-ffunction-sections -fdata-sections)
-# x86-64-v2 (SSE4.2, 2009), the baseline AL2023 itself is built for: with SSE4.1, and with
+# x86-64-v2 (SSE4.2, POPCNT: every x86-64 CPU since 2009; an older one would stop on SIGILL, and
+# Lambda's x86-64 hosts are far newer). With SSE4.1, and with
 # -fno-trapping-math (nothing here unmasks floating-point traps), GCC makes ceil one instruction even
 # at -Os, so std::unordered_map's rehash policy no longer calls libm (cli/CMakeLists.txt has its
 # other caller).
