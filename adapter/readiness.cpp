@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include <fmt/format.h>
@@ -128,8 +129,11 @@ asio::awaitable<CheckOutcome> check_once(ReadinessCheck check, std::chrono::stea
 }
 
 asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
-                                            std::optional<std::chrono::steady_clock::duration> limit,
-                                            ReadinessLog log) {
+                                            std::optional<std::chrono::steady_clock::duration> limit, ReadinessLog log,
+                                            ListenNotices* notices) {
+  // Whatever ends the wait (ready, the limit, an exception) ends the watch of the notices.
+  const std::unique_ptr<ListenNotices, void (*)(ListenNotices*)> stop_watching(
+      notices, [](ListenNotices* watched) { watched->stop_watching(); });
   const auto executor = co_await asio::this_coro::executor;
   asio::steady_timer pause(executor);
   const auto start = std::chrono::steady_clock::now();
@@ -167,11 +171,18 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
                       check.protocol == ReadinessProtocol::http ? check.path : "", outcome.reason));
       next_report = start + 2 * (now - start);
     }
-    const bool refused = outcome.kind == CheckOutcome::Kind::refused;
-    auto wake = attempt_start + (refused ? check.refused_retry : check.unhealthy_retry);
+    const bool announced = notices != nullptr && notices->app_announced();
+    auto retry = check.unhealthy_retry;
+    if (outcome.kind == CheckOutcome::Kind::refused)
+      retry = announced ? check.announced_refused_retry : check.refused_retry;
+    auto wake = attempt_start + retry;
     if (limit) wake = std::min(wake, start + *limit);
-    pause.expires_at(wake);
-    co_await pause.async_wait(asio::use_awaitable);
+    if (notices != nullptr) {
+      co_await notices->wait_until(wake);
+    } else {
+      pause.expires_at(wake);
+      co_await pause.async_wait(asio::use_awaitable);
+    }
   }
 }
 

@@ -17,14 +17,20 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "adapter_config.h"
+#include "listen_notice.h"
 
 namespace snapbus::adapter {
 
-// A refused connection costs the kernel one RST, so it is retried every kRefusedRetry: that is
-// what makes readiness visible within about a millisecond, at well under 1% of a core. An app
-// that answers but is not healthy yet is still booting, and is asked at LWA's pace, kUnhealthyRetry,
-// rather than a thousand times a second.
+// An app whose processes announce themselves (ListenNotices: the library /opt/bootstrap preloads)
+// is checked the moment it announces its listen(), and meanwhile only at LWA's pace,
+// kAnnouncedRefusedRetry, in case the program that listens is one the library cannot reach (static,
+// or Go, whose runtime makes the system call itself): no app is noticed later than under LWA. An
+// app that announces nothing is checked every kRefusedRetry: that makes readiness visible within
+// about a millisecond, but every wake-up costs CPU (on a VM a 1 ms cadence alone is 1.5-3% of a
+// core). An app that answers but is not healthy yet is still booting, and is asked at LWA's pace,
+// kUnhealthyRetry, rather than a thousand times a second.
 inline constexpr std::chrono::milliseconds kRefusedRetry{1};
+inline constexpr std::chrono::milliseconds kAnnouncedRefusedRetry{10};
 inline constexpr std::chrono::milliseconds kUnhealthyRetry{10};
 
 struct ReadinessCheck {
@@ -35,6 +41,7 @@ struct ReadinessCheck {
   StatusSet healthy = StatusSet::range(100, 499);
   // How soon to ask again (see below); the benchmark sets LWA's 10 ms to compare.
   std::chrono::milliseconds refused_retry = kRefusedRetry;
+  std::chrono::milliseconds announced_refused_retry = kAnnouncedRefusedRetry;
   std::chrono::milliseconds unhealthy_retry = kUnhealthyRetry;
 };
 
@@ -46,11 +53,12 @@ enum class Readiness {
 // Progress: a line after 2 s, 4 s, 8 s, ... of waiting, naming the last reason.
 using ReadinessLog = std::function<void(std::string_view line)>;
 
-// Checks until ready or until `limit` has passed (nullopt: no limit, as LWA without async init).
+// Checks until ready or until `limit` has passed (nullopt: no limit, as LWA without async init);
+// with `notices` (may be null), also whenever a listen() is announced.
 // Coroutines: the arguments are taken by value, so a caller's temporaries cannot dangle.
 boost::asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
                                                    std::optional<std::chrono::steady_clock::duration> limit,
-                                                   ReadinessLog log);
+                                                   ReadinessLog log, ListenNotices* notices = nullptr);
 
 struct CheckOutcome {
   enum class Kind {

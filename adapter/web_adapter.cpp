@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "app_forwarder.h"
+#include "listen_notice.h"
 #include "readiness.h"
 #include "snapbus/lifecycle_step.h"
 #include "snapbus/runtime_client.h"
@@ -24,8 +25,9 @@ constexpr std::chrono::milliseconds kAsyncInitReadinessLimit{9800};
 
 class WebMode {
  public:
-  explicit WebMode(AdapterProcess& process)
+  WebMode(AdapterProcess& process, ListenNotices& notices)
       : process_(process),
+        notices_(notices),
         config_(process.config()),
         runtime_(process.io().get_executor(), process.runtime_api()),
         forwarder_(process.io().get_executor(), config_, log_line) {}
@@ -56,9 +58,17 @@ class WebMode {
     std::optional<Clock::duration> limit;
     if (config_.async_init && !bracket) limit = kAsyncInitReadinessLimit;
     const auto started = Clock::now();
-    const Readiness readiness = co_await wait_until_ready(check, limit, log_line);
+    if (!notices_.receiving()) {
+      log_line(fmt::format("listen notices off ({}): readiness is polled every {} ms", notices_.error(),
+                           check.refused_retry.count()));
+    }
+    const Readiness readiness = co_await wait_until_ready(check, limit, log_line, &notices_);
+    const auto listen = notices_.take_listen();
+    notices_.close();
     if (readiness == Readiness::ready) {
-      log_line(fmt::format("app ready on port {} after {:.1f} ms", check.port, milliseconds_since(started)));
+      std::string noticed;
+      if (listen) noticed = fmt::format(" (pid {} announced its listen() on port {})", listen->pid, listen->port);
+      log_line(fmt::format("app ready on port {} after {:.1f} ms{}", check.port, milliseconds_since(started), noticed));
     } else {
       log_line("app not ready within 9.8 s (AWS_LWA_ASYNC_INIT): Init ends now, the first invocation waits for it");
       forwarder_.set_app_ready(false);
@@ -126,6 +136,7 @@ class WebMode {
   }
 
   AdapterProcess& process_;
+  ListenNotices& notices_;
   const AdapterConfig& config_;
   lambda::RuntimeClient runtime_;
   AppForwarder forwarder_;
@@ -139,9 +150,11 @@ int run_web_adapter(const AdapterConfig& config, const Config& bus_config, const
   if (config.run_bracket) source = TransitionSource::runtime_api;
   // The mode after the process, so its sockets go before the process's io_context.
   AdapterProcess process(config, bus_config, launch, source);
+  // Bound before the process registers, since Lambda starts the app once every extension has.
+  ListenNotices notices(process.io().get_executor(), bus_config.segment_path);
   std::optional<WebMode> mode;
-  return process.run([&mode](AdapterProcess& p) {
-    mode.emplace(p);
+  return process.run([&mode, &notices](AdapterProcess& p) {
+    mode.emplace(p, notices);
     return mode->serve();
   });
 }

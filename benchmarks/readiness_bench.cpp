@@ -5,9 +5,17 @@
 //
 // Each iteration starts the readiness wait on a port nothing listens on, lets the "app" start
 // listening a few milliseconds later, and measures from listen() to the wait's return
-// (notice_p50_ns, notice_p99_ns). BM_ReadinessIdleCpu waits on a closed port for a second and
-// reports the CPU it burnt (cpu_percent of one core), beside LWA's 10 ms poll and a thread that
-// only sleeps 1 ms at a time (the cost of the cadence itself).
+// (notice_p50_ns, notice_p99_ns):
+//   BM_ReadinessAnnouncedNotice  the app is a python3 process with the layer's listen notice library
+//                                preloaded, as /opt/bootstrap starts it; the adapter waits with
+//                                ListenNotices and hears the listen() (timed from just before the
+//                                call, on the same monotonic clock, so the library's own datagram counts)
+//   BM_ReadinessNotice           an app without the library (a listener in this process): the 1 ms poll
+//   BM_LwaPollNotice             the same with LWA's 10 ms poll
+// BM_*IdleCpu waits on a closed port for a second and reports the CPU it burnt (cpu_percent of one
+// core): while an app with the library starts (it announced itself, so the poll slows to LWA's 10 ms), while
+// one without it starts (1 ms), beside LWA's 10 ms poll and a thread that only sleeps 1 ms at a time
+// (the cost of the cadence itself).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -15,8 +23,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <future>
+#include <memory>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,6 +37,7 @@
 #include <boost/asio.hpp>
 
 #include "latency_samples.h"
+#include "listen_notice.h"
 #include "readiness.h"
 #include "snapbus/unique_fd.h"
 #include "testing/loopback_socket.h"
@@ -42,6 +55,93 @@ ReadinessCheck check_for(std::uint16_t port, std::chrono::milliseconds retry) {
   return {.host = "127.0.0.1", .port = port, .protocol = ReadinessProtocol::tcp, .refused_retry = retry};
 }
 
+// When the wait returned, read on the thread that waited: the moment the adapter knows, not the
+// later one at which this benchmark's main thread has woken up to look.
+struct Noticed {
+  snapbus::adapter::Readiness readiness = snapbus::adapter::Readiness::timed_out;
+  Clock::time_point at;
+};
+
+asio::awaitable<Noticed> timed(asio::awaitable<snapbus::adapter::Readiness> wait) {
+  const auto readiness = co_await std::move(wait);
+  co_return Noticed{readiness, Clock::now()};
+}
+
+// A segment path of this run's own, so the notice socket's name is too.
+std::filesystem::path bench_segment() {
+  return std::filesystem::temp_directory_path() / ("snapbus-readiness-bench-" + std::to_string(::getpid()) + ".seg");
+}
+
+// A python3 with the listen notice library preloaded, as /opt/bootstrap starts the app's processes;
+// `script` gets the port as sys.argv[1]. Its stdout is read through the returned pipe.
+struct PreloadedApp {
+  std::unique_ptr<FILE, int (*)(FILE*)> out{nullptr, ::pclose};
+};
+
+PreloadedApp start_preloaded_app(const std::string& script, std::uint16_t port) {
+  const std::string command = "LD_PRELOAD='" SNAPBUS_LISTEN_NOTICE_LIBRARY "' SNAPBUS_SEGMENT='" +
+                              bench_segment().string() + "' exec /usr/bin/python3 -c '" + script + "' " +
+                              std::to_string(port);
+  PreloadedApp app;
+  app.out.reset(::popen(command.c_str(), "r"));
+  return app;
+}
+
+// Sleeps 3-20 ms, then listens; prints the monotonic clock just before listen(), in ns, and exits
+// 50 ms after the readiness check has come and gone (or after 5 s). Exiting at once would put the
+// interpreter's teardown, milliseconds of CPU, on the core the waiting thread was about to run on.
+constexpr const char* kListenLater = R"(
+import random, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+time.sleep(random.uniform(0.003, 0.020))
+before = time.monotonic_ns()
+s.listen()
+print(before, flush=True)
+s.settimeout(5)
+c, _ = s.accept()
+c.recv(1)
+time.sleep(0.05)
+)";
+
+// Starts, says so, and outlives the one-second wait.
+constexpr const char* kStartOnly = "import time; print(1, flush=True); time.sleep(1.3)";
+
+void BM_ReadinessAnnouncedNotice(benchmark::State& state) {
+  std::vector<double> samples;
+  for (auto _ : state) {
+    const std::uint16_t port = snapbus::adapter::testing::free_loopback_port();
+    asio::io_context io;
+    snapbus::adapter::ListenNotices notices(io.get_executor(), bench_segment());
+    if (!notices.receiving()) state.SkipWithError(notices.error().c_str());
+    auto ready =
+        asio::co_spawn(io,
+                       timed(snapbus::adapter::wait_until_ready(
+                           check_for(port, snapbus::adapter::kRefusedRetry), 5s, [](std::string_view) {}, &notices)),
+                       asio::use_future);
+    std::thread waiter([&io] { io.run(); });
+    PreloadedApp app = start_preloaded_app(kListenLater, port);
+    // The app's time is read after the wait: this thread, woken by the app's output, would otherwise
+    // compete with the waiting one for the two cores just when it should notice.
+    const Noticed noticed = ready.get();
+    long long before_listen_ns = 0;
+    const bool printed = app.out && std::fscanf(app.out.get(), "%lld", &before_listen_ns) == 1;
+    waiter.join();
+    if (!printed || noticed.readiness != snapbus::adapter::Readiness::ready) {
+      state.SkipWithError("the app did not listen, or was not noticed within 5 s");
+      break;
+    }
+    const double ns = static_cast<double>(
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(noticed.at.time_since_epoch()).count()) -
+                      static_cast<double>(before_listen_ns);
+    samples.push_back(ns);
+    state.SetIterationTime(ns / 1e9);
+  }
+  state.counters["notice_p50_ns"] = snapbus::bench::percentile(samples, 0.50);
+  state.counters["notice_p99_ns"] = snapbus::bench::percentile(samples, 0.99);
+}
+BENCHMARK(BM_ReadinessAnnouncedNotice)->UseManualTime()->Iterations(60)->Unit(benchmark::kMicrosecond);
+
 void notice_latency(benchmark::State& state, std::chrono::milliseconds retry) {
   std::mt19937 random(42);
   std::uniform_int_distribution<int> delay_us(3000, 20000);
@@ -50,17 +150,17 @@ void notice_latency(benchmark::State& state, std::chrono::milliseconds retry) {
     const std::uint16_t port = snapbus::adapter::testing::free_loopback_port();
     asio::io_context io;
     auto ready = asio::co_spawn(
-        io, snapbus::adapter::wait_until_ready(check_for(port, retry), 5s, [](std::string_view) {}), asio::use_future);
+        io, timed(snapbus::adapter::wait_until_ready(check_for(port, retry), 5s, [](std::string_view) {})),
+        asio::use_future);
     std::thread waiter([&io] { io.run(); });
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us(random)));
     UniqueFd listener = snapbus::adapter::testing::bind_loopback(port);
     ::listen(listener.get(), 4);
     const auto listening = Clock::now();
-    ready.wait();
-    const auto noticed = Clock::now();
+    const Noticed noticed = ready.get();
     waiter.join();
-    if (ready.get() != snapbus::adapter::Readiness::ready) state.SkipWithError("not ready within 5 s");
-    const double ns = std::chrono::duration<double, std::nano>(noticed - listening).count();
+    if (noticed.readiness != snapbus::adapter::Readiness::ready) state.SkipWithError("not ready within 5 s");
+    const double ns = std::chrono::duration<double, std::nano>(noticed.at - listening).count();
     samples.push_back(ns);
     state.SetIterationTime(ns / 1e9);
   }
@@ -100,6 +200,36 @@ void idle_cpu(benchmark::State& state, std::chrono::milliseconds retry) {
   }
   state.counters["cpu_percent"] = percent;
 }
+
+// An app with the library that has started but does not listen yet: the wait has heard its hello.
+void BM_ReadinessAnnouncedIdleCpu(benchmark::State& state) {
+  double percent = 0;
+  for (auto _ : state) {
+    const std::uint16_t port = snapbus::adapter::testing::free_loopback_port();
+    asio::io_context io;
+    snapbus::adapter::ListenNotices notices(io.get_executor(), bench_segment());
+    PreloadedApp app = start_preloaded_app(kStartOnly, port);
+    int started = 0;
+    if (!app.out || std::fscanf(app.out.get(), "%d", &started) != 1) {
+      state.SkipWithError("the app did not start");
+      break;
+    }
+    const double cpu_before = cpu_seconds();
+    const auto start = Clock::now();
+    auto done =
+        asio::co_spawn(io,
+                       snapbus::adapter::wait_until_ready(
+                           check_for(port, snapbus::adapter::kRefusedRetry), 1s, [](std::string_view) {}, &notices),
+                       asio::use_future);
+    io.run();
+    const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    percent = 100.0 * (cpu_seconds() - cpu_before) / wall;
+    (void)done.get();
+    if (!notices.app_announced()) state.SkipWithError("the app's hello was not heard");
+  }
+  state.counters["cpu_percent"] = percent;
+}
+BENCHMARK(BM_ReadinessAnnouncedIdleCpu)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 void BM_ReadinessIdleCpu(benchmark::State& state) { idle_cpu(state, snapbus::adapter::kRefusedRetry); }
 BENCHMARK(BM_ReadinessIdleCpu)->Iterations(3)->Unit(benchmark::kMillisecond);

@@ -176,6 +176,9 @@ void Environment::advance_init() {
   const auto state = dispatch_.runtime_state();
   if ((state != RuntimeState::idle && state != RuntimeState::restore_waiting) || !extensions_.ready(false)) return;
   phases_.end_init();
+  // Read once here, before any event can go out: a runtime that crashes as soon as it has its first
+  // event may be gone before the sample posted behind that event is taken.
+  memory_sample_mb_ = resident_mb(function_pids());
   if (config_.snapstart) {
     asio::co_spawn(io_, snapshot_and_restore(), asio::detached);
   } else {
@@ -237,7 +240,7 @@ void Environment::start_invocation() {
   // out (its wake-up is queued first): the peak's read costs about 10 us per process, so it came
   // before the event and a function with more processes waited longer for every event. The
   // report's exact peak is read after the caller has its answer.
-  asio::post(io_, [this] { memory_sample_mb_ = current_resident_mb(function_pids()); });
+  asio::post(io_, [this] { memory_sample_mb_ = std::max(memory_sample_mb_, current_resident_mb(function_pids())); });
   log_.start(inv->request_id, config_.function_version);
   extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
 }

@@ -119,7 +119,8 @@ class Environment {
   ProcessSupervisor processes_;
   ExtensionRegistry extensions_;
   InvocationDispatch dispatch_;
-  // The function's resident memory just after the invocation's event went out.
+  // The most the function was seen to hold: its peak when Init ended, and what was resident just
+  // after each invocation's event went out.
   unsigned memory_sample_mb_ = 0;
   bool fresh_;
   bool wants_fresh_ = false;

@@ -2,6 +2,9 @@
 // same io_context as the client, whose handlers each test writes to misbehave exactly as it needs.
 #include "snapbus/http_client.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -202,6 +205,44 @@ TEST(HttpClient, BufferedRequestsShareOneKeptAliveConnection) {
     EXPECT_EQ(server.connections(), 1);
     EXPECT_EQ(client.idle_connections(), 1U);
   });
+}
+
+// What uvicorn with --workers N does: the header and the body in two writes, with Nagle's algorithm
+// holding the body until the header is acknowledged. The server here waits for that acknowledgement
+// itself, and allows 30 ms, less than the 40 ms a delayed acknowledgement takes; the first few
+// exchanges of a connection are acknowledged at once anyway, so it makes eight.
+TEST(HttpClient, AHeaderThatComesAloneIsAcknowledgedAtOnce) {
+  asio::io_context io;
+  std::vector<int> waited_ms;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    const std::string header = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n";
+    co_await asio::async_write(t.stream.socket(), asio::buffer(header), kAsValues);
+    int unacknowledged = 1;
+    int waited = 0;
+    for (; waited <= 30; ++waited) {
+      ::ioctl(t.stream.socket().native_handle(), SIOCOUTQ, &unacknowledged);
+      if (unacknowledged == 0) break;
+      co_await sleep_for(1ms);
+    }
+    waited_ms.push_back(unacknowledged == 0 ? waited : -1);
+    co_await asio::async_write(t.stream.socket(), asio::buffer(std::string_view("body")), kAsValues);
+  });
+  ASSERT_TRUE(server.listening());
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 8; ++i) {
+      auto res = co_await client.request(post("/", "x"));
+      EXPECT_TRUE(res) << (res ? "" : res.error().message);
+      if (!res) co_return;
+      EXPECT_EQ(res->body(), "body");
+    }
+  });
+  EXPECT_EQ(server.connections(), 1);
+  ASSERT_EQ(waited_ms.size(), 8U);
+  for (std::size_t i = 0; i < waited_ms.size(); ++i) {
+    EXPECT_GE(waited_ms[i], 0) << "exchange " << i + 1 << ": the header was not acknowledged within 30 ms";
+  }
 }
 
 TEST(HttpClient, DropAllNeverReusesAConnectionOpenedBefore) {

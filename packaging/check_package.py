@@ -7,7 +7,8 @@ r"""Checks what the `layer` preset built: the layer zip and the wheel (ctest: pa
 The layer: its layout and modes, that every ELF in it needs nothing newer than Amazon Linux 2023 has (glibc
 2.34, GCC 11's libgcc_s; no libstdc++ at all, it is linked in) and no shared library but those, that its
 adapter was built without the emulator, and that it runs: unzipped as the function's /opt under `snapbus
-emulate --snapstart` (the default build's emulator), the adapter from the layer brackets the snapshot for
+emulate --snapstart` (the default build's emulator) with /opt/bootstrap as the exec wrapper, the adapter
+from the layer hears the app listen through the layer's listen notice library, brackets the snapshot for
 the example FastAPI app's workers, whose hooks come from the layer's Python package, and a request through
 the front door is answered by a restored worker.
 
@@ -84,7 +85,10 @@ def check_layout(layer: zipfile.ZipFile, bootstrap_source: pathlib.Path) -> None
                  "python/snapbus/_startup/sitecustomize.py"):
         if name not in modes:
             fail(f"the zip has no {name}")
-    strays = [n for n in modes if n not in ("bootstrap", "extensions/snapbus") and not n.startswith("python/snapbus/")]
+    if "lib/libsnapbus-listen-notice.so" not in modes:
+        fail("the zip has no lib/libsnapbus-listen-notice.so")
+    top_level = ("bootstrap", "extensions/snapbus", "lib/libsnapbus-listen-notice.so")
+    strays = [n for n in modes if n not in top_level and not n.startswith("python/snapbus/")]
     if strays or any("__pycache__" in n for n in modes):
         fail(f"unexpected entries in the zip: {strays or [n for n in modes if '__pycache__' in n]}")
     if layer.read("bootstrap") != bootstrap_source.read_bytes():
@@ -170,7 +174,8 @@ def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: path
     env = dict(os.environ, SNAPBUS_SEGMENT=str(work / "snapbus.seg"))
     app_port = free_port()
     command = [str(snapbus), "emulate", "--snapstart", "--port", "0", "--runtime-api-port", "0",
-               "--ready-file", str(ready), "--opt", str(opt), "--handler", "run.sh", "--task-root", str(task_root),
+               "--ready-file", str(ready), "--opt", str(opt), "--exec-wrapper", str(opt / "bootstrap"),
+               "--handler", "run.sh", "--task-root", str(task_root),
                "--function-name", "snapbus-layer-check", "--env", f"AWS_LWA_PORT={app_port}",
                "--env", "AWS_LWA_READINESS_CHECK_PATH=/", "--env", f"WORKERS={workers}",
                "--env", f"SNAPBUS_EXPECT_SUBSCRIBERS={workers}", "--env", f"PYTHON={PYTHON}"]
@@ -195,6 +200,13 @@ def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: path
             fail(f"the request was answered by a worker that missed its after-restore hooks: {answer}")
         print(f"adapter from the layer: restore bracketed, request answered by worker pid {answer['pid']} "
               f"(generation {answer['generation']}, pool reopened at generation 1)")
+        # bootstrap preloaded the layer's listen notice library into uvicorn, and the adapter heard it listen.
+        log.flush()
+        announced = re.search(rf"app ready on port {app_port} after .* \(pid \d+ announced its listen\(\) on port "
+                              rf"{app_port}\)", (work / "emulator.log").read_text(errors="replace"))
+        if not announced:
+            fail("the adapter did not hear the app's listen() (lib/libsnapbus-listen-notice.so, preloaded by bootstrap)")
+        print(f"listen notice: {announced.group(0)}")
     except BaseException:
         log.seek(0)
         print(log.read(), file=sys.stderr)

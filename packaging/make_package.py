@@ -1,11 +1,14 @@
 """Writes the two archives snapbus ships, from what the `layer` preset built (packaging/CMakeLists.txt).
 
-    make_package.py layer --output L.zip --adapter snapbus --bootstrap bootstrap.sh --python-package DIR
+    make_package.py layer --output L.zip --adapter snapbus --bootstrap bootstrap.sh \
+        --listen-notice libsnapbus-listen-notice.so --python-package DIR
     make_package.py wheel --output-dir D --pyproject pyproject.toml --python-package DIR --platform P
 
 The layer zip is what Lambda unpacks into /opt: extensions/snapbus (the adapter, which Lambda starts
-because it is an executable under extensions/), bootstrap (the exec wrapper) and python/snapbus (the
-package, where Lambda's Python looks: /opt/python is on its sys.path).
+because it is an executable under extensions/), bootstrap (the exec wrapper),
+lib/libsnapbus-listen-notice.so (which bootstrap preloads into the app's processes, so the adapter
+hears the app's listen()) and python/snapbus (the package, where Lambda's Python looks: /opt/python
+is on its sys.path).
 
 The wheel holds the same package and native module, tagged for the stable ABI (abi3) of the oldest
 Python the package declares and for glibc 2.34 (manylinux_2_34), with cffi as its one dependency. It is
@@ -52,7 +55,8 @@ def add_entry(archive: zipfile.ZipFile, name: str, data: bytes, mode: int) -> No
 
 
 def write_layer(args: argparse.Namespace) -> None:
-    entries = [("bootstrap", args.bootstrap, EXECUTABLE), ("extensions/snapbus", args.adapter, EXECUTABLE)]
+    entries = [("bootstrap", args.bootstrap, EXECUTABLE), ("extensions/snapbus", args.adapter, EXECUTABLE),
+               ("lib/libsnapbus-listen-notice.so", args.listen_notice, REGULAR)]
     for path in package_files(args.python_package):
         relative = path.relative_to(args.python_package).as_posix()
         entries.append((f"python/snapbus/{relative}", path, mode_of(path)))
@@ -123,6 +127,8 @@ def main() -> None:
     layer.add_argument("--output", type=pathlib.Path, required=True)
     layer.add_argument("--adapter", type=pathlib.Path, required=True, help="the snapbus executable")
     layer.add_argument("--bootstrap", type=pathlib.Path, required=True, help="adapter/bootstrap.sh")
+    layer.add_argument("--listen-notice", type=pathlib.Path, required=True,
+                       help="the listen notice library, libsnapbus-listen-notice.so")
     layer.add_argument("--python-package", type=pathlib.Path, required=True, help="the built snapbus/ package")
     wheel = sub.add_parser("wheel", help="write the wheel")
     wheel.add_argument("--output-dir", type=pathlib.Path, required=True)

@@ -1,0 +1,139 @@
+#include "listen_notice.h"
+
+#include <array>
+#include <charconv>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "listen_notice_wire.h"
+
+namespace snapbus::adapter {
+namespace {
+
+namespace asio = boost::asio;
+using datagram = asio::local::datagram_protocol;
+
+// A decimal number that fills `text` exactly, within [min, max].
+template <typename T>
+std::optional<T> whole_number(std::string_view text, T min, T max) {
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value < min || value > max) return std::nullopt;
+  return value;
+}
+
+// Splits off the word before the first space; the rest after it.
+std::string_view next_word(std::string_view& text) {
+  const auto space = text.find(' ');
+  const std::string_view word = text.substr(0, space);
+  text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+  return word;
+}
+
+}  // namespace
+
+std::optional<ListenNotice> parse_listen_notice(std::string_view datagram) {
+  // Words are separated by one space each, with none after the last.
+  if (datagram.empty() || datagram.back() == ' ') return std::nullopt;
+  const std::string_view kind = next_word(datagram);
+  ListenNotice notice;
+  if (kind == "hello") {
+    notice.kind = ListenNotice::Kind::hello;
+  } else if (kind == "listen") {
+    notice.kind = ListenNotice::Kind::listen;
+  } else {
+    return std::nullopt;
+  }
+  const auto pid = whole_number<pid_t>(next_word(datagram), 1, std::numeric_limits<pid_t>::max());
+  if (!pid) return std::nullopt;
+  notice.pid = *pid;
+  if (notice.kind == ListenNotice::Kind::listen) {
+    const auto port = whole_number<std::uint16_t>(next_word(datagram), 1, 65535);
+    if (!port) return std::nullopt;
+    notice.port = *port;
+  }
+  if (!datagram.empty()) return std::nullopt;
+  return notice;
+}
+
+std::string listen_notice_name(const std::filesystem::path& segment_path) {
+  std::array<char, SNAPBUS_LISTEN_NOTICE_NAME_SIZE> name{};
+  snapbus_listen_notice_name(segment_path.c_str(), name.data());
+  return name.data();
+}
+
+ListenNotices::ListenNotices(const asio::any_io_executor& executor, const std::filesystem::path& segment_path)
+    : socket_(executor), timer_(executor) {
+  const std::string name = listen_notice_name(segment_path);
+  boost::system::error_code error;
+  socket_.open(datagram(), error);
+  // A leading NUL makes the name abstract.
+  if (!error) socket_.bind(datagram::endpoint(std::string(1, '\0') + name), error);
+  if (!error) socket_.non_blocking(true, error);
+  if (error) {
+    error_ = fmt::format("cannot bind @{}: {}", name, error.message());
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+}
+
+std::optional<ListenNotice> ListenNotices::take_listen() { return std::exchange(listen_, std::nullopt); }
+
+void ListenNotices::drain() {
+  std::array<char, 64> buffer{};
+  for (;;) {
+    boost::system::error_code error;
+    const std::size_t size = socket_.receive(asio::buffer(buffer), 0, error);
+    if (error) return;  // would_block: nothing more waits
+    const auto notice = parse_listen_notice(std::string_view(buffer.data(), size));
+    if (!notice) continue;
+    announced_ = true;
+    if (notice->kind == ListenNotice::Kind::listen) {
+      listen_ = notice;
+      listen_unseen_ = true;
+    }
+  }
+}
+
+void ListenNotices::watch_socket() {
+  if (watching_ || !receiving()) return;
+  watching_ = true;
+  // Stays armed across waits, so a wait that ends at its deadline costs no epoll_ctl to re-arm it.
+  socket_.async_wait(datagram::socket::wait_read, [this](const boost::system::error_code& error) {
+    // Aborted: the socket closed with its owner, which must not be touched.
+    if (error == asio::error::operation_aborted) return;
+    watching_ = false;
+    if (error) return;  // a failed socket would report it again at once: waits fall back to the timer
+    drain();
+    if (listen_unseen_) timer_.cancel();
+    watch_socket();
+  });
+}
+
+void ListenNotices::stop_watching() {
+  if (!std::exchange(watching_, false)) return;
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void ListenNotices::close() {
+  stop_watching();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+}
+
+asio::awaitable<void> ListenNotices::wait_until(std::chrono::steady_clock::time_point deadline) {
+  drain();
+  if (std::exchange(listen_unseen_, false)) co_return;
+  watch_socket();
+  timer_.expires_at(deadline);
+  co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  listen_unseen_ = false;
+}
+
+}  // namespace snapbus::adapter
