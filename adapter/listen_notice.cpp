@@ -18,9 +18,11 @@ namespace {
 namespace asio = boost::asio;
 using datagram = asio::local::datagram_protocol;
 
-// A decimal number that fills `text` exactly, within [min, max].
+// A decimal number that fills `text` exactly, within [min, max] (min >= 1), spelt as the library
+// prints it: no sign, no leading zero.
 template <typename T>
 std::optional<T> whole_number(std::string_view text, T min, T max) {
+  if (text.empty() || text.front() == '0') return std::nullopt;
   T value{};
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc{} || end != text.data() + text.size() || value < min || value > max) return std::nullopt;

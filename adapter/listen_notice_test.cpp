@@ -71,9 +71,9 @@ TEST(ParseListenNotice, ReadsWhatTheLibrarySends) {
 }
 
 TEST(ParseListenNotice, RefusesAnythingElse) {
-  for (const char* datagram :
-       {"", "hello", "hello ", "hello 0", "hello -3", "hello 12x", "hello 12 13", "listen 7", "listen 7 0",
-        "listen 7 65536", "listen 7 80 ", "listen x 80", "LISTEN 7 80", "goodbye 7", "hello 99999999999999999999"}) {
+  for (const char* datagram : {"", "hello", "hello ", "hello 0", "hello -3", "hello 12x", "hello 12 13", "listen 7",
+                               "listen 7 0", "listen 7 65536", "listen 7 80 ", "listen x 80", "LISTEN 7 80",
+                               "goodbye 7", "hello 99999999999999999999", "hello 012", "listen 7 080", "hello +7"}) {
     EXPECT_FALSE(parse_listen_notice(datagram)) << '"' << datagram << '"';
   }
 }
