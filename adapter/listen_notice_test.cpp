@@ -78,17 +78,26 @@ TEST(ParseListenNotice, RefusesAnythingElse) {
   }
 }
 
+// The abstract address of a segment's notice socket, as the library sends to it.
+struct NoticeAddress {
+  explicit NoticeAddress(const std::filesystem::path& segment) {
+    address.sun_family = AF_UNIX;
+    const std::string name = listen_notice_name(segment);
+    std::memcpy(address.sun_path + 1, name.data(), name.size());  // sun_path[0] stays NUL: abstract
+    size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  }
+  [[nodiscard]] const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&address); }
+  sockaddr_un address{};
+  socklen_t size = 0;
+};
+
 // Everything the library sends, read from the abstract socket directly.
 class RawNoticeSocket {
  public:
   explicit RawNoticeSocket(const std::filesystem::path& segment)
       : fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    const std::string name = listen_notice_name(segment);
-    std::memcpy(address.sun_path + 1, name.data(), name.size());
-    const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-    bound_ = ::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&address), size) == 0;
+    const NoticeAddress address(segment);
+    bound_ = ::bind(fd_.get(), address.get(), address.size) == 0;
     const timeval timeout{.tv_sec = 10, .tv_usec = 0};
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   }
@@ -179,13 +188,9 @@ TEST(ListenNotices, IgnoreDatagramsThatAreNotNotices) {
     EXPECT_FALSE(sender_name_taken.bound());  // the adapter holds the name
   }
   const UniqueFd sender(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  const std::string name = listen_notice_name(dir.path() / "bus.seg");
-  std::memcpy(address.sun_path + 1, name.data(), name.size());
-  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  const NoticeAddress address(dir.path() / "bus.seg");
   for (std::string_view junk : {"listen 1 99999", "hello", "\x01\x02"}) {
-    ASSERT_EQ(::sendto(sender.get(), junk.data(), junk.size(), 0, reinterpret_cast<const sockaddr*>(&address), size),
+    ASSERT_EQ(::sendto(sender.get(), junk.data(), junk.size(), 0, address.get(), address.size),
               static_cast<ssize_t>(junk.size()));
   }
   auto waited = asio::co_spawn(io, notices.wait_until(Clock::now() + 50ms), asio::use_future);
