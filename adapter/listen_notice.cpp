@@ -1,6 +1,10 @@
 #include "listen_notice.h"
 
+#include <signal.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <limits>
 #include <system_error>
@@ -42,15 +46,19 @@ std::string_view next_word(std::string_view& text) {
 std::optional<ListenNotice> parse_listen_notice(std::string_view datagram) {
   // Words are separated by one space each, with none after the last.
   if (datagram.empty() || datagram.back() == ' ') return std::nullopt;
+  using Kind = ListenNotice::Kind;
+  static constexpr std::array<std::pair<std::string_view, Kind>, 5> kKinds{{
+      {"hello", Kind::hello},
+      {"unheard", Kind::unheard},
+      {"listen", Kind::listen},
+      {"exec", Kind::exec},
+      {"spawn", Kind::spawn},
+  }};
   const std::string_view kind = next_word(datagram);
+  const auto* known = std::find_if(kKinds.begin(), kKinds.end(), [kind](const auto& k) { return k.first == kind; });
+  if (known == kKinds.end()) return std::nullopt;
   ListenNotice notice;
-  if (kind == "hello") {
-    notice.kind = ListenNotice::Kind::hello;
-  } else if (kind == "listen") {
-    notice.kind = ListenNotice::Kind::listen;
-  } else {
-    return std::nullopt;
-  }
+  notice.kind = known->second;
   const auto pid = whole_number<pid_t>(next_word(datagram), 1, std::numeric_limits<pid_t>::max());
   if (!pid) return std::nullopt;
   notice.pid = *pid;
@@ -92,14 +100,39 @@ void ListenNotices::drain() {
     boost::system::error_code error;
     const std::size_t size = socket_.receive(asio::buffer(buffer), 0, error);
     if (error) return;  // would_block: nothing more waits
-    const auto notice = parse_listen_notice(std::string_view(buffer.data(), size));
-    if (!notice) continue;
-    announced_ = true;
-    if (notice->kind == ListenNotice::Kind::listen) {
-      listen_ = notice;
-      listen_unseen_ = true;
-    }
+    if (const auto notice = parse_listen_notice(std::string_view(buffer.data(), size))) hear(*notice);
   }
+}
+
+void ListenNotices::hear(const ListenNotice& notice) {
+  announced_ = true;
+  switch (notice.kind) {
+    case ListenNotice::Kind::hello:
+      said_hello_.insert(notice.pid);
+      unheard_.erase(notice.pid);
+      break;
+    // A program that may listen unheard ends the wait too: the waiter polls faster from now on.
+    case ListenNotice::Kind::unheard:
+    case ListenNotice::Kind::exec:
+      said_hello_.erase(notice.pid);
+      if (unheard_.insert(notice.pid).second) wake_waiter_ = true;
+      break;
+    case ListenNotice::Kind::spawn:
+      // The child's hello may have come first: then its program is one the library reaches.
+      if (!said_hello_.contains(notice.pid) && unheard_.insert(notice.pid).second) wake_waiter_ = true;
+      break;
+    case ListenNotice::Kind::listen:
+      listen_ = notice;
+      wake_waiter_ = true;
+      break;
+  }
+}
+
+bool ListenNotices::every_listen_heard() {
+  if (receiving()) drain();
+  // A helper that ran and exited (a static tool the start script called) listens no more.
+  std::erase_if(unheard_, [](pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; });
+  return announced_ && unheard_.empty();
 }
 
 void ListenNotices::watch_socket() {
@@ -112,7 +145,7 @@ void ListenNotices::watch_socket() {
     watching_ = false;
     if (error) return;  // a failed socket would report it again at once: waits fall back to the timer
     drain();
-    if (listen_unseen_) timer_.cancel();
+    if (wake_waiter_) timer_.cancel();
     watch_socket();
   });
 }
@@ -131,11 +164,11 @@ void ListenNotices::close() {
 
 asio::awaitable<void> ListenNotices::wait_until(std::chrono::steady_clock::time_point deadline) {
   drain();
-  if (std::exchange(listen_unseen_, false)) co_return;
+  if (std::exchange(wake_waiter_, false)) co_return;
   watch_socket();
   timer_.expires_at(deadline);
   co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-  listen_unseen_ = false;
+  wake_waiter_ = false;
 }
 
 }  // namespace snapbus::adapter

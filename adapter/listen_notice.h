@@ -1,10 +1,11 @@
-// Hears the app's processes announce themselves and their listen() (listen_notice_preload.c, which
-// /opt/bootstrap preloads into them), so that the readiness check runs the moment the app listens,
-// and is polled only slowly while it starts.
+// Hears the app's processes announce themselves, their listen() and the programs they run
+// (listen_notice_preload.c, which /opt/bootstrap preloads into them), so that the readiness check
+// runs the moment the app listens, and is polled only slowly while it starts.
 //
 //   ListenNotices notices(executor, "/tmp/snapbus.seg");   // before the app starts
 //   co_await notices.wait_until(std::chrono::steady_clock::now() + 5ms);   // returns early on a listen()
 //   if (auto listen = notices.take_listen()) log(listen->pid, listen->port);
+//   if (notices.every_listen_heard()) poll_slowly();
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -24,7 +26,7 @@
 namespace snapbus::adapter {
 
 struct ListenNotice {
-  enum class Kind { hello, listen };
+  enum class Kind { hello, unheard, listen, exec, spawn };
   Kind kind = Kind::hello;
   pid_t pid = 0;
   std::uint16_t port = 0;  // of a listen
@@ -49,11 +51,16 @@ class ListenNotices {
   [[nodiscard]] const std::string& error() const { return error_; }
   // A process of the app started with the library loaded: a listen() of its will be announced.
   [[nodiscard]] bool app_announced() const { return announced_; }
+  // The app announced itself, and no process of it that is still alive runs a program whose
+  // listen() would go unannounced: one it exec'd or spawned that has not said hello (statically
+  // linked, or started without the library), or a Go program. Reads the datagrams waiting first.
+  bool every_listen_heard();
   // The latest listen() announced since the last call.
   std::optional<ListenNotice> take_listen();
 
-  // Returns at `deadline`, or as soon as a listen() is announced that no earlier wait returned for
-  // (also one announced before the call). The socket stays watched between waits, so that a wait
+  // Returns at `deadline`, or as soon as a listen() is announced, or a process starts running a
+  // program whose listen() may go unheard (see every_listen_heard), that no earlier wait returned
+  // for (also one announced before the call). The socket stays watched between waits, so that a wait
   // costs no system call to set up: call stop_watching() after the last one, or the watch keeps the
   // io_context's run() from returning.
   boost::asio::awaitable<void> wait_until(std::chrono::steady_clock::time_point deadline);
@@ -71,9 +78,14 @@ class ListenNotices {
   boost::asio::local::datagram_protocol::socket socket_;
   boost::asio::steady_timer timer_;
   std::string error_;
+  // Takes one datagram into the state below.
+  void hear(const ListenNotice& notice);
+
   bool announced_ = false;
+  std::set<pid_t> said_hello_;  // since their last exec
+  std::set<pid_t> unheard_;     // may listen without a notice
   std::optional<ListenNotice> listen_;
-  bool listen_unseen_ = false;
+  bool wake_waiter_ = false;  // something the current or next wait_until() returns for
   bool watching_ = false;
 };
 

@@ -1,24 +1,37 @@
 /* Preloaded into the app's processes by /opt/bootstrap (LD_PRELOAD), so that the adapter learns the
  * moment the app listens instead of finding out by polling: a 1 ms poll costs a core's 2-3% on a VM
- * for as long as the app takes to start, a wake-up it cannot avoid. Each process sends one datagram
- * when it starts (so the adapter knows a later listen() will be announced and polls slowly) and one
- * after each listen() on a TCP socket that succeeded. A datagram nobody receives is dropped: the
- * app never waits for the adapter and never sees an error of ours.
+ * for as long as the app takes to start, a wake-up it cannot avoid. Each process says when it
+ * starts, after each listen() on a TCP socket that succeeded, and before it runs another program:
+ * what the adapter needs to know whether every listen() of the app will be heard, and so whether it
+ * may poll slowly. A datagram nobody receives is dropped: the app never depends on the adapter and
+ * never sees an error of ours (listen_notice_wire.h has the datagrams).
  *
  * Only libc: the library loads into any dynamically linked program the handler script starts
  * (Python, Node, a JVM, the shell), and a statically linked one simply does not load it. */
+#include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <netinet/in.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "listen_notice_wire.h"
+
+/* How long a notice may wait for room in the adapter's queue (net.unix.max_dgram_qlen, 10 by
+ * default) before it is dropped: a lost "exec" would let the adapter believe it hears every
+ * listen() when it does not, so a burst of starting processes waits briefly rather than losing it. */
+static const struct timeval kSendTimeout = {.tv_sec = 0, .tv_usec = 20000};
 
 static void send_notice(const char* text, int length) {
   const char* segment = getenv("SNAPBUS_SEGMENT");
@@ -29,17 +42,91 @@ static void send_notice(const char* text, int length) {
   /* sun_path[0] stays NUL: an abstract name. */
   snapbus_listen_notice_name(segment, address.sun_path + 1);
   const socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(address.sun_path + 1));
-  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
+  (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &kSendTimeout, sizeof kSendTimeout);
   (void)sendto(fd, text, (size_t)length, MSG_NOSIGNAL, (const struct sockaddr*)&address, size);
   close(fd);
 }
 
-__attribute__((constructor)) static void announce_process(void) {
+static void send_pid_notice(const char* kind, pid_t pid) {
   const int saved_errno = errno;
   char text[32];
-  send_notice(text, snprintf(text, sizeof text, "hello %d", (int)getpid()));
+  send_notice(text, snprintf(text, sizeof text, "%s %d", kind, (int)pid));
   errno = saved_errno;
+}
+
+/* Go's runtime makes its system calls itself, so a Go program's listen() never reaches this
+ * library. Its linker marks every executable with a build-id note (name "Go", type 4), which the
+ * loader has mapped with the program's headers: no file to read. */
+static int notes_name_go(const unsigned char* notes, size_t size, size_t align) {
+  size_t at = 0;
+  while (size - at >= sizeof(Elf64_Nhdr)) {
+    Elf64_Nhdr header;
+    memcpy(&header, notes + at, sizeof header);
+    const size_t name_size = (header.n_namesz + align - 1) / align * align;
+    const size_t desc_size = (header.n_descsz + align - 1) / align * align;
+    at += sizeof header;
+    if (name_size > size - at || desc_size > size - at - name_size) return 0;
+    /* Go writes the name padded, "Go\0\0", and counts the padding. */
+    if (header.n_type == 4 && (header.n_namesz == 3 || header.n_namesz == 4) && memcmp(notes + at, "Go", 3) == 0) {
+      return 1;
+    }
+    at += name_size + desc_size;
+  }
+  return 0;
+}
+
+static int main_program_is_go(struct dl_phdr_info* info, size_t size, void* result) {
+  (void)size;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)* segment = &info->dlpi_phdr[i];
+    if (segment->p_type != PT_NOTE) continue;
+    const size_t align = segment->p_align == 8 ? 8 : 4;
+    /* The loader gives the load address as an integer. */
+    const unsigned char* notes =
+        (const unsigned char*)(info->dlpi_addr + segment->p_vaddr); /* NOLINT(performance-no-int-to-ptr) */
+    if (notes_name_go(notes, segment->p_memsz, align)) {
+      *(int*)result = 1;
+    }
+  }
+  return 1; /* the main program comes first: the libraries after it do not matter */
+}
+
+/* The functions wrapped below, as the next object (libc) defines them. Looked up once, as the
+ * library loads: they may be called in a vfork() child, which must not take the loader's lock. */
+typedef int (*ExecveFunction)(const char*, char* const[], char* const[]);
+typedef int (*ExecvFunction)(const char*, char* const[]);
+typedef int (*FexecveFunction)(int, char* const[], char* const[]);
+typedef int (*PosixSpawnFunction)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                                  char* const[], char* const[]);
+static ExecveFunction next_execve;
+static ExecvFunction next_execv;
+static ExecvFunction next_execvp;
+static ExecveFunction next_execvpe;
+static FexecveFunction next_fexecve;
+static PosixSpawnFunction next_posix_spawn;
+static PosixSpawnFunction next_posix_spawnp;
+
+/* dlsym returns an object pointer, which ISO C cannot convert to a function pointer: copied. */
+static void look_up_next(void* function_pointer, const char* name) {
+  void* found = dlsym(RTLD_NEXT, name);
+  memcpy(function_pointer, &found, sizeof found);
+}
+
+__attribute__((constructor)) static void announce_process(void) {
+  const int saved_errno = errno;
+  look_up_next(&next_execve, "execve");
+  look_up_next(&next_execv, "execv");
+  look_up_next(&next_execvp, "execvp");
+  look_up_next(&next_execvpe, "execvpe");
+  look_up_next(&next_fexecve, "fexecve");
+  look_up_next(&next_posix_spawn, "posix_spawn");
+  look_up_next(&next_posix_spawnp, "posix_spawnp");
+  int go = 0;
+  dl_iterate_phdr(main_program_is_go, &go);
+  errno = saved_errno;
+  send_pid_notice(go ? "unheard" : "hello", getpid());
 }
 
 static unsigned local_port(int fd) {
@@ -51,7 +138,7 @@ static unsigned local_port(int fd) {
   return 0; /* a Unix socket is not what the readiness check connects to */
 }
 
-/* libc's listen() is the system call and nothing else, so it is made directly: no dlsym, no libdl. */
+/* libc's listen() is the system call and nothing else, so it is made directly. */
 __attribute__((visibility("default"))) int listen(int fd, int backlog) {
   const long result = syscall(SYS_listen, fd, backlog);
   if (result == 0) {
@@ -64,4 +151,115 @@ __attribute__((visibility("default"))) int listen(int fd, int backlog) {
     errno = saved_errno;
   }
   return (int)result;
+}
+
+/* The exec family: libc's own execv, execvp, execl... call its internal execve, not this one, so each
+ * is wrapped. "exec" goes first: the program that follows says hello itself, or, if the library
+ * does not reach it, never does, and the adapter keeps polling at LWA's pace. A failed exec leaves
+ * the process as it was, which is only polled for needlessly. */
+static int unavailable(void) {
+  errno = ENOSYS;
+  return -1;
+}
+
+__attribute__((visibility("default"))) int execve(const char* path, char* const argv[], char* const envp[]) {
+  send_pid_notice("exec", getpid());
+  return next_execve != NULL ? next_execve(path, argv, envp) : unavailable();
+}
+
+__attribute__((visibility("default"))) int execv(const char* path, char* const argv[]) {
+  send_pid_notice("exec", getpid());
+  return next_execv != NULL ? next_execv(path, argv) : unavailable();
+}
+
+__attribute__((visibility("default"))) int execvp(const char* file, char* const argv[]) {
+  send_pid_notice("exec", getpid());
+  return next_execvp != NULL ? next_execvp(file, argv) : unavailable();
+}
+
+__attribute__((visibility("default"))) int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  send_pid_notice("exec", getpid());
+  return next_execvpe != NULL ? next_execvpe(file, argv, envp) : unavailable();
+}
+
+__attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], char* const envp[]) {
+  send_pid_notice("exec", getpid());
+  return next_fexecve != NULL ? next_fexecve(fd, argv, envp) : unavailable();
+}
+
+/* execl, execlp, execle: the arguments up to the NULL become an array, as libc builds it (argc
+ * counts them without the NULL, which argv[argc] holds). */
+static size_t count_arguments(const char* arg0, va_list* arguments) {
+  if (arg0 == NULL) return 0;
+  va_list counting;
+  va_copy(counting, *arguments);
+  size_t count = 1; /* arg0 */
+  while (va_arg(counting, char*) != NULL) ++count;
+  va_end(counting);
+  return count;
+}
+
+enum ListedExec { EXEC_PATH, EXEC_SEARCHING_PATH, EXEC_WITH_ENVIRONMENT };
+
+static int exec_listed(enum ListedExec how, const char* target, const char* arg0, va_list* arguments) {
+  const size_t argc = count_arguments(arg0, arguments);
+  char* argv[argc + 1];
+  argv[0] = (char*)arg0;
+  for (size_t i = 1; i <= argc; ++i) argv[i] = va_arg(*arguments, char*); /* the NULL included */
+  switch (how) {
+    case EXEC_SEARCHING_PATH: return execvp(target, argv);
+    case EXEC_WITH_ENVIRONMENT: return execve(target, argv, va_arg(*arguments, char* const*));
+    case EXEC_PATH: break;
+  }
+  return execv(target, argv);
+}
+
+__attribute__((visibility("default"))) int execl(const char* path, const char* arg0, ...) {
+  va_list arguments;
+  va_start(arguments, arg0);
+  const int result = exec_listed(EXEC_PATH, path, arg0, &arguments);
+  va_end(arguments);
+  return result;
+}
+
+__attribute__((visibility("default"))) int execlp(const char* file, const char* arg0, ...) {
+  va_list arguments;
+  va_start(arguments, arg0);
+  const int result = exec_listed(EXEC_SEARCHING_PATH, file, arg0, &arguments);
+  va_end(arguments);
+  return result;
+}
+
+__attribute__((visibility("default"))) int execle(const char* path, const char* arg0, ...) {
+  va_list arguments;
+  va_start(arguments, arg0);
+  const int result = exec_listed(EXEC_WITH_ENVIRONMENT, path, arg0, &arguments);
+  va_end(arguments);
+  return result;
+}
+
+/* posix_spawn runs its program with libc's internal execve, which no wrapper sees: the parent names
+ * the child after the fact. The child's own hello may come first; the adapter orders them. */
+__attribute__((visibility("default"))) int posix_spawn(pid_t* pid, const char* path,
+                                                       const posix_spawn_file_actions_t* actions,
+                                                       const posix_spawnattr_t* attributes, char* const argv[],
+                                                       char* const envp[]) {
+  pid_t child = 0;
+  const int result =
+      next_posix_spawn != NULL ? next_posix_spawn(&child, path, actions, attributes, argv, envp) : ENOSYS;
+  if (result == 0) send_pid_notice("spawn", child);
+  if (result == 0 && pid != NULL) *pid = child;
+  return result;
+}
+
+__attribute__((visibility("default"))) int posix_spawnp(pid_t* pid, const char* file,
+                                                        const posix_spawn_file_actions_t* actions,
+                                                        const posix_spawnattr_t* attributes, char* const argv[],
+                                                        char* const envp[]) {
+  pid_t child = 0;
+  const int result =
+      next_posix_spawnp != NULL ? next_posix_spawnp(&child, file, actions, attributes, argv, envp) : ENOSYS;
+  if (result == 0) send_pid_notice("spawn", child);
+  if (result == 0 && pid != NULL) *pid = child;
+  return result;
 }

@@ -1,8 +1,10 @@
 #include "listen_notice.h"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -29,6 +31,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using snapbus::testing::ExitResult;
 using snapbus::testing::ScratchDirectory;
 using snapbus::testing::SpawnedProcess;
 
@@ -68,12 +71,42 @@ TEST(ParseListenNotice, ReadsWhatTheLibrarySends) {
   EXPECT_EQ(listen->kind, ListenNotice::Kind::listen);
   EXPECT_EQ(listen->pid, 7);
   EXPECT_EQ(listen->port, 8080);
+  for (const auto& [datagram, kind] :
+       {std::pair{"unheard 9", ListenNotice::Kind::unheard}, std::pair{"exec 10", ListenNotice::Kind::exec},
+        std::pair{"spawn 11", ListenNotice::Kind::spawn}}) {
+    auto notice = parse_listen_notice(datagram);
+    ASSERT_TRUE(notice) << datagram;
+    EXPECT_EQ(notice->kind, kind) << datagram;
+    EXPECT_EQ(notice->pid, std::stoi(std::string(datagram).substr(std::string(datagram).find(' ') + 1)));
+  }
 }
 
 TEST(ParseListenNotice, RefusesAnythingElse) {
-  for (const char* datagram : {"", "hello", "hello ", "hello 0", "hello -3", "hello 12x", "hello 12 13", "listen 7",
-                               "listen 7 0", "listen 7 65536", "listen 7 80 ", "listen x 80", "LISTEN 7 80",
-                               "goodbye 7", "hello 99999999999999999999", "hello 012", "listen 7 080", "hello +7"}) {
+  for (const char* datagram : {"",
+                               "hello",
+                               "hello ",
+                               "hello 0",
+                               "hello -3",
+                               "hello 12x",
+                               "hello 12 13",
+                               "listen 7",
+                               "listen 7 0",
+                               "listen 7 65536",
+                               "listen 7 80 ",
+                               "listen x 80",
+                               "LISTEN 7 80",
+                               "goodbye 7",
+                               "hello 99999999999999999999",
+                               "hello 012",
+                               "listen 7 080",
+                               "hello +7",
+                               "exec",
+                               "exec 0",
+                               "exec 7 80",
+                               "spawn -1",
+                               "unheard",
+                               "unheard 7 ",
+                               "Exec 7"}) {
     EXPECT_FALSE(parse_listen_notice(datagram)) << '"' << datagram << '"';
   }
 }
@@ -228,22 +261,37 @@ TEST(ListenNotices, CloseRefusesLaterDatagramsAndFreesTheName) {
   EXPECT_TRUE(again.bound());
 }
 
-// With both polling cadences at a minute, only the announced listen() can end the wait in time.
-TEST(ListenNotices, ReadinessIsCheckedWhenTheAppAnnouncesItsListen) {
+// A readiness wait on a port nothing listens on yet, with the adapter's notice socket.
+class NoticedReadiness : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(notices.receiving()) << notices.error(); }
+
+  // The cadences of a refused check: for an app that announced nothing, for one that did, and for
+  // one whose every listen() is heard.
+  std::future<Readiness> start_waiting(std::chrono::milliseconds silent, std::chrono::milliseconds announced,
+                                       std::chrono::milliseconds heard) {
+    const ReadinessCheck check{.host = "127.0.0.1",
+                               .port = port,
+                               .protocol = ReadinessProtocol::tcp,
+                               .refused_retry = silent,
+                               .announced_refused_retry = announced,
+                               .heard_refused_retry = heard};
+    return asio::co_spawn(io,
+                          wait_until_ready(
+                              check, std::chrono::minutes(2), [](std::string_view) {}, &notices),
+                          asio::use_future);
+  }
+
   ScratchDirectory dir;
   asio::io_context io;
-  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
-  ASSERT_TRUE(notices.receiving()) << notices.error();
+  ListenNotices notices{io.get_executor(), dir.path() / "bus.seg"};
   const std::uint16_t port = testing::free_loopback_port();
-  ReadinessCheck check{.host = "127.0.0.1",
-                       .port = port,
-                       .protocol = ReadinessProtocol::tcp,
-                       .refused_retry = std::chrono::minutes(1),
-                       .announced_refused_retry = std::chrono::minutes(1)};
-  auto ready = asio::co_spawn(io,
-                              wait_until_ready(
-                                  check, std::chrono::minutes(2), [](std::string_view) {}, &notices),
-                              asio::use_future);
+};
+
+// With every polling cadence at a minute, only the announced listen() can end the wait in time.
+TEST_F(NoticedReadiness, IsCheckedWhenTheAppAnnouncesItsListen) {
+  constexpr std::chrono::minutes kMinute{1};
+  auto ready = start_waiting(kMinute, kMinute, kMinute);
   io.run_for(20ms);  // the first check is refused: nothing listens yet
   ASSERT_NE(ready.wait_for(0s), std::future_status::ready);
   SpawnedProcess app = preloaded_python(dir.path() / "bus.seg", R"(
@@ -259,6 +307,150 @@ time.sleep(60)
   const auto listen = notices.take_listen();
   ASSERT_TRUE(listen);
   EXPECT_EQ(listen->port, port);
+}
+
+// The port a tcp_listener printed ("port <n>"), once it has.
+std::optional<std::uint16_t> printed_port(SpawnedProcess& listener) {
+  if (!listener.wait_for_output("\n", 10s)) return std::nullopt;
+  const std::string& out = listener.stdout_so_far();
+  if (out.rfind("port ", 0) != 0) return std::nullopt;
+  return static_cast<std::uint16_t>(std::stoul(out.substr(5)));
+}
+
+TEST(ListenNoticeLibrary, AnnouncesAnExecAndTheProgramThatFollows) {
+  ScratchDirectory dir;
+  RawNoticeSocket notices(dir.path() / "bus.seg");
+  ASSERT_TRUE(notices.bound());
+  SpawnedProcess app = preloaded_python(dir.path() / "bus.seg", R"py(
+import os
+os.execv("/usr/bin/python3", ["python3", "-c", "import time; print('second', flush=True); time.sleep(60)"])
+)py");
+  ASSERT_TRUE(app.wait_for_output("second\n", 10s)) << app.stderr_so_far();
+  const std::string pid = std::to_string(app.pid());
+  EXPECT_EQ(notices.next(), "hello " + pid);
+  EXPECT_EQ(notices.next(), "exec " + pid);
+  EXPECT_EQ(notices.next(), "hello " + pid);
+}
+
+TEST(ListenNoticeLibrary, NamesAProcessItSpawns) {
+  ScratchDirectory dir;
+  RawNoticeSocket notices(dir.path() / "bus.seg");
+  ASSERT_TRUE(notices.bound());
+  SpawnedProcess app = preloaded_python(dir.path() / "bus.seg", R"(
+import os
+child = os.posix_spawn("/bin/true", ["true"], os.environ)
+os.waitpid(child, 0)
+print("child", child, "end", flush=True)
+)");
+  const std::string pid = std::to_string(app.pid());
+  const ExitResult exit = app.wait_exit(10s);
+  ASSERT_EQ(exit.code, 0) << exit.stderr_text;
+  ASSERT_EQ(exit.stdout_text.rfind("child ", 0), 0U) << exit.stdout_text;
+  const std::string child = exit.stdout_text.substr(6, exit.stdout_text.find(" end") - 6);
+  EXPECT_EQ(notices.next(), "hello " + pid);
+  // /bin/true says hello itself, before or after its parent names it.
+  std::vector<std::string> about_child{notices.next(), notices.next()};
+  std::sort(about_child.begin(), about_child.end());
+  EXPECT_EQ(about_child, (std::vector<std::string>{"hello " + child, "spawn " + child}));
+}
+
+TEST(ListenNoticeLibrary, TellsAGoProgramApart) {
+  ScratchDirectory dir;
+  RawNoticeSocket notices(dir.path() / "bus.seg");
+  ASSERT_TRUE(notices.bound());
+  SpawnedProcess go({SNAPBUS_TCP_LISTENER_GO}, {{"LD_PRELOAD", SNAPBUS_LISTEN_NOTICE_LIBRARY},
+                                                {"SNAPBUS_SEGMENT", (dir.path() / "bus.seg").string()}});
+  const auto port = printed_port(go);
+  ASSERT_TRUE(port) << go.stdout_so_far() << go.stderr_so_far();
+  const std::string pid = std::to_string(go.pid());
+  EXPECT_EQ(notices.next(), "unheard " + pid);
+  // This one calls libc's listen(), which real Go does not: heard all the same.
+  EXPECT_EQ(notices.next(), "listen " + pid + " " + std::to_string(*port));
+}
+
+// Datagrams as the library sends them, straight to the adapter's socket.
+class NoticeSender {
+ public:
+  explicit NoticeSender(const std::filesystem::path& segment)
+      : fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)), address_(segment) {}
+  void send(const std::string& datagram) const {
+    ASSERT_EQ(::sendto(fd_.get(), datagram.data(), datagram.size(), 0, address_.get(), address_.size),
+              static_cast<ssize_t>(datagram.size()));
+  }
+
+ private:
+  UniqueFd fd_;
+  NoticeAddress address_;
+};
+
+TEST(ListenNotices, KnowWhetherEveryRunningProgramIsHeard) {
+  ScratchDirectory dir;
+  asio::io_context io;
+  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
+  ASSERT_TRUE(notices.receiving()) << notices.error();
+  const NoticeSender sender(dir.path() / "bus.seg");
+  const std::string self = std::to_string(::getpid());
+  EXPECT_FALSE(notices.every_listen_heard());  // nothing announced: nothing is known
+  sender.send("hello " + self);
+  EXPECT_TRUE(notices.every_listen_heard());
+  sender.send("exec " + self);
+  EXPECT_FALSE(notices.every_listen_heard());
+  sender.send("hello " + self);  // the exec'd program loaded the library
+  EXPECT_TRUE(notices.every_listen_heard());
+  sender.send("spawn " + self);  // after its own hello: nothing changes
+  EXPECT_TRUE(notices.every_listen_heard());
+
+  SpawnedProcess other({"/bin/sleep", "60"}, {});
+  const std::string pid = std::to_string(other.pid());
+  sender.send("spawn " + pid);
+  EXPECT_FALSE(notices.every_listen_heard());
+  sender.send("hello " + pid);
+  EXPECT_TRUE(notices.every_listen_heard());
+  sender.send("unheard " + pid);
+  EXPECT_FALSE(notices.every_listen_heard());
+  // A program that is gone listens no more.
+  other.send_signal(SIGKILL);
+  other.wait_exit(10s);
+  EXPECT_TRUE(notices.every_listen_heard());
+}
+
+TEST(ListenNotices, AStaticProgramStartedByTheAppIsUnheardWhileItRuns) {
+  ScratchDirectory dir;
+  asio::io_context io;
+  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
+  ASSERT_TRUE(notices.receiving()) << notices.error();
+  // subprocess, as a start script or a process manager runs one: by fork and exec, or posix_spawn.
+  SpawnedProcess app = preloaded_python(dir.path() / "bus.seg", R"(
+import subprocess, sys
+child = subprocess.Popen([")" SNAPBUS_TCP_LISTENER_STATIC R"(", "0"], stdout=subprocess.PIPE)
+print(child.stdout.readline().decode().strip(), "pid", child.pid, "end", flush=True)
+child.wait()
+)");
+  ASSERT_TRUE(app.wait_for_output(" end\n", 10s)) << app.stdout_so_far() << app.stderr_so_far();
+  EXPECT_FALSE(notices.every_listen_heard());
+  EXPECT_TRUE(notices.app_announced());
+  const std::string out = app.stdout_so_far();
+  const pid_t child = std::stoi(out.substr(out.find(" pid ") + 5));
+  ASSERT_EQ(::kill(child, SIGTERM), 0);
+  EXPECT_EQ(app.wait_exit(10s).code, 0) << app.stderr_so_far();
+  EXPECT_TRUE(notices.every_listen_heard());
+}
+
+// The app's start script execs a static server. With the other cadences at a minute, only the exec
+// notice (which ends the wait at once) and LWA's pace, kept while that program runs, find it in time.
+TEST_F(NoticedReadiness, KeepsLwasPaceWhileAProgramTheLibraryCannotReachRuns) {
+  constexpr std::chrono::minutes kMinute{1};
+  SpawnedProcess app = preloaded_python(dir.path() / "bus.seg", R"(
+import os, time
+time.sleep(0.2)
+os.execv(")" SNAPBUS_TCP_LISTENER_STATIC R"(", ["tcp_listener_static", ")" +
+                                                                    std::to_string(port) + R"("])
+)");
+  auto ready = start_waiting(kMinute, 10ms, kMinute);
+  ASSERT_TRUE(run_until(io, ready, 20s)) << app.stdout_so_far() << app.stderr_so_far();
+  EXPECT_EQ(ready.get(), Readiness::ready);
+  EXPECT_TRUE(app.wait_for_output("port " + std::to_string(port) + "\n", 10s));
+  EXPECT_FALSE(notices.take_listen());  // found by polling
 }
 
 }  // namespace

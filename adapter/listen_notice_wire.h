@@ -9,8 +9,12 @@
  * place, and an abstract name is gone with its process). It is derived from the segment's path, so
  * every process of one function finds the adapter of that function's segment, and two adapters of
  * two segments on one machine (tests, local runs) never hear each other. The datagrams are text:
- *   "hello <pid>"          a process started with the library loaded
- *   "listen <pid> <port>"  its listen() on an IPv4 or IPv6 socket succeeded */
+ *   "hello <pid>"          a process started with the library loaded: its listen() will be heard
+ *   "unheard <pid>"        the same, but a Go program: its runtime makes the system call itself
+ *   "listen <pid> <port>"  a listen() on an IPv4 or IPv6 socket succeeded
+ *   "exec <pid>"           the process is about to run another program (execve and the rest of the
+ *                          family): a hello follows from it only if the library reaches that program
+ *   "spawn <pid>"          posix_spawn() started this process; its hello may come before this */
 #ifndef SNAPBUS_ADAPTER_LISTEN_NOTICE_WIRE_H
 #define SNAPBUS_ADAPTER_LISTEN_NOTICE_WIRE_H
 

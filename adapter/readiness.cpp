@@ -114,6 +114,11 @@ asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed
   co_return CheckOutcome{Kind::not_ready, fmt::format("status {}", status)};
 }
 
+std::chrono::milliseconds refused_retry(const ReadinessCheck& check, ListenNotices* notices) {
+  if (notices == nullptr || !notices->app_announced()) return check.refused_retry;
+  return notices->every_listen_heard() ? check.heard_refused_retry : check.announced_refused_retry;
+}
+
 }  // namespace
 
 asio::awaitable<CheckOutcome> check_once(ReadinessCheck check, std::chrono::steady_clock::duration timeout) {
@@ -171,10 +176,8 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
                       check.protocol == ReadinessProtocol::http ? check.path : "", outcome.reason));
       next_report = start + 2 * (now - start);
     }
-    const bool announced = notices != nullptr && notices->app_announced();
     auto retry = check.unhealthy_retry;
-    if (outcome.kind == CheckOutcome::Kind::refused)
-      retry = announced ? check.announced_refused_retry : check.refused_retry;
+    if (outcome.kind == CheckOutcome::Kind::refused) retry = refused_retry(check, notices);
     auto wake = attempt_start + retry;
     if (limit) wake = std::min(wake, start + *limit);
     if (notices != nullptr) {

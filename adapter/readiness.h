@@ -22,15 +22,20 @@
 namespace snapbus::adapter {
 
 // An app whose processes announce themselves (ListenNotices: the library /opt/bootstrap preloads)
-// is checked the moment it announces its listen(), and meanwhile only at LWA's pace,
-// kAnnouncedRefusedRetry, in case the program that listens is one the library cannot reach (static,
-// or Go, whose runtime makes the system call itself): no app is noticed later than under LWA. An
-// app that announces nothing is checked every kRefusedRetry: that makes readiness visible within
+// is checked the moment it announces its listen(). Meanwhile it is polled only as a safety net:
+// - every kHeardRefusedRetry while every process of it runs a program the library reaches, since
+//   then its listen() is heard (what is left are processes started without the library and
+//   runtimes that bypass libc other than Go: rare, and still found within that time);
+// - at LWA's pace, kAnnouncedRefusedRetry, while one of them may listen unheard (a statically linked
+//   program it exec'd or spawned, or Go, whose runtime makes the system call itself): no such app
+//   is noticed later than under LWA.
+// An app that announces nothing is checked every kRefusedRetry: that makes readiness visible within
 // about a millisecond, but every wake-up costs CPU (on a VM a 1 ms cadence alone is 1.5-3% of a
 // core). An app that answers but is not healthy yet is still booting, and is asked at LWA's pace,
 // kUnhealthyRetry, rather than a thousand times a second.
 inline constexpr std::chrono::milliseconds kRefusedRetry{1};
 inline constexpr std::chrono::milliseconds kAnnouncedRefusedRetry{10};
+inline constexpr std::chrono::milliseconds kHeardRefusedRetry{100};
 inline constexpr std::chrono::milliseconds kUnhealthyRetry{10};
 
 struct ReadinessCheck {
@@ -42,6 +47,7 @@ struct ReadinessCheck {
   // How soon to ask again (see below); the benchmark sets LWA's 10 ms to compare.
   std::chrono::milliseconds refused_retry = kRefusedRetry;
   std::chrono::milliseconds announced_refused_retry = kAnnouncedRefusedRetry;
+  std::chrono::milliseconds heard_refused_retry = kHeardRefusedRetry;
   std::chrono::milliseconds unhealthy_retry = kUnhealthyRetry;
 };
 

@@ -67,7 +67,12 @@ class WebMode {
     notices_.close();
     if (readiness == Readiness::ready) {
       std::string noticed;
-      if (listen) noticed = fmt::format(" (pid {} announced its listen() on port {})", listen->pid, listen->port);
+      if (listen) {
+        noticed = fmt::format(" (pid {} announced its listen() on port {})", listen->pid, listen->port);
+      } else if (notices_.app_announced()) {
+        // A process the library does not reach listens: say so, since it is why the wait was longer.
+        noticed = " (found by polling: no process of the app announced its listen())";
+      }
       log_line(fmt::format("app ready on port {} after {:.1f} ms{}", check.port, milliseconds_since(started), noticed));
     } else {
       log_line("app not ready within 9.8 s (AWS_LWA_ASYNC_INIT): Init ends now, the first invocation waits for it");

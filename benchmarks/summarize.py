@@ -261,7 +261,7 @@ def main(directory):
                 lines.append(f"| {label} | {b['notice_p50_ns'] / 1e3:.0f} | {b['notice_p99_ns'] / 1e3:.0f} | "
                              f"{b['notice_p50_ns'] / lwa['notice_p50_ns']:.2f} |")
         lines += ["", "| waiting on a closed port | % of one core |", "|---|---|"]
-        for label, name in [("snapbus, the app announced itself (10 ms poll besides the notice)",
+        for label, name in [("snapbus, the app announced itself and every listen() is heard (100 ms safety poll besides the notice)",
                              "BM_ReadinessAnnouncedIdleCpu/iterations:3"),
                             ("snapbus, an app without the listen notice (1 ms)", "BM_ReadinessIdleCpu/iterations:3"),
                             ("LWA-style 10 ms poll", "BM_LwaPollIdleCpu/iterations:3"),

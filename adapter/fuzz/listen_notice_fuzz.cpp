@@ -18,12 +18,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view datagram(reinterpret_cast<const char*>(data), size);
   const auto notice = snapbus::adapter::parse_listen_notice(datagram);
   if (!notice) return 0;
+  using Kind = snapbus::adapter::ListenNotice::Kind;
+  const std::string pid = std::to_string(notice->pid);
   std::string canonical;
-  if (notice->kind == snapbus::adapter::ListenNotice::Kind::hello) {
-    canonical = "hello " + std::to_string(notice->pid);
-  } else {
-    if (notice->port == 0) std::abort();
-    canonical = "listen " + std::to_string(notice->pid) + " " + std::to_string(notice->port);
+  switch (notice->kind) {
+    case Kind::hello: canonical = "hello " + pid; break;
+    case Kind::unheard: canonical = "unheard " + pid; break;
+    case Kind::exec: canonical = "exec " + pid; break;
+    case Kind::spawn: canonical = "spawn " + pid; break;
+    case Kind::listen:
+      if (notice->port == 0) std::abort();
+      canonical = "listen " + pid + " " + std::to_string(notice->port);
+      break;
   }
   if (notice->pid <= 0 || canonical != datagram) std::abort();
   return 0;
