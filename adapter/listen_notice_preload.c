@@ -17,7 +17,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -49,10 +48,31 @@ static void send_notice(const char* text, int length) {
   close(fd);
 }
 
-static void send_pid_notice(const char* kind, pid_t pid) {
+/* The datagrams are built by hand rather than by snprintf: exec may be called in a child forked from
+ * a threaded parent, where only async-signal-safe calls are allowed. */
+static char* append_text(char* out, const char* text) {
+  while (*text != '\0') *out++ = *text++;
+  return out;
+}
+
+static char* append_decimal(char* out, unsigned long value) {
+  char digits[20];
+  int count = 0;
+  do {
+    digits[count++] = (char)('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (count > 0) *out++ = digits[--count];
+  return out;
+}
+
+/* "<kind> <pid>", and " <port>" when port is not 0. */
+static void send_pid_notice(const char* kind, pid_t pid, unsigned port) {
   const int saved_errno = errno;
-  char text[32];
-  send_notice(text, snprintf(text, sizeof text, "%s %d", kind, (int)pid));
+  char text[48]; /* the longest kind, and two numbers of at most 20 digits: within 48 */
+  char* end = append_decimal(append_text(append_text(text, kind), " "), (unsigned long)pid);
+  if (port != 0) end = append_decimal(append_text(end, " "), port);
+  send_notice(text, (int)(end - text));
   errno = saved_errno;
 }
 
@@ -126,7 +146,7 @@ __attribute__((constructor)) static void announce_process(void) {
   int go = 0;
   dl_iterate_phdr(main_program_is_go, &go);
   errno = saved_errno;
-  send_pid_notice(go ? "unheard" : "hello", getpid());
+  send_pid_notice(go ? "unheard" : "hello", getpid(), 0);
 }
 
 static unsigned local_port(int fd) {
@@ -144,10 +164,7 @@ __attribute__((visibility("default"))) int listen(int fd, int backlog) {
   if (result == 0) {
     const int saved_errno = errno;
     const unsigned port = local_port(fd);
-    if (port != 0) {
-      char text[48];
-      send_notice(text, snprintf(text, sizeof text, "listen %d %u", (int)getpid(), port));
-    }
+    if (port != 0) send_pid_notice("listen", getpid(), port);
     errno = saved_errno;
   }
   return (int)result;
@@ -163,27 +180,27 @@ static int unavailable(void) {
 }
 
 __attribute__((visibility("default"))) int execve(const char* path, char* const argv[], char* const envp[]) {
-  send_pid_notice("exec", getpid());
+  send_pid_notice("exec", getpid(), 0);
   return next_execve != NULL ? next_execve(path, argv, envp) : unavailable();
 }
 
 __attribute__((visibility("default"))) int execv(const char* path, char* const argv[]) {
-  send_pid_notice("exec", getpid());
+  send_pid_notice("exec", getpid(), 0);
   return next_execv != NULL ? next_execv(path, argv) : unavailable();
 }
 
 __attribute__((visibility("default"))) int execvp(const char* file, char* const argv[]) {
-  send_pid_notice("exec", getpid());
+  send_pid_notice("exec", getpid(), 0);
   return next_execvp != NULL ? next_execvp(file, argv) : unavailable();
 }
 
 __attribute__((visibility("default"))) int execvpe(const char* file, char* const argv[], char* const envp[]) {
-  send_pid_notice("exec", getpid());
+  send_pid_notice("exec", getpid(), 0);
   return next_execvpe != NULL ? next_execvpe(file, argv, envp) : unavailable();
 }
 
 __attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], char* const envp[]) {
-  send_pid_notice("exec", getpid());
+  send_pid_notice("exec", getpid(), 0);
   return next_fexecve != NULL ? next_fexecve(fd, argv, envp) : unavailable();
 }
 
@@ -247,7 +264,7 @@ __attribute__((visibility("default"))) int posix_spawn(pid_t* pid, const char* p
   pid_t child = 0;
   const int result =
       next_posix_spawn != NULL ? next_posix_spawn(&child, path, actions, attributes, argv, envp) : ENOSYS;
-  if (result == 0) send_pid_notice("spawn", child);
+  if (result == 0) send_pid_notice("spawn", child, 0);
   if (result == 0 && pid != NULL) *pid = child;
   return result;
 }
@@ -259,7 +276,7 @@ __attribute__((visibility("default"))) int posix_spawnp(pid_t* pid, const char* 
   pid_t child = 0;
   const int result =
       next_posix_spawnp != NULL ? next_posix_spawnp(&child, file, actions, attributes, argv, envp) : ENOSYS;
-  if (result == 0) send_pid_notice("spawn", child);
+  if (result == 0) send_pid_notice("spawn", child, 0);
   if (result == 0 && pid != NULL) *pid = child;
   return result;
 }
