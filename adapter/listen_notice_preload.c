@@ -97,11 +97,24 @@ static int notes_name_go(const unsigned char* notes, size_t size, size_t align) 
   return 0;
 }
 
+/* Linkers place notes inside a loaded segment, but nothing forces an odd one to: a note outside
+ * every PT_LOAD is not in memory, and reading it would crash the app. */
+static int is_loaded(const struct dl_phdr_info* info, const ElfW(Phdr) * segment) {
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)* load = &info->dlpi_phdr[i];
+    if (load->p_type == PT_LOAD && segment->p_vaddr >= load->p_vaddr && segment->p_memsz <= load->p_memsz &&
+        segment->p_vaddr - load->p_vaddr <= load->p_memsz - segment->p_memsz) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int main_program_is_go(struct dl_phdr_info* info, size_t size, void* result) {
   (void)size;
   for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)* segment = &info->dlpi_phdr[i];
-    if (segment->p_type != PT_NOTE) continue;
+    if (segment->p_type != PT_NOTE || !is_loaded(info, segment)) continue;
     const size_t align = segment->p_align == 8 ? 8 : 4;
     /* The loader gives the load address as an integer. */
     const unsigned char* notes =
