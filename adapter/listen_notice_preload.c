@@ -270,26 +270,29 @@ __attribute__((visibility("default"))) int execle(const char* path, const char* 
 
 /* posix_spawn runs its program with libc's internal execve, which no wrapper sees: the parent names
  * the child after the fact. The child's own hello may come first; the adapter orders them. */
+static int spawn_and_name(PosixSpawnFunction next, pid_t* pid, const char* target,
+                          const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attributes,
+                          char* const argv[], char* const envp[]) {
+  if (next == NULL) return ENOSYS;
+  pid_t child = 0;
+  const int result = next(&child, target, actions, attributes, argv, envp);
+  if (result == 0) {
+    send_pid_notice("spawn", child, 0);
+    if (pid != NULL) *pid = child;
+  }
+  return result;
+}
+
 __attribute__((visibility("default"))) int posix_spawn(pid_t* pid, const char* path,
                                                        const posix_spawn_file_actions_t* actions,
                                                        const posix_spawnattr_t* attributes, char* const argv[],
                                                        char* const envp[]) {
-  pid_t child = 0;
-  const int result =
-      next_posix_spawn != NULL ? next_posix_spawn(&child, path, actions, attributes, argv, envp) : ENOSYS;
-  if (result == 0) send_pid_notice("spawn", child, 0);
-  if (result == 0 && pid != NULL) *pid = child;
-  return result;
+  return spawn_and_name(next_posix_spawn, pid, path, actions, attributes, argv, envp);
 }
 
 __attribute__((visibility("default"))) int posix_spawnp(pid_t* pid, const char* file,
                                                         const posix_spawn_file_actions_t* actions,
                                                         const posix_spawnattr_t* attributes, char* const argv[],
                                                         char* const envp[]) {
-  pid_t child = 0;
-  const int result =
-      next_posix_spawnp != NULL ? next_posix_spawnp(&child, file, actions, attributes, argv, envp) : ENOSYS;
-  if (result == 0) send_pid_notice("spawn", child, 0);
-  if (result == 0 && pid != NULL) *pid = child;
-  return result;
+  return spawn_and_name(next_posix_spawnp, pid, file, actions, attributes, argv, envp);
 }

@@ -175,11 +175,17 @@ time.sleep(60)
   EXPECT_EQ(notices.next(), "listen " + std::to_string(app.pid()) + " " + port);
 }
 
-TEST(ListenNotices, HearAPreloadedProcessStartAndListen) {
+// The adapter's notice socket, for a segment of the test's own.
+class AdapterNoticeSocket : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(notices.receiving()) << notices.error(); }
+
   ScratchDirectory dir;
   asio::io_context io;
-  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
-  ASSERT_TRUE(notices.receiving()) << notices.error();
+  ListenNotices notices{io.get_executor(), dir.path() / "bus.seg"};
+};
+
+TEST_F(AdapterNoticeSocket, HearAPreloadedProcessStartAndListen) {
   EXPECT_FALSE(notices.app_announced());
 
   SpawnedProcess app = preloaded_python(dir.path() / "bus.seg", R"(
@@ -211,11 +217,7 @@ time.sleep(60)
   EXPECT_FALSE(notices.take_listen());
 }
 
-TEST(ListenNotices, IgnoreDatagramsThatAreNotNotices) {
-  ScratchDirectory dir;
-  asio::io_context io;
-  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
-  ASSERT_TRUE(notices.receiving()) << notices.error();
+TEST_F(AdapterNoticeSocket, IgnoreDatagramsThatAreNotNotices) {
   {
     RawNoticeSocket sender_name_taken(dir.path() / "bus.seg");
     EXPECT_FALSE(sender_name_taken.bound());  // the adapter holds the name
@@ -246,11 +248,7 @@ TEST(ListenNotices, ASecondAdapterOfTheSameSegmentDoesNotReceive) {
   EXPECT_TRUE(run_until(io, waited, 10s));
 }
 
-TEST(ListenNotices, CloseRefusesLaterDatagramsAndFreesTheName) {
-  ScratchDirectory dir;
-  asio::io_context io;
-  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
-  ASSERT_TRUE(notices.receiving()) << notices.error();
+TEST_F(AdapterNoticeSocket, CloseRefusesLaterDatagramsAndFreesTheName) {
   notices.close();
   EXPECT_FALSE(notices.receiving());
   // The library's datagram now finds nobody: the process starts all the same.
@@ -262,10 +260,8 @@ TEST(ListenNotices, CloseRefusesLaterDatagramsAndFreesTheName) {
 }
 
 // A readiness wait on a port nothing listens on yet, with the adapter's notice socket.
-class NoticedReadiness : public ::testing::Test {
+class NoticedReadiness : public AdapterNoticeSocket {
  protected:
-  void SetUp() override { ASSERT_TRUE(notices.receiving()) << notices.error(); }
-
   // The cadences of a refused check: for an app that announced nothing, for one that did, and for
   // one whose every listen() is heard.
   std::future<Readiness> start_waiting(std::chrono::milliseconds silent, std::chrono::milliseconds announced,
@@ -282,9 +278,6 @@ class NoticedReadiness : public ::testing::Test {
                           asio::use_future);
   }
 
-  ScratchDirectory dir;
-  asio::io_context io;
-  ListenNotices notices{io.get_executor(), dir.path() / "bus.seg"};
   const std::uint16_t port = testing::free_loopback_port();
 };
 
@@ -383,11 +376,7 @@ class NoticeSender {
   NoticeAddress address_;
 };
 
-TEST(ListenNotices, KnowWhetherEveryRunningProgramIsHeard) {
-  ScratchDirectory dir;
-  asio::io_context io;
-  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
-  ASSERT_TRUE(notices.receiving()) << notices.error();
+TEST_F(AdapterNoticeSocket, KnowWhetherEveryRunningProgramIsHeard) {
   const NoticeSender sender(dir.path() / "bus.seg");
   const std::string self = std::to_string(::getpid());
   EXPECT_FALSE(notices.every_listen_heard());  // nothing announced: nothing is known
@@ -414,11 +403,7 @@ TEST(ListenNotices, KnowWhetherEveryRunningProgramIsHeard) {
   EXPECT_TRUE(notices.every_listen_heard());
 }
 
-TEST(ListenNotices, AStaticProgramStartedByTheAppIsUnheardWhileItRuns) {
-  ScratchDirectory dir;
-  asio::io_context io;
-  ListenNotices notices(io.get_executor(), dir.path() / "bus.seg");
-  ASSERT_TRUE(notices.receiving()) << notices.error();
+TEST_F(AdapterNoticeSocket, AStaticProgramStartedByTheAppIsUnheardWhileItRuns) {
   // subprocess, as a start script or a process manager runs one: by fork and exec, or posix_spawn.
   SpawnedProcess app = preloaded_python(dir.path() / "bus.seg", R"(
 import subprocess, sys
