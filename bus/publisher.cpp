@@ -135,6 +135,10 @@ struct Publisher::Impl {
   bool took_over = false;
   TransitionSource source = TransitionSource::manual;
   std::uint32_t pid = 0;
+  // What transition() reaped just after publishing `died_in_hook_seq` that had died inside a hook:
+  // reported as died by the wait for that seq.
+  std::uint32_t died_in_hook_seq = 0;
+  std::vector<SlotInfo> died_in_hook;
 
   Impl(UniqueFd fd, Segment s, bool over, TransitionSource src)
       : lock_fd(std::move(fd)), segment(std::move(s)), took_over(over), source(src) {}
@@ -183,10 +187,6 @@ StateSnapshot Publisher::state() const { return read_state(impl_->segment.state(
 std::vector<SlotInfo> Publisher::reap_departed() { return reap_dead_slots(impl_->segment); }
 
 StateSnapshot Publisher::transition(Phase phase) {
-  // A process gone before a hook phase (os._exit, exit() without destructors, SIGKILL) had nothing
-  // to acknowledge: free its slot now so the wait for acks never counts it as a failure. Nobody
-  // waits for acks of a quiet phase, so those skip the fcntl per slot.
-  if (runs_hooks(phase)) reap_departed();
   StateRecord& record = impl_->segment.mutable_state();
   StateSnapshot next = read_state(record);
   next.phase = phase;
@@ -210,6 +210,24 @@ StateSnapshot Publisher::transition(Phase phase) {
   }
   next.seq = write_state(record, next);
   futex_wake_all(&record.seq, wake_mask_for(phase));
+  // A process gone before a hook phase (os._exit, exit() without destructors, SIGKILL) has nothing
+  // to acknowledge: its slot is freed here so the wait for acks never counts it as a failure. After
+  // the wake, not before it: the check is an fcntl per slot (16 slots took 16 us on a 2-vCPU VM),
+  // done while the subscribers start on their hooks instead of delaying every one of them. So a
+  // process woken by this change may already have died when its slot is looked at (the waking
+  // subscribers can preempt this thread): one that died inside a hook says so in its slot
+  // (note_running_hook), and is kept for the wait to report as died, by hook. One that died
+  // between its wake and its first hook ran no hook, and counts as gone before the change.
+  // Nobody waits for acks of a quiet phase, so those skip the check.
+  impl_->died_in_hook.clear();
+  if (runs_hooks(phase)) {
+    for (SlotInfo& gone : reap_departed()) {
+      if (gone.wait_for_ack && !gone.still_running && running_hook_of(gone)) {
+        impl_->died_in_hook.push_back(std::move(gone));
+      }
+    }
+    impl_->died_in_hook_seq = next.seq;
+  }
   return next;
 }
 
@@ -227,6 +245,9 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
   constexpr auto kLivenessInterval = std::chrono::milliseconds(20);
   Segment& segment = impl_->segment;
   std::map<std::uint32_t, AckEntry> settled;  // by slot index; a reaped slot stays reported
+  if (impl_->died_in_hook_seq == seq) {
+    for (const SlotInfo& slot : impl_->died_in_hook) settled[slot.index] = {slot, AckStatus::died};
+  }
   auto next_liveness_check = FutexClock::now() + kLivenessInterval;
   SNAPBUS_REQUIRE(!on_progress || progress_interval > std::chrono::milliseconds::zero(),
                   "a progress callback needs a positive interval");

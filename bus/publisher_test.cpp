@@ -303,7 +303,8 @@ TEST_F(PublisherTest, SubscriberDyingAfterTheChangeIsReportedByName) {
     auto sub = Subscriber::open(path, {.name = "doomed"});
     const std::uint32_t joined = sub.seq();
     while (sub.seq() == joined) sub.wait_for_change(joined, FutexClock::now() + 1s);
-    ::kill(::getpid(), SIGKILL);  // dies mid-hook
+    sub.note_running_hook("after-restore", "db");  // as a client does before each hook
+    ::kill(::getpid(), SIGKILL);                   // dies mid-hook
     return 0;
   });
   while (read_slots(publisher.segment(), Liveness::skip).empty()) std::this_thread::sleep_for(1ms);
@@ -314,8 +315,34 @@ TEST_F(PublisherTest, SubscriberDyingAfterTheChangeIsReportedByName) {
   ASSERT_EQ(report.entries.size(), 1U);
   EXPECT_EQ(report.entries[0].status, AckStatus::died);
   EXPECT_EQ(report.entries[0].slot.name, "doomed");
+  EXPECT_EQ(running_hook_of(report.entries[0].slot), "after-restore hook 'db'");
   EXPECT_EQ(child.wait_exit_code(5s), 128 + SIGKILL);
   EXPECT_TRUE(read_slots(publisher.segment()).empty()) << "the dead slot was not freed";
+}
+
+// transition() looks for dead slots only after its wake, and a woken subscriber may die in its
+// hook before that look (it can preempt the publisher). Such a slot is still a death in a hook,
+// not a process gone before the change: here the look finds the slot dead with its note.
+TEST_F(PublisherTest, SubscriberFoundDeadInAHookWhenTheChangeIsPublishedIsReportedAsDied) {
+  auto publisher = Publisher::acquire(options);
+  auto child = testing::fork_child([&] {
+    auto sub = Subscriber::open(path, {.name = "crashed"});
+    sub.note_running_hook("after-restore", "reconnect");
+    ::kill(::getpid(), SIGKILL);
+    return 0;
+  });
+  ASSERT_EQ(child.wait_exit_code(5s), 128 + SIGKILL);
+  const auto now = publisher.transition(Phase::after_restore);
+  EXPECT_TRUE(read_slots(publisher.segment(), Liveness::skip).empty()) << "the dead slot was not freed";
+  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 5s);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::died);
+  EXPECT_EQ(report.entries[0].slot.name, "crashed");
+  EXPECT_EQ(running_hook_of(report.entries[0].slot), "after-restore hook 'reconnect'");
+  EXPECT_FALSE(report.all_ok());
+  // Reported once, for the change it was found at: the next change's wait does not repeat it.
+  const auto next = publisher.transition(Phase::after_restore);
+  EXPECT_TRUE(publisher.wait_for_acks(next.seq, FutexClock::now() + 5s).entries.empty());
 }
 
 // What a checkpoint/restore does to a process: same pid, new start time. The slot's recorded start

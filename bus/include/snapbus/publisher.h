@@ -91,13 +91,14 @@ class Publisher {
   StateSnapshot state() const;
 
   // Frees the slots of processes that are gone (their slot locks are free). transition() to a phase
-  // that runs hooks calls it first, so a process that exited before the change is never waited for
-  // or reported.
+  // that runs hooks calls it just after the wake, so a process that exited before the change is never
+  // waited for or reported.
   std::vector<SlotInfo> reap_departed();
 
   // Moves to `phase` and wakes the waiters (every one, or for a quiet phase every one but the hook
-  // runners: layout.h, wake_mask_for). Slots of departed processes are reaped first before a phase
-  // that runs hooks. Entering after_restore
+  // runners: layout.h, wake_mask_for). Entering a phase that runs hooks also reaps the slots of
+  // departed processes, once the subscribers are woken; one found to have died inside a hook is
+  // reported as died by the wait for this change. Entering after_restore
   // increments the generation, draws a fresh 128-bit restore id (getrandom) and stamps the restore times; entering
   // before_snapshot stamps the snapshot times. Any phase may follow any other: the caller (CLI,
   // adapter) owns the order.
