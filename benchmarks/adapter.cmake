@@ -14,5 +14,11 @@ target_compile_definitions(adapter_bench PRIVATE
   SNAPBUS_EXECUTABLE="$<TARGET_FILE:snapbus>"
   EXAMPLE_SUBSCRIBER="$<TARGET_FILE:example_subscriber>"
   OPT_DIR="${CMAKE_BINARY_DIR}/opt"
+  PYTHON_PACKAGE_DIR="${CMAKE_BINARY_DIR}/bindings/python"
+  FASTAPI_EXAMPLE_DIR="${PROJECT_SOURCE_DIR}/examples/fastapi"
+  BENCH_PYTHON_DIR="${CMAKE_CURRENT_LIST_DIR}/python"
   NGINX_EXECUTABLE="${NGINX_EXECUTABLE}")
 add_dependencies(adapter_bench snapbus snapbus_opt example_subscriber)
+if(TARGET snapbus_python)
+  add_dependencies(adapter_bench snapbus_python)  # the FastAPI restore benchmark's workers import it
+endif()

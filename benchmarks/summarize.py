@@ -114,18 +114,22 @@ def adapter_section(results):
                         f"{us(bench['fan_out_p50_ns'])} | one POST, kept-alive: {us(bench['post_p50_ns'])}, "
                         f"fresh connection: {us(bench['fresh_post_p50_ns'])} | {ratio:.2f} (x the faster) | "
                         f"<= 2 at 16 | {verdict(ratio, 2) if workers == 16 else '-'} |")
-    through = find("BM_RestoreThroughAdapter")
-    if through:
+    for name, app, kind in [("BM_RestoreThroughAdapter/", "", "minimal workers"),
+                            ("BM_RestoreThroughAdapterFastApi/", ", the example FastAPI app", "uvicorn workers")]:
+        through = find(name)
+        if not through:
+            continue
         post, lwa_first = through["lwa_post_p50_ns"], through["lwa_first_invocation_p50_ns"]
         for workers in [1, 4, 16]:
             ratio = through[f"acked_{workers}_to_post_p50_ratio"]
-            rows.append(f"| through the adapter: after-restore, N = {workers} minimal workers acked, p50 (us) | "
+            rows.append(f"| through the adapter{app}: after-restore, N = {workers} {kind} acked, p50 (us) | "
                         f"{us(through[f'acked_{workers}_p50_ns'])} | the adapter's LWA 1.1 POST: {us(post)} | "
                         f"{ratio:.2f} | <= 2 at 16 | {verdict(ratio, 2) if workers == 16 else '-'} |")
         for workers in [1, 4, 16]:
-            rows.append(f"| through the adapter: restore/next returned -> first invocation arrived, N = {workers}, "
-                        f"p50 (us) | {us(through[f'first_invocation_{workers}_p50_ns'])} | LWA-like (one POST): "
-                        f"{us(lwa_first)} | {through[f'first_invocation_{workers}_to_lwa_p50_ratio']:.2f} | - | - |")
+            rows.append(f"| through the adapter{app}: restore/next returned -> first invocation arrived, "
+                        f"N = {workers}, p50 (us) | {us(through[f'first_invocation_{workers}_p50_ns'])} | "
+                        f"LWA-like (one POST): {us(lwa_first)} | "
+                        f"{through[f'first_invocation_{workers}_to_lwa_p50_ratio']:.2f} | - | - |")
     readiness = load(results / "readiness.json")
     if readiness:
         ready = readiness[0]
