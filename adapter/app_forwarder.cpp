@@ -16,6 +16,7 @@
 #include "snapbus/connection_fields.h"
 #include "snapbus/http_event.h"
 #include "snapbus/lambda_protocol.h"
+#include "snapbus/utf8_text.h"
 
 namespace snapbus::adapter {
 namespace {
@@ -66,23 +67,24 @@ lambda::HttpAppResponse app_response(const net::Response& answer) {
 
 // The JSON prelude of a streamed http-integration response: the status, one value per header (several
 // joined with ", "), Set-Cookie as `cookies`; application/octet-stream when the app named no type,
-// as LWA's runtime does.
+// as LWA's runtime does. Values that are not UTF-8 are read as ISO-8859-1, so the prelude stays JSON.
 std::string prelude(const http::response_header<>& head) {
   json::object headers;
   json::array cookies;
   for (const auto& field : head) {
     const std::string_view name = field.name_string();
     if (same_name(name, "set-cookie")) {
-      cookies.emplace_back(field.value());
+      cookies.emplace_back(utf8_text(field.value()));
       continue;
     }
     if (same_name(name, "transfer-encoding")) continue;
     const std::string key(name);
+    const std::string value = utf8_text(field.value());
     if (json::value* existing = headers.if_contains(key); existing != nullptr) {
       existing->get_string().append(", ");
-      existing->get_string().append(field.value());
+      existing->get_string().append(value);
     } else {
-      headers[key] = field.value();
+      headers[key] = value;
     }
   }
   if (head.find(http::field::content_type) == head.end()) {
@@ -92,9 +94,18 @@ std::string prelude(const http::response_header<>& head) {
       {"statusCode", head.result_int()}, {"headers", std::move(headers)}, {"cookies", std::move(cookies)}});
 }
 
+// Whether the app's answer to a non-HTTP event was itself JSON null (or empty), rather than
+// something the result had to replace with null.
+bool answers_null(const lambda::HttpAppResponse& response) {
+  if (response.body.empty()) return true;
+  boost::system::error_code error;
+  const json::value parsed = json::parse(response.body, error);
+  return !error && parsed.is_null() && !lambda::is_binary_body(response.headers, response.body);
+}
+
 // LWA's message for a status listed in AWS_LWA_ERROR_STATUS_CODES.
 std::string error_status_message(unsigned status, std::string_view body) {
-  return json::serialize(json::object{{"statusCode", status}, {"body", body}});
+  return json::serialize(json::object{{"statusCode", status}, {"body", utf8_text(body)}});
 }
 
 }  // namespace
@@ -221,6 +232,14 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
     compress_response(accept != nullptr ? *accept : std::string_view(), response);
   }
   std::string result = lambda::result_from_response(request.shape, response);
+  if (request.shape.source == lambda::EventSource::other && result == "null" && !answers_null(response)) {
+    const std::string* type = lambda::find_header(response.headers, "content-type");
+    log(
+        fmt::format("invocation {}: the app's answer to the non-HTTP event is not JSON text ({} bytes, {}); "
+                    "the result is null, as with Lambda Web Adapter",
+                    event.request_id, response.body.size(),
+                    type != nullptr ? fmt::format("content-type {}", *type) : std::string("no content-type")));
+  }
   if (result.size() > lambda::kBufferedResponseLimit) {
     co_return co_await fail_invocation(
         runtime, event.request_id,

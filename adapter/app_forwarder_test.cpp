@@ -396,6 +396,47 @@ TEST_F(AppForwarderTest, BinaryAnswerGoesBackBase64Encoded) {
   EXPECT_EQ(lambda::decode_base64(json_field(result, "body")), png);
 }
 
+TEST_F(AppForwarderTest, TextInAnotherCharsetGoesBackAsValidJsonWithItsBytesUnchanged) {
+  // An ISO-8859-1 page, and a header value with an ISO-8859-1 byte: raw, either one would make the
+  // result invalid JSON, which Lambda rejects.
+  const std::string page = "caf\xe9";
+  servers_.on_app(
+      answer(http::status::ok, {{"content-type", "text/html; charset=iso-8859-1"}, {"x-name", "Andr\xe9"}}, page));
+  Adapter forwarding = adapter(config());
+  ASSERT_TRUE(forwarding.serve(vector("http-apigw_v2_proxy_request_minimal.json")));
+  boost::system::error_code error;
+  const json::value result = json::parse(only_post().body(), error);  // Boost.JSON rejects invalid UTF-8
+  ASSERT_FALSE(error) << error.message();
+  EXPECT_TRUE(result.at("isBase64Encoded").as_bool());
+  EXPECT_EQ(lambda::decode_base64(result.at("body").as_string()), page);
+  EXPECT_EQ(result.at("headers").at("x-name").as_string(), "Andr\xc3\xa9");
+}
+
+TEST_F(AppForwarderTest, ErrorStatusBodyInAnotherCharsetStaysValidJson) {
+  // "\351chec": ISO-8859-1's "échec" (octal, which unlike \x stops after three digits).
+  servers_.on_app(answer(http::status::internal_server_error, {{"content-type", "text/plain"}}, "\351chec"));
+  AdapterConfig with_codes = config();
+  with_codes.error_status_codes = StatusSet::parse("500");
+  Adapter forwarding = adapter(with_codes);
+  ASSERT_TRUE(forwarding.serve(vector("http-apigw_v2_proxy_request_minimal.json")));
+  const RuntimePost post = only_post();
+  ASSERT_TRUE(post.is_error());
+  EXPECT_EQ(json::parse(post.error_message()), json::parse("{\"statusCode\":500,\"body\":\"\303\251chec\"}"));
+}
+
+TEST_F(AppForwarderTest, NonHttpEventAnsweredWithSomethingOtherThanJsonGetsNullAndSaysSo) {
+  servers_.on_app(answer(http::status::ok, {{"content-type", "text/plain"}}, "ok"));
+  Adapter forwarding = adapter(config());
+  ASSERT_TRUE(forwarding.serve(vector("example-sqs-event.json")));
+  const RuntimePost post = only_post();
+  EXPECT_FALSE(post.is_error());
+  EXPECT_EQ(post.body(), "null");
+  const auto log = forwarding.log();
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& line) {
+    return line.find("is not JSON text") != std::string::npos;
+  })) << ::testing::PrintToString(log);
+}
+
 TEST_F(AppForwarderTest, BasePathIsRemoved) {
   AdapterConfig with_base = config();
   with_base.remove_base_path = "/Prod";
@@ -943,6 +984,18 @@ TEST_F(StreamingTest, ErrorStatusCodesApplyToStreamsToo) {
   const RuntimePost post = only_post();
   EXPECT_TRUE(post.is_error());
   EXPECT_EQ(post.error_type(), kErrorAppStatus);
+}
+
+TEST_F(StreamingTest, HeaderValuesInAnotherCharsetKeepThePreludeJson) {
+  servers_.on_app(answer(http::status::ok,
+                         {{"content-type", "text/plain"}, {"x-name", "Andr\xe9"}, {"set-cookie", "n=\xe9"}}, "body"));
+  Adapter forwarding = adapter(streaming_config());
+  ASSERT_TRUE(forwarding.serve(vector("http-lambda_function_url_request.json")));
+  const auto [prelude, body] = split(only_post());  // fails when the prelude is not JSON
+  EXPECT_EQ(prelude.status, http::status::ok);
+  EXPECT_EQ(prelude.headers["x-name"], "Andr\xc3\xa9");
+  EXPECT_EQ(prelude.headers[http::field::set_cookie], "n=\xc3\xa9");
+  EXPECT_EQ(body, "body");
 }
 
 TEST_F(StreamingTest, NonHttpEventIsStreamedWithAPreludeToo) {

@@ -1,5 +1,6 @@
 #include "state_json.h"
 
+#include "snapbus/utf8_text.h"
 #include "state_text.h"
 
 namespace snapbus::cli {
@@ -28,12 +29,14 @@ boost::json::object publisher_to_json(const ProcessIdentity& publisher, bool ali
   return {{"pid", publisher.pid}, {"start_time", publisher.start_time}, {"alive", alive}};
 }
 
+// A slot's texts are what its subscriber wrote, or what a corrupt segment holds: utf8_text keeps the
+// output JSON whatever their bytes.
 boost::json::object slot_to_json(const SlotInfo& slot, bool current) {
   return {
       {"index", slot.index},
       {"pid", slot.owner.pid},
       {"alive", slot.alive},
-      {"name", slot.name},
+      {"name", utf8_text(slot.name)},
       {"wait_for_ack", slot.wait_for_ack},
       {"acked_seq", slot.acked_seq},
       {"acked", current},
@@ -41,7 +44,7 @@ boost::json::object slot_to_json(const SlotInfo& slot, bool current) {
       {"outcome", outcome_name(slot.outcome)},
       {"hooks_run", slot.hooks_run},
       {"hooks_failed", slot.hooks_failed},
-      {"message", slot.message},
+      {"message", utf8_text(slot.message)},
       {"ack_wall_ns", slot.ack_wall_ns},
       {"ack_time", wall_time_text(slot.ack_wall_ns)},
   };

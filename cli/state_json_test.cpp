@@ -49,5 +49,16 @@ TEST(StateJsonTest, AckEntryIsTheSlotPlusItsStatus) {
   EXPECT_EQ(json.at("status").as_string(), ack_status_name(AckStatus::acked));
 }
 
+TEST(StateJsonTest, SlotTextsThatAreNotUtf8StillMakeValidJson) {
+  SlotInfo slot;
+  slot.name = "worker-\xe9";             // an ISO-8859-1 byte, as a C caller may write it
+  slot.message = "hook 'x\xc3' failed";  // a sequence cut short, as a corrupt segment may hold it
+  const std::string text = boost::json::serialize(slot_to_json(slot, false));
+  boost::system::error_code error;
+  const boost::json::value parsed = boost::json::parse(text, error);  // Boost.JSON rejects invalid UTF-8
+  ASSERT_FALSE(error) << error.message();
+  EXPECT_EQ(parsed.at("name").as_string(), "worker-\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace snapbus::cli

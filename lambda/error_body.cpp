@@ -2,12 +2,16 @@
 
 #include <boost/json.hpp>
 
+#include "snapbus/utf8_text.h"
+
 namespace snapbus::lambda {
 
+// The texts can come from outside (an app's answer, a hook's name in the segment): utf8_text keeps
+// the body valid JSON whatever their bytes.
 std::string json_error(std::string_view type, std::string_view message) {
   boost::json::object o;
-  o["errorMessage"] = message;
-  o["errorType"] = type;
+  o["errorMessage"] = utf8_text(message);
+  o["errorType"] = utf8_text(type);
   return boost::json::serialize(o);
 }
 
@@ -26,9 +30,10 @@ std::string error_message_of(std::string_view body) {
 
 std::string function_error_json(const FunctionError& error) {
   boost::json::array trace;
-  for (const auto& frame : error.stack_trace) trace.emplace_back(frame);
-  return boost::json::serialize(boost::json::object{
-      {"errorMessage", error.message}, {"errorType", error.type}, {"stackTrace", std::move(trace)}});
+  for (const auto& frame : error.stack_trace) trace.emplace_back(utf8_text(frame));
+  return boost::json::serialize(boost::json::object{{"errorMessage", utf8_text(error.message)},
+                                                    {"errorType", utf8_text(error.type)},
+                                                    {"stackTrace", std::move(trace)}});
 }
 
 }  // namespace snapbus::lambda

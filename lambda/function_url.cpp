@@ -11,6 +11,7 @@
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/request_id.h"
 #include "snapbus/text.h"
+#include "snapbus/utf8_text.h"
 
 namespace snapbus::lambda {
 namespace {
@@ -26,61 +27,6 @@ std::string url_decode(std::string_view in) {
       i += 2;
     } else {
       out += in[i];
-    }
-  }
-  return out;
-}
-
-// The length of the well-formed UTF-8 sequence (RFC 3629) `text` starts with; 0 when it starts with none.
-std::size_t utf8_sequence_length(std::string_view text) {
-  const auto byte = [text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80;  // the range of the second byte: no overlong forms, surrogates or > U+10FFFF
-  unsigned char high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  return length;
-}
-
-bool is_well_formed_utf8(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = utf8_sequence_length(text.substr(i));
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
-
-// `text` with every byte outside well-formed UTF-8 replaced by U+FFFD. HTTP lets a client send any
-// byte in a path or a header, but the event is JSON, which must be UTF-8 for the runtime to parse it.
-std::string well_formed_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = utf8_sequence_length(text.substr(i));
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(text.substr(i, length));
-      i += length;
     }
   }
   return out;
@@ -105,14 +51,15 @@ std::string function_url_event(const http::request_header<>& head, const std::st
   namespace json = boost::json;
   const std::string_view target = head.target();
   const auto question = target.find('?');
-  const std::string raw_path = well_formed_utf8(target.substr(0, question));
-  const std::string raw_query = question == std::string_view::npos ? "" : well_formed_utf8(target.substr(question + 1));
+  const std::string raw_path = utf8_replacing_invalid(target.substr(0, question));
+  const std::string raw_query =
+      question == std::string_view::npos ? "" : utf8_replacing_invalid(target.substr(question + 1));
 
   json::object headers;
   json::array cookies;
   for (const auto& field : head) {
-    const std::string name = boost::algorithm::to_lower_copy(well_formed_utf8(field.name_string()));
-    const std::string value = well_formed_utf8(field.value());
+    const std::string name = boost::algorithm::to_lower_copy(utf8_replacing_invalid(field.name_string()));
+    const std::string value = utf8_replacing_invalid(field.value());
     if (name == "cookie") {
       std::string_view rest = value;
       while (!rest.empty()) {
@@ -137,13 +84,14 @@ std::string function_url_event(const http::request_header<>& head, const std::st
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    const std::string key = well_formed_utf8(url_decode(pair.substr(0, eq)));
-    const std::string value = eq == std::string_view::npos ? "" : well_formed_utf8(url_decode(pair.substr(eq + 1)));
+    const std::string key = utf8_replacing_invalid(url_decode(pair.substr(0, eq)));
+    const std::string value =
+        eq == std::string_view::npos ? "" : utf8_replacing_invalid(url_decode(pair.substr(eq + 1)));
     auto [it, inserted] = query.emplace(key, value);
     if (!inserted) it->second += "," + value;
   }
 
-  const std::string host = well_formed_utf8(head[http::field::host]);
+  const std::string host = utf8_replacing_invalid(head[http::field::host]);
   const std::string domain = host.empty() ? "localhost" : host.substr(0, host.find(':'));
   const auto epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -153,11 +101,11 @@ std::string function_url_event(const http::request_header<>& head, const std::st
   std::strftime(time_text, sizeof time_text, "%d/%b/%Y:%H:%M:%S +0000", &utc);
 
   json::object http_ctx;
-  http_ctx["method"] = well_formed_utf8(head.method_string());
+  http_ctx["method"] = utf8_replacing_invalid(head.method_string());
   http_ctx["path"] = raw_path;
   http_ctx["protocol"] = "HTTP/1.1";
   http_ctx["sourceIp"] = source_ip;
-  http_ctx["userAgent"] = well_formed_utf8(head[http::field::user_agent]);
+  http_ctx["userAgent"] = utf8_replacing_invalid(head[http::field::user_agent]);
 
   json::object context;
   context["accountId"] = "anonymous";
@@ -186,7 +134,7 @@ std::string function_url_event(const http::request_header<>& head, const std::st
   event["requestContext"] = std::move(context);
   if (!body.empty()) {
     // A text body that is not UTF-8 goes in base64 too, so that its bytes reach the function intact.
-    const bool text = is_text(head[http::field::content_type]) && is_well_formed_utf8(body);
+    const bool text = is_text(head[http::field::content_type]) && is_valid_utf8(body);
     event["body"] = text ? body : encode_base64(body);
     event["isBase64Encoded"] = !text;
   } else {

@@ -4,12 +4,12 @@
 #include <cctype>
 #include <string_view>
 
-#include <kj/encoding.h>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
 
 #include "snapbus/base64.h"
+#include "snapbus/status_reason.h"
+#include "snapbus/utf8_text.h"
 
 namespace snapbus::lambda {
 namespace {
@@ -17,6 +17,9 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kHex = "0123456789ABCDEF";
+
+// How an app has a body of any content type sent as text (lambda_http's, so LWA's, header).
+constexpr std::string_view kHeaderLambdaContentEncoding = "x-lambda-http-content-encoding";
 
 bool is_unreserved(unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~'; }
 
@@ -210,12 +213,6 @@ bool is_text_type(std::string_view type) {
   return false;
 }
 
-bool is_valid_utf8(std::string_view text) {
-  // kj flags malformed UTF-8 while converting it; the converted text itself is not needed.
-  const auto decoded = kj::encodeUtf32(kj::ArrayPtr<const char>(text.data(), text.size()));
-  return !decoded.hadErrors;
-}
-
 // Values grouped by name, in the order names first appear (the answer's headers keep the app's order).
 std::vector<std::pair<std::string, std::vector<std::string>>> grouped(const HeaderList& headers, bool skip_cookies) {
   std::vector<std::pair<std::string, std::vector<std::string>>> groups;
@@ -232,13 +229,14 @@ std::vector<std::pair<std::string, std::vector<std::string>>> grouped(const Head
   return groups;
 }
 
+// Header values are bytes; the result is JSON, so any that are not UTF-8 are read as ISO-8859-1.
 std::string joined(const std::vector<std::string>& values) {
   std::string out;
   for (const std::string& value : values) {
     if (!out.empty()) out += ", ";
     out += value;
   }
-  return out;
+  return utf8_text(out);
 }
 
 }  // namespace
@@ -279,16 +277,23 @@ const std::string* find_header(const HeaderList& headers, std::string_view name)
 bool is_binary_body(const HeaderList& headers, std::string_view body) {
   if (const std::string* encoding = find_header(headers, "content-encoding"); encoding != nullptr && !encoding->empty())
     return true;
-  if (const std::string* type = find_header(headers, "content-type"); type != nullptr && !type->empty())
-    return !is_text_type(*type);
-  return !is_valid_utf8(body);
+  const std::string* type = find_header(headers, "content-type");
+  const std::string* text_marker = find_header(headers, kHeaderLambdaContentEncoding);
+  const bool declared_text =
+      type == nullptr || type->empty() || is_text_type(*type) || (text_marker != nullptr && *text_marker == "text");
+  // Text that is not UTF-8 (ISO-8859-1, UTF-16, or bytes mislabelled as text) cannot be a JSON
+  // string; base64 hands the client the app's bytes unchanged, to be read in the declared charset.
+  return !declared_text || !is_valid_utf8(body);
 }
 
 std::string result_from_response(const ResultShape& shape, const HttpAppResponse& response) {
   if (shape.source == EventSource::other) {
+    // The app's JSON goes on as it wrote it: parsed and serialized again, a number beyond a double's
+    // range or precision would change (1e999 would even become Infinity, which is not JSON).
+    if (is_binary_body(response.headers, response.body)) return "null";
     boost::system::error_code error;
-    json::value body = json::parse(json::string_view(response.body.data(), response.body.size()), error);
-    return error ? json::serialize(json::value(json::string(response.body))) : json::serialize(body);
+    (void)json::parse(json::string_view(response.body.data(), response.body.size()), error);
+    return error ? "null" : response.body;
   }
 
   json::object result;
@@ -304,7 +309,7 @@ std::string result_from_response(const ResultShape& shape, const HttpAppResponse
     for (const auto& [name, values] : grouped(response.headers, /*skip_cookies=*/true)) headers[name] = joined(values);
     json::array cookies;
     for (const auto& [name, value] : response.headers) {
-      if (same_name(name, "set-cookie")) cookies.emplace_back(value);
+      if (same_name(name, "set-cookie")) cookies.emplace_back(utf8_text(value));
     }
     result["headers"] = std::move(headers);
     result["cookies"] = std::move(cookies);
@@ -312,23 +317,21 @@ std::string result_from_response(const ResultShape& shape, const HttpAppResponse
     json::object headers;
     for (const auto& [name, values] : grouped(response.headers, false)) {
       json::array list;
-      for (const std::string& value : values) list.emplace_back(value);
+      for (const std::string& value : values) list.emplace_back(utf8_text(value));
       headers[name] = std::move(list);
     }
     result["multiValueHeaders"] = std::move(headers);
   } else {
     // A single-value ALB target group cannot carry a header twice: values are joined, and of
-    // several Set-Cookie headers (which a comma would corrupt) the last one is kept.
+    // several Set-Cookie headers (which a comma would corrupt) the first one is kept, as LWA does.
     json::object headers;
     for (const auto& [name, values] : grouped(response.headers, false)) {
-      headers[name] = same_name(name, "set-cookie") ? values.back() : joined(values);
+      headers[name] = same_name(name, "set-cookie") ? utf8_text(values.front()) : joined(values);
     }
     result["headers"] = std::move(headers);
   }
   if (shape.source == EventSource::alb) {
-    result["statusDescription"] =
-        std::to_string(response.status) + " " +
-        std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(response.status)));
+    result["statusDescription"] = std::to_string(response.status) + " " + std::string(reason_phrase(response.status));
   }
   if (binary) {
     result["body"] = encode_base64(response.body);

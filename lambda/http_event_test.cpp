@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "snapbus/base64.h"
 #include "snapbus/file_contents.h"
 
 namespace snapbus::lambda {
@@ -180,8 +181,55 @@ TEST(HttpResult, RestAndMultiValueAlbAnswerWithLists) {
       parsed(result_from_response({.source = EventSource::alb, .multi_value_headers = true}, response));
   EXPECT_EQ(alb.at("multiValueHeaders").as_object().at("Set-Cookie").as_array().size(), 2U);
   EXPECT_EQ(alb.at("statusDescription").as_string(), "404 Not Found");
+  // A single-value target group takes one Set-Cookie: the first, as LWA keeps it.
   const json::object single = parsed(result_from_response({.source = EventSource::alb}, response));
-  EXPECT_EQ(single.at("headers").as_object().at("Set-Cookie").as_string(), "b=2");
+  EXPECT_EQ(single.at("headers").as_object().at("Set-Cookie").as_string(), "a=1");
+}
+
+TEST(HttpResult, AlbStatusDescriptionsNameCodesAsLambdaWebAdapterDoes) {
+  const auto description = [](unsigned status) {
+    const json::object result =
+        parsed(result_from_response({.source = EventSource::alb}, {.status = status, .headers = {}, .body = ""}));
+    return std::string(result.at("statusDescription").as_string());
+  };
+  EXPECT_EQ(description(200), "200 OK");
+  EXPECT_EQ(description(418), "418 I'm a teapot");
+  EXPECT_EQ(description(425), "425 Too Early");
+  EXPECT_EQ(description(599), "599 ");
+}
+
+TEST(HttpResult, TextThatIsNotUtf8StaysValidJsonAndReachesTheClientUnchanged) {
+  // An ISO-8859-1 page: its bytes go back base64-encoded, so the client decodes "caf\xe9" itself
+  // with the charset the header still names; the header value's own 0xE9 is read as ISO-8859-1.
+  const std::string latin1_body = "caf\xe9";
+  const HttpAppResponse response{
+      .status = 200,
+      .headers = {{"Content-Type", "text/html; charset=iso-8859-1"}, {"X-Name", "Andr\xe9"}, {"Set-Cookie", "n=\xe9"}},
+      .body = latin1_body};
+  for (const EventSource source :
+       {EventSource::api_gateway_rest, EventSource::api_gateway_http, EventSource::function_url, EventSource::alb}) {
+    for (const bool multi : {false, true}) {
+      const std::string text = result_from_response({.source = source, .multi_value_headers = multi}, response);
+      boost::system::error_code error;
+      const json::value result = json::parse(text, error);  // Boost.JSON rejects invalid UTF-8
+      ASSERT_FALSE(error) << to_string(source) << ": " << error.message();
+      EXPECT_TRUE(result.at("isBase64Encoded").as_bool()) << to_string(source);
+      EXPECT_EQ(decode_base64(result.at("body").as_string()), latin1_body) << to_string(source);
+      EXPECT_NE(text.find("Andr\xc3\xa9"), std::string::npos) << text;
+    }
+  }
+  // Valid UTF-8 stays text whatever charset is named: its bytes reach the client as they are.
+  EXPECT_FALSE(is_binary_body({{"content-type", "text/plain; charset=utf-16"}}, "0000"));
+  EXPECT_TRUE(is_binary_body({{"content-type", "text/plain"}}, "caf\xe9"));
+}
+
+TEST(HttpResult, AnAppMayAskForAnyTypeToGoBackAsText) {
+  EXPECT_TRUE(is_binary_body({{"content-type", "application/x-custom"}}, "words"));
+  EXPECT_FALSE(
+      is_binary_body({{"content-type", "application/x-custom"}, {"x-lambda-http-content-encoding", "text"}}, "words"));
+  // Still base64 when the bytes could not be a JSON string.
+  EXPECT_TRUE(is_binary_body({{"content-type", "application/x-custom"}, {"x-lambda-http-content-encoding", "text"}},
+                             std::string("\xff", 1)));
 }
 
 TEST(HttpResult, BinaryBodiesGoBackAsBase64) {
@@ -197,10 +245,22 @@ TEST(HttpResult, BinaryBodiesGoBackAsBase64) {
   EXPECT_TRUE(is_binary_body({}, std::string("\xff\xfe", 2)));
 }
 
-TEST(HttpResult, NonHttpEventsGetTheAppsBodyAsTheResult) {
+TEST(HttpResult, NonHttpEventsGetTheAppsJsonAsTheResultAndNullForAnythingElse) {
   EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {}, .body = R"({"batchItemFailures":[]})"}),
             R"({"batchItemFailures":[]})");
-  EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {}, .body = "done"}), R"("done")");
+  EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {{"content-type", "application/json"}}, .body = "[1]"}),
+            "[1]");
+  // As the app wrote it: no number rounded through a double, no 1e999 turned into Infinity.
+  const std::string exact = R"({"id": 123456789012345678901234567890, "big": 1e999})";
+  EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {}, .body = exact}), exact);
+  // As LWA answers (lambda_http's pass-through): text that is not JSON, a binary type, nothing.
+  EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {}, .body = "done"}), "null");
+  EXPECT_EQ(result_from_response({}, {.status = 200, .headers = {{"content-type", "text/plain"}}, .body = "ok"}),
+            "null");
+  EXPECT_EQ(result_from_response(
+                {}, {.status = 200, .headers = {{"content-type", "application/octet-stream"}}, .body = "{}"}),
+            "null");
+  EXPECT_EQ(result_from_response({}, {.status = 204, .headers = {}, .body = ""}), "null");
 }
 
 }  // namespace

@@ -76,14 +76,18 @@ struct HttpAppResponse {
 };
 
 // Whether a body with these headers goes back base64-encoded: anything compressed
-// (content-encoding), and any content type that is not text, JSON, JavaScript, XML or YAML. A body
-// without a content type is text when it is valid UTF-8.
+// (content-encoding), and any content type that is not text, JSON, JavaScript, XML or YAML (unless
+// the app sent `x-lambda-http-content-encoding: text`, as lambda_http lets it). A text body that is
+// not valid UTF-8 (an ISO-8859-1 page, say) is base64-encoded too: a JSON string cannot carry it,
+// and LWA's re-encoding into UTF-8 would leave the client bytes that contradict the declared charset.
 bool is_binary_body(const HeaderList& headers, std::string_view body);
 
 // The JSON result for the source: statusCode, headers in the source's form (2.0: one value per
 // name, Set-Cookie as `cookies`; REST: multiValueHeaders; ALB: as the request had them, plus
-// statusDescription), body, isBase64Encoded. For `other`, the body itself when it is JSON, else the
-// body as a JSON string, so nothing the app said is lost.
+// statusDescription), body, isBase64Encoded. Header values that are not UTF-8 are read as
+// ISO-8859-1 (utf8_text.h). For `other`, the body itself when it is JSON text, else `null`, as LWA
+// answers: for an SQS batch with partial-failure reports, null means every message succeeded,
+// while a JSON string such as "ok" is not a report at all.
 std::string result_from_response(const ResultShape& shape, const HttpAppResponse& response);
 
 }  // namespace snapbus::lambda
