@@ -2,6 +2,7 @@
 import os
 import pathlib
 import subprocess
+import textwrap
 
 from conftest import FAKE_RUNTIME, HERE, PYTHON, read_line, read_ready, read_records
 
@@ -58,3 +59,110 @@ def test_startup_dir_is_inert_without_the_variable(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
     assert marker.exists()
+
+
+def inline_script(body: str) -> list[str]:
+    """A script that registers through the test double of snapshot_restore_py and prints a line per
+    hook call; `body` is its code after the shared imports."""
+    return [PYTHON, "-c", "import os, sys\n" + textwrap.dedent(body)]
+
+
+def bridge_env(processes, bus, *, zero_code: bool, **extra):
+    path = ([STARTUP_DIR] if zero_code else []) + [FAKE_RUNTIME, PACKAGE_PARENT]
+    env = processes.env(bus.segment, PYTHONPATH=os.pathsep.join(map(str, path)), **extra)
+    if zero_code:
+        env["SNAPBUS_ZERO_CODE"] = "1"
+    else:
+        env.pop("SNAPBUS_ZERO_CODE", None)
+    return env
+
+
+def test_a_find_spec_probe_before_the_import_leaves_zero_code_mode_working(bus, processes):
+    # The usual test for an optional dependency looks the module up without importing it.
+    proc = processes.start(inline_script("""
+        import importlib.util
+        assert importlib.util.find_spec("snapshot_restore_py") is not None
+        from snapshot_restore_py import register_after_restore
+        register_after_restore(lambda: print("HOOK after-restore", flush=True))
+        print("READY", os.getpid(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=True))
+    read_ready(proc, 1)
+    bus.publish_ok("restore")
+    assert read_line(proc).strip() == "HOOK after-restore", processes.stderr_of(proc)
+
+
+def test_importing_snapbus_is_enough_for_snapshot_restore_py_hooks(bus, processes):
+    # No start() and no middleware: registering through Lambda's module starts the watcher, as
+    # snapbus's own decorators do.
+    proc = processes.start(inline_script("""
+        import snapbus
+        from snapshot_restore_py import register_after_restore
+        register_after_restore(lambda: print("HOOK after-restore", flush=True))
+        print("READY", os.getpid(), snapbus.is_running(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=False))
+    assert read_line(proc).split()[2] == "True", processes.stderr_of(proc)
+    bus.publish_ok("restore")
+    assert read_line(proc).strip() == "HOOK after-restore", processes.stderr_of(proc)
+
+
+def test_a_hook_raising_system_exit_fails_its_phase_and_the_watcher_lives_on(bus, processes):
+    proc = processes.start(inline_script("""
+        import snapbus
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+        def leave():
+            raise SystemExit(3)
+
+        register_before_snapshot(leave)
+        register_after_restore(lambda: print("HOOK after-restore", flush=True))
+        print("READY", os.getpid(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=False))
+    read_ready(proc, 1)
+    failed = bus.publish("before-snapshot")
+    assert failed.returncode != 0, failed.stdout + failed.stderr
+    assert "SystemExit" in failed.stdout + failed.stderr
+    assert "leave" in failed.stdout + failed.stderr
+    bus.publish_ok("restore")  # the same watcher handles the next phase
+    assert read_line(proc).strip() == "HOOK after-restore", processes.stderr_of(proc)
+
+
+def test_hooks_registered_by_a_hook_run_in_the_same_phase(bus, processes):
+    # As a driver imported lazily inside a hook registers its own: Lambda's runner reaches it in
+    # the live list.
+    proc = processes.start(inline_script("""
+        import snapbus
+        from snapshot_restore_py import register_after_restore
+
+        def late():
+            print("HOOK late", flush=True)
+
+        def first():
+            print("HOOK first", flush=True)
+            register_after_restore(late)
+
+        register_after_restore(first)
+        print("READY", os.getpid(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=False))
+    read_ready(proc, 1)
+    bus.publish_ok("restore")
+    assert [read_line(proc).strip(), read_line(proc).strip()] == ["HOOK first", "HOOK late"]
+
+
+def test_a_malformed_snapbus_variable_never_breaks_a_registration(bus, processes):
+    proc = processes.start(inline_script("""
+        from snapshot_restore_py import register_after_restore
+
+        @register_after_restore
+        def reconnect():
+            pass
+
+        print("REGISTERED", reconnect.__name__, flush=True)
+    """), bridge_env(processes, bus, zero_code=True, SNAPBUS_WAIT_FOR_ACK="enabled"))
+    assert read_line(proc).strip() == "REGISTERED reconnect"
+    assert proc.wait(timeout=30) == 0
+    stderr = processes.stderr_of(proc)
+    assert "SNAPBUS_WAIT_FOR_ACK" in stderr and "will not run through snapbus" in stderr, stderr

@@ -51,6 +51,9 @@ if _config.log_level() is not None:
 
 if _config.flag(_config.ENV_PYTHON_BRIDGE, _config.DEFAULT_PYTHON_BRIDGE):
     _bridge.install(_CLIENT)
+    # As snapbus's own decorators do: a snapshot_restore_py.register_* call starts the watcher, or
+    # the hooks it registers would wait for a start() nobody calls.
+    _bridge.start_on_first_registration(_CLIENT.autostart)
 
 
 def state() -> State:

@@ -10,11 +10,12 @@ lists are left intact.
 The module is looked up in sys.modules when the phase runs: code that registered hooks has
 imported it, and a process that never did has none to run.
 
-In zero-code mode a process subscribes at its first registration, not when its interpreter starts
-(start_on_first_registration): a server's supervisor or multiprocessing's resource tracker never
-registers a hook and never subscribes, and a worker subscribes once it has imported the app. So the
-subscriber count means "workers that loaded the app", and a snapshot taken once that count is
-reached cannot catch a worker half-way through its imports.
+A process subscribes at its first registration (start_on_first_registration), whether the app
+imported snapbus or the zero-code startup did, and not when its interpreter starts: a server's
+supervisor or multiprocessing's resource tracker never registers a hook and never subscribes, and a
+worker subscribes once it has imported the app. So the subscriber count means "workers that loaded
+the app", and a snapshot taken once that count is reached cannot catch a worker half-way through
+its imports. (SNAPBUS_AUTOSTART=0 turns the start off, as for snapbus's own decorators.)
 """
 import functools
 import importlib.abc
@@ -31,6 +32,7 @@ MODULE = "snapshot_restore_py"
 _RUNTIME_CLIENT_MODULE = "awslambdaric.bootstrap"
 
 _installed = False
+_starting_installed = False
 _REGISTER_FUNCTIONS = ("register_before_snapshot", "register_after_restore")
 
 
@@ -61,9 +63,14 @@ def install(client) -> None:
 
 def start_on_first_registration(start) -> None:
     """Calls start() after the first snapshot_restore_py.register_* call in this process: the module
-    is wrapped as it is imported (the startup sitecustomize runs before any user code imports it)."""
+    is wrapped as it is imported (the startup sitecustomize runs before any user code imports it),
+    or in place when it is already imported. Once per process."""
+    global _starting_installed
+    if _starting_installed:
+        return
+    _starting_installed = True
     module = sys.modules.get(MODULE)
-    if module is not None:  # imported already: wrap it in place
+    if module is not None:
         _wrap_register_functions(module, start)
         return
     sys.meta_path.insert(0, _RegistrationFinder(start))
@@ -80,7 +87,14 @@ def _starting_after(register, start):
     @functools.wraps(register)
     def wrapper(*args, **kwargs):
         result = register(*args, **kwargs)
-        start()
+        # Lambda's register functions never raise: a snapbus that cannot start (a malformed
+        # SNAPBUS_* variable, an unusable segment) must not break the import that registers.
+        try:
+            start()
+        except Exception as error:  # noqa: BLE001 - logged, the registration itself stands
+            log.error("snapbus: cannot start after %s.%s: %s: %s; hooks registered with %s will not run "
+                      "through snapbus in this process", MODULE, register.__name__, type(error).__name__, error,
+                      MODULE)
         return result
 
     wrapper._snapbus_wrapped = True
@@ -89,7 +103,9 @@ def _starting_after(register, start):
 
 class _RegistrationFinder(importlib.abc.MetaPathFinder):
     """Finds snapshot_restore_py where the import system would, and wraps its register functions
-    once it has run; then takes itself off sys.meta_path."""
+    once it has run; only then takes itself off sys.meta_path. A lookup that imports nothing
+    (importlib.util.find_spec, the usual test for an optional module) leaves it in place for the
+    import that follows."""
 
     def __init__(self, start):
         self._start = start
@@ -97,22 +113,25 @@ class _RegistrationFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
         if fullname != MODULE:
             return None
-        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _WrappingLoader(spec.loader, self._start)
+        spec.loader = _WrappingLoader(spec.loader, self)
         return spec
+
+    def wrap(self, module) -> None:
+        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
+        _wrap_register_functions(module, self._start)
 
 
 class _WrappingLoader(importlib.abc.Loader):
-    def __init__(self, inner, start):
+    def __init__(self, inner, finder: _RegistrationFinder):
         self._inner = inner
-        self._start = start
+        self._finder = finder
 
     def create_module(self, spec):
         return self._inner.create_module(spec)
 
     def exec_module(self, module):
         self._inner.exec_module(module)
-        _wrap_register_functions(module, self._start)
+        self._finder.wrap(module)

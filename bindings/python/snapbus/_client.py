@@ -292,7 +292,9 @@ class _Client:
             except SnapbusError as error:
                 self._report_watcher_error(error)
                 stop.wait(_RETRY_SECONDS)
-            except Exception as error:  # noqa: BLE001 - the watcher must outlive any surprise, and say so
+            # SystemExit too: a watcher that ended silently would leave every later phase of this
+            # process unhandled. (A hook's own failures, SystemExit included, go into its ack.)
+            except (Exception, SystemExit) as error:  # noqa: BLE001 - the watcher must outlive any surprise, and say so
                 log.exception("snapbus: watcher: unexpected error: %s", error)
                 stop.wait(_RETRY_SECONDS)
 

@@ -1,7 +1,9 @@
 """Hook lists and the CRaC-style runner: every hook runs, failures are collected and described.
 
 A list holds plain hooks and groups. A group (the snapshot_restore_py bridge) expands into its
-hooks each time the list runs, so hooks added to it after registration still run, in place.
+hooks each time the list runs, so hooks added to it after registration still run, in place. Hooks
+a group gains while the list runs (a hook that imports a driver, which registers its own hook) run
+in the same pass, after the others, as Lambda's runner reaches them in the module's live list.
 
 Ordering rule (the C++ client's, clients/cpp/include/snapbus/hook_registry.h): each entry has an
 ``order`` (default 0) and its registration index. After a restore, hooks run in ascending
@@ -17,6 +19,9 @@ import threading
 from typing import Callable, Iterable
 
 log = logging.getLogger("snapbus")
+
+# How many times one run looks again for hooks that its hooks registered.
+_LATE_REGISTRATION_PASSES = 10
 
 BEFORE_SNAPSHOT = "before-snapshot"
 AFTER_RESTORE = "after-restore"
@@ -97,7 +102,9 @@ class HookList:
         """The hook names in the order run() calls them (groups expanded)."""
         return [hook.name for hook in self._hooks_in_run_order(RunReport())]
 
-    def _hooks_in_run_order(self, report: RunReport) -> list[Hook]:
+    def _hooks_in_run_order(self, report: RunReport, expanded: dict[int, int] | None = None) -> list[Hook]:
+        """The hooks to run, groups expanded. `expanded`, when given, records how many hooks each
+        group (by position) gave, for _hooks_added_since()."""
         with self._lock:
             entries = list(self._entries)
         # Stable sort on order alone keeps registration order (and a group's own order) for ties.
@@ -107,28 +114,63 @@ class HookList:
             if isinstance(entry, Hook):
                 hooks.append(entry)
                 continue
-            try:
-                hooks.extend(entry.expand())
-            except Exception as error:  # noqa: BLE001 - a broken group is one more reported failure
-                self._fail(report, f"{self.phase} hooks of '{entry.name}' could not be listed", error)
+            group_hooks = self._expand(entry, report)
+            if expanded is not None:
+                expanded[id(entry)] = len(group_hooks)
+            hooks.extend(group_hooks)
         return hooks[::-1] if self._last_first else hooks
+
+    def _expand(self, group: HookGroup, report: RunReport) -> list[Hook]:
+        try:
+            return list(group.expand())
+        except Exception as error:  # noqa: BLE001 - a broken group is one more reported failure
+            self._fail(report, f"{self.phase} hooks of '{group.name}' could not be listed", error)
+            return []
+
+    def _hooks_added_since(self, expanded: dict[int, int], report: RunReport) -> list[Hook]:
+        """The hooks groups gained after `expanded` was recorded (their lists only grow at the end),
+        in this phase's order; updates `expanded`."""
+        with self._lock:
+            groups = [entry for entry in self._entries if isinstance(entry, HookGroup)]
+        added: list[Hook] = []
+        for group in groups:
+            group_hooks = self._expand(group, report)
+            added.extend(group_hooks[expanded.get(id(group), 0):])
+            expanded[id(group)] = len(group_hooks)
+        return added[::-1] if self._last_first else added
 
     def run(self, starting=None) -> RunReport:
         """Calls every hook in this phase's order; one failure never stops the others. `starting`,
         when given, is called with (phase, hook name) just before each hook runs."""
         report = RunReport()
-        for hook in self._hooks_in_run_order(report):
-            report.run += 1
-            if starting is not None:
-                starting(self.phase, hook.name)
-            try:
-                hook.func()
-            except Exception as error:  # noqa: BLE001 - every hook's failure is reported, CRaC-style
-                self._fail(report, f"{self.phase} hook '{hook.name}' failed", error)
+        expanded: dict[int, int] = {}
+        hooks = self._hooks_in_run_order(report, expanded)
+        # A hook that registers another every time it runs would never let the phase end.
+        for _ in range(_LATE_REGISTRATION_PASSES):
+            if not hooks:
+                break
+            for hook in hooks:
+                self._run_one(hook, report, starting)
+            hooks = self._hooks_added_since(expanded, report)
+        else:
+            if hooks:
+                self._fail(report, f"{self.phase} hooks kept registering more hooks",
+                           RuntimeError(f"{len(hooks)} still new after {_LATE_REGISTRATION_PASSES} passes"))
         return report
 
+    def _run_one(self, hook: Hook, report: RunReport, starting) -> None:
+        report.run += 1
+        if starting is not None:
+            starting(self.phase, hook.name)
+        try:
+            hook.func()
+        # SystemExit too: raised on the watcher thread it would end the thread, silently, and every
+        # later phase of this process with it; reported, it fails the phase as Lambda's runner does.
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - every hook's failure is reported, CRaC-style
+            self._fail(report, f"{self.phase} hook '{hook.name}' failed", error)
+
     @staticmethod
-    def _fail(report: RunReport, what: str, error: Exception) -> None:
+    def _fail(report: RunReport, what: str, error: BaseException) -> None:
         description = f"{what}: {type(error).__name__}: {error}"
         log.error("%s", description, exc_info=error)
         report.failures.append(description)
