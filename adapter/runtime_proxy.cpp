@@ -227,14 +227,19 @@ void RuntimeProxy::end_bracket(BracketState state) {
 
 // ---- forwarding ---------------------------------------------------------------------------------
 
-// invocation/next: one upstream long poll at a time. A client that goes away while it waits does
-// not lose the event: it stays here for the client's next call.
+// invocation/next: each call its own upstream long poll, as each would have without the proxy
+// (several pollers are how a runtime takes concurrent invocations, as on Lambda Managed
+// Instances). A client that goes away while it waits does not lose the event: its poll stays
+// here, and the next call takes it over instead of asking upstream again.
 asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
-  if (!pending_next_) {
-    pending_next_ = std::make_shared<PendingNext>(executor_);
-    asio::co_spawn(executor_, fetch_next(pending_next_, forwarded_request(exchange.request(), {})), asio::detached);
+  std::shared_ptr<PendingNext> pending;
+  if (!unclaimed_next_.empty()) {
+    pending = std::move(unclaimed_next_.front());
+    unclaimed_next_.pop_front();
+  } else {
+    pending = std::make_shared<PendingNext>(executor_);
+    asio::co_spawn(executor_, fetch_next(pending, forwarded_request(exchange.request(), {})), asio::detached);
   }
-  const std::shared_ptr<PendingNext> pending = pending_next_;
   bool gone = false;
   if (!pending->result) {
     exchange.watch_peer_close([&gone, pending] {
@@ -244,11 +249,11 @@ asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
   }
   while (!pending->result && !gone) co_await pending->arrived.async_wait(kAsValues);
   if (gone) {
-    log_("the client closed its invocation/next while waiting; the event is kept for its next call");
+    log_("the client closed its invocation/next while waiting; the event is kept for the next call");
+    unclaimed_next_.push_back(std::move(pending));
     co_return;
   }
   exchange.stop_watching();
-  if (pending_next_ == pending) pending_next_.reset();
   co_await answer(exchange, *pending->result);
 }
 

@@ -18,6 +18,7 @@
 // process and the hook) and the client's call is answered 500 with the same error.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -80,7 +81,9 @@ class RuntimeProxy {
   BracketState state_ = BracketState::due;
   std::optional<lambda::FunctionError> failure_;  // once the bracket failed
   boost::asio::steady_timer bracket_ended_;       // cancelled when the bracket ends
-  std::shared_ptr<PendingNext> pending_next_;
+  // Upstream long polls whose client went away before the event came (or after): the next
+  // invocation/next takes the oldest rather than asking upstream again, so no event is lost.
+  std::deque<std::shared_ptr<PendingNext>> unclaimed_next_;
 };
 
 }  // namespace snapbus::adapter

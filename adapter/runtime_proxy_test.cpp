@@ -84,9 +84,9 @@ class RecordingRuntimeApi {
       }
       if (received.target.ends_with("invocation/next")) {
         asio::steady_timer release(io_, kPatience);
-        release_ = &release;
+        held_.push_back(&release);
         co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
-        release_ = nullptr;
+        std::erase(held_, &release);
         http::fields headers;
         headers.set(lambda::kHeaderRequestId, "request-" + std::to_string(++events_));
         headers.set(lambda::kHeaderDeadlineMs, "4102444800000");
@@ -109,10 +109,12 @@ class RecordingRuntimeApi {
   RecordingRuntimeApi& operator=(const RecordingRuntimeApi&) = delete;
 
   [[nodiscard]] std::uint16_t port() const { return port_; }
-  // Lets the invocation/next being held answer.
+  // Lets the oldest invocation/next being held answer.
   void release_next() {
     asio::post(io_, [this] {
-      if (release_ != nullptr) release_->cancel();
+      if (held_.empty()) return;
+      held_.front()->cancel();
+      held_.erase(held_.begin());  // now: a second release before the first resumes is another call's
     });
   }
   std::vector<Received> received() const {
@@ -137,7 +139,7 @@ class RecordingRuntimeApi {
   asio::io_context io_;
   std::uint16_t port_ = 0;
   std::thread thread_;
-  asio::steady_timer* release_ = nullptr;  // used on io_'s thread only
+  std::vector<asio::steady_timer*> held_;  // the invocation/next calls held, oldest first; io_'s thread only
   int events_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable pieces_;
@@ -331,6 +333,47 @@ TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
   EXPECT_EQ(upstream.received().size(), 1U) << "one long poll upstream, not one per client call";
 }
 
+// A runtime that takes concurrent invocations (Lambda Managed Instances) polls with several
+// clients at once: each must get an event of its own, as without the proxy.
+TEST(RuntimeProxyTest, ConcurrentLongPollsEachGetTheirOwnEvent) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  const std::string next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n";
+  RawClient first(proxy.port());
+  RawClient second(proxy.port());
+  first.send(next);
+  second.send(next);
+  ASSERT_TRUE(upstream.wait_for(2)) << "each poll goes upstream";
+  upstream.release_next();
+  upstream.release_next();
+  const auto one = answer_of(first);
+  const auto two = answer_of(second);
+  EXPECT_EQ(one.result_int(), 200);
+  EXPECT_EQ(two.result_int(), 200);
+  EXPECT_NE(one[lambda::kHeaderRequestId], two[lambda::kHeaderRequestId]);
+  EXPECT_EQ(upstream.received().size(), 2U);
+}
+
+// Beast cannot hold a field over 65,535 bytes; a Node.js runtime sends its whole error, stack
+// included, as the Error-Body trailer. The call is refused with a reason, and the proxy lives on.
+TEST(RuntimeProxyTest, ATrailerTooLargeToRelayIsRefusedAndTheProxyGoesOn) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  client.send(
+      "POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\nLambda-Runtime-Function-Error-Body: " +
+      std::string(std::size_t{70} * 1024, 'x') + "\r\n\r\n");
+  const auto answer = answer_of(client);
+  EXPECT_EQ(answer.result_int(), 400);
+  EXPECT_NE(answer.body().find("65,535"), std::string::npos) << answer.body();
+
+  RawClient next_client(proxy.port());
+  next_client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(answer_of(next_client).result_int(), 202);
+}
+
 TEST(RuntimeProxyTest, ABracketRunsAroundTheClientsRestoreNext) {
   RecordingRuntimeApi upstream;
   ProxyUnderTest proxy(upstream.port(), true);
@@ -387,7 +430,7 @@ TEST(RuntimeProxyTest, AnOversizedHeaderIsRefusedAndNeverReachesTheRuntimeApi) {
               std::string(std::size_t{70} * 1024, 'x') + "\r\nContent-Length: 2\r\n\r\n{}");
   const auto answer = answer_of(client);
   EXPECT_EQ(answer.result_int(), 400);
-  EXPECT_NE(answer.body().find("header limit"), std::string::npos) << answer.body();
+  EXPECT_NE(answer.body().find("header is over"), std::string::npos) << answer.body();
   EXPECT_TRUE(upstream.received().empty());
 
   // The proxy goes on serving.

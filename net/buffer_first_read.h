@@ -9,13 +9,16 @@
 // One read from a socket usually brings a small message whole: header and body. Beast's reads
 // parse the buffered part too, but when that needs no I/O they complete through the io_context's
 // queue, and each trip through that queue costs a non-blocking epoll_wait: one per relayed body
-// here. These parse the buffer on the spot and use Beast's asynchronous read only for bytes still
-// to come, which always means I/O, so Beast completes them directly. (Trying the socket on the
-// spot as well would not pay: most reads here wait for a peer still at work, and a wait started
-// after a failed attempt costs Asio an epoll_ctl, more than the trip it saves.)
+// here. These parse the buffer on the spot and read the socket only for bytes still to come,
+// which always means I/O, so the read completes directly. (Trying the socket on the spot as well
+// would not pay: most reads here wait for a peer still at work, and a wait started after a failed
+// attempt costs Asio an epoll_ctl, more than the trip it saves.) A field too large for Beast's
+// fields (over 65,535 bytes, in a header or a trailer) is the error header_limit, never an
+// exception.
 #pragma once
 
 #include <cstddef>
+#include <stdexcept>
 #include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
@@ -23,13 +26,16 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 
 namespace snapbus::net {
+
+// At most this much is read from the socket at once, as Beast's own HTTP reads do.
+inline constexpr std::size_t kMaxReadSize = std::size_t{64} * 1024;
 
 // Feeds `parser` what `buffer` holds until `done(parser)` or the buffer runs short. Leaves
 // `error` clear when more input is needed; otherwise it is the parser's (need_buffer when a
@@ -39,7 +45,15 @@ void parse_buffered(boost::beast::http::basic_parser<IsRequest>& parser, boost::
                     const Done& done, boost::system::error_code& error) {
   // A parser that is not eager takes one step per call (a chunk's size line, then its data): loop.
   while (!done(parser) && buffer.size() > 0) {
-    const std::size_t used = parser.put(buffer.data(), error);
+    std::size_t used = 0;
+    try {
+      used = parser.put(buffer.data(), error);
+    } catch (const std::length_error&) {
+      // Beast's fields hold at most 65,535 bytes per name or value and throw for more, in a
+      // header or a trailer: that is a limit of the peer's message, not a bug here.
+      error = boost::beast::http::error::header_limit;
+      return;
+    }
     buffer.consume(used);
     if (error == boost::beast::http::error::need_more) {
       error = {};
@@ -50,7 +64,8 @@ void parse_buffered(boost::beast::http::basic_parser<IsRequest>& parser, boost::
 }
 
 // Parses until `done(parser)`: first what `buffer` holds, then what the socket brings. Errors are
-// Beast's: end_of_stream for a peer that closed before a byte, need_buffer for a full buffer_body.
+// Beast's: end_of_stream for a peer that closed before a byte, need_buffer for a full buffer_body,
+// header_limit for a header too long or one field (trailers too) over 65,535 bytes.
 template <bool IsRequest, typename Done>
 boost::asio::awaitable<boost::system::error_code> buffer_first_read(boost::asio::ip::tcp::socket& socket,
                                                                     boost::beast::flat_buffer& buffer,
@@ -58,13 +73,26 @@ boost::asio::awaitable<boost::system::error_code> buffer_first_read(boost::asio:
                                                                     Done done) {
   boost::system::error_code error;
   parse_buffered(parser, buffer, done, error);
+  // The socket is read here and the bytes parsed by parse_buffered, as Beast's http::async_read_some
+  // would (its buffer sizes, its errors at the end of the stream), but within this coroutine: Beast
+  // parses inside its own completion handler, where the std::length_error of a field too large for
+  // its fields would escape the io_context's run() instead of reaching this reader.
   while (!error && !done(parser)) {
-    auto [read_error, bytes] = co_await boost::beast::http::async_read_some(
-        socket, buffer, parser, boost::asio::as_tuple(boost::asio::use_awaitable));
-    error = read_error;
-    // Beast's read stops after one step of a parser that is not eager (a chunk's size line, say):
-    // the rest of what it read is parsed here, not by another read that would need no I/O.
-    if (!error) parse_buffered(parser, buffer, done, error);
+    const std::size_t size = boost::beast::read_size(buffer, kMaxReadSize);
+    if (size == 0) co_return boost::beast::http::error::buffer_overflow;
+    const auto [read_error, bytes] =
+        co_await socket.async_read_some(buffer.prepare(size), boost::asio::as_tuple(boost::asio::use_awaitable));
+    buffer.commit(bytes);
+    if (read_error == boost::asio::error::eof) {
+      if (!parser.got_some()) co_return boost::beast::http::error::end_of_stream;
+      // What an end of stream means is the parser's: the end of a body delimited by it, or a
+      // message cut short (partial_message).
+      parse_buffered(parser, buffer, done, error);
+      if (!error && !done(parser)) parser.put_eof(error);
+      co_return error;
+    }
+    if (read_error) co_return read_error;
+    parse_buffered(parser, buffer, done, error);
   }
   co_return error;
 }

@@ -218,5 +218,37 @@ TEST(BufferFirstRead, AMalformedBufferedHeaderIsTheParsersError) {
   EXPECT_NE(error, http::error::need_more);
 }
 
+// Beast's fields cannot hold a value over 65,535 bytes and throw std::length_error for one, even
+// within the parser's header limit: a peer's message must get an error code, never an exception
+// that ends the process (a Node.js runtime sends its whole error as a trailer).
+TEST(BufferFirstRead, AFieldTooLargeForBeastIsAnErrorNotAnException) {
+  const std::string huge(std::size_t{70} * 1024, 'x');
+  {
+    asio::io_context io;
+    ConnectedPair pair(io);
+    // Written from a thread: the far side would block on a full socket while nobody reads.
+    std::jthread writer(
+        [&] { write_all(pair.far, "HTTP/1.1 200 OK\r\nX-Big: " + huge + "\r\nContent-Length: 0\r\n\r\n"); });
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> header;
+    header.header_limit(1024 * 1024);
+    EXPECT_EQ(run_to_end(io, buffer_first_read_header(pair.near, buffer, header)), http::error::header_limit);
+  }
+  {
+    asio::io_context io;
+    ConnectedPair pair(io);
+    std::jthread writer([&] {
+      write_all(pair.far, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Error: " + huge +
+                              "\r\n\r\n");
+    });
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> header;
+    ASSERT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, header)));
+    http::response_parser<http::string_body> whole(std::move(header));
+    whole.header_limit(1024 * 1024);
+    EXPECT_EQ(run_to_end(io, buffer_first_read_message(pair.near, buffer, whole)), http::error::header_limit);
+  }
+}
+
 }  // namespace
 }  // namespace snapbus::net

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "buffer_first_read.h"
 #include "io_deadline.h"
@@ -84,8 +87,13 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
     HttpExchange exchange(socket, buffer, parser, server->options.error_format);
     if (ec) {
       exchange.close_after();
-      co_await exchange.respond_error(http::status::bad_request, "InvalidRequest",
-                                      "malformed HTTP request: " + ec.message());
+      // Named first: GCC 12 miscompiles a temporary made in a conditional within co_await.
+      std::string why = "malformed HTTP request: " + ec.message();
+      if (ec == http::error::header_limit) {
+        why = fmt::format("the request's header is over {} bytes, or one of its fields over 65,535 bytes",
+                          server->options.header_limit);
+      }
+      co_await exchange.respond_error(http::status::bad_request, "InvalidRequest", why);
       break;
     }
     std::optional<HttpError> failure;
@@ -95,6 +103,10 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
       failure = e;
     } catch (const boost::system::system_error&) {
       break;  // the peer went away mid-exchange
+    } catch (const std::exception& e) {
+      // Anything else a handler lets out ends this exchange, not the process and every other
+      // connection with it (thrown out of a detached coroutine, it would leave io_context::run()).
+      failure = HttpError(http::status::internal_server_error, "InternalError", e.what());
     }
     if (failure) {
       if (exchange.responded()) break;
