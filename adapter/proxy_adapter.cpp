@@ -1,5 +1,6 @@
 #include "proxy_adapter.h"
 
+#include <chrono>
 #include <optional>
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include "runtime_proxy.h"
 #include "snapbus/error_body.h"
 #include "snapbus/http_server.h"
+#include "snapbus/lambda_protocol.h"
 #include "snapstart_bracket.h"
 
 namespace snapbus::adapter {
@@ -47,9 +49,18 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
                 [](std::string_view line) { log_line(fmt::format("proxy: {}", line)); });
 
   try {
+    // As large and as patient as the Runtime API it stands for (emulate_main.cpp says why).
     net::http_listen(process.io(), "127.0.0.1", config.proxy_port,
                      [&proxy](net::HttpExchange& ex) { return proxy->handle(ex); },
-                     {.error_format = {.content_type = "application/json", .body = lambda::json_error}});
+                     {.header_limit = lambda::kRuntimeApiHeaderLimit,
+                      .idle_timeout = std::chrono::hours(1),
+                      .error_format = {.content_type = "application/json", .body = lambda::json_error},
+                      .on_dropped_field = [](std::string_view name, std::size_t size) {
+                        log_line(
+                            fmt::format("proxy: the {} header ({} bytes) is longer than the 65,535 bytes "
+                                        "snapbus can hold in a field: it was left out",
+                                        name, size));
+                      }});
   } catch (const boost::system::system_error& error) {
     log_line(fmt::format("cannot listen on 127.0.0.1:{} (SNAPBUS_PROXY_PORT): {}", config.proxy_port,
                          error.code().message()));

@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -32,6 +34,22 @@ using tcp = boost::asio::ip::tcp;
 // Both listeners answer the way Lambda's APIs do: errors as {"errorMessage","errorType"} JSON.
 const net::HttpServerOptions kLambdaServer{
     .error_format = {.content_type = lambda::kContentTypeJson, .body = lambda::json_error}};
+
+// The Runtime API takes headers as large as Lambda's does, and keeps a runtime's idle connection
+// open, as the RIE does: a handler may run 15 minutes between its invocation/next and its response
+// on the same connection. A field too long to hold is left out, and said so.
+net::HttpServerOptions runtime_api_server() {
+  net::HttpServerOptions options = kLambdaServer;
+  options.header_limit = lambda::kRuntimeApiHeaderLimit;
+  options.idle_timeout = std::chrono::hours(1);
+  options.on_dropped_field = [](std::string_view name, std::size_t size) {
+    std::fprintf(stderr,
+                 "snapbus emulate: a Runtime API request's %.*s header (%zu bytes) is longer than the 65,535 "
+                 "bytes snapbus can hold in a field: it was left out\n",
+                 static_cast<int>(name.size()), name.data(), size);
+  };
+  return options;
+}
 
 void write_ready_file(const std::string& path, const std::string& runtime_api, const std::string& front_door) {
   boost::json::object ready;
@@ -90,7 +108,7 @@ int run_emulator(const Config& config) {
   try {
     runtime_api = net::http_listen(
         io, config.host, config.runtime_api_port,
-        [&current](HttpExchange& ex) { return serve_runtime_api(*current, ex); }, kLambdaServer);
+        [&current](HttpExchange& ex) { return serve_runtime_api(*current, ex); }, runtime_api_server());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s\n", config.host.c_str(),
                  config.runtime_api_port, e.what());

@@ -87,7 +87,7 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
 asio::awaitable<void> handle_error(Environment& env, HttpExchange& ex, bool init) {
   ex.require_method(http::verb::post);
   const std::string identifier = identifier_of(ex);
-  const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
+  const std::string body = co_await ex.read_body(kErrorBodyLimit);
   const std::string type(ex.header(kHeaderExtensionErrorType));
   std::optional<ApiError> error;
   if (init) {

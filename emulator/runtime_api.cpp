@@ -148,7 +148,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
 
 asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex, const std::string& request_id) {
   ex.require_method(http::verb::post);
-  const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
+  const std::string body = co_await ex.read_body(kErrorBodyLimit);
   auto begun = env.runtime_begin_answer(request_id, RuntimeCall::error);
   if (auto* error = std::get_if<ApiError>(&begun)) {
     co_await respond_api_error(ex, *error);
@@ -163,14 +163,6 @@ asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex
 }
 
 }  // namespace
-
-std::string validated_json_body(const std::string& body) {
-  if (body.empty()) return body;
-  boost::system::error_code ec;
-  boost::json::parse(body, ec);
-  if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "the body is not valid JSON: " + ec.message());
-  return body;
-}
 
 asio::awaitable<void> respond_api_error(HttpExchange& ex, const ApiError& error) {
   co_await ex.respond_error(error.status, error.type, error.message);
@@ -198,7 +190,7 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
     }
   } else if (path == kRuntimeInitErrorPath || path == kRuntimeRestoreErrorPath) {
     ex.require_method(http::verb::post);
-    const std::string body = validated_json_body(co_await ex.read_body(kErrorBodyLimit));
+    const std::string body = co_await ex.read_body(kErrorBodyLimit);
     const std::string type = error_type_of(ex, body, "");
     std::optional<ApiError> error;
     if (path == kRuntimeInitErrorPath) {

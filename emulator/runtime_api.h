@@ -15,9 +15,6 @@ namespace snapbus::emulator {
 
 asio::awaitable<void> serve_runtime_api(Environment& env, net::HttpExchange& exchange);
 
-// Returns body unchanged when it is empty or valid JSON; throws net::HttpError 400 otherwise.
-std::string validated_json_body(const std::string& body);
-
 // Sends `error` as a Lambda error body.
 asio::awaitable<void> respond_api_error(net::HttpExchange& exchange, const ApiError& error);
 

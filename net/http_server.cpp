@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -54,6 +55,33 @@ struct Server {
   HttpServerOptions options;
 };
 
+// The largest value Beast's fields can hold (its offsets are 16 bits, and it adds ": " or CRLF).
+constexpr std::size_t kLargestFieldValue = 65535 - 2;
+
+// request_parser that leaves out, and reports, a field too long for Beast's fields, where Beast
+// would throw (HttpServerOptions::on_dropped_field). Used for the header only: the body parsers
+// made from it are Beast's own.
+class HeaderParser : public http::request_parser<http::empty_body> {
+ public:
+  explicit HeaderParser(const HttpServerOptions& options) : options_(options) {}
+
+ private:
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     boost::system::error_code& ec) override {
+    if (value.size() > kLargestFieldValue || name_string.size() > kLargestFieldValue) {
+      if (!options_.on_dropped_field) {
+        ec = http::error::header_limit;
+        return;
+      }
+      options_.on_dropped_field(std::string_view(name_string.data(), name_string.size()), value.size());
+      return;
+    }
+    get().insert(name, name_string, value);
+  }
+
+  const HttpServerOptions& options_;
+};
+
 asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const Server> server) {
   socket.set_option(tcp::no_delay(true));
   IoDeadline deadline(socket);
@@ -68,7 +96,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
       if (ec) break;  // closed, reset, or idle for too long
       buffer.commit(n);
     }
-    http::request_parser<http::empty_body> parser;
+    HeaderParser parser(server->options);
     parser.header_limit(server->options.header_limit);
     parser.body_limit(server->options.body_limit);
     // What of the next request a kept-alive connection's first read already holds: usually the
@@ -152,7 +180,7 @@ tcp::endpoint http_listen(asio::io_context& io, const std::string& host, std::ui
   acceptor.bind(wanted);
   acceptor.listen(asio::socket_base::max_listen_connections);
   tcp::endpoint bound = acceptor.local_endpoint();
-  auto server = std::make_shared<const Server>(Server{std::move(handler), options});
+  auto server = std::make_shared<const Server>(Server{std::move(handler), std::move(options)});
   asio::co_spawn(io, accept_loop(std::move(acceptor), std::move(server)), asio::detached);
   return bound;
 }

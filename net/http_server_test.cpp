@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -128,6 +130,31 @@ TEST(HttpServer, HeaderLimitIsTheServers) {
   EXPECT_NE(reply.find("header is over 256 bytes"), std::string::npos) << reply;
 }
 
+// Beast's fields cannot hold a value over 65,535 bytes. Within the header limit, such a field is
+// left out and reported when the server was given on_dropped_field, and refused with 400 when not.
+TEST(HttpServer, AFieldTooLongForBeastIsLeftOutWhenTheServerSaysSo) {
+  const std::string request = "POST / HTTP/1.1\r\nHost: x\r\nX-Cause: " + std::string(std::size_t{80} * 1024, 'c') +
+                              "\r\nContent-Length: 2\r\n\r\nok";
+  std::vector<std::pair<std::string, std::size_t>> dropped;
+  std::mutex mutex;
+  {
+    EchoServer server({.header_limit = 1024 * 1024, .on_dropped_field = [&](std::string_view name, std::size_t size) {
+                         const std::lock_guard lock(mutex);
+                         dropped.emplace_back(name, size);
+                       }});
+    const std::string reply = server.exchange(request, "\r\n\r\nok");
+    EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply.substr(0, 200);
+  }
+  ASSERT_EQ(dropped.size(), 1U);
+  EXPECT_EQ(dropped[0].first, "X-Cause");
+  EXPECT_EQ(dropped[0].second, std::size_t{80} * 1024);
+
+  EchoServer strict({.header_limit = 1024 * 1024});
+  const std::string refused = strict.exchange(request, "\n\n");
+  EXPECT_NE(refused.find("HTTP/1.1 400"), std::string::npos) << refused.substr(0, 200);
+  EXPECT_NE(refused.find("65,535"), std::string::npos) << refused.substr(0, 400);
+}
+
 TEST(HttpServer, OversizedBodyGets413AndHandlerErrorsTheirStatus) {
   EchoServer server;
   const std::string big = server.exchange(
@@ -165,8 +192,8 @@ TEST(HttpServer, ChunkedPiecesAndTrailers) {
 }
 
 using Clock = std::chrono::steady_clock;
-constexpr HttpServerOptions kShortTimeouts{.header_timeout = std::chrono::milliseconds(200),
-                                           .idle_timeout = std::chrono::milliseconds(300)};
+const HttpServerOptions kShortTimeouts{.header_timeout = std::chrono::milliseconds(200),
+                                       .idle_timeout = std::chrono::milliseconds(300)};
 
 TEST(HttpServer, SlowHeaderIsCutOff) {
   EchoServer server(kShortTimeouts);

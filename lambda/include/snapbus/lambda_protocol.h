@@ -79,6 +79,10 @@ inline constexpr std::uint64_t kInvokePayloadLimit = std::uint64_t{6} * 1024 * 1
 inline constexpr std::uint64_t kBufferedResponseLimit = std::uint64_t{6} * 1024 * 1024;
 inline constexpr std::uint64_t kStreamedResponseLimit = 200ULL * 1024 * 1024;
 inline constexpr std::uint64_t kErrorBodyLimit = std::uint64_t{1024} * 1024;
+// A Runtime API request's header, in all. Lambda's (the RIE's Go server, net/http's default) takes
+// 1 MiB, and awslambdaric sends the X-Ray cause of an error, every stack frame, in one header of
+// up to that size (lambda_runtime_client.py's max_header_size).
+inline constexpr std::uint32_t kRuntimeApiHeaderLimit = 1024 * 1024;
 
 // ---- The execution environment ------------------------------------------------------------------
 
