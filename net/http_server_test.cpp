@@ -50,7 +50,7 @@ class EchoServer {
           std::string body = co_await ex.read_body(16);
           co_await ex.respond(http::status::ok, body, "text/plain");
         },
-        options);
+        std::move(options));
     thread_ = std::thread([this] { io_.run(); });
   }
   ~EchoServer() {

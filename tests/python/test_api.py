@@ -80,6 +80,33 @@ def test_order_sorts_hooks_and_must_be_an_int():
     assert sum(line.startswith("refused: a snapbus hook's order must be an int") for line in lines) == 3
 
 
+def test_a_group_that_cannot_list_its_hooks_is_one_failure_and_late_hooks_run_once():
+    # The runner on its own (no bus): a group that breaks is reported once, not once per look for
+    # late registrations; hooks a hook registers in a working group run in the same pass, once.
+    script = """
+        from snapbus._hooks import Hook, HookGroup, HookList
+        ran = []
+        late = []
+
+        def broken():
+            raise RuntimeError("cannot list")
+
+        def register_late():
+            ran.append("first")
+            late.append(Hook("late", lambda: ran.append("late")))
+
+        hooks = HookList("after-restore", last_first=False)
+        hooks.add(HookGroup("broken", broken))
+        hooks.add(HookGroup("live", lambda: [Hook("first", register_late)] + late))
+        report = hooks.run()
+        print(ran, report.run, report.failures)
+    """
+    result = run_python(script, SNAPBUS_AUTOSTART="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("['first', 'late'] 2 [\"after-restore hooks of 'broken' could not be "
+                                     "listed: RuntimeError: cannot list\"]")
+
+
 def test_autostart_off_means_no_watcher_until_start(tmp_path):
     script = """
         import snapbus

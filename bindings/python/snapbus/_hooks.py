@@ -104,7 +104,7 @@ class HookList:
 
     def _hooks_in_run_order(self, report: RunReport, expanded: dict[int, int] | None = None) -> list[Hook]:
         """The hooks to run, groups expanded. `expanded`, when given, records how many hooks each
-        group (by position) gave, for _hooks_added_since()."""
+        group that could be listed gave (by the group's id()), for _hooks_added_since()."""
         with self._lock:
             entries = list(self._entries)
         # Stable sort on order alone keeps registration order (and a group's own order) for ties.
@@ -115,27 +115,34 @@ class HookList:
                 hooks.append(entry)
                 continue
             group_hooks = self._expand(entry, report)
+            if group_hooks is None:
+                continue
             if expanded is not None:
                 expanded[id(entry)] = len(group_hooks)
             hooks.extend(group_hooks)
         return hooks[::-1] if self._last_first else hooks
 
-    def _expand(self, group: HookGroup, report: RunReport) -> list[Hook]:
+    def _expand(self, group: HookGroup, report: RunReport) -> list[Hook] | None:
+        """The group's hooks; None (and one more failure in the report) when it cannot list them."""
         try:
             return list(group.expand())
         except Exception as error:  # noqa: BLE001 - a broken group is one more reported failure
             self._fail(report, f"{self.phase} hooks of '{group.name}' could not be listed", error)
-            return []
+            return None
 
     def _hooks_added_since(self, expanded: dict[int, int], report: RunReport) -> list[Hook]:
         """The hooks groups gained after `expanded` was recorded (their lists only grow at the end),
         in this phase's order; updates `expanded`."""
         with self._lock:
-            groups = [entry for entry in self._entries if isinstance(entry, HookGroup)]
+            # A group that could not be listed at first has been reported once, and is not retried.
+            groups = [entry for entry in self._entries if isinstance(entry, HookGroup) and id(entry) in expanded]
         added: list[Hook] = []
         for group in groups:
             group_hooks = self._expand(group, report)
-            added.extend(group_hooks[expanded.get(id(group), 0):])
+            if group_hooks is None:
+                del expanded[id(group)]
+                continue
+            added.extend(group_hooks[expanded[id(group)]:])
             expanded[id(group)] = len(group_hooks)
         return added[::-1] if self._last_first else added
 
