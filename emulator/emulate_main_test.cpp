@@ -390,6 +390,7 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   const std::string ext_id = reg.header("lambda-extension-identifier");
   ASSERT_FALSE(ext_id.empty());
   EXPECT_EQ(boost::json::parse(reg.body).at("functionName"), "function");
+  EXPECT_FALSE(boost::json::parse(reg.body).as_object().contains("accountId")) << "only when asked for";
   EXPECT_EQ(emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "watcher"}}).status, 403);
   ASSERT_TRUE(std::filesystem::exists(emu.dir() + "/stdout.log"));
 
@@ -439,8 +440,11 @@ TEST(EmulateMain, ExtensionExitErrorFailsTheInvokePhase) {
   write_script(opt + "/extensions/quitter", "#!/bin/sh\nexec /bin/sleep 600\n");
   EmulatorProcess emu("ext_exit_error", with({"--opt", opt, "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
-  auto reg = emu.runtime_call("POST", kRegister, R"({"events":[]})", {{"Lambda-Extension-Name", "quitter"}});
+  auto reg = emu.runtime_call(
+      "POST", kRegister, R"({"events":[]})",
+      {{"Lambda-Extension-Name", "quitter"}, {"Lambda-Extension-Accept-Feature", "somethingElse, accountId"}});
   ASSERT_EQ(reg.status, 200);
+  EXPECT_EQ(boost::json::parse(reg.body).at("accountId"), "000000000000") << reg.body;
   const std::string ext_id = reg.header("lambda-extension-identifier");
   auto r = emu.runtime_call(
       "POST", "/2020-01-01/extension/exit/error", R"({"errorMessage":"bye"})",
@@ -879,6 +883,36 @@ TEST(EmulateMain, FailedInitIsRetriedByTheNextInvocation) {
   EXPECT_EQ(error_type(answer), "Runtime.ExitError");
   EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
   EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, InitErrorBodyReachesTheCallerAsPosted) {
+  EmulatorProcess emu("init_error_body", {"--", kPython, testdata("fake_runtime.py"), "init-error"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_TRUE(emu.wait_for_log("Error Type: Runtime.ImportModuleError")) << emu.log();
+  // The invocation starts a fresh environment, whose Init fails the same way: the caller gets the
+  // runtime's own body, stackTrace included, not one rebuilt from its type and message.
+  auto answer = emu.invoke("{}");
+  EXPECT_EQ(answer.status, 200) << answer.error;
+  EXPECT_EQ(answer.header("x-amz-function-error"), "Unhandled");
+  const auto body = boost::json::parse(answer.body).as_object();
+  EXPECT_EQ(body.at("errorType"), "Runtime.ImportModuleError");
+  EXPECT_EQ(body.at("errorMessage"), "Unable to import module 'app': No module named 'missing'");
+  ASSERT_TRUE(body.contains("stackTrace")) << answer.body;
+  EXPECT_EQ(body.at("stackTrace").as_array().size(), 1U);
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, StopWhileAFailedEnvironmentShutsDownEndsTheEmulator) {
+  // The runtime ignores SIGTERM, so the failed environment takes its 2 s shutdown grace: the stop
+  // arrives in that window, and no fresh environment may follow it.
+  EmulatorProcess emu("stop_while_failing", {"--", kPython, testdata("fake_runtime.py"), "init-error-linger"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_TRUE(emu.wait_for_log("Error Type: Runtime.ImportModuleError")) << emu.log();
+  EXPECT_EQ(emu.stop(SIGTERM, 10s), 0) << emu.diagnostics();
+  EXPECT_NE(emu.diagnostics().find("no fresh environment to follow"), std::string::npos) << emu.diagnostics();
+  EXPECT_EQ(emu.diagnostics().find("starting a fresh environment"), std::string::npos) << emu.diagnostics();
   emu.expect_no_survivors();
 }
 

@@ -30,6 +30,8 @@ namespace http = boost::beast::http;
 
 double seconds_of(std::chrono::milliseconds duration) { return std::chrono::duration<double>(duration).count(); }
 
+Failure shutting_down() { return {.type = "Emulator.ShuttingDown", .message = "the emulator is shutting down"}; }
+
 }  // namespace
 
 std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), lambda::new_request_id()); }
@@ -49,7 +51,8 @@ Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, st
       fresh_(fresh) {}
 
 std::string Environment::function_arn() const {
-  std::string arn = fmt::format("arn:aws:lambda:{}:000000000000:function:{}", config_.region, config_.function_name);
+  std::string arn =
+      fmt::format("arn:aws:lambda:{}:{}:function:{}", config_.region, kEmulatedAccountId, config_.function_name);
   if (config_.function_version != "$LATEST") arn += ":" + config_.function_version;
   return arn;
 }
@@ -91,7 +94,7 @@ asio::awaitable<int> Environment::run() {
   check_progress();
   co_await phases_.wait_stopped();
   co_await shutdown();
-  co_return phases_.exit_code();
+  co_return stopped_while_failing_ ? kExitOk : phases_.exit_code();
 }
 
 void Environment::launch_extensions() {
@@ -123,22 +126,33 @@ void Environment::launch_runtime() {
 }
 
 void Environment::request_stop(int signal_number) {
+  if (phases_.stopping() && wants_fresh_) {
+    // This environment failed and is shutting down for a fresh one, which the stop now cancels:
+    // what waits for it is answered at once. The failure was already reported and handled (by
+    // replacing the environment), so the emulator exits as after any stop.
+    diagnostic(
+        fmt::format("received {}, shutting down with no fresh environment to follow", ::strsignal(signal_number)));
+    wants_fresh_ = false;
+    stopped_while_failing_ = true;
+    dispatch_.close(shutting_down());
+    return;
+  }
   if (phases_.stopping()) {
     diagnostic(fmt::format("received {} again, still shutting down", ::strsignal(signal_number)));
     return;
   }
   diagnostic(fmt::format("received {}, shutting the function down", ::strsignal(signal_number)));
-  end(kExitOk, "Emulator.ShuttingDown", "the emulator is shutting down");
+  end(kExitOk, shutting_down());
 }
 
-void Environment::end(int exit_code, const std::string& type, const std::string& message) {
+void Environment::end(int exit_code, Failure failure) {
   if (phases_.stopping()) return;
   wants_fresh_ = !config_.exit_on_failure &&
                  (exit_code == kExitInitFailed || exit_code == kExitRestoreFailed || exit_code == kExitInvokeFailed);
   if (wants_fresh_) {
-    dispatch_.hand_over(type, message, exit_code != kExitInvokeFailed);
+    dispatch_.hand_over(std::move(failure), exit_code != kExitInvokeFailed);
   } else {
-    dispatch_.close(type, message);
+    dispatch_.close(std::move(failure));
   }
   phases_.stop(exit_code);
   processes_.stop_waiting();
@@ -209,7 +223,7 @@ asio::awaitable<void> Environment::snapshot_and_restore() {
     processes_.freeze();
   } catch (const std::exception& e) {
     diagnostic(fmt::format("cannot freeze the function: {}", e.what()));
-    end(kExitInternalError, "Emulator.FreezeError", e.what());
+    end(kExitInternalError, {.type = "Emulator.FreezeError", .message = e.what()});
     co_return;
   }
   diagnostic(fmt::format("function frozen ({}) after Init", processes_.freezer_backend()));
@@ -276,7 +290,8 @@ void Environment::finish_invocation() {
   log_.report(report);
 }
 
-void Environment::fail(const std::string& type, const std::string& message, const std::string& status) {
+void Environment::fail(const std::string& type, const std::string& message, const std::string& status,
+                       const std::string& runtime_body) {
   switch (phases_.phase()) {
     case Phase::init:
     case Phase::frozen:
@@ -284,7 +299,7 @@ void Environment::fail(const std::string& type, const std::string& message, cons
       if (phases_.stopping()) return;
       const int exit_code = phases_.report_startup_failure(type, message, status);
       phases_.set_shutdown_reason(ShutdownReason::failure);
-      end(exit_code, type, message);
+      end(exit_code, {.type = type, .message = message, .runtime_body = runtime_body});
       return;
     }
     case Phase::ready: fail_invoke(type, message, status); return;
@@ -304,7 +319,7 @@ void Environment::fail_invoke(const std::string& type, const std::string& messag
     log_.error("", message, type);
   }
   phases_.set_shutdown_reason(ShutdownReason::failure);
-  end(kExitInvokeFailed, type, message);
+  end(kExitInvokeFailed, {.type = type, .message = message});
 }
 
 void Environment::on_runtime_exit(pid_t pid, int status) {
@@ -357,13 +372,13 @@ void Environment::answer_finished(const std::shared_ptr<Invocation>& inv) {
 
 std::optional<ApiError> Environment::runtime_init_error(const std::string& type, const std::string& body) {
   if (auto error = dispatch_.apply(RuntimeCall::init_error)) return error;
-  fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error");
+  fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error", body);
   return std::nullopt;
 }
 
 std::optional<ApiError> Environment::runtime_restore_error(const std::string& type, const std::string& body) {
   if (auto error = dispatch_.apply(RuntimeCall::restore_error)) return error;
-  fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error");
+  fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error", body);
   return std::nullopt;
 }
 

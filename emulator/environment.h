@@ -35,6 +35,9 @@ namespace snapbus::emulator {
 // SNAPBUS_EMULATOR_ID=<pid>-<uuid>: tags the processes of one emulator run.
 std::string new_marker();
 
+// The account the emulated function belongs to: in its ARN, and for extensions that ask for it.
+inline constexpr std::string_view kEmulatedAccountId = "000000000000";
+
 class Environment {
  public:
   // `marker` (KEY=VALUE) goes into the environment of every process of the function. A fresh
@@ -99,10 +102,12 @@ class Environment {
   void start_invocation();
   void finish_invocation();
   // Whatever failed, ends the phase it failed in: Init (also while frozen), Restore or an invocation.
-  void fail(const std::string& type, const std::string& message, const std::string& status);
+  // `runtime_body` is the runtime's own init/error or restore/error body, which callers receive.
+  void fail(const std::string& type, const std::string& message, const std::string& status,
+            const std::string& runtime_body = {});
   void fail_invoke(const std::string& type, const std::string& message, const std::string& status);
-  // Fails what waits with (type, message) and stops with exit_code.
-  void end(int exit_code, const std::string& type, const std::string& message);
+  // Fails what waits with `failure` and stops with exit_code.
+  void end(int exit_code, Failure failure);
   void on_runtime_exit(pid_t pid, int status);
   void on_child_exit(pid_t pid, int status);
   asio::awaitable<void> shutdown();
@@ -124,6 +129,8 @@ class Environment {
   unsigned memory_sample_mb_ = 0;
   bool fresh_;
   bool wants_fresh_ = false;
+  // A stop signal came while a failure shut this environment down for a fresh one.
+  bool stopped_while_failing_ = false;
 };
 
 }  // namespace snapbus::emulator

@@ -25,9 +25,9 @@ std::string new_trace_id() {
 
 }  // namespace
 
-void Invocation::fail(const std::string& type, const std::string& message) {
-  error_type = type;
-  error_body = lambda::json_error(type, message);
+void Invocation::fail(const Failure& failure) {
+  error_type = failure.type;
+  error_body = failure.runtime_body.empty() ? lambda::json_error(failure.type, failure.message) : failure.runtime_body;
   complete = true;
   notify();
 }
@@ -45,7 +45,7 @@ std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request
   inv->client_context = std::move(request.client_context);
   inv->cognito_identity = std::move(request.cognito_identity);
   if (closed_ && !handing_over_) {
-    inv->fail(failure_type_, failure_message_);
+    inv->fail(failure_);
     return inv;
   }
   queue_.push_back(inv);
@@ -58,7 +58,7 @@ void InvocationDispatch::withdraw(const std::shared_ptr<Invocation>& inv, const 
   const auto queued = std::find(queue_.begin(), queue_.end(), inv);
   if (queued == queue_.end()) return;
   queue_.erase(queued);
-  inv->fail(type, message);
+  inv->fail({.type = type, .message = message});
 }
 
 std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {
@@ -142,18 +142,17 @@ std::shared_ptr<Invocation> InvocationDispatch::fail_current(const std::string& 
   if (!current_ || current_->complete) return nullptr;
   invoke_timer_.cancel();
   auto inv = std::exchange(current_, nullptr);
-  inv->fail(type, message);
+  inv->fail({.type = type, .message = message});
   return inv;
 }
 
-void InvocationDispatch::hand_over(const std::string& type, const std::string& message, bool startup_failed) {
+void InvocationDispatch::hand_over(Failure failure, bool startup_failed) {
   closed_ = true;
   handing_over_ = true;
-  failure_type_ = type;
-  failure_message_ = message;
-  if (current_ && !current_->complete) current_->fail(type, message);
+  failure_ = std::move(failure);
+  if (current_ && !current_->complete) current_->fail(failure_);
   if (startup_failed && !queue_.empty()) {
-    queue_.front()->fail(type, message);
+    queue_.front()->fail(failure_);
     queue_.pop_front();
   }
   runtime_wake_.notify();
@@ -168,14 +167,13 @@ asio::awaitable<void> InvocationDispatch::wait_queued() {
   while (queue_.empty() && !closed_) co_await runtime_wake_.wait();
 }
 
-void InvocationDispatch::close(const std::string& type, const std::string& message) {
+void InvocationDispatch::close(Failure failure) {
   closed_ = true;
   handing_over_ = false;
-  failure_type_ = type;
-  failure_message_ = message;
-  if (current_ && !current_->complete) current_->fail(type, message);
+  failure_ = std::move(failure);
+  if (current_ && !current_->complete) current_->fail(failure_);
   for (auto& inv : queue_) {
-    if (!inv->complete) inv->fail(type, message);
+    if (!inv->complete) inv->fail(failure_);
   }
   queue_.clear();
   runtime_wake_.notify();

@@ -43,6 +43,15 @@ struct InvocationRequest {
   std::string trace_id;  // the caller's X-Amzn-Trace-Id; empty: a new one is made
 };
 
+// Why invocations end without an answer from the function.
+struct Failure {
+  std::string type;
+  std::string message;
+  // The runtime's own init/error or restore/error body. The caller then receives it as it was
+  // posted, stackTrace and all, as Lambda and the RIE answer; empty: {errorMessage, errorType}.
+  std::string runtime_body;
+};
+
 // One invocation from the front door to the runtime and back. The runtime's answer is written
 // into it (by the Runtime API) while the front door waits on wait_change().
 struct Invocation {
@@ -68,7 +77,7 @@ struct Invocation {
   void notify() { changed.notify(); }
   asio::awaitable<void> wait_change() { return changed.wait(); }
   // Completes the invocation with a platform error and wakes its waiter.
-  void fail(const std::string& type, const std::string& message);
+  void fail(const Failure& failure);
 };
 
 // How many invocations may wait for the runtime; the next one is throttled, as Lambda throttles a
@@ -117,11 +126,11 @@ class InvocationDispatch {
   [[nodiscard]] bool has_current() const { return current_ != nullptr; }
 
   // Fails every waiting invocation with this error, and every later submission: the environment ends.
-  void close(const std::string& type, const std::string& message);
+  void close(Failure failure);
   // The environment ends, and a fresh one takes over its queue (take_queue): only the invocation in
   // progress fails, or after a failed Init or restore the first queued one, which caused it. Later
   // submissions queue for the fresh environment.
-  void hand_over(const std::string& type, const std::string& message, bool startup_failed);
+  void hand_over(Failure failure, bool startup_failed);
   std::deque<std::shared_ptr<Invocation>> take_queue() { return std::exchange(queue_, {}); }
   // Puts invocations taken from an environment that ended ahead of this one's own.
   void adopt(std::deque<std::shared_ptr<Invocation>> earlier);
@@ -140,8 +149,7 @@ class InvocationDispatch {
   asio::steady_timer invoke_timer_;
   bool closed_ = false;
   bool handing_over_ = false;
-  std::string failure_type_;
-  std::string failure_message_;
+  Failure failure_;
 };
 
 }  // namespace snapbus::emulator

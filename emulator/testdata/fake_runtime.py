@@ -4,6 +4,8 @@ usage: fake_runtime.py MODE
   echo         loop: next -> respond with {"echo": <event>}
   snapstart    restore/next first (SnapStart), then echo
   crash-init   exit 1 during Init
+  init-error   post init/error with a stack trace, then exit 1 (as awslambdaric does)
+  init-error-linger  post init/error, then ignore SIGTERM and sleep (a shutdown that takes its time)
   crash-invoke take one event, then exit 3 without answering
   stream-error stream two chunks, then end with an error trailer
   ticker FILE  start a child that appends a tick to FILE every 10 ms, then behave like snapstart
@@ -11,6 +13,7 @@ usage: fake_runtime.py MODE
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +22,13 @@ import time
 HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
 HOST = HOST.strip("[]")
 BASE = "/2018-06-01/runtime"
+# What awslambdaric posts for a handler module that cannot be imported.
+INIT_ERROR = {
+    "errorMessage": "Unable to import module 'app': No module named 'missing'",
+    "errorType": "Runtime.ImportModuleError",
+    "requestId": "",
+    "stackTrace": ["  File \"/var/task/app.py\", line 1, in <module>\n    import missing\n"],
+}
 
 
 def call(method, path, body=None, headers=None):
@@ -71,6 +81,13 @@ def main():
         echo_loop()
     elif mode == "crash-init":
         sys.exit(1)
+    elif mode == "init-error":
+        call("POST", "/init/error", json.dumps(INIT_ERROR), {"Lambda-Runtime-Function-Error-Type": INIT_ERROR["errorType"]})
+        sys.exit(1)
+    elif mode == "init-error-linger":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        call("POST", "/init/error", json.dumps(INIT_ERROR), {"Lambda-Runtime-Function-Error-Type": INIT_ERROR["errorType"]})
+        time.sleep(600)
     elif mode == "crash-invoke":
         call("GET", "/invocation/next")
         sys.exit(3)

@@ -58,6 +58,10 @@ inline constexpr std::string_view kHeaderExtensionName = "Lambda-Extension-Name"
 inline constexpr std::string_view kHeaderExtensionIdentifier = "Lambda-Extension-Identifier";
 inline constexpr std::string_view kHeaderExtensionEventIdentifier = "Lambda-Extension-Event-Identifier";
 inline constexpr std::string_view kHeaderExtensionErrorType = "Lambda-Extension-Function-Error-Type";
+// Optional features an extension asks for on register, comma-separated: with kFeatureAccountId the
+// answer also names the function's account.
+inline constexpr std::string_view kHeaderExtensionAcceptFeature = "Lambda-Extension-Accept-Feature";
+inline constexpr std::string_view kFeatureAccountId = "accountId";
 
 // The event types an extension registers for ({"events":["INVOKE","SHUTDOWN"]}) and receives.
 inline constexpr std::string_view kEventInvoke = "INVOKE";
