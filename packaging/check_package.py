@@ -38,6 +38,7 @@ import urllib.request
 import zipfile
 
 SKIPPED = 77
+ZERO_CODE_PTH = pathlib.Path(__file__).resolve().parent.parent / "bindings" / "python" / "snapbus-zero-code.pth"
 PYTHON = "/usr/bin/python3"
 # Amazon Linux 2023: glibc 2.34, and GCC 11's libgcc_s (always there: AL2023's glibc requires libgcc).
 # libstdc++ is linked in, so no GLIBCXX_/CXXABI_ version may appear at all.
@@ -87,7 +88,9 @@ def check_layout(layer: zipfile.ZipFile, bootstrap_source: pathlib.Path) -> None
             fail(f"the zip has no {name}")
     if "lib/libsnapbus-listen-notice.so" not in modes:
         fail("the zip has no lib/libsnapbus-listen-notice.so")
-    top_level = ("bootstrap", "extensions/snapbus", "lib/libsnapbus-listen-notice.so")
+    if "python/snapbus-zero-code.pth" not in modes:
+        fail("the zip has no python/snapbus-zero-code.pth")
+    top_level = ("bootstrap", "extensions/snapbus", "lib/libsnapbus-listen-notice.so", "python/snapbus-zero-code.pth")
     strays = [n for n in modes if n not in top_level and not n.startswith("python/snapbus/")]
     if strays or any("__pycache__" in n for n in modes):
         fail(f"unexpected entries in the zip: {strays or [n for n in modes if '__pycache__' in n]}")
@@ -155,6 +158,25 @@ def check_python_import(python_dir: pathlib.Path) -> None:
     if run.returncode != 0 or not run.stdout.startswith(str(python_dir)):
         fail(f"importing snapbus from the layer's python/: {run.stdout}{run.stderr}")
     print(f"python/snapbus imports: {run.stdout.strip()}")
+
+
+def check_zero_code_pth(python_dir: pathlib.Path) -> None:
+    """What a managed Python runtime's bootstrap.py does with PYTHONPATH unset (site.addsitedir of
+    /opt/python) starts zero-code mode through the layer's .pth, and leaves it off without the variable."""
+    code = ("import site, sys; site.addsitedir(sys.argv[1]); import snapbus._bridge as bridge; "
+            "print(bridge._installed)")
+    for zero_code, expected in (("1", "True"), (None, "False")):
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SNAPBUS_ZERO_CODE")}
+        if zero_code is not None:
+            env["SNAPBUS_ZERO_CODE"] = zero_code
+        # SNAPBUS_PYTHON_BRIDGE=0: only the zero-code start may install the bridge.
+        env["SNAPBUS_PYTHON_BRIDGE"] = "0"
+        run = subprocess.run([PYTHON, "-c", code, str(python_dir)], capture_output=True, text=True, timeout=30,
+                             env=env)
+        if run.returncode != 0 or run.stdout.strip() != expected:
+            fail(f"python/snapbus-zero-code.pth with SNAPBUS_ZERO_CODE={zero_code}: expected the bridge installed "
+                 f"= {expected}, got {run.stdout.strip()!r} {run.stderr.strip()}")
+    print("python/snapbus-zero-code.pth: a site directory /opt/python starts zero-code mode only when it is on")
 
 
 def process_running(executable: pathlib.Path) -> bool:
@@ -234,6 +256,13 @@ def check_layer(args: argparse.Namespace) -> None:
     print(f"layer zip: {zip_path} ({zip_path.stat().st_size} bytes)")
     with zipfile.ZipFile(zip_path) as layer:
         check_layout(layer, args.bootstrap)
+        # A zip older than the build it sits in (a build of only the adapter target) must not pass.
+        built_adapter = args.package_dir.parent / "cli" / "snapbus"
+        if built_adapter.is_file() and layer.read("extensions/snapbus") != built_adapter.read_bytes():
+            fail(f"the zip's extensions/snapbus is not {built_adapter}: the zip is stale "
+                 "(cmake --build --preset layer writes it again)")
+        if layer.read("python/snapbus-zero-code.pth") != ZERO_CODE_PTH.read_bytes():
+            fail(f"the zip's python/snapbus-zero-code.pth differs from {ZERO_CODE_PTH}")
     with scratch_directory() as temp:
         work = pathlib.Path(temp)
         opt = work / "opt"
@@ -247,6 +276,7 @@ def check_layer(args: argparse.Namespace) -> None:
             check_elf(path, path.relative_to(opt).as_posix())
         check_without_emulator(opt / "extensions" / "snapbus")
         check_python_import(opt / "python")
+        check_zero_code_pth(opt / "python")
         check_adapter_runs(opt, args.snapbus, args.task_root, work)
     print("layer: ok")
 

@@ -1,14 +1,15 @@
 """Writes the two archives snapbus ships, from what the `layer` preset built (packaging/CMakeLists.txt).
 
     make_package.py layer --output L.zip --adapter snapbus --bootstrap bootstrap.sh \
-        --listen-notice libsnapbus-listen-notice.so --python-package DIR
+        --listen-notice libsnapbus-listen-notice.so --python-package DIR --zero-code-pth F
     make_package.py wheel --output-dir D --pyproject pyproject.toml --python-package DIR --platform P
 
 The layer zip is what Lambda unpacks into /opt: extensions/snapbus (the adapter, which Lambda starts
 because it is an executable under extensions/), bootstrap (the exec wrapper),
 lib/libsnapbus-listen-notice.so (which bootstrap preloads into the app's processes, so the adapter
-hears the app's listen()) and python/snapbus (the package, where Lambda's Python looks: /opt/python
-is on its sys.path).
+hears the app's listen()), python/snapbus (the package, where Lambda's Python looks: /opt/python
+is on its sys.path) and python/snapbus-zero-code.pth (zero-code mode under a managed Python runtime,
+whose bootstrap.py adds /opt/python as a site directory).
 
 The wheel holds the same package and native module, tagged for the stable ABI (abi3) of the oldest
 Python the package declares and for glibc 2.34 (manylinux_2_34), with cffi as its one dependency. It is
@@ -60,6 +61,7 @@ def write_layer(args: argparse.Namespace) -> None:
     for path in package_files(args.python_package):
         relative = path.relative_to(args.python_package).as_posix()
         entries.append((f"python/snapbus/{relative}", path, mode_of(path)))
+    entries.append(("python/snapbus-zero-code.pth", args.zero_code_pth, REGULAR))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(args.output, "w") as archive:
         for name, path, mode in sorted(entries):
@@ -130,6 +132,8 @@ def main() -> None:
     layer.add_argument("--listen-notice", type=pathlib.Path, required=True,
                        help="the listen notice library, libsnapbus-listen-notice.so")
     layer.add_argument("--python-package", type=pathlib.Path, required=True, help="the built snapbus/ package")
+    layer.add_argument("--zero-code-pth", type=pathlib.Path, required=True,
+                       help="bindings/python/snapbus-zero-code.pth")
     wheel = sub.add_parser("wheel", help="write the wheel")
     wheel.add_argument("--output-dir", type=pathlib.Path, required=True)
     wheel.add_argument("--pyproject", type=pathlib.Path, required=True, help="bindings/python/pyproject.toml")

@@ -24,15 +24,12 @@ def _run_shadowed_sitecustomize() -> None:
 
 def _start_snapbus() -> None:
     try:
-        import snapbus._config as config
+        import snapbus._zero_code as zero_code
     except ImportError:
         # Only this directory is on the path: the package is two levels up.
         sys.path.append(os.path.dirname(os.path.dirname(_HERE)))
-        import snapbus._config as config
-    if config.flag(config.ENV_ZERO_CODE, config.DEFAULT_ZERO_CODE):
-        import snapbus
-
-        snapbus._start_zero_code()
+        import snapbus._zero_code as zero_code
+    zero_code.start_if_enabled()
 
 
 try:
