@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "snapbus/http_client.h"
 #include "snapbus/text.h"
 
 namespace snapbus::adapter {
@@ -42,6 +43,16 @@ class Reader {
       }
     }
     return std::nullopt;
+  }
+
+  // A path the adapter requests from the app: it goes on the request line as it is, so it must be
+  // an absolute path without blanks ("health" would make `GET health HTTP/1.1`).
+  std::optional<std::string> url_path(const char* name, const char* deprecated = nullptr) {
+    auto value = text(name, deprecated);
+    if (!value) return std::nullopt;
+    const bool blank = std::any_of(value->begin(), value->end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+    if (value->front() != '/' || blank) bad_value(used_, *value, "a path that starts with / and has no blanks");
+    return value;
   }
 
   // The name the last value came from, for error messages.
@@ -140,7 +151,9 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   }
   config.readiness_port =
       env.number<std::uint16_t>(kEnvReadinessPort, 1, port_max, kEnvReadinessPortDeprecated).value_or(config.app_port);
-  if (auto path = env.text(kEnvReadinessPath, kEnvReadinessPathDeprecated)) config.readiness_path = std::move(*path);
+  if (auto path = env.url_path(kEnvReadinessPath, kEnvReadinessPathDeprecated)) {
+    config.readiness_path = std::move(*path);
+  }
   if (const auto protocol = env.text(kEnvReadinessProtocol, kEnvReadinessProtocolDeprecated)) {
     const std::string word = lower(trim(*protocol));
     if (word == "http") {
@@ -162,7 +175,7 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
 
   if (auto base = env.text(kEnvRemoveBasePath, kEnvRemoveBasePathDeprecated))
     config.remove_base_path = std::move(*base);
-  if (auto path = env.text(kEnvPassThroughPath)) config.pass_through_path = std::move(*path);
+  if (auto path = env.url_path(kEnvPassThroughPath)) config.pass_through_path = std::move(*path);
   config.enable_compression = env.boolean(kEnvEnableCompression).value_or(false);
   if (const auto mode = env.text(kEnvInvokeMode)) {
     const std::string word = lower(trim(*mode));
@@ -185,15 +198,22 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   // The proxy itself always talks to Lambda: AWS_LWA_LAMBDA_RUNTIME_API_PROXY is how an LWA-style
   // client in the same function finds the proxy.
   auto proxy = env.text(kEnvRuntimeApiProxy);
+  const char* runtime_api_name = kEnvRuntimeApi;
   if (proxy && config.mode == AdapterMode::web) {
     config.runtime_api = std::move(*proxy);
+    runtime_api_name = kEnvRuntimeApiProxy;
   } else if (auto api = env.text(kEnvRuntimeApi)) {
     config.runtime_api = std::move(*api);
   }
+  if (!config.runtime_api.empty()) {
+    if (auto address = net::parse_host_port(config.runtime_api); !address) {
+      bad_value(runtime_api_name, config.runtime_api, fmt::format("host:port ({})", address.error().message));
+    }
+  }
 
-  if (auto path = env.text(kEnvSnapStartBeforeCheckpointPath))
+  if (auto path = env.url_path(kEnvSnapStartBeforeCheckpointPath))
     config.snapstart_before_checkpoint_path = std::move(*path);
-  if (auto path = env.text(kEnvSnapStartAfterRestorePath)) config.snapstart_after_restore_path = std::move(*path);
+  if (auto path = env.url_path(kEnvSnapStartAfterRestorePath)) config.snapstart_after_restore_path = std::move(*path);
   if (auto timeout = env.milliseconds(kEnvBeforeSnapshotTimeoutMs)) config.before_snapshot_timeout = *timeout;
   if (auto timeout = env.milliseconds(kEnvAfterRestoreTimeoutMs)) config.after_restore_timeout = *timeout;
   config.expect_subscribers = env.number<unsigned>(kEnvExpectSubscribers, 0, 4096);

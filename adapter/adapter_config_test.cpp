@@ -97,6 +97,25 @@ TEST(AdapterConfig, MalformedValuesNameTheVariable) {
             std::string::npos);
 }
 
+TEST(AdapterConfig, PathsTheAdapterRequestsMustBeAbsolute) {
+  EXPECT_EQ(error_of({{"AWS_LWA_READINESS_CHECK_PATH", "health"}}),
+            "AWS_LWA_READINESS_CHECK_PATH=health: expected a path that starts with / and has no blanks");
+  EXPECT_NE(error_of({{"READINESS_CHECK_PATH", "/a b"}}).find("READINESS_CHECK_PATH=/a b"), std::string::npos);
+  EXPECT_NE(error_of({{"AWS_LWA_PASS_THROUGH_PATH", "events"}}).find("AWS_LWA_PASS_THROUGH_PATH"), std::string::npos);
+  EXPECT_NE(
+      error_of({{"AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", "restore"}}).find("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"),
+      std::string::npos);
+  EXPECT_EQ(from({{"AWS_LWA_READINESS_CHECK_PATH", "/healthz?full=1"}}).readiness_path, "/healthz?full=1");
+}
+
+TEST(AdapterConfig, AMalformedRuntimeApiNamesItsVariable) {
+  EXPECT_EQ(error_of({{"AWS_LAMBDA_RUNTIME_API", "garbage"}}),
+            "AWS_LAMBDA_RUNTIME_API=garbage: expected host:port ('garbage' is not host:port: the port is missing)");
+  EXPECT_NE(error_of({{"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"}, {"AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "garbage"}})
+                .find("AWS_LWA_LAMBDA_RUNTIME_API_PROXY=garbage"),
+            std::string::npos);
+}
+
 TEST(AdapterConfig, StreamingTurnsCompressionOffWithAWarning) {
   const AdapterConfig config =
       from({{"AWS_LWA_ENABLE_COMPRESSION", "true"}, {"AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM"}});

@@ -38,7 +38,8 @@ SnapStartBracket::SnapStartBracket(Publisher& publisher, const AdapterConfig& co
 boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::before_snapshot() {
   const lifecycle::JoinCondition join = join_condition_for(config_);
   if (config_.expect_subscribers) {
-    log_(fmt::format("before-snapshot: waiting for {} subscribers (SNAPBUS_EXPECT_SUBSCRIBERS)", join.at_least));
+    log_(fmt::format("before-snapshot: waiting for {} subscriber{} (SNAPBUS_EXPECT_SUBSCRIBERS)", join.at_least,
+                     join.at_least == 1 ? "" : "s"));
   } else {
     log_(fmt::format("before-snapshot: waiting until no new subscriber has come for {} ms", join.stable_for.count()));
   }

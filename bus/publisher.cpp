@@ -40,6 +40,14 @@ UniqueFd lock_publisher_role(const std::filesystem::path& segment_path, std::opt
     if (errno == ELOOP) {
       throw Error(Errc::permission_denied, "lock file " + lock_path.string() + " is a symbolic link", ELOOP);
     }
+    if (errno == ENOENT || errno == ENOTDIR) {
+      // The publisher creates the segment, not the directories above it: name the one missing.
+      throw Error(Errc::system,
+                  "cannot create the segment " + segment_path.string() + ": its directory " +
+                      segment_path.parent_path().string() +
+                      (errno == ENOENT ? " does not exist" : " is not a directory"),
+                  errno);
+    }
     throw_system_error(errno, "open lock file " + lock_path.string());
   }
   struct stat status {};

@@ -111,6 +111,19 @@ TEST_F(PublisherTest, RefusesToOverwriteAForeignFile) {
   EXPECT_EQ(text.rfind("somebody", 0), 0U);
 }
 
+TEST_F(PublisherTest, AMissingDirectoryIsNamed) {
+  options.path = dir.path() / "missing" / "bus.seg";
+  try {
+    Publisher::acquire(options);
+    FAIL() << "acquired a segment in a missing directory";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::system);
+    EXPECT_EQ(std::string(e.what()), "cannot create the segment " + options.path.string() + ": its directory " +
+                                         (dir.path() / "missing").string() + " does not exist");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "missing"));
+}
+
 TEST_F(PublisherTest, WaitsForEveryAckAndReportsFailures) {
   auto publisher = Publisher::acquire(options);
   auto ok = Subscriber::open(path, {.name = "fine"});

@@ -366,7 +366,8 @@ bool wait_until_segment_exists(const std::filesystem::path& path, FutexDeadline 
   const UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (inotify.get() < 0) throw_system_error(errno, "inotify_init1");
   // Watch first, then look: a segment created between the two is still seen.
-  if (::inotify_add_watch(inotify.get(), directory.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
+  // IN_ONLYDIR: a regular file in the directory's place is ENOTDIR here, not a wait for ever.
+  if (::inotify_add_watch(inotify.get(), directory.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
     throw_system_error(errno, "watch directory " + directory.string());
   }
   for (;;) {

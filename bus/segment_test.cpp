@@ -269,5 +269,12 @@ TEST_F(SegmentTest, WaitInAMissingDirectoryIsNotFound) {
                [&] { wait_until_segment_exists(dir.path() / "nope" / "bus.seg", FutexClock::now() + 10ms); });
 }
 
+TEST_F(SegmentTest, WaitUnderARegularFileIsAnErrorNotAWaitForEver) {
+  { std::ofstream file(dir.path() / "plain"); }
+  // Without the check this would wait out its deadline and return false.
+  expect_error(Errc::system, "Not a directory",
+               [&] { wait_until_segment_exists(dir.path() / "plain" / "bus.seg", FutexClock::now() + 5s); });
+}
+
 }  // namespace
 }  // namespace snapbus

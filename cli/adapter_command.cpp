@@ -4,6 +4,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "adapter_config.h"
 #include "command_line.h"
 #include "proxy_adapter.h"
@@ -32,14 +34,31 @@ constexpr const char* kDescription =
     "  AWS_LWA_ASYNC_INIT, AWS_LWA_INVOKE_MODE, AWS_LWA_PASS_THROUGH_PATH, AWS_LWA_REMOVE_BASE_PATH,\n"
     "  AWS_LWA_ENABLE_COMPRESSION, AWS_LWA_AUTHORIZATION_SOURCE, AWS_LWA_ERROR_STATUS_CODES,\n"
     "  AWS_LWA_LAMBDA_RUNTIME_API_PROXY, AWS_LWA_SNAPSTART_{BEFORE_CHECKPOINT,AFTER_RESTORE}_PATH,\n"
+    "  AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS,\n"
     "  SNAPBUS_MODE (web or proxy), SNAPBUS_PROXY_PORT, SNAPBUS_BRACKET, SNAPBUS_SEGMENT,\n"
     "  SNAPBUS_EXPECT_SUBSCRIBERS, SNAPBUS_SUBSCRIBER_SETTLE_MS, SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS,\n"
-    "  SNAPBUS_AFTER_RESTORE_TIMEOUT_MS\n"
+    "  SNAPBUS_AFTER_RESTORE_TIMEOUT_MS, SNAPBUS_SLOTS, SNAPBUS_SEGMENT_GROUP, SNAPBUS_ACK_TIMEOUT_MS\n"
+    "  (/opt/bootstrap also reads SNAPBUS_ZERO_CODE and SNAPBUS_LISTEN_NOTICE)\n"
     "\n"
     "With SNAPBUS_MODE=proxy (or `snapbus proxy`) it is instead a Runtime API proxy on\n"
     "127.0.0.1:SNAPBUS_PROXY_PORT for a runtime client it does not replace (LWA through\n"
     "AWS_LWA_LAMBDA_RUNTIME_API_PROXY, awslambdaric through the exec wrapper), and runs the bracket\n"
     "around the client's restore/next, or its first invocation/next.";
+
+constexpr const char* kProxyDescription =
+    "Runs the adapter as a Runtime API proxy (SNAPBUS_MODE=proxy) on 127.0.0.1:SNAPBUS_PROXY_PORT\n"
+    "(9009) between Lambda and a runtime client it does not replace: LWA (through\n"
+    "AWS_LWA_LAMBDA_RUNTIME_API_PROXY), awslambdaric or a custom runtime (through the exec wrapper, which\n"
+    "points AWS_LAMBDA_RUNTIME_API at it). Every call is forwarded as it came; the SnapStart bracket\n"
+    "runs in every process of the function through the lifecycle bus, around the client's\n"
+    "restore/next or, when it never calls that, its first invocation/next. In Lambda it starts as the\n"
+    "extension /opt/extensions/snapbus with SNAPBUS_MODE=proxy; this command runs the same code by\n"
+    "hand, against AWS_LAMBDA_RUNTIME_API.\n"
+    "\n"
+    "Configuration (environment; README lists every variable with its default):\n"
+    "  SNAPBUS_PROXY_PORT, SNAPBUS_BRACKET, SNAPBUS_SEGMENT, SNAPBUS_EXPECT_SUBSCRIBERS,\n"
+    "  SNAPBUS_SUBSCRIBER_SETTLE_MS, SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS, SNAPBUS_AFTER_RESTORE_TIMEOUT_MS,\n"
+    "  SNAPBUS_SLOTS, SNAPBUS_SEGMENT_GROUP, SNAPBUS_ACK_TIMEOUT_MS";
 
 constexpr const char* kFooter =
     "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT), 2 bad usage or configuration, 3 before-snapshot\n"
@@ -59,12 +78,17 @@ std::optional<std::string> extension_name_for(std::string_view argv0, int argume
 
 int run_adapter_command(std::span<const std::string> words, std::optional<std::string> extension_name,
                         AdapterCommand command) {
-  const auto app = command_app(command == AdapterCommand::proxy ? "snapbus proxy" : "snapbus adapter", kDescription,
+  const bool proxy = command == AdapterCommand::proxy;
+  const auto app = command_app(proxy ? "snapbus proxy" : "snapbus adapter", proxy ? kProxyDescription : kDescription,
                                kFooter, kOptionColumn, "[--extension-name NAME]");
   std::string name;
-  app->add_option("--extension-name", name, "register with the Extensions API under NAME (SHUTDOWN events)");
+  app->add_option("--extension-name", name, "register with the Extensions API under NAME (SHUTDOWN events)")
+      ->option_text("NAME");
   parse_command_line(*app, words);
-  if (!name.empty()) extension_name = name;
+  if (app->count("--extension-name") != 0) {
+    if (name.empty()) throw UsageError("--extension-name needs a name, got an empty one");
+    extension_name = name;
+  }
 
   adapter::AdapterConfig config;
   Config bus_config;
@@ -77,6 +101,10 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
     bus_config = config_from_environment();
   } catch (const std::exception& error) {
     throw UsageError(error.what());
+  }
+  if (config.expect_subscribers && *config.expect_subscribers > bus_config.slot_count) {
+    throw UsageError(fmt::format("{}={}: more than the segment's {} slots ({})", adapter::kEnvExpectSubscribers,
+                                 *config.expect_subscribers, bus_config.slot_count, kEnvSlots));
   }
   for (const std::string& warning : config.warnings) std::cerr << "[snapbus] " << warning << std::endl;
   try {

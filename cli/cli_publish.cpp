@@ -104,6 +104,14 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
     throw Error(Errc::busy, std::string("refusing to publish: ") + error.what());
   }
   if (publisher->took_over()) progress << "took over the segment at " << request.segment_path.string() << std::endl;
+  // More than the segment's slots can never join: say so now instead of at the timeout.
+  const std::uint32_t slots = publisher->segment().slot_count();
+  if (request.expect_subscribers && *request.expect_subscribers > slots) {
+    err << "snapbus publish: --expect-subscribers " << *request.expect_subscribers << " is more than the " << slots
+        << " slots of " << request.segment_path.string() << " (" << kEnvSlots << " sets them when it is created)"
+        << std::endl;
+    return ExitCode::usage;
+  }
 
   lifecycle::StepOptions options{.ack_timeout = request.timeout};
   if (request.expect_subscribers) options.join = lifecycle::JoinCondition{.at_least = *request.expect_subscribers};

@@ -32,7 +32,7 @@ WatchRequest parse_watch_command(std::span<const std::string> words, const Confi
                 "one JSON object per line (the \"state\" object of status --json, plus\n"
                 "\"skipped_changes\" when changes came faster than the watch woke)");
   add_segment_option(*app, segment);
-  add_number_option(*app, "--count", request.count, "exit 0 after N lines (the first line counts)");
+  add_number_option(*app, "--count", request.count, "exit 0 after N lines (the first line counts)", 1);
   add_number_option(*app, "--timeout-ms", timeout_ms,
                     "exit 0 after N milliseconds; exit 3 if no segment appeared by then");
   parse_command_line(*app, words);

@@ -38,9 +38,9 @@ CLI::Option* add_number_option(CLI::App& app, const std::string& name, std::opti
           [&target, name, min, max](const std::string& text) {
             target = parse_number<std::int64_t>(text, min, max);
             if (target) return;
-            const std::string expected = max == INT64_MAX && min == 0 ? "a non-negative integer"
-                                                                      : "a whole number from " + std::to_string(min) +
-                                                                            " to " + std::to_string(max);
+            const std::string expected =
+                max == INT64_MAX ? "a whole number of at least " + std::to_string(min) + " that fits in 64 bits"
+                                 : "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
             throw UsageError(name + " needs " + expected + ", not '" + text + "'");
           },
           description)
@@ -55,7 +55,11 @@ CLI::Option* add_json_flag(CLI::App& app, OutputFormat& format, const std::strin
 CLI::Option* add_segment_option(CLI::App& app, std::optional<std::filesystem::path>& target) {
   return app
       .add_option_function<std::string>(
-          "--segment", [&target](const std::string& path) { target = path; },
+          "--segment",
+          [&target](const std::string& path) {
+            if (path.empty()) throw UsageError("--segment needs a path, got an empty one");
+            target = path;
+          },
           "the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)")
       ->option_text("PATH");
 }

@@ -45,14 +45,16 @@ TEST(CommandLineTest, MistakesAreUsageErrorsWithASentence) {
   EXPECT_THROW(parse({"--bogus"}), UsageError);
   EXPECT_THROW(parse({"--segment"}), UsageError);
   EXPECT_THROW(parse({"operand"}), UsageError);
-  for (const char* bad : {"ten", "-1", "5x", ""}) {
+  for (const char* bad : {"ten", "-1", "5x", "", "99999999999999999999"}) {
     try {
       parse({"--count", bad});
       FAIL() << bad;
     } catch (const UsageError& error) {
-      EXPECT_EQ(std::string(error.what()), "--count needs a non-negative integer, not '" + std::string(bad) + "'");
+      EXPECT_EQ(std::string(error.what()),
+                "--count needs a whole number of at least 0 that fits in 64 bits, not '" + std::string(bad) + "'");
     }
   }
+  EXPECT_THROW(parse({"--segment", ""}), UsageError);
 }
 
 TEST(CommandLineTest, HelpListsUsageOptionsAndExitCodes) {

@@ -1,5 +1,8 @@
 #include "emulate_command.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +12,7 @@
 #include <system_error>
 
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include "command_line.h"
 #include "snapbus/file_contents.h"
@@ -46,8 +50,9 @@ std::chrono::milliseconds parse_seconds(const std::string& flag, const std::stri
   double seconds = 0;
   const char* end = text.data() + text.size();
   const auto [stop, error] = std::from_chars(text.data(), end, seconds);
-  if (text.empty() || error != std::errc() || stop != end || !(seconds > 0) || seconds > 86400) {
-    throw UsageError(flag + " expects a positive number of seconds, got '" + text + "'");
+  // Kept in milliseconds: a value that rounds to 0 ms would time out everything at once.
+  if (text.empty() || error != std::errc() || stop != end || !(seconds >= 0.0005) || seconds > 86400) {
+    throw UsageError(flag + " expects a number of seconds from 0.001 to 86400, got '" + text + "'");
   }
   return std::chrono::milliseconds(std::llround(seconds * 1000.0));
 }
@@ -121,6 +126,29 @@ void take_settings_from_env(const CLI::App& app, emulator::Config& config) {
       config.memory_size_mb = *megabytes;
     }
   }
+}
+
+// Files the emulator writes later (the ready file once it listens, the report at exit) go into a
+// directory that must exist and be writable now: a script that waits for the ready file would
+// otherwise wait forever.
+void check_output_file(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  const std::filesystem::path parent = std::filesystem::absolute(path, ec).parent_path();
+  if (!std::filesystem::is_directory(parent, ec)) {
+    throw UsageError(fmt::format("{} '{}': the directory {} does not exist", flag, path, parent.string()));
+  }
+  if (::access(parent.c_str(), W_OK) != 0) {
+    throw UsageError(fmt::format("{} '{}': cannot write in {}: {}", flag, path, parent.string(),
+                                 std::generic_category().message(errno)));
+  }
+}
+
+// The listen address is an IP address: the emulator resolves no names.
+void check_host(const std::string& host) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  if (ec) throw UsageError(fmt::format("--host expects an IPv4 or IPv6 address, got '{}'", host));
 }
 
 // The task root must exist. Without a command, the runtime is the first bootstrap Lambda looks for
@@ -291,7 +319,10 @@ emulator::Config parse_emulate_command(std::span<const std::string> words) {
   }
   if (app->count("--init-timeout") == 0 && config.snapstart) config.init_timeout = std::chrono::seconds(130);
   take_settings_from_env(*app, config);
+  check_host(config.host);
   check_function_files(config);
+  check_output_file("--ready-file", config.ready_file);
+  check_output_file("--json", config.json_report);
   return config;
 }
 

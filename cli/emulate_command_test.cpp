@@ -72,7 +72,30 @@ TEST(EmulateCommandTest, BadInputGetsClearErrors) {
     parse({"--timeout", "soon", "--", "x"});
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_EQ(std::string(e.what()), "--timeout expects a positive number of seconds, got 'soon'");
+    EXPECT_EQ(std::string(e.what()), "--timeout expects a number of seconds from 0.001 to 86400, got 'soon'");
+  }
+  EXPECT_THROW(parse({"--timeout", "0.0001", "--", "x"}), UsageError);  // 0 ms
+  EXPECT_EQ(parse({"--timeout", "0.001", "--", "x"}).timeout, std::chrono::milliseconds(1));
+}
+
+TEST(EmulateCommandTest, ListenAddressAndOutputFilesAreCheckedBeforeAnythingStarts) {
+  for (const char* host : {"notanaddr", "256.0.0.1", "localhost"}) {
+    try {
+      parse({"--host", host, "--", "x"});
+      ADD_FAILURE() << host;
+    } catch (const UsageError& e) {
+      EXPECT_EQ(std::string(e.what()), std::string("--host expects an IPv4 or IPv6 address, got '") + host + "'");
+    }
+  }
+  EXPECT_EQ(parse({"--host", "::1", "--", "x"}).host, "::1");
+  for (const char* flag : {"--ready-file", "--json"}) {
+    try {
+      parse({flag, "/nonexistent/dir/out.json", "--", "x"});
+      ADD_FAILURE() << flag;
+    } catch (const UsageError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                std::string(flag) + " '/nonexistent/dir/out.json': the directory /nonexistent/dir does not exist");
+    }
   }
 }
 

@@ -98,7 +98,8 @@ std::string overview() {
 std::unique_ptr<CLI::App> top_level_app() {
   auto app = snapbus::cli::command_app(
       "snapbus", overview(),
-      "'snapbus <command> --help' describes each command's options.\n"
+      "'snapbus <command> --help' (or 'snapbus help <command>') describes each command's options;\n"
+      "'snapbus --version' prints the version.\n"
       "environment: SNAPBUS_SEGMENT (segment file, default /tmp/snapbus.seg), SNAPBUS_SEGMENT_GROUP,\n"
       "SNAPBUS_SLOTS, SNAPBUS_ACK_TIMEOUT_MS, SNAPBUS_NAME",
       kOverviewColumn, "<command> [options]");
@@ -140,9 +141,17 @@ int main(int argc, char** argv) {
     std::cerr << app->help();
     return code(ExitCode::usage);
   }
-  if (words.front() == "help") {
-    std::cout << app->help();
+  if (words.front() == "--version" || words.front() == "version") {
+    std::cout << "snapbus " << SNAPBUS_VERSION << '\n';
     return code(ExitCode::ok);
+  }
+  if (words.front() == "help") {
+    // `snapbus help status` is `snapbus status --help`.
+    if (words.size() < 2 || find_command(words[1]) == nullptr) {
+      std::cout << app->help();
+      return code(ExitCode::ok);
+    }
+    words = {words[1], "--help"};
   }
 
   const std::string& command = words.front();

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
+#include <boost/system/system_error.hpp>
 
 #include "environment.h"
 #include "front_door.h"
@@ -51,7 +52,14 @@ net::HttpServerOptions runtime_api_server() {
   return options;
 }
 
-void write_ready_file(const std::string& path, const std::string& runtime_api, const std::string& front_door) {
+// Why a port could not be had: the system's words ("Address already in use"), without Boost's
+// source location.
+std::string listen_failure(const std::exception& error) {
+  if (const auto* system = dynamic_cast<const boost::system::system_error*>(&error)) return system->code().message();
+  return error.what();
+}
+
+bool write_ready_file(const std::string& path, const std::string& runtime_api, const std::string& front_door) {
   boost::json::object ready;
   ready["runtimeApi"] = runtime_api;
   ready["frontDoor"] = front_door;
@@ -63,8 +71,11 @@ void write_ready_file(const std::string& path, const std::string& runtime_api, c
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec)
+  if (ec) {
     std::fprintf(stderr, "snapbus emulate: cannot write the ready file %s: %s\n", path.c_str(), ec.message().c_str());
+    return false;
+  }
+  return true;
 }
 
 // "127.0.0.1:9001", "[::1]:9001": an IPv6 address in brackets, or its last group reads as the port.
@@ -110,8 +121,8 @@ int run_emulator(const Config& config) {
         io, config.host, config.runtime_api_port,
         [&current](HttpExchange& ex) { return serve_runtime_api(*current, ex); }, runtime_api_server());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s\n", config.host.c_str(),
-                 config.runtime_api_port, e.what());
+    std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s (use --runtime-api-port)\n",
+                 config.host.c_str(), config.runtime_api_port, listen_failure(e).c_str());
     return kExitInternalError;
   }
   try {
@@ -120,14 +131,17 @@ int run_emulator(const Config& config) {
         kLambdaServer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the front door: %s (use --port)\n",
-                 config.host.c_str(), config.port, e.what());
+                 config.host.c_str(), config.port, listen_failure(e).c_str());
     return kExitInternalError;
   }
   current->set_runtime_api(host_port(runtime_api));
   std::fprintf(stderr, "snapbus emulate: Runtime API on %s, front door on http://%s (RIE path POST %s)\n",
                host_port(runtime_api).c_str(), host_port(front_door).c_str(), std::string(kRiePath).c_str());
   std::fflush(stderr);
-  if (!config.ready_file.empty()) write_ready_file(config.ready_file, host_port(runtime_api), host_port(front_door));
+  if (!config.ready_file.empty() &&
+      !write_ready_file(config.ready_file, host_port(runtime_api), host_port(front_door))) {
+    return kExitInternalError;
+  }
 
   int exit_code = kExitInternalError;
   asio::co_spawn(io, run_environments(io, config, log, marker, host_port(runtime_api), environments, current),
@@ -147,6 +161,7 @@ int run_emulator(const Config& config) {
                    io.stop();
                  });
   io.run();
+  std::fprintf(stderr, "snapbus emulate: stopped (exit code %d)\n", exit_code);
   return exit_code;
 }
 

@@ -370,6 +370,16 @@ TEST(EmulateMain, ExtensionThatNeverRegistersFailsInit) {
   emu.expect_no_survivors();
 }
 
+TEST(EmulateMain, InitTimeoutSaysWhatInitWaitedFor) {
+  EmulatorProcess emu("quiet_runtime", with({"--init-timeout", "1", "--exit-on-failure"}, kPlaceholderRuntime), false);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("Error: Init did not complete within 1.00 seconds: the runtime never called "
+                           "invocation/next"),
+            std::string::npos)
+      << emu.log();
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, ExtensionsApiLifecycle) {
   const std::string opt = test_dir("opt_ext");
   write_script(opt + "/extensions/watcher", "#!/bin/sh\nexec /bin/sleep 600\n");

@@ -82,19 +82,33 @@ asio::awaitable<int> Environment::run() {
     diagnostic("starting a fresh environment for the waiting invocation");
   }
   phases_.begin_init(config_.init_timeout, [this] {
-    const std::vector<std::string> missing = extensions_.unregistered();
-    const double seconds = seconds_of(config_.init_timeout);
     fail("Sandbox.Timedout",
-         missing.empty() ? fmt::format("Init did not complete within {:.2f} seconds", seconds)
-                         : fmt::format("Init did not complete within {:.2f} seconds: extension(s) {} never registered",
-                                       seconds, fmt::join(missing, ", ")),
+         fmt::format("Init did not complete within {:.2f} seconds: {}", seconds_of(config_.init_timeout),
+                     init_waits_for()),
          "timeout");
   });
   launch_extensions();
   check_progress();
   co_await phases_.wait_stopped();
   co_await shutdown();
-  co_return stopped_while_failing_ ? kExitOk : phases_.exit_code();
+  co_return exit_code();
+}
+
+int Environment::exit_code() const { return stopped_while_failing_ ? kExitOk : phases_.exit_code(); }
+
+std::string Environment::init_waits_for() const {
+  if (const auto missing = extensions_.unregistered(); !missing.empty()) {
+    return fmt::format("extension(s) {} never registered", fmt::join(missing, ", "));
+  }
+  std::vector<std::string> waits;
+  if (dispatch_.runtime_state() == RuntimeState::starting) {
+    waits.emplace_back(config_.snapstart ? "the runtime never called restore/next or invocation/next"
+                                         : "the runtime never called invocation/next");
+  }
+  if (const auto busy = extensions_.not_waiting(); !busy.empty()) {
+    waits.push_back(fmt::format("extension(s) {} never called event/next", fmt::join(busy, ", ")));
+  }
+  return waits.empty() ? "it was still ending" : fmt::format("{}", fmt::join(waits, "; "));
 }
 
 void Environment::launch_extensions() {
@@ -452,8 +466,13 @@ asio::awaitable<void> Environment::shutdown() {
     co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   processes_.end_all();
-  if (!config_.json_report.empty()) log_.write_json(config_.json_report, phases_.exit_code());
-  diagnostic(fmt::format("stopped (exit code {})", phases_.exit_code()));
+  if (!config_.json_report.empty()) log_.write_json(config_.json_report, exit_code());
+  if (wants_fresh_) {
+    diagnostic(
+        fmt::format("the failed environment stopped (with --exit-on-failure the emulator would exit {}); "
+                    "the next invocation starts a fresh one",
+                    phases_.exit_code()));
+  }
 }
 
 }  // namespace snapbus::emulator

@@ -95,6 +95,8 @@ class Environment {
   // The one place that decides what comes next, called after anything that may let it move on.
   void check_progress();
   void advance_init();
+  // What Init is still waiting for, for its timeout's message.
+  [[nodiscard]] std::string init_waits_for() const;
   void launch_extensions();
   void launch_runtime();
   asio::awaitable<void> snapshot_and_restore();
@@ -108,6 +110,8 @@ class Environment {
   void fail_invoke(const std::string& type, const std::string& message, const std::string& status);
   // Fails what waits with `failure` and stops with exit_code.
   void end(int exit_code, Failure failure);
+  // What the emulator exits with when this environment is the last.
+  [[nodiscard]] int exit_code() const;
   void on_runtime_exit(pid_t pid, int status);
   void on_child_exit(pid_t pid, int status);
   asio::awaitable<void> shutdown();

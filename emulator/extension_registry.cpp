@@ -41,6 +41,14 @@ std::vector<std::string> ExtensionRegistry::unregistered() const {
   return names;
 }
 
+std::vector<std::string> ExtensionRegistry::not_waiting() const {
+  std::vector<std::string> names;
+  for (const auto& ext : extensions_) {
+    if (ext->registered && !ext->waiting) names.push_back(ext->name);
+  }
+  return names;
+}
+
 std::variant<ApiError, std::string> ExtensionRegistry::register_extension(const std::string& name, bool invoke,
                                                                           bool shutdown) {
   Extension* ext = nullptr;

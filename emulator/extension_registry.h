@@ -47,6 +47,8 @@ class ExtensionRegistry {
   void add_launched(std::string name, pid_t pid);
   // Names of launched extensions that have not registered yet, in launch order.
   [[nodiscard]] std::vector<std::string> unregistered() const;
+  // Registered extensions not blocked in event/next: what Init (or an invocation's end) waits for.
+  [[nodiscard]] std::vector<std::string> not_waiting() const;
 
   // Registers `name` (one not launched here is an internal extension) and returns its identifier;
   // 403 when that name is registered already.

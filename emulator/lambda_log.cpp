@@ -1,9 +1,11 @@
 #include "lambda_log.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -108,14 +110,19 @@ void LambdaLog::write_json(const std::string& path, int exit_code) const {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << boost::json::serialize(json(exit_code)) << '\n';
+    out.flush();
     if (!out) {
-      std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s\n", path.c_str());
+      std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s: %s\n", tmp.c_str(),
+                   std::generic_category().message(errno).c_str());
       return;
     }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s\n", path.c_str());
+  if (ec) {
+    std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s: %s\n", path.c_str(),
+                 ec.message().c_str());
+  }
 }
 
 }  // namespace snapbus::emulator

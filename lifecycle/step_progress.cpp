@@ -44,8 +44,11 @@ std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_
     case AckStatus::failed:
       return fmt::format("  FAILED   {}: {} of {} hooks failed: {}", who, entry.slot.hooks_failed, entry.slot.hooks_run,
                          entry.slot.message);
-    case AckStatus::missing:
-      return fmt::format("  MISSING  {}: no acknowledgement within {} ms", who, ack_timeout.count());
+    case AckStatus::missing: {
+      std::string line = fmt::format("  MISSING  {}: no acknowledgement within {} ms", who, ack_timeout.count());
+      if (auto hook = running_hook_of(entry.slot)) line += " (still running " + *hook + ")";
+      return line;
+    }
     case AckStatus::died:
       return fmt::format("  DIED     {}: the process died before acknowledging; its slot was reaped", who);
     case AckStatus::left:

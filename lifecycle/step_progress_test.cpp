@@ -79,6 +79,10 @@ TEST(StepProgressTest, EveryOutcomeHasItsOwnLine) {
   EXPECT_EQ(describe_entry(failed, 5000ms), "  FAILED   pid 13 (w): 1 of 2 hooks failed: boom");
   EXPECT_EQ(describe_entry(entry(14, "x", AckStatus::missing), 250ms),
             "  MISSING  pid 14 (x): no acknowledgement within 250 ms");
+  AckEntry stuck = entry(14, "x", AckStatus::missing);
+  stuck.slot.message = "running after-restore hook 'reconnect'";
+  EXPECT_EQ(describe_entry(stuck, 250ms),
+            "  MISSING  pid 14 (x): no acknowledgement within 250 ms (still running after-restore hook 'reconnect')");
   EXPECT_NE(describe_entry(entry(15, "y", AckStatus::died), 250ms).find("DIED     pid 15 (y)"), std::string::npos);
   EXPECT_NE(describe_entry(entry(16, "z", AckStatus::left), 250ms).find("left     pid 16 (z)"), std::string::npos);
 }
