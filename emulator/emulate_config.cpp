@@ -25,8 +25,18 @@ std::map<std::string, std::string> parse_env_file(const std::string& text, const
     }
     std::string name(trim(std::string_view(content).substr(0, eq)));
     std::string value(trim(std::string_view(content).substr(eq + 1)));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
+    if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
+      // A quoted value ends at its closing quote; only a comment may follow.
+      const auto close = value.find(value.front(), 1);
+      if (close == std::string::npos) {
+        throw ConfigError(fmt::format("{}:{}: the value of {} opens a quote it never closes", origin, number, name));
+      }
+      const std::string_view after = trim(std::string_view(value).substr(close + 1));
+      if (!after.empty() && after.front() != '#') {
+        throw ConfigError(fmt::format("{}:{}: '{}' follows the quoted value of {} (quote the whole value)", origin,
+                                      number, after, name));
+      }
+      value = value.substr(1, close - 1);
     }
     for (char c : name) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
