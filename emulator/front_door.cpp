@@ -24,6 +24,9 @@ asio::awaitable<void> send_reply(HttpExchange& ex, HttpReply reply) {
   co_await ex.respond(reply.status, std::move(reply.body), content_type, &reply.headers);
 }
 
+// What a Function URL answers, with 502, for a function error (awslabs/aws-lambda-cpp issue 200).
+constexpr std::string_view kFunctionUrlErrorBody = "Internal Server Error";
+
 asio::awaitable<void> send_complete(HttpExchange& ex, const Invocation& inv, bool raw) {
   if (!inv.error_type.empty()) {
     http::fields headers;
@@ -32,8 +35,10 @@ asio::awaitable<void> send_complete(HttpExchange& ex, const Invocation& inv, boo
       headers.set("X-Amz-Function-Error", "Unhandled");
       co_await ex.respond(http::status::ok, inv.error_body, kContentTypeJson, &headers);
     } else {
+      // A Function URL tells its caller no more than Lambda's does: the error itself is in the log.
       headers.set("x-amzn-ErrorType", inv.error_type);
-      co_await ex.respond(http::status::bad_gateway, inv.error_body, kContentTypeJson, &headers);
+      co_await ex.respond(http::status::bad_gateway, std::string(kFunctionUrlErrorBody), "text/plain; charset=utf-8",
+                          &headers);
     }
     co_return;
   }
