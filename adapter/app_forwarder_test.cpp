@@ -823,8 +823,23 @@ TEST_F(KeepAliveTest, ConnectionTheAppClosedWhileIdleIsNotUsed) {
   expect_answered(2);
 }
 
-TEST_F(KeepAliveTest, RequestOnAConnectionClosedUnderItIsSentAgainOnAFreshOne) {
+TEST_F(KeepAliveTest, AGetOnAConnectionClosedUnderItIsSentAgainOnAFreshOne) {
   // The first connection takes one request, then closes as the second arrives, without a byte of answer.
+  RawApp app([](int connection, int request) {
+    return connection == 1 && request == 2 ? RawApp::Step::close_unanswered : RawApp::Step::answer;
+  });
+  Adapter forwarding = adapter(config_for(app));
+  const std::string payload = vector("http-apigw_proxy_request.json");  // a GET
+  ASSERT_TRUE(forwarding.serve(payload));
+  ASSERT_TRUE(forwarding.serve(payload));
+  EXPECT_EQ(app.connections(), 2);
+  EXPECT_EQ(app.requests(), 3);  // the lost one and its retry
+  expect_answered(2);
+}
+
+TEST_F(KeepAliveTest, APostTheAppMayHaveActedOnIsNeverSentTwice) {
+  // The app read the POST and closed without answering: it may have done the work (and died). Sending
+  // it again could do the work twice, so the invocation fails instead.
   RawApp app([](int connection, int request) {
     return connection == 1 && request == 2 ? RawApp::Step::close_unanswered : RawApp::Step::answer;
   });
@@ -832,9 +847,12 @@ TEST_F(KeepAliveTest, RequestOnAConnectionClosedUnderItIsSentAgainOnAFreshOne) {
   const std::string payload = vector("http-apigw_multi_value_proxy_request.json");  // a POST with a body
   ASSERT_TRUE(forwarding.serve(payload));
   ASSERT_TRUE(forwarding.serve(payload));
-  EXPECT_EQ(app.connections(), 2);
-  EXPECT_EQ(app.requests(), 3);  // the lost one and its retry
-  expect_answered(2);
+  EXPECT_EQ(app.requests(), 2);
+  const auto posts = servers_.posts();
+  ASSERT_EQ(posts.size(), 2U);
+  EXPECT_FALSE(posts[0].is_error());
+  ASSERT_TRUE(posts[1].is_error());
+  EXPECT_EQ(posts[1].error_type(), kErrorAppConnection);
 }
 
 // ---- Streaming ----------------------------------------------------------------------------------

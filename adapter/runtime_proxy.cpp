@@ -248,6 +248,9 @@ asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
     });
   }
   while (!pending->result && !gone) co_await pending->arrived.async_wait(kAsValues);
+  // The event and the client's close may come in the same turn of the loop, the event first: look
+  // once more before handing it to a client that has gone.
+  if (!gone && exchange.peer_closed()) gone = true;
   if (gone) {
     log_("the client closed its invocation/next while waiting; the event is kept for the next call");
     unclaimed_next_.push_back(std::move(pending));

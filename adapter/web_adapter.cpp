@@ -134,6 +134,16 @@ class WebMode {
       }
       auto answered = co_await forwarder_.serve(std::move(*event), runtime_);
       if (!answered) {
+        // A refusal of this one answer (400 InvalidRequestID, 403 InvalidStateTransition, 413
+        // Function.ResponseSizeTooLarge) ends the invocation, not the environment. Only the API's own
+        // failure (5xx: "Container error... Runtime should exit promptly", in its specification) or a
+        // broken connection does, as for LWA's client.
+        const unsigned status = answered.error().http_status;
+        if (status >= 400 && status < 500) {
+          log_line(fmt::format("the Runtime API refused the invocation's answer: {}; waiting for the next one",
+                               answered.error().message));
+          continue;
+        }
         process_.finish(kExitRuntimeApiError, answered.error().message);
         co_return;
       }

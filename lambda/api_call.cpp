@@ -16,10 +16,15 @@ std::string header_value(std::string_view text) {
   return safe;
 }
 
+constexpr unsigned kStatusAccepted = 202;
+
 CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<net::Response> answer,
                                          unsigned expected_status) {
   if (!answer) return call_error_from_transport(call, answer.error());
-  if (answer->result_int() != expected_status) {
+  // Where the API answers 202, any 2xx is taken, as aws-lambda-cpp takes it: only the refusals
+  // (4xx) and the API's own failures (5xx) are errors.
+  const bool accepted = expected_status == kStatusAccepted && answer->result_int() / 100 == 2;
+  if (answer->result_int() != expected_status && !accepted) {
     return call_error_from_answer(call, answer->result_int(), answer->body());
   }
   return std::move(*answer);

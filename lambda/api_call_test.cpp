@@ -24,6 +24,12 @@ TEST(ApiCall, CallNameIsMethodAndTarget) {
 TEST(ApiCall, CheckedAnswerMapsStatusAndTransport) {
   net::Response accepted{http::status::accepted, 11};
   EXPECT_TRUE(checked_answer("POST /x", accepted, 202));
+  // Any 2xx where 202 is expected, as aws-lambda-cpp takes it; not where 200 (an event) is.
+  net::Response ok{http::status::ok, 11};
+  EXPECT_TRUE(checked_answer("POST /x", ok, 202));
+  net::Response no_content{http::status::no_content, 11};
+  EXPECT_TRUE(checked_answer("POST /x", no_content, 202));
+  EXPECT_FALSE(checked_answer("GET /next", no_content, 200));
   net::Response refused{http::status::forbidden, 11};
   refused.body() = R"({"errorType":"InvalidStateTransition","errorMessage":"no"})";
   auto error = checked_answer("POST /x", refused, 202);

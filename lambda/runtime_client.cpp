@@ -108,15 +108,12 @@ asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
                         .message = fmt::format("{}: the answer has no usable {} ('{}')", call, kHeaderRequestId,
                                                invocation.request_id)};
   }
+  // The deadline only informs the handler (its context): one missing or malformed is left unknown (0),
+  // as .NET's client does, rather than dropping an event the runtime would then never answer.
   const std::string_view deadline = (*answer)[kHeaderDeadlineMs];
   const auto [end, parse_error] =
       std::from_chars(deadline.data(), deadline.data() + deadline.size(), invocation.deadline_ms);
-  if (parse_error != std::errc{} || end != deadline.data() + deadline.size()) {
-    co_return CallError{
-        .code = CallErrc::unexpected_answer,
-        .http_status = kOk,
-        .message = fmt::format("{}: {} is not a number of milliseconds: '{}'", call, kHeaderDeadlineMs, deadline)};
-  }
+  if (parse_error != std::errc{} || end != deadline.data() + deadline.size()) invocation.deadline_ms = 0;
   invocation.function_arn = std::string((*answer)[kHeaderInvokedFunctionArn]);
   invocation.trace_id = std::string((*answer)[kHeaderTraceId]);
   invocation.client_context = std::string((*answer)[kHeaderClientContext]);

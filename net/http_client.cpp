@@ -30,9 +30,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A pooled connection idle for less is reused without the peek (one system call): servers close
-// idle connections after seconds (uvicorn 5 s, Node 5 s, nginx 75 s), and one closed sooner is
-// caught by the retry on a fresh connection, as the server never saw the request.
+// A pooled connection idle for less is reused without the peek (one system call) by a replayable
+// request: servers close idle connections after seconds (uvicorn 5 s, Node 5 s, nginx 75 s), and
+// one closed sooner is caught by the retry on a fresh connection.
 constexpr Clock::duration kTrustedIdle = std::chrono::milliseconds(100);
 
 // How much of a body one read_piece() hands out at most.
@@ -47,6 +47,22 @@ constexpr std::size_t kReadAhead = std::size_t{8} * 1024;
 
 // Every asynchronous step reports its error code as a value: failures are results, not exceptions.
 constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
+
+// Whether a request whose connection closed before a byte of its answer may be sent again. Such a
+// close looks the same whether the server never read the request (an idle connection it closed
+// just then) or read it, acted, and died: only a request that does no harm twice is resent, as Go's
+// net/http decides (RFC 9110 9.2.2). A request whose write failed never arrived whole, and is
+// always resent.
+bool replayable(const http::request<http::string_body>& request) {
+  switch (request.method()) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace: return true;
+    default:
+      return request.find("Idempotency-Key") != request.end() || request.find("X-Idempotency-Key") != request.end();
+  }
+}
 
 // What a spent upload (finish() already handed its connection on) answers.
 NetError finished_upload() {
@@ -81,12 +97,14 @@ class ConnectionPool {
   [[nodiscard]] std::size_t idle_count() const { return idle_.size(); }
 
   // The most recently used pooled connection that is young enough and still open, or nullptr.
-  std::unique_ptr<Connection> take_idle() {
+  // `always_peek` for a request that is not sent twice: however recently used, the connection is
+  // checked, since a close noticed only after the request went out fails the request.
+  std::unique_ptr<Connection> take_idle(bool always_peek) {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
       const Clock::duration idle = Clock::now() - connection->idle_since;
-      if (idle < options_.idle_timeout && (idle < kTrustedIdle || looks_open(*connection))) {
+      if (idle < options_.idle_timeout && ((idle < kTrustedIdle && !always_peek) || looks_open(*connection))) {
         connection->reused = true;
         return connection;
       }
@@ -357,11 +375,12 @@ asio::awaitable<NetResult<Response>> HttpClient::request(Request request, Reques
 asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, RequestOptions options) {
   if (request.find(http::field::host) == request.end()) request.set(http::field::host, pool_->server().authority());
   request.prepare_payload();
-  // The second attempt runs only when a pooled connection turned out dead before the server saw the request.
+  // The second attempt runs only when a pooled connection turned out dead before the server had the
+  // request: the write failed, or (for a replayable request) the connection closed unanswered.
   for (int attempt = 0;; ++attempt) {
     auto ex = std::make_unique<detail::Exchange>(pool_, options, request.method() == http::verb::head);
     ex->request_keeps_alive = request.keep_alive();
-    if (attempt == 0) ex->connection = pool_->take_idle();
+    if (attempt == 0) ex->connection = pool_->take_idle(!replayable(request));
     if (!ex->connection) {
       auto connected = co_await pool_->connect();
       if (!connected) co_return connected.error();
@@ -377,7 +396,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     }
     bool never_answered = false;
     if (auto read_error = co_await ex->read_header(never_answered)) {
-      if (may_retry && never_answered) continue;
+      if (may_retry && never_answered && replayable(request)) continue;
       co_return ex->fail(read_error, "read response from");
     }
     co_return ResponseStream(std::move(ex));
@@ -392,7 +411,8 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
   for (int attempt = 0;; ++attempt) {
     auto ex = std::make_unique<detail::Exchange>(pool_, options, false);
     ex->request_keeps_alive = head.keep_alive();
-    if (attempt == 0) ex->connection = pool_->take_idle();
+    // A body that follows piece by piece is never sent twice: the connection is always checked.
+    if (attempt == 0) ex->connection = pool_->take_idle(/*always_peek=*/true);
     if (!ex->connection) {
       auto connected = co_await pool_->connect();
       if (!connected) co_return connected.error();

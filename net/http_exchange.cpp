@@ -55,6 +55,17 @@ void HttpExchange::check_length(std::uint64_t limit) const {
   }
 }
 
+namespace {
+
+// End of stream or an error waiting on the socket (peeked, without blocking): the peer is gone.
+bool closed_by_peer(tcp::socket& socket) {
+  char byte = 0;
+  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+}  // namespace
+
 void HttpExchange::watch_peer_close(std::function<void()> on_close) {
   tcp::socket& socket = socket_;
   watching_ = std::make_shared<bool>(true);
@@ -63,11 +74,11 @@ void HttpExchange::watch_peer_close(std::function<void()> on_close) {
                       // Cancelled, or the connection is being closed (the socket may be gone), or a completion that was
                       // already queued when stop_watching() came.
                       if (ec || !*watching) return;
-                      char byte = 0;
-                      const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) on_close();
+                      if (closed_by_peer(socket)) on_close();
                     });
 }
+
+bool HttpExchange::peer_closed() { return closed_by_peer(socket_); }
 
 void HttpExchange::stop_watching() {
   if (watching_) *watching_ = false;

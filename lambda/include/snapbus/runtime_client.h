@@ -43,7 +43,7 @@ namespace http = boost::beast::http;
 struct InvocationRequest {
   std::string payload;
   std::string request_id;
-  std::int64_t deadline_ms = 0;  // milliseconds since the Unix epoch
+  std::int64_t deadline_ms = 0;  // milliseconds since the Unix epoch; 0 when the answer gave none usable
   std::string function_arn;
   std::string trace_id;
   std::string client_context;    // empty unless the caller sent one (mobile SDKs)

@@ -112,6 +112,9 @@ class HttpExchange {
   // handler calls before it uses the connection again.
   void watch_peer_close(std::function<void()> on_close);
   void stop_watching();
+  // Whether the peer has closed the connection by now (one non-blocking peek): for a handler about
+  // to answer, since a close that came with the awaited event is seen by no watch yet.
+  [[nodiscard]] bool peer_closed();
 
   [[nodiscard]] bool responded() const { return responded_; }
   // Whether the connection can carry another request after this exchange.
