@@ -48,6 +48,12 @@ std::string error_type(const HttpResult& r) {
   return std::string(v.as_object().at("errorType").as_string());
 }
 
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 long long count_lines(const std::string& path) {
   std::ifstream in(path);
   long long n = 0;
@@ -382,6 +388,80 @@ TEST(EmulateMain, InitTimeoutSaysWhatInitWaitedFor) {
   emu.expect_no_survivors();
 }
 
+// An external extension that subscribes to the Telemetry API during Init, as Datadog's or an
+// OpenTelemetry collector's do: the emulator accepts (202, as the RIE does) and delivers nothing.
+std::string telemetry_extension(const std::string& opt) {
+  return write_script(opt + "/extensions/telemetry-ext", "#!/bin/sh\nexec " + std::string(kPython) + " " +
+                                                             testdata("fake_extension.py") + " telemetry-ext\n");
+}
+
+TEST(EmulateMain, AFreshEnvironmentStartsItsExtensionsBeforeItsRuntime) {
+  const std::string opt = test_dir("opt_fresh_ext");
+  telemetry_extension(opt);
+  EmulatorProcess emu("fresh_ext", {"--opt", opt, "--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  // The next invocation comes once the failed environment is gone: a fresh one starts for it.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (emu.diagnostics().find("the failed environment stopped") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  const std::string diagnostics = emu.diagnostics();
+  const auto fresh = diagnostics.find("starting a fresh environment");
+  ASSERT_NE(fresh, std::string::npos) << diagnostics;
+  const auto extension = diagnostics.find("started extension telemetry-ext", fresh);
+  const auto runtime = diagnostics.find("started runtime", fresh);
+  ASSERT_NE(extension, std::string::npos) << diagnostics;
+  ASSERT_NE(runtime, std::string::npos) << diagnostics;
+  EXPECT_LT(extension, runtime) << diagnostics;
+  EXPECT_EQ(emu.log().find("answered 4"), std::string::npos) << "the extension was refused:\n" << emu.log();
+  EXPECT_EQ(count_of(emu.log(), "INIT_REPORT"), 2U) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, TelemetryAndLogsSubscriptionsAreAcceptedAndDeliverNothing) {
+  EmulatorProcess emu("telemetry", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started());
+  auto telemetry = emu.runtime_call("PUT", "/2022-07-01/telemetry", R"({"schemaVersion":"2022-12-13"})");
+  EXPECT_EQ(telemetry.status, 202);
+  EXPECT_EQ(error_type(telemetry), "Telemetry.NotSupported");
+  auto logs = emu.runtime_call("PUT", "/2020-08-15/logs", R"({"types":["platform"]})");
+  EXPECT_EQ(logs.status, 202);
+  EXPECT_EQ(error_type(logs), "Logs.NotSupported");
+  EXPECT_EQ(emu.runtime_call("GET", "/2022-07-01/telemetry").status, 405);
+  EXPECT_EQ(emu.stop(), 0);
+}
+
+TEST(EmulateMain, AnInvokeExtensionThatNeverComesBackTimesTheInvocationOut) {
+  const std::string opt = test_dir("opt_stalled_ext");
+  write_script(opt + "/extensions/stalled", "#!/bin/sh\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("stalled_ext",
+                      {"--opt", opt, "--timeout", "1", "--", kPython, testdata("fake_runtime.py"), "echo"});
+  ASSERT_TRUE(emu.started());
+  auto reg = emu.runtime_call("POST", kRegister, R"({"events":["INVOKE"]})", {{"Lambda-Extension-Name", "stalled"}});
+  ASSERT_EQ(reg.status, 200) << reg.body;
+  const std::string ext_id = reg.header("lambda-extension-identifier");
+  // Its one event/next returns the INVOKE; it never asks again.
+  auto invoke_event = std::async(std::launch::async, [&] {
+    return emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", ext_id}});
+  });
+  auto answer = emu.invoke(R"({"n":1})");
+  EXPECT_EQ(answer.status, 200) << answer.error;
+  EXPECT_NE(answer.body.find("echo"), std::string::npos) << "the caller has the runtime's answer";
+  ASSERT_TRUE(ready(invoke_event));
+  const std::string id = answer.header("x-amzn-requestid");
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: " + id)) << emu.log();
+  const std::string log = emu.log();
+  EXPECT_NE(log.find("RequestId: " + id + " Error: Task timed out after 1.00 seconds"), std::string::npos) << log;
+  EXPECT_NE(log.find("END RequestId: " + id), std::string::npos) << log;
+  EXPECT_NE(log.find("Status: timeout"), std::string::npos) << log;
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, ExtensionsApiLifecycle) {
   const std::string opt = test_dir("opt_ext");
   write_script(opt + "/extensions/watcher", "#!/bin/sh\nexec /bin/sleep 600\n");
@@ -415,10 +495,14 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   });
   ASSERT_TRUE(emu.wait_for_log("INIT_REPORT"));
   EXPECT_EQ(emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "late"}}).status, 403);
-  EXPECT_EQ(
-      emu.runtime_call("POST", "/2020-01-01/extension/init/error", "{}", {{"Lambda-Extension-Identifier", ext_id}})
-          .status,
-      403);
+  // The error type is required (Lambda's Extensions API; the RIE answers the same).
+  EXPECT_EQ(error_type(emu.runtime_call("POST", "/2020-01-01/extension/init/error", "{}",
+                                        {{"Lambda-Extension-Identifier", ext_id}})),
+            "Extension.MissingHeader");
+  EXPECT_EQ(error_type(emu.runtime_call(
+                "POST", "/2020-01-01/extension/init/error", "{}",
+                {{"Lambda-Extension-Identifier", ext_id}, {"Lambda-Extension-Function-Error-Type", "Extension.Late"}})),
+            "InvalidStateTransition");
 
   auto invoked = std::async(std::launch::async, [&] { return emu.invoke(R"({"x":2})"); });
   ASSERT_TRUE(ready(runtime_next));
@@ -821,12 +905,6 @@ TEST(EmulateMain, FullQueueIsThrottled) {
   EXPECT_EQ(error_type(throttled), "TooManyRequestsException");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
-}
-
-std::size_t count_of(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
 }
 
 TEST(EmulateMain, CrashedRuntimeIsReplacedForTheQueuedInvocation) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -62,6 +63,23 @@ std::vector<std::string> Environment::process_environment() const {
                               marker_);
 }
 
+std::vector<std::string> Environment::extension_environment() const {
+  // What Lambda keeps from extensions: the runtime's own settings ("Extensions API" in Lambda's
+  // developer guide lists them).
+  static constexpr std::array<std::string_view, 10> kRuntimeOnly = {
+      "AWS_EXECUTION_ENV",          "AWS_LAMBDA_LOG_GROUP_NAME",
+      "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_XRAY_CONTEXT_MISSING",
+      "AWS_XRAY_DAEMON_ADDRESS",    "LAMBDA_RUNTIME_DIR",
+      "LAMBDA_TASK_ROOT",           "_AWS_XRAY_DAEMON_ADDRESS",
+      "_AWS_XRAY_DAEMON_PORT",      "_HANDLER"};
+  std::vector<std::string> env = process_environment();
+  std::erase_if(env, [](const std::string& entry) {
+    const std::string_view name = std::string_view(entry).substr(0, entry.find('='));
+    return std::find(kRuntimeOnly.begin(), kRuntimeOnly.end(), name) != kRuntimeOnly.end();
+  });
+  return env;
+}
+
 asio::awaitable<int> Environment::run() {
   processes_.start();
   if (config_.snapstart) {
@@ -88,6 +106,7 @@ asio::awaitable<int> Environment::run() {
          "timeout");
   });
   launch_extensions();
+  extensions_launched_ = true;
   check_progress();
   co_await phases_.wait_stopped();
   co_await shutdown();
@@ -116,8 +135,8 @@ void Environment::launch_extensions() {
     const std::string name = path.filename().string();
     pid_t pid = -1;
     try {
-      pid =
-          processes_.launch_extension({.argv = {path.string()}, .env = process_environment(), .cwd = config_.opt_dir});
+      pid = processes_.launch_extension(
+          {.argv = {path.string()}, .env = extension_environment(), .cwd = config_.opt_dir});
     } catch (const LaunchError& e) {
       fail("Extension.LaunchError", e.what(), "error");
       return;
@@ -193,7 +212,9 @@ void Environment::check_progress() {
 }
 
 void Environment::advance_init() {
-  // Lambda starts the runtime once every external extension has registered.
+  // Lambda starts the runtime once every external extension has registered. (A fresh environment
+  // hears of its first invocation before its extensions are started: nothing moves before that.)
+  if (!extensions_launched_) return;
   if (!processes_.runtime_launch_attempted()) {
     if (!extensions_.unregistered().empty()) return;
     launch_runtime();
@@ -258,6 +279,8 @@ asio::awaitable<void> Environment::snapshot_and_restore() {
 void Environment::start_invocation() {
   if (!extensions_.ready(true)) return;
   auto inv = dispatch_.start_next(config_.timeout, [this] {
+    // Answered, and its INVOKE extensions are back in event/next: it is ending, not late.
+    if (dispatch_.current_answered() && extensions_.ready(true)) return;
     phases_.set_shutdown_reason(ShutdownReason::timeout);
     fail_invoke("Sandbox.Timedout", fmt::format("Task timed out after {:.2f} seconds", seconds_of(config_.timeout)),
                 "timeout");
@@ -323,7 +346,9 @@ void Environment::fail(const std::string& type, const std::string& message, cons
 
 void Environment::fail_invoke(const std::string& type, const std::string& message, const std::string& status) {
   if (phases_.stopping()) return;
-  if (auto inv = dispatch_.fail_current(type, message)) {
+  // Also an invocation the runtime had answered: an INVOKE extension that failed or ran past the
+  // timeout ends it in error all the same, with its END and REPORT.
+  if (auto inv = dispatch_.end_current(type, message)) {
     log_.error(inv->request_id, message, type);
     log_.end(inv->request_id);
     InvocationReport report = invocation_report(*inv);

@@ -116,6 +116,8 @@ class Environment {
   void on_child_exit(pid_t pid, int status);
   asio::awaitable<void> shutdown();
   [[nodiscard]] std::vector<std::string> process_environment() const;
+  // The runtime's environment without the variables Lambda gives the runtime alone.
+  [[nodiscard]] std::vector<std::string> extension_environment() const;
   [[nodiscard]] std::vector<pid_t> function_pids() const;
   [[nodiscard]] InvocationReport invocation_report(const Invocation& inv) const;
 
@@ -133,6 +135,8 @@ class Environment {
   unsigned memory_sample_mb_ = 0;
   bool fresh_;
   bool wants_fresh_ = false;
+  // Init's first step is done: the runtime may start once they have registered.
+  bool extensions_launched_ = false;
   // A stop signal came while a failure shut this environment down for a fresh one.
   bool stopped_while_failing_ = false;
 };

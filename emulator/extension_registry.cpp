@@ -59,8 +59,17 @@ std::variant<ApiError, std::string> ExtensionRegistry::register_extension(const 
     return ApiError{http::status::forbidden, "InvalidStateTransition",
                     fmt::format("extension {} is already registered", name)};
   }
-  // Not one we started: an internal extension registering from the runtime process.
-  if (ext == nullptr) ext = &add(name);
+  // Not one we started: an internal extension registering from the runtime process. It stops with
+  // the runtime, so it gets no SHUTDOWN (Lambda's Extensions API; the RIE refuses the same way).
+  if (ext == nullptr) {
+    if (shutdown) {
+      return ApiError{http::status::forbidden, "Extension.InvalidEventType",
+                      fmt::format("{} is an internal extension (no executable of that name was started from "
+                                  "/opt/extensions): it cannot register for SHUTDOWN",
+                                  name)};
+    }
+    ext = &add(name);
+  }
   ext->registered = true;
   ext->identifier = lambda::new_request_id();
   ext->wants_invoke = invoke;

@@ -27,8 +27,12 @@ TEST(ExtensionRegistry, LaunchedExtensionsAreAwaitedUntilTheyRegister) {
   auto again = registry.register_extension("b", true, false);
   ASSERT_TRUE(std::holds_alternative<ApiError>(again));
   EXPECT_EQ(std::get<ApiError>(again).type, "InvalidStateTransition");
-  // A name nobody launched is an internal extension: welcome, and not awaited at Init.
-  registered_id(registry, "internal", false, true);
+  // A name nobody launched is an internal extension: welcome, and not awaited at Init; it stops with
+  // the runtime, so it may not ask for SHUTDOWN.
+  registered_id(registry, "internal", true, false);
+  auto internal_shutdown = registry.register_extension("internal-2", false, true);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(internal_shutdown));
+  EXPECT_EQ(std::get<ApiError>(internal_shutdown).type, "Extension.InvalidEventType");
   EXPECT_EQ(registry.unregistered(), std::vector<std::string>{"a"});
   EXPECT_EQ(registry.live_pids(), (std::vector<pid_t>{100, 101}));
 }
@@ -36,6 +40,7 @@ TEST(ExtensionRegistry, LaunchedExtensionsAreAwaitedUntilTheyRegister) {
 TEST(ExtensionRegistry, IdentifiersAreCheckedAndNextIsNotReentrant) {
   asio::io_context io;
   ExtensionRegistry registry(io);
+  registry.add_launched("x", 102);
   const std::string id = registered_id(registry, "x", true, true);
   auto unknown = registry.find("nope");
   ASSERT_TRUE(std::holds_alternative<ApiError>(unknown));
@@ -50,6 +55,7 @@ TEST(ExtensionRegistry, ReadyOnceEveryRelevantExtensionWaitsWithNothingPending) 
   asio::io_context io;
   ExtensionRegistry registry(io);
   const std::string invoke_id = registered_id(registry, "invoke", true, false);
+  registry.add_launched("shutdown", 103);
   const std::string shutdown_id = registered_id(registry, "shutdown", false, true);
   EXPECT_FALSE(registry.ready(false));
   EXPECT_FALSE(registry.ready(true));

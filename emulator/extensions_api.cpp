@@ -104,6 +104,11 @@ asio::awaitable<void> handle_error(Environment& env, HttpExchange& ex, bool init
   const std::string identifier = identifier_of(ex);
   const std::string body = co_await ex.read_body(kErrorBodyLimit);
   const std::string type(ex.header(kHeaderExtensionErrorType));
+  // Required, as Lambda documents it and the RIE enforces (only a runtime's error type has a default).
+  if (type.empty()) {
+    throw HttpError(http::status::forbidden, "Extension.MissingHeader",
+                    fmt::format("the {} header is required", kHeaderExtensionErrorType));
+  }
   std::optional<ApiError> error;
   if (init) {
     error = env.extension_init_error(identifier, type, body);

@@ -126,7 +126,7 @@ std::shared_ptr<Invocation> InvocationDispatch::start_next(std::chrono::millisec
   runtime_wake_.notify();
   invoke_timer_.expires_after(timeout);
   invoke_timer_.async_wait([this, inv, on_timeout = std::move(on_timeout)](boost::system::error_code ec) {
-    if (ec || current_ != inv || inv->complete) return;
+    if (ec || current_ != inv) return;
     on_timeout();
   });
   return inv;
@@ -138,11 +138,11 @@ std::shared_ptr<Invocation> InvocationDispatch::take_completed() {
   return std::exchange(current_, nullptr);
 }
 
-std::shared_ptr<Invocation> InvocationDispatch::fail_current(const std::string& type, const std::string& message) {
-  if (!current_ || current_->complete) return nullptr;
+std::shared_ptr<Invocation> InvocationDispatch::end_current(const std::string& type, const std::string& message) {
+  if (!current_) return nullptr;
   invoke_timer_.cancel();
   auto inv = std::exchange(current_, nullptr);
-  inv->fail({.type = type, .message = message});
+  if (!inv->complete) inv->fail({.type = type, .message = message});
   return inv;
 }
 

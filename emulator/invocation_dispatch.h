@@ -115,15 +115,16 @@ class InvocationDispatch {
   [[nodiscard]] RuntimeState runtime_state() const { return runtime_.state(); }
 
   // Hands the first queued invocation to the runtime when none is in progress and the runtime waits
-  // in invocation/next; calls on_timeout if it is still unanswered after `timeout`. Null when none
-  // could start.
+  // in invocation/next; calls on_timeout if it is still in progress after `timeout`, answered or
+  // not (Lambda's function timeout also bounds the INVOKE extensions). Null when none could start.
   std::shared_ptr<Invocation> start_next(std::chrono::milliseconds timeout, std::function<void()> on_timeout);
   // The invocation in progress once the runtime completed it, which then stops being in progress.
   std::shared_ptr<Invocation> take_completed();
-  // The invocation in progress if the runtime has not completed it: completed now with a platform
-  // error, and no longer in progress.
-  std::shared_ptr<Invocation> fail_current(const std::string& type, const std::string& message);
+  // The invocation in progress, which stops being in progress: completed now with a platform error
+  // unless the runtime had answered it (its caller has that answer already). Null when none is.
+  std::shared_ptr<Invocation> end_current(const std::string& type, const std::string& message);
   [[nodiscard]] bool has_current() const { return current_ != nullptr; }
+  [[nodiscard]] bool current_answered() const { return current_ != nullptr && current_->complete; }
 
   // Fails every waiting invocation with this error, and every later submission: the environment ends.
   void close(Failure failure);

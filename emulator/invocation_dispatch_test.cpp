@@ -156,16 +156,28 @@ struct TimedInvocation : ::testing::Test {
 TEST_F(TimedInvocation, UnansweredInvocationTimesOut) {
   run_until(io, [&] { return timed_out; });
   ASSERT_TRUE(timed_out);
-  auto failed = dispatch.fail_current("Sandbox.Timedout", "too slow");
+  auto failed = dispatch.end_current("Sandbox.Timedout", "too slow");
   ASSERT_EQ(failed, inv);
   EXPECT_TRUE(inv->complete);
   EXPECT_EQ(inv->error_type, "Sandbox.Timedout");
   EXPECT_EQ(boost::json::parse(inv->error_body).at("errorMessage"), "too slow");
-  EXPECT_FALSE(dispatch.fail_current("again", "nothing in progress"));
+  EXPECT_FALSE(dispatch.end_current("again", "nothing in progress"));
 }
 
-TEST_F(TimedInvocation, AnsweredInvocationDoesNotTimeOut) {
+TEST_F(TimedInvocation, AnsweredButUnfinishedInvocationStillTimesOutKeepingItsAnswer) {
+  // The runtime answered; an INVOKE extension has not come back: the timeout still fires.
   inv->complete = true;
+  run_until(io, [&] { return timed_out; });
+  ASSERT_TRUE(timed_out);
+  EXPECT_TRUE(dispatch.current_answered());
+  auto ended = dispatch.end_current("Sandbox.Timedout", "too slow");
+  ASSERT_EQ(ended, inv);
+  EXPECT_TRUE(inv->error_type.empty()) << "the caller's answer stands";
+}
+
+TEST_F(TimedInvocation, TakenInvocationDoesNotTimeOut) {
+  inv->complete = true;
+  ASSERT_EQ(dispatch.take_completed(), inv);
   io.run_for(60ms);
   EXPECT_FALSE(timed_out);
 }

@@ -175,6 +175,18 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
     co_await serve_extensions_api(env, ex, target.substr(kExtensionApiPrefix.size()));
     co_return;
   }
+  if (target == kTelemetryApiPath || target == kLogsApiPath) {
+    // Nothing is delivered here. As the RIE answers (and Lambda's Logs API guide documents for local
+    // testing): accepted, so an extension that subscribes during Init still starts.
+    ex.require_method(http::verb::put);
+    co_await ex.read_body(kErrorBodyLimit);
+    const bool telemetry = target == kTelemetryApiPath;
+    co_await ex.respond(http::status::accepted,
+                        lambda::json_error(telemetry ? "Telemetry.NotSupported" : "Logs.NotSupported",
+                                           telemetry ? "Telemetry API is not supported" : "Logs API is not supported"),
+                        kContentTypeJson);
+    co_return;
+  }
   if (!target.starts_with(kRuntimeApiPrefix)) {
     throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));
   }

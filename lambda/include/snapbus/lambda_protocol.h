@@ -48,6 +48,9 @@ inline constexpr std::string_view kStreamedErrorTrailers =
 // ---- Extensions API (/2020-01-01/extension/...) --------------------------------------------------
 
 inline constexpr std::string_view kExtensionApiPrefix = "/2020-01-01/extension/";
+// Where extensions subscribe to telemetry and logs (PUT, during Init).
+inline constexpr std::string_view kTelemetryApiPath = "/2022-07-01/telemetry";
+inline constexpr std::string_view kLogsApiPath = "/2020-08-15/logs";
 // The paths below follow kExtensionApiPrefix.
 inline constexpr std::string_view kExtensionRegisterPath = "register";
 inline constexpr std::string_view kExtensionNextPath = "event/next";
