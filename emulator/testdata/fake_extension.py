@@ -1,26 +1,14 @@
 """An external extension written against the documented Extensions API, for the emulator's tests.
 
-Registers under its file name (or the name given as its argument) for INVOKE and SHUTDOWN, subscribes to the Telemetry API as many real
-extensions do during Init (and exits 1, failing Init, if that is refused), then waits in event/next
-until SHUTDOWN. Each event's type goes to stdout.
+Registers under its file name (or the name given as its argument) for INVOKE and SHUTDOWN,
+subscribes to the Telemetry API as many real extensions do during Init (and exits 1, failing Init,
+if that is refused), then waits in event/next until SHUTDOWN. Each event's type goes to stdout.
 """
-import http.client
 import json
 import os
 import sys
 
-HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
-HOST = HOST.strip("[]")
-
-
-def call(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(HOST, int(PORT), timeout=600)
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    result = resp.status, dict(resp.getheaders()), data
-    conn.close()
-    return result
+from lambda_api_call import call  # beside this file
 
 
 def main():
@@ -37,7 +25,8 @@ def main():
         print(f"{name}: the Telemetry API answered {status} {body!r}", flush=True)
         sys.exit(1)
     while True:
-        status, _, body = call("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": identifier})
+        status, _, body = call("GET", "/2020-01-01/extension/event/next",
+                               headers={"Lambda-Extension-Identifier": identifier}, timeout=600)
         if status != 200:
             sys.exit(2)
         event = json.loads(body)

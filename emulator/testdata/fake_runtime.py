@@ -18,9 +18,8 @@ import subprocess
 import sys
 import time
 
-# "[::1]:9001" for an IPv6 host: the port follows the last colon, http.client takes the host bare.
-HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
-HOST = HOST.strip("[]")
+import lambda_api_call  # beside this file
+
 BASE = "/2018-06-01/runtime"
 # What awslambdaric posts for a handler module that cannot be imported.
 INIT_ERROR = {
@@ -32,13 +31,7 @@ INIT_ERROR = {
 
 
 def call(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(HOST, int(PORT), timeout=60)
-    conn.request(method, BASE + path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    result = resp.status, dict(resp.getheaders()), data
-    conn.close()
-    return result
+    return lambda_api_call.call(method, BASE + path, body, headers)
 
 
 def echo_loop():
@@ -55,7 +48,7 @@ def echo_loop():
 def stream_error():
     status, headers, body = call("GET", "/invocation/next")
     request_id = headers["Lambda-Runtime-Aws-Request-Id"]
-    conn = http.client.HTTPConnection(HOST, int(PORT), timeout=60)
+    conn = http.client.HTTPConnection(lambda_api_call.HOST, int(lambda_api_call.PORT), timeout=60)
     conn.putrequest("POST", f"{BASE}/invocation/{request_id}/response")
     conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
     conn.putheader("Transfer-Encoding", "chunked")
