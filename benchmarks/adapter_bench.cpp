@@ -450,8 +450,9 @@ double hello_round_trip(Connection& connection) {
   http::read(connection.socket, connection.buffer, response);
   const auto end = Clock::now();
   if (response.result() != http::status::ok || response.body() != kHelloBody) {
-    throw std::runtime_error("unexpected answer " + std::to_string(response.result_int()) + ": " +
-                             response.body().substr(0, 200));
+    // A Function URL hides a function error's body, as Lambda's do: its type is in x-amzn-ErrorType.
+    throw std::runtime_error("unexpected answer " + std::to_string(response.result_int()) + " (" +
+                             std::string(response["x-amzn-ErrorType"]) + "): " + response.body().substr(0, 200));
   }
   return ns_between(start, end);
 }
@@ -758,8 +759,8 @@ void fastapi_first_request(Connection& connection, bool through_the_bus) {
   http::read(connection.socket, connection.buffer, response);
   const bool restored = response.body().find("\"opened_at_generation\":1") != std::string::npos;
   if (response.result() != http::status::ok || (through_the_bus && !restored)) {
-    throw std::runtime_error("unexpected answer " + std::to_string(response.result_int()) + ": " +
-                             response.body().substr(0, 300));
+    throw std::runtime_error("unexpected answer " + std::to_string(response.result_int()) + " (" +
+                             std::string(response["x-amzn-ErrorType"]) + "): " + response.body().substr(0, 300));
   }
 }
 
