@@ -402,11 +402,7 @@ TEST(EmulateMain, AFreshEnvironmentStartsItsExtensionsBeforeItsRuntime) {
   ASSERT_TRUE(emu.started()) << emu.diagnostics();
   EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
   // The next invocation comes once the failed environment is gone: a fresh one starts for it.
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (emu.diagnostics().find("the failed environment stopped") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
+  ASSERT_TRUE(emu.wait_for_diagnostic("the failed environment stopped")) << emu.diagnostics();
   EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
   const std::string diagnostics = emu.diagnostics();
   const auto fresh = diagnostics.find("starting a fresh environment");

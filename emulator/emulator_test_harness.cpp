@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -52,6 +53,17 @@ std::string unique_suffix() {
 
 std::uint16_t port_of(const std::string& host_port) {
   return static_cast<std::uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1)));
+}
+
+// Polls `read` (a file the emulator appends to) until it holds `needle`, or the timeout passes.
+bool wait_until_written(const std::function<std::string()>& read, const std::string& needle,
+                        std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (read().find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
 }
 
 }  // namespace
@@ -257,12 +269,11 @@ std::string EmulatorProcess::diagnostics() const { return read_all(dir_ + "/stde
 std::string EmulatorProcess::report() const { return read_all(dir_ + "/report.json"); }
 
 bool EmulatorProcess::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (log().find(needle) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return wait_until_written([this] { return log(); }, needle, timeout);
+}
+
+bool EmulatorProcess::wait_for_diagnostic(const std::string& needle, std::chrono::milliseconds timeout) const {
+  return wait_until_written([this] { return diagnostics(); }, needle, timeout);
 }
 
 void EmulatorProcess::expect_no_survivors(std::chrono::milliseconds grace) {

@@ -89,6 +89,7 @@ class EmulatorProcess {
   [[nodiscard]] std::string log() const;          // stdout: the Lambda log lines
   [[nodiscard]] std::string diagnostics() const;  // stderr
   bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout = 20s) const;
+  bool wait_for_diagnostic(const std::string& needle, std::chrono::milliseconds timeout = 20s) const;
   [[nodiscard]] std::string report() const;  // the --json report
 
   void expect_no_survivors(std::chrono::milliseconds grace = 5s);

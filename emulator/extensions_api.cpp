@@ -1,6 +1,7 @@
 #include "extensions_api.h"
 
 #include <fmt/format.h>
+#include <boost/beast/http/rfc7230.hpp>
 #include <boost/json.hpp>
 
 #include "runtime_api.h"
@@ -25,20 +26,6 @@ std::string identifier_of(const HttpExchange& ex) {
                     "the Lambda-Extension-Identifier header is required");
   }
   return std::string(id);
-}
-
-// Whether Lambda-Extension-Accept-Feature (a comma-separated list) names `feature`.
-bool accepts_feature(const HttpExchange& ex, std::string_view feature) {
-  std::string_view list = ex.header(kHeaderExtensionAcceptFeature);
-  while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item == feature) return true;
-  }
-  return false;
 }
 
 asio::awaitable<void> handle_register(Environment& env, HttpExchange& ex) {
@@ -83,7 +70,10 @@ asio::awaitable<void> handle_register(Environment& env, HttpExchange& ex) {
   info["functionName"] = env.config().function_name;
   info["functionVersion"] = env.config().function_version;
   info["handler"] = env.config().handler;
-  if (accepts_feature(ex, kFeatureAccountId)) info["accountId"] = kEmulatedAccountId;
+  // Lambda-Extension-Accept-Feature is a comma-separated list of features.
+  if (http::token_list(ex.header(kHeaderExtensionAcceptFeature)).exists(kFeatureAccountId)) {
+    info["accountId"] = kEmulatedAccountId;
+  }
   co_await ex.respond(http::status::ok, boost::json::serialize(info), kContentTypeJson, &headers);
 }
 

@@ -180,11 +180,10 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
     // testing): accepted, so an extension that subscribes during Init still starts.
     ex.require_method(http::verb::put);
     co_await ex.read_body(kErrorBodyLimit);
-    const bool telemetry = target == kTelemetryApiPath;
-    co_await ex.respond(http::status::accepted,
-                        lambda::json_error(telemetry ? "Telemetry.NotSupported" : "Logs.NotSupported",
-                                           telemetry ? "Telemetry API is not supported" : "Logs API is not supported"),
-                        kContentTypeJson);
+    std::string answer = target == kTelemetryApiPath
+                             ? json_error("Telemetry.NotSupported", "Telemetry API is not supported")
+                             : json_error("Logs.NotSupported", "Logs API is not supported");
+    co_await ex.respond(http::status::accepted, std::move(answer), kContentTypeJson);
     co_return;
   }
   if (!target.starts_with(kRuntimeApiPrefix)) {

@@ -375,12 +375,13 @@ asio::awaitable<NetResult<Response>> HttpClient::request(Request request, Reques
 asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, RequestOptions options) {
   if (request.find(http::field::host) == request.end()) request.set(http::field::host, pool_->server().authority());
   request.prepare_payload();
+  const bool may_resend_unanswered = replayable(request);
   // The second attempt runs only when a pooled connection turned out dead before the server had the
   // request: the write failed, or (for a replayable request) the connection closed unanswered.
   for (int attempt = 0;; ++attempt) {
     auto ex = std::make_unique<detail::Exchange>(pool_, options, request.method() == http::verb::head);
     ex->request_keeps_alive = request.keep_alive();
-    if (attempt == 0) ex->connection = pool_->take_idle(!replayable(request));
+    if (attempt == 0) ex->connection = pool_->take_idle(/*always_peek=*/!may_resend_unanswered);
     if (!ex->connection) {
       auto connected = co_await pool_->connect();
       if (!connected) co_return connected.error();
@@ -396,7 +397,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     }
     bool never_answered = false;
     if (auto read_error = co_await ex->read_header(never_answered)) {
-      if (may_retry && never_answered && replayable(request)) continue;
+      if (may_retry && never_answered && may_resend_unanswered) continue;
       co_return ex->fail(read_error, "read response from");
     }
     co_return ResponseStream(std::move(ex));
