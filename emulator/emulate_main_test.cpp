@@ -390,9 +390,10 @@ TEST(EmulateMain, InitTimeoutSaysWhatInitWaitedFor) {
 
 // An external extension that subscribes to the Telemetry API during Init, as Datadog's or an
 // OpenTelemetry collector's do: the emulator accepts (202, as the RIE does) and delivers nothing.
-std::string telemetry_extension(const std::string& opt) {
-  return write_script(opt + "/extensions/telemetry-ext", "#!/bin/sh\nexec " + std::string(kPython) + " " +
-                                                             testdata("fake_extension.py") + " telemetry-ext\n");
+std::string telemetry_extension(const std::string& opt, const std::string& name = "telemetry-ext",
+                                const std::string& mode = "") {
+  return write_script(opt + "/extensions/" + name, "#!/bin/sh\nexec " + std::string(kPython) + " " +
+                                                       testdata("fake_extension.py") + " " + name + " " + mode + "\n");
 }
 
 TEST(EmulateMain, AFreshEnvironmentStartsItsExtensionsBeforeItsRuntime) {
@@ -415,6 +416,47 @@ TEST(EmulateMain, AFreshEnvironmentStartsItsExtensionsBeforeItsRuntime) {
   EXPECT_EQ(emu.log().find("answered 4"), std::string::npos) << "the extension was refused:\n" << emu.log();
   EXPECT_EQ(count_of(emu.log(), "INIT_REPORT"), 2U) << emu.log();
   EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+// Lambda's order: SIGTERM to the runtime, which gets its share of the time (300 ms of 2 s) to exit,
+// and only then SHUTDOWN to the extensions; without any extension, SIGKILL at once.
+TEST(EmulateMain, ShutdownStopsTheRuntimeBeforeTheExtensionsHearOfIt) {
+  const std::string opt = test_dir("opt_shutdown_order");
+  telemetry_extension(opt, "order-ext");
+  EmulatorProcess emu("shutdown_order", {"--opt", opt, "--", kPython, testdata("fake_runtime.py"), "echo-sigterm"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_EQ(emu.invoke("{}").status, 200);
+  EXPECT_EQ(emu.stop(), 0);
+  const std::string log = emu.log();
+  const auto runtime_stopped = log.find("runtime: SIGTERM");
+  const auto extension_told = log.find("order-ext: SHUTDOWN");
+  ASSERT_NE(runtime_stopped, std::string::npos) << log;
+  ASSERT_NE(extension_told, std::string::npos) << log;
+  EXPECT_LT(runtime_stopped, extension_told) << log;
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, ShutdownWithoutExtensionsKillsTheRuntimeAtOnce) {
+  EmulatorProcess emu("shutdown_no_extensions", {"--", kPython, testdata("fake_runtime.py"), "echo-sigterm"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_EQ(emu.invoke("{}").status, 200);
+  EXPECT_EQ(emu.stop(), 0);
+  EXPECT_EQ(emu.log().find("runtime: SIGTERM"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, ARuntimeThatIgnoresSigtermIsKilledBeforeTheExtensionsHearOfIt) {
+  const std::string opt = test_dir("opt_shutdown_stubborn");
+  telemetry_extension(opt, "patient-ext");
+  EmulatorProcess emu("shutdown_stubborn",
+                      {"--opt", opt, "--", kPython, testdata("fake_runtime.py"), "init-error-linger"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_TRUE(emu.wait_for_log("Error Type: Runtime.ImportModuleError")) << emu.log();
+  EXPECT_EQ(emu.stop(), 0) << emu.diagnostics();
+  EXPECT_NE(emu.diagnostics().find("did not exit within its share of the shutdown time"), std::string::npos)
+      << emu.diagnostics();
+  EXPECT_NE(emu.log().find("patient-ext: SHUTDOWN"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
 }
 
@@ -464,11 +506,21 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   EmulatorProcess emu("extensions", with({"--opt", opt}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
 
-  EXPECT_EQ(emu.runtime_call("POST", kRegister, R"({"events":["INVOKE"]})").status, 400);  // no name
-  EXPECT_EQ(
-      emu.runtime_call("POST", kRegister, R"({"events":["LUNCH"]})", {{"Lambda-Extension-Name", "watcher"}}).status,
-      400);
-  EXPECT_EQ(emu.runtime_call("POST", kRegister, "{nope", {{"Lambda-Extension-Name", "watcher"}}).status, 400);
+  // Refusals are 403 with the RIE's error types.
+  const auto refused_register = [&](const std::string& body, const std::string& name) {
+    std::map<std::string, std::string> headers;
+    if (!name.empty()) headers.emplace("Lambda-Extension-Name", name);
+    auto answer = emu.runtime_call("POST", kRegister, body, headers);
+    EXPECT_EQ(answer.status, 403) << body;
+    return error_type(answer);
+  };
+  EXPECT_EQ(refused_register(R"({"events":["INVOKE"]})", ""), "Extension.InvalidExtensionName");
+  EXPECT_EQ(refused_register(R"({"events":["LUNCH"]})", "watcher"), "Extension.InvalidEventType");
+  EXPECT_EQ(refused_register(R"({"events":[1]})", "watcher"), "InvalidRequestFormat");
+  EXPECT_EQ(refused_register(R"({"events":"INVOKE"})", "watcher"), "InvalidRequestFormat");
+  EXPECT_EQ(refused_register("{nope", "watcher"), "InvalidRequestFormat");
+  EXPECT_EQ(refused_register("", "watcher"), "InvalidRequestFormat");
+  EXPECT_EQ(refused_register(R"({"events":["INVOKE"],"configurationKeys":["k"]})", "watcher"), "InvalidRequestFormat");
   EXPECT_EQ(emu.runtime_call("GET", kEventNext).status, 403);  // no identifier
   EXPECT_EQ(emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", "bogus"}}).status, 403);
 
@@ -479,7 +531,7 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   ASSERT_FALSE(ext_id.empty());
   EXPECT_EQ(boost::json::parse(reg.body).at("functionName"), "function");
   EXPECT_FALSE(boost::json::parse(reg.body).as_object().contains("accountId")) << "only when asked for";
-  EXPECT_EQ(emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "watcher"}}).status, 403);
+  EXPECT_EQ(refused_register("{}", "watcher"), "Extension.InvalidExtensionState");  // registered already
   ASSERT_TRUE(std::filesystem::exists(emu.dir() + "/stdout.log"));
 
   // Init ends only when the runtime and the extension both wait.
@@ -490,7 +542,7 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
     return emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", ext_id}});
   });
   ASSERT_TRUE(emu.wait_for_log("INIT_REPORT"));
-  EXPECT_EQ(emu.runtime_call("POST", kRegister, "{}", {{"Lambda-Extension-Name", "late"}}).status, 403);
+  EXPECT_EQ(refused_register("{}", "late"), "Extension.RegistrationClosed");
   // The error type is required (Lambda's Extensions API; the RIE answers the same).
   EXPECT_EQ(error_type(emu.runtime_call("POST", "/2020-01-01/extension/init/error", "{}",
                                         {{"Lambda-Extension-Identifier", ext_id}})),
@@ -504,7 +556,9 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   ASSERT_TRUE(ready(runtime_next));
   const std::string id = runtime_next.get().header("lambda-runtime-aws-request-id");
   ASSERT_TRUE(ready(ext_next));
-  auto invoke_event = boost::json::parse(ext_next.get().body).as_object();
+  const auto invoke_answer = ext_next.get();
+  EXPECT_EQ(invoke_answer.header("lambda-extension-event-identifier").size(), 36U) << "a UUID, as the RIE gives";
+  auto invoke_event = boost::json::parse(invoke_answer.body).as_object();
   EXPECT_EQ(invoke_event.at("eventType"), "INVOKE");
   EXPECT_EQ(std::string(invoke_event.at("requestId").as_string()), id);
   EXPECT_EQ(emu.runtime_call("POST", response_path(id), "\"done\"").status, 202);
@@ -991,9 +1045,12 @@ TEST(EmulateMain, InitErrorBodyReachesTheCallerAsPosted) {
 }
 
 TEST(EmulateMain, StopWhileAFailedEnvironmentShutsDownEndsTheEmulator) {
-  // The runtime ignores SIGTERM, so the failed environment takes its 2 s shutdown grace: the stop
-  // arrives in that window, and no fresh environment may follow it.
-  EmulatorProcess emu("stop_while_failing", {"--", kPython, testdata("fake_runtime.py"), "init-error-linger"});
+  // An extension that never finishes its SHUTDOWN work holds the failed environment's shutdown for
+  // its 2 s: the stop arrives in that window, and no fresh environment may follow it.
+  const std::string opt = test_dir("opt_stop_while_failing");
+  telemetry_extension(opt, "lingering-ext", "linger");
+  EmulatorProcess emu("stop_while_failing",
+                      {"--opt", opt, "--", kPython, testdata("fake_runtime.py"), "init-error-linger"});
   ASSERT_TRUE(emu.started()) << emu.diagnostics();
   ASSERT_TRUE(emu.wait_for_log("Error Type: Runtime.ImportModuleError")) << emu.log();
   EXPECT_EQ(emu.stop(SIGTERM, 10s), 0) << emu.diagnostics();

@@ -1,5 +1,6 @@
 #include "environment.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -424,7 +425,8 @@ std::optional<ApiError> Environment::runtime_restore_error(const std::string& ty
 std::variant<ApiError, std::string> Environment::extension_register(const std::string& name, bool invoke,
                                                                     bool shutdown) {
   if (phases_.phase() != Phase::init || phases_.stopping()) {
-    return ApiError{http::status::forbidden, "InvalidStateTransition", "extensions can only register during Init"};
+    return ApiError{http::status::forbidden, "Extension.RegistrationClosed",
+                    "Extension registration closed already: extensions can only register during Init"};
   }
   auto registered = extensions_.register_extension(name, invoke, shutdown);
   if (std::holds_alternative<std::string>(registered)) {
@@ -476,20 +478,45 @@ void Environment::caller_gone(const std::shared_ptr<Invocation>& inv) {
   dispatch_.withdraw(inv, "Client.Disconnected", "the caller closed its connection before the invocation started");
 }
 
-asio::awaitable<void> Environment::shutdown() {
-  phases_.begin_shutdown();
-  processes_.terminate_runtime();
-  const auto deadline = Clock::now() + config_.shutdown_timeout;
-  extensions_.post_shutdown(
-      std::string(to_string(phases_.shutdown_reason())),
-      std::chrono::system_clock::now() +
-          std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.shutdown_timeout));
+asio::awaitable<void> Environment::poll_until(const std::function<bool()>& done, Clock::time_point deadline) {
   asio::steady_timer poll(io_);
-  while ((processes_.runtime_alive() || !extensions_.shutdown_acknowledged()) && Clock::now() < deadline) {
+  while (!done() && Clock::now() < deadline) {
     poll.expires_after(std::chrono::milliseconds(5));
     boost::system::error_code ec;
     co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+}
+
+// Lambda's order (its graceful-shutdown documentation, and the RIE's rapid/shutdown.go): the
+// runtime first, SIGTERM and a share of the time to act on it, then SIGKILL; only then SHUTDOWN to
+// the extensions, which get the rest. So an extension that acts at SHUTDOWN (the adapter publishing
+// shutting-down) finds the runtime's processes gone. A function without extensions gets no
+// graceful shutdown at all: SIGKILL at once.
+asio::awaitable<void> Environment::shutdown() {
+  phases_.begin_shutdown();
+  const auto start = Clock::now();
+  const auto deadline = start + config_.shutdown_timeout;
+  const auto wall_deadline = std::chrono::system_clock::now() +
+                             std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.shutdown_timeout);
+  if (extensions_.empty()) {
+    processes_.terminate_runtime(SIGKILL);
+  } else {
+    processes_.terminate_runtime(SIGTERM);
+    const double runtime_share =
+        extensions_.has_internal() ? kRuntimeShutdownShareWithInternalExtension : kRuntimeShutdownShare;
+    const auto runtime_deadline =
+        start + std::chrono::duration_cast<Clock::duration>(config_.shutdown_timeout * runtime_share);
+    // Named, not temporaries in the co_await expression (GCC 12 mishandles those).
+    const std::function<bool()> runtime_gone = [this] { return !processes_.runtime_alive(); };
+    co_await poll_until(runtime_gone, runtime_deadline);
+    if (processes_.runtime_alive()) {
+      diagnostic("the runtime did not exit within its share of the shutdown time after SIGTERM: SIGKILL");
+      processes_.terminate_runtime(SIGKILL);
+    }
+  }
+  extensions_.post_shutdown(std::string(to_string(phases_.shutdown_reason())), wall_deadline);
+  const std::function<bool()> extensions_done = [this] { return extensions_.shutdown_acknowledged(); };
+  co_await poll_until(extensions_done, deadline);
   processes_.end_all();
   if (!config_.json_report.empty()) log_.write_json(config_.json_report, exit_code());
   if (wants_fresh_) {

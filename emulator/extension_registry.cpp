@@ -1,5 +1,7 @@
 #include "extension_registry.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
@@ -33,6 +35,10 @@ void ExtensionRegistry::add_launched(std::string name, pid_t pid) {
   ext.launched = true;
 }
 
+bool ExtensionRegistry::has_internal() const {
+  return std::any_of(extensions_.begin(), extensions_.end(), [](const auto& ext) { return !ext->launched; });
+}
+
 std::vector<std::string> ExtensionRegistry::unregistered() const {
   std::vector<std::string> names;
   for (const auto& ext : extensions_) {
@@ -56,7 +62,7 @@ std::variant<ApiError, std::string> ExtensionRegistry::register_extension(const 
     if (candidate->name == name) ext = candidate.get();
   }
   if (ext != nullptr && ext->registered) {
-    return ApiError{http::status::forbidden, "InvalidStateTransition",
+    return ApiError{http::status::forbidden, "Extension.InvalidExtensionState",
                     fmt::format("extension {} is already registered", name)};
   }
   // Not one we started: an internal extension registering from the runtime process. It stops with
@@ -67,6 +73,10 @@ std::variant<ApiError, std::string> ExtensionRegistry::register_extension(const 
                       fmt::format("{} is an internal extension (no executable of that name was started from "
                                   "/opt/extensions): it cannot register for SHUTDOWN",
                                   name)};
+    }
+    if (extensions_.size() >= kMaxExtensions) {
+      return ApiError{http::status::forbidden, "Extension.TooManyExtensions",
+                      fmt::format("Extension limit ({}) reached", kMaxExtensions)};
     }
     ext = &add(name);
   }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <memory>
 #include <string>
@@ -40,18 +41,26 @@ struct Extension {
   std::unique_ptr<WakeSignal> wake;  // notified when an event arrives
 };
 
+// Lambda's limit of extensions per function. An internal extension over it is refused at
+// register (403 Extension.TooManyExtensions), as the RIE refuses it.
+inline constexpr std::size_t kMaxExtensions = 10;
+
 class ExtensionRegistry {
  public:
   explicit ExtensionRegistry(boost::asio::io_context& io) : io_(io) {}
 
   void add_launched(std::string name, pid_t pid);
+  // No extension launched or registered: Lambda then gives the runtime no graceful shutdown.
+  [[nodiscard]] bool empty() const { return extensions_.empty(); }
+  // Whether an internal extension (one registered from the runtime's process) is among them.
+  [[nodiscard]] bool has_internal() const;
   // Names of launched extensions that have not registered yet, in launch order.
   [[nodiscard]] std::vector<std::string> unregistered() const;
   // Registered extensions not blocked in event/next: what Init (or an invocation's end) waits for.
   [[nodiscard]] std::vector<std::string> not_waiting() const;
 
   // Registers `name` (one not launched here is an internal extension) and returns its identifier;
-  // 403 when that name is registered already.
+  // 403 when that name is registered already, or when an internal one would be one too many.
   std::variant<ApiError, std::string> register_extension(const std::string& name, bool invoke, bool shutdown);
   // The registered extension with this identifier, or 403 Extension.InvalidExtensionIdentifier.
   std::variant<ApiError, Extension*> find(const std::string& identifier);

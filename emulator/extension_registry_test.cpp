@@ -26,7 +26,7 @@ TEST(ExtensionRegistry, LaunchedExtensionsAreAwaitedUntilTheyRegister) {
   EXPECT_EQ(registry.unregistered(), std::vector<std::string>{"a"});
   auto again = registry.register_extension("b", true, false);
   ASSERT_TRUE(std::holds_alternative<ApiError>(again));
-  EXPECT_EQ(std::get<ApiError>(again).type, "InvalidStateTransition");
+  EXPECT_EQ(std::get<ApiError>(again).type, "Extension.InvalidExtensionState");
   // A name nobody launched is an internal extension: welcome, and not awaited at Init; it stops with
   // the runtime, so it may not ask for SHUTDOWN.
   registered_id(registry, "internal", true, false);
@@ -35,6 +35,20 @@ TEST(ExtensionRegistry, LaunchedExtensionsAreAwaitedUntilTheyRegister) {
   EXPECT_EQ(std::get<ApiError>(internal_shutdown).type, "Extension.InvalidEventType");
   EXPECT_EQ(registry.unregistered(), std::vector<std::string>{"a"});
   EXPECT_EQ(registry.live_pids(), (std::vector<pid_t>{100, 101}));
+}
+
+TEST(ExtensionRegistry, TenExtensionsAtMostAsInLambda) {
+  asio::io_context io;
+  ExtensionRegistry registry(io);
+  registry.add_launched("launched", 104);
+  for (std::size_t i = 1; i < kMaxExtensions; ++i)
+    registered_id(registry, "internal-" + std::to_string(i), true, false);
+  auto eleventh = registry.register_extension("internal-eleventh", true, false);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(eleventh));
+  EXPECT_EQ(std::get<ApiError>(eleventh).type, "Extension.TooManyExtensions");
+  EXPECT_EQ(std::get<ApiError>(eleventh).message, "Extension limit (10) reached");
+  // The launched one still registers: it is counted already.
+  registered_id(registry, "launched", false, true);
 }
 
 TEST(ExtensionRegistry, IdentifiersAreCheckedAndNextIsNotReentrant) {

@@ -6,6 +6,7 @@
 
 #include "runtime_api.h"
 #include "snapbus/lambda_protocol.h"
+#include "snapbus/request_id.h"
 
 namespace snapbus::emulator {
 namespace {
@@ -16,8 +17,6 @@ using net::HttpExchange;
 namespace http = boost::beast::http;
 
 constexpr const char* kAccepted = R"({"status":"OK"})";
-std::uint64_t event_counter = 0;
-// Event identifiers only need to differ; everything runs on one thread.
 
 std::string identifier_of(const HttpExchange& ex) {
   auto id = ex.header(kHeaderExtensionIdentifier);
@@ -28,38 +27,60 @@ std::string identifier_of(const HttpExchange& ex) {
   return std::string(id);
 }
 
+// What a register body subscribes to. Parsed as the RIE does (Go's encoding/json into {events,
+// configurationKeys}), and refused as it refuses, all with 403: a body that is not a JSON object
+// (an empty one neither), `events` that is not a list of strings, or configurationKeys, which
+// Lambda retired, is InvalidRequestFormat; an event name other than INVOKE or SHUTDOWN is
+// Extension.InvalidEventType.
+struct Subscription {
+  bool invoke = false;
+  bool shutdown = false;
+};
+
+Subscription parse_register_body(const std::string& body) {
+  const auto invalid_format = [](const std::string& message) {
+    return HttpError(http::status::forbidden, "InvalidRequestFormat", message);
+  };
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) {
+    throw invalid_format(R"(the body must be a JSON object like {"events":["INVOKE","SHUTDOWN"]})");
+  }
+  if (const auto* keys = value.as_object().if_contains("configurationKeys"); keys != nullptr && !keys->is_null()) {
+    if (!keys->is_array()) throw invalid_format("configurationKeys must be a list");
+    if (!keys->as_array().empty()) {
+      throw invalid_format("configurationKeys are deprecated; use environment variables instead");
+    }
+  }
+  Subscription subscription;
+  const auto* events = value.as_object().if_contains("events");
+  if (events == nullptr || events->is_null()) return subscription;
+  if (!events->is_array()) throw invalid_format("events must be a list of event names");
+  for (const auto& event : events->as_array()) {
+    const auto* type = event.if_string();
+    if (type == nullptr) throw invalid_format("events must be a list of event names");
+    if (*type == kEventInvoke) {
+      subscription.invoke = true;
+    } else if (*type == kEventShutdown) {
+      subscription.shutdown = true;
+    } else {
+      throw HttpError(http::status::forbidden, "Extension.InvalidEventType",
+                      fmt::format("{}: unknown event; expected INVOKE or SHUTDOWN", std::string_view(*type)));
+    }
+  }
+  return subscription;
+}
+
 asio::awaitable<void> handle_register(Environment& env, HttpExchange& ex) {
   ex.require_method(http::verb::post);
   const std::string name(ex.header(kHeaderExtensionName));
   const std::string body = co_await ex.read_body(kErrorBodyLimit);
   if (name.empty()) {
-    throw HttpError(http::status::bad_request, "InvalidRequest", "the Lambda-Extension-Name header is required");
+    throw HttpError(http::status::forbidden, "Extension.InvalidExtensionName",
+                    "Empty extension name: the Lambda-Extension-Name header is required");
   }
-  bool invoke = false;
-  bool shutdown = false;
-  if (!body.empty()) {
-    boost::system::error_code ec;
-    auto value = boost::json::parse(body, ec);
-    if (ec || !value.is_object()) {
-      throw HttpError(http::status::bad_request, "InvalidRequest",
-                      R"(the body must be a JSON object like {"events":["INVOKE","SHUTDOWN"]})");
-    }
-    if (const auto* events = value.as_object().if_contains("events")) {
-      if (!events->is_array()) throw HttpError(http::status::bad_request, "ValidationError", "events must be a list");
-      for (const auto& event : events->as_array()) {
-        const auto* type = event.if_string();
-        if (type != nullptr && *type == kEventInvoke) {
-          invoke = true;
-        } else if (type != nullptr && *type == kEventShutdown) {
-          shutdown = true;
-        } else {
-          throw HttpError(http::status::bad_request, "ValidationError",
-                          fmt::format("unknown event {}; expected INVOKE or SHUTDOWN", boost::json::serialize(event)));
-        }
-      }
-    }
-  }
-  auto result = env.extension_register(name, invoke, shutdown);
+  const Subscription subscription = parse_register_body(body);
+  auto result = env.extension_register(name, subscription.invoke, subscription.shutdown);
   if (auto* error = std::get_if<ApiError>(&result)) {
     co_await respond_api_error(ex, *error);
     co_return;
@@ -85,7 +106,7 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
     co_return;
   }
   http::fields headers;
-  headers.set(kHeaderExtensionEventIdentifier, fmt::format("{:016x}", ++event_counter));
+  headers.set(kHeaderExtensionEventIdentifier, lambda::new_request_id());
   co_await ex.respond(http::status::ok, std::get<std::string>(result), kContentTypeJson, &headers);
 }
 

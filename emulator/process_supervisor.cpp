@@ -125,7 +125,7 @@ void ProcessSupervisor::thaw() {
   frozen_ = false;
 }
 
-void ProcessSupervisor::terminate_runtime() {
+void ProcessSupervisor::terminate_runtime(int signal_number) {
   if (frozen_ && freezer_) {
     try {
       thaw();
@@ -134,7 +134,7 @@ void ProcessSupervisor::terminate_runtime() {
     }
     frozen_ = false;
   }
-  if (runtime_alive_) ::kill(runtime_pid_, SIGTERM);
+  if (runtime_alive_) ::kill(runtime_pid_, signal_number);
 }
 
 void ProcessSupervisor::end_all() {

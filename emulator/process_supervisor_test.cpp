@@ -142,7 +142,7 @@ TEST(ProcessSupervisor, EndAllLeavesNothingBehind) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_GE(descendants(::getpid()).size(), 3U);
-  r.processes.terminate_runtime();
+  r.processes.terminate_runtime(SIGTERM);
   r.processes.end_all();
   EXPECT_TRUE(descendants(::getpid()).empty());
   EXPECT_TRUE(processes_with_env(test_marker()).empty());

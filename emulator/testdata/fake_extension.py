@@ -1,12 +1,16 @@
 """An external extension written against the documented Extensions API, for the emulator's tests.
 
-Registers under its file name (or the name given as its argument) for INVOKE and SHUTDOWN,
+Registers under its file name (or the name given as its first argument) for INVOKE and SHUTDOWN,
 subscribes to the Telemetry API as many real extensions do during Init (and exits 1, failing Init,
 if that is refused), then waits in event/next until SHUTDOWN. Each event's type goes to stdout.
+With `linger` as its second argument it never finishes its SHUTDOWN work: it ignores SIGTERM and
+sleeps until it is killed.
 """
 import json
 import os
+import signal
 import sys
+import time
 
 from lambda_api_call import call  # beside this file
 
@@ -32,6 +36,9 @@ def main():
         event = json.loads(body)
         print(f"{name}: {event['eventType']}", flush=True)
         if event["eventType"] == "SHUTDOWN":
+            if sys.argv[2:3] == ["linger"]:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                time.sleep(600)
             return
 
 

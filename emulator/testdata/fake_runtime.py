@@ -2,6 +2,7 @@
 
 usage: fake_runtime.py MODE
   echo         loop: next -> respond with {"echo": <event>}
+  echo-sigterm echo, and on SIGTERM print "runtime: SIGTERM" and exit 0
   snapstart    restore/next first (SnapStart), then echo
   crash-init   exit 1 during Init
   init-error   post init/error with a stack trace, then exit 1 (as awslambdaric does)
@@ -68,6 +69,12 @@ def stream_error():
 def main():
     mode = sys.argv[1]
     if mode == "echo":
+        echo_loop()
+    elif mode == "echo-sigterm":
+        def stop(signum, frame):
+            print("runtime: SIGTERM", flush=True)
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
         echo_loop()
     elif mode == "snapstart":
         call("GET", "/restore/next")
