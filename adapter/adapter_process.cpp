@@ -131,8 +131,12 @@ void AdapterProcess::shut_down(std::optional<std::int64_t> deadline_ms) {
   }
   if (publisher_) {
     lifecycle::StepLines lines([](std::string_view line) { log_line(fmt::format("shutdown: {}", line)); });
-    const auto result = lifecycle::run_step(*publisher_, lifecycle::Step::shutdown, {.ack_timeout = timeout}, lines);
-    if (!result.report.entries.empty()) log_line(lifecycle::describe_entries(result.report, timeout, "shutdown: "));
+    try {
+      const auto result = lifecycle::run_step(*publisher_, lifecycle::Step::shutdown, {.ack_timeout = timeout}, lines);
+      if (!result.report.entries.empty()) log_line(lifecycle::describe_entries(result.report, timeout, "shutdown: "));
+    } catch (const Error& error) {
+      log_line(fmt::format("shutdown: {}", error.what()));
+    }
   }
   finish(kExitShutdown, "stopped");
 }

@@ -80,8 +80,16 @@ std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::S
       },
       lifecycle::PublishedLine::held);
   const auto started = Clock::now();
-  const lifecycle::StepResult result =
-      lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join}, lines);
+  lifecycle::StepResult result;
+  try {
+    result = lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join}, lines);
+  } catch (const Error& error) {
+    // The segment was damaged, deleted or replaced under the adapter: no hook can be known to have
+    // run, so the step fails (no snapshot, or the restored copy is discarded).
+    log_(fmt::format("{}: {}", name, error.what()));
+    return lambda::FunctionError{.type = std::string(error_type_for(step)),
+                                 .message = fmt::format("the {} step could not run: {}", name, error.what())};
+  }
   // Taken before the lines are written: the figure is the hooks' time, not the log's.
   const double took_ms = milliseconds_since(started);
   if (const std::string held = lines.take_held(); !held.empty()) block.push_back(fmt::format("{}: {}", name, held));

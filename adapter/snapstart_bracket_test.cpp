@@ -192,6 +192,19 @@ TEST_F(SnapStartBracketTest, AFailedAfterRestoreHookNamesTheProcessAndTheHook) {
       << failure->message;
 }
 
+// A segment replaced under the adapter (someone's cleanup, a second deployment step): the workers
+// open the new file and would never hear the restore, so it fails rather than passes unheard.
+TEST_F(SnapStartBracketTest, ASegmentReplacedUnderTheAdapterFailsTheStepAndSaysWhy) {
+  std::filesystem::copy_file(path, dir.path() / "copy.seg");
+  std::filesystem::rename(dir.path() / "copy.seg", path);
+  const auto failure = after_restore();
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->type, "Runtime.AfterRestoreError");
+  EXPECT_NE(failure->message.find("the restore step could not run: " + path.string() + " was deleted or replaced"),
+            std::string::npos)
+      << failure->message;
+}
+
 TEST(JoinConditionTest, AnExpectedCountWinsOverTheSettleTime) {
   AdapterConfig config;
   EXPECT_EQ(join_condition_for(config).at_least, 0U);

@@ -40,8 +40,13 @@ class WebMode {
       if (!(co_await snapshot_and_restore())) co_return;
     } else if (config_.run_bracket) {
       lifecycle::StepLines lines([](std::string_view line) { log_line(fmt::format("running: {}", line)); });
-      lifecycle::run_step(process_.publisher(), lifecycle::Step::running,
-                          {.ack_timeout = process_.bus_config().ack_timeout}, lines);
+      try {
+        lifecycle::run_step(process_.publisher(), lifecycle::Step::running,
+                            {.ack_timeout = process_.bus_config().ack_timeout}, lines);
+      } catch (const Error& error) {
+        // Running runs no hook: the app is served all the same, and the log says why the bus is not.
+        log_line(fmt::format("running: {}", error.what()));
+      }
     }
     co_await answer_invocations();
   }

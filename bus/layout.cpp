@@ -118,7 +118,10 @@ std::string load_text(const std::atomic<std::uint64_t>* words, std::size_t word_
     std::memcpy(bytes, &word, 8);
     for (char c : bytes) {
       if (c == '\0') return text;
-      text.push_back(c);
+      // Any process that maps the segment may write a slot's text; read back, it goes into terminal
+      // lines and logs, where a newline or an escape sequence would forge lines of its own.
+      const auto byte = static_cast<unsigned char>(c);
+      text.push_back(byte < 0x20U || byte == 0x7FU ? ' ' : c);
     }
   }
   return text;

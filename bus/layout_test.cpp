@@ -148,6 +148,9 @@ TEST(Layout, TextFieldsTruncateOnUtf8BoundaryAndKeepATerminator) {
   EXPECT_EQ(load_text(words, 2), "abcdefghijklmn");
   store_text(words, 2, "");
   EXPECT_EQ(load_text(words, 2), "");
+  // Written by any process that maps the segment: no line of its own in a display or a log.
+  store_text(words, 2, "a\nslot 9\x1b[2J\x7f");
+  EXPECT_EQ(load_text(words, 2), "a slot 9 [2J ");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +90,32 @@ Segment open_or_create(const PublisherOptions& options, bool& took_over) {
   }
   took_over = false;
   return Segment::create(options.path, {.slot_count = options.slot_count, .group = options.group});
+}
+
+// Whether `path` names the very file open as `fd` (same device and inode).
+bool path_names(const std::filesystem::path& path, int fd) {
+  struct stat named {};
+  struct stat open {};
+  return ::stat(path.c_str(), &named) == 0 && ::fstat(fd, &open) == 0 && named.st_dev == open.st_dev &&
+         named.st_ino == open.st_ino;
+}
+
+// The publisher writes what every process of the function will read, so it must still be writing
+// the file they open: one truncated under it reads as zeros (no slot would seem to wait, and a step
+// would pass that no hook acknowledged), one deleted or replaced is invisible to every process that
+// opens the path from now on, and a lock file deleted lets a second publisher in beside this one.
+void require_intact(const Segment& segment, int lock_fd) {
+  if (auto damage = segment.damage()) throw *damage;
+  if (!path_names(segment.path(), segment.descriptor())) {
+    throw Error(Errc::invalid_segment, segment.path().string() +
+                                           " was deleted or replaced while this process published to it; "
+                                           "nothing it publishes can reach the processes that open that path");
+  }
+  if (!path_names(lock_file_path(segment.path()), lock_fd)) {
+    throw Error(Errc::invalid_segment, lock_file_path(segment.path()).string() +
+                                           " was deleted or replaced while this process held it: another "
+                                           "publisher could take the segment over beside this one");
+  }
 }
 
 }  // namespace
@@ -195,6 +222,7 @@ StateSnapshot Publisher::state() const { return read_state(impl_->segment.state(
 std::vector<SlotInfo> Publisher::reap_departed() { return reap_dead_slots(impl_->segment); }
 
 StateSnapshot Publisher::transition(Phase phase) {
+  require_intact(impl_->segment, impl_->lock_fd.get());
   StateRecord& record = impl_->segment.mutable_state();
   StateSnapshot next = read_state(record);
   next.phase = phase;
@@ -284,6 +312,9 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
         pending.push_back(std::move(slot));
       }
     }
+    // A truncated segment reads as zeros, so "nobody pending" may be no news at all: checked before
+    // any report, and at each liveness check while waiting.
+    if (check_liveness || pending.empty() || now >= deadline) require_intact(segment, impl_->lock_fd.get());
     if (pending.empty() || now >= deadline) {
       AckReport report;
       report.seq = seq;

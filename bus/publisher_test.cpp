@@ -386,6 +386,71 @@ TEST_F(PublisherTest, RestoredSubscriberWithAnotherStartTimeIsAliveAndItsAckCoun
   EXPECT_EQ(child.wait_exit_code(5s), 0);
 }
 
+// A slot left unlocked by an earlier process that had this very pid (a container restarted with
+// /tmp kept) is a departed one like any other: reaped, never waited for.
+TEST_F(PublisherTest, AStaleSlotNamingThisPidIsReaped) {
+  auto publisher = Publisher::acquire(options);
+  {
+    Segment writer = Segment::open(path, SegmentAccess::publish);
+    SlotRecord& slot = writer.mutable_slot(1);
+    slot.start_time.store(current_process().start_time + 1);
+    slot.flags.store(kSlotFlagWaitForAck);
+    slot.pid.store(static_cast<std::uint32_t>(::getpid()));
+  }
+  const auto now = publisher.transition(Phase::after_restore);
+  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 2s);
+  EXPECT_TRUE(report.entries.empty()) << report.problems().front();
+  EXPECT_TRUE(read_slots(publisher.segment()).empty());
+  // A live slot of this process, held through another descriptor, is still waited for.
+  auto own = Subscriber::open(path, {.name = "own"});
+  const auto again = publisher.transition(Phase::after_restore);
+  const AckReport missing = publisher.wait_for_acks(again.seq, FutexClock::now() + 50ms);
+  ASSERT_EQ(missing.entries.size(), 1U);
+  EXPECT_EQ(missing.entries[0].status, AckStatus::missing);
+}
+
+TEST_F(PublisherTest, ASegmentTruncatedUnderThePublisherIsAnErrorNotAPass) {
+  auto publisher = Publisher::acquire(options);
+  auto sleepy = Subscriber::open(path, {.name = "sleepy"});
+  const auto now = publisher.transition(Phase::after_restore);
+  std::filesystem::resize_file(path, 0);
+  try {
+    publisher.wait_for_acks(now.seq, FutexClock::now() + 5s);
+    FAIL() << "an ack nobody gave was reported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_segment);
+    EXPECT_NE(std::string(e.what()).find("was truncated to 0 bytes"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PublisherTest, ASegmentDeletedOrReplacedUnderThePublisherIsAnError) {
+  auto publisher = Publisher::acquire(options);
+  publisher.transition(Phase::running);
+  std::filesystem::copy_file(path, dir.path() / "copy.seg");
+  std::filesystem::rename(dir.path() / "copy.seg", path);
+  try {
+    publisher.transition(Phase::after_restore);
+    FAIL() << "published into a file nobody opens any more";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_segment);
+    EXPECT_NE(std::string(e.what()).find("was deleted or replaced"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+  EXPECT_THROW(publisher.transition(Phase::running), Error);
+}
+
+TEST_F(PublisherTest, ALockFileDeletedUnderThePublisherIsAnError) {
+  auto publisher = Publisher::acquire(options);
+  std::filesystem::remove(path.string() + ".lock");
+  try {
+    publisher.transition(Phase::before_snapshot);
+    FAIL() << "a second publisher could have taken the segment beside this one";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_segment);
+    EXPECT_NE(std::string(e.what()).find(".lock was deleted or replaced"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(PublisherTest, BusyMessageNamesTheProcessHoldingTheLock) {
   auto holder = testing::fork_child([&] {
     auto publisher = Publisher::acquire(options);

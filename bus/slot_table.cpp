@@ -10,6 +10,7 @@
 #include <string>
 
 #include "clock.h"
+#include "snapbus/unique_fd.h"
 
 namespace snapbus {
 namespace {
@@ -114,11 +115,20 @@ bool process_alive(const ProcessIdentity& process) {
 }
 
 bool slot_held(const Segment& segment, std::uint32_t index) {
-  // A lock held through this very descriptor never conflicts with a query through it, so the
-  // kernel cannot vouch for our own slots; this process is alive by definition.
-  if (segment.slot(index).pid.load(std::memory_order_acquire) == static_cast<std::uint32_t>(::getpid())) return true;
+  // A lock held through this very descriptor never conflicts with a query through it. So a slot
+  // that names this pid (ours, or one left by an earlier process that had our pid: a container
+  // restarted with /tmp kept) is asked about through a second open description of the same file,
+  // which sees every lock, ours included. Only such slots pay for the open.
+  int descriptor = segment.descriptor();
+  UniqueFd second;
+  if (segment.slot(index).pid.load(std::memory_order_acquire) == static_cast<std::uint32_t>(::getpid())) {
+    const std::string self_link = "/proc/self/fd/" + std::to_string(descriptor);
+    second = UniqueFd(::open(self_link.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!second) throw_system_error(errno, "reopen " + segment.path().string() + " to query a slot lock");
+    descriptor = second.get();
+  }
   struct flock range = slot_lock_range(index, F_WRLCK);
-  if (::fcntl(segment.descriptor(), F_OFD_GETLK, &range) != 0) {
+  if (::fcntl(descriptor, F_OFD_GETLK, &range) != 0) {
     throw_system_error(errno, "query the lock of slot " + std::to_string(index) + " of " + segment.path().string());
   }
   return range.l_type != F_UNLCK;
@@ -180,9 +190,7 @@ std::vector<SlotInfo> read_slots(const Segment& segment, Liveness liveness) {
 
 std::optional<SlotInfo> reap_slot_if_departed(Segment& segment, std::uint32_t index) {
   const std::uint32_t pid = segment.slot(index).pid.load(std::memory_order_acquire);
-  // Our own slots are alive by definition (and their locks, if taken through this very
-  // descriptor, would not stop us).
-  if (pid == 0 || pid == static_cast<std::uint32_t>(::getpid())) return std::nullopt;
+  if (pid == 0) return std::nullopt;
   // Asking first is cheaper than trying (no lock to allocate when it is held, the common case);
   // the lock below still decides.
   if (slot_held(segment, index)) return std::nullopt;

@@ -48,11 +48,23 @@ using namespace std::chrono_literals;
 // How often the watch checks whether a new publisher replaced the segment file.
 constexpr auto kReplacementCheckInterval = 1s;
 
-// True when the file at path is no longer the one mapped (a publisher created a fresh segment).
-bool segment_replaced(const Segment& segment) {
+enum class SegmentFile { same, replaced, deleted };
+
+// What the path names now, against the file mapped: a publisher may have created a fresh segment,
+// or someone deleted this one.
+SegmentFile segment_file(const Segment& segment) {
   struct stat now {};
-  if (::stat(segment.path().c_str(), &now) != 0) return false;
-  return now.st_dev != segment.device() || now.st_ino != segment.inode();
+  if (::stat(segment.path().c_str(), &now) != 0) return SegmentFile::deleted;
+  return now.st_dev != segment.device() || now.st_ino != segment.inode() ? SegmentFile::replaced : SegmentFile::same;
+}
+
+// Whether a file exists at path; a path that cannot even be looked at (a symbolic link loop, a
+// directory we may not search) is an error that names it.
+bool segment_exists(const std::filesystem::path& path) {
+  std::error_code error;
+  const bool exists = std::filesystem::exists(path, error);
+  if (error) throw Error(Errc::system, "cannot look at " + path.string() + ": " + error.message(), error.value());
+  return exists;
 }
 
 class ChangePrinter {
@@ -89,7 +101,7 @@ ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostre
     return (request.count && printer.printed() >= *request.count) || (deadline && FutexClock::now() >= *deadline);
   };
 
-  if (!std::filesystem::exists(path)) {
+  if (!segment_exists(path)) {
     err << "snapbus watch: waiting for a segment at " << path.string() << std::endl;
     if (!wait_until_segment_exists(path, deadline)) {
       throw Error(Errc::not_found, "no segment appeared at " + path.string() + " before the timeout");
@@ -101,18 +113,37 @@ ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostre
   printer.print(seen, 0);
   while (!finished(printer)) {
     const auto slice_end = FutexClock::now() + kReplacementCheckInterval;
-    const FutexResult result =
-        futex_wait(&segment.state().seq, seen.seq, deadline ? std::min(*deadline, slice_end) : slice_end);
-    if (result == FutexResult::timed_out && segment_replaced(segment)) {
-      segment = Segment::open(path, SegmentAccess::observe, config.segment_group);
-      seen = read_state(segment.state());
-      printer.print(seen, 0);
-      continue;
+    FutexResult result = FutexResult::woken;
+    try {
+      result = futex_wait(&segment.state().seq, seen.seq, deadline ? std::min(*deadline, slice_end) : slice_end);
+    } catch (const Error&) {
+      // The kernel cannot wait on a page past the end of a truncated file (EFAULT): say that.
+      if (auto damage = segment.damage()) throw *damage;
+      throw;
+    }
+    if (result == FutexResult::timed_out) {
+      const SegmentFile file = segment_file(segment);
+      if (file == SegmentFile::deleted) {
+        err << "snapbus watch: " << path.string() << " was deleted; waiting for a publisher to create it again"
+            << std::endl;
+        if (!wait_until_segment_exists(path, deadline)) return ExitCode::ok;  // the watch's time is up
+      }
+      if (file != SegmentFile::same) {
+        segment = Segment::open(path, SegmentAccess::observe, config.segment_group);
+        seen = read_state(segment.state());
+        printer.print(seen, 0);
+        continue;
+      }
     }
     const StateSnapshot now = read_state(segment.state());
+    // Checked after the read: a file truncated under the mapping reads as zeros, which is an
+    // error, never a state to print.
+    if (auto damage = segment.damage()) throw *damage;
     if (now.seq == seen.seq) continue;
-    // Each change moves seq by two; a bigger step means changes this watch slept through.
-    const std::uint32_t skipped = (now.seq - seen.seq) / 2 - 1;
+    // Each change moves seq by two; a bigger step means changes this watch slept through (none
+    // counted for a step back, which only a segment made afresh in place could show).
+    const auto step = static_cast<std::int32_t>(now.seq - seen.seq);
+    const std::uint32_t skipped = step > 2 ? static_cast<std::uint32_t>(step) / 2 - 1 : 0;
     seen = now;
     printer.print(seen, skipped);
   }

@@ -246,6 +246,30 @@ TEST_F(CliEndToEndTest, WatchWaitsForTheSegmentToAppear) {
   EXPECT_TRUE(watch.wait_for_output("phase running", kPatience)) << watch.stdout_so_far();
 }
 
+// A truncated segment reads as zeros: an error (5) naming the file, never an all-zero state line.
+TEST_F(CliEndToEndTest, WatchFailsOnASegmentTruncatedUnderIt) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  SpawnedProcess watch({snapbus_binary(), "watch", "--timeout-ms", "20000"}, environment());
+  ASSERT_TRUE(watch.wait_for_output("phase running", kPatience)) << watch.stderr_so_far();
+  std::filesystem::resize_file(segment_, 0);
+  const ExitResult result = watch.wait_exit(kPatience);
+  EXPECT_EQ(result.code, 5) << result.stdout_text;
+  EXPECT_NE(result.stderr_text.find("was truncated to 0 bytes"), std::string::npos) << result.stderr_text;
+  EXPECT_EQ(lines_of(result.stdout_text).size(), 1U) << result.stdout_text;
+}
+
+TEST_F(CliEndToEndTest, WatchSaysASegmentWasDeletedAndFollowsTheNextOne) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  SpawnedProcess watch({snapbus_binary(), "watch", "--timeout-ms", "20000"}, environment());
+  ASSERT_TRUE(watch.wait_for_output("phase running", kPatience)) << watch.stderr_so_far();
+  std::filesystem::remove(segment_);
+  ASSERT_TRUE(watch.wait_for_output("was deleted; waiting for a publisher", kPatience, SpawnedProcess::Stream::err));
+  ASSERT_EQ(snapbus({"publish", "shutdown"}).code, 0);
+  EXPECT_TRUE(watch.wait_for_output("phase shutting-down", kPatience)) << watch.stdout_so_far();
+  watch.send_signal(SIGTERM);
+  watch.wait_exit(kPatience);
+}
+
 TEST_F(CliEndToEndTest, WatchWithoutASegmentGivesUpAtItsTimeoutWithThree) {
   const ExitResult result = snapbus({"watch", "--timeout-ms", "100"});
   EXPECT_EQ(result.code, 3);

@@ -83,7 +83,7 @@ class Function:
         self.front_door = ""
 
     def start(self, task_root: pathlib.Path, env: dict | None = None, *, emulator_args=(),
-              init_timeout: float = INIT_TIMEOUT_S) -> "Function":
+              init_timeout: float = INIT_TIMEOUT_S, shutdown_timeout: float = 1) -> "Function":
         variables = {"SNAPBUS_SEGMENT": self.segment, "AWS_LWA_PORT": self.app_port,
                      "APP_LOG": self.app_log, "APP_STATE_DIR": self.app_state, "PYTHON": PYTHON,
                      "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
@@ -91,7 +91,7 @@ class Function:
                 "--opt", str(self.opt), "--exec-wrapper", str(self.opt / "bootstrap"), "--handler", "run.sh",
                 "--task-root", str(task_root), "--port", "0", "--runtime-api-port", "0",
                 "--ready-file", str(self.ready_file), "--json", str(self.report_file),
-                "--timeout", "10", "--init-timeout", str(init_timeout), "--shutdown-timeout", "1",
+                "--timeout", "10", "--init-timeout", str(init_timeout), "--shutdown-timeout", str(shutdown_timeout),
                 *emulator_args]
         for key, value in variables.items():
             args += ["--env", f"{key}={value}"]

@@ -9,12 +9,21 @@ WORKERS = 4
 
 
 def test_every_worker_restored_before_its_first_request_with_an_expected_count(function, task_root):
+    # 10 s to shut down: the app's share (15%, as Lambda's 300 ms of 2 s) lets workers exit by themselves.
     function.start(task_root, {"WORKERS": WORKERS, "SNAPBUS_EXPECT_SUBSCRIBERS": WORKERS,
-                               "AWS_LWA_READINESS_CHECK_PATH": "/healthz"})
+                               "AWS_LWA_READINESS_CHECK_PATH": "/healthz"}, shutdown_timeout=10)
     answers = burst_until_every_worker_answered(function, WORKERS)
     function.wait_restored()
     assert_hooks_ran_before_requests(function, answers, WORKERS)
     assert function.stop() == 0, function.output()
+    # Lambda's shutdown order: SIGTERM to the app first, SHUTDOWN to the adapter after it. Each
+    # worker ran its shutdown hook once: on its way out, or at shutting-down if it was still there
+    # (uvicorn 0.17 stops its workers one after the other).
+    workers = function.worker_pids()
+    shutdowns = function.records("shutdown")
+    assert len(workers) == WORKERS
+    assert sorted(r["pid"] for r in shutdowns) == sorted(workers), function.output()
+    assert any(r["phase"] == "RUNNING" for r in shutdowns), f"no worker ran it at its exit: {shutdowns}"
     report = function.report()
     assert report["init"]["status"] == "success" and report["restore"]["status"] == "success", report
     assert all(i["status"] == "success" for i in report["invocations"]), report

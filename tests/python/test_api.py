@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import pickle
 import platform
 import subprocess
 import sys
@@ -28,6 +29,9 @@ def test_every_status_has_its_own_exception_with_the_matching_builtin():
         assert isinstance(error, snapbus.SnapbusError) and isinstance(error, builtin), status
         assert error.status == status and str(error) == "message" and error.errno == 5
     assert isinstance(_errors.error_for_status(1234, "x"), snapbus.InternalError)
+    # multiprocessing sends exceptions back pickled: the class, message and errno survive.
+    copy = pickle.loads(pickle.dumps(_errors.error_for_status(2, "no entry for you", errno=13)))
+    assert type(copy) is snapbus.PermissionDenied and str(copy) == "no entry for you" and copy.errno == 13
 
 
 def test_registration_forms_and_coroutines_are_refused():
@@ -289,7 +293,8 @@ def test_module_cli_prints_startup_dir_and_state(bus):
                            env=dict(os.environ, SNAPBUS_SEGMENT=str(bus.segment)))
     assert state.returncode == 0, state.stderr
     parsed = json.loads(state.stdout)
-    assert parsed["attached"] is True and parsed["generation"] == 0 and parsed["phase"] == 4
+    assert parsed["attached"] is True and parsed["generation"] == 0 and parsed["phase"] == "running"
+    assert parsed["init_type"] == "unknown" and parsed["source"] == "manual", parsed
 
     missing = subprocess.run([PYTHON, "-m", "snapbus", "state"], capture_output=True, text=True, timeout=30,
                              env=dict(os.environ, SNAPBUS_SEGMENT=str(bus.segment) + ".missing"))
@@ -301,3 +306,110 @@ def test_malformed_variables_are_named():
         result = run_python("import snapbus", **{variable: value})
         assert result.returncode != 0
         assert f"ValueError: {variable}={value!r}" in result.stderr
+
+
+def test_bad_arguments_are_refused_before_anything_changes():
+    script = """
+        import math, snapbus
+        def refused(call):
+            try:
+                call()
+            except (TypeError, ValueError) as error:
+                print(type(error).__name__, isinstance(error, snapbus.SnapbusError) or "builtin")
+            else:
+                print("accepted")
+        refused(lambda: snapbus.after_restore(lambda: None, name=123))
+        refused(lambda: snapbus.start(name=123))
+        refused(lambda: snapbus.start(wait_for_ack="no"))
+        refused(lambda: snapbus.start(b"/tmp/with\\0nul.seg"))
+        refused(lambda: snapbus.start(""))
+        refused(lambda: snapbus.start(3.5))
+        refused(lambda: snapbus.stop("5"))
+        refused(lambda: snapbus.stop(-1))
+        refused(lambda: snapbus.stop(math.nan))
+        refused(lambda: snapbus.wait_for_change("soon"))
+        print("running", snapbus.is_running())
+    """
+    result = run_python(script, SNAPBUS_AUTOSTART="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "TypeError builtin", "TypeError builtin", "TypeError builtin", "InvalidArgument True",
+        "InvalidArgument True", "TypeError builtin", "TypeError builtin", "InvalidArgument True",
+        "InvalidArgument True", "TypeError builtin", "running False"], result.stdout
+
+
+def test_hooks_that_return_awaitables_or_interrupt_fail_their_phase(bus, processes):
+    script = """
+        import asyncio, snapbus
+        class AsyncCallable:
+            async def __call__(self):
+                print("HOOK body ran", flush=True)
+        async def coroutine_function():
+            print("HOOK body ran", flush=True)
+        def interrupt():
+            raise KeyboardInterrupt
+        snapbus.after_restore(AsyncCallable(), name="async-call")
+        snapbus.after_restore(lambda: coroutine_function(), name="lambda-coroutine")
+        snapbus.after_restore(interrupt, name="ctrl-c")
+        snapbus.before_snapshot(lambda: print("HOOK before-snapshot", flush=True), name="plain")
+        print("READY", flush=True)
+        import time; time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    failed = bus.publish("restore")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    report = failed.stdout + failed.stderr
+    assert "3 of 3 hooks failed" in report, report
+    assert "'async-call' failed: TypeError: it returned coroutine, which nothing awaits" in report, report
+    assert "'lambda-coroutine' failed: TypeError" in report and "'ctrl-c' failed: KeyboardInterrupt" in report
+    # The watcher outlived the KeyboardInterrupt: the next phase is handled.
+    bus.publish_ok("before-snapshot")
+    assert read_line(proc) == "HOOK before-snapshot", processes.stderr_of(proc)
+    assert "HOOK body ran" not in processes.stderr_of(proc)
+
+
+def test_a_hook_registered_by_a_hook_runs_in_the_same_phase(bus, processes):
+    script = """
+        import snapbus
+        def late():
+            print("HOOK late", flush=True)
+        def first():
+            print("HOOK first", flush=True)
+            snapbus.after_restore(late)
+        snapbus.after_restore(first)
+        print("READY", flush=True)
+        import time; time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    bus.publish_ok("restore")
+    assert [read_line(proc), read_line(proc)] == ["HOOK first", "HOOK late"]
+
+
+def test_stop_and_exit_are_bounded_while_a_hook_hangs(bus, processes):
+    script = """
+        import threading, time, snapbus
+        entered = threading.Event()
+        def hang():
+            entered.set()
+            time.sleep(120)
+        snapbus.after_restore(hang, name="hang")
+        print("READY", flush=True)
+        entered.wait(60)
+        started = time.monotonic()
+        stopped = snapbus.stop(0.5)
+        print("STOP", stopped, round(time.monotonic() - started, 1), flush=True)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    publish = bus.publish_async("restore", timeout_ms=60000)
+    try:
+        words = read_line(proc, timeout=30).split()
+        assert words[:2] == ["STOP", "False"] and float(words[2]) < 2.0, words
+        # The main thread has ended: the exit does not wait for the hook either.
+        assert proc.wait(timeout=20) == 0, processes.stderr_of(proc)
+        assert "a hook is still running (handling seq" in processes.stderr_of(proc)
+    finally:
+        publish.kill()
+        publish.wait(timeout=10)

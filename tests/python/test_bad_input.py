@@ -115,3 +115,23 @@ def test_symbolic_link_to_a_segment_is_refused(bus, tmp_path):
     with pytest.raises(snapbus.PermissionDenied) as caught:
         snapbus.Subscriber.open(link)
     assert "symbolic link" in str(caught.value)
+
+
+def test_paths_and_names_that_are_not_utf8_work(cli, tmp_path):
+    # A directory and a process name in bytes that are not UTF-8 (a Latin-1 deployment): snapbus
+    # takes paths as the OS does, and a name is display text, escaped where it cannot be decoded.
+    directory = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(directory)
+    segment = directory + b"/bus.seg"
+    assert subprocess.run([str(cli), "publish", "running", "--segment", segment], timeout=30).returncode == 0
+    script = ("import os, snapbus\n"
+              "snapbus.after_restore(lambda: print('HOOK', snapbus.generation(), flush=True))\n"
+              "print('ATTACHED', snapbus.state().attached, flush=True)\n"
+              "direct = snapbus.Subscriber.open(os.fsencode(os.environ['SNAPBUS_SEGMENT']), name='bytes-path',"
+              " wait_for_ack=False)\n"
+              "print('BYTES', direct.path == os.environ['SNAPBUS_SEGMENT'], flush=True)\n"
+              "direct.close()\n")
+    env = dict(os.environb, SNAPBUS_SEGMENT=segment, SNAPBUS_NAME=b"worker-\xe9")
+    result = subprocess.run([PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ATTACHED", "True", "BYTES", "True"], result.stdout + result.stderr

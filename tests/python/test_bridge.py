@@ -166,3 +166,45 @@ def test_a_malformed_snapbus_variable_never_breaks_a_registration(bus, processes
     assert proc.wait(timeout=30) == 0
     stderr = processes.stderr_of(proc)
     assert "SNAPBUS_WAIT_FOR_ACK" in stderr and "will not run through snapbus" in stderr, stderr
+
+
+def test_snapshot_restore_py_imported_before_snapbus_still_runs_its_hooks(bus, processes):
+    # Registered before snapbus existed here, and through a name bound before snapbus could wrap
+    # it: the process subscribes when snapbus is imported.
+    proc = processes.start(inline_script("""
+        from snapshot_restore_py import register_after_restore
+        register_after_restore(lambda: print("HOOK early", flush=True))
+        import snapbus
+        register_after_restore(lambda: print("HOOK bound-before", flush=True))
+        print("READY", os.getpid(), snapbus.is_running(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=False))
+    assert read_line(proc).split()[2] == "True", processes.stderr_of(proc)
+    bus.publish_ok("restore")
+    assert [read_line(proc), read_line(proc)] == ["HOOK early", "HOOK bound-before"], processes.stderr_of(proc)
+
+
+def test_a_child_forked_by_the_runtime_client_process_runs_its_hooks(bus, processes, tmp_path):
+    # awslambdaric runs snapshot_restore_py's hooks in its own process only: a child it forks (the
+    # handler's worker) gets them from snapbus.
+    fake_client = tmp_path / "awslambdaric"
+    fake_client.mkdir()
+    (fake_client / "__init__.py").write_text("")
+    (fake_client / "bootstrap.py").write_text("")
+    env = bridge_env(processes, bus, zero_code=False)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    proc = processes.start(inline_script("""
+        import awslambdaric.bootstrap, snapbus
+        from snapshot_restore_py import register_after_restore
+        register_after_restore(lambda: print("HOOK", os.getpid(), flush=True))
+        child = os.fork()
+        if child == 0:
+            print("READY", os.getpid(), flush=True)
+            import time; time.sleep(60)
+            os._exit(0)
+        import time; time.sleep(60)
+    """), env)
+    child_pid = read_ready(proc, 1)[0]
+    bus.publish_ok("restore")
+    # Only the child runs the hook: in the parent, the runtime client would.
+    assert read_line(proc).split() == ["HOOK", str(child_pid)], processes.stderr_of(proc)

@@ -128,6 +128,37 @@ def test_truncated_live_segment_detaches_subscribers_without_killing_them(bus, c
     wait_until(lambda: restores_in(read_records(log)), 20, "the Python subscriber catching up")
 
 
+# After a restore and a truncation, generation() still says the restore this process handled:
+# "was I restored?" must not go back to 0 because the mapping now reads zeros.
+GENERATION_AFTER_DETACH = """
+import sys, time, snapbus
+snapbus.after_restore(lambda: None, name="noop")
+deadline = time.monotonic() + 20
+while snapbus.generation() != 1 and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("RESTORED", snapbus.generation(), flush=True)
+sys.stdin.readline()  # the segment is truncated meanwhile
+while snapbus.state().attached and time.monotonic() < deadline + 20:
+    time.sleep(0.01)
+print("DETACHED", snapbus.state().attached, snapbus.generation(), flush=True)
+"""
+
+
+def test_generation_keeps_the_handled_restore_after_the_segment_is_truncated(bus, processes):
+    env = processes.env(bus.segment)
+    proc = subprocess.Popen([PYTHON, "-c", GENERATION_AFTER_DETACH], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    processes.started.append((proc, processes.tmp_path / "none"))
+    wait_until(lambda: len(bus.status()["subscribers"]) == 1, 20, "the subscriber attached")
+    bus.publish_ok("restore")
+    assert read_line(proc, timeout=20) == "RESTORED 1"
+    os.truncate(bus.segment, 0)
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    assert read_line(proc, timeout=30) == "DETACHED False 1"
+    assert proc.wait(timeout=PROCESS_TIMEOUT) == 0
+
+
 def fill(path: pathlib.Path) -> None:
     """Writes to path until its filesystem is full."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)

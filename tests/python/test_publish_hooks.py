@@ -1,7 +1,9 @@
 """`snapbus publish` drives real subscriber processes, forked workers among them."""
 import collections
+import select
+import time
 
-from conftest import read_ready, read_records
+from conftest import PYTHON, read_line, read_ready, read_records
 
 HOOKS = ["h1", "h2", "h3"]
 
@@ -78,3 +80,66 @@ def test_guards_racing_the_watcher_run_each_hook_exactly_once(bus, processes, tm
     bus.publish_ok("restore")
     records = read_records(log)
     assert hooks_by_pid(records, "after-restore") == {pid: ["h1", "h2"] for pid in pids}, processes.all_stderr()
+
+
+def test_a_process_that_exits_before_shutting_down_runs_its_shutdown_hooks_once(bus, processes, tmp_path):
+    # Lambda stops the runtime (the app) before it sends SHUTDOWN to the adapter: a worker's own
+    # exit is then its last chance to run its shutdown hooks. Here it exits by itself.
+    log = tmp_path / "hooks.jsonl"
+    env = processes.env(bus.segment)
+    exiting = processes.python("subscriber.py", "--log", log, "--hooks", 2, "--lifetime", 0.5, env=env)
+    pid, = read_ready(exiting, 1)
+    assert exiting.wait(timeout=20) == 0, processes.stderr_of(exiting)
+    assert hooks_by_pid(read_records(log), "shutdown") == {pid: ["h2", "h1"]}, processes.stderr_of(exiting)
+    assert "ran 3 shutdown hooks (shutting-down was not published)" in processes.stderr_of(exiting)
+    assert bus.status()["subscribers"] == [], "the exiting process kept its slot"
+
+
+def test_shutdown_hooks_the_bus_ran_do_not_run_again_at_exit(bus, processes, tmp_path):
+    log = tmp_path / "hooks.jsonl"
+    env = processes.env(bus.segment)
+    subscriber = processes.python("subscriber.py", "--log", log, "--hooks", 2, env=env)
+    pid, = read_ready(subscriber, 1)
+    bus.publish_ok("shutdown")
+    assert subscriber.wait(timeout=20) == 0, processes.stderr_of(subscriber)
+    assert hooks_by_pid(read_records(log), "shutdown") == {pid: ["h2", "h1"]}
+    assert "exiting: ran" not in processes.stderr_of(subscriber)
+
+
+def test_a_process_never_attached_runs_no_shutdown_hook_at_exit(cli, processes, tmp_path):
+    log = tmp_path / "hooks.jsonl"
+    env = processes.env(tmp_path / "no-such.seg")
+    detached = processes.python("subscriber.py", "--log", log, "--lifetime", 0.3, "--may-start-detached", env=env)
+    read_ready(detached, 1)
+    assert detached.wait(timeout=20) == 0, processes.stderr_of(detached)
+    assert read_records(log) == []
+
+
+
+FORKING_HOOK = """
+import multiprocessing, os, snapbus, time
+
+def square(n):
+    return n * n
+
+def warm_up():
+    # A pool forked from the pool's own thread while this hook holds the client: no deadlock, and
+    # its workers neither run the hook again nor fail the restore when the pool ends them.
+    with multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1) as pool:
+        print("HOOK", os.getpid(), pool.map(square, range(4)), flush=True)
+
+snapbus.after_restore(warm_up, name="warm-up")
+print("READY", os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_hook_that_forks_a_pool_neither_deadlocks_nor_reruns_nor_fails(bus, processes):
+    proc = processes.start([PYTHON, "-c", FORKING_HOOK], processes.env(bus.segment))
+    pid, = read_ready(proc, 1)
+    result = bus.publish("restore", timeout_ms=20000)
+    assert result.returncode == 0, result.stdout + result.stderr + processes.stderr_of(proc)
+    assert read_line(proc).split() == ["HOOK", str(pid), "[0,", "1,", "4,", "9]"], processes.stderr_of(proc)
+    time.sleep(0.5)  # time enough for a wrongly re-run hook in a pool worker to print
+    bus.publish_ok("before-snapshot")
+    assert select.select([proc.stdout], [], [], 0)[0] == [], "a pool worker ran the hook again"

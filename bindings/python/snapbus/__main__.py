@@ -1,10 +1,12 @@
 """python3 -m snapbus: small helpers for wrappers and people.
 
     python3 -m snapbus startup-dir   # the directory to put first on PYTHONPATH for zero-code mode
-    python3 -m snapbus state         # this process's view of the segment, as JSON
+    python3 -m snapbus state         # this process's view of the segment, as JSON (it holds a
+                                     # slot for that moment, never waited for)
 """
 import argparse
 import dataclasses
+import enum
 import json
 import os
 
@@ -27,8 +29,15 @@ def main() -> int:
         state = subscriber.read_state()
     finally:
         subscriber.close()
-    print(json.dumps({k: int(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in dataclasses.asdict(state).items()}, indent=2))
+    print(json.dumps({key: _json_value(value) for key, value in dataclasses.asdict(state).items()}, indent=2))
     return 0
+
+
+def _json_value(value):
+    # Enums by name, as `snapbus status --json` gives them: "after-restore", "snap-start".
+    if isinstance(value, enum.Enum):
+        return value.name.lower().replace("_", "-")
+    return value
 
 
 if __name__ == "__main__":

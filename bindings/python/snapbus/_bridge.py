@@ -8,19 +8,23 @@ first. Unlike awslambdaric, a failing hook does not stop the others (snapbus sem
 lists are left intact.
 
 The module is looked up in sys.modules when the phase runs: code that registered hooks has
-imported it, and a process that never did has none to run.
+imported it, and a process that never did has none to run. Where Lambda's runtime client runs
+(awslambdaric.bootstrap imported), it calls the hooks itself; its forked children get them from
+the bridge.
 
 A process subscribes at its first registration (start_on_first_registration), whether the app
 imported snapbus or the zero-code startup did, and not when its interpreter starts: a server's
 supervisor or multiprocessing's resource tracker never registers a hook and never subscribes, and a
 worker subscribes once it has imported the app. So the subscriber count means "workers that loaded
 the app", and a snapshot taken once that count is reached cannot catch a worker half-way through
-its imports. (SNAPBUS_AUTOSTART=0 turns the start off, as for snapbus's own decorators.)
+its imports. A process that imported snapshot_restore_py before snapbus subscribes when snapbus is
+imported. (SNAPBUS_AUTOSTART=0 turns the start off, as for snapbus's own decorators.)
 """
 import functools
 import importlib.abc
 import importlib.machinery
 import logging
+import os
 import sys
 
 from ._hooks import Hook, HookGroup, hook_name
@@ -34,6 +38,16 @@ _RUNTIME_CLIENT_MODULE = "awslambdaric.bootstrap"
 _installed = False
 _starting_installed = False
 _REGISTER_FUNCTIONS = ("register_before_snapshot", "register_after_restore")
+# A forked child inherits sys.modules, not the runtime client's loop: no one there calls the hooks.
+_forked_from_runtime_client = False
+
+
+def _note_fork() -> None:
+    global _forked_from_runtime_client
+    _forked_from_runtime_client = _forked_from_runtime_client or _RUNTIME_CLIENT_MODULE in sys.modules
+
+
+os.register_at_fork(after_in_child=_note_fork)
 
 
 def _hooks_from(getter_name: str):
@@ -41,7 +55,7 @@ def _hooks_from(getter_name: str):
         module = sys.modules.get(MODULE)
         if module is None:
             return []
-        if _RUNTIME_CLIENT_MODULE in sys.modules:
+        if _RUNTIME_CLIENT_MODULE in sys.modules and not _forked_from_runtime_client:
             log.debug("snapbus: %s runs the %s hooks in this process; the bridge leaves them to it",
                       _RUNTIME_CLIENT_MODULE, MODULE)
             return []
@@ -72,8 +86,22 @@ def start_on_first_registration(start) -> None:
     module = sys.modules.get(MODULE)
     if module is not None:
         _wrap_register_functions(module, start)
+        # Imported before snapbus: hooks may be registered already, or later through names bound
+        # before the wrapping (`from snapshot_restore_py import register_after_restore`), which
+        # would never start anything. This process uses the module: it subscribes now.
+        _start_quietly(start, "import snapbus")
         return
     sys.meta_path.insert(0, _RegistrationFinder(start))
+
+
+def _start_quietly(start, after: str) -> None:
+    # Lambda's register functions never raise: a snapbus that cannot start (a malformed
+    # SNAPBUS_* variable, an unusable segment) must not break the import that registers.
+    try:
+        start()
+    except Exception as error:  # noqa: BLE001 - logged, the registration itself stands
+        log.error("snapbus: cannot start after %s: %s: %s; hooks registered with %s will not run "
+                  "through snapbus in this process", after, type(error).__name__, error, MODULE)
 
 
 def _wrap_register_functions(module, start) -> None:
@@ -87,14 +115,7 @@ def _starting_after(register, start):
     @functools.wraps(register)
     def wrapper(*args, **kwargs):
         result = register(*args, **kwargs)
-        # Lambda's register functions never raise: a snapbus that cannot start (a malformed
-        # SNAPBUS_* variable, an unusable segment) must not break the import that registers.
-        try:
-            start()
-        except Exception as error:  # noqa: BLE001 - logged, the registration itself stands
-            log.error("snapbus: cannot start after %s.%s: %s: %s; hooks registered with %s will not run "
-                      "through snapbus in this process", MODULE, register.__name__, type(error).__name__, error,
-                      MODULE)
+        _start_quietly(start, f"{MODULE}.{register.__name__}")
         return result
 
     wrapper._snapbus_wrapped = True

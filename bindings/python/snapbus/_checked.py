@@ -7,7 +7,9 @@ matching SnapbusError and C values turned into Python ones. No policy lives here
     sub.ack(state.seq, state.generation, ok=True, hooks_run=2, hooks_failed=0, message="")
     sub.close()
 """
-from ._errors import SnapbusError, Timeout, Interrupted, error_for_status
+import os
+
+from ._errors import InvalidArgument, SnapbusError, Timeout, Interrupted, error_for_status
 from ._native import ffi, lib
 from ._state import State
 
@@ -26,8 +28,26 @@ def _check(status: int, context: str) -> None:
         raise _error(status, context)
 
 
+def segment_path_text(path) -> str:
+    """A segment path given as str, bytes or os.PathLike, as text (undecodable bytes kept by
+    surrogate escapes, as os.fsdecode keeps them). Raises TypeError for anything else and
+    InvalidArgument for an empty path or one with a NUL byte, which C would silently cut short."""
+    try:
+        text = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"a segment path is str, bytes or os.PathLike, not {type(path).__name__}") from None
+    if not text or "\0" in text:
+        raise InvalidArgument(f"a segment path must be non-empty and free of NUL bytes: {text!r}")
+    return text
+
+
 def _path_arg(path):
-    return ffi.NULL if path is None else str(path).encode()
+    return ffi.NULL if path is None else os.fsencode(segment_path_text(path))
+
+
+def _name_arg(name):
+    # A slot name is display text: anything undecodable (a non-UTF-8 script name) is escaped, never fatal.
+    return ffi.NULL if not name else name.encode("utf-8", "backslashreplace").replace(b"\0", b"\\0")
 
 
 def abi_version() -> int:
@@ -39,7 +59,7 @@ def default_segment_path() -> str:
     """The path this process would use: SNAPBUS_SEGMENT, else the bus default."""
     buf = ffi.new("char[]", 4096)
     _check(lib.snapbus_default_segment_path(buf, len(buf)), "default segment path")
-    return ffi.string(buf).decode()
+    return os.fsdecode(ffi.string(buf))
 
 
 def first_look(path=None) -> None:
@@ -73,13 +93,13 @@ class Subscriber:
         """Maps the segment at path (None: the default path) and claims a slot named name.
         handled: (device, inode, created_wall_ns, generation) this process handled last, or None."""
         out = ffi.new("snapbus_subscriber **")
-        resolved = str(path) if path is not None else default_segment_path()
-        name_arg = ffi.NULL if not name else name.encode()
+        resolved = segment_path_text(path) if path is not None else default_segment_path()
+        name_arg = _name_arg(name)
         handled_arg = ffi.NULL
         if handled is not None:
             handled_arg = ffi.new("snapbus_handled *", {"device": handled[0], "inode": handled[1],
                                                         "created_wall_ns": handled[2], "generation": handled[3]})
-        _check(lib.snapbus_subscriber_open_after(resolved.encode(), name_arg, 1 if wait_for_ack else 0,
+        _check(lib.snapbus_subscriber_open_after(os.fsencode(resolved), name_arg, 1 if wait_for_ack else 0,
                                                  handled_arg, out),
                f"open segment {resolved}")
         return cls(out[0], resolved)

@@ -13,8 +13,8 @@ import threading
 import time
 
 from . import _config, _hot
-from ._checked import Subscriber, first_look, wait_for_segment, default_segment_path
-from ._errors import InvalidSegment, NotStarted, SegmentNotFound, SnapbusError
+from ._checked import Subscriber, default_segment_path, first_look, segment_path_text, wait_for_segment
+from ._errors import InvalidArgument, InvalidSegment, NotStarted, SegmentNotFound, SnapbusError
 from ._hooks import AFTER_RESTORE, BEFORE_SNAPSHOT, SHUTDOWN, HookList, RunReport
 from ._state import Phase, State
 
@@ -26,10 +26,14 @@ _WAIT_SLICE_MS = 1000
 # How long _want_every_change keeps waking the watcher, and how often.
 _ARM_SECONDS = 1.0
 _ARM_POKE_SECONDS = 0.002
-# After an error the watcher retries this often; a segment still being created, sooner.
+# After an error the watcher retries this often; a segment removed just as it appeared, sooner.
 _RETRY_SECONDS = 1.0
 _ATTACH_RETRY_SECONDS = 0.1
 _STOP_JOIN_SECONDS = 5.0
+# At exit, how long the shutdown hooks wait for a hook running on another thread.
+_EXIT_LOCK_SECONDS = 1.0
+# How often a fork that waits for the lock looks whether a hook holds it.
+_FORK_LOCK_POLL_SECONDS = 0.01
 
 
 class _Client:
@@ -64,10 +68,13 @@ class _Client:
         self._handled: tuple[int, int, int, int] | None = None
         self._before_snapshot_seq = 0
         self._shutdown_done = False
+        # The state whose hooks run now (set and cleared under _lock); read by the fork handlers.
+        self._in_progress: State | None = None
 
     def _reset_locks(self) -> None:
         # RLock: a hook may call back into snapbus (state(), check()) on the thread running it.
         self._lock = threading.RLock()
+        self._fork_lock = threading.local()  # whether before_fork got _lock, for after_fork_parent
         self._sub_lock = threading.Lock()  # held while using the subscriber outside _lock
         self._changed = threading.Condition(threading.Lock())
         self._running_hooks = threading.local()
@@ -121,21 +128,28 @@ class _Client:
         with self._lock, self._sub_lock:
             if self._sub is not sub:
                 return
-            _hot.detach()
+            _hot.detach(self.handled_generation)
             self._sub = None
             sub.close()
         log.error("snapbus: %s; detached, and attaching to the segment the path names next", reason)
 
     def start(self, segment=None, name=None, wait_for_ack=None, *, quiet=False) -> None:
+        # Checked before anything changes: a bad argument leaves the client as it was.
+        if segment is not None:
+            segment = segment_path_text(segment)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"a snapbus subscriber name must be a str, not {type(name).__name__}")
+        if wait_for_ack is not None and not isinstance(wait_for_ack, bool):
+            raise TypeError(f"wait_for_ack must be True, False or None, not {type(wait_for_ack).__name__}")
         with self._lock:
             if self.running:
                 return
             if segment is not None:
-                self._segment = str(segment)
+                self._segment = segment
                 _take_first_look(self._segment)
             self._name = name or self._name or _config.subscriber_name()
             if wait_for_ack is not None:
-                self._wait_for_ack = bool(wait_for_ack)
+                self._wait_for_ack = wait_for_ack
             else:
                 self._wait_for_ack = _config.flag(_config.ENV_WAIT_FOR_ACK, _config.DEFAULT_WAIT_FOR_ACK)
             if self._sub is None:
@@ -170,27 +184,50 @@ class _Client:
     def stop(self, timeout: float = _STOP_JOIN_SECONDS) -> bool:
         """Stops the watcher and frees this process's slot; False if the watcher did not stop in
         time (then the segment stays mapped, since that thread may still use it)."""
-        with self._lock:
-            self._wanted = False
+        timeout = _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        # Said first, without the lock: a hook that runs on past the timeout holds it, and the
+        # watcher must still end once that hook returns.
+        self._wanted = False
+        self._stop_event.set()
+        if not self._lock.acquire(timeout=timeout):
+            log.warning("snapbus: stop: a hook was still running after %.1f s (%s); the watcher ends after it",
+                        timeout, self._in_progress_text())
+            return False
+        try:
             thread, self._thread = self._thread, None
-            self._stop_event.set()
             sub = self._sub
+        finally:
+            self._lock.release()
         # A watcher still waiting for a segment holds nothing: let it notice the flag by itself.
         if thread is not None and sub is not None and thread is not threading.current_thread():
             try:
                 sub.wake()
             except SnapbusError as error:
                 log.debug("snapbus: wake on stop: %s", error)
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 log.warning("snapbus: the watcher thread did not stop within %.1f s (a hook still running?)", timeout)
                 return False
-        with self._lock, self._sub_lock:
-            if self._sub is not None:
-                _hot.detach()
-                self._sub.close()
-                self._sub = None
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            log.warning("snapbus: stop: a hook was still running after %.1f s; the slot stays until it returns",
+                        timeout)
+            return False
+        try:
+            with self._sub_lock:
+                if self._sub is not None:
+                    _hot.detach(self.handled_generation)
+                    self._sub.close()
+                    self._sub = None
+        finally:
+            self._lock.release()
         return True
+
+    def _in_progress_text(self) -> str:
+        state = self._in_progress
+        if state is None:
+            return "no change in progress"
+        return f"handling seq {state.seq}, phase {getattr(state.phase, 'name', state.phase)}"
 
     # ---- handling changes ----------------------------------------------------------------------
 
@@ -209,15 +246,10 @@ class _Client:
             if state.seq == self.handled_seq:
                 return state
             report = RunReport()
-
-            def note(phase: str, hook: str) -> None:
-                # Which hook runs now goes into the slot, so a publisher that stops waiting names it.
-                try:
-                    sub.note_running_hook(phase, hook)
-                except SnapbusError as error:
-                    log.debug("snapbus: cannot note the running hook: %s", error)
-
+            note = _running_hook_noter(sub)
             self._running_hooks.active = True
+            # What a child forked meanwhile (by a hook, or on another thread) takes as handled.
+            self._in_progress = state
             try:
                 if state.generation > self.handled_generation:
                     report.merge(self.after_restore.run(note))
@@ -240,12 +272,48 @@ class _Client:
             except SnapbusError as error:
                 log.error("snapbus: cannot acknowledge seq %d: %s", state.seq, error)
             self.handled_seq = state.seq
+            self._in_progress = None
         if notice:
             log.warning("snapbus: %s", notice)
         log.debug("snapbus: pid %d handled seq %d (%s): %d hooks, %d failed", os.getpid(), state.seq,
                   getattr(state.phase, "name", state.phase), report.run, report.failed)
         self._notify(state)
         return state
+
+    def run_shutdown_hooks_at_exit(self) -> None:
+        """At interpreter exit, while attached to a segment: the shutdown hooks, if the bus has not
+        run them. Lambda stops the runtime first (SIGTERM, up to 300 ms of its 2 s, then SIGKILL)
+        and only then sends SHUTDOWN to the extensions, so the adapter's shutting-down finds the
+        app's workers gone: their own exit is the last moment they can clean up."""
+        if getattr(self._running_hooks, "active", False):
+            return
+        # Bounded: a hook that hangs on another thread must not keep the process from exiting.
+        if not self._lock.acquire(timeout=_EXIT_LOCK_SECONDS):
+            log.warning("snapbus: pid %d exiting: a hook is still running (%s); shutdown hooks skipped",
+                        os.getpid(), self._in_progress_text())
+            return
+        try:
+            sub = self._sub
+            if sub is None or self._shutdown_done:
+                return
+            self._shutdown_done = True
+            self._running_hooks.active = True
+            try:
+                report = self.shutdown.run(_running_hook_noter(sub))
+            finally:
+                self._running_hooks.active = False
+        finally:
+            self._lock.release()
+        if report.run:
+            log.info("snapbus: pid %d exiting: ran %d shutdown hooks (shutting-down was not published)%s",
+                     os.getpid(), report.run, f"; {'; '.join(report.failures)}" if report.failures else "")
+
+    def exit(self) -> None:
+        """The atexit handler: the shutdown hooks still due, then stop()."""
+        try:
+            self.run_shutdown_hooks_at_exit()
+        finally:
+            self.stop(1.0)
 
     def guard_catch_up(self) -> None:
         """catch_up() for request guards: a bus problem is logged, never raised into a request
@@ -316,10 +384,15 @@ class _Client:
             return
         try:
             self._attach(stop)
-        except (SegmentNotFound, InvalidSegment) as error:
-            # Removed again, or a publisher still writing it (the magic is written last).
-            log.debug("snapbus: segment not usable yet: %s", error)
+        except SegmentNotFound as error:
+            # Removed again before we opened it.
+            log.debug("snapbus: segment gone again: %s", error)
             stop.wait(_ATTACH_RETRY_SECONDS)
+        except InvalidSegment as error:
+            # A publisher renames a segment into place whole, so this file is not one of ours (or it
+            # is damaged): said once, and looked at again as for any other lasting error.
+            self._report_watcher_error(error)
+            stop.wait(_RETRY_SECONDS)
 
     # ---- waiting for changes -------------------------------------------------------------------
 
@@ -359,6 +432,7 @@ class _Client:
             self._every_change_armed.wait(_ARM_POKE_SECONDS)
 
     def wait_for_change(self, timeout: float | None) -> State | None:
+        timeout = None if timeout is None else _check_timeout(timeout)
         if not self.running:
             raise NotStarted("wait_for_change needs the watcher thread: call snapbus.start() first")
         self._want_every_change()
@@ -369,6 +443,7 @@ class _Client:
             return self._last_state
 
     async def wait_for_change_async(self, timeout: float | None) -> State | None:
+        timeout = None if timeout is None else _check_timeout(timeout)
         if not self.running:
             raise NotStarted("wait_for_change_async needs the watcher thread: call snapbus.start() first")
         loop = asyncio.get_running_loop()
@@ -389,13 +464,25 @@ class _Client:
     # ---- fork ----------------------------------------------------------------------------------
 
     def before_fork(self) -> None:
-        # Fork only between two changes, so the child inherits consistent handled_* values.
-        self._lock.acquire()
+        # Fork between two changes, so the child inherits consistent handled_* values; but never
+        # wait for hooks running on another thread: one may be waiting for this very fork (a
+        # multiprocessing pool started by a hook forks from its own thread). A child forked while
+        # a change is handled takes that change as handled (after_fork_child).
+        acquired = False
+        while not acquired:
+            acquired = self._lock.acquire(timeout=_FORK_LOCK_POLL_SECONDS)
+            if not acquired and self._in_progress is not None:
+                break
+        self._fork_lock.acquired = acquired
 
     def after_fork_parent(self) -> None:
-        self._lock.release()
+        if getattr(self._fork_lock, "acquired", False):
+            self._fork_lock.acquired = False
+            self._lock.release()
 
     def after_fork_child(self) -> None:
+        in_progress = self._in_progress
+        self._in_progress = None
         self._reset_locks()
         self._async_waiters = []  # their event loops belong to the parent
         # A fresh Event (its lock may have been held by a parent thread at the fork); the wish to
@@ -409,10 +496,56 @@ class _Client:
             except SnapbusError as error:
                 # The child cannot be waited for; it must not ack in the parent's slot either.
                 log.error("snapbus: forked child %d has no slot of its own: %s", os.getpid(), error)
-                _hot.detach()
+                _hot.detach(self.handled_generation)
                 self._sub = None
+        if in_progress is not None:
+            self._adopt_change_in_progress(in_progress)
         if self._wanted:
             self._spawn_watcher()
+
+    def _adopt_change_in_progress(self, state: State) -> None:
+        """A child forked while its parent handled `state` (a pool or helper a hook starts) is a
+        copy of a process in the middle of those hooks: it runs none of them again, and its slot
+        acknowledges the change at once, so the publisher neither waits for it nor counts it as
+        died when it is ended as pool workers are."""
+        if state.generation > self.handled_generation:
+            self.handled_generation = state.generation
+            if self._handled is not None:
+                self._handled = self._handled[:3] + (state.generation,)
+        if state.phase == Phase.BEFORE_SNAPSHOT:
+            self._before_snapshot_seq = state.seq
+        if state.phase == Phase.SHUTTING_DOWN:
+            self._shutdown_done = True
+        self.handled_seq = state.seq
+        if self._sub is None:
+            return
+        try:
+            self._sub.ack(state.seq, self.handled_generation, ok=True, hooks_run=0, hooks_failed=0, message="")
+        except SnapbusError as error:
+            log.error("snapbus: forked child %d cannot acknowledge seq %d: %s", os.getpid(), state.seq, error)
+        log.debug("snapbus: pid %d was forked while seq %d was handled: takes it as handled", os.getpid(), state.seq)
+
+
+def _running_hook_noter(sub: Subscriber):
+    """The `starting` callback of HookList.run: which hook runs now goes into the slot, so a
+    publisher that stops waiting names it."""
+    def note(phase: str, hook: str) -> None:
+        try:
+            sub.note_running_hook(phase, hook)
+        except SnapbusError as error:
+            log.debug("snapbus: cannot note the running hook: %s", error)
+
+    return note
+
+
+def _check_timeout(timeout) -> float:
+    """A timeout in seconds: a real number, at least 0 (checked before anything is done)."""
+    # bool is an int to Python, but timeout=True is a mistake, not one second.
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+        raise TypeError(f"a snapbus timeout is a number of seconds, not {type(timeout).__name__}")
+    if not timeout >= 0:  # NaN too
+        raise InvalidArgument(f"a snapbus timeout must be 0 or more seconds, not {timeout}")
+    return float(timeout)
 
 
 def _resolve(future: asyncio.Future, state: State) -> None:
@@ -433,4 +566,4 @@ _take_first_look()
 CLIENT = _Client()
 os.register_at_fork(before=CLIENT.before_fork, after_in_parent=CLIENT.after_fork_parent,
                     after_in_child=CLIENT.after_fork_child)
-atexit.register(CLIENT.stop, 1.0)
+atexit.register(CLIENT.exit)

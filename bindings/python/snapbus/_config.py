@@ -57,6 +57,9 @@ def subscriber_name() -> str:
     if explicit:
         return explicit
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if script == "__main__.py":
+        # python -m uvicorn (or gunicorn, ...): the package says more than its __main__.py.
+        script = os.path.basename(os.path.dirname(sys.argv[0])) or script
     return f"python:{script or 'python'}"
 
 

@@ -26,6 +26,11 @@ class SnapbusError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self):
+        # Pickled as made (multiprocessing sends exceptions back this way): message and errno, not
+        # OSError's (errno, strerror) reading of the args.
+        return (_rebuild, (type(self), self.message, self.errno))
+
 
 class SegmentNotFound(SnapbusError, FileNotFoundError):
     """No segment at the path: no publisher has created one (yet)."""
@@ -106,6 +111,10 @@ class NotStarted(SnapbusError, RuntimeError):
 BY_STATUS = {cls.status: cls for cls in (
     SegmentNotFound, PermissionDenied, InvalidSegment, VersionMismatch, Busy, NoFreeSlot, Timeout,
     InvalidArgument, SystemCallError, Interrupted, Closed, InternalError)}
+
+
+def _rebuild(cls, message: str, errno: int) -> SnapbusError:
+    return cls(message, errno=errno)
 
 
 def error_for_status(status: int, message: str, errno: int = 0) -> SnapbusError:

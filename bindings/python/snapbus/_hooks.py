@@ -59,6 +59,8 @@ class RunReport:
 
 
 def hook_name(func, explicit: str | None) -> str:
+    if explicit is not None and not isinstance(explicit, str):
+        raise TypeError(f"a snapbus hook's name must be a str, not {type(explicit).__name__}")
     if explicit:
         return explicit
     module = getattr(func, "__module__", None)
@@ -82,6 +84,14 @@ def check_hook(func) -> None:
                         "functions (await snapbus.wait_for_change_async() for async work)")
 
 
+@dataclasses.dataclass
+class _Pass:
+    """What one run of a list has listed so far: how many entries, and each group's hook count."""
+
+    entries: int = 0
+    expanded: dict[int, int] = dataclasses.field(default_factory=dict)
+
+
 class HookList:
     """The hooks of one phase, thread-safe to add to while another thread runs them."""
 
@@ -100,15 +110,20 @@ class HookList:
 
     def names_in_run_order(self) -> list[str]:
         """The hook names in the order run() calls them (groups expanded)."""
-        return [hook.name for hook in self._hooks_in_run_order(RunReport())]
+        return [hook.name for hook in self._hooks_in_run_order(RunReport(), _Pass())]
 
-    def _hooks_in_run_order(self, report: RunReport, expanded: dict[int, int] | None = None) -> list[Hook]:
-        """The hooks to run, groups expanded. `expanded`, when given, records how many hooks each
-        group that could be listed gave (by the group's id()), for _hooks_added_since()."""
+    def _hooks_in_run_order(self, report: RunReport, seen: "_Pass") -> list[Hook]:
+        """The hooks to run, groups expanded; `seen` records what this pass has listed, for
+        _hooks_added_since()."""
         with self._lock:
             entries = list(self._entries)
+        seen.entries = len(entries)
         # Stable sort on order alone keeps registration order (and a group's own order) for ties.
         entries.sort(key=lambda entry: entry.order)
+        hooks = self._listed(entries, report, seen)
+        return hooks[::-1] if self._last_first else hooks
+
+    def _listed(self, entries: list, report: RunReport, seen: "_Pass") -> list[Hook]:
         hooks: list[Hook] = []
         for entry in entries:
             if isinstance(entry, Hook):
@@ -117,10 +132,9 @@ class HookList:
             group_hooks = self._expand(entry, report)
             if group_hooks is None:
                 continue
-            if expanded is not None:
-                expanded[id(entry)] = len(group_hooks)
+            seen.expanded[id(entry)] = len(group_hooks)
             hooks.extend(group_hooks)
-        return hooks[::-1] if self._last_first else hooks
+        return hooks
 
     def _expand(self, group: HookGroup, report: RunReport) -> list[Hook] | None:
         """The group's hooks; None (and one more failure in the report) when it cannot list them."""
@@ -130,35 +144,39 @@ class HookList:
             self._fail(report, f"{self.phase} hooks of '{group.name}' could not be listed", error)
             return None
 
-    def _hooks_added_since(self, expanded: dict[int, int], report: RunReport) -> list[Hook]:
-        """The hooks groups gained after `expanded` was recorded (their lists only grow at the end),
-        in this phase's order; updates `expanded`."""
+    def _hooks_added_since(self, seen: "_Pass", report: RunReport) -> list[Hook]:
+        """The hooks registered since `seen` was recorded (entries and groups' lists only grow at
+        the end): groups' new hooks, then new entries, in this phase's order; updates `seen`."""
         with self._lock:
             # A group that could not be listed at first has been reported once, and is not retried.
-            groups = [entry for entry in self._entries if isinstance(entry, HookGroup) and id(entry) in expanded]
+            groups = [entry for entry in self._entries if isinstance(entry, HookGroup) and id(entry) in seen.expanded]
+            new_entries = self._entries[seen.entries:]
+            seen.entries = len(self._entries)
         added: list[Hook] = []
         for group in groups:
             group_hooks = self._expand(group, report)
             if group_hooks is None:
-                del expanded[id(group)]
+                del seen.expanded[id(group)]
                 continue
-            added.extend(group_hooks[expanded[id(group)]:])
-            expanded[id(group)] = len(group_hooks)
+            added.extend(group_hooks[seen.expanded[id(group)]:])
+            seen.expanded[id(group)] = len(group_hooks)
+        added.extend(self._listed(sorted(new_entries, key=lambda entry: entry.order), report, seen))
         return added[::-1] if self._last_first else added
 
     def run(self, starting=None) -> RunReport:
         """Calls every hook in this phase's order; one failure never stops the others. `starting`,
-        when given, is called with (phase, hook name) just before each hook runs."""
+        when given, is called with (phase, hook name) just before each hook runs. Hooks registered
+        while the phase runs (by a hook) run in the same pass, after the others."""
         report = RunReport()
-        expanded: dict[int, int] = {}
-        hooks = self._hooks_in_run_order(report, expanded)
+        seen = _Pass()
+        hooks = self._hooks_in_run_order(report, seen)
         # A hook that registers another every time it runs would never let the phase end.
         for _ in range(_LATE_REGISTRATION_PASSES):
             if not hooks:
                 break
             for hook in hooks:
                 self._run_one(hook, report, starting)
-            hooks = self._hooks_added_since(expanded, report)
+            hooks = self._hooks_added_since(seen, report)
         else:
             if hooks:
                 self._fail(report, f"{self.phase} hooks kept registering more hooks",
@@ -167,14 +185,24 @@ class HookList:
 
     def _run_one(self, hook: Hook, report: RunReport, starting) -> None:
         report.run += 1
-        if starting is not None:
-            starting(self.phase, hook.name)
         try:
-            hook.func()
-        # SystemExit too: raised on the watcher thread it would end the thread, silently, and every
-        # later phase of this process with it; reported, it fails the phase as Lambda's runner does.
-        except (Exception, SystemExit) as error:  # noqa: BLE001 - every hook's failure is reported, CRaC-style
+            if starting is not None:
+                starting(self.phase, hook.name)
+            result = hook.func()
+            if inspect.isawaitable(result):
+                # An async __call__, or a lambda around a coroutine function: nothing of its body ran.
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError(f"it returned {type(result).__name__}, which nothing awaits: snapbus hooks are "
+                                "plain functions")
+        # Any BaseException (SystemExit, KeyboardInterrupt): raised on the watcher thread it would
+        # end the thread, silently, and every later phase of this process with it; reported, it
+        # fails the phase as Lambda's runner does.
+        except BaseException as error:  # noqa: BLE001 - every hook's failure is reported, CRaC-style
             self._fail(report, f"{self.phase} hook '{hook.name}' failed", error)
+            # Ctrl-C in a request guard on the main thread still interrupts the program.
+            if isinstance(error, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+                raise
 
     @staticmethod
     def _fail(report: RunReport, what: str, error: BaseException) -> None:

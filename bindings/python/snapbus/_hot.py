@@ -29,13 +29,15 @@ def attach(generation_buffer) -> None:
     _mapped = True
 
 
-def detach() -> None:
-    """Points generation() back at a private word holding the last value, then releases the mapped
-    view, so no thread can read the mapping after the segment is unmapped."""
+def detach(handled_generation: int) -> None:
+    """Points generation() back at a private word holding the generation this process handled,
+    then releases the mapped view, so no thread can read the mapping after the segment is unmapped.
+    The handled one, not the mapped word: a segment truncated under us reads as zeros, and a
+    process restored once must not say 0."""
     global _view, _mapped
     if not _mapped:
         return
     old = _view
-    _view = memoryview(array("Q", [old[0]]))
+    _view = memoryview(array("Q", [handled_generation]))
     _mapped = False
     old.release()

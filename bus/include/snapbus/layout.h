@@ -184,7 +184,8 @@ static_assert(offsetof(SlotRecord, message) == kSlotMessageOffset);
 
 // Stores text into an atomic-word field, NUL-padded and truncated to fit (on a UTF-8 boundary).
 void store_text(std::atomic<std::uint64_t>* words, std::size_t word_count, std::string_view text) noexcept;
-// Loads text stored by store_text; stops at the first NUL.
+// Loads text stored by store_text; stops at the first NUL. Control characters (a newline, an escape)
+// read back as spaces: the text goes into one-line displays and logs.
 std::string load_text(const std::atomic<std::uint64_t>* words, std::size_t word_count);
 
 }  // namespace snapbus

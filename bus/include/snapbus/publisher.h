@@ -101,13 +101,15 @@ class Publisher {
   // reported as died by the wait for this change. Entering after_restore
   // increments the generation, draws a fresh 128-bit restore id (getrandom) and stamps the restore times; entering
   // before_snapshot stamps the snapshot times. Any phase may follow any other: the caller (CLI,
-  // adapter) owns the order.
+  // adapter) owns the order. Throws Error(invalid_segment) when the segment was truncated under this
+  // publisher, or its path or its lock file's no longer names the file it holds (deleted, replaced).
   StateSnapshot transition(Phase phase);
 
   // Waits until every live slot that asked to be waited for has acked `seq`, a process dies, or
   // the deadline passes. Dead processes are reaped, never waited on; one that died after the
   // change without acking is reported as died, by name. Slots claimed during the wait (a process
-  // that catches up on this change) are waited for too. Entries are in slot order.
+  // that catches up on this change) are waited for too. Entries are in slot order. Throws as
+  // transition() does, before reporting and while waiting, rather than report acks nobody gave.
   AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline);
   // The same wait, calling `on_progress` every `progress_interval` while some slot is pending.
   // One wait keeps every settled entry to the end, so a caller showing progress needs no slices.

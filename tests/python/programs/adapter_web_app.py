@@ -74,6 +74,12 @@ def record_before_snapshot() -> None:
     record("before_snapshot", generation=snapbus.generation())
 
 
+# Lambda stops the app (SIGTERM) before the adapter hears SHUTDOWN: this runs as the worker exits.
+@snapbus.on_shutdown(name="record-shutdown")
+def record_shutdown() -> None:
+    record("shutdown", phase=snapbus.state().phase.name)
+
+
 @snapbus.after_restore(name="record-after-restore")
 def record_after_restore() -> None:
     # Slow on purpose: a request forwarded before the hooks were acknowledged arrives in between.
