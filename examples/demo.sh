@@ -7,6 +7,7 @@
 # the app, runs before-snapshot in every worker, the emulator freezes every process and thaws
 # them, the adapter runs every worker's after-restore hooks, and only then takes invocations.
 # A few requests through the Function URL front door show each worker's fresh token and pool.
+# Then it stops the function as Lambda would, and each worker closes its pool once.
 #
 #   examples/demo.sh        (after ./setup.sh has built build/default; SNAPBUS_BUILD_DIR picks another
 #                            build, WORKERS another number of uvicorn workers)
@@ -66,3 +67,8 @@ done
 
 echo "demo: snapbus status"
 "$snapbus" status
+
+echo "demo: stopping the function as Lambda does: SIGTERM to the app (each worker closes its pool as it exits), then SHUTDOWN to the adapter"
+kill -TERM "$emulator_pid"
+wait "$emulator_pid" || { echo "demo: the emulator did not stop cleanly" >&2; exit 1; }
+emulator_pid=

@@ -6,11 +6,14 @@ every uvicorn worker.
 - ``instance_token``: a per-process unique value (think request-id prefix, random seed). Every
   restored copy of a snapshot would share it, so each process draws a new one after a restore.
 
+At shutdown each worker closes its pool once.
+
 SnapbusMiddleware makes sure no request sees the old values: a request that arrives while a
 worker's hooks are still running waits for them.
 """
 import os
 import secrets
+import sys
 import threading
 
 from fastapi import FastAPI
@@ -56,6 +59,15 @@ def close_pool() -> None:
 @snapbus.after_restore(name="reopen-pool")
 def reopen_pool() -> None:
     pool.open()
+
+
+# Once per worker as the function stops: when Lambda's SIGTERM makes the worker exit, or at
+# shutting-down if it is still running then.
+@snapbus.on_shutdown(name="close-pool-at-shutdown")
+def close_pool_at_shutdown() -> None:
+    pool.close()
+    sys.stderr.write(f"worker pid {os.getpid()}: shutdown: pool closed\n")  # one write: workers share stderr
+    sys.stderr.flush()
 
 
 @snapbus.after_restore(name="new-instance-token")
