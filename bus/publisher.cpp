@@ -222,7 +222,6 @@ StateSnapshot Publisher::state() const { return read_state(impl_->segment.state(
 std::vector<SlotInfo> Publisher::reap_departed() { return reap_dead_slots(impl_->segment); }
 
 StateSnapshot Publisher::transition(Phase phase) {
-  require_intact(impl_->segment, impl_->lock_fd.get());
   StateRecord& record = impl_->segment.mutable_state();
   StateSnapshot next = read_state(record);
   next.phase = phase;
@@ -264,6 +263,9 @@ StateSnapshot Publisher::transition(Phase phase) {
     }
     impl_->died_in_hook_seq = next.seq;
   }
+  // After the wake too, off the subscribers' way (three system calls). Writing into a segment
+  // that turns out to be damaged or gone did no harm: nobody reads what was written there.
+  require_intact(impl_->segment, impl_->lock_fd.get());
   return next;
 }
 

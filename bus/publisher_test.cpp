@@ -421,6 +421,8 @@ TEST_F(PublisherTest, ASegmentTruncatedUnderThePublisherIsAnErrorNotAPass) {
     EXPECT_EQ(e.code(), Errc::invalid_segment);
     EXPECT_NE(std::string(e.what()).find("was truncated to 0 bytes"), std::string::npos) << e.what();
   }
+  // Publishing into it again writes over zero pages, and says why it did not count.
+  EXPECT_THROW(publisher.transition(Phase::running), Error);
 }
 
 TEST_F(PublisherTest, ASegmentDeletedOrReplacedUnderThePublisherIsAnError) {

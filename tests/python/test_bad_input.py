@@ -127,11 +127,11 @@ def test_paths_and_names_that_are_not_utf8_work(cli, tmp_path):
     script = ("import os, snapbus\n"
               "snapbus.after_restore(lambda: print('HOOK', snapbus.generation(), flush=True))\n"
               "print('ATTACHED', snapbus.state().attached, flush=True)\n"
-              "direct = snapbus.Subscriber.open(os.fsencode(os.environ['SNAPBUS_SEGMENT']), name='bytes-path',"
-              " wait_for_ack=False)\n"
-              "print('BYTES', direct.path == os.environ['SNAPBUS_SEGMENT'], flush=True)\n"
-              "direct.close()\n")
+              "with snapbus.Subscriber.open(os.fsencode(os.environ['SNAPBUS_SEGMENT']), name='bytes-path',"
+              " wait_for_ack=False) as direct:\n"
+              "    print('BYTES', direct.path == os.environ['SNAPBUS_SEGMENT'], flush=True)\n"
+              "print('CLOSED', direct.closed, flush=True)\n")
     env = dict(os.environb, SNAPBUS_SEGMENT=segment, SNAPBUS_NAME=b"worker-\xe9")
     result = subprocess.run([PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["ATTACHED", "True", "BYTES", "True"], result.stdout + result.stderr
+    assert result.stdout.split() == ["ATTACHED", "True", "BYTES", "True", "CLOSED", "True"], result.stdout + result.stderr

@@ -135,6 +135,12 @@ class Subscriber:
         if handle is not None:
             lib.snapbus_subscriber_close(handle)
 
+    def __enter__(self) -> "Subscriber":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def generation_buffer(self):
         """A cffi buffer over the mapped 8-byte generation word, valid until close()."""
         address = lib.snapbus_subscriber_generation_address(self._live())
@@ -156,8 +162,9 @@ class Subscriber:
         return State.from_c(out)
 
     def wait(self, seen_seq: int, timeout_ms: int, *, hook_phases_only: bool = False) -> int | None:
-        """Sleeps while seq == seen_seq; the new seq, or None on timeout or wake-up. With
-        hook_phases_only a change to a quiet phase (running, ...) does not end the wait."""
+        """Sleeps while seq == seen_seq; the new seq, or None on timeout or wake-up. A negative
+        timeout_ms waits without a time limit. With hook_phases_only a change to a quiet phase
+        (running, ...) does not end the wait."""
         current = ffi.new("uint32_t *")
         wake_on = lib.SNAPBUS_WAKE_ON_HOOK_PHASES if hook_phases_only else lib.SNAPBUS_WAKE_ON_EVERY_CHANGE
         status = lib.snapbus_subscriber_wait_for(self._live(), seen_seq, timeout_ms, wake_on, current)
