@@ -45,6 +45,8 @@ inline constexpr std::string_view kEmulatedAccountId = "000000000000";
 // its 2,000 for the runtime, 500 ms when an internal extension runs in it.
 inline constexpr double kRuntimeShutdownShare = 0.15;
 inline constexpr double kRuntimeShutdownShareWithInternalExtension = 0.25;
+// How long SHUTDOWN waits for a SIGKILLed runtime to be reaped.
+inline constexpr std::chrono::milliseconds kRuntimeReapWait{200};
 
 class Environment {
  public:

@@ -134,7 +134,9 @@ void ProcessSupervisor::terminate_runtime(int signal_number) {
     }
     frozen_ = false;
   }
-  if (runtime_alive_) ::kill(runtime_pid_, signal_number);
+  // The runtime's whole process group (it leads one), as the RIE's supervisor signals it: a server's
+  // workers get the signal too, not only the process Lambda started.
+  if (runtime_alive_ && ::kill(-runtime_pid_, signal_number) != 0) ::kill(runtime_pid_, signal_number);
 }
 
 void ProcessSupervisor::end_all() {

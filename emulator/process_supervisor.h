@@ -74,8 +74,8 @@ class ProcessSupervisor {
   void freeze();
   void thaw();
 
-  // Shutdown, step 1: a frozen function is thawed (it could not act on SIGTERM), and the runtime gets
-  // `signal_number`: SIGTERM, or SIGKILL when it gets no graceful shutdown.
+  // Shutdown, step 1: a frozen function is thawed (it could not act on SIGTERM), and the runtime's
+  // process group gets `signal_number`: SIGTERM, or SIGKILL when it gets no graceful shutdown.
   void terminate_runtime(int signal_number);
   // Shutdown, step 2: SIGKILL for everything left, through the freezer, the process tree and the marker.
   void end_all();
