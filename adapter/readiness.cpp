@@ -95,7 +95,7 @@ asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed
     if (error == asio::error::connection_refused) co_return CheckOutcome{Kind::refused, error.message()};
     if (error) co_return CheckOutcome{Kind::not_ready, error.message()};
   }
-  if (check.protocol == ReadinessProtocol::tcp) co_return CheckOutcome{Kind::ready, ""};
+  if (check.protocol == ReadinessProtocol::tcp) co_return CheckOutcome{Kind::ready, "it accepted a TCP connection"};
 
   http::request<http::empty_body> request(http::verb::get, check.path, 11);
   request.set(http::field::host, host_header(check));
@@ -110,7 +110,9 @@ asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed
   co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, error));
   if (error) co_return CheckOutcome{Kind::not_ready, fmt::format("no HTTP answer: {}", error.message())};
   const unsigned status = parser.get().result_int();
-  if (check.healthy.contains(status)) co_return CheckOutcome{Kind::ready, ""};
+  if (check.healthy.contains(status)) {
+    co_return CheckOutcome{Kind::ready, fmt::format("GET {} answered {}", check.path, status)};
+  }
   co_return CheckOutcome{Kind::not_ready, fmt::format("status {}", status)};
 }
 
@@ -135,7 +137,7 @@ asio::awaitable<CheckOutcome> check_once(ReadinessCheck check, std::chrono::stea
 
 asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
                                             std::optional<std::chrono::steady_clock::duration> limit, ReadinessLog log,
-                                            ListenNotices* notices) {
+                                            ListenNotices* notices, std::string* ready_how) {
   // Whatever ends the wait (ready, the limit, an exception) ends the watch of the notices.
   const std::unique_ptr<ListenNotices, void (*)(ListenNotices*)> stop_watching(
       notices, [](ListenNotices* watched) { watched->stop_watching(); });
@@ -165,7 +167,10 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
         outcome = co_await attempt(check, std::move(dialed), attempt_timeout);
       }
     }
-    if (outcome.kind == CheckOutcome::Kind::ready) co_return Readiness::ready;
+    if (outcome.kind == CheckOutcome::Kind::ready) {
+      if (ready_how != nullptr) *ready_how = std::move(outcome.reason);
+      co_return Readiness::ready;
+    }
 
     const auto now = std::chrono::steady_clock::now();
     if (limit && now - start >= *limit) co_return Readiness::timed_out;

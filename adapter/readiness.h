@@ -60,11 +60,13 @@ enum class Readiness {
 using ReadinessLog = std::function<void(std::string_view line)>;
 
 // Checks until ready or until `limit` has passed (nullopt: no limit, as LWA without async init);
-// with `notices` (may be null), also whenever a listen() is announced.
+// with `notices` (may be null), also whenever a listen() is announced. When ready, `ready_how` (may
+// be null) says what showed it: "GET /health answered 200", "it accepted a TCP connection".
 // Coroutines: the arguments are taken by value, so a caller's temporaries cannot dangle.
 boost::asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
                                                    std::optional<std::chrono::steady_clock::duration> limit,
-                                                   ReadinessLog log, ListenNotices* notices = nullptr);
+                                                   ReadinessLog log, ListenNotices* notices = nullptr,
+                                                   std::string* ready_how = nullptr);
 
 struct CheckOutcome {
   enum class Kind {
@@ -73,7 +75,7 @@ struct CheckOutcome {
     not_ready,  // something answered, but not healthy (or not in time)
   };
   Kind kind = Kind::refused;
-  std::string reason;  // why not: "Connection refused", "status 503", ...
+  std::string reason;  // why not: "Connection refused", "status 503", ...; or what showed it ready
 };
 
 // One check, also for the async-init case where the first invocation asks again. An app that

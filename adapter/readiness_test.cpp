@@ -91,13 +91,15 @@ class TinyApp {
 };
 
 Readiness wait(const ReadinessCheck& check, std::chrono::steady_clock::duration limit,
-               std::vector<std::string>* lines = nullptr) {
+               std::vector<std::string>* lines = nullptr, std::string* ready_how = nullptr) {
   asio::io_context io;
   auto result = asio::co_spawn(io,
-                               wait_until_ready(check, limit,
-                                                [&](std::string_view line) {
-                                                  if (lines != nullptr) lines->emplace_back(line);
-                                                }),
+                               wait_until_ready(
+                                   check, limit,
+                                   [&](std::string_view line) {
+                                     if (lines != nullptr) lines->emplace_back(line);
+                                   },
+                                   nullptr, ready_how),
                                asio::use_future);
   io.run();
   return result.get();
@@ -107,16 +109,20 @@ TEST(Readiness, TcpIsReadyOnlyOnceTheAppListens) {
   const std::uint16_t port = free_loopback_port();
   TinyApp app(port, {200}, 150ms);
   const ReadinessCheck check{.host = "127.0.0.1", .port = port, .protocol = ReadinessProtocol::tcp};
-  ASSERT_EQ(wait(check, kTestLimit), Readiness::ready);
+  std::string how;
+  ASSERT_EQ(wait(check, kTestLimit, nullptr, &how), Readiness::ready);
   EXPECT_GE(std::chrono::steady_clock::now(), app.listening_at());
+  EXPECT_EQ(how, "it accepted a TCP connection");
 }
 
 TEST(Readiness, HttpWaitsForAHealthyStatus) {
   const std::uint16_t port = free_loopback_port();
   TinyApp app(port, {503, 503, 500, 200}, 50ms);
   const ReadinessCheck check{.host = "127.0.0.1", .port = port, .path = "/health", .protocol = ReadinessProtocol::http};
-  ASSERT_EQ(wait(check, kTestLimit), Readiness::ready);
-  EXPECT_EQ(app.requests(), 4);  // the 5xx answers were not taken for readiness
+  std::string how;
+  ASSERT_EQ(wait(check, kTestLimit, nullptr, &how), Readiness::ready);
+  EXPECT_EQ(app.requests(), 4);                // the 5xx answers were not taken for readiness
+  EXPECT_EQ(how, "GET /health answered 200");  // what the log line names
 }
 
 TEST(Readiness, DefaultHealthySetTakesA404AsReadyLikeLwa) {

@@ -85,8 +85,11 @@ std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::S
     result = lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join}, lines);
   } catch (const Error& error) {
     // The segment was damaged, deleted or replaced under the adapter: no hook can be known to have
-    // run, so the step fails (no snapshot, or the restored copy is discarded).
-    log_(fmt::format("{}: {}", name, error.what()));
+    // run, so the step fails (no snapshot, or the restored copy is discarded). The log keeps how far
+    // the step got.
+    if (const std::string held = lines.take_held(); !held.empty()) block.push_back(fmt::format("{}: {}", name, held));
+    block.push_back(fmt::format("{}: {}", name, error.what()));
+    log_(fmt::format("{}", fmt::join(block, "\n")));
     return lambda::FunctionError{.type = std::string(error_type_for(step)),
                                  .message = fmt::format("the {} step could not run: {}", name, error.what())};
   }

@@ -203,6 +203,10 @@ TEST_F(SnapStartBracketTest, ASegmentReplacedUnderTheAdapterFailsTheStepAndSaysW
   EXPECT_NE(failure->message.find("the restore step could not run: " + path.string() + " was deleted or replaced"),
             std::string::npos)
       << failure->message;
+  const bool logged = std::any_of(log.begin(), log.end(), [&](const std::string& line) {
+    return line.starts_with("restore: " + path.string() + " was deleted or replaced");
+  });
+  EXPECT_TRUE(logged) << "the adapter's log says why the step failed";
 }
 
 TEST(JoinConditionTest, AnExpectedCountWinsOverTheSettleTime) {

@@ -67,7 +67,8 @@ class WebMode {
       log_line(fmt::format("listen notices off ({}): readiness is polled every {} ms", notices_.error(),
                            check.refused_retry.count()));
     }
-    const Readiness readiness = co_await wait_until_ready(check, limit, log_line, &notices_);
+    std::string ready_how;
+    const Readiness readiness = co_await wait_until_ready(check, limit, log_line, &notices_, &ready_how);
     const auto listen = notices_.take_listen();
     notices_.close();
     if (readiness == Readiness::ready) {
@@ -78,7 +79,8 @@ class WebMode {
         // A process the library does not reach listens: say so, since it is why the wait was longer.
         noticed = " (found by polling: no process of the app announced its listen())";
       }
-      log_line(fmt::format("app ready on port {} after {:.1f} ms{}", check.port, milliseconds_since(started), noticed));
+      log_line(fmt::format("app ready on port {} after {:.1f} ms: {}{}", check.port, milliseconds_since(started),
+                           ready_how, noticed));
     } else {
       log_line("app not ready within 9.8 s (AWS_LWA_ASYNC_INIT): Init ends now, the first invocation waits for it");
       forwarder_.set_app_ready(false);

@@ -333,7 +333,13 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
       on_progress(progress);
     }
     const SlotRecord& first = segment.slot(pending.front().index);
-    futex_wait(&first.acked_seq, pending.front().acked_seq, std::min({deadline, next_liveness_check, next_progress}));
+    try {
+      futex_wait(&first.acked_seq, pending.front().acked_seq, std::min({deadline, next_liveness_check, next_progress}));
+    } catch (const Error&) {
+      // The kernel cannot wait on a page past the end of a file truncated just now (EFAULT): say that.
+      require_intact(segment, impl_->lock_fd.get());
+      throw;
+    }
   }
 }
 

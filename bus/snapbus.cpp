@@ -270,6 +270,8 @@ int snapbus_subscriber_wait_for(const snapbus_subscriber* sub, uint32_t seen_seq
                     "wake_on is " + std::to_string(wake_on) + ", not a snapbus_wake_on");
     const snapbus::WakeOn filter =
         wake_on == SNAPBUS_WAKE_ON_HOOK_PHASES ? snapbus::WakeOn::hook_phases : snapbus::WakeOn::every_change;
+    // A lost segment never changes again: an error to act on, not an interrupted wait to repeat.
+    if (auto lost = sub->subscriber.lost()) throw snapbus::Error(snapbus::Errc::invalid_segment, *lost);
     const auto result = sub->subscriber.wait_for_change(seen_seq, deadline_after(timeout_ms), filter);
     const uint32_t now = sub->subscriber.seq();
     if (current_seq != nullptr) *current_seq = now;

@@ -218,7 +218,9 @@ TEST_F(CAbiTest, CatchUpBaselineAndLostSegment) {
   snapbus_state state{};
   ASSERT_EQ(snapbus_subscriber_read_state(again, &state), SNAPBUS_OK);
   const auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(snapbus_subscriber_wait(again, state.seq, 5000, nullptr), SNAPBUS_ERR_INTERRUPTED);
+  // An error to act on, with the reason, not an interruption a caller would retry in a busy loop.
+  EXPECT_EQ(snapbus_subscriber_wait(again, state.seq, 5000, nullptr), SNAPBUS_ERR_INVALID_SEGMENT);
+  EXPECT_NE(std::string(snapbus_last_error_message()).find("was deleted"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "a lost segment's wait returns at once";
   snapbus_subscriber_close(again);
 }

@@ -97,11 +97,17 @@ Client::~Client() {
     std::erase(live_clients(), this);
   }
   stop();
+  // Still set when stop() ran on the watcher itself or inside a hook: exit() called from a hook
+  // destroys a static Client on the very thread that would have to be joined. That thread never
+  // comes back (exit does not return), and a joinable std::thread destroyed would terminate.
+  if (watcher_ && watcher_->joinable()) watcher_->detach();
 }
 
 bool Client::attached() const noexcept { return attached_subscriber_.load(std::memory_order_acquire) != nullptr; }
 
 bool Client::try_attach() {
+  // From a hook, mutex_ is held by this very thread: the client is attached, or no hook would run.
+  if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return attached();
   std::lock_guard lock(mutex_);
   if (subscriber_) return true;
   std::unique_ptr<Subscriber> subscriber;
@@ -175,13 +181,20 @@ bool Client::handle_change() {
     report += hooks_.run(HookPhase::shutdown, state, note_hook(HookPhase::shutdown));
     shutdown_done_ = true;
   }
-  const std::optional<std::string> notice =
-      subscriber_->acknowledge({.seq = state.seq,
-                                .handled_generation = handled_generation,
-                                .outcome = report.failed == 0 ? AckOutcome::ok : AckOutcome::failed,
-                                .hooks_run = clamp_count(report.run),
-                                .hooks_failed = clamp_count(report.failed),
-                                .message = report.message()});
+  // A failed acknowledgement (a forked child with no free slot, a damaged segment) is reported,
+  // not thrown: check() runs in request handlers, and the publisher names the process anyway.
+  std::optional<std::string> notice;
+  try {
+    notice = subscriber_->acknowledge({.seq = state.seq,
+                                       .handled_generation = handled_generation,
+                                       .outcome = report.failed == 0 ? AckOutcome::ok : AckOutcome::failed,
+                                       .hooks_run = clamp_count(report.run),
+                                       .hooks_failed = clamp_count(report.failed),
+                                       .message = report.message()});
+  } catch (const Error& error) {
+    report_watcher_error(Error(
+        error.code(), "cannot acknowledge seq " + std::to_string(state.seq) + ": " + error.what(), error.sys_errno()));
+  }
   handled_seq_.store(state.seq, std::memory_order_release);
   if (notice) report_notice(*notice);
   return true;
@@ -206,9 +219,22 @@ void Client::report_notice(const std::string& notice) {
 }
 
 void Client::start() {
-  std::lock_guard lock(watcher_mutex_);
-  if (watcher_) return;
+  std::unique_lock lock(watcher_mutex_);
   watcher_wanted_ = true;
+  if (watcher_ && !watcher_exited_) {
+    // Running, or asked to stop by a hook and not gone yet: it carries on (watch() looks at the
+    // request again before it leaves).
+    stop_requested_ = false;
+    return;
+  }
+  if (watcher_) {
+    // It left after a stop() from a hook: joined here, at once, since it has returned.
+    std::unique_ptr<std::thread> exited = std::move(watcher_);
+    lock.unlock();
+    exited->join();
+    lock.lock();
+    if (watcher_) return;  // a concurrent start() got there first
+  }
   start_watcher_thread();
 }
 
@@ -245,10 +271,17 @@ void Client::stop() {
 
 void Client::report_watcher_error(const Error& error) {
   if (options_.on_watcher_error) {
-    options_.on_watcher_error(error);
-  } else {
-    std::cerr << "snapbus client (pid " << ::getpid() << "): " << error.what() << std::endl;
+    // Called from catch blocks and with mutex_ held: what the callback throws must stop here.
+    try {
+      options_.on_watcher_error(error);
+      return;
+    } catch (const std::exception& thrown) {
+      std::cerr << "snapbus client (pid " << ::getpid() << "): on_watcher_error threw " << thrown.what() << "; ";
+    } catch (...) {
+      std::cerr << "snapbus client (pid " << ::getpid() << "): on_watcher_error threw; ";
+    }
   }
+  std::cerr << "snapbus client (pid " << ::getpid() << "): " << error.what() << std::endl;
 }
 
 void Client::wait_before_retry() {
@@ -256,7 +289,7 @@ void Client::wait_before_retry() {
   watcher_changed_.wait_for(lock, kRetryAfterError, [this] { return stop_requested_; });
 }
 
-void Client::watch() {
+void Client::watch_until_stopped() {
   auto stopping = [this] {
     std::lock_guard lock(watcher_mutex_);
     return stop_requested_;
@@ -288,9 +321,19 @@ void Client::watch() {
       wait_before_retry();
     }
   }
-  std::lock_guard lock(watcher_mutex_);
-  watcher_exited_ = true;
-  watcher_changed_.notify_all();
+}
+
+void Client::watch() {
+  // A start() after a stop() from a hook clears the request before this thread has left: it stays.
+  for (;;) {
+    watch_until_stopped();
+    std::lock_guard lock(watcher_mutex_);
+    if (stop_requested_) {
+      watcher_exited_ = true;
+      watcher_changed_.notify_all();
+      return;
+    }
+  }
 }
 
 void Client::register_fork_handlers() {
@@ -339,6 +382,18 @@ void Client::unlock_after_fork() {
 // In the child: the same memory image (so the same handled_* values), a new process (so its own
 // slot), and no threads but this one.
 void Client::continue_in_child() {
+  // Forked by a hook on the watcher thread: this thread is the child's copy of the watcher, and
+  // goes on watching once the hook returns. No second watcher.
+  if (watcher_ && watcher_->get_id() == std::this_thread::get_id()) {
+    if (subscriber_) {
+      try {
+        subscriber_->claim_after_fork();
+      } catch (const Error& error) {
+        report_watcher_error(error);
+      }
+    }
+    return;
+  }
   // The parent's watcher thread does not exist here; its handle must be neither joined nor
   // destroyed (std::thread would terminate), so it is deliberately leaked.
   static_cast<void>(watcher_.release());

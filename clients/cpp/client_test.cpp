@@ -4,6 +4,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -407,6 +410,77 @@ TEST(ClientTest, ASegmentTruncatedUnderTheClientDetachesItWithAnError) {
     std::lock_guard lock(errors_mutex);
     return errors;
   }();
+}
+
+TEST(ClientTest, AHookWithoutAFunctionIsRefusedWhenItIsRegistered) {
+  testing::ScratchDirectory dir;
+  Client client({.segment_path = dir.path() / "segment"});
+  void (*no_function)() = nullptr;
+  EXPECT_ANY_THROW(client.after_restore("null-pointer", no_function));
+  EXPECT_ANY_THROW(client.before_snapshot("empty-function", std::function<void()>()));
+  EXPECT_ANY_THROW(client.on_shutdown("empty-with-state", std::function<void(const StateSnapshot&)>()));
+  EXPECT_TRUE(client.hooks().names_in_run_order(HookPhase::after_restore).empty());
+  EXPECT_TRUE(client.hooks().names_in_run_order(HookPhase::before_snapshot).empty());
+}
+
+// try_attach() and start() from hooks, and a stop() from a hook followed by start(): no deadlock,
+// and the process goes on watching.
+TEST(ClientTest, HooksMayCallTryAttachAndAStopFromAHookCanBeUndoneByStart) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path});
+  std::atomic<int> runs{0};
+  client.after_restore("reenter", [&] {
+    EXPECT_TRUE(client.try_attach());
+    if (++runs == 1) client.stop();
+  });
+  client.start();
+  AckReport report = publish(publisher, Phase::after_restore);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+  client.start();
+  report = publish(publisher, Phase::after_restore);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked) << "the watcher did not come back";
+  EXPECT_EQ(runs.load(), 2);
+}
+
+TEST(ClientTest, AThrowingErrorCallbackGoesNoFurther) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  std::optional<Publisher> publisher = Publisher::acquire({.path = path});
+  std::atomic<int> calls{0};
+  Client client({.segment_path = path, .on_watcher_error = [&](const Error&) {
+                   ++calls;
+                   throw std::runtime_error("the logger is down");
+                 }});
+  client.start();
+  publisher.reset();
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_TRUE(eventually([&] { return calls.load() >= 1; }, 5s));
+  // Still watching: a new segment is attached to.
+  publisher.emplace(Publisher::acquire({.path = path}));
+  EXPECT_TRUE(eventually([&] { return client.attached(); }, 5s));
+}
+
+// exit() in a hook destroys a static Client on its own watcher thread: the process still exits
+// with the code it asked for, not through std::terminate.
+TEST(ClientTest, ExitFromAHookWithAStaticClientExitsCleanly) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  auto child = testing::fork_child([&] {
+    static Client client({.segment_path = path, .name = "exiting"});
+    client.after_restore("leave", [] { std::exit(7); });
+    client.start();
+    std::this_thread::sleep_for(30s);
+    return 1;
+  });
+  ASSERT_TRUE(eventually([&] { return read_slots(publisher.segment()).size() == 1; }, 10s));
+  publisher.transition(Phase::after_restore);
+  EXPECT_EQ(child.wait_exit_code(10s), 7);
 }
 
 }  // namespace

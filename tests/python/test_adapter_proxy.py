@@ -214,10 +214,12 @@ def test_client_gets_the_bracket_before_its_first_event_and_its_answers_through(
                                                                                  calls_restore_next):
     hooks_log = tmp_path / "hooks.log"
     client_log = tmp_path / "client.log"
-    root = runtime_client_task_root(tmp_path / "task", f"--log {hooks_log} --hooks 2 --hook-sleep 0.2 --lifetime 120")
+    root = runtime_client_task_root(tmp_path / "task",
+                                    f"--log {hooks_log} --hooks 2 --hook-sleep 0.2 --lifetime 120 --exit-on-sigterm")
     env = proxy_env(SNAPBUS_EXPECT_SUBSCRIBERS=1, RUNTIME_CLIENT_LOG=client_log,
                     RUNTIME_CLIENT_RESTORE_NEXT=int(calls_restore_next))
-    function.start(root, env)
+    # 10 s to shut down: the runtime's share (1.5 s) covers the subscriber's two 0.2 s shutdown hooks.
+    function.start(root, env, shutdown_timeout=10)
     # Sent during Init: it waits in the emulator's queue and is handed over the moment the
     # client's first invocation/next gets through the proxy.
     event = {"kind": "echo", "text": "through the proxy", "n": [1, 2, 3]}
@@ -239,7 +241,8 @@ def test_client_gets_the_bracket_before_its_first_event_and_its_answers_through(
     assert sorted((r["hook"], r["generation"]) for r in hooks) == [("h1", 1), ("h2", 1)], hooks
     assert max(r["t_ns"] for r in hooks) < client[0]["t_ns"], \
         "the client got its first event before the subscriber's after-restore hooks had ended"
-    # SHUTDOWN reaches the proxy (an extension), which runs the subscriber's shutdown hooks.
+    # Lambda's stop: SIGTERM to the runtime's process group first. The subscriber handles it and exits,
+    # running its shutdown hooks on the way out (SHUTDOWN reaches the proxy only after that).
     assert function.stop() == 0, function.output()
     shutdown = [r["hook"] for r in read_records(hooks_log) if r["phase"] == "shutdown"]
     assert sorted(shutdown) == ["h1", "h2"], function.output()

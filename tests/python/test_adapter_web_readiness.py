@@ -19,6 +19,7 @@ def test_the_app_announces_its_listen_to_the_adapter(function, task_root):
     burst_until_every_worker_answered(function, 2)
     function.wait_restored()
     line = ready_line(function)
+    assert ": GET / answered 200 (pid" in line, line
     announced = re.search(r"pid (\d+) announced its listen\(\) on port (\d+)", line)
     assert announced, line
     assert int(announced.group(2)) == function.app_port, line

@@ -12,7 +12,7 @@ import pytest
 
 import snapbus
 from snapbus import _errors
-from conftest import PYTHON, read_line
+from conftest import PYTHON, read_line, wait_until
 
 
 def run_python(script: str, **env) -> subprocess.CompletedProcess:
@@ -413,3 +413,57 @@ def test_stop_and_exit_are_bounded_while_a_hook_hangs(bus, processes):
     finally:
         publish.kill()
         publish.wait(timeout=10)
+
+
+def test_a_stop_that_gave_up_on_a_hook_frees_the_slot_once_the_hook_returns(bus, processes):
+    script = """
+        import threading, time, snapbus
+        entered = threading.Event()
+        def slow():
+            entered.set()
+            time.sleep(1.0)
+        snapbus.after_restore(slow, name="slow")
+        print("READY", flush=True)
+        entered.wait(60)
+        print("STOP", snapbus.stop(0.2), flush=True)
+        time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    bus.publish_ok("restore")  # the slow hook is acknowledged before the watcher ends
+    assert read_line(proc) == "STOP False"
+    wait_until(lambda: bus.status()["subscribers"] == [], 10, "the slot freed after the hook")
+    bus.publish_ok("before-snapshot")  # nobody left to wait for
+
+
+def test_a_fork_on_another_thread_waits_for_the_hooks_and_the_child_inherits_them_all(bus, processes):
+    # A request thread that forks while the after-restore hooks run: the child must not be a copy
+    # of a process half-way through them.
+    script = """
+        import os, threading, time, snapbus
+        ran = []
+        entered = threading.Event()
+        def first():
+            entered.set()
+            time.sleep(0.6)
+            ran.append("first")
+        snapbus.after_restore(first, name="first")
+        snapbus.after_restore(lambda: ran.append("second"), name="second")
+        print("READY", flush=True)
+        entered.wait(60)
+        time.sleep(0.1)
+        child = os.fork()
+        if child == 0:
+            print("CHILD", ran, snapbus.generation(), flush=True)
+            time.sleep(2)
+            os._exit(0)
+        os.waitpid(child, 0)
+        print("PARENT", ran, flush=True)
+        time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    publish = bus.publish_async("restore", timeout_ms=20000)
+    assert read_line(proc, timeout=30) == "CHILD ['first', 'second'] 1", processes.stderr_of(proc)
+    assert read_line(proc, timeout=30) == "PARENT ['first', 'second']"
+    assert publish.wait(timeout=30) == 0, publish.stdout.read()

@@ -30,8 +30,9 @@ from ._hot import generation
 from ._state import InitType, Phase, Source, State
 from ._checked import Subscriber, abi_version, default_segment_path
 from ._hooks import Hook as _Hook, check_hook as _check_hook, check_order as _check_order, hook_name as _hook_name
-from ._client import CLIENT as _CLIENT
+# The bridge first: its fork handler must run in a child before the client's starts a watcher there.
 from . import _bridge
+from ._client import CLIENT as _CLIENT
 
 __all__ = [
     "generation", "state", "check", "check_async", "before_snapshot", "after_restore", "on_shutdown",

@@ -7,6 +7,7 @@ or a request guard noticed first.
 """
 import asyncio
 import atexit
+import dataclasses
 import logging
 import os
 import threading
@@ -30,10 +31,8 @@ _ARM_POKE_SECONDS = 0.002
 _RETRY_SECONDS = 1.0
 _ATTACH_RETRY_SECONDS = 0.1
 _STOP_JOIN_SECONDS = 5.0
-# At exit, how long the shutdown hooks wait for a hook running on another thread.
-_EXIT_LOCK_SECONDS = 1.0
-# How often a fork that waits for the lock looks whether a hook holds it.
-_FORK_LOCK_POLL_SECONDS = 0.01
+# At exit, how long in all the shutdown hooks and stop() wait for a hook running on another thread.
+_EXIT_WAIT_SECONDS = 1.0
 
 
 class _Client:
@@ -68,8 +67,10 @@ class _Client:
         self._handled: tuple[int, int, int, int] | None = None
         self._before_snapshot_seq = 0
         self._shutdown_done = False
-        # The state whose hooks run now (set and cleared under _lock); read by the fork handlers.
-        self._in_progress: State | None = None
+        # The change whose hooks run now (set and cleared under _lock); read by the fork handlers.
+        self._handling: _Handling | None = None
+        # What a child forked while hooks ran takes as handled (set by before_fork, for the child).
+        self._fork_adopts: _Handling | None = None
 
     def _reset_locks(self) -> None:
         # RLock: a hook may call back into snapbus (state(), check()) on the thread running it.
@@ -191,10 +192,13 @@ class _Client:
         self._wanted = False
         self._stop_event.set()
         if not self._lock.acquire(timeout=timeout):
-            log.warning("snapbus: stop: a hook was still running after %.1f s (%s); the watcher ends after it",
-                        timeout, self._in_progress_text())
+            log.warning("snapbus: stop: a hook was still running after %.1f s (%s); the watcher frees the slot "
+                        "once it returns", timeout, self._in_progress_text())
             return False
         try:
+            # Again under the lock: a start() in between made a new watcher and a new event.
+            self._wanted = False
+            self._stop_event.set()
             thread, self._thread = self._thread, None
             sub = self._sub
         finally:
@@ -210,24 +214,41 @@ class _Client:
                 log.warning("snapbus: the watcher thread did not stop within %.1f s (a hook still running?)", timeout)
                 return False
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            log.warning("snapbus: stop: a hook was still running after %.1f s; the slot stays until it returns",
-                        timeout)
+            log.warning("snapbus: stop: a hook was still running after %.1f s; the watcher frees the slot once "
+                        "it returns", timeout)
             return False
         try:
-            with self._sub_lock:
-                if self._sub is not None:
-                    _hot.detach(self.handled_generation)
-                    self._sub.close()
-                    self._sub = None
+            self._close_subscriber()
         finally:
             self._lock.release()
         return True
 
+    def _close_subscriber(self) -> None:
+        """Caller holds _lock: unmaps the segment and frees this process's slot."""
+        with self._sub_lock:
+            if self._sub is not None:
+                _hot.detach(self.handled_generation)
+                self._sub.close()
+                self._sub = None
+
     def _in_progress_text(self) -> str:
-        state = self._in_progress
-        if state is None:
+        handling = self._handling
+        if handling is None:
             return "no change in progress"
+        if handling.shutdown_at_exit:
+            return "shutdown hooks at exit"
+        state = handling.state
         return f"handling seq {state.seq}, phase {getattr(state.phase, 'name', state.phase)}"
+
+    def _start_handling(self, state: State, *, shutdown_at_exit: bool = False) -> None:
+        """Caller holds _lock and is about to run hooks on this thread."""
+        self._running_hooks.active = True
+        self._handling = _Handling(state, threading.current_thread(), frozenset(threading.enumerate()),
+                                   shutdown_at_exit)
+
+    def _end_handling(self) -> None:
+        self._running_hooks.active = False
+        self._handling = None
 
     # ---- handling changes ----------------------------------------------------------------------
 
@@ -247,9 +268,7 @@ class _Client:
                 return state
             report = RunReport()
             note = _running_hook_noter(sub)
-            self._running_hooks.active = True
-            # What a child forked meanwhile (by a hook, or on another thread) takes as handled.
-            self._in_progress = state
+            self._start_handling(state)
             try:
                 if state.generation > self.handled_generation:
                     report.merge(self.after_restore.run(note))
@@ -263,7 +282,7 @@ class _Client:
                     report.merge(self.shutdown.run(note))
                     self._shutdown_done = True
             finally:
-                self._running_hooks.active = False
+                self._end_handling()
             notice = ""
             try:
                 sub.ack(state.seq, self.handled_generation, ok=not report.failures, hooks_run=report.run,
@@ -272,15 +291,16 @@ class _Client:
             except SnapbusError as error:
                 log.error("snapbus: cannot acknowledge seq %d: %s", state.seq, error)
             self.handled_seq = state.seq
-            self._in_progress = None
         if notice:
             log.warning("snapbus: %s", notice)
         log.debug("snapbus: pid %d handled seq %d (%s): %d hooks, %d failed", os.getpid(), state.seq,
                   getattr(state.phase, "name", state.phase), report.run, report.failed)
         self._notify(state)
+        if report.interrupt is not None:
+            raise report.interrupt  # Ctrl-C in a hook on the main thread, now that the change is acknowledged
         return state
 
-    def run_shutdown_hooks_at_exit(self) -> None:
+    def run_shutdown_hooks_at_exit(self, wait: float) -> None:
         """At interpreter exit, while attached to a segment: the shutdown hooks, if the bus has not
         run them. Lambda stops the runtime first (SIGTERM, up to 300 ms of its 2 s, then SIGKILL)
         and only then sends SHUTDOWN to the extensions, so the adapter's shutting-down finds the
@@ -288,7 +308,7 @@ class _Client:
         if getattr(self._running_hooks, "active", False):
             return
         # Bounded: a hook that hangs on another thread must not keep the process from exiting.
-        if not self._lock.acquire(timeout=_EXIT_LOCK_SECONDS):
+        if not self._lock.acquire(timeout=wait):
             log.warning("snapbus: pid %d exiting: a hook is still running (%s); shutdown hooks skipped",
                         os.getpid(), self._in_progress_text())
             return
@@ -297,11 +317,11 @@ class _Client:
             if sub is None or self._shutdown_done:
                 return
             self._shutdown_done = True
-            self._running_hooks.active = True
+            self._start_handling(self._last_state, shutdown_at_exit=True)
             try:
                 report = self.shutdown.run(_running_hook_noter(sub))
             finally:
-                self._running_hooks.active = False
+                self._end_handling()
         finally:
             self._lock.release()
         if report.run:
@@ -309,11 +329,13 @@ class _Client:
                      os.getpid(), report.run, f"; {'; '.join(report.failures)}" if report.failures else "")
 
     def exit(self) -> None:
-        """The atexit handler: the shutdown hooks still due, then stop()."""
+        """The atexit handler: the shutdown hooks still due, then stop(), waiting at most
+        _EXIT_WAIT_SECONDS in all for a hook still running on another thread."""
+        deadline = time.monotonic() + _EXIT_WAIT_SECONDS
         try:
-            self.run_shutdown_hooks_at_exit()
+            self.run_shutdown_hooks_at_exit(_EXIT_WAIT_SECONDS)
         finally:
-            self.stop(1.0)
+            self.stop(max(0.0, deadline - time.monotonic()))
 
     def guard_catch_up(self) -> None:
         """catch_up() for request guards: a bus problem is logged, never raised into a request
@@ -346,6 +368,8 @@ class _Client:
                     self._detach_lost(sub, reason)
                     continue
                 self.catch_up()
+                if stop.is_set():
+                    break
                 # Said before the wish is read: a wait_for_change() that finds this False sets its
                 # wish before this thread reads it; one that finds it True wakes this wait.
                 self._asleep_for_hook_phases = True
@@ -355,6 +379,10 @@ class _Client:
                     self._every_change_armed.set()
                 try:
                     sub.wait(self.handled_seq, _WAIT_SLICE_MS, hook_phases_only=not every_change)
+                except InvalidSegment:
+                    if sub.lost_reason() is None:
+                        raise
+                    # Lost just now: the next pass detaches, as it does for a loss found before waiting.
                 finally:
                     self._asleep_for_hook_phases = False
             except SnapbusError as error:
@@ -365,6 +393,11 @@ class _Client:
             except (Exception, SystemExit) as error:  # noqa: BLE001 - the watcher must outlive any surprise, and say so
                 log.exception("snapbus: watcher: unexpected error: %s", error)
                 stop.wait(_RETRY_SECONDS)
+        # A stop() that gave up waiting for a hook left the slot to this thread: free it, unless a
+        # start() since then wants it (or a newer watcher owns it).
+        with self._lock:
+            if not self._wanted and self._thread in (None, threading.current_thread()):
+                self._close_subscriber()
 
     def _report_watcher_error(self, error: SnapbusError) -> None:
         # A lasting problem (a segment we may not open) is logged once, not on every retry.
@@ -464,25 +497,29 @@ class _Client:
     # ---- fork ----------------------------------------------------------------------------------
 
     def before_fork(self) -> None:
-        # Fork between two changes, so the child inherits consistent handled_* values; but never
-        # wait for hooks running on another thread: one may be waiting for this very fork (a
-        # multiprocessing pool started by a hook forks from its own thread). A child forked while
-        # a change is handled takes that change as handled (after_fork_child).
-        acquired = False
-        while not acquired:
-            acquired = self._lock.acquire(timeout=_FORK_LOCK_POLL_SECONDS)
-            if not acquired and self._in_progress is not None:
-                break
-        self._fork_lock.acquired = acquired
+        # Fork between two changes, so the child inherits whole handled_* values and runs every hook
+        # of a change itself. Except the hooks' own forks: in a hook, or on a thread a hook started (a
+        # multiprocessing pool's), which must not wait for the hooks that wait for them. Such a
+        # child is a copy of a process in the middle of those hooks, and takes the change as handled.
+        handling = self._handling
+        me = threading.current_thread()
+        if handling is not None and (me is handling.thread or me not in handling.threads_before):
+            self._fork_lock.acquired = self._lock.acquire(blocking=False)  # re-entry on the hook's own thread
+            self._fork_adopts = handling
+            return
+        self._lock.acquire()
+        self._fork_lock.acquired = True
+        self._fork_adopts = None
 
     def after_fork_parent(self) -> None:
+        self._fork_adopts = None
         if getattr(self._fork_lock, "acquired", False):
             self._fork_lock.acquired = False
             self._lock.release()
 
     def after_fork_child(self) -> None:
-        in_progress = self._in_progress
-        self._in_progress = None
+        adopts, self._fork_adopts = self._fork_adopts, None
+        self._handling = None
         self._reset_locks()
         self._async_waiters = []  # their event loops belong to the parent
         # A fresh Event (its lock may have been held by a parent thread at the fork); the wish to
@@ -498,16 +535,20 @@ class _Client:
                 log.error("snapbus: forked child %d has no slot of its own: %s", os.getpid(), error)
                 _hot.detach(self.handled_generation)
                 self._sub = None
-        if in_progress is not None:
-            self._adopt_change_in_progress(in_progress)
+        if adopts is not None:
+            self._adopt_change_in_progress(adopts)
         if self._wanted:
             self._spawn_watcher()
 
-    def _adopt_change_in_progress(self, state: State) -> None:
-        """A child forked while its parent handled `state` (a pool or helper a hook starts) is a
-        copy of a process in the middle of those hooks: it runs none of them again, and its slot
-        acknowledges the change at once, so the publisher neither waits for it nor counts it as
-        died when it is ended as pool workers are."""
+    def _adopt_change_in_progress(self, handling: "_Handling") -> None:
+        """A child forked by the hooks of a change (a pool or helper a hook starts) is a copy of a
+        process in the middle of those hooks: it runs none of them again, and its slot acknowledges
+        the change at once, so the publisher neither waits for it nor counts it as died when it is
+        ended as pool workers are."""
+        if handling.shutdown_at_exit:
+            self._shutdown_done = True
+            return
+        state = handling.state
         if state.generation > self.handled_generation:
             self.handled_generation = state.generation
             if self._handled is not None:
@@ -524,6 +565,16 @@ class _Client:
         except SnapbusError as error:
             log.error("snapbus: forked child %d cannot acknowledge seq %d: %s", os.getpid(), state.seq, error)
         log.debug("snapbus: pid %d was forked while seq %d was handled: takes it as handled", os.getpid(), state.seq)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Handling:
+    """A change whose hooks run now: on which thread, and which threads were there before."""
+
+    state: State
+    thread: threading.Thread
+    threads_before: frozenset
+    shutdown_at_exit: bool = False
 
 
 def _running_hook_noter(sub: Subscriber):

@@ -48,6 +48,9 @@ class HookGroup:
 class RunReport:
     run: int = 0
     failures: list[str] = dataclasses.field(default_factory=list)
+    # A KeyboardInterrupt a hook raised on the main thread: reported like any failure, and raised
+    # again by the caller once the phase is acknowledged, so Ctrl-C still interrupts the program.
+    interrupt: BaseException | None = None
 
     @property
     def failed(self) -> int:
@@ -56,6 +59,7 @@ class RunReport:
     def merge(self, other: "RunReport") -> None:
         self.run += other.run
         self.failures.extend(other.failures)
+        self.interrupt = self.interrupt or other.interrupt
 
 
 def hook_name(func, explicit: str | None) -> str:
@@ -200,9 +204,8 @@ class HookList:
         # fails the phase as Lambda's runner does.
         except BaseException as error:  # noqa: BLE001 - every hook's failure is reported, CRaC-style
             self._fail(report, f"{self.phase} hook '{hook.name}' failed", error)
-            # Ctrl-C in a request guard on the main thread still interrupts the program.
             if isinstance(error, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
-                raise
+                report.interrupt = report.interrupt or error
 
     @staticmethod
     def _fail(report: RunReport, what: str, error: BaseException) -> None:

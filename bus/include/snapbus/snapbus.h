@@ -6,12 +6,21 @@
  *     return 1;
  *   }
  *   const volatile uint64_t* gen = snapbus_subscriber_generation_address(sub);  // read it any time
- *   uint32_t seq = 0;
  *   snapbus_state st;
- *   snapbus_subscriber_read_state(sub, &st);
- *   if (snapbus_subscriber_wait(sub, st.seq, 1000, &seq) == SNAPBUS_OK) { ... run hooks, then: }
- *   snapbus_subscriber_ack(sub, st.seq, st.generation, SNAPBUS_ACK_OK, 2, 0, "");
+ *   snapbus_subscriber_joined_state(sub, &st);       // the state the slot was claimed at
+ *   uint32_t handled = st.seq;
+ *   for (;;) {
+ *     int rc = snapbus_subscriber_wait(sub, handled, 1000, NULL);
+ *     if (rc == SNAPBUS_ERR_TIMED_OUT || rc == SNAPBUS_ERR_INTERRUPTED) continue;
+ *     if (rc != SNAPBUS_OK) break;                   // e.g. the segment was lost: reopen it
+ *     snapbus_subscriber_read_state(sub, &st);       // the change to handle: read after the wait
+ *     ... run the hooks st.phase and st.generation call for, then:
+ *     snapbus_subscriber_ack(sub, st.seq, st.generation, SNAPBUS_ACK_OK, 2, 0, "");
+ *     handled = st.seq;
+ *   }
  *   snapbus_subscriber_close(sub);
+ * (A full client also catches up on restores it lived through before it subscribed: see
+ * snapbus_first_look and snapbus_subscriber_baseline, and docs/client-semantics.md.)
  *
  * Every function that can fail returns a snapbus_status; no C++ exception ever crosses this
  * boundary. On failure the message is kept per thread until that thread's next failing call and
@@ -164,8 +173,10 @@ int snapbus_subscriber_read_state(const snapbus_subscriber* sub, snapbus_state* 
 int snapbus_subscriber_joined_state(const snapbus_subscriber* sub, snapbus_state* out);
 
 /* Sleeps while seq == seen_seq, up to timeout_ms (< 0: no bound). SNAPBUS_OK when seq changed
- * (current_seq, if not NULL, gets the new value), SNAPBUS_ERR_TIMED_OUT, or
- * SNAPBUS_ERR_INTERRUPTED (a signal, or snapbus_subscriber_wake). */
+ * (current_seq, if not NULL, gets the new value), SNAPBUS_ERR_TIMED_OUT,
+ * SNAPBUS_ERR_INTERRUPTED (a signal, snapbus_subscriber_wake, or the segment lost during the wait),
+ * or SNAPBUS_ERR_INVALID_SEGMENT once the segment is lost (deleted, replaced, truncated; the reason
+ * is snapbus_subscriber_lost_reason's): reopen the path then, do not wait again. */
 int snapbus_subscriber_wait(const snapbus_subscriber* sub, uint32_t seen_seq, int64_t timeout_ms,
                             uint32_t* current_seq);
 /* snapbus_subscriber_wait, woken only as wake_on (snapbus_wake_on) says; any other value is

@@ -3,8 +3,9 @@
 //   auto sub = snapbus::Subscriber::open("/tmp/snapbus.seg", {.name = "worker"});
 //   std::uint64_t gen = sub.generation();          // one acquire load
 //   std::uint32_t seen = sub.joined_state().seq;   // not seq(): a change may follow the claim at once
-//   if (sub.wait_for_change(seen, deadline) == snapbus::FutexResult::woken) {
-//     snapbus::StateSnapshot now = sub.state();
+//   sub.wait_for_change(seen, deadline);            // woken, or the value had changed already, or timed out
+//   snapbus::StateSnapshot now = sub.state();
+//   if (now.seq != seen) {                          // whatever ended the wait, seq says if anything changed
 //     ... run hooks ...
 //     sub.acknowledge({.seq = now.seq, .handled_generation = now.generation,
 //                      .outcome = snapbus::AckOutcome::ok});

@@ -7,6 +7,8 @@ lives until it has handled the shutdown phase (or --lifetime seconds pass).
 import argparse
 import json
 import os
+import signal
+import sys
 import threading
 import time
 
@@ -24,9 +26,14 @@ def main() -> None:
     parser.add_argument("--guard-threads", type=int, default=0,
                         help="threads calling snapbus.check() in a loop, racing the watcher")
     parser.add_argument("--lifetime", type=float, default=60.0)
+    parser.add_argument("--exit-on-sigterm", action="store_true",
+                        help="exit normally on SIGTERM (as Lambda's graceful-shutdown examples do), so the "
+                             "shutdown hooks still due run at exit")
     parser.add_argument("--may-start-detached", action="store_true",
                         help="carry on without a slot (none free yet); the watcher attaches later")
     args = parser.parse_args()
+    if args.exit_on_sigterm:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     def record(phase: str, name: str) -> None:
         line = json.dumps({"pid": os.getpid(), "phase": phase, "hook": name, "generation": snapbus.generation(),

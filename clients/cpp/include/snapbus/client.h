@@ -51,13 +51,20 @@
 
 namespace snapbus {
 
+// Whether a hook type is a std::function, which may be empty.
+template <typename T>
+inline constexpr bool kIsStdFunction = false;
+template <typename Signature>
+inline constexpr bool kIsStdFunction<std::function<Signature>> = true;
+
 struct ClientOptions {
   std::filesystem::path segment_path;  // empty: SNAPBUS_SEGMENT, else the default path
   std::string name;                    // empty: SNAPBUS_NAME, else the process's comm
   bool wait_for_ack = true;            // the publisher waits for this process's acks
-  // Called on the watcher thread when it cannot read the segment or ack (it retries a second
-  // later), or detaches from a segment that was deleted, replaced or truncated. Unset: one line on
-  // stderr.
+  // Called when the client cannot read the segment or ack (the watcher retries a second later), or
+  // detaches from a segment that was deleted, replaced or truncated: on the watcher thread, or on
+  // a thread whose check() ran the hooks. Unset: one line on stderr. What it throws is written to
+  // stderr and goes no further.
   std::function<void(const Error& error)> on_watcher_error;
 };
 
@@ -87,18 +94,21 @@ class Client {
     hooks_.add(HookPhase::shutdown, std::move(name), as_hook_function(std::forward<Hook>(hook)), options);
   }
 
-  // Starts the watcher thread (idempotent).
+  // Starts the watcher thread (idempotent; after a stop() from a hook, the watcher carries on).
   void start();
-  // Wakes the watcher and joins it (idempotent). Hooks in progress finish first.
+  // Wakes the watcher and joins it (idempotent). Hooks in progress finish first. From a hook it
+  // only asks the watcher to leave once the hook returns.
   void stop();
 
-  // Maps the segment and claims a slot if not done yet; false while there is no segment.
+  // Maps the segment and claims a slot if not done yet; false while there is no segment. From a
+  // hook it only says whether the client is attached (it is: the hook runs for its segment).
   bool try_attach();
   bool attached() const noexcept;
 
   // The hot path for request handlers: one acquire load of the generation. When a restore
   // happened, runs what is due (or waits for the thread already running it) before returning.
-  // True when this call handled a change.
+  // True when this call handled a change. A failed acknowledgement goes to on_watcher_error, never
+  // into the request.
   bool check() {
     if (generation_word_.load(std::memory_order_acquire)->load(std::memory_order_acquire) ==
         handled_generation_.load(std::memory_order_acquire)) {
@@ -128,6 +138,12 @@ class Client {
  private:
   template <typename Hook>
   static HookFunction as_hook_function(Hook&& hook) {
+    // A null function pointer or an empty std::function stays empty, so the registry refuses it
+    // now instead of the watcher calling it at the next restore.
+    using Decayed = std::remove_cvref_t<Hook>;
+    if constexpr (std::is_pointer_v<Decayed> || kIsStdFunction<Decayed>) {
+      if (!hook) return HookFunction();
+    }
     if constexpr (std::is_invocable_v<Hook&, const StateSnapshot&>) {
       return HookFunction(std::forward<Hook>(hook));
     } else {
@@ -139,6 +155,7 @@ class Client {
   HookRegistry::HookStarting note_hook(HookPhase phase);
   void detach_lost_segment(const std::string& reason);
   void watch();
+  void watch_until_stopped();
   void report_watcher_error(const Error& error);
   static void report_notice(const std::string& notice);
   void wait_before_retry();
