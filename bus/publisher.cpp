@@ -92,12 +92,11 @@ Segment open_or_create(const PublisherOptions& options, bool& took_over) {
   return Segment::create(options.path, {.slot_count = options.slot_count, .group = options.group});
 }
 
-// Whether `path` names the very file open as `fd` (same device and inode).
-bool path_names(const std::filesystem::path& path, int fd) {
-  struct stat named {};
-  struct stat open {};
-  return ::stat(path.c_str(), &named) == 0 && ::fstat(fd, &open) == 0 && named.st_dev == open.st_dev &&
-         named.st_ino == open.st_ino;
+// Whether the file open as `fd` still has a name: deleting it, or renaming another file over it,
+// takes its last link away (nlink 0). One fstat, no path to walk: this runs at every phase change.
+bool still_linked(int fd) {
+  struct stat status {};
+  return ::fstat(fd, &status) == 0 && status.st_nlink > 0;
 }
 
 // The publisher writes what every process of the function will read, so it must still be writing
@@ -106,12 +105,12 @@ bool path_names(const std::filesystem::path& path, int fd) {
 // opens the path from now on, and a lock file deleted lets a second publisher in beside this one.
 void require_intact(const Segment& segment, int lock_fd) {
   if (auto damage = segment.damage()) throw *damage;
-  if (!path_names(segment.path(), segment.descriptor())) {
+  if (!still_linked(segment.descriptor())) {
     throw Error(Errc::invalid_segment, segment.path().string() +
                                            " was deleted or replaced while this process published to it; "
                                            "nothing it publishes can reach the processes that open that path");
   }
-  if (!path_names(lock_file_path(segment.path()), lock_fd)) {
+  if (!still_linked(lock_fd)) {
     throw Error(Errc::invalid_segment, lock_file_path(segment.path()).string() +
                                            " was deleted or replaced while this process held it: another "
                                            "publisher could take the segment over beside this one");
