@@ -297,6 +297,13 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
     require_subscriber(sub);
     SNAPBUS_REQUIRE(outcome == SNAPBUS_ACK_OK || outcome == SNAPBUS_ACK_FAILED, "outcome must be OK or FAILED");
     SNAPBUS_REQUIRE(hooks_run <= 0xffff && hooks_failed <= hooks_run, "hook counts out of range");
+    // An ack counts for every change up to its seq (the publisher's rule): one for a seq never
+    // published would pass changes whose hooks never ran. (A lost segment reads anything; the ack
+    // below says so.)
+    const uint32_t published = sub->subscriber.seq();
+    SNAPBUS_REQUIRE(static_cast<int32_t>(seq - published) <= 0 || sub->subscriber.lost(),
+                    "seq " + std::to_string(seq) + " was never published (the segment is at seq " +
+                        std::to_string(published) + ")");
     static_cast<void>(sub->subscriber.acknowledge({.seq = seq,
                                                    .handled_generation = handled_generation,
                                                    .outcome = static_cast<snapbus::AckOutcome>(outcome),

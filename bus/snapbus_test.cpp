@@ -93,6 +93,11 @@ TEST_F(CAbiTest, SubscribeReadWaitAck) {
   EXPECT_EQ(report.entries[0].slot.name, "c-client");
 
   EXPECT_EQ(snapbus_subscriber_ack(sub, state.seq, 1, 7, 0, 0, nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+  // An ack ahead of what was published would count for changes to come: refused, and nothing written.
+  EXPECT_EQ(snapbus_subscriber_ack(sub, state.seq + 100, 99, SNAPBUS_ACK_OK, 0, 0, nullptr),
+            SNAPBUS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(snapbus_last_error_message()).find("was never published"), std::string::npos);
+  EXPECT_EQ(read_slots(publisher.segment()).front().acked_seq, state.seq);
   int alive = 0;
   ASSERT_EQ(snapbus_subscriber_publisher_alive(sub, &alive), SNAPBUS_OK);
   EXPECT_EQ(alive, 1);
