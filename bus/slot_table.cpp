@@ -153,7 +153,7 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
       slot.flags.store(claim.wait_for_ack ? kSlotFlagWaitForAck : 0U, kRelaxed);
       slot.handled_generation.store(baseline.handled_generation, kRelaxed);
       slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
-      slot.outcome.store(static_cast<std::uint16_t>(AckOutcome::none), kRelaxed);
+      slot.outcome.store(static_cast<std::uint16_t>(baseline.outcome), kRelaxed);
       slot.hooks_run.store(0, kRelaxed);
       slot.hooks_failed.store(0, kRelaxed);
       store_text(slot.name, std::size(slot.name), claim.name);

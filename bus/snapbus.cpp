@@ -135,6 +135,16 @@ void copy_state(const snapbus::StateSnapshot& s, std::uint32_t slot_index, snapb
 
 void require_subscriber(const snapbus_subscriber* sub) { SNAPBUS_REQUIRE(sub != nullptr, "subscriber is NULL"); }
 
+// An ack counts for every change up to its seq (the publisher's rule): one for a seq never
+// published would pass changes whose hooks never ran. (A lost segment reads anything; the ack
+// says so.)
+void require_published(const snapbus_subscriber& sub, uint32_t seq) {
+  const uint32_t published = sub.subscriber.seq();
+  SNAPBUS_REQUIRE(
+      static_cast<int32_t>(seq - published) <= 0 || sub.subscriber.lost(),
+      "seq " + std::to_string(seq) + " was never published (the segment is at seq " + std::to_string(published) + ")");
+}
+
 }  // namespace
 
 extern "C" {
@@ -297,13 +307,7 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
     require_subscriber(sub);
     SNAPBUS_REQUIRE(outcome == SNAPBUS_ACK_OK || outcome == SNAPBUS_ACK_FAILED, "outcome must be OK or FAILED");
     SNAPBUS_REQUIRE(hooks_run <= 0xffff && hooks_failed <= hooks_run, "hook counts out of range");
-    // An ack counts for every change up to its seq (the publisher's rule): one for a seq never
-    // published would pass changes whose hooks never ran. (A lost segment reads anything; the ack
-    // below says so.)
-    const uint32_t published = sub->subscriber.seq();
-    SNAPBUS_REQUIRE(static_cast<int32_t>(seq - published) <= 0 || sub->subscriber.lost(),
-                    "seq " + std::to_string(seq) + " was never published (the segment is at seq " +
-                        std::to_string(published) + ")");
+    require_published(*sub, seq);
     static_cast<void>(sub->subscriber.acknowledge({.seq = seq,
                                                    .handled_generation = handled_generation,
                                                    .outcome = static_cast<snapbus::AckOutcome>(outcome),
@@ -325,6 +329,15 @@ int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub) {
   return guarded([&] {
     require_subscriber(sub);
     sub->subscriber.claim_after_fork();
+  });
+}
+
+int snapbus_subscriber_after_fork_child_within_change(snapbus_subscriber* sub, uint32_t seq,
+                                                      uint64_t handled_generation) {
+  return guarded([&] {
+    require_subscriber(sub);
+    require_published(*sub, seq);
+    sub->subscriber.claim_after_fork_within_change(seq, handled_generation);
   });
 }
 

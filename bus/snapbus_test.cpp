@@ -189,6 +189,35 @@ TEST_F(CAbiTest, ForkedChildGetsItsOwnSlot) {
   snapbus_subscriber_close(sub);
 }
 
+// A child a hook forks claims its slot already acknowledging the change in progress: ended at once,
+// it is no death to the publisher. A seq never published is refused, as in an ack.
+TEST_F(CAbiTest, AChildForkedWithinAChangeIsBornAcknowledgingIt) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();  // the parent's subscriber runs a thread
+  SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  snapbus_subscriber* sub = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "pool", 1, &sub), SNAPBUS_OK);
+  const StateSnapshot change = publisher.transition(Phase::after_restore);
+  EXPECT_EQ(snapbus_subscriber_after_fork_child_within_change(sub, change.seq + 2, 1), SNAPBUS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(snapbus_last_error_message()).find("never published"), std::string::npos);
+  EXPECT_EQ(snapbus_subscriber_after_fork_child_within_change(nullptr, change.seq, 1), SNAPBUS_ERR_INVALID_ARGUMENT);
+
+  auto child = testing::fork_child([&] {
+    return snapbus_subscriber_after_fork_child_within_change(sub, change.seq, change.generation) == SNAPBUS_OK ? 0 : 2;
+  });
+  const pid_t child_pid = child.pid();
+  ASSERT_EQ(child.wait_exit_code(5s), 0);
+  ASSERT_EQ(snapbus_subscriber_ack(sub, change.seq, change.generation, SNAPBUS_ACK_OK, 0, 0, nullptr), SNAPBUS_OK);
+  const AckReport report = publisher.wait_for_acks(change.seq, FutexClock::now() + 5s);
+  EXPECT_TRUE(report.all_ok());
+  bool child_acked = false;
+  for (const AckEntry& entry : report.entries) {
+    if (entry.slot.owner.pid == child_pid) child_acked = entry.status == AckStatus::acked;
+  }
+  EXPECT_TRUE(child_acked);
+  snapbus_subscriber_close(sub);
+}
+
 // The catch-up rule through the C ABI: a first look before a restore makes that restore due on a
 // later attach; what was handled, passed back on re-attach, makes it done; a deleted file is lost.
 TEST_F(CAbiTest, CatchUpBaselineAndLostSegment) {

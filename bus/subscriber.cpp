@@ -219,14 +219,22 @@ void Subscriber::note_running_hook(std::string_view phase, std::string_view hook
 void Subscriber::claim_after_fork() {
   if (impl_->self.pid == ::getpid()) return;
   const SlotRecord& parent = impl_->segment.slot(impl_->slot);
-  const SlotBaseline inherited{parent.acked_seq.load(std::memory_order_acquire),
-                               parent.handled_generation.load(std::memory_order_relaxed)};
+  claim_child_slot({.acked_seq = parent.acked_seq.load(std::memory_order_acquire),
+                    .handled_generation = parent.handled_generation.load(std::memory_order_relaxed)});
+}
+
+void Subscriber::claim_after_fork_within_change(std::uint32_t seq, std::uint64_t handled_generation) {
+  if (impl_->self.pid == ::getpid()) return;
+  claim_child_slot({.acked_seq = seq, .handled_generation = handled_generation, .outcome = AckOutcome::ok});
+}
+
+void Subscriber::claim_child_slot(const SlotBaseline& baseline) {
   // Our own open file description: the inherited one is the parent's, and so is its slot lock
   // (closing our copy leaves the parent's lock alone; the parent still holds the description).
   impl_->segment.reopen_descriptor();
   // Into locals first: if the claim fails (a full table), the next call must try again.
   const ProcessIdentity child = current_process();
-  impl_->slot = claim_slot(impl_->segment, child, {impl_->options.name, impl_->options.wait_for_ack}, inherited);
+  impl_->slot = claim_slot(impl_->segment, child, {impl_->options.name, impl_->options.wait_for_ack}, baseline);
   impl_->self = child;
   if (impl_->monitor) {
     try {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <map>
+#include <string>
+
 #include "snapbus/publisher.h"
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
@@ -70,6 +73,40 @@ TEST_F(SubscriberTest, ForkedChildClaimsItsOwnSlotAndKeepsTheParents) {
   EXPECT_EQ(slots[0].index, parent_slot);
   EXPECT_NE(slots[1].owner.pid, ::getpid());
   EXPECT_EQ(slots[1].name, "parent");
+}
+
+// A child forked by the hooks of a change (a pool worker a hook starts) and ended before it could
+// do anything: its slot was born acknowledging the change, so it is no death to the publisher.
+// With claim_after_fork() the same child is reported as died (checked below, as the baseline).
+TEST_F(SubscriberTest, AChildClaimedWithinAChangeAndEndedAtOnceHasAcknowledgedIt) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();  // the parent's Subscriber runs a thread
+  SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
+  auto sub = Subscriber::open(path, {.name = "hooks", .wait_for_ack = true});
+  const StateSnapshot change = publisher.transition(Phase::after_restore);
+  // Forked while the parent's hooks run: the parent has not acknowledged the change yet.
+  const auto fork_and_end = [&](bool within_change) {
+    auto child = testing::fork_child([&] {
+      if (within_change) {
+        sub.claim_after_fork_within_change(change.seq, change.generation);
+      } else {
+        sub.claim_after_fork();
+      }
+      return 0;  // ended at once: no ack, no destructor
+    });
+    const pid_t pid = child.pid();
+    EXPECT_EQ(child.wait_exit_code(5s), 0);
+    return pid;
+  };
+  const pid_t claimed_within = fork_and_end(true);
+  const pid_t claimed_plainly = fork_and_end(false);
+  sub.acknowledge({.seq = change.seq, .handled_generation = change.generation, .hooks_run = 1});
+
+  const AckReport report = publisher.wait_for_acks(change.seq, FutexClock::now() + 5s);
+  std::map<pid_t, std::string> status;
+  for (const AckEntry& entry : report.entries) status[entry.slot.owner.pid] = ack_status_name(entry.status);
+  EXPECT_EQ(status[::getpid()], "acked");
+  EXPECT_EQ(status[claimed_within], "acked");
+  EXPECT_EQ(status[claimed_plainly], "died");
 }
 
 // A child that acks without having claimed its own slot gets one claimed for it (and is told),

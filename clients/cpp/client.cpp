@@ -165,6 +165,8 @@ bool Client::handle_change() {
   HandlingThreadMark mark(handling_thread_);
   HookRunReport report;
   std::uint64_t handled_generation = handled_generation_.load(std::memory_order_relaxed);
+  handling_seq_ = state.seq;
+  handling_generation_ = std::max(state.generation, handled_generation);
   if (state.generation > handled_generation) {
     // A generation that jumped by more than one still runs the hooks once: one memory image, one
     // restore to recover from.
@@ -385,26 +387,30 @@ void Client::continue_in_child() {
   // Forked by a hook on the watcher thread: this thread is the child's copy of the watcher, and
   // goes on watching once the hook returns. No second watcher.
   if (watcher_ && watcher_->get_id() == std::this_thread::get_id()) {
-    if (subscriber_) {
-      try {
-        subscriber_->claim_after_fork();
-      } catch (const Error& error) {
-        report_watcher_error(error);
-      }
-    }
+    claim_slot_in_child();
     return;
   }
   // The parent's watcher thread does not exist here; its handle must be neither joined nor
   // destroyed (std::thread would terminate), so it is deliberately leaked.
   static_cast<void>(watcher_.release());
-  if (subscriber_) {
-    try {
-      subscriber_->claim_after_fork();
-    } catch (const Error& error) {
-      report_watcher_error(error);
-    }
-  }
+  claim_slot_in_child();
   if (watcher_wanted_) start_watcher_thread();
+}
+
+void Client::claim_slot_in_child() {
+  if (!subscriber_) return;
+  try {
+    // Forked by a hook: a copy of a process in the middle of the change's hooks, which a helper or
+    // pool may end at once. Its slot is born acknowledging the change, so the publisher never
+    // counts it as died; if it returns from the hook, it acknowledges again with what it ran.
+    if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+      subscriber_->claim_after_fork_within_change(handling_seq_, handling_generation_);
+    } else {
+      subscriber_->claim_after_fork();
+    }
+  } catch (const Error& error) {
+    report_watcher_error(error);
+  }
 }
 
 }  // namespace snapbus

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 
@@ -316,6 +317,37 @@ TEST(ClientTest, AForkedChildClaimsItsOwnSlotAndRunsItsOwnHooks) {
   for (int fd : {hook_pipe[0], hook_pipe[1], child_slot_pipe[0], child_slot_pipe[1], release_child_pipe[0],
                  release_child_pipe[1]}) {
     ::close(fd);
+  }
+}
+
+// A hook that forks helpers which end at once: each is a copy of this process in the middle of the
+// change, born having acknowledged it, so none is reported as died and the change passes.
+TEST(ClientTest, ChildrenAHookForksAndEndsAtOnceDoNotFailTheChange) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "spawner"});
+  std::vector<pid_t> helpers;
+  std::vector<int> helper_exit_codes;
+  client.after_restore("spawn-helpers", [&] {
+    for (int i = 0; i < 3; ++i) {
+      testing::ChildProcess helper = testing::fork_child([] { return 0; });
+      helpers.push_back(helper.pid());
+      helper_exit_codes.push_back(helper.wait_exit_code(10s));
+    }
+  });
+  client.start();
+
+  const AckReport report = publish(publisher, Phase::after_restore);
+  EXPECT_EQ(helper_exit_codes, (std::vector<int>{0, 0, 0}));
+  std::string problems;
+  for (const std::string& problem : report.problems()) problems += problem + "\n";
+  EXPECT_TRUE(report.all_ok()) << problems;
+  for (const AckEntry& entry : report.entries) {
+    if (std::find(helpers.begin(), helpers.end(), entry.slot.owner.pid) != helpers.end()) {
+      EXPECT_EQ(entry.status, AckStatus::acked) << "helper " << entry.slot.owner.pid;
+    }
   }
 }
 

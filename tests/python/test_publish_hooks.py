@@ -143,3 +143,34 @@ def test_a_hook_that_forks_a_pool_neither_deadlocks_nor_reruns_nor_fails(bus, pr
     time.sleep(0.5)  # time enough for a wrongly re-run hook in a pool worker to print
     bus.publish_ok("before-snapshot")
     assert select.select([proc.stdout], [], [], 0)[0] == [], "a pool worker ran the hook again"
+
+
+KILLED_HELPERS_HOOK = """
+import os, signal, snapbus, time
+
+def spawn_and_kill():
+    # Helpers a hook forks and ends at once, however far their fork handler got (the delays sweep
+    # across it): none of them may count as a subscriber that died before acknowledging.
+    for i in range(60):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        time.sleep(i * 0.00015)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    print("HOOK", os.getpid(), flush=True)
+
+snapbus.after_restore(spawn_and_kill, name="spawn-and-kill")
+print("READY", os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_children_a_hook_forks_and_kills_at_once_do_not_fail_the_change(bus, processes):
+    proc = processes.start([PYTHON, "-c", KILLED_HELPERS_HOOK], processes.env(bus.segment))
+    pid, = read_ready(proc, 1)
+    result = bus.publish("restore", timeout_ms=20000)
+    assert result.returncode == 0, result.stdout + result.stderr + processes.stderr_of(proc)
+    assert "DIED" not in result.stdout
+    assert read_line(proc).split() == ["HOOK", str(pid)], processes.stderr_of(proc)

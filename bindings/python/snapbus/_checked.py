@@ -196,6 +196,11 @@ class Subscriber:
         """In a forked child: claims a fresh slot for it (the parent keeps its own)."""
         _check(lib.snapbus_subscriber_after_fork_child(self._live()), f"claim a slot after fork on {self.path}")
 
+    def after_fork_child_within_change(self, seq: int, handled_generation: int) -> None:
+        """In a child forked by the hooks of the change at seq: claims a slot born acknowledging it."""
+        _check(lib.snapbus_subscriber_after_fork_child_within_change(self._live(), seq, handled_generation),
+               f"claim a slot after fork on {self.path}")
+
     def publisher_alive(self) -> bool:
         alive = ffi.new("int *")
         _check(lib.snapbus_subscriber_publisher_alive(self._live(), alive), f"check publisher of {self.path}")

@@ -527,24 +527,29 @@ class _Client:
         self._every_change_armed = threading.Event()
         self._asleep_for_hook_phases = False
         self._thread = None
+        if adopts is not None:
+            self._adopt_change_in_progress(adopts)
         if self._sub is not None:
             try:
-                self._sub.after_fork_child()
+                if adopts is not None and not adopts.shutdown_at_exit:
+                    self._sub.after_fork_child_within_change(self.handled_seq, self.handled_generation)
+                    log.debug("snapbus: pid %d was forked while seq %d was handled: takes it as handled",
+                              os.getpid(), self.handled_seq)
+                else:
+                    self._sub.after_fork_child()
             except SnapbusError as error:
                 # The child cannot be waited for; it must not ack in the parent's slot either.
                 log.error("snapbus: forked child %d has no slot of its own: %s", os.getpid(), error)
                 _hot.detach(self.handled_generation)
                 self._sub = None
-        if adopts is not None:
-            self._adopt_change_in_progress(adopts)
         if self._wanted:
             self._spawn_watcher()
 
     def _adopt_change_in_progress(self, handling: "_Handling") -> None:
         """A child forked by the hooks of a change (a pool or helper a hook starts) is a copy of a
-        process in the middle of those hooks: it runs none of them again, and its slot acknowledges
-        the change at once, so the publisher neither waits for it nor counts it as died when it is
-        ended as pool workers are."""
+        process in the middle of those hooks: it runs none of them again, and its slot is born
+        acknowledging the change (after_fork_child), so the publisher neither waits for it nor
+        counts it as died when it is ended as pool workers are, however soon."""
         if handling.shutdown_at_exit:
             self._shutdown_done = True
             return
@@ -558,13 +563,6 @@ class _Client:
         if state.phase == Phase.SHUTTING_DOWN:
             self._shutdown_done = True
         self.handled_seq = state.seq
-        if self._sub is None:
-            return
-        try:
-            self._sub.ack(state.seq, self.handled_generation, ok=True, hooks_run=0, hooks_failed=0, message="")
-        except SnapbusError as error:
-            log.error("snapbus: forked child %d cannot acknowledge seq %d: %s", os.getpid(), state.seq, error)
-        log.debug("snapbus: pid %d was forked while seq %d was handled: takes it as handled", os.getpid(), state.seq)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "snapbus/layout.h"
 #include "snapbus/segment.h"
 #include "snapbus/seqlock.h"
 
@@ -78,10 +79,12 @@ inline constexpr std::string_view kRunningHookPrefix = "running ";
 std::optional<std::string> running_hook_of(const SlotInfo& slot);
 
 // What a new slot starts out as having handled. A process that joins now has nothing to catch up
-// on (the current seq and generation); a forked child starts from its parent's slot.
+// on (the current seq and generation); a forked child starts from its parent's slot, or, forked by
+// the hooks of a change, born acknowledging that change (outcome ok).
 struct SlotBaseline {
   std::uint32_t acked_seq = 0;
   std::uint64_t handled_generation = 0;
+  AckOutcome outcome = AckOutcome::none;
 };
 
 // Claims a free slot (or, when none is free, the slot of a dead process) for `self`, locking it

@@ -206,6 +206,13 @@ int snapbus_subscriber_note_running_hook(snapbus_subscriber* sub, const char* ph
 /* Call in a forked child: claims a fresh slot for the child; the parent keeps its own. */
 int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub);
 
+/* Instead of the call above, in a child forked by the hooks of the change at seq (a pool or helper a
+ * hook starts): the child's slot is born acknowledging seq (ok, no hooks run, handled_generation), so
+ * the publisher never sees it unacknowledged, even if it is ended at once. A seq the segment has not
+ * reached yet is SNAPBUS_ERR_INVALID_ARGUMENT. */
+int snapbus_subscriber_after_fork_child_within_change(snapbus_subscriber* sub, uint32_t seq,
+                                                      uint64_t handled_generation);
+
 /* *alive = 1 if a publisher holds the segment's publisher lock, else 0. */
 int snapbus_subscriber_publisher_alive(const snapbus_subscriber* sub, int* alive);
 

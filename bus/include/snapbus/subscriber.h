@@ -119,6 +119,12 @@ class Subscriber {
   // parent's slot lock) and claim a fresh slot for this process (the parent keeps its own).
   // Idempotent in the process that owns the slot.
   void claim_after_fork();
+  // In a child forked by the hooks of the change at `seq` (a pool or helper a hook starts): as
+  // claim_after_fork(), but the slot is born acknowledging that change (ok, no hooks run). The
+  // child is a copy of a process in the middle of those hooks and may be ended before it could
+  // acknowledge (a pool ends its workers): a claim and a separate ack would leave a moment in which
+  // the publisher sees it as a subscriber that died before acknowledging.
+  void claim_after_fork_within_change(std::uint32_t seq, std::uint64_t handled_generation);
 
   // Whether a publisher holds the segment's publisher lock (publisher_lock_holder).
   bool publisher_alive() const;
@@ -127,6 +133,7 @@ class Subscriber {
 
  private:
   explicit Subscriber(std::unique_ptr<Impl> impl);
+  void claim_child_slot(const SlotBaseline& baseline);
   std::unique_ptr<Impl> impl_;
   const std::atomic<std::uint64_t>* generation_ = nullptr;
   const std::atomic<std::uint32_t>* seq_ = nullptr;

@@ -25,7 +25,8 @@
 // this process existed before it was published and has not handled it, however late it attaches
 // (the first look at the default segment is taken while the program starts). fork(): the child claims its own slot and,
 // if the parent had a watcher, starts its own; hooks already running in another thread finish before fork() proceeds. A
-// child that then execs another program is reported by the publisher as having left, not waited for. A hook must not
+// child that then execs another program is reported by the publisher as having left, not waited for. A child forked
+// by a hook is born having acknowledged that change, so it may exit at once without failing it. A hook must not
 // construct or destroy a Client: fork() takes the same locks in the other order.
 #pragma once
 
@@ -168,6 +169,7 @@ class Client {
   void lock_for_fork();
   void unlock_after_fork();
   void continue_in_child();
+  void claim_slot_in_child();
 
   ClientOptions options_;
   std::optional<gid_t> segment_group_;
@@ -191,6 +193,10 @@ class Client {
   std::atomic<const std::atomic<std::uint64_t>*> generation_word_{&detached_generation_};
   // The thread running hooks now: a hook that calls check() must not wait for itself.
   std::atomic<std::thread::id> handling_thread_{};
+  // While handling_thread_ is set (under mutex_): the change whose hooks run, and the generation
+  // it is handled as, for a child a hook forks.
+  std::uint32_t handling_seq_ = 0;
+  std::uint64_t handling_generation_ = 0;
   bool locked_for_fork_ = false;
 
   std::mutex watcher_mutex_;
