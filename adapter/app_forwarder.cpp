@@ -29,11 +29,11 @@ constexpr std::string_view kHeaderRequestContext = "x-amzn-request-context";
 constexpr std::string_view kHeaderLambdaContext = "x-amzn-lambda-context";
 constexpr std::string_view kHeaderAuthorization = "authorization";
 
-bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
-
 // Headers about the event's own hop, not the request: the body is framed anew (Content-Length), the
 // connection to the app is the adapter's, kept alive, and the body goes whole (no trailers).
-bool is_hop_header(std::string_view name) { return net::is_connection_field(name) || same_name(name, "trailer"); }
+bool is_hop_header(std::string_view name) {
+  return net::is_connection_field(name) || boost::beast::iequals(name, "trailer");
+}
 
 // A value that would break the request's framing (CR, LF, NUL) is not sent, nor a name that is not
 // an HTTP token: JSON can carry them, HTTP cannot.
@@ -58,7 +58,7 @@ lambda::HttpAppResponse app_response(const net::Response& answer) {
   lambda::HttpAppResponse response;
   response.status = answer.result_int();
   for (const auto& field : answer) {
-    if (same_name(field.name_string(), "transfer-encoding")) continue;
+    if (boost::beast::iequals(field.name_string(), "transfer-encoding")) continue;
     response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   response.body = answer.body();
@@ -73,11 +73,11 @@ std::string prelude(const http::response_header<>& head) {
   json::array cookies;
   for (const auto& field : head) {
     const std::string_view name = field.name_string();
-    if (same_name(name, "set-cookie")) {
+    if (boost::beast::iequals(name, "set-cookie")) {
       cookies.emplace_back(utf8_text(field.value()));
       continue;
     }
-    if (same_name(name, "transfer-encoding")) continue;
+    if (boost::beast::iequals(name, "transfer-encoding")) continue;
     const std::string key(name);
     const std::string value = utf8_text(field.value());
     if (json::value* existing = headers.if_contains(key); existing != nullptr) {

@@ -19,8 +19,6 @@ constexpr std::size_t kMinimumBody = 32;
 using lambda::find_header;
 
 // Header names and codings compare case-insensitively.
-bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
-
 // The q-value of one Accept-Encoding element ("gzip;q=0.5"); 1 without one, 0 when malformed.
 double quality(std::string_view parameters) {
   const auto at = parameters.find("q=");
@@ -87,7 +85,7 @@ std::optional<ContentCoding> choose_coding(std::string_view accept_encoding) {
     const double value = semicolon == std::string_view::npos ? 1.0 : quality(element.substr(semicolon + 1));
     if (name == "*") wildcard = value;
     for (std::size_t i = 0; i < kPreference.size(); ++i) {
-      if (same_name(name, to_string(kPreference[i]))) q[i] = std::max(q[i].value_or(0.0), value);
+      if (boost::beast::iequals(name, to_string(kPreference[i]))) q[i] = std::max(q[i].value_or(0.0), value);
     }
   }
   std::optional<ContentCoding> best;
@@ -130,7 +128,8 @@ bool compress_response(std::string_view accept_encoding, lambda::HttpAppResponse
   const auto coding = choose_coding(accept_encoding);
   if (!coding || !worth_compressing(response.headers, response.body.size())) return false;
   response.body = compress(*coding, response.body);
-  std::erase_if(response.headers, [](const auto& header) { return same_name(header.first, "content-length"); });
+  std::erase_if(response.headers,
+                [](const auto& header) { return boost::beast::iequals(header.first, "content-length"); });
   response.headers.emplace_back("content-encoding", std::string(to_string(*coding)));
   response.headers.emplace_back("vary", "accept-encoding");
   return true;

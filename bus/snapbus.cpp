@@ -255,6 +255,9 @@ int snapbus_subscriber_read_state(const snapbus_subscriber* sub, snapbus_state* 
   return guarded([&] {
     require_subscriber(sub);
     SNAPBUS_REQUIRE(out != nullptr, "out is NULL");
+    // Checked before the read: a damaged mapping is swapped for zero pages first, and zeros are no
+    // state to act on.
+    if (auto damage = sub->subscriber.segment().damage()) throw *damage;
     copy_state(sub->subscriber.state(), sub->subscriber.slot_index(), *out);
   });
 }

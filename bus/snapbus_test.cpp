@@ -218,6 +218,24 @@ TEST_F(CAbiTest, AChildForkedWithinAChangeIsBornAcknowledgingIt) {
   snapbus_subscriber_close(sub);
 }
 
+// A segment truncated under the process reads as zeros: read_state says so instead of returning
+// them as a state.
+TEST_F(CAbiTest, ReadStateOfATruncatedSegmentIsAnError) {
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+  publisher.transition(Phase::after_restore);
+  snapbus_subscriber* sub = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "reader", 1, &sub), SNAPBUS_OK);
+  snapbus_state state{};
+  ASSERT_EQ(snapbus_subscriber_read_state(sub, &state), SNAPBUS_OK);
+  EXPECT_EQ(state.generation, 1U);
+
+  ASSERT_EQ(::truncate(path.c_str(), 64), 0);
+  EXPECT_EQ(snapbus_subscriber_read_state(sub, &state), SNAPBUS_ERR_INVALID_SEGMENT);
+  EXPECT_NE(std::string(snapbus_last_error_message()).find("was truncated"), std::string::npos)
+      << snapbus_last_error_message();
+  snapbus_subscriber_close(sub);
+}
+
 // The catch-up rule through the C ABI: a first look before a restore makes that restore due on a
 // later attach; what was handled, passed back on re-attach, makes it done; a deleted file is lost.
 TEST_F(CAbiTest, CatchUpBaselineAndLostSegment) {

@@ -21,7 +21,7 @@ void print_json(std::ostream& out, const PublishRequest& request, const lifecycl
   boost::json::array acks;
   for (const AckEntry& entry : result.report.entries) acks.push_back(ack_entry_to_json(entry, result.published->seq));
   const boost::json::object json{
-      {"segment", request.segment_path.string()},
+      {"segment", path_to_json(request.segment_path)},
       {"published", state_to_json(*result.published)},
       {"waited_for", result.waited_for},
       {"acks", std::move(acks)},

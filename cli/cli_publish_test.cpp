@@ -8,7 +8,7 @@
 namespace snapbus::cli {
 namespace {
 
-PublishRequest parse(std::vector<std::string> words) {
+PublishRequest parse_publish(std::vector<std::string> words) {
   Config config;
   config.segment_path = "/tmp/configured.seg";
   config.ack_timeout = std::chrono::milliseconds(1234);
@@ -16,22 +16,22 @@ PublishRequest parse(std::vector<std::string> words) {
 }
 
 TEST(CliPublishTest, EachStepByItsName) {
-  EXPECT_EQ(parse({"starting"}).step, lifecycle::Step::starting);
-  EXPECT_EQ(parse({"before-snapshot"}).step, lifecycle::Step::before_snapshot);
-  EXPECT_EQ(parse({"restore"}).step, lifecycle::Step::restore);
-  EXPECT_EQ(parse({"running"}).step, lifecycle::Step::running);
-  EXPECT_EQ(parse({"shutdown"}).step, lifecycle::Step::shutdown);
+  EXPECT_EQ(parse_publish({"starting"}).step, lifecycle::Step::starting);
+  EXPECT_EQ(parse_publish({"before-snapshot"}).step, lifecycle::Step::before_snapshot);
+  EXPECT_EQ(parse_publish({"restore"}).step, lifecycle::Step::restore);
+  EXPECT_EQ(parse_publish({"running"}).step, lifecycle::Step::running);
+  EXPECT_EQ(parse_publish({"shutdown"}).step, lifecycle::Step::shutdown);
 }
 
 TEST(CliPublishTest, OptionsAndTheirDefaults) {
-  const PublishRequest plain = parse({"restore"});
+  const PublishRequest plain = parse_publish({"restore"});
   EXPECT_EQ(plain.segment_path, std::filesystem::path("/tmp/configured.seg"));
   EXPECT_EQ(plain.timeout, std::chrono::milliseconds(1234));
   EXPECT_EQ(plain.expect_subscribers, std::nullopt);
   EXPECT_EQ(plain.format, OutputFormat::text);
 
-  const PublishRequest full =
-      parse({"--json", "before-snapshot", "--expect-subscribers=2", "--timeout-ms", "300", "--segment", "/tmp/s"});
+  const PublishRequest full = parse_publish(
+      {"--json", "before-snapshot", "--expect-subscribers=2", "--timeout-ms", "300", "--segment", "/tmp/s"});
   EXPECT_EQ(full.step, lifecycle::Step::before_snapshot);
   EXPECT_EQ(full.format, OutputFormat::json);
   EXPECT_EQ(full.expect_subscribers, 2U);
@@ -40,12 +40,12 @@ TEST(CliPublishTest, OptionsAndTheirDefaults) {
 }
 
 TEST(CliPublishTest, MistakesAreUsageErrors) {
-  EXPECT_THROW(parse({}), UsageError);
-  EXPECT_THROW(parse({"after-restore"}), UsageError);
-  EXPECT_THROW(parse({"restore", "running"}), UsageError);
-  EXPECT_THROW(parse({"restore", "--timeout-ms", "soon"}), UsageError);
+  EXPECT_THROW(parse_publish({}), UsageError);
+  EXPECT_THROW(parse_publish({"after-restore"}), UsageError);
+  EXPECT_THROW(parse_publish({"restore", "running"}), UsageError);
+  EXPECT_THROW(parse_publish({"restore", "--timeout-ms", "soon"}), UsageError);
   try {
-    parse({"after-restore"});
+    parse_publish({"after-restore"});
   } catch (const UsageError& error) {
     EXPECT_NE(std::string(error.what()).find("unknown phase 'after-restore'"), std::string::npos) << error.what();
   }
@@ -53,7 +53,7 @@ TEST(CliPublishTest, MistakesAreUsageErrors) {
 
 TEST(CliPublishTest, HelpNamesEveryStepAndExitCode) {
   try {
-    parse({"--help"});
+    parse_publish({"--help"});
     FAIL() << "no help";
   } catch (const HelpRequested& help) {
     const std::string& text = help.text();

@@ -79,7 +79,7 @@ void print_status_json(std::ostream& out, const StatusReport& report) {
   boost::json::array subscribers;
   for (const SlotInfo& slot : report.slots) subscribers.push_back(slot_to_json(slot, is_current(slot, report.state)));
   const boost::json::object status{
-      {"segment", report.segment_path.string()},
+      {"segment", path_to_json(report.segment_path)},
       {"state", state_to_json(report.state)},
       {"publisher", publisher_to_json(report.publisher, report.publisher_alive)},
       {"subscribers", std::move(subscribers)},

@@ -18,7 +18,7 @@ struct Parsed {
 };
 
 // A command with one option of each kind the CLI uses.
-Parsed parse(std::vector<std::string> words) {
+Parsed parse_test_command(std::vector<std::string> words) {
   const auto app = command_app("snapbus test", "A command for tests.", "exit codes: 0 ok, 2 bad usage", 18);
   Parsed parsed;
   add_json_flag(*app, parsed.format, "one JSON object");
@@ -29,37 +29,37 @@ Parsed parse(std::vector<std::string> words) {
 }
 
 TEST(CommandLineTest, FlagsAndValuesBothWays) {
-  const Parsed spaced = parse({"--json", "--segment", "/tmp/a", "--count", "3"});
+  const Parsed spaced = parse_test_command({"--json", "--segment", "/tmp/a", "--count", "3"});
   EXPECT_EQ(spaced.format, OutputFormat::json);
   EXPECT_EQ(spaced.segment, std::filesystem::path("/tmp/a"));
   EXPECT_EQ(spaced.count, 3);
-  const Parsed joined = parse({"--segment=/tmp/b", "--count=4"});
+  const Parsed joined = parse_test_command({"--segment=/tmp/b", "--count=4"});
   EXPECT_EQ(joined.format, OutputFormat::text);
   EXPECT_EQ(joined.segment, std::filesystem::path("/tmp/b"));
   EXPECT_EQ(joined.count, 4);
-  EXPECT_EQ(parse({}).count, std::nullopt);
-  EXPECT_EQ(parse({"--count", "1", "--count", "2"}).count, 2) << "the last value wins";
+  EXPECT_EQ(parse_test_command({}).count, std::nullopt);
+  EXPECT_EQ(parse_test_command({"--count", "1", "--count", "2"}).count, 2) << "the last value wins";
 }
 
 TEST(CommandLineTest, MistakesAreUsageErrorsWithASentence) {
-  EXPECT_THROW(parse({"--bogus"}), UsageError);
-  EXPECT_THROW(parse({"--segment"}), UsageError);
-  EXPECT_THROW(parse({"operand"}), UsageError);
+  EXPECT_THROW(parse_test_command({"--bogus"}), UsageError);
+  EXPECT_THROW(parse_test_command({"--segment"}), UsageError);
+  EXPECT_THROW(parse_test_command({"operand"}), UsageError);
   for (const char* bad : {"ten", "-1", "5x", "", "99999999999999999999"}) {
     try {
-      parse({"--count", bad});
+      parse_test_command({"--count", bad});
       FAIL() << bad;
     } catch (const UsageError& error) {
       EXPECT_EQ(std::string(error.what()),
                 "--count needs a whole number of at least 0 that fits in 64 bits, not '" + std::string(bad) + "'");
     }
   }
-  EXPECT_THROW(parse({"--segment", ""}), UsageError);
+  EXPECT_THROW(parse_test_command({"--segment", ""}), UsageError);
 }
 
 TEST(CommandLineTest, HelpListsUsageOptionsAndExitCodes) {
   try {
-    parse({"--help"});
+    parse_test_command({"--help"});
     FAIL() << "no help";
   } catch (const HelpRequested& help) {
     EXPECT_EQ(help.text(),
@@ -74,7 +74,7 @@ TEST(CommandLineTest, HelpListsUsageOptionsAndExitCodes) {
               "\n"
               "exit codes: 0 ok, 2 bad usage\n");
   }
-  EXPECT_THROW(parse({"-h"}), HelpRequested);
+  EXPECT_THROW(parse_test_command({"-h"}), HelpRequested);
 }
 
 TEST(CommandLineTest, StatusAndWatchDefaultToTheConfiguredSegment) {

@@ -14,10 +14,10 @@
 namespace snapbus::cli {
 namespace {
 
-emulator::Config parse(std::vector<std::string> words) { return parse_emulate_command(words); }
+emulator::Config parse_emulate(std::vector<std::string> words) { return parse_emulate_command(words); }
 
 TEST(EmulateCommandTest, DefaultsKeepClearOf8080) {
-  const emulator::Config config = parse({"--", "/bin/true"});
+  const emulator::Config config = parse_emulate({"--", "/bin/true"});
   EXPECT_EQ(config.port, 9000);
   EXPECT_EQ(config.runtime_api_port, 9001);
   EXPECT_EQ(config.host, "127.0.0.1");
@@ -29,8 +29,8 @@ TEST(EmulateCommandTest, DefaultsKeepClearOf8080) {
 }
 
 TEST(EmulateCommandTest, FlagsAndCommandWithoutSeparator) {
-  const emulator::Config config = parse({"--snapstart", "--restore-timeout", "2.5", "--port", "0", "--freezer",
-                                         "signal", "--while-frozen", "echo hi", "/bin/echo", "--not-a-flag"});
+  const emulator::Config config = parse_emulate({"--snapstart", "--restore-timeout", "2.5", "--port", "0", "--freezer",
+                                                 "signal", "--while-frozen", "echo hi", "/bin/echo", "--not-a-flag"});
   EXPECT_TRUE(config.snapstart);
   EXPECT_EQ(config.restore_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(config.init_timeout, std::chrono::seconds(130));
@@ -41,8 +41,9 @@ TEST(EmulateCommandTest, FlagsAndCommandWithoutSeparator) {
 }
 
 TEST(EmulateCommandTest, EqualsFormAndSeparatorKeepTheCommandWhole) {
-  const emulator::Config config = parse({"--port=0", "--runtime-api-port=0", "--memory-size=512", "--timeout=1.5",
-                                         "--init-timeout", "20", "--snapstart", "--", "/bin/sh", "-c", "--", "x"});
+  const emulator::Config config =
+      parse_emulate({"--port=0", "--runtime-api-port=0", "--memory-size=512", "--timeout=1.5", "--init-timeout", "20",
+                     "--snapstart", "--", "/bin/sh", "-c", "--", "x"});
   EXPECT_EQ(config.port, 0);
   EXPECT_EQ(config.runtime_api_port, 0);
   EXPECT_EQ(config.memory_size_mb, 512U);
@@ -52,45 +53,45 @@ TEST(EmulateCommandTest, EqualsFormAndSeparatorKeepTheCommandWhole) {
 }
 
 TEST(EmulateCommandTest, BadInputGetsClearErrors) {
-  EXPECT_THROW(parse({"--port", "70000", "--", "x"}), UsageError);
-  EXPECT_THROW(parse({"--frobnicate"}), UsageError);
-  EXPECT_THROW(parse({"--frobnicate", "--", "x"}), UsageError);
-  EXPECT_THROW(parse({"--timeout"}), UsageError);
-  EXPECT_THROW(parse({"--while-frozen", "x", "--", "x"}), UsageError);  // needs --snapstart
-  EXPECT_THROW(parse({"--env", "AWS_LAMBDA_RUNTIME_API=elsewhere", "--", "x"}), UsageError);
-  EXPECT_THROW(parse({"--env", "no-equals", "--", "x"}), UsageError);
-  EXPECT_THROW(parse({"--env-file", "/nonexistent/env", "--", "x"}), UsageError);
-  EXPECT_THROW(parse({"--freezer", "ice", "--", "x"}), UsageError);
-  EXPECT_THROW(parse({"--task-root", "/nonexistent/dir", "--", "x"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--port", "70000", "--", "x"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--frobnicate"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--frobnicate", "--", "x"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--timeout"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--while-frozen", "x", "--", "x"}), UsageError);  // needs --snapstart
+  EXPECT_THROW(parse_emulate({"--env", "AWS_LAMBDA_RUNTIME_API=elsewhere", "--", "x"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--env", "no-equals", "--", "x"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--env-file", "/nonexistent/env", "--", "x"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--freezer", "ice", "--", "x"}), UsageError);
+  EXPECT_THROW(parse_emulate({"--task-root", "/nonexistent/dir", "--", "x"}), UsageError);
   try {
-    parse({"--memory-size", "12"});
+    parse_emulate({"--memory-size", "12"});
     FAIL();
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("--memory-size"), std::string::npos) << e.what();
   }
   try {
-    parse({"--timeout", "soon", "--", "x"});
+    parse_emulate({"--timeout", "soon", "--", "x"});
     FAIL();
   } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()), "--timeout expects a number of seconds from 0.001 to 86400, got 'soon'");
   }
-  EXPECT_THROW(parse({"--timeout", "0.0001", "--", "x"}), UsageError);  // 0 ms
-  EXPECT_EQ(parse({"--timeout", "0.001", "--", "x"}).timeout, std::chrono::milliseconds(1));
+  EXPECT_THROW(parse_emulate({"--timeout", "0.0001", "--", "x"}), UsageError);  // 0 ms
+  EXPECT_EQ(parse_emulate({"--timeout", "0.001", "--", "x"}).timeout, std::chrono::milliseconds(1));
 }
 
 TEST(EmulateCommandTest, ListenAddressAndOutputFilesAreCheckedBeforeAnythingStarts) {
   for (const char* host : {"notanaddr", "256.0.0.1", "localhost"}) {
     try {
-      parse({"--host", host, "--", "x"});
+      parse_emulate({"--host", host, "--", "x"});
       ADD_FAILURE() << host;
     } catch (const UsageError& e) {
       EXPECT_EQ(std::string(e.what()), std::string("--host expects an IPv4 or IPv6 address, got '") + host + "'");
     }
   }
-  EXPECT_EQ(parse({"--host", "::1", "--", "x"}).host, "::1");
+  EXPECT_EQ(parse_emulate({"--host", "::1", "--", "x"}).host, "::1");
   for (const char* flag : {"--ready-file", "--json"}) {
     try {
-      parse({flag, "/nonexistent/dir/out.json", "--", "x"});
+      parse_emulate({flag, "/nonexistent/dir/out.json", "--", "x"});
       ADD_FAILURE() << flag;
     } catch (const UsageError& e) {
       EXPECT_EQ(std::string(e.what()),
@@ -106,7 +107,7 @@ TEST(EmulateCommandTest, FunctionSettingsFromAnEnvFileUnlessAFlagGivesThem) {
     out << "AWS_LAMBDA_FUNCTION_NAME=from-file\n_HANDLER=app.handler\nAWS_LAMBDA_FUNCTION_MEMORY_SIZE=512\nX=1\n";
   }
   const emulator::Config config =
-      parse({"--env-file", path.string(), "--function-name", "from-flag", "--env", "X=2", "--", "x"});
+      parse_emulate({"--env-file", path.string(), "--function-name", "from-flag", "--env", "X=2", "--", "x"});
   std::filesystem::remove(path);
   EXPECT_EQ(config.function_name, "from-flag");  // flags win
   EXPECT_EQ(config.handler, "app.handler");
@@ -116,7 +117,7 @@ TEST(EmulateCommandTest, FunctionSettingsFromAnEnvFileUnlessAFlagGivesThem) {
 
 TEST(EmulateCommandTest, HelpMentionsEveryFlag) {
   try {
-    parse({"--help"});
+    parse_emulate({"--help"});
     FAIL() << "no help";
   } catch (const HelpRequested& help) {
     const std::string& usage = help.text();

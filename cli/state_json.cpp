@@ -25,6 +25,10 @@ boost::json::object state_to_json(const StateSnapshot& state) {
   };
 }
 
+boost::json::string path_to_json(const std::filesystem::path& path) {
+  return boost::json::string(utf8_text(path.native()));
+}
+
 boost::json::object publisher_to_json(const ProcessIdentity& publisher, bool alive) {
   return {{"pid", publisher.pid}, {"start_time", publisher.start_time}, {"alive", alive}};
 }

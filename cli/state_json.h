@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 
 #include <boost/json.hpp>
 
@@ -19,6 +20,10 @@
 namespace snapbus::cli {
 
 boost::json::object state_to_json(const StateSnapshot& state);
+// A path is bytes, and JSON is UTF-8: a name that is not UTF-8 (a directory named in ISO-8859-1)
+// is written as its bytes read as ISO-8859-1 (utf8_text.h), so the output stays JSON and the bytes
+// can be recovered.
+boost::json::string path_to_json(const std::filesystem::path& path);
 // The publisher recorded in the segment header and whether it is still running.
 boost::json::object publisher_to_json(const ProcessIdentity& publisher, bool alive);
 // `acked` is `current`: whether the slot is done with the state (state_text.h, is_current).

@@ -5,6 +5,14 @@
 namespace snapbus::cli {
 namespace {
 
+// `status --json` of a segment in a directory whose name is ISO-8859-1: still JSON, bytes recoverable.
+TEST(StateJsonTest, APathThatIsNotUtf8StaysJson) {
+  const boost::json::string json = path_to_json("/tmp/caf\xe9/bus.seg");
+  EXPECT_EQ(json, "/tmp/caf\u00e9/bus.seg");
+  EXPECT_EQ(boost::json::parse(boost::json::serialize(boost::json::value(json))).as_string(), json);
+  EXPECT_EQ(path_to_json("/tmp/\u00e9t\u00e9/bus.seg"), "/tmp/\u00e9t\u00e9/bus.seg") << "UTF-8 is kept as it is";
+}
+
 TEST(StateJsonTest, StateCarriesEveryFieldWithCliSpellings) {
   StateSnapshot state;
   state.seq = 6;

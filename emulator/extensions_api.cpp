@@ -16,8 +16,6 @@ using net::HttpError;
 using net::HttpExchange;
 namespace http = boost::beast::http;
 
-constexpr const char* kAccepted = R"({"status":"OK"})";
-
 std::string identifier_of(const HttpExchange& ex) {
   auto id = ex.header(kHeaderExtensionIdentifier);
   if (id.empty()) {
@@ -98,7 +96,7 @@ asio::awaitable<void> handle_register(Environment& env, HttpExchange& ex) {
   co_await ex.respond(http::status::ok, boost::json::serialize(info), kContentTypeJson, &headers);
 }
 
-asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
+asio::awaitable<void> handle_event_next(Environment& env, HttpExchange& ex) {
   ex.require_method(http::verb::get);
   auto result = co_await env.extension_next(identifier_of(ex));
   if (auto* error = std::get_if<ApiError>(&result)) {
@@ -129,7 +127,7 @@ asio::awaitable<void> handle_error(Environment& env, HttpExchange& ex, bool init
   if (error) {
     co_await respond_api_error(ex, *error);
   } else {
-    co_await ex.respond(http::status::accepted, kAccepted);
+    co_await respond_accepted(ex);
   }
 }
 
@@ -139,7 +137,7 @@ asio::awaitable<void> serve_extensions_api(Environment& env, HttpExchange& ex, s
   if (path == kExtensionRegisterPath) {
     co_await handle_register(env, ex);
   } else if (path == kExtensionNextPath) {
-    co_await handle_next(env, ex);
+    co_await handle_event_next(env, ex);
   } else if (path == kExtensionInitErrorPath) {
     co_await handle_error(env, ex, true);
   } else if (path == kExtensionExitErrorPath) {

@@ -1,5 +1,7 @@
 #include "runtime_api.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
@@ -16,8 +18,6 @@ using namespace lambda;  // the protocol's names: paths, headers, limits
 using net::HttpError;
 using net::HttpExchange;
 namespace http = boost::beast::http;
-
-constexpr const char* kAccepted = R"({"status":"OK"})";
 
 std::string error_type_of(const HttpExchange& ex, const std::string& body, const char* fallback) {
   if (auto header = ex.header(kHeaderFunctionErrorType); !header.empty()) return std::string(header);
@@ -116,7 +116,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
     inv->mode = Invocation::Mode::buffered;
     inv->content_type = content_type;
     env.answer_finished(inv);
-    co_await ex.respond(http::status::accepted, kAccepted);
+    co_await respond_accepted(ex);
     co_return;
   }
   inv->mode = Invocation::Mode::streaming;
@@ -143,7 +143,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
     if (failure->body.empty()) inv->error_body = json_error(inv->error_type, "the function failed mid-stream");
   }
   env.answer_finished(inv);
-  co_await ex.respond(http::status::accepted, kAccepted);
+  co_await respond_accepted(ex);
 }
 
 asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex, const std::string& request_id) {
@@ -159,13 +159,18 @@ asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex
   inv->error_body = body;
   if (body.empty()) inv->error_body = json_error(inv->error_type, "the function reported an error");
   env.answer_finished(inv);
-  co_await ex.respond(http::status::accepted, kAccepted);
+  co_await respond_accepted(ex);
 }
 
 }  // namespace
 
 asio::awaitable<void> respond_api_error(HttpExchange& ex, const ApiError& error) {
   co_await ex.respond_error(error.status, error.type, error.message);
+}
+
+asio::awaitable<void> respond_accepted(HttpExchange& ex) {
+  std::string body(kAcceptedBody);
+  co_await ex.respond(http::status::accepted, std::move(body));
 }
 
 asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
@@ -212,7 +217,7 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
     if (error) {
       co_await respond_api_error(ex, *error);
     } else {
-      co_await ex.respond(http::status::accepted, kAccepted);
+      co_await respond_accepted(ex);
     }
   } else if (path.starts_with(kRuntimeInvocationPath)) {
     const std::string_view rest = path.substr(kRuntimeInvocationPath.size());

@@ -17,5 +17,7 @@ asio::awaitable<void> serve_runtime_api(Environment& env, net::HttpExchange& exc
 
 // Sends `error` as a Lambda error body.
 asio::awaitable<void> respond_api_error(net::HttpExchange& exchange, const ApiError& error);
+// Accepts a post of either API: 202 with Lambda's {"status":"OK"}.
+asio::awaitable<void> respond_accepted(net::HttpExchange& exchange);
 
 }  // namespace snapbus::emulator

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "snapbus/lambda_protocol.h"
+
 namespace snapbus::lambda {
 
 std::string call_name(const http::request_header<>& header) {
@@ -15,8 +17,6 @@ std::string header_value(std::string_view text) {
   }
   return safe;
 }
-
-constexpr unsigned kStatusAccepted = 202;
 
 CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<net::Response> answer,
                                          unsigned expected_status) {

@@ -1,10 +1,13 @@
 #include "snapbus/call_result.h"
 
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
-#include <boost/json.hpp>
 #include <boost/throw_exception.hpp>
+
+#include "snapbus/error_body.h"
 
 namespace snapbus::lambda {
 namespace {
@@ -20,11 +23,6 @@ CallErrc errc_of_status(unsigned status) {
     case 413: return CallErrc::payload_too_large;
     default: return status >= 500 && status < 600 ? CallErrc::server_error : CallErrc::unexpected_answer;
   }
-}
-
-std::string string_field(const boost::json::object& object, std::string_view name) {
-  const auto* value = object.if_contains(name);
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
 }  // namespace
@@ -49,15 +47,11 @@ void throw_exception_from_error(const CallError& error, const boost::source_loca
 
 CallError call_error_from_answer(std::string_view call, unsigned http_status, std::string_view body) {
   CallError error{.code = errc_of_status(http_status), .http_status = http_status};
-  boost::system::error_code parse_error;
-  const auto parsed = boost::json::parse(body, parse_error);
-  std::string detail;
-  if (!parse_error && parsed.is_object()) {
-    error.error_type = string_field(parsed.as_object(), "errorType");
-    detail = string_field(parsed.as_object(), "errorMessage");
-  } else {
-    detail = std::string(body.substr(0, kQuotedBodyLimit));
-  }
+  const std::optional<std::string> type = json_error_field(body, "errorType");
+  const std::optional<std::string> message = json_error_field(body, "errorMessage");
+  error.error_type = type.value_or("");
+  // A body that is no Lambda error body is quoted, cut short: an HTML error page from a proxy.
+  const std::string detail = type || message ? message.value_or("") : std::string(body.substr(0, kQuotedBodyLimit));
   error.message = fmt::format("{}: {}", call, http_status);
   if (!error.error_type.empty()) error.message += " " + error.error_type;
   if (!detail.empty()) error.message += ": " + detail;

@@ -11,10 +11,6 @@
 namespace snapbus::lambda {
 namespace {
 
-// The statuses the API answers a successful call with.
-constexpr unsigned kOk = 200;
-constexpr unsigned kAccepted = 202;
-
 std::string extension_target(std::string_view rest) { return fmt::format("{}{}", kExtensionApiPrefix, rest); }
 
 std::string string_field(const boost::json::object& object, std::string_view name) {
@@ -32,7 +28,7 @@ std::int64_t integer_field(const boost::json::object& object, std::string_view n
 
 CallError malformed(std::string_view call, std::string_view what) {
   return CallError{
-      .code = CallErrc::unexpected_answer, .http_status = kOk, .message = fmt::format("{}: {}", call, what)};
+      .code = CallErrc::unexpected_answer, .http_status = kStatusOk, .message = fmt::format("{}: {}", call, what)};
 }
 
 }  // namespace
@@ -49,7 +45,7 @@ asio::awaitable<CallResult<ExtensionRegistration>> ExtensionClient::register_ext
   boost::json::array names;
   for (auto event : events) names.emplace_back(event == ExtensionEventType::invoke ? kEventInvoke : kEventShutdown);
   request.body() = boost::json::serialize(boost::json::object{{"events", std::move(names)}});
-  auto answer = co_await call_api(http_, std::move(request), kOk);
+  auto answer = co_await call_api(http_, std::move(request), kStatusOk);
   if (!answer) co_return answer.error();
   ExtensionRegistration registration;
   registration.identifier = std::string((*answer)[kHeaderExtensionIdentifier]);
@@ -72,7 +68,7 @@ asio::awaitable<CallResult<ExtensionEvent>> ExtensionClient::next() {
   const std::string call = call_name(request.base());
   if (auto registered = require_registered(call); !registered) co_return registered.error();
   request.set(kHeaderExtensionIdentifier, identifier_);
-  auto answer = co_await call_api(http_, std::move(request), kOk, {.long_poll = true});
+  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.long_poll = true});
   if (!answer) co_return answer.error();
   boost::system::error_code parse_error;
   const auto body = boost::json::parse(answer->body(), parse_error);
@@ -114,7 +110,7 @@ asio::awaitable<CallResult<void>> ExtensionClient::post_error(std::string_view a
   request.set(kHeaderExtensionErrorType, header_value(error.type));
   request.set(http::field::content_type, "application/json");
   request.body() = function_error_json(error);
-  auto answer = co_await call_api(http_, std::move(request), kAccepted);
+  auto answer = co_await call_api(http_, std::move(request), kStatusAccepted);
   if (!answer) co_return answer.error();
   co_return CallResult<void>{};
 }

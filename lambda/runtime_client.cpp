@@ -13,10 +13,6 @@
 namespace snapbus::lambda {
 namespace {
 
-// The statuses the API answers a successful call with.
-constexpr unsigned kOk = 200;
-constexpr unsigned kAccepted = 202;
-
 std::string runtime_target(std::string_view rest) { return fmt::format("{}{}", kRuntimeApiPrefix, rest); }
 
 // A request id goes into the path: anything but URI-unreserved characters could change the call.
@@ -87,7 +83,7 @@ asio::awaitable<CallResult<void>> StreamedResponse::fail(FunctionError error) {
 asio::awaitable<CallResult<void>> StreamedResponse::end(const http::fields& trailers) {
   auto answer = co_await upload_.finish(trailers);
   if (!answer) co_return call_error_from_transport(call_, answer.error());
-  auto checked = checked_answer(call_, co_await answer->read_all(), kAccepted);
+  auto checked = checked_answer(call_, co_await answer->read_all(), kStatusAccepted);
   if (!checked) co_return checked.error();
   co_return CallResult<void>{};
 }
@@ -98,13 +94,13 @@ RuntimeClient::RuntimeClient(asio::any_io_executor executor, net::HostPort runti
 asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
   net::Request request{http::verb::get, runtime_target(kRuntimeNextPath), 11};
   const std::string call = call_name(request.base());
-  auto answer = co_await call_api(http_, std::move(request), kOk, {.long_poll = true});
+  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.long_poll = true});
   if (!answer) co_return answer.error();
   InvocationRequest invocation;
   invocation.request_id = std::string((*answer)[kHeaderRequestId]);
   if (!is_path_segment(invocation.request_id)) {
     co_return CallError{.code = CallErrc::unexpected_answer,
-                        .http_status = kOk,
+                        .http_status = kStatusOk,
                         .message = fmt::format("{}: the answer has no usable {} ('{}')", call, kHeaderRequestId,
                                                invocation.request_id)};
   }
@@ -128,7 +124,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string reque
   if (!is_path_segment(request_id)) co_return bad_request_id(call_name(request.base()), request_id);
   request.set(http::field::content_type, header_value(content_type));
   request.body() = std::move(body);
-  auto answer = co_await call_api(http_, std::move(request), kAccepted);
+  auto answer = co_await call_api(http_, std::move(request), kStatusAccepted);
   if (!answer) co_return answer.error();
   co_return CallResult<void>{};
 }
@@ -161,7 +157,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::init_error(FunctionError error)
 
 asio::awaitable<CallResult<void>> RuntimeClient::restore_next() {
   net::Request request{http::verb::get, runtime_target(kRuntimeRestoreNextPath), 11};
-  auto answer = co_await call_api(http_, std::move(request), kOk, {.long_poll = true});
+  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.long_poll = true});
   if (!answer) co_return answer.error();
   http_.drop_all();
   co_return CallResult<void>{};
@@ -176,7 +172,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::post_function_error(std::string
   request.set(kHeaderFunctionErrorType, header_value(error.type));
   request.set(http::field::content_type, "application/json");
   request.body() = function_error_json(error);
-  auto answer = co_await call_api(http_, std::move(request), kAccepted);
+  auto answer = co_await call_api(http_, std::move(request), kStatusAccepted);
   if (!answer) co_return answer.error();
   co_return CallResult<void>{};
 }

@@ -115,6 +115,9 @@ boost::asio::awaitable<boost::system::error_code> buffer_first_read_message(
   return buffer_first_read(socket, buffer, parser, [](const auto& p) { return p.is_done(); });
 }
 
+// How much of a body one piece holds at most: what a streamed body is read and relayed in.
+inline constexpr std::size_t kBodyPieceSize = std::size_t{64} * 1024;
+
 // The next bytes of a body, into `piece`: at least one unless the body ends (then 0). One read may
 // only get through a chunk's size line, so this reads on until body bytes arrive; a full piece is
 // not an error.

@@ -35,9 +35,6 @@ namespace {
 // one closed sooner is caught by the retry on a fresh connection.
 constexpr Clock::duration kTrustedIdle = std::chrono::milliseconds(100);
 
-// How much of a body one read_piece() hands out at most.
-constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
-
 // What one read from the socket may take before the parser has seen a header. Beast reads at most
 // the buffer's free space, and at least 512 bytes: from an empty buffer an invocation event of
 // 881 bytes took two reads (and a trip through the event loop each), an API Gateway event of 3 KB
@@ -305,10 +302,10 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
   if (ex.parser->is_done()) co_return std::nullopt;
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
   // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
-  if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kPieceSize);
+  if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
   ex.arm_read_timer();
   const auto [error, got] = co_await buffer_first_read_piece(ex.connection->socket, ex.connection->buffer, *ex.parser,
-                                                             ex.piece_buffer.get(), kPieceSize);
+                                                             ex.piece_buffer.get(), kBodyPieceSize);
   if (error) co_return ex.fail(error, "read response from");
   if (ex.parser->is_done()) ex.body_ended();
   if (got == 0) co_return std::nullopt;

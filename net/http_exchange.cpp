@@ -13,8 +13,6 @@
 namespace snapbus::net {
 namespace {
 
-constexpr std::size_t kPieceSize = std::size_t{64} * 1024;
-
 // The exchange reports a failed write as the asynchronous Beast calls it replaced did: by throwing.
 void throw_on_error(const boost::system::error_code& error) {
   if (error) throw boost::system::system_error(error);
@@ -135,9 +133,9 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   body_parser.body_limit(limit);
   // On the heap while the body is read, not in the coroutine frame of every exchange; left
   // uninitialised, as zeroing it would cost more than a small body.
-  const auto chunk = std::make_unique_for_overwrite<char[]>(kPieceSize);
+  const auto chunk = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
   while (!body_parser.is_done()) {
-    const auto [ec, got] = co_await buffer_first_read_piece(socket_, buffer_, body_parser, chunk.get(), kPieceSize);
+    const auto [ec, got] = co_await buffer_first_read_piece(socket_, buffer_, body_parser, chunk.get(), kBodyPieceSize);
     if (ec == http::error::body_limit) {
       throw HttpError(http::status::payload_too_large, "RequestEntityTooLarge",
                       "streamed body exceeds " + std::to_string(limit) + " bytes");

@@ -328,18 +328,23 @@ TEST(ClientTest, ChildrenAHookForksAndEndsAtOnceDoNotFailTheChange) {
   const auto path = dir.path() / "segment";
   Publisher publisher = Publisher::acquire({.path = path});
   Client client({.segment_path = path, .name = "spawner"});
+  std::mutex helpers_mutex;  // the hook runs on the watcher thread
   std::vector<pid_t> helpers;
   std::vector<int> helper_exit_codes;
   client.after_restore("spawn-helpers", [&] {
     for (int i = 0; i < 3; ++i) {
       testing::ChildProcess helper = testing::fork_child([] { return 0; });
-      helpers.push_back(helper.pid());
-      helper_exit_codes.push_back(helper.wait_exit_code(10s));
+      const pid_t pid = helper.pid();
+      const int exit_code = helper.wait_exit_code(10s);
+      const std::lock_guard lock(helpers_mutex);
+      helpers.push_back(pid);
+      helper_exit_codes.push_back(exit_code);
     }
   });
   client.start();
 
   const AckReport report = publish(publisher, Phase::after_restore);
+  const std::lock_guard lock(helpers_mutex);
   EXPECT_EQ(helper_exit_codes, (std::vector<int>{0, 0, 0}));
   std::string problems;
   for (const std::string& problem : report.problems()) problems += problem + "\n";

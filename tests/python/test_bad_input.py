@@ -135,3 +135,27 @@ def test_paths_and_names_that_are_not_utf8_work(cli, tmp_path):
     result = subprocess.run([PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ATTACHED", "True", "BYTES", "True", "CLOSED", "True"], result.stdout + result.stderr
+
+
+def test_integers_out_of_range_are_invalid_arguments_naming_the_argument(bus):
+    with snapbus.Subscriber.open(bus.segment, "ints") as sub:
+        seq = sub.read_state().seq
+        calls = [
+            ("seen_seq", lambda: sub.wait(-1, 0)),
+            ("seen_seq", lambda: sub.wait(1 << 32, 0)),
+            ("timeout_ms", lambda: sub.wait(seq, 1 << 63)),
+            ("seq", lambda: sub.ack(1 << 40, 0, ok=True, hooks_run=0, hooks_failed=0, message="")),
+            ("handled_generation", lambda: sub.ack(seq, -1, ok=True, hooks_run=0, hooks_failed=0, message="")),
+            ("hooks_run", lambda: sub.ack(seq, 0, ok=True, hooks_run=1 << 32, hooks_failed=0, message="")),
+            ("timeout_ms", lambda: snapbus._checked.wait_for_segment(bus.segment, -(1 << 70))),
+        ]
+        for name, call in calls:
+            with pytest.raises(snapbus.InvalidArgument, match=name) as caught:
+                call()
+            assert isinstance(caught.value, ValueError)
+        with pytest.raises(TypeError, match="seen_seq is an int, not float"):
+            sub.wait(1.5, 0)
+        with pytest.raises(TypeError, match="seq is an int, not bool"):
+            sub.ack(True, 0, ok=True, hooks_run=0, hooks_failed=0, message="")
+    with pytest.raises(snapbus.InvalidArgument, match="handled generation"):
+        snapbus.Subscriber.open(bus.segment, "ints", handled=(0, 0, 0, 1 << 64))

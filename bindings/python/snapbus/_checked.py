@@ -41,6 +41,21 @@ def segment_path_text(path) -> str:
     return text
 
 
+def _integer(value, what: str, *, bits: int, signed: bool = False) -> int:
+    """An integer argument checked against the C type it becomes: out of range, cffi would raise
+    OverflowError, which is outside the SnapbusError family and names no argument."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} is an int, not {type(value).__name__}")
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not low <= value <= high:
+        raise InvalidArgument(f"{what} must be from {low} to {high}, not {value}")
+    return value
+
+
+def _timeout_ms(value) -> int:
+    return _integer(value, "timeout_ms", bits=64, signed=True)
+
+
 def _path_arg(path):
     return ffi.NULL if path is None else os.fsencode(segment_path_text(path))
 
@@ -70,7 +85,7 @@ def first_look(path=None) -> None:
 
 def wait_for_segment(path=None, timeout_ms: int = -1) -> bool:
     """Blocks until a file exists at path (None: the default); False if timeout_ms passed."""
-    status = lib.snapbus_wait_for_segment(_path_arg(path), timeout_ms)
+    status = lib.snapbus_wait_for_segment(_path_arg(path), _timeout_ms(timeout_ms))
     if status == lib.SNAPBUS_ERR_TIMED_OUT:
         return False
     _check(status, f"wait for segment {path or default_segment_path()}")
@@ -97,8 +112,12 @@ class Subscriber:
         name_arg = _name_arg(name)
         handled_arg = ffi.NULL
         if handled is not None:
-            handled_arg = ffi.new("snapbus_handled *", {"device": handled[0], "inode": handled[1],
-                                                        "created_wall_ns": handled[2], "generation": handled[3]})
+            device, inode, created_wall_ns, generation = handled
+            handled_arg = ffi.new("snapbus_handled *", {
+                "device": _integer(device, "handled device", bits=64),
+                "inode": _integer(inode, "handled inode", bits=64),
+                "created_wall_ns": _integer(created_wall_ns, "handled created_wall_ns", bits=64),
+                "generation": _integer(generation, "handled generation", bits=64)})
         _check(lib.snapbus_subscriber_open_after(os.fsencode(resolved), name_arg, 1 if wait_for_ack else 0,
                                                  handled_arg, out),
                f"open segment {resolved}")
@@ -167,7 +186,8 @@ class Subscriber:
         (running, ...) does not end the wait."""
         current = ffi.new("uint32_t *")
         wake_on = lib.SNAPBUS_WAKE_ON_HOOK_PHASES if hook_phases_only else lib.SNAPBUS_WAKE_ON_EVERY_CHANGE
-        status = lib.snapbus_subscriber_wait_for(self._live(), seen_seq, timeout_ms, wake_on, current)
+        status = lib.snapbus_subscriber_wait_for(self._live(), _integer(seen_seq, "seen_seq", bits=32),
+                                                 _timeout_ms(timeout_ms), wake_on, current)
         if status == lib.SNAPBUS_OK:
             return current[0]
         error = _error(status, f"wait on {self.path}")
@@ -182,8 +202,11 @@ class Subscriber:
     def ack(self, seq: int, handled_generation: int, *, ok: bool, hooks_run: int, hooks_failed: int,
             message: str) -> None:
         """Acknowledges seq in this process's slot (the library truncates message to fit)."""
-        _check(lib.snapbus_subscriber_ack(self._live(), seq, handled_generation, _ACK_OK if ok else _ACK_FAILED,
-                                          hooks_run, hooks_failed, message.encode("utf-8", "replace")),
+        _check(lib.snapbus_subscriber_ack(self._live(), _integer(seq, "seq", bits=32),
+                                          _integer(handled_generation, "handled_generation", bits=64),
+                                          _ACK_OK if ok else _ACK_FAILED, _integer(hooks_run, "hooks_run", bits=32),
+                                          _integer(hooks_failed, "hooks_failed", bits=32),
+                                          message.encode("utf-8", "replace")),
                f"acknowledge seq {seq} on {self.path}")
 
     def note_running_hook(self, phase: str, hook: str) -> None:

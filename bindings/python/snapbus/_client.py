@@ -431,7 +431,16 @@ class _Client:
 
     def state(self) -> State:
         with self._sub_lock:
-            return self._sub.read_state() if self._sub is not None else State.detached()
+            if self._sub is None:
+                return State.detached()
+            try:
+                return self._sub.read_state()
+            except InvalidSegment:
+                # Truncated under this process: the watcher lets it go at its next look. Until then
+                # there is no state to read, and generation() keeps what was handled (state() answers
+                # in request handlers: it does not raise).
+                _hot.detach(self.handled_generation)
+                return State.detached()
 
     def _notify(self, state: State) -> None:
         with self._changed:

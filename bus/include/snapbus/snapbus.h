@@ -167,6 +167,9 @@ const volatile uint32_t* snapbus_subscriber_seq_address(const snapbus_subscriber
 /* The hot path as a call: one acquire load. */
 uint64_t snapbus_subscriber_generation(const snapbus_subscriber* sub);
 
+/* The segment's current state. SNAPBUS_ERR_INVALID_SEGMENT if the file was truncated under this
+ * process (it would read as zeros): reopen the path. A deleted or replaced segment still reads as
+ * it last was (snapbus_subscriber_lost_reason says what happened). */
 int snapbus_subscriber_read_state(const snapbus_subscriber* sub, snapbus_state* out);
 /* The state the slot was claimed at by snapbus_subscriber_open: a client's baseline. A change made
  * after it shows as another seq, so none is lost between opening and the client's first read. */

@@ -70,6 +70,14 @@ inline constexpr std::string_view kFeatureAccountId = "accountId";
 inline constexpr std::string_view kEventInvoke = "INVOKE";
 inline constexpr std::string_view kEventShutdown = "SHUTDOWN";
 
+// ---- Answers -------------------------------------------------------------------------------------
+
+// The statuses the Runtime and Extensions APIs answer a successful call with, and the body of
+// their 202 (what the RIE sends).
+inline constexpr unsigned kStatusOk = 200;
+inline constexpr unsigned kStatusAccepted = 202;
+inline constexpr std::string_view kAcceptedBody = R"({"status":"OK"})";
+
 // ---- Bodies ----------------------------------------------------------------------------------------
 
 inline constexpr std::string_view kContentTypeJson = "application/json";
