@@ -13,7 +13,8 @@
  *     int rc = snapbus_subscriber_wait(sub, handled, 1000, NULL);
  *     if (rc == SNAPBUS_ERR_TIMED_OUT || rc == SNAPBUS_ERR_INTERRUPTED) continue;
  *     if (rc != SNAPBUS_OK) break;                   // e.g. the segment was lost: reopen it
- *     snapbus_subscriber_read_state(sub, &st);       // the change to handle: read after the wait
+ *     // The change to handle, read after the wait (an error if the segment was truncated: reopen it).
+ *     if (snapbus_subscriber_read_state(sub, &st) != SNAPBUS_OK) break;
  *     ... run the hooks st.phase and st.generation call for, then:
  *     snapbus_subscriber_ack(sub, st.seq, st.generation, SNAPBUS_ACK_OK, 2, 0, "");
  *     handled = st.seq;
