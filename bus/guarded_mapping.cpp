@@ -1,7 +1,9 @@
 #include "guarded_mapping.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +24,10 @@ struct GuardedRange {
   std::atomic<std::uintptr_t> start{0};
   std::atomic<std::size_t> length{0};
   std::atomic<bool> broken{false};
+  // The file's end the view needs (offset + length), and a descriptor of our own for the file
+  // (-1 if none could be had): for a SIGBUS that comes without the faulting address (see on_sigbus).
+  std::atomic<std::uint64_t> file_end{0};
+  std::atomic<int> fd{-1};
 };
 constexpr int kMaxGuardedRanges = 256;
 GuardedRange guarded_ranges[kMaxGuardedRanges];
@@ -65,28 +71,58 @@ bool replace_with_zero_pages(GuardedRange& range) noexcept {
   return true;
 }
 
-void on_sigbus(int signal, siginfo_t* info, void* context) {
-  const auto address = reinterpret_cast<std::uintptr_t>(info->si_addr);
+// Zero pages over the view that holds `address`. False if no view does, or none could be had.
+bool rescue_view_at(std::uintptr_t address) noexcept {
   for (GuardedRange& range : guarded_ranges) {
     const std::uintptr_t start = range.start.load(std::memory_order_acquire);
     if (start != 0 && address >= start && address - start < range.length.load(std::memory_order_relaxed)) {
-      const int saved_errno = errno;
-      const bool replaced = replace_with_zero_pages(range);
-      errno = saved_errno;
-      if (replaced) return;
-      break;  // nothing to put in its place: handled below as a fault that is not ours
+      return replace_with_zero_pages(range);
     }
   }
+  return false;
+}
+
+// Zero pages over every view whose file now ends before the view does. True if there was one,
+// including one that another thread has already put zero pages over since the fault.
+bool rescue_shrunken_views() noexcept {
+  bool rescued = false;
+  for (GuardedRange& range : guarded_ranges) {
+    if (range.start.load(std::memory_order_acquire) == 0) continue;
+    struct stat status {};
+    const int fd = range.fd.load(std::memory_order_relaxed);
+    if (fd < 0 || ::fstat(fd, &status) != 0) continue;
+    if (static_cast<std::uint64_t>(status.st_size) < range.file_end.load(std::memory_order_relaxed)) {
+      const bool zeros_there = range.broken.load(std::memory_order_acquire) || replace_with_zero_pages(range);
+      rescued = rescued || zeros_there;
+    }
+  }
+  return rescued;
+}
+
+// A SIGBUS sent by kill() or raise() (si_code <= 0), not raised by a fault, carries no address.
+// One comes from a handler installed after ours that caught our fault first and passes it on by
+// raising it again once it has put ours back: Python's faulthandler does this. The faulting access
+// then runs again; with zero pages over the shrunken file it reads zeros instead of faulting.
+bool sent_not_faulted(const siginfo_t* info) noexcept { return info->si_code <= 0; }
+
+void on_sigbus(int signal, siginfo_t* info, void* context) {
+  const int saved_errno = errno;
+  const bool rescued = sent_not_faulted(info) ? rescue_shrunken_views()
+                                              : rescue_view_at(reinterpret_cast<std::uintptr_t>(info->si_addr));
+  errno = saved_errno;
+  if (rescued) return;
   // Not ours: behave as if we had never been installed.
   if ((previous_sigbus.sa_flags & SA_SIGINFO) != 0 && previous_sigbus.sa_sigaction != nullptr) {
     previous_sigbus.sa_sigaction(signal, info, context);
   } else if (previous_sigbus.sa_handler != SIG_DFL && previous_sigbus.sa_handler != SIG_IGN) {
     previous_sigbus.sa_handler(signal);
   } else {
-    // Back to the default action; returning re-runs the faulting access, which now kills.
+    // Back to the default action. Returning re-runs a faulting access, which now kills; a signal
+    // that was sent is sent again, and kills at once (SA_NODEFER leaves it unblocked here).
     struct sigaction default_action {};
     default_action.sa_handler = SIG_DFL;
     ::sigaction(SIGBUS, &default_action, nullptr);
+    if (sent_not_faulted(info)) ::raise(SIGBUS);
   }
 }
 
@@ -101,13 +137,17 @@ void install_handler_once() {
   });
 }
 
-int register_range(void* address, std::size_t length) {
+int register_range(void* address, std::size_t length, int fd, off_t offset) {
   std::lock_guard lock(registry_mutex);
   for (int i = 0; i < kMaxGuardedRanges; ++i) {
     GuardedRange& range = guarded_ranges[i];
     if (range.start.load(std::memory_order_relaxed) != 0) continue;
     range.broken.store(false, std::memory_order_relaxed);
     range.length.store(length, std::memory_order_relaxed);
+    range.file_end.store(static_cast<std::uint64_t>(offset) + length, std::memory_order_relaxed);
+    // Our own descriptor: the owner's may be closed or replaced while the view lives. Without one
+    // (out of descriptors) only a SIGBUS that names its address is rescued.
+    range.fd.store(::fcntl(fd, F_DUPFD_CLOEXEC, 0), std::memory_order_relaxed);
     range.start.store(reinterpret_cast<std::uintptr_t>(address), std::memory_order_release);
     return i;
   }
@@ -117,7 +157,10 @@ int register_range(void* address, std::size_t length) {
 
 void unregister_range(int index) noexcept {
   std::lock_guard lock(registry_mutex);
-  guarded_ranges[index].start.store(0, std::memory_order_release);
+  GuardedRange& range = guarded_ranges[index];
+  range.start.store(0, std::memory_order_release);
+  const int fd = range.fd.exchange(-1, std::memory_order_relaxed);
+  if (fd >= 0) ::close(fd);
 }
 
 }  // namespace
@@ -127,7 +170,7 @@ GuardedMapping::GuardedMapping(int fd, off_t offset, std::size_t length, int pro
   void* address = ::mmap(nullptr, length, protection, MAP_SHARED, fd, offset);
   if (address == MAP_FAILED) throw_system_error(errno, "mmap " + std::to_string(length) + " bytes");
   try {
-    registry_index_ = register_range(address, length);
+    registry_index_ = register_range(address, length, fd, offset);
   } catch (...) {
     ::munmap(address, length);
     throw;

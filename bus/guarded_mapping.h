@@ -14,6 +14,12 @@
 // faulting load is retried and reads 0), marks it broken and returns; anywhere else, it hands the
 // signal to whatever handler was there before (or the default action). The owner notices broken()
 // and detaches with an error; the process lives.
+//
+// A handler installed later (Python's faulthandler, a crash reporter) sees the fault first. One
+// that passes it on by putting ours back and raising the signal again sends a SIGBUS without the
+// faulting address; then every view whose file shrank gets zero pages, and the retried access
+// reads 0. A handler that ends the process instead is beyond our reach.
+// Each view keeps a descriptor of its own for that check.
 #pragma once
 
 #include <cstddef>

@@ -25,6 +25,15 @@ int make_file(const std::filesystem::path& path, off_t size) {
   return fd;
 }
 
+void expect_killed_by_sigbus(testing::ChildProcess& child) {
+  const int code = child.wait_exit_code(10s);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  EXPECT_NE(code, 0) << "the sanitizer's own SIGBUS report, chained to, ends the child";
+#else
+  EXPECT_EQ(code, 128 + SIGBUS);
+#endif
+}
+
 TEST(GuardedMappingTest, AFaultInsideTheViewReadsZerosAndMarksItBroken) {
   testing::ScratchDirectory dir;
   const int fd = make_file(dir.path() / "file", 8192);
@@ -51,13 +60,58 @@ TEST(GuardedMappingTest, AFaultOutsideEveryViewStillKills) {
     if (::ftruncate(fd, 0) != 0) return 3;
     return static_cast<int>(plain[600]);  // SIGBUS
   });
-  const int code = child.wait_exit_code(10s);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  EXPECT_NE(code, 0) << "the sanitizer's own SIGBUS report, chained to, ends the child";
-#else
-  EXPECT_EQ(code, 128 + SIGBUS);
-#endif
+  expect_killed_by_sigbus(child);
   ::close(guarded_fd);
+}
+
+// What a handler installed after ours does with a fault it does not own, as Python's faulthandler
+// does: put the previous handler (ours) back and raise the signal again.
+struct sigaction displaced_handler {};
+// Set: the view another thread abandons (as a client's segment monitor does on seeing the file
+// shrink) while the later handler is at work.
+GuardedMapping* abandoned_meanwhile = nullptr;
+void pass_on_by_raising(int signal) {
+  if (abandoned_meanwhile != nullptr) abandoned_meanwhile->abandon();
+  ::sigaction(SIGBUS, &displaced_handler, nullptr);
+  ::raise(signal);
+}
+
+// The raised SIGBUS names no address; the faulting access runs again once the handler returns.
+// Run once as it is, and once with the view already rescued when the raised signal arrives.
+void expect_a_passed_on_fault_reads_zeros(bool abandon_meanwhile) {
+  testing::ScratchDirectory dir;
+  auto child = testing::fork_child([&] {
+    const int fd = make_file(dir.path() / "file", 8192);
+    GuardedMapping view(fd, 0, 8192, PROT_READ);
+    if (abandon_meanwhile) abandoned_meanwhile = &view;
+    struct sigaction later {};
+    later.sa_handler = &pass_on_by_raising;
+    later.sa_flags = SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&later.sa_mask);
+    if (::sigaction(SIGBUS, &later, &displaced_handler) != 0 || ::ftruncate(fd, 4096) != 0) return 3;
+    const std::uint64_t past_the_end = static_cast<volatile std::uint64_t*>(view.address())[600];
+    return past_the_end == 0 && view.broken() ? 0 : 4;
+  });
+  EXPECT_EQ(child.wait_exit_code(10s), 0) << "128 + " << SIGBUS << ": the raised SIGBUS killed the process";
+}
+
+TEST(GuardedMappingTest, AFaultPassedOnByALaterHandlerStillReadsZeros) { expect_a_passed_on_fault_reads_zeros(false); }
+
+TEST(GuardedMappingTest, AFaultPassedOnAfterTheViewWasRescuedStillReadsZeros) {
+  expect_a_passed_on_fault_reads_zeros(true);
+}
+
+// A SIGBUS that kill() or raise() sent while no view is damaged is not ours: it kills at once, as
+// it would with no handler installed, instead of being swallowed.
+TEST(GuardedMappingTest, ASentSigbusWithNoViewDamagedStillKills) {
+  testing::ScratchDirectory dir;
+  auto child = testing::fork_child([&] {
+    const int fd = make_file(dir.path() / "file", 4096);
+    const GuardedMapping view(fd, 0, 4096, PROT_READ);
+    ::raise(SIGBUS);
+    return 0;
+  });
+  expect_killed_by_sigbus(child);
 }
 
 TEST(GuardedMappingTest, AbandonPutsZerosOverTheViewBeforeAnyFault) {

@@ -286,6 +286,10 @@ int snapbus_subscriber_wait_for(const snapbus_subscriber* sub, uint32_t seen_seq
     // A lost segment never changes again: an error to act on, not an interrupted wait to repeat.
     if (auto lost = sub->subscriber.lost()) throw snapbus::Error(snapbus::Errc::invalid_segment, *lost);
     const auto result = sub->subscriber.wait_for_change(seen_seq, deadline_after(timeout_ms), filter);
+    // Lost meanwhile: seq may now read as the zeros of a truncated file, not a change to act on.
+    if (auto lost = sub->subscriber.lost()) {
+      throw snapbus::Error(snapbus::Errc::interrupted, "the segment was lost during the wait: " + *lost);
+    }
     const uint32_t now = sub->subscriber.seq();
     if (current_seq != nullptr) *current_seq = now;
     if (now != seen_seq) return;

@@ -236,6 +236,33 @@ TEST_F(CAbiTest, ReadStateOfATruncatedSegmentIsAnError) {
   snapbus_subscriber_close(sub);
 }
 
+// A wait that starts a moment after the file was truncated, before the monitor thread has looked,
+// finds the segment lost, as the monitor would: never a failed system call (the futex word is no
+// longer mapped), never the zeros of the truncated file taken for a change.
+// Truncated to 0, the word's page is gone; to 64 bytes, the page stays and reads zeros.
+TEST_F(CAbiTest, AWaitJustAfterATruncationFindsTheSegmentLost) {
+  for (const off_t size : {0, 64}) {
+    SCOPED_TRACE("truncated to " + std::to_string(size) + " bytes");
+    ::unlink(path.c_str());
+    auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
+    publisher.transition(Phase::after_restore);
+    snapbus_subscriber* sub = nullptr;
+    ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "waiter", 1, &sub), SNAPBUS_OK);
+    snapbus_state state{};
+    ASSERT_EQ(snapbus_subscriber_read_state(sub, &state), SNAPBUS_OK);
+
+    ASSERT_EQ(::truncate(path.c_str(), size), 0);
+    const int waited = snapbus_subscriber_wait(sub, state.seq, 5000, nullptr);
+    EXPECT_TRUE(waited == SNAPBUS_ERR_INTERRUPTED || waited == SNAPBUS_ERR_INVALID_SEGMENT)
+        << waited << ": " << snapbus_last_error_message();
+    const char* lost = snapbus_subscriber_lost_reason(sub);
+    const std::string reason = lost != nullptr ? lost : "(not lost)";
+    EXPECT_NE(reason.find("was truncated"), std::string::npos) << reason;
+    EXPECT_EQ(snapbus_subscriber_wait(sub, state.seq, 5000, nullptr), SNAPBUS_ERR_INVALID_SEGMENT);
+    snapbus_subscriber_close(sub);
+  }
+}
+
 // The catch-up rule through the C ABI: a first look before a restore makes that restore due on a
 // later attach; what was handled, passed back on re-attach, makes it done; a deleted file is lost.
 TEST_F(CAbiTest, CatchUpBaselineAndLostSegment) {

@@ -42,7 +42,8 @@ struct Subscriber::Impl {
   Impl(Segment s, ProcessIdentity who, SubscriberOptions o, StateSnapshot j, std::uint64_t baseline)
       : segment(std::move(s)), self(who), options(std::move(o)), joined(j), baseline_generation(baseline) {}
 
-  // Called by the monitor thread on every event that names our file.
+  // Called by the monitor thread on every event that names our file, and by a wait that found
+  // the word unmapped.
   bool is_lost() const noexcept { return lost.load(std::memory_order_acquire) == kLost; }
 
   void look_at_path() noexcept {
@@ -161,7 +162,27 @@ const char* Subscriber::lost_reason_text() const noexcept {
 
 FutexResult Subscriber::wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline, WakeOn wake_on) const {
   if (impl_->is_lost()) return FutexResult::interrupted;
-  return futex_wait(seq_, seen_seq, deadline, wake_on == WakeOn::hook_phases ? kWakeHookPhasesOnly : kFutexEveryWake);
+  // A file truncated a moment ago, before the monitor thread looked, is found here instead: the
+  // segment is lost, as the monitor would have found.
+  auto lost_now = [this] {
+    impl_->look_at_path();
+    return impl_->lost.load(std::memory_order_acquire) != Impl::kFine;
+  };
+  FutexResult result = FutexResult::timed_out;
+  try {
+    result =
+        futex_wait(seq_, seen_seq, deadline, wake_on == WakeOn::hook_phases ? kWakeHookPhasesOnly : kFutexEveryWake);
+  } catch (const Error&) {
+    // EFAULT: the word's page now lies past the end of the file.
+    if (lost_now()) return FutexResult::interrupted;
+    throw;
+  }
+  // Zeros where seq was: the file now ends inside the word's page, which stays mapped. (A seq that
+  // is really 0 again comes only after 2^31 changes.)
+  if (result != FutexResult::timed_out && seq_->load(std::memory_order_relaxed) == 0 && lost_now()) {
+    return FutexResult::interrupted;
+  }
+  return result;
 }
 
 void Subscriber::wake_waiters() const {

@@ -159,6 +159,40 @@ def test_generation_keeps_the_handled_restore_after_the_segment_is_truncated(bus
     assert proc.wait(timeout=PROCESS_TIMEOUT) == 0
 
 
+# faulthandler enabled after the client attached sees a truncated segment's SIGBUS first. It puts
+# the previous handler (snapbus's guard) back and raises the signal again, without the faulting
+# address: the guard must still rescue the read, not take the signal for someone else's and leave
+# the process unguarded. A second segment, truncated the same way, shows the guard is still there.
+FAULTHANDLER_AFTER_ATTACH = """
+import faulthandler, os, sys, time, snapbus
+snapbus.after_restore(lambda: None, name="noop")
+faulthandler.enable()
+for round in (1, 2):
+    deadline = time.monotonic() + 20
+    while not snapbus.state().attached and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.truncate(os.environ["SNAPBUS_SEGMENT"], 0)
+    print("ALIVE", round, set(snapbus.generation() for _ in range(1000)), flush=True)
+    sys.stdin.readline()  # a new segment meanwhile
+"""
+
+
+def test_truncation_under_a_later_faulthandler_does_not_kill(bus, processes):
+    env = processes.env(bus.segment)
+    proc = subprocess.Popen([PYTHON, "-c", FAULTHANDLER_AFTER_ATTACH], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    processes.started.append((proc, processes.tmp_path / "none"))
+    assert read_line(proc, timeout=30) == "ALIVE 1 {0}"
+    os.unlink(bus.segment)
+    bus.publish_ok("running")
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    line = read_line(proc, timeout=30)
+    proc.stdin.close()
+    code = proc.wait(timeout=PROCESS_TIMEOUT)
+    assert (line, code) == ("ALIVE 2 {0}", 0), proc.stderr.read()
+
+
 def fill(path: pathlib.Path) -> None:
     """Writes to path until its filesystem is full."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
