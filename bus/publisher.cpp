@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <system_error>
 
 #include "clock.h"
 #include "snapbus/unique_fd.h"
@@ -38,18 +39,24 @@ UniqueFd lock_publisher_role(const std::filesystem::path& segment_path, std::opt
   const std::filesystem::path lock_path = lock_file_path(segment_path);
   UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, group ? 0660 : 0600));
   if (!fd) {
-    if (errno == ELOOP) {
-      throw Error(Errc::permission_denied, "lock file " + lock_path.string() + " is a symbolic link", ELOOP);
+    const int err = errno;
+    if (err == ELOOP) throw symbolic_link_error(lock_path, "lock file " + lock_path.string());
+    if (err == ENOENT || err == ENOTDIR) {
+      // The publisher creates the segment, not the directories above it: name the one missing, or
+      // say that the one there takes no new files (/proc answers ENOENT to a create).
+      const std::filesystem::path directory = segment_path.parent_path();
+      struct stat status {};
+      const bool is_directory = ::stat(directory.c_str(), &status) == 0 && S_ISDIR(status.st_mode);
+      const std::string problem = is_directory ? " takes no new files (creating " + lock_path.string() + ": " +
+                                                     std::generic_category().message(err) + ")"
+                                  : err == ENOENT ? " does not exist"
+                                                  : " is not a directory";
+      throw Error(
+          Errc::system,
+          "cannot create the segment " + segment_path.string() + ": its directory " + directory.string() + problem,
+          err);
     }
-    if (errno == ENOENT || errno == ENOTDIR) {
-      // The publisher creates the segment, not the directories above it: name the one missing.
-      throw Error(Errc::system,
-                  "cannot create the segment " + segment_path.string() + ": its directory " +
-                      segment_path.parent_path().string() +
-                      (errno == ENOENT ? " does not exist" : " is not a directory"),
-                  errno);
-    }
-    throw_system_error(errno, "open lock file " + lock_path.string());
+    throw_system_error(err, "open lock file " + lock_path.string());
   }
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) throw_system_error(errno, "fstat " + lock_path.string());
@@ -180,6 +187,8 @@ struct Publisher::Impl {
 
 Publisher Publisher::acquire(const PublisherOptions& options) {
   SNAPBUS_REQUIRE(!options.path.empty(), "publisher needs a segment path");
+  // Before the lock file: a name refused later would leave that behind.
+  if (auto problem = check_segment_file_name(options.path)) throw *problem;
   UniqueFd lock_fd = lock_publisher_role(options.path, options.group);
   bool took_over = false;
   Segment segment = open_or_create(options, took_over);

@@ -124,6 +124,49 @@ TEST_F(PublisherTest, AMissingDirectoryIsNamed) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "missing"));
 }
 
+// /proc answers ENOENT to a create: its directory is there, it just takes no new files.
+TEST_F(PublisherTest, ADirectoryThatTakesNoNewFilesIsNotCalledMissing) {
+  options.path = "/proc/snapbus-test.seg";
+  try {
+    Publisher::acquire(options);
+    FAIL() << "acquired a segment in /proc";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot create the segment /proc/snapbus-test.seg: its directory /proc takes no "
+              "new files (creating /proc/snapbus-test.seg.lock: No such file or directory)");
+  }
+}
+
+// A name with no room for the temporary file beside it is refused before anything is created: it
+// used to fail half-way, leaving the lock file behind.
+TEST_F(PublisherTest, ASegmentNameTooLongForItsCompanionFilesIsRefusedFirst) {
+  const std::string longest(kMaxSegmentFileName, 'a');
+  options.path = dir.path() / longest;
+  {
+    auto publisher = Publisher::acquire(options);
+    auto subscriber = Subscriber::open(options.path, {.name = "longest"});
+    const std::uint32_t published = publisher.transition(Phase::running).seq;
+    EXPECT_EQ(subscriber.state().seq, published);
+  }
+  const std::filesystem::path too_long = dir.path() / (longest + "b");
+  options.path = too_long;
+  try {
+    Publisher::acquire(options);
+    FAIL() << "acquired a segment named with " << too_long.filename().string().size() << " bytes";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("its file name is 227 bytes long; at most 226 fit"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(too_long.string() + ".lock"));
+  try {
+    static_cast<void>(Subscriber::open(too_long, {}));
+    FAIL() << "a subscriber opened a segment whose name no publisher can create";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument) << e.what();
+  }
+}
+
 TEST_F(PublisherTest, WaitsForEveryAckAndReportsFailures) {
   auto publisher = Publisher::acquire(options);
   auto ok = Subscriber::open(path, {.name = "fine"});

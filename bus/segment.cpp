@@ -119,6 +119,28 @@ std::optional<Error> check_header(std::span<const std::byte> bytes, std::uint64_
   return std::nullopt;
 }
 
+std::optional<Error> check_segment_file_name(const std::filesystem::path& path) {
+  const std::string name = path.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    return Error(Errc::invalid_argument, quoted(path) + " names a directory, not a segment file");
+  }
+  if (name.size() > kMaxSegmentFileName) {
+    return Error(Errc::invalid_argument, quoted(path) + ": its file name is " + std::to_string(name.size()) +
+                                             " bytes long; at most " + std::to_string(kMaxSegmentFileName) +
+                                             " fit, leaving room for the files snapbus creates beside it (<name>.lock "
+                                             "and <name>.tmp.<pid>.<16 hex digits>, within 255 bytes)");
+  }
+  return std::nullopt;
+}
+
+Error symbolic_link_error(const std::filesystem::path& path, const std::string& what) {
+  struct stat status {};
+  if (::lstat(path.c_str(), &status) == 0 && S_ISLNK(status.st_mode)) {
+    return Error(Errc::permission_denied, what + " is a symbolic link; snapbus opens only the file itself", ELOOP);
+  }
+  return Error(Errc::system, "open " + what + ": a directory on the way to it loops through symbolic links", ELOOP);
+}
+
 std::optional<Error> check_file_status(const struct stat& status, const std::filesystem::path& path,
                                        std::optional<gid_t> group) {
   if (S_ISDIR(status.st_mode)) {
@@ -177,13 +199,11 @@ int open_flags(SegmentAccess access) {
 // Opens `path` itself (never through a symlink) and checks it before anything is mapped.
 UniqueFd open_checked(const std::filesystem::path& path, SegmentAccess access, std::optional<gid_t> group,
                       struct stat& status) {
+  if (auto problem = check_segment_file_name(path)) throw *problem;
   UniqueFd fd(::open(path.c_str(), open_flags(access)));
   if (!fd) {
     const int err = errno;
-    if (err == ELOOP) {
-      throw Error(Errc::permission_denied, quoted(path) + " is a symbolic link; snapbus opens only the file itself",
-                  err);
-    }
+    if (err == ELOOP) throw symbolic_link_error(path, quoted(path));
     if (err == EISDIR) throw Error(Errc::invalid_segment, quoted(path) + " is a directory, not a segment file", err);
     throw_system_error(err, "open " + quoted(path));
   }
@@ -235,6 +255,7 @@ Segment Segment::open(const std::filesystem::path& path, SegmentAccess access, s
 Segment Segment::create(const std::filesystem::path& path, const SegmentCreateOptions& options) {
   SNAPBUS_REQUIRE(options.slot_count >= 1 && options.slot_count <= kMaxSlotCount,
                   "slot count must be from 1 to " + std::to_string(kMaxSlotCount));
+  if (auto problem = check_segment_file_name(path)) throw *problem;
   std::uint64_t nonce = 0;
   if (::getrandom(&nonce, sizeof nonce, 0) != sizeof nonce) throw_system_error(errno, "getrandom");
   char suffix[64];

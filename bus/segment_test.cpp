@@ -201,6 +201,13 @@ TEST_F(SegmentTest, SymlinkIsRefused) {
   expect_error(Errc::permission_denied, "symbolic link", [&] { Segment::open(path, SegmentAccess::observe); });
 }
 
+// A directory on the way that loops is not the file being a symbolic link: say which it is.
+TEST_F(SegmentTest, ADirectoryThatLoopsIsNamedAsSuch) {
+  fs::create_symlink(dir.path() / "loop", dir.path() / "loop");
+  expect_error(Errc::system, "a directory on the way to it loops through symbolic links",
+               [&] { Segment::open(dir.path() / "loop" / "bus.seg", SegmentAccess::observe); });
+}
+
 TEST_F(SegmentTest, DirectoryIsRefused) {
   fs::create_directory(path);
   ::chmod(path.c_str(), 0700);

@@ -87,6 +87,7 @@ void release_own_slot(Subscriber::Impl& impl) noexcept {
 }  // namespace
 
 Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberOptions& options) {
+  if (auto problem = check_segment_file_name(path)) throw *problem;
   // The first look comes before the state is read, so the baseline is never above it.
   static_cast<void>(first_look(path, options.group));
   Segment segment = Segment::open(path, SegmentAccess::subscribe, options.group);

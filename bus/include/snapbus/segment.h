@@ -54,6 +54,18 @@ std::optional<Error> check_header(std::span<const std::byte> header_bytes, std::
 std::optional<Error> check_file_status(const struct stat& status, const std::filesystem::path& path,
                                        std::optional<gid_t> group);
 
+// The longest segment file name that leaves room for what snapbus creates beside it, within the
+// 255 bytes a name may have (NAME_MAX): "<name>.lock" and "<name>.tmp.<pid>.<16 hex digits>".
+inline constexpr std::size_t kMaxSegmentFileName = 255 - (sizeof(".tmp.4194304.") - 1) - 16;
+
+// Refuses a path whose file name is empty or longer than kMaxSegmentFileName, before anything is
+// created: a longer one would fail half-way, with a name the user never gave in the message.
+std::optional<Error> check_segment_file_name(const std::filesystem::path& path);
+
+// The error for an open of `path` (described as `what`) that failed with ELOOP: the file itself is
+// a symbolic link, which snapbus refuses to follow, or a directory on the way to it loops.
+Error symbolic_link_error(const std::filesystem::path& path, const std::string& what);
+
 class Segment {
  public:
   // Maps an existing segment. Errc::not_found when there is none.
