@@ -103,6 +103,24 @@ Client::~Client() {
   if (watcher_ && watcher_->joinable()) watcher_->detach();
 }
 
+void Client::exiting() {
+  run_shutdown_hooks_still_due();
+  stop();
+}
+
+void Client::run_shutdown_hooks_still_due() {
+  // Called from a hook: this thread is in the middle of a change and holds mutex_ already.
+  if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
+  std::lock_guard lock(mutex_);
+  if (!subscriber_ || subscriber_->lost() || shutdown_done_) return;
+  shutdown_done_ = true;
+  const HandlingThreadMark mark(handling_thread_);
+  const HookRunReport report = hooks_.run(HookPhase::shutdown, subscriber_->state(), note_hook(HookPhase::shutdown));
+  if (report.failed != 0) {
+    report_watcher_error(Error(Errc::closed, "exiting before shutting-down was published: " + report.message()));
+  }
+}
+
 bool Client::attached() const noexcept { return attached_subscriber_.load(std::memory_order_acquire) != nullptr; }
 
 bool Client::try_attach() {

@@ -395,6 +395,81 @@ TEST(ClientTest, AProcessThatFirstLooksAfterARestoreRunsNoHooksForIt) {
   EXPECT_EQ(client.handled_generation(), 1U);
 }
 
+// Lambda sends the runtime SIGTERM before the adapter hears SHUTDOWN: exiting() is a worker's last
+// chance to run its shutdown hooks. In reverse order, once, and never after the bus ran them.
+TEST(ClientTest, ExitingRunsTheShutdownHooksStillDueOnce) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  std::mutex ran_mutex;
+  std::vector<std::string> ran;
+  auto hook = [&](const std::string& name) {
+    return [&, name] {
+      const std::lock_guard lock(ran_mutex);
+      ran.push_back(name);
+    };
+  };
+  Client client({.segment_path = path, .name = "exiting"});
+  client.on_shutdown("close-pool", hook("close-pool"));
+  client.on_shutdown("flush-logs", hook("flush-logs"));
+  client.start();
+  ASSERT_TRUE(client.attached());
+  client.exiting();
+  client.exiting();
+  const std::lock_guard lock(ran_mutex);
+  EXPECT_EQ(ran, (std::vector<std::string>{"flush-logs", "close-pool"}));
+}
+
+TEST(ClientTest, ExitingAfterTheBusRanTheShutdownHooksRunsNoneAgain) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  std::atomic<int> runs{0};
+  Client client({.segment_path = path, .name = "told"});
+  client.on_shutdown("flush-logs", [&] { ++runs; });
+  client.start();
+  const AckReport report = publish(publisher, Phase::shutting_down);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(runs.load(), 1);
+  client.exiting();
+  EXPECT_EQ(runs.load(), 1);
+}
+
+// Detached (no segment yet): there is no bus to have missed. Ended without exiting(): the
+// destructor runs no hook, since what the hooks use may already be gone.
+TEST(ClientTest, NoShutdownHookRunsWhenDetachedOrOnDestruction) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  std::atomic<int> runs{0};
+  {
+    Client detached({.segment_path = path});
+    detached.on_shutdown("flush-logs", [&] { ++runs; });
+    detached.exiting();
+  }
+  Publisher publisher = Publisher::acquire({.path = path});
+  {
+    Client destroyed({.segment_path = path});
+    destroyed.on_shutdown("flush-logs", [&] { ++runs; });
+    ASSERT_TRUE(destroyed.try_attach());
+  }
+  EXPECT_EQ(runs.load(), 0);
+}
+
+TEST(ClientTest, AShutdownHookThatFailsWhileExitingGoesToOnWatcherError) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  std::vector<std::string> errors;
+  Client client(
+      {.segment_path = path, .on_watcher_error = [&](const Error& error) { errors.emplace_back(error.what()); }});
+  client.on_shutdown("flush-logs", [] { throw std::runtime_error("disk full"); });
+  ASSERT_TRUE(client.try_attach());
+  client.exiting();
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_NE(errors[0].find("shutdown hook 'flush-logs' failed"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("disk full"), std::string::npos) << errors[0];
+}
+
 // The segment file is deleted under an attached client (a /tmp cleaner); a new publisher creates
 // a fresh one and publishes a restore. The watcher noticed the deletion (inotify), attaches to the
 // new file and runs the hooks: every restore in a file made after this process looked is due.

@@ -249,7 +249,9 @@ int main(int argc, char** argv) {
 
     // 4. Run until told to stop (or the restores are done), then stop cleanly.
     const int signal = wait_for_exit_signal();
-    client.stop();
+    // Lambda sends the runtime SIGTERM before the adapter hears SHUTDOWN: the shutdown hooks run
+    // here unless the bus already ran them.
+    client.exiting();
     for (pid_t child : children) ::kill(child, SIGTERM);
     for (pid_t child : children) ::waitpid(child, nullptr, 0);
     say(std::string("exiting on ") + (signal == SIGUSR1 ? "restore count" : "signal"));

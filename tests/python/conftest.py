@@ -33,6 +33,11 @@ def pytest_configure(config):
         config.option.basetemp = base
 
 
+def example_subscriber(cli: pathlib.Path) -> str:
+    """The C++ example subscriber of the same build."""
+    return str(cli.parent.parent / "examples" / "cpp" / "example_subscriber")
+
+
 @pytest.fixture(scope="session")
 def cli() -> pathlib.Path:
     """The real `snapbus` executable of the CMake build."""
@@ -155,6 +160,24 @@ def read_line(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     line, _, rest = bytes(buffer).partition(b"\n")
     buffer[:] = rest
     return line.decode()
+
+
+def read_rest(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+    """The rest of proc's stdout, after what read_line() has returned, up to its end."""
+    buffer = proc.__dict__.setdefault("_unread", bytearray())
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"process {proc.pid} kept its output open for {timeout} s")
+        readable, _, _ = select.select([proc.stdout.fileno()], [], [], remaining)
+        if readable:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                rest = bytes(buffer).decode()
+                buffer.clear()
+                return rest
+            buffer += chunk
 
 
 def read_ready(proc: subprocess.Popen, count: int, timeout: float = 20.0) -> list[int]:

@@ -13,11 +13,7 @@ import time
 
 import pytest
 
-from conftest import PYTHON, PROCESS_TIMEOUT, read_line, read_ready, read_records, wait_until
-
-
-def example_subscriber(cli: pathlib.Path) -> str:
-    return str(cli.parent.parent / "examples" / "cpp" / "example_subscriber")
+from conftest import PYTHON, PROCESS_TIMEOUT, example_subscriber, read_line, read_ready, read_records, wait_until
 
 
 def restores_in(records, pid=None):

@@ -1,9 +1,10 @@
 """`snapbus publish` drives real subscriber processes, forked workers among them."""
 import collections
 import select
+import signal
 import time
 
-from conftest import PYTHON, read_line, read_ready, read_records
+from conftest import PYTHON, example_subscriber, read_line, read_ready, read_records, read_rest
 
 HOOKS = ["h1", "h2", "h3"]
 
@@ -104,6 +105,23 @@ def test_shutdown_hooks_the_bus_ran_do_not_run_again_at_exit(bus, processes, tmp
     assert subscriber.wait(timeout=20) == 0, processes.stderr_of(subscriber)
     assert hooks_by_pid(read_records(log), "shutdown") == {pid: ["h2", "h1"]}
     assert "exiting: ran" not in processes.stderr_of(subscriber)
+
+
+# The same for the C++ client, whose Client runs them as it ends: the example subscriber ends on
+# SIGTERM as a worker does when Lambda stops the runtime, and once after the bus ran them.
+def test_a_cpp_process_ended_by_sigterm_runs_its_shutdown_hooks_once(bus, cli, processes):
+    env = processes.env(bus.segment)
+    for publish_first in (False, True):
+        cpp = processes.start([example_subscriber(cli), "--name", "cpp", "--segment", str(bus.segment)], env)
+        assert "subscribed" in read_line(cpp)
+        if publish_first:
+            bus.publish_ok("shutdown")
+            assert read_line(cpp).endswith("shutdown: flushed logs")
+        cpp.send_signal(signal.SIGTERM)
+        assert cpp.wait(timeout=20) == 0, processes.stderr_of(cpp)
+        rest = read_rest(cpp)
+        assert rest.count("shutdown: flushed logs") == (0 if publish_first else 1), rest + processes.stderr_of(cpp)
+        bus.publish_ok("running")
 
 
 def test_a_process_never_attached_runs_no_shutdown_hook_at_exit(cli, processes, tmp_path):

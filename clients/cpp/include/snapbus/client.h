@@ -11,6 +11,8 @@
 //     client.check();                      // one load when nothing changed; after a restore it
 //     ...                                  // returns only once the after-restore hooks have run
 //   }
+//   ...
+//   client.exiting();                      // on SIGTERM: the shutdown hooks, unless the bus ran them
 //
 // Semantics (docs/client-semantics.md): after-restore hooks run in registration order, before-
 // snapshot and shutdown hooks in reverse (see HookRegistry for the `order` rule). Every hook is
@@ -75,7 +77,7 @@ class Client {
   explicit Client(ClientOptions options = {});
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
-  ~Client();  // stops the watcher and frees this process's slot
+  ~Client();  // stops the watcher and frees this process's slot; runs no hook (see exiting())
 
   // Hooks take `const StateSnapshot&` or nothing. `name` is moved into the registry; clang-tidy 14
   // does not see that through the template, hence the NOLINTs.
@@ -100,6 +102,12 @@ class Client {
   // Wakes the watcher and joins it (idempotent). Hooks in progress finish first. From a hook it
   // only asks the watcher to leave once the hook returns.
   void stop();
+  // For the process's way out (its SIGTERM path): runs the shutdown hooks if the publisher has not
+  // asked for them yet (once, while attached), then stop(). Lambda stops the runtime with SIGTERM
+  // before it sends SHUTDOWN to the adapter, so a worker that just ends never runs them. Failures
+  // go to on_watcher_error. The destructor does not do this: by then, what the hooks use may be
+  // gone. From a hook it only stops.
+  void exiting();
 
   // Maps the segment and claims a slot if not done yet; false while there is no segment. From a
   // hook it only says whether the client is attached (it is: the hook runs for its segment).
@@ -153,6 +161,7 @@ class Client {
   }
 
   bool handle_change();
+  void run_shutdown_hooks_still_due();
   HookRegistry::HookStarting note_hook(HookPhase phase);
   void detach_lost_segment(const std::string& reason);
   void watch();
