@@ -155,6 +155,30 @@ def test_generation_keeps_the_handled_restore_after_the_segment_is_truncated(bus
     assert proc.wait(timeout=PROCESS_TIMEOUT) == 0
 
 
+# A watcher asleep on a segment truncated under it cannot be woken (its futex word is gone with the
+# file's page) and sleeps out its 1 s slice. A stop() meanwhile says so instead of suspecting a hook.
+TRUNCATED_WHILE_WAITING = """
+import os, time, snapbus
+snapbus.after_restore(lambda: None, name="noop")
+deadline = time.monotonic() + 20
+while not snapbus.state().attached and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(0.2)  # the watcher is asleep in its wait now
+os.truncate(os.environ["SNAPBUS_SEGMENT"], 0)
+while snapbus.state().attached and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("STOPPED", snapbus.stop(timeout=0.1), flush=True)
+"""
+
+
+def test_a_stop_while_the_watcher_sleeps_on_a_truncated_segment_blames_no_hook(bus, processes):
+    env = processes.env(bus.segment)
+    result = subprocess.run([PYTHON, "-c", TRUNCATED_WHILE_WAITING], env=env, capture_output=True, text=True,
+                            timeout=PROCESS_TIMEOUT)
+    assert (result.returncode, result.stdout) == (0, "STOPPED False\n"), result.stderr
+    assert "its wait on a truncated segment cannot be woken; it ends within 1.0 s" in result.stderr, result.stderr
+
+
 # faulthandler enabled after the client attached sees a truncated segment's SIGBUS first. It puts
 # the previous handler (snapbus's guard) back and raises the signal again, without the faulting
 # address: the guard must still rescue the read, not take the signal for someone else's and leave

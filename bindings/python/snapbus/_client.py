@@ -211,7 +211,8 @@ class _Client:
                 log.debug("snapbus: wake on stop: %s", error)
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
-                log.warning("snapbus: the watcher thread did not stop within %.1f s (a hook still running?)", timeout)
+                log.warning("snapbus: the watcher thread did not stop within %.1f s (%s)", timeout,
+                            self._why_the_watcher_is_still_there(sub))
                 return False
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             log.warning("snapbus: stop: a hook was still running after %.1f s; the watcher frees the slot once "
@@ -230,6 +231,19 @@ class _Client:
                 _hot.detach(self.handled_generation)
                 self._sub.close()
                 self._sub = None
+
+    def _why_the_watcher_is_still_there(self, sub: Subscriber) -> str:
+        if self._handling is not None:
+            return self._in_progress_text()
+        # The futex word of a file truncated under the wait is gone: no wake reaches it.
+        try:
+            sub.read_state()
+        except InvalidSegment:
+            return (f"its wait on a truncated segment cannot be woken; it ends within "
+                    f"{_WAIT_SLICE_MS / 1000:.1f} s")
+        except SnapbusError:
+            pass
+        return "a hook still running?"
 
     def _in_progress_text(self) -> str:
         handling = self._handling
