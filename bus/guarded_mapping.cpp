@@ -102,7 +102,8 @@ bool rescue_shrunken_views() noexcept {
 // A SIGBUS sent by kill() or raise() (si_code <= 0), not raised by a fault, carries no address.
 // One comes from a handler installed after ours that caught our fault first and passes it on by
 // raising it again once it has put ours back: Python's faulthandler does this. The faulting access
-// then runs again; with zero pages over the shrunken file it reads zeros instead of faulting.
+// then runs again; with zero pages over the shrunken file it reads zeros instead of faulting. So a
+// sent SIGBUS that finds a view over a shrunken file is taken for such a fault, and ends nothing.
 bool sent_not_faulted(const siginfo_t* info) noexcept { return info->si_code <= 0; }
 
 void on_sigbus(int signal, siginfo_t* info, void* context) {
@@ -116,6 +117,8 @@ void on_sigbus(int signal, siginfo_t* info, void* context) {
     previous_sigbus.sa_sigaction(signal, info, context);
   } else if (previous_sigbus.sa_handler != SIG_DFL && previous_sigbus.sa_handler != SIG_IGN) {
     previous_sigbus.sa_handler(signal);
+  } else if (previous_sigbus.sa_handler == SIG_IGN && sent_not_faulted(info)) {
+    return;  // ignored, as it was before us (a fault cannot be ignored: it kills, as below)
   } else {
     // Back to the default action. Returning re-runs a faulting access, which now kills; a signal
     // that was sent is sent again, and kills at once (SA_NODEFER leaves it unblocked here).
@@ -177,10 +180,16 @@ GuardedMapping::GuardedMapping(int fd, off_t offset, std::size_t length, int pro
   }
   address_ = address;
   length_ = length;
+  offset_ = offset;
+  protection_ = protection;
 }
 
 GuardedMapping::GuardedMapping(GuardedMapping&& other) noexcept
-    : address_(other.address_), length_(other.length_), registry_index_(other.registry_index_) {
+    : address_(other.address_),
+      length_(other.length_),
+      offset_(other.offset_),
+      protection_(other.protection_),
+      registry_index_(other.registry_index_) {
   other.address_ = nullptr;
   other.length_ = 0;
   other.registry_index_ = -1;
@@ -191,6 +200,8 @@ GuardedMapping& GuardedMapping::operator=(GuardedMapping&& other) noexcept {
     release();
     address_ = other.address_;
     length_ = other.length_;
+    offset_ = other.offset_;
+    protection_ = other.protection_;
     registry_index_ = other.registry_index_;
     other.address_ = nullptr;
     other.length_ = 0;
@@ -216,6 +227,27 @@ bool GuardedMapping::broken() const noexcept {
 
 void GuardedMapping::abandon() noexcept {
   if (registry_index_ >= 0) replace_with_zero_pages(guarded_ranges[registry_index_]);
+}
+
+void GuardedMapping::rebind(int fd) {
+  if (address_ == nullptr || broken()) return;
+  // Mapped elsewhere first, then moved over the old view in one step (mremap replaces what is at
+  // the target): a failure leaves the old view in place, and no reader ever finds a hole.
+  void* fresh = ::mmap(nullptr, length_, protection_, MAP_SHARED, fd, offset_);
+  if (fresh == MAP_FAILED) throw_system_error(errno, "mmap " + std::to_string(length_) + " bytes again");
+  void* moved = nullptr;
+  {
+    [[maybe_unused]] const SwapIsNotAWrite swap;
+    moved = ::mremap(fresh, length_, length_, MREMAP_MAYMOVE | MREMAP_FIXED, address_);
+  }
+  if (moved == MAP_FAILED) {
+    const int err = errno;
+    ::munmap(fresh, length_);
+    throw_system_error(err, "move a new mapping of " + std::to_string(length_) + " bytes into place");
+  }
+  GuardedRange& range = guarded_ranges[registry_index_];
+  const int old_fd = range.fd.exchange(::fcntl(fd, F_DUPFD_CLOEXEC, 0), std::memory_order_relaxed);
+  if (old_fd >= 0) ::close(old_fd);
 }
 
 }  // namespace snapbus

@@ -47,11 +47,19 @@ class GuardedMapping {
   // Puts private zero pages over the view now, as the SIGBUS handler would on the next fault:
   // for an owner that learned the file shrank before touching it.
   void abandon() noexcept;
+  // Maps the same part of the file again, at the same address, through `fd`: another open file
+  // description of the same file. A forked child does this so that nothing of it refers to its
+  // parent's description any more: a mapping keeps its description alive, and with it the file
+  // locks taken through it, which must end when the parent does. A broken view stays as it is.
+  // Throws Error; the view is unchanged then.
+  void rebind(int fd);
 
  private:
   void release() noexcept;
   void* address_ = nullptr;
   std::size_t length_ = 0;
+  off_t offset_ = 0;
+  int protection_ = 0;
   int registry_index_ = -1;
 };
 

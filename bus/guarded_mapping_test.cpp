@@ -114,6 +114,19 @@ TEST(GuardedMappingTest, ASentSigbusWithNoViewDamagedStillKills) {
   expect_killed_by_sigbus(child);
 }
 
+// Ignored before the guard came (an ignored disposition survives exec): a sent one stays ignored.
+TEST(GuardedMappingTest, ASentSigbusThatWasIgnoredStaysIgnored) {
+  testing::ScratchDirectory dir;
+  auto child = testing::fork_child([&] {
+    if (::signal(SIGBUS, SIG_IGN) == SIG_ERR) return 3;
+    const int fd = make_file(dir.path() / "file", 4096);
+    const GuardedMapping view(fd, 0, 4096, PROT_READ);
+    ::raise(SIGBUS);
+    return 0;
+  });
+  EXPECT_EQ(child.wait_exit_code(10s), 0);
+}
+
 TEST(GuardedMappingTest, AbandonPutsZerosOverTheViewBeforeAnyFault) {
   testing::ScratchDirectory dir;
   const int fd = make_file(dir.path() / "file", 4096);

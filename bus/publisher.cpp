@@ -44,7 +44,8 @@ UniqueFd lock_publisher_role(const std::filesystem::path& segment_path, std::opt
     if (err == ENOENT || err == ENOTDIR) {
       // The publisher creates the segment, not the directories above it: name the one missing, or
       // say that the one there takes no new files (/proc answers ENOENT to a create).
-      const std::filesystem::path directory = segment_path.parent_path();
+      const std::filesystem::path directory =
+          segment_path.has_parent_path() ? segment_path.parent_path() : std::filesystem::path(".");
       struct stat status {};
       const bool is_directory = ::stat(directory.c_str(), &status) == 0 && S_ISDIR(status.st_mode);
       const std::string problem = is_directory ? " takes no new files (creating " + lock_path.string() + ": " +

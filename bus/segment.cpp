@@ -331,6 +331,10 @@ void Segment::reopen_descriptor() {
   // The link is followed on purpose here (no O_NOFOLLOW): it is the kernel's own name for our file.
   UniqueFd fd(::open(self_link.c_str(), open_flags(mapping_->access) & ~O_NOFOLLOW));
   if (!fd) throw_system_error(errno, "reopen " + quoted(mapping_->path));
+  // The views too: a mapping keeps the description it was made through alive, and so the locks
+  // taken through it (the old owner's slot lock) for as long as the mapping lives.
+  mapping_->head.rebind(fd.get());
+  mapping_->slots.rebind(fd.get());
   mapping_->fd = std::move(fd);
 }
 

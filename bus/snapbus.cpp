@@ -287,8 +287,13 @@ int snapbus_subscriber_wait_for(const snapbus_subscriber* sub, uint32_t seen_seq
     if (auto lost = sub->subscriber.lost()) throw snapbus::Error(snapbus::Errc::invalid_segment, *lost);
     const auto result = sub->subscriber.wait_for_change(seen_seq, deadline_after(timeout_ms), filter);
     // Lost meanwhile: seq may now read as the zeros of a truncated file, not a change to act on.
+    // (The damage check too: the monitor thread may have put zeros there and not yet said so.)
     if (auto lost = sub->subscriber.lost()) {
       throw snapbus::Error(snapbus::Errc::interrupted, "the segment was lost during the wait: " + *lost);
+    }
+    if (auto damage = sub->subscriber.segment().damage()) {
+      throw snapbus::Error(snapbus::Errc::interrupted,
+                           std::string("the segment was lost during the wait: ") + damage->what());
     }
     const uint32_t now = sub->subscriber.seq();
     if (current_seq != nullptr) *current_seq = now;

@@ -1,10 +1,14 @@
 #include "snapbus/subscriber.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "snapbus/publisher.h"
 #include "testing/child_process.h"
@@ -107,6 +111,57 @@ TEST_F(SubscriberTest, AChildClaimedWithinAChangeAndEndedAtOnceHasAcknowledgedIt
   EXPECT_EQ(status[::getpid()], "acked");
   EXPECT_EQ(status[claimed_within], "acked");
   EXPECT_EQ(status[claimed_plainly], "died");
+}
+
+// A parent that dies while the child it forked lives on is dead to the publisher. The child's
+// copies of the parent's mappings used to keep the parent's open file description alive, and
+// with it the parent's slot lock: the dead parent looked alive, and a publish would wait for it.
+TEST_F(SubscriberTest, AParentThatDiesBeforeItsForkedChildIsNoLongerHeldAlive) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();  // the parent's Subscriber runs a thread
+  SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
+  int ready[2];
+  int stop[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(stop, O_CLOEXEC), 0);
+  auto parent = testing::fork_child([&] {
+    auto sub = Subscriber::open(path, {.name = "parent"});
+    const pid_t child = ::fork();
+    if (child < 0) return 2;
+    if (child == 0) {
+      sub.claim_after_fork();
+      ::close(stop[1]);  // only the test's end keeps the pipe open
+      const pid_t self = ::getpid();
+      if (::write(ready[1], &self, sizeof self) != sizeof self) ::_exit(3);
+      pollfd until_stopped{.fd = stop[0], .events = POLLIN, .revents = 0};
+      ::poll(&until_stopped, 1, 20'000);  // the test closes its end (or gives up)
+      ::_exit(0);
+    }
+    pid_t reported = 0;
+    pollfd answer{.fd = ready[0], .events = POLLIN, .revents = 0};
+    if (::poll(&answer, 1, 10'000) != 1 || ::read(ready[0], &reported, sizeof reported) != sizeof reported) return 4;
+    ::_exit(0);  // dies with its slot claimed: no destructor runs
+  });
+  const pid_t parent_pid = parent.pid();
+  ASSERT_EQ(parent.wait_exit_code(10s), 0);
+  ::close(stop[0]);
+
+  auto parent_alive = [&] {
+    for (const SlotInfo& slot : read_slots(publisher.segment())) {
+      if (slot.owner.pid == parent_pid) return slot.alive;
+    }
+    ADD_FAILURE() << "the dead parent's slot is gone: nothing to check";
+    return false;
+  };
+  // The kernel drops a dead process's locks as its descriptions go: give that a moment.
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (parent_alive() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  EXPECT_FALSE(parent_alive()) << "the dead parent's slot lock lives on in its child";
+  std::size_t alive = 0;
+  for (const SlotInfo& slot : read_slots(publisher.segment())) alive += slot.alive ? 1 : 0;
+  EXPECT_EQ(alive, 1U) << "the child, still running, holds its own slot";
+  ::close(stop[1]);
+  ::close(ready[0]);
+  ::close(ready[1]);
 }
 
 // A child that acks without having claimed its own slot gets one claimed for it (and is told),

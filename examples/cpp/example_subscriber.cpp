@@ -249,8 +249,8 @@ int main(int argc, char** argv) {
 
     // 4. Run until told to stop (or the restores are done), then stop cleanly.
     const int signal = wait_for_exit_signal();
-    // Lambda sends the runtime SIGTERM before the adapter hears SHUTDOWN: the shutdown hooks run
-    // here unless the bus already ran them.
+    // On the way out (SIGTERM above all: Lambda sends it to the runtime before the adapter hears
+    // SHUTDOWN), the shutdown hooks run here unless the bus already ran them.
     client.exiting();
     for (pid_t child : children) ::kill(child, SIGTERM);
     for (pid_t child : children) ::waitpid(child, nullptr, 0);

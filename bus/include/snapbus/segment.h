@@ -90,8 +90,9 @@ class Segment {
   // The open file description the mapping was made from, kept open (O_CLOEXEC) while mapped:
   // subscribers hold their slot locks on it (slot_table.h).
   int descriptor() const noexcept;
-  // Replaces descriptor() with a new open file description of the same file: a forked child
-  // shares its parent's, and with it the parent's slot lock, until it calls this.
+  // Replaces descriptor() with a new open file description of the same file, and maps the views
+  // again through it: a forked child shares its parent's description (through the descriptor and
+  // through the mappings), and with it the parent's slot lock, until it calls this.
   void reopen_descriptor();
   // Why this mapping can no longer be trusted: an access faulted (SIGBUS caught: the file shrank
   // or a block could not be allocated), or fstat shows the file shorter than the segment. Then

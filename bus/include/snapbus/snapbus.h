@@ -207,7 +207,10 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
  * that stops waiting can name the hook still running. The next ack replaces it. */
 int snapbus_subscriber_note_running_hook(snapbus_subscriber* sub, const char* phase, const char* hook);
 
-/* Call in a forked child: claims a fresh slot for the child; the parent keeps its own. */
+/* Call in a forked child: claims a fresh slot for the child, and maps the segment again through a
+ * descriptor of its own; the parent keeps its slot. A child that does neither (close it or exec)
+ * keeps the parent's slot lock alive through the mappings it inherited, even after the parent
+ * dies, until the child ends. */
 int snapbus_subscriber_after_fork_child(snapbus_subscriber* sub);
 
 /* Instead of the call above, in a child forked by the hooks of the change at seq (a pool or helper a

@@ -106,7 +106,8 @@ class Client {
   // asked for them yet (once, while attached), then stop(). Lambda stops the runtime with SIGTERM
   // before it sends SHUTDOWN to the adapter, so a worker that just ends never runs them. Failures
   // go to on_watcher_error. The destructor does not do this: by then, what the hooks use may be
-  // gone. From a hook it only stops.
+  // gone. From a hook it only stops. Not from a signal handler (it locks and runs hooks): from the
+  // code the signal wakes (sigwait, a flag the main loop checks).
   void exiting();
 
   // Maps the segment and claims a slot if not done yet; false while there is no segment. From a
