@@ -42,10 +42,10 @@ struct Subscriber::Impl {
   Impl(Segment s, ProcessIdentity who, SubscriberOptions o, StateSnapshot j, std::uint64_t baseline)
       : segment(std::move(s)), self(who), options(std::move(o)), joined(j), baseline_generation(baseline) {}
 
-  // Called by the monitor thread on every event that names our file, and by a wait that found
-  // the word unmapped.
   bool is_lost() const noexcept { return lost.load(std::memory_order_acquire) == kLost; }
 
+  // Called by the monitor thread on every event that names our file, and by a wait that found
+  // the word unmapped.
   void look_at_path() noexcept {
     if (lost.load(std::memory_order_acquire) != kFine) return;
     std::string reason;
@@ -87,7 +87,6 @@ void release_own_slot(Subscriber::Impl& impl) noexcept {
 }  // namespace
 
 Subscriber Subscriber::open(const std::filesystem::path& path, const SubscriberOptions& options) {
-  if (auto problem = check_segment_file_name(path)) throw *problem;
   // The first look comes before the state is read, so the baseline is never above it.
   static_cast<void>(first_look(path, options.group));
   Segment segment = Segment::open(path, SegmentAccess::subscribe, options.group);
