@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a working snapbus: installs every Debian package the
-# project needs, configures and builds the default preset, then runs the demo (examples/demo.sh).
+# project needs, configures and builds the default preset and the Lambda layer, installs AWS's Node.js
+# runtime client from npm for the proxy's tests, then runs the demo (examples/demo.sh).
 #
 #   ./setup.sh              # install, build, run the demo
 #   ./setup.sh --no-demo    # install and build only (CI uses this before the tests)
@@ -69,6 +70,37 @@ cmake --build --preset default -j "$(nproc)"
 echo "setup: building the Lambda layer and the wheel (preset 'layer')"
 cmake --preset layer
 cmake --build --preset layer -j "$(nproc)"
+
+# AWS's Node.js runtime interface client, a real client that proxy mode's tests run behind the proxy
+# (tests/python/test_adapter_proxy_node_ric.py), from npm's registry at the version tests/node-ric
+# pins. Its install scripts compile the client's bundled aws-lambda-cpp and curl and its native addon.
+# Without Node.js 20+ and npm, or without the registry, those tests skip; with SNAPBUS_REQUIRE_NODE_RIC=1
+# (CI) setup fails instead.
+node_ric=tests/node-ric
+node_ric_unavailable() {
+  if [[ ${SNAPBUS_REQUIRE_NODE_RIC:-} == 1 ]]; then
+    echo "setup: error: $1 (SNAPBUS_REQUIRE_NODE_RIC=1)" >&2
+    exit 1
+  fi
+  echo "setup: warning: $1; the tests that run AWS's Node.js runtime client will skip" >&2
+}
+if [[ -f $node_ric/node_modules/aws-lambda-ric/rapid-client.node &&
+      $node_ric/node_modules/.package-lock.json -nt $node_ric/package-lock.json ]]; then
+  echo "setup: AWS's Node.js runtime client is installed ($node_ric)"
+elif ! command -v npm >/dev/null || ! node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) ||
+     ((node_major < 20)); then
+  node_ric_unavailable "Node.js 20 or newer with npm is not on PATH"
+else
+  echo "setup: installing AWS's Node.js runtime client from npm into $node_ric (it compiles its addon: about a minute)"
+  node_ric_log=build/node-ric-install.log
+  if npm ci --prefix "$node_ric" --no-audit --no-fund --loglevel=error >"$node_ric_log" 2>&1 &&
+     [[ -f $node_ric/node_modules/aws-lambda-ric/rapid-client.node ]]; then
+    echo "setup: AWS's Node.js runtime client installed"
+  else
+    tail -n 20 "$node_ric_log" >&2
+    node_ric_unavailable "installing AWS's Node.js runtime client failed (the log's end is above; all of it: $node_ric_log)"
+  fi
+fi
 
 if ((run_demo)); then
   echo "setup: running the demo (examples/demo.sh)"

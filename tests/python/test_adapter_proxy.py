@@ -8,131 +8,22 @@ tree (adapter_web_harness.Function), as Lambda runs it:
 
 The clients: the web-mode adapter as a plain LWA-style client (SNAPBUS_BRACKET=off, found through
 AWS_LWA_LAMBDA_RUNTIME_API_PROXY), and programs/runtime_client.py, a custom runtime that never
-calls restore/next (in one case it does). Answers on the RIE path are read off the socket (raw HTTP/1.1), so their
-chunks and trailers are seen as sent.
+calls restore/next (in one case it does); test_adapter_proxy_node_ric.py runs AWS's Node.js client.
+Answers on the RIE path are read off the socket (proxy_harness.invoke), so their chunks and trailers
+are seen as sent.
 """
 import json
 import pathlib
-import socket
-import time
 
 import pytest
 
-from adapter_web_harness import (EXAMPLE_FASTAPI, Function, assert_hooks_ran_before_requests,
-                                 burst_until_every_worker_answered, write_executable)
-from conftest import PROGRAMS, PYTHON, free_port, read_records
+from adapter_web_harness import (EXAMPLE_FASTAPI, assert_hooks_ran_before_requests,
+                                 burst_until_every_worker_answered)
+from conftest import PROGRAMS, read_records
+from proxy_harness import (CLIENT_RESTORE, PROXY_RESTORE, invoke, proxy_env, ran_the_bracket, report_outcomes,
+                           run_direct_and_proxied, task_root)
 
 WORKERS = 4
-PROXY_RESTORE = "[snapbus] proxy: restore/next (the proxy's, before the client's first invocation/next)"
-CLIENT_RESTORE = "[snapbus] proxy: restore/next (the client's)"
-RIE_PATH = "/2015-03-31/functions/function/invocations"
-
-
-# ---- a raw HTTP/1.1 exchange ----------------------------------------------------------------------
-
-class Answer:
-    """One HTTP answer as it came off the socket."""
-
-    def __init__(self):
-        self.status_line = ""
-        self.headers: list[tuple[str, str]] = []
-        self.chunks: list[bytes] = []
-        self.trailers: list[tuple[str, str]] = []
-        self.complete = False  # False: the connection ended inside the body
-
-    @property
-    def status(self) -> int:
-        return int(self.status_line.split()[1])
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(self.chunks)
-
-    def header(self, name: str) -> str | None:
-        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
-
-    def comparable(self) -> tuple:
-        """Everything but what differs per call (the request id, the date); chunk boundaries
-        depend on timing, the bytes they carry do not."""
-        varying = {"x-amzn-requestid", "date"}
-        return (self.status_line, [(n.lower(), v) for n, v in self.headers if n.lower() not in varying],
-                self.body, [(n.lower(), v) for n, v in self.trailers], self.complete)
-
-
-class _Reader:
-    def __init__(self, sock: socket.socket, deadline: float):
-        self.sock = sock
-        self.deadline = deadline
-        self.buffer = b""
-
-    def _fill(self) -> None:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError("no complete answer in time")
-        self.sock.settimeout(remaining)
-        got = self.sock.recv(65536)
-        if not got:
-            raise EOFError
-        self.buffer += got
-
-    def line(self) -> str:
-        while b"\r\n" not in self.buffer:
-            self._fill()
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
-        return line.decode("latin-1")
-
-    def exactly(self, count: int) -> bytes:
-        while len(self.buffer) < count:
-            self._fill()
-        data, self.buffer = self.buffer[:count], self.buffer[count:]
-        return data
-
-    def fields(self) -> list[tuple[str, str]]:
-        found = []
-        while line := self.line():
-            name, _, value = line.partition(":")
-            found.append((name, value.strip()))
-        return found
-
-
-def invoke(function: Function, event: dict, timeout: float = 30, on_chunk=lambda index: None) -> Answer:
-    """POST the event to the RIE path: the function's answer as it is, a streamed one with its
-    error trailers. on_chunk(k) is called as soon as chunk k of a chunked answer is in."""
-    host, port = function.front_door.rsplit(":", 1)
-    body = json.dumps(event).encode()
-    request = [f"POST {RIE_PATH} HTTP/1.1", f"Host: {function.front_door}", "Connection: close",
-               "Content-Type: application/json", f"Content-Length: {len(body)}"]
-    answer = Answer()
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(("\r\n".join(request) + "\r\n\r\n").encode() + body)
-        reader = _Reader(sock, time.monotonic() + timeout)
-        try:
-            answer.status_line = reader.line()
-            answer.headers = reader.fields()
-            if (answer.header("Transfer-Encoding") or "").lower() == "chunked":
-                while size := int(reader.line().split(";")[0], 16):
-                    answer.chunks.append(reader.exactly(size))
-                    reader.exactly(2)
-                    on_chunk(len(answer.chunks) - 1)
-                answer.trailers = reader.fields()
-            else:
-                answer.chunks.append(reader.exactly(int(answer.header("Content-Length") or 0)))
-            answer.complete = True
-        except EOFError:
-            pass
-    return answer
-
-
-# ---- the functions ------------------------------------------------------------------------------
-
-def proxy_env(**extra) -> dict:
-    return {"SNAPBUS_MODE": "proxy", "SNAPBUS_PROXY_PORT": free_port(), **extra}
-
-
-def task_root(directory: pathlib.Path, run_sh_body: str) -> pathlib.Path:
-    directory.mkdir()
-    write_executable(directory / "run.sh", "#!/bin/sh\nset -eu\n" + run_sh_body)
-    return directory
 
 
 def lwa_style_task_root(directory: pathlib.Path, app_command: str) -> pathlib.Path:
@@ -148,10 +39,6 @@ def runtime_client_task_root(directory: pathlib.Path, subscriber_args: str = "")
     """run.sh: a subscriber process in the background (with subscriber_args), then the runtime."""
     subscriber = f'"$PYTHON" {PROGRAMS / "subscriber.py"} {subscriber_args} &\n' if subscriber_args else ""
     return task_root(directory, f'{subscriber}exec "$PYTHON" {PROGRAMS / "runtime_client.py"}\n')
-
-
-def ran_the_bracket(function: Function, around: str = PROXY_RESTORE) -> bool:
-    return any(line.startswith(around) for line in function.adapter_lines())
 
 
 # ---- a: LWA (here the web-mode adapter as a plain client) behind the proxy --------------------------
@@ -264,28 +151,10 @@ CALLS = [
 ]
 
 
-def report_outcomes(report: dict) -> dict:
-    """What the report says of each phase and invocation, without durations, ids and memory."""
-    return {"init": report["init"]["status"], "restore": report["restore"]["status"],
-            "invocations": [(i["status"], i["errorType"]) for i in report["invocations"]],
-            "exitCode": report["exitCode"]}
-
-
 def test_answers_and_report_are_the_same_with_the_proxy_and_without(cli, opt_dir, processes, tmp_path):
-    # The same function twice: with the layer, and with a layer holding only its bootstrap (no
-    # extension, so nothing rewrites AWS_LAMBDA_RUNTIME_API and the client talks to the emulator).
     root = runtime_client_task_root(tmp_path / "task")
-    bare_opt = tmp_path / "opt-without-extensions"
-    bare_opt.mkdir()
-    (bare_opt / "bootstrap").symlink_to(opt_dir / "bootstrap")
-    runs = {}
-    for name, opt, env in [("direct", bare_opt, {}), ("proxied", opt_dir, proxy_env())]:
-        (tmp_path / name).mkdir()
-        function = Function(cli, opt, processes, tmp_path / name).start(root, env)
-        answers = [invoke(function, call) for call in CALLS]
-        assert function.stop() == 0, function.output()
-        runs[name] = (function, answers)
-    (direct, direct_answers), (proxied, proxied_answers) = runs["direct"], runs["proxied"]
+    runs = run_direct_and_proxied(cli, opt_dir, processes, tmp_path, root, lambda acks: CALLS)
+    (direct, _, direct_answers), (proxied, _, proxied_answers) = runs["direct"], runs["proxied"]
     assert not ran_the_bracket(direct) and ran_the_bracket(proxied), proxied.output()
 
     # What the direct run answered is what the calls ask for, so equal answers are right answers.
