@@ -74,12 +74,12 @@ cmake --build --preset layer -j "$(nproc)"
 # AWS's Node.js runtime interface client, a real client that proxy mode's tests run behind the proxy
 # (tests/python/test_adapter_proxy_node_ric.py), from npm's registry at the version tests/node-ric
 # pins. Its install scripts compile the client's bundled aws-lambda-cpp and curl and its native addon.
-# Without Node.js 20+ and npm, or without the registry, those tests skip; with SNAPBUS_REQUIRE_NODE_RIC=1
+# Without Node.js 20+ and npm, or without the registry, those tests skip; with SNAPBUS_REQUIRE_NODE=1
 # (CI) setup fails instead.
 node_ric=tests/node-ric
 node_ric_unavailable() {
-  if [[ ${SNAPBUS_REQUIRE_NODE_RIC:-} == 1 ]]; then
-    echo "setup: error: $1 (SNAPBUS_REQUIRE_NODE_RIC=1)" >&2
+  if [[ ${SNAPBUS_REQUIRE_NODE:-} == 1 ]]; then
+    echo "setup: error: $1 (SNAPBUS_REQUIRE_NODE=1)" >&2
     exit 1
   fi
   echo "setup: warning: $1; the tests that run AWS's Node.js runtime client will skip" >&2

@@ -13,6 +13,7 @@ import concurrent.futures
 import json
 import os
 import pathlib
+import shutil
 import signal
 import stat
 import subprocess
@@ -57,6 +58,29 @@ def make_app_task_root(tmp_path: pathlib.Path) -> pathlib.Path:
 set -eu
 exec {PYTHON} -m uvicorn adapter_web_app:app --app-dir '{PROGRAMS}' --host 127.0.0.1 --port "$AWS_LWA_PORT" \\
   --workers "${{WORKERS:-4}}" --timeout-keep-alive "${{APP_KEEPALIVE_S:-5}}" --log-level warning
+""")
+    return root
+
+
+def require_node() -> str:
+    """Node.js, for the tests that put a Node.js server or client behind the adapter: they skip
+    without it, unless SNAPBUS_REQUIRE_NODE=1 (CI, where the image has it)."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("SNAPBUS_REQUIRE_NODE") == "1":
+            pytest.fail("node is not on PATH, and SNAPBUS_REQUIRE_NODE=1")
+        pytest.skip("node is not on PATH")
+    return node
+
+
+def make_node_app_task_root(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A task root whose run.sh serves programs/node_web_app.mjs on Node.js's own HTTP server (one
+    process; keep-alive timeout $APP_KEEPALIVE_S, Node's 5 s by default)."""
+    root = tmp_path / "task-node"
+    root.mkdir()
+    write_executable(root / "run.sh", f"""#!/bin/sh
+set -eu
+exec {require_node()} '{PROGRAMS / "node_web_app.mjs"}'
 """)
     return root
 
@@ -231,3 +255,25 @@ def assert_hooks_ran_before_requests(function: Function, answers: list[dict], wo
     first_request = min(r["t"] for r in requests)
     early_ms = (last_hook - first_request) / 1e6
     assert early_ms < 0, f"the first request arrived {early_ms:.1f} ms before the last hook finished"
+
+
+def read_acked_stream(function: Function, acks: pathlib.Path, chunks: int) -> list[str]:
+    """GET /stream?n=<chunks>&acks=<acks> through the Function URL front door, from the test app
+    (either server): the app writes line k+1 only once acks/ack-<k> exists, which is created here
+    when line k arrives, so a line held back anywhere on the way stops the stream and the app ends
+    it with no-ack-<k>. Returns the lines as they came."""
+    acks.mkdir()
+    lines: list[str] = []
+    with function.client(timeout=60) as client:
+        with client.stream("GET", "/stream", params={"n": chunks, "acks": str(acks)}) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/plain")
+            pending = b""
+            for piece in response.iter_raw():
+                pending += piece
+                while b"\n" in pending:
+                    line, _, pending = pending.partition(b"\n")
+                    lines.append(line.decode())
+                    if line.startswith(b"chunk-"):
+                        (acks / f"ack-{len(lines) - 1}").touch()
+    return lines

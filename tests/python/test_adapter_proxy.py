@@ -18,7 +18,7 @@ import pathlib
 import pytest
 
 from adapter_web_harness import (EXAMPLE_FASTAPI, assert_hooks_ran_before_requests,
-                                 burst_until_every_worker_answered)
+                                 burst_until_every_worker_answered, read_acked_stream)
 from conftest import PROGRAMS, read_records
 from proxy_harness import (CLIENT_RESTORE, PROXY_RESTORE, invoke, proxy_env, ran_the_bracket, report_outcomes,
                            run_direct_and_proxied, task_root)
@@ -55,19 +55,7 @@ def test_lwa_style_client_gets_every_workers_after_restore_hooks_first_and_strea
     assert_hooks_ran_before_requests(function, answers, WORKERS)
 
     # Through the Function URL front door: the app sends chunk k+1 only once chunk k got here.
-    acks = tmp_path / "acks"
-    acks.mkdir()
-    lines: list[str] = []
-    with function.client(timeout=60) as client:
-        with client.stream("GET", "/stream", params={"n": 4, "acks": str(acks)}) as response:
-            assert response.status_code == 200
-            pending = b""
-            for piece in response.iter_raw():
-                pending += piece
-                while b"\n" in pending:
-                    line, _, pending = pending.partition(b"\n")
-                    lines.append(line.decode())
-                    (acks / f"ack-{len(lines) - 1}").touch()
+    lines = read_acked_stream(function, tmp_path / "acks", 4)
     assert [line.split()[0] for line in lines] == [f"chunk-{k}" for k in range(4)], lines
 
     assert function.stop() == 0, function.output()

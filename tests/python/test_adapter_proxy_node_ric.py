@@ -6,7 +6,7 @@ first invocation/next gets through. The function (programs/node_function/index.m
 wrapper points the client at the proxy by rewriting AWS_LAMBDA_RUNTIME_API.
 
 setup.sh installs the client (its install scripts compile the native addon); without it these tests
-skip, unless SNAPBUS_REQUIRE_NODE_RIC=1 (CI), where that is a failure.
+skip, unless SNAPBUS_REQUIRE_NODE=1 (CI), where that is a failure.
 """
 import json
 import os
@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from adapter_web_harness import REPO
+from adapter_web_harness import REPO, require_node
 from conftest import PROGRAMS, read_records
 from proxy_harness import (PROXY_RESTORE, invoke, proxy_env, ran_the_bracket, report_outcomes,
                            run_direct_and_proxied, task_root)
@@ -26,14 +26,13 @@ HANDLERS = PROGRAMS / "node_function" / "index.mjs"
 
 @pytest.fixture(scope="module")
 def node_ric() -> pathlib.Path:
+    require_node()
     missing = [str(path) for path in (NODE_RIC / "index.mjs", NODE_RIC / "rapid-client.node") if not path.is_file()]
-    if shutil.which("node") is None:
-        missing.append("node on PATH")
     if missing:
         reason = (f"AWS's Node.js runtime client is not installed (missing: {', '.join(missing)}); setup.sh installs "
                   "it from npm (npm ci --prefix tests/node-ric)")
-        if os.environ.get("SNAPBUS_REQUIRE_NODE_RIC") == "1":
-            pytest.fail(reason + ", and SNAPBUS_REQUIRE_NODE_RIC=1")
+        if os.environ.get("SNAPBUS_REQUIRE_NODE") == "1":
+            pytest.fail(reason + ", and SNAPBUS_REQUIRE_NODE=1")
         pytest.skip(reason)
     return NODE_RIC
 

@@ -12,20 +12,23 @@ import urllib.parse
 
 import pytest
 
-from adapter_web_harness import REPO, Function, make_app_task_root
+from adapter_web_harness import REPO, Function, make_app_task_root, make_node_app_task_root
 from conftest import Processes
 
 VECTORS = pathlib.Path(os.environ.get("SNAPBUS_EVENT_VECTORS", REPO.parent / "shared" / "vectors" / "lambda-events"))
 EVENT_FILES = sorted(VECTORS.glob("*.json")) if VECTORS.is_dir() else []
 
 
-@pytest.fixture(scope="module")
-def events_function(cli, opt_dir, tmp_path_factory):
-    """One function for every vector (buffered, one worker): the events do not change its state."""
-    tmp_path = tmp_path_factory.mktemp("events")
+@pytest.fixture(scope="module", params=["uvicorn", "node"])
+def events_function(cli, opt_dir, tmp_path_factory, request):
+    """One function per app server for every vector (buffered, one worker): the events do not change
+    its state. The servers parse requests differently: uvicorn (httptools or h11) and Node.js's llhttp,
+    which refuses with 400 what it finds malformed."""
+    make_task_root = {"uvicorn": make_app_task_root, "node": make_node_app_task_root}[request.param]
+    tmp_path = tmp_path_factory.mktemp(f"events-{request.param}")
     processes = Processes(tmp_path)
     function = Function(cli, opt_dir, processes, tmp_path)
-    function.start(make_app_task_root(tmp_path), {"WORKERS": 1})
+    function.start(make_task_root(tmp_path), {"WORKERS": 1})
     yield function
     processes.stop_all()
 

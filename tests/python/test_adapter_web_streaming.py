@@ -9,6 +9,8 @@ import time
 import httpx
 import pytest
 
+from adapter_web_harness import read_acked_stream
+
 
 STREAM = {"AWS_LWA_INVOKE_MODE": "response_stream"}
 
@@ -21,22 +23,8 @@ def streaming(function, task_root):
 def test_every_chunk_arrives_before_the_next_is_produced(streaming, tmp_path):
     """The app sends chunk k+1 only after the test acknowledged chunk k through a file: a chunk held
     back anywhere (adapter, emulator) stops the stream, and the app ends it with no-ack-<k>."""
-    acks = tmp_path / "acks"
-    acks.mkdir()
     chunks = 6
-    lines: list[str] = []
-    with streaming.client(timeout=60) as client:
-        with client.stream("GET", "/stream", params={"n": chunks, "acks": str(acks)}) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/plain")
-            pending = b""
-            for piece in response.iter_raw():
-                pending += piece
-                while b"\n" in pending:
-                    line, _, pending = pending.partition(b"\n")
-                    lines.append(line.decode())
-                    if line.startswith(b"chunk-"):
-                        (acks / f"ack-{len(lines) - 1}").touch()
+    lines = read_acked_stream(streaming, tmp_path / "acks", chunks)
     assert not [line for line in lines if line.startswith("no-ack")], \
         f"a chunk was held back until the app gave up waiting: {lines}"
     assert [line.split()[0] for line in lines] == [f"chunk-{k}" for k in range(chunks)], lines
