@@ -117,3 +117,22 @@ def test_node_client_answers_are_the_same_with_the_proxy_and_without(cli, opt_di
     for call, without, through in zip(calls, direct_answers, proxied_answers):
         assert through.comparable() == without.comparable(), f"{call['kind']} differs through the proxy"
     assert report_outcomes(proxied.report()) == report_outcomes(direct.report())
+
+
+def test_a_failing_after_restore_hook_reaches_lambda_as_restore_error_whatever_the_client_does(function, node_ric,
+                                                                                               tmp_path):
+    """The proxy posts restore/error itself and fails the client's pending invocation/next: Lambda
+    gets Runtime.AfterRestoreError naming the process and the hook, and no event reaches the handler."""
+    hooks_log = tmp_path / "hooks.log"
+    root = node_task_root(tmp_path / "task", "respond", node_ric,
+                          f"--log {hooks_log} --hooks 2 --fail h2 --fail-phase after-restore --lifetime 120")
+    function.start(root, proxy_env(SNAPBUS_EXPECT_SUBSCRIBERS=1), emulator_args=["--exit-on-failure"])
+    assert function.wait_exit() == 4, function.output()
+    report = function.report()
+    assert report["restore"]["status"] == "error", report
+    assert report["restore"]["errorType"] == "Runtime.AfterRestoreError", report
+    assert report["invocations"] == [], report
+    subscriber_pid = read_records(hooks_log)[0]["pid"]
+    received = [line for line in function.stdout().splitlines() if line.startswith("Error: ")]
+    assert len(received) == 1, function.output()
+    assert f"pid {subscriber_pid}" in received[0] and "after-restore hook 'h2' failed" in received[0], received
