@@ -8,6 +8,7 @@ wrapper points the client at the proxy by rewriting AWS_LAMBDA_RUNTIME_API.
 setup.sh installs the client (its install scripts compile the native addon); without it these tests
 skip, unless SNAPBUS_REQUIRE_NODE=1 (CI), where that is a failure.
 """
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -119,15 +120,24 @@ def test_node_client_answers_are_the_same_with_the_proxy_and_without(cli, opt_di
     assert report_outcomes(proxied.report()) == report_outcomes(direct.report())
 
 
-def test_a_failing_after_restore_hook_reaches_lambda_as_restore_error_whatever_the_client_does(function, node_ric,
-                                                                                               tmp_path):
+def test_a_failing_after_restore_hook_reaches_lambda_as_restore_error_and_no_event_the_handler(function, node_ric,
+                                                                                              tmp_path):
     """The proxy posts restore/error itself and fails the client's pending invocation/next: Lambda
-    gets Runtime.AfterRestoreError naming the process and the hook, and no event reaches the handler."""
+    gets Runtime.AfterRestoreError naming the process and the hook, and the event that waited
+    through Init never reaches the handler."""
     hooks_log = tmp_path / "hooks.log"
+    marker = tmp_path / "handled"
+    # Hooks of 0.3 s: the event below is queued while the bracket still runs.
     root = node_task_root(tmp_path / "task", "respond", node_ric,
-                          f"--log {hooks_log} --hooks 2 --fail h2 --fail-phase after-restore --lifetime 120")
+                          f"--log {hooks_log} --hooks 2 --hook-sleep 0.3 --fail h2 --fail-phase after-restore "
+                          "--lifetime 120")
     function.start(root, proxy_env(SNAPBUS_EXPECT_SUBSCRIBERS=1), emulator_args=["--exit-on-failure"])
-    assert function.wait_exit() == 4, function.output()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(invoke, function, {"kind": "mark", "path": str(marker)}, 60)
+        assert function.wait_exit() == 4, function.output()
+        answer = pending.result(timeout=60)
+    assert not marker.exists(), "the event reached the handler after a failed restore"
+    assert b"Runtime.AfterRestoreError" in answer.body, (answer.comparable(), function.output())
     report = function.report()
     assert report["restore"]["status"] == "error", report
     assert report["restore"]["errorType"] == "Runtime.AfterRestoreError", report

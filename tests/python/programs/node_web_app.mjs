@@ -1,6 +1,7 @@
 // A web app on Node.js's own HTTP server (node:http, the server under Express), for the web-mode
 // tests that put the adapter in front of a server other than uvicorn: Node's parser (llhttp) is
-// strict about the requests it takes, and its keep-alive and chunked framing are its own. It listens
+// strict about the requests it takes (it answers 400 or 431 itself, as in any Node app: no
+// clientError listener replaces that), and its keep-alive and chunked framing are its own. It listens
 // on 127.0.0.1:$AWS_LWA_PORT and answers as programs/adapter_web_app.py does for these routes:
 //
 //   POST /events      the pass-through path: {"passThrough": true, "contentType", "received": the event}
@@ -12,10 +13,17 @@
 //                     "body" (base64)}, with the status the x-status header asks for, an x-echo header
 //                     and two cookies
 //
-// With $APP_KEEPALIVE_S, an idle kept-alive connection is closed after that many seconds (Node: 5).
-import { existsSync } from "node:fs";
+// With $APP_KEEPALIVE_S, an idle kept-alive connection is closed after that many seconds (Node: 5;
+// Node 20 closes it about a second after the timeout it advertises). With $APP_LOG, each connection
+// and request is one JSON line there: {"event": "connection" | "request", "pid", "port" (the peer's),
+// "method", "path"}.
+import { appendFileSync, existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+
+function record(event, fields) {
+  if (process.env.APP_LOG) appendFileSync(process.env.APP_LOG, `${JSON.stringify({ event, pid: process.pid, ...fields })}\n`);
+}
 
 function readBody(request) {
   return new Promise((resolve, reject) => {
@@ -84,6 +92,7 @@ async function handle(request, response) {
   const questionMark = request.url.indexOf("?");
   const path = questionMark < 0 ? request.url : request.url.slice(0, questionMark);
   const rawQuery = questionMark < 0 ? "" : request.url.slice(questionMark + 1);
+  record("request", { port: request.socket.remotePort, method: request.method, path });
   if (request.method === "POST" && path === "/events") {
     const payload = await readBody(request);
     sendJson(response, 200, {
@@ -108,10 +117,10 @@ const server = createServer((request, response) => {
   });
 });
 if (process.env.APP_KEEPALIVE_S) server.keepAliveTimeout = Number(process.env.APP_KEEPALIVE_S) * 1000;
-// Node answers a request it cannot parse with 400 itself; say so, for the test's log.
-server.on("clientError", (error, socket) => {
-  console.error(`node_web_app: a request Node could not parse: ${error.code} ${error.message}`);
-  socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+server.on("connection", (socket) => record("connection", { port: socket.remotePort }));
+server.on("error", (error) => {
+  console.error(`node_web_app: cannot serve on 127.0.0.1:${process.env.AWS_LWA_PORT}: ${error.message}`);
+  process.exit(1);
 });
 server.listen(Number(process.env.AWS_LWA_PORT), "127.0.0.1");
 process.on("SIGTERM", () => process.exit(0));

@@ -7,6 +7,7 @@
 //     {"kind": "large", "size": N}              a string of N bytes (over 6 MB: the API refuses it)
 //     {"kind": "seen-hooks", "log": PATH}       what this process saw when the event came: the Runtime API
 //                                               address it was given, and the after-restore lines in PATH
+//     {"kind": "mark", "path": PATH}            creates PATH: the proof that the event reached the handler
 //   stream (awslambda.streamifyResponse):
 //     {"kind": "stream", "chunks": [...], "contentType": C, "acks": DIR}
 //                                               one write per chunk; with "acks", chunk k+1 is written only
@@ -16,7 +17,7 @@
 //     {"kind": "stream-error", "chunks": [...], "errorType": T}   the chunks, then throws an Error named T
 //     {"kind": "http-stream", "statusCode": S, "headers": {...}, "chunks": [...]}
 //                                               awslambda.HttpResponseStream.from: the Function URL prelude
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const named = (errorType, message) => Object.assign(new Error(message), { name: errorType });
@@ -34,6 +35,9 @@ export const respond = async (event) => {
       const afterRestore = lines.map((line) => JSON.parse(line)).filter((record) => record.phase === "after-restore");
       return { api: process.env.AWS_LAMBDA_RUNTIME_API, afterRestore };
     }
+    case "mark":
+      writeFileSync(event.path, "handled\n");
+      return "marked";
     default:
       throw named("Function.UnknownKind", `no such kind: ${event.kind}`);
   }
