@@ -8,13 +8,14 @@ passes on 6.18); SNAPBUS_TEST_CRIU names the criu executable, else `criu` on PAT
 elsewhere, CI included."""
 import collections
 import os
+import pathlib
 import shutil
 import subprocess
 
 import pytest
 
 from adapter_web_harness import REPO
-from conftest import read_ready, read_records, wait_until
+from conftest import example_subscriber, read_ready, read_records, wait_until
 
 SCRIPT = REPO / "examples" / "criu" / "snapbus-criu-action.sh"
 # CRIU's other steps: in a dump, post-dump (the processes are still frozen); in a restore, the rest.
@@ -100,35 +101,62 @@ def working_criu() -> str:
     return criu
 
 
-def test_a_real_criu_dump_and_restore_runs_the_hooks_and_keeps_the_slot_locks(cli, bus, processes, tmp_path):
+def start_cpp_subscriber(cli, bus, processes, tmp_path) -> tuple[subprocess.Popen, pathlib.Path]:
+    """The C++ example subscriber, its output in a file: a file is what a restored process can still
+    write to (CRIU restores it by path), where a pipe to this test would have no reader left."""
+    out = tmp_path / "cpp.out"
+    err = tmp_path / "cpp.err"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        proc = subprocess.Popen([example_subscriber(cli), "--name", "cpp", "--segment", str(bus.segment)],
+                                env=processes.env(bus.segment), stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=stderr, start_new_session=True)
+    processes.started.append((proc, err))
+    wait_until(lambda: "subscribed" in out.read_text(), 20, "the C++ subscriber to subscribe")
+    return proc, out
+
+
+@pytest.mark.parametrize("client", ["python", "cpp"])
+def test_a_real_criu_dump_and_restore_runs_the_hooks_and_keeps_the_slot_locks(cli, bus, processes, tmp_path, client):
     criu = working_criu()
     log = tmp_path / "hooks.jsonl"
     images = tmp_path / "images"
     images.mkdir()
-    tree = processes.python("subscriber.py", "--log", log, "--hooks", 2, "--fork", 1, "--lifetime", 120,
-                            env=processes.env(bus.segment))
-    pids = set(read_ready(tree, 2))
+    if client == "python":  # a subscriber and the worker it forked
+        tree = processes.python("subscriber.py", "--log", log, "--hooks", 2, "--fork", 1, "--lifetime", 120,
+                                env=processes.env(bus.segment))
+        pids = set(read_ready(tree, 2))
+    else:
+        tree, out = start_cpp_subscriber(cli, bus, processes, tmp_path)
+        pids = {tree.pid}
     env = script_env(cli, bus)
 
     dump = subprocess.run([criu, "dump", "-t", str(tree.pid), "-D", str(images), "--file-locks", "--action-script",
                            str(SCRIPT), "-v4", "-o", "dump.log"], env=env, capture_output=True, text=True, timeout=120)
     assert dump.returncode == 0, (images / "dump.log").read_text()[-3000:]
-    assert hooks_by_pid(log, "before-snapshot") == {pid: [("h2", 0), ("h1", 0)] for pid in pids}
+    if client == "python":
+        assert hooks_by_pid(log, "before-snapshot") == {pid: [("h2", 0), ("h1", 0)] for pid in pids}
+    else:
+        assert out.read_text().count("before-snapshot: closed connections") == 1, out.read_text()
     # CRIU ended the dumped tree, and their slot locks went with them. The restore takes the same
     # pids again, so they must be free: the root is reaped here, the worker by whoever adopted it (a
     # pid stays taken while any process, a zombie too, has it as its session or group id).
-    tree.wait(timeout=30)
-    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 30, "the dumped processes to be gone")
     slots = {s["pid"]: s for s in bus.status()["subscribers"]}
     assert all(not slots[pid]["alive"] for pid in pids), slots
+    tree.wait(timeout=30)
+    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 30, "the dumped processes to be gone")
 
     restore = subprocess.run([criu, "restore", "-D", str(images), "--file-locks", "--restore-detached",
                               "--action-script", str(SCRIPT), "-v4", "-o", "restore.log"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert restore.returncode == 0, (images / "restore.log").read_text()[-3000:]
     # The same processes (CRIU restores pids), their locks restored with them, each hook run once.
-    assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)] for pid in pids}
-    assert hooks_by_pid(log, "before-snapshot") == {pid: [("h2", 0), ("h1", 0)] for pid in pids}
+    if client == "python":
+        assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)] for pid in pids}
+        assert hooks_by_pid(log, "before-snapshot") == {pid: [("h2", 0), ("h1", 0)] for pid in pids}
+    else:
+        text = out.read_text()
+        assert text.count("after-restore: regenerated token") == 1 and "(generation 1)" in text, text
+        assert text.count("before-snapshot: closed connections") == 1, text
     status = bus.status()
     slots = {s["pid"]: s for s in status["subscribers"]}
     assert all(slots[pid]["alive"] and slots[pid]["handled_generation"] == 1 for pid in pids), slots
