@@ -12,10 +12,11 @@ import pathlib
 import shutil
 import subprocess
 
+import httpx
 import pytest
 
-from adapter_web_harness import REPO
-from conftest import example_subscriber, read_ready, read_records, wait_until
+from adapter_web_harness import EXAMPLE_FASTAPI, REPO
+from conftest import PYTHON, example_subscriber, free_port, read_ready, read_records, wait_until
 
 SCRIPT = REPO / "examples" / "criu" / "snapbus-criu-action.sh"
 # CRIU's other steps: in a dump, post-dump (the processes are still frozen); in a restore, the rest.
@@ -101,6 +102,23 @@ def working_criu() -> str:
     return criu
 
 
+def criu_run(criu: str, env: dict, images: pathlib.Path, command: str, *args: str) -> None:
+    """`criu dump` or `criu restore` with the action script, the slot locks, and the established TCP
+    connections a server may hold; its log in images/<command>.log."""
+    run = subprocess.run([criu, command, "-D", str(images), *args, "--file-locks", "--tcp-established",
+                          "--action-script", str(SCRIPT), "-v4", "-o", f"{command}.log"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, (images / f"{command}.log").read_text()[-3000:]
+
+
+def wait_gone(root: subprocess.Popen, pids: set[int]) -> None:
+    """The restore takes the same pids again, so they must be free: the root is reaped here, the
+    others by whoever adopted them (a pid stays taken while any process, a zombie too, has it as its
+    session or group id)."""
+    root.wait(timeout=30)
+    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 30, "the dumped processes to be gone")
+
+
 def start_cpp_subscriber(cli, bus, processes, tmp_path) -> tuple[subprocess.Popen, pathlib.Path]:
     """The C++ example subscriber, its output in a file: a file is what a restored process can still
     write to (CRIU restores it by path), where a pipe to this test would have no reader left."""
@@ -130,25 +148,16 @@ def test_a_real_criu_dump_and_restore_runs_the_hooks_and_keeps_the_slot_locks(cl
         pids = {tree.pid}
     env = script_env(cli, bus)
 
-    dump = subprocess.run([criu, "dump", "-t", str(tree.pid), "-D", str(images), "--file-locks", "--action-script",
-                           str(SCRIPT), "-v4", "-o", "dump.log"], env=env, capture_output=True, text=True, timeout=120)
-    assert dump.returncode == 0, (images / "dump.log").read_text()[-3000:]
+    criu_run(criu, env, images, "dump", "-t", str(tree.pid))
     if client == "python":
         assert hooks_by_pid(log, "before-snapshot") == {pid: [("h2", 0), ("h1", 0)] for pid in pids}
     else:
         assert out.read_text().count("before-snapshot: closed connections") == 1, out.read_text()
-    # CRIU ended the dumped tree, and their slot locks went with them. The restore takes the same
-    # pids again, so they must be free: the root is reaped here, the worker by whoever adopted it (a
-    # pid stays taken while any process, a zombie too, has it as its session or group id).
+    # CRIU ended the dumped tree, and their slot locks went with them.
     slots = {s["pid"]: s for s in bus.status()["subscribers"]}
     assert all(not slots[pid]["alive"] for pid in pids), slots
-    tree.wait(timeout=30)
-    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 30, "the dumped processes to be gone")
-
-    restore = subprocess.run([criu, "restore", "-D", str(images), "--file-locks", "--restore-detached",
-                              "--action-script", str(SCRIPT), "-v4", "-o", "restore.log"],
-                             env=env, capture_output=True, text=True, timeout=120)
-    assert restore.returncode == 0, (images / "restore.log").read_text()[-3000:]
+    wait_gone(tree, pids)
+    criu_run(criu, env, images, "restore", "--restore-detached")
     # The same processes (CRIU restores pids), their locks restored with them, each hook run once.
     if client == "python":
         assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)] for pid in pids}
@@ -161,3 +170,30 @@ def test_a_real_criu_dump_and_restore_runs_the_hooks_and_keeps_the_slot_locks(cl
     slots = {s["pid"]: s for s in status["subscribers"]}
     assert all(slots[pid]["alive"] and slots[pid]["handled_generation"] == 1 for pid in pids), slots
     assert status["state"]["phase"] == "running" and status["state"]["generation"] == 1, status["state"]
+
+
+def test_the_example_fastapi_app_restored_by_criu_answers_from_restored_workers(cli, bus, processes, tmp_path):
+    """README's app (examples/fastapi: uvicorn, 4 workers, a pool reopened after a restore) taken
+    whole, its listening socket included, and restored: every worker ran its hooks, and the app
+    serves from them."""
+    criu = working_criu()
+    images = tmp_path / "images"
+    images.mkdir()
+    port = free_port()
+    env = processes.env(bus.segment, PYTHON=PYTHON, PORT=port, WORKERS=4)
+    app = processes.start([str(EXAMPLE_FASTAPI / "run.sh")], env)
+    wait_until(lambda: len(bus.status()["subscribers"]) == 4, 30, "4 workers to subscribe")
+    pids = {app.pid, *(s["pid"] for s in bus.status()["subscribers"])}
+
+    criu_run(criu, script_env(cli, bus), images, "dump", "-t", str(app.pid))
+    wait_gone(app, pids)
+    criu_run(criu, script_env(cli, bus), images, "restore", "--restore-detached")
+
+    workers = {s["pid"]: s for s in bus.status()["subscribers"]}
+    assert len(workers) == 4 and all(w["alive"] and w["handled_generation"] == 1 and w["outcome"] == "ok"
+                                     for w in workers.values()), workers
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        answers = [client.get("/", headers={"connection": "close"}).json() for _ in range(8)]
+    for answer in answers:
+        assert answer["pid"] in workers and answer["generation"] == 1, answer
+        assert answer["pool"]["opened_at_generation"] == 1, answer
