@@ -7,28 +7,54 @@
 #   criu dump    -t PID -D DIR --file-locks --action-script /path/to/snapbus-criu-action.sh
 #   criu restore -D DIR --file-locks --restore-detached --action-script /path/to/snapbus-criu-action.sh
 #
-# CRIU runs it (through sh -c) at each step, naming the step in CRTOOLS_SCRIPT_ACTION:
+# CRIU executes it at each step, naming the step in CRTOOLS_SCRIPT_ACTION and the images directory
+# in CRTOOLS_IMAGE_DIR:
 #   pre-dump     the dump's first step, before CRIU freezes the processes, so they can still run their
 #                hooks: `snapbus publish before-snapshot`. A failed or missing acknowledgement fails
 #                the script, and CRIU then gives up the dump: no checkpoint of processes whose
 #                before-snapshot hooks failed.
+#   post-dump    the processes are frozen and the segment is as the snapshot sees it: a copy goes into
+#                the images directory (snapbus-segment), as Lambda keeps /tmp in its snapshot.
+#   pre-restore  before CRIU makes the processes: that copy is put back, so each copy restored from
+#                the images starts from the snapshot's segment and runs its own restore once, whatever
+#                copies restored before it left there. Not while live processes use the segment (the
+#                processes a `criu dump --leave-running` left, or another copy): they would see it
+#                change under them. Then the copy shares their segment and also runs the after-restore
+#                hooks of their restores; give each copy its own SNAPBUS_SEGMENT to avoid that.
 #   post-resume  once the restored processes run again: `snapbus publish restore` (generation + 1, a
 #                fresh restore id, the after-restore hooks). On a failure `criu restore` reports an error.
-#   any other    nothing (exit 0). At post-dump the processes are still frozen, so nothing could run.
+#   any other    nothing.
 #
-# The segment (SNAPBUS_SEGMENT, default /tmp/snapbus.seg) is a file CRIU does not save: the restored
-# processes map the same file again, so it must still be there, on the same path, at the restore.
-# After `criu dump --leave-running`, the processes that were dumped go on in snapshot-ready with their
-# before-snapshot hooks run: `snapbus publish restore` once criu dump returns gives them their
-# after-restore hooks. `snapbus` is found on PATH; SNAPBUS_ACK_TIMEOUT_MS bounds each wait (5 s).
+# SNAPBUS_SEGMENT (default /tmp/snapbus.seg) must name the processes' segment in criu's environment
+# too. After `criu dump --leave-running`, the processes that were dumped go on in snapshot-ready
+# with their before-snapshot hooks run: `snapbus publish restore` once criu dump returns gives them
+# their after-restore hooks. `snapbus` is found on PATH; SNAPBUS_ACK_TIMEOUT_MS bounds each wait (5 s).
 set -eu
+segment=${SNAPBUS_SEGMENT:-/tmp/snapbus.seg}
+saved=${CRTOOLS_IMAGE_DIR:-}/snapbus-segment
+say() { echo "snapbus-criu-action.sh: ${CRTOOLS_SCRIPT_ACTION:-}: $*" >&2; }
+
 case "${CRTOOLS_SCRIPT_ACTION:-}" in
   pre-dump) exec snapbus publish before-snapshot ;;
+  post-dump)
+    if [ -f "$segment" ]; then cp "$segment" "$saved"; fi
+    ;;
+  pre-restore)
+    if [ ! -f "$saved" ]; then
+      say "no snapbus-segment in the images (dumped without this script?): the segment is left as it is"
+    elif [ -f "$segment" ] && snapbus status --json --segment "$segment" | grep -q '"alive":true'; then
+      say "live processes use $segment, so the restored copy shares it with them and also runs the" \
+        "after-restore hooks of their restores (snapbus status names them; give each copy its own SNAPBUS_SEGMENT)"
+    else
+      # In place: the file keeps its inode, and no live process maps it.
+      cp "$saved" "$segment"
+    fi
+    ;;
   post-resume) exec snapbus publish restore ;;
   "")
     echo "snapbus-criu-action.sh: CRTOOLS_SCRIPT_ACTION is not set; CRIU sets it when it runs this script" \
       "(criu dump|restore --action-script $0)" >&2
     exit 2
     ;;
-  *) exit 0 ;;
+  *) ;;
 esac

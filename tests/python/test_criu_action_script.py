@@ -1,11 +1,14 @@
-"""examples/criu/snapbus-criu-action.sh, run as CRIU runs an action script: `sh -c <script>`, with the
-step in CRTOOLS_SCRIPT_ACTION (criu/action-scripts.c), against real subscriber processes: pre-dump
-runs every process's before-snapshot hooks and fails when one fails (CRIU then gives up the dump),
-post-resume runs the after-restore hooks at the next generation, and every other step publishes
-nothing. The last test takes a real checkpoint and restore with CRIU where one works (root, and
-`criu check` passes: Debian 12's CRIU 3.17 fails it on kernels whose vDSO it does not know; CRIU 4.2
-passes on 6.18); SNAPBUS_TEST_CRIU names the criu executable, else `criu` on PATH. It skips
-elsewhere, CI included."""
+"""examples/criu/snapbus-criu-action.sh, run as CRIU 4.2 runs an action script (it executes the path,
+with the step in CRTOOLS_SCRIPT_ACTION and the images directory in CRTOOLS_IMAGE_DIR:
+criu/action-scripts.c), against real subscriber processes: pre-dump runs every process's
+before-snapshot hooks and fails when one fails (CRIU then gives up the dump), post-dump keeps the
+segment with the images and pre-restore puts it back when no live process uses it, post-resume runs
+the after-restore hooks at the next generation, and the other steps publish nothing.
+
+The tests named real_criu take real checkpoints and restores where a CRIU works (root, and `criu
+check` passes: Debian 12's CRIU 3.17 fails it on kernels whose vDSO it does not know; CRIU 4.2 passes
+on 6.18); SNAPBUS_TEST_CRIU names the criu executable, else `criu` on PATH. They skip elsewhere, CI
+included."""
 import collections
 import os
 import pathlib
@@ -16,26 +19,27 @@ import httpx
 import pytest
 
 from adapter_web_harness import EXAMPLE_FASTAPI, REPO
-from conftest import PYTHON, example_subscriber, free_port, read_ready, read_records, wait_until
+from conftest import PROGRAMS, PYTHON, example_subscriber, free_port, read_ready, read_records, wait_until
 
 SCRIPT = REPO / "examples" / "criu" / "snapbus-criu-action.sh"
-# CRIU's other steps: in a dump, post-dump (the processes are still frozen); in a restore, the rest.
-QUIET_STEPS = ["post-dump", "pre-restore", "setup-namespaces", "post-setup-namespaces", "network-lock",
-               "network-unlock", "post-restore"]
+# CRIU's other steps, which publish nothing.
+QUIET_STEPS = ["setup-namespaces", "post-setup-namespaces", "network-lock", "network-unlock", "post-restore"]
 
 
 def script_env(cli, bus) -> dict:
     """What the script needs from the environment CRIU passes on: snapbus on PATH, the segment."""
-    env = {k: v for k, v in os.environ.items() if k != "CRTOOLS_SCRIPT_ACTION"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRTOOLS_")}
     env.update(PATH=f"{cli.parent}:{env['PATH']}", SNAPBUS_SEGMENT=str(bus.segment))
     return env
 
 
-def run_step(cli, bus, step: str | None) -> subprocess.CompletedProcess:
+def run_step(cli, bus, step: str | None, images: pathlib.Path | None = None) -> subprocess.CompletedProcess:
     env = script_env(cli, bus)
     if step is not None:
         env["CRTOOLS_SCRIPT_ACTION"] = step
-    return subprocess.run(["sh", "-c", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
+    if images is not None:
+        env["CRTOOLS_IMAGE_DIR"] = str(images)
+    return subprocess.run([str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
 
 
 def hooks_by_pid(log, phase: str) -> dict:
@@ -53,18 +57,24 @@ def test_a_dump_and_a_restore_run_every_processs_hooks_once(cli, bus, processes,
     forking = processes.python("subscriber.py", "--log", log, "--hooks", 2, "--fork", 1, env=env)
     pids = set(read_ready(plain, 1) + read_ready(forking, 2))
 
-    dumped = run_step(cli, bus, "pre-dump")
+    images = tmp_path / "images"
+    images.mkdir()
+    dumped = run_step(cli, bus, "pre-dump", images)
     assert dumped.returncode == 0, dumped.stdout + dumped.stderr
     assert hooks_by_pid(log, "before-snapshot") == {pid: [("h2", 0), ("h1", 0)] for pid in pids}
     assert bus.status()["state"]["phase"] == "snapshot-ready"
 
     seq = bus.status()["state"]["seq"]
-    for step in QUIET_STEPS:
-        quiet = run_step(cli, bus, step)
-        assert quiet.returncode == 0 and not quiet.stdout, (step, quiet.stdout, quiet.stderr)
+    for step in ["post-dump", *QUIET_STEPS]:
+        quiet = run_step(cli, bus, step, images)
+        assert quiet.returncode == 0 and not quiet.stdout and not quiet.stderr, (step, quiet.stdout, quiet.stderr)
+    assert (images / "snapbus-segment").read_bytes() == bus.segment.read_bytes()
+    # These processes still live here (no CRIU in between): the segment is theirs, and stays.
+    kept = run_step(cli, bus, "pre-restore", images)
+    assert kept.returncode == 0 and "live processes use" in kept.stderr, kept.stderr
     assert bus.status()["state"]["seq"] == seq, "a step other than pre-dump and post-resume published"
 
-    resumed = run_step(cli, bus, "post-resume")
+    resumed = run_step(cli, bus, "post-resume", images)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)] for pid in pids}
     state = bus.status()["state"]
@@ -82,6 +92,32 @@ def test_a_failing_before_snapshot_hook_fails_pre_dump_so_criu_gives_up_the_dump
     dumped = run_step(cli, bus, "pre-dump")
     assert dumped.returncode != 0, dumped.stdout + dumped.stderr
     assert f"pid {pid}" in dumped.stdout and "'h1'" in dumped.stdout, dumped.stdout + dumped.stderr
+
+
+def test_pre_restore_puts_the_snapshots_segment_back_once_no_process_uses_it(cli, bus, processes, tmp_path):
+    """What a copy restored after another copy finds: the snapshot's segment (snapshot-ready, the
+    generation of the dump), not the running state at the next generation the other copy left."""
+    log = tmp_path / "hooks.jsonl"
+    images = tmp_path / "images"
+    images.mkdir()
+    subscriber = processes.python("subscriber.py", "--log", log, env=processes.env(bus.segment))
+    [pid] = read_ready(subscriber, 1)
+    for step in ("pre-dump", "post-dump", "post-resume"):
+        assert run_step(cli, bus, step, images).returncode == 0, step
+    assert bus.status()["state"]["generation"] == 1
+    inode = bus.segment.stat().st_ino
+
+    os.kill(pid, 9)
+    subscriber.wait(timeout=30)
+    wait_until(lambda: not any(s["alive"] for s in bus.status()["subscribers"]), 30, "the slot to read dead")
+    put_back = run_step(cli, bus, "pre-restore", images)
+    assert put_back.returncode == 0 and not put_back.stderr, put_back.stderr
+    state = bus.status()["state"]
+    assert state["phase"] == "snapshot-ready" and state["generation"] == 0, state
+    assert bus.segment.stat().st_ino == inode, "the segment was replaced, not rewritten in place"
+
+    missing = run_step(cli, bus, "pre-restore", tmp_path / "no-images")
+    assert missing.returncode == 0 and "no snapbus-segment in the images" in missing.stderr, missing.stderr
 
 
 def test_outside_criu_the_script_says_what_it_is_for(cli, bus):
@@ -119,17 +155,18 @@ def wait_gone(root: subprocess.Popen, pids: set[int]) -> None:
     wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 30, "the dumped processes to be gone")
 
 
-def start_cpp_subscriber(cli, bus, processes, tmp_path) -> tuple[subprocess.Popen, pathlib.Path]:
-    """The C++ example subscriber, its output in a file: a file is what a restored process can still
-    write to (CRIU restores it by path), where a pipe to this test would have no reader left."""
-    out = tmp_path / "cpp.out"
-    err = tmp_path / "cpp.err"
-    with open(out, "w") as stdout, open(err, "w") as stderr:
-        proc = subprocess.Popen([example_subscriber(cli), "--name", "cpp", "--segment", str(bus.segment)],
-                                env=processes.env(bus.segment), stdin=subprocess.DEVNULL, stdout=stdout,
-                                stderr=stderr, start_new_session=True)
+def start_for_criu(processes, tmp_path: pathlib.Path, name: str, args: list[str],
+                   env: dict) -> tuple[subprocess.Popen, pathlib.Path]:
+    """A process tree whose output goes to files opened for appending: a restored process can still
+    write to a file (CRIU reopens it by path), where a pipe to this test would have no reader left,
+    and CRIU checks the size of a file open for writing at a restore unless it is open for appending,
+    so a log that grew since the dump would fail a second restore. Returns the output file."""
+    out = tmp_path / f"{name}.out"
+    err = tmp_path / f"{name}.err"
+    with open(out, "a") as stdout, open(err, "a") as stderr:
+        proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                start_new_session=True)
     processes.started.append((proc, err))
-    wait_until(lambda: "subscribed" in out.read_text(), 20, "the C++ subscriber to subscribe")
     return proc, out
 
 
@@ -139,12 +176,16 @@ def test_a_real_criu_dump_and_restore_runs_the_hooks_and_keeps_the_slot_locks(cl
     log = tmp_path / "hooks.jsonl"
     images = tmp_path / "images"
     images.mkdir()
+    env = processes.env(bus.segment)
     if client == "python":  # a subscriber and the worker it forked
-        tree = processes.python("subscriber.py", "--log", log, "--hooks", 2, "--fork", 1, "--lifetime", 120,
-                                env=processes.env(bus.segment))
-        pids = set(read_ready(tree, 2))
+        tree, out = start_for_criu(processes, tmp_path, client, [PYTHON, str(PROGRAMS / "subscriber.py"), "--log",
+                                   str(log), "--hooks", "2", "--fork", "1", "--lifetime", "120"], env)
+        wait_until(lambda: out.read_text().count("READY") == 2, 20, "the subscriber and its worker")
+        pids = {int(line.split()[1]) for line in out.read_text().splitlines() if line.startswith("READY")}
     else:
-        tree, out = start_cpp_subscriber(cli, bus, processes, tmp_path)
+        tree, out = start_for_criu(processes, tmp_path, client,
+                                   [example_subscriber(cli), "--name", "cpp", "--segment", str(bus.segment)], env)
+        wait_until(lambda: "subscribed" in out.read_text(), 20, "the C++ subscriber to subscribe")
         pids = {tree.pid}
     env = script_env(cli, bus)
 
@@ -170,6 +211,22 @@ def test_a_real_criu_dump_and_restore_runs_the_hooks_and_keeps_the_slot_locks(cl
     slots = {s["pid"]: s for s in status["subscribers"]}
     assert all(slots[pid]["alive"] and slots[pid]["handled_generation"] == 1 for pid in pids), slots
     assert status["state"]["phase"] == "running" and status["state"]["generation"] == 1, status["state"]
+
+    # A second copy from the same images, once the first is gone: as each copy of a Lambda
+    # snapshot, it starts from the snapshot's segment, runs its own restore once, at generation 1,
+    # with a restore id of its own (not the first copy's restore as well).
+    for pid in pids:
+        os.kill(pid, 9)
+    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 30, "the first copy to be gone")
+    criu_run(criu, env, images, "restore", "--restore-detached")
+    if client == "python":
+        assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)] * 2 for pid in pids}
+    else:
+        text = out.read_text()
+        assert text.count("after-restore: regenerated token") == 2, text
+        assert text.count("(generation 1)") == 2, text
+    second = bus.status()["state"]
+    assert second["generation"] == 1 and second["restore_id"] != status["state"]["restore_id"], second
 
 
 def test_the_example_fastapi_app_restored_by_criu_answers_from_restored_workers(cli, bus, processes, tmp_path):
