@@ -12,7 +12,9 @@
 #   pre-dump     the dump's first step, before CRIU freezes the processes, so they can still run their
 #                hooks: `snapbus publish before-snapshot`. A failed or missing acknowledgement fails
 #                the script, and CRIU then gives up the dump: no checkpoint of processes whose
-#                before-snapshot hooks failed.
+#                before-snapshot hooks failed. The processes go on, with what their hooks closed
+#                closed, so they get their after-restore hooks first (`snapbus publish restore`), as
+#                CRaC runs afterRestore when a checkpoint fails.
 #   post-dump    the processes are frozen and the segment is as the snapshot sees it: a copy goes into
 #                the images directory (snapbus-segment), as Lambda keeps /tmp in its snapshot.
 #   pre-restore  before CRIU makes the processes: that copy is put back, so each copy restored from
@@ -35,7 +37,17 @@ saved=${CRTOOLS_IMAGE_DIR:-}/snapbus-segment
 say() { echo "snapbus-criu-action.sh: ${CRTOOLS_SCRIPT_ACTION:-}: $*" >&2; }
 
 case "${CRTOOLS_SCRIPT_ACTION:-}" in
-  pre-dump) exec snapbus publish before-snapshot ;;
+  pre-dump)
+    failed=0
+    snapbus publish before-snapshot || failed=$?
+    # 1: published, and a hook failed or an acknowledgement is missing. Anything else: not published.
+    if [ "$failed" -eq 1 ]; then
+      say "before-snapshot failed, so CRIU gives up the dump; the processes go on, and run their" \
+        "after-restore hooks to reopen what their before-snapshot hooks closed"
+      snapbus publish restore || say "after-restore failed too: snapbus status shows who"
+    fi
+    exit "$failed"
+    ;;
   post-dump)
     if [ -f "$segment" ]; then cp "$segment" "$saved"; fi
     ;;

@@ -83,15 +83,21 @@ def test_a_dump_and_a_restore_run_every_processs_hooks_once(cli, bus, processes,
         "a hook ran twice"
 
 
-def test_a_failing_before_snapshot_hook_fails_pre_dump_so_criu_gives_up_the_dump(cli, bus, processes, tmp_path):
+def test_a_failing_before_snapshot_hook_fails_pre_dump_and_the_processes_get_their_after_restore_hooks(
+        cli, bus, processes, tmp_path):
     log = tmp_path / "hooks.jsonl"
     env = processes.env(bus.segment)
     failing = processes.python("subscriber.py", "--log", log, "--fail", "h1", "--fail-phase", "before-snapshot",
                                env=env)
     [pid] = read_ready(failing, 1)
     dumped = run_step(cli, bus, "pre-dump")
-    assert dumped.returncode != 0, dumped.stdout + dumped.stderr
+    assert dumped.returncode == 1, dumped.stdout + dumped.stderr
     assert f"pid {pid}" in dumped.stdout and "'h1'" in dumped.stdout, dumped.stdout + dumped.stderr
+    # The process goes on without a checkpoint: as CRaC runs afterRestore when a checkpoint fails,
+    # it gets its after-restore hooks, to reopen what its before-snapshot hooks closed.
+    assert "CRIU gives up the dump" in dumped.stderr, dumped.stderr
+    assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)]}, dumped.stdout + dumped.stderr
+    assert bus.status()["state"]["phase"] == "running"
 
 
 def test_pre_restore_puts_the_snapshots_segment_back_once_no_process_uses_it(cli, bus, processes, tmp_path):
