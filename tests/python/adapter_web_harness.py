@@ -62,14 +62,18 @@ exec {PYTHON} -m uvicorn adapter_web_app:app --app-dir '{PROGRAMS}' --host 127.0
     return root
 
 
+def node_part_missing(reason: str) -> None:
+    """The tests that put a Node.js server or client behind the adapter skip without it, unless
+    SNAPBUS_REQUIRE_NODE=1 (CI, where the image has Node.js and setup.sh installed the client)."""
+    if os.environ.get("SNAPBUS_REQUIRE_NODE") == "1":
+        pytest.fail(f"{reason}, and SNAPBUS_REQUIRE_NODE=1")
+    pytest.skip(reason)
+
+
 def require_node() -> str:
-    """Node.js, for the tests that put a Node.js server or client behind the adapter: they skip
-    without it, unless SNAPBUS_REQUIRE_NODE=1 (CI, where the image has it)."""
     node = shutil.which("node")
     if node is None:
-        if os.environ.get("SNAPBUS_REQUIRE_NODE") == "1":
-            pytest.fail("node is not on PATH, and SNAPBUS_REQUIRE_NODE=1")
-        pytest.skip("node is not on PATH")
+        node_part_missing("node is not on PATH")
     return node
 
 

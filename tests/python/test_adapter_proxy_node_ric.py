@@ -10,13 +10,12 @@ skip, unless SNAPBUS_REQUIRE_NODE=1 (CI), where that is a failure.
 """
 import concurrent.futures
 import json
-import os
 import pathlib
 import shutil
 
 import pytest
 
-from adapter_web_harness import REPO, require_node
+from adapter_web_harness import REPO, node_part_missing, require_node
 from conftest import PROGRAMS, read_records
 from proxy_harness import (PROXY_RESTORE, invoke, proxy_env, ran_the_bracket, report_outcomes,
                            run_direct_and_proxied, task_root)
@@ -30,11 +29,8 @@ def node_ric() -> pathlib.Path:
     require_node()
     missing = [str(path) for path in (NODE_RIC / "index.mjs", NODE_RIC / "rapid-client.node") if not path.is_file()]
     if missing:
-        reason = (f"AWS's Node.js runtime client is not installed (missing: {', '.join(missing)}); setup.sh installs "
-                  "it from npm (npm ci --prefix tests/node-ric)")
-        if os.environ.get("SNAPBUS_REQUIRE_NODE") == "1":
-            pytest.fail(reason + ", and SNAPBUS_REQUIRE_NODE=1")
-        pytest.skip(reason)
+        node_part_missing(f"AWS's Node.js runtime client is not installed (missing: {', '.join(missing)}); setup.sh "
+                          "installs it from npm (npm ci --prefix tests/node-ric)")
     return NODE_RIC
 
 
