@@ -5,16 +5,20 @@
 #
 #   ./setup.sh              # install, build, run the demo
 #   ./setup.sh --no-demo    # install and build only (CI uses this before the tests)
+#   ./setup.sh --arm64      # also the arm64 (Graviton) layer, cross-compiled, and what checks it under
+#                           # qemu-user (adds Debian's arm64 architecture; combines with --no-demo)
 #
 # Idempotent: packages already present are not fetched again, and the build is incremental.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 run_demo=1
+arm64=0
 for arg in "$@"; do
   case "$arg" in
     --no-demo) run_demo=0 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --arm64) arm64=1 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,19 +42,23 @@ packages=(
   clang-format clang-tidy
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "setup: all ${#packages[@]} Debian packages already installed"
-fi
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+# Installs those of the named Debian packages that are missing.
+install_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: all $# Debian packages already installed"
+  fi
+}
+install_packages "${packages[@]}"
 
 # The presets switched to Ninja; a build directory configured before with another generator cannot
 # be reconfigured in place, so it starts over (only CMake's cache and outputs live there).
@@ -104,6 +112,45 @@ else
     tail -n 20 "$node_ric_log" >&2
     node_ric_unavailable "installing AWS's Node.js runtime client failed (the log's end is above; all of it: $node_ric_log)"
   fi
+fi
+
+# The arm64 layer (packaging/README.md, "arm64"): Debian's cross compiler and the libraries of its
+# arm64 architecture, installed beside the host's (multiarch); qemu-user to run what it builds. The
+# checks (packaging_layer_arm64, packaging_wheel_arm64) need an arm64 interpreter, which the preset
+# builds, with Debian's arm64 cffi backend beside it (extracted from its package: it cannot be
+# installed beside the host's Python), and binfmt_misc to hand arm64 executables to qemu-aarch64.
+if ((arm64)); then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "setup: adding Debian's arm64 architecture (dpkg --add-architecture arm64)"
+    "${sudo_cmd[@]}" dpkg --add-architecture arm64
+  fi
+  install_packages g++-aarch64-linux-gnu qemu-user libboost1.81-dev:arm64 libboost-json1.81-dev:arm64 \
+    libcapnp-dev:arm64 libfmt-dev:arm64 zlib1g-dev:arm64 libbrotli-dev:arm64 libpython3.11-dev:arm64
+  echo "setup: building the arm64 Lambda layer and wheel (preset 'layer-arm64', cross-compiled)"
+  cmake --preset layer-arm64
+  cmake --build --preset layer-arm64 -j "$(nproc)"
+  check_python=build/layer-arm64/packaging/check-python
+  if ! compgen -G "$check_python/_cffi_backend.*.so" >/dev/null; then
+    unpacked=$(mktemp -d)
+    chmod 755 "$unpacked"  # apt-get download runs as _apt where it can
+    (cd "$unpacked" && apt-get download -qq python3-cffi-backend:arm64 && dpkg-deb -x python3-cffi-backend_*.deb root)
+    cp "$unpacked"/root/usr/lib/python3/dist-packages/_cffi_backend.*.so "$check_python"/
+    rm -rf "$unpacked"
+    echo "setup: Debian's arm64 cffi backend is in $check_python"
+  fi
+  binfmt=/proc/sys/fs/binfmt_misc
+  if [[ ! -e $binfmt/qemu-aarch64 ]]; then
+    [[ -e $binfmt/register ]] || "${sudo_cmd[@]}" mount -t binfmt_misc binfmt_misc "$binfmt" || true
+    # An aarch64 ELF executable's header, and which of its bits to compare (qemu's own table).
+    magic='\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+    mask='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+    if echo ":qemu-aarch64:M::$magic:$mask:/usr/bin/qemu-aarch64:F" | "${sudo_cmd[@]}" tee "$binfmt/register" >/dev/null; then
+      echo "setup: arm64 executables now run under qemu-aarch64 (binfmt_misc)"
+    else
+      echo "setup: warning: cannot register qemu-aarch64 with binfmt_misc; packaging_*_arm64 will skip" >&2
+    fi
+  fi
+  echo "setup: arm64 layer: build/layer-arm64/packaging/snapbus-layer-arm64.zip"
 fi
 
 if ((run_demo)); then

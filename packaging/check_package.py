@@ -4,6 +4,11 @@ r"""Checks what the `layer` preset built: the layer zip and the wheel (ctest: pa
         --task-root examples/fastapi --bootstrap adapter/bootstrap.sh
     check_package.py wheel --package-dir build/layer/packaging --pyproject bindings/python/pyproject.toml
 
+An arm64 layer (the layer-arm64 preset, cross-compiled) is checked the same way under qemu-user: add
+--machine aarch64, --python build/layer-arm64/packaging/check-python/python3 (an arm64 interpreter),
+--python-path with the arm64 cffi backend, and --optional. Its adapter then runs under the host's
+emulator, and the app's workers in the arm64 interpreter.
+
 The layer: its layout and modes, that every ELF in it needs nothing newer than Amazon Linux 2023 has (glibc
 2.34, GCC 11's libgcc_s; no libstdc++ at all, it is linked in) and no shared library but those, that its
 adapter was built without the emulator, and that it runs: unzipped as the function's /opt under `snapbus
@@ -16,7 +21,8 @@ The wheel: its tag and metadata, that RECORD matches its files, that its native 
 and that pip installs it offline and it imports.
 
 Exits 77 (ctest: skipped) when the layer preset has not been built, and prints how to build it; with
-SNAPBUS_REQUIRE_LAYER=1 (CI, which builds it first) that is a failure instead.
+SNAPBUS_REQUIRE_LAYER=1 (CI, which builds it first) that is a failure instead, unless --optional. Also 77
+when this machine cannot run the layer's architecture or has no interpreter for it.
 """
 import argparse
 import base64
@@ -39,7 +45,9 @@ import zipfile
 
 SKIPPED = 77
 ZERO_CODE_PTH = pathlib.Path(__file__).resolve().parent.parent / "bindings" / "python" / "snapbus-zero-code.pth"
-PYTHON = "/usr/bin/python3"
+# What readelf calls each architecture the layer is built for.
+HOST_PYTHON = "/usr/bin/python3"
+ELF_MACHINES = {"x86_64": "Advanced Micro Devices X86-64", "aarch64": "AArch64"}
 # Amazon Linux 2023: glibc 2.34, and GCC 11's libgcc_s (always there: AL2023's glibc requires libgcc).
 # libstdc++ is linked in, so no GLIBCXX_/CXXABI_ version may appear at all.
 MAX_GLIBC = (2, 34)
@@ -54,11 +62,49 @@ def fail(message: str) -> None:
     raise SystemExit(f"FAIL: {message}")
 
 
-def built_package(package_dir: pathlib.Path, pattern: str) -> pathlib.Path:
+class Target:
+    """The architecture the package was built for, and how this machine runs its Python code."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.machine: str = args.machine
+        self.python: str = str(args.python.absolute())
+        self.python_path: str | None = str(args.python_path.absolute()) if args.python_path else None
+        self.optional: bool = args.optional
+        self.preset = "layer" if self.machine == platform.machine() else f"layer-{args.lambda_architecture}"
+
+    def python_env(self, env: dict[str, str]) -> dict[str, str]:
+        """`env` with the interpreter's own extra path (its architecture's cffi backend) last on PYTHONPATH."""
+        if self.python_path:
+            env["PYTHONPATH"] = ":".join(p for p in (env.get("PYTHONPATH"), self.python_path) if p)
+        return env
+
+    def skip(self, why: str) -> None:
+        print(f"SKIPPED: {why}")
+        sys.exit(SKIPPED)
+
+    def require_runnable(self) -> None:
+        """Skips unless this machine runs the target's executables (natively, or through binfmt_misc)."""
+        how = "./setup.sh --arm64 builds the interpreter, puts Debian's arm64 cffi backend beside it and " \
+              "registers qemu-aarch64"
+        try:
+            run = subprocess.run([self.python, "-c", "import platform; print(platform.machine())"],
+                                 capture_output=True, text=True, timeout=60)
+        except OSError as error:
+            self.skip(f"cannot run {self.python} ({error}); {how}")
+        if run.returncode != 0 or run.stdout.strip() != self.machine:
+            fail(f"{self.python} does not run as {self.machine}: {run.stdout}{run.stderr}")
+        backend = subprocess.run([self.python, "-c", "import _cffi_backend"], capture_output=True, text=True,
+                                 timeout=60, env=self.python_env({k: v for k, v in os.environ.items()
+                                                                  if k != "PYTHONPATH"}))
+        if backend.returncode != 0:
+            self.skip(f"{self.python} has no cffi backend (the package's native module needs it); {how}")
+
+
+def built_package(package_dir: pathlib.Path, pattern: str, target: Target) -> pathlib.Path:
     found = sorted(package_dir.glob(pattern))
     if not found:
-        how = "build it with `cmake --preset layer && cmake --build --preset layer -j2`"
-        if os.environ.get("SNAPBUS_REQUIRE_LAYER") == "1":
+        how = f"build it with `cmake --preset {target.preset} && cmake --build --preset {target.preset} -j2`"
+        if os.environ.get("SNAPBUS_REQUIRE_LAYER") == "1" and not target.optional:
             fail(f"no {pattern} in {package_dir} (SNAPBUS_REQUIRE_LAYER=1); {how}")
         print(f"SKIPPED: no {pattern} in {package_dir}; {how}")
         sys.exit(SKIPPED)
@@ -120,7 +166,10 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("_", 1)[1].split("."))
 
 
-def check_elf(path: pathlib.Path, name: str) -> None:
+def check_elf(path: pathlib.Path, name: str, machine: str) -> None:
+    built_for = re.search(r"Machine:\s+(.+)", readelf("--file-header", str(path))).group(1).strip()
+    if built_for != ELF_MACHINES[machine]:
+        fail(f"{name} is built for {built_for}, expected {ELF_MACHINES[machine]}")
     needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("--dynamic", str(path))))
     if missing := needed - ALLOWED_LIBRARIES:
         fail(f"{name} needs shared libraries Amazon Linux 2023 may not have: {sorted(missing)}")
@@ -138,7 +187,7 @@ def check_elf(path: pathlib.Path, name: str) -> None:
         fail(f"{name} needs libgcc_s symbol versions {gcc}, newer than GCC 11's")
     if ".symtab" in readelf("--section-headers", str(path)):
         fail(f"{name} is not stripped")
-    print(f"{name}: {path.stat().st_size} bytes, stripped; needs {sorted(needed)}; newest GLIBC {newest}; "
+    print(f"{name}: {built_for}, {path.stat().st_size} bytes, stripped; needs {sorted(needed)}; newest GLIBC {newest}; "
           f"no GLIBCXX/CXXABI; versions: {' '.join(versions)}")
 
 
@@ -152,15 +201,16 @@ def check_without_emulator(adapter: pathlib.Path) -> None:
     print("extensions/snapbus: built without the emulator ('snapbus emulate' says so; no snapbus::emulator type)")
 
 
-def check_python_import(python_dir: pathlib.Path) -> None:
+def check_python_import(python_dir: pathlib.Path, target: Target) -> None:
     code = "import sys; sys.path.insert(0, sys.argv[1]); import snapbus; print(snapbus.__file__, snapbus.abi_version())"
-    run = subprocess.run([PYTHON, "-I", "-c", code, str(python_dir)], capture_output=True, text=True, timeout=30)
+    run = subprocess.run([target.python, "-c", code, str(python_dir)], capture_output=True, text=True, timeout=60,
+                         env=target.python_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"}))
     if run.returncode != 0 or not run.stdout.startswith(str(python_dir)):
         fail(f"importing snapbus from the layer's python/: {run.stdout}{run.stderr}")
     print(f"python/snapbus imports: {run.stdout.strip()}")
 
 
-def check_zero_code_pth(python_dir: pathlib.Path) -> None:
+def check_zero_code_pth(python_dir: pathlib.Path, target: Target) -> None:
     """What a managed Python runtime's bootstrap.py does with PYTHONPATH unset (site.addsitedir of
     /opt/python) starts zero-code mode through the layer's .pth, and leaves it off without the variable."""
     code = ("import site, sys; site.addsitedir(sys.argv[1]); import snapbus._bridge as bridge; "
@@ -171,8 +221,8 @@ def check_zero_code_pth(python_dir: pathlib.Path) -> None:
             env["SNAPBUS_ZERO_CODE"] = zero_code
         # SNAPBUS_PYTHON_BRIDGE=0: only the zero-code start may install the bridge.
         env["SNAPBUS_PYTHON_BRIDGE"] = "0"
-        run = subprocess.run([PYTHON, "-c", code, str(python_dir)], capture_output=True, text=True, timeout=30,
-                             env=env)
+        run = subprocess.run([target.python, "-c", code, str(python_dir)], capture_output=True, text=True, timeout=60,
+                             env=target.python_env(env))
         if run.returncode != 0 or run.stdout.strip() != expected:
             fail(f"python/snapbus-zero-code.pth with SNAPBUS_ZERO_CODE={zero_code}: expected the bridge installed "
                  f"= {expected}, got {run.stdout.strip()!r} {run.stderr.strip()}")
@@ -180,16 +230,21 @@ def check_zero_code_pth(python_dir: pathlib.Path) -> None:
 
 
 def process_running(executable: pathlib.Path) -> bool:
-    for exe in pathlib.Path("/proc").glob("[0-9]*/exe"):
+    """A process runs `executable`: natively, or under qemu-user through binfmt_misc (whose /proc exe
+    is qemu, with the executable's path among its arguments)."""
+    for process in pathlib.Path("/proc").glob("[0-9]*"):
         try:
-            if pathlib.Path(os.readlink(exe)) == executable:
+            if pathlib.Path(os.readlink(process / "exe")) == executable:
+                return True
+            if str(executable).encode() in (process / "cmdline").read_bytes().split(b"\0"):
                 return True
         except OSError:
             continue
     return False
 
 
-def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: pathlib.Path, work: pathlib.Path) -> None:
+def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: pathlib.Path, work: pathlib.Path,
+                       target: Target) -> None:
     """The layer unzipped as /opt: its adapter runs the SnapStart bracket around two uvicorn workers."""
     workers = 2
     ready = work / "ready.json"
@@ -200,7 +255,9 @@ def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: path
                "--handler", "run.sh", "--task-root", str(task_root),
                "--function-name", "snapbus-layer-check", "--env", f"AWS_LWA_PORT={app_port}",
                "--env", "AWS_LWA_READINESS_CHECK_PATH=/", "--env", f"WORKERS={workers}",
-               "--env", f"SNAPBUS_EXPECT_SUBSCRIBERS={workers}", "--env", f"PYTHON={PYTHON}"]
+               "--env", f"SNAPBUS_EXPECT_SUBSCRIBERS={workers}", "--env", f"PYTHON={target.python}"]
+    if target.python_path:
+        command += ["--env", f"PYTHONPATH={target.python_path}"]
     log = (work / "emulator.log").open("w+")
     emulator = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -252,7 +309,9 @@ def free_port() -> int:
 
 
 def check_layer(args: argparse.Namespace) -> None:
-    zip_path = built_package(args.package_dir, "snapbus-layer-*.zip")
+    target = Target(args)
+    zip_path = built_package(args.package_dir, "snapbus-layer-*.zip", target)
+    target.require_runnable()
     print(f"layer zip: {zip_path} ({zip_path.stat().st_size} bytes)")
     with zipfile.ZipFile(zip_path) as layer:
         check_layout(layer, args.bootstrap)
@@ -273,21 +332,23 @@ def check_layer(args: argparse.Namespace) -> None:
             if path.is_symlink() or not path.is_file() or not os.access(path, os.X_OK):
                 fail(f"{name} is not an executable regular file after unzip")
         for path in sorted(p for p in opt.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"):
-            check_elf(path, path.relative_to(opt).as_posix())
+            check_elf(path, path.relative_to(opt).as_posix(), target.machine)
         check_without_emulator(opt / "extensions" / "snapbus")
-        check_python_import(opt / "python")
-        check_zero_code_pth(opt / "python")
-        check_adapter_runs(opt, args.snapbus, args.task_root, work)
+        check_python_import(opt / "python", target)
+        check_zero_code_pth(opt / "python", target)
+        check_adapter_runs(opt, args.snapbus, args.task_root, work, target)
     print("layer: ok")
 
 
 # ---- the wheel ----------------------------------------------------------------------------------------
 
 def check_wheel(args: argparse.Namespace) -> None:
-    wheel = built_package(args.package_dir, "snapbus-*.whl")
+    target = Target(args)
+    wheel = built_package(args.package_dir, "snapbus-*.whl", target)
+    target.require_runnable()
     project = tomllib.loads(args.pyproject.read_text())["project"]
     oldest = re.fullmatch(r">=\s*3\.(\d+)", project["requires-python"]).group(1)
-    expected_tag = f"cp3{oldest}-abi3-manylinux_2_34_{platform.machine()}"
+    expected_tag = f"cp3{oldest}-abi3-manylinux_2_34_{target.machine}"
     expected_name = f"{project['name']}-{project['version']}-{expected_tag}.whl"
     if wheel.name != expected_name:
         fail(f"the wheel is {wheel.name}, expected {expected_name}")
@@ -309,7 +370,7 @@ def check_wheel(args: argparse.Namespace) -> None:
             if digest != actual or int(size) != len(data):
                 fail(f"RECORD is wrong for {entry}")
         native = archive.read("snapbus/_native.abi3.so")
-    layer = built_package(args.package_dir, "snapbus-layer-*.zip")
+    layer = built_package(args.package_dir, "snapbus-layer-*.zip", target)
     with zipfile.ZipFile(layer) as archive:
         if archive.read("python/snapbus/_native.abi3.so") != native:
             fail("the wheel's native module is not the layer's")
@@ -317,20 +378,23 @@ def check_wheel(args: argparse.Namespace) -> None:
           f"Requires-Python: {project['requires-python']}; native module identical to the layer's")
 
     with scratch_directory() as temp:
-        target = pathlib.Path(temp) / "site"
-        install = subprocess.run([PYTHON, "-m", "pip", "install", "--no-index", "--no-deps",
-                                  "--disable-pip-version-check", "--target", str(target), str(wheel)],
+        site = pathlib.Path(temp) / "site"
+        # The host's pip installs for the target's platform (a foreign one only with --platform).
+        foreign = [] if target.machine == platform.machine() else [
+            "--platform", f"manylinux_2_34_{target.machine}", "--only-binary", ":all:"]
+        install = subprocess.run([HOST_PYTHON, "-m", "pip", "install", "--no-index", "--no-deps",
+                                  "--disable-pip-version-check", *foreign, "--target", str(site), str(wheel)],
                                  capture_output=True, text=True, timeout=120)
         if install.returncode != 0:
             fail(f"pip install of the wheel failed:\n{install.stdout}{install.stderr}")
         code = ("import sys; sys.path.insert(0, sys.argv[1]); import snapbus; "
                 "print(snapbus.__file__, snapbus.abi_version(), snapbus.generation())")
-        run = subprocess.run([PYTHON, "-I", "-c", code, str(target)], capture_output=True, text=True, timeout=30,
-                             cwd=temp)
+        run = subprocess.run([target.python, "-c", code, str(site)], capture_output=True, text=True, timeout=60,
+                             cwd=temp, env=target.python_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"}))
         if run.returncode != 0:
             fail(f"importing the installed wheel failed: {run.stderr}")
         path, abi, generation = run.stdout.split()
-        if not path.startswith(str(target)) or abi != "1" or generation != "0":
+        if not path.startswith(str(site)) or abi != "1" or generation != "0":
             fail(f"the installed wheel imports as {run.stdout.strip()}")
         print(f"pip install --no-index --target: ok; imports from {path} (ABI {abi})")
     print("wheel: ok")
@@ -347,7 +411,17 @@ def main() -> None:
     wheel = sub.add_parser("wheel")
     wheel.add_argument("--package-dir", type=pathlib.Path, required=True)
     wheel.add_argument("--pyproject", type=pathlib.Path, required=True)
+    for command in (layer, wheel):
+        command.add_argument("--machine", choices=sorted(ELF_MACHINES), default=platform.machine(),
+                             help="the architecture the package is built for (default: this machine's)")
+        command.add_argument("--python", type=pathlib.Path, default=pathlib.Path(HOST_PYTHON),
+                             help="the interpreter, of that architecture, that runs the package's Python code")
+        command.add_argument("--python-path", type=pathlib.Path,
+                             help="a directory that interpreter needs on PYTHONPATH (its cffi backend)")
+        command.add_argument("--optional", action="store_true",
+                             help="skip when the package is not built, even with SNAPBUS_REQUIRE_LAYER=1")
     args = parser.parse_args()
+    args.lambda_architecture = "arm64" if args.machine == "aarch64" else args.machine
     if shutil.which("readelf") is None or shutil.which("unzip") is None:
         fail("readelf (binutils) and unzip are needed")
     (check_layer if args.command == "layer" else check_wheel)(args)
