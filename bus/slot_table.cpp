@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -72,7 +73,8 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   info.index = index;
   info.owner = {pid, slot.start_time.load(kRelaxed)};
   info.alive = liveness == Liveness::skip || slot_held(segment, index);
-  // acked_seq is released last by the owner; acquire it first so the ack fields below belong to it.
+  // acked_seq is released last by each acknowledgement (the pid by the claim, which the caller
+  // acquired): acquire it first so the ack fields below belong to it.
   info.acked_seq = slot.acked_seq.load(std::memory_order_acquire);
   info.wait_for_ack = (slot.flags.load(kRelaxed) & kSlotFlagWaitForAck) != 0;
   info.handled_generation = slot.handled_generation.load(kRelaxed);
@@ -82,6 +84,28 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   info.hooks_failed = slot.hooks_failed.load(kRelaxed);
   info.name = load_text(slot.name, std::size(slot.name));
   info.message = load_text(slot.message, std::size(slot.message));
+  return info;
+}
+
+// Slot `index` as one owner had it, or nullopt when it is free. An owner may leave and another claim
+// the slot while it is read: the copy then mixes their fields, which the pid and start time read
+// again afterwards reveal, and the slot is read again (a bounded number of times: a slot that
+// changes hands that often is shown as last read).
+std::optional<SlotInfo> read_slot(const Segment& segment, std::uint32_t index, Liveness liveness) {
+  constexpr int kAttempts = 16;
+  const SlotRecord& slot = segment.slot(index);
+  std::optional<SlotInfo> info;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const auto pid = static_cast<pid_t>(slot.pid.load(std::memory_order_acquire));
+    if (pid == 0) return std::nullopt;
+    info = copy_slot(segment, index, pid, liveness);
+    // Orders the copy's loads before the second look, as a seqlock's reader does.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (static_cast<pid_t>(slot.pid.load(kRelaxed)) == pid &&
+        slot.start_time.load(kRelaxed) == info->owner.start_time) {
+      break;
+    }
+  }
   return info;
 }
 
@@ -141,14 +165,17 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
     for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
       SlotRecord& slot = segment.mutable_slot(i);
       if (slot.pid.load(std::memory_order_acquire) != 0) continue;
-      // Lock first, then the pid: whoever sees our pid can rely on our lock being held.
+      // The lock first: while it is held, no other claimer (which needs it) and no reaper (which frees
+      // only slots whose lock is free) writes this slot, and whoever sees our pid later can rely on the
+      // lock being held. A pid still there now belongs to a dead owner not yet reaped.
       if (!lock_slot(segment, i)) continue;
-      std::uint32_t expected = 0;
-      if (!slot.pid.compare_exchange_strong(expected, static_cast<std::uint32_t>(self.pid),
-                                            std::memory_order_acq_rel)) {
+      if (slot.pid.load(std::memory_order_acquire) != 0) {
         unlock_slot(segment, i);
         continue;
       }
+      // Every field before the pid, which is released last: a reader that sees our pid sees this
+      // claim's fields, never the acked_seq, name or outcome the slot's last owner left (a publisher
+      // would count a new process as having acknowledged a change it never saw).
       slot.start_time.store(self.start_time, kRelaxed);
       slot.flags.store(claim.wait_for_ack ? kSlotFlagWaitForAck : 0U, kRelaxed);
       slot.handled_generation.store(baseline.handled_generation, kRelaxed);
@@ -158,7 +185,8 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
       slot.hooks_failed.store(0, kRelaxed);
       store_text(slot.name, std::size(slot.name), claim.name);
       store_text(slot.message, std::size(slot.message), "");
-      slot.acked_seq.store(baseline.acked_seq, std::memory_order_release);
+      slot.acked_seq.store(baseline.acked_seq, kRelaxed);
+      slot.pid.store(static_cast<std::uint32_t>(self.pid), std::memory_order_release);
       return i;
     }
     // Every slot was taken: free those of departed processes once, then look again.
@@ -182,8 +210,7 @@ void release_slot(Segment& segment, std::uint32_t index, const ProcessIdentity& 
 std::vector<SlotInfo> read_slots(const Segment& segment, Liveness liveness) {
   std::vector<SlotInfo> slots;
   for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
-    const auto pid = static_cast<pid_t>(segment.slot(i).pid.load(std::memory_order_acquire));
-    if (pid != 0) slots.push_back(copy_slot(segment, i, pid, liveness));
+    if (auto slot = read_slot(segment, i, liveness)) slots.push_back(std::move(*slot));
   }
   return slots;
 }

@@ -5,7 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
@@ -95,6 +99,54 @@ TEST_F(SlotTableTest, TheSlotLockDecidesLivenessNotTheRecordedStartTime) {
   EXPECT_TRUE(read_slots(segment).empty());
   ::close(go[0]);
   ::close(go[1]);
+}
+
+// A slot freed by one owner and claimed by the next must never show the new pid with what the last
+// owner left: a publisher waiting for acks would take the last owner's acked_seq for the newcomer's.
+// One thread claims the table's two slots in turn under made-up owners, each claim named after its
+// pid with its pid as acked_seq, and frees the older one after each claim (so one slot is always
+// owned, and each is freed and claimed again); another reads the table and checks every pid it sees.
+TEST_F(SlotTableTest, AReaderNeverSeesANewOwnerWithTheLastOwnersFields) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> claims{0};
+  std::thread claimer([&] {
+    auto claim = [&](std::uint32_t n) {
+      const ProcessIdentity owner{static_cast<pid_t>(100000 + n % 50000), std::uint64_t{n} + 1};
+      const auto index = claim_slot(segment, owner, {.name = "p" + std::to_string(owner.pid)},
+                                    {.acked_seq = static_cast<std::uint32_t>(owner.pid)});
+      claims.fetch_add(1, std::memory_order_relaxed);
+      return std::pair{index, owner};
+    };
+    auto older = claim(0);
+    for (std::uint32_t n = 1; !stop.load(std::memory_order_relaxed); ++n) {
+      const auto newer = claim(n);
+      release_slot(segment, older.first, older.second);
+      older = newer;
+    }
+    release_slot(segment, older.first, older.second);
+  });
+  std::uint64_t owned_reads = 0;
+  std::string first_mismatch;
+  std::uint64_t mismatches = 0;
+  const auto until = std::chrono::steady_clock::now() + 500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const SlotInfo& slot : read_slots(segment, Liveness::skip)) {
+      ++owned_reads;
+      const std::string expected = "p" + std::to_string(slot.owner.pid);
+      if (slot.name != expected || slot.acked_seq != static_cast<std::uint32_t>(slot.owner.pid)) {
+        if (mismatches++ == 0) {
+          first_mismatch = "pid " + std::to_string(slot.owner.pid) + " read with name '" + slot.name +
+                           "' and acked_seq " + std::to_string(slot.acked_seq);
+        }
+      }
+    }
+  }
+  stop = true;
+  claimer.join();
+  EXPECT_EQ(mismatches, 0U) << "of " << owned_reads << " reads of a claimed slot; the first: " << first_mismatch;
+  // The race was there to be seen: the slot changed hands many times, and was read while owned.
+  EXPECT_GT(claims.load(), 1000U);
+  EXPECT_GT(owned_reads, 1000U);
 }
 
 TEST_F(SlotTableTest, ReusedPidWithAnotherStartTimeIsDead) {
