@@ -162,7 +162,11 @@ int snapbus_first_look(const char* path);
 void snapbus_subscriber_close(snapbus_subscriber* sub);
 
 /* Addresses of the mapped generation (u64) and seq (u32) words, valid until close. A binding may
- * keep a buffer over them and read the generation without calling into the library. */
+ * keep a buffer over them and read the generation without calling into the library. A plain aligned
+ * load of the word is single-copy atomic on x86-64 and arm64, but orders nothing: a new generation
+ * only says that something changed, and the rest of the state is read through the library
+ * (snapbus_subscriber_read_state, which takes the seqlock). C code that acts on the word itself loads it
+ * with __atomic_load_n(gen, __ATOMIC_ACQUIRE), as snapbus_subscriber_generation does. */
 const volatile uint64_t* snapbus_subscriber_generation_address(const snapbus_subscriber* sub);
 const volatile uint32_t* snapbus_subscriber_seq_address(const snapbus_subscriber* sub);
 /* The hot path as a call: one acquire load. */
