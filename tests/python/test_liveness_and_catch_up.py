@@ -159,6 +159,11 @@ def test_generation_keeps_the_handled_restore_after_the_segment_is_truncated(bus
 # file's page) and sleeps out its 1 s slice. A stop() meanwhile says so instead of suspecting a hook.
 TRUNCATED_WHILE_WAITING = """
 import os, time, snapbus
+import snapbus._client
+# The watcher's wait slice, 1 s, made 5 s: the watcher must still be asleep in the wait it began before
+# the truncation when stop() comes. With 1 s, a process stalled for most of a second on a loaded
+# machine (CI, two test jobs on two cores) found the watcher already awake and gone.
+snapbus._client._WAIT_SLICE_MS = 5000
 snapbus.after_restore(lambda: None, name="noop")
 deadline = time.monotonic() + 20
 while not snapbus.state().attached and time.monotonic() < deadline:
@@ -176,7 +181,7 @@ def test_a_stop_while_the_watcher_sleeps_on_a_truncated_segment_blames_no_hook(b
     result = subprocess.run([PYTHON, "-c", TRUNCATED_WHILE_WAITING], env=env, capture_output=True, text=True,
                             timeout=PROCESS_TIMEOUT)
     assert (result.returncode, result.stdout) == (0, "STOPPED False\n"), result.stderr
-    assert "its wait on a truncated segment cannot be woken; it ends within 1.0 s" in result.stderr, result.stderr
+    assert "its wait on a truncated segment cannot be woken; it ends within 5.0 s" in result.stderr, result.stderr
 
 
 # faulthandler enabled after the client attached sees a truncated segment's SIGBUS first. It puts
