@@ -45,9 +45,10 @@ import zipfile
 
 SKIPPED = 77
 ZERO_CODE_PTH = pathlib.Path(__file__).resolve().parent.parent / "bindings" / "python" / "snapbus-zero-code.pth"
-# What readelf calls each architecture the layer is built for.
 HOST_PYTHON = "/usr/bin/python3"
+# What readelf calls each architecture the layer is built for, and the preset that builds it.
 ELF_MACHINES = {"x86_64": "Advanced Micro Devices X86-64", "aarch64": "AArch64"}
+PRESETS = {"x86_64": "layer", "aarch64": "layer-arm64"}
 # Amazon Linux 2023: glibc 2.34, and GCC 11's libgcc_s (always there: AL2023's glibc requires libgcc).
 # libstdc++ is linked in, so no GLIBCXX_/CXXABI_ version may appear at all.
 MAX_GLIBC = (2, 34)
@@ -70,13 +71,23 @@ class Target:
         self.python: str = str(args.python.absolute())
         self.python_path: str | None = str(args.python_path.absolute()) if args.python_path else None
         self.optional: bool = args.optional
-        self.preset = "layer" if self.machine == platform.machine() else f"layer-{args.lambda_architecture}"
+        self.preset = PRESETS[self.machine]
+        # What one run of Python may take: the checks' own bound natively, twice that under qemu-user.
+        self.timeout = 30 if self.machine == platform.machine() else 60
 
     def python_env(self, env: dict[str, str]) -> dict[str, str]:
         """`env` with the interpreter's own extra path (its architecture's cffi backend) last on PYTHONPATH."""
         if self.python_path:
             env["PYTHONPATH"] = ":".join(p for p in (env.get("PYTHONPATH"), self.python_path) if p)
         return env
+
+    def run_isolated(self, code: str, first: pathlib.Path, cwd: str | None = None) -> subprocess.CompletedProcess:
+        """`code` in isolated mode (-I: no PYTHONPATH, no user site), with `first` first on sys.path and the
+        interpreter's own extra path last."""
+        extra = [self.python_path] if self.python_path else []
+        prologue = "import sys; sys.path.insert(0, sys.argv[1]); sys.path += sys.argv[2:]; "
+        return subprocess.run([self.python, "-I", "-c", prologue + code, str(first), *extra],
+                              capture_output=True, text=True, timeout=self.timeout, cwd=cwd)
 
     def skip(self, why: str) -> None:
         print(f"SKIPPED: {why}")
@@ -88,14 +99,12 @@ class Target:
               "registers qemu-aarch64"
         try:
             run = subprocess.run([self.python, "-c", "import platform; print(platform.machine())"],
-                                 capture_output=True, text=True, timeout=60)
+                                 capture_output=True, text=True, timeout=self.timeout)
         except OSError as error:
             self.skip(f"cannot run {self.python} ({error}); {how}")
         if run.returncode != 0 or run.stdout.strip() != self.machine:
             fail(f"{self.python} does not run as {self.machine}: {run.stdout}{run.stderr}")
-        backend = subprocess.run([self.python, "-c", "import _cffi_backend"], capture_output=True, text=True,
-                                 timeout=60, env=self.python_env({k: v for k, v in os.environ.items()
-                                                                  if k != "PYTHONPATH"}))
+        backend = self.run_isolated("import _cffi_backend", pathlib.Path("."))
         if backend.returncode != 0:
             self.skip(f"{self.python} has no cffi backend (the package's native module needs it); {how}")
 
@@ -202,9 +211,7 @@ def check_without_emulator(adapter: pathlib.Path) -> None:
 
 
 def check_python_import(python_dir: pathlib.Path, target: Target) -> None:
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import snapbus; print(snapbus.__file__, snapbus.abi_version())"
-    run = subprocess.run([target.python, "-c", code, str(python_dir)], capture_output=True, text=True, timeout=60,
-                         env=target.python_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"}))
+    run = target.run_isolated("import snapbus; print(snapbus.__file__, snapbus.abi_version())", python_dir)
     if run.returncode != 0 or not run.stdout.startswith(str(python_dir)):
         fail(f"importing snapbus from the layer's python/: {run.stdout}{run.stderr}")
     print(f"python/snapbus imports: {run.stdout.strip()}")
@@ -221,8 +228,8 @@ def check_zero_code_pth(python_dir: pathlib.Path, target: Target) -> None:
             env["SNAPBUS_ZERO_CODE"] = zero_code
         # SNAPBUS_PYTHON_BRIDGE=0: only the zero-code start may install the bridge.
         env["SNAPBUS_PYTHON_BRIDGE"] = "0"
-        run = subprocess.run([target.python, "-c", code, str(python_dir)], capture_output=True, text=True, timeout=60,
-                             env=target.python_env(env))
+        run = subprocess.run([target.python, "-c", code, str(python_dir)], capture_output=True, text=True,
+                             timeout=target.timeout, env=target.python_env(env))
         if run.returncode != 0 or run.stdout.strip() != expected:
             fail(f"python/snapbus-zero-code.pth with SNAPBUS_ZERO_CODE={zero_code}: expected the bridge installed "
                  f"= {expected}, got {run.stdout.strip()!r} {run.stderr.strip()}")
@@ -387,10 +394,8 @@ def check_wheel(args: argparse.Namespace) -> None:
                                  capture_output=True, text=True, timeout=120)
         if install.returncode != 0:
             fail(f"pip install of the wheel failed:\n{install.stdout}{install.stderr}")
-        code = ("import sys; sys.path.insert(0, sys.argv[1]); import snapbus; "
-                "print(snapbus.__file__, snapbus.abi_version(), snapbus.generation())")
-        run = subprocess.run([target.python, "-c", code, str(site)], capture_output=True, text=True, timeout=60,
-                             cwd=temp, env=target.python_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"}))
+        run = target.run_isolated("import snapbus; print(snapbus.__file__, snapbus.abi_version(), snapbus.generation())",
+                                  site, cwd=temp)
         if run.returncode != 0:
             fail(f"importing the installed wheel failed: {run.stderr}")
         path, abi, generation = run.stdout.split()
@@ -421,7 +426,6 @@ def main() -> None:
         command.add_argument("--optional", action="store_true",
                              help="skip when the package is not built, even with SNAPBUS_REQUIRE_LAYER=1")
     args = parser.parse_args()
-    args.lambda_architecture = "arm64" if args.machine == "aarch64" else args.machine
     if shutil.which("readelf") is None or shutil.which("unzip") is None:
         fail("readelf (binutils) and unzip are needed")
     (check_layer if args.command == "layer" else check_wheel)(args)
