@@ -86,6 +86,7 @@ TEST(Layout, SlotOffsetsMatchSchema) {
       {"outcome", offsetof(SlotRecord, outcome)},
       {"hooksRun", offsetof(SlotRecord, hooks_run)},
       {"hooksFailed", offsetof(SlotRecord, hooks_failed)},
+      {"recordSeq", offsetof(SlotRecord, record_seq)},
   };
   EXPECT_EQ(schema_offsets<schema::SubscriberSlot>(), ours);
 }

@@ -417,6 +417,8 @@ TEST_F(PublisherTest, RestoredSubscriberWithAnotherStartTimeIsAliveAndItsAckCoun
     while (sub.seq() == joined) sub.wait_for_change(joined, FutexClock::now() + 1s);
     const StateSnapshot now = sub.state();
     sub.acknowledge({.seq = now.seq, .handled_generation = now.generation, .hooks_run = 1});
+    // Stay subscribed until the parent has read the report: a clean exit frees the slot.
+    sub.wait_for_change(now.seq, FutexClock::now() + 5s);
     return sub.slot_index() == 0 && sub.last_notice().empty() ? 0 : 3;
   });
   while (read_slots(publisher.segment(), Liveness::skip).empty()) std::this_thread::sleep_for(1ms);
@@ -432,6 +434,7 @@ TEST_F(PublisherTest, RestoredSubscriberWithAnotherStartTimeIsAliveAndItsAckCoun
   ASSERT_EQ(report.entries.size(), 1U);
   EXPECT_EQ(report.entries[0].status, AckStatus::acked);
   EXPECT_TRUE(report.all_ok());
+  publisher.transition(Phase::running);
   EXPECT_EQ(child.wait_exit_code(5s), 0);
 }
 

@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "clock.h"
 #include "snapbus/unique_fd.h"
@@ -87,26 +89,36 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   return info;
 }
 
-// Slot `index` as one owner had it, or nullopt when it is free. An owner may leave and another claim
-// the slot while it is read: the copy then mixes their fields, which the pid and start time read
-// again afterwards reveal, and the slot is read again (a bounded number of times: a slot that
-// changes hands that often is shown as last read).
+// Slot `index` as one owner had it at one moment, or nullopt when it is free. Two things can mix a
+// copy: another owner claiming the slot during it (the pid and start time read again afterwards
+// reveal that), and the owner writing its record during it (its write counter reveals that). Either
+// way the slot is read again: at once a few times, then yielding, so that a writer preempted on this
+// CPU can finish, for at most kPatience. A slot whose owner stopped mid-write (SIGSTOP, a debugger)
+// is then shown as last read; a dead owner's slot is reaped, and a claim makes the counter even.
 std::optional<SlotInfo> read_slot(const Segment& segment, std::uint32_t index, Liveness liveness) {
-  constexpr int kAttempts = 16;
+  constexpr int kAttemptsBeforeYielding = 4;
+  constexpr auto kPatience = std::chrono::milliseconds(5);
   const SlotRecord& slot = segment.slot(index);
   std::optional<SlotInfo> info;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  std::chrono::steady_clock::time_point give_up_at;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == kAttemptsBeforeYielding) give_up_at = std::chrono::steady_clock::now() + kPatience;
+    if (attempt >= kAttemptsBeforeYielding) {
+      if (std::chrono::steady_clock::now() >= give_up_at) return info;
+      std::this_thread::yield();
+    }
     const auto pid = static_cast<pid_t>(slot.pid.load(std::memory_order_acquire));
     if (pid == 0) return std::nullopt;
+    const std::uint32_t record_seq = slot.record_seq.load(std::memory_order_acquire);
     info = copy_slot(segment, index, pid, liveness);
     // Orders the copy's loads before the second look, as a seqlock's reader does.
     std::atomic_thread_fence(std::memory_order_acquire);
     if (static_cast<pid_t>(slot.pid.load(kRelaxed)) == pid &&
-        slot.start_time.load(kRelaxed) == info->owner.start_time) {
-      break;
+        slot.start_time.load(kRelaxed) == info->owner.start_time && record_seq % 2 == 0 &&
+        slot.record_seq.load(kRelaxed) == record_seq) {
+      return info;
     }
   }
-  return info;
 }
 
 }  // namespace
@@ -186,6 +198,9 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
       store_text(slot.name, std::size(slot.name), claim.name);
       store_text(slot.message, std::size(slot.message), "");
       slot.acked_seq.store(baseline.acked_seq, kRelaxed);
+      // Even again if the last owner died mid-write; readers skip the slot until the pid is ours.
+      const std::uint32_t record_seq = slot.record_seq.load(kRelaxed);
+      slot.record_seq.store(record_seq + record_seq % 2, kRelaxed);
       slot.pid.store(static_cast<std::uint32_t>(self.pid), std::memory_order_release);
       return i;
     }
@@ -196,6 +211,15 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
                                       std::to_string(segment.slot_count()) +
                                       " subscriber slots belong to live processes (raise SNAPBUS_SLOTS)");
 }
+
+SlotRecordWrite::SlotRecordWrite(SlotRecord& slot) noexcept
+    : slot_(slot), odd_seq_(slot.record_seq.load(kRelaxed) | 1U) {
+  slot_.record_seq.store(odd_seq_, kRelaxed);
+  // The odd count is visible before any of the record's new values (Boehm's seqlock writer).
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+SlotRecordWrite::~SlotRecordWrite() { slot_.record_seq.store(odd_seq_ + 1, std::memory_order_release); }
 
 void release_slot(Segment& segment, std::uint32_t index, const ProcessIdentity& self) noexcept {
   if (index >= segment.slot_count()) return;

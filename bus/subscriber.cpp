@@ -213,14 +213,17 @@ std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
   }
   SlotRecord& slot = impl_->segment.mutable_slot(impl_->slot);
   constexpr auto kRelaxed = std::memory_order_relaxed;
-  slot.handled_generation.store(ack.handled_generation, kRelaxed);
-  slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
-  slot.outcome.store(static_cast<std::uint16_t>(ack.outcome), kRelaxed);
-  slot.hooks_run.store(ack.hooks_run, kRelaxed);
-  slot.hooks_failed.store(ack.hooks_failed, kRelaxed);
-  store_text(slot.message, std::size(slot.message), ack.message);
-  // Release: the publisher acquires acked_seq and then reads the fields above.
-  slot.acked_seq.store(ack.seq, std::memory_order_release);
+  {
+    const SlotRecordWrite write(slot);
+    slot.handled_generation.store(ack.handled_generation, kRelaxed);
+    slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
+    slot.outcome.store(static_cast<std::uint16_t>(ack.outcome), kRelaxed);
+    slot.hooks_run.store(ack.hooks_run, kRelaxed);
+    slot.hooks_failed.store(ack.hooks_failed, kRelaxed);
+    store_text(slot.message, std::size(slot.message), ack.message);
+    // Release: a reader that acquires acked_seq alone (the futex word) sees the fields above too.
+    slot.acked_seq.store(ack.seq, std::memory_order_release);
+  }
   futex_wake_all(&slot.acked_seq);
   impl_->notice = notice.value_or("");
   return notice;
@@ -234,6 +237,7 @@ void Subscriber::note_running_hook(std::string_view phase, std::string_view hook
   if (slot.pid.load(std::memory_order_acquire) != static_cast<std::uint32_t>(impl_->self.pid)) return;
   std::string text(kRunningHookPrefix);
   text.append(phase).append(" hook '").append(hook).append("'");
+  const SlotRecordWrite write(slot);
   store_text(slot.message, std::size(slot.message), text);
 }
 

@@ -5,12 +5,14 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
 #include <thread>
 
 #include "snapbus/publisher.h"
+#include "snapbus/slot_table.h"
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
 
@@ -206,6 +208,67 @@ TEST_F(SubscriberTest, SlotFreedWhileAliveIsClaimedAgainOnAck) {
 TEST_F(SubscriberTest, KnowsWhetherThePublisherLives) {
   auto sub = Subscriber::open(path, {});
   EXPECT_TRUE(sub.publisher_alive());
+}
+
+// What a reader copies out of a slot belongs to one write by its owner: never one ack's outcome
+// with the next ack's message, nor a message mixed from two. One thread acknowledges and notes
+// running hooks, each write's fields derived from its number and each message long enough to take
+// many words to store; another reads the table and checks every copy. The writer pauses a moment
+// after each pair, as a real owner does between changes: one that wrote without pause would leave a
+// reader slower than its writes (under a sanitizer) no quiet moment to copy in.
+TEST_F(SubscriberTest, AReaderNeverSeesFieldsOfTwoWritesMixed) {
+  auto sub = Subscriber::open(path, {.name = "writer", .wait_for_ack = false});
+  const std::uint32_t claimed_at = sub.joined_state().seq;
+  auto ack_text = [](std::uint32_t n) {
+    std::string text;
+    while (text.size() < 400) text += "ack " + std::to_string(n) + "; ";
+    return text;
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint32_t> writes{0};
+  std::thread writer([&] {
+    for (std::uint32_t n = claimed_at + 1; !stop.load(std::memory_order_relaxed); ++n) {
+      sub.acknowledge({.seq = n,
+                       .handled_generation = n,
+                       .outcome = n % 2 == 0 ? AckOutcome::ok : AckOutcome::failed,
+                       .hooks_run = static_cast<std::uint16_t>(n % 1000),
+                       .hooks_failed = static_cast<std::uint16_t>(n % 2),
+                       .message = ack_text(n)});
+      sub.note_running_hook("after-restore", "hook-" + std::to_string(n + 1));
+      writes.fetch_add(1, std::memory_order_relaxed);
+      std::this_thread::sleep_for(10us);
+    }
+  });
+  std::uint64_t reads = 0;
+  std::uint64_t mixed = 0;
+  std::string first_mixed;
+  const auto until = std::chrono::steady_clock::now() + 500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const SlotInfo& slot : read_slots(publisher.segment(), Liveness::skip)) {
+      const std::uint32_t n = slot.acked_seq;
+      if (n == claimed_at) continue;  // as claimed, before the first ack
+      ++reads;
+      const bool fields_agree = slot.handled_generation == n && slot.hooks_run == n % 1000 &&
+                                slot.hooks_failed == n % 2 &&
+                                slot.outcome == (n % 2 == 0 ? AckOutcome::ok : AckOutcome::failed);
+      const std::optional<std::string> running = running_hook_of(slot);
+      const bool message_agrees =
+          running ? *running == "after-restore hook 'hook-" + std::to_string(n + 1) + "'" : slot.message == ack_text(n);
+      if (!fields_agree || !message_agrees) {
+        if (mixed++ == 0) {
+          first_mixed = "acked_seq " + std::to_string(n) + " read with handled_generation " +
+                        std::to_string(slot.handled_generation) + ", hooks_run " + std::to_string(slot.hooks_run) +
+                        " and message '" + slot.message.substr(0, 60) + "...'";
+        }
+      }
+    }
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(mixed, 0U) << "of " << reads << " reads; the first: " << first_mixed;
+  // The race was there to be seen: the record was rewritten many times while being read.
+  EXPECT_GT(writes.load(), 1000U);
+  EXPECT_GT(reads, 1000U);
 }
 
 }  // namespace

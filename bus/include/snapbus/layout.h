@@ -128,7 +128,12 @@ struct SlotRecord {
   std::atomic<std::uint16_t> outcome;
   std::atomic<std::uint16_t> hooks_run;
   std::atomic<std::uint16_t> hooks_failed;
-  std::uint16_t padding[3];
+  std::uint16_t padding;
+  // The owner's write counter, a seqlock over everything it writes after claiming (the ack fields,
+  // acked_seq, the message): odd while it writes. Without it a reader could take one ack's outcome
+  // with the next one's message. It sits where padding was, so a writer built before it leaves it
+  // at zero, which reads as always stable (no protection, and no hang).
+  std::atomic<std::uint32_t> record_seq;
   // Text is stored as relaxed-atomic words: the publisher may read a slot while its owner writes
   // the next ack, and the ack protocol (acked_seq released last) decides which text is current.
   std::atomic<std::uint64_t> name[kSlotNameBytes / 8];
@@ -179,6 +184,7 @@ static_assert(offsetof(SlotRecord, flags) == 32);
 static_assert(offsetof(SlotRecord, outcome) == 36);
 static_assert(offsetof(SlotRecord, hooks_run) == 38);
 static_assert(offsetof(SlotRecord, hooks_failed) == 40);
+static_assert(offsetof(SlotRecord, record_seq) == 44);
 static_assert(offsetof(SlotRecord, name) == kSlotNameOffset);
 static_assert(offsetof(SlotRecord, message) == kSlotMessageOffset);
 

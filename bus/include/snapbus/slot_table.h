@@ -92,6 +92,23 @@ struct SlotBaseline {
 std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const SlotClaim& claim,
                          const SlotBaseline& baseline);
 
+// Brackets a write by a slot's owner to its own record (an acknowledgement, a running hook's note):
+// the record's write counter is odd for the duration, so a reader retries rather than take one
+// write's outcome with another's message. One writer per slot: its owner, on one thread at a time.
+//
+//   { snapbus::SlotRecordWrite write(slot); slot.outcome.store(...); store_text(slot.message, ...); }
+class SlotRecordWrite {
+ public:
+  explicit SlotRecordWrite(SlotRecord& slot) noexcept;
+  ~SlotRecordWrite();
+  SlotRecordWrite(const SlotRecordWrite&) = delete;
+  SlotRecordWrite& operator=(const SlotRecordWrite&) = delete;
+
+ private:
+  SlotRecord& slot_;
+  std::uint32_t odd_seq_;
+};
+
 // Frees a slot if `self` still owns it, then drops its lock. Never touches another process's slot.
 void release_slot(Segment& segment, std::uint32_t index, const ProcessIdentity& self) noexcept;
 
