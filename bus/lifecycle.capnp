@@ -114,5 +114,6 @@ struct SubscriberSlot {
   hooksRun @7 :UInt16;           # 38
   hooksFailed @8 :UInt16;        # 40
   recordSeq @9 :UInt32;          # 44: the owner's write counter, even = stable, odd = writing
-                                 #     (a seqlock over the fields after startTime and the message)
+                                 #     (a seqlock over ackedSeq, the fields after startTime, and the
+                                 #     message)
 }

@@ -76,7 +76,8 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   info.owner = {pid, slot.start_time.load(kRelaxed)};
   info.alive = liveness == Liveness::skip || slot_held(segment, index);
   // acked_seq is released last by each acknowledgement (the pid by the claim, which the caller
-  // acquired): acquire it first so the ack fields below belong to it.
+  // acquired): acquired first, the ack fields below belong to it or to a later write, which the
+  // record's write counter reveals (read_slot checks it; a reaped slot has no writer left).
   info.acked_seq = slot.acked_seq.load(std::memory_order_acquire);
   info.wait_for_ack = (slot.flags.load(kRelaxed) & kSlotFlagWaitForAck) != 0;
   info.handled_generation = slot.handled_generation.load(kRelaxed);

@@ -135,7 +135,7 @@ struct SlotRecord {
   // at zero, which reads as always stable (no protection, and no hang).
   std::atomic<std::uint32_t> record_seq;
   // Text is stored as relaxed-atomic words: the publisher may read a slot while its owner writes
-  // the next ack, and the ack protocol (acked_seq released last) decides which text is current.
+  // the next ack, and record_seq tells that reader to copy the slot again.
   std::atomic<std::uint64_t> name[kSlotNameBytes / 8];
   std::atomic<std::uint64_t> message[kSlotMessageBytes / 8];
 };
