@@ -1,6 +1,8 @@
 #include "guarded_mapping.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -20,7 +22,15 @@ namespace {
 // The live views, read by the signal handler without locks: a view is published by storing its
 // length, then its start (release); the handler reads the start first (acquire). Few processes
 // hold more than a handful of segments; a process that maps more is refused, never left unguarded.
+//
+// A handler on one thread may have read a view's start when its owner, on another, unregisters and
+// unmaps it: the handler's zero pages would then land on whatever the kernel maps there next. So
+// the handler counts itself in `rescuers` before it reads the start, and the owner, having cleared
+// the start, waits for that count to drop to zero before it unmaps the view or closes its
+// descriptor. Both sides use sequentially consistent operations: either the handler sees the start
+// cleared, or the owner sees the handler counted.
 struct GuardedRange {
+  std::atomic<int> rescuers{0};
   std::atomic<std::uintptr_t> start{0};
   std::atomic<std::size_t> length{0};
   std::atomic<bool> broken{false};
@@ -33,6 +43,31 @@ constexpr int kMaxGuardedRanges = 256;
 GuardedRange guarded_ranges[kMaxGuardedRanges];
 std::mutex registry_mutex;  // serialises registration only; the handler never takes it
 struct sigaction previous_sigbus {};
+std::atomic<void (*)()> rescue_pause{nullptr};
+
+// A rescue of the range by the signal handler, counted for as long as it lasts (see GuardedRange).
+class RangeRescue {
+ public:
+  explicit RangeRescue(GuardedRange& range) noexcept : range_(range) { range_.rescuers.fetch_add(1); }
+  ~RangeRescue() { range_.rescuers.fetch_sub(1); }
+  RangeRescue(const RangeRescue&) = delete;
+  RangeRescue& operator=(const RangeRescue&) = delete;
+
+ private:
+  GuardedRange& range_;
+};
+
+// The owner's side: returns once no handler is rescuing the range any more. A rescue takes an
+// fstat and an mmap, so this spins for microseconds at most.
+void wait_for_rescuers(const GuardedRange& range) noexcept {
+  while (range.rescuers.load() != 0) ::sched_yield();
+}
+
+// A forked child has only the thread that forked: a count that another thread of the parent held
+// (it was inside the handler) would never drop in the child.
+void forget_rescuers_in_child() noexcept {
+  for (GuardedRange& range : guarded_ranges) range.rescuers.store(0, std::memory_order_relaxed);
+}
 
 #if defined(__SANITIZE_THREAD__)
 // ThreadSanitizer's runtime; the declarations are its documented dynamic annotations.
@@ -55,9 +90,11 @@ struct SwapIsNotAWrite {};
 
 // Private zero pages over the view, in place: the faulting instruction is retried and reads 0.
 // False when the kernel refused them (out of memory): the caller must not return to the fault.
+// The caller holds a RangeRescue, or owns the view.
 bool replace_with_zero_pages(GuardedRange& range) noexcept {
-  const std::uintptr_t start = range.start.load(std::memory_order_acquire);
+  const std::uintptr_t start = range.start.load();
   if (start == 0) return false;
+  if (auto* pause = rescue_pause.load(std::memory_order_acquire)) pause();
   // The address is the view's own, kept as an integer so the handler can read it lock-free.
   void* const view = reinterpret_cast<void*>(start);  // NOLINT(performance-no-int-to-ptr)
   void* zeros = nullptr;
@@ -74,7 +111,8 @@ bool replace_with_zero_pages(GuardedRange& range) noexcept {
 // Zero pages over the view that holds `address`. False if no view does, or none could be had.
 bool rescue_view_at(std::uintptr_t address) noexcept {
   for (GuardedRange& range : guarded_ranges) {
-    const std::uintptr_t start = range.start.load(std::memory_order_acquire);
+    const RangeRescue rescue(range);
+    const std::uintptr_t start = range.start.load();
     if (start != 0 && address >= start && address - start < range.length.load(std::memory_order_relaxed)) {
       return replace_with_zero_pages(range);
     }
@@ -87,9 +125,10 @@ bool rescue_view_at(std::uintptr_t address) noexcept {
 bool rescue_shrunken_views() noexcept {
   bool rescued = false;
   for (GuardedRange& range : guarded_ranges) {
-    if (range.start.load(std::memory_order_acquire) == 0) continue;
+    const RangeRescue rescue(range);
+    if (range.start.load() == 0) continue;
     struct stat status {};
-    const int fd = range.fd.load(std::memory_order_relaxed);
+    const int fd = range.fd.load();
     if (fd < 0 || ::fstat(fd, &status) != 0) continue;
     if (static_cast<std::uint64_t>(status.st_size) < range.file_end.load(std::memory_order_relaxed)) {
       const bool zeros_there = range.broken.load(std::memory_order_acquire) || replace_with_zero_pages(range);
@@ -137,6 +176,9 @@ void install_handler_once() {
     action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&action.sa_mask);
     if (::sigaction(SIGBUS, &action, &previous_sigbus) != 0) throw_system_error(errno, "install SIGBUS handler");
+    if (const int err = ::pthread_atfork(nullptr, nullptr, &forget_rescuers_in_child); err != 0) {
+      throw_system_error(err, "register the SIGBUS guard's fork handler");
+    }
   });
 }
 
@@ -161,7 +203,8 @@ int register_range(void* address, std::size_t length, int fd, off_t offset) {
 void unregister_range(int index) noexcept {
   std::lock_guard lock(registry_mutex);
   GuardedRange& range = guarded_ranges[index];
-  range.start.store(0, std::memory_order_release);
+  range.start.store(0);
+  wait_for_rescuers(range);
   const int fd = range.fd.exchange(-1, std::memory_order_relaxed);
   if (fd >= 0) ::close(fd);
 }
@@ -246,8 +289,14 @@ void GuardedMapping::rebind(int fd) {
     throw_system_error(err, "move a new mapping of " + std::to_string(length_) + " bytes into place");
   }
   GuardedRange& range = guarded_ranges[registry_index_];
-  const int old_fd = range.fd.exchange(::fcntl(fd, F_DUPFD_CLOEXEC, 0), std::memory_order_relaxed);
+  const int old_fd = range.fd.exchange(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  // A handler may be about to fstat the old descriptor: it must not be another file's by then.
+  wait_for_rescuers(range);
   if (old_fd >= 0) ::close(old_fd);
+}
+
+void GuardedMapping::set_rescue_pause_for_testing(void (*pause)()) noexcept {
+  rescue_pause.store(pause, std::memory_order_release);
 }
 
 }  // namespace snapbus

@@ -54,6 +54,11 @@ class GuardedMapping {
   // Throws Error; the view is unchanged then.
   void rebind(int fd);
 
+  // Tests only: `pause` (async-signal-safe) runs inside every rescue, after it has found the view
+  // and before it puts zero pages there; nullptr removes it. It lets a test hold a rescue in
+  // progress while another thread releases the view.
+  static void set_rescue_pause_for_testing(void (*pause)()) noexcept;
+
  private:
   void release() noexcept;
   void* address_ = nullptr;

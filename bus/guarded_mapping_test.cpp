@@ -9,6 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <future>
+#include <memory>
 #include <thread>
 
 #include "testing/child_process.h"
@@ -172,6 +176,102 @@ TEST(GuardedMappingTest, AbandonWhileAnotherThreadLoadsTheViewIsNoDataRace) {
   reader.join();
   EXPECT_EQ(before, 7U);
   EXPECT_EQ(after, 0U) << "the reader sees the zero pages, not the file";
+  ::close(fd);
+}
+
+// A rescue held in progress by the test: the signal handler, once it has found the view, waits
+// (spinning, as a handler may) until the test lets it go, for at most 10 s.
+enum class Rescue : int { none, paused, let_go };
+std::atomic<Rescue> held_rescue{Rescue::none};
+
+void hold_rescue() {
+  held_rescue.store(Rescue::paused);
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const time_t give_up = now.tv_sec + 10;
+  while (held_rescue.load() != Rescue::let_go && now.tv_sec < give_up) {
+    ::sched_yield();
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+  }
+}
+
+// A thread whose sent SIGBUS is taken for a fault passed on (see on_sigbus): it rescues the view
+// over the file that shrank, and stays held inside the handler.
+class HeldRescue {
+ public:
+  HeldRescue() {
+    held_rescue.store(Rescue::none);
+    GuardedMapping::set_rescue_pause_for_testing(&hold_rescue);
+    thread_ = std::thread([] { ::pthread_kill(::pthread_self(), SIGBUS); });
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (held_rescue.load() != Rescue::paused && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+  }
+  HeldRescue(const HeldRescue&) = delete;
+  HeldRescue& operator=(const HeldRescue&) = delete;
+  ~HeldRescue() { finish(); }
+
+  static bool under_way() { return held_rescue.load() == Rescue::paused; }
+  // Lets the handler go on and returns once it is done.
+  void finish() {
+    held_rescue.store(Rescue::let_go);
+    if (thread_.joinable()) thread_.join();
+    GuardedMapping::set_rescue_pause_for_testing(nullptr);
+  }
+
+ private:
+  std::thread thread_;
+};
+
+// The signal handler had found the view when its owner, on another thread, released it. The view
+// must stay mapped until the rescue is over: unmapped, its address goes to the next mapping, and
+// the rescue's zero pages would land on that one.
+TEST(GuardedMappingTest, ARescueUnderWayKeepsTheViewMappedUntilItEnds) {
+  testing::ScratchDirectory dir;
+  const int fd = make_file(dir.path() / "file", 8192);
+  auto view = std::make_unique<GuardedMapping>(fd, 0, 8192, PROT_READ);
+  void* const address = view->address();
+  ASSERT_EQ(::ftruncate(fd, 0), 0);
+  HeldRescue rescue;
+  ASSERT_TRUE(HeldRescue::under_way()) << "the sent SIGBUS never reached the view";
+  std::atomic<bool> released{false};
+  // What the kernel would put at the freed address next, with bytes of its own.
+  auto next_mapping = std::async(std::launch::async, [&] {
+    view.reset();
+    released.store(true);
+    void* next =
+        ::mmap(address, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (next != MAP_FAILED) std::memset(next, 0xab, 8192);
+    return next;
+  });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(released.load()) << "the view was unmapped while the handler was about to put zero pages there";
+  rescue.finish();
+  ASSERT_EQ(next_mapping.wait_for(10s), std::future_status::ready) << "the release never ended";
+  void* const next = next_mapping.get();
+  ASSERT_EQ(next, address) << "the freed address was not free: " << std::strerror(errno);
+  EXPECT_EQ(static_cast<volatile unsigned char*>(next)[100], 0xab) << "the rescue's zero pages hit the next mapping";
+  ::munmap(next, 8192);
+  ::close(fd);
+}
+
+// A child forked while another thread of the parent was inside the handler has no such thread: its
+// copy of the view is released at once, instead of waiting for a rescue that will never end.
+TEST(GuardedMappingTest, AChildForkedDuringARescueReleasesTheViewAtOnce) {
+  testing::ScratchDirectory dir;
+  const int fd = make_file(dir.path() / "file", 8192);
+  auto view = std::make_unique<GuardedMapping>(fd, 0, 8192, PROT_READ);
+  ASSERT_EQ(::ftruncate(fd, 0), 0);
+  HeldRescue rescue;
+  ASSERT_TRUE(HeldRescue::under_way()) << "the sent SIGBUS never reached the view";
+  auto child = testing::fork_child([&] {
+    view.reset();
+    return 0;
+  });
+  EXPECT_EQ(child.wait_exit_code(10s), 0) << "-1: the child still waits for the parent's rescue";
+  rescue.finish();
+  view.reset();
   ::close(fd);
 }
 
