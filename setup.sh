@@ -25,7 +25,7 @@ done
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build clang libclang-rt-14-dev pkg-config
+  build-essential cmake ninja-build clang libclang-rt-14-dev lld pkg-config
   # C++ libraries: Boost 1.81 (Boost.JSON needs 1.75+; Debian's default is 1.74)
   libboost1.81-dev libboost-json1.81-dev
   capnproto libcapnp-dev libfmt-dev libcli11-dev zlib1g-dev libbrotli-dev
