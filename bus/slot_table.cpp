@@ -95,7 +95,8 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
 // reveal that), and the owner writing its record during it (its write counter reveals that). Either
 // way the slot is read again: at once a few times, then yielding, so that a writer preempted on this
 // CPU can finish, for at most kPatience. A slot whose owner stopped mid-write (SIGSTOP, a debugger)
-// is then shown as last read; a dead owner's slot is reaped, and a claim makes the counter even.
+// is then shown as last read, marked mid_write; a dead owner's slot is reaped, and a claim makes the
+// counter even.
 std::optional<SlotInfo> read_slot(const Segment& segment, std::uint32_t index, Liveness liveness) {
   constexpr int kAttemptsBeforeYielding = 4;
   constexpr auto kPatience = std::chrono::milliseconds(5);
@@ -105,7 +106,10 @@ std::optional<SlotInfo> read_slot(const Segment& segment, std::uint32_t index, L
   for (int attempt = 0;; ++attempt) {
     if (attempt == kAttemptsBeforeYielding) give_up_at = std::chrono::steady_clock::now() + kPatience;
     if (attempt >= kAttemptsBeforeYielding) {
-      if (std::chrono::steady_clock::now() >= give_up_at) return info;
+      if (std::chrono::steady_clock::now() >= give_up_at) {
+        info->mid_write = true;
+        return info;
+      }
       std::this_thread::yield();
     }
     const auto pid = static_cast<pid_t>(slot.pid.load(std::memory_order_acquire));

@@ -149,6 +149,26 @@ TEST_F(SlotTableTest, AReaderNeverSeesANewOwnerWithTheLastOwnersFields) {
   EXPECT_GT(owned_reads, 1000U);
 }
 
+// An owner stopped in the middle of writing its record (here: the write is simply never ended) keeps
+// the reader from ever finding it quiet: after its few milliseconds of patience it shows the record
+// as last read, and says so.
+TEST_F(SlotTableTest, ARecordWhoseWriteNeverEndsIsShownMarkedMidWrite) {
+  const ProcessIdentity self = current_process();
+  const auto index = claim_slot(segment, self, {.name = "stopped"}, {});
+  ASSERT_FALSE(read_slots(segment).at(0).mid_write);
+  {
+    const SlotRecordWrite write(segment.mutable_slot(index));
+    const auto started = std::chrono::steady_clock::now();
+    const auto slots = read_slots(segment);
+    ASSERT_EQ(slots.size(), 1U);
+    EXPECT_TRUE(slots[0].mid_write);
+    EXPECT_EQ(slots[0].name, "stopped");
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 5ms) << "the reader gave up without waiting";
+  }
+  EXPECT_FALSE(read_slots(segment).at(0).mid_write) << "the write ended";
+  release_slot(segment, index, self);
+}
+
 TEST_F(SlotTableTest, ReusedPidWithAnotherStartTimeIsDead) {
   ProcessIdentity self = current_process();
   EXPECT_TRUE(process_alive(self));

@@ -51,6 +51,7 @@ boost::json::object slot_to_json(const SlotInfo& slot, bool current) {
       {"message", utf8_text(slot.message)},
       {"ack_wall_ns", slot.ack_wall_ns},
       {"ack_time", wall_time_text(slot.ack_wall_ns)},
+      {"mid_write", slot.mid_write},
   };
 }
 

@@ -55,6 +55,7 @@ TEST(StateJsonTest, AckEntryIsTheSlotPlusItsStatus) {
   EXPECT_EQ(json.at("outcome").as_string(), "ok");
   EXPECT_EQ(json.at("hooks_run").to_number<std::int64_t>(), 2);
   EXPECT_EQ(json.at("status").as_string(), ack_status_name(AckStatus::acked));
+  EXPECT_EQ(json.at("mid_write").as_bool(), false);
 }
 
 TEST(StateJsonTest, SlotTextsThatAreNotUtf8StillMakeValidJson) {

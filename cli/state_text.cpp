@@ -41,6 +41,7 @@ std::string slot_line(const SlotInfo& slot, bool current) {
                   slot.acked_seq, current ? "" : " (behind)", slot.handled_generation, outcome_name(slot.outcome),
                   slot.hooks_run, slot.hooks_failed);
   if (!slot.wait_for_ack) line += "  (not waited for)";
+  if (slot.mid_write) line += "  (record mid-write: its owner stopped while writing it)";
   if (!slot.message.empty()) line += "  " + slot.message;
   return line;
 }

@@ -65,6 +65,10 @@ TEST(StateTextTest, LinesNameTheFieldsThatMatter) {
   EXPECT_NE(text.find("pid      77 alive"), std::string::npos) << text;
   EXPECT_NE(text.find("(behind)"), std::string::npos) << text;
   EXPECT_NE(text.find("hook 'db' failed"), std::string::npos) << text;
+  EXPECT_EQ(text.find("mid-write"), std::string::npos) << text;
+  slot.mid_write = true;
+  const std::string torn = slot_line(slot, is_current(slot, state));
+  EXPECT_NE(torn.find("(record mid-write: its owner stopped while writing it)"), std::string::npos) << torn;
 }
 
 }  // namespace

@@ -68,6 +68,9 @@ struct SlotInfo {
   std::uint16_t hooks_run = 0;
   std::uint16_t hooks_failed = 0;
   std::string message;
+  // The owner was writing its record for as long as the reader waited (5 ms): it is stopped mid-write
+  // (SIGSTOP, a debugger), and the fields above may mix two writes.
+  bool mid_write = false;
 };
 
 // A slot message that starts with this was written while a hook ran (Subscriber::note_running_hook),
