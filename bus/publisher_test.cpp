@@ -363,8 +363,12 @@ TEST_F(PublisherTest, SubscriberDyingAfterTheChangeIsReportedByName) {
   auto publisher = Publisher::acquire(options);
   auto child = testing::fork_child([&] {
     auto sub = Subscriber::open(path, {.name = "doomed"});
-    const std::uint32_t joined = sub.seq();
-    while (sub.seq() == joined) sub.wait_for_change(joined, FutexClock::now() + 1s);
+    // Not seq(): the parent publishes as soon as the slot is claimed, and may do so before a read.
+    const std::uint32_t joined = sub.joined_state().seq;
+    const auto give_up = FutexClock::now() + 10s;
+    while (sub.seq() == joined) {
+      if (sub.wait_for_change(joined, give_up) == FutexResult::timed_out) return 3;
+    }
     sub.note_running_hook("after-restore", "db");  // as a client does before each hook
     ::kill(::getpid(), SIGKILL);                   // dies mid-hook
     return 0;
@@ -413,8 +417,12 @@ TEST_F(PublisherTest, RestoredSubscriberWithAnotherStartTimeIsAliveAndItsAckCoun
   auto publisher = Publisher::acquire(options);
   auto child = testing::fork_child([&] {
     auto sub = Subscriber::open(path, {.name = "restored"});
-    const std::uint32_t joined = sub.seq();
-    while (sub.seq() == joined) sub.wait_for_change(joined, FutexClock::now() + 1s);
+    // Not seq(): the parent publishes as soon as the slot is claimed, and may do so before a read.
+    const std::uint32_t joined = sub.joined_state().seq;
+    const auto give_up = FutexClock::now() + 10s;
+    while (sub.seq() == joined) {
+      if (sub.wait_for_change(joined, give_up) == FutexResult::timed_out) return 4;
+    }
     const StateSnapshot now = sub.state();
     sub.acknowledge({.seq = now.seq, .handled_generation = now.generation, .hooks_run = 1});
     // Stay subscribed until the parent has read the report: a clean exit frees the slot.
