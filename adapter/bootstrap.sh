@@ -48,6 +48,11 @@ enabled() {
 
 layer_dir=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 export SNAPBUS_SEGMENT="${SNAPBUS_SEGMENT:-/tmp/snapbus.seg}"
+# The adapter runs in /opt and the app in its task root: a relative path would name two files.
+case $SNAPBUS_SEGMENT in
+  /*) ;;
+  *) fail 2 "SNAPBUS_SEGMENT='$SNAPBUS_SEGMENT': expected an absolute path" ;;
+esac
 read_setting SNAPBUS_MODE web
 case $value in
   [Ww][Ee][Bb]) mode=web ;;

@@ -29,7 +29,17 @@ Int number_from(const char* name, std::string_view text, Int min, Int max) {
 
 Config config_from_environment() {
   Config config;
-  if (auto path = env(kEnvSegment)) config.segment_path = std::string(*path);
+  if (auto path = env(kEnvSegment)) {
+    // Each process would resolve a relative path against its own working directory (the adapter's
+    // is /opt, the app's its task root): they would map different files, and no hook would run.
+    if (path->front() != '/') {
+      throw Error(Errc::invalid_argument,
+                  std::string(kEnvSegment) + "=" + std::string(*path) +
+                      ": expected an absolute path (each process would resolve a relative one against its own "
+                      "working directory, and map another file)");
+    }
+    config.segment_path = std::string(*path);
+  }
   if (auto group = env(kEnvSegmentGroup)) {
     config.segment_group = number_from<gid_t>(kEnvSegmentGroup, *group, 0, 0x7fffffff);
   }

@@ -323,6 +323,10 @@ TEST_F(CliEndToEndTest, HelpAndUsageErrors) {
   const ExitResult bad_env = run_to_exit({snapbus_binary(), "status"}, {{"SNAPBUS_SLOTS", "lots"}}, kPatience);
   EXPECT_EQ(bad_env.code, 2);
   EXPECT_NE(bad_env.stderr_text.find("SNAPBUS_SLOTS"), std::string::npos) << bad_env.stderr_text;
+  const ExitResult relative = run_to_exit({snapbus_binary(), "status"}, {{"SNAPBUS_SEGMENT", "bus.seg"}}, kPatience);
+  EXPECT_EQ(relative.code, 2);
+  EXPECT_NE(relative.stderr_text.find("SNAPBUS_SEGMENT=bus.seg: expected an absolute path"), std::string::npos)
+      << relative.stderr_text;
 }
 
 }  // namespace

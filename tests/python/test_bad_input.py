@@ -109,6 +109,23 @@ def test_hook_registration_survives_a_corrupt_segment(tmp_path):
     assert "cannot attach yet" in result.stderr
 
 
+@pytest.mark.parametrize("variable, value", [("SNAPBUS_SLOTS", "lots"), ("SNAPBUS_SEGMENT", "relative.seg")])
+def test_a_malformed_setting_stops_the_hooks_with_an_error_instead_of_a_retrying_watcher(bus, variable, value):
+    # What zero-code mode and a hook registration do (a quiet start): the app goes on, and stderr says
+    # why no hook will run. A watcher retrying a setting that cannot change would only hide it.
+    script = ("import snapbus\n"
+              "snapbus.after_restore(print)\n"
+              "print(snapbus.generation(), snapbus.is_running())\n")
+    env = dict(os.environ, SNAPBUS_SEGMENT=str(bus.segment))
+    env[variable] = value
+    result = subprocess.run([PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 False"
+    assert f"{variable}={value}: expected" in result.stderr
+    assert "no hook runs in this process" in result.stderr
+    assert "keeps trying" not in result.stderr
+
+
 def test_symbolic_link_to_a_segment_is_refused(bus, tmp_path):
     link = tmp_path / "link.seg"
     link.symlink_to(bus.segment)

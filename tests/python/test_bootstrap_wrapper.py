@@ -121,6 +121,7 @@ def test_proxy_mode_without_a_runtime_to_wrap(shell, opt_dir, task_root):
 
 @pytest.mark.parametrize("variable, value, expected", [
     ("SNAPBUS_MODE", "proxi", "SNAPBUS_MODE='proxi': expected web or proxy"),
+    ("SNAPBUS_SEGMENT", "bus.seg", "SNAPBUS_SEGMENT='bus.seg': expected an absolute path"),
     ("SNAPBUS_ZERO_CODE", "maybe", "SNAPBUS_ZERO_CODE='maybe': expected one of"),
     ("SNAPBUS_LISTEN_NOTICE", "2", "SNAPBUS_LISTEN_NOTICE='2': expected one of"),
     ("SNAPBUS_PROXY_PORT", "abc", "SNAPBUS_PROXY_PORT='abc': expected a port from 1 to 65535"),

@@ -159,6 +159,12 @@ class _Client:
                 except SegmentNotFound as error:
                     log.debug("snapbus: %s; no publisher is running, so generation() stays 0 and no hook "
                               "fires until one creates the segment (the watcher waits for it)", error)
+                except InvalidArgument as error:
+                    # A malformed setting stays malformed: a watcher retrying it would only hide it.
+                    if not quiet:
+                        raise
+                    log.error("snapbus: %s; no hook runs in this process (pid %d)", error, os.getpid())
+                    return
                 except SnapbusError as error:
                     if not quiet:
                         raise
