@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -76,16 +78,20 @@ asio::awaitable<void> AdapterProcess::start(Mode mode) {
   }
   runtime_api_ = std::move(*api);
 
-  // The segment exists before the app starts, so every worker finds it when it subscribes.
+  // The segment exists before the app starts, so every worker finds it when it subscribes. A new
+  // one each Init, generation 0, as in Lambda, where /tmp starts empty.
   if (segment_source_) {
+    std::error_code ignored;
+    const bool replacing = std::filesystem::exists(bus_config_.segment_path, ignored);
     publisher_.emplace(Publisher::acquire({.path = bus_config_.segment_path,
                                            .slot_count = bus_config_.slot_count,
                                            .group = bus_config_.segment_group,
                                            .init_type = init_type_from_lambda(bus_config_.lambda_init_type),
-                                           .source = *segment_source_}));
+                                           .source = *segment_source_,
+                                           .fresh = true}));
     lifecycle::run_step(*publisher_, lifecycle::Step::starting, {.ack_timeout = bus_config_.ack_timeout});
     log_line(fmt::format("segment {} ({}), init type {}", bus_config_.segment_path.string(),
-                         publisher_->took_over() ? "taken over" : "created",
+                         replacing ? "created, replacing the file an earlier run left there" : "created",
                          bus_config_.lambda_init_type.empty() ? "unknown" : bus_config_.lambda_init_type));
   }
 

@@ -90,9 +90,12 @@ UniqueFd lock_publisher_role(const std::filesystem::path& segment_path, std::opt
 // left alone and refused, since it may be someone else's file.
 Segment open_or_create(const PublisherOptions& options, bool& took_over) {
   try {
+    // Opened even when a fresh one is wanted: only a segment is replaced, never a foreign file.
     Segment segment = Segment::open(options.path, SegmentAccess::publish, options.group);
-    took_over = true;
-    return segment;
+    if (!options.fresh) {
+      took_over = true;
+      return segment;
+    }
   } catch (const Error& e) {
     if (e.code() != Errc::not_found && e.code() != Errc::version_mismatch) throw;
   }

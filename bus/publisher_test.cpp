@@ -88,6 +88,32 @@ TEST_F(PublisherTest, KilledPublisherIsTakenOverInPlace) {
   EXPECT_EQ(read_state(watcher.state()).generation, 1U);
 }
 
+// The adapter at Init: a segment an earlier run left at the path is replaced, not taken over, so
+// the generation starts at 0 and the init type is this run's, as in a new Lambda environment.
+TEST_F(PublisherTest, AFreshPublisherReplacesTheSegmentAnEarlierRunLeft) {
+  dev_t device = 0;
+  ino_t inode = 0;
+  {
+    auto earlier = Publisher::acquire({.path = path, .slot_count = 4, .init_type = InitType::on_demand});
+    earlier.transition(Phase::before_snapshot);
+    earlier.transition(Phase::after_restore);
+    ASSERT_EQ(earlier.state().generation, 1U);
+    Segment writer = Segment::open(path, SegmentAccess::publish);
+    claim_slot(writer, current_process(), {.name = "left-behind"}, {});
+    device = earlier.segment().device();
+    inode = earlier.segment().inode();
+  }
+  auto publisher =
+      Publisher::acquire({.path = path, .slot_count = 4, .init_type = InitType::snap_start, .fresh = true});
+  EXPECT_FALSE(publisher.took_over());
+  EXPECT_FALSE(publisher.segment().device() == device && publisher.segment().inode() == inode) << "the same file";
+  const StateSnapshot now = publisher.state();
+  EXPECT_EQ(now.generation, 0U);
+  EXPECT_EQ(now.phase, Phase::starting);
+  EXPECT_EQ(now.init_type, InitType::snap_start);
+  EXPECT_TRUE(read_slots(publisher.segment(), Liveness::skip).empty());
+}
+
 TEST_F(PublisherTest, ReplacesASegmentOfAnotherLayoutVersion) {
   {
     auto old = Segment::create(path, {.slot_count = 2});
@@ -105,6 +131,8 @@ TEST_F(PublisherTest, RefusesToOverwriteAForeignFile) {
   }
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   EXPECT_THROW(Publisher::acquire(options), Error);
+  options.fresh = true;
+  EXPECT_THROW(Publisher::acquire(options), Error) << "a fresh segment replaces a segment, never a foreign file";
   std::ifstream still(path);
   std::string text;
   std::getline(still, text);

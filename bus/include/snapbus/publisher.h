@@ -36,6 +36,11 @@ struct PublisherOptions {
   std::optional<gid_t> group;
   InitType init_type = InitType::unknown;  // recorded when the segment is created
   TransitionSource source = TransitionSource::manual;
+  // Start a new segment even when one is at the path (replacing it in one rename), instead of
+  // taking it over with its generation, slots and init type. For an environment's first publisher,
+  // the adapter at Init: Lambda gives each environment an empty /tmp, so a file there was left by
+  // an earlier local run. Processes still attached to it move to the new one (they watch the path).
+  bool fresh = false;
 };
 
 enum class AckStatus {
