@@ -6,11 +6,19 @@ in the smallest form: start the web app, bracket the snapshot with `snapbus publ
 Function URL event into an HTTP request to the app. Every uvicorn worker runs its own hooks; this
 process only publishes and waits for their acknowledgements.
 
-    snapbus emulate --snapstart --task-root examples/fastapi -- /usr/bin/python3 examples/lambda/bootstrap.py
+From the top of the repository, after setup.sh (the runtime runs in the task root, so its path is
+absolute; the app's workers import the snapbus package built in build/default):
+
+    snapbus=$PWD/build/default/cli/snapbus
+    $snapbus emulate --snapstart --task-root examples/fastapi \
+      --env SNAPBUS_BIN=$snapbus --env PYTHON=/usr/bin/python3 \
+      --env PYTHONPATH=$PWD/build/default/bindings/python \
+      -- /usr/bin/python3 $PWD/examples/lambda/bootstrap.py
 
 Environment: AWS_LAMBDA_RUNTIME_API (set by Lambda), SNAPBUS_BIN (the snapbus executable, default
 `snapbus` on PATH), APP_COMMAND (default `$LAMBDA_TASK_ROOT/run.sh`), AWS_LWA_PORT (the app's port,
-default 8080), WORKERS (how many app processes must join the bus before the snapshot, default 1).
+default 8080), WORKERS (how many app processes run.sh starts, and so must join the bus before the
+snapshot; default 4, run.sh's own default).
 Exit codes follow the Python runtime client: 64 after a failed before-snapshot
 hook, 65 after a failed after-restore hook.
 """
@@ -108,7 +116,7 @@ def main():
     if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
         # The app answering means one worker is ready, not all: wait until every worker has joined
         # the bus, or one still starting up would miss the bracket.
-        code, report = publish("before-snapshot", "--expect-subscribers", os.environ.get("WORKERS", "1"))
+        code, report = publish("before-snapshot", "--expect-subscribers", os.environ.get("WORKERS", "4"))
         if code != 0:
             report_error("init/error", "Runtime.BeforeSnapshotError", report)
             return 64
