@@ -166,6 +166,10 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   }
   if (auto healthy = env.statuses(kEnvReadinessHealthyStatus)) {
     config.healthy_status = *healthy;
+    if (env.text(kEnvReadinessMinUnhealthyStatus)) {
+      config.warnings.push_back(
+          fmt::format("{} is ignored: {} is set", kEnvReadinessMinUnhealthyStatus, kEnvReadinessHealthyStatus));
+    }
   } else if (auto min_unhealthy = env.number<unsigned>(kEnvReadinessMinUnhealthyStatus, 101, 999)) {
     config.warnings.push_back(fmt::format("{} is deprecated; use {}={}-{}", kEnvReadinessMinUnhealthyStatus,
                                           kEnvReadinessHealthyStatus, 100, *min_unhealthy - 1));
@@ -173,8 +177,16 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   }
   config.async_init = env.boolean(kEnvAsyncInit, kEnvAsyncInitDeprecated).value_or(false);
 
-  if (auto base = env.text(kEnvRemoveBasePath, kEnvRemoveBasePathDeprecated))
+  if (auto base = env.text(kEnvRemoveBasePath, kEnvRemoveBasePathDeprecated)) {
+    // Taken as LWA takes it, but said: a prefix without the leading / matches no request path.
+    if (base->front() != '/') {
+      config.warnings.push_back(
+          fmt::format("{}={} does not start with /: no request path starts with it, so "
+                      "nothing is removed (did you mean /{}?)",
+                      env.used(), *base, *base));
+    }
     config.remove_base_path = std::move(*base);
+  }
   if (auto path = env.url_path(kEnvPassThroughPath)) config.pass_through_path = std::move(*path);
   config.enable_compression = env.boolean(kEnvEnableCompression).value_or(false);
   if (const auto mode = env.text(kEnvInvokeMode)) {

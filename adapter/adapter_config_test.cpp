@@ -68,6 +68,20 @@ TEST(AdapterConfig, DeprecatedNamesStillWorkAndSaySo) {
   EXPECT_TRUE(legacy.healthy_status.contains(399));
   EXPECT_FALSE(legacy.healthy_status.contains(400));
   EXPECT_EQ(legacy.warnings.size(), 1U);
+  const AdapterConfig both = from(
+      {{"AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS", "400"}, {"AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "200"}});
+  EXPECT_FALSE(both.healthy_status.contains(399));
+  ASSERT_EQ(both.warnings.size(), 1U);
+  EXPECT_NE(both.warnings[0].find("MIN_UNHEALTHY_STATUS is ignored"), std::string::npos) << both.warnings[0];
+}
+
+// LWA takes any prefix; one without its leading / can never match, and the log says so.
+TEST(AdapterConfig, ABasePathWithoutItsSlashIsKeptButSaidToMatchNothing) {
+  const AdapterConfig config = from({{"AWS_LWA_REMOVE_BASE_PATH", "stage"}});
+  EXPECT_EQ(config.remove_base_path, "stage");
+  ASSERT_EQ(config.warnings.size(), 1U);
+  EXPECT_NE(config.warnings[0].find("did you mean /stage?"), std::string::npos) << config.warnings[0];
+  EXPECT_TRUE(from({{"AWS_LWA_REMOVE_BASE_PATH", "/stage"}}).warnings.empty());
 }
 
 TEST(AdapterConfig, StatusSetsTakeCodesAndRanges) {

@@ -11,6 +11,8 @@
 #include "proxy_adapter.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
+#include "snapbus/lambda_protocol.h"
+#include "snapbus/segment.h"
 #include "web_adapter.h"
 
 namespace snapbus::cli {
@@ -106,6 +108,12 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
     throw UsageError(fmt::format("{}={}: more than the segment's {} slots ({})", adapter::kEnvExpectSubscribers,
                                  *config.expect_subscribers, bus_config.slot_count, kEnvSlots));
   }
+  // Settings, not failures of the Runtime API or of the segment: exit 2 like any other.
+  if (config.runtime_api.empty()) {
+    throw UsageError(
+        fmt::format("{} is not set: not running in Lambda or under `snapbus emulate`", lambda::kEnvRuntimeApi));
+  }
+  if (auto problem = check_segment_file_name(bus_config.segment_path)) throw UsageError(problem->what());
   for (const std::string& warning : config.warnings) std::cerr << "[snapbus] " << warning << std::endl;
   try {
     if (config.mode == adapter::AdapterMode::proxy) {

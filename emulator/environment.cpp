@@ -383,7 +383,10 @@ asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> Environment
 }
 
 void Environment::runtime_next_abandoned(const std::shared_ptr<Invocation>& taken) {
-  diagnostic("the runtime closed its invocation/next connection before an event was handed over");
+  // Every runtime does this as it stops: only news while the environment runs on.
+  if (!phases_.stopping()) {
+    diagnostic("the runtime closed its invocation/next connection before an event was handed over");
+  }
   dispatch_.next_abandoned(taken);
   check_progress();
 }

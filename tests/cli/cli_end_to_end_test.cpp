@@ -69,6 +69,18 @@ TEST_F(CliEndToEndTest, StatusWithoutASegmentSaysSoAndExitsThree) {
   }
 }
 
+// A path in a directory that does not exist is a wrong path, not a publisher yet to come: status
+// and watch say so, and watch does not wait for a file that nothing can create.
+TEST_F(CliEndToEndTest, ASegmentInAMissingDirectoryIsNamedAsAWrongPath) {
+  const std::string missing = (segment_.parent_path() / "no-such-dir" / "bus.seg").string();
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"status", "--segment", missing},
+                                               {"watch", "--timeout-ms", "30000", "--segment", missing}}) {
+    const ExitResult result = snapbus(args);
+    EXPECT_EQ(result.code, 3) << args[0];
+    EXPECT_NE(result.stderr_text.find("no-such-dir does not exist"), std::string::npos) << result.stderr_text;
+  }
+}
+
 TEST_F(CliEndToEndTest, RestoreRunsTheSubscribersHookAndStatusShowsGenerationOneAndTheAck) {
   ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
   SpawnedProcess subscriber = start_subscriber("api");
@@ -320,9 +332,22 @@ TEST_F(CliEndToEndTest, HelpAndUsageErrors) {
   EXPECT_EQ(snapbus({"watch", "--count", "many"}).code, 2);
   EXPECT_EQ(snapbus({"publish", "restore", "running"}).code, 2);
   EXPECT_EQ(snapbus({"help"}).code, 0);
+  const ExitResult help_for_nothing = snapbus({"help", "frobnicate"});
+  EXPECT_EQ(help_for_nothing.code, 2);
+  EXPECT_NE(help_for_nothing.stderr_text.find("unknown command 'frobnicate'"), std::string::npos)
+      << help_for_nothing.stderr_text;
   const ExitResult bad_env = run_to_exit({snapbus_binary(), "status"}, {{"SNAPBUS_SLOTS", "lots"}}, kPatience);
   EXPECT_EQ(bad_env.code, 2);
   EXPECT_NE(bad_env.stderr_text.find("SNAPBUS_SLOTS"), std::string::npos) << bad_env.stderr_text;
+  // The adapter's own settings: an unset Runtime API address and a segment name too long are
+  // configuration (2), not a failure of the Runtime API (5) or of the segment (6).
+  const ExitResult no_api = run_to_exit({snapbus_binary(), "adapter"}, {{"AWS_LAMBDA_RUNTIME_API", ""}}, kPatience);
+  EXPECT_EQ(no_api.code, 2) << no_api.stderr_text;
+  EXPECT_NE(no_api.stderr_text.find("AWS_LAMBDA_RUNTIME_API is not set"), std::string::npos) << no_api.stderr_text;
+  const ExitResult long_name = run_to_exit(
+      {snapbus_binary(), "adapter"},
+      {{"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"}, {"SNAPBUS_SEGMENT", "/tmp/" + std::string(240, 's')}}, kPatience);
+  EXPECT_EQ(long_name.code, 2) << long_name.stderr_text;
   const ExitResult relative = run_to_exit({snapbus_binary(), "status"}, {{"SNAPBUS_SEGMENT", "bus.seg"}}, kPatience);
   EXPECT_EQ(relative.code, 2);
   EXPECT_NE(relative.stderr_text.find("SNAPBUS_SEGMENT=bus.seg: expected an absolute path"), std::string::npos)
