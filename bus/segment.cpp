@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -131,6 +132,14 @@ std::optional<Error> check_segment_file_name(const std::filesystem::path& path) 
                                              "and <name>.tmp.<pid>.<16 hex digits>, within 255 bytes)");
   }
   return std::nullopt;
+}
+
+std::optional<Error> check_segment_directory(const std::filesystem::path& path) {
+  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
+  std::error_code ignored;
+  if (std::filesystem::is_directory(directory, ignored)) return std::nullopt;
+  return Error(Errc::not_found, "no segment at " + path.string() + ": its directory " + directory.string() +
+                                    " does not exist, and no publisher creates it (is the path right?)");
 }
 
 Error symbolic_link_error(const std::filesystem::path& path, const std::string& what) {

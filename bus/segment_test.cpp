@@ -110,6 +110,14 @@ TEST_F(SegmentTest, MissingFileIsNotFound) {
   expect_error(Errc::not_found, "No such file", [&] { Segment::open(path, SegmentAccess::observe); });
 }
 
+TEST_F(SegmentTest, AMissingDirectoryIsToldApartFromAMissingFile) {
+  EXPECT_FALSE(check_segment_directory(path)) << "the directory exists; only the file is missing";
+  const auto missing = check_segment_directory(dir.path() / "nope" / "bus.seg");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->code(), Errc::not_found);
+  EXPECT_NE(std::string(missing->what()).find("nope does not exist"), std::string::npos) << missing->what();
+}
+
 TEST_F(SegmentTest, TruncatedFiles) {
   write_bytes(path, std::vector<char>(10, 'x'));
   expect_error(Errc::invalid_segment, "truncated", [&] { Segment::open(path, SegmentAccess::observe); });

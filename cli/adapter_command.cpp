@@ -7,12 +7,12 @@
 #include <fmt/format.h>
 
 #include "adapter_config.h"
+#include "cli_exit_code.h"
 #include "command_line.h"
 #include "proxy_adapter.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
 #include "snapbus/lambda_protocol.h"
-#include "snapbus/segment.h"
 #include "web_adapter.h"
 
 namespace snapbus::cli {
@@ -108,12 +108,11 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
     throw UsageError(fmt::format("{}={}: more than the segment's {} slots ({})", adapter::kEnvExpectSubscribers,
                                  *config.expect_subscribers, bus_config.slot_count, kEnvSlots));
   }
-  // Settings, not failures of the Runtime API or of the segment: exit 2 like any other.
+  // A setting, not a failure of the Runtime API: exit 2 like any other.
   if (config.runtime_api.empty()) {
     throw UsageError(
         fmt::format("{} is not set: not running in Lambda or under `snapbus emulate`", lambda::kEnvRuntimeApi));
   }
-  if (auto problem = check_segment_file_name(bus_config.segment_path)) throw UsageError(problem->what());
   for (const std::string& warning : config.warnings) std::cerr << "[snapbus] " << warning << std::endl;
   try {
     if (config.mode == adapter::AdapterMode::proxy) {
@@ -122,7 +121,8 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
     return adapter::run_web_adapter(config, bus_config, {.extension_name = extension_name});
   } catch (const Error& error) {
     std::cerr << "[snapbus] " << error.what() << std::endl;
-    return kExitSegmentError;
+    // A segment path the bus refuses (a file name too long, a directory) is a setting: 2, as above.
+    return error.code() == Errc::invalid_argument ? static_cast<int>(ExitCode::usage) : kExitSegmentError;
   }
 }
 

@@ -1,9 +1,7 @@
 #include "cli_status.h"
 
 #include <atomic>
-#include <filesystem>
 #include <ostream>
-#include <system_error>
 
 #include <boost/json.hpp>
 
@@ -37,12 +35,7 @@ StatusReport read_status(const std::filesystem::path& segment_path, const Config
     segment.emplace(Segment::open(segment_path, SegmentAccess::observe, config.segment_group));
   } catch (const Error& error) {
     if (error.code() != Errc::not_found) throw;
-    std::error_code ignored;
-    const std::filesystem::path directory = segment_path.has_parent_path() ? segment_path.parent_path() : ".";
-    if (!std::filesystem::is_directory(directory, ignored)) {
-      throw Error(Errc::not_found, "no segment at " + segment_path.string() + ": its directory " + directory.string() +
-                                       " does not exist (is the path right?)");
-    }
+    if (auto missing = check_segment_directory(segment_path)) throw *missing;
     throw Error(Errc::not_found, "no segment at " + segment_path.string() +
                                      ": no publisher has created one yet (the adapter or `snapbus publish` does)");
   }

@@ -4,10 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <optional>
 #include <ostream>
-#include <system_error>
 
 #include <boost/json.hpp>
 
@@ -104,13 +102,7 @@ ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostre
   };
 
   if (!segment_exists(path)) {
-    // A publisher creates the file, never its directory: without one, nothing can ever appear.
-    std::error_code ignored;
-    const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
-    if (!std::filesystem::is_directory(directory, ignored)) {
-      throw Error(Errc::not_found, "no segment at " + path.string() + ": its directory " + directory.string() +
-                                       " does not exist, and no publisher creates it (is the path right?)");
-    }
+    if (auto missing = check_segment_directory(path)) throw *missing;
     err << "snapbus watch: waiting for a segment at " << path.string() << std::endl;
     if (!wait_until_segment_exists(path, deadline)) {
       throw Error(Errc::not_found, "no segment appeared at " + path.string() + " before the timeout");

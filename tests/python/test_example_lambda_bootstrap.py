@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import select
+import time
 
 import httpx
 
@@ -44,10 +45,11 @@ def test_the_hand_driven_runtime_restores_every_worker(cli, processes, tmp_path)
     assert "restored; every worker's after-restore hooks have run" in output, output
 
 
-def read_available(process) -> str:
-    """What the process has written to its stdout so far."""
+def read_available(process, limit: float = 10.0) -> str:
+    """What the process has written to its stdout so far (read for at most `limit` seconds)."""
     text = b""
-    while select.select([process.stdout.fileno()], [], [], 0.5)[0]:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and select.select([process.stdout.fileno()], [], [], 0.5)[0]:
         chunk = os.read(process.stdout.fileno(), 65536)
         if not chunk:
             break

@@ -62,6 +62,10 @@ inline constexpr std::size_t kMaxSegmentFileName = 255 - (sizeof(".tmp.4194304."
 // created: a longer one would fail half-way, with a name the user never gave in the message.
 std::optional<Error> check_segment_file_name(const std::filesystem::path& path);
 
+// For a reader that finds no segment at `path`: the error (not_found) when its directory does not
+// exist either. A publisher creates the file, never its directory, so none will ever appear there.
+std::optional<Error> check_segment_directory(const std::filesystem::path& path);
+
 // The error for an open of `path` (described as `what`) that failed with ELOOP: the file itself is
 // a symbolic link, which snapbus refuses to follow, or a directory on the way to it loops.
 Error symbolic_link_error(const std::filesystem::path& path, const std::string& what);
