@@ -15,6 +15,7 @@
 #include <string>
 
 #include "snapbus/error.h"
+#include "snapbus/sanitizer_build.h"
 
 namespace snapbus {
 namespace {
@@ -69,7 +70,7 @@ void forget_rescuers_in_child() noexcept {
   for (GuardedRange& range : guarded_ranges) range.rescuers.store(0, std::memory_order_relaxed);
 }
 
-#if defined(__SANITIZE_THREAD__)
+#if SNAPBUS_THREAD_SANITIZER
 // ThreadSanitizer's runtime; the declarations are its documented dynamic annotations.
 extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
 extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);

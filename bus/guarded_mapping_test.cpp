@@ -15,6 +15,7 @@
 #include <memory>
 #include <thread>
 
+#include "snapbus/sanitizer_build.h"
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
 
@@ -31,11 +32,11 @@ int make_file(const std::filesystem::path& path, off_t size) {
 
 void expect_killed_by_sigbus(testing::ChildProcess& child) {
   const int code = child.wait_exit_code(10s);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  EXPECT_NE(code, 0) << "the sanitizer's own SIGBUS report, chained to, ends the child";
-#else
-  EXPECT_EQ(code, 128 + SIGBUS);
-#endif
+  if constexpr (kAddressSanitizer || kThreadSanitizer) {
+    EXPECT_NE(code, 0) << "the sanitizer's own SIGBUS report, chained to, ends the child";
+  } else {
+    EXPECT_EQ(code, 128 + SIGBUS);
+  }
 }
 
 TEST(GuardedMappingTest, AFaultInsideTheViewReadsZerosAndMarksItBroken) {

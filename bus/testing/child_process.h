@@ -19,36 +19,28 @@
 #include <string>
 #include <thread>
 
+#include "snapbus/sanitizer_build.h"
+
 namespace snapbus::testing {
 
-// GCC 12's AddressSanitizer does not take its allocator lock across fork() (LLVM added that in
-// release 17): a child forked while another thread of the parent is inside malloc can block for
-// ever in its first allocation. Tests that fork a process that runs a watcher thread skip
-// themselves under ASan; the default and ThreadSanitizer builds run them.
-inline constexpr bool kForkWithThreadsIsUnreliable =
-#if defined(__SANITIZE_ADDRESS__)
-    true;
-#else
-    false;
-#endif
+// The AddressSanitizer runtimes of GCC 12 and clang 14 do not take their allocator lock across
+// fork() (LLVM added that in release 17): a child forked while another thread of the parent is
+// inside malloc can block for ever in its first allocation. Tests that fork a process that runs a
+// watcher thread skip themselves under ASan; the default and ThreadSanitizer builds run them.
+inline constexpr bool kForkWithThreadsIsUnreliable = kAddressSanitizer;
 
-#define SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN()                                                   \
-  do {                                                                                                \
-    if (::snapbus::testing::kForkWithThreadsIsUnreliable) {                                           \
-      GTEST_SKIP() << "AddressSanitizer (GCC 12) can deadlock a child forked from a threaded parent"; \
-    }                                                                                                 \
+#define SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN()                                          \
+  do {                                                                                       \
+    if (::snapbus::testing::kForkWithThreadsIsUnreliable) {                                  \
+      GTEST_SKIP() << "AddressSanitizer can deadlock a child forked from a threaded parent"; \
+    }                                                                                        \
   } while (false)
 
 // ThreadSanitizer keeps a forked child's copy of the parent's threads registered as running, while
 // glibc hands their stacks (and so their thread ids) to the threads the child starts: a child that
 // starts a thread of its own (a Subscriber claiming its slot starts one to watch its path) can
 // abort with "dup thread with used id", depending on the order the stack cache hands them out.
-inline constexpr bool kThreadsInForkedChildrenConfuseTsan =
-#if defined(__SANITIZE_THREAD__)
-    true;
-#else
-    false;
-#endif
+inline constexpr bool kThreadsInForkedChildrenConfuseTsan = kThreadSanitizer;
 
 #define SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN()                                                 \
   do {                                                                                                    \
