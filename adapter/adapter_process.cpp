@@ -81,8 +81,6 @@ asio::awaitable<void> AdapterProcess::start(Mode mode) {
   // The segment exists before the app starts, so every worker finds it when it subscribes. A new
   // one each Init, generation 0, as in Lambda, where /tmp starts empty.
   if (segment_source_) {
-    std::error_code ignored;
-    const bool replacing = std::filesystem::exists(bus_config_.segment_path, ignored);
     publisher_.emplace(Publisher::acquire({.path = bus_config_.segment_path,
                                            .slot_count = bus_config_.slot_count,
                                            .group = bus_config_.segment_group,
@@ -90,9 +88,10 @@ asio::awaitable<void> AdapterProcess::start(Mode mode) {
                                            .source = *segment_source_,
                                            .fresh = true}));
     lifecycle::run_step(*publisher_, lifecycle::Step::starting, {.ack_timeout = bus_config_.ack_timeout});
-    log_line(fmt::format("segment {} ({}), init type {}", bus_config_.segment_path.string(),
-                         replacing ? "created, replacing the file an earlier run left there" : "created",
-                         bus_config_.lambda_init_type.empty() ? "unknown" : bus_config_.lambda_init_type));
+    log_line(
+        fmt::format("segment {} ({}), init type {}", bus_config_.segment_path.string(),
+                    publisher_->replaced() ? "created, replacing the segment an earlier run left there" : "created",
+                    bus_config_.lambda_init_type.empty() ? "unknown" : bus_config_.lambda_init_type));
   }
 
   if (launch_.extension_name && !(co_await register_extension())) co_return;

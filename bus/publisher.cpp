@@ -85,21 +85,28 @@ UniqueFd lock_publisher_role(const std::filesystem::path& segment_path, std::opt
   return fd;
 }
 
+enum class Origin { created, took_over, replaced };
+
 // Opens the existing segment to take it over, or creates one. A segment of another layout version
 // is replaced (its publisher is gone: we hold the lock); anything that is not a snapbus segment is
 // left alone and refused, since it may be someone else's file.
-Segment open_or_create(const PublisherOptions& options, bool& took_over) {
+Segment open_or_create(const PublisherOptions& options, Origin& origin) {
+  origin = Origin::created;
   try {
     // Opened even when a fresh one is wanted: only a segment is replaced, never a foreign file.
     Segment segment = Segment::open(options.path, SegmentAccess::publish, options.group);
     if (!options.fresh) {
-      took_over = true;
+      origin = Origin::took_over;
       return segment;
     }
+    origin = Origin::replaced;
   } catch (const Error& e) {
-    if (e.code() != Errc::not_found && e.code() != Errc::version_mismatch) throw;
+    if (e.code() == Errc::version_mismatch) {
+      origin = Origin::replaced;
+    } else if (e.code() != Errc::not_found) {
+      throw;
+    }
   }
-  took_over = false;
   return Segment::create(options.path, {.slot_count = options.slot_count, .group = options.group});
 }
 
@@ -177,7 +184,7 @@ std::vector<std::string> AckReport::problems() const {
 struct Publisher::Impl {
   UniqueFd lock_fd;
   Segment segment;
-  bool took_over = false;
+  Origin origin = Origin::created;
   TransitionSource source = TransitionSource::manual;
   std::uint32_t pid = 0;
   // What transition() reaped just after publishing `died_in_hook_seq` that had died inside a hook:
@@ -185,8 +192,8 @@ struct Publisher::Impl {
   std::uint32_t died_in_hook_seq = 0;
   std::vector<SlotInfo> died_in_hook;
 
-  Impl(UniqueFd fd, Segment s, bool over, TransitionSource src)
-      : lock_fd(std::move(fd)), segment(std::move(s)), took_over(over), source(src) {}
+  Impl(UniqueFd fd, Segment s, Origin o, TransitionSource src)
+      : lock_fd(std::move(fd)), segment(std::move(s)), origin(o), source(src) {}
 };
 
 Publisher Publisher::acquire(const PublisherOptions& options) {
@@ -194,9 +201,9 @@ Publisher Publisher::acquire(const PublisherOptions& options) {
   // Before the lock file: a name refused later would leave that behind.
   if (auto problem = check_segment_file_name(options.path)) throw *problem;
   UniqueFd lock_fd = lock_publisher_role(options.path, options.group);
-  bool took_over = false;
-  Segment segment = open_or_create(options, took_over);
-  auto impl = std::make_unique<Impl>(std::move(lock_fd), std::move(segment), took_over, options.source);
+  Origin origin = Origin::created;
+  Segment segment = open_or_create(options, origin);
+  auto impl = std::make_unique<Impl>(std::move(lock_fd), std::move(segment), origin, options.source);
   const ProcessIdentity self = current_process();
   SegmentHeader& header = impl->segment.mutable_header();
   header.publisher_start_time.store(self.start_time, std::memory_order_relaxed);
@@ -209,7 +216,7 @@ Publisher Publisher::acquire(const PublisherOptions& options) {
   // waiting. Its fields may be half-written: the next transition rewrites every one of them.
   const std::uint32_t seq_before = state.seq.load(std::memory_order_relaxed);
   if (repair_seq(state) != seq_before) futex_wake_all(&state.seq);
-  if (!impl->took_over) {
+  if (impl->origin != Origin::took_over) {
     StateSnapshot now = read_state(state);
     now.publisher_pid = impl->pid;
     now.init_type = options.init_type;
@@ -227,7 +234,8 @@ Publisher::Publisher(Publisher&&) noexcept = default;
 Publisher& Publisher::operator=(Publisher&&) noexcept = default;
 Publisher::~Publisher() = default;
 
-bool Publisher::took_over() const noexcept { return impl_->took_over; }
+bool Publisher::took_over() const noexcept { return impl_->origin == Origin::took_over; }
+bool Publisher::replaced() const noexcept { return impl_->origin == Origin::replaced; }
 const Segment& Publisher::segment() const noexcept { return impl_->segment; }
 StateSnapshot Publisher::state() const { return read_state(impl_->segment.state()); }
 

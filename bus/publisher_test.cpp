@@ -27,6 +27,7 @@ class PublisherTest : public ::testing::Test {
 TEST_F(PublisherTest, CreatesTheSegmentAndRecordsItself) {
   auto publisher = Publisher::acquire(options);
   EXPECT_FALSE(publisher.took_over());
+  EXPECT_FALSE(publisher.replaced());
   const StateSnapshot now = publisher.state();
   EXPECT_EQ(now.publisher_pid, static_cast<std::uint32_t>(::getpid()));
   EXPECT_EQ(now.init_type, InitType::snap_start);
@@ -79,6 +80,7 @@ TEST_F(PublisherTest, KilledPublisherIsTakenOverInPlace) {
 
   auto publisher = Publisher::acquire(options);
   EXPECT_TRUE(publisher.took_over());
+  EXPECT_FALSE(publisher.replaced());
   EXPECT_EQ(publisher.segment().inode(), watcher.inode()) << "take-over must keep the file mapped subscribers hold";
   const StateSnapshot now = read_state(watcher.state());
   EXPECT_EQ(now.seq & 1U, 0U);
@@ -106,6 +108,7 @@ TEST_F(PublisherTest, AFreshPublisherReplacesTheSegmentAnEarlierRunLeft) {
   auto publisher =
       Publisher::acquire({.path = path, .slot_count = 4, .init_type = InitType::snap_start, .fresh = true});
   EXPECT_FALSE(publisher.took_over());
+  EXPECT_TRUE(publisher.replaced());
   EXPECT_FALSE(publisher.segment().device() == device && publisher.segment().inode() == inode) << "the same file";
   const StateSnapshot now = publisher.state();
   EXPECT_EQ(now.generation, 0U);
@@ -121,6 +124,7 @@ TEST_F(PublisherTest, ReplacesASegmentOfAnotherLayoutVersion) {
   }
   auto publisher = Publisher::acquire(options);
   EXPECT_FALSE(publisher.took_over());
+  EXPECT_TRUE(publisher.replaced());
   EXPECT_EQ(publisher.segment().header().layout_version, kLayoutVersion);
 }
 

@@ -73,6 +73,10 @@ PublishRequest parse_publish_command(std::span<const std::string> words, const C
                     "first wait (within the timeout) until N subscribers that want to be waited\n"
                     "for hold slots: a worker still starting up at the snapshot would otherwise\n"
                     "miss the bracket. Not reached: exit 1 without publishing");
+  app->add_flag("--fresh", request.fresh,
+                "with starting only: a new segment (generation 0, no slots) replaces one an\n"
+                "earlier run left at the path, as at a Lambda environment's first step,\n"
+                "where /tmp starts empty. Without it a leftover segment is taken over");
   add_json_flag(*app, request.format, "one JSON object: {segment, published, waited_for, acks: [...], ok, state}");
   parse_command_line(*app, words);
 
@@ -82,6 +86,11 @@ PublishRequest parse_publish_command(std::span<const std::string> words, const C
                      "' (expected starting, before-snapshot, restore, running or shutdown)");
   }
   request.step = *step;
+  if (request.fresh && request.step != lifecycle::Step::starting) {
+    throw UsageError(
+        "--fresh goes with starting only: a new segment at any later step would drop the "
+        "subscribers that joined the current one");
+  }
   request.segment_path = segment.value_or(config.segment_path);
   request.timeout = timeout_ms ? std::chrono::milliseconds(*timeout_ms) : config.ack_timeout;
   if (expected) request.expect_subscribers = static_cast<std::size_t>(*expected);
@@ -98,12 +107,17 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
                                           .slot_count = config.slot_count,
                                           .group = config.segment_group,
                                           .init_type = init_type_from_lambda(config.lambda_init_type),
-                                          .source = TransitionSource::manual}));
+                                          .source = TransitionSource::manual,
+                                          .fresh = request.fresh}));
   } catch (const Error& error) {
     if (error.code() != Errc::busy) throw;
     throw Error(Errc::busy, std::string("refusing to publish: ") + error.what());
   }
   if (publisher->took_over()) progress << "took over the segment at " << request.segment_path.string() << std::endl;
+  if (publisher->replaced()) {
+    progress << "created a new segment at " << request.segment_path.string()
+             << ", replacing the segment an earlier run left there" << std::endl;
+  }
   // More than the segment's slots can never join: say so now instead of at the timeout.
   const std::uint32_t slots = publisher->segment().slot_count();
   if (request.expect_subscribers && *request.expect_subscribers > slots) {

@@ -1,4 +1,4 @@
-// `snapbus publish <step> [--timeout-ms N] [--segment PATH] [--expect-subscribers N] [--json]`:
+// `snapbus publish <step> [--timeout-ms N] [--segment PATH] [--expect-subscribers N] [--fresh] [--json]`:
 // drives the bus by hand (custom runtimes, CRIU action scripts, tests).
 //
 //   const snapbus::cli::PublishRequest request = snapbus::cli::parse_publish_command(words, config);
@@ -31,6 +31,8 @@ struct PublishRequest {
   std::filesystem::path segment_path;
   std::chrono::milliseconds timeout{0};
   std::optional<std::size_t> expect_subscribers;
+  // Only with `starting`: a new segment replaces one an earlier run left at the path (PublisherOptions::fresh).
+  bool fresh = false;
   OutputFormat format = OutputFormat::text;
 };
 

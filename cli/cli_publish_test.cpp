@@ -29,6 +29,8 @@ TEST(CliPublishTest, OptionsAndTheirDefaults) {
   EXPECT_EQ(plain.timeout, std::chrono::milliseconds(1234));
   EXPECT_EQ(plain.expect_subscribers, std::nullopt);
   EXPECT_EQ(plain.format, OutputFormat::text);
+  EXPECT_FALSE(plain.fresh);
+  EXPECT_TRUE(parse_publish({"starting", "--fresh"}).fresh);
 
   const PublishRequest full = parse_publish(
       {"--json", "before-snapshot", "--expect-subscribers=2", "--timeout-ms", "300", "--segment", "/tmp/s"});
@@ -44,6 +46,7 @@ TEST(CliPublishTest, MistakesAreUsageErrors) {
   EXPECT_THROW(parse_publish({"after-restore"}), UsageError);
   EXPECT_THROW(parse_publish({"restore", "running"}), UsageError);
   EXPECT_THROW(parse_publish({"restore", "--timeout-ms", "soon"}), UsageError);
+  EXPECT_THROW(parse_publish({"before-snapshot", "--fresh"}), UsageError);
   try {
     parse_publish({"after-restore"});
   } catch (const UsageError& error) {
@@ -58,7 +61,7 @@ TEST(CliPublishTest, HelpNamesEveryStepAndExitCode) {
   } catch (const HelpRequested& help) {
     const std::string& text = help.text();
     EXPECT_EQ(text.rfind("usage: snapbus publish <starting|before-snapshot|restore|running|shutdown>", 0), 0U) << text;
-    for (const char* word : {"--timeout-ms N", "--segment PATH", "--expect-subscribers N", "--json",
+    for (const char* word : {"--timeout-ms N", "--segment PATH", "--expect-subscribers N", "--fresh", "--json",
                              "before-snapshot  enter before-snapshot", "exit codes: 0 all acked ok"}) {
       EXPECT_NE(text.find(word), std::string::npos) << word << "\n" << text;
     }

@@ -104,7 +104,9 @@ def forward(event):
 
 
 def main():
-    code, report = publish("starting")  # the segment exists before any worker starts
+    # The segment exists before any worker starts; a new one, as /tmp is empty in each new environment
+    # and a segment left by an earlier local run must not carry its generation over.
+    code, report = publish("starting", "--fresh")
     if code != 0:
         report_error("init/error", "Runtime.InitError", report)
         return 1

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -211,6 +213,50 @@ TEST_F(MultiProcessTest, APublisherKilledWhileWaitingIsReplacedAndTheSubscribers
   const boost::json::value& slot = status.at("subscribers").as_array().at(0);
   EXPECT_EQ(slot.at("handled_generation").to_number<std::int64_t>(), 2);
   EXPECT_EQ(slot.at("outcome").as_string(), "ok");
+}
+
+// A custom runtime's first step (examples/lambda/bootstrap.py): in Lambda /tmp starts empty, so a segment
+// at the path was left by an earlier local run, and its generation must not carry over.
+TEST_F(MultiProcessTest, AFreshStartReplacesALeftoverSegmentAndItsSubscribersFollow) {
+  ASSERT_EQ(snapbus({"publish", "restore"}).code, 0);  // the earlier run: generation 1
+  SpawnedProcess subscriber = start_subscriber("follower");
+
+  const ExitResult fresh = snapbus({"publish", "starting", "--fresh"});
+
+  ASSERT_EQ(fresh.code, 0) << fresh.stdout_text << fresh.stderr_text;
+  EXPECT_NE(fresh.stdout_text.find("replacing the segment an earlier run left there"), std::string::npos)
+      << fresh.stdout_text;
+  EXPECT_NE(fresh.stdout_text.find("generation 0)"), std::string::npos) << fresh.stdout_text;
+  // The subscriber watches the path: it moves to the new segment and is reached by its first restore.
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  std::size_t joined = 0;
+  while (joined == 0 && std::chrono::steady_clock::now() < deadline) {
+    const ExitResult status = snapbus({"status", "--json"});
+    if (status.code == 0) joined = boost::json::parse(status.stdout_text).at("subscribers").as_array().size();
+    if (joined == 0) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(joined, 1U) << "the subscriber never joined the new segment";
+  const ExitResult restore = snapbus({"publish", "restore"});
+  EXPECT_EQ(restore.code, 0) << restore.stdout_text;
+  EXPECT_NE(restore.stdout_text.find("generation 1)"), std::string::npos) << restore.stdout_text;
+  EXPECT_TRUE(subscriber.wait_for_output("(generation 1)", kPatience)) << subscriber.stdout_so_far();
+}
+
+TEST_F(MultiProcessTest, AFreshStartNeverReplacesAFileThatIsNotASegment) {
+  const std::string foreign(4096, 'x');
+  {
+    std::ofstream out(segment_);
+    out << foreign;
+  }
+  // Private, as a segment must be: the refusal is then about what the file holds, not its mode.
+  std::filesystem::permissions(segment_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  const ExitResult fresh = snapbus({"publish", "starting", "--fresh"});
+
+  EXPECT_EQ(fresh.code, 5) << fresh.stderr_text;
+  EXPECT_NE(fresh.stderr_text.find("not a snapbus segment"), std::string::npos) << fresh.stderr_text;
+  std::ifstream in(segment_);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), foreign) << "the file was changed";
 }
 
 TEST_F(MultiProcessTest, ASubscriberStartedBeforeThePublisherAttachesWhenTheSegmentAppears) {

@@ -78,7 +78,7 @@ def test_the_example_app_restores_every_worker(function):
     assert len(workers) == WORKERS, status["subscribers"]
     for slot in workers:
         assert slot["handled_generation"] == 1 and slot["outcome"] == "ok", slot
-    assert any("replacing the file an earlier run left there" in line for line in function.adapter_lines()), \
+    assert any("replacing the segment an earlier run left there" in line for line in function.adapter_lines()), \
         function.output()
     assert function.stop() == 0, function.output()
     assert function.report()["restore"]["status"] == "success"

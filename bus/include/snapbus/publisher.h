@@ -92,6 +92,9 @@ class Publisher {
 
   // True when acquire() took over an existing segment rather than creating one.
   bool took_over() const noexcept;
+  // True when acquire() created a new segment in place of one at the path: one of another layout
+  // version, or any one with PublisherOptions::fresh. A log can then say what became of it.
+  bool replaced() const noexcept;
   const Segment& segment() const noexcept;
   StateSnapshot state() const;
 
