@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "snapbus/field_name.h"
 #include "snapbus/http_client.h"
 #include "snapbus/text.h"
 
@@ -204,7 +205,16 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
     config.warnings.push_back(fmt::format("{} is ignored with {}=response_stream: a stream is never compressed",
                                           kEnvEnableCompression, kEnvInvokeMode));
   }
-  if (auto source = env.text(kEnvAuthorizationSource)) config.authorization_source = std::move(*source);
+  if (auto source = env.text(kEnvAuthorizationSource)) {
+    // Kept, as LWA keeps it, but said: a name HTTP cannot carry is in no request.
+    if (!net::is_field_name(*source)) {
+      config.warnings.push_back(
+          fmt::format("{}={} is not a valid header name: no request has that header, so "
+                      "the Authorization header is never replaced",
+                      kEnvAuthorizationSource, *source));
+    }
+    config.authorization_source = std::move(*source);
+  }
   config.error_status_codes = env.statuses(kEnvErrorStatusCodes);
 
   // The proxy itself always talks to Lambda: AWS_LWA_LAMBDA_RUNTIME_API_PROXY is how an LWA-style

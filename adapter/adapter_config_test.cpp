@@ -84,6 +84,17 @@ TEST(AdapterConfig, ABasePathWithoutItsSlashIsKeptButSaidToMatchNothing) {
   EXPECT_TRUE(from({{"AWS_LWA_REMOVE_BASE_PATH", "/stage"}}).warnings.empty());
 }
 
+// The same for an authorization source that no request can carry as a header.
+TEST(AdapterConfig, AnAuthorizationSourceThatIsNoHeaderNameIsKeptButSaidToMatchNothing) {
+  const AdapterConfig config = from({{"AWS_LWA_AUTHORIZATION_SOURCE", "X Custom Auth"}});
+  EXPECT_EQ(config.authorization_source, "X Custom Auth");
+  ASSERT_EQ(config.warnings.size(), 1U);
+  EXPECT_NE(config.warnings[0].find("AWS_LWA_AUTHORIZATION_SOURCE=X Custom Auth is not a valid header name"),
+            std::string::npos)
+      << config.warnings[0];
+  EXPECT_TRUE(from({{"AWS_LWA_AUTHORIZATION_SOURCE", "X-Custom-Auth"}}).warnings.empty());
+}
+
 TEST(AdapterConfig, StatusSetsTakeCodesAndRanges) {
   const StatusSet set = StatusSet::parse("200-299, 301,404 ,500-502");
   for (unsigned code : {200U, 250U, 299U, 301U, 404U, 500U, 502U}) EXPECT_TRUE(set.contains(code)) << code;

@@ -1,7 +1,5 @@
 #include "app_forwarder.h"
 
-#include <algorithm>
-#include <cctype>
 #include <exception>
 #include <optional>
 #include <string>
@@ -14,6 +12,7 @@
 #include "readiness.h"
 #include "response_compression.h"
 #include "snapbus/connection_fields.h"
+#include "snapbus/field_name.h"
 #include "snapbus/http_event.h"
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/utf8_text.h"
@@ -36,16 +35,9 @@ bool is_hop_header(std::string_view name) {
 }
 
 // A value that would break the request's framing (CR, LF, NUL) is not sent, nor a name that is not
-// an HTTP token: JSON can carry them, HTTP cannot.
+// an HTTP token (net::is_field_name): JSON can carry them, HTTP cannot.
 bool fits_in_value(std::string_view text) {
   return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
-bool is_token(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  });
 }
 
 lambda::FunctionError function_error(std::string_view type, std::string message) {
@@ -190,7 +182,7 @@ net::Request AppForwarder::build_request(const lambda::InvocationRequest& event,
   out.method_string(request.method);
   out.target(request.target);
   for (const auto& [name, value] : request.headers) {
-    if (is_hop_header(name) || !is_token(name) || !fits_in_value(value)) continue;
+    if (is_hop_header(name) || !net::is_field_name(name) || !fits_in_value(value)) continue;
     out.insert(name, value);
   }
   // AWS_LWA_AUTHORIZATION_SOURCE: that header's value becomes the Authorization, and the header goes,
