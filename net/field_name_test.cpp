@@ -15,8 +15,9 @@ TEST(FieldName, TokensAreNames) {
 }
 
 TEST(FieldName, WhatHttpCannotCarryIsNot) {
-  for (const std::string& name : std::initializer_list<std::string>{"", "X Custom", "x-auth:", "x-auth\r\n", "(comment)", "x\"y", "ä", "x/y", "x@y",
-                                 std::string("x\0y", 3), "tab\there"}) {
+  for (const std::string& name :
+       std::initializer_list<std::string>{"", "X Custom", "x-auth:", "x-auth\r\n", "(comment)", "x\"y", "ä", "x/y",
+                                          "x@y", std::string("x\0y", 3), "tab\there"}) {
     EXPECT_FALSE(is_field_name(name)) << name;
   }
 }
