@@ -45,6 +45,38 @@ std::string read_all(const std::string& path) {
   return out.str();
 }
 
+// A process's or thread's name: its /proc directory's comm, without the newline.
+std::string comm_name(const fs::path& proc_dir) {
+  std::string name = read_all(proc_dir / "comm");
+  if (!name.empty() && name.back() == '\n') name.pop_back();
+  return name;
+}
+
+// What a process that ignores its stop signal is doing, for the failure message: a hang seen once in a
+// CI run is otherwise a mystery. Each thread's state and kernel wait channel, its kernel stack when
+// readable, and which of this test's processes are still alive.
+std::string describe_stuck_process(pid_t pid, const std::string& marker) {
+  std::ostringstream out;
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator(task_dir, ec)) {
+    const std::string tid = task.path().filename();
+    const std::string stat = read_all(task.path() / "stat");
+    // The state is the field after the command name's closing parenthesis.
+    const auto paren = stat.rfind(')');
+    const char state = paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
+    out << "  thread " << tid << " (" << comm_name(task.path()) << ") state " << state << ", waiting in "
+        << read_all(task.path() / "wchan") << "\n";
+    const std::string stack = read_all(task.path() / "stack");
+    if (!stack.empty()) out << stack;
+  }
+  out << "  processes of this test still alive:";
+  const std::vector<pid_t> alive_pids = processes_with_env("SNAPBUS_TEST_MARKER=" + marker);
+  if (alive_pids.empty()) out << " none";
+  for (pid_t alive : alive_pids) out << " " << alive << " (" << comm_name("/proc/" + std::to_string(alive)) << ")";
+  return out.str();
+}
+
 std::string unique_suffix() {
   static std::atomic<int> counter{0};
   std::random_device rd;
@@ -253,41 +285,6 @@ std::optional<int> EmulatorProcess::wait_exit(std::chrono::milliseconds timeout)
   }
 }
 
-namespace {
-
-// What a process that ignores its stop signal is doing, for the failure message: a hang seen once in a
-// CI run is otherwise a mystery. Each thread's state and kernel wait channel, its kernel stack when
-// readable, and which of this test's processes are still alive.
-std::string describe_stuck_process(pid_t pid, const std::string& marker) {
-  std::ostringstream out;
-  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator(task_dir, ec)) {
-    const std::string tid = task.path().filename();
-    std::string stat = read_all(task.path() / "stat");
-    // The state is the field after the command name's closing parenthesis.
-    const auto paren = stat.rfind(')');
-    const char state = paren != std::string::npos && paren + 2 < stat.size() ? stat[paren + 2] : '?';
-    std::string comm = read_all(task.path() / "comm");
-    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-    out << "  thread " << tid << " (" << comm << ") state " << state << ", waiting in "
-        << read_all(task.path() / "wchan") << "\n";
-    const std::string stack = read_all(task.path() / "stack");
-    if (!stack.empty()) out << stack;
-  }
-  out << "  processes of this test still alive:";
-  const std::vector<pid_t> alive_pids = processes_with_env("SNAPBUS_TEST_MARKER=" + marker);
-  if (alive_pids.empty()) out << " none";
-  for (pid_t alive : alive_pids) {
-    std::string comm = read_all("/proc/" + std::to_string(alive) + "/comm");
-    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-    out << " " << alive << " (" << comm << ")";
-  }
-  return out.str();
-}
-
-}  // namespace
-
 int EmulatorProcess::stop(int signal_number, std::chrono::milliseconds timeout) {
   if (reaped_) return exit_code_;
   ::kill(pid_, signal_number);
@@ -325,7 +322,7 @@ void EmulatorProcess::expect_no_survivors(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(10ms);
   }
   for (pid_t pid : left) {
-    ADD_FAILURE() << "process " << pid << " (" << read_all("/proc/" + std::to_string(pid) + "/comm")
+    ADD_FAILURE() << "process " << pid << " (" << comm_name("/proc/" + std::to_string(pid))
                   << ") outlived the emulator";
     ::kill(pid, SIGKILL);
   }
