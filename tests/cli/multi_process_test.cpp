@@ -11,13 +11,13 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "snapbus/file_contents.h"
 #include "spawned_process.h"
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
@@ -255,8 +255,7 @@ TEST_F(MultiProcessTest, AFreshStartNeverReplacesAFileThatIsNotASegment) {
 
   EXPECT_EQ(fresh.code, 5) << fresh.stderr_text;
   EXPECT_NE(fresh.stderr_text.find("not a snapbus segment"), std::string::npos) << fresh.stderr_text;
-  std::ifstream in(segment_);
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), foreign) << "the file was changed";
+  EXPECT_EQ(read_file_contents(segment_), foreign) << "the file was changed";
 }
 
 TEST_F(MultiProcessTest, ASubscriberStartedBeforeThePublisherAttachesWhenTheSegmentAppears) {
