@@ -21,6 +21,13 @@
 //                           and chunk latency (stamp -> read, chunks after the first) along the same four
 //                           paths, nginx with proxy_buffering off, the adapter in response_stream mode,
 //                           the trivial runtime streaming its own stamped chunks. Subtracted as above.
+//   .../one_core:1          both of the above with every process on one core (bench_processes.h's
+//                           OnOneCore): each hop's own work and context switches, without the ~100 us an
+//                           idle vCPU's wake-up costs on a VM. Unpinned, which process lands on the idle
+//                           core decides the figure: `perf sched timehist` showed the adapter's own hop
+//                           (woken by the app -> the emulator woken) at 25 us p50 against nginx's 24 us,
+//                           while the emulator behind it took 102 us to pass the chunk on, against 34 us
+//                           behind the trivial runtime.
 //   BM_RestoreFanOut/N      in process: lifecycle::run_step(Step::restore) on a segment with N worker
 //                           processes (publish after-restore -> every hook acked -> running), against one
 //                           HTTP POST to one app (what LWA 1.1's AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH
@@ -565,6 +572,7 @@ std::string with_adapter_log(const std::exception& error, const fs::path& dir) {
 }
 
 void BM_BufferedInvocation(benchmark::State& state) {
+  const snapbus::bench::OnOneCore pinned(state.range(0) == 1);
   const TempDir dir("buffered");
   std::optional<WebPaths> started;
   try {
@@ -590,9 +598,16 @@ void BM_BufferedInvocation(benchmark::State& state) {
     state.SkipWithError(with_adapter_log(error, dir.path() / "adapter").c_str());
   }
 }
-BENCHMARK(BM_BufferedInvocation)->UseManualTime()->Iterations(4000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BufferedInvocation)
+    ->ArgName("one_core")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(4000)
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_StreamedResponse(benchmark::State& state) {
+  const snapbus::bench::OnOneCore pinned(state.range(0) == 1);
   const TempDir dir("streamed");
   std::optional<WebPaths> started;
   try {
@@ -621,7 +636,13 @@ void BM_StreamedResponse(benchmark::State& state) {
     state.SkipWithError(with_adapter_log(error, dir.path() / "adapter").c_str());
   }
 }
-BENCHMARK(BM_StreamedResponse)->UseManualTime()->Iterations(150)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StreamedResponse)
+    ->ArgName("one_core")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(150)
+    ->Unit(benchmark::kMicrosecond);
 
 // ---- Restore fan-out ---------------------------------------------------------------------------
 

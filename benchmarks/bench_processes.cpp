@@ -118,4 +118,19 @@ void LoopbackEchoServer::serve() {
   }
 }
 
+OnOneCore::OnOneCore(bool wanted) : wanted_(wanted) {
+  if (!wanted_) return;
+  if (::sched_getaffinity(0, sizeof saved_, &saved_) != 0) throw std::runtime_error("sched_getaffinity failed");
+  int first = 0;
+  while (first < CPU_SETSIZE && !CPU_ISSET(first, &saved_)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  if (::sched_setaffinity(0, sizeof one, &one) != 0) throw std::runtime_error("sched_setaffinity failed");
+}
+
+OnOneCore::~OnOneCore() {
+  if (wanted_) ::sched_setaffinity(0, sizeof saved_, &saved_);
+}
+
 }  // namespace snapbus::bench

@@ -4,8 +4,10 @@
 //   snapbus::bench::EmulatorProcess emulator(SNAPBUS_EXECUTABLE, dir, {"--", "/bin/sleep", "3600"});
 //   tcp::socket client = snapbus::bench::connect_loopback(io, emulator.front_door());
 //   snapbus::bench::LoopbackEchoServer bare;   // the machine's yardstick: one HTTP round trip
+//   const snapbus::bench::OnOneCore pinned(state.range(0) == 1);  // before the processes start
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -79,6 +81,23 @@ class LoopbackEchoServer {
   boost::asio::io_context io_;
   tcp::acceptor acceptor_;
   std::thread thread_;
+};
+
+// When `wanted`, this thread and everything it starts afterwards (child processes and their
+// threads: affinity is inherited) run on one core until it is dropped. A relay's cost is then its
+// own work and its context switches, without the cross-core wake-ups whose price on a VM (an idle
+// vCPU's wake costs about 100 us here), and which core the scheduler happens to pick for each
+// process, decide most of an unpinned figure.
+class OnOneCore {
+ public:
+  explicit OnOneCore(bool wanted);
+  ~OnOneCore();
+  OnOneCore(const OnOneCore&) = delete;
+  OnOneCore& operator=(const OnOneCore&) = delete;
+
+ private:
+  bool wanted_;
+  cpu_set_t saved_{};
 };
 
 }  // namespace snapbus::bench

@@ -11,11 +11,10 @@
 //   BM_ProxyStreamChunkRelay    the runtime writes one 64-byte chunk of a streamed response -> the
 //                               caller at the front door has it: direct_chunk_*, proxied_chunk_*,
 //                               added_chunk_*
-//   .../one_core:1              the same with every process on one core (see OnOneCore)
+//   .../one_core:1              the same with every process on one core (bench_processes.h's OnOneCore)
 // Each path has its own emulator (a function has one runtime); the function they start is idle,
 // the runtime is this process. The proxy runs on-demand (no SnapStart bracket): only forwarding is
 // measured. Build with the release preset; run through benchmarks/run.sh.
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -181,35 +180,8 @@ class Caller {
   beast::flat_buffer buffer_;
 };
 
-// With argument one_core:1, this thread and everything it starts afterwards (the emulators, the
-// proxy, the runtimes' threads: affinity is inherited) run on one core. What the proxy adds is then
-// its own work and two context switches, without the cross-core wake-ups whose cost on a VM, and
-// where the scheduler happens to put each process, decide most of the unpinned figure.
-class OnOneCore {
- public:
-  explicit OnOneCore(bool wanted) : wanted_(wanted) {
-    if (!wanted_) return;
-    if (::sched_getaffinity(0, sizeof saved_, &saved_) != 0) throw std::runtime_error("sched_getaffinity failed");
-    int first = 0;
-    while (first < CPU_SETSIZE && !CPU_ISSET(first, &saved_)) ++first;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(first, &one);
-    if (::sched_setaffinity(0, sizeof one, &one) != 0) throw std::runtime_error("sched_setaffinity failed");
-  }
-  ~OnOneCore() {
-    if (wanted_) ::sched_setaffinity(0, sizeof saved_, &saved_);
-  }
-  OnOneCore(const OnOneCore&) = delete;
-  OnOneCore& operator=(const OnOneCore&) = delete;
-
- private:
-  bool wanted_;
-  cpu_set_t saved_{};
-};
-
 void BM_ProxyBufferedInvocation(benchmark::State& state) {
-  const OnOneCore pinned(state.range(0) == 1);
+  const snapbus::bench::OnOneCore pinned(state.range(0) == 1);
   Emulator direct_emulator("buffered-direct");
   Emulator proxied_emulator("buffered-proxied");
   Proxy proxy(proxied_emulator.runtime_api());

@@ -91,10 +91,14 @@ def adapter_section(results):
         return next((b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b), None)
 
     rows = []
-    buffered, streamed = find("BM_BufferedInvocation"), find("BM_StreamedResponse")
-    for bench, figure, label in [(buffered, "rtt", "added latency per buffered invocation"),
-                                 (streamed, "ttfb", "streaming: added time to first byte"),
-                                 (streamed, "chunk", "streaming: added latency per chunk")]:
+    web_paths = []
+    for pinned, where in [(0, ""), (1, ", every process on one core")]:
+        buffered = find(f"BM_BufferedInvocation/one_core:{pinned}/")
+        streamed = find(f"BM_StreamedResponse/one_core:{pinned}/")
+        web_paths += [(buffered, "rtt", f"added latency per buffered invocation{where}"),
+                      (streamed, "ttfb", f"streaming: added time to first byte{where}"),
+                      (streamed, "chunk", f"streaming: added latency per chunk{where}")]
+    for bench, figure, label in web_paths:
         if not bench:
             continue
         for p in ["p50", "p99"]:
@@ -179,7 +183,9 @@ def adapter_section(results):
              "(emulator + a runtime that answers at once), so the emulator's share cancels and the app's "
              "own answer is counted against the adapter (see benchmarks/adapter_bench.cpp). p99 figures are "
              "p99(path) - p99(baseline); on a loaded machine the tails are mostly scheduling noise, and a "
-             "negative difference is marked as such.", "",
+             "negative difference is marked as such. Rows \"on one core\" pin every process of every path to one "
+             "core: each hop's own work and context switches, without the cost of waking an idle vCPU, which "
+             "on a VM decides most of the unpinned figures (see benchmarks/adapter_bench.cpp).", "",
              "| figure | snapbus | baseline | ratio | goal | met |", "|---|---|---|---|---|---|", *rows, ""]
     if failed:
         lines += ["Failed in this run:", *failed, ""]
