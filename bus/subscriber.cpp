@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 
 #include "clock.h"
 #include "segment_monitor.h"
@@ -17,6 +18,21 @@ std::string process_comm() {
   std::string comm;
   std::getline(in, comm);
   return comm;
+}
+
+// Whether `ack` says nothing the slot does not already hold: no hook ran or failed, no message, and
+// no generation handled beyond the slot's.
+bool reports_nothing(const Acknowledgement& ack, const SlotRecord& slot) {
+  return ack.outcome == AckOutcome::ok && ack.hooks_run == 0 && ack.hooks_failed == 0 && ack.message.empty() &&
+         ack.handled_generation == slot.handled_generation.load(std::memory_order_relaxed);
+}
+
+// Whether change `seq` is to a phase that runs no hooks. Known only while it is the current change
+// and the state reads whole at the first try: otherwise the answer is no, and the ack is written
+// whole, as any other.
+bool acks_quiet_phase(const StateRecord& state, std::uint32_t seq) {
+  const std::optional<StateSnapshot> now = try_read_state(state);
+  return now && now->seq == seq && !runs_hooks(now->phase);
 }
 
 }  // namespace
@@ -213,14 +229,17 @@ std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
   }
   SlotRecord& slot = impl_->segment.mutable_slot(impl_->slot);
   constexpr auto kRelaxed = std::memory_order_relaxed;
+  const bool keeps_hook_record = reports_nothing(ack, slot) && acks_quiet_phase(impl_->segment.state(), ack.seq);
   {
     const SlotRecordWrite write(slot);
     slot.handled_generation.store(ack.handled_generation, kRelaxed);
     slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
-    slot.outcome.store(static_cast<std::uint16_t>(ack.outcome), kRelaxed);
-    slot.hooks_run.store(ack.hooks_run, kRelaxed);
-    slot.hooks_failed.store(ack.hooks_failed, kRelaxed);
-    store_text(slot.message, std::size(slot.message), ack.message);
+    if (!keeps_hook_record) {
+      slot.outcome.store(static_cast<std::uint16_t>(ack.outcome), kRelaxed);
+      slot.hooks_run.store(ack.hooks_run, kRelaxed);
+      slot.hooks_failed.store(ack.hooks_failed, kRelaxed);
+      store_text(slot.message, std::size(slot.message), ack.message);
+    }
     // Release: a reader that acquires acked_seq alone (the futex word) sees the fields above too.
     slot.acked_seq.store(ack.seq, std::memory_order_release);
   }

@@ -49,6 +49,60 @@ TEST_F(SubscriberTest, JoinsAsUpToDate) {
   EXPECT_NE(sub.state().seq, sub.joined_state().seq);
 }
 
+// Every client acks `running` right after its after-restore ack; `status` must still show the hooks
+// the restore ran, and a failure with its message.
+TEST_F(SubscriberTest, AnAckOfAQuietPhaseKeepsTheLastHookRecord) {
+  auto sub = Subscriber::open(path, {.name = "w"});
+  const auto restore = publisher.transition(Phase::after_restore);
+  sub.acknowledge({.seq = restore.seq,
+                   .handled_generation = restore.generation,
+                   .outcome = AckOutcome::failed,
+                   .hooks_run = 2,
+                   .hooks_failed = 1,
+                   .message = "reopen-pool: refused"});
+  const auto running = publisher.transition(Phase::running);
+  sub.acknowledge({.seq = running.seq, .handled_generation = running.generation});
+
+  const SlotInfo slot = read_slots(sub.segment()).at(0);
+  EXPECT_EQ(slot.acked_seq, running.seq) << "the ack itself is written";
+  EXPECT_EQ(slot.outcome, AckOutcome::failed);
+  EXPECT_EQ(slot.hooks_run, 2U);
+  EXPECT_EQ(slot.hooks_failed, 1U);
+  EXPECT_EQ(slot.message, "reopen-pool: refused");
+}
+
+TEST_F(SubscriberTest, AnAckWithSomethingToSayIsWrittenWhole) {
+  auto sub = Subscriber::open(path, {.name = "w"});
+  const auto restore = publisher.transition(Phase::after_restore);
+  sub.acknowledge({.seq = restore.seq, .handled_generation = restore.generation, .hooks_run = 2});
+  const auto hooks_of = [&sub] { return read_slots(sub.segment()).at(0).hooks_run; };
+
+  // A hook phase whose hooks are none: 0 is what happened.
+  const auto before = publisher.transition(Phase::before_snapshot);
+  sub.acknowledge({.seq = before.seq, .handled_generation = before.generation});
+  EXPECT_EQ(hooks_of(), 0U);
+
+  // A quiet phase reached with a restore still to run here (caught up at the ack): hooks ran.
+  sub.acknowledge({.seq = before.seq, .handled_generation = before.generation, .hooks_run = 1});
+  publisher.transition(Phase::after_restore);
+  const auto running = publisher.transition(Phase::running);
+  sub.acknowledge({.seq = running.seq, .handled_generation = running.generation, .hooks_run = 3});
+  EXPECT_EQ(hooks_of(), 3U);
+
+  // A new generation handled, even with no hook: the restore ran none here.
+  publisher.transition(Phase::after_restore);
+  const auto next_running = publisher.transition(Phase::running);
+  sub.acknowledge({.seq = next_running.seq, .handled_generation = next_running.generation});
+  EXPECT_EQ(hooks_of(), 0U);
+
+  // An ack for a change that is no longer the current one: its phase is not known here.
+  sub.acknowledge({.seq = next_running.seq, .handled_generation = next_running.generation, .hooks_run = 4});
+  const auto quiet = publisher.transition(Phase::snapshot_ready);
+  publisher.transition(Phase::running);
+  sub.acknowledge({.seq = quiet.seq, .handled_generation = quiet.generation});
+  EXPECT_EQ(hooks_of(), 0U);
+}
+
 TEST_F(SubscriberTest, WaitTimesOutWithoutChange) {
   auto sub = Subscriber::open(path, {});
   EXPECT_EQ(sub.wait_for_change(sub.seq(), FutexClock::now() + 20ms), FutexResult::timed_out);

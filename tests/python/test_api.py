@@ -199,6 +199,28 @@ def test_the_watcher_sleeps_through_running_until_someone_waits_for_every_change
     assert handled == seq, "after wait_for_change() the watcher takes every change"
 
 
+def test_status_after_a_restore_shows_the_hooks_it_ran_once_running_is_acked(bus, processes):
+    # A worker that takes every change acks `running` right after its after-restore ack, with no
+    # hook run: `snapbus status` must still say what the restore ran (and the ack is current).
+    script = """
+        import snapbus
+        snapbus.after_restore(lambda: None, name="reseed")
+        snapbus.after_restore(lambda: None, name="reconnect")
+        snapbus.start()
+        print("READY", flush=True)
+        while True:
+            snapbus.wait_for_change(1.0)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    bus.publish_ok("restore")  # after-restore, every ack, then running
+    seq = bus.status()["state"]["seq"]
+    wait_until(lambda: bus.status()["subscribers"][0]["acked_seq"] == seq, 10, "the running ack")
+    worker = bus.status()["subscribers"][0]
+    assert (worker["outcome"], worker["hooks_run"], worker["hooks_failed"], worker["handled_generation"]) == \
+        ("ok", 2, 0, 1), worker
+
+
 def test_generation_and_wait_for_change_follow_the_bus(bus, processes, tmp_path):
     # Each wait must be in place before the test publishes ("WAITING"), or it would miss the change.
     script = """

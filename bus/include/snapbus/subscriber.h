@@ -107,6 +107,10 @@ class Subscriber {
   // A slot lost while this process lives (freed under it, or a fork that never claimed its own)
   // is claimed again first; the returned sentence says so, for the client to log. nullopt
   // otherwise.
+  // An ack that has nothing to report (a quiet phase such as running, no hook run or failed, no
+  // message, no new generation handled) leaves the slot's outcome, hook counts and message as the
+  // last ack that ran hooks wrote them: otherwise `snapbus status` after a restore would show the
+  // running ack's "hooks 0 run" that every client sends right after its after-restore ack.
   std::optional<std::string> acknowledge(const Acknowledgement& ack);
   // Before each hook: "running after-restore hook 'db'" in this process's slot message, so a
   // publisher that stops waiting can say which hook was still running (running_hook_of). The ack
