@@ -20,11 +20,14 @@ std::string process_comm() {
   return comm;
 }
 
-// Whether `ack` says nothing the slot does not already hold: no hook ran or failed, no message, and
-// no generation handled beyond the slot's.
+// Whether `ack` says nothing the slot does not already hold: no hook ran or failed, no message, no
+// generation handled beyond the slot's, and the slot holds an earlier ack's outcome (a slot just
+// claimed holds none, and its first ack says ok).
 bool reports_nothing(const Acknowledgement& ack, const SlotRecord& slot) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
   return ack.outcome == AckOutcome::ok && ack.hooks_run == 0 && ack.hooks_failed == 0 && ack.message.empty() &&
-         ack.handled_generation == slot.handled_generation.load(std::memory_order_relaxed);
+         ack.handled_generation == slot.handled_generation.load(kRelaxed) &&
+         slot.outcome.load(kRelaxed) != static_cast<std::uint16_t>(AckOutcome::none);
 }
 
 // Whether change `seq` is to a phase that runs no hooks. Known only while it is the current change

@@ -73,6 +73,11 @@ TEST_F(SubscriberTest, AnAckOfAQuietPhaseKeepsTheLastHookRecord) {
 
 TEST_F(SubscriberTest, AnAckWithSomethingToSayIsWrittenWhole) {
   auto sub = Subscriber::open(path, {.name = "w"});
+  // The first ack of a slot just claimed: its outcome was none, and is now ok.
+  const auto first = publisher.transition(Phase::running);
+  sub.acknowledge({.seq = first.seq, .handled_generation = first.generation});
+  EXPECT_EQ(read_slots(sub.segment()).at(0).outcome, AckOutcome::ok);
+
   const auto restore = publisher.transition(Phase::after_restore);
   sub.acknowledge({.seq = restore.seq, .handled_generation = restore.generation, .hooks_run = 2});
   const auto hooks_of = [&sub] { return read_slots(sub.segment()).at(0).hooks_run; };

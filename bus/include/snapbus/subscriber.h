@@ -108,9 +108,9 @@ class Subscriber {
   // is claimed again first; the returned sentence says so, for the client to log. nullopt
   // otherwise.
   // An ack that has nothing to report (a quiet phase such as running, no hook run or failed, no
-  // message, no new generation handled) leaves the slot's outcome, hook counts and message as the
-  // last ack that ran hooks wrote them: otherwise `snapbus status` after a restore would show the
-  // running ack's "hooks 0 run" that every client sends right after its after-restore ack.
+  // message, no new generation handled) leaves the slot's outcome, hook counts and message as an
+  // earlier ack wrote them (a slot's first ack is written whole): otherwise `snapbus status` after a
+  // restore would show the "hooks 0 run" of the running ack clients send after the after-restore one.
   std::optional<std::string> acknowledge(const Acknowledgement& ack);
   // Before each hook: "running after-restore hook 'db'" in this process's slot message, so a
   // publisher that stops waiting can say which hook was still running (running_hook_of). The ack
