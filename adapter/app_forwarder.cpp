@@ -246,11 +246,11 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
 asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_streamed(const lambda::InvocationRequest& event,
                                                                         net::ResponseStream answer,
                                                                         lambda::RuntimeClient& runtime) {
-  auto stream = co_await runtime.begin_streaming(event.request_id, std::string(lambda::kContentTypeHttpIntegration));
-  if (!stream) co_return stream.error();
   std::string head = prelude(answer.header());
   head.append(lambda::kPreludeSeparator);
-  if (auto sent = co_await stream->write(head); !sent) co_return sent;
+  auto stream = co_await runtime.begin_streaming(event.request_id, std::string(lambda::kContentTypeHttpIntegration),
+                                                 std::move(head));
+  if (!stream) co_return stream.error();
   // Each piece goes on as it came, and the next is read only once it is sent: nothing is gathered, and
   // a slow client slows the app down instead of filling the adapter's memory.
   for (;;) {

@@ -176,11 +176,11 @@ asio::awaitable<int> trivial_runtime() {
       co_await runtime.post_response(event->request_id, buffered_answer);
       continue;
     }
-    auto stream =
-        co_await runtime.begin_streaming(event->request_id, "application/vnd.awslambda.http-integration-response");
-    if (!stream) co_return 1;
+    // The prelude goes with the request's header, as the adapter sends it.
     const std::string prelude = R"({"statusCode":200,"headers":{"content-type":"text/plain"}})";
-    co_await stream->write(prelude + std::string(8, '\0'));
+    auto stream = co_await runtime.begin_streaming(
+        event->request_id, "application/vnd.awslambda.http-integration-response", prelude + std::string(8, '\0'));
+    if (!stream) co_return 1;
     co_await write_stamped_chunks(
         [&stream](std::string chunk) -> asio::awaitable<void> { co_await stream->write(chunk); });
     co_await stream->finish();

@@ -130,7 +130,8 @@ asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string reque
 }
 
 asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std::string request_id,
-                                                                             std::string content_type) {
+                                                                             std::string content_type,
+                                                                             std::string first_piece) {
   http::request_header<> header;
   header.method(http::verb::post);
   header.target(invocation_target(request_id, "response"));
@@ -139,7 +140,7 @@ asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std
   header.set(http::field::content_type, header_value(content_type));
   header.set(kHeaderResponseMode, kResponseModeStreaming);
   header.set(http::field::trailer, kStreamedErrorTrailers);
-  auto upload = co_await http_.begin_chunked(std::move(header));
+  auto upload = co_await http_.begin_chunked(std::move(header), {}, first_piece);
   if (!upload) co_return call_error_from_transport(call, upload.error());
   co_return StreamedResponse(std::move(*upload), std::move(call));
 }

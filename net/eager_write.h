@@ -4,6 +4,7 @@
 //   http::response_serializer<http::string_body> serializer(response);
 //   boost::system::error_code error = co_await write_eagerly(socket, serializer);
 //   error = co_await write_eagerly(socket, http::make_chunk(asio::buffer(piece)));
+//   error = co_await write_header_and_chunk_eagerly(socket, chunked_head_serializer, first_piece);
 //
 // An asynchronous write whose first attempt succeeds still completes through the io_context's
 // queue, and each trip through that queue costs a non-blocking epoll_wait: most of the dozen per
@@ -13,13 +14,19 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_cat.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -76,6 +83,30 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip:
   auto [rest_error, more] =
       co_await boost::asio::async_write(socket, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
   co_return rest_error;
+}
+
+// The header that `serializer` holds and, in the same write, `piece` as the body's first chunk: a
+// peer that can do nothing with a header alone (a Runtime API waiting for a streamed response's
+// prelude) then wakes once, not twice.
+template <bool IsRequest, typename Fields>
+boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly(
+    boost::asio::ip::tcp::socket& socket,
+    boost::beast::http::serializer<IsRequest, boost::beast::http::empty_body, Fields>& serializer,
+    std::string_view piece) {
+  serializer.split(true);
+  std::string header;
+  boost::system::error_code error;
+  serializer.next(error, [&header](boost::system::error_code&, const auto& buffers) {
+    for (const auto buffer : boost::beast::buffers_range_ref(buffers)) {
+      header.append(static_cast<const char*>(buffer.data()), buffer.size());
+    }
+  });
+  if (error) co_return error;
+  serializer.consume(header.size());
+  co_return co_await write_eagerly(
+      socket,
+      boost::beast::buffers_cat(boost::asio::const_buffer(header.data(), header.size()),
+                                boost::beast::http::make_chunk(boost::asio::buffer(piece.data(), piece.size()))));
 }
 
 }  // namespace snapbus::net

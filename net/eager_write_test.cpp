@@ -52,6 +52,24 @@ TEST(EagerWrite, ASmallMessageArrivesWhole) {
   EXPECT_EQ(received.body(), "hello");
 }
 
+// A streamed request's header and its first chunk leave in one write: the peer's first read has both.
+TEST(EagerWrite, AHeaderAndItsFirstChunkLeaveInOneWrite) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  http::request<http::empty_body> head{http::verb::post, "/upload", 11};
+  head.chunked(true);
+  http::request_serializer<http::empty_body> serializer(head);
+  EXPECT_FALSE(run_to_end(io, write_header_and_chunk_eagerly(pair.near, serializer, "prelude")));
+  EXPECT_TRUE(serializer.is_header_done());
+
+  std::array<char, 4096> bytes{};
+  boost::system::error_code read_error;
+  const std::size_t got = pair.far.read_some(asio::buffer(bytes), read_error);
+  ASSERT_FALSE(read_error) << read_error.message();
+  EXPECT_EQ(std::string(bytes.data(), got),
+            "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nprelude\r\n");
+}
+
 // 8 MB against a 64 KB send buffer: most of it waits for the peer, which reads on another thread.
 TEST(EagerWrite, AMessageLargerThanTheSocketTakesFinishesAsThePeerReads) {
   asio::io_context io;

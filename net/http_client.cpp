@@ -402,7 +402,8 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
 }
 
 asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::request_header<> header,
-                                                                    RequestOptions options) {
+                                                                    RequestOptions options,
+                                                                    std::string_view first_piece) {
   if (header.find(http::field::host) == header.end()) header.set(http::field::host, pool_->server().authority());
   http::request<http::empty_body> head(std::move(header));
   head.chunked(true);
@@ -419,7 +420,9 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
     const bool may_retry = attempt == 0 && ex->connection->reused;
     http::request_serializer<http::empty_body> serializer(head);
     ex->arm_write_timer();
-    const boost::system::error_code error = co_await write_header_eagerly(ex->connection->socket, serializer);
+    const boost::system::error_code error =
+        first_piece.empty() ? co_await write_header_eagerly(ex->connection->socket, serializer)
+                            : co_await write_header_and_chunk_eagerly(ex->connection->socket, serializer, first_piece);
     if (error) {
       if (may_retry) continue;
       co_return ex->fail(error, "send request to");

@@ -443,14 +443,15 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
     header.method(http::verb::post);
     header.target("/upload");
     header.set(http::field::trailer, "X-Trailer");
-    auto upload = co_await client.begin_chunked(std::move(header));
+    auto upload = co_await client.begin_chunked(std::move(header), {}, "first");  // with the header
     EXPECT_TRUE(upload);
     if (!upload) co_return;
-    EXPECT_TRUE(co_await upload->write("a"));
     EXPECT_TRUE(co_await eventually([&] { return !pieces.empty(); }));
+    EXPECT_TRUE(co_await upload->write("a"));
+    EXPECT_TRUE(co_await eventually([&] { return pieces.size() == 2; }));
     EXPECT_TRUE(co_await upload->write(""));  // nothing sent, the body goes on
     EXPECT_TRUE(co_await upload->write("bb"));
-    EXPECT_TRUE(co_await eventually([&] { return pieces.size() == 2; }));
+    EXPECT_TRUE(co_await eventually([&] { return pieces.size() == 3; }));
     http::fields trailers;
     trailers.set("X-Trailer", "the end");
     auto answer = co_await upload->finish(trailers);
@@ -461,7 +462,7 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
     if (res) {
       EXPECT_EQ(res->body(), "got it");
     }
-    EXPECT_EQ(pieces, (std::vector<std::string>{"a", "bb"}));
+    EXPECT_EQ(pieces, (std::vector<std::string>{"first", "a", "bb"}));
     EXPECT_EQ(trailer, "the end");
     EXPECT_EQ(client.idle_connections(), 1U);
   });

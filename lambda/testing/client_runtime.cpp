@@ -83,11 +83,13 @@ asio::awaitable<void> answer(RuntimeClient& runtime, const std::string& mode,
     const FunctionError error{.type = "HandlerError", .message = "it failed", .stack_trace = {"at handler"}};
     record_result("post_error", co_await runtime.post_error(id, error));
   } else if (mode == "stream") {
-    auto stream = co_await runtime.begin_streaming(id, "application/vnd.awslambda.http-integration-response");
+    // The prelude goes in the same write as the request's header (stream-error sends its pieces after it).
+    const std::string prelude = R"({"statusCode":201,"headers":{"x-streamed":"yes"}})";
+    auto stream = co_await runtime.begin_streaming(id, "application/vnd.awslambda.http-integration-response",
+                                                   prelude + std::string(8, '\0'));
     record_result("begin_streaming", stream);
     if (!stream) co_return;
-    const std::string prelude = R"({"statusCode":201,"headers":{"x-streamed":"yes"}})";
-    record_result("write first", co_await stream->write(prelude + std::string(8, '\0') + "first;"));
+    record_result("write first", co_await stream->write("first;"));
     record(fmt::format("gate: {}", co_await wait_for_gate() ? "open" : "timed out"));
     record_result("write second", co_await stream->write("second;"));
     record_result("finish", co_await stream->finish());

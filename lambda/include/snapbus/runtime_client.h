@@ -11,8 +11,8 @@
 //   }
 //
 //   // Streamed (Function URL, API Gateway streaming):
-//   auto stream = co_await runtime.begin_streaming(id, "application/vnd.awslambda.http-integration-response");
-//   co_await stream->write(prelude_and_8_nul_bytes);
+//   auto stream = co_await runtime.begin_streaming(id, "application/vnd.awslambda.http-integration-response",
+//                                                  prelude_and_8_nul_bytes);  // one write with the header
 //   co_await stream->write(body_piece);
 //   co_await stream->finish();    // or: co_await stream->fail({.type = "Handler.Crashed", .message = "..."});
 //
@@ -92,7 +92,11 @@ class RuntimeClient {
                                                   std::string content_type = "application/json");
 
   // Starts POST invocation/{id}/response in streaming mode; the body follows through the StreamedResponse.
-  asio::awaitable<CallResult<StreamedResponse>> begin_streaming(std::string request_id, std::string content_type);
+  // `first_piece` (an http-integration prelude and its 8 NUL bytes, say) goes in the same write as the
+  // request's header: the Runtime API, which can answer the caller only once it has the prelude, then
+  // wakes once for both.
+  asio::awaitable<CallResult<StreamedResponse>> begin_streaming(std::string request_id, std::string content_type,
+                                                                std::string first_piece = {});
 
   // POST invocation/{id}/error: the invocation failed.
   asio::awaitable<CallResult<void>> post_error(std::string request_id, FunctionError error);

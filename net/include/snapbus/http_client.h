@@ -149,7 +149,10 @@ class HttpClient {
   asio::awaitable<NetResult<ResponseStream>> open(Request request, RequestOptions options = {});
 
   // Sends `header` with Transfer-Encoding: chunked; the body follows through the returned upload.
-  asio::awaitable<NetResult<ChunkedUpload>> begin_chunked(http::request_header<> header, RequestOptions options = {});
+  // A non-empty `first_piece` goes as the first chunk in the same write as the header, so a server
+  // that waits for the body's start wakes once.
+  asio::awaitable<NetResult<ChunkedUpload>> begin_chunked(http::request_header<> header, RequestOptions options = {},
+                                                          std::string_view first_piece = {});
 
   // Closes every idle connection and makes sure no connection in use now is pooled again. Call it after a
   // restore: a connection opened before the snapshot points at a socket the restored copy does not own.
