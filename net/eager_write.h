@@ -87,7 +87,8 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip:
 
 // The header that `serializer` holds and, in the same write, `piece` as the body's first chunk: a
 // peer that can do nothing with a header alone (a Runtime API waiting for a streamed response's
-// prelude) then wakes once, not twice.
+// prelude) then wakes once, not twice. `piece` must not be empty: an empty chunk is the body's end,
+// and Beast's chunk framing asserts on one (write_header_eagerly sends a header alone).
 template <bool IsRequest, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly(
     boost::asio::ip::tcp::socket& socket,
