@@ -12,6 +12,7 @@
 #include "snapbus/catch_up.h"
 #include "snapbus/config.h"
 #include "snapbus/segment.h"
+#include "thread_heap.h"
 
 namespace snapbus {
 
@@ -344,6 +345,7 @@ void Client::watch_until_stopped() {
 }
 
 void Client::watch() {
+  make_thread_heap();  // now, so that the first restore does not pay for it (thread_heap.h)
   // A start() after a stop() from a hook clears the request before this thread has left: it stays.
   for (;;) {
     watch_until_stopped();
