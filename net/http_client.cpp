@@ -193,6 +193,13 @@ struct Exchange {
   std::unique_ptr<char[]> piece_buffer;  // read_piece()'s, once it is first called
 
   void arm_write_timer() { connection->deadline.expire_after(pool->options().io_timeout); }
+  // After an upload's write: no write is pending until the next piece, which may come minutes later
+  // (a streamed answer that pauses). The timeout limits a write that does not progress, not that.
+  void disarm_write_timer() { connection->deadline.expire_never(); }
+  // A write that failed on a pooled connection is tried again on a fresh one: the server had closed
+  // it before it had the request. Not one that timed out: that server is alive and stalled, and may
+  // hold part of what was sent.
+  [[nodiscard]] bool write_timed_out() const { return connection->deadline.timed_out(); }
   void arm_read_timer() {
     if (options.long_poll) {
       connection->deadline.expire_never();
@@ -342,6 +349,7 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   const boost::system::error_code error =
       co_await write_eagerly(ex.connection->socket, http::make_chunk(asio::buffer(piece.data(), piece.size())));
   if (error) co_return ex.fail(error, "send body to");
+  ex.disarm_write_timer();
   co_return NetResult<void>{};
 }
 
@@ -389,7 +397,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     http::request_serializer<http::string_body> serializer(request);
     const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer);
     if (write_error) {
-      if (may_retry) continue;
+      if (may_retry && !ex->write_timed_out()) continue;
       co_return ex->fail(write_error, "send request to");
     }
     bool never_answered = false;
@@ -420,13 +428,18 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
     const bool may_retry = attempt == 0 && ex->connection->reused;
     http::request_serializer<http::empty_body> serializer(head);
     ex->arm_write_timer();
-    const boost::system::error_code error =
-        first_piece.empty() ? co_await write_header_eagerly(ex->connection->socket, serializer)
-                            : co_await write_header_and_chunk_eagerly(ex->connection->socket, serializer, first_piece);
+    // No conditional operator around co_await: GCC 12 destroys such temporaries twice.
+    boost::system::error_code error;
+    if (first_piece.empty()) {
+      error = co_await write_header_eagerly(ex->connection->socket, serializer);
+    } else {
+      error = co_await write_header_and_chunk_eagerly(ex->connection->socket, serializer, first_piece);
+    }
     if (error) {
-      if (may_retry) continue;
+      if (may_retry && !ex->write_timed_out()) continue;
       co_return ex->fail(error, "send request to");
     }
+    ex->disarm_write_timer();
     co_return ChunkedUpload(std::move(ex));
   }
 }

@@ -111,6 +111,7 @@ class TestServer {
     beast::flat_buffer buffer;
     for (int turn = 1;; ++turn) {
       http::request_parser<http::empty_body> header;
+      header.body_limit(boost::none);  // the handlers decide how much they read
       auto [error, bytes] = co_await http::async_read_header(stream, buffer, header, kAsValues);
       if (error) co_return;
       ++requests_;
@@ -360,6 +361,31 @@ TEST(HttpClient, APostIsNeverSentTwice) {
   });
 }
 
+// A write that times out on a pooled connection met a live server that stopped reading, not one that
+// had closed the connection: it may hold part of the request, so the request is not sent again.
+TEST(HttpClient, NoRetryWhenAWriteOnAPooledConnectionTimesOut) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    if (t.connection == 1 && t.turn == 2) {
+      co_await sleep_for(3s);  // reads nothing: the client's write stalls
+      t.close = true;
+      co_return;
+    }
+    co_await echo(t);
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 200ms});
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/echo", "1")));
+    // Far more than loopback's socket buffers hold.
+    auto stalled = co_await client.request(post("/echo", std::string(64U << 20U, 'x')));
+    EXPECT_FALSE(stalled);
+    if (!stalled) {
+      EXPECT_EQ(stalled.error().code, beast::error::timeout) << stalled.error().message;
+    }
+    EXPECT_EQ(server.connections(), 1);
+  });
+}
+
 TEST(HttpClient, NoRetryWhenAFreshConnectionDiesUnanswered) {
   asio::io_context io;
   TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
@@ -465,6 +491,41 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
     EXPECT_EQ(pieces, (std::vector<std::string>{"first", "a", "bb"}));
     EXPECT_EQ(trailer, "the end");
     EXPECT_EQ(client.idle_connections(), 1U);
+  });
+}
+
+// The I/O timeout limits a write that does not progress, not the time between pieces: a streamed
+// response may pause for minutes (a model thinking, a server-sent-events heartbeat) within Lambda's
+// 15 minutes.
+TEST(HttpClient, AChunkedUploadMayPauseLongerThanTheIoTimeoutBetweenPieces) {
+  asio::io_context io;
+  std::string body;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    auto request = co_await read_rest(t);
+    body = request.body();
+    co_await reply(t, "got it", http::status::accepted);
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 100ms});
+  run(io, [&]() -> asio::awaitable<void> {
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/upload");
+    auto upload = co_await client.begin_chunked(std::move(header), {}, "first,");
+    EXPECT_TRUE(upload);
+    if (!upload) co_return;
+    co_await sleep_for(300ms);  // after the header and its first piece
+    auto written = co_await upload->write("second,");
+    EXPECT_TRUE(written) << (written ? "" : written.error().message);
+    co_await sleep_for(300ms);  // after a piece
+    written = co_await upload->write("third");
+    EXPECT_TRUE(written) << (written ? "" : written.error().message);
+    co_await sleep_for(300ms);
+    auto answer = co_await upload->finish({});
+    EXPECT_TRUE(answer) << (answer ? "" : answer.error().message);
+    if (!answer) co_return;
+    auto res = co_await answer->read_all();
+    EXPECT_TRUE(res) << (res ? "" : res.error().message);
+    EXPECT_EQ(body, "first,second,third");
   });
 }
 
