@@ -23,11 +23,17 @@ std::string process_comm() {
 // Whether `ack` says nothing the slot does not already hold: no hook ran or failed, no message, no
 // generation handled beyond the slot's, and the slot holds an earlier ack's outcome (a slot just
 // claimed holds none, and its first ack says ok).
+// A note_running_hook() line: every ack replaces it, or it would name a hook long finished, and the
+// publisher would take a later death of this process for a death inside that hook.
+bool holds_running_hook_note(const SlotRecord& slot) {
+  return load_text(slot.message, std::size(slot.message)).starts_with(kRunningHookPrefix);
+}
+
 bool reports_nothing(const Acknowledgement& ack, const SlotRecord& slot) {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   return ack.outcome == AckOutcome::ok && ack.hooks_run == 0 && ack.hooks_failed == 0 && ack.message.empty() &&
          ack.handled_generation == slot.handled_generation.load(kRelaxed) &&
-         slot.outcome.load(kRelaxed) != static_cast<std::uint16_t>(AckOutcome::none);
+         slot.outcome.load(kRelaxed) != static_cast<std::uint16_t>(AckOutcome::none) && !holds_running_hook_note(slot);
 }
 
 // Whether change `seq` is to a phase that runs no hooks. Known only while it is the current change

@@ -106,6 +106,14 @@ TEST_F(SubscriberTest, AnAckWithSomethingToSayIsWrittenWhole) {
   publisher.transition(Phase::running);
   sub.acknowledge({.seq = quiet.seq, .handled_generation = quiet.generation});
   EXPECT_EQ(hooks_of(), 0U);
+
+  // A hook noted as running, then an ack that reports nothing: the note must not stay.
+  const auto last = publisher.transition(Phase::running);
+  sub.note_running_hook("after-restore", "db");
+  EXPECT_EQ(running_hook_of(read_slots(sub.segment()).at(0)), "after-restore hook 'db'");
+  sub.acknowledge({.seq = last.seq, .handled_generation = last.generation});
+  EXPECT_EQ(running_hook_of(read_slots(sub.segment()).at(0)), std::nullopt);
+  EXPECT_EQ(read_slots(sub.segment()).at(0).message, "");
 }
 
 TEST_F(SubscriberTest, WaitTimesOutWithoutChange) {

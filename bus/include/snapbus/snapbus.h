@@ -206,8 +206,8 @@ const char* snapbus_subscriber_notice(const snapbus_subscriber* sub);
  * reached yet is SNAPBUS_ERR_INVALID_ARGUMENT: the publisher counts an ack for every change up to it.
  * An ack that reports nothing (ok, no hook run or failed, no message, handled_generation unchanged) for
  * a phase that runs no hooks leaves the slot's outcome, counts and message as an earlier ack wrote
- * them (a slot's first ack is written whole): `snapbus status` after a restore keeps showing what the
- * restore ran. */
+ * them (a slot's first ack is written whole, and a note_running_hook line is always replaced):
+ * `snapbus status` after a restore keeps showing what the restore ran. */
 int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handled_generation, uint32_t outcome,
                            uint32_t hooks_run, uint32_t hooks_failed, const char* message);
 

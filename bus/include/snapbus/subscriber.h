@@ -109,8 +109,9 @@ class Subscriber {
   // otherwise.
   // An ack that has nothing to report (a quiet phase such as running, no hook run or failed, no
   // message, no new generation handled) leaves the slot's outcome, hook counts and message as an
-  // earlier ack wrote them (a slot's first ack is written whole): otherwise `snapbus status` after a
-  // restore would show the "hooks 0 run" of the running ack clients send after the after-restore one.
+  // earlier ack wrote them (a slot's first ack is written whole, and a note_running_hook() line is
+  // always replaced): otherwise `snapbus status` after a restore would show the "hooks 0 run" of the
+  // running ack clients send after the after-restore one.
   std::optional<std::string> acknowledge(const Acknowledgement& ack);
   // Before each hook: "running after-restore hook 'db'" in this process's slot message, so a
   // publisher that stops waiting can say which hook was still running (running_hook_of). The ack
