@@ -153,8 +153,9 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::Invocation
         function_error(kErrorInvalidEvent, fmt::format("cannot forward the event: {}", *undeliverable)));
   }
 
-  // Reads get no timeout: the invocation's deadline is the limit, and Lambda enforces it.
-  auto answer = co_await app_.open(std::move(to_app), {.long_poll = true});
+  // No I/O timeout: the invocation's deadline is the limit, and Lambda enforces it (an app may read a
+  // large body slowly, or think long before its first byte).
+  auto answer = co_await app_.open(std::move(to_app), {.no_io_timeout = true});
   if (!answer) {
     co_return co_await fail_invocation(
         runtime, event.request_id,

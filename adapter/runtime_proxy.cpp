@@ -145,7 +145,7 @@ asio::awaitable<void> RuntimeProxy::restore_for_client(net::HttpExchange& exchan
   upstream_.drop_all();
   runtime_.drop_connections();
   log_("restore/next (the client's): the snapshot is taken now");
-  auto restored = co_await upstream_.request(forwarded_request(exchange.request(), {}), {.long_poll = true});
+  auto restored = co_await upstream_.request(forwarded_request(exchange.request(), {}), {.no_io_timeout = true});
   upstream_.drop_all();
   if (!restored || restored->result_int() != 200) {
     end_bracket(BracketState::done);
@@ -261,7 +261,7 @@ asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
 }
 
 asio::awaitable<void> RuntimeProxy::fetch_next(std::shared_ptr<PendingNext> pending, net::Request request) {
-  pending->result = co_await upstream_.request(std::move(request), {.long_poll = true});
+  pending->result = co_await upstream_.request(std::move(request), {.no_io_timeout = true});
   pending->arrived.cancel();
 }
 
@@ -276,7 +276,7 @@ asio::awaitable<void> RuntimeProxy::relay_buffered(net::HttpExchange& exchange) 
   std::string body = co_await exchange.read_body(kBufferedBodyLimit);
   const bool long_poll = is_long_poll(exchange.request().target());
   auto answered =
-      co_await upstream_.request(forwarded_request(exchange.request(), std::move(body)), {.long_poll = long_poll});
+      co_await upstream_.request(forwarded_request(exchange.request(), std::move(body)), {.no_io_timeout = long_poll});
   co_await answer(exchange, answered);
 }
 
@@ -290,7 +290,9 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
   header.target(head.target());
   header.version(head.version());
   copy_streamed_fields(head, header);
-  auto upload = co_await upstream_.begin_chunked(std::move(header));
+  // As the client's own upload would: a slow reader behind the Runtime API holds writes back for as
+  // long as it likes (the function timeout is the limit).
+  auto upload = co_await upstream_.begin_chunked(std::move(header), {.no_io_timeout = true});
   if (!upload) {
     co_await exchange.respond(http::status::bad_gateway,
                               lambda::json_error("Proxy.UpstreamError", upload.error().message));

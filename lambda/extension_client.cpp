@@ -68,7 +68,7 @@ asio::awaitable<CallResult<ExtensionEvent>> ExtensionClient::next() {
   const std::string call = call_name(request.base());
   if (auto registered = require_registered(call); !registered) co_return registered.error();
   request.set(kHeaderExtensionIdentifier, identifier_);
-  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.long_poll = true});
+  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.no_io_timeout = true});
   if (!answer) co_return answer.error();
   boost::system::error_code parse_error;
   const auto body = boost::json::parse(answer->body(), parse_error);

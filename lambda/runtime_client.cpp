@@ -94,7 +94,7 @@ RuntimeClient::RuntimeClient(asio::any_io_executor executor, net::HostPort runti
 asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
   net::Request request{http::verb::get, runtime_target(kRuntimeNextPath), 11};
   const std::string call = call_name(request.base());
-  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.long_poll = true});
+  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.no_io_timeout = true});
   if (!answer) co_return answer.error();
   InvocationRequest invocation;
   invocation.request_id = std::string((*answer)[kHeaderRequestId]);
@@ -140,7 +140,9 @@ asio::awaitable<CallResult<StreamedResponse>> RuntimeClient::begin_streaming(std
   header.set(http::field::content_type, header_value(content_type));
   header.set(kHeaderResponseMode, kResponseModeStreaming);
   header.set(http::field::trailer, kStreamedErrorTrailers);
-  auto upload = co_await http_.begin_chunked(std::move(header), {}, first_piece);
+  // The Runtime API takes the body as fast as the function's caller reads it: a slow reader holds a
+  // write back for as long as it likes, as it would without snapbus (the function timeout is the limit).
+  auto upload = co_await http_.begin_chunked(std::move(header), {.no_io_timeout = true}, first_piece);
   if (!upload) co_return call_error_from_transport(call, upload.error());
   co_return StreamedResponse(std::move(*upload), std::move(call));
 }
@@ -158,7 +160,7 @@ asio::awaitable<CallResult<void>> RuntimeClient::init_error(FunctionError error)
 
 asio::awaitable<CallResult<void>> RuntimeClient::restore_next() {
   net::Request request{http::verb::get, runtime_target(kRuntimeRestoreNextPath), 11};
-  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.long_poll = true});
+  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.no_io_timeout = true});
   if (!answer) co_return answer.error();
   http_.drop_all();
   co_return CallResult<void>{};

@@ -192,21 +192,21 @@ struct Exchange {
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::unique_ptr<char[]> piece_buffer;  // read_piece()'s, once it is first called
 
-  void arm_write_timer() { connection->deadline.expire_after(pool->options().io_timeout); }
-  // After an upload's write: no write is pending until the next piece, which may come minutes later
-  // (a streamed answer that pauses). The timeout limits a write that does not progress, not that.
-  void disarm_write_timer() { connection->deadline.expire_never(); }
-  // A write that failed on a pooled connection is tried again on a fresh one: the server had closed
-  // it before it had the request. Not one that timed out: that server is alive and stalled, and may
-  // hold part of what was sent.
-  [[nodiscard]] bool write_timed_out() const { return connection->deadline.timed_out(); }
-  void arm_read_timer() {
-    if (options.long_poll) {
+  // Before each write, and each read of the answer.
+  void arm_io_timer() {
+    if (options.no_io_timeout) {
       connection->deadline.expire_never();
     } else {
       connection->deadline.expire_after(pool->options().io_timeout);
     }
   }
+  // After an upload's write: no write is pending until the next piece, which may come minutes later
+  // (a streamed answer that pauses). The timeout limits a write that does not progress, not that.
+  void disarm_io_timer() { connection->deadline.expire_never(); }
+  // A write that failed on a pooled connection is tried again on a fresh one: the server had closed
+  // it before it had the request. Not one that timed out: that server is alive and stalled, and may
+  // hold part of what was sent.
+  [[nodiscard]] bool write_timed_out() const { return connection->deadline.timed_out(); }
 
   // The connection cannot carry another exchange: close it and describe what went wrong.
   NetError fail(boost::system::error_code code, std::string_view step) {
@@ -240,7 +240,7 @@ struct Exchange {
   asio::awaitable<boost::system::error_code> read_header(bool& never_answered) {
     http::response_parser<http::empty_body> header_parser;
     header_parser.skip(head);
-    arm_read_timer();
+    arm_io_timer();
     const boost::system::error_code error =
         co_await buffer_first_read_header(connection->socket, connection->buffer, header_parser);
     never_answered = error && !header_parser.got_some() &&
@@ -310,7 +310,7 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
   // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
   if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
-  ex.arm_read_timer();
+  ex.arm_io_timer();
   const auto [error, got] = co_await buffer_first_read_piece(ex.connection->socket, ex.connection->buffer, *ex.parser,
                                                              ex.piece_buffer.get(), kBodyPieceSize);
   if (error) co_return ex.fail(error, "read response from");
@@ -345,11 +345,11 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   auto& ex = *exchange_;
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
-  ex.arm_write_timer();
+  ex.arm_io_timer();
   const boost::system::error_code error =
       co_await write_eagerly(ex.connection->socket, http::make_chunk(asio::buffer(piece.data(), piece.size())));
   if (error) co_return ex.fail(error, "send body to");
-  ex.disarm_write_timer();
+  ex.disarm_io_timer();
   co_return NetResult<void>{};
 }
 
@@ -357,7 +357,7 @@ asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const http::fie
   if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
-  ex.arm_write_timer();
+  ex.arm_io_timer();
   const boost::system::error_code error =
       co_await write_eagerly(ex.connection->socket, http::make_chunk_last(trailers));
   if (error) co_return ex.fail(error, "send body to");
@@ -393,7 +393,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
       ex->connection = std::move(*connected);
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
-    ex->arm_write_timer();
+    ex->arm_io_timer();
     http::request_serializer<http::string_body> serializer(request);
     const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer);
     if (write_error) {
@@ -427,7 +427,7 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
     http::request_serializer<http::empty_body> serializer(head);
-    ex->arm_write_timer();
+    ex->arm_io_timer();
     // No conditional operator around co_await: GCC 12 destroys such temporaries twice.
     boost::system::error_code error;
     if (first_piece.empty()) {
@@ -439,7 +439,7 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
       if (may_retry && !ex->write_timed_out()) continue;
       co_return ex->fail(error, "send request to");
     }
-    ex->disarm_write_timer();
+    ex->disarm_io_timer();
     co_return ChunkedUpload(std::move(ex));
   }
 }

@@ -529,7 +529,38 @@ TEST(HttpClient, AChunkedUploadMayPauseLongerThanTheIoTimeoutBetweenPieces) {
   });
 }
 
-TEST(HttpClient, ReadTimeoutUnlessLongPoll) {
+// A streamed answer whose reader stops for a while (behind the Runtime API, a client that reads
+// slowly) holds a write back longer than io_timeout: with no_io_timeout it waits, as Lambda would.
+TEST(HttpClient, WithNoIoTimeoutAWriteWaitsForAReaderThatPauses) {
+  asio::io_context io;
+  std::size_t received = 0;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await sleep_for(500ms);  // reads nothing yet: the client's write stalls
+    auto request = co_await read_rest(t);
+    received = request.body().size();
+    co_await reply(t, "got it", http::status::accepted);
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 100ms});
+  const std::string piece(32U << 20U, 'x');  // far more than loopback's socket buffers hold
+  run(io, [&]() -> asio::awaitable<void> {
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/upload");
+    auto upload = co_await client.begin_chunked(std::move(header), {.no_io_timeout = true});
+    EXPECT_TRUE(upload);
+    if (!upload) co_return;
+    auto written = co_await upload->write(piece);
+    EXPECT_TRUE(written) << (written ? "" : written.error().message);
+    auto answer = co_await upload->finish({});
+    EXPECT_TRUE(answer) << (answer ? "" : answer.error().message);
+    if (!answer) co_return;
+    auto res = co_await answer->read_all();
+    EXPECT_TRUE(res) << (res ? "" : res.error().message);
+    EXPECT_EQ(received, piece.size());
+  });
+}
+
+TEST(HttpClient, ReadTimeoutUnlessNoIoTimeout) {
   asio::io_context io;
   TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
     co_await read_rest(t);
@@ -543,7 +574,7 @@ TEST(HttpClient, ReadTimeoutUnlessLongPoll) {
     if (!timed_out) {
       EXPECT_EQ(timed_out.error().code, beast::error::timeout);
     }
-    auto polled = co_await client.request(post("/slow", ""), {.long_poll = true});
+    auto polled = co_await client.request(post("/slow", ""), {.no_io_timeout = true});
     EXPECT_TRUE(polled) << (polled ? "" : polled.error().message);
     if (polled) {
       EXPECT_EQ(polled->body(), "late");

@@ -77,8 +77,12 @@ struct ClientOptions {
 };
 
 struct RequestOptions {
-  // The answer may take for ever (Runtime API invocation/next): reads get no timeout. Writes keep theirs.
-  bool long_poll = false;
+  // The peer may take as long as it likes, and the caller's own deadline is the limit (Lambda's
+  // function timeout): the answer to a long poll (Runtime API invocation/next, restore/next), the
+  // app's answer to an invocation, the app reading a large request body, or the Runtime API taking a
+  // streamed response whose reader applies backpressure. No read or write timeout; a peer that goes
+  // away still ends the exchange (the connection is reset or closed).
+  bool no_io_timeout = false;
 };
 
 using Request = http::request<http::string_body>;
