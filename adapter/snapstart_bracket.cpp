@@ -1,5 +1,6 @@
 #include "snapstart_bracket.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,12 @@ std::string_view error_type_for(lifecycle::Step step) {
                                                   : lifecycle::kAfterRestoreErrorType;
 }
 
+// What is left of a phase's limit, rounded up (a step that starts at once is told the limit as
+// configured), and at least 1 ms: a step given none fails at once, as missing.
+std::chrono::milliseconds time_left(Clock::time_point deadline) {
+  return std::max(std::chrono::milliseconds(1), std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+}
+
 }  // namespace
 
 lifecycle::JoinCondition join_condition_for(const AdapterConfig& config) {
@@ -43,21 +50,25 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::b
   } else {
     log_(fmt::format("before-snapshot: waiting until no new subscriber has come for {} ms", join.stable_for.count()));
   }
+  // One limit for the phase: the app's POST and the bus step share it.
+  const auto deadline = Clock::now() + config_.before_snapshot_timeout;
   if (!config_.snapstart_before_checkpoint_path.empty()) {
     auto failure = co_await post_app_hook(config_.snapstart_before_checkpoint_path, lifecycle::kBeforeSnapshotErrorType,
-                                          config_.before_snapshot_timeout);
+                                          time_left(deadline));
     if (failure) co_return failure;
   }
-  co_return run_bus_step(lifecycle::Step::before_snapshot, config_.before_snapshot_timeout, join);
+  co_return run_bus_step(lifecycle::Step::before_snapshot, time_left(deadline), join);
 }
 
 boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::after_restore(std::string first_line) {
-  auto failure =
-      run_bus_step(lifecycle::Step::restore, config_.after_restore_timeout, std::nullopt, std::move(first_line));
+  // One limit for the phase, as Lambda's 10 s is for the whole restore: past it Lambda ends the
+  // restore itself, and the restore/error that names the hook would never be sent.
+  const auto deadline = Clock::now() + config_.after_restore_timeout;
+  auto failure = run_bus_step(lifecycle::Step::restore, time_left(deadline), std::nullopt, std::move(first_line));
   if (failure) co_return failure;
   if (!config_.snapstart_after_restore_path.empty()) {
     co_return co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
-                                     config_.after_restore_timeout);
+                                     time_left(deadline));
   }
   co_return std::nullopt;
 }

@@ -66,8 +66,8 @@ PublishRequest parse_publish_command(std::span<const std::string> words, const C
   PublishRequest request;
   app->add_option("phase", phase)->required()->option_text("starting|before-snapshot|restore|running|shutdown");
   add_number_option(*app, "--timeout-ms", timeout_ms,
-                    "how long to wait for acknowledgements (default: $SNAPBUS_ACK_TIMEOUT_MS,\n"
-                    "else 5000)");
+                    "how long to wait for acknowledgements, and for --expect-subscribers\n"
+                    "before them: one limit for both (default: $SNAPBUS_ACK_TIMEOUT_MS, else 5000)");
   add_segment_option(*app, segment);
   add_number_option(*app, "--expect-subscribers", expected,
                     "first wait (within the timeout) until N subscribers that want to be waited\n"

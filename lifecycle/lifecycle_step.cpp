@@ -46,10 +46,13 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
   result.step = step;
   result.ack_timeout = options.ack_timeout;
   result.join = options.join;
+  // One limit for the whole step: what the join takes, the hooks do not get (Lambda's limits are
+  // for a phase, not for each wait in it).
+  const FutexClock::time_point deadline = deadline_after(options.ack_timeout);
 
   // 1. Enough subscribers first, or nothing is published.
   if (options.join) {
-    result.joined = wait_for_subscribers(publisher.segment(), *options.join, deadline_after(options.ack_timeout));
+    result.joined = wait_for_subscribers(publisher.segment(), *options.join, deadline);
     if (!result.joined.reached) {
       result.outcome = StepOutcome::too_few_joined;
       result.final_state = publisher.state();
@@ -70,8 +73,7 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
   observer.published(published, result.waited_for);
   if (result.waited_for > 0) {
     const auto report_progress = [&observer](const AckProgress& progress) { observer.still_waiting(progress); };
-    result.report = publisher.wait_for_acks(published.seq, deadline_after(options.ack_timeout),
-                                            options.progress_interval, report_progress);
+    result.report = publisher.wait_for_acks(published.seq, deadline, options.progress_interval, report_progress);
   }
 
   // 3. Move on only when all acked ok; otherwise the phase stays for the driver to report.

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "snapbus/step_failure.h"
@@ -139,6 +141,28 @@ TEST_F(LifecycleStepTest, TooFewJoinedPublishesNothing) {
   EXPECT_EQ(result.joined.count, 1U);
   EXPECT_EQ(publisher.state().seq, before.seq);
   EXPECT_EQ(result.final_state.phase, Phase::starting);
+}
+
+// The timeout is the step's, not each wait's: a subscriber that joins late leaves the hooks only
+// what is left of it. (Lambda's restore limit is 10 s for everything.)
+TEST_F(LifecycleStepTest, JoiningAndAcknowledgingShareOneTimeout) {
+  std::atomic<bool> step_done = false;
+  std::thread late([&] {
+    std::this_thread::sleep_for(2s);
+    auto joined = Subscriber::open(path, {.name = "late"});  // and never acknowledges
+    while (!step_done) std::this_thread::sleep_for(10ms);
+  });
+  const auto started = FutexClock::now();
+  const StepResult result =
+      run_step(publisher, Step::before_snapshot, {.ack_timeout = 3s, .join = JoinCondition{.at_least = 1}});
+  const auto took = FutexClock::now() - started;
+  step_done = true;
+  late.join();
+  EXPECT_EQ(result.outcome, StepOutcome::not_acknowledged);
+  EXPECT_EQ(result.joined.count, 1U);
+  // 3 s in all; a second full timeout for the acks would end the step at 5 s at the earliest.
+  EXPECT_LT(took, 4500ms);
+  EXPECT_GE(took, 2900ms);
 }
 
 TEST_F(LifecycleStepTest, NoSubscribersIsAnImmediateSuccess) {

@@ -127,3 +127,21 @@ def test_a_failing_lwa_after_restore_post_fails_the_restore(function, task_root)
     assert report["restore"]["errorType"] == "Runtime.AfterRestoreError", report
     text = failure_text(function, "RESTORE_REPORT")
     assert "/lwa/after-restore" in text and "503" in text, text
+
+
+def test_the_hooks_and_the_lwa_post_share_the_after_restore_timeout(function, task_root):
+    # The workers' hooks take 2 s of the 3 s, and the POST after them does not answer: the restore
+    # fails when the 3 s are up, not 3 s after the hooks (Lambda allows the whole restore 10 s, and
+    # past that the restore/error naming the POST would never be sent).
+    function.start(task_root, {"WORKERS": 1, "SNAPBUS_EXPECT_SUBSCRIBERS": 1, "APP_HOOK_S": 2,
+                               "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH": "/lwa/after-restore", "APP_LWA_AFTER_S": 30,
+                               "SNAPBUS_AFTER_RESTORE_TIMEOUT_MS": 3000},
+                   emulator_args=["--exit-on-failure"])
+    assert function.wait_exit() == EXIT_RESTORE_FAILED, function.output()
+    report = function.report()
+    assert report["restore"]["errorType"] == "Runtime.AfterRestoreError", report
+    assert function.records("lwa_after_restore"), "the POST never reached the app"
+    # 2 s of hooks and a full 3 s more for the POST would end at 5 s at the earliest.
+    assert report["restore"]["durationMs"] < 4500, report
+    text = failure_text(function, "RESTORE_REPORT")
+    assert "/lwa/after-restore" in text and "timeout" in text.lower(), text

@@ -45,8 +45,9 @@ struct StepPlan {
 StepPlan plan_for(Step step) noexcept;
 
 struct StepOptions {
+  // The whole step's: the join's wait and the acknowledgements' together.
   std::chrono::milliseconds ack_timeout = kDefaultAckTimeout;
-  // When set, first wait (up to ack_timeout) until enough subscribers joined; if they do not,
+  // When set, first wait (within ack_timeout) until enough subscribers joined; if they do not,
   // nothing is published.
   std::optional<JoinCondition> join;
   // How often StepObserver::still_waiting is called while acknowledgements are outstanding.

@@ -16,7 +16,7 @@ Environment: APP_LOG, APP_STATE_DIR (required); APP_HOOK_S (after-restore hook d
 worker's after-restore hook raises); APP_FAIL_BEFORE_HOOK=1 (one worker's before-snapshot hook
 raises); APP_HANG_HOOK=1 (one worker's after-restore hook never returns); APP_HEALTH_STATUS (status
 of /healthz, default 200); APP_LWA_BEFORE_STATUS and APP_LWA_AFTER_STATUS (status of the LWA 1.1
-SnapStart POSTs, default 200).
+SnapStart POSTs, default 200); APP_LWA_AFTER_S (how long the after-restore POST takes, default 0).
 """
 import asyncio
 import base64
@@ -131,6 +131,7 @@ def lwa_before_checkpoint() -> Response:
 @app.post("/lwa/after-restore")
 def lwa_after_restore() -> Response:
     record("lwa_after_restore", generation=snapbus.generation())
+    time.sleep(float(os.environ.get("APP_LWA_AFTER_S", "0")))
     return PlainTextResponse("", status_code=int(os.environ.get("APP_LWA_AFTER_STATUS", "200")))
 
 
