@@ -11,9 +11,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -45,8 +48,26 @@ inline std::uint16_t port_of(const UniqueFd& fd) {
   return ntohs(address.sin_port);
 }
 
-// A port that nothing listens on now, for a server that starts later.
-inline std::uint16_t free_loopback_port() { return port_of(bind_loopback()); }
+// A port that nothing listens on now, for a server that starts later. Taken at random below the
+// kernel's ephemeral range: a port from bind(0) comes from that range, where an outgoing connection
+// of a test running beside this one may take it as its own port before the server binds it.
+inline std::uint16_t free_loopback_port() {
+  int ephemeral_low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> ephemeral_low;
+  std::random_device seed;
+  std::mt19937 random(seed());
+  std::uniform_int_distribution<int> below_ephemeral(10000, std::max(ephemeral_low - 1, 10000));
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(below_ephemeral(random));
+    try {
+      static_cast<void>(bind_loopback(port));
+      return port;
+    } catch (const std::runtime_error&) {
+      // taken: another
+    }
+  }
+  return port_of(bind_loopback());
+}
 
 // A port that nothing listens on while the socket returned lives, for a test that needs refusals:
 // bound without SO_REUSEADDR, so no other test's server can take the port (a free port, merely

@@ -7,6 +7,7 @@ built `snapbus` executable, the publisher.
 import json
 import os
 import pathlib
+import random
 import select
 import signal
 import socket
@@ -198,6 +199,22 @@ def read_records(log: pathlib.Path) -> list[dict]:
 
 
 def free_port() -> int:
+    """A port nothing listens on now, for a server the test starts later. Taken at random below the
+    kernel's ephemeral range: a port from bind(0) comes from that range, where any outgoing
+    connection of a test running beside this one may take it as its own port before the server
+    binds it (the app then fails to start)."""
+    try:
+        ephemeral_low = int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    for _ in range(100):
+        port = random.randrange(10000, max(ephemeral_low, 10001))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
