@@ -25,9 +25,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
-// One attempt may not take longer than this: an app that accepted but never answers is retried.
-constexpr std::chrono::steady_clock::duration kAttemptTimeout = 1s;
-
 std::string host_header(const ReadinessCheck& check) {
   const bool ipv6 = check.host.find(':') != std::string::npos;
   return ipv6 ? fmt::format("[{}]:{}", check.host, check.port) : fmt::format("{}:{}", check.host, check.port);
@@ -77,7 +74,7 @@ std::optional<CheckOutcome> refused_or_failed(const Dialed& dialed) {
 
 // Finishes an attempt whose connect did not fail at once.
 asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed,
-                                      std::chrono::steady_clock::duration timeout) {
+                                      std::optional<std::chrono::steady_clock::duration> timeout) {
   using Kind = CheckOutcome::Kind;
   const auto system_error = [](int code) { return beast::error_code(code, boost::system::system_category()); };
   // The socket that answered is the one the check uses: the app sees one connection per attempt.
@@ -85,7 +82,11 @@ asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed
   beast::error_code error;
   stream.socket().assign(dialed.endpoint.protocol(), dialed.fd.release(), error);
   if (error) co_return CheckOutcome{Kind::not_ready, error.message()};
-  stream.expires_after(timeout);
+  if (timeout) {
+    stream.expires_after(*timeout);
+  } else {
+    stream.expires_never();
+  }
   if (dialed.in_progress) {
     co_await stream.socket().async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, error));
     int pending = 0;
@@ -148,10 +149,11 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
   Endpoints endpoints;
   for (;;) {
     const auto attempt_start = std::chrono::steady_clock::now();
-    auto attempt_timeout = kAttemptTimeout;
-    if (limit)
-      attempt_timeout =
-          std::clamp<std::chrono::steady_clock::duration>(start + *limit - attempt_start, 1ms, kAttemptTimeout);
+    // An attempt waits for its answer as long as the wait may last, as LWA's does: a health check
+    // that always takes longer than some per-attempt limit would never count as ready, and a server
+    // whose listening socket accepts before its workers do answers once they are up.
+    std::optional<std::chrono::steady_clock::duration> attempt_timeout;
+    if (limit) attempt_timeout = std::max<std::chrono::steady_clock::duration>(start + *limit - attempt_start, 1ms);
     // co_await stays out of conditional expressions: GCC 12 miscompiles temporaries there.
     beast::error_code error;
     // A name is resolved once per wait, not once per attempt (an address needs no resolving at all).

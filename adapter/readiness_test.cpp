@@ -32,11 +32,13 @@ namespace asio = boost::asio;
 constexpr auto kTestLimit = 10s;
 
 // A tiny HTTP server on a thread: answers each request with the next status of `statuses` (the last
-// one repeats), after `listen_delay`. Counts the requests it answered.
+// one repeats), after `listen_delay`, each answer `answer_delay` after its request. Counts the
+// requests it answered.
 class TinyApp {
  public:
-  TinyApp(std::uint16_t port, std::vector<unsigned> statuses, std::chrono::milliseconds listen_delay)
-      : statuses_(std::move(statuses)) {
+  TinyApp(std::uint16_t port, std::vector<unsigned> statuses, std::chrono::milliseconds listen_delay,
+          std::chrono::milliseconds answer_delay = std::chrono::milliseconds::zero())
+      : statuses_(std::move(statuses)), answer_delay_(answer_delay) {
     thread_ = std::thread([this, port, listen_delay] {
       std::this_thread::sleep_for(listen_delay);
       listener_ = bind_loopback(port);
@@ -73,6 +75,7 @@ class TinyApp {
         if (n <= 0) break;
         head.append(buffer, static_cast<std::size_t>(n));
       }
+      std::this_thread::sleep_for(answer_delay_);
       const int index = requests_.fetch_add(1);
       const unsigned status = statuses_[std::min<std::size_t>(index, statuses_.size() - 1)];
       const std::string reply =
@@ -82,6 +85,7 @@ class TinyApp {
   }
 
   std::vector<unsigned> statuses_;
+  std::chrono::milliseconds answer_delay_;
   UniqueFd listener_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -152,6 +156,17 @@ TEST(Readiness, NothingListeningTimesOutAndSaysWhy) {
   const CheckOutcome result = outcome.get();
   EXPECT_EQ(result.kind, CheckOutcome::Kind::refused);
   EXPECT_FALSE(result.reason.empty());
+}
+
+// As LWA's check: an answer that takes longer than any per-attempt limit (a health endpoint that
+// checks a database) is waited for, not abandoned and asked again for ever.
+TEST(Readiness, AHealthCheckSlowerThanASecondIsWaitedFor) {
+  const std::uint16_t port = free_loopback_port();
+  const TinyApp app(port, {200}, 0ms, 1500ms);
+  std::string how;
+  EXPECT_EQ(wait({.host = "127.0.0.1", .port = port}, kTestLimit, nullptr, &how), Readiness::ready);
+  EXPECT_EQ(how, "GET / answered 200");
+  EXPECT_EQ(app.requests(), 1) << "an attempt was abandoned and made again";
 }
 
 TEST(Readiness, AnAppThatAcceptsButNeverAnswersIsNotReady) {
