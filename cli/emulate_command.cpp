@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -277,8 +278,8 @@ void add_lifecycle_options(CLI::App& app, emulator::Config& config) {
          "auto | cgroup | signal (default auto: cgroup v2 when writable)")
       ->option_text("MODE")
       ->group(kLifecycle);
-  add_seconds_option(app, "--init-timeout", config.init_timeout, "Init limit (default 10, or 130 with --snapstart)",
-                     kLifecycle);
+  add_seconds_option(app, "--init-timeout", config.init_timeout,
+                     "Init limit (default 10; with --snapstart 130, or --timeout if longer)", kLifecycle);
   add_seconds_option(app, "--restore-timeout", config.restore_timeout,
                      "restore limit, SnapStartTimeoutException after it (default 10)", kLifecycle);
   add_seconds_option(app, "--shutdown-timeout", config.shutdown_timeout,
@@ -317,7 +318,10 @@ emulator::Config parse_emulate_command(std::span<const std::string> words) {
   if (!config.while_frozen.empty() && !config.snapstart) {
     throw UsageError("--while-frozen needs --snapstart: without SnapStart nothing is ever frozen");
   }
-  if (app->count("--init-timeout") == 0 && config.snapstart) config.init_timeout = std::chrono::seconds(130);
+  // Lambda gives a SnapStart Init the longer of 130 s and the function's timeout.
+  if (app->count("--init-timeout") == 0 && config.snapstart) {
+    config.init_timeout = std::max<std::chrono::milliseconds>(std::chrono::seconds(130), config.timeout);
+  }
   take_settings_from_env(*app, config);
   check_host(config.host);
   check_function_files(config);

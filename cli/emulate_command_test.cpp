@@ -28,6 +28,18 @@ TEST(EmulateCommandTest, DefaultsKeepClearOf8080) {
   EXPECT_FALSE(config.snapstart);
 }
 
+// Lambda gives a SnapStart Init the longer of 130 s and the function's timeout.
+TEST(EmulateCommandTest, ASnapStartInitMayLastAsLongAsTheFunctionTimeout) {
+  auto init_limit = [](std::vector<std::string> words) {
+    words.insert(words.end(), {"--", "/bin/true"});
+    return parse_emulate(words).init_timeout;
+  };
+  EXPECT_EQ(init_limit({"--snapstart", "--timeout", "300"}), std::chrono::seconds(300));
+  EXPECT_EQ(init_limit({"--snapstart", "--timeout", "30"}), std::chrono::seconds(130));
+  EXPECT_EQ(init_limit({"--snapstart", "--timeout", "300", "--init-timeout", "20"}), std::chrono::seconds(20));
+  EXPECT_EQ(init_limit({"--timeout", "300"}), std::chrono::seconds(10));
+}
+
 TEST(EmulateCommandTest, FlagsAndCommandWithoutSeparator) {
   const emulator::Config config = parse_emulate({"--snapstart", "--restore-timeout", "2.5", "--port", "0", "--freezer",
                                                  "signal", "--while-frozen", "echo hi", "/bin/echo", "--not-a-flag"});
