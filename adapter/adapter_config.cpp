@@ -236,7 +236,7 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   if (auto path = env.url_path(kEnvSnapStartBeforeCheckpointPath))
     config.snapstart_before_checkpoint_path = std::move(*path);
   if (auto path = env.url_path(kEnvSnapStartAfterRestorePath)) config.snapstart_after_restore_path = std::move(*path);
-  if (auto timeout = env.milliseconds(kEnvBeforeSnapshotTimeoutMs)) config.before_snapshot_timeout = *timeout;
+  config.before_snapshot_timeout = env.milliseconds(kEnvBeforeSnapshotTimeoutMs);
   if (auto timeout = env.milliseconds(kEnvAfterRestoreTimeoutMs)) config.after_restore_timeout = *timeout;
   config.expect_subscribers = env.number<unsigned>(kEnvExpectSubscribers, 0, 4096);
   if (auto settle = env.milliseconds(kEnvSubscriberSettleMs)) config.subscriber_settle = *settle;

@@ -111,7 +111,10 @@ struct AdapterConfig {
   // The SnapStart bracket.
   std::string snapstart_before_checkpoint_path;
   std::string snapstart_after_restore_path;
-  std::chrono::milliseconds before_snapshot_timeout{10'000};
+  // Unset: what is left of the Init that Lambda allows a SnapStart function (snapstart_bracket.h).
+  // A priming hook may take most of it, as under LWA 1.1 or Lambda's own runtimes, neither of which
+  // limits before-snapshot hooks on its own.
+  std::optional<std::chrono::milliseconds> before_snapshot_timeout;
   // Lambda fails a restore that takes over 10 s in all; the hooks get half of it by default.
   std::chrono::milliseconds after_restore_timeout{5'000};
   // Wait for this many subscribers before the snapshot; unset: until their count has not changed

@@ -182,7 +182,9 @@ TEST(AdapterConfig, SnapStartSettings) {
   EXPECT_EQ(config.expect_subscribers, 4U);
   EXPECT_EQ(config.subscriber_settle, std::chrono::milliseconds(250));
   EXPECT_EQ(config.after_restore_timeout, std::chrono::milliseconds(2000));
-  EXPECT_EQ(config.before_snapshot_timeout, std::chrono::milliseconds(10000));
+  EXPECT_FALSE(config.before_snapshot_timeout.has_value());
+  EXPECT_EQ(from({{"SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS", "60000"}}).before_snapshot_timeout,
+            std::chrono::milliseconds(60000));
   EXPECT_EQ(config.snapstart_before_checkpoint_path, "/snapshot");
   EXPECT_EQ(config.snapstart_after_restore_path, "/restored");
 }

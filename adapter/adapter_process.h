@@ -75,6 +75,8 @@ class AdapterProcess {
   [[nodiscard]] const net::HostPort& runtime_api() const { return runtime_api_; }
   // AWS_LAMBDA_INITIALIZATION_TYPE=snap-start.
   [[nodiscard]] bool snap_start() const;
+  // When this process was made: the adapter starts with Lambda's Init.
+  [[nodiscard]] std::chrono::steady_clock::time_point started() const { return started_; }
 
  private:
   boost::asio::awaitable<void> start(Mode mode);
@@ -90,6 +92,7 @@ class AdapterProcess {
   const Config& bus_config_;
   const LaunchOptions& launch_;
   std::optional<TransitionSource> segment_source_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   net::HostPort runtime_api_;
   std::optional<Publisher> publisher_;
   std::optional<lambda::ExtensionClient> extension_;

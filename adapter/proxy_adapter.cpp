@@ -37,7 +37,9 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
   // The bracket is made on first use: the segment exists by then (the process creates it before it
   // serves anything), and a client calls restore/next or invocation/next only once Init is under way.
   auto ensure_bracket = [&]() -> SnapStartBracket& {
-    if (!bracket) bracket.emplace(process.publisher(), bracket_config, process.io().get_executor(), log_line);
+    if (!bracket) {
+      bracket.emplace(process.publisher(), bracket_config, process.started(), process.io().get_executor(), log_line);
+    }
     return *bracket;
   };
   std::optional<RuntimeProxy::Bracket> steps;

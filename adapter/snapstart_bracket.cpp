@@ -39,19 +39,32 @@ lifecycle::JoinCondition join_condition_for(const AdapterConfig& config) {
 }
 
 SnapStartBracket::SnapStartBracket(Publisher& publisher, const AdapterConfig& config,
+                                   std::chrono::steady_clock::time_point adapter_started,
                                    boost::asio::any_io_executor executor, AdapterLog log)
-    : publisher_(publisher), config_(config), executor_(std::move(executor)), log_(std::move(log)) {}
+    : publisher_(publisher),
+      config_(config),
+      adapter_started_(adapter_started),
+      executor_(std::move(executor)),
+      log_(std::move(log)) {}
 
 boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::before_snapshot() {
   const lifecycle::JoinCondition join = join_condition_for(config_);
-  if (config_.expect_subscribers) {
-    log_(fmt::format("before-snapshot: waiting for {} subscriber{} (SNAPBUS_EXPECT_SUBSCRIBERS)", join.at_least,
-                     join.at_least == 1 ? "" : "s"));
-  } else {
-    log_(fmt::format("before-snapshot: waiting until no new subscriber has come for {} ms", join.stable_for.count()));
-  }
   // One limit for the phase: the app's POST and the bus step share it.
-  const auto deadline = Clock::now() + config_.before_snapshot_timeout;
+  const auto deadline = config_.before_snapshot_timeout
+                            ? Clock::now() + *config_.before_snapshot_timeout
+                            : adapter_started_ + kSnapStartInitAllowance - kInitReportMargin;
+  const std::string limit =
+      config_.before_snapshot_timeout
+          ? fmt::format("within {} ms (SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS)", config_.before_snapshot_timeout->count())
+          : fmt::format("within {} ms (what is left of Lambda's {} s SnapStart Init, less {} s to report)",
+                        time_left(deadline).count(), kSnapStartInitAllowance.count(), kInitReportMargin.count());
+  if (config_.expect_subscribers) {
+    log_(fmt::format("before-snapshot: waiting for {} subscriber{} (SNAPBUS_EXPECT_SUBSCRIBERS), then their hooks, {}",
+                     join.at_least, join.at_least == 1 ? "" : "s", limit));
+  } else {
+    log_(fmt::format("before-snapshot: waiting until no new subscriber has come for {} ms, then their hooks, {}",
+                     join.stable_for.count(), limit));
+  }
   if (!config_.snapstart_before_checkpoint_path.empty()) {
     auto failure = co_await post_app_hook(config_.snapstart_before_checkpoint_path, lifecycle::kBeforeSnapshotErrorType,
                                           time_left(deadline));

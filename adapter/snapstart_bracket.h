@@ -2,7 +2,7 @@
 // before the snapshot and after each restore, plus LWA 1.1's one-POST hooks for a user who
 // migrates with them configured.
 //
-//   SnapStartBracket bracket(publisher, config, io.get_executor(), log);
+//   SnapStartBracket bracket(publisher, config, adapter_started, io.get_executor(), log);
 //   if (auto failure = co_await bracket.before_snapshot()) { co_await runtime.init_error(*failure); co_return; }
 //   if (!co_await runtime.restore_next()) co_return;   // the snapshot is taken inside this call
 //   if (auto failure = co_await bracket.after_restore()) { co_await runtime.restore_error(*failure); co_return; }
@@ -38,9 +38,19 @@ using AdapterLog = std::function<void(std::string_view line)>;
 // app a little later; without an expected count, "no new worker for a while" is the best sign).
 lifecycle::JoinCondition join_condition_for(const AdapterConfig& config);
 
+// Lambda lets a SnapStart Init, before-snapshot hooks included, run for the longer of the function's
+// timeout and 130 s. The function's timeout is not told to the environment, so without
+// SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS the before-snapshot phase may last until kInitReportMargin
+// before 130 s from the adapter's start (which is Init's): a hook still running then is reported in
+// init/error, by process and hook, before Lambda would end Init with a bare Sandbox.Timedout.
+inline constexpr std::chrono::seconds kSnapStartInitAllowance{130};
+inline constexpr std::chrono::seconds kInitReportMargin{5};
+
 class SnapStartBracket {
  public:
-  SnapStartBracket(Publisher& publisher, const AdapterConfig& config, boost::asio::any_io_executor executor,
+  // `adapter_started`: when the adapter started, which is when Lambda's Init did.
+  SnapStartBracket(Publisher& publisher, const AdapterConfig& config,
+                   std::chrono::steady_clock::time_point adapter_started, boost::asio::any_io_executor executor,
                    AdapterLog log);
 
   // nullopt when every process acknowledged; else the Runtime.BeforeSnapshotError for init/error.
@@ -63,6 +73,7 @@ class SnapStartBracket {
 
   Publisher& publisher_;
   const AdapterConfig& config_;
+  std::chrono::steady_clock::time_point adapter_started_;
   boost::asio::any_io_executor executor_;
   AdapterLog log_;
 };

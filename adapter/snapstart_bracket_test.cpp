@@ -80,7 +80,8 @@ class SnapStartBracketTest : public ::testing::Test {
   // `step` makes the awaitable from a bracket: one step, run on io to its end.
   template <typename Step>
   std::optional<lambda::FunctionError> run(Step step) {
-    SnapStartBracket bracket(publisher, config, io.get_executor(), [this](std::string_view lines) { logged(lines); });
+    SnapStartBracket bracket(publisher, config, adapter_started, io.get_executor(),
+                             [this](std::string_view lines) { logged(lines); });
     auto result = asio::co_spawn(io, step(bracket), asio::use_future);
     io.restart();
     io.run_for(kPatience);
@@ -98,6 +99,7 @@ class SnapStartBracketTest : public ::testing::Test {
   std::filesystem::path path = dir.path() / "bus.seg";
   Publisher publisher = Publisher::acquire({.path = path, .slot_count = 8});
   AdapterConfig config;
+  std::chrono::steady_clock::time_point adapter_started = std::chrono::steady_clock::now();
   asio::io_context io;
   std::vector<std::string> calls;  // what each call to the log was given
   std::vector<std::string> log;    // line by line, as log_line() writes them
@@ -179,6 +181,26 @@ TEST_F(SnapStartBracketTest, TooFewWorkersMeansNoSnapshot) {
   EXPECT_EQ(failure->type, "Runtime.BeforeSnapshotError");
   EXPECT_EQ(failure->message,
             "only 1 of 3 expected subscribers joined within 300 ms; not taking the snapshot without them");
+}
+
+// Unset, the before-snapshot limit is what is left of Lambda's 130 s SnapStart Init (less the time to
+// report): here the adapter started 124.6 s ago, so 400 ms are left, where a fixed default gave 10 s.
+TEST_F(SnapStartBracketTest, WithoutALimitSetBeforeSnapshotEndsBeforeLambdasInitAllowance) {
+  config.expect_subscribers = 3;
+  adapter_started = std::chrono::steady_clock::now() - (kSnapStartInitAllowance - kInitReportMargin) + 400ms;
+  SpawnedProcess api = start_subscriber("api");
+  const auto started = std::chrono::steady_clock::now();
+  const auto failure = before_snapshot();
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->type, "Runtime.BeforeSnapshotError");
+  EXPECT_NE(failure->message.find("only 1 of 3 expected subscribers joined within "), std::string::npos)
+      << failure->message;
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 5s);
+  ASSERT_FALSE(log.empty());
+  EXPECT_NE(log.front().find("what is left of Lambda's 130 s SnapStart Init, less 5 s to report"), std::string::npos)
+      << log.front();
 }
 
 TEST_F(SnapStartBracketTest, AFailedAfterRestoreHookNamesTheProcessAndTheHook) {

@@ -88,7 +88,7 @@ class WebMode {
   }
 
   asio::awaitable<bool> snapshot_and_restore() {
-    SnapStartBracket bracket(process_.publisher(), config_, process_.io().get_executor(), log_line);
+    SnapStartBracket bracket(process_.publisher(), config_, process_.started(), process_.io().get_executor(), log_line);
     if (auto failure = co_await bracket.before_snapshot()) {
       co_await report(runtime_.init_error(*failure), "init/error", *failure);
       process_.finish(kExitInitFailed, "before-snapshot failed: Init reported as failed");
