@@ -2,7 +2,8 @@
 # /opt/bootstrap, the exec wrapper of the snapbus layer (AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap), as
 # Lambda Web Adapter's: it runs the function's handler script, $LAMBDA_TASK_ROOT/$_HANDLER (run.sh,
 # which starts the web server), in place of the runtime Lambda would have started. In proxy mode a
-# handler that is no file (a managed runtime's "module.function") means the runtime it wraps runs.
+# handler that is no file (a managed runtime's "module.function") means the runtime it wraps runs, as
+# does a command given to it outside an exec wrapper's role (AWS_LAMBDA_EXEC_WRAPPER unset).
 #
 # What it adds for the app's processes:
 # - SNAPBUS_SEGMENT, so every worker maps the segment the adapter created (default /tmp/snapbus.seg:
@@ -74,6 +75,13 @@ else
   fi
 fi
 
+# Called by name with a command (`exec /opt/bootstrap ./my-runtime` in an OS-only runtime's own
+# bootstrap, where Lambda runs no exec wrapper): that command is what runs, even when the handler
+# names a file (Bref's index.php, a shell runtime's function.sh), which is the runtime's to load.
+if [ "$mode" = proxy ] && [ "$#" -gt 0 ] && [ -z "${AWS_LAMBDA_EXEC_WRAPPER:-}" ]; then
+  enabled SNAPBUS_ZERO_CODE 0 || true # a malformed value stops here, before the runtime starts
+  exec "$@"
+fi
 handler="${LAMBDA_TASK_ROOT:-.}/${_HANDLER:-}"
 if [ -n "${_HANDLER:-}" ] && [ -f "$handler" ]; then
   # As LWA's wrapper: a script that lost its mode (a zip made on Windows) is an error, never a reason
@@ -82,6 +90,12 @@ if [ -n "${_HANDLER:-}" ] && [ -f "$handler" ]; then
   python_dir="$layer_dir/python"
   if [ -d "$python_dir/snapbus" ]; then
     PYTHONPATH="$python_dir${PYTHONPATH:+:$PYTHONPATH}"
+    # The task root last: the package needs cffi, which usually comes with the function's own
+    # dependencies there, and zero-code mode imports it while site runs, before Python puts the
+    # script's directory (or, for -m, the working directory) on sys.path.
+    if [ -n "${LAMBDA_TASK_ROOT:-}" ]; then
+      PYTHONPATH="$PYTHONPATH:$LAMBDA_TASK_ROOT"
+    fi
     if enabled SNAPBUS_ZERO_CODE 0; then
       PYTHONPATH="$python_dir/snapbus/_startup:$PYTHONPATH"
     fi

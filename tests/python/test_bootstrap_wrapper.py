@@ -53,7 +53,7 @@ def test_web_mode_runs_the_handler_script_with_the_layer_on_the_paths(shell, opt
     got = shown(wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
                                       "PYTHONPATH": "/var/task/deps", "LD_PRELOAD": "/opt/other.so"},
                      managed_runtime()))
-    assert got["PYTHONPATH"] == f"{opt_dir}/python:/var/task/deps"
+    assert got["PYTHONPATH"] == f"{opt_dir}/python:/var/task/deps:{task_root}"
     assert got["LD_PRELOAD"] == f"{opt_dir}/lib/libsnapbus-listen-notice.so:/opt/other.so"
     assert got["SNAPBUS_SEGMENT"] == "/tmp/snapbus.seg"
     assert got["AWS_LAMBDA_RUNTIME_API"] is None
@@ -64,7 +64,7 @@ def test_web_mode_runs_the_handler_script_with_the_layer_on_the_paths(shell, opt
 def test_zero_code_values_read_as_the_python_package_reads_them(shell, opt_dir, task_root, value):
     got = shown(wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
                                       "SNAPBUS_ZERO_CODE": value}))
-    assert got["PYTHONPATH"] == f"{opt_dir}/python/snapbus/_startup:{opt_dir}/python"
+    assert got["PYTHONPATH"] == f"{opt_dir}/python/snapbus/_startup:{opt_dir}/python:{task_root}"
 
 
 @pytest.mark.parametrize("value", ["0", "off", " False"])
@@ -72,7 +72,7 @@ def test_listen_notice_turned_off(shell, opt_dir, task_root, value):
     got = shown(wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
                                       "SNAPBUS_LISTEN_NOTICE": value, "SNAPBUS_ZERO_CODE": "no"}))
     assert got["LD_PRELOAD"] is None
-    assert got["PYTHONPATH"] == f"{opt_dir}/python"
+    assert got["PYTHONPATH"] == f"{opt_dir}/python:{task_root}"
 
 
 def test_proxy_mode_wraps_a_managed_runtime_and_leaves_pythonpath_unset(shell, opt_dir, task_root):
@@ -90,16 +90,26 @@ def test_proxy_mode_wraps_a_managed_runtime_and_leaves_pythonpath_unset(shell, o
 
 def test_proxy_mode_keeps_lwa_s_handler_script(shell, opt_dir, task_root):
     got = shown(wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
-                                      "SNAPBUS_MODE": "proxy"}, managed_runtime()))
+                                      "SNAPBUS_MODE": "proxy", "AWS_LAMBDA_EXEC_WRAPPER": str(opt_dir / "bootstrap")},
+                     managed_runtime()))
     assert got["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9009"
     assert got["argv"] == []
+
+
+def test_proxy_mode_called_by_a_custom_runtime_runs_its_command_whatever_the_handler(shell, opt_dir, task_root):
+    """An OS-only runtime's bootstrap runs `exec /opt/bootstrap ./my-runtime` (Lambda runs no exec wrapper
+    there): its handler may be a file (Bref's index.php), which is the runtime's to load, not to run here."""
+    got = shown(wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
+                                      "SNAPBUS_MODE": "proxy"}, managed_runtime()))
+    assert got["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9009"
+    assert got["argv"] == ["runtime-argument with spaces"]
 
 
 @pytest.mark.parametrize("mode", ["web", "proxy"])
 def test_a_handler_script_that_is_not_executable_is_an_error_not_the_runtime(shell, opt_dir, task_root, mode):
     (task_root / "run.sh").chmod(0o644)
-    run = wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh", "SNAPBUS_MODE": mode},
-               managed_runtime())
+    run = wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh", "SNAPBUS_MODE": mode,
+                                "AWS_LAMBDA_EXEC_WRAPPER": str(opt_dir / "bootstrap")}, managed_runtime())
     assert run.returncode == 126
     assert run.stdout == ""
     assert f"the handler '{task_root}/run.sh' is not executable" in run.stderr
@@ -137,6 +147,19 @@ def test_a_value_the_adapter_would_refuse_stops_the_wrapper(shell, opt_dir, task
     assert run.returncode == 2
     assert run.stdout == ""
     assert expected in run.stderr
+
+
+@pytest.mark.parametrize("zero_code", ["0", "1"])
+def test_the_task_root_is_on_the_path_while_site_runs(shell, opt_dir, task_root, tmp_path, zero_code):
+    """The package's cffi usually sits in the task root, and zero-code mode imports it from site,
+    before Python adds the script's or working directory to sys.path: a sitecustomize in the task
+    root shows it is importable then (with zero-code on, snapbus's own runs it in turn)."""
+    (task_root / "sitecustomize.py").write_text("print('site saw the task root')\n")
+    write_executable(task_root / "run.sh", f"#!/bin/sh\ncd /\nexec {PYTHON} -c \"print('app')\"\n")
+    run = wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
+                                "SNAPBUS_ZERO_CODE": zero_code, "SNAPBUS_SEGMENT": str(tmp_path / "bus.seg")})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["site saw the task root", "app"], run.stderr
 
 
 def test_zero_code_under_a_managed_runtime_starts_through_the_layer_s_pth(opt_dir, tmp_path):
