@@ -26,6 +26,8 @@ namespace json = boost::json;
 
 constexpr std::string_view kHeaderRequestContext = "x-amzn-request-context";
 constexpr std::string_view kHeaderLambdaContext = "x-amzn-lambda-context";
+constexpr std::string_view kHeaderAppTraceId = "x-amzn-trace-id";
+constexpr std::string_view kHeaderAppTenantId = "x-amz-tenant-id";
 constexpr std::string_view kHeaderAuthorization = "authorization";
 
 // Headers about the event's own hop, not the request: the body is framed anew (Content-Length), the
@@ -201,6 +203,12 @@ net::Request AppForwarder::build_request(const lambda::InvocationRequest& event,
   // A non-HTTP event has no requestContext: LWA sends JSON null.
   out.set(kHeaderRequestContext, request.request_context.empty() ? "null" : request.request_context);
   out.set(kHeaderLambdaContext, lambda_context_json(event, settings_));
+  // Lambda's trace header for this invocation, for every source, as LWA's lambda_http sets it: the
+  // app's X-Ray or OpenTelemetry segments then join the function's trace (API Gateway's own header,
+  // which this replaces, has no Lambda parent segment).
+  if (!event.trace_id.empty() && fits_in_value(event.trace_id)) out.set(kHeaderAppTraceId, event.trace_id);
+  // A function in tenant isolation mode: the caller's tenant, as LWA passes it on.
+  if (!event.tenant_id.empty() && fits_in_value(event.tenant_id)) out.set(kHeaderAppTenantId, event.tenant_id);
   if (out.find(http::field::host) == out.end() && !request.domain_name.empty() && fits_in_value(request.domain_name)) {
     out.set(http::field::host, request.domain_name);
   }

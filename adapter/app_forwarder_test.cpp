@@ -484,6 +484,24 @@ TEST_F(AppForwarderTest, ContextHeadersCarryTheEventAndTheInvocation) {
   EXPECT_EQ(context.at("env_config").as_object().at("memory").to_number<int>(), 512);
 }
 
+// As LWA (lambda_http): the invocation's trace header for every source, replacing API Gateway's (no
+// Lambda parent) and reaching a pass-through event's POST too; and the tenant of a function in tenant
+// isolation mode.
+TEST_F(AppForwarderTest, TheInvocationsTraceAndTenantReachTheAppForEverySource) {
+  json::object api_event = json::parse(vector("http-apigw_v2_proxy_request_minimal.json")).as_object();
+  api_event["headers"].as_object()["x-amzn-trace-id"] = "Root=1-00000000-from-api-gateway";
+  Adapter forwarding = adapter(config());
+  ASSERT_TRUE(forwarding.serve(invocation(json::serialize(api_event))));
+  EXPECT_EQ(servers_.last_app_request().header("x-amzn-trace-id"), invocation("").trace_id);
+  EXPECT_EQ(servers_.last_app_request().header("x-amz-tenant-id"), "") << "not a tenant isolation function";
+  lambda::InvocationRequest pass_through = invocation(R"({"Records":[]})");
+  pass_through.tenant_id = "tenant-42";
+  ASSERT_TRUE(forwarding.serve(pass_through));
+  EXPECT_EQ(servers_.last_app_request().target, "/events");
+  EXPECT_EQ(servers_.last_app_request().header("x-amzn-trace-id"), invocation("").trace_id);
+  EXPECT_EQ(servers_.last_app_request().header("x-amz-tenant-id"), "tenant-42");
+}
+
 TEST_F(AppForwarderTest, HostComesFromTheDomainNameWhenTheEventHasNone) {
   json::object event = json::parse(vector("http-apigw_v2_proxy_request_minimal.json")).as_object();
   event["headers"].as_object().erase("host");

@@ -102,6 +102,9 @@ std::optional<ContentCoding> choose_coding(std::string_view accept_encoding) {
 
 bool worth_compressing(const lambda::HeaderList& response_headers, std::size_t body_size) {
   if (body_size <= kMinimumBody) return false;
+  // A part of the body (206, or a 416's "bytes */size"): its range counts bytes of the body as the
+  // app has it, which compressing would change under the client.
+  if (find_header(response_headers, "content-range") != nullptr) return false;
   if (const std::string* encoding = find_header(response_headers, "content-encoding");
       encoding != nullptr && !encoding->empty()) {
     return false;
@@ -128,8 +131,11 @@ bool compress_response(std::string_view accept_encoding, lambda::HttpAppResponse
   const auto coding = choose_coding(accept_encoding);
   if (!coding || !worth_compressing(response.headers, response.body.size())) return false;
   response.body = compress(*coding, response.body);
-  std::erase_if(response.headers,
-                [](const auto& header) { return boost::beast::iequals(header.first, "content-length"); });
+  // Accept-Ranges goes too: a range of the compressed body would be a range of different bytes.
+  std::erase_if(response.headers, [](const auto& header) {
+    return boost::beast::iequals(header.first, "content-length") ||
+           boost::beast::iequals(header.first, "accept-ranges");
+  });
   response.headers.emplace_back("content-encoding", std::string(to_string(*coding)));
   response.headers.emplace_back("vary", "accept-encoding");
   return true;

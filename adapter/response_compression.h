@@ -1,10 +1,11 @@
 // Compression of buffered responses (AWS_LWA_ENABLE_COMPRESSION), as Lambda Web Adapter does it:
-// gzip, deflate or Brotli as the client's Accept-Encoding prefers, and only where it pays (not
-// tiny bodies, images, event streams, or bodies the app already encoded).
+// gzip, deflate or Brotli as the client's Accept-Encoding prefers, and only where it pays and is
+// safe (not tiny bodies, images, event streams, ranges, or bodies the app already encoded).
 //
 //   if (auto coding = choose_coding(request_accept_encoding); coding && worth_compressing(headers, body.size())) {
 //     body = compress(*coding, body);
-//     headers: set content-encoding to to_string(*coding), drop content-length, add vary: accept-encoding
+//     headers: set content-encoding to to_string(*coding), drop content-length and accept-ranges,
+//     add vary: accept-encoding
 //   }
 #pragma once
 
@@ -24,8 +25,8 @@ std::string_view to_string(ContentCoding coding);
 // nullopt when it accepts none of them (or no Accept-Encoding was sent).
 std::optional<ContentCoding> choose_coding(std::string_view accept_encoding);
 
-// Bodies of 32 bytes or less, images (other than SVG), text/event-stream and anything that already
-// has a Content-Encoding are left alone.
+// Bodies of 32 bytes or less, images (other than SVG), text/event-stream, parts of a body (a
+// Content-Range) and anything that already has a Content-Encoding are left alone.
 bool worth_compressing(const lambda::HeaderList& response_headers, std::size_t body_size);
 
 // The body encoded with `coding`. Throws std::runtime_error if the library fails (out of memory).

@@ -62,6 +62,7 @@ TEST(ResponseCompression, LeavesAloneWhatDoesNotPay) {
   EXPECT_TRUE(worth_compressing({{"Content-Type", "image/svg+xml"}}, 5000));
   EXPECT_FALSE(worth_compressing({{"content-type", "text/event-stream"}}, 5000));
   EXPECT_FALSE(worth_compressing({{"content-encoding", "gzip"}}, 5000));
+  EXPECT_FALSE(worth_compressing({{"content-type", "application/pdf"}, {"Content-Range", "bytes 0-4999/90000"}}, 5000));
   EXPECT_TRUE(worth_compressing({{"content-type", "application/json; charset=utf-8"}}, 5000));
 }
 
@@ -75,18 +76,22 @@ TEST(ResponseCompression, EveryCodingRoundTrips) {
 }
 
 TEST(ResponseCompression, ResponseGetsItsHeadersAndGoesBackAsBase64) {
-  lambda::HttpAppResponse response{.status = 200,
-                                   .headers = {{"content-type", "application/json"}, {"content-length", "9999"}},
-                                   .body = sample_body()};
+  lambda::HttpAppResponse response{
+      .status = 200,
+      .headers = {{"content-type", "application/json"}, {"content-length", "9999"}, {"Accept-Ranges", "bytes"}},
+      .body = sample_body()};
   ASSERT_TRUE(compress_response("gzip", response));
   EXPECT_EQ(inflate_all(response.body, 15 + 16), sample_body());
   bool has_length = false;
+  bool has_ranges = false;
   bool has_encoding = false;
   for (const auto& [name, value] : response.headers) {
     has_length |= name == "content-length";
+    has_ranges |= name == "Accept-Ranges";
     has_encoding |= name == "content-encoding" && value == "gzip";
   }
   EXPECT_FALSE(has_length);
+  EXPECT_FALSE(has_ranges);
   EXPECT_TRUE(has_encoding);
   const auto result =
       boost::json::parse(lambda::result_from_response({.source = lambda::EventSource::function_url}, response));

@@ -44,6 +44,7 @@ std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request
   inv->payload = std::move(request.payload);
   inv->client_context = std::move(request.client_context);
   inv->cognito_identity = std::move(request.cognito_identity);
+  inv->tenant_id = std::move(request.tenant_id);
   if (closed_ && !handing_over_) {
     inv->fail(failure_);
     return inv;

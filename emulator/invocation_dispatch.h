@@ -40,7 +40,8 @@ struct InvocationRequest {
   std::string payload;
   std::string client_context;  // decoded JSON, as the runtime receives it
   std::string cognito_identity;
-  std::string trace_id;  // the caller's X-Amzn-Trace-Id; empty: a new one is made
+  std::string trace_id;   // the caller's X-Amzn-Trace-Id; empty: a new one is made
+  std::string tenant_id;  // the caller's X-Amz-Tenant-Id; empty: none
 };
 
 // Why invocations end without an answer from the function.
@@ -62,6 +63,7 @@ struct Invocation {
   std::string trace_id;
   std::string client_context;
   std::string cognito_identity;
+  std::string tenant_id;
   std::chrono::system_clock::time_point deadline;
   std::chrono::steady_clock::time_point started;  // handed to the runtime
 

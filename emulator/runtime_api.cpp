@@ -45,6 +45,7 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   headers.set(kHeaderTraceId, inv->trace_id);
   if (!inv->client_context.empty()) headers.set(kHeaderClientContext, inv->client_context);
   if (!inv->cognito_identity.empty()) headers.set(kHeaderCognitoIdentity, inv->cognito_identity);
+  if (!inv->tenant_id.empty()) headers.set(kHeaderTenantId, inv->tenant_id);
   bool delivered = true;
   try {
     co_await ex.respond(http::status::ok, inv->payload, kContentTypeJson, &headers);

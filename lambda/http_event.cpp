@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <string_view>
+#include <vector>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
@@ -149,6 +150,13 @@ std::string path_without_base(std::string_view path, std::string_view base) {
   return result;
 }
 
+bool is_single_dot(std::string_view segment) { return segment == "." || boost::beast::iequals(segment, "%2e"); }
+
+bool is_double_dot(std::string_view segment) {
+  return segment == ".." || boost::beast::iequals(segment, ".%2e") || boost::beast::iequals(segment, "%2e.") ||
+         boost::beast::iequals(segment, "%2e%2e");
+}
+
 HttpEventRequest decode_http_event(const json::object& event, EventSource source, const EventDecodeOptions& options) {
   HttpEventRequest request;
   request.shape.source = source;
@@ -191,7 +199,8 @@ HttpEventRequest decode_http_event(const json::object& event, EventSource source
   }
   if (request.method.empty()) throw EventError("the " + std::string(to_string(source)) + " event has no HTTP method");
 
-  request.target = percent_encode(path_without_base(path, options.remove_base_path), allowed_in_path);
+  request.target = percent_encode(path_with_dot_segments_resolved(path_without_base(path, options.remove_base_path)),
+                                  allowed_in_path);
   if (!query.empty()) request.target += '?' + query;
   request.body = decoded_body(event);
   return request;
@@ -250,6 +259,36 @@ std::string_view to_string(EventSource source) {
     case EventSource::other: return "non-HTTP";
   }
   return "unknown";
+}
+
+std::string path_with_dot_segments_resolved(std::string_view path) {
+  // The WHATWG URL path state for an http URL (the url crate's Url::set_path, which LWA uses): a rule
+  // the app keys on a path prefix then sees the path the app routes.
+  std::vector<std::string_view> segments;
+  const std::size_t size = path.size();
+  if (!path.empty() && (path.front() == '/' || path.front() == '\\')) path.remove_prefix(1);
+  while (true) {
+    const std::size_t end = path.find_first_of("/\\");
+    const std::string_view segment = path.substr(0, end);
+    const bool last = end == std::string_view::npos;
+    if (is_double_dot(segment)) {
+      if (!segments.empty()) segments.pop_back();
+      if (last) segments.emplace_back();
+    } else if (is_single_dot(segment)) {
+      if (last) segments.emplace_back();
+    } else {
+      segments.push_back(segment);
+    }
+    if (last) break;
+    path.remove_prefix(end + 1);
+  }
+  std::string out;
+  out.reserve(size + 1);
+  for (const std::string_view segment : segments) {
+    out += '/';
+    out += segment;
+  }
+  return out.empty() ? "/" : out;
 }
 
 HttpEventRequest request_from_event(std::string_view payload, const EventDecodeOptions& options) {

@@ -137,6 +137,30 @@ TEST(HttpEvent, Base64BodiesAreDecodedAndCorruptOnesRefused) {
   EXPECT_THROW(request_from_event(corrupt), EventError);
 }
 
+// As behind LWA, whose URL parser (the url crate, WHATWG's rules) resolves them: "/public/../admin" is
+// "/admin" to the app, so a rule the app keys on a path prefix judges the path it routes.
+TEST(HttpEvent, DotSegmentsAndBackslashesInThePathAreResolved) {
+  EXPECT_EQ(path_with_dot_segments_resolved("/public/../admin"), "/admin");
+  EXPECT_EQ(path_with_dot_segments_resolved("/a/./b/../c"), "/a/c");
+  EXPECT_EQ(path_with_dot_segments_resolved("/a/%2E%2e/b/.%2E/c/%2e./d"), "/d");
+  EXPECT_EQ(path_with_dot_segments_resolved("/a/b/.."), "/a/");
+  EXPECT_EQ(path_with_dot_segments_resolved("/a/b/."), "/a/b/");
+  EXPECT_EQ(path_with_dot_segments_resolved("/../../x"), "/x");
+  EXPECT_EQ(path_with_dot_segments_resolved("/.."), "/");
+  EXPECT_EQ(path_with_dot_segments_resolved("/a\\b\\..\\c"), "/a/c");
+  // Anything else stays as it was: empty segments, dots inside names, escapes of other characters.
+  EXPECT_EQ(path_with_dot_segments_resolved("/"), "/");
+  EXPECT_EQ(path_with_dot_segments_resolved(""), "/");
+  EXPECT_EQ(path_with_dot_segments_resolved("//a//b/"), "//a//b/");
+  EXPECT_EQ(path_with_dot_segments_resolved("/v1.2/...data/file..txt"), "/v1.2/...data/file..txt");
+  EXPECT_EQ(path_with_dot_segments_resolved("/a/%2F../b"), "/a/%2F../b");  // an escaped slash is no separator
+
+  const std::string event =
+      R"({"version":"2.0","rawPath":"/public/../admin/%2e","rawQueryString":"q=1","headers":{},)"
+      R"("requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
+  EXPECT_EQ(request_from_event(event).target, "/admin/?q=1");
+}
+
 TEST(HttpEvent, MalformedEventsGetAnErrorNamingTheField) {
   EXPECT_THROW(request_from_event("{not json"), EventError);
   try {

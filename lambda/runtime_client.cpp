@@ -114,6 +114,7 @@ asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
   invocation.trace_id = std::string((*answer)[kHeaderTraceId]);
   invocation.client_context = std::string((*answer)[kHeaderClientContext]);
   invocation.cognito_identity = std::string((*answer)[kHeaderCognitoIdentity]);
+  invocation.tenant_id = std::string((*answer)[kHeaderTenantId]);
   invocation.payload = std::move(answer->body());
   co_return invocation;
 }

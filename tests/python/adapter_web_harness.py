@@ -202,10 +202,12 @@ class Function:
     def client(self, timeout: float = 30) -> httpx.Client:
         return httpx.Client(base_url=f"http://{self.front_door}", timeout=timeout)
 
-    def invoke_raw(self, event: dict, timeout: float = 30) -> httpx.Response:
-        """The RIE path: the event as it is, the function's result as it is."""
+    def invoke_raw(self, event: dict, timeout: float = 30, headers: dict | None = None) -> httpx.Response:
+        """The RIE path: the event as it is, the function's result as it is. `headers`: the Invoke
+        API's own (X-Amzn-Trace-Id, X-Amz-Tenant-Id, ...)."""
         with self.client(timeout) as client:
-            return client.post(RIE_PATH, content=json.dumps(event), headers={"content-type": "application/json"})
+            return client.post(RIE_PATH, content=json.dumps(event),
+                               headers={"content-type": "application/json", **(headers or {})})
 
 
 @pytest.fixture

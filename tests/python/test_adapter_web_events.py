@@ -87,7 +87,8 @@ def test_event_reaches_the_app_and_the_result_has_its_shape(events_function, pat
     source = source_of(event)
 
     if source == "other":
-        assert result == {"passThrough": True, "contentType": result["contentType"], "received": event}, result
+        assert result == {"passThrough": True, "contentType": result["contentType"], "traceId": result["traceId"],
+                          "tenantId": None, "received": event}, result
         assert result["contentType"].startswith("application/json"), result
         return
 
@@ -104,3 +105,20 @@ def test_event_reaches_the_app_and_the_result_has_its_shape(events_function, pat
     assert json.loads(headers["x-amzn-request-context"]) == event["requestContext"]
     lambda_context = headers["x-amzn-lambda-context"]
     assert response.headers["x-amzn-requestid"] in lambda_context, lambda_context
+
+
+@pytest.mark.skipif(not EVENT_FILES, reason=f"no event vectors at {VECTORS}")
+@pytest.mark.parametrize("name", ["http-apigw_v2_proxy_request.json", "example-sqs-event.json"])
+def test_the_invocations_trace_and_tenant_reach_the_app(events_function, name):
+    """As from LWA: the invocation's trace header (Lambda's, not API Gateway's) on every request,
+    pass-through included, and the tenant of a function in tenant isolation mode."""
+    trace = "Root=1-67a1b2c3-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+    event = json.loads((VECTORS / name).read_text())
+    response = events_function.invoke_raw(event, headers={"X-Amzn-Trace-Id": trace, "X-Amz-Tenant-Id": "tenant-7"})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    if "passThrough" in result:
+        assert (result["traceId"], result["tenantId"]) == (trace, "tenant-7"), result
+    else:
+        headers = {name.lower(): value for name, value in json.loads(result["body"])["headers"]}
+        assert (headers["x-amzn-trace-id"], headers["x-amz-tenant-id"]) == (trace, "tenant-7"), headers

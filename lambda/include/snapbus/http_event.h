@@ -69,6 +69,10 @@ class EventError : public std::runtime_error {
 
 HttpEventRequest request_from_event(std::string_view payload, const EventDecodeOptions& options = {});
 
+// An event's path as the app gets it, before percent-encoding: a backslash read as '/', and the segments
+// ".", ".." (and their %2e spellings) resolved, as LWA's URL parser does ("/a/./b/../c" -> "/a/c").
+std::string path_with_dot_segments_resolved(std::string_view path);
+
 struct HttpAppResponse {
   unsigned status = 200;
   HeaderList headers;

@@ -33,6 +33,8 @@ inline constexpr std::string_view kHeaderInvokedFunctionArn = "Lambda-Runtime-In
 inline constexpr std::string_view kHeaderTraceId = "Lambda-Runtime-Trace-Id";
 inline constexpr std::string_view kHeaderClientContext = "Lambda-Runtime-Client-Context";
 inline constexpr std::string_view kHeaderCognitoIdentity = "Lambda-Runtime-Cognito-Identity";
+// A function in tenant isolation mode: the tenant its caller named (the Invoke API's X-Amz-Tenant-Id).
+inline constexpr std::string_view kHeaderTenantId = "Lambda-Runtime-Aws-Tenant-Id";
 
 // Headers a runtime sends: the error type of init/restore/invocation errors, and on a streamed
 // response the mode. A stream that fails midway ends with the two error trailers, the body one

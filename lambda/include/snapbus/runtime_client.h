@@ -48,6 +48,7 @@ struct InvocationRequest {
   std::string trace_id;
   std::string client_context;    // empty unless the caller sent one (mobile SDKs)
   std::string cognito_identity;  // empty unless the caller sent one
+  std::string tenant_id;         // empty unless the function is in tenant isolation mode
 
   // Time left until the deadline (negative once it passed).
   [[nodiscard]] std::chrono::milliseconds remaining_time() const;

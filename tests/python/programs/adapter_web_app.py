@@ -158,7 +158,8 @@ async def pass_through(request: Request) -> Response:
     payload = await request.body()
     record("pass_through", size=len(payload))
     return JSONResponse({"passThrough": True, "contentType": request.headers.get("content-type"),
-                         "received": json.loads(payload)})
+                         "traceId": request.headers.get("x-amzn-trace-id"),
+                         "tenantId": request.headers.get("x-amz-tenant-id"), "received": json.loads(payload)})
 
 
 @app.get("/large")

@@ -4,7 +4,8 @@
 // clientError listener replaces that), and its keep-alive and chunked framing are its own. It listens
 // on 127.0.0.1:$AWS_LWA_PORT and answers as programs/adapter_web_app.py does for these routes:
 //
-//   POST /events      the pass-through path: {"passThrough": true, "contentType", "received": the event}
+//   POST /events      the pass-through path: {"passThrough": true, "contentType", "traceId", "tenantId",
+//                     "received": the event}
 //   GET  /stream      ?n=N&acks=DIR: N lines "chunk-<k> <ns>\n", one write each; with acks, line k+1
 //                     is written only once DIR/ack-<k> exists (5 s, then "no-ack-<k>" ends the stream)
 //   GET  /die         announces 100000 bytes, sends 50000, then drops the connection (the server
@@ -98,6 +99,8 @@ async function handle(request, response) {
     sendJson(response, 200, {
       passThrough: true,
       contentType: request.headers["content-type"],
+      traceId: request.headers["x-amzn-trace-id"] ?? null,
+      tenantId: request.headers["x-amz-tenant-id"] ?? null,
       received: JSON.parse(payload.toString("utf8")),
     });
   } else if (request.method === "GET" && path === "/stream") {
