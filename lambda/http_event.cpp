@@ -24,13 +24,19 @@ constexpr std::string_view kHeaderLambdaContentEncoding = "x-lambda-http-content
 
 bool is_unreserved(unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~'; }
 
-// Characters RFC 3986 allows unescaped in a path, besides the unreserved ones; '%' stays so that
-// escapes the client already made are not escaped twice.
+// What the WHATWG URL parser (the url crate, through which LWA sends every request) leaves as it is
+// in a path and in a query: printable ASCII but a few characters each. The app then gets the bytes
+// the client sent, where a check over them needs it (a webhook's signature over its query, `ids[]=1`
+// as the client wrote it); '%' stays, so that the client's own escapes are not escaped twice.
+bool is_printable_ascii(unsigned char c) { return c > 0x20 && c < 0x7F; }
+
 bool allowed_in_path(unsigned char c) {
-  return is_unreserved(c) || std::string_view("!$&'()*+,;=:@/%").find(static_cast<char>(c)) != std::string_view::npos;
+  return is_printable_ascii(c) && std::string_view("\"#<>?^`{}").find(static_cast<char>(c)) == std::string_view::npos;
 }
 
-bool allowed_in_query(unsigned char c) { return allowed_in_path(c) || c == '?'; }
+bool allowed_in_query(unsigned char c) {
+  return is_printable_ascii(c) && std::string_view("\"#<>'").find(static_cast<char>(c)) == std::string_view::npos;
+}
 
 template <typename Allowed>
 std::string percent_encode(std::string_view text, Allowed allowed) {

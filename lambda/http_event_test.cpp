@@ -161,6 +161,15 @@ TEST(HttpEvent, DotSegmentsAndBackslashesInThePathAreResolved) {
   EXPECT_EQ(request_from_event(event).target, "/admin/?q=1");
 }
 
+// As LWA's URL parser leaves them: a query as the client sent it but for space, double quote, '#', '<',
+// '>' and single quote, and a path but for the same less the single quote, plus '?', '^', '`', '{', '}'.
+TEST(HttpEvent, PathAndQueryKeepWhatTheClientSentAsLwaDoes) {
+  const std::string event =
+      R"({"version":"2.0","rawPath":"/a[1]|b/{c}^`","rawQueryString":"ids[]=1&f={a}|^`\\&q='x y'&h=#","headers":{},)"
+      R"("requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
+  EXPECT_EQ(request_from_event(event).target, "/a[1]|b/%7Bc%7D%5E%60?ids[]=1&f={a}|^`\\&q=%27x%20y%27&h=%23");
+}
+
 TEST(HttpEvent, MalformedEventsGetAnErrorNamingTheField) {
   EXPECT_THROW(request_from_event("{not json"), EventError);
   try {

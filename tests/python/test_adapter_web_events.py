@@ -122,3 +122,16 @@ def test_the_invocations_trace_and_tenant_reach_the_app(events_function, name):
     else:
         headers = {name.lower(): value for name, value in json.loads(result["body"])["headers"]}
         assert (headers["x-amzn-trace-id"], headers["x-amz-tenant-id"]) == (trace, "tenant-7"), headers
+
+
+@pytest.mark.skipif(not EVENT_FILES, reason=f"no event vectors at {VECTORS}")
+def test_path_and_query_reach_the_app_as_the_client_sent_them(events_function):
+    """As LWA's URL parser leaves them: `ids[]=1` and friends arrive unescaped (an app that checks a
+    signature over its query needs the client's bytes), and each server's parser takes them."""
+    event = json.loads((VECTORS / "http-apigw_v2_proxy_request_minimal.json").read_text())
+    event["rawPath"] = "/echo/a[1]|b/./c/../d"
+    event["rawQueryString"] = "ids[]=1&ids[]=2&f={a}|^`&q='x'"
+    response = events_function.invoke_raw(event)
+    assert response.status_code == 200, response.text
+    echo = json.loads(response.json()["body"])
+    assert (echo["path"], echo["query"]) == ("/echo/a[1]|b/d", "ids[]=1&ids[]=2&f={a}|^`&q=%27x%27"), echo
