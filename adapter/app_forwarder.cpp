@@ -229,8 +229,14 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
   }
   lambda::HttpAppResponse response = app_response(*whole);
   if (config_.enable_compression) {
-    const std::string* accept = lambda::find_header(request.headers, "accept-encoding");
-    compress_response(accept != nullptr ? *accept : std::string_view(), response);
+    // Every Accept-Encoding line, as one list (a REST event's multiValueHeaders keeps them apart).
+    std::string accept;
+    for (const auto& [name, value] : request.headers) {
+      if (!boost::beast::iequals(name, "accept-encoding")) continue;
+      if (!accept.empty()) accept += ", ";
+      accept += value;
+    }
+    compress_response(accept, response);
   }
   std::string result = lambda::result_from_response(request.shape, response);
   if (request.shape.source == lambda::EventSource::other && result == "null" && !answers_null(response)) {

@@ -587,6 +587,20 @@ TEST_F(AppForwarderTest, CompressionFollowsTheRequestsAcceptEncoding) {
   EXPECT_EQ(servers_.last_app_request().header("accept-encoding"), "gzip");
 }
 
+// A REST event keeps repeated header lines apart: each Accept-Encoding line counts, as one list.
+TEST_F(AppForwarderTest, CompressionReadsEveryAcceptEncodingLine) {
+  servers_.on_app(answer(http::status::ok, {{"content-type", "text/plain"}}, std::string(4000, 'a')));
+  json::object event = json::parse(vector("http-apigw_multi_value_proxy_request.json")).as_object();
+  event["multiValueHeaders"].as_object()["Accept-Encoding"] = json::array{"identity;q=0.5", "gzip"};
+  event["headers"].as_object()["Accept-Encoding"] = "gzip";
+  AdapterConfig compressing = config();
+  compressing.enable_compression = true;
+  Adapter forwarding = adapter(compressing);
+  ASSERT_TRUE(forwarding.serve(json::serialize(event)));
+  const json::object result = only_post().result();
+  EXPECT_EQ(result.at("multiValueHeaders").as_object().at("content-encoding").as_array().at(0).as_string(), "gzip");
+}
+
 TEST_F(AppForwarderTest, WithoutCompressionTheBodyGoesAsTheAppSentIt) {
   const std::string text(4000, 'a');
   servers_.on_app(answer(http::status::ok, {{"content-type", "text/plain"}}, text));

@@ -76,6 +76,7 @@ std::optional<ContentCoding> choose_coding(std::string_view accept_encoding) {
   // Named codings keep their own q-value (q=0 refuses one); the others take the wildcard's.
   std::array<std::optional<double>, kPreference.size()> q{};
   double wildcard = -1;
+  double identity = -1;  // only when named: a client that prefers the body as it is says so
   while (!accept_encoding.empty()) {
     const auto comma = accept_encoding.find(',');
     const std::string_view element = trim(accept_encoding.substr(0, comma));
@@ -84,6 +85,7 @@ std::optional<ContentCoding> choose_coding(std::string_view accept_encoding) {
     const std::string_view name = trim(element.substr(0, semicolon));
     const double value = semicolon == std::string_view::npos ? 1.0 : quality(element.substr(semicolon + 1));
     if (name == "*") wildcard = value;
+    if (boost::beast::iequals(name, "identity")) identity = std::max(identity, value);
     for (std::size_t i = 0; i < kPreference.size(); ++i) {
       if (boost::beast::iequals(name, to_string(kPreference[i]))) q[i] = std::max(q[i].value_or(0.0), value);
     }
@@ -97,6 +99,8 @@ std::optional<ContentCoding> choose_coding(std::string_view accept_encoding) {
       best = kPreference[i];
     }
   }
+  // A named identity the client prefers to every coding ("gzip;q=0.5, identity") means the body as it is.
+  if (identity > best_q) return std::nullopt;
   return best;
 }
 

@@ -22,7 +22,8 @@ enum class ContentCoding { br, gzip, deflate };
 std::string_view to_string(ContentCoding coding);
 
 // The coding the client accepts with the highest q-value (ties: br, then gzip, then deflate);
-// nullopt when it accepts none of them (or no Accept-Encoding was sent).
+// nullopt when it accepts none of them (or no Accept-Encoding was sent), or prefers identity, named
+// with a higher q-value than any of them.
 std::optional<ContentCoding> choose_coding(std::string_view accept_encoding);
 
 // Bodies of 32 bytes or less, images (other than SVG), text/event-stream, parts of a body (a

@@ -50,6 +50,9 @@ TEST(ResponseCompression, ChoosesByQualityThenPreference) {
   EXPECT_EQ(choose_coding("br;q=0, *;q=0.3"), ContentCoding::gzip);
   EXPECT_EQ(choose_coding(""), std::nullopt);
   EXPECT_EQ(choose_coding("identity"), std::nullopt);
+  EXPECT_EQ(choose_coding("gzip;q=0.5, identity"), std::nullopt);
+  EXPECT_EQ(choose_coding("gzip, identity;q=0.5"), ContentCoding::gzip);
+  EXPECT_EQ(choose_coding("gzip, identity"), ContentCoding::gzip);
   EXPECT_EQ(choose_coding("gzip;q=0"), std::nullopt);
   EXPECT_EQ(choose_coding("gzip;q=banana"), std::nullopt);
   EXPECT_EQ(choose_coding("zstd"), std::nullopt);
