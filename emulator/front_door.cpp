@@ -79,9 +79,7 @@ std::string decoded_client_context(std::string_view header) {
 
 asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange& ex) {
   // Every answer, errors included, names its request id, as Lambda's do: a response can be matched to its log lines.
-  InvocationRequest request{.request_id = new_request_id(),
-                            .trace_id = std::string(ex.header("X-Amzn-Trace-Id")),
-                            .tenant_id = std::string(ex.header("X-Amz-Tenant-Id"))};
+  InvocationRequest request{.request_id = new_request_id(), .trace_id = std::string(ex.header("X-Amzn-Trace-Id"))};
   ex.add_response_header("X-Amzn-RequestId", request.request_id);
   std::string_view target = ex.request().target();
   const bool raw = target.substr(0, target.find('?')) == kRiePath;
@@ -108,6 +106,8 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
   if (raw) {
     request.client_context = decoded_client_context(ex.header("X-Amz-Client-Context"));
     request.cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
+    // Tenant isolation mode has no Function URLs: only the Invoke API names a tenant.
+    request.tenant_id = std::string(ex.header("X-Amz-Tenant-Id"));
   }
   Environment& env = *current;
   if (env.queue_full()) {

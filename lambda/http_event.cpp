@@ -149,11 +149,12 @@ std::string query_from_parameters(const json::object& event, bool values_encoded
   return query;
 }
 
-std::string path_without_base(std::string_view path, std::string_view base) {
+// What is left may start with no separator, or with a backslash: path_with_dot_segments_resolved
+// makes it absolute, as LWA's set_path does (with base "/api", a path "/api\admin" reaches the app
+// as "/admin").
+std::string_view path_without_base(std::string_view path, std::string_view base) {
   if (!base.empty() && path.substr(0, base.size()) == base) path.remove_prefix(base.size());
-  std::string result(path);
-  if (result.empty() || result.front() != '/') result.insert(result.begin(), '/');
-  return result;
+  return path;
 }
 
 bool is_single_dot(std::string_view segment) { return segment == "." || boost::beast::iequals(segment, "%2e"); }

@@ -159,6 +159,12 @@ TEST(HttpEvent, DotSegmentsAndBackslashesInThePathAreResolved) {
       R"({"version":"2.0","rawPath":"/public/../admin/%2e","rawQueryString":"q=1","headers":{},)"
       R"("requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
   EXPECT_EQ(request_from_event(event).target, "/admin/?q=1");
+  // The base path goes first; what is left becomes absolute, as LWA's set_path makes it.
+  const std::string based =
+      R"({"version":"2.0","rawPath":"/api\\admin","rawQueryString":"","headers":{},)"
+      R"("requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
+  EXPECT_EQ(request_from_event(based, {.remove_base_path = "/api"}).target, "/admin");
+  EXPECT_EQ(request_from_event(based, {.remove_base_path = "/api\\admin"}).target, "/");
 }
 
 // As LWA's URL parser leaves them: a query as the client sent it but for space, double quote, '#', '<',

@@ -1,6 +1,8 @@
 // libFuzzer target: any payload the Runtime API hands the adapter goes through request_from_event
-// and, for what it accepts, back through result_from_response. It may only throw EventError, and
-// the result must be JSON Lambda can parse, whatever bytes the body and the headers hold.
+// and, for what it accepts, back through result_from_response. It may only throw EventError, the
+// request's target must be one a request line carries (absolute, printable ASCII, its dot segments
+// resolved for good), and the result must be JSON Lambda can parse, whatever bytes the body and the
+// headers hold.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +17,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view payload(reinterpret_cast<const char*>(data), size);
   try {
     const auto request = snapbus::lambda::request_from_event(payload, {.remove_base_path = "/api"});
+    const std::string_view target = request.target;
+    if (target.empty() || target.front() != '/') std::abort();
+    for (const char c : target) {
+      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7F) std::abort();
+    }
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (snapbus::lambda::path_with_dot_segments_resolved(path) != path) std::abort();
     snapbus::lambda::HttpAppResponse response{.status = 200, .headers = request.headers, .body = request.body};
     // The app's own bytes too: the decoded body again as a header value.
     response.headers.emplace_back("x-echo", request.body.substr(0, 64));

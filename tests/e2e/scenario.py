@@ -42,7 +42,8 @@ def run_scenario(cli: pathlib.Path, opt: pathlib.Path, scratch: pathlib.Path, re
     function_env = {
         "AWS_LWA_PORT": str(free_port()), "AWS_LWA_READINESS_CHECK_PATH": "/health",
         "SNAPBUS_SEGMENT": str(scratch / "snapbus.seg"), "SNAPBUS_EXPECT_SUBSCRIBERS": str(expect_subscribers),
-        # Room for the workers that subscribe after the readiness check on a loaded machine (10 s by default).
+        # Room for the workers that subscribe after the readiness check on a loaded machine, and a
+        # limit well below the default (what is left of Lambda's 130 s Init), so a hang fails sooner.
         "SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS": "60000",
         "DATABASE_URL": relay.server.url, "SCENARIO_RECORDS": str(records),
         "PYTHON": PYTHON, "WORKERS": str(WORKERS), "LAYER_DIR": str(opt),
