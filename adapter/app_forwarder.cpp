@@ -229,14 +229,7 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
   }
   lambda::HttpAppResponse response = app_response(*whole);
   if (config_.enable_compression) {
-    // Every Accept-Encoding line, as one list (a REST event's multiValueHeaders keeps them apart).
-    std::string accept;
-    for (const auto& [name, value] : request.headers) {
-      if (!boost::beast::iequals(name, "accept-encoding")) continue;
-      if (!accept.empty()) accept += ", ";
-      accept += value;
-    }
-    compress_response(accept, response);
+    compress_response(lambda::joined_header(request.headers, "accept-encoding"), response);
   }
   std::string result = lambda::result_from_response(request.shape, response);
   if (request.shape.source == lambda::EventSource::other && result == "null" && !answers_null(response)) {

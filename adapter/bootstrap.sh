@@ -75,15 +75,18 @@ else
   fi
 fi
 
-# Called by name with a command (`exec /opt/bootstrap ./my-runtime` in an OS-only runtime's own
-# bootstrap, where Lambda runs no exec wrapper): that command is what runs, even when the handler
-# names a file (Bref's index.php, a shell runtime's function.sh), which is the runtime's to load.
-if [ "$mode" = proxy ] && [ "$#" -gt 0 ] && [ -z "${AWS_LAMBDA_EXEC_WRAPPER:-}" ]; then
+handler="${LAMBDA_TASK_ROOT:-.}/${_HANDLER:-}"
+handler_is_file=false
+if [ -n "${_HANDLER:-}" ] && [ -f "$handler" ]; then handler_is_file=true; fi
+# In proxy mode the command given runs when the handler is no file (a managed runtime's
+# "module.function"), and when the wrapper was called by name rather than as Lambda's exec wrapper
+# (`exec /opt/bootstrap ./my-runtime` in an OS-only runtime's own bootstrap): a handler file there
+# (Bref's index.php, a shell runtime's function.sh) is the runtime's to load.
+if [ "$mode" = proxy ] && [ "$#" -gt 0 ] && { [ "$handler_is_file" = false ] || [ -z "${AWS_LAMBDA_EXEC_WRAPPER:-}" ]; }; then
   enabled SNAPBUS_ZERO_CODE 0 || true # a malformed value stops here, before the runtime starts
   exec "$@"
 fi
-handler="${LAMBDA_TASK_ROOT:-.}/${_HANDLER:-}"
-if [ -n "${_HANDLER:-}" ] && [ -f "$handler" ]; then
+if [ "$handler_is_file" = true ]; then
   # As LWA's wrapper: a script that lost its mode (a zip made on Windows) is an error, never a reason
   # to start something else.
   [ -x "$handler" ] || fail 126 "the handler '$handler' is not executable (chmod 755 it before zipping)"
@@ -102,10 +105,6 @@ if [ -n "${_HANDLER:-}" ] && [ -f "$handler" ]; then
     export PYTHONPATH
   fi
   exec "$handler"
-fi
-if [ "$mode" = proxy ] && [ "$#" -gt 0 ]; then
-  enabled SNAPBUS_ZERO_CODE 0 || true # a malformed value stops here, before the runtime starts
-  exec "$@"
 fi
 if [ "$mode" = web ]; then
   fail 127 "the handler '$handler' is not a file: in web mode _HANDLER names the script that starts your web server (e.g. run.sh, executable); for a managed runtime's handler such as app.handler, set SNAPBUS_MODE=proxy"

@@ -50,14 +50,16 @@ SnapStartBracket::SnapStartBracket(Publisher& publisher, const AdapterConfig& co
 boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::before_snapshot() {
   const lifecycle::JoinCondition join = join_condition_for(config_);
   // One limit for the phase: the app's POST and the bus step share it.
-  const auto deadline = config_.before_snapshot_timeout
-                            ? Clock::now() + *config_.before_snapshot_timeout
-                            : adapter_started_ + kSnapStartInitAllowance - kInitReportMargin;
-  const std::string limit =
-      config_.before_snapshot_timeout
-          ? fmt::format("within {} ms (SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS)", config_.before_snapshot_timeout->count())
-          : fmt::format("within {} ms (what is left of Lambda's {} s SnapStart Init, less {} s to report)",
+  Clock::time_point deadline;
+  std::string limit;
+  if (config_.before_snapshot_timeout) {
+    deadline = Clock::now() + *config_.before_snapshot_timeout;
+    limit = fmt::format("within {} ms (SNAPBUS_BEFORE_SNAPSHOT_TIMEOUT_MS)", config_.before_snapshot_timeout->count());
+  } else {
+    deadline = adapter_started_ + kSnapStartInitAllowance - kInitReportMargin;
+    limit = fmt::format("within {} ms (what is left of Lambda's {} s SnapStart Init, less {} s to report)",
                         time_left(deadline).count(), kSnapStartInitAllowance.count(), kInitReportMargin.count());
+  }
   if (config_.expect_subscribers) {
     log_(fmt::format("before-snapshot: waiting for {} subscriber{} (SNAPBUS_EXPECT_SUBSCRIBERS), then their hooks, {}",
                      join.at_least, join.at_least == 1 ? "" : "s", limit));

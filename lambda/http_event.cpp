@@ -320,6 +320,16 @@ const std::string* find_header(const HeaderList& headers, std::string_view name)
   return nullptr;
 }
 
+std::string joined_header(const HeaderList& headers, std::string_view name) {
+  std::string out;
+  for (const auto& [header, value] : headers) {
+    if (!same_name(header, name)) continue;
+    if (!out.empty()) out += ", ";
+    out += value;
+  }
+  return out;
+}
+
 bool is_binary_body(const HeaderList& headers, std::string_view body) {
   if (const std::string* encoding = find_header(headers, "content-encoding"); encoding != nullptr && !encoding->empty())
     return true;

@@ -20,6 +20,16 @@ std::filesystem::path vectors_dir() { return SNAPBUS_EVENT_VECTORS; }
 
 std::string vector(const std::string& name) { return read_file_contents(vectors_dir() / name); }
 
+// A Function URL GET with this raw path and query, as Lambda sends it.
+std::string function_url_get(std::string_view raw_path, std::string_view raw_query) {
+  return json::serialize(json::object{
+      {"version", "2.0"},
+      {"rawPath", raw_path},
+      {"rawQueryString", raw_query},
+      {"headers", json::object{}},
+      {"requestContext", {{"http", {{"method", "GET"}}}, {"domainName", "x.lambda-url.us-east-1.on.aws"}}}});
+}
+
 std::vector<std::string> header_values(const HttpEventRequest& request, std::string_view name) {
   std::vector<std::string> values;
   for (const auto& [key, value] : request.headers) {
@@ -155,14 +165,9 @@ TEST(HttpEvent, DotSegmentsAndBackslashesInThePathAreResolved) {
   EXPECT_EQ(path_with_dot_segments_resolved("/v1.2/...data/file..txt"), "/v1.2/...data/file..txt");
   EXPECT_EQ(path_with_dot_segments_resolved("/a/%2F../b"), "/a/%2F../b");  // an escaped slash is no separator
 
-  const std::string event =
-      R"({"version":"2.0","rawPath":"/public/../admin/%2e","rawQueryString":"q=1","headers":{},)"
-      R"("requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
-  EXPECT_EQ(request_from_event(event).target, "/admin/?q=1");
+  EXPECT_EQ(request_from_event(function_url_get("/public/../admin/%2e", "q=1")).target, "/admin/?q=1");
   // The base path goes first; what is left becomes absolute, as LWA's set_path makes it.
-  const std::string based =
-      R"({"version":"2.0","rawPath":"/api\\admin","rawQueryString":"","headers":{},)"
-      R"("requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
+  const std::string based = function_url_get("/api\\admin", "");
   EXPECT_EQ(request_from_event(based, {.remove_base_path = "/api"}).target, "/admin");
   EXPECT_EQ(request_from_event(based, {.remove_base_path = "/api\\admin"}).target, "/");
 }
@@ -170,10 +175,15 @@ TEST(HttpEvent, DotSegmentsAndBackslashesInThePathAreResolved) {
 // As LWA's URL parser leaves them: a query as the client sent it but for space, double quote, '#', '<',
 // '>' and single quote, and a path but for the same less the single quote, plus '?', '^', '`', '{', '}'.
 TEST(HttpEvent, PathAndQueryKeepWhatTheClientSentAsLwaDoes) {
-  const std::string event =
-      R"({"version":"2.0","rawPath":"/a[1]|b/{c}^`","rawQueryString":"ids[]=1&f={a}|^`\\&q='x y'&h=#","headers":{},)"
-      R"("requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.us-east-1.on.aws"}})";
+  const std::string event = function_url_get("/a[1]|b/{c}^`", "ids[]=1&f={a}|^`\\&q='x y'&h=#");
   EXPECT_EQ(request_from_event(event).target, "/a[1]|b/%7Bc%7D%5E%60?ids[]=1&f={a}|^`\\&q=%27x%20y%27&h=%23");
+}
+
+TEST(HeaderList, ARepeatedFieldJoinsAsOneList) {
+  const HeaderList headers{{"Accept-Encoding", "identity;q=0.5"}, {"host", "x"}, {"accept-encoding", "gzip"}};
+  EXPECT_EQ(joined_header(headers, "accept-encoding"), "identity;q=0.5, gzip");
+  EXPECT_EQ(joined_header(headers, "host"), "x");
+  EXPECT_EQ(joined_header(headers, "cookie"), "");
 }
 
 TEST(HttpEvent, MalformedEventsGetAnErrorNamingTheField) {

@@ -37,6 +37,9 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // The value of the first header named `name` (names compare case-insensitively), or nullptr.
 const std::string* find_header(const HeaderList& headers, std::string_view name);
+// Every value of the header `name`, in order, as one comma-separated list (how RFC 9110 combines a
+// field sent on several lines, as a REST event's multiValueHeaders keeps them); empty when absent.
+std::string joined_header(const HeaderList& headers, std::string_view name);
 
 struct HttpEventRequest {
   ResultShape shape;
