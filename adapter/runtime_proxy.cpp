@@ -75,8 +75,9 @@ bool too_large_to_hold(const http::request_header<>& head) {
   return error == std::errc() && length > kBufferedBodyLimit;
 }
 
-// Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN).
-bool is_long_poll(std::string_view target) { return target.ends_with("/next"); }
+// Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN). A query
+// string does not make a /next an ordinary call.
+bool is_long_poll(std::string_view target) { return target.substr(0, target.find('?')).ends_with("/next"); }
 
 // The trailers of a streamed body: the final fields after the head's (the parser appends them),
 // whether its Trailer header announced them or not, as the Runtime API takes them either way.

@@ -7,35 +7,33 @@
 namespace snapbus {
 namespace {
 
-constexpr auto kRelaxed = std::memory_order_relaxed;
-
 void load_fields(const StateRecord& s, StateSnapshot& out) noexcept {
-  out.phase = static_cast<Phase>(s.phase.load(kRelaxed));
-  out.init_type = static_cast<InitType>(s.init_type.load(kRelaxed));
-  out.source = static_cast<TransitionSource>(s.source.load(kRelaxed));
-  out.generation = s.generation.load(kRelaxed);
-  out.restore_id_high = s.restore_id_high.load(kRelaxed);
-  out.restore_id_low = s.restore_id_low.load(kRelaxed);
-  out.snapshot_wall_ns = s.snapshot_wall_ns.load(kRelaxed);
-  out.snapshot_mono_ns = s.snapshot_mono_ns.load(kRelaxed);
-  out.restore_wall_ns = s.restore_wall_ns.load(kRelaxed);
-  out.restore_mono_ns = s.restore_mono_ns.load(kRelaxed);
-  out.changed_wall_ns = s.changed_wall_ns.load(kRelaxed);
-  out.publisher_pid = s.publisher_pid.load(kRelaxed);
+  out.phase = static_cast<Phase>(s.phase.load(std::memory_order_relaxed));
+  out.init_type = static_cast<InitType>(s.init_type.load(std::memory_order_relaxed));
+  out.source = static_cast<TransitionSource>(s.source.load(std::memory_order_relaxed));
+  out.generation = s.generation.load(std::memory_order_relaxed);
+  out.restore_id_high = s.restore_id_high.load(std::memory_order_relaxed);
+  out.restore_id_low = s.restore_id_low.load(std::memory_order_relaxed);
+  out.snapshot_wall_ns = s.snapshot_wall_ns.load(std::memory_order_relaxed);
+  out.snapshot_mono_ns = s.snapshot_mono_ns.load(std::memory_order_relaxed);
+  out.restore_wall_ns = s.restore_wall_ns.load(std::memory_order_relaxed);
+  out.restore_mono_ns = s.restore_mono_ns.load(std::memory_order_relaxed);
+  out.changed_wall_ns = s.changed_wall_ns.load(std::memory_order_relaxed);
+  out.publisher_pid = s.publisher_pid.load(std::memory_order_relaxed);
 }
 
 void store_fields(StateRecord& s, const StateSnapshot& in) noexcept {
-  s.phase.store(static_cast<std::uint16_t>(in.phase), kRelaxed);
-  s.init_type.store(static_cast<std::uint16_t>(in.init_type), kRelaxed);
-  s.source.store(static_cast<std::uint16_t>(in.source), kRelaxed);
-  s.restore_id_high.store(in.restore_id_high, kRelaxed);
-  s.restore_id_low.store(in.restore_id_low, kRelaxed);
-  s.snapshot_wall_ns.store(in.snapshot_wall_ns, kRelaxed);
-  s.snapshot_mono_ns.store(in.snapshot_mono_ns, kRelaxed);
-  s.restore_wall_ns.store(in.restore_wall_ns, kRelaxed);
-  s.restore_mono_ns.store(in.restore_mono_ns, kRelaxed);
-  s.changed_wall_ns.store(in.changed_wall_ns, kRelaxed);
-  s.publisher_pid.store(in.publisher_pid, kRelaxed);
+  s.phase.store(static_cast<std::uint16_t>(in.phase), std::memory_order_relaxed);
+  s.init_type.store(static_cast<std::uint16_t>(in.init_type), std::memory_order_relaxed);
+  s.source.store(static_cast<std::uint16_t>(in.source), std::memory_order_relaxed);
+  s.restore_id_high.store(in.restore_id_high, std::memory_order_relaxed);
+  s.restore_id_low.store(in.restore_id_low, std::memory_order_relaxed);
+  s.snapshot_wall_ns.store(in.snapshot_wall_ns, std::memory_order_relaxed);
+  s.snapshot_mono_ns.store(in.snapshot_mono_ns, std::memory_order_relaxed);
+  s.restore_wall_ns.store(in.restore_wall_ns, std::memory_order_relaxed);
+  s.restore_mono_ns.store(in.restore_mono_ns, std::memory_order_relaxed);
+  s.changed_wall_ns.store(in.changed_wall_ns, std::memory_order_relaxed);
+  s.publisher_pid.store(in.publisher_pid, std::memory_order_relaxed);
   // generation is the hot-path word read without the seqlock: release it so a reader that sees the
   // new generation also sees the fields stored before it.
   s.generation.store(in.generation, std::memory_order_release);
@@ -49,7 +47,7 @@ std::optional<StateSnapshot> try_read_state(const StateRecord& state) noexcept {
   if (before & 1U) return std::nullopt;
   load_fields(state, out);
   std::atomic_thread_fence(std::memory_order_acquire);
-  const std::uint32_t after = state.seq.load(kRelaxed);
+  const std::uint32_t after = state.seq.load(std::memory_order_relaxed);
   if (before != after) return std::nullopt;
   out.seq = before;
   return out;
@@ -72,8 +70,8 @@ StateSnapshot read_state(const StateRecord& state, std::chrono::milliseconds pat
 }
 
 std::uint32_t write_state(StateRecord& state, const StateSnapshot& next) noexcept {
-  const std::uint32_t seq = state.seq.load(kRelaxed);
-  state.seq.store(seq + 1, kRelaxed);
+  const std::uint32_t seq = state.seq.load(std::memory_order_relaxed);
+  state.seq.store(seq + 1, std::memory_order_relaxed);
   // Orders the odd seq before every field store (the release half of Boehm's writer).
   std::atomic_thread_fence(std::memory_order_release);
   store_fields(state, next);
@@ -82,7 +80,7 @@ std::uint32_t write_state(StateRecord& state, const StateSnapshot& next) noexcep
 }
 
 std::uint32_t repair_seq(StateRecord& state) noexcept {
-  const std::uint32_t seq = state.seq.load(kRelaxed);
+  const std::uint32_t seq = state.seq.load(std::memory_order_relaxed);
   if ((seq & 1U) == 0) return seq;
   state.seq.store(seq + 1, std::memory_order_release);
   return seq + 1;

@@ -18,8 +18,6 @@
 namespace snapbus {
 namespace {
 
-constexpr auto kRelaxed = std::memory_order_relaxed;
-
 struct ProcStat {
   char state = '?';
   std::uint64_t start_time = 0;
@@ -73,18 +71,18 @@ SlotInfo copy_slot(const Segment& segment, std::uint32_t index, pid_t pid, Liven
   const SlotRecord& slot = segment.slot(index);
   SlotInfo info;
   info.index = index;
-  info.owner = {pid, slot.start_time.load(kRelaxed)};
+  info.owner = {pid, slot.start_time.load(std::memory_order_relaxed)};
   info.alive = liveness == Liveness::skip || slot_held(segment, index);
   // acked_seq is released last by each acknowledgement (the pid by the claim, which the caller
   // acquired): acquired first, the ack fields below belong to it or to a later write, which the
   // record's write counter reveals (read_slot checks it; a reaped slot has no writer left).
   info.acked_seq = slot.acked_seq.load(std::memory_order_acquire);
-  info.wait_for_ack = (slot.flags.load(kRelaxed) & kSlotFlagWaitForAck) != 0;
-  info.handled_generation = slot.handled_generation.load(kRelaxed);
-  info.ack_wall_ns = slot.ack_wall_ns.load(kRelaxed);
-  info.outcome = static_cast<AckOutcome>(slot.outcome.load(kRelaxed));
-  info.hooks_run = slot.hooks_run.load(kRelaxed);
-  info.hooks_failed = slot.hooks_failed.load(kRelaxed);
+  info.wait_for_ack = (slot.flags.load(std::memory_order_relaxed) & kSlotFlagWaitForAck) != 0;
+  info.handled_generation = slot.handled_generation.load(std::memory_order_relaxed);
+  info.ack_wall_ns = slot.ack_wall_ns.load(std::memory_order_relaxed);
+  info.outcome = static_cast<AckOutcome>(slot.outcome.load(std::memory_order_relaxed));
+  info.hooks_run = slot.hooks_run.load(std::memory_order_relaxed);
+  info.hooks_failed = slot.hooks_failed.load(std::memory_order_relaxed);
   info.name = load_text(slot.name, std::size(slot.name));
   info.message = load_text(slot.message, std::size(slot.message));
   return info;
@@ -118,9 +116,9 @@ std::optional<SlotInfo> read_slot(const Segment& segment, std::uint32_t index, L
     info = copy_slot(segment, index, pid, liveness);
     // Orders the copy's loads before the second look, as a seqlock's reader does.
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (static_cast<pid_t>(slot.pid.load(kRelaxed)) == pid &&
-        slot.start_time.load(kRelaxed) == info->owner.start_time && record_seq % 2 == 0 &&
-        slot.record_seq.load(kRelaxed) == record_seq) {
+    if (static_cast<pid_t>(slot.pid.load(std::memory_order_relaxed)) == pid &&
+        slot.start_time.load(std::memory_order_relaxed) == info->owner.start_time && record_seq % 2 == 0 &&
+        slot.record_seq.load(std::memory_order_relaxed) == record_seq) {
       return info;
     }
   }
@@ -193,19 +191,19 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
       // Every field before the pid, which is released last: a reader that sees our pid sees this
       // claim's fields, never the acked_seq, name or outcome the slot's last owner left (a publisher
       // would count a new process as having acknowledged a change it never saw).
-      slot.start_time.store(self.start_time, kRelaxed);
-      slot.flags.store(claim.wait_for_ack ? kSlotFlagWaitForAck : 0U, kRelaxed);
-      slot.handled_generation.store(baseline.handled_generation, kRelaxed);
-      slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
-      slot.outcome.store(static_cast<std::uint16_t>(baseline.outcome), kRelaxed);
-      slot.hooks_run.store(0, kRelaxed);
-      slot.hooks_failed.store(0, kRelaxed);
+      slot.start_time.store(self.start_time, std::memory_order_relaxed);
+      slot.flags.store(claim.wait_for_ack ? kSlotFlagWaitForAck : 0U, std::memory_order_relaxed);
+      slot.handled_generation.store(baseline.handled_generation, std::memory_order_relaxed);
+      slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), std::memory_order_relaxed);
+      slot.outcome.store(static_cast<std::uint16_t>(baseline.outcome), std::memory_order_relaxed);
+      slot.hooks_run.store(0, std::memory_order_relaxed);
+      slot.hooks_failed.store(0, std::memory_order_relaxed);
       store_text(slot.name, std::size(slot.name), claim.name);
       store_text(slot.message, std::size(slot.message), "");
-      slot.acked_seq.store(baseline.acked_seq, kRelaxed);
+      slot.acked_seq.store(baseline.acked_seq, std::memory_order_relaxed);
       // Even again if the last owner died mid-write; readers skip the slot until the pid is ours.
-      const std::uint32_t record_seq = slot.record_seq.load(kRelaxed);
-      slot.record_seq.store(record_seq + record_seq % 2, kRelaxed);
+      const std::uint32_t record_seq = slot.record_seq.load(std::memory_order_relaxed);
+      slot.record_seq.store(record_seq + record_seq % 2, std::memory_order_relaxed);
       slot.pid.store(static_cast<std::uint32_t>(self.pid), std::memory_order_release);
       return i;
     }
@@ -218,8 +216,8 @@ std::uint32_t claim_slot(Segment& segment, const ProcessIdentity& self, const Sl
 }
 
 SlotRecordWrite::SlotRecordWrite(SlotRecord& slot) noexcept
-    : slot_(slot), odd_seq_(slot.record_seq.load(kRelaxed) | 1U) {
-  slot_.record_seq.store(odd_seq_, kRelaxed);
+    : slot_(slot), odd_seq_(slot.record_seq.load(std::memory_order_relaxed) | 1U) {
+  slot_.record_seq.store(odd_seq_, std::memory_order_relaxed);
   // The odd count is visible before any of the record's new values (Boehm's seqlock writer).
   std::atomic_thread_fence(std::memory_order_release);
 }
@@ -231,7 +229,7 @@ void release_slot(Segment& segment, std::uint32_t index, const ProcessIdentity& 
   SlotRecord& slot = segment.mutable_slot(index);
   if (slot.pid.load(std::memory_order_acquire) != static_cast<std::uint32_t>(self.pid)) return;
   // While we hold the lock nobody else may change the slot: clear it, then let go.
-  slot.start_time.store(0, kRelaxed);
+  slot.start_time.store(0, std::memory_order_relaxed);
   slot.pid.store(0, std::memory_order_release);
   unlock_slot(segment, index);
 }
@@ -259,7 +257,7 @@ std::optional<SlotInfo> reap_slot_if_departed(Segment& segment, std::uint32_t in
     reaped = copy_slot(segment, index, owner, Liveness::skip);
     reaped->alive = false;
     reaped->still_running = reaped->owner.start_time != 0 && process_alive(reaped->owner);
-    slot.start_time.store(0, kRelaxed);
+    slot.start_time.store(0, std::memory_order_relaxed);
     slot.pid.store(0, std::memory_order_release);
   }
   unlock_slot(segment, index);

@@ -30,10 +30,10 @@ bool holds_running_hook_note(const SlotRecord& slot) {
 }
 
 bool reports_nothing(const Acknowledgement& ack, const SlotRecord& slot) {
-  constexpr auto kRelaxed = std::memory_order_relaxed;
   return ack.outcome == AckOutcome::ok && ack.hooks_run == 0 && ack.hooks_failed == 0 && ack.message.empty() &&
-         ack.handled_generation == slot.handled_generation.load(kRelaxed) &&
-         slot.outcome.load(kRelaxed) != static_cast<std::uint16_t>(AckOutcome::none) && !holds_running_hook_note(slot);
+         ack.handled_generation == slot.handled_generation.load(std::memory_order_relaxed) &&
+         slot.outcome.load(std::memory_order_relaxed) != static_cast<std::uint16_t>(AckOutcome::none) &&
+         !holds_running_hook_note(slot);
 }
 
 // Whether change `seq` is to a phase that runs no hooks. Known only while it is the current change
@@ -237,16 +237,16 @@ std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
              std::to_string(impl_->slot) + " again";
   }
   SlotRecord& slot = impl_->segment.mutable_slot(impl_->slot);
-  constexpr auto kRelaxed = std::memory_order_relaxed;
+  constexpr auto relaxed = std::memory_order_relaxed;
   const bool keeps_hook_record = reports_nothing(ack, slot) && acks_quiet_phase(impl_->segment.state(), ack.seq);
   {
     const SlotRecordWrite write(slot);
-    slot.handled_generation.store(ack.handled_generation, kRelaxed);
-    slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), kRelaxed);
+    slot.handled_generation.store(ack.handled_generation, relaxed);
+    slot.ack_wall_ns.store(clock_ns(CLOCK_REALTIME), relaxed);
     if (!keeps_hook_record) {
-      slot.outcome.store(static_cast<std::uint16_t>(ack.outcome), kRelaxed);
-      slot.hooks_run.store(ack.hooks_run, kRelaxed);
-      slot.hooks_failed.store(ack.hooks_failed, kRelaxed);
+      slot.outcome.store(static_cast<std::uint16_t>(ack.outcome), relaxed);
+      slot.hooks_run.store(ack.hooks_run, relaxed);
+      slot.hooks_failed.store(ack.hooks_failed, relaxed);
       store_text(slot.message, std::size(slot.message), ack.message);
     }
     // Release: a reader that acquires acked_seq alone (the futex word) sees the fields above too.
