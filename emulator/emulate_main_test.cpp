@@ -1124,5 +1124,47 @@ TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
   emu.expect_no_survivors();
 }
 
+// Lambda's limit is 6 MiB and 100 bytes, for an error as for a response. Past it the invocation
+// fails and the runtime goes on: its next invocation/next is served, not refused as a second one.
+TEST(EmulateMain, AnErrorIsTakenAsLargeAsAResponseAndPastThatTheInvocationStillEnds) {
+  EmulatorProcess emu("big_error", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started());
+  const auto error_of_size = [](std::size_t size) {
+    const std::string frame = R"({"errorType":"ValueError","errorMessage":"")";
+    std::string body = frame.substr(0, frame.size() - 1) + std::string(size - frame.size() - 1, 'e') + "\"}";
+    return body;
+  };
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next));
+  const std::string id = next.get().header("lambda-runtime-aws-request-id");
+  const std::string at_the_limit = error_of_size(std::size_t{6} * 1024 * 1024 + 100);
+  EXPECT_EQ(emu.runtime_call("POST", error_path(id), at_the_limit).status, 202);
+  ASSERT_TRUE(ready(invoked));
+  auto failed = invoked.get();
+  EXPECT_EQ(error_type(failed), "ValueError");
+  EXPECT_EQ(failed.body.size(), at_the_limit.size());
+
+  auto next2 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked2 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next2));
+  const std::string id2 = next2.get().header("lambda-runtime-aws-request-id");
+  auto refused = emu.runtime_call("POST", error_path(id2), error_of_size(std::size_t{6} * 1024 * 1024 + 101));
+  EXPECT_EQ(refused.status, 413);
+  EXPECT_NE(refused.body.find("(6291556 bytes)"), std::string::npos) << refused.body;
+  ASSERT_TRUE(ready(invoked2));
+  EXPECT_EQ(error_type(invoked2.get()), "Function.ResponseSizeTooLarge");
+
+  auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked3 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next3));
+  const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id3), "3").status, 202);
+  ASSERT_TRUE(ready(invoked3));
+  EXPECT_EQ(invoked3.get().body, "3");
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 }  // namespace
 }  // namespace snapbus::emulator::testing

@@ -64,6 +64,11 @@ std::string read_failure_type(const HttpError& e) {
   return e.status() == http::status::payload_too_large ? "Function.ResponseSizeTooLarge" : e.type();
 }
 
+// Lambda's own words for a buffered answer past its limit.
+std::string response_too_large_message() {
+  return fmt::format("Response payload size exceeded maximum allowed payload size ({} bytes).", kBufferedResponseLimit);
+}
+
 // Ends the invocation with `type` when the runtime's answer broke off; the caller rethrows to drop
 // the connection.
 void fail_answer(Environment& env, const std::shared_ptr<Invocation>& inv, const std::string& type,
@@ -71,6 +76,40 @@ void fail_answer(Environment& env, const std::shared_ptr<Invocation>& inv, const
   inv->error_type = type;
   inv->error_body = json_error(type, message);
   env.answer_finished(inv);
+}
+
+// Reads a buffered answer's body, a response or an error, into `body`. One past the limit fails the
+// invocation at once, but its upload is read to the end (and dropped): the runtime gets its 413
+// answer, as from Lambda, instead of a broken pipe, and lives on, with the invocation ended instead
+// of open (its next invocation/next would be an InvalidStateTransition). True when it was past.
+asio::awaitable<bool> read_buffered_answer(Environment& env, HttpExchange& ex, const std::shared_ptr<Invocation>& inv,
+                                           std::string& body) {
+  bool over_limit = false;
+  try {
+    co_await ex.read_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) {
+      if (over_limit) return;
+      if (body.size() + piece.size() <= kBufferedResponseLimit) {
+        body.append(piece);
+        return;
+      }
+      over_limit = true;
+      std::string().swap(body);
+      fail_answer(env, inv, "Function.ResponseSizeTooLarge", response_too_large_message());
+    });
+  } catch (const HttpError& e) {
+    if (!over_limit) fail_answer(env, inv, read_failure_type(e), e.what());
+    throw;
+  } catch (const boost::system::system_error&) {
+    if (!over_limit) {
+      fail_answer(env, inv, "Runtime.TruncatedResponse", "the runtime closed the connection before the answer ended");
+    }
+    throw;
+  }
+  if (over_limit) {
+    co_await ex.respond_error(http::status::payload_too_large, "Function.ResponseSizeTooLarge",
+                              response_too_large_message());
+  }
+  co_return over_limit;
 }
 
 asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const std::string& request_id) {
@@ -84,36 +123,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
   auto inv = std::get<std::shared_ptr<Invocation>>(begun);
   const std::string content_type(ex.header("Content-Type"));
   if (!streaming) {
-    // A response past the limit fails the invocation at once, but its upload is read to the end (and
-    // dropped): the runtime gets its 413 answer, as from Lambda, instead of a broken pipe, and lives on.
-    const std::string too_large =
-        fmt::format("Response payload size exceeded maximum allowed payload size ({} bytes).", kBufferedResponseLimit);
-    bool over_limit = false;
-    try {
-      co_await ex.read_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) {
-        if (over_limit) return;
-        if (inv->data.size() + piece.size() <= kBufferedResponseLimit) {
-          inv->data.append(piece);
-          return;
-        }
-        over_limit = true;
-        std::string().swap(inv->data);
-        fail_answer(env, inv, "Function.ResponseSizeTooLarge", too_large);
-      });
-    } catch (const HttpError& e) {
-      if (!over_limit) fail_answer(env, inv, read_failure_type(e), e.what());
-      throw;
-    } catch (const boost::system::system_error&) {
-      if (!over_limit) {
-        fail_answer(env, inv, "Runtime.TruncatedResponse",
-                    "the runtime closed the connection before the response ended");
-      }
-      throw;
-    }
-    if (over_limit) {
-      co_await ex.respond_error(http::status::payload_too_large, "Function.ResponseSizeTooLarge", too_large);
-      co_return;
-    }
+    if (co_await read_buffered_answer(env, ex, inv, inv->data)) co_return;
     inv->mode = Invocation::Mode::buffered;
     inv->content_type = content_type;
     env.answer_finished(inv);
@@ -149,13 +159,16 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
 
 asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex, const std::string& request_id) {
   ex.require_method(http::verb::post);
-  const std::string body = co_await ex.read_body(kErrorBodyLimit);
   auto begun = env.runtime_begin_answer(request_id, RuntimeCall::error);
   if (auto* error = std::get_if<ApiError>(&begun)) {
     co_await respond_api_error(ex, *error);
     co_return;
   }
   auto inv = std::get<std::shared_ptr<Invocation>>(begun);
+  // As large as a response may be (an error's message may quote the whole input), and past that the
+  // same: the invocation fails and the runtime lives on.
+  std::string body;
+  if (co_await read_buffered_answer(env, ex, inv, body)) co_return;
   inv->error_type = error_type_of(ex, body, "Unhandled");
   inv->error_body = body;
   if (body.empty()) inv->error_body = json_error(inv->error_type, "the function reported an error");

@@ -240,6 +240,7 @@ struct Exchange {
   asio::awaitable<boost::system::error_code> read_header(bool& never_answered) {
     http::response_parser<http::empty_body> header_parser;
     header_parser.skip(head);
+    header_parser.header_limit(pool->options().header_limit);
     arm_io_timer();
     const boost::system::error_code error =
         co_await buffer_first_read_header(connection->socket, connection->buffer, header_parser);

@@ -598,6 +598,47 @@ TEST(HttpClient, BodyLimitForBufferedAnswers) {
   });
 }
 
+// 40 fields of 500 bytes: 20 KB of header, more than Beast's default 8 KiB, as a web app's answer
+// with a stack of cookies may carry.
+http::fields twenty_kilobytes_of_fields() {
+  http::fields fields;
+  for (int i = 0; i < 40; ++i) fields.set("X-Field-" + std::to_string(i), std::string(500, 'v'));
+  return fields;
+}
+
+TEST(HttpClient, AnAnswersHeaderMayBeLongerThanBeastsDefault) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    co_await reply(t, "ok", http::status::ok, twenty_kilobytes_of_fields());
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(post("/cookies", ""));
+    EXPECT_TRUE(res) << (res ? "" : res.error().message);
+    if (res) {
+      EXPECT_EQ(res->body(), "ok");
+      EXPECT_EQ((*res)["X-Field-39"], std::string(500, 'v'));
+    }
+  });
+}
+
+TEST(HttpClient, HeaderLimitForAnswers) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    co_await reply(t, "ok", http::status::ok, twenty_kilobytes_of_fields());
+  });
+  HttpClient client(io.get_executor(), server.where(), {.header_limit = 1024});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(post("/cookies", ""));
+    EXPECT_FALSE(res);
+    if (!res) {
+      EXPECT_EQ(res.error().code, http::error::header_limit);
+    }
+  });
+}
+
 TEST(HttpClient, ConnectionRefusedIsAResultThatNamesTheServer) {
   asio::io_context io;
   std::uint16_t port = 0;

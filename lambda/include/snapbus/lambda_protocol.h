@@ -90,10 +90,12 @@ inline constexpr std::string_view kContentTypeOctetStream = "application/octet-s
 inline constexpr std::string_view kContentTypeHttpIntegration = "application/vnd.awslambda.http-integration-response";
 inline constexpr std::string_view kPreludeSeparator("\0\0\0\0\0\0\0\0", 8);
 
-// Lambda's documented quotas: a synchronous invocation's payload and buffered response, a streamed
-// response, and the error bodies the emulator accepts (Lambda does not document one; 1 MiB).
+// Lambda's quotas: a synchronous invocation's payload (6 MiB: "Request must be smaller than 6291456
+// bytes"), its buffered response or error (6 MiB and 100 bytes: "exceeded maximum allowed payload
+// size (6291556 bytes)", the RIE's MaxPayloadSize too), a streamed response, and the init, restore
+// and extension error bodies the emulator accepts (Lambda does not document one; 1 MiB).
 inline constexpr std::uint64_t kInvokePayloadLimit = std::uint64_t{6} * 1024 * 1024;
-inline constexpr std::uint64_t kBufferedResponseLimit = std::uint64_t{6} * 1024 * 1024;
+inline constexpr std::uint64_t kBufferedResponseLimit = std::uint64_t{6} * 1024 * 1024 + 100;
 inline constexpr std::uint64_t kStreamedResponseLimit = 200ULL * 1024 * 1024;
 inline constexpr std::uint64_t kErrorBodyLimit = std::uint64_t{1024} * 1024;
 // A Runtime API request's header, in all. Lambda's (the RIE's Go server, net/http's default) takes

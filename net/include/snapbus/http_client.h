@@ -74,6 +74,12 @@ struct ClientOptions {
   std::size_t max_idle_connections = 16;
   // For read_all() and request(): a longer body fails with http::error::body_limit.
   std::uint64_t body_limit = 64ULL * 1024 * 1024;
+  // An answer's header longer than this fails with http::error::header_limit (Beast measures what
+  // is still unparsed as bytes arrive, so the bound is approximate). Beast's own default, 8 KiB, is
+  // less than a web app's answer may carry (a stack of Set-Cookie lines with tokens, a long
+  // Content-Security-Policy), which LWA's client passes on. One field stays under 64 KiB
+  // (buffer_first_read.h).
+  std::uint32_t header_limit = 1024 * 1024;
 };
 
 struct RequestOptions {
