@@ -17,6 +17,10 @@ namespace snapbus::adapter {
 namespace asio = boost::asio;
 
 int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, const LaunchOptions& launch) {
+  if (config.runtime_api.empty()) {
+    log_line(fmt::format("{} is not set: not running in Lambda or under `snapbus emulate`", lambda::kEnvRuntimeApi));
+    return kExitRuntimeApiError;
+  }
   auto upstream = net::parse_host_port(config.runtime_api);
   if (!upstream) {
     log_line(fmt::format("the Runtime API address '{}' (AWS_LAMBDA_RUNTIME_API): {}", config.runtime_api,
@@ -59,7 +63,7 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
                       .error_format = {.content_type = "application/json", .body = lambda::json_error},
                       .on_dropped_field = [](std::string_view name, std::size_t size) {
                         log_line(
-                            fmt::format("proxy: the {} header ({} bytes) is longer than the 65,535 bytes "
+                            fmt::format("proxy: the {} header ({} bytes) is longer than the 65,533 bytes "
                                         "snapbus can hold in a field: it was left out",
                                         name, size));
                       }});

@@ -39,6 +39,13 @@ const std::string& restore_next_target() {
   return target;
 }
 
+// The client's own report of a failed Init or restore.
+bool is_error_report(std::string_view target) {
+  if (!target.starts_with(lambda::kRuntimeApiPrefix)) return false;
+  target.remove_prefix(lambda::kRuntimeApiPrefix.size());
+  return target == lambda::kRuntimeInitErrorPath || target == lambda::kRuntimeRestoreErrorPath;
+}
+
 // What each hop sets for itself: the connection's own fields (Expect among them: the proxy answers a
 // client's 100-continue itself, as it reads the body before it forwards the call), and Host.
 bool hop_by_hop(std::string_view name) { return net::is_connection_field(name) || boost::iequals(name, "host"); }
@@ -120,7 +127,10 @@ asio::awaitable<void> RuntimeProxy::handle(net::HttpExchange& exchange) {
     }
     if (target == invocation_next_target() && !(co_await restore_before_first_next(exchange))) co_return;
   }
-  if (get && target == invocation_next_target()) {
+  if (state_ == BracketState::failed && failure_reported_ && head.method() == http::verb::post &&
+      is_error_report(target)) {
+    co_await take_error_report(exchange);
+  } else if (get && target == invocation_next_target()) {
     co_await relay_next(exchange);
   } else if (http::token_list(head[http::field::transfer_encoding]).exists("chunked")) {
     co_await relay_streamed(exchange);
@@ -216,9 +226,24 @@ asio::awaitable<void> RuntimeProxy::report_failure(net::HttpExchange& exchange, 
     sent = co_await runtime_.restore_error(failure);
   }
   if (!sent) log_(fmt::format("the error was not accepted: {}", sent.error().message));
+  failure_reported_ = static_cast<bool>(sent);
   failure_ = std::move(failure);
   end_bracket(BracketState::failed);
   co_await exchange.respond(http::status::internal_server_error, lambda::json_error(failure_->type, failure_->message));
+}
+
+// The client's own init/error or restore/error after the proxy reported the bracket's failure: a
+// client whose restore/next failed reports that (awslambdaric posts init/error typed
+// Runtime.BeforeSnapshotError). Lambda took the proxy's report, which names the process and the hook,
+// and would refuse a second one (403), which a client that checks the answer takes for a failure of
+// its own; so the proxy takes it, says so, and answers as Lambda answers a first one.
+asio::awaitable<void> RuntimeProxy::take_error_report(net::HttpExchange& exchange) {
+  co_await exchange.read_body(kBufferedBodyLimit);  // and dropped: the connection stays usable
+  const std::string_view type = exchange.request()[lambda::kHeaderFunctionErrorType];
+  log_(fmt::format("the client's {} ({}) is not sent on: Lambda already has the proxy's report ({}: {})",
+                   exchange.request().target(), type.empty() ? std::string_view("no error type") : type, failure_->type,
+                   failure_->message));
+  co_await exchange.respond(http::status::accepted, std::string(lambda::kAcceptedBody), lambda::kContentTypeJson);
 }
 
 void RuntimeProxy::end_bracket(BracketState state) {
@@ -253,7 +278,10 @@ asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
   // once more before handing it to a client that has gone.
   if (!gone && exchange.peer_closed()) gone = true;
   if (gone) {
-    log_("the client closed its invocation/next while waiting; the event is kept for the next call");
+    log_(pending->result
+             ? "the client closed its invocation/next as the answer came; the answer is kept for the next call"
+             : "the client closed its invocation/next while waiting; the poll goes on and its answer is kept for "
+               "the next call");
     unclaimed_next_.push_back(std::move(pending));
     co_return;
   }

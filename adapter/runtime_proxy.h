@@ -65,6 +65,7 @@ class RuntimeProxy {
   boost::asio::awaitable<std::optional<lambda::FunctionError>> after_restore();
   boost::asio::awaitable<void> report_failure(net::HttpExchange& exchange, bool during_init,
                                               lambda::FunctionError failure);
+  boost::asio::awaitable<void> take_error_report(net::HttpExchange& exchange);
   void end_bracket(BracketState state);
 
   boost::asio::awaitable<void> relay_next(net::HttpExchange& exchange);
@@ -80,6 +81,7 @@ class RuntimeProxy {
   Log log_;
   BracketState state_ = BracketState::due;
   std::optional<lambda::FunctionError> failure_;  // once the bracket failed
+  bool failure_reported_ = false;                 // and Lambda accepted the proxy's report of it
   boost::asio::steady_timer bracket_ended_;       // cancelled when the bracket ends
   // Upstream long polls whose client went away before the event came (or after): the next
   // invocation/next takes the oldest rather than asking upstream again, so no event is lost.

@@ -354,7 +354,7 @@ TEST(RuntimeProxyTest, ConcurrentLongPollsEachGetTheirOwnEvent) {
   EXPECT_EQ(upstream.received().size(), 2U);
 }
 
-// Beast cannot hold a field over 65,535 bytes; a Node.js runtime sends its whole error, stack
+// Beast cannot hold a field over 65,533 bytes; a Node.js runtime sends its whole error, stack
 // included, as the Error-Body trailer. The call is refused with a reason, and the proxy lives on.
 TEST(RuntimeProxyTest, ATrailerTooLargeToRelayIsRefusedAndTheProxyGoesOn) {
   RecordingRuntimeApi upstream;
@@ -367,7 +367,7 @@ TEST(RuntimeProxyTest, ATrailerTooLargeToRelayIsRefusedAndTheProxyGoesOn) {
       std::string(std::size_t{70} * 1024, 'x') + "\r\n\r\n");
   const auto answer = answer_of(client);
   EXPECT_EQ(answer.result_int(), 400);
-  EXPECT_NE(answer.body().find("65,535"), std::string::npos) << answer.body();
+  EXPECT_NE(answer.body().find("65,533"), std::string::npos) << answer.body();
 
   RawClient next_client(proxy.port());
   next_client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");
@@ -420,6 +420,16 @@ TEST(RuntimeProxyTest, AFailedBeforeSnapshotGoesUpstreamAsInitErrorAndToTheClien
   EXPECT_EQ(init_error.target, "/2018-06-01/runtime/init/error");
   EXPECT_NE(init_error.body().find("pid 7 (w) failed"), std::string::npos) << init_error.body();
   EXPECT_EQ(proxy.steps(), std::vector<std::string>{"before-snapshot"});
+
+  // The client then reports its failed restore/next, as awslambdaric does: Lambda has the proxy's
+  // report and would refuse a second one, so the proxy takes it and answers as Lambda would.
+  client.send(
+      "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Error-Type: Runtime.BeforeSnapshotError\r\nContent-Length: 2\r\n\r\n{}");
+  const auto reported = answer_of(client);
+  EXPECT_EQ(reported.result_int(), 202);
+  EXPECT_EQ(reported.body(), R"({"status":"OK"})");
+  EXPECT_EQ(upstream.received().size(), 1U);
 }
 
 TEST(RuntimeProxyTest, AnOversizedHeaderIsRefusedAndNeverReachesTheRuntimeApi) {

@@ -45,7 +45,7 @@ net::HttpServerOptions runtime_api_server() {
   options.idle_timeout = std::chrono::hours(1);
   options.on_dropped_field = [](std::string_view name, std::size_t size) {
     std::fprintf(stderr,
-                 "snapbus emulate: a Runtime API request's %.*s header (%zu bytes) is longer than the 65,535 "
+                 "snapbus emulate: a Runtime API request's %.*s header (%zu bytes) is longer than the 65,533 "
                  "bytes snapbus can hold in a field: it was left out\n",
                  static_cast<int>(name.size()), name.data(), size);
   };

@@ -13,7 +13,7 @@
 // which always means I/O, so the read completes directly. (Trying the socket on the spot as well
 // would not pay: most reads here wait for a peer still at work, and a wait started after a failed
 // attempt costs Asio an epoll_ctl, more than the trip it saves.) A field too large for Beast's
-// fields (over 65,535 bytes, in a header or a trailer) is the error header_limit, never an
+// fields (over 65,533 bytes, in a header or a trailer) is the error header_limit, never an
 // exception.
 #pragma once
 
@@ -49,7 +49,7 @@ void parse_buffered(boost::beast::http::basic_parser<IsRequest>& parser, boost::
     try {
       used = parser.put(buffer.data(), error);
     } catch (const std::length_error&) {
-      // Beast's fields hold at most 65,535 bytes per name or value and throw for more, in a
+      // Beast's fields hold at most 65,533 bytes per name or value and throw for more, in a
       // header or a trailer: that is a limit of the peer's message, not a bug here.
       error = boost::beast::http::error::header_limit;
       return;
@@ -65,7 +65,7 @@ void parse_buffered(boost::beast::http::basic_parser<IsRequest>& parser, boost::
 
 // Parses until `done(parser)`: first what `buffer` holds, then what the socket brings. Errors are
 // Beast's: end_of_stream for a peer that closed before a byte, need_buffer for a full buffer_body,
-// header_limit for a header too long or one field (trailers too) over 65,535 bytes.
+// header_limit for a header too long or one field (trailers too) over 65,533 bytes.
 template <bool IsRequest, typename Done>
 boost::asio::awaitable<boost::system::error_code> buffer_first_read(boost::asio::ip::tcp::socket& socket,
                                                                     boost::beast::flat_buffer& buffer,

@@ -218,7 +218,7 @@ TEST(BufferFirstRead, AMalformedBufferedHeaderIsTheParsersError) {
   EXPECT_NE(error, http::error::need_more);
 }
 
-// Beast's fields cannot hold a value over 65,535 bytes and throw std::length_error for one, even
+// Beast's fields cannot hold a value over 65,533 bytes and throw std::length_error for one, even
 // within the parser's header limit: a peer's message must get an error code, never an exception
 // that ends the process (a Node.js runtime sends its whole error as a trailer).
 TEST(BufferFirstRead, AFieldTooLargeForBeastIsAnErrorNotAnException) {

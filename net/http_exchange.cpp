@@ -146,7 +146,7 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
     }
     if (ec == http::error::header_limit) {
       throw HttpError(http::status::bad_request, "InvalidRequest",
-                      "a trailer field is over 65,535 bytes, more than can be relayed");
+                      "a trailer field is over 65,533 bytes, more than can be relayed");
     }
     if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
     if (got > 0) co_await on_piece(std::string_view(chunk.get(), got));

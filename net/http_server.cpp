@@ -118,7 +118,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
       // Named first: GCC 12 miscompiles a temporary made in a conditional within co_await.
       std::string why = "malformed HTTP request: " + ec.message();
       if (ec == http::error::header_limit) {
-        why = fmt::format("the request's header is over {} bytes, or one of its fields over 65,535 bytes",
+        why = fmt::format("the request's header is over {} bytes, or one of its fields over 65,533 bytes",
                           server->options.header_limit);
       }
       co_await exchange.respond_error(http::status::bad_request, "InvalidRequest", why);

@@ -130,7 +130,7 @@ TEST(HttpServer, HeaderLimitIsTheServers) {
   EXPECT_NE(reply.find("header is over 256 bytes"), std::string::npos) << reply;
 }
 
-// Beast's fields cannot hold a value over 65,535 bytes. Within the header limit, such a field is
+// Beast's fields cannot hold a value over 65,533 bytes. Within the header limit, such a field is
 // left out and reported when the server was given on_dropped_field, and refused with 400 when not.
 TEST(HttpServer, AFieldTooLongForBeastIsLeftOutWhenTheServerSaysSo) {
   const std::string request = "POST / HTTP/1.1\r\nHost: x\r\nX-Cause: " + std::string(std::size_t{80} * 1024, 'c') +
@@ -152,7 +152,7 @@ TEST(HttpServer, AFieldTooLongForBeastIsLeftOutWhenTheServerSaysSo) {
   EchoServer strict({.header_limit = 1024 * 1024});
   const std::string refused = strict.exchange(request, "\n\n");
   EXPECT_NE(refused.find("HTTP/1.1 400"), std::string::npos) << refused.substr(0, 200);
-  EXPECT_NE(refused.find("65,535"), std::string::npos) << refused.substr(0, 400);
+  EXPECT_NE(refused.find("65,533"), std::string::npos) << refused.substr(0, 400);
 }
 
 TEST(HttpServer, OversizedBodyGets413AndHandlerErrorsTheirStatus) {

@@ -34,7 +34,7 @@ struct HttpServerOptions {
   // The header parser's limit on a declared body; each body reader then applies its own, smaller one.
   std::uint64_t body_limit = 256ULL * 1024 * 1024;
   HttpErrorFormat error_format;
-  // Boost.Beast's fields hold at most 65,535 bytes per value. A request header field that is longer
+  // Boost.Beast's fields hold at most 65,533 bytes per value. A request header field that is longer
   // (within header_limit) is left out of the request, and this is told its name and size, rather
   // than the whole request refused: what a client sends that long is a diagnostic (awslambdaric's
   // X-Ray error cause), and the call it rides on matters more. Without it such a request gets 400.
