@@ -155,6 +155,15 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   co_return http::fields(body_parser.get().base());
 }
 
+// An HTTP/1.1 answer to any client (RFC 9110 lets a server answer in its own minor version), with
+// its keep-alive said out loud to an HTTP/1.0 one, which otherwise takes the answer to close.
+template <typename Response>
+void HttpExchange::set_connection(Response& res) const {
+  const bool keep = !close_after_ && keep_alive_;
+  res.keep_alive(keep);
+  if (keep && head_.version() < 11) res.set(http::field::connection, "keep-alive");
+}
+
 asio::awaitable<void> HttpExchange::respond(http::status status, std::string body, std::string_view content_type,
                                             const http::fields* extra) {
   http::response<http::string_body> res{status, 11};
@@ -165,7 +174,7 @@ asio::awaitable<void> HttpExchange::respond(http::status status, std::string bod
   }
   if (!content_type.empty()) res.set(http::field::content_type, content_type);
   res.body() = std::move(body);
-  res.keep_alive(!close_after_ && keep_alive_);
+  set_connection(res);
   res.prepare_payload();
   responded_ = true;
   http::response_serializer<http::string_body> serializer{res};
@@ -182,8 +191,14 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
   if (has_body_ && !body_consumed_) close_after_ = true;
   for (const auto& field : response_headers_) res.insert(field.name_string(), field.value());
   for (const auto& field : headers) res.insert(field.name_string(), field.value());
-  res.keep_alive(!close_after_ && keep_alive_);
-  res.chunked(true);
+  if (head_.version() < 11) {
+    // HTTP/1.0 has no chunks: the body goes as it is, and the connection's end ends it.
+    unchunked_ = true;
+    close_after_ = true;
+  } else {
+    res.chunked(true);
+  }
+  set_connection(res);
   http::response_serializer<http::empty_body> serializer{res};
   responded_ = true;
   throw_on_error(co_await write_header_eagerly(socket_, serializer));
@@ -191,10 +206,15 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
 
 asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
   if (data.empty()) co_return;  // an empty chunk would end the body
+  if (unchunked_) {
+    throw_on_error(co_await write_eagerly(socket_, asio::buffer(data.data(), data.size())));
+    co_return;
+  }
   throw_on_error(co_await write_eagerly(socket_, http::make_chunk(asio::buffer(data.data(), data.size()))));
 }
 
 asio::awaitable<void> HttpExchange::end_chunked(const http::fields* trailers) {
+  if (unchunked_) co_return;  // trailers cannot reach an HTTP/1.0 client
   if (trailers != nullptr) {
     throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last(*trailers)));
     co_return;

@@ -45,6 +45,15 @@ class EchoServer {
             co_await ex.respond(http::status::ok, "late", "text/plain");
             co_return;
           }
+          if (ex.request().target() == "/chunks") {
+            co_await ex.begin_chunked(http::status::ok, {});
+            co_await ex.write_chunk("abc");
+            co_await ex.write_chunk("de");
+            http::fields trailers;
+            trailers.set("X-Result", "done");
+            co_await ex.end_chunked(&trailers);
+            co_return;
+          }
           if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
           if (ex.request().target() == "/bug") throw std::logic_error("a handler's own bug");
           std::string body = co_await ex.read_body(16);
@@ -179,6 +188,28 @@ TEST(HttpServer, ExpectContinueIsAnswered) {
   const std::string reply =
       server.exchange("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", "hi");
   EXPECT_EQ(reply.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0U) << reply;
+}
+
+// An HTTP/1.0 client keeps its connection only when the answer says keep-alive (1.1 assumes it), and
+// cannot read chunks: a streamed answer reaches it as plain bytes that end with the connection.
+TEST(HttpServer, AnHttp10ClientIsToldKeepAliveAndGetsNoChunks) {
+  EchoServer server;
+  const std::string kept = server.exchange(
+      "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\none"
+      "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\ntwo",
+      "two");
+  EXPECT_NE(kept.find("Connection: keep-alive\r\n"), std::string::npos) << kept;
+  EXPECT_NE(kept.find("one"), std::string::npos) << kept;
+  EXPECT_NE(kept.find("two"), std::string::npos) << kept;
+
+  const std::string streamed = server.exchange("GET /chunks HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "abcde");
+  EXPECT_EQ(streamed.find("chunked"), std::string::npos) << streamed;
+  EXPECT_NE(streamed.find("Connection: close\r\n"), std::string::npos) << streamed;
+  EXPECT_NE(streamed.find("\r\n\r\nabcde"), std::string::npos) << streamed;
+
+  const std::string chunked = server.exchange("GET /chunks HTTP/1.1\r\nHost: x\r\n\r\n", "done");
+  EXPECT_NE(chunked.find("Transfer-Encoding: chunked"), std::string::npos) << chunked;
+  EXPECT_NE(chunked.find("X-Result: done"), std::string::npos) << chunked;
 }
 
 TEST(HttpServer, ChunkedPiecesAndTrailers) {

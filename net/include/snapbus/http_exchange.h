@@ -124,6 +124,8 @@ class HttpExchange {
 
  private:
   asio::awaitable<void> send_continue();
+  template <typename Response>
+  void set_connection(Response& res) const;
   void check_length(std::uint64_t limit) const;
 
   tcp::socket& socket_;
@@ -140,6 +142,7 @@ class HttpExchange {
   bool body_consumed_ = false;
   bool responded_ = false;
   bool close_after_ = false;
+  bool unchunked_ = false;  // a "chunked" answer to an HTTP/1.0 client: plain bytes, ended by the close
 };
 
 }  // namespace snapbus::net
