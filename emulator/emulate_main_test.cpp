@@ -1081,45 +1081,51 @@ TEST(EmulateMain, FunctionInheritsNoSocketOfTheEmulator) {
 namespace snapbus::emulator::testing {
 namespace {
 
+// An invocation the runtime has taken: the caller's answer to come, and the event's request id
+// (empty when no event came within ready()'s timeout).
+struct TakenInvocation {
+  std::future<HttpResult> answer;
+  std::string request_id;
+};
+
+TakenInvocation invoke_and_take_event(EmulatorProcess& emu) {
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  TakenInvocation taken{std::async(std::launch::async, [&] { return emu.invoke("{}"); }), {}};
+  if (ready(next)) taken.request_id = next.get().header("lambda-runtime-aws-request-id");
+  return taken;
+}
+
 TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
   EmulatorProcess emu("big_response", kPlaceholderRuntime);
   ASSERT_TRUE(emu.started());
   const std::string two_mb = "\"" + std::string(std::size_t{2} * 1024 * 1024, 'a') + "\"";
-  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
-  auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
-  ASSERT_TRUE(ready(next));
-  const std::string id = next.get().header("lambda-runtime-aws-request-id");
-  EXPECT_EQ(emu.runtime_call("POST", response_path(id), two_mb).status, 202);
-  ASSERT_TRUE(ready(invoked));
-  EXPECT_EQ(invoked.get().body.size(), two_mb.size());
+  auto invoked = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked.request_id.empty());
+  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked.request_id), two_mb).status, 202);
+  ASSERT_TRUE(ready(invoked.answer));
+  EXPECT_EQ(invoked.answer.get().body.size(), two_mb.size());
 
-  auto next2 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
-  auto invoked2 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
-  ASSERT_TRUE(ready(next2));
-  const std::string id2 = next2.get().header("lambda-runtime-aws-request-id");
+  auto invoked2 = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked2.request_id.empty());
   const std::string seven_mb(std::size_t{7} * 1024 * 1024, 'b');
-  EXPECT_EQ(emu.runtime_call("POST", response_path(id2), seven_mb).status, 413);
-  ASSERT_TRUE(ready(invoked2));
-  EXPECT_EQ(error_type(invoked2.get()), "Function.ResponseSizeTooLarge");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked2.request_id), seven_mb).status, 413);
+  ASSERT_TRUE(ready(invoked2.answer));
+  EXPECT_EQ(error_type(invoked2.answer.get()), "Function.ResponseSizeTooLarge");
 
   // A runtime still uploading long after the limit gets Lambda's answer, not a broken pipe, and goes on.
-  auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
-  auto invoked3 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
-  ASSERT_TRUE(ready(next3));
-  const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
+  auto invoked3 = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked3.request_id.empty());
   const std::string forty_mb(std::size_t{40} * 1024 * 1024, 'c');
-  auto refused = emu.runtime_call("POST", response_path(id3), forty_mb);
+  auto refused = emu.runtime_call("POST", response_path(invoked3.request_id), forty_mb);
   EXPECT_EQ(refused.status, 413) << refused.error;
   EXPECT_EQ(error_type(refused), "Function.ResponseSizeTooLarge");
-  ASSERT_TRUE(ready(invoked3));
-  EXPECT_EQ(error_type(invoked3.get()), "Function.ResponseSizeTooLarge");
-  auto next4 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
-  auto invoked4 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
-  ASSERT_TRUE(ready(next4));
-  const std::string id4 = next4.get().header("lambda-runtime-aws-request-id");
-  EXPECT_EQ(emu.runtime_call("POST", response_path(id4), "4").status, 202);
-  ASSERT_TRUE(ready(invoked4));
-  EXPECT_EQ(invoked4.get().body, "4");
+  ASSERT_TRUE(ready(invoked3.answer));
+  EXPECT_EQ(error_type(invoked3.answer.get()), "Function.ResponseSizeTooLarge");
+  auto invoked4 = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked4.request_id.empty());
+  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked4.request_id), "4").status, 202);
+  ASSERT_TRUE(ready(invoked4.answer));
+  EXPECT_EQ(invoked4.answer.get().body, "4");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }
@@ -1134,34 +1140,29 @@ TEST(EmulateMain, AnErrorIsTakenAsLargeAsAResponseAndPastThatTheInvocationStillE
     std::string body = frame.substr(0, frame.size() - 1) + std::string(size - frame.size() - 1, 'e') + "\"}";
     return body;
   };
-  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
-  auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
-  ASSERT_TRUE(ready(next));
-  const std::string id = next.get().header("lambda-runtime-aws-request-id");
+  auto invoked = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked.request_id.empty());
   const std::string at_the_limit = error_of_size(std::size_t{6} * 1024 * 1024 + 100);
-  EXPECT_EQ(emu.runtime_call("POST", error_path(id), at_the_limit).status, 202);
-  ASSERT_TRUE(ready(invoked));
-  auto failed = invoked.get();
+  EXPECT_EQ(emu.runtime_call("POST", error_path(invoked.request_id), at_the_limit).status, 202);
+  ASSERT_TRUE(ready(invoked.answer));
+  auto failed = invoked.answer.get();
   EXPECT_EQ(error_type(failed), "ValueError");
   EXPECT_EQ(failed.body.size(), at_the_limit.size());
 
-  auto next2 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
-  auto invoked2 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
-  ASSERT_TRUE(ready(next2));
-  const std::string id2 = next2.get().header("lambda-runtime-aws-request-id");
-  auto refused = emu.runtime_call("POST", error_path(id2), error_of_size(std::size_t{6} * 1024 * 1024 + 101));
+  auto invoked2 = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked2.request_id.empty());
+  auto refused =
+      emu.runtime_call("POST", error_path(invoked2.request_id), error_of_size(std::size_t{6} * 1024 * 1024 + 101));
   EXPECT_EQ(refused.status, 413);
   EXPECT_NE(refused.body.find("(6291556 bytes)"), std::string::npos) << refused.body;
-  ASSERT_TRUE(ready(invoked2));
-  EXPECT_EQ(error_type(invoked2.get()), "Function.ResponseSizeTooLarge");
+  ASSERT_TRUE(ready(invoked2.answer));
+  EXPECT_EQ(error_type(invoked2.answer.get()), "Function.ResponseSizeTooLarge");
 
-  auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
-  auto invoked3 = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
-  ASSERT_TRUE(ready(next3));
-  const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
-  EXPECT_EQ(emu.runtime_call("POST", response_path(id3), "3").status, 202);
-  ASSERT_TRUE(ready(invoked3));
-  EXPECT_EQ(invoked3.get().body, "3");
+  auto invoked3 = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked3.request_id.empty());
+  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked3.request_id), "3").status, 202);
+  ASSERT_TRUE(ready(invoked3.answer));
+  EXPECT_EQ(invoked3.answer.get().body, "3");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

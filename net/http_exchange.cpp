@@ -161,7 +161,7 @@ template <typename Response>
 void HttpExchange::set_connection(Response& res) const {
   const bool keep = !close_after_ && keep_alive_;
   res.keep_alive(keep);
-  if (keep && head_.version() < 11) res.set(http::field::connection, "keep-alive");
+  if (keep && http10_client()) res.set(http::field::connection, "keep-alive");
 }
 
 asio::awaitable<void> HttpExchange::respond(http::status status, std::string body, std::string_view content_type,
@@ -191,9 +191,8 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
   if (has_body_ && !body_consumed_) close_after_ = true;
   for (const auto& field : response_headers_) res.insert(field.name_string(), field.value());
   for (const auto& field : headers) res.insert(field.name_string(), field.value());
-  if (head_.version() < 11) {
+  if (http10_client()) {
     // HTTP/1.0 has no chunks: the body goes as it is, and the connection's end ends it.
-    unchunked_ = true;
     close_after_ = true;
   } else {
     res.chunked(true);
@@ -206,7 +205,7 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
 
 asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
   if (data.empty()) co_return;  // an empty chunk would end the body
-  if (unchunked_) {
+  if (http10_client()) {
     throw_on_error(co_await write_eagerly(socket_, asio::buffer(data.data(), data.size())));
     co_return;
   }
@@ -214,7 +213,7 @@ asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
 }
 
 asio::awaitable<void> HttpExchange::end_chunked(const http::fields* trailers) {
-  if (unchunked_) co_return;  // trailers cannot reach an HTTP/1.0 client
+  if (http10_client()) co_return;  // trailers cannot reach an HTTP/1.0 client
   if (trailers != nullptr) {
     throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last(*trailers)));
     co_return;

@@ -126,6 +126,8 @@ class HttpExchange {
   asio::awaitable<void> send_continue();
   template <typename Response>
   void set_connection(Response& res) const;
+  // An HTTP/1.0 client reads no chunks: a "chunked" answer reaches it as plain bytes, ended by the close.
+  [[nodiscard]] bool http10_client() const { return head_.version() < 11; }
   void check_length(std::uint64_t limit) const;
 
   tcp::socket& socket_;
@@ -142,7 +144,6 @@ class HttpExchange {
   bool body_consumed_ = false;
   bool responded_ = false;
   bool close_after_ = false;
-  bool unchunked_ = false;  // a "chunked" answer to an HTTP/1.0 client: plain bytes, ended by the close
 };
 
 }  // namespace snapbus::net
