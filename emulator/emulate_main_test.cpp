@@ -338,6 +338,23 @@ TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
   emu.expect_no_survivors();
 }
 
+// Lambda counts the whole sandbox: a server's workers, which hold most of its memory, count as
+// much as the process Lambda started.
+TEST(EmulateMain, MaxMemoryUsedCountsTheProcessesTheRuntimeStarted) {
+  constexpr int kWorkerMib = 96;
+  EmulatorProcess emu("worker_memory",
+                      {"--", kPython, testdata("fake_runtime.py"), "worker-memory", std::to_string(kWorkerMib)});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  auto answer = emu.invoke("{}");
+  EXPECT_EQ(answer.status, 200) << answer.error;
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: ")) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  const auto invocations = boost::json::parse(emu.report()).as_object().at("invocations").as_array();
+  ASSERT_EQ(invocations.size(), 1U);
+  EXPECT_GE(invocations.at(0).at("maxMemoryUsedMb").to_number<int>(), kWorkerMib) << emu.log();
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, RuntimeCrashDuringInitFailsInit) {
   EmulatorProcess emu("crash_init", {"--exit-on-failure", "--", kPython, testdata("fake_runtime.py"), "crash-init"},
                       false);

@@ -30,6 +30,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace http = boost::beast::http;
 
+// How long function_pids()'s walk of /proc is kept: a few milliseconds of the emulator's time on a
+// busy machine, once a second at most rather than after every invocation.
+constexpr std::chrono::seconds kFunctionPidsMaxAge{1};
+
 double seconds_of(std::chrono::milliseconds duration) { return std::chrono::duration<double>(duration).count(); }
 
 Failure shutting_down() { return {.type = "Emulator.ShuttingDown", .message = "the emulator is shutting down"}; }
@@ -297,13 +301,19 @@ void Environment::start_invocation() {
   extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
 }
 
-std::vector<pid_t> Environment::function_pids() const {
-  std::vector<pid_t> pids = processes_.runtime_pids();
-  for (pid_t pid : extensions_.live_pids()) pids.push_back(pid);
-  return pids;
+const std::vector<pid_t>& Environment::function_pids() {
+  std::vector<pid_t> roots = processes_.runtime_pids();
+  for (pid_t pid : extensions_.live_pids()) roots.push_back(pid);
+  const auto now = Clock::now();
+  if (roots != function_roots_ || now - function_pids_walked_ >= kFunctionPidsMaxAge) {
+    function_pids_ = with_descendants(roots);
+    function_roots_ = std::move(roots);
+    function_pids_walked_ = now;
+  }
+  return function_pids_;
 }
 
-InvocationReport Environment::invocation_report(const Invocation& inv) const {
+InvocationReport Environment::invocation_report(const Invocation& inv) {
   InvocationReport report;
   report.request_id = inv.request_id;
   report.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv.started).count();

@@ -129,8 +129,13 @@ class Environment {
   [[nodiscard]] std::vector<std::string> process_environment() const;
   // The runtime's environment without the variables Lambda gives the runtime alone.
   [[nodiscard]] std::vector<std::string> extension_environment() const;
-  [[nodiscard]] std::vector<pid_t> function_pids() const;
-  [[nodiscard]] InvocationReport invocation_report(const Invocation& inv) const;
+  // The processes whose memory Max Memory Used counts: the runtime, the extensions, and every
+  // process they started, as Lambda counts the whole sandbox (a server's workers hold most of its
+  // memory). Finding the ones they started walks all of /proc, so the list is walked anew only when
+  // the runtime or an extension changed or kFunctionPidsMaxAge has passed; a process started since
+  // is counted from the next walk on.
+  [[nodiscard]] const std::vector<pid_t>& function_pids();
+  [[nodiscard]] InvocationReport invocation_report(const Invocation& inv);
 
   asio::io_context& io_;
   Config config_;
@@ -144,6 +149,10 @@ class Environment {
   // The most the function was seen to hold: its peak when Init ended, and what was resident just
   // after each invocation's event went out.
   unsigned memory_sample_mb_ = 0;
+  // function_pids()'s last walk: from which roots, when, and what it found.
+  std::vector<pid_t> function_roots_;
+  std::chrono::steady_clock::time_point function_pids_walked_;
+  std::vector<pid_t> function_pids_;
   bool fresh_;
   bool wants_fresh_ = false;
   // Init's first step is done: the runtime may start once they have registered.

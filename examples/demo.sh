@@ -42,8 +42,9 @@ fi
 
 echo "demo: snapbus emulate --snapstart --opt $opt --handler run.sh (segment $SNAPBUS_SEGMENT, app port $app_port)"
 # SNAPBUS_EXPECT_SUBSCRIBERS: the adapter takes the snapshot only once every worker has subscribed.
+# 512 MB: each Python worker holds about 35 MB, more than Lambda's default 128 MB holds for four.
 "$snapbus" emulate --snapstart --port 0 --runtime-api-port 0 --ready-file "$work/ready.json" \
-  --json "$work/report.json" --opt "$opt" --handler run.sh --task-root "$PWD/examples/fastapi" \
+  --json "$work/report.json" --opt "$opt" --handler run.sh --task-root "$PWD/examples/fastapi" --memory-size 512 \
   --function-name snapbus-demo --env AWS_LWA_PORT="$app_port" --env AWS_LWA_READINESS_CHECK_PATH=/ \
   --env WORKERS="$workers" --env SNAPBUS_EXPECT_SUBSCRIBERS="$workers" --env PYTHON=/usr/bin/python3 &
 emulator_pid=$!

@@ -10,6 +10,7 @@ usage: fake_runtime.py MODE
   crash-invoke take one event, then exit 3 without answering
   stream-error stream two chunks, then end with an error trailer
   ticker FILE  start a child that appends a tick to FILE every 10 ms, then behave like snapstart
+  worker-memory MIB  start a child that holds MIB MiB (as a server's worker would), then echo
 """
 import http.client
 import json
@@ -99,6 +100,13 @@ def main():
         while not (os.path.exists(sys.argv[2]) and len(open(sys.argv[2]).read().split()) >= 3):
             time.sleep(0.01)
         call("GET", "/restore/next")
+        echo_loop()
+    elif mode == "worker-memory":
+        # The child writes its bytes (resident, not only reserved) before it says so.
+        hold = f"import sys; held = b'w' * ({int(sys.argv[2])} << 20); print('held', flush=True); sys.stdin.read()"
+        worker = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        if worker.stdout.readline().strip() != b"held":
+            sys.exit(11)
         echo_loop()
 
 
