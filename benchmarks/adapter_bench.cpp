@@ -5,15 +5,20 @@
 //                           on all four alike:
 //                             direct    the app itself
 //                             nginx     nginx (one worker, keep-alive upstream) in front of the same app
-//                             trivial   `snapbus emulate` whose runtime answers at once, without any app
+//                             trivial   `snapbus emulate` whose runtime answers at once, without any app,
+//                                       beside an idle extension (the adapter's process count)
 //                             adapter   `snapbus emulate` with the adapter (the build tree's opt/ layer) in
 //                                       front of another instance of the same app
 //                           nginx_added = nginx - direct: nginx's work plus one more loopback hop.
 //                           adapter_added = adapter - trivial: the emulator's own share (front door, event,
 //                           Runtime API, answer) cancels, and what is left is the adapter's work plus its
-//                           hop to the app and the app's answer. The app's own handling (a few us in this
-//                           Beast app) is thus counted against the adapter, not against nginx: the
-//                           comparison leans against the adapter. Counters are pXX(path) - pXX(baseline),
+//                           hop to the app and the app's answer. The app's own turn (woken, request read,
+//                           answer written: 31-34 us with every process on one core, by `perf sched
+//                           timehist`, most of it the kernel's loopback TCP) is thus counted against the
+//                           adapter, not against nginx: the comparison leans against the adapter. The
+//                           emulator's work per invocation grows with the function's processes (REPORT's
+//                           memory figure reads each one's /proc files, about 15 us apiece), hence the
+//                           trivial path's idle extension. Counters are pXX(path) - pXX(baseline),
 //                           not percentiles of differences (the samples are not paired).
 //   BM_StreamedResponse     GET /stream: the producer writes kChunks chunks kChunkGap apart, each stamped
 //                           with its steady-clock time of writing (CLOCK_MONOTONIC, shared by every
@@ -80,6 +85,7 @@
 #include "bench_processes.h"
 #include "latency_samples.h"
 #include "snapbus/client.h"
+#include "snapbus/extension_client.h"
 #include "snapbus/http_server.h"
 #include "snapbus/lifecycle_step.h"
 #include "snapbus/publisher.h"
@@ -106,6 +112,7 @@ constexpr auto kChunkGap = 2ms;
 constexpr std::size_t kChunkSize = 64;
 constexpr const char* kStreamPath = "/stream";
 constexpr const char* kAfterRestorePath = "/after-restore";
+constexpr const char* kIdleExtensionName = "idle";
 
 double ns_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::nano>(to - from).count();
@@ -190,6 +197,28 @@ asio::awaitable<int> trivial_runtime() {
 int run_trivial_runtime() {
   asio::io_context io;
   auto done = asio::co_spawn(io, trivial_runtime(), asio::use_future);
+  io.run();
+  return done.get();
+}
+
+// The trivial path's idle extension: registered for SHUTDOWN only, as the adapter is, so that the
+// emulator watches as many processes on either path. Its per-invocation work grows with them (it
+// reads each one's memory from /proc for REPORT's Max Memory Used, about 15 us of its CPU per
+// process), and a baseline with one process fewer would count that work against the adapter.
+asio::awaitable<int> idle_extension() {
+  using snapbus::lambda::ExtensionEventType;
+  auto api = snapbus::lambda::runtime_api_from_environment();
+  if (!api) co_return 2;
+  snapbus::lambda::ExtensionClient extension(co_await asio::this_coro::executor, *api);
+  const std::vector events{ExtensionEventType::shutdown};
+  if (!co_await extension.register_extension(kIdleExtensionName, events)) co_return 1;
+  co_await extension.next();  // SHUTDOWN, or the emulator went away
+  co_return 0;
+}
+
+int run_idle_extension() {
+  asio::io_context io;
+  auto done = asio::co_spawn(io, idle_extension(), asio::use_future);
   io.run();
   return done.get();
 }
@@ -367,8 +396,20 @@ class Emulator : public snapbus::bench::EmulatorProcess {
       : EmulatorProcess(SNAPBUS_EXECUTABLE, dir, options) {}
 };
 
+// The trivial path's /opt: extensions/idle runs this executable as the idle extension.
+const fs::path& trivial_opt() {
+  static const TempDir trivial("trivial-opt");
+  static const fs::path opt = [] {
+    fs::create_directories(trivial.path() / "extensions");
+    write_file(trivial.path() / "extensions" / kIdleExtensionName,
+               "#!/bin/sh\nexec '" + self_executable().string() + "' --idle-extension\n", true);
+    return trivial.path();
+  }();
+  return opt;
+}
+
 Emulator emulator_with_trivial_runtime(const fs::path& dir) {
-  return Emulator(dir, {"--", self_executable().string(), "--trivial-runtime"});
+  return Emulator(dir, {"--opt", trivial_opt().string(), "--", self_executable().string(), "--trivial-runtime"});
 }
 
 // The restore benchmarks' workers: minimal ones (an empty hook, like the baseline's empty POST
@@ -965,6 +1006,7 @@ int main(int argc, char** argv) {
       return run_app(static_cast<std::uint16_t>(std::stoi(argv[2])));
     }
     if (argc == 2 && std::strcmp(argv[1], "--trivial-runtime") == 0) return run_trivial_runtime();
+    if (argc == 2 && std::strcmp(argv[1], "--idle-extension") == 0) return run_idle_extension();
     if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--subscriber") == 0) {
       return run_subscriber(argc == 3 ? argv[2] : "");
     }
