@@ -319,6 +319,14 @@ InvocationReport Environment::invocation_report(const Invocation& inv) {
   report.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv.started).count();
   report.memory_size_mb = config_.memory_size_mb;
   report.max_memory_used_mb = std::max(memory_sample_mb_, resident_mb(function_pids()));
+  // Lambda stops a function that outgrows its memory; the emulator does not, so it says so, once.
+  if (report.max_memory_used_mb > report.memory_size_mb && !memory_warned_) {
+    memory_warned_ = true;
+    diagnostic(fmt::format(
+        "Max Memory Used {} MB is above Memory Size {} MB: Lambda would stop this function, so raise --memory-size "
+        "(the figure counts a page that several processes share once per process, so it may read above Lambda's)",
+        report.max_memory_used_mb, report.memory_size_mb));
+  }
   return report;
 }
 

@@ -153,6 +153,8 @@ class Environment {
   std::vector<pid_t> function_roots_;
   std::chrono::steady_clock::time_point function_pids_walked_;
   std::vector<pid_t> function_pids_;
+  // Whether the log said that the function holds more than its memory size.
+  bool memory_warned_ = false;
   bool fresh_;
   bool wants_fresh_ = false;
   // Init's first step is done: the runtime may start once they have registered.
