@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 
+#include "json_text.h"
 #include "snapbus/base64.h"
 #include "snapbus/status_reason.h"
 #include "snapbus/utf8_text.h"
@@ -164,12 +166,16 @@ bool is_double_dot(std::string_view segment) {
          boost::beast::iequals(segment, "%2e%2e");
 }
 
-HttpEventRequest decode_http_event(const json::object& event, EventSource source, const EventDecodeOptions& options) {
+// `payload`: the event's text, which `event` was parsed from.
+HttpEventRequest decode_http_event(std::string_view payload, const json::object& event, EventSource source,
+                                   const EventDecodeOptions& options) {
   HttpEventRequest request;
   request.shape.source = source;
   const json::object* context = optional_object(event, "requestContext");
   if (context != nullptr) {
-    request.request_context = json::serialize(*context);
+    // As the service wrote it, on one line (json_text.h says why not serialized again).
+    const std::optional<std::string_view> written = member_text(payload, "requestContext");
+    request.request_context = written ? compact_text(*written) : json::serialize(*context);
     request.domain_name = optional_string(*context, "domainName", "requestContext.domainName");
   }
 
@@ -303,7 +309,7 @@ HttpEventRequest request_from_event(std::string_view payload, const EventDecodeO
   json::value parsed = json::parse(json::string_view(payload.data(), payload.size()), error);
   if (error) throw EventError("the event is not valid JSON: " + error.message());
   const EventSource source = parsed.is_object() ? source_of(parsed.get_object()) : EventSource::other;
-  if (source != EventSource::other) return decode_http_event(parsed.get_object(), source, options);
+  if (source != EventSource::other) return decode_http_event(payload, parsed.get_object(), source, options);
 
   HttpEventRequest request;
   request.method = "POST";

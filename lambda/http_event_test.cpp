@@ -89,6 +89,19 @@ TEST_F(EventVectors, RestEventPrefersMultiValueQueryAndHeaders) {
   EXPECT_NE(request.request_context.find("\"resourcePath\""), std::string::npos);
 }
 
+// x-amzn-request-context carries the requestContext as the service wrote it, on one line: a Lambda
+// authorizer's numbers keep their form, and none becomes Infinity (which is not JSON).
+TEST(HttpEvent, TheRequestContextIsPassedOnAsWrittenOnOneLine) {
+  const HttpEventRequest request = request_from_event(
+      "{\"version\": \"2.0\", \"rawPath\": \"/\",\n \"requestContext\": {\n  \"http\": {\"method\": \"GET\"},\n"
+      "  \"authorizer\": {\"lambda\": {\"score\": 0.5, \"id\": 123456789012345678901234567890, \"far\": 1e999,"
+      " \"note\": \"a  b\\n\"}}}}");
+  EXPECT_EQ(request.request_context,
+            R"({"http":{"method":"GET"},"authorizer":{"lambda":{"score":0.5,"id":123456789012345678901234567890,)"
+            R"("far":1e999,"note":"a  b\n"}}})");
+  EXPECT_EQ(request.request_context.find_first_of("\r\n"), std::string::npos);
+}
+
 TEST_F(EventVectors, HttpApiKeepsTheRawQueryAndEncodesThePath) {
   const HttpEventRequest request = request_from_event(vector("http-apigw_request_path_with_space.json"));
   EXPECT_EQ(request.method, "POST");

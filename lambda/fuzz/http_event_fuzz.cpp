@@ -1,8 +1,8 @@
 // libFuzzer target: any payload the Runtime API hands the adapter goes through request_from_event
 // and, for what it accepts, back through result_from_response. It may only throw EventError, the
 // request's target must be one a request line carries (absolute, printable ASCII, its dot segments
-// resolved for good), and the result must be JSON Lambda can parse, whatever bytes the body and the
-// headers hold.
+// resolved for good), x-amzn-request-context must be JSON on one line, and the result must be JSON
+// Lambda can parse, whatever bytes the body and the headers hold.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -24,11 +24,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const std::string_view path = target.substr(0, target.find('?'));
     if (snapbus::lambda::path_with_dot_segments_resolved(path) != path) std::abort();
+    boost::system::error_code error;
+    if (!request.request_context.empty()) {
+      if (request.request_context.find_first_of("\r\n") != std::string::npos) std::abort();
+      (void)boost::json::parse(request.request_context, error);
+      if (error) std::abort();
+    }
     snapbus::lambda::HttpAppResponse response{.status = 200, .headers = request.headers, .body = request.body};
     // The app's own bytes too: the decoded body again as a header value.
     response.headers.emplace_back("x-echo", request.body.substr(0, 64));
     const std::string result = snapbus::lambda::result_from_response(request.shape, response);
-    boost::system::error_code error;
     (void)boost::json::parse(result, error);
     if (error) std::abort();  // Boost.JSON rejects invalid UTF-8, as Lambda does
   } catch (const snapbus::lambda::EventError&) {

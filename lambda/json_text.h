@@ -1,0 +1,29 @@
+// JSON text as it was written: what a header that passes a part of an event on should carry, rather
+// than the part parsed and serialized again (which turns 0.5 into 5E-1, rounds a long integer through
+// a double, and writes 1e999 as Infinity, which is not JSON).
+//
+//   // {"requestContext": {"timeEpoch": 1e999},
+//   //  "body": ""}
+//   std::optional<std::string_view> text = member_text(payload, "requestContext");
+//   // *text == R"({"timeEpoch": 1e999})"
+//   std::string one_line = compact_text(*text);   // {"timeEpoch":1e999}
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace snapbus::lambda {
+
+std::optional<std::string_view> member_text(std::string_view document, std::string_view key);
+// The value of `key` in the object `document` is, exactly as written (a view into `document`), when
+// that object has it at its top level; the last one when the key appears more than once, as a parser
+// keeps the last. Keys compare after their escapes are decoded. `document` must be valid JSON (one
+// the caller has parsed); for any other text the answer is nullopt or some span of it, never a read
+// outside it.
+
+std::string compact_text(std::string_view json_text);
+// `json_text` without the spaces, tabs and line breaks between its tokens (those inside strings
+// stay): one line, fit for a header value, with every token as written.
+
+}  // namespace snapbus::lambda
