@@ -94,6 +94,13 @@ TEST(FunctionUrl, StructuredReply) {
   EXPECT_EQ(reply->body, "hi");
 }
 
+// A body the function gave as JSON rather than a string reaches the client as it was written.
+TEST(FunctionUrl, AStructuredBodyThatIsNotAStringIsSentAsWritten) {
+  auto reply = function_url_reply(R"({"statusCode":200,"body": {"price": 0.1, "far": 1e999, "n": [1, 2]}})");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body, R"({"price":0.1,"far":1e999,"n":[1,2]})");
+}
+
 TEST(FunctionUrl, AnythingElseIsA200JsonBody) {
   for (const char* payload : {R"({"message":"hi"})", R"("text")", "[1,2]", "not json at all"}) {
     auto reply = function_url_reply(payload);
