@@ -339,8 +339,8 @@ TEST(EmulateMain, RuntimeCrashDuringInvokeIsRuntimeExitError) {
 }
 
 // Lambda counts the whole sandbox: a server's workers, which hold most of its memory, count as
-// much as the process Lambda started. Above the memory size (128 MB here), the log says that Lambda
-// would stop the function, once.
+// much as the process Lambda started, and so does one whose parent has exited (this one's has).
+// Above the memory size (128 MB here), the log says that Lambda would stop the function, once.
 TEST(EmulateMain, MaxMemoryUsedCountsTheProcessesTheRuntimeStarted) {
   constexpr int kWorkerMib = 150;
   EmulatorProcess emu("worker_memory",

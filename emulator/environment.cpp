@@ -305,8 +305,13 @@ const std::vector<pid_t>& Environment::function_pids() {
   std::vector<pid_t> roots = processes_.runtime_pids();
   for (pid_t pid : extensions_.live_pids()) roots.push_back(pid);
   const auto now = Clock::now();
-  if (roots != function_roots_ || now - function_pids_walked_ >= kFunctionPidsMaxAge) {
-    function_pids_ = with_descendants(roots);
+  if (roots.empty()) {
+    function_pids_.clear();
+  } else if (roots != function_roots_ || now - function_pids_walked_ >= kFunctionPidsMaxAge) {
+    // Every process below the emulator, not only below the roots: as a child subreaper it adopts a
+    // process whose parent exits (a daemon's double fork, `cmd &` in a script that ends), which
+    // Lambda's count still holds.
+    function_pids_ = descendants(::getpid());
     function_roots_ = std::move(roots);
     function_pids_walked_ = now;
   }

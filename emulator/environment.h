@@ -133,7 +133,7 @@ class Environment {
   // process they started, as Lambda counts the whole sandbox (a server's workers hold most of its
   // memory). Finding the ones they started walks all of /proc, so the list is walked anew only when
   // the runtime or an extension changed or kFunctionPidsMaxAge has passed; a process started since
-  // is counted from the next walk on.
+  // is counted from the next walk on. Empty, without a walk, when neither is running.
   [[nodiscard]] const std::vector<pid_t>& function_pids();
   [[nodiscard]] InvocationReport invocation_report(const Invocation& inv);
 

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <limits>
 #include <map>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -52,32 +51,17 @@ std::vector<pid_t> all_pids() {
 }  // namespace
 
 std::vector<pid_t> descendants(pid_t root) {
-  std::vector<pid_t> out = with_descendants({root});
-  std::erase(out, root);
-  return out;
-}
-
-std::vector<pid_t> with_descendants(const std::vector<pid_t>& roots) {
   std::multimap<pid_t, pid_t> children;
-  std::set<pid_t> live;
   for (pid_t pid : all_pids()) {
-    if (auto stat = read_stat(pid)) {
-      children.emplace(stat->ppid, pid);
-      live.insert(pid);
-    }
+    if (auto stat = read_stat(pid)) children.emplace(stat->ppid, pid);
   }
   std::vector<pid_t> out;
-  std::set<pid_t> seen;
-  for (pid_t root : roots) {
-    if (live.contains(root) && seen.insert(root).second) out.push_back(root);
-  }
-  std::vector<pid_t> frontier = roots;
+  std::vector<pid_t> frontier{root};
   while (!frontier.empty()) {
     const pid_t parent = frontier.back();
     frontier.pop_back();
     auto [first, last] = children.equal_range(parent);
     for (auto it = first; it != last; ++it) {
-      if (!seen.insert(it->second).second) continue;
       out.push_back(it->second);
       frontier.push_back(it->second);
     }

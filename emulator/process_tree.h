@@ -16,10 +16,6 @@ namespace snapbus::emulator {
 std::vector<pid_t> descendants(pid_t root);
 // Every live process whose parent chain reaches `root` (root itself excluded), parents before children.
 
-std::vector<pid_t> with_descendants(const std::vector<pid_t>& roots);
-// The live ones of `roots`, then every live process whose parent chain reaches one of them, each
-// once, from a single walk of /proc (which reads every process's stat: about 10 us apiece).
-
 char process_state(pid_t pid);
 // The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or 0 when the process is gone.
 

@@ -10,7 +10,8 @@ usage: fake_runtime.py MODE
   crash-invoke take one event, then exit 3 without answering
   stream-error stream two chunks, then end with an error trailer
   ticker FILE  start a child that appends a tick to FILE every 10 ms, then behave like snapstart
-  worker-memory MIB  start a child that holds MIB MiB (as a server's worker would), then echo
+  worker-memory MIB  start a process that holds MIB MiB (as a server's worker would) and whose
+               parent exits at once (as a daemon's does), then echo
 """
 import http.client
 import json
@@ -67,6 +68,30 @@ def stream_error():
     echo_loop()
 
 
+def hold_worker(size):
+    """Forks twice: the grandchild writes `size` bytes (resident, not only reserved) and says so,
+    its parent exits, so that only the emulator (a child subreaper) is left above it. It lives until
+    this process is gone."""
+    held_r, held_w = os.pipe()
+    life_r, life_w = os.pipe()
+    if os.fork() == 0:
+        if os.fork() == 0:
+            os.close(held_r)
+            os.close(life_w)
+            held = b"w" * size
+            os.write(held_w, b"held\n")
+            os.read(life_r, 1)  # end of file once the runtime is gone
+            del held
+            os._exit(0)
+        os._exit(0)
+    os.close(held_w)
+    os.close(life_r)
+    os.wait()
+    with os.fdopen(held_r, "rb") as said:
+        if said.readline().strip() != b"held":
+            sys.exit(11)
+
+
 def main():
     mode = sys.argv[1]
     if mode == "echo":
@@ -102,13 +127,8 @@ def main():
         call("GET", "/restore/next")
         echo_loop()
     elif mode == "worker-memory":
-        # The child writes its bytes (resident, not only reserved) before it says so.
-        hold = f"import sys; held = b'w' * ({int(sys.argv[2])} << 20); print('held', flush=True); sys.stdin.read()"
-        worker = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        if worker.stdout.readline().strip() != b"held":
-            sys.exit(11)
+        hold_worker(int(sys.argv[2]) << 20)
         echo_loop()
-
 
 if __name__ == "__main__":
     main()
