@@ -26,10 +26,14 @@ TEST(JsonMemberText, OnlyTheTopLevelCountsAndTheLastOfTwoWins) {
             R"([2, {"x": 3}])");
   EXPECT_EQ(member_text(R"({"c":-1.5e+3})", "c"), "-1.5e+3");
   EXPECT_EQ(member_text(R"({"c":null})", "c"), "null");
+  EXPECT_EQ(member_text("{\r\n\t\"a\"\t:\r\n 7\t,\r\n\"b\" :true\r\n}", "a"), "7");
+  EXPECT_EQ(member_text("{\r\n\t\"a\"\t:\r\n 7\t,\r\n\"b\" :true\r\n}", "b"), "true");
 }
 
 TEST(JsonMemberText, KeysCompareDecoded) {
   EXPECT_EQ(member_text(R"({"req\u0043ontext": {}})", "reqContext"), "{}");
+  // The same key, once plain and once escaped: the last, as the parser keeps.
+  EXPECT_EQ(member_text(R"({"a":1,"\u0061":2})", "a"), "2");
   EXPECT_EQ(member_text(R"({"a\"b": 1})", "a\"b"), "1");
   EXPECT_EQ(member_text(R"({"a\\": 1})", "a"), std::nullopt);
 }

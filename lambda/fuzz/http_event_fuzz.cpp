@@ -2,7 +2,8 @@
 // and, for what it accepts, back through result_from_response. It may only throw EventError, the
 // request's target must be one a request line carries (absolute, printable ASCII, its dot segments
 // resolved for good), x-amzn-request-context must be JSON on one line, and the result must be JSON
-// Lambda can parse, whatever bytes the body and the headers hold.
+// Lambda can parse, whatever bytes the body and the headers hold. json_text's scanners also get the
+// raw bytes, JSON or not: whatever member_text answers lies inside them.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,10 +12,17 @@
 
 #include <boost/json.hpp>
 
+#include "json_text.h"
 #include "snapbus/http_event.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view payload(reinterpret_cast<const char*>(data), size);
+  if (const auto member = snapbus::lambda::member_text(payload, "requestContext")) {
+    if (member->data() < payload.data() || member->data() + member->size() > payload.data() + payload.size()) {
+      std::abort();
+    }
+  }
+  if (snapbus::lambda::compact_text(payload).size() > payload.size()) std::abort();
   try {
     const auto request = snapbus::lambda::request_from_event(payload, {.remove_base_path = "/api"});
     const std::string_view target = request.target;
@@ -26,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (snapbus::lambda::path_with_dot_segments_resolved(path) != path) std::abort();
     boost::system::error_code error;
     if (!request.request_context.empty()) {
-      if (request.request_context.find_first_of("\r\n") != std::string::npos) std::abort();
+      if (request.request_context.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) std::abort();
       (void)boost::json::parse(request.request_context, error);
       if (error) std::abort();
     }
