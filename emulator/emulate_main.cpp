@@ -87,8 +87,11 @@ std::string host_port(const tcp::endpoint& endpoint) {
 // Runs environments one after another: after a failure (unless --exit-on-failure) a fresh one
 // takes over the queue, as Lambda replaces a failed execution environment. `current` is where the
 // listeners send new requests. Ended environments are kept: handlers may still be suspended in them.
+// `runtime_api` is taken by value: the coroutine outlives the expression that starts it, and a
+// reference to the caller's temporary read freed memory when a fresh environment started (its runtime
+// got an empty AWS_LAMBDA_RUNTIME_API and failed its Init).
 asio::awaitable<int> run_environments(asio::io_context& io, const Config& config, LambdaLog& log,
-                                      const std::string& marker, const std::string& runtime_api,
+                                      const std::string& marker, std::string runtime_api,
                                       std::vector<std::unique_ptr<Environment>>& environments, Environment*& current) {
   for (;;) {
     const int code = co_await current->run();

@@ -985,7 +985,8 @@ TEST(EmulateMain, FullQueueIsThrottled) {
 TEST(EmulateMain, CrashedRuntimeIsReplacedForTheQueuedInvocation) {
   const std::string dir = test_dir("fresh_env_runtime");
   const std::string runtime =
-      write_script(dir + "/bootstrap", "#!/bin/sh\necho $$ >> " + dir + "/pids\nexec /bin/sleep 600\n");
+      write_script(dir + "/bootstrap", "#!/bin/sh\necho \"$AWS_LAMBDA_RUNTIME_API\" >> " + dir + "/apis\necho $$ >> " +
+                                           dir + "/pids\nexec /bin/sleep 600\n");
   EmulatorProcess emu("fresh_env", {"--", runtime});
   ASSERT_TRUE(emu.started()) << emu.diagnostics();
   auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
@@ -1006,6 +1007,13 @@ TEST(EmulateMain, CrashedRuntimeIsReplacedForTheQueuedInvocation) {
     std::this_thread::sleep_for(10ms);
   }
   ASSERT_EQ(count_lines(dir + "/pids"), 2) << emu.diagnostics();
+  // The fresh runtime finds the Runtime API where the first did.
+  std::ifstream api_lines(dir + "/apis");
+  std::string api1;
+  std::string api2;
+  api_lines >> api1 >> api2;
+  EXPECT_FALSE(api1.empty());
+  EXPECT_EQ(api2, api1);
   // Launched while the emulator holds accepted connections (the queued caller's): none leaks in.
   std::ifstream pid_lines(dir + "/pids");
   std::string pid2;
