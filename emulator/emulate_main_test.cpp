@@ -1126,37 +1126,39 @@ TakenInvocation invoke_and_take_event(EmulatorProcess& emu) {
   return taken;
 }
 
+// One invocation answered with `result` through the Runtime API: the caller gets it whole.
+void answer_one_invocation(EmulatorProcess& emu, const std::string& result) {
+  auto invoked = invoke_and_take_event(emu);
+  ASSERT_FALSE(invoked.request_id.empty());
+  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked.request_id), result).status, 202);
+  ASSERT_TRUE(ready(invoked.answer));
+  const std::string answered = invoked.answer.get().body;
+  EXPECT_EQ(answered.size(), result.size());
+  EXPECT_TRUE(answered == result);  // not EXPECT_EQ, which would print megabytes
+}
+
 TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
   EmulatorProcess emu("big_response", kPlaceholderRuntime);
   ASSERT_TRUE(emu.started());
-  const std::string two_mb = "\"" + std::string(std::size_t{2} * 1024 * 1024, 'a') + "\"";
-  auto invoked = invoke_and_take_event(emu);
-  ASSERT_FALSE(invoked.request_id.empty());
-  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked.request_id), two_mb).status, 202);
-  ASSERT_TRUE(ready(invoked.answer));
-  EXPECT_EQ(invoked.answer.get().body.size(), two_mb.size());
+  answer_one_invocation(emu, "\"" + std::string(std::size_t{2} * 1024 * 1024, 'a') + "\"");
 
-  auto invoked2 = invoke_and_take_event(emu);
-  ASSERT_FALSE(invoked2.request_id.empty());
+  auto over_limit = invoke_and_take_event(emu);
+  ASSERT_FALSE(over_limit.request_id.empty());
   const std::string seven_mb(std::size_t{7} * 1024 * 1024, 'b');
-  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked2.request_id), seven_mb).status, 413);
-  ASSERT_TRUE(ready(invoked2.answer));
-  EXPECT_EQ(error_type(invoked2.answer.get()), "Function.ResponseSizeTooLarge");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(over_limit.request_id), seven_mb).status, 413);
+  ASSERT_TRUE(ready(over_limit.answer));
+  EXPECT_EQ(error_type(over_limit.answer.get()), "Function.ResponseSizeTooLarge");
 
   // A runtime still uploading long after the limit gets Lambda's answer, not a broken pipe, and goes on.
-  auto invoked3 = invoke_and_take_event(emu);
-  ASSERT_FALSE(invoked3.request_id.empty());
+  auto uploading = invoke_and_take_event(emu);
+  ASSERT_FALSE(uploading.request_id.empty());
   const std::string forty_mb(std::size_t{40} * 1024 * 1024, 'c');
-  auto refused = emu.runtime_call("POST", response_path(invoked3.request_id), forty_mb);
+  auto refused = emu.runtime_call("POST", response_path(uploading.request_id), forty_mb);
   EXPECT_EQ(refused.status, 413) << refused.error;
   EXPECT_EQ(error_type(refused), "Function.ResponseSizeTooLarge");
-  ASSERT_TRUE(ready(invoked3.answer));
-  EXPECT_EQ(error_type(invoked3.answer.get()), "Function.ResponseSizeTooLarge");
-  auto invoked4 = invoke_and_take_event(emu);
-  ASSERT_FALSE(invoked4.request_id.empty());
-  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked4.request_id), "4").status, 202);
-  ASSERT_TRUE(ready(invoked4.answer));
-  EXPECT_EQ(invoked4.answer.get().body, "4");
+  ASSERT_TRUE(ready(uploading.answer));
+  EXPECT_EQ(error_type(uploading.answer.get()), "Function.ResponseSizeTooLarge");
+  answer_one_invocation(emu, "4");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }
@@ -1189,11 +1191,7 @@ TEST(EmulateMain, AnErrorIsTakenAsLargeAsAResponseAndPastThatTheInvocationStillE
   ASSERT_TRUE(ready(invoked2.answer));
   EXPECT_EQ(error_type(invoked2.answer.get()), "Function.ResponseSizeTooLarge");
 
-  auto invoked3 = invoke_and_take_event(emu);
-  ASSERT_FALSE(invoked3.request_id.empty());
-  EXPECT_EQ(emu.runtime_call("POST", response_path(invoked3.request_id), "3").status, 202);
-  ASSERT_TRUE(ready(invoked3.answer));
-  EXPECT_EQ(invoked3.answer.get().body, "3");
+  answer_one_invocation(emu, "3");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

@@ -129,11 +129,12 @@ class Environment {
   [[nodiscard]] std::vector<std::string> process_environment() const;
   // The runtime's environment without the variables Lambda gives the runtime alone.
   [[nodiscard]] std::vector<std::string> extension_environment() const;
-  // The processes whose memory Max Memory Used counts: the runtime, the extensions, and every
-  // process they started, as Lambda counts the whole sandbox (a server's workers hold most of its
-  // memory). Finding the ones they started walks all of /proc, so the list is walked anew only when
-  // the runtime or an extension changed or kFunctionPidsMaxAge has passed; a process started since
-  // is counted from the next walk on. Empty, without a walk, when neither is running.
+  // The processes whose memory Max Memory Used counts: every process below the emulator (the
+  // runtime, the extensions, what they started, and orphans the emulator adopted), as Lambda counts
+  // the whole sandbox (a server's workers hold most of its memory). Finding them walks all of /proc,
+  // so the list is walked anew only when the runtime or an extension changed or kFunctionPidsMaxAge
+  // has passed; a process started since is counted from the next walk on. Empty, without a walk,
+  // when neither is running.
   [[nodiscard]] const std::vector<pid_t>& function_pids();
   [[nodiscard]] InvocationReport invocation_report(const Invocation& inv);
 

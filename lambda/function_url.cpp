@@ -3,8 +3,6 @@
 #include <cctype>
 #include <ctime>
 #include <map>
-#include <optional>
-#include <string_view>
 
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/json.hpp>
@@ -187,14 +185,7 @@ std::optional<HttpReply> function_url_reply(std::string_view payload) {
   if (!reply) return std::nullopt;
   if (const auto* body = o.if_contains("body")) {
     // A body that is not a string is sent as JSON text, as the function wrote it (json_text.h).
-    std::string text;
-    if (body->is_string()) {
-      text = body->as_string();
-    } else if (const auto written = member_text(payload, "body")) {
-      text = compact_text(*written);
-    } else {
-      text = boost::json::serialize(*body);
-    }
+    std::string text = body->is_string() ? std::string(body->as_string()) : member_json(payload, "body", *body);
     const auto* b64 = o.if_contains("isBase64Encoded");
     if (b64 != nullptr && b64->is_bool() && b64->as_bool()) {
       auto decoded = decode_base64(text);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -174,8 +173,7 @@ HttpEventRequest decode_http_event(std::string_view payload, const json::object&
   const json::object* context = optional_object(event, "requestContext");
   if (context != nullptr) {
     // As the service wrote it, on one line (json_text.h says why not serialized again).
-    const std::optional<std::string_view> written = member_text(payload, "requestContext");
-    request.request_context = written ? compact_text(*written) : json::serialize(*context);
+    request.request_context = member_json(payload, "requestContext", event.at("requestContext"));
     request.domain_name = optional_string(*context, "domainName", "requestContext.domainName");
   }
 

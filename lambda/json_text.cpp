@@ -103,6 +103,11 @@ std::optional<std::string_view> member_text(std::string_view document, std::stri
   }
 }
 
+std::string member_json(std::string_view document, std::string_view key, const json::value& parsed) {
+  const std::optional<std::string_view> written = member_text(document, key);
+  return written ? compact_text(*written) : json::serialize(parsed);
+}
+
 std::string compact_text(std::string_view json_text) {
   std::string out;
   out.reserve(json_text.size());

@@ -7,11 +7,15 @@
 //   std::optional<std::string_view> text = member_text(payload, "requestContext");
 //   // *text == R"({"timeEpoch": 1e999})"
 //   std::string one_line = compact_text(*text);   // {"timeEpoch":1e999}
+//   // Both at once, for a member the caller has parsed as `context`:
+//   std::string header = member_json(payload, "requestContext", context);
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <boost/json/value.hpp>
 
 namespace snapbus::lambda {
 
@@ -25,5 +29,9 @@ std::optional<std::string_view> member_text(std::string_view document, std::stri
 std::string compact_text(std::string_view json_text);
 // `json_text` without the spaces, tabs and line breaks between its tokens (those inside strings
 // stay): one line, fit for a header value, with every token as written.
+
+std::string member_json(std::string_view document, std::string_view key, const boost::json::value& parsed);
+// The member `key` of `document` as written, on one line (member_text, then compact_text); `parsed`
+// (that member as the caller parsed it) serialized, should member_text not find it.
 
 }  // namespace snapbus::lambda

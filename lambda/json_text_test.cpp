@@ -3,6 +3,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace snapbus::lambda {
 namespace {
@@ -49,6 +50,14 @@ TEST(JsonMemberText, TextThatIsNotAnObjectOrNotJsonHasNoMember) {
   ASSERT_TRUE(text.has_value());
   EXPECT_EQ(text->data(), cut.data() + 6);
   EXPECT_LE(text->size(), cut.size() - 6);
+}
+
+TEST(JsonMemberJson, TheMemberAsWrittenOnOneLineElseTheParsedValueSerialized) {
+  const std::string document = "{\"a\": {\"n\": 0.5,\n \"m\": 1}}";
+  const boost::json::value parsed = boost::json::parse(document);
+  EXPECT_EQ(member_json(document, "a", parsed.at("a")), R"({"n":0.5,"m":1})");
+  // Not in the text (the caller parsed something else): the value given, serialized.
+  EXPECT_EQ(member_json("{}", "a", parsed.at("a")), R"({"n":5E-1,"m":1})");
 }
 
 TEST(JsonCompactText, DropsTheSpacesBetweenTokensAndKeepsTheOnesInStrings) {
