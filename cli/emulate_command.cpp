@@ -194,8 +194,10 @@ struct NumberOptions {
 void add_port_options(CLI::App& app, emulator::Config& config, NumberOptions& numbers) {
   app.add_option("--host", config.host, "listen address (default 127.0.0.1)")->option_text("ADDR")->group(kPorts);
   add_number_option(app, "--port", numbers.port,
-                    "front door: Function URL requests and the RIE path\n"
-                    "POST /2015-03-31/functions/function/invocations (default 9000)",
+                    "front door: Function URL requests, and the Invoke API\n"
+                    "POST /2015-03-31/functions/<name>/invocations of the AWS CLI\n"
+                    "and SDKs (`function` as in the RIE, or --function-name), and\n"
+                    "InvokeWithResponseStream (default 9000)",
                     0, 65535)
       ->group(kPorts);
   add_number_option(app, "--runtime-api-port", numbers.runtime_api_port,

@@ -48,6 +48,15 @@ std::string error_type(const HttpResult& r) {
   return std::string(v.as_object().at("errorType").as_string());
 }
 
+// The type of an Invoke API refusal, as AWS SDKs read it: x-amzn-ErrorType, with the message in the
+// body's "message"; empty when the answer is not shaped so.
+std::string invoke_error_type(const HttpResult& r) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("message")) return {};
+  return r.header("x-amzn-errortype");
+}
+
 std::size_t count_of(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -227,7 +236,7 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
     auto refused = http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}",
                              {{"X-Amz-Client-Context", bad}});
     EXPECT_EQ(refused.status, 400) << bad;
-    EXPECT_EQ(error_type(refused), "InvalidRequestContentException");
+    EXPECT_EQ(invoke_error_type(refused), "InvalidRequestContentException");
     EXPECT_EQ(refused.header("x-amzn-requestid").size(), 36U);
   }
 
@@ -317,7 +326,41 @@ TEST(EmulateMain, PythonRuntimeStreamingErrorTrailer) {
   ASSERT_TRUE(client.read_until("Lambda-Runtime-Function-Error-Type: StreamBroke", 20s)) << client.received();
   EXPECT_NE(client.received().find("first;"), std::string::npos);
   EXPECT_NE(client.received().find("second;"), std::string::npos);
+  // A streamed answer names the version that ran, as a buffered one does.
+  EXPECT_NE(client.received().find("X-Amz-Executed-Version: $LATEST\r\n"), std::string::npos) << client.received();
   EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, EventInvocationsRunWithNobodyWaitingAndStreamsBecomeEvents) {
+  EmulatorProcess emu("event_stream", {"--", kPython, testdata("fake_runtime.py"), "stream-error"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  // Event: 202 at once; the run (a streamed answer that fails mid-stream) goes on with nobody to read it.
+  auto accepted = http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}",
+                            {{"X-Amz-Invocation-Type", "Event"}});
+  EXPECT_EQ(accepted.status, 202) << accepted.error;
+  EXPECT_EQ(accepted.body, "");
+  const std::string event_id = accepted.header("x-amzn-requestid");
+  EXPECT_TRUE(emu.wait_for_log("REPORT RequestId: " + event_id)) << emu.log();
+
+  // InvokeWithResponseStream: the echo that follows, as PayloadChunk events, then InvokeComplete.
+  RawConnection client(emu.front_door_port());
+  client.send(
+      "POST /2021-11-15/functions/function/response-streaming-invocations HTTP/1.1\r\nHost: x\r\n"
+      "Content-Length: 9\r\n\r\n{\"k\":\"v\"}");
+  ASSERT_TRUE(client.read_until("InvokeComplete", 20s)) << client.received();
+  ASSERT_TRUE(client.read_until("\r\n0\r\n\r\n", 10s)) << client.received();
+  const std::string& got = client.received();
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << got;
+  EXPECT_NE(got.find("Content-Type: application/json\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("X-Amz-Executed-Version: $LATEST\r\n"), std::string::npos) << got;
+  EXPECT_LT(got.find("PayloadChunk"), got.find(R"({"echo": {"k": "v"})")) << got;
+  EXPECT_LT(got.find(R"({"echo": {"k": "v"})"), got.find("InvokeComplete")) << got;
+  EXPECT_EQ(got.find("ErrorCode"), std::string::npos) << got;
+
+  EXPECT_EQ(emu.stop(), 0);
+  auto report = boost::json::parse(emu.report()).as_object();
+  EXPECT_EQ(report.at("invocations").as_array().at(0).at("errorType"), "StreamBroke");
   emu.expect_no_survivors();
 }
 
@@ -977,7 +1020,7 @@ TEST(EmulateMain, FullQueueIsThrottled) {
   auto throttled =
       http_call(emu.front_door_port(), "POST", "/2015-03-31/functions/function/invocations", "{}", {}, 10s);
   EXPECT_EQ(throttled.status, 429) << throttled.error;
-  EXPECT_EQ(error_type(throttled), "TooManyRequestsException");
+  EXPECT_EQ(invoke_error_type(throttled), "TooManyRequestsException");
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

@@ -37,9 +37,6 @@ namespace snapbus::emulator {
 // SNAPBUS_EMULATOR_ID=<pid>-<uuid>: tags the processes of one emulator run.
 std::string new_marker();
 
-// The account the emulated function belongs to: in its ARN, and for extensions that ask for it.
-inline constexpr std::string_view kEmulatedAccountId = "000000000000";
-
 // The runtime's share of the shutdown time (2 s by default, Lambda's with external extensions) to act
 // on SIGTERM before SIGKILL and before the extensions get SHUTDOWN: Lambda reserves up to 300 ms of
 // its 2,000 for the runtime, 500 ms when an internal extension runs in it.

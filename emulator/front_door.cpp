@@ -4,6 +4,8 @@
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 
+#include "event_stream.h"
+#include "invoke_api.h"
 #include "snapbus/base64.h"
 #include "snapbus/function_url.h"
 #include "snapbus/lambda_protocol.h"
@@ -32,11 +34,11 @@ asio::awaitable<void> send_complete(HttpExchange& ex, const Invocation& inv, boo
     http::fields headers;
     if (raw) {
       // The Invoke API answers 200 and flags the function error in a header.
-      headers.set("X-Amz-Function-Error", "Unhandled");
+      headers.set(kHeaderFunctionError, "Unhandled");
       co_await ex.respond(http::status::ok, inv.error_body, kContentTypeJson, &headers);
     } else {
       // A Function URL tells its caller no more than Lambda's does: the error itself is in the log.
-      headers.set("x-amzn-ErrorType", inv.error_type);
+      headers.set(kHeaderErrorType, inv.error_type);
       co_await ex.respond(http::status::bad_gateway, std::string(kFunctionUrlErrorBody), "text/plain; charset=utf-8",
                           &headers);
     }
@@ -57,9 +59,21 @@ asio::awaitable<void> send_complete(HttpExchange& ex, const Invocation& inv, boo
   }
 }
 
-HttpError payload_too_large() {
-  return {http::status::payload_too_large, "RequestEntityTooLarge",
-          fmt::format("Request must be smaller than {} bytes for the InvokeFunction operation", kInvokePayloadLimit)};
+HttpError payload_too_large(std::uint64_t limit, std::string_view type) {
+  return {http::status::payload_too_large, std::string(type),
+          fmt::format("Request must be smaller than {} bytes for the InvokeFunction operation", limit)};
+}
+
+// The request's body, at most `limit` bytes: past it, Lambda's 413 with `too_large_type`.
+asio::awaitable<std::string> read_payload(HttpExchange& ex, std::uint64_t limit, std::string_view too_large_type) {
+  std::optional<HttpError> refused;
+  try {
+    co_return co_await ex.read_body(limit);
+  } catch (const HttpError& e) {
+    if (e.status() != http::status::payload_too_large) throw;
+    refused = payload_too_large(limit, too_large_type);
+  }
+  throw *refused;
 }
 
 // The Invoke API's X-Amz-Client-Context is base64; the runtime receives the JSON it encodes.
@@ -75,40 +89,7 @@ std::string decoded_client_context(std::string_view header) {
                   "Client context must be a valid Base64-encoded JSON object.");
 }
 
-}  // namespace
-
-asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange& ex) {
-  // Every answer, errors included, names its request id, as Lambda's do: a response can be matched to its log lines.
-  InvocationRequest request{.request_id = new_request_id(), .trace_id = std::string(ex.header("X-Amzn-Trace-Id"))};
-  ex.add_response_header("X-Amzn-RequestId", request.request_id);
-  std::string_view target = ex.request().target();
-  const bool raw = target.substr(0, target.find('?')) == kRiePath;
-  if (raw && ex.request().method() != http::verb::post) {
-    throw HttpError(http::status::method_not_allowed, "MethodNotAllowed", "the invoke path expects POST");
-  }
-  std::string body;
-  try {
-    body = co_await ex.read_body(kInvokePayloadLimit);
-  } catch (const HttpError& e) {
-    if (e.status() == http::status::payload_too_large) throw payload_too_large();
-    throw;
-  }
-  if (!raw) {
-    request.payload = function_url_event(ex.request(), body, ex.remote_address(), std::chrono::system_clock::now());
-    // Lambda limits the event it builds, base64 and headers included, not the body it was given.
-    if (request.payload.size() > kInvokePayloadLimit) throw payload_too_large();
-  } else if (body.empty()) {
-    request.payload = "{}";
-  } else {
-    request.payload = body;
-  }
-  // The Invoke API's client context header; the Cognito identity one lets tests exercise that header too.
-  if (raw) {
-    request.client_context = decoded_client_context(ex.header("X-Amz-Client-Context"));
-    request.cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
-    // Tenant isolation mode has no Function URLs: only the Invoke API names a tenant.
-    request.tenant_id = std::string(ex.header("X-Amz-Tenant-Id"));
-  }
+std::shared_ptr<Invocation> submit(Environment* const& current, HttpExchange& ex, InvocationRequest request) {
   Environment& env = *current;
   if (env.queue_full()) {
     throw HttpError(http::status::too_many_requests, "TooManyRequestsException", "Rate Exceeded.");
@@ -116,8 +97,13 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
   auto inv = env.submit(std::move(request));
   // Until something is to be written, a caller that hangs up takes its queued invocation with it
   // (from the environment current then: a fresh one may have taken over the queue).
-  ex.watch_peer_close([&current, inv] { current->caller_gone(inv); });
+  if (inv->caller_waits) ex.watch_peer_close([&current, inv] { current->caller_gone(inv); });
+  return inv;
+}
 
+// Writes the function's answer as it comes: whole, or chunk by chunk once it streams. `raw` (the
+// Invoke API) passes it on as it is; a Function URL shapes the HTTP answer from it.
+asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invocation>& inv, bool raw) {
   bool head_sent = false;
   for (;;) {
     if (inv->mode == Invocation::Mode::streaming && !head_sent) {
@@ -177,6 +163,112 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
     co_await inv->wait_change();
     ex.stop_watching();
   }
+}
+
+// InvokeWithResponseStream's answer: 200 at once (the function's content type in Content-Type), each
+// piece of the answer as a PayloadChunk event as it comes, buffered or streamed, then InvokeComplete,
+// which carries a function error or a platform error (a timeout, a crash) instead of an HTTP status.
+asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_ptr<Invocation>& inv) {
+  bool head_sent = false;
+  for (;;) {
+    const bool answering = inv->mode == Invocation::Mode::streaming || inv->complete;
+    if (answering && !head_sent) {
+      http::fields headers;
+      std::string content_type = inv->content_type;
+      if (content_type.empty()) content_type = kContentTypeJson;
+      headers.set(http::field::content_type, content_type);
+      co_await ex.begin_chunked(http::status::ok, headers);
+      head_sent = true;
+    }
+    if (answering && !inv->data.empty()) {
+      std::string piece;
+      piece.swap(inv->data);
+      co_await ex.write_chunk(payload_chunk_event(piece));
+      continue;
+    }
+    if (inv->complete) {
+      co_await ex.write_chunk(invoke_complete_event(inv->error_type, inv->error_body));
+      co_await ex.end_chunked();
+      co_return;
+    }
+    co_await inv->wait_change();
+    ex.stop_watching();
+  }
+}
+
+asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex, const InvokeCall& call,
+                                   InvocationRequest request) {
+  ex.require_method(http::verb::post);
+  const std::string version = resolve_invoked_version(call, current->config());
+  const bool asynchronous = call.type == InvocationType::event;
+  std::string body = co_await read_payload(ex, asynchronous ? kAsyncInvokePayloadLimit : kInvokePayloadLimit,
+                                           "RequestEntityTooLargeException");
+  request.payload = body.empty() ? "{}" : std::move(body);
+  request.client_context = decoded_client_context(ex.header("X-Amz-Client-Context"));
+  // The Cognito identity header lets tests exercise that runtime header too.
+  request.cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
+  // Tenant isolation mode has no Function URLs: only the Invoke API names a tenant.
+  request.tenant_id = std::string(ex.header("X-Amz-Tenant-Id"));
+  if (call.type == InvocationType::dry_run) {
+    co_await ex.respond(http::status::no_content, {}, {});
+    co_return;
+  }
+  if (asynchronous) {
+    // Lambda queues the event and answers at once; the result goes nowhere (the log shows the run).
+    request.caller_waits = false;
+    submit(current, ex, std::move(request));
+    co_await ex.respond(http::status::accepted, {}, {});
+    co_return;
+  }
+  ex.add_response_header(kHeaderExecutedVersion, version);
+  auto inv = submit(current, ex, std::move(request));
+  if (call.response_stream) {
+    co_await relay_as_event_stream(ex, inv);
+  } else {
+    co_await relay_answer(ex, inv, true);
+  }
+}
+
+asio::awaitable<void> serve_function_url(Environment* const& current, HttpExchange& ex, InvocationRequest request) {
+  const std::string body = co_await read_payload(ex, kInvokePayloadLimit, "RequestEntityTooLarge");
+  request.payload = function_url_event(ex.request(), body, ex.remote_address(), std::chrono::system_clock::now());
+  // Lambda limits the event it builds, base64 and headers included, not the body it was given.
+  if (request.payload.size() > kInvokePayloadLimit)
+    throw payload_too_large(kInvokePayloadLimit, "RequestEntityTooLarge");
+  co_await relay_answer(ex, submit(current, ex, std::move(request)), false);
+}
+
+// An Invoke API error as AWS SDKs read it: the type in x-amzn-ErrorType, the message in the body.
+asio::awaitable<void> respond_invoke_error(HttpExchange& ex, http::status status, const std::string& type,
+                                           std::string_view message) {
+  http::fields headers;
+  headers.set(kHeaderErrorType, type);
+  co_await ex.respond(status, invoke_error_body(status, message), kContentTypeJson, &headers);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange& ex) {
+  // Every answer, errors included, names its request id, as Lambda's do: a response can be matched to its log lines.
+  InvocationRequest request{.request_id = new_request_id(), .trace_id = std::string(ex.header("X-Amzn-Trace-Id"))};
+  ex.add_response_header("X-Amzn-RequestId", request.request_id);
+  std::optional<InvokeCall> call;
+  std::optional<InvokeApiError> refused;
+  try {
+    call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType));
+    if (call) {
+      co_await serve_invoke(current, ex, *call, std::move(request));
+    } else {
+      co_await serve_function_url(current, ex, std::move(request));
+    }
+  } catch (const InvokeApiError& e) {
+    refused = e;
+  } catch (const HttpError& e) {
+    // The Invoke API's own refusals (405, 413, 429, a bad client context) in its shape too.
+    if (!call || ex.responded()) throw;
+    refused = InvokeApiError(e.status(), e.type(), e.what());
+  }
+  if (refused) co_await respond_invoke_error(ex, refused->status(), refused->type(), refused->what());
 }
 
 }  // namespace snapbus::emulator

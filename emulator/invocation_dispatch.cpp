@@ -45,6 +45,7 @@ std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request
   inv->client_context = std::move(request.client_context);
   inv->cognito_identity = std::move(request.cognito_identity);
   inv->tenant_id = std::move(request.tenant_id);
+  inv->caller_waits = request.caller_waits;
   if (closed_ && !handing_over_) {
     inv->fail(failure_);
     return inv;

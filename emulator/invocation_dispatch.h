@@ -42,6 +42,8 @@ struct InvocationRequest {
   std::string cognito_identity;
   std::string trace_id;   // the caller's X-Amzn-Trace-Id; empty: a new one is made
   std::string tenant_id;  // the caller's X-Amz-Tenant-Id; empty: none
+  // False for an asynchronous (Event) invocation: nobody reads its answer, so a streamed one is not kept.
+  bool caller_waits = true;
 };
 
 // Why invocations end without an answer from the function.
@@ -64,6 +66,7 @@ struct Invocation {
   std::string client_context;
   std::string cognito_identity;
   std::string tenant_id;
+  bool caller_waits = true;
   std::chrono::system_clock::time_point deadline;
   std::chrono::steady_clock::time_point started;  // handed to the runtime
 

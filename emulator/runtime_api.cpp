@@ -137,6 +137,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
   http::fields final_fields;
   try {
     final_fields = co_await ex.read_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) {
+      if (!inv->caller_waits) return;
       inv->data.append(piece);
       env.answer_updated(inv);
     });

@@ -11,6 +11,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "snapbus/lambda_protocol.h"
@@ -39,6 +40,9 @@ using lambda::kInitTypeSnapStart;
 
 // Every process of the function carries this marker, so a sweep can find strays by their environment.
 inline constexpr const char* kEnvEmulatorId = "SNAPBUS_EMULATOR_ID";
+
+// The account the emulated function belongs to: in its ARN, and for extensions that ask for it.
+inline constexpr std::string_view kEmulatedAccountId = "000000000000";
 
 enum class FreezerMode { automatic, cgroup, signal };
 

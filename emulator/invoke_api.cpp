@@ -1,0 +1,184 @@
+#include "invoke_api.h"
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+#include "snapbus/utf8_text.h"
+
+namespace snapbus::emulator {
+namespace {
+
+namespace http = boost::beast::http;
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A path segment or query value with its %XX escapes decoded (SDKs escape ':' and '$' in an ARN and
+// in $LATEST); '+' stays '+', as in a path. A '%' that starts no escape is kept.
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// The value of `key` in a query string, percent-decoded; empty when absent.
+std::string query_value(std::string_view query, std::string_view key) {
+  std::string value;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) value = eq == std::string_view::npos ? "" : percent_decoded(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return value;
+}
+
+// The {FunctionName} of `path` when it is prefix + one segment + suffix.
+std::optional<std::string_view> path_parameter(std::string_view path, std::string_view prefix,
+                                               std::string_view suffix) {
+  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  path.remove_prefix(prefix.size());
+  path.remove_suffix(suffix.size());
+  if (path.find('/') != std::string_view::npos) return std::nullopt;
+  return path;
+}
+
+std::vector<std::string_view> split_colons(std::string_view text) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    const std::size_t colon = text.find(':');
+    parts.push_back(text.substr(0, colon));
+    if (colon == std::string_view::npos) return parts;
+    text.remove_prefix(colon + 1);
+  }
+}
+
+bool all_of(std::string_view text, bool (*allowed)(char)) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), allowed);
+}
+bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; }
+bool qualifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }
+bool digit(char c) { return c >= '0' && c <= '9'; }
+
+// FunctionName split into its parts; region empty unless it is a full ARN.
+struct FunctionRef {
+  std::string_view region;
+  std::string_view name;
+  std::string_view qualifier;
+};
+
+InvokeApiError malformed_name(std::string_view function_name) {
+  return {http::status::bad_request, "ValidationException",
+          fmt::format("1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
+                      "Member must be a function name, name:qualifier, account:function:name[:qualifier] or "
+                      "arn:aws:lambda:region:account:function:name[:qualifier]",
+                      function_name)};
+}
+
+FunctionRef split_function_name(std::string_view function_name) {
+  const std::vector<std::string_view> parts = split_colons(function_name);
+  FunctionRef ref;
+  std::size_t name_at = 0;
+  if (parts[0] == "arn") {
+    // arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
+    if (parts.size() < 7 || parts.size() > 8 || parts[2] != "lambda" || parts[5] != "function" ||
+        parts[1].substr(0, 3) != "aws" || parts[3].empty() || !all_of(parts[4], digit)) {
+      throw malformed_name(function_name);
+    }
+    ref.region = parts[3];
+    name_at = 6;
+  } else if (parts.size() >= 3) {
+    // <account>:function:<name>[:<qualifier>]
+    if (parts.size() > 4 || parts[1] != "function" || !all_of(parts[0], digit)) throw malformed_name(function_name);
+    name_at = 2;
+  }
+  ref.name = parts[name_at];
+  if (name_at + 1 < parts.size()) ref.qualifier = parts[name_at + 1];
+  if (!all_of(ref.name, name_char) || ref.name.size() > 64) throw malformed_name(function_name);
+  if (name_at + 1 < parts.size() && ref.qualifier != "$LATEST" && !all_of(ref.qualifier, qualifier_char)) {
+    throw malformed_name(function_name);
+  }
+  return ref;
+}
+
+}  // namespace
+
+std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_view invocation_type) {
+  const std::size_t question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  std::optional<std::string_view> function_name = path_parameter(path, kInvokePathPrefix, kInvokePathSuffix);
+  const bool response_stream = !function_name;
+  if (response_stream) function_name = path_parameter(path, kStreamingInvokePathPrefix, kStreamingInvokePathSuffix);
+  if (!function_name) return std::nullopt;
+  InvokeCall call{.function_name = percent_decoded(*function_name), .response_stream = response_stream};
+  if (question != std::string_view::npos) call.qualifier = query_value(target.substr(question + 1), "Qualifier");
+  if (invocation_type.empty() || invocation_type == "RequestResponse") {
+    call.type = InvocationType::request_response;
+  } else if (invocation_type == "Event" && !response_stream) {
+    call.type = InvocationType::event;
+  } else if (invocation_type == "DryRun") {
+    call.type = InvocationType::dry_run;
+  } else {
+    throw InvokeApiError(
+        http::status::bad_request, "ValidationException",
+        fmt::format("1 validation error detected: Value '{}' at 'invocationType' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: [{}]",
+                    invocation_type, response_stream ? "RequestResponse, DryRun" : "Event, RequestResponse, DryRun"));
+  }
+  return call;
+}
+
+std::string resolve_invoked_version(const InvokeCall& call, const Config& config) {
+  const FunctionRef ref = split_function_name(call.function_name);
+  if (!call.qualifier.empty() && call.qualifier != "$LATEST" && !all_of(call.qualifier, qualifier_char)) {
+    throw InvokeApiError(http::status::bad_request, "ValidationException",
+                         fmt::format("1 validation error detected: Value '{}' at 'qualifier' failed to satisfy "
+                                     "constraint: Member must be $LATEST, a version number or an alias name",
+                                     call.qualifier));
+  }
+  if (!ref.qualifier.empty() && !call.qualifier.empty() && ref.qualifier != call.qualifier) {
+    throw InvokeApiError(http::status::bad_request, "InvalidParameterValueException",
+                         "The derived qualifier from the function name does not match the specified qualifier.");
+  }
+  const std::string_view qualifier = ref.qualifier.empty() ? std::string_view(call.qualifier) : ref.qualifier;
+  const std::string_view region = ref.region.empty() ? std::string_view(config.region) : ref.region;
+  const bool same_function = ref.name == kRieFunctionName || ref.name == config.function_name;
+  const bool same_version = qualifier.empty() || qualifier == config.function_version || !all_of(qualifier, digit);
+  if (!same_function || region != config.region || !same_version) {
+    std::string arn = fmt::format("arn:aws:lambda:{}:{}:function:{}", region, kEmulatedAccountId, ref.name);
+    if (!qualifier.empty()) arn += fmt::format(":{}", qualifier);
+    throw InvokeApiError(http::status::not_found, "ResourceNotFoundException",
+                         fmt::format("Function not found: {}", arn));
+  }
+  return config.function_version;
+}
+
+std::string invoke_error_body(http::status status, std::string_view message) {
+  // The message may quote a function name decoded from the path: any bytes, which JSON must not carry raw.
+  return boost::json::serialize(boost::json::object{
+      {"Type", static_cast<unsigned>(status) >= 500 ? "Service" : "User"},
+      {"message", utf8_replacing_invalid(message)},
+  });
+}
+
+}  // namespace snapbus::emulator

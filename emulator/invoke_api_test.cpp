@@ -1,0 +1,133 @@
+#include "invoke_api.h"
+
+#include <gtest/gtest.h>
+
+namespace snapbus::emulator {
+namespace {
+
+namespace http = boost::beast::http;
+
+Config function_config(std::string name = "orders", std::string version = "$LATEST") {
+  Config config;
+  config.function_name = std::move(name);
+  config.function_version = std::move(version);
+  config.region = "eu-west-1";
+  return config;
+}
+
+InvokeCall call_for(std::string_view target, std::string_view type = {}) {
+  auto call = read_invoke_call(target, type);
+  EXPECT_TRUE(call.has_value()) << target;
+  return call.value_or(InvokeCall{});
+}
+
+// The status and type of the InvokeApiError that `run` throws.
+template <typename Run>
+std::pair<http::status, std::string> refusal(Run run) {
+  try {
+    run();
+  } catch (const InvokeApiError& e) {
+    return {e.status(), e.type()};
+  }
+  ADD_FAILURE() << "no InvokeApiError";
+  return {};
+}
+
+TEST(InvokeApi, OnlyTheInvokePathIsAnInvokeCall) {
+  EXPECT_FALSE(read_invoke_call("/", {}));
+  EXPECT_FALSE(read_invoke_call("/2015-03-31/functions//invocations", {}));
+  EXPECT_FALSE(read_invoke_call("/2015-03-31/functions/a/b/invocations", {}));
+  EXPECT_FALSE(read_invoke_call("/2015-03-31/functions/orders/invocations/x", {}));
+  EXPECT_FALSE(read_invoke_call("/api/2015-03-31/functions/orders/invocations", {}));
+  const InvokeCall call = call_for("/2015-03-31/functions/orders/invocations");
+  EXPECT_EQ(call.function_name, "orders");
+  EXPECT_EQ(call.qualifier, "");
+  EXPECT_EQ(call.type, InvocationType::request_response);
+}
+
+TEST(InvokeApi, InvokeWithResponseStreamHasItsOwnPathAndNoEvents) {
+  const InvokeCall call = call_for("/2021-11-15/functions/orders/response-streaming-invocations?Qualifier=live");
+  EXPECT_EQ(call.function_name, "orders");
+  EXPECT_EQ(call.qualifier, "live");
+  EXPECT_TRUE(call.response_stream);
+  EXPECT_FALSE(call_for("/2015-03-31/functions/orders/invocations").response_stream);
+  EXPECT_FALSE(read_invoke_call("/2021-11-15/functions/orders/invocations", {}));
+  EXPECT_FALSE(read_invoke_call("/2015-03-31/functions/orders/response-streaming-invocations", {}));
+  const std::string_view path = "/2021-11-15/functions/orders/response-streaming-invocations";
+  EXPECT_EQ(call_for(path, "DryRun").type, InvocationType::dry_run);
+  EXPECT_EQ(refusal([&] { read_invoke_call(path, "Event"); }),
+            std::pair(http::status::bad_request, std::string("ValidationException")));
+}
+
+TEST(InvokeApi, TheNameAndQualifierArePercentDecodedAsSdksEncodeThem) {
+  // botocore escapes ':' and '$' in the path and the query.
+  const InvokeCall call = call_for(
+      "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Aorders/"
+      "invocations?x=1&Qualifier=%24LATEST");
+  EXPECT_EQ(call.function_name, "arn:aws:lambda:eu-west-1:123456789012:function:orders");
+  EXPECT_EQ(call.qualifier, "$LATEST");
+  EXPECT_EQ(call_for("/2015-03-31/functions/a%2/invocations").function_name, "a%2");
+}
+
+TEST(InvokeApi, TheInvocationTypeIsOneOfLambdasThree) {
+  const std::string_view path = "/2015-03-31/functions/orders/invocations";
+  EXPECT_EQ(call_for(path, "RequestResponse").type, InvocationType::request_response);
+  EXPECT_EQ(call_for(path, "Event").type, InvocationType::event);
+  EXPECT_EQ(call_for(path, "DryRun").type, InvocationType::dry_run);
+  EXPECT_EQ(refusal([&] { read_invoke_call(path, "event"); }),
+            std::pair(http::status::bad_request, std::string("ValidationException")));
+  // Only the invoke path reads the header.
+  EXPECT_FALSE(read_invoke_call("/orders", "Bogus"));
+}
+
+TEST(InvokeApi, EveryFormOfTheFunctionsNameReachesIt) {
+  const Config config = function_config();
+  for (const char* name : {"orders", "function", "orders:live", "orders:$LATEST", "123456789012:function:orders",
+                           "000000000000:function:orders:live", "arn:aws:lambda:eu-west-1:123456789012:function:orders",
+                           "arn:aws:lambda:eu-west-1:123456789012:function:orders:$LATEST"}) {
+    EXPECT_EQ(resolve_invoked_version({.function_name = name}, config), "$LATEST") << name;
+  }
+  EXPECT_EQ(resolve_invoked_version({.function_name = "orders", .qualifier = "live"}, config), "$LATEST");
+}
+
+TEST(InvokeApi, AnotherFunctionVersionOrRegionIsNotFound) {
+  const Config config = function_config("orders", "7");
+  EXPECT_EQ(resolve_invoked_version({.function_name = "orders:7"}, config), "7");
+  EXPECT_EQ(resolve_invoked_version({.function_name = "orders", .qualifier = "7"}, config), "7");
+  const auto not_found = std::pair(http::status::not_found, std::string("ResourceNotFoundException"));
+  for (const char* name : {"payments", "orders:8", "arn:aws:lambda:us-east-1:123456789012:function:orders", "ORDERS"}) {
+    EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = name}, config); }), not_found) << name;
+  }
+  try {
+    resolve_invoked_version({.function_name = "payments", .qualifier = "3"}, config);
+    ADD_FAILURE() << "payments was found";
+  } catch (const InvokeApiError& e) {
+    EXPECT_STREQ(e.what(), "Function not found: arn:aws:lambda:eu-west-1:000000000000:function:payments:3");
+  }
+}
+
+TEST(InvokeApi, AMalformedNameOrClashingQualifiersAreRefused) {
+  const Config config = function_config();
+  const auto invalid = std::pair(http::status::bad_request, std::string("ValidationException"));
+  for (const char* name : {"a:b:c", "orders:", ":live", "orders:li/ve", "x:function:orders", "arn:aws:s3:::bucket",
+                           "arn:aws:lambda:eu-west-1:123:function", "orders!"}) {
+    EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = name}, config); }), invalid) << name;
+  }
+  EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = "orders", .qualifier = "a b"}, config); }),
+            invalid);
+  EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = "orders:live", .qualifier = "beta"}, config); }),
+            std::pair(http::status::bad_request, std::string("InvalidParameterValueException")));
+  EXPECT_EQ(resolve_invoked_version({.function_name = "orders:live", .qualifier = "live"}, config), "$LATEST");
+}
+
+TEST(InvokeApi, ErrorBodiesAreTheServicesShape) {
+  EXPECT_EQ(invoke_error_body(http::status::not_found, "Function not found: x"),
+            R"({"Type":"User","message":"Function not found: x"})");
+  EXPECT_EQ(invoke_error_body(http::status::bad_gateway, "\"quoted\""), R"({"Type":"Service","message":"\"quoted\""})");
+  // A name decoded from %EA is not UTF-8 (found by invoke_api_fuzz): the body stays JSON.
+  EXPECT_EQ(invoke_error_body(http::status::not_found, "Function not found: a\xea"),
+            "{\"Type\":\"User\",\"message\":\"Function not found: a\xef\xbf\xbd\"}");
+}
+
+}  // namespace
+}  // namespace snapbus::emulator

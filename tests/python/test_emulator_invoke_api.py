@@ -1,0 +1,165 @@
+"""`snapbus emulate` answers the Lambda Invoke API as AWS's own SDK expects: boto3 (Debian's
+python3-boto3) invokes a function by name, ARN and alias, asynchronously and as a dry run, and reads
+the emulator's refusals as the exceptions Lambda's would raise. Debian's botocore predates
+InvokeWithResponseStream, so its answer is read with botocore's own event stream decoder, which
+checks every message's CRCs."""
+import http.client
+import json
+import pathlib
+import time
+
+import boto3  # python3-boto3, which ./setup.sh installs
+import pytest
+from botocore.config import Config
+from botocore.eventstream import EventStreamBuffer
+from botocore.exceptions import ClientError
+
+from conftest import PROCESS_TIMEOUT, PYTHON, read_line
+
+FAKE_RUNTIME = pathlib.Path(__file__).resolve().parents[2] / "emulator" / "testdata" / "fake_runtime.py"
+REGION = "eu-west-1"
+NAME = "orders"
+
+
+def start_emulator(cli, processes, tmp_path, mode: str):
+    """An emulator running fake_runtime.py `mode` as function `orders`, version 7."""
+    ready = tmp_path / f"ready-{mode}.json"
+    proc = processes.start([str(cli), "emulate", "--port", "0", "--runtime-api-port", "0", "--ready-file", str(ready),
+                            "--function-name", NAME, "--function-version", "7", "--region", REGION, "--",
+                            PYTHON, str(FAKE_RUNTIME), mode], processes.env())
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while not (ready.exists() and ready.stat().st_size) and time.monotonic() < deadline:
+        assert proc.poll() is None, processes.stderr_of(proc)
+        time.sleep(0.02)
+    proc.front_door = json.loads(ready.read_text())["frontDoor"]
+    return proc
+
+
+@pytest.fixture
+def emulator(cli, processes, tmp_path):
+    return start_emulator(cli, processes, tmp_path, "echo")
+
+
+@pytest.fixture
+def lam(emulator):
+    return boto3.client("lambda", endpoint_url=f"http://{emulator.front_door}", region_name=REGION,
+                        aws_access_key_id="local", aws_secret_access_key="local",
+                        config=Config(retries={"max_attempts": 0}, read_timeout=PROCESS_TIMEOUT,
+                                      connect_timeout=PROCESS_TIMEOUT))
+
+
+def started(emulator, request_id: str, before: str) -> bool:
+    """Whether the log shows `request_id` START before the START of `before` (both must come)."""
+    seen = set()
+    while before not in seen:
+        line = read_line(emulator)
+        if line.startswith("START RequestId: "):
+            seen.add(line.split()[2])
+    return request_id in seen
+
+
+def test_every_form_of_the_name_invokes_the_function(lam):
+    for name, qualifier in [(NAME, None), (f"{NAME}:7", None), (f"{NAME}:live", None),
+                            (f"123456789012:function:{NAME}", "7"),
+                            (f"arn:aws:lambda:{REGION}:123456789012:function:{NAME}", "$LATEST")]:
+        extra = {"Qualifier": qualifier} if qualifier else {}
+        answer = lam.invoke(FunctionName=name, Payload=json.dumps({"name": name}).encode(), **extra)
+        assert answer["StatusCode"] == 200, name
+        assert answer["ExecutedVersion"] == "7", name
+        assert "FunctionError" not in answer
+        assert json.loads(answer["Payload"].read())["echo"] == {"name": name}
+
+
+def test_another_function_or_version_is_not_found(lam):
+    for name in ["payments", f"{NAME}:8", f"arn:aws:lambda:us-east-1:123456789012:function:{NAME}"]:
+        with pytest.raises(lam.exceptions.ResourceNotFoundException) as refused:
+            lam.invoke(FunctionName=name, Payload=b"{}")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert refused.value.response["Error"]["Message"].startswith("Function not found: arn:aws:lambda:")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.invoke(FunctionName=f"{NAME}:live", Qualifier="beta", Payload=b"{}")
+
+
+def test_an_event_invocation_is_accepted_at_once_and_runs(lam, emulator):
+    accepted = lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=b'{"async": true}')
+    assert accepted["StatusCode"] == 202
+    assert accepted["Payload"].read() == b""
+    event_id = accepted["ResponseMetadata"]["RequestId"]
+    after = lam.invoke(FunctionName=NAME, Payload=b"{}")
+    assert started(emulator, event_id, before=after["ResponseMetadata"]["RequestId"])
+
+
+def test_a_dry_run_runs_nothing(lam, emulator):
+    dry = lam.invoke(FunctionName=NAME, InvocationType="DryRun", Payload=b"{}")
+    assert dry["StatusCode"] == 204
+    after = lam.invoke(FunctionName=NAME, Payload=b"{}")
+    assert not started(emulator, dry["ResponseMetadata"]["RequestId"], before=after["ResponseMetadata"]["RequestId"])
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke(FunctionName="payments", InvocationType="DryRun", Payload=b"{}")
+
+
+def test_payload_limits_are_lambdas(lam):
+    # 6 MiB for a synchronous call, 1 MiB for an asynchronous one. Lambda's type is not the
+    # RequestTooLargeException of the SDK's model, so the SDK raises a plain ClientError.
+    with pytest.raises(ClientError) as refused:
+        lam.invoke(FunctionName=NAME, Payload=b'"' + b"x" * (6 * 1024 * 1024) + b'"')
+    assert refused.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert "6291456 bytes" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as refused:
+        lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=b'"' + b"x" * (1024 * 1024) + b'"')
+    assert refused.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert "1048576 bytes" in refused.value.response["Error"]["Message"]
+    near = b'"' + b"x" * (1024 * 1024 - 2) + b'"'
+    assert lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=near)["StatusCode"] == 202
+
+
+def test_a_bad_client_context_is_refused_as_lambda_refuses_it(lam):
+    with pytest.raises(lam.exceptions.InvalidRequestContentException):
+        lam.invoke(FunctionName=NAME, ClientContext="not base64 json", Payload=b"{}")
+
+
+def stream_invoke(front_door: str, payload: bytes, name: str = NAME) -> tuple[http.client.HTTPResponse, list]:
+    """POST InvokeWithResponseStream as the SDKs send it; the answer and the events of a 200 one."""
+    conn = http.client.HTTPConnection(front_door, timeout=PROCESS_TIMEOUT)
+    conn.request("POST", f"/2021-11-15/functions/{name}/response-streaming-invocations", body=payload)
+    answer = conn.getresponse()
+    body = answer.read()
+    messages = []
+    if answer.status == 200:
+        decoder = EventStreamBuffer()
+        decoder.add_data(body)
+        messages = list(decoder)
+    conn.close()
+    assert all(message.headers[":message-type"] == "event" for message in messages)
+    events = [(message.headers[":event-type"], message.headers[":content-type"], message.payload)
+              for message in messages]
+    return answer, events
+
+
+def test_invoke_with_response_stream_carries_a_buffered_answer(emulator):
+    answer, events = stream_invoke(emulator.front_door, b'{"streamed": 1}')
+    assert answer.status == 200
+    assert answer.getheader("X-Amz-Executed-Version") == "7"
+    assert answer.getheader("Content-Type") == "application/json"  # the function's, the SDK's ResponseStreamContentType
+    assert [(kind, content_type) for kind, content_type, _ in events] == [
+        ("PayloadChunk", "application/octet-stream"), ("InvokeComplete", "application/json")]
+    assert json.loads(events[0][2])["echo"] == {"streamed": 1}
+    assert json.loads(events[1][2]) == {}
+    refused, _ = stream_invoke(emulator.front_door, b"{}", name="payments")
+    assert refused.status == 404
+    assert refused.getheader("x-amzn-ErrorType") == "ResourceNotFoundException"
+
+
+def test_invoke_with_response_stream_relays_chunks_and_a_mid_stream_error(cli, processes, tmp_path):
+    emulator = start_emulator(cli, processes, tmp_path, "stream-error")
+    answer, events = stream_invoke(emulator.front_door, b"{}")
+    assert answer.status == 200
+    assert answer.getheader("Content-Type") == "application/octet-stream"
+    # The runtime writes its two chunks back to back: they may come in one event or two.
+    *chunks, (last_kind, _, last_payload) = events
+    assert {kind for kind, _, _ in chunks} == {"PayloadChunk"}
+    assert b"".join(payload for _, _, payload in chunks) == b"first;second;"
+    assert last_kind == "InvokeComplete"
+    complete = json.loads(last_payload)
+    assert complete["ErrorCode"] == "StreamBroke"
+    assert json.loads(complete["ErrorDetails"]) == {"errorMessage": "boom", "errorType": "StreamBroke"}
