@@ -352,7 +352,7 @@ TEST(EmulateMain, EventInvocationsRunWithNobodyWaitingAndStreamsBecomeEvents) {
   ASSERT_TRUE(client.read_until("\r\n0\r\n\r\n", 10s)) << client.received();
   const std::string& got = client.received();
   EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << got;
-  EXPECT_NE(got.find("Content-Type: application/json\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Content-Type: application/vnd.amazon.eventstream\r\n"), std::string::npos) << got;
   EXPECT_NE(got.find("X-Amz-Executed-Version: $LATEST\r\n"), std::string::npos) << got;
   EXPECT_LT(got.find("PayloadChunk"), got.find(R"({"echo": {"k": "v"})")) << got;
   EXPECT_LT(got.find(R"({"echo": {"k": "v"})"), got.find("InvokeComplete")) << got;

@@ -91,7 +91,7 @@ class Environment {
 
   // Front door.
   std::shared_ptr<Invocation> submit(InvocationRequest request);
-  [[nodiscard]] bool queue_full() const { return dispatch_.queue_full(); }
+  [[nodiscard]] bool queue_full(bool caller_waits) const { return dispatch_.queue_full(caller_waits); }
   // The caller of `inv` closed its connection: a queued invocation is dropped before it runs.
   void caller_gone(const std::shared_ptr<Invocation>& inv);
 

@@ -6,6 +6,7 @@
 //   co_await ex.write_chunk(invoke_complete_event("", ""));   // {} : the invocation succeeded
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,10 @@ inline constexpr std::string_view kContentTypeEventStream = "application/vnd.ama
 // std::length_error for a header name over 255 bytes or a value over 65,535.
 std::string event_stream_message(const std::vector<std::pair<std::string_view, std::string_view>>& headers,
                                  std::string_view payload);
+
+// The most bytes one PayloadChunk carries here: well below the 16 MiB payload that the Go SDK's and
+// older botocore's decoders accept in one event (24 MiB in newer botocore).
+inline constexpr std::size_t kPayloadChunkLimit = std::size_t{1} << 20;
 
 // A PayloadChunk event: bytes of the function's response.
 std::string payload_chunk_event(std::string_view bytes);

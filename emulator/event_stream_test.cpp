@@ -38,6 +38,12 @@ TEST(EventStream, InvokeCompleteSaysWhetherTheInvocationFailed) {
   EXPECT_NE(invoke_complete_event("", "").find("InvokeComplete"), std::string::npos);
 }
 
+TEST(EventStream, APayloadChunkFitsEverySdksDecoder) {
+  // The Go SDK and Debian's botocore decode at most 16 MiB of payload in one event.
+  EXPECT_LE(kPayloadChunkLimit, std::size_t{16} << 20);
+  EXPECT_GE(kPayloadChunkLimit, std::size_t{64} << 10);
+}
+
 TEST(EventStream, HeadersPastTheirFieldsAreRefused) {
   const std::string long_name(256, 'n');
   const std::string long_value(65536, 'v');

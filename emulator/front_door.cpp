@@ -91,7 +91,7 @@ std::string decoded_client_context(std::string_view header) {
 
 std::shared_ptr<Invocation> submit(Environment* const& current, HttpExchange& ex, InvocationRequest request) {
   Environment& env = *current;
-  if (env.queue_full()) {
+  if (env.queue_full(request.caller_waits)) {
     throw HttpError(http::status::too_many_requests, "TooManyRequestsException", "Rate Exceeded.");
   }
   auto inv = env.submit(std::move(request));
@@ -165,25 +165,26 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
   }
 }
 
-// InvokeWithResponseStream's answer: 200 at once (the function's content type in Content-Type), each
-// piece of the answer as a PayloadChunk event as it comes, buffered or streamed, then InvokeComplete,
-// which carries a function error or a platform error (a timeout, a crash) instead of an HTTP status.
+// InvokeWithResponseStream's answer: 200 at once, each piece of the answer as PayloadChunk events as
+// it comes, buffered or streamed, then InvokeComplete, which carries a function error or a platform
+// error (a timeout, a crash) instead of an HTTP status.
 asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_ptr<Invocation>& inv) {
   bool head_sent = false;
   for (;;) {
     const bool answering = inv->mode == Invocation::Mode::streaming || inv->complete;
     if (answering && !head_sent) {
       http::fields headers;
-      std::string content_type = inv->content_type;
-      if (content_type.empty()) content_type = kContentTypeJson;
-      headers.set(http::field::content_type, content_type);
+      headers.set(http::field::content_type, kContentTypeEventStream);
       co_await ex.begin_chunked(http::status::ok, headers);
       head_sent = true;
     }
     if (answering && !inv->data.empty()) {
-      std::string piece;
-      piece.swap(inv->data);
-      co_await ex.write_chunk(payload_chunk_event(piece));
+      // What piled up while the caller read slowly goes out in events SDK decoders accept (16 MiB at most).
+      std::string pending;
+      pending.swap(inv->data);
+      for (std::size_t at = 0; at < pending.size(); at += kPayloadChunkLimit) {
+        co_await ex.write_chunk(payload_chunk_event(std::string_view(pending).substr(at, kPayloadChunkLimit)));
+      }
       continue;
     }
     if (inv->complete) {

@@ -88,6 +88,9 @@ struct Invocation {
 // How many invocations may wait for the runtime; the next one is throttled, as Lambda throttles a
 // function past its concurrency (and a local run does not grow without bound under a burst).
 inline constexpr std::size_t kQueueLimit = 100;
+// Asynchronous (Event) invocations wait in Lambda's own queue and are not throttled by the function's
+// concurrency: they may fill the queue this far (at most 1 MiB each) before one is refused too.
+inline constexpr std::size_t kAsyncQueueLimit = 1000;
 
 class InvocationDispatch {
  public:
@@ -96,7 +99,10 @@ class InvocationDispatch {
   // A new invocation at the end of the queue; already failed when the dispatch is closed.
   std::shared_ptr<Invocation> submit(InvocationRequest request);
 
-  [[nodiscard]] bool queue_full() const { return queue_.size() >= kQueueLimit; }
+  // For a caller that waits (kQueueLimit), or an asynchronous one (kAsyncQueueLimit).
+  [[nodiscard]] bool queue_full(bool caller_waits) const {
+    return queue_.size() >= (caller_waits ? kQueueLimit : kAsyncQueueLimit);
+  }
   // The caller of a queued invocation went away: it leaves the queue, completed with this error,
   // and never runs. An invocation already handed to the runtime runs on.
   void withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type, const std::string& message);

@@ -94,10 +94,16 @@ TEST(InvocationDispatch, WithdrawnInvocationNeverRunsAndTheQueueIsBounded) {
   EXPECT_FALSE(kept->complete);
 
   for (std::size_t i = 0; i < kQueueLimit; ++i) {
-    EXPECT_FALSE(dispatch.queue_full());
+    EXPECT_FALSE(dispatch.queue_full(true));
     dispatch.submit({.payload = "{}"});
   }
-  EXPECT_TRUE(dispatch.queue_full());
+  EXPECT_TRUE(dispatch.queue_full(true));
+  // Asynchronous invocations have a queue of their own size.
+  for (std::size_t i = kQueueLimit; i < kAsyncQueueLimit; ++i) {
+    EXPECT_FALSE(dispatch.queue_full(false));
+    dispatch.submit({.payload = "{}", .caller_waits = false});
+  }
+  EXPECT_TRUE(dispatch.queue_full(false));
 }
 
 TEST(InvocationDispatch, HandOverKeepsTheQueueForAFreshEnvironment) {

@@ -80,9 +80,10 @@ bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c
 bool qualifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }
 bool digit(char c) { return c >= '0' && c <= '9'; }
 
-// FunctionName split into its parts; region empty unless it is a full ARN.
+// FunctionName split into its parts; region and account empty unless it names them.
 struct FunctionRef {
   std::string_view region;
+  std::string_view account;
   std::string_view name;
   std::string_view qualifier;
 };
@@ -95,27 +96,35 @@ InvokeApiError malformed_name(std::string_view function_name) {
                       function_name)};
 }
 
+// Lambda's pattern: (arn:aws*:lambda:<region>:)?(<account>:)?(function:)?<name>(:<qualifier>)?, of
+// which the ARN form takes all of its parts.
 FunctionRef split_function_name(std::string_view function_name) {
   const std::vector<std::string_view> parts = split_colons(function_name);
   FunctionRef ref;
   std::size_t name_at = 0;
   if (parts[0] == "arn") {
-    // arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
     if (parts.size() < 7 || parts.size() > 8 || parts[2] != "lambda" || parts[5] != "function" ||
         parts[1].substr(0, 3) != "aws" || parts[3].empty() || !all_of(parts[4], digit)) {
       throw malformed_name(function_name);
     }
     ref.region = parts[3];
+    ref.account = parts[4];
     name_at = 6;
-  } else if (parts.size() >= 3) {
-    // <account>:function:<name>[:<qualifier>]
-    if (parts.size() > 4 || parts[1] != "function" || !all_of(parts[0], digit)) throw malformed_name(function_name);
-    name_at = 2;
+  } else {
+    if (parts.size() >= 3 && all_of(parts[0], digit)) {
+      if (parts[1] != "function") throw malformed_name(function_name);
+      ref.account = parts[0];
+      name_at = 2;
+    } else if (parts.size() >= 2 && parts[0] == "function") {
+      name_at = 1;
+    }
+    if (parts.size() > name_at + 2) throw malformed_name(function_name);
   }
   ref.name = parts[name_at];
-  if (name_at + 1 < parts.size()) ref.qualifier = parts[name_at + 1];
+  const bool qualified = name_at + 1 < parts.size();
+  if (qualified) ref.qualifier = parts[name_at + 1];
   if (!all_of(ref.name, name_char) || ref.name.size() > 64) throw malformed_name(function_name);
-  if (name_at + 1 < parts.size() && ref.qualifier != "$LATEST" && !all_of(ref.qualifier, qualifier_char)) {
+  if (qualified && ref.qualifier != "$LATEST" && !all_of(ref.qualifier, qualifier_char)) {
     throw malformed_name(function_name);
   }
   return ref;
@@ -165,7 +174,8 @@ std::string resolve_invoked_version(const InvokeCall& call, const Config& config
   const bool same_function = ref.name == kRieFunctionName || ref.name == config.function_name;
   const bool same_version = qualifier.empty() || qualifier == config.function_version || !all_of(qualifier, digit);
   if (!same_function || region != config.region || !same_version) {
-    std::string arn = fmt::format("arn:aws:lambda:{}:{}:function:{}", region, kEmulatedAccountId, ref.name);
+    const std::string_view account = ref.account.empty() ? kEmulatedAccountId : ref.account;
+    std::string arn = fmt::format("arn:aws:lambda:{}:{}:function:{}", region, account, ref.name);
     if (!qualifier.empty()) arn += fmt::format(":{}", qualifier);
     throw InvokeApiError(http::status::not_found, "ResourceNotFoundException",
                          fmt::format("Function not found: {}", arn));

@@ -82,7 +82,8 @@ TEST(InvokeApi, TheInvocationTypeIsOneOfLambdasThree) {
 
 TEST(InvokeApi, EveryFormOfTheFunctionsNameReachesIt) {
   const Config config = function_config();
-  for (const char* name : {"orders", "function", "orders:live", "orders:$LATEST", "123456789012:function:orders",
+  for (const char* name : {"orders", "function", "orders:live", "orders:$LATEST", "function:orders",
+                           "function:orders:$LATEST", "123456789012:function:orders",
                            "000000000000:function:orders:live", "arn:aws:lambda:eu-west-1:123456789012:function:orders",
                            "arn:aws:lambda:eu-west-1:123456789012:function:orders:$LATEST"}) {
     EXPECT_EQ(resolve_invoked_version({.function_name = name}, config), "$LATEST") << name;
@@ -95,7 +96,9 @@ TEST(InvokeApi, AnotherFunctionVersionOrRegionIsNotFound) {
   EXPECT_EQ(resolve_invoked_version({.function_name = "orders:7"}, config), "7");
   EXPECT_EQ(resolve_invoked_version({.function_name = "orders", .qualifier = "7"}, config), "7");
   const auto not_found = std::pair(http::status::not_found, std::string("ResourceNotFoundException"));
-  for (const char* name : {"payments", "orders:8", "arn:aws:lambda:us-east-1:123456789012:function:orders", "ORDERS"}) {
+  // "function:payments" is the function payments (Lambda's optional "function:" prefix), not an alias.
+  for (const char* name : {"payments", "orders:8", "function:payments", "function:orders:8",
+                           "arn:aws:lambda:us-east-1:123456789012:function:orders", "ORDERS"}) {
     EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = name}, config); }), not_found) << name;
   }
   try {
@@ -104,13 +107,21 @@ TEST(InvokeApi, AnotherFunctionVersionOrRegionIsNotFound) {
   } catch (const InvokeApiError& e) {
     EXPECT_STREQ(e.what(), "Function not found: arn:aws:lambda:eu-west-1:000000000000:function:payments:3");
   }
+  try {
+    resolve_invoked_version({.function_name = "123456789012:function:payments"}, config);
+    ADD_FAILURE() << "payments was found";
+  } catch (const InvokeApiError& e) {
+    // The caller's account, as Lambda names it back.
+    EXPECT_STREQ(e.what(), "Function not found: arn:aws:lambda:eu-west-1:123456789012:function:payments");
+  }
 }
 
 TEST(InvokeApi, AMalformedNameOrClashingQualifiersAreRefused) {
   const Config config = function_config();
   const auto invalid = std::pair(http::status::bad_request, std::string("ValidationException"));
-  for (const char* name : {"a:b:c", "orders:", ":live", "orders:li/ve", "x:function:orders", "arn:aws:s3:::bucket",
-                           "arn:aws:lambda:eu-west-1:123:function", "orders!"}) {
+  for (const char* name :
+       {"a:b:c", "orders:", ":live", "orders:li/ve", "x:function:orders", "arn:aws:s3:::bucket", "function:orders:7:8",
+        "123456789012:lambda:orders", "function:", "arn:aws:lambda:eu-west-1:123:function", "orders!"}) {
     EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = name}, config); }), invalid) << name;
   }
   EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = "orders", .qualifier = "a b"}, config); }),

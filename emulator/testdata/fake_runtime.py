@@ -9,6 +9,7 @@ usage: fake_runtime.py MODE
   init-error-linger  post init/error, then ignore SIGTERM and sleep (a shutdown that takes its time)
   crash-invoke take one event, then exit 3 without answering
   stream-error stream two chunks, then end with an error trailer
+  stream-big MIB  loop: stream MIB MiB of 'b' in 64 KiB chunks, as fast as the emulator takes them
   ticker FILE  start a child that appends a tick to FILE every 10 ms, then behave like snapstart
   worker-memory MIB  start a process that holds MIB MiB (as a server's worker would) and whose
                parent exits at once (as a daemon's does), then echo
@@ -68,6 +69,25 @@ def stream_error():
     echo_loop()
 
 
+def stream_big(size):
+    piece = b"b" * 65536
+    while True:
+        status, headers, body = call("GET", "/invocation/next")
+        if status != 200:
+            sys.exit(10)
+        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+        conn = http.client.HTTPConnection(lambda_api_call.HOST, int(lambda_api_call.PORT), timeout=60)
+        conn.putrequest("POST", f"{BASE}/invocation/{request_id}/response")
+        conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        for _ in range(size // len(piece)):
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        conn.send(b"0\r\n\r\n")
+        conn.getresponse().read()
+        conn.close()
+
+
 def hold_worker(size):
     """Forks twice: the grandchild writes `size` bytes (resident, not only reserved) and says so,
     its parent exits, so that only the emulator (a child subreaper) is left above it. It lives until
@@ -119,6 +139,8 @@ def main():
         sys.exit(3)
     elif mode == "stream-error":
         stream_error()
+    elif mode == "stream-big":
+        stream_big(int(sys.argv[2]) << 20)
     elif mode == "ticker":
         subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "ticker.py"), sys.argv[2]])
         # Init is not over before the child is ticking, so the freeze has something to stop.

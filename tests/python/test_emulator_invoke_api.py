@@ -21,12 +21,13 @@ REGION = "eu-west-1"
 NAME = "orders"
 
 
-def start_emulator(cli, processes, tmp_path, mode: str):
-    """An emulator running fake_runtime.py `mode` as function `orders`, version 7."""
-    ready = tmp_path / f"ready-{mode}.json"
+def start_emulator(cli, processes, tmp_path, *runtime_args, runtime=(PYTHON, str(FAKE_RUNTIME))):
+    """An emulator running `runtime` (fake_runtime.py unless given) with `runtime_args` as function
+    `orders`, version 7."""
+    ready = tmp_path / f"ready-{len(processes.started)}.json"
     proc = processes.start([str(cli), "emulate", "--port", "0", "--runtime-api-port", "0", "--ready-file", str(ready),
-                            "--function-name", NAME, "--function-version", "7", "--region", REGION, "--",
-                            PYTHON, str(FAKE_RUNTIME), mode], processes.env())
+                            "--function-name", NAME, "--function-version", "7", "--region", REGION, "--timeout", "30",
+                            "--", *runtime, *map(str, runtime_args)], processes.env())
     deadline = time.monotonic() + PROCESS_TIMEOUT
     while not (ready.exists() and ready.stat().st_size) and time.monotonic() < deadline:
         assert proc.poll() is None, processes.stderr_of(proc)
@@ -118,10 +119,13 @@ def test_a_bad_client_context_is_refused_as_lambda_refuses_it(lam):
         lam.invoke(FunctionName=NAME, ClientContext="not base64 json", Payload=b"{}")
 
 
-def stream_invoke(front_door: str, payload: bytes, name: str = NAME) -> tuple[http.client.HTTPResponse, list]:
-    """POST InvokeWithResponseStream as the SDKs send it; the answer and the events of a 200 one."""
+def stream_invoke(front_door: str, payload: bytes, name: str = NAME,
+                  read_after: float = 0) -> tuple[http.client.HTTPResponse, list]:
+    """POST InvokeWithResponseStream as the SDKs send it; the answer and the events of a 200 one,
+    read `read_after` seconds after the request was sent."""
     conn = http.client.HTTPConnection(front_door, timeout=PROCESS_TIMEOUT)
     conn.request("POST", f"/2021-11-15/functions/{name}/response-streaming-invocations", body=payload)
+    time.sleep(read_after)
     answer = conn.getresponse()
     body = answer.read()
     messages = []
@@ -140,7 +144,7 @@ def test_invoke_with_response_stream_carries_a_buffered_answer(emulator):
     answer, events = stream_invoke(emulator.front_door, b'{"streamed": 1}')
     assert answer.status == 200
     assert answer.getheader("X-Amz-Executed-Version") == "7"
-    assert answer.getheader("Content-Type") == "application/json"  # the function's, the SDK's ResponseStreamContentType
+    assert answer.getheader("Content-Type") == "application/vnd.amazon.eventstream"
     assert [(kind, content_type) for kind, content_type, _ in events] == [
         ("PayloadChunk", "application/octet-stream"), ("InvokeComplete", "application/json")]
     assert json.loads(events[0][2])["echo"] == {"streamed": 1}
@@ -154,7 +158,6 @@ def test_invoke_with_response_stream_relays_chunks_and_a_mid_stream_error(cli, p
     emulator = start_emulator(cli, processes, tmp_path, "stream-error")
     answer, events = stream_invoke(emulator.front_door, b"{}")
     assert answer.status == 200
-    assert answer.getheader("Content-Type") == "application/octet-stream"
     # The runtime writes its two chunks back to back: they may come in one event or two.
     *chunks, (last_kind, _, last_payload) = events
     assert {kind for kind, _, _ in chunks} == {"PayloadChunk"}
@@ -163,3 +166,29 @@ def test_invoke_with_response_stream_relays_chunks_and_a_mid_stream_error(cli, p
     complete = json.loads(last_payload)
     assert complete["ErrorCode"] == "StreamBroke"
     assert json.loads(complete["ErrorDetails"]) == {"errorMessage": "boom", "errorType": "StreamBroke"}
+
+
+def test_a_slow_reader_gets_events_the_sdks_can_decode(cli, processes, tmp_path):
+    # 20 MiB arrive while the caller does not read: they must not go out as one event, past the
+    # 16 MiB payload that botocore's decoder (and the Go SDK's) takes.
+    emulator = start_emulator(cli, processes, tmp_path, "stream-big", 20)
+    answer, events = stream_invoke(emulator.front_door, b"{}", read_after=3)
+    assert answer.status == 200
+    *chunks, (last_kind, _, last_payload) = events
+    assert last_kind == "InvokeComplete" and json.loads(last_payload) == {}
+    assert {kind for kind, _, _ in chunks} == {"PayloadChunk"}
+    assert max(len(payload) for _, _, payload in chunks) <= 1 << 20
+    assert sum(len(payload) for _, _, payload in chunks) == 20 << 20
+
+
+def test_event_invocations_are_not_throttled_with_the_callers_that_wait(cli, processes, tmp_path):
+    # A runtime that never asks for an event: 150 Events queue (past the 100 waiting callers that
+    # are throttled), and a caller that waits is throttled.
+    emulator = start_emulator(cli, processes, tmp_path, "600", runtime=("/bin/sleep",))
+    lam = boto3.client("lambda", endpoint_url=f"http://{emulator.front_door}", region_name=REGION,
+                       aws_access_key_id="local", aws_secret_access_key="local",
+                       config=Config(retries={"max_attempts": 0}, read_timeout=PROCESS_TIMEOUT))
+    for _ in range(150):
+        assert lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    with pytest.raises(lam.exceptions.TooManyRequestsException):
+        lam.invoke(FunctionName=NAME, Payload=b"{}")
