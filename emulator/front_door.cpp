@@ -89,6 +89,22 @@ std::string decoded_client_context(std::string_view header) {
                   "Client context must be a valid Base64-encoded JSON object.");
 }
 
+// Awaits `relay` of inv's answer. Once it ends, answered or not (the caller went away mid-stream),
+// the rest of a streamed answer is neither kept nor waited for.
+asio::awaitable<void> relay_to_caller(std::shared_ptr<Invocation> inv, asio::awaitable<void> relay) {
+  const auto caller_left = [&inv] {
+    inv->caller_waits = false;
+    inv->notify();
+  };
+  try {
+    co_await std::move(relay);
+  } catch (...) {
+    caller_left();
+    throw;
+  }
+  caller_left();
+}
+
 std::shared_ptr<Invocation> submit(Environment* const& current, HttpExchange& ex, InvocationRequest request) {
   Environment& env = *current;
   if (env.queue_full(request.caller_waits)) {
@@ -127,6 +143,11 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
         }
         co_await ex.begin_chunked(reply->status, reply->headers);
         head_sent = true;
+      } else if (inv->data.size() >= kStreamBacklogLimit) {
+        // The runtime's upload waits for the backlog to be taken, which needs the prelude's end.
+        co_await ex.respond_error(http::status::bad_gateway, "Runtime.InvalidResponse",
+                                  "the streamed response has no prelude's 8 NUL bytes in its first MiB");
+        co_return;
       } else if (inv->complete) {
         if (inv->error_type.empty()) {
           co_await ex.respond_error(http::status::bad_gateway, "Runtime.InvalidResponse",
@@ -141,6 +162,7 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
       if (!inv->data.empty()) {
         std::string piece;
         piece.swap(inv->data);
+        inv->notify();  // the runtime's upload may go on
         co_await ex.write_chunk(piece);
         continue;
       }
@@ -182,6 +204,7 @@ asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_
       // What piled up while the caller read slowly goes out in events SDK decoders accept (16 MiB at most).
       std::string pending;
       pending.swap(inv->data);
+      inv->notify();  // the runtime's upload may go on
       for (std::size_t at = 0; at < pending.size(); at += kPayloadChunkLimit) {
         co_await ex.write_chunk(payload_chunk_event(std::string_view(pending).substr(at, kPayloadChunkLimit)));
       }
@@ -224,9 +247,9 @@ asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex
   ex.add_response_header(kHeaderExecutedVersion, version);
   auto inv = submit(current, ex, std::move(request));
   if (call.response_stream) {
-    co_await relay_as_event_stream(ex, inv);
+    co_await relay_to_caller(inv, relay_as_event_stream(ex, inv));
   } else {
-    co_await relay_answer(ex, inv, true);
+    co_await relay_to_caller(inv, relay_answer(ex, inv, true));
   }
 }
 
@@ -236,7 +259,8 @@ asio::awaitable<void> serve_function_url(Environment* const& current, HttpExchan
   // Lambda limits the event it builds, base64 and headers included, not the body it was given.
   if (request.payload.size() > kInvokePayloadLimit)
     throw payload_too_large(kInvokePayloadLimit, "RequestEntityTooLarge");
-  co_await relay_answer(ex, submit(current, ex, std::move(request)), false);
+  auto inv = submit(current, ex, std::move(request));
+  co_await relay_to_caller(inv, relay_answer(ex, inv, false));
 }
 
 // An Invoke API error as AWS SDKs read it: the type in x-amzn-ErrorType, the message in the body.

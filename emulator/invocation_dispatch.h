@@ -66,6 +66,7 @@ struct Invocation {
   std::string client_context;
   std::string cognito_identity;
   std::string tenant_id;
+  // Cleared when the caller's connection ends before the answer does: the rest is not kept.
   bool caller_waits = true;
   std::chrono::system_clock::time_point deadline;
   std::chrono::steady_clock::time_point started;  // handed to the runtime
@@ -84,6 +85,10 @@ struct Invocation {
   // Completes the invocation with a platform error and wakes its waiter.
   void fail(const Failure& failure);
 };
+
+// How much of a streamed answer the emulator holds for a caller that has not taken it yet; past it,
+// it reads no more of the runtime's upload until the caller has.
+inline constexpr std::size_t kStreamBacklogLimit = std::size_t{1} << 20;
 
 // How many invocations may wait for the runtime; the next one is throttled, as Lambda throttles a
 // function past its concurrency (and a local run does not grow without bound under a burst).

@@ -136,11 +136,17 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
   env.answer_updated(inv);
   http::fields final_fields;
   try {
-    final_fields = co_await ex.read_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) {
-      if (!inv->caller_waits) return;
-      inv->data.append(piece);
-      env.answer_updated(inv);
-    });
+    final_fields =
+        co_await ex.relay_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) -> asio::awaitable<void> {
+          if (!inv->caller_waits || inv->complete) co_return;  // nobody reads it any more
+          inv->data.append(piece);
+          env.answer_updated(inv);
+          // A caller that reads slowly slows the function's upload down, as through Lambda, instead of
+          // piling the stream up here: the front door wakes this once it has taken the backlog.
+          while (inv->caller_waits && !inv->complete && inv->data.size() >= kStreamBacklogLimit) {
+            co_await inv->wait_change();
+          }
+        });
   } catch (const HttpError& e) {
     fail_answer(env, inv, read_failure_type(e), e.what());
     throw;

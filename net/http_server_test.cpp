@@ -38,6 +38,17 @@ class EchoServer {
             co_await ex.respond(http::status::ok, seen, "text/plain");
             co_return;
           }
+          if (ex.request().target() == "/count-pieces") {
+            std::size_t pieces = 0;
+            std::size_t bytes = 0;
+            co_await ex.read_body_pieces(16 << 20, [&](std::string_view piece) {
+              ++pieces;
+              bytes += piece.size();
+            });
+            co_await ex.respond(http::status::ok,
+                                "pieces=" + std::to_string(pieces) + " bytes=" + std::to_string(bytes), "text/plain");
+            co_return;
+          }
           if (ex.request().target() == "/slow") {
             // A long poll: the handler waits past both timeouts before it answers.
             asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
@@ -107,6 +118,20 @@ TEST(HttpServer, KeepAliveServesSeveralRequests) {
       "two");
   EXPECT_NE(reply.find("one"), std::string::npos);
   EXPECT_NE(reply.find("two"), std::string::npos);
+}
+
+TEST(HttpServer, ABigBodyIsReadInPiecesOfUpTo64KiB) {
+  // A buffer the size of the header made Beast read 512 bytes at a time: 2,048 pieces for 1 MiB.
+  EchoServer server;
+  const std::string body(std::size_t{1} << 20, 'b');
+  const std::string reply = server.exchange(
+      "POST /count-pieces HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+      "bytes=");
+  const auto at = reply.find("pieces=");
+  ASSERT_NE(at, std::string::npos) << reply;
+  const std::size_t pieces = std::stoul(reply.substr(at + 7));
+  EXPECT_NE(reply.find("bytes=1048576"), std::string::npos) << reply;
+  EXPECT_LE(pieces, 256U) << reply;
 }
 
 std::string tagged_error(std::string_view type, std::string_view message) {

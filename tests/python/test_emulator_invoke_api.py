@@ -192,3 +192,26 @@ def test_event_invocations_are_not_throttled_with_the_callers_that_wait(cli, pro
         assert lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
     with pytest.raises(lam.exceptions.TooManyRequestsException):
         lam.invoke(FunctionName=NAME, Payload=b"{}")
+
+
+def resident_mib(pid: int) -> float:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_a_slow_reader_slows_the_runtime_instead_of_filling_the_emulator(cli, processes, tmp_path):
+    # 64 MiB streamed to a caller that reads nothing for 2 s: the emulator holds about 1 MiB of it
+    # (and the sockets' buffers), and reads the rest of the runtime's upload as the caller reads.
+    emulator = start_emulator(cli, processes, tmp_path, "stream-big", 64)
+    before = resident_mib(emulator.pid)
+    conn = http.client.HTTPConnection(emulator.front_door, timeout=PROCESS_TIMEOUT)
+    conn.request("POST", f"/2015-03-31/functions/{NAME}/invocations", body=b"{}")
+    time.sleep(2)
+    grown = resident_mib(emulator.pid) - before
+    assert grown < 24, f"the emulator grew by {grown:.1f} MiB while the caller did not read"
+    answer = conn.getresponse()
+    assert answer.status == 200
+    assert len(answer.read()) == 64 << 20
+    conn.close()
