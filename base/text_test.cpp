@@ -32,5 +32,15 @@ TEST(ParseNumber, RefusesEverythingElse) {
   EXPECT_EQ(parse_number<std::int64_t>("99999999999999999999", 0, INT64_MAX), std::nullopt);
 }
 
+TEST(PercentDecoded, DecodesEscapesAndKeepsWhatIsNoEscape) {
+  EXPECT_EQ(percent_decoded("arn%3Aaws%3alambda", false), "arn:aws:lambda");
+  EXPECT_EQ(percent_decoded("a+b%20c", false), "a+b c");
+  EXPECT_EQ(percent_decoded("a+b%20c", true), "a b c");
+  EXPECT_EQ(percent_decoded("100%", false), "100%");
+  EXPECT_EQ(percent_decoded("%4", false), "%4");
+  EXPECT_EQ(percent_decoded("%zz%41", false), "%zzA");
+  EXPECT_EQ(percent_decoded("%00%EA", false), std::string("\0\xea", 2));
+}
+
 }  // namespace
 }  // namespace snapbus

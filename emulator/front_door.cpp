@@ -277,21 +277,26 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
   // Every answer, errors included, names its request id, as Lambda's do: a response can be matched to its log lines.
   InvocationRequest request{.request_id = new_request_id(), .trace_id = std::string(ex.header("X-Amzn-Trace-Id"))};
   ex.add_response_header("X-Amzn-RequestId", request.request_id);
+  // On the Invoke API's paths every refusal (404, 405, 413, 429, a bad client context) is in its
+  // shape; a Function URL's errors go to the server, which writes them in Lambda's runtime shape.
   std::optional<InvokeCall> call;
-  std::optional<InvokeApiError> refused;
+  std::optional<HttpError> refused;
   try {
     call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType));
-    if (call) {
-      co_await serve_invoke(current, ex, *call, std::move(request));
-    } else {
-      co_await serve_function_url(current, ex, std::move(request));
-    }
-  } catch (const InvokeApiError& e) {
-    refused = e;
   } catch (const HttpError& e) {
-    // The Invoke API's own refusals (405, 413, 429, a bad client context) in its shape too.
-    if (!call || ex.responded()) throw;
-    refused = InvokeApiError(e.status(), e.type(), e.what());
+    refused = e;  // an Invoke API path with a bad X-Amz-Invocation-Type
+  }
+  if (!call && !refused) {
+    co_await serve_function_url(current, ex, std::move(request));
+    co_return;
+  }
+  if (call) {
+    try {
+      co_await serve_invoke(current, ex, *call, std::move(request));
+    } catch (const HttpError& e) {
+      if (ex.responded()) throw;
+      refused = e;
+    }
   }
   if (refused) co_await respond_invoke_error(ex, refused->status(), refused->type(), refused->what());
 }

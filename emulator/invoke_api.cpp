@@ -7,35 +7,13 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "snapbus/text.h"
 #include "snapbus/utf8_text.h"
 
 namespace snapbus::emulator {
 namespace {
 
 namespace http = boost::beast::http;
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// A path segment or query value with its %XX escapes decoded (SDKs escape ':' and '$' in an ARN and
-// in $LATEST); '+' stays '+', as in a path. A '%' that starts no escape is kept.
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 // The value of `key` in a query string, percent-decoded; empty when absent.
 std::string query_value(std::string_view query, std::string_view key) {
@@ -44,7 +22,8 @@ std::string query_value(std::string_view query, std::string_view key) {
     const std::size_t amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
     const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) value = eq == std::string_view::npos ? "" : percent_decoded(pair.substr(eq + 1));
+    if (pair.substr(0, eq) == key)
+      value = eq == std::string_view::npos ? "" : percent_decoded(pair.substr(eq + 1), false);
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
@@ -88,7 +67,7 @@ struct FunctionRef {
   std::string_view qualifier;
 };
 
-InvokeApiError malformed_name(std::string_view function_name) {
+net::HttpError malformed_name(std::string_view function_name) {
   return {http::status::bad_request, "ValidationException",
           fmt::format("1 validation error detected: Value '{}' at 'functionName' failed to satisfy constraint: "
                       "Member must be a function name, name:qualifier, account:function:name[:qualifier] or "
@@ -139,7 +118,7 @@ std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_
   const bool response_stream = !function_name;
   if (response_stream) function_name = path_parameter(path, kStreamingInvokePathPrefix, kStreamingInvokePathSuffix);
   if (!function_name) return std::nullopt;
-  InvokeCall call{.function_name = percent_decoded(*function_name), .response_stream = response_stream};
+  InvokeCall call{.function_name = percent_decoded(*function_name, false), .response_stream = response_stream};
   if (question != std::string_view::npos) call.qualifier = query_value(target.substr(question + 1), "Qualifier");
   if (invocation_type.empty() || invocation_type == "RequestResponse") {
     call.type = InvocationType::request_response;
@@ -148,7 +127,7 @@ std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_
   } else if (invocation_type == "DryRun") {
     call.type = InvocationType::dry_run;
   } else {
-    throw InvokeApiError(
+    throw net::HttpError(
         http::status::bad_request, "ValidationException",
         fmt::format("1 validation error detected: Value '{}' at 'invocationType' failed to satisfy "
                     "constraint: Member must satisfy enum value set: [{}]",
@@ -160,13 +139,13 @@ std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_
 std::string resolve_invoked_version(const InvokeCall& call, const Config& config) {
   const FunctionRef ref = split_function_name(call.function_name);
   if (!call.qualifier.empty() && call.qualifier != "$LATEST" && !all_of(call.qualifier, qualifier_char)) {
-    throw InvokeApiError(http::status::bad_request, "ValidationException",
+    throw net::HttpError(http::status::bad_request, "ValidationException",
                          fmt::format("1 validation error detected: Value '{}' at 'qualifier' failed to satisfy "
                                      "constraint: Member must be $LATEST, a version number or an alias name",
                                      call.qualifier));
   }
   if (!ref.qualifier.empty() && !call.qualifier.empty() && ref.qualifier != call.qualifier) {
-    throw InvokeApiError(http::status::bad_request, "InvalidParameterValueException",
+    throw net::HttpError(http::status::bad_request, "InvalidParameterValueException",
                          "The derived qualifier from the function name does not match the specified qualifier.");
   }
   const std::string_view qualifier = ref.qualifier.empty() ? std::string_view(call.qualifier) : ref.qualifier;
@@ -177,7 +156,7 @@ std::string resolve_invoked_version(const InvokeCall& call, const Config& config
     const std::string_view account = ref.account.empty() ? kEmulatedAccountId : ref.account;
     std::string arn = fmt::format("arn:aws:lambda:{}:{}:function:{}", region, account, ref.name);
     if (!qualifier.empty()) arn += fmt::format(":{}", qualifier);
-    throw InvokeApiError(http::status::not_found, "ResourceNotFoundException",
+    throw net::HttpError(http::status::not_found, "ResourceNotFoundException",
                          fmt::format("Function not found: {}", arn));
   }
   return config.function_version;

@@ -2,20 +2,20 @@
 // and version they name, how the caller wants it invoked, and errors in the shape AWS SDKs parse.
 //
 //   if (auto call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType))) {
-//     const std::string version = resolve_invoked_version(*call, config);  // InvokeApiError 404 for another function
+//     const std::string version = resolve_invoked_version(*call, config);  // HttpError 404 for another function
 //     if (call->type == InvocationType::dry_run) ... answer 204 ...
 //   }
 //   // else: a Function URL request
 #pragma once
 
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include <boost/beast/http/status.hpp>
 
 #include "snapbus/emulate_config.h"
+#include "snapbus/http_exchange.h"
 
 namespace snapbus::emulator {
 
@@ -54,21 +54,8 @@ struct InvokeCall {
   bool response_stream = false;
 };
 
-// A refused Invoke call: its status and the error type SDKs raise (ResourceNotFoundException, ...).
-class InvokeApiError : public std::runtime_error {
- public:
-  InvokeApiError(boost::beast::http::status status, std::string type, const std::string& message)
-      : std::runtime_error(message), status_(status), type_(std::move(type)) {}
-  [[nodiscard]] boost::beast::http::status status() const { return status_; }
-  [[nodiscard]] const std::string& type() const { return type_; }
-
- private:
-  boost::beast::http::status status_;
-  std::string type_;
-};
-
 // nullopt when `target` is not an Invoke or InvokeWithResponseStream path: the request is for the
-// Function URL. Throws InvokeApiError 400 for an X-Amz-Invocation-Type other than RequestResponse,
+// Function URL. Throws net::HttpError 400 for an X-Amz-Invocation-Type other than RequestResponse,
 // Event or DryRun (InvokeWithResponseStream takes no Event).
 std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_view invocation_type);
 
@@ -78,7 +65,7 @@ std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_
 // the version, `$LATEST` or any alias name (the emulator has no aliases to check it against); another
 // version number, another name or another region is 404 ResourceNotFoundException, as from Lambda.
 // The account in an ARN is not checked: the emulator stands in for whichever account the caller uses.
-// Throws InvokeApiError.
+// Throws net::HttpError, whose type is the one SDKs raise (ResourceNotFoundException, ...).
 std::string resolve_invoked_version(const InvokeCall& call, const Config& config);
 
 // The body of an Invoke API error, as Lambda sends it with the type in x-amzn-ErrorType:

@@ -21,15 +21,15 @@ InvokeCall call_for(std::string_view target, std::string_view type = {}) {
   return call.value_or(InvokeCall{});
 }
 
-// The status and type of the InvokeApiError that `run` throws.
+// The status and type of the net::HttpError that `run` throws.
 template <typename Run>
 std::pair<http::status, std::string> refusal(Run run) {
   try {
     run();
-  } catch (const InvokeApiError& e) {
+  } catch (const net::HttpError& e) {
     return {e.status(), e.type()};
   }
-  ADD_FAILURE() << "no InvokeApiError";
+  ADD_FAILURE() << "no net::HttpError";
   return {};
 }
 
@@ -104,13 +104,13 @@ TEST(InvokeApi, AnotherFunctionVersionOrRegionIsNotFound) {
   try {
     resolve_invoked_version({.function_name = "payments", .qualifier = "3"}, config);
     ADD_FAILURE() << "payments was found";
-  } catch (const InvokeApiError& e) {
+  } catch (const net::HttpError& e) {
     EXPECT_STREQ(e.what(), "Function not found: arn:aws:lambda:eu-west-1:000000000000:function:payments:3");
   }
   try {
     resolve_invoked_version({.function_name = "123456789012:function:payments"}, config);
     ADD_FAILURE() << "payments was found";
-  } catch (const InvokeApiError& e) {
+  } catch (const net::HttpError& e) {
     // The caller's account, as Lambda names it back.
     EXPECT_STREQ(e.what(), "Function not found: arn:aws:lambda:eu-west-1:123456789012:function:payments");
   }

@@ -1,6 +1,5 @@
 #include "snapbus/function_url.h"
 
-#include <cctype>
 #include <ctime>
 #include <map>
 
@@ -16,22 +15,6 @@
 
 namespace snapbus::lambda {
 namespace {
-
-std::string url_decode(std::string_view in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
 
 bool is_text(std::string_view content_type) {
   const std::string type = boost::algorithm::to_lower_copy(std::string(content_type));
@@ -85,9 +68,9 @@ std::string function_url_event(const http::request_header<>& head, const std::st
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    const std::string key = utf8_replacing_invalid(url_decode(pair.substr(0, eq)));
+    const std::string key = utf8_replacing_invalid(percent_decoded(pair.substr(0, eq), true));
     const std::string value =
-        eq == std::string_view::npos ? "" : utf8_replacing_invalid(url_decode(pair.substr(eq + 1)));
+        eq == std::string_view::npos ? "" : utf8_replacing_invalid(percent_decoded(pair.substr(eq + 1), true));
     auto [it, inserted] = query.emplace(key, value);
     if (!inserted) it->second += "," + value;
   }

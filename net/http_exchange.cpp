@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 
@@ -135,8 +136,12 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   // uninitialised, as zeroing it would cost more than a small body.
   const auto chunk = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
   // Room for a whole piece per read: a buffer left the size of the header (Beast then reads 512
-  // bytes at a time) made a 20 MiB upload some 40,000 reads and as many pieces.
-  buffer_.reserve(kBodyPieceSize);
+  // bytes at a time) made a 20 MiB upload some 40,000 reads and as many pieces. A body whose length
+  // fits the buffer as it is (a runtime's small answer) costs no allocation.
+  const std::size_t wanted = buffer_.size() + static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                  content_length_.value_or(kBodyPieceSize), kBodyPieceSize));
+  const bool grown = buffer_.capacity() < wanted;
+  if (grown) buffer_.reserve(wanted);
   while (!body_parser.is_done()) {
     const auto [ec, got] = co_await buffer_first_read_piece(socket_, buffer_, body_parser, chunk.get(), kBodyPieceSize);
     if (ec == http::error::body_limit) {
@@ -156,7 +161,7 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   }
   body_consumed_ = true;
   // An idle connection keeps no piece-sized buffer (unless the next request is in it already).
-  if (buffer_.size() == 0) buffer_.shrink_to_fit();
+  if (grown && buffer_.size() == 0) buffer_.shrink_to_fit();
   co_return http::fields(body_parser.get().base());
 }
 

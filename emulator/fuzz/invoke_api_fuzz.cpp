@@ -5,7 +5,7 @@
 //   build/fuzz/emulator/invoke_api_fuzz -max_total_time=60 emulator/fuzz/corpus/invoke_api
 //
 // Input: the target, then a NUL and the header. Beyond "no crash": a refusal is only an
-// InvokeApiError with a 4xx status and a body that is JSON; a call that resolves names the configured
+// net::HttpError with a 4xx status and a body that is JSON; a call that resolves names the configured
 // function (or the RIE's `function`), and in an ARN the configured region.
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +19,7 @@
 
 namespace {
 
-void check_refusal(const snapbus::emulator::InvokeApiError& e) {
+void check_refusal(const snapbus::net::HttpError& e) {
   const auto status = static_cast<unsigned>(e.status());
   if (status < 400 || status > 499 || e.type().empty()) std::abort();
   boost::system::error_code ec;
@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view name = call->function_name;
     if (name.find("orders") == std::string_view::npos && name.find("function") == std::string_view::npos) std::abort();
     if (name.starts_with("arn:") && name.find(":us-east-1:") == std::string_view::npos) std::abort();
-  } catch (const snapbus::emulator::InvokeApiError& e) {
+  } catch (const snapbus::net::HttpError& e) {
     check_refusal(e);
   }
   return 0;

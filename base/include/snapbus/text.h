@@ -8,6 +8,7 @@
 #include <charconv>
 #include <concepts>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -17,6 +18,10 @@ inline constexpr std::string_view kBlanks = " \t\r\n";
 
 // `text` without leading and trailing characters from `blanks`.
 std::string_view trim(std::string_view text, std::string_view blanks = kBlanks) noexcept;
+
+// `text` with its %XX escapes decoded, and '+' read as a space when `plus_is_space` (a form-encoded
+// query). A '%' that starts no escape is kept as it is. The result is any bytes, UTF-8 or not.
+std::string percent_decoded(std::string_view text, bool plus_is_space);
 
 // The whole of `text` as a decimal number in [min, max]; nullopt for anything else (empty, a sign
 // the type cannot hold, trailing characters, out of range). Callers own the error sentence: they
