@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -17,6 +19,7 @@
 
 #include "environment.h"
 #include "front_door.h"
+#include "function_output.h"
 #include "lambda_log.h"
 #include "orphan_guard.h"
 #include "process_tree.h"
@@ -91,12 +94,12 @@ std::string host_port(const tcp::endpoint& endpoint) {
 // reference to the caller's temporary read freed memory when a fresh environment started (its runtime
 // got an empty AWS_LAMBDA_RUNTIME_API and failed its Init).
 asio::awaitable<int> run_environments(asio::io_context& io, const Config& config, LambdaLog& log,
-                                      const std::string& marker, std::string runtime_api,
+                                      const std::string& marker, LaunchOutput output, std::string runtime_api,
                                       std::vector<std::unique_ptr<Environment>>& environments, Environment*& current) {
   for (;;) {
     const int code = co_await current->run();
     if (!current->wants_fresh_environment()) co_return code;
-    auto fresh = std::make_unique<Environment>(io, config, log, marker, /*fresh=*/true);
+    auto fresh = std::make_unique<Environment>(io, config, log, marker, output, /*fresh=*/true);
     fresh->set_runtime_api(runtime_api);
     fresh->adopt(current->take_queue());
     current->retire();
@@ -113,9 +116,19 @@ int run_emulator(const Config& config) {
   start_orphan_guard(marker);
 
   asio::io_context io;
-  LambdaLog log(stdout);
+  LambdaLog log(stdout, stderr);
+  // The function's output reaches the log through the emulator, as in Lambda: in order with the
+  // platform lines, and kept for a caller that asks for the invocation's log.
+  std::optional<FunctionOutput> output;
+  try {
+    output.emplace(io, [&log](std::string_view bytes, OutputStream stream) { log.relay(bytes, stream); });
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "snapbus emulate: %s\n", e.what());
+    return kExitInternalError;
+  }
+  log.set_before_line([&output] { output->drain(); });
   std::vector<std::unique_ptr<Environment>> environments;
-  environments.push_back(std::make_unique<Environment>(io, config, log, marker));
+  environments.push_back(std::make_unique<Environment>(io, config, log, marker, output->launch_output()));
   Environment* current = environments.back().get();
   tcp::endpoint runtime_api;
   tcp::endpoint front_door;
@@ -147,23 +160,26 @@ int run_emulator(const Config& config) {
   }
 
   int exit_code = kExitInternalError;
-  asio::co_spawn(io, run_environments(io, config, log, marker, host_port(runtime_api), environments, current),
-                 [&](const std::exception_ptr& error, int code) {
-                   if (error) {
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       std::fprintf(stderr, "snapbus emulate: internal error: %s\n", e.what());
-                     }
-                     // Whatever went wrong, the function must not outlive us.
-                     kill_descendants_and_reap(::getpid(), std::chrono::seconds(5));
-                     exit_code = kExitInternalError;
-                   } else {
-                     exit_code = code;
-                   }
-                   io.stop();
-                 });
+  asio::co_spawn(
+      io,
+      run_environments(io, config, log, marker, output->launch_output(), host_port(runtime_api), environments, current),
+      [&](const std::exception_ptr& error, int code) {
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "snapbus emulate: internal error: %s\n", e.what());
+          }
+          // Whatever went wrong, the function must not outlive us.
+          kill_descendants_and_reap(::getpid(), std::chrono::seconds(5));
+          exit_code = kExitInternalError;
+        } else {
+          exit_code = code;
+        }
+        io.stop();
+      });
   io.run();
+  output->drain();  // the function's last words, written before it was stopped
   std::fprintf(stderr, "snapbus emulate: stopped (exit code %d)\n", exit_code);
   return exit_code;
 }

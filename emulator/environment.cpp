@@ -42,11 +42,13 @@ Failure shutting_down() { return {.type = "Emulator.ShuttingDown", .message = "t
 
 std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), lambda::new_request_id()); }
 
-Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, bool fresh)
+Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, LaunchOutput output,
+                         bool fresh)
     : io_(io),
       config_(std::move(config)),
       log_(log),
       marker_(std::move(marker)),
+      output_(output),
       phases_(io, log, config_.snapstart),
       processes_(io, marker_,
                  {.runtime_exited = [this](pid_t pid, int status) { on_runtime_exit(pid, status); },
@@ -141,7 +143,7 @@ void Environment::launch_extensions() {
     pid_t pid = -1;
     try {
       pid = processes_.launch_extension(
-          {.argv = {path.string()}, .env = extension_environment(), .cwd = config_.opt_dir});
+          {.argv = {path.string()}, .env = extension_environment(), .cwd = config_.opt_dir, .output = output_});
     } catch (const LaunchError& e) {
       fail("Extension.LaunchError", e.what(), "error");
       return;
@@ -155,7 +157,8 @@ void Environment::launch_runtime() {
   const auto argv = runtime_argv(config_);
   pid_t pid = -1;
   try {
-    pid = processes_.launch_runtime({.argv = argv, .env = process_environment(), .cwd = config_.task_root});
+    pid = processes_.launch_runtime(
+        {.argv = argv, .env = process_environment(), .cwd = config_.task_root, .output = output_});
   } catch (const LaunchError& e) {
     fail("Runtime.InvalidEntrypoint", e.what(), "error");
     return;
@@ -349,6 +352,7 @@ void Environment::finish_invocation() {
     report.function_error = true;
   }
   log_.report(report);
+  inv->close_log(log_.take_tail());
 }
 
 void Environment::fail(const std::string& type, const std::string& message, const std::string& status,
@@ -378,6 +382,7 @@ void Environment::fail_invoke(const std::string& type, const std::string& messag
     InvocationReport report = invocation_report(*inv);
     report.outcome = PhaseOutcome{status, type};
     log_.report(report);
+    inv->close_log(log_.take_tail());
   } else {
     log_.error("", message, type);
   }

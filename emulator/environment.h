@@ -4,7 +4,7 @@
 // and what a failure means. The HTTP front ends (runtime_api, extensions_api, front_door) call into
 // it; everything runs on one io_context thread, so no state here needs a lock.
 //
-//   Environment env(io, config, log, new_marker());
+//   Environment env(io, config, log, new_marker(), output.launch_output());
 //   env.set_runtime_api("127.0.0.1:9001");
 //   asio::co_spawn(io, env.run(), [&](std::exception_ptr, int code) { exit_code = code; });
 //   auto inv = env.submit({.payload = "{}"});    // from the front door
@@ -26,6 +26,7 @@
 
 #include "api_error.h"
 #include "extension_registry.h"
+#include "function_launcher.h"
 #include "invocation_dispatch.h"
 #include "lambda_log.h"
 #include "phase_control.h"
@@ -47,9 +48,11 @@ inline constexpr std::chrono::milliseconds kRuntimeReapWait{200};
 
 class Environment {
  public:
-  // `marker` (KEY=VALUE) goes into the environment of every process of the function. A fresh
-  // environment (after a failed one) starts its Init once an invocation waits for it.
-  Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, bool fresh = false);
+  // `marker` (KEY=VALUE) goes into the environment of every process of the function, whose stdout
+  // and stderr go to `output`. A fresh environment (after a failed one) starts its Init once an
+  // invocation waits for it.
+  Environment(asio::io_context& io, Config config, LambdaLog& log, std::string marker, LaunchOutput output,
+              bool fresh = false);
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
 
@@ -140,6 +143,7 @@ class Environment {
   LambdaLog& log_;
   std::string runtime_api_;
   std::string marker_;
+  LaunchOutput output_;
   PhaseControl phases_;
   ProcessSupervisor processes_;
   ExtensionRegistry extensions_;

@@ -58,12 +58,14 @@ std::string payload_chunk_event(std::string_view bytes) {
   return event("PayloadChunk", "application/octet-stream", bytes);
 }
 
-std::string invoke_complete_event(std::string_view error_code, std::string_view error_details) {
+std::string invoke_complete_event(std::string_view error_code, std::string_view error_details,
+                                  std::string_view log_result) {
   boost::json::object complete;
   if (!error_code.empty()) {
     complete["ErrorCode"] = error_code;
     complete["ErrorDetails"] = error_details;
   }
+  if (!log_result.empty()) complete["LogResult"] = log_result;
   return event("InvokeComplete", "application/json", boost::json::serialize(complete));
 }
 

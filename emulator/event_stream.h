@@ -30,7 +30,9 @@ inline constexpr std::size_t kPayloadChunkLimit = std::size_t{1} << 20;
 std::string payload_chunk_event(std::string_view bytes);
 
 // The InvokeComplete event that ends the stream: {} when the invocation succeeded, else
-// {"ErrorCode": <the error type>, "ErrorDetails": <the error, as the function reported it>}.
-std::string invoke_complete_event(std::string_view error_code, std::string_view error_details);
+// {"ErrorCode": <the error type>, "ErrorDetails": <the error, as the function reported it>}; with
+// "LogResult": <the log's tail, base64> when the caller asked for it (LogType Tail).
+std::string invoke_complete_event(std::string_view error_code, std::string_view error_details,
+                                  std::string_view log_result = {});
 
 }  // namespace snapbus::emulator

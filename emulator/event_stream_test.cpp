@@ -36,6 +36,7 @@ TEST(EventStream, InvokeCompleteSaysWhetherTheInvocationFailed) {
   EXPECT_EQ(failed.at("ErrorCode"), "StreamBroke");
   EXPECT_EQ(failed.at("ErrorDetails"), R"({"errorMessage":"x"})");
   EXPECT_NE(invoke_complete_event("", "").find("InvokeComplete"), std::string::npos);
+  EXPECT_EQ(payload_of(invoke_complete_event("", "", "U1RBUlQ=")), R"({"LogResult":"U1RBUlQ="})");
 }
 
 TEST(EventStream, APayloadChunkFitsEverySdksDecoder) {

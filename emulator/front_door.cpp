@@ -189,8 +189,9 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
 
 // InvokeWithResponseStream's answer: 200 at once, each piece of the answer as PayloadChunk events as
 // it comes, buffered or streamed, then InvokeComplete, which carries a function error or a platform
-// error (a timeout, a crash) instead of an HTTP status.
-asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_ptr<Invocation>& inv) {
+// error (a timeout, a crash) instead of an HTTP status, and with `log_tail` the log's last 4 KB once
+// the invocation has ended.
+asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_ptr<Invocation>& inv, bool log_tail) {
   bool head_sent = false;
   for (;;) {
     const bool answering = inv->mode == Invocation::Mode::streaming || inv->complete;
@@ -210,14 +211,37 @@ asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_
       }
       continue;
     }
-    if (inv->complete) {
-      co_await ex.write_chunk(invoke_complete_event(inv->error_type, inv->error_body));
+    if (inv->complete && (!log_tail || inv->log_closed)) {
+      std::string log_result;
+      if (log_tail) log_result = encode_base64(inv->log_tail);
+      co_await ex.write_chunk(invoke_complete_event(inv->error_type, inv->error_body, log_result));
       co_await ex.end_chunked();
       co_return;
     }
     co_await inv->wait_change();
     ex.stop_watching();
   }
+}
+
+// An Invoke whose caller asked for the log (LogType Tail): the answer goes out whole once the
+// invocation has ended, END and REPORT written, with the log's last 4 KB in X-Amz-Log-Result. A
+// streamed answer is gathered meanwhile (so the runtime's upload never waits), as Lambda's Invoke
+// buffers a streaming function's answer.
+asio::awaitable<void> relay_with_log(HttpExchange& ex, const std::shared_ptr<Invocation>& inv) {
+  std::string streamed;
+  for (;;) {
+    if (inv->mode == Invocation::Mode::streaming && !inv->data.empty()) {
+      streamed.append(inv->data);
+      inv->data.clear();
+      inv->notify();  // the runtime's upload may go on
+    }
+    if (inv->complete && inv->log_closed) break;
+    co_await inv->wait_change();
+    ex.stop_watching();
+  }
+  if (!inv->log_tail.empty()) ex.add_response_header(kHeaderLogResult, encode_base64(inv->log_tail));
+  if (inv->mode == Invocation::Mode::streaming) inv->data = std::move(streamed);
+  co_await send_complete(ex, *inv, true);
 }
 
 asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex, const InvokeCall& call,
@@ -247,7 +271,9 @@ asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex
   ex.add_response_header(kHeaderExecutedVersion, version);
   auto inv = submit(current, ex, std::move(request));
   if (call.response_stream) {
-    co_await relay_to_caller(inv, relay_as_event_stream(ex, inv));
+    co_await relay_to_caller(inv, relay_as_event_stream(ex, inv, call.log_tail));
+  } else if (call.log_tail) {
+    co_await relay_to_caller(inv, relay_with_log(ex, inv));
   } else {
     co_await relay_to_caller(inv, relay_answer(ex, inv, true));
   }
@@ -282,9 +308,9 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
   std::optional<InvokeCall> call;
   std::optional<HttpError> refused;
   try {
-    call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType));
+    call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType), ex.header(kHeaderLogType));
   } catch (const HttpError& e) {
-    refused = e;  // an Invoke API path with a bad X-Amz-Invocation-Type
+    refused = e;  // an Invoke API path with a bad X-Amz-Invocation-Type or X-Amz-Log-Type
   }
   if (!call && !refused) {
     co_await serve_function_url(current, ex, std::move(request));

@@ -48,6 +48,12 @@ pid_t spawn_process(const LaunchSpec& spec, const Freezer* freezer) {
     if (::getppid() != parent) _exit(127);
     ::setpgid(0, 0);
     if (freezer != nullptr) freezer->join_from_child();
+    if ((spec.output.stdout_fd >= 0 && ::dup2(spec.output.stdout_fd, STDOUT_FILENO) < 0) ||
+        (spec.output.stderr_fd >= 0 && ::dup2(spec.output.stderr_fd, STDERR_FILENO) < 0)) {
+      const int err = errno;
+      (void)!::write(report_write.get(), &err, sizeof err);
+      _exit(127);
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -18,10 +18,17 @@
 
 namespace snapbus::emulator {
 
+// Where a process's stdout and stderr go: these descriptors, or (-1) the emulator's own.
+struct LaunchOutput {
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+};
+
 struct LaunchSpec {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // KEY=VALUE
   std::string cwd;
+  LaunchOutput output;
 };
 
 class LaunchError : public std::runtime_error {
@@ -31,7 +38,8 @@ class LaunchError : public std::runtime_error {
 
 pid_t spawn_process(const LaunchSpec& spec, const Freezer* freezer);
 // fork + exec in a new process group (so a terminal's ^C reaches only the emulator, which then
-// shuts the function down in order), joined to the freezer, with SIGKILL as parent-death signal.
+// shuts the function down in order), joined to the freezer, with SIGKILL as parent-death signal,
+// its stdout and stderr on spec.output's descriptors when given.
 // Throws LaunchError naming the program and errno when exec fails.
 
 void become_subreaper();

@@ -29,6 +29,15 @@ void Invocation::fail(const Failure& failure) {
   error_type = failure.type;
   error_body = failure.runtime_body.empty() ? lambda::json_error(failure.type, failure.message) : failure.runtime_body;
   complete = true;
+  // No log to wait for. The Environment, ending the invocation in progress with a platform error,
+  // writes END and REPORT next and close_log()s with them before any waiter runs.
+  log_closed = true;
+  notify();
+}
+
+void Invocation::close_log(std::string tail) {
+  log_tail = std::move(tail);
+  log_closed = true;
   notify();
 }
 
@@ -153,6 +162,7 @@ void InvocationDispatch::hand_over(Failure failure, bool startup_failed) {
   handing_over_ = true;
   failure_ = std::move(failure);
   if (current_ && !current_->complete) current_->fail(failure_);
+  if (current_ && !current_->log_closed) current_->close_log({});
   if (startup_failed && !queue_.empty()) {
     queue_.front()->fail(failure_);
     queue_.pop_front();
@@ -174,6 +184,8 @@ void InvocationDispatch::close(Failure failure) {
   handing_over_ = false;
   failure_ = std::move(failure);
   if (current_ && !current_->complete) current_->fail(failure_);
+  // The emulator stops before the invocation in progress ends: its log stays as it is.
+  if (current_ && !current_->log_closed) current_->close_log({});
   for (auto& inv : queue_) {
     if (!inv->complete) inv->fail(failure_);
   }

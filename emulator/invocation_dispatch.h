@@ -79,8 +79,14 @@ struct Invocation {
   std::string error_type;  // set for function and platform errors
   std::string error_body;  // the JSON error
 
+  // Its log is complete: END and REPORT written (log_tail is its last 4 KB), or it never ran or never
+  // will end in order (the environment ended under it). A caller that asked for the log waits for it.
+  bool log_closed = false;
+  std::string log_tail;
+
   WakeSignal changed;
   void notify() { changed.notify(); }
+  void close_log(std::string tail);
   asio::awaitable<void> wait_change() { return changed.wait(); }
   // Completes the invocation with a platform error and wakes its waiter.
   void fail(const Failure& failure);

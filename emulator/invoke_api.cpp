@@ -111,7 +111,8 @@ FunctionRef split_function_name(std::string_view function_name) {
 
 }  // namespace
 
-std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_view invocation_type) {
+std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_view invocation_type,
+                                           std::string_view log_type) {
   const std::size_t question = target.find('?');
   const std::string_view path = target.substr(0, question);
   std::optional<std::string_view> function_name = path_parameter(path, kInvokePathPrefix, kInvokePathSuffix);
@@ -133,6 +134,13 @@ std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_
                     "constraint: Member must satisfy enum value set: [{}]",
                     invocation_type, response_stream ? "RequestResponse, DryRun" : "Event, RequestResponse, DryRun"));
   }
+  if (!log_type.empty() && log_type != "None" && log_type != "Tail") {
+    throw net::HttpError(http::status::bad_request, "ValidationException",
+                         fmt::format("1 validation error detected: Value '{}' at 'logType' failed to satisfy "
+                                     "constraint: Member must satisfy enum value set: [None, Tail]",
+                                     log_type));
+  }
+  call.log_tail = log_type == "Tail" && call.type == InvocationType::request_response;
   return call;
 }
 

@@ -1,7 +1,8 @@
 // The Lambda Invoke API as the front door serves it: which requests are Invoke calls, which function
 // and version they name, how the caller wants it invoked, and errors in the shape AWS SDKs parse.
 //
-//   if (auto call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType))) {
+//   if (auto call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType),
+//                                    ex.header(kHeaderLogType))) {
 //     const std::string version = resolve_invoked_version(*call, config);  // HttpError 404 for another function
 //     if (call->type == InvocationType::dry_run) ... answer 204 ...
 //   }
@@ -34,6 +35,10 @@ inline constexpr std::string_view kRiePath = "/2015-03-31/functions/function/inv
 inline constexpr std::string_view kHeaderInvocationType = "X-Amz-Invocation-Type";
 inline constexpr std::string_view kHeaderExecutedVersion = "X-Amz-Executed-Version";
 inline constexpr std::string_view kHeaderFunctionError = "X-Amz-Function-Error";
+// LogType Tail asks for the invocation's log; its last 4 KB come back base64 in X-Amz-Log-Result
+// (InvokeWithResponseStream: in InvokeComplete's LogResult).
+inline constexpr std::string_view kHeaderLogType = "X-Amz-Log-Type";
+inline constexpr std::string_view kHeaderLogResult = "X-Amz-Log-Result";
 // Where AWS services put an error's type; SDKs read it before the body.
 inline constexpr std::string_view kHeaderErrorType = "x-amzn-ErrorType";
 
@@ -52,12 +57,16 @@ struct InvokeCall {
   InvocationType type = InvocationType::request_response;
   // InvokeWithResponseStream: the answer is an event stream (event_stream.h) of the function's bytes.
   bool response_stream = false;
+  // X-Amz-Log-Type: Tail on a call whose caller waits (Lambda gives no log to Event or DryRun).
+  bool log_tail = false;
 };
 
 // nullopt when `target` is not an Invoke or InvokeWithResponseStream path: the request is for the
-// Function URL. Throws net::HttpError 400 for an X-Amz-Invocation-Type other than RequestResponse,
-// Event or DryRun (InvokeWithResponseStream takes no Event).
-std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_view invocation_type);
+// Function URL. Throws net::HttpError 400 ValidationException for an X-Amz-Invocation-Type other
+// than RequestResponse, Event or DryRun (InvokeWithResponseStream takes no Event), and for an
+// X-Amz-Log-Type other than None or Tail.
+std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_view invocation_type,
+                                           std::string_view log_type = {});
 
 // The version that runs the call: the emulator runs one function at one version (--function-name,
 // --function-version). FunctionName may be the name, `name:qualifier`, a partial ARN

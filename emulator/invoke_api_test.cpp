@@ -80,6 +80,19 @@ TEST(InvokeApi, TheInvocationTypeIsOneOfLambdasThree) {
   EXPECT_FALSE(read_invoke_call("/orders", "Bogus"));
 }
 
+TEST(InvokeApi, TheLogTypeAsksForTheLogOfACallerThatWaits) {
+  const std::string_view path = "/2015-03-31/functions/orders/invocations";
+  EXPECT_FALSE(read_invoke_call(path, {})->log_tail);
+  EXPECT_FALSE(read_invoke_call(path, {}, "None")->log_tail);
+  EXPECT_TRUE(read_invoke_call(path, {}, "Tail")->log_tail);
+  EXPECT_TRUE(read_invoke_call("/2021-11-15/functions/orders/response-streaming-invocations", {}, "Tail")->log_tail);
+  // Lambda gives no log to a caller that does not wait for the result.
+  EXPECT_FALSE(read_invoke_call(path, "Event", "Tail")->log_tail);
+  EXPECT_FALSE(read_invoke_call(path, "DryRun", "Tail")->log_tail);
+  EXPECT_EQ(refusal([&] { read_invoke_call(path, {}, "tail"); }),
+            std::pair(http::status::bad_request, std::string("ValidationException")));
+}
+
 TEST(InvokeApi, EveryFormOfTheFunctionsNameReachesIt) {
   const Config config = function_config();
   for (const char* name : {"orders", "function", "orders:live", "orders:$LATEST", "function:orders",

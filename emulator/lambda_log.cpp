@@ -19,10 +19,37 @@ void diagnostic(const std::string& text) {
 std::string LambdaLog::format_ms(double ms) { return fmt::format("{:.2f} ms", ms); }
 
 void LambdaLog::line(const std::string& text) {
+  if (before_line_) before_line_();
+  write_line(text);
+}
+
+void LambdaLog::write_line(const std::string& text) {
   std::fputs(text.c_str(), out_);
   std::fputc('\n', out_);
-  // The runtime writes to the same stream; flushing keeps the lines in the order things happened.
+  // The function's output goes to the same stream; flushing keeps the lines in the order things happened.
   std::fflush(out_);
+  record(text);
+  record("\n");
+}
+
+void LambdaLog::relay(std::string_view bytes, OutputStream stream) {
+  std::FILE* to = stream == OutputStream::out ? out_ : err_;
+  std::fwrite(bytes.data(), 1, bytes.size(), to);
+  std::fflush(to);
+  record(bytes);
+}
+
+void LambdaLog::record(std::string_view bytes) {
+  if (!tail_) return;
+  tail_->append(bytes);
+  if (tail_->size() > 2 * kLogTailLimit) tail_->erase(0, tail_->size() - kLogTailLimit);
+}
+
+std::string LambdaLog::take_tail() {
+  std::string tail = std::move(tail_).value_or(std::string());
+  tail_.reset();
+  if (tail.size() > kLogTailLimit) tail.erase(0, tail.size() - kLogTailLimit);
+  return tail;
 }
 
 boost::json::object LambdaLog::outcome_json(double ms, const PhaseOutcome& outcome) {
@@ -66,7 +93,9 @@ void LambdaLog::restore_report(double ms, const PhaseOutcome& outcome) {
 }
 
 void LambdaLog::start(const std::string& request_id, const std::string& version) {
-  line(fmt::format("START RequestId: {} Version: {}", request_id, version));
+  if (before_line_) before_line_();  // what came before START is not this invocation's
+  tail_.emplace();
+  write_line(fmt::format("START RequestId: {} Version: {}", request_id, version));
 }
 
 void LambdaLog::end(const std::string& request_id) { line(fmt::format("END RequestId: {}", request_id)); }

@@ -6,11 +6,20 @@
 //   log.start("id", "$LATEST"); log.end("id");
 //   log.report({.request_id = "id", .duration_ms = 1.2, .memory_size_mb = 128});
 //   log.write_json("report.json", 0);
+//
+// The function's own output reaches the same streams through relay(), and an invocation's log, from
+// START to REPORT, is kept for a caller of `aws lambda invoke --log-type Tail`:
+//   log.set_before_line([&output] { output.drain(); });
+//   log.relay("hello\n", OutputStream::out);
+//   std::string tail = log.take_tail();                      // after REPORT: its last 4 KB
 #pragma once
 
+#include <cstddef>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/json.hpp>
 
@@ -38,9 +47,23 @@ struct InvocationReport {
 // emulator itself did, kept apart from the function's Lambda log lines on stdout.
 void diagnostic(const std::string& text);
 
+// How much of an invocation's log the Invoke API's X-Amz-Log-Result carries: its last 4 KB, as Lambda's.
+inline constexpr std::size_t kLogTailLimit = 4096;
+
+enum class OutputStream { out, err };
+
 class LambdaLog {
  public:
-  explicit LambdaLog(std::FILE* out) : out_(out) {}
+  // Platform lines and the function's stdout go to `out`, the function's stderr to `err`.
+  explicit LambdaLog(std::FILE* out, std::FILE* err = stderr) : out_(out), err_(err) {}
+
+  // Called before each platform line, so that what the function wrote before it comes first.
+  void set_before_line(std::function<void()> hook) { before_line_ = std::move(hook); }
+  // The function's own bytes, passed on as they are; part of the log tail during an invocation.
+  void relay(std::string_view bytes, OutputStream stream);
+  // The log of the invocation since its START line, REPORT included when written: its last
+  // kLogTailLimit bytes. Nothing more is kept until the next START.
+  std::string take_tail();
 
   void init_start(const std::string& runtime_version);
   void init_report(double ms, const PhaseOutcome& outcome);
@@ -63,9 +86,17 @@ class LambdaLog {
 
  private:
   void line(const std::string& text);
+  void write_line(const std::string& text);  // line() without draining the function's output first
   static boost::json::object outcome_json(double ms, const PhaseOutcome& outcome);
 
+  void record(std::string_view bytes);
+
   std::FILE* out_;
+  std::FILE* err_;
+  std::function<void()> before_line_;
+  // From START until take_tail(): the latest bytes of the invocation's log, at most twice the limit
+  // (trimmed in halves, so that a chatty function costs no copy per write).
+  std::optional<std::string> tail_;
   std::optional<boost::json::object> init_;
   std::optional<boost::json::object> restore_;
   boost::json::array invocations_;

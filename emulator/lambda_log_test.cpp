@@ -1,6 +1,8 @@
 #include "lambda_log.h"
 
 #include <cstdio>
+#include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -47,6 +49,69 @@ TEST(LambdaLog, LinesLookLikeLambdas) {
                       "Max Memory Used: 20 MB\tRestore Duration: 3.20 ms\tBilled Restore Duration: 4 ms\n"),
             std::string::npos)
       << text;
+}
+
+TEST(LambdaLog, TheFunctionsOutputGoesToItsStreamInOrderWithThePlatformLines) {
+  char* out_buffer = nullptr;
+  std::size_t out_size = 0;
+  char* err_buffer = nullptr;
+  std::size_t err_size = 0;
+  std::FILE* out = ::open_memstream(&out_buffer, &out_size);
+  std::FILE* err = ::open_memstream(&err_buffer, &err_size);
+  {
+    LambdaLog log(out, err);
+    // What the function wrote before a platform line was written comes first.
+    std::string pending = "before START\n";
+    log.set_before_line([&] {
+      if (!pending.empty()) log.relay(std::exchange(pending, {}), OutputStream::out);
+    });
+    log.start("id-1", "$LATEST");
+    log.relay("to stderr\n", OutputStream::err);
+    pending = "before END\n";
+    log.end("id-1");
+  }
+  std::fclose(out);
+  std::fclose(err);
+  EXPECT_EQ(std::string(out_buffer, out_size),
+            "before START\nSTART RequestId: id-1 Version: $LATEST\nbefore END\nEND RequestId: id-1\n");
+  EXPECT_EQ(std::string(err_buffer, err_size), "to stderr\n");
+  std::free(out_buffer);
+  std::free(err_buffer);
+}
+
+TEST(LambdaLog, TheTailIsTheInvocationsLogFromStartToReport) {
+  std::FILE* sink = std::fopen("/dev/null", "w");
+  ASSERT_NE(sink, nullptr);
+  LambdaLog log(sink, sink);
+  log.relay("between invocations\n", OutputStream::out);
+  EXPECT_EQ(log.take_tail(), "");  // no invocation: nothing kept
+  log.start("id-1", "$LATEST");
+  log.relay("hello\n", OutputStream::out);
+  log.relay("oops\n", OutputStream::err);
+  log.end("id-1");
+  log.report({.request_id = "id-1", .duration_ms = 1.5, .max_memory_used_mb = 20});
+  const std::string tail = log.take_tail();
+  EXPECT_EQ(tail.substr(0, tail.find("REPORT")),
+            "START RequestId: id-1 Version: $LATEST\nhello\noops\nEND RequestId: id-1\n");
+  const std::string report = tail.substr(tail.find("REPORT"));
+  EXPECT_TRUE(report.starts_with("REPORT RequestId: id-1\tDuration: 1.50 ms\t")) << tail;
+  EXPECT_EQ(report.find('\n'), report.size() - 1) << tail;  // the last line
+  EXPECT_EQ(log.take_tail(), "");                           // taken
+  log.relay("after the invocation\n", OutputStream::out);
+  EXPECT_EQ(log.take_tail(), "");
+
+  // A chatty invocation: the last 4 KB, in whatever pieces the output came.
+  log.start("id-2", "$LATEST");
+  std::string written = "START RequestId: id-2 Version: $LATEST\n";
+  for (int i = 0; i < 3000; ++i) {
+    const std::string piece = std::to_string(i) + (i % 7 == 0 ? "\n" : " ");
+    log.relay(piece, OutputStream::out);
+    written += piece;
+  }
+  log.end("id-2");
+  written += "END RequestId: id-2\n";
+  EXPECT_EQ(log.take_tail(), written.substr(written.size() - kLogTailLimit));
+  std::fclose(sink);
 }
 
 TEST(LambdaLog, FunctionErrorIsAnErrorInTheJsonReportOnly) {

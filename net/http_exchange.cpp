@@ -186,6 +186,8 @@ asio::awaitable<void> HttpExchange::respond(http::status status, std::string bod
   res.body() = std::move(body);
   set_connection(res);
   res.prepare_payload();
+  // RFC 9110 section 8.6: never in a 1xx or 204 answer, where Beast writes "Content-Length: 0".
+  if (res.result_int() < 200 || status == http::status::no_content) res.erase(http::field::content_length);
   responded_ = true;
   http::response_serializer<http::string_body> serializer{res};
   throw_on_error(co_await write_eagerly(socket_, serializer));

@@ -65,6 +65,10 @@ class EchoServer {
             co_await ex.end_chunked(&trailers);
             co_return;
           }
+          if (ex.request().target() == "/nothing") {
+            co_await ex.respond(http::status::no_content, {}, {});
+            co_return;
+          }
           if (ex.request().target() == "/fail") throw HttpError(http::status::conflict, "Nope", "told to fail");
           if (ex.request().target() == "/bug") throw std::logic_error("a handler's own bug");
           std::string body = co_await ex.read_body(16);
@@ -118,6 +122,18 @@ TEST(HttpServer, KeepAliveServesSeveralRequests) {
       "two");
   EXPECT_NE(reply.find("one"), std::string::npos);
   EXPECT_NE(reply.find("two"), std::string::npos);
+}
+
+TEST(HttpServer, A204HasNoContentLength) {
+  // RFC 9110 section 8.6: a server must not send Content-Length in a 204; the next answer on the
+  // connection still reads right.
+  EchoServer server;
+  const std::string reply = server.exchange(
+      "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo", "two");
+  const std::string first = reply.substr(0, reply.find("\r\n\r\n"));
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 204 No Content\r\n")) << reply;
+  EXPECT_EQ(first.find("Content-Length"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("HTTP/1.1 200 OK"), std::string::npos) << reply;
 }
 
 TEST(HttpServer, ABigBodyIsReadInPiecesOfUpTo64KiB) {

@@ -3,6 +3,8 @@
 usage: fake_runtime.py MODE
   echo         loop: next -> respond with {"echo": <event>}
   echo-sigterm echo, and on SIGTERM print "runtime: SIGTERM" and exit 0
+  chatty       echo, first printing "says <event's say>" on stdout and "warns <say>" on stderr,
+               and <event's pad> bytes of 'p' on a line of their own when it has one
   snapstart    restore/next first (SnapStart), then echo
   crash-init   exit 1 during Init
   init-error   post init/error with a stack trace, then exit 1 (as awslambdaric does)
@@ -38,13 +40,18 @@ def call(method, path, body=None, headers=None):
     return lambda_api_call.call(method, BASE + path, body, headers)
 
 
-def echo_loop():
+def echo_loop(chatty=False):
     while True:
         status, headers, body = call("GET", "/invocation/next")
         if status != 200:
             sys.exit(10)
         request_id = headers["Lambda-Runtime-Aws-Request-Id"]
         event = json.loads(body)
+        if chatty:
+            print(f"says {event.get('say')}", flush=True)
+            print(f"warns {event.get('say')}", file=sys.stderr, flush=True)
+            if event.get("pad"):
+                print("p" * event["pad"], flush=True)
         answer = json.dumps({"echo": event, "handler": os.environ.get("_HANDLER", "")})
         call("POST", f"/invocation/{request_id}/response", answer, {"Content-Type": "application/json"})
 
@@ -116,6 +123,8 @@ def main():
     mode = sys.argv[1]
     if mode == "echo":
         echo_loop()
+    elif mode == "chatty":
+        echo_loop(chatty=True)
     elif mode == "echo-sigterm":
         def stop(signum, frame):
             print("runtime: SIGTERM", flush=True)

@@ -1,8 +1,10 @@
 """`snapbus emulate` answers the Lambda Invoke API as AWS's own SDK expects: boto3 (Debian's
-python3-boto3) invokes a function by name, ARN and alias, asynchronously and as a dry run, and reads
-the emulator's refusals as the exceptions Lambda's would raise. Debian's botocore predates
+python3-boto3) invokes a function by name, ARN and alias, asynchronously and as a dry run, asks for
+the invocation's log (LogType Tail), and reads the emulator's refusals as the exceptions Lambda's
+would raise. Debian's botocore predates
 InvokeWithResponseStream, so its answer is read with botocore's own event stream decoder, which
 checks every message's CRCs."""
+import base64
 import http.client
 import json
 import pathlib
@@ -41,12 +43,16 @@ def emulator(cli, processes, tmp_path):
     return start_emulator(cli, processes, tmp_path, "echo")
 
 
-@pytest.fixture
-def lam(emulator):
+def client_of(emulator):
     return boto3.client("lambda", endpoint_url=f"http://{emulator.front_door}", region_name=REGION,
                         aws_access_key_id="local", aws_secret_access_key="local",
                         config=Config(retries={"max_attempts": 0}, read_timeout=PROCESS_TIMEOUT,
                                       connect_timeout=PROCESS_TIMEOUT))
+
+
+@pytest.fixture
+def lam(emulator):
+    return client_of(emulator)
 
 
 def started(emulator, request_id: str, before: str) -> bool:
@@ -119,12 +125,13 @@ def test_a_bad_client_context_is_refused_as_lambda_refuses_it(lam):
         lam.invoke(FunctionName=NAME, ClientContext="not base64 json", Payload=b"{}")
 
 
-def stream_invoke(front_door: str, payload: bytes, name: str = NAME,
-                  read_after: float = 0) -> tuple[http.client.HTTPResponse, list]:
+def stream_invoke(front_door: str, payload: bytes, name: str = NAME, read_after: float = 0,
+                  headers: dict | None = None) -> tuple[http.client.HTTPResponse, list]:
     """POST InvokeWithResponseStream as the SDKs send it; the answer and the events of a 200 one,
     read `read_after` seconds after the request was sent."""
     conn = http.client.HTTPConnection(front_door, timeout=PROCESS_TIMEOUT)
-    conn.request("POST", f"/2021-11-15/functions/{name}/response-streaming-invocations", body=payload)
+    conn.request("POST", f"/2021-11-15/functions/{name}/response-streaming-invocations", body=payload,
+                 headers=headers or {})
     time.sleep(read_after)
     answer = conn.getresponse()
     body = answer.read()
@@ -215,3 +222,79 @@ def test_a_slow_reader_slows_the_runtime_instead_of_filling_the_emulator(cli, pr
     assert answer.status == 200
     assert len(answer.read()) == 64 << 20
     conn.close()
+
+
+def log_lines(log_result: str) -> list[str]:
+    return base64.b64decode(log_result).decode().splitlines()
+
+
+def test_log_type_tail_returns_the_invocations_log(cli, processes, tmp_path):
+    # The function writes on stdout and stderr while it runs: Lambda's LogResult has it between
+    # START and END, with REPORT last, as `aws lambda invoke --log-type Tail` shows it.
+    emulator = start_emulator(cli, processes, tmp_path, "chatty")
+    lam = client_of(emulator)
+    answer = lam.invoke(FunctionName=NAME, LogType="Tail", Payload=b'{"say": "hi"}')
+    assert json.loads(answer["Payload"].read())["echo"] == {"say": "hi"}
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    lines = log_lines(answer["LogResult"])
+    assert lines[0] == f"START RequestId: {request_id} Version: 7"
+    assert sorted(lines[1:3]) == ["says hi", "warns hi"]  # stdout and stderr: two pipes, either first
+    assert lines[3] == f"END RequestId: {request_id}"
+    assert lines[4].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+    assert len(lines) == 5
+    # The emulator's own stdout has the function's stdout in the same place.
+    while (line := read_line(emulator)) != f"START RequestId: {request_id} Version: 7":
+        pass
+    assert [read_line(emulator), read_line(emulator)] == ["says hi", f"END RequestId: {request_id}"]
+
+    assert "LogResult" not in lam.invoke(FunctionName=NAME, Payload=b'{"say": "no"}')
+    assert "LogResult" not in lam.invoke(FunctionName=NAME, LogType="None", Payload=b'{"say": "no"}')
+    # A chatty invocation: its last 4 KB, REPORT included.
+    answer = lam.invoke(FunctionName=NAME, LogType="Tail", Payload=b'{"say": "much", "pad": 10000}')
+    log = base64.b64decode(answer["LogResult"])
+    assert len(log) == 4096
+    assert log.startswith(b"ppp")
+    assert log.decode().splitlines()[-2] == f"END RequestId: {answer['ResponseMetadata']['RequestId']}"
+    # boto3 checks LogType itself; another client may send anything.
+    conn = http.client.HTTPConnection(emulator.front_door, timeout=PROCESS_TIMEOUT)
+    conn.request("POST", f"/2015-03-31/functions/{NAME}/invocations", body=b"{}",
+                 headers={"X-Amz-Log-Type": "Everything"})
+    refused = conn.getresponse()
+    assert refused.status == 400
+    assert refused.getheader("x-amzn-ErrorType") == "ValidationException"
+    assert "'Everything' at 'logType'" in json.loads(refused.read())["message"]
+    conn.close()
+
+
+def test_the_log_of_a_failed_invocation_says_why(cli, processes, tmp_path):
+    emulator = start_emulator(cli, processes, tmp_path, "crash-invoke")
+    answer = client_of(emulator).invoke(FunctionName=NAME, LogType="Tail", Payload=b"{}")
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "Runtime.ExitError"
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    lines = log_lines(answer["LogResult"])
+    assert lines[0] == f"START RequestId: {request_id} Version: 7"
+    assert f"RequestId: {request_id} Error: Runtime exited with error: exit status 3" in lines
+    assert "Runtime.ExitError" in lines
+    assert lines[-2] == f"END RequestId: {request_id}"
+    assert lines[-1].startswith(f"REPORT RequestId: {request_id}\t")
+    assert "Status: error\tError Type: Runtime.ExitError" in lines[-1]
+
+
+def test_a_streamed_answer_comes_whole_with_its_log(cli, processes, tmp_path):
+    # Through Invoke, a caller that asks for the log gets the streamed answer whole, as Lambda's
+    # Invoke buffers a streaming function's; through InvokeWithResponseStream, in InvokeComplete.
+    emulator = start_emulator(cli, processes, tmp_path, "stream-big", 3)
+    answer = client_of(emulator).invoke(FunctionName=NAME, LogType="Tail", Payload=b"{}")
+    assert answer["Payload"].read() == b"b" * (3 << 20)
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    assert log_lines(answer["LogResult"])[0] == f"START RequestId: {request_id} Version: 7"
+    answer, events = stream_invoke(emulator.front_door, b"{}", headers={"X-Amz-Log-Type": "Tail"})
+    assert answer.status == 200
+    *chunks, (last_kind, _, last_payload) = events
+    assert sum(len(payload) for _, _, payload in chunks) == 3 << 20
+    assert last_kind == "InvokeComplete"
+    lines = log_lines(json.loads(last_payload)["LogResult"])
+    request_id = answer.getheader("X-Amzn-RequestId")
+    assert lines[0] == f"START RequestId: {request_id} Version: 7"
+    assert lines[-1].startswith(f"REPORT RequestId: {request_id}\t")
