@@ -188,6 +188,7 @@ struct NumberOptions {
   std::optional<std::int64_t> port;
   std::optional<std::int64_t> runtime_api_port;
   std::optional<std::int64_t> memory_size;
+  std::optional<std::int64_t> event_retries;
 };
 
 // Where the emulator listens.
@@ -254,7 +255,7 @@ void add_function_options(CLI::App& app, emulator::Config& config, NumberOptions
 }
 
 // SnapStart, what a failure ends, and the time limits of each phase.
-void add_lifecycle_options(CLI::App& app, emulator::Config& config) {
+void add_lifecycle_options(CLI::App& app, emulator::Config& config, NumberOptions& numbers) {
   app.add_flag("--exit-on-failure", config.exit_on_failure,
                "exit after a failed Init, restore or invocation (codes 3, 4, 5) instead of starting a fresh "
                "environment for the next invocation")
@@ -286,6 +287,15 @@ void add_lifecycle_options(CLI::App& app, emulator::Config& config) {
                      "restore limit, SnapStartTimeoutException after it (default 10)", kLifecycle);
   add_seconds_option(app, "--shutdown-timeout", config.shutdown_timeout,
                      "time the runtime and extensions get to exit (default 2)", kLifecycle);
+  add_number_option(app, "--event-retries", numbers.event_retries,
+                    "times a failed Event invocation runs again, with the same request id\n"
+                    "(Lambda's MaximumRetryAttempts; default 2)",
+                    0, 2)
+      ->group(kLifecycle);
+  add_seconds_option(app, "--event-retry-delay", config.event_retry_delay,
+                     "wait before an Event's first retry; the second waits twice as long\n"
+                     "(default 60, Lambda's one minute, which it does not let you change)",
+                     kLifecycle);
 }
 
 // What the emulator writes for scripts and tests.
@@ -309,7 +319,7 @@ emulator::Config parse_emulate_command(std::span<const std::string> words) {
   NumberOptions numbers;
   add_port_options(*app, config, numbers);
   add_function_options(*app, config, numbers);
-  add_lifecycle_options(*app, config);
+  add_lifecycle_options(*app, config, numbers);
   add_reporting_options(*app, config);
   parse_command_line(*app, words);
 
@@ -317,6 +327,7 @@ emulator::Config parse_emulate_command(std::span<const std::string> words) {
   config.port = port_number(numbers.port, config.port);
   config.runtime_api_port = port_number(numbers.runtime_api_port, config.runtime_api_port);
   if (numbers.memory_size) config.memory_size_mb = static_cast<unsigned>(*numbers.memory_size);
+  if (numbers.event_retries) config.event_retries = static_cast<unsigned>(*numbers.event_retries);
   if (!config.while_frozen.empty() && !config.snapstart) {
     throw UsageError("--while-frozen needs --snapstart: without SnapStart nothing is ever frozen");
   }

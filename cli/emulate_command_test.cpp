@@ -28,6 +28,20 @@ TEST(EmulateCommandTest, DefaultsKeepClearOf8080) {
   EXPECT_FALSE(config.snapstart);
 }
 
+// Lambda retries a failed Event twice, one minute and then two later; the emulator may wait less.
+TEST(EmulateCommandTest, EventRetriesAreLambdasUnlessToldOtherwise) {
+  const emulator::Config lambdas = parse_emulate({"--", "/bin/true"});
+  EXPECT_EQ(lambdas.event_retries, 2U);
+  EXPECT_EQ(lambdas.event_retry_delay, std::chrono::seconds(60));
+  const emulator::Config quick =
+      parse_emulate({"--event-retries", "1", "--event-retry-delay", "0.2", "--", "/bin/true"});
+  EXPECT_EQ(quick.event_retries, 1U);
+  EXPECT_EQ(quick.event_retry_delay, std::chrono::milliseconds(200));
+  EXPECT_EQ(parse_emulate({"--event-retries", "0", "--", "/bin/true"}).event_retries, 0U);
+  EXPECT_THROW(parse_emulate({"--event-retries", "3", "--", "/bin/true"}), UsageError);  // Lambda's maximum is 2
+  EXPECT_THROW(parse_emulate({"--event-retry-delay", "0", "--", "/bin/true"}), UsageError);
+}
+
 // Lambda gives a SnapStart Init the longer of 130 s and the function's timeout.
 TEST(EmulateCommandTest, ASnapStartInitMayLastAsLongAsTheFunctionTimeout) {
   auto init_limit = [](std::vector<std::string> words) {
@@ -155,6 +169,8 @@ TEST(EmulateCommandTest, HelpMentionsEveryFlag) {
                              "--init-timeout",
                              "--restore-timeout",
                              "--shutdown-timeout",
+                             "--event-retries",
+                             "--event-retry-delay",
                              "--ready-file",
                              "--json",
                              "Exit codes:",

@@ -36,7 +36,7 @@ constexpr std::chrono::seconds kFunctionPidsMaxAge{1};
 
 double seconds_of(std::chrono::milliseconds duration) { return std::chrono::duration<double>(duration).count(); }
 
-Failure shutting_down() { return {.type = "Emulator.ShuttingDown", .message = "the emulator is shutting down"}; }
+Failure shutting_down() { return {.type = std::string(kShuttingDownType), .message = "the emulator is shutting down"}; }
 
 }  // namespace
 

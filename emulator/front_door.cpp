@@ -1,7 +1,13 @@
 #include "front_door.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 #include <boost/algorithm/string/predicate.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "event_stream.h"
@@ -244,6 +250,36 @@ asio::awaitable<void> relay_with_log(HttpExchange& ex, const std::shared_ptr<Inv
   co_await send_complete(ex, *inv, true);
 }
 
+// Lambda's asynchronous queue runs a failed Event again, with the same request id: after
+// event_retry_delay, then twice that, at most event_retries times. `current` is the emulator's
+// pointer to its environment of the moment: a retry goes to a fresh one after a crash.
+asio::awaitable<void> retry_failed_event(Environment* const& current, InvocationRequest request,
+                                         std::shared_ptr<Invocation> inv) {
+  const unsigned retries = current->config().event_retries;
+  const std::chrono::milliseconds delay = current->config().event_retry_delay;
+  for (unsigned retry = 1;; ++retry) {
+    while (!inv->complete) co_await inv->wait_change();
+    if (inv->error_type.empty() || inv->error_type == kShuttingDownType) co_return;
+    if (retry > retries) {
+      diagnostic(
+          fmt::format("Event {} failed ({}) {} times: dropped, as Lambda drops it when the function has no "
+                      "on-failure destination or dead-letter queue",
+                      request.request_id, inv->error_type, retries + 1));
+      co_return;
+    }
+    const auto wait = delay * retry;
+    diagnostic(fmt::format("Event {} failed ({}): retry {} of {} in {:.3g} s, as Lambda retries it", request.request_id,
+                           inv->error_type, retry, retries, std::chrono::duration<double>(wait).count()));
+    asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+    co_await timer.async_wait(asio::use_awaitable);
+    if (current->queue_full(false)) {
+      diagnostic(fmt::format("Event {}: its retry is dropped, the queue is full", request.request_id));
+      co_return;
+    }
+    inv = current->submit(request);
+  }
+}
+
 asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex, const InvokeCall& call,
                                    InvocationRequest request) {
   ex.require_method(http::verb::post);
@@ -264,8 +300,12 @@ asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex
   if (asynchronous) {
     // Lambda queues the event and answers at once; the result goes nowhere (the log shows the run).
     request.caller_waits = false;
-    submit(current, ex, std::move(request));
+    auto inv = submit(current, ex, request);
     co_await ex.respond(http::status::accepted, {}, {});
+    if (current->config().event_retries > 0) {
+      asio::co_spawn(co_await asio::this_coro::executor,
+                     retry_failed_event(current, std::move(request), std::move(inv)), asio::detached);
+    }
     co_return;
   }
   ex.add_response_header(kHeaderExecutedVersion, version);

@@ -46,6 +46,9 @@ struct InvocationRequest {
   bool caller_waits = true;
 };
 
+// The error of invocations that end because the emulator stops.
+inline constexpr std::string_view kShuttingDownType = "Emulator.ShuttingDown";
+
 // Why invocations end without an answer from the function.
 struct Failure {
   std::string type;

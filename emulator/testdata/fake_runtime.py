@@ -3,6 +3,8 @@
 usage: fake_runtime.py MODE
   echo         loop: next -> respond with {"echo": <event>}
   echo-sigterm echo, and on SIGTERM print "runtime: SIGTERM" and exit 0
+  fail-when-asked  echo, but an event {"fail": true} gets invocation/error (HandlerFailed), after
+               "failing <request id> at <time.monotonic()>" on stdout
   chatty       echo, first printing "says <event's say>" on stdout and "warns <say>" on stderr,
                and <event's pad> bytes of 'p' on a line of their own when it has one
   snapstart    restore/next first (SnapStart), then echo
@@ -40,7 +42,7 @@ def call(method, path, body=None, headers=None):
     return lambda_api_call.call(method, BASE + path, body, headers)
 
 
-def echo_loop(chatty=False):
+def echo_loop(chatty=False, failing=False):
     while True:
         status, headers, body = call("GET", "/invocation/next")
         if status != 200:
@@ -52,6 +54,11 @@ def echo_loop(chatty=False):
             print(f"warns {event.get('say')}", file=sys.stderr, flush=True)
             if event.get("pad"):
                 print("p" * event["pad"], flush=True)
+        if failing and isinstance(event, dict) and event.get("fail"):
+            print(f"failing {request_id} at {time.monotonic()}", flush=True)
+            error = json.dumps({"errorMessage": "asked to fail", "errorType": "HandlerFailed"})
+            call("POST", f"/invocation/{request_id}/error", error, {"Lambda-Runtime-Function-Error-Type": "HandlerFailed"})
+            continue
         answer = json.dumps({"echo": event, "handler": os.environ.get("_HANDLER", "")})
         call("POST", f"/invocation/{request_id}/response", answer, {"Content-Type": "application/json"})
 
@@ -123,6 +130,8 @@ def main():
     mode = sys.argv[1]
     if mode == "echo":
         echo_loop()
+    elif mode == "fail-when-asked":
+        echo_loop(failing=True)
     elif mode == "chatty":
         echo_loop(chatty=True)
     elif mode == "echo-sigterm":

@@ -23,13 +23,13 @@ REGION = "eu-west-1"
 NAME = "orders"
 
 
-def start_emulator(cli, processes, tmp_path, *runtime_args, runtime=(PYTHON, str(FAKE_RUNTIME))):
+def start_emulator(cli, processes, tmp_path, *runtime_args, runtime=(PYTHON, str(FAKE_RUNTIME)), options=()):
     """An emulator running `runtime` (fake_runtime.py unless given) with `runtime_args` as function
-    `orders`, version 7."""
+    `orders`, version 7, with `options` besides."""
     ready = tmp_path / f"ready-{len(processes.started)}.json"
     proc = processes.start([str(cli), "emulate", "--port", "0", "--runtime-api-port", "0", "--ready-file", str(ready),
                             "--function-name", NAME, "--function-version", "7", "--region", REGION, "--timeout", "30",
-                            "--", *runtime, *map(str, runtime_args)], processes.env())
+                            *options, "--", *runtime, *map(str, runtime_args)], processes.env())
     deadline = time.monotonic() + PROCESS_TIMEOUT
     while not (ready.exists() and ready.stat().st_size) and time.monotonic() < deadline:
         assert proc.poll() is None, processes.stderr_of(proc)
@@ -94,6 +94,45 @@ def test_an_event_invocation_is_accepted_at_once_and_runs(lam, emulator):
     event_id = accepted["ResponseMetadata"]["RequestId"]
     after = lam.invoke(FunctionName=NAME, Payload=b"{}")
     assert started(emulator, event_id, before=after["ResponseMetadata"]["RequestId"])
+
+
+def failures_of(emulator, request_id: str, until: str) -> list[float]:
+    """When the runtime failed `request_id` (its clock, CLOCK_MONOTONIC as ours), read from the log
+    up to the START of `until`."""
+    times = []
+    while not (line := read_line(emulator)).startswith(f"START RequestId: {until} "):
+        if line.startswith(f"failing {request_id} at "):
+            times.append(float(line.split()[-1]))
+    return times
+
+
+def test_a_failed_event_runs_twice_more_with_its_request_id(cli, processes, tmp_path):
+    # Lambda's queue retries a failed Event twice, the second retry waiting twice as long as the first.
+    emulator = start_emulator(cli, processes, tmp_path, "fail-when-asked", options=("--event-retry-delay", "0.3"))
+    lam = client_of(emulator)
+    failing = lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=b'{"fail": true}')["ResponseMetadata"]
+    ok = lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=b'{"fail": false}')["ResponseMetadata"]
+    # Past both retries (0.3 s, then 0.6 s) a waiting call is queued behind whatever else came.
+    time.sleep(2)
+    after = lam.invoke(FunctionName=NAME, Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    starts = failures_of(emulator, failing["RequestId"], until=after)
+    assert len(starts) == 3
+    assert starts[1] - starts[0] >= 0.3
+    assert starts[2] - starts[1] >= 0.6
+    stderr = processes.stderr_of(emulator)
+    assert f"Event {failing['RequestId']} failed (HandlerFailed): retry 1 of 2" in stderr
+    assert f"Event {failing['RequestId']} failed (HandlerFailed) 3 times: dropped" in stderr
+    assert f"Event {ok['RequestId']}" not in stderr
+
+
+def test_event_retries_may_be_turned_off(cli, processes, tmp_path):
+    emulator = start_emulator(cli, processes, tmp_path, "fail-when-asked",
+                              options=("--event-retries", "0", "--event-retry-delay", "0.1"))
+    lam = client_of(emulator)
+    failing = lam.invoke(FunctionName=NAME, InvocationType="Event", Payload=b'{"fail": true}')["ResponseMetadata"]
+    time.sleep(0.5)
+    after = lam.invoke(FunctionName=NAME, Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    assert len(failures_of(emulator, failing["RequestId"], until=after)) == 1
 
 
 def test_a_dry_run_runs_nothing(lam, emulator):

@@ -74,6 +74,11 @@ struct Config {
   // After a failed Init, restore or invocation: exit (codes 3, 4, 5) instead of starting a fresh
   // environment for the next invocation, as Lambda does.
   bool exit_on_failure = false;
+  // An Event invocation that fails runs again, as Lambda's asynchronous queue retries it: at most
+  // this many times (Lambda's MaximumRetryAttempts, 0 to 2, 2 by default), the first retry after
+  // event_retry_delay and the second after twice that (Lambda: one minute, then two).
+  unsigned event_retries = 2;
+  std::chrono::milliseconds event_retry_delay{60000};
   std::map<std::string, std::string> user_env;
   // From --env-file and --env, later ones winning; reserved names are refused.
 };
