@@ -335,6 +335,16 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
         if (!written) upstream_failure = written.error();
       });
   if (upstream_failure) {
+    // The Runtime API may have refused the response before it ended (a wrong request id, an
+    // invocation that timed out, too large) and stopped reading: the client gets that answer, as it
+    // would without the proxy, rather than the proxy's own 502.
+    auto refused = co_await upload->early_answer();
+    if (refused) {
+      log_(fmt::format("{}: the Runtime API answered {} before the body ended", std::string(head.target()),
+                       refused->status()));
+      co_await answer(exchange, co_await refused->read_all());
+      co_return;
+    }
     co_await exchange.respond(http::status::bad_gateway,
                               lambda::json_error("Proxy.UpstreamError", upstream_failure->message));
     co_return;

@@ -17,6 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -447,6 +448,62 @@ TEST(RuntimeProxyTest, AnOversizedHeaderIsRefusedAndNeverReachesTheRuntimeApi) {
   RawClient next_client(proxy.port());
   next_client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");
   EXPECT_EQ(answer_of(next_client).result_int(), 202);
+}
+
+// A Runtime API that refuses a response at its header, as Lambda's (Go's net/http) refuses one
+// it will not take: it answers, then closes with the body unread, so the kernel resets the
+// connection under the rest of the upload.
+class EarlyRefusingRuntimeApi {
+ public:
+  static constexpr std::string_view kAnswer = R"({"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"})";
+
+  EarlyRefusingRuntimeApi() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this] {
+      boost::system::error_code error;
+      tcp::socket socket(io_);
+      acceptor_.accept(socket, error);
+      if (error) return;
+      boost::asio::streambuf header;
+      asio::read_until(socket, header, "\r\n\r\n", error);
+      const std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+                                 std::to_string(kAnswer.size()) + "\r\nConnection: close\r\n\r\n" +
+                                 std::string(kAnswer);
+      asio::write(socket, asio::buffer(answer), error);
+      socket.close(error);
+    });
+  }
+  ~EarlyRefusingRuntimeApi() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    thread_.join();
+  }
+  EarlyRefusingRuntimeApi(const EarlyRefusingRuntimeApi&) = delete;
+  EarlyRefusingRuntimeApi& operator=(const EarlyRefusingRuntimeApi&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+TEST(RuntimeProxyTest, TheRuntimeApisEarlyRefusalOfAStreamedResponseReachesTheClient) {
+  EarlyRefusingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  // 8 MiB in 64 KiB chunks: far more than the sockets between proxy and Runtime API hold.
+  std::string upload =
+      "POST /2018-06-01/runtime/invocation/not-the-id/response HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string piece(std::size_t{64} * 1024, 'x');
+  for (int i = 0; i < 128; ++i) upload += "10000\r\n" + piece + "\r\n";
+  upload += "0\r\n\r\n";
+  auto sent = std::async(std::launch::async, [&client, &upload] { client.send(upload); });
+  const auto answer = answer_of(client);
+  EXPECT_EQ(answer.result_int(), 400);
+  EXPECT_EQ(answer.body(), EarlyRefusingRuntimeApi::kAnswer);
+  EXPECT_EQ(sent.wait_for(kPatience), std::future_status::ready);
 }
 
 TEST(RuntimeProxyTest, AnUpstreamThatIsGoneIsABadGateway) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -20,9 +21,9 @@ struct Heard {
   void add(std::string_view bytes, OutputStream stream) { (stream == OutputStream::out ? out : err).append(bytes); }
 };
 
-// Runs `io` until `done` or 10 s, so that a pipe that is never read fails the test instead of hanging it.
-template <typename Done>
-void run_until(asio::io_context& io, Done done) {
+// Runs `io` until `heard` holds what is expected or 10 s, so that a pipe that is never read fails the
+// test instead of hanging it. (Named apart from the other tests' helpers: CI builds them in one unit.)
+void run_until_heard(asio::io_context& io, const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!done() && std::chrono::steady_clock::now() < deadline) {
     io.run_for(std::chrono::milliseconds(10));
@@ -42,7 +43,7 @@ TEST(FunctionOutput, AChildsStdoutAndStderrReachTheSinkApart) {
   int status = -1;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_EQ(status, 0);
-  run_until(io, [&] { return heard.out.size() == 16 && heard.err.size() == 7; });
+  run_until_heard(io, [&] { return heard.out.size() == 16 && heard.err.size() == 7; });
   EXPECT_EQ(heard.out, "to-out\nmore-out\n");
   EXPECT_EQ(heard.err, "to-err\n");
 }

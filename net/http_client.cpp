@@ -188,6 +188,7 @@ struct Exchange {
   RequestOptions options;
   bool head = false;  // a HEAD answer has no body, whatever its Content-Length says
   bool request_keeps_alive = true;
+  bool write_failed = false;  // an upload's write failed; only early_answer() may use the connection now
   std::unique_ptr<Connection> connection;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::unique_ptr<char[]> piece_buffer;  // read_piece()'s, once it is first called
@@ -344,20 +345,36 @@ ChunkedUpload::~ChunkedUpload() = default;
 asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
-  if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
+  if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
   ex.arm_io_timer();
   const boost::system::error_code error =
       co_await write_eagerly(ex.connection->socket, http::make_chunk(asio::buffer(piece.data(), piece.size())));
-  if (error) co_return ex.fail(error, "send body to");
+  if (error) {
+    // Kept, unless it timed out: the server's early answer may be waiting in it (early_answer()).
+    if (ex.write_timed_out()) co_return ex.fail(error, "send body to");
+    ex.write_failed = true;
+    co_return ex.pool->failure(error, "send body to");
+  }
   ex.disarm_io_timer();
   co_return NetResult<void>{};
+}
+
+asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::early_answer() {
+  if (!exchange_) co_return finished_upload();
+  auto& ex = *exchange_;
+  if (!ex.connection || !ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "read response from");
+  ex.request_keeps_alive = false;    // half of the body never went: the connection cannot carry another
+  ex.options.no_io_timeout = false;  // the server has stopped reading: its answer is here or never comes
+  bool never_answered = false;
+  if (auto read_error = co_await ex.read_header(never_answered)) co_return ex.fail(read_error, "read response from");
+  co_return ResponseStream(std::move(exchange_));
 }
 
 asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const http::fields& trailers) {
   if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
-  if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "send body to");
+  if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   ex.arm_io_timer();
   const boost::system::error_code error =
       co_await write_eagerly(ex.connection->socket, http::make_chunk_last(trailers));

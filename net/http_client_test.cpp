@@ -560,6 +560,74 @@ TEST(HttpClient, WithNoIoTimeoutAWriteWaitsForAReaderThatPauses) {
   });
 }
 
+// Uploads to a server that reads none of the body: pieces of 1 MiB until a write fails, 64 MiB at
+// most (far more than loopback's socket buffers hold). The upload, and whether a write failed.
+asio::awaitable<std::pair<NetResult<ChunkedUpload>, bool>> upload_until_refused(HttpClient& client) {
+  http::request_header<> header;
+  header.method(http::verb::post);
+  header.target("/upload");
+  auto upload = co_await client.begin_chunked(std::move(header), {.no_io_timeout = true});
+  if (!upload) co_return std::pair(std::move(upload), false);
+  const std::string piece(std::size_t{1} << 20, 'x');
+  NetResult<void> written;
+  for (int i = 0; i < 64 && written; ++i) written = co_await upload->write(piece);
+  co_return std::pair(std::move(upload), !written);
+}
+
+TEST(HttpClient, AnUploadRefusedEarlyStillHasTheServersAnswer) {
+  // As Go's net/http (Lambda's Runtime API) refuses a body it will not read: it answers, then
+  // closes with the rest unread, so the kernel resets the connection and the upload's writes fail.
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await reply(t, R"({"errorType":"RequestEntityTooLarge"})", http::status::payload_too_large);
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto [upload, refused] = co_await upload_until_refused(client);
+    EXPECT_TRUE(upload && refused);
+    if (!upload || !refused) co_return;
+    EXPECT_FALSE(co_await upload->write("more"));  // the upload is broken: nothing more is sent
+    auto answer = co_await upload->early_answer();
+    EXPECT_TRUE(answer) << (answer ? "" : answer.error().message);
+    if (!answer) co_return;
+    EXPECT_EQ(answer->status(), 413U);
+    auto res = co_await answer->read_all();
+    EXPECT_TRUE(res) << (res ? "" : res.error().message);
+    if (res) {
+      EXPECT_EQ(res->body(), R"({"errorType":"RequestEntityTooLarge"})");
+    }
+    EXPECT_FALSE(co_await upload->early_answer());  // spent
+  });
+}
+
+TEST(HttpClient, NoEarlyAnswerWhereTheServerSentNone) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    t.close = true;  // closes without a word
+    co_return;
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/early");
+    auto unwritten = co_await client.begin_chunked(std::move(header));
+    EXPECT_TRUE(unwritten);
+    if (unwritten) {
+      EXPECT_FALSE(co_await unwritten->early_answer());  // no write has failed: not a question to ask yet
+    }
+    auto [upload, refused] = co_await upload_until_refused(client);
+    EXPECT_TRUE(upload && refused);
+    if (!upload || !refused) co_return;
+    auto answer = co_await upload->early_answer();
+    EXPECT_FALSE(answer);
+    if (!answer) {
+      EXPECT_NE(answer.error().message.find("read response from"), std::string::npos);
+    }
+  });
+}
+
 TEST(HttpClient, ReadTimeoutUnlessNoIoTimeout) {
   asio::io_context io;
   TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {

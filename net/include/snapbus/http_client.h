@@ -133,6 +133,12 @@ class ChunkedUpload {
   // Sends `piece` as one chunk at once. An empty piece sends nothing (a zero-length chunk ends the body).
   asio::awaitable<NetResult<void>> write(std::string_view piece);
 
+  // After a write failed because the server stopped reading: the answer it sent before it did, if
+  // any. A server that refuses a body it will not take (Go's net/http, Lambda's Runtime API behind
+  // it, reads at most 256 KB of an unread body) answers and closes; the answer is already here.
+  // Fails, and the upload is spent, when there is none or the write had timed out.
+  asio::awaitable<NetResult<ResponseStream>> early_answer();
+
   // Sends the last chunk with `trailers` (list their names in the request's Trailer field), then waits for
   // the answer's header. The upload is then spent: later calls fail with errc::operation_not_permitted.
   asio::awaitable<NetResult<ResponseStream>> finish(const http::fields& trailers = {});
