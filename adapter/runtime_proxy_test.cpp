@@ -473,8 +473,8 @@ class EarlyRefusingRuntimeApi {
     });
   }
   ~EarlyRefusingRuntimeApi() {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
+    // A blocking accept() that never got its connection is woken by shutdown(), not by close().
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
     thread_.join();
   }
   EarlyRefusingRuntimeApi(const EarlyRefusingRuntimeApi&) = delete;
