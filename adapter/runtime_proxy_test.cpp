@@ -459,17 +459,19 @@ class EarlyRefusingRuntimeApi {
 
   EarlyRefusingRuntimeApi() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     thread_ = std::thread([this] {
-      boost::system::error_code error;
-      tcp::socket socket(io_);
-      acceptor_.accept(socket, error);
-      if (error) return;
-      boost::asio::streambuf header;
-      asio::read_until(socket, header, "\r\n\r\n", error);
-      const std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
-                                 std::to_string(kAnswer.size()) + "\r\nConnection: close\r\n\r\n" +
-                                 std::string(kAnswer);
-      asio::write(socket, asio::buffer(answer), error);
-      socket.close(error);
+      for (;;) {
+        boost::system::error_code error;
+        tcp::socket socket(io_);
+        acceptor_.accept(socket, error);
+        if (error) return;  // closed: the test is over
+        boost::asio::streambuf header;
+        asio::read_until(socket, header, "\r\n\r\n", error);
+        const std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+                                   std::to_string(kAnswer.size()) + "\r\nConnection: close\r\n\r\n" +
+                                   std::string(kAnswer);
+        asio::write(socket, asio::buffer(answer), error);
+        socket.close(error);
+      }
     });
   }
   ~EarlyRefusingRuntimeApi() {
@@ -488,22 +490,27 @@ class EarlyRefusingRuntimeApi {
   std::thread thread_;
 };
 
-TEST(RuntimeProxyTest, TheRuntimeApisEarlyRefusalOfAStreamedResponseReachesTheClient) {
+TEST(RuntimeProxyTest, TheRuntimeApisEarlyRefusalOfAResponseReachesTheClient) {
   EarlyRefusingRuntimeApi upstream;
   ProxyUnderTest proxy(upstream.port(), false);
-  RawClient client(proxy.port());
-  // 8 MiB in 64 KiB chunks: far more than the sockets between proxy and Runtime API hold.
-  std::string upload =
-      "POST /2018-06-01/runtime/invocation/not-the-id/response HTTP/1.1\r\nHost: api\r\n"
-      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // 8 MiB, streamed in 64 KiB chunks or buffered: far more than the sockets between proxy and
+  // Runtime API hold.
+  const std::string head = "POST /2018-06-01/runtime/invocation/not-the-id/response HTTP/1.1\r\nHost: api\r\n";
   const std::string piece(std::size_t{64} * 1024, 'x');
-  for (int i = 0; i < 128; ++i) upload += "10000\r\n" + piece + "\r\n";
-  upload += "0\r\n\r\n";
-  auto sent = std::async(std::launch::async, [&client, &upload] { client.send(upload); });
-  const auto answer = answer_of(client);
-  EXPECT_EQ(answer.result_int(), 400);
-  EXPECT_EQ(answer.body(), EarlyRefusingRuntimeApi::kAnswer);
-  EXPECT_EQ(sent.wait_for(kPatience), std::future_status::ready);
+  std::string streamed =
+      head + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 128; ++i) streamed += "10000\r\n" + piece + "\r\n";
+  streamed += "0\r\n\r\n";
+  std::string buffered = head + "Content-Length: 8388608\r\n\r\n";
+  for (int i = 0; i < 128; ++i) buffered += piece;
+  for (const std::string* upload : {&streamed, &buffered}) {
+    RawClient client(proxy.port());
+    auto sent = std::async(std::launch::async, [&client, upload] { client.send(*upload); });
+    const auto answer = answer_of(client);
+    EXPECT_EQ(answer.result_int(), 400) << (upload == &streamed ? "streamed" : "buffered");
+    EXPECT_EQ(answer.body(), EarlyRefusingRuntimeApi::kAnswer);
+    EXPECT_EQ(sent.wait_for(kPatience), std::future_status::ready);
+  }
 }
 
 TEST(RuntimeProxyTest, AnUpstreamThatIsGoneIsABadGateway) {

@@ -237,6 +237,15 @@ struct Exchange {
     ::setsockopt(connection->socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
   }
 
+  // After a write failed (not by timing out), the answer's header if the server sent one before it
+  // stopped reading. The connection then carries no other exchange: part of the request never went.
+  asio::awaitable<boost::system::error_code> read_early_answer() {
+    request_keeps_alive = false;
+    options.no_io_timeout = false;  // the server has stopped reading: its answer is here or never comes
+    bool never_answered = false;
+    co_return co_await read_header(never_answered);
+  }
+
   // Reads the answer's header. `never_answered` is set when the server closed without sending a byte.
   asio::awaitable<boost::system::error_code> read_header(bool& never_answered) {
     http::response_parser<http::empty_body> header_parser;
@@ -364,10 +373,7 @@ asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::early_answer() {
   if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
   if (!ex.connection || !ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "read response from");
-  ex.request_keeps_alive = false;    // half of the body never went: the connection cannot carry another
-  ex.options.no_io_timeout = false;  // the server has stopped reading: its answer is here or never comes
-  bool never_answered = false;
-  if (auto read_error = co_await ex.read_header(never_answered)) co_return ex.fail(read_error, "read response from");
+  if (auto read_error = co_await ex.read_early_answer()) co_return ex.fail(read_error, "read response from");
   co_return ResponseStream(std::move(exchange_));
 }
 
@@ -415,7 +421,12 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     http::request_serializer<http::string_body> serializer(request);
     const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer);
     if (write_error) {
-      if (may_retry && !ex->write_timed_out()) continue;
+      if (ex->write_timed_out()) co_return ex->fail(write_error, "send request to");
+      // The server may have answered before it stopped reading (a body it refuses: see
+      // ChunkedUpload::early_answer); else it had closed the pooled connection while it was idle.
+      if (const auto read_error = co_await ex->read_early_answer(); !read_error)
+        co_return ResponseStream(std::move(ex));
+      if (may_retry) continue;
       co_return ex->fail(write_error, "send request to");
     }
     bool never_answered = false;

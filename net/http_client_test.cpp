@@ -601,6 +601,23 @@ TEST(HttpClient, AnUploadRefusedEarlyStillHasTheServersAnswer) {
   });
 }
 
+TEST(HttpClient, ABufferedRequestRefusedEarlyHasTheServersAnswer) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await reply(t, "too large", http::status::payload_too_large);
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(post("/big", std::string(std::size_t{64} << 20, 'x')));
+    EXPECT_TRUE(res) << (res ? "" : res.error().message);
+    if (!res) co_return;
+    EXPECT_EQ(res->result_int(), 413U);
+    EXPECT_EQ(res->body(), "too large");
+  });
+  EXPECT_EQ(server.requests(), 1);  // heard, not sent again
+}
+
 TEST(HttpClient, NoEarlyAnswerWhereTheServerSentNone) {
   asio::io_context io;
   TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {

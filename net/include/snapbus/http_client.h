@@ -161,7 +161,8 @@ class HttpClient {
   //
   // A pooled connection may have been closed by the server while it sat idle. When that shows (the write
   // fails, or the server closes without sending a byte of an answer), the request is sent once more on a
-  // fresh connection: the server never saw it.
+  // fresh connection: the server never saw it. A server that answers before it has read the whole
+  // body and stops reading (a body it refuses) is heard: its answer is returned, not the failed write.
   asio::awaitable<NetResult<ResponseStream>> open(Request request, RequestOptions options = {});
 
   // Sends `header` with Transfer-Encoding: chunked; the body follows through the returned upload.
