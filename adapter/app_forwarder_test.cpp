@@ -91,7 +91,7 @@ struct RuntimePost {
   std::string target;
   lambda::HeaderList headers;
   std::vector<std::string> pieces;  // the body as it arrived
-  lambda::HeaderList trailers;
+  net::Trailers trailers;
   bool complete = false;
 
   [[nodiscard]] std::string body() const {
@@ -105,11 +105,7 @@ struct RuntimePost {
   }
   [[nodiscard]] bool is_error() const { return target.ends_with("/error"); }
   [[nodiscard]] json::object result() const { return json::parse(body()).as_object(); }
-  [[nodiscard]] std::optional<lambda::StreamedError> stream_error() const {
-    http::fields fields;
-    for (const auto& [name, value] : trailers) fields.insert(name, value);
-    return lambda::streamed_error(fields);
-  }
+  [[nodiscard]] std::optional<lambda::StreamedError> stream_error() const { return lambda::streamed_error(trailers); }
   [[nodiscard]] std::string error_type() const { return header(lambda::kHeaderFunctionErrorType); }
   [[nodiscard]] std::string error_message() const {
     return std::string(json::parse(body()).as_object().at("errorMessage").as_string());
@@ -205,14 +201,14 @@ class Servers {
       posts_.push_back(RuntimePost{.target = std::string(ex.request().target()), .headers = header_list(ex.request())});
       index = posts_.size() - 1;
     }
-    http::fields trailers = co_await ex.read_body_pieces(256 << 20, [&](std::string_view piece) {
+    net::Trailers trailers = co_await ex.read_body_pieces(256 << 20, [&](std::string_view piece) {
       std::lock_guard lock(mutex_);
       posts_[index].pieces.emplace_back(piece);
       changed_.notify_all();
     });
     {
       std::lock_guard lock(mutex_);
-      posts_[index].trailers = header_list(trailers);
+      posts_[index].trailers = std::move(trailers);
       posts_[index].complete = true;
       changed_.notify_all();
     }

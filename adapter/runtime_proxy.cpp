@@ -86,16 +86,6 @@ bool too_large_to_hold(const http::request_header<>& head) {
 // string does not make a /next an ordinary call.
 bool is_long_poll(std::string_view target) { return target.substr(0, target.find('?')).ends_with("/next"); }
 
-// The trailers of a streamed body: the final fields after the head's (the parser appends them),
-// whether its Trailer header announced them or not, as the Runtime API takes them either way.
-http::fields trailers_of(const http::request_header<>& head, const http::fields& final_fields) {
-  http::fields trailers;
-  auto field = final_fields.begin();
-  for (auto in_head = head.begin(); in_head != head.end() && field != final_fields.end(); ++in_head) ++field;
-  for (; field != final_fields.end(); ++field) trailers.insert(field->name_string(), field->value());
-  return trailers;
-}
-
 }  // namespace
 
 struct RuntimeProxy::PendingNext {
@@ -328,7 +318,9 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
     co_return;
   }
   std::optional<net::NetError> upstream_failure;
-  const http::fields final_fields = co_await exchange.relay_body_pieces(
+  // Every trailer is passed on, whether the Trailer header announced it or not, as the Runtime API
+  // takes them either way.
+  const net::Trailers trailers = co_await exchange.relay_body_pieces(
       lambda::kStreamedResponseLimit, [&upload, &upstream_failure](std::string_view piece) -> asio::awaitable<void> {
         if (upstream_failure) co_return;
         auto written = co_await upload->write(piece);
@@ -349,7 +341,6 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
                               lambda::json_error("Proxy.UpstreamError", upstream_failure->message));
     co_return;
   }
-  const http::fields trailers = trailers_of(head, final_fields);
   auto stream = co_await upload->finish(trailers);
   if (!stream) {
     co_await exchange.respond(http::status::bad_gateway,

@@ -61,44 +61,43 @@ bool per_hop(std::string_view name) {
 class RecordingRuntimeApi {
  public:
   RecordingRuntimeApi() {
-    const auto endpoint = net::http_listen(io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) -> asio::awaitable<void> {
-      Received received;
-      received.method = std::string(http::to_string(ex.request().method()));
-      received.target = std::string(ex.request().target());
-      for (const auto& field : ex.request()) {
-        if (!per_hop(field.name_string())) received.fields.emplace_back(field.name_string(), field.value());
-      }
-      received.chunked = ex.request()[http::field::transfer_encoding] == "chunked";
-      const std::size_t index = record(received);
-      const http::fields final_fields = co_await ex.read_body_pieces(1 << 24, [this, index](std::string_view piece) {
-        const std::lock_guard lock(mutex_);
-        received_[index].pieces.emplace_back(piece);
-        pieces_.notify_all();
-      });
-      {
-        const std::lock_guard lock(mutex_);
-        for (const auto& name : {"Lambda-Runtime-Function-Error-Type", "Lambda-Runtime-Function-Error-Body"}) {
-          if (received.chunked && final_fields.count(name) > 0) {
-            received_[index].trailers.emplace_back(name, final_fields[name]);
+    const auto endpoint = net::http_listen(
+        io_, "127.0.0.1", 0,
+        [this](net::HttpExchange& ex) -> asio::awaitable<void> {
+          Received received;
+          received.method = std::string(http::to_string(ex.request().method()));
+          received.target = std::string(ex.request().target());
+          for (const auto& field : ex.request()) {
+            if (!per_hop(field.name_string())) received.fields.emplace_back(field.name_string(), field.value());
           }
-        }
-      }
-      if (received.target.ends_with("invocation/next")) {
-        asio::steady_timer release(io_, kPatience);
-        held_.push_back(&release);
-        co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
-        std::erase(held_, &release);
-        http::fields headers;
-        headers.set(lambda::kHeaderRequestId, "request-" + std::to_string(++events_));
-        headers.set(lambda::kHeaderDeadlineMs, "4102444800000");
-        co_await ex.respond(http::status::ok, R"({"event":)" + std::to_string(events_) + "}", "application/json",
-                            &headers);
-      } else if (received.target.ends_with("restore/next")) {
-        co_await ex.respond(http::status::ok, "", "");
-      } else {
-        co_await ex.respond(http::status::accepted, R"({"status":"OK"})");
-      }
-    });
+          received.chunked = ex.request()[http::field::transfer_encoding] == "chunked";
+          const std::size_t index = record(received);
+          const net::Trailers trailers = co_await ex.read_body_pieces(1 << 24, [this, index](std::string_view piece) {
+            const std::lock_guard lock(mutex_);
+            received_[index].pieces.emplace_back(piece);
+            pieces_.notify_all();
+          });
+          {
+            const std::lock_guard lock(mutex_);
+            for (const auto& [name, value] : trailers) received_[index].trailers.emplace_back(name, value);
+          }
+          if (received.target.ends_with("invocation/next")) {
+            asio::steady_timer release(io_, kPatience);
+            held_.push_back(&release);
+            co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
+            std::erase(held_, &release);
+            http::fields headers;
+            headers.set(lambda::kHeaderRequestId, "request-" + std::to_string(++events_));
+            headers.set(lambda::kHeaderDeadlineMs, "4102444800000");
+            co_await ex.respond(http::status::ok, R"({"event":)" + std::to_string(events_) + "}", "application/json",
+                                &headers);
+          } else if (received.target.ends_with("restore/next")) {
+            co_await ex.respond(http::status::ok, "", "");
+          } else {
+            co_await ex.respond(http::status::accepted, R"({"status":"OK"})");
+          }
+        },
+        {.header_limit = lambda::kRuntimeApiHeaderLimit});  // as the Runtime API and the proxy take
     port_ = endpoint.port();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -166,7 +165,10 @@ class ProxyUnderTest {
     }
     proxy_.emplace(io_.get_executor(), net::HostPort{"127.0.0.1", std::to_string(upstream_port)}, bracket,
                    [](std::string_view) {});
-    port_ = net::http_listen(io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) { return proxy_->handle(ex); }).port();
+    // The header limit proxy mode listens with (proxy_adapter.cpp), as the Runtime API's.
+    port_ = net::http_listen(io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) { return proxy_->handle(ex); },
+                             {.header_limit = lambda::kRuntimeApiHeaderLimit})
+                .port();
     thread_ = std::thread([this] { io_.run(); });
   }
   ~ProxyUnderTest() {
@@ -246,6 +248,12 @@ const std::vector<std::string>& calls() {
       std::string("POST /2018-06-01/runtime/invocation/request-4/response HTTP/1.1\r\nHost: api\r\n"
                   "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
                   "4\r\nonly\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Unannounced\r\n\r\n"),
+      // An error body trailer longer than Beast's fields hold (65,533 bytes): a long error, base64.
+      std::string("POST /2018-06-01/runtime/invocation/request-5/response HTTP/1.1\r\nHost: api\r\n"
+                  "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "4\r\nlong\r\n0\r\nLambda-Runtime-Function-Error-Type: Runtime.Long\r\n"
+                  "Lambda-Runtime-Function-Error-Body: ") +
+          std::string(std::size_t{200} * 1024, 'Q') + "\r\n\r\n",
   };
   return requests;
 }
@@ -277,6 +285,8 @@ TEST(RuntimeProxyTest, WhatTheRuntimeApiReceivesIsWhatTheClientSent) {
   }
   EXPECT_EQ(got[3].trailers.size(), 2U) << "the error trailers of a streamed response arrive";
   EXPECT_EQ(got[4].trailers.size(), 1U) << "so do trailers no Trailer header announced";
+  ASSERT_EQ(got[5].trailers.size(), 2U) << "and trailers longer than Beast's fields hold";
+  EXPECT_EQ(got[5].trailers[1].second.size(), std::size_t{200} * 1024);
 }
 
 // curl sends Expect: 100-continue before a large body. The proxy answers it itself (it reads the
@@ -355,20 +365,29 @@ TEST(RuntimeProxyTest, ConcurrentLongPollsEachGetTheirOwnEvent) {
   EXPECT_EQ(upstream.received().size(), 2U);
 }
 
-// Beast cannot hold a field over 65,533 bytes; a Node.js runtime sends its whole error, stack
-// included, as the Error-Body trailer. The call is refused with a reason, and the proxy lives on.
-TEST(RuntimeProxyTest, ATrailerTooLargeToRelayIsRefusedAndTheProxyGoesOn) {
+// Trailers are held whole before they are parsed, so their size has a bound: the header limit (the
+// Runtime API's 1 MiB) and a read. Past it the call is refused with a reason, and the proxy lives on.
+TEST(RuntimeProxyTest, TrailersPastTheHeaderLimitAreRefusedAndTheProxyGoesOn) {
   RecordingRuntimeApi upstream;
   ProxyUnderTest proxy(upstream.port(), false);
   RawClient client(proxy.port());
-  client.send(
+  const std::string upload =
       "POST /2018-06-01/runtime/invocation/request-1/response HTTP/1.1\r\nHost: api\r\n"
       "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
       "5\r\nhello\r\n0\r\nLambda-Runtime-Function-Error-Body: " +
-      std::string(std::size_t{70} * 1024, 'x') + "\r\n\r\n");
+      std::string(std::size_t{2} << 20, 'x') + "\r\n\r\n";
+  // The proxy stops reading and closes: the rest of the upload may meet a reset.
+  auto sent = std::async(std::launch::async, [&client, &upload] {
+    try {
+      client.send(upload);
+    } catch (const boost::system::system_error&) {
+    }
+  });
   const auto answer = answer_of(client);
   EXPECT_EQ(answer.result_int(), 400);
-  EXPECT_NE(answer.body().find("65,533"), std::string::npos) << answer.body();
+  EXPECT_NE(answer.body().find("trailers are over"), std::string::npos) << answer.body().substr(0, 200);
+  EXPECT_EQ(sent.wait_for(kPatience), std::future_status::ready);
+  EXPECT_TRUE(upstream.received().empty() || upstream.received()[0].trailers.empty());
 
   RawClient next_client(proxy.port());
   next_client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");

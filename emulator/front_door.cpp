@@ -176,8 +176,8 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
         if (inv->error_type.empty()) {
           co_await ex.end_chunked();
         } else if (raw) {
-          const http::fields trailers = streamed_error_trailers(inv->error_type, inv->error_body);
-          co_await ex.end_chunked(&trailers);
+          const net::Trailers trailers = streamed_error_trailers(inv->error_type, inv->error_body);
+          co_await ex.end_chunked(trailers);
         } else {
           // A Function URL client has no trailers: an unterminated body is how it learns of the failure.
           ex.close_after();

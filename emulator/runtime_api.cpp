@@ -134,9 +134,9 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
   inv->content_type = content_type;
   if (content_type.empty()) inv->content_type = kContentTypeOctetStream;
   env.answer_updated(inv);
-  http::fields final_fields;
+  net::Trailers trailers;
   try {
-    final_fields =
+    trailers =
         co_await ex.relay_body_pieces(kStreamedResponseLimit, [&](std::string_view piece) -> asio::awaitable<void> {
           if (!inv->caller_waits || inv->complete) co_return;  // nobody reads it any more
           inv->data.append(piece);
@@ -155,7 +155,7 @@ asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const 
     throw;
   }
   // A mid-stream failure arrives as trailers after the last chunk.
-  if (auto failure = streamed_error(final_fields)) {
+  if (auto failure = streamed_error(trailers)) {
     inv->error_type = failure->type;
     inv->error_body = failure->body;
     if (failure->body.empty()) inv->error_body = json_error(inv->error_type, "the function failed mid-stream");

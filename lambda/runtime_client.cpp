@@ -5,10 +5,10 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <kj/encoding.h>
 
 #include "api_call.h"
 #include "snapbus/lambda_protocol.h"
+#include "snapbus/streaming_response.h"
 
 namespace snapbus::lambda {
 namespace {
@@ -33,12 +33,6 @@ CallError bad_request_id(std::string_view call, std::string_view id) {
 
 std::string invocation_target(std::string_view request_id, std::string_view action) {
   return runtime_target(fmt::format("{}{}/{}", kRuntimeInvocationPath, request_id, action));
-}
-
-std::string base64(std::string_view text) {
-  const kj::String encoded =
-      kj::encodeBase64(kj::arrayPtr(reinterpret_cast<const kj::byte*>(text.data()), text.size()));
-  return std::string(encoded.cStr(), encoded.size());
 }
 
 }  // namespace
@@ -71,16 +65,17 @@ asio::awaitable<CallResult<void>> StreamedResponse::write(std::string_view piece
   co_return CallResult<void>{};
 }
 
-asio::awaitable<CallResult<void>> StreamedResponse::finish() { co_return co_await end(http::fields{}); }
+asio::awaitable<CallResult<void>> StreamedResponse::finish() {
+  const net::Trailers none;
+  co_return co_await end(none);
+}
 
 asio::awaitable<CallResult<void>> StreamedResponse::fail(FunctionError error) {
-  http::fields trailers;
-  trailers.set(kHeaderFunctionErrorType, header_value(error.type));
-  trailers.set(kHeaderFunctionErrorBody, base64(function_error_json(error)));
+  const net::Trailers trailers = streamed_error_trailers(header_value(error.type), function_error_json(error));
   co_return co_await end(trailers);
 }
 
-asio::awaitable<CallResult<void>> StreamedResponse::end(const http::fields& trailers) {
+asio::awaitable<CallResult<void>> StreamedResponse::end(const net::Trailers& trailers) {
   auto answer = co_await upload_.finish(trailers);
   if (!answer) co_return call_error_from_transport(call_, answer.error());
   auto checked = checked_answer(call_, co_await answer->read_all(), kStatusAccepted);

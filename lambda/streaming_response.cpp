@@ -14,19 +14,17 @@ std::optional<HttpReply> parse_prelude(std::string_view prelude) {
   return function_url_reply_head(value.as_object());
 }
 
-http::fields streamed_error_trailers(std::string_view type, std::string_view body) {
-  http::fields trailers;
-  trailers.set(kHeaderFunctionErrorType, type);
-  trailers.set(kHeaderFunctionErrorBody, encode_base64(body));
-  return trailers;
+net::Trailers streamed_error_trailers(std::string_view type, std::string_view body) {
+  return {{std::string(kHeaderFunctionErrorType), std::string(type)},
+          {std::string(kHeaderFunctionErrorBody), encode_base64(body)}};
 }
 
-std::optional<StreamedError> streamed_error(const http::fields& final_fields) {
-  const auto type = final_fields.find(kHeaderFunctionErrorType);
-  if (type == final_fields.end()) return std::nullopt;
-  StreamedError error{.type = std::string(type->value()), .body = {}};
-  if (auto encoded = final_fields.find(kHeaderFunctionErrorBody); encoded != final_fields.end()) {
-    error.body = decode_base64(encoded->value()).value_or(std::string(encoded->value()));
+std::optional<StreamedError> streamed_error(const net::Trailers& trailers) {
+  const std::string* type = net::find_trailer(trailers, kHeaderFunctionErrorType);
+  if (type == nullptr) return std::nullopt;
+  StreamedError error{.type = *type, .body = {}};
+  if (const std::string* encoded = net::find_trailer(trailers, kHeaderFunctionErrorBody)) {
+    error.body = decode_base64(*encoded).value_or(*encoded);
   }
   return error;
 }

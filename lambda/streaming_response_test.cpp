@@ -33,24 +33,35 @@ TEST(StreamingResponse, SeparatorIsEightNulBytes) {
 
 TEST(StreamingResponse, ErrorTrailersRoundTrip) {
   const std::string body = json_error("Runtime.Unhandled", "boom");
-  const http::fields trailers = streamed_error_trailers("Runtime.Unhandled", body);
-  EXPECT_EQ(trailers[kHeaderFunctionErrorType], "Runtime.Unhandled");
-  EXPECT_NE(trailers[kHeaderFunctionErrorBody], body);  // base64, not the JSON itself
+  const net::Trailers trailers = streamed_error_trailers("Runtime.Unhandled", body);
+  ASSERT_EQ(trailers.size(), 2U);
+  EXPECT_EQ(trailers[0].name, kHeaderFunctionErrorType);
+  EXPECT_EQ(trailers[0].value, "Runtime.Unhandled");
+  EXPECT_EQ(trailers[1].name, kHeaderFunctionErrorBody);
+  EXPECT_NE(trailers[1].value, body);  // base64, not the JSON itself
   auto error = streamed_error(trailers);
   ASSERT_TRUE(error);
   EXPECT_EQ(error->type, "Runtime.Unhandled");
   EXPECT_EQ(error->body, body);
 }
 
+// Beast's fields hold at most 65,533 bytes per value; a runtime's whole error can be longer.
+TEST(StreamingResponse, ALongErrorStaysWhole) {
+  const std::string body = json_error("Runtime.Unhandled", std::string(std::size_t{200} * 1024, 'e'));
+  const auto error = streamed_error(streamed_error_trailers("Runtime.Unhandled", body));
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->body, body);
+}
+
 TEST(StreamingResponse, ErrorBodyThatIsNotBase64IsTakenAsSentAndMayBeAbsent) {
-  http::fields raw;
-  raw.set(kHeaderFunctionErrorType, "T");
-  raw.set(kHeaderFunctionErrorBody, R"({"errorMessage":"m"})");
+  const net::Trailers raw{{"lambda-runtime-function-error-type", "T"},
+                          {std::string(kHeaderFunctionErrorBody), R"({"errorMessage":"m"})"}};
+  EXPECT_EQ(streamed_error(raw)->type, "T");
   EXPECT_EQ(streamed_error(raw)->body, R"({"errorMessage":"m"})");
-  http::fields type_only;
-  type_only.set(kHeaderFunctionErrorType, "T");
+  const net::Trailers type_only{{std::string(kHeaderFunctionErrorType), "T"}};
   EXPECT_EQ(streamed_error(type_only)->body, "");
-  EXPECT_FALSE(streamed_error(http::fields{}));
+  EXPECT_FALSE(streamed_error(net::Trailers{}));
+  EXPECT_FALSE(streamed_error(net::Trailers{{"X-Other", "1"}}));
 }
 
 }  // namespace

@@ -377,13 +377,14 @@ asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::early_answer() {
   co_return ResponseStream(std::move(exchange_));
 }
 
-asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const http::fields& trailers) {
+asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const Trailers& trailers) {
   if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
   if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
+  const std::string part = trailer_part(trailers);
   ex.arm_io_timer();
   const boost::system::error_code error =
-      co_await write_eagerly(ex.connection->socket, http::make_chunk_last(trailers));
+      co_await write_eagerly(ex.connection->socket, http::make_chunk_last(asio::buffer(part)));
   if (error) co_return ex.fail(error, "send body to");
   bool never_answered = false;
   if (auto read_error = co_await ex.read_header(never_answered)) co_return ex.fail(read_error, "read response from");

@@ -478,8 +478,7 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
     EXPECT_TRUE(co_await upload->write(""));  // nothing sent, the body goes on
     EXPECT_TRUE(co_await upload->write("bb"));
     EXPECT_TRUE(co_await eventually([&] { return pieces.size() == 3; }));
-    http::fields trailers;
-    trailers.set("X-Trailer", "the end");
+    const Trailers trailers{{"X-Trailer", "the end"}};
     auto answer = co_await upload->finish(trailers);
     EXPECT_TRUE(answer);
     if (!answer) co_return;

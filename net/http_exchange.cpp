@@ -14,6 +14,25 @@
 namespace snapbus::net {
 namespace {
 
+// The parser of a body read piece by piece, moved from the one that read the header: it keeps the
+// trailers in a list of strings, because Beast's fields would throw for a value over 65,533 bytes
+// (a runtime's whole error, base64, can be longer). Their total size is bounded by the connection's
+// buffer, which holds them whole before they are parsed.
+class TrailerKeepingParser final : public http::request_parser<http::buffer_body> {
+ public:
+  explicit TrailerKeepingParser(http::request_parser<http::empty_body>&& header)
+      : http::request_parser<http::buffer_body>(std::move(header)) {}
+
+  Trailers trailers;
+
+ private:
+  // Called for trailer fields only: the header's were parsed before the move.
+  void on_field_impl(http::field /*name*/, beast::string_view name, beast::string_view value,
+                     boost::system::error_code& /*error*/) override {
+    trailers.push_back({std::string(name), std::string(value)});
+  }
+};
+
 // The exchange reports a failed write as the asynchronous Beast calls it replaced did: by throwing.
 void throw_on_error(const boost::system::error_code& error) {
   if (error) throw boost::system::system_error(error);
@@ -115,22 +134,22 @@ asio::awaitable<std::string> HttpExchange::read_body(std::uint64_t limit) {
   co_return std::move(body_parser.get().body());
 }
 
-asio::awaitable<http::fields> HttpExchange::read_body_pieces(std::uint64_t limit,
-                                                             const std::function<void(std::string_view)>& on_piece) {
+asio::awaitable<Trailers> HttpExchange::read_body_pieces(std::uint64_t limit,
+                                                         const std::function<void(std::string_view)>& on_piece) {
   co_return co_await relay_body_pieces(limit, [&on_piece](std::string_view piece) -> asio::awaitable<void> {
     on_piece(piece);
     co_return;
   });
 }
 
-asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limit, PieceSink on_piece) {
+asio::awaitable<Trailers> HttpExchange::relay_body_pieces(std::uint64_t limit, PieceSink on_piece) {
   if (!has_body_) {
     body_consumed_ = true;
-    co_return http::fields(head_);
+    co_return Trailers{};
   }
   check_length(limit);
   co_await send_continue();
-  http::request_parser<http::buffer_body> body_parser(std::move(parser_));
+  TrailerKeepingParser body_parser(std::move(parser_));
   body_parser.body_limit(limit);
   // On the heap while the body is read, not in the coroutine frame of every exchange; left
   // uninitialised, as zeroing it would cost more than a small body.
@@ -152,9 +171,11 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
         ec == http::error::end_of_stream) {
       throw boost::system::system_error(ec);
     }
-    if (ec == http::error::header_limit) {
+    if (ec == http::error::buffer_overflow) {
+      // The connection's buffer (http_server.cpp) has room for a header within the server's limit,
+      // and a chunk's size line or the trailers did not fit.
       throw HttpError(http::status::bad_request, "InvalidRequest",
-                      "a trailer field is over 65,533 bytes, more than can be relayed");
+                      fmt::format("a chunk's size line or the trailers are over {} bytes", buffer_.max_size()));
     }
     if (ec) throw HttpError(http::status::bad_request, "InvalidRequest", "malformed HTTP body: " + ec.message());
     if (got > 0) co_await on_piece(std::string_view(chunk.get(), got));
@@ -162,7 +183,7 @@ asio::awaitable<http::fields> HttpExchange::relay_body_pieces(std::uint64_t limi
   body_consumed_ = true;
   // An idle connection keeps no piece-sized buffer (unless the next request is in it already).
   if (grown && buffer_.size() == 0) buffer_.shrink_to_fit();
-  co_return http::fields(body_parser.get().base());
+  co_return std::move(body_parser.trailers);
 }
 
 // An HTTP/1.1 answer to any client (RFC 9110 lets a server answer in its own minor version), with
@@ -224,13 +245,10 @@ asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
   throw_on_error(co_await write_eagerly(socket_, http::make_chunk(asio::buffer(data.data(), data.size()))));
 }
 
-asio::awaitable<void> HttpExchange::end_chunked(const http::fields* trailers) {
+asio::awaitable<void> HttpExchange::end_chunked(const Trailers& trailers) {
   if (http10_client()) co_return;  // trailers cannot reach an HTTP/1.0 client
-  if (trailers != nullptr) {
-    throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last(*trailers)));
-    co_return;
-  }
-  throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last()));
+  const std::string part = trailer_part(trailers);
+  throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last(asio::buffer(part))));
 }
 
 }  // namespace snapbus::net

@@ -32,9 +32,9 @@ class EchoServer {
         [](HttpExchange& ex) -> asio::awaitable<void> {
           if (ex.request().target() == "/pieces") {
             std::string seen;
-            auto fields = co_await ex.read_body_pieces(
+            const Trailers trailers = co_await ex.read_body_pieces(
                 1 << 20, [&](std::string_view piece) { seen += "[" + std::string(piece) + "]"; });
-            seen += std::string(fields["X-Result"]);
+            if (const std::string* result = find_trailer(trailers, "X-Result")) seen += *result;
             co_await ex.respond(http::status::ok, seen, "text/plain");
             co_return;
           }
@@ -60,9 +60,8 @@ class EchoServer {
             co_await ex.begin_chunked(http::status::ok, {});
             co_await ex.write_chunk("abc");
             co_await ex.write_chunk("de");
-            http::fields trailers;
-            trailers.set("X-Result", "done");
-            co_await ex.end_chunked(&trailers);
+            const Trailers trailers{{"X-Result", "done"}};
+            co_await ex.end_chunked(trailers);
             co_return;
           }
           if (ex.request().target() == "/nothing") {

@@ -75,7 +75,7 @@ class StreamedResponse {
   asio::awaitable<CallResult<void>> fail(FunctionError error);
 
  private:
-  asio::awaitable<CallResult<void>> end(const http::fields& trailers);
+  asio::awaitable<CallResult<void>> end(const net::Trailers& trailers);
 
   net::ChunkedUpload upload_;
   std::string call_;

@@ -5,17 +5,16 @@
 //   if (auto end = data.find(kPreludeSeparator); end != std::string::npos) {
 //     auto head = parse_prelude(std::string_view(data).substr(0, end));   // status, headers, cookies
 //   }
-//   http::fields trailers = streamed_error_trailers("Runtime.Unhandled", json_error_body);
-//   if (auto failure = streamed_error(final_fields)) { failure->type; failure->body; }
+//   net::Trailers trailers = streamed_error_trailers("Runtime.Unhandled", json_error_body);
+//   if (auto failure = streamed_error(trailers)) { failure->type; failure->body; }
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
-
 #include "snapbus/function_url.h"
+#include "snapbus/http_trailers.h"
 #include "snapbus/lambda_protocol.h"
 
 namespace snapbus::lambda {
@@ -30,11 +29,11 @@ struct StreamedError {
 };
 
 // The trailers that end a stream which failed: kHeaderFunctionErrorType, and kHeaderFunctionErrorBody
-// holding the base64 of `body`.
-http::fields streamed_error_trailers(std::string_view type, std::string_view body);
+// holding the base64 of `body`. Neither has a size limit: a long error stays whole.
+net::Trailers streamed_error_trailers(std::string_view type, std::string_view body);
 
-// The failure the final fields of a stream (its trailers) report, nullopt when they report none.
-// A body trailer that is not base64 is taken as it is, for runtimes that send the JSON directly.
-std::optional<StreamedError> streamed_error(const http::fields& final_fields);
+// The failure a stream's trailers report, nullopt when they report none. A body trailer that is not
+// base64 is taken as it is, for runtimes that send the JSON directly.
+std::optional<StreamedError> streamed_error(const net::Trailers& trailers);
 
 }  // namespace snapbus::lambda

@@ -36,6 +36,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/system/result.hpp>
 
+#include "snapbus/http_trailers.h"
+
 namespace snapbus::net {
 
 namespace asio = boost::asio;
@@ -141,7 +143,7 @@ class ChunkedUpload {
 
   // Sends the last chunk with `trailers` (list their names in the request's Trailer field), then waits for
   // the answer's header. The upload is then spent: later calls fail with errc::operation_not_permitted.
-  asio::awaitable<NetResult<ResponseStream>> finish(const http::fields& trailers = {});
+  asio::awaitable<NetResult<ResponseStream>> finish(const Trailers& trailers = {});
 
  private:
   std::unique_ptr<detail::Exchange> exchange_;

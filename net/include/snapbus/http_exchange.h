@@ -19,6 +19,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include "snapbus/http_trailers.h"
+
 namespace snapbus::net {
 
 namespace asio = boost::asio;
@@ -83,14 +85,15 @@ class HttpExchange {
   // boost::system::system_error when the peer goes away before its end.
   asio::awaitable<std::string> read_body(std::uint64_t limit);
 
-  // Calls on_piece as bytes arrive; returns the final fields, trailers included. Throws as read_body.
-  asio::awaitable<http::fields> read_body_pieces(std::uint64_t limit,
-                                                 const std::function<void(std::string_view)>& on_piece);
+  // Calls on_piece as bytes arrive; returns the trailers of a chunked body (none for another).
+  // Throws as read_body, and HttpError 400 when the trailers are over the server's header limit.
+  asio::awaitable<Trailers> read_body_pieces(std::uint64_t limit,
+                                             const std::function<void(std::string_view)>& on_piece);
 
   // The same, for a handler that passes each piece on (a proxy): the next piece is read only once
   // on_piece has completed, so a slow receiver slows the sender down instead of filling memory.
   using PieceSink = std::function<asio::awaitable<void>(std::string_view)>;
-  asio::awaitable<http::fields> relay_body_pieces(std::uint64_t limit, PieceSink on_piece);
+  asio::awaitable<Trailers> relay_body_pieces(std::uint64_t limit, PieceSink on_piece);
 
   // `extra` headers go out as given; an empty content_type sends none.
   asio::awaitable<void> respond(http::status status, std::string body,
@@ -104,7 +107,7 @@ class HttpExchange {
   // A chunked answer: the head, any number of chunks, then the last chunk with optional trailers.
   asio::awaitable<void> begin_chunked(http::status status, const http::fields& headers);
   asio::awaitable<void> write_chunk(std::string_view data);
-  asio::awaitable<void> end_chunked(const http::fields* trailers = nullptr);
+  asio::awaitable<void> end_chunked(const Trailers& trailers = {});
 
   // For a handler that waits for something other than the peer (a long poll, a queue): calls
   // on_close once if the peer closes the connection meanwhile, which no pending read would notice.
