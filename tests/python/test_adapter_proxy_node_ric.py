@@ -8,6 +8,7 @@ wrapper points the client at the proxy by rewriting AWS_LAMBDA_RUNTIME_API.
 setup.sh installs the client (its install scripts compile the native addon); without it these tests
 skip, unless SNAPBUS_REQUIRE_NODE=1 (CI), where that is a failure.
 """
+import base64
 import concurrent.futures
 import json
 import pathlib
@@ -21,6 +22,7 @@ from proxy_harness import (PROXY_RESTORE, invoke, proxy_env, ran_the_bracket, re
                            run_direct_and_proxied, task_root)
 
 NODE_RIC = REPO / "tests" / "node-ric" / "node_modules" / "aws-lambda-ric"
+LONG_MESSAGE = "a long error: " + "x" * 100_000
 HANDLERS = PROGRAMS / "node_function" / "index.mjs"
 
 
@@ -76,7 +78,10 @@ def calls_for(handler: str, acks: pathlib.Path) -> list[dict]:
                 {"kind": "echo", "text": "still alive"}]
     return [{"kind": "stream", "chunks": ["first ", "second ", "third"], "contentType": "text/csv", "acks": str(acks)},
             {"kind": "stream-error", "chunks": ["partial ", "answer"], "errorType": "Function.MidStream"},
-            {"kind": "http-stream", "statusCode": 201, "headers": {"x-app": "node"}, "chunks": ["<p>", "streamed</p>"]}]
+            {"kind": "http-stream", "statusCode": 201, "headers": {"x-app": "node"}, "chunks": ["<p>", "streamed</p>"]},
+            # The client sends the whole error, base64, as one trailer: here some 130 KB, more than
+            # Beast's fields hold (65,533 bytes).
+            {"kind": "stream-error", "chunks": ["long "], "errorType": "Function.LongError", "message": LONG_MESSAGE}]
 
 
 def check_direct_answers(handler: str, calls: list[dict], answers: list) -> None:
@@ -90,7 +95,7 @@ def check_direct_answers(handler: str, calls: list[dict], answers: list) -> None
         assert b"Function.ResponseSizeTooLarge" in large.body, large.comparable()
         assert json.loads(alive.body) == calls[-1], alive.comparable()
         return
-    streamed, failed, http = answers
+    streamed, failed, http, long_failure = answers
     assert streamed.chunks == [b"first ", b"second ", b"third"], "a chunk was held back (no-ack) or merged"
     assert streamed.header("Content-Type") == "text/csv" and not streamed.trailers, streamed.comparable()
     assert failed.body.startswith(b"partial answer"), failed.comparable()
@@ -100,6 +105,9 @@ def check_direct_answers(handler: str, calls: list[dict], answers: list) -> None
     prelude, delimiter, body = http.body.partition(b"\0" * 8)
     assert delimiter and body == b"<p>streamed</p>", http.comparable()
     assert json.loads(prelude) == {"statusCode": 201, "headers": {"x-app": "node"}}, prelude
+    error_body = dict(long_failure.trailers).get("Lambda-Runtime-Function-Error-Body", "")
+    assert json.loads(base64.b64decode(error_body))["errorMessage"] == LONG_MESSAGE, \
+        f"the long error did not arrive whole ({len(error_body)} bytes of base64)"
 
 
 @pytest.mark.parametrize("handler", ["respond", "stream"])

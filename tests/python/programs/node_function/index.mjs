@@ -14,7 +14,8 @@
 //                                               once DIR/ack-<k> exists, which the caller creates once chunk
 //                                               k reached it (a missing ack, 5 s, ends the stream with
 //                                               "no-ack-<k>")
-//     {"kind": "stream-error", "chunks": [...], "errorType": T}   the chunks, then throws an Error named T
+//     {"kind": "stream-error", "chunks": [...], "errorType": T[, "message": M]}
+//                                               the chunks, then throws an Error named T (with message M)
 //     {"kind": "http-stream", "statusCode": S, "headers": {...}, "chunks": [...]}
 //                                               awslambda.HttpResponseStream.from: the Function URL prelude
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -71,7 +72,7 @@ export const stream = awslambda.streamifyResponse(async (event, responseStream) 
       await writeChunks(responseStream, event.chunks);
       // Let the chunks go out before the failure, as an app failing mid-answer would.
       await sleep(20);
-      throw named(event.errorType, "failed mid-stream");
+      throw named(event.errorType, event.message ?? "failed mid-stream");
     case "http-stream": {
       const http = awslambda.HttpResponseStream.from(responseStream, {
         statusCode: event.statusCode,
