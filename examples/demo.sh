@@ -59,8 +59,10 @@ for i in 1 2 3 4 5 6; do
 import json, sys
 r = json.load(sys.stdin)
 pool = r["pool"]["opened_at_generation"]
-print("  worker pid %s: generation %s, token %s..., pool opened at generation %s, phase %s"
-      % (r["pid"], r["generation"], r["instance_token"][:12], pool, r["phase"]))
+# One write, newline included: the emulator writes its log lines to the same terminal, and print()
+# makes two writes under PYTHONUNBUFFERED.
+sys.stdout.write("  worker pid %s: generation %s, token %s..., pool opened at generation %s, phase %s\n"
+                 % (r["pid"], r["generation"], r["instance_token"][:12], pool, r["phase"]))
 # After the restore every worker must have reopened its pool: a pool from generation 0 would hold
 # connections that died with the snapshot.
 sys.exit(0 if r["generation"] == 1 and pool == 1 else "demo: this worker missed its after-restore hooks")'
@@ -69,7 +71,9 @@ done
 echo "demo: snapbus status"
 "$snapbus" status
 
-echo "demo: stopping the function as Lambda does: SIGTERM to the app (each worker closes its pool as it exits), then SHUTDOWN to the adapter"
+echo "demo: stopping the function as Lambda does: SIGTERM to the app (each worker closes its pool as it exits;"
+echo "      Lambda gives the runtime 300 ms of its 2 s, then SIGKILL, which uvicorn's supervisor can need),"
+echo "      then SHUTDOWN to the adapter"
 kill -TERM "$emulator_pid"
 wait "$emulator_pid" || { echo "demo: the emulator did not stop cleanly" >&2; exit 1; }
 emulator_pid=
