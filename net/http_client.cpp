@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -381,7 +382,15 @@ asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const Trailers&
   if (!exchange_) co_return finished_upload();
   auto& ex = *exchange_;
   if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
-  const std::string part = trailer_part(trailers);
+  std::string part;
+  try {
+    part = trailer_part(trailers);
+  } catch (const std::invalid_argument& refused) {
+    // The body cannot end as asked; left unended, the server sees it cut short, not a forged field.
+    NetError error = ex.fail(make_error_code(boost::system::errc::invalid_argument), "send trailers to");
+    error.message = fmt::format("{}: {}", error.message, refused.what());
+    co_return error;
+  }
   ex.arm_io_timer();
   const boost::system::error_code error =
       co_await write_eagerly(ex.connection->socket, http::make_chunk_last(asio::buffer(part)));

@@ -493,6 +493,37 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
   });
 }
 
+// A trailer value with CR LF would end the trailers early and forge a field: the upload is refused
+// and its connection closed, so the server sees a body cut short, never the forged field.
+TEST(HttpClient, TrailersThatWouldBreakTheFramingAreRefusedAndTheBodyIsLeftUnended) {
+  asio::io_context io;
+  boost::system::error_code server_saw;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    http::request_parser<http::string_body> parser(std::move(t.header));
+    auto [error, bytes] = co_await http::async_read(t.stream, t.buffer, parser, kAsValues);
+    server_saw = error;
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/upload");
+    auto upload = co_await client.begin_chunked(std::move(header), {}, "body");
+    EXPECT_TRUE(upload);
+    if (!upload) co_return;
+    const Trailers forged{{"X-Note", "a\r\nX-Forged: yes"}};
+    auto answer = co_await upload->finish(forged);
+    EXPECT_FALSE(answer);
+    if (answer) co_return;
+    EXPECT_EQ(answer.error().code, boost::system::errc::invalid_argument);
+    EXPECT_NE(answer.error().message.find("CR, LF or NUL"), std::string::npos) << answer.error().message;
+    EXPECT_EQ(client.idle_connections(), 0U);
+    EXPECT_TRUE(co_await eventually([&] { return static_cast<bool>(server_saw); }));
+  });
+  EXPECT_EQ(server_saw, http::error::partial_message) << server_saw.message();
+}
+
 // The I/O timeout limits a write that does not progress, not the time between pieces: a streamed
 // response may pause for minutes (a model thinking, a server-sent-events heartbeat) within Lambda's
 // 15 minutes.

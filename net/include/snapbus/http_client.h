@@ -143,6 +143,8 @@ class ChunkedUpload {
 
   // Sends the last chunk with `trailers` (list their names in the request's Trailer field), then waits for
   // the answer's header. The upload is then spent: later calls fail with errc::operation_not_permitted.
+  // Trailers that would break the framing (see trailer_part) fail with errc::invalid_argument, and
+  // the connection is closed with the body unended.
   asio::awaitable<NetResult<ResponseStream>> finish(const Trailers& trailers = {});
 
  private:
