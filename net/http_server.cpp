@@ -85,7 +85,7 @@ class HeaderParser : public http::request_parser<http::empty_body> {
 asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const Server> server) {
   socket.set_option(tcp::no_delay(true));
   IoDeadline deadline(socket);
-  // Room for a whole header within the limit, plus a read: what Beast parses in one go (a header,
+  // Room for a whole header within the limit, and two reads: what Beast parses in one go (a header,
   // a chunked body's trailers) is held whole before it is parsed, and a peer must not grow it forever.
   beast::flat_buffer buffer;
   buffer.max_size(server->options.header_limit + 2 * kMaxReadSize);
