@@ -116,6 +116,9 @@ class ConnectionPool {
     const auto endpoints = co_await resolve_endpoints(server_.host, server_.port, resolve_error);
     if (resolve_error) co_return failure(resolve_error, "resolve");
     auto connection = std::make_unique<Connection>(executor_);
+    // What Beast parses in one go (the header, a chunk's size line, the trailers) is held whole in
+    // the buffer first: bounded, so that a server that never ends one cannot grow it without end.
+    connection->buffer.max_size(options_.header_limit + 2 * kMaxReadSize);
     connection->generation = generation_;
     connection->deadline.expire_after(options_.connect_timeout);
     auto [connect_error, endpoint] = co_await asio::async_connect(connection->socket, endpoints, kAsValues);

@@ -208,6 +208,35 @@ TEST(HttpClient, BufferedRequestsShareOneKeptAliveConnection) {
   });
 }
 
+// A server that never ends its trailers (or a chunk's size line) cannot make the client hold it all:
+// past the header limit and two reads the answer fails, and the connection goes.
+TEST(HttpClient, TrailersThatNeverEndFailTheAnswerAtABound) {
+  asio::io_context io;
+  std::size_t written = 0;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Endless: ";
+    co_await asio::async_write(t.stream.socket(), asio::buffer(head), kAsValues);
+    const std::string more(std::size_t{64} * 1024, 'x');
+    while (written < (std::size_t{64} << 20)) {
+      auto [error, bytes] = co_await asio::async_write(t.stream.socket(), asio::buffer(more), kAsValues);
+      if (error) break;
+      written += bytes;
+    }
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 5s, .header_limit = 64 * 1024});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(post("/", "x"));
+    EXPECT_FALSE(res);
+    if (res) co_return;
+    EXPECT_NE(res.error().message.find("overflow"), std::string::npos) << res.error().message;
+    EXPECT_EQ(client.idle_connections(), 0U);
+  });
+  // The client stopped reading at 192 KiB: what the server got out besides is what the sockets hold.
+  EXPECT_LT(written, std::size_t{32} << 20);
+}
+
 // What uvicorn with --workers N does: the header and the body in two writes, with Nagle's algorithm
 // holding the body until the header is acknowledged. The server here waits for that acknowledgement
 // itself, and allows 30 ms, less than the 40 ms a delayed acknowledgement takes; the first few

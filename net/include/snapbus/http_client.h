@@ -80,7 +80,8 @@ struct ClientOptions {
   // is still unparsed as bytes arrive, so the bound is approximate). Beast's own default, 8 KiB, is
   // less than a web app's answer may carry (a stack of Set-Cookie lines with tokens, a long
   // Content-Security-Policy), which LWA's client passes on. One field stays under 64 KiB
-  // (buffer_first_read.h).
+  // (buffer_first_read.h). A chunk's size line and the trailers, held whole before they are parsed,
+  // may be this and two reads long; past that the answer fails (dynamic buffer overflow).
   std::uint32_t header_limit = 1024 * 1024;
 };
 
