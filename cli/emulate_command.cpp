@@ -31,9 +31,9 @@ constexpr const char* kDescription =
 constexpr const char* kExitCodes =
     "After a failure the next invocation gets a fresh environment (a new Init, and with --snapstart a\n"
     "freeze and restore), unless --exit-on-failure.\n"
-    "Exit codes: 0 orderly shutdown (SIGINT/SIGTERM), 1 internal error, 2 bad usage; with\n"
-    "--exit-on-failure also 3 Init failed, 4 restore failed, 5 the runtime failed during an invocation\n"
-    "(crash, timeout, exit/error).";
+    "Exit codes: 0 orderly shutdown (SIGINT/SIGTERM, or the reader of stdout went away), 1 internal\n"
+    "error, 2 bad usage; with --exit-on-failure also 3 Init failed, 4 restore failed, 5 the runtime\n"
+    "failed during an invocation (crash, timeout, exit/error).";
 
 constexpr const char* kPorts = "Ports (0 picks a free port; see --ready-file)";
 constexpr const char* kFunction = "Function";

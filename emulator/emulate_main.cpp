@@ -47,10 +47,10 @@ net::HttpServerOptions runtime_api_server() {
   options.header_limit = lambda::kRuntimeApiHeaderLimit;
   options.idle_timeout = std::chrono::hours(1);
   options.on_dropped_field = [](std::string_view name, std::size_t size) {
-    std::fprintf(stderr,
-                 "snapbus emulate: a Runtime API request's %.*s header (%zu bytes) is longer than the 65,533 "
-                 "bytes snapbus can hold in a field: it was left out\n",
-                 static_cast<int>(name.size()), name.data(), size);
+    diagnostic(
+        fmt::format("a Runtime API request's {} header ({} bytes) is longer than the 65,533 bytes snapbus "
+                    "can hold in a field: it was left out",
+                    name, size));
   };
   return options;
 }
@@ -75,7 +75,7 @@ bool write_ready_file(const std::string& path, const std::string& runtime_api, c
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
-    std::fprintf(stderr, "snapbus emulate: cannot write the ready file %s: %s\n", path.c_str(), ec.message().c_str());
+    diagnostic(fmt::format("cannot write the ready file {}: {}", path, ec.message()));
     return false;
   }
   return true;
@@ -123,7 +123,7 @@ int run_emulator(const Config& config) {
   try {
     output.emplace(io, [&log](std::string_view bytes, OutputStream stream) { log.relay(bytes, stream); });
   } catch (const std::system_error& e) {
-    std::fprintf(stderr, "snapbus emulate: %s\n", e.what());
+    diagnostic(e.what());
     return kExitInternalError;
   }
   log.set_before_line([&output] { output->drain(); });
@@ -137,8 +137,8 @@ int run_emulator(const Config& config) {
         io, config.host, config.runtime_api_port,
         [&current](HttpExchange& ex) { return serve_runtime_api(*current, ex); }, runtime_api_server());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the Runtime API: %s (use --runtime-api-port)\n",
-                 config.host.c_str(), config.runtime_api_port, listen_failure(e).c_str());
+    diagnostic(fmt::format("cannot listen on {}:{} for the Runtime API: {} (use --runtime-api-port)", config.host,
+                           config.runtime_api_port, listen_failure(e)));
     return kExitInternalError;
   }
   try {
@@ -146,14 +146,13 @@ int run_emulator(const Config& config) {
         io, config.host, config.port, [&current](HttpExchange& ex) { return serve_front_door(current, ex); },
         kLambdaServer);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "snapbus emulate: cannot listen on %s:%u for the front door: %s (use --port)\n",
-                 config.host.c_str(), config.port, listen_failure(e).c_str());
+    diagnostic(fmt::format("cannot listen on {}:{} for the front door: {} (use --port)", config.host, config.port,
+                           listen_failure(e)));
     return kExitInternalError;
   }
   current->set_runtime_api(host_port(runtime_api));
-  std::fprintf(stderr, "snapbus emulate: Runtime API on %s, front door on http://%s (RIE path POST %s)\n",
-               host_port(runtime_api).c_str(), host_port(front_door).c_str(), std::string(kRiePath).c_str());
-  std::fflush(stderr);
+  diagnostic(fmt::format("Runtime API on {}, front door on http://{} (RIE path POST {})", host_port(runtime_api),
+                         host_port(front_door), kRiePath));
   if (!config.ready_file.empty() &&
       !write_ready_file(config.ready_file, host_port(runtime_api), host_port(front_door))) {
     return kExitInternalError;
@@ -168,7 +167,7 @@ int run_emulator(const Config& config) {
           try {
             std::rethrow_exception(error);
           } catch (const std::exception& e) {
-            std::fprintf(stderr, "snapbus emulate: internal error: %s\n", e.what());
+            diagnostic(fmt::format("internal error: {}", e.what()));
           }
           // Whatever went wrong, the function must not outlive us.
           kill_descendants_and_reap(::getpid(), std::chrono::seconds(5));
@@ -180,7 +179,7 @@ int run_emulator(const Config& config) {
       });
   io.run();
   output->drain();  // the function's last words, written before it was stopped
-  std::fprintf(stderr, "snapbus emulate: stopped (exit code %d)\n", exit_code);
+  diagnostic(fmt::format("stopped (exit code {})", exit_code));
   return exit_code;
 }
 

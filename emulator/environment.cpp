@@ -38,6 +38,12 @@ double seconds_of(std::chrono::milliseconds duration) { return std::chrono::dura
 
 Failure shutting_down() { return {.type = std::string(kShuttingDownType), .message = "the emulator is shutting down"}; }
 
+// "received Terminated"; SIGPIPE says what it means here.
+std::string stop_signal_received(int signal_number) {
+  if (signal_number == SIGPIPE) return "received Broken pipe (the reader of the emulator's output went away)";
+  return fmt::format("received {}", ::strsignal(signal_number));
+}
+
 }  // namespace
 
 std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), lambda::new_request_id()); }
@@ -171,18 +177,17 @@ void Environment::request_stop(int signal_number) {
     // This environment failed and is shutting down for a fresh one, which the stop now cancels:
     // what waits for it is answered at once. The failure was already reported and handled (by
     // replacing the environment), so the emulator exits as after any stop.
-    diagnostic(
-        fmt::format("received {}, shutting down with no fresh environment to follow", ::strsignal(signal_number)));
+    diagnostic(stop_signal_received(signal_number) + ", shutting down with no fresh environment to follow");
     wants_fresh_ = false;
     stopped_while_failing_ = true;
     dispatch_.close(shutting_down());
     return;
   }
   if (phases_.stopping()) {
-    diagnostic(fmt::format("received {} again, still shutting down", ::strsignal(signal_number)));
+    diagnostic(stop_signal_received(signal_number) + " again, still shutting down");
     return;
   }
-  diagnostic(fmt::format("received {}, shutting the function down", ::strsignal(signal_number)));
+  diagnostic(stop_signal_received(signal_number) + ", shutting the function down");
   end(kExitOk, shutting_down());
 }
 

@@ -1,5 +1,6 @@
 #include "lambda_log.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -10,10 +11,25 @@
 #include <fmt/format.h>
 
 namespace snapbus::emulator {
+namespace {
+
+// Writes `bytes` and flushes them unless `open` is false; clears it when the reader has gone (EPIPE),
+// so that a closed pipe raises one SIGPIPE (which stops the emulator: process_supervisor.h), not one
+// per line. Any other failure (a full disk) leaves the stream open for the next line.
+void write_flushed(std::FILE* to, std::string_view bytes, std::atomic<bool>& open) {
+  if (!open.load(std::memory_order_relaxed)) return;
+  errno = 0;
+  std::fwrite(bytes.data(), 1, bytes.size(), to);
+  std::fflush(to);
+  if (std::ferror(to) != 0 && errno == EPIPE) open.store(false, std::memory_order_relaxed);
+  std::clearerr(to);
+}
+
+}  // namespace
 
 void diagnostic(const std::string& text) {
-  std::fprintf(stderr, "snapbus emulate: %s\n", text.c_str());
-  std::fflush(stderr);
+  static std::atomic<bool> stderr_open{true};
+  write_flushed(stderr, fmt::format("snapbus emulate: {}\n", text), stderr_open);
 }
 
 std::string LambdaLog::format_ms(double ms) { return fmt::format("{:.2f} ms", ms); }
@@ -24,18 +40,18 @@ void LambdaLog::line(const std::string& text) {
 }
 
 void LambdaLog::write_line(const std::string& text) {
-  std::fputs(text.c_str(), out_);
-  std::fputc('\n', out_);
   // The function's output goes to the same stream; flushing keeps the lines in the order things happened.
-  std::fflush(out_);
+  write_flushed(out_, text + "\n", out_open_);
   record(text);
   record("\n");
 }
 
 void LambdaLog::relay(std::string_view bytes, OutputStream stream) {
-  std::FILE* to = stream == OutputStream::out ? out_ : err_;
-  std::fwrite(bytes.data(), 1, bytes.size(), to);
-  std::fflush(to);
+  if (stream == OutputStream::out) {
+    write_flushed(out_, bytes, out_open_);
+  } else {
+    write_flushed(err_, bytes, err_open_);
+  }
   record(bytes);
 }
 
@@ -141,16 +157,14 @@ void LambdaLog::write_json(const std::string& path, int exit_code) const {
     out << boost::json::serialize(json(exit_code)) << '\n';
     out.flush();
     if (!out) {
-      std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s: %s\n", tmp.c_str(),
-                   std::generic_category().message(errno).c_str());
+      diagnostic(fmt::format("cannot write the JSON report to {}: {}", tmp, std::generic_category().message(errno)));
       return;
     }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
-    std::fprintf(stderr, "snapbus emulate: cannot write the JSON report to %s: %s\n", path.c_str(),
-                 ec.message().c_str());
+    diagnostic(fmt::format("cannot write the JSON report to {}: {}", path, ec.message()));
   }
 }
 

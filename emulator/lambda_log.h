@@ -14,6 +14,7 @@
 //   std::string tail = log.take_tail();                      // after REPORT: its last 4 KB
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdio>
 #include <functional>
@@ -93,6 +94,9 @@ class LambdaLog {
 
   std::FILE* out_;
   std::FILE* err_;
+  // Cleared once a write found the reader gone: nothing more is written there.
+  std::atomic<bool> out_open_{true};
+  std::atomic<bool> err_open_{true};
   std::function<void()> before_line_;
   // From START until take_tail(): the latest bytes of the invocation's log, at most twice the limit
   // (trimmed in halves, so that a chatty function costs no copy per write).

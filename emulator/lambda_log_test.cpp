@@ -1,5 +1,9 @@
 #include "lambda_log.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -144,6 +148,53 @@ TEST(LambdaLog, JsonReport) {
   EXPECT_EQ(json.at("init").at("errorType"), "Runtime.ExitError");
   EXPECT_TRUE(json.at("restore").is_null());
   EXPECT_EQ(json.at("freezer"), "signal");
+}
+
+// Counts SIGPIPEs while it lives; the disposition before it is put back after.
+class SigpipeCounter {
+ public:
+  SigpipeCounter() {
+    count = 0;
+    struct sigaction counting {};
+    counting.sa_handler = [](int) { count = count + 1; };
+    ::sigemptyset(&counting.sa_mask);
+    ::sigaction(SIGPIPE, &counting, &before_);
+  }
+  ~SigpipeCounter() { ::sigaction(SIGPIPE, &before_, nullptr); }
+  SigpipeCounter(const SigpipeCounter&) = delete;
+  SigpipeCounter& operator=(const SigpipeCounter&) = delete;
+
+  static inline volatile std::sig_atomic_t count = 0;
+
+ private:
+  struct sigaction before_ {};
+};
+
+// `snapbus emulate | head`: once the reader has gone, the log stops writing to that stream, so the
+// emulator hears one SIGPIPE (which stops it gracefully), not one per line; the other stream goes on.
+TEST(LambdaLog, AStreamWhoseReaderWentAwayIsWrittenNoMore) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);
+  std::FILE* closed = ::fdopen(fds[1], "w");
+  ASSERT_NE(closed, nullptr);
+  char* buffer = nullptr;
+  std::size_t size = 0;
+  std::FILE* err = ::open_memstream(&buffer, &size);
+  {
+    const SigpipeCounter sigpipes;
+    LambdaLog log(closed, err);
+    log.init_start("v1");
+    log.start("id-1", "$LATEST");
+    log.relay("the function's stdout\n", OutputStream::out);
+    log.relay("the function's stderr\n", OutputStream::err);
+    log.end("id-1");
+    EXPECT_EQ(SigpipeCounter::count, 1);
+  }
+  std::fclose(closed);
+  std::fclose(err);
+  EXPECT_EQ(std::string(buffer, size), "the function's stderr\n");
+  std::free(buffer);
 }
 
 }  // namespace

@@ -36,6 +36,10 @@ ProcessSupervisor::ProcessSupervisor(boost::asio::io_context& io, std::string ma
       signals_(io, SIGINT, SIGTERM, SIGCHLD),
       child_exit_(io.get_executor()) {
   signals_.add(SIGHUP);
+  // Caught rather than fatal: a write to a closed stdout then fails with EPIPE, and the function is
+  // shut down as on SIGTERM (extensions told, the report written) instead of the emulator dying
+  // mid-line. A caught signal is the default again after exec, so the function's own is unchanged.
+  signals_.add(SIGPIPE);
 }
 
 void ProcessSupervisor::start() {
@@ -52,7 +56,8 @@ boost::asio::awaitable<void> ProcessSupervisor::watch_signals() {
       int status = 0;
       pid_t pid = 0;
       while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) on_child_exit(pid, status);
-    } else {
+    } else if (sig != SIGPIPE || !heard_broken_pipe_) {
+      heard_broken_pipe_ = heard_broken_pipe_ || sig == SIGPIPE;  // one stop for a closed pipe
       events_.stop_requested(sig);
     }
   }

@@ -1,6 +1,7 @@
 // The processes of one environment: launching the runtime and the external extensions, noticing
-// when any of them exits (SIGCHLD), the stop signals (SIGINT, SIGTERM, SIGHUP), the freezer that
-// holds them all still for the snapshot, and ending every one of them at shutdown.
+// when any of them exits (SIGCHLD), the stop signals (SIGINT, SIGTERM, SIGHUP, and SIGPIPE: the
+// reader of the emulator's output went away, as in `snapbus emulate | head`), the freezer that holds
+// them all still for the snapshot, and ending every one of them at shutdown.
 //
 //   ProcessSupervisor processes(io, marker, {.runtime_exited = ..., .child_exited = ..., .stop_requested = ...});
 //   processes.start();                                     // signals, subreaper
@@ -92,6 +93,7 @@ class ProcessSupervisor {
   bool frozen_ = false;
   pid_t runtime_pid_ = -1;
   bool runtime_launch_attempted_ = false;
+  bool heard_broken_pipe_ = false;
   bool runtime_alive_ = false;
   std::map<pid_t, std::function<void(int)>> command_watchers_;
   WakeSignal child_exit_;  // also notified by stop_waiting()
