@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "snapbus/field_name.h"
 #include "snapbus/lambda_protocol.h"
 
 namespace snapbus::lambda {
@@ -13,7 +14,7 @@ std::string call_name(const http::request_header<>& header) {
 std::string header_value(std::string_view text) {
   std::string safe(text);
   for (char& c : safe) {
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') c = ' ';
+    if (!net::is_field_value_char(c)) c = ' ';
   }
   return safe;
 }

@@ -22,5 +22,12 @@ TEST(FieldName, WhatHttpCannotCarryIsNot) {
   }
 }
 
+TEST(FieldName, AValueMayHoldTabAndNoOtherControlByte) {
+  for (int byte = 0; byte < 256; ++byte) {
+    const bool control = byte < 0x20 || byte == 0x7f;
+    EXPECT_EQ(is_field_value_char(static_cast<char>(byte)), !control || byte == '\t') << byte;
+  }
+}
+
 }  // namespace
 }  // namespace snapbus::net

@@ -62,6 +62,15 @@ bool replayable(const http::request<http::string_body>& request) {
   }
 }
 
+// A server that gives up on an idle keep-alive connection may say so with a 408 and close it (Go's
+// net/http client discards such an answer for this reason). The answer then sits in the pooled
+// connection, and the next request sent there reads it as its own. RFC 9110 15.5.9 lets a client repeat a request
+// answered 408 on a new connection: the server says it never received it whole, so even a POST did nothing. A 408 on a
+// connection kept alive is the app's own answer, and is returned.
+bool timed_out_while_idle(const http::response_parser<http::buffer_body>& answer) {
+  return answer.get().result() == http::status::request_timeout && !answer.keep_alive();
+}
+
 // What a spent upload (finish() already handed its connection on) answers.
 NetError finished_upload() {
   return NetError{make_error_code(boost::system::errc::operation_not_permitted), "the chunked upload has finished"};
@@ -243,10 +252,10 @@ struct Exchange {
 
   // After a write failed (not by timing out), the answer's header if the server sent one before it
   // stopped reading. The connection then carries no other exchange: part of the request never went.
-  asio::awaitable<boost::system::error_code> read_early_answer() {
+  // `never_answered` as read_header's: only then may the request go again, as the server did not see it.
+  asio::awaitable<boost::system::error_code> read_early_answer(bool& never_answered) {
     request_keeps_alive = false;
     options.no_io_timeout = false;  // the server has stopped reading: its answer is here or never comes
-    bool never_answered = false;
     co_return co_await read_header(never_answered);
   }
 
@@ -375,16 +384,27 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
 
 asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::early_answer() {
   if (!exchange_) co_return finished_upload();
-  auto& ex = *exchange_;
-  if (!ex.connection || !ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "read response from");
-  if (auto read_error = co_await ex.read_early_answer()) co_return ex.fail(read_error, "read response from");
-  co_return ResponseStream(std::move(exchange_));
+  if (!exchange_->connection || !exchange_->write_failed) {
+    co_return exchange_->pool->failure(asio::error::not_connected, "read response from");
+  }
+  // Spent by this call, whatever it answers: later calls get finished_upload().
+  std::unique_ptr<detail::Exchange> spent = std::move(exchange_);
+  auto& ex = *spent;
+  bool never_answered = false;
+  if (auto read_error = co_await ex.read_early_answer(never_answered)) {
+    co_return ex.fail(read_error, "read response from");
+  }
+  co_return ResponseStream(std::move(spent));
 }
 
 asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const Trailers& trailers) {
   if (!exchange_) co_return finished_upload();
-  auto& ex = *exchange_;
-  if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
+  if (!exchange_->connection || exchange_->write_failed) {
+    co_return exchange_->pool->failure(asio::error::not_connected, "send body to");
+  }
+  // Spent by this call, whatever it answers: later calls get finished_upload().
+  std::unique_ptr<detail::Exchange> spent = std::move(exchange_);
+  auto& ex = *spent;
   std::string part;
   try {
     part = trailer_part(trailers);
@@ -400,7 +420,7 @@ asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const Trailers&
   if (error) co_return ex.fail(error, "send body to");
   bool never_answered = false;
   if (auto read_error = co_await ex.read_header(never_answered)) co_return ex.fail(read_error, "read response from");
-  co_return ResponseStream(std::move(exchange_));
+  co_return ResponseStream(std::move(spent));
 }
 
 HttpClient::HttpClient(asio::any_io_executor executor, HostPort server, ClientOptions options)
@@ -419,7 +439,8 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
   request.prepare_payload();
   const bool may_resend_unanswered = replayable(request);
   // The second attempt runs only when a pooled connection turned out dead before the server had the
-  // request: the write failed, or (for a replayable request) the connection closed unanswered.
+  // request: the write failed, the server had closed it with a 408, or (for a replayable request)
+  // the connection closed unanswered.
   for (int attempt = 0;; ++attempt) {
     auto ex = std::make_unique<detail::Exchange>(pool_, options, request.method() == http::verb::head);
     ex->request_keeps_alive = request.keep_alive();
@@ -436,10 +457,14 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     if (write_error) {
       if (ex->write_timed_out()) co_return ex->fail(write_error, "send request to");
       // The server may have answered before it stopped reading (a body it refuses: see
-      // ChunkedUpload::early_answer); else it had closed the pooled connection while it was idle.
-      if (const auto read_error = co_await ex->read_early_answer(); !read_error)
+      // ChunkedUpload::early_answer); else it had closed the pooled connection while it was idle. An
+      // answer begun and cut short means the server saw the request: it is not sent again.
+      bool never_answered = false;
+      const auto read_error = co_await ex->read_early_answer(never_answered);
+      if (!read_error && !(may_retry && timed_out_while_idle(*ex->parser))) {
         co_return ResponseStream(std::move(ex));
-      if (may_retry) continue;
+      }
+      if (may_retry && (!read_error || never_answered)) continue;
       co_return ex->fail(write_error, "send request to");
     }
     bool never_answered = false;
@@ -447,6 +472,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
       if (may_retry && never_answered && may_resend_unanswered) continue;
       co_return ex->fail(read_error, "read response from");
     }
+    if (may_retry && timed_out_while_idle(*ex->parser)) continue;
     co_return ResponseStream(std::move(ex));
   }
 }

@@ -523,7 +523,8 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
 }
 
 // A trailer value with CR LF would end the trailers early and forge a field: the upload is refused
-// and its connection closed, so the server sees a body cut short, never the forged field.
+// and its connection closed, so the server sees a body cut short, never the forged field; the upload
+// is spent.
 TEST(HttpClient, TrailersThatWouldBreakTheFramingAreRefusedAndTheBodyIsLeftUnended) {
   asio::io_context io;
   boost::system::error_code server_saw;
@@ -546,7 +547,9 @@ TEST(HttpClient, TrailersThatWouldBreakTheFramingAreRefusedAndTheBodyIsLeftUnend
     EXPECT_FALSE(answer);
     if (answer) co_return;
     EXPECT_EQ(answer.error().code, boost::system::errc::invalid_argument);
-    EXPECT_NE(answer.error().message.find("CR, LF or NUL"), std::string::npos) << answer.error().message;
+    EXPECT_NE(answer.error().message.find("control character"), std::string::npos) << answer.error().message;
+    const auto after = co_await upload->write("more");
+    EXPECT_EQ(after ? boost::system::error_code{} : after.error().code, boost::system::errc::operation_not_permitted);
     EXPECT_EQ(client.idle_connections(), 0U);
     EXPECT_TRUE(co_await eventually([&] { return static_cast<bool>(server_saw); }));
   });
@@ -675,6 +678,86 @@ TEST(HttpClient, ABufferedRequestRefusedEarlyHasTheServersAnswer) {
     EXPECT_EQ(res->body(), "too large");
   });
   EXPECT_EQ(server.requests(), 1);  // heard, not sent again
+}
+
+// A pooled connection whose write fails may be dead from before the request (then the request goes
+// again on a fresh one); an answer begun there and cut short means the server saw this request, so a
+// POST must not reach it twice.
+TEST(HttpClient, AnAnswerCutShortAfterAFailedWriteIsNotSentAgain) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    if (t.connection == 1 && t.turn == 2) {
+      const std::string_view partial = "HTTP/1.1 41";
+      co_await asio::async_write(t.stream, asio::buffer(partial), kAsValues);
+      t.close = true;  // the body unread: the close is a reset
+      co_return;
+    }
+    co_await read_rest(t);
+    co_await reply(t, "ok");
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto pooled = co_await client.request(post("/first", "x"));
+    EXPECT_TRUE(pooled) << (pooled ? "" : pooled.error().message);
+    auto cut = co_await client.request(post("/big", std::string(std::size_t{64} << 20, 'x')));
+    EXPECT_FALSE(cut);
+  });
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.requests(), 2);  // not sent again on a fresh connection
+}
+
+// A server that gave up on an idle connection with a 408 left that answer in the pool; RFC 9110 lets
+// the request, even a POST, go again on a fresh connection, as the server never had it whole.
+TEST(HttpClient, A408ThatClosesAPooledConnectionSendsTheRequestAgain) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    if (t.connection == 1 && t.turn == 2) {
+      http::fields closing;
+      closing.set(http::field::connection, "close");
+      co_await reply(t, "timed out", http::status::request_timeout, closing);
+      t.close = true;
+      co_return;
+    }
+    co_await reply(t, "ok");
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto first = co_await client.request(post("/first", "x"));
+    EXPECT_TRUE(first) << (first ? "" : first.error().message);
+    auto second = co_await client.request(post("/second", "y"));
+    EXPECT_TRUE(second) << (second ? "" : second.error().message);
+    if (second) {
+      EXPECT_EQ(second->result(), http::status::ok);
+      EXPECT_EQ(second->body(), "ok");
+    }
+  });
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.requests(), 3);
+}
+
+// Only the pooled connection's stale answer is suspect: a 408 on a fresh connection, or one that
+// keeps the connection alive (the app's own answer), is the caller's.
+TEST(HttpClient, A408OnAFreshConnectionOrKeptAliveIsTheAnswer) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    http::fields fields;
+    if (t.connection == 1) fields.set(http::field::connection, "close");
+    co_await reply(t, "timed out", http::status::request_timeout, fields);
+    t.close = t.connection == 1;
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto fresh = co_await client.request(post("/fresh", "x"));
+    EXPECT_TRUE(fresh && fresh->result() == http::status::request_timeout);
+    auto kept = co_await client.request(post("/kept", "y"));  // a second connection, which the 408 keeps
+    EXPECT_TRUE(kept && kept->result() == http::status::request_timeout);
+    auto pooled = co_await client.request(post("/pooled", "z"));
+    EXPECT_TRUE(pooled && pooled->result() == http::status::request_timeout);
+  });
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.requests(), 3);
 }
 
 TEST(HttpClient, NoEarlyAnswerWhereTheServerSentNone) {

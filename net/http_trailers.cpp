@@ -1,9 +1,10 @@
 #include "snapbus/http_trailers.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
-#include <boost/algorithm/string/predicate.hpp>
+#include <boost/beast/core/string.hpp>
 
 #include "snapbus/field_name.h"
 
@@ -11,7 +12,7 @@ namespace snapbus::net {
 
 const std::string* find_trailer(const Trailers& trailers, std::string_view name) {
   for (const TrailerField& field : trailers) {
-    if (boost::iequals(field.name, name)) return &field.value;
+    if (boost::beast::iequals(field.name, name)) return &field.value;
   }
   return nullptr;
 }
@@ -22,8 +23,9 @@ std::string trailer_part(const Trailers& trailers) {
     if (!is_field_name(field.name)) {
       throw std::invalid_argument(fmt::format("'{}' cannot be the name of a trailer field", field.name));
     }
-    if (field.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-      throw std::invalid_argument(fmt::format("the value of trailer field {} holds CR, LF or NUL", field.name));
+    if (!std::all_of(field.value.begin(), field.value.end(), is_field_value_char)) {
+      throw std::invalid_argument(
+          fmt::format("the value of trailer field {} holds a control character other than tab", field.name));
     }
     size += field.name.size() + field.value.size() + 4;
   }

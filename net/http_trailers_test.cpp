@@ -37,5 +37,14 @@ TEST(HttpTrailers, WhatWouldBreakTheFramingIsRefused) {
   EXPECT_THROW(trailer_part({{"X", std::string("a\0b", 3)}}), std::invalid_argument);
 }
 
+// What a receiver would refuse is refused here, before the stream begins to depend on it.
+TEST(HttpTrailers, AValueIsTabSpaceVisibleCharactersAndObsText) {
+  EXPECT_THROW(trailer_part({{"X", "a\x01b"}}), std::invalid_argument);
+  EXPECT_THROW(trailer_part({{"X", "a\x1f"}}), std::invalid_argument);
+  EXPECT_THROW(trailer_part({{"X", "a\x7f"}}), std::invalid_argument);
+  EXPECT_EQ(trailer_part({{"X", "a\tb c~"}}), "X: a\tb c~\r\n\r\n");
+  EXPECT_EQ(trailer_part({{"X", "caf\xc3\xa9"}}), "X: caf\xc3\xa9\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace snapbus::net

@@ -139,11 +139,12 @@ class ChunkedUpload {
   // After a write failed because the server stopped reading: the answer it sent before it did, if
   // any. A server that refuses a body it will not take (Go's net/http, Lambda's Runtime API behind
   // it, reads at most 256 KB of an unread body) answers and closes; the answer is already here.
-  // Fails, and the upload is spent, when there is none or the write had timed out.
+  // Fails when there is none or the write had timed out. The upload is spent as finish() leaves it.
   asio::awaitable<NetResult<ResponseStream>> early_answer();
 
   // Sends the last chunk with `trailers` (list their names in the request's Trailer field), then waits for
-  // the answer's header. The upload is then spent: later calls fail with errc::operation_not_permitted.
+  // the answer's header. The upload is then spent, whatever the outcome: later calls fail with
+  // errc::operation_not_permitted.
   // Trailers that would break the framing (see trailer_part) fail with errc::invalid_argument, and
   // the connection is closed with the body unended.
   asio::awaitable<NetResult<ResponseStream>> finish(const Trailers& trailers = {});

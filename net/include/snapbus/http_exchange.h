@@ -86,7 +86,8 @@ class HttpExchange {
   asio::awaitable<std::string> read_body(std::uint64_t limit);
 
   // Calls on_piece as bytes arrive; returns the trailers of a chunked body (none for another).
-  // Throws as read_body, and HttpError 400 when the trailers are over the server's header limit.
+  // Throws as read_body, and HttpError 400 when a chunk's size line or the trailers outgrow what the
+  // connection holds unparsed (the server's header limit and two reads).
   asio::awaitable<Trailers> read_body_pieces(std::uint64_t limit,
                                              const std::function<void(std::string_view)>& on_piece);
 

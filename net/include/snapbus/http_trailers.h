@@ -25,8 +25,9 @@ using Trailers = std::vector<TrailerField>;
 const std::string* find_trailer(const Trailers& trailers, std::string_view name);
 
 // The trailer-part of a last chunk, as sent on the wire: "name: value\r\n" for each field, then the
-// empty line. Throws std::invalid_argument for a name that is not a token or a value holding CR,
-// LF or NUL: either would end the body somewhere else than its sender meant.
+// empty line. Throws std::invalid_argument for a name that is not a token or a value holding a
+// control character other than tab: CR or LF would end the body somewhere else than its sender
+// meant, and the receiver (Lambda's Runtime API among them) refuses the others.
 std::string trailer_part(const Trailers& trailers);
 
 }  // namespace snapbus::net
