@@ -26,7 +26,8 @@ if [[ " ${selected[*]} " == *" adapter "* ]]; then
   export SNAPBUS_BENCH_NO_EMULATOR_BINARY=build/release-no-emulator/cli/snapbus
   # The adapter Lambda runs is the layer's (setup.sh configures that preset): its RSS is the one judged.
   if [[ -f build/layer/build.ninja ]]; then
-    cmake --build --preset layer --target snapbus
+    # The whole preset, not only the binary: the layer's zip must stay the binary's (packaging_layer checks).
+    cmake --build --preset layer
     export SNAPBUS_BENCH_LAYER_BINARY=build/layer/cli/snapbus
   else
     echo "benchmarks/run.sh: no build/layer (cmake --preset layer): the footprint is the release build's" >&2

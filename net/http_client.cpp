@@ -454,21 +454,17 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     ex->arm_io_timer();
     http::request_serializer<http::string_body> serializer(request);
     const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer);
+    bool never_answered = false;
     if (write_error) {
       if (ex->write_timed_out()) co_return ex->fail(write_error, "send request to");
       // The server may have answered before it stopped reading (a body it refuses: see
       // ChunkedUpload::early_answer); else it had closed the pooled connection while it was idle. An
       // answer begun and cut short means the server saw the request: it is not sent again.
-      bool never_answered = false;
-      const auto read_error = co_await ex->read_early_answer(never_answered);
-      if (!read_error && !(may_retry && timed_out_while_idle(*ex->parser))) {
-        co_return ResponseStream(std::move(ex));
+      if (co_await ex->read_early_answer(never_answered)) {
+        if (may_retry && never_answered) continue;
+        co_return ex->fail(write_error, "send request to");
       }
-      if (may_retry && (!read_error || never_answered)) continue;
-      co_return ex->fail(write_error, "send request to");
-    }
-    bool never_answered = false;
-    if (auto read_error = co_await ex->read_header(never_answered)) {
+    } else if (auto read_error = co_await ex->read_header(never_answered)) {
       if (may_retry && never_answered && may_resend_unanswered) continue;
       co_return ex->fail(read_error, "read response from");
     }
