@@ -1,5 +1,6 @@
 #include "snapbus/emulator.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +23,7 @@
 #include "function_output.h"
 #include "lambda_log.h"
 #include "orphan_guard.h"
+#include "output_writer.h"
 #include "process_tree.h"
 #include "runtime_api.h"
 #include "snapbus/emulate_config.h"
@@ -34,6 +36,10 @@ namespace {
 
 using net::HttpExchange;
 using tcp = boost::asio::ip::tcp;
+
+// How long the emulator, once stopped, waits for a reader that takes none of its remaining output.
+// A reader that keeps taking some, however slowly, gets all of it.
+constexpr std::chrono::seconds kOutputPatience{5};
 
 // Both listeners answer the way Lambda's APIs do: errors as {"errorMessage","errorType"} JSON.
 const net::HttpServerOptions kLambdaServer{
@@ -108,20 +114,16 @@ asio::awaitable<int> run_environments(asio::io_context& io, const Config& config
   }
 }
 
-}  // namespace
-
-int run_emulator(const Config& config) {
-  // The guard is forked first, while this process has no threads, sockets or signal handlers.
-  const std::string marker = new_marker();
-  start_orphan_guard(marker);
-
+// The emulator itself, its output written by `writer`.
+int run_with_output(const Config& config, const std::string& marker, OutputWriter& writer) {
   asio::io_context io;
-  LambdaLog log(stdout, stderr);
+  LambdaLog log([&writer](OutputStream stream, std::string_view bytes) { writer.write(stream, bytes); });
   // The function's output reaches the log through the emulator, as in Lambda: in order with the
   // platform lines, and kept for a caller that asks for the invocation's log.
   std::optional<FunctionOutput> output;
   try {
-    output.emplace(io, [&log](std::string_view bytes, OutputStream stream) { log.relay(bytes, stream); });
+    output.emplace(
+        io, [&log](std::string_view bytes, OutputStream stream) { log.relay(bytes, stream); }, &writer);
   } catch (const std::system_error& e) {
     diagnostic(e.what());
     return kExitInternalError;
@@ -180,6 +182,36 @@ int run_emulator(const Config& config) {
   io.run();
   output->drain();  // the function's last words, written before it was stopped
   diagnostic(fmt::format("stopped (exit code {})", exit_code));
+  return exit_code;
+}
+
+}  // namespace
+
+int run_emulator(const Config& config) {
+  // The guard is forked first, while this process has no threads, sockets or signal handlers.
+  const std::string marker = new_marker();
+  start_orphan_guard(marker);
+
+  std::optional<OutputWriter> writer;
+  try {
+    writer.emplace(STDOUT_FILENO, STDERR_FILENO);
+  } catch (const std::system_error& e) {
+    diagnostic(e.what());
+    return kExitInternalError;
+  }
+  int exit_code = kExitInternalError;
+  {
+    const DiagnosticsRoute diagnostics(*writer);
+    exit_code = run_with_output(config, marker, *writer);
+  }
+  // On every way out, what is queued is written before the process ends with its writer. The
+  // function is gone and the supervisor with it: a reader that leaves now only ends the writing
+  // (EPIPE), rather than the process by SIGPIPE's default, whose exit status would hide exit_code.
+  ::signal(SIGPIPE, SIG_IGN);
+  if (!writer->finish(kOutputPatience)) {
+    diagnostic(fmt::format("the reader of the emulator's output took nothing for {} s: what is left unwritten is lost",
+                           kOutputPatience.count()));
+  }
   return exit_code;
 }
 

@@ -9,6 +9,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -30,10 +31,18 @@ std::array<int, 2> output_pipe(const char* name) {
 
 }  // namespace
 
-FunctionOutput::FunctionOutput(asio::io_context& io, Sink sink)
-    : sink_(std::move(sink)),
-      out_{.write = {}, .read = asio::posix::stream_descriptor(io), .stream = OutputStream::out},
-      err_{.write = {}, .read = asio::posix::stream_descriptor(io), .stream = OutputStream::err} {
+FunctionOutput::FunctionOutput(asio::io_context& io, Sink sink, OutputWriter* paced_by)
+    : io_(io),
+      sink_(std::move(sink)),
+      paced_by_(paced_by),
+      out_{.write = {},
+           .read = asio::posix::stream_descriptor(io),
+           .stream = OutputStream::out,
+           .room = asio::steady_timer(io)},
+      err_{.write = {},
+           .read = asio::posix::stream_descriptor(io),
+           .stream = OutputStream::err,
+           .room = asio::steady_timer(io)} {
   for (Pipe* pipe : {&out_, &err_}) {
     const auto ends = output_pipe(pipe->stream == OutputStream::out ? "stdout" : "stderr");
     pipe->read.assign(ends[0]);
@@ -43,6 +52,7 @@ FunctionOutput::FunctionOutput(asio::io_context& io, Sink sink)
 }
 
 FunctionOutput::~FunctionOutput() {
+  if (paced_by_ != nullptr) paced_by_->when_room(nullptr);
   boost::system::error_code ignored;
   out_.read.close(ignored);
   err_.read.close(ignored);
@@ -50,12 +60,30 @@ FunctionOutput::~FunctionOutput() {
 
 asio::awaitable<void> FunctionOutput::pump(Pipe& pipe) {
   for (;;) {
+    co_await wait_for_room(pipe);
     boost::system::error_code ec;
     co_await pipe.read.async_wait(asio::posix::descriptor_base::wait_read,
                                   asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !pipe.read.is_open()) co_return;  // closed: the emulator is ending
-    while (read_available(pipe)) {
+    while (has_room() && read_available(pipe)) {
     }
+  }
+}
+
+asio::awaitable<void> FunctionOutput::wait_for_room(Pipe& pipe) {
+  while (!has_room()) {
+    pipe.room.expires_at(asio::steady_timer::time_point::max());
+    // Runs on the writer's thread: it only hands the wake-up to the event loop, where the wait
+    // below is already pending (the post runs after this coroutine has suspended).
+    paced_by_->when_room([this] {
+      asio::post(io_, [this] {
+        out_.room.cancel();
+        err_.room.cancel();
+      });
+    });
+    boost::system::error_code ec;
+    co_await pipe.room.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!pipe.read.is_open()) co_return;  // the emulator is ending
   }
 }
 

@@ -1,10 +1,13 @@
 #include "function_output.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -74,6 +77,51 @@ TEST(FunctionOutput, DrainPassesOnWhatWasWrittenWithoutRunningTheLoop) {
   // The loop finds nothing left over.
   io.run_for(std::chrono::milliseconds(20));
   EXPECT_EQ(heard.out, "line\n" + big);
+}
+
+// A reader of the emulator's output that stops: what the function writes waits in its pipe and then
+// in its own write(), not in the emulator's memory; when the reader comes back, every byte comes.
+TEST(FunctionOutput, ItsPipesWaitWhileTheWriterHasNoRoom) {
+  asio::io_context io;
+  std::array<int, 2> emulator_stdout{};
+  ASSERT_EQ(::pipe2(emulator_stdout.data(), O_CLOEXEC), 0);
+  ASSERT_EQ(::fcntl(emulator_stdout[0], F_SETFL, O_NONBLOCK), 0);  // the test's end only
+  const UniqueFd reader(emulator_stdout[0]);
+  const UniqueFd stdout_end(emulator_stdout[1]);
+  OutputWriter writer(stdout_end.get(), stdout_end.get(), std::size_t{64} * 1024);
+  FunctionOutput output(
+      io, [&writer](std::string_view bytes, OutputStream stream) { writer.write(stream, bytes); }, &writer);
+
+  // Far more than the pipes and the writer's room hold together.
+  std::string said;
+  for (int i = 0; said.size() < std::size_t{2} << 20; ++i) said += std::to_string(i) + '\n';
+  auto function = std::async(std::launch::async, [fd = output.launch_output().stdout_fd, &said] {
+    for (std::string_view rest = said; !rest.empty();) {
+      const ssize_t wrote = ::write(fd, rest.data(), rest.size());
+      if (wrote <= 0) return false;
+      rest.remove_prefix(static_cast<std::size_t>(wrote));
+    }
+    return true;
+  });
+  const auto held_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < held_until) io.run_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(function.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "the emulator took all of the function's output while nobody read it";
+
+  std::string heard;
+  std::array<char, 65536> buffer{};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (heard.size() < said.size() && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(std::chrono::milliseconds(1));
+    for (ssize_t got = 0; (got = ::read(reader.get(), buffer.data(), buffer.size())) > 0;) {
+      heard.append(buffer.data(), static_cast<std::size_t>(got));
+    }
+  }
+  ASSERT_EQ(function.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(function.get());
+  EXPECT_EQ(heard.size(), said.size());
+  EXPECT_TRUE(heard == said) << "the bytes came, but not as they were written";
+  EXPECT_TRUE(writer.finish(std::chrono::seconds(10)));
 }
 
 }  // namespace

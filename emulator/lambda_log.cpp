@@ -1,9 +1,11 @@
 #include "lambda_log.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -13,23 +15,29 @@
 namespace snapbus::emulator {
 namespace {
 
-// Writes `bytes` and flushes them unless `open` is false; clears it when the reader has gone (EPIPE),
-// so that a closed pipe raises one SIGPIPE (which stops the emulator: process_supervisor.h), not one
-// per line. Any other failure (a full disk) leaves the stream open for the next line.
-void write_flushed(std::FILE* to, std::string_view bytes, std::atomic<bool>& open) {
-  if (!open.load(std::memory_order_relaxed)) return;
-  errno = 0;
-  std::fwrite(bytes.data(), 1, bytes.size(), to);
-  std::fflush(to);
-  if (std::ferror(to) != 0 && errno == EPIPE) open.store(false, std::memory_order_relaxed);
-  std::clearerr(to);
-}
+std::atomic<OutputWriter*> diagnostics_writer{nullptr};
+constexpr int kDirectDiagnosticPatienceMs = 1000;
 
 }  // namespace
 
+void route_diagnostics(OutputWriter* writer) { diagnostics_writer.store(writer); }
+
 void diagnostic(const std::string& text) {
-  static std::atomic<bool> stderr_open{true};
-  write_flushed(stderr, fmt::format("snapbus emulate: {}\n", text), stderr_open);
+  const std::string line = fmt::format("snapbus emulate: {}\n", text);
+  if (OutputWriter* writer = diagnostics_writer.load()) {
+    writer->write(OutputStream::err, line);
+    return;
+  }
+  // Best effort: a diagnostic that cannot be written has nobody to tell, and a reader that has
+  // stopped must not keep the emulator from ending.
+  for (std::string_view rest = line; !rest.empty();) {
+    pollfd writable{.fd = STDERR_FILENO, .events = POLLOUT, .revents = 0};
+    if (::poll(&writable, 1, kDirectDiagnosticPatienceMs) <= 0 || (writable.revents & POLLOUT) == 0) break;
+    const ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
 }
 
 std::string LambdaLog::format_ms(double ms) { return fmt::format("{:.2f} ms", ms); }
@@ -40,18 +48,14 @@ void LambdaLog::line(const std::string& text) {
 }
 
 void LambdaLog::write_line(const std::string& text) {
-  // The function's output goes to the same stream; flushing keeps the lines in the order things happened.
-  write_flushed(out_, text + "\n", out_open_);
+  // The function's output goes to the same stream, through the same writer: in the order things happened.
+  write_(OutputStream::out, text + "\n");
   record(text);
   record("\n");
 }
 
 void LambdaLog::relay(std::string_view bytes, OutputStream stream) {
-  if (stream == OutputStream::out) {
-    write_flushed(out_, bytes, out_open_);
-  } else {
-    write_flushed(err_, bytes, err_open_);
-  }
+  write_(stream, bytes);
   record(bytes);
 }
 

@@ -1,6 +1,7 @@
 // Lambda-style platform log lines (INIT_START ... REPORT) with measured durations, and the --json report.
 //
-//   LambdaLog log(stdout);
+//   OutputWriter writer(STDOUT_FILENO, STDERR_FILENO);
+//   LambdaLog log([&writer](OutputStream stream, std::string_view bytes) { writer.write(stream, bytes); });
 //   log.init_start("snapbus-emulator");
 //   log.init_report(12.5, PhaseOutcome{});                 // INIT_REPORT Init Duration: 12.50 ms
 //   log.start("id", "$LATEST"); log.end("id");
@@ -14,15 +15,15 @@
 //   std::string tail = log.take_tail();                      // after REPORT: its last 4 KB
 #pragma once
 
-#include <atomic>
 #include <cstddef>
-#include <cstdio>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <boost/json.hpp>
+
+#include "output_writer.h"
 
 namespace snapbus::emulator {
 
@@ -44,19 +45,34 @@ struct InvocationReport {
   bool function_error = false;
 };
 
-// One line of the emulator's own diagnostics ("snapbus emulate: <text>") on stderr, flushed: what the
-// emulator itself did, kept apart from the function's Lambda log lines on stdout.
+// One line of the emulator's own diagnostics ("snapbus emulate: <text>") on stderr: what the
+// emulator itself did, kept apart from the function's Lambda log lines on stdout. It goes through
+// the writer route_diagnostics() names, in order with the function's stderr and never blocking the
+// event loop; until then (a listen that failed at the start), straight to stderr.
 void diagnostic(const std::string& text);
+// `writer` carries diagnostic() from now on; nullptr, straight to stderr again, where a line waits
+// at most a second for a reader that has stopped. The caller keeps `writer` alive until it routes
+// them elsewhere: DiagnosticsRoute does that.
+void route_diagnostics(OutputWriter* writer);
+
+class DiagnosticsRoute {
+ public:
+  explicit DiagnosticsRoute(OutputWriter& writer) { route_diagnostics(&writer); }
+  ~DiagnosticsRoute() { route_diagnostics(nullptr); }
+  DiagnosticsRoute(const DiagnosticsRoute&) = delete;
+  DiagnosticsRoute& operator=(const DiagnosticsRoute&) = delete;
+};
 
 // How much of an invocation's log the Invoke API's X-Amz-Log-Result carries: its last 4 KB, as Lambda's.
 inline constexpr std::size_t kLogTailLimit = 4096;
 
-enum class OutputStream { out, err };
-
 class LambdaLog {
  public:
-  // Platform lines and the function's stdout go to `out`, the function's stderr to `err`.
-  explicit LambdaLog(std::FILE* out, std::FILE* err = stderr) : out_(out), err_(err) {}
+  // Where the log's bytes go: platform lines and the function's stdout to OutputStream::out, the
+  // function's stderr to OutputStream::err. It must not block: the event loop calls it.
+  using Writer = std::function<void(OutputStream stream, std::string_view bytes)>;
+
+  explicit LambdaLog(Writer write) : write_(std::move(write)) {}
 
   // Called before each platform line, so that what the function wrote before it comes first.
   void set_before_line(std::function<void()> hook) { before_line_ = std::move(hook); }
@@ -92,11 +108,7 @@ class LambdaLog {
 
   void record(std::string_view bytes);
 
-  std::FILE* out_;
-  std::FILE* err_;
-  // Cleared once a write found the reader gone: nothing more is written there.
-  std::atomic<bool> out_open_{true};
-  std::atomic<bool> err_open_{true};
+  Writer write_;
   std::function<void()> before_line_;
   // From START until take_tail(): the latest bytes of the invocation's log, at most twice the limit
   // (trimmed in halves, so that a chatty function costs no copy per write).

@@ -1,7 +1,7 @@
 #include "phase_control.h"
 
-#include <cstdio>
-#include <cstdlib>
+#include <string>
+#include <string_view>
 
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
@@ -14,23 +14,14 @@ using namespace std::chrono_literals;
 // A LambdaLog whose lines land in memory.
 class CapturedLog {
  public:
-  CapturedLog() : out_(::open_memstream(&buffer_, &size_)), log_(out_) {}
-  ~CapturedLog() {
-    std::fclose(out_);
-    std::free(buffer_);
-  }
+  CapturedLog() : log_([this](OutputStream, std::string_view bytes) { text_.append(bytes); }) {}
   CapturedLog(const CapturedLog&) = delete;
   CapturedLog& operator=(const CapturedLog&) = delete;
   LambdaLog& log() { return log_; }
-  std::string text() {
-    std::fflush(out_);
-    return {buffer_, size_};
-  }
+  const std::string& text() const { return text_; }
 
  private:
-  char* buffer_ = nullptr;
-  std::size_t size_ = 0;
-  std::FILE* out_;
+  std::string text_;
   LambdaLog log_;
 };
 
