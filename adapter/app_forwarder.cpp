@@ -256,19 +256,25 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_streamed(const la
                                                                         lambda::RuntimeClient& runtime) {
   std::string head = prelude(answer.header());
   head.append(lambda::kPreludeSeparator);
+  // Body bytes that came with the app's header go in the prelude's write: the Runtime API, and the
+  // caller behind it, then wake once for both. Nothing waits for them: they are already here.
+  auto arrived = answer.arrived_piece();
+  if (arrived) head.append(*arrived);
   auto stream = co_await runtime.begin_streaming(event.request_id, std::string(lambda::kContentTypeHttpIntegration),
                                                  std::move(head));
   if (!stream) co_return stream.error();
+  auto broke_off = [&](const net::NetError& cause) {
+    lambda::FunctionError error =
+        function_error(kErrorStream, fmt::format("the app's streamed answer broke off: {}", cause.message));
+    log(fmt::format("invocation {} failed mid-stream: {}: {}", event.request_id, error.type, error.message));
+    return stream->fail(std::move(error));
+  };
+  if (!arrived) co_return co_await broke_off(arrived.error());
   // Each piece goes on as it came, and the next is read only once it is sent: nothing is gathered, and
   // a slow client slows the app down instead of filling the adapter's memory.
   for (;;) {
     auto piece = co_await answer.read_piece();
-    if (!piece) {
-      lambda::FunctionError error =
-          function_error(kErrorStream, fmt::format("the app's streamed answer broke off: {}", piece.error().message));
-      log(fmt::format("invocation {} failed mid-stream: {}: {}", event.request_id, error.type, error.message));
-      co_return co_await stream->fail(std::move(error));
-    }
+    if (!piece) co_return co_await broke_off(piece.error());
     if (!*piece) co_return co_await stream->finish();
     if (auto sent = co_await stream->write(**piece); !sent) co_return sent;
   }

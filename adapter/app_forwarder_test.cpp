@@ -728,7 +728,8 @@ TEST_F(AppForwarderTest, AppSeenReadyAtInitIsNotCheckedAgain) {
 // loses when the server closes it while the request is on its way).
 class RawApp {
  public:
-  enum class Step { answer, answer_then_close, close_unanswered };
+  // malformed_chunked_answer: a chunked answer whose first chunk's size is not hex, then a close.
+  enum class Step { answer, answer_then_close, close_unanswered, malformed_chunked_answer };
   using Script = std::function<Step(int connection, int request_on_connection)>;
 
   explicit RawApp(Script script, std::uint16_t port = 0) : script_(std::move(script)) {
@@ -792,6 +793,11 @@ class RawApp {
         requests_.fetch_add(1);
         const Step step = script_(connection, request);
         if (step == Step::close_unanswered) break;
+        if (step == Step::malformed_chunked_answer) {
+          const std::string_view malformed = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n";
+          (void)::write(client.get(), malformed.data(), malformed.size());
+          break;
+        }
         const std::string reply =
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}";
         (void)::write(client.get(), reply.data(), reply.size());
@@ -892,6 +898,11 @@ class StreamingTest : public AppForwarderTest {
     streaming.invoke_mode = InvokeMode::response_stream;
     return streaming;
   }
+  AdapterConfig streaming_config_for(const RawApp& app) const {
+    AdapterConfig streaming = streaming_config();
+    streaming.app_port = app.port();
+    return streaming;
+  }
 
   // The prelude and the body of a streamed post.
   static std::pair<lambda::HttpReply, std::string> split(const RuntimePost& post) {
@@ -947,6 +958,41 @@ TEST_F(StreamingTest, PiecesGoOnAsTheAppSendsThem) {
   const auto cookies = prelude.headers.equal_range(http::field::set_cookie);
   EXPECT_EQ(std::distance(cookies.first, cookies.second), 2);
   EXPECT_EQ(body, "data: first\n\ndata: second\n\ndata: third\n\n");
+}
+
+// An app that sends its header and first bytes at once: the Runtime API gets them in the prelude's
+// chunk, written with the request's header, while the app still holds the rest back.
+TEST_F(StreamingTest, BytesThatCameWithTheHeaderLeaveWithThePrelude) {
+  servers_.on_app([this](HttpExchange& ex, const AppRequest&) -> asio::awaitable<void> {
+    co_await ex.begin_chunked(http::status::ok, {}, "data: first\n\n");
+    co_await servers_.gate(1);
+    co_await ex.write_chunk("data: second\n\n");
+    co_await ex.end_chunked();
+  });
+  Adapter forwarding = adapter(streaming_config());
+  forwarding.start(invocation(vector("http-lambda_function_url_request.json")));
+  ASSERT_TRUE(servers_.wait_for_posts([](const auto& posts) { return has_body(posts, "data: first"); }));
+  servers_.open_gate(1);
+  ASSERT_TRUE(forwarding.finish());
+  const RuntimePost post = only_post();
+  ASSERT_EQ(post.pieces.size(), 2U);
+  EXPECT_TRUE(post.pieces[0].ends_with(std::string(lambda::kPreludeSeparator) + "data: first\n\n")) << post.pieces[0];
+  EXPECT_EQ(post.pieces[1], "data: second\n\n");
+  EXPECT_EQ(split(post).second, "data: first\n\ndata: second\n\n");
+}
+
+// The app's first chunk is malformed and came with its header: the stream has begun with the
+// prelude, so it ends with the error trailers, as a chunk that breaks later does.
+TEST_F(StreamingTest, AMalformedChunkThatCameWithTheHeaderEndsTheStreamWithTheErrorTrailers) {
+  RawApp app([](int, int) { return RawApp::Step::malformed_chunked_answer; });
+  Adapter forwarding = adapter(streaming_config_for(app));
+  ASSERT_TRUE(forwarding.serve(vector("http-lambda_function_url_request.json")));
+  const RuntimePost post = only_post();
+  EXPECT_TRUE(post.complete);
+  EXPECT_EQ(split(post).second, "");
+  const auto failure = post.stream_error();
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->type, kErrorStream);
 }
 
 TEST_F(StreamingTest, PreludeLeavesBeforeASlowFirstByte) {

@@ -282,8 +282,9 @@ TEST(EmulateMain, StreamingRelaysChunkByChunkWithMidStreamErrorTrailer) {
   char size[16];
   std::snprintf(size, sizeof size, "%zx\r\n", first.size());
   runtime.send(size + first + "\r\n");
-  // The first piece reaches the client while the function is still streaming.
+  // The first piece reaches the client while the function is still streaming, in the head's write.
   ASSERT_TRUE(client.read_until("first-piece;", 10s)) << client.received();
+  EXPECT_EQ(client.reads(), 1);
   EXPECT_NE(client.received().find("HTTP/1.1 201"), std::string::npos);
   EXPECT_NE(client.received().find("x-from-prelude: yes"), std::string::npos);
   EXPECT_NE(client.received().find("Set-Cookie: s=1"), std::string::npos);

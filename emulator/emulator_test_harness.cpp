@@ -180,6 +180,7 @@ bool RawConnection::read_until(const std::string& needle, std::chrono::milliseco
     const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n <= 0) return received_.find(needle) != std::string::npos;
     received_.append(buf, static_cast<std::size_t>(n));
+    ++reads_;
   }
   return true;
 }

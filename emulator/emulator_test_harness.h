@@ -46,10 +46,13 @@ class RawConnection {
   bool read_until(const std::string& needle, std::chrono::milliseconds timeout);
   // Reads until everything received so far contains `needle`; false on timeout or EOF.
   [[nodiscard]] const std::string& received() const { return received_; }
+  // How many reads brought what was received: bytes the peer wrote at once come in one.
+  [[nodiscard]] int reads() const { return reads_; }
 
  private:
   int fd_ = -1;
   std::string received_;
+  int reads_ = 0;
 };
 
 std::string test_dir(const std::string& name);

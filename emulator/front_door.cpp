@@ -123,6 +123,15 @@ std::shared_ptr<Invocation> submit(Environment* const& current, HttpExchange& ex
   return inv;
 }
 
+// The part of a streamed answer that has come and not yet been written; the runtime's upload, which
+// waits while too much is held, may go on.
+std::string take_data(Invocation& inv) {
+  std::string piece;
+  piece.swap(inv.data);
+  inv.notify();
+  return piece;
+}
+
 // Writes the function's answer as it comes: whole, or chunk by chunk once it streams. `raw` (the
 // Invoke API) passes it on as it is; a Function URL shapes the HTTP answer from it.
 asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invocation>& inv, bool raw) {
@@ -137,7 +146,9 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
         }
         http::fields headers;
         headers.set(http::field::content_type, inv->content_type);
-        co_await ex.begin_chunked(http::status::ok, headers);
+        // What has come of the body goes in the head's write, so the caller wakes once for both.
+        std::string piece = take_data(*inv);
+        co_await ex.begin_chunked(http::status::ok, headers, piece);
         head_sent = true;
       } else if (auto end = inv->data.find(kPreludeSeparator); end != std::string::npos) {
         auto reply = parse_prelude(std::string_view(inv->data).substr(0, end));
@@ -147,7 +158,8 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
                                     "the streamed response does not start with a valid JSON prelude");
           co_return;
         }
-        co_await ex.begin_chunked(reply->status, reply->headers);
+        std::string piece = take_data(*inv);
+        co_await ex.begin_chunked(reply->status, reply->headers, piece);
         head_sent = true;
       } else if (inv->data.size() >= kStreamBacklogLimit) {
         // The runtime's upload waits for the backlog to be taken, which needs the prelude's end.
@@ -166,9 +178,7 @@ asio::awaitable<void> relay_answer(HttpExchange& ex, const std::shared_ptr<Invoc
     }
     if (head_sent) {
       if (!inv->data.empty()) {
-        std::string piece;
-        piece.swap(inv->data);
-        inv->notify();  // the runtime's upload may go on
+        std::string piece = take_data(*inv);
         co_await ex.write_chunk(piece);
         continue;
       }
@@ -209,9 +219,7 @@ asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_
     }
     if (answering && !inv->data.empty()) {
       // What piled up while the caller read slowly goes out in events SDK decoders accept (16 MiB at most).
-      std::string pending;
-      pending.swap(inv->data);
-      inv->notify();  // the runtime's upload may go on
+      const std::string pending = take_data(*inv);
       for (std::size_t at = 0; at < pending.size(); at += kPayloadChunkLimit) {
         co_await ex.write_chunk(payload_chunk_event(std::string_view(pending).substr(at, kPayloadChunkLimit)));
       }

@@ -5,6 +5,7 @@
 //   http::response_parser<http::string_body> whole(std::move(header));
 //   error = co_await buffer_first_read_message(socket, buffer, whole);  // often no read at all
 //   auto [error, got] = co_await buffer_first_read_piece(socket, buffer, pieces, piece.data(), piece.size());
+//   auto [error, here] = parse_buffered_piece(buffer, pieces, piece.data(), piece.size());  // no I/O
 //
 // One read from a socket usually brings a small message whole: header and body. Beast's reads
 // parse the buffered part too, but when that needs no I/O they complete through the io_context's
@@ -132,6 +133,23 @@ boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> buffe
       socket, buffer, parser, [&body, size](const auto& p) { return p.is_done() || body.size < size; });
   if (error == boost::beast::http::error::need_buffer) error = {};
   co_return std::tuple{error, size - body.size};
+}
+
+// What buffer_first_read_piece would give from the bytes `buffer` already holds, without touching
+// the socket: 0 when none of the body is here yet (or it has ended). A relay that is about to write
+// anyway sends these along in the same write, which wakes its peer once instead of twice.
+template <bool IsRequest>
+std::tuple<boost::system::error_code, std::size_t> parse_buffered_piece(
+    boost::beast::flat_buffer& buffer, boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>& parser,
+    char* piece, std::size_t size) {
+  auto& body = parser.get().body();
+  body.data = piece;
+  body.size = size;
+  boost::system::error_code error;
+  parse_buffered(
+      parser, buffer, [&body, size](const auto& p) { return p.is_done() || body.size < size; }, error);
+  if (error == boost::beast::http::error::need_buffer) error = {};
+  return {error, size - body.size};
 }
 
 }  // namespace snapbus::net

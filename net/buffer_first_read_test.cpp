@@ -33,6 +33,21 @@ void write_all(tcp::socket& socket, const std::string& bytes) { asio::write(sock
 
 constexpr const char* kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
+// buffer_first_read_piece, run to its end: its error and the piece it read.
+std::tuple<boost::system::error_code, std::string> read_piece(asio::io_context& io, tcp::socket& socket,
+                                                              beast::flat_buffer& buffer,
+                                                              http::response_parser<http::buffer_body>& parser) {
+  std::array<char, 64> piece{};
+  std::size_t got = 0;
+  auto read = [&]() -> asio::awaitable<boost::system::error_code> {
+    auto [error, bytes] = co_await buffer_first_read_piece(socket, buffer, parser, piece.data(), piece.size());
+    got = bytes;
+    co_return error;
+  };
+  const auto error = run_to_end(io, read());
+  return {error, std::string(piece.data(), got)};
+}
+
 TEST(BufferFirstRead, AHeaderLeavesTheBodyInTheBufferForTheNextRead) {
   asio::io_context io;
   ConnectedPair pair(io);
@@ -141,17 +156,45 @@ TEST(BufferFirstRead, AChunkedBodyIsReadUntilBytesOfItArrive) {
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   EXPECT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, parser)));
-  std::array<char, 64> piece{};
-  std::size_t got = 0;
-  auto read = [&]() -> asio::awaitable<boost::system::error_code> {
-    auto [error, bytes] = co_await buffer_first_read_piece(pair.near, buffer, parser, piece.data(), piece.size());
-    got = bytes;
-    co_return error;
-  };
-  const auto error = run_to_end(io, read());
+  const auto [error, piece] = read_piece(io, pair.near, buffer, parser);
   peer.join();
   EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(piece, "hello");
+}
+
+TEST(BufferFirstRead, ABufferedPieceIsWhatArrivedWithTheHeaderAndNoMore) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  write_all(pair.far, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\n");
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  ASSERT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, parser)));
+  write_all(pair.far, "abc\r\n0\r\n\r\n");  // in the socket, not yet in the buffer
+  std::this_thread::sleep_for(20ms);
+  std::array<char, 64> piece{};
+  auto [error, got] = parse_buffered_piece(buffer, parser, piece.data(), piece.size());
+  EXPECT_FALSE(error) << error.message();
   EXPECT_EQ(std::string(piece.data(), got), "hello");
+  std::tie(error, got) = parse_buffered_piece(buffer, parser, piece.data(), piece.size());
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(got, 0U) << "the next chunk's size line is here, its bytes are not: the socket was read";
+  EXPECT_EQ(buffer.size(), 0U);
+  const auto [read_error, next] = read_piece(io, pair.near, buffer, parser);
+  EXPECT_FALSE(read_error) << read_error.message();
+  EXPECT_EQ(next, "abc");
+}
+
+TEST(BufferFirstRead, ABufferedPieceReportsAMalformedChunk) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  write_all(pair.far, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n");
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  ASSERT_FALSE(run_to_end(io, buffer_first_read_header(pair.near, buffer, parser)));
+  std::array<char, 64> piece{};
+  const auto [error, got] = parse_buffered_piece(buffer, parser, piece.data(), piece.size());
+  EXPECT_EQ(error, http::error::bad_chunk);
+  EXPECT_EQ(got, 0U);
 }
 
 TEST(BufferFirstRead, APieceTakesWhatFitsAndTheRestComesNext) {

@@ -343,6 +343,17 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
   co_return std::string(ex.piece_buffer.get(), got);
 }
 
+NetResult<std::string> ResponseStream::arrived_piece() {
+  auto& ex = *exchange_;
+  if (ex.parser->is_done() || !ex.connection) return std::string();
+  if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
+  const auto [error, got] =
+      parse_buffered_piece(ex.connection->buffer, *ex.parser, ex.piece_buffer.get(), kBodyPieceSize);
+  if (error) return ex.fail(error, "read response from");
+  if (ex.parser->is_done()) ex.body_ended();
+  return std::string(ex.piece_buffer.get(), got);
+}
+
 asio::awaitable<NetResult<Response>> ResponseStream::read_all() {
   auto& ex = *exchange_;
   const std::uint64_t limit = ex.pool->options().body_limit;

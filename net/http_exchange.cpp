@@ -219,7 +219,8 @@ asio::awaitable<void> HttpExchange::respond_error(http::status status, std::stri
   co_await respond(status, error_format_.body(type, message), error_format_.content_type);
 }
 
-asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const http::fields& headers) {
+asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const http::fields& headers,
+                                                  std::string_view first_piece) {
   http::response<http::empty_body> res{status, 11};
   if (has_body_ && !body_consumed_) close_after_ = true;
   for (const auto& field : response_headers_) res.insert(field.name_string(), field.value());
@@ -233,7 +234,12 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
   set_connection(res);
   http::response_serializer<http::empty_body> serializer{res};
   responded_ = true;
-  throw_on_error(co_await write_header_eagerly(socket_, serializer));
+  if (first_piece.empty() || http10_client()) {
+    throw_on_error(co_await write_header_eagerly(socket_, serializer));
+    co_await write_chunk(first_piece);
+    co_return;
+  }
+  throw_on_error(co_await write_header_and_chunk_eagerly(socket_, serializer, first_piece));
 }
 
 asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {

@@ -64,6 +64,14 @@ class EchoServer {
             co_await ex.end_chunked(trailers);
             co_return;
           }
+          if (ex.request().target() == "/first-chunk-then-wait") {
+            co_await ex.begin_chunked(http::status::ok, {}, "abc");
+            asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+            co_await wait.async_wait(asio::use_awaitable);
+            co_await ex.write_chunk("de");
+            co_await ex.end_chunked();
+            co_return;
+          }
           if (ex.request().target() == "/nothing") {
             co_await ex.respond(http::status::no_content, {}, {});
             co_return;
@@ -84,6 +92,27 @@ class EchoServer {
   EchoServer& operator=(const EchoServer&) = delete;
 
   [[nodiscard]] std::uint16_t port() const { return endpoint_.port(); }
+
+  // What the first read after sending `request` gets: one write of the server's, if it made it at once.
+  std::string first_read(const std::string& request) const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(endpoint_.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string received;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 10000) > 0) {
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) received.assign(buf, static_cast<std::size_t>(n));
+      }
+    }
+    ::close(fd);
+    return received;
+  }
 
   std::string exchange(const std::string& request, const std::string& until) const {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -250,6 +279,19 @@ TEST(HttpServer, AnHttp10ClientIsToldKeepAliveAndGetsNoChunks) {
   const std::string chunked = server.exchange("GET /chunks HTTP/1.1\r\nHost: x\r\n\r\n", "done");
   EXPECT_NE(chunked.find("Transfer-Encoding: chunked"), std::string::npos) << chunked;
   EXPECT_NE(chunked.find("X-Result: done"), std::string::npos) << chunked;
+}
+
+// The head and the first chunk leave in one write: the reader's first read has both, while the next
+// chunk is 200 ms away. An HTTP/1.0 client gets the same bytes unframed.
+TEST(HttpServer, AChunkedAnswersFirstPieceLeavesWithItsHead) {
+  EchoServer server;
+  const std::string chunked = server.first_read("GET /first-chunk-then-wait HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(chunked.starts_with("HTTP/1.1 200 OK\r\n")) << chunked;
+  EXPECT_TRUE(chunked.ends_with("Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")) << chunked;
+  const std::string whole = server.exchange("GET /first-chunk-then-wait HTTP/1.1\r\nHost: x\r\n\r\n", "0\r\n\r\n");
+  EXPECT_TRUE(whole.ends_with("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")) << whole;
+  const std::string unframed = server.exchange("GET /first-chunk-then-wait HTTP/1.0\r\n\r\n", "abcde");
+  EXPECT_TRUE(unframed.ends_with("\r\n\r\nabcde")) << unframed;
 }
 
 TEST(HttpServer, ChunkedPiecesAndTrailers) {

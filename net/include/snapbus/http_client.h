@@ -118,6 +118,10 @@ class ResponseStream {
   // The next bytes of the body as they arrive (never empty), or nullopt at its end.
   asio::awaitable<NetResult<std::optional<std::string>>> read_piece();
 
+  // The next bytes of the body if they have already arrived (with the header, say), without waiting:
+  // empty when none have. For a relay about to write anyway, which sends them along in that write.
+  NetResult<std::string> arrived_piece();
+
   // The rest of the body, up to ClientOptions::body_limit, with the header (and trailers).
   asio::awaitable<NetResult<Response>> read_all();
 

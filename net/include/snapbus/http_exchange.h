@@ -106,7 +106,9 @@ class HttpExchange {
   asio::awaitable<void> respond_error(http::status status, std::string_view type, std::string_view message);
 
   // A chunked answer: the head, any number of chunks, then the last chunk with optional trailers.
-  asio::awaitable<void> begin_chunked(http::status status, const http::fields& headers);
+  // A non-empty `first_piece` goes as the first chunk in the head's write: the reader wakes once.
+  asio::awaitable<void> begin_chunked(http::status status, const http::fields& headers,
+                                      std::string_view first_piece = {});
   asio::awaitable<void> write_chunk(std::string_view data);
   asio::awaitable<void> end_chunked(const Trailers& trailers = {});
 
