@@ -119,20 +119,39 @@ boost::asio::awaitable<boost::system::error_code> buffer_first_read_message(
 // How much of a body one piece holds at most: what a streamed body is read and relayed in.
 inline constexpr std::size_t kBodyPieceSize = std::size_t{64} * 1024;
 
+namespace detail {
+
+// Points `parser`'s body at `piece`. The returned test is true once body bytes have arrived there
+// or the body has ended: a piece is one chunk's bytes at most, never several gathered.
+template <bool IsRequest>
+auto aim_at_piece(boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>& parser, char* piece,
+                  std::size_t size) {
+  auto& body = parser.get().body();
+  body.data = piece;
+  body.size = size;
+  return [&body, size](const auto& p) { return p.is_done() || body.size < size; };
+}
+
+// The error and the length of the piece that aim_at_piece's parse left; a full piece is not an error.
+template <bool IsRequest>
+std::tuple<boost::system::error_code, std::size_t> piece_parsed(
+    boost::system::error_code error,
+    const boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>& parser, std::size_t size) {
+  if (error == boost::beast::http::error::need_buffer) error = {};
+  return {error, size - parser.get().body().size};
+}
+
+}  // namespace detail
+
 // The next bytes of a body, into `piece`: at least one unless the body ends (then 0). One read may
-// only get through a chunk's size line, so this reads on until body bytes arrive; a full piece is
-// not an error.
+// only get through a chunk's size line, so this reads on until body bytes arrive.
 template <bool IsRequest>
 boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> buffer_first_read_piece(
     boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer,
     boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>& parser, char* piece, std::size_t size) {
-  auto& body = parser.get().body();
-  body.data = piece;
-  body.size = size;
-  boost::system::error_code error = co_await buffer_first_read(
-      socket, buffer, parser, [&body, size](const auto& p) { return p.is_done() || body.size < size; });
-  if (error == boost::beast::http::error::need_buffer) error = {};
-  co_return std::tuple{error, size - body.size};
+  const auto piece_ready = detail::aim_at_piece(parser, piece, size);
+  const boost::system::error_code error = co_await buffer_first_read(socket, buffer, parser, piece_ready);
+  co_return detail::piece_parsed(error, parser, size);
 }
 
 // What buffer_first_read_piece would give from the bytes `buffer` already holds, without touching
@@ -142,14 +161,10 @@ template <bool IsRequest>
 std::tuple<boost::system::error_code, std::size_t> parse_buffered_piece(
     boost::beast::flat_buffer& buffer, boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>& parser,
     char* piece, std::size_t size) {
-  auto& body = parser.get().body();
-  body.data = piece;
-  body.size = size;
+  const auto piece_ready = detail::aim_at_piece(parser, piece, size);
   boost::system::error_code error;
-  parse_buffered(
-      parser, buffer, [&body, size](const auto& p) { return p.is_done() || body.size < size; }, error);
-  if (error == boost::beast::http::error::need_buffer) error = {};
-  return {error, size - body.size};
+  parse_buffered(parser, buffer, piece_ready, error);
+  return detail::piece_parsed(error, parser, size);
 }
 
 }  // namespace snapbus::net
