@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "listener_probe.h"
 #include "snapbus/resolve_endpoints.h"
 #include "snapbus/unique_fd.h"
 
@@ -34,7 +35,9 @@ using Endpoints = tcp::resolver::results_type;
 
 // A connect to the first endpoint that does not refuse, issued directly rather than through Asio:
 // on loopback a closed port refuses at once, and while the app starts that is every attempt, so a
-// refused attempt costs three system calls and builds no stream, timer or epoll registration.
+// refused attempt costs four system calls and builds no stream, timer or epoll registration. A
+// non-blocking connect() says EINPROGRESS even then (the RST is handled as the call releases the
+// socket), so its pending error is read before anything waits for it.
 struct Dialed {
   UniqueFd fd;
   tcp::endpoint endpoint;
@@ -56,8 +59,13 @@ Dialed dial(const Endpoints& endpoints) {
     }
     dialed.error = errno;
     if (dialed.error == EINPROGRESS) {
-      dialed.in_progress = true;
-      return dialed;
+      int pending = 0;
+      socklen_t length = sizeof pending;
+      if (::getsockopt(dialed.fd.get(), SOL_SOCKET, SO_ERROR, &pending, &length) != 0 || pending == 0) {
+        dialed.in_progress = true;
+        return dialed;
+      }
+      dialed.error = pending;
     }
     dialed.fd.reset();
   }
@@ -117,6 +125,14 @@ asio::awaitable<CheckOutcome> attempt(const ReadinessCheck& check, Dialed dialed
   co_return CheckOutcome{Kind::not_ready, fmt::format("status {}", status)};
 }
 
+// True when the kernel says nothing listens on any of `endpoints`: a connect would be refused.
+bool nothing_listens(ListenerProbe& probe, const Endpoints& endpoints) {
+  for (const auto& entry : endpoints) {
+    if (probe.listening(entry.endpoint()) != false) return false;
+  }
+  return true;
+}
+
 std::chrono::milliseconds refused_retry(const ReadinessCheck& check, ListenNotices* notices) {
   if (notices == nullptr || !notices->app_announced()) return check.refused_retry;
   return notices->every_listen_heard() ? check.heard_refused_retry : check.announced_refused_retry;
@@ -147,6 +163,10 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
   const auto start = std::chrono::steady_clock::now();
   auto next_report = start + 2s;
   Endpoints endpoints;
+  std::string no_lookups;
+  std::optional<ListenerProbe> probe = ListenerProbe::open(&no_lookups);
+  if (!probe) log(fmt::format("readiness: connecting to find out whether the app listens ({})", no_lookups));
+  auto last_dial = start - kDialAtLeastEvery;
   for (;;) {
     const auto attempt_start = std::chrono::steady_clock::now();
     // An attempt waits for its answer as long as the wait may last, as LWA's does: a health check
@@ -161,7 +181,10 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
     CheckOutcome outcome{CheckOutcome::Kind::not_ready, ""};
     if (error) {
       outcome.reason = fmt::format("cannot resolve {}: {}", check.host, error.message());
+    } else if (probe && attempt_start - last_dial < kDialAtLeastEvery && nothing_listens(*probe, endpoints)) {
+      outcome = CheckOutcome{CheckOutcome::Kind::refused, "nothing listens there"};
     } else {
+      last_dial = attempt_start;
       Dialed dialed = dial(endpoints);
       if (auto quick = refused_or_failed(dialed)) {
         outcome = std::move(*quick);
