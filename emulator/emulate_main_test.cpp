@@ -317,8 +317,30 @@ TEST(EmulateMain, StreamingRelaysChunkByChunkWithMidStreamErrorTrailer) {
       << raw_client.received().substr(0, 400);
   EXPECT_NE(raw_client.received().find("Lambda-Runtime-Function-Error-Type: StreamBroke"), std::string::npos);
   ASSERT_TRUE(runtime2.read_until("202", 10s));
-
   EXPECT_TRUE(emu.wait_for_log("REPORT RequestId: " + id2));
+
+  // InvokeWithResponseStream: what came with the runtime's head leaves as the first PayloadChunk, in
+  // the answer's head's write.
+  auto next3 = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  RawConnection event_client(emu.front_door_port());
+  event_client.send(
+      "POST /2021-11-15/functions/function/response-streaming-invocations HTTP/1.1\r\nHost: x\r\n"
+      "Content-Length: 2\r\n\r\n{}");
+  ASSERT_TRUE(ready(next3));
+  const std::string id3 = next3.get().header("lambda-runtime-aws-request-id");
+  RawConnection runtime3(emu.runtime_api_port());
+  runtime3.send("POST " + response_path(id3) +
+                " HTTP/1.1\r\nHost: x\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n"
+                "Transfer-Encoding: chunked\r\n\r\nc\r\nevent-piece;\r\n");
+  ASSERT_TRUE(event_client.read_until("event-piece;", 10s)) << event_client.received();
+  EXPECT_EQ(event_client.reads(), 1);
+  EXPECT_EQ(event_client.received().rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << event_client.received();
+  EXPECT_LT(event_client.received().find("PayloadChunk"), event_client.received().find("event-piece;"));
+  EXPECT_EQ(event_client.received().find("InvokeComplete"), std::string::npos);
+  runtime3.send("0\r\n\r\n");
+  ASSERT_TRUE(event_client.read_until("InvokeComplete", 10s)) << event_client.received();
+  ASSERT_TRUE(runtime3.read_until("202", 10s));
+  EXPECT_TRUE(emu.wait_for_log("REPORT RequestId: " + id3));
   EXPECT_EQ(emu.stop(), 0);
   auto report = boost::json::parse(emu.report()).as_object();
   EXPECT_EQ(report.at("invocations").as_array().at(1).at("errorType"), "StreamBroke");
@@ -1187,8 +1209,12 @@ void answer_one_invocation(EmulatorProcess& emu, const std::string& result) {
   EXPECT_TRUE(answered == result);  // not EXPECT_EQ, which would print megabytes
 }
 
+// Uploads of tens of megabytes: under a sanitizer, beside other tests, they can take longer than
+// Lambda's default 3 s timeout, which would end the invocation as Sandbox.Timedout instead.
+const std::vector<std::string> kSlowUploadRuntime = with({"--timeout", "60"}, kPlaceholderRuntime);
+
 TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
-  EmulatorProcess emu("big_response", kPlaceholderRuntime);
+  EmulatorProcess emu("big_response", kSlowUploadRuntime);
   ASSERT_TRUE(emu.started());
   answer_one_invocation(emu, "\"" + std::string(std::size_t{2} * 1024 * 1024, 'a') + "\"");
 
@@ -1216,7 +1242,7 @@ TEST(EmulateMain, BufferedResponsesUpToSixMegabytes) {
 // Lambda's limit is 6 MiB and 100 bytes, for an error as for a response. Past it the invocation
 // fails and the runtime goes on: its next invocation/next is served, not refused as a second one.
 TEST(EmulateMain, AnErrorIsTakenAsLargeAsAResponseAndPastThatTheInvocationStillEnds) {
-  EmulatorProcess emu("big_error", kPlaceholderRuntime);
+  EmulatorProcess emu("big_error", kSlowUploadRuntime);
   ASSERT_TRUE(emu.started());
   const auto error_of_size = [](std::size_t size) {
     const std::string frame = R"({"errorType":"ValueError","errorMessage":"")";

@@ -1,5 +1,6 @@
 #include "front_door.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -211,16 +212,22 @@ asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_
   bool head_sent = false;
   for (;;) {
     const bool answering = inv->mode == Invocation::Mode::streaming || inv->complete;
-    if (answering && !head_sent) {
-      http::fields headers;
-      headers.set(http::field::content_type, kContentTypeEventStream);
-      co_await ex.begin_chunked(http::status::ok, headers);
-      head_sent = true;
-    }
-    if (answering && !inv->data.empty()) {
-      // What piled up while the caller read slowly goes out in events SDK decoders accept (16 MiB at most).
-      const std::string pending = take_data(*inv);
-      for (std::size_t at = 0; at < pending.size(); at += kPayloadChunkLimit) {
+    if (answering && (!head_sent || !inv->data.empty())) {
+      // What piled up while the caller read slowly goes out in events SDK decoders accept (16 MiB at
+      // most). The first of them leaves with the head, in one write: the caller wakes once.
+      const std::string pending = inv->data.empty() ? std::string() : take_data(*inv);
+      std::size_t at = 0;
+      if (!head_sent) {
+        http::fields headers;
+        headers.set(http::field::content_type, kContentTypeEventStream);
+        std::string first_event;
+        if (!pending.empty())
+          first_event = payload_chunk_event(std::string_view(pending).substr(0, kPayloadChunkLimit));
+        co_await ex.begin_chunked(http::status::ok, headers, first_event);
+        head_sent = true;
+        at = std::min(pending.size(), kPayloadChunkLimit);
+      }
+      for (; at < pending.size(); at += kPayloadChunkLimit) {
         co_await ex.write_chunk(payload_chunk_event(std::string_view(pending).substr(at, kPayloadChunkLimit)));
       }
       continue;
