@@ -26,7 +26,8 @@ constexpr const char* kDescription =
     "Runs a function the way AWS Lambda does: extensions from <opt>/extensions first, then the runtime\n"
     "(through AWS_LAMBDA_EXEC_WRAPPER when set), serving the Runtime API and the Extensions API on\n"
     "--runtime-api-port and invocations on --port. With --snapstart, Init ends with a real freeze of\n"
-    "every process of the function, then a restore. Lambda log lines go to stdout, diagnostics to stderr.";
+    "every process of the function, then a restore. Lambda log lines and the function's output (its\n"
+    "stdout and stderr, in order) go to stdout, diagnostics to stderr.";
 
 constexpr const char* kExitCodes =
     "After a failure the next invocation gets a fresh environment (a new Init, and with --snapstart a\n"

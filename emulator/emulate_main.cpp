@@ -117,13 +117,13 @@ asio::awaitable<int> run_environments(asio::io_context& io, const Config& config
 // The emulator itself, its output written by `writer`.
 int run_with_output(const Config& config, const std::string& marker, OutputWriter& writer) {
   asio::io_context io;
-  LambdaLog log([&writer](OutputStream stream, std::string_view bytes) { writer.write(stream, bytes); });
+  LambdaLog log([&writer](std::string_view bytes) { writer.write(OutputStream::out, bytes); });
   // The function's output reaches the log through the emulator, as in Lambda: in order with the
   // platform lines, and kept for a caller that asks for the invocation's log.
   std::optional<FunctionOutput> output;
   try {
     output.emplace(
-        io, [&log](std::string_view bytes, OutputStream stream) { log.relay(bytes, stream); }, &writer);
+        io, [&log](std::string_view bytes) { log.relay(bytes); }, &writer);
   } catch (const std::system_error& e) {
     diagnostic(e.what());
     return kExitInternalError;

@@ -49,13 +49,13 @@ void LambdaLog::line(const std::string& text) {
 
 void LambdaLog::write_line(const std::string& text) {
   // The function's output goes to the same stream, through the same writer: in the order things happened.
-  write_(OutputStream::out, text + "\n");
+  write_(text + "\n");
   record(text);
   record("\n");
 }
 
-void LambdaLog::relay(std::string_view bytes, OutputStream stream) {
-  write_(stream, bytes);
+void LambdaLog::relay(std::string_view bytes) {
+  write_(bytes);
   record(bytes);
 }
 

@@ -1,17 +1,17 @@
 // Lambda-style platform log lines (INIT_START ... REPORT) with measured durations, and the --json report.
 //
 //   OutputWriter writer(STDOUT_FILENO, STDERR_FILENO);
-//   LambdaLog log([&writer](OutputStream stream, std::string_view bytes) { writer.write(stream, bytes); });
+//   LambdaLog log([&writer](std::string_view bytes) { writer.write(OutputStream::out, bytes); });
 //   log.init_start("snapbus-emulator");
 //   log.init_report(12.5, PhaseOutcome{});                 // INIT_REPORT Init Duration: 12.50 ms
 //   log.start("id", "$LATEST"); log.end("id");
 //   log.report({.request_id = "id", .duration_ms = 1.2, .memory_size_mb = 128});
 //   log.write_json("report.json", 0);
 //
-// The function's own output reaches the same streams through relay(), and an invocation's log, from
+// The function's own output reaches the same stream through relay(), and an invocation's log, from
 // START to REPORT, is kept for a caller of `aws lambda invoke --log-type Tail`:
 //   log.set_before_line([&output] { output.drain(); });
-//   log.relay("hello\n", OutputStream::out);
+//   log.relay("hello\n");
 //   std::string tail = log.take_tail();                      // after REPORT: its last 4 KB
 #pragma once
 
@@ -46,8 +46,8 @@ struct InvocationReport {
 };
 
 // One line of the emulator's own diagnostics ("snapbus emulate: <text>") on stderr: what the
-// emulator itself did, kept apart from the function's Lambda log lines on stdout. It goes through
-// the writer route_diagnostics() names, in order with the function's stderr and never blocking the
+// emulator itself did, kept apart from the Lambda log on stdout (the platform lines and everything
+// the function writes). It goes through the writer route_diagnostics() names, never blocking the
 // event loop; until then (a listen that failed at the start), straight to stderr.
 void diagnostic(const std::string& text);
 // `writer` carries diagnostic() from now on; nullptr, straight to stderr again, where a line waits
@@ -68,16 +68,16 @@ inline constexpr std::size_t kLogTailLimit = 4096;
 
 class LambdaLog {
  public:
-  // Where the log's bytes go: platform lines and the function's stdout to OutputStream::out, the
-  // function's stderr to OutputStream::err. It must not block: the event loop calls it.
-  using Writer = std::function<void(OutputStream stream, std::string_view bytes)>;
+  // Where the log's bytes go, in order: the platform lines and everything the function writes, as
+  // one stream (the emulator's stdout). It must not block: the event loop calls it.
+  using Writer = std::function<void(std::string_view bytes)>;
 
   explicit LambdaLog(Writer write) : write_(std::move(write)) {}
 
   // Called before each platform line, so that what the function wrote before it comes first.
   void set_before_line(std::function<void()> hook) { before_line_ = std::move(hook); }
   // The function's own bytes, passed on as they are; part of the log tail during an invocation.
-  void relay(std::string_view bytes, OutputStream stream);
+  void relay(std::string_view bytes);
   // The log of the invocation since its START line, REPORT included when written: its last
   // kLogTailLimit bytes. Nothing more is kept until the next START.
   std::string take_tail();

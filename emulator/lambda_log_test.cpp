@@ -11,11 +11,8 @@ namespace {
 // What a LambdaLog wrote, by stream.
 struct Written {
   std::string out;
-  std::string err;
   LambdaLog::Writer writer() {
-    return [this](OutputStream stream, std::string_view bytes) {
-      (stream == OutputStream::out ? out : err).append(bytes);
-    };
+    return [this](std::string_view bytes) { out.append(bytes); };
   }
 };
 
@@ -54,30 +51,30 @@ TEST(LambdaLog, LinesLookLikeLambdas) {
       << text;
 }
 
-TEST(LambdaLog, TheFunctionsOutputGoesToItsStreamInOrderWithThePlatformLines) {
+TEST(LambdaLog, TheFunctionsOutputGoesInOrderWithThePlatformLines) {
   Written written;
   LambdaLog log(written.writer());
   // What the function wrote before a platform line was written comes first.
   std::string pending = "before START\n";
   log.set_before_line([&] {
-    if (!pending.empty()) log.relay(std::exchange(pending, {}), OutputStream::out);
+    if (!pending.empty()) log.relay(std::exchange(pending, {}));
   });
   log.start("id-1", "$LATEST");
-  log.relay("to stderr\n", OutputStream::err);
+  log.relay("while running\n");
   pending = "before END\n";
   log.end("id-1");
-  EXPECT_EQ(written.out, "before START\nSTART RequestId: id-1 Version: $LATEST\nbefore END\nEND RequestId: id-1\n");
-  EXPECT_EQ(written.err, "to stderr\n");
+  EXPECT_EQ(written.out,
+            "before START\nSTART RequestId: id-1 Version: $LATEST\nwhile running\nbefore END\nEND RequestId: id-1\n");
 }
 
 TEST(LambdaLog, TheTailIsTheInvocationsLogFromStartToReport) {
   Written streams;
   LambdaLog log(streams.writer());
-  log.relay("between invocations\n", OutputStream::out);
+  log.relay("between invocations\n");
   EXPECT_EQ(log.take_tail(), "");  // no invocation: nothing kept
   log.start("id-1", "$LATEST");
-  log.relay("hello\n", OutputStream::out);
-  log.relay("oops\n", OutputStream::err);
+  log.relay("hello\n");
+  log.relay("oops\n");
   log.end("id-1");
   log.report({.request_id = "id-1", .duration_ms = 1.5, .max_memory_used_mb = 20});
   const std::string tail = log.take_tail();
@@ -87,7 +84,7 @@ TEST(LambdaLog, TheTailIsTheInvocationsLogFromStartToReport) {
   EXPECT_TRUE(report.starts_with("REPORT RequestId: id-1\tDuration: 1.50 ms\t")) << tail;
   EXPECT_EQ(report.find('\n'), report.size() - 1) << tail;  // the last line
   EXPECT_EQ(log.take_tail(), "");                           // taken
-  log.relay("after the invocation\n", OutputStream::out);
+  log.relay("after the invocation\n");
   EXPECT_EQ(log.take_tail(), "");
 
   // A chatty invocation: the last 4 KB, in whatever pieces the output came.
@@ -95,7 +92,7 @@ TEST(LambdaLog, TheTailIsTheInvocationsLogFromStartToReport) {
   std::string written = "START RequestId: id-2 Version: $LATEST\n";
   for (int i = 0; i < 3000; ++i) {
     const std::string piece = std::to_string(i) + (i % 7 == 0 ? "\n" : " ");
-    log.relay(piece, OutputStream::out);
+    log.relay(piece);
     written += piece;
   }
   log.end("id-2");

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 // A LambdaLog whose lines land in memory.
 class CapturedLog {
  public:
-  CapturedLog() : log_([this](OutputStream, std::string_view bytes) { text_.append(bytes); }) {}
+  CapturedLog() : log_([this](std::string_view bytes) { text_.append(bytes); }) {}
   CapturedLog(const CapturedLog&) = delete;
   CapturedLog& operator=(const CapturedLog&) = delete;
   LambdaLog& log() { return log_; }

@@ -28,7 +28,8 @@ class ScenarioRun:
     records: dict[int, list[dict]]         # pid -> its events (pool_worker.py), for every process that loaded the app
     restarts: list[tuple[int, int]]        # (began, done) of each PostgreSQL restart during the run, CLOCK_MONOTONIC ns
     report: dict                           # the emulator's --json report
-    diagnostics: str                       # the emulator's stderr: its diagnostics and the adapter's log
+    output: str                            # the emulator's stdout (the Lambda log: the adapter's lines and the app's
+                                           # output among it), then its stderr (its diagnostics)
 
     def events(self, pid: int, name: str) -> list[dict]:
         return [record for record in self.records[pid] if record["event"] == name]
@@ -66,7 +67,7 @@ def run_scenario(cli: pathlib.Path, opt: pathlib.Path, scratch: pathlib.Path, re
                  for path in records.glob("*.jsonl")},
         restarts=relay.restarts[restarts_before:],
         report=report,
-        diagnostics=function.stderr_file.read_text())
+        output=function.stdout_file.read_text() + function.stderr_file.read_text())
     DURATIONS.append({"run": label, "opt": str(opt), "init": report.get("init"), "restore": report.get("restore"),
                       "frozenMs": report.get("frozenMs"), "freezer": report.get("freezer"),
                       "reportLines": report.get("reportLines"),

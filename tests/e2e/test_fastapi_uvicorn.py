@@ -22,5 +22,5 @@ def test_proxy_mode_with_an_lwa_style_client(cli, opt, database, tmp_path):
     proxy_port = free_port()
     run = run_scenario(cli, opt, tmp_path, database, handler="run_proxy.sh", label="fastapi/uvicorn, proxy mode",
                        env={"SNAPBUS_MODE": "proxy", "SNAPBUS_PROXY_PORT": str(proxy_port)})
-    assert f"proxy on 127.0.0.1:{proxy_port}" in run.diagnostics, run.diagnostics
+    assert f"proxy on 127.0.0.1:{proxy_port}" in run.output, run.output
     assert_hooks_fixed_everything(run)

@@ -104,9 +104,11 @@ def test_a_reader_that_stops_reading_holds_up_no_invocation_and_loses_nothing(cl
     pads = [i for i, line in enumerate(lines) if line == "p" * PAD]
     assert len(pads) == 3, f"{len(pads)} of the 3 padded lines came whole"
     for n, pad in enumerate(pads):
-        # Each invocation's output, whole and in order between its platform lines.
-        assert lines[pad - 1] == f"says {n}", lines[pad - 1][:80]
-        assert lines[pad - 2].startswith("START RequestId: "), lines[pad - 2][:80]
+        # Each invocation's output, whole and in order between its platform lines: stdout, stderr,
+        # stdout again, as the function wrote them.
+        assert lines[pad - 1] == f"warns {n}", lines[pad - 1][:80]
+        assert lines[pad - 2] == f"says {n}", lines[pad - 2][:80]
+        assert lines[pad - 3].startswith("START RequestId: "), lines[pad - 3][:80]
         assert lines[pad + 1].startswith("END RequestId: "), lines[pad + 1][:80]
         assert lines[pad + 2].startswith("REPORT RequestId: "), lines[pad + 2][:80]
 
@@ -130,6 +132,6 @@ def test_a_function_held_up_by_its_output_still_meets_its_timeout(cli, processes
     assert "Error: Task timed out after 1.00 seconds" in out
     # What the function's writes handed over before it was stopped came through: the 64 KiB of a pipe
     # and the 1 MiB the emulator keeps, at least.
-    said = out.index("says a lot\n") + len("says a lot\n")
+    said = out.index("warns a lot\n") + len("warns a lot\n")
     written = re.match(r"p*", out[said:]).group()
     assert len(written) > 1 << 20, f"only {len(written)} bytes of the function's output came through"
