@@ -21,8 +21,8 @@ struct LookupRequest {
   inet_diag_req_v2 lookup;
 };
 
-// The lookup is the one an incoming SYN makes: from `peer` to `endpoint`. Port 0 is never a real
-// connection's, so no established socket can match and only a listener is found.
+// The lookup is the one an incoming SYN makes: from port 0 of the same address to `endpoint`. Port 0
+// is never a real connection's, so no established socket can match and only a listener is found.
 LookupRequest lookup_of(const tcp::endpoint& endpoint, std::uint32_t sequence) {
   LookupRequest request{};
   request.header.nlmsg_len = sizeof request;

@@ -32,10 +32,10 @@ namespace snapbus::adapter {
 // An app that announces nothing is checked every kRefusedRetry: that makes readiness visible within
 // about a millisecond, but every wake-up costs CPU (on a VM a 1 ms cadence alone is 1-1.6% of a
 // core). While nothing listens, a check on a loopback address asks the kernel for the listener
-// (ListenerProbe, a third of a refused connect's CPU) and connects only every kDialAtLeastEvery, LWA's
-// pace: a listener the lookup cannot see (a NAT redirect) is still found no later than under LWA. An app that answers
-// but is not healthy yet is still booting, and is asked at LWA's pace, kUnhealthyRetry, rather than a thousand times a
-// second.
+// (ListenerProbe, a third of a refused connect's CPU) and connects only every kDialAtLeastEvery,
+// LWA's pace: a listener the lookup cannot see (a NAT redirect) is still found no later than under
+// LWA. An app that answers but is not healthy yet is still booting, and is asked at LWA's pace,
+// kUnhealthyRetry, rather than a thousand times a second.
 inline constexpr std::chrono::milliseconds kRefusedRetry{1};
 inline constexpr std::chrono::milliseconds kAnnouncedRefusedRetry{10};
 inline constexpr std::chrono::milliseconds kHeardRefusedRetry{100};

@@ -33,7 +33,7 @@ class FunctionOutput {
  public:
   using Sink = std::function<void(std::string_view bytes)>;
 
-  // `paced_by`, when given, is where the sink's bytes end up: its room decides when the pipes are
+  // `paced_by`, when given, is where the sink's bytes end up: its room decides when the pipe is
   // read. Throws std::system_error when the pipe cannot be made.
   FunctionOutput(boost::asio::io_context& io, Sink sink, OutputWriter* paced_by = nullptr);
   FunctionOutput(const FunctionOutput&) = delete;
