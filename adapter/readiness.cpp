@@ -133,6 +133,19 @@ bool nothing_listens(ListenerProbe& probe, const Endpoints& endpoints) {
   return true;
 }
 
+// The kernel's listener lookup answers for loopback addresses only, so for a check host elsewhere
+// every poll connects and the lookup is not opened: its self-check would cost a netlink socket and
+// two listens for nothing, and a failed one would log a line that changes nothing.
+std::optional<ListenerProbe> probe_for(const Endpoints& endpoints, const ReadinessLog& log) {
+  const bool any_loopback = std::any_of(endpoints.begin(), endpoints.end(),
+                                        [](const auto& entry) { return entry.endpoint().address().is_loopback(); });
+  if (!any_loopback) return std::nullopt;
+  std::string no_lookups;
+  std::optional<ListenerProbe> probe = ListenerProbe::open(&no_lookups);
+  if (!probe) log(fmt::format("readiness: connecting to find out whether the app listens ({})", no_lookups));
+  return probe;
+}
+
 std::chrono::milliseconds refused_retry(const ReadinessCheck& check, ListenNotices* notices) {
   if (notices == nullptr || !notices->app_announced()) return check.refused_retry;
   return notices->every_listen_heard() ? check.heard_refused_retry : check.announced_refused_retry;
@@ -163,9 +176,7 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
   const auto start = std::chrono::steady_clock::now();
   auto next_report = start + 2s;
   Endpoints endpoints;
-  std::string no_lookups;
-  std::optional<ListenerProbe> probe = ListenerProbe::open(&no_lookups);
-  if (!probe) log(fmt::format("readiness: connecting to find out whether the app listens ({})", no_lookups));
+  std::optional<ListenerProbe> probe;
   auto last_dial = start - kDialAtLeastEvery;
   for (;;) {
     const auto attempt_start = std::chrono::steady_clock::now();
@@ -177,7 +188,10 @@ asio::awaitable<Readiness> wait_until_ready(ReadinessCheck check,
     // co_await stays out of conditional expressions: GCC 12 miscompiles temporaries there.
     beast::error_code error;
     // A name is resolved once per wait, not once per attempt (an address needs no resolving at all).
-    if (endpoints.empty()) endpoints = co_await net::resolve_endpoints(check.host, std::to_string(check.port), error);
+    if (endpoints.empty()) {
+      endpoints = co_await net::resolve_endpoints(check.host, std::to_string(check.port), error);
+      if (!error) probe = probe_for(endpoints, log);
+    }
     CheckOutcome outcome{CheckOutcome::Kind::not_ready, ""};
     if (error) {
       outcome.reason = fmt::format("cannot resolve {}: {}", check.host, error.message());

@@ -1,6 +1,8 @@
 #include "readiness.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -186,6 +188,41 @@ TEST(Readiness, LogsProgressWhileWaiting) {
   ASSERT_EQ(lines.size(), 1U);
   EXPECT_NE(lines[0].find("app is not ready after 2"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("/up"), std::string::npos) << lines[0];
+}
+
+// This machine's first IPv4 address that is up and not loopback, or "" when it has none.
+std::string non_loopback_ipv4() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (const ifaddrs* entry = list; entry != nullptr && found.empty(); entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
+    if ((entry->ifa_flags & IFF_UP) == 0 || (entry->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    if (::inet_ntop(AF_INET, &address->sin_addr, text, sizeof text) != nullptr) found = text;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+// The kernel's listener lookup answers for loopback only: any other check host is polled by
+// connecting, and an app listening on every interface is found there too.
+TEST(Readiness, ACheckHostThatIsNotLoopbackIsFoundByConnecting) {
+  const std::string host = non_loopback_ipv4();
+  if (host.empty()) GTEST_SKIP() << "this machine has no IPv4 address besides loopback";
+  const UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<const sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  std::vector<std::string> lines;
+  std::string how;
+  EXPECT_EQ(
+      wait({.host = host, .port = port_of(listener), .protocol = ReadinessProtocol::tcp}, kTestLimit, &lines, &how),
+      Readiness::ready);
+  EXPECT_EQ(how, "it accepted a TCP connection");
+  EXPECT_TRUE(lines.empty()) << lines.front();
 }
 
 }  // namespace
