@@ -260,17 +260,32 @@ struct Exchange {
   }
 
   // Reads the answer's header. `never_answered` is set when the server closed without sending a byte.
+  // Interim answers (1xx but 101: 100 Continue, 102 Processing, 103 Early Hints) are read and
+  // dropped, as RFC 9110 (15.2) has a client do with those it cannot use: the final answer follows on
+  // the same connection, and an interim one taken for it would leave that answer to be read as the
+  // next request's. 101 ends HTTP on the connection: it is the answer, and the connection is not kept.
   asio::awaitable<boost::system::error_code> read_header(bool& never_answered) {
-    http::response_parser<http::empty_body> header_parser;
-    header_parser.skip(head);
-    header_parser.header_limit(pool->options().header_limit);
-    arm_io_timer();
-    const boost::system::error_code error =
-        co_await buffer_first_read_header(connection->socket, connection->buffer, header_parser);
-    never_answered = error && !header_parser.got_some() &&
-                     (error == http::error::end_of_stream || error == asio::error::connection_reset);
-    if (error) co_return error;
-    parser.emplace(std::move(header_parser));
+    bool answered_interim = false;
+    std::optional<http::response_parser<http::empty_body>> header_parser;
+    for (;;) {
+      header_parser.emplace();
+      header_parser->skip(head);
+      header_parser->header_limit(pool->options().header_limit);
+      arm_io_timer();
+      const boost::system::error_code error =
+          co_await buffer_first_read_header(connection->socket, connection->buffer, *header_parser);
+      never_answered = error && !answered_interim && !header_parser->got_some() &&
+                       (error == http::error::end_of_stream || error == asio::error::connection_reset);
+      if (error) co_return error;
+      const unsigned status = header_parser->get().result_int();
+      if (status < 100 || status >= 200) break;
+      if (status == 101) {
+        request_keeps_alive = false;
+        break;
+      }
+      answered_interim = true;
+    }
+    parser.emplace(std::move(*header_parser));
     parser->body_limit(boost::none);  // read_all() applies the client's limit
     if (parser->is_done()) {
       body_ended();

@@ -432,6 +432,84 @@ TEST(HttpClient, NoRetryWhenAFreshConnectionDiesUnanswered) {
   });
 }
 
+// Writes `bytes` as they are: interim answers, which Beast's serializer does not write.
+asio::awaitable<void> write_raw(ServerTurn& t, std::string_view bytes) {
+  co_await asio::async_write(t.stream, asio::buffer(bytes), kAsValues);
+}
+
+// Interim answers (103 Early Hints, 100 Continue unasked, 102 Processing) come before the final
+// one, in the same write or later. Taken for the answer, they would leave the final answer on the
+// kept-alive connection to be read as the next request's: every answer one request late.
+TEST(HttpClient, InterimAnswersAreSkippedAndEachRequestGetsItsOwnAnswer) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    auto request = co_await read_rest(t);
+    co_await write_raw(t, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n");
+    if (t.turn == 1) co_await write_raw(t, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n");
+    co_await sleep_for(5ms);  // the final answer in a later read than the interim ones
+    co_await reply(t, "answer to " + std::string(request.target()));
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    for (const std::string target : {"/alice", "/bob", "/carol"}) {
+      auto res = co_await client.request(Request{http::verb::get, target, 11});
+      EXPECT_TRUE(res) << (res ? "" : res.error().message);
+      if (!res) co_return;
+      EXPECT_EQ(res->result(), http::status::ok) << target;
+      EXPECT_EQ(res->body(), "answer to " + target);
+    }
+    auto stream = co_await client.open(Request{http::verb::get, "/dave", 11});
+    EXPECT_TRUE(stream) << (stream ? "" : stream.error().message);
+    if (!stream) co_return;
+    EXPECT_EQ(stream->status(), 200U);
+    auto piece = co_await stream->read_piece();
+    EXPECT_TRUE(piece && *piece);
+    if (piece && *piece) {
+      EXPECT_EQ(**piece, "answer to /dave");
+    }
+    EXPECT_EQ(server.connections(), 1);
+  });
+}
+
+// The server saw a request it answered 103 to: if the connection then dies, the request is not sent again.
+TEST(HttpClient, AConnectionThatDiesAfterAnInterimAnswerIsNotRetried) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    if (t.turn == 1) {
+      co_await reply(t, "first");
+      co_return;
+    }
+    co_await write_raw(t, "HTTP/1.1 103 Early Hints\r\n\r\n");
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(Request{http::verb::get, "/one", 11}));
+    auto second = co_await client.request(Request{http::verb::get, "/two", 11});  // replayable, and pooled
+    EXPECT_FALSE(second);
+    EXPECT_EQ(server.connections(), 1);
+    EXPECT_EQ(server.requests(), 2);
+  });
+}
+
+// 101 Switching Protocols ends HTTP on the connection: it is the answer, and the connection is not pooled.
+TEST(HttpClient, SwitchingProtocolsIsTheAnswerAndTheConnectionIsNotKept) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    co_await write_raw(t, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto res = co_await client.request(Request{http::verb::get, "/socket", 11});
+    EXPECT_TRUE(res) << (res ? "" : res.error().message);
+    if (!res) co_return;
+    EXPECT_EQ(res->result(), http::status::switching_protocols);
+    EXPECT_EQ(client.idle_connections(), 0U);
+  });
+}
+
 TEST(HttpClient, StreamedResponseArrivesPieceByPieceWithTrailers) {
   asio::io_context io;
   Gate gate(io.get_executor());

@@ -64,6 +64,20 @@ def test_node_buffered_answer_keeps_its_cookies_and_a_dropped_one_is_an_error(fu
     assert function.stop() == 0, function.output()
 
 
+@pytest.mark.parametrize("mode", [{}, STREAM], ids=["buffered", "streamed"])
+def test_an_early_hints_answer_is_skipped_and_each_request_gets_its_own_answer(function, tmp_path, mode):
+    """Node sends 103 Early Hints, then the answer 20 ms later on the same connection. The 103 is not
+    the answer: taken for it, the real answer would wait on the kept-alive connection and be read as
+    the next request's, so every request after the first would get the one before's."""
+    function.start(make_node_app_task_root(tmp_path), mode)
+    paths = ["/page/alice", "/api/bob", "/api/carol", "/api/dave"]
+    with function.client(timeout=30) as client:
+        answers = [client.get(path, headers={"x-early-hints": "1"}) for path in paths]
+    assert [a.status_code for a in answers] == [200] * len(paths), [(a.status_code, a.text) for a in answers]
+    assert [a.json()["path"] for a in answers] == paths, [a.text for a in answers]
+    assert function.stop() == 0, function.output()
+
+
 def test_no_request_fails_when_node_has_closed_the_connections_the_adapter_kept(function, tmp_path):
     """Node advertises a keep-alive timeout of one second (APP_KEEPALIVE_S=1) and closes an idle
     connection about a second after that (Node 20 adds a second's grace). Between bursts the test

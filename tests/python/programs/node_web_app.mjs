@@ -12,7 +12,8 @@
 //                     lives on: here the app is the one process the runtime started)
 //   anything else     the echo: {"pid", "method", "path", "query", "queryPairs", "headers" (as sent),
 //                     "body" (base64)}, with the status the x-status header asks for, an x-echo header
-//                     and two cookies
+//                     and two cookies; with an x-early-hints header, a 103 Early Hints first and the
+//                     echo 20 ms later
 //
 // With $APP_KEEPALIVE_S, an idle kept-alive connection is closed after that many seconds (Node: 5;
 // Node 20 closes it about a second after the timeout it advertises). With $APP_LOG, each connection
@@ -71,6 +72,10 @@ async function die(response) {
 
 async function echo(request, response, path, rawQuery) {
   const body = await readBody(request);
+  if (request.headers["x-early-hints"]) {
+    response.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" });
+    await sleep(20);
+  }
   const headers = [];
   for (let i = 0; i < request.rawHeaders.length; i += 2) headers.push([request.rawHeaders[i], request.rawHeaders[i + 1]]);
   sendJson(
