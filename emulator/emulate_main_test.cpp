@@ -754,7 +754,11 @@ TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
   // ... and never call invocation/next.
   EXPECT_EQ(emu.wait_exit(20s), 4);
   ASSERT_TRUE(ready(queued));
-  EXPECT_EQ(error_type(queued.get()), "SnapStartTimeoutException");
+  // As Lambda's Invoke API: the service's error, which SDKs raise as SnapStartTimeoutException.
+  const auto answer = queued.get();
+  EXPECT_EQ(answer.status, 408);
+  EXPECT_EQ(invoke_error_type(answer), "SnapStartTimeoutException") << answer.body;
+  EXPECT_NE(answer.body.find("within the timeout limit"), std::string::npos) << answer.body;
   EXPECT_NE(emu.log().find("RESTORE_REPORT Restore Duration: "), std::string::npos);
   EXPECT_NE(emu.log().find("Status: timeout\tError Type: SnapStartTimeoutException"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
@@ -763,12 +767,20 @@ TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
 TEST(EmulateMain, RestoreErrorTearsTheEnvironmentDown) {
   EmulatorProcess emu("restore_error", with({"--snapstart", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());
+  auto queued = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
   auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
   ASSERT_TRUE(ready(restore));
   auto r = emu.runtime_call("POST", kRestoreError, R"({"errorMessage":"hook failed","errorType":"HookError"})",
                             {{"Lambda-Runtime-Function-Error-Type", "Runtime.AfterRestoreError"}});
   EXPECT_EQ(r.status, 202);
   EXPECT_EQ(emu.wait_exit(20s), 4);
+  // The invocation the restore was for gets Lambda's SnapStartException (400), naming what failed.
+  ASSERT_TRUE(ready(queued));
+  const auto answer = queued.get();
+  EXPECT_EQ(answer.status, 400);
+  EXPECT_EQ(invoke_error_type(answer), "SnapStartException") << answer.body;
+  EXPECT_NE(answer.body.find("Runtime.AfterRestoreError: hook failed"), std::string::npos) << answer.body;
+  EXPECT_EQ(answer.header("x-amz-function-error"), "");
   EXPECT_NE(emu.log().find("Status: error\tError Type: Runtime.AfterRestoreError"), std::string::npos) << emu.log();
   EXPECT_NE(emu.log().find("hook failed"), std::string::npos);
   emu.expect_no_survivors();

@@ -44,6 +44,25 @@ std::string stop_signal_received(int signal_number) {
   return fmt::format("received {}", ::strsignal(signal_number));
 }
 
+constexpr std::string_view kSnapStartTimeoutType = "SnapStartTimeoutException";
+
+// What Lambda's Invoke API answers the invocation a failed restore was for: SnapStartTimeoutException
+// (408) past the restore limit, SnapStartException (400) for any other failure (restore/error, the
+// runtime gone), each with the service's message. What happened is in the log, as on Lambda, and
+// at the end of the message here too.
+ServiceError restore_failure_for_invoke(const std::string& type, const std::string& message) {
+  if (type == kSnapStartTimeoutType) {
+    return {.status = 408,
+            .type = type,
+            .message = fmt::format("Lambda couldn't restore the snapshot within the timeout limit. ({})", message)};
+  }
+  return {.status = 400,
+          .type = "SnapStartException",
+          .message = fmt::format("The afterRestore() runtime hook encountered an error. For more information, check "
+                                 "the Amazon CloudWatch logs. ({}: {})",
+                                 type, message)};
+}
+
 }  // namespace
 
 std::string new_marker() { return fmt::format("{}={}-{}", kEnvEmulatorId, ::getpid(), lambda::new_request_id()); }
@@ -281,7 +300,7 @@ asio::awaitable<void> Environment::snapshot_and_restore() {
   log_.note("frozenMs", std::chrono::duration<double, std::milli>(Clock::now() - freeze_start).count());
 
   phases_.begin_restore(config_.restore_timeout, [this] {
-    fail("SnapStartTimeoutException",
+    fail(std::string(kSnapStartTimeoutType),
          fmt::format("the restore phase did not complete within {:.2f} seconds", seconds_of(config_.restore_timeout)),
          "timeout");
   });
@@ -367,9 +386,12 @@ void Environment::fail(const std::string& type, const std::string& message, cons
     case Phase::frozen:
     case Phase::restore: {
       if (phases_.stopping()) return;
+      const bool restoring = phases_.phase() == Phase::restore;
       const int exit_code = phases_.report_startup_failure(type, message, status);
       phases_.set_shutdown_reason(ShutdownReason::failure);
-      end(exit_code, {.type = type, .message = message, .runtime_body = runtime_body});
+      Failure failure{.type = type, .message = message, .runtime_body = runtime_body};
+      if (restoring) failure.service_error = restore_failure_for_invoke(type, message);
+      end(exit_code, std::move(failure));
       return;
     }
     case Phase::ready: fail_invoke(type, message, status); return;

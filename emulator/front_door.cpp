@@ -33,10 +33,23 @@ asio::awaitable<void> send_reply(HttpExchange& ex, HttpReply reply) {
   co_await ex.respond(reply.status, std::move(reply.body), content_type, &reply.headers);
 }
 
+// An Invoke API error as AWS SDKs read it: the type in x-amzn-ErrorType, the message in the body.
+asio::awaitable<void> respond_invoke_error(HttpExchange& ex, http::status status, const std::string& type,
+                                           std::string_view message) {
+  http::fields headers;
+  headers.set(kHeaderErrorType, type);
+  co_await ex.respond(status, invoke_error_body(status, message), kContentTypeJson, &headers);
+}
+
 // What a Function URL answers, with 502, for a function error (awslabs/aws-lambda-cpp issue 200).
 constexpr std::string_view kFunctionUrlErrorBody = "Internal Server Error";
 
 asio::awaitable<void> send_complete(HttpExchange& ex, const Invocation& inv, bool raw) {
+  if (raw && inv.service_error) {
+    co_await respond_invoke_error(ex, static_cast<http::status>(inv.service_error->status), inv.service_error->type,
+                                  inv.service_error->message);
+    co_return;
+  }
   if (!inv.error_type.empty()) {
     http::fields headers;
     if (raw) {
@@ -212,6 +225,10 @@ asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_
   bool head_sent = false;
   for (;;) {
     const bool answering = inv->mode == Invocation::Mode::streaming || inv->complete;
+    if (!head_sent && inv->complete && inv->service_error) {
+      co_await send_complete(ex, *inv, true);  // the service's error: no event stream begins
+      co_return;
+    }
     if (answering && (!head_sent || !inv->data.empty())) {
       // What piled up while the caller read slowly goes out in events SDK decoders accept (16 MiB at
       // most). The first of them leaves with the head, in one write: the caller wakes once.
@@ -342,14 +359,6 @@ asio::awaitable<void> serve_function_url(Environment* const& current, HttpExchan
     throw payload_too_large(kInvokePayloadLimit, "RequestEntityTooLarge");
   auto inv = submit(current, ex, std::move(request));
   co_await relay_to_caller(inv, relay_answer(ex, inv, false));
-}
-
-// An Invoke API error as AWS SDKs read it: the type in x-amzn-ErrorType, the message in the body.
-asio::awaitable<void> respond_invoke_error(HttpExchange& ex, http::status status, const std::string& type,
-                                           std::string_view message) {
-  http::fields headers;
-  headers.set(kHeaderErrorType, type);
-  co_await ex.respond(status, invoke_error_body(status, message), kContentTypeJson, &headers);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ std::string new_trace_id() {
 void Invocation::fail(const Failure& failure) {
   error_type = failure.type;
   error_body = failure.runtime_body.empty() ? lambda::json_error(failure.type, failure.message) : failure.runtime_body;
+  service_error = failure.service_error;
   complete = true;
   // No log to wait for. The Environment, ending the invocation in progress with a platform error,
   // writes END and REPORT next and close_log()s with them before any waiter runs.

@@ -49,6 +49,15 @@ struct InvocationRequest {
 // The error of invocations that end because the emulator stops.
 inline constexpr std::string_view kShuttingDownType = "Emulator.ShuttingDown";
 
+// A failure the Invoke API answers as the Lambda service's own error (an HTTP status, the type in
+// x-amzn-ErrorType), not as the function's (200 with X-Amz-Function-Error): a failed SnapStart
+// restore, which Lambda reports as SnapStartException (400) or SnapStartTimeoutException (408).
+struct ServiceError {
+  unsigned status = 0;
+  std::string type;
+  std::string message;
+};
+
 // Why invocations end without an answer from the function.
 struct Failure {
   std::string type;
@@ -56,6 +65,8 @@ struct Failure {
   // The runtime's own init/error or restore/error body. The caller then receives it as it was
   // posted, stackTrace and all, as Lambda and the RIE answer; empty: {errorMessage, errorType}.
   std::string runtime_body;
+  // Set when the Invoke API answers with this instead of the function error above.
+  std::optional<ServiceError> service_error;
 };
 
 // One invocation from the front door to the runtime and back. The runtime's answer is written
@@ -79,8 +90,9 @@ struct Invocation {
   std::string content_type;
   std::string data;  // the buffered body, or streamed bytes the front door has not taken yet
   bool complete = false;
-  std::string error_type;  // set for function and platform errors
-  std::string error_body;  // the JSON error
+  std::string error_type;                     // set for function and platform errors
+  std::string error_body;                     // the JSON error
+  std::optional<ServiceError> service_error;  // the Invoke API's answer instead, when set
 
   // Its log is complete: END and REPORT written (log_tail is its last 4 KB), or it never ran or never
   // will end in order (the environment ended under it). A caller that asked for the log waits for it.
