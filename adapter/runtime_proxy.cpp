@@ -1,6 +1,8 @@
 #include "runtime_proxy.h"
 
 #include <charconv>
+#include <exception>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -82,6 +84,19 @@ bool too_large_to_hold(const http::request_header<>& head) {
   return error == std::errc() && length > kBufferedBodyLimit;
 }
 
+// The request id of an invocation's answer (invocation/{id}/response or invocation/{id}/error), or nullopt.
+std::optional<std::string_view> answered_invocation(std::string_view path) {
+  if (!path.starts_with(lambda::kRuntimeApiPrefix)) return std::nullopt;
+  path.remove_prefix(lambda::kRuntimeApiPrefix.size());
+  if (!path.starts_with(lambda::kRuntimeInvocationPath)) return std::nullopt;
+  path.remove_prefix(lambda::kRuntimeInvocationPath.size());
+  const auto slash = path.find('/');
+  if (slash == 0 || slash == std::string_view::npos) return std::nullopt;
+  const std::string_view what = path.substr(slash + 1);
+  if (what != "response" && what != "error") return std::nullopt;
+  return path.substr(0, slash);
+}
+
 // Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN). A query
 // string does not make a /next an ordinary call.
 bool is_long_poll(std::string_view target) { return target.substr(0, target.find('?')).ends_with("/next"); }
@@ -109,18 +124,29 @@ RuntimeProxy::RuntimeProxy(const asio::any_io_executor& executor, const net::Hos
 asio::awaitable<void> RuntimeProxy::handle(net::HttpExchange& exchange) {
   const auto& head = exchange.request();
   const bool get = head.method() == http::verb::get;
+  // A query string does not make a call another one: the Runtime API routes on the path alone.
   const std::string_view target = head.target();
+  const std::string_view path = target.substr(0, target.find('?'));
   if (get && state_ != BracketState::done) {
-    if (target == restore_next_target()) {
+    if (path == restore_next_target()) {
       co_await restore_for_client(exchange);
       co_return;
     }
-    if (target == invocation_next_target() && !(co_await restore_before_first_next(exchange))) co_return;
+    if (path == invocation_next_target()) {
+      if (!(co_await restore_before_first_next(exchange))) co_return;
+      // The bracket takes as long as the hooks do: a client that gave up meanwhile and asked again
+      // on another connection has that call waiting. A poll for this one would take the first
+      // event to no one, and Lambda refuses (or holds) the second poll while it is out.
+      if (exchange.peer_closed()) {
+        log_("the client closed its first invocation/next during the SnapStart bracket; no poll is made for it");
+        co_return;
+      }
+    }
   }
   if (state_ == BracketState::failed && failure_reported_ && head.method() == http::verb::post &&
-      is_error_report(target)) {
+      is_error_report(path)) {
     co_await take_error_report(exchange);
-  } else if (get && target == invocation_next_target()) {
+  } else if (get && path == invocation_next_target()) {
     co_await relay_next(exchange);
   } else if (http::token_list(head[http::field::transfer_encoding]).exists("chunked")) {
     co_await relay_streamed(exchange);
@@ -292,11 +318,43 @@ asio::awaitable<void> RuntimeProxy::relay_buffered(net::HttpExchange& exchange) 
     co_await relay_streamed(exchange);
     co_return;
   }
-  std::string body = co_await exchange.read_body(kBufferedBodyLimit);
+  std::string body;
+  std::exception_ptr cut_short;
+  try {
+    body = co_await exchange.read_body(kBufferedBodyLimit);
+  } catch (const boost::system::system_error&) {
+    cut_short = std::current_exception();  // the client closed before its body ended
+  }
+  if (cut_short) {
+    co_await report_cut_short(exchange.request());
+    std::rethrow_exception(cut_short);
+  }
   const bool long_poll = is_long_poll(exchange.request().target());
   auto answered =
       co_await upstream_.request(forwarded_request(exchange.request(), std::move(body)), {.no_io_timeout = long_poll});
   co_await answer(exchange, answered);
+}
+
+// Without the proxy, an answer cut short reaches Lambda cut short, which fails the invocation at
+// once (Runtime.TruncatedResponse). The proxy has forwarded none of it, so it says as much for the
+// invocation; left unsaid, the invocation would wait out the function's timeout. Any other call
+// cut short was never made: the log says so.
+asio::awaitable<void> RuntimeProxy::report_cut_short(const http::request_header<>& head) {
+  const std::string_view target = head.target();
+  const auto request_id = answered_invocation(target.substr(0, target.find('?')));
+  if (!request_id) {
+    log_(fmt::format("{} {}: the client closed its connection before the body ended; nothing was forwarded",
+                     std::string(http::to_string(head.method())), std::string(target)));
+    co_return;
+  }
+  const std::string message =
+      fmt::format("the runtime client closed its connection before the body of its {} ended", std::string(target));
+  log_(fmt::format("{}: Runtime.TruncatedResponse posted for invocation {}", message, std::string(*request_id)));
+  // Named, not temporaries in the co_await: GCC 12 destroys those twice.
+  std::string id(*request_id);
+  lambda::FunctionError error{.type = "Runtime.TruncatedResponse", .message = message};
+  auto posted = co_await runtime_.post_error(std::move(id), std::move(error));
+  if (!posted) log_(fmt::format("the error was not accepted: {}", posted.error().message));
 }
 
 // A streamed response: each piece goes upstream before the next is read from the client, and the

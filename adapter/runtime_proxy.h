@@ -71,6 +71,7 @@ class RuntimeProxy {
   boost::asio::awaitable<void> relay_next(net::HttpExchange& exchange);
   boost::asio::awaitable<void> fetch_next(std::shared_ptr<PendingNext> pending, net::Request request);
   boost::asio::awaitable<void> relay_buffered(net::HttpExchange& exchange);
+  boost::asio::awaitable<void> report_cut_short(const boost::beast::http::request_header<>& head);
   boost::asio::awaitable<void> relay_streamed(net::HttpExchange& exchange);
   boost::asio::awaitable<void> answer(net::HttpExchange& exchange, const net::NetResult<net::Response>& upstream);
 

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <mutex>
@@ -81,7 +82,8 @@ class RecordingRuntimeApi {
             const std::lock_guard lock(mutex_);
             for (const auto& [name, value] : trailers) received_[index].trailers.emplace_back(name, value);
           }
-          if (received.target.ends_with("invocation/next")) {
+          const std::string path = received.target.substr(0, received.target.find('?'));
+          if (path.ends_with("invocation/next")) {
             asio::steady_timer release(io_, kPatience);
             held_.push_back(&release);
             co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -91,7 +93,7 @@ class RecordingRuntimeApi {
             headers.set(lambda::kHeaderDeadlineMs, "4102444800000");
             co_await ex.respond(http::status::ok, R"({"event":)" + std::to_string(events_) + "}", "application/json",
                                 &headers);
-          } else if (received.target.ends_with("restore/next")) {
+          } else if (path.ends_with("restore/next")) {
             co_await ex.respond(http::status::ok, "", "");
           } else {
             co_await ex.respond(http::status::accepted, R"({"status":"OK"})");
@@ -149,13 +151,16 @@ class RecordingRuntimeApi {
 // The proxy under test on its own thread, with a bracket whose steps are recorded.
 class ProxyUnderTest {
  public:
-  ProxyUnderTest(std::uint16_t upstream_port, bool snap_start,
-                 const std::optional<lambda::FunctionError>& failure = {}) {
+  // The before-snapshot step takes `hook_time`, as hooks that do some work.
+  ProxyUnderTest(std::uint16_t upstream_port, bool snap_start, const std::optional<lambda::FunctionError>& failure = {},
+                 std::chrono::milliseconds hook_time = {}) {
     std::optional<RuntimeProxy::Bracket> bracket;
     if (snap_start) {
       bracket = RuntimeProxy::Bracket{
-          .before_snapshot = [this, failure]() -> asio::awaitable<std::optional<lambda::FunctionError>> {
+          .before_snapshot = [this, failure, hook_time]() -> asio::awaitable<std::optional<lambda::FunctionError>> {
             note("before-snapshot");
+            asio::steady_timer working(co_await asio::this_coro::executor, hook_time);
+            co_await working.async_wait(asio::as_tuple(asio::use_awaitable));
             co_return failure;
           },
           .after_restore = [this]() -> asio::awaitable<std::optional<lambda::FunctionError>> {
@@ -424,6 +429,83 @@ TEST(RuntimeProxyTest, AClientThatNeverAsksForRestoreNextGetsTheBracketBeforeIts
   upstream.release_next();
   EXPECT_EQ(answer_of(client).result_int(), 200);
   EXPECT_EQ(proxy.steps().size(), 2U);
+}
+
+// The Runtime API routes on the path: a query string does not make the first poll skip the bracket.
+TEST(RuntimeProxyTest, AQueryStringOnTheFirstPollStillGetsTheBracket) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), true);
+  RawClient client(proxy.port());
+  client.send("GET /2018-06-01/runtime/invocation/next?client=x HTTP/1.1\r\nHost: api\r\n\r\n");
+  ASSERT_TRUE(upstream.wait_for(2));
+  upstream.release_next();
+  EXPECT_EQ(answer_of(client).result_int(), 200);
+  EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"}));
+  EXPECT_EQ(upstream.received()[0].target, "/2018-06-01/runtime/restore/next");
+  EXPECT_EQ(upstream.received()[1].target, "/2018-06-01/runtime/invocation/next?client=x");
+}
+
+// A client that gives up on its first poll while the hooks run, and polls again on a new connection:
+// no poll goes upstream for the call that was given up, so the first event reaches the one asking.
+TEST(RuntimeProxyTest, AFirstPollGivenUpDuringTheBracketDoesNotTakeTheEvent) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), true, std::nullopt, 400ms);
+  const std::string next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n";
+  {
+    RawClient impatient(proxy.port());
+    impatient.send(next);
+    std::this_thread::sleep_for(50ms);  // the bracket has begun
+    impatient.close();
+  }
+  RawClient again(proxy.port());
+  again.send(next);
+  ASSERT_TRUE(upstream.wait_for(2));
+  upstream.release_next();
+  const auto answer = answer_of(again);
+  EXPECT_EQ(answer.result_int(), 200);
+  EXPECT_EQ(answer[lambda::kHeaderRequestId], "request-1");
+  const auto received = upstream.received();
+  ASSERT_EQ(received.size(), 2U) << "a poll went upstream for the call given up";
+  EXPECT_EQ(received[0].target, "/2018-06-01/runtime/restore/next");
+  EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"}));
+}
+
+// A response whose upload breaks off would reach Lambda broken without the proxy, which fails the
+// invocation at once; the proxy forwarded none of it, so it fails the invocation itself, instead of
+// leaving it to the function's timeout.
+TEST(RuntimeProxyTest, AResponseCutShortFailsItsInvocationUpstream) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  {
+    RawClient dying(proxy.port());
+    dying.send(
+        "POST /2018-06-01/runtime/invocation/request-9/response HTTP/1.1\r\nHost: api\r\n"
+        "Content-Length: 100\r\n\r\n{\"partial\":");
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(upstream.wait_for(1));
+  const Received error = upstream.received()[0];
+  EXPECT_EQ(error.method, "POST");
+  EXPECT_EQ(error.target, "/2018-06-01/runtime/invocation/request-9/error");
+  const auto type = std::find_if(error.fields.begin(), error.fields.end(), [](const auto& field) {
+    return boost::beast::iequals(field.first, lambda::kHeaderFunctionErrorType);
+  });
+  ASSERT_NE(type, error.fields.end());
+  EXPECT_EQ(type->second, "Runtime.TruncatedResponse");
+  EXPECT_NE(error.body().find("closed its connection before the body"), std::string::npos) << error.body();
+
+  // Another call cut short was never made: nothing goes upstream for it.
+  {
+    RawClient dying(proxy.port());
+    dying.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 50\r\n\r\n{");
+    std::this_thread::sleep_for(20ms);
+  }
+  RawClient after(proxy.port());
+  after.send("POST /2020-01-01/extension/register HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(answer_of(after).result_int(), 202);
+  const auto received = upstream.received();
+  ASSERT_EQ(received.size(), 2U);
+  EXPECT_EQ(received[1].target, "/2020-01-01/extension/register");
 }
 
 TEST(RuntimeProxyTest, AFailedBeforeSnapshotGoesUpstreamAsInitErrorAndToTheClient) {
