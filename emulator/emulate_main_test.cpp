@@ -1143,6 +1143,31 @@ TEST(EmulateMain, FailedInitIsRetriedByTheNextInvocation) {
   emu.expect_no_survivors();
 }
 
+// Between a failed environment's stop and the invocation that starts a fresh one, no runtime runs:
+// a Runtime API call then (from outside the function) is refused, and takes no part in an Init
+// that has not begun (it made one up, with the machine's uptime as its duration).
+TEST(EmulateMain, ARuntimeApiCallBetweenEnvironmentsIsRefused) {
+  EmulatorProcess emu("between_environments", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  auto first = emu.runtime_call("POST", kInitError, R"({"errorMessage":"one","errorType":"Runtime.A"})",
+                                {{"Lambda-Runtime-Function-Error-Type", "Runtime.A"}});
+  EXPECT_EQ(first.status, 202);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (emu.diagnostics().find("the failed environment stopped") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_NE(emu.diagnostics().find("the failed environment stopped"), std::string::npos) << emu.diagnostics();
+  auto second = emu.runtime_call("POST", kInitError, R"({"errorMessage":"two","errorType":"Runtime.B"})",
+                                 {{"Lambda-Runtime-Function-Error-Type", "Runtime.B"}});
+  EXPECT_EQ(second.status, 403);
+  EXPECT_EQ(error_type(second), "InvalidStateTransition") << second.body;
+  EXPECT_EQ(count_of(emu.log(), "INIT_REPORT"), 1U) << emu.log();
+  EXPECT_EQ(count_of(emu.log(), "Runtime.B"), 0U) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, InitErrorBodyReachesTheCallerAsPosted) {
   EmulatorProcess emu("init_error_body", {"--", kPython, testdata("fake_runtime.py"), "init-error"});
   ASSERT_TRUE(emu.started()) << emu.diagnostics();

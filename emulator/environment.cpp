@@ -131,6 +131,7 @@ asio::awaitable<int> Environment::run() {
     }
     diagnostic("starting a fresh environment for the waiting invocation");
   }
+  init_begun_ = true;
   phases_.begin_init(config_.init_timeout, [this] {
     fail("Sandbox.Timedout",
          fmt::format("Init did not complete within {:.2f} seconds: {}", seconds_of(config_.init_timeout),

@@ -70,6 +70,11 @@ class Environment {
   // Stops handling signals; the fresh environment, made before, handles them.
   void retire() { processes_.retire(); }
 
+  // Whether Init has begun. A fresh environment begins it with the invocation it waits for; a
+  // Runtime API call before then comes from outside the function (the runtime of the environment
+  // that failed is gone with it) and has no Init to take part in.
+  [[nodiscard]] bool init_begun() const { return init_begun_; }
+
   // Runtime API.
   asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> runtime_next();
   // The invocation/next connection closed before its event was handed over (`taken`, if it was taken).
@@ -158,6 +163,7 @@ class Environment {
   // Whether the log said that the function holds more than its memory size.
   bool memory_warned_ = false;
   bool fresh_;
+  bool init_begun_ = false;
   bool wants_fresh_ = false;
   // Init's first step is done: the runtime may start once they have registered.
   bool extensions_launched_ = false;

@@ -215,6 +215,11 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
   if (!target.starts_with(kRuntimeApiPrefix)) {
     throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));
   }
+  if (!env.init_begun()) {
+    throw HttpError(http::status::forbidden, "InvalidStateTransition",
+                    "no runtime runs now: the environment that failed has stopped, and the next invocation "
+                    "starts a fresh one");
+  }
   const std::string_view path = target.substr(kRuntimeApiPrefix.size());
   if (path == kRuntimeNextPath) {
     co_await handle_next(env, ex);
