@@ -347,6 +347,28 @@ TEST(EmulateMain, StreamingRelaysChunkByChunkWithMidStreamErrorTrailer) {
   emu.expect_no_survivors();
 }
 
+// The RIE takes exactly "streaming" as a response mode: any other value fails the call (400) and the
+// invocation (Runtime.InvalidResponseModeHeader), rather than passing as a buffered answer.
+TEST(EmulateMain, AResponseModeOtherThanStreamingFailsTheInvocation) {
+  EmulatorProcess emu("bad_response_mode", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  for (const std::string mode : {"Streaming", "buffered"}) {
+    auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+    const auto event = emu.runtime_call("GET", kNext);
+    ASSERT_EQ(event.status, 200) << event.error;
+    const auto refused = emu.runtime_call("POST", response_path(event.header("lambda-runtime-aws-request-id")),
+                                          R"({"ok":true})", {{"Lambda-Runtime-Function-Response-Mode", mode}});
+    EXPECT_EQ(refused.status, 400) << mode;
+    EXPECT_EQ(error_type(refused), "InvalidFunctionResponseMode") << refused.body;
+    ASSERT_TRUE(ready(invoked));
+    const auto answer = invoked.get();
+    EXPECT_EQ(answer.header("x-amz-function-error"), "Unhandled") << mode;
+    EXPECT_EQ(error_type(answer), "Runtime.InvalidResponseModeHeader") << answer.body;
+  }
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, PythonRuntimeStreamingErrorTrailer) {
   EmulatorProcess emu("py_stream", {"--", kPython, testdata("fake_runtime.py"), "stream-error"});
   ASSERT_TRUE(emu.started()) << emu.diagnostics();

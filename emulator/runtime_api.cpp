@@ -3,7 +3,6 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 
 #include "extensions_api.h"
@@ -114,13 +113,25 @@ asio::awaitable<bool> read_buffered_answer(Environment& env, HttpExchange& ex, c
 
 asio::awaitable<void> handle_response(Environment& env, HttpExchange& ex, const std::string& request_id) {
   ex.require_method(http::verb::post);
-  const bool streaming = boost::iequals(ex.header(kHeaderResponseMode), kResponseModeStreaming);
+  const std::string_view mode = ex.header(kHeaderResponseMode);
+  const bool streaming = mode == kResponseModeStreaming;
   auto begun = env.runtime_begin_answer(request_id, RuntimeCall::response);
   if (auto* error = std::get_if<ApiError>(&begun)) {
     co_await respond_api_error(ex, *error);
     co_return;
   }
   auto inv = std::get<std::shared_ptr<Invocation>>(begun);
+  // The one mode a runtime may name is "streaming", exactly; any other value fails the invocation
+  // and the call, as the RIE's handler does, with the body unread.
+  if (!mode.empty() && !streaming) {
+    fail_answer(
+        env, inv, "Runtime.InvalidResponseModeHeader",
+        fmt::format("the runtime sent {}: {}, which is not {}", kHeaderResponseMode, mode, kResponseModeStreaming));
+    ex.close_after();
+    co_await ex.respond_error(http::status::bad_request, "InvalidFunctionResponseMode",
+                              "Invalid function response mode");
+    co_return;
+  }
   const std::string content_type(ex.header("Content-Type"));
   if (!streaming) {
     if (co_await read_buffered_answer(env, ex, inv, inv->data)) co_return;
