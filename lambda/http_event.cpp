@@ -123,6 +123,20 @@ void add_headers(const json::object& event, std::string_view field, bool multi_v
   }
 }
 
+// Headers that only `headers` names, in an event whose `multiValueHeaders` gives the rest. API Gateway
+// keeps the two maps in step, but a hand-written test event may not, and LWA (lambda_http) merges
+// them. A value that is not a string is skipped here: the map the request is built from is the other.
+void add_headers_only_singly_named(const json::object& event, HeaderList& headers) {
+  const json::object* map = optional_object(event, "headers");
+  if (map == nullptr) return;
+  for (const auto& [name, value] : *map) {
+    if (!value.is_string()) continue;
+    const bool named = std::any_of(headers.begin(), headers.end(),
+                                   [&name = name](const auto& header) { return same_name(header.first, name); });
+    if (!named) headers.emplace_back(name, value.get_string());
+  }
+}
+
 // The query of a REST or ALB event from its parameter maps: the multi-value map when present (a
 // superset of the other). REST values arrive decoded and are encoded here; ALB passes on what the
 // client sent, already encoded, so only characters a request line cannot carry are escaped.
@@ -207,6 +221,7 @@ HttpEventRequest decode_http_event(std::string_view payload, const json::object&
     request.shape.multi_value_headers = multi != nullptr && !multi->empty();
     add_headers(event, request.shape.multi_value_headers ? "multiValueHeaders" : "headers",
                 request.shape.multi_value_headers, request.headers);
+    if (request.shape.multi_value_headers) add_headers_only_singly_named(event, request.headers);
   }
   if (request.method.empty()) throw EventError("the " + std::string(to_string(source)) + " event has no HTTP method");
 

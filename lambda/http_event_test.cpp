@@ -89,6 +89,16 @@ TEST_F(EventVectors, RestEventPrefersMultiValueQueryAndHeaders) {
   EXPECT_NE(request.request_context.find("\"resourcePath\""), std::string::npos);
 }
 
+// Every value of multiValueHeaders, and what only headers names (a hand-written event's), as LWA
+// merges the two maps.
+TEST(HttpEvent, RestHeadersNamedOnlyInTheSingleValueMapAreKept) {
+  const HttpEventRequest request = request_from_event(R"({"httpMethod":"GET","path":"/","requestContext":{},)"
+                                                      R"("headers":{"Accept":"b","X-Only-Here":"yes","X-Number":7},)"
+                                                      R"("multiValueHeaders":{"accept":["a","b"]}})");
+  const HeaderList expected{{"accept", "a"}, {"accept", "b"}, {"X-Only-Here", "yes"}};
+  EXPECT_EQ(request.headers, expected);
+}
+
 // x-amzn-request-context carries the requestContext as the service wrote it, on one line: a Lambda
 // authorizer's numbers keep their form, and none becomes Infinity (which is not JSON).
 TEST(HttpEvent, TheRequestContextIsPassedOnAsWrittenOnOneLine) {
