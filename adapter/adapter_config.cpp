@@ -227,6 +227,7 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   } else if (auto api = env.text(kEnvRuntimeApi)) {
     config.runtime_api = std::move(*api);
   }
+  if (auto concurrency = env.number<unsigned>(kEnvMaxConcurrency, 1, 10'000)) config.max_concurrency = *concurrency;
   if (!config.runtime_api.empty()) {
     if (auto address = net::parse_host_port(config.runtime_api); !address) {
       bad_value(runtime_api_name, config.runtime_api, fmt::format("host:port ({})", address.error().message));

@@ -54,6 +54,8 @@ inline constexpr const char* kEnvSnapStartAfterRestorePath = "AWS_LWA_SNAPSTART_
 
 // Lambda's own.
 inline constexpr const char* kEnvRuntimeApi = "AWS_LAMBDA_RUNTIME_API";
+// Set by Lambda Managed Instances: how many invocations the environment takes at once.
+inline constexpr const char* kEnvMaxConcurrency = "AWS_LAMBDA_MAX_CONCURRENCY";
 
 // snapbus's additions.
 inline constexpr const char* kEnvMode = "SNAPBUS_MODE";
@@ -103,6 +105,10 @@ struct AdapterConfig {
   InvokeMode invoke_mode = InvokeMode::buffered;
   std::string authorization_source;
   std::optional<StatusSet> error_status_codes;
+
+  // How many invocations are forwarded at once: one invocation/next poller each, as LWA 1.0 runs
+  // (lambda_http's run_concurrent) when Lambda Managed Instances sets AWS_LAMBDA_MAX_CONCURRENCY.
+  unsigned max_concurrency = 1;
 
   // Where the Runtime API is: AWS_LWA_LAMBDA_RUNTIME_API_PROXY when set (web mode), else
   // AWS_LAMBDA_RUNTIME_API (always, in proxy mode: the proxy's upstream is Lambda).

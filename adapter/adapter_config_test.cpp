@@ -43,7 +43,14 @@ TEST(AdapterConfig, DefaultsAreLambdaWebAdapters) {
   EXPECT_FALSE(config.enable_compression);
   EXPECT_FALSE(config.error_status_codes.has_value());
   EXPECT_FALSE(config.expect_subscribers.has_value());
+  EXPECT_EQ(config.max_concurrency, 1U);
   EXPECT_TRUE(config.warnings.empty());
+}
+
+TEST(AdapterConfig, LambdaManagedInstancesConcurrency) {
+  EXPECT_EQ(from({{"AWS_LAMBDA_MAX_CONCURRENCY", "64"}}).max_concurrency, 64U);
+  EXPECT_EQ(error_of({{"AWS_LAMBDA_MAX_CONCURRENCY", "0"}}),
+            "AWS_LAMBDA_MAX_CONCURRENCY=0: expected a whole number from 1 to 10000");
 }
 
 TEST(AdapterConfig, ReadinessPortFollowsTheAppPortAndPortIsAFallback) {

@@ -4,6 +4,9 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include "app_forwarder.h"
 #include "listen_notice.h"
@@ -126,8 +129,23 @@ class WebMode {
     if (!sent) log_line(fmt::format("{} was not accepted: {}", what, sent.error().message));
   }
 
+  // One poller per invocation taken at once (AWS_LAMBDA_MAX_CONCURRENCY on Lambda Managed
+  // Instances), each with its own long poll, as LWA's; the app gets their requests side by side.
   asio::awaitable<void> answer_invocations() {
-    log_line("waiting for invocations");
+    if (config_.max_concurrency == 1) {
+      log_line("waiting for invocations");
+    } else {
+      log_line(
+          fmt::format("waiting for invocations, {} at once (AWS_LAMBDA_MAX_CONCURRENCY)", config_.max_concurrency));
+    }
+    const auto executor = co_await asio::this_coro::executor;
+    for (unsigned poller = 1; poller < config_.max_concurrency; ++poller) {
+      asio::co_spawn(executor, poll_and_answer(), asio::detached);
+    }
+    co_await poll_and_answer();
+  }
+
+  asio::awaitable<void> poll_and_answer() {
     for (;;) {
       auto event = co_await runtime_.next();
       if (!event) {

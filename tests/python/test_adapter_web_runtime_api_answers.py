@@ -157,3 +157,65 @@ def test_a_5xx_ends_the_adapter(cli, processes, tmp_path, app_port):
         assert "invocation/req-1/response: 500" in processes.stderr_of(adapter)
     finally:
         api.close()
+
+
+class GatheringApp(http.server.BaseHTTPRequestHandler):
+    """Holds each request for /hello (the events' path) until the barrier's parties are in at once
+    (or it gives up after 10 s), and records the most it held together. The readiness check's GET /
+    is answered at once."""
+    protocol_version = "HTTP/1.1"
+    barrier: threading.Barrier
+    lock = threading.Lock()
+    inside = 0
+    most = 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        cls = type(self)
+        if self.path != "/hello":
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        with cls.lock:
+            cls.inside += 1
+            cls.most = max(cls.most, cls.inside)
+        try:
+            cls.barrier.wait(10)
+            status = 200
+        except threading.BrokenBarrierError:
+            status = 504
+        with cls.lock:
+            cls.inside -= 1
+        body = b"together" if status == 200 else b"alone"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_lambda_managed_instances_concurrency_forwards_invocations_side_by_side(cli, processes, tmp_path):
+    """With AWS_LAMBDA_MAX_CONCURRENCY=3 (what Lambda Managed Instances sets), three invocations reach
+    the app at once, as under LWA 1.0: the app answers only once all three are in."""
+    GatheringApp.barrier = threading.Barrier(3)
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), GatheringApp)
+    app.daemon_threads = True
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    api = FakeRuntimeApi([(f"req-{n}", "4102444800000") for n in range(1, 4)], answers=[])
+    try:
+        env = processes.env(segment=tmp_path / "adapter.seg", AWS_LAMBDA_RUNTIME_API=api.address,
+                            AWS_LWA_PORT=app.server_address[1], AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
+                            AWS_LAMBDA_MAX_CONCURRENCY=3)
+        adapter = processes.start([str(cli), "adapter"], env)
+        posts = wait_until(lambda: len(api.posts()) >= 3 and api.posts(), PROCESS_TIMEOUT, "three answers")
+        assert sorted(posts) == [f"/2018-06-01/runtime/invocation/req-{n}/response" for n in range(1, 4)], posts
+        assert GatheringApp.most == 3, f"at most {GatheringApp.most} requests reached the app at once"
+        adapter.send_signal(signal.SIGTERM)
+        assert adapter.wait(PROCESS_TIMEOUT) == 0, processes.stderr_of(adapter)
+        assert "waiting for invocations, 3 at once (AWS_LAMBDA_MAX_CONCURRENCY)" in processes.stderr_of(adapter)
+    finally:
+        api.close()
+        app.shutdown()
+        app.server_close()
