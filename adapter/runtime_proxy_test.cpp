@@ -483,7 +483,7 @@ TEST(RuntimeProxyTest, AResponseCutShortFailsItsInvocationUpstream) {
         "Content-Length: 100\r\n\r\n{\"partial\":");
     std::this_thread::sleep_for(20ms);
   }
-  ASSERT_TRUE(upstream.wait_for(1));
+  ASSERT_TRUE(upstream.wait_for(1, 1));
   const Received error = upstream.received()[0];
   EXPECT_EQ(error.method, "POST");
   EXPECT_EQ(error.target, "/2018-06-01/runtime/invocation/request-9/error");
@@ -517,7 +517,7 @@ TEST(RuntimeProxyTest, AFailedBeforeSnapshotGoesUpstreamAsInitErrorAndToTheClien
   const auto answer = answer_of(client);
   EXPECT_EQ(answer.result_int(), 500);
   EXPECT_NE(answer.body().find("Runtime.BeforeSnapshotError"), std::string::npos) << answer.body();
-  ASSERT_TRUE(upstream.wait_for(1));
+  ASSERT_TRUE(upstream.wait_for(1, 1));
   const Received init_error = upstream.received()[0];
   EXPECT_EQ(init_error.target, "/2018-06-01/runtime/init/error");
   EXPECT_NE(init_error.body().find("pid 7 (w) failed"), std::string::npos) << init_error.body();
