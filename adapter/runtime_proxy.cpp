@@ -84,6 +84,9 @@ bool too_large_to_hold(const http::request_header<>& head) {
   return error == std::errc() && length > kBufferedBodyLimit;
 }
 
+// A call's path: the Runtime API routes on it alone, whatever query string follows.
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
 // The request id of an invocation's answer (invocation/{id}/response or invocation/{id}/error), or nullopt.
 std::optional<std::string_view> answered_invocation(std::string_view path) {
   if (!path.starts_with(lambda::kRuntimeApiPrefix)) return std::nullopt;
@@ -93,13 +96,13 @@ std::optional<std::string_view> answered_invocation(std::string_view path) {
   const auto slash = path.find('/');
   if (slash == 0 || slash == std::string_view::npos) return std::nullopt;
   const std::string_view what = path.substr(slash + 1);
-  if (what != "response" && what != "error") return std::nullopt;
+  if (what != lambda::kRuntimeResponseAction && what != lambda::kRuntimeErrorAction) return std::nullopt;
   return path.substr(0, slash);
 }
 
 // Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN). A query
 // string does not make a /next an ordinary call.
-bool is_long_poll(std::string_view target) { return target.substr(0, target.find('?')).ends_with("/next"); }
+bool is_long_poll(std::string_view target) { return path_of(target).ends_with("/next"); }
 
 }  // namespace
 
@@ -124,9 +127,7 @@ RuntimeProxy::RuntimeProxy(const asio::any_io_executor& executor, const net::Hos
 asio::awaitable<void> RuntimeProxy::handle(net::HttpExchange& exchange) {
   const auto& head = exchange.request();
   const bool get = head.method() == http::verb::get;
-  // A query string does not make a call another one: the Runtime API routes on the path alone.
-  const std::string_view target = head.target();
-  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view path = path_of(head.target());
   if (get && state_ != BracketState::done) {
     if (path == restore_next_target()) {
       co_await restore_for_client(exchange);
@@ -341,7 +342,7 @@ asio::awaitable<void> RuntimeProxy::relay_buffered(net::HttpExchange& exchange) 
 // cut short was never made: the log says so.
 asio::awaitable<void> RuntimeProxy::report_cut_short(const http::request_header<>& head) {
   const std::string_view target = head.target();
-  const auto request_id = answered_invocation(target.substr(0, target.find('?')));
+  const auto request_id = answered_invocation(path_of(target));
   if (!request_id) {
     log_(fmt::format("{} {}: the client closed its connection before the body ended; nothing was forwarded",
                      std::string(http::to_string(head.method())), std::string(target)));

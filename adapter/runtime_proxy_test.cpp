@@ -410,39 +410,28 @@ TEST(RuntimeProxyTest, ABracketRunsAroundTheClientsRestoreNext) {
   EXPECT_EQ(upstream.received()[0].target, "/2018-06-01/runtime/restore/next");
 }
 
+// With a query string on the first poll too: the Runtime API routes on the path, and so does the proxy.
 TEST(RuntimeProxyTest, AClientThatNeverAsksForRestoreNextGetsTheBracketBeforeItsFirstEvent) {
-  RecordingRuntimeApi upstream;
-  ProxyUnderTest proxy(upstream.port(), true);
-  RawClient client(proxy.port());
-  client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n");
-  ASSERT_TRUE(upstream.wait_for(2));
-  upstream.release_next();
-  EXPECT_EQ(answer_of(client).result_int(), 200);
-  EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"}));
-  const auto received = upstream.received();
-  EXPECT_EQ(received[0].target, "/2018-06-01/runtime/restore/next");
-  EXPECT_EQ(received[1].target, "/2018-06-01/runtime/invocation/next");
+  for (const std::string query : {"", "?client=x"}) {
+    RecordingRuntimeApi upstream;
+    ProxyUnderTest proxy(upstream.port(), true);
+    RawClient client(proxy.port());
+    client.send("GET /2018-06-01/runtime/invocation/next" + query + " HTTP/1.1\r\nHost: api\r\n\r\n");
+    ASSERT_TRUE(upstream.wait_for(2)) << query;
+    upstream.release_next();
+    EXPECT_EQ(answer_of(client).result_int(), 200);
+    EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"})) << query;
+    const auto received = upstream.received();
+    EXPECT_EQ(received[0].target, "/2018-06-01/runtime/restore/next");
+    EXPECT_EQ(received[1].target, "/2018-06-01/runtime/invocation/next" + query);
 
-  // Once is enough: the next event is fetched without another bracket.
-  client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n");
-  ASSERT_TRUE(upstream.wait_for(3));
-  upstream.release_next();
-  EXPECT_EQ(answer_of(client).result_int(), 200);
-  EXPECT_EQ(proxy.steps().size(), 2U);
-}
-
-// The Runtime API routes on the path: a query string does not make the first poll skip the bracket.
-TEST(RuntimeProxyTest, AQueryStringOnTheFirstPollStillGetsTheBracket) {
-  RecordingRuntimeApi upstream;
-  ProxyUnderTest proxy(upstream.port(), true);
-  RawClient client(proxy.port());
-  client.send("GET /2018-06-01/runtime/invocation/next?client=x HTTP/1.1\r\nHost: api\r\n\r\n");
-  ASSERT_TRUE(upstream.wait_for(2));
-  upstream.release_next();
-  EXPECT_EQ(answer_of(client).result_int(), 200);
-  EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"}));
-  EXPECT_EQ(upstream.received()[0].target, "/2018-06-01/runtime/restore/next");
-  EXPECT_EQ(upstream.received()[1].target, "/2018-06-01/runtime/invocation/next?client=x");
+    // Once is enough: the next event is fetched without another bracket.
+    client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n");
+    ASSERT_TRUE(upstream.wait_for(3));
+    upstream.release_next();
+    EXPECT_EQ(answer_of(client).result_int(), 200);
+    EXPECT_EQ(proxy.steps().size(), 2U);
+  }
 }
 
 // A client that gives up on its first poll while the hooks run, and polls again on a new connection:

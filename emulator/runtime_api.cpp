@@ -68,8 +68,8 @@ std::string response_too_large_message() {
   return fmt::format("Response payload size exceeded maximum allowed payload size ({} bytes).", kBufferedResponseLimit);
 }
 
-// Ends the invocation with `type` when the runtime's answer broke off; the caller rethrows to drop
-// the connection.
+// Ends the invocation with `type` when the runtime's answer broke off (the caller rethrows to drop
+// the connection) or cannot be taken (the caller answers the call and closes the connection).
 void fail_answer(Environment& env, const std::shared_ptr<Invocation>& inv, const std::string& type,
                  const std::string& message) {
   inv->error_type = type;
