@@ -530,7 +530,7 @@ TEST(RuntimeProxyTest, AnOversizedHeaderIsRefusedAndNeverReachesTheRuntimeApi) {
   client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nX-Huge: " +
               std::string(std::size_t{70} * 1024, 'x') + "\r\nContent-Length: 2\r\n\r\n{}");
   const auto answer = answer_of(client);
-  EXPECT_EQ(answer.result_int(), 400);
+  EXPECT_EQ(answer.result_int(), 431);
   EXPECT_NE(answer.body().find("header is over"), std::string::npos) << answer.body();
   EXPECT_TRUE(upstream.received().empty());
 

@@ -432,18 +432,19 @@ void Environment::on_child_exit(pid_t pid, int status) {
   fail("Extension.Crash", fmt::format("Extension {} exited: {}", ext->name, describe_exit(status)), "error");
 }
 
-asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> Environment::runtime_next() {
-  if (auto error = dispatch_.apply(RuntimeCall::next)) co_return *error;
+asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> Environment::runtime_next(
+    std::shared_ptr<NextPoll> poll) {
+  if (auto error = dispatch_.poll_next(poll)) co_return *error;
   check_progress();
-  co_return co_await dispatch_.next_event();
+  co_return co_await dispatch_.next_event(poll);
 }
 
-void Environment::runtime_next_abandoned(const std::shared_ptr<Invocation>& taken) {
+void Environment::runtime_next_abandoned(const std::shared_ptr<NextPoll>& poll) {
   // Every runtime does this as it stops: only news while the environment runs on.
   if (!phases_.stopping()) {
     diagnostic("the runtime closed its invocation/next connection before an event was handed over");
   }
-  dispatch_.next_abandoned(taken);
+  dispatch_.next_abandoned(poll);
   check_progress();
 }
 

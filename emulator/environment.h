@@ -74,11 +74,12 @@ class Environment {
   // Runtime API call before then comes from outside the function (the runtime of the environment
   // that failed is gone with it) and has no Init to take part in.
   [[nodiscard]] bool init_begun() const { return init_begun_; }
+  [[nodiscard]] bool snapstart() const { return config_.snapstart; }
 
   // Runtime API.
-  asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> runtime_next();
-  // The invocation/next connection closed before its event was handed over (`taken`, if it was taken).
-  void runtime_next_abandoned(const std::shared_ptr<Invocation>& taken);
+  asio::awaitable<std::variant<ApiError, std::shared_ptr<Invocation>>> runtime_next(std::shared_ptr<NextPoll> poll);
+  // The connection of the invocation/next call `poll` closed before its event was handed over.
+  void runtime_next_abandoned(const std::shared_ptr<NextPoll>& poll);
   asio::awaitable<std::optional<ApiError>> runtime_restore_next();
   // Validates and applies invocation/{id}/response or /error; the caller then fills the Invocation
   // and calls answer_updated / answer_finished.

@@ -99,6 +99,12 @@ asio::awaitable<std::string> read_payload(HttpExchange& ex, std::uint64_t limit,
 // The Invoke API's X-Amz-Client-Context is base64; the runtime receives the JSON it encodes.
 std::string decoded_client_context(std::string_view header) {
   if (header.empty()) return {};
+  // Lambda documents the limit, not its error; the type is the one it gives any client context it refuses.
+  if (header.size() > kClientContextLimit) {
+    throw HttpError(http::status::bad_request, "InvalidRequestContentException",
+                    fmt::format("Client context must be at most {} bytes of base64; it is {} bytes.",
+                                kClientContextLimit, header.size()));
+  }
   std::optional<std::string> json = decode_base64(header);
   boost::system::error_code ec;
   if (json) {

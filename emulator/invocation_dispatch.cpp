@@ -79,26 +79,35 @@ std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {
   return std::nullopt;
 }
 
-asio::awaitable<std::shared_ptr<Invocation>> InvocationDispatch::next_event() {
-  next_abandoned_ = false;
-  while (!runtime_event_ && !next_abandoned_) co_await runtime_wake_.wait();
-  if (std::exchange(next_abandoned_, false)) co_return nullptr;
-  co_return std::exchange(runtime_event_, nullptr);
+std::optional<ApiError> InvocationDispatch::poll_next(const std::shared_ptr<NextPoll>& poll) {
+  if (auto error = apply(RuntimeCall::next)) return error;
+  polls_.push_back(poll);
+  return std::nullopt;
 }
 
-void InvocationDispatch::next_abandoned(const std::shared_ptr<Invocation>& taken) {
-  const RuntimeState state = runtime_.state();
-  if (state != RuntimeState::idle && state != RuntimeState::invoking) return;
-  auto event = taken ? taken : runtime_event_;
+asio::awaitable<std::shared_ptr<Invocation>> InvocationDispatch::next_event(std::shared_ptr<NextPoll> poll) {
+  while (!poll->event && !poll->abandoned) co_await runtime_wake_.wait();
+  if (poll->abandoned) co_return nullptr;
+  co_return poll->event;
+}
+
+void InvocationDispatch::next_abandoned(const std::shared_ptr<NextPoll>& poll) {
+  if (poll->abandoned) return;
+  poll->abandoned = true;
+  runtime_wake_.notify();
+  if (const auto waiting = std::find(polls_.begin(), polls_.end(), poll); waiting != polls_.end()) {
+    polls_.erase(waiting);
+    runtime_.poll_abandoned();
+    return;
+  }
+  // Handed its event, which never reached the runtime: the event waits for the next call.
+  const auto& event = poll->event;
   if (event && event == current_ && !event->complete) {
     invoke_timer_.cancel();
     current_ = nullptr;
     queue_.push_front(event);
+    runtime_.delivery_abandoned();
   }
-  runtime_event_ = nullptr;
-  runtime_.next_abandoned();
-  next_abandoned_ = !taken;
-  runtime_wake_.notify();
 }
 
 asio::awaitable<void> InvocationDispatch::restore_released() {
@@ -113,18 +122,20 @@ void InvocationDispatch::release_restore() {
 
 std::variant<ApiError, std::shared_ptr<Invocation>> InvocationDispatch::begin_answer(const std::string& request_id,
                                                                                      RuntimeCall call) {
-  if (auto error = runtime_.check(call)) return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
+  // The id first, then the state, as the RIE's router does: an answer with no invocation in progress
+  // (from a runtime that came up after a timeout replaced its environment, say) is a wrong id.
   if (!current_ || current_->request_id != request_id) {
     return ApiError{http::status::bad_request, "InvalidRequestID",
                     fmt::format("{} is not the request id of the invocation in progress", request_id)};
   }
+  if (auto error = runtime_.check(call)) return ApiError{http::status::forbidden, "InvalidStateTransition", *error};
   runtime_.apply(call);
   return current_;
 }
 
 std::shared_ptr<Invocation> InvocationDispatch::start_next(std::chrono::milliseconds timeout,
                                                            std::function<void()> on_timeout) {
-  if (closed_ || current_ || queue_.empty() || runtime_event_ || runtime_.state() != RuntimeState::idle) {
+  if (closed_ || current_ || queue_.empty() || polls_.empty() || runtime_.state() != RuntimeState::idle) {
     return nullptr;
   }
   auto inv = queue_.front();
@@ -134,7 +145,8 @@ std::shared_ptr<Invocation> InvocationDispatch::start_next(std::chrono::millisec
       std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout);
   inv->started = Clock::now();
   runtime_.event_delivered();
-  runtime_event_ = inv;
+  polls_.front()->event = inv;
+  polls_.pop_front();
   runtime_wake_.notify();
   invoke_timer_.expires_after(timeout);
   invoke_timer_.async_wait([this, inv, on_timeout = std::move(on_timeout)](boost::system::error_code ec) {

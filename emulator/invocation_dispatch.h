@@ -5,9 +5,10 @@
 //
 //   InvocationDispatch dispatch(io, /*snapstart=*/false);
 //   auto inv = dispatch.submit({.payload = "{}"});                 // front door
-//   dispatch.apply(RuntimeCall::next);                            // runtime: invocation/next
+//   auto poll = std::make_shared<NextPoll>();
+//   dispatch.poll_next(poll);                                      // runtime: invocation/next
 //   dispatch.start_next(3s, on_timeout);                           // when the environment is ready
-//   std::shared_ptr<Invocation> event = co_await dispatch.next_event();
+//   std::shared_ptr<Invocation> event = co_await dispatch.next_event(poll);
 //   auto answer = dispatch.begin_answer(event->request_id, RuntimeCall::response);
 #pragma once
 
@@ -107,6 +108,12 @@ struct Invocation {
   void fail(const Failure& failure);
 };
 
+// One invocation/next call, waiting for its event. Calls wait in turn, oldest first.
+struct NextPoll {
+  std::shared_ptr<Invocation> event;  // handed over by start_next()
+  bool abandoned = false;             // its connection closed first
+};
+
 // How much of a streamed answer the emulator holds for a caller that has not taken it yet; past it,
 // it reads no more of the runtime's upload until the caller has.
 inline constexpr std::size_t kStreamBacklogLimit = std::size_t{1} << 20;
@@ -133,15 +140,18 @@ class InvocationDispatch {
   // and never runs. An invocation already handed to the runtime runs on.
   void withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type, const std::string& message);
 
-  // The runtime makes `call`: 403 InvalidStateTransition when its state does not allow it.
+  // The runtime makes `call` (not invocation/next: poll_next): 403 InvalidStateTransition when its
+  // state does not allow it.
   std::optional<ApiError> apply(RuntimeCall call);
-  // After apply(kNext): the event handed to the runtime; null once next_abandoned() is called. During
-  // shutdown none comes: the runtime is told by SIGTERM, not by this call.
-  asio::awaitable<std::shared_ptr<Invocation>> next_event();
-  // The connection of invocation/next closed before the event reached the runtime: `taken` (if
-  // next_event() returned it) or the event waiting for it goes back to the front of the queue, the
-  // runtime's state rolls back so its retry is allowed, and a pending next_event() returns null.
-  void next_abandoned(const std::shared_ptr<Invocation>& taken);
+  // The runtime calls invocation/next: `poll` waits behind any earlier one, or 403.
+  std::optional<ApiError> poll_next(const std::shared_ptr<NextPoll>& poll);
+  // After poll_next(): the event handed to `poll`; null once next_abandoned() is called for it.
+  // During shutdown none comes: the runtime is told by SIGTERM, not by this call.
+  asio::awaitable<std::shared_ptr<Invocation>> next_event(std::shared_ptr<NextPoll> poll);
+  // The connection of `poll` closed before its event reached the runtime: the event, if it had
+  // one, goes back to the front of the queue, the runtime's state rolls back so a retry is
+  // allowed, and a pending next_event(poll) returns null.
+  void next_abandoned(const std::shared_ptr<NextPoll>& poll);
   // After apply(RuntimeCall::restore_next): returns once release_restore() is called, never after close().
   asio::awaitable<void> restore_released();
   void release_restore();
@@ -151,8 +161,8 @@ class InvocationDispatch {
   void runtime_failed() { runtime_.fail(); }
   [[nodiscard]] RuntimeState runtime_state() const { return runtime_.state(); }
 
-  // Hands the first queued invocation to the runtime when none is in progress and the runtime waits
-  // in invocation/next; calls on_timeout if it is still in progress after `timeout`, answered or
+  // Hands the first queued invocation to the oldest waiting invocation/next when none is in
+  // progress; calls on_timeout if it is still in progress after `timeout`, answered or
   // not (Lambda's function timeout also bounds the INVOKE extensions). Null when none could start.
   std::shared_ptr<Invocation> start_next(std::chrono::milliseconds timeout, std::function<void()> on_timeout);
   // The invocation in progress once the runtime completed it, which then stops being in progress.
@@ -180,10 +190,9 @@ class InvocationDispatch {
   asio::io_context& io_;
   lambda::RuntimeStateMachine runtime_;
   std::deque<std::shared_ptr<Invocation>> queue_;
-  std::shared_ptr<Invocation> current_;        // handed to the runtime, not yet taken back
-  std::shared_ptr<Invocation> runtime_event_;  // waiting to be returned by invocation/next
+  std::shared_ptr<Invocation> current_;          // handed to the runtime, not yet taken back
+  std::deque<std::shared_ptr<NextPoll>> polls_;  // waiting for an event, oldest first
   WakeSignal runtime_wake_;
-  bool next_abandoned_ = false;
   asio::steady_timer invoke_timer_;
   bool closed_ = false;
   bool handing_over_ = false;

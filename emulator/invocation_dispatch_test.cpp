@@ -1,6 +1,7 @@
 #include "invocation_dispatch.h"
 
 #include <optional>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
@@ -29,10 +30,11 @@ TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
   EXPECT_EQ(inv->trace_id.rfind("Root=1-", 0), 0U);
   EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the runtime has not called invocation/next
 
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
+  auto poll = std::make_shared<NextPoll>();
+  ASSERT_FALSE(dispatch.poll_next(poll));
   std::shared_ptr<Invocation> event;
   asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); }, asio::detached);
+      io, [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(poll); }, asio::detached);
   io.run_for(5ms);
   EXPECT_FALSE(event);
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
@@ -41,6 +43,49 @@ TEST(InvocationDispatch, QueuedInvocationReachesTheRuntimeOnceItWaits) {
   EXPECT_EQ(event, inv);
   EXPECT_EQ(dispatch.runtime_state(), RuntimeState::invoking);
   EXPECT_GT(inv->deadline, std::chrono::system_clock::now());
+}
+
+// As the RIE lets them: a second invocation/next, made while one waits or while an invocation is in
+// progress, waits its turn instead of being refused; events go to the oldest call first.
+TEST(InvocationDispatch, SeveralNextCallsWaitInTurn) {
+  asio::io_context io;
+  InvocationDispatch dispatch(io, false);
+  std::vector<std::shared_ptr<NextPoll>> polls;
+  std::vector<std::shared_ptr<Invocation>> events(3);
+  const auto call_next = [&](std::size_t i) {
+    polls.push_back(std::make_shared<NextPoll>());
+    ASSERT_FALSE(dispatch.poll_next(polls[i]));
+    asio::co_spawn(
+        io, [&, i]() -> asio::awaitable<void> { events[i] = co_await dispatch.next_event(polls[i]); }, asio::detached);
+  };
+  call_next(0);
+  call_next(1);
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::idle);
+  auto first = dispatch.submit({.payload = "1"});
+  auto second = dispatch.submit({.payload = "2"});
+  EXPECT_EQ(dispatch.start_next(1s, [] {}), first);
+  run_until(io, [&] { return events[0] != nullptr; });
+  EXPECT_EQ(events[0], first);
+  EXPECT_FALSE(events[1]);
+  call_next(2);  // while the first is in progress
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::invoking);
+  EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // still one at a time
+
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Invocation>>(
+      dispatch.begin_answer(first->request_id, RuntimeCall::response)));
+  first->complete = true;
+  ASSERT_EQ(dispatch.take_completed(), first);
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::idle);  // two calls still wait
+  EXPECT_EQ(dispatch.start_next(1s, [] {}), second);
+  run_until(io, [&] { return events[1] != nullptr; });
+  EXPECT_EQ(events[1], second);
+  EXPECT_FALSE(events[2]);
+
+  // The last waiting call gives up; once answered, the runtime is back where it called from.
+  dispatch.next_abandoned(polls[2]);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Invocation>>(
+      dispatch.begin_answer(second->request_id, RuntimeCall::response)));
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::responded);
 }
 
 TEST(InvocationDispatch, KeepsTheCallersRequestAndTraceIds) {
@@ -55,28 +100,33 @@ TEST(InvocationDispatch, KeepsTheCallersRequestAndTraceIds) {
 TEST(InvocationDispatch, AbandonedNextKeepsTheEventForTheRetry) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
+  auto waiting = std::make_shared<NextPoll>();
+  ASSERT_FALSE(dispatch.poll_next(waiting));
   std::optional<std::shared_ptr<Invocation>> event;
-  auto poll = [&]() -> asio::awaitable<void> { event = co_await dispatch.next_event(); };
-  asio::co_spawn(io, poll(), asio::detached);
+  auto poll = [&](std::shared_ptr<NextPoll> call) -> asio::awaitable<void> {
+    event = co_await dispatch.next_event(std::move(call));
+  };
+  asio::co_spawn(io, poll(waiting), asio::detached);
   io.run_for(5ms);
-  dispatch.next_abandoned(nullptr);  // the connection closed while waiting
+  dispatch.next_abandoned(waiting);  // the connection closed while waiting
   run_until(io, [&] { return event.has_value(); });
   ASSERT_TRUE(event.has_value());
   EXPECT_FALSE(*event);
+  EXPECT_EQ(dispatch.runtime_state(), RuntimeState::starting);
 
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));  // the retry is allowed
+  auto retry = std::make_shared<NextPoll>();
+  ASSERT_FALSE(dispatch.poll_next(retry));  // the retry is allowed
   auto inv = dispatch.submit({.payload = "{}"});
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
   event.reset();
-  asio::co_spawn(io, poll(), asio::detached);
+  asio::co_spawn(io, poll(retry), asio::detached);
   run_until(io, [&] { return event.has_value(); });
   ASSERT_TRUE(event.has_value());
   EXPECT_EQ(*event, inv);
-  dispatch.next_abandoned(inv);  // taken, but the connection was gone before it was written
+  dispatch.next_abandoned(retry);  // taken, but the connection was gone before it was written
   EXPECT_FALSE(dispatch.has_current());
   EXPECT_FALSE(inv->complete);
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
+  ASSERT_FALSE(dispatch.poll_next(std::make_shared<NextPoll>()));
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
 }
 
@@ -88,7 +138,7 @@ TEST(InvocationDispatch, WithdrawnInvocationNeverRunsAndTheQueueIsBounded) {
   dispatch.withdraw(gone, "Client.Disconnected", "left");
   EXPECT_TRUE(gone->complete);
   EXPECT_EQ(gone->error_type, "Client.Disconnected");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
+  ASSERT_FALSE(dispatch.poll_next(std::make_shared<NextPoll>()));
   EXPECT_EQ(dispatch.start_next(1s, [] {}), kept);
   dispatch.withdraw(kept, "Client.Disconnected", "left");  // already running: it runs on
   EXPECT_FALSE(kept->complete);
@@ -121,7 +171,7 @@ TEST(InvocationDispatch, HandOverKeepsTheQueueForAFreshEnvironment) {
   InvocationDispatch fresh(io, false);
   auto own = fresh.submit({.payload = "4"});
   fresh.adopt(failed_init.take_queue());
-  ASSERT_FALSE(fresh.apply(RuntimeCall::next));
+  ASSERT_FALSE(fresh.poll_next(std::make_shared<NextPoll>()));
   EXPECT_EQ(fresh.start_next(1s, [] {}), waiting);  // the earlier ones first
 }
 
@@ -129,10 +179,11 @@ TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
   auto inv = dispatch.submit({.payload = "{}"});
-  auto refused = dispatch.begin_answer(inv->request_id, RuntimeCall::response);
-  ASSERT_TRUE(std::holds_alternative<ApiError>(refused));
-  EXPECT_EQ(std::get<ApiError>(refused).type, "InvalidStateTransition");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
+  // Queued, not in progress: the id is checked before the state, as by the RIE.
+  auto early = dispatch.begin_answer(inv->request_id, RuntimeCall::response);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(early));
+  EXPECT_EQ(std::get<ApiError>(early).type, "InvalidRequestID");
+  ASSERT_FALSE(dispatch.poll_next(std::make_shared<NextPoll>()));
   dispatch.start_next(1s, [] {});
   auto wrong = dispatch.begin_answer("not-the-id", RuntimeCall::response);
   ASSERT_TRUE(std::holds_alternative<ApiError>(wrong));
@@ -142,6 +193,10 @@ TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
   ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Invocation>>(right));
   EXPECT_FALSE(dispatch.take_completed());  // not complete yet
   inv->complete = true;
+  // The right id answered twice: the state refuses the second.
+  auto twice = dispatch.begin_answer(inv->request_id, RuntimeCall::error);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(twice));
+  EXPECT_EQ(std::get<ApiError>(twice).type, "InvalidStateTransition");
   EXPECT_EQ(dispatch.take_completed(), inv);
   EXPECT_FALSE(dispatch.has_current());
 }
@@ -150,7 +205,7 @@ TEST(InvocationDispatch, AnswersNeedTheRequestIdInProgress) {
 struct TimedInvocation : ::testing::Test {
   TimedInvocation() {
     inv = dispatch.submit({.payload = "{}"});
-    EXPECT_FALSE(dispatch.apply(RuntimeCall::next));
+    EXPECT_FALSE(dispatch.poll_next(std::make_shared<NextPoll>()));
     dispatch.start_next(20ms, [this] { timed_out = true; });
   }
   asio::io_context io;
@@ -199,7 +254,7 @@ TEST(InvocationDispatch, CloseFailsWhatWaitsAndWhatComesLater) {
   auto late = dispatch.submit({.payload = "{}"});
   EXPECT_TRUE(late->complete);
   EXPECT_EQ(boost::json::parse(late->error_body).at("errorMessage"), "bye");
-  ASSERT_FALSE(dispatch.apply(RuntimeCall::next));
+  ASSERT_FALSE(dispatch.poll_next(std::make_shared<NextPoll>()));
   EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the queue was emptied
 }
 

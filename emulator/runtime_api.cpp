@@ -26,8 +26,9 @@ std::string error_type_of(const HttpExchange& ex, const std::string& body, const
 asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   ex.require_method(http::verb::get);
   // A runtime client that gives up on the long poll must not take the next event with it.
-  ex.watch_peer_close([&env] { env.runtime_next_abandoned(nullptr); });
-  auto result = co_await env.runtime_next();
+  auto poll = std::make_shared<NextPoll>();
+  ex.watch_peer_close([&env, poll] { env.runtime_next_abandoned(poll); });
+  auto result = co_await env.runtime_next(poll);
   ex.stop_watching();
   if (auto* error = std::get_if<ApiError>(&result)) {
     co_await respond_api_error(ex, *error);
@@ -53,7 +54,7 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   }
   if (!delivered) {
     // (No co_await in a handler: the event goes back to the queue, the connection is dropped.)
-    env.runtime_next_abandoned(inv);
+    env.runtime_next_abandoned(poll);
     throw boost::system::system_error(asio::error::connection_aborted);
   }
 }
@@ -223,6 +224,11 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
     co_await ex.respond(http::status::accepted, std::move(answer), kContentTypeJson);
     co_return;
   }
+  if (target == kRuntimePingPath) {
+    ex.require_method(http::verb::get);
+    co_await ex.respond(http::status::ok, "pong", "text/plain; charset=utf-8");
+    co_return;
+  }
   if (!target.starts_with(kRuntimeApiPrefix)) {
     throw HttpError(http::status::not_found, "UnknownPath", fmt::format("no such endpoint: {}", target));
   }
@@ -232,6 +238,12 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
                     "starts a fresh one");
   }
   const std::string_view path = target.substr(kRuntimeApiPrefix.size());
+  // As in the RIE, whose router has these two routes only for a SnapStart function.
+  if ((path == kRuntimeRestoreNextPath || path == kRuntimeRestoreErrorPath) && !env.snapstart()) {
+    throw HttpError(http::status::not_found, "UnknownPath",
+                    fmt::format("no such endpoint without SnapStart: {} (AWS_LAMBDA_INITIALIZATION_TYPE is {})", target,
+                                kInitTypeOnDemand));
+  }
   if (path == kRuntimeNextPath) {
     co_await handle_next(env, ex);
   } else if (path == kRuntimeRestoreNextPath) {

@@ -40,14 +40,19 @@ std::optional<RuntimeState> RuntimeStateMachine::next_state(RuntimeCall call) co
       if (call == RuntimeCall::next) return RuntimeState::idle;
       if (call == RuntimeCall::restore_error) return RuntimeState::failed;
       return std::nullopt;
+    case RuntimeState::idle:
+      if (call == RuntimeCall::next) return RuntimeState::idle;  // one more call waits
+      return std::nullopt;
     case RuntimeState::invoking:
-      if (call == RuntimeCall::response || call == RuntimeCall::error) return RuntimeState::responded;
+      if (call == RuntimeCall::next) return RuntimeState::invoking;  // waits for a later event
+      if (call == RuntimeCall::response || call == RuntimeCall::error) {
+        return polls_waiting_ > 0 ? RuntimeState::idle : RuntimeState::responded;
+      }
       return std::nullopt;
     case RuntimeState::responded:
       if (call == RuntimeCall::next) return RuntimeState::idle;
       return std::nullopt;
     case RuntimeState::restore_waiting:
-    case RuntimeState::idle:
     case RuntimeState::failed:
       // The runtime is (or should be) blocked or gone: any call now is a protocol error.
       return std::nullopt;
@@ -57,26 +62,36 @@ std::optional<RuntimeState> RuntimeStateMachine::next_state(RuntimeCall call) co
 
 std::optional<std::string> RuntimeStateMachine::check(RuntimeCall call) const {
   if (next_state(call)) return std::nullopt;
-  if (call == RuntimeCall::restore_next && !snapstart_) {
-    return "restore/next is only valid with SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start)";
-  }
   return fmt::format("State transition from {} on {} is not allowed", to_string(state_), to_string(call));
 }
 
 void RuntimeStateMachine::apply(RuntimeCall call) {
-  if (auto next = next_state(call)) {
-    if (call == RuntimeCall::restore_next) called_restore_next_ = true;
-    if (call == RuntimeCall::next) before_next_ = state_;
-    state_ = *next;
+  const auto next = next_state(call);
+  if (!next) return;
+  if (call == RuntimeCall::restore_next) called_restore_next_ = true;
+  if (call == RuntimeCall::next) ++polls_waiting_;
+  // An answer that leaves calls waiting enters idle as from responded.
+  if (*next == RuntimeState::idle && state_ != RuntimeState::idle) {
+    before_next_ = state_ == RuntimeState::invoking ? RuntimeState::responded : state_;
   }
+  state_ = *next;
 }
 
 void RuntimeStateMachine::event_delivered() {
-  if (state_ == RuntimeState::idle) state_ = RuntimeState::invoking;
+  if (state_ != RuntimeState::idle) return;
+  state_ = RuntimeState::invoking;
+  --polls_waiting_;
 }
 
-void RuntimeStateMachine::next_abandoned() {
-  if (state_ == RuntimeState::idle || state_ == RuntimeState::invoking) state_ = before_next_;
+void RuntimeStateMachine::poll_abandoned() {
+  if (polls_waiting_ == 0) return;
+  --polls_waiting_;
+  if (polls_waiting_ == 0 && state_ == RuntimeState::idle) state_ = before_next_;
+}
+
+void RuntimeStateMachine::delivery_abandoned() {
+  if (state_ != RuntimeState::invoking) return;
+  state_ = polls_waiting_ > 0 ? RuntimeState::idle : before_next_;
 }
 
 void RuntimeStateMachine::restore_released() {

@@ -20,10 +20,10 @@ TEST(RuntimeState, OnDemandCycle) {
   expect_only(sm, {RuntimeCall::next, RuntimeCall::init_error});
   sm.apply(RuntimeCall::next);
   EXPECT_EQ(sm.state(), RuntimeState::idle);
-  expect_only(sm, {});
+  expect_only(sm, {RuntimeCall::next});  // another call waits behind it
   sm.event_delivered();
   EXPECT_EQ(sm.state(), RuntimeState::invoking);
-  expect_only(sm, {RuntimeCall::response, RuntimeCall::error});
+  expect_only(sm, {RuntimeCall::next, RuntimeCall::response, RuntimeCall::error});
   sm.apply(RuntimeCall::response);
   EXPECT_EQ(sm.state(), RuntimeState::responded);
   expect_only(sm, {RuntimeCall::next});
@@ -36,23 +36,43 @@ TEST(RuntimeState, OnDemandCycle) {
 TEST(RuntimeState, AbandonedNextReturnsToTheStateItWasCalledFrom) {
   RuntimeStateMachine sm(false);
   sm.apply(RuntimeCall::next);
-  sm.next_abandoned();
+  sm.poll_abandoned();
   EXPECT_EQ(sm.state(), RuntimeState::starting);
   sm.apply(RuntimeCall::next);
   sm.event_delivered();
   sm.apply(RuntimeCall::response);
   sm.apply(RuntimeCall::next);
-  sm.event_delivered();  // handed to a connection that was already gone
-  sm.next_abandoned();
+  sm.event_delivered();
+  sm.delivery_abandoned();  // handed to a connection that was already gone
   EXPECT_EQ(sm.state(), RuntimeState::responded);
   expect_only(sm, {RuntimeCall::next});
 }
 
+TEST(RuntimeState, CallsThatWaitInTurnAreCounted) {
+  RuntimeStateMachine sm(false);
+  sm.apply(RuntimeCall::next);
+  sm.apply(RuntimeCall::next);
+  EXPECT_EQ(sm.polls_waiting(), 2);
+  sm.event_delivered();
+  EXPECT_EQ(sm.polls_waiting(), 1);
+  sm.apply(RuntimeCall::next);  // during the invocation
+  EXPECT_EQ(sm.state(), RuntimeState::invoking);
+  sm.apply(RuntimeCall::response);
+  EXPECT_EQ(sm.state(), RuntimeState::idle);  // calls still wait
+  sm.event_delivered();
+  sm.delivery_abandoned();  // one call still waits
+  EXPECT_EQ(sm.state(), RuntimeState::idle);
+  sm.poll_abandoned();
+  EXPECT_EQ(sm.state(), RuntimeState::responded);  // where the first of them was made
+  EXPECT_EQ(sm.polls_waiting(), 0);
+}
+
 TEST(RuntimeState, RestoreNextOnlyWithSnapStart) {
   RuntimeStateMachine sm(false);
+  expect_only(sm, {RuntimeCall::next, RuntimeCall::init_error});
   auto error = sm.check(RuntimeCall::restore_next);
   ASSERT_TRUE(error);
-  EXPECT_NE(error->find("snap-start"), std::string::npos);
+  EXPECT_EQ(*error, "State transition from Starting on restore/next is not allowed");
 }
 
 TEST(RuntimeState, SnapStartCycle) {

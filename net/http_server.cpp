@@ -121,8 +121,12 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
       // Named first: GCC 12 miscompiles a temporary made in a conditional within co_await.
       std::string why = "malformed HTTP request: " + ec.message();
       if (ec == http::error::header_limit) {
+        // 431, as Go's net/http (Lambda's Runtime API and the RIE) answers a header past its limit.
         why = fmt::format("the request's header is over {} bytes, or one of its fields over 65,533 bytes",
                           server->options.header_limit);
+        co_await exchange.respond_error(http::status::request_header_fields_too_large, "RequestHeaderFieldsTooLarge",
+                                        why);
+        break;
       }
       co_await exchange.respond_error(http::status::bad_request, "InvalidRequest", why);
       break;

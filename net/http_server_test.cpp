@@ -204,12 +204,12 @@ TEST(HttpServer, HeaderLimitIsTheServers) {
   EchoServer server({.header_limit = 256});
   const std::string reply =
       server.exchange("GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(400, 'a') + "\r\n\r\n", "\n\n");
-  EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("HTTP/1.1 431"), std::string::npos) << reply;
   EXPECT_NE(reply.find("header is over 256 bytes"), std::string::npos) << reply;
 }
 
 // Beast's fields cannot hold a value over 65,533 bytes. Within the header limit, such a field is
-// left out and reported when the server was given on_dropped_field, and refused with 400 when not.
+// left out and reported when the server was given on_dropped_field, and refused with 431 when not.
 TEST(HttpServer, AFieldTooLongForBeastIsLeftOutWhenTheServerSaysSo) {
   const std::string request = "POST / HTTP/1.1\r\nHost: x\r\nX-Cause: " + std::string(std::size_t{80} * 1024, 'c') +
                               "\r\nContent-Length: 2\r\n\r\nok";
@@ -229,7 +229,7 @@ TEST(HttpServer, AFieldTooLongForBeastIsLeftOutWhenTheServerSaysSo) {
 
   EchoServer strict({.header_limit = 1024 * 1024});
   const std::string refused = strict.exchange(request, "\n\n");
-  EXPECT_NE(refused.find("HTTP/1.1 400"), std::string::npos) << refused.substr(0, 200);
+  EXPECT_NE(refused.find("HTTP/1.1 431"), std::string::npos) << refused.substr(0, 200);
   EXPECT_NE(refused.find("65,533"), std::string::npos) << refused.substr(0, 400);
 }
 

@@ -55,6 +55,19 @@ def test_the_app_gets_method_path_query_headers_cookies_body_and_both_contexts(f
     assert {c.split(";")[0] for c in response.headers.get_list("set-cookie")} == {"first=1", "second=2"}
 
 
+def test_several_pollers_of_managed_instances_concurrency_are_served_under_the_emulator(function, task_root):
+    # The emulator lets the adapter's three invocation/next polls wait, as the RIE does, and hands
+    # out its invocations one at a time: none of the polls is refused.
+    function.start(task_root, {"WORKERS": 1, "AWS_LAMBDA_MAX_CONCURRENCY": 3})
+    with function.client(timeout=60) as client:
+        for number in range(5):
+            response = client.get(f"/echo/{number}")
+            assert response.status_code == 200, response.text
+            assert response.json()["path"] == f"/echo/{number}"
+    function.wait_for_output("3 at once")
+    assert "InvalidStateTransition" not in function.output()
+
+
 def test_a_five_megabyte_answer_comes_back_whole(function, task_root):
     function.start(task_root, {"WORKERS": 1})
     with function.client(timeout=60) as client:

@@ -165,6 +165,15 @@ def test_payload_limits_are_lambdas(lam):
 def test_a_bad_client_context_is_refused_as_lambda_refuses_it(lam):
     with pytest.raises(lam.exceptions.InvalidRequestContentException):
         lam.invoke(FunctionName=NAME, ClientContext="not base64 json", Payload=b"{}")
+    # The documented limit, 3,583 bytes of base64: the longest encoding within it is taken, the next refused.
+    def client_context(length: int) -> str:
+        encoded = base64.b64encode(json.dumps({"custom": {"k": "v" * (length * 3 // 4 - 22)}}).encode()).decode()
+        assert len(encoded) == length
+        return encoded
+    assert lam.invoke(FunctionName=NAME, ClientContext=client_context(3580), Payload=b"{}")["StatusCode"] == 200
+    with pytest.raises(lam.exceptions.InvalidRequestContentException) as refused:
+        lam.invoke(FunctionName=NAME, ClientContext=client_context(3584), Payload=b"{}")
+    assert "3583" in refused.value.response["Error"]["Message"]
 
 
 def stream_invoke(front_door: str, payload: bytes, name: str = NAME, read_after: float = 0,

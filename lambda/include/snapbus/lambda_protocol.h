@@ -8,6 +8,7 @@
 //   const char* api = std::getenv(kEnvRuntimeApi);      // "127.0.0.1:9001"
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -16,6 +17,8 @@ namespace snapbus::lambda {
 // ---- Runtime API (/2018-06-01/runtime/...) -------------------------------------------------------
 
 inline constexpr std::string_view kRuntimeApiPrefix = "/2018-06-01/runtime/";
+// Not used by runtimes any more, but kept by the RIE (and Lambda): GET answers 200 "pong".
+inline constexpr std::string_view kRuntimePingPath = "/2018-06-01/ping";
 // The paths below follow kRuntimeApiPrefix.
 inline constexpr std::string_view kRuntimeNextPath = "invocation/next";
 inline constexpr std::string_view kRuntimeRestoreNextPath = "restore/next";
@@ -102,6 +105,8 @@ inline constexpr std::uint64_t kErrorBodyLimit = std::uint64_t{1024} * 1024;
 // 1 MiB, and awslambdaric sends the X-Ray cause of an error, every stack frame, in one header of
 // up to that size (lambda_runtime_client.py's max_header_size).
 inline constexpr std::uint32_t kRuntimeApiHeaderLimit = 1024 * 1024;
+// The Invoke API's ClientContext (X-Amz-Client-Context): "up to 3,583 bytes of base64-encoded data".
+inline constexpr std::size_t kClientContextLimit = 3583;
 
 // ---- The execution environment ------------------------------------------------------------------
 

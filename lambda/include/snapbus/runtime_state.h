@@ -16,7 +16,7 @@ enum class RuntimeState {
   starting,         // launched, Init in progress
   restore_waiting,  // blocked in restore/next: the snapshot is taken now
   restoring,        // restore/next answered: after-restore hooks run
-  idle,             // blocked in invocation/next
+  idle,             // blocked in invocation/next, with no invocation in progress
   invoking,         // holds an event, owes a response or an error
   responded,        // answered its event, free to ask for the next one
   failed,           // reported init/restore error or died: no more calls
@@ -27,6 +27,10 @@ enum class RuntimeCall { next, response, error, init_error, restore_next, restor
 std::string_view to_string(RuntimeState state);
 std::string_view to_string(RuntimeCall call);
 
+// invocation/next may be called again while an earlier call waits, or while an invocation is in
+// progress (a runtime that polls from several threads, as on Lambda Managed Instances, or a proxy
+// that forwards each of its clients' polls): the calls wait in turn, as the RIE's state machine
+// lets them, and the state machine counts them.
 class RuntimeStateMachine {
  public:
   explicit RuntimeStateMachine(bool snapstart) : snapstart_(snapstart) {}
@@ -37,15 +41,19 @@ class RuntimeStateMachine {
   void apply(RuntimeCall call);
   // Precondition: check(call) returned nullopt.
 
-  void event_delivered();   // idle -> invoking
+  void event_delivered();   // idle -> invoking: one waiting invocation/next got the event
   void restore_released();  // restore_waiting -> restoring
-  // The runtime's invocation/next connection closed before an event was handed over on it: back to
-  // the state it called from, so its retry is allowed (idle or invoking -> the state before next).
-  void next_abandoned();
+  // A waiting invocation/next's connection closed before it got an event. When it was the last
+  // one waiting, back to the state it was called from, so its retry is allowed.
+  void poll_abandoned();
+  // The event could not be handed over (its invocation/next connection was gone): the invocation
+  // is no longer in progress; idle while other calls wait, else the state before that next.
+  void delivery_abandoned();
   void fail() { state_ = RuntimeState::failed; }
 
   [[nodiscard]] RuntimeState state() const { return state_; }
   [[nodiscard]] bool called_restore_next() const { return called_restore_next_; }
+  [[nodiscard]] int polls_waiting() const { return polls_waiting_; }
 
  private:
   [[nodiscard]] std::optional<RuntimeState> next_state(RuntimeCall call) const;
@@ -53,7 +61,9 @@ class RuntimeStateMachine {
   bool snapstart_;
   bool called_restore_next_ = false;
   RuntimeState state_ = RuntimeState::starting;
+  // Where idle was entered from: where a poll given up on returns to.
   RuntimeState before_next_ = RuntimeState::starting;
+  int polls_waiting_ = 0;
 };
 
 }  // namespace snapbus::lambda
