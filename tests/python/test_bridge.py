@@ -129,27 +129,88 @@ def test_a_hook_raising_system_exit_fails_its_phase_and_the_watcher_lives_on(bus
     assert read_line(proc).strip() == "HOOK after-restore", processes.stderr_of(proc)
 
 
-def test_hooks_registered_by_a_hook_run_in_the_same_phase(bus, processes):
-    # As a driver imported lazily inside a hook registers its own: Lambda's runner reaches it in
-    # the live list.
+def test_hooks_registered_by_a_hook_run_where_lambdas_runner_reaches_them(bus, processes):
+    # As a driver imported lazily inside a hook registers its own. awslambdaric's runner
+    # (lambda_runtime_hooks_runner.py) pops before-snapshot hooks off the end of the live list, so
+    # one registered by a hook runs next; it walks the after-restore list from the start, so one
+    # registered there runs after the others.
+    proc = processes.start(inline_script("""
+        import snapbus
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+        def say(name):
+            print("HOOK", name, flush=True)
+
+        def b2():
+            say("b2")
+            register_before_snapshot(say, "b-late")
+
+        def a1():
+            say("a1")
+            register_after_restore(say, "a-late")
+
+        register_before_snapshot(say, "b1")
+        register_before_snapshot(b2)
+        register_before_snapshot(say, "b3")
+        register_after_restore(a1)
+        register_after_restore(say, "a2")
+        print("READY", os.getpid(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=False))
+    read_ready(proc, 1)
+    bus.publish_ok("before-snapshot")
+    assert [read_line(proc) for _ in range(4)] == ["HOOK b3", "HOOK b2", "HOOK b-late", "HOOK b1"]
+    bus.publish_ok("restore")
+    assert [read_line(proc) for _ in range(3)] == ["HOOK a1", "HOOK a2", "HOOK a-late"]
+
+
+def test_a_snapshot_waits_for_the_import_that_registered_the_first_hook(bus, processes, tmp_path):
+    # A worker subscribes at its first registration, here half-way through importing the app,
+    # which then loads a model. Lambda's runtime client runs before-snapshot hooks once the
+    # handler's import has ended: so must the worker, hooks registered after the model included.
+    (tmp_path / "app_with_model.py").write_text(textwrap.dedent("""
+        import time
+        from snapshot_restore_py import register_before_snapshot
+
+        register_before_snapshot(print, "HOOK close-db", flush=True)
+        print("REGISTERED", flush=True)
+        time.sleep(1.5)  # the model loads
+        register_before_snapshot(print, "HOOK release-model", flush=True)
+        print("IMPORTED", flush=True)
+    """))
+    env = bridge_env(processes, bus, zero_code=False)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    proc = processes.start(inline_script("""
+        import snapbus
+        import app_with_model
+        import time; time.sleep(60)
+    """), env)
+    assert read_line(proc) == "REGISTERED"
+    bus.publish_ok("before-snapshot")
+    assert [read_line(proc) for _ in range(3)] == ["IMPORTED", "HOOK release-model", "HOOK close-db"]
+    assert "before-snapshot waits until the import of app_with_model has finished" in processes.stderr_of(proc)
+
+
+def test_an_async_hook_of_snapshot_restore_py_does_nothing_and_fails_nothing_as_under_lambda(bus, processes):
+    # Lambda's runner calls it and drops the coroutine (a RuntimeWarning): a function that restores
+    # there must restore here too. snapbus says what happened.
     proc = processes.start(inline_script("""
         import snapbus
         from snapshot_restore_py import register_after_restore
 
-        def late():
-            print("HOOK late", flush=True)
+        async def reconnect_async():
+            print("HOOK async body", flush=True)
 
-        def first():
-            print("HOOK first", flush=True)
-            register_after_restore(late)
-
-        register_after_restore(first)
+        register_after_restore(reconnect_async)
+        register_after_restore(print, "HOOK plain", flush=True)
         print("READY", os.getpid(), flush=True)
         import time; time.sleep(60)
     """), bridge_env(processes, bus, zero_code=False))
     read_ready(proc, 1)
     bus.publish_ok("restore")
-    assert [read_line(proc).strip(), read_line(proc).strip()] == ["HOOK first", "HOOK late"]
+    assert read_line(proc) == "HOOK plain"
+    assert "'snapshot_restore_py:__main__.reconnect_async' did nothing: it returned coroutine" in (
+        processes.stderr_of(proc))
 
 
 def test_a_malformed_snapbus_variable_never_breaks_a_registration(bus, processes):

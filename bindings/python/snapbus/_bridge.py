@@ -14,11 +14,12 @@ the bridge.
 
 A process subscribes at its first registration (start_on_first_registration), whether the app
 imported snapbus or the zero-code startup did, and not when its interpreter starts: a server's
-supervisor or multiprocessing's resource tracker never registers a hook and never subscribes, and a
-worker subscribes once it has imported the app. So the subscriber count means "workers that loaded
-the app", and a snapshot taken once that count is reached cannot catch a worker half-way through
-its imports. A process that imported snapshot_restore_py before snapbus subscribes when snapbus is
-imported. (SNAPBUS_AUTOSTART=0 turns the start off, as for snapbus's own decorators.)
+supervisor or multiprocessing's resource tracker never registers a hook and never subscribes, so
+the subscriber count means "workers". A worker's first registration often comes half-way through
+importing the app; its before-snapshot phase then waits for that import to end (the client's
+_let_imports_finish), so the snapshot cannot catch it half-way. A process that imported
+snapshot_restore_py before snapbus subscribes when snapbus is imported. (SNAPBUS_AUTOSTART=0 turns
+the start off, as for snapbus's own decorators.)
 """
 import functools
 import importlib.abc
@@ -59,8 +60,8 @@ def _hooks_from(getter_name: str):
             log.debug("snapbus: %s runs the %s hooks in this process; the bridge leaves them to it",
                       _RUNTIME_CLIENT_MODULE, MODULE)
             return []
-        return [Hook(f"{MODULE}:{hook_name(func, None)}", functools.partial(func, *args, **kwargs))
-                for func, args, kwargs in list(getattr(module, getter_name)())]
+        return [Hook(f"{MODULE}:{hook_name(func, None)}", functools.partial(func, *args, **kwargs),
+                     unawaited_fails=False) for func, args, kwargs in list(getattr(module, getter_name)())]
 
     return expand
 

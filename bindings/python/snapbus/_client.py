@@ -10,6 +10,7 @@ import atexit
 import dataclasses
 import logging
 import os
+import sys
 import threading
 import time
 
@@ -33,6 +34,9 @@ _ATTACH_RETRY_SECONDS = 0.1
 _STOP_JOIN_SECONDS = 5.0
 # At exit, how long in all the shutdown hooks and stop() wait for a hook running on another thread.
 _EXIT_WAIT_SECONDS = 1.0
+# How often a before-snapshot phase looks again whether this process still imports a module.
+_IMPORT_POLL_SECONDS = 0.005
+_IMPORT_WARN_SECONDS = 5.0
 
 
 class _Client:
@@ -387,6 +391,7 @@ class _Client:
                 if reason is not None:
                     self._detach_lost(sub, reason)
                     continue
+                self._let_imports_finish(sub, stop)
                 self.catch_up()
                 if stop.is_set():
                     break
@@ -418,6 +423,34 @@ class _Client:
         with self._lock:
             if not self._wanted and self._thread in (None, threading.current_thread()):
                 self._close_subscriber()
+
+    def _let_imports_finish(self, sub: Subscriber, stop: threading.Event) -> None:
+        """Holds a before-snapshot phase while another thread of this process is importing a module.
+        A process subscribes at its first registration, often half-way through importing the app
+        (a worker that registers, then loads a model); Lambda's runtime client runs these hooks only
+        once the handler's import has ended. So the snapshot never catches an import in flight, and
+        the hooks that the rest of the import registers run too. Called without _lock, which that
+        import may need to register."""
+        started = time.monotonic()
+        said = warned = False
+        while not stop.is_set():
+            state = sub.read_state()
+            if state.phase != Phase.BEFORE_SNAPSHOT or state.seq in (self.handled_seq, self._before_snapshot_seq):
+                return
+            module = _module_being_imported()
+            if module is None:
+                return
+            if not said:
+                log.info("snapbus: pid %d: before-snapshot waits until the import of %s has finished",
+                         os.getpid(), module)
+                said = True
+            elif not warned and time.monotonic() - started > _IMPORT_WARN_SECONDS:
+                # Past a normal worker's start: an import that never ends (a server run at import
+                # time) would hold the snapshot until the adapter's timeout, so say so where it shows.
+                log.warning("snapbus: pid %d: before-snapshot has waited %.0f s for the import of %s to finish",
+                            os.getpid(), time.monotonic() - started, module)
+                warned = True
+            stop.wait(_IMPORT_POLL_SECONDS)
 
     def _report_watcher_error(self, error: SnapbusError) -> None:
         # A lasting problem (a segment we may not open) is logged once, not on every retry.
@@ -602,6 +635,27 @@ class _Handling:
     thread: threading.Thread
     threads_before: frozenset
     shutdown_at_exit: bool = False
+
+
+def _module_being_imported() -> str | None:
+    """The module another thread of this process is importing now (its outermost import), or None."""
+    me = threading.get_ident()
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        outermost = None
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == "_find_and_load" and code.co_filename in _IMPORT_SYSTEM_FILES:
+                outermost = frame
+            frame = frame.f_back
+        if outermost is not None:
+            return str(outermost.f_locals.get("name", "a module"))
+    return None
+
+
+# Where the import system's _find_and_load lives: CPython's importlib._bootstrap is frozen.
+_IMPORT_SYSTEM_FILES = frozenset({"<frozen importlib._bootstrap>"})
 
 
 def _running_hook_noter(sub: Subscriber):

@@ -2,8 +2,10 @@
 
 A list holds plain hooks and groups. A group (the snapshot_restore_py bridge) expands into its
 hooks each time the list runs, so hooks added to it after registration still run, in place. Hooks
-a group gains while the list runs (a hook that imports a driver, which registers its own hook) run
-in the same pass, after the others, as Lambda's runner reaches them in the module's live list.
+registered while the list runs (a hook that imports a driver, which registers its own hook) run in
+the same run, where Lambda's runner (awslambdaric's lambda_runtime_hooks_runner) reaches them in
+the module's live list: before a snapshot, which it pops from the end, right after the hook that
+registered them; after a restore, which it walks from the start, after the others.
 
 Ordering rule (the C++ client's, clients/cpp/include/snapbus/hook_registry.h): each entry has an
 ``order`` (default 0) and its registration index. After a restore, hooks run in ascending
@@ -20,7 +22,7 @@ from typing import Callable, Iterable
 
 log = logging.getLogger("snapbus")
 
-# How many times one run looks again for hooks that its hooks registered.
+# How deep hooks registered by hooks (registered by hooks...) may go in one run.
 _LATE_REGISTRATION_PASSES = 10
 
 BEFORE_SNAPSHOT = "before-snapshot"
@@ -33,6 +35,9 @@ class Hook:
     name: str
     func: Callable[[], object]
     order: int = 0
+    # False for snapshot_restore_py's hooks: Lambda's runner calls an async def one and drops the
+    # coroutine with a warning, so a function that restores under Lambda must not fail here.
+    unawaited_fails: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,21 +175,30 @@ class HookList:
     def run(self, starting=None) -> RunReport:
         """Calls every hook in this phase's order; one failure never stops the others. `starting`,
         when given, is called with (phase, hook name) just before each hook runs. Hooks registered
-        while the phase runs (by a hook) run in the same pass, after the others."""
+        while the phase runs (by a hook) run in the same run: next when the list runs last-first,
+        after the others when it runs first-first (see the module's docstring)."""
         report = RunReport()
         seen = _Pass()
-        hooks = self._hooks_in_run_order(report, seen)
-        # A hook that registers another every time it runs would never let the phase end.
-        for _ in range(_LATE_REGISTRATION_PASSES):
-            if not hooks:
-                break
-            for hook in hooks:
-                self._run_one(hook, report, starting)
-            hooks = self._hooks_added_since(seen, report)
-        else:
-            if hooks:
+        # (hook, depth): depth counts the hooks that registered it, one inside the other.
+        stack = [(hook, 0) for hook in reversed(self._hooks_in_run_order(report, seen))]
+        later: list[tuple[Hook, int]] = []
+        while stack or later:
+            if not stack:
+                stack, later = later[::-1], []
+            hook, depth = stack.pop()
+            self._run_one(hook, report, starting)
+            added = self._hooks_added_since(seen, report)
+            if not added:
+                continue
+            # A hook that registers another every time it runs would never let the phase end.
+            if depth + 1 > _LATE_REGISTRATION_PASSES:
                 self._fail(report, f"{self.phase} hooks kept registering more hooks",
-                           RuntimeError(f"{len(hooks)} still new after {_LATE_REGISTRATION_PASSES} passes"))
+                           RuntimeError(f"{len(added)} still new {_LATE_REGISTRATION_PASSES} levels deep"))
+                return report
+            if self._last_first:
+                stack.extend((new, depth + 1) for new in reversed(added))
+            else:
+                later.extend((new, depth + 1) for new in added)
         return report
 
     def _run_one(self, hook: Hook, report: RunReport, starting) -> None:
@@ -197,8 +211,11 @@ class HookList:
                 # An async __call__, or a lambda around a coroutine function: nothing of its body ran.
                 if inspect.iscoroutine(result):
                     result.close()
-                raise TypeError(f"it returned {type(result).__name__}, which nothing awaits: snapbus hooks are "
-                                "plain functions")
+                why = f"it returned {type(result).__name__}, which nothing awaits"
+                if hook.unawaited_fails:
+                    raise TypeError(f"{why}: snapbus hooks are plain functions")
+                log.warning("snapbus: %s hook '%s' did nothing: %s (Lambda's runner ignores it too, with a "
+                            "RuntimeWarning)", self.phase, hook.name, why)
         # Any BaseException (SystemExit, KeyboardInterrupt): raised on the watcher thread it would
         # end the thread, silently, and every later phase of this process with it; reported, it
         # fails the phase as Lambda's runner does.
