@@ -31,6 +31,16 @@ std::chrono::milliseconds time_left(Clock::time_point deadline) {
   return std::max(std::chrono::milliseconds(1), std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
 }
 
+// Why workers may be missing, in web mode: the usual cause is a run.sh that sets PYTHONPATH
+// instead of adding to it, as some of LWA's own examples do, which drops the startup directory
+// /opt/bootstrap put first and with it zero-code mode, silently.
+std::string missing_subscribers_hint(const AdapterConfig& config) {
+  if (config.mode != AdapterMode::web) return "";
+  return " (a Python worker subscribes at its first hook registration; in zero-code mode that needs the startup "
+         "directory /opt/bootstrap puts first on PYTHONPATH: a run.sh that sets PYTHONPATH must add to it, "
+         "PYTHONPATH=$PYTHONPATH:..., not replace it)";
+}
+
 }  // namespace
 
 lifecycle::JoinCondition join_condition_for(const AdapterConfig& config) {
@@ -130,14 +140,19 @@ std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::S
   if (result.outcome == lifecycle::StepOutcome::all_acked) {
     block.push_back(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, result.waited_for,
                                 result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
+    if (result.waited_for == 0 && step == lifecycle::Step::before_snapshot) {
+      block.push_back(fmt::format("{}: no process subscribed, so no hook runs in the snapshot's processes{}", name,
+                                  missing_subscribers_hint(config_)));
+    }
   }
   if (!block.empty()) log_(fmt::format("{}", fmt::join(block, "\n")));
   switch (result.outcome) {
     case lifecycle::StepOutcome::all_acked: return std::nullopt;
     case lifecycle::StepOutcome::too_few_joined:
-      return lambda::FunctionError{
-          .type = std::string(error_type_for(step)),
-          .message = lifecycle::describe_join_shortfall(result) + "; not taking the snapshot without them"};
+      return lambda::FunctionError{.type = std::string(error_type_for(step)),
+                                   .message = lifecycle::describe_join_shortfall(result) +
+                                              "; not taking the snapshot without them" +
+                                              missing_subscribers_hint(config_)};
     case lifecycle::StepOutcome::not_acknowledged: {
       lifecycle::LambdaError error = lifecycle::lambda_error_for(result);
       return lambda::FunctionError{.type = std::move(error.type), .message = std::move(error.message)};

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -179,8 +181,28 @@ TEST_F(SnapStartBracketTest, TooFewWorkersMeansNoSnapshot) {
   const auto failure = before_snapshot();
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->type, "Runtime.BeforeSnapshotError");
-  EXPECT_EQ(failure->message,
+  EXPECT_EQ(failure->message.rfind(
+                "only 1 of 3 expected subscribers joined within 300 ms; not taking the snapshot without them (a "
+                "Python worker subscribes at its first hook registration",
+                0),
+            0U)
+      << failure->message;
+  EXPECT_NE(failure->message.find("must add to it, PYTHONPATH=$PYTHONPATH:..., not replace it"), std::string::npos);
+
+  config.mode = AdapterMode::proxy;  // no run.sh there
+  EXPECT_EQ(before_snapshot()->message,
             "only 1 of 3 expected subscribers joined within 300 ms; not taking the snapshot without them");
+}
+
+TEST_F(SnapStartBracketTest, NoSubscriberAtAllIsSaidWithItsUsualCause) {
+  config.subscriber_settle = 50ms;
+  ASSERT_FALSE(before_snapshot().has_value());
+  const bool said = std::any_of(log.begin(), log.end(), [](const std::string& line) {
+    return line.find(
+               "before-snapshot: no process subscribed, so no hook runs in the snapshot's processes (a Python "
+               "worker subscribes") != std::string::npos;
+  });
+  EXPECT_TRUE(said) << fmt::format("{}", fmt::join(log, "\n"));
 }
 
 // Unset, the before-snapshot limit is what is left of Lambda's 130 s SnapStart Init (less the time to

@@ -164,10 +164,13 @@ def test_the_task_root_is_on_the_path_while_site_runs(shell, opt_dir, task_root,
 
 def test_zero_code_under_a_managed_runtime_starts_through_the_layer_s_pth(opt_dir, tmp_path):
     """What the managed runtime's bootstrap.py does with PYTHONPATH unset, site.addsitedir("/opt/python"),
-    runs the layer's .pth: zero-code mode starts with the variable on, and nothing starts without it."""
-    code = "import site, sys; site.addsitedir(sys.argv[1]); import snapbus._bridge as bridge; print(bridge._installed)"
-    for value, expected in (("1", "True"), ("off", "False"), (None, "False")):
-        # SNAPBUS_PYTHON_BRIDGE=0: `import snapbus` alone would install the bridge too.
+    runs the layer's .pth: zero-code mode starts with the variable on, and with it off or unset not even
+    snapbus is imported (importing it installs the bridge, and without cffi prints a traceback)."""
+    code = ("import site, sys; site.addsitedir(sys.argv[1]); imported = 'snapbus' in sys.modules; "
+            "import snapbus._bridge as bridge; print(imported, bridge._installed)")
+    for value, expected in (("1", "True True"), ("yes", "True True"), ("0", "False False"), ("off", "False False"),
+                            ("false", "False False"), (None, "False False")):
+        # SNAPBUS_PYTHON_BRIDGE=0: the test's own `import snapbus` would install the bridge too.
         env = {"PATH": "/usr/bin:/bin", "SNAPBUS_PYTHON_BRIDGE": "0", "SNAPBUS_SEGMENT": str(tmp_path / "seg")}
         if value is not None:
             env["SNAPBUS_ZERO_CODE"] = value
@@ -175,3 +178,8 @@ def test_zero_code_under_a_managed_runtime_starts_through_the_layer_s_pth(opt_di
                              timeout=30)
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == expected, (value, run.stderr)
+    # A value that is no boolean is named, not taken for off.
+    env["SNAPBUS_ZERO_CODE"] = "maybe"
+    run = subprocess.run([PYTHON, "-c", code, str(opt_dir / "python")], env=env, capture_output=True, text=True,
+                         timeout=30)
+    assert "SNAPBUS_ZERO_CODE='maybe'" in run.stderr, run.stderr
