@@ -69,6 +69,9 @@ constexpr const char* kFooter =
 
 constexpr int kExitSegmentError = 6;
 
+// The file name of LWA's extension in its layer (/opt/extensions/lambda-adapter).
+constexpr std::string_view kLwaExtensionName = "lambda-adapter";
+
 }  // namespace
 
 std::optional<std::string> extension_name_for(std::string_view argv0, int argument_count) {
@@ -78,8 +81,19 @@ std::optional<std::string> extension_name_for(std::string_view argv0, int argume
   return path.filename().string();
 }
 
+std::optional<std::string> warning_for_lwa_beside(std::string_view argv0) {
+  const std::filesystem::path lwa = std::filesystem::path(argv0).parent_path() / kLwaExtensionName;
+  std::error_code ec;
+  if (!std::filesystem::exists(lwa, ec)) return std::nullopt;
+  return fmt::format(
+      "warning: {} is here too: Lambda Web Adapter's extension would also act as the function's runtime client "
+      "and take invocations past snapbus's SnapStart bracket; remove LWA's layer from the function (or keep it in "
+      "front, with SNAPBUS_MODE=proxy)",
+      lwa.string());
+}
+
 int run_adapter_command(std::span<const std::string> words, std::optional<std::string> extension_name,
-                        AdapterCommand command) {
+                        AdapterCommand command, std::string_view extension_path) {
   const bool proxy = command == AdapterCommand::proxy;
   const auto app = command_app(proxy ? "snapbus proxy" : "snapbus adapter", proxy ? kProxyDescription : kDescription,
                                kFooter, kOptionColumn, "[--extension-name NAME]");
@@ -103,6 +117,9 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
     bus_config = config_from_environment();
   } catch (const std::exception& error) {
     throw UsageError(error.what());
+  }
+  if (!extension_path.empty() && config.mode == adapter::AdapterMode::web) {
+    if (auto warning = warning_for_lwa_beside(extension_path)) std::cerr << "[snapbus] " << *warning << std::endl;
   }
   if (config.expect_subscribers && *config.expect_subscribers > bus_config.slot_count) {
     throw UsageError(fmt::format("{}={}: more than the segment's {} slots ({})", adapter::kEnvExpectSubscribers,

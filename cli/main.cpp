@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
   // 0. Started by Lambda as /opt/extensions/snapbus: the adapter, configured by the environment.
   if (auto extension = snapbus::cli::extension_name_for(argv[0], argc - 1)) {
     try {
-      return snapbus::cli::run_adapter_command({}, std::move(extension));
+      return snapbus::cli::run_adapter_command({}, std::move(extension), snapbus::cli::AdapterCommand::adapter,
+                                               argv[0]);
     } catch (const snapbus::cli::UsageError& error) {
       std::cerr << "[snapbus] " << error.what() << '\n';
       return code(ExitCode::usage);
