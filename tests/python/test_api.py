@@ -111,6 +111,30 @@ def test_a_group_that_cannot_list_its_hooks_is_one_failure_and_late_hooks_run_on
                                      "listed: RuntimeError: cannot list\"]")
 
 
+def test_a_hook_that_registers_another_every_time_is_cut_off_and_the_others_still_run():
+    # Before a snapshot a hook's registrations run next (as Lambda's runner pops them), so an endless
+    # one would never let the phase end: it is stopped 10 levels deep, said once, and the hook
+    # registered before it, which runs after it, still runs.
+    script = """
+        from snapbus._hooks import Hook, HookList
+        ran = []
+        hooks = HookList("before-snapshot", last_first=True)
+
+        def endless():
+            ran.append("endless")
+            hooks.add(Hook("endless", endless))
+
+        hooks.add(Hook("first", lambda: ran.append("first")))
+        hooks.add(Hook("endless", endless))
+        report = hooks.run()
+        print(ran.count("endless"), ran[-1], report.failures)
+    """
+    result = run_python(script, SNAPBUS_AUTOSTART="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("11 first ['before-snapshot hooks kept registering more hooks: RuntimeError: "
+                                     "1 still new 10 levels deep']")
+
+
 def test_autostart_off_means_no_watcher_until_start(tmp_path):
     script = """
         import snapbus

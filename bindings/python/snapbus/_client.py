@@ -34,9 +34,12 @@ _ATTACH_RETRY_SECONDS = 0.1
 _STOP_JOIN_SECONDS = 5.0
 # At exit, how long in all the shutdown hooks and stop() wait for a hook running on another thread.
 _EXIT_WAIT_SECONDS = 1.0
-# How often a before-snapshot phase looks again whether this process still imports a module.
+# How often a before-snapshot phase looks again whether this process still imports a module, and
+# when it says so where a default logger shows it.
 _IMPORT_POLL_SECONDS = 0.005
 _IMPORT_WARN_SECONDS = 5.0
+# Where the import system's _find_and_load lives: CPython's importlib._bootstrap is frozen.
+_IMPORT_SYSTEM_FILE = "<frozen importlib._bootstrap>"
 
 
 class _Client:
@@ -646,16 +649,12 @@ def _module_being_imported() -> str | None:
         outermost = None
         while frame is not None:
             code = frame.f_code
-            if code.co_name == "_find_and_load" and code.co_filename in _IMPORT_SYSTEM_FILES:
+            if code.co_name == "_find_and_load" and code.co_filename == _IMPORT_SYSTEM_FILE:
                 outermost = frame
             frame = frame.f_back
         if outermost is not None:
             return str(outermost.f_locals.get("name", "a module"))
     return None
-
-
-# Where the import system's _find_and_load lives: CPython's importlib._bootstrap is frozen.
-_IMPORT_SYSTEM_FILES = frozenset({"<frozen importlib._bootstrap>"})
 
 
 def _running_hook_noter(sub: Subscriber):

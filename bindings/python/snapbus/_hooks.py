@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 log = logging.getLogger("snapbus")
 
 # How deep hooks registered by hooks (registered by hooks...) may go in one run.
-_LATE_REGISTRATION_PASSES = 10
+_LATE_REGISTRATION_LEVELS = 10
 
 BEFORE_SNAPSHOT = "before-snapshot"
 AFTER_RESTORE = "after-restore"
@@ -182,6 +182,7 @@ class HookList:
         # (hook, depth): depth counts the hooks that registered it, one inside the other.
         stack = [(hook, 0) for hook in reversed(self._hooks_in_run_order(report, seen))]
         later: list[tuple[Hook, int]] = []
+        too_deep = False
         while stack or later:
             if not stack:
                 stack, later = later[::-1], []
@@ -190,11 +191,14 @@ class HookList:
             added = self._hooks_added_since(seen, report)
             if not added:
                 continue
-            # A hook that registers another every time it runs would never let the phase end.
-            if depth + 1 > _LATE_REGISTRATION_PASSES:
-                self._fail(report, f"{self.phase} hooks kept registering more hooks",
-                           RuntimeError(f"{len(added)} still new {_LATE_REGISTRATION_PASSES} levels deep"))
-                return report
+            # A hook that registers another every time it runs would never let the phase end: its
+            # registrations stop being run (once said), the other hooks still run.
+            if depth + 1 > _LATE_REGISTRATION_LEVELS:
+                if not too_deep:
+                    self._fail(report, f"{self.phase} hooks kept registering more hooks",
+                               RuntimeError(f"{len(added)} still new {_LATE_REGISTRATION_LEVELS} levels deep"))
+                    too_deep = True
+                continue
             if self._last_first:
                 stack.extend((new, depth + 1) for new in reversed(added))
             else:
