@@ -34,6 +34,8 @@ packages=(
   python3 python3-dev python3-cffi python3-pytest python3-setuptools python3-pip python3-wheel
   python3-fastapi python3-uvicorn python3-flask python3-httpx python3-requests python3-gunicorn
   python3-psycopg2 python3-sqlalchemy
+  # a venv: an interpreter without Debian's dist-packages, as Lambda's Python has no cffi (tests/python)
+  python3-venv
   # AWS's own SDK, a real client of the emulator's Invoke API (tests/python/test_emulator_invoke_api.py)
   python3-boto3
   # tools the tests and demo use; PostgreSQL for the scenario tests (tests/e2e), which start their own server;

@@ -8,10 +8,12 @@
 # What it adds for the app's processes:
 # - SNAPBUS_SEGMENT, so every worker maps the segment the adapter created (default /tmp/snapbus.seg:
 #   Lambda has no /dev/shm);
-# - for the handler script, the layer's Python package (/opt/python) on PYTHONPATH, and with
-#   SNAPBUS_ZERO_CODE on its startup directory first, so every Python process runs its hooks without
-#   a line of the app changed. A wrapped managed runtime gets no PYTHONPATH: its bootstrap.py adds
-#   /opt/python (and runs the layer's snapbus-zero-code.pth) only when PYTHONPATH is unset;
+# - for the handler script, the layer's Python package (/opt/python) first on PYTHONPATH: with
+#   SNAPBUS_ZERO_CODE on, the layer's python/sitecustomize.py then starts snapbus in every Python
+#   process, so each runs its hooks without a line of the app changed (also behind a run.sh that sets
+#   PYTHONPATH=/opt/python:..., as some of LWA's examples do). A wrapped managed runtime gets no
+#   PYTHONPATH: its bootstrap.py adds /opt/python (and runs the layer's snapbus-zero-code.pth) only
+#   when PYTHONPATH is unset;
 # - in web mode, the layer's listen notice library (lib/libsnapbus-listen-notice.so) first on
 #   LD_PRELOAD, unless SNAPBUS_LISTEN_NOTICE is off: each process then tells the adapter that it
 #   started and when it listens, so the adapter checks readiness at that moment instead of polling
@@ -99,9 +101,7 @@ if [ "$handler_is_file" = true ]; then
     if [ -n "${LAMBDA_TASK_ROOT:-}" ]; then
       PYTHONPATH="$PYTHONPATH:$LAMBDA_TASK_ROOT"
     fi
-    if enabled SNAPBUS_ZERO_CODE 0; then
-      PYTHONPATH="$python_dir/snapbus/_startup:$PYTHONPATH"
-    fi
+    enabled SNAPBUS_ZERO_CODE 0 || true # a malformed value stops here, before the app starts
     export PYTHONPATH
   fi
   exec "$handler"

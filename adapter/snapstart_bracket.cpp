@@ -31,14 +31,13 @@ std::chrono::milliseconds time_left(Clock::time_point deadline) {
   return std::max(std::chrono::milliseconds(1), std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
 }
 
-// Why workers may be missing, in web mode: the usual cause is a run.sh that sets PYTHONPATH
-// instead of adding to it, as some of LWA's own examples do, which drops the startup directory
-// /opt/bootstrap put first and with it zero-code mode, silently.
+// Why workers may be missing, in web mode: the usual cause is a run.sh that sets a PYTHONPATH
+// without the layer's /opt/python, which drops zero-code mode silently.
 std::string missing_subscribers_hint(const AdapterConfig& config) {
   if (config.mode != AdapterMode::web) return "";
-  return " (a Python worker subscribes at its first hook registration; in zero-code mode that needs the startup "
-         "directory /opt/bootstrap puts first on PYTHONPATH: a run.sh that sets PYTHONPATH must add to it, "
-         "PYTHONPATH=$PYTHONPATH:..., not replace it)";
+  return " (a Python worker subscribes at its first hook registration; in zero-code mode that needs the layer's "
+         "/opt/python, which /opt/bootstrap puts on PYTHONPATH: a run.sh that sets PYTHONPATH must keep it, "
+         "PYTHONPATH=$PYTHONPATH:... or PYTHONPATH=/opt/python:...)";
 }
 
 }  // namespace

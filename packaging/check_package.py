@@ -145,7 +145,10 @@ def check_layout(layer: zipfile.ZipFile, bootstrap_source: pathlib.Path) -> None
         fail("the zip has no lib/libsnapbus-listen-notice.so")
     if "python/snapbus-zero-code.pth" not in modes:
         fail("the zip has no python/snapbus-zero-code.pth")
-    top_level = ("bootstrap", "extensions/snapbus", "lib/libsnapbus-listen-notice.so", "python/snapbus-zero-code.pth")
+    if "python/sitecustomize.py" not in modes:
+        fail("the zip has no python/sitecustomize.py")
+    top_level = ("bootstrap", "extensions/snapbus", "lib/libsnapbus-listen-notice.so", "python/snapbus-zero-code.pth",
+                 "python/sitecustomize.py")
     strays = [n for n in modes if n not in top_level and not n.startswith("python/snapbus/")]
     if strays or any("__pycache__" in n for n in modes):
         fail(f"unexpected entries in the zip: {strays or [n for n in modes if '__pycache__' in n]}")
@@ -234,6 +237,21 @@ def check_zero_code_pth(python_dir: pathlib.Path, target: Target) -> None:
             fail(f"python/snapbus-zero-code.pth with SNAPBUS_ZERO_CODE={zero_code}: expected the bridge installed "
                  f"= {expected}, got {run.stdout.strip()!r} {run.stderr.strip()}")
     print("python/snapbus-zero-code.pth: a site directory /opt/python starts zero-code mode only when it is on")
+
+
+def check_layer_sitecustomize(python_dir: pathlib.Path, target: Target) -> None:
+    """A run.sh that replaces PYTHONPATH with /opt/python:... (some of LWA's examples) still gets zero-code
+    mode, through python/sitecustomize.py; off, that file imports nothing of snapbus."""
+    code = "import sys; print('snapbus._bridge' in sys.modules and sys.modules['snapbus._bridge']._installed)"
+    for zero_code, expected in (("1", "True"), ("0", "False")):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPBUS_")}
+        env |= {"PYTHONPATH": str(python_dir), "SNAPBUS_ZERO_CODE": zero_code, "SNAPBUS_PYTHON_BRIDGE": "0"}
+        run = subprocess.run([target.python, "-c", code], capture_output=True, text=True, timeout=target.timeout,
+                             env=target.python_env(env))
+        if run.returncode != 0 or run.stdout.strip() != expected:
+            fail(f"python/sitecustomize.py with PYTHONPATH=/opt/python and SNAPBUS_ZERO_CODE={zero_code}: expected "
+                 f"the bridge installed = {expected}, got {run.stdout.strip()!r} {run.stderr.strip()}")
+    print("python/sitecustomize.py: PYTHONPATH=/opt/python alone starts zero-code mode only when it is on")
 
 
 def process_running(executable: pathlib.Path) -> bool:
@@ -329,6 +347,8 @@ def check_layer(args: argparse.Namespace) -> None:
                  "(cmake --build --preset layer writes it again)")
         if layer.read("python/snapbus-zero-code.pth") != ZERO_CODE_PTH.read_bytes():
             fail(f"the zip's python/snapbus-zero-code.pth differs from {ZERO_CODE_PTH}")
+        if layer.read("python/sitecustomize.py") != layer.read("python/snapbus/_startup/sitecustomize.py"):
+            fail("the zip's python/sitecustomize.py differs from python/snapbus/_startup/sitecustomize.py")
     with scratch_directory() as temp:
         work = pathlib.Path(temp)
         opt = work / "opt"
@@ -343,6 +363,7 @@ def check_layer(args: argparse.Namespace) -> None:
         check_without_emulator(opt / "extensions" / "snapbus")
         check_python_import(opt / "python", target)
         check_zero_code_pth(opt / "python", target)
+        check_layer_sitecustomize(opt / "python", target)
         check_adapter_runs(opt, args.snapbus, args.task_root, work, target)
     print("layer: ok")
 

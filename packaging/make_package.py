@@ -8,8 +8,10 @@ The layer zip is what Lambda unpacks into /opt: extensions/snapbus (the adapter,
 because it is an executable under extensions/), bootstrap (the exec wrapper),
 lib/libsnapbus-listen-notice.so (which bootstrap preloads into the app's processes, so the adapter
 hears the app's listen()), python/snapbus (the package, where Lambda's Python looks: /opt/python
-is on its sys.path) and python/snapbus-zero-code.pth (zero-code mode under a managed Python runtime,
-whose bootstrap.py adds /opt/python as a site directory).
+is on its sys.path), python/snapbus-zero-code.pth (zero-code mode under a managed Python runtime,
+whose bootstrap.py adds /opt/python as a site directory) and python/sitecustomize.py (zero-code mode
+for the handler script's processes, which have /opt/python on PYTHONPATH, where no .pth runs: a copy of
+snapbus/_startup/sitecustomize.py).
 
 The wheel holds the same package and native module, tagged for the stable ABI (abi3) of the oldest
 Python the package declares and for glibc 2.34 (manylinux_2_34), with cffi as its one dependency. It is
@@ -62,6 +64,7 @@ def write_layer(args: argparse.Namespace) -> None:
         relative = path.relative_to(args.python_package).as_posix()
         entries.append((f"python/snapbus/{relative}", path, mode_of(path)))
     entries.append(("python/snapbus-zero-code.pth", args.zero_code_pth, REGULAR))
+    entries.append(("python/sitecustomize.py", args.python_package / "_startup" / "sitecustomize.py", REGULAR))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(args.output, "w") as archive:
         for name, path, mode in sorted(entries):

@@ -1,9 +1,11 @@
 """The user story of the README end to end: an app that registers its hooks with Lambda's
 snapshot_restore_py only (programs/legacy_app.py, four uvicorn workers), SNAPBUS_ZERO_CODE=1, and
-the Python package taken from the layer alone: /opt/bootstrap puts the layer's package and its
-startup directory on PYTHONPATH, every Python process of the function joins the bus before the app
+the Python package taken from the layer alone: /opt/bootstrap puts the layer's python/ (the package,
+and the sitecustomize that starts it) first on PYTHONPATH, every Python process of the function joins the bus before the app
 is imported, and every worker's hooks run once per phase, before the first request."""
 import re
+
+import pytest
 
 from adapter_web_harness import write_executable
 from conftest import FAKE_RUNTIME, PROGRAMS, PYTHON
@@ -11,11 +13,16 @@ from conftest import FAKE_RUNTIME, PROGRAMS, PYTHON
 WORKERS = 4
 
 
-def test_snapshot_restore_py_hooks_run_in_every_worker_with_the_layers_package(function, tmp_path):
+# "replaces": some of LWA's examples start the server with PYTHONPATH=/opt/python:$LAMBDA_RUNTIME_DIR,
+# which drops what /opt/bootstrap set; the layer's python/sitecustomize.py still starts zero-code mode.
+@pytest.mark.parametrize("run_sh_pythonpath", ["kept", "replaces"])
+def test_snapshot_restore_py_hooks_run_in_every_worker_with_the_layers_package(function, opt_dir, tmp_path,
+                                                                              run_sh_pythonpath):
     root = tmp_path / "task"
     root.mkdir()
+    replaced = f"PYTHONPATH='{opt_dir}/python:{FAKE_RUNTIME}' " if run_sh_pythonpath == "replaces" else ""
     write_executable(root / "run.sh", f"""#!/bin/sh
-exec {PYTHON} -m uvicorn legacy_app:app --app-dir '{PROGRAMS}' --host 127.0.0.1 --port "$AWS_LWA_PORT" \\
+{replaced}exec {PYTHON} -m uvicorn legacy_app:app --app-dir '{PROGRAMS}' --host 127.0.0.1 --port "$AWS_LWA_PORT" \\
   --workers {WORKERS} --log-level warning
 """)
     # PYTHONPATH holds the stand-in of the managed runtime's snapshot_restore_py and nothing of

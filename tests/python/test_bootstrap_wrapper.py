@@ -64,7 +64,8 @@ def test_web_mode_runs_the_handler_script_with_the_layer_on_the_paths(shell, opt
 def test_zero_code_values_read_as_the_python_package_reads_them(shell, opt_dir, task_root, value):
     got = shown(wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
                                       "SNAPBUS_ZERO_CODE": value}))
-    assert got["PYTHONPATH"] == f"{opt_dir}/python/snapbus/_startup:{opt_dir}/python:{task_root}"
+    # The layer's python/sitecustomize.py starts it: the wrapper only checks the value.
+    assert got["PYTHONPATH"] == f"{opt_dir}/python:{task_root}"
 
 
 @pytest.mark.parametrize("value", ["0", "off", " False"])
@@ -183,3 +184,22 @@ def test_zero_code_under_a_managed_runtime_starts_through_the_layer_s_pth(opt_di
     run = subprocess.run([PYTHON, "-c", code, str(opt_dir / "python")], env=env, capture_output=True, text=True,
                          timeout=30)
     assert "SNAPBUS_ZERO_CODE='maybe'" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("zero_code, expected", [("1", "True"), ("0", "False")])
+def test_zero_code_behind_a_run_sh_that_replaces_pythonpath(shell, opt_dir, task_root, tmp_path, zero_code, expected):
+    """Some of LWA's examples start the server with PYTHONPATH=/opt/python:$LAMBDA_RUNTIME_DIR, which drops
+    what /opt/bootstrap set: the layer's python/sitecustomize.py still starts zero-code mode. Lambda's
+    Python has no cffi, so the function brings it in its task root, which that PYTHONPATH dropped too:
+    here an interpreter that sees no dist-packages (a venv) finds Debian's cffi backend only there."""
+    venv = tmp_path / "venv"
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True, timeout=60)
+    backend = next(pathlib.Path("/usr/lib/python3/dist-packages").glob("_cffi_backend.*.so"))
+    (task_root / backend.name).symlink_to(backend)
+    show = "import sys; print('snapbus._bridge' in sys.modules and sys.modules['snapbus._bridge']._installed)"
+    write_executable(task_root / "run.sh", f"#!/bin/sh\ncd /\nPYTHONPATH={opt_dir}/python:/var/runtime "
+                                           f"exec {venv}/bin/python -c \"{show}\"\n")
+    run = wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
+                                "SNAPBUS_ZERO_CODE": zero_code, "SNAPBUS_SEGMENT": str(tmp_path / "bus.seg")})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == expected, run.stderr

@@ -4,6 +4,8 @@ import pathlib
 import subprocess
 import textwrap
 
+import pytest
+
 from conftest import FAKE_RUNTIME, HERE, PYTHON, read_line, read_ready, read_records
 
 import snapbus
@@ -33,32 +35,42 @@ def test_bridge_runs_snapshot_restore_py_hooks_in_documented_order(bus, processe
     check_documented_order(bus, log)
 
 
-def test_zero_code_mode_with_a_script_that_never_imports_snapbus(bus, processes, tmp_path):
+@pytest.mark.parametrize("layout", ["startup directory first", "the layer's python/ first",
+                                    "both copies before the user's"])
+def test_zero_code_mode_with_a_script_that_never_imports_snapbus(bus, processes, tmp_path, layout):
     log = tmp_path / "hooks.jsonl"
     marker = tmp_path / "existing-sitecustomize-ran"
-    # What the layer's wrapper does: the startup directory first, then the user's path, on which
-    # another sitecustomize also lives.
-    path = [STARTUP_DIR, FAKE_RUNTIME, HERE / "existing_sitecustomize", PACKAGE_PARENT]
+    # The user's path holds another sitecustomize. Ahead of it: the startup directory (`python3 -m
+    # snapbus startup-dir`), or the layer's python/ with its copy of the startup sitecustomize (what
+    # /opt/bootstrap, or a run.sh that sets PYTHONPATH=/opt/python:..., puts first), or both.
+    path = {"startup directory first": [STARTUP_DIR, FAKE_RUNTIME, HERE / "existing_sitecustomize", PACKAGE_PARENT],
+            "the layer's python/ first": [PACKAGE_PARENT, FAKE_RUNTIME, HERE / "existing_sitecustomize"],
+            "both copies before the user's": [STARTUP_DIR, PACKAGE_PARENT, FAKE_RUNTIME,
+                                              HERE / "existing_sitecustomize"]}[layout]
     env = processes.env(bus.segment, SNAPBUS_ZERO_CODE="1", TEST_EXISTING_SITECUSTOMIZE_MARKER=marker,
                         PYTHONPATH=os.pathsep.join(map(str, path)))
     proc = processes.python("bridge_user.py", log, env=env)
     pid, = read_ready(proc, 1)
     assert read_line(proc).strip() == "SNAPBUS_LOADED True"
-    assert marker.read_text() == str(pid), "the shadowed sitecustomize did not run"
+    assert marker.read_text().split() == [str(pid)], "the shadowed sitecustomize did not run exactly once"
     check_documented_order(bus, log)
 
 
-def test_startup_dir_is_inert_without_the_variable(tmp_path):
+@pytest.mark.parametrize("zero_code", [None, "0", "off"])
+@pytest.mark.parametrize("first", [STARTUP_DIR, PACKAGE_PARENT])
+def test_startup_sitecustomize_is_inert_without_the_variable(tmp_path, first, zero_code):
     marker = tmp_path / "existing-sitecustomize-ran"
-    path = [STARTUP_DIR, HERE / "existing_sitecustomize", PACKAGE_PARENT]
+    path = [first, HERE / "existing_sitecustomize", PACKAGE_PARENT]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, path)), TEST_EXISTING_SITECUSTOMIZE_MARKER=str(marker))
     env.pop("SNAPBUS_ZERO_CODE", None)
-    result = subprocess.run([PYTHON, "-c", "import sys; print('snapbus' in sys.modules and "
-                             "sys.modules['snapbus'].is_running())"],
+    if zero_code is not None:
+        env["SNAPBUS_ZERO_CODE"] = zero_code
+    result = subprocess.run([PYTHON, "-c", "import os, sys; print(os.getpid(), 'snapbus' in sys.modules)"],
                             env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
-    assert marker.exists()
+    pid, imported = result.stdout.split()
+    assert imported == "False", "snapbus was imported with zero-code mode off"
+    assert marker.read_text().split() == [pid], "the shadowed sitecustomize did not run exactly once"
 
 
 def inline_script(body: str) -> list[str]:

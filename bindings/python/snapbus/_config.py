@@ -19,7 +19,7 @@ DEFAULT_AUTOSTART = True
 
 ENV_ZERO_CODE = "SNAPBUS_ZERO_CODE"
 """Start the watcher and the snapshot_restore_py bridge in every Python process at start-up
-(through the sitecustomize in snapbus/_startup). Default: off; the layer's wrapper turns it on."""
+(through the sitecustomize in snapbus/_startup, or its copy in the layer's python/). Default: off."""
 DEFAULT_ZERO_CODE = False
 
 ENV_PYTHON_BRIDGE = "SNAPBUS_PYTHON_BRIDGE"
