@@ -282,8 +282,11 @@ void add_lifecycle_options(CLI::App& app, emulator::Config& config, NumberOption
          "auto | cgroup | signal (default auto: cgroup v2 when writable)")
       ->option_text("MODE")
       ->group(kLifecycle);
-  add_seconds_option(app, "--init-timeout", config.init_timeout,
-                     "Init limit (default 10; with --snapstart 130, or --timeout if longer)", kLifecycle);
+  add_seconds_option(
+      app, "--init-timeout", config.init_timeout,
+      "Init limit (default 10; with --snapstart 130, or --timeout if longer); on demand, an Init past it "
+      "runs again for the next invocation, within --timeout",
+      kLifecycle);
   add_seconds_option(app, "--restore-timeout", config.restore_timeout,
                      "restore limit, SnapStartTimeoutException after it (default 10)", kLifecycle);
   add_seconds_option(app, "--shutdown-timeout", config.shutdown_timeout,

@@ -105,7 +105,9 @@ TEST(EmulateMain, PythonRuntimeServesFunctionUrlAndRiePath) {
   EXPECT_EQ(emu.stop(), 0);
   const std::string log = emu.log();
   EXPECT_NE(log.find("INIT_START"), std::string::npos);
-  EXPECT_NE(log.find("INIT_REPORT Init Duration: "), std::string::npos);
+  // As Lambda's: an on-demand Init that succeeded has no INIT_REPORT; the first REPORT bills it.
+  EXPECT_EQ(log.find("INIT_REPORT"), std::string::npos) << log;
+  EXPECT_NE(emu.diagnostics().find("Init done in "), std::string::npos) << emu.diagnostics();
   EXPECT_NE(log.find("START RequestId: "), std::string::npos);
   EXPECT_NE(log.find("END RequestId: "), std::string::npos);
   const auto first_report = log.find("REPORT RequestId: ");
@@ -220,6 +222,22 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   EXPECT_EQ(raw_answer.header("x-amz-function-error"), "Unhandled");
   EXPECT_EQ(error_type(raw_answer), "KeyError");
   EXPECT_EQ(raw_answer.header("x-amzn-requestid"), id3);
+
+  // An error with its X-Ray cause in the body: the caller gets the error without it, as from the RIE.
+  auto next_cause = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto cause_err = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next_cause));
+  const std::string id_cause = next_cause.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", error_path(id_cause),
+                             R"({"errorMessage":"m","errorType":"T","stackTrace":[],)"
+                             R"("errorCause":{"paths":["/var/task/app.py"],"working_directory":"/var/task"}})",
+                             {{"Content-Type", "application/vnd.aws.lambda.error.cause+json"}})
+                .status,
+            202);
+  ASSERT_TRUE(ready(cause_err));
+  auto cause_answer = cause_err.get();
+  EXPECT_EQ(cause_answer.header("x-amz-function-error"), "Unhandled");
+  EXPECT_EQ(cause_answer.body, R"({"errorMessage":"m","errorType":"T"})");
 
   // An error body need not be JSON (a hand-written runtime's): taken, as the RIE takes it, and
   // handed to the caller as it came. awslambdaric's X-Ray cause header can be far over 64 KiB (every
@@ -546,7 +564,8 @@ TEST(EmulateMain, AFreshEnvironmentStartsItsExtensionsBeforeItsRuntime) {
   ASSERT_NE(runtime, std::string::npos) << diagnostics;
   EXPECT_LT(extension, runtime) << diagnostics;
   EXPECT_EQ(emu.log().find("answered 4"), std::string::npos) << "the extension was refused:\n" << emu.log();
-  EXPECT_EQ(count_of(emu.log(), "INIT_REPORT"), 2U) << emu.log();
+  EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
+  EXPECT_EQ(count_of(emu.diagnostics(), "Init done in "), 2U) << emu.diagnostics();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }
@@ -671,11 +690,11 @@ TEST(EmulateMain, ExtensionsApiLifecycle) {
   // Init ends only when the runtime and the extension both wait.
   auto runtime_next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(emu.log().find("INIT_REPORT"), std::string::npos);
+  EXPECT_EQ(emu.diagnostics().find("Init done in "), std::string::npos);
   auto ext_next = std::async(std::launch::async, [&] {
     return emu.runtime_call("GET", kEventNext, {}, {{"Lambda-Extension-Identifier", ext_id}});
   });
-  ASSERT_TRUE(emu.wait_for_log("INIT_REPORT"));
+  ASSERT_TRUE(emu.wait_for_diagnostic("Init done in "));
   EXPECT_EQ(refused_register("{}", "late"), "Extension.RegistrationClosed");
   // The error type is required (Lambda's Extensions API; the RIE answers the same).
   EXPECT_EQ(error_type(emu.runtime_call("POST", "/2020-01-01/extension/init/error", "{}",
@@ -968,7 +987,15 @@ TEST(EmulateMain, FunctionTimeoutIsSandboxTimedout) {
   EXPECT_EQ(error_type(answer), "Sandbox.Timedout");
   EXPECT_EQ(emu.wait_exit(20s), 5);
   EXPECT_NE(emu.log().find("Task timed out after 0.50 seconds"), std::string::npos) << emu.log();
-  EXPECT_NE(emu.log().find("Status: timeout\tError Type: Sandbox.Timedout"), std::string::npos) << emu.log();
+  // The REPORT of the environment's only invocation: it lasted its timeout, no more, and carries the
+  // cold start (the environment ends with it).
+  const std::string log = emu.log();
+  const auto report = log.find("REPORT RequestId: ");
+  ASSERT_NE(report, std::string::npos) << log;
+  const std::string line = log.substr(report, log.find('\n', report) - report);
+  EXPECT_NE(line.find("\tDuration: 500.00 ms\t"), std::string::npos) << line;
+  EXPECT_NE(line.find("\tInit Duration: "), std::string::npos) << line;
+  EXPECT_NE(line.find("\tStatus: timeout\tError Type: Sandbox.Timedout\t"), std::string::npos) << line;
   emu.expect_no_survivors();
 }
 
@@ -1020,7 +1047,7 @@ TEST(EmulateMain, Ipv6HostGivesTheRuntimeABracketedAddress) {
   EXPECT_EQ(std::string(ready.at("runtimeApi").as_string()), "[::1]:" + port);
   EXPECT_EQ(std::string(ready.at("frontDoor").as_string()).rfind("[::1]:", 0), 0U);
   // The runtime reached the Runtime API at that address: Init ended.
-  EXPECT_TRUE(emu.wait_for_log("INIT_REPORT Init Duration: ")) << emu.log() << emu.diagnostics();
+  EXPECT_TRUE(emu.wait_for_diagnostic("Init done in ")) << emu.log() << emu.diagnostics();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }
@@ -1176,6 +1203,41 @@ TEST(EmulateMain, FailedInitIsRetriedByTheNextInvocation) {
   EXPECT_EQ(answer.status, 200) << answer.error;
   EXPECT_EQ(error_type(answer), "Runtime.ExitError");
   EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+// Lambda's "suppressed init": an on-demand Init past the Init limit runs again for the first
+// invocation, within the function's timeout, and the function serves.
+TEST(EmulateMain, AnInitPastTheLimitRunsAgainWithinTheFunctionTimeout) {
+  EmulatorProcess emu("slow_init", {"--init-timeout", "1", "--timeout", "10", "--", kPython,
+                                    testdata("fake_runtime.py"), "slow-init", "2"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_TRUE(emu.wait_for_log("Phase: init\tStatus: timeout\tError Type: Sandbox.Timedout")) << emu.log();
+  auto answer = emu.invoke(R"({"k":1})");
+  ASSERT_EQ(answer.status, 200) << answer.error;
+  EXPECT_EQ(answer.header("x-amz-function-error"), "") << answer.body;
+  EXPECT_EQ(boost::json::parse(answer.body).at("echo").at("k"), 1);
+  EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
+  // The second Init succeeded: no INIT_REPORT for it, its duration is in the REPORT.
+  EXPECT_EQ(count_of(emu.log(), "INIT_REPORT"), 1U) << emu.log();
+  EXPECT_TRUE(emu.wait_for_log("\tInit Duration: ")) << emu.log();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
+// The Init run again for an invocation fails on the function's timeout, and says where it ran.
+TEST(EmulateMain, AnInitForAnInvocationTimesOutOnTheFunctionTimeout) {
+  EmulatorProcess emu("slower_init", {"--init-timeout", "0.5", "--timeout", "1", "--", kPython,
+                                      testdata("fake_runtime.py"), "slow-init", "30"});
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  ASSERT_TRUE(emu.wait_for_log("Phase: init\tStatus: timeout")) << emu.log();
+  auto answer = emu.invoke("{}");
+  ASSERT_EQ(answer.status, 200) << answer.error;
+  EXPECT_EQ(error_type(answer), "Sandbox.Timedout");
+  EXPECT_NE(emu.log().find("Init did not complete within 1.00 seconds"), std::string::npos) << emu.log();
+  EXPECT_NE(emu.log().find("Phase: invoke\tStatus: timeout\tError Type: Sandbox.Timedout"), std::string::npos)
+      << emu.log();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

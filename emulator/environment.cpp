@@ -132,12 +132,19 @@ asio::awaitable<int> Environment::run() {
     diagnostic("starting a fresh environment for the waiting invocation");
   }
   init_begun_ = true;
-  phases_.begin_init(config_.init_timeout, [this] {
-    fail("Sandbox.Timedout",
-         fmt::format("Init did not complete within {:.2f} seconds: {}", seconds_of(config_.init_timeout),
-                     init_waits_for()),
-         "timeout");
-  });
+  // An on-demand Init run again for the invocation that waits for it has the function's timeout,
+  // not the Init limit, as Lambda's "suppressed init": a function whose Init outgrew the limit still
+  // serves.
+  const bool for_an_invocation = fresh_ && !config_.snapstart;
+  const auto init_limit = for_an_invocation ? config_.timeout : config_.init_timeout;
+  phases_.begin_init(
+      init_limit,
+      [this, init_limit] {
+        fail("Sandbox.Timedout",
+             fmt::format("Init did not complete within {:.2f} seconds: {}", seconds_of(init_limit), init_waits_for()),
+             "timeout");
+      },
+      for_an_invocation ? "invoke" : "init");
   launch_extensions();
   extensions_launched_ = true;
   check_progress();
@@ -258,6 +265,10 @@ void Environment::advance_init() {
   const auto state = dispatch_.runtime_state();
   if ((state != RuntimeState::idle && state != RuntimeState::restore_waiting) || !extensions_.ready(false)) return;
   phases_.end_init();
+  // On demand, Lambda's log has no line for an Init that succeeded (its duration comes with the
+  // first REPORT): say here that the function is ready.
+  if (!config_.snapstart)
+    diagnostic(fmt::format("Init done in {:.2f} ms; waiting for invocations", *phases_.init_ms()));
   // Read once here, before any event can go out: a runtime that crashes as soon as it has its first
   // event may be gone before the sample posted behind that event is taken.
   memory_sample_mb_ = resident_mb(function_pids());
@@ -408,7 +419,14 @@ void Environment::fail_invoke(const std::string& type, const std::string& messag
     log_.error(inv->request_id, message, type);
     log_.end(inv->request_id);
     InvocationReport report = invocation_report(*inv);
+    // The environment ends here, so no later REPORT would carry its cold start.
+    phases_.bill_first_report(report);
     report.outcome = PhaseOutcome{status, type};
+    // As Lambda's: a timed-out invocation lasted, and is billed, its timeout, not the moment the timer ran.
+    if (status == "timeout") {
+      report.duration_ms =
+          std::min(report.duration_ms, std::chrono::duration<double, std::milli>(config_.timeout).count());
+    }
     log_.report(report);
     inv->close_log(log_.take_tail());
   } else {

@@ -1,6 +1,8 @@
 #include "extension_registry.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <boost/beast/http/status.hpp>
@@ -16,6 +18,16 @@ namespace http = boost::beast::http;
 
 long long epoch_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// 8-4-4-4-12 hexadecimal digits, the form register's identifiers have.
+bool looks_like_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : std::isxdigit(static_cast<unsigned char>(text[i])) == 0) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -91,8 +103,13 @@ std::variant<ApiError, Extension*> ExtensionRegistry::find(const std::string& id
   for (auto& ext : extensions_) {
     if (ext->registered && ext->identifier == identifier) return ext.get();
   }
-  return ApiError{http::status::forbidden, "Extension.InvalidExtensionIdentifier",
-                  fmt::format("'{}' is not the identifier of a registered extension", identifier)};
+  // As the RIE tells them apart: no identifier Lambda could have issued, or one it did not issue.
+  if (!looks_like_uuid(identifier)) {
+    return ApiError{http::status::forbidden, "Extension.InvalidExtensionIdentifier",
+                    fmt::format("'{}' is not an extension identifier (a UUID that register returned)", identifier)};
+  }
+  return ApiError{http::status::forbidden, "Extension.UnknownExtensionIdentifier",
+                  fmt::format("Unknown extension {}: no registered extension has this identifier", identifier)};
 }
 
 std::variant<ApiError, Extension*> ExtensionRegistry::begin_next(const std::string& identifier) {

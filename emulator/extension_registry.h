@@ -62,7 +62,8 @@ class ExtensionRegistry {
   // Registers `name` (one not launched here is an internal extension) and returns its identifier;
   // 403 when that name is registered already, or when an internal one would be one too many.
   std::variant<ApiError, std::string> register_extension(const std::string& name, bool invoke, bool shutdown);
-  // The registered extension with this identifier, or 403 Extension.InvalidExtensionIdentifier.
+  // The registered extension with this identifier, or 403: Extension.InvalidExtensionIdentifier for
+  // what is no UUID, Extension.UnknownExtensionIdentifier for a UUID no extension was given.
   std::variant<ApiError, Extension*> find(const std::string& identifier);
   // event/next, step 1: the extension is waiting from now on; 403 if it already was.
   std::variant<ApiError, Extension*> begin_next(const std::string& identifier);

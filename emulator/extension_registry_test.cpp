@@ -56,9 +56,13 @@ TEST(ExtensionRegistry, IdentifiersAreCheckedAndNextIsNotReentrant) {
   ExtensionRegistry registry(io);
   registry.add_launched("x", 102);
   const std::string id = registered_id(registry, "x", true, true);
-  auto unknown = registry.find("nope");
+  auto malformed = registry.find("nope");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(malformed));
+  EXPECT_EQ(std::get<ApiError>(malformed).type, "Extension.InvalidExtensionIdentifier");
+  auto unknown = registry.find("2f4c5b3e-0000-4000-8000-000000000000");
   ASSERT_TRUE(std::holds_alternative<ApiError>(unknown));
-  EXPECT_EQ(std::get<ApiError>(unknown).type, "Extension.InvalidExtensionIdentifier");
+  EXPECT_EQ(std::get<ApiError>(unknown).type, "Extension.UnknownExtensionIdentifier");
+  EXPECT_EQ(std::get<ApiError>(unknown).status, boost::beast::http::status::forbidden);
   ASSERT_TRUE(std::holds_alternative<Extension*>(registry.begin_next(id)));
   auto twice = registry.begin_next(id);
   ASSERT_TRUE(std::holds_alternative<ApiError>(twice));

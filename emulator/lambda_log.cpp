@@ -97,11 +97,13 @@ void LambdaLog::init_start(const std::string& runtime_version) {
   line(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
 }
 
-void LambdaLog::init_report(double ms, const PhaseOutcome& outcome) {
-  std::string phase = outcome.status == "success" ? std::string() : "\tPhase: init";
-  line(fmt::format("INIT_REPORT Init Duration: {}{}{}", format_ms(ms), phase, status_suffix(outcome)));
+void LambdaLog::init_report(double ms, const PhaseOutcome& outcome, std::string_view phase) {
+  const std::string shown_phase = outcome.status == "success" ? std::string() : fmt::format("\tPhase: {}", phase);
+  line(fmt::format("INIT_REPORT Init Duration: {}{}{}", format_ms(ms), shown_phase, status_suffix(outcome)));
   init_ = outcome_json(ms, outcome);
 }
+
+void LambdaLog::init_recorded(double ms) { init_ = outcome_json(ms, PhaseOutcome{}); }
 
 void LambdaLog::restore_start(const std::string& runtime_version) {
   line(fmt::format("RESTORE_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
@@ -121,15 +123,23 @@ void LambdaLog::start(const std::string& request_id, const std::string& version)
 void LambdaLog::end(const std::string& request_id) { line(fmt::format("END RequestId: {}", request_id)); }
 
 void LambdaLog::report(const InvocationReport& r) {
+  // Every field ends with a tab, the last one too, as in Lambda's and the RIE's REPORT lines. An
+  // on-demand cold start bills its Init with the invocation (custom runtimes always, every runtime
+  // since August 2025); a restore is billed on its own line.
+  const double billed_ms = std::ceil(r.duration_ms + r.init_ms.value_or(0.0));
   std::string text = fmt::format(
-      "REPORT RequestId: {}\tDuration: {}\tBilled Duration: {:.0f} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
-      r.request_id, format_ms(r.duration_ms), std::ceil(r.duration_ms), r.memory_size_mb, r.max_memory_used_mb);
-  if (r.init_ms) text += fmt::format("\tInit Duration: {}", format_ms(*r.init_ms));
+      "REPORT RequestId: {}\tDuration: {}\tBilled Duration: {:.0f} ms\tMemory Size: {} MB\tMax Memory Used: "
+      "{} MB\t",
+      r.request_id, format_ms(r.duration_ms), billed_ms, r.memory_size_mb, r.max_memory_used_mb);
+  if (r.init_ms) text += fmt::format("Init Duration: {}\t", format_ms(*r.init_ms));
   if (r.restore_ms) {
-    text += fmt::format("\tRestore Duration: {}\tBilled Restore Duration: {:.0f} ms", format_ms(*r.restore_ms),
+    text += fmt::format("Restore Duration: {}\tBilled Restore Duration: {:.0f} ms\t", format_ms(*r.restore_ms),
                         std::ceil(*r.restore_ms));
   }
-  if (!r.function_error) text += status_suffix(r.outcome);
+  if (!r.function_error && r.outcome.status != "success") {
+    text += fmt::format("Status: {}\t", r.outcome.status);
+    if (!r.outcome.error_type.empty()) text += fmt::format("Error Type: {}\t", r.outcome.error_type);
+  }
   line(text);
   boost::json::object o = outcome_json(r.duration_ms, r.outcome);
   o["requestId"] = r.request_id;

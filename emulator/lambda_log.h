@@ -4,6 +4,7 @@
 //   LambdaLog log([&writer](std::string_view bytes) { writer.write(OutputStream::out, bytes); });
 //   log.init_start("snapbus-emulator");
 //   log.init_report(12.5, PhaseOutcome{});                 // INIT_REPORT Init Duration: 12.50 ms
+//   log.init_recorded(12.5);                                // no line: an on-demand Init that succeeded
 //   log.start("id", "$LATEST"); log.end("id");
 //   log.report({.request_id = "id", .duration_ms = 1.2, .memory_size_mb = 128});
 //   log.write_json("report.json", 0);
@@ -83,7 +84,13 @@ class LambdaLog {
   std::string take_tail();
 
   void init_start(const std::string& runtime_version);
-  void init_report(double ms, const PhaseOutcome& outcome);
+  // INIT_REPORT, and the JSON report's "init". `phase`, shown on a failure, is where Init ran:
+  // "init", or "invoke" for an Init run again for the invocation that waits for it.
+  void init_report(double ms, const PhaseOutcome& outcome, std::string_view phase = "init");
+  // The JSON report's "init" alone. Lambda writes no INIT_REPORT for an on-demand Init that
+  // succeeded (only SnapStart's and provisioned concurrency's, and failures): its duration is in
+  // the first REPORT.
+  void init_recorded(double ms);
   void restore_start(const std::string& runtime_version);
   void restore_report(double ms, const PhaseOutcome& outcome);
   void start(const std::string& request_id, const std::string& version);

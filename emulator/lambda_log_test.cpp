@@ -46,7 +46,25 @@ TEST(LambdaLog, LinesLookLikeLambdas) {
   EXPECT_NE(text.find("START RequestId: id-1 Version: $LATEST\n"), std::string::npos);
   EXPECT_NE(text.find("END RequestId: id-1\n"), std::string::npos);
   EXPECT_NE(text.find("REPORT RequestId: id-1\tDuration: 1.20 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t"
-                      "Max Memory Used: 20 MB\tRestore Duration: 3.20 ms\tBilled Restore Duration: 4 ms\n"),
+                      "Max Memory Used: 20 MB\tRestore Duration: 3.20 ms\tBilled Restore Duration: 4 ms\t\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(LambdaLog, AnOnDemandColdStartBillsItsInitWithTheInvocation) {
+  const std::string text = capture([](LambdaLog& log) {
+    log.report({.request_id = "id-1", .duration_ms = 1.43, .max_memory_used_mb = 20, .init_ms = 89.37});
+    log.report({.request_id = "id-2",
+                .duration_ms = 3000.0,
+                .max_memory_used_mb = 20,
+                .outcome = {"timeout", "Sandbox.Timedout"}});
+  });
+  EXPECT_NE(text.find("REPORT RequestId: id-1\tDuration: 1.43 ms\tBilled Duration: 91 ms\tMemory Size: 128 MB\t"
+                      "Max Memory Used: 20 MB\tInit Duration: 89.37 ms\t\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("REPORT RequestId: id-2\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\t"
+                      "Max Memory Used: 20 MB\tStatus: timeout\tError Type: Sandbox.Timedout\t\n"),
             std::string::npos)
       << text;
 }

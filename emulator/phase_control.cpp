@@ -32,8 +32,10 @@ void PhaseControl::arm_timeout(std::chrono::milliseconds timeout, Phase phase, s
   });
 }
 
-void PhaseControl::begin_init(std::chrono::milliseconds timeout, std::function<void()> on_timeout) {
+void PhaseControl::begin_init(std::chrono::milliseconds timeout, std::function<void()> on_timeout,
+                              std::string_view phase) {
   phase_ = Phase::init;
+  init_phase_ = phase;
   init_start_ = Clock::now();
   log_.init_start(kRuntimeVersion);
   arm_timeout(timeout, Phase::init, std::move(on_timeout));
@@ -42,7 +44,11 @@ void PhaseControl::begin_init(std::chrono::milliseconds timeout, std::function<v
 void PhaseControl::end_init() {
   phase_timer_.cancel();
   init_ms_ = ms_since(init_start_);
-  log_.init_report(*init_ms_, PhaseOutcome{});
+  if (snapstart_) {
+    log_.init_report(*init_ms_, PhaseOutcome{});
+  } else {
+    log_.init_recorded(*init_ms_);
+  }
   phase_ = snapstart_ ? Phase::frozen : Phase::ready;
 }
 
@@ -67,7 +73,7 @@ int PhaseControl::report_startup_failure(const std::string& type, const std::str
   if (restoring) {
     log_.restore_report(ms_since(restore_start_), PhaseOutcome{status, type});
   } else {
-    log_.init_report(ms_since(init_start_), PhaseOutcome{status, type});
+    log_.init_report(ms_since(init_start_), PhaseOutcome{status, type}, init_phase_);
   }
   log_.error("", message, type);
   return restoring ? kExitRestoreFailed : kExitInitFailed;

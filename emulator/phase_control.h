@@ -37,9 +37,11 @@ class PhaseControl {
 
   [[nodiscard]] Phase phase() const { return phase_; }
 
-  // Init starts now (INIT_START); on_timeout runs if it is still going after `timeout`.
-  void begin_init(std::chrono::milliseconds timeout, std::function<void()> on_timeout);
-  // Init succeeded (INIT_REPORT): Ready on demand, Frozen for the snapshot with SnapStart.
+  // Init starts now (INIT_START); on_timeout runs if it is still going after `timeout`. `phase` is
+  // where it runs, as a failed INIT_REPORT names it: "init", or "invoke" when an invocation waits.
+  void begin_init(std::chrono::milliseconds timeout, std::function<void()> on_timeout, std::string_view phase = "init");
+  // Init succeeded: Ready on demand (its duration goes in the first REPORT), Frozen for the snapshot
+  // with SnapStart (INIT_REPORT).
   void end_init();
   // Restore starts now (RESTORE_START); on_timeout runs if it is still going after `timeout`.
   void begin_restore(std::chrono::milliseconds timeout, std::function<void()> on_timeout);
@@ -49,6 +51,9 @@ class PhaseControl {
   // Init (or the frozen time after it) or Restore failed: that phase's report with this outcome and
   // the platform error line. Returns the exit code that failure ends the emulator with.
   int report_startup_failure(const std::string& type, const std::string& message, const std::string& status);
+
+  // How long the last Init took, once it succeeded.
+  [[nodiscard]] std::optional<double> init_ms() const { return init_ms_; }
 
   // Lambda bills Init on the first invocation of an on-demand environment, Restore on the first
   // after a restore: fills that into the first report it is given.
@@ -74,6 +79,7 @@ class PhaseControl {
   Phase phase_ = Phase::init;
   boost::asio::steady_timer phase_timer_;
   std::chrono::steady_clock::time_point init_start_;
+  std::string init_phase_ = "init";
   std::chrono::steady_clock::time_point restore_start_;
   std::optional<double> init_ms_;
   std::optional<double> restore_ms_;

@@ -190,7 +190,12 @@ asio::awaitable<void> handle_invocation_error(Environment& env, HttpExchange& ex
   if (co_await read_buffered_answer(env, ex, inv, body)) co_return;
   inv->error_type = error_type_of(ex, body, "Unhandled");
   inv->error_body = body;
-  if (body.empty()) inv->error_body = json_error(inv->error_type, "the function reported an error");
+  if (ex.header("Content-Type") == kContentTypeErrorCause) {
+    // The X-Ray cause (paths, the working directory, exceptions) is for the trace, not the caller.
+    inv->error_body = error_without_cause(body).value_or(R"("Invalid error body")");
+  } else if (body.empty()) {
+    inv->error_body = json_error(inv->error_type, "the function reported an error");
+  }
   env.answer_finished(inv);
   co_await respond_accepted(ex);
 }

@@ -28,6 +28,22 @@ TEST(ErrorBody, MessageFallsBackToTheWholeBody) {
   EXPECT_EQ(error_message_of(""), "");
 }
 
+TEST(ErrorBody, TheCallerGetsAnErrorWithoutItsXRayCause) {
+  EXPECT_EQ(error_without_cause(
+                R"({"errorMessage":"m","errorType":"T","stackTrace":["a.py:1"],"errorCause":{"paths":["/var/task"]}})"),
+            R"({"errorMessage":"m","errorType":"T","stackTrace":["a.py:1"]})");
+  // An empty or missing trace is left out, missing or null texts read as empty.
+  EXPECT_EQ(error_without_cause(R"({"errorMessage":"m","errorType":"T","stackTrace":[],"errorCause":{}})"),
+            R"({"errorMessage":"m","errorType":"T"})");
+  EXPECT_EQ(error_without_cause(R"({"errorType":null,"errorCause":{"exceptions":[]}})"),
+            R"({"errorMessage":"","errorType":""})");
+  EXPECT_FALSE(error_without_cause("not json"));
+  EXPECT_FALSE(error_without_cause(R"(["m"])"));
+  EXPECT_FALSE(error_without_cause(R"({"errorMessage":7})"));
+  EXPECT_FALSE(error_without_cause(R"({"stackTrace":"a.py:1"})"));
+  EXPECT_FALSE(error_without_cause(R"({"stackTrace":[1]})"));
+}
+
 TEST(FunctionError, JsonBodyHasTheThreeDocumentedFields) {
   const auto body = boost::json::parse(function_error_json(
       {.type = "Runtime.AfterRestoreError", .message = "hook \"db\"\nfailed", .stack_trace = {"a.py:1", "b.py:2"}}));

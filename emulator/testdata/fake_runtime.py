@@ -145,6 +145,9 @@ def main():
         echo_loop()
     elif mode == "crash-init":
         sys.exit(1)
+    elif mode == "slow-init":
+        time.sleep(float(sys.argv[2]))
+        echo_loop()
     elif mode == "init-error":
         call("POST", "/init/error", json.dumps(INIT_ERROR), {"Lambda-Runtime-Function-Error-Type": INIT_ERROR["errorType"]})
         sys.exit(1)

@@ -4,6 +4,7 @@
 //   std::string body = snapbus::lambda::json_error("Runtime.ExitError", "Runtime exited");
 //   auto type = snapbus::lambda::json_error_field(body, "errorType");     // "Runtime.ExitError"
 //   std::string text = snapbus::lambda::error_message_of(body);           // "Runtime exited"
+//   auto shown = snapbus::lambda::error_without_cause(posted);            // the caller's copy, no errorCause
 //
 // What a runtime or extension reports, with the stack trace Lambda's clients send:
 //
@@ -39,5 +40,11 @@ std::optional<std::string> json_error_field(std::string_view body, std::string_v
 
 // The errorMessage of `body`, or the whole body when it has none: what a log line should show.
 std::string error_message_of(std::string_view body);
+
+// What the caller gets for an invocation error posted as kContentTypeErrorCause: errorMessage,
+// errorType and, when not empty, stackTrace, without the X-Ray errorCause, which is for the trace
+// alone (the RIE drops it too). nullopt when the body is no JSON object whose first three fields,
+// where present, are a string, a string and a list of strings.
+std::optional<std::string> error_without_cause(std::string_view body);
 
 }  // namespace snapbus::lambda

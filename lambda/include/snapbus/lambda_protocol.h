@@ -86,6 +86,8 @@ inline constexpr std::string_view kAcceptedBody = R"({"status":"OK"})";
 // ---- Bodies ----------------------------------------------------------------------------------------
 
 inline constexpr std::string_view kContentTypeJson = "application/json";
+// An invocation error whose body also carries an X-Ray "errorCause" (see error_body.h).
+inline constexpr std::string_view kContentTypeErrorCause = "application/vnd.aws.lambda.error.cause+json";
 // What a streamed response without a Content-Type is taken to be.
 inline constexpr std::string_view kContentTypeOctetStream = "application/octet-stream";
 // A streamed response in this content type starts with a JSON prelude (status, headers, cookies)
