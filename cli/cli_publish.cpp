@@ -8,6 +8,7 @@
 
 #include "snapbus/error.h"
 #include "snapbus/publisher.h"
+#include "snapbus/segment.h"
 #include "snapbus/step_failure.h"
 #include "snapbus/step_progress.h"
 #include "state_json.h"
@@ -39,6 +40,33 @@ void print_text(std::ostream& out, const lifecycle::StepResult& result) {
   } else {
     out << "not acknowledged: staying in " << phase_name(result.published->phase) << std::endl;
   }
+}
+
+// The slots the segment will have once this run holds it: the one at the path's, or for a new one
+// (none there yet, or --fresh) SNAPBUS_SLOTS. Read without taking the publisher role, so that a
+// usage error leaves the segment as it was.
+std::uint32_t slots_after_acquire(const PublishRequest& request, const Config& config) {
+  if (request.fresh) return config.slot_count;
+  try {
+    return Segment::open(request.segment_path, SegmentAccess::observe, config.segment_group).slot_count();
+  } catch (const Error&) {
+    // Missing, or not a segment (acquire says which): a new one gets SNAPBUS_SLOTS.
+    return config.slot_count;
+  }
+}
+
+// Too few subscribers joined, so nothing was published: the JSON says so, with the state as it stays.
+void print_json_not_published(std::ostream& out, const PublishRequest& request, const lifecycle::StepResult& result) {
+  const boost::json::object json{
+      {"segment", path_to_json(request.segment_path)},
+      {"published", nullptr},
+      {"waited_for", result.waited_for},
+      {"joined", result.joined.count},
+      {"acks", boost::json::array()},
+      {"ok", false},
+      {"state", state_to_json(result.final_state)},
+  };
+  out << boost::json::serialize(json) << std::endl;
 }
 
 }  // namespace
@@ -101,6 +129,15 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
   // With --json, stdout carries only the JSON object; progress goes to stderr.
   std::ostream& progress = request.format == OutputFormat::json ? err : out;
 
+  // More than the segment's slots can never join: say so now, before the segment is touched.
+  if (const std::uint32_t slots = slots_after_acquire(request, config);
+      request.expect_subscribers && *request.expect_subscribers > slots) {
+    err << "snapbus publish: --expect-subscribers " << *request.expect_subscribers << " is more than the " << slots
+        << " slots of " << request.segment_path.string() << " (" << kEnvSlots << " sets them when it is created)"
+        << std::endl;
+    return ExitCode::usage;
+  }
+
   std::optional<Publisher> publisher;
   try {
     publisher.emplace(Publisher::acquire({.path = request.segment_path,
@@ -118,13 +155,15 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
     progress << "created a new segment at " << request.segment_path.string()
              << ", replacing the segment an earlier run left there" << std::endl;
   }
-  // More than the segment's slots can never join: say so now instead of at the timeout.
-  const std::uint32_t slots = publisher->segment().slot_count();
-  if (request.expect_subscribers && *request.expect_subscribers > slots) {
-    err << "snapbus publish: --expect-subscribers " << *request.expect_subscribers << " is more than the " << slots
-        << " slots of " << request.segment_path.string() << " (" << kEnvSlots << " sets them when it is created)"
+
+  // Back to running without a restore, from a bracket that failed or was given up: the subscribers
+  // closed what their before-snapshot hooks close, and running runs no hook to reopen it.
+  if (const Phase from = publisher->state().phase;
+      request.step == lifecycle::Step::running && (from == Phase::before_snapshot || from == Phase::snapshot_ready)) {
+    err << "snapbus publish: note: from " << phase_name(from)
+        << ", running runs no hook: what the subscribers' before-snapshot hooks closed stays closed; `snapbus "
+           "publish restore` runs their after-restore hooks (as CRaC runs afterRestore after a failed checkpoint)"
         << std::endl;
-    return ExitCode::usage;
   }
 
   lifecycle::StepOptions options{.ack_timeout = request.timeout};
@@ -134,6 +173,7 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
 
   if (result.outcome == lifecycle::StepOutcome::too_few_joined) {
     err << "snapbus publish: " << lifecycle::describe_join_shortfall(result) << "; not publishing" << std::endl;
+    if (request.format == OutputFormat::json) print_json_not_published(out, request, result);
     return ExitCode::not_acknowledged;
   }
   if (request.format == OutputFormat::json) {

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <ostream>
 
@@ -80,6 +82,11 @@ class ChangePrinter {
       out_ << wall_time_text(state.changed_wall_ns) << "  " << state_line(state);
       if (skipped_changes != 0) out_ << "  (skipped " << skipped_changes << " changes)";
       out_ << std::endl;
+    }
+    // A watch that runs for hours must not go on printing into a full disk or a closed pipe.
+    if (!out_) {
+      const int error = errno;
+      throw Error(Errc::system, std::string("cannot write to stdout: ") + std::strerror(error), error);
     }
     ++printed_;
   }

@@ -58,9 +58,12 @@ CLI::Option* add_segment_option(CLI::App& app, std::optional<std::filesystem::pa
           "--segment",
           [&target](const std::string& path) {
             if (path.empty()) throw UsageError("--segment needs a path, got an empty one");
-            target = path;
+            // Made absolute here, so that what the command prints is the path every other process
+            // must be given (SNAPBUS_SEGMENT, which they read, must be absolute).
+            target = std::filesystem::absolute(path).lexically_normal();
           },
-          "the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)")
+          "the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg; a relative\n"
+          "PATH is taken from the working directory)")
       ->option_text("PATH");
 }
 

@@ -38,6 +38,8 @@ TEST(CommandLineTest, FlagsAndValuesBothWays) {
   EXPECT_EQ(joined.segment, std::filesystem::path("/tmp/b"));
   EXPECT_EQ(joined.count, 4);
   EXPECT_EQ(parse_test_command({}).count, std::nullopt);
+  // Every process must be given the same absolute path: a relative one is made so, and shown so.
+  EXPECT_EQ(parse_test_command({"--segment", "run/../bus.seg"}).segment, std::filesystem::current_path() / "bus.seg");
   EXPECT_EQ(parse_test_command({"--count", "1", "--count", "2"}).count, 2) << "the last value wins";
 }
 
@@ -68,7 +70,8 @@ TEST(CommandLineTest, HelpListsUsageOptionsAndExitCodes) {
               "A command for tests.\n"
               "\n"
               "  --json          one JSON object\n"
-              "  --segment PATH  the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg)\n"
+              "  --segment PATH  the segment file (default: $SNAPBUS_SEGMENT, else /tmp/snapbus.seg; a relative\n"
+              "                  PATH is taken from the working directory)\n"
               "  --count N       stop after N\n"
               "  -h,--help       this help\n"
               "\n"

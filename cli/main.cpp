@@ -6,6 +6,9 @@
 //
 // Exit codes: status, watch and publish share cli_exit_code.h (0 ok, 1 not acknowledged, 2 usage,
 // 3 no segment, 4 busy, 5 error); emulate has its own (emulate_command.h).
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -107,6 +110,18 @@ std::unique_ptr<CLI::App> top_level_app() {
   return app;
 }
 
+// What a command printed must have reached stdout: a full disk or a closed stdout is an error
+// (exit 5, as a failed system call), never a success, as for coreutils.
+int with_output_written(const std::string& command, int exit_code) {
+  errno = 0;
+  std::cout.flush();
+  if (std::cout.good() && std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return exit_code;
+  const int error = errno;
+  std::cerr << "snapbus " << command << ": cannot write to stdout" << (error != 0 ? ": " : "")
+            << (error != 0 ? std::strerror(error) : "") << '\n';
+  return exit_code == code(ExitCode::ok) ? code(ExitCode::error) : exit_code;
+}
+
 const Command* find_command(std::string_view name) {
   for (const Command& command : commands()) {
     if (command.name == name) return &command;
@@ -167,7 +182,7 @@ int main(int argc, char** argv) {
 
   // 2. Run the command; any error becomes one line on stderr and its exit code.
   try {
-    return found->run(std::span(words).subspan(1));
+    return with_output_written(command, found->run(std::span(words).subspan(1)));
   } catch (const snapbus::cli::HelpRequested& help) {
     std::cout << help.text();
     return code(ExitCode::ok);

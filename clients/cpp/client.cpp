@@ -202,6 +202,9 @@ bool Client::handle_change() {
     report += hooks_.run(HookPhase::shutdown, state, note_hook(HookPhase::shutdown));
     shutdown_done_ = true;
   }
+  // The process's own log says so too, not only the publisher's report (that log is where its
+  // developer looks first), and before the publisher hears of it.
+  if (report.failed != 0) report_notice(report.message());
   // A failed acknowledgement (a forked child with no free slot, a damaged segment) is reported,
   // not thrown: check() runs in request handlers, and the publisher names the process anyway.
   std::optional<std::string> notice;

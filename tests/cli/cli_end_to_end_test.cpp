@@ -140,12 +140,31 @@ TEST_F(CliEndToEndTest, AFailedHookExitsOneNamingTheProcessAndTheHookAndStaysInT
             std::string::npos)
       << out;
   EXPECT_NE(out.find("staying in after-restore"), std::string::npos) << out;
+  // The subscriber's own stderr says so too.
+  EXPECT_TRUE(
+      subscriber.wait_for_output("after-restore hook 'reconnect-db' failed: std::runtime_error: database unreachable",
+                                 kPatience, SpawnedProcess::Stream::err))
+      << subscriber.stderr_so_far();
 
   const boost::json::object status = parse_object(snapbus({"status", "--json"}).stdout_text);
   EXPECT_EQ(status.at("state").at("phase").as_string(), "after-restore");
   const boost::json::object& slot = status.at("subscribers").as_array()[0].as_object();
   EXPECT_EQ(slot.at("outcome").as_string(), "failed");
   EXPECT_EQ(slot.at("hooks_failed").to_number<std::int64_t>(), 1);
+}
+
+TEST_F(CliEndToEndTest, BackToRunningWithoutARestoreSaysWhatStaysClosed) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  EXPECT_EQ(snapbus({"publish", "running"}).stderr_text.find("note:"), std::string::npos);
+  SpawnedProcess subscriber = start_subscriber("pool");
+  ASSERT_EQ(snapbus({"publish", "before-snapshot"}).code, 0);
+
+  const ExitResult back = snapbus({"publish", "running"});
+
+  EXPECT_EQ(back.code, 0);
+  EXPECT_NE(back.stderr_text.find("note: from snapshot-ready, running runs no hook"), std::string::npos)
+      << back.stderr_text;
+  EXPECT_NE(back.stderr_text.find("`snapbus publish restore` runs their after-restore hooks"), std::string::npos);
 }
 
 TEST_F(CliEndToEndTest, AMissingAckAtTheTimeoutExitsOneNamingTheProcess) {
@@ -189,6 +208,62 @@ TEST_F(CliEndToEndTest, ExpectSubscribersThatNeverJoinExitsOneWithoutPublishing)
       << result.stderr_text;
   EXPECT_EQ(Segment::open(segment_, SegmentAccess::observe).state().phase.load(),
             static_cast<std::uint16_t>(Phase::starting));
+
+  // --json still prints its one object, saying that nothing was published.
+  const ExitResult json =
+      snapbus({"publish", "before-snapshot", "--expect-subscribers", "3", "--timeout-ms", "200", "--json"});
+  EXPECT_EQ(json.code, 1);
+  const auto report = parse_object(json.stdout_text);
+  EXPECT_TRUE(report.at("published").is_null()) << json.stdout_text;
+  EXPECT_EQ(report.at("ok"), false);
+  EXPECT_EQ(report.at("joined"), 1);
+  EXPECT_EQ(report.at("state").at("phase"), "starting");
+}
+
+TEST_F(CliEndToEndTest, ExpectingMoreSubscribersThanSlotsIsAUsageErrorThatTouchesNoSegment) {
+  // No segment yet: none is created.
+  const ExitResult fresh = snapbus({"publish", "before-snapshot", "--expect-subscribers", "65"});
+  EXPECT_EQ(fresh.code, 2);
+  EXPECT_NE(fresh.stderr_text.find("--expect-subscribers 65 is more than the 64 slots"), std::string::npos)
+      << fresh.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(segment_));
+
+  // A live segment at generation 1: --fresh would have replaced it; it is left as it was.
+  ASSERT_EQ(snapbus({"publish", "restore"}).code, 0);
+  const auto inode = Segment::open(segment_, SegmentAccess::observe).inode();
+  const ExitResult replace = snapbus({"publish", "starting", "--fresh", "--expect-subscribers", "65"});
+  EXPECT_EQ(replace.code, 2);
+  EXPECT_EQ(replace.stderr_text.find("replacing"), std::string::npos) << replace.stderr_text;
+  const Segment after = Segment::open(segment_, SegmentAccess::observe);
+  EXPECT_EQ(after.inode(), inode);
+  EXPECT_EQ(after.state().generation.load(), 1U);
+  EXPECT_EQ(after.state().phase.load(), static_cast<std::uint16_t>(Phase::running));
+}
+
+TEST_F(CliEndToEndTest, ARelativeSegmentIsTakenFromTheWorkingDirectoryAndShownWhole) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  const ExitResult status = run_to_exit({"/bin/sh", "-c", "cd \"$0\" && exec \"$1\" status --json --segment ./segment",
+                                         dir_.path().string(), snapbus_binary()},
+                                        {}, kPatience);
+  ASSERT_EQ(status.code, 0) << status.stderr_text;
+  EXPECT_EQ(parse_object(status.stdout_text).at("segment").as_string(), segment_.string());
+}
+
+// The reason is named where the failed write was the last thing done (publish's progress lines fail
+// earlier, and only that the output failed is known by the end).
+TEST_F(CliEndToEndTest, OutputThatCannotBeWrittenIsAnErrorNotASuccess) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  for (const std::string command : {"status", "status --json", "publish running", "watch --count 1"}) {
+    const ExitResult full = run_to_exit({"/bin/sh", "-c", "exec \"$0\" " + command + " > /dev/full", snapbus_binary()},
+                                        environment(), kPatience);
+    EXPECT_EQ(full.code, 5) << command << ": " << full.stderr_text;
+    EXPECT_NE(full.stderr_text.find("snapbus " + command.substr(0, command.find(' ')) + ": cannot write to stdout"),
+              std::string::npos)
+        << command << ": " << full.stderr_text;
+    if (command != "publish running") {
+      EXPECT_NE(full.stderr_text.find("No space left on device"), std::string::npos) << command << full.stderr_text;
+    }
+  }
 }
 
 TEST_F(CliEndToEndTest, PublishIsRefusedWhileAnotherLivePublisherOwnsTheSegment) {

@@ -16,8 +16,11 @@
 //
 // Semantics (docs/client-semantics.md): after-restore hooks run in registration order, before-
 // snapshot and shutdown hooks in reverse (see HookRegistry for the `order` rule). Every hook is
-// called even when another throws; the failures go into this process's ack. Each hook runs exactly
-// once per process per phase change, whether the watcher or an inline check noticed first.
+// called even when another throws; the failures go into this process's ack, and one line on its
+// stderr. Each hook runs exactly once per process per phase change, whether the watcher or an
+// inline check noticed first. Each Client is a subscriber of its own, with its own slot, watcher
+// and order: two in one process (an app's and a library's) run their hooks at the same time, so
+// share one Client where their hooks must run in one order.
 //
 // No segment yet: the watcher waits for the publisher to create it (inotify) and attaches then; a
 // process without a watcher calls try_attach() itself (check() and poll() never attach, so they
@@ -118,7 +121,8 @@ class Client {
   // The hot path for request handlers: one acquire load of the generation. When a restore
   // happened, runs what is due (or waits for the thread already running it) before returning.
   // True when this call handled a change. A failed acknowledgement goes to on_watcher_error, never
-  // into the request.
+  // into the request. A hook must not wait for another thread that calls check(): that thread
+  // waits for the hooks, so neither returns (only the hook's own thread is let through).
   bool check() {
     if (generation_word_.load(std::memory_order_acquire)->load(std::memory_order_acquire) ==
         handled_generation_.load(std::memory_order_acquire)) {
