@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -115,7 +117,25 @@ asio::awaitable<int> run_environments(asio::io_context& io, const Config& config
 }
 
 // The emulator itself, its output written by `writer`.
+// With AWS_LAMBDA_LOG_FORMAT=JSON, Lambda writes its platform lines as JSON records (platform.start,
+// platform.report, ...) and runtime clients switch their own lines to JSON; the emulator writes
+// only the text lines, so a log that mixes both would pass for Lambda's without this warning.
+void warn_of_json_log_format(const Config& config) {
+  std::string format;
+  if (const auto given = config.user_env.find("AWS_LAMBDA_LOG_FORMAT"); given != config.user_env.end()) {
+    format = given->second;
+  } else if (const char* inherited = std::getenv("AWS_LAMBDA_LOG_FORMAT"); inherited != nullptr && !config.clean_env) {
+    format = inherited;
+  }
+  if (boost::algorithm::iequals(format, "JSON")) {
+    diagnostic(
+        "AWS_LAMBDA_LOG_FORMAT=JSON reaches the function, whose runtime client may log JSON; the emulator's "
+        "platform lines (START, END, REPORT, ...) stay text, where Lambda would write JSON records");
+  }
+}
+
 int run_with_output(const Config& config, const std::string& marker, OutputWriter& writer) {
+  warn_of_json_log_format(config);
   asio::io_context io;
   LambdaLog log([&writer](std::string_view bytes) { writer.write(OutputStream::out, bytes); });
   // The function's output reaches the log through the emulator, as in Lambda: in order with the

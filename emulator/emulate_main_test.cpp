@@ -1207,6 +1207,14 @@ TEST(EmulateMain, FailedInitIsRetriedByTheNextInvocation) {
   emu.expect_no_survivors();
 }
 
+TEST(EmulateMain, TheJsonLogFormatIsSaidToStayText) {
+  EmulatorProcess emu("json_log_format", with({"--env", "AWS_LAMBDA_LOG_FORMAT=json"}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  EXPECT_TRUE(emu.wait_for_diagnostic("AWS_LAMBDA_LOG_FORMAT=JSON reaches the function")) << emu.diagnostics();
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 // Lambda's "suppressed init": an on-demand Init past the Init limit runs again for the first
 // invocation, within the function's timeout, and the function serves.
 TEST(EmulateMain, AnInitPastTheLimitRunsAgainWithinTheFunctionTimeout) {
