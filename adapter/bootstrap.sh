@@ -8,10 +8,11 @@
 # What it adds for the app's processes:
 # - SNAPBUS_SEGMENT, so every worker maps the segment the adapter created (default /tmp/snapbus.seg:
 #   Lambda has no /dev/shm);
-# - for the handler script, the layer's Python package (/opt/python) first on PYTHONPATH: with
-#   SNAPBUS_ZERO_CODE on, the layer's python/sitecustomize.py then starts snapbus in every Python
-#   process, so each runs its hooks without a line of the app changed (also behind a run.sh that sets
-#   PYTHONPATH=/opt/python:..., as some of LWA's examples do). A wrapped managed runtime gets no
+# - for the handler script, the layer's Python package (/opt/python) on PYTHONPATH, and with
+#   SNAPBUS_ZERO_CODE on its startup directory first: every Python process then starts snapbus, so
+#   each runs its hooks without a line of the app changed. Behind a run.sh that sets
+#   PYTHONPATH=/opt/python:... (as some of LWA's examples do), the layer's python/sitecustomize.py,
+#   a copy of the startup directory's, does the same. A wrapped managed runtime gets no
 #   PYTHONPATH: its bootstrap.py adds /opt/python (and runs the layer's snapbus-zero-code.pth) only
 #   when PYTHONPATH is unset;
 # - in web mode, the layer's listen notice library (lib/libsnapbus-listen-notice.so) first on
@@ -101,7 +102,12 @@ if [ "$handler_is_file" = true ]; then
     if [ -n "${LAMBDA_TASK_ROOT:-}" ]; then
       PYTHONPATH="$PYTHONPATH:$LAMBDA_TASK_ROOT"
     fi
-    enabled SNAPBUS_ZERO_CODE 0 || true # a malformed value stops here, before the app starts
+    # Also the startup directory first: if another layer's python/sitecustomize.py took the place of
+    # snapbus's copy in /opt (layers unzip into one directory), this one still starts zero-code mode
+    # and runs that one.
+    if enabled SNAPBUS_ZERO_CODE 0; then
+      PYTHONPATH="$python_dir/snapbus/_startup:$PYTHONPATH"
+    fi
     export PYTHONPATH
   fi
   exec "$handler"

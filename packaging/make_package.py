@@ -10,8 +10,8 @@ lib/libsnapbus-listen-notice.so (which bootstrap preloads into the app's process
 hears the app's listen()), python/snapbus (the package, where Lambda's Python looks: /opt/python
 is on its sys.path), python/snapbus-zero-code.pth (zero-code mode under a managed Python runtime,
 whose bootstrap.py adds /opt/python as a site directory) and python/sitecustomize.py (zero-code mode
-for the handler script's processes, which have /opt/python on PYTHONPATH, where no .pth runs: a copy of
-snapbus/_startup/sitecustomize.py).
+behind a run.sh that sets PYTHONPATH=/opt/python:..., dropping the startup directory bootstrap put
+first: a copy of snapbus/_startup/sitecustomize.py).
 
 The wheel holds the same package and native module, tagged for the stable ABI (abi3) of the oldest
 Python the package declares and for glibc 2.34 (manylinux_2_34), with cffi as its one dependency. It is

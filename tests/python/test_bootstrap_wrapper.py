@@ -64,8 +64,7 @@ def test_web_mode_runs_the_handler_script_with_the_layer_on_the_paths(shell, opt
 def test_zero_code_values_read_as_the_python_package_reads_them(shell, opt_dir, task_root, value):
     got = shown(wrap(shell, opt_dir, {"LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "run.sh",
                                       "SNAPBUS_ZERO_CODE": value}))
-    # The layer's python/sitecustomize.py starts it: the wrapper only checks the value.
-    assert got["PYTHONPATH"] == f"{opt_dir}/python:{task_root}"
+    assert got["PYTHONPATH"] == f"{opt_dir}/python/snapbus/_startup:{opt_dir}/python:{task_root}"
 
 
 @pytest.mark.parametrize("value", ["0", "off", " False"])

@@ -1,8 +1,8 @@
 """Zero-code start, from either way a process can reach it before the user's code runs:
 
-- the startup sitecustomize: snapbus/_startup first on PYTHONPATH, or the layer's copy of it,
-  python/sitecustomize.py, which /opt/bootstrap puts first on PYTHONPATH for the handler script it
-  starts, such as run.sh;
+- the startup sitecustomize: snapbus/_startup first on PYTHONPATH (/opt/bootstrap does that for the
+  handler script it starts, such as run.sh), or the layer's copy of it, python/sitecustomize.py,
+  for a run.sh that replaces PYTHONPATH with /opt/python:...;
 - the layer's snapbus-zero-code.pth, which a managed Python runtime runs: its bootstrap.py calls
   site.addsitedir("/opt/python") when PYTHONPATH is unset, and a .pth file's import line runs there,
   before awslambdaric imports the handler.

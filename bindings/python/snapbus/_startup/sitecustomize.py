@@ -14,8 +14,6 @@ The sitecustomize this one shadows (Debian's, the user's, another layer's) still
 whatever it sets up is in place when snapbus starts. Another copy of this file is skipped, so two
 of them on sys.path neither run each other in turn nor start snapbus twice.
 """
-import importlib.machinery
-import importlib.util
 import os
 import sys
 
@@ -33,17 +31,33 @@ def _is_snapbus_copy(origin: str) -> bool:
         return False
 
 
+def _path_finder():
+    # The import system's own path finder (importlib.machinery.PathFinder), found without importing
+    # importlib, whose import costs a few milliseconds in every Python process, zero-code mode or not.
+    for finder in sys.meta_path:
+        if getattr(finder, "__name__", "") == "PathFinder" and hasattr(finder, "find_spec"):
+            return finder
+    import importlib.machinery
+
+    return importlib.machinery.PathFinder
+
+
 def _run_shadowed_sitecustomize() -> None:
     others = [entry for entry in sys.path if os.path.realpath(entry or os.curdir) != _HERE]
+    finder = _path_finder()
     while True:
-        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", others)
+        spec = finder.find_spec("sitecustomize", others)
         if spec is None or spec.loader is None or spec.origin is None:
             return
         if not _is_snapbus_copy(spec.origin):
             break
         found_in = os.path.realpath(os.path.dirname(spec.origin))
         others = [entry for entry in others if os.path.realpath(entry or os.curdir) != found_in]
-    module = importlib.util.module_from_spec(spec)
+    # What importlib.util.module_from_spec does, for a source file, without importing it.
+    module = type(sys)(spec.name)
+    module.__spec__ = spec
+    module.__loader__ = spec.loader
+    module.__file__ = spec.origin
     spec.loader.exec_module(module)
 
 
