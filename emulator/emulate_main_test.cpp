@@ -261,7 +261,8 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
   auto plain_answer = plain_err.get();
   EXPECT_EQ(plain_answer.header("x-amz-function-error"), "Unhandled");
   EXPECT_EQ(plain_answer.body, "plain text failure");
-  EXPECT_NE(emu.diagnostics().find("Lambda-Runtime-Function-XRay-Error-Cause header (81920 bytes)"), std::string::npos)
+  // Diagnostics are written apart from the answers: wait for the line.
+  EXPECT_TRUE(emu.wait_for_diagnostic("Lambda-Runtime-Function-XRay-Error-Cause header (81920 bytes)"))
       << emu.diagnostics();
 
   // A client context that is not base64 of a JSON object never reaches the runtime.
@@ -1226,10 +1227,11 @@ TEST(EmulateMain, AnInitPastTheLimitRunsAgainWithinTheFunctionTimeout) {
   ASSERT_EQ(answer.status, 200) << answer.error;
   EXPECT_EQ(answer.header("x-amz-function-error"), "") << answer.body;
   EXPECT_EQ(boost::json::parse(answer.body).at("echo").at("k"), 1);
+  // The log is written apart from the answer: its REPORT comes last.
+  ASSERT_TRUE(emu.wait_for_log("\tInit Duration: ")) << emu.log();
   EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
   // The second Init succeeded: no INIT_REPORT for it, its duration is in the REPORT.
   EXPECT_EQ(count_of(emu.log(), "INIT_REPORT"), 1U) << emu.log();
-  EXPECT_TRUE(emu.wait_for_log("\tInit Duration: ")) << emu.log();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }
@@ -1243,9 +1245,9 @@ TEST(EmulateMain, AnInitForAnInvocationTimesOutOnTheFunctionTimeout) {
   auto answer = emu.invoke("{}");
   ASSERT_EQ(answer.status, 200) << answer.error;
   EXPECT_EQ(error_type(answer), "Sandbox.Timedout");
-  EXPECT_NE(emu.log().find("Init did not complete within 1.00 seconds"), std::string::npos) << emu.log();
-  EXPECT_NE(emu.log().find("Phase: invoke\tStatus: timeout\tError Type: Sandbox.Timedout"), std::string::npos)
-      << emu.log();
+  // The log is written apart from the answer.
+  EXPECT_TRUE(emu.wait_for_log("Phase: invoke\tStatus: timeout\tError Type: Sandbox.Timedout")) << emu.log();
+  EXPECT_TRUE(emu.wait_for_log("Init did not complete within 1.00 seconds")) << emu.log();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
 }

@@ -359,7 +359,9 @@ asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex
 
 asio::awaitable<void> serve_function_url(Environment* const& current, HttpExchange& ex, InvocationRequest request) {
   const std::string body = co_await read_payload(ex, kInvokePayloadLimit, "RequestEntityTooLarge");
-  request.payload = function_url_event(ex.request(), body, ex.remote_address(), std::chrono::system_clock::now());
+  // The emulator's endpoint is plain HTTP, on the port the Host header names.
+  request.payload = function_url_event(
+      ex.request(), body, {.request_id = request.request_id, .source_ip = ex.remote_address(), .scheme = "http"});
   // Lambda limits the event it builds, base64 and headers included, not the body it was given.
   if (request.payload.size() > kInvokePayloadLimit)
     throw payload_too_large(kInvokePayloadLimit, "RequestEntityTooLarge");

@@ -94,7 +94,9 @@ FunctionRef split_function_name(std::string_view function_name) {
       if (parts[1] != "function") throw malformed_name(function_name);
       ref.account = parts[0];
       name_at = 2;
-    } else if (parts.size() >= 2 && parts[0] == "function") {
+    } else if (parts.size() >= 2 && parts[0] == "function" && (parts.size() > 2 || all_of(parts[1], name_char))) {
+      // As Lambda's pattern matches it: "function:prod" names the function prod, but
+      // "function:$LATEST" only the function called function, at $LATEST.
       name_at = 1;
     }
     if (parts.size() > name_at + 2) throw malformed_name(function_name);

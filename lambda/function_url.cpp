@@ -1,7 +1,11 @@
 #include "snapbus/function_url.h"
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <map>
+
+#include <fmt/format.h>
 
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/json.hpp>
@@ -28,10 +32,25 @@ std::string header_value(const boost::json::value& v) {
   return boost::json::serialize(v);
 }
 
+// RFC 9110 5.1: a field name is a token.
+bool is_token(std::string_view name) {
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || kSymbols.find(c) != std::string_view::npos;
+  });
+}
+
+// RFC 9110 5.5: CR, LF and NUL in a field value are invalid and dangerous (they split the response).
+bool is_safe_value(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+std::string protocol_of(unsigned version) { return fmt::format("HTTP/{}.{}", version / 10, version % 10); }
+
 }  // namespace
 
 std::string function_url_event(const http::request_header<>& head, const std::string& body,
-                               const std::string& source_ip, std::chrono::system_clock::time_point now) {
+                               const FunctionUrlOrigin& origin) {
   namespace json = boost::json;
   const std::string_view target = head.target();
   const auto question = target.find('?');
@@ -51,8 +70,9 @@ std::string function_url_event(const http::request_header<>& head, const std::st
         if (auto cookie = trim(rest.substr(0, semi), " "); !cookie.empty()) cookies.emplace_back(cookie);
         rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
       }
-      continue;
     }
+    // Set below, as the endpoint's own.
+    if (name == "x-forwarded-proto" || name == "x-forwarded-port") continue;
     if (auto* existing = headers.if_contains(name)) {
       existing->as_string() = std::string(existing->as_string()) + "," + value;
     } else {
@@ -77,6 +97,18 @@ std::string function_url_event(const http::request_header<>& head, const std::st
 
   const std::string host = utf8_replacing_invalid(head[http::field::host]);
   const std::string domain = host.empty() ? "localhost" : host.substr(0, host.find(':'));
+  // What the endpoint adds, as a proxy: the caller's address last on x-forwarded-for.
+  if (auto* forwarded = headers.if_contains("x-forwarded-for")) {
+    forwarded->as_string() = std::string(forwarded->as_string()) + ", " + origin.source_ip;
+  } else {
+    headers["x-forwarded-for"] = origin.source_ip;
+  }
+  headers["x-forwarded-proto"] = origin.scheme;
+  std::string port = origin.port ? std::to_string(*origin.port) : std::string();
+  if (port.empty() && host.find(':') != std::string::npos) port = host.substr(host.rfind(':') + 1);
+  if (port.empty()) port = origin.scheme == "https" ? "443" : "80";
+  headers["x-forwarded-port"] = port;
+  const auto now = origin.now;
   const auto epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   std::tm utc{};
@@ -87,8 +119,8 @@ std::string function_url_event(const http::request_header<>& head, const std::st
   json::object http_ctx;
   http_ctx["method"] = utf8_replacing_invalid(head.method_string());
   http_ctx["path"] = raw_path;
-  http_ctx["protocol"] = "HTTP/1.1";
-  http_ctx["sourceIp"] = source_ip;
+  http_ctx["protocol"] = protocol_of(head.version());
+  http_ctx["sourceIp"] = origin.source_ip;
   http_ctx["userAgent"] = utf8_replacing_invalid(head[http::field::user_agent]);
 
   json::object context;
@@ -97,7 +129,7 @@ std::string function_url_event(const http::request_header<>& head, const std::st
   context["domainName"] = domain;
   context["domainPrefix"] = domain.substr(0, domain.find('.'));
   context["http"] = std::move(http_ctx);
-  context["requestId"] = new_request_id();
+  context["requestId"] = origin.request_id.empty() ? new_request_id() : origin.request_id;
   context["routeKey"] = "$default";
   context["stage"] = "$default";
   context["time"] = time_text;
@@ -138,16 +170,25 @@ std::optional<HttpReply> function_url_reply_head(const boost::json::object& resu
     } else {
       return std::nullopt;
     }
-    if (code < 100 || code > 599) return std::nullopt;
+    // 1xx are interim answers: none can end a request.
+    if (code < 200 || code > 599) return std::nullopt;
     reply.status = static_cast<http::status>(code);
   }
   if (const auto* headers = result.if_contains("headers")) {
     if (!headers->is_object()) return std::nullopt;
-    for (const auto& [name, value] : headers->as_object()) reply.headers.insert(name, header_value(value));
+    for (const auto& [name, value] : headers->as_object()) {
+      const std::string text = header_value(value);
+      if (!is_token(name) || !is_safe_value(text)) return std::nullopt;
+      reply.headers.insert(name, text);
+    }
   }
   if (const auto* cookies = result.if_contains("cookies")) {
     if (!cookies->is_array()) return std::nullopt;
-    for (const auto& cookie : cookies->as_array()) reply.headers.insert(http::field::set_cookie, header_value(cookie));
+    for (const auto& cookie : cookies->as_array()) {
+      const std::string text = header_value(cookie);
+      if (!is_safe_value(text)) return std::nullopt;
+      reply.headers.insert(http::field::set_cookie, text);
+    }
   }
   return reply;
 }
@@ -177,6 +218,10 @@ std::optional<HttpReply> function_url_reply(std::string_view payload) {
     }
     reply->body = std::move(text);
   }
+  // These statuses have no body (RFC 9110 15.3.5, 15.4.5).
+  if (!reply->body.empty() &&
+      (reply->status == http::status::no_content || reply->status == http::status::not_modified))
+    return std::nullopt;
   return reply;
 }
 

@@ -23,9 +23,11 @@ TEST(FunctionUrl, EventFollowsPayloadVersion2) {
   head.insert("X-Multi", "b");
   head.set(http::field::cookie, "a=1; b=2");
   head.set(http::field::content_type, "application/json");
-  auto event =
-      boost::json::parse(function_url_event(head, R"({"v":1})", "127.0.0.1", std::chrono::system_clock::time_point{}))
-          .as_object();
+  auto event = boost::json::parse(function_url_event(head, R"({"v":1})",
+                                                     {.request_id = "4f1c7b0e-5d8a-4e59-b6a1-0c2d3e4f5a6b",
+                                                      .source_ip = "127.0.0.1",
+                                                      .now = std::chrono::system_clock::time_point{}}))
+                   .as_object();
   EXPECT_EQ(event.at("version"), "2.0");
   EXPECT_EQ(event.at("routeKey"), "$default");
   EXPECT_EQ(event.at("rawPath"), "/p/q");
@@ -33,14 +35,21 @@ TEST(FunctionUrl, EventFollowsPayloadVersion2) {
   EXPECT_EQ(event.at("queryStringParameters").at("x"), "1,2");
   EXPECT_EQ(event.at("queryStringParameters").at("y"), "/");
   EXPECT_EQ(event.at("headers").at("x-multi"), "a,b");
-  EXPECT_FALSE(event.at("headers").as_object().contains("cookie"));
+  // As Lambda's recorded events: the cookies list, and the cookie header kept too.
+  EXPECT_EQ(event.at("headers").at("cookie"), "a=1; b=2");
   EXPECT_EQ(event.at("cookies").as_array().size(), 2U);
+  // What the endpoint adds as a proxy.
+  EXPECT_EQ(event.at("headers").at("x-forwarded-for"), "127.0.0.1");
+  EXPECT_EQ(event.at("headers").at("x-forwarded-proto"), "https");
+  EXPECT_EQ(event.at("headers").at("x-forwarded-port"), "9000");
   EXPECT_EQ(event.at("body"), R"({"v":1})");
   EXPECT_EQ(event.at("isBase64Encoded"), false);
   const auto& ctx = event.at("requestContext").as_object();
   EXPECT_EQ(ctx.at("domainName"), "fn.lambda-url.localhost");
   EXPECT_EQ(ctx.at("domainPrefix"), "fn");
   EXPECT_EQ(ctx.at("http").at("method"), "POST");
+  EXPECT_EQ(ctx.at("http").at("protocol"), "HTTP/1.1");
+  EXPECT_EQ(ctx.at("requestId"), "4f1c7b0e-5d8a-4e59-b6a1-0c2d3e4f5a6b");
   EXPECT_EQ(ctx.at("time"), "01/Jan/1970:00:00:00 +0000");
 }
 
@@ -48,10 +57,19 @@ TEST(FunctionUrl, BinaryBodiesAreBase64) {
   auto head = request(http::verb::put, "/");
   head.set(http::field::content_type, "application/octet-stream");
   const std::string body("\x00\xff\x10", 3);
-  auto event = boost::json::parse(function_url_event(head, body, "127.0.0.1", {})).as_object();
+  head.version(10);
+  head.set("X-Forwarded-For", "198.51.100.1");
+  head.set("X-Forwarded-Proto", "gopher");  // the endpoint's own value replaces a caller's
+  auto event =
+      boost::json::parse(function_url_event(head, body, {.source_ip = "127.0.0.1", .scheme = "http", .port = 8080}))
+          .as_object();
   EXPECT_EQ(event.at("isBase64Encoded"), true);
   EXPECT_EQ(decode_base64(event.at("body").as_string()), body);
   EXPECT_FALSE(event.contains("queryStringParameters"));
+  EXPECT_EQ(event.at("requestContext").at("http").at("protocol"), "HTTP/1.0");
+  EXPECT_EQ(event.at("headers").at("x-forwarded-for"), "198.51.100.1, 127.0.0.1");
+  EXPECT_EQ(event.at("headers").at("x-forwarded-proto"), "http");
+  EXPECT_EQ(event.at("headers").at("x-forwarded-port"), "8080");
 }
 
 // Found by function_url_fuzz: a Host header with bytes that are not UTF-8 made an event no JSON
@@ -66,7 +84,8 @@ TEST(FunctionUrl, BytesThatAreNotUtf8StillMakeValidJson) {
   const std::string latin1_body = "na\xEFve";
   boost::system::error_code ec;
   auto value = boost::json::parse(
-      function_url_event(head, latin1_body, "127.0.0.1", std::chrono::system_clock::time_point{}), ec);
+      function_url_event(head, latin1_body, {.source_ip = "127.0.0.1", .now = std::chrono::system_clock::time_point{}}),
+      ec);
   ASSERT_FALSE(ec) << ec.message();
   const auto& event = value.as_object();
   EXPECT_EQ(event.at("rawPath"), "/caf\xEF\xBF\xBD");
@@ -117,6 +136,20 @@ TEST(FunctionUrl, MalformedRepliesAreRejected) {
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"body":"***","isBase64Encoded":true})"));
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":"x-a: 1"})"));
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"cookies":"c=1"})"));
+  // Interim statuses end no request; 204 and 304 have no body.
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":101})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":204,"body":"x"})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":304,"body":"x"})"));
+  EXPECT_TRUE(function_url_reply(R"({"statusCode":204})"));
+  // What would split the response, or is no field at all.
+  EXPECT_FALSE(function_url_reply(
+      R"({"statusCode":200,"headers":{"X":"a\r\nContent-Length: 0\r\n\r\nHTTP/1.1 302 Found"},"body":"hi"})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"X":"a\nb"}})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"X":"a\u0000b"}})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"cookies":["a=1\r\nX-Evil: 1"]})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"":"v"}})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"bad name":"v"}})"));
+  EXPECT_TRUE(function_url_reply(R"({"statusCode":200,"headers":{"x-ok_1.~":"a\tb"}})"));
 }
 
 }  // namespace

@@ -31,8 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
   if (ec || !parser.is_header_done()) return 0;
   const auto& request = parser.get();
-  const std::string event = snapbus::lambda::function_url_event(request.base(), request.body(), "203.0.113.7",
-                                                                std::chrono::system_clock::now());
+  const std::string event =
+      snapbus::lambda::function_url_event(request.base(), request.body(), {.source_ip = "203.0.113.7"});
   if (!boost::json::parse(event, ec).is_object() || ec) std::abort();
   return 0;
 }
