@@ -45,18 +45,32 @@ struct Command {
 
 int code(ExitCode exit) { return static_cast<int>(exit); }
 
+// What status, watch or publish printed must have reached stdout: a full disk or a closed stdout is
+// an error (exit 5, as a failed system call), never a success, as for coreutils.
+int with_output_written(const std::string& command, int exit_code) {
+  errno = 0;
+  std::cout.flush();
+  if (std::cout.good() && std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return exit_code;
+  const int error = errno;
+  std::cerr << "snapbus " << command << ": cannot write to stdout" << (error != 0 ? ": " : "")
+            << (error != 0 ? std::strerror(error) : "") << '\n';
+  return exit_code == code(ExitCode::ok) ? code(ExitCode::error) : exit_code;
+}
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table {
     {"status", "show the lifecycle state and every subscriber",
      [](std::span<const std::string> words) {
        const snapbus::Config config = snapbus::config_from_environment();
-       return code(snapbus::cli::run_status(snapbus::cli::parse_status_command(words, config), config, std::cout));
+       return with_output_written("status", code(snapbus::cli::run_status(
+                                                snapbus::cli::parse_status_command(words, config), config, std::cout)));
      }},
         {"watch", "print each lifecycle change as it happens",
          [](std::span<const std::string> words) {
            const snapbus::Config config = snapbus::config_from_environment();
-           return code(
-               snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config, std::cout, std::cerr));
+           return with_output_written(
+               "watch", code(snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config,
+                                                     std::cout, std::cerr)));
          }},
         {"adapter", "run the Lambda adapter in front of a web app (what /opt/extensions/snapbus runs)",
          [](std::span<const std::string> words) { return snapbus::cli::run_adapter_command(words, std::nullopt); }},
@@ -67,8 +81,9 @@ const std::vector<Command>& commands() {
         {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
          [](std::span<const std::string> words) {
            const snapbus::Config config = snapbus::config_from_environment();
-           return code(snapbus::cli::run_publish(snapbus::cli::parse_publish_command(words, config), config, std::cout,
-                                                 std::cerr));
+           return with_output_written(
+               "publish", code(snapbus::cli::run_publish(snapbus::cli::parse_publish_command(words, config), config,
+                                                         std::cout, std::cerr)));
          }},
 #if SNAPBUS_WITH_EMULATOR
         {"emulate", "run a function in a local Lambda with SnapStart", [](std::span<const std::string> words) {
@@ -108,18 +123,6 @@ std::unique_ptr<CLI::App> top_level_app() {
       kOverviewColumn, "<command> [options]");
   app->prefix_command();
   return app;
-}
-
-// What a command printed must have reached stdout: a full disk or a closed stdout is an error
-// (exit 5, as a failed system call), never a success, as for coreutils.
-int with_output_written(const std::string& command, int exit_code) {
-  errno = 0;
-  std::cout.flush();
-  if (std::cout.good() && std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return exit_code;
-  const int error = errno;
-  std::cerr << "snapbus " << command << ": cannot write to stdout" << (error != 0 ? ": " : "")
-            << (error != 0 ? std::strerror(error) : "") << '\n';
-  return exit_code == code(ExitCode::ok) ? code(ExitCode::error) : exit_code;
 }
 
 const Command* find_command(std::string_view name) {
@@ -182,7 +185,7 @@ int main(int argc, char** argv) {
 
   // 2. Run the command; any error becomes one line on stderr and its exit code.
   try {
-    return with_output_written(command, found->run(std::span(words).subspan(1)));
+    return found->run(std::span(words).subspan(1));
   } catch (const snapbus::cli::HelpRequested& help) {
     std::cout << help.text();
     return code(ExitCode::ok);

@@ -116,7 +116,6 @@ asio::awaitable<int> run_environments(asio::io_context& io, const Config& config
   }
 }
 
-// The emulator itself, its output written by `writer`.
 // With AWS_LAMBDA_LOG_FORMAT=JSON, Lambda writes its platform lines as JSON records (platform.start,
 // platform.report, ...) and runtime clients switch their own lines to JSON; the emulator writes
 // only the text lines, so a log that mixes both would pass for Lambda's without this warning.
@@ -134,6 +133,7 @@ void warn_of_json_log_format(const Config& config) {
   }
 }
 
+// The emulator itself, its output written by `writer`.
 int run_with_output(const Config& config, const std::string& marker, OutputWriter& writer) {
   warn_of_json_log_format(config);
   asio::io_context io;

@@ -1,7 +1,6 @@
 #include "snapbus/function_url.h"
 
 #include <algorithm>
-#include <cctype>
 #include <ctime>
 #include <map>
 
@@ -12,6 +11,7 @@
 
 #include "json_text.h"
 #include "snapbus/base64.h"
+#include "snapbus/field_name.h"
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/request_id.h"
 #include "snapbus/text.h"
@@ -32,17 +32,9 @@ std::string header_value(const boost::json::value& v) {
   return boost::json::serialize(v);
 }
 
-// RFC 9110 5.1: a field name is a token.
-bool is_token(std::string_view name) {
-  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-  return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || kSymbols.find(c) != std::string_view::npos;
-  });
-}
-
-// RFC 9110 5.5: CR, LF and NUL in a field value are invalid and dangerous (they split the response).
-bool is_safe_value(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+// A CR or LF in a value would split the answer (field_name.h).
+bool is_field_value(std::string_view value) {
+  return std::all_of(value.begin(), value.end(), net::is_field_value_char);
 }
 
 std::string protocol_of(unsigned version) { return fmt::format("HTTP/{}.{}", version / 10, version % 10); }
@@ -104,10 +96,11 @@ std::string function_url_event(const http::request_header<>& head, const std::st
     headers["x-forwarded-for"] = origin.source_ip;
   }
   headers["x-forwarded-proto"] = origin.scheme;
-  std::string port = origin.port ? std::to_string(*origin.port) : std::string();
-  if (port.empty() && host.find(':') != std::string::npos) port = host.substr(host.rfind(':') + 1);
-  if (port.empty()) port = origin.scheme == "https" ? "443" : "80";
-  headers["x-forwarded-port"] = port;
+  // The port the caller reached: the Host header's (after an IPv6 literal's brackets), else the scheme's.
+  const auto colon = host.rfind(':');
+  const bool has_port = colon != std::string::npos && host.find(']', colon) == std::string::npos;
+  headers["x-forwarded-port"] =
+      has_port ? host.substr(colon + 1) : std::string(origin.scheme == "https" ? "443" : "80");
   const auto now = origin.now;
   const auto epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -178,7 +171,7 @@ std::optional<HttpReply> function_url_reply_head(const boost::json::object& resu
     if (!headers->is_object()) return std::nullopt;
     for (const auto& [name, value] : headers->as_object()) {
       const std::string text = header_value(value);
-      if (!is_token(name) || !is_safe_value(text)) return std::nullopt;
+      if (!net::is_field_name(name) || !is_field_value(text)) return std::nullopt;
       reply.headers.insert(name, text);
     }
   }
@@ -186,7 +179,7 @@ std::optional<HttpReply> function_url_reply_head(const boost::json::object& resu
     if (!cookies->is_array()) return std::nullopt;
     for (const auto& cookie : cookies->as_array()) {
       const std::string text = header_value(cookie);
-      if (!is_safe_value(text)) return std::nullopt;
+      if (!is_field_value(text)) return std::nullopt;
       reply.headers.insert(http::field::set_cookie, text);
     }
   }

@@ -60,9 +60,9 @@ TEST(FunctionUrl, BinaryBodiesAreBase64) {
   head.version(10);
   head.set("X-Forwarded-For", "198.51.100.1");
   head.set("X-Forwarded-Proto", "gopher");  // the endpoint's own value replaces a caller's
+  head.set(http::field::host, "localhost:8080");
   auto event =
-      boost::json::parse(function_url_event(head, body, {.source_ip = "127.0.0.1", .scheme = "http", .port = 8080}))
-          .as_object();
+      boost::json::parse(function_url_event(head, body, {.source_ip = "127.0.0.1", .scheme = "http"})).as_object();
   EXPECT_EQ(event.at("isBase64Encoded"), true);
   EXPECT_EQ(decode_base64(event.at("body").as_string()), body);
   EXPECT_FALSE(event.contains("queryStringParameters"));
@@ -70,6 +70,12 @@ TEST(FunctionUrl, BinaryBodiesAreBase64) {
   EXPECT_EQ(event.at("headers").at("x-forwarded-for"), "198.51.100.1, 127.0.0.1");
   EXPECT_EQ(event.at("headers").at("x-forwarded-proto"), "http");
   EXPECT_EQ(event.at("headers").at("x-forwarded-port"), "8080");
+  // Without a port in the Host header, the scheme's; an IPv6 literal's colons are no port.
+  head.set(http::field::host, "[::1]");
+  EXPECT_EQ(boost::json::parse(function_url_event(head, body, {.source_ip = "::1", .scheme = "http"}))
+                .at("headers")
+                .at("x-forwarded-port"),
+            "80");
 }
 
 // Found by function_url_fuzz: a Host header with bytes that are not UTF-8 made an event no JSON
@@ -146,6 +152,7 @@ TEST(FunctionUrl, MalformedRepliesAreRejected) {
       R"({"statusCode":200,"headers":{"X":"a\r\nContent-Length: 0\r\n\r\nHTTP/1.1 302 Found"},"body":"hi"})"));
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"X":"a\nb"}})"));
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"X":"a\u0000b"}})"));
+  EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"X":"a\u007fb"}})"));
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"cookies":["a=1\r\nX-Evil: 1"]})"));
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"":"v"}})"));
   EXPECT_FALSE(function_url_reply(R"({"statusCode":200,"headers":{"bad name":"v"}})"));

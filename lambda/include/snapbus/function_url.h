@@ -30,9 +30,8 @@ struct HttpReply {
 struct FunctionUrlOrigin {
   std::string request_id;        // requestContext.requestId: the invocation's, as in its log lines
   std::string source_ip;         // requestContext.http.sourceIp, and the last of x-forwarded-for
-  std::string scheme = "https";  // x-forwarded-proto (Lambda's endpoint is https on 443)
-  // x-forwarded-port; unset: the Host header's port, else the scheme's
-  std::optional<unsigned> port;
+  std::string scheme = "https";  // x-forwarded-proto (Lambda's endpoint is https on 443); the port
+                                 // is the Host header's, else the scheme's
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
 };
 
@@ -47,7 +46,7 @@ std::string function_url_event(const http::request_header<>& head, const std::st
 // A buffered result as a Function URL turns it into HTTP: {statusCode, headers, cookies, body,
 // isBase64Encoded}, or any other JSON as a 200 application/json body. nullopt when it is malformed:
 // among others a status that is no final one (1xx), a body with 204 or 304, a header name that is
-// no token, or a header or cookie value with CR, LF or NUL, which would split the response.
+// no token, or a header or cookie value with a control byte (CR, LF: it would split the response).
 std::optional<HttpReply> function_url_reply(std::string_view payload);
 
 // The status, headers and cookies of a result object, without its body: the part a buffered

@@ -43,7 +43,8 @@ def _path_finder():
 
 
 def _run_shadowed_sitecustomize() -> None:
-    others = [entry for entry in sys.path if os.path.realpath(entry or os.curdir) != _HERE]
+    # The first sitecustomize on the path that is no snapbus copy (this file is one of those).
+    others = list(sys.path)
     finder = _path_finder()
     while True:
         spec = finder.find_spec("sitecustomize", others)
