@@ -290,12 +290,10 @@ StateSnapshot Publisher::transition(Phase phase) {
 }
 
 AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline) {
-  return wait_for_acks(seq, deadline, std::chrono::milliseconds::zero(), nullptr);
+  return wait_for_acks(seq, deadline, AckWaitOptions{});
 }
 
-AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline,
-                                   std::chrono::milliseconds progress_interval,
-                                   const AckProgressCallback& on_progress) {
+AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline, const AckWaitOptions& options) {
   // How often liveness is re-checked while waiting: a process killed mid-hook never wakes us, so
   // this bounds how long a dead subscriber can hold the wait up. Liveness is one fcntl per pending
   // slot, checked only at this interval, never on a wake: acks that come within the first
@@ -307,9 +305,10 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
     for (const SlotInfo& slot : impl_->died_in_hook) settled[slot.index] = {slot, AckStatus::died};
   }
   auto next_liveness_check = FutexClock::now() + kLivenessInterval;
-  SNAPBUS_REQUIRE(!on_progress || progress_interval > std::chrono::milliseconds::zero(),
+  const AckProgressCallback& on_progress = options.on_progress;
+  SNAPBUS_REQUIRE(!on_progress || options.progress_interval > std::chrono::milliseconds::zero(),
                   "a progress callback needs a positive interval");
-  auto next_progress = on_progress ? FutexClock::now() + progress_interval : FutexClock::time_point::max();
+  auto next_progress = on_progress ? FutexClock::now() + options.progress_interval : FutexClock::time_point::max();
   for (;;) {
     const auto now = FutexClock::now();
     const bool check_liveness = now >= next_liveness_check;
@@ -334,12 +333,16 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
         pending.push_back(std::move(slot));
       }
     }
+    // Read after the slots, so that acks given before the flag was set still count.
+    const bool stopped = !pending.empty() && now < deadline && options.stop != nullptr && options.stop->load();
+    const bool done = pending.empty() || now >= deadline || stopped;
     // A truncated segment reads as zeros, so "nobody pending" may be no news at all: checked before
     // any report, and at each liveness check while waiting.
-    if (check_liveness || pending.empty() || now >= deadline) require_intact(segment, impl_->lock_fd.get());
-    if (pending.empty() || now >= deadline) {
+    if (check_liveness || done) require_intact(segment, impl_->lock_fd.get());
+    if (done) {
       AckReport report;
       report.seq = seq;
+      report.stopped = stopped;
       for (auto& [index, entry] : settled) report.entries.push_back(std::move(entry));
       for (SlotInfo& slot : pending) report.entries.push_back({std::move(slot), AckStatus::missing});
       std::sort(report.entries.begin(), report.entries.end(),
@@ -347,7 +350,7 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
       return report;
     }
     if (now >= next_progress) {
-      next_progress = now + progress_interval;
+      next_progress = now + options.progress_interval;
       AckProgress progress{.seq = seq, .settled = {}, .pending = pending};
       for (const auto& [index, entry] : settled) progress.settled.push_back(entry);
       on_progress(progress);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -240,13 +241,13 @@ TEST_F(PublisherTest, ProgressNamesThePendingAndKeepsWhoSettledAndLeft) {
   const auto now = publisher.transition(Phase::after_restore);
   quick->acknowledge({.seq = now.seq, .handled_generation = 1, .hooks_run = 1});
   std::vector<AckProgress> seen;
-  const AckReport report =
-      publisher.wait_for_acks(now.seq, FutexClock::now() + 10s, 30ms, [&](const AckProgress& progress) {
-        seen.push_back(progress);
-        if (seen.size() < 2) return;
-        quick.reset();  // exits: its slot is freed
-        slow.acknowledge({.seq = now.seq, .handled_generation = 1});
-      });
+  const AckReport report = publisher.wait_for_acks(
+      now.seq, FutexClock::now() + 10s, {.progress_interval = 30ms, .on_progress = [&](const AckProgress& progress) {
+                                           seen.push_back(progress);
+                                           if (seen.size() < 2) return;
+                                           quick.reset();  // exits: its slot is freed
+                                           slow.acknowledge({.seq = now.seq, .handled_generation = 1});
+                                         }});
   ASSERT_EQ(seen.size(), 2U);
   for (const AckProgress& progress : seen) {
     EXPECT_EQ(progress.seq, now.seq);
@@ -260,6 +261,37 @@ TEST_F(PublisherTest, ProgressNamesThePendingAndKeepsWhoSettledAndLeft) {
   EXPECT_EQ(report.entries[0].slot.name, "quick");
   EXPECT_EQ(report.entries[1].slot.name, "slow");
   EXPECT_EQ(read_slots(publisher.segment()).size(), 1U);
+}
+
+// A stop flag set while a subscriber is pending ends the wait without any wake (`snapbus publish`
+// interrupted): the acks given so far count, the pending one is missing, and the report says why.
+TEST_F(PublisherTest, StopFlagEndsTheWaitWithWhatItHas) {
+  auto publisher = Publisher::acquire(options);
+  auto quick = Subscriber::open(path, {.name = "quick"});
+  auto slow = Subscriber::open(path, {.name = "slow"});
+  const auto now = publisher.transition(Phase::after_restore);
+  quick.acknowledge({.seq = now.seq, .handled_generation = 1, .hooks_run = 1});
+  std::atomic<bool> stop{false};
+  std::thread stopper([&stop] {
+    std::this_thread::sleep_for(50ms);
+    stop = true;
+  });
+  const auto started = FutexClock::now();
+  const AckReport report = publisher.wait_for_acks(now.seq, started + 60s, {.stop = &stop});
+  stopper.join();
+  EXPECT_LT(FutexClock::now() - started, 30s);  // not the deadline
+  EXPECT_TRUE(report.stopped);
+  ASSERT_EQ(report.entries.size(), 2U);
+  EXPECT_EQ(report.entries[0].slot.name, "quick");
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+  EXPECT_EQ(report.entries[1].slot.name, "slow");
+  EXPECT_EQ(report.entries[1].status, AckStatus::missing);
+
+  // Nobody pending: the flag changes nothing.
+  slow.acknowledge({.seq = now.seq, .handled_generation = 1});
+  const AckReport complete = publisher.wait_for_acks(now.seq, FutexClock::now() + 5s, {.stop = &stop});
+  EXPECT_FALSE(complete.stopped);
+  EXPECT_TRUE(complete.all_ok());
 }
 
 TEST_F(PublisherTest, AckFromAnotherProcessWakesTheWait) {

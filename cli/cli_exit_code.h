@@ -18,6 +18,9 @@ enum class ExitCode : int {
   no_segment = 3,        // no segment at the path (status; watch at its timeout)
   busy = 4,              // publish: another live publisher owns the segment
   error = 5,             // anything else: permissions, a corrupt segment, a failed system call
+  // publish: SIGINT or SIGTERM ended the wait early (after its report); 128 + SIGINT, as a shell
+  // shows a command that Ctrl-C ended.
+  interrupted = 130,
 };
 
 ExitCode exit_code_for(Errc code) noexcept;

@@ -1,6 +1,8 @@
 #include "cli_publish.h"
 
+#include <chrono>
 #include <ostream>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "snapbus/step_failure.h"
 #include "snapbus/step_progress.h"
 #include "state_json.h"
+#include "stop_signals.h"
 
 namespace snapbus::cli {
 namespace {
@@ -27,16 +30,22 @@ void print_json(std::ostream& out, const PublishRequest& request, const lifecycl
       {"waited_for", result.waited_for},
       {"acks", std::move(acks)},
       {"ok", result.ok()},
+      {"interrupted", result.stopped_after.has_value()},
       {"state", state_to_json(result.final_state)},
   };
   out << boost::json::serialize(json) << std::endl;
 }
 
-void print_text(std::ostream& out, const lifecycle::StepResult& result) {
-  if (!result.report.entries.empty()) out << describe_entries(result.report, result.ack_timeout, "") << '\n';
+void print_text(std::ostream& out, const lifecycle::StepResult& result, std::string_view stop_signal) {
+  // Interrupted, a missing subscriber had only as long as the wait lasted.
+  const std::chrono::milliseconds waited = result.stopped_after.value_or(result.ack_timeout);
+  if (!result.report.entries.empty()) out << describe_entries(result.report, waited, "") << '\n';
   if (result.ok()) {
     out << "ok: now " << phase_name(result.final_state.phase) << " (seq " << result.final_state.seq << ", generation "
         << result.final_state.generation << ")" << std::endl;
+  } else if (result.stopped_after) {
+    out << "interrupted by " << stop_signal << " after " << waited.count() << " ms: staying in "
+        << phase_name(result.published->phase) << std::endl;
   } else {
     out << "not acknowledged: staying in " << phase_name(result.published->phase) << std::endl;
   }
@@ -64,9 +73,15 @@ void print_json_not_published(std::ostream& out, const PublishRequest& request, 
       {"joined", result.joined.count},
       {"acks", boost::json::array()},
       {"ok", false},
+      {"interrupted", result.stopped_after.has_value()},
       {"state", state_to_json(result.final_state)},
   };
   out << boost::json::serialize(json) << std::endl;
+}
+
+// The exit code of a step that was not acknowledged: interrupted is not the subscribers' doing.
+ExitCode not_ok_exit_code(const lifecycle::StepResult& result) {
+  return result.stopped_after ? ExitCode::interrupted : ExitCode::not_acknowledged;
 }
 
 }  // namespace
@@ -85,7 +100,8 @@ PublishRequest parse_publish_command(std::span<const std::string> words, const C
                   "  shutdown         enter shutting-down (best effort, bounded by the timeout)\n"
                   "Prints who acked and what failed. On a failed, missing or dead subscriber the phase stays.",
                   "exit codes: 0 all acked ok, 1 a hook failed or an ack is missing (a subscriber died or timed\n"
-                  "out), 2 bad usage, 4 another live publisher owns the segment, 5 other error",
+                  "out), 2 bad usage, 4 another live publisher owns the segment, 5 other error, 130 SIGINT or\n"
+                  "SIGTERM ended the wait early (after printing who acked)",
                   18);
   std::string phase;
   std::optional<std::filesystem::path> segment;
@@ -105,7 +121,8 @@ PublishRequest parse_publish_command(std::span<const std::string> words, const C
                 "with starting only: a new segment (generation 0, no slots) replaces one an\n"
                 "earlier run left at the path, as at a Lambda environment's first step,\n"
                 "where /tmp starts empty. Without it a leftover segment is taken over");
-  add_json_flag(*app, request.format, "one JSON object: {segment, published, waited_for, acks: [...], ok, state}");
+  add_json_flag(*app, request.format,
+                "one JSON object: {segment, published, waited_for, acks: [...], ok, interrupted, state}");
   parse_command_line(*app, words);
 
   const std::optional<lifecycle::Step> step = lifecycle::step_from_name(phase);
@@ -166,22 +183,30 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
         << std::endl;
   }
 
-  lifecycle::StepOptions options{.ack_timeout = request.timeout};
-  if (request.expect_subscribers) options.join = lifecycle::JoinCondition{.at_least = *request.expect_subscribers};
+  // Ctrl-C while waiting still prints who acked and who did not, as the end of the timeout would.
+  const StopSignals stop_signals;
+  lifecycle::StepOptions options{.ack_timeout = request.timeout, .stop = stop_signals.flag()};
+  if (request.expect_subscribers) {
+    options.join = lifecycle::JoinCondition{.at_least = *request.expect_subscribers};
+    progress << "waiting for " << *request.expect_subscribers << " subscribers to join (up to "
+             << request.timeout.count() << " ms)..." << std::endl;
+  }
   lifecycle::StepLines printer([&progress](std::string_view line) { progress << line << std::endl; });
   const lifecycle::StepResult result = lifecycle::run_step(*publisher, request.step, options, printer);
 
   if (result.outcome == lifecycle::StepOutcome::too_few_joined) {
-    err << "snapbus publish: " << lifecycle::describe_join_shortfall(result) << "; not publishing" << std::endl;
+    err << "snapbus publish: ";
+    if (result.stopped_after) err << "interrupted by " << stop_signals.caught_name() << ": ";
+    err << lifecycle::describe_join_shortfall(result) << "; not publishing" << std::endl;
     if (request.format == OutputFormat::json) print_json_not_published(out, request, result);
-    return ExitCode::not_acknowledged;
+    return not_ok_exit_code(result);
   }
   if (request.format == OutputFormat::json) {
     print_json(out, request, result);
   } else {
-    print_text(out, result);
+    print_text(out, result, stop_signals.caught_name());
   }
-  return result.ok() ? ExitCode::ok : ExitCode::not_acknowledged;
+  return result.ok() ? ExitCode::ok : not_ok_exit_code(result);
 }
 
 }  // namespace snapbus::cli

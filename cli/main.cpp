@@ -5,7 +5,7 @@
 //   snapbus adapter                  (also: started without arguments as <dir>/extensions/snapbus)
 //
 // Exit codes: status, watch and publish share cli_exit_code.h (0 ok, 1 not acknowledged, 2 usage,
-// 3 no segment, 4 busy, 5 error); emulate has its own (emulate_command.h).
+// 3 no segment, 4 busy, 5 error, 130 interrupted); emulate has its own (emulate_command.h).
 #include <cerrno>
 #include <cstdio>
 #include <cstring>

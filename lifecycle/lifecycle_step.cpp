@@ -48,12 +48,19 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
   result.join = options.join;
   // One limit for the whole step: what the join takes, the hooks do not get (Lambda's limits are
   // for a phase, not for each wait in it).
+  const auto started = FutexClock::now();
   const FutexClock::time_point deadline = deadline_after(options.ack_timeout);
+  const auto waited = [started] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(FutexClock::now() - started);
+  };
 
   // 1. Enough subscribers first, or nothing is published.
   if (options.join) {
-    result.joined = wait_for_subscribers(publisher.segment(), *options.join, deadline);
+    result.joined = wait_for_subscribers(publisher.segment(), *options.join, deadline, options.stop);
     if (!result.joined.reached) {
+      if (options.stop != nullptr && options.stop->load() && FutexClock::now() < deadline) {
+        result.stopped_after = waited();
+      }
       result.outcome = StepOutcome::too_few_joined;
       result.final_state = publisher.state();
       return result;
@@ -73,7 +80,10 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
   observer.published(published, result.waited_for);
   if (result.waited_for > 0) {
     const auto report_progress = [&observer](const AckProgress& progress) { observer.still_waiting(progress); };
-    result.report = publisher.wait_for_acks(published.seq, deadline, options.progress_interval, report_progress);
+    result.report = publisher.wait_for_acks(
+        published.seq, deadline,
+        {.progress_interval = options.progress_interval, .on_progress = report_progress, .stop = options.stop});
+    if (result.report.stopped) result.stopped_after = waited();
   }
 
   // 3. Move on only when all acked ok; otherwise the phase stays for the driver to report.

@@ -165,6 +165,43 @@ TEST_F(LifecycleStepTest, JoiningAndAcknowledgingShareOneTimeout) {
   EXPECT_GE(took, 2900ms);
 }
 
+// The stop flag ends the step wherever it waits, join or acks, long before the timeout, with what
+// it has; the step says how long it had waited. A step not stopped says nothing of the kind.
+TEST_F(LifecycleStepTest, AStopFlagEndsTheJoinOrTheAcksEarly) {
+  auto only = Subscriber::open(path, {.name = "only"});  // never acknowledges
+  std::atomic<bool> stop = false;
+  const auto stop_soon = [&stop] {
+    return std::thread([&stop] {
+      std::this_thread::sleep_for(100ms);
+      stop = true;
+    });
+  };
+
+  std::thread stopper = stop_soon();
+  const StepResult joining = run_step(publisher, Step::before_snapshot,
+                                      {.ack_timeout = 60s, .join = JoinCondition{.at_least = 2}, .stop = &stop});
+  stopper.join();
+  EXPECT_EQ(joining.outcome, StepOutcome::too_few_joined);
+  ASSERT_TRUE(joining.stopped_after.has_value());
+  EXPECT_GE(*joining.stopped_after, 90ms);
+  EXPECT_LT(*joining.stopped_after, 30s);
+
+  stop = false;
+  stopper = stop_soon();
+  const StepResult acking = run_step(publisher, Step::before_snapshot, {.ack_timeout = 60s, .stop = &stop});
+  stopper.join();
+  EXPECT_EQ(acking.outcome, StepOutcome::not_acknowledged);
+  ASSERT_TRUE(acking.stopped_after.has_value());
+  EXPECT_LT(*acking.stopped_after, 30s);
+  ASSERT_EQ(acking.report.entries.size(), 1U);
+  EXPECT_EQ(acking.report.entries[0].status, AckStatus::missing);
+  EXPECT_EQ(publisher.state().phase, Phase::before_snapshot);
+
+  const StepResult timed_out = run_step(publisher, Step::restore, {.ack_timeout = 50ms});
+  EXPECT_EQ(timed_out.outcome, StepOutcome::not_acknowledged);
+  EXPECT_FALSE(timed_out.stopped_after.has_value());
+}
+
 TEST_F(LifecycleStepTest, NoSubscribersIsAnImmediateSuccess) {
   const auto started = FutexClock::now();
   const StepResult result = run_step(publisher, Step::before_snapshot, {.ack_timeout = 10s});

@@ -31,8 +31,9 @@ std::string describe_problem(const AckEntry& entry, std::chrono::milliseconds ac
 
 std::string describe_join_shortfall(const StepResult& result) {
   const std::size_t expected = result.join ? result.join->at_least : 0;
+  const std::chrono::milliseconds waited = result.stopped_after.value_or(result.ack_timeout);
   return "only " + std::to_string(result.joined.count) + " of " + std::to_string(expected) +
-         " expected subscribers joined within " + std::to_string(result.ack_timeout.count()) + " ms";
+         " expected subscribers joined within " + std::to_string(waited.count()) + " ms";
 }
 
 LambdaError lambda_error_for(const StepResult& result) {

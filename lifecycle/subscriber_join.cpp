@@ -22,13 +22,13 @@ std::size_t count_waited_for(const Segment& segment, Liveness liveness) {
 }
 
 JoinOutcome wait_for_subscribers(const Segment& segment, const JoinCondition& condition,
-                                 FutexClock::time_point deadline) {
+                                 FutexClock::time_point deadline, const std::atomic<bool>* stop) {
   std::size_t count = count_waited_for(segment);
   auto count_since = FutexClock::now();
   for (;;) {
     const auto now = FutexClock::now();
     if (count >= condition.at_least && now - count_since >= condition.stable_for) return {true, count};
-    if (now >= deadline) return {false, count};
+    if (now >= deadline || (stop != nullptr && stop->load())) return {false, count};
     std::this_thread::sleep_for(std::min<FutexClock::duration>(kJoinPollInterval, deadline - now));
     const std::size_t latest = count_waited_for(segment);
     if (latest != count) {

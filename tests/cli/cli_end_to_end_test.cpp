@@ -11,9 +11,11 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "snapbus/publisher.h"
+#include "snapbus/slot_table.h"
 #include "spawned_process.h"
 #include "testing/scratch_directory.h"
 
@@ -182,6 +184,66 @@ TEST_F(CliEndToEndTest, AMissingAckAtTheTimeoutExitsOneNamingTheProcess) {
   EXPECT_EQ(ack.at("status").as_string(), "missing");
   EXPECT_EQ(ack.at("pid").to_number<pid_t>(), subscriber.pid());
   EXPECT_EQ(ack.at("name").as_string(), "sluggish");
+}
+
+// Ctrl-C while publish waits: it still says who acked and who did not, and exits 130 at once
+// rather than at its timeout. The phase stays, as after a timeout.
+TEST_F(CliEndToEndTest, PublishInterruptedBySigintStillReportsWhoAckedAndExits130) {
+  ASSERT_EQ(snapbus({"publish", "running"}).code, 0);
+  SpawnedProcess quick = start_subscriber("quick");
+  SpawnedProcess sluggish = start_subscriber("sluggish", {"--slow-hook-ms", "60000"});
+  SpawnedProcess publish({snapbus_binary(), "publish", "restore", "--timeout-ms", "120000"}, environment());
+  ASSERT_TRUE(publish.wait_for_output("waiting for 2 subscribers", kPatience)) << publish.stdout_so_far();
+  // Interrupted only once quick has acknowledged: its ack must be in the report.
+  const Segment segment = Segment::open(segment_, SegmentAccess::observe);
+  const std::uint32_t published = segment.state().seq.load();
+  const auto quick_acked = [&] {
+    for (const SlotInfo& slot : read_slots(segment)) {
+      if (slot.name == "quick" && slot.acked_seq == published) return true;
+    }
+    return false;
+  };
+  const auto patience_ends = std::chrono::steady_clock::now() + kPatience;
+  while (!quick_acked() && std::chrono::steady_clock::now() < patience_ends) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(quick_acked());
+  const auto interrupted = std::chrono::steady_clock::now();
+  // Twice, as a Ctrl-C reaches the child of a wrapper such as timeout: from the terminal to the
+  // whole process group, and once more passed on by the wrapper.
+  publish.send_signal(SIGINT);
+  publish.send_signal(SIGINT);
+  const ExitResult result = publish.wait_exit(kPatience);
+  EXPECT_LT(std::chrono::steady_clock::now() - interrupted, 15s);  // long before the 120 s timeout
+  EXPECT_EQ(result.code, 130) << result.stdout_text << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("acked    pid " + std::to_string(quick.pid()) + " (quick): ok"), std::string::npos)
+      << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("MISSING  pid " + std::to_string(sluggish.pid()) + " (sluggish)"),
+            std::string::npos)
+      << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("interrupted by SIGINT after "), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("staying in after-restore"), std::string::npos) << result.stdout_text;
+  EXPECT_EQ(Segment::open(segment_, SegmentAccess::observe).state().phase.load(),
+            static_cast<std::uint16_t>(Phase::after_restore));
+}
+
+// SIGTERM ends the wait for --expect-subscribers the same way; --json says it was interrupted.
+TEST_F(CliEndToEndTest, PublishInterruptedBySigtermWhileJoiningSaysSoInJson) {
+  ASSERT_EQ(snapbus({"publish", "starting"}).code, 0);
+  SpawnedProcess only = start_subscriber("only");
+  SpawnedProcess publish(
+      {snapbus_binary(), "publish", "before-snapshot", "--expect-subscribers", "2", "--timeout-ms", "120000", "--json"},
+      environment());
+  ASSERT_TRUE(publish.wait_for_output("waiting for 2 subscribers to join", kPatience, SpawnedProcess::Stream::err))
+      << publish.stderr_so_far();
+  publish.send_signal(SIGTERM);
+  const ExitResult result = publish.wait_exit(kPatience);
+  EXPECT_EQ(result.code, 130) << result.stdout_text << result.stderr_text;
+  EXPECT_NE(result.stderr_text.find("interrupted by SIGTERM: only 1 of 2 expected subscribers joined"),
+            std::string::npos)
+      << result.stderr_text;
+  const auto report = parse_object(result.stdout_text);
+  EXPECT_EQ(report.at("interrupted"), true);
+  EXPECT_TRUE(report.at("published").is_null());
+  EXPECT_EQ(report.at("state").at("phase"), "starting");
 }
 
 TEST_F(CliEndToEndTest, ExpectSubscribersWaitsForALateWorkerBeforePublishing) {

@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -61,6 +62,8 @@ struct AckEntry {
 struct AckReport {
   std::uint32_t seq = 0;
   std::vector<AckEntry> entries;  // one per slot that was waited for
+  // The wait ended early on AckWaitOptions::stop; the slots still pending then are listed as missing.
+  bool stopped = false;
 
   bool all_ok() const noexcept;  // every entry acked or left
   // One line per entry that is not acked: "pid 123 (worker): failed: after_restore db: boom".
@@ -76,6 +79,16 @@ struct AckProgress {
   std::vector<SlotInfo> pending;  // still waited for
 };
 using AckProgressCallback = std::function<void(const AckProgress&)>;
+
+// For a wait that a person watches: progress on the way, and a way to end it early.
+struct AckWaitOptions {
+  // When set, called every progress_interval (which must then be positive) while a slot is pending.
+  std::chrono::milliseconds progress_interval{0};
+  AckProgressCallback on_progress;
+  // When set and it becomes true (a signal handler's flag, say), the wait ends within 20 ms and
+  // reports what it has, as at the deadline: `snapbus publish` interrupted still says who acked.
+  const std::atomic<bool>* stop = nullptr;
+};
 
 // The pid holding the publisher lock of the segment at `segment_path`, or nullopt when no
 // process holds it (no publisher is running). Asks the kernel (F_OFD_GETLK on "<path>.lock"), so
@@ -119,10 +132,9 @@ class Publisher {
   // that catches up on this change) are waited for too. Entries are in slot order. Throws as
   // transition() does, before reporting and while waiting, rather than report acks nobody gave.
   AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline);
-  // The same wait, calling `on_progress` every `progress_interval` while some slot is pending.
-  // One wait keeps every settled entry to the end, so a caller showing progress needs no slices.
-  AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline,
-                          std::chrono::milliseconds progress_interval, const AckProgressCallback& on_progress);
+  // The same wait, with progress and an early end. One wait keeps every settled entry to the end, so
+  // a caller showing progress needs no slices.
+  AckReport wait_for_acks(std::uint32_t seq, FutexClock::time_point deadline, const AckWaitOptions& options);
 
  private:
   struct Impl;

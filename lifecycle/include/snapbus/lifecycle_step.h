@@ -12,6 +12,7 @@
 // phase stays, and the driver reports the failure (Lambda then discards the snapshot or the copy).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -52,6 +53,9 @@ struct StepOptions {
   std::optional<JoinCondition> join;
   // How often StepObserver::still_waiting is called while acknowledgements are outstanding.
   std::chrono::milliseconds progress_interval{1000};
+  // When set and it becomes true (a signal handler's flag), the step ends early as at its timeout,
+  // and says so: StepResult::stopped_after.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // What a step tells its driver as it goes (the CLI prints it; the adapter logs it). The default
@@ -81,6 +85,8 @@ struct StepResult {
   std::size_t waited_for = 0;              // subscribers expected to acknowledge when published
   AckReport report;                        // one entry per subscriber waited for, in slot order
   StateSnapshot final_state;               // the state when the step ended
+  // Set when the step ended early on StepOptions::stop: how long it had waited by then.
+  std::optional<std::chrono::milliseconds> stopped_after;
 
   bool ok() const noexcept { return outcome == StepOutcome::all_acked; }
 };

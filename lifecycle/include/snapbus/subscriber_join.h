@@ -10,6 +10,7 @@
 // One that cannot know asks instead for the count to stay unchanged for a while (`stable_for`).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 
@@ -36,8 +37,8 @@ struct JoinOutcome {
 std::size_t count_waited_for(const Segment& segment, Liveness liveness = Liveness::check);
 
 // Polls the slot table (claiming a slot wakes nobody, and this runs once per snapshot) until the
-// condition holds or the deadline passes.
+// condition holds, the deadline passes, or `stop` (when given) becomes true.
 JoinOutcome wait_for_subscribers(const Segment& segment, const JoinCondition& condition,
-                                 FutexClock::time_point deadline);
+                                 FutexClock::time_point deadline, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace snapbus::lifecycle
