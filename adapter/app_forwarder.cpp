@@ -1,6 +1,8 @@
 #include "app_forwarder.h"
 
+#include <algorithm>
 #include <exception>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,22 +38,23 @@ bool is_hop_header(std::string_view name) {
   return net::is_connection_field(name) || boost::beast::iequals(name, "trailer");
 }
 
-// A value that would break the request's framing (CR, LF, NUL) is not sent, nor a name that is not
-// an HTTP token (net::is_field_name): JSON can carry them, HTTP cannot.
-bool fits_in_value(std::string_view text) {
-  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
+// A value with a byte a field value cannot hold (a control byte but tab: CR or LF would break the
+// request's framing, and Node.js refuses the whole request for any of them) is not sent, nor a name
+// that is not an HTTP token (net::is_field_name): JSON can carry them, HTTP cannot.
+bool fits_in_value(std::string_view text) { return std::all_of(text.begin(), text.end(), net::is_field_value_char); }
 
 lambda::FunctionError function_error(std::string_view type, std::string message) {
   return lambda::FunctionError{.type = std::string(type), .message = std::move(message)};
 }
 
-// The app's answer as the event codecs take it. Transfer-Encoding described the hop from the app, as
-// LWA drops it too.
-lambda::HttpAppResponse app_response(const net::Response& answer) {
+// The app's answer as the event codecs take it: its first `header_fields` fields, which are the
+// header's. Beast appends a chunked body's trailers after them, and a trailer is no header (RFC 9110
+// 6.5.1; LWA drops them too). Transfer-Encoding described the hop from the app, as LWA drops it too.
+lambda::HttpAppResponse app_response(const net::Response& answer, std::size_t header_fields) {
   lambda::HttpAppResponse response;
   response.status = answer.result_int();
   for (const auto& field : answer) {
+    if (header_fields-- == 0) break;
     if (boost::beast::iequals(field.name_string(), "transfer-encoding")) continue;
     response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
@@ -221,13 +224,14 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
                                                                         const lambda::HttpEventRequest& request,
                                                                         net::ResponseStream answer,
                                                                         lambda::RuntimeClient& runtime) {
+  const auto header_fields = static_cast<std::size_t>(std::distance(answer.header().begin(), answer.header().end()));
   auto whole = co_await answer.read_all();
   if (!whole) {
     co_return co_await fail_invocation(
         runtime, event.request_id,
         function_error(kErrorAppConnection, fmt::format("the app's answer broke off: {}", whole.error().message)));
   }
-  lambda::HttpAppResponse response = app_response(*whole);
+  lambda::HttpAppResponse response = app_response(*whole, header_fields);
   if (config_.enable_compression) {
     compress_response(lambda::joined_header(request.headers, "accept-encoding"), response);
   }

@@ -59,8 +59,10 @@ inline constexpr std::string_view kErrorResponseTooLarge = "Function.ResponseSiz
 // Pooled connections to the app are closed after this long idle: below the keep-alive timeout of
 // common app servers (uvicorn's and Node's 5 s), so the adapter does not reuse a connection the server
 // is closing at that moment, the race behind LWA's "IncompleteMessage" 502s (LWA settled on 4 s too).
-// A server with a shorter one (gunicorn's 2 s) is caught by the client's check before reuse, or by
-// its one retry on a fresh connection.
+// A server with a shorter one is caught by its advertised Keep-Alive timeout (Node's), else by the
+// client's check before reuse, or by its one retry on a fresh connection; after a freeze that the
+// server and the adapter wake from together, only the advertised timeout helps a POST (gunicorn's 2 s,
+// not advertised, is then a risk: README says so).
 inline constexpr std::chrono::seconds kAppIdleTimeout{4};
 
 using ForwarderLog = std::function<void(std::string_view line)>;

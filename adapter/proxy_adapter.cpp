@@ -47,7 +47,10 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
     return *bracket;
   };
   std::optional<RuntimeProxy::Bracket> steps;
-  if (process.snap_start()) {
+  if (process.snap_start() && !config.run_bracket) {
+    log_line(fmt::format("{}=off: forwarding only, no SnapStart bracket", kEnvBracket));
+  }
+  if (process.snap_start() && config.run_bracket) {
     steps = RuntimeProxy::Bracket{.before_snapshot = [ensure_bracket] { return ensure_bracket().before_snapshot(); },
                                   .after_restore = [ensure_bracket] { return ensure_bracket().after_restore(); }};
   }
@@ -59,6 +62,9 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
     net::http_listen(process.io(), "127.0.0.1", config.proxy_port,
                      [&proxy](net::HttpExchange& ex) { return proxy->handle(ex); },
                      {.header_limit = lambda::kRuntimeApiHeaderLimit,
+                      // A client may open its connection long before its first call: the Runtime
+                      // API sets no limit on either wait.
+                      .header_timeout = std::chrono::hours(1),
                       .idle_timeout = std::chrono::hours(1),
                       .error_format = {.content_type = "application/json", .body = lambda::json_error},
                       .on_dropped_field = [](std::string_view name, std::size_t size) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -57,6 +58,13 @@ void copy_fields(const http::fields& from, Header& to) {
   for (const auto& field : from) {
     if (!hop_by_hop(field.name_string())) to.insert(field.name_string(), field.value());
   }
+}
+
+// A response the function streams, whatever its framing: a runtime that knows its length ahead may
+// stream it with Content-Length, and the Runtime API passes each piece on as it comes either way.
+bool is_streamed_body(const http::request_header<>& head) {
+  if (http::token_list(head[http::field::transfer_encoding]).exists("chunked")) return true;
+  return head.method() == http::verb::post && head[lambda::kHeaderResponseMode] == lambda::kResponseModeStreaming;
 }
 
 // A streamed body keeps its Transfer-Encoding where the client put it (the upload then finds it
@@ -149,7 +157,7 @@ asio::awaitable<void> RuntimeProxy::handle(net::HttpExchange& exchange) {
     co_await take_error_report(exchange);
   } else if (get && path == invocation_next_target()) {
     co_await relay_next(exchange);
-  } else if (http::token_list(head[http::field::transfer_encoding]).exists("chunked")) {
+  } else if (is_streamed_body(head)) {
     co_await relay_streamed(exchange);
   } else {
     co_await relay_buffered(exchange);
@@ -176,7 +184,10 @@ asio::awaitable<void> RuntimeProxy::restore_for_client(net::HttpExchange& exchan
   auto restored = co_await upstream_.request(forwarded_request(exchange.request(), {}), {.no_io_timeout = true});
   upstream_.drop_all();
   if (!restored || restored->result_int() != 200) {
-    end_bracket(BracketState::done);
+    // Named, not a temporary in the co_await: GCC 12 destroys those twice.
+    std::string reason =
+        restored ? fmt::format("{} {}", restored->result_int(), restored->body()) : restored.error().message;
+    co_await reopen_after_refused_restore(std::move(reason));
     co_await answer(exchange, restored);
     co_return;
   }
@@ -200,11 +211,10 @@ asio::awaitable<bool> RuntimeProxy::restore_before_first_next(net::HttpExchange&
   auto restored = co_await runtime_.restore_next();
   upstream_.drop_all();
   if (!restored) {
-    log_(fmt::format("restore/next failed: {}", restored.error().message));
-    failure_ = lambda::FunctionError{.type = "Runtime.RestoreError", .message = restored.error().message};
-    end_bracket(BracketState::failed);
-    co_await exchange.respond(http::status::bad_gateway, lambda::json_error(failure_->type, failure_->message));
-    co_return false;
+    // The proxy's own call, which the client never asked for: it goes on as it would without it.
+    std::string reason = restored.error().message;
+    co_await reopen_after_refused_restore(std::move(reason));
+    co_return true;
   }
   if (auto failure = co_await after_restore()) {
     co_await report_failure(exchange, false, std::move(*failure));
@@ -212,6 +222,21 @@ asio::awaitable<bool> RuntimeProxy::restore_before_first_next(net::HttpExchange&
   }
   end_bracket(BracketState::done);
   co_return true;
+}
+
+// restore/next refused (no snapshot, or none to restore from): the before-snapshot hooks closed what
+// they close, and nothing would reopen it, so the after-restore hooks run, as CRaC runs afterRestore
+// after a failed checkpoint. Their failure is only logged: Lambda is not restoring anything to
+// report it for.
+asio::awaitable<void> RuntimeProxy::reopen_after_refused_restore(std::string reason) {
+  log_(fmt::format(
+      "restore/next was refused ({}): no snapshot was restored; the after-restore hooks run so that every process "
+      "reopens what its before-snapshot hooks closed",
+      reason));
+  if (auto failure = co_await after_restore()) {
+    log_(fmt::format("after the refused restore/next: {}: {}", failure->type, failure->message));
+  }
+  end_bracket(BracketState::done);
 }
 
 // Another call that needs the bracket waits for the one running it; after a failure every such
@@ -276,6 +301,13 @@ void RuntimeProxy::end_bracket(BracketState state) {
 // here, and the next call takes it over instead of asking upstream again.
 asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
   std::shared_ptr<PendingNext> pending;
+  // A kept poll that failed (the connection to the Runtime API broke) holds no event: handing its
+  // error to this call would fail a client that the Runtime API, back by now, could serve.
+  while (!unclaimed_next_.empty() && unclaimed_next_.front()->result && !*unclaimed_next_.front()->result) {
+    log_(fmt::format("a kept invocation/next had failed ({}); this call polls anew",
+                     unclaimed_next_.front()->result->error().message));
+    unclaimed_next_.pop_front();
+  }
   if (!unclaimed_next_.empty()) {
     pending = std::move(unclaimed_next_.front());
     unclaimed_next_.pop_front();
@@ -378,9 +410,12 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
   }
   std::optional<net::NetError> upstream_failure;
   // Every trailer is passed on, whether the Trailer header announced it or not, as the Runtime API
-  // takes them either way.
+  // takes them either way. No limit of the proxy's own: past Lambda's, the Runtime API refuses the
+  // response (Function.ResponseSizeTooLarge) and the client gets that answer, as without the proxy,
+  // where a limit here would cut the stream and make it a Runtime.TruncatedResponse.
   const net::Trailers trailers = co_await exchange.relay_body_pieces(
-      lambda::kStreamedResponseLimit, [&upload, &upstream_failure](std::string_view piece) -> asio::awaitable<void> {
+      std::numeric_limits<std::uint64_t>::max(),
+      [&upload, &upstream_failure](std::string_view piece) -> asio::awaitable<void> {
         if (upstream_failure) co_return;
         auto written = co_await upload->write(piece);
         if (!written) upstream_failure = written.error();

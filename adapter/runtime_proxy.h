@@ -61,6 +61,7 @@ class RuntimeProxy {
   boost::asio::awaitable<void> restore_for_client(net::HttpExchange& exchange);
   boost::asio::awaitable<bool> restore_before_first_next(net::HttpExchange& exchange);
   boost::asio::awaitable<bool> wait_for_running_bracket(net::HttpExchange& exchange);
+  boost::asio::awaitable<void> reopen_after_refused_restore(std::string reason);
   boost::asio::awaitable<std::optional<lambda::FunctionError>> before_snapshot();
   boost::asio::awaitable<std::optional<lambda::FunctionError>> after_restore();
   boost::asio::awaitable<void> report_failure(net::HttpExchange& exchange, bool during_init,

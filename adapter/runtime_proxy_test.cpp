@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,10 +62,11 @@ bool per_hop(std::string_view name) {
 // once the test releases it; restore/next answers at once; everything else 202.
 class RecordingRuntimeApi {
  public:
-  RecordingRuntimeApi() {
+  // `port` 0 picks a free one; `restore_status` is what restore/next answers.
+  explicit RecordingRuntimeApi(std::uint16_t port = 0, http::status restore_status = http::status::ok) {
     const auto endpoint = net::http_listen(
-        io_, "127.0.0.1", 0,
-        [this](net::HttpExchange& ex) -> asio::awaitable<void> {
+        io_, "127.0.0.1", port,
+        [this, restore_status](net::HttpExchange& ex) -> asio::awaitable<void> {
           Received received;
           received.method = std::string(http::to_string(ex.request().method()));
           received.target = std::string(ex.request().target());
@@ -94,7 +96,11 @@ class RecordingRuntimeApi {
             co_await ex.respond(http::status::ok, R"({"event":)" + std::to_string(events_) + "}", "application/json",
                                 &headers);
           } else if (path.ends_with("restore/next")) {
-            co_await ex.respond(http::status::ok, "", "");
+            if (restore_status == http::status::ok) {
+              co_await ex.respond(http::status::ok, "", "");
+            } else {
+              co_await ex.respond(restore_status, R"({"errorType":"InvalidStateTransition","errorMessage":"no"})");
+            }
           } else {
             co_await ex.respond(http::status::accepted, R"({"status":"OK"})");
           }
@@ -315,18 +321,28 @@ TEST(RuntimeProxyTest, AClientThatExpects100ContinueGetsTheFinalAnswer) {
   for (const auto& received : upstream.received()) EXPECT_EQ(received.body(), R"({"ok":true})");
 }
 
+// Chunked, or with a Content-Length (a runtime that knows its streamed response's length ahead):
+// each piece goes on as it comes, as the Runtime API passes on either framing.
 TEST(RuntimeProxyTest, AStreamedPieceIsPassedOnBeforeTheNextIsSent) {
-  RecordingRuntimeApi upstream;
-  ProxyUnderTest proxy(upstream.port(), false);
-  RawClient client(proxy.port());
-  client.send(
-      "POST /2018-06-01/runtime/invocation/r/response HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n"
-      "Lambda-Runtime-Function-Response-Mode: streaming\r\n\r\n5\r\nfirst\r\n");
-  ASSERT_TRUE(upstream.wait_for(1, 1)) << "the first piece must reach the Runtime API while the client still writes";
-  EXPECT_EQ(upstream.received()[0].pieces, std::vector<std::string>{"first"});
-  client.send("6\r\nsecond\r\n0\r\n\r\n");
-  EXPECT_EQ(answer_of(client).result_int(), 202);
-  EXPECT_EQ(upstream.received()[0].body(), "firstsecond");
+  struct Framing {
+    std::string header;
+    std::string first;
+    std::string rest;
+  };
+  for (const Framing& framing : {Framing{"Transfer-Encoding: chunked", "5\r\nfirst\r\n", "6\r\nsecond\r\n0\r\n\r\n"},
+                                 Framing{"Content-Length: 11", "first", "second"}}) {
+    RecordingRuntimeApi upstream;
+    ProxyUnderTest proxy(upstream.port(), false);
+    RawClient client(proxy.port());
+    client.send("POST /2018-06-01/runtime/invocation/r/response HTTP/1.1\r\nHost: api\r\n" + framing.header +
+                "\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n\r\n" + framing.first);
+    ASSERT_TRUE(upstream.wait_for(1, 1)) << framing.header << ": the first piece must reach the Runtime API while the "
+                                         << "client still writes";
+    EXPECT_EQ(upstream.received()[0].pieces, std::vector<std::string>{"first"}) << framing.header;
+    client.send(framing.rest);
+    EXPECT_EQ(answer_of(client).result_int(), 202) << framing.header;
+    EXPECT_EQ(upstream.received()[0].body(), "firstsecond") << framing.header;
+  }
 }
 
 TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
@@ -347,6 +363,32 @@ TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
   EXPECT_EQ(answer[lambda::kHeaderRequestId], "request-1");
   EXPECT_EQ(answer.body(), R"({"event":1})");
   EXPECT_EQ(upstream.received().size(), 1U) << "one long poll upstream, not one per client call";
+}
+
+// A kept poll whose connection to the Runtime API broke holds no event: the next call polls anew
+// (the Runtime API is back by then) instead of getting the dead poll's error.
+TEST(RuntimeProxyTest, AKeptPollThatFailedIsNotHandedToTheNextCall) {
+  std::optional<RecordingRuntimeApi> upstream(std::in_place);
+  const std::uint16_t port = upstream->port();
+  ProxyUnderTest proxy(port, false);
+  const std::string next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n";
+  {
+    RawClient impatient(proxy.port());
+    impatient.send(next);
+    ASSERT_TRUE(upstream->wait_for(1));
+    impatient.close();
+  }
+  upstream.reset();  // the poll's connection breaks
+  // Time for the proxy to see its poll fail (one FIN on loopback), before the Runtime API is back.
+  std::this_thread::sleep_for(500ms);
+  upstream.emplace(port);
+  RawClient second(proxy.port());
+  second.send(next);
+  ASSERT_TRUE(upstream->wait_for(1)) << "the call must poll the Runtime API that came back";
+  upstream->release_next();
+  const auto answer = answer_of(second);
+  EXPECT_EQ(answer.result_int(), 200) << answer.body();
+  EXPECT_EQ(answer.body(), R"({"event":1})");
 }
 
 // A runtime that takes concurrent invocations (Lambda Managed Instances) polls with several
@@ -431,6 +473,33 @@ TEST(RuntimeProxyTest, AClientThatNeverAsksForRestoreNextGetsTheBracketBeforeIts
     upstream.release_next();
     EXPECT_EQ(answer_of(client).result_int(), 200);
     EXPECT_EQ(proxy.steps().size(), 2U);
+  }
+}
+
+// restore/next refused: no snapshot was restored, but before-snapshot closed what it closes, so
+// after-restore runs to reopen it. The client's own call gets the refusal; the proxy's own leaves the
+// client's invocation/next to go on as without the proxy.
+TEST(RuntimeProxyTest, ARefusedRestoreNextStillRunsAfterRestoreAndTheClientGoesOn) {
+  for (const bool clients_own : {true, false}) {
+    RecordingRuntimeApi upstream(0, http::status::forbidden);
+    ProxyUnderTest proxy(upstream.port(), true);
+    RawClient client(proxy.port());
+    if (clients_own) {
+      client.send("GET /2018-06-01/runtime/restore/next HTTP/1.1\r\nHost: api\r\n\r\n");
+      const auto refused = answer_of(client);
+      EXPECT_EQ(refused.result_int(), 403);
+      EXPECT_NE(refused.body().find("InvalidStateTransition"), std::string::npos) << refused.body();
+    }
+    client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n");
+    ASSERT_TRUE(upstream.wait_for(2)) << clients_own;
+    upstream.release_next();
+    const auto event = answer_of(client);
+    EXPECT_EQ(event.result_int(), 200) << clients_own << ": " << event.body();
+    EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"})) << clients_own;
+    const auto received = upstream.received();
+    ASSERT_EQ(received.size(), 2U);
+    EXPECT_EQ(received[0].target, "/2018-06-01/runtime/restore/next");
+    EXPECT_EQ(received[1].target, "/2018-06-01/runtime/invocation/next");
   }
 }
 

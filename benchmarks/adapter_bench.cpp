@@ -1,8 +1,9 @@
 // The adapter's figures (issue 10), each against a baseline measured in the same run.
 //
 //   BM_BufferedInvocation   GET /hello (64-byte answer, keep-alive) along four paths, interleaved request
-//                           by request (the order rotating every round) so that load on the machine falls
-//                           on all four alike:
+//                           by request, in a new shuffled order every round (round_order.h) so that load
+//                           on the machine, and what an emulator leaves to do after its answer, falls on
+//                           all four alike:
 //                             direct    the app itself
 //                             nginx     nginx (one worker, keep-alive upstream) in front of the same app
 //                             trivial   `snapbus emulate` whose runtime answers at once, without any app,
@@ -18,8 +19,10 @@
 //                           adapter, not against nginx: the comparison leans against the adapter. The
 //                           emulator's work per invocation grows with the function's processes (REPORT's
 //                           memory figure reads each one's /proc files, about 15 us apiece), hence the
-//                           trivial path's idle extension. Counters are pXX(path) - pXX(baseline),
-//                           not percentiles of differences (the samples are not paired).
+//                           trivial path's idle extension. The added latencies are percentiles of
+//                           per-round differences (each round samples every path once, so a round's
+//                           adapter and trivial samples are paired, and so are its nginx and direct ones);
+//                           each path's own percentiles are reported too.
 //   BM_StreamedResponse     GET /stream: the producer writes kChunks chunks kChunkGap apart, each stamped
 //                           with its steady-clock time of writing (CLOCK_MONOTONIC, shared by every
 //                           process). Time to first byte (request written -> first stamped chunk read)
@@ -84,6 +87,7 @@
 
 #include "bench_processes.h"
 #include "latency_samples.h"
+#include "round_order.h"
 #include "snapbus/client.h"
 #include "snapbus/extension_client.h"
 #include "snapbus/http_server.h"
@@ -103,7 +107,10 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+using snapbus::bench::paired_differences;
 using snapbus::bench::percentile;
+using snapbus::bench::RoundOrder;
+using snapbus::bench::TempDir;
 
 // What every path answers to GET /hello, and the streamed response's shape.
 const std::string kHelloBody(64, 'h');
@@ -246,27 +253,6 @@ fs::path self_executable() { return fs::read_symlink("/proc/self/exe"); }
 
 using snapbus::bench::ChildProcess;
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& what) {
-    std::string pattern = (fs::temp_directory_path() / ("snapbus-adapter-bench-" + what + "-XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                               fs::perms::others_read | fs::perms::others_exec);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // The adapter under test: the `layer` preset's binary when benchmarks/run.sh found one
 // (SNAPBUS_BENCH_LAYER_BINARY), as that is what Lambda runs; else this build's.
 const fs::path& adapter_binary() {
@@ -282,7 +268,7 @@ bool adapter_is_the_layers() { return adapter_binary() != fs::canonical(SNAPBUS_
 // What the emulator mounts as /opt: this build's, or one laid out as the layer's zip unpacks, with
 // the layer's binary as the extension beside this build's exec wrapper.
 const fs::path& adapter_opt() {
-  static const TempDir layer_opt("opt");
+  static const TempDir layer_opt("adapter-bench-opt");
   static const fs::path opt = [] {
     if (!adapter_is_the_layers()) return fs::path(OPT_DIR);
     fs::create_directories(layer_opt.path() / "extensions");
@@ -398,7 +384,7 @@ class Emulator : public snapbus::bench::EmulatorProcess {
 
 // The trivial path's /opt: extensions/idle runs this executable as the idle extension.
 const fs::path& trivial_opt() {
-  static const TempDir trivial("trivial-opt");
+  static const TempDir trivial("adapter-bench-trivial-opt");
   static const fs::path opt = [] {
     fs::create_directories(trivial.path() / "extensions");
     write_file(trivial.path() / "extensions" / kIdleExtensionName,
@@ -585,24 +571,25 @@ struct WebPaths {
   std::vector<std::unique_ptr<Connection>> connections;  // in kNames order
 };
 
-// p50 and p99 of each path, and the added latencies and their ratio (see the file's comment).
+// p50 and p99 of each path, and of the added latencies, with their ratio (see the file's comment).
+// `by_path[i]` holds path i's samples in round order, the same count for every path. No ratio is
+// written when nginx adds nothing measurable: a reader of the JSON would take 0 for the best result.
 void report_added(benchmark::State& state, const std::string& figure, const std::vector<std::vector<double>>& by_path) {
-  std::map<std::string, std::array<double, 2>> at;
-  for (std::size_t i = 0; i < by_path.size(); ++i) {
-    at[WebPaths::kNames[i]] = {percentile(by_path[i], 0.50), percentile(by_path[i], 0.99)};
-  }
-  for (const auto& [name, values] : at) {
+  std::map<std::string_view, const std::vector<double>*> path;
+  for (std::size_t i = 0; i < by_path.size(); ++i) path[WebPaths::kNames[i]] = &by_path[i];
+  for (const auto& [name, samples] : path) {
     const std::string stem = std::string(name).append("_").append(figure);
-    state.counters[stem + "_p50_ns"] = values[0];
-    state.counters[stem + "_p99_ns"] = values[1];
+    state.counters[stem + "_p50_ns"] = percentile(*samples, 0.50);
+    state.counters[stem + "_p99_ns"] = percentile(*samples, 0.99);
   }
-  for (const auto& [p, index] : {std::pair{"p50", std::size_t{0}}, std::pair{"p99", std::size_t{1}}}) {
-    const double nginx_added = at["nginx"][index] - at["direct"][index];
-    const double adapter_added = at["adapter"][index] - at["trivial"][index];
-    state.counters["nginx_added_" + figure + "_" + p + "_ns"] = nginx_added;
-    state.counters["adapter_added_" + figure + "_" + p + "_ns"] = adapter_added;
-    state.counters["adapter_to_nginx_added_" + figure + "_" + p + "_ratio"] =
-        nginx_added > 0 ? adapter_added / nginx_added : 0;
+  const std::vector<double> nginx_added = paired_differences(*path["nginx"], *path["direct"]);
+  const std::vector<double> adapter_added = paired_differences(*path["adapter"], *path["trivial"]);
+  for (const auto& [p, at] : {std::pair{"p50", 0.50}, std::pair{"p99", 0.99}}) {
+    const double nginx = percentile(nginx_added, at);
+    const double adapter = percentile(adapter_added, at);
+    state.counters["nginx_added_" + figure + "_" + p + "_ns"] = nginx;
+    state.counters["adapter_added_" + figure + "_" + p + "_ns"] = adapter;
+    if (nginx > 0) state.counters["adapter_to_nginx_added_" + figure + "_" + p + "_ratio"] = adapter / nginx;
   }
 }
 
@@ -614,7 +601,7 @@ std::string with_adapter_log(const std::exception& error, const fs::path& dir) {
 
 void BM_BufferedInvocation(benchmark::State& state) {
   const snapbus::bench::OnOneCore pinned(state.range(0) == 1);
-  const TempDir dir("buffered");
+  const TempDir dir("adapter-bench-buffered");
   std::optional<WebPaths> started;
   try {
     WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "buffered");
@@ -622,16 +609,14 @@ void BM_BufferedInvocation(benchmark::State& state) {
       for (std::size_t k = 0; k < paths.connections.size(); ++k) paths.on(k, hello_round_trip);
     }
     std::vector<std::vector<double>> samples(paths.connections.size());
-    std::size_t round = 0;
+    RoundOrder order(paths.connections.size());
     for (auto _ : state) {
       double total = 0;
-      for (std::size_t k = 0; k < paths.connections.size(); ++k) {
-        const std::size_t i = (round + k) % paths.connections.size();
+      for (const std::size_t i : order.next()) {
         const double ns = paths.on(i, hello_round_trip);
         samples[i].push_back(ns);
         total += ns;
       }
-      ++round;
       state.SetIterationTime(total / 1e9);
     }
     report_added(state, "rtt", samples);
@@ -649,7 +634,7 @@ BENCHMARK(BM_BufferedInvocation)
 
 void BM_StreamedResponse(benchmark::State& state) {
   const snapbus::bench::OnOneCore pinned(state.range(0) == 1);
-  const TempDir dir("streamed");
+  const TempDir dir("adapter-bench-streamed");
   std::optional<WebPaths> started;
   try {
     WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "response_stream");
@@ -658,17 +643,15 @@ void BM_StreamedResponse(benchmark::State& state) {
     }
     std::vector<std::vector<double>> first_byte(paths.connections.size());
     std::vector<std::vector<double>> chunk(paths.connections.size());
-    std::size_t round = 0;
+    RoundOrder order(paths.connections.size());
     for (auto _ : state) {
       double total = 0;
-      for (std::size_t k = 0; k < paths.connections.size(); ++k) {
-        const std::size_t i = (round + k) % paths.connections.size();
+      for (const std::size_t i : order.next()) {
         const StreamTimes times = paths.on(i, stream_once);
         first_byte[i].push_back(times.first_byte_ns);
         chunk[i].insert(chunk[i].end(), times.chunk_ns.begin(), times.chunk_ns.end());
         total += times.first_byte_ns;
       }
-      ++round;
       state.SetIterationTime(total / 1e9);
     }
     report_added(state, "ttfb", first_byte);
@@ -704,7 +687,7 @@ double after_restore_post(Connection& connection) {
 void BM_RestoreFanOut(benchmark::State& state) {
   const auto workers = static_cast<std::size_t>(state.range(0));
   const auto kind = static_cast<Worker>(state.range(1));
-  const TempDir dir("fan-out");
+  const TempDir dir("adapter-bench-fan-out");
   const fs::path segment = dir.path() / "snapbus.seg";
   auto publisher = snapbus::Publisher::acquire({.path = segment});
   snapbus::lifecycle::run_step(publisher, snapbus::lifecycle::Step::running, {});
@@ -732,9 +715,12 @@ void BM_RestoreFanOut(benchmark::State& state) {
     if (!result.ok() || result.waited_for != workers) throw std::runtime_error("a restore step failed");
     return ns_between(start, end);
   };
+  // Timed from before connect(), as the adapter's own POST on a new connection is.
   auto fresh_post = [&] {
+    const auto start = Clock::now();
     Connection fresh(io, app.port());
-    return after_restore_post(fresh);
+    after_restore_post(fresh);
+    return ns_between(start, Clock::now());
   };
   try {
     for (int i = 0; i < 20; ++i) {
@@ -781,7 +767,8 @@ BENCHMARK(BM_RestoreFanOut)
 // The end to end through the adapter, from its own log lines ("[snapbus] ..." on stderr): with
 // SnapStart, the emulator freezes the function after Init and restores it at once; the invocation
 // sent beforehand is waiting, as the one that triggers a restore in Lambda does. Each sample is a
-// fresh emulator, alternating between the configurations so that load falls on all alike.
+// fresh emulator; every round runs each configuration once, in a shuffled order, so that load
+// falls on all alike.
 //   BM_RestoreThroughAdapter         the Beast app:
 //     LWA-like   no subscriber, AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH: one POST to the app
 //     N workers  N minimal worker processes (SNAPBUS_EXPECT_SUBSCRIBERS=N) beside it, no POST
@@ -873,15 +860,17 @@ RestoreTimes restore_through_adapter(const fs::path& dir, int workers, RestoreAp
 }
 
 void restore_through_adapter_bench(benchmark::State& state, RestoreApp kind) {
-  const TempDir dir("restore");
+  const TempDir dir("adapter-bench-restore");
   const std::array<int, 4> configurations = {0, 1, 4, 16};  // 0: the LWA-like POST
   std::map<int, std::vector<RestoreTimes>> samples;
   int sample = 0;
   fs::path run;
+  RoundOrder order(configurations.size());
   try {
     for (auto _ : state) {
       const auto start = Clock::now();
-      for (const int workers : configurations) {
+      for (const std::size_t index : order.next()) {
+        const int workers = configurations[index];
         run = dir.path() / (std::to_string(sample) + "-" + std::to_string(workers));
         samples[workers].push_back(restore_through_adapter(run, workers, kind));
       }
@@ -966,7 +955,7 @@ constexpr double kRssGoalBytes = 4 * 1024 * 1024;
 // The adapter's memory after 2000 invocations, and its binary's size: the layer's binary when
 // benchmarks/run.sh found one (the goal is about what Lambda runs), with this build's size beside it.
 void BM_AdapterFootprint(benchmark::State& state) {
-  const TempDir dir("footprint");
+  const TempDir dir("adapter-bench-footprint");
   fs::create_directories(dir.path() / "adapter");
   try {
     const Emulator adapter = emulator_with_adapter(dir.path() / "adapter", {});

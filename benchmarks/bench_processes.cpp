@@ -18,6 +18,7 @@ namespace snapbus::bench {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::vector<std::string>& extra_env,
@@ -97,12 +98,24 @@ tcp::socket connect_loopback(asio::io_context& io, std::uint16_t port) {
   return socket;
 }
 
-LoopbackEchoServer::LoopbackEchoServer()
-    : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), thread_([this] { serve(); }) {}
+TempDir::TempDir(const std::string& name) {
+  std::string pattern = (fs::temp_directory_path() / ("snapbus-" + name + "-XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+  fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                             fs::perms::others_exec);
+}
 
-void LoopbackEchoServer::serve() {
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+namespace {
+
+void serve_one_connection(tcp::acceptor& acceptor) {
   try {
-    tcp::socket socket = acceptor_.accept();
+    tcp::socket socket = acceptor.accept();
     socket.set_option(tcp::no_delay(true));
     boost::beast::flat_buffer buffer;
     for (;;) {
@@ -116,6 +129,39 @@ void LoopbackEchoServer::serve() {
   } catch (const std::exception&) {
     // The caller closed its connection: the end of the run.
   }
+}
+
+}  // namespace
+
+LoopbackEchoServer::LoopbackEchoServer() {
+  int ready[2];
+  if (::pipe(ready) != 0) throw std::runtime_error("pipe failed");
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::close(ready[0]);
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const std::uint16_t port = acceptor.local_endpoint().port();
+    if (::write(ready[1], &port, sizeof port) != sizeof port) ::_exit(1);
+    ::close(ready[1]);
+    serve_one_connection(acceptor);
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  const bool started = ::read(ready[0], &port_, sizeof port_) == sizeof port_;
+  ::close(ready[0]);
+  if (!started) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    throw std::runtime_error("the loopback echo server did not start");
+  }
+}
+
+LoopbackEchoServer::~LoopbackEchoServer() {
+  // Never connected to (a run that failed early): it would wait in accept() for ever.
+  ::kill(pid_, SIGTERM);
+  ::waitpid(pid_, nullptr, 0);
 }
 
 OnOneCore::OnOneCore(bool wanted) : wanted_(wanted) {

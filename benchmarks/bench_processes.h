@@ -66,21 +66,34 @@ class EmulatorProcess {
 // A connection to 127.0.0.1:port with Nagle off, as every client in the benchmarks wants.
 tcp::socket connect_loopback(boost::asio::io_context& io, std::uint16_t port);
 
-// A bare HTTP server on its own thread for one connection, answering every request with "{}".
+// A new directory under /tmp, "snapbus-<name>-XXXXXX", readable by everyone (the processes a
+// benchmark starts may run as another user), removed with everything in it when this goes.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A bare HTTP server for one connection, answering every request with "{}". It runs in a process
+// of its own, as every hop it is the yardstick for does: a round trip between two threads of one
+// process costs less on one core (no switch of address space).
 class LoopbackEchoServer {
  public:
   LoopbackEchoServer();
-  ~LoopbackEchoServer() { thread_.join(); }  // the caller's connection closes first
+  ~LoopbackEchoServer();  // the caller's connection closes first; the server then exits
   LoopbackEchoServer(const LoopbackEchoServer&) = delete;
   LoopbackEchoServer& operator=(const LoopbackEchoServer&) = delete;
-  [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
 
  private:
-  void serve();
-
-  boost::asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
 };
 
 // When `wanted`, this thread and everything it starts afterwards (child processes and their

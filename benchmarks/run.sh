@@ -33,12 +33,23 @@ if [[ " ${selected[*]} " == *" adapter "* ]]; then
     echo "benchmarks/run.sh: no build/layer (cmake --preset layer): the footprint is the release build's" >&2
   fi
 fi
+# Each results file records the commit it was measured at (a regression is read across commits), and
+# the load average when it started: on a busy machine the figures are mostly its noise.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git status --porcelain --untracked-files=no 2>/dev/null) ]] || commit+="-modified"
+read -r load_1min _ < /proc/loadavg
+if awk -v load="$load_1min" -v cpus="$(nproc)" 'BEGIN { exit !(load / cpus > 0.3) }'; then
+  echo "benchmarks/run.sh: warning: load average $load_1min on $(nproc) CPUs: the figures will be noisy" >&2
+fi
 for name in "${selected[@]}"; do
   binary=build/release/benchmarks/${name}_bench
   echo "== $name ($binary)"
-  "$binary" --benchmark_out="$results/$name.json" --benchmark_out_format=json
+  "$binary" --benchmark_out="$results/$name.json" --benchmark_out_format=json --benchmark_context=commit="$commit"
 done
 echo "== python"
 PYTHONPATH=build/release/bindings/python SNAPBUS_CLI=build/release/cli/snapbus \
   /usr/bin/python3 benchmarks/python/bench_generation.py --output "$results/python.json"
-/usr/bin/python3 benchmarks/summarize.py "$results" | tee "$results/summary.md"
+# Written whole or not at all: a summary that fails half-way leaves the last one in place.
+/usr/bin/python3 benchmarks/summarize.py "$results" > "$results/summary.md.new"
+mv "$results/summary.md.new" "$results/summary.md"
+cat "$results/summary.md"

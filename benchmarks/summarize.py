@@ -19,6 +19,28 @@ def load(path):
     return {b["name"]: b for b in data.get("benchmarks", [])}, data.get("context", {})
 
 
+def split_failed(benches):
+    """The benchmarks that ran, and a line for each that failed: Google Benchmark writes none of a
+    failed run's counters, so a section must not read them."""
+    ran = {n: b for n, b in benches.items() if not b.get("error_occurred")}
+    failed = [f"- {n}: {(b.get('error_message') or 'failed').splitlines()[0]}"
+              for n, b in benches.items() if b.get("error_occurred")]
+    return ran, failed
+
+
+def failed_lines(failed):
+    return ["Failed in this run:", *failed, ""] if failed else []
+
+
+def run_line(context):
+    """When, at which commit and on how busy a machine a results file was made: each file comes from
+    its own run, and a verdict from a loaded machine is worth less."""
+    load_average = ", ".join(f"{v:.1f}" for v in context.get("load_avg", []))
+    commit = context.get("commit")
+    return (f"Run {context.get('date', '?')}{f' at commit {commit}' if commit else ''} on "
+            f"{context.get('num_cpus', '?')} CPUs, load average {load_average or '?'} when it started.")
+
+
 def ns(bench):
     unit = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[bench.get("time_unit", "ns")]
     return bench["real_time"] * unit
@@ -34,8 +56,9 @@ def proxy_section(results):
     loaded = load(results / "proxy.json")
     if not loaded:
         return []
-    benches, _ = loaded
+    benches, context = loaded
     lines = ["## Proxy mode: added latency against the same client talking to the emulator directly", "",
+             run_line(context), "",
              "| figure | direct p50 (us) | proxied p50 (us) | added p50 (us) | direct p99 (us) | proxied p99 (us) "
              "| proxied x direct p50 | added p50 x loopback HTTP round trip | added p50 < 50 us |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -86,6 +109,7 @@ def adapter_section(results):
     if not loaded:
         return []
     benches, context = loaded
+    benches, failed = split_failed(benches)
 
     def find(prefix):
         return next((b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b), None)
@@ -103,10 +127,10 @@ def adapter_section(results):
             continue
         for p in ["p50", "p99"]:
             ours, nginx = bench[f"adapter_added_{figure}_{p}_ns"], bench[f"nginx_added_{figure}_{p}_ns"]
-            if nginx > 0 and ours >= 0:
+            if nginx > 0:
                 ratio, met = f"{ours / nginx:.2f}", verdict(ours / nginx, 1)
-            else:  # a tail below its baseline's: the difference is the machine's noise, not a figure
-                ratio, met = "-", "n/a (noise)"
+            else:  # nginx adds nothing measurable: the goal holds only if the adapter adds nothing either
+                ratio, met = "-", "yes" if ours <= 0 else "**no** (nginx adds none)"
             rows.append(f"| {label}, {p} (us) | {us(ours)} | nginx: {us(nginx)} | {ratio} | <= 1 | {met} |")
     for example, kind in [(0, "minimal workers (empty hook)"), (1, "example_subscriber workers")]:
         for workers in [1, 4, 16]:
@@ -136,7 +160,7 @@ def adapter_section(results):
                         f"{through[f'first_invocation_{workers}_to_lwa_p50_ratio']:.2f} | - | - |")
     readiness = load(results / "readiness.json")
     if readiness:
-        ready = readiness[0]
+        ready, _ = split_failed(readiness[0])
         lwa = ready.get("BM_LwaPollNotice/iterations:200/manual_time")
         lwa_idle = ready.get("BM_LwaPollIdleCpu/iterations:3")
         for label, notice_name, idle_name in [
@@ -147,12 +171,12 @@ def adapter_section(results):
             ours, idle = ready.get(notice_name), ready.get(idle_name)
             if ours and lwa:
                 rows.append(f"| readiness noticed after listen(), {label}, p50 (us) | {us(ours['notice_p50_ns'])} | "
-                            f"LWA's 10 ms poll: {us(lwa['notice_p50_ns'])} | "
+                            f"LWA-like 10 ms poll: {us(lwa['notice_p50_ns'])} | "
                             f"{ours['notice_p50_ns'] / lwa['notice_p50_ns']:.2f} | about 1 ms | "
                             f"{verdict(ours['notice_p50_ns'], 1.5e6)} |")
             if idle and lwa_idle:
                 rows.append(f"| readiness: CPU while waiting, {label} (% of a core) | {idle['cpu_percent']:.2f} | "
-                            f"LWA's 10 ms poll: {lwa_idle['cpu_percent']:.2f} | "
+                            f"LWA-like 10 ms poll: {lwa_idle['cpu_percent']:.2f} | "
                             f"{idle['cpu_percent'] / lwa_idle['cpu_percent']:.2f} | < 1 | "
                             f"{verdict(idle['cpu_percent'], 1)} |")
     footprint = find("BM_AdapterFootprint")
@@ -164,34 +188,31 @@ def adapter_section(results):
                           [("VmHWM", "adapter_hwm_bytes"), ("anon", "adapter_rss_anon_bytes"),
                            ("file", "adapter_rss_file_bytes"), ("shmem", "adapter_rss_shmem_bytes")]
                           if key in footprint)
-        rows.append(f"| adapter RSS while serving ({which}; MB; {parts}) | "
-                    f"{rss / 2**20:.2f} | goal: 4 MB | {footprint['rss_to_goal_ratio']:.2f} | <= 4 MB | "
-                    f"{verdict(footprint['rss_to_goal_ratio'], 1)} |")
+        # The issue's "4 MB" may be read either way, and the margin is thin: both readings, both verdicts.
+        rows.append(f"| adapter RSS while serving ({which}; MiB; {parts}) | "
+                    f"{rss / 2**20:.2f} MiB = {rss / 1e6:.2f} MB | goal: 4 MiB or 4 MB | "
+                    f"{rss / 2**22:.2f} of 4 MiB, {rss / 4e6:.2f} of 4 MB | <= 4 MB | "
+                    f"MiB: {verdict(rss / 2**22, 1)}, 10^6 B: {verdict(rss / 4e6, 1)} |")
         rows.append(f"| `snapbus` stripped ({which}; MB) | {footprint['stripped_bytes'] / 1e6:.2f} | "
                     f"LWA: 3.7 (documented, not measured) | {footprint['stripped_to_lwa_ratio']:.2f} | - | - |")
         if "no_emulator_stripped_bytes" in footprint:
             rows.append(f"| `snapbus` without the emulator, stripped (MB) | "
                         f"{footprint['no_emulator_stripped_bytes'] / 1e6:.2f} | LWA: 3.7 (documented) | "
                         f"{footprint['no_emulator_stripped_to_lwa_ratio']:.2f} | - | - |")
-    failed = [f"- {n}: {b.get('error_message', '').splitlines()[0] if b.get('error_message') else 'failed'}"
-              for n, b in benches.items() if b.get("error_occurred")]
-    load_average = ", ".join(f"{v:.1f}" for v in context.get("load_avg", []))
     lines = ["## Adapter (issue 10): each figure against its baseline in the same run", "",
-             f"Run {context.get('date', '?')} on {context.get('num_cpus', '?')} CPUs, load average "
-             f"{load_average or '?'} when it started.", "",
+             run_line(context) + " The readiness rows come from readiness.json's run.", "",
              "Added latency: nginx's = nginx - direct; the adapter's = (emulator + adapter + app) - "
              "(emulator + a runtime that answers at once), so the emulator's share cancels and the app's "
-             "own answer is counted against the adapter (see benchmarks/adapter_bench.cpp). p99 figures are "
-             "p99(path) - p99(baseline); on a loaded machine the tails are mostly scheduling noise, and a "
-             "negative difference is marked as such. Rows \"on one core\" pin every process of every path to one "
-             "core: each hop's own work and context switches, without the cost of waking an idle vCPU, which "
-             "on a VM decides most of the unpinned figures (see benchmarks/adapter_bench.cpp).", "",
+             "own answer is counted against the adapter, not against nginx: the two added latencies are not "
+             "made of the same parts, and the comparison leans against the adapter (see "
+             "benchmarks/adapter_bench.cpp). Each round sends one request along every path, in a shuffled "
+             "order; the added latencies are p50 and p99 of the per-round differences. Rows \"on one core\" "
+             "pin every process of every path to one core: each hop's own work and context switches, without "
+             "the cost of waking an idle vCPU, which on a VM decides most of the unpinned figures. "
+             "\"LWA-like\" baselines are snapbus's own code at LWA's cadence, not LWA.", "",
              "| figure | snapbus | baseline | ratio | goal | met |", "|---|---|---|---|---|---|", *rows, ""]
-    if failed:
-        lines += ["Failed in this run:", *failed, ""]
+    lines += failed_lines(failed)
     for name, b in benches.items():
-        if "error_occurred" in b:
-            continue
         path_rows = [(path, b.get(f"{path}_rtt_p50_ns") or b.get(f"{path}_ttfb_p50_ns")) for path in
                      ["direct", "nginx", "trivial", "adapter"]]
         if all(v is not None for _, v in path_rows):
@@ -213,11 +234,10 @@ def main(directory):
     loaded = load(results / "generation_check.json")
     if loaded:
         checks, context = loaded
-        lines.append(f"Host: {context.get('host_name', '?')}, {context.get('num_cpus', '?')} CPUs, "
-                     f"run {context.get('date', '?')}")
-        lines.append("")
+        lines += [f"Host: {context.get('host_name', '?')}. Each section names its own run: a results file is "
+                  "rewritten only when its benchmark runs.", ""]
         floor = ns(checks["BM_PlainAtomicLoad"])
-        lines += ["## Hot path: generation check (ns per call)", "",
+        lines += ["## Hot path: generation check (ns per call)", "", run_line(context), "",
                   "| check | ns | x plain atomic load |", "|---|---|---|"]
         for name in ["BM_PlainAtomicLoad", "BM_SnapbusGeneration", "BM_GetpidSyscall", "BM_StatMarkerFile",
                      "BM_SeqlockReadWholeState"]:
@@ -227,8 +247,8 @@ def main(directory):
 
     loaded = load(results / "wake_latency.json")
     if loaded:
-        wakes, _ = loaded
-        base = next(b for n, b in wakes.items() if n.startswith("BM_BareFutexPingPong"))
+        wakes, failed = split_failed(loaded[0])
+        base = next((b for n, b in wakes.items() if n.startswith("BM_BareFutexPingPong")), None)
 
         def fan_out(label):
             # The same-run bare fan-out with as many processes as this row (PublishToAck/16 -> FanOut/16).
@@ -236,11 +256,11 @@ def main(directory):
             return next((b for n, b in wakes.items() if n.startswith(f"BM_BareFutexFanOut/{count}/")), None)
 
         lines += ["## Publish to wake and to every ack (ns), against a bare futex ping-pong and a bare "
-                  "fan-out of as many processes", "",
+                  "fan-out of as many processes", "", run_line(loaded[1]), "",
                   "| case | wake p50 | wake p99 | round p50 | round p99 | wake p50 x ping-pong | round p50 x ping-pong "
                   "| round p50 x fan-out |",
                   "|---|---|---|---|---|---|---|---|"]
-        for name, b in wakes.items():
+        for name, b in wakes.items() if base else []:
             label = name.split("/iterations")[0].replace("BM_", "")
             baseline = fan_out(label) if label.startswith("PublishToAck") else None
             versus_fan_out = f"{b['round_p50_ns'] / baseline['round_p50_ns']:.2f}" if baseline else "-"
@@ -248,23 +268,28 @@ def main(directory):
                          f"{b['round_p99_ns']:.0f} | {b['wake_p50_ns'] / base['wake_p50_ns']:.2f} | "
                          f"{b['round_p50_ns'] / base['round_p50_ns']:.2f} | {versus_fan_out} |")
         lines.append("")
+        lines += failed_lines(failed)
 
     python = results / "python.json"
     if python.exists():
         data = json.loads(python.read_text())
-        lines += ["## Python hot path (ns per call)", "", "| call | ns | x plain function call |", "|---|---|---|"]
+        net = data.get("ratio_to_plain_call_net_of_loop", {})
+        lines += ["## Python hot path (ns per call)", "", f"Run {data.get('date', '?')}.", "",
+                  "| call | ns | x plain function call | x plain function call, net of timeit's loop "
+                  f"({data.get('timeit_loop_ns', 0):.1f} ns) |", "|---|---|---|---|"]
         for name, value in data["ns_per_call"].items():
-            lines.append(f"| {name} | {value:.1f} | {data['ratio_to_plain_call'][name]:.2f} |")
+            net_ratio = f"{net[name]:.2f}" if name in net else "-"
+            lines.append(f"| {name} | {value:.1f} | {data['ratio_to_plain_call'][name]:.2f} | {net_ratio} |")
         lines.append("")
 
     loaded = load(results / "readiness.json")
     if loaded:
-        benches, _ = loaded
+        benches, failed = split_failed(loaded[0])
         lwa = benches.get("BM_LwaPollNotice/iterations:200/manual_time")
         announced = benches.get("BM_ReadinessAnnouncedNotice/iterations:60/manual_time")
         ours = benches.get("BM_ReadinessNotice/iterations:200/manual_time")
-        lines += ["## Readiness: listen() to noticed, and CPU while waiting", "",
-                  "| check | notice p50 (us) | notice p99 (us) | p50 x LWA's 10 ms poll |", "|---|---|---|---|"]
+        lines += ["## Readiness: listen() to noticed, and CPU while waiting", "", run_line(loaded[1]), "",
+                  "| check | notice p50 (us) | notice p99 (us) | p50 x LWA-like 10 ms poll |", "|---|---|---|---|"]
         for label, b in [("snapbus, the app announces its listen()", announced),
                          ("snapbus, an app without the listen notice (1 ms poll)", ours), ("LWA-style 10 ms poll", lwa)]:
             if b and lwa:
@@ -279,20 +304,22 @@ def main(directory):
             if name in benches:
                 lines.append(f"| {label} | {benches[name]['cpu_percent']:.2f} |")
         lines.append("")
+        lines += failed_lines(failed)
 
     lines += adapter_section(results)
 
     for extra in ["emulator.json"]:
         loaded = load(results / extra)
         if loaded:
-            benches, _ = loaded
-            lines += [f"## {extra[:-5]}", "", "| benchmark | ns | counters |", "|---|---|---|"]
+            benches, failed = split_failed(loaded[0])
+            lines += [f"## {extra[:-5]}", "", run_line(loaded[1]), "", "| benchmark | ns | counters |", "|---|---|---|"]
             for name, b in benches.items():
                 counters = ", ".join(counter(k, v) for k, v in b.items()
                                      if k.endswith(("_ns", "_bytes_per_connection", "_ratio")))
                 lines.append(f"| {name} | {ns(b):.1f} | {counters} |")
             lines.append("")
             lines += same_run_ratios(benches)
+            lines += failed_lines(failed)
     lines += proxy_section(results)
     print("\n".join(lines))
 

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "latency_samples.h"
 #include "snapbus/futex.h"
 #include "snapbus/publisher.h"
 #include "snapbus/subscriber.h"
@@ -34,6 +35,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using snapbus::bench::percentile;
 
 constexpr int kMaxSubscribers = 16;
 
@@ -56,13 +58,6 @@ SharedStamps* map_stamps() {
   void* memory = mmap(nullptr, sizeof(SharedStamps), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) std::abort();
   return new (memory) SharedStamps{};
-}
-
-double percentile(std::vector<std::uint64_t> samples, double p) {
-  if (samples.empty()) return 0;
-  std::sort(samples.begin(), samples.end());
-  const auto index = static_cast<std::size_t>(p * static_cast<double>(samples.size() - 1));
-  return static_cast<double>(samples[index]);
 }
 
 void report(benchmark::State& state, const std::vector<std::uint64_t>& wake, const std::vector<std::uint64_t>& round) {

@@ -64,8 +64,14 @@ constexpr const char* kProxyDescription =
 
 constexpr const char* kFooter =
     "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT), 2 bad usage or configuration, 3 before-snapshot\n"
-    "failed (sent to init/error), 4 after-restore failed (sent to restore/error), 5 the Runtime API\n"
-    "failed, 6 the segment could not be created, 7 the proxy's port is taken";
+    "failed (web mode; sent to init/error), 4 after-restore failed (web mode; sent to restore/error),\n"
+    "5 the Runtime API failed, 6 the segment could not be created, 7 the proxy's port is taken";
+
+// The proxy reports a failed hook upstream and answers the client's call with it; it does not exit.
+constexpr const char* kProxyFooter =
+    "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT), 2 bad usage or configuration, 5 the Runtime\n"
+    "API failed, 6 the segment could not be created, 7 the proxy's port is taken. A failed hook does not\n"
+    "end the proxy: it goes to init/error or restore/error, and the client's call is answered with it";
 
 constexpr int kExitSegmentError = 6;
 
@@ -96,7 +102,7 @@ int run_adapter_command(std::span<const std::string> words, std::optional<std::s
                         AdapterCommand command, std::string_view extension_path) {
   const bool proxy = command == AdapterCommand::proxy;
   const auto app = command_app(proxy ? "snapbus proxy" : "snapbus adapter", proxy ? kProxyDescription : kDescription,
-                               kFooter, kOptionColumn, "[--extension-name NAME]");
+                               proxy ? kProxyFooter : kFooter, kOptionColumn, "[--extension-name NAME]");
   std::string name;
   app->add_option("--extension-name", name, "register with the Extensions API under NAME (SHUTDOWN events)")
       ->option_text("NAME");

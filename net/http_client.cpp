@@ -5,7 +5,10 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <charconv>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "buffer_first_read.h"
@@ -71,6 +75,35 @@ bool timed_out_while_idle(const http::response_parser<http::buffer_body>& answer
   return answer.get().result() == http::status::request_timeout && !answer.keep_alive();
 }
 
+// How long the server keeps an idle connection open, from its answer's `Keep-Alive: timeout=N`
+// (Node.js, Apache and others send it), or nullopt when it does not say. Past that the server closes
+// the connection on its next turn, which a peek cannot see coming when both sides were frozen through
+// the wait (Lambda between invocations): both wake together, the peek finds the connection open, and
+// the request goes out just before the server's timer closes it.
+std::optional<Clock::duration> advertised_keep_alive(const http::response_header<>& header) {
+  const auto field = header.find("keep-alive");
+  if (field == header.end()) return std::nullopt;
+  // "timeout=5, max=1000": parameters apart by commas, each name=value, with optional spaces.
+  std::string_view rest = field->value();
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string_view parameter = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!parameter.empty() && (parameter.front() == ' ' || parameter.front() == '\t')) parameter.remove_prefix(1);
+    while (!parameter.empty() && (parameter.back() == ' ' || parameter.back() == '\t')) parameter.remove_suffix(1);
+    constexpr std::string_view kTimeout = "timeout=";
+    if (parameter.size() <= kTimeout.size() || !beast::iequals(parameter.substr(0, kTimeout.size()), kTimeout)) {
+      continue;
+    }
+    const std::string_view value = parameter.substr(kTimeout.size());
+    std::uint32_t seconds = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (error != std::errc() || end != value.data() + value.size()) return std::nullopt;
+    return std::chrono::seconds(seconds);
+  }
+  return std::nullopt;
+}
+
 // What a spent upload (finish() already handed its connection on) answers.
 NetError finished_upload() {
   return NetError{make_error_code(boost::system::errc::operation_not_permitted), "the chunked upload has finished"};
@@ -92,6 +125,8 @@ struct Connection {
   // True once it came out of the pool: only then can a failure mean "the server closed it while idle".
   bool reused = false;
   Clock::time_point idle_since;
+  // The server's Keep-Alive timeout, from its last answer: the connection is not reused past it.
+  Clock::duration server_keeps_idle = Clock::duration::max();
 };
 
 class ConnectionPool {
@@ -111,7 +146,8 @@ class ConnectionPool {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
       const Clock::duration idle = Clock::now() - connection->idle_since;
-      if (idle < options_.idle_timeout && ((idle < kTrustedIdle && !always_peek) || looks_open(*connection))) {
+      const bool young = idle < options_.idle_timeout && idle < connection->server_keeps_idle;
+      if (young && ((idle < kTrustedIdle && !always_peek) || looks_open(*connection))) {
         connection->reused = true;
         return connection;
       }
@@ -284,6 +320,9 @@ struct Exchange {
         break;
       }
       answered_interim = true;
+    }
+    if (const auto keeps_idle = advertised_keep_alive(header_parser->get().base())) {
+      connection->server_keeps_idle = *keeps_idle;
     }
     parser.emplace(std::move(*header_parser));
     parser->body_limit(boost::none);  // read_all() applies the client's limit

@@ -339,6 +339,29 @@ TEST(HttpClient, PooledConnectionTheServerClosedIsNotUsed) {
   });
 }
 
+// A server that says how long it keeps an idle connection (Keep-Alive: timeout=N, as Node.js does)
+// is taken at its word: past that the connection is not reused, though it still looks open. Frozen
+// through the wait (Lambda between invocations), the server would close it as the request went out.
+TEST(HttpClient, AConnectionIdleLongerThanTheServersKeepAliveTimeoutIsNotReused) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    http::fields extra;
+    extra.set("Keep-Alive", "max=100, Timeout=1");
+    co_await reply(t, "ok", http::status::ok, extra);
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/a", "1")));
+    EXPECT_TRUE(co_await client.request(post("/a", "2")));  // well within the second: reused
+    EXPECT_EQ(server.connections(), 1);
+    co_await sleep_for(1100ms);
+    EXPECT_TRUE(co_await client.request(post("/a", "3")));
+    EXPECT_EQ(server.connections(), 2);
+    EXPECT_EQ(server.requests(), 3);
+  });
+}
+
 // The server reads the second request's header and closes without a byte of answer: it may have
 // acted on it. Only a request that does no harm twice is sent again (on a fresh connection).
 TEST(HttpClient, AReplayableRequestIsRetriedOnAFreshConnectionWhenAPooledOneDiesUnanswered) {
