@@ -1,6 +1,8 @@
 #include "bench_processes.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +15,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+
+#include "snapbus/unique_fd.h"
 
 namespace snapbus::bench {
 
@@ -73,6 +77,12 @@ EmulatorProcess::EmulatorProcess(const std::string& executable, const std::files
   std::vector<std::string> args = {executable,           "emulate", "--port",       "0",
                                    "--runtime-api-port", "0",       "--ready-file", ready.string()};
   args.insert(args.end(), options.begin(), options.end());
+  // Woken by inotify as the file is written, not by a poll: BM_InitAtStart times Init from here, and
+  // the emulator starts the function right after it writes the file. Watched before it can appear.
+  const UniqueFd watch(::inotify_init1(IN_CLOEXEC));
+  if (!watch || ::inotify_add_watch(watch.get(), dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+    throw std::runtime_error("inotify failed for " + dir.string());
+  }
   process_.emplace(args, extra_env, dir / "emulator.out", dir / "emulator.err");
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   while (Clock::now() < deadline) {
@@ -86,7 +96,11 @@ EmulatorProcess::EmulatorProcess(const std::string& executable, const std::files
       runtime_api_ = port_of(json.as_object(), "runtimeApi");
       return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    pollfd changed{.fd = watch.get(), .events = POLLIN, .revents = 0};
+    if (::poll(&changed, 1, 100) > 0) {  // 100 ms at most: a file written some other way is still seen
+      char events[4096];
+      static_cast<void>(::read(watch.get(), events, sizeof events));
+    }
   }
   throw std::runtime_error("the emulator did not start; see " + (dir / "emulator.err").string());
 }

@@ -1,9 +1,11 @@
 // The emulator's own latency, so later benchmarks can subtract it:
 //   BM_EmulatorEmptyInvocation   POST {} to the RIE path -> runtime gets it from invocation/next ->
-//                                posts {} back -> the client has the answer (rtt_p50_ns, rtt_p99_ns)
+//                                posts {} back -> the client has the answer (rtt_p50_ns, rtt_p99_ns);
+//                                interleaved with it, the baseline: one keep-alive HTTP/1.1 exchange
+//                                with a trivial server in a process of its own (loopback_rtt_*), and
+//                                the ratio of the two p50s
 //   BM_EmulatorStreamChunkRelay  the runtime writes one 64-byte chunk of a streamed response -> the
 //                                front door client has it (chunk_p50_ns, chunk_p99_ns)
-//   BM_LoopbackHttpRoundTrip     baseline: one keep-alive HTTP/1.1 exchange with a trivial server
 //   BM_IdleConnectionMemory      the front door's RSS slope over 1000 idle keep-alive connections
 //                                (emulator_bytes_per_connection) against the same connections to a
 //                                bare Beast server process (baseline_bytes_per_connection), and their ratio
@@ -123,26 +125,45 @@ void runtime_loop(std::uint16_t port, const char* crash_time_file = nullptr) {
 void BM_EmulatorEmptyInvocation(benchmark::State& state) {
   Emulator emulator;
   std::thread runtime([port = emulator.runtime_api()] { runtime_loop(port); });
+  const snapbus::bench::LoopbackEchoServer bare_server;
   asio::io_context io;
   auto client = connect_loopback(io, emulator.front_door());
+  auto to_bare_server = connect_loopback(io, bare_server.port());
   beast::flat_buffer buffer;
-  for (int i = 0; i < 50; ++i) {  // warm-up: Init, first-invocation work, connection set-up
-    exchange(client, buffer, http::verb::post, kInvokePath, "{}");
+  beast::flat_buffer bare_buffer;
+  const auto timed = [](auto exchange_once) {
+    const auto t0 = Clock::now();
+    exchange_once();
+    return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+  };
+  bool failed = false;
+  const auto invoke = [&] {
+    if (exchange(client, buffer, http::verb::post, kInvokePath, "{}").result() != http::status::ok) failed = true;
+  };
+  const auto bare_round_trip = [&] { exchange(to_bare_server, bare_buffer, http::verb::post, "/", "{}"); };
+  for (int i = 0; i < 50; ++i) {  // warm-up, alike: Init, first-invocation work, connection set-up
+    invoke();
+    bare_round_trip();
   }
   std::vector<double> samples;
+  std::vector<double> loopback;
   samples.reserve(static_cast<std::size_t>(state.max_iterations));
+  loopback.reserve(static_cast<std::size_t>(state.max_iterations));
   for (auto _ : state) {
-    const auto t0 = Clock::now();
-    auto res = exchange(client, buffer, http::verb::post, kInvokePath, "{}");
-    const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-    if (res.result() != http::status::ok) state.SkipWithError("invocation failed");
+    const double ns = timed(invoke);
     samples.push_back(ns);
+    loopback.push_back(timed(bare_round_trip));
     state.SetIterationTime(ns / 1e9);
   }
+  to_bare_server.close();  // the bare server exits with its connection
   emulator.stop();
   runtime.join();
+  if (failed) state.SkipWithError("an invocation failed");
   state.counters["rtt_p50_ns"] = percentile(samples, 0.50);
   state.counters["rtt_p99_ns"] = percentile(samples, 0.99);
+  state.counters["loopback_rtt_p50_ns"] = percentile(loopback, 0.50);
+  state.counters["loopback_rtt_p99_ns"] = percentile(loopback, 0.99);
+  state.counters["rtt_p50_to_loopback_rtt_p50_ratio"] = percentile(samples, 0.50) / percentile(loopback, 0.50);
 }
 BENCHMARK(BM_EmulatorEmptyInvocation)->UseManualTime()->Iterations(5000)->Unit(benchmark::kMicrosecond);
 
@@ -173,10 +194,8 @@ void BM_EmulatorStreamChunkRelay(benchmark::State& state) {
                            "Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n";
   asio::write(stream, asio::buffer(head));
   std::string received;
-  std::vector<double> samples;
-  samples.reserve(static_cast<std::size_t>(state.max_iterations));
   long long n = 0;
-  for (auto _ : state) {
+  const auto relay_chunk = [&] {
     // 64 bytes, each chunk unique so the client knows exactly when this one has arrived.
     char payload[65];
     std::snprintf(payload, sizeof payload, "%064lld", n++);
@@ -186,6 +205,13 @@ void BM_EmulatorStreamChunkRelay(benchmark::State& state) {
     const std::size_t at = read_until(client, received, std::string(payload, 64));
     const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
     received.erase(0, at + 64);
+    return ns;
+  };
+  for (int i = 0; i < 50; ++i) relay_chunk();  // warm-up: the stream's first pieces, buffers grown
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(state.max_iterations));
+  for (auto _ : state) {
+    const double ns = relay_chunk();
     samples.push_back(ns);
     state.SetIterationTime(ns / 1e9);
   }
@@ -194,26 +220,6 @@ void BM_EmulatorStreamChunkRelay(benchmark::State& state) {
   state.counters["chunk_p99_ns"] = percentile(samples, 0.99);
 }
 BENCHMARK(BM_EmulatorStreamChunkRelay)->UseManualTime()->Iterations(5000)->Unit(benchmark::kMicrosecond);
-
-void BM_LoopbackHttpRoundTrip(benchmark::State& state) {
-  const snapbus::bench::LoopbackEchoServer server;
-  asio::io_context io;
-  auto client = connect_loopback(io, server.port());
-  beast::flat_buffer buffer;
-  std::vector<double> samples;
-  samples.reserve(static_cast<std::size_t>(state.max_iterations));
-  for (auto _ : state) {
-    const auto t0 = Clock::now();
-    exchange(client, buffer, http::verb::post, "/", "{}");
-    const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-    samples.push_back(ns);
-    state.SetIterationTime(ns / 1e9);
-  }
-  state.counters["rtt_p50_ns"] = percentile(samples, 0.50);
-  state.counters["rtt_p99_ns"] = percentile(samples, 0.99);
-  client.close();  // the server's thread ends with the connection
-}
-BENCHMARK(BM_LoopbackHttpRoundTrip)->UseManualTime()->Iterations(5000)->Unit(benchmark::kMicrosecond);
 
 // Resident memory of a process: VmRSS in /proc/<pid>/status (kB there).
 std::int64_t rss_bytes(pid_t pid) {

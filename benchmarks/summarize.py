@@ -84,8 +84,8 @@ def same_run_ratios(benches):
     def p50(prefix, key):
         return next((b[key] for n, b in benches.items() if n.startswith(prefix) and key in b), None)
 
-    pairs = [("empty invocation x loopback HTTP round trip", p50("BM_EmulatorEmptyInvocation", "rtt_p50_ns"),
-              p50("BM_LoopbackHttpRoundTrip", "rtt_p50_ns")),
+    pairs = [("empty invocation x loopback HTTP round trip (interleaved)",
+              p50("BM_EmulatorEmptyInvocation", "rtt_p50_ns"), p50("BM_EmulatorEmptyInvocation", "loopback_rtt_p50_ns")),
              ("fresh environment after a crash x Init at start", p50("BM_FreshEnvironmentAfterCrash", "fresh_p50_ns"),
               p50("BM_InitAtStart", "init_p50_ns")),
              ("memory per idle connection x bare Beast server",
