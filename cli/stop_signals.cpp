@@ -8,14 +8,14 @@ namespace snapbus::cli {
 namespace {
 
 // Written by the handler: lock-free atomics are safe to store from one (a plain bool is not).
-std::atomic<bool> stop_requested{false};
-std::atomic<int> stop_signal{0};
-std::atomic<bool> installed{false};
+std::atomic<bool> signalled_stop{false};
+std::atomic<int> signalled_number{0};
+std::atomic<bool> stop_signals_installed{false};
 static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
 
 extern "C" void on_stop_signal(int signal_number) {
-  stop_signal.store(signal_number);
-  stop_requested.store(true);
+  signalled_number.store(signal_number);
+  signalled_stop.store(true);
 }
 
 void install(int signal_number, struct sigaction& previous) {
@@ -33,9 +33,9 @@ void install(int signal_number, struct sigaction& previous) {
 }  // namespace
 
 StopSignals::StopSignals() {
-  SNAPBUS_REQUIRE(!installed.exchange(true), "one StopSignals at a time");
-  stop_requested.store(false);
-  stop_signal.store(0);
+  SNAPBUS_REQUIRE(!stop_signals_installed.exchange(true), "one StopSignals at a time");
+  signalled_stop.store(false);
+  signalled_number.store(0);
   install(SIGINT, previous_int_);
   install(SIGTERM, previous_term_);
 }
@@ -43,15 +43,15 @@ StopSignals::StopSignals() {
 StopSignals::~StopSignals() {
   sigaction(SIGINT, &previous_int_, nullptr);
   sigaction(SIGTERM, &previous_term_, nullptr);
-  installed.store(false);
+  stop_signals_installed.store(false);
 }
 
-const std::atomic<bool>* StopSignals::flag() const noexcept { return &stop_requested; }
+const std::atomic<bool>* StopSignals::flag() const noexcept { return &signalled_stop; }
 
-int StopSignals::caught() const noexcept { return stop_signal.load(); }
+int StopSignals::caught() const noexcept { return signalled_number.load(); }
 
 std::string_view StopSignals::caught_name() const noexcept {
-  switch (stop_signal.load()) {
+  switch (signalled_number.load()) {
     case SIGINT: return "SIGINT";
     case SIGTERM: return "SIGTERM";
     default: return "";
