@@ -116,7 +116,8 @@ AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& 
       settings_(std::move(settings)),
       log_(std::move(log)),
       app_(std::move(executor), net::HostPort{config.app_host, std::to_string(config.app_port)},
-           net::ClientOptions{.idle_timeout = kAppIdleTimeout}),
+           net::ClientOptions{.idle_timeout = kAppIdleTimeout,
+                              .unreplayable_idle_timeout = kAppUnreplayableIdleTimeout}),
       app_ready_(!config.async_init) {}
 
 void AppForwarder::log(std::string_view line) const {

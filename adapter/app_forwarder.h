@@ -60,10 +60,13 @@ inline constexpr std::string_view kErrorResponseTooLarge = "Function.ResponseSiz
 // common app servers (uvicorn's and Node's 5 s), so the adapter does not reuse a connection the server
 // is closing at that moment, the race behind LWA's "IncompleteMessage" 502s (LWA settled on 4 s too).
 // A server with a shorter one is caught by its advertised Keep-Alive timeout (Node's), else by the
-// client's check before reuse, or by its one retry on a fresh connection; after a freeze that the
-// server and the adapter wake from together, only the advertised timeout helps a POST (gunicorn's 2 s,
-// not advertised, is then a risk: README says so).
+// client's check before reuse, or by its one retry on a fresh connection (GET and the like).
 inline constexpr std::chrono::seconds kAppIdleTimeout{4};
+// A POST goes on a pooled connection only younger than this: below gunicorn's 2 s keep-alive, the
+// shortest of the common servers, which does not advertise it. Frozen between invocations, such a
+// server wakes with its timer long due and closes the connection just as the request goes out,
+// where a GET would be sent again and a POST fails. A new connection costs one loopback connect.
+inline constexpr std::chrono::milliseconds kAppUnreplayableIdleTimeout{1500};
 
 using ForwarderLog = std::function<void(std::string_view line)>;
 

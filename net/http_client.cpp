@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <optional>
@@ -139,15 +140,18 @@ class ConnectionPool {
   [[nodiscard]] std::size_t idle_count() const { return idle_.size(); }
 
   // The most recently used pooled connection that is young enough and still open, or nullptr.
-  // `always_peek` for a request that is not sent twice: however recently used, the connection is
-  // checked, since a close noticed only after the request went out fails the request.
-  std::unique_ptr<Connection> take_idle(bool always_peek) {
+  // `never_resent` for a request that is not sent twice: a close noticed only after it went out
+  // fails it, so however recently used, the connection is checked, and it must be younger than
+  // unreplayable_idle_timeout too.
+  std::unique_ptr<Connection> take_idle(bool never_resent) {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
       const Clock::duration idle = Clock::now() - connection->idle_since;
-      const bool young = idle < options_.idle_timeout && idle < connection->server_keeps_idle;
-      if (young && ((idle < kTrustedIdle && !always_peek) || looks_open(*connection))) {
+      const auto own_limit =
+          never_resent ? std::min(options_.idle_timeout, options_.unreplayable_idle_timeout) : options_.idle_timeout;
+      const bool young = idle < own_limit && idle < connection->server_keeps_idle;
+      if (young && ((idle < kTrustedIdle && !never_resent) || looks_open(*connection))) {
         connection->reused = true;
         return connection;
       }
@@ -509,7 +513,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
   for (int attempt = 0;; ++attempt) {
     auto ex = std::make_unique<detail::Exchange>(pool_, options, request.method() == http::verb::head);
     ex->request_keeps_alive = request.keep_alive();
-    if (attempt == 0) ex->connection = pool_->take_idle(/*always_peek=*/!may_resend_unanswered);
+    if (attempt == 0) ex->connection = pool_->take_idle(/*never_resent=*/!may_resend_unanswered);
     if (!ex->connection) {
       auto connected = co_await pool_->connect();
       if (!connected) co_return connected.error();
@@ -548,7 +552,7 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
     auto ex = std::make_unique<detail::Exchange>(pool_, options, false);
     ex->request_keeps_alive = head.keep_alive();
     // A body that follows piece by piece is never sent twice: the connection is always checked.
-    if (attempt == 0) ex->connection = pool_->take_idle(/*always_peek=*/true);
+    if (attempt == 0) ex->connection = pool_->take_idle(/*never_resent=*/true);
     if (!ex->connection) {
       auto connected = co_await pool_->connect();
       if (!connected) co_return connected.error();

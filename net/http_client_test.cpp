@@ -362,6 +362,27 @@ TEST(HttpClient, AConnectionIdleLongerThanTheServersKeepAliveTimeoutIsNotReused)
   });
 }
 
+// A request never sent twice (POST) takes a pooled connection only while it is younger than
+// unreplayable_idle_timeout; one that may be resent (GET) takes it up to idle_timeout.
+TEST(HttpClient, APostTakesOnlyAConnectionYoungerThanTheUnreplayableIdleTimeout) {
+  asio::io_context io;
+  TestServer server(io, echo);
+  HttpClient client(io.get_executor(), server.where(),
+                    {.idle_timeout = std::chrono::seconds(30), .unreplayable_idle_timeout = 200ms});
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/echo", "1")));
+    EXPECT_TRUE(co_await client.request(post("/echo", "2")));  // young: reused
+    EXPECT_EQ(server.connections(), 1);
+    co_await sleep_for(300ms);
+    EXPECT_TRUE(co_await client.request(Request{http::verb::get, "/echo", 11}));  // a GET may: reused
+    EXPECT_EQ(server.connections(), 1);
+    co_await sleep_for(300ms);
+    EXPECT_TRUE(co_await client.request(post("/echo", "3")));  // too old for a POST: a new one
+    EXPECT_EQ(server.connections(), 2);
+    EXPECT_EQ(server.requests(), 4);
+  });
+}
+
 // The server reads the second request's header and closes without a byte of answer: it may have
 // acted on it. Only a request that does no harm twice is sent again (on a fresh connection).
 TEST(HttpClient, AReplayableRequestIsRetriedOnAFreshConnectionWhenAPooledOneDiesUnanswered) {

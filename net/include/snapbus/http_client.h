@@ -73,6 +73,11 @@ struct ClientOptions {
   std::chrono::milliseconds io_timeout{30000};
   // A pooled connection unused for longer is closed instead of reused: the server may have closed it.
   std::chrono::milliseconds idle_timeout{30000};
+  // The same, for a request that is never sent twice (a POST without an Idempotency-Key): a close
+  // that comes as it goes out fails it. Below a server's keep-alive timeout, that close never comes,
+  // even when the server wakes from a freeze with its timer long due and the check before reuse
+  // cannot see it yet. No lower than idle_timeout unless set.
+  std::chrono::milliseconds unreplayable_idle_timeout = std::chrono::milliseconds::max();
   std::size_t max_idle_connections = 16;
   // For read_all() and request(): a longer body fails with http::error::body_limit.
   std::uint64_t body_limit = 64ULL * 1024 * 1024;
