@@ -15,7 +15,9 @@
 // then after-restore, then answer. A client that asks for invocation/next first (most never call
 // restore/next) gets the same bracket, with the proxy calling restore/next itself, before its
 // next is forwarded. A failed step is reported upstream (init/error or restore/error, naming the
-// process and the hook) and the client's call is answered 500 with the same error.
+// process and the hook) and the client's call is answered 500 with the same error. A restore/next
+// the Runtime API refuses still ends with after-restore, so the processes reopen what
+// before-snapshot closed.
 #pragma once
 
 #include <deque>
