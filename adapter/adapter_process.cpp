@@ -46,10 +46,15 @@ AdapterProcess::AdapterProcess(const AdapterConfig& config, const Config& bus_co
 bool AdapterProcess::snap_start() const { return bus_config_.lambda_init_type == lambda::kInitTypeSnapStart; }
 
 int AdapterProcess::run(Mode mode) {
-  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  // SIGPIPE comes only from a log line written to a pipe whose reader went away (`snapbus adapter |
+  // head` run by hand; sockets send with MSG_NOSIGNAL): an orderly shutdown, as `snapbus emulate`
+  // does, rather than death by the signal with the subscribers' shutdown hooks never run. Later
+  // ones stay caught by the set and change nothing; the lines that follow go nowhere.
+  asio::signal_set signals(io_, SIGTERM, SIGINT, SIGPIPE);
   signals.async_wait([this](const boost::system::error_code& error, int signal) {
     if (error) return;
-    log_line(fmt::format("{}: shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    const std::string_view name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "SIGPIPE";
+    log_line(fmt::format("{}: shutting down", name));
     shut_down(std::nullopt);
   });
   asio::co_spawn(io_, start(std::move(mode)), [this](const std::exception_ptr& failure) {

@@ -63,15 +63,17 @@ constexpr const char* kProxyDescription =
     "  SNAPBUS_SLOTS, SNAPBUS_SEGMENT_GROUP, SNAPBUS_ACK_TIMEOUT_MS";
 
 constexpr const char* kFooter =
-    "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT), 2 bad usage or configuration, 3 before-snapshot\n"
-    "failed (web mode; sent to init/error), 4 after-restore failed (web mode; sent to restore/error),\n"
-    "5 the Runtime API failed, 6 the segment could not be created, 7 the proxy's port is taken";
+    "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT, or the reader of its output went away), 2 bad\n"
+    "usage or configuration, 3 before-snapshot failed (web mode; sent to init/error), 4 after-restore\n"
+    "failed (web mode; sent to restore/error), 5 the Runtime API failed, 6 the segment could not be\n"
+    "created, 7 the proxy's port is taken";
 
 // The proxy reports a failed hook upstream and answers the client's call with it; it does not exit.
 constexpr const char* kProxyFooter =
-    "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT), 2 bad usage or configuration, 5 the Runtime\n"
-    "API failed, 6 the segment could not be created, 7 the proxy's port is taken. A failed hook does not\n"
-    "end the proxy: it goes to init/error or restore/error, and the client's call is answered with it";
+    "exit codes: 0 shut down (SHUTDOWN, SIGTERM, SIGINT, or the reader of its output went away), 2 bad\n"
+    "usage or configuration, 5 the Runtime API failed, 6 the segment could not be created, 7 the proxy's\n"
+    "port is taken. A failed hook does not end the proxy: it goes to init/error or restore/error, and\n"
+    "the client's call is answered with it";
 
 constexpr int kExitSegmentError = 6;
 

@@ -13,7 +13,12 @@ Answers on the RIE path are read off the socket (proxy_harness.invoke), so their
 are seen as sent.
 """
 import json
+import os
 import pathlib
+import select
+import socket
+import subprocess
+import time
 
 import pytest
 
@@ -187,3 +192,37 @@ def test_failing_after_restore_hook_becomes_restore_error_naming_process_and_hoo
     # It came from the proxy (the client knows nothing of other processes).
     assert any(line.startswith("[snapbus] proxy: restore/error: Runtime.AfterRestoreError")
                for line in function.adapter_lines()), function.output()
+
+
+# ---- e: run by hand, its output piped to a reader that quits ------------------------------------------
+
+def test_proxy_run_by_hand_shuts_down_in_order_when_the_reader_of_its_output_goes_away(cli, tmp_path):
+    """`snapbus proxy 2>&1 | head`: once head has quit, the next log line meets a closed pipe, and the
+    proxy shuts down in order (exit 0, SHUTDOWN's path) instead of dying of SIGPIPE."""
+    def free_port():
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    proxy_port, gone_upstream = free_port(), free_port()
+    environment = {**os.environ, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{gone_upstream}",
+                   "SNAPBUS_PROXY_PORT": str(proxy_port), "SNAPBUS_SEGMENT": str(tmp_path / "snapbus.seg")}
+    proxy = subprocess.Popen([str(cli), "proxy"], env=environment, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 20
+        while b"proxy on 127.0.0.1" not in seen and time.monotonic() < deadline:
+            if select.select([proxy.stderr], [], [], 0.5)[0]:
+                seen += os.read(proxy.stderr.fileno(), 4096)
+        assert b"proxy on 127.0.0.1" in seen, seen
+        proxy.stderr.close()  # the reader goes away
+        # A call the proxy logs: its Runtime API is not there.
+        with socket.create_connection(("127.0.0.1", proxy_port), timeout=10) as client:
+            client.sendall(b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}")
+            assert client.recv(4096).startswith(b"HTTP/1.1 502")
+        assert proxy.wait(timeout=20) == 0
+    finally:
+        if proxy.poll() is None:
+            proxy.kill()
+            proxy.wait()
