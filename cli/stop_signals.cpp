@@ -48,8 +48,6 @@ StopSignals::~StopSignals() {
 
 const std::atomic<bool>* StopSignals::flag() const noexcept { return &signalled_stop; }
 
-int StopSignals::caught() const noexcept { return signalled_number.load(); }
-
 std::string_view StopSignals::caught_name() const noexcept {
   switch (signalled_number.load()) {
     case SIGINT: return "SIGINT";

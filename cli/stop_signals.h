@@ -4,7 +4,7 @@
 //   snapbus::cli::StopSignals signals;
 //   options.stop = signals.flag();
 //   const auto result = snapbus::lifecycle::run_step(publisher, step, options);
-//   if (signals.caught() != 0) std::cerr << "interrupted by " << signals.caught_name() << '\n';
+//   if (result.stopped_after) std::cerr << "interrupted by " << signals.caught_name() << '\n';
 #pragma once
 
 #include <atomic>
@@ -24,8 +24,6 @@ class StopSignals {
   StopSignals& operator=(const StopSignals&) = delete;
 
   const std::atomic<bool>* flag() const noexcept;
-  // SIGINT or SIGTERM once one came, else 0.
-  int caught() const noexcept;
   // "SIGINT", "SIGTERM", or "" when none came.
   std::string_view caught_name() const noexcept;
 

@@ -16,11 +16,9 @@ TEST(StopSignalsTest, ASignalSetsTheFlagAndSoDoesASecondOne) {
   {
     StopSignals signals;
     EXPECT_FALSE(signals.flag()->load());
-    EXPECT_EQ(signals.caught(), 0);
     EXPECT_EQ(signals.caught_name(), "");
     ASSERT_EQ(raise(SIGINT), 0);
     EXPECT_TRUE(signals.flag()->load());
-    EXPECT_EQ(signals.caught(), SIGINT);
     EXPECT_EQ(signals.caught_name(), "SIGINT");
     // A wrapper passing on the Ctrl-C its process group also got: the report must still come.
     ASSERT_EQ(raise(SIGINT), 0);
@@ -39,7 +37,7 @@ TEST(StopSignalsTest, SigtermIsCaughtTooAndEachInstanceStartsClear) {
   }
   StopSignals again;
   EXPECT_FALSE(again.flag()->load());
-  EXPECT_EQ(again.caught(), 0);
+  EXPECT_EQ(again.caught_name(), "");
   EXPECT_NE(handler_of(SIGTERM), SIG_DFL);
 }
 

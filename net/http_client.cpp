@@ -6,7 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -27,6 +28,7 @@
 #include "eager_write.h"
 #include "io_deadline.h"
 #include "snapbus/resolve_endpoints.h"
+#include "snapbus/text.h"
 
 namespace snapbus::net {
 
@@ -84,25 +86,21 @@ bool timed_out_while_idle(const http::response_parser<http::buffer_body>& answer
 std::optional<Clock::duration> advertised_keep_alive(const http::response_header<>& header) {
   const auto field = header.find("keep-alive");
   if (field == header.end()) return std::nullopt;
-  // "timeout=5, max=1000": parameters apart by commas, each name=value, with optional spaces.
+  // "timeout=5, max=1000": name=value parameters apart by commas.
+  constexpr std::string_view kTimeout = "timeout=";
   std::string_view rest = field->value();
-  while (!rest.empty()) {
+  for (;;) {
     const std::size_t comma = rest.find(',');
-    std::string_view parameter = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    while (!parameter.empty() && (parameter.front() == ' ' || parameter.front() == '\t')) parameter.remove_prefix(1);
-    while (!parameter.empty() && (parameter.back() == ' ' || parameter.back() == '\t')) parameter.remove_suffix(1);
-    constexpr std::string_view kTimeout = "timeout=";
-    if (parameter.size() <= kTimeout.size() || !beast::iequals(parameter.substr(0, kTimeout.size()), kTimeout)) {
-      continue;
+    const std::string_view parameter = trim(rest.substr(0, comma), " \t");
+    if (parameter.size() > kTimeout.size() && beast::iequals(parameter.substr(0, kTimeout.size()), kTimeout)) {
+      const auto seconds =
+          parse_number<std::uint32_t>(parameter.substr(kTimeout.size()), 0, std::numeric_limits<std::uint32_t>::max());
+      if (!seconds) return std::nullopt;
+      return std::chrono::seconds(*seconds);
     }
-    const std::string_view value = parameter.substr(kTimeout.size());
-    std::uint32_t seconds = 0;
-    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (error != std::errc() || end != value.data() + value.size()) return std::nullopt;
-    return std::chrono::seconds(seconds);
+    if (comma == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(comma + 1);
   }
-  return std::nullopt;
 }
 
 // What a spent upload (finish() already handed its connection on) answers.
