@@ -49,11 +49,12 @@ std::string error_type(const HttpResult& r) {
 }
 
 // The type of an Invoke API refusal, as AWS SDKs read it: x-amzn-ErrorType, with the message in the
-// body's "message"; empty when the answer is not shaped so.
+// body's "message" (or "Message"); empty when the answer is not shaped so.
 std::string invoke_error_type(const HttpResult& r) {
   boost::system::error_code ec;
   auto v = boost::json::parse(r.body, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("message")) return {};
+  // "Message" for the errors whose member Lambda's API model names so (invoke_api.h).
+  if (ec || !v.is_object() || !(v.as_object().contains("message") || v.as_object().contains("Message"))) return {};
   return r.header("x-amzn-errortype");
 }
 

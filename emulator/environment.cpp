@@ -83,10 +83,10 @@ Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, st
       dispatch_(io, config_.snapstart),
       fresh_(fresh) {}
 
-std::string Environment::function_arn() const {
+std::string Environment::invoked_function_arn(std::string_view qualifier) const {
   std::string arn =
       fmt::format("arn:aws:lambda:{}:{}:function:{}", config_.region, kEmulatedAccountId, config_.function_name);
-  if (config_.function_version != "$LATEST") arn += ":" + config_.function_version;
+  if (!qualifier.empty()) arn += fmt::format(":{}", qualifier);
   return arn;
 }
 
@@ -337,7 +337,7 @@ void Environment::start_invocation() {
   // report's exact peak is read after the caller has its answer.
   asio::post(io_, [this] { memory_sample_mb_ = std::max(memory_sample_mb_, current_resident_mb(function_pids())); });
   log_.start(inv->request_id, config_.function_version);
-  extensions_.post_invoke(inv->request_id, inv->deadline, function_arn(), inv->trace_id);
+  extensions_.post_invoke(inv->request_id, inv->deadline, invoked_function_arn(inv->qualifier), inv->trace_id);
 }
 
 const std::vector<pid_t>& Environment::function_pids() {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -105,7 +106,9 @@ class Environment {
   void caller_gone(const std::shared_ptr<Invocation>& inv);
 
   [[nodiscard]] const Config& config() const { return config_; }
-  [[nodiscard]] std::string function_arn() const;
+  // The ARN the caller invoked, as the runtime and extensions receive it: the function's, and
+  // `qualifier` at its end when the caller named one.
+  [[nodiscard]] std::string invoked_function_arn(std::string_view qualifier) const;
 
  private:
   // The one place that decides what comes next, called after anything that may let it move on.

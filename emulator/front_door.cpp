@@ -14,6 +14,7 @@
 #include "event_stream.h"
 #include "invoke_api.h"
 #include "snapbus/base64.h"
+#include "snapbus/error_body.h"
 #include "snapbus/function_url.h"
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/request_id.h"
@@ -38,7 +39,7 @@ asio::awaitable<void> respond_invoke_error(HttpExchange& ex, http::status status
                                            std::string_view message) {
   http::fields headers;
   headers.set(kHeaderErrorType, type);
-  co_await ex.respond(status, invoke_error_body(status, message), kContentTypeJson, &headers);
+  co_await ex.respond(status, invoke_error_body(status, type, message), kContentTypeJson, &headers);
 }
 
 // What a Function URL answers, with 502, for a function error (awslabs/aws-lambda-cpp issue 200).
@@ -267,23 +268,37 @@ asio::awaitable<void> relay_as_event_stream(HttpExchange& ex, const std::shared_
   }
 }
 
-// An Invoke whose caller asked for the log (LogType Tail): the answer goes out whole once the
-// invocation has ended, END and REPORT written, with the log's last 4 KB in X-Amz-Log-Result. A
-// streamed answer is gathered meanwhile (so the runtime's upload never waits), as Lambda's Invoke
-// buffers a streaming function's answer.
-asio::awaitable<void> relay_with_log(HttpExchange& ex, const std::shared_ptr<Invocation>& inv) {
+// An Invoke answered whole, as Lambda's Invoke answers a streaming function too: a streamed answer is
+// gathered (so the runtime's upload never waits), a failure mid-stream is a function error like any
+// other, and one past the buffered limit is Function.ResponseSizeTooLarge (the rest is read and
+// dropped). With `log_tail` (LogType Tail) the answer waits for the invocation's END and REPORT and
+// carries the log's last 4 KB in X-Amz-Log-Result.
+asio::awaitable<void> relay_whole(HttpExchange& ex, const std::shared_ptr<Invocation>& inv, bool log_tail) {
   std::string streamed;
+  bool too_large = false;
   for (;;) {
     if (inv->mode == Invocation::Mode::streaming && !inv->data.empty()) {
-      streamed.append(inv->data);
+      too_large = too_large || streamed.size() + inv->data.size() > kBufferedResponseLimit;
+      if (too_large) {
+        std::string().swap(streamed);
+      } else {
+        streamed.append(inv->data);
+      }
       inv->data.clear();
       inv->notify();  // the runtime's upload may go on
     }
-    if (inv->complete && inv->log_closed) break;
+    if (inv->complete && (!log_tail || inv->log_closed)) break;
     co_await inv->wait_change();
     ex.stop_watching();
   }
-  if (!inv->log_tail.empty()) ex.add_response_header(kHeaderLogResult, encode_base64(inv->log_tail));
+  if (log_tail && !inv->log_tail.empty()) ex.add_response_header(kHeaderLogResult, encode_base64(inv->log_tail));
+  if (too_large && !inv->service_error) {
+    http::fields headers;
+    headers.set(kHeaderFunctionError, "Unhandled");
+    co_await ex.respond(http::status::ok, json_error(kResponseTooLargeType, response_too_large_message()),
+                        kContentTypeJson, &headers);
+    co_return;
+  }
   if (inv->mode == Invocation::Mode::streaming) inv->data = std::move(streamed);
   co_await send_complete(ex, *inv, true);
 }
@@ -318,14 +333,26 @@ asio::awaitable<void> retry_failed_event(Environment* const& current, Invocation
   }
 }
 
+// Lambda's refusal of a payload that is not JSON (any JSON value: a string or a number is an event too).
+void require_json(std::string_view payload) {
+  boost::system::error_code ec;
+  boost::json::parse(payload, ec);
+  if (ec) {
+    throw HttpError(http::status::bad_request, "InvalidRequestContentException",
+                    fmt::format("Could not parse request body into json: {}", ec.message()));
+  }
+}
+
 asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex, const InvokeCall& call,
                                    InvocationRequest request) {
   ex.require_method(http::verb::post);
-  const std::string version = resolve_invoked_version(call, current->config());
+  InvokedFunction invoked = resolve_invoked_function(call, current->config());
   const bool asynchronous = call.type == InvocationType::event;
   std::string body = co_await read_payload(ex, asynchronous ? kAsyncInvokePayloadLimit : kInvokePayloadLimit,
                                            "RequestEntityTooLargeException");
+  if (call.signed_by_sdk && !body.empty()) require_json(body);
   request.payload = body.empty() ? "{}" : std::move(body);
+  request.qualifier = std::move(invoked.qualifier);
   request.client_context = decoded_client_context(ex.header("X-Amz-Client-Context"));
   // The Cognito identity header lets tests exercise that runtime header too.
   request.cognito_identity = std::string(ex.header("X-Amz-Cognito-Identity"));
@@ -346,12 +373,12 @@ asio::awaitable<void> serve_invoke(Environment* const& current, HttpExchange& ex
     }
     co_return;
   }
-  ex.add_response_header(kHeaderExecutedVersion, version);
+  ex.add_response_header(kHeaderExecutedVersion, invoked.executed_version);
   auto inv = submit(current, ex, std::move(request));
   if (call.response_stream) {
     co_await relay_to_caller(inv, relay_as_event_stream(ex, inv, call.log_tail));
-  } else if (call.log_tail) {
-    co_await relay_to_caller(inv, relay_with_log(ex, inv));
+  } else if (call.log_tail || call.signed_by_sdk) {
+    co_await relay_to_caller(inv, relay_whole(ex, inv, call.log_tail));
   } else {
     co_await relay_to_caller(inv, relay_answer(ex, inv, true));
   }
@@ -379,10 +406,21 @@ asio::awaitable<void> serve_front_door(Environment* const& current, HttpExchange
   // shape; a Function URL's errors go to the server, which writes them in Lambda's runtime shape.
   std::optional<InvokeCall> call;
   std::optional<HttpError> refused;
+  const bool signed_by_sdk = is_signed_by_sdk(ex.header("Authorization"));
   try {
     call = read_invoke_call(ex.request().target(), ex.header(kHeaderInvocationType), ex.header(kHeaderLogType));
+    if (call) call->signed_by_sdk = signed_by_sdk;
   } catch (const HttpError& e) {
     refused = e;  // an Invoke API path with a bad X-Amz-Invocation-Type or X-Amz-Log-Type
+  }
+  if (!call && !refused && signed_by_sdk && is_lambda_api_path(ex.request().target())) {
+    // An SDK's other operation (GetFunctionConfiguration, InvokeAsync, ...) must not run the function.
+    const std::string_view target = ex.request().target();
+    refused =
+        HttpError(http::status::bad_request, std::string(kUnknownOperationType),
+                  fmt::format("snapbus emulate serves Invoke and InvokeWithResponseStream of the Lambda API, "
+                              "not {} {}: nothing ran",
+                              std::string_view(ex.request().method_string()), target.substr(0, target.find('?'))));
   }
   if (!call && !refused) {
     co_await serve_function_url(current, ex, std::move(request));

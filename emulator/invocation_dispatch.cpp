@@ -7,6 +7,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "snapbus/error_body.h"
+#include "snapbus/lambda_protocol.h"
 #include "snapbus/request_id.h"
 
 namespace snapbus::emulator {
@@ -24,6 +25,11 @@ std::string new_trace_id() {
 }
 
 }  // namespace
+
+std::string response_too_large_message() {
+  return fmt::format("Response payload size exceeded maximum allowed payload size ({} bytes).",
+                     lambda::kBufferedResponseLimit);
+}
 
 void Invocation::fail(const Failure& failure) {
   error_type = failure.type;
@@ -55,6 +61,7 @@ std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request
   inv->client_context = std::move(request.client_context);
   inv->cognito_identity = std::move(request.cognito_identity);
   inv->tenant_id = std::move(request.tenant_id);
+  inv->qualifier = std::move(request.qualifier);
   inv->caller_waits = request.caller_waits;
   if (closed_ && !handing_over_) {
     inv->fail(failure_);

@@ -43,9 +43,15 @@ struct InvocationRequest {
   std::string cognito_identity;
   std::string trace_id;   // the caller's X-Amzn-Trace-Id; empty: a new one is made
   std::string tenant_id;  // the caller's X-Amz-Tenant-Id; empty: none
+  // The qualifier the caller invoked (InvokedFunction::qualifier): empty for an unqualified call.
+  std::string qualifier;
   // False for an asynchronous (Event) invocation: nobody reads its answer, so a streamed one is not kept.
   bool caller_waits = true;
 };
+
+// The error type and Lambda's own words for an answer past the buffered limit (kBufferedResponseLimit).
+inline constexpr std::string_view kResponseTooLargeType = "Function.ResponseSizeTooLarge";
+std::string response_too_large_message();
 
 // The error of invocations that end because the emulator stops.
 inline constexpr std::string_view kShuttingDownType = "Emulator.ShuttingDown";
@@ -81,6 +87,7 @@ struct Invocation {
   std::string client_context;
   std::string cognito_identity;
   std::string tenant_id;
+  std::string qualifier;
   // Cleared when the caller's connection ends before the answer does: the rest is not kept.
   bool caller_waits = true;
   std::chrono::system_clock::time_point deadline;

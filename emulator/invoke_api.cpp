@@ -146,7 +146,19 @@ std::optional<InvokeCall> read_invoke_call(std::string_view target, std::string_
   return call;
 }
 
-std::string resolve_invoked_version(const InvokeCall& call, const Config& config) {
+bool is_signed_by_sdk(std::string_view authorization) { return authorization.starts_with("AWS4-HMAC-SHA256 "); }
+
+bool is_lambda_api_path(std::string_view target) {
+  // "/2015-03-31/": a date, as every version of the Lambda API names itself.
+  constexpr std::string_view kShape = "/dddd-dd-dd/";
+  if (target.size() < kShape.size()) return false;
+  for (std::size_t i = 0; i < kShape.size(); ++i) {
+    if (kShape[i] == 'd' ? !digit(target[i]) : target[i] != kShape[i]) return false;
+  }
+  return true;
+}
+
+InvokedFunction resolve_invoked_function(const InvokeCall& call, const Config& config) {
   const FunctionRef ref = split_function_name(call.function_name);
   if (!call.qualifier.empty() && call.qualifier != "$LATEST" && !all_of(call.qualifier, qualifier_char)) {
     throw net::HttpError(http::status::bad_request, "ValidationException",
@@ -169,15 +181,19 @@ std::string resolve_invoked_version(const InvokeCall& call, const Config& config
     throw net::HttpError(http::status::not_found, "ResourceNotFoundException",
                          fmt::format("Function not found: {}", arn));
   }
-  return config.function_version;
+  return {.executed_version = config.function_version, .qualifier = std::string(qualifier)};
 }
 
-std::string invoke_error_body(http::status status, std::string_view message) {
+std::string invoke_error_body(http::status status, std::string_view type, std::string_view message) {
+  // Lambda's API model (botocore's service-2.json) names these errors' member "Message".
+  const bool capitalised =
+      type == "ResourceNotFoundException" || type == "ServiceException" || type.starts_with("SnapStart");
+  boost::json::object body{{"Type", static_cast<unsigned>(status) >= 500 ? "Service" : "User"}};
   // The message may quote a function name decoded from the path: any bytes, which JSON must not carry raw.
-  return boost::json::serialize(boost::json::object{
-      {"Type", static_cast<unsigned>(status) >= 500 ? "Service" : "User"},
-      {"message", utf8_replacing_invalid(message)},
-  });
+  body[capitalised ? "Message" : "message"] = utf8_replacing_invalid(message);
+  // The emulator throttles only the callers waiting past its queue, over the function's concurrency.
+  if (type == "TooManyRequestsException") body["Reason"] = "ConcurrentInvocationLimitExceeded";
+  return boost::json::serialize(body);
 }
 
 }  // namespace snapbus::emulator

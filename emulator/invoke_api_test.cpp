@@ -100,29 +100,30 @@ TEST(InvokeApi, EveryFormOfTheFunctionsNameReachesIt) {
                            "function:orders:$LATEST", "123456789012:function:orders",
                            "000000000000:function:orders:live", "arn:aws:lambda:eu-west-1:123456789012:function:orders",
                            "arn:aws:lambda:eu-west-1:123456789012:function:orders:$LATEST"}) {
-    EXPECT_EQ(resolve_invoked_version({.function_name = name}, config), "$LATEST") << name;
+    EXPECT_EQ(resolve_invoked_function({.function_name = name}, config).executed_version, "$LATEST") << name;
   }
-  EXPECT_EQ(resolve_invoked_version({.function_name = "orders", .qualifier = "live"}, config), "$LATEST");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders", .qualifier = "live"}, config).executed_version,
+            "$LATEST");
 }
 
 TEST(InvokeApi, AnotherFunctionVersionOrRegionIsNotFound) {
   const Config config = function_config("orders", "7");
-  EXPECT_EQ(resolve_invoked_version({.function_name = "orders:7"}, config), "7");
-  EXPECT_EQ(resolve_invoked_version({.function_name = "orders", .qualifier = "7"}, config), "7");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders:7"}, config).executed_version, "7");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders", .qualifier = "7"}, config).executed_version, "7");
   const auto not_found = std::pair(http::status::not_found, std::string("ResourceNotFoundException"));
   // "function:payments" is the function payments (Lambda's optional "function:" prefix), not an alias.
   for (const char* name : {"payments", "orders:8", "function:payments", "function:orders:8",
                            "arn:aws:lambda:us-east-1:123456789012:function:orders", "ORDERS"}) {
-    EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = name}, config); }), not_found) << name;
+    EXPECT_EQ(refusal([&] { resolve_invoked_function({.function_name = name}, config); }), not_found) << name;
   }
   try {
-    resolve_invoked_version({.function_name = "payments", .qualifier = "3"}, config);
+    resolve_invoked_function({.function_name = "payments", .qualifier = "3"}, config);
     ADD_FAILURE() << "payments was found";
   } catch (const net::HttpError& e) {
     EXPECT_STREQ(e.what(), "Function not found: arn:aws:lambda:eu-west-1:000000000000:function:payments:3");
   }
   try {
-    resolve_invoked_version({.function_name = "123456789012:function:payments"}, config);
+    resolve_invoked_function({.function_name = "123456789012:function:payments"}, config);
     ADD_FAILURE() << "payments was found";
   } catch (const net::HttpError& e) {
     // The caller's account, as Lambda names it back.
@@ -136,22 +137,61 @@ TEST(InvokeApi, AMalformedNameOrClashingQualifiersAreRefused) {
   for (const char* name :
        {"a:b:c", "orders:", ":live", "orders:li/ve", "x:function:orders", "arn:aws:s3:::bucket", "function:orders:7:8",
         "123456789012:lambda:orders", "function:", "arn:aws:lambda:eu-west-1:123:function", "orders!"}) {
-    EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = name}, config); }), invalid) << name;
+    EXPECT_EQ(refusal([&] { resolve_invoked_function({.function_name = name}, config); }), invalid) << name;
   }
-  EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = "orders", .qualifier = "a b"}, config); }),
+  EXPECT_EQ(refusal([&] { resolve_invoked_function({.function_name = "orders", .qualifier = "a b"}, config); }),
             invalid);
-  EXPECT_EQ(refusal([&] { resolve_invoked_version({.function_name = "orders:live", .qualifier = "beta"}, config); }),
+  EXPECT_EQ(refusal([&] { resolve_invoked_function({.function_name = "orders:live", .qualifier = "beta"}, config); }),
             std::pair(http::status::bad_request, std::string("InvalidParameterValueException")));
-  EXPECT_EQ(resolve_invoked_version({.function_name = "orders:live", .qualifier = "live"}, config), "$LATEST");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders:live", .qualifier = "live"}, config).executed_version,
+            "$LATEST");
+}
+
+TEST(InvokeApi, TheQualifierIsTheOneTheCallerNamed) {
+  const Config config = function_config("orders", "7");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders"}, config).qualifier, "");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "function"}, config).qualifier, "");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders", .qualifier = "live"}, config).qualifier, "live");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders:7"}, config).qualifier, "7");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "arn:aws:lambda:eu-west-1:1:function:orders:$LATEST"}, config)
+                .qualifier,
+            "$LATEST");
+  EXPECT_EQ(resolve_invoked_function({.function_name = "orders:live"}, config).executed_version, "7");
+}
+
+TEST(InvokeApi, ASigV4AuthorizationIsAnSdksCall) {
+  EXPECT_TRUE(
+      is_signed_by_sdk("AWS4-HMAC-SHA256 Credential=local/20261205/eu-west-1/lambda/aws4_request, "
+                       "SignedHeaders=host;x-amz-date, Signature=00"));
+  EXPECT_FALSE(is_signed_by_sdk(""));
+  EXPECT_FALSE(is_signed_by_sdk("Bearer token"));
+  EXPECT_FALSE(is_signed_by_sdk("AWS4-HMAC-SHA256"));
+}
+
+TEST(InvokeApi, TheLambdaApisPathsBeginWithTheirVersionsDate) {
+  EXPECT_TRUE(is_lambda_api_path("/2015-03-31/functions/orders/configuration"));
+  EXPECT_TRUE(is_lambda_api_path("/2014-11-13/functions/orders/invoke-async/"));
+  EXPECT_FALSE(is_lambda_api_path("/"));
+  EXPECT_FALSE(is_lambda_api_path("/2015-03-31"));
+  EXPECT_FALSE(is_lambda_api_path("/orders/2015-03-31/"));
+  EXPECT_FALSE(is_lambda_api_path("/2015-3-31/x"));
 }
 
 TEST(InvokeApi, ErrorBodiesAreTheServicesShape) {
-  EXPECT_EQ(invoke_error_body(http::status::not_found, "Function not found: x"),
-            R"({"Type":"User","message":"Function not found: x"})");
-  EXPECT_EQ(invoke_error_body(http::status::bad_gateway, "\"quoted\""), R"({"Type":"Service","message":"\"quoted\""})");
+  EXPECT_EQ(invoke_error_body(http::status::bad_request, "InvalidRequestContentException", "not JSON"),
+            R"({"Type":"User","message":"not JSON"})");
+  EXPECT_EQ(invoke_error_body(http::status::bad_gateway, "EC2UnexpectedException", "\"quoted\""),
+            R"({"Type":"Service","message":"\"quoted\""})");
+  // Lambda's API model names the message member "Message" for these.
+  EXPECT_EQ(invoke_error_body(http::status::not_found, "ResourceNotFoundException", "Function not found: x"),
+            R"({"Type":"User","Message":"Function not found: x"})");
+  EXPECT_EQ(invoke_error_body(http::status::request_timeout, "SnapStartTimeoutException", "late"),
+            R"({"Type":"User","Message":"late"})");
+  EXPECT_EQ(invoke_error_body(http::status::too_many_requests, "TooManyRequestsException", "Rate Exceeded."),
+            R"({"Type":"User","message":"Rate Exceeded.","Reason":"ConcurrentInvocationLimitExceeded"})");
   // A name decoded from %EA is not UTF-8 (found by invoke_api_fuzz): the body stays JSON.
-  EXPECT_EQ(invoke_error_body(http::status::not_found, "Function not found: a\xea"),
-            "{\"Type\":\"User\",\"message\":\"Function not found: a\xef\xbf\xbd\"}");
+  EXPECT_EQ(invoke_error_body(http::status::not_found, "ResourceNotFoundException", "Function not found: a\xea"),
+            "{\"Type\":\"User\",\"Message\":\"Function not found: a\xef\xbf\xbd\"}");
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   headers.set(
       kHeaderDeadlineMs,
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(inv->deadline.time_since_epoch()).count()));
-  headers.set(kHeaderInvokedFunctionArn, env.function_arn());
+  headers.set(kHeaderInvokedFunctionArn, env.invoked_function_arn(inv->qualifier));
   headers.set(kHeaderTraceId, inv->trace_id);
   if (!inv->client_context.empty()) headers.set(kHeaderClientContext, inv->client_context);
   if (!inv->cognito_identity.empty()) headers.set(kHeaderCognitoIdentity, inv->cognito_identity);
@@ -61,12 +61,7 @@ asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
 
 // The error type of an answer whose body could not be read: too large has its own Lambda type.
 std::string read_failure_type(const HttpError& e) {
-  return e.status() == http::status::payload_too_large ? "Function.ResponseSizeTooLarge" : e.type();
-}
-
-// Lambda's own words for a buffered answer past its limit.
-std::string response_too_large_message() {
-  return fmt::format("Response payload size exceeded maximum allowed payload size ({} bytes).", kBufferedResponseLimit);
+  return e.status() == http::status::payload_too_large ? std::string(kResponseTooLargeType) : e.type();
 }
 
 // Ends the invocation with `type` when the runtime's answer broke off (the caller rethrows to drop
@@ -94,7 +89,7 @@ asio::awaitable<bool> read_buffered_answer(Environment& env, HttpExchange& ex, c
       }
       over_limit = true;
       std::string().swap(body);
-      fail_answer(env, inv, "Function.ResponseSizeTooLarge", response_too_large_message());
+      fail_answer(env, inv, std::string(kResponseTooLargeType), response_too_large_message());
     });
   } catch (const HttpError& e) {
     if (!over_limit) fail_answer(env, inv, read_failure_type(e), e.what());
@@ -106,8 +101,7 @@ asio::awaitable<bool> read_buffered_answer(Environment& env, HttpExchange& ex, c
     throw;
   }
   if (over_limit) {
-    co_await ex.respond_error(http::status::payload_too_large, "Function.ResponseSizeTooLarge",
-                              response_too_large_message());
+    co_await ex.respond_error(http::status::payload_too_large, kResponseTooLargeType, response_too_large_message());
   }
   co_return over_limit;
 }

@@ -23,7 +23,7 @@ void check_refusal(const snapbus::net::HttpError& e) {
   const auto status = static_cast<unsigned>(e.status());
   if (status < 400 || status > 499 || e.type().empty()) std::abort();
   boost::system::error_code ec;
-  const auto body = boost::json::parse(snapbus::emulator::invoke_error_body(e.status(), e.what()), ec);
+  const auto body = boost::json::parse(snapbus::emulator::invoke_error_body(e.status(), e.type(), e.what()), ec);
   if (ec || !body.is_object()) std::abort();
 }
 
@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const auto call = snapbus::emulator::read_invoke_call(target, invocation_type);
     if (!call) return 0;
-    (void)snapbus::emulator::resolve_invoked_version(*call, config);
+    (void)snapbus::emulator::resolve_invoked_function(*call, config);
     const std::string_view name = call->function_name;
     if (name.find("orders") == std::string_view::npos && name.find("function") == std::string_view::npos) std::abort();
     if (name.starts_with("arn:") && name.find(":us-east-1:") == std::string_view::npos) std::abort();

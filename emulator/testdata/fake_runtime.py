@@ -1,7 +1,7 @@
 """A Lambda runtime written against the documented Runtime API, for the emulator's tests.
 
 usage: fake_runtime.py MODE
-  echo         loop: next -> respond with {"echo": <event>}
+  echo         loop: next -> respond with {"echo": <event>, "handler": $_HANDLER, "arn": <the invoked ARN>}
   echo-sigterm echo, and on SIGTERM print "runtime: SIGTERM" and exit 0
   fail-when-asked  echo, but an event {"fail": true} gets invocation/error (HandlerFailed), after
                "failing <request id> at <time.monotonic()>" on stdout
@@ -59,7 +59,8 @@ def echo_loop(chatty=False, failing=False):
             error = json.dumps({"errorMessage": "asked to fail", "errorType": "HandlerFailed"})
             call("POST", f"/invocation/{request_id}/error", error, {"Lambda-Runtime-Function-Error-Type": "HandlerFailed"})
             continue
-        answer = json.dumps({"echo": event, "handler": os.environ.get("_HANDLER", "")})
+        answer = json.dumps({"echo": event, "handler": os.environ.get("_HANDLER", ""),
+                             "arn": headers["Lambda-Runtime-Invoked-Function-Arn"]})
         call("POST", f"/invocation/{request_id}/response", answer, {"Content-Type": "application/json"})
 
 

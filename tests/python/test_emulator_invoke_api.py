@@ -83,8 +83,100 @@ def test_another_function_or_version_is_not_found(lam):
             lam.invoke(FunctionName=name, Payload=b"{}")
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
         assert refused.value.response["Error"]["Message"].startswith("Function not found: arn:aws:lambda:")
+        # The member Lambda's API model gives this error, which SDKs that bind members by name read.
+        assert refused.value.response["Message"] == refused.value.response["Error"]["Message"]
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.invoke(FunctionName=f"{NAME}:live", Qualifier="beta", Payload=b"{}")
+
+
+def test_the_runtime_gets_the_arn_the_caller_invoked(lam):
+    # As Lambda's: unqualified for an unqualified call, else ending with the alias or version named.
+    arn = f"arn:aws:lambda:{REGION}:000000000000:function:{NAME}"
+    for name, qualifier, invoked in [(NAME, None, arn), (NAME, "live", f"{arn}:live"), (f"{NAME}:7", None, f"{arn}:7"),
+                                     (f"arn:aws:lambda:{REGION}:123456789012:function:{NAME}:live", None, f"{arn}:live"),
+                                     ("function", "$LATEST", f"{arn}:$LATEST")]:
+        extra = {"Qualifier": qualifier} if qualifier else {}
+        answer = lam.invoke(FunctionName=name, Payload=b"{}", **extra)
+        assert json.loads(answer["Payload"].read())["arn"] == invoked, (name, qualifier)
+
+
+def starts_until(emulator, request_id: str) -> list[str]:
+    """The request ids of the log's START lines up to and including `request_id`'s."""
+    ids = []
+    while not ids or ids[-1] != request_id:
+        line = read_line(emulator)
+        if line.startswith("START RequestId: "):
+            ids.append(line.split()[2])
+    return ids
+
+
+def test_a_payload_that_is_not_json_is_refused_and_runs_nothing(lam, emulator):
+    for payload in [b"not json", b'{"a": 1', b"\xff\xfe", b'"\xff"']:
+        for invocation_type in ["RequestResponse", "Event", "DryRun"]:
+            with pytest.raises(lam.exceptions.InvalidRequestContentException) as refused:
+                lam.invoke(FunctionName=NAME, InvocationType=invocation_type, Payload=payload)
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            assert refused.value.response["Error"]["Message"].startswith("Could not parse request body into json")
+    # InvokeWithResponseStream, which this botocore predates, signed as a newer one signs it.
+    refused, _ = stream_invoke(emulator.front_door, b"not json", headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=local/20261205/eu-west-1/lambda/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+    assert refused.status == 400
+    assert refused.getheader("x-amzn-ErrorType") == "InvalidRequestContentException"
+    # Any JSON value is an event, a bare string too.
+    assert json.loads(lam.invoke(FunctionName=NAME, Payload=b'"text"')["Payload"].read())["echo"] == "text"
+    last = lam.invoke(FunctionName=NAME, Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    assert len(starts_until(emulator, last)) == 2
+    # A caller that does not sign its request, as one of the RIE's would not, gets the RIE's
+    # behaviour: the payload goes to the function as it came (which this runtime cannot parse).
+    conn = http.client.HTTPConnection(emulator.front_door, timeout=PROCESS_TIMEOUT)
+    conn.request("POST", "/2015-03-31/functions/function/invocations", body=b"not json")
+    answer = conn.getresponse()
+    assert answer.status == 200
+    assert answer.getheader("X-Amz-Function-Error") == "Unhandled"
+    assert json.loads(answer.read())["errorType"] == "Runtime.ExitError"
+    conn.close()
+
+
+def test_an_sdks_other_operations_are_refused_and_run_nothing(lam, emulator):
+    with pytest.raises(ClientError) as refused:
+        lam.get_function_configuration(FunctionName=NAME)
+    assert refused.value.response["Error"]["Code"] == "UnknownOperationException"
+    assert "GET /2015-03-31/functions/orders/configuration" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as refused:
+        lam.invoke_async(FunctionName=NAME, InvokeArgs=b"{}")
+    assert refused.value.response["Error"]["Code"] == "UnknownOperationException"
+    last = lam.invoke(FunctionName=NAME, Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    assert starts_until(emulator, last) == [last]
+
+
+def test_an_sdks_invoke_of_a_stream_that_fails_gets_the_function_error(cli, processes, tmp_path):
+    # Lambda's Invoke answers a streaming function whole: a failure mid-stream is a function error,
+    # which an SDK reads from X-Amz-Function-Error (it reads no trailers).
+    emulator = start_emulator(cli, processes, tmp_path, "stream-error")
+    answer = client_of(emulator).invoke(FunctionName=NAME, Payload=b"{}")
+    assert answer["StatusCode"] == 200
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read()) == {"errorMessage": "boom", "errorType": "StreamBroke"}
+
+
+def test_an_sdks_invoke_of_a_stream_past_six_mb_gets_the_size_error(cli, processes, tmp_path):
+    # As a buffered answer past Lambda's limit; the rest of the stream is read and dropped, so the
+    # runtime goes on to the next invocation. A caller of the RIE's path, unsigned, gets it all.
+    emulator = start_emulator(cli, processes, tmp_path, "stream-big", 7)
+    lam = client_of(emulator)
+    for _ in range(2):
+        answer = lam.invoke(FunctionName=NAME, Payload=b"{}")
+        assert answer["FunctionError"] == "Unhandled"
+        assert json.loads(answer["Payload"].read()) == {
+            "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+            "errorType": "Function.ResponseSizeTooLarge"}
+    conn = http.client.HTTPConnection(emulator.front_door, timeout=PROCESS_TIMEOUT)
+    conn.request("POST", "/2015-03-31/functions/function/invocations", body=b"{}")
+    answer = conn.getresponse()
+    assert answer.status == 200
+    assert len(answer.read()) == 7 << 20
+    conn.close()
 
 
 def test_an_event_invocation_is_accepted_at_once_and_runs(lam, emulator):
