@@ -225,6 +225,14 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
   if (has_body_ && !body_consumed_) close_after_ = true;
   for (const auto& field : response_headers_) res.insert(field.name_string(), field.value());
   for (const auto& field : headers) res.insert(field.name_string(), field.value());
+  answer_has_no_body_ = status == http::status::no_content || status == http::status::not_modified;
+  if (answer_has_no_body_) {
+    set_connection(res);
+    http::response_serializer<http::empty_body> serializer{res};
+    responded_ = true;
+    throw_on_error(co_await write_header_eagerly(socket_, serializer));
+    co_return;
+  }
   if (http10_client()) {
     // HTTP/1.0 has no chunks: the body goes as it is, and the connection's end ends it.
     close_after_ = true;
@@ -243,7 +251,7 @@ asio::awaitable<void> HttpExchange::begin_chunked(http::status status, const htt
 }
 
 asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
-  if (data.empty()) co_return;  // an empty chunk would end the body
+  if (data.empty() || answer_has_no_body_) co_return;  // an empty chunk would end the body
   if (http10_client()) {
     throw_on_error(co_await write_eagerly(socket_, asio::buffer(data.data(), data.size())));
     co_return;
@@ -252,7 +260,7 @@ asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
 }
 
 asio::awaitable<void> HttpExchange::end_chunked(const Trailers& trailers) {
-  if (http10_client()) co_return;  // trailers cannot reach an HTTP/1.0 client
+  if (http10_client() || answer_has_no_body_) co_return;  // trailers cannot reach an HTTP/1.0 client
   const std::string part = trailer_part(trailers);
   throw_on_error(co_await write_eagerly(socket_, http::make_chunk_last(asio::buffer(part))));
 }

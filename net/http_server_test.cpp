@@ -72,6 +72,13 @@ class EchoServer {
             co_await ex.end_chunked();
             co_return;
           }
+          if (ex.request().target() == "/streamed-nothing") {
+            co_await ex.begin_chunked(http::status::no_content, {}, "dropped");
+            co_await ex.write_chunk("dropped too");
+            const Trailers trailers{{"X-Result", "dropped"}};
+            co_await ex.end_chunked(trailers);
+            co_return;
+          }
           if (ex.request().target() == "/nothing") {
             co_await ex.respond(http::status::no_content, {}, {});
             co_return;
@@ -292,6 +299,19 @@ TEST(HttpServer, AChunkedAnswersFirstPieceLeavesWithItsHead) {
   EXPECT_TRUE(whole.ends_with("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")) << whole;
   const std::string unframed = server.exchange("GET /first-chunk-then-wait HTTP/1.0\r\n\r\n", "abcde");
   EXPECT_TRUE(unframed.ends_with("\r\n\r\nabcde")) << unframed;
+}
+
+// A streamed 204 is its head alone, with no chunked framing, and the connection serves the next request.
+TEST(HttpServer, AStreamed204IsItsHeadAlone) {
+  EchoServer server;
+  const std::string replies = server.exchange(
+      "GET /streamed-nothing HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: "
+      "4\r\n\r\nnext",
+      "next");
+  EXPECT_TRUE(replies.starts_with("HTTP/1.1 204 No Content\r\n")) << replies;
+  EXPECT_EQ(replies.find("Transfer-Encoding"), std::string::npos) << replies;
+  EXPECT_EQ(replies.find("dropped"), std::string::npos) << replies;
+  EXPECT_NE(replies.find("\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos) << replies;
 }
 
 TEST(HttpServer, ChunkedPiecesAndTrailers) {

@@ -107,6 +107,8 @@ class HttpExchange {
 
   // A chunked answer: the head, any number of chunks, then the last chunk with optional trailers.
   // A non-empty `first_piece` goes as the first chunk in the head's write: the reader wakes once.
+  // A 204 or 304 has no body (RFC 9110 15.3.5, 15.4.5), so no chunked framing either: its head is the
+  // whole answer, and the pieces and trailers written after it are dropped.
   asio::awaitable<void> begin_chunked(http::status status, const http::fields& headers,
                                       std::string_view first_piece = {});
   asio::awaitable<void> write_chunk(std::string_view data);
@@ -150,6 +152,7 @@ class HttpExchange {
   bool body_consumed_ = false;
   bool responded_ = false;
   bool close_after_ = false;
+  bool answer_has_no_body_ = false;  // begin_chunked's status was 204 or 304
 };
 
 }  // namespace snapbus::net
