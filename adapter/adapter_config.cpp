@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <initializer_list>
 #include <limits>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -50,10 +52,13 @@ class Reader {
   // an absolute path without blanks ("health" would make `GET health HTTP/1.1`).
   std::optional<std::string> url_path(const char* name, const char* deprecated = nullptr) {
     auto value = text(name, deprecated);
-    if (!value) return std::nullopt;
-    const bool blank = std::any_of(value->begin(), value->end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
-    if (value->front() != '/' || blank) bad_value(used_, *value, "a path that starts with / and has no blanks");
+    if (value) require_request_path(*value);
     return value;
+  }
+
+  void require_request_path(const std::string& value) const {
+    const bool blank = std::any_of(value.begin(), value.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+    if (value.front() != '/' || blank) bad_value(used_, value, "a path that starts with / and has no blanks");
   }
 
   // The name the last value came from, for error messages.
@@ -77,20 +82,59 @@ class Reader {
     bad_value(used_, *value, "true or false (also 1/0, yes/no, on/off)");
   }
 
+  // One of Lambda Web Adapter's switches, read as LWA reads it (Rust's bool parse), so that a
+  // function behaves as it did under LWA: only `true` turns it on. Any other value but `false` is
+  // off too, and said, since whoever wrote `1` or `True` meant on.
+  std::optional<bool> lwa_switch(const char* name, const char* deprecated = nullptr) {
+    const auto value = text(name, deprecated);
+    if (!value) return std::nullopt;
+    if (*value == "true") return true;
+    if (*value != "false") {
+      warnings_.push_back(
+          fmt::format("{}={} is read as false, as Lambda Web Adapter reads any value but true: "
+                      "set it to true to turn it on",
+                      used_, *value));
+    }
+    return false;
+  }
+
+  // One of Lambda Web Adapter's choices, read as LWA reads it: case aside, a value that is none of
+  // `choices` is its default (the first), and said.
+  std::size_t lwa_choice(const char* name, const char* deprecated, std::initializer_list<std::string_view> choices) {
+    const auto value = text(name, deprecated);
+    if (!value) return 0;
+    const std::string word = lower(trim(*value));
+    const auto found = std::find(choices.begin(), choices.end(), word);
+    if (found != choices.end()) return static_cast<std::size_t>(found - choices.begin());
+    warnings_.push_back(fmt::format("{}={} is read as {}, as Lambda Web Adapter reads any value but {}", used_, *value,
+                                    *choices.begin(), fmt::join(choices, " or ")));
+    return 0;
+  }
+
   std::optional<std::chrono::milliseconds> milliseconds(const char* name) {
     const auto ms = number<std::int64_t>(name, 0, 3'600'000);
     if (!ms) return std::nullopt;
     return std::chrono::milliseconds(*ms);
   }
 
+  // A list of status codes, read as Lambda Web Adapter reads it: the parts it cannot read are
+  // skipped, and said; a list with none it can read is as if unset.
   std::optional<StatusSet> statuses(const char* name) {
     const auto value = text(name);
     if (!value) return std::nullopt;
-    try {
-      return StatusSet::parse(*value);
-    } catch (const std::invalid_argument& error) {
-      throw std::invalid_argument(fmt::format("{}={}: {}", name, *value, error.what()));
+    std::vector<std::string> unreadable;
+    const StatusSet set = StatusSet::parse(*value, unreadable);
+    for (const std::string& part : unreadable) {
+      warnings_.push_back(
+          fmt::format("{}: '{}' is neither a status code (100 to 999) nor a range like 200-399: "
+                      "skipped, as Lambda Web Adapter skips it",
+                      name, part));
     }
+    if (set.empty()) {
+      warnings_.push_back(fmt::format("{}={} names no status code: the default applies", name, *value));
+      return std::nullopt;
+    }
+    return set;
   }
 
  private:
@@ -107,7 +151,7 @@ StatusSet StatusSet::range(unsigned first, unsigned last) {
   return set;
 }
 
-StatusSet StatusSet::parse(std::string_view text) {
+StatusSet StatusSet::parse(std::string_view text, std::vector<std::string>& unreadable) {
   StatusSet set;
   while (!text.empty()) {
     const auto comma = text.find(',');
@@ -119,12 +163,11 @@ StatusSet StatusSet::parse(std::string_view text) {
     const auto last =
         dash == std::string_view::npos ? first : parse_number<unsigned>(trim(part.substr(dash + 1)), 100, 999);
     if (!first || !last || *last < *first) {
-      throw std::invalid_argument(
-          fmt::format("'{}' is neither a status code (100 to 999) nor a range like 200-399", part));
+      unreadable.emplace_back(part);
+      continue;
     }
     set.codes_ |= range(*first, *last).codes_;
   }
-  if (set.empty()) throw std::invalid_argument("no status codes given");
   return set;
 }
 
@@ -155,16 +198,10 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
   if (auto path = env.url_path(kEnvReadinessPath, kEnvReadinessPathDeprecated)) {
     config.readiness_path = std::move(*path);
   }
-  if (const auto protocol = env.text(kEnvReadinessProtocol, kEnvReadinessProtocolDeprecated)) {
-    const std::string word = lower(trim(*protocol));
-    if (word == "http") {
-      config.readiness_protocol = ReadinessProtocol::http;
-    } else if (word == "tcp") {
-      config.readiness_protocol = ReadinessProtocol::tcp;
-    } else {
-      bad_value(env.used(), *protocol, "http or tcp");
-    }
-  }
+  config.readiness_protocol =
+      env.lwa_choice(kEnvReadinessProtocol, kEnvReadinessProtocolDeprecated, {"http", "tcp"}) == 0
+          ? ReadinessProtocol::http
+          : ReadinessProtocol::tcp;
   if (auto healthy = env.statuses(kEnvReadinessHealthyStatus)) {
     config.healthy_status = *healthy;
     if (env.text(kEnvReadinessMinUnhealthyStatus)) {
@@ -176,7 +213,7 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
                                           kEnvReadinessHealthyStatus, 100, *min_unhealthy - 1));
     config.healthy_status = StatusSet::range(100, *min_unhealthy - 1);
   }
-  config.async_init = env.boolean(kEnvAsyncInit, kEnvAsyncInitDeprecated).value_or(false);
+  config.async_init = env.lwa_switch(kEnvAsyncInit, kEnvAsyncInitDeprecated).value_or(false);
 
   if (auto base = env.text(kEnvRemoveBasePath, kEnvRemoveBasePathDeprecated)) {
     // Taken as LWA takes it, but said: a prefix without the leading / matches no request path.
@@ -188,18 +225,16 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
     }
     config.remove_base_path = std::move(*base);
   }
-  if (auto path = env.url_path(kEnvPassThroughPath)) config.pass_through_path = std::move(*path);
-  config.enable_compression = env.boolean(kEnvEnableCompression).value_or(false);
-  if (const auto mode = env.text(kEnvInvokeMode)) {
-    const std::string word = lower(trim(*mode));
-    if (word == "buffered") {
-      config.invoke_mode = InvokeMode::buffered;
-    } else if (word == "response_stream") {
-      config.invoke_mode = InvokeMode::response_stream;
-    } else {
-      bad_value(kEnvInvokeMode, *mode, "buffered or response_stream");
-    }
+  if (auto path = env.text(kEnvPassThroughPath)) {
+    // LWA sets it as the URL's path, which gains the leading / it lacks ("events" is /events).
+    if (path->front() != '/') path->insert(0, "/");
+    env.require_request_path(*path);
+    config.pass_through_path = std::move(*path);
   }
+  config.enable_compression = env.lwa_switch(kEnvEnableCompression).value_or(false);
+  config.invoke_mode = env.lwa_choice(kEnvInvokeMode, nullptr, {"buffered", "response_stream"}) == 0
+                           ? InvokeMode::buffered
+                           : InvokeMode::response_stream;
   if (config.enable_compression && config.invoke_mode == InvokeMode::response_stream) {
     config.enable_compression = false;
     config.warnings.push_back(fmt::format("{} is ignored with {}=response_stream: a stream is never compressed",

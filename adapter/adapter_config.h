@@ -73,8 +73,9 @@ enum class InvokeMode { buffered, response_stream };
 // A set of HTTP status codes written as LWA writes them: "200-399" or "200,201,204,301-399".
 class StatusSet {
  public:
-  // Throws std::invalid_argument naming the part that is not a code (100 to 999) or a range.
-  static StatusSet parse(std::string_view text);
+  // The codes (100 to 999) and ranges (200-399) of a comma-separated list. As Lambda Web Adapter
+  // reads it, a part that is neither is skipped: it goes into `unreadable`, for a warning.
+  static StatusSet parse(std::string_view text, std::vector<std::string>& unreadable);
   static StatusSet range(unsigned first, unsigned last);
 
   [[nodiscard]] bool contains(unsigned status) const { return status < kLimit && codes_.test(status); }
