@@ -2,12 +2,15 @@
 
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <string>
 
 #include "snapbus/catch_up.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
 #include "snapbus/layout.h"
+#include "snapbus/segment.h"
+#include "snapbus/seqlock.h"
 #include "snapbus/subscriber.h"
 
 // The C ABI's numbers are the C++ enums' numbers: the boundary converts with a cast, and the Python
@@ -223,6 +226,18 @@ int snapbus_subscriber_baseline(const snapbus_subscriber* sub, snapbus_handled* 
 int snapbus_first_look(const char* path) {
   return guarded([&] {
     static_cast<void>(snapbus::first_look(path_or_default(path), snapbus::config_from_environment().segment_group));
+  });
+}
+
+int snapbus_read_segment_state(const char* path, snapbus_state* out) {
+  return guarded([&] {
+    SNAPBUS_REQUIRE(out != nullptr, "out is NULL");
+    const snapbus::Segment segment = snapbus::Segment::open(path_or_default(path), snapbus::SegmentAccess::observe,
+                                                            snapbus::config_from_environment().segment_group);
+    const snapbus::StateSnapshot state = snapbus::read_state(segment.state());
+    // Checked after the read: a page that could not be read reads as zeros, which are no state.
+    if (auto damage = segment.damage()) throw *damage;
+    copy_state(state, std::numeric_limits<uint32_t>::max(), *out);
   });
 }
 

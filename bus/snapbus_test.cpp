@@ -105,6 +105,29 @@ TEST_F(CAbiTest, SubscribeReadWaitAck) {
   EXPECT_TRUE(read_slots(publisher.segment()).empty());
 }
 
+// `python -m snapbus state` reads through this: it must answer when every slot is taken, as
+// `snapbus status` does, and take none itself.
+TEST_F(CAbiTest, ReadSegmentStateClaimsNoSlot) {
+  snapbus_state state{};
+  EXPECT_EQ(snapbus_read_segment_state(path.c_str(), &state), SNAPBUS_ERR_NOT_FOUND);
+  auto publisher = Publisher::acquire({.path = path, .slot_count = 1});
+  const auto restored = publisher.transition(Phase::after_restore);
+  snapbus_subscriber* sub = nullptr;
+  ASSERT_EQ(snapbus_subscriber_open(path.c_str(), "only-slot", 1, &sub), SNAPBUS_OK) << snapbus_last_error_message();
+
+  ASSERT_EQ(snapbus_read_segment_state(path.c_str(), &state), SNAPBUS_OK) << snapbus_last_error_message();
+  EXPECT_EQ(state.seq, restored.seq);
+  EXPECT_EQ(state.generation, 1U);
+  EXPECT_EQ(state.phase, static_cast<uint32_t>(SNAPBUS_PHASE_AFTER_RESTORE));
+  EXPECT_EQ(state.slot_index, UINT32_MAX);
+  EXPECT_EQ(read_slots(publisher.segment()).size(), 1U);
+  EXPECT_EQ(snapbus_read_segment_state(path.c_str(), nullptr), SNAPBUS_ERR_INVALID_ARGUMENT);
+
+  ASSERT_EQ(::truncate(path.c_str(), 64), 0);
+  EXPECT_EQ(snapbus_read_segment_state(path.c_str(), &state), SNAPBUS_ERR_INVALID_SEGMENT);
+  snapbus_subscriber_close(sub);
+}
+
 TEST_F(CAbiTest, WakeInterruptsAWaitWithoutAChange) {
   auto publisher = Publisher::acquire({.path = path, .slot_count = 4});
   snapbus_subscriber* sub = nullptr;

@@ -109,7 +109,7 @@ typedef struct snapbus_state {
   uint64_t restore_mono_ns;
   uint64_t changed_wall_ns;
   uint32_t publisher_pid;
-  uint32_t slot_index; /* this subscriber's slot */
+  uint32_t slot_index; /* this subscriber's slot (UINT32_MAX from snapbus_read_segment_state) */
 } snapbus_state;
 
 typedef struct snapbus_subscriber snapbus_subscriber;
@@ -157,6 +157,11 @@ int snapbus_subscriber_baseline(const snapbus_subscriber* sub, snapbus_handled* 
  * process's life: call it at start-up, so a late attach still knows which restores it lived
  * through. */
 int snapbus_first_look(const char* path);
+
+/* The state of the segment at path (NULL: the default path), read once without a subscriber: maps
+ * it read-only, as `snapbus status` does, and claims no slot, so it answers with every slot taken.
+ * slot_index is UINT32_MAX. SNAPBUS_ERR_INVALID_SEGMENT for a truncated segment. */
+int snapbus_read_segment_state(const char* path, snapbus_state* out);
 
 /* Frees the slot (if this process owns it) and unmaps. NULL is ignored. */
 void snapbus_subscriber_close(snapbus_subscriber* sub);
