@@ -141,6 +141,44 @@ def test_a_hook_raising_system_exit_fails_its_phase_and_the_watcher_lives_on(bus
     assert read_line(proc).strip() == "HOOK after-restore", processes.stderr_of(proc)
 
 
+def test_a_registration_that_cannot_be_called_fails_as_one_hook_and_the_others_run(bus, processes):
+    # register_after_restore(pool.reset()) registers reset's result: that entry fails, named and
+    # counted, as under Lambda's runner; the module's other hooks still run.
+    proc = processes.start(inline_script("""
+        import snapbus
+        from snapshot_restore_py import register_after_restore
+        register_after_restore(lambda: print("HOOK first", flush=True))
+        register_after_restore(None)
+        register_after_restore(lambda: print("HOOK last", flush=True))
+        print("READY", os.getpid(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=False))
+    read_ready(proc, 1)
+    failed = bus.publish("restore")
+    report = failed.stdout + failed.stderr
+    assert failed.returncode == 1, report
+    assert "1 of 3 hooks failed" in report and "'snapshot_restore_py:None' failed: TypeError" in report, report
+    assert [read_line(proc), read_line(proc)] == ["HOOK first", "HOOK last"], processes.stderr_of(proc)
+
+
+def test_a_group_that_cannot_be_listed_is_a_failure_the_publisher_sees(bus, processes):
+    # A stub of the module without get_after_restore: listing fails with no hook run, and the ack
+    # (which the bus refuses with more failures than hooks run) must still say so.
+    proc = processes.start(inline_script("""
+        import snapbus, snapshot_restore_py
+        snapbus.start()
+        del snapshot_restore_py.get_after_restore
+        print("READY", os.getpid(), flush=True)
+        import time; time.sleep(60)
+    """), bridge_env(processes, bus, zero_code=False))
+    read_ready(proc, 1)
+    failed = bus.publish("restore", timeout_ms=20000)
+    report = failed.stdout + failed.stderr
+    assert failed.returncode == 1, report
+    assert "1 of 1 hooks failed" in report and "could not be listed: AttributeError" in report, report
+    assert "cannot acknowledge" not in processes.stderr_of(proc)
+
+
 def test_hooks_registered_by_a_hook_run_where_lambdas_runner_reaches_them(bus, processes):
     # As a driver imported lazily inside a hook registers its own. awslambdaric's runner
     # (lambda_runtime_hooks_runner.py) pops before-snapshot hooks off the end of the live list, so

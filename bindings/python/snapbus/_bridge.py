@@ -60,10 +60,18 @@ def _hooks_from(getter_name: str):
             log.debug("snapbus: %s runs the %s hooks in this process; the bridge leaves them to it",
                       _RUNTIME_CLIENT_MODULE, MODULE)
             return []
-        return [Hook(f"{MODULE}:{hook_name(func, None)}", functools.partial(func, *args, **kwargs),
-                     unawaited_fails=False) for func, args, kwargs in list(getattr(module, getter_name)())]
+        return [Hook(f"{MODULE}:{hook_name(func, None)}", _call_later(func, args, kwargs), unawaited_fails=False)
+                for func, args, kwargs in list(getattr(module, getter_name)())]
 
     return expand
+
+
+def _call_later(func, args, kwargs):
+    # Not functools.partial, which refuses a non-callable at once: that would fail the listing of
+    # the whole group, and none of the module's hooks would run. A registration of something that
+    # cannot be called (register_after_restore(pool.reset()) registers reset's result) fails as
+    # that one hook, named, when it runs, as Lambda's runner fails on it.
+    return lambda: func(*args, **kwargs)
 
 
 def install(client) -> None:

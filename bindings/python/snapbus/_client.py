@@ -34,6 +34,8 @@ _ATTACH_RETRY_SECONDS = 0.1
 _STOP_JOIN_SECONDS = 5.0
 # At exit, how long in all the shutdown hooks and stop() wait for a hook running on another thread.
 _EXIT_WAIT_SECONDS = 1.0
+# The slot counts hooks in 16 bits.
+_MAX_ACK_HOOKS = 0xFFFF
 # How often a before-snapshot phase looks again whether this process still imports a module, and
 # when it says so where a default logger shows it.
 _IMPORT_POLL_SECONDS = 0.005
@@ -311,9 +313,13 @@ class _Client:
             finally:
                 self._end_handling()
             notice = ""
+            # The bus refuses more failures than hooks run, and a group that could not list its
+            # hooks failed without running one: it counts as one hook that ran and failed, so the
+            # ack is taken and the publisher sees the failure.
+            hooks_run = min(max(report.run, report.failed), _MAX_ACK_HOOKS)
             try:
-                sub.ack(state.seq, self.handled_generation, ok=not report.failures, hooks_run=report.run,
-                        hooks_failed=report.failed, message="; ".join(report.failures))
+                sub.ack(state.seq, self.handled_generation, ok=not report.failures, hooks_run=hooks_run,
+                        hooks_failed=min(report.failed, hooks_run), message="; ".join(report.failures))
                 notice = sub.notice()
             except SnapbusError as error:
                 log.error("snapbus: cannot acknowledge seq %d: %s", state.seq, error)
