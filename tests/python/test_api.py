@@ -4,6 +4,7 @@ import os
 import pathlib
 import pickle
 import platform
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -350,11 +351,57 @@ def test_module_cli_prints_startup_dir_and_state(bus):
     assert missing.returncode == 1 and "No such file" in missing.stderr
 
 
-def test_malformed_variables_are_named():
+def test_module_cli_startup_dir_needs_no_native_module_nor_good_variables(tmp_path):
+    # As for a wrapper whose interpreter has no cffi: the package without its native module.
+    shutil.copytree(pathlib.Path(snapbus.__file__).parent, tmp_path / "snapbus",
+                    ignore=shutil.ignore_patterns("_native*", "__pycache__"))
+    result = subprocess.run([PYTHON, "-m", "snapbus", "startup-dir"], capture_output=True, text=True, timeout=30,
+                            env=dict(os.environ, PYTHONPATH=str(tmp_path), SNAPBUS_LOG_LEVEL="loud",
+                                     SNAPBUS_PYTHON_BRIDGE="maybe", SNAPBUS_SEGMENT=str(tmp_path / "none.seg")))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{tmp_path / 'snapbus' / '_startup'}\n" and result.stderr == ""
+
+
+def test_module_cli_state_needs_no_free_slot(cli, processes, tmp_path):
+    segment = tmp_path / "one-slot.seg"
+    created = subprocess.run([str(cli), "publish", "running", "--segment", str(segment)], capture_output=True,
+                             text=True, timeout=30, env=dict(os.environ, SNAPBUS_SLOTS="1"))
+    assert created.returncode == 0, created.stdout + created.stderr
+    holder = processes.start([PYTHON, "-c", "import snapbus, time; snapbus.start(); print('READY', flush=True); "
+                              "time.sleep(60)"], processes.env(segment))
+    assert read_line(holder) == "READY"
+    state = subprocess.run([PYTHON, "-m", "snapbus", "state"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, SNAPBUS_SEGMENT=str(segment)))
+    assert state.returncode == 0, state.stderr
+    assert json.loads(state.stdout)["phase"] == "running"
+
+
+def test_malformed_variables_are_named_and_never_break_an_import_or_a_registration(tmp_path):
+    # Read at import: named on stderr, and the default holds (the bridge stays on).
     for variable, value in (("SNAPBUS_LOG_LEVEL", "loud"), ("SNAPBUS_PYTHON_BRIDGE", "maybe")):
-        result = run_python("import snapbus", **{variable: value})
-        assert result.returncode != 0
-        assert f"ValueError: {variable}={value!r}" in result.stderr
+        result = run_python("import snapbus, snapbus._bridge; print('IMPORTED', snapbus._bridge._installed)",
+                            SNAPBUS_SEGMENT=str(tmp_path / "none.seg"), **{variable: value})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "IMPORTED True"
+        assert f"{variable}={value!r}" in result.stderr, result.stderr
+    # Read at the first registration: logged, never raised, the hook kept for a start() to come,
+    # which raises InvalidArgument (a ValueError) for the one it reads itself.
+    script = """
+        import snapbus
+        snapbus.after_restore(lambda: None, name="kept")
+        print("REGISTERED", snapbus.is_running(), flush=True)
+        try:
+            snapbus.start()
+            print("STARTED", snapbus.is_running(), flush=True)
+        except snapbus.InvalidArgument as error:
+            print("REFUSED", isinstance(error, ValueError), flush=True)
+    """
+    for variable, after_start in (("SNAPBUS_WAIT_FOR_ACK", "REFUSED True"), ("SNAPBUS_AUTOSTART", "STARTED True")):
+        result = run_python(script, **{"SNAPBUS_SEGMENT": str(tmp_path / "none.seg"), "SNAPBUS_WAIT_FOR_ACK": "1",
+                                       "SNAPBUS_AUTOSTART": "1", variable: "maybe"})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["REGISTERED False", after_start], (variable, result.stdout, result.stderr)
+        assert f"{variable}='maybe'" in result.stderr and "no hook runs in this process" in result.stderr
 
 
 def test_bad_arguments_are_refused_before_anything_changes():
@@ -494,7 +541,7 @@ def test_a_fork_on_another_thread_waits_for_the_hooks_and_the_child_inherits_the
         entered = threading.Event()
         def first():
             entered.set()
-            time.sleep(0.6)
+            time.sleep(0.3)  # the fork comes 0.1 s in: it waits, well within before_fork's 1 s bound
             ran.append("first")
         snapbus.after_restore(first, name="first")
         snapbus.after_restore(lambda: ran.append("second"), name="second")
@@ -516,3 +563,127 @@ def test_a_fork_on_another_thread_waits_for_the_hooks_and_the_child_inherits_the
     assert read_line(proc, timeout=30) == "CHILD ['first', 'second'] 1", processes.stderr_of(proc)
     assert read_line(proc, timeout=30) == "PARENT ['first', 'second']"
     assert publish.wait(timeout=30) == 0, publish.stdout.read()
+
+
+def test_a_hook_mapping_work_on_a_pool_made_before_the_change_completes(bus, processes):
+    # The pool's worker handler thread was there before the change, and forks the workers that
+    # maxtasksperchild=1 makes it replace while the hook waits for their results: that fork must
+    # not wait for the hook.
+    script = """
+        import multiprocessing, os, snapbus
+        MAIN = os.getpid()
+        def square(x):
+            return x * x
+        def warm():
+            if os.getpid() == MAIN:  # the workers inherit the hook: nothing to do there
+                print("HOOK", pool.map_async(square, range(4), chunksize=1).get(timeout=20), flush=True)
+        pool = multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1)
+        print("WARM", pool.map_async(square, range(4), chunksize=1).get(timeout=20), flush=True)
+        snapbus.after_restore(warm, name="warm")
+        print("READY", flush=True)
+        import time; time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "WARM [0, 1, 4, 9]"
+    assert read_line(proc) == "READY"
+    restored = bus.publish("restore", timeout_ms=40000)
+    assert restored.returncode == 0, restored.stdout + restored.stderr + processes.stderr_of(proc)
+    assert read_line(proc, timeout=30) == "HOOK [0, 1, 4, 9]"
+
+
+def test_start_with_other_settings_moves_the_watcher_and_the_same_ones_change_nothing(bus, processes, tmp_path):
+    # Hooks at the top of a module autostart on the default segment; the app's start() names its own.
+    app_segment = tmp_path / "app.seg"
+    app_bus = type(bus)(bus.cli, app_segment)
+    app_bus.publish_ok("running")
+    script = """
+        import sys, threading, snapbus
+        from snapbus._client import CLIENT
+        def moved_in_a_hook():
+            try:
+                snapbus.start(sys.argv[2])
+            except snapbus.InvalidArgument as error:
+                print("IN HOOK refused", sys.argv[1] in str(error), flush=True)
+        snapbus.after_restore(lambda: print("HOOK", snapbus.generation(), flush=True), name="print")
+        print("DEFAULT", snapbus.segment_path() == sys.argv[2], snapbus.is_running(), flush=True)
+        snapbus.start(sys.argv[1], name="app", wait_for_ack=True)
+        watcher = CLIENT._thread
+        snapbus.start(sys.argv[1], name="app")
+        snapbus.start()
+        print("MOVED", snapbus.segment_path() == sys.argv[1], CLIENT._thread is watcher, snapbus.is_running(),
+              flush=True)
+        snapbus.after_restore(moved_in_a_hook, name="moved-in-a-hook")
+        print("READY", flush=True)
+        import time; time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script), str(app_segment), str(bus.segment)],
+                           processes.env(bus.segment))
+    assert read_line(proc) == "DEFAULT True True"
+    assert read_line(proc) == "MOVED True True True", processes.stderr_of(proc)
+    assert read_line(proc) == "READY"
+    assert bus.status()["subscribers"] == []
+    assert [slot["name"] for slot in app_bus.status()["subscribers"]] == ["app"]
+    app_bus.publish_ok("restore")
+    assert read_line(proc) == "HOOK 1"
+    assert read_line(proc) == "IN HOOK refused True"
+
+
+def test_start_after_a_stop_that_gave_up_on_a_hook_ends_with_a_running_watcher(bus, processes):
+    # The stopping watcher is kept alive (a slow log handler, outside the lock) past the moment
+    # start() gets the lock: start() must not take it for a running one.
+    script = """
+        import logging, threading, time, snapbus
+        entered = threading.Event()
+        stopped = threading.Event()
+        class SlowAfterTheStop(logging.Handler):
+            def emit(self, record):
+                if stopped.is_set() and "handled seq" in record.getMessage():
+                    stopped.clear()
+                    time.sleep(1.0)
+        log = logging.getLogger("snapbus")
+        log.setLevel(logging.DEBUG)
+        log.addHandler(SlowAfterTheStop())
+        def slow():
+            print("HOOK", flush=True)
+            entered.set()
+            time.sleep(1.0)
+        snapbus.after_restore(slow, name="slow")
+        print("READY", flush=True)
+        entered.wait(60)
+        print("STOP", snapbus.stop(0.1), flush=True)
+        stopped.set()
+        snapbus.start()
+        give_up = time.monotonic() + 20
+        while len([t for t in threading.enumerate() if t.name == "snapbus-watcher"]) > 1 and time.monotonic() < give_up:
+            time.sleep(0.01)
+        print("AFTER", snapbus.is_running(), snapbus.state().attached, flush=True)
+        time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    publish = bus.publish_async("restore", timeout_ms=20000)
+    assert read_line(proc) == "HOOK"
+    assert read_line(proc) == "STOP False"
+    assert read_line(proc) == "AFTER True True", processes.stderr_of(proc)
+    assert publish.wait(timeout=30) == 0
+    bus.publish_ok("restore")  # the new watcher handles it
+    assert read_line(proc) == "HOOK"
+
+
+def test_wait_for_change_in_a_hook_raises_instead_of_blocking_the_watcher(bus, processes):
+    script = """
+        import asyncio, snapbus
+        def waits():
+            for wait in (lambda: snapbus.wait_for_change(5), lambda: asyncio.run(snapbus.wait_for_change_async(5))):
+                try:
+                    print("RETURNED", wait(), flush=True)
+                except snapbus.InvalidArgument as error:
+                    print("REFUSED", isinstance(error, snapbus.SnapbusError), flush=True)
+        snapbus.after_restore(waits, name="waits")
+        print("READY", flush=True)
+        import time; time.sleep(60)
+    """
+    proc = processes.start([PYTHON, "-c", textwrap.dedent(script)], processes.env(bus.segment))
+    assert read_line(proc) == "READY"
+    bus.publish_ok("restore")
+    assert [read_line(proc), read_line(proc)] == ["REFUSED True", "REFUSED True"]

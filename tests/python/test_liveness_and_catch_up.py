@@ -155,6 +155,31 @@ def test_generation_keeps_the_handled_restore_after_the_segment_is_truncated(bus
     assert proc.wait(timeout=PROCESS_TIMEOUT) == 0
 
 
+# Between the truncation and the watcher's next look (here a 5 s wait slice, which no wake can cut
+# short on a truncated file), the mapped word reads 0: generation() must still say the restore
+# handled. state() is not called meanwhile: it would detach at once.
+GENERATION_JUST_AFTER_TRUNCATION = """
+import os, time, snapbus
+import snapbus._client
+snapbus._client._WAIT_SLICE_MS = 5000
+snapbus.after_restore(lambda: None, name="noop")
+deadline = time.monotonic() + 20
+while snapbus._client.CLIENT.handled_generation != 1 and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(0.2)  # the watcher is asleep in its wait now
+os.truncate(os.environ["SNAPBUS_SEGMENT"], 0)
+reads = [snapbus.generation() for _ in range(100000)]
+print("READS", min(reads), max(reads), flush=True)
+"""
+
+
+def test_generation_keeps_the_handled_restore_before_the_watcher_sees_the_truncation(bus, processes):
+    proc = processes.start([PYTHON, "-c", GENERATION_JUST_AFTER_TRUNCATION], processes.env(bus.segment))
+    wait_until(lambda: len(bus.status()["subscribers"]) == 1, 20, "the subscriber attached")
+    bus.publish_ok("restore")
+    assert read_line(proc, timeout=30) == "READS 1 1", processes.stderr_of(proc)
+
+
 # A watcher asleep on a segment truncated under it cannot be woken (its futex word is gone with the
 # file's page) and sleeps out its 1 s slice. A stop() meanwhile says so instead of suspecting a hook.
 TRUNCATED_WHILE_WAITING = """

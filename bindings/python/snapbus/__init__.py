@@ -21,6 +21,21 @@ raised, and the publisher is told about each failure. Without a publisher (a loc
 fails: generation() is 0 and hooks never fire. See bindings/python/README.md.
 """
 import logging as _logging
+import os as _os
+import sys as _sys
+
+
+def _startup_dir() -> str:
+    """The directory to put first on PYTHONPATH for zero-code mode: its sitecustomize starts snapbus."""
+    return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "_startup")
+
+
+# `python3 -m snapbus startup-dir` only prints that directory, often for a wrapper whose interpreter
+# has no cffi. runpy imports this package before it runs __main__, so the answer is given here,
+# before the native module is loaded or the segment looked at.
+if _sys.orig_argv[-3:] == ["-m", "snapbus", "startup-dir"]:
+    print(_startup_dir())
+    raise SystemExit(0)
 
 from . import _config
 from ._errors import (Busy, Closed, InternalError, Interrupted, InvalidArgument, InvalidSegment, NoFreeSlot,
@@ -44,13 +59,27 @@ __all__ = [
 ]
 
 _log = _logging.getLogger("snapbus")
-if _config.log_level() is not None:
+
+
+def _setting(read, default, why_default: str):
+    # A malformed variable must not make `import snapbus` fail (every worker of the app would): it
+    # is named where a default logger shows it (stderr), and the default holds.
+    try:
+        return read()
+    except InvalidArgument as error:
+        _log.error("snapbus: %s; %s", error, why_default)
+        return default
+
+
+_log_level = _setting(_config.log_level, None, "the snapbus logger keeps the application's logging setup")
+if _log_level is not None:
     _handler = _logging.StreamHandler()
     _handler.setFormatter(_logging.Formatter("%(asctime)s %(name)s %(levelname)s [%(process)d] %(message)s"))
     _log.addHandler(_handler)
-    _log.setLevel(_config.log_level())
+    _log.setLevel(_log_level)
 
-if _config.flag(_config.ENV_PYTHON_BRIDGE, _config.DEFAULT_PYTHON_BRIDGE):
+if _setting(lambda: _config.flag(_config.ENV_PYTHON_BRIDGE, _config.DEFAULT_PYTHON_BRIDGE),
+            _config.DEFAULT_PYTHON_BRIDGE, "the snapshot_restore_py bridge stays on (its default)"):
     _bridge.install(_CLIENT)
     # As snapbus's own decorators do: a snapshot_restore_py.register_* call starts the watcher, or
     # the hooks it registers would wait for a start() nobody calls.
@@ -112,13 +141,18 @@ def on_shutdown(func=None, /, *, name: str | None = None, order: int = 0):
 
 
 def start(segment=None, *, name: str | None = None, wait_for_ack: bool | None = None) -> None:
-    """Attaches to the segment and starts the watcher thread (idempotent).
+    """Attaches to the segment and starts the watcher thread.
 
     segment: path (default SNAPBUS_SEGMENT, else /tmp/snapbus.seg). name: the slot name shown by
     `snapbus status` (default SNAPBUS_NAME, else python:<script>). wait_for_ack: whether the
     publisher waits for this process (default SNAPBUS_WAIT_FOR_ACK, on).
+    With the watcher running (a hook registration started it), a call with no argument or the same
+    ones does nothing; one that asks for another segment, name or wait_for_ack stops the watcher
+    and starts it again with them (raising Timeout if a hook keeps it busy for 5 s, and
+    InvalidArgument from inside a hook, which cannot stop the thread it runs on).
     A missing segment is not an error: the watcher attaches when it appears. Raises
-    PermissionDenied, InvalidSegment, VersionMismatch, NoFreeSlot, ... for an unusable one.
+    PermissionDenied, InvalidSegment, VersionMismatch, NoFreeSlot, ... for an unusable one, and
+    InvalidArgument for a malformed SNAPBUS_WAIT_FOR_ACK.
     """
     _CLIENT.start(segment, name, wait_for_ack)
 
@@ -141,8 +175,10 @@ def segment_path() -> str:
 
 def wait_for_change(timeout: float | None = None) -> State | None:
     """Blocks until this process has handled a new state (hooks run, ack sent) and returns it;
-    None if timeout seconds passed. Raises NotStarted if the watcher is not running. From the first
-    call on, the watcher wakes for every change, quiet phases (running, ...) included."""
+    None if timeout seconds passed. Raises NotStarted if the watcher is not running, and
+    InvalidArgument when called by a hook (the change it waits for is the one its thread is
+    handling). From the first call on, the watcher wakes for every change, quiet phases (running,
+    ...) included."""
     return _CLIENT.wait_for_change(timeout)
 
 

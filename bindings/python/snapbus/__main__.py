@@ -1,16 +1,16 @@
 """python3 -m snapbus: small helpers for wrappers and people.
 
     python3 -m snapbus startup-dir   # the directory to put first on PYTHONPATH for zero-code mode
-    python3 -m snapbus state         # this process's view of the segment, as JSON (it holds a
-                                     # slot for that moment, never waited for)
+    python3 -m snapbus state         # the segment's state, as JSON (read as `snapbus status` reads
+                                     # it: no subscriber slot is claimed)
 """
 import argparse
 import dataclasses
 import enum
 import json
-import os
 
 import snapbus
+from snapbus._checked import read_segment_state
 
 
 def main() -> int:
@@ -19,16 +19,13 @@ def main() -> int:
     parser.add_argument("command", choices=("startup-dir", "state"))
     args = parser.parse_args()
     if args.command == "startup-dir":
-        print(os.path.join(os.path.dirname(os.path.abspath(snapbus.__file__)), "_startup"))
+        # Reached only by spellings the package's own early answer does not know (`-msnapbus`).
+        print(snapbus._startup_dir())
         return 0
     try:
-        subscriber = snapbus.Subscriber.open(name="python:state", wait_for_ack=False)
+        state = read_segment_state()
     except snapbus.SnapbusError as error:
         parser.exit(1, f"snapbus: {error}\n")
-    try:
-        state = subscriber.read_state()
-    finally:
-        subscriber.close()
     print(json.dumps({key: _json_value(value) for key, value in dataclasses.asdict(state).items()}, indent=2))
     return 0
 

@@ -83,6 +83,14 @@ def first_look(path=None) -> None:
     _check(lib.snapbus_first_look(_path_arg(path)), f"look at segment {path or default_segment_path()}")
 
 
+def read_segment_state(path=None) -> State:
+    """The state of the segment at path (None: the default), read once, read-only, as `snapbus
+    status` reads it: no slot is claimed, so it answers with every slot taken."""
+    out = ffi.new("snapbus_state *")
+    _check(lib.snapbus_read_segment_state(_path_arg(path), out), f"read segment {path or default_segment_path()}")
+    return State.from_c(out)
+
+
 def wait_for_segment(path=None, timeout_ms: int = -1) -> bool:
     """Blocks until a file exists at path (None: the default); False if timeout_ms passed."""
     status = lib.snapbus_wait_for_segment(_path_arg(path), _timeout_ms(timeout_ms))

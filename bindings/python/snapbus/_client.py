@@ -16,7 +16,7 @@ import time
 
 from . import _config, _hot
 from ._checked import Subscriber, default_segment_path, first_look, segment_path_text, wait_for_segment
-from ._errors import InvalidArgument, InvalidSegment, NotStarted, SegmentNotFound, SnapbusError
+from ._errors import InvalidArgument, InvalidSegment, NotStarted, SegmentNotFound, SnapbusError, Timeout
 from ._hooks import AFTER_RESTORE, BEFORE_SNAPSHOT, SHUTDOWN, HookList, RunReport
 from ._state import Phase, State
 
@@ -34,6 +34,10 @@ _ATTACH_RETRY_SECONDS = 0.1
 _STOP_JOIN_SECONDS = 5.0
 # At exit, how long in all the shutdown hooks and stop() wait for a hook running on another thread.
 _EXIT_WAIT_SECONDS = 1.0
+# How long a fork on a thread other than the hooks' waits for the hooks of a change in progress
+# before its child takes that change as handled: such a thread may be what the hooks wait for (a
+# multiprocessing pool's worker handler, which forks the workers a hook maps its work on).
+_FORK_WAIT_SECONDS = 1.0
 # The slot counts hooks in 16 bits.
 _MAX_ACK_HOOKS = 0xFFFF
 # How often a before-snapshot phase looks again whether this process still imports a module, and
@@ -80,6 +84,8 @@ class _Client:
         self._handling: _Handling | None = None
         # What a child forked while hooks ran takes as handled (set by before_fork, for the child).
         self._fork_adopts: _Handling | None = None
+        # The change a fork has already waited _FORK_WAIT_SECONDS for: later forks adopt it at once.
+        self._fork_waited_out: _Handling | None = None
 
     def _reset_locks(self) -> None:
         # RLock: a hook may call back into snapbus (state(), check()) on the thread running it.
@@ -120,6 +126,7 @@ class _Client:
             due = baseline[3] < state.generation
             self.handled_seq = (state.seq - 1) & 0xFFFFFFFF if due else state.seq
             self.handled_generation = baseline[3]
+            _hot.handled(self.handled_generation)
             self._handled = baseline
             self._before_snapshot_seq = state.seq
             self._shutdown_done = state.phase == Phase.SHUTTING_DOWN
@@ -151,17 +158,26 @@ class _Client:
             raise TypeError(f"a snapbus subscriber name must be a str, not {type(name).__name__}")
         if wait_for_ack is not None and not isinstance(wait_for_ack, bool):
             raise TypeError(f"wait_for_ack must be True, False or None, not {type(wait_for_ack).__name__}")
+        if self._asks_for_other_settings(segment, name, wait_for_ack):
+            self._stop_to_restart()
         with self._lock:
-            if self.running:
+            # A watcher told to stop (by a stop() that gave up on a hook) is on its way out and would
+            # free the slot: this start() wants one, so a new watcher takes it over.
+            if self.running and not self._stop_event.is_set():
                 return
+            if wait_for_ack is None:
+                try:
+                    wait_for_ack = _config.flag(_config.ENV_WAIT_FOR_ACK, _config.DEFAULT_WAIT_FOR_ACK)
+                except InvalidArgument as error:
+                    if not quiet:
+                        raise
+                    log.error("snapbus: %s; no hook runs in this process (pid %d)", error, os.getpid())
+                    return
             if segment is not None:
                 self._segment = segment
                 _take_first_look(self._segment)
             self._name = name or self._name or _config.subscriber_name()
-            if wait_for_ack is not None:
-                self._wait_for_ack = wait_for_ack
-            else:
-                self._wait_for_ack = _config.flag(_config.ENV_WAIT_FOR_ACK, _config.DEFAULT_WAIT_FOR_ACK)
+            self._wait_for_ack = wait_for_ack
             if self._sub is None:
                 try:
                     self._attach()
@@ -181,6 +197,24 @@ class _Client:
             self._wanted = True
             self._spawn_watcher()
 
+    def _asks_for_other_settings(self, segment: str | None, name: str | None, wait_for_ack: bool | None) -> bool:
+        """Whether start()'s explicit arguments differ from those of the watcher (or slot) in place."""
+        if not self.running and self._sub is None:
+            return False
+        return ((segment is not None and os.path.abspath(segment) != os.path.abspath(self.segment_path()))
+                or (bool(name) and name != self._name)
+                or (wait_for_ack is not None and wait_for_ack != self._wait_for_ack))
+
+    def _stop_to_restart(self) -> None:
+        """start() with other settings: the watcher in place stops first, as stop() would."""
+        if getattr(self._running_hooks, "active", False):
+            raise InvalidArgument(f"snapbus.start() with other settings cannot run in a hook: its thread would "
+                                  f"have to stop itself; the watcher stays on {self.segment_path()}")
+        log.info("snapbus: start() with other settings: stopping the watcher on %s first", self.segment_path())
+        if not self.stop(_STOP_JOIN_SECONDS):
+            raise Timeout(f"snapbus.start(): the watcher on {self.segment_path()} was still running a hook after "
+                          f"{_STOP_JOIN_SECONDS:.0f} s; it frees its slot once that hook returns: call start() again")
+
     def _spawn_watcher(self) -> None:
         self._stop_event = threading.Event()
         self._thread = threading.Thread(target=self._watch, args=(self._stop_event,),
@@ -192,7 +226,14 @@ class _Client:
         if self._autostart_done:
             return
         self._autostart_done = True
-        if _config.flag(_config.ENV_AUTOSTART, _config.DEFAULT_AUTOSTART):
+        try:
+            enabled = _config.flag(_config.ENV_AUTOSTART, _config.DEFAULT_AUTOSTART)
+        except InvalidArgument as error:
+            # A registration never raises: the hook stays registered, for a start() called later.
+            log.error("snapbus: %s; no hook runs in this process (pid %d) until snapbus.start() is called",
+                      error, os.getpid())
+            return
+        if enabled:
             self.start(quiet=True)
         else:
             log.debug("snapbus: %s is off; call snapbus.start() to run hooks", _config.ENV_AUTOSTART)
@@ -302,6 +343,7 @@ class _Client:
                 if state.generation > self.handled_generation:
                     report.merge(self.after_restore.run(note))
                     self.handled_generation = state.generation
+                    _hot.handled(state.generation)
                     if self._handled is not None:
                         self._handled = self._handled[:3] + (state.generation,)
                 if state.phase == Phase.BEFORE_SNAPSHOT and self._before_snapshot_seq != state.seq:
@@ -535,8 +577,15 @@ class _Client:
                 sub.wake()
             self._every_change_armed.wait(_ARM_POKE_SECONDS)
 
+    def _refuse_in_hook(self, call: str) -> None:
+        # The change such a wait is for can only be handled by the thread the hook is running on.
+        if getattr(self._running_hooks, "active", False):
+            raise InvalidArgument(f"{call}() cannot be called from a hook: this thread is handling the change it "
+                                  "would wait for, and would wait forever")
+
     def wait_for_change(self, timeout: float | None) -> State | None:
         timeout = None if timeout is None else _check_timeout(timeout)
+        self._refuse_in_hook("wait_for_change")
         if not self.running:
             raise NotStarted("wait_for_change needs the watcher thread: call snapbus.start() first")
         self._want_every_change()
@@ -548,6 +597,7 @@ class _Client:
 
     async def wait_for_change_async(self, timeout: float | None) -> State | None:
         timeout = None if timeout is None else _check_timeout(timeout)
+        self._refuse_in_hook("wait_for_change_async")
         if not self.running:
             raise NotStarted("wait_for_change_async needs the watcher thread: call snapbus.start() first")
         loop = asyncio.get_running_loop()
@@ -572,13 +622,25 @@ class _Client:
         # of a change itself. Except the hooks' own forks: in a hook, or on a thread a hook started (a
         # multiprocessing pool's), which must not wait for the hooks that wait for them. Such a
         # child is a copy of a process in the middle of those hooks, and takes the change as handled.
+        # A thread that was there before may be one the hooks wait for too (the worker handler of a
+        # pool made at start-up, which forks the workers a hook maps its work on): no fork waits
+        # longer than _FORK_WAIT_SECONDS, then it is taken for one of the hooks' own.
         handling = self._handling
         me = threading.current_thread()
-        if handling is not None and (me is handling.thread or me not in handling.threads_before):
+        if handling is not None and (me is handling.thread or me not in handling.threads_before
+                                     or handling is self._fork_waited_out):
             self._fork_lock.acquired = self._lock.acquire(blocking=False)  # re-entry on the hook's own thread
             self._fork_adopts = handling
             return
-        self._lock.acquire()
+        while not self._lock.acquire(timeout=_FORK_WAIT_SECONDS):
+            handling = self._handling
+            if handling is not None:
+                log.debug("snapbus: pid %d: a fork waited %.1f s for the hooks (%s); the child takes that change "
+                          "as handled", os.getpid(), _FORK_WAIT_SECONDS, self._in_progress_text())
+                self._fork_waited_out = handling
+                self._fork_lock.acquired = False
+                self._fork_adopts = handling
+                return
         self._fork_lock.acquired = True
         self._fork_adopts = None
 
@@ -627,6 +689,7 @@ class _Client:
         state = handling.state
         if state.generation > self.handled_generation:
             self.handled_generation = state.generation
+            _hot.handled(state.generation)
             if self._handled is not None:
                 self._handled = self._handled[:3] + (state.generation,)
         if state.phase == Phase.BEFORE_SNAPSHOT:

@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from ._errors import InvalidArgument
+
 ENV_SEGMENT = "SNAPBUS_SEGMENT"
 """Segment path (bus variable). Default: the bus default, /tmp/snapbus.seg."""
 
@@ -39,7 +41,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def flag(name: str, default: bool) -> bool:
-    """A boolean variable; a value that is neither true nor false raises ValueError naming it."""
+    """A boolean variable; a value that is neither true nor false raises InvalidArgument naming it."""
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -48,7 +50,7 @@ def flag(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
+    raise InvalidArgument(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
 
 
 def subscriber_name() -> str:
@@ -64,11 +66,11 @@ def subscriber_name() -> str:
 
 
 def log_level() -> int | None:
-    """SNAPBUS_LOG_LEVEL as a logging level, None if unset; an unknown name raises ValueError."""
+    """SNAPBUS_LOG_LEVEL as a logging level, None if unset; an unknown name raises InvalidArgument."""
     raw = os.environ.get(ENV_LOG_LEVEL)
     if not raw:
         return None
     level = logging.getLevelName(raw.strip().upper())
     if not isinstance(level, int):
-        raise ValueError(f"{ENV_LOG_LEVEL}={raw!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        raise InvalidArgument(f"{ENV_LOG_LEVEL}={raw!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level

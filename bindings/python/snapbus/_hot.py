@@ -8,6 +8,10 @@ from array import array
 
 _view = memoryview(array("Q", [0]))
 _mapped = False
+# The generation this process handled last. The mapped word reads 0 after that only when the
+# segment was truncated under us (its pages read as zeros until the watcher notices and detaches):
+# a process restored once must not say 0 meanwhile.
+_floor = 0
 
 
 def generation() -> int:
@@ -16,10 +20,16 @@ def generation() -> int:
     Costs about one Python function call: no library call, no system call, no lock.
     """
     try:
-        return _view[0]
+        return _view[0] or _floor
     except ValueError:
         # detach() released the view this thread had already loaded: read the replacement.
-        return _view[0]
+        return _view[0] or _floor
+
+
+def handled(generation_handled: int) -> None:
+    """Called by the client whenever its handled generation changes: generation()'s floor."""
+    global _floor
+    _floor = generation_handled
 
 
 def attach(generation_buffer) -> None:

@@ -14,7 +14,7 @@ from . import _config
 
 def start_if_enabled() -> None:
     """With SNAPBUS_ZERO_CODE on: the snapshot_restore_py bridge now, the watcher at the process's
-    first hook registration. A malformed value raises ValueError naming the variable."""
+    first hook registration. A malformed value raises InvalidArgument (a ValueError) naming the variable."""
     if _config.flag(_config.ENV_ZERO_CODE, _config.DEFAULT_ZERO_CODE):
         import snapbus
 
