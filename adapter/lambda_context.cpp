@@ -98,6 +98,8 @@ std::string lambda_context_json(const lambda::InvocationRequest& event, const Fu
       {"xray_trace_id", event.trace_id.empty() ? json::value(nullptr) : json::value(event.trace_id)},
       {"client_context", client_context(event.client_context)},
       {"identity", cognito_identity(event.cognito_identity)},
+      // lambda_runtime 1.1's Context, which LWA 1.x serializes, has the tenant after the identity.
+      {"tenant_id", event.tenant_id.empty() ? json::value(nullptr) : json::value(event.tenant_id)},
       {"env_config", json::object{{"function_name", settings.function_name},
                                   {"memory", settings.memory},
                                   {"version", settings.version},

@@ -66,13 +66,21 @@ TEST(LambdaContextJson, HasLwasFieldNamesAndValues) {
             "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1");
   EXPECT_TRUE(context.at("client_context").is_null());
   EXPECT_TRUE(context.at("identity").is_null());
+  EXPECT_TRUE(context.at("tenant_id").is_null());
   const json::object& env = context.at("env_config").as_object();
   EXPECT_EQ(env.at("function_name").as_string(), "orders");
   EXPECT_EQ(env.at("memory").to_number<int>(), 1024);
   EXPECT_EQ(env.at("version").as_string(), "7");
   EXPECT_EQ(env.at("log_stream").as_string(), "stream");
   EXPECT_EQ(env.at("log_group").as_string(), "/aws/lambda/orders");
-  EXPECT_EQ(context.size(), 7U);
+  EXPECT_EQ(context.size(), 8U);
+}
+
+TEST(LambdaContextJson, AFunctionInTenantIsolationModeNamesTheTenant) {
+  lambda::InvocationRequest event = invocation();
+  event.tenant_id = "blue";
+  const json::object context = json::parse(lambda_context_json(event, {})).as_object();
+  EXPECT_EQ(context.at("tenant_id").as_string(), "blue");
 }
 
 TEST(LambdaContextJson, AbsentTraceIdIsNull) {

@@ -35,6 +35,25 @@ std::size_t sequence_length(std::string_view text) {
   return length;
 }
 
+void append_code_point(std::string& text, char32_t code) {
+  if (code < 0x80U) {
+    text += static_cast<char>(code);
+  } else if (code < 0x800U) {
+    text += static_cast<char>(0xC0U | (code >> 6U));
+    text += static_cast<char>(0x80U | (code & 0x3FU));
+  } else {
+    text += static_cast<char>(0xE0U | (code >> 12U));
+    text += static_cast<char>(0x80U | ((code >> 6U) & 0x3FU));
+    text += static_cast<char>(0x80U | (code & 0x3FU));
+  }
+}
+
+// windows-1252's 0x80 to 0x9F (the WHATWG index; the five it leaves undefined are the C1 controls).
+constexpr char32_t kWindows1252High[32] = {0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+                                           0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
+                                           0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                           0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
+
 }  // namespace
 
 bool is_valid_utf8(std::string_view text) noexcept {
@@ -58,6 +77,16 @@ std::string utf8_text(std::string_view bytes) {
       text += static_cast<char>(0xC0U | (code >> 6U));
       text += static_cast<char>(0x80U | (code & 0x3FU));
     }
+  }
+  return text;
+}
+
+std::string windows_1252_text(std::string_view bytes) {
+  std::string text;
+  text.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto code = static_cast<std::uint8_t>(c);
+    append_code_point(text, code >= 0x80U && code < 0xA0U ? kWindows1252High[code - 0x80U] : char32_t{code});
   }
   return text;
 }

@@ -48,6 +48,20 @@ TEST(Utf8Text, ReplacingPutsUFffdForEachByteOutsideASequence) {
   EXPECT_EQ(utf8_replacing_invalid("a\377b"), "a\357\277\275b");
 }
 
+TEST(Utf8Text, Windows1252HasQuotesAndTheEuroWhereIso88591HasControls) {
+  EXPECT_EQ(windows_1252_text("\x93"
+                              "caf\xe9\x94 \x80"
+                              "5"),
+            "\u201c"
+            "caf\u00e9\u201d \u20ac"
+            "5");
+  EXPECT_EQ(windows_1252_text("\x81\xff"), "\u0081\u00ff");  // undefined in 1252: the C1 control
+  EXPECT_EQ(windows_1252_text("plain"), "plain");
+  for (int byte = 0; byte < 256; ++byte) {
+    EXPECT_TRUE(is_valid_utf8(windows_1252_text(std::string(1, static_cast<char>(byte))))) << byte;
+  }
+}
+
 TEST(Utf8Text, WhatItGivesAlwaysMakesValidJson) {
   std::string every_byte;
   for (int code = 0; code < 256; ++code) every_byte += static_cast<char>(code);

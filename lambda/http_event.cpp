@@ -26,13 +26,14 @@ constexpr std::string_view kHeaderLambdaContentEncoding = "x-lambda-http-content
 bool is_unreserved(unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~'; }
 
 // What the WHATWG URL parser (the url crate, through which LWA sends every request) leaves as it is
-// in a path and in a query: printable ASCII but a few characters each. The app then gets the bytes
+// in a path and in a query: printable ASCII but a few characters each (those of url 2.5.8, which
+// LWA 1.x pins: it keeps '^' in a path, which later versions escape). The app then gets the bytes
 // the client sent, where a check over them needs it (a webhook's signature over its query, `ids[]=1`
 // as the client wrote it); '%' stays, so that the client's own escapes are not escaped twice.
 bool is_printable_ascii(unsigned char c) { return c > 0x20 && c < 0x7F; }
 
 bool allowed_in_path(unsigned char c) {
-  return is_printable_ascii(c) && std::string_view("\"#<>?^`{}").find(static_cast<char>(c)) == std::string_view::npos;
+  return is_printable_ascii(c) && std::string_view("\"#<>?`{}").find(static_cast<char>(c)) == std::string_view::npos;
 }
 
 bool allowed_in_query(unsigned char c) {
@@ -349,31 +350,69 @@ std::string joined_header(const HeaderList& headers, std::string_view name) {
   return out;
 }
 
-bool is_binary_body(const HeaderList& headers, std::string_view body) {
+namespace {
+
+// Whether the app's headers say its body is text (is_binary_body's rule, less the bytes).
+bool declares_text(const HeaderList& headers) {
   if (const std::string* encoding = find_header(headers, "content-encoding"); encoding != nullptr && !encoding->empty())
-    return true;
+    return false;
   const std::string* type = find_header(headers, "content-type");
   const std::string* text_marker = find_header(headers, kHeaderLambdaContentEncoding);
-  const bool declared_text =
-      type == nullptr || type->empty() || is_text_type(*type) || (text_marker != nullptr && *text_marker == "text");
-  // Text that is not UTF-8 (ISO-8859-1, UTF-16, or bytes mislabelled as text) cannot be a JSON
-  // string; base64 hands the client the app's bytes unchanged, to be read in the declared charset.
-  return !declared_text || !is_valid_utf8(body);
+  return type == nullptr || type->empty() || is_text_type(*type) || (text_marker != nullptr && *text_marker == "text");
 }
 
-std::string result_from_response(const ResultShape& shape, const HttpAppResponse& response) {
-  if (shape.source == EventSource::other) {
-    // The app's JSON goes on as it wrote it: parsed and serialized again, a number beyond a double's
-    // range or precision would change (1e999 would even become Infinity, which is not JSON).
-    if (is_binary_body(response.headers, response.body)) return "null";
-    boost::system::error_code error;
-    (void)json::parse(json::string_view(response.body.data(), response.body.size()), error);
-    return error ? "null" : response.body;
+// Where the charset parameter's value is in a Content-Type value (empty: it names none).
+std::pair<std::size_t, std::size_t> charset_span(std::string_view type) {
+  for (std::size_t semicolon = type.find(';'); semicolon != std::string_view::npos;
+       semicolon = type.find(';', semicolon + 1)) {
+    std::size_t at = type.find_first_not_of(' ', semicolon + 1);
+    if (at == std::string_view::npos || !boost::beast::iequals(type.substr(at, 8), "charset=")) continue;
+    at += 8;
+    const std::size_t end = std::min(type.find(';', at), type.size());
+    return {at, end - at};
   }
+  return {type.size(), 0};
+}
 
+// A parameter's value without the double quotes it may be written in (charset="iso-8859-1").
+std::string_view unquoted(std::string_view value) {
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') return value.substr(1, value.size() - 2);
+  return value;
+}
+
+// Text that is not UTF-8 read in the charset its Content-Type names, as lambda_http reads it
+// (encoding_rs, which takes ISO-8859-1's names for windows-1252, as browsers do): the single-byte
+// Western charsets character for character, any other with U+FFFD for what is not UTF-8.
+std::string text_in_its_charset(const HeaderList& headers, std::string_view body) {
+  const std::string* type = find_header(headers, "content-type");
+  std::string charset;
+  if (type != nullptr) {
+    const auto [at, size] = charset_span(*type);
+    charset = std::string(unquoted(std::string_view(*type).substr(at, size)));
+    std::transform(charset.begin(), charset.end(), charset.begin(), [](unsigned char c) { return std::tolower(c); });
+  }
+  for (const std::string_view western : {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1",
+                                         "windows-1252", "cp1252", "x-cp1252", "us-ascii", "ascii"}) {
+    if (charset == western) return windows_1252_text(body);
+  }
+  return utf8_replacing_invalid(body);
+}
+
+// The headers with the Content-Type's charset, if it names one, now utf-8: what the body became.
+HeaderList with_utf8_charset(HeaderList headers) {
+  for (auto& [name, value] : headers) {
+    if (!same_name(name, "content-type")) continue;
+    const auto [at, size] = charset_span(value);
+    if (size > 0) value.replace(at, size, "utf-8");
+  }
+  return headers;
+}
+
+// The result in the source's shape (result_from_response), the body base64 when `binary`.
+std::string result_json(const ResultShape& shape, const HttpAppResponse& response, bool binary) {
   json::object result;
   result["statusCode"] = response.status;
-  const bool binary = is_binary_body(response.headers, response.body);
   const bool two_point_zero =
       shape.source == EventSource::api_gateway_http || shape.source == EventSource::function_url;
   const bool multi =
@@ -415,6 +454,41 @@ std::string result_from_response(const ResultShape& shape, const HttpAppResponse
   }
   result["isBase64Encoded"] = binary;
   return json::serialize(result);
+}
+
+}  // namespace
+
+bool is_binary_body(const HeaderList& headers, std::string_view body) {
+  // Text that is not UTF-8 (ISO-8859-1, UTF-16, or bytes mislabelled as text) cannot be a JSON
+  // string; base64 hands the client the app's bytes unchanged, to be read in the declared charset.
+  return !declares_text(headers) || !is_valid_utf8(body);
+}
+
+std::string result_from_response(const ResultShape& shape, const HttpAppResponse& response) {
+  if (shape.source == EventSource::other) {
+    // The app's JSON goes on as it wrote it: parsed and serialized again, a number beyond a double's
+    // range or precision would change (1e999 would even become Infinity, which is not JSON).
+    if (is_binary_body(response.headers, response.body)) return "null";
+    boost::system::error_code error;
+    (void)json::parse(json::string_view(response.body.data(), response.body.size()), error);
+    return error ? "null" : response.body;
+  }
+
+  // A REST API (v1) decodes a base64 body only for its binaryMediaTypes, which many APIs have none
+  // of: its client would get the base64 itself. There, text that is not UTF-8 goes as text, read
+  // in its charset, as LWA sends it, and its Content-Type says utf-8, which it now is (LWA keeps the
+  // old charset, which its UTF-8 bytes contradict).
+  bool binary = is_binary_body(response.headers, response.body);
+  const HttpAppResponse* answer = &response;
+  HttpAppResponse as_text;
+  if (binary && shape.source == EventSource::api_gateway_rest && declares_text(response.headers)) {
+    as_text = {.status = response.status,
+               .headers = with_utf8_charset(response.headers),
+               .body = text_in_its_charset(response.headers, response.body)};
+    answer = &as_text;
+    binary = false;
+  }
+  return result_json(shape, *answer, binary);
 }
 
 }  // namespace snapbus::lambda

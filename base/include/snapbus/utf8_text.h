@@ -8,6 +8,7 @@
 //   snapbus::utf8_text("caf\xe9");         // "café": the bytes read as ISO-8859-1
 //   snapbus::utf8_text("café");            // unchanged
 //   snapbus::utf8_replacing_invalid("caf\xe9");  // "caf\uFFFD"
+//   snapbus::windows_1252_text("\x93caf\xe9\x94");  // "“café”"
 #pragma once
 
 #include <string>
@@ -28,5 +29,10 @@ std::string utf8_text(std::string_view bytes);
 // `bytes` with every byte outside a well-formed sequence replaced by U+FFFD, as Lambda's Function
 // URLs put a request's path and headers into the event: what a client sent, not what an app meant.
 std::string utf8_replacing_invalid(std::string_view bytes);
+
+// `bytes` read as windows-1252, as a browser (the WHATWG Encoding Standard) reads a page labelled
+// ISO-8859-1 too: the same characters but for 0x80 to 0x9F, which are the typographic quotes, dashes
+// and the euro sign there instead of C1 controls. Every byte maps to one character.
+std::string windows_1252_text(std::string_view bytes);
 
 }  // namespace snapbus
