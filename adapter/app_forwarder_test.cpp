@@ -433,7 +433,7 @@ TEST_F(AppForwarderTest, ErrorStatusBodyInAnotherCharsetStaysValidJson) {
   // "\351chec": ISO-8859-1's "échec" (octal, which unlike \x stops after three digits).
   servers_.on_app(answer(http::status::internal_server_error, {{"content-type", "text/plain"}}, "\351chec"));
   AdapterConfig with_codes = config();
-  with_codes.error_status_codes = StatusSet::parse("500");
+  with_codes.error_status_codes = StatusSet::range(500, 500);
   Adapter forwarding = adapter(with_codes);
   ASSERT_TRUE(forwarding.serve(vector("http-apigw_v2_proxy_request_minimal.json")));
   const RuntimePost post = only_post();
@@ -557,7 +557,7 @@ TEST_F(AppForwarderTest, ErrorStatusCodesAnswerAsAnInvocationError) {
                         "text/plain");
   });
   AdapterConfig with_codes = config();
-  with_codes.error_status_codes = StatusSet::parse("500-599");
+  with_codes.error_status_codes = StatusSet::range(500, 599);
   Adapter forwarding = adapter(with_codes);
   ASSERT_TRUE(forwarding.serve(vector("http-apigw_v2_proxy_request_minimal.json")));   // GET /
   ASSERT_TRUE(forwarding.serve(vector("http-apigw_multi_value_proxy_request.json")));  // POST /hello/world
@@ -1098,7 +1098,7 @@ TEST_F(StreamingTest, UnreachableAppIsAnInvocationError) {
 TEST_F(StreamingTest, ErrorStatusCodesApplyToStreamsToo) {
   servers_.on_app(answer(http::status::bad_gateway, {{"content-type", "text/plain"}}, "upstream"));
   AdapterConfig with_codes = streaming_config();
-  with_codes.error_status_codes = StatusSet::parse("502");
+  with_codes.error_status_codes = StatusSet::range(502, 502);
   Adapter forwarding = adapter(with_codes);
   ASSERT_TRUE(forwarding.serve(vector("http-lambda_function_url_request.json")));
   const RuntimePost post = only_post();

@@ -141,7 +141,7 @@ TEST(Readiness, DefaultHealthySetTakesA404AsReadyLikeLwa) {
 TEST(Readiness, AnUnhealthyAppTimesOutAtTheLimit) {
   const std::uint16_t port = free_loopback_port();
   TinyApp app(port, {404}, 0ms);
-  const ReadinessCheck check{.host = "127.0.0.1", .port = port, .healthy = StatusSet::parse("200-299")};
+  const ReadinessCheck check{.host = "127.0.0.1", .port = port, .healthy = StatusSet::range(200, 299)};
   EXPECT_EQ(wait(check, 200ms), Readiness::timed_out);
   // Asked at LWA's 10 ms pace while it answers: a booting app is not flooded.
   EXPECT_GE(app.requests(), 2);
