@@ -93,9 +93,10 @@ bool is_binary_body(const HeaderList& headers, std::string_view body);
 // name, Set-Cookie as `cookies`; REST: multiValueHeaders; ALB: as the request had them, plus
 // statusDescription), body, isBase64Encoded. Header values that are not UTF-8 are read as
 // ISO-8859-1 (utf8_text.h). For a REST API, which decodes base64 only for its binaryMediaTypes, a
-// text body that is not UTF-8 goes as text instead, read in its charset, as LWA sends it. For `other`, the body itself when it is JSON text, else `null`, as LWA
-// answers: for an SQS batch with partial-failure reports, null means every message succeeded,
-// while a JSON string such as "ok" is not a report at all.
+// text body that is not UTF-8 goes as text instead, read in its charset, as LWA sends it. For
+// `other`, the body itself when it is JSON text, else `null`, as LWA answers: for an SQS batch with
+// partial-failure reports, null means every message succeeded, while a JSON string such as "ok" is
+// not a report at all.
 std::string result_from_response(const ResultShape& shape, const HttpAppResponse& response);
 
 }  // namespace snapbus::lambda
