@@ -37,6 +37,37 @@ std::vector<Client*>& live_clients() {
   return clients;
 }
 
+// A fork() that found a Client's mutex_ held waits on this, with live_clients_mutex() released, so
+// a hook holding that mutex_ can fork too (prepare_fork). Signalled whenever a ClientLock ends while
+// such a fork waits.
+std::condition_variable& client_unlocked() {
+  static std::condition_variable unlocked;
+  return unlocked;
+}
+std::atomic<int> forks_waiting{0};
+
+// std::try_lock may fail spuriously with nobody to signal the end of it: the wait is retried after
+// this long even without a signal.
+constexpr auto kForkRetrySlice = 10ms;
+
+// Holds a Client's mutex_; releasing it wakes a fork() waiting for it.
+class ClientLock {
+ public:
+  explicit ClientLock(std::mutex& mutex) : mutex_(mutex) { mutex_.lock(); }
+  ~ClientLock() {
+    mutex_.unlock();
+    if (forks_waiting.load() != 0) {
+      const std::lock_guard lock(live_clients_mutex());
+      client_unlocked().notify_all();
+    }
+  }
+  ClientLock(const ClientLock&) = delete;
+  ClientLock& operator=(const ClientLock&) = delete;
+
+ private:
+  std::mutex& mutex_;
+};
+
 // The process's first look at the default segment, taken while the program starts (static
 // initialisation), so a Client made late, or attached late, still knows which restores this process
 // lived through (catch_up.h). A Client with another path takes its first look when constructed.
@@ -112,7 +143,7 @@ void Client::exiting() {
 void Client::run_shutdown_hooks_still_due() {
   // Called from a hook: this thread is in the middle of a change and holds mutex_ already.
   if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
-  std::lock_guard lock(mutex_);
+  const ClientLock lock(mutex_);
   if (!subscriber_ || subscriber_->lost() || shutdown_done_) return;
   shutdown_done_ = true;
   const HandlingThreadMark mark(handling_thread_);
@@ -127,7 +158,7 @@ bool Client::attached() const noexcept { return attached_subscriber_.load(std::m
 bool Client::try_attach() {
   // From a hook, mutex_ is held by this very thread: the client is attached, or no hook would run.
   if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return attached();
-  std::lock_guard lock(mutex_);
+  const ClientLock lock(mutex_);
   if (subscriber_) return true;
   std::unique_ptr<Subscriber> subscriber;
   try {
@@ -176,7 +207,7 @@ HookRegistry::HookStarting Client::note_hook(HookPhase phase) {
 
 bool Client::handle_change() {
   if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return false;
-  std::lock_guard lock(mutex_);
+  const ClientLock lock(mutex_);
   if (!subscriber_ || subscriber_->lost()) return false;  // the watcher detaches and re-attaches
   const StateSnapshot state = subscriber_->state();
   if (state.seq == handled_seq_.load(std::memory_order_relaxed)) return false;
@@ -328,7 +359,7 @@ void Client::watch_until_stopped() {
         continue;
       }
       if (std::optional<std::string> lost = subscriber->lost()) {
-        std::lock_guard lock(mutex_);
+        const ClientLock lock(mutex_);
         if (subscriber_.get() == subscriber) detach_lost_segment(*lost);
         continue;
       }
@@ -373,9 +404,23 @@ void Client::register_fork_handlers() {
 
 // Takes every lock a child could otherwise inherit held by a thread that does not exist there.
 // Hooks running in another thread finish first; a hook that forks itself already holds mutex_.
+// A hook holds its mutex_ and may fork (and so want live_clients_mutex()) at any moment: waiting
+// for a mutex_ while holding live_clients_mutex() would deadlock against it, so a held mutex_ is
+// waited for with live_clients_mutex() released, and every lock is taken again from the start.
 void Client::prepare_fork() {
-  live_clients_mutex().lock();
-  for (Client* client : live_clients()) client->lock_for_fork();
+  std::unique_lock lock(live_clients_mutex());
+  ++forks_waiting;
+  std::vector<Client*>& clients = live_clients();
+  for (;;) {
+    const auto busy =
+        std::find_if_not(clients.begin(), clients.end(), [](Client* c) { return c->try_lock_for_fork(); });
+    if (busy == clients.end()) break;
+    std::for_each(clients.begin(), busy, [](Client* c) { c->unlock_after_fork(); });
+    client_unlocked().wait_for(lock, kForkRetrySlice);
+  }
+  --forks_waiting;
+  // Held on through fork() and released by the handler of the parent or of the child.
+  lock.release();
 }
 
 void Client::after_fork_in_parent() {
@@ -384,6 +429,8 @@ void Client::after_fork_in_parent() {
 }
 
 void Client::after_fork_in_child() {
+  // Forks that waited in the parent did not come along: this thread is the only one here.
+  forks_waiting = 0;
   for (Client* client : live_clients()) {
     client->unlock_after_fork();
     client->continue_in_child();
@@ -391,11 +438,13 @@ void Client::after_fork_in_child() {
   live_clients_mutex().unlock();
 }
 
-void Client::lock_for_fork() {
+bool Client::try_lock_for_fork() {
   locked_for_fork_ = handling_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id();
-  if (locked_for_fork_) mutex_.lock();
+  if (locked_for_fork_ && !mutex_.try_lock()) return false;
+  // Neither is held while hooks run, nor while anything waits for live_clients_mutex().
   watcher_mutex_.lock();
   hooks_.mutex_.lock();
+  return true;
 }
 
 void Client::unlock_after_fork() {

@@ -356,6 +356,48 @@ TEST(ClientTest, ChildrenAHookForksAndEndsAtOnceDoNotFailTheChange) {
   }
 }
 
+// A hook that forks while another thread forks too: the other fork waits for the hook, and the
+// hook's own fork must not wait for that one (both hold one lock the other wants).
+TEST(ClientTest, AHookThatForksWhileAnotherThreadForksCompletesBoth) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "double-fork"});
+  std::atomic<bool> hook_started{false};
+  std::atomic<bool> other_fork_started{false};
+  std::atomic<int> hook_child_exit_code{-1};
+  client.after_restore("spawn-helper", [&] {
+    hook_started = true;
+    // The other thread's fork is under way (it waits for this hook) before this one forks.
+    if (!eventually([&] { return other_fork_started.load(); })) return;
+    std::this_thread::sleep_for(100ms);
+    testing::ChildProcess helper = testing::fork_child([] { return 0; });
+    hook_child_exit_code = helper.wait_exit_code(10s);
+  });
+  client.start();
+
+  const StateSnapshot restored = publisher.transition(Phase::after_restore);
+  ASSERT_TRUE(eventually([&] { return hook_started.load(); }));
+  std::optional<testing::ChildProcess> other_child;
+  std::atomic<bool> other_fork_returned{false};
+  std::thread other_thread([&] {
+    other_fork_started = true;
+    other_child.emplace(testing::fork_child([] { return 0; }));
+    other_fork_returned = true;
+  });
+  const AckReport report = publisher.wait_for_acks(restored.seq, FutexClock::now() + kAckDeadline);
+  EXPECT_TRUE(report.all_ok());
+  EXPECT_EQ(hook_child_exit_code.load(), 0);
+  if (!eventually([&] { return other_fork_returned.load(); })) {
+    ADD_FAILURE() << "fork() on another thread deadlocked against the fork in the hook";
+    std::_Exit(1);  // the deadlocked threads hold the fork locks: no later test could fork
+  }
+  other_thread.join();
+  ASSERT_TRUE(other_child.has_value());
+  EXPECT_EQ(other_child->wait_exit_code(10s), 0);
+}
+
 // The catch-up rule: a process that looked before a restore was published, and attaches only
 // after it (no segment access then, no free slot, a late Client), still runs its hooks for it, and
 // the publisher waits for that ack.

@@ -180,7 +180,7 @@ class Client {
   static void prepare_fork();
   static void after_fork_in_parent();
   static void after_fork_in_child();
-  void lock_for_fork();
+  bool try_lock_for_fork();
   void unlock_after_fork();
   void continue_in_child();
   void claim_slot_in_child();
