@@ -259,7 +259,7 @@ GuardedMapping::~GuardedMapping() { release(); }
 void GuardedMapping::release() noexcept {
   if (address_ == nullptr) return;
   // Unregister first: a fault on these addresses after the unmap is a bug, never ours to hide.
-  unregister_range(registry_index_);
+  if (registry_index_ >= 0) unregister_range(registry_index_);
   ::munmap(address_, length_);
   address_ = nullptr;
   registry_index_ = -1;
@@ -273,8 +273,14 @@ void GuardedMapping::abandon() noexcept {
   if (registry_index_ >= 0) replace_with_zero_pages(guarded_ranges[registry_index_]);
 }
 
+void GuardedMapping::forget_file() noexcept {
+  if (registry_index_ < 0 || !replace_with_zero_pages(guarded_ranges[registry_index_])) return;
+  unregister_range(registry_index_);
+  registry_index_ = -1;
+}
+
 void GuardedMapping::rebind(int fd) {
-  if (address_ == nullptr || broken()) return;
+  if (address_ == nullptr || registry_index_ < 0 || broken()) return;
   // Mapped elsewhere first, then moved over the old view in one step (mremap replaces what is at
   // the target): a failure leaves the old view in place, and no reader ever finds a hole.
   void* fresh = ::mmap(nullptr, length_, protection_, MAP_SHARED, fd, offset_);

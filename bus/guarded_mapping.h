@@ -47,6 +47,11 @@ class GuardedMapping {
   // Puts private zero pages over the view now, as the SIGBUS handler would on the next fault:
   // for an owner that learned the file shrank before touching it.
   void abandon() noexcept;
+  // Puts private zero pages over the view, as abandon(), and lets go of the file: the view leaves
+  // the SIGBUS guard (256 views per process) and its descriptor there is closed. The address stays
+  // mapped and readable until the GuardedMapping is destroyed, for a reader on another thread that
+  // may still hold it. Out of memory for the zero pages, the view stays as it is.
+  void forget_file() noexcept;
   // Maps the same part of the file again, at the same address, through `fd`: another open file
   // description of the same file. A forked child does this so that nothing of it refers to its
   // parent's description any more: a mapping keeps its description alive, and with it the file

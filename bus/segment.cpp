@@ -347,6 +347,12 @@ void Segment::reopen_descriptor() {
   mapping_->fd = std::move(fd);
 }
 
+void Segment::forget_file() noexcept {
+  mapping_->head.forget_file();
+  mapping_->slots.forget_file();
+  mapping_->fd.reset();
+}
+
 std::optional<Error> Segment::damage() const {
   struct stat status {};
   if (::fstat(mapping_->fd.get(), &status) != 0) return Error(Errc::system, "fstat " + quoted(mapping_->path), errno);

@@ -169,6 +169,12 @@ Subscriber::~Subscriber() {
   }
 }
 
+void Subscriber::retire() noexcept {
+  impl_->monitor.reset();
+  release_own_slot(*impl_);
+  impl_->segment.forget_file();
+}
+
 StateSnapshot Subscriber::state() const { return read_state(impl_->segment.state()); }
 const StateSnapshot& Subscriber::joined_state() const noexcept { return impl_->joined; }
 std::uint64_t Subscriber::baseline_generation() const noexcept { return impl_->baseline_generation; }

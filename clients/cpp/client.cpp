@@ -136,28 +136,33 @@ Client::~Client() {
 }
 
 void Client::exiting() {
-  run_shutdown_hooks_still_due();
+  // Without mutex_: the callback may call back into this Client.
+  if (std::optional<Error> failure = run_shutdown_hooks_still_due()) report_watcher_error(*failure);
   stop();
 }
 
-void Client::run_shutdown_hooks_still_due() {
+std::optional<Error> Client::run_shutdown_hooks_still_due() {
   // Called from a hook: this thread is in the middle of a change and holds mutex_ already.
-  if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
+  if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return std::nullopt;
   const ClientLock lock(mutex_);
-  if (!subscriber_ || subscriber_->lost() || shutdown_done_) return;
+  if (!subscriber_ || subscriber_->lost() || shutdown_done_) return std::nullopt;
   shutdown_done_ = true;
   const HandlingThreadMark mark(handling_thread_);
   const HookRunReport report = hooks_.run(HookPhase::shutdown, subscriber_->state(), note_hook(HookPhase::shutdown));
-  if (report.failed != 0) {
-    report_watcher_error(Error(Errc::closed, "exiting before shutting-down was published: " + report.message()));
-  }
+  if (report.failed == 0) return std::nullopt;
+  return Error(Errc::closed, "exiting before shutting-down was published: " + report.message());
 }
 
-bool Client::attached() const noexcept { return attached_subscriber_.load(std::memory_order_acquire) != nullptr; }
+bool Client::attached() const noexcept {
+  const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
+  return subscriber != nullptr && subscriber->lost_reason_text() == nullptr;
+}
 
 bool Client::try_attach() {
   // From a hook, mutex_ is held by this very thread: the client is attached, or no hook would run.
   if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return attached();
+  // Without a watcher, nothing else would ever leave a lost segment.
+  if (std::optional<Error> detached = detach_if_lost()) report_watcher_error(*detached);
   const ClientLock lock(mutex_);
   if (subscriber_) return true;
   std::unique_ptr<Subscriber> subscriber;
@@ -207,8 +212,19 @@ HookRegistry::HookStarting Client::note_hook(HookPhase phase) {
 
 bool Client::handle_change() {
   if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return false;
-  const ClientLock lock(mutex_);
-  if (!subscriber_ || subscriber_->lost()) return false;  // the watcher detaches and re-attaches
+  std::optional<Error> failure;
+  bool handled = false;
+  {
+    const ClientLock lock(mutex_);
+    handled = handle_change_locked(failure);
+  }
+  // Without mutex_: the callback may call back into this Client.
+  if (failure) report_watcher_error(*failure);
+  return handled;
+}
+
+bool Client::handle_change_locked(std::optional<Error>& failure) {
+  if (!subscriber_ || subscriber_->lost()) return false;  // try_attach() detaches and re-attaches
   const StateSnapshot state = subscriber_->state();
   if (state.seq == handled_seq_.load(std::memory_order_relaxed)) return false;
 
@@ -247,26 +263,34 @@ bool Client::handle_change() {
                                        .hooks_failed = clamp_count(report.failed),
                                        .message = report.message()});
   } catch (const Error& error) {
-    report_watcher_error(Error(
-        error.code(), "cannot acknowledge seq " + std::to_string(state.seq) + ": " + error.what(), error.sys_errno()));
+    failure = Error(error.code(), "cannot acknowledge seq " + std::to_string(state.seq) + ": " + error.what(),
+                    error.sys_errno());
   }
   handled_seq_.store(state.seq, std::memory_order_release);
   if (notice) report_notice(*notice);
   return true;
 }
 
+std::optional<Error> Client::detach_if_lost() {
+  const ClientLock lock(mutex_);
+  if (!subscriber_) return std::nullopt;
+  const std::optional<std::string> reason = subscriber_->lost();
+  if (!reason) return std::nullopt;
+  retire_subscriber();
+  return Error(Errc::invalid_segment, *reason +
+                                          "; detached, and attaching to the segment the path names next "
+                                          "(restores published there meanwhile are caught up on)");
+}
+
 // Caller holds mutex_. The old Subscriber is retired, not destroyed: check() on another thread may
-// have loaded its generation word's address a moment ago and must still be able to read it. Its
-// file is gone or broken, so its slot and mapping are worth nothing to anyone; they go with the
-// Client.
-void Client::detach_lost_segment(const std::string& reason) {
+// have loaded its generation word's address a moment ago and must still be able to read it. Only
+// its mapping is kept; its thread, slot and descriptors go now.
+void Client::retire_subscriber() {
   detached_generation_.store(handled_generation_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   generation_word_.store(&detached_generation_, std::memory_order_release);
   attached_subscriber_.store(nullptr, std::memory_order_release);
+  subscriber_->retire();
   retired_subscribers_.push_back(std::move(subscriber_));
-  report_watcher_error(Error(Errc::invalid_segment, reason + "; detached, and attaching to the segment the path "
-                                                             "names next (restores published there meanwhile "
-                                                             "are caught up on)"));
 }
 
 void Client::report_notice(const std::string& notice) {
@@ -326,7 +350,7 @@ void Client::stop() {
 
 void Client::report_watcher_error(const Error& error) {
   if (options_.on_watcher_error) {
-    // Called from catch blocks and with mutex_ held: what the callback throws must stop here.
+    // Called from catch blocks: what the callback throws must stop here.
     try {
       options_.on_watcher_error(error);
       return;
@@ -358,9 +382,8 @@ void Client::watch_until_stopped() {
         }
         continue;
       }
-      if (std::optional<std::string> lost = subscriber->lost()) {
-        const ClientLock lock(mutex_);
-        if (subscriber_.get() == subscriber) detach_lost_segment(*lost);
+      if (subscriber->lost()) {
+        if (std::optional<Error> detached = detach_if_lost()) report_watcher_error(*detached);
         continue;
       }
       const std::uint32_t handled = handled_seq_.load(std::memory_order_relaxed);

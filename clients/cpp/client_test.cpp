@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -564,6 +566,82 @@ TEST(ClientTest, ASegmentTruncatedUnderTheClientDetachesItWithAnError) {
     std::lock_guard lock(errors_mutex);
     return errors;
   }();
+}
+
+// Without a watcher, try_attach() is what leaves a lost segment: it says so, reports it, and
+// attaches to the segment the path names next, whose restore this process then runs and acks.
+TEST(ClientTest, WithoutAWatcherTryAttachLeavesAReplacedSegmentAndCatchesUp) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  std::optional<Publisher> publisher = Publisher::acquire({.path = path});
+  std::atomic<int> errors{0};
+  Client client({.segment_path = path, .on_watcher_error = [&](const Error&) { ++errors; }});
+  std::atomic<int> restore_runs{0};
+  client.after_restore("reseed", [&] { ++restore_runs; });
+  ASSERT_TRUE(client.try_attach());
+  publisher.reset();
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_TRUE(eventually([&] { return !client.try_attach(); }, 5s)) << "the deletion went unnoticed";
+  EXPECT_FALSE(client.attached());
+  EXPECT_EQ(errors.load(), 1);
+
+  publisher.emplace(Publisher::acquire({.path = path, .fresh = true}));
+  ASSERT_TRUE(client.try_attach());
+  const StateSnapshot restored = publisher->transition(Phase::after_restore);
+  EXPECT_TRUE(client.check());
+  EXPECT_EQ(restore_runs.load(), 1);
+  const AckReport report = publisher->wait_for_acks(restored.seq, FutexClock::now() + kAckDeadline);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+  EXPECT_EQ(errors.load(), 1);
+}
+
+// The error callback runs with no lock of the Client held: it may call back into it.
+TEST(ClientTest, OnWatcherErrorMayCallTryAttachAndExiting) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  std::optional<Publisher> publisher = Publisher::acquire({.path = path});
+  std::atomic<bool> callback_returned{false};
+  Client* self = nullptr;
+  Client client({.segment_path = path, .on_watcher_error = [&](const Error&) {
+                   static_cast<void>(self->try_attach());
+                   self->exiting();
+                   callback_returned = true;
+                 }});
+  self = &client;
+  client.start();
+  publisher.reset();
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  if (!eventually([&] { return callback_returned.load(); })) {
+    ADD_FAILURE() << "the watcher deadlocked inside on_watcher_error";
+    std::_Exit(1);  // the watcher holds the Client's lock: its destructor would wait for ever
+  }
+}
+
+std::size_t entries_in(const std::filesystem::path& directory) {
+  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(directory), {}));
+}
+
+// Each segment left behind costs nothing but its mapping: its watch thread, inotify instance
+// (limited per user) and descriptors go when the client leaves it.
+TEST(ClientTest, LeavingALostSegmentReleasesItsThreadAndDescriptors) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  std::optional<Publisher> publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .on_watcher_error = [](const Error&) {}});
+  client.start();
+  ASSERT_TRUE(client.attached());
+  const std::size_t threads_before = entries_in("/proc/self/task");
+  const std::size_t descriptors_before = entries_in("/proc/self/fd");
+  for (int i = 0; i < 5; ++i) {
+    publisher.reset();
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_TRUE(eventually([&] { return !client.attached(); }, 5s));
+    publisher.emplace(Publisher::acquire({.path = path}));
+    ASSERT_TRUE(eventually([&] { return client.attached(); }, 5s));
+  }
+  EXPECT_EQ(entries_in("/proc/self/task"), threads_before);
+  EXPECT_EQ(entries_in("/proc/self/fd"), descriptors_before);
 }
 
 TEST(ClientTest, AHookWithoutAFunctionIsRefusedWhenItIsRegistered) {

@@ -98,6 +98,10 @@ class Segment {
   // again through it: a forked child shares its parent's description (through the descriptor and
   // through the mappings), and with it the parent's slot lock, until it calls this.
   void reopen_descriptor();
+  // Lets go of the file, for a holder that has left the segment while another of its threads may
+  // still read a word of it: the views become private zero pages (GuardedMapping::forget_file) and
+  // descriptor() is closed. Only the views may be read afterwards.
+  void forget_file() noexcept;
   // Why this mapping can no longer be trusted: an access faulted (SIGBUS caught: the file shrank
   // or a block could not be allocated), or fstat shows the file shorter than the segment. Then
   // both views are already private zero pages, so reading them is safe but meaningless: detach.

@@ -131,6 +131,14 @@ class Subscriber {
   // the publisher sees it as a subscriber that died before acknowledging.
   void claim_after_fork_within_change(std::uint32_t seq, std::uint64_t handled_generation);
 
+  // For a client leaving this segment while another of its threads may still be reading
+  // generation_word() or seq_word(): stops watching the path, frees this process's slot and lets go
+  // of the file (Segment::forget_file), so those words stay readable (as zeros) and nothing else is
+  // held. A client that kept every segment it lost would keep a thread, an inotify instance (a
+  // per-user limit), descriptors and SIGBUS-guarded views (256 per process) for each. Afterwards
+  // only the word accessors, lost(), slot_index() and wake_waiters() may be called.
+  void retire() noexcept;
+
   // Whether a publisher holds the segment's publisher lock (publisher_lock_holder).
   bool publisher_alive() const;
 

@@ -25,7 +25,8 @@
 // No segment yet: the watcher waits for the publisher to create it (inotify) and attaches then; a
 // process without a watcher calls try_attach() itself (check() and poll() never attach, so they
 // stay one load). A segment deleted, replaced or truncated under the process: the watcher is
-// woken (inotify), detaches with a message and attaches to whatever the path names next.
+// woken (inotify), detaches with a message and attaches to whatever the path names next; without
+// a watcher, the next try_attach() does the same.
 // Catching up (docs/client-semantics.md): after-restore hooks run for a restore if and only if
 // this process existed before it was published and has not handled it, however late it attaches
 // (the first look at the default segment is taken while the program starts). fork(): the child claims its own slot and,
@@ -69,8 +70,9 @@ struct ClientOptions {
   bool wait_for_ack = true;            // the publisher waits for this process's acks
   // Called when the client cannot read the segment or ack (the watcher retries a second later), or
   // detaches from a segment that was deleted, replaced or truncated: on the watcher thread, or on
-  // a thread whose check() ran the hooks. Unset: one line on stderr. What it throws is written to
-  // stderr and goes no further.
+  // a thread whose check() ran the hooks or whose try_attach() detached. Called with no lock of the
+  // Client held, so it may call the Client (try_attach(), exiting()). Unset: one line on stderr.
+  // What it throws is written to stderr and goes no further.
   std::function<void(const Error& error)> on_watcher_error;
 };
 
@@ -113,9 +115,12 @@ class Client {
   // code the signal wakes (sigwait, a flag the main loop checks).
   void exiting();
 
-  // Maps the segment and claims a slot if not done yet; false while there is no segment. From a
-  // hook it only says whether the client is attached (it is: the hook runs for its segment).
+  // Maps the segment and claims a slot if not done yet; false while there is no segment. A segment
+  // lost since (deleted, replaced, truncated) is left first, as the watcher leaves it (reported to
+  // on_watcher_error), and whatever the path names now is attached, catching up on its restores.
+  // From a hook it only says whether the client is attached (it is: the hook runs for its segment).
   bool try_attach();
+  // False from the moment the segment is lost until try_attach() (or the watcher) attaches again.
   bool attached() const noexcept;
 
   // The hot path for request handlers: one acquire load of the generation. When a restore
@@ -166,9 +171,14 @@ class Client {
   }
 
   bool handle_change();
-  void run_shutdown_hooks_still_due();
+  // Caller holds mutex_; sets `failure` to what must be reported once it is released.
+  bool handle_change_locked(std::optional<Error>& failure);
+  // What failed, for the caller to report once mutex_ is released.
+  std::optional<Error> run_shutdown_hooks_still_due();
   HookRegistry::HookStarting note_hook(HookPhase phase);
-  void detach_lost_segment(const std::string& reason);
+  // What to report once mutex_ is released, if the segment was lost and this detached from it.
+  std::optional<Error> detach_if_lost();
+  void retire_subscriber();
   void watch();
   void watch_until_stopped();
   void report_watcher_error(const Error& error);
@@ -193,7 +203,7 @@ class Client {
   // the change already handled.
   mutable std::mutex mutex_;
   std::unique_ptr<Subscriber> subscriber_;
-  std::vector<std::unique_ptr<Subscriber>> retired_subscribers_;  // see detach_lost_segment
+  std::vector<std::unique_ptr<Subscriber>> retired_subscribers_;  // see retire_subscriber
   std::optional<HandledRestores> handled_restores_;               // what was handled, in which segment
   std::uint32_t before_snapshot_seq_ = 0;
   bool shutdown_done_ = false;
