@@ -186,6 +186,7 @@ bool Client::try_attach() {
   handled_generation_.store(baseline, std::memory_order_release);
   handled_restores_ = HandledRestores{subscriber->identity(), baseline};
   before_snapshot_seq_ = now.phase == Phase::before_snapshot ? now.seq : 0;
+  seq_left_mid_write_ = 0;
   shutdown_done_ = now.phase == Phase::shutting_down;
   subscriber_ = std::move(subscriber);
   generation_word_.store(subscriber_->generation_word(), std::memory_order_release);
@@ -225,7 +226,18 @@ bool Client::handle_change() {
 
 bool Client::handle_change_locked(std::optional<Error>& failure) {
   if (!subscriber_ || subscriber_->lost()) return false;  // try_attach() detaches and re-attaches
-  const StateSnapshot state = subscriber_->state();
+  // A publisher killed inside a write leaves seq odd until another takes the segment over; reading
+  // the state then fails after read_state's patience. That is reported once, not thrown (check()
+  // and poll() run in request handlers), and that seq is not read again, so no later call stalls.
+  if (subscriber_->seq() == seq_left_mid_write_) return false;
+  StateSnapshot state;
+  try {
+    state = subscriber_->state();
+  } catch (const Error& error) {
+    seq_left_mid_write_ = subscriber_->seq();
+    failure = error;
+    return false;
+  }
   if (state.seq == handled_seq_.load(std::memory_order_relaxed)) return false;
 
   HandlingThreadMark mark(handling_thread_);
@@ -386,14 +398,13 @@ void Client::watch_until_stopped() {
         if (std::optional<Error> detached = detach_if_lost()) report_watcher_error(*detached);
         continue;
       }
-      const std::uint32_t handled = handled_seq_.load(std::memory_order_relaxed);
-      if (subscriber->seq() != handled) {
-        handle_change();
-        continue;
-      }
-      // Hook phases only: the watcher runs no hook for running or snapshot-ready and acks them when
-      // it next wakes, so no worker is woken a second time just as the first request arrives.
-      subscriber->wait_for_change(handled, FutexClock::now() + kWatchSlice, WakeOn::hook_phases);
+      const std::uint32_t seen = subscriber->seq();
+      if (seen != handled_seq_.load(std::memory_order_relaxed) && handle_change()) continue;
+      // Nothing left to handle, or a state left mid-write, which only a publisher taking the segment
+      // over ends. Hook phases only: the watcher runs no hook for running or snapshot-ready and acks
+      // them when it next wakes, so no worker is woken a second time just as the first request
+      // arrives.
+      subscriber->wait_for_change(seen, FutexClock::now() + kWatchSlice, WakeOn::hook_phases);
     } catch (const Error& error) {
       report_watcher_error(error);
       wait_before_retry();

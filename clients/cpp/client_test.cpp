@@ -24,6 +24,7 @@
 
 #include "snapbus/catch_up.h"
 #include "snapbus/publisher.h"
+#include "snapbus/segment.h"
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
 
@@ -642,6 +643,44 @@ TEST(ClientTest, LeavingALostSegmentReleasesItsThreadAndDescriptors) {
   }
   EXPECT_EQ(entries_in("/proc/self/task"), threads_before);
   EXPECT_EQ(entries_in("/proc/self/fd"), descriptors_before);
+}
+
+// A publisher killed inside a write leaves the state's seq odd. check() and poll() run in request
+// handlers: they report it once and carry on, and a publisher taking over ends it.
+TEST(ClientTest, AStateLeftMidWriteIsReportedOnceAndNeverThrown) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  std::optional<Publisher> publisher = Publisher::acquire({.path = path});
+  std::vector<std::string> errors;
+  Client client(
+      {.segment_path = path, .on_watcher_error = [&](const Error& error) { errors.emplace_back(error.what()); }});
+  std::atomic<int> restore_runs{0};
+  client.after_restore("reseed", [&] { ++restore_runs; });
+  ASSERT_TRUE(client.try_attach());
+  publisher.reset();
+  {
+    Segment segment = Segment::open(path, SegmentAccess::publish);
+    StateRecord& state = segment.mutable_state();
+    state.generation.store(1);
+    state.seq.store(state.seq.load() + 1);
+  }
+  bool changed = true;
+  EXPECT_NO_THROW(changed = client.check());
+  EXPECT_FALSE(changed);
+  EXPECT_NO_THROW(changed = client.poll());
+  EXPECT_FALSE(changed);
+  EXPECT_NO_THROW(changed = client.check());
+  EXPECT_FALSE(changed);
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_NE(errors[0].find("mid-write"), std::string::npos) << errors[0];
+  EXPECT_EQ(restore_runs.load(), 0);
+
+  publisher.emplace(Publisher::acquire({.path = path}));
+  const StateSnapshot restored = publisher->transition(Phase::after_restore);
+  EXPECT_TRUE(client.check());
+  EXPECT_EQ(restore_runs.load(), 1);
+  const AckReport report = publisher->wait_for_acks(restored.seq, FutexClock::now() + kAckDeadline);
+  EXPECT_TRUE(report.all_ok());
 }
 
 TEST(ClientTest, AHookWithoutAFunctionIsRefusedWhenItIsRegistered) {

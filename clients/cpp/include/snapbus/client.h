@@ -136,7 +136,9 @@ class Client {
     return handle_change();
   }
   // Like check(), but notices every phase change (one load of seq): for processes without a
-  // watcher that must also run before-snapshot and shutdown hooks.
+  // watcher that must also run before-snapshot and shutdown hooks. Neither throws. A state left
+  // mid-write (its publisher died inside a write) is waited for once, up to 500 ms, then reported
+  // to on_watcher_error and taken as no change until a publisher takes the segment over.
   bool poll() {
     const Subscriber* subscriber = attached_subscriber_.load(std::memory_order_acquire);
     if (subscriber == nullptr || subscriber->seq() == handled_seq_.load(std::memory_order_acquire)) {
@@ -206,6 +208,8 @@ class Client {
   std::vector<std::unique_ptr<Subscriber>> retired_subscribers_;  // see retire_subscriber
   std::optional<HandledRestores> handled_restores_;               // what was handled, in which segment
   std::uint32_t before_snapshot_seq_ = 0;
+  // The odd seq a state read gave up on (see handle_change_locked); 0, which is even, when none.
+  std::uint32_t seq_left_mid_write_ = 0;
   bool shutdown_done_ = false;
   // Written under mutex_, read without it by check(), poll() and the watcher.
   std::atomic<std::uint32_t> handled_seq_{0};
