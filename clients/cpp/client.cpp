@@ -136,14 +136,28 @@ Client::~Client() {
 }
 
 void Client::exiting() {
+  // Called from a hook: this thread is in the middle of a change and holds mutex_ already.
+  if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+    stop();
+    return;
+  }
+  // A change already published (shutting-down above all) is handled and acknowledged, as the
+  // watcher would have: a publisher waits for that acknowledgement.
+  handle_change();
   // Without mutex_: the callback may call back into this Client.
   if (std::optional<Error> failure = run_shutdown_hooks_still_due()) report_watcher_error(*failure);
   stop();
+  leave_segment();
+}
+
+// This process acknowledges nothing more: its slot is freed, so no publisher waits for it, and
+// the slot no longer names a shutdown hook that has long returned.
+void Client::leave_segment() {
+  const ClientLock lock(mutex_);
+  if (subscriber_) retire_subscriber();
 }
 
 std::optional<Error> Client::run_shutdown_hooks_still_due() {
-  // Called from a hook: this thread is in the middle of a change and holds mutex_ already.
-  if (handling_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return std::nullopt;
   const ClientLock lock(mutex_);
   if (!subscriber_ || subscriber_->lost() || shutdown_done_) return std::nullopt;
   shutdown_done_ = true;

@@ -25,6 +25,7 @@
 #include "snapbus/catch_up.h"
 #include "snapbus/publisher.h"
 #include "snapbus/segment.h"
+#include "snapbus/slot_table.h"
 #include "testing/child_process.h"
 #include "testing/scratch_directory.h"
 
@@ -463,6 +464,52 @@ TEST(ClientTest, ExitingRunsTheShutdownHooksStillDueOnce) {
   client.exiting();
   const std::lock_guard lock(ran_mutex);
   EXPECT_EQ(ran, (std::vector<std::string>{"flush-logs", "close-pool"}));
+}
+
+// After exiting() the process acknowledges nothing more: its slot is freed, so a shutting-down
+// published while it drains its last requests does not wait for it.
+TEST(ClientTest, ExitingFreesTheSlotSoNoPublisherWaitsForIt) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "draining"});
+  client.on_shutdown("flush-logs", [] {});
+  client.start();
+  client.exiting();
+  EXPECT_FALSE(client.attached());
+  for (const SlotInfo& slot : read_slots(publisher.segment(), Liveness::check)) {
+    EXPECT_NE(slot.owner.pid, ::getpid()) << "still in slot " << slot.index << ": " << slot.message;
+  }
+  const AckReport report = publish(publisher, Phase::shutting_down);
+  EXPECT_TRUE(report.entries.empty());
+}
+
+// A shutting-down published before exiting() and not handled yet (no watcher) is acknowledged.
+TEST(ClientTest, ExitingAcknowledgesAShuttingDownAlreadyPublished) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  std::atomic<int> runs{0};
+  std::atomic<bool> publisher_waits{false};
+  Client client({.segment_path = path, .name = "told-late"});
+  // Returns once the publisher waits for this process, so its wait sees the ack, not a freed slot.
+  client.on_shutdown("flush-logs", [&] {
+    ++runs;
+    EXPECT_TRUE(eventually([&] { return publisher_waits.load(); }));
+  });
+  ASSERT_TRUE(client.try_attach());
+  const StateSnapshot shutting_down = publisher.transition(Phase::shutting_down);
+  AckReport report;
+  std::thread waiting([&] {
+    const AckWaitOptions options{.progress_interval = 1ms, .on_progress = [&](const auto&) { publisher_waits = true; }};
+    report = publisher.wait_for_acks(shutting_down.seq, FutexClock::now() + kAckDeadline, options);
+  });
+  client.exiting();
+  waiting.join();
+  EXPECT_EQ(runs.load(), 1);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+  EXPECT_EQ(report.entries[0].slot.hooks_run, 1U);
 }
 
 TEST(ClientTest, ExitingAfterTheBusRanTheShutdownHooksRunsNoneAgain) {

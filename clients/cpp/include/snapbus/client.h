@@ -107,12 +107,14 @@ class Client {
   // Wakes the watcher and joins it (idempotent). Hooks in progress finish first. From a hook it
   // only asks the watcher to leave once the hook returns.
   void stop();
-  // For the process's way out (its SIGTERM path): runs the shutdown hooks if the publisher has not
-  // asked for them yet (once, while attached), then stop(). Lambda stops the runtime with SIGTERM
-  // before it sends SHUTDOWN to the adapter, so a worker that just ends never runs them. Failures
-  // go to on_watcher_error. The destructor does not do this: by then, what the hooks use may be
-  // gone. From a hook it only stops. Not from a signal handler (it locks and runs hooks): from the
-  // code the signal wakes (sigwait, a flag the main loop checks).
+  // For the process's way out (its SIGTERM path): handles a change already published (acking it),
+  // runs the shutdown hooks if the publisher has not asked for them yet (once, while attached),
+  // stop()s, and leaves the segment: its slot is freed, since it acknowledges nothing more, so no
+  // publisher waits for it (a later try_attach() or start() attaches again). Lambda stops the
+  // runtime with SIGTERM before it sends SHUTDOWN to the adapter, so a worker that just ends never
+  // runs them. Failures go to on_watcher_error. The destructor does not do this: by then, what the
+  // hooks use may be gone. From a hook it only stops. Not from a signal handler (it locks and runs
+  // hooks): from the code the signal wakes (sigwait, a flag the main loop checks).
   void exiting();
 
   // Maps the segment and claims a slot if not done yet; false while there is no segment. A segment
@@ -177,6 +179,7 @@ class Client {
   bool handle_change_locked(std::optional<Error>& failure);
   // What failed, for the caller to report once mutex_ is released.
   std::optional<Error> run_shutdown_hooks_still_due();
+  void leave_segment();
   HookRegistry::HookStarting note_hook(HookPhase phase);
   // What to report once mutex_ is released, if the segment was lost and this detached from it.
   std::optional<Error> detach_if_lost();
