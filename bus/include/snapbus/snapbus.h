@@ -139,7 +139,9 @@ const char* snapbus_phase_name(uint32_t phase);
 int snapbus_default_segment_path(char* buf, size_t buf_len);
 
 /* Blocks (inotify) until a file exists at path (NULL: the default path) or timeout_ms passes.
- * SNAPBUS_OK when it exists, SNAPBUS_ERR_TIMED_OUT otherwise. timeout_ms < 0 waits forever. */
+ * SNAPBUS_OK when it exists, SNAPBUS_ERR_TIMED_OUT when timeout_ms passed first. timeout_ms < 0
+ * waits forever. SNAPBUS_ERR_NOT_FOUND at once, whatever timeout_ms, when the path's directory does
+ * not exist: no file can appear there, so a caller must not wait again. */
 int snapbus_wait_for_segment(const char* path, int64_t timeout_ms);
 
 /* Maps the segment at path (NULL: the default path) and claims a slot named name (NULL or "":
@@ -160,7 +162,10 @@ int snapbus_first_look(const char* path);
 
 /* The state of the segment at path (NULL: the default path), read once without a subscriber: maps
  * it read-only, as `snapbus status` does, and claims no slot, so it answers with every slot taken.
- * slot_index is UINT32_MAX. SNAPBUS_ERR_INVALID_SEGMENT for a truncated segment. */
+ * slot_index is UINT32_MAX. SNAPBUS_ERR_NOT_FOUND when there is no segment,
+ * SNAPBUS_ERR_INVALID_SEGMENT for a truncated or foreign one. SNAPBUS_ERR_TIMED_OUT after up to
+ * 500 ms when the state stays mid-write (its publisher died inside a write): it reads once a new
+ * publisher takes the segment over, so try again later. */
 int snapbus_read_segment_state(const char* path, snapbus_state* out);
 
 /* Frees the slot (if this process owns it) and unmaps. NULL is ignored. */
