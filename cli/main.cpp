@@ -57,17 +57,36 @@ int with_output_written(const std::string& command, int exit_code) {
   return exit_code == code(ExitCode::ok) ? code(ExitCode::error) : exit_code;
 }
 
+// The words' defaults come from the environment, so it is read before they are parsed; but a
+// malformed SNAPBUS_* variable must not hide the help that explains it. The words are then parsed
+// against the built-in defaults: if they ask for help, that wins; otherwise the variable's error stands.
+template <typename Parse>
+snapbus::Config environment_unless_help(std::span<const std::string> words, Parse parse) {
+  try {
+    return snapbus::config_from_environment();
+  } catch (const snapbus::Error&) {
+    try {
+      static_cast<void>(parse(words, snapbus::Config{}));
+    } catch (const snapbus::cli::HelpRequested&) {
+      throw;
+    } catch (...) {
+      // Another mistake in the words: the environment's error is reported first, as before.
+    }
+    throw;
+  }
+}
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table {
     {"status", "show the lifecycle state and every subscriber",
      [](std::span<const std::string> words) {
-       const snapbus::Config config = snapbus::config_from_environment();
+       const snapbus::Config config = environment_unless_help(words, snapbus::cli::parse_status_command);
        return with_output_written("status", code(snapbus::cli::run_status(
                                                 snapbus::cli::parse_status_command(words, config), config, std::cout)));
      }},
         {"watch", "print each lifecycle change as it happens",
          [](std::span<const std::string> words) {
-           const snapbus::Config config = snapbus::config_from_environment();
+           const snapbus::Config config = environment_unless_help(words, snapbus::cli::parse_watch_command);
            return with_output_written(
                "watch", code(snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config,
                                                      std::cout, std::cerr)));
@@ -80,7 +99,7 @@ const std::vector<Command>& commands() {
          }},
         {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
          [](std::span<const std::string> words) {
-           const snapbus::Config config = snapbus::config_from_environment();
+           const snapbus::Config config = environment_unless_help(words, snapbus::cli::parse_publish_command);
            return with_output_written(
                "publish", code(snapbus::cli::run_publish(snapbus::cli::parse_publish_command(words, config), config,
                                                          std::cout, std::cerr)));

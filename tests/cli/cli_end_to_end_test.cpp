@@ -71,6 +71,21 @@ TEST_F(CliEndToEndTest, StatusWithoutASegmentSaysSoAndExitsThree) {
   }
 }
 
+// The help explains the SNAPBUS_* variables: a malformed one must not hide it. Without --help the
+// variable's error stands.
+TEST_F(CliEndToEndTest, HelpWorksWhileAVariableIsMalformed) {
+  std::map<std::string, std::string> malformed = environment();
+  malformed["SNAPBUS_SLOTS"] = "abc";
+  for (const std::string command : {"status", "watch", "publish"}) {
+    const ExitResult help = run_to_exit({snapbus_binary(), command, "--help"}, malformed, kPatience);
+    EXPECT_EQ(help.code, 0) << command << ": " << help.stderr_text;
+    EXPECT_NE(help.stdout_text.find("snapbus " + command), std::string::npos) << help.stdout_text;
+  }
+  const ExitResult status = run_to_exit({snapbus_binary(), "status"}, malformed, kPatience);
+  EXPECT_EQ(status.code, 2);
+  EXPECT_NE(status.stderr_text.find("SNAPBUS_SLOTS=abc"), std::string::npos) << status.stderr_text;
+}
+
 // A path in a directory that does not exist is a wrong path, not a publisher yet to come: status
 // and watch say so, and watch does not wait for a file that nothing can create.
 TEST_F(CliEndToEndTest, ASegmentInAMissingDirectoryIsNamedAsAWrongPath) {
