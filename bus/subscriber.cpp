@@ -298,7 +298,9 @@ void Subscriber::claim_child_slot(const SlotBaseline& baseline) {
   if (impl_->monitor) {
     try {
       impl_->monitor->restart();
-    } catch (const Error& error) {
+    } catch (const std::exception& error) {
+      // An Error, or std::system_error from a thread that cannot be started (a process or thread
+      // limit): this runs in a fork handler, which nothing may leave by an exception.
       impl_->monitor.reset();
       impl_->notice = std::string("cannot watch for the segment being replaced: ") + error.what();
     }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iostream>
 #include <limits>
+#include <system_error>
 #include <vector>
 
 #include "snapbus/catch_up.h"
@@ -514,7 +515,19 @@ void Client::continue_in_child() {
   // destroyed (std::thread would terminate), so it is deliberately leaked.
   static_cast<void>(watcher_.release());
   claim_slot_in_child();
-  if (watcher_wanted_) start_watcher_thread();
+  if (!watcher_wanted_) return;
+  try {
+    start_watcher_thread();
+  } catch (const std::system_error& error) {
+    // A process or thread limit reached: an exception leaving this fork handler would abort the
+    // child, which may only have meant to exec a helper. It runs without a watcher; start() tries
+    // again.
+    report_watcher_error(Error(Errc::system,
+                               std::string("cannot start the watcher thread in the forked child, which runs without "
+                                           "one (start() tries again): ") +
+                                   error.what(),
+                               error.code().value()));
+  }
 }
 
 void Client::claim_slot_in_child() {

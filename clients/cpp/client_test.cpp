@@ -1,7 +1,9 @@
 #include "snapbus/client.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 
 #include "snapbus/catch_up.h"
 #include "snapbus/publisher.h"
+#include "snapbus/sanitizer_build.h"
 #include "snapbus/segment.h"
 #include "snapbus/slot_table.h"
 #include "testing/child_process.h"
@@ -35,6 +38,10 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kAckDeadline = 10s;
+
+// Every thread a child of this process tries to start fails, as at a process or thread limit
+// (EAGAIN), which a test run as root cannot reach otherwise. 0: none fails.
+std::atomic<pid_t> fail_threads_in_children_of{0};
 
 AckReport publish(Publisher& publisher, Phase phase) {
   const StateSnapshot now = publisher.transition(phase);
@@ -400,6 +407,30 @@ TEST(ClientTest, AHookThatForksWhileAnotherThreadForksCompletesBoth) {
   other_thread.join();
   ASSERT_TRUE(other_child.has_value());
   EXPECT_EQ(other_child->wait_exit_code(10s), 0);
+}
+
+// A fork handler that lets the exception of a thread that cannot start escape aborts the child.
+TEST(ClientTest, AForkedChildThatCannotStartItsWatcherSaysSoAndRunsWithoutOne) {
+  if constexpr (kAddressSanitizer || kThreadSanitizer) {
+    GTEST_SKIP() << "the sanitizer's own pthread_create cannot be interposed";
+  }
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  std::vector<std::string> errors;  // the child's own copy is the one that counts
+  Client client(
+      {.segment_path = path, .on_watcher_error = [&](const Error& error) { errors.emplace_back(error.what()); }});
+  client.start();
+  const std::uint32_t parent_slot = client.slot_index().value();
+  fail_threads_in_children_of = ::getpid();
+  testing::ChildProcess child = testing::fork_child([&] {
+    const bool reported = errors.size() == 1 && errors[0].find("cannot start the watcher thread") != std::string::npos;
+    const bool claimed = client.slot_index().value_or(parent_slot) != parent_slot;
+    return reported && claimed ? 0 : 1;
+  });
+  fail_threads_in_children_of = 0;
+  EXPECT_EQ(child.wait_exit_code(10s), 0);
+  EXPECT_TRUE(errors.empty());
 }
 
 // The catch-up rule: a process that looked before a restore was published, and attaches only
@@ -803,3 +834,16 @@ TEST(ClientTest, ExitFromAHookWithAStaticClientExitsCleanly) {
 
 }  // namespace
 }  // namespace snapbus
+
+#if !SNAPBUS_ADDRESS_SANITIZER && !SNAPBUS_THREAD_SANITIZER
+// Replaces libc's for this test program (see fail_threads_in_children_of). The sanitizers
+// intercept pthread_create themselves, and must see every thread: there, the test is skipped.
+extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attributes, void* (*start)(void*),
+                              void* argument) {
+  using Create = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  static const auto libc_create = reinterpret_cast<Create>(::dlsym(RTLD_NEXT, "pthread_create"));
+  const pid_t parent = snapbus::fail_threads_in_children_of.load();
+  if (parent != 0 && parent != ::getpid()) return EAGAIN;
+  return libc_create(thread, attributes, start, argument);
+}
+#endif

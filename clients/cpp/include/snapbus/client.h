@@ -30,10 +30,11 @@
 // Catching up (docs/client-semantics.md): after-restore hooks run for a restore if and only if
 // this process existed before it was published and has not handled it, however late it attaches
 // (the first look at the default segment is taken while the program starts). fork(): the child claims its own slot and,
-// if the parent had a watcher, starts its own; hooks already running in another thread finish before fork() proceeds. A
-// child that then execs another program is reported by the publisher as having left, not waited for. A child forked
-// by a hook is born having acknowledged that change, so it may exit at once without failing it. A hook must not
-// construct or destroy a Client: fork() takes the same locks in the other order.
+// if the parent had a watcher, starts its own (if it cannot, a process or thread limit reached, it
+// says so to on_watcher_error and runs without; start() tries again); hooks already running in another thread finish
+// before fork() proceeds. A child that then execs another program is reported by the publisher as having left, not
+// waited for. A child forked by a hook is born having acknowledged that change, so it may exit at once without failing
+// it. A hook must not construct or destroy a Client: fork() takes the same locks in the other order.
 #pragma once
 
 #include <atomic>
