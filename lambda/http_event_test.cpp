@@ -300,9 +300,9 @@ TEST(HttpResult, TextThatIsNotUtf8StaysValidJsonAndReachesTheClientUnchanged) {
 // read in its charset as LWA reads it, and its Content-Type then names the charset it is in.
 TEST(HttpResult, ARestApiGetsTextThatIsNotUtf8AsUtf8Text) {
   const auto rest = [](std::string type, std::string body) {
-    return json::parse(
-               result_from_response({.source = EventSource::api_gateway_rest},
-                                    {.status = 200, .headers = {{"Content-Type", std::move(type)}}, .body = body}))
+    return json::parse(result_from_response(
+                           {.source = EventSource::api_gateway_rest},
+                           {.status = 200, .headers = {{"Content-Type", std::move(type)}}, .body = std::move(body)}))
         .as_object();
   };
   const json::object page = rest("text/html; charset=ISO-8859-1",
