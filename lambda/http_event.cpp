@@ -11,6 +11,7 @@
 #include "json_text.h"
 #include "snapbus/base64.h"
 #include "snapbus/status_reason.h"
+#include "snapbus/text.h"
 #include "snapbus/utf8_text.h"
 
 namespace snapbus::lambda {
@@ -374,9 +375,10 @@ std::pair<std::size_t, std::size_t> charset_span(std::string_view type) {
   return {type.size(), 0};
 }
 
-// A parameter's value without the double quotes it may be written in (charset="iso-8859-1").
+// A parameter's value without the blanks around it and the double quotes it may be written in
+// (charset="iso-8859-1").
 std::string_view unquoted(std::string_view value) {
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  value = trim(value);
   if (value.size() >= 2 && value.front() == '"' && value.back() == '"') return value.substr(1, value.size() - 2);
   return value;
 }
@@ -385,16 +387,14 @@ std::string_view unquoted(std::string_view value) {
 // (encoding_rs, which takes ISO-8859-1's names for windows-1252, as browsers do): the single-byte
 // Western charsets character for character, any other with U+FFFD for what is not UTF-8.
 std::string text_in_its_charset(const HeaderList& headers, std::string_view body) {
-  const std::string* type = find_header(headers, "content-type");
-  std::string charset;
-  if (type != nullptr) {
+  std::string_view charset;
+  if (const std::string* type = find_header(headers, "content-type")) {
     const auto [at, size] = charset_span(*type);
-    charset = std::string(unquoted(std::string_view(*type).substr(at, size)));
-    std::transform(charset.begin(), charset.end(), charset.begin(), [](unsigned char c) { return std::tolower(c); });
+    charset = unquoted(std::string_view(*type).substr(at, size));
   }
   for (const std::string_view western : {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1",
                                          "windows-1252", "cp1252", "x-cp1252", "us-ascii", "ascii"}) {
-    if (charset == western) return windows_1252_text(body);
+    if (boost::beast::iequals(charset, western)) return windows_1252_text(body);
   }
   return utf8_replacing_invalid(body);
 }
