@@ -14,7 +14,10 @@
 #                the script, and CRIU then gives up the dump: no checkpoint of processes whose
 #                before-snapshot hooks failed. The processes go on, with what their hooks closed
 #                closed, so they get their after-restore hooks first (`snapbus publish restore`), as
-#                CRaC runs afterRestore when a checkpoint fails.
+#                CRaC runs afterRestore when a checkpoint fails. When the hooks succeed, the dump may
+#                still fail later (a lock without --file-locks, an unsupported resource): CRIU then
+#                thaws the processes and runs no other step, so pre-dump leaves a watcher behind that
+#                waits for criu to exit and, when post-dump never came, publishes restore for them.
 #   post-dump    the processes are frozen and the segment is as the snapshot sees it: a copy goes into
 #                the images directory (snapbus-segment), as Lambda keeps /tmp in its snapshot.
 #   pre-restore  before CRIU makes the processes: that copy is put back, so each copy restored from
@@ -24,7 +27,8 @@
 #                change under them. Then the copy shares their segment and also runs the after-restore
 #                hooks of their restores; give each copy its own SNAPBUS_SEGMENT to avoid that.
 #   post-resume  once the restored processes run again: `snapbus publish restore` (generation + 1, a
-#                fresh restore id, the after-restore hooks). On a failure `criu restore` reports an error.
+#                fresh restore id, the after-restore hooks). CRIU logs a failure of this step but still
+#                exits 0, so a failed hook shows only in its output and in `snapbus status`.
 #   any other    nothing.
 #
 # SNAPBUS_SEGMENT (default /tmp/snapbus.seg) must name the processes' segment in criu's environment
@@ -34,7 +38,43 @@
 set -eu
 segment=${SNAPBUS_SEGMENT:-/tmp/snapbus.seg}
 saved=${CRTOOLS_IMAGE_DIR:-}/snapbus-segment
+# Made by pre-dump and removed by post-dump: still there once criu has exited means the dump failed.
+pending=${CRTOOLS_IMAGE_DIR:-}/snapbus-dump-pending
 say() { echo "snapbus-criu-action.sh: ${CRTOOLS_SCRIPT_ACTION:-}: $*" >&2; }
+
+# The criu process running this script: the nearest ancestor named criu, since CRIU starts action
+# scripts through `sh -c`, so it need not be the parent. Fails outside CRIU.
+criu_pid() {
+  pid=$$
+  while [ "$pid" -gt 1 ]; do
+    pid=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
+    [ -n "$pid" ] || return 1
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = criu ]; then
+      echo "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Run in the background by pre-dump: no CRIU step follows a dump that fails after pre-dump, so
+# this outlives the script, waits for criu ($1) to exit, and gives the processes their after-restore
+# hooks when post-dump never ran and they are still in snapshot-ready.
+restore_if_dump_failed() {
+  # Exited means gone or a zombie: whoever started criu may reap it only once its output ends, which
+  # this process, holding criu's stderr, would otherwise delay for ever.
+  while state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) &&
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]; do
+    sleep 0.1
+  done
+  [ -f "$pending" ] || return 0
+  rm -f "$pending"
+  if snapbus status --json --segment "$segment" 2>/dev/null | grep -q '"phase":"snapshot-ready"'; then
+    say "criu (pid $1) exited without post-dump: the dump failed and the processes go on, so they run" \
+      "their after-restore hooks to reopen what their before-snapshot hooks closed"
+    snapbus publish restore || say "after-restore failed too: snapbus status shows who"
+  fi
+}
 
 case "${CRTOOLS_SCRIPT_ACTION:-}" in
   pre-dump)
@@ -45,10 +85,14 @@ case "${CRTOOLS_SCRIPT_ACTION:-}" in
       say "before-snapshot failed, so CRIU gives up the dump; the processes go on, and run their" \
         "after-restore hooks to reopen what their before-snapshot hooks closed"
       snapbus publish restore || say "after-restore failed too: snapbus status shows who"
+    elif [ "$failed" -eq 0 ] && dumper=$(criu_pid); then
+      : >"$pending"
+      restore_if_dump_failed "$dumper" </dev/null >&2 &
     fi
     exit "$failed"
     ;;
   post-dump)
+    rm -f "$pending"
     if [ -f "$segment" ]; then cp "$segment" "$saved"; fi
     ;;
   pre-restore)

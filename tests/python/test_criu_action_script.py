@@ -14,6 +14,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -98,6 +99,64 @@ def test_a_failing_before_snapshot_hook_fails_pre_dump_and_the_processes_get_the
     assert "CRIU gives up the dump" in dumped.stderr, dumped.stderr
     assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)]}, dumped.stdout + dumped.stderr
     assert bus.status()["state"]["phase"] == "running"
+
+
+def fake_criu(tmp_path: pathlib.Path, steps: list[str], status: int) -> pathlib.Path:
+    """An executable named criu that runs the script's steps as CRIU does (through `sh -c`, so the
+    script is not its child but its grandchild) and then exits with `status`: a dump that succeeds
+    (pre-dump, post-dump, 0) or one that fails after pre-dump (pre-dump alone, 1), after which CRIU
+    runs no step. The script tells what happened from which steps ran before criu exited."""
+    criu = tmp_path / "fake" / "criu"
+    criu.parent.mkdir(exist_ok=True)
+    runs = "".join(f'CRTOOLS_SCRIPT_ACTION={step} sh -c "$SCRIPT" || exit 1\n' for step in steps)
+    criu.write_text(f"#!/bin/sh\n{runs}exit {status}\n")
+    criu.chmod(0o755)
+    return criu
+
+
+def run_fake_dump(cli, bus, criu: pathlib.Path, images: pathlib.Path) -> subprocess.CompletedProcess:
+    env = script_env(cli, bus)
+    env.update(SCRIPT=str(SCRIPT), CRTOOLS_IMAGE_DIR=str(images))
+    # stderr to a file: the watcher the script leaves behind keeps it open after criu has exited.
+    with open(images / "criu.err", "w") as err:
+        run = subprocess.run([str(criu)], env=env, stdout=subprocess.PIPE, stderr=err, text=True, timeout=30)
+    run.stderr = (images / "criu.err").read_text()
+    return run
+
+
+def test_a_dump_that_fails_after_pre_dump_gives_the_processes_their_after_restore_hooks(
+        cli, bus, processes, tmp_path):
+    """CRIU runs no step after a dump that fails once pre-dump has run (cr_dump_finish runs post-dump
+    only on success, and thaws the processes): what the before-snapshot hooks closed must not stay
+    closed."""
+    log = tmp_path / "hooks.jsonl"
+    images = tmp_path / "images"
+    images.mkdir()
+    subscriber = processes.python("subscriber.py", "--log", log, "--hooks", 2, env=processes.env(bus.segment))
+    [pid] = read_ready(subscriber, 1)
+    dump = run_fake_dump(cli, bus, fake_criu(tmp_path, ["pre-dump"], 1), images)
+    assert dump.returncode == 1, dump.stderr
+    assert sorted(hooks_by_pid(log, "before-snapshot")[pid]) == [("h1", 0), ("h2", 0)], dump.stderr
+    wait_until(lambda: hooks_by_pid(log, "after-restore"), 30, "the after-restore hooks after the failed dump")
+    assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)]}
+    wait_until(lambda: bus.status()["state"]["phase"] == "running", 30, "running")
+    assert "exited without post-dump" in (images / "criu.err").read_text()
+    assert not (images / "snapbus-dump-pending").exists()
+
+
+def test_a_dump_that_succeeds_leaves_the_processes_in_snapshot_ready(cli, bus, processes, tmp_path):
+    log = tmp_path / "hooks.jsonl"
+    images = tmp_path / "images"
+    images.mkdir()
+    subscriber = processes.python("subscriber.py", "--log", log, env=processes.env(bus.segment))
+    [pid] = read_ready(subscriber, 1)
+    dump = run_fake_dump(cli, bus, fake_criu(tmp_path, ["pre-dump", "post-dump"], 0), images)
+    assert dump.returncode == 0, dump.stderr
+    assert (images / "snapbus-segment").exists() and not (images / "snapbus-dump-pending").exists()
+    # The watcher left by pre-dump polls criu every 0.1 s: well past that, nothing was published.
+    time.sleep(1)
+    assert bus.status()["state"]["phase"] == "snapshot-ready"
+    assert pid not in hooks_by_pid(log, "after-restore")
 
 
 def test_pre_restore_puts_the_snapshots_segment_back_once_no_process_uses_it(cli, bus, processes, tmp_path):
