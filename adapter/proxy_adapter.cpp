@@ -62,10 +62,11 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
     net::http_listen(process.io(), "127.0.0.1", config.proxy_port,
                      [&proxy](net::HttpExchange& ex) { return proxy->handle(ex); },
                      {.header_limit = lambda::kRuntimeApiHeaderLimit,
-                      // A client may open its connection long before its first call: the Runtime
-                      // API sets no limit on either wait.
-                      .header_timeout = std::chrono::hours(1),
-                      .idle_timeout = std::chrono::hours(1),
+                      // A client may open its connection long before its first call, and a
+                      // connection idle across a snapshot wakes days later on the monotonic clock:
+                      // the Runtime API sets no limit on either wait.
+                      .header_timeout = net::kNoTimeout,
+                      .idle_timeout = net::kNoTimeout,
                       .error_format = {.content_type = "application/json", .body = lambda::json_error},
                       .on_dropped_field = [](std::string_view name, std::size_t size) {
                         log_line(

@@ -48,12 +48,14 @@ const net::HttpServerOptions kLambdaServer{
     .error_format = {.content_type = lambda::kContentTypeJson, .body = lambda::json_error}};
 
 // The Runtime API takes headers as large as Lambda's does, and keeps a runtime's idle connection
-// open, as the RIE does: a handler may run 15 minutes between its invocation/next and its response
-// on the same connection. A field too long to hold is left out, and said so.
+// open for as long as it likes, as the RIE does: a handler may run 15 minutes between its
+// invocation/next and its response on the same connection, and a connection idle across a snapshot
+// is used again after the restore. A field too long to hold is left out, and said so.
 net::HttpServerOptions runtime_api_server() {
   net::HttpServerOptions options = kLambdaServer;
   options.header_limit = lambda::kRuntimeApiHeaderLimit;
-  options.idle_timeout = std::chrono::hours(1);
+  options.header_timeout = net::kNoTimeout;
+  options.idle_timeout = net::kNoTimeout;
   options.on_dropped_field = [](std::string_view name, std::size_t size) {
     diagnostic(
         fmt::format("a Runtime API request's {} header ({} bytes) is longer than the 65,533 bytes snapbus "

@@ -25,6 +25,14 @@ constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
 // What an idle connection reads when its next request starts (the header parser reads the rest).
 constexpr std::size_t kFirstRead = 1024;
 
+void expire_after(IoDeadline& deadline, std::chrono::milliseconds limit) {
+  if (limit == kNoTimeout) {
+    deadline.expire_never();
+  } else {
+    deadline.expire_after(limit);
+  }
+}
+
 // Lingering close: a peer still sending a body we refused (413) would otherwise get a reset
 // instead of our answer. Drain for a bounded time and amount.
 asio::awaitable<void> close_lingering(tcp::socket& socket, IoDeadline& deadline) {
@@ -93,7 +101,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
     boost::system::error_code ec;
     if (!first && buffer.size() == 0) {
       // Kept alive: wait for the first bytes of the next request.
-      deadline.expire_after(server->options.idle_timeout);
+      expire_after(deadline, server->options.idle_timeout);
       const std::size_t n =
           co_await socket.async_read_some(buffer.prepare(kFirstRead), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;  // closed, reset, or idle for too long
@@ -107,7 +115,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<const
     parse_buffered(
         parser, buffer, [](const auto& p) { return p.is_header_done(); }, ec);
     if (!ec && !parser.is_header_done()) {
-      deadline.expire_after(server->options.header_timeout);
+      expire_after(deadline, server->options.header_timeout);
       ec = co_await buffer_first_read_header(socket, buffer, parser);
     }
     deadline.expire_never();

@@ -364,6 +364,37 @@ int connect_loopback(std::uint16_t port) {
   return fd;
 }
 
+std::string read_until(int fd, const std::string& until) {
+  std::string received;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (received.find(until) == std::string::npos && Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    received.append(buf, static_cast<std::size_t>(n));
+  }
+  return received;
+}
+
+// kNoTimeout is the largest duration there is: added to the clock as it stands, it would wrap to a
+// deadline long past, and close at once a connection that may wait for ever.
+TEST(HttpServer, NoTimeoutKeepsSilentAndIdleConnectionsOpen) {
+  EchoServer server({.header_timeout = kNoTimeout, .idle_timeout = kNoTimeout});
+  const int fd = connect_loopback(server.port());
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 2; ++i) {
+    // Silent before its first request, then idle between requests.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    const std::string reply = read_until(fd, "\r\n\r\n");
+    EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << "request " << i << ": " << reply;
+  }
+  ::close(fd);
+}
+
 TEST(HttpServer, LingeringConnectionsHoldNoDrainBuffer) {
   EchoServer server;
   constexpr int kConnections = 300;

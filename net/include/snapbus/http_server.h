@@ -22,6 +22,10 @@ namespace snapbus::net {
 
 using HttpHandler = std::function<asio::awaitable<void>(HttpExchange&)>;
 
+// As header_timeout or idle_timeout: no limit, as Lambda's Runtime API sets none (Go's http.Server
+// without timeouts, in the RIE).
+inline constexpr std::chrono::milliseconds kNoTimeout = std::chrono::milliseconds::max();
+
 // What a server accepts, how long it waits for clients and how it answers errors.
 struct HttpServerOptions {
   std::uint32_t header_limit = 64 * 1024;
