@@ -3,6 +3,7 @@
 // "runtime" is then a sleeping placeholder); elsewhere a Python runtime written against the
 // documented API runs under the emulator.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -752,7 +753,42 @@ TEST(EmulateMain, ExtensionExitErrorFailsTheInvokePhase) {
       {{"Lambda-Extension-Identifier", ext_id}, {"Lambda-Extension-Function-Error-Type", "Extension.Bye"}});
   EXPECT_EQ(r.status, 202);
   EXPECT_EQ(emu.wait_exit(20s), 3);
-  EXPECT_NE(emu.log().find("Extension.Bye"), std::string::npos) << emu.log();
+  // Lambda's type, whatever the extension said; what it said is in the message.
+  EXPECT_NE(emu.log().find("Extension quitter is exiting (Extension.Bye): bye\nExtension.ExitError"), std::string::npos)
+      << emu.log();
+  emu.expect_no_survivors();
+}
+
+TEST(EmulateMain, ExtensionInitErrorFailsInitWithExtensionInitError) {
+  const std::string opt = test_dir("opt_init_error");
+  write_script(opt + "/extensions/unready", "#!/bin/sh\nexec /bin/sleep 600\n");
+  EmulatorProcess emu("ext_init_error", with({"--opt", opt, "--exit-on-failure"}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto reg = emu.runtime_call("POST", kRegister, R"({"events":[]})", {{"Lambda-Extension-Name", "unready"}});
+  ASSERT_EQ(reg.status, 200);
+  const std::string ext_id = reg.header("lambda-extension-identifier");
+  auto r = emu.runtime_call(
+      "POST", "/2020-01-01/extension/init/error", R"({"errorMessage":"no config"})",
+      {{"Lambda-Extension-Identifier", ext_id}, {"Lambda-Extension-Function-Error-Type", "Extension.ConfigMissing"}});
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("Status: error\tError Type: Extension.InitError"), std::string::npos) << emu.log();
+  EXPECT_NE(emu.log().find("Extension unready failed to initialize (Extension.ConfigMissing): no config"),
+            std::string::npos)
+      << emu.log();
+  emu.expect_no_survivors();
+}
+
+// A file in extensions/ that cannot be run fails Init at once, as in Lambda, rather than being
+// skipped (a layer zipped without its mode bits would then seem to work here, or time out).
+TEST(EmulateMain, AnExtensionThatCannotStartFailsInitWithExtensionLaunchError) {
+  const std::string opt = test_dir("opt_not_executable");
+  write_script(opt + "/extensions/plain-file", "#!/bin/sh\nexec /bin/sleep 600\n");
+  ::chmod((opt + "/extensions/plain-file").c_str(), 0644);
+  EmulatorProcess emu("ext_not_executable", with({"--opt", opt, "--exit-on-failure"}, kPlaceholderRuntime), false);
+  EXPECT_EQ(emu.wait_exit(20s), 3);
+  EXPECT_NE(emu.log().find("Error Type: Extension.LaunchError"), std::string::npos) << emu.log();
+  EXPECT_NE(emu.log().find("plain-file"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
 }
 

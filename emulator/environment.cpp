@@ -529,8 +529,9 @@ std::optional<ApiError> Environment::extension_init_error(const std::string& ide
   if (phases_.phase() != Phase::init || phases_.stopping()) {
     return ApiError{http::status::forbidden, "InvalidStateTransition", "init/error is only valid during Init"};
   }
-  fail(type.empty() ? "Extension.InitError" : type,
-       fmt::format("Extension {} failed to initialize: {}", std::get<Extension*>(found)->name,
+  // Always Extension.InitError, as the RIE's handler stores it: the extension's own type goes into the message.
+  fail("Extension.InitError",
+       fmt::format("Extension {} failed to initialize ({}): {}", std::get<Extension*>(found)->name, type,
                    lambda::error_message_of(body)),
        "error");
   return std::nullopt;
@@ -540,8 +541,9 @@ std::optional<ApiError> Environment::extension_exit_error(const std::string& ide
                                                           const std::string& body) {
   auto found = extensions_.find(identifier);
   if (auto* error = std::get_if<ApiError>(&found)) return *error;
-  fail(type.empty() ? "Extension.ExitError" : type,
-       fmt::format("Extension {} is exiting: {}", std::get<Extension*>(found)->name, lambda::error_message_of(body)),
+  fail("Extension.ExitError",
+       fmt::format("Extension {} is exiting ({}): {}", std::get<Extension*>(found)->name, type,
+                   lambda::error_message_of(body)),
        "error");
   return std::nullopt;
 }

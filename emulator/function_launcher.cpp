@@ -147,7 +147,11 @@ std::vector<std::filesystem::path> find_extensions(const std::string& opt_dir) {
   if (opt_dir.empty()) return out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(opt_dir) / "extensions", ec)) {
-    if (entry.is_regular_file(ec) && ::access(entry.path().c_str(), X_OK) == 0) out.push_back(entry.path());
+    // Every entry but a directory, executable or not, a link (to a directory too) as itself: the RIE
+    // starts each one, and one that cannot start fails Init with Extension.LaunchError, where
+    // skipping it would hide a layer whose extension lost its mode bits.
+    std::error_code type_ec;
+    if (!entry.is_directory(type_ec) || entry.is_symlink(type_ec)) out.push_back(entry.path());
   }
   std::sort(out.begin(), out.end());
   return out;

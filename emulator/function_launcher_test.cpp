@@ -58,18 +58,23 @@ TEST(FunctionLauncher, ExecWrapperGoesFirst) {
   EXPECT_EQ(runtime_argv(config), (std::vector<std::string>{"/opt/wrapper", "/var/runtime/bootstrap", "--flag"}));
 }
 
-TEST(FunctionLauncher, FindsExecutableExtensionsInOrder) {
+// As the RIE lists them (agents.ListExternalAgentPaths): every entry but a directory, in name order,
+// whether it can be run or not; starting one that cannot is what fails.
+TEST(FunctionLauncher, FindsEveryExtensionButADirectoryInOrder) {
   const auto opt = scratch("launcher_opt");
-  fs::create_directories(opt / "extensions");
+  fs::create_directories(opt / "extensions" / "a-directory");
   for (const char* name : {"b-ext", "a-ext", "not-executable"}) {
     std::ofstream(opt / "extensions" / name) << "#!/bin/sh\n";
   }
   ::chmod((opt / "extensions" / "a-ext").c_str(), 0755);
   ::chmod((opt / "extensions" / "b-ext").c_str(), 0755);
+  fs::create_directory_symlink(opt / "extensions" / "a-directory", opt / "extensions" / "link-to-directory");
   auto found = find_extensions(opt.string());
-  ASSERT_EQ(found.size(), 2U);
+  ASSERT_EQ(found.size(), 4U);
   EXPECT_EQ(found[0].filename(), "a-ext");
   EXPECT_EQ(found[1].filename(), "b-ext");
+  EXPECT_EQ(found[2].filename(), "link-to-directory");
+  EXPECT_EQ(found[3].filename(), "not-executable");
   EXPECT_TRUE(find_extensions("").empty());
 }
 
