@@ -1,10 +1,15 @@
 #!/usr/bin/python3
 """A minimal custom Lambda runtime that serves the FastAPI example with snapbus driving SnapStart.
 
-Lambda (or `snapbus emulate`) runs this as the function's runtime. It shows what the adapter does,
+`snapbus emulate --snapstart` runs this as the function's runtime. It shows what the adapter does,
 in the smallest form: start the web app, bracket the snapshot with `snapbus publish`, then turn each
 Function URL event into an HTTP request to the app. Every uvicorn worker runs its own hooks; this
 process only publishes and waits for their acknowledgements.
+
+It is an illustration to run locally, not something to deploy. In Lambda a file run as the runtime
+makes an OS-only runtime (`provided.*`), for which SnapStart is not offered, and its interpreter is
+not /usr/bin/python3. Deploy the snapbus layer's adapter instead, and never beside this script: both
+would take invocations from the Runtime API.
 
 From the top of the repository, after setup.sh (the runtime runs in the task root, so its path is
 absolute; the app's workers import the snapbus package built in build/default):
