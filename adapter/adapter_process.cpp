@@ -7,9 +7,12 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/lifecycle_step.h"
@@ -42,6 +45,8 @@ double milliseconds_since(std::chrono::steady_clock::time_point start) {
 AdapterProcess::AdapterProcess(const AdapterConfig& config, const Config& bus_config, const LaunchOptions& launch,
                                std::optional<TransitionSource> segment_source)
     : config_(config), bus_config_(bus_config), launch_(launch), segment_source_(segment_source) {}
+
+AdapterProcess::~AdapterProcess() { stop_step_ = true; }
 
 bool AdapterProcess::snap_start() const { return bus_config_.lambda_init_type == lambda::kInitTypeSnapStart; }
 
@@ -125,11 +130,59 @@ asio::awaitable<void> AdapterProcess::watch_for_shutdown() {
   shut_down(event->deadline_ms);
 }
 
+asio::awaitable<lifecycle::StepResult> AdapterProcess::run_step_aside(BusStep step) {
+  SNAPBUS_REQUIRE(!step_aside_running_, "one step aside at a time");
+  step_aside_running_ = true;
+  stop_step_ = stopping_;
+  auto ran = [this, &step](auto handler) {
+    step_thread_ = std::jthread([this, &step, handler = std::move(handler)]() mutable {
+      std::exception_ptr failure;
+      lifecycle::StepResult result;
+      try {
+        result = step(&stop_step_);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      // Back on the event loop's thread, which resumes the caller; the step's frame outlives this
+      // thread, since the destructor joins it before the io_context goes.
+      asio::post(io_, [handler = std::move(handler), failure, result = std::move(result)]() mutable {
+        std::move(handler)(failure, std::move(result));
+      });
+    });
+  };
+  std::exception_ptr failure;
+  lifecycle::StepResult result;
+  try {
+    result =
+        co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, lifecycle::StepResult)>(
+            ran, asio::use_awaitable);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  step_aside_running_ = false;
+  // After the caller has logged how the step ended, which it does before its next wait.
+  if (shutdown_after_step_) {
+    asio::post(io_, [this, deadline_ms = *shutdown_after_step_] { publish_shutdown(deadline_ms); });
+  }
+  if (failure) std::rethrow_exception(failure);
+  co_return result;
+}
+
 // Publishes shutting-down, gives the subscribers' hooks until the deadline (less a margin to exit),
-// and stops.
+// and stops; after the step running aside, if one is, has been stopped and has returned.
 void AdapterProcess::shut_down(std::optional<std::int64_t> deadline_ms) {
   if (stopping_) return;
   stopping_ = true;
+  if (step_aside_running_) {
+    log_line("shutting down once the step under way has stopped");
+    shutdown_after_step_ = deadline_ms;
+    stop_step_ = true;
+    return;
+  }
+  publish_shutdown(deadline_ms);
+}
+
+void AdapterProcess::publish_shutdown(std::optional<std::int64_t> deadline_ms) {
   std::chrono::milliseconds timeout = bus_config_.ack_timeout;
   if (deadline_ms) {
     const auto now =

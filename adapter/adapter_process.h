@@ -9,12 +9,14 @@
 //   });
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +25,7 @@
 #include "snapbus/config.h"
 #include "snapbus/extension_client.h"
 #include "snapbus/http_client.h"
+#include "snapbus/lifecycle_step.h"
 #include "snapbus/publisher.h"
 
 namespace snapbus::adapter {
@@ -48,6 +51,9 @@ void log_line(std::string_view line);
 // Milliseconds since `start`, for the log.
 double milliseconds_since(std::chrono::steady_clock::time_point start);
 
+// A bus step to run, given the flag that ends it early (lifecycle::StepOptions::stop).
+using BusStep = std::function<lifecycle::StepResult(const std::atomic<bool>* stop)>;
+
 class AdapterProcess {
  public:
   using Mode = std::function<boost::asio::awaitable<void>(AdapterProcess&)>;
@@ -58,6 +64,8 @@ class AdapterProcess {
                  std::optional<TransitionSource> segment_source);
   AdapterProcess(const AdapterProcess&) = delete;
   AdapterProcess& operator=(const AdapterProcess&) = delete;
+  // Stops a step still running aside and waits for it.
+  ~AdapterProcess();
 
   // Creates the segment, registers, runs `mode` until it calls finish() or a shutdown arrives, and
   // returns the exit code. Throws snapbus::Error when the segment cannot be created.
@@ -65,6 +73,15 @@ class AdapterProcess {
 
   // Stops the process with `code`; `why` goes to the log.
   void finish(int code, std::string_view why);
+
+  // Runs `step` on a thread of its own and resumes when it returns, so that a signal or SHUTDOWN
+  // is heard while it waits (the before-snapshot step may wait two minutes for the app's workers):
+  // one that comes meanwhile ends the step early and shuts the process down once it has returned,
+  // never while it still uses the segment. One step at a time. Rethrows what the step threw.
+  boost::asio::awaitable<lifecycle::StepResult> run_step_aside(BusStep step);
+
+  // A shutdown has begun (SHUTDOWN, SIGTERM or SIGINT): nothing more is to be reported upstream.
+  [[nodiscard]] bool stopping() const { return stopping_; }
 
   [[nodiscard]] boost::asio::io_context& io() { return io_; }
   // Only when created with a segment_source.
@@ -83,6 +100,7 @@ class AdapterProcess {
   boost::asio::awaitable<bool> register_extension();
   boost::asio::awaitable<void> watch_for_shutdown();
   void shut_down(std::optional<std::int64_t> deadline_ms);
+  void publish_shutdown(std::optional<std::int64_t> deadline_ms);
 
   // First, so it is destroyed last: every socket and timer (here and in the mode's objects, which
   // are made after the process) goes before the services it was made with. The coroutine frames
@@ -99,6 +117,12 @@ class AdapterProcess {
   bool stopping_ = false;
   int exit_code_ = kExitShutdown;
   std::exception_ptr failed_;
+  // A shutdown that came while a step ran aside: published once the step has returned.
+  bool step_aside_running_ = false;
+  std::optional<std::optional<std::int64_t>> shutdown_after_step_;
+  std::atomic<bool> stop_step_{false};
+  // Last, so it is joined first: set stop_step_ before, as the destructor does.
+  std::jthread step_thread_;
 };
 
 }  // namespace snapbus::adapter

@@ -42,7 +42,8 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
   // serves anything), and a client calls restore/next or invocation/next only once Init is under way.
   auto ensure_bracket = [&]() -> SnapStartBracket& {
     if (!bracket) {
-      bracket.emplace(process.publisher(), bracket_config, process.started(), process.io().get_executor(), log_line);
+      bracket.emplace(process.publisher(), bracket_config, process.started(), process.io().get_executor(), log_line,
+                      [&process](BusStep step) { return process.run_step_aside(std::move(step)); });
     }
     return *bracket;
   };

@@ -49,12 +49,13 @@ lifecycle::JoinCondition join_condition_for(const AdapterConfig& config) {
 
 SnapStartBracket::SnapStartBracket(Publisher& publisher, const AdapterConfig& config,
                                    std::chrono::steady_clock::time_point adapter_started,
-                                   boost::asio::any_io_executor executor, AdapterLog log)
+                                   boost::asio::any_io_executor executor, AdapterLog log, BusStepRunner run_aside)
     : publisher_(publisher),
       config_(config),
       adapter_started_(adapter_started),
       executor_(std::move(executor)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      run_aside_(std::move(run_aside)) {}
 
 boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::before_snapshot() {
   const lifecycle::JoinCondition join = join_condition_for(config_);
@@ -81,14 +82,15 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::b
                                           time_left(deadline));
     if (failure) co_return failure;
   }
-  co_return run_bus_step(lifecycle::Step::before_snapshot, time_left(deadline), join);
+  co_return co_await run_bus_step(lifecycle::Step::before_snapshot, time_left(deadline), join);
 }
 
 boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::after_restore(std::string first_line) {
   // One limit for the phase, as Lambda's 10 s is for the whole restore: past it Lambda ends the
   // restore itself, and the restore/error that names the hook would never be sent.
   const auto deadline = Clock::now() + config_.after_restore_timeout;
-  auto failure = run_bus_step(lifecycle::Step::restore, time_left(deadline), std::nullopt, std::move(first_line));
+  auto failure =
+      co_await run_bus_step(lifecycle::Step::restore, time_left(deadline), std::nullopt, std::move(first_line));
   if (failure) co_return failure;
   if (!config_.snapstart_after_restore_path.empty()) {
     co_return co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
@@ -97,12 +99,11 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::a
   co_return std::nullopt;
 }
 
-// Runs on the adapter's one thread and blocks it: nothing else is due while the bracket runs (no
-// invocation can arrive before the runtime asks for one), and the wait is bounded by `timeout`.
-std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::Step step,
-                                                                    std::chrono::milliseconds timeout,
-                                                                    std::optional<lifecycle::JoinCondition> join,
-                                                                    std::string first_line) {
+// On the adapter's one thread, blocking it, unless run aside: no invocation can arrive before the
+// runtime asks for one, and the wait is bounded by `timeout`, but a shutdown could not be heard.
+boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::run_bus_step(
+    lifecycle::Step step, std::chrono::milliseconds timeout, std::optional<lifecycle::JoinCondition> join,
+    std::string first_line) {
   const std::string_view name = lifecycle::step_name(step);
   std::vector<std::string> block;
   if (!first_line.empty()) block.push_back(std::move(first_line));
@@ -116,17 +117,29 @@ std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::S
       lifecycle::PublishedLine::held);
   const auto started = Clock::now();
   lifecycle::StepResult result;
+  const BusStep run = [&](const std::atomic<bool>* stop) {
+    return lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join, .stop = stop}, lines);
+  };
+  std::optional<Error> failed;
   try {
-    result = lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join}, lines);
+    if (run_aside_ && step == lifecycle::Step::before_snapshot) {
+      auto aside = run_aside_(run);
+      result = co_await std::move(aside);
+    } else {
+      result = run(nullptr);
+    }
   } catch (const Error& error) {
+    failed = error;
+  }
+  if (failed) {
     // The segment was damaged, deleted or replaced under the adapter: no hook can be known to have
     // run, so the step fails (no snapshot, or the restored copy is discarded). The log keeps how far
     // the step got.
     if (const std::string held = lines.take_held(); !held.empty()) block.push_back(fmt::format("{}: {}", name, held));
-    block.push_back(fmt::format("{}: {}", name, error.what()));
+    block.push_back(fmt::format("{}: {}", name, failed->what()));
     log_(fmt::format("{}", fmt::join(block, "\n")));
-    return lambda::FunctionError{.type = std::string(error_type_for(step)),
-                                 .message = fmt::format("the {} step could not run: {}", name, error.what())};
+    co_return lambda::FunctionError{.type = std::string(error_type_for(step)),
+                                    .message = fmt::format("the {} step could not run: {}", name, failed->what())};
   }
   // Taken before the lines are written: the figure is the hooks' time, not the log's.
   const double took_ms = milliseconds_since(started);
@@ -146,18 +159,22 @@ std::optional<lambda::FunctionError> SnapStartBracket::run_bus_step(lifecycle::S
   }
   if (!block.empty()) log_(fmt::format("{}", fmt::join(block, "\n")));
   switch (result.outcome) {
-    case lifecycle::StepOutcome::all_acked: return std::nullopt;
+    case lifecycle::StepOutcome::all_acked: co_return std::nullopt;
     case lifecycle::StepOutcome::too_few_joined:
-      return lambda::FunctionError{.type = std::string(error_type_for(step)),
-                                   .message = lifecycle::describe_join_shortfall(result) +
-                                              "; not taking the snapshot without them" +
-                                              missing_subscribers_hint(config_)};
+      if (result.stopped_after) {
+        co_return lambda::FunctionError{.type = std::string(error_type_for(step)),
+                                        .message = lifecycle::describe_join_shortfall(result) + " when it was stopped"};
+      }
+      co_return lambda::FunctionError{.type = std::string(error_type_for(step)),
+                                      .message = lifecycle::describe_join_shortfall(result) +
+                                                 "; not taking the snapshot without them" +
+                                                 missing_subscribers_hint(config_)};
     case lifecycle::StepOutcome::not_acknowledged: {
       lifecycle::LambdaError error = lifecycle::lambda_error_for(result);
-      return lambda::FunctionError{.type = std::move(error.type), .message = std::move(error.message)};
+      co_return lambda::FunctionError{.type = std::move(error.type), .message = std::move(error.message)};
     }
   }
-  return lambda::FunctionError{.type = std::string(error_type_for(step)), .message = "unknown step outcome"};
+  co_return lambda::FunctionError{.type = std::string(error_type_for(step)), .message = "unknown step outcome"};
 }
 
 // LWA 1.1's hook: one POST to one path of the app; anything but 2xx fails the phase. A client of

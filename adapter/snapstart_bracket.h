@@ -23,6 +23,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "adapter_config.h"
+#include "adapter_process.h"
 #include "snapbus/error_body.h"
 #include "snapbus/lifecycle_step.h"
 #include "snapbus/publisher.h"
@@ -46,12 +47,19 @@ lifecycle::JoinCondition join_condition_for(const AdapterConfig& config);
 inline constexpr std::chrono::seconds kSnapStartInitAllowance{130};
 inline constexpr std::chrono::seconds kInitReportMargin{5};
 
+// Runs a bus step beside the event loop, stoppable (AdapterProcess::run_step_aside).
+using BusStepRunner = std::function<boost::asio::awaitable<lifecycle::StepResult>(BusStep step)>;
+
 class SnapStartBracket {
  public:
-  // `adapter_started`: when the adapter started, which is when Lambda's Init did.
+  // `adapter_started`: when the adapter started, which is when Lambda's Init did. `run_aside`, when
+  // given, runs the before-snapshot step, which may wait minutes for the app's workers, so that a
+  // shutdown is heard meanwhile; else every step runs on the calling thread. The after-restore step
+  // always does: it is bounded by Lambda's restore limit, and a thread's hand-over would delay the
+  // first request.
   SnapStartBracket(Publisher& publisher, const AdapterConfig& config,
                    std::chrono::steady_clock::time_point adapter_started, boost::asio::any_io_executor executor,
-                   AdapterLog log);
+                   AdapterLog log, BusStepRunner run_aside = {});
 
   // nullopt when every process acknowledged; else the Runtime.BeforeSnapshotError for init/error.
   boost::asio::awaitable<std::optional<lambda::FunctionError>> before_snapshot();
@@ -65,9 +73,9 @@ class SnapStartBracket {
   // The step's lines go to the log in one write after the last acknowledgement (or with the first
   // progress line of a slow step): a write wakes whoever reads the log, and on a small VM that
   // process would compete with the subscribers for the CPU while they run their hooks.
-  std::optional<lambda::FunctionError> run_bus_step(lifecycle::Step step, std::chrono::milliseconds timeout,
-                                                    std::optional<lifecycle::JoinCondition> join,
-                                                    std::string first_line = {});
+  boost::asio::awaitable<std::optional<lambda::FunctionError>> run_bus_step(
+      lifecycle::Step step, std::chrono::milliseconds timeout, std::optional<lifecycle::JoinCondition> join,
+      std::string first_line = {});
   boost::asio::awaitable<std::optional<lambda::FunctionError>> post_app_hook(std::string path, std::string_view type,
                                                                              std::chrono::milliseconds timeout);
 
@@ -76,6 +84,7 @@ class SnapStartBracket {
   std::chrono::steady_clock::time_point adapter_started_;
   boost::asio::any_io_executor executor_;
   AdapterLog log_;
+  BusStepRunner run_aside_;
 };
 
 }  // namespace snapbus::adapter

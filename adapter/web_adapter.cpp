@@ -91,8 +91,14 @@ class WebMode {
   }
 
   asio::awaitable<bool> snapshot_and_restore() {
-    SnapStartBracket bracket(process_.publisher(), config_, process_.started(), process_.io().get_executor(), log_line);
+    SnapStartBracket bracket(process_.publisher(), config_, process_.started(), process_.io().get_executor(), log_line,
+                             [this](BusStep step) { return process_.run_step_aside(std::move(step)); });
     if (auto failure = co_await bracket.before_snapshot()) {
+      // Stopped by a shutdown, which runs next: Lambda is ending this Init, nothing is to be reported.
+      if (process_.stopping()) {
+        log_line(fmt::format("before-snapshot stopped by the shutdown: {}", failure->message));
+        co_return false;
+      }
       co_await report(runtime_.init_error(*failure), "init/error", *failure);
       process_.finish(kExitInitFailed, "before-snapshot failed: Init reported as failed");
       co_return false;

@@ -4,8 +4,10 @@ the adapter counts the workers (SNAPBUS_EXPECT_SUBSCRIBERS) or waits for their n
 and even when one worker subscribes late. The example app (examples/fastapi) shows the same with
 its own run.sh."""
 import subprocess
+import time
 
 from adapter_web_harness import EXAMPLE_FASTAPI, assert_hooks_ran_before_requests, burst_until_every_worker_answered
+from conftest import wait_until
 
 WORKERS = 4
 
@@ -29,6 +31,31 @@ def test_every_worker_restored_before_its_first_request_with_an_expected_count(f
     report = function.report()
     assert report["init"]["status"] == "success" and report["restore"]["status"] == "success", report
     assert all(i["status"] == "success" for i in report["invocations"]), report
+
+
+def test_a_shutdown_while_the_adapter_waits_for_workers_is_heard(function, task_root):
+    """Three workers expected, two come: the adapter waits for the third (up to Lambda's two-minute
+    SnapStart Init), and the function is stopped meanwhile. The wait must not keep the adapter from
+    hearing SHUTDOWN: it stops waiting, publishes shutting-down and exits in order, not killed at the
+    end of its share."""
+    function.start(task_root, {"WORKERS": 2, "SNAPBUS_EXPECT_SUBSCRIBERS": 3,
+                               "AWS_LWA_READINESS_CHECK_PATH": "/healthz"}, shutdown_timeout=10)
+    wait_until(lambda: any("waiting for 3 subscribers" in line for line in function.adapter_lines()), 30,
+               "the adapter to wait for the workers")
+    wait_until(lambda: len(function.worker_pids()) == 2, 30, "both workers to subscribe")
+    started = time.monotonic()
+    assert function.stop() == 0, function.output()
+    lines = function.adapter_lines()
+    assert any(line.startswith("[snapbus] SHUTDOWN (") for line in lines), function.output()
+    assert "[snapbus] exiting (0): stopped" in lines, function.output()
+    assert not any("init/error" in line for line in lines), function.output()
+    stopped = [line for line in lines if "before-snapshot stopped by the shutdown" in line]
+    # The workers may have left already: Lambda stops the app before the adapter hears SHUTDOWN.
+    assert stopped and "of 3 expected subscribers joined within" in stopped[0], function.output()
+    assert "when it was stopped" in stopped[0] and "PYTHONPATH" not in stopped[0], function.output()
+    assert function.status()["state"]["phase"] == "shutting-down"
+    # Well within the 10 s share the adapter would otherwise have waited out before a SIGKILL.
+    assert time.monotonic() - started < 8, function.output()
 
 
 def test_a_late_worker_is_waited_for_with_an_expected_count(function, task_root):
