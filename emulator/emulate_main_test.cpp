@@ -1023,6 +1023,11 @@ TEST(EmulateMain, FunctionTimeoutIsSandboxTimedout) {
   auto answer = emu.invoke("{}");  // the "runtime" takes the event and never answers
   ASSERT_TRUE(ready(next));
   EXPECT_EQ(error_type(answer), "Sandbox.Timedout");
+  // The invocation named, as Lambda's platform errors name it.
+  const std::string id = answer.header("x-amzn-requestid");
+  EXPECT_EQ(std::string(boost::json::parse(answer.body).at("errorMessage").as_string()),
+            "RequestId: " + id + " Error: Task timed out after 0.50 seconds")
+      << answer.body;
   EXPECT_EQ(emu.wait_exit(20s), 5);
   EXPECT_NE(emu.log().find("Task timed out after 0.50 seconds"), std::string::npos) << emu.log();
   // The REPORT of the environment's only invocation: it lasted its timeout, no more, and carries the

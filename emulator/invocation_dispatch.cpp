@@ -33,7 +33,12 @@ std::string response_too_large_message() {
 
 void Invocation::fail(const Failure& failure) {
   error_type = failure.type;
-  error_body = failure.runtime_body.empty() ? lambda::json_error(failure.type, failure.message) : failure.runtime_body;
+  // The platform's own failures (a timeout, a crash) name the invocation, as RAPID's default error
+  // response does (interop.GetErrorResponseWithFormattedErrorMessage, in the RIE's source).
+  error_body =
+      failure.runtime_body.empty()
+          ? lambda::json_error(failure.type, fmt::format("RequestId: {} Error: {}", request_id, failure.message))
+          : failure.runtime_body;
   service_error = failure.service_error;
   complete = true;
   // No log to wait for. The Environment, ending the invocation in progress with a platform error,

@@ -221,7 +221,8 @@ TEST_F(TimedInvocation, UnansweredInvocationTimesOut) {
   ASSERT_EQ(failed, inv);
   EXPECT_TRUE(inv->complete);
   EXPECT_EQ(inv->error_type, "Sandbox.Timedout");
-  EXPECT_EQ(boost::json::parse(inv->error_body).at("errorMessage"), "too slow");
+  EXPECT_EQ(std::string(boost::json::parse(inv->error_body).at("errorMessage").as_string()),
+            "RequestId: " + inv->request_id + " Error: too slow");
   EXPECT_FALSE(dispatch.end_current("again", "nothing in progress"));
 }
 
@@ -253,7 +254,8 @@ TEST(InvocationDispatch, CloseFailsWhatWaitsAndWhatComesLater) {
   EXPECT_EQ(queued->error_type, "Emulator.ShuttingDown");
   auto late = dispatch.submit({.payload = "{}"});
   EXPECT_TRUE(late->complete);
-  EXPECT_EQ(boost::json::parse(late->error_body).at("errorMessage"), "bye");
+  EXPECT_EQ(std::string(boost::json::parse(late->error_body).at("errorMessage").as_string()),
+            "RequestId: " + late->request_id + " Error: bye");
   ASSERT_FALSE(dispatch.poll_next(std::make_shared<NextPoll>()));
   EXPECT_FALSE(dispatch.start_next(1s, [] {}));  // the queue was emptied
 }

@@ -413,8 +413,10 @@ def test_the_log_of_a_failed_invocation_says_why(cli, processes, tmp_path):
     emulator = start_emulator(cli, processes, tmp_path, "crash-invoke")
     answer = client_of(emulator).invoke(FunctionName=NAME, LogType="Tail", Payload=b"{}")
     assert answer["FunctionError"] == "Unhandled"
-    assert json.loads(answer["Payload"].read())["errorType"] == "Runtime.ExitError"
+    payload = json.loads(answer["Payload"].read())
     request_id = answer["ResponseMetadata"]["RequestId"]
+    assert payload == {"errorType": "Runtime.ExitError",
+                       "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status 3"}
     lines = log_lines(answer["LogResult"])
     assert lines[0] == f"START RequestId: {request_id} Version: 7"
     assert f"RequestId: {request_id} Error: Runtime exited with error: exit status 3" in lines
