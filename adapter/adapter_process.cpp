@@ -69,6 +69,10 @@ int AdapterProcess::run(Mode mode) {
     }
   });
   io_.run();
+  // A step still running aside (the loop was stopped under it) ends before run() returns: it may
+  // call into objects of the mode that go once run() has returned.
+  stop_step_ = true;
+  if (step_thread_.joinable()) step_thread_.join();
   if (failed_) std::rethrow_exception(failed_);
   return exit_code_;
 }

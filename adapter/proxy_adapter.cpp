@@ -53,7 +53,8 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
   }
   if (process.snap_start() && config.run_bracket) {
     steps = RuntimeProxy::Bracket{.before_snapshot = [ensure_bracket] { return ensure_bracket().before_snapshot(); },
-                                  .after_restore = [ensure_bracket] { return ensure_bracket().after_restore(); }};
+                                  .after_restore = [ensure_bracket] { return ensure_bracket().after_restore(); },
+                                  .stopping = [&process] { return process.stopping(); }};
   }
   proxy.emplace(process.io().get_executor(), *upstream, std::move(steps),
                 [](std::string_view line) { log_line(fmt::format("proxy: {}", line)); });

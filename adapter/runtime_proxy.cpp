@@ -260,6 +260,12 @@ asio::awaitable<std::optional<lambda::FunctionError>> RuntimeProxy::after_restor
 // the client's call fails with the same error, which ends a well-behaved client.
 asio::awaitable<void> RuntimeProxy::report_failure(net::HttpExchange& exchange, bool during_init,
                                                    lambda::FunctionError failure) {
+  if (bracket_->stopping && bracket_->stopping()) {
+    log_(fmt::format("{} stopped by the shutdown: {}", during_init ? "before-snapshot" : "after-restore",
+                     failure.message));
+    end_bracket(BracketState::failed);
+    co_return;
+  }
   log_(fmt::format("{}: {}: {}", during_init ? "init/error" : "restore/error", failure.type, failure.message));
   lambda::CallResult<void> sent;
   if (during_init) {

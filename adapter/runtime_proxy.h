@@ -44,6 +44,9 @@ class RuntimeProxy {
   struct Bracket {
     Step before_snapshot;
     Step after_restore;
+    // True once a shutdown has begun: a step that failed then was stopped by it, and Lambda, which
+    // is ending the environment, is told nothing. Unset: never.
+    std::function<bool()> stopping;
   };
   using Log = std::function<void(std::string_view line)>;
 

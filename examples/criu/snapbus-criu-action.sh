@@ -39,7 +39,9 @@ set -eu
 segment=${SNAPBUS_SEGMENT:-/tmp/snapbus.seg}
 saved=${CRTOOLS_IMAGE_DIR:-}/snapbus-segment
 # Made by pre-dump and removed by post-dump: still there once criu has exited means the dump failed.
-pending=${CRTOOLS_IMAGE_DIR:-}/snapbus-dump-pending
+# Named by the images directory's own path: CRIU names it /proc/<its pid>/fd/<n>, which no longer
+# resolves once criu has exited.
+pending=$(readlink -f "${CRTOOLS_IMAGE_DIR:-.}")/snapbus-dump-pending
 say() { echo "snapbus-criu-action.sh: ${CRTOOLS_SCRIPT_ACTION:-}: $*" >&2; }
 
 # The criu process running this script: the nearest ancestor named criu, since CRIU starts action
@@ -92,8 +94,9 @@ case "${CRTOOLS_SCRIPT_ACTION:-}" in
     exit "$failed"
     ;;
   post-dump)
-    rm -f "$pending"
     if [ -f "$segment" ]; then cp "$segment" "$saved"; fi
+    # Only once the copy is made: if it fails, so does the dump, and the watcher must still act.
+    rm -f "$pending"
     ;;
   pre-restore)
     if [ ! -f "$saved" ]; then

@@ -24,7 +24,7 @@ import pytest
 
 from adapter_web_harness import (EXAMPLE_FASTAPI, assert_hooks_ran_before_requests,
                                  burst_until_every_worker_answered, read_acked_stream)
-from conftest import PROGRAMS, read_records
+from conftest import PROGRAMS, read_records, wait_until
 from proxy_harness import (CLIENT_RESTORE, PROXY_RESTORE, invoke, proxy_env, ran_the_bracket, report_outcomes,
                            run_direct_and_proxied, task_root)
 
@@ -192,6 +192,27 @@ def test_failing_after_restore_hook_becomes_restore_error_naming_process_and_hoo
     # It came from the proxy (the client knows nothing of other processes).
     assert any(line.startswith("[snapbus] proxy: restore/error: Runtime.AfterRestoreError")
                for line in function.adapter_lines()), function.output()
+
+
+def test_a_shutdown_while_the_proxy_waits_for_subscribers_is_heard(function, tmp_path):
+    """Two subscribers expected, one comes: the proxy's bracket (run for a client that never calls
+    restore/next) waits for the other, and the function is stopped meanwhile. SHUTDOWN stops the
+    wait; the proxy publishes shutting-down, exits in order, and sends no init/error."""
+    hooks_log = tmp_path / "hooks.log"
+    root = runtime_client_task_root(tmp_path / "task", f"--log {hooks_log} --hooks 1 --lifetime 120")
+    function.start(root, proxy_env(SNAPBUS_EXPECT_SUBSCRIBERS=2), shutdown_timeout=10)
+    wait_until(lambda: any("waiting for 2 subscribers" in line for line in function.adapter_lines()), 30,
+               "the proxy's bracket to wait for the subscribers")
+    started = time.monotonic()
+    assert function.stop() == 0, function.output()
+    lines = function.adapter_lines()
+    assert any(line.startswith("[snapbus] SHUTDOWN (") for line in lines), function.output()
+    assert any(line.startswith("[snapbus] proxy: before-snapshot stopped by the shutdown: ") for line in lines), \
+        function.output()
+    assert not any("init/error" in line for line in lines), function.output()
+    assert "[snapbus] exiting (0): stopped" in lines, function.output()
+    assert function.status()["state"]["phase"] == "shutting-down"
+    assert time.monotonic() - started < 8, function.output()
 
 
 # ---- e: run by hand, its output piped to a reader that quits ------------------------------------------

@@ -14,7 +14,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -103,20 +102,34 @@ def test_a_failing_before_snapshot_hook_fails_pre_dump_and_the_processes_get_the
 
 def fake_criu(tmp_path: pathlib.Path, steps: list[str], status: int) -> pathlib.Path:
     """An executable named criu that runs the script's steps as CRIU does (through `sh -c`, so the
-    script is not its child but its grandchild) and then exits with `status`: a dump that succeeds
-    (pre-dump, post-dump, 0) or one that fails after pre-dump (pre-dump alone, 1), after which CRIU
-    runs no step. The script tells what happened from which steps ran before criu exited."""
+    script is not its child but its grandchild, with CRTOOLS_IMAGE_DIR naming the images directory
+    as /proc/<criu's pid>/fd/<n>: criu/action-scripts.c) and then exits with `status`: a dump that
+    succeeds (pre-dump, post-dump, 0) or one that fails after pre-dump (pre-dump alone, 1), after
+    which CRIU runs no step. The script tells what happened from which steps ran before criu exited."""
     criu = tmp_path / "fake" / "criu"
     criu.parent.mkdir(exist_ok=True)
     runs = "".join(f'CRTOOLS_SCRIPT_ACTION={step} sh -c "$SCRIPT" || exit 1\n' for step in steps)
-    criu.write_text(f"#!/bin/sh\n{runs}exit {status}\n")
+    criu.write_text(f'#!/bin/sh\nexec 9<"$IMAGES"\nexport CRTOOLS_IMAGE_DIR=/proc/$$/fd/9\n{runs}exit {status}\n')
     criu.chmod(0o755)
     return criu
 
 
+def script_processes() -> list[int]:
+    """The processes running the action script: the watcher pre-dump leaves behind among them."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if str(SCRIPT).encode() in pathlib.Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:  # gone meanwhile
+                pass
+    return found
+
+
 def run_fake_dump(cli, bus, criu: pathlib.Path, images: pathlib.Path) -> subprocess.CompletedProcess:
     env = script_env(cli, bus)
-    env.update(SCRIPT=str(SCRIPT), CRTOOLS_IMAGE_DIR=str(images))
+    env.update(SCRIPT=str(SCRIPT), IMAGES=str(images))
     # stderr to a file: the watcher the script leaves behind keeps it open after criu has exited.
     with open(images / "criu.err", "w") as err:
         run = subprocess.run([str(criu)], env=env, stdout=subprocess.PIPE, stderr=err, text=True, timeout=30)
@@ -137,9 +150,11 @@ def test_a_dump_that_fails_after_pre_dump_gives_the_processes_their_after_restor
     dump = run_fake_dump(cli, bus, fake_criu(tmp_path, ["pre-dump"], 1), images)
     assert dump.returncode == 1, dump.stderr
     assert sorted(hooks_by_pid(log, "before-snapshot")[pid]) == [("h1", 0), ("h2", 0)], dump.stderr
-    wait_until(lambda: hooks_by_pid(log, "after-restore"), 30, "the after-restore hooks after the failed dump")
+    wait_until(lambda: len(hooks_by_pid(log, "after-restore").get(pid, [])) == 2, 30,
+               "both after-restore hooks after the failed dump")
     assert hooks_by_pid(log, "after-restore") == {pid: [("h1", 1), ("h2", 1)]}
-    wait_until(lambda: bus.status()["state"]["phase"] == "running", 30, "running")
+    wait_until(lambda: not script_processes(), 30, "the watcher to exit")
+    assert bus.status()["state"]["phase"] == "running"
     assert "exited without post-dump" in (images / "criu.err").read_text()
     assert not (images / "snapbus-dump-pending").exists()
 
@@ -153,8 +168,8 @@ def test_a_dump_that_succeeds_leaves_the_processes_in_snapshot_ready(cli, bus, p
     dump = run_fake_dump(cli, bus, fake_criu(tmp_path, ["pre-dump", "post-dump"], 0), images)
     assert dump.returncode == 0, dump.stderr
     assert (images / "snapbus-segment").exists() and not (images / "snapbus-dump-pending").exists()
-    # The watcher left by pre-dump polls criu every 0.1 s: well past that, nothing was published.
-    time.sleep(1)
+    # Once the watcher pre-dump left behind is gone, nothing more can publish: it published nothing.
+    wait_until(lambda: not script_processes(), 30, "the watcher to exit")
     assert bus.status()["state"]["phase"] == "snapshot-ready"
     assert pid not in hooks_by_pid(log, "after-restore")
 
