@@ -89,14 +89,21 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::a
   // One limit for the phase, as Lambda's 10 s is for the whole restore: past it Lambda ends the
   // restore itself, and the restore/error that names the hook would never be sent.
   const auto deadline = Clock::now() + config_.after_restore_timeout;
+  const bool posts = !config_.snapstart_after_restore_path.empty();
+  // The step's lines wait for the POST's: written before it, they would wake the log's reader while
+  // the app answers it, as they would while the subscribers run their hooks.
+  hold_step_lines_ = posts;
   auto failure =
       co_await run_bus_step(lifecycle::Step::restore, time_left(deadline), std::nullopt, std::move(first_line));
-  if (failure) co_return failure;
-  if (!config_.snapstart_after_restore_path.empty()) {
-    co_return co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
-                                     time_left(deadline));
+  hold_step_lines_ = false;
+  if (failure || !posts) {
+    if (!held_lines_.empty()) log_(std::exchange(held_lines_, {}));
+    co_return failure;
   }
-  co_return std::nullopt;
+  auto posted = co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
+                                       time_left(deadline));
+  if (!held_lines_.empty()) log_(std::exchange(held_lines_, {}));
+  co_return posted;
 }
 
 // On the adapter's one thread, blocking it, unless run aside: no invocation can arrive before the
@@ -157,7 +164,11 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::r
                                   missing_subscribers_hint(config_)));
     }
   }
-  if (!block.empty()) log_(fmt::format("{}", fmt::join(block, "\n")));
+  if (!block.empty() && hold_step_lines_) {
+    held_lines_ = fmt::format("{}", fmt::join(block, "\n"));
+  } else if (!block.empty()) {
+    log_(fmt::format("{}", fmt::join(block, "\n")));
+  }
   switch (result.outcome) {
     case lifecycle::StepOutcome::all_acked: co_return std::nullopt;
     case lifecycle::StepOutcome::too_few_joined:
@@ -191,7 +202,10 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::p
                                     .message = fmt::format("POST {} to the app: {}", path, answer.error().message)};
   }
   const unsigned status = answer->result_int();
-  log_(fmt::format("POST {}: {} in {:.3f} ms", path, status, milliseconds_since(started)));
+  std::string line = fmt::format("POST {}: {} in {:.3f} ms", path, status, milliseconds_since(started));
+  // With what the step before it held back, in one write.
+  if (!held_lines_.empty()) line = std::exchange(held_lines_, {}) + "\n" + line;
+  log_(line);
   if (status < 200 || status > 299) {
     constexpr std::size_t kBodyShown = 200;
     const std::string& body = answer->body();

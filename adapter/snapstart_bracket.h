@@ -85,6 +85,10 @@ class SnapStartBracket {
   boost::asio::any_io_executor executor_;
   AdapterLog log_;
   BusStepRunner run_aside_;
+  // After-restore with LWA's POST to follow: the step's closing lines wait in held_lines_ and go out
+  // with the POST's line.
+  bool hold_step_lines_ = false;
+  std::string held_lines_;
 };
 
 }  // namespace snapbus::adapter

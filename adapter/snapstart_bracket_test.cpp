@@ -141,15 +141,17 @@ TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
   bool logged_acks = false;
   for (const std::string& line : log) logged_acks |= line.find("restore: 2 subscribers acknowledged") == 0;
   EXPECT_TRUE(logged_acks) << "the log says how long the hooks took";
-  // The caller's first line, the published line and the per-subscriber lines come with the summary,
-  // in one call: nothing is written while the workers run their hooks, and one write while the
-  // first request waits.
+  // The caller's first line, the published line, the per-subscriber lines and the summary come with
+  // the POST's line, in one call: nothing is written while the workers run their hooks or while the
+  // app answers the POST, and one write while the first request waits.
   const auto summary = std::find_if(calls.begin(), calls.end(), [](const std::string& call) {
     return call.find("restore: 2 subscribers acknowledged") != std::string::npos;
   });
   ASSERT_NE(summary, calls.end());
-  EXPECT_EQ(std::count(summary->begin(), summary->end(), '\n'), 4) << *summary;
+  EXPECT_EQ(std::count(summary->begin(), summary->end(), '\n'), 5) << *summary;
   EXPECT_EQ(summary->find("restore/next returned: restored\nrestore: published after-restore"), 0U) << *summary;
+  EXPECT_NE(summary->find("acknowledged in "), std::string::npos) << *summary;
+  EXPECT_EQ(summary->rfind("\nPOST /snapstart/after: 200 in "), summary->rfind('\n')) << *summary;
 }
 
 TEST_F(SnapStartBracketTest, ALwaPathThatFailsStopsTheSnapshotBeforeAnythingIsPublished) {

@@ -950,7 +950,8 @@ double stripped_size(const fs::path& binary, const fs::path& dir) {
 }
 
 constexpr double kLwaBinaryBytes = 3.7e6;  // LWA's documented binary size, not measured here
-constexpr double kRssGoalBytes = 4 * 1024 * 1024;
+// The goal says 4 MB: read as 10^6 bytes, the stricter of the two readings (summarize.py shows both).
+constexpr double kRssGoalBytes = 4e6;
 
 // The adapter's memory after 2000 invocations, and its binary's size: the layer's binary when
 // benchmarks/run.sh found one (the goal is about what Lambda runs), with this build's size beside it.
