@@ -114,7 +114,10 @@ void BM_ReadinessAnnouncedNotice(benchmark::State& state) {
     const std::uint16_t port = snapbus::adapter::testing::free_loopback_port();
     asio::io_context io;
     snapbus::adapter::ListenNotices notices(io.get_executor(), bench_segment());
-    if (!notices.receiving()) state.SkipWithError(notices.error().c_str());
+    if (!notices.receiving()) {
+      state.SkipWithError(notices.error().c_str());
+      break;
+    }
     auto ready =
         asio::co_spawn(io,
                        timed(snapbus::adapter::wait_until_ready(
@@ -160,7 +163,10 @@ void notice_latency(benchmark::State& state, std::chrono::milliseconds retry) {
     const auto listening = Clock::now();
     const Noticed noticed = ready.get();
     waiter.join();
-    if (noticed.readiness != snapbus::adapter::Readiness::ready) state.SkipWithError("not ready within 5 s");
+    if (noticed.readiness != snapbus::adapter::Readiness::ready) {
+      state.SkipWithError("not ready within 5 s");  // no sample: a timeout is no notice time
+      break;
+    }
     const double ns = std::chrono::duration<double, std::nano>(noticed.at - listening).count();
     samples.push_back(ns);
     state.SetIterationTime(ns / 1e9);
@@ -239,7 +245,10 @@ void BM_ReadinessAnnouncedIdleCpu(benchmark::State& state) {
     io.run();
     share.add(cpu_seconds() - cpu_before, std::chrono::duration<double>(Clock::now() - start).count());
     (void)done.get();
-    if (!notices.app_announced()) state.SkipWithError("the app's hello was not heard");
+    if (!notices.app_announced()) {
+      state.SkipWithError("the app's hello was not heard");
+      break;
+    }
   }
   state.counters["cpu_percent"] = share.percent();
 }
