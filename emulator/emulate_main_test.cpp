@@ -821,6 +821,36 @@ TEST(EmulateMain, SnapStartRestoreNextAndWhileFrozen) {
   emu.expect_no_survivors();
 }
 
+// What the --while-frozen command leaves running is adopted by the emulator, not started by the
+// function: a helper holding 150 MB is no part of Max Memory Used.
+TEST(EmulateMain, WhatTheWhileFrozenCommandLeavesRunningIsNotTheFunctionsMemory) {
+  const std::string dir = test_dir("while_frozen_memory");
+  const std::string held = dir + "/held";
+  const std::string helper = std::string(kPython) + " -c \"import time; b = b'x' * (150 << 20); open('" + held +
+                             "', 'w').close(); time.sleep(60)\" >/dev/null 2>&1 &";
+  const std::string command = helper + " while [ ! -f " + held + " ]; do sleep 0.05; done";
+  EmulatorProcess emu("while_frozen_memory", with({"--snapstart", "--while-frozen", command}, kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started());
+  auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
+  ASSERT_TRUE(ready(restore));
+  ASSERT_TRUE(std::filesystem::exists(held)) << "the helper holds its memory before the restore";
+  // Past the age at which the function's process list is walked anew (1 s), so the helper is seen.
+  std::this_thread::sleep_for(1500ms);
+  auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  ASSERT_TRUE(ready(next));
+  const std::string id = next.get().header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id), "1").status, 202);
+  ASSERT_TRUE(ready(invoked));
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: " + id));
+  const std::string log = emu.log();
+  const auto used = log.find("Max Memory Used: ", log.find("REPORT RequestId: " + id));
+  ASSERT_NE(used, std::string::npos) << log;
+  EXPECT_LT(std::stoi(log.substr(used + std::string_view("Max Memory Used: ").size())), 100) << log;
+  EXPECT_EQ(emu.stop(), 0);
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, SnapStartRuntimeThatNeverCallsRestoreNext) {
   EmulatorProcess emu("no_restore_next", with({"--snapstart"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());

@@ -284,6 +284,8 @@ asio::awaitable<void> Environment::run_while_frozen() {
   LaunchSpec command;
   command.argv = {"/bin/sh", "-c", config_.while_frozen};
   for (char** e = environ; *e != nullptr; ++e) command.env.emplace_back(*e);
+  while_frozen_marker_ = fmt::format("{}={}-{}", kEnvWhileFrozenId, ::getpid(), lambda::new_request_id());
+  command.env.push_back(while_frozen_marker_);
   int status = -1;
   try {
     status = co_await processes_.run_command(command);
@@ -351,6 +353,10 @@ const std::vector<pid_t>& Environment::function_pids() {
     // process whose parent exits (a daemon's double fork, `cmd &` in a script that ends), which
     // Lambda's count still holds.
     function_pids_ = descendants(::getpid());
+    // Less what the --while-frozen command left running: the emulator adopted it, the function did not start it.
+    if (!while_frozen_marker_.empty()) {
+      std::erase_if(function_pids_, [this](pid_t pid) { return has_env(pid, while_frozen_marker_); });
+    }
     function_roots_ = std::move(roots);
     function_pids_walked_ = now;
   }

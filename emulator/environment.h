@@ -164,6 +164,9 @@ class Environment {
   std::vector<pid_t> function_roots_;
   std::chrono::steady_clock::time_point function_pids_walked_;
   std::vector<pid_t> function_pids_;
+  // The --while-frozen command's marker (kEnvWhileFrozenId=...), once it has run: its processes are
+  // left out of function_pids().
+  std::string while_frozen_marker_;
   // Whether the log said that the function holds more than its memory size.
   bool memory_warned_ = false;
   bool fresh_;

@@ -74,20 +74,22 @@ char process_state(pid_t pid) {
   return stat ? stat->state : '\0';
 }
 
+bool has_env(pid_t pid, std::string_view entry) {
+  const auto variables = try_read_file_contents(proc_path(pid, "environ"));
+  if (!variables) return false;
+  std::string_view rest = *variables;
+  while (!rest.empty()) {
+    const auto end = rest.find('\0');
+    if (rest.substr(0, end) == entry) return true;
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  }
+  return false;
+}
+
 std::vector<pid_t> processes_with_env(const std::string& entry) {
   std::vector<pid_t> out;
   for (pid_t pid : all_pids()) {
-    const auto variables = try_read_file_contents(proc_path(pid, "environ"));
-    if (!variables) continue;
-    std::string_view rest = *variables;
-    while (!rest.empty()) {
-      const auto end = rest.find('\0');
-      if (rest.substr(0, end) == entry) {
-        out.push_back(pid);
-        break;
-      }
-      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-    }
+    if (has_env(pid, entry)) out.push_back(pid);
   }
   return out;
 }

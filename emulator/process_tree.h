@@ -22,6 +22,9 @@ char process_state(pid_t pid);
 std::vector<pid_t> processes_with_env(const std::string& entry);
 // Processes whose initial environment holds `entry` (KEY=VALUE): how strays are found by marker.
 
+bool has_env(pid_t pid, std::string_view entry);
+// Whether the process's initial environment holds `entry` (KEY=VALUE); false when it is gone.
+
 unsigned resident_mb(const std::vector<pid_t>& pids);
 // Sum of the peak resident set (VmHWM) of the processes, in MiB: Lambda's "Max Memory Used".
 // Costs about 10 us per process (the kernel formats all of /proc/PID/status).

@@ -40,6 +40,9 @@ using lambda::kInitTypeSnapStart;
 
 // Every process of the function carries this marker, so a sweep can find strays by their environment.
 inline constexpr const char* kEnvEmulatorId = "SNAPBUS_EMULATOR_ID";
+// And every process of the --while-frozen command carries this one: it runs beside the function,
+// not in it, so what it leaves running (adopted by the emulator) is no part of the function's memory.
+inline constexpr const char* kEnvWhileFrozenId = "SNAPBUS_EMULATOR_WHILE_FROZEN_ID";
 
 // The account the emulated function belongs to: in its ARN, and for extensions that ask for it.
 inline constexpr std::string_view kEmulatedAccountId = "000000000000";
