@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -516,6 +517,25 @@ TEST(EmulateMain, InitErrorTearsTheEnvironmentDown) {
   EXPECT_EQ(emu.wait_exit(20s), 3);
   EXPECT_NE(emu.log().find("Error Type: Runtime.BeforeSnapshotError"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
+}
+
+// Lambda records Runtime.X or Function.X as posted in the header, anything else as Runtime.Unknown,
+// and never reads the body for it (RAPID's GetValidRuntimeOrFunctionErrorType).
+TEST(EmulateMain, AnInitErrorTypeThatIsNoRuntimeErrorIsRecordedAsRuntimeUnknown) {
+  for (const auto& [header, recorded] : std::vector<std::pair<std::string, std::string>>{
+           {"ConfigError", "Runtime.Unknown"}, {"", "Runtime.Unknown"}, {"Function.x", "Function.Unknown"}}) {
+    EmulatorProcess emu("init_error_type", with({"--exit-on-failure"}, kPlaceholderRuntime));
+    ASSERT_TRUE(emu.started());
+    std::map<std::string, std::string> headers;
+    if (!header.empty()) headers["Lambda-Runtime-Function-Error-Type"] = header;
+    auto r =
+        emu.runtime_call("POST", kInitError, R"({"errorMessage":"no config","errorType":"Runtime.FromBody"})", headers);
+    EXPECT_EQ(r.status, 202);
+    EXPECT_EQ(emu.wait_exit(20s), 3);
+    EXPECT_NE(emu.log().find("Error Type: " + recorded), std::string::npos) << header << "\n" << emu.log();
+    EXPECT_EQ(emu.log().find("Runtime.FromBody"), std::string::npos) << header << "\n" << emu.log();
+    emu.expect_no_survivors();
+  }
 }
 
 TEST(EmulateMain, ExtensionThatNeverRegistersFailsInit) {

@@ -23,6 +23,22 @@ std::string error_type_of(const HttpExchange& ex, const std::string& body, const
   return json_error_field(body, "errorType").value_or(fallback);
 }
 
+// The type Lambda records for a runtime's init/error or restore/error (INIT_REPORT's or
+// RESTORE_REPORT's "Error Type"): the header's when it holds Runtime.X or Function.X (X a capital
+// and at least one more letter), else Runtime.Unknown, or Function.Unknown for a Function. one that
+// is not well formed. The body is never read for it. As RAPID's GetValidRuntimeOrFunctionErrorType
+// (internal/lambda/fatalerror/fatalerror.go in the RIE's source), whose pattern is unanchored.
+std::string platform_error_type(std::string_view header) {
+  for (const std::string_view prefix : {"Runtime.", "Function."}) {
+    for (std::size_t at = header.find(prefix); at != std::string_view::npos; at = header.find(prefix, at + 1)) {
+      const std::string_view rest = header.substr(at + prefix.size());
+      const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+      if (rest.size() >= 2 && rest[0] >= 'A' && rest[0] <= 'Z' && letter(rest[1])) return std::string(header);
+    }
+  }
+  return header.starts_with("Function.") ? "Function.Unknown" : "Runtime.Unknown";
+}
+
 asio::awaitable<void> handle_next(Environment& env, HttpExchange& ex) {
   ex.require_method(http::verb::get);
   // A runtime client that gives up on the long poll must not take the next event with it.
@@ -255,7 +271,7 @@ asio::awaitable<void> serve_runtime_api(Environment& env, HttpExchange& ex) {
   } else if (path == kRuntimeInitErrorPath || path == kRuntimeRestoreErrorPath) {
     ex.require_method(http::verb::post);
     const std::string body = co_await ex.read_body(kErrorBodyLimit);
-    const std::string type = error_type_of(ex, body, "");
+    const std::string type = platform_error_type(ex.header(kHeaderFunctionErrorType));
     std::optional<ApiError> error;
     if (path == kRuntimeInitErrorPath) {
       error = env.runtime_init_error(type, body);
