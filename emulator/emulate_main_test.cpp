@@ -871,6 +871,30 @@ TEST(EmulateMain, WhatTheWhileFrozenCommandLeavesRunningIsNotTheFunctionsMemory)
   emu.expect_no_survivors();
 }
 
+// The runtime dies while frozen, after Init was reported a success: the failure is the restore's
+// (RESTORE_START, then RESTORE_REPORT with the error, exit 4), not a second INIT_REPORT.
+TEST(EmulateMain, ARuntimeThatDiesWhileFrozenFailsTheRestore) {
+  // A runtime command line no other test runs, so the --while-frozen command kills only this one.
+  const std::vector<std::string> runtime = {"--", "/bin/sleep", "613.25"};
+  EmulatorProcess emu(
+      "dies_while_frozen",
+      with({"--snapstart", "--exit-on-failure", "--while-frozen", "pkill -KILL -x -f '/bin/sleep 613.25'"}, runtime));
+  ASSERT_TRUE(emu.started());
+  // The "runtime" (this test) ends Init: the function is frozen, and the command kills it.
+  auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext, {}, {}, 20s); });
+  EXPECT_EQ(emu.wait_exit(20s), 4) << emu.log();
+  restore.wait();
+  const std::string log = emu.log();
+  EXPECT_EQ(count_of(log, "INIT_REPORT"), 1U) << log;
+  EXPECT_LT(log.find("INIT_REPORT"), log.find("RESTORE_START")) << log;
+  const auto report = log.find("RESTORE_REPORT");
+  ASSERT_NE(report, std::string::npos) << log;
+  const std::string line = log.substr(report, log.find('\n', report) - report);
+  EXPECT_NE(line.find("Status: error\tError Type: Runtime.ExitError"), std::string::npos) << line;
+  EXPECT_LT(log.find("RESTORE_START"), report) << log;
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, SnapStartRuntimeThatNeverCallsRestoreNext) {
   EmulatorProcess emu("no_restore_next", with({"--snapstart"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());

@@ -404,7 +404,8 @@ void Environment::fail(const std::string& type, const std::string& message, cons
     case Phase::frozen:
     case Phase::restore: {
       if (phases_.stopping()) return;
-      const bool restoring = phases_.phase() == Phase::restore;
+      // A failure while frozen is the restore's too (report_startup_failure).
+      const bool restoring = phases_.phase() == Phase::restore || phases_.phase() == Phase::frozen;
       const int exit_code = phases_.report_startup_failure(type, message, status);
       phases_.set_shutdown_reason(ShutdownReason::failure);
       Failure failure{.type = type, .message = message, .runtime_body = runtime_body};

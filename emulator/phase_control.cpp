@@ -69,6 +69,14 @@ void PhaseControl::end_restore() {
 int PhaseControl::report_startup_failure(const std::string& type, const std::string& message,
                                          const std::string& status) {
   phase_timer_.cancel();
+  // A failure while frozen (the runtime or an extension died, a stop signal) comes after Init was
+  // reported a success: it is the restore's, which begins and fails at once, as RAPID's handleRestore
+  // turns a fatal error stored after the snapshot into the restore's error.
+  if (phase_ == Phase::frozen) {
+    restore_start_ = Clock::now();
+    log_.restore_start(kRuntimeVersion);
+    phase_ = Phase::restore;
+  }
   const bool restoring = phase_ == Phase::restore;
   if (restoring) {
     log_.restore_report(ms_since(restore_start_), PhaseOutcome{status, type});
