@@ -148,7 +148,7 @@ asio::awaitable<lifecycle::StepResult> AdapterProcess::run_step_aside(BusStep st
         failure = std::current_exception();
       }
       // Back on the event loop's thread, which resumes the caller; the step's frame outlives this
-      // thread, since the destructor joins it before the io_context goes.
+      // thread, since run() (or, when it throws, the destructor) joins it before the io_context goes.
       asio::post(io_, [handler = std::move(handler), failure, result = std::move(result)]() mutable {
         std::move(handler)(failure, std::move(result));
       });

@@ -96,14 +96,13 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::a
   auto failure =
       co_await run_bus_step(lifecycle::Step::restore, time_left(deadline), std::nullopt, std::move(first_line));
   hold_step_lines_ = false;
-  if (failure || !posts) {
-    if (!held_lines_.empty()) log_(std::exchange(held_lines_, {}));
-    co_return failure;
+  if (!failure && posts) {
+    failure = co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
+                                     time_left(deadline));
   }
-  auto posted = co_await post_app_hook(config_.snapstart_after_restore_path, lifecycle::kAfterRestoreErrorType,
-                                       time_left(deadline));
+  // Still held when the step failed, or the POST failed before its line.
   if (!held_lines_.empty()) log_(std::exchange(held_lines_, {}));
-  co_return posted;
+  co_return failure;
 }
 
 // On the adapter's one thread, blocking it, unless run aside: no invocation can arrive before the

@@ -21,6 +21,35 @@
 namespace snapbus::net {
 namespace {
 
+// A socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// What the peer sends until `until` has come, it closes, or 10 s have passed.
+std::string read_until(int fd, const std::string& until) {
+  std::string received;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (received.find(until) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    received.append(buf, static_cast<std::size_t>(n));
+  }
+  return received;
+}
+
 // A server whose handler echoes what it read: the body (limit 16 bytes), or for POST /pieces the
 // pieces as they came and the trailer X-Result.
 // Errors in the default plain-text format unless the test gives another.
@@ -102,43 +131,25 @@ class EchoServer {
 
   // What the first read after sending `request` gets: one write of the server's, if it made it at once.
   std::string first_read(const std::string& request) const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(endpoint_.port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int fd = connect_loopback(port());
+    if (fd < 0) return "";
     std::string received;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 10000) > 0) {
-        char buf[4096];
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n > 0) received.assign(buf, static_cast<std::size_t>(n));
-      }
+    (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) > 0) {
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) received.assign(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
     return received;
   }
 
   std::string exchange(const std::string& request, const std::string& until) const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(endpoint_.port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
+    const int fd = connect_loopback(port());
+    if (fd < 0) return "connect failed";
     (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    std::string received;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (received.find(until) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      received.append(buf, static_cast<std::size_t>(n));
-    }
+    std::string received = read_until(fd, until);
     ::close(fd);
     return received;
   }
@@ -349,33 +360,6 @@ TEST(HttpServer, LongPollOutlivesTheTimeouts) {
   const std::string reply = server.exchange("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", "late");
   EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
   EXPECT_NE(reply.find("late"), std::string::npos) << reply;
-}
-
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string read_until(int fd, const std::string& until) {
-  std::string received;
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (received.find(until) == std::string::npos && Clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    received.append(buf, static_cast<std::size_t>(n));
-  }
-  return received;
 }
 
 // kNoTimeout is the largest duration there is: added to the clock as it stands, it would wrap to a
