@@ -135,6 +135,12 @@ void require_intact(const Segment& segment, int lock_fd) {
   }
 }
 
+// Statuses that leave the change done: an ack, or a process that is no subscriber any more and
+// never started a hook of it.
+bool settled_ok(AckStatus status) {
+  return status == AckStatus::acked || status == AckStatus::left || status == AckStatus::ended;
+}
+
 }  // namespace
 
 std::optional<pid_t> publisher_lock_holder(const std::filesystem::path& segment_path) {
@@ -158,19 +164,19 @@ std::string ack_status_name(AckStatus status) {
     case AckStatus::missing: return "missing";
     case AckStatus::died: return "died";
     case AckStatus::left: return "left";
+    case AckStatus::ended: return "ended";
   }
   return "unknown";
 }
 
 bool AckReport::all_ok() const noexcept {
-  return std::all_of(entries.begin(), entries.end(),
-                     [](const AckEntry& e) { return e.status == AckStatus::acked || e.status == AckStatus::left; });
+  return std::all_of(entries.begin(), entries.end(), [](const AckEntry& e) { return settled_ok(e.status); });
 }
 
 std::vector<std::string> AckReport::problems() const {
   std::vector<std::string> lines;
   for (const AckEntry& e : entries) {
-    if (e.status == AckStatus::acked || e.status == AckStatus::left) continue;
+    if (settled_ok(e.status)) continue;
     std::string line =
         "pid " + std::to_string(e.slot.owner.pid) + " (" + e.slot.name + "): " + ack_status_name(e.status);
     if (e.status == AckStatus::failed && !e.slot.message.empty()) line += ": " + e.slot.message;
@@ -326,7 +332,12 @@ AckReport Publisher::wait_for_acks(std::uint32_t seq, FutexClock::time_point dea
           const AckStatus status = gone->outcome == AckOutcome::failed ? AckStatus::failed : AckStatus::acked;
           settled[slot.index] = {std::move(*gone), status};
         } else {
-          const AckStatus status = gone->still_running ? AckStatus::left : AckStatus::died;
+          // As in transition(): only a death inside a hook fails the change. One before its first
+          // hook (os._exit in a pool worker whose watcher had not got to the change) left nothing
+          // stale behind, and whether it counted must not hang on which liveness check saw it.
+          const AckStatus status = gone->still_running      ? AckStatus::left
+                                   : running_hook_of(*gone) ? AckStatus::died
+                                                            : AckStatus::ended;
           settled[slot.index] = {std::move(*gone), status};
         }
       } else {

@@ -422,7 +422,7 @@ TEST_F(PublisherTest, SubscriberGoneBeforeTheChangeIsNotWaitedForNorAFailure) {
   EXPECT_TRUE(report.all_ok());
 }
 
-// Alive at the change, dead before its ack: a failure, reported by name.
+// Alive at the change, dead in a hook before its ack: a failure, reported by name.
 TEST_F(PublisherTest, SubscriberDyingAfterTheChangeIsReportedByName) {
   auto publisher = Publisher::acquire(options);
   auto child = testing::fork_child([&] {
@@ -448,6 +448,34 @@ TEST_F(PublisherTest, SubscriberDyingAfterTheChangeIsReportedByName) {
   EXPECT_EQ(running_hook_of(report.entries[0].slot), "after-restore hook 'db'");
   EXPECT_EQ(child.wait_exit_code(5s), 128 + SIGKILL);
   EXPECT_TRUE(read_slots(publisher.segment()).empty()) << "the dead slot was not freed";
+}
+
+// Alive at the change, gone before its first hook (os._exit in a pool worker whose watcher had not
+// got to the change yet): it left nothing stale behind, so the change is done without it.
+TEST_F(PublisherTest, SubscriberEndingAfterTheChangeBeforeAnyHookIsNoFailure) {
+  auto publisher = Publisher::acquire(options);
+  int release[2];
+  ASSERT_EQ(::pipe(release), 0);
+  auto child = testing::fork_child([&] {
+    auto sub = Subscriber::open(path, {.name = "worker"});
+    char byte = 0;
+    // Ends when the parent says the change is out, without a hook, an ack or a destructor.
+    ::_exit(::read(release[0], &byte, 1) == 1 ? 0 : 3);
+    return 0;
+  });
+  ::close(release[0]);
+  while (read_slots(publisher.segment(), Liveness::skip).empty()) std::this_thread::sleep_for(1ms);
+  const auto now = publisher.transition(Phase::after_restore);
+  ASSERT_EQ(::write(release[1], "x", 1), 1);
+  ::close(release[1]);
+  EXPECT_EQ(child.wait_exit_code(5s), 0);
+  const AckReport report = publisher.wait_for_acks(now.seq, FutexClock::now() + 30s);
+  ASSERT_EQ(report.entries.size(), 1U);
+  EXPECT_EQ(report.entries[0].status, AckStatus::ended);
+  EXPECT_EQ(report.entries[0].slot.name, "worker");
+  EXPECT_TRUE(report.all_ok());
+  EXPECT_TRUE(report.problems().empty());
+  EXPECT_TRUE(read_slots(publisher.segment()).empty()) << "the ended slot was not freed";
 }
 
 // transition() looks for dead slots only after its wake, and a woken subscriber may die in its

@@ -12,7 +12,8 @@ std::string describe_problem(const AckEntry& entry, std::chrono::milliseconds ac
   const std::string who = subscriber_label(entry.slot);
   switch (entry.status) {
     case AckStatus::acked:
-    case AckStatus::left: return {};
+    case AckStatus::left:
+    case AckStatus::ended: return {};
     case AckStatus::failed: {
       std::string text = who + " failed " + std::to_string(entry.slot.hooks_failed) + " of " +
                          std::to_string(entry.slot.hooks_run) + " hooks";

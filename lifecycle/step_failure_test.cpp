@@ -85,6 +85,7 @@ TEST(StepFailureTest, AMissingAcknowledgementNamesTheHookStillRunning) {
 TEST(StepFailureTest, EntriesThatAckedOrLeftAreNoProblem) {
   EXPECT_EQ(describe_problem(entry(0, 1, "a", AckStatus::acked), 1s), "");
   EXPECT_EQ(describe_problem(entry(0, 1, "a", AckStatus::left), 1s), "");
+  EXPECT_EQ(describe_problem(entry(0, 1, "a", AckStatus::ended), 1s), "");
   EXPECT_EQ(subscriber_label(entry(0, 7, "", AckStatus::acked).slot), "pid 7 (-)");
 }
 

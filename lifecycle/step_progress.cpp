@@ -53,6 +53,8 @@ std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_
       return fmt::format("  DIED     {}: the process died before acknowledging; its slot was reaped", who);
     case AckStatus::left:
       return fmt::format("  left     {}: runs another program now (exec after fork); its slot was reaped", who);
+    case AckStatus::ended:
+      return fmt::format("  ended    {}: the process ended before it started a hook; its slot was reaped", who);
   }
   return fmt::format("  {}  {}", ack_status_name(entry.status), who);
 }

@@ -85,6 +85,7 @@ TEST(StepProgressTest, EveryOutcomeHasItsOwnLine) {
             "  MISSING  pid 14 (x): no acknowledgement within 250 ms (still running after-restore hook 'reconnect')");
   EXPECT_NE(describe_entry(entry(15, "y", AckStatus::died), 250ms).find("DIED     pid 15 (y)"), std::string::npos);
   EXPECT_NE(describe_entry(entry(16, "z", AckStatus::left), 250ms).find("left     pid 16 (z)"), std::string::npos);
+  EXPECT_NE(describe_entry(entry(17, "w", AckStatus::ended), 250ms).find("ended    pid 17 (w)"), std::string::npos);
 }
 
 TEST(StepProgressTest, EntriesAreOneBlockOfPrefixedLines) {

@@ -51,6 +51,9 @@ enum class AckStatus {
   died,     // the process died after the change and before acking; its slot was reaped
   left,     // the process runs on without its slot lock (it exec'd another program after fork):
             // not a subscriber any more, so not a failure; its slot was reaped
+  ended,    // the process ended after the change, before it started a hook (a pool worker done with
+            // its last task): it ran none and serves nothing, so not a failure, as one gone before
+            // the change is not; its slot was reaped
 };
 std::string ack_status_name(AckStatus status);
 
