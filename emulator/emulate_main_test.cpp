@@ -951,6 +951,14 @@ TEST(EmulateMain, RestoreErrorTearsTheEnvironmentDown) {
   EXPECT_EQ(answer.header("x-amz-function-error"), "");
   EXPECT_NE(emu.log().find("Status: error\tError Type: Runtime.AfterRestoreError"), std::string::npos) << emu.log();
   EXPECT_NE(emu.log().find("hook failed"), std::string::npos);
+  // The JSON report keeps the invocation, which never started, with what its caller got.
+  const auto report = boost::json::parse(emu.report()).as_object();
+  EXPECT_EQ(report.at("restore").at("errorType"), "Runtime.AfterRestoreError") << emu.report();
+  const auto& invocations = report.at("invocations").as_array();
+  ASSERT_EQ(invocations.size(), 1U) << emu.report();
+  EXPECT_EQ(invocations.at(0).at("requestId").as_string(), answer.header("x-amzn-requestid")) << emu.report();
+  EXPECT_EQ(invocations.at(0).at("started"), false);
+  EXPECT_EQ(invocations.at(0).at("errorType"), "SnapStartException");
   emu.expect_no_survivors();
 }
 
@@ -1244,6 +1252,14 @@ TEST(EmulateMain, FullQueueIsThrottled) {
   EXPECT_EQ(throttled.status, 429) << throttled.error;
   EXPECT_EQ(invoke_error_type(throttled), "TooManyRequestsException");
   EXPECT_EQ(emu.stop(), 0);
+  // The stop answered the queued ones: the report keeps each, as never started (the throttled one
+  // was never an invocation).
+  const auto invocations = boost::json::parse(emu.report()).at("invocations").as_array();
+  EXPECT_EQ(invocations.size(), 100U);
+  for (const auto& invocation : invocations) {
+    EXPECT_EQ(invocation.at("started"), false);
+    EXPECT_EQ(invocation.at("errorType"), "Emulator.ShuttingDown");
+  }
   emu.expect_no_survivors();
 }
 
@@ -1308,6 +1324,18 @@ TEST(EmulateMain, SnapStartFreshEnvironmentIsInitFreezeAndRestore) {
   EXPECT_EQ(count_of(log, "RESTORE_REPORT"), 2U) << log;
   EXPECT_EQ(count_of(log, "START RequestId"), 2U) << log;
   EXPECT_EQ(emu.stop(), 0);
+  // Each environment's Init and restore, and which one ran each invocation.
+  const auto report = boost::json::parse(emu.report()).as_object();
+  const auto& environments = report.at("environments").as_array();
+  ASSERT_EQ(environments.size(), 2U) << emu.report();
+  for (const auto& environment : environments) {
+    EXPECT_EQ(environment.at("init").at("status"), "success") << emu.report();
+    EXPECT_EQ(environment.at("restore").at("status"), "success") << emu.report();
+  }
+  const auto& invocations = report.at("invocations").as_array();
+  ASSERT_EQ(invocations.size(), 2U) << emu.report();
+  EXPECT_EQ(invocations.at(0).at("environment"), 0);
+  EXPECT_EQ(invocations.at(1).at("environment"), 1);
   emu.expect_no_survivors();
 }
 

@@ -207,7 +207,8 @@ void Environment::request_stop(int signal_number) {
     diagnostic(stop_signal_received(signal_number) + ", shutting down with no fresh environment to follow");
     wants_fresh_ = false;
     stopped_while_failing_ = true;
-    dispatch_.close(shutting_down());
+    const Failure failure = shutting_down();
+    record_unstarted(dispatch_.close(failure), failure.status);
     return;
   }
   if (phases_.stopping()) {
@@ -222,14 +223,21 @@ void Environment::end(int exit_code, Failure failure) {
   if (phases_.stopping()) return;
   wants_fresh_ = !config_.exit_on_failure &&
                  (exit_code == kExitInitFailed || exit_code == kExitRestoreFailed || exit_code == kExitInvokeFailed);
-  if (wants_fresh_) {
-    dispatch_.hand_over(std::move(failure), exit_code != kExitInvokeFailed);
-  } else {
-    dispatch_.close(std::move(failure));
-  }
+  const std::string status = failure.status;
+  record_unstarted(wants_fresh_ ? dispatch_.hand_over(std::move(failure), exit_code != kExitInvokeFailed)
+                                : dispatch_.close(std::move(failure)),
+                   status);
   phases_.stop(exit_code);
   processes_.stop_waiting();
   extensions_.wake_all();
+}
+
+void Environment::record_unstarted(const std::vector<std::shared_ptr<Invocation>>& invocations,
+                                   std::string_view status) {
+  for (const auto& inv : invocations) {
+    log_.unstarted(inv->request_id,
+                   PhaseOutcome{std::string(status), inv->service_error ? inv->service_error->type : inv->error_type});
+  }
 }
 
 void Environment::check_progress() {
@@ -408,7 +416,7 @@ void Environment::fail(const std::string& type, const std::string& message, cons
       const bool restoring = phases_.phase() == Phase::restore || phases_.phase() == Phase::frozen;
       const int exit_code = phases_.report_startup_failure(type, message, status);
       phases_.set_shutdown_reason(ShutdownReason::failure);
-      Failure failure{.type = type, .message = message, .runtime_body = runtime_body};
+      Failure failure{.type = type, .message = message, .runtime_body = runtime_body, .status = status};
       if (restoring) failure.service_error = restore_failure_for_invoke(type, message);
       end(exit_code, std::move(failure));
       return;

@@ -129,6 +129,8 @@ class Environment {
   void fail_invoke(const std::string& type, const std::string& message, const std::string& status);
   // Fails what waits with `failure` and stops with exit_code.
   void end(int exit_code, Failure failure);
+  // Into the JSON report: invocations that failed before they started, answered as the callers were.
+  void record_unstarted(const std::vector<std::shared_ptr<Invocation>>& invocations, std::string_view status);
   // What the emulator exits with when this environment is the last.
   [[nodiscard]] int exit_code() const;
   void on_runtime_exit(pid_t pid, int status);

@@ -182,17 +182,20 @@ std::shared_ptr<Invocation> InvocationDispatch::end_current(const std::string& t
   return inv;
 }
 
-void InvocationDispatch::hand_over(Failure failure, bool startup_failed) {
+std::vector<std::shared_ptr<Invocation>> InvocationDispatch::hand_over(Failure failure, bool startup_failed) {
   closed_ = true;
   handing_over_ = true;
   failure_ = std::move(failure);
   if (current_ && !current_->complete) current_->fail(failure_);
   if (current_ && !current_->log_closed) current_->close_log({});
+  std::vector<std::shared_ptr<Invocation>> unstarted;
   if (startup_failed && !queue_.empty()) {
     queue_.front()->fail(failure_);
+    unstarted.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
   runtime_wake_.notify();
+  return unstarted;
 }
 
 void InvocationDispatch::adopt(std::deque<std::shared_ptr<Invocation>> earlier) {
@@ -204,18 +207,22 @@ asio::awaitable<void> InvocationDispatch::wait_queued() {
   while (queue_.empty() && !closed_) co_await runtime_wake_.wait();
 }
 
-void InvocationDispatch::close(Failure failure) {
+std::vector<std::shared_ptr<Invocation>> InvocationDispatch::close(Failure failure) {
   closed_ = true;
   handing_over_ = false;
   failure_ = std::move(failure);
   if (current_ && !current_->complete) current_->fail(failure_);
   // The emulator stops before the invocation in progress ends: its log stays as it is.
   if (current_ && !current_->log_closed) current_->close_log({});
+  std::vector<std::shared_ptr<Invocation>> unstarted;
   for (auto& inv : queue_) {
-    if (!inv->complete) inv->fail(failure_);
+    if (inv->complete) continue;
+    inv->fail(failure_);
+    unstarted.push_back(inv);
   }
   queue_.clear();
   runtime_wake_.notify();
+  return unstarted;
 }
 
 }  // namespace snapbus::emulator

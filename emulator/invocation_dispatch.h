@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -74,6 +75,7 @@ struct Failure {
   std::string runtime_body;
   // Set when the Invoke API answers with this instead of the function error above.
   std::optional<ServiceError> service_error;
+  std::string status = "error";  // error | timeout, as the JSON report records the failed invocations
 };
 
 // One invocation from the front door to the runtime and back. The runtime's answer is written
@@ -181,11 +183,12 @@ class InvocationDispatch {
   [[nodiscard]] bool current_answered() const { return current_ != nullptr && current_->complete; }
 
   // Fails every waiting invocation with this error, and every later submission: the environment ends.
-  void close(Failure failure);
+  // Returns the queued invocations it failed, which never started.
+  std::vector<std::shared_ptr<Invocation>> close(Failure failure);
   // The environment ends, and a fresh one takes over its queue (take_queue): only the invocation in
-  // progress fails, or after a failed Init or restore the first queued one, which caused it. Later
-  // submissions queue for the fresh environment.
-  void hand_over(Failure failure, bool startup_failed);
+  // progress fails, or after a failed Init or restore the first queued one, which caused it (returned:
+  // it never started). Later submissions queue for the fresh environment.
+  std::vector<std::shared_ptr<Invocation>> hand_over(Failure failure, bool startup_failed);
   std::deque<std::shared_ptr<Invocation>> take_queue() { return std::exchange(queue_, {}); }
   // Puts invocations taken from an environment that ended ahead of this one's own.
   void adopt(std::deque<std::shared_ptr<Invocation>> earlier);

@@ -161,7 +161,9 @@ TEST(InvocationDispatch, HandOverKeepsTheQueueForAFreshEnvironment) {
   InvocationDispatch failed_init(io, false);
   auto caused = failed_init.submit({.payload = "1"});
   auto waiting = failed_init.submit({.payload = "2"});
-  failed_init.hand_over({.type = "Runtime.ExitError", .message = "crashed"}, /*startup_failed=*/true);
+  const auto unstarted =
+      failed_init.hand_over({.type = "Runtime.ExitError", .message = "crashed"}, /*startup_failed=*/true);
+  EXPECT_EQ(unstarted, std::vector<std::shared_ptr<Invocation>>{caused});
   EXPECT_TRUE(caused->complete);
   EXPECT_EQ(caused->error_type, "Runtime.ExitError");
   EXPECT_FALSE(waiting->complete);
@@ -248,7 +250,8 @@ TEST(InvocationDispatch, CloseFailsWhatWaitsAndWhatComesLater) {
   asio::io_context io;
   InvocationDispatch dispatch(io, false);
   auto queued = dispatch.submit({.payload = "{}"});
-  dispatch.close({.type = "Emulator.ShuttingDown", .message = "bye"});
+  EXPECT_EQ(dispatch.close({.type = "Emulator.ShuttingDown", .message = "bye"}),
+            std::vector<std::shared_ptr<Invocation>>{queued});
   EXPECT_TRUE(dispatch.closed());
   EXPECT_TRUE(queued->complete);
   EXPECT_EQ(queued->error_type, "Emulator.ShuttingDown");

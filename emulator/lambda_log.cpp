@@ -93,7 +93,13 @@ std::string status_suffix(const PhaseOutcome& outcome) {
 }
 }  // namespace
 
+std::size_t LambdaLog::environment_index() {
+  if (environments_.empty()) environments_.push_back(boost::json::object{{"init", nullptr}, {"restore", nullptr}});
+  return environments_.size() - 1;
+}
+
 void LambdaLog::init_start(const std::string& runtime_version) {
+  environments_.push_back(boost::json::object{{"init", nullptr}, {"restore", nullptr}});
   line(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
 }
 
@@ -101,9 +107,13 @@ void LambdaLog::init_report(double ms, const PhaseOutcome& outcome, std::string_
   const std::string shown_phase = outcome.status == "success" ? std::string() : fmt::format("\tPhase: {}", phase);
   line(fmt::format("INIT_REPORT Init Duration: {}{}{}", format_ms(ms), shown_phase, status_suffix(outcome)));
   init_ = outcome_json(ms, outcome);
+  environment()["init"] = *init_;
 }
 
-void LambdaLog::init_recorded(double ms) { init_ = outcome_json(ms, PhaseOutcome{}); }
+void LambdaLog::init_recorded(double ms) {
+  init_ = outcome_json(ms, PhaseOutcome{});
+  environment()["init"] = *init_;
+}
 
 void LambdaLog::restore_start(const std::string& runtime_version) {
   line(fmt::format("RESTORE_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
@@ -112,6 +122,7 @@ void LambdaLog::restore_start(const std::string& runtime_version) {
 void LambdaLog::restore_report(double ms, const PhaseOutcome& outcome) {
   line(fmt::format("RESTORE_REPORT Restore Duration: {}{}", format_ms(ms), status_suffix(outcome)));
   restore_ = outcome_json(ms, outcome);
+  environment()["restore"] = *restore_;
 }
 
 void LambdaLog::start(const std::string& request_id, const std::string& version) {
@@ -144,6 +155,17 @@ void LambdaLog::report(const InvocationReport& r) {
   boost::json::object o = outcome_json(r.duration_ms, r.outcome);
   o["requestId"] = r.request_id;
   o["maxMemoryUsedMb"] = r.max_memory_used_mb;
+  o["started"] = true;
+  o["environment"] = environment_index();
+  invocations_.push_back(std::move(o));
+}
+
+void LambdaLog::unstarted(const std::string& request_id, const PhaseOutcome& outcome) {
+  boost::json::object o = outcome_json(0, outcome);
+  o["requestId"] = request_id;
+  o["maxMemoryUsedMb"] = 0;
+  o["started"] = false;
+  o["environment"] = environment_index();
   invocations_.push_back(std::move(o));
 }
 
@@ -159,6 +181,7 @@ boost::json::object LambdaLog::json(int exit_code) const {
   boost::json::object o = extra_;
   o["init"] = init_ ? boost::json::value(*init_) : boost::json::value(nullptr);
   o["restore"] = restore_ ? boost::json::value(*restore_) : boost::json::value(nullptr);
+  o["environments"] = environments_;
   o["invocations"] = invocations_;
   o["exitCode"] = exit_code;
   return o;

@@ -83,6 +83,8 @@ class LambdaLog {
   // kLogTailLimit bytes. Nothing more is kept until the next START.
   std::string take_tail();
 
+  // INIT_START, and a new entry of the JSON report's "environments": each Init (a fresh environment,
+  // or an Init run again for an invocation) with its restore, and the invocations it ran.
   void init_start(const std::string& runtime_version);
   // INIT_REPORT, and the JSON report's "init". `phase`, shown on a failure, is where Init ran:
   // "init", or "invoke" for an Init run again for the invocation that waits for it.
@@ -96,6 +98,10 @@ class LambdaLog {
   void start(const std::string& request_id, const std::string& version);
   void end(const std::string& request_id);
   void report(const InvocationReport& report);
+  // The JSON report's entry for an invocation that failed before it started (no START or REPORT):
+  // the one a failed Init or restore was for, or one still queued when the emulator stopped.
+  // The outcome's error type is what its caller got.
+  void unstarted(const std::string& request_id, const PhaseOutcome& outcome);
   void error(const std::string& request_id, const std::string& message, const std::string& error_type);
   // A platform error as Lambda prints it, e.g. "RequestId: x Error: Runtime exited ... Runtime.ExitError".
 
@@ -120,8 +126,13 @@ class LambdaLog {
   // From START until take_tail(): the latest bytes of the invocation's log, at most twice the limit
   // (trimmed in halves, so that a chatty function costs no copy per write).
   std::optional<std::string> tail_;
-  std::optional<boost::json::object> init_;
+  // The current environment's entry of environments_ (begun when none is), and its index.
+  std::size_t environment_index();
+  boost::json::object& environment() { return environments_.at(environment_index()).as_object(); }
+
+  std::optional<boost::json::object> init_;  // the last Init's, as the report's top-level "init"
   std::optional<boost::json::object> restore_;
+  boost::json::array environments_;
   boost::json::array invocations_;
   boost::json::object extra_;
 };

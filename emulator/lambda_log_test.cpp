@@ -129,6 +129,41 @@ TEST(LambdaLog, FunctionErrorIsAnErrorInTheJsonReportOnly) {
   EXPECT_EQ(invocation.at("errorType"), "KeyError");
 }
 
+TEST(LambdaLog, JsonReportKeepsEveryInitAndTheInvocationsThatNeverStarted) {
+  Written written;
+  LambdaLog log(written.writer());
+  log.init_start("v1");
+  log.init_report(5, {});
+  log.restore_start("v1");
+  log.restore_report(2, {"error", "Runtime.AfterRestoreError"});
+  log.unstarted("id-1", {"error", "SnapStartException"});
+  log.init_start("v1");
+  log.init_report(6, {});
+  log.restore_start("v1");
+  log.restore_report(3, {});
+  log.report({.request_id = "id-2", .duration_ms = 1.5});
+  const std::string text = written.out;
+  EXPECT_EQ(text.find("id-1"), std::string::npos) << "no log line for an invocation that never started: " << text;
+
+  auto json = log.json(0);
+  const auto& environments = json.at("environments").as_array();
+  ASSERT_EQ(environments.size(), 2U);
+  EXPECT_EQ(environments.at(0).at("restore").at("errorType"), "Runtime.AfterRestoreError");
+  EXPECT_EQ(environments.at(1).at("init").at("durationMs"), 6.0);
+  EXPECT_EQ(environments.at(1).at("restore").at("status"), "success");
+  // The top-level init and restore are the last environment's.
+  EXPECT_EQ(json.at("restore"), environments.at(1).at("restore"));
+  const auto& invocations = json.at("invocations").as_array();
+  ASSERT_EQ(invocations.size(), 2U);
+  EXPECT_EQ(invocations.at(0).at("requestId"), "id-1");
+  EXPECT_EQ(invocations.at(0).at("started"), false);
+  EXPECT_EQ(invocations.at(0).at("status"), "error");
+  EXPECT_EQ(invocations.at(0).at("errorType"), "SnapStartException");
+  EXPECT_EQ(invocations.at(0).at("environment"), 0);
+  EXPECT_EQ(invocations.at(1).at("started"), true);
+  EXPECT_EQ(invocations.at(1).at("environment"), 1);
+}
+
 TEST(LambdaLog, JsonReport) {
   Written written;
   LambdaLog log(written.writer());
