@@ -362,7 +362,7 @@ std::optional<Error> Segment::damage() const {
     mapping_->slots.abandon();
     return Error(Errc::invalid_segment, quoted(mapping_->path) + " was truncated to " + std::to_string(status.st_size) +
                                             " bytes under this process (" + std::to_string(mapping_->segment_bytes) +
-                                            " expected); detached from it");
+                                            " expected)");
   }
   if (mapping_->head.broken() || mapping_->slots.broken()) {
     return Error(Errc::invalid_segment, quoted(mapping_->path) +

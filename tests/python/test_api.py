@@ -362,6 +362,20 @@ def test_module_cli_startup_dir_needs_no_native_module_nor_good_variables(tmp_pa
     assert result.stdout == f"{tmp_path / 'snapbus' / '_startup'}\n" and result.stderr == ""
 
 
+def test_module_cli_startup_dir_works_with_zero_code_mode_already_on():
+    # The README's SNAPBUS_ZERO_CODE=1 PYTHONPATH=$(python3 -m snapbus startup-dir) app: bash lets
+    # the command substitution see the exported variable, and a PYTHONPATH from an earlier line (or
+    # Lambda's /opt/python) has the startup sitecustomize on it, which imports snapbus during site.
+    startup_dir = subprocess.run([PYTHON, "-m", "snapbus", "startup-dir"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+    pythonpath = os.pathsep.join([startup_dir, os.environ["PYTHONPATH"]])
+    result = subprocess.run([PYTHON, "-m", "snapbus", "startup-dir"], capture_output=True, text=True, timeout=30,
+                            env=dict(os.environ, SNAPBUS_ZERO_CODE="1", PYTHONPATH=pythonpath))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == startup_dir + "\n"
+    assert "Fatal" not in result.stderr, result.stderr
+
+
 def test_module_cli_state_needs_no_free_slot(cli, processes, tmp_path):
     segment = tmp_path / "one-slot.seg"
     created = subprocess.run([str(cli), "publish", "running", "--segment", str(segment)], capture_output=True,

@@ -1,5 +1,6 @@
 """ASGI middleware under real uvicorn, WSGI middleware under a real wsgiref server: a request that
 arrives while the after-restore hook is still running waits for it and sees what it did."""
+import concurrent.futures
 import os
 
 import httpx
@@ -57,3 +58,40 @@ def test_request_right_after_restore_sees_the_hook_result(bus, web_server):
     assert after["hook_generation"] == 1, "the request was served before the after-restore hook finished"
     assert after["token"] != before["token"]
     assert after["pid"] == before["pid"]
+
+
+def test_held_requests_leave_the_loop_executor_to_a_hook_that_uses_it(bus, processes):
+    # More requests arrive while the hook runs than the loop's default executor has threads; the
+    # hook then needs one of those threads. Held requests that each parked a thread there would keep
+    # the hook waiting until its own timeout, and the restore would fail.
+    port = free_port()
+    env = processes.env(bus.segment, PYTHONPATH=os.pathsep.join([str(PROGRAMS), os.environ.get("PYTHONPATH", "")]))
+    proc = processes.start([PYTHON, "-m", "uvicorn", "--factory", "loop_hook_app:make_app", "--host", "127.0.0.1",
+                            "--port", str(port), "--log-level", "warning"], env)
+
+    def get_state(timeout: float = 10):
+        return httpx.get(f"http://127.0.0.1:{port}/state", timeout=timeout).json()
+
+    def up():
+        try:
+            return get_state()
+        except httpx.TransportError:
+            return proc.poll() is not None
+
+    wait_until(up, 20, "the server to answer")
+    assert proc.poll() is None, processes.stderr_of(proc)
+
+    watcher = snapbus.Subscriber.open(bus.segment, "test-observer", wait_for_ack=False)
+    publisher = bus.publish_async("restore", timeout_ms=20000)
+    try:
+        wait_until(lambda: watcher.generation() == 1, 10, "the restore to be published", interval=0.001)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as requests:
+            answers = list(requests.map(lambda _: get_state(timeout=30), range(12)))
+        output, _ = publisher.communicate(timeout=40)
+        assert publisher.returncode == 0, output + processes.stderr_of(proc)
+    finally:
+        watcher.close()
+        if publisher.poll() is None:
+            publisher.kill()
+            publisher.communicate(timeout=30)
+    assert [answer["reconnected"] for answer in answers] == [1] * 12, answers

@@ -30,10 +30,23 @@ def _startup_dir() -> str:
     return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "_startup")
 
 
+def _imported_by_runpy() -> bool:
+    """Whether runpy imports this package, to run its __main__. Not when zero-code mode's
+    sitecustomize or .pth imports it while site starts the interpreter (PYTHONPATH=$(python3 -m
+    snapbus startup-dir) with SNAPBUS_ZERO_CODE=1 already exported): an exit there is a fatal error."""
+    frame = _sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "runpy":
+            return True
+        frame = frame.f_back
+    return False
+
+
 # `python3 -m snapbus startup-dir` only prints that directory, often for a wrapper whose interpreter
 # has no cffi. runpy imports this package before it runs __main__, so the answer is given here,
-# before the native module is loaded or the segment looked at.
-if _sys.orig_argv[-3:] == ["-m", "snapbus", "startup-dir"]:
+# before the native module is loaded or the segment looked at. (A package site has imported
+# already is not imported again: __main__ answers then.)
+if _sys.orig_argv[-3:] == ["-m", "snapbus", "startup-dir"] and _imported_by_runpy():
     print(_startup_dir())
     raise SystemExit(0)
 

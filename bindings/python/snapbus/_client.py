@@ -65,6 +65,8 @@ class _Client:
         self._last_state = State.detached()
         self._changes = 0
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        # Per event loop, the catch-up every async request guard held meanwhile awaits (check_async).
+        self._async_catch_ups: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
         # The watcher sleeps through quiet phases (running, ...): it runs no hook there, and after a
         # restore every worker would otherwise be woken twice, the second time just as the first
         # request comes. Once anyone calls wait_for_change it takes every change, for good; it says
@@ -93,6 +95,7 @@ class _Client:
         self._fork_lock = threading.local()  # whether before_fork got _lock, for after_fork_parent
         self._sub_lock = threading.Lock()  # held while using the subscriber outside _lock
         self._changed = threading.Condition(threading.Lock())
+        self._async_catch_up_lock = threading.Lock()
         self._running_hooks = threading.local()
         for hook_list in (self.before_snapshot, self.after_restore, self.shutdown):
             hook_list.reset_lock_after_fork()
@@ -426,10 +429,36 @@ class _Client:
             self.guard_catch_up()
 
     async def check_async(self) -> None:
-        if _hot.generation() != self.handled_generation:
-            # A thread, so the event loop keeps serving while the hooks run (or while this waits
-            # for the watcher thread that is already running them).
-            await asyncio.get_running_loop().run_in_executor(None, self.guard_catch_up)
+        if _hot.generation() == self.handled_generation:
+            return
+        # On a thread, so the event loop keeps serving while the hooks run (or while that thread
+        # waits for the watcher thread that is already running them). One thread of its own per loop,
+        # which every request held meanwhile awaits, not one of the loop's default executor per
+        # request: those would fill that pool, and a hook that waits for work it hands the loop
+        # (loop.getaddrinfo, asyncio.to_thread: an async client reconnecting) would wait for ever.
+        loop = asyncio.get_running_loop()
+        with self._async_catch_up_lock:
+            pending = self._async_catch_ups.get(loop)
+            if pending is None:
+                pending = loop.create_future()
+                self._async_catch_ups[loop] = pending
+                threading.Thread(target=self._catch_up_for_loop, args=(loop, pending), name="snapbus-catch-up",
+                                 daemon=True).start()
+        # Shielded: a held request that is cancelled (its client left) ends its own wait only.
+        await asyncio.shield(pending)
+
+    def _catch_up_for_loop(self, loop: asyncio.AbstractEventLoop, pending: asyncio.Future) -> None:
+        error: Exception | None = None
+        try:
+            self.guard_catch_up()
+        except Exception as caught:  # a bug: raised in the held requests, as a failed executor call is
+            error = caught
+        with self._async_catch_up_lock:
+            del self._async_catch_ups[loop]  # a request that comes after this starts a catch-up anew
+        try:
+            loop.call_soon_threadsafe(_settle, pending, error)
+        except RuntimeError:
+            pass  # the loop was closed meanwhile: nobody waits
 
     def _watch(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -655,6 +684,7 @@ class _Client:
         self._handling = None
         self._reset_locks()
         self._async_waiters = []  # their event loops belong to the parent
+        self._async_catch_ups = {}
         # A fresh Event (its lock may have been held by a parent thread at the fork); the wish to
         # take every change is inherited, and this child's watcher arms it anew.
         self._every_change_armed = threading.Event()
@@ -697,6 +727,15 @@ class _Client:
         if state.phase == Phase.SHUTTING_DOWN:
             self._shutdown_done = True
         self.handled_seq = state.seq
+
+
+def _settle(future: asyncio.Future, error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 @dataclasses.dataclass(frozen=True)
