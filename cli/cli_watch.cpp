@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "output_reader.h"
 #include "snapbus/error.h"
 #include "snapbus/futex.h"
 #include "snapbus/segment.h"
@@ -100,7 +101,8 @@ class ChangePrinter {
 
 }  // namespace
 
-ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostream& out, std::ostream& err) {
+ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostream& out, std::ostream& err,
+                   int out_fd) {
   const std::filesystem::path& path = request.segment_path;
   FutexDeadline deadline;
   if (request.timeout) deadline = deadline_after(*request.timeout);
@@ -130,6 +132,10 @@ ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostre
       throw;
     }
     if (result == FutexResult::timed_out) {
+      if (out_fd >= 0 && output_reader_gone(out_fd)) {
+        throw Error(Errc::system,
+                    "cannot write to stdout: " + std::string(std::strerror(EPIPE)) + " (its reader has gone)", EPIPE);
+      }
       const SegmentFile file = segment_file(segment);
       if (file == SegmentFile::deleted) {
         err << "snapbus watch: " << path.string() << " was deleted; waiting for a publisher to create it again"

@@ -35,6 +35,9 @@ struct WatchRequest {
 // The words after `watch`. Throws UsageError or HelpRequested (command_line.h).
 WatchRequest parse_watch_command(std::span<const std::string> words, const Config& config);
 
-ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostream& out, std::ostream& err);
+// `out_fd` is the descriptor `out` writes to, if it is one: the watch then ends (an error, exit 5)
+// once that output's reader has gone, instead of at the next change it fails to print.
+ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostream& out, std::ostream& err,
+                   int out_fd = -1);
 
 }  // namespace snapbus::cli

@@ -6,7 +6,10 @@
 //
 // Exit codes: status, watch and publish share cli_exit_code.h (0 ok, 1 not acknowledged, 2 usage,
 // 3 no segment, 4 busy, 5 error, 130 interrupted); emulate has its own (emulate_command.h).
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -24,6 +27,7 @@
 #include "cli_status.h"
 #include "cli_watch.h"
 #include "command_line.h"
+#include "output_reader.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
 
@@ -46,14 +50,24 @@ struct Command {
 int code(ExitCode exit) { return static_cast<int>(exit); }
 
 // What status, watch or publish printed must have reached stdout: a full disk or a closed stdout is
-// an error (exit 5, as a failed system call), never a success, as for coreutils.
-int with_output_written(const std::string& command, int exit_code) {
+// an error (exit 5, as a failed system call), never a success, as for coreutils. SIGPIPE is
+// ignored while the command runs, so a reader that goes away (`snapbus publish restore | head -1`)
+// fails a write instead of killing the process halfway through a step, with the lifecycle left in
+// the middle: the command runs to its end, and the message says so, with the code it ended with.
+int run_printing(const std::string& command, const std::function<int()>& body) {
+  static_cast<void>(std::signal(SIGPIPE, SIG_IGN));
+  const int exit_code = body();
   errno = 0;
   std::cout.flush();
-  if (std::cout.good() && std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return exit_code;
-  const int error = errno;
+  // Flushed even when cout failed already: what an earlier failed write left buffered is tried
+  // again, and says why it fails.
+  const bool flushed = std::fflush(stdout) == 0;
+  if (std::cout.good() && flushed && std::ferror(stdout) == 0) return exit_code;
+  // An earlier failed write's errno may be gone by now: a reader that left is still seen.
+  const int error = errno != 0 ? errno : snapbus::cli::output_reader_gone(STDOUT_FILENO) ? EPIPE : 0;
   std::cerr << "snapbus " << command << ": cannot write to stdout" << (error != 0 ? ": " : "")
-            << (error != 0 ? std::strerror(error) : "") << '\n';
+            << (error != 0 ? std::strerror(error) : "") << " (the command itself ran to its end, with exit code "
+            << exit_code << ")\n";
   return exit_code == code(ExitCode::ok) ? code(ExitCode::error) : exit_code;
 }
 
@@ -81,15 +95,16 @@ const std::vector<Command>& commands() {
     {"status", "show the lifecycle state and every subscriber",
      [](std::span<const std::string> words) {
        const snapbus::Config config = environment_unless_help(words, snapbus::cli::parse_status_command);
-       return with_output_written("status", code(snapbus::cli::run_status(
-                                                snapbus::cli::parse_status_command(words, config), config, std::cout)));
+       const auto request = snapbus::cli::parse_status_command(words, config);
+       return run_printing("status", [&] { return code(snapbus::cli::run_status(request, config, std::cout)); });
      }},
         {"watch", "print each lifecycle change as it happens",
          [](std::span<const std::string> words) {
            const snapbus::Config config = environment_unless_help(words, snapbus::cli::parse_watch_command);
-           return with_output_written(
-               "watch", code(snapbus::cli::run_watch(snapbus::cli::parse_watch_command(words, config), config,
-                                                     std::cout, std::cerr)));
+           const auto request = snapbus::cli::parse_watch_command(words, config);
+           return run_printing("watch", [&] {
+             return code(snapbus::cli::run_watch(request, config, std::cout, std::cerr, STDOUT_FILENO));
+           });
          }},
         {"adapter", "run the Lambda adapter in front of a web app (what /opt/extensions/snapbus runs)",
          [](std::span<const std::string> words) { return snapbus::cli::run_adapter_command(words, std::nullopt); }},
@@ -100,9 +115,9 @@ const std::vector<Command>& commands() {
         {"publish", "drive the lifecycle by hand: starting, before-snapshot, restore, running, shutdown",
          [](std::span<const std::string> words) {
            const snapbus::Config config = environment_unless_help(words, snapbus::cli::parse_publish_command);
-           return with_output_written(
-               "publish", code(snapbus::cli::run_publish(snapbus::cli::parse_publish_command(words, config), config,
-                                                         std::cout, std::cerr)));
+           const auto request = snapbus::cli::parse_publish_command(words, config);
+           return run_printing("publish",
+                               [&] { return code(snapbus::cli::run_publish(request, config, std::cout, std::cerr)); });
          }},
 #if SNAPBUS_WITH_EMULATOR
         {"emulate", "run a function in a local Lambda with SnapStart", [](std::span<const std::string> words) {

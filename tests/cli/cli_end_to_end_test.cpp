@@ -343,6 +343,33 @@ TEST_F(CliEndToEndTest, OutputThatCannotBeWrittenIsAnErrorNotASuccess) {
   }
 }
 
+// `snapbus publish restore | head -1`: the reader leaves in the middle of the step, which must
+// still end (phase running), not be cut short by SIGPIPE with the lifecycle left in after-restore.
+// And a watch whose reader left ends without waiting for a change to fail to print.
+TEST_F(CliEndToEndTest, AReaderThatGoesAwayCutsNoStepShortAndEndsAWatch) {
+  ASSERT_EQ(snapbus({"publish", "starting"}).code, 0);
+  SpawnedProcess slow = start_subscriber("slow", {"--slow-hook-ms", "500"});
+  const ExitResult publish = run_to_exit(
+      {"/bin/bash", "-c", "\"$0\" publish restore | head -c 1 > /dev/null; exit ${PIPESTATUS[0]}", snapbus_binary()},
+      environment(), kPatience);
+  EXPECT_EQ(publish.code, 5) << publish.stderr_text;
+  EXPECT_NE(publish.stderr_text.find("cannot write to stdout: Broken pipe (the command itself ran to its end, with "
+                                     "exit code 0)"),
+            std::string::npos)
+      << publish.stderr_text;
+  const ExitResult status = snapbus({"status", "--json"});
+  ASSERT_EQ(status.code, 0) << status.stderr_text;
+  EXPECT_EQ(parse_object(status.stdout_text).at("state").at("phase").as_string(), "running") << status.stdout_text;
+  EXPECT_EQ(parse_object(status.stdout_text).at("state").at("generation").as_int64(), 1) << status.stdout_text;
+
+  const ExitResult watch = run_to_exit(
+      {"/bin/bash", "-c", "\"$0\" watch --json | head -n 1 > /dev/null; exit ${PIPESTATUS[0]}", snapbus_binary()},
+      environment(), kPatience);
+  EXPECT_EQ(watch.code, 5) << watch.stderr_text;
+  EXPECT_NE(watch.stderr_text.find("cannot write to stdout: Broken pipe (its reader has gone)"), std::string::npos)
+      << watch.stderr_text;
+}
+
 TEST_F(CliEndToEndTest, PublishIsRefusedWhileAnotherLivePublisherOwnsTheSegment) {
   Publisher owner = Publisher::acquire({.path = segment_});
 
