@@ -34,8 +34,7 @@ timespec to_timespec(FutexClock::time_point deadline) {
 }  // namespace
 
 FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcept {
-  constexpr std::chrono::milliseconds kLongest = std::chrono::hours(24 * 365);
-  return FutexClock::now() + std::clamp(timeout, std::chrono::milliseconds::zero(), kLongest);
+  return FutexClock::now() + std::clamp(timeout, std::chrono::milliseconds::zero(), kLongestWait);
 }
 
 FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline,

@@ -87,9 +87,22 @@ UniqueFd lock_publisher_role(const std::filesystem::path& segment_path, std::opt
 
 enum class Origin { created, took_over, replaced };
 
-// Opens the existing segment to take it over, or creates one. A segment of another layout version
-// is replaced (its publisher is gone: we hold the lock); anything that is not a snapbus segment is
-// left alone and refused, since it may be someone else's file.
+// The layout version in the header of the file at `path`, if one can be read there.
+std::optional<std::uint32_t> layout_version_at(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  std::uint32_t version = 0;
+  if (!fd || ::pread(fd.get(), &version, sizeof version, offsetof(SegmentHeader, layout_version)) !=
+                 static_cast<ssize_t>(sizeof version)) {
+    return std::nullopt;
+  }
+  return version;
+}
+
+// Opens the existing segment to take it over, or creates one. A segment of an older layout version
+// is replaced: an earlier snapbus left it (its publisher is gone: we hold the lock), and its
+// processes could not read this one's anyway. A newer one belongs to a newer snapbus, whose
+// processes may still use it, and anything that is not a snapbus segment may be someone else's
+// file: both are left alone and refused.
 Segment open_or_create(const PublisherOptions& options, Origin& origin) {
   origin = Origin::created;
   try {
@@ -102,6 +115,12 @@ Segment open_or_create(const PublisherOptions& options, Origin& origin) {
     origin = Origin::replaced;
   } catch (const Error& e) {
     if (e.code() == Errc::version_mismatch) {
+      if (const auto found = layout_version_at(options.path); !found || *found > kLayoutVersion) {
+        throw Error(Errc::version_mismatch,
+                    "segment " + options.path.string() + ": " + e.what() +
+                        "; a newer snapbus made it, and its processes may still use it, so it is left as it is "
+                        "(publish with that snapbus, or delete the file)");
+      }
       origin = Origin::replaced;
     } else if (e.code() != Errc::not_found) {
       throw;

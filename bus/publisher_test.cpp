@@ -118,15 +118,37 @@ TEST_F(PublisherTest, AFreshPublisherReplacesTheSegmentAnEarlierRunLeft) {
   EXPECT_TRUE(read_slots(publisher.segment(), Liveness::skip).empty());
 }
 
-TEST_F(PublisherTest, ReplacesASegmentOfAnotherLayoutVersion) {
+TEST_F(PublisherTest, ReplacesASegmentOfAnOlderLayoutVersion) {
   {
     auto old = Segment::create(path, {.slot_count = 2});
-    old.mutable_header().layout_version = 99;
+    old.mutable_header().layout_version = kLayoutVersion - 1;
   }
   auto publisher = Publisher::acquire(options);
   EXPECT_FALSE(publisher.took_over());
   EXPECT_TRUE(publisher.replaced());
   EXPECT_EQ(publisher.segment().header().layout_version, kLayoutVersion);
+}
+
+// A newer snapbus's segment may still be in use by that snapbus's processes: an older publisher
+// must not drop them by replacing it, fresh or not.
+TEST_F(PublisherTest, LeavesASegmentOfANewerLayoutVersionAlone) {
+  {
+    auto newer = Segment::create(path, {.slot_count = 2});
+    newer.mutable_header().layout_version = kLayoutVersion + 1;
+  }
+  const auto before = std::filesystem::last_write_time(path);
+  for (const bool fresh : {false, true}) {
+    PublisherOptions asked = options;
+    asked.fresh = fresh;
+    try {
+      static_cast<void>(Publisher::acquire(asked));
+      ADD_FAILURE() << "a newer segment was replaced (fresh " << fresh << ")";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::version_mismatch);
+      EXPECT_NE(std::string(e.what()).find("a newer snapbus made it"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(std::filesystem::last_write_time(path), before);
 }
 
 TEST_F(PublisherTest, RefusesToOverwriteAForeignFile) {

@@ -122,7 +122,8 @@ PublishRequest parse_publish_command(std::span<const std::string> words, const C
                 "earlier run left at the path, as at a Lambda environment's first step,\n"
                 "where /tmp starts empty. Without it a leftover segment is taken over");
   add_json_flag(*app, request.format,
-                "one JSON object: {segment, published, waited_for, acks: [...], ok, interrupted, state}");
+                "one JSON object: {segment, published, waited_for, acks: [...], ok, interrupted, state};\n"
+                "when too few subscribers joined, published is null and joined says how many did");
   parse_command_line(*app, words);
 
   const std::optional<lifecycle::Step> step = lifecycle::step_from_name(phase);
@@ -137,7 +138,8 @@ PublishRequest parse_publish_command(std::span<const std::string> words, const C
         "subscribers that joined the current one");
   }
   request.segment_path = segment.value_or(config.segment_path);
-  request.timeout = timeout_ms ? std::chrono::milliseconds(*timeout_ms) : config.ack_timeout;
+  // Clamped here, so that what the progress and the report say is the wait there is.
+  request.timeout = std::min(timeout_ms ? std::chrono::milliseconds(*timeout_ms) : config.ack_timeout, kLongestWait);
   if (expected) request.expect_subscribers = static_cast<std::size_t>(*expected);
   return request;
 }
@@ -188,16 +190,20 @@ ExitCode run_publish(const PublishRequest& request, const Config& config, std::o
   lifecycle::StepOptions options{.ack_timeout = request.timeout, .stop = stop_signals.flag()};
   if (request.expect_subscribers) {
     options.join = lifecycle::JoinCondition{.at_least = *request.expect_subscribers};
-    progress << "waiting for " << *request.expect_subscribers << " subscribers to join (up to "
+    progress << "waiting for " << *request.expect_subscribers
+             << (*request.expect_subscribers == 1 ? " subscriber" : " subscribers") << " to join (up to "
              << request.timeout.count() << " ms)..." << std::endl;
   }
   lifecycle::StepLines printer([&progress](std::string_view line) { progress << line << std::endl; });
   const lifecycle::StepResult result = lifecycle::run_step(*publisher, request.step, options, printer);
 
   if (result.outcome == lifecycle::StepOutcome::too_few_joined) {
-    err << "snapbus publish: ";
-    if (result.stopped_after) err << "interrupted by " << stop_signals.caught_name() << ": ";
-    err << lifecycle::describe_join_shortfall(result) << "; not publishing" << std::endl;
+    err << "snapbus publish: " << lifecycle::describe_join_shortfall(result) << "; not publishing" << std::endl;
+    // The same last line as a wait for acknowledgements that a signal ended (print_text).
+    if (result.stopped_after) {
+      err << "interrupted by " << stop_signals.caught_name() << " after " << result.stopped_after->count()
+          << " ms: staying in " << phase_name(result.final_state.phase) << std::endl;
+    }
     if (request.format == OutputFormat::json) print_json_not_published(out, request, result);
     return not_ok_exit_code(result);
   }

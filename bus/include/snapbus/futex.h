@@ -32,8 +32,11 @@ enum class FutexResult {
   interrupted,    // a signal handler ran
 };
 
-// now() + timeout, saturated at a year from now: a user's "--timeout-ms 9223372036854775807" means
-// "a very long time", never a deadline that overflowed into the past. Negative counts as zero.
+// The longest wait: a user's "--timeout-ms 9223372036854775807" means "a very long time", never a
+// deadline that overflowed into the past.
+inline constexpr std::chrono::milliseconds kLongestWait = std::chrono::hours(24 * 365);
+
+// now() + timeout, saturated at kLongestWait from now. Negative counts as zero.
 FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcept;
 
 // Which wakes reach a waiter: a wake reaches the waiters whose mask shares a bit with its own
