@@ -129,6 +129,20 @@ Segment open_or_create(const PublisherOptions& options, Origin& origin) {
   return Segment::create(options.path, {.slot_count = options.slot_count, .group = options.group});
 }
 
+// What open_or_create() would refuse (a directory, a FIFO, a device, a file that is no snapbus
+// segment, one of a mode open to others), refused before the lock file is made beside it. The path
+// names a finished segment or nothing at every moment (Segment::create renames one into place), so
+// a publisher creating one meanwhile is no reason to refuse.
+void refuse_foreign_file(const PublisherOptions& options) {
+  try {
+    static_cast<void>(Segment::open(options.path, SegmentAccess::observe, options.group));
+  } catch (const Error& e) {
+    // Nothing there, or what open_or_create() itself handles; a path through a file that is no
+    // directory, the lock file's creation names.
+    if (e.code() != Errc::not_found && e.code() != Errc::version_mismatch && e.sys_errno() != ENOTDIR) throw;
+  }
+}
+
 // Whether the file open as `fd` still has a name: deleting it, or renaming another file over it,
 // takes its last link away (nlink 0). One fstat, no path to walk: this runs at every phase change.
 bool still_linked(int fd) {
@@ -225,6 +239,7 @@ Publisher Publisher::acquire(const PublisherOptions& options) {
   SNAPBUS_REQUIRE(!options.path.empty(), "publisher needs a segment path");
   // Before the lock file: a name refused later would leave that behind.
   if (auto problem = check_segment_file_name(options.path)) throw *problem;
+  refuse_foreign_file(options);
   UniqueFd lock_fd = lock_publisher_role(options.path, options.group);
   Origin origin = Origin::created;
   Segment segment = open_or_create(options, origin);

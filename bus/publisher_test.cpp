@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -164,6 +165,20 @@ TEST_F(PublisherTest, RefusesToOverwriteAForeignFile) {
   std::string text;
   std::getline(still, text);
   EXPECT_EQ(text.rfind("somebody", 0), 0U);
+  // Refused before anything was made beside it.
+  EXPECT_FALSE(std::filesystem::exists(path.string() + ".lock"));
+}
+
+TEST_F(PublisherTest, RefusesADirectoryOrAFifoWithoutMakingALockFileBesideIt) {
+  const std::filesystem::path directory = dir.path() / "directory.seg";
+  std::filesystem::create_directory(directory);
+  const std::filesystem::path fifo = dir.path() / "fifo.seg";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& refused : {directory, fifo}) {
+    options.path = refused;
+    EXPECT_THROW(Publisher::acquire(options), Error) << refused;
+    EXPECT_FALSE(std::filesystem::exists(refused.string() + ".lock")) << refused;
+  }
 }
 
 TEST_F(PublisherTest, AMissingDirectoryIsNamed) {

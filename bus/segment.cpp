@@ -136,8 +136,13 @@ std::optional<Error> check_segment_file_name(const std::filesystem::path& path) 
 
 std::optional<Error> check_segment_directory(const std::filesystem::path& path) {
   const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
-  std::error_code ignored;
-  if (std::filesystem::is_directory(directory, ignored)) return std::nullopt;
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(directory, error);
+  if (std::filesystem::is_directory(status)) return std::nullopt;
+  if (std::filesystem::exists(status)) {
+    return Error(Errc::system, "no segment at " + path.string() + ": " + directory.string() + " is not a directory",
+                 ENOTDIR);
+  }
   return Error(Errc::not_found, "no segment at " + path.string() + ": its directory " + directory.string() +
                                     " does not exist, and no publisher creates it (is the path right?)");
 }

@@ -116,6 +116,13 @@ TEST_F(SegmentTest, AMissingDirectoryIsToldApartFromAMissingFile) {
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->code(), Errc::not_found);
   EXPECT_NE(std::string(missing->what()).find("nope does not exist"), std::string::npos) << missing->what();
+  // A file where the directory should be is no missing directory.
+  write_bytes(dir.path() / "plain", std::vector<char>(1, 'x'));
+  const auto file = check_segment_directory(dir.path() / "plain" / "bus.seg");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->code(), Errc::system);
+  EXPECT_EQ(file->sys_errno(), ENOTDIR);
+  EXPECT_NE(std::string(file->what()).find("plain is not a directory"), std::string::npos) << file->what();
 }
 
 TEST_F(SegmentTest, TruncatedFiles) {

@@ -61,12 +61,15 @@ SegmentFile segment_file(const Segment& segment) {
   return now.st_dev != segment.device() || now.st_ino != segment.inode() ? SegmentFile::replaced : SegmentFile::same;
 }
 
-// Whether a file exists at path; a path that cannot even be looked at (a symbolic link loop, a
-// directory we may not search) is an error that names it.
+// Whether a file exists at path, a symbolic link included (one that dangles too: the open then
+// says snapbus refuses links, where waiting would wait for ever); a path that cannot even be
+// looked at (a directory we may not search) is an error that names it.
 bool segment_exists(const std::filesystem::path& path) {
   std::error_code error;
-  const bool exists = std::filesystem::exists(path, error);
-  if (error) throw Error(Errc::system, "cannot look at " + path.string() + ": " + error.message(), error.value());
+  const bool exists = std::filesystem::exists(std::filesystem::symlink_status(path, error));
+  if (error && error != std::errc::no_such_file_or_directory) {
+    throw Error(Errc::system, "cannot look at " + path.string() + ": " + error.message(), error.value());
+  }
   return exists;
 }
 

@@ -448,6 +448,15 @@ TEST_F(CliEndToEndTest, WatchWaitsForTheSegmentToAppear) {
   EXPECT_TRUE(watch.wait_for_output("phase running", kPatience)) << watch.stdout_so_far();
 }
 
+// A symbolic link that dangles is refused at once (snapbus opens no link), not waited on for ever.
+TEST_F(CliEndToEndTest, WatchRefusesADanglingSymbolicLinkAtOnce) {
+  std::filesystem::create_symlink(segment_.parent_path() / "nowhere.seg", segment_);
+  const ExitResult result = snapbus({"watch", "--timeout-ms", "20000"});
+  EXPECT_EQ(result.code, 5) << result.stderr_text;
+  EXPECT_EQ(result.stderr_text.find("waiting for a segment"), std::string::npos) << result.stderr_text;
+  EXPECT_NE(result.stderr_text.find("is a symbolic link"), std::string::npos) << result.stderr_text;
+}
+
 // A truncated segment reads as zeros: an error (5) naming the file, never an all-zero state line.
 TEST_F(CliEndToEndTest, WatchFailsOnASegmentTruncatedUnderIt) {
   ASSERT_EQ(snapbus({"publish", "running"}).code, 0);

@@ -62,8 +62,9 @@ inline constexpr std::size_t kMaxSegmentFileName = 255 - (sizeof(".tmp.4194304."
 // created: a longer one would fail half-way, with a name the user never gave in the message.
 std::optional<Error> check_segment_file_name(const std::filesystem::path& path);
 
-// For a reader that finds no segment at `path`: the error (not_found) when its directory does not
-// exist either. A publisher creates the file, never its directory, so none will ever appear there.
+// For a reader that finds no segment at `path`: the error when its directory does not exist either
+// (not_found), or is a file (system, ENOTDIR). A publisher creates the file, never its directory,
+// so none will ever appear there.
 std::optional<Error> check_segment_directory(const std::filesystem::path& path);
 
 // The error for an open of `path` (described as `what`) that failed with ELOOP: the file itself is
