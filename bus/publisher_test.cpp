@@ -21,6 +21,16 @@ using namespace std::chrono_literals;
 
 class PublisherTest : public ::testing::Test {
  protected:
+  // Until a forked child has claimed its slot; false after 10 s (a child that never subscribed).
+  static bool wait_for_a_slot(const Publisher& publisher) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (read_slots(publisher.segment(), Liveness::skip).empty()) {
+      if (std::chrono::steady_clock::now() >= give_up) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
+
   testing::ScratchDirectory dir;
   std::filesystem::path path = dir.path() / "bus.seg";
   PublisherOptions options{.path = path, .slot_count = 4, .init_type = InitType::snap_start};
@@ -474,7 +484,7 @@ TEST_F(PublisherTest, SubscriberDyingAfterTheChangeIsReportedByName) {
     ::kill(::getpid(), SIGKILL);                   // dies mid-hook
     return 0;
   });
-  while (read_slots(publisher.segment(), Liveness::skip).empty()) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(wait_for_a_slot(publisher)) << "the child never subscribed";
   const auto now = publisher.transition(Phase::after_restore);
   const auto started = FutexClock::now();
   const AckReport report = publisher.wait_for_acks(now.seq, started + 30s);
@@ -501,7 +511,7 @@ TEST_F(PublisherTest, SubscriberEndingAfterTheChangeBeforeAnyHookIsNoFailure) {
     return 0;
   });
   ::close(release[0]);
-  while (read_slots(publisher.segment(), Liveness::skip).empty()) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(wait_for_a_slot(publisher)) << "the child never subscribed";
   const auto now = publisher.transition(Phase::after_restore);
   ASSERT_EQ(::write(release[1], "x", 1), 1);
   ::close(release[1]);
@@ -558,7 +568,7 @@ TEST_F(PublisherTest, RestoredSubscriberWithAnotherStartTimeIsAliveAndItsAckCoun
     sub.wait_for_change(now.seq, FutexClock::now() + 5s);
     return sub.slot_index() == 0 && sub.last_notice().empty() ? 0 : 3;
   });
-  while (read_slots(publisher.segment(), Liveness::skip).empty()) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(wait_for_a_slot(publisher)) << "the child never subscribed";
   // Rewrite the recorded start time, as if the process had been restored.
   Segment writer = Segment::open(path, SegmentAccess::publish);
   SlotRecord& slot = writer.mutable_slot(0);

@@ -67,10 +67,30 @@ SegmentFile segment_file(const Segment& segment) {
 bool segment_exists(const std::filesystem::path& path) {
   std::error_code error;
   const bool exists = std::filesystem::exists(std::filesystem::symlink_status(path, error));
-  if (error && error != std::errc::no_such_file_or_directory) {
+  // No such file, or a file where a directory on the way should be: check_segment_directory says which.
+  if (error && error != std::errc::no_such_file_or_directory && error != std::errc::not_a_directory) {
     throw Error(Errc::system, "cannot look at " + path.string() + ": " + error.message(), error.value());
   }
   return exists;
+}
+
+// A watch whose reader has gone (`snapbus watch | head -1`) ends: an error, as its next line would be.
+void end_if_reader_gone(int out_fd) {
+  if (out_fd >= 0 && output_reader_gone(out_fd)) {
+    throw Error(Errc::system, "cannot write to stdout: " + std::string(std::strerror(EPIPE)) + " (its reader has gone)",
+                EPIPE);
+  }
+}
+
+// wait_until_segment_exists() a slice at a time, looking for a reader that has gone between them.
+bool wait_for_segment(const std::filesystem::path& path, FutexDeadline deadline, int out_fd) {
+  for (;;) {
+    const FutexClock::time_point slice_end = FutexClock::now() + kReplacementCheckInterval;
+    const bool last_slice = deadline && *deadline <= slice_end;
+    if (wait_until_segment_exists(path, last_slice ? deadline : FutexDeadline(slice_end))) return true;
+    if (last_slice) return false;
+    end_if_reader_gone(out_fd);
+  }
 }
 
 class ChangePrinter {
@@ -116,7 +136,7 @@ ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostre
   if (!segment_exists(path)) {
     if (auto missing = check_segment_directory(path)) throw *missing;
     err << "snapbus watch: waiting for a segment at " << path.string() << std::endl;
-    if (!wait_until_segment_exists(path, deadline)) {
+    if (!wait_for_segment(path, deadline, out_fd)) {
       throw Error(Errc::not_found, "no segment appeared at " + path.string() + " before the timeout");
     }
   }
@@ -135,15 +155,12 @@ ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostre
       throw;
     }
     if (result == FutexResult::timed_out) {
-      if (out_fd >= 0 && output_reader_gone(out_fd)) {
-        throw Error(Errc::system,
-                    "cannot write to stdout: " + std::string(std::strerror(EPIPE)) + " (its reader has gone)", EPIPE);
-      }
+      end_if_reader_gone(out_fd);
       const SegmentFile file = segment_file(segment);
       if (file == SegmentFile::deleted) {
         err << "snapbus watch: " << path.string() << " was deleted; waiting for a publisher to create it again"
             << std::endl;
-        if (!wait_until_segment_exists(path, deadline)) return ExitCode::ok;  // the watch's time is up
+        if (!wait_for_segment(path, deadline, out_fd)) return ExitCode::ok;  // the watch's time is up
       }
       if (file != SegmentFile::same) {
         segment = Segment::open(path, SegmentAccess::observe, config.segment_group);

@@ -1235,6 +1235,33 @@ TEST(EmulateMain, AbandonedRequestIsDroppedBeforeItRuns) {
   ASSERT_TRUE(ready(kept));
   EXPECT_EQ(kept.get().body, "1");
   EXPECT_EQ(emu.stop(), 0);
+  // The JSON report keeps the dropped one too, as never started.
+  const auto invocations = boost::json::parse(emu.report()).at("invocations").as_array();
+  ASSERT_EQ(invocations.size(), 2U) << emu.report();
+  EXPECT_EQ(invocations.at(0).at("started"), false);
+  EXPECT_EQ(invocations.at(0).at("errorType"), "Client.Disconnected");
+  EXPECT_EQ(invocations.at(1).at("started"), true);
+  EXPECT_EQ(invocations.at(1).at("status"), "success");
+  emu.expect_no_survivors();
+}
+
+// A stop while the runtime holds an event: no END or REPORT line for it, but the JSON report keeps
+// it, as started, with what its caller got.
+TEST(EmulateMain, TheJsonReportKeepsAnInvocationAStopCutOff) {
+  EmulatorProcess emu("cut_off", kPlaceholderRuntime);
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  auto invoked = std::async(std::launch::async, [&] { return emu.invoke("{}"); });
+  auto next = emu.runtime_call("GET", kNext);
+  ASSERT_EQ(next.status, 200);
+  EXPECT_EQ(emu.stop(), 0);
+  ASSERT_TRUE(ready(invoked));
+  const auto invocations = boost::json::parse(emu.report()).at("invocations").as_array();
+  ASSERT_EQ(invocations.size(), 1U) << emu.report();
+  EXPECT_EQ(invocations.at(0).at("requestId").as_string(), next.header("lambda-runtime-aws-request-id"));
+  EXPECT_EQ(invocations.at(0).at("started"), true);
+  EXPECT_EQ(invocations.at(0).at("status"), "error");
+  EXPECT_EQ(invocations.at(0).at("errorType"), "Emulator.ShuttingDown");
+  EXPECT_EQ(emu.log().find("REPORT RequestId"), std::string::npos) << emu.log();
   emu.expect_no_survivors();
 }
 

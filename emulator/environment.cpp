@@ -208,7 +208,7 @@ void Environment::request_stop(int signal_number) {
     wants_fresh_ = false;
     stopped_while_failing_ = true;
     const Failure failure = shutting_down();
-    record_unstarted(dispatch_.close(failure), failure.status);
+    record_unreported(dispatch_.close(failure), failure.status);
     return;
   }
   if (phases_.stopping()) {
@@ -224,19 +224,28 @@ void Environment::end(int exit_code, Failure failure) {
   wants_fresh_ = !config_.exit_on_failure &&
                  (exit_code == kExitInitFailed || exit_code == kExitRestoreFailed || exit_code == kExitInvokeFailed);
   const std::string status = failure.status;
-  record_unstarted(wants_fresh_ ? dispatch_.hand_over(std::move(failure), exit_code != kExitInvokeFailed)
-                                : dispatch_.close(std::move(failure)),
-                   status);
+  record_unreported(wants_fresh_ ? dispatch_.hand_over(std::move(failure), exit_code != kExitInvokeFailed)
+                                 : dispatch_.close(std::move(failure)),
+                    status);
   phases_.stop(exit_code);
   processes_.stop_waiting();
   extensions_.wake_all();
 }
 
-void Environment::record_unstarted(const std::vector<std::shared_ptr<Invocation>>& invocations,
-                                   std::string_view status) {
+void Environment::record_unreported(const std::vector<std::shared_ptr<Invocation>>& invocations,
+                                    std::string_view status) {
   for (const auto& inv : invocations) {
-    log_.unstarted(inv->request_id,
-                   PhaseOutcome{std::string(status), inv->service_error ? inv->service_error->type : inv->error_type});
+    std::optional<double> ran_ms;
+    if (inv->started != Clock::time_point{}) {
+      ran_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv->started).count();
+    }
+    // One the runtime had answered well is a success for its caller, REPORT or not.
+    const bool answered_well = inv->error_type.empty() && !inv->service_error;
+    log_.unreported(inv->request_id,
+                    answered_well ? PhaseOutcome{}
+                                  : PhaseOutcome{std::string(status),
+                                                 inv->service_error ? inv->service_error->type : inv->error_type},
+                    ran_ms);
   }
 }
 
@@ -565,12 +574,17 @@ std::optional<ApiError> Environment::extension_exit_error(const std::string& ide
 
 std::shared_ptr<Invocation> Environment::submit(InvocationRequest request) {
   auto inv = dispatch_.submit(std::move(request));
+  // Refused at once: the emulator is stopping.
+  if (inv->complete) record_unreported({inv}, "error");
   check_progress();
   return inv;
 }
 
 void Environment::caller_gone(const std::shared_ptr<Invocation>& inv) {
-  dispatch_.withdraw(inv, "Client.Disconnected", "the caller closed its connection before the invocation started");
+  if (dispatch_.withdraw(inv, "Client.Disconnected",
+                         "the caller closed its connection before the invocation started")) {
+    record_unreported({inv}, "error");
+  }
 }
 
 asio::awaitable<void> Environment::poll_until(const std::function<bool()>& done, Clock::time_point deadline) {

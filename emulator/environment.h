@@ -129,8 +129,9 @@ class Environment {
   void fail_invoke(const std::string& type, const std::string& message, const std::string& status);
   // Fails what waits with `failure` and stops with exit_code.
   void end(int exit_code, Failure failure);
-  // Into the JSON report: invocations that failed before they started, answered as the callers were.
-  void record_unstarted(const std::vector<std::shared_ptr<Invocation>>& invocations, std::string_view status);
+  // Into the JSON report: invocations that ended with no REPORT line (failed before they started, or
+  // cut off by a stop), answered as their callers were.
+  void record_unreported(const std::vector<std::shared_ptr<Invocation>>& invocations, std::string_view status);
   // What the emulator exits with when this environment is the last.
   [[nodiscard]] int exit_code() const;
   void on_runtime_exit(pid_t pid, int status);

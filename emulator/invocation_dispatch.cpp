@@ -77,12 +77,13 @@ std::shared_ptr<Invocation> InvocationDispatch::submit(InvocationRequest request
   return inv;
 }
 
-void InvocationDispatch::withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type,
+bool InvocationDispatch::withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type,
                                   const std::string& message) {
   const auto queued = std::find(queue_.begin(), queue_.end(), inv);
-  if (queued == queue_.end()) return;
+  if (queued == queue_.end()) return false;
   queue_.erase(queued);
   inv->fail({.type = type, .message = message});
+  return true;
 }
 
 std::optional<ApiError> InvocationDispatch::apply(RuntimeCall call) {
@@ -186,16 +187,24 @@ std::vector<std::shared_ptr<Invocation>> InvocationDispatch::hand_over(Failure f
   closed_ = true;
   handing_over_ = true;
   failure_ = std::move(failure);
-  if (current_ && !current_->complete) current_->fail(failure_);
-  if (current_ && !current_->log_closed) current_->close_log({});
-  std::vector<std::shared_ptr<Invocation>> unstarted;
+  std::vector<std::shared_ptr<Invocation>> ended;
+  end_current_unreported(ended);
   if (startup_failed && !queue_.empty()) {
     queue_.front()->fail(failure_);
-    unstarted.push_back(std::move(queue_.front()));
+    ended.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
   runtime_wake_.notify();
-  return unstarted;
+  return ended;
+}
+
+void InvocationDispatch::end_current_unreported(std::vector<std::shared_ptr<Invocation>>& ended) {
+  if (!current_) return;
+  // No REPORT was written for it, answered or not (its INVOKE extensions were not back yet).
+  if (!current_->log_closed) ended.push_back(current_);
+  if (!current_->complete) current_->fail(failure_);
+  // The environment ends before the invocation in progress does: its log stays as it is.
+  if (!current_->log_closed) current_->close_log({});
 }
 
 void InvocationDispatch::adopt(std::deque<std::shared_ptr<Invocation>> earlier) {
@@ -211,18 +220,16 @@ std::vector<std::shared_ptr<Invocation>> InvocationDispatch::close(Failure failu
   closed_ = true;
   handing_over_ = false;
   failure_ = std::move(failure);
-  if (current_ && !current_->complete) current_->fail(failure_);
-  // The emulator stops before the invocation in progress ends: its log stays as it is.
-  if (current_ && !current_->log_closed) current_->close_log({});
-  std::vector<std::shared_ptr<Invocation>> unstarted;
+  std::vector<std::shared_ptr<Invocation>> ended;
+  end_current_unreported(ended);
   for (auto& inv : queue_) {
     if (inv->complete) continue;
     inv->fail(failure_);
-    unstarted.push_back(inv);
+    ended.push_back(inv);
   }
   queue_.clear();
   runtime_wake_.notify();
-  return unstarted;
+  return ended;
 }
 
 }  // namespace snapbus::emulator

@@ -146,8 +146,8 @@ class InvocationDispatch {
     return queue_.size() >= (caller_waits ? kQueueLimit : kAsyncQueueLimit);
   }
   // The caller of a queued invocation went away: it leaves the queue, completed with this error,
-  // and never runs. An invocation already handed to the runtime runs on.
-  void withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type, const std::string& message);
+  // and never runs (true). An invocation already handed to the runtime runs on (false).
+  bool withdraw(const std::shared_ptr<Invocation>& inv, const std::string& type, const std::string& message);
 
   // The runtime makes `call` (not invocation/next: poll_next): 403 InvalidStateTransition when its
   // state does not allow it.
@@ -183,11 +183,11 @@ class InvocationDispatch {
   [[nodiscard]] bool current_answered() const { return current_ != nullptr && current_->complete; }
 
   // Fails every waiting invocation with this error, and every later submission: the environment ends.
-  // Returns the queued invocations it failed, which never started.
+  // Returns the invocations it ended that have no REPORT line: the one in progress, and the queued ones.
   std::vector<std::shared_ptr<Invocation>> close(Failure failure);
   // The environment ends, and a fresh one takes over its queue (take_queue): only the invocation in
-  // progress fails, or after a failed Init or restore the first queued one, which caused it (returned:
-  // it never started). Later submissions queue for the fresh environment.
+  // progress fails, or after a failed Init or restore the first queued one, which caused it. Returns
+  // those, if they have no REPORT line. Later submissions queue for the fresh environment.
   std::vector<std::shared_ptr<Invocation>> hand_over(Failure failure, bool startup_failed);
   std::deque<std::shared_ptr<Invocation>> take_queue() { return std::exchange(queue_, {}); }
   // Puts invocations taken from an environment that ended ahead of this one's own.
@@ -197,6 +197,10 @@ class InvocationDispatch {
   [[nodiscard]] bool closed() const { return closed_; }
 
  private:
+  // Ends the invocation in progress (failed, if the runtime has not answered it); into `ended` if no
+  // REPORT was written for it.
+  void end_current_unreported(std::vector<std::shared_ptr<Invocation>>& ended);
+
   asio::io_context& io_;
   lambda::RuntimeStateMachine runtime_;
   std::deque<std::shared_ptr<Invocation>> queue_;

@@ -160,11 +160,11 @@ void LambdaLog::report(const InvocationReport& r) {
   invocations_.push_back(std::move(o));
 }
 
-void LambdaLog::unstarted(const std::string& request_id, const PhaseOutcome& outcome) {
-  boost::json::object o = outcome_json(0, outcome);
+void LambdaLog::unreported(const std::string& request_id, const PhaseOutcome& outcome, std::optional<double> ran_ms) {
+  boost::json::object o = outcome_json(ran_ms.value_or(0.0), outcome);
   o["requestId"] = request_id;
   o["maxMemoryUsedMb"] = 0;
-  o["started"] = false;
+  o["started"] = ran_ms.has_value();
   o["environment"] = environment_index();
   invocations_.push_back(std::move(o));
 }

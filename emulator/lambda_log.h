@@ -98,10 +98,11 @@ class LambdaLog {
   void start(const std::string& request_id, const std::string& version);
   void end(const std::string& request_id);
   void report(const InvocationReport& report);
-  // The JSON report's entry for an invocation that failed before it started (no START or REPORT):
-  // the one a failed Init or restore was for, or one still queued when the emulator stopped.
+  // The JSON report's entry for an invocation that ended with no REPORT line: one that failed before
+  // it started (the one a failed Init or restore was for, one queued when the emulator stopped or
+  // whose caller left), or one in progress when the emulator stopped, `ran_ms` after its START.
   // The outcome's error type is what its caller got.
-  void unstarted(const std::string& request_id, const PhaseOutcome& outcome);
+  void unreported(const std::string& request_id, const PhaseOutcome& outcome, std::optional<double> ran_ms);
   void error(const std::string& request_id, const std::string& message, const std::string& error_type);
   // A platform error as Lambda prints it, e.g. "RequestId: x Error: Runtime exited ... Runtime.ExitError".
 

@@ -136,7 +136,7 @@ TEST(LambdaLog, JsonReportKeepsEveryInitAndTheInvocationsThatNeverStarted) {
   log.init_report(5, {});
   log.restore_start("v1");
   log.restore_report(2, {"error", "Runtime.AfterRestoreError"});
-  log.unstarted("id-1", {"error", "SnapStartException"});
+  log.unreported("id-1", {"error", "SnapStartException"}, std::nullopt);
   log.init_start("v1");
   log.init_report(6, {});
   log.restore_start("v1");
@@ -162,6 +162,13 @@ TEST(LambdaLog, JsonReportKeepsEveryInitAndTheInvocationsThatNeverStarted) {
   EXPECT_EQ(invocations.at(0).at("environment"), 0);
   EXPECT_EQ(invocations.at(1).at("started"), true);
   EXPECT_EQ(invocations.at(1).at("environment"), 1);
+
+  // Cut off by a stop after it started: no REPORT line, and in the report how long it had run.
+  log.unreported("id-3", {"error", "Emulator.ShuttingDown"}, 7.5);
+  EXPECT_EQ(written.out.find("id-3"), std::string::npos) << written.out;
+  const auto cut_off = log.json(0).at("invocations").as_array().at(2);
+  EXPECT_EQ(cut_off.at("started"), true);
+  EXPECT_EQ(cut_off.at("durationMs"), 7.5);
 }
 
 TEST(LambdaLog, JsonReport) {

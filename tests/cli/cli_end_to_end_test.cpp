@@ -359,7 +359,8 @@ TEST_F(CliEndToEndTest, OutputThatCannotBeWrittenIsAnErrorNotASuccess) {
 // And a watch whose reader left ends without waiting for a change to fail to print.
 TEST_F(CliEndToEndTest, AReaderThatGoesAwayCutsNoStepShortAndEndsAWatch) {
   ASSERT_EQ(snapbus({"publish", "starting"}).code, 0);
-  SpawnedProcess slow = start_subscriber("slow", {"--slow-hook-ms", "500"});
+  // Its hook is long enough for head to have read the first line and left before publish writes again.
+  SpawnedProcess slow = start_subscriber("slow", {"--slow-hook-ms", "2500"});
   const ExitResult publish = run_to_exit(
       {"/bin/bash", "-c", "\"$0\" publish restore | head -c 1 > /dev/null; exit ${PIPESTATUS[0]}", snapbus_binary()},
       environment(), kPatience);
@@ -379,6 +380,14 @@ TEST_F(CliEndToEndTest, AReaderThatGoesAwayCutsNoStepShortAndEndsAWatch) {
   EXPECT_EQ(watch.code, 5) << watch.stderr_text;
   EXPECT_NE(watch.stderr_text.find("cannot write to stdout: Broken pipe (its reader has gone)"), std::string::npos)
       << watch.stderr_text;
+
+  // Also while it waits for a segment to appear, with nothing printed yet: `| true` reads nothing.
+  const std::string missing = (segment_.parent_path() / "missing.seg").string();
+  const ExitResult waiting = run_to_exit(
+      {"/bin/bash", "-c", "\"$0\" watch --segment \"$1\" | true; exit ${PIPESTATUS[0]}", snapbus_binary(), missing},
+      environment(), kPatience);
+  EXPECT_EQ(waiting.code, 5) << waiting.stderr_text;
+  EXPECT_NE(waiting.stderr_text.find("(its reader has gone)"), std::string::npos) << waiting.stderr_text;
 }
 
 TEST_F(CliEndToEndTest, PublishIsRefusedWhileAnotherLivePublisherOwnsTheSegment) {

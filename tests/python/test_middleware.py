@@ -1,7 +1,9 @@
 """ASGI middleware under real uvicorn, WSGI middleware under a real wsgiref server: a request that
 arrives while the after-restore hook is still running waits for it and sees what it did."""
+import asyncio
 import concurrent.futures
 import os
+import threading
 
 import httpx
 import pytest
@@ -95,3 +97,73 @@ def test_held_requests_leave_the_loop_executor_to_a_hook_that_uses_it(bus, proce
             publisher.kill()
             publisher.communicate(timeout=30)
     assert [answer["reconnected"] for answer in answers] == [1] * 12, answers
+    # All twelve were held when the hook needed the loop's executor.
+    assert all(answer["held_at_reconnect"] >= 12 for answer in answers), answers
+
+
+# ---- the async guard's catch-up thread, on a client of its own with a generation the test sets ----
+
+def fake_generation(monkeypatch, value: int) -> list:
+    generation = [value]
+    monkeypatch.setattr(snapbus._client._hot, "generation", lambda: generation[0])
+    return generation
+
+
+def test_an_async_guard_whose_thread_cannot_start_fails_that_request_only(monkeypatch):
+    client = snapbus._client._Client()
+    fake_generation(monkeypatch, 1)
+    caught_up = []
+
+    def catch_up():
+        caught_up.append(threading.current_thread().name)
+        client.handled_generation = 1
+
+    monkeypatch.setattr(client, "guard_catch_up", catch_up)
+    start = threading.Thread.start
+    refusals = [RuntimeError("can't start new thread")]
+
+    def start_unless_refused(thread):
+        if thread.name == "snapbus-catch-up" and refusals:
+            raise refusals.pop()
+        return start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_unless_refused)
+
+    async def two_requests():
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            await client.check_async()
+        # The next request is not left waiting on a catch-up that never began.
+        await asyncio.wait_for(client.check_async(), 10)
+
+    asyncio.run(two_requests())
+    assert caught_up == ["snapbus-catch-up"]
+
+
+def test_an_async_guard_waits_for_a_restore_published_while_a_catch_up_ran(monkeypatch):
+    client = snapbus._client._Client()
+    generation = fake_generation(monkeypatch, 1)
+    first_running = threading.Event()
+    release = threading.Event()
+
+    def catch_up():
+        target = generation[0]  # what the state said when this catch-up read it
+        if target == 1:
+            first_running.set()
+            assert release.wait(10)
+        client.handled_generation = target
+
+    monkeypatch.setattr(client, "guard_catch_up", catch_up)
+
+    async def requests_across_two_restores():
+        first = asyncio.ensure_future(client.check_async())
+        assert await asyncio.get_running_loop().run_in_executor(None, first_running.wait, 10)
+        generation[0] = 2  # a second restore while the first one's hooks run
+        second = asyncio.ensure_future(client.check_async())
+        await asyncio.sleep(0.05)  # the second request joins the catch-up in progress
+        release.set()
+        await asyncio.wait_for(first, 10)
+        await asyncio.wait_for(second, 10)
+        # Not served before the second restore's hooks had run.
+        assert client.handled_generation == 2
+
+    asyncio.run(requests_across_two_restores())

@@ -66,7 +66,7 @@ class _Client:
         self._changes = 0
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         # Per event loop, the catch-up every async request guard held meanwhile awaits (check_async).
-        self._async_catch_ups: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
+        self._async_catch_ups: dict[asyncio.AbstractEventLoop, tuple[asyncio.Future, int]] = {}
         # The watcher sleeps through quiet phases (running, ...): it runs no hook there, and after a
         # restore every worker would otherwise be woken twice, the second time just as the first
         # request comes. Once anyone calls wait_for_change it takes every change, for good; it says
@@ -429,23 +429,36 @@ class _Client:
             self.guard_catch_up()
 
     async def check_async(self) -> None:
-        if _hot.generation() == self.handled_generation:
-            return
         # On a thread, so the event loop keeps serving while the hooks run (or while that thread
         # waits for the watcher thread that is already running them). One thread of its own per loop,
         # which every request held meanwhile awaits, not one of the loop's default executor per
         # request: those would fill that pool, and a hook that waits for work it hands the loop
         # (loop.getaddrinfo, asyncio.to_thread: an async client reconnecting) would wait for ever.
-        loop = asyncio.get_running_loop()
+        while True:
+            target = _hot.generation()
+            if target == self.handled_generation:
+                return
+            pending, started_at = self._catch_up_on_a_thread(asyncio.get_running_loop())
+            # Shielded: a held request that is cancelled (its client left) ends its own wait only.
+            await asyncio.shield(pending)
+            # A catch-up begun once this request's generation was out has handled it, or logged why
+            # not; one begun before it (a restore came while it ran) may not have: wait for the next.
+            if started_at >= target:
+                return
+
+    def _catch_up_on_a_thread(self, loop: asyncio.AbstractEventLoop) -> tuple[asyncio.Future, int]:
+        """The loop's catch-up in progress, or a new one: its future, and the generation when it began."""
         with self._async_catch_up_lock:
-            pending = self._async_catch_ups.get(loop)
-            if pending is None:
-                pending = loop.create_future()
-                self._async_catch_ups[loop] = pending
-                threading.Thread(target=self._catch_up_for_loop, args=(loop, pending), name="snapbus-catch-up",
-                                 daemon=True).start()
-        # Shielded: a held request that is cancelled (its client left) ends its own wait only.
-        await asyncio.shield(pending)
+            running = self._async_catch_ups.get(loop)
+            if running is not None:
+                return running
+            pending = loop.create_future()
+            started = (pending, _hot.generation())
+            thread = threading.Thread(target=self._catch_up_for_loop, args=(loop, pending), name="snapbus-catch-up",
+                                      daemon=True)
+            thread.start()  # before it is shared: one that cannot start must not leave the loop a future none settles
+            self._async_catch_ups[loop] = started  # the thread removes it under this lock, so only after this
+            return started
 
     def _catch_up_for_loop(self, loop: asyncio.AbstractEventLoop, pending: asyncio.Future) -> None:
         error: Exception | None = None
@@ -454,7 +467,10 @@ class _Client:
         except Exception as caught:  # a bug: raised in the held requests, as a failed executor call is
             error = caught
         with self._async_catch_up_lock:
-            del self._async_catch_ups[loop]  # a request that comes after this starts a catch-up anew
+            # A request that comes after this starts a catch-up anew. (In a child a hook forked, the
+            # entry is gone with the parent's table.)
+            if self._async_catch_ups.get(loop, (None, 0))[0] is pending:
+                del self._async_catch_ups[loop]
         try:
             loop.call_soon_threadsafe(_settle, pending, error)
         except RuntimeError:

@@ -222,7 +222,9 @@ int snapbus_subscriber_ack(snapbus_subscriber* sub, uint32_t seq, uint64_t handl
                            uint32_t hooks_run, uint32_t hooks_failed, const char* message);
 
 /* Before each hook: records "running <phase> hook '<hook>'" in this process's slot, so a publisher
- * that stops waiting can name the hook still running. The next ack replaces it. */
+ * that stops waiting can name the hook still running. The next ack replaces it. It also makes a
+ * death in the hook a failure of the change: a subscriber that dies after a change with no hook
+ * noted has run none, and counts as ended (not a failure), as a pool worker that leaves then. */
 int snapbus_subscriber_note_running_hook(snapbus_subscriber* sub, const char* phase, const char* hook);
 
 /* Call in a forked child: claims a fresh slot for the child, and maps the segment again through a

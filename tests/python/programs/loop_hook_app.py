@@ -13,8 +13,9 @@ import time
 import snapbus
 
 POOL_THREADS = 4
-HOOK_PAUSE_SECONDS = 1.0  # time for the test's requests to arrive and be held
-process_state = {"loop": None, "reconnected": 0}
+HELD_REQUESTS = 12  # the hook waits (up to HOLD_PATIENCE_SECONDS) until this many are held
+HOLD_PATIENCE_SECONDS = 10.0
+process_state = {"loop": None, "reconnected": 0, "arrived": 0, "held_at_reconnect": 0}
 
 
 async def reconnect() -> int:
@@ -24,9 +25,25 @@ async def reconnect() -> int:
 
 @snapbus.after_restore(name="reconnect-on-the-loop")
 def reconnect_on_the_loop():
-    time.sleep(HOOK_PAUSE_SECONDS)
+    give_up = time.monotonic() + HOLD_PATIENCE_SECONDS
+    while process_state["arrived"] < HELD_REQUESTS and time.monotonic() < give_up:
+        time.sleep(0.01)
+    process_state["held_at_reconnect"] = process_state["arrived"]
     future = asyncio.run_coroutine_threadsafe(reconnect(), process_state["loop"])
     process_state["reconnected"] = future.result(timeout=10)
+
+
+class CountArrivals:
+    """Outside snapbus's middleware: counts the requests that came after the restore was published
+    (held, or served once the hooks were done)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and snapbus.generation() >= 1:
+            process_state["arrived"] += 1
+        await self.app(scope, receive, send)
 
 
 def make_app():
@@ -44,6 +61,7 @@ def make_app():
 
     @app.get("/state")
     async def state():
-        return {"pid": os.getpid(), "generation": snapbus.generation(), "reconnected": process_state["reconnected"]}
+        return {"pid": os.getpid(), "generation": snapbus.generation(), "reconnected": process_state["reconnected"],
+                "held_at_reconnect": process_state["held_at_reconnect"]}
 
-    return app
+    return CountArrivals(app)
