@@ -143,8 +143,10 @@ void require_subscriber(const snapbus_subscriber* sub) { SNAPBUS_REQUIRE(sub != 
 // says so.)
 void require_published(const snapbus_subscriber& sub, uint32_t seq) {
   const uint32_t published = sub.subscriber.seq();
+  // Serial-number order: a seq is ahead when published - seq is negative, and 2^31 apart counts as
+  // ahead too (an ack that far off would pass the next 2^30 changes).
   SNAPBUS_REQUIRE(
-      static_cast<int32_t>(seq - published) <= 0 || sub.subscriber.lost(),
+      static_cast<int32_t>(published - seq) >= 0 || sub.subscriber.lost(),
       "seq " + std::to_string(seq) + " was never published (the segment is at seq " + std::to_string(published) + ")");
 }
 

@@ -97,6 +97,9 @@ TEST_F(CAbiTest, SubscribeReadWaitAck) {
   EXPECT_EQ(snapbus_subscriber_ack(sub, state.seq + 100, 99, SNAPBUS_ACK_OK, 0, 0, nullptr),
             SNAPBUS_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(snapbus_last_error_message()).find("was never published"), std::string::npos);
+  // Half the seq space away reads as ahead as much as behind: refused too.
+  EXPECT_EQ(snapbus_subscriber_ack(sub, state.seq + 0x80000000U, 1, SNAPBUS_ACK_OK, 0, 0, nullptr),
+            SNAPBUS_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(read_slots(publisher.segment()).front().acked_seq, state.seq);
   int alive = 0;
   ASSERT_EQ(snapbus_subscriber_publisher_alive(sub, &alive), SNAPBUS_OK);

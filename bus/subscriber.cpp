@@ -199,10 +199,19 @@ FutexResult Subscriber::wait_for_change(std::uint32_t seen_seq, FutexDeadline de
     impl_->look_at_path();
     return impl_->lost.load(std::memory_order_acquire) != Impl::kFine;
   };
+  const FutexMask mask = wake_on == WakeOn::hook_phases ? kWakeHookPhasesOnly : kFutexEveryWake;
   FutexResult result = FutexResult::timed_out;
   try {
-    result =
-        futex_wait(seq_, seen_seq, deadline, wake_on == WakeOn::hook_phases ? kWakeHookPhasesOnly : kFutexEveryWake);
+    // In slices: a file truncated under the wait has its pages replaced by zero pages (the SIGBUS
+    // guard), so the monitor's wake reaches that new page, never the file's word this thread
+    // sleeps on. A slice later, the wait sees the loss itself (one lstat and fstat a second).
+    for (;;) {
+      const FutexClock::time_point slice_end = FutexClock::now() + kLossCheckSlice;
+      const bool last_slice = deadline && *deadline <= slice_end;
+      result = futex_wait(seq_, seen_seq, last_slice ? deadline : FutexDeadline(slice_end), mask);
+      if (result != FutexResult::timed_out || last_slice) break;
+      if (impl_->is_lost() || lost_now()) return FutexResult::interrupted;
+    }
   } catch (const Error&) {
     // EFAULT: the word's page now lies past the end of the file.
     if (lost_now()) return FutexResult::interrupted;

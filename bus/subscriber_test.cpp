@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <future>
 #include <map>
 #include <string>
 #include <thread>
@@ -151,6 +153,25 @@ TEST_F(SubscriberTest, ForkedChildClaimsItsOwnSlotAndKeepsTheParents) {
 // A child forked by the hooks of a change (a pool worker a hook starts) and ended before it could
 // do anything: its slot was born acknowledging the change, so it is no death to the publisher.
 // With claim_after_fork() the same child is reported as died (checked below, as the baseline).
+// Truncated under a long wait: the monitor's wake reaches the zero page that replaced the word's,
+// not the wait; its next slice sees the loss. (Deleted or replaced, it wakes at once.) The deadline
+// only bounds the test if the slicing were broken.
+TEST_F(SubscriberTest, AWaitOnASegmentTruncatedUnderItEndsWithinASlice) {
+  auto sub = Subscriber::open(path, {.name = "w"});
+  const std::uint32_t seen = sub.joined_state().seq;
+  std::atomic<bool> waiting{false};
+  auto wait = std::async(std::launch::async, [&] {
+    waiting = true;
+    return sub.wait_for_change(seen, FutexClock::now() + 60s);
+  });
+  while (!waiting) std::this_thread::yield();
+  std::this_thread::sleep_for(50ms);  // asleep in the kernel, most likely
+  std::filesystem::resize_file(path, 0);
+  ASSERT_EQ(wait.wait_for(kLossCheckSlice * 10), std::future_status::ready) << "the wait never noticed the loss";
+  EXPECT_EQ(wait.get(), FutexResult::interrupted);
+  EXPECT_TRUE(sub.lost());
+}
+
 TEST_F(SubscriberTest, AChildClaimedWithinAChangeAndEndedAtOnceHasAcknowledgedIt) {
   SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();  // the parent's Subscriber runs a thread
   SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();

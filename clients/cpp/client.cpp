@@ -278,7 +278,10 @@ bool Client::handle_change_locked(std::optional<Error>& failure) {
   }
   // The process's own log says so too, not only the publisher's report (that log is where its
   // developer looks first), and before the publisher hears of it.
-  if (report.failed != 0) report_notice(report.message());
+  if (report.failed != 0) {
+    report_notice(std::to_string(report.failed) + " of " + std::to_string(report.run) +
+                  " hooks failed: " + report.message());
+  }
   // A failed acknowledgement (a forked child with no free slot, a damaged segment) is reported,
   // not thrown: check() runs in request handlers, and the publisher names the process anyway.
   std::optional<std::string> notice;

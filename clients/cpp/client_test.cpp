@@ -105,9 +105,16 @@ TEST(ClientTest, AckMessageNamesEveryFailedHookAndAllHooksRun) {
   client.after_restore("reconnect-db", [] { throw std::runtime_error("db unreachable"); });
   client.after_restore("reseed", [&] { ++good_runs; });
   client.after_restore("refresh-token", [] { throw std::logic_error("no token"); });
+  ::testing::internal::CaptureStderr();
   client.start();
 
   const AckReport report = publish(publisher, Phase::after_restore);
+  // The process's own stderr says it too, before its ack.
+  const std::string stderr_text = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(stderr_text.find("snapbus client (pid " + std::to_string(::getpid()) +
+                             "): 2 of 3 hooks failed: after-restore hook 'reconnect-db' failed"),
+            std::string::npos)
+      << stderr_text;
 
   ASSERT_EQ(report.entries.size(), 1U);
   const AckEntry& entry = report.entries[0];

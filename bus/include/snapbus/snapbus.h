@@ -27,6 +27,16 @@
  * boundary. On failure the message is kept per thread until that thread's next failing call and
  * read with snapbus_last_error_message(). Status values equal snapbus::Errc (error.h), and the
  * other enums equal those of layout.h (checked at compile time in snapbus.cpp).
+ *
+ * Threads: a handle may be read from any thread (generation, state, lost_reason), and
+ * snapbus_subscriber_wake may be called while another thread waits; every other call on one handle
+ * is one thread's at a time (a client's watcher, or calls under the client's own lock). A handle is
+ * used neither after snapbus_subscriber_close nor closed twice. In a forked child, call
+ * snapbus_subscriber_after_fork_child first: until then the handle is the parent's (its ack claims
+ * a slot first; its waits hear of no lost segment, which only the parent's monitor thread watches).
+ *
+ * Linking: the target snapbus::bus is a static C++ library; a C program links it with the C++
+ * runtime (g++, or -lstdc++).
  */
 #ifndef SNAPBUS_SNAPBUS_H
 #define SNAPBUS_SNAPBUS_H

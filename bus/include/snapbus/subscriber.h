@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -36,6 +37,9 @@
 #include "snapbus/slot_table.h"
 
 namespace snapbus {
+
+// How long a wait_for_change() sleeps at most before it looks whether the segment was lost.
+inline constexpr std::chrono::seconds kLossCheckSlice{1};
 
 // Which changes end a wait_for_change(): every one, or only those to a phase that runs hooks.
 enum class WakeOn { every_change, hook_phases };
@@ -94,7 +98,8 @@ class Subscriber {
   const char* lost_reason_text() const noexcept;
 
   // Sleeps while seq() == seen_seq, until the deadline or a signal. Spurious wakes are possible.
-  // Returns at once (interrupted) once the segment is lost(). With WakeOn::hook_phases a change to
+  // Returns (interrupted) once the segment is lost(): at once for a file deleted or replaced, within
+  // kLossCheckSlice for one truncated under the wait. With WakeOn::hook_phases a change to
   // a quiet phase (running, ...) lets it sleep on: for a hook runner, which has nothing to do
   // there (layout.h, kWakeHookPhasesOnly).
   FutexResult wait_for_change(std::uint32_t seen_seq, FutexDeadline deadline,
