@@ -149,9 +149,11 @@ asio::awaitable<lifecycle::StepResult> AdapterProcess::run_step_aside(BusStep st
       }
       // Back on the event loop's thread, which resumes the caller; the step's frame outlives this
       // thread, since run() (or, when it throws, the destructor) joins it before the io_context goes.
-      asio::post(io_, [handler = std::move(handler), failure, result = std::move(result)]() mutable {
-        std::move(handler)(failure, std::move(result));
-      });
+      // The failure is moved, not copied: a copy left here could be the last reference, freeing the
+      // exception on this thread after the caller read it (a race ThreadSanitizer cannot see
+      // through libstdc++'s uninstrumented reference count).
+      asio::post(io_, [handler = std::move(handler), failure = std::move(failure),
+                       result = std::move(result)]() mutable { std::move(handler)(failure, std::move(result)); });
     });
   };
   std::exception_ptr failure;
