@@ -545,9 +545,20 @@ TEST(ClientTest, ExitingAcknowledgesAShuttingDownAlreadyPublished) {
   client.exiting();
   waiting.join();
   EXPECT_EQ(runs.load(), 1);
-  ASSERT_EQ(report.entries.size(), 1U);
-  EXPECT_EQ(report.entries[0].status, AckStatus::acked);
-  EXPECT_EQ(report.entries[0].slot.hooks_run, 1U);
+  EXPECT_TRUE(report.all_ok());
+  // exiting() frees the slot right after its ack: a wait that reads the slots only after that finds
+  // nobody left to list (a loaded run under ThreadSanitizer does). The ack itself is still in the
+  // freed record, which release_slot() clears only the owner of.
+  if (!report.entries.empty()) {
+    EXPECT_EQ(report.entries[0].status, AckStatus::acked);
+    EXPECT_EQ(report.entries[0].slot.hooks_run, 1U);
+  }
+  bool acked = false;
+  for (std::uint32_t i = 0; i < publisher.segment().slot_count(); ++i) {
+    const SlotRecord& slot = publisher.segment().slot(i);
+    acked = acked || (slot.acked_seq.load() == shutting_down.seq && slot.hooks_run.load() == 1U);
+  }
+  EXPECT_TRUE(acked) << "no slot holds the shutting-down's acknowledgement";
 }
 
 TEST(ClientTest, ExitingAfterTheBusRanTheShutdownHooksRunsNoneAgain) {
