@@ -37,6 +37,12 @@ FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcep
   return FutexClock::now() + std::clamp(timeout, std::chrono::milliseconds::zero(), kLongestWait);
 }
 
+WaitSlice next_wait_slice(FutexDeadline deadline, FutexClock::duration length) noexcept {
+  const FutexClock::time_point slice_end = FutexClock::now() + length;
+  if (deadline && *deadline <= slice_end) return {.until = *deadline, .last = true};
+  return {.until = slice_end, .last = false};
+}
+
 FutexResult futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, FutexDeadline deadline,
                        FutexMask mask) {
   SNAPBUS_REQUIRE(mask != 0, "a futex wait needs a non-empty mask");

@@ -32,6 +32,19 @@ TEST(Futex, DeadlineInThePastReturnsAtOnce) {
   EXPECT_EQ(futex_wait(&word, 5, FutexClock::now() - 1s), FutexResult::timed_out);
 }
 
+TEST(Futex, AWaitSliceEndsAtItsLengthOrAtAnEarlierDeadline) {
+  const auto before = FutexClock::now();
+  const WaitSlice unbounded = next_wait_slice(std::nullopt, 1s);
+  EXPECT_FALSE(unbounded.last);
+  EXPECT_GE(unbounded.until, before + 1s);
+  const WaitSlice far = next_wait_slice(before + 1h, 1s);
+  EXPECT_FALSE(far.last);
+  EXPECT_LT(far.until, before + 1h);
+  const WaitSlice near = next_wait_slice(before + 10ms, 1s);
+  EXPECT_TRUE(near.last);
+  EXPECT_EQ(near.until, before + 10ms);
+}
+
 TEST(Futex, StaleExpectedValueIsEagain) {
   std::atomic<std::uint32_t> word{5};
   EXPECT_EQ(futex_wait(&word, 4, FutexClock::now() + 5s), FutexResult::value_changed);

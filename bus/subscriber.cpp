@@ -206,10 +206,9 @@ FutexResult Subscriber::wait_for_change(std::uint32_t seen_seq, FutexDeadline de
     // guard), so the monitor's wake reaches that new page, never the file's word this thread
     // sleeps on. A slice later, the wait sees the loss itself (one lstat and fstat a second).
     for (;;) {
-      const FutexClock::time_point slice_end = FutexClock::now() + kLossCheckSlice;
-      const bool last_slice = deadline && *deadline <= slice_end;
-      result = futex_wait(seq_, seen_seq, last_slice ? deadline : FutexDeadline(slice_end), mask);
-      if (result != FutexResult::timed_out || last_slice) break;
+      const WaitSlice slice = next_wait_slice(deadline, kLossCheckSlice);
+      result = futex_wait(seq_, seen_seq, slice.until, mask);
+      if (result != FutexResult::timed_out || slice.last) break;
       if (impl_->is_lost() || lost_now()) return FutexResult::interrupted;
     }
   } catch (const Error&) {

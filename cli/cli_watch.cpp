@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -85,10 +84,9 @@ void end_if_reader_gone(int out_fd) {
 // wait_until_segment_exists() a slice at a time, looking for a reader that has gone between them.
 bool wait_for_segment(const std::filesystem::path& path, FutexDeadline deadline, int out_fd) {
   for (;;) {
-    const FutexClock::time_point slice_end = FutexClock::now() + kReplacementCheckInterval;
-    const bool last_slice = deadline && *deadline <= slice_end;
-    if (wait_until_segment_exists(path, last_slice ? deadline : FutexDeadline(slice_end))) return true;
-    if (last_slice) return false;
+    const WaitSlice slice = next_wait_slice(deadline, kReplacementCheckInterval);
+    if (wait_until_segment_exists(path, slice.until)) return true;
+    if (slice.last) return false;
     end_if_reader_gone(out_fd);
   }
 }
@@ -145,10 +143,9 @@ ExitCode run_watch(const WatchRequest& request, const Config& config, std::ostre
   StateSnapshot seen = read_state(segment.state());
   printer.print(seen, 0);
   while (!finished(printer)) {
-    const auto slice_end = FutexClock::now() + kReplacementCheckInterval;
     FutexResult result = FutexResult::woken;
     try {
-      result = futex_wait(&segment.state().seq, seen.seq, deadline ? std::min(*deadline, slice_end) : slice_end);
+      result = futex_wait(&segment.state().seq, seen.seq, next_wait_slice(deadline, kReplacementCheckInterval).until);
     } catch (const Error&) {
       // The kernel cannot wait on a page past the end of a truncated file (EFAULT): say that.
       if (auto damage = segment.damage()) throw *damage;

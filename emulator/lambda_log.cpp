@@ -93,27 +93,27 @@ std::string status_suffix(const PhaseOutcome& outcome) {
 }
 }  // namespace
 
+void LambdaLog::begin_environment() {
+  environments_.push_back(boost::json::object{{"init", nullptr}, {"restore", nullptr}});
+}
+
 std::size_t LambdaLog::environment_index() {
-  if (environments_.empty()) environments_.push_back(boost::json::object{{"init", nullptr}, {"restore", nullptr}});
+  if (environments_.empty()) begin_environment();
   return environments_.size() - 1;
 }
 
 void LambdaLog::init_start(const std::string& runtime_version) {
-  environments_.push_back(boost::json::object{{"init", nullptr}, {"restore", nullptr}});
+  begin_environment();
   line(fmt::format("INIT_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
 }
 
 void LambdaLog::init_report(double ms, const PhaseOutcome& outcome, std::string_view phase) {
   const std::string shown_phase = outcome.status == "success" ? std::string() : fmt::format("\tPhase: {}", phase);
   line(fmt::format("INIT_REPORT Init Duration: {}{}{}", format_ms(ms), shown_phase, status_suffix(outcome)));
-  init_ = outcome_json(ms, outcome);
-  environment()["init"] = *init_;
+  environment()["init"] = outcome_json(ms, outcome);
 }
 
-void LambdaLog::init_recorded(double ms) {
-  init_ = outcome_json(ms, PhaseOutcome{});
-  environment()["init"] = *init_;
-}
+void LambdaLog::init_recorded(double ms) { environment()["init"] = outcome_json(ms, PhaseOutcome{}); }
 
 void LambdaLog::restore_start(const std::string& runtime_version) {
   line(fmt::format("RESTORE_START Runtime Version: {}\tRuntime Version ARN: none", runtime_version));
@@ -121,8 +121,7 @@ void LambdaLog::restore_start(const std::string& runtime_version) {
 
 void LambdaLog::restore_report(double ms, const PhaseOutcome& outcome) {
   line(fmt::format("RESTORE_REPORT Restore Duration: {}{}", format_ms(ms), status_suffix(outcome)));
-  restore_ = outcome_json(ms, outcome);
-  environment()["restore"] = *restore_;
+  environment()["restore"] = outcome_json(ms, outcome);
 }
 
 void LambdaLog::start(const std::string& request_id, const std::string& version) {
@@ -179,8 +178,10 @@ void LambdaLog::error(const std::string& request_id, const std::string& message,
 
 boost::json::object LambdaLog::json(int exit_code) const {
   boost::json::object o = extra_;
-  o["init"] = init_ ? boost::json::value(*init_) : boost::json::value(nullptr);
-  o["restore"] = restore_ ? boost::json::value(*restore_) : boost::json::value(nullptr);
+  // The last environment's, which every earlier reader of the report knew as the only one.
+  const bool none = environments_.empty();
+  o["init"] = none ? boost::json::value(nullptr) : environments_.back().at("init");
+  o["restore"] = none ? boost::json::value(nullptr) : environments_.back().at("restore");
   o["environments"] = environments_;
   o["invocations"] = invocations_;
   o["exitCode"] = exit_code;

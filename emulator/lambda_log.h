@@ -127,12 +127,12 @@ class LambdaLog {
   // From START until take_tail(): the latest bytes of the invocation's log, at most twice the limit
   // (trimmed in halves, so that a chatty function costs no copy per write).
   std::optional<std::string> tail_;
+  // A new entry of environments_, as yet with no init or restore.
+  void begin_environment();
   // The current environment's entry of environments_ (begun when none is), and its index.
   std::size_t environment_index();
   boost::json::object& environment() { return environments_.at(environment_index()).as_object(); }
 
-  std::optional<boost::json::object> init_;  // the last Init's, as the report's top-level "init"
-  std::optional<boost::json::object> restore_;
   boost::json::array environments_;
   boost::json::array invocations_;
   boost::json::object extra_;

@@ -548,7 +548,7 @@ TEST(ClientTest, ExitingAcknowledgesAShuttingDownAlreadyPublished) {
   EXPECT_TRUE(report.all_ok());
   // exiting() frees the slot right after its ack: a wait that reads the slots only after that finds
   // nobody left to list (a loaded run under ThreadSanitizer does). The ack itself is still in the
-  // freed record, which release_slot() clears only the owner of.
+  // freed record: release_slot() clears only its owner's pid and start time.
   if (!report.entries.empty()) {
     EXPECT_EQ(report.entries[0].status, AckStatus::acked);
     EXPECT_EQ(report.entries[0].slot.hooks_run, 1U);

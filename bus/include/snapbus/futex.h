@@ -39,6 +39,14 @@ inline constexpr std::chrono::milliseconds kLongestWait = std::chrono::hours(24 
 // now() + timeout, saturated at kLongestWait from now. Negative counts as zero.
 FutexClock::time_point deadline_after(std::chrono::milliseconds timeout) noexcept;
 
+// The next part of a wait that looks up between parts (for a lost file, a reader gone): it ends
+// `length` from now, or at `deadline` if that comes first, and then it is the last.
+struct WaitSlice {
+  FutexClock::time_point until;
+  bool last = false;
+};
+WaitSlice next_wait_slice(FutexDeadline deadline, FutexClock::duration length) noexcept;
+
 // Which wakes reach a waiter: a wake reaches the waiters whose mask shares a bit with its own
 // (FUTEX_WAIT_BITSET / FUTEX_WAKE_BITSET). Plain FUTEX_WAIT and FUTEX_WAKE, as a client in another
 // language may use, count as every bit, so they send and take every wake.
