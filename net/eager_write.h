@@ -46,42 +46,54 @@ inline boost::system::error_code make_non_blocking(boost::asio::ip::tcp::socket&
 
 }  // namespace detail
 
-// The whole message (or what is left of it) that `serializer` holds.
+// The whole message (or what is left of it) that `serializer` holds. `written`, when given, gets
+// how many bytes the socket took, also when the write failed.
 template <bool IsRequest, typename Body, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_eagerly(
-    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer) {
+    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer,
+    std::size_t* written = nullptr) {
   boost::system::error_code error = detail::make_non_blocking(socket);
-  if (!error) boost::beast::http::write(socket, serializer, error);
+  std::size_t at_once = 0;
+  if (!error) at_once = boost::beast::http::write(socket, serializer, error);
+  if (written != nullptr) *written = at_once;
   if (!detail::socket_was_full(error)) co_return error;
-  auto [rest_error, written] =
+  auto [rest_error, rest] =
       co_await boost::beast::http::async_write(socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (written != nullptr) *written += rest;
   co_return rest_error;
 }
 
-// Only the header that `serializer` holds (a chunked body follows).
+// Only the header that `serializer` holds (a chunked body follows). `written` as above.
 template <bool IsRequest, typename Body, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_header_eagerly(
-    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer) {
+    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer,
+    std::size_t* written = nullptr) {
   boost::system::error_code error = detail::make_non_blocking(socket);
-  if (!error) boost::beast::http::write_header(socket, serializer, error);
+  std::size_t at_once = 0;
+  if (!error) at_once = boost::beast::http::write_header(socket, serializer, error);
+  if (written != nullptr) *written = at_once;
   if (!detail::socket_was_full(error)) co_return error;
-  auto [rest_error, written] = co_await boost::beast::http::async_write_header(
+  auto [rest_error, rest] = co_await boost::beast::http::async_write_header(
       socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (written != nullptr) *written += rest;
   co_return rest_error;
 }
 
 // A buffer sequence (a chunk, the last chunk and its trailers).
 template <typename ConstBufferSequence>
 boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip::tcp::socket& socket,
-                                                                const ConstBufferSequence& buffers) {
+                                                                const ConstBufferSequence& buffers,
+                                                                std::size_t* written = nullptr) {
   boost::system::error_code error = detail::make_non_blocking(socket);
-  std::size_t written = 0;
-  if (!error) written = boost::asio::write(socket, buffers, error);
+  std::size_t at_once = 0;
+  if (!error) at_once = boost::asio::write(socket, buffers, error);
+  if (written != nullptr) *written = at_once;
   if (!detail::socket_was_full(error)) co_return error;
   boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
-  rest.consume(written);
+  rest.consume(at_once);
   auto [rest_error, more] =
       co_await boost::asio::async_write(socket, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (written != nullptr) *written += more;
   co_return rest_error;
 }
 
@@ -93,7 +105,7 @@ template <bool IsRequest, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly(
     boost::asio::ip::tcp::socket& socket,
     boost::beast::http::serializer<IsRequest, boost::beast::http::empty_body, Fields>& serializer,
-    std::string_view piece) {
+    std::string_view piece, std::size_t* written = nullptr) {
   serializer.split(true);
   std::string header;
   boost::system::error_code error;
@@ -107,7 +119,8 @@ boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly
   co_return co_await write_eagerly(
       socket,
       boost::beast::buffers_cat(boost::asio::const_buffer(header.data(), header.size()),
-                                boost::beast::http::make_chunk(boost::asio::buffer(piece.data(), piece.size()))));
+                                boost::beast::http::make_chunk(boost::asio::buffer(piece.data(), piece.size()))),
+      written);
 }
 
 }  // namespace snapbus::net

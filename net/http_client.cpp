@@ -38,11 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A pooled connection idle for less is reused without the peek (one system call) by a replayable
-// request: servers close idle connections after seconds (uvicorn 5 s, Node 5 s, nginx 75 s), and
-// one closed sooner is caught by the retry on a fresh connection.
-constexpr Clock::duration kTrustedIdle = std::chrono::milliseconds(100);
-
 // What one read from the socket may take before the parser has seen a header. Beast reads at most
 // the buffer's free space, and at least 512 bytes: from an empty buffer an invocation event of
 // 881 bytes took two reads (and a trip through the event loop each), an API Gateway event of 3 KB
@@ -56,8 +51,8 @@ constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
 // Whether a request whose connection closed before a byte of its answer may be sent again. Such a
 // close looks the same whether the server never read the request (an idle connection it closed
 // just then) or read it, acted, and died: only a request that does no harm twice is resent, as Go's
-// net/http decides (RFC 9110 9.2.2). A request whose write failed never arrived whole, and is
-// always resent.
+// net/http decides (RFC 9110 9.2.2). A write that failed before a byte went out is the one
+// exception: the server cannot have seen any of it.
 bool replayable(const http::request<http::string_body>& request) {
   switch (request.method()) {
     case http::verb::get:
@@ -139,8 +134,9 @@ class ConnectionPool {
 
   // The most recently used pooled connection that is young enough and still open, or nullptr.
   // `never_resent` for a request that is not sent twice: a close noticed only after it went out
-  // fails it, so however recently used, the connection is checked, and it must be younger than
-  // unreplayable_idle_timeout too.
+  // fails it, so it must be younger than unreplayable_idle_timeout too. Every connection is
+  // checked, however recently used: bytes an app wrote after its answer would otherwise be read as
+  // the next request's answer, and every answer after it would go to the request before.
   std::unique_ptr<Connection> take_idle(bool never_resent) {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
@@ -149,7 +145,7 @@ class ConnectionPool {
       const auto own_limit =
           never_resent ? std::min(options_.idle_timeout, options_.unreplayable_idle_timeout) : options_.idle_timeout;
       const bool young = idle < own_limit && idle < connection->server_keeps_idle;
-      if (young && ((idle < kTrustedIdle && !never_resent) || looks_open(*connection))) {
+      if (young && looks_open(*connection)) {
         connection->reused = true;
         return connection;
       }
@@ -309,6 +305,9 @@ struct Exchange {
       header_parser.emplace();
       header_parser->skip(head);
       header_parser->header_limit(pool->options().header_limit);
+      // Beast's default (8 MB) would refuse a longer Content-Length with the header: a streamed
+      // answer has no limit here, and read_all() applies the client's.
+      header_parser->body_limit(boost::none);
       arm_io_timer();
       const boost::system::error_code error =
           co_await buffer_first_read_header(connection->socket, connection->buffer, *header_parser);
@@ -327,7 +326,6 @@ struct Exchange {
       connection->server_keeps_idle = *keeps_idle;
     }
     parser.emplace(std::move(*header_parser));
-    parser->body_limit(boost::none);  // read_all() applies the client's limit
     if (parser->is_done()) {
       body_ended();
     } else if (const auto length = parser->content_length(); !length || connection->buffer.size() < *length) {
@@ -520,15 +518,19 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     const bool may_retry = attempt == 0 && ex->connection->reused;
     ex->arm_io_timer();
     http::request_serializer<http::string_body> serializer(request);
-    const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer);
+    std::size_t written = 0;
+    const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer, &written);
     bool never_answered = false;
     if (write_error) {
       if (ex->write_timed_out()) co_return ex->fail(write_error, "send request to");
       // The server may have answered before it stopped reading (a body it refuses: see
-      // ChunkedUpload::early_answer); else it had closed the pooled connection while it was idle. An
-      // answer begun and cut short means the server saw the request: it is not sent again.
+      // ChunkedUpload::early_answer); else it had closed the pooled connection while it was idle, or
+      // read the header, acted, and closed. An answer begun and cut short means the server saw the
+      // request. Once any of it went out the server may have seen its header: only a replayable
+      // request goes again then, as Go's net/http resends a POST only when none of it was written.
+      const bool resendable = may_resend_unanswered || written == 0;
       if (co_await ex->read_early_answer(never_answered)) {
-        if (may_retry && never_answered) continue;
+        if (may_retry && never_answered && resendable) continue;
         co_return ex->fail(write_error, "send request to");
       }
     } else if (auto read_error = co_await ex->read_header(never_answered)) {
@@ -561,13 +563,16 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
     ex->arm_io_timer();
     // No conditional operator around co_await: GCC 12 destroys such temporaries twice.
     boost::system::error_code error;
+    std::size_t written = 0;
     if (first_piece.empty()) {
-      error = co_await write_header_eagerly(ex->connection->socket, serializer);
+      error = co_await write_header_eagerly(ex->connection->socket, serializer, &written);
     } else {
-      error = co_await write_header_and_chunk_eagerly(ex->connection->socket, serializer, first_piece);
+      error = co_await write_header_and_chunk_eagerly(ex->connection->socket, serializer, first_piece, &written);
     }
     if (error) {
-      if (may_retry && !ex->write_timed_out()) continue;
+      // Sent again only if none of it went out: open()'s rule for a request that is not replayable,
+      // which a body sent piece by piece never is.
+      if (may_retry && !ex->write_timed_out() && written == 0) continue;
       co_return ex->fail(error, "send request to");
     }
     ex->disarm_io_timer();

@@ -434,6 +434,29 @@ TEST(HttpClient, APostIsNeverSentTwice) {
   });
 }
 
+// A POST whose body write fails after its header went out whole: the app read the header and closed
+// (it may have acted on it). As Go's net/http, a request that is not replayable is not sent again
+// once any of it was written; only one whose header never went out whole is.
+TEST(HttpClient, APostWhoseBodyWriteFailsAfterItsHeaderIsNotSentAgain) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    if (t.turn == 2) {
+      t.close = true;  // the header is read, the body is not: the close resets the client's write
+      co_return;
+    }
+    co_await echo(t);
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client.request(post("/echo", "1")));
+    // Far more than loopback's socket buffers hold: the write is still going when the app closes.
+    auto second = co_await client.request(post("/echo", std::string(std::size_t{16} << 20U, 'x')));
+    EXPECT_FALSE(second);
+    EXPECT_EQ(server.connections(), 1) << "the POST must not go again on a fresh connection";
+    EXPECT_EQ(server.requests(), 2);
+  });
+}
+
 // A write that times out on a pooled connection met a live server that stopped reading, not one that
 // had closed the connection: it may hold part of the request, so the request is not sent again.
 TEST(HttpClient, NoRetryWhenAWriteOnAPooledConnectionTimesOut) {
@@ -484,6 +507,33 @@ asio::awaitable<void> write_raw(ServerTurn& t, std::string_view bytes) {
 // Interim answers (103 Early Hints, 100 Continue unasked, 102 Processing) come before the final
 // one, in the same write or later. Taken for the answer, they would leave the final answer on the
 // kept-alive connection to be read as the next request's: every answer one request late.
+// An app that writes bytes after its answer: the connection is checked before it carries the next
+// request, however recently used, or those bytes would be read as that request's answer and every
+// later answer would go to the request before it.
+TEST(HttpClient, BytesAnAppWritesAfterItsAnswerAreNeverTakenForTheNextAnswer) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    auto request = co_await read_rest(t);
+    co_await reply(t, std::string(request.target()));
+    if (t.connection == 1) {
+      co_await sleep_for(5ms);  // in a segment of its own, after the client has the answer
+      co_await write_raw(t, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTALE");
+    }
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto first = co_await client.request(Request{http::verb::get, "/first", 11});
+    EXPECT_TRUE(first && first->body() == "/first");
+    co_await sleep_for(30ms);  // the stray bytes have arrived; the connection is still young
+    auto second = co_await client.request(Request{http::verb::get, "/second", 11});
+    EXPECT_TRUE(second) << (second ? "" : second.error().message);
+    if (second) {
+      EXPECT_EQ(second->body(), "/second");
+    }
+    EXPECT_EQ(server.connections(), 2) << "the connection with stray bytes must not be reused";
+  });
+}
+
 TEST(HttpClient, InterimAnswersAreSkippedAndEachRequestGetsItsOwnAnswer) {
   asio::io_context io;
   TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
@@ -943,6 +993,38 @@ TEST(HttpClient, BodyLimitForBufferedAnswers) {
     EXPECT_FALSE(res);
     if (!res) {
       EXPECT_EQ(res.error().code, http::error::body_limit);
+    }
+  });
+}
+
+// Beast's default body limit for an answer (8 MB) is checked against Content-Length with the header:
+// a file served with its length (FastAPI's FileResponse) must still stream, and a buffered answer
+// is held to the client's own body_limit only.
+TEST(HttpClient, AnAnswerLongerThanBeastsDefaultBodyLimitIsRead) {
+  constexpr std::size_t kLength = std::size_t{9} << 20U;
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    co_await reply(t, std::string(kLength, 'f'));
+  });
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto stream = co_await client.open(Request{http::verb::get, "/file", 11});
+    EXPECT_TRUE(stream) << (stream ? "" : stream.error().message);
+    if (!stream) co_return;
+    EXPECT_EQ(stream->header()[http::field::content_length], std::to_string(kLength));
+    std::size_t streamed = 0;
+    for (;;) {
+      auto piece = co_await stream->read_piece();
+      EXPECT_TRUE(piece) << (piece ? "" : piece.error().message);
+      if (!piece || !*piece) break;
+      streamed += (*piece)->size();
+    }
+    EXPECT_EQ(streamed, kLength);
+    auto buffered = co_await client.request(Request{http::verb::get, "/file", 11});
+    EXPECT_TRUE(buffered) << (buffered ? "" : buffered.error().message);
+    if (buffered) {
+      EXPECT_EQ(buffered->body().size(), kLength);
     }
   });
 }
