@@ -108,6 +108,19 @@ std::optional<std::string_view> answered_invocation(std::string_view path) {
   return path.substr(0, slash);
 }
 
+// Who polls, for a long poll whose answer the proxy keeps when its client leaves: the runtime
+// (invocation/next), or one extension (event/next, by the identifier Lambda gave it at register).
+// nullopt for every other call.
+std::optional<std::string> kept_poller(const http::request_header<>& head) {
+  if (head.method() != http::verb::get) return std::nullopt;
+  std::string_view path = path_of(head.target());
+  if (path == invocation_next_target()) return std::string("the runtime");
+  if (!path.starts_with(lambda::kExtensionApiPrefix)) return std::nullopt;
+  path.remove_prefix(lambda::kExtensionApiPrefix.size());
+  if (path != lambda::kExtensionNextPath) return std::nullopt;
+  return fmt::format("extension {}", std::string_view(head[lambda::kHeaderExtensionIdentifier]));
+}
+
 // Long polls: the answer comes when Lambda has something (an event, a restore, a SHUTDOWN). A query
 // string does not make a /next an ordinary call.
 bool is_long_poll(std::string_view target) { return path_of(target).ends_with("/next"); }
@@ -155,8 +168,8 @@ asio::awaitable<void> RuntimeProxy::handle(net::HttpExchange& exchange) {
   if (state_ == BracketState::failed && failure_reported_ && head.method() == http::verb::post &&
       is_error_report(path)) {
     co_await take_error_report(exchange);
-  } else if (get && path == invocation_next_target()) {
-    co_await relay_next(exchange);
+  } else if (auto poller = kept_poller(head)) {
+    co_await relay_next(exchange, std::move(*poller));
   } else if (is_streamed_body(head)) {
     co_await relay_streamed(exchange);
   } else {
@@ -301,26 +314,29 @@ void RuntimeProxy::end_bracket(BracketState state) {
 
 // ---- forwarding ---------------------------------------------------------------------------------
 
-// invocation/next: each call its own upstream long poll, as each would have without the proxy
-// (several pollers are how a runtime takes concurrent invocations, as on Lambda Managed
-// Instances). A client that goes away while it waits does not lose the event: its poll stays
-// here, and the next call takes it over instead of asking upstream again.
-asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
+// invocation/next, or an extension's event/next: each call its own upstream long poll, as each would
+// have without the proxy (several pollers are how a runtime takes concurrent invocations, as on
+// Lambda Managed Instances). A client that goes away while it waits does not lose the event: its
+// poll stays here, and the same poller's next call takes it over instead of asking upstream again.
+asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange, std::string poller) {
+  const std::string path(path_of(exchange.request().target()));
+  auto& kept = unclaimed_next_[poller];
   std::shared_ptr<PendingNext> pending;
   // A kept poll that failed (the connection to the Runtime API broke) holds no event: handing its
   // error to this call would fail a client that the Runtime API, back by now, could serve.
-  while (!unclaimed_next_.empty() && unclaimed_next_.front()->result && !*unclaimed_next_.front()->result) {
-    log_(fmt::format("a kept invocation/next had failed ({}); this call polls anew",
-                     unclaimed_next_.front()->result->error().message));
-    unclaimed_next_.pop_front();
+  while (!kept.empty() && kept.front()->result && !*kept.front()->result) {
+    log_(fmt::format("a kept {} of {} had failed ({}); this call polls anew", path, poller,
+                     kept.front()->result->error().message));
+    kept.pop_front();
   }
-  if (!unclaimed_next_.empty()) {
-    pending = std::move(unclaimed_next_.front());
-    unclaimed_next_.pop_front();
+  if (!kept.empty()) {
+    pending = std::move(kept.front());
+    kept.pop_front();
   } else {
     pending = std::make_shared<PendingNext>(executor_);
     asio::co_spawn(executor_, fetch_next(pending, forwarded_request(exchange.request(), {})), asio::detached);
   }
+  if (kept.empty()) unclaimed_next_.erase(poller);  // `kept` is gone from here on
   bool gone = false;
   if (!pending->result) {
     exchange.watch_peer_close([&gone, pending] {
@@ -333,11 +349,9 @@ asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange) {
   // once more before handing it to a client that has gone.
   if (!gone && exchange.peer_closed()) gone = true;
   if (gone) {
-    log_(pending->result
-             ? "the client closed its invocation/next as the answer came; the answer is kept for the next call"
-             : "the client closed its invocation/next while waiting; the poll goes on and its answer is kept for "
-               "the next call");
-    unclaimed_next_.push_back(std::move(pending));
+    log_(fmt::format("{} closed its {} {}; the answer is kept for its next call", poller, path,
+                     pending->result ? "as the answer came" : "while waiting, and the poll goes on upstream"));
+    unclaimed_next_[poller].push_back(std::move(pending));
     co_return;
   }
   exchange.stop_watching();

@@ -9,7 +9,7 @@
 // 100-continue the proxy answers itself) and body byte for byte (one over 16 MB goes on chunked, for
 // the Runtime API to refuse); a streamed response chunk by chunk with its trailers, announced or
 // not, each chunk sent on before the next is read; long polls held open for as long as they take.
-// Extensions API calls too.
+// Extensions API calls too, and an extension's event/next is kept as invocation/next is.
 //
 // The bracket (snap-start only): on the client's restore/next, before-snapshot, then forward it,
 // then after-restore, then answer. A client that asks for invocation/next first (most never call
@@ -22,8 +22,10 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -74,7 +76,7 @@ class RuntimeProxy {
   boost::asio::awaitable<void> take_error_report(net::HttpExchange& exchange);
   void end_bracket(BracketState state);
 
-  boost::asio::awaitable<void> relay_next(net::HttpExchange& exchange);
+  boost::asio::awaitable<void> relay_next(net::HttpExchange& exchange, std::string poller);
   boost::asio::awaitable<void> fetch_next(std::shared_ptr<PendingNext> pending, net::Request request);
   boost::asio::awaitable<void> relay_buffered(net::HttpExchange& exchange);
   boost::asio::awaitable<void> report_cut_short(const boost::beast::http::request_header<>& head);
@@ -90,9 +92,10 @@ class RuntimeProxy {
   std::optional<lambda::FunctionError> failure_;  // once the bracket failed
   bool failure_reported_ = false;                 // and Lambda accepted the proxy's report of it
   boost::asio::steady_timer bracket_ended_;       // cancelled when the bracket ends
-  // Upstream long polls whose client went away before the event came (or after): the next
-  // invocation/next takes the oldest rather than asking upstream again, so no event is lost.
-  std::deque<std::shared_ptr<PendingNext>> unclaimed_next_;
+  // Upstream long polls whose client went away before the event came (or after), by who polled
+  // (the runtime, or one extension): its next call takes the oldest rather than asking upstream
+  // again, so no event is lost.
+  std::map<std::string, std::deque<std::shared_ptr<PendingNext>>, std::less<>> unclaimed_next_;
 };
 
 }  // namespace snapbus::adapter

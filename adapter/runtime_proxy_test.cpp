@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -58,8 +59,9 @@ bool per_hop(std::string_view name) {
          boost::beast::iequals(name, "connection");
 }
 
-// A stand-in for the Runtime API that records every request. invocation/next answers an event
-// once the test releases it; restore/next answers at once; everything else 202.
+// A stand-in for the Runtime and Extensions APIs that records every request. invocation/next and
+// event/next answer an event once the test releases them; restore/next answers at once; everything
+// else 202.
 class RecordingRuntimeApi {
  public:
   // `port` 0 picks a free one; `restore_status` is what restore/next answers.
@@ -85,7 +87,7 @@ class RecordingRuntimeApi {
             for (const auto& [name, value] : trailers) received_[index].trailers.emplace_back(name, value);
           }
           const std::string path = received.target.substr(0, received.target.find('?'));
-          if (path.ends_with("invocation/next")) {
+          if (path.ends_with("invocation/next") || path.ends_with("extension/event/next")) {
             asio::steady_timer release(io_, kPatience);
             held_.push_back(&release);
             co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -117,7 +119,7 @@ class RecordingRuntimeApi {
   RecordingRuntimeApi& operator=(const RecordingRuntimeApi&) = delete;
 
   [[nodiscard]] std::uint16_t port() const { return port_; }
-  // Lets the oldest invocation/next being held answer.
+  // Lets the oldest invocation/next or event/next being held answer.
   void release_next() {
     asio::post(io_, [this] {
       if (held_.empty()) return;
@@ -147,7 +149,7 @@ class RecordingRuntimeApi {
   asio::io_context io_;
   std::uint16_t port_ = 0;
   std::thread thread_;
-  std::vector<asio::steady_timer*> held_;  // the invocation/next calls held, oldest first; io_'s thread only
+  std::vector<asio::steady_timer*> held_;  // the long polls held, oldest first; io_'s thread only
   int events_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable pieces_;
@@ -363,6 +365,47 @@ TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
   EXPECT_EQ(answer[lambda::kHeaderRequestId], "request-1");
   EXPECT_EQ(answer.body(), R"({"event":1})");
   EXPECT_EQ(upstream.received().size(), 1U) << "one long poll upstream, not one per client call";
+}
+
+// An extension's event/next is kept the same way, for that extension alone: another extension's
+// call polls for itself, and the one that left gets its own event when it asks again.
+TEST(RuntimeProxyTest, AnExtensionsEventIsKeptForThatExtensionWhenItLeavesItsLongPoll) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  const auto next_of = [](std::string_view identifier) {
+    return fmt::format(
+        "GET /2020-01-01/extension/event/next HTTP/1.1\r\nHost: api\r\n"
+        "Lambda-Extension-Identifier: {}\r\n\r\n",
+        identifier);
+  };
+  {
+    RawClient impatient(proxy.port());
+    impatient.send(next_of("ext-a"));
+    ASSERT_TRUE(upstream.wait_for(1));
+    impatient.close();
+  }
+  RawClient other(proxy.port());
+  other.send(next_of("ext-b"));
+  ASSERT_TRUE(upstream.wait_for(2)) << "another extension's call must poll for itself";
+  upstream.release_next();  // ext-a's event, after its client left
+  RawClient again(proxy.port());
+  again.send(next_of("ext-a"));
+  const auto kept = answer_of(again);
+  EXPECT_EQ(kept.result_int(), 200);
+  EXPECT_EQ(kept.body(), R"({"event":1})");
+  upstream.release_next();
+  const auto own = answer_of(other);
+  EXPECT_EQ(own.body(), R"({"event":2})");
+  const auto received = upstream.received();
+  ASSERT_EQ(received.size(), 2U) << "ext-a's second call takes the kept poll instead of polling again";
+  const auto identifier_of = [](const Received& call) {
+    for (const auto& [name, value] : call.fields) {
+      if (name == lambda::kHeaderExtensionIdentifier) return value;
+    }
+    return std::string();
+  };
+  EXPECT_EQ(identifier_of(received[0]), "ext-a");
+  EXPECT_EQ(identifier_of(received[1]), "ext-b");
 }
 
 // A kept poll whose connection to the Runtime API broke holds no event: the next call polls anew
