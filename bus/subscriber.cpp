@@ -252,6 +252,16 @@ std::optional<std::string> Subscriber::acknowledge(const Acknowledgement& ack) {
   }
   SlotRecord& slot = impl_->segment.mutable_slot(impl_->slot);
   constexpr auto relaxed = std::memory_order_relaxed;
+  // An ack older than the slot's last one (a thread whose hooks ended after a newer change was
+  // acknowledged): the newer ack already counts for every change up to it. Written, it would move
+  // acked_seq back, and a publisher waiting for the newer change would wait for this process again.
+  if (const std::uint32_t acked = slot.acked_seq.load(relaxed); static_cast<std::int32_t>(ack.seq - acked) < 0) {
+    std::string dropped = "the ack for seq " + std::to_string(ack.seq) + " came after this slot's ack for seq " +
+                          std::to_string(acked) + " and was dropped";
+    notice = notice ? *notice + "; " + dropped : std::move(dropped);
+    impl_->notice = *notice;
+    return notice;
+  }
   const bool keeps_hook_record = reports_nothing(ack, slot) && acks_quiet_phase(impl_->segment.state(), ack.seq);
   {
     const SlotRecordWrite write(slot);

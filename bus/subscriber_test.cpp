@@ -118,6 +118,37 @@ TEST_F(SubscriberTest, AnAckWithSomethingToSayIsWrittenWhole) {
   EXPECT_EQ(read_slots(sub.segment()).at(0).message, "");
 }
 
+// Two threads of one process may each run hooks and ack: the one that ends last may hold the
+// older change. Its ack must not move the slot back to a change the publisher saw acknowledged.
+TEST_F(SubscriberTest, AnAckOlderThanTheSlotsLastIsDropped) {
+  auto sub = Subscriber::open(path, {.name = "w"});
+  const auto before = publisher.transition(Phase::before_snapshot);
+  const auto restore = publisher.transition(Phase::after_restore);
+  EXPECT_EQ(sub.acknowledge({.seq = restore.seq, .handled_generation = restore.generation, .hooks_run = 1}),
+            std::nullopt);
+  const auto notice = sub.acknowledge({.seq = before.seq,
+                                       .handled_generation = before.generation,
+                                       .outcome = AckOutcome::failed,
+                                       .hooks_run = 1,
+                                       .hooks_failed = 1,
+                                       .message = "late"});
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_NE(notice->find("seq " + std::to_string(before.seq) + " came after this slot's ack for seq " +
+                         std::to_string(restore.seq)),
+            std::string::npos)
+      << *notice;
+  EXPECT_EQ(sub.last_notice(), *notice);
+  const SlotInfo slot = read_slots(sub.segment()).at(0);
+  EXPECT_EQ(slot.acked_seq, restore.seq);
+  EXPECT_EQ(slot.handled_generation, restore.generation);
+  EXPECT_EQ(slot.outcome, AckOutcome::ok);
+  EXPECT_EQ(slot.message, "");
+  // The same change acknowledged again is no older: it is written.
+  sub.acknowledge({.seq = restore.seq, .handled_generation = restore.generation, .hooks_run = 2});
+  EXPECT_EQ(read_slots(sub.segment()).at(0).hooks_run, 2U);
+  EXPECT_EQ(sub.last_notice(), "");
+}
+
 TEST_F(SubscriberTest, WaitTimesOutWithoutChange) {
   auto sub = Subscriber::open(path, {});
   EXPECT_EQ(sub.wait_for_change(sub.seq(), FutexClock::now() + 20ms), FutexResult::timed_out);

@@ -224,6 +224,8 @@ const char* snapbus_subscriber_notice(const snapbus_subscriber* sub);
 /* Acknowledges seq in this process's slot. outcome is a snapbus_ack_outcome; message (may be NULL)
  * names failed hooks and their errors and is truncated to fit the slot. A seq the segment has not
  * reached yet is SNAPBUS_ERR_INVALID_ARGUMENT: the publisher counts an ack for every change up to it.
+ * A seq older than this slot's last ack is dropped (SNAPBUS_OK, and the notice says so): the newer
+ * ack counts for it already.
  * An ack that reports nothing (ok, no hook run or failed, no message, handled_generation unchanged) for
  * a phase that runs no hooks leaves the slot's outcome, counts and message as an earlier ack wrote
  * them (a slot's first ack is written whole, and a note_running_hook line is always replaced):

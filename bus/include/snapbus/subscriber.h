@@ -117,6 +117,8 @@ class Subscriber {
   // earlier ack wrote them (a slot's first ack is written whole, and a note_running_hook() line is
   // always replaced): otherwise `snapbus status` after a restore would show the "hooks 0 run" of the
   // running ack clients send after the after-restore one.
+  // An ack for a seq older than the slot's last ack is dropped, with a notice that says so: the
+  // newer ack counts for it already.
   std::optional<std::string> acknowledge(const Acknowledgement& ack);
   // Before each hook: "running after-restore hook 'db'" in this process's slot message, so a
   // publisher that stops waiting can say which hook was still running (running_hook_of). The ack
