@@ -1416,10 +1416,32 @@ TEST(EmulateMain, AnInitForAnInvocationTimesOutOnTheFunctionTimeout) {
   auto answer = emu.invoke("{}");
   ASSERT_EQ(answer.status, 200) << answer.error;
   EXPECT_EQ(error_type(answer), "Sandbox.Timedout");
-  // The log is written apart from the answer.
+  // The log is written apart from the answer. As Lambda's: the Init's INIT_REPORT (Phase: invoke)
+  // and error, then the invocation's START, END and a REPORT that bills the timeout.
   EXPECT_TRUE(emu.wait_for_log("Phase: invoke\tStatus: timeout\tError Type: Sandbox.Timedout")) << emu.log();
   EXPECT_TRUE(emu.wait_for_log("Init did not complete within 1.00 seconds")) << emu.log();
+  const std::string id = answer.header("x-amzn-requestid");
+  ASSERT_FALSE(id.empty());
+  const std::string report_line = "REPORT RequestId: " + id + "\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t";
+  ASSERT_TRUE(emu.wait_for_log(report_line)) << emu.log();
+  const std::string log = emu.log();
+  const auto init_report = log.find("Phase: invoke");
+  const auto start = log.find("START RequestId: " + id);
+  const auto end = log.find("END RequestId: " + id);
+  const auto report = log.find(report_line);
+  EXPECT_LT(init_report, start) << log;
+  EXPECT_LT(start, end) << log;
+  EXPECT_LT(end, report) << log;
+  EXPECT_NE(log.find("Status: timeout\tError Type: Sandbox.Timedout\t", report), std::string::npos) << log;
+  EXPECT_EQ(count_of(log, "START RequestId"), 1U) << log;
   EXPECT_EQ(emu.stop(), 0);
+  // The JSON report has it as started, with the Init's outcome.
+  const auto invocations = boost::json::parse(emu.report()).at("invocations").as_array();
+  ASSERT_EQ(invocations.size(), 1U) << emu.report();
+  EXPECT_EQ(invocations.at(0).at("requestId").as_string(), id);
+  EXPECT_EQ(invocations.at(0).at("started"), true);
+  EXPECT_EQ(invocations.at(0).at("status"), "timeout");
+  EXPECT_EQ(invocations.at(0).at("errorType"), "Sandbox.Timedout");
   emu.expect_no_survivors();
 }
 

@@ -219,22 +219,27 @@ void Environment::request_stop(int signal_number) {
   end(kExitOk, shutting_down());
 }
 
-void Environment::end(int exit_code, Failure failure) {
+void Environment::end(int exit_code, Failure failure, std::optional<double> suppressed_init_ms) {
   if (phases_.stopping()) return;
   wants_fresh_ = !config_.exit_on_failure &&
                  (exit_code == kExitInitFailed || exit_code == kExitRestoreFailed || exit_code == kExitInvokeFailed);
   const std::string status = failure.status;
   record_unreported(wants_fresh_ ? dispatch_.hand_over(std::move(failure), exit_code != kExitInvokeFailed)
                                  : dispatch_.close(std::move(failure)),
-                    status);
+                    status, suppressed_init_ms);
   phases_.stop(exit_code);
   processes_.stop_waiting();
   extensions_.wake_all();
 }
 
 void Environment::record_unreported(const std::vector<std::shared_ptr<Invocation>>& invocations,
-                                    std::string_view status) {
+                                    std::string_view status, std::optional<double> suppressed_init_ms) {
   for (const auto& inv : invocations) {
+    if (suppressed_init_ms && inv->started == Clock::time_point{}) {
+      report_suppressed_init(*inv, *suppressed_init_ms, PhaseOutcome{std::string(status), inv->error_type});
+      suppressed_init_ms.reset();
+      continue;
+    }
     std::optional<double> ran_ms;
     if (inv->started != Clock::time_point{}) {
       ran_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv->started).count();
@@ -247,6 +252,23 @@ void Environment::record_unreported(const std::vector<std::shared_ptr<Invocation
                                                  inv->service_error ? inv->service_error->type : inv->error_type},
                     ran_ms);
   }
+}
+
+// As Lambda's log of a suppressed Init that failed: its INIT_REPORT (Phase: invoke) and error line,
+// then the invocation's START, END and REPORT, which bills the Init it waited for (a timeout bills
+// the function's timeout) and repeats its outcome. The invocation was answered already; its log tail
+// is these lines, written before any waiter runs.
+void Environment::report_suppressed_init(Invocation& inv, double init_ms, const PhaseOutcome& outcome) {
+  log_.start(inv.request_id, config_.function_version);
+  log_.end(inv.request_id);
+  InvocationReport report = invocation_report(inv);
+  report.duration_ms = init_ms;
+  if (outcome.status == "timeout") {
+    report.duration_ms = std::min(init_ms, std::chrono::duration<double, std::milli>(config_.timeout).count());
+  }
+  report.outcome = outcome;
+  log_.report(report);
+  inv.close_log(log_.take_tail());
 }
 
 void Environment::check_progress() {
@@ -423,11 +445,13 @@ void Environment::fail(const std::string& type, const std::string& message, cons
       if (phases_.stopping()) return;
       // A failure while frozen is the restore's too (report_startup_failure).
       const bool restoring = phases_.phase() == Phase::restore || phases_.phase() == Phase::frozen;
+      std::optional<double> suppressed_init_ms;
+      if (!restoring && phases_.init_runs_for_an_invocation()) suppressed_init_ms = phases_.init_ms_so_far();
       const int exit_code = phases_.report_startup_failure(type, message, status);
       phases_.set_shutdown_reason(ShutdownReason::failure);
       Failure failure{.type = type, .message = message, .runtime_body = runtime_body, .status = status};
       if (restoring) failure.service_error = restore_failure_for_invoke(type, message);
-      end(exit_code, std::move(failure));
+      end(exit_code, std::move(failure), suppressed_init_ms);
       return;
     }
     case Phase::ready: fail_invoke(type, message, status); return;

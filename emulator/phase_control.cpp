@@ -52,6 +52,8 @@ void PhaseControl::end_init() {
   phase_ = snapstart_ ? Phase::frozen : Phase::ready;
 }
 
+double PhaseControl::init_ms_so_far() const { return ms_since(init_start_); }
+
 void PhaseControl::begin_restore(std::chrono::milliseconds timeout, std::function<void()> on_timeout) {
   phase_ = Phase::restore;
   restore_start_ = Clock::now();

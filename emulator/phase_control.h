@@ -54,6 +54,11 @@ class PhaseControl {
 
   // How long the last Init took, once it succeeded.
   [[nodiscard]] std::optional<double> init_ms() const { return init_ms_; }
+  // An Init run for the invocation that waits for it (begin_init's phase "invoke"): Lambda's
+  // "suppressed init", whose failure that invocation's START, END and REPORT lines follow.
+  [[nodiscard]] bool init_runs_for_an_invocation() const { return init_phase_ == "invoke"; }
+  // How long the Init in progress has run.
+  [[nodiscard]] double init_ms_so_far() const;
 
   // Lambda bills Init on the first invocation of an on-demand environment, Restore on the first
   // after a restore: fills that into the first report it is given.
