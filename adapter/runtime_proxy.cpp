@@ -418,7 +418,9 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
   http::request_header<> header;
   header.method(head.method());
   header.target(head.target());
-  header.version(head.version());
+  // HTTP/1.1 whatever the client spoke: a chunked body on an HTTP/1.0 request is read as no body
+  // (Go's net/http, which serves the Runtime API, ignores its Transfer-Encoding).
+  header.version(11);
   copy_streamed_fields(head, header);
   // As the client's own upload would: a slow reader behind the Runtime API holds writes back for as
   // long as it likes (the function timeout is the limit).

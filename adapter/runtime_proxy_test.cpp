@@ -42,6 +42,7 @@ constexpr auto kPatience = 10s;
 struct Received {
   std::string method;
   std::string target;
+  unsigned version = 11;
   std::vector<std::pair<std::string, std::string>> fields;
   bool chunked = false;
   std::vector<std::string> pieces;
@@ -76,6 +77,7 @@ class RecordingRuntimeApi {
             if (!per_hop(field.name_string())) received.fields.emplace_back(field.name_string(), field.value());
           }
           received.chunked = ex.request()[http::field::transfer_encoding] == "chunked";
+          received.version = ex.request().version();
           const std::size_t index = record(received);
           const net::Trailers trailers = co_await ex.read_body_pieces(1 << 24, [this, index](std::string_view piece) {
             const std::lock_guard lock(mutex_);
@@ -345,6 +347,23 @@ TEST(RuntimeProxyTest, AStreamedPieceIsPassedOnBeforeTheNextIsSent) {
     EXPECT_EQ(answer_of(client).result_int(), 202) << framing.header;
     EXPECT_EQ(upstream.received()[0].body(), "firstsecond") << framing.header;
   }
+}
+
+// An HTTP/1.0 client's streamed response goes upstream chunked, and so as HTTP/1.1: on an HTTP/1.0
+// request the Runtime API would ignore Transfer-Encoding and take the body as empty.
+TEST(RuntimeProxyTest, AnHttp10ClientsStreamedResponseGoesUpstreamAsHttp11) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  client.send(
+      "POST /2018-06-01/runtime/invocation/r/response HTTP/1.0\r\nHost: api\r\nContent-Length: 11\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\n\r\nfirstsecond");
+  EXPECT_EQ(answer_of(client).result_int(), 202);
+  const auto received = upstream.received();
+  ASSERT_EQ(received.size(), 1U);
+  EXPECT_EQ(received[0].version, 11U);
+  EXPECT_TRUE(received[0].chunked);
+  EXPECT_EQ(received[0].body(), "firstsecond");
 }
 
 TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
