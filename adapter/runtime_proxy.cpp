@@ -410,9 +410,17 @@ asio::awaitable<void> RuntimeProxy::report_cut_short(const http::request_header<
   if (!posted) log_(fmt::format("the error was not accepted: {}", posted.error().message));
 }
 
+// Thrown by relay_streamed's sink to stop reading the client's body once the Runtime API stopped
+// taking it.
+struct UpstreamStopped {};
+
 // A streamed response: each piece goes upstream before the next is read from the client, and the
 // trailers (an error in mid-stream) follow at the end. A client that dies mid-stream leaves the
-// upstream body unterminated, which Lambda reports as it would without the proxy.
+// upstream body unterminated, which Lambda reports as it would without the proxy. When the Runtime
+// API stops taking the body (it refused the response, or went away), no more of it is read: the
+// client gets the answer at once and its connection is closed, as its own write would fail or its
+// read find the refusal without the proxy (a stream that never ends would otherwise run to the
+// function's timeout, every piece thrown away).
 asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) {
   const auto& head = exchange.request();
   http::request_header<> header;
@@ -435,13 +443,20 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
   // takes them either way. No limit of the proxy's own: past Lambda's, the Runtime API refuses the
   // response (Function.ResponseSizeTooLarge) and the client gets that answer, as without the proxy,
   // where a limit here would cut the stream and make it a Runtime.TruncatedResponse.
-  const net::Trailers trailers = co_await exchange.relay_body_pieces(
-      std::numeric_limits<std::uint64_t>::max(),
-      [&upload, &upstream_failure](std::string_view piece) -> asio::awaitable<void> {
-        if (upstream_failure) co_return;
-        auto written = co_await upload->write(piece);
-        if (!written) upstream_failure = written.error();
-      });
+  net::Trailers trailers;
+  try {
+    trailers = co_await exchange.relay_body_pieces(
+        std::numeric_limits<std::uint64_t>::max(),
+        [&upload, &upstream_failure](std::string_view piece) -> asio::awaitable<void> {
+          auto written = co_await upload->write(piece);
+          if (!written) {
+            upstream_failure = written.error();
+            throw UpstreamStopped{};
+          }
+        });
+  } catch (const UpstreamStopped&) {
+    // upstream_failure says why; the rest of the client's body stays unread.
+  }
   if (upstream_failure) {
     // The Runtime API may have refused the response before it ended (a wrong request id, an
     // invocation that timed out, too large) and stopped reading: the client gets that answer, as it

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <mutex>
@@ -732,6 +733,37 @@ TEST(RuntimeProxyTest, TheRuntimeApisEarlyRefusalOfAResponseReachesTheClient) {
     EXPECT_EQ(answer.body(), EarlyRefusingRuntimeApi::kAnswer);
     EXPECT_EQ(sent.wait_for(kPatience), std::future_status::ready);
   }
+}
+
+// A stream that has not ended (a function streaming as long as it runs) learns of the refusal as
+// without the proxy, while it still writes: the proxy stops reading it once the Runtime API has.
+TEST(RuntimeProxyTest, AStreamStillGoingGetsTheRuntimeApisRefusalAtOnce) {
+  EarlyRefusingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  client.send(
+      "POST /2018-06-01/runtime/invocation/not-the-id/response HTTP/1.1\r\nHost: api\r\n"
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n");
+  std::atomic<bool> answered = false;
+  // A piece every 20 ms, for 5 s at most, and never the last chunk.
+  auto streaming = std::async(std::launch::async, [&client, &answered] {
+    const std::string piece = "400\r\n" + std::string(1024, 's') + "\r\n";
+    try {
+      for (int i = 0; i < 250 && !answered; ++i) {
+        client.send(piece);
+        std::this_thread::sleep_for(20ms);
+      }
+    } catch (const boost::system::system_error&) {
+      // The proxy closed the connection after its answer, as the Runtime API does.
+    }
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto answer = answer_of(client);
+  answered = true;
+  EXPECT_EQ(answer.result_int(), 400);
+  EXPECT_EQ(answer.body(), EarlyRefusingRuntimeApi::kAnswer);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s) << "the answer must not wait for the stream's end";
+  EXPECT_EQ(streaming.wait_for(kPatience), std::future_status::ready);
 }
 
 TEST(RuntimeProxyTest, AnUpstreamThatIsGoneIsABadGateway) {
