@@ -151,10 +151,10 @@ TEST(EmulateMain, RuntimeApiEndpointsAndWrongStateCalls) {
     EXPECT_TRUE(raw.read_until("400", 10s)) << raw.received();
   }
   {
-    // Just over the 1 MiB a request's header may have: 431, as from Go's net/http.
+    // Just over the 1 MiB and 4 KiB a request's header may have: 431, as from Go's net/http.
     RawConnection raw(emu.runtime_api_port());
     std::string fields;
-    for (int i = 0; i < 17; ++i) fields += "X-Pad-" + std::to_string(i) + ": " + std::string(61700, 'p') + "\r\n";
+    for (int i = 0; i < 17; ++i) fields += "X-Pad-" + std::to_string(i) + ": " + std::string(62000, 'p') + "\r\n";
     raw.send("GET " + std::string(kNext) + " HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n");
     EXPECT_TRUE(raw.read_until("HTTP/1.1 431", 10s)) << raw.received().substr(0, 200);
   }

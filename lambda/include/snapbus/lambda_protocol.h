@@ -104,9 +104,10 @@ inline constexpr std::uint64_t kBufferedResponseLimit = std::uint64_t{6} * 1024 
 inline constexpr std::uint64_t kStreamedResponseLimit = 200ULL * 1024 * 1024;
 inline constexpr std::uint64_t kErrorBodyLimit = std::uint64_t{1024} * 1024;
 // A Runtime API request's header, in all. Lambda's (the RIE's Go server, net/http's default) takes
-// 1 MiB, and awslambdaric sends the X-Ray cause of an error, every stack frame, in one header of
-// up to that size (lambda_runtime_client.py's max_header_size).
-inline constexpr std::uint32_t kRuntimeApiHeaderLimit = 1024 * 1024;
+// 1 MiB and the 4 KiB Go's reader allows past it (initialReadLimitSize), and awslambdaric sends the
+// X-Ray cause of an error, every stack frame, in one header of up to 1 MiB
+// (lambda_runtime_client.py's max_header_size).
+inline constexpr std::uint32_t kRuntimeApiHeaderLimit = 1024 * 1024 + 4096;
 // The Invoke API's ClientContext (X-Amz-Client-Context): "up to 3,583 bytes of base64-encoded data".
 inline constexpr std::size_t kClientContextLimit = 3583;
 
