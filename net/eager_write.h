@@ -44,6 +44,23 @@ inline boost::system::error_code make_non_blocking(boost::asio::ip::tcp::socket&
   return error;
 }
 
+// The header `serializer` holds, as bytes, and marked as written. Not Beast's synchronous
+// write_header: on a non-blocking socket that takes part of the header, it returns would_block
+// without marking that part written, and the asynchronous write then sends it again.
+template <bool IsRequest, typename Body, typename Fields>
+std::string take_header(boost::beast::http::serializer<IsRequest, Body, Fields>& serializer,
+                        boost::system::error_code& error) {
+  serializer.split(true);
+  std::string header;
+  serializer.next(error, [&header](boost::system::error_code&, const auto& buffers) {
+    for (const auto buffer : boost::beast::buffers_range_ref(buffers)) {
+      header.append(static_cast<const char*>(buffer.data()), buffer.size());
+    }
+  });
+  if (!error) serializer.consume(header.size());
+  return header;
+}
+
 }  // namespace detail
 
 // The whole message (or what is left of it) that `serializer` holds. `written`, when given, gets
@@ -59,22 +76,6 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(
   if (!detail::socket_was_full(error)) co_return error;
   auto [rest_error, rest] =
       co_await boost::beast::http::async_write(socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (written != nullptr) *written += rest;
-  co_return rest_error;
-}
-
-// Only the header that `serializer` holds (a chunked body follows). `written` as above.
-template <bool IsRequest, typename Body, typename Fields>
-boost::asio::awaitable<boost::system::error_code> write_header_eagerly(
-    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer,
-    std::size_t* written = nullptr) {
-  boost::system::error_code error = detail::make_non_blocking(socket);
-  std::size_t at_once = 0;
-  if (!error) at_once = boost::beast::http::write_header(socket, serializer, error);
-  if (written != nullptr) *written = at_once;
-  if (!detail::socket_was_full(error)) co_return error;
-  auto [rest_error, rest] = co_await boost::beast::http::async_write_header(
-      socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
   if (written != nullptr) *written += rest;
   co_return rest_error;
 }
@@ -97,6 +98,17 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip:
   co_return rest_error;
 }
 
+// Only the header that `serializer` holds (a chunked body follows). `written` as above.
+template <bool IsRequest, typename Body, typename Fields>
+boost::asio::awaitable<boost::system::error_code> write_header_eagerly(
+    boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer,
+    std::size_t* written = nullptr) {
+  boost::system::error_code error;
+  const std::string header = detail::take_header(serializer, error);
+  if (error) co_return error;
+  co_return co_await write_eagerly(socket, boost::asio::const_buffer(header.data(), header.size()), written);
+}
+
 // The header that `serializer` holds and, in the same write, `piece` as the body's first chunk: a
 // peer that can do nothing with a header alone (a Runtime API waiting for a streamed response's
 // prelude) then wakes once, not twice. `piece` must not be empty: an empty chunk is the body's end,
@@ -106,16 +118,9 @@ boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly
     boost::asio::ip::tcp::socket& socket,
     boost::beast::http::serializer<IsRequest, boost::beast::http::empty_body, Fields>& serializer,
     std::string_view piece, std::size_t* written = nullptr) {
-  serializer.split(true);
-  std::string header;
   boost::system::error_code error;
-  serializer.next(error, [&header](boost::system::error_code&, const auto& buffers) {
-    for (const auto buffer : boost::beast::buffers_range_ref(buffers)) {
-      header.append(static_cast<const char*>(buffer.data()), buffer.size());
-    }
-  });
+  const std::string header = detail::take_header(serializer, error);
   if (error) co_return error;
-  serializer.consume(header.size());
   co_return co_await write_eagerly(
       socket,
       boost::beast::buffers_cat(boost::asio::const_buffer(header.data(), header.size()),

@@ -97,6 +97,45 @@ TEST(EagerWrite, AMessageLargerThanTheSocketTakesFinishesAsThePeerReads) {
   EXPECT_EQ(received.body(), body);
 }
 
+// A header larger than the socket takes (a Runtime API request may have 1 MiB of it) goes once:
+// the part written at once is not sent again by the write that finishes it.
+TEST(EagerWrite, AHeaderLargerThanTheSocketTakesArrivesOnce) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  pair.near.set_option(asio::socket_base::send_buffer_size(64 * 1024));
+  http::request<http::empty_body> head{http::verb::post, "/upload", 11};
+  head.set("X-Large", std::string(60000, 'h'));
+  for (int i = 0; i < 15; ++i)
+    head.insert("X-Large-" + std::to_string(i), std::string(60000, static_cast<char>('a' + i)));
+  head.chunked(true);
+  std::string expected;
+  {
+    http::request_serializer<http::empty_body> copy(head);
+    boost::system::error_code ignored;
+    expected = detail::take_header(copy, ignored);
+  }
+  http::request_serializer<http::empty_body> serializer(head);
+  std::string wire;
+  std::thread reader([&] {
+    boost::system::error_code error;
+    std::array<char, 65536> buffer{};
+    while (!error) {
+      const std::size_t n = pair.far.read_some(asio::buffer(buffer), error);
+      wire.append(buffer.data(), n);
+    }
+  });
+  std::size_t written = 0;
+  const auto error = run_to_end(io, write_header_eagerly(pair.near, serializer, &written));
+  pair.near.close();  // the reader's end
+  reader.join();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_TRUE(serializer.is_header_done());
+  EXPECT_GT(expected.size(), std::size_t{900} * 1024);
+  EXPECT_EQ(written, expected.size());
+  EXPECT_EQ(wire.size(), expected.size());
+  EXPECT_TRUE(wire == expected) << "the header must arrive once, byte for byte";
+}
+
 TEST(EagerWrite, AChunkLargerThanTheSocketTakesFinishesAsThePeerReads) {
   asio::io_context io;
   ConnectedPair pair(io);
