@@ -117,7 +117,8 @@ AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& 
       log_(std::move(log)),
       app_(std::move(executor), net::HostPort{config.app_host, std::to_string(config.app_port)},
            net::ClientOptions{.idle_timeout = kAppIdleTimeout,
-                              .unreplayable_idle_timeout = kAppUnreplayableIdleTimeout}),
+                              .unreplayable_idle_timeout = kAppUnreplayableIdleTimeout,
+                              .body_limit = kAppAnswerLimit}),
       app_ready_(!config.async_init) {}
 
 void AppForwarder::log(std::string_view line) const {
@@ -227,15 +228,15 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
                                                                         lambda::RuntimeClient& runtime) {
   const auto header_fields = static_cast<std::size_t>(std::distance(answer.header().begin(), answer.header().end()));
   auto whole = co_await answer.read_all();
-  // Past the client's body limit (64 MiB, where even compression would not bring it under Lambda's
-  // 6 MB): an answer too large, not one that broke off.
+  // Past the body limit the answer is not held whole, so it cannot be compressed or sent: to the
+  // caller it is an answer too large (Lambda takes 6 MB buffered), not one that broke off.
   if (!whole && whole.error().code == http::error::body_limit) {
     co_return co_await fail_invocation(
         runtime, event.request_id,
         function_error(kErrorResponseTooLarge,
                        fmt::format("the app's answer is over {} bytes; Lambda takes at most {} bytes buffered (use "
                                    "AWS_LWA_INVOKE_MODE=response_stream for more)",
-                                   net::ClientOptions{}.body_limit, lambda::kBufferedResponseLimit)));
+                                   kAppAnswerLimit, lambda::kBufferedResponseLimit)));
   }
   if (!whole) {
     co_return co_await fail_invocation(

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,9 @@ inline constexpr std::chrono::seconds kAppIdleTimeout{4};
 // server wakes with its timer long due and closes the connection just as the request goes out,
 // where a GET would be sent again and a POST fails. A new connection costs one loopback connect.
 inline constexpr std::chrono::milliseconds kAppUnreplayableIdleTimeout{1500};
+// The most of a buffered answer that is read whole: ten times Lambda's 6 MB, room for an answer
+// that compression brings under it.
+inline constexpr std::uint64_t kAppAnswerLimit = std::uint64_t{64} * 1024 * 1024;
 
 using ForwarderLog = std::function<void(std::string_view line)>;
 

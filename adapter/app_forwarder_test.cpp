@@ -697,11 +697,9 @@ TEST_F(AppForwarderTest, ResultOverLambdasLimitIsAnInvocationError) {
   EXPECT_EQ(post.error_type(), kErrorResponseTooLarge);
 }
 
-// Past the client's 64 MiB limit the body is not read whole: still an answer too large, not one that
-// broke off.
+// Past kAppAnswerLimit the body is not read whole: still an answer too large, not one that broke off.
 TEST_F(AppForwarderTest, AnAnswerPastTheBodyLimitIsTooLargeNotBrokenOff) {
-  servers_.on_app(answer(http::status::ok, {{"content-type", "text/plain"}},
-                         std::string(net::ClientOptions{}.body_limit + 1, 'x')));
+  servers_.on_app(answer(http::status::ok, {{"content-type", "text/plain"}}, std::string(kAppAnswerLimit + 1, 'x')));
   Adapter forwarding = adapter(config());
   ASSERT_TRUE(forwarding.serve(vector("http-apigw_v2_proxy_request_minimal.json")));
   const RuntimePost post = only_post();

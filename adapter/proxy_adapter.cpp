@@ -1,6 +1,8 @@
 #include "proxy_adapter.h"
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -69,6 +71,9 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
                       // the Runtime API sets no limit on either wait.
                       .header_timeout = net::kNoTimeout,
                       .idle_timeout = net::kNoTimeout,
+                      // None at the header: each call's handler applies its own (none for a streamed
+                      // response, whose limit is the Runtime API's, which answers past it).
+                      .body_limit = std::numeric_limits<std::uint64_t>::max(),
                       .error_format = {.content_type = "application/json", .body = lambda::json_error},
                       .on_dropped_field = [](std::string_view name, std::size_t size) {
                         log_line(

@@ -336,7 +336,9 @@ asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange, std:
     pending = std::make_shared<PendingNext>(executor_);
     asio::co_spawn(executor_, fetch_next(pending, forwarded_request(exchange.request(), {})), asio::detached);
   }
-  if (kept.empty()) unclaimed_next_.erase(poller);  // `kept` is gone from here on
+  // No empty queue is left behind for a poller that never leaves again (an extension's identifier
+  // is new in each environment).
+  if (kept.empty()) unclaimed_next_.erase(poller);
   bool gone = false;
   if (!pending->result) {
     exchange.watch_peer_close([&gone, pending] {

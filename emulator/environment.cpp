@@ -445,9 +445,9 @@ void Environment::fail(const std::string& type, const std::string& message, cons
       if (phases_.stopping()) return;
       // A failure while frozen is the restore's too (report_startup_failure).
       const bool restoring = phases_.phase() == Phase::restore || phases_.phase() == Phase::frozen;
-      std::optional<double> suppressed_init_ms;
-      if (!restoring && phases_.init_runs_for_an_invocation()) suppressed_init_ms = phases_.init_ms_so_far();
       const int exit_code = phases_.report_startup_failure(type, message, status);
+      std::optional<double> suppressed_init_ms;
+      if (!restoring && phases_.init_runs_for_an_invocation()) suppressed_init_ms = phases_.startup_failure_ms();
       phases_.set_shutdown_reason(ShutdownReason::failure);
       Failure failure{.type = type, .message = message, .runtime_body = runtime_body, .status = status};
       if (restoring) failure.service_error = restore_failure_for_invoke(type, message);

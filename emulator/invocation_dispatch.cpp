@@ -118,6 +118,8 @@ void InvocationDispatch::next_abandoned(const std::shared_ptr<NextPoll>& poll) {
   if (event && event == current_ && !event->complete) {
     invoke_timer_.cancel();
     current_ = nullptr;
+    // Queued again, it has not started: a failed Init that follows is the one it waits for.
+    event->started = {};
     queue_.push_front(event);
     runtime_.delivery_abandoned();
   }

@@ -123,9 +123,12 @@ TEST(InvocationDispatch, AbandonedNextKeepsTheEventForTheRetry) {
   run_until(io, [&] { return event.has_value(); });
   ASSERT_TRUE(event.has_value());
   EXPECT_EQ(*event, inv);
+  EXPECT_NE(inv->started, std::chrono::steady_clock::time_point{});
   dispatch.next_abandoned(retry);  // taken, but the connection was gone before it was written
   EXPECT_FALSE(dispatch.has_current());
   EXPECT_FALSE(inv->complete);
+  // Queued again, it has not started (a fresh environment's failed Init is then the one it waited for).
+  EXPECT_EQ(inv->started, std::chrono::steady_clock::time_point{});
   ASSERT_FALSE(dispatch.poll_next(std::make_shared<NextPoll>()));
   EXPECT_EQ(dispatch.start_next(1s, [] {}), inv);
 }

@@ -52,8 +52,6 @@ void PhaseControl::end_init() {
   phase_ = snapstart_ ? Phase::frozen : Phase::ready;
 }
 
-double PhaseControl::init_ms_so_far() const { return ms_since(init_start_); }
-
 void PhaseControl::begin_restore(std::chrono::milliseconds timeout, std::function<void()> on_timeout) {
   phase_ = Phase::restore;
   restore_start_ = Clock::now();
@@ -80,10 +78,11 @@ int PhaseControl::report_startup_failure(const std::string& type, const std::str
     phase_ = Phase::restore;
   }
   const bool restoring = phase_ == Phase::restore;
+  startup_failure_ms_ = ms_since(restoring ? restore_start_ : init_start_);
   if (restoring) {
-    log_.restore_report(ms_since(restore_start_), PhaseOutcome{status, type});
+    log_.restore_report(startup_failure_ms_, PhaseOutcome{status, type});
   } else {
-    log_.init_report(ms_since(init_start_), PhaseOutcome{status, type}, init_phase_);
+    log_.init_report(startup_failure_ms_, PhaseOutcome{status, type}, init_phase_);
   }
   log_.error("", message, type);
   return restoring ? kExitRestoreFailed : kExitInitFailed;

@@ -57,8 +57,8 @@ class PhaseControl {
   // An Init run for the invocation that waits for it (begin_init's phase "invoke"): Lambda's
   // "suppressed init", whose failure that invocation's START, END and REPORT lines follow.
   [[nodiscard]] bool init_runs_for_an_invocation() const { return init_phase_ == "invoke"; }
-  // How long the Init in progress has run.
-  [[nodiscard]] double init_ms_so_far() const;
+  // The duration report_startup_failure() wrote: that invocation's REPORT bills the same figure.
+  [[nodiscard]] double startup_failure_ms() const { return startup_failure_ms_; }
 
   // Lambda bills Init on the first invocation of an on-demand environment, Restore on the first
   // after a restore: fills that into the first report it is given.
@@ -88,6 +88,7 @@ class PhaseControl {
   std::chrono::steady_clock::time_point restore_start_;
   std::optional<double> init_ms_;
   std::optional<double> restore_ms_;
+  double startup_failure_ms_ = 0;
   bool first_report_billed_ = false;
   std::optional<int> exit_code_;
   WakeSignal stopped_;

@@ -436,7 +436,7 @@ TEST(HttpClient, APostIsNeverSentTwice) {
 
 // A POST whose body write fails after its header went out whole: the app read the header and closed
 // (it may have acted on it). As Go's net/http, a request that is not replayable is not sent again
-// once any of it was written; only one whose header never went out whole is.
+// once any of it was written.
 TEST(HttpClient, APostWhoseBodyWriteFailsAfterItsHeaderIsNotSentAgain) {
   asio::io_context io;
   TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
@@ -504,9 +504,6 @@ asio::awaitable<void> write_raw(ServerTurn& t, std::string_view bytes) {
   co_await asio::async_write(t.stream, asio::buffer(bytes), kAsValues);
 }
 
-// Interim answers (103 Early Hints, 100 Continue unasked, 102 Processing) come before the final
-// one, in the same write or later. Taken for the answer, they would leave the final answer on the
-// kept-alive connection to be read as the next request's: every answer one request late.
 // An app that writes bytes after its answer: the connection is checked before it carries the next
 // request, however recently used, or those bytes would be read as that request's answer and every
 // later answer would go to the request before it.
@@ -534,6 +531,9 @@ TEST(HttpClient, BytesAnAppWritesAfterItsAnswerAreNeverTakenForTheNextAnswer) {
   });
 }
 
+// Interim answers (103 Early Hints, 100 Continue unasked, 102 Processing) come before the final
+// one, in the same write or later. Taken for the answer, they would leave the final answer on the
+// kept-alive connection to be read as the next request's: every answer one request late.
 TEST(HttpClient, InterimAnswersAreSkippedAndEachRequestGetsItsOwnAnswer) {
   asio::io_context io;
   TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
