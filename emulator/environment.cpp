@@ -219,8 +219,12 @@ void Environment::request_stop(int signal_number) {
   end(kExitOk, shutting_down());
 }
 
-void Environment::end(int exit_code, Failure failure, std::optional<double> suppressed_init_ms) {
+void Environment::end(int exit_code, Failure failure) {
   if (phases_.stopping()) return;
+  std::optional<double> suppressed_init_ms;
+  if (exit_code == kExitInitFailed && phases_.init_runs_for_an_invocation()) {
+    suppressed_init_ms = phases_.startup_failure_ms();
+  }
   wants_fresh_ = !config_.exit_on_failure &&
                  (exit_code == kExitInitFailed || exit_code == kExitRestoreFailed || exit_code == kExitInvokeFailed);
   const std::string status = failure.status;
@@ -263,12 +267,18 @@ void Environment::report_suppressed_init(Invocation& inv, double init_ms, const 
   log_.end(inv.request_id);
   InvocationReport report = invocation_report(inv);
   report.duration_ms = init_ms;
+  report_failure(report, outcome);
+  inv.close_log(log_.take_tail());
+}
+
+// As Lambda's: a timed-out invocation lasted, and is billed, its timeout, not the moment the timer ran.
+void Environment::report_failure(InvocationReport report, const PhaseOutcome& outcome) {
   if (outcome.status == "timeout") {
-    report.duration_ms = std::min(init_ms, std::chrono::duration<double, std::milli>(config_.timeout).count());
+    report.duration_ms =
+        std::min(report.duration_ms, std::chrono::duration<double, std::milli>(config_.timeout).count());
   }
   report.outcome = outcome;
   log_.report(report);
-  inv.close_log(log_.take_tail());
 }
 
 void Environment::check_progress() {
@@ -446,12 +456,10 @@ void Environment::fail(const std::string& type, const std::string& message, cons
       // A failure while frozen is the restore's too (report_startup_failure).
       const bool restoring = phases_.phase() == Phase::restore || phases_.phase() == Phase::frozen;
       const int exit_code = phases_.report_startup_failure(type, message, status);
-      std::optional<double> suppressed_init_ms;
-      if (!restoring && phases_.init_runs_for_an_invocation()) suppressed_init_ms = phases_.startup_failure_ms();
       phases_.set_shutdown_reason(ShutdownReason::failure);
       Failure failure{.type = type, .message = message, .runtime_body = runtime_body, .status = status};
       if (restoring) failure.service_error = restore_failure_for_invoke(type, message);
-      end(exit_code, std::move(failure), suppressed_init_ms);
+      end(exit_code, std::move(failure));
       return;
     }
     case Phase::ready: fail_invoke(type, message, status); return;
@@ -469,13 +477,7 @@ void Environment::fail_invoke(const std::string& type, const std::string& messag
     InvocationReport report = invocation_report(*inv);
     // The environment ends here, so no later REPORT would carry its cold start.
     phases_.bill_first_report(report);
-    report.outcome = PhaseOutcome{status, type};
-    // As Lambda's: a timed-out invocation lasted, and is billed, its timeout, not the moment the timer ran.
-    if (status == "timeout") {
-      report.duration_ms =
-          std::min(report.duration_ms, std::chrono::duration<double, std::milli>(config_.timeout).count());
-    }
-    log_.report(report);
+    report_failure(report, PhaseOutcome{status, type});
     inv->close_log(log_.take_tail());
   } else {
     log_.error("", message, type);

@@ -127,9 +127,9 @@ class Environment {
   void fail(const std::string& type, const std::string& message, const std::string& status,
             const std::string& runtime_body = {});
   void fail_invoke(const std::string& type, const std::string& message, const std::string& status);
-  // Fails what waits with `failure` and stops with exit_code. `suppressed_init_ms`: how long the
-  // failed Init ran, when it ran for the invocation that waits for it.
-  void end(int exit_code, Failure failure, std::optional<double> suppressed_init_ms = std::nullopt);
+  // Fails what waits with `failure` and stops with exit_code. An Init that failed while it ran for
+  // the invocation that waits for it gives that invocation its START, END and REPORT lines.
+  void end(int exit_code, Failure failure);
   // Into the JSON report: invocations that ended with no REPORT line (failed before they started, or
   // cut off by a stop), answered as their callers were. With `suppressed_init_ms`, the first that
   // never started is the one the failed Init ran for, which gets START, END and REPORT lines.
@@ -138,6 +138,8 @@ class Environment {
   // The log lines Lambda writes for an invocation whose suppressed Init failed: START, END, and a
   // REPORT billing that Init, with the Init's outcome.
   void report_suppressed_init(Invocation& inv, double init_ms, const PhaseOutcome& outcome);
+  // The REPORT of an invocation a platform failure ended (a timeout is billed as the timeout).
+  void report_failure(InvocationReport report, const PhaseOutcome& outcome);
   // What the emulator exits with when this environment is the last.
   [[nodiscard]] int exit_code() const;
   void on_runtime_exit(pid_t pid, int status);
