@@ -1,9 +1,9 @@
 // The adapter's figures (issue 10), each against a baseline measured in the same run.
 //
-//   BM_BufferedInvocation   GET /hello (64-byte answer, keep-alive) along four paths, interleaved request
+//   BM_BufferedInvocation   GET /hello (64-byte answer, keep-alive) along five paths, interleaved request
 //                           by request, in a new shuffled order every round (round_order.h) so that load
 //                           on the machine, and what an emulator leaves to do after its answer, falls on
-//                           all four alike:
+//                           all five alike:
 //                             direct    the app itself
 //                             nginx     nginx (one worker, keep-alive upstream) in front of the same app
 //                             trivial   `snapbus emulate` whose runtime answers at once, without any app,
@@ -16,7 +16,11 @@
 //                           hop to the app and the app's answer. The app's own turn (woken, request read,
 //                           answer written: 31-34 us with every process on one core, by `perf sched
 //                           timehist`, most of it the kernel's loopback TCP) is thus counted against the
-//                           adapter, not against nginx: the comparison leans against the adapter. The
+//                           adapter, not against nginx: the comparison leans against the adapter. Hence
+//                           a fifth path, nginx_at_once (the same nginx worker answering /hello itself,
+//                           nginx's counterpart of the trivial runtime), and nginx_same_parts_added =
+//                           nginx - nginx_at_once: nginx's work plus its hop to the app and the app's
+//                           turn, less nginx's own answer, the parts of adapter_added. The
 //                           emulator's work per invocation grows with the function's processes (REPORT's
 //                           memory figure reads each one's /proc files, about 15 us apiece), hence the
 //                           trivial path's idle extension. The added latencies are percentiles of
@@ -332,10 +336,13 @@ class App {
 
 // nginx as a reverse proxy in front of `app_port`, run as this user from its own directory: one
 // worker, a keep-alive upstream; /stream unbuffered (proxy_buffering off), the rest as configured
-// by default (buffered).
+// by default (buffered). On `at_once_port()` the same worker answers /hello itself, without the app:
+// nginx's counterpart of the trivial runtime.
 class Nginx {
  public:
-  Nginx(const fs::path& dir, std::uint16_t app_port) : port_(snapbus::adapter::testing::free_loopback_port()) {
+  Nginx(const fs::path& dir, std::uint16_t app_port)
+      : port_(snapbus::adapter::testing::free_loopback_port()),
+        at_once_port_(snapbus::adapter::testing::free_loopback_port()) {
     if (::access(NGINX_EXECUTABLE, X_OK) != 0) {
       throw std::runtime_error(std::string("no nginx at '") + NGINX_EXECUTABLE + "' (apt-get install nginx-light)");
     }
@@ -360,18 +367,24 @@ class Nginx {
             ";\n    keepalive 16;\n    keepalive_requests 1000000;\n    keepalive_timeout 600s;\n  }\n" +
             "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n" +  //
             "    location / {\n" + proxy + "    }\n" +                             //
-            "    location " + kStreamPath + " {\n" + proxy + "      proxy_buffering off;\n    }\n" + "  }\n}\n";
+            "    location " + kStreamPath + " {\n" + proxy + "      proxy_buffering off;\n    }\n" + "  }\n" +
+            "  server {\n    listen 127.0.0.1:" + std::to_string(at_once_port_) + ";\n" +  //
+            "    location / {\n      default_type text/plain;\n      return 200 \"" + kHelloBody +
+            "\";\n    }\n  }\n}\n";
     write_file(home / "nginx.conf", conf);
     const std::string globals = "daemon off; pid " + (home / "nginx.pid").string() + "; error_log stderr;";
     process_.emplace(std::vector<std::string>{NGINX_EXECUTABLE, "-e", "stderr", "-p", home.string(), "-c",
                                               (home / "nginx.conf").string(), "-g", globals},
                      std::vector<std::string>{}, "/dev/null", dir / "nginx.log");
     wait_until_listening(port_, dir / "nginx.log");
+    wait_until_listening(at_once_port_, dir / "nginx.log");
   }
   std::uint16_t port() const { return port_; }
+  std::uint16_t at_once_port() const { return at_once_port_; }
 
  private:
   std::uint16_t port_;
+  std::uint16_t at_once_port_;
   std::optional<ChildProcess> process_;
 };
 
@@ -533,16 +546,19 @@ StreamTimes stream_once(Connection& connection) {
   return times;
 }
 
-// The four paths of the web figures, each with its connection.
+// The paths of the web figures, each with its connection. The streamed figures take the first
+// kStreamedPaths: nginx answering at once has no stream.
 struct WebPaths {
-  static constexpr std::array<const char*, 4> kNames = {"direct", "nginx", "trivial", "adapter"};
+  static constexpr std::array<const char*, 5> kNames = {"direct", "nginx", "trivial", "adapter", "nginx_at_once"};
+  static constexpr std::size_t kStreamedPaths = 4;
 
   WebPaths(const fs::path& dir, const std::string& invoke_mode)
       : app(dir),
         nginx(dir, app.port()),
         trivial(emulator_with_trivial_runtime(dir / "trivial")),
         adapter(emulator_with_adapter(dir / "adapter", {.env = {{"AWS_LWA_INVOKE_MODE", invoke_mode}}})) {
-    for (const std::uint16_t port : {app.port(), nginx.port(), trivial.front_door(), adapter.front_door()}) {
+    for (const std::uint16_t port :
+         {app.port(), nginx.port(), trivial.front_door(), adapter.front_door(), nginx.at_once_port()}) {
       connections.push_back(std::make_unique<Connection>(io, port));
     }
   }
@@ -590,6 +606,18 @@ void report_added(benchmark::State& state, const std::string& figure, const std:
     state.counters["nginx_added_" + figure + "_" + p + "_ns"] = nginx;
     state.counters["adapter_added_" + figure + "_" + p + "_ns"] = adapter;
     if (nginx > 0) state.counters["adapter_to_nginx_added_" + figure + "_" + p + "_ratio"] = adapter / nginx;
+  }
+  if (!path.contains("nginx_at_once")) return;
+  // Made of the same parts as the adapter's: the proxy's work, its hop to the app and the app's turn,
+  // less the front end's own answer.
+  const std::vector<double> nginx_same_parts = paired_differences(*path["nginx"], *path["nginx_at_once"]);
+  for (const auto& [p, at] : {std::pair{"p50", 0.50}, std::pair{"p99", 0.99}}) {
+    const double nginx = percentile(nginx_same_parts, at);
+    state.counters["nginx_same_parts_added_" + figure + "_" + p + "_ns"] = nginx;
+    if (nginx > 0) {
+      state.counters["adapter_to_nginx_same_parts_added_" + figure + "_" + p + "_ratio"] =
+          percentile(adapter_added, at) / nginx;
+    }
   }
 }
 
@@ -639,11 +667,11 @@ void BM_StreamedResponse(benchmark::State& state) {
   try {
     WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "response_stream");
     for (int i = 0; i < 10; ++i) {
-      for (std::size_t k = 0; k < paths.connections.size(); ++k) paths.on(k, stream_once);
+      for (std::size_t k = 0; k < WebPaths::kStreamedPaths; ++k) paths.on(k, stream_once);
     }
-    std::vector<std::vector<double>> first_byte(paths.connections.size());
-    std::vector<std::vector<double>> chunk(paths.connections.size());
-    RoundOrder order(paths.connections.size());
+    std::vector<std::vector<double>> first_byte(WebPaths::kStreamedPaths);
+    std::vector<std::vector<double>> chunk(WebPaths::kStreamedPaths);
+    RoundOrder order(WebPaths::kStreamedPaths);
     for (auto _ : state) {
       double total = 0;
       for (const std::size_t i : order.next()) {
