@@ -75,28 +75,55 @@ void HttpExchange::check_length(std::uint64_t limit) const {
 
 namespace {
 
-// End of stream or an error waiting on the socket (peeked, without blocking): the peer is gone.
-bool closed_by_peer(tcp::socket& socket) {
-  char byte = 0;
-  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+// What the peer has sent, moved into `buffer` without blocking: the bytes of whatever follows this
+// request on the connection (its unread body, a pipelined request), which the next read then
+// parses first. Stops at the buffer's maximum size: `full`, and what is left stays in the socket.
+enum class PeerInput { taken, closed, full };
+
+PeerInput take_peer_input(tcp::socket& socket, beast::flat_buffer& buffer) {
+  for (;;) {
+    const std::size_t room = std::min(buffer.max_size() - buffer.size(), kMaxReadSize);
+    if (room == 0) return PeerInput::full;
+    const auto space = buffer.prepare(room);
+    const ssize_t n = ::recv(socket.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      buffer.commit(static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      return PeerInput::closed;
+    } else if (errno != EINTR) {
+      return errno == EAGAIN || errno == EWOULDBLOCK ? PeerInput::taken : PeerInput::closed;
+    }
+  }
 }
 
 }  // namespace
 
 void HttpExchange::watch_peer_close(std::function<void()> on_close) {
-  tcp::socket& socket = socket_;
   watching_ = std::make_shared<bool>(true);
-  socket.async_wait(tcp::socket::wait_read,
-                    [&socket, watching = watching_, on_close = std::move(on_close)](boost::system::error_code ec) {
-                      // Cancelled, or the connection is being closed (the socket may be gone), or a completion that was
-                      // already queued when stop_watching() came.
-                      if (ec || !*watching) return;
-                      if (closed_by_peer(socket)) on_close();
-                    });
+  await_peer_input(watching_, std::move(on_close));
 }
 
-bool HttpExchange::peer_closed() { return closed_by_peer(socket_); }
+void HttpExchange::await_peer_input(std::shared_ptr<bool> watching, std::function<void()> on_close) {
+  socket_.async_wait(tcp::socket::wait_read,
+                     [this, watching, on_close = std::move(on_close)](boost::system::error_code ec) mutable {
+                       // Cancelled, or the exchange is gone (and perhaps the socket), or a completion that
+                       // was already queued when stop_watching() came.
+                       if (ec || !*watching) return;
+                       switch (take_peer_input(socket_, buffer_)) {
+                         case PeerInput::taken: await_peer_input(std::move(watching), std::move(on_close)); return;
+                         case PeerInput::closed:
+                           peer_gone_ = true;
+                           on_close();
+                           return;
+                         case PeerInput::full: return;
+                       }
+                     });
+}
+
+bool HttpExchange::peer_closed() {
+  if (!peer_gone_ && take_peer_input(socket_, buffer_) == PeerInput::closed) peer_gone_ = true;
+  return peer_gone_;
+}
 
 void HttpExchange::stop_watching() {
   if (watching_) *watching_ = false;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -35,6 +36,11 @@ int connect_loopback(std::uint16_t port) {
   return fd;
 }
 
+// Whether all of `bytes` went out in one send.
+bool send_whole(int fd, std::string_view bytes) {
+  return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
 // What the peer sends until `until` has come, it closes, or 10 s have passed.
 std::string read_until(int fd, const std::string& until) {
   std::string received;
@@ -58,7 +64,26 @@ class EchoServer {
   explicit EchoServer(HttpServerOptions options = {}) {
     endpoint_ = http_listen(
         io_, "127.0.0.1", 0,
-        [](HttpExchange& ex) -> asio::awaitable<void> {
+        [this](HttpExchange& ex) -> asio::awaitable<void> {
+          if (ex.request().target() == "/watched" || ex.request().target() == "/watched-briefly") {
+            // A long poll that watches for the peer's close: counted, or "still open" when it is over.
+            const auto waits =
+                ex.request().target() == "/watched" ? std::chrono::milliseconds(10000) : std::chrono::milliseconds(200);
+            asio::steady_timer wait(co_await asio::this_coro::executor, waits);
+            bool closed = false;
+            ex.watch_peer_close([&] {
+              closed = true;
+              wait.cancel();
+            });
+            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+            ex.stop_watching();
+            if (closed) {
+              ++watched_closes_;
+              co_return;
+            }
+            co_await ex.respond(http::status::ok, "still open", "text/plain");
+            co_return;
+          }
           if (ex.request().target() == "/pieces") {
             std::string seen;
             const Trailers trailers = co_await ex.read_body_pieces(
@@ -128,6 +153,8 @@ class EchoServer {
   EchoServer& operator=(const EchoServer&) = delete;
 
   [[nodiscard]] std::uint16_t port() const { return endpoint_.port(); }
+  // How many /watched requests saw their peer close.
+  [[nodiscard]] int watched_closes() const { return watched_closes_; }
 
   // What the first read after sending `request` gets: one write of the server's, if it made it at once.
   std::string first_read(const std::string& request) const {
@@ -157,6 +184,7 @@ class EchoServer {
  private:
   asio::io_context io_;
   tcp::endpoint endpoint_;
+  std::atomic<int> watched_closes_ = 0;
   std::thread thread_;
 };
 
@@ -168,6 +196,39 @@ TEST(HttpServer, KeepAliveServesSeveralRequests) {
       "two");
   EXPECT_NE(reply.find("one"), std::string::npos);
   EXPECT_NE(reply.find("two"), std::string::npos);
+}
+
+TEST(HttpServer, AWatchSeesACloseThatFollowsOtherBytes) {
+  // A watch that ended at the first byte missed the close after it: a long poll's answer then went
+  // to a client that was gone.
+  EchoServer server;
+  const int fd = connect_loopback(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_whole(fd, "GET /watched HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the watch is on
+  ASSERT_TRUE(send_whole(fd, "x"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the watch has seen the byte
+  ::close(fd);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server.watched_closes() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(server.watched_closes(), 1);
+}
+
+TEST(HttpServer, ARequestPipelinedDuringAWatchIsServedAfterIt) {
+  EchoServer server;
+  const int fd = connect_loopback(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_whole(fd, "GET /watched-briefly HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // sent while the watch is on
+  ASSERT_TRUE(send_whole(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo"));
+  const std::string reply = read_until(fd, "two");
+  ::close(fd);
+  const auto first = reply.find("still open");
+  ASSERT_NE(first, std::string::npos) << reply;
+  EXPECT_NE(reply.find("two", first), std::string::npos) << reply;
+  EXPECT_EQ(server.watched_closes(), 0);
 }
 
 TEST(HttpServer, A204HasNoContentLength) {

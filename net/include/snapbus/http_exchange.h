@@ -116,12 +116,15 @@ class HttpExchange {
 
   // For a handler that waits for something other than the peer (a long poll, a queue): calls
   // on_close once if the peer closes the connection meanwhile, which no pending read would notice.
-  // Watching ends at the first byte the peer sends instead, or with stop_watching(), which the
-  // handler calls before it uses the connection again.
+  // Bytes the peer sends meanwhile (a pipelined request, a body this request should not have had)
+  // are kept for the connection's next read, and the watch goes on; it ends when the connection's
+  // buffer is full, or with stop_watching(), which the handler calls before it uses the connection
+  // again.
   void watch_peer_close(std::function<void()> on_close);
   void stop_watching();
-  // Whether the peer has closed the connection by now (one non-blocking peek): for a handler about
-  // to answer, since a close that came with the awaited event is seen by no watch yet.
+  // Whether the peer has closed the connection by now, without blocking (what it sent before is
+  // kept, as the watch keeps it): for a handler about to answer, since a close that came with the
+  // awaited event is seen by no watch yet.
   [[nodiscard]] bool peer_closed();
 
   [[nodiscard]] bool responded() const { return responded_; }
@@ -137,6 +140,7 @@ class HttpExchange {
   // An HTTP/1.0 client reads no chunks: a "chunked" answer reaches it as plain bytes, ended by the close.
   [[nodiscard]] bool http10_client() const { return head_.version() < 11; }
   void check_length(std::uint64_t limit) const;
+  void await_peer_input(std::shared_ptr<bool> watching, std::function<void()> on_close);
 
   tcp::socket& socket_;
   beast::flat_buffer& buffer_;
@@ -153,6 +157,7 @@ class HttpExchange {
   bool responded_ = false;
   bool close_after_ = false;
   bool answer_has_no_body_ = false;  // begin_chunked's status was 204 or 304
+  bool peer_gone_ = false;           // a watch or peer_closed() saw the end of the stream
 };
 
 }  // namespace snapbus::net
