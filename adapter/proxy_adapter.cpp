@@ -1,15 +1,12 @@
 #include "proxy_adapter.h"
 
 #include <chrono>
-#include <cstdint>
-#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
 #include <boost/system/system_error.hpp>
 
 #include "runtime_proxy.h"
-#include "snapbus/error_body.h"
 #include "snapbus/http_server.h"
 #include "snapbus/lambda_protocol.h"
 #include "snapstart_bracket.h"
@@ -62,25 +59,9 @@ int run_proxy_adapter(const AdapterConfig& config, const Config& bus_config, con
                 [](std::string_view line) { log_line(fmt::format("proxy: {}", line)); });
 
   try {
-    // As large and as patient as the Runtime API it stands for (emulate_main.cpp says why).
-    net::http_listen(process.io(), "127.0.0.1", config.proxy_port,
-                     [&proxy](net::HttpExchange& ex) { return proxy->handle(ex); },
-                     {.header_limit = lambda::kRuntimeApiHeaderLimit,
-                      // A client may open its connection long before its first call, and a
-                      // connection idle across a snapshot wakes days later on the monotonic clock:
-                      // the Runtime API sets no limit on either wait.
-                      .header_timeout = net::kNoTimeout,
-                      .idle_timeout = net::kNoTimeout,
-                      // None at the header: each call's handler applies its own (none for a streamed
-                      // response, whose limit is the Runtime API's, which answers past it).
-                      .body_limit = std::numeric_limits<std::uint64_t>::max(),
-                      .error_format = {.content_type = "application/json", .body = lambda::json_error},
-                      .on_dropped_field = [](std::string_view name, std::size_t size) {
-                        log_line(
-                            fmt::format("proxy: the {} header ({} bytes) is longer than the 65,533 bytes "
-                                        "snapbus can hold in a field: it was left out",
-                                        name, size));
-                      }});
+    net::http_listen(
+        process.io(), "127.0.0.1", config.proxy_port, [&proxy](net::HttpExchange& ex) { return proxy->handle(ex); },
+        RuntimeProxy::listen_options([](std::string_view line) { log_line(fmt::format("proxy: {}", line)); }));
   } catch (const boost::system::system_error& error) {
     log_line(fmt::format("cannot listen on 127.0.0.1:{} (SNAPBUS_PROXY_PORT): {}", config.proxy_port,
                          error.code().message()));

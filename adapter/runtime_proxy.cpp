@@ -145,6 +145,26 @@ RuntimeProxy::RuntimeProxy(const asio::any_io_executor& executor, const net::Hos
   if (!bracket_) state_ = BracketState::done;
 }
 
+net::HttpServerOptions RuntimeProxy::listen_options(Log log) {
+  // emulate_main.cpp says why the Runtime API's own server is this large and this patient.
+  return {.header_limit = lambda::kRuntimeApiHeaderLimit,
+          // A client may open its connection long before its first call, and a connection idle
+          // across a snapshot wakes days later on the monotonic clock: the Runtime API sets no limit
+          // on either wait.
+          .header_timeout = net::kNoTimeout,
+          .idle_timeout = net::kNoTimeout,
+          // None at the header: each call's handler applies its own (none for a streamed response,
+          // whose limit is the Runtime API's, which answers past it).
+          .body_limit = std::numeric_limits<std::uint64_t>::max(),
+          .error_format = {.content_type = "application/json", .body = lambda::json_error},
+          .on_dropped_field = [log = std::move(log)](std::string_view name, std::size_t size) {
+            log(
+                fmt::format("the {} header ({} bytes) is longer than the 65,533 bytes snapbus can hold in a field: "
+                            "it was left out",
+                            name, size));
+          }};
+}
+
 asio::awaitable<void> RuntimeProxy::handle(net::HttpExchange& exchange) {
   const auto& head = exchange.request();
   const bool get = head.method() == http::verb::get;

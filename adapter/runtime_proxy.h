@@ -35,6 +35,7 @@
 #include "snapbus/error_body.h"
 #include "snapbus/http_client.h"
 #include "snapbus/http_exchange.h"
+#include "snapbus/http_server.h"
 #include "snapbus/runtime_client.h"
 
 namespace snapbus::adapter {
@@ -60,6 +61,10 @@ class RuntimeProxy {
 
   // The server loop's handler for one client request.
   boost::asio::awaitable<void> handle(net::HttpExchange& exchange);
+
+  // How the proxy's server listens: as large and as patient as the Runtime API it stands for.
+  // `log` hears of a header field left out.
+  static net::HttpServerOptions listen_options(Log log);
 
  private:
   struct PendingNext;

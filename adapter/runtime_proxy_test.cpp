@@ -179,11 +179,12 @@ class ProxyUnderTest {
             co_return std::nullopt;
           }};
     }
-    proxy_.emplace(io_.get_executor(), net::HostPort{"127.0.0.1", std::to_string(upstream_port)}, bracket,
-                   [](std::string_view) {});
-    // The header limit proxy mode listens with (proxy_adapter.cpp), as the Runtime API's.
-    port_ = net::http_listen(io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) { return proxy_->handle(ex); },
-                             {.header_limit = lambda::kRuntimeApiHeaderLimit})
+    const RuntimeProxy::Log log = [this](std::string_view line) { note_log(line); };
+    proxy_.emplace(io_.get_executor(), net::HostPort{"127.0.0.1", std::to_string(upstream_port)}, bracket, log);
+    // Listening as proxy mode does (proxy_adapter.cpp).
+    port_ = net::http_listen(
+                io_, "127.0.0.1", 0, [this](net::HttpExchange& ex) { return proxy_->handle(ex); },
+                RuntimeProxy::listen_options(log))
                 .port();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -199,11 +200,20 @@ class ProxyUnderTest {
     const std::lock_guard lock(mutex_);
     return steps_;
   }
+  // The proxy's log, one line after another.
+  std::string logged() const {
+    const std::lock_guard lock(mutex_);
+    return log_;
+  }
 
  private:
   void note(std::string step) {
     const std::lock_guard lock(mutex_);
     steps_.push_back(std::move(step));
+  }
+  void note_log(std::string_view line) {
+    const std::lock_guard lock(mutex_);
+    log_.append(line).append("\n");
   }
 
   asio::io_context io_;  // first: destroyed after the proxy's sockets and timers
@@ -212,6 +222,7 @@ class ProxyUnderTest {
   std::thread thread_;
   mutable std::mutex mutex_;
   std::vector<std::string> steps_;
+  std::string log_;
 };
 
 // A client that writes exactly the bytes it is given, as a runtime client would.
@@ -367,24 +378,33 @@ TEST(RuntimeProxyTest, AnHttp10ClientsStreamedResponseGoesUpstreamAsHttp11) {
   EXPECT_EQ(received[0].body(), "firstsecond");
 }
 
+// Also when the client sent something after its call before it left (an old client's extra CRLF):
+// the close that follows other bytes is seen too.
 TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
-  RecordingRuntimeApi upstream;
-  ProxyUnderTest proxy(upstream.port(), false);
-  const std::string next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n";
-  {
-    RawClient impatient(proxy.port());
-    impatient.send(next);
-    ASSERT_TRUE(upstream.wait_for(1));
-    impatient.close();
+  for (const std::string after_the_call : {"", "\r\n"}) {
+    RecordingRuntimeApi upstream;
+    ProxyUnderTest proxy(upstream.port(), false);
+    const std::string next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n";
+    {
+      RawClient impatient(proxy.port());
+      impatient.send(next);
+      ASSERT_TRUE(upstream.wait_for(1));
+      if (!after_the_call.empty()) {
+        impatient.send(after_the_call);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // seen by the proxy before the close
+      }
+      impatient.close();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the close is seen before the event comes
+    upstream.release_next();
+    RawClient second(proxy.port());
+    second.send(next);
+    const auto answer = answer_of(second);
+    EXPECT_EQ(answer.result_int(), 200);
+    EXPECT_EQ(answer[lambda::kHeaderRequestId], "request-1") << after_the_call.size() << " bytes after the call";
+    EXPECT_EQ(answer.body(), R"({"event":1})");
+    EXPECT_EQ(upstream.received().size(), 1U) << "one long poll upstream, not one per client call";
   }
-  upstream.release_next();  // the event arrives after its client left
-  RawClient second(proxy.port());
-  second.send(next);
-  const auto answer = answer_of(second);
-  EXPECT_EQ(answer.result_int(), 200);
-  EXPECT_EQ(answer[lambda::kHeaderRequestId], "request-1");
-  EXPECT_EQ(answer.body(), R"({"event":1})");
-  EXPECT_EQ(upstream.received().size(), 1U) << "one long poll upstream, not one per client call";
 }
 
 // An extension's event/next is kept the same way, for that extension alone: another extension's
@@ -659,8 +679,12 @@ TEST(RuntimeProxyTest, AnOversizedHeaderIsRefusedAndNeverReachesTheRuntimeApi) {
   RecordingRuntimeApi upstream;
   ProxyUnderTest proxy(upstream.port(), false);
   RawClient client(proxy.port());
-  client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nX-Huge: " +
-              std::string(std::size_t{70} * 1024, 'x') + "\r\nContent-Length: 2\r\n\r\n{}");
+  // Over the Runtime API's limit, in fields it could each hold.
+  std::string fields;
+  for (int i = 0; fields.size() <= lambda::kRuntimeApiHeaderLimit; ++i) {
+    fields += "X-Big-" + std::to_string(i) + ": " + std::string(std::size_t{60} * 1024, 'x') + "\r\n";
+  }
+  client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\n" + fields + "Content-Length: 2\r\n\r\n{}");
   const auto answer = answer_of(client);
   EXPECT_EQ(answer.result_int(), 431);
   EXPECT_NE(answer.body().find("header is over"), std::string::npos) << answer.body();
@@ -670,6 +694,23 @@ TEST(RuntimeProxyTest, AnOversizedHeaderIsRefusedAndNeverReachesTheRuntimeApi) {
   RawClient next_client(proxy.port());
   next_client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}");
   EXPECT_EQ(answer_of(next_client).result_int(), 202);
+}
+
+// A field longer than snapbus's fields hold goes within the Runtime API's limit: it is left out, and
+// the proxy says so.
+TEST(RuntimeProxyTest, AFieldTooLongToHoldIsLeftOutAndLogged) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  client.send("POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: api\r\nX-Huge: " +
+              std::string(std::size_t{70} * 1024, 'x') + "\r\nX-Small: kept\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(answer_of(client).result_int(), 202);
+  const auto received = upstream.received();
+  ASSERT_EQ(received.size(), 1U);
+  const auto& fields = received[0].fields;
+  EXPECT_EQ(std::count_if(fields.begin(), fields.end(), [](const auto& f) { return f.first == "X-Huge"; }), 0);
+  EXPECT_EQ(std::count_if(fields.begin(), fields.end(), [](const auto& f) { return f.first == "X-Small"; }), 1);
+  EXPECT_NE(proxy.logged().find("the X-Huge header (71680 bytes)"), std::string::npos) << proxy.logged();
 }
 
 // A Runtime API that refuses a response at its header, as Lambda's (Go's net/http) refuses one
@@ -735,6 +776,41 @@ TEST(RuntimeProxyTest, TheRuntimeApisEarlyRefusalOfAResponseReachesTheClient) {
   }
 }
 
+// Sends `piece` every 20 ms, for 5 s at most, until `answered`: an upload still going when its
+// answer comes.
+std::future<void> keep_sending(RawClient& client, std::string piece, const std::atomic<bool>& answered) {
+  return std::async(std::launch::async, [&client, piece = std::move(piece), &answered] {
+    try {
+      for (int i = 0; i < 250 && !answered; ++i) {
+        client.send(piece);
+        std::this_thread::sleep_for(20ms);
+      }
+    } catch (const boost::system::system_error&) {
+      // The proxy closed the connection after its answer, as the Runtime API does.
+    }
+  });
+}
+
+// A Content-Length past any limit of the proxy's own server (256 MiB by default) is the Runtime
+// API's to refuse, as it would be without the proxy.
+TEST(RuntimeProxyTest, AResponseOfAnySizeIsTheRuntimeApisToRefuse) {
+  EarlyRefusingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), false);
+  RawClient client(proxy.port());
+  client.send(
+      "POST /2018-06-01/runtime/invocation/not-the-id/response HTTP/1.1\r\nHost: api\r\n"
+      "Content-Length: 1099511627776\r\n\r\n");
+  // The body goes on until the answer comes: the proxy hears of the refusal at its next write
+  // upstream, as the client would without it.
+  std::atomic<bool> answered = false;
+  auto uploading = keep_sending(client, std::string(std::size_t{16} * 1024, 'x'), answered);
+  const auto answer = answer_of(client);
+  answered = true;
+  EXPECT_EQ(answer.result_int(), 400);
+  EXPECT_EQ(answer.body(), EarlyRefusingRuntimeApi::kAnswer);
+  EXPECT_EQ(uploading.wait_for(kPatience), std::future_status::ready);
+}
+
 // A stream that has not ended (a function streaming as long as it runs) learns of the refusal as
 // without the proxy, while it still writes: the proxy stops reading it once the Runtime API has.
 TEST(RuntimeProxyTest, AStreamStillGoingGetsTheRuntimeApisRefusalAtOnce) {
@@ -745,18 +821,8 @@ TEST(RuntimeProxyTest, AStreamStillGoingGetsTheRuntimeApisRefusalAtOnce) {
       "POST /2018-06-01/runtime/invocation/not-the-id/response HTTP/1.1\r\nHost: api\r\n"
       "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n");
   std::atomic<bool> answered = false;
-  // A piece every 20 ms, for 5 s at most, and never the last chunk.
-  auto streaming = std::async(std::launch::async, [&client, &answered] {
-    const std::string piece = "400\r\n" + std::string(1024, 's') + "\r\n";
-    try {
-      for (int i = 0; i < 250 && !answered; ++i) {
-        client.send(piece);
-        std::this_thread::sleep_for(20ms);
-      }
-    } catch (const boost::system::system_error&) {
-      // The proxy closed the connection after its answer, as the Runtime API does.
-    }
-  });
+  // Never the last chunk.
+  auto streaming = keep_sending(client, "400\r\n" + std::string(1024, 's') + "\r\n", answered);
   const auto started = std::chrono::steady_clock::now();
   const auto answer = answer_of(client);
   answered = true;
