@@ -56,7 +56,10 @@ StepResult run_step(Publisher& publisher, Step step, const StepOptions& options,
 
   // 1. Enough subscribers first, or nothing is published.
   if (options.join) {
-    result.joined = wait_for_subscribers(publisher.segment(), *options.join, deadline, options.stop);
+    const JoinCondition& join = *options.join;
+    result.joined = wait_for_subscribers(
+        publisher.segment(), join, deadline, options.stop,
+        [&observer, &join](std::size_t count) { observer.still_joining(count, join); }, options.progress_interval);
     if (!result.joined.reached) {
       if (options.stop != nullptr && options.stop->load() && FutexClock::now() < deadline) {
         result.stopped_after = waited();

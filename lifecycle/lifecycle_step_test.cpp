@@ -295,7 +295,8 @@ TEST_F(LifecycleStepProcessTest, AFailedHookAndADeathBecomeOneAfterRestoreError)
                                "std::runtime_error: database unreachable"),
             std::string::npos)
       << error.message;
-  EXPECT_NE(error.message.find("pid " + std::to_string(slow.pid()) + " (slow) died before acknowledging"),
+  EXPECT_NE(error.message.find("pid " + std::to_string(slow.pid()) +
+                               " (slow) died before acknowledging, while running after-restore hook 'warm-cache'"),
             std::string::npos)
       << error.message;
   EXPECT_EQ(error.message.find("(fine)"), std::string::npos) << error.message;

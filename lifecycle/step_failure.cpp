@@ -25,7 +25,13 @@ std::string describe_problem(const AckEntry& entry, std::chrono::milliseconds ac
       if (auto hook = running_hook_of(entry.slot)) text += " (still running " + *hook + ")";
       return text;
     }
-    case AckStatus::died: return who + " died before acknowledging";
+    case AckStatus::died: {
+      // A process that dies in a hook is most often killed by it (memory, a crash in native code):
+      // the hook is where to look.
+      std::string text = who + " died before acknowledging";
+      if (auto hook = running_hook_of(entry.slot)) text += ", while running " + *hook;
+      return text;
+    }
   }
   return who + " " + ack_status_name(entry.status);
 }
@@ -33,8 +39,12 @@ std::string describe_problem(const AckEntry& entry, std::chrono::milliseconds ac
 std::string describe_join_shortfall(const StepResult& result) {
   const std::size_t expected = result.join ? result.join->at_least : 0;
   const std::chrono::milliseconds waited = result.stopped_after.value_or(result.ack_timeout);
-  return "only " + std::to_string(result.joined.count) + " of " + std::to_string(expected) +
-         " expected subscribers joined within " + std::to_string(waited.count()) + " ms";
+  std::string text = "only " + std::to_string(result.joined.count) + " of " + std::to_string(expected) +
+                     " expected subscribers joined within " + std::to_string(waited.count()) + " ms";
+  for (std::size_t i = 0; i < result.joined.departed.size(); ++i) {
+    text += (i == 0 ? "; subscribed, then died: " : ", ") + subscriber_label(result.joined.departed[i]);
+  }
+  return text;
 }
 
 LambdaError lambda_error_for(const StepResult& result) {

@@ -27,7 +27,9 @@ StepResult failed_restore() {
   flaky.slot.hooks_run = 2;
   flaky.slot.hooks_failed = 1;
   flaky.slot.message = "after-restore hook 'db' failed: RuntimeError: boom";
-  result.report.entries = {flaky, entry(1, 13, "", AckStatus::died), entry(2, 14, "cache", AckStatus::missing),
+  AckEntry killed = entry(1, 13, "", AckStatus::died);
+  killed.slot.message = "running after-restore hook 'warm'";
+  result.report.entries = {flaky, killed, entry(2, 14, "cache", AckStatus::missing),
                            entry(3, 15, "fine", AckStatus::acked), entry(4, 16, "execd", AckStatus::left)};
   return result;
 }
@@ -38,7 +40,7 @@ TEST(StepFailureTest, AFailedRestoreIsAnAfterRestoreErrorNamingEveryProcessAndHo
   EXPECT_EQ(error.message,
             "restore not acknowledged by 3 of 5 subscribers: "
             "pid 12 (api) failed 1 of 2 hooks: after-restore hook 'db' failed: RuntimeError: boom; "
-            "pid 13 (-) died before acknowledging; "
+            "pid 13 (-) died before acknowledging, while running after-restore hook 'warm'; "
             "pid 14 (cache) did not acknowledge within 5000 ms");
 }
 
@@ -61,6 +63,10 @@ TEST(StepFailureTest, TooFewJoinedSaysHowManyCameAndThatNothingWasPublished) {
   EXPECT_EQ(describe_join_shortfall(result), "only 1 of 3 expected subscribers joined within 200 ms");
   EXPECT_EQ(lambda_error_for(result).message,
             "only 1 of 3 expected subscribers joined within 200 ms; before-snapshot was not published");
+  result.joined.departed = {entry(1, 31, "uvicorn", AckStatus::died).slot, entry(2, 32, "", AckStatus::died).slot};
+  EXPECT_EQ(
+      describe_join_shortfall(result),
+      "only 1 of 3 expected subscribers joined within 200 ms; subscribed, then died: pid 31 (uvicorn), pid 32 (-)");
 }
 
 TEST(StepFailureTest, OnlyAFailedSnapshotOrRestoreHasALambdaError) {

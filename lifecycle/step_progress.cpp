@@ -33,6 +33,15 @@ void StepLines::still_waiting(const AckProgress& progress) {
   sink_(fmt::format("still waiting for {}: {}", pending.size(), fmt::join(pending, ", ")));
 }
 
+void StepLines::still_joining(std::size_t count, const JoinCondition& condition) {
+  if (condition.at_least > 0) {
+    sink_(fmt::format("{} of {} expected subscribers so far", count, condition.at_least));
+  } else {
+    sink_(fmt::format("{} {} so far, waiting until none has come for {} ms", count,
+                      count == 1 ? "subscriber" : "subscribers", condition.stable_for.count()));
+  }
+}
+
 std::string StepLines::take_held() { return std::exchange(held_, {}); }
 
 std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_timeout) {
@@ -49,8 +58,11 @@ std::string describe_entry(const AckEntry& entry, std::chrono::milliseconds ack_
       if (auto hook = running_hook_of(entry.slot)) line += " (still running " + *hook + ")";
       return line;
     }
-    case AckStatus::died:
-      return fmt::format("  DIED     {}: the process died before acknowledging; its slot was reaped", who);
+    case AckStatus::died: {
+      std::string line = fmt::format("  DIED     {}: the process died before acknowledging", who);
+      if (auto hook = running_hook_of(entry.slot)) line += ", while running " + *hook;
+      return line + "; its slot was reaped";
+    }
     case AckStatus::left:
       return fmt::format("  left     {}: runs another program now (exec after fork); its slot was reaped", who);
     case AckStatus::ended:

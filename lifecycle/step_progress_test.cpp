@@ -84,8 +84,24 @@ TEST(StepProgressTest, EveryOutcomeHasItsOwnLine) {
   EXPECT_EQ(describe_entry(stuck, 250ms),
             "  MISSING  pid 14 (x): no acknowledgement within 250 ms (still running after-restore hook 'reconnect')");
   EXPECT_NE(describe_entry(entry(15, "y", AckStatus::died), 250ms).find("DIED     pid 15 (y)"), std::string::npos);
+  AckEntry killed = entry(15, "y", AckStatus::died);
+  killed.slot.message = "running before-snapshot hook 'flush'";
+  EXPECT_EQ(describe_entry(killed, 250ms),
+            "  DIED     pid 15 (y): the process died before acknowledging, while running before-snapshot hook "
+            "'flush'; its slot was reaped");
   EXPECT_NE(describe_entry(entry(16, "z", AckStatus::left), 250ms).find("left     pid 16 (z)"), std::string::npos);
   EXPECT_NE(describe_entry(entry(17, "w", AckStatus::ended), 250ms).find("ended    pid 17 (w)"), std::string::npos);
+}
+
+TEST(StepProgressTest, StillJoiningSaysHowManyHaveComeAndWhatIsAwaited) {
+  std::vector<std::string> lines;
+  StepLines step([&lines](std::string_view line) { lines.emplace_back(line); });
+  step.still_joining(1, {.at_least = 2});
+  step.still_joining(1, {.stable_for = 500ms});
+  step.still_joining(3, {.stable_for = 500ms});
+  EXPECT_EQ(lines, (std::vector<std::string>{"1 of 2 expected subscribers so far",
+                                             "1 subscriber so far, waiting until none has come for 500 ms",
+                                             "3 subscribers so far, waiting until none has come for 500 ms"}));
 }
 
 TEST(StepProgressTest, EntriesAreOneBlockOfPrefixedLines) {

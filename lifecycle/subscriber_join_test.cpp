@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "snapbus/publisher.h"
 #include "snapbus/subscriber.h"
@@ -41,10 +44,17 @@ TEST_F(SubscriberJoinTest, ReachedAtOnceWhenEnoughAreThere) {
 TEST_F(SubscriberJoinTest, GivesUpAtTheDeadlineSayingHowManyCame) {
   auto only = Subscriber::open(path, {.name = "only"});
   const auto started = FutexClock::now();
-  const JoinOutcome outcome = wait_for_subscribers(publisher.segment(), {.at_least = 3}, started + 50ms);
+  std::vector<std::size_t> progress;
+  const JoinOutcome outcome = wait_for_subscribers(
+      publisher.segment(), {.at_least = 3}, started + 250ms, nullptr,
+      [&progress](std::size_t count) { progress.push_back(count); }, 50ms);
   EXPECT_FALSE(outcome.reached);
   EXPECT_EQ(outcome.count, 1U);
-  EXPECT_GE(FutexClock::now() - started, 50ms);
+  EXPECT_GE(FutexClock::now() - started, 250ms);
+  // Once an interval, from the first interval's end: about 4 in 250 ms (fewer on a slow machine).
+  EXPECT_GE(progress.size(), 1U);
+  EXPECT_LE(progress.size(), 5U);
+  EXPECT_EQ(std::count(progress.begin(), progress.end(), 1U), static_cast<std::ptrdiff_t>(progress.size()));
 }
 
 TEST_F(SubscriberJoinTest, ALateJoinerFromAnotherProcessIsWaitedFor) {
@@ -60,6 +70,24 @@ TEST_F(SubscriberJoinTest, ALateJoinerFromAnotherProcessIsWaitedFor) {
   const JoinOutcome outcome = wait_for_subscribers(publisher.segment(), {.at_least = 2}, FutexClock::now() + 20s);
   EXPECT_TRUE(outcome.reached);
   EXPECT_EQ(outcome.count, 2U);
+}
+
+// The count falls short because a worker subscribed and then died: the outcome names it.
+TEST_F(SubscriberJoinTest, ASubscriberThatDiedIsNamedWhenTheCountFallsShort) {
+  // Forked before this process subscribes (see above).
+  auto crashed = testing::fork_child([&] {
+    auto subscriber = Subscriber::open(path, {.name = "crashed"});
+    ::kill(::getpid(), SIGKILL);  // dies holding its slot
+    return 0;
+  });
+  const int status = crashed.wait_status(20s);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  auto only = Subscriber::open(path, {.name = "only"});
+  const JoinOutcome outcome = wait_for_subscribers(publisher.segment(), {.at_least = 2}, FutexClock::now() + 50ms);
+  EXPECT_FALSE(outcome.reached);
+  EXPECT_EQ(outcome.count, 1U);
+  ASSERT_EQ(outcome.departed.size(), 1U);
+  EXPECT_EQ(outcome.departed[0].name, "crashed");
 }
 
 // "Count stable for a settle time": a joiner restarts the clock, so the wait ends stable_for after

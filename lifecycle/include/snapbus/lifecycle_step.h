@@ -67,6 +67,8 @@ class StepObserver {
   virtual void published(const StateSnapshot& /*state*/, std::size_t /*waited_for*/) {}
   // Every progress_interval while some subscriber has not acknowledged yet.
   virtual void still_waiting(const AckProgress& /*progress*/) {}
+  // Every progress_interval while the join condition does not hold: `count` have joined so far.
+  virtual void still_joining(std::size_t /*count*/, const JoinCondition& /*condition*/) {}
 };
 
 enum class StepOutcome {

@@ -31,13 +31,15 @@ enum class PublishedLine {
 };
 
 // "published after-restore (seq 10, generation 1); waiting for 2 subscribers...", then once a
-// progress interval "still waiting for 1: pid 12 (api)".
+// progress interval "still waiting for 1: pid 12 (api)"; before it, while workers are awaited,
+// "1 of 2 expected subscribers so far".
 class StepLines : public StepObserver {
  public:
   explicit StepLines(LineSink sink, PublishedLine when = PublishedLine::at_once)
       : sink_(std::move(sink)), when_(when) {}
   void published(const StateSnapshot& state, std::size_t waited_for) override;
   void still_waiting(const AckProgress& progress) override;
+  void still_joining(std::size_t count, const JoinCondition& condition) override;
   // The held "published" line, or "" when there is none (written already, or at_once).
   std::string take_held();
 

@@ -13,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <vector>
 
 #include "snapbus/futex.h"
 #include "snapbus/segment.h"
@@ -30,15 +32,24 @@ struct JoinCondition {
 struct JoinOutcome {
   bool reached = false;
   std::size_t count = 0;  // live slots that want to be waited for, when the wait ended
+  // When the condition was not reached: subscribers whose process died, their slots not yet reaped
+  // (a worker that subscribed, then crashed, is why the count fell short, not a missing import).
+  std::vector<SlotInfo> departed;
 };
 
 // Live slots that want to be waited for: the subscribers a published phase will wait on.
 // Liveness::skip counts every claimed slot, for a caller that has just reaped the departed.
 std::size_t count_waited_for(const Segment& segment, Liveness liveness = Liveness::check);
 
+// Called once a progress interval while the condition does not hold: the count so far. A wait for
+// workers that never come can last minutes, and should not be silent.
+using JoinProgress = std::function<void(std::size_t count)>;
+
 // Polls the slot table (claiming a slot wakes nobody, and this runs once per snapshot) until the
 // condition holds, the deadline passes, or `stop` (when given) becomes true.
 JoinOutcome wait_for_subscribers(const Segment& segment, const JoinCondition& condition,
-                                 FutexClock::time_point deadline, const std::atomic<bool>* stop = nullptr);
+                                 FutexClock::time_point deadline, const std::atomic<bool>* stop = nullptr,
+                                 const JoinProgress& on_progress = {},
+                                 std::chrono::milliseconds progress_interval = std::chrono::seconds(1));
 
 }  // namespace snapbus::lifecycle
