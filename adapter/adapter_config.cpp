@@ -274,7 +274,15 @@ AdapterConfig adapter_config_from_environment(const EnvironmentLookup& lookup) {
     config.snapstart_before_checkpoint_path = std::move(*path);
   if (auto path = env.url_path(kEnvSnapStartAfterRestorePath)) config.snapstart_after_restore_path = std::move(*path);
   config.before_snapshot_timeout = env.milliseconds(kEnvBeforeSnapshotTimeoutMs);
-  if (auto timeout = env.milliseconds(kEnvAfterRestoreTimeoutMs)) config.after_restore_timeout = *timeout;
+  if (auto timeout = env.milliseconds(kEnvAfterRestoreTimeoutMs)) {
+    config.after_restore_timeout = std::min(*timeout, kAfterRestoreTimeoutMax);
+    if (*timeout > kAfterRestoreTimeoutMax) {
+      config.warnings.push_back(fmt::format(
+          "{}={} is read as {}: Lambda lets a restore last 10 s in all, hooks included, and a hook still running "
+          "must be reported by name before Lambda ends the restore",
+          kEnvAfterRestoreTimeoutMs, timeout->count(), kAfterRestoreTimeoutMax.count()));
+    }
+  }
   config.expect_subscribers = env.number<unsigned>(kEnvExpectSubscribers, 0, 4096);
   if (auto settle = env.milliseconds(kEnvSubscriberSettleMs)) config.subscriber_settle = *settle;
   config.run_bracket = env.boolean(kEnvBracket).value_or(true);

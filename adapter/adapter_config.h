@@ -87,6 +87,11 @@ class StatusSet {
   std::bitset<kLimit> codes_;
 };
 
+// The longest after-restore phase: past Lambda's 10 s Lambda ends the restore itself
+// (SnapStartTimeoutException), and the restore/error that names the hook still running would come
+// too late. A second is left for resuming, restore/next's answer and the report.
+inline constexpr std::chrono::milliseconds kAfterRestoreTimeoutMax{9'000};
+
 struct AdapterConfig {
   AdapterMode mode = AdapterMode::web;
 
@@ -122,7 +127,8 @@ struct AdapterConfig {
   // A priming hook may take most of it, as under LWA 1.1 or Lambda's own runtimes, neither of which
   // limits before-snapshot hooks on its own.
   std::optional<std::chrono::milliseconds> before_snapshot_timeout;
-  // Lambda fails a restore that takes over 10 s in all; the hooks get half of it by default.
+  // Lambda fails a restore that takes over 10 s in all; the hooks get half of it by default, and
+  // at most kAfterRestoreTimeoutMax.
   std::chrono::milliseconds after_restore_timeout{5'000};
   // Wait for this many subscribers before the snapshot; unset: until their count has not changed
   // for subscriber_settle (a worker still importing would otherwise miss the bracket).

@@ -233,5 +233,14 @@ TEST(AdapterConfig, SnapStartSettings) {
   EXPECT_EQ(config.snapstart_after_restore_path, "/restored");
 }
 
+TEST(AdapterConfig, AnAfterRestoreTimeoutPastLambdasRestoreLimitIsCutToItAndSaid) {
+  EXPECT_TRUE(from({{"SNAPBUS_AFTER_RESTORE_TIMEOUT_MS", "9000"}}).warnings.empty());
+  const AdapterConfig config = from({{"SNAPBUS_AFTER_RESTORE_TIMEOUT_MS", "15000"}});
+  EXPECT_EQ(config.after_restore_timeout, std::chrono::milliseconds(9000));
+  ASSERT_EQ(config.warnings.size(), 1U);
+  EXPECT_NE(config.warnings[0].find("SNAPBUS_AFTER_RESTORE_TIMEOUT_MS=15000 is read as 9000"), std::string::npos)
+      << config.warnings[0];
+}
+
 }  // namespace
 }  // namespace snapbus::adapter

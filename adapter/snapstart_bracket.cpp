@@ -9,6 +9,7 @@
 
 #include "adapter_process.h"
 #include "snapbus/http_client.h"
+#include "snapbus/slot_table.h"
 #include "snapbus/step_failure.h"
 #include "snapbus/step_progress.h"
 
@@ -38,6 +39,25 @@ std::string missing_subscribers_hint(const AdapterConfig& config) {
   return " (a Python worker subscribes at its first hook registration; in zero-code mode that needs the layer's "
          "/opt/python, which /opt/bootstrap puts on PYTHONPATH: a run.sh that sets PYTHONPATH must keep it, "
          "PYTHONPATH=$PYTHONPATH:... or PYTHONPATH=/opt/python:...)";
+}
+
+// The restore step's subscribers that before-snapshot did not wait for, and that are not the child
+// of one that it did (a worker forking in a hook): each said in a line, with what to do about it.
+std::vector<std::string> late_joiners(const AckReport& restore, const std::vector<pid_t>& snapshot_subscribers) {
+  const auto waited_for = [&snapshot_subscribers](std::optional<pid_t> pid) {
+    return pid &&
+           std::find(snapshot_subscribers.begin(), snapshot_subscribers.end(), *pid) != snapshot_subscribers.end();
+  };
+  std::vector<std::string> lines;
+  for (const AckEntry& entry : restore.entries) {
+    const pid_t pid = entry.slot.owner.pid;
+    if (waited_for(pid) || waited_for(parent_pid(pid))) continue;
+    lines.push_back(fmt::format(
+        "{} subscribed after before-snapshot was published: it was in the snapshot without its before-snapshot "
+        "hooks (a worker slower than the settle time: set SNAPBUS_EXPECT_SUBSCRIBERS to the number of workers)",
+        lifecycle::subscriber_label(entry.slot)));
+  }
+  return lines;
 }
 
 }  // namespace
@@ -155,6 +175,14 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::r
       !acks.empty()) {
     block.push_back(acks);
   }
+  if (step == lifecycle::Step::before_snapshot && result.outcome == lifecycle::StepOutcome::all_acked) {
+    snapshot_subscribers_.emplace();
+    for (const AckEntry& entry : result.report.entries) snapshot_subscribers_->push_back(entry.slot.owner.pid);
+  } else if (step == lifecycle::Step::restore && snapshot_subscribers_) {
+    for (const std::string& late : late_joiners(result.report, *snapshot_subscribers_)) {
+      block.push_back(fmt::format("{}: {}", name, late));
+    }
+  }
   if (result.outcome == lifecycle::StepOutcome::all_acked) {
     block.push_back(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, result.waited_for,
                                 result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
@@ -175,10 +203,11 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::r
         co_return lambda::FunctionError{.type = std::string(error_type_for(step)),
                                         .message = lifecycle::describe_join_shortfall(result) + " when it was stopped"};
       }
-      co_return lambda::FunctionError{.type = std::string(error_type_for(step)),
-                                      .message = lifecycle::describe_join_shortfall(result) +
-                                                 "; not taking the snapshot without them" +
-                                                 missing_subscribers_hint(config_)};
+      // Workers that subscribed and died are the cause, not a missing import: no hint then.
+      co_return lambda::FunctionError{
+          .type = std::string(error_type_for(step)),
+          .message = lifecycle::describe_join_shortfall(result) + "; not taking the snapshot without them" +
+                     (result.joined.departed.empty() ? missing_subscribers_hint(config_) : "")};
     case lifecycle::StepOutcome::not_acknowledged: {
       lifecycle::LambdaError error = lifecycle::lambda_error_for(result);
       co_return lambda::FunctionError{.type = std::move(error.type), .message = std::move(error.message)};

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -89,6 +90,10 @@ class SnapStartBracket {
   // with the POST's line.
   bool hold_step_lines_ = false;
   std::string held_lines_;
+  // The processes before-snapshot waited for, once it succeeded: after the restore, a subscriber
+  // that is neither one of them nor their child joined after before-snapshot was published, and
+  // was in the snapshot without its before-snapshot hooks.
+  std::optional<std::vector<pid_t>> snapshot_subscribers_;
 };
 
 }  // namespace snapbus::adapter

@@ -79,12 +79,15 @@ class SnapStartBracketTest : public ::testing::Test {
   }
 
   // Runs one step of the bracket to its end on this thread.
-  // `step` makes the awaitable from a bracket: one step, run on io to its end.
+  // `step` makes the awaitable from the bracket, one for the test as for an adapter, made at the
+  // first step (after the test has set the config).
   template <typename Step>
   std::optional<lambda::FunctionError> run(Step step) {
-    SnapStartBracket bracket(publisher, config, adapter_started, io.get_executor(),
-                             [this](std::string_view lines) { logged(lines); });
-    auto result = asio::co_spawn(io, step(bracket), asio::use_future);
+    if (!bracket_under_test) {
+      bracket_under_test.emplace(publisher, config, adapter_started, io.get_executor(),
+                                 [this](std::string_view lines) { logged(lines); });
+    }
+    auto result = asio::co_spawn(io, step(*bracket_under_test), asio::use_future);
     io.restart();
     io.run_for(kPatience);
     EXPECT_EQ(result.wait_for(0s), std::future_status::ready) << "the step did not end";
@@ -103,6 +106,7 @@ class SnapStartBracketTest : public ::testing::Test {
   AdapterConfig config;
   std::chrono::steady_clock::time_point adapter_started = std::chrono::steady_clock::now();
   asio::io_context io;
+  std::optional<SnapStartBracket> bracket_under_test;
   std::vector<std::string> calls;  // what each call to the log was given
   std::vector<std::string> log;    // line by line, as log_line() writes them
 
@@ -152,6 +156,26 @@ TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
   EXPECT_EQ(summary->find("restore/next returned: restored\nrestore: published after-restore"), 0U) << *summary;
   EXPECT_NE(summary->find("acknowledged in "), std::string::npos) << *summary;
   EXPECT_EQ(summary->rfind("\nPOST /snapstart/after: 200 in "), summary->rfind('\n')) << *summary;
+}
+
+// A worker that subscribes once before-snapshot is out (slower than the settle time, or past the
+// expected count) was frozen without its before-snapshot hooks: the restore says so, by process.
+TEST_F(SnapStartBracketTest, AWorkerThatSubscribedAfterBeforeSnapshotIsNamedAtTheRestore) {
+  config.expect_subscribers = 1;
+  SpawnedProcess api = start_subscriber("api");
+  EXPECT_EQ(before_snapshot(), std::nullopt);
+  SpawnedProcess late = start_subscriber("late");
+  EXPECT_EQ(after_restore(), std::nullopt);
+  EXPECT_TRUE(late.wait_for_output("after-restore: regenerated token", kPatience)) << late.stdout_so_far();
+
+  std::vector<std::string> named;
+  for (const std::string& line : log) {
+    if (line.find("subscribed after before-snapshot was published") != std::string::npos) named.push_back(line);
+  }
+  ASSERT_EQ(named.size(), 1U) << fmt::format("{}", fmt::join(log, "\n"));
+  EXPECT_EQ(named[0].find("restore: pid " + std::to_string(late.pid()) + " (late) subscribed after before-snapshot"),
+            0U)
+      << named[0];
 }
 
 TEST_F(SnapStartBracketTest, ALwaPathThatFailsStopsTheSnapshotBeforeAnythingIsPublished) {
