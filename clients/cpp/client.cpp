@@ -1,9 +1,12 @@
 #include "snapbus/client.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <iostream>
 #include <limits>
@@ -50,6 +53,8 @@ std::atomic<int> forks_waiting{0};
 // std::try_lock may fail spuriously with nobody to signal the end of it: the wait is retried after
 // this long even without a signal.
 constexpr auto kForkRetrySlice = 10ms;
+// How long an acknowledgement waits for the children the hooks forked to hold their slots.
+constexpr auto kChildClaimWait = 2s;
 
 // Holds a Client's mutex_; releasing it wakes a fork() waiting for it.
 class ClientLock {
@@ -276,6 +281,7 @@ bool Client::handle_change_locked(std::optional<Error>& failure) {
     report += hooks_.run(HookPhase::shutdown, state, note_hook(HookPhase::shutdown));
     shutdown_done_ = true;
   }
+  await_children_claims();
   // The process's own log says so too, not only the publisher's report (that log is where its
   // developer looks first), and before the publisher hears of it.
   if (report.failed != 0) {
@@ -476,7 +482,14 @@ void Client::prepare_fork() {
 }
 
 void Client::after_fork_in_parent() {
-  for (Client* client : live_clients()) client->unlock_after_fork();
+  for (Client* client : live_clients()) {
+    if (client->child_claim_pipe_[0] >= 0) {
+      ::close(client->child_claim_pipe_[1]);
+      client->children_claiming_.push_back(client->child_claim_pipe_[0]);
+      client->child_claim_pipe_ = {-1, -1};
+    }
+    client->unlock_after_fork();
+  }
   live_clients_mutex().unlock();
 }
 
@@ -486,6 +499,13 @@ void Client::after_fork_in_child() {
   for (Client* client : live_clients()) {
     client->unlock_after_fork();
     client->continue_in_child();
+    // The parent's: this child holds its slot now (or has none to hold), and waits for no other.
+    for (const int fd : client->child_claim_pipe_) {
+      if (fd >= 0) ::close(fd);
+    }
+    client->child_claim_pipe_ = {-1, -1};
+    for (const int fd : client->children_claiming_) ::close(fd);
+    client->children_claiming_.clear();
   }
   live_clients_mutex().unlock();
 }
@@ -493,6 +513,11 @@ void Client::after_fork_in_child() {
 bool Client::try_lock_for_fork() {
   locked_for_fork_ = handling_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id();
   if (locked_for_fork_ && !mutex_.try_lock()) return false;
+  // Forked by the hooks: the child says when it holds its slot. Without a pipe (no descriptor
+  // left) the acknowledgement does not wait for it.
+  if (!locked_for_fork_ && child_claim_pipe_[0] < 0 && ::pipe2(child_claim_pipe_.data(), O_CLOEXEC) != 0) {
+    child_claim_pipe_ = {-1, -1};
+  }
   // Neither is held while hooks run, nor while anything waits for live_clients_mutex().
   watcher_mutex_.lock();
   hooks_.mutex_.lock();
@@ -531,6 +556,31 @@ void Client::continue_in_child() {
                                    error.what(),
                                error.code().value()));
   }
+}
+
+// Until every child the hooks forked holds its slot, has died, or runs another program (its end of
+// the pipe closed), for kChildClaimWait at most; each claim takes a few ms.
+void Client::await_children_claims() {
+  const auto deadline = std::chrono::steady_clock::now() + kChildClaimWait;
+  while (!children_claiming_.empty()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      report_notice(std::to_string(children_claiming_.size()) + " child(ren) its hooks forked had no slot after " +
+                    std::to_string(kChildClaimWait.count()) + " s; acknowledging without waiting for them");
+      break;
+    }
+    pollfd first{.fd = children_claiming_.front(), .events = POLLIN, .revents = 0};
+    const int ready = ::poll(&first, 1, static_cast<int>(left));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    char byte = 0;
+    if (::read(first.fd, &byte, 1) <= 0) {  // end of file, or an error: that child is done
+      ::close(first.fd);
+      children_claiming_.erase(children_claiming_.begin());
+    }
+  }
+  for (const int fd : children_claiming_) ::close(fd);
+  children_claiming_.clear();
 }
 
 void Client::claim_slot_in_child() {

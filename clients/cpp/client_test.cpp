@@ -338,6 +338,40 @@ TEST(ClientTest, AForkedChildClaimsItsOwnSlotAndRunsItsOwnHooks) {
   }
 }
 
+// A child a before-snapshot hook forks (a helper the snapshot must keep) holds its slot before the
+// parent acknowledges: before-snapshot's own report has it, so the snapshot is not taken with a
+// child the publisher does not know of, and the restore waits for its hooks.
+TEST(ClientTest, AChildAHookForksHoldsItsSlotBeforeTheParentAcknowledges) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  Client client({.segment_path = path, .name = "helper-starter"});
+  int release_helper[2];
+  ASSERT_EQ(::pipe(release_helper), 0);
+  std::optional<testing::ChildProcess> helper;  // forked on the watcher thread, read after the ack
+  client.before_snapshot("start-helper", [&] {
+    helper.emplace(testing::fork_child([&] {
+      char release = 0;
+      return read_with_deadline(release_helper[0], &release, 1, 20s) ? 0 : 1;
+    }));
+  });
+  client.start();
+
+  const AckReport report = publish(publisher, Phase::before_snapshot);
+  ASSERT_TRUE(helper.has_value());
+  const auto helper_entry = std::find_if(report.entries.begin(), report.entries.end(),
+                                         [&](const AckEntry& entry) { return entry.slot.owner.pid == helper->pid(); });
+  ASSERT_NE(helper_entry, report.entries.end()) << "the snapshot's step ended without the helper's slot";
+  EXPECT_EQ(helper_entry->status, AckStatus::acked);
+
+  const char release = 1;
+  ASSERT_EQ(::write(release_helper[1], &release, 1), 1);
+  EXPECT_EQ(helper->wait_exit_code(10s), 0);
+  ::close(release_helper[0]);
+  ::close(release_helper[1]);
+}
+
 // A hook that forks helpers which end at once: each is a copy of this process in the middle of the
 // change, born having acknowledged it, so none is reported as died and the change passes.
 TEST(ClientTest, ChildrenAHookForksAndEndsAtOnceDoNotFailTheChange) {

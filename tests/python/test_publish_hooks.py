@@ -192,3 +192,43 @@ def test_children_a_hook_forks_and_kills_at_once_do_not_fail_the_change(bus, pro
     assert result.returncode == 0, result.stdout + result.stderr + processes.stderr_of(proc)
     assert "DIED" not in result.stdout
     assert read_line(proc).split() == ["HOOK", str(pid)], processes.stderr_of(proc)
+
+
+FORK_IN_BEFORE_SNAPSHOT = """
+import os, snapbus, time
+
+parent = os.getpid()
+
+def start_helper():
+    # A helper the snapshot must take with its own slot: its after-restore hooks are waited for.
+    pid = os.fork()
+    if pid == 0:
+        deadline = time.monotonic() + 60
+        while os.getppid() == parent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os._exit(0)
+    print("FORKED", pid, flush=True)
+
+snapbus.before_snapshot(start_helper, name="start-helper")
+snapbus.after_restore(lambda: print("RESTORED", os.getpid(), flush=True), name="note")
+print("READY", os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_child_forked_in_a_before_snapshot_hook_holds_its_slot_before_the_snapshot(bus, processes):
+    # The parent's acknowledgement waits for the child's slot: acknowledged first, before-snapshot
+    # ended with a child the publisher did not know of, and the restore did not wait for its hooks.
+    proc = processes.start([PYTHON, "-c", FORK_IN_BEFORE_SNAPSHOT], processes.env(bus.segment))
+    pid, = read_ready(proc, 1)
+    snapshot = bus.publish_ok("before-snapshot")
+    forked = read_line(proc).split()
+    assert forked[0] == "FORKED", forked
+    child = int(forked[1])
+    # In the step's own report: the child held its slot before before-snapshot ended.
+    assert f"acked    pid {child} " in snapshot.stdout, snapshot.stdout + processes.stderr_of(proc)
+    result = bus.publish_ok("restore")
+    assert f"acked    pid {child} " in result.stdout, result.stdout
+    restored = {read_line(proc), read_line(proc)}
+    assert restored == {f"RESTORED {pid}", f"RESTORED {child}"}, processes.stderr_of(proc)
+

@@ -10,6 +10,7 @@ import atexit
 import dataclasses
 import logging
 import os
+import select
 import sys
 import threading
 import time
@@ -38,6 +39,10 @@ _EXIT_WAIT_SECONDS = 1.0
 # before its child takes that change as handled: such a thread may be what the hooks wait for (a
 # multiprocessing pool's worker handler, which forks the workers a hook maps its work on).
 _FORK_WAIT_SECONDS = 1.0
+# How long a change's acknowledgement waits for the children its hooks forked to claim their slots
+# (a few ms each): acknowledged before they have, before-snapshot would let the snapshot be taken
+# with a child the publisher does not know of, and the restore would not wait for its hooks.
+_CHILD_CLAIM_WAIT_SECONDS = 2.0
 # The slot counts hooks in 16 bits.
 _MAX_ACK_HOOKS = 0xFFFF
 # How often a before-snapshot phase looks again whether this process still imports a module, and
@@ -320,8 +325,11 @@ class _Client:
                                    shutdown_at_exit)
 
     def _end_handling(self) -> None:
+        handling = self._handling
         self._running_hooks.active = False
         self._handling = None
+        if handling is not None and handling.children_claiming:
+            _await_children_claims(handling.children_claiming, os.getpid())
 
     # ---- handling changes ----------------------------------------------------------------------
 
@@ -676,6 +684,7 @@ class _Client:
                                      or handling is self._fork_waited_out):
             self._fork_lock.acquired = self._lock.acquire(blocking=False)  # re-entry on the hook's own thread
             self._fork_adopts = handling
+            self._fork_lock.claimed = os.pipe()  # the child closes its end once it holds its slot
             return
         while not self._lock.acquire(timeout=_FORK_WAIT_SECONDS):
             handling = self._handling
@@ -690,13 +699,31 @@ class _Client:
         self._fork_adopts = None
 
     def after_fork_parent(self) -> None:
-        self._fork_adopts = None
+        adopts, self._fork_adopts = self._fork_adopts, None
+        claimed = getattr(self._fork_lock, "claimed", None)
+        if claimed is not None:
+            self._fork_lock.claimed = None
+            os.close(claimed[1])
+            if adopts is not None:
+                adopts.children_claiming.append(claimed[0])
+            else:
+                os.close(claimed[0])
         if getattr(self._fork_lock, "acquired", False):
             self._fork_lock.acquired = False
             self._lock.release()
 
     def after_fork_child(self) -> None:
         adopts, self._fork_adopts = self._fork_adopts, None
+        claimed = getattr(self._fork_lock, "claimed", None)
+        self._fork_lock.claimed = None
+        try:
+            self._set_up_forked_child(adopts)
+        finally:
+            if claimed is not None:  # slot or none, the parent's acknowledgement may go
+                os.close(claimed[0])
+                os.close(claimed[1])
+
+    def _set_up_forked_child(self, adopts: "_Handling | None") -> None:
         self._handling = None
         self._reset_locks()
         self._async_waiters = []  # their event loops belong to the parent
@@ -762,6 +789,32 @@ class _Handling:
     thread: threading.Thread
     threads_before: frozenset
     shutdown_at_exit: bool = False
+    # Read ends of the pipes of the children the hooks forked, each closed by its child once it
+    # holds its slot (after_fork_child).
+    children_claiming: list = dataclasses.field(default_factory=list)
+
+
+def _await_children_claims(pipes: list, pid: int) -> None:
+    """Waits until every child the hooks forked holds its slot (its end of the pipe closed: end of
+    file here), or died or ran another program, for _CHILD_CLAIM_WAIT_SECONDS at most; closes the pipes."""
+    deadline = time.monotonic() + _CHILD_CLAIM_WAIT_SECONDS
+    waiting = list(pipes)
+    pipes.clear()
+    try:
+        while waiting:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning("snapbus: pid %d: %d child(ren) its hooks forked had no slot after %.1f s; acknowledging "
+                            "without waiting for them", pid, len(waiting), _CHILD_CLAIM_WAIT_SECONDS)
+                return
+            readable, _, _ = select.select(waiting, [], [], remaining)
+            for fd in readable:
+                if not os.read(fd, 1):  # end of file: that child is done
+                    waiting.remove(fd)
+                    os.close(fd)
+    finally:
+        for fd in waiting:
+            os.close(fd)
 
 
 def _module_being_imported() -> str | None:

@@ -37,6 +37,7 @@
 // it. A hook must not construct or destroy a Client: fork() takes the same locks in the other order.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -200,6 +201,7 @@ class Client {
   void unlock_after_fork();
   void continue_in_child();
   void claim_slot_in_child();
+  void await_children_claims();
 
   ClientOptions options_;
   std::optional<gid_t> segment_group_;
@@ -230,6 +232,11 @@ class Client {
   std::uint32_t handling_seq_ = 0;
   std::uint64_t handling_generation_ = 0;
   bool locked_for_fork_ = false;
+  // A fork by this change's hooks: a pipe whose write end the child closes once it holds its slot
+  // (-1 when none), and the read ends of the children forked so far, which the acknowledgement
+  // waits on (acknowledged sooner, before-snapshot could end before the publisher knows the child).
+  std::array<int, 2> child_claim_pipe_{-1, -1};
+  std::vector<int> children_claiming_;
 
   std::mutex watcher_mutex_;
   std::condition_variable watcher_changed_;
