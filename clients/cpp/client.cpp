@@ -169,6 +169,9 @@ std::optional<Error> Client::run_shutdown_hooks_still_due() {
   shutdown_done_ = true;
   const HandlingThreadMark mark(handling_thread_);
   const HookRunReport report = hooks_.run(HookPhase::shutdown, subscriber_->state(), note_hook(HookPhase::shutdown));
+  // No acknowledgement follows, so nothing waits for the children these hooks forked.
+  for (const int fd : children_claiming_) ::close(fd);
+  children_claiming_.clear();
   if (report.failed == 0) return std::nullopt;
   return Error(Errc::closed, "exiting before shutting-down was published: " + report.message());
 }
@@ -499,7 +502,12 @@ void Client::after_fork_in_child() {
   for (Client* client : live_clients()) {
     client->unlock_after_fork();
     client->continue_in_child();
-    // The parent's: this child holds its slot now (or has none to hold), and waits for no other.
+    // This child holds its slot now (or has none to hold): a byte tells the parent, whoever else
+    // holds a copy of the write end. It waits for no other child.
+    if (client->child_claim_pipe_[1] >= 0) {
+      const char claimed = 0;
+      static_cast<void>(::write(client->child_claim_pipe_[1], &claimed, 1));
+    }
     for (const int fd : client->child_claim_pipe_) {
       if (fd >= 0) ::close(fd);
     }
@@ -558,8 +566,8 @@ void Client::continue_in_child() {
   }
 }
 
-// Until every child the hooks forked holds its slot, has died, or runs another program (its end of
-// the pipe closed), for kChildClaimWait at most; each claim takes a few ms.
+// Until every child the hooks forked holds its slot (its byte on the pipe), has died, or runs
+// another program (end of file), for kChildClaimWait at most; each claim takes a few ms.
 void Client::await_children_claims() {
   const auto deadline = std::chrono::steady_clock::now() + kChildClaimWait;
   while (!children_claiming_.empty()) {
@@ -573,11 +581,11 @@ void Client::await_children_claims() {
     const int ready = ::poll(&first, 1, static_cast<int>(left));
     if (ready < 0 && errno != EINTR) break;
     if (ready <= 0) continue;
+    // Its byte, or end of file (it died, or runs another program): that child is done either way.
     char byte = 0;
-    if (::read(first.fd, &byte, 1) <= 0) {  // end of file, or an error: that child is done
-      ::close(first.fd);
-      children_claiming_.erase(children_claiming_.begin());
-    }
+    static_cast<void>(::read(first.fd, &byte, 1));
+    ::close(first.fd);
+    children_claiming_.erase(children_claiming_.begin());
   }
   for (const int fd : children_claiming_) ::close(fd);
   children_claiming_.clear();

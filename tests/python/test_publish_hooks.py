@@ -9,6 +9,13 @@ from conftest import PYTHON, example_subscriber, read_line, read_ready, read_rec
 HOOKS = ["h1", "h2", "h3"]
 
 
+def start_script(script, bus, processes):
+    """One process running `script` on the bus's segment, once it has said READY: it and its pid."""
+    proc = processes.start([PYTHON, "-c", script], processes.env(bus.segment))
+    pid, = read_ready(proc, 1)
+    return proc, pid
+
+
 def hooks_by_pid(records, phase):
     calls = collections.defaultdict(list)
     for record in records:
@@ -153,8 +160,7 @@ time.sleep(60)
 
 
 def test_a_hook_that_forks_a_pool_neither_deadlocks_nor_reruns_nor_fails(bus, processes):
-    proc = processes.start([PYTHON, "-c", FORKING_HOOK], processes.env(bus.segment))
-    pid, = read_ready(proc, 1)
+    proc, pid = start_script(FORKING_HOOK, bus, processes)
     result = bus.publish("restore", timeout_ms=20000)
     assert result.returncode == 0, result.stdout + result.stderr + processes.stderr_of(proc)
     assert read_line(proc).split() == ["HOOK", str(pid), "[0,", "1,", "4,", "9]"], processes.stderr_of(proc)
@@ -186,8 +192,7 @@ time.sleep(60)
 
 
 def test_children_a_hook_forks_and_kills_at_once_do_not_fail_the_change(bus, processes):
-    proc = processes.start([PYTHON, "-c", KILLED_HELPERS_HOOK], processes.env(bus.segment))
-    pid, = read_ready(proc, 1)
+    proc, pid = start_script(KILLED_HELPERS_HOOK, bus, processes)
     result = bus.publish("restore", timeout_ms=20000)
     assert result.returncode == 0, result.stdout + result.stderr + processes.stderr_of(proc)
     assert "DIED" not in result.stdout
@@ -219,8 +224,7 @@ time.sleep(60)
 def test_a_child_forked_in_a_before_snapshot_hook_holds_its_slot_before_the_snapshot(bus, processes):
     # The parent's acknowledgement waits for the child's slot: acknowledged first, before-snapshot
     # ended with a child the publisher did not know of, and the restore did not wait for its hooks.
-    proc = processes.start([PYTHON, "-c", FORK_IN_BEFORE_SNAPSHOT], processes.env(bus.segment))
-    pid, = read_ready(proc, 1)
+    proc, pid = start_script(FORK_IN_BEFORE_SNAPSHOT, bus, processes)
     snapshot = bus.publish_ok("before-snapshot")
     forked = read_line(proc).split()
     assert forked[0] == "FORKED", forked
@@ -231,4 +235,46 @@ def test_a_child_forked_in_a_before_snapshot_hook_holds_its_slot_before_the_snap
     assert f"acked    pid {child} " in result.stdout, result.stdout
     restored = {read_line(proc), read_line(proc)}
     assert restored == {f"RESTORED {pid}", f"RESTORED {child}"}, processes.stderr_of(proc)
+
+
+CONCURRENT_FORKS_IN_A_HOOK = """
+import os, snapbus, sys, threading, time
+
+sys.setswitchinterval(1e-6)  # thread switches inside the fork handlers too
+parent = os.getpid()
+
+def forker(barrier):
+    barrier.wait()
+    for _ in range(4):
+        if os.fork() == 0:
+            deadline = time.monotonic() + 60
+            while os.getppid() == parent and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os._exit(0)
+
+def start_helpers():
+    # Two threads the hook starts, forking at once: each child tells its own parent of its slot,
+    # and none holds up another's.
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=forker, args=(barrier,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print("HOOK", os.getpid(), flush=True)
+
+snapbus.before_snapshot(start_helpers, name="start-helpers")
+print("READY", os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_children_forked_at_once_by_threads_a_hook_started_each_hold_a_slot(bus, processes):
+    proc, pid = start_script(CONCURRENT_FORKS_IN_A_HOOK, bus, processes)
+    snapshot = bus.publish_ok("before-snapshot")
+    assert read_line(proc) == f"HOOK {pid}", processes.stderr_of(proc)
+    assert snapshot.stdout.count("  acked    pid ") == 9, snapshot.stdout + processes.stderr_of(proc)
+    assert "had no slot" not in processes.stderr_of(proc)
+    time.sleep(0.5)  # time enough for a child that wrongly ran the hook again to print
+    assert select.select([proc.stdout], [], [], 0)[0] == [], "a child ran the hook again"
 

@@ -89,15 +89,15 @@ class _Client:
         self._shutdown_done = False
         # The change whose hooks run now (set and cleared under _lock); read by the fork handlers.
         self._handling: _Handling | None = None
-        # What a child forked while hooks ran takes as handled (set by before_fork, for the child).
-        self._fork_adopts: _Handling | None = None
         # The change a fork has already waited _FORK_WAIT_SECONDS for: later forks adopt it at once.
         self._fork_waited_out: _Handling | None = None
 
     def _reset_locks(self) -> None:
         # RLock: a hook may call back into snapbus (state(), check()) on the thread running it.
         self._lock = threading.RLock()
-        self._fork_lock = threading.local()  # whether before_fork got _lock, for after_fork_parent
+        # Per forking thread, from before_fork to the fork handlers: whether it got _lock, the change
+        # the child takes as handled (a fork by the hooks), and the pipe of that child's slot claim.
+        self._fork_lock = threading.local()
         self._sub_lock = threading.Lock()  # held while using the subscriber outside _lock
         self._changed = threading.Condition(threading.Lock())
         self._async_catch_up_lock = threading.Lock()
@@ -328,8 +328,8 @@ class _Client:
         handling = self._handling
         self._running_hooks.active = False
         self._handling = None
-        if handling is not None and handling.children_claiming:
-            _await_children_claims(handling.children_claiming, os.getpid())
+        if handling is not None:
+            handling.child_claims.await_all()
 
     # ---- handling changes ----------------------------------------------------------------------
 
@@ -683,8 +683,7 @@ class _Client:
         if handling is not None and (me is handling.thread or me not in handling.threads_before
                                      or handling is self._fork_waited_out):
             self._fork_lock.acquired = self._lock.acquire(blocking=False)  # re-entry on the hook's own thread
-            self._fork_adopts = handling
-            self._fork_lock.claimed = os.pipe()  # the child closes its end once it holds its slot
+            self._adopt_in_child(handling)
             return
         while not self._lock.acquire(timeout=_FORK_WAIT_SECONDS):
             handling = self._handling
@@ -693,35 +692,50 @@ class _Client:
                           "as handled", os.getpid(), _FORK_WAIT_SECONDS, self._in_progress_text())
                 self._fork_waited_out = handling
                 self._fork_lock.acquired = False
-                self._fork_adopts = handling
+                self._adopt_in_child(handling)
                 return
         self._fork_lock.acquired = True
-        self._fork_adopts = None
+        self._fork_lock.adopts = None
+        self._fork_lock.claimed = None
+
+    def _adopt_in_child(self, handling: "_Handling") -> None:
+        """The fork about to be made on this thread is the hooks': its child takes the change as
+        handled, and, unless the hooks are the ones run at exit (no publisher waits then), tells the
+        parent through a pipe once it holds its slot."""
+        self._fork_lock.adopts = handling
+        self._fork_lock.claimed = None
+        if not handling.shutdown_at_exit:
+            self._fork_lock.claimed = _ChildClaims.open_pipe()
 
     def after_fork_parent(self) -> None:
-        adopts, self._fork_adopts = self._fork_adopts, None
+        adopts = getattr(self._fork_lock, "adopts", None)
         claimed = getattr(self._fork_lock, "claimed", None)
+        self._fork_lock.adopts = self._fork_lock.claimed = None
         if claimed is not None:
-            self._fork_lock.claimed = None
-            os.close(claimed[1])
-            if adopts is not None:
-                adopts.children_claiming.append(claimed[0])
-            else:
-                os.close(claimed[0])
+            _ChildClaims.close(claimed[1])
+            if adopts is None or not adopts.child_claims.add(claimed[0]):
+                _ChildClaims.close(claimed[0])  # the hooks are done: nothing waits for this child any more
         if getattr(self._fork_lock, "acquired", False):
             self._fork_lock.acquired = False
             self._lock.release()
 
     def after_fork_child(self) -> None:
-        adopts, self._fork_adopts = self._fork_adopts, None
+        adopts = getattr(self._fork_lock, "adopts", None)
         claimed = getattr(self._fork_lock, "claimed", None)
-        self._fork_lock.claimed = None
+        self._fork_lock.adopts = self._fork_lock.claimed = None
         try:
             self._set_up_forked_child(adopts)
         finally:
-            if claimed is not None:  # slot or none, the parent's acknowledgement may go
-                os.close(claimed[0])
-                os.close(claimed[1])
+            # Slot or none, the parent's acknowledgement may go: a byte says so even if another
+            # child holds a copy of this pipe's write end (a fork on another thread in between).
+            if claimed is not None:
+                try:
+                    os.write(claimed[1], b"\0")
+                except OSError:
+                    pass
+            # And this child holds up no other child's end of file (the pipes of forks in flight on
+            # other threads, the read ends the parent holds).
+            _ChildClaims.close_all_in_child()
 
     def _set_up_forked_child(self, adopts: "_Handling | None") -> None:
         self._handling = None
@@ -789,32 +803,74 @@ class _Handling:
     thread: threading.Thread
     threads_before: frozenset
     shutdown_at_exit: bool = False
-    # Read ends of the pipes of the children the hooks forked, each closed by its child once it
-    # holds its slot (after_fork_child).
-    children_claiming: list = dataclasses.field(default_factory=list)
+    child_claims: "_ChildClaims" = dataclasses.field(default_factory=lambda: _ChildClaims())
 
 
-def _await_children_claims(pipes: list, pid: int) -> None:
-    """Waits until every child the hooks forked holds its slot (its end of the pipe closed: end of
-    file here), or died or ran another program, for _CHILD_CLAIM_WAIT_SECONDS at most; closes the pipes."""
-    deadline = time.monotonic() + _CHILD_CLAIM_WAIT_SECONDS
-    waiting = list(pipes)
-    pipes.clear()
-    try:
-        while waiting:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                log.warning("snapbus: pid %d: %d child(ren) its hooks forked had no slot after %.1f s; acknowledging "
-                            "without waiting for them", pid, len(waiting), _CHILD_CLAIM_WAIT_SECONDS)
-                return
-            readable, _, _ = select.select(waiting, [], [], remaining)
-            for fd in readable:
-                if not os.read(fd, 1):  # end of file: that child is done
+class _ChildClaims:
+    """The children a change's hooks forked, until each holds its slot: the read end of a pipe per
+    child, to which the child writes a byte once it holds its slot (end of file if it dies first,
+    or runs another program: the ends are close-on-exec). The change's acknowledgement waits for
+    them all."""
+
+    # Every end of these pipes open in this process: a forked child closes them all, so that it
+    # holds up no other child's end of file (a fork in flight on another thread, or an older sibling).
+    _open: set = set()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._read_ends: list = []
+        self._done = False
+
+    @classmethod
+    def open_pipe(cls) -> tuple:
+        ends = os.pipe()
+        cls._open.update(ends)
+        return ends
+
+    @classmethod
+    def close(cls, fd: int) -> None:
+        cls._open.discard(fd)
+        os.close(fd)
+
+    @classmethod
+    def close_all_in_child(cls) -> None:
+        for fd in list(cls._open):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        cls._open.clear()
+
+    def add(self, read_end: int) -> bool:
+        """False once the hooks are done and waited: the caller closes it, and nothing waits."""
+        with self._lock:
+            if self._done:
+                return False
+            self._read_ends.append(read_end)
+            return True
+
+    def await_all(self) -> None:
+        """Until every child holds its slot, for _CHILD_CLAIM_WAIT_SECONDS at most; then closes the pipes."""
+        with self._lock:
+            self._done = True
+            waiting, self._read_ends = self._read_ends, []
+        deadline = time.monotonic() + _CHILD_CLAIM_WAIT_SECONDS
+        try:
+            while waiting:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    log.warning("snapbus: pid %d: %d child(ren) its hooks forked had no slot after %.1f s; "
+                                "acknowledging without waiting for them", os.getpid(), len(waiting),
+                                _CHILD_CLAIM_WAIT_SECONDS)
+                    return
+                readable, _, _ = select.select(waiting, [], [], remaining)
+                for fd in readable:
+                    os.read(fd, 1)  # its byte, or end of file: that child is done either way
                     waiting.remove(fd)
-                    os.close(fd)
-    finally:
-        for fd in waiting:
-            os.close(fd)
+                    _ChildClaims.close(fd)
+        finally:
+            for fd in waiting:
+                _ChildClaims.close(fd)
 
 
 def _module_being_imported() -> str | None:
