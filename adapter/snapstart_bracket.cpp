@@ -1,6 +1,10 @@
 #include "snapstart_bracket.h"
 
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -9,7 +13,6 @@
 
 #include "adapter_process.h"
 #include "snapbus/http_client.h"
-#include "snapbus/slot_table.h"
 #include "snapbus/step_failure.h"
 #include "snapbus/step_progress.h"
 
@@ -41,21 +44,45 @@ std::string missing_subscribers_hint(const AdapterConfig& config) {
          "PYTHONPATH=$PYTHONPATH:... or PYTHONPATH=/opt/python:...)";
 }
 
-// The restore step's subscribers that before-snapshot did not wait for, and that are not the child
-// of one that it did (a worker forking in a hook): each said in a line, with what to do about it.
-std::vector<std::string> late_joiners(const AckReport& restore, const std::vector<pid_t>& snapshot_subscribers) {
-  const auto waited_for = [&snapshot_subscribers](std::optional<pid_t> pid) {
-    return pid &&
-           std::find(snapshot_subscribers.begin(), snapshot_subscribers.end(), *pid) != snapshot_subscribers.end();
-  };
+// Now, in the unit of a process's start time in /proc/<pid>/stat: clock ticks since boot.
+std::uint64_t boot_ticks_now() {
+  timespec now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  const auto hz = static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
+  return static_cast<std::uint64_t>(now.tv_sec) * hz + static_cast<std::uint64_t>(now.tv_nsec) * hz / 1'000'000'000;
+}
+
+constexpr std::string_view kSetTheCount =
+    "a worker slower than the settle time: set SNAPBUS_EXPECT_SUBSCRIBERS to the number of workers";
+
+// Subscribers in before-snapshot's report that joined while it was under way (a fresh slot, never
+// acknowledged: its before-snapshot hooks did not run), each said in a line. A child the hooks
+// forked is born acknowledging the change, and is not one of them.
+std::vector<std::string> joined_during_before_snapshot(const AckReport& report) {
+  std::vector<std::string> lines;
+  for (const AckEntry& entry : report.entries) {
+    if (entry.status != AckStatus::acked || entry.slot.outcome != AckOutcome::none) continue;
+    lines.push_back(
+        fmt::format("{} subscribed while before-snapshot was under way: its before-snapshot hooks did "
+                    "not run ({})",
+                    lifecycle::subscriber_label(entry.slot), kSetTheCount));
+  }
+  return lines;
+}
+
+// The restore step's subscribers that were not in before-snapshot's report although their process
+// had started before before-snapshot was published: they subscribed too late for its hooks. One
+// started later is a new process (a worker respawned), which had none to run.
+std::vector<std::string> joined_after_before_snapshot(const AckReport& restore, const std::vector<pid_t>& known,
+                                                      std::uint64_t published_at_ticks) {
   std::vector<std::string> lines;
   for (const AckEntry& entry : restore.entries) {
-    const pid_t pid = entry.slot.owner.pid;
-    if (waited_for(pid) || waited_for(parent_pid(pid))) continue;
-    lines.push_back(fmt::format(
-        "{} subscribed after before-snapshot was published: it was in the snapshot without its before-snapshot "
-        "hooks (a worker slower than the settle time: set SNAPBUS_EXPECT_SUBSCRIBERS to the number of workers)",
-        lifecycle::subscriber_label(entry.slot)));
+    if (std::find(known.begin(), known.end(), entry.slot.owner.pid) != known.end()) continue;
+    if (entry.slot.owner.start_time == 0 || entry.slot.owner.start_time > published_at_ticks) continue;
+    lines.push_back(
+        fmt::format("{} started before before-snapshot was published but subscribed after it: its "
+                    "before-snapshot hooks did not run ({})",
+                    lifecycle::subscriber_label(entry.slot), kSetTheCount));
   }
   return lines;
 }
@@ -142,6 +169,8 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::r
       },
       lifecycle::PublishedLine::held);
   const auto started = Clock::now();
+  // Before the step: a process that started later than this had no before-snapshot hook to run.
+  const std::uint64_t published_at_ticks = boot_ticks_now();
   lifecycle::StepResult result;
   const BusStep run = [&](const std::atomic<bool>* stop) {
     return lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join, .stop = stop}, lines);
@@ -175,14 +204,15 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::r
       !acks.empty()) {
     block.push_back(acks);
   }
-  if (step == lifecycle::Step::before_snapshot && result.outcome == lifecycle::StepOutcome::all_acked) {
-    snapshot_subscribers_.emplace();
-    for (const AckEntry& entry : result.report.entries) snapshot_subscribers_->push_back(entry.slot.owner.pid);
-  } else if (step == lifecycle::Step::restore && snapshot_subscribers_) {
-    for (const std::string& late : late_joiners(result.report, *snapshot_subscribers_)) {
-      block.push_back(fmt::format("{}: {}", name, late));
-    }
+  std::vector<std::string> late;
+  if (step == lifecycle::Step::before_snapshot && result.published) {
+    late = joined_during_before_snapshot(result.report);
+    before_snapshot_ = SnapshotSubscribers{.published_at_ticks = published_at_ticks};
+    for (const AckEntry& entry : result.report.entries) before_snapshot_->pids.push_back(entry.slot.owner.pid);
+  } else if (step == lifecycle::Step::restore && before_snapshot_) {
+    late = joined_after_before_snapshot(result.report, before_snapshot_->pids, before_snapshot_->published_at_ticks);
   }
+  for (const std::string& line : late) block.push_back(fmt::format("{}: {}", name, line));
   if (result.outcome == lifecycle::StepOutcome::all_acked) {
     block.push_back(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, result.waited_for,
                                 result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));

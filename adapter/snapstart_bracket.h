@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -90,10 +91,14 @@ class SnapStartBracket {
   // with the POST's line.
   bool hold_step_lines_ = false;
   std::string held_lines_;
-  // The processes before-snapshot waited for, once it succeeded: after the restore, a subscriber
-  // that is neither one of them nor their child joined after before-snapshot was published, and
-  // was in the snapshot without its before-snapshot hooks.
-  std::optional<std::vector<pid_t>> snapshot_subscribers_;
+  // Who before-snapshot's report named, and when it was published (clock ticks since boot, as a
+  // process's start time): a subscriber of the restore that is not one of them, and whose process
+  // is older, joined too late for its before-snapshot hooks.
+  struct SnapshotSubscribers {
+    std::vector<pid_t> pids;
+    std::uint64_t published_at_ticks = 0;
+  };
+  std::optional<SnapshotSubscribers> before_snapshot_;
 };
 
 }  // namespace snapbus::adapter

@@ -17,6 +17,7 @@
 
 #include "snapbus/http_server.h"
 #include "snapbus/step_failure.h"
+#include "snapbus/subscriber.h"
 #include "spawned_process.h"
 #include "testing/scratch_directory.h"
 
@@ -158,24 +159,62 @@ TEST_F(SnapStartBracketTest, EveryProcessAndTheLwaPathsRunInsideTheBracket) {
   EXPECT_EQ(summary->rfind("\nPOST /snapstart/after: 200 in "), summary->rfind('\n')) << *summary;
 }
 
-// A worker that subscribes once before-snapshot is out (slower than the settle time, or past the
-// expected count) was frozen without its before-snapshot hooks: the restore says so, by process.
+// A worker whose process started before before-snapshot was published (a uvicorn worker still
+// importing the app) but that subscribes `delay` later: `sh` execs it, keeping its pid and start time.
+SpawnedProcess start_slow_subscriber(const std::filesystem::path& segment, const std::filesystem::path& ready,
+                                     const std::string& delay) {
+  return SpawnedProcess({"/bin/sh", "-c",
+                         "sleep " + delay + "; exec '" + testing::example_subscriber_binary() +
+                             "' --name slow --ready-file '" + ready.string() + "'"},
+                        {{"SNAPBUS_SEGMENT", segment.string()}});
+}
+
+// The log lines that name `pid` with `words`.
+std::vector<std::string> lines_naming(const std::vector<std::string>& log, pid_t pid, std::string_view words) {
+  std::vector<std::string> found;
+  for (const std::string& line : log) {
+    if (line.find("pid " + std::to_string(pid) + " ") != std::string::npos && line.find(words) != std::string::npos) {
+      found.push_back(line);
+    }
+  }
+  return found;
+}
+
+// A worker too slow for the settle time (or past the expected count) was frozen without its
+// before-snapshot hooks: the restore names it. One started after before-snapshot is not named.
 TEST_F(SnapStartBracketTest, AWorkerThatSubscribedAfterBeforeSnapshotIsNamedAtTheRestore) {
   config.expect_subscribers = 1;
   SpawnedProcess api = start_subscriber("api");
+  SpawnedProcess slow = start_slow_subscriber(path, dir.path() / "slow.ready", "0.5");
   EXPECT_EQ(before_snapshot(), std::nullopt);
-  SpawnedProcess late = start_subscriber("late");
+  ASSERT_TRUE(testing::wait_for_file(dir.path() / "slow.ready", kPatience)) << slow.stderr_so_far();
+  SpawnedProcess fresh = start_subscriber("fresh");
   EXPECT_EQ(after_restore(), std::nullopt);
-  EXPECT_TRUE(late.wait_for_output("after-restore: regenerated token", kPatience)) << late.stdout_so_far();
+  EXPECT_TRUE(slow.wait_for_output("after-restore: regenerated token", kPatience)) << slow.stdout_so_far();
 
-  std::vector<std::string> named;
-  for (const std::string& line : log) {
-    if (line.find("subscribed after before-snapshot was published") != std::string::npos) named.push_back(line);
-  }
+  const std::vector<std::string> named = lines_naming(log, slow.pid(), "subscribed after it");
   ASSERT_EQ(named.size(), 1U) << fmt::format("{}", fmt::join(log, "\n"));
-  EXPECT_EQ(named[0].find("restore: pid " + std::to_string(late.pid()) + " (late) subscribed after before-snapshot"),
+  EXPECT_EQ(named[0].find("restore: pid " + std::to_string(slow.pid()) +
+                          " (slow) started before before-snapshot was published but subscribed after it"),
             0U)
       << named[0];
+  EXPECT_TRUE(lines_naming(log, fresh.pid(), "subscribed").empty()) << fmt::format("{}", fmt::join(log, "\n"));
+  EXPECT_TRUE(lines_naming(log, api.pid(), "subscribed").empty());
+}
+
+// One that subscribes while before-snapshot waits for the others takes it as handled without
+// running its hooks: before-snapshot names it.
+TEST_F(SnapStartBracketTest, AWorkerThatSubscribedDuringBeforeSnapshotIsNamed) {
+  config.expect_subscribers = 1;
+  config.before_snapshot_timeout = 1500ms;
+  // Subscribed, and never acknowledging: before-snapshot waits for it until its limit.
+  auto stuck = Subscriber::open(path, {.name = "stuck"});
+  SpawnedProcess slow = start_slow_subscriber(path, dir.path() / "slow.ready", "0.3");
+  const auto failure = before_snapshot();
+  ASSERT_TRUE(failure.has_value()) << "the stuck subscriber never acknowledged";
+  const std::vector<std::string> named = lines_naming(log, slow.pid(), "subscribed while before-snapshot");
+  ASSERT_EQ(named.size(), 1U) << fmt::format("{}", fmt::join(log, "\n"));
+  EXPECT_NE(named[0].find("its before-snapshot hooks did not run"), std::string::npos) << named[0];
 }
 
 TEST_F(SnapStartBracketTest, ALwaPathThatFailsStopsTheSnapshotBeforeAnythingIsPublished) {

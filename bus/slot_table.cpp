@@ -20,7 +20,6 @@ namespace {
 
 struct ProcStat {
   char state = '?';
-  pid_t parent = 0;
   std::uint64_t start_time = 0;
 };
 
@@ -35,10 +34,10 @@ std::optional<ProcStat> read_proc_stat(const std::string& file) {
   if (close == std::string::npos) return std::nullopt;
   std::istringstream fields(line.substr(close + 1));
   ProcStat stat;
-  fields >> stat.state >> stat.parent;
+  fields >> stat.state;
   std::string skip;
-  // After the state (field 3) and the parent (4) come fields 5..21; starttime is field 22.
-  for (int i = 5; i < 22 && fields; ++i) fields >> skip;
+  // After the state (field 3) come fields 4..21; starttime is field 22.
+  for (int i = 4; i < 22 && fields; ++i) fields >> skip;
   fields >> stat.start_time;
   if (!fields) return std::nullopt;
   return stat;
@@ -138,12 +137,6 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   auto stat = read_proc_stat("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return std::nullopt;
   return stat->start_time;
-}
-
-std::optional<pid_t> parent_pid(pid_t pid) {
-  auto stat = read_proc_stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return std::nullopt;
-  return stat->parent;
 }
 
 std::optional<std::string> running_hook_of(const SlotInfo& slot) {

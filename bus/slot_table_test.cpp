@@ -177,16 +177,6 @@ TEST_F(SlotTableTest, ReusedPidWithAnotherStartTimeIsDead) {
   EXPECT_FALSE(process_alive({0, 0}));
 }
 
-TEST_F(SlotTableTest, AProcessesParentIsRead) {
-  EXPECT_EQ(parent_pid(::getpid()), ::getppid());
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) ::_exit(0);
-  EXPECT_EQ(parent_pid(child), ::getpid());
-  ::waitpid(child, nullptr, 0);
-  EXPECT_EQ(parent_pid(child), std::nullopt);
-}
-
 TEST_F(SlotTableTest, ZombieCountsAsDead) {
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);

@@ -42,7 +42,7 @@ std::string describe_join_shortfall(const StepResult& result) {
   std::string text = "only " + std::to_string(result.joined.count) + " of " + std::to_string(expected) +
                      " expected subscribers joined within " + std::to_string(waited.count()) + " ms";
   for (std::size_t i = 0; i < result.joined.departed.size(); ++i) {
-    text += (i == 0 ? "; subscribed, then died: " : ", ") + subscriber_label(result.joined.departed[i]);
+    text += (i == 0 ? "; subscribed, then ended: " : ", ") + subscriber_label(result.joined.departed[i]);
   }
   return text;
 }

@@ -66,7 +66,7 @@ TEST(StepFailureTest, TooFewJoinedSaysHowManyCameAndThatNothingWasPublished) {
   result.joined.departed = {entry(1, 31, "uvicorn", AckStatus::died).slot, entry(2, 32, "", AckStatus::died).slot};
   EXPECT_EQ(
       describe_join_shortfall(result),
-      "only 1 of 3 expected subscribers joined within 200 ms; subscribed, then died: pid 31 (uvicorn), pid 32 (-)");
+      "only 1 of 3 expected subscribers joined within 200 ms; subscribed, then ended: pid 31 (uvicorn), pid 32 (-)");
 }
 
 TEST(StepFailureTest, OnlyAFailedSnapshotOrRestoreHasALambdaError) {

@@ -38,8 +38,6 @@ struct ProcessIdentity {
 ProcessIdentity current_process();
 // Start time of `pid`, or nullopt if there is no such process.
 std::optional<std::uint64_t> process_start_time(pid_t pid);
-// The parent of `pid`; nullopt when it is gone.
-std::optional<pid_t> parent_pid(pid_t pid);
 // True when `pid` is running and started at `start_time` (not a reused pid); a start_time of 0
 // checks the pid alone. Zombies count as dead.
 bool process_alive(const ProcessIdentity& process);

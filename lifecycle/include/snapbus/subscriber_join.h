@@ -32,8 +32,8 @@ struct JoinCondition {
 struct JoinOutcome {
   bool reached = false;
   std::size_t count = 0;  // live slots that want to be waited for, when the wait ended
-  // When the condition was not reached: subscribers whose process died, their slots not yet reaped
-  // (a worker that subscribed, then crashed, is why the count fell short, not a missing import).
+  // When the condition was not reached: subscribers whose process has ended (crashed or exited),
+  // their slots not yet reaped: why the count fell short, rather than a worker that never imported.
   std::vector<SlotInfo> departed;
 };
 
