@@ -349,16 +349,22 @@ TEST(ClientTest, AChildAHookForksHoldsItsSlotBeforeTheParentAcknowledges) {
   Client client({.segment_path = path, .name = "helper-starter"});
   int release_helper[2];
   ASSERT_EQ(::pipe(release_helper), 0);
-  std::optional<testing::ChildProcess> helper;  // forked on the watcher thread, read after the ack
+  // Forked on the watcher thread, read here after the ack (through the segment, which ThreadSanitizer
+  // does not see as synchronising): under a mutex.
+  std::mutex helper_mutex;
+  std::optional<testing::ChildProcess> helper;
   client.before_snapshot("start-helper", [&] {
-    helper.emplace(testing::fork_child([&] {
+    testing::ChildProcess child = testing::fork_child([&] {
       char release = 0;
       return read_with_deadline(release_helper[0], &release, 1, 20s) ? 0 : 1;
-    }));
+    });
+    const std::lock_guard lock(helper_mutex);
+    helper.emplace(std::move(child));
   });
   client.start();
 
   const AckReport report = publish(publisher, Phase::before_snapshot);
+  const std::lock_guard lock(helper_mutex);
   ASSERT_TRUE(helper.has_value());
   const auto helper_entry = std::find_if(report.entries.begin(), report.entries.end(),
                                          [&](const AckEntry& entry) { return entry.slot.owner.pid == helper->pid(); });
