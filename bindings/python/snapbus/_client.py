@@ -863,8 +863,11 @@ class _ChildClaims:
                                 "acknowledging without waiting for them", os.getpid(), len(waiting),
                                 _CHILD_CLAIM_WAIT_SECONDS)
                     return
-                readable, _, _ = select.select(waiting, [], [], remaining)
-                for fd in readable:
+                # poll, not select: a busy server's descriptors may be past select()'s 1024.
+                poller = select.poll()
+                for fd in waiting:
+                    poller.register(fd, select.POLLIN)
+                for fd, _ in poller.poll(remaining * 1000):
                     os.read(fd, 1)  # its byte, or end of file: that child is done either way
                     waiting.remove(fd)
                     _ChildClaims.close(fd)
