@@ -205,6 +205,9 @@ asio::awaitable<void> RuntimeProxy::restore_for_client(net::HttpExchange& exchan
     co_await relay_buffered(exchange);  // restore/next again: the Runtime API says what it thinks of that
     co_return;
   }
+  // Read before the bracket starts: a client that closes in the middle of its body must not leave
+  // the bracket running, which every later call would wait for.
+  std::string body = co_await exchange.read_body(kBufferedBodyLimit);
   state_ = BracketState::running;
   if (auto failure = co_await before_snapshot()) {
     co_await report_failure(exchange, true, std::move(*failure));
@@ -214,7 +217,8 @@ asio::awaitable<void> RuntimeProxy::restore_for_client(net::HttpExchange& exchan
   upstream_.drop_all();
   runtime_.drop_connections();
   log_("restore/next (the client's): the snapshot is taken now");
-  auto restored = co_await upstream_.request(forwarded_request(exchange.request(), {}), {.no_io_timeout = true});
+  auto restored =
+      co_await upstream_.request(forwarded_request(exchange.request(), std::move(body)), {.no_io_timeout = true});
   upstream_.drop_all();
   if (!restored || restored->result_int() != 200) {
     // Named, not a temporary in the co_await: GCC 12 destroys those twice.
@@ -340,6 +344,10 @@ void RuntimeProxy::end_bracket(BracketState state) {
 // poll stays here, and the same poller's next call takes it over instead of asking upstream again.
 asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange, std::string poller) {
   const std::string path(path_of(exchange.request().target()));
+  // No client sends a body with its poll, but one that did has it forwarded as sent (with a poll it
+  // makes; a kept poll went upstream with its own). Read first, it is not taken for bytes pipelined
+  // behind the call while the watch below waits for the client's close.
+  std::string body = co_await exchange.read_body(kBufferedBodyLimit);
   auto& kept = unclaimed_next_[poller];
   std::shared_ptr<PendingNext> pending;
   // A kept poll that failed (the connection to the Runtime API broke) holds no event: handing its
@@ -354,7 +362,8 @@ asio::awaitable<void> RuntimeProxy::relay_next(net::HttpExchange& exchange, std:
     kept.pop_front();
   } else {
     pending = std::make_shared<PendingNext>(executor_);
-    asio::co_spawn(executor_, fetch_next(pending, forwarded_request(exchange.request(), {})), asio::detached);
+    asio::co_spawn(executor_, fetch_next(pending, forwarded_request(exchange.request(), std::move(body))),
+                   asio::detached);
   }
   // No empty queue is left behind for a poller that never leaves again (an extension's identifier
   // is new in each environment).

@@ -407,6 +407,31 @@ TEST(RuntimeProxyTest, AnEventIsNotLostWhenTheClientLeavesItsLongPoll) {
   }
 }
 
+// No runtime client sends one, but a body on a long poll goes upstream as sent, and the connection
+// carries the client's next call: read whole, it is not mistaken for that call.
+TEST(RuntimeProxyTest, ALongPollsBodyGoesUpstreamWithIt) {
+  RecordingRuntimeApi upstream;
+  ProxyUnderTest proxy(upstream.port(), true);
+  RawClient client(proxy.port());
+  client.send("GET /2018-06-01/runtime/restore/next HTTP/1.1\r\nHost: api\r\nContent-Length: 9\r\n\r\nrestore=1");
+  EXPECT_EQ(answer_of(client).result_int(), 200);
+  client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\nContent-Length: 6\r\n\r\nnext=1");
+  ASSERT_TRUE(upstream.wait_for(2));
+  upstream.release_next();
+  EXPECT_EQ(answer_of(client).body(), R"({"event":1})");
+  client.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n");
+  ASSERT_TRUE(upstream.wait_for(3));
+  upstream.release_next();
+  EXPECT_EQ(answer_of(client).body(), R"({"event":2})");
+  const auto received = upstream.received();
+  ASSERT_EQ(received.size(), 3U);
+  EXPECT_EQ(received[0].method, "GET");
+  EXPECT_EQ(received[0].body(), "restore=1");
+  EXPECT_EQ(received[1].body(), "next=1");
+  EXPECT_EQ(received[2].body(), "");
+  EXPECT_EQ(proxy.steps(), (std::vector<std::string>{"before-snapshot", "after-restore"}));
+}
+
 // An extension's event/next is kept the same way, for that extension alone: another extension's
 // call polls for itself, and the one that left gets its own event when it asks again.
 TEST(RuntimeProxyTest, AnExtensionsEventIsKeptForThatExtensionWhenItLeavesItsLongPoll) {
