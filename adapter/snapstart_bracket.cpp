@@ -169,8 +169,8 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::r
       },
       lifecycle::PublishedLine::held);
   const auto started = Clock::now();
-  // Before the step: a process that started later than this had no before-snapshot hook to run.
-  const std::uint64_t published_at_ticks = boot_ticks_now();
+  // Before before-snapshot: a process that started later than this had no before-snapshot hook to run.
+  const std::uint64_t published_at_ticks = step == lifecycle::Step::before_snapshot ? boot_ticks_now() : 0;
   lifecycle::StepResult result;
   const BusStep run = [&](const std::atomic<bool>* stop) {
     return lifecycle::run_step(publisher_, step, {.ack_timeout = timeout, .join = join, .stop = stop}, lines);
