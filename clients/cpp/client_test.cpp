@@ -519,6 +519,57 @@ TEST(ClientTest, AProcessThatFirstLooksAfterARestoreRunsNoHooksForIt) {
   EXPECT_EQ(client.handled_generation(), 1U);
 }
 
+// A process that was in the snapshot but loads the client only after the restore (a worker whose
+// imports outlasted the adapter's settle time) lived through that restore all the same: its start
+// time is older than the snapshot's preparation, so its hooks run when it attaches.
+TEST(ClientTest, AProcessFromBeforeTheSnapshotThatFirstLooksAfterTheRestoreCatchesUp) {
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  std::this_thread::sleep_for(20ms);  // past the tick (10 ms) of this process's start time
+  publisher.transition(Phase::before_snapshot);
+  publisher.transition(Phase::snapshot_ready);
+  const StateSnapshot restored = publisher.transition(Phase::after_restore);
+  Client client({.segment_path = path});  // this process's first look at this path
+  int restore_runs = 0;
+  client.after_restore("reseed", [&] { ++restore_runs; });
+  ASSERT_TRUE(client.attached());
+  EXPECT_TRUE(client.check());
+  EXPECT_EQ(restore_runs, 1);
+  EXPECT_EQ(client.handled_generation(), 1U);
+  const AckReport done = publisher.wait_for_acks(restored.seq, FutexClock::now() + kAckDeadline);
+  ASSERT_EQ(done.entries.size(), 1U);
+  EXPECT_EQ(done.entries[0].status, AckStatus::acked) << "the publisher waited for the catch-up";
+}
+
+// The same late first look from a process started once the snapshot was being prepared: it was
+// never in it, and runs nothing. (A fork that looks for the first time: the parent never looked.)
+TEST(ClientTest, AProcessStartedAfterTheSnapshotWasPreparedRunsNoHooksForTheRestore) {
+  SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
+  testing::ScratchDirectory dir;
+  const auto path = dir.path() / "segment";
+  Publisher publisher = Publisher::acquire({.path = path});
+  publisher.transition(Phase::before_snapshot);
+  std::this_thread::sleep_for(30ms);  // the child's start, rounded down to a tick, is still later
+  int restored_pipe[2];
+  ASSERT_EQ(::pipe(restored_pipe), 0);
+  testing::ChildProcess child = testing::fork_child([&] {
+    char restored = 0;
+    if (!read_with_deadline(restored_pipe[0], &restored, 1, 20s)) return 2;
+    Client client({.segment_path = path});
+    int restore_runs = 0;
+    client.after_restore("reseed", [&] { ++restore_runs; });
+    const bool ran_nothing = !client.check() && restore_runs == 0 && client.handled_generation() == 1;
+    return client.attached() && ran_nothing ? 0 : 1;
+  });
+  publisher.transition(Phase::snapshot_ready);
+  publisher.transition(Phase::after_restore);
+  const char restored = 1;
+  ASSERT_EQ(::write(restored_pipe[1], &restored, 1), 1);
+  EXPECT_EQ(child.wait_exit_code(kAckDeadline), 0);
+  for (int fd : restored_pipe) ::close(fd);
+}
+
 // Lambda sends the runtime SIGTERM before the adapter hears SHUTDOWN: exiting() is a worker's last
 // chance to run its shutdown hooks. In reverse order, once, and never after the bus ran them.
 TEST(ClientTest, ExitingRunsTheShutdownHooksStillDueOnce) {

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import PYTHON, PROCESS_TIMEOUT, example_subscriber, read_line, read_ready, read_records, wait_until
+from conftest import PROGRAMS, PYTHON, PROCESS_TIMEOUT, example_subscriber, read_line, read_ready, read_records, wait_until
 
 
 def restores_in(records, pid=None):
@@ -100,6 +100,50 @@ def test_late_attach_catches_up_on_the_restore_it_lived_through(cli, processes, 
     newcomer_pid = read_ready(newcomer, 1)[0]
     time.sleep(0.5)  # time enough for a wrongly due hook to run
     assert restores_in(read_records(log), newcomer_pid) == [], "a process started after the restore ran its hooks"
+
+
+# A process that imports snapbus only once a file appears: a worker whose imports take their time.
+IMPORTS_WHEN_TOLD = """
+import os, runpy, sys, time
+go, program, log = sys.argv[1:4]
+print("STARTED", os.getpid(), flush=True)
+deadline = time.monotonic() + 20
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("never told to go on")
+    time.sleep(0.01)
+sys.argv = [program, "--log", log, "--hooks", "1"]
+runpy.run_path(program, run_name="__main__")
+"""
+
+
+# (3) A worker frozen into the snapshot before it imported snapbus (its imports outlasted the
+# adapter's settle time) imports it after the restore: it lived through that restore, so its hooks
+# run when it attaches. A process started once the snapshot was being prepared runs none.
+def test_a_process_from_before_the_snapshot_importing_snapbus_after_the_restore_catches_up(bus, processes, tmp_path):
+    log = tmp_path / "hooks.jsonl"
+    go = tmp_path / "go"
+    env = processes.env(bus.segment)
+
+    def slow_importer():
+        proc = processes.start([PYTHON, "-c", IMPORTS_WHEN_TOLD, str(go), str(PROGRAMS / "subscriber.py"), str(log)],
+                               env)
+        wait_for_line(proc, "STARTED")
+        return proc
+
+    in_the_snapshot = slow_importer()
+    time.sleep(0.05)  # past the tick (10 ms) its start time is counted in
+    bus.publish_ok("before-snapshot")
+    time.sleep(0.05)
+    started_after = slow_importer()
+    bus.publish_ok("restore")
+    go.touch()
+    old_pid = read_ready(in_the_snapshot, 1)[0]
+    new_pid = read_ready(started_after, 1)[0]
+    wait_until(lambda: restores_in(read_records(log), old_pid), 20, "the process from before the snapshot catching up")
+    assert restores_in(read_records(log), old_pid)[0]["generation"] == 1
+    time.sleep(0.5)  # time enough for a wrongly due hook to run
+    assert restores_in(read_records(log), new_pid) == [], "a process started after the snapshot ran its hooks"
 
 
 # (4) A segment truncated under live subscribers: each detaches with an error and lives on.
