@@ -941,6 +941,29 @@ TEST(EmulateMain, RestoreTimeoutIsSnapStartTimeoutException) {
   emu.expect_no_survivors();
 }
 
+// A runtime that reports its restore's failure only after the restore timed out (its own wait ran
+// longer than Lambda's limit) reaches an environment being torn down: refused, and the failure that
+// ended it stays the only one. An extension that lingers over its SHUTDOWN holds the teardown open.
+TEST(EmulateMain, ARestoreErrorAfterTheRestoreTimedOutIsRefused) {
+  const std::string opt = test_dir("opt_restore_error_late");
+  telemetry_extension(opt, "lingering-ext", "linger");
+  EmulatorProcess emu("restore_error_late", with({"--opt", opt, "--snapstart", "--restore-timeout", "1",
+                                                  "--exit-on-failure", "--shutdown-timeout", "3"},
+                                                 kPlaceholderRuntime));
+  ASSERT_TRUE(emu.started()) << emu.diagnostics();
+  auto restore = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kRestoreNext); });
+  ASSERT_TRUE(ready(restore));
+  ASSERT_TRUE(emu.wait_for_log("lingering-ext: SHUTDOWN")) << emu.log();
+  const auto late = emu.runtime_call("POST", kRestoreError, R"({"errorMessage":"too late","errorType":"HookError"})",
+                                     {{"Lambda-Runtime-Function-Error-Type", "Runtime.AfterRestoreError"}});
+  EXPECT_EQ(late.status, 403) << late.body;
+  EXPECT_NE(late.body.find("after the environment ended"), std::string::npos) << late.body;
+  EXPECT_EQ(emu.wait_exit(20s), 4);
+  EXPECT_NE(emu.log().find("Error Type: SnapStartTimeoutException"), std::string::npos) << emu.log();
+  EXPECT_EQ(emu.log().find("too late"), std::string::npos) << emu.log();
+  emu.expect_no_survivors();
+}
+
 TEST(EmulateMain, RestoreErrorTearsTheEnvironmentDown) {
   EmulatorProcess emu("restore_error", with({"--snapstart", "--exit-on-failure"}, kPlaceholderRuntime));
   ASSERT_TRUE(emu.started());

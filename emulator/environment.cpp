@@ -538,13 +538,26 @@ void Environment::answer_finished(const std::shared_ptr<Invocation>& inv) {
   asio::post(io_, [this] { check_progress(); });
 }
 
+// Once the environment has ended (a timeout, an error already reported, a shutdown), Lambda tears it
+// down, and a runtime's error report that comes after reaches no one: refused here, where it would
+// otherwise be reported as a second failure of an environment that has one.
+std::optional<ApiError> Environment::refused_once_ended(std::string_view call, const std::string& type) {
+  if (!phases_.stopping()) return std::nullopt;
+  diagnostic(fmt::format("the runtime's {} ({}) came after the environment ended: refused", call,
+                         type.empty() ? std::string_view("no error type") : std::string_view(type)));
+  return ApiError{http::status::forbidden, "InvalidStateTransition",
+                  fmt::format("{} after the environment ended", call)};
+}
+
 std::optional<ApiError> Environment::runtime_init_error(const std::string& type, const std::string& body) {
+  if (auto ended = refused_once_ended("init/error", type)) return ended;
   if (auto error = dispatch_.apply(RuntimeCall::init_error)) return error;
   fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error", body);
   return std::nullopt;
 }
 
 std::optional<ApiError> Environment::runtime_restore_error(const std::string& type, const std::string& body) {
+  if (auto ended = refused_once_ended("restore/error", type)) return ended;
   if (auto error = dispatch_.apply(RuntimeCall::restore_error)) return error;
   fail(type.empty() ? "Runtime.Unknown" : type, lambda::error_message_of(body), "error", body);
   return std::nullopt;

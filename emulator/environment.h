@@ -127,6 +127,8 @@ class Environment {
   void fail(const std::string& type, const std::string& message, const std::string& status,
             const std::string& runtime_body = {});
   void fail_invoke(const std::string& type, const std::string& message, const std::string& status);
+  // The refusal of the runtime's `call` (init/error, restore/error) once the environment has ended.
+  std::optional<ApiError> refused_once_ended(std::string_view call, const std::string& type);
   // Fails what waits with `failure` and stops with exit_code. An Init that failed while it ran for
   // the invocation that waits for it gives that invocation its START, END and REPORT lines.
   void end(int exit_code, Failure failure);
