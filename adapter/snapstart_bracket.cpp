@@ -214,8 +214,13 @@ boost::asio::awaitable<std::optional<lambda::FunctionError>> SnapStartBracket::r
   }
   for (const std::string& line : late) block.push_back(fmt::format("{}: {}", name, line));
   if (result.outcome == lifecycle::StepOutcome::all_acked) {
-    block.push_back(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, result.waited_for,
-                                result.waited_for == 1 ? "subscriber" : "subscribers", took_ms));
+    // The acknowledgements listed above that ran hooks: those waited for, and any child a hook forked
+    // (born acknowledging), but not a process that joined during the step, named on its own line.
+    const auto acked = std::count_if(result.report.entries.begin(), result.report.entries.end(), [](const AckEntry& e) {
+      return e.status == AckStatus::acked && e.slot.outcome != AckOutcome::none;
+    });
+    block.push_back(fmt::format("{}: {} {} acknowledged in {:.3f} ms", name, acked,
+                                acked == 1 ? "subscriber" : "subscribers", took_ms));
     if (result.waited_for == 0 && step == lifecycle::Step::before_snapshot) {
       block.push_back(fmt::format("{}: no process subscribed, so no hook runs in the snapshot's processes{}", name,
                                   missing_subscribers_hint(config_)));

@@ -15,10 +15,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "snapbus/client.h"
 #include "snapbus/http_server.h"
 #include "snapbus/step_failure.h"
 #include "snapbus/subscriber.h"
 #include "spawned_process.h"
+#include "testing/child_process.h"
 #include "testing/scratch_directory.h"
 
 namespace snapbus::adapter {
@@ -215,6 +217,42 @@ TEST_F(SnapStartBracketTest, AWorkerThatSubscribedDuringBeforeSnapshotIsNamed) {
   const std::vector<std::string> named = lines_naming(log, slow.pid(), "subscribed while before-snapshot");
   ASSERT_EQ(named.size(), 1U) << fmt::format("{}", fmt::join(log, "\n"));
   EXPECT_NE(named[0].find("its before-snapshot hooks did not run"), std::string::npos) << named[0];
+}
+
+// A helper a before-snapshot hook forks holds a slot born acknowledging the change, and is listed
+// with the others: the count says as many as the list.
+TEST_F(SnapStartBracketTest, AChildAHookForkedCountsAmongTheAcknowledgementsListed) {
+  SNAPBUS_SKIP_FORK_WITH_THREADS_UNDER_ASAN();
+  SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
+  config.expect_subscribers = 1;
+  int release[2];
+  ASSERT_EQ(::pipe(release), 0);
+  std::atomic<pid_t> helper = 0;
+  {
+    Client forker({.segment_path = path, .name = "forker"});
+    forker.before_snapshot("spawn-helper", [&] {
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        char byte = 0;
+        ::_exit(::read(release[0], &byte, 1) == 1 ? 0 : 1);
+      }
+      helper = pid;
+    });
+    forker.start();
+    EXPECT_EQ(before_snapshot(), std::nullopt);
+  }
+  ASSERT_GT(helper.load(), 0);
+  testing::ChildProcess child(helper.load());
+  ASSERT_EQ(::write(release[1], "x", 1), 1);
+  EXPECT_EQ(child.wait_exit_code(kPatience), 0);
+  for (int fd : release) ::close(fd);
+  const auto listed = std::count_if(
+      log.begin(), log.end(), [](const std::string& line) { return line.starts_with("before-snapshot:   acked "); });
+  EXPECT_EQ(listed, 2) << fmt::format("{}", fmt::join(log, "\n"));
+  const auto counted = std::count_if(log.begin(), log.end(), [](const std::string& line) {
+    return line.starts_with("before-snapshot: 2 subscribers acknowledged in ");
+  });
+  EXPECT_EQ(counted, 1) << fmt::format("{}", fmt::join(log, "\n"));
 }
 
 TEST_F(SnapStartBracketTest, ALwaPathThatFailsStopsTheSnapshotBeforeAnythingIsPublished) {
