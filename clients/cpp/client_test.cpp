@@ -542,31 +542,41 @@ TEST(ClientTest, AProcessFromBeforeTheSnapshotThatFirstLooksAfterTheRestoreCatch
   EXPECT_EQ(done.entries[0].status, AckStatus::acked) << "the publisher waited for the catch-up";
 }
 
-// The same late first look from a process started once the snapshot was being prepared: it was
-// never in it, and runs nothing. (A fork that looks for the first time: the parent never looked.)
-TEST(ClientTest, AProcessStartedAfterTheSnapshotWasPreparedRunsNoHooksForTheRestore) {
+// The same late first look from processes started later: one started during the bracket (between
+// before-snapshot and the restore) was frozen into the snapshot too, and catches up; one started
+// after the restore was published was never in it, and runs nothing. (Forks that look for the
+// first time: the parent never looked at this path.)
+TEST(ClientTest, ALateFirstLookOwesTheRestoreOnlyToAProcessStartedBeforeItWasPublished) {
   SNAPBUS_SKIP_THREADS_IN_FORKED_CHILD_UNDER_TSAN();
   testing::ScratchDirectory dir;
   const auto path = dir.path() / "segment";
   Publisher publisher = Publisher::acquire({.path = path});
-  publisher.transition(Phase::before_snapshot);
-  std::this_thread::sleep_for(30ms);  // the child's start, rounded down to a tick, is still later
   int restored_pipe[2];
   ASSERT_EQ(::pipe(restored_pipe), 0);
-  testing::ChildProcess child = testing::fork_child([&] {
-    char restored = 0;
-    if (!read_with_deadline(restored_pipe[0], &restored, 1, 20s)) return 2;
-    Client client({.segment_path = path});
-    int restore_runs = 0;
-    client.after_restore("reseed", [&] { ++restore_runs; });
-    const bool ran_nothing = !client.check() && restore_runs == 0 && client.handled_generation() == 1;
-    return client.attached() && ran_nothing ? 0 : 1;
-  });
+  // Reads the byte that says the restore is published, then takes its first look; exits with the
+  // after-restore hooks it ran, or 9 on a failure.
+  auto late_loader = [&] {
+    return testing::fork_child([&] {
+      char restored = 0;
+      if (!read_with_deadline(restored_pipe[0], &restored, 1, 20s)) return 9;
+      Client client({.segment_path = path});
+      int restore_runs = 0;
+      client.after_restore("reseed", [&] { ++restore_runs; });
+      static_cast<void>(client.check());
+      return client.attached() && client.handled_generation() == 1 ? restore_runs : 9;
+    });
+  };
+  publisher.transition(Phase::before_snapshot);
+  testing::ChildProcess during_the_bracket = late_loader();
   publisher.transition(Phase::snapshot_ready);
-  publisher.transition(Phase::after_restore);
-  const char restored = 1;
-  ASSERT_EQ(::write(restored_pipe[1], &restored, 1), 1);
-  EXPECT_EQ(child.wait_exit_code(kAckDeadline), 0);
+  const StateSnapshot restored = publisher.transition(Phase::after_restore);
+  std::this_thread::sleep_for(30ms);  // the next child's start, rounded down to a tick, is still later
+  testing::ChildProcess after_the_restore = late_loader();
+  const char bytes[2] = {1, 1};
+  ASSERT_EQ(::write(restored_pipe[1], bytes, 2), 2);
+  EXPECT_EQ(during_the_bracket.wait_exit_code(kAckDeadline), 1) << "catches up once";
+  EXPECT_EQ(after_the_restore.wait_exit_code(kAckDeadline), 0) << "owes nothing";
+  EXPECT_GE(restored.restore_mono_ns, restored.snapshot_mono_ns);
   for (int fd : restored_pipe) ::close(fd);
 }
 

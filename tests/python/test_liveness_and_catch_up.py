@@ -119,8 +119,9 @@ runpy.run_path(program, run_name="__main__")
 
 # (3) A worker frozen into the snapshot before it imported snapbus (its imports outlasted the
 # adapter's settle time) imports it after the restore: it lived through that restore, so its hooks
-# run when it attaches. A process started once the snapshot was being prepared runs none.
-def test_a_process_from_before_the_snapshot_importing_snapbus_after_the_restore_catches_up(bus, processes, tmp_path):
+# run when it attaches; so do those of one started during the bracket, which the snapshot froze too.
+# A process started after the restore was published runs none.
+def test_a_process_from_before_the_restore_importing_snapbus_after_it_catches_up(bus, processes, tmp_path):
     log = tmp_path / "hooks.jsonl"
     go = tmp_path / "go"
     env = processes.env(bus.segment)
@@ -132,18 +133,62 @@ def test_a_process_from_before_the_snapshot_importing_snapbus_after_the_restore_
         return proc
 
     in_the_snapshot = slow_importer()
-    time.sleep(0.05)  # past the tick (10 ms) its start time is counted in
     bus.publish_ok("before-snapshot")
-    time.sleep(0.05)
-    started_after = slow_importer()
+    time.sleep(0.05)  # started after before-snapshot was published, even counted in ticks of 10 ms
+    during_the_bracket = slow_importer()
     bus.publish_ok("restore")
+    time.sleep(0.05)  # past the tick (10 ms) a start time is counted in
+    started_after = slow_importer()
     go.touch()
-    old_pid = read_ready(in_the_snapshot, 1)[0]
+    owing = [read_ready(proc, 1)[0] for proc in (in_the_snapshot, during_the_bracket)]
     new_pid = read_ready(started_after, 1)[0]
-    wait_until(lambda: restores_in(read_records(log), old_pid), 20, "the process from before the snapshot catching up")
-    assert restores_in(read_records(log), old_pid)[0]["generation"] == 1
+    for pid in owing:
+        wait_until(lambda: restores_in(read_records(log), pid), 20, f"pid {pid} catching up")
+        assert [r["generation"] for r in restores_in(read_records(log), pid)] == [1]
     time.sleep(0.5)  # time enough for a wrongly due hook to run
-    assert restores_in(read_records(log), new_pid) == [], "a process started after the snapshot ran its hooks"
+    assert restores_in(read_records(log), new_pid) == [], "a process started after the restore ran its hooks"
+
+
+# A subscriber that handled the restore and then execs a program that imports snapbus again: the
+# same process (pid and start time), so the restore is not run a second time. The earlier program's
+# slot, released at the exec, says it was handled.
+EXECS_WHEN_TOLD = """
+import os, sys, time
+go, program, log = sys.argv[1:4]
+import snapbus
+
+
+def first():
+    with open(log, "a") as out:
+        out.write('{"pid": %d, "phase": "after-restore", "hook": "first"}\\n' % os.getpid())
+
+
+snapbus.after_restore(first, name="first")
+if not snapbus.state().attached:
+    sys.exit("not attached")
+print("READY", os.getpid(), flush=True)
+deadline = time.monotonic() + 20
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("never told to go on")
+    time.sleep(0.01)
+os.execv(sys.executable, [sys.executable, program, "--log", log, "--hooks", "1"])
+"""
+
+
+def test_a_program_a_subscriber_execs_after_the_restore_does_not_run_it_again(bus, processes, tmp_path):
+    log = tmp_path / "hooks.jsonl"
+    go = tmp_path / "go"
+    proc = processes.start([PYTHON, "-c", EXECS_WHEN_TOLD, str(go), str(PROGRAMS / "subscriber.py"), str(log)],
+                           processes.env(bus.segment))
+    pid = read_ready(proc, 1)[0]
+    bus.publish_ok("before-snapshot")
+    bus.publish_ok("restore")  # waits for the subscriber's acknowledgement: its hook has run
+    assert [r["hook"] for r in restores_in(read_records(log), pid)] == ["first"]
+    go.touch()
+    assert read_ready(proc, 1) == [pid], "the exec'd program attached"
+    time.sleep(0.5)  # time enough for a wrongly due hook to run
+    assert [r["hook"] for r in restores_in(read_records(log), pid)] == ["first"], processes.all_stderr()
 
 
 # (4) A segment truncated under live subscribers: each detaches with an error and lives on.

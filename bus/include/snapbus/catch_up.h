@@ -9,9 +9,9 @@
 // only if it existed before that restore was published and has not handled it yet. A process
 // cannot read its own birth from the segment, so it records its first look instead: the segment
 // it found at the path (identity and generation), or that there was none. A first look after a
-// restore, from a process that started before that restore's snapshot was prepared, records the
-// generation before it: the process was in the snapshot and loaded the client late. When it later
-// attaches:
+// restore that followed a snapshot, from a process that started before that restore was published
+// (and did not handle it in a program it has since exec'd away from), records the generation before
+// it: the process was in the snapshot and loaded the client late. When it later attaches:
 //   - to the segment it last handled: everything up to the generation it handled is done;
 //   - to the segment of its first look: restores up to the generation it saw then are older than
 //     the process (or at least than its interest), the rest are due;
