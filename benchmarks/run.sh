@@ -36,7 +36,8 @@ fi
 # Each results file records the commit it was measured at (a regression is read across commits), and
 # the load average when it started: on a busy machine the figures are mostly its noise.
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -z $(git status --porcelain --untracked-files=no 2>/dev/null) ]] || commit+="-modified"
+# Results of an earlier run not yet committed do not make the code modified.
+[[ -z $(git status --porcelain --untracked-files=no -- . ':!benchmarks/results' 2>/dev/null) ]] || commit+="-modified"
 read -r load_1min _ < /proc/loadavg
 if awk -v load="$load_1min" -v cpus="$(nproc)" 'BEGIN { exit !(load / cpus > 0.3) }'; then
   echo "benchmarks/run.sh: warning: load average $load_1min on $(nproc) CPUs: the figures will be noisy" >&2

@@ -60,9 +60,10 @@ def proxy_section(results):
     benches, failed = split_failed(benches)
     lines = ["## Proxy mode: added latency against the same client talking to the emulator directly", "",
              run_line(context), "",
-             "Each figure is the median over the runs of a benchmark (each run with processes of its own); the "
-             "added p50's smallest and largest run are beside it: on a 2-vCPU VM, where the scheduler places the "
-             "processes moves one run's figure by some 25 us.", "", *failed_lines(failed),
+             "Each figure is the median over the runs of a benchmark (each run with processes of its own), taken "
+             "column by column, so direct + added need not make proxied; the added p50's smallest and largest run "
+             "are beside it: on a 2-vCPU VM, where the scheduler places the processes moves one run's figure by "
+             "some 25 us.", "", *failed_lines(failed),
              "| figure | runs | direct p50 (us) | proxied p50 (us) | added p50 (us) | added p50, min-max of runs (us) "
              "| direct p99 (us) | proxied p99 (us) | proxied x direct p50 | added p50 x loopback HTTP round trip "
              "| added p50 < 50 us |",
