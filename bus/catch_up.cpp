@@ -59,13 +59,14 @@ bool lived_through_last_restore(const StateSnapshot& state, const ProcessIdentit
 }
 
 // This process handled `generation` already, in a program it has since replaced (exec): that
-// program's slot names the same pid and start time, released at the exec and kept until the
-// publisher's next step reaps it. Without it, the new program would run the same restore's hooks
-// again.
+// program's slot names the same pid and start time, released at the exec (so its lock is not held)
+// and kept until the publisher's next step reaps it. Without it, the new program would run the same
+// restore's hooks again. A slot whose lock is held belongs to a live subscriber that only looks like
+// this process (the same pid and start tick in another pid namespace): it says nothing of this one.
 bool handled_before_an_exec(const Segment& segment, const ProcessIdentity& self, std::uint64_t generation) {
-  const std::vector<SlotInfo> slots = read_slots(segment, Liveness::skip);
+  const std::vector<SlotInfo> slots = read_slots(segment, Liveness::check);
   return std::any_of(slots.begin(), slots.end(), [&](const SlotInfo& slot) {
-    return slot.owner.pid == self.pid && slot.owner.start_time == self.start_time &&
+    return !slot.alive && slot.owner.pid == self.pid && slot.owner.start_time == self.start_time &&
            slot.handled_generation >= generation;
   });
 }
