@@ -64,10 +64,11 @@ bool lived_through_last_restore(const StateSnapshot& state, const ProcessIdentit
 // restore's hooks again. A slot whose lock is held belongs to a live subscriber that only looks like
 // this process (the same pid and start tick in another pid namespace): it says nothing of this one.
 bool handled_before_an_exec(const Segment& segment, const ProcessIdentity& self, std::uint64_t generation) {
-  const std::vector<SlotInfo> slots = read_slots(segment, Liveness::check);
+  // Liveness is asked of a matching slot only: one fcntl, not one per slot.
+  const std::vector<SlotInfo> slots = read_slots(segment, Liveness::skip);
   return std::any_of(slots.begin(), slots.end(), [&](const SlotInfo& slot) {
-    return !slot.alive && slot.owner.pid == self.pid && slot.owner.start_time == self.start_time &&
-           slot.handled_generation >= generation;
+    return slot.owner.pid == self.pid && slot.owner.start_time == self.start_time &&
+           slot.handled_generation >= generation && !slot_held(segment, slot.index);
   });
 }
 

@@ -102,16 +102,21 @@ def test_late_attach_catches_up_on_the_restore_it_lived_through(cli, processes, 
     assert restores_in(read_records(log), newcomer_pid) == [], "a process started after the restore ran its hooks"
 
 
-# A process that imports snapbus only once a file appears: a worker whose imports take their time.
-IMPORTS_WHEN_TOLD = """
-import os, runpy, sys, time
-go, program, log = sys.argv[1:4]
-print("STARTED", os.getpid(), flush=True)
+# Waits, up to 20 s, for the file `go` to appear (the test's word to go on).
+WAIT_FOR_GO = """
 deadline = time.monotonic() + 20
 while not os.path.exists(go):
     if time.monotonic() > deadline:
         sys.exit("never told to go on")
     time.sleep(0.01)
+"""
+
+# A process that imports snapbus only once told to: a worker whose imports take their time.
+IMPORTS_WHEN_TOLD = """
+import os, runpy, sys, time
+go, program, log = sys.argv[1:4]
+print("STARTED", os.getpid(), flush=True)
+""" + WAIT_FOR_GO + """
 sys.argv = [program, "--log", log, "--hooks", "1"]
 runpy.run_path(program, run_name="__main__")
 """
@@ -167,11 +172,7 @@ snapbus.after_restore(first, name="first")
 if not snapbus.state().attached:
     sys.exit("not attached")
 print("READY", os.getpid(), flush=True)
-deadline = time.monotonic() + 20
-while not os.path.exists(go):
-    if time.monotonic() > deadline:
-        sys.exit("never told to go on")
-    time.sleep(0.01)
+""" + WAIT_FOR_GO + """
 os.execv(sys.executable, [sys.executable, program, "--log", log, "--hooks", "1"])
 """
 
