@@ -13,7 +13,7 @@ mkdir -p "$results"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 
-all=(generation_check wake_latency readiness)
+all=(generation_check wake_latency readiness event_decode)
 [[ -x build/release/benchmarks/proxy_bench ]] && all+=(proxy)
 [[ -x build/release/benchmarks/emulator_bench ]] && all+=(emulator)
 [[ -x build/release/benchmarks/adapter_bench ]] && all+=(adapter)

@@ -246,6 +246,27 @@ def adapter_section(results):
     return lines
 
 
+def event_decode_section(results):
+    """request_from_event against a bare JSON parse of the same event, event by event."""
+    loaded = load(results / "event_decode.json")
+    if not loaded:
+        return []
+    benches, failed = split_failed(loaded[0])
+    lines = ["## Web mode: an event made into the app's request, against only parsing it (ns per event)", "",
+             run_line(loaded[1]), "",
+             "| event | bytes | parse only | request_from_event | x parse only |", "|---|---|---|---|---|"]
+    for name, decode in benches.items():
+        if not name.startswith("BM_RequestFromEvent/"):
+            continue
+        parse = benches.get(name.replace("BM_RequestFromEvent/", "BM_ParseOnly/"))
+        if parse is None:
+            continue
+        lines.append(f"| {decode.get('label', name)} | {decode['event_bytes']:.0f} | {ns(parse):.0f} | "
+                     f"{ns(decode):.0f} | {ns(decode) / ns(parse):.2f} |")
+    lines.append("")
+    return lines + failed_lines(failed)
+
+
 def main(directory):
     results = Path(directory)
     lines = ["# snapbus benchmark summary", ""]
@@ -326,6 +347,7 @@ def main(directory):
         lines += failed_lines(failed)
 
     lines += adapter_section(results)
+    lines += event_decode_section(results)
 
     for extra in ["emulator.json"]:
         loaded = load(results / extra)

@@ -1,6 +1,7 @@
 #include "snapbus/http_event.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kHex = "0123456789ABCDEF";
+
+// What a typical HTTP event's parsed nodes take (a 3 KB REST event: about 6 KB), kept off the heap.
+constexpr std::size_t kParseArenaOnStack = 8192;
 
 // How an app has a body of any content type sent as text (lambda_http's, so LWA's, header).
 constexpr std::string_view kHeaderLambdaContentEncoding = "x-lambda-http-content-encoding";
@@ -320,8 +324,12 @@ std::string path_with_dot_segments_resolved(std::string_view path) {
 }
 
 HttpEventRequest request_from_event(std::string_view payload, const EventDecodeOptions& options) {
+  // The parsed event lives only for this call, so its nodes come from one arena (a small event's from
+  // the stack) and go at once, not one free() apiece.
+  std::array<unsigned char, kParseArenaOnStack> arena_on_stack;
+  json::monotonic_resource arena(arena_on_stack.data(), arena_on_stack.size());
   boost::system::error_code error;
-  json::value parsed = json::parse(json::string_view(payload.data(), payload.size()), error);
+  json::value parsed = json::parse(json::string_view(payload.data(), payload.size()), error, &arena);
   if (error) throw EventError("the event is not valid JSON: " + error.message());
   const EventSource source = parsed.is_object() ? source_of(parsed.get_object()) : EventSource::other;
   if (source != EventSource::other) return decode_http_event(payload, parsed.get_object(), source, options);

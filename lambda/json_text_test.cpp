@@ -1,5 +1,8 @@
 #include "json_text.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -37,6 +40,45 @@ TEST(JsonMemberText, KeysCompareDecoded) {
   EXPECT_EQ(member_text(R"({"a":1,"\u0061":2})", "a"), "2");
   EXPECT_EQ(member_text(R"({"a\"b": 1})", "a\"b"), "1");
   EXPECT_EQ(member_text(R"({"a\\": 1})", "a"), std::nullopt);
+}
+
+TEST(JsonMemberText, AQuoteEndsAStringOnlyAfterAnEvenRunOfBackslashes) {
+  // Each backslash pair is one escaped backslash; one more escapes the quote after it.
+  for (int pairs = 0; pairs < 4; ++pairs) {
+    const std::string escaped_backslashes(static_cast<std::size_t>(2 * pairs), '\\');
+    const std::string value = "\"x" + escaped_backslashes + "\\\"}]{[" + escaped_backslashes + "\"";
+    const std::string document = R"({"a": )" + value + R"(, "b": {"c": )" + value + R"(}, "d": 1})";
+    SCOPED_TRACE(document);
+    EXPECT_EQ(member_text(document, "a"), value);
+    EXPECT_EQ(member_text(document, "b"), R"({"c": )" + value + "}");
+    EXPECT_EQ(member_text(document, "d"), "1");
+  }
+}
+
+// Every top-level member of every real event, taken as written and put on one line, parses to what
+// the parser made of that member.
+TEST(JsonMemberText, EveryMemberOfEveryRealEventIsFoundAsWritten) {
+  int members = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(SNAPBUS_EVENT_VECTORS)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream file(entry.path());
+    std::stringstream text;
+    text << file.rdbuf();
+    const std::string document = text.str();
+    const boost::json::value parsed = boost::json::parse(document);
+    if (!parsed.is_object()) continue;
+    for (const auto& [key, value] : parsed.get_object()) {
+      SCOPED_TRACE(entry.path().filename().string() + ": " + std::string(key));
+      const auto written = member_text(document, key);
+      ASSERT_TRUE(written.has_value());
+      EXPECT_EQ(boost::json::parse(*written), value);
+      const std::string one_line = compact_text(*written);
+      EXPECT_EQ(one_line.find('\n'), std::string::npos);
+      EXPECT_EQ(boost::json::parse(one_line), value);
+      ++members;
+    }
+  }
+  EXPECT_GT(members, 100);
 }
 
 TEST(JsonMemberText, TextThatIsNotAnObjectOrNotJsonHasNoMember) {

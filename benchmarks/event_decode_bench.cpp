@@ -1,0 +1,97 @@
+// Web mode's per-invocation CPU outside I/O (issue 10): an event made into the app's request
+// (lambda::request_from_event), against only parsing the same event with Boost.JSON, the least any
+// adapter does with it. The ratio shows what the decoding adds on top of the parse: scanning the
+// event for requestContext as written (json_text.h), copying headers, the path and the body.
+//
+//   BM_ParseOnly/<event>        boost::json::parse of the payload
+//   BM_RequestFromEvent/<event> request_from_event of the same payload
+//
+// Events: three real ones from ../shared/vectors/lambda-events (HTTP API 2.0, REST, ALB), and the
+// 2.0 event with a 1 MiB text body, where the scan for requestContext has to step over the body.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "snapbus/http_event.h"
+
+namespace {
+
+struct Event {
+  std::string label;
+  std::string payload;
+};
+
+std::string read_vector(const std::string& name) {
+  const std::filesystem::path path = std::filesystem::path(SNAPBUS_EVENT_VECTORS) / name;
+  std::ifstream file(path);
+  if (!file) {
+    std::fprintf(stderr, "event_decode_bench: cannot read %s\n", path.c_str());
+    std::exit(1);
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string with_large_body(const std::string& payload) {
+  boost::json::value event = boost::json::parse(payload);
+  event.as_object()["body"] = std::string(std::size_t{1} << 20, 'x');
+  event.as_object()["isBase64Encoded"] = false;
+  return boost::json::serialize(event);
+}
+
+const std::vector<Event>& events() {
+  static const std::vector<Event> all = [] {
+    const std::string http_api = read_vector("http-apigw_v2_proxy_request.json");
+    return std::vector<Event>{{"http_api_v2", http_api},
+                              {"rest", read_vector("example-apigw-request.json")},
+                              {"alb", read_vector("http-alb_request.json")},
+                              {"http_api_v2_1MiB_body", with_large_body(http_api)}};
+  }();
+  return all;
+}
+
+void set_counters(benchmark::State& state, const Event& event) {
+  state.SetLabel(event.label);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * event.payload.size()));
+  state.counters["event_bytes"] = static_cast<double>(event.payload.size());
+}
+
+void BM_ParseOnly(benchmark::State& state) {
+  const Event& event = events().at(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    boost::json::value parsed = boost::json::parse(event.payload);
+    benchmark::DoNotOptimize(parsed);
+  }
+  set_counters(state, event);
+}
+
+void BM_RequestFromEvent(benchmark::State& state) {
+  const Event& event = events().at(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    snapbus::lambda::HttpEventRequest request = snapbus::lambda::request_from_event(event.payload);
+    benchmark::DoNotOptimize(request);
+  }
+  set_counters(state, event);
+}
+
+void each_event(benchmark::internal::Benchmark* bench) {
+  bench->ArgName("event");
+  for (std::size_t i = 0; i < events().size(); ++i) bench->Arg(static_cast<std::int64_t>(i));
+}
+
+BENCHMARK(BM_ParseOnly)->Apply(each_event);
+BENCHMARK(BM_RequestFromEvent)->Apply(each_event);
+
+}  // namespace
+
+BENCHMARK_MAIN();
