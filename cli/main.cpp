@@ -30,6 +30,7 @@
 #include "output_reader.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
+#include "write_error_recorder.h"
 
 #if SNAPBUS_WITH_EMULATOR
 #include "emulate_command.h"
@@ -56,6 +57,13 @@ int code(ExitCode exit) { return static_cast<int>(exit); }
 // the middle: the command runs to its end, and the message says so, with the code it ended with.
 int run_printing(const std::string& command, const std::function<int()>& body) {
   static_cast<void>(std::signal(SIGPIPE, SIG_IGN));
+  // The first failed write's errno, kept: the command goes on after it, through other system calls.
+  snapbus::cli::WriteErrorRecorder recorder(std::cout.rdbuf());
+  // cout gets its own buffer back however the command ends (a refusal throws), before the recorder goes.
+  struct RestoreOnExit {
+    std::streambuf* buffer;
+    ~RestoreOnExit() { std::cout.rdbuf(buffer); }
+  } const restore{std::cout.rdbuf(&recorder)};
   const int exit_code = body();
   errno = 0;
   std::cout.flush();
@@ -63,8 +71,9 @@ int run_printing(const std::string& command, const std::function<int()>& body) {
   // again, and says why it fails.
   const bool flushed = std::fflush(stdout) == 0;
   if (std::cout.good() && flushed && std::ferror(stdout) == 0) return exit_code;
-  // An earlier failed write's errno may be gone by now: a reader that left is still seen.
-  const int error = errno != 0 ? errno : snapbus::cli::output_reader_gone(STDOUT_FILENO) ? EPIPE : 0;
+  int error = recorder.first_error() != 0 ? recorder.first_error() : errno;
+  // A write that failed without an errno (none expected): a reader that left is still seen.
+  if (error == 0 && snapbus::cli::output_reader_gone(STDOUT_FILENO)) error = EPIPE;
   std::cerr << "snapbus " << command << ": cannot write to stdout" << (error != 0 ? ": " : "")
             << (error != 0 ? std::strerror(error) : "") << " (the command itself ran to its end, with exit code "
             << exit_code << ")\n";

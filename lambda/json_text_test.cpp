@@ -46,8 +46,10 @@ TEST(JsonMemberText, AQuoteEndsAStringOnlyAfterAnEvenRunOfBackslashes) {
   // Each backslash pair is one escaped backslash; one more escapes the quote after it.
   for (int pairs = 0; pairs < 4; ++pairs) {
     const std::string escaped_backslashes(static_cast<std::size_t>(2 * pairs), '\\');
-    const std::string value = "\"x" + escaped_backslashes + "\\\"}]{[" + escaped_backslashes + "\"";
-    const std::string document = R"({"a": )" + value + R"(, "b": {"c": )" + value + R"(}, "d": 1})";
+    std::string value = "\"x";
+    value.append(escaped_backslashes).append("\\\"}]{[").append(escaped_backslashes).append("\"");
+    std::string document = R"({"a": )";
+    document.append(value).append(R"(, "b": {"c": )").append(value).append(R"(}, "d": 1})");
     SCOPED_TRACE(document);
     EXPECT_EQ(member_text(document, "a"), value);
     EXPECT_EQ(member_text(document, "b"), R"({"c": )" + value + "}");
