@@ -30,6 +30,7 @@
 #include "output_reader.h"
 #include "snapbus/config.h"
 #include "snapbus/error.h"
+#include "standard_streams.h"
 #include "write_error_recorder.h"
 
 #if SNAPBUS_WITH_EMULATOR
@@ -49,6 +50,9 @@ struct Command {
 };
 
 int code(ExitCode exit) { return static_cast<int>(exit); }
+
+// Whether the process started with stdout closed (it is /dev/null since): printing is then an error.
+bool stdout_was_closed = false;
 
 // What status, watch or publish printed must have reached stdout: a full disk or a closed stdout is
 // an error (exit 5, as a failed system call), never a success, as for coreutils. SIGPIPE is
@@ -70,8 +74,9 @@ int run_printing(const std::string& command, const std::function<int()>& body) {
   // Flushed even when cout failed already: what an earlier failed write left buffered is tried
   // again, and says why it fails.
   const bool flushed = std::fflush(stdout) == 0;
-  if (std::cout.good() && flushed && std::ferror(stdout) == 0) return exit_code;
-  int error = recorder.first_error() != 0 ? recorder.first_error() : errno;
+  const bool printed_to_nothing = stdout_was_closed && recorder.printed();
+  if (std::cout.good() && flushed && std::ferror(stdout) == 0 && !printed_to_nothing) return exit_code;
+  int error = printed_to_nothing ? EBADF : recorder.first_error() != 0 ? recorder.first_error() : errno;
   // A write that failed without an errno (none expected): a reader that left is still seen.
   if (error == 0 && snapbus::cli::output_reader_gone(STDOUT_FILENO)) error = EPIPE;
   std::cerr << "snapbus " << command << ": cannot write to stdout" << (error != 0 ? ": " : "")
@@ -178,6 +183,7 @@ const Command* find_command(std::string_view name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  stdout_was_closed = snapbus::cli::hold_standard_streams_open().stdout_closed;
   const std::vector<std::string> arguments(argv + 1, argv + argc);
   // 0. Started by Lambda as /opt/extensions/snapbus: the adapter, configured by the environment.
   if (auto extension = snapbus::cli::extension_name_for(argv[0], argc - 1)) {
@@ -196,22 +202,28 @@ int main(int argc, char** argv) {
     snapbus::cli::parse_command_line(*app, arguments);
     words = app->remaining();
   } catch (const snapbus::cli::HelpRequested& help) {
-    std::cout << help.text();
-    return code(ExitCode::ok);
+    return run_printing("--help", [&] {
+      std::cout << help.text();
+      return code(ExitCode::ok);
+    });
   }
   if (words.empty()) {
     std::cerr << app->help();
     return code(ExitCode::usage);
   }
   if (words.front() == "--version" || words.front() == "version") {
-    std::cout << "snapbus " << SNAPBUS_VERSION << '\n';
-    return code(ExitCode::ok);
+    return run_printing("--version", [] {
+      std::cout << "snapbus " << SNAPBUS_VERSION << '\n';
+      return code(ExitCode::ok);
+    });
   }
   if (words.front() == "help") {
     // `snapbus help status` is `snapbus status --help`; `snapbus help bogus` is the unknown command below.
     if (words.size() < 2) {
-      std::cout << app->help();
-      return code(ExitCode::ok);
+      return run_printing("help", [&] {
+        std::cout << app->help();
+        return code(ExitCode::ok);
+      });
     }
     words = {words[1], "--help"};
   }
@@ -230,8 +242,10 @@ int main(int argc, char** argv) {
   try {
     return found->run(std::span(words).subspan(1));
   } catch (const snapbus::cli::HelpRequested& help) {
-    std::cout << help.text();
-    return code(ExitCode::ok);
+    return run_printing(command + " --help", [&] {
+      std::cout << help.text();
+      return code(ExitCode::ok);
+    });
   } catch (const snapbus::cli::UsageError& error) {
     std::cerr << "snapbus " << command << ": " << error.what() << "\n(see 'snapbus " << command << " --help')\n";
     return code(ExitCode::usage);

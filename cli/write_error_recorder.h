@@ -14,13 +14,16 @@
 namespace snapbus::cli {
 
 // A stream buffer that passes every byte, and every flush, on to `target`, and keeps the errno
-// of the first one that `target` failed (0 while none has, or when it failed without one).
+// of the first one that `target` failed (0 while none has, or when it failed without one). errno
+// itself is left as it was by a write that succeeds.
 class WriteErrorRecorder : public std::streambuf {
  public:
   explicit WriteErrorRecorder(std::streambuf* target) : target_(target) {}
 
   [[nodiscard]] std::streambuf* target() const { return target_; }
   [[nodiscard]] int first_error() const { return first_error_; }
+  // Whether any byte came through (a stdout that was closed is an error only for a command that printed).
+  [[nodiscard]] bool printed() const { return printed_; }
 
  protected:
   int_type overflow(int_type ch) override;
@@ -28,10 +31,12 @@ class WriteErrorRecorder : public std::streambuf {
   int sync() override;
 
  private:
-  void keep_errno();
+  // Called with errno as the call into target_ left it; `saved` is errno from before that call.
+  void settle_errno(bool failed, int saved);
 
   std::streambuf* target_;
   int first_error_ = 0;
+  bool printed_ = false;
 };
 
 }  // namespace snapbus::cli

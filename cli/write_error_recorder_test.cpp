@@ -30,6 +30,17 @@ TEST(WriteErrorRecorder, PassesEverythingOnAndKeepsNoErrorWhileNoneFails) {
   EXPECT_TRUE(out.good());
   EXPECT_EQ(text.str(), "acked 4\n");
   EXPECT_EQ(recorder.first_error(), 0);
+  EXPECT_TRUE(recorder.printed());
+}
+
+TEST(WriteErrorRecorder, AWriteThatSucceedsLeavesErrnoAsItWas) {
+  std::stringbuf text;
+  WriteErrorRecorder recorder(&text);
+  std::ostream out(&recorder);
+  EXPECT_FALSE(recorder.printed());
+  overwrite_errno();
+  out << "a line\n" << std::flush;
+  EXPECT_EQ(errno, ENOENT);
 }
 
 TEST(WriteErrorRecorder, KeepsTheFirstFailedWritesErrnoAfterOtherCallsOverwroteIt) {

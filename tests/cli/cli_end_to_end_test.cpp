@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -348,6 +350,30 @@ TEST_F(CliEndToEndTest, OutputThatCannotBeWrittenIsAnErrorNotASuccess) {
               std::string::npos)
         << command << ": " << full.stderr_text;
     EXPECT_NE(full.stderr_text.find("No space left on device"), std::string::npos) << command << full.stderr_text;
+  }
+}
+
+// Started with stdout closed, a command prints to nothing: an error (as for coreutils), and its
+// output must not land in the first file it opens, which would take descriptor 1 (the segment's lock).
+TEST_F(CliEndToEndTest, AClosedStdoutIsAnErrorAndNoFileTakesItsPlace) {
+  for (const std::string command : {"publish running", "status", "publish starting"}) {
+    const ExitResult closed =
+        run_to_exit({"/bin/sh", "-c", "exec \"$0\" " + command + " >&-", snapbus_binary()}, environment(), kPatience);
+    EXPECT_EQ(closed.code, 5) << command << ": " << closed.stderr_text;
+    EXPECT_NE(closed.stderr_text.find("cannot write to stdout: Bad file descriptor"), std::string::npos)
+        << command << ": " << closed.stderr_text;
+    std::ifstream lock(segment_.string() + ".lock");
+    const std::string lock_text((std::istreambuf_iterator<char>(lock)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(lock_text.find("publish"), std::string::npos) << command << ": the lock file holds " << lock_text;
+  }
+  EXPECT_EQ(Segment::open(segment_, SegmentAccess::observe).state().phase.load(),
+            static_cast<std::uint16_t>(Phase::starting));
+  // Help and the version are output too.
+  for (const std::string words : {"--version", "--help", "status --help"}) {
+    const ExitResult full = run_to_exit({"/bin/sh", "-c", "exec \"$0\" " + words + " > /dev/full", snapbus_binary()},
+                                        environment(), kPatience);
+    EXPECT_EQ(full.code, 5) << words << ": " << full.stderr_text;
+    EXPECT_NE(full.stderr_text.find("No space left on device"), std::string::npos) << words << full.stderr_text;
   }
 }
 
