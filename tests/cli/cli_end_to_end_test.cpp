@@ -8,14 +8,13 @@
 #include <boost/json.hpp>
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "snapbus/file_contents.h"
 #include "snapbus/publisher.h"
 #include "snapbus/slot_table.h"
 #include "spawned_process.h"
@@ -362,8 +361,7 @@ TEST_F(CliEndToEndTest, AClosedStdoutIsAnErrorAndNoFileTakesItsPlace) {
     EXPECT_EQ(closed.code, 5) << command << ": " << closed.stderr_text;
     EXPECT_NE(closed.stderr_text.find("cannot write to stdout: Bad file descriptor"), std::string::npos)
         << command << ": " << closed.stderr_text;
-    std::ifstream lock(segment_.string() + ".lock");
-    const std::string lock_text((std::istreambuf_iterator<char>(lock)), std::istreambuf_iterator<char>());
+    const std::string lock_text = try_read_file_contents(segment_.string() + ".lock").value_or("");
     EXPECT_EQ(lock_text.find("publish"), std::string::npos) << command << ": the lock file holds " << lock_text;
   }
   EXPECT_EQ(Segment::open(segment_, SegmentAccess::observe).state().phase.load(),
