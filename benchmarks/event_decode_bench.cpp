@@ -11,16 +11,13 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <boost/json.hpp>
 
+#include "snapbus/file_contents.h"
 #include "snapbus/http_event.h"
 
 namespace {
@@ -31,15 +28,7 @@ struct Event {
 };
 
 std::string read_vector(const std::string& name) {
-  const std::filesystem::path path = std::filesystem::path(SNAPBUS_EVENT_VECTORS) / name;
-  std::ifstream file(path);
-  if (!file) {
-    std::fprintf(stderr, "event_decode_bench: cannot read %s\n", path.c_str());
-    std::exit(1);
-  }
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
+  return snapbus::read_file_contents(std::filesystem::path(SNAPBUS_EVENT_VECTORS) / name);
 }
 
 std::string with_large_body(const std::string& payload) {

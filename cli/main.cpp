@@ -183,7 +183,7 @@ const Command* find_command(std::string_view name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  stdout_was_closed = snapbus::cli::hold_standard_streams_open().stdout_closed;
+  stdout_was_closed = snapbus::cli::hold_standard_streams_open();
   const std::vector<std::string> arguments(argv + 1, argv + argc);
   // 0. Started by Lambda as /opt/extensions/snapbus: the adapter, configured by the environment.
   if (auto extension = snapbus::cli::extension_name_for(argv[0], argc - 1)) {

@@ -18,15 +18,14 @@ void open_dev_null_as(int fd) {
 
 }  // namespace
 
-ClosedStandardStreams hold_standard_streams_open() noexcept {
-  ClosedStandardStreams closed;
-  bool* const flags[] = {&closed.stdin_closed, &closed.stdout_closed, &closed.stderr_closed};
+bool hold_standard_streams_open() noexcept {
+  bool stdout_was_closed = false;
   for (int fd = 0; fd <= 2; ++fd) {
     if (!is_closed(fd)) continue;
-    *flags[fd] = true;
+    if (fd == 1) stdout_was_closed = true;
     open_dev_null_as(fd);
   }
-  return closed;
+  return stdout_was_closed;
 }
 
 }  // namespace snapbus::cli

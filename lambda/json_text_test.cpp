@@ -1,12 +1,12 @@
 #include "json_text.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
+
+#include "snapbus/file_contents.h"
 
 namespace snapbus::lambda {
 namespace {
@@ -63,10 +63,7 @@ TEST(JsonMemberText, EveryMemberOfEveryRealEventIsFoundAsWritten) {
   int members = 0;
   for (const auto& entry : std::filesystem::directory_iterator(SNAPBUS_EVENT_VECTORS)) {
     if (entry.path().extension() != ".json") continue;
-    std::ifstream file(entry.path());
-    std::stringstream text;
-    text << file.rdbuf();
-    const std::string document = text.str();
+    const std::string document = read_file_contents(entry.path());
     const boost::json::value parsed = boost::json::parse(document);
     if (!parsed.is_object()) continue;
     for (const auto& [key, value] : parsed.get_object()) {
