@@ -1,6 +1,7 @@
 #include "snapbus/utf8_text.h"
 
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -31,6 +32,30 @@ TEST(Utf8Text, RejectsWhatRfc3629RulesOut) {
   EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // U+110000, past the last code point
   EXPECT_FALSE(is_valid_utf8("\xf5\x80\x80\x80"));  // a lead byte that never occurs
   EXPECT_FALSE(is_valid_utf8("\xff"));
+}
+
+// ASCII is skipped eight bytes at a time: each sequence, good or bad, at every place in and across
+// those words, and as the text's end.
+TEST(Utf8Text, TheVerdictIsTheSameAnywhereInLongerAsciiText) {
+  const std::pair<std::string, bool> cases[] = {{"\xc3\xa9", true},
+                                                {"\xe2\x82\xac", true},
+                                                {"\xf0\x9f\x98\x80", true},
+                                                {"\x7f", true},
+                                                {"\xe9", false},
+                                                {"\x80", false},
+                                                {"\xc3", false},
+                                                {"\xe2\x82", false},
+                                                {"\xc0\xaf", false},
+                                                {"\xed\xa0\x80", false},
+                                                {"\xf4\x90\x80\x80", false},
+                                                {"\xff", false}};
+  for (const auto& [sequence, valid] : cases) {
+    for (std::size_t at = 0; at <= 24; ++at) {
+      const std::string text = std::string(at, 'a') + sequence;
+      EXPECT_EQ(is_valid_utf8(text), valid) << "at " << at << ", at the end";
+      EXPECT_EQ(is_valid_utf8(text + std::string(20, 'b')), valid) << "at " << at;
+    }
+  }
 }
 
 TEST(Utf8Text, LeavesUtf8AloneAndReadsAnythingElseAsIso88591) {
