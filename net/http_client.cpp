@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <limits>
@@ -27,6 +28,7 @@
 #include "buffer_first_read.h"
 #include "eager_write.h"
 #include "io_deadline.h"
+#include "request_head.h"
 #include "snapbus/resolve_endpoints.h"
 #include "snapbus/text.h"
 
@@ -517,9 +519,10 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
     ex->arm_io_timer();
-    http::request_serializer<http::string_body> serializer(request);
+    const std::string head = request_head(request);
+    const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(request.body())};
     std::size_t written = 0;
-    const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, serializer, &written);
+    const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, message, &written);
     bool never_answered = false;
     if (write_error) {
       if (ex->write_timed_out()) co_return ex->fail(write_error, "send request to");
