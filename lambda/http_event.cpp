@@ -11,6 +11,7 @@
 
 #include "json_text.h"
 #include "snapbus/base64.h"
+#include "snapbus/json_string.h"
 #include "snapbus/status_reason.h"
 #include "snapbus/text.h"
 #include "snapbus/utf8_text.h"
@@ -417,51 +418,65 @@ HeaderList with_utf8_charset(HeaderList headers) {
   return headers;
 }
 
-// The result in the source's shape (result_from_response), the body base64 when `binary`.
+// The result in the source's shape (result_from_response), the body base64 when `binary`. Written
+// by hand, in the order and with the escapes Boost.JSON gave it from a json::object, which cost the
+// adapter a tenth of its instructions per invocation.
 std::string result_json(const ResultShape& shape, const HttpAppResponse& response, bool binary) {
-  json::object result;
-  result["statusCode"] = response.status;
+  const std::string encoded = binary ? encode_base64(response.body) : std::string();
+  const std::string_view body = binary ? std::string_view(encoded) : std::string_view(response.body);
+  std::string out;
+  out.reserve(body.size() + 256);
+  JsonWriter json(out);
+  json.open('{');
+  json.key("statusCode");
+  json.raw(std::to_string(response.status));
   const bool two_point_zero =
       shape.source == EventSource::api_gateway_http || shape.source == EventSource::function_url;
   const bool multi =
       shape.source == EventSource::api_gateway_rest || (shape.source == EventSource::alb && shape.multi_value_headers);
 
   if (two_point_zero) {
-    json::object headers;
-    for (const auto& [name, values] : grouped(response.headers, /*skip_cookies=*/true)) headers[name] = joined(values);
-    json::array cookies;
+    json.key("headers");
+    json.open('{');
+    for (const auto& [name, values] : grouped(response.headers, /*skip_cookies=*/true)) {
+      json.member(name, joined(values));
+    }
+    json.close('}');
+    json.key("cookies");
+    json.open('[');
     for (const auto& [name, value] : response.headers) {
-      if (same_name(name, "set-cookie")) cookies.emplace_back(utf8_text(value));
+      if (same_name(name, "set-cookie")) json.string(utf8_text(value));
     }
-    result["headers"] = std::move(headers);
-    result["cookies"] = std::move(cookies);
+    json.close(']');
   } else if (multi) {
-    json::object headers;
+    json.key("multiValueHeaders");
+    json.open('{');
     for (const auto& [name, values] : grouped(response.headers, false)) {
-      json::array list;
-      for (const std::string& value : values) list.emplace_back(utf8_text(value));
-      headers[name] = std::move(list);
+      json.key(name);
+      json.open('[');
+      for (const std::string& value : values) json.string(utf8_text(value));
+      json.close(']');
     }
-    result["multiValueHeaders"] = std::move(headers);
+    json.close('}');
   } else {
     // A single-value ALB target group cannot carry a header twice: values are joined, and of
     // several Set-Cookie headers (which a comma would corrupt) the first one is kept, as LWA does.
-    json::object headers;
+    json.key("headers");
+    json.open('{');
     for (const auto& [name, values] : grouped(response.headers, false)) {
-      headers[name] = same_name(name, "set-cookie") ? utf8_text(values.front()) : joined(values);
+      json.member(name, same_name(name, "set-cookie") ? utf8_text(values.front()) : joined(values));
     }
-    result["headers"] = std::move(headers);
+    json.close('}');
   }
   if (shape.source == EventSource::alb) {
-    result["statusDescription"] = std::to_string(response.status) + " " + std::string(reason_phrase(response.status));
+    json.member("statusDescription",
+                std::to_string(response.status) + " " + std::string(reason_phrase(response.status)));
   }
-  if (binary) {
-    result["body"] = encode_base64(response.body);
-  } else {
-    result["body"] = response.body;
-  }
-  result["isBase64Encoded"] = binary;
-  return json::serialize(result);
+  json.member("body", body);
+  json.key("isBase64Encoded");
+  json.raw(binary ? "true" : "false");
+  json.close('}');
+  return out;
 }
 
 }  // namespace

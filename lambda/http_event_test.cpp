@@ -259,6 +259,52 @@ TEST(HttpResult, RestAndMultiValueAlbAnswerWithLists) {
   EXPECT_EQ(single.at("headers").as_object().at("Set-Cookie").as_string(), "a=1");
 }
 
+// The bytes of each shape, as Boost.JSON wrote them from a json::object before the result was written
+// by hand: member order, escapes, empty objects and lists, a base64 body.
+TEST(HttpResult, EachShapesTextIsUnchangedByteForByte) {
+  const HttpAppResponse text{.status = 200,
+                             .headers = {{"Content-Type", "text/plain; charset=utf-8"},
+                                         {"set-cookie", "a=1; Path=/"},
+                                         {"x-quote", "say \"hi\"\\"},
+                                         {"Set-Cookie", "b=2"},
+                                         {"x-quote", "two"}},
+                             .body = "line 1\nline \"2\"\t\x01 caf\xc3\xa9"};
+  const HttpAppResponse bare{.status = 204, .headers = {}, .body = ""};
+  const HttpAppResponse binary{.status = 200, .headers = {{"content-type", "image/png"}}, .body = "\x89PNG"};
+  EXPECT_EQ(result_from_response({.source = EventSource::function_url}, text),
+            R"({"statusCode":200,"headers":{"Content-Type":"text/plain; charset=utf-8","x-quote":"say \"hi\"\\, two"},)"
+            R"("cookies":["a=1; Path=/","b=2"],"body":"line 1\nline \"2\"\t\u0001 caf)"
+            "\xc3\xa9"
+            R"(","isBase64Encoded":false})");
+  EXPECT_EQ(result_from_response({.source = EventSource::api_gateway_http}, bare),
+            R"({"statusCode":204,"headers":{},"cookies":[],"body":"","isBase64Encoded":false})");
+  EXPECT_EQ(
+      result_from_response({.source = EventSource::api_gateway_rest}, text),
+      R"({"statusCode":200,"multiValueHeaders":{"Content-Type":["text/plain; charset=utf-8"],)"
+      R"("set-cookie":["a=1; Path=/","b=2"],"x-quote":["say \"hi\"\\","two"]},"body":"line 1\nline \"2\"\t\u0001 caf)"
+      "\xc3\xa9"
+      R"(","isBase64Encoded":false})");
+  EXPECT_EQ(result_from_response({.source = EventSource::api_gateway_rest}, bare),
+            R"({"statusCode":204,"multiValueHeaders":{},"body":"","isBase64Encoded":false})");
+  EXPECT_EQ(result_from_response({.source = EventSource::alb, .multi_value_headers = true}, text),
+            R"({"statusCode":200,"multiValueHeaders":{"Content-Type":["text/plain; charset=utf-8"],)"
+            R"("set-cookie":["a=1; Path=/","b=2"],"x-quote":["say \"hi\"\\","two"]},"statusDescription":"200 OK",)"
+            R"("body":"line 1\nline \"2\"\t\u0001 caf)"
+            "\xc3\xa9"
+            R"(","isBase64Encoded":false})");
+  EXPECT_EQ(result_from_response({.source = EventSource::alb}, text),
+            R"({"statusCode":200,"headers":{"Content-Type":"text/plain; charset=utf-8","set-cookie":"a=1; Path=/",)"
+            R"("x-quote":"say \"hi\"\\, two"},"statusDescription":"200 OK","body":"line 1\nline \"2\"\t\u0001 caf)"
+            "\xc3\xa9"
+            R"(","isBase64Encoded":false})");
+  EXPECT_EQ(
+      result_from_response({.source = EventSource::alb}, bare),
+      R"({"statusCode":204,"headers":{},"statusDescription":"204 No Content","body":"","isBase64Encoded":false})");
+  EXPECT_EQ(result_from_response({.source = EventSource::function_url}, binary),
+            R"({"statusCode":200,"headers":{"content-type":"image/png"},"cookies":[],"body":"iVBORw==",)"
+            R"("isBase64Encoded":true})");
+}
+
 TEST(HttpResult, AlbStatusDescriptionsNameCodesAsLambdaWebAdapterDoes) {
   const auto description = [](unsigned status) {
     const json::object result =

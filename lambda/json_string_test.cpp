@@ -1,0 +1,80 @@
+#include "snapbus/json_string.h"
+
+#include <string>
+#include <string_view>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+namespace snapbus::lambda {
+namespace {
+
+std::string boost_json(std::string_view text) { return boost::json::serialize(boost::json::string_view(text)); }
+
+std::string appended(std::string_view text) {
+  std::string out = "x";  // appended to, not replaced
+  append_json_string(out, text);
+  EXPECT_EQ(out.front(), 'x');
+  return out.substr(1);
+}
+
+TEST(JsonString, EachByteAsBoostJsonWritesIt) {
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string text = "a" + std::string(1, static_cast<char>(byte)) + "b";
+    EXPECT_EQ(appended(text), boost_json(text)) << "byte " << byte;
+  }
+}
+
+TEST(JsonString, EscapesAtTheEdgesAndInRuns) {
+  EXPECT_EQ(appended(""), R"("")");
+  EXPECT_EQ(appended(R"(\"")"), R"("\\\"\"")");
+  EXPECT_EQ(appended(std::string("\0\x1f\x7f\xc3\xa9\xff", 6)), "\"\\u0000\\u001f\x7f\xc3\xa9\xff\"");
+  EXPECT_EQ(appended("\n"), R"("\n")");
+}
+
+TEST(JsonString, LongTextWithEveryByteAsBoostJsonWritesIt) {
+  std::string mixed;
+  for (int i = 0; i < 5000; ++i) mixed.push_back(static_cast<char>((i * 7919) % 256));
+  EXPECT_EQ(appended(mixed), boost_json(mixed));
+  const std::string plain(100000, 'h');
+  EXPECT_EQ(appended(plain), boost_json(plain));
+}
+
+// The scan takes eight bytes at a time: an escape at every place in and across those words, and
+// the bytes next to the ones that need one (0x1f and 0x20, 0x21 and 0x23 around the quote).
+TEST(JsonString, AnEscapeAtEveryOffsetOfTheWordsIsFound) {
+  for (const char special : {'"', '\\', '\n', '\x1f', '\x20', '\x21', '\x23', '\x5b', '\x5d', '\x7f', '\x80'}) {
+    for (std::size_t at = 0; at < 24; ++at) {
+      std::string text(24, 'a');
+      text[at] = special;
+      EXPECT_EQ(appended(text), boost_json(text)) << "byte " << int(special) << " at " << at;
+      text.resize(at + 1);  // and as the last byte
+      EXPECT_EQ(appended(text), boost_json(text)) << "byte " << int(special) << " ending " << at;
+    }
+  }
+}
+
+TEST(JsonWriter, CommasBetweenMembersAndItemsAtEachLevel) {
+  std::string out = "x";  // appended to
+  JsonWriter json(out);
+  json.open('{');
+  json.member("a", "1");
+  json.key("empty");
+  json.open('[');
+  json.close(']');
+  json.key("list");
+  json.open('[');
+  json.string("p");
+  json.open('{');
+  json.close('}');
+  json.raw("null");
+  json.close(']');
+  json.key("n");
+  json.raw("2");
+  json.close('}');
+  EXPECT_EQ(out, R"(x{"a":"1","empty":[],"list":["p",{},null],"n":2})");
+  EXPECT_NO_THROW((void)boost::json::parse(out.substr(1)));
+}
+
+}  // namespace
+}  // namespace snapbus::lambda
