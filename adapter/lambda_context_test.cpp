@@ -76,6 +76,22 @@ TEST(LambdaContextJson, HasLwasFieldNamesAndValues) {
   EXPECT_EQ(context.size(), 8U);
 }
 
+// The bytes, not only the values: lambda_runtime's field order, and escapes as Boost.JSON writes them.
+TEST(LambdaContextJson, TheTextInLambdaRuntimesFieldOrder) {
+  lambda::InvocationRequest event = invocation();
+  event.trace_id.clear();
+  event.tenant_id = "a\"b\\c\n";
+  event.cognito_identity = R"({"identityId":"i"})";
+  const FunctionSettings settings{
+      .function_name = "f", .memory = 128, .version = "$LATEST", .log_stream = "s", .log_group = "g"};
+  EXPECT_EQ(lambda_context_json(event, settings),
+            R"({"request_id":"8476a536-e9f4-11e8-9739-2dfe598c3fcd","deadline":1542409706888,)"
+            R"("invoked_function_arn":"arn:aws:lambda:us-east-2:123456789012:function:custom-runtime",)"
+            R"("xray_trace_id":null,"client_context":null,"identity":{"identityId":"i","identityPoolId":""},)"
+            R"("tenant_id":"a\"b\\c\n","env_config":{"function_name":"f","memory":128,"version":"$LATEST",)"
+            R"("log_stream":"s","log_group":"g"}})");
+}
+
 TEST(LambdaContextJson, AFunctionInTenantIsolationModeNamesTheTenant) {
   lambda::InvocationRequest event = invocation();
   event.tenant_id = "blue";
