@@ -1,13 +1,25 @@
-// Web mode's per-invocation CPU outside I/O (issue 10): an event made into the app's request
-// (lambda::request_from_event), against only parsing the same event with Boost.JSON, the least any
-// adapter does with it. The ratio shows what the decoding adds on top of the parse: scanning the
-// event for requestContext as written (json_text.h), copying headers, the path and the body.
+// Web mode's per-invocation CPU outside I/O (issue 10), both ways.
+//
+// An event made into the app's request (lambda::request_from_event), against only parsing the same
+// event with Boost.JSON, the least any adapter does with it. The ratio shows what the decoding adds
+// on top of the parse: scanning the event for requestContext as written (json_text.h), copying
+// headers, the path and the body.
 //
 //   BM_ParseOnly/<event>        boost::json::parse of the payload
 //   BM_RequestFromEvent/<event> request_from_event of the same payload
 //
 // Events: three real ones from ../shared/vectors/lambda-events (HTTP API 2.0, REST, ALB), and the
 // 2.0 event with a 1 MiB text body, where the scan for requestContext has to step over the body.
+//
+// The app's answer made into the result for an HTTP API (lambda::result_from_response, JSON written
+// by hand), against the same result built as a json::object and serialized by Boost.JSON, as the
+// adapter wrote it until 2026-12-06 and as most adapters would.
+//
+//   BM_ResultAsJsonObject/<answer>  the json::object, serialized
+//   BM_ResultFromResponse/<answer>  result_from_response (which also checks the body is text)
+//
+// Answers: 64 bytes of text (the adapter benchmark's), a 10 KiB JSON document (a quote to escape
+// every few bytes), 1 MiB of text.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -80,6 +92,67 @@ void each_event(benchmark::internal::Benchmark* bench) {
 
 BENCHMARK(BM_ParseOnly)->Apply(each_event);
 BENCHMARK(BM_RequestFromEvent)->Apply(each_event);
+
+struct Answer {
+  std::string label;
+  snapbus::lambda::HttpAppResponse response;
+};
+
+std::string json_document(std::size_t bytes) {
+  std::string out = "[";
+  while (out.size() < bytes) out += R"({"id":1234,"name":"item","tags":["a","b"],"price":9.5},)";
+  out.back() = ']';
+  return out;
+}
+
+const std::vector<Answer>& answers() {
+  static const std::vector<Answer> all{
+      {"text_64B", {.status = 200, .headers = {{"content-type", "text/plain"}}, .body = std::string(64, 'h')}},
+      {"json_10KiB", {.status = 200, .headers = {{"content-type", "application/json"}}, .body = json_document(10240)}},
+      {"text_1MiB",
+       {.status = 200, .headers = {{"content-type", "text/plain"}}, .body = std::string(std::size_t{1} << 20, 'x')}}};
+  return all;
+}
+
+void set_counters(benchmark::State& state, const Answer& answer) {
+  state.SetLabel(answer.label);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * answer.response.body.size()));
+  state.counters["body_bytes"] = static_cast<double>(answer.response.body.size());
+}
+
+void BM_ResultAsJsonObject(benchmark::State& state) {
+  const Answer& answer = answers().at(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    boost::json::object headers;
+    for (const auto& [name, value] : answer.response.headers) headers[name] = value;
+    const boost::json::object result{{"statusCode", answer.response.status},
+                                     {"headers", std::move(headers)},
+                                     {"cookies", boost::json::array()},
+                                     {"body", answer.response.body},
+                                     {"isBase64Encoded", false}};
+    std::string text = boost::json::serialize(result);
+    benchmark::DoNotOptimize(text);
+  }
+  set_counters(state, answer);
+}
+
+void BM_ResultFromResponse(benchmark::State& state) {
+  const Answer& answer = answers().at(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    std::string text = snapbus::lambda::result_from_response({.source = snapbus::lambda::EventSource::api_gateway_http},
+                                                             answer.response);
+    benchmark::DoNotOptimize(text);
+  }
+  set_counters(state, answer);
+}
+
+void each_answer(benchmark::internal::Benchmark* bench) {
+  bench->ArgName("answer");
+  for (std::size_t i = 0; i < answers().size(); ++i) bench->Arg(static_cast<std::int64_t>(i));
+}
+
+BENCHMARK(BM_ResultAsJsonObject)->Apply(each_answer);
+BENCHMARK(BM_ResultFromResponse)->Apply(each_answer);
 
 }  // namespace
 

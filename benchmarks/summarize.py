@@ -246,8 +246,23 @@ def adapter_section(results):
     return lines
 
 
+def paired_rows(benches, measured, baseline, size_counter):
+    """A row per benchmark named `measured`/..., against `baseline`/... of the same argument."""
+    rows = []
+    for name, bench in benches.items():
+        if not name.startswith(measured + "/"):
+            continue
+        base = benches.get(name.replace(measured + "/", baseline + "/"))
+        if base is None:
+            continue
+        rows.append(f"| {bench.get('label', name)} | {bench[size_counter]:.0f} | {ns(base):.0f} | "
+                    f"{ns(bench):.0f} | {ns(bench) / ns(base):.2f} |")
+    return rows
+
+
 def event_decode_section(results):
-    """request_from_event against a bare JSON parse of the same event, event by event."""
+    """request_from_event against a bare JSON parse of the same event, event by event; and
+    result_from_response against the same result built as a json::object, answer by answer."""
     loaded = load(results / "event_decode.json")
     if not loaded:
         return []
@@ -255,15 +270,14 @@ def event_decode_section(results):
     lines = ["## Web mode: an event made into the app's request, against only parsing it (ns per event)", "",
              run_line(loaded[1]), "",
              "| event | bytes | parse only | request_from_event | x parse only |", "|---|---|---|---|---|"]
-    for name, decode in benches.items():
-        if not name.startswith("BM_RequestFromEvent/"):
-            continue
-        parse = benches.get(name.replace("BM_RequestFromEvent/", "BM_ParseOnly/"))
-        if parse is None:
-            continue
-        lines.append(f"| {decode.get('label', name)} | {decode['event_bytes']:.0f} | {ns(parse):.0f} | "
-                     f"{ns(decode):.0f} | {ns(decode) / ns(parse):.2f} |")
-    lines.append("")
+    lines += paired_rows(benches, "BM_RequestFromEvent", "BM_ParseOnly", "event_bytes") + [""]
+    results_rows = paired_rows(benches, "BM_ResultFromResponse", "BM_ResultAsJsonObject", "body_bytes")
+    if results_rows:
+        lines += ["The app's answer made into an HTTP API's result, against the same result built as a json::object "
+                  "and serialized by Boost.JSON (ns per answer; result_from_response also checks that the body "
+                  "is UTF-8 text):", "",
+                  "| answer | body bytes | json::object | result_from_response | x json::object |",
+                  "|---|---|---|---|---|"] + results_rows + [""]
     return lines + failed_lines(failed)
 
 
