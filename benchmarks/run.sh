@@ -17,6 +17,8 @@ all=(generation_check wake_latency readiness event_decode)
 [[ -x build/release/benchmarks/proxy_bench ]] && all+=(proxy)
 [[ -x build/release/benchmarks/emulator_bench ]] && all+=(emulator)
 [[ -x build/release/benchmarks/adapter_bench ]] && all+=(adapter)
+# The adapter's instructions per invocation against nginx's (valgrind's callgrind; needs nginx too).
+[[ -x build/release/benchmarks/adapter_bench && -x /usr/sbin/nginx ]] && command -v valgrind >/dev/null && all+=(instructions)
 selected=("${@:-${all[@]}}")
 if [[ " ${selected[*]} " == *" adapter "* ]]; then
   # The adapter's footprint also reports `snapbus` built without the emulator (what a layer needs).
@@ -43,6 +45,11 @@ if awk -v load="$load_1min" -v cpus="$(nproc)" 'BEGIN { exit !(load / cpus > 0.3
   echo "benchmarks/run.sh: warning: load average $load_1min on $(nproc) CPUs: the figures will be noisy" >&2
 fi
 for name in "${selected[@]}"; do
+  if [[ $name == instructions ]]; then
+    echo "== instructions (benchmarks/instructions.py)"
+    /usr/bin/python3 benchmarks/instructions.py --commit "$commit" --output "$results/instructions.json"
+    continue
+  fi
   binary=build/release/benchmarks/${name}_bench
   echo "== $name ($binary)"
   "$binary" --benchmark_out="$results/$name.json" --benchmark_out_format=json --benchmark_context=commit="$commit"

@@ -281,6 +281,28 @@ def event_decode_section(results):
     return lines + failed_lines(failed)
 
 
+def instructions_section(results):
+    """The adapter's own instructions per invocation against nginx's per proxied request
+    (instructions.py's callgrind counts: user space, the proxying process only)."""
+    path = results / "instructions.json"
+    if not path.exists():
+        return []
+    report = json.loads(path.read_text())
+    context, per_request = report["context"], report["instructions_per_request"]
+    lines = ["## Adapter (issue 10): its own work per invocation in instructions, against nginx's per request", "",
+             f"Run {context['date']} at commit {context['commit']}, {context['requests']} requests per path "
+             "(valgrind's callgrind: user-space instructions of the one process in front of the app; the same "
+             "build and inputs give the same count on any machine).", "",
+             "| process | instructions per request |", "|---|---|"]
+    for name, label in [("adapter", "adapter (web mode, one invocation)"),
+                        ("trivial", "trivial runtime (same Runtime API client, no app)"),
+                        ("nginx", "nginx (one proxied request)")]:
+        lines.append(f"| {label} | {per_request[name]:.0f} |")
+    lines += ["", f"The adapter's own share, adapter - trivial runtime: {report['adapter_own']:.0f} instructions, "
+              f"**{report['adapter_own_x_nginx']:.2f}x** nginx's.", ""]
+    return lines
+
+
 def main(directory):
     results = Path(directory)
     lines = ["# snapbus benchmark summary", ""]
@@ -361,6 +383,7 @@ def main(directory):
         lines += failed_lines(failed)
 
     lines += adapter_section(results)
+    lines += instructions_section(results)
     lines += event_decode_section(results)
 
     for extra in ["emulator.json"]:

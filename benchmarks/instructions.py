@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""The adapter's own work per invocation in instructions, against nginx's per proxied request.
+
+Wall-clock latency on a small VM moves with the machine (which vCPU is woken, what a system call
+costs that day); the user-space instructions a process executes per request do not. This counts them
+with valgrind's callgrind, the same build and inputs giving the same count, for three processes in
+front of the same app (`adapter_bench --app`), each driven by a keep-alive client sending GET /hello:
+
+  adapter   `snapbus` as the extension in web mode (under `snapbus emulate`): one invocation
+  trivial   `adapter_bench --trivial-runtime` under `snapbus emulate`: the same Runtime API client,
+            answering each event at once without an app
+  nginx     nginx (one process, keep-alive upstream), proxying to the app
+
+The adapter's own share is adapter - trivial: the event made into the app's request, the exchange
+with the app, the answer made into the result. nginx's whole count is its share. Only these
+processes are counted (not the emulator, the app or the client), and only user space (not the
+kernel's work for the sockets, which both sides have).
+
+  benchmarks/instructions.py [--requests N] [--output results.json]   # benchmarks/run.sh instructions
+
+Needs the release preset built, valgrind and nginx (Debian's nginx-light). Takes about a minute.
+"""
+import argparse
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASE = ROOT / "build" / "release"
+SNAPBUS = RELEASE / "cli" / "snapbus"
+BENCH = RELEASE / "benchmarks" / "adapter_bench"
+NGINX = Path("/usr/sbin/nginx")
+WARM_UP = 300
+START_TIMEOUT_S = 120
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, what, log):
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"instructions.py: {what} did not listen on {port} within {START_TIMEOUT_S} s; see {log}")
+
+
+def callgrind(out_file, program):
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *program]
+
+
+def pid_of(marker):
+    """The process whose command line holds `marker` (valgrind's output file: unique per path)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def drive(port, count):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for _ in range(count):
+        connection.request("GET", "/hello")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            sys.exit(f"instructions.py: port {port} answered {response.status}: {body[:200]!r}")
+    connection.close()
+
+
+def measured_instructions(port, out_file, requests):
+    """Instructions the process writing `out_file` executes for `requests` requests, after a warm-up."""
+    drive(port, WARM_UP)
+    pid = pid_of(str(out_file))
+    if pid is None:
+        sys.exit(f"instructions.py: no process writes {out_file}")
+    subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=60)
+    drive(port, requests)
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=60)
+    dump = Path(f"{out_file}.1")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if dump.exists():
+            match = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(errors="replace"), re.M)
+            if match:
+                return int(match.group(1))
+        time.sleep(0.2)
+    sys.exit(f"instructions.py: callgrind wrote no dump at {dump}")
+
+
+class Processes:
+    """Processes started for one measurement, stopped (whole process groups) when it ends."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.started = []
+
+    def start(self, name, command, env=None):
+        log = self.directory / f"{name}.log"
+        process = subprocess.Popen(command, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+        self.started.append(process)
+        return log
+
+    def stop(self):
+        for process in self.started:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in self.started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def write_executable(path, text):
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def nginx_conf(home, port, app_port):
+    temps = "".join(f"  {t}_temp_path {home / t};\n" for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return (f"worker_processes 1;\n{user}events {{ worker_connections 1024; }}\n"
+            "http {\n  access_log off;\n  keepalive_requests 1000000;\n  keepalive_timeout 600s;\n" + temps +
+            f"  upstream app {{\n    server 127.0.0.1:{app_port};\n    keepalive 16;\n"
+            "    keepalive_requests 1000000;\n    keepalive_timeout 600s;\n  }\n"
+            f"  server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://app;\n"
+            "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n    }\n  }\n}\n")
+
+
+def measure(directory, requests):
+    counts = {}
+    processes = Processes(directory)
+    try:
+        # The adapter: /opt as the layer has it, its extension run under callgrind. The binary is
+        # reached through an `extensions` directory, as it decides from its path that it is one.
+        opt = directory / "opt"
+        (opt / "extensions").mkdir(parents=True)
+        (directory / "real" / "extensions").mkdir(parents=True)
+        (directory / "real" / "extensions" / "snapbus").symlink_to(SNAPBUS)
+        for name in ("bootstrap", "lib"):
+            (opt / name).symlink_to(RELEASE / "opt" / name)
+        adapter_out = directory / "adapter.callgrind"
+        write_executable(opt / "extensions" / "snapbus", "#!/bin/sh\nexec " + " ".join(
+            callgrind(adapter_out, [str(directory / "real" / "extensions" / "snapbus")])) + "\n")
+        task_root = directory / "app"
+        task_root.mkdir()
+        write_executable(task_root / "run.sh", f"#!/bin/sh\nexec {BENCH} --app \"$AWS_LWA_PORT\"\n")
+        adapter_port = free_port()
+        log = processes.start("adapter", [
+            str(SNAPBUS), "emulate", "--opt", str(opt), "--handler", "run.sh", "--task-root", str(task_root),
+            "--port", str(adapter_port), "--runtime-api-port", str(free_port()), "--timeout", "60",
+            "--env", f"AWS_LWA_PORT={free_port()}", "--env", f"SNAPBUS_SEGMENT={directory / 'segment'}"])
+        wait_listening(adapter_port, "the emulator in front of the adapter", log)
+        counts["adapter"] = measured_instructions(adapter_port, adapter_out, requests)
+
+        trivial_out = directory / "trivial.callgrind"
+        trivial = directory / "trivial.sh"
+        write_executable(trivial, "#!/bin/sh\nexec " + " ".join(
+            callgrind(trivial_out, [str(BENCH), "--trivial-runtime"])) + "\n")
+        trivial_port = free_port()
+        log = processes.start("trivial", [
+            str(SNAPBUS), "emulate", "--port", str(trivial_port), "--runtime-api-port", str(free_port()),
+            "--timeout", "60", "--", str(trivial)])
+        wait_listening(trivial_port, "the emulator in front of the trivial runtime", log)
+        counts["trivial"] = measured_instructions(trivial_port, trivial_out, requests)
+
+        app_port = free_port()
+        log = processes.start("app", [str(BENCH), "--app", str(app_port)])
+        wait_listening(app_port, "the app", log)
+        home = directory / "nginx"
+        for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (home / temp).mkdir(parents=True)
+        nginx_port = free_port()
+        (home / "nginx.conf").write_text(nginx_conf(home, nginx_port, app_port))
+        nginx_out = directory / "nginx.callgrind"
+        log = processes.start("nginx", callgrind(nginx_out, [
+            str(NGINX), "-e", "stderr", "-p", str(home), "-c", str(home / "nginx.conf"), "-g",
+            f"daemon off; master_process off; pid {home / 'nginx.pid'}; error_log stderr;"]))
+        wait_listening(nginx_port, "nginx", log)
+        counts["nginx"] = measured_instructions(nginx_port, nginx_out, requests)
+    finally:
+        processes.stop()
+    return counts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests counted per path (default 2000)")
+    parser.add_argument("--output", type=Path, help="write the counts as JSON here")
+    parser.add_argument("--commit", help="the commit measured, as results record it (default: git's HEAD)")
+    args = parser.parse_args()
+    for needed in (SNAPBUS, BENCH, NGINX):
+        if not os.access(needed, os.X_OK):
+            sys.exit(f"instructions.py: {needed} is missing (cmake --build --preset release; apt-get install nginx-light)")
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        sys.exit("instructions.py: valgrind is missing (apt-get install valgrind)")
+
+    with tempfile.TemporaryDirectory(prefix="snapbus-instructions-") as temp:
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        counts = measure(Path(temp), args.requests)
+    per_request = {path: count / args.requests for path, count in counts.items()}
+    own = per_request["adapter"] - per_request["trivial"]
+    commit = args.commit or subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                           capture_output=True, text=True).stdout.strip() or "unknown"
+    report = {"context": {"date": started, "commit": commit, "requests": args.requests},
+              "instructions_per_request": per_request,
+              "adapter_own": own, "adapter_own_x_nginx": own / per_request["nginx"]}
+    for path, value in per_request.items():
+        print(f"{path:8s} {value:10.0f} instructions per request")
+    print(f"adapter's own share (adapter - trivial): {own:.0f}, {own / per_request['nginx']:.2f}x nginx's")
+    if args.output:
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
