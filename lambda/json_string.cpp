@@ -2,12 +2,57 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include <boost/json/serializer.hpp>
 
 namespace snapbus::lambda {
 
+namespace {
+
+constexpr std::uint64_t kEachByte = 0x0101010101010101U;
+constexpr std::uint64_t kHighBits = 0x8080808080808080U;
+
+// Whether a byte of `word` is below `limit` (at most 0x80): Bit Twiddling Hacks' "hasless", exact.
+constexpr bool has_byte_below(std::uint64_t word, std::uint8_t limit) {
+  return ((word - kEachByte * limit) & ~word & kHighBits) != 0;
+}
+
+constexpr bool needs_escape(char c) { return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\'; }
+
+// Whether no byte of `text` needs an escape: eight bytes at a time, a control byte, a quote or a
+// backslash in any of them being found by the same arithmetic.
+bool is_plain(std::string_view text) {
+  std::size_t at = 0;
+  for (; at + sizeof(std::uint64_t) <= text.size(); at += sizeof(std::uint64_t)) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + at, sizeof word);
+    if (has_byte_below(word, 0x20) || has_byte_below(word ^ (kEachByte * '"'), 1) ||
+        has_byte_below(word ^ (kEachByte * '\\'), 1)) {
+      return false;
+    }
+  }
+  for (; at < text.size(); ++at) {
+    if (needs_escape(text[at])) return false;
+  }
+  return true;
+}
+
+// Text up to this size is looked at first: most short strings (a key, an id, a header
+// value) need no escape and are copied as they are, where setting up the serializer costs a few
+// hundred instructions each time. Longer text goes to the serializer at once, whose scan is faster.
+constexpr std::size_t kShortText = 128;
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
+  if (text.size() <= kShortText && is_plain(text)) {
+    out.push_back('"');
+    out.append(text);
+    out.push_back('"');
+    return;
+  }
   // Boost.JSON's own serializer, reset to a string and read straight into `out`: its escapes and its
   // pace (a fast scan over plain runs), without a json::value built first or a string returned and
   // copied. The literal's size is known only after the escapes, so the room left grows until done.
