@@ -830,10 +830,10 @@ TEST(EmulateMain, SnapStartRestoreNextAndWhileFrozen) {
   ASSERT_TRUE(ready(restore));
   EXPECT_EQ(restore.get().status, 200);
   EXPECT_TRUE(std::filesystem::exists(marker_file));
-  const std::string log = emu.log();
-  EXPECT_NE(log.find("INIT_REPORT"), std::string::npos);
-  EXPECT_NE(log.find("RESTORE_START"), std::string::npos);
-  EXPECT_EQ(log.find("RESTORE_REPORT"), std::string::npos);  // the restore ends with the next call
+  // The log lines come before the answer, but the emulator's output thread writes them: waited for.
+  EXPECT_TRUE(emu.wait_for_log("INIT_REPORT"));
+  EXPECT_TRUE(emu.wait_for_log("RESTORE_START"));
+  EXPECT_EQ(emu.log().find("RESTORE_REPORT"), std::string::npos);  // the restore ends with the next call
   EXPECT_EQ(error_type(emu.runtime_call("GET", kRestoreNext)), "InvalidStateTransition");
 
   auto next = std::async(std::launch::async, [&] { return emu.runtime_call("GET", kNext); });
