@@ -93,7 +93,7 @@ FunctionSettings function_settings_from_environment() {
 
 std::string lambda_context_json(const lambda::InvocationRequest& event, const FunctionSettings& settings) {
   // Written out by hand, in the order LWA's lambda_runtime::Context serializes its fields: building a
-  // json::object per request and serializing it was an eighth of the adapter's instructions per
+  // json::object per request and serializing it was about 8% of the adapter's instructions per
   // invocation. The client context and the identity, rarely sent, still go through json::object.
   std::string out;
   out.reserve(384 + event.request_id.size() + event.function_arn.size() + event.trace_id.size() +

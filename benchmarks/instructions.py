@@ -116,10 +116,10 @@ class Processes:
         self.directory = directory
         self.started = []
 
-    def start(self, name, command, env=None):
+    def start(self, name, command):
         log = self.directory / f"{name}.log"
-        process = subprocess.Popen(command, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
+        with open(log, "wb") as output:  # the child keeps its own copy
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         self.started.append(process)
         return log
 
