@@ -171,7 +171,7 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::Invocation
 
   if (config_.error_status_codes && config_.error_status_codes->contains(answer->status())) {
     const unsigned status = answer->status();
-    auto whole = co_await answer->read_all();
+    auto whole = co_await std::move(*answer).read_all();
     const std::string body = whole ? whole->body() : std::string();
     co_return co_await fail_invocation(runtime, event.request_id,
                                        function_error(kErrorAppStatus, error_status_message(status, body)));
@@ -227,7 +227,7 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
                                                                         net::ResponseStream answer,
                                                                         lambda::RuntimeClient& runtime) {
   const auto header_fields = static_cast<std::size_t>(std::distance(answer.header().begin(), answer.header().end()));
-  auto whole = co_await answer.read_all();
+  auto whole = co_await std::move(answer).read_all();
   // Past the body limit the answer is not held whole, so it cannot be compressed or sent: to the
   // caller it is an answer too large (Lambda takes 6 MB buffered), not one that broke off.
   if (!whole && whole.error().code == http::error::body_limit) {

@@ -496,7 +496,7 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
     if (refused) {
       log_(fmt::format("{}: the Runtime API answered {} before the body ended", std::string(head.target()),
                        refused->status()));
-      co_await answer(exchange, co_await refused->read_all());
+      co_await answer(exchange, co_await std::move(*refused).read_all());
       co_return;
     }
     co_await exchange.respond(http::status::bad_gateway,
@@ -509,7 +509,7 @@ asio::awaitable<void> RuntimeProxy::relay_streamed(net::HttpExchange& exchange) 
                               lambda::json_error("Proxy.UpstreamError", stream.error().message));
     co_return;
   }
-  auto answered = co_await stream->read_all();
+  auto answered = co_await std::move(*stream).read_all();
   co_await answer(exchange, answered);
 }
 

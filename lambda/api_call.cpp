@@ -1,14 +1,17 @@
 #include "api_call.h"
 
-#include <fmt/format.h>
-
 #include "snapbus/field_name.h"
 #include "snapbus/lambda_protocol.h"
 
 namespace snapbus::lambda {
 
 std::string call_name(const http::request_header<>& header) {
-  return fmt::format("{} {}", std::string_view(header.method_string()), std::string_view(header.target()));
+  const std::string_view method = header.method_string();
+  const std::string_view target = header.target();
+  std::string name;
+  name.reserve(method.size() + 1 + target.size());
+  name.append(method).append(" ").append(target);
+  return name;
 }
 
 std::string header_value(std::string_view text) {

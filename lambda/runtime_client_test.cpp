@@ -6,7 +6,13 @@
 
 #include <gtest/gtest.h>
 #include <kj/encoding.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
 #include "testing/local_lambda.h"
@@ -72,6 +78,45 @@ TEST(RuntimeClient, NextAndBufferedResponse) {
   EXPECT_EQ(lines[3], "post_response: ok");
 }
 
+// A Runtime API that answers one call with `answer`, written as it is.
+boost::asio::awaitable<void> answer_once(boost::asio::ip::tcp::acceptor& acceptor, std::string answer) {
+  auto socket = co_await acceptor.async_accept(boost::asio::use_awaitable);
+  boost::beast::flat_buffer buffer;
+  http::request<http::empty_body> request;
+  co_await http::async_read(socket, buffer, request, boost::asio::use_awaitable);
+  co_await boost::asio::async_write(socket, boost::asio::buffer(answer), boost::asio::use_awaitable);
+}
+
+// Field names are case-insensitive (RFC 9110), and a name the API sent twice gives its first value.
+TEST(RuntimeClient, NextReadsFieldsInAnyCaseAndTheFirstOfANameSentTwice) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const std::string answer =
+      "HTTP/1.1 200 OK\r\n"
+      "lambda-runtime-aws-request-id: first-id\r\n"
+      "LAMBDA-RUNTIME-DEADLINE-MS: 1700000000123\r\n"
+      "Lambda-Runtime-Aws-Request-Id: second-id\r\n"
+      "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n"
+      "Lambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793\r\n"
+      "Lambda-Runtime-Aws-Tenant-Id: tenant-7\r\n"
+      "Lambda-Runtime-Aws-Tenant-Id: tenant-8\r\n"
+      "Content-Length: 7\r\n"
+      "\r\n"
+      R"({"k":1})";
+  boost::asio::co_spawn(io, answer_once(acceptor, answer), boost::asio::detached);
+  RuntimeClient client(io.get_executor(), {"127.0.0.1", std::to_string(acceptor.local_endpoint().port())});
+  auto invocation = testing::run_until_done(io, client.next(), 10s);
+  ASSERT_TRUE(invocation) << invocation.error().message;
+  EXPECT_EQ(invocation->request_id, "first-id");
+  EXPECT_EQ(invocation->deadline_ms, 1700000000123);
+  EXPECT_EQ(invocation->function_arn, "arn:aws:lambda:us-east-1:123456789012:function:f");
+  EXPECT_EQ(invocation->trace_id, "Root=1-5759e988-bd862e3fe1be46a994272793");
+  EXPECT_EQ(invocation->tenant_id, "tenant-7");
+  EXPECT_EQ(invocation->client_context, "");
+  EXPECT_EQ(invocation->cognito_identity, "");
+  EXPECT_EQ(invocation->payload, R"({"k":1})");
+}
+
 TEST(RuntimeClient, StreamedResponseChunksArriveSeparately) {
   RuntimeScenario scenario;
   LocalLambda emu(scenario.dir(), scenario.args("stream"));
@@ -90,7 +135,7 @@ TEST(RuntimeClient, StreamedResponseChunksArriveSeparately) {
   }
   EXPECT_EQ(received, "first;");  // the runtime holds the second piece until the gate opens
   std::ofstream(scenario.dir() / "go").put('\n');
-  auto rest = testing::run_until_done(io, stream->read_all());
+  auto rest = testing::run_until_done(io, std::move(*stream).read_all());
   ASSERT_TRUE(rest) << rest.error().message;
   EXPECT_EQ(rest->body(), "second;");
   ASSERT_TRUE(wait_for_line(scenario.records(), "finish: "));

@@ -128,9 +128,14 @@ struct Connection {
 class ConnectionPool {
  public:
   ConnectionPool(asio::any_io_executor executor, HostPort server, ClientOptions options)
-      : executor_(std::move(executor)), server_(std::move(server)), options_(options) {}
+      : executor_(std::move(executor)),
+        server_(std::move(server)),
+        authority_(server_.authority()),
+        options_(options) {}
 
   [[nodiscard]] const HostPort& server() const { return server_; }
+  // The Host field of every request that has none, formatted once rather than per request.
+  [[nodiscard]] const std::string& authority() const { return authority_; }
   [[nodiscard]] const ClientOptions& options() const { return options_; }
   [[nodiscard]] std::size_t idle_count() const { return idle_.size(); }
 
@@ -195,7 +200,7 @@ class ConnectionPool {
   }
 
   [[nodiscard]] NetError failure(boost::system::error_code code, std::string_view step) const {
-    return NetError{code, fmt::format("{} {}: {}", step, server_.authority(), code.message())};
+    return NetError{code, fmt::format("{} {}: {}", step, authority_, code.message())};
   }
 
   static void close(Connection& connection) {
@@ -217,6 +222,7 @@ class ConnectionPool {
 
   asio::any_io_executor executor_;
   HostPort server_;
+  std::string authority_;
   ClientOptions options_;
   std::vector<std::unique_ptr<Connection>> idle_;
   std::uint64_t generation_ = 0;
@@ -410,7 +416,7 @@ NetResult<std::string> ResponseStream::arrived_piece() {
   return std::string(ex.piece_buffer.get(), got);
 }
 
-asio::awaitable<NetResult<Response>> ResponseStream::read_all() {
+asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
   auto& ex = *exchange_;
   const std::uint64_t limit = ex.pool->options().body_limit;
   std::string body;
@@ -421,7 +427,7 @@ asio::awaitable<NetResult<Response>> ResponseStream::read_all() {
     if (body.size() + (*piece)->size() > limit) co_return ex.fail(http::error::body_limit, "read response from");
     body += **piece;
   }
-  Response response{header()};
+  Response response{std::move(ex.parser->get().base())};
   response.body() = std::move(body);
   co_return response;
 }
@@ -498,11 +504,11 @@ HttpClient::~HttpClient() { pool_->drop_all(); }
 asio::awaitable<NetResult<Response>> HttpClient::request(Request request, RequestOptions options) {
   auto stream = co_await open(std::move(request), options);
   if (!stream) co_return stream.error();
-  co_return co_await stream->read_all();
+  co_return co_await std::move(*stream).read_all();
 }
 
 asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, RequestOptions options) {
-  if (request.find(http::field::host) == request.end()) request.set(http::field::host, pool_->server().authority());
+  if (request.find(http::field::host) == request.end()) request.set(http::field::host, pool_->authority());
   request.prepare_payload();
   const bool may_resend_unanswered = replayable(request);
   // The second attempt runs only when a pooled connection turned out dead before the server had the
@@ -548,7 +554,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
 asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::request_header<> header,
                                                                     RequestOptions options,
                                                                     std::string_view first_piece) {
-  if (header.find(http::field::host) == header.end()) header.set(http::field::host, pool_->server().authority());
+  if (header.find(http::field::host) == header.end()) header.set(http::field::host, pool_->authority());
   http::request<http::empty_body> head(std::move(header));
   head.chunked(true);
   for (int attempt = 0;; ++attempt) {

@@ -683,7 +683,7 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
     auto answer = co_await upload->finish(trailers);
     EXPECT_TRUE(answer);
     if (!answer) co_return;
-    auto res = co_await answer->read_all();
+    auto res = co_await std::move(*answer).read_all();
     EXPECT_TRUE(res);
     if (res) {
       EXPECT_EQ(res->body(), "got it");
@@ -757,7 +757,7 @@ TEST(HttpClient, AChunkedUploadMayPauseLongerThanTheIoTimeoutBetweenPieces) {
     auto answer = co_await upload->finish({});
     EXPECT_TRUE(answer) << (answer ? "" : answer.error().message);
     if (!answer) co_return;
-    auto res = co_await answer->read_all();
+    auto res = co_await std::move(*answer).read_all();
     EXPECT_TRUE(res) << (res ? "" : res.error().message);
     EXPECT_EQ(body, "first,second,third");
   });
@@ -788,7 +788,7 @@ TEST(HttpClient, WithNoIoTimeoutAWriteWaitsForAReaderThatPauses) {
     auto answer = co_await upload->finish({});
     EXPECT_TRUE(answer) << (answer ? "" : answer.error().message);
     if (!answer) co_return;
-    auto res = co_await answer->read_all();
+    auto res = co_await std::move(*answer).read_all();
     EXPECT_TRUE(res) << (res ? "" : res.error().message);
     EXPECT_EQ(received, piece.size());
   });
@@ -826,7 +826,7 @@ TEST(HttpClient, AnUploadRefusedEarlyStillHasTheServersAnswer) {
     EXPECT_TRUE(answer) << (answer ? "" : answer.error().message);
     if (!answer) co_return;
     EXPECT_EQ(answer->status(), 413U);
-    auto res = co_await answer->read_all();
+    auto res = co_await std::move(*answer).read_all();
     EXPECT_TRUE(res) << (res ? "" : res.error().message);
     if (res) {
       EXPECT_EQ(res->body(), R"({"errorType":"RequestEntityTooLarge"})");

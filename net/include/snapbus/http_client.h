@@ -127,8 +127,10 @@ class ResponseStream {
   // empty when none have. For a relay about to write anyway, which sends them along in that write.
   NetResult<std::string> arrived_piece();
 
-  // The rest of the body, up to ClientOptions::body_limit, with the header (and trailers).
-  asio::awaitable<NetResult<Response>> read_all();
+  // The rest of the body, up to ClientOptions::body_limit, with the header (and trailers). It spends
+  // the stream: the header moves into the answer rather than being copied (a list of fields, each
+  // allocated), so it is called on an rvalue, std::move(stream).read_all().
+  asio::awaitable<NetResult<Response>> read_all() &&;
 
  private:
   std::unique_ptr<detail::Exchange> exchange_;
