@@ -23,7 +23,7 @@ constexpr ByteClass byte_class(std::string_view members) {
   return table;
 }
 
-constexpr ByteClass kContainerSyntax = byte_class("\"{}[]");
+constexpr ByteClass kContainerSyntaxOrSpace = byte_class("\"{}[] \t\n\r");
 constexpr ByteClass kSpaceOrQuote = byte_class(" \t\n\r\"");
 
 std::size_t next_of(const ByteClass& wanted, std::string_view text, std::size_t at) {
@@ -70,27 +70,36 @@ class Scanner {
   void skip_string() { at_ = string_end(text_, at_); }
 
   // One value: a string, an object or array with all it holds, or a literal (number, true, false,
-  // null), which ends at the first character that cannot be in one.
-  void skip_value() {
+  // null), which ends at the first character that cannot be in one. Whether it stepped over a space,
+  // tab or line break between tokens (only a container can hold one): a value without is already on
+  // one line.
+  bool skip_value() {
     if (peek() == '"') {
       skip_string();
-      return;
+      return false;
     }
     if (peek() != '{' && peek() != '[') {
       while (!done() && !is_space(text_[at_]) && text_[at_] != ',' && text_[at_] != '}' && text_[at_] != ']') ++at_;
-      return;
+      return false;
     }
+    bool spaced = false;
     std::size_t depth = 0;
-    for (at_ = next_of(kContainerSyntax, text_, at_); !done(); at_ = next_of(kContainerSyntax, text_, at_)) {
+    for (at_ = next_of(kContainerSyntaxOrSpace, text_, at_); !done();
+         at_ = next_of(kContainerSyntaxOrSpace, text_, at_)) {
       const char c = text_[at_];
       if (c == '"') {
         skip_string();
         continue;
       }
       ++at_;
+      if (is_space(c)) {
+        spaced = true;
+        continue;
+      }
       if (c == '{' || c == '[') ++depth;
-      if ((c == '}' || c == ']') && --depth == 0) return;
+      if ((c == '}' || c == ']') && --depth == 0) return spaced;
     }
+    return spaced;
   }
 
  private:
@@ -111,11 +120,20 @@ bool names(std::string_view literal, std::string_view key) {
 
 }  // namespace
 
-std::optional<std::string_view> member_text(std::string_view document, std::string_view key) {
+namespace {
+
+// A member's value as written, and whether it holds spaces between its tokens (a string or a literal
+// never does; a container may).
+struct WrittenMember {
+  std::string_view text;
+  bool spaced = false;
+};
+
+std::optional<WrittenMember> find_member(std::string_view document, std::string_view key) {
   Scanner scan(document);
   scan.skip_spaces();
   if (!scan.take('{')) return std::nullopt;
-  std::optional<std::string_view> found;
+  std::optional<WrittenMember> found;
   for (;;) {
     scan.skip_spaces();
     if (scan.peek() != '"') return found;  // '}' (or not JSON)
@@ -126,16 +144,25 @@ std::optional<std::string_view> member_text(std::string_view document, std::stri
     if (!scan.take(':')) return found;
     scan.skip_spaces();
     const std::size_t value_from = scan.at();
-    scan.skip_value();
-    if (wanted) found = scan.since(value_from);
+    const bool spaced = scan.skip_value();
+    if (wanted) found = WrittenMember{.text = scan.since(value_from), .spaced = spaced};
     scan.skip_spaces();
     if (!scan.take(',')) return found;
   }
 }
 
+}  // namespace
+
+std::optional<std::string_view> member_text(std::string_view document, std::string_view key) {
+  const std::optional<WrittenMember> found = find_member(document, key);
+  if (!found) return std::nullopt;
+  return found->text;
+}
+
 std::string member_json(std::string_view document, std::string_view key, const json::value& parsed) {
-  const std::optional<std::string_view> written = member_text(document, key);
-  return written ? compact_text(*written) : json::serialize(parsed);
+  const std::optional<WrittenMember> found = find_member(document, key);
+  if (!found) return json::serialize(parsed);
+  return found->spaced ? compact_text(found->text) : std::string(found->text);
 }
 
 std::string compact_text(std::string_view json_text) {

@@ -74,6 +74,8 @@ TEST(JsonMemberText, EveryMemberOfEveryRealEventIsFoundAsWritten) {
       const std::string one_line = compact_text(*written);
       EXPECT_EQ(one_line.find('\n'), std::string::npos);
       EXPECT_EQ(boost::json::parse(one_line), value);
+      // member_json skips the compaction when the value has no space between tokens: the same text.
+      EXPECT_EQ(member_json(document, key, value), one_line);
       ++members;
     }
   }
@@ -97,6 +99,13 @@ TEST(JsonMemberJson, TheMemberAsWrittenOnOneLineElseTheParsedValueSerialized) {
   const std::string document = "{\"a\": {\"n\": 0.5,\n \"m\": 1}}";
   const boost::json::value parsed = boost::json::parse(document);
   EXPECT_EQ(member_json(document, "a", parsed.at("a")), R"({"n":0.5,"m":1})");
+  // Spaces inside strings are kept whether or not the value has spaces between its tokens; a space
+  // right after the key's colon is outside the value.
+  const std::string compact = R"({"a": {"t":"12/Mar/2020:19:03:58 +0000","l":[1,{"u":"x y"}]}})";
+  EXPECT_EQ(member_json(compact, "a", boost::json::parse(compact).at("a")),
+            R"({"t":"12/Mar/2020:19:03:58 +0000","l":[1,{"u":"x y"}]})");
+  const std::string spaced = R"({"a":{"t":"x y","l":[1, {"u":"x y"}]}})";
+  EXPECT_EQ(member_json(spaced, "a", boost::json::parse(spaced).at("a")), R"({"t":"x y","l":[1,{"u":"x y"}]})");
   // Not in the text (the caller parsed something else): the value given, serialized.
   EXPECT_EQ(member_json("{}", "a", parsed.at("a")), R"({"n":5E-1,"m":1})");
 }
