@@ -110,10 +110,10 @@ std::string error_status_message(unsigned status, std::string_view body) {
 AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& config, ForwarderLog log)
     : AppForwarder(std::move(executor), config, function_settings_from_environment(), std::move(log)) {}
 
-AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& config, FunctionSettings settings,
-                           ForwarderLog log)
+AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& config,
+                           const FunctionSettings& settings, ForwarderLog log)
     : config_(config),
-      settings_(std::move(settings)),
+      lambda_context_(settings),
       log_(std::move(log)),
       app_(std::move(executor), net::HostPort{config.app_host, std::to_string(config.app_port)},
            net::ClientOptions{.idle_timeout = kAppIdleTimeout,
@@ -207,7 +207,7 @@ net::Request AppForwarder::build_request(const lambda::InvocationRequest& event,
   }
   // A non-HTTP event has no requestContext: LWA sends JSON null.
   out.set(kHeaderRequestContext, request.request_context.empty() ? "null" : request.request_context);
-  out.set(kHeaderLambdaContext, lambda_context_json(event, settings_));
+  out.set(kHeaderLambdaContext, lambda_context_.json(event));
   // Lambda's trace header for this invocation, for every source, as LWA's lambda_http sets it: the
   // app's X-Ray or OpenTelemetry segments then join the function's trace (API Gateway's own header,
   // which this replaces, has no Lambda parent segment).

@@ -78,7 +78,7 @@ class AppForwarder {
  public:
   // Reads the function's settings (for x-amzn-lambda-context) from the process environment.
   AppForwarder(boost::asio::any_io_executor executor, const AdapterConfig& config, ForwarderLog log = {});
-  AppForwarder(boost::asio::any_io_executor executor, const AdapterConfig& config, FunctionSettings settings,
+  AppForwarder(boost::asio::any_io_executor executor, const AdapterConfig& config, const FunctionSettings& settings,
                ForwarderLog log);
 
   // Forwards one invocation to the app and answers it on `runtime` (post_response, begin_streaming or
@@ -111,7 +111,7 @@ class AppForwarder {
   void log(std::string_view line) const;
 
   AdapterConfig config_;
-  FunctionSettings settings_;
+  LambdaContext lambda_context_;
   ForwarderLog log_;
   net::HttpClient app_;
   bool app_ready_;  // true unless async init has still to see the app ready

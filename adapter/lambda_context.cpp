@@ -91,13 +91,25 @@ FunctionSettings function_settings_from_environment() {
   return function_settings_from_environment(process_environment);
 }
 
-std::string lambda_context_json(const lambda::InvocationRequest& event, const FunctionSettings& settings) {
+LambdaContext::LambdaContext(const FunctionSettings& settings) {
+  lambda::JsonWriter json(env_config_json_);
+  json.open('{');
+  json.member("function_name", settings.function_name);
+  json.key("memory");
+  json.raw(std::to_string(settings.memory));
+  json.member("version", settings.version);
+  json.member("log_stream", settings.log_stream);
+  json.member("log_group", settings.log_group);
+  json.close('}');
+}
+
+std::string LambdaContext::json(const lambda::InvocationRequest& event) const {
   // Written out by hand, in the order LWA's lambda_runtime::Context serializes its fields: building a
   // json::object per request and serializing it was about 8% of the adapter's instructions per
   // invocation. The client context and the identity, rarely sent, still go through json::object.
   std::string out;
-  out.reserve(384 + event.request_id.size() + event.function_arn.size() + event.trace_id.size() +
-              settings.function_name.size() + settings.log_stream.size() + settings.log_group.size());
+  out.reserve(192 + event.request_id.size() + event.function_arn.size() + event.trace_id.size() +
+              event.tenant_id.size() + env_config_json_.size());
   lambda::JsonWriter json(out);
   const auto string_or_null = [&json](std::string_view name, const std::string& text) {
     if (text.empty()) {
@@ -122,14 +134,7 @@ std::string lambda_context_json(const lambda::InvocationRequest& event, const Fu
   // lambda_runtime 1.1's Context, which LWA 1.x serializes, has the tenant after the identity.
   string_or_null("tenant_id", event.tenant_id);
   json.key("env_config");
-  json.open('{');
-  json.member("function_name", settings.function_name);
-  json.key("memory");
-  json.raw(std::to_string(settings.memory));
-  json.member("version", settings.version);
-  json.member("log_stream", settings.log_stream);
-  json.member("log_group", settings.log_group);
-  json.close('}');
+  json.raw(env_config_json_);
   json.close('}');
   return out;
 }

@@ -3,8 +3,8 @@
 // the function's settings from the environment, as JSON in the field names of LWA's Rust runtime
 // (lambda_runtime::Context), so an app written against LWA reads it unchanged.
 //
-//   const FunctionSettings settings = function_settings_from_environment();   // once, at start
-//   request.set("x-amzn-lambda-context", lambda_context_json(event, settings));
+//   const LambdaContext context(function_settings_from_environment());   // once, at start
+//   request.set("x-amzn-lambda-context", context.json(event));
 //   // {"request_id":"...","deadline":1700000000000,"invoked_function_arn":"arn:...","xray_trace_id":"Root=...",
 //   //  "client_context":null,"identity":null,"env_config":{"function_name":"f","memory":512,"version":"$LATEST",
 //   //  "log_stream":"...","log_group":"/aws/lambda/f"}}
@@ -33,7 +33,16 @@ FunctionSettings function_settings_from_environment();
 // The JSON LWA sends. Absent trace id, client context or identity are null, as in LWA. The client
 // context and the Cognito identity are re-keyed the way LWA's runtime re-serializes them (identityId,
 // identityPoolId; client.installationId, ...); one that is not a JSON object becomes null, where LWA
-// would fail the invocation, since the app can do without it.
-std::string lambda_context_json(const lambda::InvocationRequest& event, const FunctionSettings& settings);
+// would fail the invocation, since the app can do without it. The function's part (env_config), the
+// same for every invocation, is written once, when the settings are given: it was half the work.
+class LambdaContext {
+ public:
+  explicit LambdaContext(const FunctionSettings& settings);
+
+  [[nodiscard]] std::string json(const lambda::InvocationRequest& event) const;
+
+ private:
+  std::string env_config_json_;
+};
 
 }  // namespace snapbus::adapter

@@ -57,7 +57,7 @@ TEST(LambdaContextJson, HasLwasFieldNamesAndValues) {
                                   .version = "7",
                                   .log_stream = "stream",
                                   .log_group = "/aws/lambda/orders"};
-  const json::object context = json::parse(lambda_context_json(invocation(), settings)).as_object();
+  const json::object context = json::parse(LambdaContext(settings).json(invocation())).as_object();
   EXPECT_EQ(context.at("request_id").as_string(), "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
   EXPECT_EQ(context.at("deadline").to_number<std::int64_t>(), 1542409706888);
   EXPECT_EQ(context.at("invoked_function_arn").as_string(),
@@ -84,7 +84,7 @@ TEST(LambdaContextJson, TheTextInLambdaRuntimesFieldOrder) {
   event.cognito_identity = R"({"identityId":"i"})";
   const FunctionSettings settings{
       .function_name = "f", .memory = 128, .version = "$LATEST", .log_stream = "s", .log_group = "g"};
-  EXPECT_EQ(lambda_context_json(event, settings),
+  EXPECT_EQ(LambdaContext(settings).json(event),
             R"({"request_id":"8476a536-e9f4-11e8-9739-2dfe598c3fcd","deadline":1542409706888,)"
             R"("invoked_function_arn":"arn:aws:lambda:us-east-2:123456789012:function:custom-runtime",)"
             R"("xray_trace_id":null,"client_context":null,"identity":{"identityId":"i","identityPoolId":""},)"
@@ -95,21 +95,21 @@ TEST(LambdaContextJson, TheTextInLambdaRuntimesFieldOrder) {
 TEST(LambdaContextJson, AFunctionInTenantIsolationModeNamesTheTenant) {
   lambda::InvocationRequest event = invocation();
   event.tenant_id = "blue";
-  const json::object context = json::parse(lambda_context_json(event, {})).as_object();
+  const json::object context = json::parse(LambdaContext({}).json(event)).as_object();
   EXPECT_EQ(context.at("tenant_id").as_string(), "blue");
 }
 
 TEST(LambdaContextJson, AbsentTraceIdIsNull) {
   lambda::InvocationRequest event = invocation();
   event.trace_id.clear();
-  const json::object context = json::parse(lambda_context_json(event, {})).as_object();
+  const json::object context = json::parse(LambdaContext({}).json(event)).as_object();
   EXPECT_TRUE(context.at("xray_trace_id").is_null());
 }
 
 TEST(LambdaContextJson, CognitoIdentityIsRekeyedAsLwaDoes) {
   lambda::InvocationRequest event = invocation();
   event.cognito_identity = R"({"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"})";
-  const json::object context = json::parse(lambda_context_json(event, {})).as_object();
+  const json::object context = json::parse(LambdaContext({}).json(event)).as_object();
   const json::object& identity = context.at("identity").as_object();
   EXPECT_EQ(identity.at("identityId").as_string(), "us-east-1:abc");
   EXPECT_EQ(identity.at("identityPoolId").as_string(), "us-east-1:pool");
@@ -120,7 +120,7 @@ TEST(LambdaContextJson, ClientContextKeepsItsFieldsInLwasShape) {
   event.client_context =
       R"({"client":{"installation_id":"i-1","app_title":"Shop","appVersionName":"2.1"},"custom":{"k":"v","n":3},)"
       R"("environment":{"platform":"Android"}})";
-  const json::object context = json::parse(lambda_context_json(event, {})).as_object();
+  const json::object context = json::parse(LambdaContext({}).json(event)).as_object();
   const json::object& client_context = context.at("client_context").as_object();
   const json::object& client = client_context.at("client").as_object();
   EXPECT_EQ(client.at("installationId").as_string(), "i-1");
@@ -135,7 +135,7 @@ TEST(LambdaContextJson, UnparsableClientContextIsNull) {
   lambda::InvocationRequest event = invocation();
   event.client_context = "not json";
   event.cognito_identity = "[1]";
-  const json::object context = json::parse(lambda_context_json(event, {})).as_object();
+  const json::object context = json::parse(LambdaContext({}).json(event)).as_object();
   EXPECT_TRUE(context.at("client_context").is_null());
   EXPECT_TRUE(context.at("identity").is_null());
 }
