@@ -255,30 +255,49 @@ bool is_text_type(std::string_view type) {
   return false;
 }
 
-// Values grouped by name, in the order names first appear (the answer's headers keep the app's order).
-std::vector<std::pair<std::string, std::vector<std::string>>> grouped(const HeaderList& headers, bool skip_cookies) {
-  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
-  for (const auto& header : headers) {
-    if (skip_cookies && same_name(header.first, "set-cookie")) continue;
-    auto it = std::find_if(groups.begin(), groups.end(),
-                           [&](const auto& group) { return same_name(group.first, header.first); });
-    if (it == groups.end()) {
-      groups.push_back({header.first, {header.second}});
-    } else {
-      it->second.push_back(header.second);
+// Calls `write(name, same)` once per header name, in the order names first appear (the answer's
+// headers keep the app's order), `same` holding the index of each header of that name. Set-Cookie is
+// left out when `skip_cookies`. Names are compared with those before, not gathered into groups: an
+// answer has a handful of headers, and copying each into a group cost more than the comparisons.
+template <typename Write>
+void for_each_name(const HeaderList& headers, bool skip_cookies, Write write) {
+  std::vector<std::size_t> same;
+  for (std::size_t at = 0; at < headers.size(); ++at) {
+    const std::string& name = headers[at].first;
+    if (skip_cookies && same_name(name, "set-cookie")) continue;
+    bool written = false;
+    for (std::size_t before = 0; before < at && !written; ++before) written = same_name(headers[before].first, name);
+    if (written) continue;
+    same.assign(1, at);
+    for (std::size_t after = at + 1; after < headers.size(); ++after) {
+      if (same_name(headers[after].first, name)) same.push_back(after);
     }
+    write(name, same);
   }
-  return groups;
 }
 
-// Header values are bytes; the result is JSON, so any that are not UTF-8 are read as ISO-8859-1.
-std::string joined(const std::vector<std::string>& values) {
-  std::string out;
-  for (const std::string& value : values) {
-    if (!out.empty()) out += ", ";
-    out += value;
+// A header value as a JSON string. Header values are bytes; the result is JSON, so any that are not
+// UTF-8 are read as ISO-8859-1.
+void write_value(JsonWriter& json, std::string_view value) {
+  if (is_valid_utf8(value)) {
+    json.string(value);
+  } else {
+    json.string(utf8_text(value));
   }
-  return utf8_text(out);
+}
+
+// The values of the headers at `same`, as one field carries them: joined with ", ".
+void write_joined(JsonWriter& json, const HeaderList& headers, const std::vector<std::size_t>& same) {
+  if (same.size() == 1) {
+    write_value(json, headers[same.front()].second);
+    return;
+  }
+  std::string joined;
+  for (const std::size_t at : same) {
+    if (!joined.empty()) joined += ", ";
+    joined += headers[at].second;
+  }
+  write_value(json, joined);
 }
 
 }  // namespace
@@ -438,34 +457,40 @@ std::string result_json(const ResultShape& shape, const HttpAppResponse& respons
   if (two_point_zero) {
     json.key("headers");
     json.open('{');
-    for (const auto& [name, values] : grouped(response.headers, /*skip_cookies=*/true)) {
-      json.member(name, joined(values));
-    }
+    for_each_name(response.headers, /*skip_cookies=*/true, [&](const std::string& name, const auto& same) {
+      json.key(name);
+      write_joined(json, response.headers, same);
+    });
     json.close('}');
     json.key("cookies");
     json.open('[');
     for (const auto& [name, value] : response.headers) {
-      if (same_name(name, "set-cookie")) json.string(utf8_text(value));
+      if (same_name(name, "set-cookie")) write_value(json, value);
     }
     json.close(']');
   } else if (multi) {
     json.key("multiValueHeaders");
     json.open('{');
-    for (const auto& [name, values] : grouped(response.headers, false)) {
+    for_each_name(response.headers, /*skip_cookies=*/false, [&](const std::string& name, const auto& same) {
       json.key(name);
       json.open('[');
-      for (const std::string& value : values) json.string(utf8_text(value));
+      for (const std::size_t at : same) write_value(json, response.headers[at].second);
       json.close(']');
-    }
+    });
     json.close('}');
   } else {
     // A single-value ALB target group cannot carry a header twice: values are joined, and of
     // several Set-Cookie headers (which a comma would corrupt) the first one is kept, as LWA does.
     json.key("headers");
     json.open('{');
-    for (const auto& [name, values] : grouped(response.headers, false)) {
-      json.member(name, same_name(name, "set-cookie") ? utf8_text(values.front()) : joined(values));
-    }
+    for_each_name(response.headers, /*skip_cookies=*/false, [&](const std::string& name, const auto& same) {
+      json.key(name);
+      if (same_name(name, "set-cookie")) {
+        write_value(json, response.headers[same.front()].second);
+      } else {
+        write_joined(json, response.headers, same);
+      }
+    });
     json.close('}');
   }
   if (shape.source == EventSource::alb) {

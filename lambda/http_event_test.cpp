@@ -322,10 +322,12 @@ TEST(HttpResult, TextThatIsNotUtf8StaysValidJsonAndReachesTheClientUnchanged) {
   // with the charset the header still names; the header value's own 0xE9 is read as ISO-8859-1.
   // (HTTP API, Function URLs and ALB decode base64 for any type; a REST API does not: below.)
   const std::string latin1_body = "caf\xe9";
-  const HttpAppResponse response{
-      .status = 200,
-      .headers = {{"Content-Type", "text/html; charset=iso-8859-1"}, {"X-Name", "Andr\xe9"}, {"Set-Cookie", "n=\xe9"}},
-      .body = latin1_body};
+  const HttpAppResponse response{.status = 200,
+                                 .headers = {{"Content-Type", "text/html; charset=iso-8859-1"},
+                                             {"X-Name", "Andr\xe9"},
+                                             {"Set-Cookie", "n=\xe9"},
+                                             {"x-name", "Zo\xeb"}},
+                                 .body = latin1_body};
   for (const EventSource source : {EventSource::api_gateway_http, EventSource::function_url, EventSource::alb}) {
     for (const bool multi : {false, true}) {
       const std::string text = result_from_response({.source = source, .multi_value_headers = multi}, response);
@@ -335,6 +337,11 @@ TEST(HttpResult, TextThatIsNotUtf8StaysValidJsonAndReachesTheClientUnchanged) {
       EXPECT_TRUE(result.at("isBase64Encoded").as_bool()) << to_string(source);
       EXPECT_EQ(decode_base64(result.at("body").as_string()), latin1_body) << to_string(source);
       EXPECT_NE(text.find("Andr\xc3\xa9"), std::string::npos) << text;
+      // A name twice: joined into one value, or a list of two, each value read as ISO-8859-1.
+      const bool lists = source == EventSource::alb && multi;
+      EXPECT_NE(text.find(lists ? "\"Andr\xc3\xa9\",\"Zo\xc3\xab\"" : "\"Andr\xc3\xa9, Zo\xc3\xab\""),
+                std::string::npos)
+          << text;
     }
   }
   // Valid UTF-8 stays text whatever charset is named: its bytes reach the client as they are.
