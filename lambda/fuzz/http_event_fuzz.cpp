@@ -3,7 +3,9 @@
 // request's target must be one a request line carries (absolute, printable ASCII, its dot segments
 // resolved for good), x-amzn-request-context must be JSON on one line, and the result must be JSON
 // Lambda can parse, whatever bytes the body and the headers hold. json_text's scanners also get the
-// raw bytes, JSON or not: whatever member_text answers lies inside them.
+// raw bytes, JSON or not: whatever member_text answers lies inside them. parse_event_json must agree
+// with json::parse on every input: the same error, or the same value less requestContext's unread
+// members.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 
 #include <boost/json.hpp>
 
+#include "event_json.h"
 #include "json_text.h"
 #include "snapbus/http_event.h"
 
@@ -23,6 +26,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   if (snapbus::lambda::compact_text(payload).size() > payload.size()) std::abort();
+  {
+    boost::system::error_code parse_error;
+    boost::json::value whole =
+        boost::json::parse(boost::json::string_view(payload.data(), payload.size()), parse_error);
+    boost::system::error_code event_error;
+    const boost::json::value event = snapbus::lambda::parse_event_json(payload, {}, event_error);
+    if (parse_error != event_error) std::abort();
+    if (!parse_error && whole.is_object()) {
+      boost::json::value* context = whole.get_object().if_contains("requestContext");
+      if (context != nullptr && context->is_object()) {
+        boost::json::object kept;
+        for (const auto& [key, member] : context->get_object()) {
+          for (const std::string_view name : snapbus::lambda::kDecodedContextMembers) {
+            if (key == name) kept[key] = member;
+          }
+        }
+        *context = std::move(kept);
+      }
+    }
+    if (!parse_error && event != whole) std::abort();
+  }
   try {
     const auto request = snapbus::lambda::request_from_event(payload, {.remove_base_path = "/api"});
     const std::string_view target = request.target;

@@ -1,0 +1,189 @@
+#include "event_json.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
+#include <boost/json/value_stack.hpp>
+
+namespace snapbus::lambda {
+namespace {
+
+namespace json = boost::json;
+
+// The depth of requestContext's members: the event's own members are at depth 1.
+constexpr std::size_t kContextDepth = 2;
+
+bool is_decoded_context_member(std::string_view name) {
+  return std::find(kDecodedContextMembers.begin(), kDecodedContextMembers.end(), name) != kDecodedContextMembers.end();
+}
+
+// basic_parser's handler. It does what json::parser's does (every token pushed onto a value_stack),
+// except that a member of the top-level requestContext that decoding does not read is dropped: its
+// key is not pushed, and neither is anything of its value, however deeply nested. The parser still
+// reads and checks every byte. The names of basic_parser's interface are its own.
+class PruningHandler {
+ public:
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  PruningHandler(json::storage_ptr temp, unsigned char* buffer, std::size_t size)
+      : stack(std::move(temp), buffer, size) {}
+
+  bool on_document_begin(json::error_code& /*error*/) { return true; }
+  bool on_document_end(json::error_code& /*error*/) { return true; }
+  bool on_object_begin(json::error_code& /*error*/) { return begin_container(/*object=*/true); }
+  bool on_array_begin(json::error_code& /*error*/) { return begin_container(/*object=*/false); }
+
+  bool on_object_end(std::size_t members, json::error_code& /*error*/) {
+    if (end_of_dropped_container()) return true;
+    if (depth_ == kContextDepth && in_context_) {
+      members = kept_;
+      in_context_ = false;
+    }
+    stack.push_object(members);
+    --depth_;
+    return true;
+  }
+
+  bool on_array_end(std::size_t items, json::error_code& /*error*/) {
+    if (end_of_dropped_container()) return true;
+    stack.push_array(items);
+    --depth_;
+    return true;
+  }
+
+  // Keys are gathered here rather than pushed piece by piece: whether one is kept is known only
+  // once it is whole.
+  bool on_key_part(json::string_view part, std::size_t /*size*/, json::error_code& /*error*/) {
+    if (dropped_depth_ == 0) key_.append(part.data(), part.size());
+    return true;
+  }
+
+  bool on_key(json::string_view last, std::size_t /*size*/, json::error_code& /*error*/) {
+    if (dropped_depth_ > 0) return true;
+    std::string_view name(last.data(), last.size());
+    if (!key_.empty()) {
+      key_.append(name);
+      name = key_;
+    }
+    if (depth_ == kContextDepth && in_context_ && !is_decoded_context_member(name)) {
+      drop_value_ = true;
+    } else {
+      stack.push_key(json::string_view(name.data(), name.size()));
+      if (depth_ == kContextDepth && in_context_) ++kept_;
+      context_next_ = depth_ == 1 && name == "requestContext";
+    }
+    key_.clear();
+    return true;
+  }
+
+  bool on_string_part(json::string_view part, std::size_t /*size*/, json::error_code& /*error*/) {
+    if (dropped_depth_ == 0 && !drop_value_) stack.push_chars(part);
+    return true;
+  }
+
+  bool on_string(json::string_view last, std::size_t /*size*/, json::error_code& /*error*/) {
+    if (!drop_scalar()) stack.push_string(last);
+    return true;
+  }
+
+  bool on_number_part(json::string_view /*part*/, json::error_code& /*error*/) { return true; }
+
+  bool on_int64(std::int64_t number, json::string_view /*text*/, json::error_code& /*error*/) {
+    if (!drop_scalar()) stack.push_int64(number);
+    return true;
+  }
+
+  bool on_uint64(std::uint64_t number, json::string_view /*text*/, json::error_code& /*error*/) {
+    if (!drop_scalar()) stack.push_uint64(number);
+    return true;
+  }
+
+  bool on_double(double number, json::string_view /*text*/, json::error_code& /*error*/) {
+    if (!drop_scalar()) stack.push_double(number);
+    return true;
+  }
+
+  bool on_bool(bool truth, json::error_code& /*error*/) {
+    if (!drop_scalar()) stack.push_bool(truth);
+    return true;
+  }
+
+  bool on_null(json::error_code& /*error*/) {
+    if (!drop_scalar()) stack.push_null();
+    return true;
+  }
+
+  bool on_comment_part(json::string_view /*part*/, json::error_code& /*error*/) { return true; }
+  bool on_comment(json::string_view /*comment*/, json::error_code& /*error*/) { return true; }
+
+  json::value_stack stack;
+
+ private:
+  bool begin_container(bool object) {
+    if (dropped_depth_ > 0) {
+      ++dropped_depth_;
+      return true;
+    }
+    if (drop_value_) {
+      drop_value_ = false;
+      dropped_depth_ = 1;
+      return true;
+    }
+    ++depth_;
+    if (object && depth_ == kContextDepth && context_next_) {
+      in_context_ = true;
+      kept_ = 0;
+    }
+    context_next_ = false;
+    return true;
+  }
+
+  // Whether the container that ends was dropped (or lies inside one that is).
+  bool end_of_dropped_container() {
+    if (dropped_depth_ == 0) return false;
+    --dropped_depth_;
+    return true;
+  }
+
+  // Whether the string, number, true, false or null that ends here is dropped.
+  bool drop_scalar() {
+    if (dropped_depth_ > 0) return true;
+    if (drop_value_) {
+      drop_value_ = false;
+      return true;
+    }
+    context_next_ = false;
+    return false;
+  }
+
+  std::size_t depth_ = 0;          // containers open and kept
+  std::size_t dropped_depth_ = 0;  // containers open within a dropped value
+  bool drop_value_ = false;        // the value that comes next belongs to a dropped member
+  bool context_next_ = false;      // the value that comes next is the top-level requestContext's
+  bool in_context_ = false;        // the container open at kContextDepth is that requestContext
+  std::size_t kept_ = 0;           // members of requestContext pushed so far
+  std::string key_;                // a key's parts so far
+};
+
+}  // namespace
+
+json::value parse_event_json(std::string_view payload, json::storage_ptr storage, boost::system::error_code& error) {
+  // json::parse's set-up: the parser's own stack starts in this buffer.
+  unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
+  json::basic_parser<PruningHandler> parser(json::parse_options{}, json::storage_ptr(), temp, sizeof temp);
+  parser.handler().stack.reset(std::move(storage));
+  const std::size_t used = parser.write_some(false, payload.data(), payload.size(), error);
+  if (!error && used < payload.size()) error = json::error::extra_data;
+  if (error) return nullptr;
+  return parser.handler().stack.release();
+}
+
+}  // namespace snapbus::lambda

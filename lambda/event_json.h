@@ -1,0 +1,28 @@
+// An event's JSON parsed for decoding: the whole text is checked as JSON, but of the top-level
+// requestContext only the members decoding reads are built (kDecodedContextMembers). The rest of
+// that object (identity, authorizer, times, ids: half of an API Gateway event) is parsed and dropped,
+// since the app receives requestContext as written (json_text.h), never from the parsed value.
+//
+//   json::monotonic_resource arena;
+//   boost::system::error_code error;
+//   json::value event = parse_event_json(payload, &arena, error);
+//   // event.at("requestContext") holds domainName, http and elb (when the event has them), nothing else
+#pragma once
+
+#include <array>
+#include <string_view>
+
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+
+namespace snapbus::lambda {
+
+// What source_of and decode_http_event read from requestContext.
+inline constexpr std::array<std::string_view, 3> kDecodedContextMembers = {"domainName", "elb", "http"};
+
+// json::parse's verdict and errors for any text; on success the value as json::parse would build it,
+// less requestContext's other members (at the top level only: a nested requestContext is whole).
+boost::json::value parse_event_json(std::string_view payload, boost::json::storage_ptr storage,
+                                    boost::system::error_code& error);
+
+}  // namespace snapbus::lambda
