@@ -34,7 +34,7 @@ FunctionSettings function_settings_from_environment();
 // context and the Cognito identity are re-keyed the way LWA's runtime re-serializes them (identityId,
 // identityPoolId; client.installationId, ...); one that is not a JSON object becomes null, where LWA
 // would fail the invocation, since the app can do without it. The function's part (env_config), the
-// same for every invocation, is written once, when the settings are given: it was half the work.
+// same for every invocation, is written once, when the settings are given: it was a third of the work.
 class LambdaContext {
  public:
   explicit LambdaContext(const FunctionSettings& settings);
