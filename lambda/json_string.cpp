@@ -19,24 +19,31 @@ constexpr bool has_byte_below(std::uint64_t word, std::uint8_t limit) {
   return ((word - kEachByte * limit) & ~word & kHighBits) != 0;
 }
 
-constexpr bool needs_escape(char c) { return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\'; }
+// Whether no byte of `word` needs an escape: a control byte, a quote or a backslash in any of the
+// eight is found by the same arithmetic.
+constexpr bool is_plain_word(std::uint64_t word) {
+  return !has_byte_below(word, 0x20) && !has_byte_below(word ^ (kEachByte * '"'), 1) &&
+         !has_byte_below(word ^ (kEachByte * '\\'), 1);
+}
 
-// Whether no byte of `text` needs an escape: eight bytes at a time, a control byte, a quote or a
-// backslash in any of them being found by the same arithmetic.
+// Whether no byte of `text` needs an escape, eight bytes at a time. The last few are looked at in
+// one more word rather than one by one: the text's last eight bytes (some checked twice), or, in text
+// shorter than eight, its bytes padded with spaces, which need no escape.
 bool is_plain(std::string_view text) {
   std::size_t at = 0;
-  for (; at + sizeof(std::uint64_t) <= text.size(); at += sizeof(std::uint64_t)) {
-    std::uint64_t word = 0;
+  std::uint64_t word = 0;
+  for (; at + sizeof word <= text.size(); at += sizeof word) {
     std::memcpy(&word, text.data() + at, sizeof word);
-    if (has_byte_below(word, 0x20) || has_byte_below(word ^ (kEachByte * '"'), 1) ||
-        has_byte_below(word ^ (kEachByte * '\\'), 1)) {
-      return false;
-    }
+    if (!is_plain_word(word)) return false;
   }
-  for (; at < text.size(); ++at) {
-    if (needs_escape(text[at])) return false;
+  if (at == text.size()) return true;
+  if (text.size() >= sizeof word) {
+    std::memcpy(&word, text.data() + text.size() - sizeof word, sizeof word);
+  } else {
+    word = kEachByte * ' ';
+    std::memcpy(&word, text.data(), text.size());
   }
-  return true;
+  return is_plain_word(word);
 }
 
 // Text up to this size is looked at first: most short strings (a key, an id, a header
@@ -48,9 +55,13 @@ constexpr std::size_t kShortText = 128;
 
 void append_json_string(std::string& out, std::string_view text) {
   if (text.size() <= kShortText && is_plain(text)) {
-    out.push_back('"');
-    out.append(text);
-    out.push_back('"');
+    // One resize and direct writes, not three appends that each check the room left out of line.
+    const std::size_t at = out.size();
+    out.resize(at + text.size() + 2);
+    char* literal = out.data() + at;
+    literal[0] = '"';
+    if (!text.empty()) std::memcpy(literal + 1, text.data(), text.size());
+    literal[text.size() + 1] = '"';
     return;
   }
   // Boost.JSON's own serializer, reset to a string and read straight into `out`: its escapes and its

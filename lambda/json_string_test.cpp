@@ -40,16 +40,17 @@ TEST(JsonString, LongTextWithEveryByteAsBoostJsonWritesIt) {
   EXPECT_EQ(appended(plain), boost_json(plain));
 }
 
-// The scan takes eight bytes at a time: an escape at every place in and across those words, and
-// the bytes next to the ones that need one (0x1f and 0x20, 0x21 and 0x23 around the quote).
+// The scan takes eight bytes at a time, and the last few in one more word (the final eight, or the
+// rest padded): an escape at every place in and across those words, in text of every length up to
+// 40, and the bytes next to the ones that need one (0x1f and 0x20, 0x21 and 0x23 around the quote).
 TEST(JsonString, AnEscapeAtEveryOffsetOfTheWordsIsFound) {
   for (const char special : {'"', '\\', '\n', '\x1f', '\x20', '\x21', '\x23', '\x5b', '\x5d', '\x7f', '\x80'}) {
-    for (std::size_t at = 0; at < 24; ++at) {
-      std::string text(24, 'a');
-      text[at] = special;
-      EXPECT_EQ(appended(text), boost_json(text)) << "byte " << int(special) << " at " << at;
-      text.resize(at + 1);  // and as the last byte
-      EXPECT_EQ(appended(text), boost_json(text)) << "byte " << int(special) << " ending " << at;
+    for (std::size_t size = 1; size <= 40; ++size) {
+      for (std::size_t at = 0; at < size; ++at) {
+        std::string text(size, 'a');
+        text[at] = special;
+        EXPECT_EQ(appended(text), boost_json(text)) << "byte " << int(special) << " at " << at << " of " << size;
+      }
     }
   }
 }
