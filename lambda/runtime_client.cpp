@@ -70,7 +70,7 @@ InvocationFields invocation_fields(const http::fields& fields) {
   for (const auto& field : fields) {
     const std::string_view name = field.name_string();
     for (const auto& [wanted_name, into] : wanted) {
-      if (!into->has_value() && name.size() == wanted_name.size() && boost::beast::iequals(name, wanted_name)) {
+      if (!into->has_value() && boost::beast::iequals(name, wanted_name)) {
         *into = std::string_view(field.value());
         break;
       }
