@@ -1,6 +1,5 @@
 #include "app_forwarder.h"
 
-#include <algorithm>
 #include <exception>
 #include <iterator>
 #include <optional>
@@ -25,6 +24,7 @@ namespace {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 namespace json = boost::json;
+using boost::beast::iequals;
 
 constexpr std::string_view kHeaderRequestContext = "x-amzn-request-context";
 constexpr std::string_view kHeaderLambdaContext = "x-amzn-lambda-context";
@@ -37,11 +37,6 @@ constexpr std::string_view kHeaderAuthorization = "authorization";
 bool is_hop_header(std::string_view name) {
   return net::is_connection_field(name) || boost::beast::iequals(name, "trailer");
 }
-
-// A value with a byte a field value cannot hold (a control byte but tab: CR or LF would break the
-// request's framing, and Node.js refuses the whole request for any of them) is not sent, nor a name
-// that is not an HTTP token (net::is_field_name): JSON can carry them, HTTP cannot.
-bool fits_in_value(std::string_view text) { return std::all_of(text.begin(), text.end(), net::is_field_value_char); }
 
 lambda::FunctionError function_error(std::string_view type, std::string message) {
   return lambda::FunctionError{.type = std::string(type), .message = std::move(message)};
@@ -119,6 +114,7 @@ AppForwarder::AppForwarder(asio::any_io_executor executor, const AdapterConfig& 
            net::ClientOptions{.idle_timeout = kAppIdleTimeout,
                               .unreplayable_idle_timeout = kAppUnreplayableIdleTimeout,
                               .body_limit = kAppAnswerLimit}),
+      app_authority_(app_.server().authority()),
       app_ready_(!config.async_init) {}
 
 void AppForwarder::log(std::string_view line) const {
@@ -145,7 +141,7 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::Invocation
   }
 
   lambda::HttpEventRequest request;
-  net::Request to_app;
+  net::WireRequest to_app;
   std::optional<std::string> undeliverable;  // why the event cannot become a request (co_await may not run in a catch)
   try {
     request = lambda::request_from_event(
@@ -183,43 +179,66 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::Invocation
   co_return co_await answer_buffered(event, request, std::move(*answer), runtime);
 }
 
-net::Request AppForwarder::build_request(const lambda::InvocationRequest& event,
-                                         const lambda::HttpEventRequest& request) const {
-  net::Request out;
-  out.version(11);
-  out.method_string(request.method);
-  out.target(request.target);
-  for (const auto& [name, value] : request.headers) {
-    if (is_hop_header(name) || !net::is_field_name(name) || !fits_in_value(value)) continue;
-    out.insert(name, value);
-  }
+net::WireRequest AppForwarder::build_request(const lambda::InvocationRequest& event,
+                                             const lambda::HttpEventRequest& request) const {
+  // A value with a byte a field value cannot hold (a control byte but tab: CR or LF would break the
+  // request's framing, and Node.js refuses the whole request for any of them) is not sent, nor a name
+  // that is not an HTTP token: JSON can carry them, HTTP cannot.
+  const auto forwarded = [](const std::string& name, const std::string& value) {
+    return !is_hop_header(name) && net::is_field_name(name) && net::is_field_value(value);
+  };
   // AWS_LWA_AUTHORIZATION_SOURCE: that header's value becomes the Authorization, and the header goes,
   // as in LWA (an Authorization the event also had is replaced).
+  const std::string* authorization = nullptr;
   if (!config_.authorization_source.empty()) {
-    if (auto source = out.find(config_.authorization_source); source != out.end()) {
-      const std::string value(source->value());
-      out.erase(config_.authorization_source);
-      out.set(kHeaderAuthorization, value);
-    } else {
+    for (const auto& [name, value] : request.headers) {
+      if (iequals(name, config_.authorization_source) && forwarded(name, value)) {
+        authorization = &value;
+        break;
+      }
+    }
+    if (authorization == nullptr) {
       log(fmt::format("header \"{}\" (AWS_LWA_AUTHORIZATION_SOURCE) is not in the request",
                       config_.authorization_source));
     }
   }
   // A non-HTTP event has no requestContext: LWA sends JSON null.
-  out.set(kHeaderRequestContext, request.request_context.empty() ? "null" : request.request_context);
-  out.set(kHeaderLambdaContext, lambda_context_.json(event));
+  const std::string_view request_context =
+      request.request_context.empty() ? std::string_view("null") : std::string_view(request.request_context);
+  const std::string lambda_context = lambda_context_.json(event);
   // Lambda's trace header for this invocation, for every source, as LWA's lambda_http sets it: the
   // app's X-Ray or OpenTelemetry segments then join the function's trace (API Gateway's own header,
   // which this replaces, has no Lambda parent segment).
-  if (!event.trace_id.empty() && fits_in_value(event.trace_id)) out.set(kHeaderAppTraceId, event.trace_id);
+  const bool sends_trace = !event.trace_id.empty() && net::is_field_value(event.trace_id);
   // A function in tenant isolation mode: the caller's tenant, as LWA passes it on.
-  if (!event.tenant_id.empty() && fits_in_value(event.tenant_id)) out.set(kHeaderAppTenantId, event.tenant_id);
-  if (out.find(http::field::host) == out.end() && !request.domain_name.empty() && fits_in_value(request.domain_name)) {
-    out.set(http::field::host, request.domain_name);
+  const bool sends_tenant = !event.tenant_id.empty() && net::is_field_value(event.tenant_id);
+
+  std::size_t field_bytes = request_context.size() + lambda_context.size() + event.trace_id.size() +
+                            event.tenant_id.size() + request.domain_name.size() + 128;
+  for (const auto& [name, value] : request.headers) field_bytes += name.size() + value.size() + 4;
+  net::WireRequestWriter out(request.method, request.target, field_bytes);
+  for (const auto& [name, value] : request.headers) {
+    if (!forwarded(name, value)) continue;
+    // The adapter's own fields, added below, replace the event's.
+    if (iequals(name, kHeaderRequestContext) || iequals(name, kHeaderLambdaContext)) continue;
+    if ((sends_trace && iequals(name, kHeaderAppTraceId)) || (sends_tenant && iequals(name, kHeaderAppTenantId))) {
+      continue;
+    }
+    if (authorization != nullptr &&
+        (iequals(name, config_.authorization_source) || iequals(name, kHeaderAuthorization))) {
+      continue;
+    }
+    out.add(name, value);
   }
-  out.body() = request.body;
-  out.prepare_payload();  // throws std::invalid_argument for a TRACE with a body
-  return out;
+  if (authorization != nullptr) out.add(kHeaderAuthorization, *authorization);
+  out.add(kHeaderRequestContext, request_context);
+  out.add(kHeaderLambdaContext, lambda_context);
+  if (sends_trace) out.add(kHeaderAppTraceId, event.trace_id);
+  if (sends_tenant) out.add(kHeaderAppTenantId, event.tenant_id);
+  if (!out.has_host() && !request.domain_name.empty() && net::is_field_value(request.domain_name)) {
+    out.add("host", request.domain_name);
+  }
+  return std::move(out).finish(request.body, app_authority_);  // throws std::invalid_argument for a TRACE with a body
 }
 
 asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const lambda::InvocationRequest& event,

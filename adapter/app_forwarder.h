@@ -39,6 +39,7 @@
 #include "snapbus/http_client.h"
 #include "snapbus/http_event.h"
 #include "snapbus/runtime_client.h"
+#include "snapbus/wire_request.h"
 
 namespace snapbus::adapter {
 
@@ -96,8 +97,8 @@ class AppForwarder {
 
  private:
   // The request to the app: throws lambda::EventError (or std::invalid_argument) for one HTTP cannot carry.
-  [[nodiscard]] net::Request build_request(const lambda::InvocationRequest& event,
-                                           const lambda::HttpEventRequest& request) const;
+  [[nodiscard]] net::WireRequest build_request(const lambda::InvocationRequest& event,
+                                               const lambda::HttpEventRequest& request) const;
   boost::asio::awaitable<lambda::CallResult<void>> answer_buffered(const lambda::InvocationRequest& event,
                                                                    const lambda::HttpEventRequest& request,
                                                                    net::ResponseStream answer,
@@ -114,7 +115,8 @@ class AppForwarder {
   LambdaContext lambda_context_;
   ForwarderLog log_;
   net::HttpClient app_;
-  bool app_ready_;  // true unless async init has still to see the app ready
+  std::string app_authority_;  // the Host of a request whose event named none
+  bool app_ready_;             // true unless async init has still to see the app ready
 };
 
 }  // namespace snapbus::adapter

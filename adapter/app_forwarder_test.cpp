@@ -501,6 +501,21 @@ TEST_F(AppForwarderTest, ContextHeadersCarryTheEventAndTheInvocation) {
   EXPECT_EQ(context.at("env_config").as_object().at("memory").to_number<int>(), 512);
 }
 
+// A caller cannot hand the app a context of its own: the event's headers of those names give way.
+TEST_F(AppForwarderTest, TheCallersOwnContextHeadersGiveWayToTheAdapters) {
+  json::object event = json::parse(vector("http-apigw_v2_proxy_request_minimal.json")).as_object();
+  event["headers"].as_object()["X-Amzn-Request-Context"] = R"({"requestId":"forged"})";
+  event["headers"].as_object()["x-amzn-lambda-context"] = R"({"request_id":"forged"})";
+  Adapter forwarding = adapter(config());
+  ASSERT_TRUE(forwarding.serve(json::serialize(event)));
+  const AppRequest app = servers_.last_app_request();
+  EXPECT_EQ(app.count("x-amzn-request-context"), 1);
+  EXPECT_EQ(app.count("x-amzn-lambda-context"), 1);
+  EXPECT_EQ(json_field(json::parse(app.header("x-amzn-request-context")).as_object(), "requestId"), "MIZRNhJtIAMEMDw=");
+  EXPECT_EQ(json_field(json::parse(app.header("x-amzn-lambda-context")).as_object(), "request_id"),
+            invocation("").request_id);
+}
+
 // As LWA (lambda_http): the invocation's trace header for every source, replacing API Gateway's (no
 // Lambda parent) and reaching a pass-through event's POST too; and the tenant of a function in tenant
 // isolation mode.
@@ -510,6 +525,7 @@ TEST_F(AppForwarderTest, TheInvocationsTraceAndTenantReachTheAppForEverySource) 
   Adapter forwarding = adapter(config());
   ASSERT_TRUE(forwarding.serve(invocation(json::serialize(api_event))));
   EXPECT_EQ(servers_.last_app_request().header("x-amzn-trace-id"), invocation("").trace_id);
+  EXPECT_EQ(servers_.last_app_request().count("x-amzn-trace-id"), 1);
   EXPECT_EQ(servers_.last_app_request().header("x-amz-tenant-id"), "") << "not a tenant isolation function";
   lambda::InvocationRequest pass_through = invocation(R"({"Records":[]})");
   pass_through.tenant_id = "tenant-42";

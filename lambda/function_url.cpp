@@ -1,6 +1,5 @@
 #include "snapbus/function_url.h"
 
-#include <algorithm>
 #include <ctime>
 #include <map>
 
@@ -30,11 +29,6 @@ bool is_text(std::string_view content_type) {
 std::string header_value(const boost::json::value& v) {
   if (v.is_string()) return std::string(v.as_string());
   return boost::json::serialize(v);
-}
-
-// A CR or LF in a value would split the answer (field_name.h).
-bool is_field_value(std::string_view value) {
-  return std::all_of(value.begin(), value.end(), net::is_field_value_char);
 }
 
 std::string protocol_of(unsigned version) { return fmt::format("HTTP/{}.{}", version / 10, version % 10); }
@@ -171,7 +165,7 @@ std::optional<HttpReply> function_url_reply_head(const boost::json::object& resu
     if (!headers->is_object()) return std::nullopt;
     for (const auto& [name, value] : headers->as_object()) {
       const std::string text = header_value(value);
-      if (!net::is_field_name(name) || !is_field_value(text)) return std::nullopt;
+      if (!net::is_field_name(name) || !net::is_field_value(text)) return std::nullopt;
       reply.headers.insert(name, text);
     }
   }
@@ -179,7 +173,7 @@ std::optional<HttpReply> function_url_reply_head(const boost::json::object& resu
     if (!cookies->is_array()) return std::nullopt;
     for (const auto& cookie : cookies->as_array()) {
       const std::string text = header_value(cookie);
-      if (!is_field_value(text)) return std::nullopt;
+      if (!net::is_field_value(text)) return std::nullopt;
       reply.headers.insert(http::field::set_cookie, text);
     }
   }

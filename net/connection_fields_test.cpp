@@ -13,8 +13,11 @@ TEST(ConnectionFields, TheFramingAndTheConnectionsOwnFieldsInAnyCase) {
 }
 
 TEST(ConnectionFields, WhatTheMessageSaysGoesOn) {
-  for (const char* name : {"Host", "Trailer", "Content-Type", "Authorization", "Cookie",
-                           "Lambda-Runtime-Aws-Request-Id", "x-connection", "content-length-extra"}) {
+  for (const char* name :
+       {"Host", "Trailer", "Content-Type", "Authorization", "Cookie", "Lambda-Runtime-Aws-Request-Id", "x-connection",
+        "content-length-extra",
+        // the lengths of the fields above, with other names
+        "tf", "Accept", "Referer", "X-Amz-Date", "Accept-Charset", "X-Forwarded-Port", "If-Modified-Since"}) {
     EXPECT_FALSE(is_connection_field(name)) << name;
   }
 }

@@ -28,7 +28,6 @@
 #include "buffer_first_read.h"
 #include "eager_write.h"
 #include "io_deadline.h"
-#include "request_head.h"
 #include "snapbus/resolve_endpoints.h"
 #include "snapbus/text.h"
 
@@ -49,22 +48,6 @@ constexpr std::size_t kReadAhead = std::size_t{8} * 1024;
 
 // Every asynchronous step reports its error code as a value: failures are results, not exceptions.
 constexpr auto kAsValues = asio::as_tuple(asio::use_awaitable);
-
-// Whether a request whose connection closed before a byte of its answer may be sent again. Such a
-// close looks the same whether the server never read the request (an idle connection it closed
-// just then) or read it, acted, and died: only a request that does no harm twice is resent, as Go's
-// net/http decides (RFC 9110 9.2.2). A write that failed before a byte went out is the one
-// exception: the server cannot have seen any of it.
-bool replayable(const http::request<http::string_body>& request) {
-  switch (request.method()) {
-    case http::verb::get:
-    case http::verb::head:
-    case http::verb::options:
-    case http::verb::trace: return true;
-    default:
-      return request.find("Idempotency-Key") != request.end() || request.find("X-Idempotency-Key") != request.end();
-  }
-}
 
 // A server that gives up on an idle keep-alive connection may say so with a 408 and close it (Go's
 // net/http client discards such an answer for this reason). The answer then sits in the pooled
@@ -508,15 +491,17 @@ asio::awaitable<NetResult<Response>> HttpClient::request(Request request, Reques
 }
 
 asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, RequestOptions options) {
-  if (request.find(http::field::host) == request.end()) request.set(http::field::host, pool_->authority());
-  request.prepare_payload();
-  const bool may_resend_unanswered = replayable(request);
+  return open(wire_request(std::move(request), pool_->authority()), options);
+}
+
+asio::awaitable<NetResult<ResponseStream>> HttpClient::open(WireRequest request, RequestOptions options) {
+  const bool may_resend_unanswered = request.replayable;
   // The second attempt runs only when a pooled connection turned out dead before the server had the
   // request: the write failed, the server had closed it with a 408, or (for a replayable request)
   // the connection closed unanswered.
   for (int attempt = 0;; ++attempt) {
-    auto ex = std::make_unique<detail::Exchange>(pool_, options, request.method() == http::verb::head);
-    ex->request_keeps_alive = request.keep_alive();
+    auto ex = std::make_unique<detail::Exchange>(pool_, options, request.answer_has_no_body);
+    ex->request_keeps_alive = request.keeps_alive;
     if (attempt == 0) ex->connection = pool_->take_idle(/*never_resent=*/!may_resend_unanswered);
     if (!ex->connection) {
       auto connected = co_await pool_->connect();
@@ -525,8 +510,7 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(Request request, Req
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
     ex->arm_io_timer();
-    const std::string head = request_head(request);
-    const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(request.body())};
+    const std::array<asio::const_buffer, 2> message{asio::buffer(request.head), asio::buffer(request.body)};
     std::size_t written = 0;
     const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, message, &written);
     bool never_answered = false;

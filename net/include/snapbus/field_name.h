@@ -3,7 +3,8 @@
 // configuration can name anything; HTTP can carry only these. And which bytes a field's value may
 // hold.
 //
-//   if (!snapbus::net::is_field_name(name)) continue;  // not sent: it would break the request
+//   if (!snapbus::net::is_field_name(name) || !snapbus::net::is_field_value(value)) continue;  // would break the
+//   request
 #pragma once
 
 #include <string_view>
@@ -19,5 +20,9 @@ constexpr bool is_field_value_char(char c) {
   const auto byte = static_cast<unsigned char>(c);
   return (byte >= 0x20 || byte == '\t') && byte != 0x7f;
 }
+
+// Whether every byte of `value` is one (is_field_value_char), eight bytes at a time: the adapter
+// checks every header value of every event.
+bool is_field_value(std::string_view value);
 
 }  // namespace snapbus::net

@@ -37,6 +37,7 @@
 #include <boost/system/result.hpp>
 
 #include "snapbus/http_trailers.h"
+#include "snapbus/wire_request.h"
 
 namespace snapbus::net {
 
@@ -181,6 +182,8 @@ class HttpClient {
   // fresh connection: the server never saw it. A server that answers before it has read the whole
   // body and stops reading (a body it refuses) is heard: its answer is returned, not the failed write.
   asio::awaitable<NetResult<ResponseStream>> open(Request request, RequestOptions options = {});
+  // The same for a request already in its wire form (wire_request.h), which names its own Host.
+  asio::awaitable<NetResult<ResponseStream>> open(WireRequest request, RequestOptions options = {});
 
   // Sends `header` with Transfer-Encoding: chunked; the body follows through the returned upload.
   // A non-empty `first_piece` goes as the first chunk in the same write as the header, so a server
