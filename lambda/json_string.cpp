@@ -91,9 +91,24 @@ void JsonWriter::close(char bracket) {
 }
 
 void JsonWriter::key(std::string_view name) {
-  item();
-  append_json_string(out_, name);
-  out_.push_back(':');
+  if (name.size() <= kShortText && is_plain(name)) {
+    // The comma, the literal and the colon in one resize: a result or a context header writes a key
+    // for each of its members, most of them short names that need no escape.
+    const std::size_t comma = first_ ? 0 : 1;
+    const std::size_t at = out_.size();
+    out_.resize(at + comma + name.size() + 3);
+    char* text = out_.data() + at;
+    if (comma != 0) *text++ = ',';
+    *text++ = '"';
+    if (!name.empty()) std::memcpy(text, name.data(), name.size());
+    text += name.size();
+    *text++ = '"';
+    *text = ':';
+  } else {
+    item();
+    append_json_string(out_, name);
+    out_.push_back(':');
+  }
   first_ = true;  // the value that follows takes no comma
 }
 

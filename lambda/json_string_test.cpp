@@ -77,5 +77,24 @@ TEST(JsonWriter, CommasBetweenMembersAndItemsAtEachLevel) {
   EXPECT_NO_THROW((void)boost::json::parse(out.substr(1)));
 }
 
+// Keys short and long, plain and escaped, first and after a member: the bytes Boost.JSON writes for
+// the same object.
+TEST(JsonWriter, KeysOfEveryKindAsBoostJsonWritesThem) {
+  const std::string long_plain(200, 'k');
+  const std::string long_escaped = std::string(150, 'k') + "\"";
+  for (const std::string& name : {std::string(), std::string("a"), std::string("statusCode"),
+                                  std::string("x-custom\\name"), std::string("tab\there"), long_plain, long_escaped}) {
+    std::string out;
+    JsonWriter json(out);
+    json.open('{');
+    json.member(name, "v");
+    json.key(name + "2");
+    json.raw("1");
+    json.close('}');
+    const boost::json::object expected{{name, "v"}, {name + "2", 1}};
+    EXPECT_EQ(out, boost::json::serialize(expected)) << name;
+  }
+}
+
 }  // namespace
 }  // namespace snapbus::lambda
