@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -17,6 +18,8 @@ namespace json = boost::json;
 
 // The depth of requestContext's members: the event's own members are at depth 1.
 constexpr std::size_t kContextDepth = 2;
+
+bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 bool is_decoded_context_member(std::string_view name) {
   return std::find(kDecodedContextMembers.begin(), kDecodedContextMembers.end(), name) != kDecodedContextMembers.end();
@@ -33,8 +36,8 @@ class PruningHandler {
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
 
-  PruningHandler(json::storage_ptr temp, unsigned char* buffer, std::size_t size)
-      : stack(std::move(temp), buffer, size) {}
+  PruningHandler(std::string_view payload, json::storage_ptr temp, unsigned char* buffer, std::size_t size)
+      : stack(std::move(temp), buffer, size), payload_(payload) {}
 
   bool on_document_begin(json::error_code& /*error*/) { return true; }
   bool on_document_end(json::error_code& /*error*/) { return true; }
@@ -79,9 +82,25 @@ class PruningHandler {
       stack.push_key(json::string_view(name.data(), name.size()));
       if (depth_ == kContextDepth && in_context_) ++kept_;
       context_next_ = depth_ == 1 && name == "requestContext";
+      if (context_next_) context_key_end_ = key_.empty() ? end_in_payload(last) : std::nullopt;
     }
     key_.clear();
     return true;
+  }
+
+  // Where the top-level requestContext's value begins: past its key's closing quote, the spaces, the
+  // colon and the spaces again, in a payload the parser has found to be JSON.
+  [[nodiscard]] std::optional<std::size_t> request_context_at() const {
+    if (!context_key_end_) return std::nullopt;
+    std::size_t at = *context_key_end_ + 1;
+    const auto skip_spaces = [&] {
+      while (at < payload_.size() && is_json_space(payload_[at])) ++at;
+    };
+    skip_spaces();
+    if (at == payload_.size() || payload_[at] != ':') return std::nullopt;
+    ++at;
+    skip_spaces();
+    return at;
   }
 
   bool on_string_part(json::string_view part, std::size_t /*size*/, json::error_code& /*error*/) {
@@ -171,19 +190,35 @@ class PruningHandler {
   bool in_context_ = false;        // the container open at kContextDepth is that requestContext
   std::size_t kept_ = 0;           // members of requestContext pushed so far
   std::string key_;                // a key's parts so far
+
+  // Where a key the parser handed over whole ends in the payload (at its closing quote): a key without
+  // an escape comes as a view into the text being parsed; one with an escape, decoded elsewhere.
+  [[nodiscard]] std::optional<std::size_t> end_in_payload(json::string_view key) const {
+    // As addresses: the key may point into another buffer, and pointers into two arrays do not compare.
+    const auto begin = reinterpret_cast<std::uintptr_t>(payload_.data());
+    const auto first = reinterpret_cast<std::uintptr_t>(key.data());
+    if (first <= begin || first + key.size() >= begin + payload_.size()) return std::nullopt;
+    const std::size_t offset = first - begin;
+    if (payload_[offset - 1] != '"' || payload_[offset + key.size()] != '"') return std::nullopt;
+    return offset + key.size();
+  }
+
+  std::string_view payload_;
+  std::optional<std::size_t> context_key_end_;  // of the last top-level requestContext seen
 };
 
 }  // namespace
 
-json::value parse_event_json(std::string_view payload, json::storage_ptr storage, boost::system::error_code& error) {
+ParsedEvent parse_event_json(std::string_view payload, json::storage_ptr storage, boost::system::error_code& error) {
   // json::parse's set-up: the parser's own stack starts in this buffer.
   unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
-  json::basic_parser<PruningHandler> parser(json::parse_options{}, json::storage_ptr(), temp, sizeof temp);
+  json::basic_parser<PruningHandler> parser(json::parse_options{}, payload, json::storage_ptr(), temp, sizeof temp);
   parser.handler().stack.reset(std::move(storage));
   const std::size_t used = parser.write_some(false, payload.data(), payload.size(), error);
   if (!error && used < payload.size()) error = json::error::extra_data;
-  if (error) return nullptr;
-  return parser.handler().stack.release();
+  if (error) return {};
+  return ParsedEvent{.value = parser.handler().stack.release(),
+                     .request_context_at = parser.handler().request_context_at()};
 }
 
 }  // namespace snapbus::lambda

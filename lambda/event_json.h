@@ -5,11 +5,14 @@
 //
 //   json::monotonic_resource arena;
 //   boost::system::error_code error;
-//   json::value event = parse_event_json(payload, &arena, error);
-//   // event.at("requestContext") holds domainName, http and elb (when the event has them), nothing else
+//   ParsedEvent event = parse_event_json(payload, &arena, error);
+//   // event.value.at("requestContext") holds domainName, http and elb (when the event has them), nothing else
+//   if (event.request_context_at) use(value_json_at(payload, *event.request_context_at));  // as written
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <optional>
 #include <string_view>
 
 #include <boost/json/storage_ptr.hpp>
@@ -20,9 +23,17 @@ namespace snapbus::lambda {
 // What source_of and decode_http_event read from requestContext.
 inline constexpr std::array<std::string_view, 3> kDecodedContextMembers = {"domainName", "elb", "http"};
 
+struct ParsedEvent {
+  boost::json::value value;
+  // Where the value of the top-level requestContext begins in the payload (of the last one, which
+  // `value` keeps), when the parser met that key as written, without an escape: the text as written
+  // is then found from there (json_text.h's value_json_at) rather than by a scan of the whole event.
+  std::optional<std::size_t> request_context_at;
+};
+
 // json::parse's verdict and errors for any text; on success the value as json::parse would build it,
 // less requestContext's other members (at the top level only: a nested requestContext is whole).
-boost::json::value parse_event_json(std::string_view payload, boost::json::storage_ptr storage,
-                                    boost::system::error_code& error);
+ParsedEvent parse_event_json(std::string_view payload, boost::json::storage_ptr storage,
+                             boost::system::error_code& error);
 
 }  // namespace snapbus::lambda

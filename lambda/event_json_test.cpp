@@ -1,12 +1,15 @@
 #include "event_json.h"
 
+#include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "json_text.h"
 #include "snapbus/file_contents.h"
 
 namespace snapbus::lambda {
@@ -36,11 +39,24 @@ void expect_as_json_parse_less_the_context(std::string_view text) {
   boost::system::error_code expected_error;
   const json::value expected = expected_event(text, expected_error);
   boost::system::error_code error;
-  const json::value parsed = parse_event_json(text, {}, error);
+  const ParsedEvent parsed = parse_event_json(text, {}, error);
   EXPECT_EQ(error, expected_error);
   if (!error) {
-    EXPECT_EQ(parsed, expected) << json::serialize(parsed);
+    EXPECT_EQ(parsed.value, expected) << json::serialize(parsed.value);
   }
+  // Where requestContext begins, when the parser could tell: where the scan of the text finds it.
+  if (parsed.request_context_at) {
+    const std::optional<std::string_view> written = member_text(text, "requestContext");
+    ASSERT_TRUE(written.has_value());
+    EXPECT_EQ(*parsed.request_context_at, static_cast<std::size_t>(written->data() - text.data()));
+  }
+}
+
+std::optional<std::size_t> request_context_at(std::string_view text) {
+  boost::system::error_code error;
+  const ParsedEvent parsed = parse_event_json(text, {}, error);
+  EXPECT_FALSE(error) << text;
+  return parsed.request_context_at;
 }
 
 TEST(EventJson, EveryRealEventIsTheParsedEventLessTheUnreadContext) {
@@ -61,7 +77,7 @@ TEST(EventJson, OnlyTheTopLevelContextIsCutAndOnlyWhenItIsAnObject) {
       R"( "timeEpoch": 1583348638390, "n": -1, "f": 0.5, "t": true, "z": null, "s": "x\ny"},)"
       R"( "body": {"requestContext": {"accountId": "kept"}}, "list": [{"requestContext": {"a": 1}}]})";
   boost::system::error_code error;
-  const json::value parsed = parse_event_json(event, {}, error);
+  const json::value parsed = parse_event_json(event, {}, error).value;
   ASSERT_FALSE(error) << error.message();
   EXPECT_EQ(json::serialize(parsed.at("requestContext")),
             R"({"http":{"method":"GET","extra":[1,{"a":null}]},"domainName":"d","elb":{"targetGroupArn":"t"}})");
@@ -77,12 +93,39 @@ TEST(EventJson, OnlyTheTopLevelContextIsCutAndOnlyWhenItIsAnObject) {
 
 TEST(EventJson, KeysCompareDecodedAndTwiceNamedMembersAreJsonParses) {
   // An escaped name is the same name; a name given twice resolves as json::parse resolves it.
-  expect_as_json_parse_less_the_context(R"({"req\u0043ontext": {"domain\u004eame": "d", "st\u0061ge": "x"}})");
+  expect_as_json_parse_less_the_context(R"({"request\u0043ontext": {"domain\u004eame": "d", "st\u0061ge": "x"}})");
   expect_as_json_parse_less_the_context(
       R"({"requestContext": {"http": 1, "a": 2, "http": 3}, "requestContext": {"domainName": "e", "b": [4]}})");
   // A long escaped key reaches the handler in parts.
   const std::string long_key(5000, 'k');
   expect_as_json_parse_less_the_context(R"({"requestContext": {")" + long_key + R"(\n": "v", "elb": {}}})");
+}
+
+TEST(EventJson, EveryRealEventsContextIsFoundWhereItIsWritten) {
+  for (const auto& entry : std::filesystem::directory_iterator(SNAPBUS_EVENT_VECTORS)) {
+    if (entry.path().extension() != ".json") continue;
+    const std::string text = read_file_contents(entry.path());
+    const std::optional<std::string_view> written = member_text(text, "requestContext");
+    SCOPED_TRACE(entry.path().filename().string());
+    ASSERT_EQ(request_context_at(text).has_value(), written.has_value());
+    if (written) {
+      EXPECT_EQ(*request_context_at(text), static_cast<std::size_t>(written->data() - text.data()));
+    }
+  }
+}
+
+// The parser hands over a key without an escape as a view into the text, which places the value; an
+// escaped one is decoded elsewhere, and then the last requestContext cannot be placed.
+TEST(EventJson, TheContextIsPlacedOnlyWhenItsLastKeyIsWrittenPlain) {
+  EXPECT_EQ(request_context_at(R"({"requestContext"  :  {"a": 1}})"), 22U);
+  EXPECT_EQ(request_context_at("{\"requestContext\"\n:\t[1]}"), 20U);
+  EXPECT_EQ(request_context_at(R"({"request\u0043ontext": {"a": 1}})"), std::nullopt);
+  EXPECT_EQ(request_context_at(R"({"requestContext": {"a": 1}, "request\u0043ontext": {"b": 2}})"), std::nullopt);
+  EXPECT_EQ(request_context_at(R"({"request\u0043ontext": {"a": 1}, "requestContext": {"b": 2}})"), 52U);
+  EXPECT_EQ(request_context_at(R"({"body": {"requestContext": {"a": 1}}})"), std::nullopt) << "not at the top";
+  EXPECT_EQ(request_context_at(R"({"requestContext": {"requestContext": 1}})"), 19U);
+  EXPECT_EQ(request_context_at(R"(["requestContext", {"requestContext": 1}])"), std::nullopt);
+  expect_as_json_parse_less_the_context(R"({"request\u0043ontext": {"a": 1}, "requestContext": {"b": 2}})");
 }
 
 TEST(EventJson, TextThatIsNotOneJsonValueFailsAsJsonParseFails) {

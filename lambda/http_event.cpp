@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstddef>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -187,15 +189,18 @@ bool is_double_dot(std::string_view segment) {
          boost::beast::iequals(segment, "%2e%2e");
 }
 
-// `payload`: the event's text, which `event` was parsed from.
-HttpEventRequest decode_http_event(std::string_view payload, const json::object& event, EventSource source,
+// `payload`: the event's text, which `event` was parsed from; `context_at`: where its requestContext's
+// value begins, when the parser saw (parse_event_json).
+HttpEventRequest decode_http_event(std::string_view payload, const json::object& event,
+                                   std::optional<std::size_t> context_at, EventSource source,
                                    const EventDecodeOptions& options) {
   HttpEventRequest request;
   request.shape.source = source;
   const json::object* context = optional_object(event, "requestContext");
   if (context != nullptr) {
     // As the service wrote it, on one line (json_text.h says why not serialized again).
-    request.request_context = member_json(payload, "requestContext", event.at("requestContext"));
+    request.request_context = context_at ? value_json_at(payload, *context_at)
+                                         : member_json(payload, "requestContext", event.at("requestContext"));
     request.domain_name = optional_string(*context, "domainName", "requestContext.domainName");
   }
 
@@ -351,10 +356,12 @@ HttpEventRequest request_from_event(std::string_view payload, const EventDecodeO
   json::monotonic_resource arena(arena_on_stack.data(), arena_on_stack.size());
   boost::system::error_code error;
   // Parsed less what decoding never reads (most of requestContext, which the app gets as written).
-  json::value parsed = parse_event_json(payload, &arena, error);
+  ParsedEvent parsed = parse_event_json(payload, &arena, error);
   if (error) throw EventError("the event is not valid JSON: " + error.message());
-  const EventSource source = parsed.is_object() ? source_of(parsed.get_object()) : EventSource::other;
-  if (source != EventSource::other) return decode_http_event(payload, parsed.get_object(), source, options);
+  const EventSource source = parsed.value.is_object() ? source_of(parsed.value.get_object()) : EventSource::other;
+  if (source != EventSource::other) {
+    return decode_http_event(payload, parsed.value.get_object(), parsed.request_context_at, source, options);
+  }
 
   HttpEventRequest request;
   request.method = "POST";

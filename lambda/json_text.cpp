@@ -108,7 +108,7 @@ class Scanner {
 };
 
 // Whether a key's literal (quotes included) names `key`: as written when it has no escape, else
-// decoded by the JSON parser, since "req\u0043ontext" names requestContext too.
+// decoded by the JSON parser, since "request\u0043ontext" names requestContext too.
 bool names(std::string_view literal, std::string_view key) {
   if (literal.size() < 2) return false;
   const std::string_view inside = literal.substr(1, literal.size() - 2);
@@ -157,6 +157,13 @@ std::optional<std::string_view> member_text(std::string_view document, std::stri
   const std::optional<WrittenMember> found = find_member(document, key);
   if (!found) return std::nullopt;
   return found->text;
+}
+
+std::string value_json_at(std::string_view document, std::size_t at) {
+  Scanner scan(document.substr(at));
+  const bool spaced = scan.skip_value();
+  const std::string_view text = scan.since(0);
+  return spaced ? compact_text(text) : std::string(text);
 }
 
 std::string member_json(std::string_view document, std::string_view key, const json::value& parsed) {

@@ -11,6 +11,7 @@
 //   std::string header = member_json(payload, "requestContext", context);
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,11 @@ std::optional<std::string_view> member_text(std::string_view document, std::stri
 std::string compact_text(std::string_view json_text);
 // `json_text` without the spaces, tabs and line breaks between its tokens (those inside strings
 // stay): one line, fit for a header value, with every token as written.
+
+std::string value_json_at(std::string_view document, std::size_t at);
+// The value that begins at `at` in `document` (valid JSON, where the caller's parser saw it begin) as
+// written, on one line: member_json's answer when the member's place is known, without a scan of the
+// text before it.
 
 std::string member_json(std::string_view document, std::string_view key, const boost::json::value& parsed);
 // The member `key` of `document` as written, on one line (member_text, then compact_text); `parsed`

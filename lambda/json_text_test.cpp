@@ -76,6 +76,7 @@ TEST(JsonMemberText, EveryMemberOfEveryRealEventIsFoundAsWritten) {
       EXPECT_EQ(boost::json::parse(one_line), value);
       // member_json skips the compaction when the value has no space between tokens: the same text.
       EXPECT_EQ(member_json(document, key, value), one_line);
+      EXPECT_EQ(value_json_at(document, static_cast<std::size_t>(written->data() - document.data())), one_line);
       ++members;
     }
   }
@@ -108,6 +109,15 @@ TEST(JsonMemberJson, TheMemberAsWrittenOnOneLineElseTheParsedValueSerialized) {
   EXPECT_EQ(member_json(spaced, "a", boost::json::parse(spaced).at("a")), R"({"t":"x y","l":[1,{"u":"x y"}]})");
   // Not in the text (the caller parsed something else): the value given, serialized.
   EXPECT_EQ(member_json("{}", "a", parsed.at("a")), R"({"n":5E-1,"m":1})");
+}
+
+TEST(JsonValueAt, TheValueFromWhereItBeginsAsWrittenOnOneLine) {
+  const std::string document =
+      "{\"a\": {\"n\": 0.5,\n \"m\": [1, \"x y\"]}, \"s\": \"p q\", \"f\": 1e999, \"z\": null}";
+  EXPECT_EQ(value_json_at(document, document.find('{', 1)), R"({"n":0.5,"m":[1,"x y"]})");
+  EXPECT_EQ(value_json_at(document, document.find("\"p q\"")), R"("p q")");
+  EXPECT_EQ(value_json_at(document, document.find("1e999")), "1e999");
+  EXPECT_EQ(value_json_at(document, document.find("null")), "null");
 }
 
 TEST(JsonCompactText, DropsTheSpacesBetweenTokensAndKeepsTheOnesInStrings) {

@@ -5,7 +5,7 @@
 // Lambda can parse, whatever bytes the body and the headers hold. json_text's scanners also get the
 // raw bytes, JSON or not: whatever member_text answers lies inside them. parse_event_json must agree
 // with json::parse on every input: the same error, or the same value less requestContext's unread
-// members.
+// members; and where it places requestContext, member_text must find it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -31,8 +31,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     boost::json::value whole =
         boost::json::parse(boost::json::string_view(payload.data(), payload.size()), parse_error);
     boost::system::error_code event_error;
-    const boost::json::value event = snapbus::lambda::parse_event_json(payload, {}, event_error);
+    const snapbus::lambda::ParsedEvent parsed = snapbus::lambda::parse_event_json(payload, {}, event_error);
+    const boost::json::value& event = parsed.value;
     if (parse_error != event_error) std::abort();
+    // Where the parser placed requestContext is where the scan of the text finds it.
+    if (parsed.request_context_at) {
+      const auto written = snapbus::lambda::member_text(payload, "requestContext");
+      if (!written || *parsed.request_context_at != static_cast<std::size_t>(written->data() - payload.data())) {
+        std::abort();
+      }
+    }
     if (!parse_error && whole.is_object()) {
       boost::json::value* context = whole.get_object().if_contains("requestContext");
       if (context != nullptr && context->is_object()) {
