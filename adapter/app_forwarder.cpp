@@ -48,6 +48,7 @@ lambda::FunctionError function_error(std::string_view type, std::string message)
 lambda::HttpAppResponse app_response(const net::Response& answer, std::size_t header_fields) {
   lambda::HttpAppResponse response;
   response.status = answer.result_int();
+  response.headers.reserve(header_fields);
   for (const auto& field : answer) {
     if (header_fields-- == 0) break;
     if (boost::beast::iequals(field.name_string(), "transfer-encoding")) continue;
