@@ -94,12 +94,12 @@ FunctionSettings function_settings_from_environment() {
 LambdaContext::LambdaContext(const FunctionSettings& settings) {
   lambda::JsonWriter json(env_config_json_);
   json.open('{');
-  json.member("function_name", settings.function_name);
-  json.key("memory");
+  json.member(lambda::JsonKey("function_name"), settings.function_name);
+  json.key(lambda::JsonKey("memory"));
   json.raw(std::to_string(settings.memory));
-  json.member("version", settings.version);
-  json.member("log_stream", settings.log_stream);
-  json.member("log_group", settings.log_group);
+  json.member(lambda::JsonKey("version"), settings.version);
+  json.member(lambda::JsonKey("log_stream"), settings.log_stream);
+  json.member(lambda::JsonKey("log_group"), settings.log_group);
   json.close('}');
 }
 
@@ -111,7 +111,7 @@ std::string LambdaContext::json(const lambda::InvocationRequest& event) const {
   out.reserve(192 + event.request_id.size() + event.function_arn.size() + event.trace_id.size() +
               event.tenant_id.size() + env_config_json_.size());
   lambda::JsonWriter json(out);
-  const auto string_or_null = [&json](std::string_view name, const std::string& text) {
+  const auto string_or_null = [&json](const auto& name, const std::string& text) {
     if (text.empty()) {
       json.key(name);
       json.raw("null");
@@ -119,21 +119,25 @@ std::string LambdaContext::json(const lambda::InvocationRequest& event) const {
       json.member(name, text);
     }
   };
-  const auto parsed_or_null = [&json](std::string_view name, const std::string& text, auto parse) {
+  const auto parsed_or_null = [&json](const auto& name, const std::string& text, auto parse) {
     json.key(name);
-    json.raw(text.empty() ? "null" : json::serialize(parse(text)));
+    if (text.empty()) {
+      json.raw("null");
+    } else {
+      json.raw(json::serialize(parse(text)));
+    }
   };
   json.open('{');
-  json.member("request_id", event.request_id);
-  json.key("deadline");
+  json.member(lambda::JsonKey("request_id"), event.request_id);
+  json.key(lambda::JsonKey("deadline"));
   json.raw(std::to_string(event.deadline_ms));
-  json.member("invoked_function_arn", event.function_arn);
-  string_or_null("xray_trace_id", event.trace_id);
-  parsed_or_null("client_context", event.client_context, client_context);
-  parsed_or_null("identity", event.cognito_identity, cognito_identity);
+  json.member(lambda::JsonKey("invoked_function_arn"), event.function_arn);
+  string_or_null(lambda::JsonKey("xray_trace_id"), event.trace_id);
+  parsed_or_null(lambda::JsonKey("client_context"), event.client_context, client_context);
+  parsed_or_null(lambda::JsonKey("identity"), event.cognito_identity, cognito_identity);
   // lambda_runtime 1.1's Context, which LWA 1.x serializes, has the tenant after the identity.
-  string_or_null("tenant_id", event.tenant_id);
-  json.key("env_config");
+  string_or_null(lambda::JsonKey("tenant_id"), event.tenant_id);
+  json.key(lambda::JsonKey("env_config"));
   json.raw(env_config_json_);
   json.close('}');
   return out;

@@ -456,7 +456,7 @@ std::string result_json(const ResultShape& shape, const HttpAppResponse& respons
   out.reserve(body.size() + 256);
   JsonWriter json(out);
   json.open('{');
-  json.key("statusCode");
+  json.key(JsonKey("statusCode"));
   json.raw(std::to_string(response.status));
   const bool two_point_zero =
       shape.source == EventSource::api_gateway_http || shape.source == EventSource::function_url;
@@ -464,21 +464,21 @@ std::string result_json(const ResultShape& shape, const HttpAppResponse& respons
       shape.source == EventSource::api_gateway_rest || (shape.source == EventSource::alb && shape.multi_value_headers);
 
   if (two_point_zero) {
-    json.key("headers");
+    json.key(JsonKey("headers"));
     json.open('{');
     for_each_name(response.headers, /*skip_cookies=*/true, [&](const std::string& name, const auto& same) {
       json.key(name);
       write_joined(json, response.headers, same);
     });
     json.close('}');
-    json.key("cookies");
+    json.key(JsonKey("cookies"));
     json.open('[');
     for (const auto& [name, value] : response.headers) {
       if (same_name(name, "set-cookie")) write_value(json, value);
     }
     json.close(']');
   } else if (multi) {
-    json.key("multiValueHeaders");
+    json.key(JsonKey("multiValueHeaders"));
     json.open('{');
     for_each_name(response.headers, /*skip_cookies=*/false, [&](const std::string& name, const auto& same) {
       json.key(name);
@@ -490,7 +490,7 @@ std::string result_json(const ResultShape& shape, const HttpAppResponse& respons
   } else {
     // A single-value ALB target group cannot carry a header twice: values are joined, and of
     // several Set-Cookie headers (which a comma would corrupt) the first one is kept, as LWA does.
-    json.key("headers");
+    json.key(JsonKey("headers"));
     json.open('{');
     for_each_name(response.headers, /*skip_cookies=*/false, [&](const std::string& name, const auto& same) {
       json.key(name);
@@ -503,11 +503,11 @@ std::string result_json(const ResultShape& shape, const HttpAppResponse& respons
     json.close('}');
   }
   if (shape.source == EventSource::alb) {
-    json.member("statusDescription",
+    json.member(JsonKey("statusDescription"),
                 std::to_string(response.status) + " " + std::string(reason_phrase(response.status)));
   }
-  json.member("body", body);
-  json.key("isBase64Encoded");
+  json.member(JsonKey("body"), body);
+  json.key(JsonKey("isBase64Encoded"));
   json.raw(binary ? "true" : "false");
   json.close('}');
   return out;

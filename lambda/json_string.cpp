@@ -112,6 +112,12 @@ void JsonWriter::key(std::string_view name) {
   first_ = true;  // the value that follows takes no comma
 }
 
+void JsonWriter::written_key(std::string_view written) {
+  item();
+  out_.append(written);
+  first_ = true;
+}
+
 void JsonWriter::string(std::string_view text) {
   item();
   append_json_string(out_, text);

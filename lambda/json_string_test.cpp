@@ -77,6 +77,32 @@ TEST(JsonWriter, CommasBetweenMembersAndItemsAtEachLevel) {
   EXPECT_NO_THROW((void)boost::json::parse(out.substr(1)));
 }
 
+static_assert(JsonKey("statusCode").written() == "\"statusCode\":");
+static_assert(JsonKey("").written() == "\"\":");
+
+TEST(JsonWriter, AKeyKnownWhenCompiledIsWrittenAsAnyKeyIs) {
+  std::string by_name;
+  std::string by_key;
+  for (std::string* out : {&by_name, &by_key}) {
+    JsonWriter json(*out);
+    json.open('{');
+    if (out == &by_name) {
+      json.member("statusCode", "200");
+      json.key("headers");
+    } else {
+      json.member(JsonKey("statusCode"), "200");
+      json.key(JsonKey("headers"));
+    }
+    json.open('{');
+    out == &by_name ? json.key("x") : json.key(JsonKey("x"));
+    json.raw("1");
+    json.close('}');
+    json.close('}');
+  }
+  EXPECT_EQ(by_key, by_name);
+  EXPECT_EQ(by_key, R"({"statusCode":"200","headers":{"x":1}})");
+}
+
 // Keys short and long, plain and escaped, first and after a member: the bytes Boost.JSON writes for
 // the same object.
 TEST(JsonWriter, KeysOfEveryKindAsBoostJsonWritesThem) {
