@@ -403,6 +403,24 @@ asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
   auto& ex = *exchange_;
   const std::uint64_t limit = ex.pool->options().body_limit;
   std::string body;
+  // A body whose length the header gave goes straight into the answer: no piece buffer (64 KB per
+  // exchange) and no copy of each piece, and none of read_piece's coroutines when it has already
+  // arrived with the header. A chunked body, or one that ends with the connection, goes piece by piece.
+  if (const auto length = ex.parser->content_length(); length && !ex.parser->is_done()) {
+    if (*length > limit) co_return ex.fail(http::error::body_limit, "read response from");
+    if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
+    body.resize(static_cast<std::size_t>(*length));
+    auto [error, filled] = parse_buffered_piece(ex.connection->buffer, *ex.parser, body.data(), body.size());
+    while (!error && !ex.parser->is_done()) {
+      ex.arm_io_timer();
+      const auto [read_error, got] = co_await buffer_first_read_piece(
+          ex.connection->socket, ex.connection->buffer, *ex.parser, body.data() + filled, body.size() - filled);
+      error = read_error;
+      filled += got;
+    }
+    if (error) co_return ex.fail(error, "read response from");
+    ex.body_ended();
+  }
   for (;;) {
     auto piece = co_await read_piece();
     if (!piece) co_return piece.error();

@@ -1001,6 +1001,39 @@ TEST(HttpClient, BodyLimitForBufferedAnswers) {
   });
 }
 
+// A body of known length is read into the answer as it comes, however it is cut into writes; one cut
+// short by a close is an error, never a shorter body.
+TEST(HttpClient, AnAnswerOfKnownLengthIsReadAcrossWritesAndFailsWhenCutShort) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    const std::string_view head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+    co_await asio::async_write(t.stream, asio::buffer(head), kAsValues);
+    if (t.turn == 2) {
+      t.close = true;
+      co_return;
+    }
+    co_await sleep_for(50ms);
+    co_await asio::async_write(t.stream, asio::buffer(std::string_view("defg")), kAsValues);
+    co_await sleep_for(50ms);
+    co_await asio::async_write(t.stream, asio::buffer(std::string_view("hij")), kAsValues);
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto whole = co_await client.request(post("/pieces", ""));
+    EXPECT_TRUE(whole) << (whole ? "" : whole.error().message);
+    if (whole) {
+      EXPECT_EQ(whole->body(), "abcdefghij");
+    }
+    EXPECT_EQ(client.idle_connections(), 1U) << "the body ended where its length said";
+    auto cut = co_await client.request(post("/cut", ""));
+    EXPECT_FALSE(cut);
+    if (!cut) {
+      EXPECT_EQ(cut.error().code, http::error::partial_message) << cut.error().message;
+    }
+  });
+}
+
 // Beast's default body limit for an answer (8 MB) is checked against Content-Length with the header:
 // a file served with its length (FastAPI's FileResponse) must still stream, and a buffered answer
 // is held to the client's own body_limit only.
