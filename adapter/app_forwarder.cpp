@@ -182,6 +182,11 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::Invocation
 
 net::WireRequest AppForwarder::build_request(const lambda::InvocationRequest& event,
                                              const lambda::HttpEventRequest& request) const {
+  // The method goes on the request line as it is: one that is not a token (a space, CR or LF in an
+  // event's httpMethod) would forge the request line, or a second request on a kept-alive connection.
+  if (!net::is_field_name(request.method)) {
+    throw lambda::EventError("the event's HTTP method is not a method name (an RFC 9110 token)");
+  }
   // A value with a byte a field value cannot hold (a control byte but tab: CR or LF would break the
   // request's framing, and Node.js refuses the whole request for any of them) is not sent, nor a name
   // that is not an HTTP token: JSON can carry them, HTTP cannot.
@@ -237,7 +242,7 @@ net::WireRequest AppForwarder::build_request(const lambda::InvocationRequest& ev
   if (sends_trace) out.add(kHeaderAppTraceId, event.trace_id);
   if (sends_tenant) out.add(kHeaderAppTenantId, event.tenant_id);
   if (!out.has_host() && !request.domain_name.empty() && net::is_field_value(request.domain_name)) {
-    out.add("host", request.domain_name);
+    out.add("Host", request.domain_name);
   }
   return std::move(out).finish(request.body, app_authority_);  // throws std::invalid_argument for a TRACE with a body
 }

@@ -682,6 +682,23 @@ TEST_F(AppForwarderTest, EventTheDecoderRejectsIsAnInvocationError) {
   EXPECT_TRUE(servers_.app_requests().empty());
 }
 
+// A method that is not a token would write a request line of the caller's making: on a kept-alive
+// connection, a second request the app would answer in the next invocation's place.
+TEST_F(AppForwarderTest, AMethodThatWouldBreakTheRequestLineIsAnInvalidEvent) {
+  Adapter forwarding = adapter(config());
+  for (const char* method : {"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET", "GET /x", "", "G\u00c9T"}) {
+    json::object event{{"httpMethod", method}, {"path", "/"}, {"body", ""}};
+    ASSERT_TRUE(forwarding.serve(json::serialize(event)));
+  }
+  ASSERT_EQ(servers_.posts().size(), 4U);
+  for (const RuntimePost& post : servers_.posts()) {
+    EXPECT_TRUE(post.is_error());
+    EXPECT_EQ(post.error_type(), kErrorInvalidEvent);
+    EXPECT_NE(post.error_message().find("method"), std::string::npos) << post.error_message();
+  }
+  EXPECT_TRUE(servers_.app_requests().empty());
+}
+
 TEST_F(AppForwarderTest, HeaderThatWouldBreakTheRequestIsNotSent) {
   json::object event = json::parse(vector("http-apigw_v2_proxy_request_minimal.json")).as_object();
   event["headers"].as_object()["x-evil"] = "a\r\nx-injected: 1";

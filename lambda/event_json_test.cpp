@@ -120,6 +120,8 @@ TEST(EventJson, TheContextIsPlacedOnlyWhenItsLastKeyIsWrittenPlain) {
   EXPECT_EQ(request_context_at(R"({"requestContext"  :  {"a": 1}})"), 22U);
   EXPECT_EQ(request_context_at("{\"requestContext\"\n:\t[1]}"), 20U);
   EXPECT_EQ(request_context_at(R"({"request\u0043ontext": {"a": 1}})"), std::nullopt);
+  // Escaped at its first byte: the whole key comes decoded, from the parser's own buffer.
+  EXPECT_EQ(request_context_at(R"({"\u0072equestContext": {"a": 1}})"), std::nullopt);
   EXPECT_EQ(request_context_at(R"({"requestContext": {"a": 1}, "request\u0043ontext": {"b": 2}})"), std::nullopt);
   EXPECT_EQ(request_context_at(R"({"request\u0043ontext": {"a": 1}, "requestContext": {"b": 2}})"), 52U);
   EXPECT_EQ(request_context_at(R"({"body": {"requestContext": {"a": 1}}})"), std::nullopt) << "not at the top";

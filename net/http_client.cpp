@@ -406,12 +406,16 @@ asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
   // A body whose length the header gave goes straight into the answer: no piece buffer (64 KB per
   // exchange) and no copy of each piece, and none of read_piece's coroutines when it has already
   // arrived with the header. A chunked body, or one that ends with the connection, goes piece by piece.
-  if (const auto length = ex.parser->content_length(); length && !ex.parser->is_done()) {
+  // What is left of it, since read_piece() may have taken a part; the room grows as bytes come, so
+  // that an answer that claims more than it sends does not take that much memory at once.
+  if (const auto length = ex.parser->content_length_remaining(); length && !ex.parser->is_done()) {
     if (*length > limit) co_return ex.fail(http::error::body_limit, "read response from");
     if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
-    body.resize(static_cast<std::size_t>(*length));
+    const auto rest = static_cast<std::size_t>(*length);
+    body.resize(std::min(rest, kBodyPieceSize));
     auto [error, filled] = parse_buffered_piece(ex.connection->buffer, *ex.parser, body.data(), body.size());
     while (!error && !ex.parser->is_done()) {
+      if (filled == body.size()) body.resize(std::min(rest, body.size() * 2));
       ex.arm_io_timer();
       const auto [read_error, got] = co_await buffer_first_read_piece(
           ex.connection->socket, ex.connection->buffer, *ex.parser, body.data() + filled, body.size() - filled);
@@ -419,6 +423,7 @@ asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
       filled += got;
     }
     if (error) co_return ex.fail(error, "read response from");
+    body.resize(filled);
     ex.body_ended();
   }
   for (;;) {

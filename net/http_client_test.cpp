@@ -1001,14 +1001,20 @@ TEST(HttpClient, BodyLimitForBufferedAnswers) {
   });
 }
 
+// Reads the request, then writes an answer's header, Content-Length: 10, and the first three bytes of
+// its body ("abc"): the rest is the caller's to send, late, or never.
+asio::awaitable<void> begin_ten_byte_answer(ServerTurn& t) {
+  co_await read_rest(t);
+  const std::string_view head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+  co_await asio::async_write(t.stream, asio::buffer(head), kAsValues);
+}
+
 // A body of known length is read into the answer as it comes, however it is cut into writes; one cut
 // short by a close is an error, never a shorter body.
 TEST(HttpClient, AnAnswerOfKnownLengthIsReadAcrossWritesAndFailsWhenCutShort) {
   asio::io_context io;
   TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
-    co_await read_rest(t);
-    const std::string_view head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
-    co_await asio::async_write(t.stream, asio::buffer(head), kAsValues);
+    co_await begin_ten_byte_answer(t);
     if (t.turn == 2) {
       t.close = true;
       co_return;
@@ -1030,6 +1036,48 @@ TEST(HttpClient, AnAnswerOfKnownLengthIsReadAcrossWritesAndFailsWhenCutShort) {
     EXPECT_FALSE(cut);
     if (!cut) {
       EXPECT_EQ(cut.error().code, http::error::partial_message) << cut.error().message;
+    }
+  });
+}
+
+// read_all() after read_piece(): the rest of a body of known length, not the whole length again.
+TEST(HttpClient, ReadAllAfterAPieceGivesTheRestOfTheBody) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await begin_ten_byte_answer(t);
+    co_await sleep_for(50ms);
+    co_await asio::async_write(t.stream, asio::buffer(std::string_view("defghij")), kAsValues);
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto stream = co_await client.open(Request{http::verb::get, "/pieces", 11});
+    EXPECT_TRUE(stream) << (stream ? "" : stream.error().message);
+    if (!stream) co_return;
+    auto piece = co_await stream->read_piece();
+    EXPECT_TRUE(piece && *piece);
+    if (!piece || !*piece) co_return;
+    EXPECT_EQ(**piece, "abc");
+    auto rest = co_await std::move(*stream).read_all();
+    EXPECT_TRUE(rest) << (rest ? "" : rest.error().message);
+    if (rest) {
+      EXPECT_EQ(rest->body(), "defghij");
+    }
+  });
+}
+
+// A body of known length whose sender stalls midway meets the read timeout.
+TEST(HttpClient, ABodyOfKnownLengthThatStallsTimesOut) {
+  asio::io_context io;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await begin_ten_byte_answer(t);
+    co_await sleep_for(500ms);
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 100ms});
+  run(io, [&]() -> asio::awaitable<void> {
+    auto stalled = co_await client.request(Request{http::verb::get, "/stall", 11});
+    EXPECT_FALSE(stalled);
+    if (!stalled) {
+      EXPECT_EQ(stalled.error().code, beast::error::timeout) << stalled.error().message;
     }
   });
 }

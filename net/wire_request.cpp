@@ -95,7 +95,7 @@ void WireRequestWriter::append_line(std::string_view name, std::string_view valu
   const std::size_t at = head_.size();
   head_.resize(at + name.size() + value.size() + 4);
   char* line = head_.data() + at;
-  std::memcpy(line, name.data(), name.size());
+  if (!name.empty()) std::memcpy(line, name.data(), name.size());
   line += name.size();
   *line++ = ':';
   *line++ = ' ';

@@ -77,6 +77,18 @@ TEST(WireRequestWriter, TheHeaderItWrites) {
   EXPECT_TRUE(request.keeps_alive);
 }
 
+// One name twice with another between: Beast's insert() moves the second next to the first, the
+// writer keeps the order it was given. Only the order within a name counts (RFC 9110 5.3).
+TEST(WireRequestWriter, ANameGivenTwiceStaysWhereItWasGiven) {
+  WireRequestWriter writer("GET", "/");
+  writer.add("X-A", "1");
+  writer.add("b", "2");
+  writer.add("x-a", "3");
+  EXPECT_EQ(std::move(writer).finish("", "h").head, "GET / HTTP/1.1\r\nX-A: 1\r\nb: 2\r\nx-a: 3\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(through_beast("GET", {{"X-A", "1"}, {"b", "2"}, {"x-a", "3"}}, "").head,
+            "GET /orders?id=7 HTTP/1.1\r\nX-A: 1\r\nx-a: 3\r\nb: 2\r\nHost: 127.0.0.1:8080\r\n\r\n");
+}
+
 TEST(WireRequestWriter, AGivenHostIsKept) {
   WireRequestWriter writer("GET", "/");
   writer.add("Host", "api.example.com");

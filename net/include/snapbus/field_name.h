@@ -3,8 +3,8 @@
 // configuration can name anything; HTTP can carry only these. And which bytes a field's value may
 // hold.
 //
-//   if (!snapbus::net::is_field_name(name) || !snapbus::net::is_field_value(value)) continue;  // would break the
-//   request
+//   // not sent: it would break the request
+//   if (!snapbus::net::is_field_name(name) || !snapbus::net::is_field_value(value)) continue;
 #pragma once
 
 #include <string_view>

@@ -181,6 +181,8 @@ class HttpClient {
   // fails, or the server closes without sending a byte of an answer), the request is sent once more on a
   // fresh connection: the server never saw it. A server that answers before it has read the whole
   // body and stops reading (a body it refuses) is heard: its answer is returned, not the failed write.
+  // A request HTTP cannot frame (a TRACE with a body) throws std::invalid_argument from the call
+  // itself, before anything is awaited.
   asio::awaitable<NetResult<ResponseStream>> open(Request request, RequestOptions options = {});
   // The same for a request already in its wire form (wire_request.h), which names its own Host.
   asio::awaitable<NetResult<ResponseStream>> open(WireRequest request, RequestOptions options = {});

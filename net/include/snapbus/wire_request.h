@@ -40,8 +40,10 @@ struct WireRequest {
 WireRequest wire_request(boost::beast::http::request<boost::beast::http::string_body> request,
                          std::string_view default_host);
 
-// Writes an HTTP/1.1 request's header as the fields come, with the bytes wire_request() gives for a
-// Beast message built the same way (inserted in this order, then finished alike).
+// Writes an HTTP/1.1 request's header as the fields come, in that order: the bytes wire_request()
+// gives for a Beast message built the same way (inserted in this order, then finished alike), but
+// for one name given twice with another between, which Beast's insert() moves next to the first and
+// the writer leaves where it was (RFC 9110 5.3: only the order within a name counts).
 class WireRequestWriter {
  public:
   // `method` and `target` go on the request line as they are: the caller has checked them (a token,
