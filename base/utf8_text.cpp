@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "snapbus/byte_words.h"
+
 namespace snapbus {
 namespace {
 
@@ -60,11 +62,10 @@ constexpr char32_t kWindows1252High[32] = {0x20AC, 0x0081, 0x201A, 0x0192, 0x201
 bool is_valid_utf8(std::string_view text) noexcept {
   // Eight bytes at a time while they are all ASCII: most text is, and every buffered answer's body,
   // up to 6 MB, is checked here before it goes into the result.
-  constexpr std::uint64_t kHighBits = 0x8080808080808080U;
   for (std::size_t i = 0; i < text.size();) {
     if (std::uint64_t word = 0; i + sizeof word <= text.size()) {
       std::memcpy(&word, text.data() + i, sizeof word);
-      if ((word & kHighBits) == 0) {
+      if (!has_high_byte(word)) {
         i += sizeof word;
         continue;
       }

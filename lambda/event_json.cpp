@@ -11,6 +11,8 @@
 #include <boost/json/error.hpp>
 #include <boost/json/value_stack.hpp>
 
+#include "json_text.h"
+
 namespace snapbus::lambda {
 namespace {
 
@@ -18,8 +20,6 @@ namespace json = boost::json;
 
 // The depth of requestContext's members: the event's own members are at depth 1.
 constexpr std::size_t kContextDepth = 2;
-
-bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 bool is_decoded_context_member(std::string_view name) {
   return std::find(kDecodedContextMembers.begin(), kDecodedContextMembers.end(), name) != kDecodedContextMembers.end();

@@ -7,23 +7,16 @@
 
 #include <boost/json/serializer.hpp>
 
+#include "snapbus/byte_words.h"
+
 namespace snapbus::lambda {
 
 namespace {
 
-constexpr std::uint64_t kEachByte = 0x0101010101010101U;
-constexpr std::uint64_t kHighBits = 0x8080808080808080U;
-
-// Whether a byte of `word` is below `limit` (at most 0x80): Bit Twiddling Hacks' "hasless", exact.
-constexpr bool has_byte_below(std::uint64_t word, std::uint8_t limit) {
-  return ((word - kEachByte * limit) & ~word & kHighBits) != 0;
-}
-
 // Whether no byte of `word` needs an escape: a control byte, a quote or a backslash in any of the
 // eight is found by the same arithmetic.
 constexpr bool is_plain_word(std::uint64_t word) {
-  return !has_byte_below(word, 0x20) && !has_byte_below(word ^ (kEachByte * '"'), 1) &&
-         !has_byte_below(word ^ (kEachByte * '\\'), 1);
+  return !has_byte_below(word, 0x20) && !has_byte(word, '"') && !has_byte(word, '\\');
 }
 
 // Whether no byte of `text` needs an escape, eight bytes at a time. The last few are looked at in
@@ -51,17 +44,24 @@ bool is_plain(std::string_view text) {
 // hundred instructions each time. Longer text goes to the serializer at once, whose scan is faster.
 constexpr std::size_t kShortText = 128;
 
+// `before`, then `text` in quotes, then `after`, with one resize and direct copies rather than
+// appends that each check the room left out of line. `text` needs no escape (is_plain).
+void append_plain_literal(std::string& out, std::string_view before, std::string_view text, std::string_view after) {
+  const std::size_t at = out.size();
+  out.resize(at + before.size() + text.size() + 2 + after.size());
+  char* literal = out.data() + at;
+  for (const std::string_view part : {before, std::string_view("\""), text, std::string_view("\""), after}) {
+    if (part.empty()) continue;
+    std::memcpy(literal, part.data(), part.size());
+    literal += part.size();
+  }
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view text) {
   if (text.size() <= kShortText && is_plain(text)) {
-    // One resize and direct writes, not three appends that each check the room left out of line.
-    const std::size_t at = out.size();
-    out.resize(at + text.size() + 2);
-    char* literal = out.data() + at;
-    literal[0] = '"';
-    if (!text.empty()) std::memcpy(literal + 1, text.data(), text.size());
-    literal[text.size() + 1] = '"';
+    append_plain_literal(out, "", text, "");
     return;
   }
   // Boost.JSON's own serializer, reset to a string and read straight into `out`: its escapes and its
@@ -94,16 +94,7 @@ void JsonWriter::key(std::string_view name) {
   if (name.size() <= kShortText && is_plain(name)) {
     // The comma, the literal and the colon in one resize: a result or a context header writes a key
     // for each of its members, most of them short names that need no escape.
-    const std::size_t comma = first_ ? 0 : 1;
-    const std::size_t at = out_.size();
-    out_.resize(at + comma + name.size() + 3);
-    char* text = out_.data() + at;
-    if (comma != 0) *text++ = ',';
-    *text++ = '"';
-    if (!name.empty()) std::memcpy(text, name.data(), name.size());
-    text += name.size();
-    *text++ = '"';
-    *text = ':';
+    append_plain_literal(out_, first_ ? "" : ",", name, ":");
   } else {
     item();
     append_json_string(out_, name);

@@ -20,6 +20,9 @@
 
 namespace snapbus::lambda {
 
+// The four bytes JSON allows between its tokens.
+constexpr bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 std::optional<std::string_view> member_text(std::string_view document, std::string_view key);
 // The value of `key` in the object `document` is, exactly as written (a view into `document`), when
 // that object has it at its top level; the last one when the key appears more than once, as a parser

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "snapbus/byte_words.h"
+
 namespace snapbus::net {
 namespace {
 
@@ -18,14 +20,6 @@ constexpr std::array<bool, 256> kTokenBytes = [] {
   for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
   return table;
 }();
-
-constexpr std::uint64_t kEachByte = 0x0101010101010101U;
-constexpr std::uint64_t kHighBits = 0x8080808080808080U;
-
-// Whether a byte of `word` is below `limit` (at most 0x80): Bit Twiddling Hacks' "hasless", exact.
-constexpr bool has_byte_below(std::uint64_t word, std::uint8_t limit) {
-  return ((word - kEachByte * limit) & ~word & kHighBits) != 0;
-}
 
 bool all_field_value_chars(const char* begin, const char* end) { return std::all_of(begin, end, is_field_value_char); }
 
@@ -42,8 +36,7 @@ bool is_field_value(std::string_view value) {
   for (std::uint64_t word = 0; end - at >= static_cast<std::ptrdiff_t>(sizeof word); at += sizeof word) {
     std::memcpy(&word, at, sizeof word);
     // A control byte or DEL among the eight: they are looked at one by one, since a tab is allowed.
-    if ((has_byte_below(word, 0x20) || has_byte_below(word ^ (kEachByte * 0x7f), 1)) &&
-        !all_field_value_chars(at, at + sizeof word)) {
+    if ((has_byte_below(word, 0x20) || has_byte(word, 0x7f)) && !all_field_value_chars(at, at + sizeof word)) {
       return false;
     }
   }

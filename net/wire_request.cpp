@@ -18,24 +18,20 @@ namespace http = beast::http;
 constexpr std::string_view kIdempotencyKey = "Idempotency-Key";
 constexpr std::string_view kXIdempotencyKey = "X-Idempotency-Key";
 
+// The methods RFC 9110 calls idempotent that a client may send again, as written: in capitals, the
+// only spelling Beast gives a method of its own.
+bool idempotent_method(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
+}
+
 // Whether a request whose connection closed before a byte of its answer may be sent again. Such a
 // close looks the same whether the server never read the request (an idle connection it closed
 // just then) or read it, acted, and died: only a request that does no harm twice is resent, as Go's
 // net/http decides (RFC 9110 9.2.2). A write that failed before a byte went out is the one
 // exception: the server cannot have seen any of it (HttpClient::open).
 bool replayable(const http::request<http::string_body>& request) {
-  switch (request.method()) {
-    case http::verb::get:
-    case http::verb::head:
-    case http::verb::options:
-    case http::verb::trace: return true;
-    default: return request.find(kIdempotencyKey) != request.end() || request.find(kXIdempotencyKey) != request.end();
-  }
-}
-
-// The same rule on the method as written: Beast knows a method only in capitals.
-bool idempotent_method(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
+  return idempotent_method(request.method_string()) || request.find(kIdempotencyKey) != request.end() ||
+         request.find(kXIdempotencyKey) != request.end();
 }
 
 // The body framing of Beast's prepare_payload() for a body of known size.
