@@ -44,24 +44,26 @@ bool is_plain(std::string_view text) {
 // hundred instructions each time. Longer text goes to the serializer at once, whose scan is faster.
 constexpr std::size_t kShortText = 128;
 
-// `before`, then `text` in quotes, then `after`, with one resize and direct copies rather than
-// appends that each check the room left out of line. `text` needs no escape (is_plain).
-void append_plain_literal(std::string& out, std::string_view before, std::string_view text, std::string_view after) {
+// `before`, then `text` in quotes, then `after` (each char left out when '\0'), with one resize and
+// direct writes rather than appends that each check the room left out of line. `text` needs no
+// escape (is_plain).
+void append_plain_literal(std::string& out, char before, std::string_view text, char after) {
   const std::size_t at = out.size();
-  out.resize(at + before.size() + text.size() + 2 + after.size());
+  out.resize(at + (before != '\0' ? 1 : 0) + text.size() + 2 + (after != '\0' ? 1 : 0));
   char* literal = out.data() + at;
-  for (const std::string_view part : {before, std::string_view("\""), text, std::string_view("\""), after}) {
-    if (part.empty()) continue;
-    std::memcpy(literal, part.data(), part.size());
-    literal += part.size();
-  }
+  if (before != '\0') *literal++ = before;
+  *literal++ = '"';
+  if (!text.empty()) std::memcpy(literal, text.data(), text.size());
+  literal += text.size();
+  *literal++ = '"';
+  if (after != '\0') *literal = after;
 }
 
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view text) {
   if (text.size() <= kShortText && is_plain(text)) {
-    append_plain_literal(out, "", text, "");
+    append_plain_literal(out, '\0', text, '\0');
     return;
   }
   // Boost.JSON's own serializer, reset to a string and read straight into `out`: its escapes and its
@@ -94,7 +96,7 @@ void JsonWriter::key(std::string_view name) {
   if (name.size() <= kShortText && is_plain(name)) {
     // The comma, the literal and the colon in one resize: a result or a context header writes a key
     // for each of its members, most of them short names that need no escape.
-    append_plain_literal(out_, first_ ? "" : ",", name, ":");
+    append_plain_literal(out_, first_ ? '\0' : ',', name, ':');
   } else {
     item();
     append_json_string(out_, name);
