@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
@@ -21,14 +22,19 @@ namespace json = boost::json;
 // The depth of requestContext's members: the event's own members are at depth 1.
 constexpr std::size_t kContextDepth = 2;
 
+// Room for the headers of most events (an API Gateway event behind CloudFront has about 20), so the
+// list is not moved as it grows.
+constexpr std::size_t kHeadersReserved = 32;
+
 bool is_decoded_context_member(std::string_view name) {
   return std::find(kDecodedContextMembers.begin(), kDecodedContextMembers.end(), name) != kDecodedContextMembers.end();
 }
 
 // basic_parser's handler. It does what json::parser's does (every token pushed onto a value_stack),
 // except that a member of the top-level requestContext that decoding does not read is dropped: its
-// key is not pushed, and neither is anything of its value, however deeply nested. The parser still
-// reads and checks every byte. The names of basic_parser's interface are its own.
+// key is not pushed, and neither is anything of its value, however deeply nested; and that the
+// members of the top-level `headers` object are taken into a list instead (ParsedEvent::headers).
+// The parser still reads and checks every byte. The names of basic_parser's interface are its own.
 class PruningHandler {
  public:
   static constexpr std::size_t max_object_size = json::object::max_size();
@@ -46,10 +52,15 @@ class PruningHandler {
 
   bool on_object_end(std::size_t members, json::error_code& /*error*/) {
     if (end_of_dropped_container()) return true;
+    if (in_headers_) {
+      in_headers_ = false;
+      return true;
+    }
     if (depth_ == kContextDepth && in_context_) {
       members = kept_;
       in_context_ = false;
     }
+    if (depth_ == 1) members -= headers_taken_;
     stack.push_object(members);
     --depth_;
     return true;
@@ -75,6 +86,18 @@ class PruningHandler {
     if (!key_.empty()) {
       key_.append(name);
       name = key_;
+    }
+    if (in_headers_) {
+      header_name_.assign(name);
+      key_.clear();
+      return true;
+    }
+    // Its key is pushed only once its value turns out not to be taken as a list.
+    if (depth_ == 1 && name == "headers") {
+      headers_next_ = true;
+      context_next_ = false;
+      key_.clear();
+      return true;
     }
     if (depth_ == kContextDepth && in_context_ && !is_decoded_context_member(name)) {
       drop_value_ = true;
@@ -104,44 +127,54 @@ class PruningHandler {
   }
 
   bool on_string_part(json::string_view part, std::size_t /*size*/, json::error_code& /*error*/) {
-    if (dropped_depth_ == 0 && !drop_value_) stack.push_chars(part);
+    if (dropped_depth_ > 0 || drop_value_) return true;
+    if (in_headers_) {
+      header_value_.append(part.data(), part.size());
+      return true;
+    }
+    push_headers_key_if_next();
+    stack.push_chars(part);
     return true;
   }
 
   bool on_string(json::string_view last, std::size_t /*size*/, json::error_code& /*error*/) {
-    if (!drop_scalar()) stack.push_string(last);
+    if (in_headers_ && dropped_depth_ == 0) header_value_.append(last.data(), last.size());
+    if (keep_scalar(EventHeader::Kind::string)) stack.push_string(last);
     return true;
   }
 
   bool on_number_part(json::string_view /*part*/, json::error_code& /*error*/) { return true; }
 
   bool on_int64(std::int64_t number, json::string_view /*text*/, json::error_code& /*error*/) {
-    if (!drop_scalar()) stack.push_int64(number);
+    if (keep_scalar(EventHeader::Kind::other)) stack.push_int64(number);
     return true;
   }
 
   bool on_uint64(std::uint64_t number, json::string_view /*text*/, json::error_code& /*error*/) {
-    if (!drop_scalar()) stack.push_uint64(number);
+    if (keep_scalar(EventHeader::Kind::other)) stack.push_uint64(number);
     return true;
   }
 
   bool on_double(double number, json::string_view /*text*/, json::error_code& /*error*/) {
-    if (!drop_scalar()) stack.push_double(number);
+    if (keep_scalar(EventHeader::Kind::other)) stack.push_double(number);
     return true;
   }
 
   bool on_bool(bool truth, json::error_code& /*error*/) {
-    if (!drop_scalar()) stack.push_bool(truth);
+    if (keep_scalar(EventHeader::Kind::other)) stack.push_bool(truth);
     return true;
   }
 
   bool on_null(json::error_code& /*error*/) {
-    if (!drop_scalar()) stack.push_null();
+    if (keep_scalar(EventHeader::Kind::null)) stack.push_null();
     return true;
   }
 
   bool on_comment_part(json::string_view /*part*/, json::error_code& /*error*/) { return true; }
   bool on_comment(json::string_view /*comment*/, json::error_code& /*error*/) { return true; }
+
+  // Moved out once the parser is done.
+  std::optional<std::vector<EventHeader>>& headers() { return headers_; }
 
   json::value_stack stack;
 
@@ -156,6 +189,20 @@ class PruningHandler {
       dropped_depth_ = 1;
       return true;
     }
+    // A header's value that is a list or an object: noted as neither string nor null, then dropped.
+    if (in_headers_) {
+      take_header(EventHeader::Kind::other);
+      dropped_depth_ = 1;
+      return true;
+    }
+    if (headers_next_ && object && !headers_in_value_) {
+      headers_next_ = false;
+      in_headers_ = true;
+      headers_.emplace().reserve(kHeadersReserved);
+      ++headers_taken_;
+      return true;
+    }
+    push_headers_key_if_next();
     ++depth_;
     if (object && depth_ == kContextDepth && context_next_) {
       in_context_ = true;
@@ -170,6 +217,44 @@ class PruningHandler {
     if (dropped_depth_ == 0) return false;
     --dropped_depth_;
     return true;
+  }
+
+  // Whether the string, number, true, false or null that ends here goes into the value: not when it
+  // is dropped, nor when it is a header's (taken as one of `kind`).
+  bool keep_scalar(EventHeader::Kind kind) {
+    if (drop_scalar()) return false;
+    if (in_headers_) {
+      take_header(kind);
+      return false;
+    }
+    push_headers_key_if_next();
+    return true;
+  }
+
+  // A top-level `headers` whose value is not an object, or one after such: json::parse's value has the
+  // last, so from here on the value holds it, and the list gives way.
+  void push_headers_key_if_next() {
+    if (!headers_next_) return;
+    headers_next_ = false;
+    stack.push_key("headers");
+    headers_in_value_ = true;
+    headers_.reset();
+  }
+
+  // A name given twice keeps its first place and takes the last value, as in json::object.
+  void take_header(EventHeader::Kind kind) {
+    if (kind != EventHeader::Kind::string) header_value_.clear();
+    const auto same = std::find_if(headers_->begin(), headers_->end(),
+                                   [this](const EventHeader& header) { return header.name == header_name_; });
+    if (same != headers_->end()) {
+      same->value = std::move(header_value_);
+      same->kind = kind;
+    } else {
+      headers_->push_back(
+          EventHeader{.name = std::move(header_name_), .value = std::move(header_value_), .kind = kind});
+    }
+    header_name_.clear();
+    header_value_.clear();
   }
 
   // Whether the string, number, true, false or null that ends here is dropped.
@@ -190,6 +275,13 @@ class PruningHandler {
   bool in_context_ = false;        // the container open at kContextDepth is that requestContext
   std::size_t kept_ = 0;           // members of requestContext pushed so far
   std::string key_;                // a key's parts so far
+  bool headers_next_ = false;      // the value that comes next is the top-level `headers`' (key not pushed)
+  bool in_headers_ = false;        // the top-level `headers` object being taken is open
+  bool headers_in_value_ = false;  // a top-level `headers` went into the value
+  std::size_t headers_taken_ = 0;  // top-level `headers` members taken as a list, not pushed
+  std::optional<std::vector<EventHeader>> headers_;
+  std::string header_name_;   // of the header whose value comes next
+  std::string header_value_;  // its parts so far
 
   // Where a key the parser handed over whole ends in the payload (at its closing quote): a key without
   // an escape comes as a view into the text being parsed; one with an escape, decoded elsewhere.
@@ -218,7 +310,8 @@ ParsedEvent parse_event_json(std::string_view payload, json::storage_ptr storage
   if (!error && used < payload.size()) error = json::error::extra_data;
   if (error) return {};
   return ParsedEvent{.value = parser.handler().stack.release(),
-                     .request_context_at = parser.handler().request_context_at()};
+                     .request_context_at = parser.handler().request_context_at(),
+                     .headers = std::move(parser.handler().headers())};
 }
 
 }  // namespace snapbus::lambda

@@ -5,51 +5,44 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
 #include "json_text.h"
 #include "snapbus/file_contents.h"
+#include "testing/parsed_event_oracle.h"
 
 namespace snapbus::lambda {
 namespace {
 
 namespace json = boost::json;
 
-// What parse_event_json must give: json::parse's value with the top-level requestContext (when an
-// object) cut down to the members decoding reads.
-json::value expected_event(std::string_view text, boost::system::error_code& error) {
-  json::value value = json::parse(json::string_view(text.data(), text.size()), error);
-  if (error || !value.is_object()) return value;
-  json::value* context = value.get_object().if_contains("requestContext");
-  if (context == nullptr || !context->is_object()) return value;
-  json::object kept;
-  for (const auto& [key, member] : context->get_object()) {
-    for (const std::string_view name : kDecodedContextMembers) {
-      if (key == name) kept[key] = member;
-    }
-  }
-  *context = std::move(kept);
-  return value;
-}
-
 void expect_as_json_parse_less_the_context(std::string_view text) {
   SCOPED_TRACE(std::string(text.substr(0, 200)));
-  boost::system::error_code expected_error;
-  const json::value expected = expected_event(text, expected_error);
   boost::system::error_code error;
   const ParsedEvent parsed = parse_event_json(text, {}, error);
-  EXPECT_EQ(error, expected_error);
-  if (!error) {
-    EXPECT_EQ(parsed.value, expected) << json::serialize(parsed.value);
+  const std::optional<std::string> mismatch = testing::parsed_event_mismatch(text, parsed, error);
+  EXPECT_FALSE(mismatch.has_value()) << *mismatch;
+}
+
+// The top-level `headers` as the parser took them: name, then value ("null" or "other" for those kinds).
+std::optional<std::vector<std::pair<std::string, std::string>>> taken_headers(std::string_view text) {
+  boost::system::error_code error;
+  const ParsedEvent parsed = parse_event_json(text, {}, error);
+  EXPECT_FALSE(error) << text;
+  if (!parsed.headers) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const EventHeader& header : *parsed.headers) {
+    switch (header.kind) {
+      case EventHeader::Kind::string: headers.emplace_back(header.name, header.value); break;
+      case EventHeader::Kind::null: headers.emplace_back(header.name, "null"); break;
+      case EventHeader::Kind::other: headers.emplace_back(header.name, "other"); break;
+    }
   }
-  // Where requestContext begins, when the parser could tell: where the scan of the text finds it.
-  if (parsed.request_context_at) {
-    const std::optional<std::string_view> written = member_text(text, "requestContext");
-    ASSERT_TRUE(written.has_value());
-    EXPECT_EQ(*parsed.request_context_at, static_cast<std::size_t>(written->data() - text.data()));
-  }
+  return headers;
 }
 
 std::optional<std::size_t> request_context_at(std::string_view text) {
@@ -61,13 +54,55 @@ std::optional<std::size_t> request_context_at(std::string_view text) {
 
 TEST(EventJson, EveryRealEventIsTheParsedEventLessTheUnreadContext) {
   int events = 0;
+  int with_headers = 0;
   for (const auto& entry : std::filesystem::directory_iterator(SNAPBUS_EVENT_VECTORS)) {
     if (entry.path().extension() != ".json") continue;
     SCOPED_TRACE(entry.path().filename().string());
-    expect_as_json_parse_less_the_context(read_file_contents(entry.path()));
+    const std::string text = read_file_contents(entry.path());
+    expect_as_json_parse_less_the_context(text);
     ++events;
+    // Every real event's headers, where it has them, are taken as a list.
+    boost::system::error_code error;
+    const ParsedEvent parsed = parse_event_json(text, {}, error);
+    const bool has_headers = parsed.value.is_object() && parsed.value.get_object().contains("headers");
+    EXPECT_FALSE(has_headers) << "headers left in the value";
+    if (parsed.headers) ++with_headers;
   }
   EXPECT_GT(events, 20);
+  EXPECT_GT(with_headers, 10);
+}
+
+TEST(EventJson, TopLevelHeadersAreTakenInJsonObjectsOrder) {
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(taken_headers(R"({"headers": {"a": "1", "B": "2"}, "x": 1})"), (Headers{{"a", "1"}, {"B", "2"}}));
+  EXPECT_EQ(taken_headers(R"({"headers": {}})"), Headers{});
+  // A name given twice keeps its first place and its last value, null or not.
+  EXPECT_EQ(taken_headers(R"({"headers": {"a": "1", "b": "2", "a": "3"}})"), (Headers{{"a", "3"}, {"b", "2"}}));
+  EXPECT_EQ(taken_headers(R"({"headers": {"a": "1", "a": null, "b": 7}})"), (Headers{{"a", "null"}, {"b", "other"}}));
+  // Names compare as JSON does: exactly, after escapes.
+  EXPECT_EQ(taken_headers(R"({"headers": {"A": "1", "A": "2", "a": "3"}})"), (Headers{{"A", "2"}, {"a", "3"}}));
+  // Values of every kind, escaped text in parts, and lists and objects, however nested, as one "other".
+  EXPECT_EQ(
+      taken_headers(R"({"headers": {"s": "x\ny\u00e9", "n": -1.5, "t": true, "l": [1, {"a": []}], "o": {"k": {}},)"
+                    R"( "after": "v"}})"),
+      (Headers{{"s", "x\ny\xc3\xa9"}, {"n", "other"}, {"t", "other"}, {"l", "other"}, {"o", "other"}, {"after", "v"}}));
+  // An escaped key is the same key; the last object given is the one taken.
+  EXPECT_EQ(taken_headers(R"({"headers": {"a": "1"}, "headers": {"b": "2"}})"), (Headers{{"b", "2"}}));
+  // Not at the top, or not an object: left in the value, as json::parse has it.
+  EXPECT_EQ(taken_headers(R"({"body": {"headers": {"a": "1"}}})"), std::nullopt);
+  EXPECT_EQ(taken_headers(R"([{"headers": {"a": "1"}}])"), std::nullopt);
+  EXPECT_EQ(taken_headers(R"({"headers": null})"), std::nullopt);
+  EXPECT_EQ(taken_headers(R"({"headers": {"a": "1"}, "headers": "text"})"), std::nullopt)
+      << "the last one is not an object";
+  EXPECT_EQ(taken_headers(R"({"headers": ["a"], "headers": {"a": "1"}})"), std::nullopt)
+      << "an object after one that went into the value goes there too";
+  for (const std::string_view text :
+       {R"({"headers": {"a": "1", "b": "2", "a": "3"}, "requestContext": {"http": {}, "x": 1}})",
+        R"({"headers": {"a": "1"}, "headers": "text"})", R"({"headers": "text", "headers": {"a": "1"}})",
+        R"({"headers": {"a": "1"}, "headers": {"b": [2]}, "n": 1})", R"({"headers": [{"a": 1}], "h": {"headers": {}}})",
+        R"({"headers": 1, "headers": null, "headers": true})", R"({"requestContext": {"headers": {"a": "1"}}})"}) {
+    expect_as_json_parse_less_the_context(text);
+  }
 }
 
 TEST(EventJson, OnlyTheTopLevelContextIsCutAndOnlyWhenItIsAnObject) {
@@ -133,7 +168,8 @@ TEST(EventJson, TheContextIsPlacedOnlyWhenItsLastKeyIsWrittenPlain) {
 TEST(EventJson, TextThatIsNotOneJsonValueFailsAsJsonParseFails) {
   for (const std::string_view bad :
        {"", "{", R"({"requestContext": {"a": })", R"({"requestContext": {"a": 1}} x)", R"({"a": 1}{"b": 2})",
-        "{\"requestContext\": {\"s\": \"\xff\"}}", R"({"requestContext": {"a": [1, 2}})", "nul", "[1,]"}) {
+        "{\"requestContext\": {\"s\": \"\xff\"}}", R"({"requestContext": {"a": [1, 2}})", "nul", "[1,]",
+        R"({"headers": {"a": "1", "b": }})", R"({"headers": {"a" "1"}})", "{\"headers\": {\"a\": \"\xff\"}}"}) {
     expect_as_json_parse_less_the_context(bad);
     boost::system::error_code error;
     (void)parse_event_json(bad, {}, error);

@@ -5,7 +5,9 @@
 #include <cctype>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/beast/core/string.hpp>
@@ -113,17 +115,39 @@ std::string decoded_body(const json::object& event) {
   return std::move(*decoded);
 }
 
-// `headers` (one string per name) or `multiValueHeaders` (a list per name), as the event has them.
-void add_headers(const json::object& event, std::string_view field, bool multi_value, HeaderList& headers) {
-  const json::object* map = optional_object(event, field);
-  if (map == nullptr) return;
+// The event's `headers` (one string per name): as the parser took them, or, when it left them in the
+// parsed value (event_json.h says when), from there.
+std::vector<EventHeader> single_value_headers(ParsedEvent& parsed) {
+  if (parsed.headers) return std::move(*parsed.headers);
+  const json::object* map = optional_object(parsed.value.get_object(), "headers");
+  if (map == nullptr) return {};
+  std::vector<EventHeader> headers;
+  headers.reserve(map->size());
   for (const auto& [name, value] : *map) {
-    if (value.is_null()) continue;
-    if (!multi_value) {
-      if (!value.is_string()) throw EventError("the event's header \"" + std::string(name) + "\" is not a string");
-      headers.emplace_back(name, value.get_string());
-      continue;
+    if (value.is_string()) {
+      headers.push_back(EventHeader{.name = std::string(name), .value = std::string(value.get_string())});
+    } else {
+      headers.push_back(EventHeader{.name = std::string(name),
+                                    .kind = value.is_null() ? EventHeader::Kind::null : EventHeader::Kind::other});
     }
+  }
+  return headers;
+}
+
+void add_headers(std::vector<EventHeader> single, HeaderList& headers) {
+  headers.reserve(headers.size() + single.size());
+  for (EventHeader& header : single) {
+    if (header.kind == EventHeader::Kind::null) continue;
+    if (header.kind == EventHeader::Kind::other) {
+      throw EventError("the event's header \"" + header.name + "\" is not a string");
+    }
+    headers.emplace_back(std::move(header.name), std::move(header.value));
+  }
+}
+
+void add_multi_value_headers(const json::object& multi, HeaderList& headers) {
+  for (const auto& [name, value] : multi) {
+    if (value.is_null()) continue;
     if (!value.is_array())
       throw EventError("the event's multiValueHeaders \"" + std::string(name) + "\" is not a list");
     for (const json::value& item : value.get_array()) {
@@ -136,14 +160,12 @@ void add_headers(const json::object& event, std::string_view field, bool multi_v
 // Headers that only `headers` names, in an event whose `multiValueHeaders` gives the rest. API Gateway
 // keeps the two maps in step, but a hand-written test event may not, and LWA (lambda_http) merges
 // them. A value that is not a string is skipped here: the map the request is built from is the other.
-void add_headers_only_singly_named(const json::object& event, HeaderList& headers) {
-  const json::object* map = optional_object(event, "headers");
-  if (map == nullptr) return;
-  for (const auto& [name, value] : *map) {
-    if (!value.is_string()) continue;
+void add_headers_only_singly_named(std::vector<EventHeader> single, HeaderList& headers) {
+  for (EventHeader& header : single) {
+    if (header.kind != EventHeader::Kind::string) continue;
     const bool named = std::any_of(headers.begin(), headers.end(),
-                                   [&name = name](const auto& header) { return same_name(header.first, name); });
-    if (!named) headers.emplace_back(name, value.get_string());
+                                   [&header](const auto& added) { return same_name(added.first, header.name); });
+    if (!named) headers.emplace_back(std::move(header.name), std::move(header.value));
   }
 }
 
@@ -189,11 +211,11 @@ bool is_double_dot(std::string_view segment) {
          boost::beast::iequals(segment, "%2e%2e");
 }
 
-// `payload`: the event's text, which `event` was parsed from; `context_at`: where its requestContext's
-// value begins, when the parser saw (parse_event_json).
-HttpEventRequest decode_http_event(std::string_view payload, const json::object& event,
-                                   std::optional<std::size_t> context_at, EventSource source,
+// `payload`: the event's text, which `parsed` (an object) was parsed from.
+HttpEventRequest decode_http_event(std::string_view payload, ParsedEvent& parsed, EventSource source,
                                    const EventDecodeOptions& options) {
+  const json::object& event = parsed.value.get_object();
+  const std::optional<std::size_t> context_at = parsed.request_context_at;
   HttpEventRequest request;
   request.shape.source = source;
   const json::object* context = optional_object(event, "requestContext");
@@ -211,7 +233,7 @@ HttpEventRequest decode_http_event(std::string_view payload, const json::object&
     request.method = optional_string(*http, "method", "requestContext.http.method");
     path = optional_string(event, "rawPath", "rawPath");
     query = percent_encode(optional_string(event, "rawQueryString", "rawQueryString"), allowed_in_query);
-    add_headers(event, "headers", false, request.headers);
+    add_headers(single_value_headers(parsed), request.headers);
     if (const json::value* cookies = event.if_contains("cookies"); cookies != nullptr && !cookies->is_null()) {
       if (!cookies->is_array()) throw EventError("the event's \"cookies\" is not a list");
       std::string joined;
@@ -232,9 +254,12 @@ HttpEventRequest decode_http_event(std::string_view payload, const json::object&
     query = query_from_parameters(event, source == EventSource::alb);
     const json::object* multi = optional_object(event, "multiValueHeaders");
     request.shape.multi_value_headers = multi != nullptr && !multi->empty();
-    add_headers(event, request.shape.multi_value_headers ? "multiValueHeaders" : "headers",
-                request.shape.multi_value_headers, request.headers);
-    if (request.shape.multi_value_headers) add_headers_only_singly_named(event, request.headers);
+    if (request.shape.multi_value_headers) {
+      add_multi_value_headers(*multi, request.headers);
+      add_headers_only_singly_named(single_value_headers(parsed), request.headers);
+    } else {
+      add_headers(single_value_headers(parsed), request.headers);
+    }
   }
   if (request.method.empty()) throw EventError("the " + std::string(to_string(source)) + " event has no HTTP method");
 
@@ -360,7 +385,7 @@ HttpEventRequest request_from_event(std::string_view payload, const EventDecodeO
   if (error) throw EventError("the event is not valid JSON: " + error.message());
   const EventSource source = parsed.value.is_object() ? source_of(parsed.value.get_object()) : EventSource::other;
   if (source != EventSource::other) {
-    return decode_http_event(payload, parsed.value.get_object(), parsed.request_context_at, source, options);
+    return decode_http_event(payload, parsed, source, options);
   }
 
   HttpEventRequest request;

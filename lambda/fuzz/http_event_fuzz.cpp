@@ -4,8 +4,9 @@
 // resolved for good), x-amzn-request-context must be JSON on one line, and the result must be JSON
 // Lambda can parse, whatever bytes the body and the headers hold. json_text's scanners also get the
 // raw bytes, JSON or not: whatever member_text answers lies inside them. parse_event_json must agree
-// with json::parse on every input: the same error, or the same value less requestContext's unread
-// members; and where it places requestContext, member_text must find it.
+// with json::parse on every input (testing/parsed_event_oracle.h): the same error, or the same value
+// less requestContext's unread members and the headers it took as a list; and where it places
+// requestContext, member_text must find it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "event_json.h"
 #include "json_text.h"
 #include "snapbus/http_event.h"
+#include "testing/parsed_event_oracle.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view payload(reinterpret_cast<const char*>(data), size);
@@ -27,33 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (snapbus::lambda::compact_text(payload).size() > payload.size()) std::abort();
   {
-    boost::system::error_code parse_error;
-    boost::json::value whole =
-        boost::json::parse(boost::json::string_view(payload.data(), payload.size()), parse_error);
     boost::system::error_code event_error;
     const snapbus::lambda::ParsedEvent parsed = snapbus::lambda::parse_event_json(payload, {}, event_error);
-    const boost::json::value& event = parsed.value;
-    if (parse_error != event_error) std::abort();
-    // Where the parser placed requestContext is where the scan of the text finds it.
-    if (parsed.request_context_at) {
-      const auto written = snapbus::lambda::member_text(payload, "requestContext");
-      if (!written || *parsed.request_context_at != static_cast<std::size_t>(written->data() - payload.data())) {
-        std::abort();
-      }
-    }
-    if (!parse_error && whole.is_object()) {
-      boost::json::value* context = whole.get_object().if_contains("requestContext");
-      if (context != nullptr && context->is_object()) {
-        boost::json::object kept;
-        for (const auto& [key, member] : context->get_object()) {
-          for (const std::string_view name : snapbus::lambda::kDecodedContextMembers) {
-            if (key == name) kept[key] = member;
-          }
-        }
-        *context = std::move(kept);
-      }
-    }
-    if (!parse_error && event != whole) std::abort();
+    if (snapbus::lambda::testing::parsed_event_mismatch(payload, parsed, event_error)) std::abort();
   }
   try {
     const auto request = snapbus::lambda::request_from_event(payload, {.remove_base_path = "/api"});
