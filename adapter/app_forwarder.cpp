@@ -16,6 +16,7 @@
 #include "snapbus/field_name.h"
 #include "snapbus/http_event.h"
 #include "snapbus/lambda_protocol.h"
+#include "snapbus/streaming_response.h"
 #include "snapbus/utf8_text.h"
 
 namespace snapbus::adapter {
@@ -56,35 +57,6 @@ lambda::HttpAppResponse app_response(const net::Response& answer, std::size_t he
   }
   response.body = answer.body();
   return response;
-}
-
-// The JSON prelude of a streamed http-integration response: the status, one value per header (several
-// joined with ", "), Set-Cookie as `cookies`; application/octet-stream when the app named no type,
-// as LWA's runtime does. Values that are not UTF-8 are read as ISO-8859-1, so the prelude stays JSON.
-std::string prelude(const http::response_header<>& head) {
-  json::object headers;
-  json::array cookies;
-  for (const auto& field : head) {
-    const std::string_view name = field.name_string();
-    if (boost::beast::iequals(name, "set-cookie")) {
-      cookies.emplace_back(utf8_text(field.value()));
-      continue;
-    }
-    if (boost::beast::iequals(name, "transfer-encoding")) continue;
-    const std::string key(name);
-    const std::string value = utf8_text(field.value());
-    if (json::value* existing = headers.if_contains(key); existing != nullptr) {
-      existing->get_string().append(", ");
-      existing->get_string().append(value);
-    } else {
-      headers[key] = value;
-    }
-  }
-  if (head.find(http::field::content_type) == head.end()) {
-    headers["content-type"] = lambda::kContentTypeOctetStream;
-  }
-  return json::serialize(json::object{
-      {"statusCode", head.result_int()}, {"headers", std::move(headers)}, {"cookies", std::move(cookies)}});
 }
 
 // Whether the app's answer to a non-HTTP event was itself JSON null (or empty), rather than
@@ -295,7 +267,7 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
 asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_streamed(const lambda::InvocationRequest& event,
                                                                         net::ResponseStream answer,
                                                                         lambda::RuntimeClient& runtime) {
-  std::string head = prelude(answer.header());
+  std::string head = lambda::prelude_json(answer.header());
   head.append(lambda::kPreludeSeparator);
   // Body bytes that came with the app's header go in the prelude's write: the Runtime API, and the
   // caller behind it, then wake once for both. Nothing waits for them: they are already here.

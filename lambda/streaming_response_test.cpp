@@ -1,5 +1,8 @@
 #include "snapbus/streaming_response.h"
 
+#include <iterator>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "snapbus/error_body.h"
@@ -15,6 +18,48 @@ TEST(StreamingResponse, PreludeCarriesStatusHeadersAndCookies) {
   EXPECT_EQ(prelude->headers["a"], "b");
   EXPECT_EQ(prelude->headers[http::field::set_cookie], "c=1");
   EXPECT_TRUE(prelude->body.empty());
+}
+
+TEST(StreamingResponse, AnAppsAnswerBecomesThePreludeLwasRuntimeWrites) {
+  http::response_header<> bare;
+  bare.result(200);
+  EXPECT_EQ(prelude_json(bare),
+            R"({"statusCode":200,"headers":{"content-type":"application/octet-stream"},"cookies":[]})");
+
+  // Lines of one name (as written) joined in order; names that differ in case kept apart; cookies
+  // as a list; Transfer-Encoding left out; ISO-8859-1 read as such; escapes as json::serialize's.
+  http::response_header<> answer;
+  answer.result(404);
+  answer.insert("Content-Type", "text/event-stream");
+  answer.insert("X-Multi", "a");
+  answer.insert("Set-Cookie", "a=1; Path=/");
+  answer.insert("x-multi", "lower");
+  answer.insert("X-Multi", "b");
+  answer.insert("Transfer-Encoding", "chunked");
+  answer.insert("set-cookie", "b=2");
+  answer.insert("X-Latin", "caf\xe9");
+  answer.insert("X-Quote", "say \"hi\"\\ \x01");
+  const std::string prelude = prelude_json(answer);
+  EXPECT_EQ(prelude,
+            R"({"statusCode":404,"headers":{"Content-Type":"text/event-stream","X-Multi":"a, b","x-multi":"lower",)"
+            "\"X-Latin\":\"caf\xc3\xa9\","
+            R"("X-Quote":"say \"hi\"\\ \u0001"},"cookies":["a=1; Path=/","b=2"]})");
+  // What the Runtime API reads back (it refuses a control character in a value, as HTTP does).
+  answer.erase("X-Quote");
+  const auto parsed = parse_prelude(prelude_json(answer));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->status, http::status::not_found);
+  EXPECT_EQ(parsed->headers["x-latin"], "caf\xc3\xa9");
+  const auto cookies = parsed->headers.equal_range(http::field::set_cookie);
+  EXPECT_EQ(std::distance(cookies.first, cookies.second), 2);
+
+  // A type named in any case is the app's; an empty value stays.
+  http::response_header<> typed;
+  typed.result(299);
+  typed.insert("content-TYPE", "text/plain");
+  typed.insert("X-Empty", "");
+  EXPECT_EQ(prelude_json(typed),
+            R"({"statusCode":299,"headers":{"content-TYPE":"text/plain","X-Empty":""},"cookies":[]})");
 }
 
 TEST(StreamingResponse, MalformedPreludesAreRejected) {

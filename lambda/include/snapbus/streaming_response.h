@@ -1,7 +1,7 @@
 // A streamed response (Lambda-Runtime-Function-Response-Mode: streaming) beyond its bytes: the
 // http-integration prelude that opens it, and the trailers that end one that failed midway.
 //
-//   // body = prelude JSON, kPreludeSeparator, then the payload
+//   std::string body = prelude_json(app_answer_header);  // then kPreludeSeparator, then the payload
 //   if (auto end = data.find(kPreludeSeparator); end != std::string::npos) {
 //     auto head = parse_prelude(std::string_view(data).substr(0, end));   // status, headers, cookies
 //   }
@@ -22,6 +22,13 @@ namespace snapbus::lambda {
 // The JSON prelude of a streamed http-integration response (status, headers, cookies; no body).
 // nullopt when it is not a JSON object or one of its fields is malformed.
 std::optional<HttpReply> parse_prelude(std::string_view prelude);
+
+// The prelude for an app's answer, as Lambda Web Adapter's runtime writes it: the status; one value
+// per header name as the app wrote it (the values of a name given on several lines joined with
+// ", "); Set-Cookie as `cookies`; Transfer-Encoding, which described the hop from the app, left out;
+// application/octet-stream when the app named no type. Values that are not UTF-8 are read as
+// ISO-8859-1, so the prelude stays JSON.
+std::string prelude_json(const boost::beast::http::response_header<>& head);
 
 struct StreamedError {
   std::string type;
