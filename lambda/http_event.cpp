@@ -229,8 +229,10 @@ HttpEventRequest decode_http_event(std::string_view payload, ParsedEvent& parsed
   std::string_view path;
   std::string query;
   if (source == EventSource::api_gateway_http || source == EventSource::function_url) {
-    const json::object* http = optional_object(*context, "http");
-    request.method = optional_string(*http, "method", "requestContext.http.method");
+    // Null, as an event written by hand may have it: no method, which is refused below.
+    if (const json::object* http = optional_object(*context, "http"); http != nullptr) {
+      request.method = optional_string(*http, "method", "requestContext.http.method");
+    }
     path = optional_string(event, "rawPath", "rawPath");
     query = percent_encode(optional_string(event, "rawQueryString", "rawQueryString"), allowed_in_query);
     add_headers(single_value_headers(parsed), request.headers);

@@ -220,6 +220,16 @@ TEST(HttpEvent, MalformedEventsGetAnErrorNamingTheField) {
   }
   EXPECT_THROW(request_from_event(R"({"httpMethod":"GET","path":"/","headers":{"a":1}})"), EventError);
   EXPECT_THROW(request_from_event(R"({"httpMethod":"","path":"/"})"), EventError);
+  // A 2.0 event whose requestContext.http is null or empty has no method (a null crashed the decoder).
+  for (const std::string_view event :
+       {R"({"rawPath":"/","requestContext":{"http":null}})", R"({"rawPath":"/","requestContext":{"http":{}}})"}) {
+    try {
+      request_from_event(event);
+      ADD_FAILURE() << "expected an error for " << event;
+    } catch (const EventError& error) {
+      EXPECT_NE(std::string(error.what()).find("no HTTP method"), std::string::npos) << error.what();
+    }
+  }
   // JSON that is not an object is not an HTTP event: it is passed through whole.
   EXPECT_EQ(request_from_event("[1,2]").body, "[1,2]");
 }
