@@ -215,7 +215,9 @@ def start_helper():
     print("FORKED", pid, flush=True)
 
 snapbus.before_snapshot(start_helper, name="start-helper")
-snapbus.after_restore(lambda: print("RESTORED", os.getpid(), flush=True), name="note")
+# One write per line: the parent and the helper print at once, and print() writes the text and its
+# newline apart, so two lines could interleave ("RESTORED 1RESTORED 2", " 2").
+snapbus.after_restore(lambda: os.write(1, f"RESTORED {os.getpid()}\\n".encode()), name="note")
 print("READY", os.getpid(), flush=True)
 time.sleep(60)
 """
