@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,51 @@ constexpr std::size_t kHeadersReserved = 32;
 
 bool is_decoded_context_member(std::string_view name) {
   return std::find(kDecodedContextMembers.begin(), kDecodedContextMembers.end(), name) != kDecodedContextMembers.end();
+}
+
+// A name given twice keeps its first place and takes its last value, as in json::object. As cheap
+// as json::object's rule, so that a direct invocation's million headers is no quadratic: the names
+// kept so far are compared one by one while they are few, and hashed from kHashedFrom on.
+void keep_last_value_of_each_name(std::vector<EventHeader>& headers) {
+  constexpr std::size_t kHashedFrom = 32;
+  const auto take_value = [](EventHeader& first, EventHeader& later) {
+    first.value = std::move(later.value);
+    first.kind = later.kind;
+  };
+  if (headers.size() < kHashedFrom) {
+    std::size_t kept = 0;
+    for (std::size_t at = 0; at < headers.size(); ++at) {
+      const auto end = headers.begin() + static_cast<std::ptrdiff_t>(kept);
+      const auto same =
+          std::find_if(headers.begin(), end, [&](const EventHeader& h) { return h.name == headers[at].name; });
+      if (same != end) {
+        take_value(*same, headers[at]);
+        continue;
+      }
+      if (kept != at) headers[kept] = std::move(headers[at]);
+      ++kept;
+    }
+    headers.resize(kept);
+    return;
+  }
+  // Names stay where they are until every duplicate is found: the map's keys look into them.
+  std::vector<bool> replaced(headers.size(), false);
+  std::unordered_map<std::string_view, std::size_t> first_place;
+  first_place.reserve(headers.size());
+  for (std::size_t at = 0; at < headers.size(); ++at) {
+    const auto [first, added] = first_place.try_emplace(headers[at].name, at);
+    if (added) continue;
+    take_value(headers[first->second], headers[at]);
+    replaced[at] = true;
+  }
+  first_place.clear();
+  std::size_t kept = 0;
+  for (std::size_t at = 0; at < headers.size(); ++at) {
+    if (replaced[at]) continue;
+    if (kept != at) headers[kept] = std::move(headers[at]);
+    ++kept;
+  }
+  headers.resize(kept);
 }
 
 // basic_parser's handler. It does what json::parser's does (every token pushed onto a value_stack),
@@ -54,6 +101,7 @@ class PruningHandler {
     if (end_of_dropped_container()) return true;
     if (in_headers_) {
       in_headers_ = false;
+      keep_last_value_of_each_name(*headers_);
       return true;
     }
     if (depth_ == kContextDepth && in_context_) {
@@ -241,18 +289,10 @@ class PruningHandler {
     headers_.reset();
   }
 
-  // A name given twice keeps its first place and takes the last value, as in json::object.
+  // Names given twice are resolved once the object ends (keep_last_value_of_each_name).
   void take_header(EventHeader::Kind kind) {
     if (kind != EventHeader::Kind::string) header_value_.clear();
-    const auto same = std::find_if(headers_->begin(), headers_->end(),
-                                   [this](const EventHeader& header) { return header.name == header_name_; });
-    if (same != headers_->end()) {
-      same->value = std::move(header_value_);
-      same->kind = kind;
-    } else {
-      headers_->push_back(
-          EventHeader{.name = std::move(header_name_), .value = std::move(header_value_), .kind = kind});
-    }
+    headers_->push_back(EventHeader{.name = std::move(header_name_), .value = std::move(header_value_), .kind = kind});
     header_name_.clear();
     header_value_.clear();
   }

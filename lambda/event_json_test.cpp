@@ -86,6 +86,10 @@ TEST(EventJson, TopLevelHeadersAreTakenInJsonObjectsOrder) {
       taken_headers(R"({"headers": {"s": "x\ny\u00e9", "n": -1.5, "t": true, "l": [1, {"a": []}], "o": {"k": {}},)"
                     R"( "after": "v"}})"),
       (Headers{{"s", "x\ny\xc3\xa9"}, {"n", "other"}, {"t", "other"}, {"l", "other"}, {"o", "other"}, {"after", "v"}}));
+  // Escaped names and values, the value long enough to come in parts.
+  const std::string long_value(5000, 'v');
+  EXPECT_EQ(taken_headers(R"({"head\u0065rs": {"x-\u0061": "1", "x-a": ")" + long_value + R"(\n"}})"),
+            (Headers{{"x-a", long_value + "\n"}}));
   // An escaped key is the same key; the last object given is the one taken.
   EXPECT_EQ(taken_headers(R"({"headers": {"a": "1"}, "headers": {"b": "2"}})"), (Headers{{"b", "2"}}));
   // Not at the top, or not an object: left in the value, as json::parse has it.
@@ -103,6 +107,29 @@ TEST(EventJson, TopLevelHeadersAreTakenInJsonObjectsOrder) {
         R"({"headers": 1, "headers": null, "headers": true})", R"({"requestContext": {"headers": {"a": "1"}}})"}) {
     expect_as_json_parse_less_the_context(text);
   }
+}
+
+// Past a few dozen names, duplicates are found by hashing: the same rule, for any number of headers.
+TEST(EventJson, ManyHeadersKeepJsonObjectsRule) {
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  std::string event = R"({"headers": {)";
+  Headers expected;
+  for (int i = 0; i < 300; ++i) {
+    const std::string name = "x-" + std::to_string(i % 100);
+    if (i > 0) event += ", ";
+    // Every name three times; the last time null for every seventh, a number for every eleventh.
+    const bool last = i >= 200;
+    const std::string value = last && i % 7 == 0 ? "null" : last && i % 11 == 0 ? "1" : "\"" + std::to_string(i) + "\"";
+    event.append("\"").append(name).append("\": ").append(value);
+    if (i < 100) expected.emplace_back(name, "");
+    if (last)
+      expected[static_cast<std::size_t>(i % 100)].second = value == "null" ? "null"
+                                                           : value == "1"  ? "other"
+                                                                           : std::to_string(i);
+  }
+  event += "}}";
+  EXPECT_EQ(taken_headers(event), expected);
+  expect_as_json_parse_less_the_context(event);
 }
 
 TEST(EventJson, OnlyTheTopLevelContextIsCutAndOnlyWhenItIsAnObject) {
