@@ -37,41 +37,29 @@ bool is_decoded_context_member(std::string_view name) {
 // kept so far are compared one by one while they are few, and hashed from kHashedFrom on.
 void keep_last_value_of_each_name(std::vector<EventHeader>& headers) {
   constexpr std::size_t kHashedFrom = 32;
-  const auto take_value = [](EventHeader& first, EventHeader& later) {
-    first.value = std::move(later.value);
-    first.kind = later.kind;
-  };
-  if (headers.size() < kHashedFrom) {
-    std::size_t kept = 0;
-    for (std::size_t at = 0; at < headers.size(); ++at) {
-      const auto end = headers.begin() + static_cast<std::ptrdiff_t>(kept);
-      const auto same =
-          std::find_if(headers.begin(), end, [&](const EventHeader& h) { return h.name == headers[at].name; });
-      if (same != end) {
-        take_value(*same, headers[at]);
-        continue;
-      }
-      if (kept != at) headers[kept] = std::move(headers[at]);
-      ++kept;
-    }
-    headers.resize(kept);
-    return;
-  }
-  // Names stay where they are until every duplicate is found: the map's keys look into them.
-  std::vector<bool> replaced(headers.size(), false);
-  std::unordered_map<std::string_view, std::size_t> first_place;
-  first_place.reserve(headers.size());
-  for (std::size_t at = 0; at < headers.size(); ++at) {
-    const auto [first, added] = first_place.try_emplace(headers[at].name, at);
-    if (added) continue;
-    take_value(headers[first->second], headers[at]);
-    replaced[at] = true;
-  }
-  first_place.clear();
+  const bool hashed = headers.size() >= kHashedFrom;
+  // Where each kept name is: its key looks into headers[place], which nothing moves once kept.
+  std::unordered_map<std::string_view, std::size_t> place;
+  if (hashed) place.reserve(headers.size());
   std::size_t kept = 0;
+  const auto kept_with_name = [&](const std::string& name) -> EventHeader* {
+    if (hashed) {
+      const auto found = place.find(name);
+      return found == place.end() ? nullptr : &headers[found->second];
+    }
+    for (std::size_t at = 0; at < kept; ++at) {
+      if (headers[at].name == name) return &headers[at];
+    }
+    return nullptr;
+  };
   for (std::size_t at = 0; at < headers.size(); ++at) {
-    if (replaced[at]) continue;
+    if (EventHeader* first = kept_with_name(headers[at].name); first != nullptr) {
+      first->value = std::move(headers[at].value);
+      first->kind = headers[at].kind;
+      continue;
+    }
     if (kept != at) headers[kept] = std::move(headers[at]);
+    if (hashed) place.emplace(headers[kept].name, kept);
     ++kept;
   }
   headers.resize(kept);
@@ -291,7 +279,6 @@ class PruningHandler {
 
   // Names given twice are resolved once the object ends (keep_last_value_of_each_name).
   void take_header(EventHeader::Kind kind) {
-    if (kind != EventHeader::Kind::string) header_value_.clear();
     headers_->push_back(EventHeader{.name = std::move(header_name_), .value = std::move(header_value_), .kind = kind});
     header_name_.clear();
     header_value_.clear();
