@@ -1,6 +1,7 @@
 #include "event_json.h"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -21,15 +22,42 @@ namespace {
 
 namespace json = boost::json;
 
-// The depth of requestContext's members: the event's own members are at depth 1.
-constexpr std::size_t kContextDepth = 2;
+// Which members of an object are built, the others being parsed and dropped: of the event, those
+// decoding reads; of its requestContext, those source_of and decoding read; of requestContext.http,
+// the method; of requestContext.elb, none (only its presence says ALB). Any other object is whole.
+enum class Kept : unsigned char { all, event_members, context_members, method, none };
+
+// The objects that are cut are the event (depth 1), its requestContext (2), and http or elb in it (3).
+constexpr std::size_t kCutDepths = 3;
+
+Kept kept_of_member(Kept parent, std::string_view name) {
+  if (parent == Kept::event_members && name == "requestContext") return Kept::context_members;
+  if (parent == Kept::context_members && name == "http") return Kept::method;
+  if (parent == Kept::context_members && name == "elb") return Kept::none;
+  return Kept::all;
+}
 
 // Room for the headers of most events (an API Gateway event behind CloudFront has about 20), so the
 // list is not moved as it grows.
 constexpr std::size_t kHeadersReserved = 32;
 
-bool is_decoded_context_member(std::string_view name) {
-  return std::find(kDecodedContextMembers.begin(), kDecodedContextMembers.end(), name) != kDecodedContextMembers.end();
+// Every key of the event is looked up: the first byte rules out most names before a compare.
+template <std::size_t N>
+bool is_one_of(const std::array<std::string_view, N>& names, std::string_view name) {
+  return !name.empty() && std::any_of(names.begin(), names.end(), [name](std::string_view candidate) {
+    return candidate[0] == name[0] && candidate == name;
+  });
+}
+
+bool keeps(Kept kept, std::string_view name) {
+  switch (kept) {
+    case Kept::all: return true;
+    case Kept::event_members: return is_one_of(kDecodedEventMembers, name);
+    case Kept::context_members: return is_one_of(kDecodedContextMembers, name);
+    case Kept::method: return name == "method";
+    case Kept::none: return false;
+  }
+  return true;
 }
 
 // A name given twice keeps its first place and takes its last value, as in json::object. As cheap
@@ -66,9 +94,10 @@ void keep_last_value_of_each_name(std::vector<EventHeader>& headers) {
 }
 
 // basic_parser's handler. It does what json::parser's does (every token pushed onto a value_stack),
-// except that a member of the top-level requestContext that decoding does not read is dropped: its
-// key is not pushed, and neither is anything of its value, however deeply nested; and that the
-// members of the top-level `headers` object are taken into a list instead (ParsedEvent::headers).
+// except that a member decoding does not read (of the event, of its requestContext, of http or elb in
+// that: see Kept) is dropped: its key is not pushed, and neither is anything of its value, however
+// deeply nested; and that the members of the top-level `headers` object are taken into a list instead
+// (ParsedEvent::headers).
 // The parser still reads and checks every byte. The names of basic_parser's interface are its own.
 class PruningHandler {
  public:
@@ -92,11 +121,7 @@ class PruningHandler {
       keep_last_value_of_each_name(*headers_);
       return true;
     }
-    if (depth_ == kContextDepth && in_context_) {
-      members = kept_;
-      in_context_ = false;
-    }
-    if (depth_ == 1) members -= headers_taken_;
+    if (depth_ <= kCutDepths && kept_[depth_] != Kept::all) members = kept_members_[depth_];
     stack.push_object(members);
     --depth_;
     return true;
@@ -128,20 +153,21 @@ class PruningHandler {
       key_.clear();
       return true;
     }
+    const Kept kept = depth_ <= kCutDepths ? kept_[depth_] : Kept::all;
     // Its key is pushed only once its value turns out not to be taken as a list.
-    if (depth_ == 1 && name == "headers") {
+    if (kept == Kept::event_members && name == "headers") {
       headers_next_ = true;
-      context_next_ = false;
+      next_kept_ = Kept::all;
       key_.clear();
       return true;
     }
-    if (depth_ == kContextDepth && in_context_ && !is_decoded_context_member(name)) {
+    if (!keeps(kept, name)) {
       drop_value_ = true;
     } else {
       stack.push_key(json::string_view(name.data(), name.size()));
-      if (depth_ == kContextDepth && in_context_) ++kept_;
-      context_next_ = depth_ == 1 && name == "requestContext";
-      if (context_next_) context_key_end_ = key_.empty() ? end_in_payload(last) : std::nullopt;
+      if (kept != Kept::all) ++kept_members_[depth_];
+      next_kept_ = kept_of_member(kept, name);
+      if (next_kept_ == Kept::context_members) context_key_end_ = key_.empty() ? end_in_payload(last) : std::nullopt;
     }
     key_.clear();
     return true;
@@ -235,16 +261,16 @@ class PruningHandler {
       headers_next_ = false;
       in_headers_ = true;
       headers_.emplace().reserve(kHeadersReserved);
-      ++headers_taken_;
       return true;
     }
     push_headers_key_if_next();
     ++depth_;
-    if (object && depth_ == kContextDepth && context_next_) {
-      in_context_ = true;
-      kept_ = 0;
+    if (depth_ <= kCutDepths) {
+      // The event is the top-level object; a list's members are whole.
+      kept_[depth_] = !object ? Kept::all : depth_ == 1 ? Kept::event_members : next_kept_;
+      kept_members_[depth_] = 0;
     }
-    context_next_ = false;
+    next_kept_ = Kept::all;
     return true;
   }
 
@@ -273,6 +299,7 @@ class PruningHandler {
     if (!headers_next_) return;
     headers_next_ = false;
     stack.push_key("headers");
+    ++kept_members_[1];
     headers_in_value_ = true;
     headers_.reset();
   }
@@ -291,21 +318,21 @@ class PruningHandler {
       drop_value_ = false;
       return true;
     }
-    context_next_ = false;
+    next_kept_ = Kept::all;
     return false;
   }
 
   std::size_t depth_ = 0;          // containers open and kept
   std::size_t dropped_depth_ = 0;  // containers open within a dropped value
   bool drop_value_ = false;        // the value that comes next belongs to a dropped member
-  bool context_next_ = false;      // the value that comes next is the top-level requestContext's
-  bool in_context_ = false;        // the container open at kContextDepth is that requestContext
-  std::size_t kept_ = 0;           // members of requestContext pushed so far
+  Kept next_kept_ = Kept::all;     // what an object that is the value coming next keeps
+  // For the containers open at depths 1 to kCutDepths: what each keeps, and its members pushed so far.
+  std::array<Kept, kCutDepths + 1> kept_{};
+  std::array<std::size_t, kCutDepths + 1> kept_members_{};
   std::string key_;                // a key's parts so far
   bool headers_next_ = false;      // the value that comes next is the top-level `headers`' (key not pushed)
   bool in_headers_ = false;        // the top-level `headers` object being taken is open
   bool headers_in_value_ = false;  // a top-level `headers` went into the value
-  std::size_t headers_taken_ = 0;  // top-level `headers` members taken as a list, not pushed
   std::optional<std::vector<EventHeader>> headers_;
   std::string header_name_;   // of the header whose value comes next
   std::string header_value_;  // its parts so far

@@ -1,14 +1,16 @@
-// An event's JSON parsed for decoding: the whole text is checked as JSON, but of the top-level
-// requestContext only the members decoding reads are built (kDecodedContextMembers). The rest of
-// that object (identity, authorizer, times, ids: half of an API Gateway event) is parsed and dropped,
-// since the app receives requestContext as written (json_text.h), never from the parsed value. The
-// top-level `headers` object goes straight into a list of strings, which decoding moves into the
-// request as they are, instead of into the value, to be copied out member by member.
+// An event's JSON parsed for decoding: the whole text is checked as JSON, but only what decoding reads
+// is built. Of the event (when an object) that is the members in kDecodedEventMembers, so an SQS
+// batch's records or an S3 notification, which go to the app as they are written, are parsed and
+// dropped. Of its requestContext it is domainName, http with only its method, and elb with no members
+// (kDecodedContextMembers); the rest (identity, authorizer, times, ids: half of an API Gateway event)
+// is dropped, since the app receives requestContext as written (json_text.h), never from the parsed
+// value. The top-level `headers` object goes straight into a list of strings, which decoding moves
+// into the request as they are, instead of into the value, to be copied out member by member.
 //
 //   json::monotonic_resource arena;
 //   boost::system::error_code error;
 //   ParsedEvent event = parse_event_json(payload, &arena, error);
-//   // event.value.at("requestContext") holds domainName, http and elb (when the event has them), nothing else
+//   // event.value.at("requestContext") holds domainName, http (method only) and elb ({}), when the event has them
 //   if (event.request_context_at) use(value_json_at(payload, *event.request_context_at));  // as written
 //   if (event.headers) for (EventHeader& header : *event.headers) use(std::move(header.name), ...);
 #pragma once
@@ -25,7 +27,21 @@
 
 namespace snapbus::lambda {
 
-// What source_of and decode_http_event read from requestContext.
+// What source_of and decode_http_event read from the event.
+inline constexpr std::array<std::string_view, 12> kDecodedEventMembers = {"requestContext",
+                                                                          "httpMethod",
+                                                                          "path",
+                                                                          "rawPath",
+                                                                          "rawQueryString",
+                                                                          "queryStringParameters",
+                                                                          "multiValueQueryStringParameters",
+                                                                          "headers",
+                                                                          "multiValueHeaders",
+                                                                          "cookies",
+                                                                          "body",
+                                                                          "isBase64Encoded"};
+
+// What they read from requestContext: domainName, and of http its method; of elb, only that it is there.
 inline constexpr std::array<std::string_view, 3> kDecodedContextMembers = {"domainName", "elb", "http"};
 
 // A member of the top-level `headers` object, as json::object holds it.
@@ -49,8 +65,9 @@ struct ParsedEvent {
 };
 
 // json::parse's verdict and errors for any text; on success the value as json::parse would build it,
-// less requestContext's other members (at the top level only: a nested requestContext is whole) and
-// less the `headers` given in `headers`.
+// less the members decoding does not read (of the event, its requestContext, and http and elb in that:
+// any other object, such as a requestContext inside the body, is whole) and less the `headers` given
+// in `headers`.
 ParsedEvent parse_event_json(std::string_view payload, boost::json::storage_ptr storage,
                              boost::system::error_code& error);
 

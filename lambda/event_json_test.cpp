@@ -132,23 +132,29 @@ TEST(EventJson, ManyHeadersKeepJsonObjectsRule) {
   expect_as_json_parse_less_the_context(event);
 }
 
-TEST(EventJson, OnlyTheTopLevelContextIsCutAndOnlyWhenItIsAnObject) {
+TEST(EventJson, OnlyWhatDecodingReadsIsBuilt) {
   const std::string event =
       R"({"requestContext": {"accountId": "1", "http": {"method": "GET", "extra": [1, {"a": null}]},)"
       R"( "identity": {"sourceIp": "1.2.3.4", "nested": [[], {}]}, "domainName": "d", "elb": {"targetGroupArn": "t"},)"
       R"( "timeEpoch": 1583348638390, "n": -1, "f": 0.5, "t": true, "z": null, "s": "x\ny"},)"
-      R"( "body": {"requestContext": {"accountId": "kept"}}, "list": [{"requestContext": {"a": 1}}]})";
+      R"( "body": {"requestContext": {"accountId": "kept", "http": {"path": "/"}}}, "list": [{"requestContext": {}}],)"
+      R"( "Records": [{"body": "{}"}], "version": "2.0", "queryStringParameters": {"a": {"b": [1]}}})";
   boost::system::error_code error;
   const json::value parsed = parse_event_json(event, {}, error).value;
   ASSERT_FALSE(error) << error.message();
-  EXPECT_EQ(json::serialize(parsed.at("requestContext")),
-            R"({"http":{"method":"GET","extra":[1,{"a":null}]},"domainName":"d","elb":{"targetGroupArn":"t"}})");
-  EXPECT_EQ(parsed.at("body").at("requestContext").at("accountId"), "kept");
-  EXPECT_EQ(parsed.at("list").at(0).at("requestContext").at("a"), 1);
+  EXPECT_EQ(json::serialize(parsed.at("requestContext")), R"({"http":{"method":"GET"},"domainName":"d","elb":{}})");
+  // Within a member that is kept, every object is whole, whatever its name.
+  EXPECT_EQ(json::serialize(parsed.at("body")), R"({"requestContext":{"accountId":"kept","http":{"path":"/"}}})");
+  EXPECT_EQ(json::serialize(parsed.at("queryStringParameters")), R"({"a":{"b":[1]}})");
+  EXPECT_EQ(parsed.get_object().size(), 3U) << json::serialize(parsed);
   expect_as_json_parse_less_the_context(event);
   for (const std::string_view other :
        {R"({"requestContext": "text"})", R"({"requestContext": [1, {"a": 2}]})", R"({"requestContext": null, "x": 1})",
-        R"({"requestContext": {}})", R"([{"requestContext": {"a": 1}}])", R"("requestContext")", "7"}) {
+        R"({"requestContext": {}})", R"([{"requestContext": {"a": 1}}])", R"("requestContext")", "7",
+        R"({"requestContext": {"http": "GET", "elb": [1]}})", R"({"requestContext": {"http": null, "elb": null}})",
+        R"({"requestContext": {"http": {"method": {"a": 1}, "x": {}}, "elb": {"a": {"b": 2}}}})",
+        R"({"Records": [{"eventSource": "aws:sqs", "body": "{}"}, {"a": [1, 2, {"b": null}]}]})",
+        R"([[1, 0E08551]])"}) {
     expect_as_json_parse_less_the_context(other);
   }
 }

@@ -112,6 +112,18 @@ TEST(HttpEvent, TheRequestContextIsPassedOnAsWrittenOnOneLine) {
   EXPECT_EQ(request.request_context.find_first_of("\r\n"), std::string::npos);
 }
 
+// A requestContext whose key is written with an escape (by hand: no service does) cannot be placed by
+// the parser; the scan of the text finds it by its decoded name, and the header has all of it, not the
+// parsed event's few members.
+TEST(HttpEvent, ARequestContextUnderAnEscapedKeyIsPassedOnWhole) {
+  const HttpEventRequest request = request_from_event(
+      R"({"rawPath": "/", "request\u0043ontext": {"http": {"method": "GET", "path": "/"}, "stage": "$default",)"
+      R"( "elb": {"targetGroupArn": "t"}, "timeEpoch": 1583348638390}, "httpMethod": "GET", "path": "/"})");
+  EXPECT_EQ(request.shape.source, EventSource::alb);
+  EXPECT_EQ(request.request_context, R"({"http":{"method":"GET","path":"/"},"stage":"$default",)"
+                                     R"("elb":{"targetGroupArn":"t"},"timeEpoch":1583348638390})");
+}
+
 TEST_F(EventVectors, HttpApiKeepsTheRawQueryAndEncodesThePath) {
   const HttpEventRequest request = request_from_event(vector("http-apigw_request_path_with_space.json"));
   EXPECT_EQ(request.method, "POST");
