@@ -26,12 +26,20 @@ std::string runtime_target(std::string_view rest) {
 }
 
 // A request id goes into the path: anything but URI-unreserved characters could change the call.
+// Checked twice per invocation (its event, its response), so by table rather than by ranges.
+constexpr std::array<bool, 256> kUnreserved = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+               c == '_' || c == '~';
+  }
+  return table;
+}();
+
 bool is_path_segment(std::string_view id) {
   if (id.empty()) return false;
-  for (char c : id) {
-    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '~';
-    if (!unreserved) return false;
+  for (const char c : id) {
+    if (!kUnreserved[static_cast<unsigned char>(c)]) return false;
   }
   return id != "." && id != "..";
 }
