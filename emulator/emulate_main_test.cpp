@@ -586,7 +586,13 @@ TEST(EmulateMain, AFreshEnvironmentStartsItsExtensionsBeforeItsRuntime) {
   EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
   // The next invocation comes once the failed environment is gone: a fresh one starts for it.
   ASSERT_TRUE(emu.wait_for_diagnostic("the failed environment stopped")) << emu.diagnostics();
-  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  const auto second = emu.invoke("{}");
+  EXPECT_EQ(error_type(second), "Runtime.ExitError");
+  // The log and the diagnostics are written apart from the answer, by one thread in the order they
+  // came: once the fresh environment's REPORT is out, so are its INIT_START and its Init's diagnostics.
+  const std::string second_id = second.header("x-amzn-requestid");
+  ASSERT_FALSE(second_id.empty()) << second.body;
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: " + second_id)) << emu.log();
   const std::string diagnostics = emu.diagnostics();
   const auto fresh = diagnostics.find("starting a fresh environment");
   ASSERT_NE(fresh, std::string::npos) << diagnostics;
@@ -1368,9 +1374,12 @@ TEST(EmulateMain, CrashedRuntimeIsReplacedForTheQueuedInvocation) {
   auto next2 = emu.runtime_call("GET", kNext);
   ASSERT_EQ(next2.status, 200) << next2.body << emu.diagnostics();
   EXPECT_EQ(next2.body, R"({"n":2})");
-  EXPECT_EQ(emu.runtime_call("POST", response_path(next2.header("lambda-runtime-aws-request-id")), "2").status, 202);
+  const std::string id2 = next2.header("lambda-runtime-aws-request-id");
+  EXPECT_EQ(emu.runtime_call("POST", response_path(id2), "2").status, 202);
   ASSERT_TRUE(ready(second));
   EXPECT_EQ(second.get().body, "2");
+  // The log is written apart from the answer: its REPORT comes last, after the fresh INIT_START.
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: " + id2)) << emu.log();
   EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
@@ -1380,7 +1389,12 @@ TEST(EmulateMain, SnapStartFreshEnvironmentIsInitFreezeAndRestore) {
   EmulatorProcess emu("fresh_snapstart", {"--snapstart", "--", kPython, testdata("fake_runtime.py"), "crash-invoke"});
   ASSERT_TRUE(emu.started()) << emu.diagnostics();
   EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
-  EXPECT_EQ(error_type(emu.invoke("{}")), "Runtime.ExitError");
+  const auto second = emu.invoke("{}");
+  EXPECT_EQ(error_type(second), "Runtime.ExitError");
+  // The log is written apart from the answer: the second invocation's REPORT comes last.
+  const std::string second_id = second.header("x-amzn-requestid");
+  ASSERT_FALSE(second_id.empty()) << second.body;
+  ASSERT_TRUE(emu.wait_for_log("REPORT RequestId: " + second_id)) << emu.log();
   const std::string log = emu.log();
   EXPECT_EQ(count_of(log, "INIT_START"), 2U) << log;
   EXPECT_EQ(count_of(log, "RESTORE_REPORT"), 2U) << log;
@@ -1409,6 +1423,8 @@ TEST(EmulateMain, FailedInitIsRetriedByTheNextInvocation) {
   auto answer = emu.invoke("{}");
   EXPECT_EQ(answer.status, 200) << answer.error;
   EXPECT_EQ(error_type(answer), "Runtime.ExitError");
+  // The log is written apart from the answer: the fresh Init's INIT_REPORT follows its INIT_START.
+  ASSERT_TRUE(emu.wait_for_log("Phase: invoke\tStatus: error\tError Type: Runtime.ExitError")) << emu.log();
   EXPECT_EQ(count_of(emu.log(), "INIT_START"), 2U) << emu.log();
   EXPECT_EQ(emu.stop(), 0);
   emu.expect_no_survivors();
