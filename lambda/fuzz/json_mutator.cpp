@@ -17,26 +17,21 @@ namespace json = boost::json;
 using Random = std::minstd_rand;
 
 // The names the decoders look up (events, the streamed prelude, error bodies), and near misses.
+// clang-format off
 constexpr std::array<std::string_view, 30> kNames = {
-    "httpMethod", "path",       "rawPath",          "rawQueryString",
-    "headers",    "Headers",    "multiValueHeaders", "queryStringParameters",
-    "multiValueQueryStringParameters", "cookies", "body", "isBase64Encoded",
-    "requestContext", "http",   "method",           "elb",
-    "domainName", "version",    "routeKey",         "statusCode",
-    "statusDescription", "content-type", "content-encoding", "set-cookie",
-    "cookie",     "x-lambda-http-content-encoding", "errorMessage", "errorType",
-    "stackTrace", ""};
+    "httpMethod", "path", "rawPath", "rawQueryString", "headers", "Headers", "multiValueHeaders",
+    "queryStringParameters", "multiValueQueryStringParameters", "cookies", "body", "isBase64Encoded",
+    "requestContext", "http", "method", "elb", "domainName", "version", "routeKey", "statusCode",
+    "statusDescription", "content-type", "content-encoding", "set-cookie", "cookie",
+    "x-lambda-http-content-encoding", "errorMessage", "errorType", "stackTrace", ""};
 
 // Strings at the decoders' edges: methods, paths with dot segments and bad escapes, charsets, base64
 // and not, a NUL, UTF-8 and bytes that are not, header injection.
 constexpr std::array<std::string_view, 27> kStrings = {
-    "",          "GET",        "get",          "HEAD",
-    "/",         "//",         "/api",         "/api/../../x",
-    "/%2e%2e/x", "%",          "%zz",          "a=1&a=2&b",
-    "a b",       "text/plain; charset=latin1", "application/octet-stream", "gzip",
-    "Zm9vYmFy",  "not base64!", "===",         "true",
-    std::string_view("\0x", 2), "\xc3\xa9",    "\xff\xfe",     "\r\n",
-    "a\r\nx-injected: 1", "2.0", "1.0"};
+    "", "GET", "get", "HEAD", "/", "//", "/api", "/api/../../x", "/%2e%2e/x", "%", "%zz", "a=1&a=2&b", "a b",
+    "text/plain; charset=latin1", "application/octet-stream", "gzip", "Zm9vYmFy", "not base64!", "===", "true",
+    std::string_view("\0x", 2), "\xc3\xa9", "\xff\xfe", "\r\n", "a\r\nx-injected: 1", "2.0", "1.0"};
+// clang-format on
 
 // One value of the document, and where it sits, for taking it out or renaming it.
 struct Slot {
@@ -149,8 +144,7 @@ void change_tree(json::value& root, Random& random) {
       }
       return;
     }
-    default:
-      break;
+    default: break;
   }
   // Replacing is also what the other changes fall back to where they do not apply (a string has no
   // members to add to).
@@ -163,9 +157,9 @@ struct Twist {
   enum class Kind { none, member_twice, escaped_keys, spaced };
   Kind kind = Kind::none;
   const json::object* object = nullptr;
-  std::size_t at = 0;        // member_twice: before the member at this place
-  std::string name;          // member_twice: the name given twice
-  json::value first_value;   // member_twice: the value written first; the member's own comes second
+  std::size_t at = 0;       // member_twice: before the member at this place
+  std::string name;         // member_twice: the name given twice
+  json::value first_value;  // member_twice: the value written first; the member's own comes second
 };
 
 Twist choose_twist(json::value& root, Random& random) {

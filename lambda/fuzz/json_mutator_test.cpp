@@ -93,8 +93,8 @@ TEST(JsonMutator, AResultTooLargeFallsBackToBytes) {
   for (unsigned seed = 0; seed < 200; seed += 2) {
     std::vector<char> copy = buffer;
     // No room beyond the document itself: any result that grew goes to the byte mutator.
-    const std::size_t size =
-        mutate_json_or_bytes(reinterpret_cast<std::uint8_t*>(copy.data()), copy.size(), copy.size(), seed, count_byte_mutation);
+    const std::size_t size = mutate_json_or_bytes(reinterpret_cast<std::uint8_t*>(copy.data()), copy.size(),
+                                                  copy.size(), seed, count_byte_mutation);
     EXPECT_LE(size, copy.size());
   }
   EXPECT_GT(byte_mutations, 0);
