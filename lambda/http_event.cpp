@@ -220,7 +220,9 @@ HttpEventRequest decode_http_event(std::string_view payload, ParsedEvent& parsed
   request.shape.source = source;
   const json::object* context = optional_object(event, "requestContext");
   if (context != nullptr) {
-    // As the service wrote it, on one line (json_text.h says why not serialized again).
+    // As the service wrote it, on one line (json_text.h says why not serialized again). member_text
+    // finds the requestContext of any valid JSON, its key escaped or not, so member_json never falls
+    // back to the parsed value, which holds only the members decoding reads.
     request.request_context = context_at ? value_json_at(payload, *context_at)
                                          : member_json(payload, "requestContext", event.at("requestContext"));
     request.domain_name = optional_string(*context, "domainName", "requestContext.domainName");
@@ -382,9 +384,15 @@ HttpEventRequest request_from_event(std::string_view payload, const EventDecodeO
   std::array<unsigned char, kParseArenaOnStack> arena_on_stack;
   json::monotonic_resource arena(arena_on_stack.data(), arena_on_stack.size());
   boost::system::error_code error;
-  // Parsed less what decoding never reads (most of requestContext, which the app gets as written).
+  // Parsed less what decoding never reads (event_json.h): most of requestContext, which the app gets
+  // as written, and whatever a pass-through event carries.
   ParsedEvent parsed = parse_event_json(payload, &arena, error);
   if (error) throw EventError("the event is not valid JSON: " + error.message());
+  return request_from_parsed_event(payload, parsed, options);
+}
+
+HttpEventRequest request_from_parsed_event(std::string_view payload, ParsedEvent& parsed,
+                                           const EventDecodeOptions& options) {
   const EventSource source = parsed.value.is_object() ? source_of(parsed.value.get_object()) : EventSource::other;
   if (source != EventSource::other) {
     return decode_http_event(payload, parsed, source, options);

@@ -5,8 +5,9 @@
 // Lambda can parse, whatever bytes the body and the headers hold. json_text's scanners also get the
 // raw bytes, JSON or not: whatever member_text answers lies inside them. parse_event_json must agree
 // with json::parse on every input (testing/parsed_event_oracle.h): the same error, or the same value
-// less requestContext's unread members and the headers it took as a list; and where it places
-// requestContext, member_text must find it.
+// less the members decoding does not read and the headers it took as a list; where it places
+// requestContext, member_text must find it; and decoding json::parse's whole value must give the same
+// request or the same refusal.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -32,6 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     boost::system::error_code event_error;
     const snapbus::lambda::ParsedEvent parsed = snapbus::lambda::parse_event_json(payload, {}, event_error);
     if (snapbus::lambda::testing::parsed_event_mismatch(payload, parsed, event_error)) std::abort();
+    if (!event_error && snapbus::lambda::testing::decoded_event_mismatch(payload, {.remove_base_path = "/api"})) {
+      std::abort();
+    }
   }
   try {
     const auto request = snapbus::lambda::request_from_event(payload, {.remove_base_path = "/api"});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -114,13 +115,16 @@ void change_tree(json::value& root, Random& random) {
       }
       break;
     case 1:
+      // The value is made first: it may copy a value of the tree, which inserting could move.
       if (json::object* object = any.value->if_object()) {
         const std::string_view name = pick(kNames, random);
-        (*object)[json::string_view(name.data(), name.size())] = new_value(slots, random);
+        json::value added = new_value(slots, random);
+        (*object)[json::string_view(name.data(), name.size())] = std::move(added);
         return;
       }
       if (json::array* array = any.value->if_array()) {
-        array->push_back(new_value(slots, random));
+        json::value added = new_value(slots, random);
+        array->push_back(std::move(added));
         return;
       }
       break;
@@ -147,7 +151,7 @@ void change_tree(json::value& root, Random& random) {
     default: break;
   }
   // Replacing is also what the other changes fall back to where they do not apply (a string has no
-  // members to add to).
+  // members to add to). A document that is one value or an empty container has only its root to replace.
   json::value replacement = new_value(slots, random);
   *inner.value = std::move(replacement);
 }
@@ -202,6 +206,11 @@ class Writer {
         this->value((*array)[at]);
       }
       out_ += ']';
+    } else if (value.is_double() && !std::isfinite(value.get_double())) {
+      // json::serialize writes these as NaN and Infinity, which are not JSON; Boost.JSON reads these
+      // back as what they were (0 times infinity is NaN).
+      const double number = value.get_double();
+      out_ += std::isnan(number) ? "0e9999" : number > 0 ? "1e9999" : "-1e9999";
     } else {
       out_ += json::serialize(value);
     }

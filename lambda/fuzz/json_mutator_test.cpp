@@ -2,11 +2,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 namespace snapbus::lambda::fuzzing {
 namespace {
@@ -16,6 +18,63 @@ namespace json = boost::json;
 constexpr std::string_view kEvent =
     R"({"version":"2.0","rawPath":"/","headers":{"host":"x","accept":"*/*"},)"
     R"("requestContext":{"http":{"method":"GET","path":"/"}},"body":"hi","isBase64Encoded":false})";
+
+// Whether some object of `text` (JSON) names a member twice. A json::value cannot hold that, so only the
+// writer's twist makes one.
+class DuplicateFinder {
+ public:
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    names_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, json::error_code&) {
+    names_.pop_back();
+    return true;
+  }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(std::size_t, json::error_code&) { return true; }
+  bool on_key_part(json::string_view part, std::size_t, json::error_code&) {
+    key_.append(part.data(), part.size());
+    return true;
+  }
+  bool on_key(json::string_view last, std::size_t, json::error_code&) {
+    key_.append(last.data(), last.size());
+    twice |= !names_.back().insert(key_).second;
+    key_.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+  bool twice = false;
+
+ private:
+  std::vector<std::set<std::string>> names_;
+  std::string key_;
+};
+
+bool names_a_member_twice(std::string_view text) {
+  json::basic_parser<DuplicateFinder> parser(json::parse_options{.allow_invalid_utf8 = true});
+  boost::system::error_code error;
+  parser.write_some(false, text.data(), text.size(), error);
+  EXPECT_FALSE(error) << text;
+  return parser.handler().twice;
+}
 
 // One of the edge-case strings is not UTF-8, which only json::parse's check refuses.
 const json::parse_options kAnyBytes = {.allow_invalid_utf8 = true};
@@ -74,8 +133,7 @@ TEST(JsonMutator, ReachesTheShapesByteMutationsMiss) {
       http_removed |= http == nullptr && mutated.find("\"http\"") == std::string::npos;
       wrapped |= http != nullptr && http->is_array() && !http->as_array().empty() && http->as_array()[0].is_object();
     }
-    std::size_t first = mutated.find("\"rawPath\"");
-    member_twice |= first != std::string::npos && mutated.find("\"rawPath\"", first + 1) != std::string::npos;
+    member_twice |= names_a_member_twice(mutated);
     escaped_key |= mutated.find("\\u0068\\u0065\\u0061") != std::string::npos;  // "hea...": headers escaped
     spaced |= mutated.find(" \n\t") != std::string::npos;
   }
@@ -87,18 +145,41 @@ TEST(JsonMutator, ReachesTheShapesByteMutationsMiss) {
   EXPECT_TRUE(wrapped);
 }
 
-TEST(JsonMutator, AResultTooLargeFallsBackToBytes) {
-  std::vector<char> buffer(kEvent.begin(), kEvent.end());
+TEST(JsonMutator, AResultThatFitsIsCopiedAndOneTooLargeFallsBackToBytes) {
   byte_mutations = 0;
+  int copied = 0;
+  constexpr char kCanary = '#';
   for (unsigned seed = 0; seed < 200; seed += 2) {
-    std::vector<char> copy = buffer;
-    // No room beyond the document itself: any result that grew goes to the byte mutator.
-    const std::size_t size = mutate_json_or_bytes(reinterpret_cast<std::uint8_t*>(copy.data()), copy.size(),
-                                                  copy.size(), seed, count_byte_mutation);
-    EXPECT_LE(size, copy.size());
+    // No room beyond the document itself; a canary past it must stay untouched.
+    std::vector<char> buffer(kEvent.begin(), kEvent.end());
+    buffer.push_back(kCanary);
+    const int before = byte_mutations;
+    const std::size_t size = mutate_json_or_bytes(reinterpret_cast<std::uint8_t*>(buffer.data()), kEvent.size(),
+                                                  kEvent.size(), seed, count_byte_mutation);
+    EXPECT_EQ(buffer.back(), kCanary) << "seed " << seed;
+    const std::optional<std::string> mutated = mutate_json(kEvent, seed / 2);
+    if (mutated->size() <= kEvent.size()) {
+      EXPECT_EQ(byte_mutations, before) << "seed " << seed;
+      EXPECT_EQ(std::string_view(buffer.data(), size), *mutated) << "seed " << seed;
+      ++copied;
+    } else {
+      EXPECT_EQ(byte_mutations, before + 1) << "seed " << seed;
+    }
   }
+  EXPECT_GT(copied, 0);
   EXPECT_GT(byte_mutations, 0);
-  EXPECT_LT(byte_mutations, 100);
+}
+
+TEST(JsonMutator, NumbersJsonCannotWriteStayJson) {
+  // Boost.JSON reads 0e9999 as NaN and 1e9999 as infinity; json::serialize would write them as NaN
+  // and Infinity.
+  for (std::uint32_t seed = 0; seed < 300; ++seed) {
+    const std::optional<std::string> mutated = mutate_json(R"({"a": [0e9999, 1e9999, -1e9999]})", seed);
+    ASSERT_TRUE(mutated.has_value());
+    boost::system::error_code error;
+    (void)json::parse(*mutated, error, {}, kAnyBytes);
+    ASSERT_FALSE(error) << "seed " << seed << ": " << *mutated;
+  }
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "event_json.h"
 #include "json_text.h"
+#include "snapbus/http_event.h"
 
 namespace snapbus::lambda::testing {
 
@@ -138,6 +139,34 @@ inline std::optional<std::string> parsed_event_mismatch(std::string_view payload
     }
   }
   return std::nullopt;
+}
+
+// How request_from_event's answer for `payload` differs from decoding json::parse's whole value (no
+// headers list, no place for requestContext), or nullopt when they agree: the same request, or the
+// same EventError. A member decoding reads that parse_event_json does not build shows here.
+inline std::optional<std::string> decoded_event_mismatch(std::string_view payload,
+                                                         const EventDecodeOptions& options = {}) {
+  const auto decode = [&](auto&& how) -> std::pair<std::optional<HttpEventRequest>, std::string> {
+    try {
+      return {how(), {}};
+    } catch (const EventError& refused) {
+      return {std::nullopt, refused.what()};
+    }
+  };
+  const auto pruned = decode([&] { return request_from_event(payload, options); });
+  const auto whole = decode([&] {
+    boost::system::error_code error;
+    ParsedEvent parsed{.value = boost::json::parse(boost::json::string_view(payload.data(), payload.size()), error)};
+    if (error) throw EventError("the event is not valid JSON: " + error.message());
+    return request_from_parsed_event(payload, parsed, options);
+  });
+  if (pruned.first == whole.first && pruned.second == whole.second) return std::nullopt;
+  const auto describe = [](const auto& outcome) {
+    return outcome.first ? "a request for " + outcome.first->method + " " + outcome.first->target
+                         : "the refusal \"" + outcome.second + "\"";
+  };
+  return "request_from_event gives " + describe(pruned) + ", the whole value " + describe(whole) +
+         " (or they differ elsewhere)";
 }
 
 }  // namespace snapbus::lambda::testing

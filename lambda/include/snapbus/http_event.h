@@ -31,6 +31,8 @@ std::string_view to_string(EventSource source);
 struct ResultShape {
   EventSource source = EventSource::other;
   bool multi_value_headers = false;
+
+  bool operator==(const ResultShape&) const = default;
 };
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
@@ -54,6 +56,8 @@ struct HttpEventRequest {
   std::string request_context;
   // requestContext.domainName, for a Host header when the event carries none.
   std::string domain_name;
+
+  bool operator==(const HttpEventRequest&) const = default;
 };
 
 struct EventDecodeOptions {
@@ -71,6 +75,13 @@ class EventError : public std::runtime_error {
 };
 
 HttpEventRequest request_from_event(std::string_view payload, const EventDecodeOptions& options = {});
+
+// request_from_event's second half, on `payload` already parsed (lambda/event_json.h, private to
+// lambda/): its tests decode json::parse's whole value this way too, so that a member decoding reads
+// but the parser does not build fails a test rather than go missing.
+struct ParsedEvent;
+HttpEventRequest request_from_parsed_event(std::string_view payload, ParsedEvent& parsed,
+                                           const EventDecodeOptions& options = {});
 
 // An event's path as the app gets it, before percent-encoding: a backslash read as '/', and the segments
 // ".", ".." (and their %2e spellings) resolved, as LWA's URL parser does ("/a/./b/../c" -> "/a/c").
