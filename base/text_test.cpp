@@ -1,6 +1,7 @@
 #include "snapbus/text.h"
 
 #include <cstdint>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
@@ -30,6 +31,14 @@ TEST(ParseNumber, RefusesEverythingElse) {
   EXPECT_EQ(parse_number<int>("100", 0, 99), std::nullopt);
   EXPECT_EQ(parse_number<std::uint16_t>("65536", 0, 65535), std::nullopt);
   EXPECT_EQ(parse_number<std::int64_t>("99999999999999999999", 0, INT64_MAX), std::nullopt);
+}
+
+TEST(UriUnreserved, IsExactlyRfc3986sSet) {
+  constexpr std::string_view kUnreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+  for (int byte = 0; byte < 256; ++byte) {
+    const auto c = static_cast<char>(byte);
+    EXPECT_EQ(is_uri_unreserved(c), kUnreserved.find(c) != std::string_view::npos) << byte;
+  }
 }
 
 TEST(PercentDecoded, DecodesEscapesAndKeepsWhatIsNoEscape) {

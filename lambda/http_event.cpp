@@ -34,8 +34,6 @@ constexpr std::size_t kParseArenaOnStack = 8192;
 // How an app has a body of any content type sent as text (lambda_http's, so LWA's, header).
 constexpr std::string_view kHeaderLambdaContentEncoding = "x-lambda-http-content-encoding";
 
-bool is_unreserved(unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~'; }
-
 // What the WHATWG URL parser (the url crate, through which LWA sends every request) leaves as it is
 // in a path and in a query: printable ASCII but a few characters each (those of url 2.5.8, which
 // LWA 1.x pins: it keeps '^' in a path, which later versions escape). The app then gets the bytes
@@ -68,7 +66,9 @@ std::string percent_encode(std::string_view text, Allowed allowed) {
   return out;
 }
 
-std::string encode_component(std::string_view text) { return percent_encode(text, is_unreserved); }
+std::string encode_component(std::string_view text) {
+  return percent_encode(text, [](unsigned char c) { return is_uri_unreserved(static_cast<char>(c)); });
+}
 
 // Header names compare as HTTP says: case-insensitively.
 bool same_name(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }

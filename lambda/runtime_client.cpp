@@ -1,6 +1,6 @@
 #include "snapbus/runtime_client.h"
 
-#include <array>
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <optional>
@@ -12,6 +12,7 @@
 #include "api_call.h"
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/streaming_response.h"
+#include "snapbus/text.h"
 
 namespace snapbus::lambda {
 namespace {
@@ -26,22 +27,8 @@ std::string runtime_target(std::string_view rest) {
 }
 
 // A request id goes into the path: anything but URI-unreserved characters could change the call.
-// Checked twice per invocation (its event, its response), so by table rather than by ranges.
-constexpr std::array<bool, 256> kUnreserved = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-               c == '_' || c == '~';
-  }
-  return table;
-}();
-
 bool is_path_segment(std::string_view id) {
-  if (id.empty()) return false;
-  for (const char c : id) {
-    if (!kUnreserved[static_cast<unsigned char>(c)]) return false;
-  }
-  return id != "." && id != "..";
+  return !id.empty() && std::all_of(id.begin(), id.end(), is_uri_unreserved) && id != "." && id != "..";
 }
 
 CallError bad_request_id(std::string_view call, std::string_view id) {

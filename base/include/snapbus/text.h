@@ -3,8 +3,10 @@
 //   snapbus::trim("  KEY=value \r")                 // "KEY=value"
 //   snapbus::parse_number<unsigned>("128", 1, 10240) // 128
 //   snapbus::parse_number<int>("12x", 0, 99)         // nullopt
+//   snapbus::is_uri_unreserved('~')                  // true; '/' and '%' are not
 #pragma once
 
+#include <array>
 #include <charconv>
 #include <concepts>
 #include <optional>
@@ -18,6 +20,21 @@ inline constexpr std::string_view kBlanks = " \t\r\n";
 
 // `text` without leading and trailing characters from `blanks`.
 std::string_view trim(std::string_view text, std::string_view blanks = kBlanks) noexcept;
+
+namespace detail {
+inline constexpr auto kUriUnreserved = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+               c == '_' || c == '~';
+  }
+  return table;
+}();
+}  // namespace detail
+
+// RFC 3986's unreserved characters (ALPHA, DIGIT, "-", ".", "_", "~"): what a URI carries without a
+// %XX escape. By table, since every request id and every query parameter of an event goes through it.
+constexpr bool is_uri_unreserved(char c) noexcept { return detail::kUriUnreserved[static_cast<unsigned char>(c)]; }
 
 // `text` with its %XX escapes decoded, and '+' read as a space when `plus_is_space` (a form-encoded
 // query). A '%' that starts no escape is kept as it is. The result is any bytes, UTF-8 or not.
