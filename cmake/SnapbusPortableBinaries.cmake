@@ -6,9 +6,11 @@
 #
 #   cmake --preset layer      # SNAPBUS_PORTABLE_BINARIES=ON; packaging/ then builds the layer zip
 #
-# libgcc stays shared (libgcc_s.so.1, needing only old GCC_ symbol versions): Debian's static unwinder
-# (libgcc_eh.a) calls _dl_find_object, which is glibc 2.35. AL2023 always has libgcc_s: its glibc
-# package requires libgcc, which glibc loads itself for pthread_cancel.
+# The layer's executable (the adapter, cli/CMakeLists.txt) goes further: a static PIE, glibc and the
+# unwinder linked in too, so it needs no shared library and no particular glibc at all. The shared
+# objects (the Python module, the listen notice library) are loaded into a process that already has
+# glibc, so they link it and libgcc_s (only old GCC_ symbol versions; AL2023's glibc package requires
+# libgcc) dynamically.
 #
 # The dev presets keep the shared libraries: faster links, and the sanitizers need them.
 
@@ -23,17 +25,20 @@ set(Boost_USE_STATIC_LIBS ON)
 add_library(fmt::fmt INTERFACE IMPORTED)
 set_target_properties(fmt::fmt PROPERTIES INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
 
-# libstdc++ in every executable and module; strip at link time (the layer ships no debug information);
-# --as-needed drops a shared library nothing references (capnp's -latomic on x86-64). --gc-sections
-# drops the parts of libstdc++.a nothing calls, among them std::random_device's use of arc4random (glibc
-# 2.36), which the COW-string compatibility code would otherwise pull in; our own sections go too.
+# libstdc++ in every module (the executable is linked static whole, cli/CMakeLists.txt: there
+# -static-libstdc++ would put -Bdynamic back before libc); strip at link time (the layer ships no debug
+# information); --as-needed drops a shared library nothing references (capnp's -latomic on x86-64).
+# --gc-sections drops the parts of libstdc++.a nothing calls, among them std::random_device's use of
+# arc4random (glibc 2.36), which the COW-string compatibility code would otherwise pull in into a
+# module; our own sections go too.
 add_compile_options(-ffunction-sections -fdata-sections)
 # x86-64-v2 (SSE4.2, POPCNT: every x86-64 CPU since 2009; an older one would stop on SIGILL, and
 # Lambda's x86-64 hosts are far newer). With SSE4.1, and with
 # -fno-trapping-math (nothing here unmasks floating-point traps), GCC makes ceil one instruction even
-# at -Os, so std::unordered_map's rehash policy no longer calls libm (cli/CMakeLists.txt has its
-# other caller).
+# at -Os, so std::unordered_map's rehash policy no longer calls libm, and the Python module needs
+# only libc and libgcc_s.
 if(CMAKE_SYSTEM_PROCESSOR STREQUAL "x86_64")
   add_compile_options(-march=x86-64-v2 -fno-trapping-math)
 endif()
-add_link_options(-static-libstdc++ -s -Wl,--as-needed -Wl,--gc-sections)
+add_link_options(-s -Wl,--as-needed -Wl,--gc-sections
+  $<$<STREQUAL:$<TARGET_PROPERTY:TYPE>,MODULE_LIBRARY>:-static-libstdc++>)

@@ -9,9 +9,10 @@ An arm64 layer (the layer-arm64 preset, cross-compiled) is checked the same way 
 --python-path with the arm64 cffi backend, and --optional. Its adapter then runs under the host's
 emulator, and the app's workers in the arm64 interpreter.
 
-The layer: its layout and modes, that every ELF in it needs nothing newer than Amazon Linux 2023 has (glibc
-2.34, GCC 11's libgcc_s; no libstdc++ at all, it is linked in) and no shared library but those, that its
-adapter was built without the emulator, and that it runs: unzipped as the function's /opt under `snapbus
+The layer: its layout and modes, that its adapter is a static PIE (no shared library at all), that every
+other ELF in it needs nothing newer than Amazon Linux 2023 has (glibc 2.34, GCC 11's libgcc_s; no
+libstdc++ at all, it is linked in) and no shared library but those, that its adapter was built without
+the emulator, and that it runs: unzipped as the function's /opt under `snapbus
 emulate --snapstart` (the default build's emulator) with /opt/bootstrap as the exec wrapper, the adapter
 from the layer hears the app listen through the layer's listen notice library, brackets the snapshot for
 the example FastAPI app's workers, whose hooks come from the layer's Python package, and a request through
@@ -27,6 +28,7 @@ when this machine cannot run the layer's architecture or has no interpreter for 
 import argparse
 import base64
 import hashlib
+import http.server
 import json
 import os
 import pathlib
@@ -38,6 +40,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import urllib.request
@@ -178,10 +181,31 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("_", 1)[1].split("."))
 
 
-def check_elf(path: pathlib.Path, name: str, machine: str) -> None:
+def check_machine_and_stripped(path: pathlib.Path, name: str, machine: str) -> str:
     built_for = re.search(r"Machine:\s+(.+)", readelf("--file-header", str(path))).group(1).strip()
     if built_for != ELF_MACHINES[machine]:
         fail(f"{name} is built for {built_for}, expected {ELF_MACHINES[machine]}")
+    if ".symtab" in readelf("--section-headers", str(path)):
+        fail(f"{name} is not stripped")
+    return built_for
+
+
+def check_static_pie(path: pathlib.Path, name: str, machine: str) -> None:
+    """The adapter: a position-independent executable with no program interpreter and no shared library,
+    so it runs on any Linux whatever its glibc, and ASLR still moves it."""
+    built_for = check_machine_and_stripped(path, name, machine)
+    if "Position-Independent Executable" not in readelf("--file-header", str(path)):
+        fail(f"{name} is not a position-independent executable")
+    if "INTERP" in readelf("--program-headers", str(path)):
+        fail(f"{name} names a program interpreter: it is linked dynamically, not as a static PIE")
+    if needed := re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("--dynamic", str(path))):
+        fail(f"{name} needs shared libraries {needed}: it should be a static PIE")
+    print(f"{name}: {built_for}, {path.stat().st_size} bytes, stripped; "
+          "a static PIE (no interpreter, no shared library)")
+
+
+def check_elf(path: pathlib.Path, name: str, machine: str) -> None:
+    built_for = check_machine_and_stripped(path, name, machine)
     needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("--dynamic", str(path))))
     if missing := needed - ALLOWED_LIBRARIES:
         fail(f"{name} needs shared libraries Amazon Linux 2023 may not have: {sorted(missing)}")
@@ -197,8 +221,6 @@ def check_elf(path: pathlib.Path, name: str, machine: str) -> None:
         fail(f"{name} needs libstdc++ symbol versions {cxx}: libstdc++ should be linked in")
     if gcc := [v for v in versions if v.startswith("GCC_") and version_key(v) > MAX_GCC]:
         fail(f"{name} needs libgcc_s symbol versions {gcc}, newer than GCC 11's")
-    if ".symtab" in readelf("--section-headers", str(path)):
-        fail(f"{name} is not stripped")
     print(f"{name}: {built_for}, {path.stat().st_size} bytes, stripped; needs {sorted(needed)}; newest GLIBC {newest}; "
           f"no GLIBCXX/CXXABI; versions: {' '.join(versions)}")
 
@@ -326,6 +348,31 @@ def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: path
         log.close()
 
 
+def check_adapter_resolves_names(adapter: pathlib.Path, work: pathlib.Path) -> None:
+    """The static adapter's own getaddrinfo (no NSS modules to load): `localhost` as the app's host
+    (AWS_LWA_HOST) and as the Runtime API's. The app answers its readiness check; no Runtime API listens,
+    so the adapter then stops on a refused connection to localhost, which it could only try once resolved."""
+    class Healthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthy) as app:
+        threading.Thread(target=app.serve_forever, daemon=True).start()
+        app_port, api_port = app.server_address[1], free_port()
+        env = dict(os.environ, AWS_LWA_HOST="localhost", AWS_LWA_PORT=str(app_port), AWS_LWA_READINESS_CHECK_PATH="/",
+                   AWS_LAMBDA_RUNTIME_API=f"localhost:{api_port}", SNAPBUS_SEGMENT=str(work / "resolve.seg"))
+        run = subprocess.run([str(adapter), "adapter"], env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)
+        app.shutdown()
+    if f"app ready on port {app_port}" not in run.stderr or f"connect to localhost:{api_port}" not in run.stderr:
+        fail(f"the layer's adapter did not resolve localhost (exit {run.returncode}):\n{run.stderr.strip()}")
+    print(f"extensions/snapbus: resolved localhost for the app (ready on port {app_port}) and for the Runtime API")
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 for the app (the emulator's own ports are chosen by the kernel)."""
     with socket.socket() as probe:
@@ -358,9 +405,13 @@ def check_layer(args: argparse.Namespace) -> None:
             path = opt / name
             if path.is_symlink() or not path.is_file() or not os.access(path, os.X_OK):
                 fail(f"{name} is not an executable regular file after unzip")
+        adapter = opt / "extensions" / "snapbus"
+        check_static_pie(adapter, "extensions/snapbus", target.machine)
         for path in sorted(p for p in opt.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"):
-            check_elf(path, path.relative_to(opt).as_posix(), target.machine)
-        check_without_emulator(opt / "extensions" / "snapbus")
+            if path != adapter:
+                check_elf(path, path.relative_to(opt).as_posix(), target.machine)
+        check_without_emulator(adapter)
+        check_adapter_resolves_names(adapter, work)
         check_python_import(opt / "python", target)
         check_zero_code_pth(opt / "python", target)
         check_layer_sitecustomize(opt / "python", target)
