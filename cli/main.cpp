@@ -33,10 +33,6 @@
 #include "standard_streams.h"
 #include "write_error_recorder.h"
 
-#if SNAPBUS_STATIC_EXECUTABLE
-#include <nss.h>
-#endif
-
 #if SNAPBUS_WITH_EMULATOR
 #include "emulate_command.h"
 #include "snapbus/emulator.h"
@@ -188,16 +184,6 @@ const Command* find_command(std::string_view name) {
 
 int main(int argc, char** argv) {
   stdout_was_closed = snapbus::cli::hold_standard_streams_open();
-#if SNAPBUS_STATIC_EXECUTABLE
-  // Linked statically (the layer), glibc has only the NSS modules built into it, files and dns; any
-  // other that /etc/nsswitch.conf names for hosts (myhostname, resolve, ...) it would dlopen from the
-  // system, built for another glibc. A host name (AWS_LWA_HOST) resolves from /etc/hosts and DNS, as in
-  // Lambda Web Adapter's static (musl) build.
-  if (__nss_configure_lookup("hosts", "files dns") != 0) {
-    std::cerr << "[snapbus] warning: cannot limit host name lookups to /etc/hosts and DNS: " << std::strerror(errno)
-              << '\n';
-  }
-#endif
   const std::vector<std::string> arguments(argv + 1, argv + argc);
   // 0. Started by Lambda as /opt/extensions/snapbus: the adapter, configured by the environment.
   if (auto extension = snapbus::cli::extension_name_for(argv[0], argc - 1)) {

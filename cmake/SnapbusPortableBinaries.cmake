@@ -35,8 +35,8 @@ add_compile_options(-ffunction-sections -fdata-sections)
 # x86-64-v2 (SSE4.2, POPCNT: every x86-64 CPU since 2009; an older one would stop on SIGILL, and
 # Lambda's x86-64 hosts are far newer). With SSE4.1, and with
 # -fno-trapping-math (nothing here unmasks floating-point traps), GCC makes ceil one instruction even
-# at -Os, so std::unordered_map's rehash policy no longer calls libm, and the Python module needs
-# only libc and libgcc_s.
+# at -Os, so std::unordered_map's rehash policy no longer calls libm, and the Python module needs no
+# libm (only libc, ld.so and libgcc_s).
 if(CMAKE_SYSTEM_PROCESSOR STREQUAL "x86_64")
   add_compile_options(-march=x86-64-v2 -fno-trapping-math)
 endif()

@@ -351,12 +351,18 @@ def check_adapter_runs(opt: pathlib.Path, snapbus: pathlib.Path, task_root: path
 
 
 def with_own_nsswitch(command: list[str], nsswitch: pathlib.Path) -> list[str] | None:
-    """`command` run with `nsswitch` over /etc/nsswitch.conf, in a mount namespace of its own (nothing
-    outside it sees the file), or None where this machine does not allow one (unshare needs root)."""
-    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"], capture_output=True,
-                                                         timeout=30).returncode != 0:
+    """`command` run with `nsswitch` over /etc/nsswitch.conf, in a mount namespace of its own whose mounts
+    nothing outside sees, or None where this machine does not allow that (unshare and mount need root, and
+    a file to mount over): tried first with `true` as the command."""
+    def wrapped(inner: list[str]) -> list[str]:
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /etc/nsswitch.conf && exec "$@"', str(nsswitch), *inner]
+
+    if shutil.which("unshare") is None or not pathlib.Path("/etc/nsswitch.conf").is_file():
         return None
-    return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/nsswitch.conf && exec "$@"', str(nsswitch), *command]
+    if subprocess.run(wrapped(["true"]), capture_output=True, timeout=30).returncode != 0:
+        return None
+    return wrapped(command)
 
 
 def check_adapter_resolves_names(adapter: pathlib.Path, work: pathlib.Path) -> None:
@@ -365,7 +371,7 @@ def check_adapter_resolves_names(adapter: pathlib.Path, work: pathlib.Path) -> N
     on a refused connection to localhost, which it could only try once resolved. Where a mount namespace
     can be had, /etc/nsswitch.conf names for hosts only a module no glibc has: a static glibc would try to
     load it and find no address, so this passes only if the adapter keeps to the modules built into it
-    (files and dns, cli/main.cpp)."""
+    (files and dns, net/resolve_endpoints.cpp)."""
     class Healthy(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
@@ -395,7 +401,7 @@ def check_adapter_resolves_names(adapter: pathlib.Path, work: pathlib.Path) -> N
     if f"app ready on port {app_port}" not in log or f"connect to localhost:{api_port}" not in log:
         fail(f"the layer's adapter did not resolve localhost ({outcome}):\n{log.strip()}")
     how = ("with /etc/nsswitch.conf naming only a module it cannot load (a mount namespace of its own)" if command
-           else "(the system's /etc/nsswitch.conf: no mount namespace here, unshare -m needs root)")
+           else "with the system's /etc/nsswitch.conf (no mount namespace to replace it in: that needs root)")
     print(f"extensions/snapbus: resolved localhost for the app (ready on port {app_port}) and for the Runtime API, "
           f"{how}")
 
