@@ -183,32 +183,38 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("_", 1)[1].split("."))
 
 
-def check_machine_and_stripped(path: pathlib.Path, name: str, machine: str) -> str:
-    built_for = re.search(r"Machine:\s+(.+)", readelf("--file-header", str(path))).group(1).strip()
+def check_machine_and_stripped(path: pathlib.Path, name: str, machine: str) -> tuple[str, str]:
+    """The machine the ELF is built for, and its file header."""
+    header = readelf("--file-header", str(path))
+    built_for = re.search(r"Machine:\s+(.+)", header).group(1).strip()
     if built_for != ELF_MACHINES[machine]:
         fail(f"{name} is built for {built_for}, expected {ELF_MACHINES[machine]}")
     if ".symtab" in readelf("--section-headers", str(path)):
         fail(f"{name} is not stripped")
-    return built_for
+    return built_for, header
+
+
+def needed_libraries(path: pathlib.Path) -> list[str]:
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("--dynamic", str(path)))
 
 
 def check_static_pie(path: pathlib.Path, name: str, machine: str) -> None:
     """The adapter: a position-independent executable with no program interpreter and no shared library,
     so it runs on any Linux whatever its glibc, and ASLR still moves it."""
-    built_for = check_machine_and_stripped(path, name, machine)
-    if "Position-Independent Executable" not in readelf("--file-header", str(path)):
+    built_for, header = check_machine_and_stripped(path, name, machine)
+    if "Position-Independent Executable" not in header:
         fail(f"{name} is not a position-independent executable")
     if "INTERP" in readelf("--program-headers", str(path)):
         fail(f"{name} names a program interpreter: it is linked dynamically, not as a static PIE")
-    if needed := re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("--dynamic", str(path))):
+    if needed := needed_libraries(path):
         fail(f"{name} needs shared libraries {needed}: it should be a static PIE")
     print(f"{name}: {built_for}, {path.stat().st_size} bytes, stripped; "
           "a static PIE (no interpreter, no shared library)")
 
 
 def check_elf(path: pathlib.Path, name: str, machine: str) -> None:
-    built_for = check_machine_and_stripped(path, name, machine)
-    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("--dynamic", str(path))))
+    built_for, _ = check_machine_and_stripped(path, name, machine)
+    needed = set(needed_libraries(path))
     if missing := needed - ALLOWED_LIBRARIES:
         fail(f"{name} needs shared libraries Amazon Linux 2023 may not have: {sorted(missing)}")
     versions = {v for vs in version_needs(path).values() for v in vs}
@@ -383,15 +389,15 @@ def check_adapter_resolves_names(adapter: pathlib.Path, work: pathlib.Path) -> N
 
     nsswitch = work / "nsswitch.conf"
     nsswitch.write_text("hosts: snapbus-no-such-module\n")
-    command = with_own_nsswitch([str(adapter), "adapter"], nsswitch)
+    plain = [str(adapter), "adapter"]
+    command = with_own_nsswitch(plain, nsswitch)
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthy) as app:
         threading.Thread(target=app.serve_forever, daemon=True).start()
         app_port, api_port = app.server_address[1], free_port()
         env = dict(os.environ, AWS_LWA_HOST="localhost", AWS_LWA_PORT=str(app_port), AWS_LWA_READINESS_CHECK_PATH="/",
                    AWS_LAMBDA_RUNTIME_API=f"localhost:{api_port}", SNAPBUS_SEGMENT=str(work / "resolve.seg"))
         try:
-            run = subprocess.run(command or [str(adapter), "adapter"], env=env, capture_output=True, text=True,
-                                 timeout=RESOLVE_SECONDS)
+            run = subprocess.run(command or plain, env=env, capture_output=True, text=True, timeout=RESOLVE_SECONDS)
             outcome, log = f"exit {run.returncode}", run.stderr
         except subprocess.TimeoutExpired as timeout:
             # An app it cannot resolve is never ready, and the adapter waits for readiness without end.
