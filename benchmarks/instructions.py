@@ -6,7 +6,9 @@ costs that day); the user-space instructions a process executes per request do n
 with valgrind's callgrind, the same build and inputs giving the same count, for three processes in
 front of the same app (`adapter_bench --app`), each driven by a keep-alive client sending GET /hello:
 
-  adapter   `snapbus` as the extension in web mode (under `snapbus emulate`): one invocation
+  adapter   `snapbus` as the extension in web mode (under `snapbus emulate`): one invocation. The
+            layer's binary, what Lambda runs, when SNAPBUS_BENCH_LAYER_BINARY names it (run.sh does,
+            when build/layer exists); else the release build's
   trivial   `adapter_bench --trivial-runtime` under `snapbus emulate`: the same Runtime API client,
             answering each event at once without an app
   nginx     nginx (one process, keep-alive upstream), proxying to the app
@@ -40,6 +42,7 @@ RELEASE = ROOT / "build" / "release"
 SNAPBUS = RELEASE / "cli" / "snapbus"
 BENCH = RELEASE / "benchmarks" / "adapter_bench"
 NGINX = Path("/usr/sbin/nginx")
+LAYER_BINARY_VARIABLE = "SNAPBUS_BENCH_LAYER_BINARY"
 WARM_UP = 300
 START_TIMEOUT_S = 120
 
@@ -153,6 +156,12 @@ def nginx_conf(home, port, app_port):
             "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n    }\n  }\n}\n")
 
 
+def adapter_binary():
+    """The `snapbus` counted as the adapter: the layer's when named (what Lambda runs), else the release build's."""
+    layer = os.environ.get(LAYER_BINARY_VARIABLE, "")
+    return Path(layer).resolve() if layer else SNAPBUS
+
+
 def measure(directory, requests):
     counts = {}
     processes = Processes(directory)
@@ -162,7 +171,7 @@ def measure(directory, requests):
         opt = directory / "opt"
         (opt / "extensions").mkdir(parents=True)
         (directory / "real" / "extensions").mkdir(parents=True)
-        (directory / "real" / "extensions" / "snapbus").symlink_to(SNAPBUS)
+        (directory / "real" / "extensions" / "snapbus").symlink_to(adapter_binary())
         for name in ("bootstrap", "lib"):
             (opt / name).symlink_to(RELEASE / "opt" / name)
         adapter_out = directory / "adapter.callgrind"
@@ -215,9 +224,10 @@ def main():
     parser.add_argument("--output", type=Path, help="write the counts as JSON here")
     parser.add_argument("--commit", help="the commit measured, as results record it (default: git's HEAD)")
     args = parser.parse_args()
-    for needed in (SNAPBUS, BENCH, NGINX):
+    for needed in (SNAPBUS, BENCH, NGINX, adapter_binary()):
         if not os.access(needed, os.X_OK):
-            sys.exit(f"instructions.py: {needed} is missing (cmake --build --preset release; apt-get install nginx-light)")
+            sys.exit(f"instructions.py: {needed} is missing (cmake --build --preset release, and --preset layer for "
+                     f"{LAYER_BINARY_VARIABLE}; apt-get install nginx-light)")
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("instructions.py: valgrind is missing (apt-get install valgrind)")
 
@@ -228,12 +238,15 @@ def main():
     own = per_request["adapter"] - per_request["trivial"]
     commit = args.commit or subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                            capture_output=True, text=True).stdout.strip() or "unknown"
-    report = {"context": {"date": started, "commit": commit, "requests": args.requests},
+    adapter = adapter_binary()
+    report = {"context": {"date": started, "commit": commit, "requests": args.requests,
+                          "adapter_binary": str(adapter.relative_to(ROOT) if adapter.is_relative_to(ROOT) else adapter)},
               "instructions_per_request": per_request,
               "adapter_own": own, "adapter_own_x_nginx": own / per_request["nginx"]}
     for path, value in per_request.items():
         print(f"{path:8s} {value:10.0f} instructions per request")
-    print(f"adapter's own share (adapter - trivial): {own:.0f}, {own / per_request['nginx']:.2f}x nginx's")
+    print(f"adapter's own share (adapter - trivial): {own:.0f}, {own / per_request['nginx']:.2f}x nginx's "
+          f"(adapter: {report['context']['adapter_binary']})")
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -26,13 +26,16 @@ if [[ " ${selected[*]} " == *" adapter "* ]]; then
     -DSNAPBUS_BUILD_TESTS=OFF -DSNAPBUS_BUILD_BENCHMARKS=OFF -DSNAPBUS_BUILD_PYTHON=OFF >/dev/null
   cmake --build build/release-no-emulator -j "$(nproc)" --target snapbus
   export SNAPBUS_BENCH_NO_EMULATOR_BINARY=build/release-no-emulator/cli/snapbus
-  # The adapter Lambda runs is the layer's (setup.sh configures that preset): its RSS is the one judged.
+fi
+if [[ " ${selected[*]} " == *" adapter "* || " ${selected[*]} " == *" instructions "* ]]; then
+  # The adapter Lambda runs is the layer's (setup.sh configures that preset): its latencies, its
+  # instructions and its RSS are the ones judged.
   if [[ -f build/layer/build.ninja ]]; then
     # The whole preset, not only the binary: the layer's zip must stay the binary's (packaging_layer checks).
     cmake --build --preset layer
     export SNAPBUS_BENCH_LAYER_BINARY=build/layer/cli/snapbus
   else
-    echo "benchmarks/run.sh: no build/layer (cmake --preset layer): the footprint is the release build's" >&2
+    echo "benchmarks/run.sh: no build/layer (cmake --preset layer): the adapter measured is the release build's" >&2
   fi
 fi
 # Each results file records the commit it was measured at (a regression is read across commits), and

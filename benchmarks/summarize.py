@@ -292,7 +292,8 @@ def instructions_section(results):
     lines = ["## Adapter (issue 10): its own work per invocation in instructions, against nginx's per request", "",
              f"Run {context['date']} at commit {context['commit']}, {context['requests']} requests per path "
              "(valgrind's callgrind: user-space instructions of the one process in front of the app; the same "
-             "build and inputs give the same count on any machine).", "",
+             "build and inputs give the same count on any machine). The adapter is "
+             f"`{context.get('adapter_binary', 'build/release/cli/snapbus')}`.", "",
              "| process | instructions per request |", "|---|---|"]
     for name, label in [("adapter", "adapter (web mode, one invocation)"),
                         ("trivial", "trivial runtime (same Runtime API client, no app)"),
