@@ -162,7 +162,7 @@ def adapter_binary():
     return Path(layer).resolve() if layer else SNAPBUS
 
 
-def measure(directory, requests):
+def measure(directory, requests, adapter):
     counts = {}
     processes = Processes(directory)
     try:
@@ -171,7 +171,7 @@ def measure(directory, requests):
         opt = directory / "opt"
         (opt / "extensions").mkdir(parents=True)
         (directory / "real" / "extensions").mkdir(parents=True)
-        (directory / "real" / "extensions" / "snapbus").symlink_to(adapter_binary())
+        (directory / "real" / "extensions" / "snapbus").symlink_to(adapter)
         for name in ("bootstrap", "lib"):
             (opt / name).symlink_to(RELEASE / "opt" / name)
         adapter_out = directory / "adapter.callgrind"
@@ -224,7 +224,8 @@ def main():
     parser.add_argument("--output", type=Path, help="write the counts as JSON here")
     parser.add_argument("--commit", help="the commit measured, as results record it (default: git's HEAD)")
     args = parser.parse_args()
-    for needed in (SNAPBUS, BENCH, NGINX, adapter_binary()):
+    adapter = adapter_binary()
+    for needed in (SNAPBUS, BENCH, NGINX, adapter):
         if not os.access(needed, os.X_OK):
             sys.exit(f"instructions.py: {needed} is missing (cmake --build --preset release, and --preset layer for "
                      f"{LAYER_BINARY_VARIABLE}; apt-get install nginx-light)")
@@ -233,12 +234,11 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="snapbus-instructions-") as temp:
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        counts = measure(Path(temp), args.requests)
+        counts = measure(Path(temp), args.requests, adapter)
     per_request = {path: count / args.requests for path, count in counts.items()}
     own = per_request["adapter"] - per_request["trivial"]
     commit = args.commit or subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                            capture_output=True, text=True).stdout.strip() or "unknown"
-    adapter = adapter_binary()
     report = {"context": {"date": started, "commit": commit, "requests": args.requests,
                           "adapter_binary": str(adapter.relative_to(ROOT) if adapter.is_relative_to(ROOT) else adapter)},
               "instructions_per_request": per_request,
