@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -61,10 +62,10 @@ class HttpExchange {
         buffer_(buffer),
         parser_(parser),
         error_format_(error_format),
-        head_(parser.get().base()),
+        head_(std::move(parser.get().base())),
         has_body_(!parser.is_done()),
         content_length_(parser.is_header_done() ? parser.content_length() : boost::none),
-        keep_alive_(parser.get().keep_alive()) {}
+        keep_alive_(parser.is_header_done() && parser.keep_alive()) {}
   // Ends a watch_peer_close() the handler left running.
   ~HttpExchange() {
     if (watching_) *watching_ = false;
@@ -146,7 +147,9 @@ class HttpExchange {
   beast::flat_buffer& buffer_;
   http::request_parser<http::empty_body>& parser_;
   const HttpErrorFormat& error_format_;
-  // The body readers move the parser into one of another body type: keep what we need beforehand.
+  // Taken from the parser, not copied (a copy allocates each field again): the body readers move the
+  // parser into one of another body type, and read only the body, the framing the parser keeps, and
+  // the trailers.
   http::request_header<> head_;
   http::fields response_headers_;
   std::shared_ptr<bool> watching_;  // shared with the pending watch_peer_close() wait
