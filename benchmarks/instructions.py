@@ -14,13 +14,18 @@ front of the same app (`adapter_bench --app`), each driven by a keep-alive clien
   nginx     nginx (one process, keep-alive upstream), proxying to the app
 
 The adapter's own share is adapter - trivial: the event made into the app's request, the exchange
-with the app, the answer made into the result. nginx's whole count is its share. Only these
-processes are counted (not the emulator, the app or the client), and only user space (not the
-kernel's work for the sockets, which both sides have).
+with the app, the answer made into the result. nginx's whole count is its share. Only user space is
+counted (not the kernel's work for the sockets, which both sides have).
+
+The app is counted too, behind each front end (app_behind_adapter, app_behind_nginx): the adapter's
+request carries what Lambda Web Adapter's does (x-amzn-request-context, x-amzn-lambda-context, the
+event's headers; about 1 KB), nginx's only the client's few headers, and the app's parser reads every
+byte. The difference is work the adapter's path adds in the app, which the wall-clock benchmark
+(adapter_bench) counts against the adapter and this count would otherwise not show.
 
   benchmarks/instructions.py [--requests N] [--output results.json]   # benchmarks/run.sh instructions
 
-Needs the release preset built, valgrind and nginx (Debian's nginx-light). Takes about a minute.
+Needs the release preset built, valgrind and nginx (Debian's nginx-light). Takes about two minutes.
 """
 import argparse
 import datetime
@@ -92,15 +97,7 @@ def drive(port, count):
     connection.close()
 
 
-def measured_instructions(port, out_file, requests):
-    """Instructions the process writing `out_file` executes for `requests` requests, after a warm-up."""
-    drive(port, WARM_UP)
-    pid = pid_of(str(out_file))
-    if pid is None:
-        sys.exit(f"instructions.py: no process writes {out_file}")
-    subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=60)
-    drive(port, requests)
-    subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=60)
+def dumped_count(out_file):
     dump = Path(f"{out_file}.1")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -110,6 +107,24 @@ def measured_instructions(port, out_file, requests):
                 return int(match.group(1))
         time.sleep(0.2)
     sys.exit(f"instructions.py: callgrind wrote no dump at {dump}")
+
+
+def measured_instructions(port, out_files, requests):
+    """Instructions each process writing one of `out_files` executes for `requests` requests sent to
+    `port`, after a warm-up: the counts in the same order."""
+    drive(port, WARM_UP)
+    pids = []
+    for out_file in out_files:
+        pid = pid_of(str(out_file))
+        if pid is None:
+            sys.exit(f"instructions.py: no process writes {out_file}")
+        pids.append(pid)
+    for pid in pids:
+        subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=60)
+    drive(port, requests)
+    for pid in pids:
+        subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=60)
+    return [dumped_count(out_file) for out_file in out_files]
 
 
 class Processes:
@@ -179,14 +194,17 @@ def measure(directory, requests, adapter):
             callgrind(adapter_out, [str(directory / "real" / "extensions" / "snapbus")])) + "\n")
         task_root = directory / "app"
         task_root.mkdir()
-        write_executable(task_root / "run.sh", f"#!/bin/sh\nexec {BENCH} --app \"$AWS_LWA_PORT\"\n")
+        app_behind_adapter_out = directory / "app-behind-adapter.callgrind"
+        write_executable(task_root / "run.sh", "#!/bin/sh\nexec " + " ".join(
+            callgrind(app_behind_adapter_out, [str(BENCH), "--app", '"$AWS_LWA_PORT"'])) + "\n")
         adapter_port = free_port()
         log = processes.start("adapter", [
             str(SNAPBUS), "emulate", "--opt", str(opt), "--handler", "run.sh", "--task-root", str(task_root),
             "--port", str(adapter_port), "--runtime-api-port", str(free_port()), "--timeout", "60",
             "--env", f"AWS_LWA_PORT={free_port()}", "--env", f"SNAPBUS_SEGMENT={directory / 'segment'}"])
         wait_listening(adapter_port, "the emulator in front of the adapter", log)
-        counts["adapter"] = measured_instructions(adapter_port, adapter_out, requests)
+        counts["adapter"], counts["app_behind_adapter"] = measured_instructions(
+            adapter_port, [adapter_out, app_behind_adapter_out], requests)
 
         trivial_out = directory / "trivial.callgrind"
         trivial = directory / "trivial.sh"
@@ -197,10 +215,11 @@ def measure(directory, requests, adapter):
             str(SNAPBUS), "emulate", "--port", str(trivial_port), "--runtime-api-port", str(free_port()),
             "--timeout", "60", "--", str(trivial)])
         wait_listening(trivial_port, "the emulator in front of the trivial runtime", log)
-        counts["trivial"] = measured_instructions(trivial_port, trivial_out, requests)
+        (counts["trivial"],) = measured_instructions(trivial_port, [trivial_out], requests)
 
         app_port = free_port()
-        log = processes.start("app", [str(BENCH), "--app", str(app_port)])
+        app_behind_nginx_out = directory / "app-behind-nginx.callgrind"
+        log = processes.start("app", callgrind(app_behind_nginx_out, [str(BENCH), "--app", str(app_port)]))
         wait_listening(app_port, "the app", log)
         home = directory / "nginx"
         for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -212,7 +231,8 @@ def measure(directory, requests, adapter):
             str(NGINX), "-e", "stderr", "-p", str(home), "-c", str(home / "nginx.conf"), "-g",
             f"daemon off; master_process off; pid {home / 'nginx.pid'}; error_log stderr;"]))
         wait_listening(nginx_port, "nginx", log)
-        counts["nginx"] = measured_instructions(nginx_port, nginx_out, requests)
+        counts["nginx"], counts["app_behind_nginx"] = measured_instructions(
+            nginx_port, [nginx_out, app_behind_nginx_out], requests)
     finally:
         processes.stop()
     return counts
@@ -242,11 +262,13 @@ def main():
     report = {"context": {"date": started, "commit": commit, "requests": args.requests,
                           "adapter_binary": str(adapter.relative_to(ROOT) if adapter.is_relative_to(ROOT) else adapter)},
               "instructions_per_request": per_request,
-              "adapter_own": own, "adapter_own_x_nginx": own / per_request["nginx"]}
+              "adapter_own": own, "adapter_own_x_nginx": own / per_request["nginx"],
+              "app_extra_behind_adapter": per_request["app_behind_adapter"] - per_request["app_behind_nginx"]}
     for path, value in per_request.items():
-        print(f"{path:8s} {value:10.0f} instructions per request")
+        print(f"{path:18s} {value:10.0f} instructions per request")
     print(f"adapter's own share (adapter - trivial): {own:.0f}, {own / per_request['nginx']:.2f}x nginx's "
           f"(adapter: {report['context']['adapter_binary']})")
+    print(f"the app's work behind the adapter, beyond its work behind nginx: {report['app_extra_behind_adapter']:.0f}")
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -301,6 +301,15 @@ def instructions_section(results):
         lines.append(f"| {label} | {per_request[name]:.0f} |")
     lines += ["", f"The adapter's own share, adapter - trivial runtime: {report['adapter_own']:.0f} instructions, "
               f"**{report['adapter_own_x_nginx']:.2f}x** nginx's.", ""]
+    if "app_extra_behind_adapter" in report:
+        lines += ["The app (`adapter_bench --app`, a Beast server) per request, behind each: the adapter's request "
+                  "carries Lambda Web Adapter's x-amzn-request-context and x-amzn-lambda-context and the event's "
+                  "headers (about 1 KB), nginx's the client's few headers. The wall-clock figures count the "
+                  "difference against the adapter.", "",
+                  "| the app | instructions per request |", "|---|---|",
+                  f"| behind the adapter | {per_request['app_behind_adapter']:.0f} |",
+                  f"| behind nginx | {per_request['app_behind_nginx']:.0f} |",
+                  f"| difference | {report['app_extra_behind_adapter']:.0f} |", ""]
     return lines
 
 
