@@ -17,9 +17,8 @@
 //                               caller at the front door has it: direct_chunk_*, proxied_chunk_*,
 //                               added_chunk_*
 //   .../one_core:1              the same with every process on one core (bench_processes.h's OnOneCore)
-// Each is run kRuns times, every run with processes of its own, and reported as the median, min and
-// max over the runs: on a 2-vCPU VM where the scheduler places the processes decides much of a
-// run's figure (the same build gave 30 to 58 us added, unpinned), and one run draws one placement.
+// Each is run several times, every run with processes of its own, and reported as the median, min
+// and max over the runs (over_runs.h says why).
 // Each path has its own emulator (a function has one runtime); the function they start is idle,
 // the runtime is this process. The proxy runs on-demand (no SnapStart bracket): only forwarding is
 // measured. Build with the release preset; run through benchmarks/run.sh.
@@ -47,6 +46,7 @@
 
 #include "bench_processes.h"
 #include "latency_samples.h"
+#include "over_runs.h"
 #include "round_order.h"
 #include "snapbus/runtime_client.h"
 
@@ -60,24 +60,13 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 using snapbus::bench::connect_loopback;
+using snapbus::bench::over_runs;
 using snapbus::bench::paired_differences;
 using snapbus::bench::percentile;
 
 constexpr const char* kInvokePath = "/2015-03-31/functions/function/invocations";
 constexpr const char* kNextPath = "/2018-06-01/runtime/invocation/next";
 constexpr int kWarmUp = 50;
-constexpr int kRuns = 5;
-
-double smallest(const std::vector<double>& values) { return *std::min_element(values.begin(), values.end()); }
-double largest(const std::vector<double>& values) { return *std::max_element(values.begin(), values.end()); }
-
-// kRuns runs, reported as their median, min and max (the header says why).
-void over_runs(benchmark::internal::Benchmark* benchmark) {
-  benchmark->Repetitions(kRuns)
-      ->ReportAggregatesOnly(true)
-      ->ComputeStatistics("min", smallest)
-      ->ComputeStatistics("max", largest);
-}
 
 double ns_since(Clock::time_point start) {
   return std::chrono::duration<double, std::nano>(Clock::now() - start).count();

@@ -122,30 +122,47 @@ def adapter_section(results):
     benches, context = loaded
     benches, failed = split_failed(benches)
 
+    def runs_of(prefix):
+        """A benchmark run several times (over_runs.h): {"median": ..., "min": ..., "max": ...} over its
+        runs; one run (results saved before): {"median": that run}."""
+        entries = [b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b]
+        aggregates = {b["aggregate_name"]: b for b in entries if b.get("run_type") == "aggregate"}
+        return aggregates or ({"median": entries[0]} if entries else {})
+
     def find(prefix):
-        return next((b for n, b in benches.items() if n.startswith(prefix) and "error_occurred" not in b), None)
+        return runs_of(prefix).get("median")
+
+    def ratio_cell(runs, key):
+        """The median of the runs' own ratios (each of one run's figures against the same run's baseline),
+        with the smallest and largest when there were several runs."""
+        median = runs["median"][key]
+        if runs["median"].get("repetitions", 1) > 1 and "min" in runs and "max" in runs:
+            return f"{median:.2f} ({runs['min'][key]:.2f}-{runs['max'][key]:.2f})", verdict(median, 1)
+        return f"{median:.2f}", verdict(median, 1)
 
     rows = []
     web_paths = []
     for pinned, where in [(0, ""), (1, ", every process on one core")]:
-        buffered = find(f"BM_BufferedInvocation/one_core:{pinned}/")
-        streamed = find(f"BM_StreamedResponse/one_core:{pinned}/")
+        buffered = runs_of(f"BM_BufferedInvocation/one_core:{pinned}/")
+        streamed = runs_of(f"BM_StreamedResponse/one_core:{pinned}/")
         web_paths += [(buffered, "rtt", f"added latency per buffered invocation{where}"),
                       (streamed, "ttfb", f"streaming: added time to first byte{where}"),
                       (streamed, "chunk", f"streaming: added latency per chunk{where}")]
-    for bench, figure, label in web_paths:
+    for runs, figure, label in web_paths:
+        bench = runs.get("median")
         if not bench:
             continue
         for p in ["p50", "p99"]:
             ours, nginx = bench[f"adapter_added_{figure}_{p}_ns"], bench[f"nginx_added_{figure}_{p}_ns"]
-            if nginx > 0:
-                ratio, met = f"{ours / nginx:.2f}", verdict(ours / nginx, 1)
+            if f"adapter_to_nginx_added_{figure}_{p}_ratio" in bench:
+                ratio, met = ratio_cell(runs, f"adapter_to_nginx_added_{figure}_{p}_ratio")
             else:  # nginx adds nothing measurable: the goal holds only if the adapter adds nothing either
                 ratio, met = "-", "yes" if ours <= 0 else "**no** (nginx adds none)"
             rows.append(f"| {label}, {p} (us) | {us(ours)} | nginx: {us(nginx)} | {ratio} | <= 1 | {met} |")
             same = bench.get(f"nginx_same_parts_added_{figure}_{p}_ns")
             if same is not None:
-                ratio, met = (f"{ours / same:.2f}", verdict(ours / same, 1)) if same > 0 else ("-", "-")
+                key = f"adapter_to_nginx_same_parts_added_{figure}_{p}_ratio"
+                ratio, met = ratio_cell(runs, key) if key in bench else ("-", "-")
                 rows.append(f"| {label}, {p}, against nginx's same parts (us) | {us(ours)} | "
                             f"nginx - nginx answering at once: {us(same)} | {ratio} | <= 1 | {met} |")
     for example, kind in [(0, "minimal workers (empty hook)"), (1, "example_subscriber workers")]:
@@ -223,13 +240,18 @@ def adapter_section(results):
              "parts\" count it against both: nginx's = nginx - (nginx answering /hello itself), so both "
              "figures are the proxy's work, its hop to the app and the app's answer, less the front end's own "
              "answer (see benchmarks/adapter_bench.cpp). Each round sends one request along every path, in a shuffled "
-             "order; the added latencies are p50 and p99 of the per-round differences. Rows \"on one core\" "
+             "order; the added latencies are p50 and p99 of the per-round differences. The buffered and "
+             "streamed figures are medians over several runs, each with processes of its own, taken column by "
+             "column; their ratio is the median of the runs' own ratios, with the smallest and largest beside "
+             "it (one run draws one placement of the processes on the vCPUs). Rows \"on one core\" "
              "pin every process of every path to one core: each hop's own work and context switches, without "
              "the cost of waking an idle vCPU, which on a VM decides most of the unpinned figures. "
              "\"LWA-like\" baselines are snapbus's own code at LWA's cadence, not LWA.", "",
              "| figure | snapbus | baseline | ratio | goal | met |", "|---|---|---|---|---|---|", *rows, ""]
     lines += failed_lines(failed)
     for name, b in benches.items():
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
         path_rows = [(path, b.get(f"{path}_rtt_p50_ns") or b.get(f"{path}_ttfb_p50_ns")) for path in
                      ["direct", "nginx", "trivial", "adapter", "nginx_at_once"]]
         if "nginx_at_once_rtt_p50_ns" not in b:  # the streamed figures, and runs before it was measured
