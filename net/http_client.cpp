@@ -230,6 +230,7 @@ struct Exchange {
   std::unique_ptr<Connection> connection;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::unique_ptr<char[]> piece_buffer;  // read_piece()'s, once it is first called
+  bool acknowledgement_owed = false;     // see acknowledge_owed()
 
   // Before each write, and each read of the answer.
   void arm_io_timer() {
@@ -265,12 +266,18 @@ struct Exchange {
     }
   }
 
-  // The body is still to come. A server that sends its header and its body in two writes with Nagle's
-  // algorithm on (uvicorn with --workers N: its sockets lack TCP_NODELAY) holds the body back until
-  // the header is acknowledged, and this side, which has just sent a request, would delay that
-  // acknowledgement by 40 ms, the kernel's minimum: every answer on a kept-alive connection took
-  // 40 ms more. TCP_QUICKACK sends the acknowledgement now; it lasts until the next request.
-  void acknowledge_now() {
+  // Before the body is read, when the header said more is to come. A server that sends its header
+  // and its body in two writes with Nagle's algorithm on (uvicorn with --workers N: its sockets lack
+  // TCP_NODELAY) holds the body back until the header is acknowledged, and this side, which has just
+  // sent a request, would delay that acknowledgement by 40 ms, the kernel's minimum: every answer on
+  // a kept-alive connection took 40 ms more. TCP_QUICKACK sends the acknowledgement now; it lasts
+  // until the next request. Owed from the header on and sent at the first read of the body, not at
+  // the header: a relay passes on what came with the header first (AppForwarder's streamed answer,
+  // its prelude), and the acknowledgement, a loopback segment the kernel processes on the spot, is
+  // then not on the path of the caller's first byte.
+  void acknowledge_owed() {
+    if (!acknowledgement_owed) return;
+    acknowledgement_owed = false;
     const int on = 1;
     ::setsockopt(connection->socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
   }
@@ -320,7 +327,7 @@ struct Exchange {
     if (parser->is_done()) {
       body_ended();
     } else if (const auto length = parser->content_length(); !length || connection->buffer.size() < *length) {
-      acknowledge_now();
+      acknowledgement_owed = true;
     }
     co_return boost::system::error_code{};
   }
@@ -379,6 +386,7 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
   // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
   if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
+  ex.acknowledge_owed();
   ex.arm_io_timer();
   const auto [error, got] = co_await buffer_first_read_piece(ex.connection->socket, ex.connection->buffer, *ex.parser,
                                                              ex.piece_buffer.get(), kBodyPieceSize);
@@ -416,6 +424,7 @@ asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
     auto [error, filled] = parse_buffered_piece(ex.connection->buffer, *ex.parser, body.data(), body.size());
     while (!error && !ex.parser->is_done()) {
       if (filled == body.size()) body.resize(std::min(rest, body.size() * 2));
+      ex.acknowledge_owed();
       ex.arm_io_timer();
       const auto [read_error, got] = co_await buffer_first_read_piece(
           ex.connection->socket, ex.connection->buffer, *ex.parser, body.data() + filled, body.size() - filled);

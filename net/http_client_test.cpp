@@ -275,6 +275,52 @@ TEST(HttpClient, AHeaderThatComesAloneIsAcknowledgedAtOnce) {
   }
 }
 
+// The same for a streamed answer whose first chunk came with its header: a relay passes that chunk
+// on before it reads again (arrived_piece()), and the acknowledgement goes with that read, so the
+// server's next chunk, held by Nagle's algorithm until then, is not 40 ms late.
+TEST(HttpClient, AStreamedAnswerIsAcknowledgedAtTheFirstReadOfItsBody) {
+  asio::io_context io;
+  std::vector<int> waited_ms;
+  TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await read_rest(t);
+    const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst;\r\n";
+    co_await asio::async_write(t.stream.socket(), asio::buffer(head), kAsValues);
+    int unacknowledged = 1;
+    int waited = 0;
+    for (; waited <= 30; ++waited) {
+      ::ioctl(t.stream.socket().native_handle(), SIOCOUTQ, &unacknowledged);
+      if (unacknowledged == 0) break;
+      co_await sleep_for(1ms);
+    }
+    waited_ms.push_back(unacknowledged == 0 ? waited : -1);
+    co_await asio::async_write(t.stream.socket(), asio::buffer(std::string_view("5\r\nlast;\r\n0\r\n\r\n")), kAsValues);
+  });
+  ASSERT_TRUE(server.listening());
+  HttpClient client(io.get_executor(), server.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 8; ++i) {
+      auto stream = co_await client.open(post("/", "x"));
+      EXPECT_TRUE(stream);
+      if (!stream) co_return;
+      auto arrived = stream->arrived_piece();
+      EXPECT_TRUE(arrived && *arrived == "first;");
+      std::string rest;
+      for (;;) {
+        auto piece = co_await stream->read_piece();
+        EXPECT_TRUE(piece);
+        if (!piece || !*piece) break;
+        rest += **piece;
+      }
+      EXPECT_EQ(rest, "last;");
+    }
+  });
+  EXPECT_EQ(server.connections(), 1);
+  ASSERT_EQ(waited_ms.size(), 8U);
+  for (std::size_t i = 0; i < waited_ms.size(); ++i) {
+    EXPECT_GE(waited_ms[i], 0) << "exchange " << i + 1 << ": the first chunk was not acknowledged within 30 ms";
+  }
+}
+
 TEST(HttpClient, DropAllNeverReusesAConnectionOpenedBefore) {
   asio::io_context io;
   Gate gate(io.get_executor());
