@@ -37,6 +37,11 @@
 //                           and chunk latency (stamp -> read, chunks after the first) along the same four
 //                           paths, nginx with proxy_buffering off, the adapter in response_stream mode,
 //                           the trivial runtime streaming its own stamped chunks. Subtracted as above.
+//                           The app writes its header alone, then the chunks (uvicorn's way), and the
+//                           adapter relays the header as a prelude of its own; with
+//                           header_with_first_chunk:1 it sends the header with the first chunk (Node's
+//                           http: the header waits for the first res.write()), which the adapter relays
+//                           in one write, as the trivial runtime then sends its prelude.
 //   .../one_core:1          both of the above with every process on one core (bench_processes.h's
 //                           OnOneCore): each hop's own work and context switches, without the ~100 us an
 //                           idle vCPU's wake-up costs on a VM. Unpinned, which process lands on the idle
@@ -100,6 +105,7 @@
 #include "snapbus/client.h"
 #include "snapbus/extension_client.h"
 #include "snapbus/http_server.h"
+#include "snapbus/lambda_protocol.h"
 #include "snapbus/lifecycle_step.h"
 #include "snapbus/publisher.h"
 #include "snapbus/runtime_client.h"
@@ -127,6 +133,9 @@ constexpr int kChunks = 8;
 constexpr auto kChunkGap = 2ms;
 constexpr std::size_t kChunkSize = 64;
 constexpr const char* kStreamPath = "/stream";
+// The same stream with the header sent together with the first chunk, as Node's http sends them (the
+// header waits for the first res.write()); on kStreamPath it goes alone first, as uvicorn writes it.
+constexpr const char* kStreamWithHeaderPath = "/stream-with-header";
 constexpr const char* kAfterRestorePath = "/after-restore";
 constexpr const char* kIdleExtensionName = "idle";
 
@@ -162,12 +171,21 @@ asio::awaitable<void> write_stamped_chunks(Write write) {
 
 // The app: a single-threaded Beast server (net/http_server.h), so that the noise is the proxies'.
 asio::awaitable<void> serve_app(snapbus::net::HttpExchange& exchange) {
-  if (exchange.request().target() == kStreamPath) {
+  const auto target = exchange.request().target();
+  if (target == kStreamPath || target == kStreamWithHeaderPath) {
     http::fields headers;
     headers.set(http::field::content_type, "text/plain");
-    co_await exchange.begin_chunked(http::status::ok, headers);
-    co_await write_stamped_chunks(
-        [&exchange](std::string chunk) -> asio::awaitable<void> { co_await exchange.write_chunk(chunk); });
+    const bool header_with_first_chunk = target == kStreamWithHeaderPath;
+    if (!header_with_first_chunk) co_await exchange.begin_chunked(http::status::ok, headers);
+    bool begun = !header_with_first_chunk;
+    co_await write_stamped_chunks([&](std::string chunk) -> asio::awaitable<void> {
+      if (begun) {
+        co_await exchange.write_chunk(chunk);
+      } else {
+        begun = true;
+        co_await exchange.begin_chunked(http::status::ok, headers, chunk);
+      }
+    });
     co_await exchange.end_chunked();
     co_return;
   }
@@ -195,17 +213,38 @@ asio::awaitable<int> trivial_runtime() {
   for (;;) {
     auto event = co_await runtime.next();
     if (!event) co_return 0;  // the emulator went away
-    if (event->payload.find("\"/stream\"") == std::string::npos) {
+    const bool header_with_first_chunk =
+        event->payload.find("\"" + std::string(kStreamWithHeaderPath) + "\"") != std::string::npos;
+    if (!header_with_first_chunk && event->payload.find("\"" + std::string(kStreamPath) + "\"") == std::string::npos) {
       co_await runtime.post_response(event->request_id, buffered_answer);
       continue;
     }
-    // The prelude goes with the request's header, as the adapter sends it.
-    const std::string prelude = R"({"statusCode":200,"headers":{"content-type":"text/plain"}})";
-    auto stream = co_await runtime.begin_streaming(
-        event->request_id, "application/vnd.awslambda.http-integration-response", prelude + std::string(8, '\0'));
+    // The prelude goes with the request's header, as the adapter sends it, and with the first chunk
+    // when the app's first chunk comes with its header (the adapter then sends them in one write).
+    const std::string prelude = R"({"statusCode":200,"headers":{"content-type":"text/plain"}})" + std::string(8, '\0');
+    std::optional<snapbus::lambda::StreamedResponse> stream;
+    if (!header_with_first_chunk) {
+      auto begun = co_await runtime.begin_streaming(event->request_id,
+                                                    std::string(snapbus::lambda::kContentTypeHttpIntegration), prelude);
+      if (!begun) co_return 1;
+      stream.emplace(std::move(*begun));
+    }
+    bool failed = false;
+    co_await write_stamped_chunks([&](std::string chunk) -> asio::awaitable<void> {
+      if (failed) co_return;
+      if (stream) {
+        co_await stream->write(chunk);
+        co_return;
+      }
+      auto begun = co_await runtime.begin_streaming(
+          event->request_id, std::string(snapbus::lambda::kContentTypeHttpIntegration), prelude + chunk);
+      if (begun) {
+        stream.emplace(std::move(*begun));
+      } else {
+        failed = true;
+      }
+    });
     if (!stream) co_return 1;
-    co_await write_stamped_chunks(
-        [&stream](std::string chunk) -> asio::awaitable<void> { co_await stream->write(chunk); });
     co_await stream->finish();
   }
 }
@@ -514,10 +553,10 @@ struct StreamTimes {
   std::vector<double> chunk_ns;  // stamp -> read, chunks after the first
 };
 
-// GET /stream, reading the body as it arrives and noting when each stamped chunk was read.
-StreamTimes stream_once(Connection& connection) {
+// GET `path` (a stream), reading the body as it arrives and noting when each stamped chunk was read.
+StreamTimes stream_once(Connection& connection, const char* path) {
   const auto start = Clock::now();
-  send_get(connection, kStreamPath);
+  send_get(connection, path);
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   std::string body;
@@ -668,12 +707,14 @@ BENCHMARK(BM_BufferedInvocation)
 
 void BM_StreamedResponse(benchmark::State& state) {
   const snapbus::bench::OnOneCore pinned(state.range(0) == 1);
+  const char* path = state.range(1) == 1 ? kStreamWithHeaderPath : kStreamPath;
+  const auto stream_on = [path](Connection& connection) { return stream_once(connection, path); };
   const TempDir dir("adapter-bench-streamed");
   std::optional<WebPaths> started;
   try {
     WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "response_stream");
     for (int i = 0; i < 10; ++i) {
-      for (std::size_t k = 0; k < WebPaths::kStreamedPaths; ++k) paths.on(k, stream_once);
+      for (std::size_t k = 0; k < WebPaths::kStreamedPaths; ++k) paths.on(k, stream_on);
     }
     std::vector<std::vector<double>> first_byte(WebPaths::kStreamedPaths);
     std::vector<std::vector<double>> chunk(WebPaths::kStreamedPaths);
@@ -681,7 +722,7 @@ void BM_StreamedResponse(benchmark::State& state) {
     for (auto _ : state) {
       double total = 0;
       for (const std::size_t i : order.next()) {
-        const StreamTimes times = paths.on(i, stream_once);
+        const StreamTimes times = paths.on(i, stream_on);
         first_byte[i].push_back(times.first_byte_ns);
         chunk[i].insert(chunk[i].end(), times.chunk_ns.begin(), times.chunk_ns.end());
         total += times.first_byte_ns;
@@ -695,9 +736,11 @@ void BM_StreamedResponse(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_StreamedResponse)
-    ->ArgName("one_core")
-    ->Arg(0)
-    ->Arg(1)
+    ->ArgNames({"one_core", "header_with_first_chunk"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
     ->UseManualTime()
     ->Iterations(150)
     ->Unit(benchmark::kMicrosecond)

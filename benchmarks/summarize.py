@@ -144,10 +144,17 @@ def adapter_section(results):
     web_paths = []
     for pinned, where in [(0, ""), (1, ", every process on one core")]:
         buffered = runs_of(f"BM_BufferedInvocation/one_core:{pinned}/")
-        streamed = runs_of(f"BM_StreamedResponse/one_core:{pinned}/")
+        # Results saved before the second argument name the stream with the header alone only.
+        streamed = (runs_of(f"BM_StreamedResponse/one_core:{pinned}/header_with_first_chunk:0/") or
+                    runs_of(f"BM_StreamedResponse/one_core:{pinned}/iterations"))
+        together = runs_of(f"BM_StreamedResponse/one_core:{pinned}/header_with_first_chunk:1/")
         web_paths += [(buffered, "rtt", f"added latency per buffered invocation{where}"),
                       (streamed, "ttfb", f"streaming: added time to first byte{where}"),
-                      (streamed, "chunk", f"streaming: added latency per chunk{where}")]
+                      (streamed, "chunk", f"streaming: added latency per chunk{where}"),
+                      (together, "ttfb", f"streaming, the app's header with its first chunk: added time to first "
+                                         f"byte{where}"),
+                      (together, "chunk", f"streaming, the app's header with its first chunk: added latency per "
+                                          f"chunk{where}")]
     for runs, figure, label in web_paths:
         bench = runs.get("median")
         if not bench:
@@ -243,7 +250,9 @@ def adapter_section(results):
              "order; the added latencies are p50 and p99 of the per-round differences. The buffered and "
              "streamed figures are medians over several runs, each with processes of its own, taken column by "
              "column; their ratio is the median of the runs' own ratios, with the smallest and largest beside "
-             "it (one run draws one placement of the processes on the vCPUs). Rows \"on one core\" "
+             "it (one run draws one placement of the processes on the vCPUs). The streaming app writes its header "
+             "alone, then its chunks, as uvicorn does; in the rows \"the app's header with its first chunk\" it "
+             "sends them together, as Node's http does. Rows \"on one core\" "
              "pin every process of every path to one core: each hop's own work and context switches, without "
              "the cost of waking an idle vCPU, which on a VM decides most of the unpinned figures. "
              "\"LWA-like\" baselines are snapbus's own code at LWA's cadence, not LWA.", "",
