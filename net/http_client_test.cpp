@@ -237,6 +237,18 @@ TEST(HttpClient, TrailersThatNeverEndFailTheAnswerAtABound) {
   EXPECT_LT(written, std::size_t{32} << 20);
 }
 
+// How long, in whole ms, until the peer acknowledged all `socket` sent; -1 past 30 ms, less than the
+// 40 ms a delayed acknowledgement takes.
+asio::awaitable<int> ms_until_acknowledged(tcp::socket& socket) {
+  for (int waited = 0; waited <= 30; ++waited) {
+    int unacknowledged = 1;
+    ::ioctl(socket.native_handle(), SIOCOUTQ, &unacknowledged);
+    if (unacknowledged == 0) co_return waited;
+    co_await sleep_for(1ms);
+  }
+  co_return -1;
+}
+
 // What uvicorn with --workers N does: the header and the body in two writes, with Nagle's algorithm
 // holding the body until the header is acknowledged. The server here waits for that acknowledgement
 // itself, and allows 30 ms, less than the 40 ms a delayed acknowledgement takes; the first few
@@ -248,14 +260,7 @@ TEST(HttpClient, AHeaderThatComesAloneIsAcknowledgedAtOnce) {
     co_await read_rest(t);
     const std::string header = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n";
     co_await asio::async_write(t.stream.socket(), asio::buffer(header), kAsValues);
-    int unacknowledged = 1;
-    int waited = 0;
-    for (; waited <= 30; ++waited) {
-      ::ioctl(t.stream.socket().native_handle(), SIOCOUTQ, &unacknowledged);
-      if (unacknowledged == 0) break;
-      co_await sleep_for(1ms);
-    }
-    waited_ms.push_back(unacknowledged == 0 ? waited : -1);
+    waited_ms.push_back(co_await ms_until_acknowledged(t.stream.socket()));
     co_await asio::async_write(t.stream.socket(), asio::buffer(std::string_view("body")), kAsValues);
   });
   ASSERT_TRUE(server.listening());
@@ -285,14 +290,7 @@ TEST(HttpClient, AStreamedAnswerIsAcknowledgedAtTheFirstReadOfItsBody) {
     co_await read_rest(t);
     const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst;\r\n";
     co_await asio::async_write(t.stream.socket(), asio::buffer(head), kAsValues);
-    int unacknowledged = 1;
-    int waited = 0;
-    for (; waited <= 30; ++waited) {
-      ::ioctl(t.stream.socket().native_handle(), SIOCOUTQ, &unacknowledged);
-      if (unacknowledged == 0) break;
-      co_await sleep_for(1ms);
-    }
-    waited_ms.push_back(unacknowledged == 0 ? waited : -1);
+    waited_ms.push_back(co_await ms_until_acknowledged(t.stream.socket()));
     co_await asio::async_write(t.stream.socket(), asio::buffer(std::string_view("5\r\nlast;\r\n0\r\n\r\n")), kAsValues);
   });
   ASSERT_TRUE(server.listening());
