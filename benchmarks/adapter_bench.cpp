@@ -31,6 +31,14 @@
 //                           as the median, min and max over the runs (over_runs.h): one run draws one
 //                           placement of the processes on the vCPUs, and the ratio moved from 0.87 to
 //                           1.53 between five runs of the same build, unpinned.
+//   .../same_app_request:1  the direct and nginx paths send the header fields the app receives behind
+//                           the adapter (LWA's x-amzn-request-context and x-amzn-lambda-context and the
+//                           event's headers, about 1 KB, read back from the app through the adapter at
+//                           start), so the app parses the same request on every path; with 0 they send
+//                           only the host, as the adapter's client does. The app's parsing of those
+//                           fields (14 thousand instructions, instructions.py) is in the adapter's added
+//                           latency either way; with 1 it is in nginx's same-parts figure too, and nginx
+//                           parses and forwards the same bytes.
 //   BM_StreamedResponse     GET /stream: the producer writes kChunks chunks kChunkGap apart, each stamped
 //                           with its steady-clock time of writing (CLOCK_MONOTONIC, shared by every
 //                           process). Time to first byte (request written -> first stamped chunk read)
@@ -137,6 +145,9 @@ constexpr const char* kStreamPath = "/stream";
 // header waits for the first res.write()); on kStreamPath it goes alone first, as uvicorn writes it.
 constexpr const char* kStreamWithHeaderPath = "/stream-with-header";
 constexpr const char* kAfterRestorePath = "/after-restore";
+// The app answers it with the request's header fields, one "name: value" per line: how the app's
+// request looks behind the adapter.
+constexpr const char* kRequestHeadPath = "/request-head";
 constexpr const char* kIdleExtensionName = "idle";
 
 double ns_between(Clock::time_point from, Clock::time_point to) {
@@ -190,6 +201,14 @@ asio::awaitable<void> serve_app(snapbus::net::HttpExchange& exchange) {
     co_return;
   }
   co_await exchange.read_body(1 << 20);  // the after-restore POST's, if any
+  if (target == kRequestHeadPath) {
+    std::string fields;
+    for (const auto& field : exchange.request()) {
+      fields.append(field.name_string()).append(": ").append(field.value()).append("\n");
+    }
+    co_await exchange.respond(http::status::ok, fields, "text/plain");
+    co_return;
+  }
   co_await exchange.respond(http::status::ok, kHelloBody, "text/plain");
 }
 
@@ -200,9 +219,15 @@ int run_app(std::uint16_t port) {
   return 0;
 }
 
-// The trivial runtime: answers each event at once, in the shape the adapter gives the app's answer
-// (a Function URL response; a stamped stream for /stream), so that the emulator does the same work.
-asio::awaitable<int> trivial_runtime() {
+// What the trivial runtime answers every event with: the shape the adapter gives the app's answer to
+// the path's request. It is told on its command line rather than reading the event: a scan of the
+// event for the path cost 5 thousand instructions per invocation, which the adapter's share lost.
+enum class TrivialAnswer { hello, stream, stream_with_header };
+constexpr std::array<const char*, 3> kTrivialAnswerNames = {"hello", "stream", "stream-with-header"};
+
+// The trivial runtime: answers each event at once (a Function URL response, or a stamped stream), so
+// that the emulator does the same work as on the adapter's path.
+asio::awaitable<int> trivial_runtime(TrivialAnswer answer) {
   using snapbus::lambda::RuntimeClient;
   auto api = snapbus::lambda::runtime_api_from_environment();
   if (!api) co_return 2;
@@ -213,12 +238,11 @@ asio::awaitable<int> trivial_runtime() {
   for (;;) {
     auto event = co_await runtime.next();
     if (!event) co_return 0;  // the emulator went away
-    const bool header_with_first_chunk =
-        event->payload.find("\"" + std::string(kStreamWithHeaderPath) + "\"") != std::string::npos;
-    if (!header_with_first_chunk && event->payload.find("\"" + std::string(kStreamPath) + "\"") == std::string::npos) {
+    if (answer == TrivialAnswer::hello) {
       co_await runtime.post_response(event->request_id, buffered_answer);
       continue;
     }
+    const bool header_with_first_chunk = answer == TrivialAnswer::stream_with_header;
     // The prelude goes with the request's header, as the adapter sends it, and with the first chunk
     // when the app's first chunk comes with its header (the adapter then sends them in one write).
     const std::string prelude = R"({"statusCode":200,"headers":{"content-type":"text/plain"}})" + std::string(8, '\0');
@@ -249,9 +273,13 @@ asio::awaitable<int> trivial_runtime() {
   }
 }
 
-int run_trivial_runtime() {
+int run_trivial_runtime(std::string_view answer_name) {
+  const auto* named = std::ranges::find(kTrivialAnswerNames, answer_name);
+  if (named == kTrivialAnswerNames.end())
+    throw std::runtime_error("no trivial answer '" + std::string(answer_name) + "'");
   asio::io_context io;
-  auto done = asio::co_spawn(io, trivial_runtime(), asio::use_future);
+  auto done = asio::co_spawn(io, trivial_runtime(static_cast<TrivialAnswer>(named - kTrivialAnswerNames.begin())),
+                             asio::use_future);
   io.run();
   return done.get();
 }
@@ -451,8 +479,9 @@ const fs::path& trivial_opt() {
   return opt;
 }
 
-Emulator emulator_with_trivial_runtime(const fs::path& dir) {
-  return Emulator(dir, {"--opt", trivial_opt().string(), "--", self_executable().string(), "--trivial-runtime"});
+Emulator emulator_with_trivial_runtime(const fs::path& dir, TrivialAnswer answer) {
+  return Emulator(dir, {"--opt", trivial_opt().string(), "--", self_executable().string(), "--trivial-runtime",
+                        kTrivialAnswerNames[static_cast<std::size_t>(answer)]});
 }
 
 // The restore benchmarks' workers: minimal ones (an empty hook, like the baseline's empty POST
@@ -533,10 +562,20 @@ void send_get(Connection& connection, const char* target) {
   http::write(connection.socket, request);
 }
 
-// GET /hello: the round trip in ns.
-double hello_round_trip(Connection& connection) {
+// GET /hello as written on the wire, with `fields` besides the host.
+std::string hello_request(const http::fields& fields = {}) {
+  http::request<http::empty_body> request{http::verb::get, "/hello", 11};
+  request.set(http::field::host, "127.0.0.1");
+  for (const auto& field : fields) request.insert(field.name_string(), field.value());
+  std::ostringstream text;
+  text << request;
+  return text.str();
+}
+
+// `request` (hello_request's), sent: the round trip in ns.
+double hello_round_trip(Connection& connection, const std::string& request) {
   const auto start = Clock::now();
-  send_get(connection, "/hello");
+  asio::write(connection.socket, asio::buffer(request));
   http::response<http::string_body> response;
   http::read(connection.socket, connection.buffer, response);
   const auto end = Clock::now();
@@ -596,10 +635,10 @@ struct WebPaths {
   static constexpr std::array<const char*, 5> kNames = {"direct", "nginx", "trivial", "adapter", "nginx_at_once"};
   static constexpr std::size_t kStreamedPaths = 4;
 
-  WebPaths(const fs::path& dir, const std::string& invoke_mode)
+  WebPaths(const fs::path& dir, const std::string& invoke_mode, TrivialAnswer trivial_answer)
       : app(dir),
         nginx(dir, app.port()),
-        trivial(emulator_with_trivial_runtime(dir / "trivial")),
+        trivial(emulator_with_trivial_runtime(dir / "trivial", trivial_answer)),
         adapter(emulator_with_adapter(dir / "adapter", {.env = {{"AWS_LWA_INVOKE_MODE", invoke_mode}}})) {
     for (const std::uint16_t port :
          {app.port(), nginx.port(), trivial.front_door(), adapter.front_door(), nginx.at_once_port()}) {
@@ -615,6 +654,46 @@ struct WebPaths {
     } catch (const std::exception& error) {
       throw std::runtime_error(std::string(kNames[i]) + " path: " + error.what());
     }
+  }
+
+  // GET /hello as each path's client writes it. With `same_app_request`, the direct and nginx paths
+  // (and nginx answering at once) send the header fields the app receives behind the adapter (LWA's
+  // x-amzn-request-context and x-amzn-lambda-context, and the event's headers), read back from the app
+  // through the adapter, so the app parses the same request on every path. Otherwise they send only
+  // the host, as the adapter's client does.
+  std::vector<std::string> hello_requests(bool same_app_request) {
+    const std::string plain = hello_request();
+    std::vector<std::string> requests(kNames.size(), plain);
+    if (!same_app_request) return requests;
+    http::fields fields;
+    std::istringstream lines(on(3, [](Connection& connection) {
+      send_get(connection, kRequestHeadPath);
+      http::response<http::string_body> response;
+      http::read(connection.socket, connection.buffer, response);
+      if (response.result() != http::status::ok) {
+        throw std::runtime_error("no answer to " + std::string(kRequestHeadPath));
+      }
+      return response.body();
+    }));
+    for (std::string line; std::getline(lines, line);) {
+      const std::size_t colon = line.find(": ");
+      if (colon == std::string::npos) continue;
+      const std::string name = line.substr(0, colon);
+      // The framing and the host are each path's own.
+      if (beast::iequals(name, "host") || beast::iequals(name, "connection") ||
+          beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding")) {
+        continue;
+      }
+      fields.insert(name, line.substr(colon + 2));
+    }
+    if (fields.find("x-amzn-request-context") == fields.end()) {
+      throw std::runtime_error("the app's request behind the adapter has no x-amzn-request-context");
+    }
+    const std::string same = hello_request(fields);
+    for (const char* name : {"direct", "nginx", "nginx_at_once"}) {
+      requests[static_cast<std::size_t>(std::ranges::find(kNames, std::string_view(name)) - kNames.begin())] = same;
+    }
+    return requests;
   }
 
   static fs::path made(const fs::path& dir) {
@@ -676,16 +755,20 @@ void BM_BufferedInvocation(benchmark::State& state) {
   const TempDir dir("adapter-bench-buffered");
   std::optional<WebPaths> started;
   try {
-    WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "buffered");
+    WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "buffered", TrivialAnswer::hello);
+    const std::vector<std::string> requests = paths.hello_requests(state.range(1) == 1);
+    const auto round_trip = [&](std::size_t i) {
+      return paths.on(i, [&](Connection& connection) { return hello_round_trip(connection, requests[i]); });
+    };
     for (int i = 0; i < 300; ++i) {  // warm-up: Init, readiness, the adapter's first connection
-      for (std::size_t k = 0; k < paths.connections.size(); ++k) paths.on(k, hello_round_trip);
+      for (std::size_t k = 0; k < paths.connections.size(); ++k) round_trip(k);
     }
     std::vector<std::vector<double>> samples(paths.connections.size());
     RoundOrder order(paths.connections.size());
     for (auto _ : state) {
       double total = 0;
       for (const std::size_t i : order.next()) {
-        const double ns = paths.on(i, hello_round_trip);
+        const double ns = round_trip(i);
         samples[i].push_back(ns);
         total += ns;
       }
@@ -697,9 +780,11 @@ void BM_BufferedInvocation(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_BufferedInvocation)
-    ->ArgName("one_core")
-    ->Arg(0)
-    ->Arg(1)
+    ->ArgNames({"one_core", "same_app_request"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
     ->UseManualTime()
     ->Iterations(4000)
     ->Unit(benchmark::kMicrosecond)
@@ -712,7 +797,8 @@ void BM_StreamedResponse(benchmark::State& state) {
   const TempDir dir("adapter-bench-streamed");
   std::optional<WebPaths> started;
   try {
-    WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "response_stream");
+    WebPaths& paths = started.emplace(WebPaths::made(dir.path()), "response_stream",
+                                      state.range(1) == 1 ? TrivialAnswer::stream_with_header : TrivialAnswer::stream);
     for (int i = 0; i < 10; ++i) {
       for (std::size_t k = 0; k < WebPaths::kStreamedPaths; ++k) paths.on(k, stream_on);
     }
@@ -909,7 +995,7 @@ RestoreTimes restore_through_adapter(const fs::path& dir, int workers, RestoreAp
   asio::io_context io;
   Connection connection(io, emulator.front_door());
   if (kind == RestoreApp::minimal) {
-    hello_round_trip(connection);
+    hello_round_trip(connection, hello_request());
   } else {
     fastapi_first_request(connection, workers > 0);
   }
@@ -1042,7 +1128,8 @@ void BM_AdapterFootprint(benchmark::State& state) {
     Connection connection(io, adapter.front_door());
     for (auto _ : state) {
       const auto start = Clock::now();
-      for (int i = 0; i < 2000; ++i) hello_round_trip(connection);
+      const std::string request = hello_request();
+      for (int i = 0; i < 2000; ++i) hello_round_trip(connection, request);
       state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
     }
     const pid_t pid = adapter_pid(adapter.pid(), adapter_binary());
@@ -1072,15 +1159,18 @@ BENCHMARK(BM_AdapterFootprint)->UseManualTime()->Iterations(1)->Unit(benchmark::
 
 }  // namespace
 
-// `adapter_bench --app PORT` is the app, `adapter_bench --trivial-runtime` the runtime of the
-// trivial path, `adapter_bench --subscriber [SEGMENT]` a worker of the restore benchmarks; without
-// any of them it runs the benchmarks.
+// `adapter_bench --app PORT` is the app; `adapter_bench --trivial-runtime [hello|stream|stream-with-header]`
+// the runtime of the trivial path (it answers every event so; hello when not given);
+// `adapter_bench --subscriber [SEGMENT]` a worker of the restore benchmarks. Without any of them it runs
+// the benchmarks.
 int main(int argc, char** argv) {
   try {
     if (argc == 3 && std::strcmp(argv[1], "--app") == 0) {
       return run_app(static_cast<std::uint16_t>(std::stoi(argv[2])));
     }
-    if (argc == 2 && std::strcmp(argv[1], "--trivial-runtime") == 0) return run_trivial_runtime();
+    if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--trivial-runtime") == 0) {
+      return run_trivial_runtime(argc == 3 ? argv[2] : kTrivialAnswerNames[0]);
+    }
     if (argc == 2 && std::strcmp(argv[1], "--idle-extension") == 0) return run_idle_extension();
     if (argc >= 2 && argc <= 3 && std::strcmp(argv[1], "--subscriber") == 0) {
       return run_subscriber(argc == 3 ? argv[2] : "");

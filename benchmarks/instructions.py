@@ -21,7 +21,10 @@ The app is counted too, behind each front end (app_behind_adapter, app_behind_ng
 request carries what Lambda Web Adapter's does (x-amzn-request-context, x-amzn-lambda-context, the
 event's headers; about 1 KB), nginx's only the client's few headers, and the app's parser reads every
 byte. The difference is work the adapter's path adds in the app, which the wall-clock benchmark
-(adapter_bench) counts against the adapter and this count would otherwise not show.
+(adapter_bench) counts against the adapter and this count would otherwise not show. nginx is counted
+a second time (nginx_same_request) with its client sending the fields the app receives behind the
+adapter (read back from the app through the adapter), so that nginx parses and forwards the same
+bytes and the app parses the same request behind both.
 
   benchmarks/instructions.py [--requests N] [--output results.json]   # benchmarks/run.sh instructions
 
@@ -86,10 +89,14 @@ def pid_of(marker):
     return None
 
 
-def drive(port, count):
+def drive(port, count, fields=()):
+    """`count` GET /hello on one kept-alive connection, with `fields` ((name, value) pairs) besides the host."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for _ in range(count):
-        connection.request("GET", "/hello")
+        connection.putrequest("GET", "/hello")
+        for name, value in fields:
+            connection.putheader(name, value)
+        connection.endheaders()
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
@@ -109,10 +116,28 @@ def dumped_count(out_file):
     sys.exit(f"instructions.py: callgrind wrote no dump at {dump}")
 
 
-def measured_instructions(port, out_files, requests):
+def app_request_behind_adapter(port):
+    """The header fields the app receives behind the adapter (`adapter_bench --app` answers
+    /request-head with them), less the host and the framing, which are each path's own."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", "/request-head")
+    response = connection.getresponse()
+    body = response.read().decode()
+    connection.close()
+    if response.status != 200:
+        sys.exit(f"instructions.py: /request-head through the adapter answered {response.status}: {body[:200]!r}")
+    own = {"host", "connection", "content-length", "transfer-encoding"}
+    fields = [tuple(line.split(": ", 1)) for line in body.splitlines() if ": " in line]
+    fields = [(name, value) for name, value in fields if name.lower() not in own]
+    if not any(name.lower() == "x-amzn-request-context" for name, _ in fields):
+        sys.exit("instructions.py: the app's request behind the adapter has no x-amzn-request-context")
+    return fields
+
+
+def measured_instructions(port, out_files, requests, fields=()):
     """Instructions each process writing one of `out_files` executes for `requests` requests sent to
-    `port`, after a warm-up: the counts in the same order."""
-    drive(port, WARM_UP)
+    `port` (with `fields`, as drive sends them), after a warm-up: the counts in the same order."""
+    drive(port, WARM_UP, fields)
     pids = []
     for out_file in out_files:
         pid = pid_of(str(out_file))
@@ -121,7 +146,7 @@ def measured_instructions(port, out_files, requests):
         pids.append(pid)
     for pid in pids:
         subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=60)
-    drive(port, requests)
+    drive(port, requests, fields)
     for pid in pids:
         subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=60)
     return [dumped_count(out_file) for out_file in out_files]
@@ -177,6 +202,26 @@ def adapter_binary():
     return Path(layer).resolve() if layer else SNAPBUS
 
 
+def nginx_in_front_of_app(directory, processes, name):
+    """An app and nginx in front of it, each under callgrind, for one measurement called `name`:
+    nginx's port and the two processes' callgrind output files."""
+    app_port = free_port()
+    app_out = directory / f"app-behind-{name}.callgrind"
+    log = processes.start(f"app-{name}", callgrind(app_out, [str(BENCH), "--app", str(app_port)]))
+    wait_listening(app_port, "the app", log)
+    home = directory / name
+    for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (home / temp).mkdir(parents=True)
+    nginx_port = free_port()
+    (home / "nginx.conf").write_text(nginx_conf(home, nginx_port, app_port))
+    nginx_out = directory / f"{name}.callgrind"
+    log = processes.start(name, callgrind(nginx_out, [
+        str(NGINX), "-e", "stderr", "-p", str(home), "-c", str(home / "nginx.conf"), "-g",
+        f"daemon off; master_process off; pid {home / 'nginx.pid'}; error_log stderr;"]))
+    wait_listening(nginx_port, "nginx", log)
+    return nginx_port, nginx_out, app_out
+
+
 def measure(directory, requests, adapter):
     counts = {}
     processes = Processes(directory)
@@ -205,6 +250,7 @@ def measure(directory, requests, adapter):
         wait_listening(adapter_port, "the emulator in front of the adapter", log)
         counts["adapter"], counts["app_behind_adapter"] = measured_instructions(
             adapter_port, [adapter_out, app_behind_adapter_out], requests)
+        app_request = app_request_behind_adapter(adapter_port)
 
         trivial_out = directory / "trivial.callgrind"
         trivial = directory / "trivial.sh"
@@ -217,22 +263,13 @@ def measure(directory, requests, adapter):
         wait_listening(trivial_port, "the emulator in front of the trivial runtime", log)
         (counts["trivial"],) = measured_instructions(trivial_port, [trivial_out], requests)
 
-        app_port = free_port()
-        app_behind_nginx_out = directory / "app-behind-nginx.callgrind"
-        log = processes.start("app", callgrind(app_behind_nginx_out, [str(BENCH), "--app", str(app_port)]))
-        wait_listening(app_port, "the app", log)
-        home = directory / "nginx"
-        for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (home / temp).mkdir(parents=True)
-        nginx_port = free_port()
-        (home / "nginx.conf").write_text(nginx_conf(home, nginx_port, app_port))
-        nginx_out = directory / "nginx.callgrind"
-        log = processes.start("nginx", callgrind(nginx_out, [
-            str(NGINX), "-e", "stderr", "-p", str(home), "-c", str(home / "nginx.conf"), "-g",
-            f"daemon off; master_process off; pid {home / 'nginx.pid'}; error_log stderr;"]))
-        wait_listening(nginx_port, "nginx", log)
-        counts["nginx"], counts["app_behind_nginx"] = measured_instructions(
-            nginx_port, [nginx_out, app_behind_nginx_out], requests)
+        nginx_port, nginx_out, app_out = nginx_in_front_of_app(directory, processes, "nginx")
+        counts["nginx"], counts["app_behind_nginx"] = measured_instructions(nginx_port, [nginx_out, app_out], requests)
+        # The same again, the client sending what the app receives behind the adapter: nginx then
+        # parses and forwards those bytes, and the app parses the same request on both paths.
+        nginx_port, nginx_out, app_out = nginx_in_front_of_app(directory, processes, "nginx-same-request")
+        counts["nginx_same_request"], counts["app_behind_nginx_same_request"] = measured_instructions(
+            nginx_port, [nginx_out, app_out], requests, app_request)
     finally:
         processes.stop()
     return counts
@@ -263,12 +300,15 @@ def main():
                           "adapter_binary": str(adapter.relative_to(ROOT) if adapter.is_relative_to(ROOT) else adapter)},
               "instructions_per_request": per_request,
               "adapter_own": own, "adapter_own_x_nginx": own / per_request["nginx"],
+              "adapter_own_x_nginx_same_request": own / per_request["nginx_same_request"],
               "app_extra_behind_adapter": per_request["app_behind_adapter"] - per_request["app_behind_nginx"]}
     for path, value in per_request.items():
         print(f"{path:18s} {value:10.0f} instructions per request")
     print(f"adapter's own share (adapter - trivial): {own:.0f}, {own / per_request['nginx']:.2f}x nginx's "
           f"(adapter: {report['context']['adapter_binary']})")
     print(f"the app's work behind the adapter, beyond its work behind nginx: {report['app_extra_behind_adapter']:.0f}")
+    print(f"with the app's request the same on both paths: the adapter's own share {report['adapter_own_x_nginx_same_request']:.2f}x "
+          f"nginx's ({per_request['nginx_same_request']:.0f})")
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")
 

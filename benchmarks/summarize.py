@@ -143,12 +143,17 @@ def adapter_section(results):
     rows = []
     web_paths = []
     for pinned, where in [(0, ""), (1, ", every process on one core")]:
-        buffered = runs_of(f"BM_BufferedInvocation/one_core:{pinned}/")
+        # Results saved before the second argument have only the request of the adapter's client.
+        buffered = (runs_of(f"BM_BufferedInvocation/one_core:{pinned}/same_app_request:0/") or
+                    runs_of(f"BM_BufferedInvocation/one_core:{pinned}/iterations"))
+        same_request = runs_of(f"BM_BufferedInvocation/one_core:{pinned}/same_app_request:1/")
         # Results saved before the second argument name the stream with the header alone only.
         streamed = (runs_of(f"BM_StreamedResponse/one_core:{pinned}/header_with_first_chunk:0/") or
                     runs_of(f"BM_StreamedResponse/one_core:{pinned}/iterations"))
         together = runs_of(f"BM_StreamedResponse/one_core:{pinned}/header_with_first_chunk:1/")
         web_paths += [(buffered, "rtt", f"added latency per buffered invocation{where}"),
+                      (same_request, "rtt", f"added latency per buffered invocation, the app's request the same on "
+                                            f"every path{where}"),
                       (streamed, "ttfb", f"streaming: added time to first byte{where}"),
                       (streamed, "chunk", f"streaming: added latency per chunk{where}"),
                       (together, "ttfb", f"streaming, the app's header with its first chunk: added time to first "
@@ -252,7 +257,10 @@ def adapter_section(results):
              "column; their ratio is the median of the runs' own ratios, with the smallest and largest beside "
              "it (one run draws one placement of the processes on the vCPUs). The streaming app writes its header "
              "alone, then its chunks, as uvicorn does; in the rows \"the app's header with its first chunk\" it "
-             "sends them together, as Node's http does. Rows \"on one core\" "
+             "sends them together, as Node's http does. In the rows \"the app's request the same on every path\", the "
+             "direct and nginx paths send the header fields the app receives behind the adapter (LWA's "
+             "x-amzn-request-context and x-amzn-lambda-context and the event's headers, about 1 KB), so the app parses "
+             "the same request on every path; elsewhere they send only the client's host field. Rows \"on one core\" "
              "pin every process of every path to one core: each hop's own work and context switches, without "
              "the cost of waking an idle vCPU, which on a VM decides most of the unpinned figures. "
              "\"LWA-like\" baselines are snapbus's own code at LWA's cadence, not LWA.", "",
@@ -328,10 +336,18 @@ def instructions_section(results):
              "| process | instructions per request |", "|---|---|"]
     for name, label in [("adapter", "adapter (web mode, one invocation)"),
                         ("trivial", "trivial runtime (same Runtime API client, no app)"),
-                        ("nginx", "nginx (one proxied request)")]:
-        lines.append(f"| {label} | {per_request[name]:.0f} |")
+                        ("nginx", "nginx (one proxied request)"),
+                        ("nginx_same_request", "nginx, its client sending what the app receives behind the adapter "
+                                               "(about 1 KB of fields)")]:
+        if name in per_request:
+            lines.append(f"| {label} | {per_request[name]:.0f} |")
     lines += ["", f"The adapter's own share, adapter - trivial runtime: {report['adapter_own']:.0f} instructions, "
-              f"**{report['adapter_own_x_nginx']:.2f}x** nginx's.", ""]
+              f"**{report['adapter_own_x_nginx']:.2f}x** nginx's"]
+    if "adapter_own_x_nginx_same_request" in report:
+        lines[-1] += (f"; **{report['adapter_own_x_nginx_same_request']:.2f}x** nginx's when nginx forwards the "
+                      "same request")
+    lines[-1] += "."
+    lines.append("")
     if "app_extra_behind_adapter" in report:
         lines += ["The app (`adapter_bench --app`, a Beast server) per request, behind each: the adapter's request "
                   "carries Lambda Web Adapter's x-amzn-request-context and x-amzn-lambda-context and the event's "
@@ -340,7 +356,11 @@ def instructions_section(results):
                   "| the app | instructions per request |", "|---|---|",
                   f"| behind the adapter | {per_request['app_behind_adapter']:.0f} |",
                   f"| behind nginx | {per_request['app_behind_nginx']:.0f} |",
-                  f"| difference | {report['app_extra_behind_adapter']:.0f} |", ""]
+                  f"| difference | {report['app_extra_behind_adapter']:.0f} |"]
+        if "app_behind_nginx_same_request" in per_request:
+            lines.append(f"| behind nginx, its client sending the same fields | "
+                         f"{per_request['app_behind_nginx_same_request']:.0f} |")
+        lines.append("")
     return lines
 
 
