@@ -352,7 +352,8 @@ def instructions_section(results):
         lines += ["The app (`adapter_bench --app`, a Beast server) per request, behind each: the adapter's request "
                   "carries Lambda Web Adapter's x-amzn-request-context and x-amzn-lambda-context and the event's "
                   "headers (about 1 KB), nginx's the client's few headers. The wall-clock figures count the "
-                  "difference against the adapter.", "",
+                  "difference against the adapter, except the rows against nginx's same parts with the app's "
+                  "request the same on every path, where the app parses it behind nginx too.", "",
                   "| the app | instructions per request |", "|---|---|",
                   f"| behind the adapter | {per_request['app_behind_adapter']:.0f} |",
                   f"| behind nginx | {per_request['app_behind_nginx']:.0f} |",
