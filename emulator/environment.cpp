@@ -30,8 +30,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace http = boost::beast::http;
 
-// How long function_pids()'s walk of /proc is kept: a few milliseconds of the emulator's time on a
-// busy machine, once a second at most rather than after every invocation.
+// How long function_pids()'s walk of /proc is kept: a few milliseconds of CPU on a busy machine, once
+// a second at most rather than after every invocation.
 constexpr std::chrono::seconds kFunctionPidsMaxAge{1};
 
 double seconds_of(std::chrono::milliseconds duration) { return std::chrono::duration<double>(duration).count(); }
@@ -81,6 +81,7 @@ Environment::Environment(asio::io_context& io, Config config, LambdaLog& log, st
                   .stop_requested = [this](int signal_number) { request_stop(signal_number); }}),
       extensions_(io),
       dispatch_(io, config_.snapstart),
+      function_processes_(::getpid(), kFunctionPidsMaxAge),
       fresh_(fresh) {}
 
 std::string Environment::invoked_function_arn(std::string_view qualifier) const {
@@ -333,8 +334,10 @@ asio::awaitable<void> Environment::run_while_frozen() {
   LaunchSpec command;
   command.argv = {"/bin/sh", "-c", config_.while_frozen};
   for (char** e = environ; *e != nullptr; ++e) command.env.emplace_back(*e);
-  while_frozen_marker_ = fmt::format("{}={}-{}", kEnvWhileFrozenId, ::getpid(), lambda::new_request_id());
-  command.env.push_back(while_frozen_marker_);
+  std::string marker = fmt::format("{}={}-{}", kEnvWhileFrozenId, ::getpid(), lambda::new_request_id());
+  command.env.push_back(marker);
+  // What it leaves running was adopted by the emulator, not started by the function.
+  function_processes_.leave_out(std::move(marker));
   int status = -1;
   try {
     status = co_await processes_.run_command(command);
@@ -394,22 +397,7 @@ void Environment::start_invocation() {
 const std::vector<pid_t>& Environment::function_pids() {
   std::vector<pid_t> roots = processes_.runtime_pids();
   for (pid_t pid : extensions_.live_pids()) roots.push_back(pid);
-  const auto now = Clock::now();
-  if (roots.empty()) {
-    function_pids_.clear();
-  } else if (roots != function_roots_ || now - function_pids_walked_ >= kFunctionPidsMaxAge) {
-    // Every process below the emulator, not only below the roots: as a child subreaper it adopts a
-    // process whose parent exits (a daemon's double fork, `cmd &` in a script that ends), which
-    // Lambda's count still holds.
-    function_pids_ = descendants(::getpid());
-    // Less what the --while-frozen command left running: the emulator adopted it, the function did not start it.
-    if (!while_frozen_marker_.empty()) {
-      std::erase_if(function_pids_, [this](pid_t pid) { return has_env(pid, while_frozen_marker_); });
-    }
-    function_roots_ = std::move(roots);
-    function_pids_walked_ = now;
-  }
-  return function_pids_;
+  return function_processes_.current(roots);
 }
 
 InvocationReport Environment::invocation_report(const Invocation& inv) {

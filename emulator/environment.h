@@ -28,6 +28,7 @@
 #include "api_error.h"
 #include "extension_registry.h"
 #include "function_launcher.h"
+#include "function_processes.h"
 #include "invocation_dispatch.h"
 #include "lambda_log.h"
 #include "phase_control.h"
@@ -153,10 +154,8 @@ class Environment {
   [[nodiscard]] std::vector<std::string> extension_environment() const;
   // The processes whose memory Max Memory Used counts: every process below the emulator (the
   // runtime, the extensions, what they started, and orphans the emulator adopted), as Lambda counts
-  // the whole sandbox (a server's workers hold most of its memory). Finding them walks all of /proc,
-  // so the list is walked anew only when the runtime or an extension changed or kFunctionPidsMaxAge
-  // has passed; a process started since is counted from the next walk on. Empty, without a walk,
-  // when neither is running.
+  // the whole sandbox (a server's workers hold most of its memory); see function_processes.h. Empty
+  // when neither the runtime nor an extension is running.
   [[nodiscard]] const std::vector<pid_t>& function_pids();
   [[nodiscard]] InvocationReport invocation_report(const Invocation& inv);
 
@@ -173,13 +172,7 @@ class Environment {
   // The most the function was seen to hold: its peak when Init ended, and what was resident just
   // after each invocation's event went out.
   unsigned memory_sample_mb_ = 0;
-  // function_pids()'s last walk: from which roots, when, and what it found.
-  std::vector<pid_t> function_roots_;
-  std::chrono::steady_clock::time_point function_pids_walked_;
-  std::vector<pid_t> function_pids_;
-  // The --while-frozen command's marker (kEnvWhileFrozenId=...), once it has run: its processes are
-  // left out of function_pids().
-  std::string while_frozen_marker_;
+  FunctionProcesses function_processes_;
   // Whether the log said that the function holds more than its memory size.
   bool memory_warned_ = false;
   bool fresh_;

@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <array>
@@ -18,6 +16,7 @@
 #include <utility>
 
 #include "snapbus/unique_fd.h"
+#include "thread_without_signals.h"
 
 namespace snapbus::emulator {
 namespace {
@@ -36,16 +35,6 @@ UniqueFd own_copy(int fd) {
     throw std::system_error(errno, std::generic_category(), "dup of the emulator's output descriptor");
   }
   return copy;
-}
-
-// Process-directed signals (SIGCHLD, SIGTERM, SIGINT) are the event loop's to handle; here they
-// would only interrupt a write. SIGPIPE stays deliverable: a write to a pipe whose reader has gone
-// raises it on this thread, and that is how the emulator hears that its output went away.
-sigset_t signals_the_writer_blocks() {
-  sigset_t set;
-  ::sigfillset(&set);
-  for (int kept : {SIGPIPE, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigdelset(&set, kept);
-  return set;
 }
 
 }  // namespace
@@ -126,17 +115,9 @@ OutputWriter::OutputWriter(int out_fd, int err_fd, std::size_t room) : shared_(s
   shared_->fds = {own_copy(out_fd), own_copy(err_fd)};
   shared_->reader_gone = {!shared_->fds[0], !shared_->fds[1]};
   shared_->room = room;
-  // The thread inherits the mask in force where it is made.
-  const sigset_t blocked = signals_the_writer_blocks();
-  sigset_t before;
-  ::pthread_sigmask(SIG_SETMASK, &blocked, &before);
-  try {
-    std::thread([shared = shared_] { shared->run(); }).detach();
-  } catch (...) {
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-    throw;
-  }
-  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  // A signal would only interrupt its writes. SIGPIPE stays deliverable: a write to a pipe whose
+  // reader has gone raises it on this thread, and that is how the emulator hears that its output went away.
+  thread_without_signals([shared = shared_] { shared->run(); }).detach();
 }
 
 OutputWriter::~OutputWriter() {
