@@ -5,7 +5,8 @@ One _Client per process (``CLIENT``). Everything that runs hooks or acknowledges
 ``_lock``, so a hook runs exactly once per process per phase change, whether the watcher thread
 or a request guard noticed first.
 """
-import asyncio
+from __future__ import annotations
+
 import atexit
 import dataclasses
 import logging
@@ -14,12 +15,19 @@ import select
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from . import _config, _hot
 from ._checked import Subscriber, default_segment_path, first_look, segment_path_text, wait_for_segment
 from ._errors import InvalidArgument, InvalidSegment, NotStarted, SegmentNotFound, SnapbusError, Timeout
 from ._hooks import AFTER_RESTORE, BEFORE_SNAPSHOT, SHUTDOWN, HookList, RunReport
 from ._state import Phase, State
+
+# asyncio is imported by the coroutines that use it, which run in an event loop that has imported it
+# already: at the top it took 40% of `import snapbus`, which zero-code mode makes every Python process
+# of the function pay, a WSGI server's too.
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger("snapbus")
 
@@ -442,6 +450,8 @@ class _Client:
         # which every request held meanwhile awaits, not one of the loop's default executor per
         # request: those would fill that pool, and a hook that waits for work it hands the loop
         # (loop.getaddrinfo, asyncio.to_thread: an async client reconnecting) would wait for ever.
+        import asyncio
+
         while True:
             target = _hot.generation()
             if target == self.handled_generation:
@@ -653,6 +663,8 @@ class _Client:
         self._refuse_in_hook("wait_for_change_async")
         if not self.running:
             raise NotStarted("wait_for_change_async needs the watcher thread: call snapbus.start() first")
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if not self._every_change_armed.is_set():
             await loop.run_in_executor(None, self._want_every_change)
