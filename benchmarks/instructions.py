@@ -93,7 +93,8 @@ def drive(port, count, fields=()):
     """`count` GET /hello on one kept-alive connection, with `fields` ((name, value) pairs) besides the host."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for _ in range(count):
-        connection.putrequest("GET", "/hello")
+        # http.client adds its own Accept-Encoding unless told the fields carry one.
+        connection.putrequest("GET", "/hello", skip_accept_encoding=has_field(fields, "accept-encoding"))
         for name, value in fields:
             connection.putheader(name, value)
         connection.endheaders()
@@ -116,9 +117,13 @@ def dumped_count(out_file):
     sys.exit(f"instructions.py: callgrind wrote no dump at {dump}")
 
 
+def has_field(fields, name):
+    return any(field.lower() == name for field, _ in fields)
+
+
 def app_request_behind_adapter(port):
-    """The header fields the app receives behind the adapter (`adapter_bench --app` answers
-    /request-head with them), less the host and the framing, which are each path's own."""
+    """The header fields the app receives behind the adapter, less the host and the framing, which
+    are each client's own (`adapter_bench --app` answers /request-head with them)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     connection.request("GET", "/request-head")
     response = connection.getresponse()
@@ -126,10 +131,8 @@ def app_request_behind_adapter(port):
     connection.close()
     if response.status != 200:
         sys.exit(f"instructions.py: /request-head through the adapter answered {response.status}: {body[:200]!r}")
-    own = {"host", "connection", "content-length", "transfer-encoding"}
     fields = [tuple(line.split(": ", 1)) for line in body.splitlines() if ": " in line]
-    fields = [(name, value) for name, value in fields if name.lower() not in own]
-    if not any(name.lower() == "x-amzn-request-context" for name, _ in fields):
+    if not has_field(fields, "x-amzn-request-context"):
         sys.exit("instructions.py: the app's request behind the adapter has no x-amzn-request-context")
     return fields
 

@@ -21,6 +21,14 @@ def run_python(script: str, **env) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
+def run_isolated(code: str) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter in isolated mode (no PYTHON* variables, no user site), with the
+    package under test first on its path."""
+    return subprocess.run([PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); " + code,
+                           os.path.dirname(os.path.dirname(snapbus.__file__))],
+                          capture_output=True, text=True, timeout=30)
+
+
 def test_every_status_has_its_own_exception_with_the_matching_builtin():
     expected = {1: FileNotFoundError, 2: PermissionError, 3: ValueError, 4: ValueError, 5: BlockingIOError,
                 6: OSError, 7: TimeoutError, 8: ValueError, 9: OSError, 10: InterruptedError, 11: RuntimeError,
@@ -323,10 +331,7 @@ def test_stop_frees_the_slot_and_keeps_generation_readable(bus, processes):
 
 
 def test_python_import_in_a_fresh_interpreter():
-    result = subprocess.run([PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import snapbus; "
-                             "print(snapbus.abi_version(), snapbus._checked.lib.__name__)",
-                             os.path.dirname(os.path.dirname(snapbus.__file__))],
-                            capture_output=True, text=True, timeout=30)
+    result = run_isolated("import snapbus; print(snapbus.abi_version(), snapbus._checked.lib.__name__)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "1"
     assert snapbus._checked.__file__  # the module the tests use is the built one
@@ -338,10 +343,8 @@ def test_import_leaves_asyncio_and_importlib_abc_to_those_who_need_them():
     # Zero-code mode imports snapbus in every Python process of the function, a WSGI server's too: at
     # the top, these two were half of `import snapbus`'s time. A coroutine of snapbus's imports
     # asyncio when it runs, in a loop that has it already.
-    result = subprocess.run([PYTHON, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import snapbus; "
-                             "print(sorted(name for name in ('asyncio', 'importlib.abc') if name in sys.modules))",
-                             os.path.dirname(os.path.dirname(snapbus.__file__))],
-                            capture_output=True, text=True, timeout=30)
+    result = run_isolated(
+        "import snapbus; print(sorted(name for name in ('asyncio', 'importlib.abc') if name in sys.modules))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
