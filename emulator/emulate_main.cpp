@@ -112,7 +112,7 @@ asio::awaitable<int> run_environments(asio::io_context& io, const Config& config
     auto fresh = std::make_unique<Environment>(io, config, log, marker, output, /*fresh=*/true);
     fresh->set_runtime_api(runtime_api);
     fresh->adopt(current->take_queue());
-    current->retire();
+    current->retire(*fresh);
     current = fresh.get();
     environments.push_back(std::move(fresh));
   }

@@ -201,6 +201,10 @@ void Environment::launch_runtime() {
 }
 
 void Environment::request_stop(int signal_number) {
+  if (successor_ != nullptr) {
+    successor_->request_stop(signal_number);
+    return;
+  }
   if (phases_.stopping() && wants_fresh_) {
     // This environment failed and is shutting down for a fresh one, which the stop now cancels:
     // what waits for it is answered at once. The failure was already reported and handled (by

@@ -69,8 +69,13 @@ class Environment {
   [[nodiscard]] bool wants_fresh_environment() const { return wants_fresh_; }
   std::deque<std::shared_ptr<Invocation>> take_queue() { return dispatch_.take_queue(); }
   void adopt(std::deque<std::shared_ptr<Invocation>> queued) { dispatch_.adopt(std::move(queued)); }
-  // Stops handling signals; the fresh environment, made before, handles them.
-  void retire() { processes_.retire(); }
+  // Stops handling signals; `successor`, the fresh environment, made before, handles them. A stop
+  // signal whose wait here had completed before the cancel is still handled here, after the handover:
+  // it goes on to `successor`, which would otherwise never hear of it and wait for ever.
+  void retire(Environment& successor) {
+    successor_ = &successor;
+    processes_.retire();
+  }
 
   // Whether Init has begun. A fresh environment begins it with the invocation it waits for; a
   // Runtime API call before then comes from outside the function (the runtime of the environment
@@ -173,6 +178,8 @@ class Environment {
   // after each invocation's event went out.
   unsigned memory_sample_mb_ = 0;
   FunctionProcesses function_processes_;
+  // Set by retire(): where a stop signal handled after the handover goes.
+  Environment* successor_ = nullptr;
   // Whether the log said that the function holds more than its memory size.
   bool memory_warned_ = false;
   bool fresh_;
