@@ -23,10 +23,15 @@
 //                           turn, less nginx's own answer, the parts of adapter_added. The
 //                           emulator's work per invocation grows with the function's processes (REPORT's
 //                           memory figure reads each one's /proc files, about 15 us apiece), hence the
-//                           trivial path's idle extension. The added latencies are percentiles of
-//                           per-round differences (each round samples every path once, so a round's
-//                           adapter and trivial samples are paired, and so are its nginx and direct ones);
-//                           each path's own percentiles are reported too. Both this and the next
+//                           trivial path's idle extension. The added p50 is the median of per-round
+//                           differences (each round samples every path once, so a round's adapter and
+//                           trivial samples are paired, and so are its nginx and direct ones). The
+//                           added p99 is the growth of a path's own p99 over its baseline's
+//                           (growth_*): the p99 of the paired differences (added_*_p99) also holds
+//                           the two paths' own spread, which pairing does not cancel since their
+//                           samples come from different processes, and the emulator, the adapter's
+//                           baseline, spreads wider than the app alone, nginx's (pairing_noise_*:
+//                           a baseline against itself a round later). Both this and the next
 //                           are run several times, each run with processes of its own, and reported
 //                           as the median, min and max over the runs (over_runs.h): one run draws one
 //                           placement of the processes on the vCPUs, and the ratio moved from 0.87 to
@@ -130,6 +135,7 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+using snapbus::bench::lagged_differences;
 using snapbus::bench::paired_differences;
 using snapbus::bench::percentile;
 using snapbus::bench::RoundOrder;
@@ -713,9 +719,11 @@ struct WebPaths {
 };
 
 // p50 and p99 of each path, and of the added latencies, with their ratio (see the file's comment).
-// `by_path[i]` holds path i's samples in round order, the same count for every path. No ratio is
-// written when nginx adds nothing measurable: a reader of the JSON would take 0 for the best result.
-void report_added(benchmark::State& state, const std::string& figure, const std::vector<std::vector<double>>& by_path) {
+// `by_path[i]` holds path i's samples in round order, `per_round` a round, the same count for every
+// path. No ratio is written when nginx adds nothing measurable: a reader of the JSON would take 0 for
+// the best result.
+void report_added(benchmark::State& state, const std::string& figure, const std::vector<std::vector<double>>& by_path,
+                  std::size_t per_round) {
   std::map<std::string_view, const std::vector<double>*> path;
   for (std::size_t i = 0; i < by_path.size(); ++i) path[WebPaths::kNames[i]] = &by_path[i];
   for (const auto& [name, samples] : path) {
@@ -723,6 +731,9 @@ void report_added(benchmark::State& state, const std::string& figure, const std:
     state.counters[stem + "_p50_ns"] = percentile(*samples, 0.50);
     state.counters[stem + "_p99_ns"] = percentile(*samples, 0.99);
   }
+  const auto ratio = [&](const std::string& key, double adapter, double nginx) {
+    if (nginx > 0) state.counters[key] = adapter / nginx;
+  };
   const std::vector<double> nginx_added = paired_differences(*path["nginx"], *path["direct"]);
   const std::vector<double> adapter_added = paired_differences(*path["adapter"], *path["trivial"]);
   for (const auto& [p, at] : {std::pair{"p50", 0.50}, std::pair{"p99", 0.99}}) {
@@ -730,7 +741,22 @@ void report_added(benchmark::State& state, const std::string& figure, const std:
     const double adapter = percentile(adapter_added, at);
     state.counters["nginx_added_" + figure + "_" + p + "_ns"] = nginx;
     state.counters["adapter_added_" + figure + "_" + p + "_ns"] = adapter;
-    if (nginx > 0) state.counters["adapter_to_nginx_added_" + figure + "_" + p + "_ratio"] = adapter / nginx;
+    ratio("adapter_to_nginx_added_" + figure + "_" + p + "_ratio", adapter, nginx);
+  }
+  // The tail each front end adds: its path's own p99 less its baseline's. The p99 of the paired
+  // differences above is not that: a round's two samples come from different processes, so it also
+  // holds the spread of the two paths by themselves, and the adapter's baseline (the emulator, its
+  // Runtime API, REPORT's reads) spreads far wider than nginx's (the app alone). The pairing noise
+  // shows how much: the p99 of a baseline against itself a round later, where nothing was added.
+  const auto p99 = [&](std::string_view name) { return percentile(*path[name], 0.99); };
+  const double adapter_growth = p99("adapter") - p99("trivial");
+  const double nginx_growth = p99("nginx") - p99("direct");
+  state.counters["adapter_growth_" + figure + "_p99_ns"] = adapter_growth;
+  state.counters["nginx_growth_" + figure + "_p99_ns"] = nginx_growth;
+  ratio("adapter_to_nginx_growth_" + figure + "_p99_ratio", adapter_growth, nginx_growth);
+  for (const std::string_view baseline : {"trivial", "direct"}) {
+    state.counters[std::string(baseline) + "_pairing_noise_" + figure + "_p99_ns"] =
+        percentile(lagged_differences(*path[baseline], per_round), 0.99);
   }
   if (!path.contains("nginx_at_once")) return;
   // Made of the same parts as the adapter's: the proxy's work, its hop to the app and the app's turn,
@@ -739,11 +765,11 @@ void report_added(benchmark::State& state, const std::string& figure, const std:
   for (const auto& [p, at] : {std::pair{"p50", 0.50}, std::pair{"p99", 0.99}}) {
     const double nginx = percentile(nginx_same_parts, at);
     state.counters["nginx_same_parts_added_" + figure + "_" + p + "_ns"] = nginx;
-    if (nginx > 0) {
-      state.counters["adapter_to_nginx_same_parts_added_" + figure + "_" + p + "_ratio"] =
-          percentile(adapter_added, at) / nginx;
-    }
+    ratio("adapter_to_nginx_same_parts_added_" + figure + "_" + p + "_ratio", percentile(adapter_added, at), nginx);
   }
+  const double same_parts_growth = p99("nginx") - p99("nginx_at_once");
+  state.counters["nginx_same_parts_growth_" + figure + "_p99_ns"] = same_parts_growth;
+  ratio("adapter_to_nginx_same_parts_growth_" + figure + "_p99_ratio", adapter_growth, same_parts_growth);
 }
 
 // A failed run's error, with the end of the adapter's emulator's log (`dir`).
@@ -776,7 +802,7 @@ void BM_BufferedInvocation(benchmark::State& state) {
       }
       state.SetIterationTime(total / 1e9);
     }
-    report_added(state, "rtt", samples);
+    report_added(state, "rtt", samples, 1);
   } catch (const std::exception& error) {
     state.SkipWithError(with_adapter_log(error, dir.path() / "adapter").c_str());
   }
@@ -817,8 +843,8 @@ void BM_StreamedResponse(benchmark::State& state) {
       }
       state.SetIterationTime(total / 1e9);
     }
-    report_added(state, "ttfb", first_byte);
-    report_added(state, "chunk", chunk);
+    report_added(state, "ttfb", first_byte, 1);
+    report_added(state, "chunk", chunk, kChunks - 1);
   } catch (const std::exception& error) {
     state.SkipWithError(with_adapter_log(error, dir.path() / "adapter").c_str());
   }
