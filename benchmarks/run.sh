@@ -19,6 +19,8 @@ all=(generation_check wake_latency readiness event_decode)
 [[ -x build/release/benchmarks/adapter_bench ]] && all+=(adapter)
 # The adapter's instructions per invocation against nginx's (valgrind's callgrind; needs nginx too).
 [[ -x build/release/benchmarks/adapter_bench && -x /usr/sbin/nginx ]] && command -v valgrind >/dev/null && all+=(instructions)
+# The same processes' CPU time, user and kernel, unpinned and on one core.
+[[ -x build/release/benchmarks/adapter_bench && -x /usr/sbin/nginx ]] && all+=(cpu_time)
 selected=("${@:-${all[@]}}")
 if [[ " ${selected[*]} " == *" adapter "* ]]; then
   # The adapter's footprint also reports `snapbus` built without the emulator (what a layer needs).
@@ -27,7 +29,7 @@ if [[ " ${selected[*]} " == *" adapter "* ]]; then
   cmake --build build/release-no-emulator -j "$(nproc)" --target snapbus
   export SNAPBUS_BENCH_NO_EMULATOR_BINARY=build/release-no-emulator/cli/snapbus
 fi
-if [[ " ${selected[*]} " == *" adapter "* || " ${selected[*]} " == *" instructions "* ]]; then
+if [[ " ${selected[*]} " =~ " "(adapter|instructions|cpu_time)" " ]]; then
   # The adapter Lambda runs is the layer's (setup.sh configures that preset): its latencies, its
   # instructions and its RSS are the ones judged.
   if [[ -f build/layer/build.ninja ]]; then
@@ -51,6 +53,12 @@ for name in "${selected[@]}"; do
   if [[ $name == instructions ]]; then
     echo "== instructions (benchmarks/instructions.py)"
     /usr/bin/python3 benchmarks/instructions.py --commit "$commit" --output "$results/instructions.json"
+    continue
+  fi
+  if [[ $name == cpu_time ]]; then
+    echo "== cpu_time (benchmarks/cpu_time.py)"
+    /usr/bin/python3 benchmarks/cpu_time.py --commit "$commit" --output "$results/cpu_time.json"
+    /usr/bin/python3 benchmarks/cpu_time.py --one-core --commit "$commit" --output "$results/cpu_time_one_core.json"
     continue
   fi
   binary=build/release/benchmarks/${name}_bench

@@ -368,6 +368,8 @@ def instructions_section(results):
     for name, label in [("adapter", "adapter (web mode, one invocation)"),
                         ("trivial", "trivial runtime (same Runtime API client, no app)"),
                         ("nginx", "nginx (one proxied request)"),
+                        ("nginx_at_once", "nginx answering GET /hello itself (nginx's counterpart of the trivial "
+                                          "runtime)"),
                         ("nginx_same_request", "nginx, its client sending what the app receives behind the adapter "
                                                "(about 1 KB of fields)")]:
         if name in per_request:
@@ -377,6 +379,9 @@ def instructions_section(results):
     if "adapter_own_x_nginx_same_request" in report:
         lines[-1] += (f"; **{report['adapter_own_x_nginx_same_request']:.2f}x** nginx's when nginx forwards the "
                       "same request")
+    if "adapter_own_x_nginx_increment" in report:
+        lines[-1] += (f"; **{report['adapter_own_x_nginx_increment']:.2f}x** nginx's increment, nginx - nginx "
+                      f"answering at once ({report['nginx_increment']:.0f}), what putting the app behind it costs nginx")
     lines[-1] += "."
     lines.append("")
     if "app_extra_behind_adapter" in report:
@@ -393,6 +398,37 @@ def instructions_section(results):
             lines.append(f"| behind nginx, its client sending the same fields | "
                          f"{per_request['app_behind_nginx_same_request']:.0f} |")
         lines.append("")
+    return lines
+
+
+def cpu_time_section(results):
+    """cpu_time.py's CPU per request of each process, user and kernel, unpinned and on one core."""
+    runs = [(name, json.loads((results / name).read_text())) for name in ["cpu_time.json", "cpu_time_one_core.json"]
+            if (results / name).exists()]
+    if not runs:
+        return []
+    lines = ["## Adapter (issue 10): CPU per request of each process, user and kernel", "",
+             "cpu_time.py: each process's run time from the scheduler (`/proc/PID/task/*/schedstat`) and its "
+             "user and system split (`/proc/PID/stat`, in clock ticks) over keep-alive GET /hello along each path, "
+             "the processes run as they are. The adapter's own share is adapter - trivial runtime (the same Runtime "
+             "API client); its mirror in nginx is nginx - nginx answering at once (both read the client's request "
+             "and write its answer).", ""]
+    for _, report in runs:
+        context, cpu = report["context"], report["cpu_us_per_request"]
+        where = "every process on one core" if context["one_core"] else "unpinned"
+        lines += [f"Run {context['date']} at commit {context['commit']}, {context['requests']} requests per path, "
+                  f"{where}, load average {context['load_average']:.1f}; the adapter is `{context['adapter_binary']}`.",
+                  "", "| process | CPU per request (us) | user | system |", "|---|---|---|---|"]
+        for name, value in cpu.items():
+            lines.append(f"| {name} | {value['total']:.1f} | {value['user']:.1f} | {value['system']:.1f} |")
+        own, increment = report["adapter_own"], report["nginx_increment"]
+        lines += [f"| **the adapter's own share** (adapter - trivial) | {own['total']:.1f} | {own['user']:.1f} | "
+                  f"{own['system']:.1f} |",
+                  f"| **nginx's increment** (nginx - nginx at once) | {increment['total']:.1f} | "
+                  f"{increment['user']:.1f} | {increment['system']:.1f} |", "",
+                  f"The adapter's own share is **{report['adapter_own_x_nginx_increment']:.2f}x** nginx's increment "
+                  f"and {report['adapter_own_x_nginx']:.2f}x nginx's whole; the app behind the adapter spends "
+                  f"{report['app_extra_behind_adapter']:.1f} us more than the app alone.", ""]
     return lines
 
 
@@ -477,6 +513,7 @@ def main(directory):
 
     lines += adapter_section(results)
     lines += instructions_section(results)
+    lines += cpu_time_section(results)
     lines += event_decode_section(results)
 
     for extra in ["emulator.json"]:
