@@ -23,12 +23,13 @@ the adapter's longer request costs it.
 
 --one-core runs every process on CPU 0, as adapter_bench's one_core:1: each process's own work without
 the wake-up of an idle vCPU. Needs the release preset built and nginx (Debian's nginx-light). Takes
-about a minute a run.
+about a minute a run, three runs by default.
 """
 import argparse
 import datetime
 import json
 import os
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -94,6 +95,8 @@ def measure(directory, requests):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20000, help="requests measured per path (default 20000)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="runs, each with processes of its own; each figure is their median (default 3)")
     parser.add_argument("--one-core", action="store_true", help="run every process on CPU 0")
     parser.add_argument("--output", type=Path, help="write the figures as JSON here")
     parser.add_argument("--commit", help="the commit measured, as results record it (default: git's HEAD)")
@@ -101,15 +104,24 @@ def main():
     check_built()
     if args.one_core:
         os.sched_setaffinity(0, {0})  # the processes started from here inherit it
-    with tempfile.TemporaryDirectory(prefix="snapbus-cpu-time-") as temp:
-        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        cpu = measure(Path(temp), args.requests)
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    runs = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="snapbus-cpu-time-") as temp:
+            runs.append(measure(Path(temp), args.requests))
+    # Figure by figure: one run draws one placement of the processes on the vCPUs, and another hour of the VM.
+    cpu = {name: {part: statistics.median(run[name][part] for run in runs) for part in runs[0][name]}
+           for name in runs[0]}
     own = {part: cpu["adapter"][part] - cpu["trivial"][part] for part in ("total", "user", "system")}
     increment = {part: cpu["nginx"][part] - cpu["nginx_at_once"][part] for part in ("total", "user", "system")}
-    report = {"context": run_context(started, args.commit, requests=args.requests, one_core=args.one_core,
+    report = {"context": run_context(started, args.commit, requests=args.requests, runs=args.runs,
+                                     one_core=args.one_core,
                                      load_average=os.getloadavg()[0]),
               "cpu_us_per_request": cpu, "adapter_own": own, "nginx_increment": increment,
               "adapter_own_x_nginx_increment": own["total"] / increment["total"],
+              "adapter_own_x_nginx_increment_by_run": [
+                  (run["adapter"]["total"] - run["trivial"]["total"]) / (run["nginx"]["total"] - run["nginx_at_once"]["total"])
+                  for run in runs],
               "adapter_own_x_nginx": own["total"] / cpu["nginx"]["total"],
               "app_extra_behind_adapter": cpu["app_behind_adapter"]["total"] - cpu["app_direct"]["total"]}
     print(f"{'process':26s} {'CPU us/request':>15s} {'user':>8s} {'system':>8s}")
@@ -119,7 +131,9 @@ def main():
           f"system {own['system']:.1f})")
     print(f"nginx's increment (nginx - nginx answering at once): {increment['total']:.1f} us (user "
           f"{increment['user']:.1f}, system {increment['system']:.1f}); the adapter's own share is "
-          f"{report['adapter_own_x_nginx_increment']:.2f}x that, {report['adapter_own_x_nginx']:.2f}x nginx's whole")
+          f"{report['adapter_own_x_nginx_increment']:.2f}x that (runs: "
+          f"{', '.join(f'{ratio:.2f}' for ratio in report['adapter_own_x_nginx_increment_by_run'])}), "
+          f"{report['adapter_own_x_nginx']:.2f}x nginx's whole")
     print(f"the app behind the adapter, beyond the app alone: {report['app_extra_behind_adapter']:.1f} us")
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")

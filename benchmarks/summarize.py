@@ -416,7 +416,8 @@ def cpu_time_section(results):
     for _, report in runs:
         context, cpu = report["context"], report["cpu_us_per_request"]
         where = "every process on one core" if context["one_core"] else "unpinned"
-        lines += [f"Run {context['date']} at commit {context['commit']}, {context['requests']} requests per path, "
+        lines += [f"Run {context['date']} at commit {context['commit']}, {context['requests']} requests per path "
+                  f"(median of {context.get('runs', 1)} runs, each with processes of its own), "
                   f"{where}, load average {context['load_average']:.1f}; the adapter is `{context['adapter_binary']}`.",
                   "", "| process | CPU per request (us) | user | system |", "|---|---|---|---|"]
         for name, value in cpu.items():
@@ -427,7 +428,9 @@ def cpu_time_section(results):
                   f"| **nginx's increment** (nginx - nginx at once) | {increment['total']:.1f} | "
                   f"{increment['user']:.1f} | {increment['system']:.1f} |", "",
                   f"The adapter's own share is **{report['adapter_own_x_nginx_increment']:.2f}x** nginx's increment "
-                  f"and {report['adapter_own_x_nginx']:.2f}x nginx's whole; the app behind the adapter spends "
+                  + (f"(the runs' own: {', '.join(f'{r:.2f}' for r in report['adapter_own_x_nginx_increment_by_run'])}) "
+                     if "adapter_own_x_nginx_increment_by_run" in report else "")
+                  + f"and {report['adapter_own_x_nginx']:.2f}x nginx's whole; the app behind the adapter spends "
                   f"{report['app_extra_behind_adapter']:.1f} us more than the app alone.", ""]
     return lines
 
