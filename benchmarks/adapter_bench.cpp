@@ -22,7 +22,7 @@
 //                           nginx - nginx_at_once: nginx's work plus its hop to the app and the app's
 //                           turn, less nginx's own answer, the parts of adapter_added. The
 //                           emulator's work per invocation grows with the function's processes (REPORT's
-//                           memory figure reads each one's /proc files, about 15 us apiece), hence the
+//                           memory figure reads each one's /proc files, about 5 us apiece), hence the
 //                           trivial path's idle extension. The added p50 is the median of per-round
 //                           differences (each round samples every path once, so a round's adapter and
 //                           trivial samples are paired, and so are its nginx and direct ones). The
@@ -298,7 +298,7 @@ int run_trivial_runtime(std::string_view answer_name) {
 
 // The trivial path's idle extension: registered for SHUTDOWN only, as the adapter is, so that the
 // emulator watches as many processes on either path. Its per-invocation work grows with them (it
-// reads each one's memory from /proc for REPORT's Max Memory Used, about 15 us of its CPU per
+// reads each one's memory from /proc for REPORT's Max Memory Used, about 5 us of its CPU per
 // process), and a baseline with one process fewer would count that work against the adapter.
 asio::awaitable<int> idle_extension() {
   using snapbus::lambda::ExtensionEventType;

@@ -325,7 +325,7 @@ void Environment::advance_init() {
     diagnostic(fmt::format("Init done in {:.2f} ms; waiting for invocations", *phases_.init_ms()));
   // Read once here, before any event can go out: a runtime that crashes as soon as it has its first
   // event may be gone before the sample posted behind that event is taken.
-  memory_sample_mb_ = resident_mb(function_pids());
+  memory_sample_mb_ = memory_.peak_mb(function_pids());
   if (config_.snapstart) {
     asio::co_spawn(io_, snapshot_and_restore(), asio::detached);
   } else {
@@ -389,11 +389,11 @@ void Environment::start_invocation() {
   });
   if (!inv) return;
   // Sampled now too: a runtime that crashes has no memory left to read once the invocation ends.
-  // Only what is resident now, which costs a tenth of the peak's read, and only once the event is
-  // out (its wake-up is queued first): the peak's read costs about 10 us per process, so it came
+  // Only what is resident now, which costs half of the peak's read, and only once the event is
+  // out (its wake-up is queued first): the peak's read costs about 3.5 us per process, so it came
   // before the event and a function with more processes waited longer for every event. The
   // report's exact peak is read after the caller has its answer.
-  asio::post(io_, [this] { memory_sample_mb_ = std::max(memory_sample_mb_, current_resident_mb(function_pids())); });
+  asio::post(io_, [this] { memory_sample_mb_ = std::max(memory_sample_mb_, memory_.current_mb(function_pids())); });
   log_.start(inv->request_id, config_.function_version);
   extensions_.post_invoke(inv->request_id, inv->deadline, invoked_function_arn(inv->qualifier), inv->trace_id);
 }
@@ -409,7 +409,7 @@ InvocationReport Environment::invocation_report(const Invocation& inv) {
   report.request_id = inv.request_id;
   report.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - inv.started).count();
   report.memory_size_mb = config_.memory_size_mb;
-  report.max_memory_used_mb = std::max(memory_sample_mb_, resident_mb(function_pids()));
+  report.max_memory_used_mb = std::max(memory_sample_mb_, memory_.peak_mb(function_pids()));
   // Lambda stops a function that outgrows its memory; the emulator does not, so it says so, once.
   if (report.max_memory_used_mb > report.memory_size_mb && !memory_warned_) {
     memory_warned_ = true;

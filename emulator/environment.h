@@ -32,6 +32,7 @@
 #include "invocation_dispatch.h"
 #include "lambda_log.h"
 #include "phase_control.h"
+#include "process_memory.h"
 #include "process_supervisor.h"
 #include "snapbus/emulate_config.h"
 
@@ -178,6 +179,7 @@ class Environment {
   // after each invocation's event went out.
   unsigned memory_sample_mb_ = 0;
   FunctionProcesses function_processes_;
+  ProcessMemory memory_;
   // Set by retire(): where a stop signal handled after the handover goes.
   Environment* successor_ = nullptr;
   // Whether the log said that the function holds more than its memory size.

@@ -2,7 +2,7 @@
 //
 //   FunctionProcesses processes(::getpid(), std::chrono::seconds(1));
 //   const std::vector<pid_t>& pids = processes.current(runtime_and_extension_pids);  // on the io thread
-//   memory = resident_mb(pids);
+//   memory = process_memory.peak_mb(pids);
 //
 // Finding them walks all of /proc (process_tree.h's descendants): 0.7 to 1.7 ms on a machine with 70
 // processes. Done on the emulator's io thread once a second, as it was, the walk held up whatever

@@ -94,43 +94,6 @@ std::vector<pid_t> processes_with_env(const std::string& entry) {
   return out;
 }
 
-unsigned resident_mb(const std::vector<pid_t>& pids) {
-  unsigned long long kib = 0;
-  constexpr std::string_view kField = "\nVmHWM:";
-  for (pid_t pid : pids) {
-    const auto status = try_read_file_contents(proc_path(pid, "status"));
-    if (!status) continue;
-    const auto at = status->find(kField);
-    if (at == std::string::npos) continue;
-    // "VmHWM:\t    1234 kB"
-    std::string_view value(*status);
-    value = value.substr(at + kField.size());
-    value = trim(value.substr(0, value.find('\n')));
-    value = value.substr(0, value.find(' '));
-    kib += parse_number<unsigned long long>(value, 0, std::numeric_limits<unsigned long long>::max()).value_or(0);
-  }
-  return static_cast<unsigned>((kib + 1023) / 1024);
-}
-
-unsigned current_resident_mb(const std::vector<pid_t>& pids) {
-  static const auto page_bytes = static_cast<unsigned long long>(::sysconf(_SC_PAGESIZE));
-  unsigned long long bytes = 0;
-  for (pid_t pid : pids) {
-    const auto statm = try_read_file_contents(proc_path(pid, "statm"));
-    if (!statm) continue;
-    // "size resident shared text lib data dt", in pages
-    std::string_view fields(*statm);
-    const auto first_space = fields.find(' ');
-    if (first_space == std::string_view::npos) continue;
-    fields = fields.substr(first_space + 1);
-    const auto resident = parse_number<unsigned long long>(fields.substr(0, fields.find(' ')), 0,
-                                                           std::numeric_limits<unsigned long long>::max() / page_bytes);
-    bytes += resident.value_or(0) * page_bytes;
-  }
-  constexpr unsigned long long kMiB = 1024ULL * 1024;
-  return static_cast<unsigned>((bytes + kMiB - 1) / kMiB);
-}
-
 bool kill_descendants_and_reap(pid_t root, std::chrono::milliseconds bound) {
   const auto deadline = std::chrono::steady_clock::now() + bound;
   for (;;) {

@@ -25,14 +25,6 @@ std::vector<pid_t> processes_with_env(const std::string& entry);
 bool has_env(pid_t pid, std::string_view entry);
 // Whether the process's initial environment holds `entry` (KEY=VALUE); false when it is gone.
 
-unsigned resident_mb(const std::vector<pid_t>& pids);
-// Sum of the peak resident set (VmHWM) of the processes, in MiB: Lambda's "Max Memory Used".
-// Costs about 10 us per process (the kernel formats all of /proc/PID/status).
-
-unsigned current_resident_mb(const std::vector<pid_t>& pids);
-// Sum of the resident set now (/proc/PID/statm), in MiB: about 1 us per process, a lower bound of
-// resident_mb() for a process that may not live to be asked again.
-
 bool kill_descendants_and_reap(pid_t root, std::chrono::milliseconds bound);
 // SIGKILLs every descendant until none is left and reaps the ones that are our children (needs
 // `root` to be a child subreaper so orphans come back to it). Returns false if some survived `bound`.
