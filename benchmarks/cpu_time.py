@@ -19,7 +19,7 @@ putting the app behind each costs the front end itself. The app's own turn is in
 figure and not in nginx's (adapter_bench.cpp says why); app_behind_adapter against direct shows what
 the adapter's longer request costs it.
 
-  benchmarks/cpu_time.py [--requests N] [--one-core] [--output results.json]   # benchmarks/run.sh cpu_time
+  benchmarks/cpu_time.py [--requests N] [--runs N] [--one-core] [--output results.json]   # run.sh cpu_time
 
 --one-core runs every process on CPU 0, as adapter_bench's one_core:1: each process's own work without
 the wake-up of an idle vCPU. Needs the release preset built and nginx (Debian's nginx-light). Takes
