@@ -120,7 +120,8 @@ def main():
               "cpu_us_per_request": cpu, "adapter_own": own, "nginx_increment": increment,
               "adapter_own_x_nginx_increment": own["total"] / increment["total"],
               "adapter_own_x_nginx_increment_by_run": [
-                  (run["adapter"]["total"] - run["trivial"]["total"]) / (run["nginx"]["total"] - run["nginx_at_once"]["total"])
+                  (run["adapter"]["total"] - run["trivial"]["total"])
+                  / (run["nginx"]["total"] - run["nginx_at_once"]["total"])
                   for run in runs],
               "adapter_own_x_nginx": own["total"] / cpu["nginx"]["total"],
               "app_extra_behind_adapter": cpu["app_behind_adapter"]["total"] - cpu["app_direct"]["total"]}

@@ -287,7 +287,8 @@ def adapter_section(results):
              "streamed figures are medians over several runs, each with processes of its own, taken column by "
              "column; their ratio is the median of the runs' own ratios, with the smallest and largest beside "
              "it (one run draws one placement of the processes on the vCPUs); a figure is met only when every run "
-             "meets it (\"runs disagree\" when the median does and a run does not). The streaming app writes its header "
+             "meets it (\"runs disagree\" when the median does and a run does not). The streaming app writes "
+             "its header "
              "alone, then its chunks, as uvicorn does; in the rows \"the app's header with its first chunk\" it "
              "sends them together, as Node's http does. In the rows \"the app's request the same on every path\", the "
              "direct and nginx paths send the header fields the app receives behind the adapter (LWA's "
@@ -429,7 +430,8 @@ def cpu_time_section(results):
                   f"| **nginx's increment** (nginx - nginx at once) | {increment['total']:.1f} | "
                   f"{increment['user']:.1f} | {increment['system']:.1f} |", "",
                   f"The adapter's own share is **{report['adapter_own_x_nginx_increment']:.2f}x** nginx's increment "
-                  + (f"(the runs' own: {', '.join(f'{r:.2f}' for r in report['adapter_own_x_nginx_increment_by_run'])}) "
+                  + (f"(the runs' own: "
+                     f"{', '.join(f'{r:.2f}' for r in report['adapter_own_x_nginx_increment_by_run'])}) "
                      if "adapter_own_x_nginx_increment_by_run" in report else "")
                   + f"and {report['adapter_own_x_nginx']:.2f}x nginx's whole; the app behind the adapter spends "
                   f"{report['app_extra_behind_adapter']:.1f} us more than the app alone.", ""]
