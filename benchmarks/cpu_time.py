@@ -25,7 +25,6 @@ the adapter's longer request costs it.
 the wake-up of an idle vCPU. Needs the release preset built and nginx (Debian's nginx-light). Takes
 about a minute a run, three runs by default.
 """
-import argparse
 import datetime
 import json
 import os
@@ -33,11 +32,16 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from front_ends import (Marked, Processes, check_built, drive, run_context, start_adapter, start_app, start_nginx,
-                        start_trivial)
+from front_ends import (Marked, Processes, check_built, drive, results_arguments, run_context, start_adapter,
+                        start_app, start_nginx, start_trivial)
 
 WARM_UP = 500
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def stat_of(pid):
+    """/proc/PID/stat's fields after the command name (which may hold spaces): state, ppid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def cpu_of(pid):
@@ -48,12 +52,12 @@ def cpu_of(pid):
             run += int((task / "schedstat").read_text().split()[0])
         except OSError:  # a thread that has just ended
             continue
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat_of(pid)
     return run, int(fields[11]) * TICK_S, int(fields[12]) * TICK_S
 
 
 def parent_of(pid):
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return int(stat_of(pid)[1])
 
 
 def measured_cpu(port, pids, requests):
@@ -79,12 +83,12 @@ def measure(directory, requests):
         port = start_trivial(directory, processes, marked)
         trivial = marked.pid("trivial")
         cpu |= measured_cpu(port, {"trivial": trivial, "emulator_behind_trivial": parent_of(trivial)}, requests)
+        # One app, measured alone and then behind nginx.
         app_port = start_app(processes, marked, "app")
-        cpu |= {f"{name}_direct" if name == "app" else name: value for name, value in
-                measured_cpu(app_port, {"app": marked.pid("app")}, requests).items()}
+        app = marked.pid("app")
+        cpu |= measured_cpu(app_port, {"app_direct": app}, requests)
         port = start_nginx(directory, processes, marked, "nginx", app_port)
-        cpu |= {"app_behind_nginx" if name == "app" else name: value for name, value in
-                measured_cpu(port, {"nginx": marked.pid("nginx"), "app": marked.pid("app")}, requests).items()}
+        cpu |= measured_cpu(port, {"nginx": marked.pid("nginx"), "app_behind_nginx": app}, requests)
         port = start_nginx(directory, processes, marked, "nginx_at_once")
         cpu |= measured_cpu(port, {"nginx_at_once": marked.pid("nginx_at_once")}, requests)
     finally:
@@ -93,13 +97,10 @@ def measure(directory, requests):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=20000, help="requests measured per path (default 20000)")
+    parser = results_arguments(__doc__.split("\n\n")[0], 20000, "measured")
     parser.add_argument("--runs", type=int, default=3,
                         help="runs, each with processes of its own; each figure is their median (default 3)")
     parser.add_argument("--one-core", action="store_true", help="run every process on CPU 0")
-    parser.add_argument("--output", type=Path, help="write the figures as JSON here")
-    parser.add_argument("--commit", help="the commit measured, as results record it (default: git's HEAD)")
     args = parser.parse_args()
     check_built()
     if args.one_core:

@@ -17,6 +17,7 @@ which decides how it runs (under callgrind, or as it is) and finds it again by i
   pid = wrapper.pid("adapter")
   processes.stop()
 """
+import argparse
 import http.client
 import os
 import signal
@@ -162,6 +163,17 @@ def adapter_binary():
     return Path(layer).resolve() if layer else SNAPBUS
 
 
+def results_arguments(description, requests, counted):
+    """An argument parser with what every results-writing script takes: --requests (`requests` by
+    default, per path, `counted` as the help says), --output and --commit (for run_context)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--requests", type=int, default=requests,
+                        help=f"requests {counted} per path (default {requests})")
+    parser.add_argument("--output", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--commit", help="the commit measured, as results record it (default: git's HEAD)")
+    return parser
+
+
 def run_context(started, commit, **more):
     """What a results file records of its run: when, at which commit (`commit`, else git's HEAD), and
     which adapter binary."""
@@ -172,8 +184,8 @@ def run_context(started, commit, **more):
             "adapter_binary": str(adapter.relative_to(ROOT) if adapter.is_relative_to(ROOT) else adapter)}
 
 
-def check_built(*needed):
-    for path in (SNAPBUS, BENCH, NGINX, adapter_binary(), *needed):
+def check_built():
+    for path in (SNAPBUS, BENCH, NGINX, adapter_binary()):
         if not os.access(path, os.X_OK):
             fail(f"{path} is missing (cmake --build --preset release, and --preset layer for "
                  f"{LAYER_BINARY_VARIABLE}; apt-get install nginx-light)")

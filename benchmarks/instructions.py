@@ -32,7 +32,6 @@ bytes and the app parses the same request behind both.
 
 Needs the release preset built, valgrind and nginx (Debian's nginx-light). Takes about two minutes.
 """
-import argparse
 import datetime
 import json
 import re
@@ -42,8 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from front_ends import (Processes, app_request_behind_adapter, check_built, drive, fail, pid_with, run_context,
-                        start_adapter, start_app, start_nginx, start_trivial)
+from front_ends import (Processes, app_request_behind_adapter, check_built, drive, fail, pid_with, results_arguments,
+                        run_context, start_adapter, start_app, start_nginx, start_trivial)
 
 WARM_UP = 300
 
@@ -116,11 +115,7 @@ def measure(directory, requests):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000, help="requests counted per path (default 2000)")
-    parser.add_argument("--output", type=Path, help="write the counts as JSON here")
-    parser.add_argument("--commit", help="the commit measured, as results record it (default: git's HEAD)")
-    args = parser.parse_args()
+    args = results_arguments(__doc__.split("\n\n")[0], 2000, "counted").parse_args()
     check_built()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         fail("valgrind is missing (apt-get install valgrind)")
@@ -144,8 +139,8 @@ def main():
     print(f"nginx's increment (nginx - nginx answering at once): {increment:.0f}; the adapter's own share is "
           f"{report['adapter_own_x_nginx_increment']:.2f}x that")
     print(f"the app's work behind the adapter, beyond its work behind nginx: {report['app_extra_behind_adapter']:.0f}")
-    print(f"with the app's request the same on both paths: the adapter's own share {report['adapter_own_x_nginx_same_request']:.2f}x "
-          f"nginx's ({per_request['nginx_same_request']:.0f})")
+    print(f"with the app's request the same on both paths: the adapter's own share "
+          f"{report['adapter_own_x_nginx_same_request']:.2f}x nginx's ({per_request['nginx_same_request']:.0f})")
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")
 

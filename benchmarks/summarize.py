@@ -172,23 +172,23 @@ def adapter_section(results):
         # The goal's p99 is the growth of each path's own p99 over its baseline's; the p99 of the per-round
         # differences is shown beside it, without a verdict, as it also holds each baseline's own spread.
         # Results saved before the growth was measured judge the paired p99, as they did then.
-        has_growth = f"adapter_growth_{figure}_p99_ns" in bench
         # A stream gives one time to first byte a round, and a round takes tens of ms: a run's p99 of a
         # few hundred is one of its largest samples, too few to judge (the issue asks a p99 of the
         # buffered figure only). The chunks are several a round.
         rounds = re.search(r"iterations:(\d+)", bench.get("run_name", ""))
-        few = figure == "ttfb" and rounds is not None and int(rounds.group(1)) < 1000
-        for p, statistic in [("p50", "added"), ("p99", "growth" if has_growth else "added"),
-                             *([("p99", "added")] if has_growth else [])]:
-            judged = (p == "p50" or statistic == "growth" or not has_growth) and not (few and p == "p99")
-            shown = f"{p} ({rounds.group(1)} samples a run, no verdict)" if few and p == "p99" else p
-            what = what_same = shown
-            if statistic == "growth":
-                what = what_same = f"{shown}: the path's own p99 less its baseline's"
-            elif p == "p99" and has_growth:
-                what_same = f"{shown} of the per-round differences"
-                what = (f"{what_same} (pairing noise in it: {us(bench[f'trivial_pairing_noise_{figure}_p99_ns'])} "
-                        f"for the emulator, {us(bench[f'direct_pairing_noise_{figure}_p99_ns'])} for the app alone)")
+        p99 = (f"p99 ({rounds.group(1)} samples a run, no verdict)"
+               if figure == "ttfb" and rounds and int(rounds.group(1)) < 1000 else "p99")
+        judge_p99 = p99 == "p99"
+        if f"adapter_growth_{figure}_p99_ns" in bench:
+            noise = (f"pairing noise in it: {us(bench[f'trivial_pairing_noise_{figure}_p99_ns'])} for the emulator, "
+                     f"{us(bench[f'direct_pairing_noise_{figure}_p99_ns'])} for the app alone")
+            growth, paired = f"{p99}: the path's own p99 less its baseline's", f"{p99} of the per-round differences"
+            # (p, statistic, its row's label, the same-parts row's label, judged)
+            shown = [("p50", "added", "p50", "p50", True), ("p99", "growth", growth, growth, judge_p99),
+                     ("p99", "added", f"{paired} ({noise})", paired, False)]
+        else:
+            shown = [("p50", "added", "p50", "p50", True), ("p99", "added", p99, p99, judge_p99)]
+        for p, statistic, what, what_same, judged in shown:
             ours, nginx = bench[f"adapter_{statistic}_{figure}_{p}_ns"], bench[f"nginx_{statistic}_{figure}_{p}_ns"]
             if f"adapter_to_nginx_{statistic}_{figure}_{p}_ratio" in bench:
                 ratio, met = ratio_cell(runs, f"adapter_to_nginx_{statistic}_{figure}_{p}_ratio")
@@ -287,9 +287,9 @@ def adapter_section(results):
              "streamed figures are medians over several runs, each with processes of its own, taken column by "
              "column; their ratio is the median of the runs' own ratios, with the smallest and largest beside "
              "it (one run draws one placement of the processes on the vCPUs); a figure is met only when every run "
-             "meets it (\"runs disagree\" when the median does and a run does not). The streaming app writes "
-             "its header "
-             "alone, then its chunks, as uvicorn does; in the rows \"the app's header with its first chunk\" it "
+             "meets it (\"runs disagree\" when the median does and a run does not). The streaming app "
+             "writes its header alone, then its chunks, as uvicorn does; in the rows \"the app's header with its "
+             "first chunk\" it "
              "sends them together, as Node's http does. In the rows \"the app's request the same on every path\", the "
              "direct and nginx paths send the header fields the app receives behind the adapter (LWA's "
              "x-amzn-request-context and x-amzn-lambda-context and the event's headers, about 1 KB), so the app parses "
@@ -383,7 +383,8 @@ def instructions_section(results):
                       "same request")
     if "adapter_own_x_nginx_increment" in report:
         lines[-1] += (f"; **{report['adapter_own_x_nginx_increment']:.2f}x** nginx's increment, nginx - nginx "
-                      f"answering at once ({report['nginx_increment']:.0f}), what putting the app behind it costs nginx")
+                      f"answering at once ({report['nginx_increment']:.0f}), what putting the app behind it costs "
+                      "nginx")
     lines[-1] += "."
     lines.append("")
     if "app_extra_behind_adapter" in report:
@@ -405,9 +406,9 @@ def instructions_section(results):
 
 def cpu_time_section(results):
     """cpu_time.py's CPU per request of each process, user and kernel, unpinned and on one core."""
-    runs = [(name, json.loads((results / name).read_text())) for name in ["cpu_time.json", "cpu_time_one_core.json"]
-            if (results / name).exists()]
-    if not runs:
+    reports = [json.loads((results / name).read_text()) for name in ["cpu_time.json", "cpu_time_one_core.json"]
+               if (results / name).exists()]
+    if not reports:
         return []
     lines = ["## Adapter (issue 10): CPU per request of each process, user and kernel", "",
              "cpu_time.py: each process's run time from the scheduler (`/proc/PID/task/*/schedstat`) and its "
@@ -415,7 +416,7 @@ def cpu_time_section(results):
              "the processes run as they are. The adapter's own share is adapter - trivial runtime (the same Runtime "
              "API client); its mirror in nginx is nginx - nginx answering at once (both read the client's request "
              "and write its answer).", ""]
-    for _, report in runs:
+    for report in reports:
         context, cpu = report["context"], report["cpu_us_per_request"]
         where = "every process on one core" if context["one_core"] else "unpinned"
         lines += [f"Run {context['date']} at commit {context['commit']}, {context['requests']} requests per path "

@@ -7,9 +7,9 @@
 // Both are read at every invocation, for every process of the function. Opened by path, read and
 // closed, /proc/PID/status cost 10.2 us and /proc/PID/statm 7.9 us on a 2-vCPU VM (five system
 // calls, and the path's lookup); read again from the start of a file kept open, 3.5 and 1.6 us. So
-// each process's two files stay open here, and each read is one pread. An open /proc file also stays with the
-// process it was opened for: once that process is gone it reads nothing (ESRCH), even if its pid has
-// been given to another process meanwhile, where a path would reach the newcomer.
+// each process's two files stay open here, and each read is one pread. An open /proc file also
+// stays with the process it was opened for: once that process is gone it reads nothing (ESRCH), even
+// if its pid has been given to another process meanwhile, where a path would reach the newcomer.
 #pragma once
 
 #include <sys/types.h>
