@@ -11,9 +11,14 @@
 // invocation a relay used to make. Here the write is tried on the spot (the socket is put in
 // non-blocking mode for synchronous calls; Asio's own operations are unaffected), and only what the
 // socket did not take waits for it asynchronously.
+//
+// `before_waiting`, when given, runs only when part of the message must wait for the socket: a
+// caller that limits a write's time (IoDeadline) arms its timer there, and a write that completes on
+// the spot, the usual case, pays no timerfd_settime on the path of what it sends.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -68,12 +73,13 @@ std::string take_header(boost::beast::http::serializer<IsRequest, Body, Fields>&
 template <bool IsRequest, typename Body, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_eagerly(
     boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer,
-    std::size_t* written = nullptr) {
+    std::size_t* written = nullptr, const std::function<void()>& before_waiting = {}) {
   boost::system::error_code error = detail::make_non_blocking(socket);
   std::size_t at_once = 0;
   if (!error) at_once = boost::beast::http::write(socket, serializer, error);
   if (written != nullptr) *written = at_once;
   if (!detail::socket_was_full(error)) co_return error;
+  if (before_waiting) before_waiting();
   auto [rest_error, rest] =
       co_await boost::beast::http::async_write(socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
   if (written != nullptr) *written += rest;
@@ -84,12 +90,14 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(
 template <typename ConstBufferSequence>
 boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip::tcp::socket& socket,
                                                                 const ConstBufferSequence& buffers,
-                                                                std::size_t* written = nullptr) {
+                                                                std::size_t* written = nullptr,
+                                                                const std::function<void()>& before_waiting = {}) {
   boost::system::error_code error = detail::make_non_blocking(socket);
   std::size_t at_once = 0;
   if (!error) at_once = boost::asio::write(socket, buffers, error);
   if (written != nullptr) *written = at_once;
   if (!detail::socket_was_full(error)) co_return error;
+  if (before_waiting) before_waiting();
   boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
   rest.consume(at_once);
   auto [rest_error, more] =
@@ -102,11 +110,12 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip:
 template <bool IsRequest, typename Body, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_header_eagerly(
     boost::asio::ip::tcp::socket& socket, boost::beast::http::serializer<IsRequest, Body, Fields>& serializer,
-    std::size_t* written = nullptr) {
+    std::size_t* written = nullptr, const std::function<void()>& before_waiting = {}) {
   boost::system::error_code error;
   const std::string header = detail::take_header(serializer, error);
   if (error) co_return error;
-  co_return co_await write_eagerly(socket, boost::asio::const_buffer(header.data(), header.size()), written);
+  co_return co_await write_eagerly(socket, boost::asio::const_buffer(header.data(), header.size()), written,
+                                   before_waiting);
 }
 
 // The header that `serializer` holds and, in the same write, `piece` as the body's first chunk: a
@@ -117,7 +126,7 @@ template <bool IsRequest, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly(
     boost::asio::ip::tcp::socket& socket,
     boost::beast::http::serializer<IsRequest, boost::beast::http::empty_body, Fields>& serializer,
-    std::string_view piece, std::size_t* written = nullptr) {
+    std::string_view piece, std::size_t* written = nullptr, const std::function<void()>& before_waiting = {}) {
   boost::system::error_code error;
   const std::string header = detail::take_header(serializer, error);
   if (error) co_return error;
@@ -125,7 +134,7 @@ boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly
       socket,
       boost::beast::buffers_cat(boost::asio::const_buffer(header.data(), header.size()),
                                 boost::beast::http::make_chunk(boost::asio::buffer(piece.data(), piece.size()))),
-      written);
+      written, before_waiting);
 }
 
 }  // namespace snapbus::net

@@ -162,6 +162,41 @@ TEST(EagerWrite, AChunkLargerThanTheSocketTakesFinishesAsThePeerReads) {
   EXPECT_EQ(received, "400000\r\n" + piece + "\r\n");
 }
 
+// The hook that arms a caller's timer runs only when a write must wait: never for a message the
+// socket takes at once (no timerfd_settime on its path), once for one that waits for the peer.
+TEST(EagerWrite, BeforeWaitingRunsOnlyWhenTheSocketIsFull) {
+  asio::io_context io;
+  ConnectedPair pair(io);
+  pair.near.set_option(asio::socket_base::send_buffer_size(64 * 1024));
+  int waits = 0;
+  EXPECT_FALSE(run_to_end(
+      io, write_eagerly(pair.near, asio::buffer(std::string_view("small")), nullptr, [&waits] { ++waits; })));
+  EXPECT_EQ(waits, 0);
+
+  // Nothing reads until the write waits: the socket fills, whatever the machine's speed. The hook
+  // then starts the reader, and the rest of the write completes as it reads.
+  const std::string large(std::size_t{4} * 1024 * 1024, 'x');
+  std::size_t received = 0;
+  std::thread reader;
+  const auto start_reader = [&] {
+    ++waits;
+    reader = std::thread([&] {
+      boost::system::error_code error;
+      std::array<char, 65536> buffer{};
+      while (received < large.size() + 5 && !error) received += pair.far.read_some(asio::buffer(buffer), error);
+    });
+  };
+  io.restart();
+  std::size_t written = 0;
+  const auto error = run_to_end(io, write_eagerly(pair.near, asio::buffer(large), &written, start_reader));
+  pair.near.close();  // the reader sees the end of the stream even if the write stopped short
+  if (reader.joinable()) reader.join();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(written, large.size());
+  EXPECT_EQ(waits, 1);
+  EXPECT_EQ(received, large.size() + 5);
+}
+
 TEST(EagerWrite, APeerThatIsGoneIsAnErrorCode) {
   asio::io_context io;
   ConnectedPair pair(io);

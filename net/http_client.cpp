@@ -232,7 +232,9 @@ struct Exchange {
   std::unique_ptr<char[]> piece_buffer;  // read_piece()'s, once it is first called
   bool acknowledgement_owed = false;     // see acknowledge_owed()
 
-  // Before each write, and each read of the answer.
+  // Before each read of the answer, and before a write waits for the socket (write_eagerly's
+  // before_waiting): a write the socket takes at once needs no limit, and the read that follows it
+  // arms the timer after the request has left, off the path of the server's answer.
   void arm_io_timer() {
     if (options.no_io_timeout) {
       connection->deadline.expire_never();
@@ -457,9 +459,9 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   auto& ex = *exchange_;
   if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
-  ex.arm_io_timer();
   const boost::system::error_code error =
-      co_await write_eagerly(ex.connection->socket, http::make_chunk(asio::buffer(piece.data(), piece.size())));
+      co_await write_eagerly(ex.connection->socket, http::make_chunk(asio::buffer(piece.data(), piece.size())), nullptr,
+                             [&ex] { ex.arm_io_timer(); });
   if (error) {
     // Kept, unless it timed out: the server's early answer may be waiting in it (early_answer()).
     if (ex.write_timed_out()) co_return ex.fail(error, "send body to");
@@ -502,9 +504,8 @@ asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::finish(const Trailers&
     error.message = fmt::format("{}: {}", error.message, refused.what());
     co_return error;
   }
-  ex.arm_io_timer();
-  const boost::system::error_code error =
-      co_await write_eagerly(ex.connection->socket, http::make_chunk_last(asio::buffer(part)));
+  const boost::system::error_code error = co_await write_eagerly(
+      ex.connection->socket, http::make_chunk_last(asio::buffer(part)), nullptr, [&ex] { ex.arm_io_timer(); });
   if (error) co_return ex.fail(error, "send body to");
   bool never_answered = false;
   if (auto read_error = co_await ex.read_header(never_answered)) co_return ex.fail(read_error, "read response from");
@@ -541,10 +542,10 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(WireRequest request,
       ex->connection = std::move(*connected);
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
-    ex->arm_io_timer();
     const std::array<asio::const_buffer, 2> message{asio::buffer(request.head), asio::buffer(request.body)};
     std::size_t written = 0;
-    const boost::system::error_code write_error = co_await write_eagerly(ex->connection->socket, message, &written);
+    const boost::system::error_code write_error =
+        co_await write_eagerly(ex->connection->socket, message, &written, [&ex] { ex->arm_io_timer(); });
     bool never_answered = false;
     if (write_error) {
       if (ex->write_timed_out()) co_return ex->fail(write_error, "send request to");
@@ -585,14 +586,14 @@ asio::awaitable<NetResult<ChunkedUpload>> HttpClient::begin_chunked(http::reques
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
     http::request_serializer<http::empty_body> serializer(head);
-    ex->arm_io_timer();
+    const auto arm = [&ex] { ex->arm_io_timer(); };
     // No conditional operator around co_await: GCC 12 destroys such temporaries twice.
     boost::system::error_code error;
     std::size_t written = 0;
     if (first_piece.empty()) {
-      error = co_await write_header_eagerly(ex->connection->socket, serializer, &written);
+      error = co_await write_header_eagerly(ex->connection->socket, serializer, &written, arm);
     } else {
-      error = co_await write_header_and_chunk_eagerly(ex->connection->socket, serializer, first_piece, &written);
+      error = co_await write_header_and_chunk_eagerly(ex->connection->socket, serializer, first_piece, &written, arm);
     }
     if (error) {
       // Sent again only if none of it went out: open()'s rule for a request that is not replayable,

@@ -772,6 +772,34 @@ TEST(HttpClient, TrailersThatWouldBreakTheFramingAreRefusedAndTheBodyIsLeftUnend
   EXPECT_EQ(server_saw, http::error::partial_message) << server_saw.message();
 }
 
+// A piece that the socket cannot take while the server reads nothing waits at most the I/O timeout:
+// the write arms the timer when it starts to wait, not before (a piece the socket takes at once
+// costs no timer system call).
+TEST(HttpClient, AChunkedUploadsWriteThatStallsTimesOut) {
+  asio::io_context io;
+  TestServer server(io, [](ServerTurn& t) -> asio::awaitable<void> {
+    co_await sleep_for(3s);  // reads nothing after the header: the client's writes stall
+    t.close = true;
+  });
+  HttpClient client(io.get_executor(), server.where(), {.io_timeout = 200ms});
+  run(io, [&]() -> asio::awaitable<void> {
+    http::request_header<> header;
+    header.method(http::verb::post);
+    header.target("/upload");
+    auto upload = co_await client.begin_chunked(std::move(header), {});
+    EXPECT_TRUE(upload);
+    if (!upload) co_return;
+    const auto started = std::chrono::steady_clock::now();
+    // Far more than loopback's socket buffers hold.
+    auto written = co_await upload->write(std::string(64U << 20U, 'x'));
+    EXPECT_FALSE(written);
+    if (!written) {
+      EXPECT_EQ(written.error().code, beast::error::timeout) << written.error().message;
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  });
+}
+
 // The I/O timeout limits a write that does not progress, not the time between pieces: a streamed
 // response may pause for minutes (a model thinking, a server-sent-events heartbeat) within Lambda's
 // 15 minutes.
