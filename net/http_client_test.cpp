@@ -163,6 +163,14 @@ Request post(const std::string& target, std::string body) {
   return req;
 }
 
+// The header of a chunked upload (begin_chunked) to /upload.
+http::request_header<> upload_header() {
+  http::request_header<> header;
+  header.method(http::verb::post);
+  header.target("/upload");
+  return header;
+}
+
 TEST(ParseHostPort, AcceptsWhatAwsLambdaRuntimeApiHolds) {
   auto v4 = parse_host_port("127.0.0.1:9001");
   ASSERT_TRUE(v4);
@@ -710,9 +718,7 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
   });
   HttpClient client(io.get_executor(), server.where());
   run(io, [&]() -> asio::awaitable<void> {
-    http::request_header<> header;
-    header.method(http::verb::post);
-    header.target("/upload");
+    http::request_header<> header = upload_header();
     header.set(http::field::trailer, "X-Trailer");
     auto upload = co_await client.begin_chunked(std::move(header), {}, "first");  // with the header
     EXPECT_TRUE(upload);
@@ -752,9 +758,7 @@ TEST(HttpClient, TrailersThatWouldBreakTheFramingAreRefusedAndTheBodyIsLeftUnend
   });
   HttpClient client(io.get_executor(), server.where(), {.io_timeout = 2s});
   run(io, [&]() -> asio::awaitable<void> {
-    http::request_header<> header;
-    header.method(http::verb::post);
-    header.target("/upload");
+    http::request_header<> header = upload_header();
     auto upload = co_await client.begin_chunked(std::move(header), {}, "body");
     EXPECT_TRUE(upload);
     if (!upload) co_return;
@@ -783,9 +787,7 @@ TEST(HttpClient, AChunkedUploadsWriteThatStallsTimesOut) {
   });
   HttpClient client(io.get_executor(), server.where(), {.io_timeout = 200ms});
   run(io, [&]() -> asio::awaitable<void> {
-    http::request_header<> header;
-    header.method(http::verb::post);
-    header.target("/upload");
+    http::request_header<> header = upload_header();
     auto upload = co_await client.begin_chunked(std::move(header), {});
     EXPECT_TRUE(upload);
     if (!upload) co_return;
@@ -813,9 +815,7 @@ TEST(HttpClient, AChunkedUploadMayPauseLongerThanTheIoTimeoutBetweenPieces) {
   });
   HttpClient client(io.get_executor(), server.where(), {.io_timeout = 100ms});
   run(io, [&]() -> asio::awaitable<void> {
-    http::request_header<> header;
-    header.method(http::verb::post);
-    header.target("/upload");
+    http::request_header<> header = upload_header();
     auto upload = co_await client.begin_chunked(std::move(header), {}, "first,");
     EXPECT_TRUE(upload);
     if (!upload) co_return;
@@ -851,9 +851,7 @@ TEST(HttpClient, WithNoIoTimeoutAWriteWaitsForAReaderThatPauses) {
   run(
       io,
       [&]() -> asio::awaitable<void> {
-        http::request_header<> header;
-        header.method(http::verb::post);
-        header.target("/upload");
+        http::request_header<> header = upload_header();
         auto upload = co_await client.begin_chunked(std::move(header), {.no_io_timeout = true});
         EXPECT_TRUE(upload);
         if (!upload) co_return;
@@ -873,9 +871,7 @@ TEST(HttpClient, WithNoIoTimeoutAWriteWaitsForAReaderThatPauses) {
 // Uploads to a server that reads none of the body: pieces of 1 MiB until a write fails, 64 MiB at
 // most (far more than loopback's socket buffers hold). The upload, and whether a write failed.
 asio::awaitable<std::pair<NetResult<ChunkedUpload>, bool>> upload_until_refused(HttpClient& client) {
-  http::request_header<> header;
-  header.method(http::verb::post);
-  header.target("/upload");
+  http::request_header<> header = upload_header();
   auto upload = co_await client.begin_chunked(std::move(header), {.no_io_timeout = true});
   if (!upload) co_return std::pair(std::move(upload), false);
   const std::string piece(std::size_t{1} << 20, 'x');
@@ -1281,9 +1277,7 @@ TEST(HttpClient, ConnectionCloseIsNotPooledAndASpentUploadRefusesMore) {
   run(io, [&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await client.request(post("/", "")));
     EXPECT_EQ(client.idle_connections(), 0U);
-    http::request_header<> header;
-    header.method(http::verb::post);
-    header.target("/upload");
+    http::request_header<> header = upload_header();
     auto upload = co_await client.begin_chunked(std::move(header));
     EXPECT_TRUE(upload);
     if (!upload) co_return;
