@@ -1,15 +1,17 @@
 // Web mode's per-invocation CPU outside I/O (issue 10), both ways.
 //
 // An event made into the app's request (lambda::request_from_event), against only parsing the same
-// event with Boost.JSON, the least any adapter does with it. The ratio shows what the decoding adds
-// on top of the parse: scanning the event for requestContext as written (json_text.h), copying
-// headers, the path and the body.
+// event with Boost.JSON, the least any adapter does with it, and against the same request made from
+// what Boost.JSON's parser builds (lambda/event_json.h), as request_from_event made it until the event
+// had a scan of its own (lambda/event_scan.h), and as it still does for what that scan declines.
 //
-//   BM_ParseOnly/<event>        boost::json::parse of the payload
-//   BM_RequestFromEvent/<event> request_from_event of the same payload
+//   BM_ParseOnly/<event>               boost::json::parse of the payload
+//   BM_RequestFromEvent/<event>        request_from_event of the same payload
+//   BM_RequestFromParsedEvent/<event>  parse_event_json, then request_from_parsed_event
 //
-// Events: three real ones from ../shared/vectors/lambda-events (HTTP API 2.0, REST, ALB), and the
-// 2.0 event with a 1 MiB text body, where the scan for requestContext has to step over the body.
+// Events: three real ones from ../shared/vectors/lambda-events (HTTP API 2.0, REST, ALB), as written
+// there (indented); the 2.0 one on one line, as the Runtime API hands events over, whose
+// requestContext goes to the app as it is; and the 2.0 event with a 1 MiB text body.
 //
 // The app's answer made into the result for an HTTP API (lambda::result_from_response, JSON written
 // by hand), against the same result built as a json::object and serialized by Boost.JSON, as the
@@ -22,6 +24,7 @@
 // every few bytes), 1 MiB of text.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -29,6 +32,8 @@
 
 #include <boost/json.hpp>
 
+#include "event_json.h"
+#include "json_text.h"
 #include "snapbus/file_contents.h"
 #include "snapbus/http_event.h"
 
@@ -56,6 +61,7 @@ const std::vector<Event>& events() {
     return std::vector<Event>{{"http_api_v2", http_api},
                               {"rest", read_vector("example-apigw-request.json")},
                               {"alb", read_vector("http-alb_request.json")},
+                              {"http_api_v2_one_line", snapbus::lambda::compact_text(http_api)},
                               {"http_api_v2_1MiB_body", with_large_body(http_api)}};
   }();
   return all;
@@ -85,6 +91,20 @@ void BM_RequestFromEvent(benchmark::State& state) {
   set_counters(state, event);
 }
 
+void BM_RequestFromParsedEvent(benchmark::State& state) {
+  const Event& event = events().at(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    // request_from_event's arena, on the stack as there.
+    std::array<unsigned char, 8192> arena_on_stack;
+    boost::json::monotonic_resource arena(arena_on_stack.data(), arena_on_stack.size());
+    boost::system::error_code error;
+    snapbus::lambda::ParsedEvent parsed = snapbus::lambda::parse_event_json(event.payload, &arena, error);
+    snapbus::lambda::HttpEventRequest request = snapbus::lambda::request_from_parsed_event(event.payload, parsed);
+    benchmark::DoNotOptimize(request);
+  }
+  set_counters(state, event);
+}
+
 void each_event(benchmark::internal::Benchmark* bench) {
   bench->ArgName("event");
   for (std::size_t i = 0; i < events().size(); ++i) bench->Arg(static_cast<std::int64_t>(i));
@@ -92,6 +112,7 @@ void each_event(benchmark::internal::Benchmark* bench) {
 
 BENCHMARK(BM_ParseOnly)->Apply(each_event);
 BENCHMARK(BM_RequestFromEvent)->Apply(each_event);
+BENCHMARK(BM_RequestFromParsedEvent)->Apply(each_event);
 
 struct Answer {
   std::string label;

@@ -37,10 +37,6 @@ Kept kept_of_member(Kept parent, std::string_view name) {
   return Kept::all;
 }
 
-// Room for the headers of most events (an API Gateway event behind CloudFront has about 20), so the
-// list is not moved as it grows.
-constexpr std::size_t kHeadersReserved = 32;
-
 // Every key of the event is looked up: the first byte rules out most names before a compare.
 template <std::size_t N>
 bool is_one_of(const std::array<std::string_view, N>& names, std::string_view name) {
@@ -260,7 +256,7 @@ class PruningHandler {
     if (headers_next_ && object && !headers_in_value_) {
       headers_next_ = false;
       in_headers_ = true;
-      headers_.emplace().reserve(kHeadersReserved);
+      headers_.emplace().reserve(kEventHeadersReserved);
       return true;
     }
     push_headers_key_if_next();

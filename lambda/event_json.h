@@ -44,6 +44,10 @@ inline constexpr std::array<std::string_view, 12> kDecodedEventMembers = {"reque
 // What they read from requestContext: domainName, and of http its method; of elb, only that it is there.
 inline constexpr std::array<std::string_view, 3> kDecodedContextMembers = {"domainName", "elb", "http"};
 
+// Room for the headers of most events (an API Gateway event behind CloudFront has about 20), so the
+// list is not moved as it grows.
+inline constexpr std::size_t kEventHeadersReserved = 32;
+
 // A member of the top-level `headers` object, as json::object holds it.
 struct EventHeader {
   enum class Kind : unsigned char { string, null, other };
@@ -58,6 +62,9 @@ struct ParsedEvent {
   // `value` keeps), when the parser met that key as written, without an escape: the text as written
   // is then found from there (json_text.h's value_json_at) rather than by a scan of the whole event.
   std::optional<std::size_t> request_context_at;
+  // That value as written, when it is already on one line (no space between its tokens, as Lambda
+  // writes events): the header's text with no scan (event_scan.h fills it; this parser leaves it out).
+  std::optional<std::string_view> request_context_text;
   // The top-level `headers`, when it is an object and no `headers` before it was something else:
   // its members in json::object's order (a name given twice keeps its first place and its last
   // value), and `value` has no `headers` member. Otherwise nullopt, and `value` has json::parse's.

@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 
 #include "event_json.h"
+#include "event_scan.h"
 #include "json_text.h"
 #include "snapbus/base64.h"
 #include "snapbus/json_string.h"
@@ -223,8 +224,12 @@ HttpEventRequest decode_http_event(std::string_view payload, ParsedEvent& parsed
     // As the service wrote it, on one line (json_text.h says why not serialized again). member_text
     // finds the requestContext of any valid JSON, its key escaped or not, so member_json never falls
     // back to the parsed value, which holds only the members decoding reads.
-    request.request_context = context_at ? value_json_at(payload, *context_at)
-                                         : member_json(payload, "requestContext", event.at("requestContext"));
+    if (parsed.request_context_text) {
+      request.request_context = *parsed.request_context_text;
+    } else {
+      request.request_context = context_at ? value_json_at(payload, *context_at)
+                                           : member_json(payload, "requestContext", event.at("requestContext"));
+    }
     request.domain_name = optional_string(*context, "domainName", "requestContext.domainName");
   }
 
@@ -383,9 +388,13 @@ HttpEventRequest request_from_event(std::string_view payload, const EventDecodeO
   // the stack) and go at once, not one free() apiece.
   std::array<unsigned char, kParseArenaOnStack> arena_on_stack;
   json::monotonic_resource arena(arena_on_stack.data(), arena_on_stack.size());
-  boost::system::error_code error;
   // Parsed less what decoding never reads (event_json.h): most of requestContext, which the app gets
-  // as written, and whatever a pass-through event carries.
+  // as written, and whatever a pass-through event carries. The usual event by a scan of its own
+  // (event_scan.h), anything else by Boost.JSON's parser, which also words the error.
+  if (std::optional<ParsedEvent> scanned = scan_event_json(payload, &arena)) {
+    return request_from_parsed_event(payload, *scanned, options);
+  }
+  boost::system::error_code error;
   ParsedEvent parsed = parse_event_json(payload, &arena, error);
   if (error) throw EventError("the event is not valid JSON: " + error.message());
   return request_from_parsed_event(payload, parsed, options);

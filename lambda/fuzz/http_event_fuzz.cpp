@@ -7,7 +7,8 @@
 // with json::parse on every input (testing/parsed_event_oracle.h): the same error, or the same value
 // less the members decoding does not read and the headers it took as a list; where it places
 // requestContext, member_text must find it; and decoding json::parse's whole value must give the same
-// request or the same refusal.
+// request or the same refusal. So must scan_event_json, for what it does not decline (it is what
+// request_from_event tries first), and requestContext's text it keeps must be the value as written.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <boost/json.hpp>
 
 #include "event_json.h"
+#include "event_scan.h"
 #include "json_text.h"
 #include "snapbus/http_event.h"
 #include "testing/parsed_event_oracle.h"
@@ -33,6 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     boost::system::error_code event_error;
     const snapbus::lambda::ParsedEvent parsed = snapbus::lambda::parse_event_json(payload, {}, event_error);
     if (snapbus::lambda::testing::parsed_event_mismatch(payload, parsed, event_error)) std::abort();
+    if (const auto scanned = snapbus::lambda::scan_event_json(payload, {})) {
+      if (snapbus::lambda::testing::parsed_event_mismatch(payload, *scanned, {})) std::abort();
+    }
     if (!event_error && snapbus::lambda::testing::decoded_event_mismatch(payload, {.remove_base_path = "/api"})) {
       std::abort();
     }

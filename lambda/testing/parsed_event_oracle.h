@@ -138,12 +138,18 @@ inline std::optional<std::string> parsed_event_mismatch(std::string_view payload
       return "requestContext placed at " + std::to_string(*parsed.request_context_at) + ", not where the scan finds it";
     }
   }
+  if (parsed.request_context_text) {
+    if (!parsed.request_context_at) return std::string("requestContext's text without its place");
+    if (*parsed.request_context_text != value_json_at(payload, *parsed.request_context_at))
+      return std::string("requestContext's text is not its value as written on one line");
+  }
   return std::nullopt;
 }
 
 // How request_from_event's answer for `payload` differs from decoding json::parse's whole value (no
 // headers list, no place for requestContext), or nullopt when they agree: the same request, or the
-// same EventError. A member decoding reads that parse_event_json does not build shows here.
+// same EventError. parse_event_json's answer, which request_from_event takes only for what the scan
+// (event_scan.h) declines, is decoded too. A member decoding reads that either does not build shows here.
 inline std::optional<std::string> decoded_event_mismatch(std::string_view payload,
                                                          const EventDecodeOptions& options = {}) {
   const auto decode = [&](auto&& how) -> std::pair<std::optional<HttpEventRequest>, std::string> {
@@ -160,6 +166,15 @@ inline std::optional<std::string> decoded_event_mismatch(std::string_view payloa
     if (error) throw EventError("the event is not valid JSON: " + error.message());
     return request_from_parsed_event(payload, parsed, options);
   });
+  const auto general = decode([&] {
+    boost::system::error_code error;
+    ParsedEvent parsed = parse_event_json(payload, {}, error);
+    if (error) throw EventError("the event is not valid JSON: " + error.message());
+    return request_from_parsed_event(payload, parsed, options);
+  });
+  if (general.first != whole.first || general.second != whole.second) {
+    return "parse_event_json's value decodes otherwise than the whole value";
+  }
   if (pruned.first == whole.first && pruned.second == whole.second) return std::nullopt;
   const auto describe = [](const auto& outcome) {
     return outcome.first ? "a request for " + outcome.first->method + " " + outcome.first->target
