@@ -40,4 +40,10 @@ asio::awaitable<CallResult<net::Response>> call_api(net::HttpClient& client, net
   co_return checked_answer(call, co_await client.request(std::move(request), options), expected_status);
 }
 
+asio::awaitable<CallResult<net::Response>> call_api(net::HttpClient& client, net::WireRequest request,
+                                                    std::string_view call, unsigned expected_status,
+                                                    net::RequestOptions options) {
+  co_return checked_answer(call, co_await client.request(std::move(request), options), expected_status);
+}
+
 }  // namespace snapbus::lambda

@@ -29,5 +29,9 @@ CallResult<net::Response> checked_answer(std::string_view call, net::NetResult<n
 
 asio::awaitable<CallResult<net::Response>> call_api(net::HttpClient& client, net::Request request,
                                                     unsigned expected_status, net::RequestOptions options = {});
+// The same for a request in its wire form, which `call` names ("GET /2018-06-01/runtime/invocation/next").
+asio::awaitable<CallResult<net::Response>> call_api(net::HttpClient& client, net::WireRequest request,
+                                                    std::string_view call, unsigned expected_status,
+                                                    net::RequestOptions options = {});
 
 }  // namespace snapbus::lambda

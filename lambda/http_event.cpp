@@ -355,7 +355,11 @@ std::string_view to_string(EventSource source) {
 
 std::string path_with_dot_segments_resolved(std::string_view path) {
   // The WHATWG URL path state for an http URL (the url crate's Url::set_path, which LWA uses): a rule
-  // the app keys on a path prefix then sees the path the app routes.
+  // the app keys on a path prefix then sees the path the app routes. An absolute path with no dot, no
+  // percent sign and no backslash has no segment to resolve, and most events' paths are such.
+  if (!path.empty() && path.front() == '/' && path.find_first_of(".%\\") == std::string_view::npos) {
+    return std::string(path);
+  }
   std::vector<std::string_view> segments;
   const std::size_t size = path.size();
   if (!path.empty() && (path.front() == '/' || path.front() == '\\')) path.remove_prefix(1);

@@ -13,6 +13,7 @@
 #include "snapbus/lambda_protocol.h"
 #include "snapbus/streaming_response.h"
 #include "snapbus/text.h"
+#include "snapbus/wire_request.h"
 
 namespace snapbus::lambda {
 namespace {
@@ -123,12 +124,14 @@ asio::awaitable<CallResult<void>> StreamedResponse::end(const net::Trailers& tra
 }
 
 RuntimeClient::RuntimeClient(asio::any_io_executor executor, net::HostPort runtime_api, net::ClientOptions options)
-    : http_(std::move(executor), std::move(runtime_api), options) {}
+    : authority_(runtime_api.authority()),
+      next_request_(net::WireRequestWriter("GET", runtime_target(kRuntimeNextPath), 0).finish({}, authority_)),
+      next_call_("GET " + runtime_target(kRuntimeNextPath)),
+      http_(std::move(executor), std::move(runtime_api), options) {}
 
 asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
-  net::Request request{http::verb::get, runtime_target(kRuntimeNextPath), 11};
-  const std::string call = call_name(request.base());
-  auto answer = co_await call_api(http_, std::move(request), kStatusOk, {.no_io_timeout = true});
+  const std::string& call = next_call_;
+  auto answer = co_await call_api(http_, next_request_, call, kStatusOk, {.no_io_timeout = true});
   if (!answer) co_return answer.error();
   const InvocationFields fields = invocation_fields(*answer);
   InvocationRequest invocation;
@@ -156,11 +159,13 @@ asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
 
 asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string request_id, std::string body,
                                                                std::string content_type) {
-  net::Request request{http::verb::post, invocation_target(request_id, "response"), 11};
-  if (!is_path_segment(request_id)) co_return bad_request_id(call_name(request.base()), request_id);
-  request.set(http::field::content_type, header_value(content_type));
-  request.body() = std::move(body);
-  auto answer = co_await call_api(http_, std::move(request), kStatusAccepted);
+  const std::string target = invocation_target(request_id, "response");
+  const std::string call = "POST " + target;
+  if (!is_path_segment(request_id)) co_return bad_request_id(call, request_id);
+  // Written as it goes on the wire: a result per invocation, on the path of every answer.
+  net::WireRequestWriter request("POST", target, content_type.size());
+  request.add("Content-Type", header_value(content_type));
+  auto answer = co_await call_api(http_, std::move(request).finish(std::move(body), authority_), call, kStatusAccepted);
   if (!answer) co_return answer.error();
   co_return CallResult<void>{};
 }

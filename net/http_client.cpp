@@ -518,6 +518,10 @@ HttpClient::HttpClient(asio::any_io_executor executor, HostPort server, ClientOp
 HttpClient::~HttpClient() { pool_->drop_all(); }
 
 asio::awaitable<NetResult<Response>> HttpClient::request(Request request, RequestOptions options) {
+  return this->request(wire_request(std::move(request), pool_->authority()), options);
+}
+
+asio::awaitable<NetResult<Response>> HttpClient::request(WireRequest request, RequestOptions options) {
   auto stream = co_await open(std::move(request), options);
   if (!stream) co_return stream.error();
   co_return co_await std::move(*stream).read_all();

@@ -120,6 +120,11 @@ class RuntimeClient {
  private:
   asio::awaitable<CallResult<void>> post_function_error(std::string target, const FunctionError& error);
 
+  // The Runtime API's Host, and GET invocation/next in its wire form: the same bytes every time,
+  // written once rather than built as a message and serialized for each event.
+  std::string authority_;
+  net::WireRequest next_request_;
+  std::string next_call_;
   net::HttpClient http_;
 };
 

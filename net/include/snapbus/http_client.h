@@ -174,6 +174,8 @@ class HttpClient {
 
   // Sends a request with a buffered body (Host and Content-Length are filled in) and reads the whole answer.
   asio::awaitable<NetResult<Response>> request(Request request, RequestOptions options = {});
+  // The same for a request already in its wire form (wire_request.h), which names its own Host.
+  asio::awaitable<NetResult<Response>> request(WireRequest request, RequestOptions options = {});
 
   // Sends a request with a buffered body and returns once the answer's header has arrived.
   //
