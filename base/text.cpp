@@ -8,17 +8,6 @@ std::string_view trim(std::string_view text, std::string_view blanks) noexcept {
   return text.substr(first, text.find_last_not_of(blanks) - first + 1);
 }
 
-namespace {
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 std::string percent_decoded(std::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());

@@ -38,19 +38,6 @@ std::size_t sequence_length(std::string_view text) {
   return length;
 }
 
-void append_code_point(std::string& text, char32_t code) {
-  if (code < 0x80U) {
-    text += static_cast<char>(code);
-  } else if (code < 0x800U) {
-    text += static_cast<char>(0xC0U | (code >> 6U));
-    text += static_cast<char>(0x80U | (code & 0x3FU));
-  } else {
-    text += static_cast<char>(0xE0U | (code >> 12U));
-    text += static_cast<char>(0x80U | ((code >> 6U) & 0x3FU));
-    text += static_cast<char>(0x80U | (code & 0x3FU));
-  }
-}
-
 // windows-1252's 0x80 to 0x9F (the WHATWG index; the five it leaves undefined are the C1 controls).
 constexpr char32_t kWindows1252High[32] = {0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
                                            0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
@@ -117,6 +104,19 @@ std::string utf8_replacing_invalid(std::string_view bytes) {
     }
   }
   return text;
+}
+
+void append_code_point(std::string& text, char32_t code) {
+  if (code < 0x80U) {
+    text += static_cast<char>(code);
+  } else if (code < 0x800U) {
+    text += static_cast<char>(0xC0U | (code >> 6U));
+    text += static_cast<char>(0x80U | (code & 0x3FU));
+  } else {
+    text += static_cast<char>(0xE0U | (code >> 12U));
+    text += static_cast<char>(0x80U | ((code >> 6U) & 0x3FU));
+    text += static_cast<char>(0x80U | (code & 0x3FU));
+  }
 }
 
 }  // namespace snapbus

@@ -332,6 +332,13 @@ def paired_rows(benches, measured, baseline, size_counter):
     return rows
 
 
+def paired_table(intro, header, rows):
+    """`rows` (paired_rows') under `intro` and a five-column `header`; nothing when there are none."""
+    if not rows:
+        return []
+    return [intro, "", header, "|---|---|---|---|---|"] + rows + [""]
+
+
 def event_decode_section(results):
     """request_from_event against a bare JSON parse of the same event, and against the same request
     made through Boost.JSON's parser, event by event; and result_from_response against the same
@@ -344,20 +351,18 @@ def event_decode_section(results):
              run_line(loaded[1]), "",
              "| event | bytes | parse only | request_from_event | x parse only |", "|---|---|---|---|---|"]
     lines += paired_rows(benches, "BM_RequestFromEvent", "BM_ParseOnly", "event_bytes") + [""]
-    general_rows = paired_rows(benches, "BM_RequestFromEvent", "BM_RequestFromParsedEvent", "event_bytes")
-    if general_rows:
-        lines += ["The same request made from what Boost.JSON's parser builds (parse_event_json, then "
-                  "request_from_parsed_event), as request_from_event made it before the event's own scan "
-                  "(lambda/event_scan.h) and still does for what that scan declines:", "",
-                  "| event | bytes | through Boost.JSON's parser | request_from_event | x through the parser |",
-                  "|---|---|---|---|---|"] + general_rows + [""]
-    results_rows = paired_rows(benches, "BM_ResultFromResponse", "BM_ResultAsJsonObject", "body_bytes")
-    if results_rows:
-        lines += ["The app's answer made into an HTTP API's result, against the same result built as a json::object "
-                  "and serialized by Boost.JSON (ns per answer; result_from_response also checks that the body "
-                  "is UTF-8 text):", "",
-                  "| answer | body bytes | json::object | result_from_response | x json::object |",
-                  "|---|---|---|---|---|"] + results_rows + [""]
+    lines += paired_table(
+        "The same request made from what Boost.JSON's parser builds (parse_event_json, then "
+        "request_from_parsed_event), as request_from_event made it before the event's own scan "
+        "(lambda/event_scan.h) and still does for what that scan declines:",
+        "| event | bytes | through Boost.JSON's parser | request_from_event | x through the parser |",
+        paired_rows(benches, "BM_RequestFromEvent", "BM_RequestFromParsedEvent", "event_bytes"))
+    lines += paired_table(
+        "The app's answer made into an HTTP API's result, against the same result built as a json::object "
+        "and serialized by Boost.JSON (ns per answer; result_from_response also checks that the body "
+        "is UTF-8 text):",
+        "| answer | body bytes | json::object | result_from_response | x json::object |",
+        paired_rows(benches, "BM_ResultFromResponse", "BM_ResultAsJsonObject", "body_bytes"))
     return lines + failed_lines(failed)
 
 

@@ -5,13 +5,15 @@
 
 namespace snapbus::lambda {
 
-std::string call_name(const http::request_header<>& header) {
-  const std::string_view method = header.method_string();
-  const std::string_view target = header.target();
+std::string call_name(std::string_view method, std::string_view target) {
   std::string name;
   name.reserve(method.size() + 1 + target.size());
   name.append(method).append(" ").append(target);
   return name;
+}
+
+std::string call_name(const http::request_header<>& header) {
+  return call_name(header.method_string(), header.target());
 }
 
 std::string header_value(std::string_view text) {

@@ -17,6 +17,7 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
 // "POST /2018-06-01/runtime/init/error": how errors name the call.
+std::string call_name(std::string_view method, std::string_view target);
 std::string call_name(const http::request_header<>& header);
 
 // `text` made safe for a header or trailer value: control characters become spaces, since a CR or LF

@@ -19,6 +19,7 @@
 #include <boost/json/value_stack.hpp>
 
 #include "json_text.h"
+#include "snapbus/text.h"
 #include "snapbus/utf8_text.h"
 
 namespace snapbus::lambda {
@@ -79,13 +80,6 @@ const char* first_special(const char* p, const char* end) {
     if (c == '"' || c == '\\' || c < 0x20 || (!MultiBytePlain && c >= 0x80)) return p;
   }
   return end;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // The code unit of the four hex digits at `p` (which the scan has checked).
@@ -258,27 +252,13 @@ class EventScanner {
         case 'r': decoded_ += '\r'; break;
         case 't': decoded_ += '\t'; break;
         case 'u':
-          append_utf8(code_unit(raw.data() + from));
+          append_code_point(decoded_, code_unit(raw.data() + from));
           from += 4;
           break;
         default: decoded_ += kind;  // '"', '\\' or '/'
       }
     }
     return decoded_;
-  }
-
-  // A code point below U+10000 that is not a surrogate, as UTF-8.
-  void append_utf8(unsigned code) {
-    if (code < 0x80) {
-      decoded_ += static_cast<char>(code);
-    } else if (code < 0x800) {
-      decoded_ += static_cast<char>(0xC0 | (code >> 6));
-      decoded_ += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
-      decoded_ += static_cast<char>(0xE0 | (code >> 12));
-      decoded_ += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      decoded_ += static_cast<char>(0x80 | (code & 0x3F));
-    }
   }
 
   bool literal(std::string_view word) {

@@ -126,12 +126,11 @@ asio::awaitable<CallResult<void>> StreamedResponse::end(const net::Trailers& tra
 RuntimeClient::RuntimeClient(asio::any_io_executor executor, net::HostPort runtime_api, net::ClientOptions options)
     : authority_(runtime_api.authority()),
       next_request_(net::WireRequestWriter("GET", runtime_target(kRuntimeNextPath), 0).finish({}, authority_)),
-      next_call_("GET " + runtime_target(kRuntimeNextPath)),
+      next_call_(call_name("GET", runtime_target(kRuntimeNextPath))),
       http_(std::move(executor), std::move(runtime_api), options) {}
 
 asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
-  const std::string& call = next_call_;
-  auto answer = co_await call_api(http_, next_request_, call, kStatusOk, {.no_io_timeout = true});
+  auto answer = co_await call_api(http_, next_request_, next_call_, kStatusOk, {.no_io_timeout = true});
   if (!answer) co_return answer.error();
   const InvocationFields fields = invocation_fields(*answer);
   InvocationRequest invocation;
@@ -139,7 +138,7 @@ asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
   if (!is_path_segment(invocation.request_id)) {
     co_return CallError{.code = CallErrc::unexpected_answer,
                         .http_status = kStatusOk,
-                        .message = fmt::format("{}: the answer has no usable {} ('{}')", call, kHeaderRequestId,
+                        .message = fmt::format("{}: the answer has no usable {} ('{}')", next_call_, kHeaderRequestId,
                                                invocation.request_id)};
   }
   // The deadline only informs the handler (its context): one missing or malformed is left unknown (0),
@@ -160,7 +159,7 @@ asio::awaitable<CallResult<InvocationRequest>> RuntimeClient::next() {
 asio::awaitable<CallResult<void>> RuntimeClient::post_response(std::string request_id, std::string body,
                                                                std::string content_type) {
   const std::string target = invocation_target(request_id, "response");
-  const std::string call = "POST " + target;
+  const std::string call = call_name("POST", target);
   if (!is_path_segment(request_id)) co_return bad_request_id(call, request_id);
   // Written as it goes on the wire: a result per invocation, on the path of every answer.
   net::WireRequestWriter request("POST", target, content_type.size());

@@ -4,6 +4,7 @@
 //   snapbus::parse_number<unsigned>("128", 1, 10240) // 128
 //   snapbus::parse_number<int>("12x", 0, 99)         // nullopt
 //   snapbus::is_uri_unreserved('~')                  // true; '/' and '%' are not
+//   snapbus::hex_digit('b')                          // 11
 #pragma once
 
 #include <array>
@@ -35,6 +36,14 @@ inline constexpr auto kUriUnreserved = [] {
 // RFC 3986's unreserved characters (ALPHA, DIGIT, "-", ".", "_", "~"): what a URI carries without a
 // %XX escape. By table, since every request id and every query parameter of an event goes through it.
 constexpr bool is_uri_unreserved(char c) noexcept { return detail::kUriUnreserved[static_cast<unsigned char>(c)]; }
+
+// The value of the hexadecimal digit `c` (either case), or -1 when it is none.
+constexpr int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 // `text` with its %XX escapes decoded, and '+' read as a space when `plus_is_space` (a form-encoded
 // query). A '%' that starts no escape is kept as it is. The result is any bytes, UTF-8 or not.

@@ -9,6 +9,7 @@
 //   snapbus::utf8_text("café");            // unchanged
 //   snapbus::utf8_replacing_invalid("caf\xe9");  // "caf\uFFFD"
 //   snapbus::windows_1252_text("\x93caf\xe9\x94");  // "“café”"
+//   snapbus::append_code_point(text, U'é');       // text += "\xC3\xA9"
 #pragma once
 
 #include <string>
@@ -34,5 +35,8 @@ std::string utf8_replacing_invalid(std::string_view bytes);
 // ISO-8859-1 too: the same characters but for 0x80 to 0x9F, which are the typographic quotes, dashes
 // and the euro sign there instead of C1 controls. Every byte maps to one character.
 std::string windows_1252_text(std::string_view bytes);
+
+// `code`, a code point below U+10000 that is not a surrogate, appended to `text` as UTF-8.
+void append_code_point(std::string& text, char32_t code);
 
 }  // namespace snapbus

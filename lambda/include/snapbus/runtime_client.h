@@ -120,8 +120,8 @@ class RuntimeClient {
  private:
   asio::awaitable<CallResult<void>> post_function_error(std::string target, const FunctionError& error);
 
-  // The Runtime API's Host, and GET invocation/next in its wire form: the same bytes every time,
-  // written once rather than built as a message and serialized for each event.
+  // The Runtime API's Host, and GET invocation/next in its wire form and as errors name it: the same
+  // bytes every time, written once rather than built as a message and serialized for each event.
   std::string authority_;
   net::WireRequest next_request_;
   std::string next_call_;
