@@ -437,7 +437,8 @@ asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
     body.resize(filled);
     ex.body_ended();
   }
-  for (;;) {
+  // The usual end: the body came whole with the header, and no read_piece coroutine is needed to say so.
+  while (!ex.parser->is_done()) {
     auto piece = co_await read_piece();
     if (!piece) co_return piece.error();
     if (!*piece) break;
