@@ -46,7 +46,7 @@ lambda::FunctionError function_error(std::string_view type, std::string message)
 // The app's answer as the event codecs take it: its first `header_fields` fields, which are the
 // header's. Beast appends a chunked body's trailers after them, and a trailer is no header (RFC 9110
 // 6.5.1; LWA drops them too). Transfer-Encoding described the hop from the app, as LWA drops it too.
-lambda::HttpAppResponse app_response(const net::Response& answer, std::size_t header_fields) {
+lambda::HttpAppResponse app_response(net::Response&& answer, std::size_t header_fields) {
   lambda::HttpAppResponse response;
   response.status = answer.result_int();
   response.headers.reserve(header_fields);
@@ -55,8 +55,12 @@ lambda::HttpAppResponse app_response(const net::Response& answer, std::size_t he
     if (boost::beast::iequals(field.name_string(), "transfer-encoding")) continue;
     response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
-  response.body = answer.body();
+  response.body = std::move(answer.body());
   return response;
+}
+
+lambda::FunctionError app_unanswered_error(const net::NetError& error) {
+  return function_error(kErrorAppConnection, fmt::format("the app did not answer: {}", error.message));
 }
 
 // Whether the app's answer to a non-HTTP event was itself JSON null (or empty), rather than
@@ -101,55 +105,71 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::fail_invocation(lambda::
   co_return co_await runtime.post_error(std::move(request_id), std::move(error));
 }
 
-asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(lambda::InvocationRequest event,
+asio::awaitable<lambda::CallResult<void>> AppForwarder::serve(const lambda::InvocationRequest& event,
                                                               lambda::RuntimeClient& runtime) {
-  if (!app_ready_) {
-    const ReadinessCheck check{.host = config_.app_host,
-                               .port = config_.readiness_port,
-                               .path = config_.readiness_path,
-                               .protocol = config_.readiness_protocol,
-                               .healthy = config_.healthy_status};
-    co_await wait_until_ready(check, std::nullopt, [this](std::string_view line) { log(line); });
-    app_ready_ = true;
-  }
-
-  lambda::HttpEventRequest request;
-  net::WireRequest to_app;
-  std::optional<std::string> undeliverable;  // why the event cannot become a request (co_await may not run in a catch)
-  try {
-    request = lambda::request_from_event(
-        event.payload, {.remove_base_path = config_.remove_base_path, .pass_through_path = config_.pass_through_path});
-    to_app = build_request(event, request);
-  } catch (const std::exception& bad) {
-    undeliverable = bad.what();
-  }
-  if (undeliverable) {
-    co_return co_await fail_invocation(
-        runtime, event.request_id,
-        function_error(kErrorInvalidEvent, fmt::format("cannot forward the event: {}", *undeliverable)));
-  }
-
+  // GCC's coroutine frame holds every local, and every co_await's result and arguments, none sharing
+  // room; Asio recycles frames of up to 1,020 bytes only, and this one (2,872 bytes) and
+  // answer_buffered's (1,688) cost a malloc and a free each per invocation. So the work that does not
+  // wait (the event made into a request, each failure's message, the choice of answer) is done in
+  // plain functions, off the frame: now 904 and 728 bytes.
+  if (!app_ready_) co_await wait_for_app();
+  auto forwarding = forwarding_of(event);
+  if (!forwarding) co_return co_await refuse(event, std::move(forwarding), runtime);
   // No I/O timeout: the invocation's deadline is the limit, and Lambda enforces it (an app may read a
   // large body slowly, or think long before its first byte).
-  auto answer = co_await app_.open(std::move(to_app), {.no_io_timeout = true});
-  if (!answer) {
-    co_return co_await fail_invocation(
-        runtime, event.request_id,
-        function_error(kErrorAppConnection, fmt::format("the app did not answer: {}", answer.error().message)));
-  }
+  auto opened = co_await app_.open(std::move(forwarding->to_app), {.no_io_timeout = true});
+  co_return co_await answer(event, forwarding->request, std::move(opened), runtime);
+}
 
-  if (config_.error_status_codes && config_.error_status_codes->contains(answer->status())) {
-    const unsigned status = answer->status();
-    auto whole = co_await std::move(*answer).read_all();
-    const std::string body = whole ? whole->body() : std::string();
-    co_return co_await fail_invocation(runtime, event.request_id,
-                                       function_error(kErrorAppStatus, error_status_message(status, body)));
-  }
+asio::awaitable<lambda::CallResult<void>> AppForwarder::refuse(
+    const lambda::InvocationRequest& event, boost::system::result<Forwarding, lambda::FunctionError>&& refused,
+    lambda::RuntimeClient& runtime) {
+  return fail_invocation(runtime, event.request_id, std::move(refused).error());
+}
 
-  if (config_.invoke_mode == InvokeMode::response_stream) {
-    co_return co_await answer_streamed(event, std::move(*answer), runtime);
+asio::awaitable<lambda::CallResult<void>> AppForwarder::answer(const lambda::InvocationRequest& event,
+                                                               const lambda::HttpEventRequest& request,
+                                                               net::NetResult<net::ResponseStream>&& opened,
+                                                               lambda::RuntimeClient& runtime) {
+  if (!opened) return fail_invocation(runtime, event.request_id, app_unanswered_error(opened.error()));
+  if (config_.error_status_codes && config_.error_status_codes->contains(opened->status())) {
+    return fail_for_status(event, std::move(*opened), runtime);
   }
-  co_return co_await answer_buffered(event, request, std::move(*answer), runtime);
+  if (config_.invoke_mode == InvokeMode::response_stream) return answer_streamed(event, std::move(*opened), runtime);
+  return answer_buffered(event, request, std::move(*opened), runtime);
+}
+
+asio::awaitable<void> AppForwarder::wait_for_app() {
+  const ReadinessCheck check{.host = config_.app_host,
+                             .port = config_.readiness_port,
+                             .path = config_.readiness_path,
+                             .protocol = config_.readiness_protocol,
+                             .healthy = config_.healthy_status};
+  co_await wait_until_ready(check, std::nullopt, [this](std::string_view line) { log(line); });
+  app_ready_ = true;
+}
+
+boost::system::result<AppForwarder::Forwarding, lambda::FunctionError> AppForwarder::forwarding_of(
+    const lambda::InvocationRequest& event) const {
+  try {
+    Forwarding forwarding;
+    forwarding.request = lambda::request_from_event(
+        event.payload, {.remove_base_path = config_.remove_base_path, .pass_through_path = config_.pass_through_path});
+    forwarding.to_app = build_request(event, forwarding.request);
+    return forwarding;
+  } catch (const std::exception& bad) {
+    return function_error(kErrorInvalidEvent, fmt::format("cannot forward the event: {}", bad.what()));
+  }
+}
+
+asio::awaitable<lambda::CallResult<void>> AppForwarder::fail_for_status(const lambda::InvocationRequest& event,
+                                                                        net::ResponseStream answer,
+                                                                        lambda::RuntimeClient& runtime) {
+  const unsigned status = answer.status();
+  auto whole = co_await std::move(answer).read_all();
+  const std::string body = whole ? whole->body() : std::string();
+  co_return co_await fail_invocation(runtime, event.request_id,
+                                     function_error(kErrorAppStatus, error_status_message(status, body)));
 }
 
 net::WireRequest AppForwarder::build_request(const lambda::InvocationRequest& event,
@@ -225,22 +245,31 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
                                                                         lambda::RuntimeClient& runtime) {
   const auto header_fields = static_cast<std::size_t>(std::distance(answer.header().begin(), answer.header().end()));
   auto whole = co_await std::move(answer).read_all();
+  co_return co_await post_result(event, buffered_result(event, request, std::move(whole), header_fields), runtime);
+}
+
+asio::awaitable<lambda::CallResult<void>> AppForwarder::post_result(
+    const lambda::InvocationRequest& event, boost::system::result<std::string, lambda::FunctionError> result,
+    lambda::RuntimeClient& runtime) {
+  if (!result) return fail_invocation(runtime, event.request_id, std::move(result).error());
+  return runtime.post_response(event.request_id, std::move(*result));
+}
+
+boost::system::result<std::string, lambda::FunctionError> AppForwarder::buffered_result(
+    const lambda::InvocationRequest& event, const lambda::HttpEventRequest& request,
+    net::NetResult<net::Response> whole, std::size_t header_fields) const {
   // Past the body limit the answer is not held whole, so it cannot be compressed or sent: to the
   // caller it is an answer too large (Lambda takes 6 MB buffered), not one that broke off.
   if (!whole && whole.error().code == http::error::body_limit) {
-    co_return co_await fail_invocation(
-        runtime, event.request_id,
-        function_error(kErrorResponseTooLarge,
-                       fmt::format("the app's answer is over {} bytes; Lambda takes at most {} bytes buffered (use "
-                                   "AWS_LWA_INVOKE_MODE=response_stream for more)",
-                                   kAppAnswerLimit, lambda::kBufferedResponseLimit)));
+    return function_error(kErrorResponseTooLarge,
+                          fmt::format("the app's answer is over {} bytes; Lambda takes at most {} bytes buffered (use "
+                                      "AWS_LWA_INVOKE_MODE=response_stream for more)",
+                                      kAppAnswerLimit, lambda::kBufferedResponseLimit));
   }
   if (!whole) {
-    co_return co_await fail_invocation(
-        runtime, event.request_id,
-        function_error(kErrorAppConnection, fmt::format("the app's answer broke off: {}", whole.error().message)));
+    return function_error(kErrorAppConnection, fmt::format("the app's answer broke off: {}", whole.error().message));
   }
-  lambda::HttpAppResponse response = app_response(*whole, header_fields);
+  lambda::HttpAppResponse response = app_response(std::move(*whole), header_fields);
   if (config_.enable_compression) {
     compress_response(lambda::joined_header(request.headers, "accept-encoding"), response);
   }
@@ -254,14 +283,12 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_buffered(const la
                     type != nullptr ? fmt::format("content-type {}", *type) : std::string("no content-type")));
   }
   if (result.size() > lambda::kBufferedResponseLimit) {
-    co_return co_await fail_invocation(
-        runtime, event.request_id,
-        function_error(kErrorResponseTooLarge,
-                       fmt::format("the response is {} bytes; Lambda takes at most {} bytes buffered (use "
-                                   "AWS_LWA_INVOKE_MODE=response_stream for more)",
-                                   result.size(), lambda::kBufferedResponseLimit)));
+    return function_error(kErrorResponseTooLarge,
+                          fmt::format("the response is {} bytes; Lambda takes at most {} bytes buffered (use "
+                                      "AWS_LWA_INVOKE_MODE=response_stream for more)",
+                                      result.size(), lambda::kBufferedResponseLimit));
   }
-  co_return co_await runtime.post_response(event.request_id, std::move(result));
+  return {boost::system::in_place_value, std::move(result)};
 }
 
 asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_streamed(const lambda::InvocationRequest& event,

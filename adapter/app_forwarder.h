@@ -6,7 +6,7 @@
 //   for (;;) {
 //     auto event = co_await runtime.next();
 //     if (!event) break;
-//     if (auto sent = co_await forwarder.serve(std::move(*event), runtime); !sent) break;  // Runtime API failed
+//     if (auto sent = co_await forwarder.serve(*event, runtime); !sent) break;  // Runtime API failed
 //   }
 //   forwarder.drop_connections();                          // after a SnapStart restore
 //
@@ -32,6 +32,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
 
 #include "adapter_config.h"
 #include "lambda_context.h"
@@ -85,7 +86,8 @@ class AppForwarder {
   // Forwards one invocation to the app and answers it on `runtime` (post_response, begin_streaming or
   // post_error). Returns the Runtime API call's failure, if any (the loop then stops); an app failure
   // is answered, not returned.
-  boost::asio::awaitable<lambda::CallResult<void>> serve(lambda::InvocationRequest event,
+  // `event` must outlive the returned awaitable's run, as it does in `co_await forwarder.serve(...)`.
+  boost::asio::awaitable<lambda::CallResult<void>> serve(const lambda::InvocationRequest& event,
                                                          lambda::RuntimeClient& runtime);
 
   // Async init (AWS_LWA_ASYNC_INIT): when Init gave up waiting for the app, the first invocation waits
@@ -96,14 +98,48 @@ class AppForwarder {
   void drop_connections() { app_.drop_all(); }
 
  private:
+  // An invocation's event as the app's request, and the event's decoding, which its answer's shape needs.
+  struct Forwarding {
+    lambda::HttpEventRequest request;
+    net::WireRequest to_app;
+  };
+
+  // Async init: waits for the app's readiness, once.
+  boost::asio::awaitable<void> wait_for_app();
+  // The request to the app, or Runtime.InvalidEvent's error when the event cannot become one.
+  [[nodiscard]] boost::system::result<Forwarding, lambda::FunctionError> forwarding_of(
+      const lambda::InvocationRequest& event) const;
   // The request to the app: throws lambda::EventError (or std::invalid_argument) for one HTTP cannot carry.
   [[nodiscard]] net::WireRequest build_request(const lambda::InvocationRequest& event,
                                                const lambda::HttpEventRequest& request) const;
+  // The app's answer, or its failure to answer, as the invocation's: the awaitable of one of the four
+  // ways below. Not a coroutine, so what it holds stays off serve()'s frame; its arguments are
+  // references for the same reason (a by-value argument is a temporary there).
+  boost::asio::awaitable<lambda::CallResult<void>> answer(const lambda::InvocationRequest& event,
+                                                          const lambda::HttpEventRequest& request,
+                                                          net::NetResult<net::ResponseStream>&& opened,
+                                                          lambda::RuntimeClient& runtime);
   boost::asio::awaitable<lambda::CallResult<void>> answer_buffered(const lambda::InvocationRequest& event,
                                                                    const lambda::HttpEventRequest& request,
                                                                    net::ResponseStream answer,
                                                                    lambda::RuntimeClient& runtime);
+  // The result to post for the app's whole answer, or the error that fails the invocation.
+  [[nodiscard]] boost::system::result<std::string, lambda::FunctionError> buffered_result(
+      const lambda::InvocationRequest& event, const lambda::HttpEventRequest& request,
+      net::NetResult<net::Response> whole, std::size_t header_fields) const;
+  // post_error with forwarding_of's error. Not a coroutine, as answer().
+  boost::asio::awaitable<lambda::CallResult<void>> refuse(
+      const lambda::InvocationRequest& event, boost::system::result<Forwarding, lambda::FunctionError>&& refused,
+      lambda::RuntimeClient& runtime);
+  // post_response with the result, or post_error with the error. Not a coroutine, as answer().
+  boost::asio::awaitable<lambda::CallResult<void>> post_result(
+      const lambda::InvocationRequest& event, boost::system::result<std::string, lambda::FunctionError> result,
+      lambda::RuntimeClient& runtime);
   boost::asio::awaitable<lambda::CallResult<void>> answer_streamed(const lambda::InvocationRequest& event,
+                                                                   net::ResponseStream answer,
+                                                                   lambda::RuntimeClient& runtime);
+  // A status listed in AWS_LWA_ERROR_STATUS_CODES: the invocation fails with the app's answer in its message.
+  boost::asio::awaitable<lambda::CallResult<void>> fail_for_status(const lambda::InvocationRequest& event,
                                                                    net::ResponseStream answer,
                                                                    lambda::RuntimeClient& runtime);
   // Answers the invocation with `error` (and logs it).

@@ -256,7 +256,8 @@ class Adapter {
 
   // Serves on a thread, for tests that act while the invocation runs.
   void start(lambda::InvocationRequest event) {
-    result_ = asio::co_spawn(io_, forwarder_.serve(std::move(event), runtime_), asio::use_future);
+    event_ = std::move(event);  // serve() reads it until it is done
+    result_ = asio::co_spawn(io_, forwarder_.serve(event_, runtime_), asio::use_future);
     io_.restart();
     thread_ = std::thread([this] { io_.run_for(kLimit); });
   }
@@ -275,6 +276,7 @@ class Adapter {
   }
 
  private:
+  lambda::InvocationRequest event_;  // the invocation being served; declared first, so it outlives io_
   asio::io_context io_;
   lambda::RuntimeClient runtime_;
   AppForwarder forwarder_;

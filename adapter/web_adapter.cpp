@@ -163,7 +163,7 @@ class WebMode {
                              milliseconds_since(*restored_at_)));
         restored_at_.reset();
       }
-      auto answered = co_await forwarder_.serve(std::move(*event), runtime_);
+      auto answered = co_await forwarder_.serve(*event, runtime_);
       if (!answered) {
         // A refusal of this one answer (400 InvalidRequestID, 403 InvalidStateTransition, 413
         // Function.ResponseSizeTooLarge) ends the invocation, not the environment. Only the API's own
