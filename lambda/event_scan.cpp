@@ -141,8 +141,15 @@ class EventScanner {
  private:
   [[nodiscard]] bool at(char c) const { return at_ != end_ && *at_ == c; }
 
-  // Steps over the spaces before a token; says whether there were any.
+  // Steps over the spaces before a token; says whether there were any. Called before and after every
+  // token, it mostly finds none (Lambda's events have no spaces): the usual answer is one test inline,
+  // as every byte that begins a token is above the space character.
   bool skip_spaces() {
+    if (at_ == end_ || static_cast<unsigned char>(*at_) > ' ') return false;
+    return skip_spaces_from_here();
+  }
+
+  [[gnu::noinline]] bool skip_spaces_from_here() {
     const char* before = at_;
     while (at_ != end_ && is_json_space(*at_)) ++at_;
     return at_ != before;
@@ -194,24 +201,42 @@ class EventScanner {
   }
 
   // The string that begins here, its quotes left out: `raw` as written, `escaped` when it holds an
-  // escape. False when it is not a JSON string json::parse takes as this scan would.
+  // escape. False when it is not a JSON string json::parse takes as this scan would. The usual string,
+  // plain ASCII to its closing quote, ends here; one with an escape or a multi-byte character goes on
+  // out of line, so that this part stays small (it ran 80 instructions a string, most of them the
+  // set-up of the whole loop).
   bool string(std::string_view& raw, bool& escaped) {
     if (!at('"')) return false;
-    const char* first = ++at_;
+    const char* const first = at_ + 1;
+    const char* const special = first_special<false>(first, end_);
+    if (special != end_ && *special == '"') {
+      raw = std::string_view(first, static_cast<std::size_t>(special - first));
+      at_ = special + 1;
+      return true;
+    }
+    return string_from_special(first, special, raw, escaped);
+  }
+
+  // The rest of string(): from `special`, the first byte of the string after `first` that is not plain
+  // ASCII text (or its end).
+  [[gnu::noinline]] bool string_from_special(const char* first, const char* special, std::string_view& raw,
+                                             bool& escaped) {
+    at_ = special;
     bool multi_byte = false;
     while (true) {
-      at_ = multi_byte ? first_special<true>(at_, end_) : first_special<false>(at_, end_);
       if (at_ == end_) return false;
       const auto c = static_cast<unsigned char>(*at_);
       if (c == '"') break;
       if (c == '\\') {
         escaped = true;
         if (!skip_escape()) return false;
-        continue;
+      } else if (c < 0x20) {
+        return false;
+      } else {
+        multi_byte = true;
+        ++at_;
       }
-      if (c < 0x20) return false;
-      multi_byte = true;
-      ++at_;
+      at_ = multi_byte ? first_special<true>(at_, end_) : first_special<false>(at_, end_);
     }
     raw = std::string_view(first, static_cast<std::size_t>(at_ - first));
     ++at_;
