@@ -59,10 +59,6 @@ lambda::HttpAppResponse app_response(net::Response&& answer, std::size_t header_
   return response;
 }
 
-lambda::FunctionError app_unanswered_error(const net::NetError& error) {
-  return function_error(kErrorAppConnection, fmt::format("the app did not answer: {}", error.message));
-}
-
 // Whether the app's answer to a non-HTTP event was itself JSON null (or empty), rather than
 // something the result had to replace with null.
 bool answers_null(const lambda::HttpAppResponse& response) {
@@ -131,7 +127,11 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer(const lambda::Inv
                                                                const lambda::HttpEventRequest& request,
                                                                net::NetResult<net::ResponseStream>&& opened,
                                                                lambda::RuntimeClient& runtime) {
-  if (!opened) return fail_invocation(runtime, event.request_id, app_unanswered_error(opened.error()));
+  if (!opened) {
+    return fail_invocation(
+        runtime, event.request_id,
+        function_error(kErrorAppConnection, fmt::format("the app did not answer: {}", opened.error().message)));
+  }
   if (config_.error_status_codes && config_.error_status_codes->contains(opened->status())) {
     return fail_for_status(event, std::move(*opened), runtime);
   }
