@@ -81,17 +81,6 @@ void append_json_string(std::string& out, std::string_view text) {
   }
 }
 
-void JsonWriter::open(char bracket) {
-  item();
-  out_.push_back(bracket);
-  first_ = true;
-}
-
-void JsonWriter::close(char bracket) {
-  out_.push_back(bracket);
-  first_ = false;
-}
-
 void JsonWriter::key(std::string_view name) {
   if (name.size() <= kShortText && is_plain(name)) {
     // The comma, the literal and the colon in one resize: a result or a context header writes a key
@@ -105,30 +94,14 @@ void JsonWriter::key(std::string_view name) {
   first_ = true;  // the value that follows takes no comma
 }
 
-void JsonWriter::written_key(std::string_view written) {
-  item();
-  out_.append(written);
-  first_ = true;
-}
-
 void JsonWriter::string(std::string_view text) {
   item();
   append_json_string(out_, text);
 }
 
-void JsonWriter::raw(std::string_view json_text) {
-  item();
-  out_.append(json_text);
-}
-
 void JsonWriter::member(std::string_view name, std::string_view text) {
   key(name);
   string(text);
-}
-
-void JsonWriter::item() {
-  if (!first_) out_.push_back(',');
-  first_ = false;
 }
 
 }  // namespace snapbus::lambda

@@ -59,15 +59,27 @@ class JsonWriter {
  public:
   explicit JsonWriter(std::string& out) : out_(out) {}
 
-  void open(char bracket);  // '{' or '['
-  void close(char bracket);
+  // The calls made for every member are defined here, inline: out of line, their calls cost as much
+  // as their work (a result and a context header make about thirty of them per invocation).
+  void open(char bracket) {  // '{' or '['
+    item();
+    out_.push_back(bracket);
+    first_ = true;
+  }
+  void close(char bracket) {
+    out_.push_back(bracket);
+    first_ = false;
+  }
   void key(std::string_view name);
   template <std::size_t N>
   void key(const JsonKey<N>& name) {
     written_key(name.written());
   }
   void string(std::string_view text);
-  void raw(std::string_view json_text);
+  void raw(std::string_view json_text) {
+    item();
+    out_.append(json_text);
+  }
   void member(std::string_view name, std::string_view text);  // key(name), then string(text)
   template <std::size_t N>
   void member(const JsonKey<N>& name, std::string_view text) {
@@ -76,8 +88,15 @@ class JsonWriter {
   }
 
  private:
-  void item();
-  void written_key(std::string_view written);
+  void item() {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+  }
+  void written_key(std::string_view written) {
+    item();
+    out_.append(written);
+    first_ = true;
+  }
 
   std::string& out_;
   bool first_ = true;
