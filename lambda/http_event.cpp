@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -282,15 +281,14 @@ HttpEventRequest decode_http_event(std::string_view payload, ParsedEvent& parsed
 bool is_text_type(std::string_view type) {
   type = type.substr(0, type.find(';'));
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  std::string lower(type);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  const std::string_view t = lower;
+  // Compared in place, without case: a lowered copy cost an allocation ("application/json" is past
+  // the short-string size) and a call per byte.
   for (const std::string_view prefix :
        {"text/", "application/json", "application/javascript", "application/xml", "application/yaml"}) {
-    if (t.substr(0, prefix.size()) == prefix) return true;
+    if (type.size() >= prefix.size() && same_name(type.substr(0, prefix.size()), prefix)) return true;
   }
   for (const std::string_view suffix : {"+json", "+xml", "+yaml"}) {
-    if (t.size() >= suffix.size() && t.substr(t.size() - suffix.size()) == suffix) return true;
+    if (type.size() >= suffix.size() && same_name(type.substr(type.size() - suffix.size()), suffix)) return true;
   }
   return false;
 }
