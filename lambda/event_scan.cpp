@@ -91,10 +91,31 @@ unsigned code_unit(const char* p) {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Where `name` (not empty) stands in kDecodedEventMembers, or -1.
-int member_index(std::string_view name) {
+// kDecodedEventMembers by the length of their names: the indexes of those of each length, then -1s.
+// An event names a dozen members, most of them not decoded, and a name's length rules out all but one
+// or two at once, where a walk through the list cost about fifty instructions per member. A name
+// longer than the longest here, or a fourth of one length, makes at() throw, which a constant's
+// initializer cannot: the build fails, and these two numbers grow.
+constexpr std::size_t kLongestMemberName = 31;
+constexpr std::size_t kMostOfOneLength = 3;
+constexpr auto kMembersByLength = [] {
+  std::array<std::array<int, kMostOfOneLength>, kLongestMemberName + 1> table{};
+  for (auto& same_length : table) same_length.fill(-1);
   for (std::size_t at = 0; at < kDecodedEventMembers.size(); ++at) {
-    if (kDecodedEventMembers[at][0] == name[0] && kDecodedEventMembers[at] == name) return static_cast<int>(at);
+    auto& same_length = table.at(kDecodedEventMembers[at].size());
+    std::size_t slot = 0;
+    while (same_length.at(slot) >= 0) ++slot;
+    same_length.at(slot) = static_cast<int>(at);
+  }
+  return table;
+}();
+
+// Where `name` stands in kDecodedEventMembers, or -1.
+int member_index(std::string_view name) {
+  if (name.size() > kLongestMemberName) return -1;
+  for (const int index : kMembersByLength[name.size()]) {
+    if (index < 0) return -1;
+    if (kDecodedEventMembers[static_cast<std::size_t>(index)] == name) return index;
   }
   return -1;
 }
@@ -118,7 +139,7 @@ class EventScanner {
     std::uint32_t named = 0;  // a bit per member of kDecodedEventMembers met so far
     if (!members([&](std::string_view name, bool escaped) {
           if (escaped) return false;
-          const int index = name.empty() ? -1 : member_index(name);
+          const int index = member_index(name);
           if (index < 0) return skip_value(1);
           if ((named & (1U << index)) != 0) return false;
           named |= 1U << index;
@@ -410,12 +431,14 @@ class EventScanner {
         return header.name.size() == name.size() && header.name == name;
       });
       if (named_before) return false;
-      EventHeader& header = list.emplace_back(EventHeader{.name = std::string(name)});
+      // Made in place and its name appended: a temporary moved in, or an assignment, costs as much again.
+      EventHeader& header = list.emplace_back();
+      header.name.append(name);
       if (at('"')) {
         std::string_view raw;
         bool escaped = false;
         if (!string(raw, escaped)) return false;
-        header.value = text_of(raw, escaped);
+        header.value.append(text_of(raw, escaped));
         return true;
       }
       header.kind = at('n') ? EventHeader::Kind::null : EventHeader::Kind::other;
