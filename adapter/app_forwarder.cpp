@@ -257,7 +257,7 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::post_result(
 
 boost::system::result<std::string, lambda::FunctionError> AppForwarder::buffered_result(
     const lambda::InvocationRequest& event, const lambda::HttpEventRequest& request,
-    net::NetResult<net::Response> whole, std::size_t header_fields) const {
+    net::NetResult<net::Response>&& whole, std::size_t header_fields) const {
   // Past the body limit the answer is not held whole, so it cannot be compressed or sent: to the
   // caller it is an answer too large (Lambda takes 6 MB buffered), not one that broke off.
   if (!whole && whole.error().code == http::error::body_limit) {

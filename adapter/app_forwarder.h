@@ -126,7 +126,7 @@ class AppForwarder {
   // The result to post for the app's whole answer, or the error that fails the invocation.
   [[nodiscard]] boost::system::result<std::string, lambda::FunctionError> buffered_result(
       const lambda::InvocationRequest& event, const lambda::HttpEventRequest& request,
-      net::NetResult<net::Response> whole, std::size_t header_fields) const;
+      net::NetResult<net::Response>&& whole, std::size_t header_fields) const;
   // post_error with forwarding_of's error. Not a coroutine, as answer().
   boost::asio::awaitable<lambda::CallResult<void>> refuse(
       const lambda::InvocationRequest& event, boost::system::result<Forwarding, lambda::FunctionError>&& refused,
