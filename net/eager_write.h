@@ -37,11 +37,12 @@
 
 namespace snapbus::net {
 
-namespace detail {
-
+// Whether a write on the spot stopped because the socket took no more, so that the rest must wait.
 inline bool socket_was_full(const boost::system::error_code& error) {
   return error == boost::asio::error::would_block || error == boost::asio::error::try_again;
 }
+
+namespace detail {
 
 inline boost::system::error_code make_non_blocking(boost::asio::ip::tcp::socket& socket) {
   boost::system::error_code error;
@@ -78,11 +79,41 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(
   std::size_t at_once = 0;
   if (!error) at_once = boost::beast::http::write(socket, serializer, error);
   if (written != nullptr) *written = at_once;
-  if (!detail::socket_was_full(error)) co_return error;
+  if (!socket_was_full(error)) co_return error;
   if (before_waiting) before_waiting();
   auto [rest_error, rest] =
       co_await boost::beast::http::async_write(socket, serializer, boost::asio::as_tuple(boost::asio::use_awaitable));
   if (written != nullptr) *written += rest;
+  co_return rest_error;
+}
+
+// write_eagerly's first half, without a coroutine: what the socket takes of `buffers` now, and the
+// error, which is socket_was_full when the rest must wait (write_rest). For a caller on the path of
+// every request, where write_eagerly's own coroutine would cost a frame and a resumption each time:
+//
+//   std::size_t written = write_now(socket, buffers, error);
+//   if (socket_was_full(error)) error = co_await write_rest(socket, buffers, written, &written);
+template <typename ConstBufferSequence>
+std::size_t write_now(boost::asio::ip::tcp::socket& socket, const ConstBufferSequence& buffers,
+                      boost::system::error_code& error) {
+  error = detail::make_non_blocking(socket);
+  if (error) return 0;
+  return boost::asio::write(socket, buffers, error);
+}
+
+// The rest of `buffers` after the `at_once` bytes write_now sent, waiting for the socket. What it
+// sends is added to `written`, when given.
+template <typename ConstBufferSequence>
+boost::asio::awaitable<boost::system::error_code> write_rest(boost::asio::ip::tcp::socket& socket,
+                                                             const ConstBufferSequence& buffers, std::size_t at_once,
+                                                             std::size_t* written = nullptr,
+                                                             const std::function<void()>& before_waiting = {}) {
+  if (before_waiting) before_waiting();
+  boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+  rest.consume(at_once);
+  auto [rest_error, more] =
+      co_await boost::asio::async_write(socket, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (written != nullptr) *written += more;
   co_return rest_error;
 }
 
@@ -92,18 +123,11 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(boost::asio::ip:
                                                                 const ConstBufferSequence& buffers,
                                                                 std::size_t* written = nullptr,
                                                                 const std::function<void()>& before_waiting = {}) {
-  boost::system::error_code error = detail::make_non_blocking(socket);
-  std::size_t at_once = 0;
-  if (!error) at_once = boost::asio::write(socket, buffers, error);
+  boost::system::error_code error;
+  const std::size_t at_once = write_now(socket, buffers, error);
   if (written != nullptr) *written = at_once;
-  if (!detail::socket_was_full(error)) co_return error;
-  if (before_waiting) before_waiting();
-  boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
-  rest.consume(at_once);
-  auto [rest_error, more] =
-      co_await boost::asio::async_write(socket, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (written != nullptr) *written += more;
-  co_return rest_error;
+  if (!socket_was_full(error)) co_return error;
+  co_return co_await write_rest(socket, buffers, at_once, written, before_waiting);
 }
 
 // Only the header that `serializer` holds (a chunked body follows). `written` as above.

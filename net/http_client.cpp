@@ -460,9 +460,12 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   auto& ex = *exchange_;
   if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
-  const boost::system::error_code error =
-      co_await write_eagerly(ex.connection->socket, http::make_chunk(asio::buffer(piece.data(), piece.size())), nullptr,
-                             [&ex] { ex.arm_io_timer(); });
+  const auto chunk = http::make_chunk(asio::buffer(piece.data(), piece.size()));
+  boost::system::error_code error;
+  const std::size_t at_once = write_now(ex.connection->socket, chunk, error);
+  if (socket_was_full(error)) {
+    error = co_await write_rest(ex.connection->socket, chunk, at_once, nullptr, [&ex] { ex.arm_io_timer(); });
+  }
   if (error) {
     // Kept, unless it timed out: the server's early answer may be waiting in it (early_answer()).
     if (ex.write_timed_out()) co_return ex.fail(error, "send body to");
@@ -548,9 +551,12 @@ asio::awaitable<NetResult<ResponseStream>> HttpClient::open(WireRequest request,
     }
     const bool may_retry = attempt == 0 && ex->connection->reused;
     const std::array<asio::const_buffer, 2> message{asio::buffer(request.head), asio::buffer(request.body)};
-    std::size_t written = 0;
-    const boost::system::error_code write_error =
-        co_await write_eagerly(ex->connection->socket, message, &written, [&ex] { ex->arm_io_timer(); });
+    boost::system::error_code write_error;
+    std::size_t written = write_now(ex->connection->socket, message, write_error);
+    if (socket_was_full(write_error)) {
+      write_error =
+          co_await write_rest(ex->connection->socket, message, written, &written, [&ex] { ex->arm_io_timer(); });
+    }
     bool never_answered = false;
     if (write_error) {
       if (ex->write_timed_out()) co_return ex->fail(write_error, "send request to");
