@@ -28,21 +28,29 @@ a second time (nginx_same_request) with its client sending the fields the app re
 adapter (read back from the app through the adapter), so that nginx parses and forwards the same
 bytes and the app parses the same request behind both.
 
+On this VM a system call costs about as much as a thousand instructions or more (a failed recv
+took 1.2-1.4 µs on 2026-12-07), so the count of instructions is only half of what each front end
+costs. When strace is installed, a second pass counts the system calls each of the same processes
+makes per request (strace -c, attached after the warm-up, the processes run as they are, not under
+valgrind), and the report gives them beside the instructions, with the same subtractions.
+
   benchmarks/instructions.py [--requests N] [--output results.json]   # benchmarks/run.sh instructions
 
-Needs the release preset built, valgrind and nginx (Debian's nginx-light). Takes about two minutes.
+Needs the release preset built, valgrind and nginx (Debian's nginx-light); strace for the system
+calls. Takes about two minutes.
 """
 import datetime
 import json
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from front_ends import (Processes, app_request_behind_adapter, check_built, drive, fail, pid_with, results_arguments,
-                        run_context, start_adapter, start_app, start_nginx, start_trivial)
+from front_ends import (Marked, Processes, app_request_behind_adapter, check_built, drive, fail, pid_with,
+                        results_arguments, run_context, start_adapter, start_app, start_nginx, start_trivial)
 
 WARM_UP = 300
 
@@ -88,6 +96,78 @@ def measured_instructions(callgrind, port, roles, requests, fields=()):
     return {role: callgrind.dumped_count(role) for role in roles}
 
 
+def strace_summary(path):
+    """System call -> calls, from the table `strace -c -o path` writes when it detaches."""
+    calls = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        # "% time  seconds  usecs/call  calls  [errors]  syscall"; the errors column is empty for most.
+        if len(fields) < 5 or not fields[0][0].isdigit() or fields[-1] == "total":
+            continue
+        calls[fields[-1]] = int(fields[3])
+    return calls
+
+
+def tracer_attached(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return any(line.startswith("TracerPid:") and line.split()[1] != "0" for line in status.splitlines())
+
+
+def measured_system_calls(directory, marked, port, roles, requests):
+    """The system calls each process of `roles` makes (all its threads) for `requests` requests sent
+    to `port`, after a warm-up: role -> {system call: calls}."""
+    drive(port, WARM_UP)
+    tracers = []
+    for role in roles:
+        pid = marked.pid(role)
+        out = directory / f"{role}.strace"
+        tracer = subprocess.Popen(["strace", "-f", "-c", "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        tracers.append((role, out, tracer))
+        deadline = time.monotonic() + 30
+        while not tracer_attached(pid):
+            if tracer.poll() is not None or time.monotonic() > deadline:
+                fail(f"strace could not attach to {role} (pid {pid}); is ptrace allowed here?")
+            time.sleep(0.05)
+    drive(port, requests)
+    counts = {}
+    for role, out, tracer in tracers:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=60)
+        counts[role] = strace_summary(out)
+    return counts
+
+
+def measure_system_calls(directory, requests):
+    """measured_system_calls for the adapter, the trivial runtime, nginx and nginx answering at once."""
+    counts = {}
+    processes = Processes(directory)
+    marked = Marked()
+    try:
+        port = start_adapter(directory, processes, marked)
+        counts |= measured_system_calls(directory, marked, port, ["adapter"], requests)
+        port = start_trivial(directory, processes, marked)
+        counts |= measured_system_calls(directory, marked, port, ["trivial"], requests)
+        app_port = start_app(processes, marked, "app_behind_nginx")
+        port = start_nginx(directory, processes, marked, "nginx", app_port)
+        counts |= measured_system_calls(directory, marked, port, ["nginx"], requests)
+        port = start_nginx(directory, processes, marked, "nginx_at_once")
+        counts |= measured_system_calls(directory, marked, port, ["nginx_at_once"], requests)
+    finally:
+        processes.stop()
+    return counts
+
+
+def system_call_report(counts, requests):
+    """Per request: each process's total and its calls by name, and the subtractions the instructions get."""
+    by_name = {role: {name: calls / requests for name, calls in sorted(calls.items(), key=lambda item: -item[1])}
+               for role, calls in counts.items()}
+    total = {role: sum(calls.values()) / requests for role, calls in counts.items()}
+    return {"system_calls_per_request": total, "system_calls_by_name": by_name,
+            "adapter_own_system_calls": total["adapter"] - total["trivial"],
+            "nginx_increment_system_calls": total["nginx"] - total["nginx_at_once"]}
+
+
 def measure(directory, requests):
     counts = {}
     processes = Processes(directory)
@@ -123,6 +203,13 @@ def main():
     with tempfile.TemporaryDirectory(prefix="snapbus-instructions-") as temp:
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         counts = measure(Path(temp), args.requests)
+        system_calls = None
+        if shutil.which("strace") is None:
+            print("strace is missing (apt-get install strace): system calls not counted")
+        else:
+            (Path(temp) / "system-calls").mkdir()
+            system_calls = system_call_report(measure_system_calls(Path(temp) / "system-calls", args.requests),
+                                              args.requests)
     per_request = {path: count / args.requests for path, count in counts.items()}
     own = per_request["adapter"] - per_request["trivial"]
     increment = per_request["nginx"] - per_request["nginx_at_once"]
@@ -132,6 +219,8 @@ def main():
               "adapter_own_x_nginx_same_request": own / per_request["nginx_same_request"],
               "nginx_increment": increment, "adapter_own_x_nginx_increment": own / increment,
               "app_extra_behind_adapter": per_request["app_behind_adapter"] - per_request["app_behind_nginx"]}
+    if system_calls:
+        report |= system_calls
     for path, value in per_request.items():
         print(f"{path:30s} {value:10.0f} instructions per request")
     print(f"adapter's own share (adapter - trivial): {own:.0f}, {own / per_request['nginx']:.2f}x nginx's "
@@ -141,6 +230,12 @@ def main():
     print(f"the app's work behind the adapter, beyond its work behind nginx: {report['app_extra_behind_adapter']:.0f}")
     print(f"with the app's request the same on both paths: the adapter's own share "
           f"{report['adapter_own_x_nginx_same_request']:.2f}x nginx's ({per_request['nginx_same_request']:.0f})")
+    if system_calls:
+        for path, value in system_calls["system_calls_per_request"].items():
+            print(f"{path:30s} {value:10.1f} system calls per request")
+        print(f"system calls: the adapter's own share {system_calls['adapter_own_system_calls']:.1f}, nginx's "
+              f"increment {system_calls['nginx_increment_system_calls']:.1f}, nginx's whole "
+              f"{system_calls['system_calls_per_request']['nginx']:.1f}")
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -17,7 +17,8 @@ all=(generation_check wake_latency readiness event_decode)
 [[ -x build/release/benchmarks/proxy_bench ]] && all+=(proxy)
 [[ -x build/release/benchmarks/emulator_bench ]] && all+=(emulator)
 [[ -x build/release/benchmarks/adapter_bench ]] && all+=(adapter)
-# The adapter's instructions per invocation against nginx's (valgrind's callgrind; needs nginx too).
+# The adapter's instructions per invocation against nginx's (valgrind's callgrind; needs nginx too), and its
+# system calls per invocation when strace is installed.
 [[ -x build/release/benchmarks/adapter_bench && -x /usr/sbin/nginx ]] && command -v valgrind >/dev/null && all+=(instructions)
 # The same processes' CPU time, user and kernel, unpinned and on one core.
 [[ -x build/release/benchmarks/adapter_bench && -x /usr/sbin/nginx ]] && all+=(cpu_time)

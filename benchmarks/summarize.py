@@ -400,6 +400,17 @@ def instructions_section(results):
                       "nginx")
     lines[-1] += "."
     lines.append("")
+    if "system_calls_per_request" in report:
+        calls, by_name = report["system_calls_per_request"], report["system_calls_by_name"]
+        lines += ["System calls per request, the same processes counted again outside valgrind (strace -c, "
+                  "every thread, attached after the warm-up); on this VM one costs about a microsecond:", "",
+                  "| process | system calls per request | of which |", "|---|---|---|"]
+        for name in ("adapter", "trivial", "nginx", "nginx_at_once"):
+            if name in calls:
+                named = ", ".join(f"{call} {count:.1f}" for call, count in by_name[name].items() if count >= 0.05)
+                lines.append(f"| {name} | {calls[name]:.1f} | {named} |")
+        lines += ["", f"The adapter's own share, adapter - trivial runtime: {report['adapter_own_system_calls']:.1f} "
+                  f"system calls, against nginx's increment of {report['nginx_increment_system_calls']:.1f}.", ""]
     if "app_extra_behind_adapter" in report:
         lines += ["The app (`adapter_bench --app`, a Beast server) per request, behind each: the adapter's request "
                   "carries Lambda Web Adapter's x-amzn-request-context and x-amzn-lambda-context and the event's "
