@@ -382,9 +382,9 @@ ResponseStream::~ResponseStream() = default;
 
 const http::response_header<>& ResponseStream::header() const { return exchange_->parser->get().base(); }
 
-asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piece() {
+asio::awaitable<NetResult<std::string_view>> ResponseStream::read_piece() {
   auto& ex = *exchange_;
-  if (ex.parser->is_done()) co_return std::nullopt;
+  if (ex.parser->is_done()) co_return std::string_view();
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
   // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
   if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
@@ -394,19 +394,18 @@ asio::awaitable<NetResult<std::optional<std::string>>> ResponseStream::read_piec
                                                              ex.piece_buffer.get(), kBodyPieceSize);
   if (error) co_return ex.fail(error, "read response from");
   if (ex.parser->is_done()) ex.body_ended();
-  if (got == 0) co_return std::nullopt;
-  co_return std::string(ex.piece_buffer.get(), got);
+  co_return std::string_view(ex.piece_buffer.get(), got);
 }
 
-NetResult<std::string> ResponseStream::arrived_piece() {
+NetResult<std::string_view> ResponseStream::arrived_piece() {
   auto& ex = *exchange_;
-  if (ex.parser->is_done() || !ex.connection) return std::string();
+  if (ex.parser->is_done() || !ex.connection) return std::string_view();
   if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
   const auto [error, got] =
       parse_buffered_piece(ex.connection->buffer, *ex.parser, ex.piece_buffer.get(), kBodyPieceSize);
   if (error) return ex.fail(error, "read response from");
   if (ex.parser->is_done()) ex.body_ended();
-  return std::string(ex.piece_buffer.get(), got);
+  return std::string_view(ex.piece_buffer.get(), got);
 }
 
 asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
@@ -441,9 +440,9 @@ asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
   while (!ex.parser->is_done()) {
     auto piece = co_await read_piece();
     if (!piece) co_return piece.error();
-    if (!*piece) break;
-    if (body.size() + (*piece)->size() > limit) co_return ex.fail(http::error::body_limit, "read response from");
-    body += **piece;
+    if (piece->empty()) break;
+    if (body.size() + piece->size() > limit) co_return ex.fail(http::error::body_limit, "read response from");
+    body += *piece;
   }
   Response response{std::move(ex.parser->get().base())};
   response.body() = std::move(body);

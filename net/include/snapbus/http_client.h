@@ -11,8 +11,8 @@
 //   auto upload = co_await client.begin_chunked(header);    // Transfer-Encoding: chunked
 //   co_await upload->write("first");
 //   auto stream = co_await upload->finish(trailers);        // then read the answer piece by piece
-//   for (auto piece = co_await stream->read_piece(); piece && *piece; piece = co_await stream->read_piece()) {
-//     use(**piece);
+//   for (auto piece = co_await stream->read_piece(); piece && !piece->empty(); piece = co_await stream->read_piece()) {
+//     use(*piece);  // a view, valid until the stream's next call
 //   }
 //
 //   client.drop_all();  // after a restore: no connection opened before the snapshot is used again
@@ -121,12 +121,15 @@ class ResponseStream {
   [[nodiscard]] const http::response_header<>& header() const;
   [[nodiscard]] unsigned status() const { return header().result_int(); }
 
-  // The next bytes of the body as they arrive (never empty), or nullopt at its end.
-  asio::awaitable<NetResult<std::optional<std::string>>> read_piece();
+  // The next bytes of the body as they arrive, or empty at its end. A view into the stream's own
+  // buffer, valid until the stream's next call: a relay writes each piece on before it reads the
+  // next, and a piece (up to 64 KB) is neither allocated nor copied on the way.
+  asio::awaitable<NetResult<std::string_view>> read_piece();
 
   // The next bytes of the body if they have already arrived (with the header, say), without waiting:
   // empty when none have. For a relay about to write anyway, which sends them along in that write.
-  NetResult<std::string> arrived_piece();
+  // A view, valid as read_piece()'s.
+  NetResult<std::string_view> arrived_piece();
 
   // The rest of the body, up to ClientOptions::body_limit, with the header (and trailers). It spends
   // the stream: the header moves into the answer rather than being copied (a list of fields, each
