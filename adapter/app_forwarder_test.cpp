@@ -503,6 +503,27 @@ TEST_F(AppForwarderTest, ContextHeadersCarryTheEventAndTheInvocation) {
   EXPECT_EQ(context.at("env_config").as_object().at("memory").to_number<int>(), 512);
 }
 
+// JSON carries DEL (0x7f) as it is in a string, and an HTTP field cannot (Beast, Node.js and h11 refuse
+// the request): the context headers write it as \u007f, which is the same JSON, and the app gets them.
+TEST_F(AppForwarderTest, ADeleteInAContextReachesTheAppEscaped) {
+  json::object event = json::parse(vector("http-apigw_v2_proxy_request_minimal.json")).as_object();
+  event["requestContext"].as_object()["http"].as_object()["userAgent"] = "agent\x7f";
+  lambda::InvocationRequest invoked = invocation(json::serialize(event));
+  ASSERT_NE(invoked.payload.find('\x7f'), std::string::npos);  // as it is, in the event's text
+  invoked.client_context = R"({"custom":{"note":"\u007f"}})";
+  Adapter forwarding = adapter(config());
+  ASSERT_TRUE(forwarding.serve(invoked));
+  ASSERT_EQ(servers_.app_requests().size(), 1U);
+  const AppRequest app = servers_.last_app_request();
+  const std::string request_context = app.header("x-amzn-request-context");
+  EXPECT_EQ(request_context.find('\x7f'), std::string::npos) << request_context;
+  EXPECT_EQ(json_field(json::parse(request_context).as_object().at("http").as_object(), "userAgent"), "agent\x7f");
+  const std::string lambda_context = app.header("x-amzn-lambda-context");
+  EXPECT_EQ(lambda_context.find('\x7f'), std::string::npos) << lambda_context;
+  EXPECT_EQ(json::parse(lambda_context).at("client_context").at("custom").at("note").as_string(), "\x7f");
+  EXPECT_FALSE(only_post().is_error());
+}
+
 // A caller cannot hand the app a context of its own: the event's headers of those names give way.
 TEST_F(AppForwarderTest, TheCallersOwnContextHeadersGiveWayToTheAdapters) {
   json::object event = json::parse(vector("http-apigw_v2_proxy_request_minimal.json")).as_object();

@@ -140,6 +140,9 @@ std::string LambdaContext::json(const lambda::InvocationRequest& event) const {
   json.key(lambda::JsonKey("env_config"));
   json.raw(env_config_json_);
   json.close('}');
+  // The client context and the identity come parsed and serialized again, and a DEL they held (as the
+  // escape \u007f, which the Runtime API's header may carry) comes out as it is.
+  lambda::escape_deletes(out);
   return out;
 }
 

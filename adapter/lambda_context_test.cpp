@@ -92,6 +92,18 @@ TEST(LambdaContextJson, TheTextInLambdaRuntimesFieldOrder) {
             R"("log_stream":"s","log_group":"g"}})");
 }
 
+// A DEL the client context held, escaped in the Runtime API's header, stays escaped: the header is
+// passed on to the app, and an HTTP field cannot carry DEL as it is.
+TEST(LambdaContextJson, ADeleteStaysEscaped) {
+  lambda::InvocationRequest event = invocation();
+  event.client_context = R"({"custom":{"note":"a\u007fb"}})";
+  const std::string text = LambdaContext({}).json(event);
+  EXPECT_EQ(text.find('\x7f'), std::string::npos) << text;
+  EXPECT_EQ(json::parse(text).at("client_context").at("custom").at("note").as_string(),
+            "a\x7f"
+            "b");
+}
+
 TEST(LambdaContextJson, AFunctionInTenantIsolationModeNamesTheTenant) {
   lambda::InvocationRequest event = invocation();
   event.tenant_id = "blue";

@@ -229,6 +229,7 @@ HttpEventRequest decode_http_event(std::string_view payload, ParsedEvent& parsed
       request.request_context = context_at ? value_json_at(payload, *context_at)
                                            : member_json(payload, "requestContext", event.at("requestContext"));
     }
+    escape_deletes(request.request_context);
     request.domain_name = optional_string(*context, "domainName", "requestContext.domainName");
   }
 

@@ -81,6 +81,15 @@ void append_json_string(std::string& out, std::string_view text) {
   }
 }
 
+void escape_deletes(std::string& json) {
+  constexpr std::string_view kEscapedDelete = "\\u007f";
+  std::size_t at = json.find('\x7f');
+  while (at != std::string::npos) {
+    json.replace(at, 1, kEscapedDelete);
+    at = json.find('\x7f', at + kEscapedDelete.size());
+  }
+}
+
 void JsonWriter::key(std::string_view name) {
   if (name.size() <= kShortText && is_plain(name)) {
     // The comma, the literal and the colon in one resize: a result or a context header writes a key

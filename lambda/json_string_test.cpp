@@ -122,5 +122,24 @@ TEST(JsonWriter, KeysOfEveryKindAsBoostJsonWritesThem) {
   }
 }
 
+// DEL, which Boost.JSON writes as it is, becomes its escape wherever it stands, a run of them too, and
+// the text still parses to the same value; text without one is left as it was.
+TEST(JsonString, EscapedDeletesAreTheSameJson) {
+  const boost::json::value value{{"a\x7f",
+                                  "\x7f\x7f"
+                                  "b"},
+                                 {"c", "\x7f"},
+                                 {"plain", "ok\\u007f"}};
+  std::string text = boost::json::serialize(value);
+  ASSERT_NE(text.find('\x7f'), std::string::npos);
+  escape_deletes(text);
+  EXPECT_EQ(text.find('\x7f'), std::string::npos) << text;
+  EXPECT_EQ(boost::json::parse(text), value);
+  EXPECT_NE(text.find(R"("\u007f\u007fb")"), std::string::npos) << text;
+  std::string plain = R"({"a":"b"})";
+  escape_deletes(plain);
+  EXPECT_EQ(plain, R"({"a":"b"})");
+}
+
 }  // namespace
 }  // namespace snapbus::lambda

@@ -52,7 +52,8 @@ struct HttpEventRequest {
   // 2.0 event become one `cookie` header).
   HeaderList headers;
   std::string body;  // decoded when the event said isBase64Encoded
-  // The event's requestContext as JSON ("" when it has none): sent as x-amzn-request-context.
+  // The event's requestContext as JSON ("" when it has none), on one line and with DEL escaped
+  // (escape_deletes): sent as x-amzn-request-context.
   std::string request_context;
   // requestContext.domainName, for a Host header when the event carries none.
   std::string domain_name;

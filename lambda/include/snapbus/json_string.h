@@ -27,6 +27,12 @@ namespace snapbus::lambda {
 // goes through utf8_text first.
 void append_json_string(std::string& out, std::string_view text);
 
+// Rewrites each DEL (0x7f) in the JSON text `json` as the escape \u007f: the same JSON (JSON writes DEL
+// as it is, and it can stand only inside a string), and text an HTTP field value can carry, which DEL
+// cannot be part of (RFC 9110 5.5; Beast, Node.js and h11 refuse the whole request). For a header that
+// passes JSON on. One memchr when there is none.
+void escape_deletes(std::string& json);
+
 // A member name written in the source: checked when compiled to need no escape, and held as it goes
 // out, "name": with its quotes and colon, so that a key costs one copy instead of a check of its
 // bytes. Most keys of a result and of x-amzn-lambda-context are such names.
