@@ -312,12 +312,10 @@ asio::awaitable<lambda::CallResult<void>> AppForwarder::answer_streamed(const la
   if (!arrived) co_return co_await broke_off(arrived.error());
   // Each piece goes on as it came, and the next is read only once it is sent: nothing is gathered, and
   // a slow client slows the app down instead of filling the adapter's memory.
-  for (;;) {
-    auto piece = co_await answer.read_piece();  // a view into the answer's buffer, sent before the next read
-    if (!piece) co_return co_await broke_off(piece.error());
-    if (piece->empty()) co_return co_await stream->finish();
-    if (auto sent = co_await stream->write(*piece); !sent) co_return sent;
-  }
+  auto relayed = co_await stream->relay(answer);
+  if (!relayed) co_return relayed.error();
+  if (!*relayed) co_return co_await broke_off(relayed->error());
+  co_return co_await stream->finish();
 }
 
 }  // namespace snapbus::adapter

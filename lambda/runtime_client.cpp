@@ -134,6 +134,12 @@ asio::awaitable<CallResult<void>> StreamedResponse::write(std::string_view piece
   co_return CallResult<void>{};
 }
 
+asio::awaitable<CallResult<net::NetResult<void>>> StreamedResponse::relay(net::ResponseStream& answer) {
+  auto end = co_await answer.relay_to(upload_);
+  if (!end.write) co_return call_error_from_transport(call_, end.write.error());
+  co_return std::move(end.read);
+}
+
 asio::awaitable<CallResult<void>> StreamedResponse::finish() {
   const net::Trailers none;
   co_return co_await end(none);

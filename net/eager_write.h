@@ -3,7 +3,8 @@
 //
 //   http::response_serializer<http::string_body> serializer(response);
 //   boost::system::error_code error = co_await write_eagerly(socket, serializer);
-//   error = co_await write_eagerly(socket, http::make_chunk(asio::buffer(piece)));
+//   const ChunkFrame chunk(piece);
+//   error = co_await write_eagerly(socket, chunk.buffers());
 //   error = co_await write_header_and_chunk_eagerly(socket, chunked_head_serializer, first_piece);
 //
 // An asynchronous write whose first attempt succeeds still completes through the io_context's
@@ -17,6 +18,7 @@
 // the spot, the usual case, pays no timerfd_settime on the path of what it sends.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -27,13 +29,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include "chunk_frame.h"
 
 namespace snapbus::net {
 
@@ -144,8 +146,8 @@ boost::asio::awaitable<boost::system::error_code> write_header_eagerly(
 
 // The header that `serializer` holds and, in the same write, `piece` as the body's first chunk: a
 // peer that can do nothing with a header alone (a Runtime API waiting for a streamed response's
-// prelude) then wakes once, not twice. `piece` must not be empty: an empty chunk is the body's end,
-// and Beast's chunk framing asserts on one (write_header_eagerly sends a header alone).
+// prelude) then wakes once, not twice. An empty `piece` sends the header alone (an empty chunk
+// would end the body).
 template <bool IsRequest, typename Fields>
 boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly(
     boost::asio::ip::tcp::socket& socket,
@@ -154,11 +156,11 @@ boost::asio::awaitable<boost::system::error_code> write_header_and_chunk_eagerly
   boost::system::error_code error;
   const std::string header = detail::take_header(serializer, error);
   if (error) co_return error;
-  co_return co_await write_eagerly(
-      socket,
-      boost::beast::buffers_cat(boost::asio::const_buffer(header.data(), header.size()),
-                                boost::beast::http::make_chunk(boost::asio::buffer(piece.data(), piece.size()))),
-      written, before_waiting);
+  const ChunkFrame frame(piece);
+  const auto chunk = frame.buffers();
+  const std::array<boost::asio::const_buffer, 4> header_and_chunk = {
+      boost::asio::const_buffer(header.data(), header.size()), chunk[0], chunk[1], chunk[2]};
+  co_return co_await write_eagerly(socket, header_and_chunk, written, before_waiting);
 }
 
 }  // namespace snapbus::net

@@ -26,6 +26,7 @@
 #include <boost/system/system_error.hpp>
 
 #include "buffer_first_read.h"
+#include "chunk_frame.h"
 #include "eager_write.h"
 #include "io_deadline.h"
 #include "snapbus/resolve_endpoints.h"
@@ -284,6 +285,36 @@ struct Exchange {
     ::setsockopt(connection->socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
   }
 
+  // read_piece()'s steps around its one wait, which a relay also takes, each without a coroutine of
+  // its own. Before the wait: acknowledges what is owed, arms the timer and points the parser at the
+  // piece buffer, made once per exchange and left uninitialised (zeroing 64 KB per piece cost more
+  // than relaying it). The body must not have ended and the connection must be here.
+  auto aim_at_piece() {
+    if (!piece_buffer) piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
+    acknowledge_owed();
+    arm_io_timer();
+    return detail::aim_at_piece(*parser, piece_buffer.get(), kBodyPieceSize);
+  }
+  // After it: the piece, or the failure that closed the connection.
+  NetResult<std::string_view> piece_read(boost::system::error_code read_error) {
+    const auto [error, got] = detail::piece_parsed(read_error, *parser, kBodyPieceSize);
+    if (error) return fail(error, "read response from");
+    if (parser->is_done()) body_ended();
+    return std::string_view(piece_buffer.get(), got);
+  }
+
+  // An upload's chunk written, or not: a failure that did not time out keeps the connection, where
+  // the server's early answer may be waiting (early_answer()).
+  NetResult<void> chunk_written(boost::system::error_code error) {
+    if (!error) {
+      disarm_io_timer();
+      return {};
+    }
+    if (write_timed_out()) return fail(error, "send body to");
+    write_failed = true;
+    return pool->failure(error, "send body to");
+  }
+
   // After a write failed (not by timing out), the answer's header if the server sent one before it
   // stopped reading. The connection then carries no other exchange: part of the request never went.
   // `never_answered` as read_header's: only then may the request go again, as the server did not see it.
@@ -386,15 +417,47 @@ asio::awaitable<NetResult<std::string_view>> ResponseStream::read_piece() {
   auto& ex = *exchange_;
   if (ex.parser->is_done()) co_return std::string_view();
   if (!ex.connection) co_return ex.pool->failure(asio::error::not_connected, "read response from");
-  // Left uninitialised and kept for the exchange: zeroing 64 KB per piece cost more than relaying it.
-  if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
-  ex.acknowledge_owed();
-  ex.arm_io_timer();
-  const auto [error, got] = co_await buffer_first_read_piece(ex.connection->socket, ex.connection->buffer, *ex.parser,
-                                                             ex.piece_buffer.get(), kBodyPieceSize);
-  if (error) co_return ex.fail(error, "read response from");
-  if (ex.parser->is_done()) ex.body_ended();
-  co_return std::string_view(ex.piece_buffer.get(), got);
+  const auto piece_ready = ex.aim_at_piece();
+  co_return ex.piece_read(
+      co_await buffer_first_read(ex.connection->socket, ex.connection->buffer, *ex.parser, piece_ready));
+}
+
+asio::awaitable<RelayEnd> ResponseStream::relay_to(ChunkedUpload& upload) {
+  auto& from = *exchange_;
+  RelayEnd end;
+  if (!upload.exchange_) {
+    end.write = finished_upload();
+    co_return end;
+  }
+  auto& to = *upload.exchange_;
+  while (!from.parser->is_done()) {
+    if (!from.connection) {
+      end.read = from.pool->failure(asio::error::not_connected, "read response from");
+      co_return end;
+    }
+    const auto piece_ready = from.aim_at_piece();
+    const auto piece = from.piece_read(
+        co_await buffer_first_read(from.connection->socket, from.connection->buffer, *from.parser, piece_ready));
+    if (!piece) {
+      end.read = piece.error();
+      co_return end;
+    }
+    if (piece->empty()) continue;  // the body's end, which the loop's test sees
+    if (!to.connection || to.write_failed) {
+      end.write = to.pool->failure(asio::error::not_connected, "send body to");
+      co_return end;
+    }
+    const ChunkFrame frame(*piece);
+    const auto chunk = frame.buffers();
+    boost::system::error_code error;
+    const std::size_t at_once = write_now(to.connection->socket, chunk, error);
+    if (socket_was_full(error)) {
+      error = co_await write_rest(to.connection->socket, chunk, at_once, nullptr, [&to] { to.arm_io_timer(); });
+    }
+    end.write = to.chunk_written(error);
+    if (!end.write) co_return end;
+  }
+  co_return end;
 }
 
 NetResult<std::string_view> ResponseStream::arrived_piece() {
@@ -459,20 +522,14 @@ asio::awaitable<NetResult<void>> ChunkedUpload::write(std::string_view piece) {
   auto& ex = *exchange_;
   if (!ex.connection || ex.write_failed) co_return ex.pool->failure(asio::error::not_connected, "send body to");
   if (piece.empty()) co_return NetResult<void>{};
-  const auto chunk = http::make_chunk(asio::buffer(piece.data(), piece.size()));
+  const ChunkFrame frame(piece);
+  const auto chunk = frame.buffers();
   boost::system::error_code error;
   const std::size_t at_once = write_now(ex.connection->socket, chunk, error);
   if (socket_was_full(error)) {
     error = co_await write_rest(ex.connection->socket, chunk, at_once, nullptr, [&ex] { ex.arm_io_timer(); });
   }
-  if (error) {
-    // Kept, unless it timed out: the server's early answer may be waiting in it (early_answer()).
-    if (ex.write_timed_out()) co_return ex.fail(error, "send body to");
-    ex.write_failed = true;
-    co_return ex.pool->failure(error, "send body to");
-  }
-  ex.disarm_io_timer();
-  co_return NetResult<void>{};
+  co_return ex.chunk_written(error);
 }
 
 asio::awaitable<NetResult<ResponseStream>> ChunkedUpload::early_answer() {

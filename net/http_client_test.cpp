@@ -6,7 +6,9 @@
 #include <sys/ioctl.h>
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -697,6 +699,21 @@ TEST(HttpClient, StreamedResponseArrivesPieceByPieceWithTrailers) {
   });
 }
 
+// Reads a request's chunked body as it arrives, each read's bytes one piece: false when a read failed.
+asio::awaitable<bool> read_pieces(ServerTurn& t, http::request_parser<http::buffer_body>& parser,
+                                  std::vector<std::string>& pieces) {
+  while (!parser.is_done()) {
+    char buf[256];
+    parser.get().body().data = buf;
+    parser.get().body().size = sizeof buf;
+    auto [error, bytes] = co_await http::async_read_some(t.stream, t.buffer, parser, kAsValues);
+    if (error && error != http::error::need_buffer) co_return false;
+    const std::size_t got = sizeof buf - parser.get().body().size;
+    if (got != 0) pieces.emplace_back(buf, got);
+  }
+  co_return true;
+}
+
 TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
   asio::io_context io;
   std::vector<std::string> pieces;
@@ -704,15 +721,7 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
   TestServer server(io, [&](ServerTurn& t) -> asio::awaitable<void> {
     EXPECT_TRUE(t.header.chunked());
     http::request_parser<http::buffer_body> parser(std::move(t.header));
-    while (!parser.is_done()) {
-      char buf[256];
-      parser.get().body().data = buf;
-      parser.get().body().size = sizeof buf;
-      auto [error, bytes] = co_await http::async_read_some(t.stream, t.buffer, parser, kAsValues);
-      if (error && error != http::error::need_buffer) co_return;
-      const std::size_t got = sizeof buf - parser.get().body().size;
-      if (got != 0) pieces.emplace_back(buf, got);
-    }
+    if (!co_await read_pieces(t, parser, pieces)) co_return;
     trailer = std::string(parser.get()["X-Trailer"]);
     co_await reply(t, "got it", http::status::accepted);
   });
@@ -742,6 +751,133 @@ TEST(HttpClient, ChunkedUploadSendsEachPieceAtOnceAndTrailersAtTheEnd) {
     EXPECT_EQ(trailer, "the end");
     EXPECT_EQ(client.idle_connections(), 1U);
   });
+}
+
+// ---- relay_to: an answer's body passed on through an upload -------------------------------------
+
+// A sink for uploads: records each piece of the chunked body as it arrives, then answers 202.
+// `close_at_once` makes it close the connection as soon as it has the header, reading nothing.
+TestServer::Handler recording_sink(std::vector<std::string>& pieces, bool close_at_once = false) {
+  return [&pieces, close_at_once](ServerTurn& t) -> asio::awaitable<void> {
+    if (close_at_once) {
+      t.close = true;
+      co_return;
+    }
+    http::request_parser<http::buffer_body> parser(std::move(t.header));
+    if (co_await read_pieces(t, parser, pieces)) co_await reply(t, "", http::status::accepted);
+  };
+}
+
+// Begins a chunked answer to the request: its header alone.
+asio::awaitable<void> begin_chunked_answer(ServerTurn& t) {
+  co_await read_rest(t);
+  http::response<http::empty_body> head{http::status::ok, 11};
+  head.chunked(true);
+  http::response_serializer<http::empty_body> serializer(head);
+  co_await http::async_write_header(t.stream, serializer, kAsValues);
+}
+
+asio::awaitable<void> write_chunk(ServerTurn& t, std::string_view piece) {
+  co_await asio::async_write(t.stream, http::make_chunk(asio::buffer(piece)), kAsValues);
+}
+
+asio::awaitable<void> end_chunked_answer(ServerTurn& t) {
+  co_await asio::async_write(t.stream, http::make_chunk_last(), kAsValues);
+}
+
+// Relays the answer to POST /stream from `source` into an upload to `sink`, then runs `check` on
+// how the relay ended, the upload (still open) and the source's client.
+void relay_and_check(asio::io_context& io, const TestServer& source, const TestServer& sink,
+                     const std::function<asio::awaitable<void>(RelayEnd&, ChunkedUpload&, HttpClient&)>& check) {
+  HttpClient from(io.get_executor(), source.where());
+  HttpClient to(io.get_executor(), sink.where());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto answer = co_await from.open(post("/stream", ""));
+    auto upload = co_await to.begin_chunked(upload_header());
+    EXPECT_TRUE(answer && upload);
+    if (!answer || !upload) co_return;
+    RelayEnd end = co_await answer->relay_to(*upload);
+    co_await check(end, *upload, from);
+  });
+}
+
+// Each piece reaches the upload as its own chunk before the next is written: the source waits to
+// see the first piece at the sink before it writes the second, which a relay that gathered pieces
+// would never let happen. The source's connection is pooled again after the body's end.
+TEST(HttpClient, RelayToPassesEachPieceOnAsItArrives) {
+  asio::io_context io;
+  std::vector<std::string> pieces;
+  bool first_arrived_alone = false;
+  TestServer sink(io, recording_sink(pieces));
+  TestServer source(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await begin_chunked_answer(t);
+    co_await write_chunk(t, "first;");
+    first_arrived_alone = co_await eventually([&] { return pieces.size() == 1; });
+    co_await write_chunk(t, std::string(3000, 's'));
+    co_await end_chunked_answer(t);
+  });
+  relay_and_check(io, source, sink,
+                  [&](RelayEnd& end, ChunkedUpload& upload, HttpClient& from) -> asio::awaitable<void> {
+                    EXPECT_TRUE(end.read) << end.read.error().message;
+                    EXPECT_TRUE(end.write) << end.write.error().message;
+                    auto accepted = co_await upload.finish();
+                    EXPECT_TRUE(accepted);
+                    if (accepted) {
+                      EXPECT_EQ(accepted->status(), 202U);
+                    }
+                    EXPECT_EQ(from.idle_connections(), 1U);
+                  });
+  EXPECT_TRUE(first_arrived_alone);
+  std::string second;
+  for (std::size_t i = 1; i < pieces.size(); ++i) second += pieces[i];
+  ASSERT_FALSE(pieces.empty());
+  EXPECT_EQ(pieces.front(), "first;");
+  EXPECT_EQ(second, std::string(3000, 's'));
+}
+
+// An answer that breaks off mid-body is the read's failure; what came before it was passed on, and
+// the upload is still open for the caller to end as it decides.
+TEST(HttpClient, RelayToReportsAnAnswerCutShortAsTheReadsFailure) {
+  asio::io_context io;
+  std::vector<std::string> pieces;
+  TestServer sink(io, recording_sink(pieces));
+  TestServer source(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await begin_chunked_answer(t);
+    co_await write_chunk(t, "before the break;");
+    t.close = true;
+  });
+  relay_and_check(io, source, sink,
+                  [&](RelayEnd& end, ChunkedUpload& upload, HttpClient& from) -> asio::awaitable<void> {
+                    EXPECT_FALSE(end.read);
+                    EXPECT_TRUE(end.write);
+                    EXPECT_TRUE(co_await upload.finish());
+                    EXPECT_EQ(from.idle_connections(), 0U);
+                  });
+  EXPECT_EQ(pieces, std::vector<std::string>{"before the break;"});
+}
+
+// An upload whose server has gone is the write's failure, and the relay stops there instead of
+// reading the rest of the answer.
+TEST(HttpClient, RelayToReportsAnUploadThatFailsAsTheWritesFailure) {
+  asio::io_context io;
+  std::vector<std::string> pieces;
+  int written = 0;
+  TestServer sink(io, recording_sink(pieces, /*close_at_once=*/true));
+  TestServer source(io, [&](ServerTurn& t) -> asio::awaitable<void> {
+    co_await begin_chunked_answer(t);
+    for (; written < 200; ++written) {
+      co_await write_chunk(t, "piece;");
+      co_await sleep_for(1ms);
+    }
+    co_await end_chunked_answer(t);
+  });
+  relay_and_check(io, source, sink, [&](RelayEnd& end, ChunkedUpload&, HttpClient&) -> asio::awaitable<void> {
+    EXPECT_TRUE(end.read);
+    EXPECT_FALSE(end.write);
+    co_return;
+  });
+  EXPECT_LT(written, 200);
+  EXPECT_TRUE(pieces.empty());
 }
 
 // A trailer value with CR LF would end the trailers early and forge a field: the upload is refused

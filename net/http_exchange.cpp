@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "buffer_first_read.h"
+#include "chunk_frame.h"
 #include "eager_write.h"
 
 namespace snapbus::net {
@@ -283,7 +284,8 @@ asio::awaitable<void> HttpExchange::write_chunk(std::string_view data) {
     throw_on_error(co_await write_eagerly(socket_, asio::buffer(data.data(), data.size())));
     co_return;
   }
-  throw_on_error(co_await write_eagerly(socket_, http::make_chunk(asio::buffer(data.data(), data.size()))));
+  const ChunkFrame frame(data);
+  throw_on_error(co_await write_eagerly(socket_, frame.buffers()));
 }
 
 asio::awaitable<void> HttpExchange::end_chunked(const Trailers& trailers) {

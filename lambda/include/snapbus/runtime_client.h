@@ -67,6 +67,12 @@ class StreamedResponse {
   // Sends `piece` at once, as one chunk.
   asio::awaitable<CallResult<void>> write(std::string_view piece);
 
+  // Sends the rest of `answer`'s body on, each piece as one chunk as it arrives, until the body ends
+  // (net::ResponseStream::relay_to): a relay from an app, one coroutine for the whole body. The
+  // response stays open for finish() or fail(). The outer result is this call's (the Runtime API
+  // did not take a piece); the inner one is the answer's read, for the caller to judge.
+  asio::awaitable<CallResult<net::NetResult<void>>> relay(net::ResponseStream& answer);
+
   // Ends the response normally.
   asio::awaitable<CallResult<void>> finish();
 

@@ -107,6 +107,15 @@ class ConnectionPool;
 struct Exchange;
 }  // namespace detail
 
+class ChunkedUpload;
+
+// How ResponseStream::relay_to() ended: at the body's end, with both sides fine, or at the first
+// failure, on the side it names.
+struct RelayEnd {
+  NetResult<void> read;   // the answer could not be read to its end
+  NetResult<void> write;  // the upload did not take a piece
+};
+
 // The answer to one request, read after its header arrived. Its connection returns to the pool once the
 // body has been read to the end, unless either side asked to close it.
 class ResponseStream {
@@ -134,6 +143,13 @@ class ResponseStream {
   // the stream: the header moves into the answer rather than being copied (a list of fields, each
   // allocated), so it is called on an rvalue, std::move(stream).read_all().
   asio::awaitable<NetResult<Response>> read_all() &&;
+
+  // Sends the rest of the body on through `upload` until it ends, each piece as one chunk as soon as
+  // it arrives, the next read only once the piece is sent: a slow reader of the upload slows the
+  // server down instead of filling memory. What a loop over read_piece() and upload.write() does,
+  // in one coroutine: per piece, such a loop's nested coroutines (a frame, a resumption and a return
+  // each) cost more than parsing and framing the piece. The upload is left open, for finish().
+  asio::awaitable<RelayEnd> relay_to(ChunkedUpload& upload);
 
  private:
   std::unique_ptr<detail::Exchange> exchange_;
@@ -164,6 +180,8 @@ class ChunkedUpload {
   asio::awaitable<NetResult<ResponseStream>> finish(const Trailers& trailers = {});
 
  private:
+  friend class ResponseStream;  // relay_to() writes each piece here without a coroutine per piece
+
   std::unique_ptr<detail::Exchange> exchange_;
 };
 
