@@ -26,6 +26,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -95,12 +96,18 @@ boost::asio::awaitable<boost::system::error_code> write_eagerly(
 //
 //   std::size_t written = write_now(socket, buffers, error);
 //   if (socket_was_full(error)) error = co_await write_rest(socket, buffers, written, &written);
+//
+// One attempt, one system call: a socket that took only part of the bytes has no room for the rest
+// now, and a second attempt would only fail. (Asio's write would make it, and walk its
+// consuming_buffers besides: a few hundred instructions per chunk of a relayed stream.)
 template <typename ConstBufferSequence>
 std::size_t write_now(boost::asio::ip::tcp::socket& socket, const ConstBufferSequence& buffers,
                       boost::system::error_code& error) {
   error = detail::make_non_blocking(socket);
   if (error) return 0;
-  return boost::asio::write(socket, buffers, error);
+  const std::size_t at_once = socket.write_some(buffers, error);
+  if (!error && at_once < boost::asio::buffer_size(buffers)) error = boost::asio::error::would_block;
+  return at_once;
 }
 
 // The rest of `buffers` after the `at_once` bytes write_now sent, waiting for the socket. What it
