@@ -4,10 +4,12 @@ valgrind; cpu_time.py reads their CPU time from /proc. Each process is started t
 which decides how it runs (under callgrind, or as it is) and finds it again by its role.
 
   adapter        `snapbus` as the extension in web mode under `snapbus emulate` (the layer's binary when
-                 SNAPBUS_BENCH_LAYER_BINARY names it), in front of app_behind_adapter
+                 SNAPBUS_BENCH_LAYER_BINARY names it), in front of app_behind_adapter; buffered, or
+                 under another role in response_stream mode
   trivial        `adapter_bench --trivial-runtime` under `snapbus emulate`, beside an idle extension
                  (the adapter's process count): the same Runtime API client, answering each event at once
-  nginx          nginx (one process, keep-alive upstream) in front of app_behind_nginx
+  nginx          nginx (one process, keep-alive upstream) in front of app_behind_nginx; buffering, or
+                 under another role with proxy_buffering off
   nginx_at_once  nginx answering GET /hello itself: nginx's counterpart of the trivial runtime
 
   processes = Processes(directory)
@@ -62,12 +64,12 @@ def has_field(fields, name):
     return any(field.lower() == name for field, _ in fields)
 
 
-def drive(port, count, fields=()):
-    """`count` GET /hello on one kept-alive connection, with `fields` ((name, value) pairs) besides the host."""
+def drive(port, count, fields=(), path="/hello"):
+    """`count` GET `path` on one kept-alive connection, with `fields` ((name, value) pairs) besides the host."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for _ in range(count):
         # http.client adds its own Accept-Encoding unless told the fields carry one.
-        connection.putrequest("GET", "/hello", skip_accept_encoding=has_field(fields, "accept-encoding"))
+        connection.putrequest("GET", path, skip_accept_encoding=has_field(fields, "accept-encoding"))
         for name, value in fields:
             connection.putheader(name, value)
         connection.endheaders()
@@ -196,27 +198,27 @@ def emulate(opt, port, *arguments):
             "--timeout", "60", *arguments]
 
 
-def start_adapter(directory, processes, wrapper):
-    """The emulator with the adapter as its extension and the app as its runtime: the emulator's port.
-    Roles: adapter, app_behind_adapter."""
+def start_adapter(directory, processes, wrapper, role="adapter", invoke_mode="buffered"):
+    """The emulator with the adapter (role `role`) as its extension, in AWS_LWA_INVOKE_MODE `invoke_mode`,
+    and the app (role app_behind_`role`) as its runtime: the emulator's port."""
     # /opt as the layer has it. The binary is reached through an `extensions` directory, as it decides
     # from its path that it is one.
-    opt = directory / "adapter-opt"
+    opt = directory / f"{role}-opt"
     (opt / "extensions").mkdir(parents=True)
-    real = directory / "adapter-real" / "extensions"
+    real = directory / f"{role}-real" / "extensions"
     real.mkdir(parents=True)
     (real / "snapbus").symlink_to(adapter_binary())
     for name in ("bootstrap", "lib"):
         (opt / name).symlink_to(RELEASE / "opt" / name)
-    write_executable(opt / "extensions" / "snapbus", shell_exec(wrapper.argv("adapter", [str(real / "snapbus")])))
-    task_root = directory / "adapter-task"
+    write_executable(opt / "extensions" / "snapbus", shell_exec(wrapper.argv(role, [str(real / "snapbus")])))
+    task_root = directory / f"{role}-task"
     task_root.mkdir()
     write_executable(task_root / "run.sh",
-                     shell_exec(wrapper.argv("app_behind_adapter", [str(BENCH), "--app", '"$AWS_LWA_PORT"'])))
+                     shell_exec(wrapper.argv(f"app_behind_{role}", [str(BENCH), "--app", '"$AWS_LWA_PORT"'])))
     port = free_port()
-    log = processes.start("adapter", emulate(
+    log = processes.start(role, emulate(
         opt, port, "--handler", "run.sh", "--task-root", str(task_root), "--env", f"AWS_LWA_PORT={free_port()}",
-        "--env", f"SNAPBUS_SEGMENT={directory / 'segment'}"))
+        "--env", f"AWS_LWA_INVOKE_MODE={invoke_mode}", "--env", f"SNAPBUS_SEGMENT={directory / f'{role}-segment'}"))
     wait_listening(port, "the emulator in front of the adapter", log)
     return port
 
@@ -234,8 +236,9 @@ def start_trivial(directory, processes, wrapper):
     return port
 
 
-def nginx_conf(home, port, app_port):
-    """nginx proxying to `app_port`, or answering GET /hello itself when it is None."""
+def nginx_conf(home, port, app_port, streaming=False):
+    """nginx proxying to `app_port`, or answering GET /hello itself when it is None. `streaming` turns
+    proxy_buffering off: each piece of the app's answer goes on as it comes."""
     temps = "".join(f"  {t}_temp_path {home / t};\n" for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     user = "user root;\n" if os.geteuid() == 0 else ""
     if app_port is None:
@@ -245,19 +248,20 @@ def nginx_conf(home, port, app_port):
         upstream = (f"  upstream app {{\n    server 127.0.0.1:{app_port};\n    keepalive 16;\n"
                     "    keepalive_requests 1000000;\n    keepalive_timeout 600s;\n  }\n")
         location = ("      proxy_pass http://app;\n      proxy_http_version 1.1;\n"
-                    "      proxy_set_header Connection \"\";\n")
+                    "      proxy_set_header Connection \"\";\n" + ("      proxy_buffering off;\n" if streaming else ""))
     return (f"worker_processes 1;\n{user}events {{ worker_connections 1024; }}\n"
             "http {\n  access_log off;\n  keepalive_requests 1000000;\n  keepalive_timeout 600s;\n" + temps + upstream +
             f"  server {{\n    listen 127.0.0.1:{port};\n    location / {{\n{location}    }}\n  }}\n}}\n")
 
 
-def start_nginx(directory, processes, wrapper, role, app_port=None):
-    """nginx (role `role`) in front of the app on `app_port`, or answering itself when None: its port."""
+def start_nginx(directory, processes, wrapper, role, app_port=None, streaming=False):
+    """nginx (role `role`) in front of the app on `app_port`, or answering itself when None: its port.
+    `streaming` as nginx_conf's."""
     home = directory / role
     for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (home / temp).mkdir(parents=True)
     port = free_port()
-    (home / "nginx.conf").write_text(nginx_conf(home, port, app_port))
+    (home / "nginx.conf").write_text(nginx_conf(home, port, app_port, streaming))
     log = processes.start(role, wrapper.argv(role, [
         str(NGINX), "-e", "stderr", "-p", str(home), "-c", str(home / "nginx.conf"), "-g",
         f"daemon off; master_process off; pid {home / 'nginx.pid'}; error_log stderr;"]))

@@ -19,6 +19,12 @@ with the app, the answer made into the result. nginx's whole count is set agains
 increment, nginx - nginx_at_once: what proxying adds to answering, the mirror of the adapter's own
 share. Only user space is counted (cpu_time.py reads the kernel's time too).
 
+A streamed answer is counted per chunk: the adapter in response_stream mode (adapter_streamed) and
+nginx with proxy_buffering off (nginx_streamed) each relay GET /stream (eight chunks, as the app writes
+them) and GET /hello (one body of known length) from the same process; the difference, over eight, is
+what one more chunk costs each: read from the app, parsed, framed and written on, to the Runtime API or
+to the client.
+
 The app is counted too, behind each front end (app_behind_adapter, app_behind_nginx): the adapter's
 request carries what Lambda Web Adapter's does (x-amzn-request-context, x-amzn-lambda-context, the
 event's headers; about 1 KB), nginx's only the client's few headers, and the app's parser reads every
@@ -53,6 +59,10 @@ from front_ends import (Marked, Processes, app_request_behind_adapter, check_bui
                         results_arguments, run_context, start_adapter, start_app, start_nginx, start_trivial)
 
 WARM_UP = 300
+# adapter_bench's GET /stream: eight 64-byte chunks, 2 ms apart (kChunks, kChunkGap), so that a request
+# takes 14 ms of waiting and fewer of them are counted.
+STREAM_CHUNKS = 8
+STREAMED_REQUESTS = 300
 
 
 class Callgrind:
@@ -61,6 +71,7 @@ class Callgrind:
 
     def __init__(self, directory):
         self.directory = directory
+        self.dumps = {}  # role -> how many dumps its process has written
 
     def out_file(self, role):
         return self.directory / f"{role}.callgrind"
@@ -72,7 +83,9 @@ class Callgrind:
         return pid_with(str(self.out_file(role)), "cmdline", f"no process writes {self.out_file(role)}")
 
     def dumped_count(self, role):
-        dump = Path(f"{self.out_file(role)}.1")
+        """The count in the role's latest dump (callgrind numbers them from 1, one per callgrind_control -d)."""
+        self.dumps[role] = self.dumps.get(role, 0) + 1
+        dump = Path(f"{self.out_file(role)}.{self.dumps[role]}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if dump.exists():
@@ -83,14 +96,14 @@ class Callgrind:
         fail(f"callgrind wrote no dump at {dump}")
 
 
-def measured_instructions(callgrind, port, roles, requests, fields=()):
-    """Instructions each process of `roles` executes for `requests` requests sent to `port` (with
-    `fields`, as drive sends them), after a warm-up: role -> count."""
-    drive(port, WARM_UP, fields)
+def measured_instructions(callgrind, port, roles, requests, fields=(), path="/hello"):
+    """Instructions each process of `roles` executes for `requests` requests for `path` sent to `port`
+    (with `fields`, as drive sends them), after a warm-up: role -> count."""
+    drive(port, WARM_UP, fields, path)
     pids = [callgrind.pid(role) for role in roles]
     for pid in pids:
         subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=60)
-    drive(port, requests, fields)
+    drive(port, requests, fields, path)
     for pid in pids:
         subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=60)
     return {role: callgrind.dumped_count(role) for role in roles}
@@ -196,9 +209,30 @@ def measure(directory, requests):
         port = start_nginx(directory, processes, callgrind, "nginx_same_request", app_port)
         counts |= measured_instructions(callgrind, port, ["nginx_same_request", "app_behind_nginx_same_request"],
                                         requests, app_request)
+        counts |= measure_streamed(directory, processes, callgrind, STREAMED_REQUESTS)
     finally:
         processes.stop()
     return counts
+
+
+def measure_streamed(directory, processes, callgrind, requests):
+    """The adapter in response_stream mode and nginx with proxy_buffering off, each counted over GET
+    /stream (STREAM_CHUNKS chunks) and over GET /hello (one body of known length), so that their
+    difference is the chunks' relay: role_stream and role_hello -> count."""
+    counts = {}
+    adapter_port = start_adapter(directory, processes, callgrind, "adapter_streamed", "response_stream")
+    app_port = start_app(processes, callgrind, "app_behind_nginx_streamed")
+    nginx_port = start_nginx(directory, processes, callgrind, "nginx_streamed", app_port, streaming=True)
+    for role, port in (("adapter_streamed", adapter_port), ("nginx_streamed", nginx_port)):
+        for path in ("/stream", "/hello"):
+            count = measured_instructions(callgrind, port, [role], requests, path=path)[role]
+            counts[f"{role}_{path.strip('/')}"] = count
+    return counts
+
+
+def per_chunk(per_request, role):
+    """What relaying one more chunk costs `role`: its /stream count less its /hello count, per chunk."""
+    return (per_request[f"{role}_stream"] - per_request[f"{role}_hello"]) / STREAM_CHUNKS
 
 
 def main():
@@ -220,7 +254,8 @@ def main():
                                                   args.requests)
             except SystemCallsNotCounted as reason:
                 print(f"system calls not counted: {reason}")
-    per_request = {path: count / args.requests for path, count in counts.items()}
+    per_request = {path: count / (STREAMED_REQUESTS if path.endswith(("_stream", "_hello")) else args.requests)
+                   for path, count in counts.items()}
     own = per_request["adapter"] - per_request["trivial"]
     increment = per_request["nginx"] - per_request["nginx_at_once"]
     report = {"context": run_context(started, args.commit, requests=args.requests),
@@ -228,7 +263,11 @@ def main():
               "adapter_own": own, "adapter_own_x_nginx": own / per_request["nginx"],
               "adapter_own_x_nginx_same_request": own / per_request["nginx_same_request"],
               "nginx_increment": increment, "adapter_own_x_nginx_increment": own / increment,
-              "app_extra_behind_adapter": per_request["app_behind_adapter"] - per_request["app_behind_nginx"]}
+              "app_extra_behind_adapter": per_request["app_behind_adapter"] - per_request["app_behind_nginx"],
+              "streamed_requests": STREAMED_REQUESTS, "stream_chunks": STREAM_CHUNKS,
+              "adapter_per_chunk": per_chunk(per_request, "adapter_streamed"),
+              "nginx_per_chunk": per_chunk(per_request, "nginx_streamed")}
+    report["adapter_per_chunk_x_nginx"] = report["adapter_per_chunk"] / report["nginx_per_chunk"]
     if system_calls:
         report |= system_calls
     for path, value in per_request.items():
@@ -240,6 +279,9 @@ def main():
     print(f"the app's work behind the adapter, beyond its work behind nginx: {report['app_extra_behind_adapter']:.0f}")
     print(f"with the app's request the same on both paths: the adapter's own share "
           f"{report['adapter_own_x_nginx_same_request']:.2f}x nginx's ({per_request['nginx_same_request']:.0f})")
+    print(f"per streamed chunk (GET /stream less GET /hello, over {STREAM_CHUNKS}): the adapter "
+          f"{report['adapter_per_chunk']:.0f}, nginx {report['nginx_per_chunk']:.0f}: "
+          f"{report['adapter_per_chunk_x_nginx']:.2f}x")
     if system_calls:
         for path, value in system_calls["system_calls_per_request"].items():
             print(f"{path:30s} {value:10.1f} system calls per request")

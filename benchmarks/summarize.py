@@ -400,6 +400,17 @@ def instructions_section(results):
                       "nginx")
     lines[-1] += "."
     lines.append("")
+    if "adapter_per_chunk" in report:
+        lines += [f"Per streamed chunk: the adapter in response_stream mode and nginx with proxy_buffering off, each "
+                  f"over GET /stream ({report['stream_chunks']} chunks) less GET /hello (one body of known length), "
+                  f"{report['streamed_requests']} requests each, from the same process: what relaying one more "
+                  "chunk costs (read from the app, parsed, framed, written on).", "",
+                  "| process | GET /stream | GET /hello | per chunk |", "|---|---|---|---|"]
+        for name, label in (("adapter_streamed", "adapter"), ("nginx_streamed", "nginx")):
+            chunk = report["adapter_per_chunk" if name == "adapter_streamed" else "nginx_per_chunk"]
+            lines.append(f"| {label} | {per_request[name + '_stream']:.0f} | {per_request[name + '_hello']:.0f} | "
+                         f"{chunk:.0f} |")
+        lines += ["", f"The adapter's per chunk: **{report['adapter_per_chunk_x_nginx']:.2f}x** nginx's.", ""]
     if "system_calls_per_request" in report:
         calls, by_name = report["system_calls_per_request"], report["system_calls_by_name"]
         lines += ["System calls per request, the same processes counted again outside valgrind (strace -c, "
