@@ -43,7 +43,7 @@ valgrind), and the report gives them beside the instructions, with the same subt
   benchmarks/instructions.py [--requests N] [--output results.json]   # benchmarks/run.sh instructions
 
 Needs the release preset built, valgrind and nginx (Debian's nginx-light); strace for the system
-calls. Takes about two minutes.
+calls. Takes about six minutes.
 """
 import datetime
 import json
