@@ -14,6 +14,7 @@
 //   for (auto piece = co_await stream->read_piece(); piece && !piece->empty(); piece = co_await stream->read_piece()) {
 //     use(*piece);  // a view, valid until the stream's next call
 //   }
+//   RelayEnd end = co_await answer->relay_to(*upload);  // or pass an answer's body on into an upload
 //
 //   client.drop_all();  // after a restore: no connection opened before the snapshot is used again
 //
