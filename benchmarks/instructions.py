@@ -209,10 +209,10 @@ def measure(directory, requests):
         port = start_nginx(directory, processes, callgrind, "nginx_same_request", app_port)
         counts |= measured_instructions(callgrind, port, ["nginx_same_request", "app_behind_nginx_same_request"],
                                         requests, app_request)
-        counts |= measure_streamed(directory, processes, callgrind, STREAMED_REQUESTS)
+        streamed = measure_streamed(directory, processes, callgrind, STREAMED_REQUESTS)
     finally:
         processes.stop()
-    return counts
+    return counts, streamed
 
 
 def measure_streamed(directory, processes, callgrind, requests):
@@ -243,7 +243,7 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="snapbus-instructions-") as temp:
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        counts = measure(Path(temp), args.requests)
+        counts, streamed = measure(Path(temp), args.requests)
         system_calls = None
         if shutil.which("strace") is None:
             print("strace is missing (apt-get install strace): system calls not counted")
@@ -254,8 +254,8 @@ def main():
                                                   args.requests)
             except SystemCallsNotCounted as reason:
                 print(f"system calls not counted: {reason}")
-    per_request = {path: count / (STREAMED_REQUESTS if path.endswith(("_stream", "_hello")) else args.requests)
-                   for path, count in counts.items()}
+    per_request = {path: count / args.requests for path, count in counts.items()}
+    per_request |= {path: count / STREAMED_REQUESTS for path, count in streamed.items()}
     own = per_request["adapter"] - per_request["trivial"]
     increment = per_request["nginx"] - per_request["nginx_at_once"]
     report = {"context": run_context(started, args.commit, requests=args.requests),

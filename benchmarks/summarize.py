@@ -407,9 +407,8 @@ def instructions_section(results):
                   "chunk costs (read from the app, parsed, framed, written on).", "",
                   "| process | GET /stream | GET /hello | per chunk |", "|---|---|---|---|"]
         for name, label in (("adapter_streamed", "adapter"), ("nginx_streamed", "nginx")):
-            chunk = report["adapter_per_chunk" if name == "adapter_streamed" else "nginx_per_chunk"]
             lines.append(f"| {label} | {per_request[name + '_stream']:.0f} | {per_request[name + '_hello']:.0f} | "
-                         f"{chunk:.0f} |")
+                         f"{report[label + '_per_chunk']:.0f} |")
         lines += ["", f"The adapter's per chunk: **{report['adapter_per_chunk_x_nginx']:.2f}x** nginx's.", ""]
     if "system_calls_per_request" in report:
         calls, by_name = report["system_calls_per_request"], report["system_calls_by_name"]

@@ -285,17 +285,22 @@ struct Exchange {
     ::setsockopt(connection->socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
   }
 
+  // The buffer a body's pieces are read into: made once per exchange and left uninitialised (zeroing
+  // 64 KB per piece cost more than relaying it).
+  char* piece() {
+    if (!piece_buffer) piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
+    return piece_buffer.get();
+  }
   // read_piece()'s steps around its one wait, which a relay also takes, each without a coroutine of
   // its own. Before the wait: acknowledges what is owed, arms the timer and points the parser at the
-  // piece buffer, made once per exchange and left uninitialised (zeroing 64 KB per piece cost more
-  // than relaying it). The body must not have ended and the connection must be here.
+  // piece buffer. The body must not have ended and the connection must be here.
   auto aim_at_piece() {
-    if (!piece_buffer) piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
     acknowledge_owed();
     arm_io_timer();
-    return detail::aim_at_piece(*parser, piece_buffer.get(), kBodyPieceSize);
+    return detail::aim_at_piece(*parser, piece(), kBodyPieceSize);
   }
-  // After it: the piece, or the failure that closed the connection.
+  // After it (or after parsing what the buffer already holds): the piece, or the failure that closed
+  // the connection.
   NetResult<std::string_view> piece_read(boost::system::error_code read_error) {
     const auto [error, got] = detail::piece_parsed(read_error, *parser, kBodyPieceSize);
     if (error) return fail(error, "read response from");
@@ -463,12 +468,10 @@ asio::awaitable<RelayEnd> ResponseStream::relay_to(ChunkedUpload& upload) {
 NetResult<std::string_view> ResponseStream::arrived_piece() {
   auto& ex = *exchange_;
   if (ex.parser->is_done() || !ex.connection) return std::string_view();
-  if (!ex.piece_buffer) ex.piece_buffer = std::make_unique_for_overwrite<char[]>(kBodyPieceSize);
-  const auto [error, got] =
-      parse_buffered_piece(ex.connection->buffer, *ex.parser, ex.piece_buffer.get(), kBodyPieceSize);
-  if (error) return ex.fail(error, "read response from");
-  if (ex.parser->is_done()) ex.body_ended();
-  return std::string_view(ex.piece_buffer.get(), got);
+  boost::system::error_code error;
+  parse_buffered(*ex.parser, ex.connection->buffer, detail::aim_at_piece(*ex.parser, ex.piece(), kBodyPieceSize),
+                 error);
+  return ex.piece_read(error);
 }
 
 asio::awaitable<NetResult<Response>> ResponseStream::read_all() && {
